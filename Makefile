@@ -1,0 +1,158 @@
+# gw - outbound SMTP gateway.  GNU make; libraries through pkg-config.
+#
+#   make                 build gwd, gwctl, gwsearch, gwtop into build/
+#   make check           everything the CI runs (unit, e2e, ASan/UBSan, fuzz)
+#   make unit            cmocka unit tests
+#   make e2e             end-to-end tests (pytest) against build/
+#   make san             build with AddressSanitizer+UBSan into build-san/
+#   make check-san       unit + e2e against build-san/
+#   make fuzz            build the libFuzzer harnesses (clang-14)
+#   make fuzz-short      a short run of every harness (part of check)
+#   make bench           bench/relay against Postfix (not part of check)
+#   make install         PREFIX=/usr/local DESTDIR=
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD      ?= build
+CC         ?= cc
+PYTHON     ?= /usr/bin/python3
+
+PKGS       := openssl sqlite3 libconfig
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+CURSES_LIBS := $(shell pkg-config --libs ncursesw)
+EDIT_LIBS  := $(shell pkg-config --libs libedit)
+
+OPT        ?= -O2
+CFLAGS     ?= -g
+CFLAGS     += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
+              -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+              -Wno-unused-parameter -fno-strict-aliasing \
+              -DGW_VERSION='"$(VERSION)"' -Icommon $(PKG_CFLAGS)
+LDLIBS     += $(PKG_LIBS) -lpthread -lm
+
+ifeq ($(SAN),1)
+BUILD      := build-san
+OPT        := -O1
+CFLAGS     += -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+LDFLAGS    += -fsanitize=address,undefined
+endif
+
+COMMON_SRC := $(wildcard common/*.c)
+GWD_SRC    := $(filter-out gwd/main.c,$(wildcard gwd/*.c))
+OBJ        := $(BUILD)/obj
+COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o)
+GWD_OBJ    := $(GWD_SRC:%.c=$(OBJ)/%.o)
+GWCTL_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwctl/*.c))
+GWSEARCH_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwsearch/*.c))
+GWTOP_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwtop/*.c))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
+
+.PHONY: all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
+.SUFFIXES:
+
+all: $(PROGS)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -Igwd -c -o $@ $<
+
+$(BUILD)/libgwcommon.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/libgwd.a: $(GWD_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(LDLIBS)
+
+$(BUILD)/gwsearch: $(GWSEARCH_OBJ) $(BUILD)/libgwcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/gwtop: $(GWTOP_OBJ) $(BUILD)/libgwcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS)
+
+# A unit test names the gwd sources it exercises on its first line
+# ("// sources: gwd/reply.c gwd/dsn.c") and links them with libgwcommon.
+unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
+define unit_rule
+$(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -Igwd $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(LDLIBS)
+endef
+$(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; GW_TESTDATA=tests/data $$t; done
+
+e2e: $(PROGS)
+	GW_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+
+san:
+	$(MAKE) SAN=1 all $(UNIT_BIN:build/%=build-san/%)
+
+check-san:
+	$(MAKE) SAN=1 unit e2e
+
+# libFuzzer harnesses: tests/fuzz/fuzz_*.c, each linked against the pure
+# sources it names in its first line ("// sources: a.c b.c").
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_CC    ?= clang-14
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Icommon -Igwd $(PKG_CFLAGS) \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECONDS ?= 10
+
+build-fuzz/%: tests/fuzz/%.c FORCE
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $$(sed -n '1s|^// sources: ||p' $<) $(PKG_LIBS) -lpthread -lm
+
+fuzz: $(FUZZ_BIN)
+
+fuzz-short: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  mkdir -p build-fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	      build-fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} 2>build-fuzz/$$n.log \
+	  || { tail -50 build-fuzz/$$n.log; exit 1; }; done
+
+FORCE:
+
+check:
+	$(MAKE) all unit
+	$(MAKE) e2e
+	$(MAKE) san
+	$(MAKE) check-san
+	$(MAKE) fuzz-short
+	$(MAKE) lint-man
+
+lint-man:
+	@set -e; for m in man/*.[0-9]; do mandoc -Tlint -Wwarning $$m; done; echo "man pages: mandoc -Tlint clean"
+
+bench: all
+	$(PYTHON) bench/relay $(BENCH_ARGS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples
+	install -m 0755 $(BUILD)/gwd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(BUILD)/gwsearch $(BUILD)/gwtop $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -1,0 +1,43 @@
+#!/bin/sh
+# deps.sh - install the Debian 12 packages gw needs, only those missing.
+#   scripts/deps.sh build   what building needs
+#   scripts/deps.sh test    that, plus every tool the tests drive
+#   scripts/deps.sh bench   that, plus what bench/ needs
+set -eu
+
+build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
+libncurses-dev libedit-dev libcmocka-dev openssl ca-certificates"
+test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks
+libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
+libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2"
+bench="$test"
+
+case "${1:-build}" in
+build) want="$build" ;;
+test) want="$build $test" ;;
+bench) want="$build $bench" ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 64 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+	    grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps.sh: missing packages:$missing" >&2
+	echo "deps.sh: run as root (or: sudo apt-get install$missing)" >&2
+	exit 77
+fi
+echo "deps.sh: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Postfix is a test peer, never the system's MTA here: no configuration.
+echo "postfix postfix/main_mailer_type select No configuration" |
+    debconf-set-selections
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
