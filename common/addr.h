@@ -1,0 +1,64 @@
+/*
+ * addr.h - RFC 5321 paths: "<local@domain>" in MAIL FROM and RCPT TO.
+ *
+ * Pure: takes bytes, returns a verdict.  Standards: RFC 5321 4.1.2 (Path,
+ * Mailbox, Local-part, Domain, address-literal), 4.5.3.1 (size limits).
+ * No SMTPUTF8: any byte >= 0x80 is ADDR_NON_ASCII.
+ */
+#ifndef GW_ADDR_H
+#define GW_ADDR_H
+
+#include <stddef.h>
+
+#define ADDR_LOCAL_MAX	64
+#define ADDR_DOMAIN_MAX	255
+#define ADDR_PATH_MAX	256
+
+enum addr_status {
+	ADDR_OK = 0,
+	ADDR_SYNTAX,		/* 501 5.1.3 bad address syntax */
+	ADDR_TOO_LONG,		/* 501 5.1.3 local part, domain or path too long */
+	ADDR_NON_ASCII,		/* 553 5.6.7 non-ASCII without SMTPUTF8 */
+	ADDR_NO_DOMAIN,		/* 501 5.1.3 no domain (e.g. <postmaster>) */
+	ADDR_SOURCE_ROUTE,	/* 501 5.1.3 <@a,@b:user@c> not accepted */
+	ADDR_NULL_FORBIDDEN,	/* 501 5.1.3 <> where not allowed */
+	ADDR_CTL,		/* 501 5.1.3 CR, LF, NUL, other controls */
+};
+
+#define ADDR_ALLOW_NULL	0x01	/* "<>" is acceptable (reverse-path) */
+
+struct mailpath {
+	char	addr[ADDR_PATH_MAX + 1];	/* "local@domain"; "" for <> */
+	size_t	len;
+	size_t	at;		/* index of the '@' before the domain; 0 if null */
+	int	literal;	/* domain is an address literal "[...]" */
+};
+
+/*
+ * Parse a path at the start of s[0..len): '<', mailbox, '>'.  The local
+ * part is copied as written (quoted strings stay quoted); the domain is
+ * lower-cased.  The domain is what follows the last '@' outside quotes;
+ * '%' and '!' in the local part are ordinary characters and are never
+ * interpreted.  On ADDR_OK, *consumed is the number of bytes up to and
+ * including '>'.  Leading/trailing spaces are not skipped.
+ */
+enum addr_status addr_parse_path(const char *s, size_t len, int flags,
+	    struct mailpath *mp, size_t *consumed);
+
+static inline const char *
+mailpath_domain(const struct mailpath *mp)
+{
+	return mp->len ? mp->addr + mp->at + 1 : "";
+}
+
+/* The SMTP reply for a status ("501 5.1.3 Bad address syntax"). */
+const char *addr_status_reply(enum addr_status);
+
+/* 1 when s is a valid domain name (LDH labels, each 1..63, total <= 255,
+ * no trailing dot needed); used to validate admin input too. */
+int	addr_valid_domain(const char *s);
+
+/* 1 when `domain` equals `owned` or is a subdomain of it (both lower case). */
+int	addr_domain_within(const char *domain, const char *owned);
+
+#endif

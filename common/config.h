@@ -1,0 +1,108 @@
+/*
+ * config.h - gwd.conf (libconfig syntax), read by every gw program.
+ *
+ * Settings are rows of a table (name, type, where it goes, default,
+ * bounds); see config.c and examples/gwd.conf.  Relative paths are taken
+ * relative to the directory of the configuration file.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GW_DEFAULT_CONFIG	"/etc/gw/gwd.conf"
+#define GW_MAX_LISTEN		32
+#define GW_MAX_RESOLVERS	4
+
+enum tls_listen { LISTEN_STARTTLS, LISTEN_IMPLICIT };
+enum tls_policy { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
+enum relay_mode { RELAY_MX, RELAY_SMARTHOST };
+
+struct gw_listen {
+	char		*address;
+	int		 port;
+	enum tls_listen	 tls;
+	int		 require_tls;	/* MAIL/AUTH only after TLS */
+	int		 ip_auth;	/* admit allowlisted IPs without AUTH */
+	int		 line;		/* where it was configured */
+};
+
+struct gw_config {
+	char		*path;
+	char		*dir;		/* directory of path */
+	char		*state_dir;
+	char		*hostname;
+	char		*user;
+	char		*control_socket;
+	int		 syslog;
+
+	struct gw_listen listen[GW_MAX_LISTEN];
+	int		 nlisten;
+
+	struct {
+		char	*certificate;
+		char	*key;
+		int	 self_signed;	/* make the pair on first start */
+		char	*ciphers;	/* TLS 1.2 list */
+	} tls;
+
+	struct {
+		enum relay_mode	 mode;
+		char		*host;		/* smarthost */
+		int		 port;
+		enum tls_policy	 tls;
+		char		*ca_file;	/* for tls = "verify" */
+		char		*username;
+		char		*password;
+		int		 mx_port;	/* port for MX delivery */
+		int		 connections;	/* per destination */
+		int		 messages_per_connection;
+		int64_t		 connect_timeout_ms;
+		int64_t		 command_timeout_ms;
+		int64_t		 data_timeout_ms;
+		int64_t		 idle_ms;	/* keep an idle conn open */
+	} relay;
+
+	struct {
+		char	*resolver[GW_MAX_RESOLVERS];
+		int	 nresolver;
+		int64_t	 timeout_ms;
+		int	 attempts;
+	} dns;
+
+	struct {
+		uint64_t message_size;
+		int	 recipients;
+		int	 line_length;
+		int64_t	 idle_timeout_ms;
+		int64_t	 data_timeout_ms;
+		int	 connections;
+		int	 connections_per_ip;
+		int	 auth_failures;
+		int64_t	 auth_window_ms;
+		int64_t	 auth_block_ms;
+		int64_t	 auth_fail_delay_ms;
+		int	 unknown_commands;
+		int	 received_headers;
+		uint64_t memory;	/* all messages being received */
+	} limits;
+
+	struct {
+		int64_t	 lifetime_ms;
+		int64_t	 retry_min_ms;
+		int64_t	 retry_max_ms;
+		int64_t	 commit_window_us; /* wait for company before fsync */
+	} queue;
+};
+
+/*
+ * Load `path` into *cfg (defaults first).  Every problem found is
+ * printed as "PROG: FILE:LINE: reason" and counted; returns the count
+ * (0 = OK).  A missing file is one error.
+ */
+int	config_load(const char *path, struct gw_config *cfg);
+void	config_free(struct gw_config *cfg);
+const char *tls_policy_name(enum tls_policy);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * db.c - opening gw's three SQLite databases with their schemas.
+ *
+ * Every database runs in WAL mode so that readers (gwtop, gwsearch, gwd
+ * reading gw.db) never block the single writer.  Migrations are append-
+ * only: never edit a shipped step, add the next one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+static const char *const gw_migrations[] = {
+	/* 1: subaccounts, their sender domains, IP allowlists, API keys */
+	"CREATE TABLE subaccount ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  name     TEXT NOT NULL UNIQUE,"
+	"  enabled  INTEGER NOT NULL DEFAULT 1,"
+	"  password TEXT,"			/* pwhash string, NULL: none */
+	"  created  INTEGER NOT NULL,"		/* unix seconds */
+	"  updated  INTEGER NOT NULL"
+	");"
+	"CREATE TABLE subaccount_domain ("
+	"  subaccount_id INTEGER NOT NULL"
+	"    REFERENCES subaccount(id) ON DELETE CASCADE,"
+	"  domain   TEXT NOT NULL,"		/* lower case */
+	"  PRIMARY KEY (subaccount_id, domain)"
+	");"
+	"CREATE TABLE subaccount_ip ("
+	"  subaccount_id INTEGER NOT NULL"
+	"    REFERENCES subaccount(id) ON DELETE CASCADE,"
+	"  cidr     TEXT NOT NULL,"		/* 192.0.2.0/24, 2001:db8::/32 */
+	"  PRIMARY KEY (subaccount_id, cidr)"
+	");"
+	"CREATE TABLE api_key ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  subaccount_id INTEGER NOT NULL"
+	"    REFERENCES subaccount(id) ON DELETE CASCADE,"
+	"  key_id   TEXT NOT NULL UNIQUE,"	/* public part, shown */
+	"  hash     TEXT NOT NULL,"		/* hex SHA-256 of the key */
+	"  label    TEXT,"
+	"  created  INTEGER NOT NULL"
+	");",
+};
+
+static const char *const queue_migrations[] = {
+	/* 1: messages and their pending recipients */
+	"CREATE TABLE message ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  qid      TEXT NOT NULL UNIQUE,"	/* queue id shown to admins */
+	"  subaccount TEXT NOT NULL DEFAULT '',"
+	"  sender   TEXT NOT NULL,"		/* '' is the null sender */
+	"  received INTEGER NOT NULL,"		/* unix microseconds */
+	"  size     INTEGER NOT NULL,"
+	"  flags    INTEGER NOT NULL DEFAULT 0,"
+	"  message_id TEXT,"
+	"  body     BLOB NOT NULL"		/* unstuffed, CRLF lines */
+	");"
+	"CREATE TABLE recipient ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  message  INTEGER NOT NULL REFERENCES message(id),"
+	"  address  TEXT NOT NULL,"
+	"  domain   TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt INTEGER NOT NULL,"	/* unix seconds */
+	"  last_reply TEXT"
+	");"
+	"CREATE INDEX recipient_message ON recipient(message);",
+};
+
+static const char *const log_migrations[] = {
+	/* 1: one row per event, recipients of each message, FTS5 index */
+	"CREATE TABLE event ("
+	"  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  ts       INTEGER NOT NULL,"		/* unix microseconds */
+	"  qid      TEXT,"
+	"  action   TEXT NOT NULL,"
+	"  subaccount TEXT,"
+	"  client_ip TEXT,"
+	"  sender   TEXT COLLATE NOCASE,"
+	"  recipient TEXT COLLATE NOCASE,"
+	"  message_id TEXT,"
+	"  subject  TEXT,"
+	"  from_addr TEXT,"
+	"  size     INTEGER,"
+	"  tls      TEXT,"
+	"  remote_host TEXT,"
+	"  remote_ip TEXT,"
+	"  reply_code INTEGER,"
+	"  reply_status TEXT,"
+	"  reply_text TEXT,"
+	"  duration_ms INTEGER,"
+	"  detail   TEXT"
+	");"
+	"CREATE INDEX event_qid ON event(qid) WHERE qid IS NOT NULL;"
+	"CREATE INDEX event_ts ON event(ts);"
+	"CREATE INDEX event_sender ON event(sender) WHERE sender IS NOT NULL;"
+	"CREATE INDEX event_message_id ON event(message_id)"
+	"  WHERE message_id IS NOT NULL;"
+	"CREATE TABLE event_rcpt ("
+	"  qid      TEXT NOT NULL,"
+	"  address  TEXT NOT NULL COLLATE NOCASE"
+	");"
+	"CREATE INDEX event_rcpt_address ON event_rcpt(address);"
+	"CREATE VIRTUAL TABLE event_fts USING fts5("
+	"  sender, recipient, subject, message_id, from_addr, reply_text,"
+	"  content='event', content_rowid='id');",
+};
+
+static const struct {
+	const char		*file;
+	const char *const	*steps;
+	int			 nsteps;
+} schemas[] = {
+	[DB_GW] = { "gw.db", gw_migrations, (int)nitems(gw_migrations) },
+	[DB_QUEUE] = { "queue.db", queue_migrations,
+	    (int)nitems(queue_migrations) },
+	[DB_LOG] = { "log.db", log_migrations, (int)nitems(log_migrations) },
+};
+
+const char *
+db_filename(enum db_kind k)
+{
+	return schemas[k].file;
+}
+
+int
+db_schema_version(enum db_kind k)
+{
+	return schemas[k].nsteps;
+}
+
+int
+db_exec(sqlite3 *db, const char *sql, char *err, size_t errsz)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errsz, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+sqlite3_stmt *
+db_prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+	    NULL) != SQLITE_OK)
+		fatalx("sqlite: %s: %s", sqlite3_errmsg(db), sql);
+	return st;
+}
+
+static int
+user_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int
+db_data_version(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int
+migrate(sqlite3 *db, enum db_kind k, char *err, size_t errsz)
+{
+	char sql[64], e[512];
+	int v;
+
+	/* BEGIN IMMEDIATE: two programs creating a new database race. */
+	if (db_exec(db, "BEGIN IMMEDIATE", e, sizeof(e)) == -1) {
+		snprintf(err, errsz, "%s", e);
+		return -1;
+	}
+	if ((v = user_version(db)) < 0)
+		goto fail;
+	if (v > schemas[k].nsteps) {
+		snprintf(err, errsz, "schema version %d is newer than this "
+		    "program understands (%d)", v, schemas[k].nsteps);
+		db_exec(db, "ROLLBACK", e, sizeof(e));
+		return -1;
+	}
+	for (; v < schemas[k].nsteps; v++) {
+		if (db_exec(db, schemas[k].steps[v], e, sizeof(e)) == -1) {
+			snprintf(err, errsz, "migration %d: %.400s", v + 1, e);
+			db_exec(db, "ROLLBACK", e, sizeof(e));
+			return -1;
+		}
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	if (db_exec(db, sql, e, sizeof(e)) == -1 ||
+	    db_exec(db, "COMMIT", e, sizeof(e)) == -1)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errsz, "%s", sqlite3_errmsg(db));
+	db_exec(db, "ROLLBACK", e, sizeof(e));
+	return -1;
+}
+
+sqlite3 *
+db_open(const char *state_dir, enum db_kind k, int flags, char *err,
+    size_t errsz)
+{
+	char path[4096], e[512];
+	sqlite3 *db = NULL;
+	int oflags, v, n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", state_dir, schemas[k].file);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		snprintf(err, errsz, "%s: path too long", state_dir);
+		return NULL;
+	}
+	oflags = SQLITE_OPEN_NOMUTEX;
+	oflags |= (flags & DB_RDONLY) ? SQLITE_OPEN_READONLY :
+	    (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	if (!(flags & DB_RDONLY)) {
+		/* Databases hold password hashes and mail: owner-only. */
+		mode_t old = umask(077);
+
+		v = sqlite3_open_v2(path, &db, oflags, NULL);
+		umask(old);
+	} else
+		v = sqlite3_open_v2(path, &db, oflags, NULL);
+	if (v != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path,
+		    db ? sqlite3_errmsg(db) : sqlite3_errstr(v));
+		goto fail;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_extended_result_codes(db, 1);
+	if (!(flags & DB_RDONLY)) {
+		if (db_exec(db, "PRAGMA journal_mode=WAL", e, sizeof(e)) == -1 ||
+		    db_exec(db, (flags & DB_NOSYNC) ?
+		    "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
+		    e, sizeof(e)) == -1 ||
+		    db_exec(db, "PRAGMA foreign_keys=ON", e, sizeof(e)) == -1 ||
+		    migrate(db, k, e, sizeof(e)) == -1) {
+			snprintf(err, errsz, "%s: %s", path, e);
+			goto fail;
+		}
+	} else {
+		v = user_version(db);
+		if (v < 0) {
+			snprintf(err, errsz, "%s: %s", path, sqlite3_errmsg(db));
+			goto fail;
+		}
+		if (v != schemas[k].nsteps) {
+			snprintf(err, errsz, "%s: schema version %d, this "
+			    "program expects %d%s", path, v, schemas[k].nsteps,
+			    v == 0 ? " (not created yet: start gwd or run "
+			    "gwctl once)" : "");
+			goto fail;
+		}
+		db_exec(db, "PRAGMA query_only=1", e, sizeof(e));
+	}
+	return db;
+fail:
+	if (db)
+		sqlite3_close(db);
+	return NULL;
+}
+
+void
+db_close(sqlite3 *db)
+{
+	if (db)
+		sqlite3_close_v2(db);
+}

@@ -1,0 +1,39 @@
+/*
+ * db.h - opening gw's three SQLite databases with their schemas.
+ *
+ *   gw.db     written by gwctl, read by gwd: subaccounts and credentials
+ *   queue.db  written by gwd: the spool
+ *   log.db    written by gwd: the audit trail (FTS5)
+ *
+ * Each schema is a list of numbered migrations; PRAGMA user_version holds
+ * the number applied.  A writer applies the missing ones in one
+ * transaction; a reader refuses a database newer than it understands.
+ */
+#ifndef GW_DB_H
+#define GW_DB_H
+
+#include <sqlite3.h>
+
+enum db_kind { DB_GW, DB_QUEUE, DB_LOG };
+
+#define DB_RDONLY	0x01	/* open read-only; never migrate */
+#define DB_NOSYNC	0x02	/* synchronous=NORMAL instead of FULL */
+
+/*
+ * Open state_dir/<name> for `kind`.  On failure returns NULL and writes
+ * a message into err (size errsz) naming the file and the reason.
+ */
+sqlite3	*db_open(const char *state_dir, enum db_kind, int flags, char *err,
+	    size_t errsz);
+void	 db_close(sqlite3 *);
+const char *db_filename(enum db_kind);
+int	 db_schema_version(enum db_kind);
+
+/* Convenience: prepare or die trying (for statements fixed at build). */
+sqlite3_stmt *db_prepare(sqlite3 *, const char *sql);
+int	 db_exec(sqlite3 *, const char *sql, char *err, size_t errsz);
+
+/* PRAGMA data_version: changes when another connection commits. */
+int	 db_data_version(sqlite3 *);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * hmap.c - string-keyed hash map (FNV-1a, chained).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+#include "util.h"
+
+static unsigned
+hash_str(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+void
+hmap_init(struct hmap *m)
+{
+	m->nb = 16;
+	m->n = 0;
+	m->b = xcalloc(m->nb, sizeof(*m->b));
+}
+
+void
+hmap_free(struct hmap *m, void (*freefn)(void *))
+{
+	for (size_t i = 0; i < m->nb; i++) {
+		struct hmap_entry *e = m->b[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			if (freefn)
+				freefn(e->value);
+			free(e);
+		}
+	}
+	free(m->b);
+	m->b = NULL;
+	m->nb = m->n = 0;
+}
+
+static struct hmap_entry **
+find(const struct hmap *m, const char *key, unsigned h)
+{
+	struct hmap_entry **pp = &m->b[h & (m->nb - 1)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->hash == h && strcmp((*pp)->key, key) == 0)
+			return pp;
+	return pp;
+}
+
+void *
+hmap_get(const struct hmap *m, const char *key)
+{
+	struct hmap_entry **pp = find(m, key, hash_str(key));
+
+	return *pp ? (*pp)->value : NULL;
+}
+
+static void
+grow(struct hmap *m)
+{
+	size_t nb = m->nb * 2;
+	struct hmap_entry **b = xcalloc(nb, sizeof(*b));
+
+	for (size_t i = 0; i < m->nb; i++) {
+		struct hmap_entry *e = m->b[i], *next;
+
+		for (; e; e = next) {
+			next = e->next;
+			e->next = b[e->hash & (nb - 1)];
+			b[e->hash & (nb - 1)] = e;
+		}
+	}
+	free(m->b);
+	m->b = b;
+	m->nb = nb;
+}
+
+void *
+hmap_put(struct hmap *m, const char *key, void *value)
+{
+	unsigned h = hash_str(key);
+	struct hmap_entry **pp = find(m, key, h), *e;
+	size_t klen;
+	void *old;
+
+	if (*pp) {
+		old = (*pp)->value;
+		(*pp)->value = value;
+		return old;
+	}
+	klen = strlen(key);
+	e = xmalloc(sizeof(*e) + klen + 1);
+	memcpy(e->key, key, klen + 1);
+	e->hash = h;
+	e->value = value;
+	e->next = NULL;
+	*pp = e;
+	if (++m->n > m->nb)
+		grow(m);
+	return NULL;
+}
+
+void *
+hmap_del(struct hmap *m, const char *key)
+{
+	struct hmap_entry **pp = find(m, key, hash_str(key)), *e = *pp;
+	void *v;
+
+	if (e == NULL)
+		return NULL;
+	*pp = e->next;
+	v = e->value;
+	free(e);
+	m->n--;
+	return v;
+}
+
+void
+hmap_foreach(struct hmap *m, int (*fn)(const char *, void *, void *),
+    void *arg)
+{
+	for (size_t i = 0; i < m->nb; i++) {
+		struct hmap_entry **pp = &m->b[i];
+
+		while (*pp) {
+			struct hmap_entry *e = *pp;
+
+			if (fn(e->key, e->value, arg) == 1) {
+				*pp = e->next;
+				free(e);
+				m->n--;
+			} else
+				pp = &e->next;
+		}
+	}
+}

@@ -1,0 +1,282 @@
+/*
+ * util.c - small helpers shared by every gw program.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "util.h"
+
+int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+mono_ms(void)
+{
+	return mono_us() / 1000;
+}
+
+size_t
+gw_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		fatal("out of memory (%zu bytes)", n);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (p == NULL)
+		fatal("out of memory (%zu x %zu bytes)", n, sz);
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+void
+str_lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/* True when s[0..n) holds a control character (CR, LF, NUL, ESC ...). */
+int
+str_has_ctl(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
+static int
+parse_scaled(const char *s, const char *const *units, const int64_t *scale,
+    int64_t dflt, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end == '\0') {
+		if (v > UINT64_MAX / (uint64_t)dflt)
+			return -1;
+		*out = v * (uint64_t)dflt;
+		return 0;
+	}
+	for (int i = 0; units[i] != NULL; i++) {
+		if (strcasecmp(end, units[i]) == 0) {
+			if (v > UINT64_MAX / (uint64_t)scale[i])
+				return -1;
+			*out = v * (uint64_t)scale[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+parse_duration_ms(const char *s, int64_t *out)
+{
+	static const char *const units[] = { "ms", "s", "m", "h", "d", "w",
+	    NULL };
+	static const int64_t scale[] = { 1, 1000, 60000, 3600000, 86400000,
+	    604800000 };
+	uint64_t v;
+
+	if (parse_scaled(s, units, scale, 1000, &v) == -1 ||
+	    v > (uint64_t)INT64_MAX)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+int
+parse_size(const char *s, uint64_t *out)
+{
+	static const char *const units[] = { "b", "k", "kb", "m", "mb", "g",
+	    "gb", NULL };
+	static const int64_t scale[] = { 1, 1024, 1024, 1048576, 1048576,
+	    1073741824, 1073741824 };
+
+	return parse_scaled(s, units, scale, 1, out);
+}
+
+void
+random_bytes(void *p, size_t n)
+{
+	if (RAND_bytes(p, (int)n) != 1)
+		fatal("RAND_bytes failed");
+}
+
+void
+hex_encode(const unsigned char *in, size_t n, char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[in[i] >> 4];
+		out[2 * i + 1] = hx[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void
+fmt_rfc3339(int64_t usec, char *out, size_t n)
+{
+	time_t t = (time_t)(usec / 1000000);
+	struct tm tm;
+	char tmp[32];
+
+	gmtime_r(&t, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, n, "%s.%06dZ", tmp, (int)(usec % 1000000));
+}
+
+void
+fmt_rfc5322(time_t t, char *out, size_t n)
+{
+	struct tm tm;
+	long off;
+	char sign = '+';
+
+	localtime_r(&t, &tm);
+	off = tm.tm_gmtoff / 60;
+	if (off < 0) {
+		sign = '-';
+		off = -off;
+	}
+	/* Day and month names must be English whatever the locale. */
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
+	    "Fri", "Sat" };
+	static const char *const mons[] = { "Jan", "Feb", "Mar", "Apr", "May",
+	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	snprintf(out, n, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+	    days[tm.tm_wday], tm.tm_mday, mons[tm.tm_mon], tm.tm_year + 1900,
+	    tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
+}
+
+int
+lookup_user(const char *user, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw;
+
+	if ((pw = getpwnam(user)) == NULL)
+		return -1;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+int
+drop_privileges(const char *user, const char **errstr)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (user == NULL || *user == '\0' || geteuid() != 0)
+		return 0;
+	if (lookup_user(user, &uid, &gid) == -1) {
+		*errstr = "unknown user";
+		return -1;
+	}
+	if (uid == 0)
+		return 0;
+	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
+		*errstr = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * util.h - small helpers shared by every gw program: time, strings,
+ * durations and sizes in config syntax, random ids, privileges.
+ * Knows nothing of gwd.
+ */
+#ifndef GW_UTIL_H
+#define GW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sysexits.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+int64_t	 now_us(void);		/* CLOCK_REALTIME, microseconds */
+int64_t	 mono_ms(void);		/* CLOCK_MONOTONIC, milliseconds */
+int64_t	 mono_us(void);
+
+size_t	 gw_strlcpy(char *, const char *, size_t);
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+void	 str_lower(char *);
+int	 str_has_ctl(const char *, size_t);
+
+/* "90", "90s", "15m", "2h", "5d", "1w", "250ms" -> milliseconds. */
+int	 parse_duration_ms(const char *, int64_t *);
+/* "1000", "512k", "25M", "25MB", "1G" -> bytes. */
+int	 parse_size(const char *, uint64_t *);
+
+void	 random_bytes(void *, size_t);
+void	 hex_encode(const unsigned char *, size_t, char *);	/* 2n+1 */
+
+/* RFC 3339 / RFC 5322 dates from unix time. */
+void	 fmt_rfc3339(int64_t usec, char *, size_t);
+void	 fmt_rfc5322(time_t, char *, size_t);
+
+/*
+ * Become `user` (name) when running as root and a user is named.
+ * Returns 0 on success (or nothing to do), -1 with *errstr set.
+ */
+int	 drop_privileges(const char *user, const char **errstr);
+int	 lookup_user(const char *user, uid_t *, gid_t *);
+
+/* Make every directory along `path`, mode 0750.  -1/errno on failure. */
+int	 mkdir_p(const char *path, mode_t);
+
+#endif
