@@ -1,0 +1,78 @@
+/*
+ * dns_pkt.h - DNS messages: build a query, parse an answer (RFC 1035,
+ * RFC 3596 AAAA, RFC 6891 EDNS0, RFC 7505 null MX).
+ *
+ * Pure and hostile-input safe: answers come from the network.  Name
+ * compression pointers are followed with a hop limit, every read is
+ * bounds-checked, counts are capped.
+ */
+#ifndef GW_DNS_PKT_H
+#define GW_DNS_PKT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DNS_T_A		1
+#define DNS_T_CNAME	5
+#define DNS_T_MX	15
+#define DNS_T_TXT	16
+#define DNS_T_AAAA	28
+
+#define DNS_RCODE_NOERROR	0
+#define DNS_RCODE_FORMERR	1
+#define DNS_RCODE_SERVFAIL	2
+#define DNS_RCODE_NXDOMAIN	3
+#define DNS_RCODE_REFUSED	5
+
+#define DNS_NAME_MAX	255
+#define DNS_MAX_MX	16
+#define DNS_MAX_ADDR	16
+#define DNS_MAX_TXT	8
+#define DNS_TXT_MAX	4096
+
+struct dns_mx {
+	uint16_t	pref;
+	char		host[DNS_NAME_MAX + 1];	/* "" for the root: null MX */
+};
+
+struct dns_addr {
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned char	addr[16];
+};
+
+struct dns_answer {
+	int		rcode;
+	int		tc;		/* truncated: retry over TCP */
+	int		aa;
+	int		nmx;
+	struct dns_mx	mx[DNS_MAX_MX];
+	int		naddr;
+	struct dns_addr	addr[DNS_MAX_ADDR];
+	int		ntxt;
+	/* Each TXT RR's character-strings concatenated, NUL-terminated. */
+	char		txt[DNS_MAX_TXT][DNS_TXT_MAX + 1];
+	char		cname[DNS_NAME_MAX + 1];	/* last CNAME target */
+};
+
+/*
+ * Write a query for (name, qtype) with id and RD set, plus an EDNS0 OPT
+ * record advertising a 1232-byte UDP payload.  name may end in '.'.
+ * Returns the packet length, or -1 when name is not a valid name or out
+ * (outsz) is too small.  512 bytes is always enough.
+ */
+int	dns_build_query(uint16_t id, const char *name, uint16_t qtype,
+	    unsigned char *out, size_t outsz);
+
+/*
+ * Parse an answer to the query (id, name, qtype).  Returns 0 and fills
+ * *ans; -1 when the packet is malformed, is not a response, or does not
+ * match the id, question name (case-insensitive) or type.  Records of
+ * the asked type are collected from the answer section when their owner
+ * is the name asked or a CNAME target reached from it (chains of at most
+ * 8); MX hosts are lower-cased without the trailing dot; the null MX
+ * target "." gives host "".  Beyond the caps, records are ignored.
+ */
+int	dns_parse_answer(const unsigned char *pkt, size_t len, uint16_t id,
+	    const char *name, uint16_t qtype, struct dns_answer *ans);
+
+#endif

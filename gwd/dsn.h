@@ -1,0 +1,52 @@
+/*
+ * dsn.h - delivery status notifications (RFC 3464 multipart/report,
+ * RFC 3462/6522 report media type, RFC 3463 status codes).
+ *
+ * Pure: everything the report says comes in through struct dsn; the
+ * caller supplies time, ids and the boundary so output is reproducible
+ * (golden tests).
+ */
+#ifndef GW_DSN_H
+#define GW_DSN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct dsn_rcpt {
+	const char	*address;	/* final recipient, "user@domain" */
+	const char	*action;	/* "failed", "delayed" */
+	const char	*status;	/* "5.1.1" */
+	const char	*remote_mta;	/* host name, or NULL */
+	const char	*diagnostic;	/* remote reply "550 5.1.1 no such user",
+					   or our own reason; may be NULL */
+	int64_t		 last_attempt;	/* unix seconds, 0 = none */
+};
+
+struct dsn {
+	const char	*reporting_mta;	/* our host name */
+	const char	*postmaster;	/* From: address, "MAILER-DAEMON@host" */
+	const char	*to;		/* the envelope sender we report to */
+	const char	*message_id;	/* "<...>" for the DSN itself */
+	const char	*boundary;	/* unique MIME boundary */
+	const char	*qid;		/* our queue id of the original */
+	int64_t		 arrival;	/* unix seconds the original arrived */
+	int64_t		 now;		/* unix seconds, for Date: */
+	const char	*original;	/* original message, CRLF lines */
+	size_t		 original_len;
+	const struct dsn_rcpt *rcpts;
+	int		 nrcpts;
+};
+
+/*
+ * Append the whole DSN message (headers and body, CRLF line ends, no
+ * line over 998 octets, long values folded) to out.  The third part is
+ * text/rfc822-headers: the original's header section only.  Returns 0,
+ * or -1 when out's maximum would be passed.  Untrusted text (addresses,
+ * diagnostics) has CR, LF and other controls replaced so that it can
+ * never start a header or a MIME part of its own.
+ */
+int	dsn_build(const struct dsn *, struct buf *out);
+
+#endif

@@ -1,0 +1,411 @@
+/*
+ * smtp_proto.c - command lines, MAIL/RCPT parameters, the DATA stream.
+ * Standards: RFC 5321, RFC 1870, RFC 6152, RFC 2920.
+ * Exposure: every byte here comes from an unauthenticated client.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtp_proto.h"
+
+enum line_status
+line_next(struct line_reader *lr, const char *data, size_t len, size_t max,
+    const char **line, size_t *linelen, size_t *used)
+{
+	const char *lf = memchr(data, '\n', len);
+	size_t n;
+
+	if (lr->skipping) {
+		if (lf == NULL) {
+			*used = len;
+			return LINE_MORE;
+		}
+		lr->skipping = 0;
+		*used = (size_t)(lf - data) + 1;
+		return LINE_LONG;
+	}
+	if (lf == NULL) {
+		if (len >= max) {
+			/* Too long already: skip to the end of the line. */
+			lr->skipping = 1;
+			*used = len;
+			return LINE_MORE;
+		}
+		*used = 0;
+		return LINE_MORE;
+	}
+	n = (size_t)(lf - data) + 1;
+	*used = n;
+	if (n > max)
+		return LINE_LONG;
+	if (n < 2 || data[n - 2] != '\r')
+		return LINE_BARE;
+	if (memchr(data, '\r', n - 2) != NULL)
+		return LINE_BARE;
+	*line = data;
+	*linelen = n - 2;
+	return LINE_OK;
+}
+
+static const struct {
+	const char	*name;
+	enum smtp_verb	 verb;
+} verbs[] = {
+	{ "HELO", CMD_HELO }, { "EHLO", CMD_EHLO }, { "MAIL", CMD_MAIL },
+	{ "RCPT", CMD_RCPT }, { "DATA", CMD_DATA }, { "BDAT", CMD_BDAT },
+	{ "RSET", CMD_RSET }, { "NOOP", CMD_NOOP }, { "QUIT", CMD_QUIT },
+	{ "VRFY", CMD_VRFY }, { "EXPN", CMD_EXPN }, { "HELP", CMD_HELP },
+	{ "STARTTLS", CMD_STARTTLS }, { "AUTH", CMD_AUTH },
+	/* HTTP through an SMTP port: a proxy abuse or a scanner. */
+	{ "GET", CMD_HTTP }, { "POST", CMD_HTTP }, { "HEAD", CMD_HTTP },
+	{ "PUT", CMD_HTTP }, { "CONNECT", CMD_HTTP }, { "OPTIONS", CMD_HTTP },
+};
+
+void
+smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd)
+{
+	size_t vlen = 0;
+
+	cmd->verb = CMD_UNKNOWN;
+	cmd->arg = line + len;
+	cmd->arglen = 0;
+	while (vlen < len && line[vlen] != ' ')
+		vlen++;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strlen(verbs[i].name) == vlen &&
+		    strncasecmp(line, verbs[i].name, vlen) == 0) {
+			cmd->verb = verbs[i].verb;
+			break;
+		}
+	}
+	if (vlen < len) {
+		cmd->arg = line + vlen + 1;
+		cmd->arglen = len - vlen - 1;
+	}
+}
+
+int
+smtp_cmd_ends_group(enum smtp_verb v)
+{
+	switch (v) {
+	case CMD_EHLO:
+	case CMD_HELO:
+	case CMD_DATA:
+	case CMD_VRFY:
+	case CMD_EXPN:
+	case CMD_NOOP:
+	case CMD_AUTH:
+	case CMD_STARTTLS:
+	case CMD_HELP:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Parse a SIZE value: digits only, no overflow. */
+static int
+parse_size_param(const char *v, size_t n, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if (n == 0 || n > 20)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)v[i]))
+			return -1;
+		if (x > (UINT64_MAX - (uint64_t)(v[i] - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(v[i] - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+static int
+kw_is(const char *p, size_t n, const char *kw)
+{
+	return strlen(kw) == n && strncasecmp(p, kw, n) == 0;
+}
+
+/*
+ * Split "FROM:" / "TO:" and the path.  Some clients put a space after
+ * the colon; Postfix accepts it, so do we.
+ */
+static int
+parse_prefix_path(const char *arg, size_t len, const char *prefix,
+    int flags, struct mailpath *mp, size_t *after, const char **reply)
+{
+	size_t plen = strlen(prefix), i, used;
+	enum addr_status st;
+
+	if (len < plen || strncasecmp(arg, prefix, plen) != 0) {
+		*reply = flags & ADDR_ALLOW_NULL ?
+		    "501 5.5.4 Syntax: MAIL FROM:<address>" :
+		    "501 5.5.4 Syntax: RCPT TO:<address>";
+		return -1;
+	}
+	i = plen;
+	while (i < len && arg[i] == ' ')
+		i++;
+	if (i == len || arg[i] != '<') {
+		*reply = flags & ADDR_ALLOW_NULL ?
+		    "501 5.5.4 Syntax: MAIL FROM:<address>" :
+		    "501 5.5.4 Syntax: RCPT TO:<address>";
+		return -1;
+	}
+	st = addr_parse_path(arg + i, len - i, flags, mp, &used);
+	if (st != ADDR_OK) {
+		*reply = addr_status_reply(st);
+		return -1;
+	}
+	*after = i + used;
+	return 0;
+}
+
+/* Iterate over " KEY=VALUE" parameters; -1 on syntax error. */
+static int
+next_param(const char *arg, size_t len, size_t *pos, const char **k,
+    size_t *klen, const char **v, size_t *vlen)
+{
+	size_t i = *pos, start;
+
+	if (i >= len)
+		return 0;
+	if (arg[i] != ' ')
+		return -1;
+	while (i < len && arg[i] == ' ')
+		i++;
+	if (i == len) {
+		*pos = i;
+		return 0;
+	}
+	start = i;
+	while (i < len && arg[i] != ' ' && arg[i] != '=')
+		i++;
+	*k = arg + start;
+	*klen = i - start;
+	*v = NULL;
+	*vlen = 0;
+	if (i < len && arg[i] == '=') {
+		start = ++i;
+		while (i < len && arg[i] != ' ')
+			i++;
+		*v = arg + start;
+		*vlen = i - start;
+	}
+	*pos = i;
+	return *klen > 0 ? 1 : -1;
+}
+
+int
+smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
+    const char **reply)
+{
+	const char *k, *v;
+	size_t pos, klen, vlen;
+	int r;
+
+	memset(ma, 0, sizeof(*ma));
+	if (parse_prefix_path(arg, len, "FROM:", ADDR_ALLOW_NULL, &ma->path,
+	    &pos, reply) == -1)
+		return -1;
+	while ((r = next_param(arg, len, &pos, &k, &klen, &v, &vlen)) == 1) {
+		if (kw_is(k, klen, "SIZE")) {
+			if (v == NULL || parse_size_param(v, vlen, &ma->size) ==
+			    -1) {
+				*reply = "501 5.5.4 Bad SIZE parameter";
+				return -1;
+			}
+			ma->has_size = 1;
+		} else if (kw_is(k, klen, "BODY")) {
+			if (v && kw_is(v, vlen, "8BITMIME"))
+				ma->body_8bit = 1;
+			else if (v && kw_is(v, vlen, "7BIT"))
+				ma->body_8bit = 0;
+			else {
+				*reply = "501 5.5.4 Bad BODY parameter "
+				    "(7BIT or 8BITMIME)";
+				return -1;
+			}
+		} else if (kw_is(k, klen, "AUTH")) {
+			/* RFC 4954 5: ignored; we know who authenticated. */
+		} else {
+			*reply = "555 5.5.4 Unsupported MAIL parameter";
+			return -1;
+		}
+	}
+	if (r == -1) {
+		*reply = "501 5.5.4 Syntax error in MAIL parameters";
+		return -1;
+	}
+	return 0;
+}
+
+int
+smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *ra,
+    const char **reply)
+{
+	const char *k, *v;
+	size_t pos, klen, vlen;
+	int r;
+
+	memset(ra, 0, sizeof(*ra));
+	if (parse_prefix_path(arg, len, "TO:", 0, &ra->path, &pos, reply) == -1)
+		return -1;
+	/* No DSN extension is offered, so RCPT takes no parameters at all;
+	 * ORCPT with encoded CR/LF (Exim CVE-2020-28026) cannot get in. */
+	if ((r = next_param(arg, len, &pos, &k, &klen, &v, &vlen)) != 0) {
+		*reply = r == -1 ? "501 5.5.4 Syntax error in RCPT parameters" :
+		    "555 5.5.4 Unsupported RCPT parameter";
+		return -1;
+	}
+	return 0;
+}
+
+/* DATA states: where we stand relative to a possible "\r\n.\r\n". */
+enum { D_BOL, D_MID, D_CR, D_DOT, D_DOT_CR };
+
+void
+data_init(struct data_parser *p, uint64_t max)
+{
+	memset(p, 0, sizeof(*p));
+	p->state = D_BOL;	/* the DATA command's CRLF began a line */
+	p->max = max;
+}
+
+/* Count and store one content byte. */
+static void
+emit(struct data_parser *p, struct buf *out, const char *s, size_t n)
+{
+	p->size += n;
+	if (p->size > p->max)
+		p->flags |= DATA_TOO_BIG;
+	if (p->flags)
+		return;
+	if (buf_append(out, s, n) == -1)
+		p->flags |= DATA_OUT_ERROR;
+}
+
+static void
+line_byte(struct data_parser *p)
+{
+	if (++p->linelen > DATA_LINE_MAX)
+		p->flags |= DATA_LONG_LINE;
+}
+
+/*
+ * Runs of ordinary bytes in the middle of a line are copied in one go;
+ * the state machine only looks at CR, LF, NUL and line starts.
+ */
+size_t
+data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
+{
+	size_t i = 0;
+
+	while (i < len && !p->done) {
+		char c = in[i];
+
+		switch (p->state) {
+		case D_MID: {
+			size_t j = i;
+
+			while (j < len && in[j] != '\r' && in[j] != '\n' &&
+			    in[j] != '\0')
+				j++;
+			if (j > i) {
+				p->linelen += j - i;
+				if (p->linelen > DATA_LINE_MAX)
+					p->flags |= DATA_LONG_LINE;
+				emit(p, out, in + i, j - i);
+				i = j;
+				continue;
+			}
+			i++;
+			if (c == '\r')
+				p->state = D_CR;
+			else if (c == '\n') {
+				p->flags |= DATA_BARE_LF;
+				p->linelen = 0;
+			} else {
+				p->flags |= DATA_NUL;
+				line_byte(p);
+			}
+			break;
+		}
+		case D_BOL:
+			i++;
+			if (c == '.')
+				p->state = D_DOT;
+			else if (c == '\r')
+				p->state = D_CR;
+			else if (c == '\n') {
+				p->flags |= DATA_BARE_LF;
+				p->state = D_MID;
+			} else {
+				if (c == '\0')
+					p->flags |= DATA_NUL;
+				line_byte(p);
+				emit(p, out, &c, 1);
+				p->state = D_MID;
+			}
+			break;
+		case D_CR:
+			i++;
+			if (c == '\n') {
+				emit(p, out, "\r\n", 2);
+				p->linelen = 0;
+				p->state = D_BOL;
+			} else {
+				/* The CR was bare; look at c afresh. */
+				p->flags |= DATA_BARE_CR;
+				p->state = D_MID;
+				i--;
+			}
+			break;
+		case D_DOT:
+			/* A leading dot is removed (RFC 5321 4.5.2). */
+			i++;
+			line_byte(p);
+			if (c == '\r')
+				p->state = D_DOT_CR;
+			else {
+				p->state = D_MID;
+				i--;
+			}
+			break;
+		case D_DOT_CR:
+			i++;
+			if (c == '\n') {
+				p->done = 1;
+			} else {
+				p->flags |= DATA_BARE_CR;
+				p->state = D_MID;
+				i--;
+			}
+			break;
+		}
+	}
+	return i;
+}
+
+const char *
+data_flags_reply(int flags)
+{
+	if (flags & DATA_TOO_BIG)
+		return "552 5.3.4 Message too big";
+	if (flags & (DATA_BARE_LF | DATA_BARE_CR))
+		return "550 5.5.2 Message refused: bare CR or LF received "
+		    "(lines must end in CRLF)";
+	if (flags & DATA_NUL)
+		return "554 5.6.0 Message refused: NUL character in data";
+	if (flags & DATA_LONG_LINE)
+		return "554 5.6.0 Message refused: line longer than 998 "
+		    "characters";
+	if (flags & DATA_OUT_ERROR)
+		return "451 4.3.0 Insufficient resources to store the message";
+	return NULL;
+}

@@ -1,0 +1,107 @@
+/*
+ * smtp_proto.h - the pure half of the inbound SMTP server: command lines,
+ * MAIL/RCPT parameters, and the DATA stream.  No I/O; fuzzed directly.
+ * Standards: RFC 5321, RFC 1870 (SIZE), RFC 6152 (8BITMIME),
+ * RFC 2920 (PIPELINING).
+ */
+#ifndef GW_SMTP_PROTO_H
+#define GW_SMTP_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "buf.h"
+
+enum smtp_verb {
+	CMD_UNKNOWN, CMD_HELO, CMD_EHLO, CMD_MAIL, CMD_RCPT, CMD_DATA,
+	CMD_BDAT, CMD_RSET, CMD_NOOP, CMD_QUIT, CMD_VRFY, CMD_EXPN, CMD_HELP,
+	CMD_STARTTLS, CMD_AUTH, CMD_HTTP
+};
+
+struct smtp_cmd {
+	enum smtp_verb	 verb;
+	const char	*arg;		/* after the verb and one space */
+	size_t		 arglen;
+};
+
+/*
+ * Line framing for commands.  A line ends in CRLF; a bare LF, or a CR not
+ * followed by LF, is LINE_BARE.  A line longer than `max` (CRLF included)
+ * is LINE_LONG: its bytes are consumed up to and including the next LF so
+ * the session stays in step.  LINE_MORE: no full line yet.
+ */
+enum line_status { LINE_OK, LINE_MORE, LINE_LONG, LINE_BARE };
+
+struct line_reader {
+	int	skipping;	/* discarding the rest of an overlong line */
+};
+
+/* Look at data[0..len).  On LINE_OK, *line and *linelen are the line without
+ * CRLF; *used is what to consume (also set for LONG and BARE). */
+enum line_status line_next(struct line_reader *, const char *data,
+	    size_t len, size_t max, const char **line, size_t *linelen,
+	    size_t *used);
+
+/* Identify the verb (case-insensitive). */
+void	smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *);
+/* Commands after which the client must wait for our reply (RFC 2920 3.1
+ * plus AUTH and STARTTLS). */
+int	smtp_cmd_ends_group(enum smtp_verb);
+
+struct mail_args {
+	struct mailpath	 path;
+	int		 has_size;
+	uint64_t	 size;
+	int		 body_8bit;
+};
+
+struct rcpt_args {
+	struct mailpath	 path;
+};
+
+/*
+ * Parse the argument of MAIL ("FROM:<a@b> SIZE=10 BODY=8BITMIME") or RCPT
+ * ("TO:<a@b>").  Return 0, or -1 with *reply set to a complete SMTP
+ * reply line (no CRLF), e.g. "555 5.5.4 Unsupported parameter".
+ */
+int	smtp_parse_mail(const char *arg, size_t len, struct mail_args *,
+	    const char **reply);
+int	smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *,
+	    const char **reply);
+
+/*
+ * The DATA stream: dot-unstuffing and end detection.  Only CR LF "." CR LF
+ * ends the data (the first CR LF may be the one ending the DATA command).
+ * Bare CR, bare LF, NUL, lines over 998 octets and overflow of `max` are
+ * flagged and the data is still read to its true end, so one message can
+ * never be split into two (SMTP smuggling).  After the first flag,
+ * nothing more is stored.
+ */
+#define DATA_BARE_LF	0x01
+#define DATA_BARE_CR	0x02
+#define DATA_NUL	0x04
+#define DATA_LONG_LINE	0x08
+#define DATA_TOO_BIG	0x10
+#define DATA_OUT_ERROR	0x20	/* the output buffer refused an append */
+
+#define DATA_LINE_MAX	998	/* octets before CRLF, RFC 5322 2.1.1 */
+
+struct data_parser {
+	int		 state;
+	int		 flags;
+	int		 done;
+	size_t		 linelen;
+	uint64_t	 size;		/* unstuffed octets seen */
+	uint64_t	 max;
+};
+
+void	data_init(struct data_parser *, uint64_t max);
+/* Consume from in[0..len) until the end of data (p->done) or the input
+ * runs out; unstuffed content is appended to out.  Returns bytes used. */
+size_t	data_feed(struct data_parser *, const char *in, size_t len,
+	    struct buf *out);
+/* The reply for flagged data, or NULL when the data is clean. */
+const char *data_flags_reply(int flags);
+
+#endif

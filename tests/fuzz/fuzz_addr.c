@@ -1,0 +1,50 @@
+// sources: common/addr.c
+/*
+ * fuzz_addr.c - RFC 5321 paths.  Invariants: an accepted path holds only
+ * printable ASCII, fits its limits, has its '@' where `at` says, a lower
+ * case domain, and `consumed` ends at its '>'; every verdict has a reply.
+ */
+#include <assert.h>
+#include <ctype.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "addr.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s = (const char *)data;
+	struct mailpath mp;
+	size_t used = 0, i;
+	enum addr_status st;
+	const char *r;
+
+	for (int flags = 0; flags <= ADDR_ALLOW_NULL; flags++) {
+		st = addr_parse_path(s, size, flags, &mp, &used);
+		r = addr_status_reply(st);
+		assert(r != NULL && strlen(r) > 10);
+		if (st != ADDR_OK)
+			continue;
+		assert(used >= 2 && used <= size && s[used - 1] == '>');
+		assert(strlen(mp.addr) == mp.len && mp.len <= ADDR_PATH_MAX);
+		for (i = 0; i < mp.len; i++)
+			assert(mp.addr[i] >= 0x20 && mp.addr[i] < 0x7f);
+		if (mp.len == 0) {
+			assert(flags & ADDR_ALLOW_NULL);
+			continue;
+		}
+		assert(mp.at > 0 && mp.at <= ADDR_LOCAL_MAX);
+		assert(mp.addr[mp.at] == '@');
+		for (i = mp.at + 1; i < mp.len; i++)
+			assert(!isupper((unsigned char)mp.addr[i]));
+		if (!mp.literal) {
+			assert(addr_valid_domain(mailpath_domain(&mp)));
+			assert(addr_domain_within(mailpath_domain(&mp),
+			    mailpath_domain(&mp)));
+		}
+	}
+	return 0;
+}

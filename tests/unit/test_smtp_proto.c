@@ -1,0 +1,373 @@
+// sources: gwd/smtp_proto.c
+/*
+ * test_smtp_proto.c - command framing, verbs, MAIL/RCPT parameters, and
+ * the DATA stream (dot-unstuffing, end detection, smuggling).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "smtp_proto.h"
+
+/* Line framing. */
+
+static void
+test_line_next(void **state)
+{
+	static const struct {
+		const char	*name;
+		const char	*in;
+		size_t		 max;
+		enum line_status want;
+		const char	*line;
+		size_t		 used;
+	} cases[] = {
+		{ "plain", "NOOP\r\nQUIT\r\n", 512, LINE_OK, "NOOP", 6 },
+		{ "partial", "NOO", 512, LINE_MORE, NULL, 0 },
+		{ "cr only", "NOOP\r", 512, LINE_MORE, NULL, 0 },
+		{ "bare lf", "NOOP\n", 512, LINE_BARE, NULL, 5 },
+		{ "bare cr inside", "NO\rOP\r\n", 512, LINE_BARE, NULL, 7 },
+		{ "empty", "\r\n", 512, LINE_OK, "", 2 },
+		{ "exactly max", "123456\r\n", 8, LINE_OK, "123456", 8 },
+		{ "one over", "1234567\r\n", 8, LINE_LONG, NULL, 9 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct line_reader lr = { 0 };
+		const char *line = NULL;
+		size_t len = 0, used = 99;
+		enum line_status st;
+
+		st = line_next(&lr, cases[i].in, strlen(cases[i].in),
+		    cases[i].max, &line, &len, &used);
+		if (st != cases[i].want)
+			fail_msg("%s: status %d, want %d", cases[i].name, st,
+			    cases[i].want);
+		assert_int_equal(used, cases[i].used);
+		if (cases[i].line) {
+			assert_int_equal(len, strlen(cases[i].line));
+			assert_memory_equal(line, cases[i].line, len);
+		}
+	}
+}
+
+/* A long line arriving in pieces is skipped whole, then framing resumes. */
+static void
+test_line_long_in_pieces(void **state)
+{
+	struct line_reader lr = { 0 };
+	char big[1000];
+	const char *line;
+	size_t len, used;
+
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(line_next(&lr, big, sizeof(big), 512, &line, &len,
+	    &used), LINE_MORE);
+	assert_int_equal(used, sizeof(big));		/* discarded */
+	assert_int_equal(line_next(&lr, big, 100, 512, &line, &len, &used),
+	    LINE_MORE);
+	assert_int_equal(line_next(&lr, "yy\r\nNOOP\r\n", 10, 512, &line, &len,
+	    &used), LINE_LONG);
+	assert_int_equal(used, 4);
+	assert_int_equal(line_next(&lr, "NOOP\r\n", 6, 512, &line, &len,
+	    &used), LINE_OK);
+	assert_int_equal(len, 4);
+}
+
+static void
+test_verbs(void **state)
+{
+	static const struct {
+		const char	*in;
+		enum smtp_verb	 verb;
+		const char	*arg;
+	} cases[] = {
+		{ "EHLO client.test", CMD_EHLO, "client.test" },
+		{ "ehlo x", CMD_EHLO, "x" },
+		{ "MAIL FROM:<a@b>", CMD_MAIL, "FROM:<a@b>" },
+		{ "DATA", CMD_DATA, "" },
+		{ "STARTTLS", CMD_STARTTLS, "" },
+		{ "GET / HTTP/1.1", CMD_HTTP, "/ HTTP/1.1" },
+		{ "CONNECT a:25 HTTP/1.0", CMD_HTTP, "a:25 HTTP/1.0" },
+		{ "DATAX", CMD_UNKNOWN, "" },
+		{ "", CMD_UNKNOWN, "" },
+		{ "BDAT 10 LAST", CMD_BDAT, "10 LAST" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct smtp_cmd c;
+
+		smtp_cmd_parse(cases[i].in, strlen(cases[i].in), &c);
+		if (c.verb != cases[i].verb)
+			fail_msg("%s: verb %d", cases[i].in, c.verb);
+		assert_int_equal(c.arglen, strlen(cases[i].arg));
+		assert_memory_equal(c.arg, cases[i].arg, c.arglen);
+	}
+	assert_true(smtp_cmd_ends_group(CMD_EHLO));
+	assert_true(smtp_cmd_ends_group(CMD_DATA));
+	assert_false(smtp_cmd_ends_group(CMD_MAIL));
+	assert_false(smtp_cmd_ends_group(CMD_RCPT));
+}
+
+static void
+test_mail_params(void **state)
+{
+	static const struct {
+		const char	*name;
+		const char	*arg;
+		int		 ok;
+		const char	*reply_prefix;
+		const char	*addr;
+		uint64_t	 size;
+		int		 eight;
+	} cases[] = {
+		{ "simple", "FROM:<a@example.com>", 1, NULL, "a@example.com", 0,
+		    0 },
+		{ "null", "FROM:<>", 1, NULL, "", 0, 0 },
+		{ "space after colon", "FROM: <a@example.com>", 1, NULL,
+		    "a@example.com", 0, 0 },
+		{ "size", "FROM:<a@b.c> SIZE=1000", 1, NULL, "a@b.c", 1000, 0 },
+		{ "8bit", "FROM:<a@b.c> BODY=8BITMIME", 1, NULL, "a@b.c", 0, 1 },
+		{ "auth ignored", "FROM:<a@b.c> AUTH=<>", 1, NULL, "a@b.c", 0,
+		    0 },
+		{ "size abc", "FROM:<a@b.c> SIZE=abc", 0, "501 5.5.4", NULL, 0,
+		    0 },
+		{ "size negative", "FROM:<a@b.c> SIZE=-1", 0, "501 5.5.4", NULL,
+		    0, 0 },
+		{ "size 2^64", "FROM:<a@b.c> SIZE=18446744073709551616", 0,
+		    "501 5.5.4", NULL, 0, 0 },
+		{ "size empty", "FROM:<a@b.c> SIZE=", 0, "501 5.5.4", NULL, 0,
+		    0 },
+		{ "body bad", "FROM:<a@b.c> BODY=BINARYMIME", 0, "501 5.5.4",
+		    NULL, 0, 0 },
+		{ "unknown param", "FROM:<a@b.c> RET=FULL", 0, "555 5.5.4",
+		    NULL, 0, 0 },
+		{ "no brackets", "FROM:a@b.c", 0, "501 5.5.4", NULL, 0, 0 },
+		{ "no FROM:", "TO:<a@b.c>", 0, "501 5.5.4", NULL, 0, 0 },
+		{ "junk after path", "FROM:<a@b.c>x", 0, "501 5.5.4", NULL, 0,
+		    0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct mail_args ma;
+		const char *reply = NULL;
+		int r = smtp_parse_mail(cases[i].arg, strlen(cases[i].arg), &ma,
+		    &reply);
+
+		if ((r == 0) != cases[i].ok)
+			fail_msg("%s: r=%d reply=%s", cases[i].name, r,
+			    reply ? reply : "");
+		if (!cases[i].ok) {
+			if (strncmp(reply, cases[i].reply_prefix, 9) != 0)
+				fail_msg("%s: reply %s", cases[i].name, reply);
+			continue;
+		}
+		assert_string_equal(ma.path.addr, cases[i].addr);
+		assert_int_equal(ma.size, cases[i].size);
+		assert_int_equal(ma.has_size, cases[i].size != 0);
+		assert_int_equal(ma.body_8bit, cases[i].eight);
+	}
+}
+
+static void
+test_rcpt_params(void **state)
+{
+	static const struct {
+		const char	*arg;
+		int		 ok;
+		const char	*reply_prefix;
+	} cases[] = {
+		{ "TO:<u@dest.test>", 1, NULL },
+		{ "TO:<>", 0, "501 5.1.3" },
+		{ "TO:<postmaster>", 0, "501 5.1.3" },
+		{ "TO:<u@dest.test> NOTIFY=NEVER", 0, "555 5.5.4" },
+		/* Exim CVE-2020-28026: encoded CR LF must never get through. */
+		{ "TO:<u@dest.test> ORCPT=rfc822;x+0D+0AX:+1", 0, "555 5.5.4" },
+		{ "TO:<@a,@b:u@dest.test>", 0, "501 5.1.3" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rcpt_args ra;
+		const char *reply = NULL;
+		int r = smtp_parse_rcpt(cases[i].arg, strlen(cases[i].arg), &ra,
+		    &reply);
+
+		if ((r == 0) != cases[i].ok)
+			fail_msg("%s: r=%d reply=%s", cases[i].arg, r,
+			    reply ? reply : "");
+		if (!cases[i].ok && strncmp(reply, cases[i].reply_prefix, 9))
+			fail_msg("%s: reply %s", cases[i].arg, reply);
+	}
+}
+
+/* DATA: feed s, return flags; *out gets the content; *used the bytes. */
+static int
+feed_all(const char *s, size_t n, struct buf *out, size_t *used, int *done,
+    uint64_t max)
+{
+	struct data_parser p;
+
+	data_init(&p, max);
+	buf_init(out, 0);
+	*used = data_feed(&p, s, n, out);
+	*done = p.done;
+	return p.flags;
+}
+
+static void
+test_data_unstuffing(void **state)
+{
+	static const char in[] = "Subject: x\r\n\r\n..leading\r\n.\r\n";
+	struct buf out;
+	size_t used;
+	int done, flags;
+
+	flags = feed_all(in, sizeof(in) - 1, &out, &used, &done, 1000);
+	assert_int_equal(flags, 0);
+	assert_true(done);
+	assert_int_equal(used, sizeof(in) - 1);
+	assert_int_equal(buf_len(&out), strlen("Subject: x\r\n\r\n.leading\r\n"));
+	assert_memory_equal(buf_ptr(&out), "Subject: x\r\n\r\n.leading\r\n",
+	    buf_len(&out));
+	buf_free(&out);
+
+	/* An empty message. */
+	flags = feed_all(".\r\n", 3, &out, &used, &done, 1000);
+	assert_true(done);
+	assert_int_equal(buf_len(&out), 0);
+	buf_free(&out);
+
+	/* What follows the end is not consumed. */
+	flags = feed_all("a\r\n.\r\nQUIT\r\n", 12, &out, &used, &done, 1000);
+	assert_true(done);
+	assert_int_equal(used, 6);
+	buf_free(&out);
+}
+
+/*
+ * The smuggling ends from TESTING.md: none of them ends the data, each
+ * is flagged, and only the real CRLF.CRLF later does.
+ */
+static void
+test_data_smuggling(void **state)
+{
+	static const char *const ends[] = {
+		"\n.\n", "\n.\r", "\r.\n", "\r.\r", "\n.\r\n", "\r.\r\n",
+		"\r\n.\n", "\r\n.\r", "\r\n.\r\r\n", "\r\r\n.\r\r\n",
+		"\r\n\0.\r\n", "\r\n.\0\r\n",
+	};
+	static const char second[] = "MAIL FROM:<x@evil.test>\r\n"
+	    "RCPT TO:<v@victim.test>\r\nDATA\r\nSmuggled\r\n.\r\n";
+
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		char in[512];
+		size_t n = 0, elen = (i >= 10) ? 6 : strlen(ends[i]), used;
+		struct buf out;
+		int done, flags;
+
+		memcpy(in + n, "Subject: a\r\n\r\nbody", 18);
+		n += 18;
+		memcpy(in + n, ends[i], elen);
+		n += elen;
+		memcpy(in + n, second, sizeof(second) - 1);
+		n += sizeof(second) - 1;
+
+		flags = feed_all(in, n, &out, &used, &done, 100000);
+		if (!done || used != n)
+			fail_msg("end %zu: done=%d used=%zu of %zu", i, done,
+			    used, n);
+		if (flags == 0 || data_flags_reply(flags) == NULL ||
+		    data_flags_reply(flags)[0] != '5')
+			fail_msg("end %zu: not refused (flags %#x)", i, flags);
+		buf_free(&out);
+	}
+}
+
+static void
+test_data_limits(void **state)
+{
+	struct buf out;
+	char line[1100];
+	size_t used;
+	int done, flags;
+
+	/* 998 characters fit, 999 do not. */
+	memset(line, 'a', sizeof(line));
+	memcpy(line + 998, "\r\n.\r\n", 5);
+	flags = feed_all(line, 1003, &out, &used, &done, 10000);
+	assert_int_equal(flags, 0);
+	buf_free(&out);
+	memset(line, 'a', sizeof(line));
+	memcpy(line + 999, "\r\n.\r\n", 5);
+	flags = feed_all(line, 1004, &out, &used, &done, 10000);
+	assert_int_equal(flags, DATA_LONG_LINE);
+	assert_true(done);
+	buf_free(&out);
+
+	/* Too big: flagged, read to the end, nothing kept past the limit. */
+	flags = feed_all("0123456789\r\n.\r\n", 15, &out, &used, &done, 5);
+	assert_int_equal(flags & DATA_TOO_BIG, DATA_TOO_BIG);
+	assert_true(done);
+	assert_true(buf_len(&out) <= 5);
+	assert_string_equal(data_flags_reply(flags), "552 5.3.4 Message too big");
+	buf_free(&out);
+}
+
+/* Any split of the input gives the same result as one piece. */
+static void
+test_data_segmentation(void **state)
+{
+	static const char in[] = "A: b\r\n\r\n.x\r\n..\r\nline\r\n\r\n.\r\nMAIL";
+	size_t n = sizeof(in) - 1;
+	struct buf whole;
+	size_t used;
+	int done;
+
+	feed_all(in, n, &whole, &used, &done, 1000);
+	for (size_t a = 1; a < n; a++) {
+		for (size_t b = a; b < n; b++) {
+			struct data_parser p;
+			struct buf out;
+			size_t u = 0;
+
+			data_init(&p, 1000);
+			buf_init(&out, 0);
+			u += data_feed(&p, in, a, &out);
+			if (!p.done)
+				u += data_feed(&p, in + u, b - u, &out);
+			if (!p.done)
+				u += data_feed(&p, in + u, n - u, &out);
+			assert_true(p.done);
+			assert_int_equal(u, used);
+			assert_int_equal(p.flags, 0);
+			assert_int_equal(buf_len(&out), buf_len(&whole));
+			assert_memory_equal(buf_ptr(&out), buf_ptr(&whole),
+			    buf_len(&out));
+			buf_free(&out);
+		}
+	}
+	buf_free(&whole);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_line_next),
+		cmocka_unit_test(test_line_long_in_pieces),
+		cmocka_unit_test(test_verbs),
+		cmocka_unit_test(test_mail_params),
+		cmocka_unit_test(test_rcpt_params),
+		cmocka_unit_test(test_data_unstuffing),
+		cmocka_unit_test(test_data_smuggling),
+		cmocka_unit_test(test_data_limits),
+		cmocka_unit_test(test_data_segmentation),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
