@@ -1,0 +1,482 @@
+/*
+ * auth.c - subaccounts, credential checks, failed-login accounting.
+ * Standards: RFC 4954 (SMTP AUTH), RFC 7914 (scrypt).
+ * Exposure: compares attacker-supplied credentials; every failure path
+ * takes the same route through scrypt so timing does not tell an unknown
+ * user from a wrong password.
+ */
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/hmac.h>
+
+#include "addr.h"
+#include "auth.h"
+#include "db.h"
+#include "gwd.h"
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "pwhash.h"
+#include "util.h"
+#include "worker.h"
+
+static sqlite3			*gdb;
+static int			 data_version = -1;
+static struct subaccount	*accts;
+static int			 naccts;
+static struct hmap		 byname;
+
+/* Successful checks are remembered (keyed by an HMAC under a per-process
+ * secret) so an application that logs in per message pays scrypt once. */
+#define CACHE_TTL_MS	(10 * 60 * 1000)
+#define CACHE_MAX	10000
+static unsigned char		 cache_secret[32];
+static struct hmap		 cache;		/* hex hmac -> struct cached */
+
+struct cached {
+	int64_t	 expires;
+	char	*pwhash;	/* the hash it was verified against */
+};
+
+struct failures {
+	int	 count;
+	int64_t	 window_start;
+	int64_t	 blocked_until;
+};
+static struct hmap		 fails;
+
+static void
+free_accounts(struct subaccount *a, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(a[i].name);
+		free(a[i].pwhash);
+		for (int j = 0; j < a[i].ndomains; j++)
+			free(a[i].domains[j]);
+		free(a[i].domains);
+		free(a[i].nets);
+		free(a[i].keys);
+	}
+	free(a);
+}
+
+static struct subaccount *
+by_id(struct subaccount *a, int n, int64_t id)
+{
+	/* Rows come ordered by id: binary search. */
+	int lo = 0, hi = n - 1;
+
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+
+		if (a[mid].id == id)
+			return &a[mid];
+		if (a[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+static int
+load(void)
+{
+	sqlite3_stmt *st;
+	struct subaccount *a = NULL, *s;
+	int n = 0, cap = 0;
+
+	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	st = db_prepare(gdb, "SELECT id, name, enabled, password FROM"
+	    " subaccount ORDER BY id");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *pw = (const char *)sqlite3_column_text(st, 3);
+
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			a = realloc(a, (size_t)cap * sizeof(*a));
+			if (a == NULL)
+				fatal("accounts");
+		}
+		s = &a[n++];
+		memset(s, 0, sizeof(*s));
+		s->id = sqlite3_column_int64(st, 0);
+		s->name = xstrdup((const char *)sqlite3_column_text(st, 1));
+		s->enabled = sqlite3_column_int(st, 2);
+		s->pwhash = pw ? xstrdup(pw) : NULL;
+	}
+	sqlite3_finalize(st);
+
+	st = db_prepare(gdb, "SELECT subaccount_id, domain FROM"
+	    " subaccount_domain");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if ((s = by_id(a, n, sqlite3_column_int64(st, 0))) == NULL)
+			continue;
+		s->domains = realloc(s->domains, sizeof(char *) *
+		    (size_t)(s->ndomains + 1));
+		if (s->domains == NULL)
+			fatal("accounts");
+		s->domains[s->ndomains++] = xstrdup((const char *)
+		    sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+
+	st = db_prepare(gdb, "SELECT subaccount_id, cidr FROM subaccount_ip");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct cidr c;
+
+		if ((s = by_id(a, n, sqlite3_column_int64(st, 0))) == NULL ||
+		    cidr_parse((const char *)sqlite3_column_text(st, 1), &c) ==
+		    -1)
+			continue;
+		s->nets = realloc(s->nets, sizeof(c) * (size_t)(s->nnets + 1));
+		if (s->nets == NULL)
+			fatal("accounts");
+		s->nets[s->nnets++] = c;
+	}
+	sqlite3_finalize(st);
+
+	st = db_prepare(gdb, "SELECT subaccount_id, key_id, hash FROM api_key");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct apikey *k;
+
+		if ((s = by_id(a, n, sqlite3_column_int64(st, 0))) == NULL)
+			continue;
+		s->keys = realloc(s->keys, sizeof(*k) * (size_t)(s->nkeys + 1));
+		if (s->keys == NULL)
+			fatal("accounts");
+		k = &s->keys[s->nkeys++];
+		gw_strlcpy(k->id, (const char *)sqlite3_column_text(st, 1),
+		    sizeof(k->id));
+		gw_strlcpy(k->hash, (const char *)sqlite3_column_text(st, 2),
+		    sizeof(k->hash));
+	}
+	sqlite3_finalize(st);
+	sqlite3_exec(gdb, "COMMIT", NULL, NULL, NULL);
+
+	hmap_free(&byname, NULL);
+	hmap_init(&byname);
+	for (int i = 0; i < n; i++)
+		hmap_put(&byname, a[i].name, &a[i]);
+	free_accounts(accts, naccts);
+	accts = a;
+	naccts = n;
+	return 0;
+}
+
+int
+accounts_init(const char *state_dir, char *err, size_t errsz)
+{
+	sqlite3 *db;
+
+	/* gwctl owns gw.db; if it was never run, create the empty schema so
+	 * gwd starts and sees the first subaccount when it is added. */
+	if ((db = db_open(state_dir, DB_GW, 0, err, errsz)) == NULL)
+		return -1;
+	db_close(db);
+	if ((gdb = db_open(state_dir, DB_GW, DB_RDONLY, err, errsz)) == NULL)
+		return -1;
+	hmap_init(&byname);
+	hmap_init(&cache);
+	hmap_init(&fails);
+	random_bytes(cache_secret, sizeof(cache_secret));
+	data_version = db_data_version(gdb);
+	if (load() == -1) {
+		snprintf(err, errsz, "gw.db: %s", sqlite3_errmsg(gdb));
+		return -1;
+	}
+	log_info("subaccounts loaded: %d", naccts);
+	return 0;
+}
+
+void
+accounts_poll(void)
+{
+	int v = db_data_version(gdb);
+
+	if (v == data_version || v < 0)
+		return;
+	data_version = v;
+	if (load() == -1)
+		log_warnx("gw.db reload failed: %s", sqlite3_errmsg(gdb));
+	else
+		log_info("subaccounts reloaded: %d", naccts);
+}
+
+int
+accounts_count(void)
+{
+	return naccts;
+}
+
+const struct subaccount *
+account_find(const char *name)
+{
+	return hmap_get(&byname, name);
+}
+
+int
+account_ip_allowed(const struct subaccount *s, const struct sockaddr *sa)
+{
+	if (s->nnets == 0)
+		return 1;
+	for (int i = 0; i < s->nnets; i++)
+		if (cidr_match(&s->nets[i], sa))
+			return 1;
+	return 0;
+}
+
+const struct subaccount *
+account_by_ip(const struct sockaddr *sa)
+{
+	for (int i = 0; i < naccts; i++)
+		if (accts[i].enabled && accts[i].nnets > 0 &&
+		    account_ip_allowed(&accts[i], sa))
+			return &accts[i];
+	return NULL;
+}
+
+int
+account_owns_domain(const struct subaccount *s, const char *domain)
+{
+	for (int i = 0; i < s->ndomains; i++)
+		if (addr_domain_within(domain, s->domains[i]))
+			return 1;
+	return 0;
+}
+
+/* The credential check proper. */
+
+struct auth_req {
+	struct work	 w;
+	auth_cb		 cb;
+	void		*arg;
+	char		*user;
+	char		*pw;
+	size_t		 pwlen;
+	char		*hash;		/* copy of the stored hash to verify */
+	char		 cachekey[65];
+	int		 result;	/* 1 ok */
+	int		 cached;
+	struct sockaddr_storage peer;
+};
+
+static void
+cache_key(const char *user, const char *pw, size_t pwlen, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = sizeof(md);
+	size_t ulen = strlen(user) + 1;
+	unsigned char *in = xmalloc(ulen + pwlen);
+
+	/* HMAC over user NUL password: never the password itself. */
+	memcpy(in, user, ulen);
+	memcpy(in + ulen, pw, pwlen);
+	HMAC(EVP_sha256(), cache_secret, sizeof(cache_secret), in,
+	    ulen + pwlen, md, &mdlen);
+	OPENSSL_cleanse(in, ulen + pwlen);
+	free(in);
+	hex_encode(md, 32, out);
+}
+
+static int
+expire_cache(const char *key, void *v, void *arg)
+{
+	struct cached *c = v;
+
+	if (c->expires > *(int64_t *)arg)
+		return 0;
+	free(c->pwhash);
+	free(c);
+	return 1;
+}
+
+static void
+auth_run(struct work *w)
+{
+	struct auth_req *r = (struct auth_req *)w;
+
+	r->result = pwhash_verify(r->pw, r->pwlen, r->hash) == 1;
+}
+
+static void
+req_free(struct auth_req *r)
+{
+	if (r->pw) {
+		OPENSSL_cleanse(r->pw, r->pwlen);
+		free(r->pw);
+	}
+	free(r->user);
+	free(r->hash);
+	free(r);
+}
+
+/* Back on the main thread: apply what may have changed meanwhile. */
+static void
+auth_done(struct work *w)
+{
+	struct auth_req *r = (struct auth_req *)w;
+	const struct subaccount *s = account_find(r->user);
+	int ok = r->result;
+
+	if (ok && (s == NULL || !s->enabled || !account_ip_allowed(s,
+	    (struct sockaddr *)&r->peer)))
+		ok = 0;
+	if (ok && !r->cached && s->pwhash && strcmp(s->pwhash, r->hash) == 0) {
+		/* Remember a success only against the hash it matched. */
+		struct cached *c;
+		int64_t now = loop_now();
+
+		if (hmap_count(&cache) >= CACHE_MAX)
+			hmap_foreach(&cache, expire_cache, &now);
+		if (hmap_count(&cache) < CACHE_MAX) {
+			c = xcalloc(1, sizeof(*c));
+			c->expires = now + CACHE_TTL_MS;
+			c->pwhash = xstrdup(r->hash);
+			if ((c = hmap_put(&cache, r->cachekey, c)) != NULL) {
+				free(c->pwhash);
+				free(c);
+			}
+		}
+	}
+	if (r->cb)
+		r->cb(r->arg, ok ? r->user : NULL);
+	req_free(r);
+}
+
+/* API keys: a SHA-256 compare, no scrypt needed (keys are random). */
+static int
+check_apikey(const struct subaccount *s, const char *pw, size_t pwlen)
+{
+	char id[APIKEY_ID_LEN + 1], hex[65];
+
+	if (!apikey_parse(pw, pwlen, id))
+		return -1;		/* not shaped like a key */
+	apikey_hash(pw, pwlen, hex);
+	for (int i = 0; s && i < s->nkeys; i++)
+		if (strcmp(s->keys[i].id, id) == 0 &&
+		    CRYPTO_memcmp(s->keys[i].hash, hex, 64) == 0)
+			return 1;
+	return 0;
+}
+
+struct auth_req *
+auth_check(const char *user, size_t ulen, const char *pw, size_t pwlen,
+    const struct sockaddr *peer, auth_cb cb, void *arg)
+{
+	struct auth_req *r = xcalloc(1, sizeof(*r));
+	const struct subaccount *s;
+	struct cached *c;
+	int k;
+
+	r->cb = cb;
+	r->arg = arg;
+	r->user = xstrndup(user, ulen);
+	r->pw = xstrndup(pw, pwlen);
+	r->pwlen = pwlen;
+	memcpy(&r->peer, peer, peer->sa_family == AF_INET6 ?
+	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	r->w.run = auth_run;
+	r->w.done = auth_done;
+	/* A login sees the latest gw.db, not the last timer's: an account
+	 * made a moment ago works at once.  PRAGMA data_version is cheap. */
+	accounts_poll();
+	s = (strlen(r->user) == ulen) ? account_find(r->user) : NULL;
+
+	if ((k = check_apikey(s, pw, pwlen)) != -1) {
+		/* Decided here, for known and unknown users alike, so the
+		 * time taken tells nothing about which names exist. */
+		r->hash = xstrdup("");
+		r->result = k;
+		r->cached = 1;
+		r->w.done(&r->w);
+		return NULL;
+	}
+	if (s && s->pwhash) {
+		cache_key(r->user, pw, pwlen, r->cachekey);
+		c = hmap_get(&cache, r->cachekey);
+		if (c && c->expires > loop_now() &&
+		    strcmp(c->pwhash, s->pwhash) == 0) {
+			r->hash = xstrdup(s->pwhash);
+			r->result = 1;
+			r->cached = 1;
+			auth_done(&r->w);
+			return NULL;
+		}
+		r->hash = xstrdup(s->pwhash);
+	} else
+		r->hash = xstrdup(pwhash_dummy());
+	worker_submit(&r->w);
+	return r;
+}
+
+void
+auth_cancel(struct auth_req *r)
+{
+	if (r) {
+		r->cb = NULL;
+		r->arg = NULL;
+	}
+}
+
+static struct failures *
+fail_get(const char *ip, int create)
+{
+	struct failures *f = hmap_get(&fails, ip);
+
+	if (f == NULL && create) {
+		f = xcalloc(1, sizeof(*f));
+		hmap_put(&fails, ip, f);
+	}
+	return f;
+}
+
+static int
+expire_fail(const char *key, void *v, void *arg)
+{
+	struct failures *f = v;
+	int64_t now = *(int64_t *)arg;
+
+	if (f->blocked_until > now ||
+	    f->window_start + gcfg->limits.auth_window_ms > now)
+		return 0;
+	free(f);
+	return 1;
+}
+
+int
+auth_blocked(const char *ip)
+{
+	struct failures *f = fail_get(ip, 0);
+
+	return f != NULL && f->blocked_until > loop_now();
+}
+
+int
+auth_failure(const char *ip)
+{
+	int64_t now = loop_now();
+	struct failures *f;
+
+	/* Bound the table: an attack from many addresses must not grow it
+	 * without limit; stale entries go first. */
+	if (hmap_count(&fails) > 100000)
+		hmap_foreach(&fails, expire_fail, &now);
+	f = fail_get(ip, 1);
+	if (f->window_start + gcfg->limits.auth_window_ms <= now) {
+		f->window_start = now;
+		f->count = 0;
+	}
+	if (++f->count >= gcfg->limits.auth_failures) {
+		f->blocked_until = now + gcfg->limits.auth_block_ms;
+		f->count = 0;
+		f->window_start = now;
+		return 1;
+	}
+	return 0;
+}

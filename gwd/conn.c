@@ -1,0 +1,548 @@
+/*
+ * conn.c - non-blocking plaintext/TLS streams on the event loop.
+ * Exposure: moves untrusted bytes between sockets and buffers; it never
+ * interprets them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "conn.h"
+#include "log.h"
+#include "util.h"
+
+#define READ_CHUNK	16384
+#define EV_KICK		0x100		/* from the reap pass: read buffered */
+#define READ_BUDGET	(256 * 1024)	/* per conn per turn: stay fair */
+
+static struct conn	*flush_list;
+static struct conn	*dead_list;
+static int		 nconns;
+
+static void conn_io(struct ev_io *, int);
+static void conn_update(struct conn *);
+
+static void
+conn_reap(void *arg)
+{
+	struct conn *c, *next;
+
+	/* Flush everything written this turn: one write per conn. */
+	while ((c = flush_list) != NULL) {
+		flush_list = c->next_flush;
+		c->flush_listed = 0;
+		c->next_flush = NULL;
+		if (!c->dead) {
+			int kick = c->kick_read ? EV_KICK : 0;
+
+			c->kick_read = 0;
+			conn_io(&c->io, EV_WRITE | kick);
+		}
+	}
+	for (c = dead_list; c != NULL; c = next) {
+		next = c->next_dead;
+		buf_free(&c->in);
+		buf_free(&c->out);
+		free(c);
+	}
+	dead_list = NULL;
+}
+
+void
+conn_init_module(void)
+{
+	loop_on_idle(conn_reap, NULL);
+}
+
+int
+conn_count(void)
+{
+	return nconns;
+}
+
+static void
+set_sockopts(int fd)
+{
+	int one = 1;
+
+	/* Replies are small and latency-bound: never wait for delayed ACKs. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static struct conn *
+conn_alloc(int fd, const struct conn_ops *ops, void *arg, size_t inmax,
+    size_t outmax)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	c->ops = ops;
+	c->arg = arg;
+	buf_init(&c->in, inmax);
+	buf_init(&c->out, outmax);
+	io_init(&c->io, fd, conn_io, c);
+	nconns++;
+	return c;
+}
+
+struct conn *
+conn_new(int fd, const struct conn_ops *ops, void *arg, size_t inmax,
+    size_t outmax)
+{
+	struct conn *c;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return NULL;
+	set_sockopts(fd);
+	c = conn_alloc(fd, ops, arg, inmax, outmax);
+	c->peerlen = sizeof(c->peer);
+	if (getpeername(fd, (struct sockaddr *)&c->peer, &c->peerlen) == -1)
+		c->peerlen = 0;
+	conn_update(c);
+	return c;
+}
+
+struct conn *
+conn_connect(const struct sockaddr *sa, socklen_t salen,
+    const struct sockaddr *src, socklen_t srclen,
+    const struct conn_ops *ops, void *arg, size_t inmax, size_t outmax)
+{
+	struct conn *c;
+	int fd;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return NULL;
+	set_sockopts(fd);
+	if (src != NULL && bind(fd, src, srclen) == -1)
+		goto fail;
+	if (connect(fd, sa, salen) == -1 && errno != EINPROGRESS)
+		goto fail;
+	c = conn_alloc(fd, ops, arg, inmax, outmax);
+	memcpy(&c->peer, sa, salen);
+	c->peerlen = salen;
+	c->connecting = 1;
+	conn_update(c);
+	return c;
+fail:
+	{
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return NULL;
+}
+
+static void
+schedule_flush(struct conn *c)
+{
+	if (!c->flush_listed) {
+		c->flush_listed = 1;
+		c->next_flush = flush_list;
+		flush_list = c;
+	}
+}
+
+int
+conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (c->dead)
+		return -1;
+	if (buf_append(&c->out, p, n) == -1)
+		return -1;
+	schedule_flush(c);
+	return 0;
+}
+
+int
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (c->dead)
+		return -1;
+	va_start(ap, fmt);
+	r = buf_vprintf(&c->out, fmt, ap);
+	va_end(ap);
+	if (r == 0)
+		schedule_flush(c);
+	return r;
+}
+
+size_t
+conn_pending(const struct conn *c)
+{
+	size_t n = buf_len(&c->in);
+
+	if (c->ssl && !c->handshaking)
+		n += (size_t)SSL_pending(c->ssl);
+	return n;
+}
+
+void
+conn_pause_read(struct conn *c, int paused)
+{
+	if (c->dead)
+		return;
+	c->read_paused = paused ? 1 : 0;
+	if (!paused) {
+		/* The reap pass hands over what is buffered, TLS included. */
+		c->kick_read = 1;
+		schedule_flush(c);
+	}
+	conn_update(c);
+}
+
+static void
+ssl_error_text(struct conn *c, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char tmp[120];
+
+	if (e != 0) {
+		ERR_error_string_n(e, tmp, sizeof(tmp));
+		snprintf(c->error, sizeof(c->error), "%s: %s", what, tmp);
+	} else if (errno != 0)
+		snprintf(c->error, sizeof(c->error), "%s: %s", what,
+		    strerror(errno));
+	else
+		snprintf(c->error, sizeof(c->error), "%s: connection closed",
+		    what);
+	ERR_clear_error();
+}
+
+static void
+conn_fail(struct conn *c)
+{
+	if (c->dead)
+		return;
+	if (c->ops->on_error)
+		c->ops->on_error(c);
+	conn_close(c);
+}
+
+static void
+conn_update(struct conn *c)
+{
+	int ev = 0;
+
+	if (c->dead)
+		return;
+	if (c->connecting)
+		ev = EV_WRITE;
+	else if (c->handshaking)
+		ev = c->tls_want_write ? EV_WRITE : EV_READ;
+	else {
+		if (!c->read_paused && !c->eof && !c->closing &&
+		    (c->in.max == 0 || buf_len(&c->in) < c->in.max))
+			ev |= EV_READ;
+		if (buf_len(&c->out) > 0 || c->tls_want_write)
+			ev |= EV_WRITE;
+	}
+	io_set(&c->io, ev);
+}
+
+static void
+do_handshake(struct conn *c)
+{
+	int r, err;
+
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		c->handshaking = 0;
+		c->tls_want_write = 0;
+		conn_update(c);
+		c->ops->on_tls(c, 1);
+		return;
+	}
+	err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_READ) {
+		c->tls_want_write = 0;
+		conn_update(c);
+		return;
+	}
+	if (err == SSL_ERROR_WANT_WRITE) {
+		c->tls_want_write = 1;
+		conn_update(c);
+		return;
+	}
+	ssl_error_text(c, "TLS handshake");
+	c->ops->on_tls(c, 0);
+}
+
+/* Write what we can; -1 when the connection broke. */
+static int
+do_flush(struct conn *c)
+{
+	while (buf_len(&c->out) > 0) {
+		ssize_t n;
+
+		if (c->ssl) {
+			int r, err;
+
+			ERR_clear_error();
+			errno = 0;
+			r = SSL_write(c->ssl, buf_ptr(&c->out),
+			    (int)(buf_len(&c->out) > 1 << 30 ? 1 << 30 :
+			    buf_len(&c->out)));
+			if (r > 0) {
+				buf_consume(&c->out, (size_t)r);
+				c->tls_want_write = 0;
+				continue;
+			}
+			err = SSL_get_error(c->ssl, r);
+			if (err == SSL_ERROR_WANT_WRITE) {
+				c->tls_want_write = 1;
+				return 0;
+			}
+			if (err == SSL_ERROR_WANT_READ)
+				return 0;
+			ssl_error_text(c, "TLS write");
+			return -1;
+		}
+		n = write(c->fd, buf_ptr(&c->out), buf_len(&c->out));
+		if (n > 0) {
+			buf_consume(&c->out, (size_t)n);
+			continue;
+		}
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		snprintf(c->error, sizeof(c->error), "write: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Read what is there (bounded per turn); -1 on error. */
+static int
+do_read(struct conn *c)
+{
+	size_t got = 0;
+
+	while (!c->eof && got < READ_BUDGET) {
+		size_t room = READ_CHUNK;
+		ssize_t n;
+
+		if (c->in.max) {
+			size_t live = buf_len(&c->in);
+
+			if (live >= c->in.max)
+				break;		/* consumer must drain first */
+			if (room > c->in.max - live)
+				room = c->in.max - live;
+		}
+		if (buf_reserve(&c->in, room) == -1)
+			break;
+		if (c->ssl) {
+			int r, err;
+
+			ERR_clear_error();
+			errno = 0;
+			r = SSL_read(c->ssl, buf_tail(&c->in), (int)room);
+			if (r > 0) {
+				buf_added(&c->in, (size_t)r);
+				got += (size_t)r;
+				continue;
+			}
+			err = SSL_get_error(c->ssl, r);
+			if (err == SSL_ERROR_WANT_READ)
+				break;
+			if (err == SSL_ERROR_WANT_WRITE) {
+				c->tls_want_write = 1;
+				break;
+			}
+			if (err == SSL_ERROR_ZERO_RETURN) {
+				c->eof = 1;
+				break;
+			}
+			if (err == SSL_ERROR_SYSCALL && errno == 0) {
+				c->eof = 1;	/* EOF without close_notify */
+				break;
+			}
+			ssl_error_text(c, "TLS read");
+			return -1;
+		}
+		n = read(c->fd, buf_tail(&c->in), room);
+		if (n > 0) {
+			buf_added(&c->in, (size_t)n);
+			got += (size_t)n;
+			if ((size_t)n < room)
+				break;
+			continue;
+		}
+		if (n == 0) {
+			c->eof = 1;
+			break;
+		}
+		if (errno == EAGAIN || errno == EINTR)
+			break;
+		snprintf(c->error, sizeof(c->error), "read: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return got > 0 || c->eof ? 1 : 0;
+}
+
+static void
+finish_connect(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	c->connecting = 0;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err != 0) {
+		snprintf(c->error, sizeof(c->error), "connect: %s",
+		    strerror(err));
+		c->ops->on_connect(c, 0);
+		return;
+	}
+	conn_update(c);
+	c->ops->on_connect(c, 1);
+}
+
+/*
+ * revents may carry EV_KICK from the reap pass: a pause ended, so hand
+ * the consumer what is buffered even if the socket has nothing new.
+ */
+static void
+conn_io(struct ev_io *io, int revents)
+{
+	struct conn *c = io->arg;
+	int r;
+
+	if (c->dead)
+		return;
+	if (c->connecting) {
+		if (revents & (EV_WRITE | EV_READ))
+			finish_connect(c);
+		return;
+	}
+	if (c->handshaking) {
+		if (c->closing) {
+			conn_close(c);
+			return;
+		}
+		do_handshake(c);
+		return;
+	}
+	if ((revents & EV_WRITE) || c->tls_want_write || c->closing) {
+		size_t before = buf_len(&c->out);
+
+		if (do_flush(c) == -1) {
+			conn_fail(c);
+			return;
+		}
+		if (c->closing && buf_len(&c->out) == 0) {
+			conn_close(c);
+			return;
+		}
+		if (c->ops->on_drain && before > 0 &&
+		    buf_len(&c->out) <= c->drain_mark) {
+			c->ops->on_drain(c);
+			if (c->dead)
+				return;
+		}
+	}
+	if (!c->read_paused && !c->closing && ((revents & (EV_READ |
+	    EV_KICK)) || (c->ssl && (revents & EV_WRITE)))) {
+		if ((r = do_read(c)) == -1) {
+			conn_fail(c);
+			return;
+		}
+		if (r == 1 || ((revents & EV_KICK) && buf_len(&c->in) > 0)) {
+			c->ops->on_read(c);
+			if (c->dead)
+				return;
+		}
+	}
+	conn_update(c);
+}
+
+int
+conn_starttls(struct conn *c, SSL_CTX *ctx, int server, const char *sni)
+{
+	/* Plaintext that arrived with or after STARTTLS is an injection
+	 * attempt, never a command (CVE-2011-0411). */
+	buf_reset(&c->in);
+	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		ssl_error_text(c, "TLS setup");
+		return -1;
+	}
+	if (server)
+		SSL_set_accept_state(c->ssl);
+	else {
+		SSL_set_connect_state(c->ssl);
+		if (sni)
+			SSL_set_tlsext_host_name(c->ssl, sni);
+	}
+	/* A client speaks first: the loop starts the handshake on the next
+	 * writable event, after the caller had its say on c->ssl (SNI,
+	 * host name checks). */
+	c->handshaking = 1;
+	c->tls_want_write = !server;
+	conn_update(c);
+	return 0;
+}
+
+void
+conn_close_after_flush(struct conn *c)
+{
+	if (c->dead)
+		return;
+	/* Never close synchronously: the caller may still hold state that
+	 * on_close would free.  The reap pass closes once out is empty. */
+	c->closing = 1;
+	schedule_flush(c);
+	conn_update(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	io_del(&c->io);
+	if (c->ssl) {
+		if (!c->handshaking)
+			SSL_shutdown(c->ssl);	/* best effort close_notify */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	close(c->fd);
+	c->fd = -1;
+	nconns--;
+	c->next_dead = dead_list;
+	dead_list = c;
+	if (c->ops->on_close)
+		c->ops->on_close(c);
+}
+
+void
+conn_tls_desc(const struct conn *c, char *out, size_t n)
+{
+	if (!conn_tls_active(c)) {
+		if (n)
+			out[0] = '\0';
+		return;
+	}
+	snprintf(out, n, "%s %s", SSL_get_version(c->ssl),
+	    SSL_get_cipher_name(c->ssl));
+}

@@ -1,0 +1,64 @@
+/*
+ * gwd.h - what gwd's modules share: the configuration (read-only after
+ * start), the TLS contexts, and the queued message and recipient as the
+ * main thread holds them.
+ */
+#ifndef GW_GWD_H
+#define GW_GWD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+extern struct gw_config	*gcfg;
+extern SSL_CTX		*server_tls;
+extern SSL_CTX		*client_tls;
+
+#define QID_LEN		16
+
+#define QMSG_DSN	0x01	/* a bounce: never bounced itself */
+#define QMSG_8BIT	0x02	/* BODY=8BITMIME */
+
+enum qrcpt_state { QR_WAITING, QR_READY, QR_ACTIVE, QR_DONE };
+
+struct qmsg;
+
+struct qrcpt {
+	int64_t		 dbid;
+	struct qmsg	*msg;
+	char		*addr;
+	char		*domain;
+	int		 attempts;
+	int64_t		 next_attempt;	/* unix seconds */
+	char		*last_reply;
+	enum qrcpt_state state;
+	int		 heap_idx;	/* retry heap slot, -1 when not in it */
+	struct qrcpt	*next_ready;	/* in a job */
+};
+
+struct qmsg {
+	int64_t		 dbid;
+	char		 qid[QID_LEN + 1];
+	char		*sender;	/* "" = null sender */
+	char		*subaccount;
+	int64_t		 received_us;
+	size_t		 size;
+	int		 flags;
+	char		*message_id;
+	char		*body;		/* may be NULL: load from queue.db */
+	size_t		 bodylen;
+	int		 body_users;	/* deliveries using body now */
+	int		 nrcpt;
+	int		 npending;	/* recipients not yet final */
+	struct qrcpt	*rcpt;		/* array of nrcpt */
+};
+
+void	 qid_make(char out[QID_LEN + 1]);
+struct qmsg *qmsg_new(const char *sender, const char *subaccount,
+	    int nrcpt);
+void	 qmsg_free(struct qmsg *);
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * gwd - the gw outbound SMTP gateway daemon.
+ *
+ * SECURITY: parses untrusted SMTP from clients and from remote servers.
+ * Binds its listeners and reads the TLS key as root (when started as
+ * root), then runs as the configured `user`.  Holds password hashes of
+ * gw.db in memory; never logs credentials.
+ * STANDARDS: RFC 5321, 3207, 4954, 1870, 2920, 6152, 2034, 3463, 3464,
+ * 6409, 7505, 8446.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "auth.h"
+#include "config.h"
+#include "conn.h"
+#include "dns.h"
+#include "gwd.h"
+#include "log.h"
+#include "loop.h"
+#include "queue.h"
+#include "session.h"
+#include "store.h"
+#include "tls.h"
+#include "util.h"
+#include "worker.h"
+
+struct gw_config	*gcfg;
+SSL_CTX			*server_tls;
+SSL_CTX			*client_tls;
+
+static struct ev_io	 sigio;
+static struct ev_timer	 poll_timer;
+static struct ev_timer	 stop_timer;
+static int		 stopping;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: gwd [-nv] [-c file]\n"
+	    "  -c file   configuration (default %s)\n"
+	    "  -n        check the configuration and exit\n"
+	    "  -v        verbose logging\n"
+	    "  --help, --version\n", GW_DEFAULT_CONFIG);
+}
+
+/* systemd's readiness protocol without libsystemd: one datagram. */
+static void
+sd_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun;
+	int fd;
+
+	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	    strlen(path))) == -1)
+		log_debug("sd_notify: %s", strerror(errno));
+	close(fd);
+}
+
+static void
+poll_cb(struct ev_timer *t)
+{
+	accounts_poll();
+	timer_add(t, 500);
+}
+
+static void
+stop_check(struct ev_timer *t)
+{
+	/* Wait for commits in flight to answer their clients, briefly. */
+	if ((sessions_count() == 0 && store_backlog() == 0) ||
+	    loop_now() > t->when + 10000) {
+		loop_stop();
+		return;
+	}
+	timer_add(t, 50);
+}
+
+static void
+begin_shutdown(void)
+{
+	if (stopping)
+		return;
+	stopping = 1;
+	sd_notify("STOPPING=1");
+	log_info("shutting down");
+	listeners_stop();
+	sessions_close_all();
+	queue_shutdown();
+	timer_add(&stop_timer, 0);
+	stop_timer.when = loop_now();
+}
+
+static void
+signal_cb(struct ev_io *io, int revents)
+{
+	struct signalfd_siginfo si;
+
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			begin_shutdown();
+			break;
+		case SIGHUP:
+			sd_notify("RELOADING=1");
+			log_info("SIGHUP: reloading subaccounts");
+			accounts_poll();
+			sd_notify("READY=1");
+			break;
+		}
+	}
+}
+
+static void
+setup_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* Blocked in every thread (set before threads start), read here. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		fatalx("pthread_sigmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	io_init(&sigio, fd, signal_cb, NULL);
+	io_set(&sigio, EV_READ);
+}
+
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* The state directory exists and belongs to the user gwd runs as. */
+static int
+prepare_state_dir(const struct gw_config *cfg)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (mkdir_p(cfg->state_dir, 0750) == -1) {
+		log_warn("%s", cfg->state_dir);
+		return -1;
+	}
+	if (geteuid() == 0 && cfg->user && *cfg->user &&
+	    lookup_user(cfg->user, &uid, &gid) == 0 &&
+	    chown(cfg->state_dir, uid, gid) == -1) {
+		log_warn("chown %s", cfg->state_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_only(struct gw_config *cfg)
+{
+	char err[512];
+	SSL_CTX *ctx;
+	struct stat st;
+
+	if (cfg->nlisten > 0) {
+		if (cfg->tls.self_signed && stat(cfg->tls.certificate, &st) ==
+		    -1) {
+			printf("%s: tls.certificate %s will be made on first "
+			    "start\n", log_progname(), cfg->tls.certificate);
+		} else if ((ctx = tls_server_ctx(cfg, err, sizeof(err))) ==
+		    NULL) {
+			fprintf(stderr, "%s: %s: %s\n", log_progname(),
+			    cfg->path, err);
+			return EX_CONFIG;
+		} else
+			SSL_CTX_free(ctx);
+	}
+	if (cfg->user && *cfg->user) {
+		uid_t u;
+		gid_t g;
+
+		if (lookup_user(cfg->user, &u, &g) == -1) {
+			fprintf(stderr, "%s: %s: user: no such user \"%s\"\n",
+			    log_progname(), cfg->path, cfg->user);
+			return EX_CONFIG;
+		}
+	}
+	printf("%s: configuration OK\n", log_progname());
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = GW_DEFAULT_CONFIG, *errstr;
+	struct gw_config cfg;
+	int ch, checkonly = 0, verbose = 0;
+	char err[512];
+
+	log_init("gwd", LOG_DEST_STDERR, 0);
+	while ((ch = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'n':
+			checkonly = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("gwd %s\n", GW_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (config_load(path, &cfg) != 0)
+		return EX_CONFIG;
+	gcfg = &cfg;
+	if (checkonly)
+		return check_only(&cfg);
+	log_init("gwd", cfg.syslog ? LOG_DEST_SYSLOG : LOG_DEST_STDERR,
+	    verbose);
+
+	raise_fd_limit();
+	loop_init();
+	setup_signals();		/* before any thread starts */
+	conn_init_module();
+	if (prepare_state_dir(&cfg) == -1)
+		return EX_CANTCREAT;
+	if (cfg.nlisten > 0 &&
+	    (server_tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return EX_CONFIG;
+	}
+	if ((client_tls = tls_client_ctx(&cfg, err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return EX_CONFIG;
+	}
+	if (listeners_bind(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_UNAVAILABLE;
+	}
+	if (drop_privileges(cfg.user, &errstr) == -1) {
+		log_warnx("cannot become user \"%s\": %s", cfg.user, errstr);
+		return EX_NOUSER;
+	}
+	if (geteuid() == 0)
+		log_warnx("running as root: set `user` in %s", cfg.path);
+
+	worker_init(2);
+	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
+	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    queue_init(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_UNAVAILABLE;
+	}
+	timer_init(&poll_timer, poll_cb, NULL);
+	timer_add(&poll_timer, 500);
+	timer_init(&stop_timer, stop_check, NULL);
+	listeners_start();
+	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
+	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
+	    cfg.relay.host : "mx");
+	sd_notify("READY=1");
+
+	loop_run();
+
+	store_shutdown();
+	worker_shutdown();
+	log_info("stopped");
+	return 0;
+}

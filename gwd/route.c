@@ -1,0 +1,281 @@
+/*
+ * route.c - destinations to connectable addresses.
+ * Standards: RFC 5321 5.1, RFC 7505 (null MX), RFC 3596 (AAAA).
+ * Exposure: DNS answers are untrusted (parsed by dns_pkt.c); counts are
+ * capped here so a huge answer cannot make a huge target list.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+#include "gwd.h"
+#include "log.h"
+#include "loop.h"
+#include "route.h"
+#include "util.h"
+
+struct lookup {
+	struct route_req *req;
+	int		 mx;		/* index into hosts */
+	int		 family;
+	struct dns_req	*dns;
+	enum dns_status	 status;
+	int		 naddr;
+	struct dns_addr	 addr[DNS_MAX_ADDR];
+};
+
+struct route_req {
+	route_cb	 cb;
+	void		*arg;
+	char		 domain[256];
+	struct dns_req	*mxq;
+	int		 nhosts;
+	char		 hosts[ROUTE_MAX_MX][256];
+	struct lookup	 lk[ROUTE_MAX_MX * 2];
+	int		 pending;
+	struct route_result res;
+	struct ev_timer	 later;
+};
+
+static void
+req_free(struct route_req *r)
+{
+	dns_cancel(r->mxq);
+	for (int i = 0; i < r->nhosts * 2; i++)
+		dns_cancel(r->lk[i].dns);
+	timer_del(&r->later);
+	free(r);
+}
+
+static void
+deliver(struct ev_timer *t)
+{
+	struct route_req *r = t->arg;
+
+	r->cb(r->arg, &r->res);
+	req_free(r);
+}
+
+static void
+fail(struct route_req *r, enum route_status st, int code, const char *enh,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+fail(struct route_req *r, enum route_status st, int code, const char *enh,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	r->res.status = st;
+	r->res.code = code;
+	gw_strlcpy(r->res.enh, enh, sizeof(r->res.enh));
+	va_start(ap, fmt);
+	vsnprintf(r->res.text, sizeof(r->res.text), fmt, ap);
+	va_end(ap);
+	timer_add(&r->later, 0);
+}
+
+static void
+add_target(struct route_req *r, const char *host, int family,
+    const unsigned char *a, int port)
+{
+	struct target *t;
+
+	if (r->res.ntargets == ROUTE_MAX_TARGETS)
+		return;
+	t = &r->res.targets[r->res.ntargets++];
+	memset(t, 0, sizeof(*t));
+	gw_strlcpy(t->host, host, sizeof(t->host));
+	if (family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&t->sa;
+
+		s->sin_family = AF_INET;
+		s->sin_port = htons((uint16_t)port);
+		memcpy(&s->sin_addr, a, 4);
+		t->salen = sizeof(*s);
+	} else {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&t->sa;
+
+		s->sin6_family = AF_INET6;
+		s->sin6_port = htons((uint16_t)port);
+		memcpy(&s->sin6_addr, a, 16);
+		t->salen = sizeof(*s);
+	}
+}
+
+/* All address lookups are back: order by MX preference, IPv4 first. */
+static void
+addresses_done(struct route_req *r)
+{
+	int tempfail = 0;
+	int port = gcfg->relay.mode == RELAY_MX ? gcfg->relay.mx_port :
+	    gcfg->relay.port;
+
+	for (int h = 0; h < r->nhosts; h++) {
+		for (int f = 0; f < 2; f++) {
+			struct lookup *l = &r->lk[h * 2 + f];
+
+			if (l->status == DNS_TEMPFAIL)
+				tempfail = 1;
+			for (int i = 0; i < l->naddr; i++)
+				add_target(r, r->hosts[h], l->addr[i].family,
+				    l->addr[i].addr, port);
+		}
+	}
+	if (r->res.ntargets > 0) {
+		r->res.status = ROUTE_OK;
+		timer_add(&r->later, 0);
+	} else if (tempfail)
+		fail(r, ROUTE_TEMPFAIL, 451, "4.4.3", "Host or domain name "
+		    "lookup failed for %s (DNS temporary failure)", r->domain);
+	else
+		fail(r, ROUTE_PERMFAIL, 550, "5.4.4", "Host or domain name "
+		    "not found: no address for the mail servers of %s",
+		    r->domain);
+}
+
+static void
+addr_cb(void *arg, enum dns_status st, const struct dns_answer *a,
+    const char *why)
+{
+	struct lookup *l = arg;
+	struct route_req *r = l->req;
+
+	l->dns = NULL;
+	l->status = st;
+	if (st == DNS_OK) {
+		for (int i = 0; i < a->naddr && l->naddr < DNS_MAX_ADDR; i++)
+			if (a->addr[i].family == l->family)
+				l->addr[l->naddr++] = a->addr[i];
+	}
+	if (--r->pending == 0)
+		addresses_done(r);
+}
+
+static void
+lookup_hosts(struct route_req *r)
+{
+	r->pending = r->nhosts * 2;
+	for (int h = 0; h < r->nhosts; h++) {
+		for (int f = 0; f < 2; f++) {
+			struct lookup *l = &r->lk[h * 2 + f];
+
+			l->req = r;
+			l->mx = h;
+			l->family = f == 0 ? AF_INET : AF_INET6;
+			l->dns = dns_query(r->hosts[h], f == 0 ? DNS_T_A :
+			    DNS_T_AAAA, addr_cb, l);
+		}
+	}
+}
+
+static int
+cmp_mx(const void *a, const void *b)
+{
+	const struct dns_mx *x = a, *y = b;
+
+	return (int)x->pref - (int)y->pref;
+}
+
+static void
+mx_cb(void *arg, enum dns_status st, const struct dns_answer *a,
+    const char *why)
+{
+	struct route_req *r = arg;
+	struct dns_mx mx[DNS_MAX_MX];
+	int n = 0, nullmx = 0;
+
+	r->mxq = NULL;
+	switch (st) {
+	case DNS_TEMPFAIL:
+		fail(r, ROUTE_TEMPFAIL, 451, "4.4.3", "Host or domain name "
+		    "lookup failed for %s (DNS temporary failure)", r->domain);
+		return;
+	case DNS_NXDOMAIN:
+		fail(r, ROUTE_PERMFAIL, 550, "5.4.4", "Host or domain name "
+		    "not found: %s does not exist", r->domain);
+		return;
+	case DNS_NODATA:
+		/* No MX: the domain itself is the implicit MX. */
+		r->nhosts = 1;
+		gw_strlcpy(r->hosts[0], r->domain, sizeof(r->hosts[0]));
+		lookup_hosts(r);
+		return;
+	case DNS_OK:
+		break;
+	}
+	for (int i = 0; i < a->nmx; i++) {
+		if (a->mx[i].host[0] == '\0')
+			nullmx = 1;
+		else
+			mx[n++] = a->mx[i];
+	}
+	if (n == 0 && nullmx) {
+		fail(r, ROUTE_PERMFAIL, 556, "5.1.10", "Recipient domain %s "
+		    "accepts no mail (null MX)", r->domain);
+		return;
+	}
+	qsort(mx, (size_t)n, sizeof(mx[0]), cmp_mx);
+	for (int i = 0; i < n && r->nhosts < ROUTE_MAX_MX; i++)
+		gw_strlcpy(r->hosts[r->nhosts++], mx[i].host,
+		    sizeof(r->hosts[0]));
+	lookup_hosts(r);
+}
+
+/* The smarthost: an IP address needs no DNS; a name does. */
+static int
+smarthost_literal(struct route_req *r)
+{
+	unsigned char a[16];
+	const char *h = gcfg->relay.host;
+	char tmp[256];
+
+	if (h[0] == '[') {
+		gw_strlcpy(tmp, h + 1, sizeof(tmp));
+		tmp[strcspn(tmp, "]")] = '\0';
+		h = tmp;
+	}
+	if (inet_pton(AF_INET, h, a) == 1)
+		add_target(r, gcfg->relay.host, AF_INET, a, gcfg->relay.port);
+	else if (inet_pton(AF_INET6, h, a) == 1)
+		add_target(r, gcfg->relay.host, AF_INET6, a, gcfg->relay.port);
+	else
+		return 0;
+	r->res.status = ROUTE_OK;
+	timer_add(&r->later, 0);
+	return 1;
+}
+
+struct route_req *
+route_resolve(const char *domain, route_cb cb, void *arg)
+{
+	struct route_req *r = xcalloc(1, sizeof(*r));
+
+	r->cb = cb;
+	r->arg = arg;
+	timer_init(&r->later, deliver, r);
+	if (gcfg->relay.mode == RELAY_SMARTHOST) {
+		gw_strlcpy(r->domain, gcfg->relay.host, sizeof(r->domain));
+		if (!smarthost_literal(r)) {
+			r->nhosts = 1;
+			gw_strlcpy(r->hosts[0], gcfg->relay.host,
+			    sizeof(r->hosts[0]));
+			lookup_hosts(r);
+		}
+		return r;
+	}
+	gw_strlcpy(r->domain, domain, sizeof(r->domain));
+	r->mxq = dns_query(domain, DNS_T_MX, mx_cb, r);
+	return r;
+}
+
+void
+route_cancel(struct route_req *r)
+{
+	if (r)
+		req_free(r);
+}

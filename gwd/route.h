@@ -1,0 +1,38 @@
+/*
+ * route.h - where mail for a destination goes: the smarthost, or the MX
+ * hosts of a domain in preference order with their addresses.
+ * Standards: RFC 5321 5.1 (MX, implicit MX), RFC 7505 (null MX).
+ */
+#ifndef GW_ROUTE_H
+#define GW_ROUTE_H
+
+#include <sys/socket.h>
+
+#define ROUTE_MAX_TARGETS	32
+#define ROUTE_MAX_MX		10
+
+struct target {
+	char			 host[256];	/* MX host (or smarthost) */
+	struct sockaddr_storage	 sa;
+	socklen_t		 salen;
+};
+
+enum route_status { ROUTE_OK, ROUTE_TEMPFAIL, ROUTE_PERMFAIL };
+
+struct route_result {
+	enum route_status	 status;
+	int			 code;		/* 4xx/5xx for failures */
+	char			 enh[16];	/* "5.1.10" */
+	char			 text[256];
+	struct target		 targets[ROUTE_MAX_TARGETS];
+	int			 ntargets;
+};
+
+struct route_req;
+typedef void (*route_cb)(void *arg, const struct route_result *);
+
+/* Resolve `domain` (MX mode) or the configured smarthost. */
+struct route_req *route_resolve(const char *domain, route_cb, void *arg);
+void	 route_cancel(struct route_req *);
+
+#endif

@@ -1,0 +1,583 @@
+/*
+ * store.c - the store thread: group commit of queue.db and log.db.
+ *
+ * Why one thread: SQLite serialises writers anyway, and a single writer
+ * lets many sessions' messages share one fsync.  While one batch is being
+ * synced the next accumulates, so under load batches grow by themselves
+ * and the fsync cost per message falls.
+ * Exposure: writes what sessions accepted; no network input is parsed.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "loop.h"
+#include "store.h"
+#include "util.h"
+
+static pthread_t	 thread;
+static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 cond = PTHREAD_COND_INITIALIZER;
+static struct store_op	*inq, **inq_tail = &inq;	/* to the thread */
+static struct store_op	*outq, **outq_tail = &outq;	/* back to main */
+static int		 stopping, stopped, backlog;
+static struct loop_waker waker;
+
+static sqlite3		*qdb, *ldb;	/* the thread's */
+static sqlite3		*rdb;		/* main thread's reader */
+
+static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
+			*st_del_msg, *st_ins_ev, *st_ins_fts, *st_ins_evrcpt,
+			*st_rd_body;
+
+struct store_op *
+store_op_new(void)
+{
+	struct store_op *op = xcalloc(1, sizeof(*op));
+
+	op->events_tail = &op->events;
+	return op;
+}
+
+void
+audit_free(struct audit_event *ev)
+{
+	free(ev->qid);
+	free(ev->subaccount);
+	free(ev->client_ip);
+	free(ev->sender);
+	free(ev->recipient);
+	free(ev->message_id);
+	free(ev->subject);
+	free(ev->from_addr);
+	free(ev->tls);
+	free(ev->remote_host);
+	free(ev->remote_ip);
+	free(ev->reply_status);
+	free(ev->reply_text);
+	free(ev->detail);
+	for (int i = 0; i < ev->nrcpts; i++)
+		free(ev->rcpts[i]);
+	free(ev->rcpts);
+	free(ev);
+}
+
+void
+store_op_free(struct store_op *op)
+{
+	struct audit_event *ev, *next;
+
+	for (ev = op->events; ev; ev = next) {
+		next = ev->next;
+		audit_free(ev);
+	}
+	for (int i = 0; i < op->nupd; i++)
+		free(op->upd[i].last_reply);
+	free(op->upd);
+	free(op->del_rcpt);
+	free(op);
+}
+
+void
+store_op_del_rcpt(struct store_op *op, int64_t dbid)
+{
+	op->del_rcpt = realloc(op->del_rcpt, sizeof(int64_t) *
+	    (size_t)(op->ndel_rcpt + 1));
+	if (op->del_rcpt == NULL)
+		fatal("store_op_del_rcpt");
+	op->del_rcpt[op->ndel_rcpt++] = dbid;
+}
+
+void
+store_op_upd_rcpt(struct store_op *op, const struct qrcpt *r)
+{
+	struct rcpt_update *u;
+
+	op->upd = realloc(op->upd, sizeof(*op->upd) * (size_t)(op->nupd + 1));
+	if (op->upd == NULL)
+		fatal("store_op_upd_rcpt");
+	u = &op->upd[op->nupd++];
+	u->dbid = r->dbid;
+	u->attempts = r->attempts;
+	u->next_attempt = r->next_attempt;
+	u->last_reply = r->last_reply ? xstrdup(r->last_reply) : NULL;
+}
+
+struct audit_event *
+audit_new(const char *action, const char *qid)
+{
+	struct audit_event *ev = xcalloc(1, sizeof(*ev));
+
+	ev->ts = now_us();
+	ev->action = action;
+	ev->qid = qid ? xstrdup(qid) : NULL;
+	ev->size = -1;
+	ev->duration_ms = -1;
+	return ev;
+}
+
+struct audit_event *
+store_op_event(struct store_op *op, const char *action, const char *qid)
+{
+	struct audit_event *ev = audit_new(action, qid);
+
+	*op->events_tail = ev;
+	op->events_tail = &ev->next;
+	return ev;
+}
+
+void
+store_submit(struct store_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&mtx);
+	*inq_tail = op;
+	inq_tail = &op->next;
+	backlog++;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&mtx);
+}
+
+void
+store_event(struct audit_event *ev)
+{
+	struct store_op *op = store_op_new();
+
+	op->events = ev;
+	op->events_tail = &ev->next;
+	store_submit(op);
+}
+
+int
+store_backlog(void)
+{
+	int n;
+
+	pthread_mutex_lock(&mtx);
+	n = backlog;
+	pthread_mutex_unlock(&mtx);
+	return n;
+}
+
+/* Bind a possibly-NULL string. */
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void
+bind_int_or_null(sqlite3_stmt *st, int i, int64_t v, int64_t none)
+{
+	if (v == none)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static int
+step_done(sqlite3_stmt *st)
+{
+	int r = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+insert_msg(struct qmsg *m)
+{
+	sqlite3_bind_text(st_ins_msg, 1, m->qid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st_ins_msg, 2, m->subaccount ? m->subaccount : "",
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(st_ins_msg, 3, m->sender, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st_ins_msg, 4, m->received_us);
+	sqlite3_bind_int64(st_ins_msg, 5, (int64_t)m->size);
+	sqlite3_bind_int(st_ins_msg, 6, m->flags);
+	bind_text(st_ins_msg, 7, m->message_id);
+	sqlite3_bind_blob64(st_ins_msg, 8, m->body, m->bodylen, SQLITE_STATIC);
+	if (step_done(st_ins_msg) == -1)
+		return -1;
+	m->dbid = sqlite3_last_insert_rowid(qdb);
+	for (int i = 0; i < m->nrcpt; i++) {
+		struct qrcpt *r = &m->rcpt[i];
+
+		sqlite3_bind_int64(st_ins_rcpt, 1, m->dbid);
+		sqlite3_bind_text(st_ins_rcpt, 2, r->addr, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st_ins_rcpt, 3, r->domain, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st_ins_rcpt, 4, r->next_attempt);
+		if (step_done(st_ins_rcpt) == -1)
+			return -1;
+		r->dbid = sqlite3_last_insert_rowid(qdb);
+	}
+	return 0;
+}
+
+static int
+apply_queue(struct store_op *op)
+{
+	if (op->insert && insert_msg(op->insert) == -1)
+		return -1;
+	for (int i = 0; i < op->ndel_rcpt; i++) {
+		sqlite3_bind_int64(st_del_rcpt, 1, op->del_rcpt[i]);
+		if (step_done(st_del_rcpt) == -1)
+			return -1;
+	}
+	for (int i = 0; i < op->nupd; i++) {
+		struct rcpt_update *u = &op->upd[i];
+
+		sqlite3_bind_int(st_upd_rcpt, 1, u->attempts);
+		sqlite3_bind_int64(st_upd_rcpt, 2, u->next_attempt);
+		bind_text(st_upd_rcpt, 3, u->last_reply);
+		sqlite3_bind_int64(st_upd_rcpt, 4, u->dbid);
+		if (step_done(st_upd_rcpt) == -1)
+			return -1;
+	}
+	if (op->del_msg) {
+		sqlite3_bind_int64(st_del_msg, 1, op->del_msg);
+		if (step_done(st_del_msg) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+insert_event(struct audit_event *ev)
+{
+	sqlite3_stmt *s = st_ins_ev;
+	int64_t id;
+
+	sqlite3_bind_int64(s, 1, ev->ts);
+	bind_text(s, 2, ev->qid);
+	sqlite3_bind_text(s, 3, ev->action, -1, SQLITE_STATIC);
+	bind_text(s, 4, ev->subaccount);
+	bind_text(s, 5, ev->client_ip);
+	bind_text(s, 6, ev->sender);
+	bind_text(s, 7, ev->recipient);
+	bind_text(s, 8, ev->message_id);
+	bind_text(s, 9, ev->subject);
+	bind_text(s, 10, ev->from_addr);
+	bind_int_or_null(s, 11, ev->size, -1);
+	bind_text(s, 12, ev->tls);
+	bind_text(s, 13, ev->remote_host);
+	bind_text(s, 14, ev->remote_ip);
+	bind_int_or_null(s, 15, ev->reply_code, 0);
+	bind_text(s, 16, ev->reply_status);
+	bind_text(s, 17, ev->reply_text);
+	bind_int_or_null(s, 18, ev->duration_ms, -1);
+	bind_text(s, 19, ev->detail);
+	if (step_done(s) == -1)
+		return -1;
+	id = sqlite3_last_insert_rowid(ldb);
+	/* Only fields worth searching go to the full-text index. */
+	if (ev->sender || ev->recipient || ev->subject || ev->message_id ||
+	    ev->from_addr || ev->reply_text) {
+		sqlite3_bind_int64(st_ins_fts, 1, id);
+		bind_text(st_ins_fts, 2, ev->sender);
+		bind_text(st_ins_fts, 3, ev->recipient);
+		bind_text(st_ins_fts, 4, ev->subject);
+		bind_text(st_ins_fts, 5, ev->message_id);
+		bind_text(st_ins_fts, 6, ev->from_addr);
+		bind_text(st_ins_fts, 7, ev->reply_text);
+		if (step_done(st_ins_fts) == -1)
+			return -1;
+	}
+	for (int i = 0; i < ev->nrcpts; i++) {
+		bind_text(st_ins_evrcpt, 1, ev->qid);
+		bind_text(st_ins_evrcpt, 2, ev->rcpts[i]);
+		if (step_done(st_ins_evrcpt) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/* One batch: all queue work in one transaction, then all events. */
+static void
+commit_batch(struct store_op *batch)
+{
+	struct store_op *op;
+	char err[160] = "";
+	int failed = 0;
+
+	if (exec(qdb, "BEGIN") == -1) {
+		snprintf(err, sizeof(err), "queue.db: %s", sqlite3_errmsg(qdb));
+		failed = 1;
+	}
+	for (op = batch; op && !failed; op = op->next) {
+		if (apply_queue(op) == -1) {
+			snprintf(err, sizeof(err), "queue.db: %s",
+			    sqlite3_errmsg(qdb));
+			failed = 1;
+		}
+	}
+	if (!failed && exec(qdb, "COMMIT") == -1) {
+		snprintf(err, sizeof(err), "queue.db commit: %s",
+		    sqlite3_errmsg(qdb));
+		failed = 1;
+	}
+	if (failed) {
+		exec(qdb, "ROLLBACK");
+		log_warnx("store: %s; %s", err, "batch refused");
+		for (op = batch; op; op = op->next) {
+			op->failed = 1;
+			memcpy(op->error, err, sizeof(op->error));
+		}
+	}
+	/*
+	 * Events are written even when the queue part failed: a refused
+	 * message is an event too.  The log is not fsynced per batch (WAL,
+	 * synchronous=NORMAL): it survives kill -9, and power loss costs at
+	 * most the last moments of history, never mail.
+	 */
+	if (exec(ldb, "BEGIN") == -1)
+		log_warnx("store: log.db: %s", sqlite3_errmsg(ldb));
+	for (op = batch; op; op = op->next) {
+		for (struct audit_event *ev = op->events; ev; ev = ev->next) {
+			if (failed && op->insert &&
+			    strcmp(ev->action, "received") == 0)
+				continue;
+			if (insert_event(ev) == -1)
+				log_warnx("store: log.db insert: %s",
+				    sqlite3_errmsg(ldb));
+		}
+	}
+	if (exec(ldb, "COMMIT") == -1) {
+		log_warnx("store: log.db commit: %s", sqlite3_errmsg(ldb));
+		exec(ldb, "ROLLBACK");
+	}
+}
+
+static void *
+store_main(void *arg)
+{
+	struct store_op *batch, *last;
+	int n;
+
+	for (;;) {
+		pthread_mutex_lock(&mtx);
+		while (inq == NULL && !stopping)
+			pthread_cond_wait(&cond, &mtx);
+		if (inq == NULL && stopping) {
+			stopped = 1;
+			pthread_mutex_unlock(&mtx);
+			loop_wakeup(&waker);
+			return NULL;
+		}
+		batch = inq;
+		inq = NULL;
+		inq_tail = &inq;
+		pthread_mutex_unlock(&mtx);
+
+		if (gcfg->queue.commit_window_us > 0)
+			usleep((useconds_t)gcfg->queue.commit_window_us);
+		/* Late arrivals during the window join this batch. */
+		pthread_mutex_lock(&mtx);
+		for (last = batch, n = 1; last->next; last = last->next)
+			n++;
+		if (inq) {
+			last->next = inq;
+			inq = NULL;
+			inq_tail = &inq;
+		}
+		pthread_mutex_unlock(&mtx);
+
+		commit_batch(batch);
+
+		pthread_mutex_lock(&mtx);
+		for (struct store_op *op = batch; op; op = op->next)
+			backlog--;
+		*outq_tail = batch;
+		while (*outq_tail)
+			outq_tail = &(*outq_tail)->next;
+		pthread_mutex_unlock(&mtx);
+		loop_wakeup(&waker);
+	}
+}
+
+/* Main thread: run the completions of committed ops. */
+static void
+store_completed(void *arg)
+{
+	struct store_op *list, *op, *next;
+
+	pthread_mutex_lock(&mtx);
+	list = outq;
+	outq = NULL;
+	outq_tail = &outq;
+	pthread_mutex_unlock(&mtx);
+	for (op = list; op; op = next) {
+		next = op->next;
+		if (op->done)
+			op->done(op);
+		else
+			store_op_free(op);
+	}
+}
+
+static sqlite3_stmt *
+prep(sqlite3 *db, const char *sql)
+{
+	return db_prepare(db, sql);
+}
+
+int
+store_init(const char *state_dir, char *err, size_t errsz)
+{
+	if ((qdb = db_open(state_dir, DB_QUEUE, 0, err, errsz)) == NULL ||
+	    (ldb = db_open(state_dir, DB_LOG, DB_NOSYNC, err, errsz)) == NULL)
+		return -1;
+	/* Bodies are written once and deleted soon: keep the WAL busy, not
+	 * the main file, but bound it. */
+	sqlite3_wal_autocheckpoint(qdb, 4000);
+	st_ins_msg = prep(qdb, "INSERT INTO message (qid, subaccount, sender,"
+	    " received, size, flags, message_id, body)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	st_ins_rcpt = prep(qdb, "INSERT INTO recipient (message, address,"
+	    " domain, next_attempt) VALUES (?, ?, ?, ?)");
+	st_del_rcpt = prep(qdb, "DELETE FROM recipient WHERE id = ?");
+	st_upd_rcpt = prep(qdb, "UPDATE recipient SET attempts = ?,"
+	    " next_attempt = ?, last_reply = ? WHERE id = ?");
+	st_del_msg = prep(qdb, "DELETE FROM message WHERE id = ?");
+	st_ins_ev = prep(ldb, "INSERT INTO event (ts, qid, action, subaccount,"
+	    " client_ip, sender, recipient, message_id, subject, from_addr,"
+	    " size, tls, remote_host, remote_ip, reply_code, reply_status,"
+	    " reply_text, duration_ms, detail) VALUES (?, ?, ?, ?, ?, ?, ?,"
+	    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	st_ins_fts = prep(ldb, "INSERT INTO event_fts (rowid, sender,"
+	    " recipient, subject, message_id, from_addr, reply_text)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
+	st_ins_evrcpt = prep(ldb, "INSERT INTO event_rcpt (qid, address)"
+	    " VALUES (?, ?)");
+
+	if ((rdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) == NULL)
+		return -1;
+	st_rd_body = prep(rdb, "SELECT body FROM message WHERE id = ?");
+
+	loop_waker_init(&waker, store_completed, NULL);
+	if (pthread_create(&thread, NULL, store_main, NULL) != 0) {
+		snprintf(err, errsz, "cannot start the store thread");
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_shutdown(void)
+{
+	pthread_mutex_lock(&mtx);
+	stopping = 1;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&mtx);
+	pthread_join(thread, NULL);
+	store_completed(NULL);
+	db_close(qdb);
+	db_close(ldb);
+	db_close(rdb);
+}
+
+int
+store_load_body(struct qmsg *m)
+{
+	const void *p;
+	int n;
+
+	sqlite3_bind_int64(st_rd_body, 1, m->dbid);
+	if (sqlite3_step(st_rd_body) != SQLITE_ROW) {
+		sqlite3_reset(st_rd_body);
+		return -1;
+	}
+	p = sqlite3_column_blob(st_rd_body, 0);
+	n = sqlite3_column_bytes(st_rd_body, 0);
+	m->body = xmalloc((size_t)n + 1);
+	if (n > 0)
+		memcpy(m->body, p, (size_t)n);
+	m->bodylen = (size_t)n;
+	sqlite3_reset(st_rd_body);
+	return 0;
+}
+
+/*
+ * At start-up, before the store thread has work: every message with its
+ * pending recipients.  Messages left without recipients (a crash between
+ * the last delivery and the delete) are removed.
+ */
+int
+store_load_queue(void (*cb)(struct qmsg *, void *), void *arg, char *err,
+    size_t errsz)
+{
+	sqlite3_stmt *sm, *sr;
+	int r, nmsg = 0, nrcpt = 0, nempty = 0;
+
+	sm = prep(rdb, "SELECT id, qid, subaccount, sender, received, size,"
+	    " flags, message_id, (SELECT count(*) FROM recipient"
+	    " WHERE message = message.id) FROM message ORDER BY id");
+	sr = prep(rdb, "SELECT id, address, domain, attempts, next_attempt,"
+	    " last_reply FROM recipient WHERE message = ? ORDER BY id");
+	while ((r = sqlite3_step(sm)) == SQLITE_ROW) {
+		int n = sqlite3_column_int(sm, 8), i = 0;
+		const char *mid = (const char *)sqlite3_column_text(sm, 7);
+		struct qmsg *m;
+
+		if (n == 0) {
+			struct store_op *op = store_op_new();
+
+			op->del_msg = sqlite3_column_int64(sm, 0);
+			store_submit(op);
+			nempty++;
+			continue;
+		}
+		m = qmsg_new((const char *)sqlite3_column_text(sm, 3),
+		    (const char *)sqlite3_column_text(sm, 2), n);
+		m->dbid = sqlite3_column_int64(sm, 0);
+		gw_strlcpy(m->qid, (const char *)sqlite3_column_text(sm, 1),
+		    sizeof(m->qid));
+		m->received_us = sqlite3_column_int64(sm, 4);
+		m->size = (size_t)sqlite3_column_int64(sm, 5);
+		m->flags = sqlite3_column_int(sm, 6);
+		m->message_id = mid ? xstrdup(mid) : NULL;
+		sqlite3_bind_int64(sr, 1, m->dbid);
+		while (sqlite3_step(sr) == SQLITE_ROW && i < n) {
+			struct qrcpt *rc = &m->rcpt[i++];
+			const char *lr = (const char *)sqlite3_column_text(sr, 5);
+
+			rc->dbid = sqlite3_column_int64(sr, 0);
+			rc->addr = xstrdup((const char *)
+			    sqlite3_column_text(sr, 1));
+			rc->domain = xstrdup((const char *)
+			    sqlite3_column_text(sr, 2));
+			rc->attempts = sqlite3_column_int(sr, 3);
+			rc->next_attempt = sqlite3_column_int64(sr, 4);
+			rc->last_reply = lr ? xstrdup(lr) : NULL;
+		}
+		sqlite3_reset(sr);
+		m->nrcpt = m->npending = i;
+		nmsg++;
+		nrcpt += i;
+		cb(m, arg);
+	}
+	if (r != SQLITE_DONE) {
+		snprintf(err, errsz, "queue.db: %s", sqlite3_errmsg(rdb));
+		sqlite3_finalize(sm);
+		sqlite3_finalize(sr);
+		return -1;
+	}
+	sqlite3_finalize(sm);
+	sqlite3_finalize(sr);
+	log_info("queue loaded: messages=%d recipients=%d removed_empty=%d",
+	    nmsg, nrcpt, nempty);
+	return 0;
+}

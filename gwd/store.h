@@ -1,0 +1,88 @@
+/*
+ * store.h - the store thread: the only writer of queue.db and log.db.
+ *
+ * Work arrives as store_ops.  The thread takes every op that is waiting,
+ * applies them all in one queue.db transaction (one fsync: group commit)
+ * and one log.db transaction, then hands the ops back to the main thread,
+ * where each op's done() runs.  A message is acknowledged (250) from
+ * done(), so the acknowledgement always follows the fsync.
+ */
+#ifndef GW_STORE_H
+#define GW_STORE_H
+
+#include <stdint.h>
+
+#include "gwd.h"
+
+/* One audit event (a row of log.db's event table).  Strings are owned. */
+struct audit_event {
+	struct audit_event *next;
+	int64_t		 ts;		/* unix microseconds */
+	const char	*action;	/* static string */
+	char		*qid;
+	char		*subaccount;
+	char		*client_ip;
+	char		*sender;
+	char		*recipient;
+	char		*message_id;
+	char		*subject;
+	char		*from_addr;
+	int64_t		 size;		/* -1 = none */
+	char		*tls;
+	char		*remote_host;
+	char		*remote_ip;
+	int		 reply_code;	/* 0 = none */
+	char		*reply_status;
+	char		*reply_text;
+	int64_t		 duration_ms;	/* -1 = none */
+	char		*detail;
+	char		**rcpts;	/* event_rcpt rows (received only) */
+	int		 nrcpts;
+};
+
+struct rcpt_update {
+	int64_t		 dbid;
+	int		 attempts;
+	int64_t		 next_attempt;
+	char		*last_reply;
+};
+
+struct store_op {
+	struct store_op	*next;
+	struct qmsg	*insert;	/* new message and its recipients */
+	int64_t		*del_rcpt;
+	int		 ndel_rcpt;
+	struct rcpt_update *upd;
+	int		 nupd;
+	int64_t		 del_msg;	/* 0 = none */
+	struct audit_event *events;
+	struct audit_event **events_tail;
+	void		(*done)(struct store_op *);
+	void		*arg;
+	int		 failed;	/* queue.db part did not commit */
+	char		 error[160];
+};
+
+int	 store_init(const char *state_dir, char *err, size_t errsz);
+struct store_op *store_op_new(void);
+void	 store_op_free(struct store_op *);
+void	 store_op_del_rcpt(struct store_op *, int64_t dbid);
+void	 store_op_upd_rcpt(struct store_op *, const struct qrcpt *);
+struct audit_event *store_op_event(struct store_op *, const char *action,
+	    const char *qid);
+/* Hand the op over; the caller must not touch it until done() runs. */
+void	 store_submit(struct store_op *);
+/* Log-only shortcut: one event, no completion needed. */
+void	 store_event(struct audit_event *);
+struct audit_event *audit_new(const char *action, const char *qid);
+void	 audit_free(struct audit_event *);
+/* Drain and stop the thread (at shutdown). */
+void	 store_shutdown(void);
+int	 store_backlog(void);
+
+/* Main-thread reads of queue.db (own connection). */
+int	 store_load_queue(void (*cb)(struct qmsg *, void *), void *arg,
+	    char *err, size_t errsz);
+int	 store_load_body(struct qmsg *);
+
+#endif

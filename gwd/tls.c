@@ -1,0 +1,203 @@
+/*
+ * tls.c - OpenSSL contexts for gwd.
+ * Standards: RFC 8446 (TLS 1.3), RFC 5246 (TLS 1.2), RFC 7525 (BCP 195).
+ * Exposure: loads the private key (as root, before dropping privileges).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+#include "tls.h"
+#include "util.h"
+
+static void
+ssl_err(char *err, size_t errsz, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char tmp[160];
+
+	ERR_error_string_n(e, tmp, sizeof(tmp));
+	snprintf(err, errsz, "%s: %s", what, e ? tmp : "unknown error");
+	ERR_clear_error();
+}
+
+static int
+add_ext(X509 *x, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ex;
+
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	if ((ex = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
+		return -1;
+	X509_add_ext(x, ex, -1);
+	X509_EXTENSION_free(ex);
+	return 0;
+}
+
+int
+tls_make_self_signed(const char *certpath, const char *keypath,
+    const char *host, char *err, size_t errsz)
+{
+	EVP_PKEY *pkey = NULL;
+	X509 *x = NULL;
+	FILE *f = NULL;
+	char san[300];
+	unsigned char serial[16];
+	BIGNUM *bn = NULL;
+	int fd, ok = -1;
+
+	if ((pkey = EVP_EC_gen("P-256")) == NULL) {
+		ssl_err(err, errsz, "key generation");
+		goto out;
+	}
+	if ((x = X509_new()) == NULL)
+		goto sslfail;
+	X509_set_version(x, 2);
+	random_bytes(serial, sizeof(serial));
+	serial[0] &= 0x7f;
+	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
+	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
+		goto sslfail;
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3650L * 86400);
+	X509_set_pubkey(x, pkey);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)host, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	snprintf(san, sizeof(san), "DNS:%s", host);
+	if (add_ext(x, NID_subject_alt_name, san) == -1 ||
+	    add_ext(x, NID_basic_constraints, "critical,CA:FALSE") == -1)
+		goto sslfail;
+	if (X509_sign(x, pkey, EVP_sha256()) == 0)
+		goto sslfail;
+
+	fd = open(keypath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
+		snprintf(err, errsz, "%s: %s", keypath, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		goto out;
+	}
+	if (!PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) ||
+	    fclose(f) != 0) {
+		f = NULL;
+		snprintf(err, errsz, "%s: write failed", keypath);
+		goto out;
+	}
+	if ((f = fopen(certpath, "wx")) == NULL) {
+		snprintf(err, errsz, "%s: %s", certpath, strerror(errno));
+		goto out;
+	}
+	if (!PEM_write_X509(f, x) || fclose(f) != 0) {
+		f = NULL;
+		snprintf(err, errsz, "%s: write failed", certpath);
+		goto out;
+	}
+	f = NULL;
+	ok = 0;
+	goto out;
+sslfail:
+	ssl_err(err, errsz, "self-signed certificate");
+out:
+	if (f)
+		fclose(f);
+	BN_free(bn);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	return ok;
+}
+
+static void
+harden(SSL_CTX *ctx)
+{
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* OpenSSL 3 refuses client-initiated renegotiation by default
+	 * (unless SSL_OP_ALLOW_CLIENT_RENEGOTIATION); say no to all. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+}
+
+SSL_CTX *
+tls_server_ctx(const struct gw_config *cfg, char *err, size_t errsz)
+{
+	SSL_CTX *ctx;
+	struct stat st;
+
+	if (cfg->tls.self_signed && stat(cfg->tls.certificate, &st) == -1 &&
+	    errno == ENOENT && stat(cfg->tls.key, &st) == -1 &&
+	    errno == ENOENT) {
+		if (tls_make_self_signed(cfg->tls.certificate, cfg->tls.key,
+		    cfg->hostname, err, errsz) == -1)
+			return NULL;
+		log_info("made a self-signed certificate for %s: %s",
+		    cfg->hostname, cfg->tls.certificate);
+	}
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		ssl_err(err, errsz, "SSL_CTX_new");
+		return NULL;
+	}
+	harden(ctx);
+	if (SSL_CTX_set_cipher_list(ctx, cfg->tls.ciphers) != 1) {
+		ssl_err(err, errsz, "tls.ciphers");
+		goto fail;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls.certificate) != 1) {
+		ssl_err(err, errsz, cfg->tls.certificate);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls.key, SSL_FILETYPE_PEM)
+	    != 1) {
+		ssl_err(err, errsz, cfg->tls.key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		ssl_err(err, errsz, "tls.key does not match tls.certificate");
+		goto fail;
+	}
+	/* Sessions resume through tickets; no server-side cache needed. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+SSL_CTX *
+tls_client_ctx(const struct gw_config *cfg, char *err, size_t errsz)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+		ssl_err(err, errsz, "SSL_CTX_new");
+		return NULL;
+	}
+	harden(ctx);
+	if (cfg->relay.tls == TLSP_VERIFY) {
+		int ok = cfg->relay.ca_file ?
+		    SSL_CTX_load_verify_locations(ctx, cfg->relay.ca_file, NULL) :
+		    SSL_CTX_set_default_verify_paths(ctx);
+
+		if (ok != 1) {
+			ssl_err(err, errsz, cfg->relay.ca_file ?
+			    cfg->relay.ca_file : "default CA paths");
+			SSL_CTX_free(ctx);
+			return NULL;
+		}
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	} else
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	return ctx;
+}
