@@ -1,0 +1,459 @@
+/*
+ * cmd.c - the one table of gwctl commands.
+ *
+ * The table drives argument dispatch (with smtpctl-style shortest
+ * unambiguous prefixes for nouns and verbs), option parsing, usage lines,
+ * `gwctl help` and the shell's completion.  Adding a command is adding a
+ * row and its handler; nothing else lists commands.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "buf.h"
+#include "gwctl.h"
+#include "log.h"
+#include "util.h"
+
+static cmd_fn cmd_help_run;
+
+const struct cmd cmds[] = {
+	{ "subaccount", "add",
+	    "NAME --domain DOMAIN [--domain DOMAIN ...] [--password-stdin]",
+	    "create a subaccount; prints a new password unless "
+	    "--password-stdin", 1, 1, "--domain= --password-stdin", 0,
+	    subaccount_add },
+	{ "subaccount", "list", "[--format table|json]",
+	    "list subaccounts with domains, allowed IPs and API keys", 0, 0,
+	    "--format=", 0, subaccount_list },
+	{ "subaccount", "enable", "NAME", "allow a subaccount to send", 1, 1,
+	    "", CMD_SUBARG, subaccount_enable },
+	{ "subaccount", "disable", "NAME",
+	    "stop a subaccount from sending (logins and API keys refused)",
+	    1, 1, "", CMD_SUBARG, subaccount_disable },
+	{ "subaccount", "passwd", "NAME [--password-stdin]",
+	    "set a new password; prints it unless --password-stdin", 1, 1,
+	    "--password-stdin", CMD_SUBARG, subaccount_passwd },
+	{ "subaccount", "delete", "NAME",
+	    "delete a subaccount with its domains, IPs and API keys", 1, 1,
+	    "", CMD_SUBARG, subaccount_delete },
+	{ "subaccount", "allow-ip", "NAME CIDR ...",
+	    "add networks to the subaccount's IP allowlist", 2, -1, "",
+	    CMD_SUBARG, subaccount_allow_ip },
+	{ "subaccount", "deny-ip", "NAME CIDR ...",
+	    "remove networks from the subaccount's IP allowlist", 2, -1, "",
+	    CMD_SUBARG, subaccount_deny_ip },
+	{ "subaccount", "domain-add", "NAME DOMAIN ...",
+	    "allow the subaccount to send from these domains", 2, -1, "",
+	    CMD_SUBARG, subaccount_domain_add },
+	{ "subaccount", "domain-del", "NAME DOMAIN ...",
+	    "remove sender domains (the last one cannot go)", 2, -1, "",
+	    CMD_SUBARG, subaccount_domain_del },
+	{ "apikey", "add", "NAME [--label LABEL]",
+	    "create an API key for a subaccount; prints it once", 1, 1,
+	    "--label=", CMD_SUBARG, apikey_add },
+	{ "apikey", "list", "[NAME] [--format table|json]",
+	    "list API keys (never the keys themselves)", 0, 1, "--format=",
+	    CMD_SUBARG, apikey_list },
+	{ "apikey", "revoke", "KEYID", "delete an API key", 1, 1, "",
+	    CMD_KEYARG, apikey_revoke },
+	{ "db", "init", "",
+	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
+	    "", 0, database_init },
+	{ "help", NULL, "[NOUN]", "describe the commands", 0, 1, "",
+	    CMD_NOUNARG, cmd_help_run },
+	{ "shell", NULL, "", "interactive shell with history and completion",
+	    0, 0, "", CMD_NOSHELL, shell_run },
+	{ "quit", NULL, "", "leave the shell", 0, 0, "", CMD_SHELL,
+	    shell_quit },
+	{ "exit", NULL, "", "leave the shell", 0, 0, "", CMD_SHELL,
+	    shell_quit },
+};
+const int ncmds = (int)nitems(cmds);
+
+static int
+cmd_available(const struct ctx *ctx, const struct cmd *c)
+{
+	if (c->flags & CMD_SHELL)
+		return ctx->interactive;
+	if (c->flags & CMD_NOSHELL)
+		return !ctx->interactive;
+	return 1;
+}
+
+/* The candidate a row offers: its noun, or its verb under `noun`. */
+static const char *
+cmd_word(const struct cmd *c, const char *noun)
+{
+	if (noun == NULL)
+		return c->noun;
+	return strcmp(c->noun, noun) == 0 ? c->verb : NULL;
+}
+
+static void
+cmd_list_words(const struct ctx *ctx, const char *noun, const char *prefix,
+    struct buf *out)
+{
+	const char *last = NULL, *w;
+
+	for (int i = 0; i < ncmds; i++) {
+		if (!cmd_available(ctx, &cmds[i]) ||
+		    (w = cmd_word(&cmds[i], noun)) == NULL ||
+		    strncmp(w, prefix, strlen(prefix)) != 0 ||
+		    (last && strcmp(last, w) == 0))
+			continue;
+		buf_printf(out, "%s%s", last ? ", " : "", w);
+		last = w;
+	}
+}
+
+/*
+ * Resolve word w among the nouns (noun == NULL) or the verbs of noun:
+ * an exact match, or the one candidate w is a prefix of.  Returns the
+ * table's spelling, or NULL after saying why (unless quiet).
+ */
+static const char *
+cmd_lookup(const struct ctx *ctx, const char *noun, const char *w,
+    int quiet)
+{
+	const char *match = NULL, *cand;
+	char esc[128];
+	struct buf b;
+	int n = 0;
+
+	for (int i = 0; i < ncmds; i++) {
+		if (!cmd_available(ctx, &cmds[i]) ||
+		    (cand = cmd_word(&cmds[i], noun)) == NULL)
+			continue;
+		if (strcmp(cand, w) == 0)
+			return cand;
+		if (strncmp(cand, w, strlen(w)) == 0 &&
+		    (match == NULL || strcmp(match, cand) != 0)) {
+			match = cand;
+			n++;
+		}
+	}
+	if (n == 1 && *w != '\0')
+		return match;
+	if (quiet)
+		return NULL;
+	log_escape(w, strlen(w), esc, sizeof(esc));
+	buf_init(&b, 4096);
+	cmd_list_words(ctx, noun, n > 1 ? w : "", &b);
+	log_warnx("%s%s%s \"%s\"; %s: %s", noun ? noun : "", noun ? ": " : "",
+	    n > 1 ? "ambiguous" : noun ? "unknown verb" : "unknown command",
+	    esc, n > 1 ? "could be" : "one of", buf_cstr(&b));
+	buf_free(&b);
+	return NULL;
+}
+
+static const struct cmd *
+cmd_find(const char *noun, const char *verb)
+{
+	for (int i = 0; i < ncmds; i++) {
+		if (strcmp(cmds[i].noun, noun) != 0)
+			continue;
+		if (verb == NULL ? cmds[i].verb == NULL :
+		    cmds[i].verb != NULL && strcmp(cmds[i].verb, verb) == 0)
+			return &cmds[i];
+	}
+	return NULL;
+}
+
+void
+cmd_usage(FILE *fp, const struct cmd *c)
+{
+	fprintf(fp, "usage: gwctl %s%s%s%s%s\n", c->noun, c->verb ? " " : "",
+	    c->verb ? c->verb : "", *c->synopsis ? " " : "", c->synopsis);
+}
+
+int
+cmd_usage_error(const struct cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", msg);
+	cmd_usage(stderr, c);
+	return EX_USAGE;
+}
+
+/* The option spelled `name` in c->opts: 0 flag, 1 takes a value, -1 no. */
+static int
+cmd_option(const struct cmd *c, const char *name, size_t len)
+{
+	const char *p = c->opts;
+
+	while (*p) {
+		size_t n = strcspn(p, " ");
+		int val = n > 0 && p[n - 1] == '=';
+
+		if (n - (size_t)val == len && strncmp(p, name, len) == 0)
+			return val;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return -1;
+}
+
+static int
+cmd_parse_option(const struct cmd *c, struct args *a, int argc,
+    const char **argv, int *i)
+{
+	const char *arg = argv[*i], *eq = strchr(arg, '=');
+	size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+	int kind = cmd_option(c, arg, len);
+	char esc[128];
+
+	log_escape(arg, len, esc, sizeof(esc));
+	if (kind == -1)
+		return cmd_usage_error(c, "unknown option %s", esc);
+	if (kind == 0 && eq)
+		return cmd_usage_error(c, "%s takes no value", esc);
+	if (kind == 1 && eq == NULL && *i + 1 >= argc)
+		return cmd_usage_error(c, "%s needs a value", esc);
+	if (a->nopt == ARGS_MAX_OPTS)
+		return cmd_usage_error(c, "too many options");
+	a->optname[a->nopt] = xstrndup(arg, len);
+	a->optval[a->nopt++] = kind == 0 ? NULL : eq ? eq + 1 : argv[++*i];
+	return 0;
+}
+
+/* Split argv into options (from the row's list) and positionals. */
+static int
+cmd_parse_args(const struct cmd *c, int argc, const char **argv,
+    struct args *a)
+{
+	int i, r, dashdash = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->argv = xcalloc((size_t)argc + 1, sizeof(*a->argv));
+	for (i = 0; i < argc; i++) {
+		if (!dashdash && strcmp(argv[i], "--") == 0)
+			dashdash = 1;
+		else if (!dashdash && argv[i][0] == '-' && argv[i][1] != '\0') {
+			if ((r = cmd_parse_option(c, a, argc, argv, &i)) != 0)
+				return r;
+		} else
+			a->argv[a->argc++] = argv[i];
+	}
+	if (a->argc < c->min)
+		return cmd_usage_error(c, "missing argument");
+	if (c->max >= 0 && a->argc > c->max)
+		return cmd_usage_error(c, "too many arguments");
+	return 0;
+}
+
+static void
+cmd_args_free(struct args *a)
+{
+	for (int i = 0; i < a->nopt; i++)
+		free((char *)a->optname[i]);
+	free(a->argv);
+}
+
+/* Noun, then verb when the noun has verbs; *used = words eaten. */
+static const struct cmd *
+cmd_resolve(const struct ctx *ctx, int argc, const char **argv, int *used,
+    int quiet)
+{
+	const char *noun, *verb;
+	struct buf b;
+
+	if ((noun = cmd_lookup(ctx, NULL, argv[0], quiet)) == NULL)
+		return NULL;
+	*used = 1;
+	if (cmd_find(noun, NULL) != NULL)
+		return cmd_find(noun, NULL);
+	if (argc < 2) {
+		if (!quiet) {
+			buf_init(&b, 4096);
+			cmd_list_words(ctx, noun, "", &b);
+			log_warnx("%s: missing verb; one of: %s", noun,
+			    buf_cstr(&b));
+			buf_free(&b);
+		}
+		return NULL;
+	}
+	if ((verb = cmd_lookup(ctx, noun, argv[1], quiet)) == NULL)
+		return NULL;
+	*used = 2;
+	return cmd_find(noun, verb);
+}
+
+int
+cmd_run(struct ctx *ctx, int argc, const char **argv)
+{
+	const struct cmd *c;
+	struct args a;
+	int used, r;
+
+	if ((c = cmd_resolve(ctx, argc, argv, &used, 0)) == NULL)
+		return EX_USAGE;
+	if ((r = cmd_parse_args(c, argc - used, argv + used, &a)) == 0)
+		r = c->fn(ctx, c, &a);
+	cmd_args_free(&a);
+	return r;
+}
+
+static void
+cmd_help_one(FILE *fp, const struct cmd *c)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s%s%s%s%s", c->noun, c->verb ? " " : "",
+	    c->verb ? c->verb : "", *c->synopsis ? " " : "", c->synopsis);
+	fprintf(fp, "  %s\n      %s\n", line, c->help);
+}
+
+void
+cmd_help(FILE *fp, const char *noun, int interactive)
+{
+	struct ctx dummy = { .interactive = interactive };
+
+	for (int i = 0; i < ncmds; i++)
+		if (cmd_available(&dummy, &cmds[i]) &&
+		    (noun == NULL || strcmp(cmds[i].noun, noun) == 0))
+			cmd_help_one(fp, &cmds[i]);
+	if (noun == NULL)
+		fprintf(fp, "Nouns and verbs may be shortened to any "
+		    "unambiguous prefix (\"sub l\" = \"subaccount list\").\n");
+}
+
+static int
+cmd_help_run(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	const char *noun = NULL;
+
+	if (a->argc == 1 &&
+	    (noun = cmd_lookup(ctx, NULL, a->argv[0], 0)) == NULL)
+		return EX_USAGE;
+	cmd_help(stdout, noun, ctx->interactive);
+	return EX_OK;
+}
+
+static void
+cmd_complete_options(const struct cmd *c, void (*add)(void *, const char *),
+    void *arg)
+{
+	const char *p = c->opts;
+	char opt[64];
+
+	while (*p) {
+		size_t n = strcspn(p, " ");
+
+		if (n > 0 && n < sizeof(opt)) {
+			memcpy(opt, p, n);
+			opt[n - (p[n - 1] == '=')] = '\0';
+			add(arg, opt);
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+}
+
+static void
+cmd_complete_words(const struct ctx *ctx, const char *noun,
+    void (*add)(void *, const char *), void *arg)
+{
+	const char *last = NULL, *w;
+
+	for (int i = 0; i < ncmds; i++) {
+		if (!cmd_available(ctx, &cmds[i]) ||
+		    (w = cmd_word(&cmds[i], noun)) == NULL ||
+		    (last && strcmp(last, w) == 0))
+			continue;
+		add(arg, w);
+		last = w;
+	}
+}
+
+/* What may stand at word n, given the words before it. */
+int
+cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
+    void (*add)(void *, const char *), void *arg)
+{
+	const struct cmd *c;
+	const char *noun;
+	int used, pos = 0;
+
+	if (n == 0) {
+		cmd_complete_words(ctx, NULL, add, arg);
+		return 0;
+	}
+	if ((noun = cmd_lookup(ctx, NULL, argv[0], 1)) == NULL)
+		return 0;
+	if (n == 1 && cmd_find(noun, NULL) == NULL) {
+		cmd_complete_words(ctx, noun, add, arg);
+		return 0;
+	}
+	if ((c = cmd_resolve(ctx, n < argc ? n : argc, argv, &used, 1)) ==
+	    NULL)
+		return 0;
+	if (n < argc && argv[n][0] == '-') {
+		cmd_complete_options(c, add, arg);
+		return 0;
+	}
+	if (strcmp(argv[n - 1], "--format") == 0) {
+		add(arg, "table");
+		add(arg, "json");
+		return 0;
+	}
+	/* Which positional argument is this? Skip options and values. */
+	for (int i = used; i < n; i++) {
+		if (argv[i][0] != '-')
+			pos++;
+		else if (!strchr(argv[i], '=') &&
+		    cmd_option(c, argv[i], strlen(argv[i])) == 1)
+			i++;
+	}
+	if (pos == 0 && (c->flags & CMD_SUBARG))
+		subaccount_names(ctx, add, arg);
+	else if (pos == 0 && (c->flags & CMD_KEYARG))
+		apikey_ids(ctx, add, arg);
+	else if (pos == 0 && (c->flags & CMD_NOUNARG))
+		cmd_complete_words(ctx, NULL, add, arg);
+	return 0;
+}
+
+const char *
+args_get(const struct args *a, const char *name)
+{
+	const char *v = NULL;
+
+	for (int i = 0; i < a->nopt; i++)
+		if (strcmp(a->optname[i], name) == 0)
+			v = a->optval[i];
+	return v;
+}
+
+int
+args_has(const struct args *a, const char *name)
+{
+	return args_count(a, name) > 0;
+}
+
+int
+args_count(const struct args *a, const char *name)
+{
+	int n = 0;
+
+	for (int i = 0; i < a->nopt; i++)
+		if (strcmp(a->optname[i], name) == 0)
+			n++;
+	return n;
+}
+
+const char *
+args_nth(const struct args *a, const char *name, int n)
+{
+	for (int i = 0; i < a->nopt; i++)
+		if (strcmp(a->optname[i], name) == 0 && n-- == 0)
+			return a->optval[i];
+	return NULL;
+}

@@ -1,0 +1,112 @@
+/*
+ * gwctl.h - shared pieces of gwctl: the command table, parsed arguments
+ * and the context every command runs in.
+ */
+#ifndef GWCTL_H
+#define GWCTL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+#define ARGS_MAX_OPTS	64
+#define NAME_MAX_LEN	64
+
+struct ctx {
+	const char	*config_path;
+	struct gw_config cfg;
+	int		 cfg_loaded;
+	int		 privs_dropped;
+	sqlite3		*db;		/* gw.db, opened when needed */
+	int		 interactive;	/* running inside the shell */
+	int		 quit;		/* the shell should end */
+};
+
+/* Arguments after the noun and verb, options taken out. */
+struct args {
+	int		 argc;
+	const char	**argv;		/* positional arguments */
+	int		 nopt;
+	const char	*optname[ARGS_MAX_OPTS];	/* "--domain" */
+	const char	*optval[ARGS_MAX_OPTS];		/* NULL: flag */
+};
+
+struct cmd;
+typedef int	cmd_fn(struct ctx *, const struct cmd *, struct args *);
+
+struct cmd {
+	const char	*noun;
+	const char	*verb;		/* NULL: the noun alone */
+	const char	*synopsis;	/* arguments, for usage and help */
+	const char	*help;		/* one line */
+	int		 min, max;	/* positionals; max -1: any */
+	const char	*opts;		/* "--domain= --password-stdin":
+					   '=' takes a value */
+	int		 flags;
+	cmd_fn		*fn;
+};
+
+#define CMD_SUBARG	0x01	/* first argument is a subaccount name */
+#define CMD_KEYARG	0x02	/* first argument is an API key id */
+#define CMD_SHELL	0x04	/* only inside the shell */
+#define CMD_NOSHELL	0x08	/* not inside the shell */
+#define CMD_NOUNARG	0x10	/* first argument is a noun (help) */
+
+/* cmd.c: the table and everything it drives. */
+extern const struct cmd	cmds[];
+extern const int	ncmds;
+int	 cmd_run(struct ctx *, int argc, const char **argv);
+void	 cmd_usage(FILE *, const struct cmd *);
+int	 cmd_usage_error(const struct cmd *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 cmd_help(FILE *, const char *noun, int interactive);
+/* Candidates for completing word `n` of argv (shell.c).  Calls add()
+ * for each; returns 0. */
+int	 cmd_complete(struct ctx *, int argc, const char **argv, int n,
+	    void (*add)(void *, const char *), void *arg);
+
+/* args helpers */
+const char *args_get(const struct args *, const char *name);
+int	 args_has(const struct args *, const char *name);
+int	 args_count(const struct args *, const char *name);
+const char *args_nth(const struct args *, const char *name, int n);
+
+/* ctx.c: configuration, privileges, gw.db, small SQL helpers. */
+int	 ctx_config(struct ctx *);
+int	 ctx_state(struct ctx *);
+int	 ctx_db(struct ctx *);
+void	 ctx_close(struct ctx *);
+int	 ctx_begin(struct ctx *);
+int	 ctx_commit(struct ctx *);
+void	 ctx_rollback(struct ctx *);
+int	 ctx_sqlerr(struct ctx *, const char *what);
+sqlite3_stmt *ctx_stmt(struct ctx *, const char *sql, const char *types,
+	    ...);
+int	 ctx_exec(struct ctx *, int *changes, const char *sql,
+	    const char *types, ...);
+int64_t	 ctx_now(void);
+
+/* subaccount.c */
+int	 subaccount_valid_name(const char *);
+int	 subaccount_lookup(struct ctx *, const char *name, int64_t *id);
+int	 subaccount_touch(struct ctx *, int64_t id);
+int	 subaccount_names(struct ctx *, void (*add)(void *, const char *),
+	    void *);
+cmd_fn	 subaccount_add, subaccount_list, subaccount_enable,
+	 subaccount_disable, subaccount_passwd, subaccount_delete,
+	 subaccount_allow_ip, subaccount_deny_ip, subaccount_domain_add,
+	 subaccount_domain_del;
+
+/* apikey.c */
+int	 apikey_ids(struct ctx *, void (*add)(void *, const char *), void *);
+cmd_fn	 apikey_add, apikey_list, apikey_revoke;
+
+/* database.c */
+cmd_fn	 database_init;
+
+/* shell.c */
+cmd_fn	 shell_run, shell_quit;
+
+#endif

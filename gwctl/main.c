@@ -1,0 +1,86 @@
+/*
+ * gwctl - manage gw: subaccounts, credentials, API keys, databases.
+ *
+ * Security: writes gw.db, which holds password hashes.  Reads passwords
+ * from standard input only (never from the command line, where ps(1)
+ * would show them).  Run as root with `user` set in gwd.conf, it becomes
+ * that user before opening any database.
+ * Standards: none on the wire; sysexits(3) exit codes.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "gwctl.h"
+#include "log.h"
+
+static void
+main_usage(FILE *fp)
+{
+	fprintf(fp, "usage: gwctl [-c FILE] COMMAND [ARGUMENT ...]\n"
+	    "       gwctl [-c FILE] [shell]\n"
+	    "       gwctl --help | --version\n");
+}
+
+static void
+main_help(void)
+{
+	main_usage(stdout);
+	printf("\nOptions:\n"
+	    "  -c FILE        configuration (default %s)\n"
+	    "  -h, --help     this help\n"
+	    "  -V, --version  print the version\n"
+	    "\nCommands:\n", GW_DEFAULT_CONFIG);
+	cmd_help(stdout, NULL, 0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *shell_argv[] = { "shell", NULL };
+	struct ctx ctx = { 0 };
+	int ch, r;
+
+	log_init("gwctl", LOG_DEST_STDERR, 0);
+	/* '+': options after the command belong to the command. */
+	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			ctx.config_path = optarg;
+			break;
+		case 'h':
+			main_help();
+			return EX_OK;
+		case 'V':
+			printf("gwctl %s\n", GW_VERSION);
+			return EX_OK;
+		default:
+			main_usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0 && !isatty(STDIN_FILENO)) {
+		main_usage(stderr);
+		return EX_USAGE;
+	}
+	if (argc == 0)
+		r = cmd_run(&ctx, 1, shell_argv);
+	else
+		r = cmd_run(&ctx, argc, (const char **)argv);
+	ctx_close(&ctx);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_warn("stdout");
+		return r == EX_OK ? EX_IOERR : r;
+	}
+	return r;
+}

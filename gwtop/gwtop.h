@@ -1,0 +1,72 @@
+/*
+ * gwtop.h - the pieces of gwtop: a model that reads queue.db and log.db
+ * into a snapshot (model.c), derived rates (rates.c), panels that draw a
+ * snapshot (panel_*.c), the screen that arranges them (view.c), and the
+ * one-shot printer (once.c).
+ */
+#ifndef GWTOP_H
+#define GWTOP_H
+
+#include <stdint.h>
+
+#define RECENT_MAX	200
+
+/* Windows over which log.db events are counted. */
+enum win { WIN_1M, WIN_5M, WIN_1H, NWIN };
+/* Event actions counted; the order of columns and keys. */
+enum act { ACT_RECEIVED, ACT_DELIVERED, ACT_DEFERRED, ACT_BOUNCED,
+    ACT_EXPIRED, ACT_REJECTED, NACT };
+
+extern const char *const win_name[NWIN];	/* "1m", "5m", "1h" */
+extern const int	 win_seconds[NWIN];
+extern const char *const act_name[NACT];	/* "received", ... */
+
+struct recent {
+	int64_t		 id, ts;
+	char		 action[16];
+	char		 qid[32];
+	char		 rcpt[256];
+	char		 result[256];	/* "250 2.0.0 mx.example.com" */
+};
+
+struct snapshot {
+	int64_t		 now_us;
+	const char	*gwd;		/* running, stopped, unknown */
+
+	int		 queue_ok;
+	int		 queue_missing;	/* queue.db does not exist */
+	char		 queue_err[512];
+	int64_t		 rcpt_total, rcpt_ready, rcpt_deferred;
+	int64_t		 messages;
+	int64_t		 oldest_age_s;	/* 0: the queue is empty */
+
+	int		 log_ok;
+	int		 log_missing;
+	char		 log_err[512];
+	int64_t		 count[NWIN][NACT];
+	struct recent	 recent[RECENT_MAX];
+	int		 nrecent;
+};
+
+struct model;
+
+/* model.c: databases opened read-only, reopened after any failure. */
+struct model *model_new(const char *state_dir, const char *control_socket);
+void	 model_refresh(struct model *, struct snapshot *);
+void	 model_free(struct model *);
+
+/* rates.c: derived figures; -1 when there is nothing to divide by. */
+enum rate { RATE_IN, RATE_OUT, RATE_DELIVERY, RATE_DEFERRAL, RATE_BOUNCE,
+    NRATE };
+enum level { LEVEL_NONE, LEVEL_GOOD, LEVEL_WARN, LEVEL_BAD };
+
+extern const char *const rate_name[NRATE];	/* "in_per_s", ... */
+double	 rates_get(const struct snapshot *, enum win, enum rate);
+int	 rates_is_percent(enum rate);
+enum level rates_level(enum rate, double);
+void	 rates_format(enum rate, double, char *, size_t);
+
+/* once.c: gwtop --once */
+int	 once_print(const struct snapshot *, int json);
+
+#endif

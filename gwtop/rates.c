@@ -1,0 +1,82 @@
+/*
+ * rates.c - figures derived from the event counts, and the bands admins
+ * watch them by.
+ *
+ *   in_per_s   received / window seconds (messages accepted)
+ *   out_per_s  delivered / window seconds (recipients delivered)
+ *   delivery   delivered / (delivered + bounced + expired), percent
+ *   deferral   deferred / (delivered + deferred + bounced + expired)
+ *   bounce     bounced / (delivered + bounced + expired)
+ *
+ * Bands: bounce < 3% good, < 5% warning, else bad (the usual mailbox
+ * provider thresholds); deferral < 10% / < 25%; delivery >= 97% / >= 90%.
+ */
+#include <stdio.h>
+
+#include "gwtop.h"
+
+const char *const rate_name[NRATE] = { "in_per_s", "out_per_s", "delivery",
+    "deferral", "bounce" };
+
+static double
+rates_ratio(int64_t num, int64_t den)
+{
+	return den > 0 ? 100.0 * (double)num / (double)den : -1;
+}
+
+double
+rates_get(const struct snapshot *s, enum win w, enum rate r)
+{
+	const int64_t *c = s->count[w];
+	int64_t final = c[ACT_DELIVERED] + c[ACT_BOUNCED] + c[ACT_EXPIRED];
+
+	switch (r) {
+	case RATE_IN:
+		return (double)c[ACT_RECEIVED] / win_seconds[w];
+	case RATE_OUT:
+		return (double)c[ACT_DELIVERED] / win_seconds[w];
+	case RATE_DELIVERY:
+		return rates_ratio(c[ACT_DELIVERED], final);
+	case RATE_DEFERRAL:
+		return rates_ratio(c[ACT_DEFERRED], final + c[ACT_DEFERRED]);
+	case RATE_BOUNCE:
+		return rates_ratio(c[ACT_BOUNCED], final);
+	default:
+		return -1;
+	}
+}
+
+int
+rates_is_percent(enum rate r)
+{
+	return r == RATE_DELIVERY || r == RATE_DEFERRAL || r == RATE_BOUNCE;
+}
+
+enum level
+rates_level(enum rate r, double v)
+{
+	if (v < 0)
+		return LEVEL_NONE;
+	switch (r) {
+	case RATE_BOUNCE:
+		return v < 3 ? LEVEL_GOOD : v < 5 ? LEVEL_WARN : LEVEL_BAD;
+	case RATE_DEFERRAL:
+		return v < 10 ? LEVEL_GOOD : v < 25 ? LEVEL_WARN : LEVEL_BAD;
+	case RATE_DELIVERY:
+		return v >= 97 ? LEVEL_GOOD : v >= 90 ? LEVEL_WARN : LEVEL_BAD;
+	default:
+		return LEVEL_NONE;
+	}
+}
+
+/* "0.033" per second, "97.5" percent, "-" when there is no data. */
+void
+rates_format(enum rate r, double v, char *out, size_t n)
+{
+	if (v < 0)
+		snprintf(out, n, "-");
+	else if (rates_is_percent(r))
+		snprintf(out, n, "%.1f", v);
+	else
+		snprintf(out, n, "%.3f", v);
+}

@@ -1,0 +1,197 @@
+/*
+ * view.c - arranging panels on the screen (ncursesw).
+ *
+ * Curses is entered once and left through view_end(), which main()
+ * registers with atexit(), so the terminal is restored on every way out:
+ * q, a signal (the handler only sets a flag), or fatal().
+ */
+#include <curses.h>
+#include <locale.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include "json.h"
+#include "util.h"
+#include "view.h"
+
+enum { PAIR_GOOD = 1, PAIR_WARN, PAIR_BAD, PAIR_TITLE };
+
+static int view_active;
+
+static panel_draw_fn *const panels[] = {
+	panel_header_draw,
+	panel_queue_draw,
+	panel_rates_draw,
+	panel_events_draw,
+};
+
+void
+view_init(struct view *v)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	setlocale(LC_ALL, "");
+	initscr();
+	view_active = 1;
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	curs_set(0);
+	v->color = has_colors() && (nc == NULL || *nc == '\0');
+	if (v->color) {
+		start_color();
+		use_default_colors();
+		init_pair(PAIR_GOOD, COLOR_GREEN, -1);
+		init_pair(PAIR_WARN, COLOR_YELLOW, -1);
+		init_pair(PAIR_BAD, COLOR_RED, -1);
+		init_pair(PAIR_TITLE, COLOR_BLACK, COLOR_CYAN);
+	}
+}
+
+void
+view_end(void)
+{
+	if (view_active && !isendwin()) {
+		curs_set(1);
+		endwin();
+	}
+	view_active = 0;
+}
+
+int
+view_attr(const struct view *v, enum level l)
+{
+	static const int pair[] = { 0, PAIR_GOOD, PAIR_WARN, PAIR_BAD };
+
+	if (l == LEVEL_NONE)
+		return A_NORMAL;
+	if (!v->color)
+		return l == LEVEL_BAD ? A_BOLD : A_NORMAL;
+	return COLOR_PAIR(pair[l]) | (l == LEVEL_BAD ? A_BOLD : 0);
+}
+
+/*
+ * Untrusted text (addresses from the log) to the screen: valid UTF-8
+ * only, no control characters, cut at `cols` display columns.
+ */
+void
+view_put(int y, int x, const char *s, int cols)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, n;
+	char out[1024];
+	size_t o = 0;
+	uint32_t cp;
+	int w, used = 0;
+
+	while (i < len && o + 5 < sizeof(out)) {
+		n = json_utf8_next(p + i, len - i, &cp);
+		w = n && cp >= 0x20 && !(cp >= 0x7f && cp < 0xa0) ?
+		    wcwidth((wchar_t)cp) : -1;
+		if (w < 0) {
+			n = n ? n : 1;
+			w = 1;
+			if (used + 1 > cols)
+				break;
+			out[o++] = '?';
+		} else {
+			if (used + w > cols)
+				break;
+			memcpy(out + o, p + i, n);
+			o += n;
+		}
+		used += w;
+		i += n;
+	}
+	out[o] = '\0';
+	mvaddstr(y, x, out);
+}
+
+void
+view_duration(int64_t s, char *out, size_t n)
+{
+	if (s < 60)
+		snprintf(out, n, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(out, n, "%lldm%02llds", (long long)s / 60,
+		    (long long)s % 60);
+	else if (s < 86400)
+		snprintf(out, n, "%lldh%02lldm", (long long)s / 3600,
+		    (long long)s % 3600 / 60);
+	else
+		snprintf(out, n, "%lldd%02lldh", (long long)s / 86400,
+		    (long long)s % 86400 / 3600);
+}
+
+static void
+view_footer(const struct view *v)
+{
+	attron(v->color ? COLOR_PAIR(PAIR_TITLE) : A_REVERSE);
+	mvhline(LINES - 1, 0, ' ', COLS);
+	view_put(LINES - 1, 0, " q quit  h help  space pause  +/- refresh",
+	    COLS);
+	attroff(v->color ? COLOR_PAIR(PAIR_TITLE) : A_REVERSE);
+}
+
+static void
+view_box(int y, int x, int h, int w)
+{
+	for (int i = 0; i < h; i++)
+		mvhline(y + i, x, ' ', w);
+	mvhline(y, x + 1, ACS_HLINE, w - 2);
+	mvhline(y + h - 1, x + 1, ACS_HLINE, w - 2);
+	mvvline(y + 1, x, ACS_VLINE, h - 2);
+	mvvline(y + 1, x + w - 1, ACS_VLINE, h - 2);
+	mvaddch(y, x, ACS_ULCORNER);
+	mvaddch(y, x + w - 1, ACS_URCORNER);
+	mvaddch(y + h - 1, x, ACS_LLCORNER);
+	mvaddch(y + h - 1, x + w - 1, ACS_LRCORNER);
+}
+
+/* The key table as a box in the middle; skipped if it cannot fit. */
+static void
+view_help(const struct view *v)
+{
+	int h = 5, w = 52, y, x, row;
+
+	for (size_t i = 0; i < nkeys; i++)
+		h += keys[i].name != NULL;
+	if (h > LINES || w > COLS)
+		return;
+	y = (LINES - h) / 2;
+	x = (COLS - w) / 2;
+	view_box(y, x, h, w);
+	attron(A_BOLD);
+	view_put(y + 1, x + 2, "gwtop keys", w - 4);
+	attroff(A_BOLD);
+	row = y + 2;
+	for (size_t i = 0; i < nkeys; i++) {
+		if (keys[i].name == NULL)
+			continue;
+		view_put(row, x + 2, keys[i].name, 10);
+		view_put(row++, x + 14, keys[i].what, w - 16);
+	}
+	view_put(y + h - 2, x + 2, "any key closes this", w - 4);
+}
+
+void
+view_draw(const struct view *v, const struct snapshot *s)
+{
+	int y = 0, rows;
+
+	erase();
+	for (size_t i = 0; i < nitems(panels) && y < LINES - 1; i++) {
+		rows = panels[i](v, s, y, LINES - 1 - y);
+		y += rows;
+		if (rows > 0 && i + 1 < nitems(panels))
+			y++;	/* a blank line between panels */
+	}
+	view_footer(v);
+	if (v->help)
+		view_help(v);
+	refresh();
+}
