@@ -1,0 +1,460 @@
+"""Shared fixtures for gw's end-to-end tests.
+
+Everything here is a real part on loopback: gwd as built, an SMTP sink
+(aiosmtpd) that records every message byte for byte, a DNS server
+(dnslib) answering from a zone the test writes, and the gw tools.
+Run with Debian's python: /usr/bin/python3 -m pytest tests/e2e
+"""
+import os
+import signal
+import socket
+import sqlite3
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("GW_BUILD", os.path.join(REPO, "build"))
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=15.0, interval=0.02, what="condition"):
+    """Poll pred() until it returns something true; fail after timeout."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for %s" % what)
+        time.sleep(interval)
+
+
+def client_tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+# --------------------------------------------------------------------------
+# The sink: a real SMTP server that keeps what it receives.
+
+class Received:
+    def __init__(self, mail_from, rcpt_tos, data, peer, tls):
+        # aiosmtpd reports the null reverse-path as "<>"; "" here.
+        self.mail_from = "" if mail_from == "<>" else mail_from
+        self.rcpt_tos = rcpt_tos
+        self.data = data          # bytes as received, dot-unstuffed, CRLF
+        self.peer = peer
+        self.tls = tls
+
+    @property
+    def body(self):
+        return self.data.split(b"\r\n\r\n", 1)[1]
+
+    @property
+    def headers(self):
+        return self.data.split(b"\r\n\r\n", 1)[0]
+
+
+class Sink:
+    """aiosmtpd on loopback.  Replies can be scripted:
+    sink.rcpt_reply = lambda addr: "550 5.1.1 no such user" or None
+    sink.data_reply = lambda msg: "451 4.3.0 try later" or None
+    """
+
+    def __init__(self, host="127.0.0.1", port=None, tls_context=None):
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import SMTP
+
+        self.host = host
+        self.port = port or free_port(host)
+        self.messages = []
+        self.attempts = 0
+        self.rcpt_reply = None
+        self.data_reply = None
+        self.lock = threading.Lock()
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(self, server, session, envelope, address,
+                                  rcpt_options):
+                if sink.rcpt_reply:
+                    r = sink.rcpt_reply(address)
+                    if r:
+                        return r
+                envelope.rcpt_tos.append(address)
+                return "250 2.1.5 OK"
+
+            async def handle_DATA(self, server, session, envelope):
+                with sink.lock:
+                    sink.attempts += 1
+                data = envelope.original_content or envelope.content
+                msg = Received(envelope.mail_from, list(envelope.rcpt_tos),
+                               data, session.peer,
+                               session.ssl is not None)
+                if sink.data_reply:
+                    r = sink.data_reply(msg)
+                    if r:
+                        return r
+                with sink.lock:
+                    sink.messages.append(msg)
+                return "250 2.0.0 OK queued"
+
+        kw = {}
+        if tls_context is not None:
+            kw["tls_context"] = tls_context
+        self.controller = Controller(Handler(), hostname=host, port=self.port,
+                                     decode_data=False, data_size_limit=64 << 20,
+                                     ready_timeout=10, **kw)
+        self.controller.start()
+
+    def wait_count(self, n, timeout=20):
+        wait_for(lambda: len(self.messages) >= n, timeout,
+                 what="%d messages at the sink (have %d)" % (n, len(self.messages)))
+        return self.messages
+
+    def stop(self):
+        self.controller.stop()
+
+
+@pytest.fixture
+def sink():
+    s = Sink()
+    yield s
+    s.stop()
+
+
+# --------------------------------------------------------------------------
+# DNS: a real server on loopback answering from a dict zone.
+
+class Dns:
+    """dnslib server.  zone[(name, type)] = [rdata...]:
+      dns.add("example.test", "MX", (10, "mx1.example.test"))
+      dns.add("mx1.example.test", "A", "127.0.0.1")
+      dns.rcode["broken.test"] = "SERVFAIL"
+    Names without records answer NXDOMAIN unless some record exists for
+    the name (then NOERROR with no data).
+    """
+
+    def __init__(self):
+        from dnslib import QTYPE, RCODE, RR, A, AAAA, MX, TXT
+        from dnslib.server import BaseResolver, DNSServer
+
+        self.zone = {}
+        self.rcode = {}
+        self.drop = set()          # names whose queries are never answered
+        self.queries = []
+        self.port = free_port()
+        dns = self
+
+        class Resolver(BaseResolver):
+            def resolve(self, request, handler):
+                reply = request.reply()
+                qname = str(request.q.qname).rstrip(".").lower()
+                qtype = QTYPE[request.q.qtype]
+                dns.queries.append((qname, qtype))
+                if qname in dns.drop:
+                    return None
+                if qname in dns.rcode:
+                    reply.header.rcode = getattr(RCODE, dns.rcode[qname])
+                    return reply
+                recs = dns.zone.get((qname, qtype), [])
+                for r in recs:
+                    if qtype == "MX":
+                        rd = MX(r[1] + ".", r[0]) if r[1] else MX(".", r[0])
+                    elif qtype == "A":
+                        rd = A(r)
+                    elif qtype == "AAAA":
+                        rd = AAAA(r)
+                    elif qtype == "TXT":
+                        rd = TXT(r)
+                    else:
+                        continue
+                    reply.add_answer(RR(qname + ".", request.q.qtype, rdata=rd, ttl=60))
+                if not recs and not any(k[0] == qname for k in dns.zone):
+                    reply.header.rcode = RCODE.NXDOMAIN
+                return reply
+
+        self.udp = DNSServer(Resolver(), port=self.port, address="127.0.0.1")
+        self.tcp = DNSServer(Resolver(), port=self.port, address="127.0.0.1", tcp=True)
+        self.udp.start_thread()
+        self.tcp.start_thread()
+
+    def add(self, name, rtype, rdata):
+        self.zone.setdefault((name.lower(), rtype), []).append(rdata)
+
+    @property
+    def resolver(self):
+        return "127.0.0.1:%d" % self.port
+
+    def stop(self):
+        self.udp.stop()
+        self.tcp.stop()
+
+
+@pytest.fixture
+def dns():
+    d = Dns()
+    yield d
+    d.stop()
+
+
+# --------------------------------------------------------------------------
+# gwd itself.
+
+def conf_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, (list, tuple)):
+        return "[ " + ", ".join(conf_value(x) for x in v) + " ]"
+    return '"%s"' % v
+
+
+class Gwd:
+    """One gwd with its own state directory and free ports.
+
+    gw.listen: {"submission": port (STARTTLS), "smtps": port (implicit),
+    "plain": port (STARTTLS listener with require_tls=false, ip_auth)}.
+    """
+
+    def __init__(self, tmp, relay=None, dns=None, settings=None, extra=""):
+        self.dir = str(tmp)
+        os.makedirs(self.dir, exist_ok=True)
+        self.state = os.path.join(self.dir, "state")
+        self.conf = os.path.join(self.dir, "gwd.conf")
+        self.ports = {"submission": free_port(), "smtps": free_port(),
+                      "plain": free_port()}
+        self.proc = None
+        self.log = os.path.join(self.dir, "gwd.log")
+        groups = {
+            "tls": {"certificate": "state/cert.pem", "key": "state/key.pem",
+                    "self_signed": True},
+            "relay": relay or {"mode": "smarthost", "host": "127.0.0.1",
+                               "port": 25, "tls": "none"},
+            "limits": {"auth_fail_delay": "50ms"},
+            "queue": {"retry_min": "1s", "retry_max": "2s"},
+            "dns": {"resolver": dns.resolver if dns else "127.0.0.1:1",
+                    "timeout": "1s", "attempts": 1},
+        }
+        for k, v in (settings or {}).items():
+            g, _, name = k.partition(".")
+            groups.setdefault(g, {})[name] = v
+        lines = ['state_dir = "state";', 'hostname = "gw.test";',
+                 'control_socket = "state/control";',
+                 "listen = (",
+                 '  { address = "127.0.0.1"; port = %d; tls = "starttls"; },'
+                 % self.ports["submission"],
+                 '  { address = "127.0.0.1"; port = %d; tls = "implicit"; },'
+                 % self.ports["smtps"],
+                 '  { address = "127.0.0.1"; port = %d; tls = "starttls"; '
+                 'require_tls = false; ip_auth = true; }' % self.ports["plain"],
+                 ");"]
+        for g, kv in groups.items():
+            lines.append("%s = {" % g)
+            for k, v in kv.items():
+                lines.append("  %s = %s;" % (k, conf_value(v)))
+            lines.append("};")
+        lines.append(extra)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    # -- process
+    def start(self, wait=True):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
+                                     stdout=self.logf, stderr=self.logf)
+        if wait:
+            for p in self.ports.values():
+                wait_for(lambda: self._can_connect(p) or self._died(),
+                         what="gwd listening on %d" % p)
+            if self.proc.poll() is not None:
+                raise AssertionError("gwd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
+        return self
+
+    def _died(self):
+        return self.proc.poll() is not None
+
+    @staticmethod
+    def _can_connect(port):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.logf.close()
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.logf.close()
+
+    def logtext(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    # -- tools
+    def tool(self, name, *args, input=None, check=True):
+        r = subprocess.run([os.path.join(BUILD, name), "-c", self.conf] + list(args),
+                           input=input, capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError("%s %s: exit %d\n%s%s" % (name, " ".join(args),
+                                 r.returncode, r.stdout, r.stderr))
+        return r
+
+    def gwctl(self, *args, **kw):
+        return self.tool("gwctl", *args, **kw)
+
+    def add_subaccount(self, name="app", domain="example.com", password="s3cret-pass",
+                       *more_domains):
+        args = ["subaccount", "add", name, "--domain", domain, "--password-stdin"]
+        for d in more_domains:
+            args += ["--domain", d]
+        self.gwctl(*args, input=password + "\n")
+        return name, password
+
+    # -- databases (read-only looks, as an admin would)
+    def db(self, name):
+        c = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.state, name), uri=True,
+                            timeout=10)
+        c.row_factory = sqlite3.Row
+        return c
+
+    def events(self, where="1", args=()):
+        with self.db("log.db") as c:
+            return [dict(r) for r in c.execute(
+                "SELECT * FROM event WHERE %s ORDER BY id" % where, args)]
+
+    def queue_count(self):
+        with self.db("queue.db") as c:
+            return c.execute("SELECT count(*) FROM recipient").fetchone()[0]
+
+
+@pytest.fixture
+def gw_factory(tmp_path):
+    made = []
+
+    def make(**kw):
+        g = Gwd(tmp_path / ("gw%d" % len(made)), **kw)
+        os.makedirs(g.dir, exist_ok=True)
+        made.append(g)
+        return g
+
+    yield make
+    for g in made:
+        rc = g.stop()
+        # A crash or sanitizer report fails the test that caused it.
+        text = g.logtext() if os.path.exists(g.log) else ""
+        assert "ERROR: AddressSanitizer" not in text, text[-4000:]
+        assert "runtime error:" not in text, text[-4000:]
+        assert rc in (0, None, -9), "gwd exited %r\n%s" % (rc, text[-4000:])
+
+
+def smarthost(sink):
+    return {"mode": "smarthost", "host": sink.host, "port": sink.port, "tls": "none"}
+
+
+# --------------------------------------------------------------------------
+# A raw SMTP client for hostile conversations.
+
+class Raw:
+    def __init__(self, port, host="127.0.0.1", implicit=False, timeout=10):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        if implicit:
+            self.sock = client_tls_context().wrap_socket(self.sock)
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def reply(self):
+        """Read one complete (possibly multi-line) reply; return (code, text)."""
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise EOFError("connection closed; got %r" % self.buf)
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode("utf-8", "replace"))
+            if len(line) < 4 or line[3:4] != b"-":
+                break
+        return int(lines[-1][:3]), "\n".join(l[4:] for l in lines)
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def starttls(self):
+        code, _ = self.cmd("STARTTLS")
+        assert code == 220
+        self.sock = client_tls_context().wrap_socket(self.sock)
+        return self
+
+    def pending(self, wait=0.3):
+        """Whatever arrives within `wait` seconds (b"" if nothing)."""
+        self.sock.settimeout(wait)
+        data = self.buf
+        self.buf = b""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except (socket.timeout, ssl.SSLError, TimeoutError):
+            pass
+        finally:
+            self.sock.settimeout(10)
+        return data
+
+    def closed(self, wait=2.0):
+        self.sock.settimeout(wait)
+        try:
+            return self.sock.recv(1) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except (socket.timeout, TimeoutError):
+            return False
+        finally:
+            self.sock.settimeout(10)
+
+    def close(self):
+        self.sock.close()
+
+
+def auth_plain(user, password):
+    import base64
+    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+
+
+def login(raw, user, password):
+    raw.cmd("EHLO client.test")
+    raw.starttls()
+    raw.cmd("EHLO client.test")
+    return raw.cmd("AUTH PLAIN " + auth_plain(user, password))
