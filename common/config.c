@@ -461,9 +461,6 @@ check(struct gw_config *cfg)
 		    "\"smarthost\"");
 	if ((cfg->relay.username == NULL) != (cfg->relay.password == NULL))
 		cerr(0, "relay.username and relay.password go together");
-	if (cfg->relay.mode == RELAY_MX && cfg->dns.nresolver == 0)
-		cerr(0, "dns.resolver: required for MX delivery (e.g. "
-		    "\"127.0.0.1\" or \"127.0.0.1:5353\")");
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)
 		cerr(0, "queue.retry_min is longer than queue.retry_max");
 	/* The option is written in milliseconds, used in microseconds. */
