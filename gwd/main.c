@@ -232,7 +232,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *path = GW_DEFAULT_CONFIG, *errstr;
-	struct gw_config cfg;
+	static struct gw_config cfg;	/* reachable until exit: gcfg */
 	int ch, checkonly = 0, verbose = 0;
 	char err[512];
 

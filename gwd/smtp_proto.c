@@ -15,7 +15,7 @@ enum line_status
 line_next(struct line_reader *lr, const char *data, size_t len, size_t max,
     const char **line, size_t *linelen, size_t *used)
 {
-	const char *lf = memchr(data, '\n', len);
+	const char *lf = len ? memchr(data, '\n', len) : NULL;
 	size_t n;
 
 	if (lr->skipping) {
