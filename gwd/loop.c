@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "heap.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
@@ -19,8 +20,8 @@
 static int		 epfd = -1;
 static int		 running;
 static int64_t		 now;
-static struct ev_timer	**heap;
-static int		 nheap, heapcap;
+/* Armed timers, earliest first; each timer knows its slot. */
+static struct heap	 timers = HEAP_INITIALIZER(struct ev_timer, when, idx);
 static struct {
 	void	(*fn)(void *);
 	void	*arg;
@@ -98,45 +99,6 @@ io_del(struct ev_io *io)
 	io->events = 0;
 }
 
-/* Timer heap: heap[0] is the earliest; each timer knows its slot. */
-
-static void
-heap_swap(int a, int b)
-{
-	struct ev_timer *t = heap[a];
-
-	heap[a] = heap[b];
-	heap[b] = t;
-	heap[a]->idx = a;
-	heap[b]->idx = b;
-}
-
-static void
-heap_up(int i)
-{
-	while (i > 0 && heap[(i - 1) / 2]->when > heap[i]->when) {
-		heap_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static void
-heap_down(int i)
-{
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < nheap && heap[l]->when < heap[m]->when)
-			m = l;
-		if (r < nheap && heap[r]->when < heap[m]->when)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(i, m);
-		i = m;
-	}
-}
-
 void
 timer_init(struct ev_timer *t, timer_cb cb, void *arg)
 {
@@ -149,42 +111,17 @@ timer_init(struct ev_timer *t, timer_cb cb, void *arg)
 void
 timer_del(struct ev_timer *t)
 {
-	int i = t->idx;
-
-	if (i < 0)
-		return;
-	t->idx = -1;
-	if (i == --nheap)
-		return;
-	heap[i] = heap[nheap];
-	heap[i]->idx = i;
-	heap_up(i);
-	heap_down(heap[i]->idx);
+	heap_remove(&timers, t);
 }
 
 void
 timer_at(struct ev_timer *t, int64_t when)
 {
-	if (t->idx >= 0) {
-		int64_t old = t->when;
-
-		t->when = when;
-		if (when < old)
-			heap_up(t->idx);
-		else
-			heap_down(t->idx);
-		return;
-	}
-	if (nheap == heapcap) {
-		heapcap = heapcap ? heapcap * 2 : 64;
-		heap = realloc(heap, (size_t)heapcap * sizeof(*heap));
-		if (heap == NULL)
-			fatal("timer heap");
-	}
 	t->when = when;
-	t->idx = nheap;
-	heap[nheap++] = t;
-	heap_up(t->idx);
+	if (t->idx >= 0)
+		heap_fix(&timers, t);
+	else
+		heap_insert(&timers, t);
 }
 
 void
@@ -196,8 +133,9 @@ timer_add(struct ev_timer *t, int64_t ms)
 static void
 run_timers(void)
 {
-	while (nheap > 0 && heap[0]->when <= now) {
-		struct ev_timer *t = heap[0];
+	struct ev_timer *t;
+
+	while ((t = heap_top(&timers)) != NULL && t->when <= now) {
 
 		timer_del(t);
 		t->cb(t);
@@ -222,8 +160,8 @@ loop_run(void)
 		if (!running)
 			break;
 		timeout = -1;
-		if (nheap > 0) {
-			int64_t d = heap[0]->when - now;
+		if (heap_top(&timers) != NULL) {
+			int64_t d = heap_key(&timers, heap_top(&timers)) - now;
 
 			timeout = d < 0 ? 0 : d > 60000 ? 60000 : (int)d;
 		}

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dsn.h"
+#include "heap.h"
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
@@ -30,8 +31,9 @@
 #define SMARTHOST_DEST	"[smarthost]"
 
 static struct hmap	 dests;
-static struct qrcpt	**heap;		/* waiting recipients by next_attempt */
-static int		 nheap, heapcap;
+/* Recipients waiting for a retry, by next_attempt. */
+static struct heap	 retries = HEAP_INITIALIZER(struct qrcpt, next_attempt,
+			    heap_idx);
 static struct ev_timer	 retry_timer;
 static struct ev_timer	 gc_timer;
 static size_t		 body_bytes;
@@ -142,84 +144,16 @@ msg_forget(struct qmsg *m)
 	qmsg_free(m);
 }
 
-/* The retry heap. */
-
-static void
-heap_swap(int a, int b)
-{
-	struct qrcpt *t = heap[a];
-
-	heap[a] = heap[b];
-	heap[b] = t;
-	heap[a]->heap_idx = a;
-	heap[b]->heap_idx = b;
-}
-
-static void
-heap_up(int i)
-{
-	while (i > 0 && heap[(i - 1) / 2]->next_attempt >
-	    heap[i]->next_attempt) {
-		heap_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static void
-heap_down(int i)
-{
-	for (;;) {
-		int l = 2 * i + 1, r = l + 1, m = i;
-
-		if (l < nheap && heap[l]->next_attempt < heap[m]->next_attempt)
-			m = l;
-		if (r < nheap && heap[r]->next_attempt < heap[m]->next_attempt)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(i, m);
-		i = m;
-	}
-}
-
-static void
-heap_push(struct qrcpt *r)
-{
-	if (nheap == heapcap) {
-		heapcap = heapcap ? heapcap * 2 : 256;
-		heap = realloc(heap, (size_t)heapcap * sizeof(*heap));
-		if (heap == NULL)
-			fatal("retry heap");
-	}
-	r->heap_idx = nheap;
-	heap[nheap++] = r;
-	heap_up(r->heap_idx);
-}
-
-static struct qrcpt *
-heap_pop(void)
-{
-	struct qrcpt *r = heap[0];
-
-	r->heap_idx = -1;
-	if (--nheap > 0) {
-		heap[0] = heap[nheap];
-		heap[0]->heap_idx = 0;
-		heap_down(0);
-	}
-	return r;
-}
-
 static void
 arm_retry_timer(void)
 {
 	int64_t now = now_us() / 1000, when;
 
-	if (nheap == 0) {
+	if (heap_top(&retries) == NULL) {
 		timer_del(&retry_timer);
 		return;
 	}
-	when = heap[0]->next_attempt * 1000 - now;
+	when = heap_key(&retries, heap_top(&retries)) * 1000 - now;
 	timer_add(&retry_timer, when < 0 ? 0 : when);
 }
 
@@ -308,7 +242,7 @@ static void
 rcpt_wait(struct qrcpt *r)
 {
 	r->state = QR_WAITING;
-	heap_push(r);
+	heap_insert(&retries, r);
 }
 
 static void
@@ -318,8 +252,10 @@ retry_due(struct ev_timer *t)
 	struct hmap touched;
 
 	hmap_init(&touched);
-	while (nheap > 0 && heap[0]->next_attempt <= now) {
-		struct qrcpt *r = heap_pop();
+	struct qrcpt *r;
+
+	while ((r = heap_top(&retries)) != NULL && r->next_attempt <= now) {
+		heap_remove(&retries, r);
 
 		rcpt_ready(r, 0);
 		hmap_put(&touched, r->domain, r);
@@ -798,7 +734,7 @@ queue_stats(struct queue_stats *st)
 	st->messages = nmessages;
 	st->recipients = nrcpts;
 	st->active = nactive;
-	st->deferred = nheap;
+	st->deferred = retries.n;
 	st->destinations = (int)hmap_count(&dests);
 	st->connections = mta_count();
 }
