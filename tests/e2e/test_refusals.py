@@ -350,3 +350,49 @@ def test_connection_limit_per_ip(gw_factory, sink):
         c.close()
         return ok
     wait_for(admitted, 3, 0.1, "a slot again")
+
+
+# SMTP smuggling: an end-of-data that some receivers honour and others do
+# not, followed by a second, forged transaction.  gwd honours only
+# CRLF "." CRLF, refuses the whole message for the bare CR or LF, and the
+# forged commands never run: exactly one reply, nothing at the sink.
+SMUGGLED = (b"MAIL FROM:<app@example.com>\r\n"
+            b"RCPT TO:<victim@dest.test>\r\n"
+            b"DATA\r\n"
+            b"From: app@example.com\r\nSubject: forged\r\n\r\nsmuggled\r\n")
+
+
+@pytest.mark.parametrize("fake_end", [
+    b"\n.\n", b"\r.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n", b"\r\n.\r",
+    b"\n.\r", b".\n", b"\r\n.\x00\r\n",
+], ids=["LF.LF", "CR.CR", "LF.CRLF", "CRLF.LF", "CR.CRLF", "CRLF.CR",
+        "LF.CR", "dotLF", "CRLF.NUL"])
+def test_smuggling_variants_refused(gw, sink, fake_end):
+    r = authed(gw)
+    assert r.cmd("MAIL FROM:<app@example.com>")[0] == 250
+    assert r.cmd("RCPT TO:<u@dest.test>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    r.send(MSG[:-2] + fake_end + SMUGGLED + b".\r\n")
+    code, text = r.reply()
+    assert code in (550, 554) and text.startswith("5."), (code, text)
+    # No reply for the forged MAIL, RCPT or DATA: they were message data.
+    assert r.pending(0.5) == b""
+    assert r.cmd("QUIT")[0] == 221
+    time.sleep(0.5)
+    assert sink.messages == []
+    assert not gw.events("action='received'")
+
+
+def test_data_timeout(gw_factory, sink):
+    g = gw_factory(relay=smarthost(sink),
+                   settings={"limits.data_timeout": "1s"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    r = authed(g)
+    r.cmd("MAIL FROM:<app@example.com>")
+    r.cmd("RCPT TO:<u@dest.test>")
+    assert r.cmd("DATA")[0] == 354
+    r.send(b"Subject: stalls\r\n\r\nhalf a mess")
+    code, text = r.reply()
+    assert (code, text[:5]) == (421, "4.4.2")
+    assert r.closed()
+    assert sink.messages == []
