@@ -115,3 +115,58 @@ sockaddr_ntop(const struct sockaddr *sa, char *out, size_t n)
 	} else
 		snprintf(out, n, "unknown");
 }
+
+int
+sockaddr_parse(const char *s, int defport, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 8];
+	const char *portp = NULL;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	long port = defport;
+	char *end;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {			/* [::1]:5353 */
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || (size_t)(rb - s - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, (size_t)(rb - s - 1));
+		host[rb - s - 1] = '\0';
+		if (rb[1] == ':')
+			portp = rb + 2;
+		else if (rb[1] != '\0')
+			return -1;
+	} else {
+		const char *colon = strchr(s, ':');
+
+		if (colon && strchr(colon + 1, ':'))	/* bare IPv6 */
+			colon = NULL;
+		if (gw_strlcpy(host, s, sizeof(host)) >= sizeof(host))
+			return -1;
+		if (colon) {
+			host[colon - s] = '\0';
+			portp = colon + 1;
+		}
+	}
+	if (portp) {
+		port = strtol(portp, &end, 10);
+		if (*portp == '\0' || *end || port < 1 || port > 65535)
+			return -1;
+	}
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	return -1;
+}

@@ -19,5 +19,9 @@ void	cidr_format(const struct cidr *, char *, size_t);  /* canonical */
 int	cidr_match(const struct cidr *, const struct sockaddr *);
 /* Peer address as text without IPv4-mapping ("192.0.2.1"). */
 void	sockaddr_ntop(const struct sockaddr *, char *, size_t);
+/* "IP", "IP:port" or "[IPv6]:port" (a bare IPv6 address takes defport):
+ * 0 with the address and its length filled in, or -1. */
+int	sockaddr_parse(const char *, int defport, struct sockaddr_storage *,
+	    socklen_t *);
 
 #endif

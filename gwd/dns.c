@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "dns.h"
 #include "log.h"
 #include "loop.h"
@@ -56,67 +57,13 @@ dns_status_name(enum dns_status s)
 	return names[s];
 }
 
-static int
-parse_server(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 8];
-	const char *portp = NULL;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	long port = 53;
-	char *end;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {			/* [::1]:5353 */
-		const char *rb = strchr(s, ']');
-
-		if (rb == NULL || (size_t)(rb - s - 1) >= sizeof(host))
-			return -1;
-		memcpy(host, s + 1, (size_t)(rb - s - 1));
-		host[rb - s - 1] = '\0';
-		if (rb[1] == ':')
-			portp = rb + 2;
-		else if (rb[1] != '\0')
-			return -1;
-	} else {
-		const char *colon = strchr(s, ':');
-
-		if (colon && strchr(colon + 1, ':'))	/* bare IPv6 */
-			colon = NULL;
-		if (gw_strlcpy(host, s, sizeof(host)) >= sizeof(host))
-			return -1;
-		if (colon) {
-			host[colon - s] = '\0';
-			portp = colon + 1;
-		}
-	}
-	if (portp) {
-		port = strtol(portp, &end, 10);
-		if (*end || port < 1 || port > 65535)
-			return -1;
-	}
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*s4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*s6);
-		return 0;
-	}
-	return -1;
-}
-
 int
 dns_init(const struct gw_config *cfg, char *err, size_t errsz)
 {
 	timeout_ms = cfg->dns.timeout_ms;
 	attempts = cfg->dns.attempts;
 	for (int i = 0; i < cfg->dns.nresolver; i++) {
-		if (parse_server(cfg->dns.resolver[i], &servers[nservers],
+		if (sockaddr_parse(cfg->dns.resolver[i], 53, &servers[nservers],
 		    &serverlen[nservers]) == -1) {
 			snprintf(err, errsz, "dns.resolver: \"%s\" is not an "
 			    "address (IP, IP:port or [IPv6]:port)",
@@ -132,7 +79,7 @@ dns_init(const struct gw_config *cfg, char *err, size_t errsz)
 		while (f && fgets(line, sizeof(line), f) && nservers <
 		    MAX_SERVERS)
 			if (sscanf(line, "nameserver %127s", addr) == 1 &&
-			    parse_server(addr, &servers[nservers],
+			    sockaddr_parse(addr, 53, &servers[nservers],
 			    &serverlen[nservers]) == 0)
 				nservers++;
 		if (f)

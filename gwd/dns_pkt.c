@@ -360,6 +360,10 @@ dns_parse_answer(const unsigned char *pkt, size_t len, uint16_t id,
 	ans->aa = (pkt[2] & F_AA) != 0;
 	ans->tc = (pkt[2] & F_TC) != 0;
 	ans->rcode = pkt[3] & 0x0f;
+	/* Some servers truncate a reply down to its header (no question
+	 * left): with our id and TC set, that says "ask over TCP". */
+	if (ans->tc && get16(pkt + 4) == 0)
+		return 0;
 	if (get16(pkt + 4) != 1)
 		return -1;
 	an = get16(pkt + 6);

@@ -480,6 +480,16 @@ test_mismatch(void **state)
 	p.b[5] = 1;
 	assert_int_equal(dns_parse_answer(p.b, p.n, ID, "example.com",
 	    DNS_T_MX, &ans), 0);
+
+	/* Truncated down to the header, question and all: retry over TCP. */
+	p.b[2] |= 0x02;
+	p.b[5] = 0;
+	assert_int_equal(dns_parse_answer(p.b, 12, ID, "example.com",
+	    DNS_T_MX, &ans), 0);
+	assert_int_equal(ans.tc, 1);
+	assert_int_equal(ans.nmx, 0);
+	assert_int_equal(dns_parse_answer(p.b, 12, ID + 1, "example.com",
+	    DNS_T_MX, &ans), -1);
 }
 
 static void
