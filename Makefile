@@ -46,6 +46,8 @@ OBJ        := $(BUILD)/obj
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o)
 GWD_OBJ    := $(GWD_SRC:%.c=$(OBJ)/%.o)
 GWCTL_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwctl/*.c))
+# gwctl dkim check builds and parses DNS packets with gwd's pure code.
+GWCTL_OBJ  += $(OBJ)/gwd/dns_pkt.o
 GWSEARCH_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwsearch/*.c))
 GWTOP_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwtop/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)

@@ -45,6 +45,32 @@ static const char *const gw_migrations[] = {
 	"  label    TEXT,"
 	"  created  INTEGER NOT NULL"
 	");",
+	/* 2: DKIM keys with their lifecycle, per-domain options, and a
+	 * subaccount's optional organisation-wide second signature */
+	"CREATE TABLE dkim_key ("
+	"  id        INTEGER PRIMARY KEY,"
+	"  domain    TEXT NOT NULL,"		/* lower case, the d= */
+	"  selector  TEXT NOT NULL,"		/* the s= */
+	"  algorithm TEXT NOT NULL"
+	"    CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),"
+	"  bits      INTEGER,"			/* RSA modulus; NULL: Ed25519 */
+	"  private_key TEXT NOT NULL,"		/* PKCS#8 PEM */
+	"  public_key TEXT NOT NULL,"		/* the p= value (base64) */
+	"  state     TEXT NOT NULL DEFAULT 'pending'"
+	"    CHECK (state IN ('pending', 'active', 'retiring', 'retired')),"
+	"  created   INTEGER NOT NULL,"	/* unix seconds, each */
+	"  activated INTEGER,"
+	"  retiring  INTEGER,"
+	"  retired   INTEGER,"
+	"  UNIQUE (domain, selector)"
+	");"
+	"CREATE TABLE dkim_domain ("
+	"  domain    TEXT PRIMARY KEY,"
+	"  canon     TEXT NOT NULL DEFAULT 'relaxed/relaxed'"
+	"    CHECK (canon IN ('relaxed/relaxed', 'relaxed/simple',"
+	"      'simple/relaxed', 'simple/simple'))"
+	");"
+	"ALTER TABLE subaccount ADD COLUMN dkim_org_domain TEXT;",
 };
 
 static const char *const queue_migrations[] = {

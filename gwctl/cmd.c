@@ -51,6 +51,10 @@ const struct cmd cmds[] = {
 	{ "subaccount", "domain-del", "NAME DOMAIN ...",
 	    "remove sender domains (the last one cannot go)", 2, -1, "",
 	    CMD_SUBARG, subaccount_domain_del },
+	{ "subaccount", "dkim-org", "NAME DOMAIN|none",
+	    "also sign the subaccount's mail with DOMAIN's DKIM key (an "
+	    "organisation-wide second signature), or stop", 2, 2, "",
+	    CMD_SUBARG, subaccount_dkim_org },
 	{ "apikey", "add", "NAME [--label LABEL]",
 	    "create an API key for a subaccount; prints it once", 1, 1,
 	    "--label=", CMD_SUBARG, apikey_add },
@@ -59,6 +63,39 @@ const struct cmd cmds[] = {
 	    CMD_SUBARG, apikey_list },
 	{ "apikey", "revoke", "KEYID", "delete an API key", 1, 1, "",
 	    CMD_KEYARG, apikey_revoke },
+	{ "dkim", "keygen", "DOMAIN [--selector S] [--algorithm rsa|ed25519] "
+	    "[--bits 2048|3072|4096] [--activate]",
+	    "make a DKIM key (pending) and print its DNS record", 1, 1,
+	    "--selector= --algorithm= --bits= --activate", CMD_DKIMARG,
+	    dkim_keygen },
+	{ "dkim", "import", "DOMAIN SELECTOR KEYFILE|- [--activate]",
+	    "store a PEM private key (pending) and print its DNS record", 3,
+	    3, "--activate", CMD_DKIMARG, dkim_import },
+	{ "dkim", "list", "[DOMAIN] [--format table|json]",
+	    "list DKIM keys and their states (never the keys)", 0, 1,
+	    "--format=", CMD_DKIMARG, dkim_list },
+	{ "dkim", "show", "DOMAIN",
+	    "a domain's keys, states, canonicalization and DNS records", 1, 1,
+	    "", CMD_DKIMARG, dkim_show },
+	{ "dkim", "dns", "DOMAIN",
+	    "the records to publish, as zone-file lines (revocations for "
+	    "retired keys)", 1, 1, "", CMD_DKIMARG, dkim_dns },
+	{ "dkim", "check", "DOMAIN [SELECTOR]",
+	    "compare the records DNS serves with the stored keys", 1, 2, "",
+	    CMD_DKIMARG, dkim_check },
+	{ "dkim", "activate", "DOMAIN SELECTOR [--force]",
+	    "sign with a key once DNS serves its record; the key it replaces "
+	    "becomes retiring", 2, 2, "--force", CMD_DKIMARG, dkim_activate },
+	{ "dkim", "retire", "DOMAIN SELECTOR [--force]",
+	    "stop using a pending or retiring key; prints its revocation "
+	    "record", 2, 2, "--force", CMD_DKIMARG, dkim_retire },
+	{ "dkim", "delete", "DOMAIN SELECTOR",
+	    "forget a retired or pending key", 2, 2, "", CMD_DKIMARG,
+	    dkim_delete },
+	{ "dkim", "canon", "DOMAIN [relaxed/relaxed|relaxed/simple|"
+	    "simple/relaxed|simple/simple]",
+	    "show or set the canonicalization (header/body) of a domain", 1,
+	    2, "", CMD_DKIMARG, dkim_canon },
 	{ "db", "init", "",
 	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
 	    "", 0, database_init },
@@ -404,6 +441,11 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		add(arg, "json");
 		return 0;
 	}
+	if (strcmp(argv[n - 1], "--algorithm") == 0) {
+		add(arg, "rsa");
+		add(arg, "ed25519");
+		return 0;
+	}
 	/* Which positional argument is this? Skip options and values. */
 	for (int i = used; i < n; i++) {
 		if (argv[i][0] != '-')
@@ -416,6 +458,8 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		subaccount_names(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_KEYARG))
 		apikey_ids(ctx, add, arg);
+	else if (pos == 0 && (c->flags & CMD_DKIMARG))
+		dkim_domains(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_NOUNARG))
 		cmd_complete_words(ctx, NULL, add, arg);
 	return 0;

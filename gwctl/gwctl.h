@@ -53,6 +53,7 @@ struct cmd {
 #define CMD_SHELL	0x04	/* only inside the shell */
 #define CMD_NOSHELL	0x08	/* not inside the shell */
 #define CMD_NOUNARG	0x10	/* first argument is a noun (help) */
+#define CMD_DKIMARG	0x20	/* first argument is a DKIM domain */
 
 /* cmd.c: the table and everything it drives. */
 extern const struct cmd	cmds[];
@@ -97,11 +98,23 @@ int	 subaccount_names(struct ctx *, void (*add)(void *, const char *),
 cmd_fn	 subaccount_add, subaccount_list, subaccount_enable,
 	 subaccount_disable, subaccount_passwd, subaccount_delete,
 	 subaccount_allow_ip, subaccount_deny_ip, subaccount_domain_add,
-	 subaccount_domain_del;
+	 subaccount_domain_del, subaccount_dkim_org;
 
 /* apikey.c */
 int	 apikey_ids(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 apikey_add, apikey_list, apikey_revoke;
+
+/* dkim.c */
+int	 dkim_domains(struct ctx *, void (*add)(void *, const char *), void *);
+/* Active keys of a domain, or -1. */
+int	 dkim_domain_active(struct ctx *, const char *domain);
+cmd_fn	 dkim_keygen, dkim_import, dkim_list, dkim_show, dkim_dns, dkim_check,
+	 dkim_activate, dkim_retire, dkim_delete, dkim_canon;
+
+/* resolver.c: a blocking DNS stub (see there). */
+struct dns_answer;
+int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,
+	    struct dns_answer *);
 
 /* database.c */
 cmd_fn	 database_init;

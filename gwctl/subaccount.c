@@ -462,6 +462,35 @@ subaccount_domain_del(struct ctx *ctx, const struct cmd *c, struct args *a)
 	    subaccount_step_domain_del);
 }
 
+static int
+subaccount_step_dkim_org(struct ctx *ctx, int64_t id,
+    struct subaccount_edit *e)
+{
+	return ctx_exec(ctx, NULL, "UPDATE subaccount SET dkim_org_domain = ? "
+	    "WHERE id = ?", "ti", e->items.n ? e->items.v[0] : NULL, id);
+}
+
+/* DOMAIN's active DKIM keys also sign the subaccount's mail; "none"
+ * stops that. */
+int
+subaccount_dkim_org(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	struct subaccount_edit e = { .name = a->argv[0] };
+	int r = EX_OK;
+
+	if (strcmp(a->argv[1], "none") != 0)
+		r = subaccount_domain(a->argv[1], &e.items);
+	if (r == EX_OK)
+		r = subaccount_change(ctx, &e, subaccount_step_dkim_org);
+	if (r == EX_OK && e.items.n &&
+	    dkim_domain_active(ctx, e.items.v[0]) == 0)
+		log_info("%s has no active DKIM key yet: no second signature "
+		    "until one is active (gwctl dkim keygen %s)",
+		    e.items.v[0], e.items.v[0]);
+	output_strv_free(&e.items);
+	return r;
+}
+
 /* The text column of every row `sql` (one parameter: id) returns. */
 static int
 subaccount_strings(struct ctx *ctx, const char *sql, int64_t id,
@@ -481,6 +510,7 @@ subaccount_strings(struct ctx *ctx, const char *sql, int64_t id,
 
 struct subaccount_row {
 	const char		*name;
+	const char		*dkim_org;	/* NULL: none */
 	int			 enabled, has_password;
 	int64_t			 created, updated;
 	struct output_strv	 domains, ips, keys;
@@ -509,6 +539,10 @@ subaccount_print_json(const struct subaccount_row *s)
 	output_strv_json(&s->keys, &arr);
 	json_obj_raw(&o, "api_keys", buf_cstr(&arr));
 	json_obj_bool(&o, "has_password", s->has_password);
+	if (s->dkim_org)
+		json_obj_str(&o, "dkim_org_domain", s->dkim_org);
+	else
+		json_obj_null(&o, "dkim_org_domain");
 	json_obj_str(&o, "created", t1);
 	json_obj_str(&o, "updated", t2);
 	if (json_obj_end(&o) == -1)
@@ -550,6 +584,7 @@ subaccount_fill(struct ctx *ctx, sqlite3_stmt *st, struct subaccount_row *s)
 	s->has_password = sqlite3_column_int(st, 3);
 	s->created = sqlite3_column_int64(st, 4);
 	s->updated = sqlite3_column_int64(st, 5);
+	s->dkim_org = (const char *)sqlite3_column_text(st, 6);
 	if ((r = subaccount_strings(ctx, "SELECT domain FROM subaccount_domain "
 	    "WHERE subaccount_id = ? ORDER BY domain", id, &s->domains)) ==
 	    EX_OK && (r = subaccount_strings(ctx, "SELECT cidr FROM "
@@ -580,8 +615,8 @@ subaccount_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 	    (r = ctx_db(ctx)) != EX_OK)
 		return r;
 	if ((st = ctx_stmt(ctx, "SELECT id, name, enabled, password IS NOT "
-	    "NULL, created, updated FROM subaccount ORDER BY name", "")) ==
-	    NULL)
+	    "NULL, created, updated, dkim_org_domain FROM subaccount "
+	    "ORDER BY name", "")) == NULL)
 		return EX_SOFTWARE;
 	output_table_init(&t, 6, "NAME", "ENABLED", "DOMAINS", "ALLOWED IPS",
 	    "API KEYS", "CREATED");

@@ -334,8 +334,9 @@ def test_prefixes(gw):
 
 def test_db_init(gw):
     out = gw.ok("db", "init")
-    assert out.splitlines() == ["%s/%s: schema version 1" % (gw.state, f)
-                                for f in ("gw.db", "queue.db", "log.db")]
+    assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
+                                for f, v in (("gw.db", 2), ("queue.db", 1),
+                                             ("log.db", 1))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (1,)
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
