@@ -1,0 +1,703 @@
+/*
+ * dkim.c - DKIM signing.
+ * Standards: RFC 6376 (DKIM), 8463 (Ed25519-SHA256), 8301 (rsa-sha256
+ * only, keys of 1024 bits or more).
+ * Exposure: canonicalizes message bytes from clients (untrusted, but
+ * already accepted and stored); holds private keys in memory.  Runs on a
+ * worker thread and keeps no state between calls.
+ *
+ * Lines are split at CRLF only.  A bare CR or LF in the body is an
+ * ordinary byte: it is what goes out on the wire, so it is what the
+ * verifier will hash.  (gwd stores CRLF; this is for robustness.)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "base64.h"
+#include "buf.h"
+#include "dkim.h"
+
+#define DKIM_FOLD_COL	76	/* fold before a line would pass this */
+#define ISWSP(c)	((c) == ' ' || (c) == '\t')
+
+/* Fields we sign, in h= order.  From is over-signed (sign_fields). */
+static const char *const dkim_fields[] = {
+	"from", "to", "cc", "subject", "date", "message-id", "reply-to",
+	"in-reply-to", "references", "mime-version", "content-type",
+	"content-transfer-encoding", "list-unsubscribe",
+	"list-unsubscribe-post",
+};
+#define DKIM_NFIELDS	(sizeof(dkim_fields) / sizeof(dkim_fields[0]))
+
+/* Canonical bytes go either to a buffer or straight into a digest, so a
+ * 25 MB body is hashed without being copied. */
+struct sink {
+	struct buf	*buf;
+	EVP_MD_CTX	*md;
+};
+
+struct field {
+	const char	*p;		/* whole field, continuation lines and CRLF */
+	size_t		 len;
+	size_t		 namelen;	/* name without WSP before ':'; 0 = none */
+};
+
+static int
+sink_put(struct sink *s, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (s->md != NULL)
+		return EVP_DigestUpdate(s->md, p, n) == 1 ? 0 : -1;
+	return buf_append(s->buf, p, n);
+}
+
+static int
+sink_crlfs(struct sink *s, size_t n)
+{
+	for (; n > 0; n--)
+		if (sink_put(s, "\r\n", 2) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+seterr(char *err, size_t errsz, const char *msg)
+{
+	if (err != NULL && errsz > 0)
+		snprintf(err, errsz, "%s", msg);
+}
+
+static int
+ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static int
+name_eq(const char *a, size_t alen, const char *b)
+{
+	size_t i;
+
+	if (alen != strlen(b))
+		return 0;
+	for (i = 0; i < alen; i++)
+		if (ascii_lower((unsigned char)a[i]) != b[i])
+			return 0;
+	return 1;
+}
+
+int
+dkim_parse_canon(const char *s, enum dkim_canon *h, enum dkim_canon *b)
+{
+	static const struct {
+		const char	*name;
+		enum dkim_canon	 h, b;
+	} tab[] = {
+		{ "simple",		DKIM_SIMPLE,	DKIM_SIMPLE },
+		{ "relaxed",		DKIM_RELAXED,	DKIM_SIMPLE },
+		{ "simple/simple",	DKIM_SIMPLE,	DKIM_SIMPLE },
+		{ "simple/relaxed",	DKIM_SIMPLE,	DKIM_RELAXED },
+		{ "relaxed/simple",	DKIM_RELAXED,	DKIM_SIMPLE },
+		{ "relaxed/relaxed",	DKIM_RELAXED,	DKIM_RELAXED },
+	};
+	size_t i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		if (strcmp(s, tab[i].name) == 0) {
+			*h = tab[i].h;
+			*b = tab[i].b;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+dkim_alg_name(enum dkim_alg a)
+{
+	switch (a) {
+	case DKIM_RSA_SHA256:
+		return "rsa-sha256";
+	case DKIM_ED25519_SHA256:
+		return "ed25519-sha256";
+	}
+	return "unknown";
+}
+
+static const char *
+canon_name(enum dkim_canon c)
+{
+	return c == DKIM_RELAXED ? "relaxed" : "simple";
+}
+
+/* Offset of the first CRLF in p[0..n), or n. */
+static size_t
+find_crlf(const char *p, size_t n)
+{
+	const char *q = p;
+
+	while ((q = memchr(q, '\r', n - (q - p))) != NULL) {
+		if ((size_t)(q - p) + 1 < n && q[1] == '\n')
+			return q - p;
+		q++;
+	}
+	return n;
+}
+
+/*
+ * Simple (3.4.3): the body as is, minus empty lines at the end, with a
+ * CRLF added when the last line lacks one.  Stripping every trailing CRLF
+ * and adding one back does all of it, and turns "" into "\r\n".
+ */
+static int
+canon_body_simple(const char *p, size_t n, struct sink *s)
+{
+	while (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')
+		n -= 2;
+	if (sink_put(s, p, n) == -1)
+		return -1;
+	return sink_crlfs(s, 1);
+}
+
+/* One relaxed body line p[0..n) without its CRLF, known to hold a
+ * non-WSP byte: WSP runs become one SP, WSP at the end goes. */
+static int
+canon_line_relaxed(const char *p, size_t n, struct sink *s)
+{
+	size_t i = 0, j;
+
+	while (n > 0 && ISWSP(p[n - 1]))
+		n--;
+	while (i < n) {
+		if (ISWSP(p[i])) {
+			while (i < n && ISWSP(p[i]))
+				i++;
+			if (sink_put(s, " ", 1) == -1)
+				return -1;
+			continue;
+		}
+		for (j = i; j < n && !ISWSP(p[j]); j++)
+			;
+		if (sink_put(s, p + i, j - i) == -1)
+			return -1;
+		i = j;
+	}
+	return sink_crlfs(s, 1);
+}
+
+/*
+ * Relaxed (3.4.4).  Lines that become empty are held back and written
+ * only when a non-empty line follows, which drops the trailing ones; an
+ * empty body stays empty.  A last line without CRLF gets one.
+ */
+static int
+canon_body_relaxed(const char *p, size_t n, struct sink *s)
+{
+	size_t off = 0, ll, i, empties = 0;
+
+	while (off < n) {
+		ll = find_crlf(p + off, n - off);
+		for (i = 0; i < ll && ISWSP(p[off + i]); i++)
+			;
+		if (i == ll)
+			empties++;
+		else if (sink_crlfs(s, empties) == -1 ||
+		    canon_line_relaxed(p + off, ll, s) == -1)
+			return -1;
+		else
+			empties = 0;
+		off += ll + (off + ll < n ? 2 : 0);
+	}
+	return 0;
+}
+
+static int
+canon_body(enum dkim_canon c, const char *p, size_t n, struct sink *s)
+{
+	if (c == DKIM_RELAXED)
+		return canon_body_relaxed(p, n, s);
+	return canon_body_simple(p, n, s);
+}
+
+int
+dkim_canon_body(enum dkim_canon c, const char *body, size_t len,
+    struct buf *out)
+{
+	struct sink s = { out, NULL };
+	size_t saved = out->len - out->off;
+
+	if (canon_body(c, body, len, &s) == -1) {
+		out->len = out->off + saved;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Relaxed text (3.4.2) of a field name or value: unfold, WSP runs to one
+ * SP, none at the end, and none at the start when `trimlead`.  Unfolding
+ * drops every CR and LF, not only those of CRLF+WSP: in a real field no
+ * other can occur, dkimpy drops any CRLF too, and dropping single bytes
+ * cannot make a new CRLF, so the output is canonical in turn.
+ */
+static int
+canon_text_relaxed(const char *p, size_t n, int lower, int trimlead,
+    struct buf *out)
+{
+	size_t i;
+	int sp = 0, any = 0;
+	char c;
+
+	for (i = 0; i < n; i++) {
+		c = p[i];
+		if (c == '\r' || c == '\n')
+			continue;
+		if (ISWSP(c)) {
+			sp = 1;
+			continue;
+		}
+		if (sp && (any || !trimlead) && buf_putc(out, ' ') == -1)
+			return -1;
+		sp = 0;
+		any = 1;
+		if (buf_putc(out, lower ? ascii_lower((unsigned char)c) :
+		    c) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+canon_header(enum dkim_canon c, const char *p, size_t n, struct buf *out)
+{
+	const char *colon;
+
+	if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')
+		n -= 2;
+	if (c == DKIM_SIMPLE)
+		return buf_append(out, p, n) == -1 ||
+		    buf_append(out, "\r\n", 2) == -1 ? -1 : 0;
+
+	/* WSP before the colon goes with the name's trailing WSP. */
+	if ((colon = memchr(p, ':', n)) == NULL)
+		return canon_text_relaxed(p, n, 1, 0, out) == -1 ||
+		    buf_append(out, "\r\n", 2) == -1 ? -1 : 0;
+	if (canon_text_relaxed(p, colon - p, 1, 0, out) == -1 ||
+	    buf_putc(out, ':') == -1 ||
+	    canon_text_relaxed(colon + 1, n - (colon - p) - 1, 0, 1,
+	    out) == -1 ||
+	    buf_append(out, "\r\n", 2) == -1)
+		return -1;
+	return 0;
+}
+
+int
+dkim_canon_header(enum dkim_canon c, const char *field, size_t len,
+    struct buf *out)
+{
+	size_t saved = out->len - out->off;
+
+	if (canon_header(c, field, len, out) == -1) {
+		out->len = out->off + saved;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Split the header section into fields.  The section ends at the first
+ * empty line; without one the whole message is header and the body is
+ * empty.  The body goes to *bodyp and *bodylenp.
+ */
+static int
+split_fields(const char *msg, size_t len, struct field **fp, size_t *nfp,
+    const char **bodyp, size_t *bodylenp)
+{
+	struct field *f = NULL, *nf;
+	size_t hend, off = 0, ll, n = 0, cap = 0, i;
+	const char *colon;
+
+	*bodyp = msg + len;
+	*bodylenp = 0;
+	hend = len;
+	while (off < len) {
+		ll = find_crlf(msg + off, len - off);
+		if (ll == 0) {
+			hend = off;
+			*bodyp = msg + off + 2;
+			*bodylenp = len - off - 2;
+			break;
+		}
+		off += ll + (off + ll < len ? 2 : 0);
+	}
+
+	off = 0;
+	while (off < hend) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			if ((nf = reallocarray(f, cap, sizeof(*f))) == NULL) {
+				free(f);
+				return -1;
+			}
+			f = nf;
+		}
+		nf = &f[n++];
+		nf->p = msg + off;
+		/* A field runs on over lines that start with WSP. */
+		do {
+			ll = find_crlf(msg + off, hend - off);
+			off += ll + (off + ll < hend ? 2 : 0);
+		} while (off < hend && ISWSP(msg[off]));
+		nf->len = msg + off - nf->p;
+		nf->namelen = 0;
+		if ((colon = memchr(nf->p, ':', nf->len)) != NULL) {
+			i = colon - nf->p;
+			while (i > 0 && ISWSP(nf->p[i - 1]))
+				i--;
+			nf->namelen = i;
+		}
+	}
+	*fp = f;
+	*nfp = n;
+	return 0;
+}
+
+/* Folding writer for the DKIM-Signature field. */
+struct folder {
+	struct buf	*out;
+	size_t		 col;
+};
+
+static int
+fold_put(struct folder *fo, const char *s, size_t n)
+{
+	fo->col += n;
+	return buf_append(fo->out, s, n);
+}
+
+/* Break the line when n more bytes would not fit. */
+static int
+fold_room(struct folder *fo, size_t n)
+{
+	if (fo->col + n <= DKIM_FOLD_COL || fo->col <= 1)
+		return 0;
+	fo->col = 1;
+	return buf_append(fo->out, "\r\n\t", 3);
+}
+
+/* "; " before a tag of n bytes, or ";" and a fold when it would not fit. */
+static int
+fold_sep(struct folder *fo, size_t n)
+{
+	if (fold_put(fo, ";", 1) == -1 || fold_room(fo, 1 + n) == -1)
+		return -1;
+	return fo->col > 1 ? fold_put(fo, " ", 1) : 0;
+}
+
+static int
+fold_tag(struct folder *fo, const char *tag, const char *val)
+{
+	if (fold_sep(fo, strlen(tag) + 1 + strlen(val)) == -1)
+		return -1;
+	return fold_put(fo, tag, strlen(tag)) == -1 ||
+	    fold_put(fo, "=", 1) == -1 ||
+	    fold_put(fo, val, strlen(val)) == -1 ? -1 : 0;
+}
+
+/* base64 may be broken with FWS anywhere (6376 3.5, b= and bh=). */
+static int
+fold_b64(struct folder *fo, const char *s, size_t n)
+{
+	size_t k;
+
+	while (n > 0) {
+		if (fold_room(fo, 1) == -1)
+			return -1;
+		k = DKIM_FOLD_COL - fo->col;
+		if (k == 0)
+			k = 1;
+		if (k > n)
+			k = n;
+		if (fold_put(fo, s, k) == -1)
+			return -1;
+		s += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static int
+valid_token(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' ||
+		    *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+check_key(const struct dkim_key *k, char *err, size_t errsz)
+{
+	if (k == NULL || k->pkey == NULL) {
+		seterr(err, errsz, "dkim: key not loaded");
+		return -1;
+	}
+	if (!valid_token(k->domain) || !valid_token(k->selector)) {
+		seterr(err, errsz, "dkim: bad domain or selector");
+		return -1;
+	}
+	switch (k->alg) {
+	case DKIM_RSA_SHA256:
+		if (!EVP_PKEY_is_a(k->pkey, "RSA")) {
+			seterr(err, errsz, "dkim: rsa-sha256 needs an RSA key");
+			return -1;
+		}
+		/* RFC 8301 3.2: verifiers refuse anything shorter. */
+		if (EVP_PKEY_get_bits(k->pkey) < 1024) {
+			seterr(err, errsz, "dkim: RSA key under 1024 bits");
+			return -1;
+		}
+		return 0;
+	case DKIM_ED25519_SHA256:
+		if (!EVP_PKEY_is_a(k->pkey, "ED25519")) {
+			seterr(err, errsz,
+			    "dkim: ed25519-sha256 needs an Ed25519 key");
+			return -1;
+		}
+		return 0;
+	}
+	seterr(err, errsz, "dkim: unknown algorithm");
+	return -1;
+}
+
+static int
+body_hash(enum dkim_canon c, const char *body, size_t len,
+    unsigned char md[SHA256_DIGEST_LENGTH])
+{
+	struct sink s = { NULL, NULL };
+	unsigned int mdlen;
+	int rc = -1;
+
+	if ((s.md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) == 1 &&
+	    canon_body(c, body, len, &s) == 0 &&
+	    EVP_DigestFinal_ex(s.md, md, &mdlen) == 1)
+		rc = 0;
+	EVP_MD_CTX_free(s.md);
+	return rc;
+}
+
+/*
+ * RSA: PKCS#1 v1.5 over SHA-256 of the data.  Ed25519 (RFC 8463 3):
+ * PureEdDSA over the 32-byte SHA-256 of the data, not over the data.
+ */
+static int
+sign_data(const struct dkim_key *k, const void *data, size_t len,
+    struct buf *sig)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	const EVP_MD *alg = NULL;
+	EVP_MD_CTX *ctx;
+	size_t siglen;
+	int rc = -1;
+
+	if (k->alg == DKIM_ED25519_SHA256) {
+		if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1)
+			return -1;
+		data = md;
+		len = sizeof(md);
+	} else
+		alg = EVP_sha256();
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestSignInit(ctx, NULL, alg, NULL, k->pkey) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &siglen, data, len) != 1 ||
+	    buf_reserve(sig, siglen) == -1 ||
+	    EVP_DigestSign(ctx, (unsigned char *)buf_tail(sig), &siglen,
+	    data, len) != 1)
+		goto done;
+	buf_added(sig, siglen);
+	rc = 0;
+done:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/*
+ * Canonicalize the signed fields into hdata, and write h= to fo.  A name
+ * listed n times takes its last n instances, bottom-up (5.4.2); listing
+ * each name as often as it occurs means taking all of them, in one walk
+ * up the header (a message of many To fields costs linear time).  From
+ * is listed once more than it occurs so that a From added in transit
+ * breaks the signature.
+ */
+static int
+sign_fields(const struct dkim_key *k, const struct field *f, size_t nf,
+    struct folder *fo, struct buf *hdata)
+{
+	size_t i, j, count, n;
+	const char *name;
+	int first = 1;
+
+	if (fold_sep(fo, 7) == -1 || fold_put(fo, "h=", 2) == -1)
+		return -1;
+	for (i = 0; i < DKIM_NFIELDS; i++) {
+		name = dkim_fields[i];
+		n = strlen(name);
+		count = 0;
+		for (j = nf; j > 0; j--) {
+			if (!name_eq(f[j - 1].p, f[j - 1].namelen, name))
+				continue;
+			count++;
+			if (canon_header(k->hcanon, f[j - 1].p, f[j - 1].len,
+			    hdata) == -1)
+				return -1;
+		}
+		if (i == 0)
+			count++;
+		for (; count > 0; count--) {
+			if (!first && fold_put(fo, ":", 1) == -1)
+				return -1;
+			if ((!first && fold_room(fo, n + 1) == -1) ||
+			    fold_put(fo, name, n) == -1)
+				return -1;
+			first = 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * One signature.  The field is written to out up to "b=" in its final
+ * folded form, that text (canonicalized, without CRLF, 3.7) ends the hash
+ * input, and the signature value goes after it.  b= is last so the bytes
+ * hashed under simple canonicalization are the bytes sent.
+ */
+static int
+sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
+    const unsigned char *bh, int64_t now, struct buf *out,
+    char *err, size_t errsz)
+{
+	struct buf hdata, sig, fld;
+	struct folder fo;
+	char b64[(SHA256_DIGEST_LENGTH + 2) / 3 * 4 + 1], tmp[64];
+	char *sb64 = NULL;
+	size_t start = buf_len(out), n;
+	int rc = -1;
+
+	buf_init(&hdata, 0);
+	buf_init(&sig, 0);
+	buf_init(&fld, 0);
+	fo.out = out;
+	fo.col = 0;
+
+	if (fold_put(&fo, "DKIM-Signature: v=1", 19) == -1 ||
+	    fold_tag(&fo, "a", dkim_alg_name(k->alg)) == -1)
+		goto toolong;
+	snprintf(tmp, sizeof(tmp), "%s/%s", canon_name(k->hcanon),
+	    canon_name(k->bcanon));
+	if (fold_tag(&fo, "c", tmp) == -1 ||
+	    fold_tag(&fo, "d", k->domain) == -1 ||
+	    fold_tag(&fo, "s", k->selector) == -1)
+		goto toolong;
+	snprintf(tmp, sizeof(tmp), "%lld", (long long)now);
+	if (fold_tag(&fo, "t", tmp) == -1)
+		goto toolong;
+	if (sign_fields(k, f, nf, &fo, &hdata) == -1)
+		goto toolong;
+	n = base64_encode(bh, SHA256_DIGEST_LENGTH, b64);
+	/* bh= fits on a line of its own, so it is never split. */
+	if (fold_sep(&fo, 4 + n) == -1 || fold_put(&fo, "bh=", 3) == -1 ||
+	    fold_b64(&fo, b64, n) == -1 ||
+	    fold_sep(&fo, 3) == -1 || fold_put(&fo, "b=", 2) == -1)
+		goto toolong;
+
+	/* The field so far is the field with b= empty. */
+	if (k->hcanon == DKIM_RELAXED) {
+		if (canon_header(DKIM_RELAXED, buf_ptr(out) + start,
+		    buf_len(out) - start, &fld) == -1)
+			goto toolong;
+		/* 3.7: the field ends the input without its CRLF. */
+		if (buf_append(&hdata, buf_ptr(&fld), buf_len(&fld) - 2) == -1)
+			goto toolong;
+	} else if (buf_append(&hdata, buf_ptr(out) + start,
+	    buf_len(out) - start) == -1)
+		goto toolong;
+
+	if (sign_data(k, buf_ptr(&hdata), buf_len(&hdata), &sig) == -1) {
+		seterr(err, errsz, "dkim: signing failed");
+		goto done;
+	}
+	if ((sb64 = malloc(base64_encoded_size(buf_len(&sig)))) == NULL) {
+		seterr(err, errsz, "dkim: out of memory");
+		goto done;
+	}
+	n = base64_encode(buf_ptr(&sig), buf_len(&sig), sb64);
+	if (fold_b64(&fo, sb64, n) == -1 || buf_append(out, "\r\n", 2) == -1)
+		goto toolong;
+	rc = 0;
+	goto done;
+toolong:
+	seterr(err, errsz, "dkim: signature too large or out of memory");
+done:
+	free(sb64);
+	buf_free(&hdata);
+	buf_free(&sig);
+	buf_free(&fld);
+	return rc;
+}
+
+int
+dkim_sign(const struct dkim_key *const *keys, int nkeys, const char *msg,
+    size_t len, int64_t now, struct buf *out, char *err, size_t errsz)
+{
+	unsigned char bh[2][SHA256_DIGEST_LENGTH];
+	int have[2] = { 0, 0 };
+	struct field *f = NULL;
+	size_t nf = 0, bodylen, saved = buf_len(out);
+	const char *body;
+	enum dkim_canon bc;
+	int i;
+
+	for (i = 0; i < nkeys; i++)
+		if (check_key(keys[i], err, errsz) == -1)
+			return -1;
+	if (nkeys <= 0)
+		return 0;
+	if (split_fields(msg, len, &f, &nf, &body, &bodylen) == -1) {
+		seterr(err, errsz, "dkim: out of memory");
+		return -1;
+	}
+	for (i = 0; i < nkeys; i++) {
+		bc = keys[i]->bcanon == DKIM_RELAXED ? DKIM_RELAXED :
+		    DKIM_SIMPLE;
+		if (!have[bc]) {
+			if (body_hash(bc, body, bodylen, bh[bc]) == -1) {
+				seterr(err, errsz, "dkim: body hash failed");
+				goto fail;
+			}
+			have[bc] = 1;
+		}
+		if (sign_one(keys[i], f, nf, bh[bc], now, out, err,
+		    errsz) == -1)
+			goto fail;
+	}
+	free(f);
+	return 0;
+fail:
+	free(f);
+	out->len = out->off + saved;
+	return -1;
+}
