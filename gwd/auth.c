@@ -19,6 +19,7 @@
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
+#include "signer.h"
 #include "loop.h"
 #include "pwhash.h"
 #include "util.h"
@@ -26,6 +27,7 @@
 
 static sqlite3			*gdb;
 static int			 data_version = -1;
+static int			 ndkim;		/* active DKIM keys loaded */
 static struct subaccount	*accts;
 static int			 naccts;
 static struct hmap		 byname;
@@ -60,6 +62,7 @@ free_accounts(struct subaccount *a, int n)
 		free(a[i].domains);
 		free(a[i].nets);
 		free(a[i].keys);
+		free(a[i].dkim_org);
 	}
 	free(a);
 }
@@ -88,12 +91,12 @@ load(void)
 {
 	sqlite3_stmt *st;
 	struct subaccount *a = NULL, *s;
-	int n = 0, cap = 0;
+	int n = 0, cap = 0, nk;
 
 	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	st = db_prepare(gdb, "SELECT id, name, enabled, password FROM"
-	    " subaccount ORDER BY id");
+	st = db_prepare(gdb, "SELECT id, name, enabled, password,"
+	    " dkim_org_domain FROM subaccount ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *pw = (const char *)sqlite3_column_text(st, 3);
 
@@ -109,6 +112,8 @@ load(void)
 		s->name = xstrdup((const char *)sqlite3_column_text(st, 1));
 		s->enabled = sqlite3_column_int(st, 2);
 		s->pwhash = pw ? xstrdup(pw) : NULL;
+		s->dkim_org = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL :
+		    xstrdup((const char *)sqlite3_column_text(st, 4));
 	}
 	sqlite3_finalize(st);
 
@@ -157,6 +162,10 @@ load(void)
 		    sizeof(k->hash));
 	}
 	sqlite3_finalize(st);
+	/* The DKIM keys in the same snapshot as the subaccounts. */
+	if ((nk = signer_load(gdb)) == -1)
+		log_warnx("gw.db: cannot read DKIM keys: %s",
+		    sqlite3_errmsg(gdb));
 	sqlite3_exec(gdb, "COMMIT", NULL, NULL, NULL);
 
 	hmap_free(&byname, NULL);
@@ -166,6 +175,7 @@ load(void)
 	free_accounts(accts, naccts);
 	accts = a;
 	naccts = n;
+	ndkim = nk;
 	return 0;
 }
 
@@ -190,7 +200,8 @@ accounts_init(const char *state_dir, char *err, size_t errsz)
 		snprintf(err, errsz, "gw.db: %s", sqlite3_errmsg(gdb));
 		return -1;
 	}
-	log_info("subaccounts loaded: %d", naccts);
+	log_info("subaccounts loaded: %d, active DKIM keys: %d", naccts,
+	    ndkim);
 	return 0;
 }
 
@@ -205,7 +216,8 @@ accounts_poll(void)
 	if (load() == -1)
 		log_warnx("gw.db reload failed: %s", sqlite3_errmsg(gdb));
 	else
-		log_info("subaccounts reloaded: %d", naccts);
+		log_info("subaccounts reloaded: %d, active DKIM keys: %d",
+		    naccts, ndkim);
 }
 
 int

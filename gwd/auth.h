@@ -27,6 +27,7 @@ struct subaccount {
 	int		 nnets;
 	struct apikey	*keys;
 	int		 nkeys;
+	char		*dkim_org;	/* second signature's domain, or NULL */
 };
 
 int	 accounts_init(const char *state_dir, char *err, size_t errsz);

@@ -11,6 +11,7 @@
  * together before the loop sleeps, so pipelined answers go in one write.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -34,6 +35,7 @@
 #include "msg.h"
 #include "queue.h"
 #include "session.h"
+#include "signer.h"
 #include "smtp_proto.h"
 #include "store.h"
 #include "util.h"
@@ -812,6 +814,91 @@ check_headers(struct session *s, const struct msg_info *mi, char *buf,
 	return NULL;
 }
 
+/*
+ * The worker has signed (or failed to sign) the message of op: put the
+ * signatures on top and queue it.  op->arg is NULL when the client went
+ * away meanwhile; the message is queued all the same, as it would be
+ * after a commit the client did not wait for.
+ */
+static void
+signed_msg(struct sign_job *j)
+{
+	struct store_op *op = j->arg;
+	struct session *s = op->arg;
+	struct qmsg *m = op->insert;
+	struct audit_event *ev;
+	char *body;
+
+	if (j->failed) {
+		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
+		ev = audit_new("rejected", m->qid);
+		ev->sender = xstrdup(m->sender);
+		ev->subaccount = xstrdup(m->subaccount);
+		ev->reply_code = 451;
+		ev->reply_status = xstrdup("4.3.0");
+		if (asprintf(&ev->reply_text, "DKIM signing failed: %s",
+		    j->err) == -1)
+			ev->reply_text = NULL;
+		store_event(ev);
+		if (s) {
+			reply(s, "451 4.3.0 Error: DKIM signing failed; try "
+			    "again later");
+			s->op = NULL;
+			s->state = SS_CMD;
+			arm_timer(s, gcfg->limits.idle_timeout_ms);
+			conn_pause_read(s->c, 0);
+		}
+		qmsg_free(m);
+		store_op_free(op);
+		sign_job_free(j);
+		return;
+	}
+	body = xmalloc(buf_len(&j->sigs) + m->bodylen);
+	memcpy(body, buf_ptr(&j->sigs), buf_len(&j->sigs));
+	memcpy(body + buf_len(&j->sigs), m->body, m->bodylen);
+	free(m->body);
+	m->body = body;
+	m->bodylen += buf_len(&j->sigs);
+	m->size = m->bodylen;
+	ev = store_op_event(op, "signed", m->qid);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	ev->detail = xstrdup(j->detail);
+	sign_job_free(j);
+	store_submit(op);
+}
+
+/* Sign on a worker when a key applies; otherwise log why not and queue. */
+static void
+sign_or_store(struct session *s, struct store_op *op,
+    const struct msg_info *mi)
+{
+	const struct subaccount *sa = current_account(s);
+	struct qmsg *m = op->insert;
+	struct sign_job *j;
+	struct audit_event *ev;
+	char dom[256], why[400];
+	const char *at;
+
+	at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
+	    strrchr(m->sender, '@');
+	gw_strlcpy(dom, at ? at + 1 : "", sizeof(dom));
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	j = signer_plan(dom, sa ? sa->dkim_org : NULL, why, sizeof(why));
+	if (j == NULL) {
+		ev = store_op_event(op, "unsigned", m->qid);
+		ev->sender = xstrdup(m->sender);
+		ev->subaccount = xstrdup(m->subaccount);
+		ev->detail = xstrdup(why);
+		store_submit(op);
+		return;
+	}
+	j->done = signed_msg;
+	j->arg = op;
+	signer_run(j, m->body, m->bodylen, now_us() / 1000000);
+}
+
 static void
 data_end(struct session *s)
 {
@@ -937,11 +1024,11 @@ data_end(struct session *s)
 	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
 		ev->detail = NULL;
 
-	tx_reset(s);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);
-	store_submit(op);
+	sign_or_store(s, op, &mi);
+	tx_reset(s);
 }
 
 static void
