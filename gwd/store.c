@@ -8,6 +8,7 @@
  * Exposure: writes what sessions accepted; no network input is parsed.
  */
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,10 +429,52 @@ store_completed(void *arg)
 	}
 }
 
+static sqlite3		*ckq, *ckl;	/* the checkpointer's connections */
+static pthread_t	 ckthread;
+static pthread_mutex_t	 ckmtx = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t	 ckcond = PTHREAD_COND_INITIALIZER;
+static int		 ckstop;
+
 static sqlite3_stmt *
 prep(sqlite3 *db, const char *sql)
 {
 	return db_prepare(db, sql);
+}
+
+/*
+ * The checkpointer: a PASSIVE checkpoint of both databases every
+ * CKPT_MS, on connections of its own.  It copies committed pages into
+ * the main files while the store thread keeps appending to the WAL; the
+ * WAL restarts from the top once a checkpoint has caught up.
+ */
+#define CKPT_MS	200
+
+static void *
+checkpointer(void *arg)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&ckmtx);
+	while (!ckstop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += CKPT_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&ckcond, &ckmtx, &ts);
+		pthread_mutex_unlock(&ckmtx);
+		if (sqlite3_wal_checkpoint_v2(ckq, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
+			log_debug("queue.db checkpoint: %s",
+			    sqlite3_errmsg(ckq));
+		if (sqlite3_wal_checkpoint_v2(ckl, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
+			log_debug("log.db checkpoint: %s", sqlite3_errmsg(ckl));
+		pthread_mutex_lock(&ckmtx);
+	}
+	pthread_mutex_unlock(&ckmtx);
+	return NULL;
 }
 
 int
@@ -440,9 +483,14 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	if ((qdb = db_open(state_dir, DB_QUEUE, 0, err, errsz)) == NULL ||
 	    (ldb = db_open(state_dir, DB_LOG, DB_NOSYNC, err, errsz)) == NULL)
 		return -1;
-	/* Bodies are written once and deleted soon: keep the WAL busy, not
-	 * the main file, but bound it. */
-	sqlite3_wal_autocheckpoint(qdb, 4000);
+	/* No checkpoint in the commit path: copying the WAL back (and its
+	 * fsync) would stall every session waiting for its 250.  The
+	 * checkpointer thread does it beside the writer. */
+	sqlite3_wal_autocheckpoint(qdb, 0);
+	sqlite3_wal_autocheckpoint(ldb, 0);
+	if ((ckq = db_open(state_dir, DB_QUEUE, 0, err, errsz)) == NULL ||
+	    (ckl = db_open(state_dir, DB_LOG, DB_NOSYNC, err, errsz)) == NULL)
+		return -1;
 	st_ins_msg = prep(qdb, "INSERT INTO message (qid, subaccount, sender,"
 	    " received, size, flags, message_id, body)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -468,8 +516,9 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	st_rd_body = prep(rdb, "SELECT body FROM message WHERE id = ?");
 
 	loop_waker_init(&waker, store_completed, NULL);
-	if (pthread_create(&thread, NULL, store_main, NULL) != 0) {
-		snprintf(err, errsz, "cannot start the store thread");
+	if (pthread_create(&thread, NULL, store_main, NULL) != 0 ||
+	    pthread_create(&ckthread, NULL, checkpointer, NULL) != 0) {
+		snprintf(err, errsz, "cannot start the store threads");
 		return -1;
 	}
 	return 0;
@@ -483,6 +532,13 @@ store_shutdown(void)
 	pthread_cond_signal(&cond);
 	pthread_mutex_unlock(&mtx);
 	pthread_join(thread, NULL);
+	pthread_mutex_lock(&ckmtx);
+	ckstop = 1;
+	pthread_cond_signal(&ckcond);
+	pthread_mutex_unlock(&ckmtx);
+	pthread_join(ckthread, NULL);
+	db_close(ckq);
+	db_close(ckl);
 	store_completed(NULL);
 	db_close(qdb);
 	db_close(ldb);
