@@ -41,10 +41,11 @@ buf_len(const struct buf *b)
 	return b->len - b->off;
 }
 
+/* The live bytes; NULL for a buffer that never held any. */
 static inline char *
 buf_ptr(const struct buf *b)
 {
-	return b->data + b->off;
+	return b->data == NULL ? NULL : b->data + b->off;
 }
 
 /* Room at the tail after buf_reserve(); commit with buf_added(). */
