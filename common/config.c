@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -46,6 +47,8 @@ static const struct opt opts[] = {
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
 	    0, 0, 0, 0, 0 },
 	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0 },
+	{ "metrics.listen", O_STR, OFF(metrics_listen), NULL, 0, 0, 0, 0,
+	    0 },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
 	    0 },
@@ -459,6 +462,14 @@ check(struct gw_config *cfg)
 	if (cfg->relay.mode == RELAY_SMARTHOST && cfg->relay.host == NULL)
 		cerr(0, "relay.host: required when relay.mode is "
 		    "\"smarthost\"");
+	if (cfg->metrics_listen && cfg->metrics_listen[0]) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		if (sockaddr_parse(cfg->metrics_listen, 9465, &ss, &sl) == -1)
+			cerr(0, "metrics.listen: \"%s\" is not an address "
+			    "(IP:port or [IPv6]:port)", cfg->metrics_listen);
+	}
 	if ((cfg->relay.username == NULL) != (cfg->relay.password == NULL))
 		cerr(0, "relay.username and relay.password go together");
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)

@@ -35,6 +35,7 @@ struct gw_config {
 	char		*hostname;
 	char		*user;
 	char		*control_socket;
+	char		*metrics_listen;	/* "127.0.0.1:9465"; NULL: off */
 	int		 syslog;
 
 	struct gw_listen listen[GW_MAX_LISTEN];

@@ -54,6 +54,7 @@ struct qmsg {
 	int		 nrcpt;
 	int		 npending;	/* recipients not yet final */
 	struct qrcpt	*rcpt;		/* array of nrcpt */
+	struct qmsg	*qprev, *qnext;	/* queued messages, oldest first */
 };
 
 void	 qid_make(char out[QID_LEN + 1]);

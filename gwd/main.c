@@ -31,6 +31,7 @@
 #include "dns.h"
 #include "gwd.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "queue.h"
 #include "session.h"
@@ -111,6 +112,7 @@ begin_shutdown(void)
 	sd_notify("STOPPING=1");
 	log_info("shutting down");
 	listeners_stop();
+	control_stop();
 	sessions_close_all();
 	queue_shutdown();
 	timer_add(&stop_timer, 0);
@@ -286,7 +288,8 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return EX_CONFIG;
 	}
-	if (listeners_bind(err, sizeof(err)) == -1) {
+	if (listeners_bind(err, sizeof(err)) == -1 ||
+	    control_bind(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -309,6 +312,7 @@ main(int argc, char *argv[])
 	timer_add(&poll_timer, 500);
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
+	control_start();
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
 	    cfg.relay.host : "mx");

@@ -19,6 +19,7 @@
 #include "heap.h"
 #include "hmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "queue.h"
 #include "route.h"
@@ -38,6 +39,8 @@ static struct ev_timer	 retry_timer;
 static struct ev_timer	 gc_timer;
 static size_t		 body_bytes;
 static int		 nmessages, nrcpts, nactive;
+/* Every queued message, in arrival order (the oldest is first). */
+static struct qmsg	*qhead, *qtail;
 
 void
 qid_make(char out[QID_LEN + 1])
@@ -139,6 +142,14 @@ maybe_drop_body(struct qmsg *m)
 static void
 msg_forget(struct qmsg *m)
 {
+	if (m->qprev)
+		m->qprev->qnext = m->qnext;
+	else
+		qhead = m->qnext;
+	if (m->qnext)
+		m->qnext->qprev = m->qprev;
+	else
+		qtail = m->qprev;
 	drop_body(m);
 	nmessages--;
 	qmsg_free(m);
@@ -353,6 +364,7 @@ make_dsn(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	n->rcpt[0].next_attempt = n->received_us / 1000000;
 	op->insert = n;
 	op->done = dsn_committed;
+	gm.dsn_total++;
 
 	ev = store_op_event(op, "dsn", m->qid);
 	ev->recipient = xstrdup(m->sender);
@@ -443,6 +455,14 @@ apply_results(struct job *j)
 			action = "deferred";
 		else
 			action = res->code < 500 ? "expired" : "bounced";
+		if (strcmp(action, "delivered") == 0)
+			gm.delivered_total++;
+		else if (strcmp(action, "deferred") == 0)
+			gm.deferred_total++;
+		else if (strcmp(action, "bounced") == 0)
+			gm.bounced_total++;
+		else
+			gm.expired_total++;
 		ev = store_op_event(op, strcmp(action, "expired") == 0 ?
 		    "deferred" : action, m->qid);
 		fill_attempt(ev, j, res, r);
@@ -655,6 +675,13 @@ dest_conn_closed(struct dest *d, struct mta *m)
 static void
 schedule_msg(struct qmsg *m, int64_t now)
 {
+	m->qnext = NULL;
+	m->qprev = qtail;
+	if (qtail)
+		qtail->qnext = m;
+	else
+		qhead = m;
+	qtail = m;
 	nmessages++;
 	nrcpts += m->nrcpt;
 	for (int i = 0; i < m->nrcpt; i++) {
@@ -737,6 +764,7 @@ queue_stats(struct queue_stats *st)
 	st->deferred = retries.n;
 	st->destinations = (int)hmap_count(&dests);
 	st->connections = mta_count();
+	st->oldest_us = qhead ? qhead->received_us : 0;
 }
 
 static int

@@ -7,6 +7,8 @@
 #ifndef GW_QUEUE_H
 #define GW_QUEUE_H
 
+#include <stdint.h>
+
 #include "gwd.h"
 
 int	 queue_init(char *err, size_t errsz);
@@ -24,6 +26,7 @@ struct queue_stats {
 	int	deferred;
 	int	destinations;
 	int	connections;
+	int64_t	oldest_us;	/* arrival of the oldest queued message; 0 */
 };
 void	 queue_stats(struct queue_stats *);
 

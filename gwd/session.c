@@ -31,6 +31,7 @@
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "msg.h"
 #include "queue.h"
@@ -415,6 +416,7 @@ auth_result(void *arg, const char *name)
 		return;
 	}
 	s->close_after_delay = auth_failure(s->ip);
+	gm.auth_failures_total++;
 	ev = audit_new("auth", NULL);
 	ev->client_ip = xstrdup(s->ip);
 	ev->reply_code = 535;
@@ -758,6 +760,9 @@ committed(struct store_op *op)
 	} else {
 		log_debug("qid=%s queued size=%zu rcpts=%d", m->qid, m->size,
 		    m->nrcpt);
+		gm.messages_received_total++;
+		gm.bytes_received_total += m->size;
+		gm.recipients_received_total += (uint64_t)m->nrcpt;
 		if (s) {
 			reply(s, "250 2.0.0 Ok: queued as %s", m->qid);
 			s->accepted++;
@@ -860,6 +865,7 @@ signed_msg(struct sign_job *j)
 	m->body = body;
 	m->bodylen += buf_len(&j->sigs);
 	m->size = m->bodylen;
+	gm.dkim_signed_total++;
 	ev = store_op_event(op, "signed", m->qid);
 	ev->sender = xstrdup(m->sender);
 	ev->subaccount = xstrdup(m->subaccount);
@@ -887,6 +893,7 @@ sign_or_store(struct session *s, struct store_op *op,
 		*p = (char)tolower((unsigned char)*p);
 	j = signer_plan(dom, sa ? sa->dkim_org : NULL, why, sizeof(why));
 	if (j == NULL) {
+		gm.dkim_unsigned_total++;
 		ev = store_op_event(op, "unsigned", m->qid);
 		ev->sender = xstrdup(m->sender);
 		ev->subaccount = xstrdup(m->subaccount);
@@ -916,6 +923,7 @@ data_end(struct session *s)
 	timer_del(&s->timer);
 	s->state = SS_CMD;
 	if ((r = data_flags_reply(t->dp.flags)) != NULL) {
+		gm.messages_rejected_total++;
 		refuse(s, r, t->mail.path.addr, NULL);
 		tx_reset(s);
 		arm_timer(s, gcfg->limits.idle_timeout_ms);
@@ -923,6 +931,7 @@ data_end(struct session *s)
 	}
 	msg_scan(buf_ptr(&t->data), buf_len(&t->data), &mi);
 	if ((r = check_headers(s, &mi, rbuf, sizeof(rbuf))) != NULL) {
+		gm.messages_rejected_total++;
 		refuse(s, r, t->mail.path.addr, NULL);
 		tx_reset(s);
 		arm_timer(s, gcfg->limits.idle_timeout_ms);
@@ -1249,6 +1258,7 @@ session_closed(struct conn *c)
 		s->op->arg = NULL;	/* the commit completes without us */
 	tx_reset(s);
 	per_ip_add(s->ip, -1);
+	gm.sessions_current--;
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -1283,6 +1293,8 @@ session_new(struct listener *l, int fd)
 	sessions = s;
 	nsessions++;
 	per_ip_add(s->ip, 1);
+	gm.sessions_total++;
+	gm.sessions_current++;
 	count = (intptr_t)hmap_get(&per_ip, s->ip);
 
 	/* On 465 the client speaks TLS first, so a refusal there is just a

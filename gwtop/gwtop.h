@@ -29,9 +29,22 @@ struct recent {
 	char		 result[256];	/* "250 2.0.0 mx.example.com" */
 };
 
+/* gwd's live counters, from `stats` on its control socket. */
+struct live {
+	int		 ok;		/* gwd answered */
+	int64_t		 uptime_s;
+	int64_t		 sessions;	/* inbound SMTP sessions now */
+	int64_t		 connections_out;
+	int64_t		 received_total;	/* messages accepted */
+	int64_t		 delivered_total;	/* recipients delivered */
+	int64_t		 deferred_total;
+	int64_t		 bounced_total;
+};
+
 struct snapshot {
 	int64_t		 now_us;
 	const char	*gwd;		/* running, stopped, unknown */
+	struct live	 live;
 
 	int		 queue_ok;
 	int		 queue_missing;	/* queue.db does not exist */

@@ -7,6 +7,8 @@
  * gwtop started before gwd, or across a restore, recovers by itself.
  */
 #include <errno.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,15 +56,51 @@ model_free(struct model *m)
 }
 
 /*
- * Is gwd up?  A connect to its control socket answers without speaking
- * the protocol: accepted = running; no socket or refused = stopped.
+ * Is gwd up, and what do its counters say?  `stats` on the control
+ * socket answers "name value" lines.  A socket that accepts but does not
+ * answer within LIVE_MS still means gwd is running (without numbers).
  */
+#define LIVE_MS	300
+
+static void
+live_parse(char *text, struct live *l)
+{
+	static const struct { const char *name; size_t off; } keys[] = {
+		{ "uptime_seconds", offsetof(struct live, uptime_s) },
+		{ "sessions", offsetof(struct live, sessions) },
+		{ "connections_out", offsetof(struct live, connections_out) },
+		{ "messages_received_total",
+		    offsetof(struct live, received_total) },
+		{ "delivered_total", offsetof(struct live, delivered_total) },
+		{ "deferred_total", offsetof(struct live, deferred_total) },
+		{ "bounced_total", offsetof(struct live, bounced_total) },
+	};
+	char *line, *save = NULL, name[64];
+	long long v;
+
+	for (line = strtok_r(text, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "%63s %lld", name, &v) != 2)
+			continue;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (strcmp(name, keys[i].name) == 0)
+				*(int64_t *)(void *)((char *)l + keys[i].off) = v;
+	}
+	l->ok = 1;
+}
+
 static const char *
-model_gwd_state(const char *path)
+model_gwd_state(const char *path, struct live *l)
 {
 	struct sockaddr_un sun;
+	struct pollfd pfd;
+	char buf[8192];
+	size_t got = 0;
+	int64_t end;
+	ssize_t n;
 	int fd, r, e;
 
+	memset(l, 0, sizeof(*l));
 	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path))
 		return "unknown";
 	memset(&sun, 0, sizeof(sun));
@@ -73,12 +111,29 @@ model_gwd_state(const char *path)
 		return "unknown";
 	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	e = errno;
+	if (r == -1 && e != EAGAIN && e != EINPROGRESS) {
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED)
+			return "stopped";
+		return "unknown";
+	}
+	/* Running.  Ask for the numbers; give up quietly after LIVE_MS. */
+	end = mono_ms() + LIVE_MS;
+	if (send(fd, "stats\n", 6, MSG_NOSIGNAL) == 6) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		while (got < sizeof(buf) - 1 && mono_ms() < end &&
+		    poll(&pfd, 1, (int)(end - mono_ms())) > 0) {
+			if ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) <= 0)
+				break;
+			got += (size_t)n;
+		}
+		buf[got] = '\0';
+		if (got > 0 && strncmp(buf, "error", 5) != 0)
+			live_parse(buf, l);
+	}
 	close(fd);
-	if (r == 0 || e == EAGAIN || e == EINPROGRESS)
-		return "running";
-	if (e == ENOENT || e == ECONNREFUSED)
-		return "stopped";
-	return "unknown";
+	return "running";
 }
 
 /* Open kind read-only unless open; 0, or -1 with err set. */
@@ -282,7 +337,7 @@ void
 model_refresh(struct model *m, struct snapshot *s)
 {
 	s->now_us = now_us();
-	s->gwd = model_gwd_state(m->control_socket);
+	s->gwd = model_gwd_state(m->control_socket, &s->live);
 	model_queue(m, s);
 	model_log(m, s);
 }

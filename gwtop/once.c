@@ -70,6 +70,15 @@ once_body(struct once *p, const struct snapshot *s)
 	fmt_rfc3339(s->now_us, t, sizeof(t));
 	once_str(p, "time", t);
 	once_str(p, "gwd", s->gwd);
+	if (s->live.ok) {
+		once_int(p, "gwd.uptime_s", s->live.uptime_s);
+		once_int(p, "gwd.sessions", s->live.sessions);
+		once_int(p, "gwd.connections_out", s->live.connections_out);
+		once_int(p, "gwd.received_total", s->live.received_total);
+		once_int(p, "gwd.delivered_total", s->live.delivered_total);
+		once_int(p, "gwd.deferred_total", s->live.deferred_total);
+		once_int(p, "gwd.bounced_total", s->live.bounced_total);
+	}
 	once_int(p, "queue.recipients", s->rcpt_total);
 	once_int(p, "queue.ready", s->rcpt_ready);
 	once_int(p, "queue.deferred", s->rcpt_deferred);

@@ -34,8 +34,17 @@ panel_header_draw(const struct view *v, const struct snapshot *s, int y,
 	view_put(y, x, s->gwd, COLS - x);
 	attroff(view_attr(v, l) | A_REVERSE);
 	x += (int)strlen(s->gwd);
-	snprintf(line, sizeof(line), "   every %.1fs%s",
-	    v->interval_ms / 1000.0, v->paused ? "   PAUSED" : "");
+	if (s->live.ok) {
+		char up[32];
+
+		view_duration(s->live.uptime_s, up, sizeof(up));
+		snprintf(line, sizeof(line), " up %s, in %lld out %lld conn,"
+		    "   every %.1fs%s", up, (long long)s->live.sessions,
+		    (long long)s->live.connections_out,
+		    v->interval_ms / 1000.0, v->paused ? "   PAUSED" : "");
+	} else
+		snprintf(line, sizeof(line), "   every %.1fs%s",
+		    v->interval_ms / 1000.0, v->paused ? "   PAUSED" : "");
 	attron(A_REVERSE);
 	if (x < COLS)
 		view_put(y, x, line, COLS - x);

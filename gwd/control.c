@@ -1,0 +1,398 @@
+/*
+ * control.c - the control socket and the metrics listener.
+ *
+ * The control socket (control_socket, mode 0660) takes one command line
+ * and answers with "key value" lines, then closes: `stats` for counters
+ * and queue gauges, `ping`.  Peers are checked with SO_PEERCRED: root or
+ * gwd's own user only.  The metrics listener speaks just enough HTTP/1.0
+ * for Prometheus and health checks: GET /metrics, GET /health.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cidr.h"
+#include "conn.h"
+#include "gwd.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "queue.h"
+#include "util.h"
+
+#define REQ_MAX		2048
+#define OUT_MAX		(64 * 1024)
+
+struct gw_metrics gm;
+
+struct ctl_listener {
+	int		 fd;
+	int		 http;
+	struct ev_io	 io;
+};
+
+static struct ctl_listener	 ctl = { -1, 0, { 0 } };
+static struct ctl_listener	 http = { -1, 1, { 0 } };
+static char			*ctl_path;
+
+/* One snapshot of everything, as (name, help, type, value) rows. */
+struct stat_row {
+	const char	*name;		/* gwtop's key / Prometheus suffix */
+	const char	*prom;		/* Prometheus name and labels */
+	const char	*type;		/* counter, gauge */
+	const char	*help;
+	double		 value;
+};
+
+static int
+snapshot(struct stat_row *r, int max)
+{
+	struct queue_stats q;
+	int64_t now = now_us();
+	int n = 0;
+
+	queue_stats(&q);
+#define ROW(nm, pr, ty, he, v) do {					\
+	if (n < max) {							\
+		r[n].name = nm; r[n].prom = pr; r[n].type = ty;		\
+		r[n].help = he; r[n].value = (double)(v); n++;		\
+	}								\
+} while (0)
+	ROW("uptime_seconds", "gw_uptime_seconds", "gauge",
+	    "Seconds since gwd started.", (now - gm.started_us) / 1000000);
+	ROW("sessions_total", "gw_smtp_sessions_total", "counter",
+	    "Inbound SMTP sessions accepted.", gm.sessions_total);
+	ROW("sessions", "gw_smtp_sessions", "gauge",
+	    "Inbound SMTP sessions open now.", gm.sessions_current);
+	ROW("connections_out", "gw_delivery_connections", "gauge",
+	    "Outbound delivery connections open now.", q.connections);
+	ROW("messages_received_total", "gw_messages_received_total",
+	    "counter", "Messages accepted (250 after DATA).",
+	    gm.messages_received_total);
+	ROW("bytes_received_total", "gw_received_bytes_total", "counter",
+	    "Bytes of accepted messages.", gm.bytes_received_total);
+	ROW("recipients_received_total", "gw_recipients_received_total",
+	    "counter", "Recipients of accepted messages.",
+	    gm.recipients_received_total);
+	ROW("messages_rejected_total", "gw_messages_rejected_total",
+	    "counter", "Messages refused after DATA.",
+	    gm.messages_rejected_total);
+	ROW("auth_failures_total", "gw_auth_failures_total", "counter",
+	    "Failed SMTP AUTH attempts.", gm.auth_failures_total);
+	ROW("delivered_total", "gw_deliveries_total{result=\"delivered\"}",
+	    "counter", "Recipient delivery attempts by result.",
+	    gm.delivered_total);
+	ROW("deferred_total", "gw_deliveries_total{result=\"deferred\"}",
+	    NULL, NULL, gm.deferred_total);
+	ROW("bounced_total", "gw_deliveries_total{result=\"bounced\"}",
+	    NULL, NULL, gm.bounced_total);
+	ROW("expired_total", "gw_deliveries_total{result=\"expired\"}",
+	    NULL, NULL, gm.expired_total);
+	ROW("dsn_total", "gw_dsn_total", "counter",
+	    "Delivery status notifications generated.", gm.dsn_total);
+	ROW("dkim_signed_total", "gw_dkim_messages_total{result=\"signed\"}",
+	    "counter", "Messages by DKIM outcome.", gm.dkim_signed_total);
+	ROW("dkim_unsigned_total",
+	    "gw_dkim_messages_total{result=\"unsigned\"}", NULL, NULL,
+	    gm.dkim_unsigned_total);
+	ROW("queue_messages", "gw_queue_messages", "gauge",
+	    "Messages in the queue.", q.messages);
+	ROW("queue_recipients", "gw_queue_recipients{state=\"all\"}", "gauge",
+	    "Recipients in the queue by state.", q.recipients);
+	ROW("queue_active", "gw_queue_recipients{state=\"active\"}", NULL,
+	    NULL, q.active);
+	ROW("queue_deferred", "gw_queue_recipients{state=\"deferred\"}", NULL,
+	    NULL, q.deferred);
+	ROW("queue_ready", "gw_queue_recipients{state=\"ready\"}", NULL, NULL,
+	    q.recipients - q.active - q.deferred);
+	ROW("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds",
+	    "gauge", "Age of the oldest queued message.",
+	    q.oldest_us ? (now - q.oldest_us) / 1000000 : 0);
+	ROW("destinations", "gw_destinations", "gauge",
+	    "Delivery destinations known now.", q.destinations);
+#undef ROW
+	return n;
+}
+
+static void
+write_stats(struct buf *out)
+{
+	struct stat_row r[64];
+	int n = snapshot(r, 64);
+
+	for (int i = 0; i < n; i++)
+		buf_printf(out, "%s %.0f\n", r[i].name, r[i].value);
+}
+
+static void
+write_prometheus(struct buf *out)
+{
+	struct stat_row r[64];
+	int n = snapshot(r, 64);
+
+	for (int i = 0; i < n; i++) {
+		if (r[i].type) {
+			size_t base = strcspn(r[i].prom, "{");
+
+			buf_printf(out, "# HELP %.*s %s\n# TYPE %.*s %s\n",
+			    (int)base, r[i].prom, r[i].help, (int)base,
+			    r[i].prom, r[i].type);
+		}
+		buf_printf(out, "%s %.0f\n", r[i].prom, r[i].value);
+	}
+}
+
+/* Why gwd is not healthy, or NULL. */
+static const char *
+unhealthy(void)
+{
+	if (gm.stopping)
+		return "shutting down";
+	return NULL;
+}
+
+static void
+answer_control(struct conn *c, const char *line)
+{
+	struct buf out;
+
+	buf_init(&out, OUT_MAX);
+	if (strcmp(line, "stats") == 0)
+		write_stats(&out);
+	else if (strcmp(line, "ping") == 0)
+		buf_puts(&out, "pong\n");
+	else
+		buf_puts(&out, "error unknown command (try: stats, ping)\n");
+	conn_write(c, buf_ptr(&out), buf_len(&out));
+	buf_free(&out);
+	conn_close_after_flush(c);
+}
+
+static void
+answer_http(struct conn *c, const char *line)
+{
+	struct buf body;
+	const char *status = "200 OK", *why;
+
+	buf_init(&body, OUT_MAX);
+	if (strncmp(line, "GET /metrics ", 13) == 0 ||
+	    strcmp(line, "GET /metrics") == 0)
+		write_prometheus(&body);
+	else if (strncmp(line, "GET /health ", 12) == 0 ||
+	    strcmp(line, "GET /health") == 0) {
+		if ((why = unhealthy()) != NULL) {
+			status = "503 Service Unavailable";
+			buf_printf(&body, "%s\n", why);
+		} else
+			buf_puts(&body, "ok\n");
+	} else if (strncmp(line, "GET ", 4) == 0) {
+		status = "404 Not Found";
+		buf_puts(&body, "not found: try /metrics or /health\n");
+	} else {
+		status = "405 Method Not Allowed";
+		buf_puts(&body, "only GET\n");
+	}
+	conn_printf(c, "HTTP/1.0 %s\r\nContent-Type: text/plain; "
+	    "version=0.0.4; charset=utf-8\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", status, buf_len(&body));
+	conn_write(c, buf_ptr(&body), buf_len(&body));
+	buf_free(&body);
+	conn_close_after_flush(c);
+}
+
+static void
+on_read(struct conn *c)
+{
+	struct ctl_listener *l = c->arg;
+	char *p = buf_ptr(&c->in), *nl;
+	size_t n = buf_len(&c->in);
+
+	if (c->closing)
+		return;
+	nl = n ? memchr(p, '\n', n) : NULL;
+	if (nl == NULL) {
+		if (c->eof || n >= REQ_MAX - 1)
+			conn_close(c);
+		return;
+	}
+	*nl = '\0';
+	if (nl > p && nl[-1] == '\r')
+		nl[-1] = '\0';
+	if (l->http)
+		answer_http(c, p);
+	else
+		answer_control(c, p);
+}
+
+static void
+on_error(struct conn *c)
+{
+	conn_close(c);
+}
+
+static const struct conn_ops ctl_ops = {
+	.on_read = on_read,
+	.on_error = on_error,
+};
+
+static void
+accept_cb(struct ev_io *io, int revents)
+{
+	struct ctl_listener *l = io->arg;
+	struct conn *c;
+	int fd;
+
+	while ((fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) != -1) {
+		if (!l->http) {
+			struct ucred uc;
+			socklen_t ul = sizeof(uc);
+
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc,
+			    &ul) == -1 || (uc.uid != 0 && uc.uid != geteuid() &&
+			    uc.gid != getegid())) {
+				log_warnx("control: refused a connection from "
+				    "uid %d", (int)uc.uid);
+				close(fd);
+				continue;
+			}
+		}
+		if ((c = conn_new(fd, &ctl_ops, l, REQ_MAX, OUT_MAX)) == NULL)
+			close(fd);
+	}
+}
+
+static int
+bind_control(char *err, size_t errsz)
+{
+	struct sockaddr_un sun;
+	struct passwd *pw;
+	char *slash;
+	mode_t old;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (gw_strlcpy(sun.sun_path, gcfg->control_socket,
+	    sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
+		snprintf(err, errsz, "control_socket: path too long: %s",
+		    gcfg->control_socket);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errsz, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A stale socket from a crash; a live gwd would still answer. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		snprintf(err, errsz, "%s: another gwd is running",
+		    gcfg->control_socket);
+		close(fd);
+		return -1;
+	}
+	unlink(sun.sun_path);
+	if ((slash = strrchr(sun.sun_path, '/')) != NULL && slash != sun.sun_path) {
+		*slash = '\0';
+		if (mkdir_p(sun.sun_path, 0750) == -1)
+			log_warn("mkdir %s", sun.sun_path);
+		*slash = '/';
+	}
+	old = umask(077);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(fd, 64) == -1) {
+		snprintf(err, errsz, "%s: %s", gcfg->control_socket,
+		    strerror(errno));
+		umask(old);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	/* 0660 for gwd's user and group: gwd (after dropping root) and the
+	 * admins in group gw may talk to it. */
+	if (gcfg->user && gcfg->user[0] && (pw = getpwnam(gcfg->user)) != NULL &&
+	    chown(sun.sun_path, pw->pw_uid, pw->pw_gid) == -1)
+		log_warn("chown %s", sun.sun_path);
+	if (chmod(sun.sun_path, 0660) == -1)
+		log_warn("chmod %s", sun.sun_path);
+	ctl.fd = fd;
+	ctl_path = xstrdup(sun.sun_path);
+	return 0;
+}
+
+static int
+bind_http(char *err, size_t errsz)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (gcfg->metrics_listen == NULL || gcfg->metrics_listen[0] == '\0')
+		return 0;
+	if (sockaddr_parse(gcfg->metrics_listen, 9465, &ss, &len) == -1) {
+		snprintf(err, errsz, "%s: metrics.listen: \"%s\" is not an "
+		    "address (IP:port or [IPv6]:port)", gcfg->path,
+		    gcfg->metrics_listen);
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errsz, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, 64) == -1) {
+		snprintf(err, errsz, "metrics.listen %s: %s",
+		    gcfg->metrics_listen, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	http.fd = fd;
+	log_info("metrics on http://%s/metrics", gcfg->metrics_listen);
+	return 0;
+}
+
+int
+control_bind(char *err, size_t errsz)
+{
+	gm.started_us = now_us();
+	if (gcfg->control_socket && gcfg->control_socket[0] &&
+	    bind_control(err, errsz) == -1)
+		return -1;
+	return bind_http(err, errsz);
+}
+
+void
+control_start(void)
+{
+	if (ctl.fd != -1) {
+		io_init(&ctl.io, ctl.fd, accept_cb, &ctl);
+		io_set(&ctl.io, EV_READ);
+	}
+	if (http.fd != -1) {
+		io_init(&http.io, http.fd, accept_cb, &http);
+		io_set(&http.io, EV_READ);
+	}
+}
+
+void
+control_stop(void)
+{
+	gm.stopping = 1;
+	if (ctl.fd != -1) {
+		io_del(&ctl.io);
+		close(ctl.fd);
+		ctl.fd = -1;
+		unlink(ctl_path);
+		free(ctl_path);
+	}
+}

@@ -1,0 +1,159 @@
+"""gwd's live numbers: the control socket and Prometheus /metrics agree
+with what the sink and the audit log saw."""
+import os
+import re
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import client_tls_context, free_port, smarthost, wait_for
+import smtplib
+
+
+def send(g, rcpts, subject):
+    msg = ("From: <app@example.com>\r\nSubject: %s\r\n\r\nhi\r\n" % subject).encode()
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=10) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        s.sendmail("app@example.com", rcpts, msg)
+
+
+def control(g, cmd):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(os.path.join(g.state, "control"))
+    s.sendall(cmd.encode() + b"\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data.decode()
+
+
+def stats(g):
+    return {k: int(v) for k, v in (l.split() for l in control(g, "stats").splitlines())}
+
+
+def prometheus(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = r.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            assert re.match(r"# (HELP|TYPE) gw_[a-z_]+ ", line), line
+            continue
+        name, value = line.rsplit(" ", 1)
+        assert re.match(r'gw_[a-z_]+(\{[a-z]+="[a-z]+"\})?$', name), name
+        values[name] = float(value)
+    return values
+
+
+@pytest.fixture
+def gw(gw_factory, sink):
+    port = free_port()
+    sink.rcpt_reply = lambda a: "550 5.1.1 no such user" if a.startswith("bad") else None
+    g = gw_factory(relay=smarthost(sink),
+                   extra='metrics = { listen = "127.0.0.1:%d"; };' % port).start()
+    g.metrics_port = port
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    return g
+
+
+def test_counts_match_sink_and_log(gw, sink):
+    send(gw, ["u1@dest.test"], "one")
+    send(gw, ["u2@dest.test", "bad@dest.test"], "two")
+    send(gw, ["u3@dest.test"], "three")
+    # Three messages and one DSN reach the sink.
+    sink.wait_count(4)
+    wait_for(lambda: stats(gw)["queue_recipients"] == 0, what="queue empty")
+    st = stats(gw)
+    m = prometheus(gw.metrics_port)
+    delivered = len(gw.events("action='delivered'"))
+    bounced = len(gw.events("action='bounced'"))
+    received = len(gw.events("action='received'"))
+    assert (delivered, bounced) == (4, 1)
+    assert st["delivered_total"] == delivered == len(sink.messages)
+    assert st["bounced_total"] == bounced
+    assert st["dsn_total"] == 1
+    assert st["messages_received_total"] == 3 == received - 1    # the DSN is no submission
+    assert st["recipients_received_total"] == 4
+    assert st["dkim_unsigned_total"] == 3
+    assert m['gw_deliveries_total{result="delivered"}'] == delivered
+    assert m['gw_deliveries_total{result="bounced"}'] == bounced
+    assert m["gw_messages_received_total"] == 3
+    assert m["gw_queue_messages"] == 0
+    assert m["gw_queue_oldest_age_seconds"] == 0
+    assert m["gw_smtp_sessions_total"] >= 3
+
+
+def test_queue_gauges_while_deferred(gw_factory, sink):
+    sink.data_reply = lambda msg: "451 4.3.0 try later"
+    g = gw_factory(relay=smarthost(sink),
+                   settings={"queue.retry_min": "60s", "queue.retry_max": "60s"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    send(g, ["u1@dest.test", "u2@dest.test"], "held")
+    wait_for(lambda: stats(g)["queue_deferred"] == 2, what="deferred")
+    st = stats(g)
+    assert st["queue_messages"] == 1 and st["queue_recipients"] == 2
+    assert st["deferred_total"] == 2 and st["delivered_total"] == 0
+    assert st["queue_oldest_age_seconds"] >= 0
+    # gwtop, reading the same gwd, says it is running.
+    r = subprocess.run([os.path.join(os.environ["GW_BUILD"], "gwtop"), "-c", g.conf,
+                        "--once"], capture_output=True, text=True, timeout=30)
+    assert "gwd=running" in r.stdout
+    live = dict(l.split("=", 1) for l in r.stdout.splitlines())
+    assert live["gwd.deferred_total"] == "2"
+    assert live["gwd.received_total"] == "1"
+    assert live["queue.deferred"] == "2"
+
+
+def test_health_and_errors(gw):
+    with urllib.request.urlopen("http://127.0.0.1:%d/health" % gw.metrics_port,
+                                timeout=5) as r:
+        assert r.status == 200 and r.read() == b"ok\n"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen("http://127.0.0.1:%d/nope" % gw.metrics_port, timeout=5)
+    assert e.value.code == 404
+    assert control(gw, "ping") == "pong\n"
+    assert control(gw, "frobnicate").startswith("error unknown command")
+
+
+def test_control_socket_refuses_other_users(gw):
+    path = os.path.join(gw.state, "control")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o660"
+    # nobody cannot even reach the socket file; given access to it, gwd
+    # still checks the peer's credentials.  (pytest's directories are
+    # private to root: let nobody through them, for this test only.)
+    d = gw.state
+    while d != "/tmp":
+        os.chmod(d, os.stat(d).st_mode | 0o011)
+        d = os.path.dirname(d)
+    os.chmod(path, 0o666)
+    r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                        "/usr/bin/python3", "-c",
+                        "import socket, time\n"
+                        "s = socket.socket(socket.AF_UNIX); s.settimeout(5)\n"
+                        "s.connect(%r); time.sleep(0.3)\n"
+                        "try:\n"
+                        "    s.sendall(b'stats\\n'); print(repr(s.recv(100)))\n"
+                        "except OSError as e:\n"
+                        "    print('closed', e.errno)\n" % path],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip() in ("b''", "closed 32", "closed 104"), r.stdout + r.stderr
+    assert "control: refused a connection from uid" in gw.logtext()
+
+
+def test_bad_metrics_address_is_a_config_error(gw_factory):
+    g = gw_factory(extra='metrics = { listen = "not-an-address"; };')
+    r = subprocess.run([os.path.join(os.environ["GW_BUILD"], "gwd"), "-n", "-c", g.conf],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 78
+    assert 'metrics.listen: "not-an-address" is not an address' in r.stderr
