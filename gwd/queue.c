@@ -261,13 +261,11 @@ retry_due(struct ev_timer *t)
 {
 	int64_t now = now_us() / 1000000;
 	struct hmap touched;
-
-	hmap_init(&touched);
 	struct qrcpt *r;
 
+	hmap_init(&touched);
 	while ((r = heap_top(&retries)) != NULL && r->next_attempt <= now) {
 		heap_remove(&retries, r);
-
 		rcpt_ready(r, 0);
 		hmap_put(&touched, r->domain, r);
 	}
