@@ -124,6 +124,9 @@ static const struct opt opts[] = {
 	    (int64_t)7 * 86400000, 0, 0, 0 },
 	{ "queue.commit_window", O_MS, OFF(queue.commit_window_us), "0", 0,
 	    100, 0, 0, 0 },
+
+	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
+	    0, 0, 0 },
 };
 
 static int nerrors;

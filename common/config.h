@@ -95,6 +95,10 @@ struct gw_config {
 		int64_t	 retry_max_ms;
 		int64_t	 commit_window_us; /* wait for company before fsync */
 	} queue;
+
+	struct {
+		int	 retention_days; /* events older are pruned */
+	} log;
 };
 
 /*

@@ -135,6 +135,8 @@ static const char *const log_migrations[] = {
 	"CREATE VIRTUAL TABLE event_fts USING fts5("
 	"  sender, recipient, subject, message_id, from_addr, reply_text,"
 	"  content='event', content_rowid='id');",
+	/* 2: retention deletes a message's recipients by queue id */
+	"CREATE INDEX event_rcpt_qid ON event_rcpt(qid);",
 };
 
 static const struct {

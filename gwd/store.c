@@ -17,6 +17,7 @@
 #include "db.h"
 #include "log.h"
 #include "loop.h"
+#include "retention.h"
 #include "store.h"
 #include "util.h"
 
@@ -447,12 +448,15 @@ prep(sqlite3 *db, const char *sql)
  * the main files while the store thread keeps appending to the WAL; the
  * WAL restarts from the top once a checkpoint has caught up.
  */
-#define CKPT_MS	200
+#define CKPT_MS		200
+#define PRUNE_BATCH	500	/* events per transaction */
+#define PRUNE_BATCHES	4	/* at most, per second */
 
 static void *
 checkpointer(void *arg)
 {
 	struct timespec ts;
+	unsigned tick = 0;
 
 	pthread_mutex_lock(&ckmtx);
 	while (!ckstop) {
@@ -471,6 +475,18 @@ checkpointer(void *arg)
 		if (sqlite3_wal_checkpoint_v2(ckl, NULL,
 		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
 			log_debug("log.db checkpoint: %s", sqlite3_errmsg(ckl));
+		/* Retention: once a second, a few small batches, each its
+		 * own short transaction beside the store thread's. */
+		if (++tick % (1000 / CKPT_MS) == 0) {
+			int64_t cutoff = now_us() -
+			    (int64_t)gcfg->log.retention_days * 86400LL *
+			    1000000LL;
+
+			for (int i = 0; i < PRUNE_BATCHES; i++)
+				if (retention_prune(ckl, cutoff, PRUNE_BATCH) <
+				    PRUNE_BATCH)
+					break;
+		}
 		pthread_mutex_lock(&ckmtx);
 	}
 	pthread_mutex_unlock(&ckmtx);
