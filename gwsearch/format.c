@@ -2,14 +2,20 @@
  * format.c - printing messages and their events: a readable table, or
  * JSON lines with Elastic Common Schema field names.
  *
+ * CSV (RFC 4180), ArcSight CEF and RFC 5424 syslog lines are written
+ * one per event, for spreadsheets and SIEMs.
+ *
  * Exposure: subjects, addresses and remote replies were written by
  * strangers.  On a terminal, control characters (C0, DEL, C1) and bytes
  * that are not UTF-8 are shown as \xNN so no escape sequence reaches the
  * terminal; JSON escapes them (json.c).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "gwsearch.h"
@@ -18,7 +24,7 @@
 #include "util.h"
 
 /* Safe for a terminal: copy s, escaping controls and broken UTF-8. */
-static void
+void
 format_clean(struct buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -47,7 +53,7 @@ format_or(const char *s, const char *dflt)
 }
 
 /* RFC 3339 UTC with whole seconds, for people. */
-static void
+void
 format_time(int64_t us, char *out, size_t n)
 {
 	time_t t = (time_t)(us / 1000000);
@@ -109,6 +115,45 @@ format_reply(const struct event *e, struct buf *b)
 		b->len--;
 }
 
+/* Terminal width: COLUMNS, else the tty's; 0 when not known. */
+static int
+format_columns(void)
+{
+	static int cols = -1;
+	struct winsize ws;
+	const char *env = getenv("COLUMNS");
+
+	if (cols >= 0)
+		return cols;
+	cols = 0;
+	if (env && atoi(env) > 0)
+		cols = atoi(env);
+	else if (isatty(STDOUT_FILENO) &&
+	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		cols = ws.ws_col;
+	return cols;
+}
+
+/* Shorten the reply so the line fits the terminal; "..." marks the cut. */
+static void
+format_fit(struct buf *c, size_t used, size_t tail)
+{
+	size_t cols = (size_t)format_columns(), room;
+
+	if (cols == 0 || used + tail + buf_len(c) <= cols)
+		return;
+	room = cols > used + tail + 10 ? cols - used - tail : 10;
+	if (buf_len(c) > room) {
+		/* Do not cut inside a UTF-8 sequence. */
+		size_t n = room - 3;
+
+		while (n > 0 && (buf_ptr(c)[n] & 0xc0) == 0x80)
+			n--;
+		c->len = c->off + n;
+		buf_puts(c, "...");
+	}
+}
+
 static void
 format_line(const struct event *e, int wr, int wh, struct buf *b)
 {
@@ -127,6 +172,7 @@ format_line(const struct event *e, int wr, int wh, struct buf *b)
 	buf_printf(b, "%-*s  ", wh, buf_cstr(&c));
 	buf_reset(&c);
 	format_reply(e, &c);
+	format_fit(&c, buf_len(b), 2 + strlen(format_or(e->tls, "-")));
 	buf_printf(b, "%-s  %s", format_or(buf_cstr(&c), "-"),
 	    format_or(e->tls, "-"));
 	buf_free(&c);
@@ -285,6 +331,242 @@ format_json_event(const struct event *e, struct buf *b)
 		fatalx("output too long");
 }
 
+/* s with each byte that is not UTF-8 as U+FFFD; esc says what else. */
+static void
+format_utf8(struct buf *b, const char *s, int (*esc)(struct buf *, int))
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, n;
+	uint32_t cp;
+
+	while (i < len) {
+		n = json_utf8_next(p + i, len - i, &cp);
+		if (n == 0) {
+			buf_puts(b, "\xef\xbf\xbd");
+			n = 1;
+		} else if (n > 1 || esc == NULL || esc(b, p[i]) == 0)
+			buf_append(b, p + i, n);
+		i += n;
+	}
+}
+
+/* CSV keeps every character; quoting is decided by the caller. */
+static int
+format_esc_csv(struct buf *b, int c)
+{
+	if (c == '"') {
+		buf_puts(b, "\"\"");
+		return 1;
+	}
+	return 0;
+}
+
+static void
+format_csv_field(struct buf *b, const char *s, int first)
+{
+	if (!first)
+		buf_putc(b, ',');
+	if (s == NULL)
+		return;
+	if (strpbrk(s, "\",\r\n") == NULL) {
+		format_utf8(b, s, NULL);
+		return;
+	}
+	buf_putc(b, '"');
+	format_utf8(b, s, format_esc_csv);
+	buf_putc(b, '"');
+}
+
+static const char *const csv_columns[] = { "timestamp", "event_id",
+    "queue_id", "action", "outcome", "sender", "recipient", "subject",
+    "message_id", "header_from", "subaccount", "client_ip", "remote_host",
+    "remote_ip", "reply_code", "reply_status", "reply_text", "tls",
+    "duration_ms", "size", "detail" };
+
+void
+format_csv_header(void)
+{
+	for (size_t i = 0; i < nitems(csv_columns); i++)
+		printf("%s%s", i ? "," : "", csv_columns[i]);
+	printf("\r\n");
+}
+
+static const char *
+format_num(char *tmp, size_t n, int has, int64_t v)
+{
+	if (!has)
+		return NULL;
+	snprintf(tmp, n, "%lld", (long long)v);
+	return tmp;
+}
+
+static void
+format_csv(const struct event *e, struct buf *b)
+{
+	char t[40], id[24], code[24], dur[24], size[24];
+	const char *f[] = { t, id, e->qid, e->action,
+	    format_outcome(e->action), e->sender, e->recipient, e->subject,
+	    e->message_id, e->from_addr, e->subaccount, e->client_ip,
+	    e->remote_host, e->remote_ip,
+	    format_num(code, sizeof(code), e->has_reply_code, e->reply_code),
+	    e->reply_status, e->reply_text, e->tls,
+	    format_num(dur, sizeof(dur), e->has_duration, e->duration_ms),
+	    format_num(size, sizeof(size), e->has_size, e->size), e->detail };
+
+	fmt_rfc3339(e->ts, t, sizeof(t));
+	snprintf(id, sizeof(id), "%lld", (long long)e->id);
+	for (size_t i = 0; i < nitems(f); i++)
+		format_csv_field(b, f[i], i == 0);
+	buf_puts(b, "\r\n");
+}
+
+/* CEF header fields: \ and | escaped; no line breaks. */
+static int
+format_esc_cef_head(struct buf *b, int c)
+{
+	if (c == '\\' || c == '|') {
+		buf_putc(b, '\\');
+		buf_putc(b, c);
+		return 1;
+	}
+	if (c < 0x20 || c == 0x7f) {
+		buf_putc(b, ' ');
+		return 1;
+	}
+	return 0;
+}
+
+/* CEF extension values: \ = escaped, line breaks as \n \r. */
+static int
+format_esc_cef_ext(struct buf *b, int c)
+{
+	if (c == '\\' || c == '=') {
+		buf_putc(b, '\\');
+		buf_putc(b, c);
+	} else if (c == '\n')
+		buf_puts(b, "\\n");
+	else if (c == '\r')
+		buf_puts(b, "\\r");
+	else if (c < 0x20 || c == 0x7f)
+		buf_putc(b, ' ');
+	else
+		return 0;
+	return 1;
+}
+
+static void
+format_cef_ext(struct buf *b, const char *key, const char *val)
+{
+	if (val == NULL)
+		return;
+	buf_printf(b, " %s=", key);
+	format_utf8(b, val, format_esc_cef_ext);
+}
+
+static int
+format_severity(const char *action)
+{
+	if (strcmp(action, "bounced") == 0 || strcmp(action, "expired") == 0 ||
+	    strcmp(action, "quarantined") == 0)
+		return 7;
+	if (strcmp(action, "rejected") == 0 || strcmp(action, "auth") == 0 ||
+	    strcmp(action, "deferred") == 0 || strcmp(action, "unsigned") == 0)
+		return 5;
+	return 3;
+}
+
+static void
+format_cef(const struct event *e, struct buf *b)
+{
+	char n[24], rt[24];
+	struct buf r;
+
+	buf_puts(b, "CEF:0|gw|gwd|" GW_VERSION "|");
+	format_utf8(b, e->action, format_esc_cef_head);
+	buf_puts(b, "|message ");
+	format_utf8(b, e->action, format_esc_cef_head);
+	buf_printf(b, "|%d|", format_severity(e->action));
+	snprintf(rt, sizeof(rt), "%lld", (long long)(e->ts / 1000));
+	snprintf(n, sizeof(n), "%lld", (long long)e->id);
+	buf_printf(b, "rt=%s externalId=%s", rt, n);
+	format_cef_ext(b, "act", e->action);
+	format_cef_ext(b, "outcome", format_outcome(e->action));
+	format_cef_ext(b, "suser", e->sender);
+	format_cef_ext(b, "duser", e->recipient);
+	format_cef_ext(b, "msg", e->subject);
+	format_cef_ext(b, "src", e->client_ip);
+	format_cef_ext(b, "dhost", e->remote_host);
+	format_cef_ext(b, "dst", e->remote_ip);
+	if (e->qid)
+		buf_puts(b, " cs1Label=queueId");
+	format_cef_ext(b, "cs1", e->qid);
+	if (e->message_id)
+		buf_puts(b, " cs2Label=messageId");
+	format_cef_ext(b, "cs2", e->message_id);
+	buf_init(&r, 0);
+	if (e->has_reply_code)
+		buf_printf(&r, "%lld", (long long)e->reply_code);
+	if (e->reply_status)
+		buf_printf(&r, "%s%s", buf_len(&r) ? " " : "", e->reply_status);
+	if (e->reply_text)
+		buf_printf(&r, "%s%s", buf_len(&r) ? " " : "", e->reply_text);
+	if (buf_len(&r) > 0) {
+		buf_puts(b, " cs3Label=smtpReply");
+		format_cef_ext(b, "cs3", buf_cstr(&r));
+	}
+	buf_free(&r);
+	if (e->subaccount)
+		buf_puts(b, " cs4Label=subaccount");
+	format_cef_ext(b, "cs4", e->subaccount);
+	if (e->tls)
+		buf_puts(b, " cs5Label=tls");
+	format_cef_ext(b, "cs5", e->tls);
+	if (e->has_size)
+		buf_printf(b, " fsize=%lld", (long long)e->size);
+	buf_putc(b, '\n');
+}
+
+/* RFC 5424: <PRI>1 TIME HOST APP - MSGID [SD] MSG, the MSG being JSON. */
+static void
+format_syslog(const struct event *e, struct buf *b)
+{
+	static char host[256];
+	char t[40];
+	int sev = format_severity(e->action) >= 5 ? 4 : 6;
+
+	if (host[0] == '\0' && (gethostname(host, sizeof(host) - 1) == -1 ||
+	    host[0] == '\0' || strpbrk(host, " \t\n")))
+		gw_strlcpy(host, "-", sizeof(host));
+	fmt_rfc3339(e->ts, t, sizeof(t));
+	/* facility mail (2) */
+	buf_printf(b, "<%d>1 %s %s gwd - %s [gw@32473 eventId=\"%lld\"] ",
+	    2 * 8 + sev, t, host, e->action[0] && !strpbrk(e->action, " ]\"")
+	    ? e->action : "-", (long long)e->id);
+	format_json_event(e, b);
+	buf_putc(b, '\n');
+}
+
+void
+format_event(const struct event *e, enum format f, struct buf *b)
+{
+	switch (f) {
+	case FMT_CSV:
+		format_csv(e, b);
+		break;
+	case FMT_CEF:
+		format_cef(e, b);
+		break;
+	case FMT_SYSLOG:
+		format_syslog(e, b);
+		break;
+	case FMT_TABLE:
+	case FMT_JSON:
+		format_json_event(e, b);
+		buf_putc(b, '\n');
+		break;
+	}
+}
+
 void
 format_json(const struct message *m)
 {
@@ -296,5 +578,17 @@ format_json(const struct message *m)
 		printf("%s\n", buf_cstr(&b));
 		buf_reset(&b);
 	}
+	buf_free(&b);
+}
+
+/* One event on its own line, for --follow: the queue id, then the rest. */
+void
+format_table_event(const struct event *e)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_puts(&b, e->qid ? e->qid : "-");
+	format_line(e, 24, 20, &b);
 	buf_free(&b);
 }

@@ -1,20 +1,36 @@
 /*
- * gwsearch.h - searching log.db: filters to matching messages
- * (query.c), their events, and how they are printed (format.c).
+ * gwsearch.h - searching log.db: terms and flags to filters (terms.c),
+ * filters to matching messages (query.c), their events and how they are
+ * printed (format.c), and the subcommands show, stats and export.
  */
 #ifndef GWSEARCH_H
 #define GWSEARCH_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#define QUERY_DEFAULT_LIMIT	100
+struct buf;
 
-/* Filters; NULL = not given.  All given filters must match. */
+#define QUERY_DEFAULT_LIMIT	100
+#define QUERY_MAX_FILTERS	32
+#define FILTER_MAX		998	/* an RFC 5322 line */
+
+enum filter_kind {
+	F_RECIPIENT, F_SENDER, F_SUBJECT, F_MSGID, F_STATUS, F_SUBACCOUNT,
+	F_DOMAIN, F_CLIENT_IP, F_RESPONSE, F_TEXT, F_SINCE, F_UNTIL
+};
+
+struct filter {
+	enum filter_kind	 kind;
+	char			*val;	/* owned; F_TEXT: an FTS5 query */
+	int64_t			 t;	/* F_SINCE, F_UNTIL: unix us */
+};
+
+/* Filters; all must match (AND). */
 struct query {
-	const char	*recipient;	/* "user@domain", no <> */
-	const char	*sender;	/* "" = the null sender <> */
-	const char	*message_id;	/* without <> */
+	struct filter	 f[QUERY_MAX_FILTERS];
+	int		 nf;
 	int		 limit;		/* messages; 0 = no limit */
 };
 
@@ -41,15 +57,48 @@ struct message {
 	int		 nev;
 };
 
+enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_CEF, FMT_SYSLOG };
+
+#define EVENT_COLUMNS \
+	"id, ts, qid, action, subaccount, client_ip, sender, recipient, " \
+	"message_id, subject, from_addr, size, tls, remote_host, remote_ip, " \
+	"reply_code, reply_status, reply_text, duration_ms, detail"
+
+/* terms.c: 0, or -1 with a message in err. */
+int	 terms_add(struct query *, enum filter_kind, const char *val,
+	    char *err, size_t errsz);
+int	 terms_parse(struct query *, const char *text, char *err,
+	    size_t errsz);
+int	 terms_time(const char *s, int64_t now, int64_t *out);
+void	 terms_free(struct query *);
+
 /* query.c */
 int	 query_find(sqlite3 *, const struct query *, struct match **,
 	    int *nmatch, int *truncated);
 int	 query_events(sqlite3 *, const struct match *, struct message *);
+/* Events with id > *after matching q, in id order, to fn; *after moves. */
+int	 query_follow(sqlite3 *, const struct query *, int64_t *after,
+	    void (*fn)(const struct event *, void *), void *arg);
+int64_t	 query_max_id(sqlite3 *);
+void	 query_event(sqlite3_stmt *, struct event *);
+void	 query_event_free(struct event *);
 void	 query_matches_free(struct match *, int);
 void	 query_message_free(struct message *);
 
 /* format.c */
 void	 format_table(const struct message *);
 void	 format_json(const struct message *);
+void	 format_csv_header(void);
+/* One event in a line format (not FMT_TABLE) into b, with its newline. */
+void	 format_event(const struct event *, enum format, struct buf *);
+void	 format_time(int64_t us, char *out, size_t n);
+void	 format_clean(struct buf *, const char *);
+void	 format_table_event(const struct event *);
+
+/* show.c, stats.c, export.c: exit statuses */
+int	 show_main(sqlite3 *, const char *id, enum format);
+int	 stats_main(sqlite3 *, int64_t since, int64_t until, const char *by);
+int	 export_main(sqlite3 *, const char *cursor, enum format,
+	    const char *output);
 
 #endif

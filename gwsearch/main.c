@@ -1,42 +1,58 @@
 /*
  * gwsearch - find messages in gw's audit trail and show each one's whole
- * life: received, every delivery attempt, bounce, DSN.
+ * life: received, signed, every delivery attempt, bounce, DSN.  Also
+ * `show` (one message), `stats` (counts and delays) and `export` (every
+ * new event, exactly once, for a SIEM).
  *
  * Security: opens log.db read-only (SQLITE_OPEN_READONLY and PRAGMA
  * query_only); runs with the caller's privileges, so whoever may read
- * log.db may search it.  Filters reach SQL only as bound parameters.
+ * log.db may search it.  Filters reach SQL only as bound parameters;
+ * free text reaches FTS5 only as quoted phrases (terms.c).
  * Standards: RFC 3339 times; JSON lines (RFC 8259) with Elastic Common
- * Schema field names.
+ * Schema field names; CSV (RFC 4180); ArcSight CEF; syslog (RFC 5424).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 
+#include "buf.h"
 #include "config.h"
 #include "db.h"
 #include "gwsearch.h"
 #include "log.h"
 #include "util.h"
 
-#define FILTER_MAX	998	/* an RFC 5322 line; longer cannot match */
 #define MAIN_GO		(-1)	/* option handled: keep going */
 
 struct opts {
 	const char	*config;
 	struct query	 q;
-	int		 json;
+	enum format	 format;
+	int		 follow;
+	struct buf	 text;		/* the terms, joined */
 };
+
+static volatile sig_atomic_t main_stop;
 
 static void
 main_usage(FILE *fp)
 {
-	fprintf(fp, "usage: gwsearch [-c FILE] [--recipient ADDR] "
-	    "[--sender ADDR] [--message-id ID]\n"
-	    "                [--format table|json] [--limit N]\n"
+	fprintf(fp, "usage: gwsearch [-c FILE] [filters] [--format "
+	    "table|jsonl|csv|cef] [--limit N]\n"
+	    "                [--follow] [TERM ...]\n"
+	    "       gwsearch [-c FILE] show [--format table|jsonl] "
+	    "QUEUE-ID|MESSAGE-ID\n"
+	    "       gwsearch [-c FILE] stats [--since T] [--until T] "
+	    "[--by domain|subaccount|hour]\n"
+	    "       gwsearch [-c FILE] export --cursor FILE "
+	    "[--format jsonl|cef|syslog5424]\n"
+	    "                [--output FILE|-]\n"
 	    "       gwsearch --help | --version\n");
 }
 
@@ -46,20 +62,37 @@ main_help(void)
 	main_usage(stdout);
 	printf("\nPrint every event of each message matching all the filters "
 	    "given\n(at least one), grouped per message, oldest first.\n\n"
-	    "  -c FILE              configuration (default %s)\n"
-	    "  -r, --recipient ADDR a recipient of the message\n"
-	    "  -s, --sender ADDR    the envelope sender (\"<>\" or \"\" for "
-	    "the null sender)\n"
-	    "  -m, --message-id ID  the Message-ID, with or without <>\n"
-	    "  -f, --format FMT     table (default) or json (JSON lines, "
-	    "ECS)\n"
-	    "  -n, --limit N        at most N messages, the most recent "
+	    "  -c FILE               configuration (default %s)\n"
+	    "  -r, --recipient ADDR  a recipient (to:ADDR)\n"
+	    "  -s, --sender ADDR     the envelope sender (from:ADDR; \"<>\" "
+	    "is the null sender)\n"
+	    "  -m, --message-id ID   the Message-ID (id:ID)\n"
+	    "      --subject TEXT    words in the subject (subject:TEXT)\n"
+	    "      --status S        delivered, deferred, bounced, expired, "
+	    "rejected,\n"
+	    "                        quarantined or received (status:S)\n"
+	    "      --subaccount NAME (subaccount:NAME)\n"
+	    "      --domain DOMAIN   sender or recipient domain "
+	    "(domain:DOMAIN)\n"
+	    "      --client-ip IP    the submitting client (ip:IP)\n"
+	    "      --response TEXT   in the SMTP reply, e.g. \"550 5.1.1\" "
+	    "(response:TEXT)\n"
+	    "  -S, --since TIME      today, yesterday, -2h, 2026-11-20 10:00,"
+	    " @1763900000\n"
+	    "  -U, --until TIME      (since:TIME, until:TIME)\n"
+	    "  -f, --format FMT      table (default), jsonl (json), csv, "
+	    "cef\n"
+	    "  -n, --limit N         at most N messages, the most recent "
 	    "(default %d; 0: all)\n"
-	    "  -h, --help           this help\n"
-	    "  -V, --version        print the version\n"
+	    "  -F, --follow          then print new matching events until "
+	    "interrupted\n"
+	    "  -h, --help            this help\n"
+	    "  -V, --version         print the version\n"
+	    "\nOther words are searched in the full-text index: \"a phrase\","
+	    " prefix*.\n"
 	    "\nExit status: 0 found, 1 nothing found, 64 usage, 66 no "
-	    "log.db,\n69 log.db unusable, 78 configuration error.\n",
-	    GW_DEFAULT_CONFIG, QUERY_DEFAULT_LIMIT);
+	    "log.db,\n69 log.db unusable, 75 export already running, 78 "
+	    "configuration error.\n", GW_DEFAULT_CONFIG, QUERY_DEFAULT_LIMIT);
 }
 
 static int
@@ -70,28 +103,14 @@ main_usage_error(const char *msg)
 	return EX_USAGE;
 }
 
-/* Strip one pair of angle brackets: "<a@b>" -> "a@b". */
-static const char *
-main_unbracket(char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
-		s[n - 1] = '\0';
-		return s + 1;
-	}
-	return s;
-}
-
 static int
-main_filter(const char *name, char *arg, int empty_ok, const char **out)
+main_filter(struct opts *o, const char *name, enum filter_kind k,
+    const char *arg)
 {
-	char msg[128];
+	char err[256], msg[300];
 
-	*out = main_unbracket(arg);
-	if (strlen(*out) > FILTER_MAX || (**out == '\0' && !empty_ok)) {
-		snprintf(msg, sizeof(msg), "--%s: %s", name, **out ?
-		    "too long" : "empty");
+	if (terms_add(&o->q, k, arg, err, sizeof(err)) == -1) {
+		snprintf(msg, sizeof(msg), "--%s: %s", name, err);
 		return main_usage_error(msg);
 	}
 	return MAIN_GO;
@@ -112,17 +131,28 @@ main_limit(const char *s, int *limit)
 	return MAIN_GO;
 }
 
+static const struct {
+	const char	*name;
+	enum format	 f;
+} formats[] = {
+	{ "table", FMT_TABLE }, { "json", FMT_JSON }, { "jsonl", FMT_JSON },
+	{ "csv", FMT_CSV }, { "cef", FMT_CEF }, { "syslog5424", FMT_SYSLOG },
+};
+
 static int
-main_format(const char *s, int *json)
+main_format(const char *s, enum format *f)
 {
-	if (strcmp(s, "table") == 0)
-		*json = 0;
-	else if (strcmp(s, "json") == 0 || strcmp(s, "jsonl") == 0)
-		*json = 1;
-	else
-		return main_usage_error("--format: expected table or json");
-	return MAIN_GO;
+	for (size_t i = 0; i < nitems(formats); i++)
+		if (strcmp(s, formats[i].name) == 0) {
+			*f = formats[i].f;
+			return MAIN_GO;
+		}
+	return main_usage_error("--format: expected table, jsonl, csv or "
+	    "cef");
 }
+
+enum { O_SUBJECT = 256, O_STATUS, O_SUBACCOUNT, O_DOMAIN, O_CLIENT_IP,
+    O_RESPONSE, O_CURSOR, O_OUTPUT, O_BY };
 
 /* MAIN_GO, or the status to exit with now. */
 static int
@@ -133,16 +163,34 @@ main_option(int ch, struct opts *o)
 		o->config = optarg;
 		return MAIN_GO;
 	case 'r':
-		return main_filter("recipient", optarg, 0, &o->q.recipient);
+		return main_filter(o, "recipient", F_RECIPIENT, optarg);
 	case 's':
-		return main_filter("sender", optarg, 1, &o->q.sender);
+		return main_filter(o, "sender", F_SENDER, optarg);
 	case 'm':
-		return main_filter("message-id", optarg, 0,
-		    &o->q.message_id);
+		return main_filter(o, "message-id", F_MSGID, optarg);
+	case O_SUBJECT:
+		return main_filter(o, "subject", F_SUBJECT, optarg);
+	case O_STATUS:
+		return main_filter(o, "status", F_STATUS, optarg);
+	case O_SUBACCOUNT:
+		return main_filter(o, "subaccount", F_SUBACCOUNT, optarg);
+	case O_DOMAIN:
+		return main_filter(o, "domain", F_DOMAIN, optarg);
+	case O_CLIENT_IP:
+		return main_filter(o, "client-ip", F_CLIENT_IP, optarg);
+	case O_RESPONSE:
+		return main_filter(o, "response", F_RESPONSE, optarg);
+	case 'S':
+		return main_filter(o, "since", F_SINCE, optarg);
+	case 'U':
+		return main_filter(o, "until", F_UNTIL, optarg);
 	case 'f':
-		return main_format(optarg, &o->json);
+		return main_format(optarg, &o->format);
 	case 'n':
 		return main_limit(optarg, &o->q.limit);
+	case 'F':
+		o->follow = 1;
+		return MAIN_GO;
 	case 'h':
 		main_help();
 		return EX_OK;
@@ -155,33 +203,49 @@ main_option(int ch, struct opts *o)
 	}
 }
 
+static const struct option main_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "recipient", required_argument, NULL, 'r' },
+	{ "sender", required_argument, NULL, 's' },
+	{ "message-id", required_argument, NULL, 'm' },
+	{ "subject", required_argument, NULL, O_SUBJECT },
+	{ "status", required_argument, NULL, O_STATUS },
+	{ "subaccount", required_argument, NULL, O_SUBACCOUNT },
+	{ "domain", required_argument, NULL, O_DOMAIN },
+	{ "client-ip", required_argument, NULL, O_CLIENT_IP },
+	{ "response", required_argument, NULL, O_RESPONSE },
+	{ "since", required_argument, NULL, 'S' },
+	{ "until", required_argument, NULL, 'U' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "limit", required_argument, NULL, 'n' },
+	{ "follow", no_argument, NULL, 'F' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int
 main_args(int argc, char *argv[], struct opts *o)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "recipient", required_argument, NULL, 'r' },
-		{ "sender", required_argument, NULL, 's' },
-		{ "message-id", required_argument, NULL, 'm' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "limit", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
+	char err[512];
 	int ch, r;
 
 	o->q.limit = QUERY_DEFAULT_LIMIT;
-	while ((ch = getopt_long(argc, argv, "c:r:s:m:f:n:hV", longopts,
-	    NULL)) != -1)
+	while ((ch = getopt_long(argc, argv, "+c:r:s:m:S:U:f:n:FhV",
+	    main_longopts, NULL)) != -1)
 		if ((r = main_option(ch, o)) != MAIN_GO)
 			return r;
-	if (optind < argc)
-		return main_usage_error("unexpected argument (filters are "
-		    "options: --recipient, --sender, --message-id)");
-	if (!o->q.recipient && !o->q.sender && !o->q.message_id)
-		return main_usage_error("give at least one of --recipient, "
-		    "--sender, --message-id");
+	for (int i = optind; i < argc; i++) {
+		buf_puts(&o->text, argv[i]);
+		buf_putc(&o->text, ' ');
+	}
+	if (terms_parse(&o->q, buf_cstr(&o->text), err, sizeof(err)) == -1)
+		return main_usage_error(err);
+	if (o->q.nf == 0 && !o->follow)
+		return main_usage_error("give at least one filter: --recipient,"
+		    " --sender, --message-id, ... or search terms");
+	if (o->format == FMT_SYSLOG)
+		return main_usage_error("--format syslog5424 is for export");
 	return MAIN_GO;
 }
 
@@ -211,51 +275,260 @@ main_open(const char *config, sqlite3 **db)
 	return r;
 }
 
+static void
+main_put(const struct event *e, enum format f)
+{
+	struct buf b;
+
+	if (f == FMT_TABLE) {
+		format_table_event(e);
+		return;
+	}
+	buf_init(&b, 0);
+	format_event(e, f, &b);
+	fwrite(buf_ptr(&b), 1, buf_len(&b), stdout);
+	buf_free(&b);
+}
+
 static int
-main_print(sqlite3 *db, const struct match *m, int n, int json)
+main_print(sqlite3 *db, const struct match *m, int n, enum format f)
 {
 	struct message msg;
 
+	if (f == FMT_CSV && n > 0)
+		format_csv_header();
 	for (int i = 0; i < n; i++) {
 		if (query_events(db, &m[i], &msg) == -1)
 			return EX_UNAVAILABLE;
-		if (json)
-			format_json(&msg);
-		else
+		if (f == FMT_TABLE)
 			format_table(&msg);
+		else
+			for (int j = 0; j < msg.nev; j++)
+				main_put(&msg.ev[j], f);
 		query_message_free(&msg);
 	}
 	return EX_OK;
+}
+
+static void
+main_on_signal(int sig)
+{
+	main_stop = 1;
+}
+
+static void
+main_follow_one(const struct event *e, void *arg)
+{
+	main_put(e, *(enum format *)arg);
+}
+
+/* Poll for newer events every 500 ms until SIGINT or SIGTERM. */
+static int
+main_follow(sqlite3 *db, const struct opts *o, int64_t after)
+{
+	struct sigaction sa;
+	struct timespec ts = { 0, 500 * 1000000 };
+	enum format f = o->format;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = main_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	fflush(stdout);
+	while (!main_stop) {
+		if (query_follow(db, &o->q, &after, main_follow_one, &f) ==
+		    -1)
+			return EX_UNAVAILABLE;
+		if (fflush(stdout) == EOF)
+			return EX_IOERR;
+		nanosleep(&ts, NULL);
+	}
+	return EX_OK;
+}
+
+static int
+main_search(sqlite3 *db, struct opts *o)
+{
+	struct match *m = NULL;
+	int64_t last = 0;
+	int r, n = 0, truncated = 0;
+
+	/* One read transaction: every message seen as of the same moment. */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	last = query_max_id(db);
+	if (o->q.nf == 0)
+		r = EX_OK;	/* --follow alone: only what comes */
+	else if (query_find(db, &o->q, &m, &n, &truncated) == -1)
+		r = EX_UNAVAILABLE;
+	else
+		r = main_print(db, m, n, o->format);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (r == EX_OK && truncated)
+		log_warnx("showing the %d most recent matching messages; more "
+		    "matched (--limit)", n);
+	query_matches_free(m, n);
+	if (r == EX_OK && o->follow)
+		return main_follow(db, o, last);
+	return r == EX_OK && n == 0 ? 1 : r;
+}
+
+/* gwsearch show ID */
+static int
+main_show(int argc, char *argv[], sqlite3 **db, struct opts *o)
+{
+	int ch, r;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+f:h", main_longopts, NULL)) !=
+	    -1) {
+		if (ch != 'f' && ch != 'h')
+			return main_usage_error("show: only --format");
+		if ((r = main_option(ch, o)) != MAIN_GO)
+			return r;
+	}
+	if (optind != argc - 1)
+		return main_usage_error("show: give one queue id or "
+		    "Message-ID");
+	if (o->format != FMT_TABLE && o->format != FMT_JSON)
+		return main_usage_error("show: --format table or jsonl");
+	if (strlen(argv[optind]) > FILTER_MAX || argv[optind][0] == '\0')
+		return main_usage_error("show: bad id");
+	if ((r = main_open(o->config, db)) != EX_OK)
+		return r;
+	return show_main(*db, argv[optind], o->format);
+}
+
+/* gwsearch stats [--since T] [--until T] [--by KEY] */
+static int
+main_stats(int argc, char *argv[], sqlite3 **db, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "since", required_argument, NULL, 'S' },
+		{ "until", required_argument, NULL, 'U' },
+		{ "by", required_argument, NULL, O_BY },
+		{ NULL, 0, NULL, 0 },
+	};
+	int64_t since = 0, until = INT64_MAX;
+	const char *by = NULL;
+	char msg[200];
+	int ch, r;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "+S:U:", lo, NULL)) != -1) {
+		int64_t *t = ch == 'S' ? &since : &until;
+
+		if (ch == O_BY) {
+			by = optarg;
+			if (strcmp(by, "domain") && strcmp(by, "subaccount") &&
+			    strcmp(by, "hour"))
+				return main_usage_error("stats: --by domain, "
+				    "subaccount or hour");
+			continue;
+		}
+		if (ch != 'S' && ch != 'U')
+			return main_usage_error("stats: unknown option");
+		if (terms_time(optarg, now_us(), t) == -1) {
+			snprintf(msg, sizeof(msg), "stats: \"%.64s\" is not a "
+			    "time (e.g. today, -2h, @1763900000)", optarg);
+			return main_usage_error(msg);
+		}
+	}
+	if (optind != argc)
+		return main_usage_error("stats: unexpected argument");
+	if ((r = main_open(o->config, db)) != EX_OK)
+		return r;
+	return stats_main(*db, since, until, by);
+}
+
+/* gwsearch export --cursor FILE [--format F] [--output FILE] */
+static int
+main_export(int argc, char *argv[], sqlite3 **db, struct opts *o)
+{
+	static const struct option lo[] = {
+		{ "cursor", required_argument, NULL, O_CURSOR },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, O_OUTPUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cursor = NULL, *output = NULL;
+	int ch, r;
+
+	optind = 0;
+	o->format = FMT_JSON;
+	while ((ch = getopt_long(argc, argv, "+f:o:", lo, NULL)) != -1) {
+		if (ch == O_CURSOR)
+			cursor = optarg;
+		else if (ch == O_OUTPUT || ch == 'o')
+			output = optarg;
+		else if (ch == 'f') {
+			if ((r = main_format(optarg, &o->format)) != MAIN_GO)
+				return r;
+		} else
+			return main_usage_error("export: unknown option");
+	}
+	if (optind != argc || cursor == NULL)
+		return main_usage_error("export: --cursor FILE is required");
+	if (o->format != FMT_JSON && o->format != FMT_CEF &&
+	    o->format != FMT_SYSLOG)
+		return main_usage_error("export: --format jsonl, cef or "
+		    "syslog5424");
+	if ((r = main_open(o->config, db)) != EX_OK)
+		return r;
+	return export_main(*db, cursor, o->format, output);
+}
+
+static const struct {
+	const char	*name;
+	int		(*fn)(int, char *[], sqlite3 **, struct opts *);
+} subcommands[] = {
+	{ "show", main_show }, { "stats", main_stats },
+	{ "export", main_export },
+};
+
+static int
+main_run(int argc, char *argv[], struct opts *o, sqlite3 **db)
+{
+	int r, ch;
+
+	/* Options before the subcommand: -c, --help, --version. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+c:hV", main_longopts, NULL)) !=
+	    -1) {
+		if (ch != 'c' && ch != 'h' && ch != 'V')
+			break;
+		if ((r = main_option(ch, o)) != MAIN_GO)
+			return r;
+	}
+	opterr = 1;
+	if (ch == -1 && optind < argc)
+		for (size_t i = 0; i < nitems(subcommands); i++)
+			if (strcmp(argv[optind], subcommands[i].name) == 0)
+				return subcommands[i].fn(argc - optind,
+				    argv + optind, db, o);
+	optind = 0;
+	if ((r = main_args(argc, argv, o)) != MAIN_GO)
+		return r;
+	if ((r = main_open(o->config, db)) != EX_OK)
+		return r;
+	return main_search(*db, o);
 }
 
 int
 main(int argc, char *argv[])
 {
 	struct opts o = { 0 };
-	struct match *m = NULL;
 	sqlite3 *db = NULL;
-	int r, n = 0, truncated = 0;
+	int r;
 
 	log_init("gwsearch", LOG_DEST_STDERR, 0);
-	if ((r = main_args(argc, argv, &o)) != MAIN_GO)
-		return r;
-	if ((r = main_open(o.config, &db)) != EX_OK)
-		return r;
-	/* One read transaction: every message seen as of the same moment. */
-	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	if (query_find(db, &o.q, &m, &n, &truncated) == -1)
-		r = EX_UNAVAILABLE;
-	else
-		r = main_print(db, m, n, o.json);
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (r == EX_OK && truncated)
-		log_warnx("showing the %d most recent matching messages; more "
-		    "matched (--limit)", n);
-	query_matches_free(m, n);
+	buf_init(&o.text, 0);
+	r = main_run(argc, argv, &o, &db);
+	terms_free(&o.q);
+	buf_free(&o.text);
 	db_close(db);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		log_warn("stdout");
 		return EX_IOERR;
 	}
-	return r == EX_OK && n == 0 ? 1 : r;
+	return r;
 }

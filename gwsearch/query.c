@@ -19,26 +19,50 @@
 #include "log.h"
 #include "util.h"
 
-/* A filter: which messages have it, and the test on a single event. */
-struct filter {
-	const char	*qids;		/* SELECT qid ... */
-	const char	*cond;		/* on an event row */
-};
+/* The reply as one string: "550 5.1.1 user unknown" */
+#define QUERY_REPLY "(coalesce(reply_code || ' ', '') || " \
+	"coalesce(reply_status || ' ', '') || coalesce(reply_text, ''))"
 
-static const struct filter f_recipient = {
-	"SELECT qid FROM event_rcpt WHERE address = :rcpt "
-	"UNION SELECT qid FROM event WHERE recipient = :rcpt "
-	"AND qid IS NOT NULL",
-	"recipient = :rcpt",
-};
-static const struct filter f_sender = {
-	"SELECT qid FROM event WHERE sender = :sender AND qid IS NOT NULL",
-	"sender = :sender",
-};
-static const struct filter f_msgid = {
-	"SELECT qid FROM event WHERE message_id IN (:mid, :midb) "
-	"AND qid IS NOT NULL",
-	"message_id IN (:mid, :midb)",
+/*
+ * Per filter kind: which messages have it (qids), and the test on a
+ * single event (cond).  @0 and @1 stand for the filter's two bound
+ * parameters; query_expand() numbers them.
+ */
+static const struct {
+	const char	*qids;
+	const char	*cond;
+} filter_sql[] = {
+	[F_RECIPIENT] = { "SELECT qid FROM event_rcpt WHERE address = @0 "
+	    "UNION SELECT qid FROM event WHERE recipient = @0 "
+	    "AND qid IS NOT NULL", "recipient = @0" },
+	[F_SENDER] = { "SELECT qid FROM event WHERE sender = @0 "
+	    "AND qid IS NOT NULL", "sender = @0" },
+	[F_SUBJECT] = { "SELECT qid FROM event WHERE subject LIKE @0 "
+	    "ESCAPE '\\' AND qid IS NOT NULL", "subject LIKE @0 ESCAPE '\\'" },
+	[F_MSGID] = { "SELECT qid FROM event WHERE message_id IN (@0, @1) "
+	    "AND qid IS NOT NULL", "message_id IN (@0, @1)" },
+	[F_STATUS] = { "SELECT qid FROM event WHERE action = @0 "
+	    "AND qid IS NOT NULL", "action = @0" },
+	[F_SUBACCOUNT] = { "SELECT qid FROM event WHERE subaccount = @0 "
+	    "AND qid IS NOT NULL", "subaccount = @0" },
+	[F_DOMAIN] = { "SELECT qid FROM event_rcpt WHERE address LIKE @0 "
+	    "ESCAPE '\\' UNION SELECT qid FROM event WHERE (sender LIKE @0 "
+	    "ESCAPE '\\' OR recipient LIKE @0 ESCAPE '\\' OR recipient LIKE "
+	    "@1 ESCAPE '\\') AND qid IS NOT NULL",
+	    "(sender LIKE @0 ESCAPE '\\' OR recipient LIKE @0 ESCAPE '\\' "
+	    "OR recipient LIKE @1 ESCAPE '\\')" },
+	[F_CLIENT_IP] = { "SELECT qid FROM event WHERE client_ip = @0 "
+	    "AND qid IS NOT NULL", "client_ip = @0" },
+	[F_RESPONSE] = { "SELECT qid FROM event WHERE " QUERY_REPLY
+	    " LIKE @0 ESCAPE '\\' AND qid IS NOT NULL",
+	    QUERY_REPLY " LIKE @0 ESCAPE '\\'" },
+	[F_TEXT] = { "SELECT qid FROM event WHERE id IN (SELECT rowid FROM "
+	    "event_fts WHERE event_fts MATCH @0) AND qid IS NOT NULL",
+	    "id IN (SELECT rowid FROM event_fts WHERE event_fts MATCH @0)" },
+	[F_SINCE] = { "SELECT qid FROM event WHERE ts >= @0 "
+	    "AND qid IS NOT NULL", "ts >= @0" },
+	[F_UNTIL] = { "SELECT qid FROM event WHERE ts < @0 "
+	    "AND qid IS NOT NULL", "ts < @0" },
 };
 
 static void
@@ -48,62 +72,116 @@ query_put(struct buf *b, const char *s)
 		fatalx("query too long");
 }
 
+/* Copy a fragment of filter i, numbering its parameters ?(2i+1), ?(2i+2). */
+static void
+query_expand(struct buf *b, const char *s, int i)
+{
+	for (; *s; s++) {
+		if (s[0] == '@' && (s[1] == '0' || s[1] == '1')) {
+			if (buf_printf(b, "?%d", 2 * i + 1 + (s[1] - '0')) == -1)
+				fatalx("query too long");
+			s++;
+		} else if (buf_putc(b, *s) == -1)
+			fatalx("query too long");
+	}
+}
+
+/* Messages having every filter, and events without a qid having all. */
+static void
+query_where(const struct query *q, struct buf *b)
+{
+	query_put(b, "(qid IS NOT NULL");
+	for (int i = 0; i < q->nf; i++) {
+		query_put(b, " AND qid IN (");
+		query_expand(b, filter_sql[q->f[i].kind].qids, i);
+		query_put(b, ")");
+	}
+	query_put(b, ") OR (qid IS NULL");
+	for (int i = 0; i < q->nf; i++) {
+		query_put(b, " AND ");
+		query_expand(b, filter_sql[q->f[i].kind].cond, i);
+	}
+	query_put(b, ")");
+}
+
 static void
 query_sql(const struct query *q, struct buf *b)
 {
-	const struct filter *f[3];
-	int n = 0;
-
-	if (q->recipient)
-		f[n++] = &f_recipient;
-	if (q->sender)
-		f[n++] = &f_sender;
-	if (q->message_id)
-		f[n++] = &f_msgid;
 	query_put(b, "SELECT qid, NULL, min(ts) AS first FROM event WHERE "
 	    "qid IS NOT NULL");
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < q->nf; i++) {
 		query_put(b, " AND qid IN (");
-		query_put(b, f[i]->qids);
+		query_expand(b, filter_sql[q->f[i].kind].qids, i);
 		query_put(b, ")");
 	}
 	query_put(b, " GROUP BY qid UNION ALL SELECT NULL, id, ts FROM event "
 	    "WHERE qid IS NULL");
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < q->nf; i++) {
 		query_put(b, " AND ");
-		query_put(b, f[i]->cond);
+		query_expand(b, filter_sql[q->f[i].kind].cond, i);
 	}
 	/* Newest first, so a limit keeps the most recent messages. */
 	query_put(b, " ORDER BY first DESC, 1 DESC, 2 DESC LIMIT :limit");
 }
 
-static int
-query_bind(sqlite3_stmt *st, const char *name, const char *val)
+/* "%" + s with LIKE's metacharacters escaped + suffix */
+static char *
+query_like(const char *pre, const char *s, const char *suf)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	struct buf b;
 
-	if (i == 0)
-		return SQLITE_OK;	/* that filter is not in this query */
-	return sqlite3_bind_text(st, i, val, -1, SQLITE_TRANSIENT);
+	buf_init(&b, 0);
+	buf_puts(&b, pre);
+	for (; *s; s++) {
+		if (*s == '%' || *s == '_' || *s == '\\')
+			buf_putc(&b, '\\');
+		buf_putc(&b, *s);
+	}
+	buf_puts(&b, suf);
+	buf_cstr(&b);
+	return buf_steal(&b, NULL);
+}
+
+static int
+query_bind_filter(sqlite3_stmt *st, const struct filter *f, int i)
+{
+	char *v[2] = { NULL, NULL };
+	int rc = SQLITE_OK;
+
+	switch (f->kind) {
+	case F_SINCE:
+	case F_UNTIL:
+		return sqlite3_bind_int64(st, 2 * i + 1, f->t);
+	case F_SUBJECT:
+	case F_RESPONSE:
+		v[0] = query_like("%", f->val, "%");
+		break;
+	case F_DOMAIN:
+		v[0] = query_like("%@", f->val, "");
+		v[1] = query_like("%@", f->val, ",%");
+		break;
+	case F_MSGID:
+		if (asprintf(&v[1], "<%s>", f->val) == -1)
+			fatal("asprintf");
+		/* FALLTHROUGH */
+	default:
+		v[0] = xstrdup(f->val);
+	}
+	for (int k = 0; k < 2 && rc == SQLITE_OK; k++)
+		if (v[k])
+			rc = sqlite3_bind_text(st, 2 * i + 1 + k, v[k], -1,
+			    free);
+	return rc;
 }
 
 static int
 query_bind_all(sqlite3_stmt *st, const struct query *q)
 {
-	char midb[1024];
-	int rc;
+	int rc = SQLITE_OK;
 
-	if (q->message_id)
-		snprintf(midb, sizeof(midb), "<%s>", q->message_id);
-	if ((rc = query_bind(st, ":rcpt", q->recipient)) != SQLITE_OK ||
-	    (rc = query_bind(st, ":sender", q->sender)) != SQLITE_OK ||
-	    (rc = query_bind(st, ":mid", q->message_id)) != SQLITE_OK ||
-	    (q->message_id &&
-	    (rc = query_bind(st, ":midb", midb)) != SQLITE_OK))
-		return rc;
-	/* One more than asked, to know whether some were left out. */
-	return sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st,
-	    ":limit"), q->limit > 0 ? (int64_t)q->limit + 1 : -1);
+	for (int i = 0; i < q->nf && rc == SQLITE_OK; i++)
+		rc = query_bind_filter(st, &q->f[i], i);
+	return rc;
 }
 
 static void
@@ -149,7 +227,11 @@ query_find(sqlite3 *db, const struct query *q, struct match **m, int *n,
 	query_sql(q, &sql);
 	rc = sqlite3_prepare_v2(db, buf_cstr(&sql), -1, &st, NULL);
 	buf_free(&sql);
-	if (rc != SQLITE_OK || (rc = query_bind_all(st, q)) != SQLITE_OK) {
+	if (rc == SQLITE_OK && (rc = query_bind_all(st, q)) == SQLITE_OK)
+		/* One more than asked, to know whether some were left out. */
+		rc = sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st,
+		    ":limit"), q->limit > 0 ? (int64_t)q->limit + 1 : -1);
+	if (rc != SQLITE_OK) {
 		log_warnx("log.db: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
 		return -1;
@@ -183,7 +265,7 @@ query_int(sqlite3_stmt *st, int col, int *has)
 	return sqlite3_column_int64(st, col);
 }
 
-static void
+void
 query_event(sqlite3_stmt *st, struct event *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -210,11 +292,6 @@ query_event(sqlite3_stmt *st, struct event *e)
 	if (e->action == NULL)
 		e->action = xstrdup("");
 }
-
-#define EVENT_COLUMNS \
-	"id, ts, qid, action, subaccount, client_ip, sender, recipient, " \
-	"message_id, subject, from_addr, size, tls, remote_host, remote_ip, " \
-	"reply_code, reply_status, reply_text, duration_ms, detail"
 
 /* Every event of the match, in the order they happened. */
 int
@@ -252,7 +329,7 @@ query_matches_free(struct match *m, int n)
 	free(m);
 }
 
-static void
+void
 query_event_free(struct event *e)
 {
 	char **s[] = { &e->qid, &e->action, &e->subaccount, &e->client_ip,
@@ -272,4 +349,52 @@ query_message_free(struct message *msg)
 	free(msg->ev);
 	msg->ev = NULL;
 	msg->nev = 0;
+}
+
+/* Newer events matching q, oldest first; a poll of --follow. */
+int
+query_follow(sqlite3 *db, const struct query *q, int64_t *after,
+    void (*fn)(const struct event *, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	struct event e;
+	struct buf sql;
+	int rc;
+
+	buf_init(&sql, 0);
+	/* :after last: a named parameter takes the next free number. */
+	query_put(&sql, "SELECT " EVENT_COLUMNS " FROM event WHERE (");
+	query_where(q, &sql);
+	query_put(&sql, ") AND id > :after ORDER BY id LIMIT 10000");
+	rc = sqlite3_prepare_v2(db, buf_cstr(&sql), -1, &st, NULL);
+	buf_free(&sql);
+	if (rc == SQLITE_OK && (rc = query_bind_all(st, q)) == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st,
+		    ":after"), *after);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		query_event(st, &e);
+		*after = e.id;
+		fn(&e, arg);
+		query_event_free(&e);
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_DONE)
+		log_warnx("log.db: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int64_t
+query_max_id(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT max(id) FROM event", -1, &st,
+	    NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return id;
 }
