@@ -13,6 +13,7 @@
 #define GW_DB_H
 
 #include <sqlite3.h>
+#include <stdint.h>
 
 enum db_kind { DB_GW, DB_QUEUE, DB_LOG };
 
@@ -32,6 +33,14 @@ int	 db_schema_version(enum db_kind);
 /* Convenience: prepare or die trying (for statements fixed at build). */
 sqlite3_stmt *db_prepare(sqlite3 *, const char *sql);
 int	 db_exec(sqlite3 *, const char *sql, char *err, size_t errsz);
+
+/* Bind a string (NULL binds NULL); the caller keeps it alive until the
+ * statement is stepped. */
+void	 db_bind_text(sqlite3_stmt *, int i, const char *);
+/* Bind v, or NULL when v == none. */
+void	 db_bind_int_or_null(sqlite3_stmt *, int i, int64_t v, int64_t none);
+/* Step a statement that returns no rows, then reset it: 0 or -1. */
+int	 db_step_done(sqlite3_stmt *);
 
 /* PRAGMA data_version: changes when another connection commits. */
 int	 db_data_version(sqlite3 *);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auditlog.h"
 #include "db.h"
 #include "log.h"
 #include "loop.h"
@@ -33,8 +34,8 @@ static sqlite3		*qdb, *ldb;	/* the thread's */
 static sqlite3		*rdb;		/* main thread's reader */
 
 static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
-			*st_del_msg, *st_ins_ev, *st_ins_fts, *st_ins_evrcpt,
-			*st_rd_body;
+			*st_del_msg, *st_rd_body;
+static struct auditlog	 alog;		/* the thread's log.db writer */
 
 struct store_op *
 store_op_new(void)
@@ -166,34 +167,6 @@ store_backlog(void)
 }
 
 /* Bind a possibly-NULL string. */
-static void
-bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-static void
-bind_int_or_null(sqlite3_stmt *st, int i, int64_t v, int64_t none)
-{
-	if (v == none)
-		sqlite3_bind_null(st, i);
-	else
-		sqlite3_bind_int64(st, i, v);
-}
-
-static int
-step_done(sqlite3_stmt *st)
-{
-	int r = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return r == SQLITE_DONE ? 0 : -1;
-}
-
 static int
 insert_msg(struct qmsg *m)
 {
@@ -204,9 +177,9 @@ insert_msg(struct qmsg *m)
 	sqlite3_bind_int64(st_ins_msg, 4, m->received_us);
 	sqlite3_bind_int64(st_ins_msg, 5, (int64_t)m->size);
 	sqlite3_bind_int(st_ins_msg, 6, m->flags);
-	bind_text(st_ins_msg, 7, m->message_id);
+	db_bind_text(st_ins_msg, 7, m->message_id);
 	sqlite3_bind_blob64(st_ins_msg, 8, m->body, m->bodylen, SQLITE_STATIC);
-	if (step_done(st_ins_msg) == -1)
+	if (db_step_done(st_ins_msg) == -1)
 		return -1;
 	m->dbid = sqlite3_last_insert_rowid(qdb);
 	for (int i = 0; i < m->nrcpt; i++) {
@@ -216,7 +189,7 @@ insert_msg(struct qmsg *m)
 		sqlite3_bind_text(st_ins_rcpt, 2, r->addr, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st_ins_rcpt, 3, r->domain, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st_ins_rcpt, 4, r->next_attempt);
-		if (step_done(st_ins_rcpt) == -1)
+		if (db_step_done(st_ins_rcpt) == -1)
 			return -1;
 		r->dbid = sqlite3_last_insert_rowid(qdb);
 	}
@@ -230,7 +203,7 @@ apply_queue(struct store_op *op)
 		return -1;
 	for (int i = 0; i < op->ndel_rcpt; i++) {
 		sqlite3_bind_int64(st_del_rcpt, 1, op->del_rcpt[i]);
-		if (step_done(st_del_rcpt) == -1)
+		if (db_step_done(st_del_rcpt) == -1)
 			return -1;
 	}
 	for (int i = 0; i < op->nupd; i++) {
@@ -238,64 +211,14 @@ apply_queue(struct store_op *op)
 
 		sqlite3_bind_int(st_upd_rcpt, 1, u->attempts);
 		sqlite3_bind_int64(st_upd_rcpt, 2, u->next_attempt);
-		bind_text(st_upd_rcpt, 3, u->last_reply);
+		db_bind_text(st_upd_rcpt, 3, u->last_reply);
 		sqlite3_bind_int64(st_upd_rcpt, 4, u->dbid);
-		if (step_done(st_upd_rcpt) == -1)
+		if (db_step_done(st_upd_rcpt) == -1)
 			return -1;
 	}
 	if (op->del_msg) {
 		sqlite3_bind_int64(st_del_msg, 1, op->del_msg);
-		if (step_done(st_del_msg) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-insert_event(struct audit_event *ev)
-{
-	sqlite3_stmt *s = st_ins_ev;
-	int64_t id;
-
-	sqlite3_bind_int64(s, 1, ev->ts);
-	bind_text(s, 2, ev->qid);
-	sqlite3_bind_text(s, 3, ev->action, -1, SQLITE_STATIC);
-	bind_text(s, 4, ev->subaccount);
-	bind_text(s, 5, ev->client_ip);
-	bind_text(s, 6, ev->sender);
-	bind_text(s, 7, ev->recipient);
-	bind_text(s, 8, ev->message_id);
-	bind_text(s, 9, ev->subject);
-	bind_text(s, 10, ev->from_addr);
-	bind_int_or_null(s, 11, ev->size, -1);
-	bind_text(s, 12, ev->tls);
-	bind_text(s, 13, ev->remote_host);
-	bind_text(s, 14, ev->remote_ip);
-	bind_int_or_null(s, 15, ev->reply_code, 0);
-	bind_text(s, 16, ev->reply_status);
-	bind_text(s, 17, ev->reply_text);
-	bind_int_or_null(s, 18, ev->duration_ms, -1);
-	bind_text(s, 19, ev->detail);
-	if (step_done(s) == -1)
-		return -1;
-	id = sqlite3_last_insert_rowid(ldb);
-	/* Only fields worth searching go to the full-text index. */
-	if (ev->sender || ev->recipient || ev->subject || ev->message_id ||
-	    ev->from_addr || ev->reply_text) {
-		sqlite3_bind_int64(st_ins_fts, 1, id);
-		bind_text(st_ins_fts, 2, ev->sender);
-		bind_text(st_ins_fts, 3, ev->recipient);
-		bind_text(st_ins_fts, 4, ev->subject);
-		bind_text(st_ins_fts, 5, ev->message_id);
-		bind_text(st_ins_fts, 6, ev->from_addr);
-		bind_text(st_ins_fts, 7, ev->reply_text);
-		if (step_done(st_ins_fts) == -1)
-			return -1;
-	}
-	for (int i = 0; i < ev->nrcpts; i++) {
-		bind_text(st_ins_evrcpt, 1, ev->qid);
-		bind_text(st_ins_evrcpt, 2, ev->rcpts[i]);
-		if (step_done(st_ins_evrcpt) == -1)
+		if (db_step_done(st_del_msg) == -1)
 			return -1;
 	}
 	return 0;
@@ -352,7 +275,7 @@ commit_batch(struct store_op *batch)
 			if (failed && op->insert &&
 			    strcmp(ev->action, "received") == 0)
 				continue;
-			if (insert_event(ev) == -1)
+			if (auditlog_write(&alog, ev) == -1)
 				log_warnx("store: log.db insert: %s",
 				    sqlite3_errmsg(ldb));
 		}
@@ -516,16 +439,7 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	st_upd_rcpt = prep(qdb, "UPDATE recipient SET attempts = ?,"
 	    " next_attempt = ?, last_reply = ? WHERE id = ?");
 	st_del_msg = prep(qdb, "DELETE FROM message WHERE id = ?");
-	st_ins_ev = prep(ldb, "INSERT INTO event (ts, qid, action, subaccount,"
-	    " client_ip, sender, recipient, message_id, subject, from_addr,"
-	    " size, tls, remote_host, remote_ip, reply_code, reply_status,"
-	    " reply_text, duration_ms, detail) VALUES (?, ?, ?, ?, ?, ?, ?,"
-	    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-	st_ins_fts = prep(ldb, "INSERT INTO event_fts (rowid, sender,"
-	    " recipient, subject, message_id, from_addr, reply_text)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
-	st_ins_evrcpt = prep(ldb, "INSERT INTO event_rcpt (qid, address)"
-	    " VALUES (?, ?)");
+	auditlog_open(&alog, ldb);
 
 	if ((rdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) == NULL)
 		return -1;
@@ -556,6 +470,7 @@ store_shutdown(void)
 	db_close(ckq);
 	db_close(ckl);
 	store_completed(NULL);
+	auditlog_close(&alog);
 	db_close(qdb);
 	db_close(ldb);
 	db_close(rdb);
