@@ -55,7 +55,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 
-.PHONY: all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-search all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS)
@@ -142,6 +142,14 @@ lint-man:
 
 bench: all
 	$(PYTHON) bench/relay $(BENCH_ARGS)
+
+# bench/search: a log of SEARCH_EVENTS built with gwd's own writer, then
+# gwsearch timed on it while gwd relays at full speed.
+$(BUILD)/logfill: bench/logfill.c $(OBJ)/gwd/auditlog.o $(BUILD)/libgwcommon.a
+	$(CC) $(CFLAGS) -Igwd $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-search: all $(BUILD)/logfill
+	$(PYTHON) bench/search $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
