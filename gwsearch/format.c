@@ -115,8 +115,9 @@ format_reply(const struct event *e, struct buf *b)
 		b->len--;
 }
 
-/* Terminal width: COLUMNS, else the tty's; 0 when not known. */
-static int
+/* Terminal width: COLUMNS, else the tty's; 0 when not known.  Asked
+ * once and remembered (the pager takes stdout's place later). */
+int
 format_columns(void)
 {
 	static int cols = -1;

@@ -85,7 +85,14 @@ void	 query_event_free(struct event *);
 void	 query_matches_free(struct match *, int);
 void	 query_message_free(struct message *);
 
+/* pager.c: like journalctl, a table for a terminal goes through
+ * $PAGER (default "less" with LESS=FRSX); --no-pager or PAGER="" or
+ * "cat" turn it off. */
+void	 pager_start(void);
+int	 pager_end(void);
+
 /* format.c */
+int	 format_columns(void);
 void	 format_table(const struct message *);
 void	 format_json(const struct message *);
 void	 format_csv_header(void);

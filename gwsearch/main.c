@@ -35,6 +35,7 @@ struct opts {
 	struct query	 q;
 	enum format	 format;
 	int		 follow;
+	int		 no_pager;
 	struct buf	 text;		/* the terms, joined */
 };
 
@@ -86,6 +87,8 @@ main_help(void)
 	    "(default %d; 0: all)\n"
 	    "  -F, --follow          then print new matching events until "
 	    "interrupted\n"
+	    "      --no-pager        never page the table (also: PAGER=cat)"
+	    "\n"
 	    "  -h, --help            this help\n"
 	    "  -V, --version         print the version\n"
 	    "\nOther words are searched in the full-text index: \"a phrase\","
@@ -152,7 +155,7 @@ main_format(const char *s, enum format *f)
 }
 
 enum { O_SUBJECT = 256, O_STATUS, O_SUBACCOUNT, O_DOMAIN, O_CLIENT_IP,
-    O_RESPONSE, O_CURSOR, O_OUTPUT, O_BY };
+    O_RESPONSE, O_CURSOR, O_OUTPUT, O_BY, O_NO_PAGER };
 
 /* MAIN_GO, or the status to exit with now. */
 static int
@@ -188,6 +191,9 @@ main_option(int ch, struct opts *o)
 		return main_format(optarg, &o->format);
 	case 'n':
 		return main_limit(optarg, &o->q.limit);
+	case O_NO_PAGER:
+		o->no_pager = 1;
+		return MAIN_GO;
 	case 'F':
 		o->follow = 1;
 		return MAIN_GO;
@@ -219,6 +225,7 @@ static const struct option main_longopts[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "limit", required_argument, NULL, 'n' },
 	{ "follow", no_argument, NULL, 'F' },
+	{ "no-pager", no_argument, NULL, O_NO_PAGER },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -356,6 +363,8 @@ main_search(sqlite3 *db, struct opts *o)
 	/* One read transaction: every message seen as of the same moment. */
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	last = query_max_id(db);
+	if (o->format == FMT_TABLE && !o->follow && !o->no_pager)
+		pager_start();
 	if (o->q.nf == 0)
 		r = EX_OK;	/* --follow alone: only what comes */
 	else if (query_find(db, &o->q, &m, &n, &truncated) == -1)
@@ -381,8 +390,9 @@ main_show(int argc, char *argv[], sqlite3 **db, struct opts *o)
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "+f:h", main_longopts, NULL)) !=
 	    -1) {
-		if (ch != 'f' && ch != 'h')
-			return main_usage_error("show: only --format");
+		if (ch != 'f' && ch != 'h' && ch != O_NO_PAGER)
+			return main_usage_error("show: only --format and "
+			    "--no-pager");
 		if ((r = main_option(ch, o)) != MAIN_GO)
 			return r;
 	}
@@ -395,6 +405,8 @@ main_show(int argc, char *argv[], sqlite3 **db, struct opts *o)
 		return main_usage_error("show: bad id");
 	if ((r = main_open(o->config, db)) != EX_OK)
 		return r;
+	if (o->format == FMT_TABLE && !o->no_pager)
+		pager_start();
 	return show_main(*db, argv[optind], o->format);
 }
 
@@ -523,6 +535,8 @@ main(int argc, char *argv[])
 	log_init("gwsearch", LOG_DEST_STDERR, 0);
 	buf_init(&o.text, 0);
 	r = main_run(argc, argv, &o, &db);
+	if (pager_end() == 127)
+		log_warnx("the pager (PAGER, or less) could not run");
 	terms_free(&o.q);
 	buf_free(&o.text);
 	db_close(db);

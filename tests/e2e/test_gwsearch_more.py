@@ -406,3 +406,45 @@ def test_follow(tmp_path):
     finally:
         p.send_signal(signal.SIGINT)
         assert p.wait(10) == 0
+
+
+def on_a_terminal(env, args, extra_env):
+    """Run gwsearch with a pseudo-terminal as stdout; what it printed."""
+    import pty
+    master, slave = pty.openpty()
+    envv = dict(os.environ, COLUMNS="120", **extra_env)
+    r = subprocess.run([GWSEARCH, "-c", env["conf"]] + args, stdin=subprocess.DEVNULL,
+                       stdout=slave, stderr=slave, env=envv, timeout=60)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return r.returncode, out.decode("utf-8", "replace")
+
+
+def test_table_is_paged_on_a_terminal(env2, tmp_path):
+    paged = tmp_path / "paged"
+    rc, out = on_a_terminal(env2, ["--recipient", "bob@example.net"],
+                            {"PAGER": "cat > %s" % paged})
+    assert rc == 0
+    assert "bob@example.net" in paged.read_text() and "bob@example.net" not in out
+    # --no-pager, PAGER=cat, and pipes are never paged.
+    paged.unlink()
+    rc, out = on_a_terminal(env2, ["--no-pager", "--recipient", "bob@example.net"],
+                            {"PAGER": "cat > %s" % paged})
+    assert rc == 0 and "bob@example.net" in out and not paged.exists()
+    r = subprocess.run([GWSEARCH, "-c", env2["conf"], "--recipient",
+                        "bob@example.net"], capture_output=True, text=True,
+                       env=dict(os.environ, PAGER="cat > %s" % paged))
+    assert "bob@example.net" in r.stdout and not paged.exists()
+    # jsonl is never paged.
+    rc, out = on_a_terminal(env2, ["--format", "jsonl", "--recipient",
+                                   "bob@example.net"], {"PAGER": "cat > %s" % paged})
+    assert '"bob@example.net"' in out and not paged.exists()
