@@ -41,10 +41,20 @@ struct live {
 	int64_t		 bounced_total;
 };
 
+/* Recent samples of the live counters, for msg/s and sparklines. */
+#define HIST_MAX	120
+struct hist {
+	int		 n;		/* samples held, oldest first */
+	int64_t		 t_us[HIST_MAX];
+	int64_t		 in[HIST_MAX];	/* received_total */
+	int64_t		 out[HIST_MAX];	/* delivered_total */
+};
+
 struct snapshot {
 	int64_t		 now_us;
 	const char	*gwd;		/* running, stopped, unknown */
 	struct live	 live;
+	struct hist	 hist;		/* kept across refreshes */
 
 	int		 queue_ok;
 	int		 queue_missing;	/* queue.db does not exist */
@@ -67,6 +77,10 @@ struct model;
 struct model *model_new(const char *state_dir, const char *control_socket);
 void	 model_refresh(struct model *, struct snapshot *);
 void	 model_free(struct model *);
+
+/* hist.c: per-second rates between samples i-1 and i (i >= 1). */
+void	 hist_add(struct hist *, int64_t t_us, const struct live *);
+double	 hist_rate(const struct hist *, int i, int out);
 
 /* rates.c: derived figures; -1 when there is nothing to divide by. */
 enum rate { RATE_IN, RATE_OUT, RATE_DELIVERY, RATE_DEFERRAL, RATE_BOUNCE,

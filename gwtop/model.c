@@ -338,6 +338,7 @@ model_refresh(struct model *m, struct snapshot *s)
 {
 	s->now_us = now_us();
 	s->gwd = model_gwd_state(m->control_socket, &s->live);
+	hist_add(&s->hist, s->now_us, &s->live);
 	model_queue(m, s);
 	model_log(m, s);
 }

@@ -24,6 +24,7 @@ static int view_active;
 static panel_draw_fn *const panels[] = {
 	panel_header_draw,
 	panel_queue_draw,
+	panel_live_draw,
 	panel_rates_draw,
 	panel_events_draw,
 };

@@ -22,8 +22,8 @@ struct view {
 typedef int	panel_draw_fn(const struct view *, const struct snapshot *,
 		    int y, int rows);
 
-panel_draw_fn	panel_header_draw, panel_queue_draw, panel_rates_draw,
-		panel_events_draw;
+panel_draw_fn	panel_header_draw, panel_queue_draw, panel_live_draw,
+		panel_rates_draw, panel_events_draw;
 
 void	 view_init(struct view *);
 void	 view_end(void);

@@ -4,6 +4,7 @@ import os
 import re
 import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -74,6 +75,8 @@ def test_counts_match_sink_and_log(gw, sink):
     # Three messages and one DSN reach the sink.
     sink.wait_count(4)
     wait_for(lambda: stats(gw)["queue_recipients"] == 0, what="queue empty")
+    # The log is committed by the store thread a moment after the counters.
+    wait_for(lambda: len(gw.events("action='delivered'")) == 4, what="log")
     st = stats(gw)
     m = prometheus(gw.metrics_port)
     delivered = len(gw.events("action='delivered'"))
@@ -157,3 +160,46 @@ def test_bad_metrics_address_is_a_config_error(gw_factory):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 78
     assert 'metrics.listen: "not-an-address" is not an address' in r.stderr
+
+
+def test_gwtop_shows_live_throughput(gw, sink):
+    """gwtop in a terminal, against a gwd under load: the Throughput panel
+    shows messages per second in and out, and a sparkline."""
+    import threading
+    from test_gwtop import Tty, rows
+    stop = threading.Event()
+    sent = []
+
+    def load():
+        with smtplib.SMTP("127.0.0.1", gw.ports["submission"], timeout=10) as s:
+            s.starttls(context=client_tls_context())
+            s.login("app", "s3cret-pass")
+            while not stop.is_set():
+                s.sendmail("app@example.com", ["u@dest.test"],
+                           b"From: <app@example.com>\r\nSubject: load\r\n\r\nhi\r\n")
+                sent.append(1)
+                time.sleep(0.02)
+    th = threading.Thread(target=load)
+    th.start()
+    t = Tty(gw.conf, rows=30, cols=100, args=["-d", "0.5"])
+    try:
+        assert t.wait_for("Throughput", 10)
+        seen = set()
+        end = time.time() + 10
+        while time.time() < end and not {"in", "out"} <= seen:
+            for line in rows(t.read(0.5)):
+                f = line.split()
+                if len(f) >= 3 and f[0] in ("in", "out") and f[2] == "msg/s" \
+                        and float(f[1]) > 0:
+                    seen.add(f[0])
+                    assert any(ch in line for ch in "\u2581\u2582\u2583\u2584"
+                               "\u2585\u2586\u2587\u2588"), line
+        assert seen == {"in", "out"}
+        assert "gwd: running" in rows(t.read(0.1))[0]
+        assert " up " in rows(t.read(0.1))[0]
+    finally:
+        stop.set()
+        th.join(30)
+        t.send("q")
+        t.read(0.5)
+    assert sent
