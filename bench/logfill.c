@@ -23,6 +23,8 @@
 #include "log.h"
 #include "util.h"
 
+#define MERGE_PAGES	2000
+
 static const char *const words[] = {
 	"invoice", "order", "shipped", "password", "reset", "welcome",
 	"report", "weekly", "receipt", "account", "update", "security",
@@ -64,6 +66,9 @@ main(int argc, char **argv)
 		if (n % 20000 == 0) {
 			if (n > 0 && sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK)
 				fatalx("commit: %s", sqlite3_errmsg(db));
+			/* What gwd's checkpointer does once a second. */
+			if (n > 0 && auditlog_maintain(db, MERGE_PAGES) == -1)
+				fatalx("merge: %s", sqlite3_errmsg(db));
 			if (sqlite3_exec(db, "BEGIN", 0, 0, 0) != SQLITE_OK)
 				fatalx("begin: %s", sqlite3_errmsg(db));
 			if (n % 200000 == 0 && n > 0)

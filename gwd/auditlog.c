@@ -5,6 +5,8 @@
  * Message-ID, the remote reply) get a full-text row; retention.c
  * relies on exactly this rule when it removes rows from the index.
  */
+#include <stdio.h>
+
 #include "auditlog.h"
 #include "db.h"
 
@@ -80,4 +82,15 @@ auditlog_write(struct auditlog *a, const struct audit_event *ev)
 			return -1;
 	}
 	return 0;
+}
+
+int
+auditlog_maintain(sqlite3 *ldb, int pages)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "INSERT INTO event_fts (event_fts, rank) "
+	    "VALUES ('usermerge', 2); INSERT INTO event_fts (event_fts, rank) "
+	    "VALUES ('merge', %d);", pages);
+	return sqlite3_exec(ldb, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }

@@ -367,13 +367,15 @@ prep(sqlite3 *db, const char *sql)
 
 /*
  * The checkpointer: a PASSIVE checkpoint of both databases every
- * CKPT_MS, on connections of its own.  It copies committed pages into
+ * CKPT_MS, on connections of its own; it also merges the full-text
+ * index's segments and prunes old events (log.retention_days).  It copies committed pages into
  * the main files while the store thread keeps appending to the WAL; the
  * WAL restarts from the top once a checkpoint has caught up.
  */
 #define CKPT_MS		200
 #define PRUNE_BATCH	500	/* events per transaction */
 #define PRUNE_BATCHES	4	/* at most, per second */
+#define MERGE_PAGES	200	/* FTS merge work per tick */
 
 static void *
 checkpointer(void *arg)
@@ -398,6 +400,10 @@ checkpointer(void *arg)
 		if (sqlite3_wal_checkpoint_v2(ckl, NULL,
 		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
 			log_debug("log.db checkpoint: %s", sqlite3_errmsg(ckl));
+		/* Keep the full-text index in few segments, a little at a
+		 * time so the log.db lock is never held for long. */
+		if (auditlog_maintain(ckl, MERGE_PAGES) == -1)
+			log_debug("log.db merge: %s", sqlite3_errmsg(ckl));
 		/* Retention: once a second, a few small batches, each its
 		 * own short transaction beside the store thread's. */
 		if (++tick % (1000 / CKPT_MS) == 0) {
