@@ -190,14 +190,14 @@ db_prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
+/* An integer PRAGMA's value, or -1. */
 static int
-user_version(sqlite3 *db)
+pragma_int(sqlite3 *db, const char *sql)
 {
 	sqlite3_stmt *st;
 	int v = -1;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
@@ -205,19 +205,16 @@ user_version(sqlite3 *db)
 	return v;
 }
 
+static int
+user_version(sqlite3 *db)
+{
+	return pragma_int(db, "PRAGMA user_version");
+}
+
 int
 db_data_version(sqlite3 *db)
 {
-	sqlite3_stmt *st;
-	int v = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return v;
+	return pragma_int(db, "PRAGMA data_version");
 }
 
 static int
