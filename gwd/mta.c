@@ -82,6 +82,7 @@ static void mta_error(struct conn *);
 static void mta_closed(struct conn *);
 static void next_target(struct mta *, const char *why);
 static void mta_fail(struct mta *, const char *why);
+static void give_up(struct mta *, const char *why);
 static void mta_timeout(struct ev_timer *);
 static void fill_body(struct mta *);
 
@@ -274,6 +275,20 @@ connect_target(struct mta *m)
 }
 
 /*
+ * The connection failed.  Once a session got going (a job ran, or the
+ * server said hello), that is the destination's failure; before that,
+ * try the next target.  After this, m may be gone.
+ */
+static void
+give_up(struct mta *m, const char *why)
+{
+	if (m->job || m->ready_once)
+		mta_fail(m, why);
+	else
+		next_target(m, why);
+}
+
+/*
  * This target did not work out (only during setup, never with a job):
  * close it and try the next one.  When none is left, the destination is
  * unreachable for now.  After this, m may be gone.
@@ -344,10 +359,7 @@ mta_timeout(struct ev_timer *t)
 	default:
 		snprintf(why, sizeof(why), "timeout talking to %s[%s]",
 		    host_of(m), m->ip);
-		if (m->job || m->ready_once)
-			mta_fail(m, why);
-		else
-			next_target(m, why);
+		give_up(m, why);
 	}
 }
 
@@ -817,10 +829,7 @@ mta_read(struct conn *c)
 		if (rr == REPLY_ERROR) {
 			snprintf(why, sizeof(why), "malformed reply from %s[%s]:"
 			    " %s", host_of(m), m->ip, m->rp.error);
-			if (m->job || m->ready_once)
-				mta_fail(m, why);
-			else
-				next_target(m, why);
+			give_up(m, why);
 			return;
 		}
 		r = m->rp.r;
@@ -830,10 +839,7 @@ mta_read(struct conn *c)
 	if (!c->dead && m->c == c && c->eof) {
 		snprintf(why, sizeof(why), "%s[%s] closed the connection",
 		    host_of(m), m->ip);
-		if (m->job || m->ready_once)
-			mta_fail(m, why);
-		else
-			next_target(m, why);
+		give_up(m, why);
 	}
 }
 
