@@ -557,17 +557,29 @@ dkim_import(struct ctx *ctx, const struct cmd *c, struct args *a)
 	return r;
 }
 
+/* A key's lifecycle times, in the order of stamp_names; 0 = not yet. */
+#define NSTAMPS	4
+static const char *const stamp_names[NSTAMPS] = { "created", "activated",
+    "retiring", "retired" };
+
+static void
+dkim_stamps(const struct dkim_row *k, int64_t out[NSTAMPS])
+{
+	out[0] = k->created;
+	out[1] = k->activated;
+	out[2] = k->retiring;
+	out[3] = k->retired;
+}
+
 static void
 dkim_print_json(const struct dkim_row *k)
 {
-	static const char *const names[] = { "created", "activated",
-		"retiring", "retired" };
-	const int64_t times[] = { k->created, k->activated, k->retiring,
-		k->retired };
+	int64_t times[NSTAMPS];
 	struct json_obj o;
 	struct buf b;
 	char t[32];
 
+	dkim_stamps(k, times);
 	buf_init(&b, 0);
 	json_obj_begin(&o, &b);
 	json_obj_str(&o, "domain", k->domain);
@@ -578,12 +590,12 @@ dkim_print_json(const struct dkim_row *k)
 	else
 		json_obj_null(&o, "bits");
 	json_obj_str(&o, "state", k->state);
-	for (size_t i = 0; i < nitems(names); i++) {
+	for (size_t i = 0; i < NSTAMPS; i++) {
 		output_time(times[i], t, sizeof(t));
 		if (times[i])
-			json_obj_str(&o, names[i], t);
+			json_obj_str(&o, stamp_names[i], t);
 		else
-			json_obj_null(&o, names[i]);
+			json_obj_null(&o, stamp_names[i]);
 	}
 	if (json_obj_end(&o) == -1)
 		fatalx("output too long");
@@ -693,21 +705,19 @@ dkim_org_users(struct ctx *ctx, const char *domain, struct output_strv *v)
 static void
 dkim_show_key(const struct dkim_row *k)
 {
-	static const char *const names[] = { "created", "activated",
-		"retiring", "retired" };
-	const int64_t times[] = { k->created, k->activated, k->retiring,
-		k->retired };
+	int64_t times[NSTAMPS];
 	char t[32];
 
+	dkim_stamps(k, times);
 	printf("\nselector: %s\nalgorithm: %s\n", k->selector,
 	    dkimkey_alg_name(k->alg));
 	if (k->bits)
 		printf("bits: %d\n", k->bits);
 	printf("state: %s\n", k->state);
-	for (size_t i = 0; i < nitems(names); i++)
+	for (size_t i = 0; i < NSTAMPS; i++)
 		if (times[i]) {
 			output_time(times[i], t, sizeof(t));
-			printf("%s: %s\n", names[i], t);
+			printf("%s: %s\n", stamp_names[i], t);
 		}
 	dkim_print_row_record(k, 0);
 }
