@@ -446,6 +446,8 @@ walk(struct gw_config *cfg, const config_setting_t *g, const char *prefix)
 static void
 check(struct gw_config *cfg)
 {
+	struct sockaddr_storage ss;
+	socklen_t sl;
 	char host[256];
 
 	if (cfg->hostname == NULL || *cfg->hostname == '\0') {
@@ -465,14 +467,14 @@ check(struct gw_config *cfg)
 	if (cfg->relay.mode == RELAY_SMARTHOST && cfg->relay.host == NULL)
 		cerr(0, "relay.host: required when relay.mode is "
 		    "\"smarthost\"");
-	if (cfg->metrics_listen && cfg->metrics_listen[0]) {
-		struct sockaddr_storage ss;
-		socklen_t sl;
-
-		if (sockaddr_parse(cfg->metrics_listen, 9465, &ss, &sl) == -1)
-			cerr(0, "metrics.listen: \"%s\" is not an address "
-			    "(IP:port or [IPv6]:port)", cfg->metrics_listen);
-	}
+	if (cfg->metrics_listen && cfg->metrics_listen[0] &&
+	    sockaddr_parse(cfg->metrics_listen, 9465, &ss, &sl) == -1)
+		cerr(0, "metrics.listen: \"%s\" is not an address "
+		    "(IP:port or [IPv6]:port)", cfg->metrics_listen);
+	for (int i = 0; i < cfg->dns.nresolver; i++)
+		if (sockaddr_parse(cfg->dns.resolver[i], 53, &ss, &sl) == -1)
+			cerr(0, "dns.resolver: \"%s\" is not an address (IP, "
+			    "IP:port or [IPv6]:port)", cfg->dns.resolver[i]);
 	if ((cfg->relay.username == NULL) != (cfg->relay.password == NULL))
 		cerr(0, "relay.username and relay.password go together");
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)
@@ -545,4 +547,26 @@ config_free(struct gw_config *cfg)
 	free(cfg->path);
 	free(cfg->dir);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+int
+config_dns_servers(const struct gw_config *cfg, struct sockaddr_storage *ss,
+    socklen_t *len, int max)
+{
+	char line[256], addr[128];
+	FILE *f;
+	int n = 0;
+
+	for (int i = 0; i < cfg->dns.nresolver && n < max; i++)
+		if (sockaddr_parse(cfg->dns.resolver[i], 53, &ss[n],
+		    &len[n]) == 0)
+			n++;
+	if (n > 0 || (f = fopen("/etc/resolv.conf", "r")) == NULL)
+		return n;
+	while (fgets(line, sizeof(line), f) && n < max)
+		if (sscanf(line, "nameserver %127s", addr) == 1 &&
+		    sockaddr_parse(addr, 53, &ss[n], &len[n]) == 0)
+			n++;
+	fclose(f);
+	return n;
 }

@@ -8,6 +8,8 @@
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
 
+#include <sys/socket.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,6 +110,13 @@ struct gw_config {
  */
 int	config_load(const char *path, struct gw_config *cfg);
 void	config_free(struct gw_config *cfg);
+/*
+ * The DNS servers to ask: dns.resolver (checked by config_load), or the
+ * nameserver lines of /etc/resolv.conf when it is not set.  Fills at most
+ * max addresses; returns how many (0: none known).
+ */
+int	config_dns_servers(const struct gw_config *cfg,
+	    struct sockaddr_storage *ss, socklen_t *len, int max);
 const char *tls_policy_name(enum tls_policy);
 
 #endif

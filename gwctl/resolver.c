@@ -45,54 +45,31 @@ struct resolver_query {
 	int64_t		 deadline;	/* mono_ms() */
 };
 
-/* "IP", "IP:port" or "[IPv6]:port", as gwd reads dns.resolver. */
-static int
-resolver_parse_server(const char *s, struct resolver_server *srv)
-{
-	char host[INET6_ADDRSTRLEN];
-	int v6;
-
-	memset(srv, 0, sizeof(*srv));
-	if (sockaddr_parse(s, 53, &srv->ss, &srv->len) == -1)
-		return -1;
-	v6 = srv->ss.ss_family == AF_INET6;
-	sockaddr_ntop((struct sockaddr *)&srv->ss, host, sizeof(host));
-	snprintf(srv->name, sizeof(srv->name), "%s%s%s:%d", v6 ? "[" : "",
-	    host, v6 ? "]" : "", ntohs(v6 ?
-	    ((struct sockaddr_in6 *)&srv->ss)->sin6_port :
-	    ((struct sockaddr_in *)&srv->ss)->sin_port));
-	return 0;
-}
-
+/* The servers gwd would ask, each with its name for messages. */
 static int
 resolver_servers(struct ctx *ctx, struct resolver_server *srv, int *n)
 {
-	char line[256], addr[128], esc[128];
-	FILE *f;
+	struct sockaddr_storage ss[RESOLVER_MAX];
+	socklen_t len[RESOLVER_MAX];
+	char host[INET6_ADDRSTRLEN];
 
-	*n = 0;
-	for (int i = 0; i < ctx->cfg.dns.nresolver; i++) {
-		const char *s = ctx->cfg.dns.resolver[i];
-
-		if (resolver_parse_server(s, &srv[*n]) == -1) {
-			log_warnx("%s: dns.resolver: \"%s\" is not an address "
-			    "(IP, IP:port or [IPv6]:port)", ctx->cfg.path,
-			    log_escape(s, strlen(s), esc, sizeof(esc)));
-			return EX_CONFIG;
-		}
-		(*n)++;
-	}
-	if (*n == 0 && (f = fopen("/etc/resolv.conf", "r")) != NULL) {
-		while (fgets(line, sizeof(line), f) && *n < RESOLVER_MAX)
-			if (sscanf(line, "nameserver %127s", addr) == 1 &&
-			    resolver_parse_server(addr, &srv[*n]) == 0)
-				(*n)++;
-		fclose(f);
-	}
+	*n = config_dns_servers(&ctx->cfg, ss, len, RESOLVER_MAX);
 	if (*n == 0) {
 		log_warnx("no DNS resolver: set dns.resolver in %s",
 		    ctx->cfg.path);
 		return EX_CONFIG;
+	}
+	for (int i = 0; i < *n; i++) {
+		int v6 = ss[i].ss_family == AF_INET6;
+
+		memset(&srv[i], 0, sizeof(srv[i]));
+		srv[i].ss = ss[i];
+		srv[i].len = len[i];
+		sockaddr_ntop((struct sockaddr *)&ss[i], host, sizeof(host));
+		snprintf(srv[i].name, sizeof(srv[i].name), "%s%s%s:%d",
+		    v6 ? "[" : "", host, v6 ? "]" : "", ntohs(v6 ?
+		    ((struct sockaddr_in6 *)&ss[i])->sin6_port :
+		    ((struct sockaddr_in *)&ss[i])->sin_port));
 	}
 	return EX_OK;
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cidr.h"
 #include "dns.h"
 #include "log.h"
 #include "loop.h"
@@ -62,29 +61,7 @@ dns_init(const struct gw_config *cfg, char *err, size_t errsz)
 {
 	timeout_ms = cfg->dns.timeout_ms;
 	attempts = cfg->dns.attempts;
-	for (int i = 0; i < cfg->dns.nresolver; i++) {
-		if (sockaddr_parse(cfg->dns.resolver[i], 53, &servers[nservers],
-		    &serverlen[nservers]) == -1) {
-			snprintf(err, errsz, "dns.resolver: \"%s\" is not an "
-			    "address (IP, IP:port or [IPv6]:port)",
-			    cfg->dns.resolver[i]);
-			return -1;
-		}
-		nservers++;
-	}
-	if (nservers == 0) {
-		FILE *f = fopen("/etc/resolv.conf", "r");
-		char line[256], addr[128];
-
-		while (f && fgets(line, sizeof(line), f) && nservers <
-		    MAX_SERVERS)
-			if (sscanf(line, "nameserver %127s", addr) == 1 &&
-			    sockaddr_parse(addr, 53, &servers[nservers],
-			    &serverlen[nservers]) == 0)
-				nservers++;
-		if (f)
-			fclose(f);
-	}
+	nservers = config_dns_servers(cfg, servers, serverlen, MAX_SERVERS);
 	if (nservers == 0) {
 		snprintf(err, errsz, "no DNS resolver: set dns.resolver");
 		return -1;

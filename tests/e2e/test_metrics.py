@@ -162,6 +162,16 @@ def test_bad_metrics_address_is_a_config_error(gw_factory):
     assert 'metrics.listen: "not-an-address" is not an address' in r.stderr
 
 
+def test_bad_resolver_is_a_config_error(gw_factory):
+    g = gw_factory(settings={"dns.resolver": "127.0.0.1:99999"})
+    for prog in ("gwd", "gwctl"):
+        args = ["-n"] if prog == "gwd" else ["dkim", "list"]
+        r = subprocess.run([os.path.join(os.environ["GW_BUILD"], prog), "-c", g.conf]
+                           + args, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 78, (prog, r.stderr)
+        assert 'dns.resolver: "127.0.0.1:99999" is not an address' in r.stderr
+
+
 def test_gwtop_shows_live_throughput(gw, sink):
     """gwtop in a terminal, against a gwd under load: the Throughput panel
     shows messages per second in and out, and a sparkline."""
