@@ -9,6 +9,7 @@
 
 #include "auditlog.h"
 #include "db.h"
+#include "log.h"
 
 void
 auditlog_open(struct auditlog *a, sqlite3 *ldb)
@@ -24,6 +25,11 @@ auditlog_open(struct auditlog *a, sqlite3 *ldb)
 	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
 	a->ins_rcpt = db_prepare(ldb, "INSERT INTO event_rcpt (qid, address)"
 	    " VALUES (?, ?)");
+	/* Stored in the index's config table: set once here, then every
+	 * auditlog_maintain() folds a level as soon as it holds two. */
+	if (sqlite3_exec(ldb, "INSERT INTO event_fts (event_fts, rank) "
+	    "VALUES ('usermerge', 2)", NULL, NULL, NULL) != SQLITE_OK)
+		fatalx("log.db: usermerge: %s", sqlite3_errmsg(ldb));
 }
 
 void
@@ -90,7 +96,6 @@ auditlog_maintain(sqlite3 *ldb, int pages)
 	char sql[128];
 
 	snprintf(sql, sizeof(sql), "INSERT INTO event_fts (event_fts, rank) "
-	    "VALUES ('usermerge', 2); INSERT INTO event_fts (event_fts, rank) "
 	    "VALUES ('merge', %d);", pages);
 	return sqlite3_exec(ldb, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }

@@ -20,7 +20,8 @@ struct auditlog {
 	sqlite3_stmt	*ins_rcpt;
 };
 
-/* Prepare the statements on ldb (fatal if the schema is not there). */
+/* Prepare the statements on ldb and set the index's merge policy (fatal
+ * if the schema is not there). */
 void	auditlog_open(struct auditlog *, sqlite3 *ldb);
 void	auditlog_close(struct auditlog *);
 /* Write one event: 0, or -1 (sqlite3_errmsg(ldb) says why). */
@@ -28,8 +29,9 @@ int	auditlog_write(struct auditlog *, const struct audit_event *);
 
 /*
  * Keep the full-text index quick: merge its segments, at most `pages`
- * leaf pages of work per call (FTS5 'merge' with usermerge 2, so every
- * level is folded as soon as it holds two segments).  Left alone, the
+ * leaf pages of work per call (FTS5 'merge'; auditlog_open() sets
+ * usermerge 2, so every level is folded as soon as it holds two
+ * segments).  Left alone, the
  * many small segments of a busy log made a two-word search on 10
  * million events take 3 s instead of 20 ms.  0, or -1.
  */
