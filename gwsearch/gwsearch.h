@@ -38,6 +38,7 @@ struct query {
 struct match {
 	char		*qid;		/* NULL: only event `id` */
 	int64_t		 id;
+	int64_t		 first;	/* ts of its first event */
 };
 
 /* One row of the event table; strings are NULL when the column is. */

@@ -128,7 +128,12 @@ def make_log(tmp_path_factory, name):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     db = sqlite3.connect(str(state / "log.db"))
-    ids = [insert_event(db, t, f) for t, f in EVENTS]
+    # In time order, as gwd logs them: log order is what "most recent"
+    # means to a search.  ids stay in EVENTS order.
+    order = sorted(range(len(EVENTS)), key=lambda i: EVENTS[i][0])
+    ids = [None] * len(EVENTS)
+    for i in order:
+        ids[i] = insert_event(db, *EVENTS[i])
     db.executemany("INSERT INTO event_rcpt (qid, address) VALUES (?, ?)",
                    RCPTS)
     return conf, state, db, ids
