@@ -238,7 +238,9 @@ main_args(int argc, char *argv[], struct opts *o)
 	int ch, r;
 
 	o->q.limit = QUERY_DEFAULT_LIMIT;
-	while ((ch = getopt_long(argc, argv, "+c:r:s:m:S:U:f:n:FhV",
+	/* Options and terms in any order; a term that starts with '-'
+	 * goes after "--". */
+	while ((ch = getopt_long(argc, argv, "c:r:s:m:S:U:f:n:FhV",
 	    main_longopts, NULL)) != -1)
 		if ((r = main_option(ch, o)) != MAIN_GO)
 			return r;

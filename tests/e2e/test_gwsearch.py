@@ -314,6 +314,16 @@ def test_limit_keeps_most_recent(env):
     assert "--limit" in r.stderr
 
 
+def test_options_after_terms(env):
+    r = search(env, "from:eve@example.com", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    assert {e["email"]["local_id"] for e in jsonl(r.stdout)} == {
+        "D0000000000D"}
+    # After --, a word that starts with - is a term, not an option.
+    r = search(env, "--format", "json", "--", "-old")
+    assert r.returncode in (0, 1), r.stderr
+
+
 def test_no_match_exit_1(env):
     r = search(env, "--recipient", "nobody-at-all@example.com")
     assert r.returncode == 1
