@@ -158,6 +158,15 @@ tls_policy_name(enum tls_policy p)
 	return tls_policies[p];
 }
 
+int
+tls_policy_parse(const char *s)
+{
+	for (int i = 0; tls_policies[i]; i++)
+		if (strcmp(s, tls_policies[i]) == 0)
+			return i;
+	return -1;
+}
+
 static char *
 resolve_path(const struct gw_config *cfg, const char *p)
 {

@@ -118,5 +118,7 @@ void	config_free(struct gw_config *cfg);
 int	config_dns_servers(const struct gw_config *cfg,
 	    struct sockaddr_storage *ss, socklen_t *len, int max);
 const char *tls_policy_name(enum tls_policy);
+/* The policy named s ("none", "opportunistic", ...), or -1. */
+int	tls_policy_parse(const char *s);
 
 #endif

@@ -71,6 +71,44 @@ static const char *const gw_migrations[] = {
 	"      'simple/relaxed', 'simple/simple'))"
 	");"
 	"ALTER TABLE subaccount ADD COLUMN dkim_org_domain TEXT;",
+	/* 3: IP pools, routing rules (in order), per-domain throttles */
+	"CREATE TABLE pool ("
+	"  name     TEXT PRIMARY KEY,"
+	"  created  INTEGER NOT NULL"
+	");"
+	"CREATE TABLE pool_address ("
+	"  pool     TEXT NOT NULL REFERENCES pool(name) ON DELETE CASCADE,"
+	"  address  TEXT NOT NULL,"		/* a local IPv4 or IPv6 */
+	"  helo     TEXT,"			/* NULL: gwd's hostname */
+	"  PRIMARY KEY (pool, address)"
+	");"
+	"CREATE TABLE route_rule ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  position INTEGER NOT NULL,"		/* 1, 2, ...: tried in order */
+	"  subaccount TEXT,"			/* conditions; NULL: any */
+	"  from_domain TEXT,"
+	"  to_domain TEXT,"
+	"  header   TEXT,"
+	"  header_value TEXT,"
+	"  size_over INTEGER,"
+	"  size_under INTEGER,"
+	"  action   TEXT NOT NULL DEFAULT 'route'"
+	"    CHECK (action IN ('route', 'hold', 'reject')),"
+	"  priority TEXT CHECK (priority IN ('transactional', 'bulk')),"
+	"  pool     TEXT REFERENCES pool(name),"
+	"  smarthost TEXT,"			/* host[:port]; NULL: MX */
+	"  tls      TEXT CHECK (tls IN ('none', 'opportunistic', 'required',"
+	"    'verify')),"
+	"  reply    TEXT,"			/* for reject */
+	"  created  INTEGER NOT NULL"
+	");"
+	"CREATE TABLE throttle ("
+	"  domain   TEXT PRIMARY KEY,"		/* a recipient domain pattern */
+	"  connections INTEGER,"		/* NULL: the default */
+	"  per_connection INTEGER,"
+	"  per_minute INTEGER,"
+	"  created  INTEGER NOT NULL"
+	");",
 };
 
 static const char *const queue_migrations[] = {

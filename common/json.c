@@ -223,6 +223,13 @@ json_obj_str(struct json_obj *o, const char *key, const char *val)
 }
 
 void
+json_obj_str_or_null(struct json_obj *o, const char *key, const char *val)
+{
+	json_obj_key(o, key);
+	json_put(o, json_string(o->b, val));
+}
+
+void
 json_obj_int(struct json_obj *o, const char *key, int64_t val)
 {
 	json_obj_key(o, key);

@@ -55,6 +55,9 @@ struct json_obj {
 
 void	json_obj_begin(struct json_obj *, struct buf *);
 void	json_obj_str(struct json_obj *, const char *key, const char *val);
+/* The same, but NULL is written as null rather than left out. */
+void	json_obj_str_or_null(struct json_obj *, const char *key,
+	    const char *val);
 void	json_obj_int(struct json_obj *, const char *key, int64_t val);
 void	json_obj_bool(struct json_obj *, const char *key, int val);
 void	json_obj_null(struct json_obj *, const char *key);

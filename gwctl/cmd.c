@@ -96,6 +96,47 @@ const struct cmd cmds[] = {
 	    "simple/relaxed|simple/simple]",
 	    "show or set the canonicalization (header/body) of a domain", 1,
 	    2, "", CMD_DKIMARG, dkim_canon },
+	{ "route", "add", "[--subaccount S] [--from-domain P] [--to-domain P] "
+	    "[--header 'NAME: VALUE'] [--size-over N] [--size-under N] "
+	    "[--priority transactional|bulk] [--pool POOL] "
+	    "[--smarthost HOST[:PORT] | --mx] [--tls POLICY] "
+	    "[--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
+	    "add a routing rule (last, or at --position); the first rule "
+	    "that matches a recipient decides", 0, 0, "--subaccount= "
+	    "--from-domain= --to-domain= --header= --size-over= --size-under= "
+	    "--priority= --pool= --smarthost= --mx --tls= --hold --reject= "
+	    "--position=", 0, route_add },
+	{ "route", "list", "[--format table|json]",
+	    "the routing rules in the order they are tried", 0, 0,
+	    "--format=", 0, route_list },
+	{ "route", "delete", "ID", "delete a routing rule", 1, 1, "", 0,
+	    route_delete },
+	{ "route", "move", "ID POSITION", "move a routing rule", 2, 2, "", 0,
+	    route_move },
+	{ "route", "test", "--from ADDR --to ADDR [--subaccount S] "
+	    "[--header 'NAME: VALUE' ...] [--size N]",
+	    "which rule would decide for this message, and what it would do "
+	    "(nothing is sent)", 0, 0, "--from= --to= --subaccount= --header= "
+	    "--size=", 0, route_test },
+	{ "pool", "add", "NAME ADDRESS ... [--helo NAME]",
+	    "create an IP pool or add local source addresses to it", 1, -1,
+	    "--helo=", 0, pool_add },
+	{ "pool", "list", "[--format table|json]",
+	    "IP pools, their addresses and HELO names", 0, 0, "--format=", 0,
+	    pool_list },
+	{ "pool", "delete", "NAME [ADDRESS ...]",
+	    "delete addresses from a pool, or the pool (if no rule uses it)",
+	    1, -1, "", 0, pool_delete },
+	{ "throttle", "set", "DOMAIN [--connections N] [--per-connection N] "
+	    "[--per-minute N]",
+	    "limit delivery to a recipient domain or pattern (N or default)",
+	    1, 1, "--connections= --per-connection= --per-minute=", 0,
+	    throttle_set },
+	{ "throttle", "list", "[--format table|json]",
+	    "per-domain throttles (others get gwd.conf's relay defaults)", 0,
+	    0, "--format=", 0, throttle_list },
+	{ "throttle", "delete", "DOMAIN", "back to the defaults for a domain",
+	    1, 1, "", 0, throttle_delete },
 	{ "db", "init", "",
 	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
 	    "", 0, database_init },

@@ -111,6 +111,11 @@ int	 dkim_domain_active(struct ctx *, const char *domain);
 cmd_fn	 dkim_keygen, dkim_import, dkim_list, dkim_show, dkim_dns, dkim_check,
 	 dkim_activate, dkim_retire, dkim_delete, dkim_canon;
 
+/* route.c: routing rules and per-domain throttles; pool.c: IP pools */
+cmd_fn	 route_add, route_list, route_delete, route_move, route_test,
+	 throttle_set, throttle_list, throttle_delete;
+cmd_fn	 pool_add, pool_list, pool_delete;
+
 /* resolver.c: a blocking DNS stub (see there). */
 struct dns_answer;
 int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,

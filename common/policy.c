@@ -1,0 +1,219 @@
+/*
+ * policy.c - routing rules, IP pools and throttles from gw.db.
+ * Exposure: none; gw.db is written by gwctl, which checks every value.
+ * Rows that no longer parse (an address gone bad) are skipped with a
+ * warning rather than stopping gwd.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cidr.h"
+#include "config.h"
+#include "log.h"
+#include "policy.h"
+#include "util.h"
+
+static char *
+col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? xstrdup((const char *)s) : NULL;
+}
+
+static int64_t
+col_int(sqlite3_stmt *st, int i, int64_t none)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? none :
+	    sqlite3_column_int64(st, i);
+}
+
+static void *
+grow(void *v, int n, size_t size)
+{
+	/* Doubling at powers of two. */
+	if (n > 0 && (n & (n - 1)) != 0)
+		return v;
+	v = realloc(v, (size_t)(n ? n * 2 : 4) * size);
+	if (v == NULL)
+		fatal("policy");
+	return v;
+}
+
+/* Run sql and hand each row to fn: 0, or -1. */
+static int
+each_row(sqlite3 *db, const char *sql, void (*fn)(sqlite3_stmt *,
+    struct policy *), struct policy *p)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(st, p);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void
+rule_row(sqlite3_stmt *st, struct policy *p)
+{
+	struct rule *r;
+	const char *s;
+
+	p->rules = grow(p->rules, p->nrules, sizeof(*p->rules));
+	r = &p->rules[p->nrules++];
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	r->subaccount = col_str(st, 1);
+	r->from_domain = col_str(st, 2);
+	r->to_domain = col_str(st, 3);
+	r->header = col_str(st, 4);
+	r->header_value = col_str(st, 5);
+	r->size_over = col_int(st, 6, -1);
+	r->size_under = col_int(st, 7, -1);
+	s = (const char *)sqlite3_column_text(st, 8);
+	r->action = strcmp(s, "hold") == 0 ? RULE_HOLD :
+	    strcmp(s, "reject") == 0 ? RULE_REJECT : RULE_ROUTE;
+	s = (const char *)sqlite3_column_text(st, 9);
+	r->prio = s ? rules_prio_parse(s) : -1;
+	r->pool = col_str(st, 10);
+	r->smarthost = col_str(st, 11);
+	s = (const char *)sqlite3_column_text(st, 12);
+	r->tls = s ? tls_policy_parse(s) : -1;
+	r->reply = col_str(st, 13);
+	if (r->header && r->header_value == NULL)
+		r->header_value = xstrdup("*");
+}
+
+static struct pool *
+pool_get(struct policy *p, const char *name)
+{
+	struct pool *pl;
+
+	for (int i = 0; i < p->npools; i++)
+		if (strcmp(p->pools[i].name, name) == 0)
+			return &p->pools[i];
+	p->pools = grow(p->pools, p->npools, sizeof(*p->pools));
+	pl = &p->pools[p->npools++];
+	memset(pl, 0, sizeof(*pl));
+	pl->name = xstrdup(name);
+	return pl;
+}
+
+static void
+pool_row(sqlite3_stmt *st, struct policy *p)
+{
+	struct pool *pl = pool_get(p, (const char *)sqlite3_column_text(st, 0));
+	const char *addr = (const char *)sqlite3_column_text(st, 1);
+	struct pool_addr *a;
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (addr == NULL)
+		return;		/* a pool without addresses yet */
+	if (sockaddr_parse(addr, 0, &ss, &len) == -1) {
+		log_warnx("gw.db: pool %s: bad address %s, skipped", pl->name,
+		    addr);
+		return;
+	}
+	pl->addr = grow(pl->addr, pl->naddr, sizeof(*pl->addr));
+	a = &pl->addr[pl->naddr++];
+	a->address = xstrdup(addr);
+	a->helo = col_str(st, 2);
+	a->sa = ss;
+	a->salen = len;
+}
+
+static void
+throttle_row(sqlite3_stmt *st, struct policy *p)
+{
+	struct throttle *t;
+
+	p->throttles = grow(p->throttles, p->nthrottles,
+	    sizeof(*p->throttles));
+	t = &p->throttles[p->nthrottles++];
+	t->domain = col_str(st, 0);
+	t->connections = (int)col_int(st, 1, -1);
+	t->per_connection = (int)col_int(st, 2, -1);
+	t->per_minute = (int)col_int(st, 3, -1);
+}
+
+int
+policy_load(sqlite3 *db, struct policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	if (each_row(db, "SELECT id, subaccount, from_domain, to_domain, "
+	    "header, header_value, size_over, size_under, action, priority, "
+	    "pool, smarthost, tls, reply FROM route_rule ORDER BY position, "
+	    "id", rule_row, p) == -1 ||
+	    each_row(db, "SELECT p.name, a.address, a.helo FROM pool p LEFT "
+	    "JOIN pool_address a ON a.pool = p.name ORDER BY p.name, "
+	    "a.address", pool_row, p) == -1 ||
+	    each_row(db, "SELECT domain, connections, per_connection, "
+	    "per_minute FROM throttle ORDER BY domain", throttle_row, p) ==
+	    -1) {
+		policy_free(p);
+		return -1;
+	}
+	return 0;
+}
+
+void
+policy_free(struct policy *p)
+{
+	for (int i = 0; i < p->nrules; i++) {
+		struct rule *r = &p->rules[i];
+
+		free(r->subaccount);
+		free(r->from_domain);
+		free(r->to_domain);
+		free(r->header);
+		free(r->header_value);
+		free(r->pool);
+		free(r->smarthost);
+		free(r->reply);
+	}
+	for (int i = 0; i < p->npools; i++) {
+		for (int j = 0; j < p->pools[i].naddr; j++) {
+			free(p->pools[i].addr[j].address);
+			free(p->pools[i].addr[j].helo);
+		}
+		free(p->pools[i].addr);
+		free(p->pools[i].name);
+	}
+	for (int i = 0; i < p->nthrottles; i++)
+		free(p->throttles[i].domain);
+	free(p->rules);
+	free(p->pools);
+	free(p->throttles);
+	memset(p, 0, sizeof(*p));
+}
+
+const struct pool *
+policy_pool(const struct policy *p, const char *name)
+{
+	for (int i = 0; name && i < p->npools; i++)
+		if (strcmp(p->pools[i].name, name) == 0)
+			return &p->pools[i];
+	return NULL;
+}
+
+const struct throttle *
+policy_throttle(const struct policy *p, const char *domain)
+{
+	const struct throttle *best = NULL;
+
+	for (int i = 0; i < p->nthrottles; i++) {
+		const struct throttle *t = &p->throttles[i];
+
+		if (strcasecmp(t->domain, domain) == 0)
+			return t;
+		if (rules_domain_match(t->domain, domain) && (best == NULL ||
+		    strlen(t->domain) > strlen(best->domain)))
+			best = t;
+	}
+	return best;
+}

@@ -1,0 +1,56 @@
+/*
+ * policy.h - the delivery policy an admin keeps in gw.db (written by
+ * gwctl route/pool/throttle): routing rules in order, IP pools with
+ * their source addresses and HELO names, and per-domain throttles.
+ * gwd loads it in the same snapshot as the subaccounts; gwctl's
+ * `route test` loads it to show what gwd would do.
+ */
+#ifndef GW_POLICY_H
+#define GW_POLICY_H
+
+#include <sys/socket.h>
+
+#include <sqlite3.h>
+
+#include "rules.h"
+
+struct pool_addr {
+	char			*address;	/* as stored: "127.0.0.2" */
+	char			*helo;		/* NULL: gwd's hostname */
+	struct sockaddr_storage	 sa;		/* port 0 */
+	socklen_t		 salen;
+};
+
+struct pool {
+	char			*name;
+	struct pool_addr	*addr;
+	int			 naddr;
+};
+
+/* Per recipient domain; -1: the default (relay.* in gwd.conf). */
+struct throttle {
+	char	*domain;	/* a domain or a pattern ("*.yahoo.com") */
+	int	 connections;
+	int	 per_connection;
+	int	 per_minute;
+};
+
+struct policy {
+	struct rule	*rules;
+	int		 nrules;
+	struct pool	*pools;
+	int		 npools;
+	struct throttle	*throttles;
+	int		 nthrottles;
+};
+
+/* Read everything (inside the caller's read transaction): 0, or -1. */
+int	 policy_load(sqlite3 *, struct policy *);
+void	 policy_free(struct policy *);
+const struct pool *policy_pool(const struct policy *, const char *name);
+/* The throttle for a recipient domain: an exact entry, else the longest
+ * matching pattern; NULL: defaults. */
+const struct throttle *policy_throttle(const struct policy *,
+	    const char *domain);
+
+#endif
