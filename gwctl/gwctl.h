@@ -116,6 +116,9 @@ struct dns_answer;
 int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,
 	    struct dns_answer *);
 
+/* queue.c: gwd's queue, through the control socket */
+cmd_fn	 queue_list, queue_show, queue_act;
+
 /* database.c */
 cmd_fn	 database_init;
 
