@@ -4,6 +4,7 @@ to accept, and a real DNS for the bounce's DSN."""
 import json
 import os
 import smtplib
+import threading
 import time
 
 import pytest
@@ -122,6 +123,39 @@ def test_list_hold_survives_restart_release_flush(gw, sink):
     assert stats(gw)["queue_held"] == 0
     actions = [e["action"] for e in gw.events("qid=?", (a,))]
     assert actions.index("held") < actions.index("released") < actions.index("delivered")
+
+
+def test_hold_and_delete_during_an_attempt(gw, sink):
+    gate = threading.Event()
+
+    def slow(m):
+        gate.wait(20)           # the attempt is under way meanwhile
+        return None if sink.accept else "451 4.3.0 try later"
+    sink.data_reply = slow
+    send(gw, ["u1@dest.test"], "in-flight")
+    a = qid_of(gw, "in-flight")
+    wait_for(lambda: sink.attempts == 1, what="attempt under way")
+    r = gw.gwctl("queue", "delete", a, check=False)
+    assert r.returncode == 75 and "%s being delivered now" % a in r.stderr
+    r = gw.gwctl("queue", "bounce", "ALL", check=False)
+    assert r.returncode == 75 and "bounced 0 messages" in r.stderr
+    assert "held 1 message" in gw.gwctl("queue", "hold", a).stderr
+    m = listing(gw)[0]
+    assert m["held"] is True and m["recipients"][0]["state"] == "active"
+    gate.set()
+    # The attempt ends deferred: the recipient waits held, not for a retry.
+    deferred(gw, 1)
+    wait_for(lambda: listing(gw)[0]["recipients"][0]["state"] == "held",
+             what="held after the attempt")
+    assert stats(gw)["queue_held"] == 1 and stats(gw)["queue_deferred"] == 0
+    sink.accept = True
+    gw.gwctl("queue", "flush", "ALL")
+    time.sleep(1.0)
+    assert sink.messages == [] and sink.attempts == 1
+    gw.gwctl("queue", "release", a)
+    gw.gwctl("queue", "flush", a)
+    sink.wait_count(1)
+    assert subjects(sink) == ["in-flight"]
 
 
 def test_show(gw, sink):
