@@ -198,6 +198,12 @@ def test_delete_is_never_delivered(gw, sink):
     assert not any(m.mail_from == "" for m in sink.messages)      # no DSN
     r = gw.gwctl("queue", "delete", a, check=False)
     assert r.returncode == 65 and "queue id %s: not in the queue" % a in r.stderr
+    # gwsearch tells the admin's deletion as each recipient's end.
+    out = gw.tool("gwsearch", "show", a).stdout
+    att = out[out.index("Attempts"):out.index("Final state")]
+    assert "deleted" in att and "deleted by admin without delivery" in att
+    final = out[out.index("Final state"):]
+    assert "u1@dest.test" in final and "deleted" in final and "deferred" not in final
 
 
 def test_bounce_sends_a_dsn_to_the_sender(gw_factory, dns):
