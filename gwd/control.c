@@ -35,7 +35,7 @@
  * "unchanged QID WHY" (already held, not held, held so not flushed,
  * nothing waiting), "busy QID WHY" (delete or bounce while an attempt is
  * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
- * Control bytes in values are sent as '?'.
+ * Control bytes in values are sent as '?' (TAB as it is).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>

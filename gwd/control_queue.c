@@ -78,7 +78,7 @@ ctlq_closed(struct conn *c)
 }
 
 /* One "key value" line ("key" alone when the value is empty); control
- * bytes in the value become '?'. */
+ * bytes in the value become '?', except TAB (folded header lines). */
 static void
 put(struct ctl_req *q, const char *key, const char *val)
 {
@@ -91,7 +91,8 @@ put(struct ctl_req *q, const char *key, const char *val)
 	}
 	p = buf_ptr(&q->out) + start + strlen(key) + 1;
 	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+		if (((unsigned char)p[i] < 0x20 && p[i] != '\t') ||
+		    p[i] == 0x7f)
 			p[i] = '?';
 }
 
