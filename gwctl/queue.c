@@ -622,8 +622,13 @@ queue_act(struct ctx *ctx, const struct cmd *c, struct args *a)
 	struct buf ids;
 	int r = EX_OK, n = 0, all = 0;
 
-	for (int i = 0; i < a->argc; i++)
+	for (int i = 0; i < a->argc; i++) {
 		all |= strcmp(a->argv[i], "ALL") == 0;
+		/* The shell reads its own commands from stdin. */
+		if (ctx->interactive && strcmp(a->argv[i], "-") == 0)
+			return cmd_usage_error(c, "- (ids from standard input) "
+			    "works on the command line, not in the shell");
+	}
 	if (all && a->argc > 1)
 		return cmd_usage_error(c, "ALL stands alone");
 	if (dom && a->argc > 0)

@@ -286,6 +286,19 @@ def test_bad_ids_are_named(gw, sink):
     assert len(listing(gw)) == 1
 
 
+def test_in_the_shell(gw, sink):
+    send(gw, ["u1@dest.test"], "shell")
+    a = qid_of(gw, "shell")
+    r = gw.gwctl("shell", input="que l --format json\nqueue ho %s\nqueue hold -\n"
+                 "queue show %s\n" % (a, a), check=False)
+    assert json.loads(r.stdout.splitlines()[0])["queue_id"] == a
+    assert "held 1 message" in r.stderr
+    assert "not in the shell" in r.stderr
+    assert "held (never attempted until released)" in r.stdout
+    assert "\n  \tby gw.test (gw)" in r.stdout            # folded header kept
+    assert "queue" in gw.gwctl("help").stdout
+
+
 def test_raw_protocol_refusals(gw):
     assert control(gw, "queue").startswith("error queue: missing verb")
     assert control(gw, "queue hold") == "error hold: which messages? (queue ids or ALL)\n"
