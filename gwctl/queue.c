@@ -519,8 +519,11 @@ act_reply(char *text, const char *word, struct act_tally *t)
 	char *p = text, *k, *v;
 
 	while (queue_line(&p, &k, &v)) {
-		if (strcmp(k, word) == 0)
+		if (strcmp(k, word) == 0) {
 			t->done++;
+			if (strchr(v, ' '))	/* "QID note" */
+				fprintf(stderr, "gwctl: %s\n", v);
+		}
 		else if (strcmp(k, "unchanged") == 0) {
 			t->unchanged++;
 			if (t->named)

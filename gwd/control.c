@@ -30,8 +30,9 @@
  *                        last_reply TEXT (if any)
  *
  * and "unknown QID" for a show of an id not queued.  Actions answer one
- * line per message: "flushed|held|released|deleted|bounced QID" once the
- * change and its audit event are committed to queue.db and log.db;
+ * line per message: "flushed|held|released|deleted|bounced QID [NOTE]"
+ * once the change and its audit event are committed to queue.db and
+ * log.db (NOTE: recipients in delivery finish their attempt; no DSN);
  * "unchanged QID WHY" (already held, not held, held so not flushed,
  * nothing waiting), "busy QID WHY" (delete or bounce while an attempt is
  * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).

@@ -20,7 +20,6 @@
 #include "control_queue.h"
 #include "ctlproto.h"
 #include "gwd.h"
-#include "log.h"
 #include "queue.h"
 #include "store.h"
 #include "util.h"
@@ -38,6 +37,7 @@ struct ctl_req {
 struct ctl_item {
 	struct ctl_req		*req;
 	char			 qid[QID_LEN + 1];
+	const char		*note;		/* static, or NULL */
 };
 
 static const char *const done_word[] = {
@@ -256,8 +256,11 @@ ctlq_committed(void *arg, int failed, const char *error)
 	if (failed) {
 		snprintf(line, sizeof(line), "%s %s", it->qid, error);
 		put(q, "failed", line);
-	} else
-		put(q, done_word[q->cmd.verb], it->qid);
+	} else {
+		snprintf(line, sizeof(line), "%s%s%s", it->qid, it->note ?
+		    " " : "", it->note ? it->note : "");
+		put(q, done_word[q->cmd.verb], line);
+	}
 	free(it);
 	if (--q->pending == 0)
 		req_finish(q);
@@ -277,9 +280,7 @@ ctlq_act(struct ctl_req *q, struct qmsg *m)
 	r = queue_admin(m, q->cmd.verb, q->cmd.domain, ctlq_committed, it,
 	    &why);
 	if (r == QA_DONE) {
-		if (why)
-			log_info("qid=%s %s: %s", it->qid,
-			    done_word[q->cmd.verb], why);
+		it->note = why;
 		return;
 	}
 	snprintf(line, sizeof(line), "%s %s", it->qid, why ? why : "");

@@ -139,7 +139,9 @@ def test_hold_and_delete_during_an_attempt(gw, sink):
     assert r.returncode == 75 and "%s being delivered now" % a in r.stderr
     r = gw.gwctl("queue", "bounce", "ALL", check=False)
     assert r.returncode == 75 and "bounced 0 messages" in r.stderr
-    assert "held 1 message" in gw.gwctl("queue", "hold", a).stderr
+    r = gw.gwctl("queue", "hold", a)
+    assert "held 1 message" in r.stderr
+    assert "%s recipients in delivery now finish their attempt" % a in r.stderr
     m = listing(gw)[0]
     assert m["held"] is True and m["recipients"][0]["state"] == "active"
     gate.set()
@@ -241,6 +243,24 @@ def test_bounce_sends_a_dsn_to_the_sender(gw_factory, dns):
     finally:
         home.stop()
         dest.stop()
+
+
+def test_bounce_never_answers_the_null_sender(gw, sink):
+    msg = b"From: <app@example.com>\r\nSubject: auto-reply\r\n\r\nhi\r\n"
+    with smtplib.SMTP("127.0.0.1", gw.ports["submission"], timeout=10) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        s.sendmail("", ["u1@dest.test"], msg)
+    a = qid_of(gw, "auto-reply")
+    deferred(gw, 1)
+    sink.accept = True
+    r = gw.gwctl("queue", "bounce", a)
+    assert "bounced 1 message" in r.stderr
+    assert "%s no DSN: the null sender" % a in r.stderr
+    wait_for(lambda: gw.events("action='bounced'"), what="bounced")
+    wait_for(lambda: gw.queue_count() == 0, what="queue empty")
+    time.sleep(1.0)
+    assert sink.messages == [] and gw.events("action='dsn'") == []
 
 
 def test_stdin_and_ALL(gw, sink):
