@@ -142,11 +142,13 @@ ctl_check(struct ctl_queue_cmd *c, char *err, size_t errsz)
 	switch (c->verb) {
 	case CTL_Q_LIST:
 		if (c->nids || c->all)
-			return ctl_err(err, errsz, "", v, " takes no queue ids");
+			return ctl_err(err, errsz, "", v,
+			    " takes no queue ids");
 		return 0;
 	case CTL_Q_SHOW:
 		if (c->all || c->nids != 1)
-			return ctl_err(err, errsz, "", v, " takes one queue id");
+			return ctl_err(err, errsz, "", v,
+			    " takes one queue id");
 		return 0;
 	case CTL_Q_FLUSH:
 		if ((c->all && c->nids) || ((c->all || c->nids) &&

@@ -96,7 +96,8 @@ const struct cmd cmds[] = {
 	    "simple/relaxed|simple/simple]",
 	    "show or set the canonicalization (header/body) of a domain", 1,
 	    2, "", CMD_DKIMARG, dkim_canon },
-	{ "queue", "list", "[--domain D] [--subaccount S] [--format table|json]",
+	{ "queue", "list",
+	    "[--domain D] [--subaccount S] [--format table|json]",
 	    "queued messages with each recipient's state and last reply "
 	    "(! held, * being delivered)", 0, 0,
 	    "--domain= --subaccount= --format=", 0, queue_list },

@@ -91,7 +91,8 @@ queue_request(struct ctx *ctx, const char *req, struct buf *reply)
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	for (;;) {
-		if ((r = poll(&pfd, 1, REPLY_TIMEOUT_MS)) == -1 && errno == EINTR)
+		r = poll(&pfd, 1, REPLY_TIMEOUT_MS);
+		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
 			log_warnx("%s: no reply from gwd", path);
@@ -509,7 +510,7 @@ queue_show(struct ctx *ctx, const struct cmd *c, struct args *a)
 
 /* What the replies to one action said, all requests together. */
 struct act_tally {
-	int	 named;		/* ids were named (not ALL, --domain) */
+	int	 named;	/* ids were named (not ALL, --domain) */
 	int	 done, unchanged, unknown, busy, failed;
 };
 
@@ -641,7 +642,8 @@ queue_act(struct ctx *ctx, const struct cmd *c, struct args *a)
 	t.named = !all && !dom && a->argc > 0;
 	/* With words the parser sent back unchanged, one request. */
 	if (all || dom || a->argc == 0) {
-		if (dom && (r = queue_opt_word(c, a, "--domain", &ids)) != EX_OK)
+		if (dom && (r = queue_opt_word(c, a, "--domain", &ids)) !=
+		    EX_OK)
 			goto out;
 		if (all)
 			buf_puts(&ids, " ALL");
@@ -655,10 +657,12 @@ queue_act(struct ctx *ctx, const struct cmd *c, struct args *a)
 			r = act_send(ctx, c->verb, &ids, &t);
 	}
 	/* postsuper's habit: what was done, counted on stderr. */
-	if (t.done || t.unchanged || r == EX_OK)
-		fprintf(stderr, "gwctl: %s %d message%s%s%.0d%s\n", word, t.done,
-		    t.done == 1 ? "" : "s", t.unchanged ? " (unchanged: " : "",
-		    t.unchanged, t.unchanged ? ")" : "");
+	if (t.unchanged)
+		fprintf(stderr, "gwctl: %s %d message%s (unchanged: %d)\n",
+		    word, t.done, t.done == 1 ? "" : "s", t.unchanged);
+	else if (t.done || r == EX_OK)
+		fprintf(stderr, "gwctl: %s %d message%s\n", word, t.done,
+		    t.done == 1 ? "" : "s");
 	if (r == EX_OK && t.unknown)
 		r = EX_DATAERR;
 	else if (r == EX_OK && (t.busy || t.failed))

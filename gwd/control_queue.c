@@ -27,7 +27,7 @@
 #define HEADERS_MAX	(64 * 1024)
 
 struct ctl_req {
-	struct conn		*c;		/* NULL once the peer left */
+	struct conn		*c;	/* NULL once the peer left */
 	struct buf		 out;
 	struct ctl_queue_cmd	 cmd;
 	int			 pending;	/* ops not yet committed */
