@@ -562,43 +562,62 @@ act_send(struct ctx *ctx, const char *verb, struct buf *ids,
 	return r;
 }
 
-/* One id (from argv or stdin) into the next request; sends full ones. */
+/* Check one id (from argv or stdin) and keep it. */
 static int
-act_id(struct ctx *ctx, const struct cmd *c, const char *id, struct buf *ids,
-    int *n, struct act_tally *t)
+act_id(const struct cmd *c, const char *id, struct output_strv *ids)
 {
 	char esc[64];
 
 	if (!ctl_qid_valid(id)) {
 		log_escape(id, strlen(id), esc, sizeof(esc));
 		log_warnx("queue %s: \"%s\" is not a queue id (16 upper-case "
-		    "hex digits)%s", c->verb, esc, strcasecmp(id, "ALL") == 0 ?
-		    "; ALL must be upper case" : "");
+		    "hex digits)%s", c->verb, esc, strcmp(id, "ALL") == 0 ?
+		    "; ALL stands alone on the command line" :
+		    strcasecmp(id, "ALL") == 0 ? "; ALL must be upper case" :
+		    "");
 		return EX_DATAERR;
 	}
-	buf_printf(ids, " %s", id);
-	if (++*n < CTL_MAX_IDS)
-		return EX_OK;
-	*n = 0;
-	return act_send(ctx, c->verb, ids, t);
+	output_strv_add(ids, id);
+	return EX_OK;
 }
 
 static int
-act_stdin(struct ctx *ctx, const struct cmd *c, struct buf *ids, int *n,
-    struct act_tally *t)
+act_stdin(const struct cmd *c, struct output_strv *ids)
 {
 	char *line = NULL, *p;
 	size_t cap = 0;
-	ssize_t len;
 	int r = EX_OK;
 
-	while (r == EX_OK && (len = getline(&line, &cap, stdin)) != -1) {
+	while (r == EX_OK && getline(&line, &cap, stdin) != -1) {
 		p = line + strspn(line, " \t");
 		p[strcspn(p, " \t\r\n")] = '\0';
 		if (*p)
-			r = act_id(ctx, c, p, ids, n, t);
+			r = act_id(c, p, ids);
 	}
 	free(line);
+	return r;
+}
+
+/* Every id checked first, so a typo stops the lot; then in turns. */
+static int
+act_ids(struct ctx *ctx, const struct cmd *c, const struct args *a,
+    struct act_tally *t)
+{
+	struct output_strv ids = { 0 };
+	struct buf req;
+	int r = EX_OK;
+
+	for (int i = 0; i < a->argc && r == EX_OK; i++)
+		r = strcmp(a->argv[i], "-") == 0 ? act_stdin(c, &ids) :
+		    act_id(c, a->argv[i], &ids);
+	buf_init(&req, 0);
+	for (int i = 0; i < ids.n && r == EX_OK; i++) {
+		buf_printf(&req, " %s", ids.v[i]);
+		if ((i + 1) % CTL_MAX_IDS == 0 || i + 1 == ids.n)
+			r = act_send(ctx, c->verb, &req, t);
+	}
+	buf_free(&req);
+	output_strv_free(&ids);
 	return r;
 }
 
@@ -624,7 +643,7 @@ queue_act(struct ctx *ctx, const struct cmd *c, struct args *a)
 	struct act_tally t = { 0 };
 	const char *word = act_word(c->verb), *dom = args_get(a, "--domain");
 	struct buf ids;
-	int r = EX_OK, n = 0, all = 0;
+	int r = EX_OK, all = 0;
 
 	for (int i = 0; i < a->argc; i++) {
 		all |= strcmp(a->argv[i], "ALL") == 0;
@@ -640,21 +659,16 @@ queue_act(struct ctx *ctx, const struct cmd *c, struct args *a)
 		    "both");
 	buf_init(&ids, 0);
 	t.named = !all && !dom && a->argc > 0;
-	/* With words the parser sent back unchanged, one request. */
-	if (all || dom || a->argc == 0) {
+	if (t.named)
+		r = act_ids(ctx, c, a, &t);
+	else {
+		/* ALL, --domain D, or (flush) nothing: one request. */
 		if (dom && (r = queue_opt_word(c, a, "--domain", &ids)) !=
 		    EX_OK)
 			goto out;
 		if (all)
 			buf_puts(&ids, " ALL");
 		r = act_send(ctx, c->verb, &ids, &t);
-	} else {
-		for (int i = 0; i < a->argc && r == EX_OK; i++)
-			r = strcmp(a->argv[i], "-") == 0 ?
-			    act_stdin(ctx, c, &ids, &n, &t) :
-			    act_id(ctx, c, a->argv[i], &ids, &n, &t);
-		if (r == EX_OK && n > 0)
-			r = act_send(ctx, c->verb, &ids, &t);
 	}
 	/* postsuper's habit: what was done, counted on stderr. */
 	if (t.unchanged)

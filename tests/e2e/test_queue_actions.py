@@ -299,8 +299,20 @@ def test_bad_ids_are_named(gw, sink):
     assert r.returncode == 65 and "ALL must be upper case" in r.stderr
     r = gw.gwctl("queue", "delete", "ALL", a, check=False)
     assert r.returncode == 64 and "ALL stands alone" in r.stderr
-    r = gw.gwctl("queue", "hold", "-", input="%s\nnot-an-id\n" % ghost, check=False)
+    gw.gwctl("queue", "release", a)
+    # Every id is checked before any is sent: a typo stops the lot.
+    r = gw.gwctl("queue", "hold", "-", input="%s\nnot-an-id\n" % a, check=False)
     assert r.returncode == 65 and '"not-an-id" is not a queue id' in r.stderr
+    assert listing(gw)[0]["held"] is False
+    r = gw.gwctl("queue", "hold", "-", input="%s\nALL\n" % a, check=False)
+    assert r.returncode == 65 and "ALL stands alone on the command line" in r.stderr
+    # More ids than one request carries: sent in turns, each answered.
+    ghosts = ["%016X" % (i + 1) for i in range(149)]
+    r = gw.gwctl("queue", "hold", "-", input="\n".join(ghosts + [a]) + "\n",
+                 check=False)
+    assert r.returncode == 65 and "held 1 message" in r.stderr
+    assert r.stderr.count("not in the queue") == 149
+    assert "queue id %s: not in the queue" % ghosts[-1] in r.stderr
     r = gw.gwctl("queue", "show", ghost, check=False)
     assert r.returncode == 65 and ghost in r.stderr
     assert len(listing(gw)) == 1
