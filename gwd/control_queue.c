@@ -289,26 +289,37 @@ ctlq_act(struct ctl_req *q, struct qmsg *m)
 	q->pending--;
 }
 
+/*
+ * ALL, or flush --domain: every message (with recipients there).  The
+ * queue ids are taken first and looked up one by one, since an action
+ * may free messages other than its own (queue.h).
+ */
+static void
+ctlq_act_every(struct ctl_req *q)
+{
+	char (*ids)[QID_LEN + 1];
+	struct qmsg *m;
+	size_t n = 0, cap = 0;
+
+	for (m = queue_first(); m; m = m->qnext)
+		cap++;
+	ids = xcalloc(cap ? cap : 1, sizeof(*ids));
+	for (m = queue_first(); m && n < cap; m = m->qnext)
+		if (q->cmd.all || msg_matches(m, &q->cmd))
+			memcpy(ids[n++], m->qid, sizeof(ids[0]));
+	for (size_t i = 0; i < n; i++)
+		if ((m = queue_find(ids[i])) != NULL)
+			ctlq_act(q, m);
+	free(ids);
+}
+
 static void
 ctlq_actions(struct ctl_req *q)
 {
-	struct qmsg *m, *next;
+	struct qmsg *m;
 
-	if (!q->cmd.all && q->cmd.nids == 0) {
-		/* flush --domain: every message with recipients there. */
-		for (m = queue_first(); m; m = next) {
-			next = m->qnext;
-			if (msg_matches(m, &q->cmd))
-				ctlq_act(q, m);
-		}
-		return;
-	}
-	if (q->cmd.all) {
-		/* An action frees at most its own message: keep next. */
-		for (m = queue_first(); m; m = next) {
-			next = m->qnext;
-			ctlq_act(q, m);
-		}
+	if (q->cmd.all || q->cmd.nids == 0) {
+		ctlq_act_every(q);
 		return;
 	}
 	for (int i = 0; i < q->cmd.nids; i++) {

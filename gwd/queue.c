@@ -985,7 +985,7 @@ admin_release(struct qmsg *m, struct store_op *op, const char **why)
 			continue;
 		nheld--;
 		if (r->next_attempt <= now)
-			rcpt_ready(r, 1);
+			rcpt_ready(r, 0);	/* msg_kick() follows */
 		else
 			rcpt_wait(r);
 	}
@@ -1017,7 +1017,7 @@ admin_flush(struct qmsg *m, const char *domain, struct store_op *op,
 			continue;
 		heap_remove(&retries, r);
 		r->next_attempt = now;
-		rcpt_ready(r, 1);
+		rcpt_ready(r, 0);		/* msg_kick() follows */
 		n++;
 	}
 	arm_retry_timer();
@@ -1029,6 +1029,33 @@ admin_flush(struct qmsg *m, const char *domain, struct store_op *op,
 	    "retried now", n, n == 1 ? "" : "s");
 	admin_event(op, "flushed", m, NULL, detail);
 	return QA_DONE;
+}
+
+/*
+ * Start the destinations of m's ready recipients.  Last thing: a kick
+ * may run a job to its end at once (a body missing from the spool) and
+ * free m, so the destinations are gathered before the first one.
+ */
+static void
+msg_kick(struct qmsg *m)
+{
+	struct dest **d = xcalloc((size_t)m->nrcpt, sizeof(*d));
+	int n = 0, i, j;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		struct dest *x;
+
+		if (m->rcpt[i].state != QR_READY)
+			continue;
+		x = dest_get(m->rcpt[i].domain);
+		for (j = 0; j < n && d[j] != x; j++)
+			;
+		if (j == n)
+			d[n++] = x;
+	}
+	for (i = 0; i < n; i++)
+		dest_kick(d[i]);
+	free(d);
 }
 
 /* Every pending recipient of m is done: forget it, durably. */
@@ -1139,5 +1166,7 @@ queue_admin(struct qmsg *m, enum ctl_verb verb, const char *domain,
 	store_submit(op);
 	if (m->npending == 0)
 		msg_forget(m);
+	else if (verb == CTL_Q_FLUSH || verb == CTL_Q_RELEASE)
+		msg_kick(m);
 	return r;
 }
