@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import Sink, client_tls_context, smarthost, wait_for
-from test_metrics import control, stats
+from test_metrics import control, prometheus, stats
 
 SLOW_RETRY = {"queue.retry_min": "10m", "queue.retry_max": "1h"}
 
@@ -158,6 +158,24 @@ def test_hold_and_delete_during_an_attempt(gw, sink):
     gw.gwctl("queue", "flush", a)
     sink.wait_count(1)
     assert subjects(sink) == ["in-flight"]
+
+
+def test_held_gauges_in_prometheus(gw_factory, sink):
+    deferring(sink)
+    port = __import__("conftest").free_port()
+    g = gw_factory(relay=smarthost(sink), settings=SLOW_RETRY,
+                   extra='metrics = { listen = "127.0.0.1:%d"; };' % port).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    send(g, ["u1@dest.test", "u2@dest.test"], "gauged")
+    send(g, ["u3@dest.test"], "other")
+    deferred(g, 3)
+    g.gwctl("queue", "hold", qid_of(g, "gauged"))
+    m = prometheus(port)
+    assert m["gw_queue_held"] == 1
+    assert m['gw_queue_recipients{state="held"}'] == 2
+    assert m['gw_queue_recipients{state="deferred"}'] == 1
+    assert m['gw_queue_recipients{state="ready"}'] == 0
+    assert m['gw_queue_recipients{state="all"}'] == 3
 
 
 def test_show(gw, sink):
