@@ -28,6 +28,7 @@
 #include "util.h"
 
 #define REPLY_TIMEOUT_MS	(10 * 60 * 1000)	/* ALL on a big queue */
+#define COMPLETE_MS		500	/* the shell's TAB waits no longer */
 #define REPLY_MAX		((size_t)64 << 20)
 
 /* One recipient, one message, as gwd described them. */
@@ -44,73 +45,93 @@ struct qmsg_info {
 	int	 nrcpt;
 };
 
-/* Connect to gwd, send one request, read the reply up to EOF. */
+/* Connected to gwd's control socket with req sent, or -1 (errno). */
+static int
+queue_open(const char *path, const char *req)
+{
+	struct sockaddr_un sun;
+	size_t len = strlen(req);
+	int fd, e;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (gw_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* The reply up to EOF, within ms: 0, or -1 (errno; ETIMEDOUT). */
+static int
+queue_read(int fd, struct buf *reply, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char tmp[65536];
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		r = poll(&pfd, 1, ms);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			errno = r == 0 ? ETIMEDOUT : errno;
+			return -1;
+		}
+		if ((n = read(fd, tmp, sizeof(tmp))) == 0)
+			return 0;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (buf_append(reply, tmp, (size_t)n) == -1) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+	}
+}
+
+/* Connect to gwd, send one request, read the reply; say what failed. */
 static int
 queue_request(struct ctx *ctx, const char *req, struct buf *reply)
 {
 	const char *path;
-	struct sockaddr_un sun;
-	struct pollfd pfd;
-	char tmp[65536];
-	ssize_t n;
 	int fd, r;
 
 	if ((r = ctx_state(ctx)) != EX_OK)
 		return r;
 	path = ctx->cfg.control_socket ? ctx->cfg.control_socket : "";
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (*path == '\0' || gw_strlcpy(sun.sun_path, path,
-	    sizeof(sun.sun_path)) >= sizeof(sun.sun_path)) {
-		log_warnx("%s: control_socket \"%s\" is not usable",
-		    ctx->cfg.path, path);
+	if (*path == '\0') {
+		log_warnx("%s: control_socket is empty", ctx->cfg.path);
 		return EX_CONFIG;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("socket");
-		return EX_OSERR;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		r = errno;
-		close(fd);
-		if (r == ENOENT || r == ECONNREFUSED) {
+	if ((fd = queue_open(path, req)) == -1) {
+		if (errno == ENOENT || errno == ECONNREFUSED) {
 			log_warnx("gwd is not running (nothing answers on %s)",
 			    path);
 			return EX_UNAVAILABLE;
 		}
-		errno = r;
+		r = errno == EACCES ? EX_NOPERM : EX_UNAVAILABLE;
 		log_warn("%s", path);
-		return r == EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+		return r;
 	}
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req) ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
-		log_warn("%s: send", path);
-		close(fd);
-		return EX_UNAVAILABLE;
-	}
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	for (;;) {
-		r = poll(&pfd, 1, REPLY_TIMEOUT_MS);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			log_warnx("%s: no reply from gwd", path);
-			close(fd);
-			return EX_TEMPFAIL;
-		}
-		if ((n = read(fd, tmp, sizeof(tmp))) == 0)
-			break;
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 || buf_append(reply, tmp, (size_t)n) == -1) {
-			log_warnx("%s: reply unreadable or too long", path);
-			close(fd);
-			return EX_PROTOCOL;
-		}
-	}
+	r = queue_read(fd, reply, REPLY_TIMEOUT_MS);
+	if (r == -1)
+		log_warn("%s: reading gwd's reply", path);
 	close(fd);
-	return EX_OK;
+	return r == 0 ? EX_OK : EX_TEMPFAIL;
 }
 
 /* Next "key value" line of the reply; 0 at the end. */
@@ -351,6 +372,27 @@ list_json(struct qmsg_info *m, void *arg)
 	buf_free(&b);
 	buf_free(&rb);
 	t->messages++;
+}
+
+/* Queued ids for the shell's completion; nothing, quietly, without gwd. */
+int
+queue_ids(struct ctx *ctx, void (*add)(void *, const char *), void *arg)
+{
+	struct buf reply;
+	char *p, *k, *v;
+	int fd;
+
+	if (ctx_config(ctx) != EX_OK || ctx->cfg.control_socket == NULL ||
+	    (fd = queue_open(ctx->cfg.control_socket, "queue list")) == -1)
+		return 0;
+	buf_init(&reply, REPLY_MAX);
+	if (queue_read(fd, &reply, COMPLETE_MS) == 0)
+		for (p = buf_cstr(&reply); queue_line(&p, &k, &v); )
+			if (strcmp(k, "message") == 0)
+				add(arg, v);
+	close(fd);
+	buf_free(&reply);
+	return 0;
 }
 
 /* A --domain or --subaccount value goes to gwd as one word. */

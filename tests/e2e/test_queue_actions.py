@@ -349,6 +349,18 @@ def test_in_the_shell(gw, sink):
     assert "queue" in gw.gwctl("help").stdout
 
 
+def test_shell_completes_queue_ids(gw, sink):
+    from test_gwctl import pty_session
+    send(gw, ["u1@dest.test"], "completed")
+    a = qid_of(gw, "completed")
+    # "queue ho" TAB, then the id's first digits TAB: the rest is filled in.
+    out = pty_session(gw, ["queue ho\t", a[:4] + "\t", "\r", "queue release \t",
+                           "\x15", "quit\r"])
+    assert "held 1 message" in out and a[4:] in out   # the id was completed
+    assert "ALL  %s" % a in out                        # both candidates listed
+    assert listing(gw)[0]["held"] is True
+
+
 def test_raw_protocol_refusals(gw):
     assert control(gw, "queue").startswith("error queue: missing verb")
     assert control(gw, "queue hold") == "error hold: which messages? (queue ids or ALL)\n"
