@@ -134,6 +134,9 @@ static const char *const queue_migrations[] = {
 	"  last_reply TEXT"
 	");"
 	"CREATE INDEX recipient_message ON recipient(message);",
+	/* 2: gwctl queue hold: a held message is never attempted until it
+	 * is released, across restarts too */
+	"ALTER TABLE message ADD COLUMN held INTEGER NOT NULL DEFAULT 0;",
 };
 
 static const char *const log_migrations[] = {

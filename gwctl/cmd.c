@@ -137,6 +137,29 @@ const struct cmd cmds[] = {
 	    0, "--format=", 0, throttle_list },
 	{ "throttle", "delete", "DOMAIN", "back to the defaults for a domain",
 	    1, 1, "", 0, throttle_delete },
+	{ "queue", "list",
+	    "[--domain D] [--subaccount S] [--format table|json]",
+	    "queued messages with each recipient's state and last reply "
+	    "(! held, * being delivered)", 0, 0,
+	    "--domain= --subaccount= --format=", 0, queue_list },
+	{ "queue", "show", "ID",
+	    "one queued message: envelope, headers, why it waits, history",
+	    1, 1, "", CMD_QIDARG, queue_show },
+	{ "queue", "flush", "[ID ...|-|ALL|--domain D]",
+	    "retry now what waits for a retry (nothing named: everything)",
+	    0, -1, "--domain=", CMD_QIDARG, queue_act },
+	{ "queue", "hold", "ID ...|-|ALL",
+	    "keep messages from delivery until released (survives restarts)",
+	    1, -1, "", CMD_QIDARG, queue_act },
+	{ "queue", "release", "ID ...|-|ALL",
+	    "let held messages go again, on their retry schedule", 1, -1, "",
+	    CMD_QIDARG, queue_act },
+	{ "queue", "delete", "ID ...|-|ALL",
+	    "remove messages without delivery and without telling the sender",
+	    1, -1, "", CMD_QIDARG, queue_act },
+	{ "queue", "bounce", "ID ...|-|ALL",
+	    "fail messages now and send their sender a DSN", 1, -1, "",
+	    CMD_QIDARG, queue_act },
 	{ "db", "init", "",
 	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
 	    "", 0, database_init },
@@ -495,7 +518,11 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		    cmd_option(c, argv[i], strlen(argv[i])) == 1)
 			i++;
 	}
-	if (pos == 0 && (c->flags & CMD_SUBARG))
+	if (c->flags & CMD_QIDARG) {
+		if (c->max != 1)
+			add(arg, "ALL");
+		queue_ids(ctx, add, arg);
+	} else if (pos == 0 && (c->flags & CMD_SUBARG))
 		subaccount_names(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_KEYARG))
 		apikey_ids(ctx, add, arg);

@@ -54,6 +54,7 @@ struct cmd {
 #define CMD_NOSHELL	0x08	/* not inside the shell */
 #define CMD_NOUNARG	0x10	/* first argument is a noun (help) */
 #define CMD_DKIMARG	0x20	/* first argument is a DKIM domain */
+#define CMD_QIDARG	0x40	/* every argument is a queue id */
 
 /* cmd.c: the table and everything it drives. */
 extern const struct cmd	cmds[];
@@ -120,6 +121,10 @@ cmd_fn	 pool_add, pool_list, pool_delete;
 struct dns_answer;
 int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,
 	    struct dns_answer *);
+
+/* queue.c: gwd's queue, through the control socket */
+int	 queue_ids(struct ctx *, void (*add)(void *, const char *), void *);
+cmd_fn	 queue_list, queue_show, queue_act;
 
 /* database.c */
 cmd_fn	 database_init;

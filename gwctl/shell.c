@@ -3,8 +3,8 @@
  *
  * Same commands as the command line, from the same table (cmd.c), with
  * unambiguous prefixes, tab completion of nouns, verbs, options,
- * subaccount names and key ids, history in ~/.gwctl_history and the
- * user's ~/.editrc.
+ * subaccount names, key ids and queue ids (asked of gwd), history in
+ * ~/.gwctl_history and the user's ~/.editrc.
  *
  * The history file is opened before gwctl becomes gwd's user (see
  * ctx.c), and later written through that open descriptor, so it stays

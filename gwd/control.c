@@ -6,6 +6,37 @@
  * and queue gauges, `ping`.  Peers are checked with SO_PEERCRED: root or
  * gwd's own user only.  The metrics listener speaks just enough HTTP/1.0
  * for Prometheus and health checks: GET /metrics, GET /health.
+ *
+ * Queue commands (control_queue.c; gwctl queue).  ID is a queue id, 16
+ * upper-case hex digits; ALL (upper case only) is every message; at most
+ * 100 IDs a request:
+ *
+ *   queue list [--domain D] [--subaccount S]
+ *   queue show ID
+ *   queue flush [ID ...|ALL|--domain D]	(nothing named: ALL)
+ *   queue hold|release|delete|bounce ID ...|ALL
+ *
+ * A request gwd cannot parse gets one line, "error REASON".  Otherwise
+ * the reply ends with the line "end"; a reply without it was cut short.
+ * list and show: for each message, oldest first,
+ *
+ *   message QID          then: arrival UNIX-SECONDS, size BYTES,
+ *                        sender ADDR ("<>": null sender), subaccount S,
+ *                        message_id ID (if any), state held|active|
+ *                        ready|deferred, header LINE ... (show only)
+ *   recipient ADDR       per pending recipient (of D with --domain):
+ *                        rcpt_state held|active|ready|deferred,
+ *                        attempts N, next_attempt UNIX-SECONDS,
+ *                        last_reply TEXT (if any)
+ *
+ * and "unknown QID" for a show of an id not queued.  Actions answer one
+ * line per message: "flushed|held|released|deleted|bounced QID [NOTE]"
+ * once the change and its audit event are committed to queue.db and
+ * log.db (NOTE: recipients in delivery finish their attempt; no DSN);
+ * "unchanged QID WHY" (already held, not held, held so not flushed,
+ * nothing waiting), "busy QID WHY" (delete or bounce while an attempt is
+ * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
+ * Control bytes in values are sent as '?' (TAB as it is).
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,6 +52,7 @@
 #include "buf.h"
 #include "cidr.h"
 #include "conn.h"
+#include "control_queue.h"
 #include "gwd.h"
 #include "log.h"
 #include "loop.h"
@@ -111,8 +143,12 @@ snapshot(struct stat_row *r, int max)
 	    NULL, q.active);
 	ROW("queue_deferred", "gw_queue_recipients{state=\"deferred\"}", NULL,
 	    NULL, q.deferred);
+	ROW("queue_held", "gw_queue_recipients{state=\"held\"}", NULL, NULL,
+	    q.held);
 	ROW("queue_ready", "gw_queue_recipients{state=\"ready\"}", NULL, NULL,
-	    q.recipients - q.active - q.deferred);
+	    q.recipients - q.active - q.deferred - q.held);
+	ROW("queue_held_messages", "gw_queue_held", "gauge",
+	    "Messages on hold (gwctl queue hold).", q.held_messages);
 	ROW("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds",
 	    "gauge", "Age of the oldest queued message.",
 	    q.oldest_us ? (now - q.oldest_us) / 1000000 : 0);
@@ -164,13 +200,18 @@ answer_control(struct conn *c, const char *line)
 {
 	struct buf out;
 
+	if (strncmp(line, "queue", 5) == 0 && (line[5] == '\0' ||
+	    line[5] == ' ')) {
+		control_queue(c, line);
+		return;
+	}
 	buf_init(&out, OUT_MAX);
 	if (strcmp(line, "stats") == 0)
 		write_stats(&out);
 	else if (strcmp(line, "ping") == 0)
 		buf_puts(&out, "pong\n");
 	else
-		buf_puts(&out, "error unknown command (try: stats, ping)\n");
+		buf_puts(&out, "error unknown command (try: stats, ping, queue)\n");
 	conn_write(c, buf_ptr(&out), buf_len(&out));
 	buf_free(&out);
 	conn_close_after_flush(c);
@@ -265,7 +306,8 @@ accept_cb(struct ev_io *io, int revents)
 				continue;
 			}
 		}
-		if ((c = conn_new(fd, &ctl_ops, l, REQ_MAX, OUT_MAX)) == NULL)
+		if ((c = conn_new(fd, &ctl_ops, l, REQ_MAX, l->http ? OUT_MAX :
+		    CTL_OUT_MAX)) == NULL)
 			close(fd);
 	}
 }

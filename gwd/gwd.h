@@ -22,7 +22,8 @@ extern SSL_CTX		*client_tls;
 #define QMSG_DSN	0x01	/* a bounce: never bounced itself */
 #define QMSG_8BIT	0x02	/* BODY=8BITMIME */
 
-enum qrcpt_state { QR_WAITING, QR_READY, QR_ACTIVE, QR_DONE };
+/* QR_HELD: its message is on hold (gwctl queue hold); in no heap or job. */
+enum qrcpt_state { QR_WAITING, QR_READY, QR_ACTIVE, QR_DONE, QR_HELD };
 
 struct qmsg;
 
@@ -51,6 +52,7 @@ struct qmsg {
 	char		*body;		/* may be NULL: load from queue.db */
 	size_t		 bodylen;
 	int		 body_users;	/* deliveries using body now */
+	int		 held;		/* on hold: never attempted */
 	int		 nrcpt;
 	int		 npending;	/* recipients not yet final */
 	struct qrcpt	*rcpt;		/* array of nrcpt */

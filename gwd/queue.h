@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "ctlproto.h"
 #include "gwd.h"
 
 int	 queue_init(char *err, size_t errsz);
@@ -24,10 +25,28 @@ struct queue_stats {
 	int	recipients;
 	int	active;
 	int	deferred;
+	int	held;		/* recipients of held messages (not active) */
+	int	held_messages;
 	int	destinations;
 	int	connections;
 	int64_t	oldest_us;	/* arrival of the oldest queued message; 0 */
 };
 void	 queue_stats(struct queue_stats *);
+
+/*
+ * Admin actions (control.c: gwctl queue).  queue_admin() applies verb
+ * (CTL_Q_FLUSH, _HOLD, _RELEASE, _DELETE, _BOUNCE) to m at once, which
+ * may free m, or (a flush that ends a job at once) other messages too:
+ * hold queue ids, not pointers, across calls.  QA_DONE: done() runs once the change and its audit
+ * events are committed (failed set if queue.db refused); otherwise
+ * nothing changed and *why says why.  *why may also annotate QA_DONE.
+ */
+enum { QA_DONE, QA_UNCHANGED, QA_BUSY };
+struct qmsg *queue_find(const char *qid);
+struct qmsg *queue_first(void);		/* oldest; then m->qnext */
+int	 queue_msg_active(const struct qmsg *);	/* recipients in delivery */
+int	 queue_admin(struct qmsg *, enum ctl_verb, const char *domain,
+	    void (*done)(void *, int failed, const char *error), void *arg,
+	    const char **why);
 
 #endif

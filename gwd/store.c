@@ -34,7 +34,7 @@ static sqlite3		*qdb, *ldb;	/* the thread's */
 static sqlite3		*rdb;		/* main thread's reader */
 
 static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
-			*st_del_msg, *st_rd_body;
+			*st_del_msg, *st_rd_body, *st_upd_held;
 static struct auditlog	 alog;		/* the thread's log.db writer */
 
 struct store_op *
@@ -214,6 +214,12 @@ apply_queue(struct store_op *op)
 		db_bind_text(st_upd_rcpt, 3, u->last_reply);
 		sqlite3_bind_int64(st_upd_rcpt, 4, u->dbid);
 		if (db_step_done(st_upd_rcpt) == -1)
+			return -1;
+	}
+	if (op->held_msg) {
+		sqlite3_bind_int(st_upd_held, 1, op->held);
+		sqlite3_bind_int64(st_upd_held, 2, op->held_msg);
+		if (db_step_done(st_upd_held) == -1)
 			return -1;
 	}
 	if (op->del_msg) {
@@ -445,6 +451,7 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	st_upd_rcpt = prep(qdb, "UPDATE recipient SET attempts = ?,"
 	    " next_attempt = ?, last_reply = ? WHERE id = ?");
 	st_del_msg = prep(qdb, "DELETE FROM message WHERE id = ?");
+	st_upd_held = prep(qdb, "UPDATE message SET held = ? WHERE id = ?");
 	auditlog_open(&alog, ldb);
 
 	if ((rdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) == NULL)
@@ -517,7 +524,7 @@ store_load_queue(void (*cb)(struct qmsg *, void *), void *arg, char *err,
 
 	sm = prep(rdb, "SELECT id, qid, subaccount, sender, received, size,"
 	    " flags, message_id, (SELECT count(*) FROM recipient"
-	    " WHERE message = message.id) FROM message ORDER BY id");
+	    " WHERE message = message.id), held FROM message ORDER BY id");
 	sr = prep(rdb, "SELECT id, address, domain, attempts, next_attempt,"
 	    " last_reply FROM recipient WHERE message = ? ORDER BY id");
 	while ((r = sqlite3_step(sm)) == SQLITE_ROW) {
@@ -542,6 +549,7 @@ store_load_queue(void (*cb)(struct qmsg *, void *), void *arg, char *err,
 		m->size = (size_t)sqlite3_column_int64(sm, 5);
 		m->flags = sqlite3_column_int(sm, 6);
 		m->message_id = mid ? xstrdup(mid) : NULL;
+		m->held = sqlite3_column_int(sm, 9);
 		sqlite3_bind_int64(sr, 1, m->dbid);
 		while (sqlite3_step(sr) == SQLITE_ROW && i < n) {
 			struct qrcpt *rc = &m->rcpt[i++];

@@ -55,6 +55,8 @@ struct store_op {
 	struct rcpt_update *upd;
 	int		 nupd;
 	int64_t		 del_msg;	/* 0 = none */
+	int64_t		 held_msg;	/* set this message's held; 0 = none */
+	int		 held;
 	struct audit_event *events;
 	struct audit_event **events_tail;
 	void		(*done)(struct store_op *);

@@ -220,7 +220,7 @@ format_outcome(const char *action)
 {
 	static const char *const ok[] = { "received", "delivered", "dsn" };
 	static const char *const bad[] = { "bounced", "expired", "rejected",
-	    "auth" };
+	    "auth", "deleted" };
 
 	for (size_t i = 0; i < nitems(ok); i++)
 		if (strcmp(action, ok[i]) == 0)

@@ -29,6 +29,8 @@ show_part(const char *action)
 		{ "unsigned", P_SIGNING }, { "delivered", P_ATTEMPT },
 		{ "deferred", P_ATTEMPT }, { "bounced", P_ATTEMPT },
 		{ "expired", P_ATTEMPT },
+		/* gwctl queue delete: a recipient's end, like a bounce. */
+		{ "deleted", P_ATTEMPT },
 	};
 
 	for (size_t i = 0; i < nitems(parts); i++)

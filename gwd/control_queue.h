@@ -1,0 +1,16 @@
+/*
+ * control_queue.h - the control socket's queue commands (gwctl queue):
+ * listing, showing, and the admin actions on queued messages.
+ */
+#ifndef GW_CONTROL_QUEUE_H
+#define GW_CONTROL_QUEUE_H
+
+#include "conn.h"
+
+/* Room for a whole queue listing on one control connection. */
+#define CTL_OUT_MAX	((size_t)64 << 20)
+
+/* line starts with "queue": answer it on c, then close c. */
+void	 control_queue(struct conn *c, const char *line);
+
+#endif
