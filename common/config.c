@@ -81,6 +81,8 @@ static const struct opt opts[] = {
 	    3600000, 0, 0, 0 },
 	{ "relay.idle_time", O_MS, OFF(relay.idle_ms), "5s", 0, 300000, 0,
 	    0, 0 },
+	{ "relay.backoff_recovery", O_MS, OFF(relay.backoff_recovery_ms),
+	    "30s", 100, 3600000, 0, 0, 0 },
 
 	{ "dns.resolver", O_STRLIST, OFF(dns.resolver), NULL, 0, 0, 0,
 	    OFF(dns.nresolver), GW_MAX_RESOLVERS },

@@ -135,7 +135,8 @@ static const char *const queue_migrations[] = {
 	");"
 	"CREATE INDEX recipient_message ON recipient(message);",
 	/* 2: gwctl queue hold: a held message is never attempted until it
-	 * is released, across restarts too */
+	 * is released, across restarts too (held: 0 no, 1 held, 2
+	 * released by an admin: a routing rule's hold is over for it) */
 	"ALTER TABLE message ADD COLUMN held INTEGER NOT NULL DEFAULT 0;",
 };
 

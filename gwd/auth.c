@@ -21,6 +21,7 @@
 #include "log.h"
 #include "signer.h"
 #include "loop.h"
+#include "policy.h"
 #include "pwhash.h"
 #include "util.h"
 #include "worker.h"
@@ -31,6 +32,9 @@ static int			 ndkim;		/* active DKIM keys loaded */
 static struct subaccount	*accts;
 static int			 naccts;
 static struct hmap		 byname;
+/* Routing rules, pools, throttles: the same snapshot as the accounts. */
+static struct policy		 pol;
+static int			 pol_gen;
 
 /* Successful checks are remembered (keyed by an HMAC under a per-process
  * secret) so an application that logs in per message pays scrypt once. */
@@ -91,6 +95,7 @@ load(void)
 {
 	sqlite3_stmt *st;
 	struct subaccount *a = NULL, *s;
+	struct policy np;
 	int n = 0, cap = 0, nk;
 
 	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -162,11 +167,21 @@ load(void)
 		    sizeof(k->hash));
 	}
 	sqlite3_finalize(st);
-	/* The DKIM keys in the same snapshot as the subaccounts. */
+	/* The DKIM keys and the delivery policy in the same snapshot as
+	 * the subaccounts. */
 	if ((nk = signer_load(gdb)) == -1)
 		log_warnx("gw.db: cannot read DKIM keys: %s",
 		    sqlite3_errmsg(gdb));
+	if (policy_load(gdb, &np) == -1) {
+		log_warnx("gw.db: cannot read routing rules, keeping the "
+		    "previous ones: %s", sqlite3_errmsg(gdb));
+		np = pol;
+		memset(&pol, 0, sizeof(pol));
+	} else
+		pol_gen++;
 	sqlite3_exec(gdb, "COMMIT", NULL, NULL, NULL);
+	policy_free(&pol);
+	pol = np;
 
 	hmap_free(&byname, NULL);
 	hmap_init(&byname);
@@ -200,8 +215,8 @@ accounts_init(const char *state_dir, char *err, size_t errsz)
 		snprintf(err, errsz, "gw.db: %s", sqlite3_errmsg(gdb));
 		return -1;
 	}
-	log_info("subaccounts loaded: %d, active DKIM keys: %d", naccts,
-	    ndkim);
+	log_info("subaccounts loaded: %d, active DKIM keys: %d, routing "
+	    "rules: %d", naccts, ndkim, pol.nrules);
 	return 0;
 }
 
@@ -216,8 +231,15 @@ accounts_poll(void)
 	if (load() == -1)
 		log_warnx("gw.db reload failed: %s", sqlite3_errmsg(gdb));
 	else
-		log_info("subaccounts reloaded: %d, active DKIM keys: %d",
-		    naccts, ndkim);
+		log_info("subaccounts reloaded: %d, active DKIM keys: %d, "
+		    "routing rules: %d", naccts, ndkim, pol.nrules);
+}
+
+const struct policy *
+policy_now(int *gen)
+{
+	*gen = pol_gen;
+	return &pol;
 }
 
 int

@@ -26,6 +26,7 @@ extern SSL_CTX		*client_tls;
 enum qrcpt_state { QR_WAITING, QR_READY, QR_ACTIVE, QR_DONE, QR_HELD };
 
 struct qmsg;
+struct dest;
 
 struct qrcpt {
 	int64_t		 dbid;
@@ -36,6 +37,10 @@ struct qrcpt {
 	int64_t		 next_attempt;	/* unix seconds */
 	char		*last_reply;
 	enum qrcpt_state state;
+	int		 policy_gen;	/* rule was chosen under this policy */
+	int		 rule;		/* routing rule index, -1: defaults */
+	int64_t		 rule_id;	/* its id, to log a change of rule */
+	struct dest	*dest;		/* QR_READY: in a job of this one */
 	int		 heap_idx;	/* retry heap slot, -1 when not in it */
 	struct qrcpt	*next_ready;	/* in a job */
 };
@@ -53,6 +58,7 @@ struct qmsg {
 	size_t		 bodylen;
 	int		 body_users;	/* deliveries using body now */
 	int		 held;		/* on hold: never attempted */
+	int		 released;	/* by an admin: rules' holds are off */
 	int		 nrcpt;
 	int		 npending;	/* recipients not yet final */
 	struct qrcpt	*rcpt;		/* array of nrcpt */

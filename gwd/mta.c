@@ -66,6 +66,8 @@ struct mta {
 	int			 messages;
 	char			 ip[64];
 	char			 tls[128];
+	const struct dest_src	*src;		/* bound to; NULL: any */
+	const char		*helo;		/* our name to the server */
 	char			 lasterr[300];
 	struct mta		*next_idle;
 	struct mta		*prev_all, *next_all;
@@ -260,8 +262,9 @@ connect_target(struct mta *m)
 	m->tls[0] = '\0';
 	memset(&m->caps, 0, sizeof(m->caps));
 	reply_parser_init(&m->rp);
-	m->c = conn_connect((struct sockaddr *)&t->sa, t->salen, NULL, 0,
-	    &mta_ops, m, MTA_IN_MAX, MTA_OUT_MAX);
+	m->c = conn_connect((struct sockaddr *)&t->sa, t->salen,
+	    m->src ? (struct sockaddr *)&m->src->sa : NULL,
+	    m->src ? m->src->salen : 0, &mta_ops, m, MTA_IN_MAX, MTA_OUT_MAX);
 	if (m->c == NULL) {
 		char why[160];
 
@@ -326,6 +329,12 @@ mta_start(struct dest *d, const struct route_result *route)
 	struct mta *m = xcalloc(1, sizeof(*m));
 
 	m->dest = d;
+	/* An IP pool's addresses take turns, each with its HELO name. */
+	if (d->nsrc > 0) {
+		m->src = &d->src[d->src_next++ % d->nsrc];
+		m->helo = m->src->helo;
+	} else
+		m->helo = gcfg->hostname;
 	m->ntargets = route->ntargets;
 	memcpy(m->targets, route->targets, sizeof(struct target) *
 	    (size_t)route->ntargets);
@@ -383,7 +392,7 @@ mta_connected(struct conn *c, int ok)
 static void
 become_ready(struct mta *m)
 {
-	if (gcfg->relay.mode == RELAY_SMARTHOST && gcfg->relay.username &&
+	if (m->dest->auth && gcfg->relay.username &&
 	    !m->authed) {
 		char raw[1024], b64[1400];
 		size_t ul = strlen(gcfg->relay.username),
@@ -435,20 +444,20 @@ mta_tls(struct conn *c, int ok)
 		snprintf(why, sizeof(why), "TLS handshake with %s[%s] failed: "
 		    "%s", host_of(m), m->ip, c->error);
 		/* Opportunistic: the same host again, in plaintext. */
-		if (gcfg->relay.tls == TLSP_MAY && m->retry_plain == 0)
+		if (m->dest->tls == TLSP_MAY && m->retry_plain == 0)
 			m->retry_plain = 1;
 		next_target(m, why);
 		return;
 	}
 	m->state = M_EHLO;
-	send_line(m, "EHLO %s", gcfg->hostname);
+	send_line(m, "EHLO %s", m->helo);
 	arm(m, gcfg->relay.command_timeout_ms);
 }
 
 static void
 after_ehlo(struct mta *m)
 {
-	int want_tls = gcfg->relay.tls != TLSP_NONE && m->retry_plain != 2;
+	int want_tls = m->dest->tls != TLSP_NONE && m->retry_plain != 2;
 
 	if (!conn_tls_active(m->c) && want_tls && m->caps.starttls) {
 		m->state = M_STARTTLS;
@@ -456,7 +465,7 @@ after_ehlo(struct mta *m)
 		arm(m, gcfg->relay.command_timeout_ms);
 		return;
 	}
-	if (!conn_tls_active(m->c) && gcfg->relay.tls >= TLSP_ENCRYPT) {
+	if (!conn_tls_active(m->c) && m->dest->tls >= TLSP_ENCRYPT) {
 		char why[600];
 
 		snprintf(why, sizeof(why), "TLS is required, but %s[%s] does "
@@ -477,7 +486,7 @@ start_tls(struct mta *m)
 		return;
 	}
 	ssl = m->c->ssl;
-	if (gcfg->relay.tls == TLSP_VERIFY)
+	if (m->dest->tls == TLSP_VERIFY)
 		SSL_set1_host(ssl, host_of(m));
 	m->state = M_TLS;
 	arm(m, gcfg->relay.command_timeout_ms);
@@ -680,7 +689,7 @@ dot_reply(struct mta *m, const struct smtp_reply *r)
 		if (m->accepted[i])
 			result_from_reply(j, i, r);
 	m->messages++;
-	if (m->messages >= gcfg->relay.messages_per_connection) {
+	if (m->messages >= m->dest->per_conn) {
 		/* Enough on this connection: report, then QUIT. */
 		m->job = NULL;
 		free(m->accepted);
@@ -709,7 +718,7 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 			return;
 		}
 		m->state = M_EHLO;
-		send_line(m, "EHLO %s", gcfg->hostname);
+		send_line(m, "EHLO %s", m->helo);
 		arm(m, gcfg->relay.command_timeout_ms);
 		return;
 	case M_EHLO:
@@ -727,7 +736,7 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 			return;
 		}
 		m->state = M_HELO;
-		send_line(m, "HELO %s", gcfg->hostname);
+		send_line(m, "HELO %s", m->helo);
 		return;
 	case M_HELO:
 		if (r->code / 100 != 2) {
@@ -743,7 +752,7 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 			start_tls(m);
 			return;
 		}
-		if (gcfg->relay.tls == TLSP_MAY) {
+		if (m->dest->tls == TLSP_MAY) {
 			m->caps.starttls = 0;
 			become_ready(m);
 			return;

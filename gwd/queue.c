@@ -15,12 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
+#include "config.h"
 #include "dsn.h"
 #include "heap.h"
 #include "hmap.h"
 #include "log.h"
 #include "metrics.h"
 #include "loop.h"
+#include "policy.h"
 #include "queue.h"
 #include "route.h"
 #include "schedule.h"
@@ -30,6 +33,11 @@
 #define BODY_CACHE_MAX	((size_t)256 << 20)
 #define ROUTE_TTL_MS	60000
 #define SMARTHOST_DEST	"[smarthost]"
+#define PRIO_WEIGHT	4	/* transactional jobs per bulk job, when
+				   both classes wait at a destination */
+#define GAP_FIRST_MS	1000	/* backoff: spacing after a first 421 */
+#define GAP_MAX_MS	60000
+#define HELD_RECHECK_S	60	/* held by a rule: look again this often */
 
 static struct hmap	 dests;
 /* Recipients waiting for a retry, by next_attempt. */
@@ -176,35 +184,199 @@ arm_retry_timer(void)
 
 /* Destinations and jobs. */
 
-static struct dest *
-dest_get(const char *domain)
+/* What the policy says now for one recipient. */
+struct choice {
+	const struct rule *rule;	/* NULL: the defaults */
+	char		 name[600];	/* the dest */
+	const char	*domain;	/* MX; NULL: smarthost */
+	char		 host[256];
+	int		 port, tls, auth, prio;
+	const struct pool *pool;
+};
+
+static void apply_results(struct job *);
+static void rcpt_wait(struct qrcpt *);
+
+/* A rule chose this recipient's route: say so in its lifecycle. */
+static void
+log_routed(const struct qrcpt *r, const struct rule *ru, int pos)
 {
-	const char *key = gcfg->relay.mode == RELAY_SMARTHOST ?
-	    SMARTHOST_DEST : domain;
-	struct dest *d = hmap_get(&dests, key);
+	struct audit_event *ev = audit_new("routed", r->msg->qid);
+	char *d;
+
+	ev->recipient = xstrdup(r->addr);
+	ev->sender = xstrdup(r->msg->sender);
+	ev->subaccount = xstrdup(r->msg->subaccount);
+	if (asprintf(&d, "rule=%lld position=%d action=%s priority=%s "
+	    "pool=%s via=%s", (long long)ru->id, pos,
+	    rules_action_name(ru->action), rules_prio_name(ru->prio),
+	    ru->pool ? ru->pool : "-", ru->smarthost ? ru->smarthost :
+	    "default") != -1)
+		ev->detail = d;
+	store_event(ev);
+}
+
+/*
+ * Try the rules for r, if the policy changed since they were last tried.
+ * A rule that looks at headers needs the message: it is read from
+ * queue.db if not in memory, and dropped again after.
+ */
+static void
+match_rules(struct qrcpt *r, const struct policy *p, int gen)
+{
+	struct qmsg *m = r->msg;
+	struct rule_msg rm = { m->subaccount, m->sender, r->addr,
+	    (int64_t)m->size, NULL, 0 };
+	int had = m->body != NULL, i, old = r->rule;
+	int64_t old_id = r->policy_gen && old >= 0 ? r->rule_id : 0;
+
+	i = rules_match(p->rules, p->nrules, &rm);
+	if (i == RULES_UNKNOWN) {
+		if (queue_load_body(m) == -1) {
+			log_warnx("qid=%s: message unreadable, routing rules "
+			    "that need its headers skipped", m->qid);
+			i = RULES_NONE;
+		} else {
+			rm.headers = m->body;
+			rm.hlen = m->bodylen;
+			i = rules_match(p->rules, p->nrules, &rm);
+			queue_release_body(m);
+			if (!had && m->body_users == 0)
+				drop_body(m);
+		}
+	}
+	r->policy_gen = gen;
+	r->rule = i >= 0 ? i : -1;
+	r->rule_id = i >= 0 ? p->rules[i].id : 0;
+	if (i >= 0 && p->rules[i].id != old_id)
+		log_routed(r, &p->rules[i], i + 1);
+}
+
+static void
+choose(struct qrcpt *r, struct choice *c)
+{
+	const struct policy *p;
+	const struct rule *ru;
+	int gen, n;
+
+	p = policy_now(&gen);
+	if (r->policy_gen != gen)
+		match_rules(r, p, gen);
+	memset(c, 0, sizeof(*c));
+	ru = c->rule = r->rule >= 0 ? &p->rules[r->rule] : NULL;
+	c->prio = ru && ru->prio >= 0 ? ru->prio : PRIO_TRANSACTIONAL;
+	c->tls = ru && ru->tls >= 0 ? ru->tls : (int)gcfg->relay.tls;
+	c->pool = ru ? policy_pool(p, ru->pool) : NULL;
+	if (ru && ru->smarthost && strcmp(ru->smarthost, "mx") != 0) {
+		char err[64];
+
+		if (rules_parse_hostport(ru->smarthost, c->host,
+		    sizeof(c->host), &c->port, err, sizeof(err)) == -1)
+			c->host[0] = '\0';	/* gwctl checked it */
+		n = snprintf(c->name, sizeof(c->name), "[%s]", ru->smarthost);
+	} else if ((ru == NULL || ru->smarthost == NULL) &&
+	    gcfg->relay.mode == RELAY_SMARTHOST) {
+		gw_strlcpy(c->host, gcfg->relay.host, sizeof(c->host));
+		c->port = gcfg->relay.port;
+		c->auth = 1;
+		n = snprintf(c->name, sizeof(c->name), SMARTHOST_DEST);
+	} else {
+		c->domain = r->domain;
+		c->port = gcfg->relay.mx_port;
+		n = snprintf(c->name, sizeof(c->name), "%s", r->domain);
+	}
+	if (c->tls != (int)gcfg->relay.tls && n > 0 &&
+	    (size_t)n < sizeof(c->name))
+		n += snprintf(c->name + n, sizeof(c->name) - (size_t)n,
+		    "/tls=%s", tls_policy_name(c->tls));
+	if (c->pool && n > 0 && (size_t)n < sizeof(c->name))
+		snprintf(c->name + n, sizeof(c->name) - (size_t)n, "@%s",
+		    c->pool->name);
+}
+
+static void dest_kick(struct dest *);
+static void recover_due(struct ev_timer *);
+
+static void
+pace_due(struct ev_timer *t)
+{
+	dest_kick(t->arg);
+}
+
+/* Limits and source addresses, as of the current policy. */
+static void
+dest_refresh(struct dest *d, const struct pool *pool)
+{
+	const struct policy *p;
+	const struct throttle *th;
+	int gen;
+
+	p = policy_now(&gen);
+	if (d->policy_gen == gen)
+		return;
+	d->policy_gen = gen;
+	th = policy_throttle(p, d->domain ? d->domain : d->host);
+	d->max_conn = th && th->connections > 0 ? th->connections :
+	    gcfg->relay.connections;
+	d->per_conn = th && th->per_connection > 0 ? th->per_connection :
+	    gcfg->relay.messages_per_connection;
+	d->per_minute = th && th->per_minute > 0 ? th->per_minute : 0;
+	if (d->cwnd == 0 || d->cwnd > d->max_conn)
+		d->cwnd = d->max_conn;
+	free(d->src);
+	d->src = NULL;
+	d->nsrc = 0;
+	if (pool == NULL)
+		return;
+	d->src = xcalloc((size_t)(pool->naddr ? pool->naddr : 1),
+	    sizeof(*d->src));
+	for (int i = 0; i < pool->naddr; i++) {
+		d->src[i].sa = pool->addr[i].sa;
+		d->src[i].salen = pool->addr[i].salen;
+		gw_strlcpy(d->src[i].helo, pool->addr[i].helo ?
+		    pool->addr[i].helo : gcfg->hostname,
+		    sizeof(d->src[i].helo));
+	}
+	d->nsrc = pool->naddr;
+}
+
+static struct dest *
+dest_get(const struct choice *c)
+{
+	struct dest *d = hmap_get(&dests, c->name);
 
 	if (d == NULL) {
 		d = xcalloc(1, sizeof(*d));
-		d->name = xstrdup(key);
-		hmap_put(&dests, key, d);
+		d->name = xstrdup(c->name);
+		d->domain = c->domain ? xstrdup(c->domain) : NULL;
+		d->host = c->domain ? NULL : xstrdup(c->host);
+		d->port = c->port;
+		d->tls = c->tls;
+		d->auth = c->auth;
+		d->credit = PRIO_WEIGHT;
+		timer_init(&d->pace, pace_due, d);
+		timer_init(&d->recover, recover_due, d);
+		hmap_put(&dests, c->name, d);
 	}
+	dest_refresh(d, c->pool);
 	d->last_used = loop_now();
 	return d;
 }
 
 static struct job *
-job_new(struct dest *d, struct qmsg *m)
+job_new(struct dest *d, struct qmsg *m, int prio)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
 
 	j->dest = d;
 	j->msg = m;
+	j->prio = prio;
 	j->rcpt = xcalloc((size_t)gcfg->limits.recipients, sizeof(*j->rcpt));
-	if (d->jobs_last)
-		d->jobs_last->next = j;
+	if (d->jobs_last[prio])
+		d->jobs_last[prio]->next = j;
 	else
-		d->jobs = j;
-	d->jobs_last = j;
+		d->jobs[prio] = j;
+	d->jobs_last[prio] = j;
 	d->njobs++;
 	return j;
 }
@@ -220,39 +392,180 @@ job_free(struct job *j)
 	free(j);
 }
 
+/*
+ * The next job, whatever the limits: transactional first, but a bulk
+ * job every PRIO_WEIGHT jobs when both classes wait, so neither starves.
+ */
 static struct job *
 dest_pop(struct dest *d)
 {
-	struct job *j = d->jobs;
+	int p = PRIO_TRANSACTIONAL;
+	struct job *j;
 
-	if (j == NULL)
+	if (d->jobs[PRIO_TRANSACTIONAL] == NULL ||
+	    (d->jobs[PRIO_BULK] != NULL && d->credit == 0))
+		p = PRIO_BULK;
+	if ((j = d->jobs[p]) == NULL)
 		return NULL;
-	if ((d->jobs = j->next) == NULL)
-		d->jobs_last = NULL;
+	if (p == PRIO_BULK)
+		d->credit = PRIO_WEIGHT;
+	else if (d->jobs[PRIO_BULK] != NULL)
+		d->credit--;
+	if ((d->jobs[p] = j->next) == NULL)
+		d->jobs_last[p] = NULL;
 	d->njobs--;
 	j->next = NULL;
 	return j;
 }
 
-static void dest_kick(struct dest *);
+/* The next job the limits allow now, else NULL (and a timer for when). */
+static struct job *
+dest_take(struct dest *d)
+{
+	int64_t now = loop_now(), gap;
 
-/* A recipient may go now: into a job of its destination. */
+	if (d->njobs == 0)
+		return NULL;
+	if (d->next_send > now) {
+		timer_add(&d->pace, d->next_send - now);
+		return NULL;
+	}
+	gap = d->per_minute > 0 ? (60000 + d->per_minute - 1) /
+	    d->per_minute : 0;
+	if (d->gap_ms > gap)
+		gap = d->gap_ms;
+	d->next_send = gap ? now + gap : 0;
+	return dest_pop(d);
+}
+
+/*
+ * The remote side said it gets too much (421, a rate-limit reply):
+ * halve the connections, space messages out; recovery is gradual.
+ */
 static void
+dest_throttled(struct dest *d, const struct job_result *res)
+{
+	d->cwnd = d->cwnd > 1 ? d->cwnd / 2 : 1;
+	d->gap_ms = d->gap_ms ? d->gap_ms * 2 : GAP_FIRST_MS;
+	if (d->gap_ms > GAP_MAX_MS)
+		d->gap_ms = GAP_MAX_MS;
+	d->calm_since = loop_now();
+	timer_add(&d->recover, gcfg->relay.backoff_recovery_ms);
+	log_info("dest=%s throttled by the remote side (%d %s %s): %d "
+	    "connections, a message every %lld ms", d->name, res->code,
+	    res->status, res->text ? res->text : "", d->cwnd,
+	    (long long)d->gap_ms);
+}
+
+/* A calm spell (no throttling reply) since: loosen one step. */
+static void
+recover_due(struct ev_timer *t)
+{
+	struct dest *d = t->arg;
+	int64_t now = loop_now();
+
+	if (now - d->calm_since < gcfg->relay.backoff_recovery_ms) {
+		timer_add(&d->recover, gcfg->relay.backoff_recovery_ms -
+		    (now - d->calm_since));
+		return;
+	}
+	d->calm_since = now;
+	d->gap_ms /= 2;
+	if (d->gap_ms < 100)
+		d->gap_ms = 0;
+	if (d->cwnd < d->max_conn)
+		d->cwnd++;
+	log_info("dest=%s recovering: %d connections, %s%lld ms between "
+	    "messages", d->name, d->cwnd, d->gap_ms ? "" : "no wait, ",
+	    (long long)d->gap_ms);
+	if (d->gap_ms > 0 || d->cwnd < d->max_conn)
+		timer_add(&d->recover, gcfg->relay.backoff_recovery_ms);
+	dest_kick(d);
+}
+
+/* Replies that mean "slow down" rather than "no". */
+static int
+reply_is_throttle(const struct job_result *res)
+{
+	static const char *const words[] = { "rate limit", "too many",
+	    "throttl", "slow down", "try again later", "exceeded" };
+	const char *t = res->text ? res->text : "";
+
+	if (res->code == 421 || strcmp(res->status, "4.7.28") == 0)
+		return 1;
+	if (res->code < 400 || res->code >= 500)
+		return 0;
+	if (strncmp(res->status, "4.7.", 4) == 0 && strcasestr(t, "rate"))
+		return 1;
+	for (size_t i = 0; i < nitems(words); i++)
+		if (strcasestr(t, words[i]))
+			return 1;
+	return 0;
+}
+
+/* A routing rule refuses this recipient now: that is its attempt. */
+static void
+rule_refuses(struct qrcpt *r, const struct rule *ru)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	char status[16];
+	const char *text;
+	char err[64];
+
+	j->msg = r->msg;
+	j->rcpt = xcalloc(1, sizeof(*j->rcpt));
+	j->res = xcalloc(1, sizeof(*j->res));
+	j->rcpt[0] = r;
+	j->nrcpt = 1;
+	j->started_ms = loop_now();
+	r->state = QR_ACTIVE;
+	nactive++;
+	if (rules_parse_reply(ru->reply, &j->res[0].code, status,
+	    sizeof(status), &text, err, sizeof(err)) == -1) {
+		j->res[0].code = 550;
+		snprintf(status, sizeof(status), "5.7.1");
+		text = "refused by a routing rule";
+	}
+	gw_strlcpy(j->res[0].status, status, sizeof(j->res[0].status));
+	j->res[0].text = xstrdup(text);
+	gw_strlcpy(j->host, "routing rule", sizeof(j->host));
+	apply_results(j);
+	job_free(j);
+}
+
+/* A recipient may go now: into a job of its destination (NULL: it was
+ * held or refused by a rule instead). */
+static struct dest *
 rcpt_ready(struct qrcpt *r, int kick)
 {
-	struct dest *d = dest_get(r->domain);
+	struct choice c;
+	struct dest *d;
 	struct job *j;
 
+	choose(r, &c);
+	if (c.rule && c.rule->action == RULE_HOLD && !r->msg->released) {
+		/* Held by a rule: it waits, and the rule is tried again. */
+		r->next_attempt = now_us() / 1000000 + HELD_RECHECK_S;
+		rcpt_wait(r);
+		return NULL;
+	}
+	if (c.rule && c.rule->action == RULE_REJECT) {
+		rule_refuses(r, c.rule);
+		return NULL;
+	}
+	d = dest_get(&c);
 	r->state = QR_READY;
+	r->dest = d;
 	/* Recipients of one message to one destination share a job (one
 	 * transaction) up to the per-message recipient limit. */
-	j = d->jobs_last;
+	j = d->jobs_last[c.prio];
 	if (j == NULL || j->msg != r->msg || j->nrcpt ==
 	    gcfg->limits.recipients)
-		j = job_new(d, r->msg);
+		j = job_new(d, r->msg, c.prio);
 	j->rcpt[j->nrcpt++] = r;
 	if (kick)
 		dest_kick(d);
+	return d;
 }
 
 static void
@@ -279,14 +592,16 @@ retry_due(struct ev_timer *t)
 
 	hmap_init(&touched);
 	while ((r = heap_top(&retries)) != NULL && r->next_attempt <= now) {
+		struct dest *d;
+
 		heap_remove(&retries, r);
-		rcpt_ready(r, 0);
-		hmap_put(&touched, r->domain, r);
+		if ((d = rcpt_ready(r, 0)) != NULL)
+			hmap_put(&touched, d->name, d);
 	}
 	/* Kick each destination once, after all its jobs are in. */
 	for (size_t i = 0; i < touched.nb; i++)
 		for (struct hmap_entry *e = touched.b[i]; e; e = e->next)
-			dest_kick(dest_get(e->key));
+			dest_kick(e->value);
 	hmap_free(&touched, NULL);
 	arm_retry_timer();
 }
@@ -450,7 +765,7 @@ apply_results(struct job *j)
 	struct store_op *op = store_op_new();
 	struct dsn_rcpt *fr = xcalloc((size_t)j->nrcpt, sizeof(*fr));
 	char **frtext = xcalloc((size_t)j->nrcpt, sizeof(char *));
-	int nfr = 0, requeue = 0;
+	int nfr = 0, requeue = 0, throttled = 0;
 	int64_t now = now_us() / 1000000;
 	int64_t expires = m->received_us / 1000000 +
 	    gcfg->queue.lifetime_ms / 1000;
@@ -473,6 +788,10 @@ apply_results(struct job *j)
 		}
 		free(r->last_reply);
 		r->last_reply = reply_string(res);
+		if (j->dest && !throttled && reply_is_throttle(res)) {
+			dest_throttled(j->dest, res);
+			throttled = 1;
+		}
 		if (res->code >= 200 && res->code < 300)
 			action = "delivered";
 		else if (res->code < 500 && now < expires)
@@ -549,7 +868,7 @@ apply_results(struct job *j)
 		msg_forget(m);
 	else
 		maybe_drop_body(m);
-	if (requeue)
+	if (requeue && j->dest)
 		dest_kick(j->dest);
 	arm_retry_timer();
 }
@@ -606,38 +925,45 @@ static void
 dest_kick(struct dest *d)
 {
 	struct mta *m;
+	struct job *j;
 
-	while (d->jobs && (m = d->idle) != NULL) {
+	while ((m = d->idle) != NULL && (j = dest_take(d)) != NULL) {
 		d->idle = mta_next_idle(m);
 		mta_set_idle(m, NULL);
-		mta_run_job(m, dest_pop(d));
+		mta_run_job(m, j);
 	}
-	if (d->jobs == NULL)
+	if (d->njobs == 0)
 		return;
 	if (d->route_state == DR_READY && loop_now() >= d->route_expires &&
 	    d->nconn == 0)
 		d->route_state = DR_NONE;
 	if (d->route_state == DR_NONE) {
 		d->route_state = DR_RESOLVING;
-		d->rreq = route_resolve(d->name, route_done, d);
+		d->rreq = route_resolve(d->domain, d->host, d->port,
+		    route_done, d);
 		return;
 	}
 	if (d->route_state != DR_READY)
 		return;
-	while (d->njobs > d->nconnecting &&
-	    d->nconn < gcfg->relay.connections) {
+	while (d->njobs > d->nconnecting && d->nconn < d->cwnd) {
 		d->nconn++;
 		d->nconnecting++;
 		mta_start(d, d->route);
 	}
 }
 
+/* A connection is ready for work: a job, or idle, or closed when the
+ * destination allows fewer connections now. */
 void
 dest_conn_ready(struct dest *d, struct mta *m)
 {
 	struct job *j;
 
-	if ((j = dest_pop(d)) != NULL) {
+	if (d->nconn > d->cwnd) {
+		mta_shutdown(m);
+		return;
+	}
+	if ((j = dest_take(d)) != NULL) {
 		mta_run_job(m, j);
 		return;
 	}
@@ -755,11 +1081,16 @@ gc_dest(const char *key, void *v, void *arg)
 {
 	struct dest *d = v;
 
-	if (d->jobs || d->nconn || d->rreq || d->last_used + 600000 >
+	if (d->njobs || d->nconn || d->rreq || d->last_used + 600000 >
 	    loop_now())
 		return 0;
+	timer_del(&d->pace);
+	timer_del(&d->recover);
 	free(d->route);
 	free(d->name);
+	free(d->domain);
+	free(d->host);
+	free(d->src);
 	free(d);
 	return 1;
 }
@@ -871,18 +1202,20 @@ queue_msg_active(const struct qmsg *m)
 static void
 dest_drop_jobs(struct dest *d, const struct qmsg *m)
 {
-	struct job **jp = &d->jobs, *j;
+	for (int p = 0; p < PRIO_COUNT; p++) {
+		struct job **jp = &d->jobs[p], *j;
 
-	d->jobs_last = NULL;
-	while ((j = *jp) != NULL) {
-		if (j->msg == m) {
-			*jp = j->next;
-			d->njobs--;
-			job_free(j);
-			continue;
+		d->jobs_last[p] = NULL;
+		while ((j = *jp) != NULL) {
+			if (j->msg == m) {
+				*jp = j->next;
+				d->njobs--;
+				job_free(j);
+				continue;
+			}
+			d->jobs_last[p] = j;
+			jp = &j->next;
 		}
-		d->jobs_last = j;
-		jp = &j->next;
 	}
 }
 
@@ -896,7 +1229,7 @@ msg_unschedule(struct qmsg *m)
 		if (r->state == QR_WAITING)
 			heap_remove(&retries, r);
 		else if (r->state == QR_READY)
-			dest_drop_jobs(dest_get(r->domain), m);
+			dest_drop_jobs(r->dest, m);
 	}
 	arm_retry_timer();
 }
@@ -977,6 +1310,7 @@ admin_release(struct qmsg *m, struct store_op *op, const char **why)
 		return QA_UNCHANGED;
 	}
 	m->held = 0;
+	m->released = 1;
 	nheld_msgs--;
 	for (int i = 0; i < m->nrcpt; i++) {
 		struct qrcpt *r = &m->rcpt[i];
@@ -991,7 +1325,7 @@ admin_release(struct qmsg *m, struct store_op *op, const char **why)
 	}
 	arm_retry_timer();
 	op->held_msg = m->dbid;
-	op->held = 0;
+	op->held = 2;		/* released: no rule holds it again */
 	admin_event(op, "released", m, NULL, "released by admin");
 	return QA_DONE;
 }
@@ -1047,7 +1381,7 @@ msg_kick(struct qmsg *m)
 
 		if (m->rcpt[i].state != QR_READY)
 			continue;
-		x = dest_get(m->rcpt[i].domain);
+		x = m->rcpt[i].dest;
 		for (j = 0; j < n && d[j] != x; j++)
 			;
 		if (j == n)

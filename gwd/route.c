@@ -32,6 +32,7 @@ struct route_req {
 	route_cb	 cb;
 	void		*arg;
 	char		 domain[256];
+	int		 port;
 	struct dns_req	*mxq;
 	int		 nhosts;
 	char		 hosts[ROUTE_MAX_MX][256];
@@ -111,9 +112,7 @@ add_target(struct route_req *r, const char *host, int family,
 static void
 addresses_done(struct route_req *r)
 {
-	int tempfail = 0;
-	int port = gcfg->relay.mode == RELAY_MX ? gcfg->relay.mx_port :
-	    gcfg->relay.port;
+	int tempfail = 0, port = r->port;
 
 	for (int h = 0; h < r->nhosts; h++) {
 		for (int f = 0; f < 2; f++) {
@@ -228,10 +227,10 @@ mx_cb(void *arg, enum dns_status st, const struct dns_answer *a,
 
 /* The smarthost: an IP address needs no DNS; a name does. */
 static int
-smarthost_literal(struct route_req *r)
+smarthost_literal(struct route_req *r, const char *host)
 {
 	unsigned char a[16];
-	const char *h = gcfg->relay.host;
+	const char *h = host;
 	char tmp[256];
 
 	if (h[0] == '[') {
@@ -240,9 +239,9 @@ smarthost_literal(struct route_req *r)
 		h = tmp;
 	}
 	if (inet_pton(AF_INET, h, a) == 1)
-		add_target(r, gcfg->relay.host, AF_INET, a, gcfg->relay.port);
+		add_target(r, host, AF_INET, a, r->port);
 	else if (inet_pton(AF_INET6, h, a) == 1)
-		add_target(r, gcfg->relay.host, AF_INET6, a, gcfg->relay.port);
+		add_target(r, host, AF_INET6, a, r->port);
 	else
 		return 0;
 	r->res.status = ROUTE_OK;
@@ -251,19 +250,20 @@ smarthost_literal(struct route_req *r)
 }
 
 struct route_req *
-route_resolve(const char *domain, route_cb cb, void *arg)
+route_resolve(const char *domain, const char *host, int port, route_cb cb,
+    void *arg)
 {
 	struct route_req *r = xcalloc(1, sizeof(*r));
 
 	r->cb = cb;
 	r->arg = arg;
+	r->port = port;
 	timer_init(&r->later, deliver, r);
-	if (gcfg->relay.mode == RELAY_SMARTHOST) {
-		gw_strlcpy(r->domain, gcfg->relay.host, sizeof(r->domain));
-		if (!smarthost_literal(r)) {
+	if (domain == NULL) {
+		gw_strlcpy(r->domain, host, sizeof(r->domain));
+		if (!smarthost_literal(r, host)) {
 			r->nhosts = 1;
-			gw_strlcpy(r->hosts[0], gcfg->relay.host,
-			    sizeof(r->hosts[0]));
+			gw_strlcpy(r->hosts[0], host, sizeof(r->hosts[0]));
 			lookup_hosts(r);
 		}
 		return r;

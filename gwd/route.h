@@ -31,8 +31,10 @@ struct route_result {
 struct route_req;
 typedef void (*route_cb)(void *arg, const struct route_result *);
 
-/* Resolve `domain` (MX mode) or the configured smarthost. */
-struct route_req *route_resolve(const char *domain, route_cb, void *arg);
+/* The MX hosts of `domain`, or (domain NULL) the smarthost `host`, with
+ * their addresses; targets get `port`. */
+struct route_req *route_resolve(const char *domain, const char *host,
+	    int port, route_cb, void *arg);
 void	 route_cancel(struct route_req *);
 
 #endif

@@ -6,8 +6,12 @@
 #ifndef GW_SCHEDULE_H
 #define GW_SCHEDULE_H
 
+#include <sys/socket.h>
+
 #include "gwd.h"
+#include "loop.h"
 #include "route.h"
+#include "rules.h"
 
 struct mta;
 
@@ -25,6 +29,7 @@ struct job {
 	struct qmsg	*msg;
 	struct qrcpt	**rcpt;
 	int		 nrcpt;
+	int		 prio;		/* enum prio: which queue of dest */
 	struct job_result *res;
 	/* Filled by the delivery client for the audit log. */
 	char		 host[256];
@@ -37,19 +42,53 @@ struct job {
 
 enum dest_route { DR_NONE, DR_RESOLVING, DR_READY };
 
+/* A source address for connections (an IP pool's). */
+struct dest_src {
+	struct sockaddr_storage	 sa;
+	socklen_t		 salen;
+	char			 helo[256];
+};
+
+/*
+ * Where mail goes and how: one per (recipient domain or smarthost, TLS
+ * policy, IP pool), named like "example.com", "[smarthost]",
+ * "[relay.example.net:2525]/tls=required@bulk".  Jobs wait in one
+ * queue per priority class; limits come from gw.db's throttle table or
+ * gwd.conf's relay section, and shrink for a while when the remote
+ * side says it is being sent too much (adaptive backoff).
+ */
 struct dest {
-	char		*name;		/* domain, or "[smarthost]" */
-	struct job	*jobs;
-	struct job	*jobs_last;
+	char		*name;
+	char		*domain;	/* MX lookup; NULL: smarthost */
+	char		*host;		/* smarthost */
+	int		 port;
+	int		 tls;		/* enum tls_policy */
+	int		 auth;		/* relay.username/password apply */
+	struct dest_src	*src;		/* pool addresses; NULL: any */
+	int		 nsrc, src_next;
+	int		 policy_gen;	/* src and limits are as of this */
+	struct job	*jobs[PRIO_COUNT], *jobs_last[PRIO_COUNT];
 	int		 njobs;
+	int		 credit;	/* transactional jobs before a bulk one */
 	int		 nconn;		/* every connection of this dest */
 	int		 nconnecting;	/* not yet ready for a job */
 	struct mta	*idle;		/* ready connections without work */
+	/* Limits. */
+	int		 max_conn, per_conn, per_minute;
+	int		 cwnd;		/* connections allowed now */
+	int64_t		 gap_ms;	/* backoff: at least this between
+					   messages */
+	int64_t		 next_send;	/* monotonic ms: no job before */
+	int64_t		 calm_since;	/* last throttling reply, or the
+					   last recovery step */
+	struct ev_timer	 pace;		/* the next job may go */
+	struct ev_timer	 recover;	/* the next recovery step */
 	enum dest_route	 route_state;
 	struct route_req *rreq;
 	struct route_result *route;
 	int64_t		 route_expires;	/* monotonic ms */
 	int64_t		 last_used;
+	char		 lasterr[300];
 };
 
 /* queue.c, called by mta.c */

@@ -34,6 +34,7 @@
 #include "metrics.h"
 #include "loop.h"
 #include "msg.h"
+#include "policy.h"
 #include "queue.h"
 #include "session.h"
 #include "signer.h"
@@ -205,6 +206,35 @@ refuse(struct session *s, const char *r, const char *sender, const char *rcpt)
 {
 	reply(s, "%s", r);
 	audit_reject(s, r, sender, rcpt);
+}
+
+/*
+ * The routing rule that decides for this recipient, or NULL (defaults,
+ * or not known yet).  Before DATA (size -1, no headers) only a rule that
+ * needs nothing more can decide.
+ */
+static const struct rule *
+rule_decide(struct session *s, const char *rcpt, int64_t size,
+    const char *msg, size_t len)
+{
+	struct rule_msg m = { s->subaccount, s->tx.mail.path.addr, rcpt, size,
+	    msg, len };
+	const struct policy *p;
+	int gen, i;
+
+	p = policy_now(&gen);
+	i = rules_match(p->rules, p->nrules, &m);
+	return i >= 0 ? &p->rules[i] : NULL;
+}
+
+/* The reply of the rule that rejects this recipient, or NULL. */
+static const char *
+rule_reject(struct session *s, const char *rcpt, int64_t size,
+    const char *msg, size_t len)
+{
+	const struct rule *r = rule_decide(s, rcpt, size, msg, len);
+
+	return r && r->action == RULE_REJECT ? r->reply : NULL;
 }
 
 static void
@@ -706,6 +736,10 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
+	if ((r = rule_reject(s, ra.path.addr, -1, NULL, 0)) != NULL) {
+		refuse(s, r, NULL, ra.path.addr);
+		return;
+	}
 	s->tx.rcpt = realloc(s->tx.rcpt, sizeof(char *) *
 	    (size_t)(s->tx.nrcpt + 1));
 	if (s->tx.rcpt == NULL)
@@ -906,6 +940,35 @@ sign_or_store(struct session *s, struct store_op *op,
 	signer_run(j, m->body, m->bodylen, now_us() / 1000000);
 }
 
+/*
+ * A routing rule holds the message for review (quarantine): it is
+ * stored held, until `gwctl queue release`.
+ */
+static void
+quarantine(struct session *s, struct qmsg *m, struct store_op *op)
+{
+	struct tx *t = &s->tx;
+	const struct rule *r;
+	struct audit_event *ev;
+
+	for (int i = 0; i < t->nrcpt; i++) {
+		r = rule_decide(s, t->rcpt[i], (int64_t)buf_len(&t->data),
+		    buf_ptr(&t->data), buf_len(&t->data));
+		if (r == NULL || r->action != RULE_HOLD)
+			continue;
+		m->held = 1;
+		ev = store_op_event(op, "quarantined", m->qid);
+		ev->recipient = xstrdup(t->rcpt[i]);
+		ev->sender = xstrdup(m->sender);
+		ev->subaccount = xstrdup(m->subaccount);
+		if (asprintf(&ev->detail, "held by routing rule %lld until "
+		    "released (gwctl queue release %s)", (long long)r->id,
+		    m->qid) == -1)
+			ev->detail = NULL;
+		return;
+	}
+}
+
 static void
 data_end(struct session *s)
 {
@@ -933,6 +996,18 @@ data_end(struct session *s)
 	if ((r = check_headers(s, &mi, rbuf, sizeof(rbuf))) != NULL) {
 		gm.messages_rejected_total++;
 		refuse(s, r, t->mail.path.addr, NULL);
+		tx_reset(s);
+		arm_timer(s, gcfg->limits.idle_timeout_ms);
+		return;
+	}
+	/* A rule that needs the headers or size rejects the whole message:
+	 * after DATA there is no refusing one recipient. */
+	for (int i = 0; i < t->nrcpt; i++) {
+		if ((r = rule_reject(s, t->rcpt[i], (int64_t)buf_len(&t->data),
+		    buf_ptr(&t->data), buf_len(&t->data))) == NULL)
+			continue;
+		gm.messages_rejected_total++;
+		refuse(s, r, t->mail.path.addr, t->rcpt[i]);
 		tx_reset(s);
 		arm_timer(s, gcfg->limits.idle_timeout_ms);
 		return;
@@ -1032,6 +1107,7 @@ data_end(struct session *s)
 	if (asprintf(&ev->detail, "helo=%s auth=%s", s->helo_name,
 	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
 		ev->detail = NULL;
+	quarantine(s, m, op);
 
 	s->op = op;
 	s->state = SS_WAIT;

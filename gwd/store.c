@@ -179,6 +179,7 @@ insert_msg(struct qmsg *m)
 	sqlite3_bind_int(st_ins_msg, 6, m->flags);
 	db_bind_text(st_ins_msg, 7, m->message_id);
 	sqlite3_bind_blob64(st_ins_msg, 8, m->body, m->bodylen, SQLITE_STATIC);
+	sqlite3_bind_int(st_ins_msg, 9, m->held);
 	if (db_step_done(st_ins_msg) == -1)
 		return -1;
 	m->dbid = sqlite3_last_insert_rowid(qdb);
@@ -443,8 +444,8 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	    (ckl = db_open(state_dir, DB_LOG, DB_NOSYNC, err, errsz)) == NULL)
 		return -1;
 	st_ins_msg = prep(qdb, "INSERT INTO message (qid, subaccount, sender,"
-	    " received, size, flags, message_id, body)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	    " received, size, flags, message_id, body, held)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	st_ins_rcpt = prep(qdb, "INSERT INTO recipient (message, address,"
 	    " domain, next_attempt) VALUES (?, ?, ?, ?)");
 	st_del_rcpt = prep(qdb, "DELETE FROM recipient WHERE id = ?");
@@ -549,7 +550,10 @@ store_load_queue(void (*cb)(struct qmsg *, void *), void *arg, char *err,
 		m->size = (size_t)sqlite3_column_int64(sm, 5);
 		m->flags = sqlite3_column_int(sm, 6);
 		m->message_id = mid ? xstrdup(mid) : NULL;
-		m->held = sqlite3_column_int(sm, 9);
+		/* 1: on hold; 2: released by an admin, so a routing rule's
+		 * hold no longer applies. */
+		m->held = sqlite3_column_int(sm, 9) == 1;
+		m->released = sqlite3_column_int(sm, 9) == 2;
 		sqlite3_bind_int64(sr, 1, m->dbid);
 		while (sqlite3_step(sr) == SQLITE_ROW && i < n) {
 			struct qrcpt *rc = &m->rcpt[i++];

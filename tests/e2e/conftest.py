@@ -49,13 +49,17 @@ def client_tls_context():
 # The sink: a real SMTP server that keeps what it receives.
 
 class Received:
-    def __init__(self, mail_from, rcpt_tos, data, peer, tls):
+    def __init__(self, mail_from, rcpt_tos, data, peer, tls, helo=None,
+                 conn=None):
         # aiosmtpd reports the null reverse-path as "<>"; "" here.
         self.mail_from = "" if mail_from == "<>" else mail_from
         self.rcpt_tos = rcpt_tos
         self.data = data          # bytes as received, dot-unstuffed, CRLF
         self.peer = peer
         self.tls = tls
+        self.helo = helo          # the client's EHLO/HELO name
+        self.conn = conn          # which connection (a number from 1)
+        self.at = time.monotonic()
 
     @property
     def body(self):
@@ -83,6 +87,9 @@ class Sink:
         self.rcpt_reply = None
         self.data_reply = None
         self.lock = threading.Lock()
+        self.open = 0             # connections open now
+        self.max_open = 0         # the most ever open at once
+        self.nconn = 0            # connections so far
         sink = self
 
         class Handler:
@@ -101,7 +108,8 @@ class Sink:
                 data = envelope.original_content or envelope.content
                 msg = Received(envelope.mail_from, list(envelope.rcpt_tos),
                                data, session.peer,
-                               session.ssl is not None)
+                               session.ssl is not None, session.host_name,
+                               getattr(session, "gw_conn", None))
                 if sink.data_reply:
                     r = sink.data_reply(msg)
                     if r:
@@ -110,12 +118,32 @@ class Sink:
                     sink.messages.append(msg)
                 return "250 2.0.0 OK queued"
 
+        class Counting(SMTP):
+            """Counts connections, and numbers each one's session."""
+
+            def connection_made(self, transport):
+                super().connection_made(transport)
+                with sink.lock:
+                    sink.open += 1
+                    sink.nconn += 1
+                    sink.max_open = max(sink.max_open, sink.open)
+                    self.session.gw_conn = sink.nconn
+
+            def connection_lost(self, exc):
+                with sink.lock:
+                    sink.open -= 1
+                super().connection_lost(exc)
+
+        class Ctl(Controller):
+            def factory(self):
+                return Counting(self.handler, **self.SMTP_kwargs)
+
         kw = {}
         if tls_context is not None:
             kw["tls_context"] = tls_context
-        self.controller = Controller(Handler(), hostname=host, port=self.port,
-                                     decode_data=False, data_size_limit=64 << 20,
-                                     ready_timeout=10, **kw)
+        self.controller = Ctl(Handler(), hostname=host, port=self.port,
+                              decode_data=False, data_size_limit=64 << 20,
+                              ready_timeout=10, **kw)
         self.controller.start()
 
     def wait_count(self, n, timeout=20):

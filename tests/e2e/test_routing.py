@@ -154,3 +154,219 @@ def test_throttles(gw):
                   "0").returncode == 64
     gw.ok("throttle", "delete", "gmail.com")
     assert gw.run("throttle", "delete", "gmail.com").returncode == 67
+
+
+# --------------------------------------------------------------------------
+# gwd applies them.
+
+import smtplib                                                # noqa: E402
+
+from conftest import (Raw, Sink, client_tls_context, login,   # noqa: E402
+                      smarthost, wait_for)
+
+
+def submit(g, rcpts, frm="app@example.com", headers="", subject="t",
+           body="body\r\n"):
+    msg = ("From: %s\r\nTo: %s\r\nSubject: %s\r\n%s\r\n%s" %
+           (frm, ", ".join(rcpts), subject, headers, body)).encode()
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=20) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        s.sendmail(frm, rcpts, msg)
+
+
+def submit_many(g, n, rcpt, headers="", tag="m"):
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        for i in range(n):
+            s.sendmail("app@example.com", [rcpt], (
+                "From: app@example.com\r\nTo: %s\r\nSubject: %s%d\r\n%s"
+                "\r\nbody\r\n" % (rcpt, tag, i, headers)).encode())
+
+
+def gw_with(gw_factory, sink, **settings):
+    g = gw_factory(relay=smarthost(sink), settings=settings).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    return g
+
+
+def subjects(msgs):
+    out = []
+    for m in msgs:
+        for line in m.headers.split(b"\r\n"):
+            if line.startswith(b"Subject: "):
+                out.append(line[9:].decode())
+    return out
+
+
+def test_pool_source_addresses_and_helo(gw_factory, sink):
+    g = gw_with(gw_factory, sink)
+    g.gwctl("pool", "add", "out", "127.0.0.2", "127.0.0.3", "--helo",
+            "mta2.example.com")
+    g.gwctl("route", "add", "--to-domain", "pooled.test", "--pool", "out")
+    # One message per connection, so the pool's addresses take turns.
+    g.gwctl("throttle", "set", "127.0.0.1", "--per-connection", "1")
+    submit_many(g, 4, "u@pooled.test")
+    submit(g, ["v@plain.test"])
+    msgs = sink.wait_count(5)
+    pooled = [m for m in msgs if m.rcpt_tos == ["u@pooled.test"]]
+    plain = [m for m in msgs if m.rcpt_tos == ["v@plain.test"]]
+    assert {m.peer[0] for m in pooled} == {"127.0.0.2", "127.0.0.3"}
+    assert {m.helo for m in pooled} == {"mta2.example.com"}
+    assert plain[0].peer[0] == "127.0.0.1" and plain[0].helo == "gw.test"
+    ev = wait_for(lambda: len(g.events("action = 'routed'")) == 4 and
+                  g.events("action = 'routed'"), what="4 routed events")
+    assert "pool=out" in ev[0]["detail"]
+
+
+@pytest.fixture
+def other():
+    s = Sink()
+    yield s
+    s.stop()
+
+
+def test_smarthost_rule(gw_factory, sink, other):
+    g = gw_with(gw_factory, sink)
+    g.gwctl("route", "add", "--to-domain", "*.partner.test",
+            "--smarthost", "127.0.0.1:%d" % other.port, "--tls", "none")
+    submit(g, ["a@x.partner.test", "b@elsewhere.test"])
+    assert other.wait_count(1)[0].rcpt_tos == ["a@x.partner.test"]
+    assert sink.wait_count(1)[0].rcpt_tos == ["b@elsewhere.test"]
+
+
+def test_reject_rules(gw_factory, sink):
+    g = gw_with(gw_factory, sink)
+    g.gwctl("route", "add", "--to-domain", "blocked.test", "--reject",
+            "550 5.7.1 we do not send there")
+    g.gwctl("route", "add", "--header", "X-Secret: *", "--reject",
+            "554 5.7.1 secrets stay inside")
+    r = Raw(g.ports["submission"])
+    assert r.reply()[0] == 220
+    assert login(r, "app", "s3cret-pass")[0] == 235
+    assert r.cmd("MAIL FROM:<app@example.com>")[0] == 250
+    code, text = r.cmd("RCPT TO:<x@blocked.test>")
+    assert (code, text) == (550, "5.7.1 we do not send there")
+    assert r.cmd("RCPT TO:<y@fine.test>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    r.send("From: app@example.com\r\nX-Secret: plans\r\nSubject: s\r\n\r\n"
+           "x\r\n.\r\n")
+    assert r.reply() == (554, "5.7.1 secrets stay inside")
+    r.cmd("QUIT")
+    ev = wait_for(lambda: len(g.events("action = 'rejected'")) == 2 and
+                  g.events("action = 'rejected'"), what="two rejections")
+    assert [(e["recipient"], e["reply_code"]) for e in ev] == [
+        ("x@blocked.test", 550), ("y@fine.test", 554)]
+    submit(g, ["z@fine.test"])
+    assert sink.wait_count(1)[0].rcpt_tos == ["z@fine.test"]
+
+
+def queue_json(g):
+    r = g.gwctl("queue", "list", "--format", "json")
+    return [json.loads(x) for x in r.stdout.splitlines()]
+
+
+def test_hold_rule_quarantines_until_released(gw_factory, sink):
+    g = gw_with(gw_factory, sink)
+    g.gwctl("route", "add", "--header", "X-Review: yes", "--hold")
+    submit(g, ["a@x.test"], headers="X-Review: yes\r\n", subject="review")
+    submit(g, ["b@x.test"], subject="normal")
+    sink.wait_count(1)
+    q = wait_for(lambda: queue_json(g), what="held message in the queue")
+    assert len(q) == 1 and q[0]["held"] is True
+    qid = q[0]["queue_id"]
+    ev = wait_for(lambda: g.events("action = 'quarantined'"),
+                  what="quarantined event")
+    assert ev[0]["qid"] == qid and "routing rule 1" in ev[0]["detail"]
+    # Held across a restart, and the rule does not hold it again once
+    # an admin released it.
+    g.stop()
+    g.start()
+    assert queue_json(g)[0]["held"] is True
+    g.gwctl("queue", "release", qid)
+    msgs = sink.wait_count(2)
+    assert subjects(msgs) == ["normal", "review"]
+
+
+def test_rule_change_reroutes_queued_mail(gw_factory, sink, other):
+    sink.rcpt_reply = lambda a: "451 4.3.0 not now"
+    g = gw_with(gw_factory, sink)
+    submit(g, ["a@moved.test"])
+    wait_for(lambda: g.events("action = 'deferred'"), what="deferred")
+    g.gwctl("route", "add", "--to-domain", "moved.test", "--smarthost",
+            "127.0.0.1:%d" % other.port, "--tls", "none")
+    g.gwctl("queue", "flush", "ALL")
+    assert other.wait_count(1)[0].rcpt_tos == ["a@moved.test"]
+    ev = wait_for(lambda: g.events("action = 'routed'"), what="routed")
+    assert len(ev) == 1 and "rule=1" in ev[0]["detail"]
+
+
+def test_transactional_overtakes_bulk_backlog(gw_factory, sink):
+    g = gw_with(gw_factory, sink)
+    g.gwctl("route", "add", "--header", "X-GW-Stream: bulk", "--priority",
+            "bulk")
+    # One connection, ten messages a second: a backlog builds up.
+    g.gwctl("throttle", "set", "127.0.0.1", "--connections", "1",
+            "--per-minute", "600")
+    submit_many(g, 40, "list@bulk.test", headers="X-GW-Stream: bulk\r\n",
+                tag="bulk")
+    submit(g, ["ceo@x.test"], subject="invoice")
+    msgs = sink.wait_count(41, timeout=60)
+    order = subjects(msgs)
+    # In arrival order it would be last; weighted sharing lets it
+    # through after at most a few bulk messages.
+    pos = order.index("invoice")
+    assert pos < 20, order
+    assert sink.max_open == 1
+
+
+def test_throttle_connections_and_per_connection(gw_factory, sink):
+    g = gw_with(gw_factory, sink)
+    g.gwctl("throttle", "set", "127.0.0.1", "--connections", "2",
+            "--per-connection", "3")
+    import threading
+    ts = [threading.Thread(target=submit_many, args=(g, 6, "r@t.test"),
+                           kwargs={"tag": "t%d-" % i}) for i in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    msgs = sink.wait_count(18, timeout=60)
+    assert sink.max_open <= 2
+    per = {}
+    for m in msgs:
+        per[m.conn] = per.get(m.conn, 0) + 1
+    assert max(per.values()) <= 3 and len(per) >= 6
+
+
+def test_throttle_per_minute(gw_factory, sink):
+    g = gw_with(gw_factory, sink)
+    g.gwctl("throttle", "set", "127.0.0.1", "--per-minute", "30")
+    submit_many(g, 3, "r@slow.test")
+    msgs = sink.wait_count(3, timeout=30)
+    # 30 a minute: one every 2 s, never two closer (counted at the sink).
+    gaps = [b.at - a.at for a, b in zip(msgs, msgs[1:])]
+    assert min(gaps) >= 1.9, gaps
+
+
+def test_adaptive_backoff_slows_then_recovers(gw_factory, sink):
+    seen = []
+
+    def rcpt(addr):
+        seen.append(addr)
+        return "421 4.7.0 rate limited, slow down" if len(seen) <= 2 \
+            else None
+    sink.rcpt_reply = rcpt
+    g = gw_with(gw_factory, sink, **{"relay.backoff_recovery": "1s"})
+    submit_many(g, 12, "r@busy.test")
+    msgs = sink.wait_count(12, timeout=90)
+    log = g.logtext()
+    assert "throttled by the remote side (421 4.7.0" in log
+    assert "recovering" in log
+    # After the 421s, messages were spaced out by the backoff ...
+    gaps = [b.at - a.at for a, b in zip(msgs, msgs[1:])]
+    assert max(gaps) >= 0.9, gaps
+    # ... and the spacing went away again.
+    wait_for(lambda: "no wait" in g.logtext(), timeout=30,
+             what="full recovery")
