@@ -30,4 +30,28 @@ struct queue_stats {
 };
 void	 queue_stats(struct queue_stats *);
 
+/*
+ * Queued recipients per recipient domain, qshape-style: how many, how
+ * old (age[i] counts those queued less than queue_age_min[i] minutes,
+ * the last bucket the rest), what they are doing, when the next retry
+ * is due and the last reply that deferred one of them.
+ */
+#define QUEUE_AGES	6
+extern const int queue_age_min[QUEUE_AGES - 1];	/* 5 10 20 40 80 */
+
+struct queue_dest {
+	char	 name[256];	/* recipient domain */
+	int	 queued;
+	int	 active;	/* in a transaction now */
+	int	 waiting;	/* in backoff until next_attempt */
+	int	 connections;	/* of the destination it goes through */
+	int	 age[QUEUE_AGES];
+	int64_t	 next_attempt;	/* unix seconds; 0: none waiting */
+	int	 error_attempts;
+	char	 error[256];	/* last reply that deferred one; "" */
+};
+/* Every domain with queued recipients, most queued first; the caller
+ * frees *out.  Returns how many. */
+int	 queue_destinations(struct queue_dest **out);
+
 #endif
