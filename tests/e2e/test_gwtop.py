@@ -463,12 +463,13 @@ def test_live_screen_keys_and_quit(env):
         "received", "dsn", "bounced", "received"]
     assert r[21].split()[1:] == ["bounced", "B", "c@example.net", "550",
                                  "5.1.1", "mx.example.net"]
-    assert r[23].strip() == "q quit  h help  space pause  +/- refresh"
+    assert r[23].strip().startswith("q quit  h help  / filter  < > sort")
+    assert r[23].split()[-2:] == ["sort:", "TIME"]
     assert b"\x1b[?1049h" in t.out          # alternate screen entered
     assert re.search(rb"\x1b\[(\d+;)*3[0-7]m", t.out)     # some colour
     t.send("h")
     assert t.wait_for("gwtop keys")
-    assert "refresh more often (down to 0.5 s)" in t.read(0.1)
+    assert "refresh less / more often (0.5 s to 60 s)" in t.read(0.1)
     t.send("x")                             # any key closes the help
     t.read(0.3)
     assert "gwtop keys" not in t.read(0.3)
