@@ -108,6 +108,8 @@ struct snapshot {
 	int64_t		 count[NWIN][NACT];
 	struct recent	 recent[RECENT_MAX];
 	int		 nrecent;
+	/* Delivery latency (received -> delivered) in ms, -1: none. */
+	int64_t		 lat_p50[NWIN], lat_p95[NWIN];
 	struct sub	 sub[SUB_MAX];
 	int		 nsub;
 
@@ -145,7 +147,7 @@ int	 ctl_destinations(char *text, struct dest *, int max);
 
 /* rates.c: derived figures; -1 when there is nothing to divide by. */
 enum rate { RATE_IN, RATE_OUT, RATE_DELIVERY, RATE_DEFERRAL, RATE_BOUNCE,
-    NRATE };
+    RATE_P50, RATE_P95, RATE_COMPLAINT, NRATE };
 enum level { LEVEL_NONE, LEVEL_GOOD, LEVEL_WARN, LEVEL_BAD };
 
 extern const char *const rate_name[NRATE];	/* "in_per_s", ... */

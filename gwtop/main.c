@@ -1,6 +1,6 @@
 /*
  * gwtop - a live view of gw: queue depth, throughput, delivery, deferral
- * and bounce rates, recent events; destinations (qshape),
+ * and bounce rates, latency, recent events; destinations (qshape),
  * subaccounts, the queue and one message's lifecycle.
  *
  * Security: only reads.  queue.db and log.db are opened read-only; the
