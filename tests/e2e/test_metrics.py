@@ -181,6 +181,28 @@ def test_health_and_errors(gw):
     assert control(gw, "frobnicate").startswith("error unknown command")
 
 
+def health(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % port,
+                                    timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_health_storage_full(gw_factory):
+    """Less free space in the state directory than metrics.min_free (or
+    under 1%): 503 "storage full", so a balancer sends mail elsewhere.
+    This machine's disk is not 100 000 TB, so that threshold trips; the
+    default 64M does not (test_health_and_errors)."""
+    port = free_port()
+    g = gw_factory(extra='metrics = { listen = "127.0.0.1:%d"; '
+                   'min_free = "100000000G"; };' % port).start()
+    assert health(port) == (503, "storage full\n")
+    # Metrics still answer: only the health check says no.
+    assert prometheus(port)["gw_queue_messages"] == 0
+
+
 def test_control_socket_refuses_other_users(gw):
     path = os.path.join(gw.state, "control")
     assert oct(os.stat(path).st_mode & 0o777) == "0o660"
