@@ -131,7 +131,11 @@ model_queue_messages(sqlite3 *db, struct snapshot *s)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* The oldest QMSG_MAX messages, each with its recipients summed up. */
+/*
+ * The oldest QMSG_MAX messages, each with its recipients summed up; the
+ * reply shown is that of the most tried recipient.  The limit applies
+ * before the join, so a deep queue costs one pass over message.
+ */
 static int
 model_queue_list(sqlite3 *db, struct snapshot *s)
 {
@@ -141,9 +145,12 @@ model_queue_list(sqlite3 *db, struct snapshot *s)
 	s->nqmsg = 0;
 	if (sqlite3_prepare_v2(db, "SELECT m.qid, m.sender, m.subaccount, "
 	    "m.received, m.size, count(r.id), max(r.attempts), "
-	    "min(r.next_attempt), min(r.address), max(r.last_reply) "
-	    "FROM message m LEFT JOIN recipient r ON r.message = m.id "
-	    "GROUP BY m.id ORDER BY m.received, m.id LIMIT ?", -1, &st,
+	    "min(r.next_attempt), min(r.address), "
+	    "(SELECT last_reply FROM recipient WHERE message = m.id "
+	    "ORDER BY attempts DESC, id LIMIT 1) "
+	    "FROM (SELECT * FROM message ORDER BY received, id LIMIT ?) m "
+	    "LEFT JOIN recipient r ON r.message = m.id "
+	    "GROUP BY m.id ORDER BY m.received, m.id", -1, &st,
 	    NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int(st, 1, QMSG_MAX);

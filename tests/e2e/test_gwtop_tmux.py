@@ -270,6 +270,7 @@ def test_under_load_numbers_match_sink_and_log(gw, sink, tmux_factory):
     assert lines[5].split()[:5] == ["QID", "AGE", "SIZE", "RCPT", "TRY"]
     assert [l.split()[0] for l in lines[6:8]] == qids      # oldest first
     assert lines[6].split()[3:5] == ["3", "1"]
+    assert all("451 4.2.1" in l for l in lines[6:8])     # the last reply
     t.keys("Down")
     t.keys("Enter")
     s = t.wait_text("Message %s: " % qids[1])
