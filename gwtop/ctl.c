@@ -140,7 +140,8 @@ ctl_destinations(char *text, struct dest *d, int max)
 
 	for (line = strtok_r(text, "\n", &save); line && n < max;
 	    line = strtok_r(NULL, "\n", &save))
-		if (strncmp(line, "dest ", 5) == 0 && ctl_dest(line, &d[n]) == 0)
+		if (strncmp(line, "dest ", 5) == 0 &&
+		    ctl_dest(line, &d[n]) == 0)
 			n++;
 	return n;
 }

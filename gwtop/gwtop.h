@@ -54,7 +54,7 @@ struct hist {
 
 /* One line of gwd's `destinations`: queued recipients of a domain. */
 #define DEST_MAX	200
-#define DEST_AGES	6		/* 0-5m 5-10m 10-20m 20-40m 40-80m 80m+ */
+#define DEST_AGES	6	/* <5m <10m <20m <40m <80m, older */
 
 struct dest {
 	char		 name[256];
