@@ -240,7 +240,9 @@ def test_under_load_numbers_match_sink_and_log(gw, sink, tmux_factory):
     # / filters the rows; Esc clears the filter.
     t.keys("/")
     t.wait_text("Filter: _")
-    t.literal("oth")
+    t.literal("othx")
+    t.wait_text("Filter: othx_")
+    t.keys("BSpace")
     t.wait_text("Filter: oth_")
     t.keys("Enter")
     s = t.wait(lambda s: "filter: oth" in s and "slow.test" not in s,
@@ -280,6 +282,14 @@ def test_under_load_numbers_match_sink_and_log(gw, sink, tmux_factory):
     t.keys("Escape")
     t.wait_text("Queue: 2 messages")
     t.keys("Up", "Enter")
+    t.wait_text("Message %s: " % qids[0])
+    t.keys("Escape")
+    t.wait_text("Queue: 2 messages")
+    t.keys("NPage", "Enter")                     # PgDn: to the last
+    t.wait_text("Message %s: " % qids[1])
+    t.keys("Escape")
+    t.wait_text("Queue: 2 messages")
+    t.keys("PPage", "Enter")                     # PgUp: to the first
     t.wait_text("Message %s: " % qids[0])
     t.keys("Escape")
     t.wait_text("Queue: 2 messages")
