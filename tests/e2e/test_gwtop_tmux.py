@@ -59,7 +59,7 @@ class Tmux:
     def literal(self, text):
         self.tmux("send-keys", "-l", text)
 
-    def wait(self, pred, what, timeout=15):
+    def wait(self, pred, what, timeout=30):
         """Poll the screen until pred(text) is true; return the text."""
         box = {}
 
@@ -73,7 +73,7 @@ class Tmux:
                                  % (what, box.get("s")))
         return box["s"]
 
-    def wait_text(self, text, timeout=15):
+    def wait_text(self, text, timeout=30):
         return self.wait(lambda s: text in s, repr(text), timeout)
 
     def gwtop_pid(self):
@@ -128,25 +128,30 @@ class Load:
     def __init__(self, g, rcpt="u@dest.test"):
         self.g, self.rcpt = g, rcpt
         self.sent = 0
+        self.error = None
         self.stop_ = threading.Event()
         self.th = threading.Thread(target=self.run)
         self.th.start()
 
     def run(self):
-        with smtplib.SMTP("127.0.0.1", self.g.ports["submission"],
-                          timeout=10) as s:
-            s.starttls(context=client_tls_context())
-            s.login("app", "s3cret-pass")
-            while not self.stop_.is_set():
-                s.sendmail("app@example.com", [self.rcpt],
-                           b"From: <app@example.com>\r\nSubject: load\r\n"
-                           b"\r\nhi\r\n")
-                self.sent += 1
-                time.sleep(0.02)
+        try:
+            with smtplib.SMTP("127.0.0.1", self.g.ports["submission"],
+                              timeout=30) as s:
+                s.starttls(context=client_tls_context())
+                s.login("app", "s3cret-pass")
+                while not self.stop_.is_set():
+                    s.sendmail("app@example.com", [self.rcpt],
+                               b"From: <app@example.com>\r\n"
+                               b"Subject: load\r\n\r\nhi\r\n")
+                    self.sent += 1
+                    time.sleep(0.02)
+        except Exception as e:      # reported by stop(), in the test
+            self.error = e
 
     def stop(self):
         self.stop_.set()
-        self.th.join(30)
+        self.th.join(60)
+        assert self.error is None, "load: %r" % self.error
 
 
 def deferring(sink):
