@@ -49,6 +49,8 @@ static const struct opt opts[] = {
 	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0 },
 	{ "metrics.listen", O_STR, OFF(metrics_listen), NULL, 0, 0, 0, 0,
 	    0 },
+	{ "metrics.min_free", O_SIZE, OFF(metrics_min_free), "64M", 0,
+	    INT64_MAX, 0, 0, 0 },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
 	    0 },

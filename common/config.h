@@ -38,6 +38,7 @@ struct gw_config {
 	char		*user;
 	char		*control_socket;
 	char		*metrics_listen;	/* "127.0.0.1:9465"; NULL: off */
+	int64_t		 metrics_min_free;	/* /health: bytes in state_dir */
 	int		 syslog;
 
 	struct gw_listen listen[GW_MAX_LISTEN];

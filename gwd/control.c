@@ -40,10 +40,12 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,12 +188,90 @@ write_prometheus(struct buf *out)
 	}
 }
 
+/*
+ * `destinations [N]`: the N (default and at most DEST_MAX) domains with
+ * the most queued recipients, one line each after a line naming the age
+ * buckets in minutes.  The error is a remote reply: control bytes become
+ * '?' so it stays one line.
+ */
+#define DEST_MAX	200
+
+/* One whole line or nothing: a full buffer never cuts a line. */
+static int
+write_dest(struct buf *out, const struct queue_dest *d)
+{
+	char err[sizeof(d->error)], age[QUEUE_AGES * 12], line[1024];
+	size_t o = 0;
+
+	gw_strlcpy(err, d->error[0] ? d->error : "-", sizeof(err));
+	for (char *p = err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	for (int i = 0; i < QUEUE_AGES; i++)
+		o += (size_t)snprintf(age + o, sizeof(age) - o, "%s%d",
+		    i ? "," : "", d->age[i]);
+	if (snprintf(line, sizeof(line), "dest %s queued=%d active=%d "
+	    "waiting=%d connections=%d next_attempt=%lld age=%s error=%s\n",
+	    d->name, d->queued, d->active, d->waiting, d->connections,
+	    (long long)d->next_attempt, age, err) >= (int)sizeof(line))
+		return -1;
+	return buf_puts(out, line);
+}
+
+static void
+write_destinations(struct buf *out, const char *arg)
+{
+	struct queue_dest *d;
+	char *end;
+	long max = DEST_MAX;
+	int n;
+
+	if (*arg != '\0')
+		max = strtol(arg, &end, 10);
+	if (*arg != '\0' && (end == arg || *end != '\0' || max < 1 ||
+	    max > DEST_MAX)) {
+		buf_printf(out, "error count: expected 1 to %d\n", DEST_MAX);
+		return;
+	}
+	n = queue_destinations(&d);
+	buf_puts(out, "buckets");
+	for (int i = 0; i < QUEUE_AGES - 1; i++)
+		buf_printf(out, " %d", queue_age_min[i]);
+	buf_printf(out, " %d+\n", queue_age_min[QUEUE_AGES - 2]);
+	for (int i = 0; i < n && i < max; i++)
+		if (write_dest(out, &d[i]) == -1)
+			break;
+	free(d);
+}
+
+/*
+ * Is the state directory's file system nearly full?  Below
+ * metrics.min_free bytes or 1% free, commits are about to fail (452 at
+ * MAIL, 451 in DATA): a balancer should send mail elsewhere.
+ */
+static int
+storage_full(void)
+{
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (statvfs(gcfg->state_dir, &sv) == -1)
+		return 0;	/* the commits will say what is wrong */
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return avail < (uint64_t)gcfg->metrics_min_free ||
+	    (uint64_t)sv.f_bavail * 100 < (uint64_t)sv.f_blocks;
+}
+
 /* Why gwd is not healthy, or NULL. */
 static const char *
 unhealthy(void)
 {
 	if (gm.stopping)
 		return "shutting down";
+	if (!gm.ready)
+		return "starting";
+	if (storage_full())
+		return "storage full";
 	return NULL;
 }
 
@@ -210,8 +290,12 @@ answer_control(struct conn *c, const char *line)
 		write_stats(&out);
 	else if (strcmp(line, "ping") == 0)
 		buf_puts(&out, "pong\n");
+	else if (strncmp(line, "destinations", 12) == 0 &&
+	    (line[12] == '\0' || line[12] == ' '))
+		write_destinations(&out, line[12] ? line + 13 : "");
 	else
-		buf_puts(&out, "error unknown command (try: stats, ping, queue)\n");
+		buf_puts(&out, "error unknown command (try: stats, "
+		    "destinations, ping, queue)\n");
 	conn_write(c, buf_ptr(&out), buf_len(&out));
 	buf_free(&out);
 	conn_close_after_flush(c);

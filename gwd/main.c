@@ -313,6 +313,7 @@ main(int argc, char *argv[])
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
 	control_start();
+	gm.ready = 1;
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
 	    cfg.relay.host : "mx");

@@ -27,6 +27,7 @@ struct gw_metrics {
 	uint64_t	 dkim_signed_total;
 	uint64_t	 dkim_unsigned_total;
 	int		 stopping;
+	int		 ready;		/* listening, the queue recovered */
 };
 
 extern struct gw_metrics gm;

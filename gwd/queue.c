@@ -11,6 +11,7 @@
  * forgotten; a bounce's DSN is inserted in the same op, so a crash can
  * neither lose it nor send it twice.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1131,6 +1132,92 @@ queue_stats(struct queue_stats *st)
 	st->destinations = (int)hmap_count(&dests);
 	st->connections = mta_count();
 	st->oldest_us = qhead ? qhead->received_us : 0;
+}
+
+const int queue_age_min[QUEUE_AGES - 1] = { 5, 10, 20, 40, 80 };
+
+static int
+qdest_age(int64_t age_us)
+{
+	int i;
+
+	for (i = 0; i < QUEUE_AGES - 1; i++)
+		if (age_us < (int64_t)queue_age_min[i] * 60 * 1000000)
+			break;
+	return i;
+}
+
+static void
+qdest_count(struct queue_dest *q, const struct qrcpt *r, int64_t now)
+{
+	q->queued++;
+	q->age[qdest_age(now - r->msg->received_us)]++;
+	if (r->state == QR_ACTIVE)
+		q->active++;
+	if (r->state != QR_WAITING)
+		return;
+	q->waiting++;
+	if (q->next_attempt == 0 || r->next_attempt < q->next_attempt)
+		q->next_attempt = r->next_attempt;
+	/* The most tried recipient's reply says best why the domain lags. */
+	if (r->last_reply && r->attempts >= q->error_attempts) {
+		q->error_attempts = r->attempts;
+		gw_strlcpy(q->error, r->last_reply, sizeof(q->error));
+	}
+}
+
+static int
+qdest_cmp(const void *a, const void *b)
+{
+	const struct queue_dest *x = a, *y = b;
+
+	if (x->queued != y->queued)
+		return x->queued > y->queued ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+int
+queue_destinations(struct queue_dest **out)
+{
+	struct hmap byname;
+	struct queue_dest *q, *d;
+	struct dest *via;
+	int64_t now = now_us();
+	int n = 0;
+
+	/* No more domains than pending recipients. */
+	q = xcalloc((size_t)nrcpts + 1, sizeof(*q));
+	hmap_init(&byname);
+	for (struct qmsg *m = qhead; m; m = m->qnext)
+		for (int i = 0; i < m->nrcpt; i++) {
+			struct qrcpt *r = &m->rcpt[i];
+			intptr_t k;
+
+			if (r->state == QR_DONE || r->domain == NULL)
+				continue;
+			if ((k = (intptr_t)hmap_get(&byname, r->domain)) == 0) {
+				if (n > nrcpts)
+					break;	/* counts out of step */
+				gw_strlcpy(q[n].name, r->domain,
+				    sizeof(q[n].name));
+				k = ++n;
+				hmap_put(&byname, r->domain, (void *)k);
+			}
+			qdest_count(&q[k - 1], r, now);
+		}
+	hmap_free(&byname, NULL);
+	for (int i = 0; i < n; i++) {
+		d = &q[i];
+		/* The domain's own destination, else the smarthost's (a
+		 * routing rule may send it elsewhere still). */
+		if ((via = hmap_get(&dests, d->name)) == NULL)
+			via = hmap_get(&dests, SMARTHOST_DEST);
+		d->connections = via ? via->nconn : 0;
+	}
+	if (n > 1)
+		qsort(q, (size_t)n, sizeof(*q), qdest_cmp);
+	*out = q;
+	return n;
 }
 
 static int

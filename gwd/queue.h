@@ -37,9 +37,10 @@ void	 queue_stats(struct queue_stats *);
  * Admin actions (control.c: gwctl queue).  queue_admin() applies verb
  * (CTL_Q_FLUSH, _HOLD, _RELEASE, _DELETE, _BOUNCE) to m at once, which
  * may free m, or (a flush that ends a job at once) other messages too:
- * hold queue ids, not pointers, across calls.  QA_DONE: done() runs once the change and its audit
- * events are committed (failed set if queue.db refused); otherwise
- * nothing changed and *why says why.  *why may also annotate QA_DONE.
+ * hold queue ids, not pointers, across calls.  QA_DONE: done() runs
+ * once the change and its audit events are committed (failed set if
+ * queue.db refused); otherwise nothing changed and *why says why.  *why
+ * may also annotate QA_DONE.
  */
 enum { QA_DONE, QA_UNCHANGED, QA_BUSY };
 struct qmsg *queue_find(const char *qid);
@@ -48,5 +49,29 @@ int	 queue_msg_active(const struct qmsg *);	/* recipients in delivery */
 int	 queue_admin(struct qmsg *, enum ctl_verb, const char *domain,
 	    void (*done)(void *, int failed, const char *error), void *arg,
 	    const char **why);
+
+/*
+ * Queued recipients per recipient domain, qshape-style: how many, how
+ * old (age[i] counts those queued less than queue_age_min[i] minutes,
+ * the last bucket the rest), what they are doing, when the next retry
+ * is due and the last reply that deferred one of them.
+ */
+#define QUEUE_AGES	6
+extern const int queue_age_min[QUEUE_AGES - 1];	/* 5 10 20 40 80 */
+
+struct queue_dest {
+	char	 name[256];	/* recipient domain */
+	int	 queued;
+	int	 active;	/* in a transaction now */
+	int	 waiting;	/* in backoff until next_attempt */
+	int	 connections;	/* of the destination it goes through */
+	int	 age[QUEUE_AGES];
+	int64_t	 next_attempt;	/* unix seconds; 0: none waiting */
+	int	 error_attempts;
+	char	 error[256];	/* last reply that deferred one; "" */
+};
+/* Every domain with queued recipients, most queued first; the caller
+ * frees *out.  Returns how many. */
+int	 queue_destinations(struct queue_dest **out);
 
 #endif

@@ -1,12 +1,14 @@
 /*
- * gwtop.h - the pieces of gwtop: a model that reads queue.db and log.db
- * into a snapshot (model.c), derived rates (rates.c), panels that draw a
- * snapshot (panel_*.c), the screen that arranges them (view.c), and the
+ * gwtop.h - the pieces of gwtop: a model that reads queue.db, log.db
+ * (model.c) and gwd's control socket (ctl.c) into a snapshot, derived
+ * rates (rates.c), panels that draw a snapshot (panel_*.c) with their
+ * tables (table.c), the screen that arranges them (view.c), and the
  * one-shot printer (once.c).
  */
 #ifndef GWTOP_H
 #define GWTOP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define RECENT_MAX	200
@@ -50,6 +52,43 @@ struct hist {
 	int64_t		 out[HIST_MAX];	/* delivered_total */
 };
 
+/* One line of gwd's `destinations`: queued recipients of a domain. */
+#define DEST_MAX	200
+#define DEST_AGES	6	/* <5m <10m <20m <40m <80m, older */
+
+struct dest {
+	char		 name[256];
+	int64_t		 queued, active, waiting, connections;
+	int64_t		 age[DEST_AGES];
+	int64_t		 next_attempt;	/* unix seconds; 0: none */
+	char		 error[256];
+};
+
+/* A subaccount's outcomes over the last hour and day, from log.db. */
+#define SUB_MAX		200
+enum subwin { SUB_1H, SUB_24H, NSUBWIN };
+
+struct sub {
+	char		 name[64];
+	int64_t		 count[NSUBWIN][NACT];
+};
+
+/* A message in queue.db. */
+#define QMSG_MAX	500
+
+struct qmsg {
+	char		 qid[32];
+	char		 sender[256];
+	char		 subaccount[64];
+	char		 rcpt[256];	/* the first pending recipient */
+	char		 last_reply[256];
+	int64_t		 received_us;
+	int64_t		 size;
+	int64_t		 nrcpt;
+	int64_t		 attempts;	/* the most of any recipient */
+	int64_t		 next_attempt;	/* the soonest; unix seconds */
+};
+
 struct snapshot {
 	int64_t		 now_us;
 	const char	*gwd;		/* running, stopped, unknown */
@@ -69,12 +108,29 @@ struct snapshot {
 	int64_t		 count[NWIN][NACT];
 	struct recent	 recent[RECENT_MAX];
 	int		 nrecent;
+	/* Delivery latency (received -> delivered) in ms, -1: none. */
+	int64_t		 lat_p50[NWIN], lat_p95[NWIN];
+	struct sub	 sub[SUB_MAX];
+	int		 nsub;
+
+	int		 dest_ok;	/* gwd answered `destinations` */
+	struct dest	 dest[DEST_MAX];
+	int		 ndest;
+
+	struct qmsg	 qmsg[QMSG_MAX];	/* oldest first */
+	int		 nqmsg;
+
+	/* The lifecycle of one message, when asked for: its events. */
+	char		 life_qid[32];
+	struct recent	 life[RECENT_MAX];
+	int		 nlife;
 };
 
 struct model;
 
 /* model.c: databases opened read-only, reopened after any failure. */
 struct model *model_new(const char *state_dir, const char *control_socket);
+/* s->life_qid says which message's events to read ("" for none). */
 void	 model_refresh(struct model *, struct snapshot *);
 void	 model_free(struct model *);
 
@@ -82,9 +138,16 @@ void	 model_free(struct model *);
 void	 hist_add(struct hist *, int64_t t_us, const struct live *);
 double	 hist_rate(const struct hist *, int i, int out);
 
+/* ctl.c: gwd's control socket, one command per connection.  The
+ * state ("running", "stopped", "unknown"); the answer in buf. */
+const char *ctl_ask(const char *path, const char *cmd, char *buf,
+	    size_t bufsz);
+void	 ctl_stats(char *text, struct live *);
+int	 ctl_destinations(char *text, struct dest *, int max);
+
 /* rates.c: derived figures; -1 when there is nothing to divide by. */
 enum rate { RATE_IN, RATE_OUT, RATE_DELIVERY, RATE_DEFERRAL, RATE_BOUNCE,
-    NRATE };
+    RATE_P50, RATE_P95, RATE_COMPLAINT, NRATE };
 enum level { LEVEL_NONE, LEVEL_GOOD, LEVEL_WARN, LEVEL_BAD };
 
 extern const char *const rate_name[NRATE];	/* "in_per_s", ... */

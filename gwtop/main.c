@@ -1,11 +1,13 @@
 /*
  * gwtop - a live view of gw: queue depth, throughput, delivery, deferral
- * and bounce rates, recent events.
+ * and bounce rates, latency, recent events; destinations (qshape),
+ * subaccounts, the queue and one message's lifecycle.
  *
  * Security: only reads.  queue.db and log.db are opened read-only; the
- * control socket is only connected to (to see whether gwd is up), never
- * spoken to.  Runs with the caller's privileges.  Text from the log is
- * cleaned of control characters before it reaches the terminal.
+ * control socket is only asked `stats` and `destinations`, which change
+ * nothing.  Runs with the caller's privileges.  Text from the log, the
+ * queue and gwd (remote replies) is cleaned of control characters
+ * before it reaches the terminal.
  * Standards: RFC 3339 times and JSON (RFC 8259) in --once output.
  * Model: htop's - a model fills a snapshot, panels draw it, keys come
  * from a table, and the signal handler only sets a flag.
@@ -90,14 +92,211 @@ key_redraw(struct gwtop *g)
 	return KEY_F_REDRAW;
 }
 
+static struct tview *
+key_tview(struct gwtop *g)
+{
+	return &g->v.t[g->v.screen];
+}
+
+static int
+key_filter(struct gwtop *g)
+{
+	g->v.editing = 1;
+	return KEY_F_REDRAW;
+}
+
+/* Esc: clear the filter; on a message, back to the queue. */
+static int
+key_escape(struct gwtop *g)
+{
+	struct tview *tv = key_tview(g);
+
+	if (tv->filter[0] == '\0' && g->v.screen == SCR_MESSAGE) {
+		g->v.screen = SCR_QUEUE;
+		g->s.life_qid[0] = '\0';
+	}
+	tv->filter[0] = '\0';
+	return KEY_F_REDRAW;
+}
+
+static int
+key_sort_next(struct gwtop *g)
+{
+	struct tview *tv = key_tview(g);
+
+	if (tv->sort + 1 < view_table(g->v.screen)->ncols)
+		tv->sort++;
+	tv->reverse = 0;
+	return KEY_F_REDRAW;
+}
+
+static int
+key_sort_prev(struct gwtop *g)
+{
+	struct tview *tv = key_tview(g);
+
+	if (tv->sort > 0)
+		tv->sort--;
+	tv->reverse = 0;
+	return KEY_F_REDRAW;
+}
+
+static int
+key_invert(struct gwtop *g)
+{
+	key_tview(g)->reverse = !key_tview(g)->reverse;
+	return KEY_F_REDRAW;
+}
+
+static int
+key_screen(struct gwtop *g, enum view_screen sc)
+{
+	g->v.screen = sc;
+	return KEY_F_REDRAW;
+}
+
+static int
+key_overview(struct gwtop *g)
+{
+	return key_screen(g, SCR_OVERVIEW);
+}
+
+static int
+key_dest(struct gwtop *g)
+{
+	return key_screen(g, SCR_DEST);
+}
+
+static int
+key_subs(struct gwtop *g)
+{
+	return key_screen(g, SCR_SUBS);
+}
+
+static int
+key_queue(struct gwtop *g)
+{
+	return key_screen(g, SCR_QUEUE);
+}
+
+static int
+key_next_screen(struct gwtop *g)
+{
+	return key_screen(g, (g->v.screen + 1) % SCR_MESSAGE);
+}
+
+static int
+key_day(struct gwtop *g)
+{
+	g->v.day = !g->v.day;
+	return KEY_F_REDRAW;
+}
+
+static int
+key_move(struct gwtop *g, int by)
+{
+	struct tview *tv = key_tview(g);
+
+	tv->sel += by;
+	if (tv->sel >= tv->n)
+		tv->sel = tv->n - 1;
+	if (tv->sel < 0)
+		tv->sel = 0;
+	return KEY_F_REDRAW;
+}
+
+static int
+key_up(struct gwtop *g)
+{
+	return key_move(g, -1);
+}
+
+static int
+key_down(struct gwtop *g)
+{
+	return key_move(g, 1);
+}
+
+static int
+key_page_up(struct gwtop *g)
+{
+	return key_move(g, -(LINES / 2));
+}
+
+static int
+key_page_down(struct gwtop *g)
+{
+	return key_move(g, LINES / 2);
+}
+
+/* Enter on a queued message: its events, read from now on. */
+static int
+key_enter(struct gwtop *g)
+{
+	struct tview *tv = key_tview(g);
+
+	if (g->v.screen != SCR_QUEUE || tv->n == 0)
+		return 0;
+	gw_strlcpy(g->s.life_qid, g->s.qmsg[tv->order[tv->sel]].qid,
+	    sizeof(g->s.life_qid));
+	g->v.screen = SCR_MESSAGE;
+	g->v.t[SCR_MESSAGE].filter[0] = '\0';
+	return KEY_F_REDRAW | KEY_F_REFRESH;
+}
+
+/* Typing a filter: every key is text but Enter, Esc and Backspace. */
+static int
+key_edit(struct gwtop *g, int ch)
+{
+	struct tview *tv = key_tview(g);
+	size_t len = strlen(tv->filter);
+
+	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER)
+		g->v.editing = 0;
+	else if (ch == 27) {
+		g->v.editing = 0;
+		tv->filter[0] = '\0';
+	} else if (ch == KEY_BACKSPACE || ch == 127 || ch == '\b') {
+		if (len > 0)
+			tv->filter[len - 1] = '\0';
+	} else if (ch >= 0x20 && ch < 0x7f && len + 1 < sizeof(tv->filter)) {
+		tv->filter[len] = (char)ch;
+		tv->filter[len + 1] = '\0';
+	} else if (ch != KEY_RESIZE)
+		return 0;
+	tv->sel = 0;
+	return KEY_F_REDRAW;
+}
+
 const struct key keys[] = {
 	{ 'q', "q", "quit", key_quit },
 	{ 'Q', NULL, NULL, key_quit },
 	{ 'h', "h ?", "this help", key_help },
 	{ '?', NULL, NULL, key_help },
+	{ '1', "1", "overview: queue, throughput, rates, events",
+	    key_overview },
+	{ '2', "2", "destinations (qshape)", key_dest },
+	{ '3', "3", "subaccounts", key_subs },
+	{ '4', "4", "queue; Enter: a message's lifecycle", key_queue },
+	{ '\t', "Tab", "next screen", key_next_screen },
+	{ '/', "/", "filter the table (Esc clears; Esc again: back)",
+	    key_filter },
+	{ 27, NULL, NULL, key_escape },
+	{ '<', "< >", "sort by the column to the left / right", key_sort_prev },
+	{ '>', NULL, NULL, key_sort_next },
+	{ 'I', "I", "reverse the sort", key_invert },
+	{ 'w', "w", "subaccounts: last hour / last 24 h", key_day },
+	{ KEY_UP, "Up Down", "choose a message (also PgUp PgDn)", key_up },
+	{ KEY_DOWN, NULL, NULL, key_down },
+	{ KEY_PPAGE, NULL, NULL, key_page_up },
+	{ KEY_NPAGE, NULL, NULL, key_page_down },
+	{ '\r', NULL, NULL, key_enter },
+	{ '\n', NULL, NULL, key_enter },
+	{ KEY_ENTER, NULL, NULL, key_enter },
 	{ ' ', "space", "pause / resume", key_pause },
-	{ '+', "+", "refresh less often", key_slower },
-	{ '-', "-", "refresh more often (down to 0.5 s)", key_faster },
+	{ '+', "+ -", "refresh less / more often (0.5 s to 60 s)",
+	    key_slower },
+	{ '-', NULL, NULL, key_faster },
 	{ 'L' & 0x1f, "^L", "redraw the screen", key_redraw },
 	{ KEY_RESIZE, NULL, NULL, key_redraw },
 };
@@ -110,6 +309,8 @@ main_key(struct gwtop *g, int ch)
 		g->v.help = 0;	/* any key closes the help */
 		return KEY_F_REDRAW;
 	}
+	if (g->v.editing)
+		return key_edit(g, ch);
 	for (size_t i = 0; i < nkeys; i++)
 		if (keys[i].ch == ch)
 			return keys[i].fn(g);
@@ -157,6 +358,17 @@ main_loop(struct gwtop *g)
 	}
 }
 
+/* Each table's first sort: newest events, most queued destinations,
+ * most mail sent, oldest queued message, a message's events in order. */
+static void
+main_defaults(struct view *v)
+{
+	v->t[SCR_DEST].sort = 1;
+	v->t[SCR_SUBS].sort = 1;
+	v->t[SCR_QUEUE].sort = 1;
+	v->t[SCR_MESSAGE].reverse = 1;
+}
+
 static void
 main_usage(FILE *fp)
 {
@@ -176,8 +388,8 @@ main_help(void)
 	    "json\n"
 	    "  -h, --help       this help\n"
 	    "  -V, --version    print the version\n"
-	    "\nKeys: q quit, h or ? help, space pause, + and - refresh "
-	    "interval.\n", GW_DEFAULT_CONFIG);
+	    "\nKeys: q quit, h or ? help, 1-4 screens, / filter, < > sort, "
+	    "space pause,\n+ and - refresh interval.\n", GW_DEFAULT_CONFIG);
 }
 
 struct opts {
@@ -286,6 +498,7 @@ main(int argc, char *argv[])
 		r = once_print(&g->s, o.json);
 	} else {
 		g->v.interval_ms = o.interval_ms;
+		main_defaults(&g->v);
 		main_signals();
 		atexit(view_end);
 		view_init(&g->v);

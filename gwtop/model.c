@@ -7,17 +7,14 @@
  * gwtop started before gwd, or across a restore, recovers by itself.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "db.h"
+#include "log.h"
 #include "gwtop.h"
 #include "util.h"
 
@@ -55,87 +52,6 @@ model_free(struct model *m)
 	free(m);
 }
 
-/*
- * Is gwd up, and what do its counters say?  `stats` on the control
- * socket answers "name value" lines.  A socket that accepts but does not
- * answer within LIVE_MS still means gwd is running (without numbers).
- */
-#define LIVE_MS	300
-
-static void
-live_parse(char *text, struct live *l)
-{
-	static const struct { const char *name; size_t off; } keys[] = {
-		{ "uptime_seconds", offsetof(struct live, uptime_s) },
-		{ "sessions", offsetof(struct live, sessions) },
-		{ "connections_out", offsetof(struct live, connections_out) },
-		{ "messages_received_total",
-		    offsetof(struct live, received_total) },
-		{ "delivered_total", offsetof(struct live, delivered_total) },
-		{ "deferred_total", offsetof(struct live, deferred_total) },
-		{ "bounced_total", offsetof(struct live, bounced_total) },
-	};
-	char *line, *save = NULL, name[64];
-	long long v;
-
-	for (line = strtok_r(text, "\n", &save); line;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if (sscanf(line, "%63s %lld", name, &v) != 2)
-			continue;
-		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (strcmp(name, keys[i].name) == 0)
-				*(int64_t *)(void *)((char *)l + keys[i].off) = v;
-	}
-	l->ok = 1;
-}
-
-static const char *
-model_gwd_state(const char *path, struct live *l)
-{
-	struct sockaddr_un sun;
-	struct pollfd pfd;
-	char buf[8192];
-	size_t got = 0;
-	int64_t end;
-	ssize_t n;
-	int fd, r, e;
-
-	memset(l, 0, sizeof(*l));
-	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path))
-		return "unknown";
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return "unknown";
-	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	e = errno;
-	if (r == -1 && e != EAGAIN && e != EINPROGRESS) {
-		close(fd);
-		if (e == ENOENT || e == ECONNREFUSED)
-			return "stopped";
-		return "unknown";
-	}
-	/* Running.  Ask for the numbers; give up quietly after LIVE_MS. */
-	end = mono_ms() + LIVE_MS;
-	if (send(fd, "stats\n", 6, MSG_NOSIGNAL) == 6) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		while (got < sizeof(buf) - 1 && mono_ms() < end &&
-		    poll(&pfd, 1, (int)(end - mono_ms())) > 0) {
-			if ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) <= 0)
-				break;
-			got += (size_t)n;
-		}
-		buf[got] = '\0';
-		if (got > 0 && strncmp(buf, "error", 5) != 0)
-			live_parse(buf, l);
-	}
-	close(fd);
-	return "running";
-}
-
 /* Open kind read-only unless open; 0, or -1 with err set. */
 static int
 model_open(struct model *m, sqlite3 **db, enum db_kind kind, int *missing,
@@ -162,6 +78,8 @@ model_open(struct model *m, sqlite3 **db, enum db_kind kind, int *missing,
 	*db = db_open(m->state_dir, kind, DB_RDONLY, err, errsz);
 	return *db ? 0 : -1;
 }
+
+static void	model_copy(char *, size_t, sqlite3_stmt *, int);
 
 /* Keep the reason, close (ending any read transaction), retry later. */
 static void
@@ -213,6 +131,47 @@ model_queue_messages(sqlite3 *db, struct snapshot *s)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/*
+ * The oldest QMSG_MAX messages, each with its recipients summed up; the
+ * reply shown is that of the most tried recipient.  The limit applies
+ * before the join, so a deep queue costs one pass over message.
+ */
+static int
+model_queue_list(sqlite3 *db, struct snapshot *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	s->nqmsg = 0;
+	if (sqlite3_prepare_v2(db, "SELECT m.qid, m.sender, m.subaccount, "
+	    "m.received, m.size, count(r.id), max(r.attempts), "
+	    "min(r.next_attempt), min(r.address), "
+	    "(SELECT last_reply FROM recipient WHERE message = m.id "
+	    "ORDER BY attempts DESC, id LIMIT 1) "
+	    "FROM (SELECT * FROM message ORDER BY received, id LIMIT ?) m "
+	    "LEFT JOIN recipient r ON r.message = m.id "
+	    "GROUP BY m.id ORDER BY m.received, m.id", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int(st, 1, QMSG_MAX);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct qmsg *q = &s->qmsg[s->nqmsg++];
+
+		model_copy(q->qid, sizeof(q->qid), st, 0);
+		model_copy(q->sender, sizeof(q->sender), st, 1);
+		model_copy(q->subaccount, sizeof(q->subaccount), st, 2);
+		q->received_us = sqlite3_column_int64(st, 3);
+		q->size = sqlite3_column_int64(st, 4);
+		q->nrcpt = sqlite3_column_int64(st, 5);
+		q->attempts = sqlite3_column_int64(st, 6);
+		q->next_attempt = sqlite3_column_int64(st, 7);
+		model_copy(q->rcpt, sizeof(q->rcpt), st, 8);
+		model_copy(q->last_reply, sizeof(q->last_reply), st, 9);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static void
 model_queue(struct model *m, struct snapshot *s)
 {
@@ -223,7 +182,8 @@ model_queue(struct model *m, struct snapshot *s)
 	/* One read transaction: both counts from the same moment. */
 	sqlite3_exec(m->queue, "BEGIN", NULL, NULL, NULL);
 	if (model_queue_counts(m->queue, s) == -1 ||
-	    model_queue_messages(m->queue, s) == -1) {
+	    model_queue_messages(m->queue, s) == -1 ||
+	    model_queue_list(m->queue, s) == -1) {
 		model_fail(&m->queue, "queue.db", s->queue_err,
 		    sizeof(s->queue_err));
 		return;
@@ -290,20 +250,26 @@ model_result(struct recent *r, sqlite3_stmt *st)
 	    status[0] ? " " : "", host);
 }
 
+/* The newest events, or one message's from its first (qid not NULL). */
 static int
-model_log_recent(sqlite3 *db, struct snapshot *s)
+model_log_events(sqlite3 *db, const char *qid, struct recent *out, int *n)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	s->nrecent = 0;
-	if (sqlite3_prepare_v2(db, "SELECT id, ts, action, qid, recipient, "
-	    "reply_code, reply_status, remote_host, client_ip FROM event "
-	    "ORDER BY id DESC LIMIT ?", -1, &st, NULL) != SQLITE_OK)
+	*n = 0;
+	if (sqlite3_prepare_v2(db, qid ? "SELECT id, ts, action, qid, "
+	    "recipient, reply_code, reply_status, remote_host, client_ip "
+	    "FROM event WHERE qid = ?2 ORDER BY id LIMIT ?1" :
+	    "SELECT id, ts, action, qid, recipient, reply_code, reply_status, "
+	    "remote_host, client_ip FROM event ORDER BY id DESC LIMIT ?1", -1,
+	    &st, NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_int(st, 1, RECENT_MAX);
+	if (qid)
+		sqlite3_bind_text(st, 2, qid, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct recent *r = &s->recent[s->nrecent++];
+		struct recent *r = &out[(*n)++];
 
 		r->id = sqlite3_column_int64(st, 0);
 		r->ts = sqlite3_column_int64(st, 1);
@@ -316,16 +282,128 @@ model_log_recent(sqlite3 *db, struct snapshot *s)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int
+model_cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest rank: the smallest value with at least p% at or below it. */
+static int64_t
+model_pct(const int64_t *v, size_t n, int p)
+{
+	size_t k = (n * (size_t)p + 99) / 100;
+
+	return n == 0 ? -1 : v[k > 0 ? k - 1 : 0];
+}
+
+/*
+ * Latency from acceptance to delivery: each delivered event against
+ * its message's received event.  The widest window is read once; the
+ * narrower ones are its tail (rows come in delivery order).
+ */
+static int
+model_log_latency(sqlite3 *db, struct snapshot *s)
+{
+	sqlite3_stmt *st;
+	int64_t *ts = NULL, *lat = NULL, *tmp = NULL, since;
+	size_t n = 0, cap = 0, first;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "SELECT d.ts, d.ts - r.ts FROM event d "
+	    "JOIN event r ON r.qid = d.qid AND r.action = 'received' "
+	    "WHERE d.action = 'delivered' AND d.ts >= ?1 ORDER BY d.ts", -1,
+	    &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, s->now_us -
+	    (int64_t)win_seconds[NWIN - 1] * 1000000);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			ts = realloc(ts, cap * sizeof(*ts));
+			lat = realloc(lat, cap * sizeof(*lat));
+			if (ts == NULL || lat == NULL)
+				fatal("realloc");
+		}
+		ts[n] = sqlite3_column_int64(st, 0);
+		lat[n++] = sqlite3_column_int64(st, 1) / 1000;
+	}
+	sqlite3_finalize(st);
+	tmp = xcalloc(n + 1, sizeof(*tmp));
+	for (int w = 0; w < NWIN; w++) {
+		since = s->now_us - (int64_t)win_seconds[w] * 1000000;
+		for (first = n; first > 0 && ts[first - 1] >= since; first--)
+			;
+		if (n > first)
+			memcpy(tmp, lat + first, (n - first) * sizeof(*tmp));
+		qsort(tmp, n - first, sizeof(*tmp), model_cmp_i64);
+		s->lat_p50[w] = model_pct(tmp, n - first, 50);
+		s->lat_p95[w] = model_pct(tmp, n - first, 95);
+	}
+	free(tmp);
+	free(ts);
+	free(lat);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static struct sub *
+model_sub(struct snapshot *s, const char *name)
+{
+	for (int i = 0; i < s->nsub; i++)
+		if (strcmp(s->sub[i].name, name) == 0)
+			return &s->sub[i];
+	if (s->nsub == SUB_MAX)
+		return NULL;
+	memset(&s->sub[s->nsub], 0, sizeof(s->sub[0]));
+	gw_strlcpy(s->sub[s->nsub].name, name, sizeof(s->sub[0].name));
+	return &s->sub[s->nsub++];
+}
+
+/* Per subaccount and action over the last hour and the last day. */
+static int
+model_log_subs(sqlite3 *db, struct snapshot *s)
+{
+	sqlite3_stmt *st;
+	struct sub *u;
+	int rc, a;
+
+	s->nsub = 0;
+	if (sqlite3_prepare_v2(db, "SELECT subaccount, action, "
+	    "sum(ts >= ?1), count(*) FROM event WHERE ts >= ?2 AND "
+	    "subaccount IS NOT NULL AND subaccount <> '' "
+	    "GROUP BY subaccount, action", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, s->now_us - 3600 * (int64_t)1000000);
+	sqlite3_bind_int64(st, 2, s->now_us - 86400 * (int64_t)1000000);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((a = model_act((const char *)sqlite3_column_text(st, 1))) <
+		    0 || (u = model_sub(s, (const char *)
+		    sqlite3_column_text(st, 0))) == NULL)
+			continue;
+		u->count[SUB_1H][a] = sqlite3_column_int64(st, 2);
+		u->count[SUB_24H][a] = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static void
 model_log(struct model *m, struct snapshot *s)
 {
 	s->log_ok = 0;
+	s->nlife = 0;
 	if (model_open(m, &m->log, DB_LOG, &s->log_missing, s->log_err,
 	    sizeof(s->log_err)) == -1)
 		return;
 	sqlite3_exec(m->log, "BEGIN", NULL, NULL, NULL);
 	if (model_log_counts(m->log, s) == -1 ||
-	    model_log_recent(m->log, s) == -1) {
+	    model_log_events(m->log, NULL, s->recent, &s->nrecent) == -1 ||
+	    (s->life_qid[0] && model_log_events(m->log, s->life_qid, s->life,
+	    &s->nlife) == -1) ||
+	    model_log_latency(m->log, s) == -1 ||
+	    model_log_subs(m->log, s) == -1) {
 		model_fail(&m->log, "log.db", s->log_err, sizeof(s->log_err));
 		return;
 	}
@@ -333,12 +411,31 @@ model_log(struct model *m, struct snapshot *s)
 	s->log_ok = 1;
 }
 
+/* gwd's counters and destinations; it may stop between the two. */
+static void
+model_gwd(struct model *m, struct snapshot *s)
+{
+	static char buf[128 * 1024];
+
+	s->gwd = ctl_ask(m->control_socket, "stats", buf, sizeof(buf));
+	ctl_stats(buf, &s->live);
+	hist_add(&s->hist, s->now_us, &s->live);
+	s->dest_ok = 0;
+	s->ndest = 0;
+	if (!s->live.ok)
+		return;
+	ctl_ask(m->control_socket, "destinations", buf, sizeof(buf));
+	if (strncmp(buf, "buckets ", 8) == 0) {
+		s->dest_ok = 1;
+		s->ndest = ctl_destinations(buf, s->dest, DEST_MAX);
+	}
+}
+
 void
 model_refresh(struct model *m, struct snapshot *s)
 {
 	s->now_us = now_us();
-	s->gwd = model_gwd_state(m->control_socket, &s->live);
-	hist_add(&s->hist, s->now_us, &s->live);
+	model_gwd(m, s);
 	model_queue(m, s);
 	model_log(m, s);
 }

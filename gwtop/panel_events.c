@@ -1,6 +1,6 @@
 /*
- * panel_events.c - the most recent events in log.db, newest first, as
- * many as fit.
+ * panel_events.c - events from log.db as a table: the most recent
+ * (overview), or one message's whole lifecycle (the message screen).
  */
 #include <curses.h>
 #include <stdio.h>
@@ -9,13 +9,19 @@
 #include "util.h"
 #include "view.h"
 
-#define X_ACTION	9
-#define X_QID		19
-#define X_RCPT		34
+enum { C_TIME, C_ACTION, C_QID, C_RCPT, C_RESULT };
+
+static const struct table_col cols[] = {
+	{ "TIME", 8, 0, 1 },	/* sorted by ts: newest first */
+	{ "ACTION", 9, 0, 0 },
+	{ "QID", 14, 0, 0 },
+	{ "RECIPIENT", 0, 2, 0 },
+	{ "RESULT", 0, 3, 0 },
+};
 
 /* Final failures stand out; retries are a warning. */
 static enum level
-panel_events_level(const char *action)
+events_level(const char *action)
 {
 	if (strcmp(action, "bounced") == 0 || strcmp(action, "expired") == 0 ||
 	    strcmp(action, "rejected") == 0)
@@ -27,40 +33,86 @@ panel_events_level(const char *action)
 	return LEVEL_NONE;
 }
 
+static void
+events_cell(const struct recent *r, int col, char *out, size_t n)
+{
+	char t[40];
+
+	switch (col) {
+	case C_TIME:
+		fmt_rfc3339(r->ts, t, sizeof(t));
+		t[19] = '\0';
+		snprintf(out, n, "%s", t + 11);
+		break;
+	case C_ACTION:
+		snprintf(out, n, "%s", r->action);
+		break;
+	case C_QID:
+		snprintf(out, n, "%s", r->qid[0] ? r->qid : "-");
+		break;
+	case C_RCPT:
+		snprintf(out, n, "%s", r->rcpt[0] ? r->rcpt : "-");
+		break;
+	default:
+		snprintf(out, n, "%s", r->result);
+	}
+}
+
+/* The message screen shows its message's events, the others the newest. */
+static const struct recent *
+events_row(const struct view *v, const struct snapshot *s, int row)
+{
+	return v->screen == SCR_MESSAGE ? &s->life[row] : &s->recent[row];
+}
+
+static int
+events_rows(const struct view *v, const struct snapshot *s)
+{
+	return v->screen == SCR_MESSAGE ? s->nlife : s->nrecent;
+}
+
+static void
+events_cell_of(const struct view *v, const struct snapshot *s, int row,
+    int col, char *out, size_t n)
+{
+	events_cell(events_row(v, s, row), col, out, n);
+}
+
+static double
+events_key(const struct view *v, const struct snapshot *s, int row, int col)
+{
+	return (double)events_row(v, s, row)->ts;
+}
+
+static enum level
+events_level_of(const struct view *v, const struct snapshot *s, int row)
+{
+	return events_level(events_row(v, s, row)->action);
+}
+
+const struct table events_table = {
+	cols, nitems(cols), 0, C_ACTION, events_rows, events_cell_of,
+	events_key, events_level_of,
+};
+
 int
 panel_events_draw(const struct view *v, const struct snapshot *s, int y,
     int rows)
 {
-	int wr = (COLS - X_RCPT) * 2 / 5, n, attr;
-	char t[40];
-
 	if (rows < 2 || !s->log_ok)
 		return 0;
-	attron(A_BOLD);
-	mvhline(y, 0, ' ', COLS);
-	view_put(y, 0, "TIME", COLS);
-	view_put(y, X_ACTION, "ACTION", COLS - X_ACTION);
-	view_put(y, X_QID, "QID", COLS - X_QID);
-	view_put(y, X_RCPT, "RECIPIENT", wr);
-	view_put(y, X_RCPT + wr + 1, "RESULT", COLS - X_RCPT - wr - 1);
-	attroff(A_BOLD);
-	n = s->nrecent < rows - 1 ? s->nrecent : rows - 1;
-	for (int i = 0; i < n; i++) {
-		const struct recent *r = &s->recent[i];
-		int row = y + 1 + i;
+	return table_draw(&events_table, v, s, &v->t[SCR_OVERVIEW], y, rows);
+}
 
-		fmt_rfc3339(r->ts, t, sizeof(t));
-		t[19] = '\0';
-		view_put(row, 0, t + 11, 8);
-		attr = view_attr(v, panel_events_level(r->action));
-		attron(attr);
-		view_put(row, X_ACTION, r->action, X_QID - X_ACTION - 1);
-		attroff(attr);
-		view_put(row, X_QID, r->qid[0] ? r->qid : "-",
-		    X_RCPT - X_QID - 1);
-		view_put(row, X_RCPT, r->rcpt[0] ? r->rcpt : "-", wr);
-		view_put(row, X_RCPT + wr + 1, r->result,
-		    COLS - X_RCPT - wr - 1);
-	}
-	return 1 + n;
+/* Enter on a queued message: what happened to it so far, oldest first. */
+int
+panel_message_draw(const struct view *v, const struct snapshot *s, int y,
+    int rows)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "Message %s: %d events   (Esc: back to "
+	    "the queue)", s->life_qid, s->nlife);
+	return table_panel(v, s, SCR_MESSAGE, y, rows, line,
+	    s->log_ok ? NULL : s->log_err);
 }

@@ -8,11 +8,16 @@
 #include "util.h"
 #include "view.h"
 
+/*
+ * " gwtop 0.1.0  02:16:48 UTC  every 2.0s  PAUSED  gwd: running up 2s,
+ * in 0 out 2 conn": what the user set comes before gwd's state, so it
+ * stays in sight on 80 columns.
+ */
 int
 panel_header_draw(const struct view *v, const struct snapshot *s, int y,
     int rows)
 {
-	char t[40], line[160];
+	char t[40], line[160], up[32];
 	enum level l;
 	int x;
 
@@ -20,31 +25,29 @@ panel_header_draw(const struct view *v, const struct snapshot *s, int y,
 		return 0;
 	fmt_rfc3339(s->now_us, t, sizeof(t));
 	t[19] = '\0';
-	t[10] = ' ';
 	attron(A_REVERSE);
 	mvhline(y, 0, ' ', COLS);
-	snprintf(line, sizeof(line), " gwtop %s   %s UTC   gwd: ", GW_VERSION,
-	    t);
+	snprintf(line, sizeof(line), " gwtop %s  %s UTC  every %.1fs%s  gwd: ",
+	    GW_VERSION, t + 11, v->interval_ms / 1000.0,
+	    v->paused ? "  PAUSED" : "");
 	view_put(y, 0, line, COLS);
 	attroff(A_REVERSE);
 	x = (int)strlen(line);
 	l = strcmp(s->gwd, "running") == 0 ? LEVEL_GOOD :
 	    strcmp(s->gwd, "stopped") == 0 ? LEVEL_BAD : LEVEL_WARN;
 	attron(view_attr(v, l) | A_REVERSE);
-	view_put(y, x, s->gwd, COLS - x);
+	if (x < COLS)
+		view_put(y, x, s->gwd, COLS - x);
 	attroff(view_attr(v, l) | A_REVERSE);
 	x += (int)strlen(s->gwd);
+	line[0] = '\0';
 	if (s->live.ok) {
-		char up[32];
-
 		view_duration(s->live.uptime_s, up, sizeof(up));
-		snprintf(line, sizeof(line), " up %s, in %lld out %lld conn,"
-		    "   every %.1fs%s", up, (long long)s->live.sessions,
-		    (long long)s->live.connections_out,
-		    v->interval_ms / 1000.0, v->paused ? "   PAUSED" : "");
-	} else
-		snprintf(line, sizeof(line), "   every %.1fs%s",
-		    v->interval_ms / 1000.0, v->paused ? "   PAUSED" : "");
+		snprintf(line, sizeof(line), " up %s, in %lld out %lld conn",
+		    up, (long long)s->live.sessions,
+		    (long long)s->live.connections_out);
+	} else if (strcmp(s->gwd, "running") != 0)
+		snprintf(line, sizeof(line), ", retrying");
 	attron(A_REVERSE);
 	if (x < COLS)
 		view_put(y, x, line, COLS - x);

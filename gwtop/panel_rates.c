@@ -13,7 +13,8 @@
 #define TABLEW	(12 + 3 * COLW)
 
 static const char *const rate_label[NRATE] = { "in msg/s", "out msg/s",
-    "delivery %", "deferral %", "bounce %" };
+    "delivery %", "deferral %", "bounce %", "latency p50", "latency p95",
+    "complaint %" };
 
 static void
 panel_rates_heading(int y, int x, const char *title)
@@ -83,14 +84,14 @@ panel_rates_draw(const struct view *v, const struct snapshot *s, int y,
 		attroff(view_attr(v, LEVEL_BAD));
 		return 1;
 	}
-	if (rows < (wide ? 1 + NACT : 2 + NACT + NRATE))
+	if (rows < (wide ? 1 + (int)NRATE : 2 + NACT + NRATE))
 		return 0;
 	panel_rates_heading(y, 0, "Events");
 	panel_rates_counts(s, y + 1, 0);
 	if (wide) {
 		panel_rates_heading(y, TABLEW + 4, "Rates");
 		panel_rates_rates(v, s, y + 1, TABLEW + 4);
-		return 1 + NACT;
+		return 1 + NRATE;	/* NRATE > NACT */
 	}
 	panel_rates_rates(v, s, y + 1 + NACT, 0);
 	return 1 + NACT + NRATE;

@@ -9,14 +9,21 @@
  *   bounce     bounced / (delivered + bounced + expired)
  *
  * Bands: bounce < 3% good, < 5% warning, else bad (the usual mailbox
- * provider thresholds); deferral < 10% / < 25%; delivery >= 97% / >= 90%.
+ * provider thresholds); deferral < 10% / < 25%; delivery >= 97% / >= 90%;
+ * latency < 60 s / < 300 s (p50 and p95 alike).
  */
 #include <stdio.h>
 
 #include "gwtop.h"
 
 const char *const rate_name[NRATE] = { "in_per_s", "out_per_s", "delivery",
-    "deferral", "bounce" };
+    "deferral", "bounce", "latency_p50_s", "latency_p95_s", "complaint" };
+
+static double
+rates_seconds(int64_t ms)
+{
+	return ms < 0 ? -1 : (double)ms / 1000;
+}
 
 static double
 rates_ratio(int64_t num, int64_t den)
@@ -41,6 +48,10 @@ rates_get(const struct snapshot *s, enum win w, enum rate r)
 		return rates_ratio(c[ACT_DEFERRED], final + c[ACT_DEFERRED]);
 	case RATE_BOUNCE:
 		return rates_ratio(c[ACT_BOUNCED], final);
+	case RATE_P50:
+		return rates_seconds(s->lat_p50[w]);
+	case RATE_P95:
+		return rates_seconds(s->lat_p95[w]);
 	default:
 		return -1;
 	}
@@ -64,18 +75,24 @@ rates_level(enum rate r, double v)
 		return v < 10 ? LEVEL_GOOD : v < 25 ? LEVEL_WARN : LEVEL_BAD;
 	case RATE_DELIVERY:
 		return v >= 97 ? LEVEL_GOOD : v >= 90 ? LEVEL_WARN : LEVEL_BAD;
+	case RATE_P50:
+	case RATE_P95:
+		return v < 60 ? LEVEL_GOOD : v < 300 ? LEVEL_WARN : LEVEL_BAD;
 	default:
 		return LEVEL_NONE;
 	}
 }
 
-/* "0.033" per second, "97.5" percent, "-" when there is no data. */
+/* "0.033" per second, "97.5" percent, "1.2" seconds, "-" when there
+ * is no data, "n/a" for what gw cannot know yet. */
 void
 rates_format(enum rate r, double v, char *out, size_t n)
 {
-	if (v < 0)
+	if (r == RATE_COMPLAINT)
+		snprintf(out, n, "n/a");
+	else if (v < 0)
 		snprintf(out, n, "-");
-	else if (rates_is_percent(r))
+	else if (rates_is_percent(r) || r == RATE_P50 || r == RATE_P95)
 		snprintf(out, n, "%.1f", v);
 	else
 		snprintf(out, n, "%.3f", v);

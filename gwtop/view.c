@@ -21,13 +21,27 @@ enum { PAIR_GOOD = 1, PAIR_WARN, PAIR_BAD, PAIR_TITLE };
 
 static int view_active;
 
-static panel_draw_fn *const panels[] = {
-	panel_header_draw,
-	panel_queue_draw,
-	panel_live_draw,
-	panel_rates_draw,
-	panel_events_draw,
+/* Each screen's panels, top to bottom; the last one has the table. */
+#define PANELS_MAX	5
+static panel_draw_fn *const screens[NSCR][PANELS_MAX] = {
+	[SCR_OVERVIEW] = { panel_header_draw, panel_queue_draw,
+	    panel_live_draw, panel_rates_draw, panel_events_draw },
+	[SCR_DEST] = { panel_header_draw, panel_dest_draw },
+	[SCR_SUBS] = { panel_header_draw, panel_subs_draw },
+	[SCR_QUEUE] = { panel_header_draw, panel_queue_draw,
+	    panel_mailq_draw },
+	[SCR_MESSAGE] = { panel_header_draw, panel_message_draw },
 };
+
+static const struct table *const tables[NSCR] = {
+	&events_table, &dest_table, &subs_table, &mailq_table, &events_table,
+};
+
+const struct table *
+view_table(enum view_screen sc)
+{
+	return tables[sc];
+}
 
 void
 view_init(struct view *v)
@@ -41,6 +55,7 @@ view_init(struct view *v)
 	noecho();
 	nonl();
 	keypad(stdscr, TRUE);
+	set_escdelay(25);	/* Esc alone, not the start of a sequence */
 	curs_set(0);
 	v->color = has_colors() && (nc == NULL || *nc == '\0');
 	if (v->color) {
@@ -128,13 +143,33 @@ view_duration(int64_t s, char *out, size_t n)
 		    (long long)s % 86400 / 3600);
 }
 
+void
+view_title(int y, const char *text)
+{
+	attron(A_BOLD);
+	view_put(y, 0, text, COLS);
+	attroff(A_BOLD);
+}
+
+/* Keys, or the filter being typed; the current sort and filter. */
 static void
 view_footer(const struct view *v)
 {
+	const struct tview *tv = &v->t[v->screen];
+	const struct table *t = tables[v->screen];
+	char line[256];
+
+	if (v->editing)
+		snprintf(line, sizeof(line), " Filter: %s_   (Enter: keep, "
+		    "Esc: clear)", tv->filter);
+	else
+		snprintf(line, sizeof(line), " q quit  h help  / filter  < > "
+		    "sort  1-4 screens   sort: %s%s%s%s",
+		    t->cols[tv->sort].title, tv->reverse ? " (reversed)" : "",
+		    tv->filter[0] ? "  filter: " : "", tv->filter);
 	attron(v->color ? COLOR_PAIR(PAIR_TITLE) : A_REVERSE);
 	mvhline(LINES - 1, 0, ' ', COLS);
-	view_put(LINES - 1, 0, " q quit  h help  space pause  +/- refresh",
-	    COLS);
+	view_put(LINES - 1, 0, line, COLS);
 	attroff(v->color ? COLOR_PAIR(PAIR_TITLE) : A_REVERSE);
 }
 
@@ -157,7 +192,7 @@ view_box(int y, int x, int h, int w)
 static void
 view_help(const struct view *v)
 {
-	int h = 5, w = 52, y, x, row;
+	int h = 5, w = 60, y, x, row;
 
 	for (size_t i = 0; i < nkeys; i++)
 		h += keys[i].name != NULL;
@@ -180,15 +215,17 @@ view_help(const struct view *v)
 }
 
 void
-view_draw(const struct view *v, const struct snapshot *s)
+view_draw(struct view *v, const struct snapshot *s)
 {
+	panel_draw_fn *const *p = screens[v->screen];
 	int y = 0, rows;
 
+	table_order(tables[v->screen], v, s, &v->t[v->screen]);
 	erase();
-	for (size_t i = 0; i < nitems(panels) && y < LINES - 1; i++) {
-		rows = panels[i](v, s, y, LINES - 1 - y);
+	for (size_t i = 0; i < PANELS_MAX && p[i] && y < LINES - 1; i++) {
+		rows = p[i](v, s, y, LINES - 1 - y);
 		y += rows;
-		if (rows > 0 && i + 1 < nitems(panels))
+		if (rows > 0 && i + 1 < PANELS_MAX && p[i + 1])
 			y++;	/* a blank line between panels */
 	}
 	view_footer(v);

@@ -1,6 +1,7 @@
 /*
- * view.h - the screen: panels stacked top to bottom, a footer, a help
- * overlay; colours by level unless NO_COLOR is set.
+ * view.h - the screen: a header, the current screen's panels, a footer,
+ * a help overlay; colours by level unless NO_COLOR is set.  Each screen
+ * has one table (table.c) that `/` filters and `<` `>` sort.
  */
 #ifndef GWTOP_VIEW_H
 #define GWTOP_VIEW_H
@@ -10,12 +11,32 @@
 #include "gwtop.h"
 
 #define REFRESH_MIN_MS	500
+#define FILTER_MAX	64
+#define ROWS_MAX	500		/* the longest table */
+
+/* The screens, in the order of their keys 1..5. */
+enum view_screen { SCR_OVERVIEW, SCR_DEST, SCR_SUBS, SCR_QUEUE, SCR_MESSAGE,
+    NSCR };
+
+/* What the user chose for one screen's table, and what it shows now. */
+struct tview {
+	int		 sort;		/* column */
+	int		 reverse;
+	char		 filter[FILTER_MAX];
+	int		 sel;		/* selected line (queue) */
+	int		 order[ROWS_MAX];	/* rows shown, in order */
+	int		 n;
+};
 
 struct view {
 	int		 color;		/* has_colors(), no NO_COLOR */
 	int		 paused;
 	int		 help;		/* the help overlay is up */
+	int		 editing;	/* typing a filter */
 	int		 interval_ms;
+	enum view_screen	 screen;
+	int		 day;		/* subaccounts over 24 h, not 1 h */
+	struct tview	 t[NSCR];
 };
 
 /* A panel draws from row y, using at most `rows` rows; returns rows used. */
@@ -23,14 +44,56 @@ typedef int	panel_draw_fn(const struct view *, const struct snapshot *,
 		    int y, int rows);
 
 panel_draw_fn	panel_header_draw, panel_queue_draw, panel_live_draw,
-		panel_rates_draw, panel_events_draw;
+		panel_rates_draw, panel_events_draw, panel_dest_draw,
+		panel_subs_draw, panel_mailq_draw, panel_message_draw;
+
+/*
+ * table.c: a table is columns and a way to read a cell.  Columns of
+ * width 0 share what is left of the screen by their `flex`.  Numeric
+ * columns sort largest first, text ones A to Z.
+ */
+struct table_col {
+	const char	*title;
+	int		 width;
+	int		 flex;
+	int		 numeric;	/* right-aligned, sorted by key() */
+};
+
+struct table {
+	const struct table_col *cols;
+	int		 ncols;
+	int		 selectable;	/* a line is highlighted */
+	int		 level_col;	/* the column level() colours */
+	int		(*nrows)(const struct view *, const struct snapshot *);
+	void		(*cell)(const struct view *, const struct snapshot *,
+			    int row, int col, char *, size_t);
+	double		(*key)(const struct view *, const struct snapshot *,
+			    int row, int col);
+	enum level	(*level)(const struct view *, const struct snapshot *,
+			    int row);
+};
+
+/* events_table serves the overview and the message screen. */
+extern const struct table events_table, dest_table, subs_table,
+	    mailq_table;
+
+const struct table *view_table(enum view_screen);
+void	 table_order(const struct table *, const struct view *,
+	    const struct snapshot *, struct tview *);
+int	 table_draw(const struct table *, const struct view *,
+	    const struct snapshot *, const struct tview *, int y, int rows);
+/* The title, then the table or (err not NULL) the reason in red. */
+int	 table_panel(const struct view *, const struct snapshot *,
+	    enum view_screen, int y, int rows, const char *title,
+	    const char *err);
 
 void	 view_init(struct view *);
 void	 view_end(void);
-void	 view_draw(const struct view *, const struct snapshot *);
+void	 view_draw(struct view *, const struct snapshot *);
 int	 view_attr(const struct view *, enum level);
 /* Print s at (y, x) in at most `cols` columns, controls shown as '?'. */
 void	 view_put(int y, int x, const char *s, int cols);
+void	 view_title(int y, const char *);
 void	 view_duration(int64_t seconds, char *, size_t);
 
 /* The key table (main.c): dispatch, and the help overlay's lines. */

@@ -158,6 +158,12 @@ def test_once_text(env):
         for name, v in rates.items():
             assert kv["rates.%s.%s" % (w, name)] == v, (w, name)
     assert kv["time"].endswith("Z")
+    # Received -> delivered: C in 1 s (5 min); A's two in 1 s and 300 s.
+    assert (kv["rates.1m.latency_p50_s"], kv["rates.5m.latency_p50_s"],
+            kv["rates.1h.latency_p50_s"]) == ("-", "1.0", "1.0")
+    assert (kv["rates.5m.latency_p95_s"], kv["rates.1h.latency_p95_s"]) == (
+        "1.0", "300.0")
+    assert kv["rates.1h.complaint"] == "n/a"
 
 
 def test_once_json(env):
@@ -172,6 +178,9 @@ def test_once_json(env):
     for w, rates in EXPECTED_RATES.items():
         for name, v in rates.items():
             assert s["rates"][w][name] == pytest.approx(float(v)), (w, name)
+    assert s["rates"]["1h"]["latency_p95_s"] == 300
+    assert s["rates"]["1m"]["latency_p50_s"] is None
+    assert s["rates"]["1h"]["complaint"] is None
 
 
 def test_once_no_data_rates_are_null(tmp_path):
@@ -456,19 +465,22 @@ def test_live_screen_keys_and_quit(env):
     for i, (label, key) in enumerate(rates.items()):
         assert r[5 + i][40:].split() == label.split() + [
             EXPECTED_RATES[w][key] for w in ("1m", "5m", "1h")], label
-    assert r[12].split() == ["TIME", "ACTION", "QID", "RECIPIENT", "RESULT"]
+    # Received -> delivered: C in 1 s (5 min); A's two in 1 s and 300 s.
+    assert r[10][40:].split() == ["latency", "p50", "-", "1.0", "1.0"]
+    assert r[11][40:].split() == ["latency", "p95", "-", "1.0", "300.0"]
+    assert r[12][40:].split() == ["complaint", "%", "n/a", "n/a", "n/a"]
+    assert r[14].split() == ["TIME", "ACTION", "QID", "RECIPIENT", "RESULT"]
     # Newest first: auth, expired, deferred, received (E), rejected ...
-    assert [x.split()[1] for x in r[13:23]] == [
+    assert [x.split()[1] for x in r[15:23]] == [
         "auth", "expired", "deferred", "received", "rejected", "delivered",
-        "received", "dsn", "bounced", "received"]
-    assert r[21].split()[1:] == ["bounced", "B", "c@example.net", "550",
-                                 "5.1.1", "mx.example.net"]
-    assert r[23].strip() == "q quit  h help  space pause  +/- refresh"
+        "received", "dsn"]
+    assert r[23].strip().startswith("q quit  h help  / filter  < > sort")
+    assert r[23].split()[-2:] == ["sort:", "TIME"]
     assert b"\x1b[?1049h" in t.out          # alternate screen entered
     assert re.search(rb"\x1b\[(\d+;)*3[0-7]m", t.out)     # some colour
     t.send("h")
     assert t.wait_for("gwtop keys")
-    assert "refresh more often (down to 0.5 s)" in t.read(0.1)
+    assert "refresh less / more often (0.5 s to 60 s)" in t.read(0.1)
     t.send("x")                             # any key closes the help
     t.read(0.3)
     assert "gwtop keys" not in t.read(0.3)
@@ -498,6 +510,7 @@ def test_live_narrow_stacks_rates(env):
     assert r[4].split() == ["Events", "1", "min", "5", "min", "1", "h"]
     assert r[11].split() == ["in", "msg/s", "0.017", "0.010", "0.001"]
     assert r[15].split() == ["bounce", "%", "0.0", "33.3", "20.0"]
+    assert r[18].split() == ["complaint", "%", "n/a", "n/a", "n/a"]
 
 
 def test_live_sigterm_restores_terminal(env):

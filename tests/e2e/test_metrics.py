@@ -118,6 +118,58 @@ def test_queue_gauges_while_deferred(gw_factory, sink):
     assert live["queue.deferred"] == "2"
 
 
+def destinations(g, arg=""):
+    """`destinations [N]` parsed: (bucket line, {domain: fields})."""
+    lines = control(g, ("destinations " + arg).strip()).splitlines()
+    out = {}
+    for line in lines[1:]:
+        head, _, error = line.partition(" error=")
+        f = head.split()
+        assert f[0] == "dest", line
+        kv = dict(x.split("=", 1) for x in f[2:])
+        d = {k: int(v) for k, v in kv.items() if k != "age"}
+        d["age"] = [int(x) for x in kv["age"].split(",")]
+        d["error"] = error
+        out[f[1]] = d
+    return lines[0], out, [l.split()[1] for l in lines[1:]]
+
+
+def test_destinations_command(gw_factory, sink):
+    """qshape per domain from gwd's own queue: counts by age bucket,
+    backoff with its next attempt, the reply that deferred, connections."""
+    sink.rcpt_reply = lambda a: ("451 4.2.1 mailbox busy\x01"
+                                 if a.endswith("@slow.test") or a.startswith("e@")
+                                 else None)
+    g = gw_factory(relay=smarthost(sink),
+                   settings={"queue.retry_min": "60s", "queue.retry_max": "60s"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    buckets, d, order = destinations(g)
+    assert buckets == "buckets 5 10 20 40 80 80+"
+    assert d == {}
+    before = int(time.time())
+    send(g, ["a@slow.test", "b@slow.test", "c@fast.test"], "mixed")
+    send(g, ["d@slow.test", "e@other.test"], "more")
+    sink.wait_count(1)
+    wait_for(lambda: stats(g)["queue_deferred"] == 4, what="four deferred")
+    _, d, order = destinations(g)
+    assert order == ["slow.test", "other.test"]          # most queued first
+    slow = d["slow.test"]
+    assert (slow["queued"], slow["waiting"], slow["active"]) == (3, 3, 0)
+    assert slow["age"] == [3, 0, 0, 0, 0, 0]
+    assert before + 59 <= slow["next_attempt"] <= int(time.time()) + 61
+    # The remote reply, one line: its control byte is shown as '?'.
+    assert slow["error"] == "451 4.2.1 127.0.0.1 said: mailbox busy?"
+    assert slow["connections"] >= 0
+    assert d["other.test"]["queued"] == 1
+    # What the sink saw agrees: only fast.test got through.
+    assert [m.rcpt_tos for m in sink.messages] == [["c@fast.test"]]
+    _, d1, order1 = destinations(g, "1")
+    assert order1 == ["slow.test"]
+    for bad in ("0", "201", "x", "1x"):
+        assert control(g, "destinations " + bad).startswith("error count")
+    assert control(g, "destinationsx").startswith("error unknown command")
+
+
 def test_health_and_errors(gw):
     with urllib.request.urlopen("http://127.0.0.1:%d/health" % gw.metrics_port,
                                 timeout=5) as r:
@@ -127,6 +179,28 @@ def test_health_and_errors(gw):
     assert e.value.code == 404
     assert control(gw, "ping") == "pong\n"
     assert control(gw, "frobnicate").startswith("error unknown command")
+
+
+def health(port):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % port,
+                                    timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_health_storage_full(gw_factory):
+    """Less free space in the state directory than metrics.min_free (or
+    under 1%): 503 "storage full", so a balancer sends mail elsewhere.
+    This machine's disk is not 100 000 TB, so that threshold trips; the
+    default 64M does not (test_health_and_errors)."""
+    port = free_port()
+    g = gw_factory(extra='metrics = { listen = "127.0.0.1:%d"; '
+                   'min_free = "100000000G"; };' % port).start()
+    assert health(port) == (503, "storage full\n")
+    # Metrics still answer: only the health check says no.
+    assert prometheus(port)["gw_queue_messages"] == 0
 
 
 def test_control_socket_refuses_other_users(gw):

@@ -1,0 +1,115 @@
+/*
+ * panel_dest.c - destinations as qshape shows them: queued recipients
+ * per domain by age, what gwd is doing about them (recipients in a
+ * transaction, connections, backoff until the next attempt) and the
+ * last reply that deferred one.  From gwd's `destinations`.
+ */
+#include <curses.h>
+#include <stdio.h>
+
+#include "util.h"
+#include "view.h"
+
+enum { C_NAME, C_QUEUED, C_AGE0, C_ACTIVE = C_AGE0 + DEST_AGES, C_CONN,
+    C_NEXT, C_ERROR };
+
+static const struct table_col cols[] = {
+	{ "DOMAIN", 0, 3, 0 },
+	{ "QUEUED", 6, 0, 1 },
+	{ "<5m", 4, 0, 1 },	/* queued less than 5 minutes */
+	{ "<10m", 4, 0, 1 },
+	{ "<20m", 4, 0, 1 },
+	{ "<40m", 4, 0, 1 },
+	{ "<80m", 4, 0, 1 },
+	{ "80m+", 4, 0, 1 },
+	{ "ACT", 3, 0, 1 },
+	{ "CONN", 4, 0, 1 },
+	{ "NEXT", 6, 0, 1 },
+	{ "LAST ERROR", 0, 2, 0 },
+};
+
+static int
+dest_rows(const struct view *v, const struct snapshot *s)
+{
+	return s->ndest;
+}
+
+/* Seconds until the next attempt; -1 when nothing waits. */
+static int64_t
+dest_next(const struct snapshot *s, const struct dest *d)
+{
+	int64_t in;
+
+	if (d->waiting == 0 || d->next_attempt == 0)
+		return -1;
+	in = d->next_attempt - s->now_us / 1000000;
+	return in > 0 ? in : 0;
+}
+
+static double
+dest_key(const struct view *v, const struct snapshot *s, int row, int col)
+{
+	const struct dest *d = &s->dest[row];
+
+	if (col >= C_AGE0 && col < C_AGE0 + DEST_AGES)
+		return (double)d->age[col - C_AGE0];
+	switch (col) {
+	case C_QUEUED:
+		return (double)d->queued;
+	case C_ACTIVE:
+		return (double)d->active;
+	case C_CONN:
+		return (double)d->connections;
+	default:
+		return (double)dest_next(s, d);
+	}
+}
+
+static void
+dest_cell(const struct view *v, const struct snapshot *s, int row, int col,
+    char *out, size_t n)
+{
+	const struct dest *d = &s->dest[row];
+	int64_t next;
+
+	if (col == C_NAME)
+		snprintf(out, n, "%s", d->name);
+	else if (col == C_ERROR)
+		snprintf(out, n, "%s", d->error[0] ? d->error : "-");
+	else if (col == C_NEXT) {
+		if ((next = dest_next(s, d)) < 0)
+			snprintf(out, n, "-");
+		else
+			view_duration(next, out, n);
+	} else
+		snprintf(out, n, "%.0f", dest_key(v, s, row, col));
+}
+
+/* Backing off with nothing moving is the state to look at. */
+static enum level
+dest_level(const struct view *v, const struct snapshot *s,
+    int row)
+{
+	const struct dest *d = &s->dest[row];
+
+	if (d->waiting == 0)
+		return LEVEL_NONE;
+	return d->waiting == d->queued ? LEVEL_BAD : LEVEL_WARN;
+}
+
+const struct table dest_table = {
+	cols, nitems(cols), 0, C_NAME, dest_rows, dest_cell, dest_key,
+	dest_level,
+};
+
+int
+panel_dest_draw(const struct view *v, const struct snapshot *s, int y,
+    int rows)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "Destinations: %d domains with queued "
+	    "recipients (the %d most queued)", s->ndest, DEST_MAX);
+	return table_panel(v, s, SCR_DEST, y, rows, line, s->dest_ok ? NULL :
+	    "gwd is not answering on its control socket: retrying");
+}
