@@ -45,6 +45,9 @@ static struct hmap	 dests;
 static struct heap	 retries = HEAP_INITIALIZER(struct qrcpt, next_attempt,
 			    heap_idx);
 static struct ev_timer	 retry_timer;
+static struct ev_timer	 refuse_timer;
+static struct qrcpt	**refusals;
+static int		 nrefusals, refusals_cap;
 static struct ev_timer	 gc_timer;
 static size_t		 body_bytes;
 static int		 nmessages, nrcpts, nactive;
@@ -355,6 +358,7 @@ dest_get(const struct choice *c)
 		d->tls = c->tls;
 		d->auth = c->auth;
 		d->credit = PRIO_WEIGHT;
+		d->policy_gen = -1;	/* limits not set yet */
 		timer_init(&d->pace, pace_due, d);
 		timer_init(&d->recover, recover_due, d);
 		hmap_put(&dests, c->name, d);
@@ -504,7 +508,7 @@ reply_is_throttle(const struct job_result *res)
 	return 0;
 }
 
-/* A routing rule refuses this recipient now: that is its attempt. */
+/* A routing rule refuses this (active) recipient: that is its attempt. */
 static void
 rule_refuses(struct qrcpt *r, const struct rule *ru)
 {
@@ -519,8 +523,6 @@ rule_refuses(struct qrcpt *r, const struct rule *ru)
 	j->rcpt[0] = r;
 	j->nrcpt = 1;
 	j->started_ms = loop_now();
-	r->state = QR_ACTIVE;
-	nactive++;
 	if (rules_parse_reply(ru->reply, &j->res[0].code, status,
 	    sizeof(status), &text, err, sizeof(err)) == -1) {
 		j->res[0].code = 550;
@@ -551,7 +553,19 @@ rcpt_ready(struct qrcpt *r, int kick)
 		return NULL;
 	}
 	if (c.rule && c.rule->action == RULE_REJECT) {
-		rule_refuses(r, c.rule);
+		/* Not here: the outcome may free the message while a caller
+		 * still walks its recipients.  Active until then. */
+		r->state = QR_ACTIVE;
+		nactive++;
+		if (nrefusals == refusals_cap) {
+			refusals_cap = refusals_cap ? refusals_cap * 2 : 16;
+			refusals = realloc(refusals, (size_t)refusals_cap *
+			    sizeof(*refusals));
+			if (refusals == NULL)
+				fatal("refusals");
+		}
+		refusals[nrefusals++] = r;
+		timer_add(&refuse_timer, 0);
 		return NULL;
 	}
 	d = dest_get(&c);
@@ -582,6 +596,31 @@ rcpt_hold(struct qrcpt *r)
 {
 	r->state = QR_HELD;
 	nheld++;
+}
+
+/* Recipients a rule refused when they became ready (rcpt_ready). */
+static void
+refuse_due(struct ev_timer *t)
+{
+	struct qrcpt **v = refusals;
+	int n = nrefusals;
+	struct choice c;
+
+	refusals = NULL;
+	nrefusals = refusals_cap = 0;
+	for (int i = 0; i < n; i++) {
+		struct qrcpt *r = v[i];
+
+		choose(r, &c);
+		if (c.rule && c.rule->action == RULE_REJECT) {
+			rule_refuses(r, c.rule);
+			continue;
+		}
+		nactive--;		/* the rule changed meanwhile */
+		rcpt_ready(r, 1);
+	}
+	free(v);
+	arm_retry_timer();
 }
 
 static void
@@ -1111,6 +1150,7 @@ queue_init(char *err, size_t errsz)
 	hmap_init(&dests);
 	hmap_init(&byqid);
 	timer_init(&retry_timer, retry_due, NULL);
+	timer_init(&refuse_timer, refuse_due, NULL);
 	timer_init(&gc_timer, gc, NULL);
 	timer_add(&gc_timer, 60000);
 	if (store_load_queue(loaded, &now, err, errsz) == -1)

@@ -370,3 +370,23 @@ def test_adaptive_backoff_slows_then_recovers(gw_factory, sink):
     # ... and the spacing went away again.
     wait_for(lambda: "no wait" in g.logtext(), timeout=30,
              what="full recovery")
+
+
+def test_reject_rule_added_later_bounces_queued_mail(gw_factory, sink):
+    sink.rcpt_reply = lambda a: ("451 4.3.0 not now"
+                                 if a.endswith("@later.test") else None)
+    g = gw_with(gw_factory, sink)
+    submit(g, ["a@later.test"])
+    wait_for(lambda: g.events("action = 'deferred'"), what="deferred")
+    g.gwctl("route", "add", "--to-domain", "later.test", "--reject",
+            "550 5.7.1 no longer allowed")
+    g.gwctl("queue", "flush", "ALL")
+    ev = wait_for(lambda: g.events("action = 'bounced'"), what="bounced")
+    assert ev[0]["recipient"] == "a@later.test"
+    assert (ev[0]["reply_code"], ev[0]["reply_status"],
+            ev[0]["reply_text"]) == (550, "5.7.1", "no longer allowed")
+    assert ev[0]["remote_host"] == "routing rule"
+    dsn = sink.wait_count(1)[0]
+    assert dsn.mail_from == "" and dsn.rcpt_tos == ["app@example.com"]
+    assert b"no longer allowed" in dsn.data
+    wait_for(lambda: g.queue_count() == 0, what="queue empty")
