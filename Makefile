@@ -49,6 +49,8 @@ GWCTL_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwctl/*.c))
 # gwctl dkim check builds and parses DNS packets with gwd's pure code.
 GWCTL_OBJ  += $(OBJ)/gwd/dns_pkt.o
 GWSEARCH_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwsearch/*.c))
+# --class names the classes of gwd's pure bounce classifier.
+GWSEARCH_OBJ += $(OBJ)/gwd/bounce.o
 GWTOP_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwtop/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

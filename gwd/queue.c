@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounce.h"
 #include "dsn.h"
 #include "heap.h"
 #include "hmap.h"
@@ -399,6 +400,9 @@ fill_attempt(struct audit_event *ev, const struct job *j,
 	if (res->status[0])
 		ev->reply_status = xstrdup(res->status);
 	ev->reply_text = xstrdup(res->text ? res->text : "");
+	if (res->code >= 300)
+		ev->bounce_class = bounce_class_name(bounce_classify(res->code,
+		    res->status, res->text));
 	ev->duration_ms = loop_now() - j->started_ms;
 	ev->subaccount = xstrdup(j->msg->subaccount);
 	if (j->maybe_dup)
@@ -479,6 +483,7 @@ apply_results(struct job *j)
 			ev->sender = xstrdup(m->sender);
 			ev->subaccount = xstrdup(m->subaccount);
 			ev->reply_text = xstrdup(r->last_reply);
+			ev->bounce_class = bounce_class_name(BC_EXPIRED);
 		}
 		if (strcmp(action, "delivered") != 0) {
 			fr[nfr].address = r->addr;

@@ -36,6 +36,7 @@ struct audit_event {
 	char		*reply_text;
 	int64_t		 duration_ms;	/* -1 = none */
 	char		*detail;
+	const char	*bounce_class;	/* static string, or NULL */
 	char		**rcpts;	/* event_rcpt rows (received only) */
 	int		 nrcpts;
 };
