@@ -71,6 +71,20 @@ static const char *const gw_migrations[] = {
 	"      'simple/relaxed', 'simple/simple'))"
 	");"
 	"ALTER TABLE subaccount ADD COLUMN dkim_org_domain TEXT;",
+	/* 3: the suppression list as admins keep it; gwd's own entries
+	 * (hard bounces) live in queue.db.  subaccount_id NULL: every
+	 * subaccount. */
+	"CREATE TABLE suppression ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  subaccount_id INTEGER"
+	"    REFERENCES subaccount(id) ON DELETE CASCADE,"
+	"  address  TEXT NOT NULL,"		/* lower case */
+	"  reason   TEXT NOT NULL DEFAULT '',"
+	"  source   TEXT NOT NULL CHECK (source IN ('admin', 'import')),"
+	"  created  INTEGER NOT NULL"		/* unix seconds */
+	");"
+	"CREATE UNIQUE INDEX suppression_key"
+	"  ON suppression(ifnull(subaccount_id, 0), address);",
 };
 
 static const char *const queue_migrations[] = {
@@ -96,6 +110,15 @@ static const char *const queue_migrations[] = {
 	"  last_reply TEXT"
 	");"
 	"CREATE INDEX recipient_message ON recipient(message);",
+	/* 2: recipients gwd suppressed after a hard bounce, per subaccount
+	 * (admin entries are gw.db's) */
+	"CREATE TABLE suppression ("
+	"  subaccount TEXT NOT NULL,"
+	"  address  TEXT NOT NULL,"		/* lower case */
+	"  reason   TEXT NOT NULL,"
+	"  created  INTEGER NOT NULL,"		/* unix seconds */
+	"  PRIMARY KEY (subaccount, address)"
+	") WITHOUT ROWID;",
 };
 
 static const char *const log_migrations[] = {

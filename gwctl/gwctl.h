@@ -116,6 +116,15 @@ struct dns_answer;
 int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,
 	    struct dns_answer *);
 
+/* control.c: send one line to gwd, read its whole answer into out:
+ * EX_OK, EX_UNAVAILABLE (gwd not running; said), or EX_SOFTWARE for
+ * an "error" answer (said). */
+int	 control_request(struct ctx *, const char *line, char *out,
+	    size_t outsz);
+
+/* suppress.c */
+cmd_fn	 suppress_add, suppress_list, suppress_delete, suppress_import;
+
 /* database.c */
 cmd_fn	 database_init;
 

@@ -20,6 +20,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "signer.h"
+#include "suppress.h"
 #include "loop.h"
 #include "pwhash.h"
 #include "util.h"
@@ -165,6 +166,10 @@ load(void)
 	/* The DKIM keys in the same snapshot as the subaccounts. */
 	if ((nk = signer_load(gdb)) == -1)
 		log_warnx("gw.db: cannot read DKIM keys: %s",
+		    sqlite3_errmsg(gdb));
+	/* And the admins' suppression list. */
+	if (suppress_load_admin(gdb) == -1)
+		log_warnx("gw.db: cannot read the suppression list: %s",
 		    sqlite3_errmsg(gdb));
 	sqlite3_exec(gdb, "COMMIT", NULL, NULL, NULL);
 

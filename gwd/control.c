@@ -26,6 +26,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "queue.h"
+#include "suppress.h"
 #include "util.h"
 
 #define REQ_MAX		2048
@@ -169,8 +170,14 @@ answer_control(struct conn *c, const char *line)
 		write_stats(&out);
 	else if (strcmp(line, "ping") == 0)
 		buf_puts(&out, "pong\n");
+	else if (strncmp(line, "suppression ", 12) == 0) {
+		buf_free(&out);
+		suppress_control(c, line + 12);
+		return;
+	}
 	else
-		buf_puts(&out, "error unknown command (try: stats, ping)\n");
+		buf_puts(&out, "error unknown command (try: stats, ping, "
+		    "suppression)\n");
 	conn_write(c, buf_ptr(&out), buf_len(&out));
 	buf_free(&out);
 	conn_close_after_flush(c);
@@ -238,9 +245,17 @@ on_error(struct conn *c)
 	conn_close(c);
 }
 
+/* Commands answered after a commit hold the conn: tell them it went. */
+static void
+on_close(struct conn *c)
+{
+	suppress_conn_closed(c);
+}
+
 static const struct conn_ops ctl_ops = {
 	.on_read = on_read,
 	.on_error = on_error,
+	.on_close = on_close,
 };
 
 static void

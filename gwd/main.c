@@ -36,6 +36,7 @@
 #include "queue.h"
 #include "session.h"
 #include "store.h"
+#include "suppress.h"
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
@@ -304,6 +305,7 @@ main(int argc, char *argv[])
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;

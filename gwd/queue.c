@@ -26,6 +26,7 @@
 #include "route.h"
 #include "schedule.h"
 #include "store.h"
+#include "suppress.h"
 #include "util.h"
 
 #define BODY_CACHE_MAX	((size_t)256 << 20)
@@ -468,6 +469,14 @@ apply_results(struct job *j)
 		ev = store_op_event(op, strcmp(action, "expired") == 0 ?
 		    "deferred" : action, m->qid);
 		fill_attempt(ev, j, res, r);
+		/* A mailbox that does not exist stays so: later mail of the
+		 * subaccount to it is refused at RCPT.  Not for DSNs: the
+		 * subaccount did not send them. */
+		if (strcmp(action, "bounced") == 0 && ev->bounce_class &&
+		    strcmp(ev->bounce_class, bounce_class_name(BC_HARD)) == 0 &&
+		    !(m->flags & QMSG_DSN))
+			suppress_bounce(op, m->subaccount, r->addr,
+			    r->last_reply);
 		if (strcmp(action, "deferred") == 0) {
 			r->attempts++;
 			r->next_attempt = now + backoff_s(r->attempts);

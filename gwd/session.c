@@ -26,6 +26,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "base64.h"
+#include "bounce.h"
 #include "cidr.h"
 #include "conn.h"
 #include "gwd.h"
@@ -39,6 +40,7 @@
 #include "signer.h"
 #include "smtp_proto.h"
 #include "store.h"
+#include "suppress.h"
 #include "util.h"
 
 #define IN_MAX		(64 * 1024)
@@ -179,7 +181,7 @@ split_reply(const char *r, int *code, char *status, size_t stsz,
 /* Refusals are events of the audit trail, like deliveries. */
 static void
 audit_reject(struct session *s, const char *r, const char *sender,
-    const char *rcpt)
+    const char *rcpt, const char *cls)
 {
 	struct audit_event *ev = audit_new("rejected", NULL);
 	const char *text;
@@ -196,6 +198,7 @@ audit_reject(struct session *s, const char *r, const char *sender,
 		ev->sender = xstrdup(s->tx.mail.path.addr);
 	if (rcpt)
 		ev->recipient = xstrdup(rcpt);
+	ev->bounce_class = cls;
 	store_event(ev);
 }
 
@@ -204,7 +207,16 @@ static void
 refuse(struct session *s, const char *r, const char *sender, const char *rcpt)
 {
 	reply(s, "%s", r);
-	audit_reject(s, r, sender, rcpt);
+	audit_reject(s, r, sender, rcpt, NULL);
+}
+
+/* A refusal that says why delivery would fail (bounce.h's class). */
+static void
+refuse_class(struct session *s, const char *r, const char *rcpt,
+    enum bounce_class cls)
+{
+	reply(s, "%s", r);
+	audit_reject(s, r, NULL, rcpt, bounce_class_name(cls));
 }
 
 static void
@@ -678,7 +690,9 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 static void
 cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 {
+	const struct suppression *sup;
 	struct rcpt_args ra;
+	char msg[600];
 	const char *r;
 
 	if (!s->tx.active) {
@@ -694,6 +708,16 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	if (ra.path.literal) {
 		refuse(s, "553 5.1.3 Error: address literals are not accepted "
 		    "as recipients", NULL, ra.path.addr);
+		return;
+	}
+	/* gw.db may have changed since the last tick: an admin's entry
+	 * applies at the next RCPT. */
+	accounts_poll();
+	if ((sup = suppress_find(s->subaccount, ra.path.addr)) != NULL) {
+		snprintf(msg, sizeof(msg), "550 5.1.1 <%s>: Recipient address "
+		    "rejected: suppressed: %s", ra.path.addr, sup->reason[0] ?
+		    sup->reason : sup->source);
+		refuse_class(s, msg, ra.path.addr, BC_HARD);
 		return;
 	}
 	for (int i = 0; i < s->tx.nrcpt; i++) {

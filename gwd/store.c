@@ -34,7 +34,7 @@ static sqlite3		*qdb, *ldb;	/* the thread's */
 static sqlite3		*rdb;		/* main thread's reader */
 
 static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
-			*st_del_msg, *st_rd_body;
+			*st_del_msg, *st_rd_body, *st_supp_put, *st_supp_del;
 static struct auditlog	 alog;		/* the thread's log.db writer */
 
 struct store_op *
@@ -81,6 +81,12 @@ store_op_free(struct store_op *op)
 	for (int i = 0; i < op->nupd; i++)
 		free(op->upd[i].last_reply);
 	free(op->upd);
+	for (int i = 0; i < op->nsupp; i++) {
+		free(op->supp[i].subaccount);
+		free(op->supp[i].address);
+		free(op->supp[i].reason);
+	}
+	free(op->supp);
 	free(op->del_rcpt);
 	free(op);
 }
@@ -108,6 +114,24 @@ store_op_upd_rcpt(struct store_op *op, const struct qrcpt *r)
 	u->attempts = r->attempts;
 	u->next_attempt = r->next_attempt;
 	u->last_reply = r->last_reply ? xstrdup(r->last_reply) : NULL;
+}
+
+void
+store_op_supp(struct store_op *op, int del, const char *subaccount,
+    const char *address, const char *reason, int64_t created)
+{
+	struct supp_change *s;
+
+	op->supp = realloc(op->supp, sizeof(*op->supp) *
+	    (size_t)(op->nsupp + 1));
+	if (op->supp == NULL)
+		fatal("store_op_supp");
+	s = &op->supp[op->nsupp++];
+	s->del = del;
+	s->subaccount = xstrdup(subaccount);
+	s->address = xstrdup(address);
+	s->reason = reason ? xstrdup(reason) : NULL;
+	s->created = created;
 }
 
 struct audit_event *
@@ -219,6 +243,19 @@ apply_queue(struct store_op *op)
 	if (op->del_msg) {
 		sqlite3_bind_int64(st_del_msg, 1, op->del_msg);
 		if (db_step_done(st_del_msg) == -1)
+			return -1;
+	}
+	for (int i = 0; i < op->nsupp; i++) {
+		struct supp_change *s = &op->supp[i];
+		sqlite3_stmt *st = s->del ? st_supp_del : st_supp_put;
+
+		db_bind_text(st, 1, s->subaccount);
+		db_bind_text(st, 2, s->address);
+		if (!s->del) {
+			db_bind_text(st, 3, s->reason);
+			sqlite3_bind_int64(st, 4, s->created);
+		}
+		if (db_step_done(st) == -1)
 			return -1;
 	}
 	return 0;
@@ -445,6 +482,10 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	st_upd_rcpt = prep(qdb, "UPDATE recipient SET attempts = ?,"
 	    " next_attempt = ?, last_reply = ? WHERE id = ?");
 	st_del_msg = prep(qdb, "DELETE FROM message WHERE id = ?");
+	st_supp_put = prep(qdb, "INSERT OR REPLACE INTO suppression"
+	    " (subaccount, address, reason, created) VALUES (?, ?, ?, ?)");
+	st_supp_del = prep(qdb, "DELETE FROM suppression WHERE subaccount = ?"
+	    " AND address = ?");
 	auditlog_open(&alog, ldb);
 
 	if ((rdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) == NULL)

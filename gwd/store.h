@@ -48,6 +48,15 @@ struct rcpt_update {
 	char		*last_reply;
 };
 
+/* A suppression entry of gwd's own (queue.db): added or deleted. */
+struct supp_change {
+	int		 del;
+	char		*subaccount;
+	char		*address;
+	char		*reason;
+	int64_t		 created;
+};
+
 struct store_op {
 	struct store_op	*next;
 	struct qmsg	*insert;	/* new message and its recipients */
@@ -56,6 +65,8 @@ struct store_op {
 	struct rcpt_update *upd;
 	int		 nupd;
 	int64_t		 del_msg;	/* 0 = none */
+	struct supp_change *supp;
+	int		 nsupp;
 	struct audit_event *events;
 	struct audit_event **events_tail;
 	void		(*done)(struct store_op *);
@@ -69,6 +80,8 @@ struct store_op *store_op_new(void);
 void	 store_op_free(struct store_op *);
 void	 store_op_del_rcpt(struct store_op *, int64_t dbid);
 void	 store_op_upd_rcpt(struct store_op *, const struct qrcpt *);
+void	 store_op_supp(struct store_op *, int del, const char *subaccount,
+	    const char *address, const char *reason, int64_t created);
 struct audit_event *store_op_event(struct store_op *, const char *action,
 	    const char *qid);
 /* Hand the op over; the caller must not touch it until done() runs. */

@@ -92,3 +92,159 @@ def test_classes_in_log_and_gwsearch(refusing, sink):
 
     bad = g.tool("gwsearch", "--class", "nonsense", check=False)
     assert bad.returncode == 64 and "is not one of hard" in bad.stderr
+
+
+def rcpt(gw, addr, user="app", password="s3cret-pass", frm=None):
+    """MAIL then RCPT: the RCPT reply as (code, text)."""
+    if frm is None:
+        frm = "%s@%s" % (user, "example.com" if user == "app" else
+                         "other.example")
+    with smtplib.SMTP("127.0.0.1", gw.ports["submission"], timeout=10) as s:
+        s.starttls(context=client_tls_context())
+        s.login(user, password)
+        code, _ = s.mail(frm)
+        assert code == 250
+        code, text = s.rcpt(addr)
+        s.rset()
+        return code, text.decode()
+
+
+def listing(gw, *args):
+    r = gw.gwctl("suppression", "list", "--format", "json", *args)
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def entry(gw, addr, sub="app"):
+    return [e for e in listing(gw) if e["address"] == addr and
+            e["subaccount"] == sub]
+
+
+def test_hard_bounce_suppresses_recipient(refusing, sink):
+    g = refusing
+    send(g, ["gone@dest.test"], subject="first")
+    dsn = wait_for(lambda: [m for m in sink.messages if m.mail_from == ""],
+                   what="the DSN")
+    assert "Status: 5.1.1" in dsn[0].data.decode()
+    bounced = g.events("action='bounced'")
+    assert bounced[0]["class"] == "hard"
+
+    e = wait_for(lambda: entry(g, "gone@dest.test"), what="suppression entry")
+    assert e[0]["source"] == "bounce"
+    assert e[0]["reason"].startswith("hard bounce 20")
+    assert "550 5.1.1" in e[0]["reason"] and "user unknown" in e[0]["reason"]
+    table = g.gwctl("suppression", "list").stdout
+    assert "gone@dest.test" in table and "bounce" in table
+
+    # The next message is refused at RCPT, with the reason, and logged.
+    code, text = rcpt(g, "Gone@Dest.test")
+    assert code == 550
+    assert text.startswith("5.1.1 ")
+    assert "suppressed: hard bounce 20" in text and "user unknown" in text
+    rej = wait_for(lambda: g.events(
+        "action='rejected' AND recipient='Gone@dest.test'"), what="rejected")
+    assert rej[0]["class"] == "hard" and rej[0]["reply_code"] == 550
+    assert rej[0]["subaccount"] == "app"
+    assert [r["event"]["action"] for r in gwsearch_json(
+        g, "--class", "hard", "--status", "rejected")] == ["rejected"]
+    # Nothing was queued for it.
+    assert len(g.events("action='received'")) == 2      # message + DSN
+
+    # Another subaccount is not affected.
+    assert rcpt(g, "gone@dest.test", user="other",
+                password="other-pass")[0] == 250
+
+    # The entry survives a restart of gwd.
+    g.stop()
+    g.start()
+    assert rcpt(g, "gone@dest.test")[0] == 550
+
+
+def test_delete_bounce_entry_needs_gwd(refusing, sink):
+    g = refusing
+    send(g, ["gone@dest.test"])
+    wait_for(lambda: entry(g, "gone@dest.test"), what="suppression entry")
+
+    g.stop()
+    r = g.gwctl("suppression", "delete", "gone@dest.test", "--subaccount",
+                "app", check=False)
+    assert r.returncode == 69
+    assert "gwd is not running" in r.stderr
+    assert "only gwd can delete" in r.stderr
+    assert entry(g, "gone@dest.test")           # nothing changed
+
+    g.start()
+    assert rcpt(g, "gone@dest.test")[0] == 550
+    r = g.gwctl("suppression", "delete", "gone@dest.test", "--subaccount",
+                "app")
+    assert "1 deleted" in r.stderr
+    assert entry(g, "gone@dest.test") == []
+    assert rcpt(g, "gone@dest.test")[0] == 250
+    # Gone for good: not back after a restart.
+    g.stop()
+    g.start()
+    assert entry(g, "gone@dest.test") == []
+    assert rcpt(g, "gone@dest.test")[0] == 250
+
+    r = g.gwctl("suppression", "delete", "gone@dest.test", check=False)
+    assert r.returncode == 65 and "not on the suppression list" in r.stderr
+
+
+def test_admin_entries_apply_at_once(refusing, tmp_path):
+    g = refusing
+    assert rcpt(g, "stop@dest.test")[0] == 250
+    g.gwctl("suppression", "add", "Stop@Dest.Test", "--subaccount", "app",
+            "--reason", "asked to stop on 2026-11-20")
+    code, text = rcpt(g, "stop@dest.test")
+    assert code == 550 and "suppressed: asked to stop on 2026-11-20" in text
+    assert rcpt(g, "stop@dest.test", user="other",
+                password="other-pass")[0] == 250
+    e = entry(g, "stop@dest.test")
+    assert e[0]["source"] == "admin"
+
+    # A global entry refuses every subaccount.
+    g.gwctl("suppression", "add", "all@dest.test")
+    assert rcpt(g, "all@dest.test")[0] == 550
+    assert rcpt(g, "all@dest.test", user="other",
+                password="other-pass")[0] == 550
+    assert entry(g, "all@dest.test", sub=None)[0]["source"] == "admin"
+    r = g.gwctl("suppression", "add", "all@dest.test")
+    assert "0 added, 1 already listed" in r.stderr
+
+    g.gwctl("suppression", "delete", "stop@dest.test")
+    assert rcpt(g, "stop@dest.test")[0] == 250
+    g.gwctl("suppression", "delete", "all@dest.test")
+    assert rcpt(g, "all@dest.test", user="other",
+                password="other-pass")[0] == 250
+
+    # Import: plain lines and CSV with a header, from a file and stdin.
+    f = tmp_path / "list.csv"
+    f.write_text('address,reason\n'
+                 'one@dest.test\n'
+                 '\n'
+                 '# a comment\n'
+                 'two@dest.test,"complained, twice"\n'
+                 '<three@dest.test>, unsubscribed\n')
+    r = g.gwctl("suppression", "import", str(f), "--subaccount", "other")
+    assert "3 added, 0 already listed" in r.stderr
+    code, text = rcpt(g, "two@dest.test", user="other",
+                      password="other-pass")
+    assert code == 550 and "complained, twice" in text
+    assert rcpt(g, "three@dest.test", user="other",
+                password="other-pass")[0] == 550
+    assert rcpt(g, "one@dest.test")[0] == 250        # app is not affected
+    assert {e["address"]: e["source"] for e in listing(
+        g, "--subaccount", "other")} == {
+        "one@dest.test": "import", "two@dest.test": "import",
+        "three@dest.test": "import"}
+    g.gwctl("suppression", "import", "-", input="four@dest.test\n")
+    assert rcpt(g, "four@dest.test")[0] == 550
+
+    # One bad line: nothing is imported, and the line is named.
+    f.write_text("five@dest.test\nnot an address\n")
+    r = g.gwctl("suppression", "import", str(f), check=False)
+    assert r.returncode == 65
+    assert "list.csv:2" in r.stderr and "not an email address" in r.stderr
+    assert rcpt(g, "five@dest.test")[0] == 250
+    r = g.gwctl("suppression", "add", "x@dest.test", "--subaccount", "nope",
+                check=False)
+    assert r.returncode == 67 and "no subaccount" in r.stderr
