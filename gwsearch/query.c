@@ -333,7 +333,7 @@ source_open(sqlite3 *db, const struct query *q, int i, struct source *s)
 		s->n++;
 	}
 	for (int k = 0; k < s->n; k++) {
-		int rc;
+		int rc = SQLITE_DONE;
 
 		while (s->est < QUERY_EST_CAP &&
 		    (rc = sqlite3_step(s->st[k])) == SQLITE_ROW)
