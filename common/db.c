@@ -85,6 +85,12 @@ static const char *const gw_migrations[] = {
 	");"
 	"CREATE UNIQUE INDEX suppression_key"
 	"  ON suppression(ifnull(subaccount_id, 0), address);",
+	/* 4: messages a subaccount may send per hour and per day; 0: no
+	 * limit */
+	"ALTER TABLE subaccount ADD COLUMN quota_hour INTEGER NOT NULL"
+	"  DEFAULT 0 CHECK (quota_hour >= 0);"
+	"ALTER TABLE subaccount ADD COLUMN quota_day INTEGER NOT NULL"
+	"  DEFAULT 0 CHECK (quota_day >= 0);",
 };
 
 static const char *const queue_migrations[] = {

@@ -55,6 +55,10 @@ const struct cmd cmds[] = {
 	    "also sign the subaccount's mail with DOMAIN's DKIM key (an "
 	    "organisation-wide second signature), or stop", 2, 2, "",
 	    CMD_SUBARG, subaccount_dkim_org },
+	{ "subaccount", "set", "NAME [--quota-hour N] [--quota-day N]",
+	    "limit the messages a subaccount may send per hour and per day "
+	    "(0: no limit)", 1, 1, "--quota-hour= --quota-day=", CMD_SUBARG,
+	    subaccount_set },
 	{ "apikey", "add", "NAME [--label LABEL]",
 	    "create an API key for a subaccount; prints it once", 1, 1,
 	    "--label=", CMD_SUBARG, apikey_add },

@@ -97,7 +97,8 @@ load(void)
 	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	st = db_prepare(gdb, "SELECT id, name, enabled, password,"
-	    " dkim_org_domain FROM subaccount ORDER BY id");
+	    " dkim_org_domain, quota_hour, quota_day FROM subaccount"
+	    " ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *pw = (const char *)sqlite3_column_text(st, 3);
 
@@ -115,6 +116,8 @@ load(void)
 		s->pwhash = pw ? xstrdup(pw) : NULL;
 		s->dkim_org = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL :
 		    xstrdup((const char *)sqlite3_column_text(st, 4));
+		s->quota_hour = sqlite3_column_int64(st, 5);
+		s->quota_day = sqlite3_column_int64(st, 6);
 	}
 	sqlite3_finalize(st);
 

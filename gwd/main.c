@@ -34,6 +34,7 @@
 #include "metrics.h"
 #include "loop.h"
 #include "queue.h"
+#include "quota.h"
 #include "session.h"
 #include "store.h"
 #include "suppress.h"
@@ -306,6 +307,7 @@ main(int argc, char *argv[])
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    quota_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;

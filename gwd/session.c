@@ -36,6 +36,7 @@
 #include "loop.h"
 #include "msg.h"
 #include "queue.h"
+#include "quota.h"
 #include "session.h"
 #include "signer.h"
 #include "smtp_proto.h"
@@ -212,11 +213,19 @@ refuse(struct session *s, const char *r, const char *sender, const char *rcpt)
 
 /* A refusal that says why delivery would fail (bounce.h's class). */
 static void
-refuse_class(struct session *s, const char *r, const char *rcpt,
-    enum bounce_class cls)
+refuse_class(struct session *s, const char *r, const char *sender,
+    const char *rcpt, enum bounce_class cls)
 {
 	reply(s, "%s", r);
-	audit_reject(s, r, NULL, rcpt, bounce_class_name(cls));
+	audit_reject(s, r, sender, rcpt, bounce_class_name(cls));
+}
+
+/* A message counted toward its subaccount's quota was not stored. */
+static void
+quota_release(const struct qmsg *m)
+{
+	if (m->sender[0] != '\0')
+		quota_count(m->subaccount, m->received_us, -1);
 }
 
 static void
@@ -683,6 +692,11 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 		refuse(s, msg, s->tx.mail.path.addr, NULL);
 		return;
 	}
+	if (s->tx.mail.path.len > 0 &&
+	    (r = quota_check(sa, now_us(), msg, sizeof(msg))) != NULL) {
+		refuse_class(s, r, s->tx.mail.path.addr, NULL, BC_THROTTLED);
+		return;
+	}
 	s->tx.active = 1;
 	reply(s, "250 2.1.0 Ok");
 }
@@ -717,7 +731,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		snprintf(msg, sizeof(msg), "550 5.1.1 <%s>: Recipient address "
 		    "rejected: suppressed: %s", ra.path.addr, sup->reason[0] ?
 		    sup->reason : sup->source);
-		refuse_class(s, msg, ra.path.addr, BC_HARD);
+		refuse_class(s, msg, NULL, ra.path.addr, BC_HARD);
 		return;
 	}
 	for (int i = 0; i < s->tx.nrcpt; i++) {
@@ -778,6 +792,7 @@ committed(struct store_op *op)
 
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
+		quota_release(m);
 		if (s)
 			reply(s, "451 4.3.0 Error: queue file write error");
 		qmsg_free(m);
@@ -860,6 +875,7 @@ signed_msg(struct sign_job *j)
 
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
+		quota_release(m);
 		ev = audit_new("rejected", m->qid);
 		ev->sender = xstrdup(m->sender);
 		ev->subaccount = xstrdup(m->subaccount);
@@ -933,6 +949,7 @@ sign_or_store(struct session *s, struct store_op *op,
 static void
 data_end(struct session *s)
 {
+	const struct subaccount *sa;
 	struct tx *t = &s->tx;
 	struct msg_info mi;
 	struct buf hdr, add, out;
@@ -957,6 +974,15 @@ data_end(struct session *s)
 	if ((r = check_headers(s, &mi, rbuf, sizeof(rbuf))) != NULL) {
 		gm.messages_rejected_total++;
 		refuse(s, r, t->mail.path.addr, NULL);
+		tx_reset(s);
+		arm_timer(s, gcfg->limits.idle_timeout_ms);
+		return;
+	}
+	/* Again: sessions in DATA side by side all passed MAIL. */
+	if (t->mail.path.len > 0 && (sa = current_account(s)) != NULL &&
+	    (r = quota_check(sa, now, rbuf, sizeof(rbuf))) != NULL) {
+		gm.messages_rejected_total++;
+		refuse_class(s, r, t->mail.path.addr, NULL, BC_THROTTLED);
 		tx_reset(s);
 		arm_timer(s, gcfg->limits.idle_timeout_ms);
 		return;
@@ -1057,6 +1083,10 @@ data_end(struct session *s)
 	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
 		ev->detail = NULL;
 
+	/* Counted now, so the next MAIL sees it; given back if the message
+	 * is not stored after all. */
+	if (m->sender[0] != '\0')
+		quota_count(m->subaccount, now, 1);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);

@@ -248,3 +248,89 @@ def test_admin_entries_apply_at_once(refusing, tmp_path):
     r = g.gwctl("suppression", "add", "x@dest.test", "--subaccount", "nope",
                 check=False)
     assert r.returncode == 67 and "no subaccount" in r.stderr
+
+
+def mail_reply(gw, frm, user="app", password="s3cret-pass"):
+    """Send one message; the reply to MAIL (code, text), and whether the
+    message was accepted."""
+    msg = ("From: %s\r\nTo: x@dest.test\r\nSubject: q\r\n\r\n"
+           "body\r\n" % (frm or "app@example.com")).encode()
+    with smtplib.SMTP("127.0.0.1", gw.ports["submission"], timeout=10) as s:
+        s.starttls(context=client_tls_context())
+        s.login(user, password)
+        code, text = s.mail(frm)
+        if code != 250:
+            return code, text.decode()
+        assert s.rcpt("x@dest.test")[0] == 250
+        code, text = s.data(msg)
+        return code, text.decode()
+
+
+def test_quota_per_hour(refusing, sink):
+    g = refusing
+    g.gwctl("subaccount", "set", "app", "--quota-hour", "3")
+    sub = [json.loads(x) for x in g.gwctl(
+        "subaccount", "list", "--format", "json").stdout.splitlines()]
+    assert {s["name"]: (s["quota_hour"], s["quota_day"]) for s in sub} == \
+        {"app": (3, 0), "other": (0, 0)}
+    assert "3/0" in g.gwctl("subaccount", "list").stdout
+
+    for _ in range(2):
+        assert mail_reply(g, "app@example.com")[0] == 250
+    # Mail with the null sender neither counts nor is refused.
+    assert mail_reply(g, "")[0] == 250
+    assert mail_reply(g, "app@example.com")[0] == 250
+    assert mail_reply(g, "")[0] == 250
+    code, text = mail_reply(g, "app@example.com")
+    assert code == 451 and text.startswith("4.7.1 ")
+    assert "quota is 3" in text and "last hour" in text
+    rej = g.events("action='rejected'")
+    assert len(rej) == 1 and rej[0]["reply_code"] == 451
+    assert rej[0]["reply_status"] == "4.7.1"
+    assert rej[0]["class"] == "throttled"
+    assert rej[0]["sender"] == "app@example.com"
+    assert rej[0]["subaccount"] == "app"
+    # Other subaccounts are not affected.
+    assert mail_reply(g, "other@other.example", user="other",
+                      password="other-pass")[0] == 250
+
+    # The count survives a restart; lifting the quota applies at once.
+    g.stop()
+    g.start()
+    assert mail_reply(g, "app@example.com")[0] == 451
+    assert mail_reply(g, "")[0] == 250
+    g.gwctl("subaccount", "set", "app", "--quota-hour", "0")
+    assert mail_reply(g, "app@example.com")[0] == 250
+    sink.wait_count(8)
+    wait_for(lambda: g.queue_count() == 0, what="queue empty")
+
+
+def test_quota_restart_keeps_count(refusing):
+    g = refusing
+    g.gwctl("subaccount", "set", "app", "--quota-hour", "3",
+            "--quota-day", "100")
+    for _ in range(2):
+        assert mail_reply(g, "app@example.com")[0] == 250
+    g.stop()
+    g.start()
+    assert mail_reply(g, "app@example.com")[0] == 250
+    code, text = mail_reply(g, "app@example.com")
+    assert code == 451 and "3 messages in the last hour" in text
+    # A day quota, the same way.
+    g.gwctl("subaccount", "set", "app", "--quota-hour", "0",
+            "--quota-day", "3")
+    code, text = mail_reply(g, "app@example.com")
+    assert code == 451 and "last 24 hours, its quota is 3" in text
+
+
+def test_quota_bad_values(refusing):
+    g = refusing
+    for bad in ("-1", "x", "1e3", "1000000001"):
+        r = g.gwctl("subaccount", "set", "app", "--quota-hour", bad,
+                    check=False)
+        assert r.returncode == 64 and "--quota-hour" in r.stderr
+    r = g.gwctl("subaccount", "set", "app", check=False)
+    assert r.returncode == 64 and "nothing to set" in r.stderr
+    r = g.gwctl("subaccount", "set", "nobody", "--quota-day", "5",
+                check=False)
+    assert r.returncode == 67
