@@ -34,12 +34,12 @@
 #include "metrics.h"
 #include "loop.h"
 #include "queue.h"
-#include "quota.h"
 #include "session.h"
 #include "store.h"
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
+#include "window.h"
 #include "worker.h"
 
 struct gw_config	*gcfg;
@@ -307,7 +307,7 @@ main(int argc, char *argv[])
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
-	    quota_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;

@@ -43,6 +43,7 @@
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
+#include "window.h"
 
 #define IN_MAX		(64 * 1024)
 #define OUT_MAX		(1024 * 1024)
@@ -225,7 +226,7 @@ static void
 quota_release(const struct qmsg *m)
 {
 	if (m->sender[0] != '\0')
-		quota_count(m->subaccount, m->received_us, -1);
+		window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
 }
 
 static void
@@ -1086,7 +1087,7 @@ data_end(struct session *s)
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
 	if (m->sender[0] != '\0')
-		quota_count(m->subaccount, now, 1);
+		window_add(m->subaccount, WIN_ACCEPTED, now, 1);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);

@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "conn.h"
+#include "control.h"
 #include "db.h"
 #include "hmap.h"
 #include "log.h"
@@ -29,15 +30,6 @@
 static struct hmap	 admin;		/* gw.db's entries */
 static struct hmap	 bounced;	/* gwd's, queue.db */
 static int		 ready;
-
-/* A control request waiting for its commit. */
-struct supp_req {
-	struct supp_req	*next;
-	struct conn	*c;		/* NULL: the client went away */
-	char		 key[KEY_MAX];
-	struct suppression *old;	/* put back if the commit fails */
-};
-static struct supp_req	*pending;
 
 static void
 supp_free(void *v)
@@ -208,74 +200,49 @@ suppress_bounce(struct store_op *op, const char *subaccount,
 
 /* Control socket. */
 
-/* One line "key value", then the connection ends. */
 static void
-answer(struct conn *c, const char *key, const char *value)
+deleted(struct store_op *op, void *arg, struct buf *out)
 {
-	conn_printf(c, "%s %s\n", key, value);
-	conn_close_after_flush(c);
-}
+	struct suppression *old = arg;
+	char key[KEY_MAX];
 
-static void
-deleted(struct store_op *op)
-{
-	struct supp_req *r = op->arg, **pp;
-
-	for (pp = &pending; *pp && *pp != r; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = r->next;
 	if (op->failed) {
+		/* Not deleted after all: back in memory, as on disk. */
 		log_warnx("suppression delete not stored: %s", op->error);
-		supp_free(hmap_put(&bounced, r->key, r->old));
-		r->old = NULL;
-		if (r->c)
-			answer(r->c, "error", op->error);
-	} else if (r->c)
-		answer(r->c, "deleted", "1");
-	supp_free(r->old);
-	free(r);
-	store_op_free(op);
+		if (make_key(key, op->supp[0].subaccount,
+		    op->supp[0].address) == 0) {
+			supp_free(hmap_put(&bounced, key, old));
+			old = NULL;
+		}
+		buf_printf(out, "error %s\n", op->error);
+	} else
+		buf_puts(out, "deleted 1\n");
+	supp_free(old);
 }
 
 void
 suppress_control(struct conn *c, const char *args)
 {
-	char sub[65], addr[ADDR_PATH_MAX + 1], extra[2];
-	struct supp_req *r;
+	char sub[65], addr[ADDR_PATH_MAX + 1], extra[2], key[KEY_MAX];
+	struct suppression *old;
 	struct store_op *op;
 
 	if (sscanf(args, "delete %64s %256s %1s", sub, addr, extra) != 2) {
-		answer(c, "error", "usage: suppression delete SUBACCOUNT "
-		    "ADDRESS");
+		conn_printf(c, "error usage: suppression delete SUBACCOUNT "
+		    "ADDRESS\n");
+		conn_close_after_flush(c);
 		return;
 	}
-	r = xcalloc(1, sizeof(*r));
-	if (make_key(r->key, sub, addr) == -1 ||
-	    (r->old = hmap_del(&bounced, r->key)) == NULL) {
-		free(r);
-		answer(c, "deleted", "0");
+	if (make_key(key, sub, addr) == -1 ||
+	    (old = hmap_del(&bounced, key)) == NULL) {
+		conn_printf(c, "deleted 0\n");
+		conn_close_after_flush(c);
 		return;
 	}
-	r->c = c;
-	r->next = pending;
-	pending = r;
-	/* No more requests on this connection; the answer follows the
-	 * commit, so "deleted" is never said of an entry a crash brings
-	 * back. */
-	conn_pause_read(c, 1);
+	/* Gone from memory now (the next RCPT may pass); "deleted" is said
+	 * only after the commit, so never of an entry a crash brings back. */
 	op = store_op_new();
-	store_op_supp(op, 1, sub, strchr(r->key, '\n') + 1, NULL, 0);
-	op->done = deleted;
-	op->arg = r;
+	store_op_supp(op, 1, sub, strchr(key, '\n') + 1, NULL, 0);
 	log_info("suppression: deleting %s for subaccount %s", addr, sub);
-	store_submit(op);
-}
-
-void
-suppress_conn_closed(struct conn *c)
-{
-	for (struct supp_req *r = pending; r; r = r->next)
-		if (r->c == c)
-			r->c = NULL;
+	control_submit(c, op, deleted, old);
 }

@@ -42,7 +42,5 @@ void	 suppress_bounce(struct store_op *, const char *subaccount,
 /* Control socket: "suppression delete SUBACCOUNT ADDRESS" (the text
  * after "suppression ").  Answers on c, perhaps after a commit. */
 void	 suppress_control(struct conn *, const char *args);
-/* A control connection closed: forget it in pending answers. */
-void	 suppress_conn_closed(struct conn *);
 
 #endif
