@@ -125,6 +125,14 @@ static const char *const queue_migrations[] = {
 	"  created  INTEGER NOT NULL,"		/* unix seconds */
 	"  PRIMARY KEY (subaccount, address)"
 	") WITHOUT ROWID;",
+	/* 3: subaccounts gwd paused for their bounce rate; a resumed one
+	 * keeps its row (paused 0) so its rate counts from `since` on */
+	"CREATE TABLE subaccount_pause ("
+	"  subaccount TEXT PRIMARY KEY,"
+	"  paused   INTEGER NOT NULL,"
+	"  since    INTEGER NOT NULL,"		/* unix microseconds */
+	"  reason   TEXT NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 static const char *const log_migrations[] = {

@@ -59,6 +59,9 @@ const struct cmd cmds[] = {
 	    "limit the messages a subaccount may send per hour and per day "
 	    "(0: no limit)", 1, 1, "--quota-hour= --quota-day=", CMD_SUBARG,
 	    subaccount_set },
+	{ "subaccount", "resume", "NAME",
+	    "let a subaccount that gwd paused for its bounce rate send again "
+	    "(gwd must run)", 1, 1, "", CMD_SUBARG, subaccount_resume },
 	{ "apikey", "add", "NAME [--label LABEL]",
 	    "create an API key for a subaccount; prints it once", 1, 1,
 	    "--label=", CMD_SUBARG, apikey_add },

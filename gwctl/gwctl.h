@@ -98,7 +98,8 @@ int	 subaccount_names(struct ctx *, void (*add)(void *, const char *),
 cmd_fn	 subaccount_add, subaccount_list, subaccount_enable,
 	 subaccount_disable, subaccount_passwd, subaccount_delete,
 	 subaccount_allow_ip, subaccount_deny_ip, subaccount_domain_add,
-	 subaccount_domain_del, subaccount_dkim_org, subaccount_set;
+	 subaccount_domain_del, subaccount_dkim_org, subaccount_set,
+	 subaccount_resume;
 
 /* apikey.c */
 int	 apikey_ids(struct ctx *, void (*add)(void *, const char *), void *);

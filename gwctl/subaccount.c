@@ -540,6 +540,28 @@ subaccount_set(struct ctx *ctx, const struct cmd *c, struct args *a)
 	return subaccount_change(ctx, &e, subaccount_step_set);
 }
 
+/* gwd pauses a subaccount whose mail bounces too much; only gwd can
+ * resume it (the state is gwd's, in queue.db). */
+int
+subaccount_resume(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	char line[128], out[256];
+	int64_t id;
+	int r;
+
+	if ((r = ctx_db(ctx)) != EX_OK ||
+	    (r = subaccount_lookup(ctx, a->argv[0], &id)) != EX_OK)
+		return r;
+	snprintf(line, sizeof(line), "subaccount resume %s", a->argv[0]);
+	if ((r = control_request(ctx, line, out, sizeof(out))) != EX_OK)
+		return r;
+	if (strncmp(out, "resumed 1", 9) == 0)
+		fprintf(stderr, "subaccount %s resumed\n", a->argv[0]);
+	else
+		fprintf(stderr, "subaccount %s was not paused\n", a->argv[0]);
+	return EX_OK;
+}
+
 /* The text column of every row `sql` (one parameter: id) returns. */
 static int
 subaccount_strings(struct ctx *ctx, const char *sql, int64_t id,

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "pause.h"
 #include "queue.h"
 #include "store.h"
 #include "suppress.h"
@@ -176,10 +177,14 @@ answer_control(struct conn *c, const char *line)
 		buf_free(&out);
 		suppress_control(c, line + 12);
 		return;
+	} else if (strncmp(line, "subaccount ", 11) == 0) {
+		buf_free(&out);
+		pause_control(c, line + 11);
+		return;
 	}
 	else
 		buf_puts(&out, "error unknown command (try: stats, ping, "
-		    "suppression)\n");
+		    "suppression, subaccount)\n");
 	conn_write(c, buf_ptr(&out), buf_len(&out));
 	buf_free(&out);
 	conn_close_after_flush(c);

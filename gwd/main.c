@@ -32,6 +32,7 @@
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
+#include "pause.h"
 #include "loop.h"
 #include "queue.h"
 #include "session.h"
@@ -308,6 +309,7 @@ main(int argc, char *argv[])
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;

@@ -21,6 +21,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "metrics.h"
+#include "pause.h"
 #include "loop.h"
 #include "queue.h"
 #include "route.h"
@@ -477,6 +478,11 @@ apply_results(struct job *j)
 		    !(m->flags & QMSG_DSN))
 			suppress_bounce(op, m->subaccount, r->addr,
 			    r->last_reply);
+		/* The subaccount's bounce rate (DSNs are not its mail). */
+		if (strcmp(action, "deferred") != 0 && m->sender[0] != '\0' &&
+		    !(m->flags & QMSG_DSN))
+			pause_outcome(op, m->subaccount,
+			    strcmp(action, "bounced") == 0, ev->ts);
 		if (strcmp(action, "deferred") == 0) {
 			r->attempts++;
 			r->next_attempt = now + backoff_s(r->attempts);

@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "loop.h"
 #include "msg.h"
+#include "pause.h"
 #include "queue.h"
 #include "quota.h"
 #include "session.h"
@@ -691,6 +692,10 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 		    "rejected: domain not owned by subaccount %s",
 		    s->tx.mail.path.addr, sa->name);
 		refuse(s, msg, s->tx.mail.path.addr, NULL);
+		return;
+	}
+	if ((r = pause_check(sa->name, msg, sizeof(msg))) != NULL) {
+		refuse_class(s, r, s->tx.mail.path.addr, NULL, BC_POLICY);
 		return;
 	}
 	if (s->tx.mail.path.len > 0 &&

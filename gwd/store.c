@@ -34,7 +34,8 @@ static sqlite3		*qdb, *ldb;	/* the thread's */
 static sqlite3		*rdb;		/* main thread's reader */
 
 static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
-			*st_del_msg, *st_rd_body, *st_supp_put, *st_supp_del;
+			*st_del_msg, *st_rd_body, *st_supp_put, *st_supp_del,
+			*st_pause;
 static struct auditlog	 alog;		/* the thread's log.db writer */
 
 struct store_op *
@@ -87,6 +88,8 @@ store_op_free(struct store_op *op)
 		free(op->supp[i].reason);
 	}
 	free(op->supp);
+	free(op->pause_sub);
+	free(op->pause_reason);
 	free(op->del_rcpt);
 	free(op);
 }
@@ -256,6 +259,15 @@ apply_queue(struct store_op *op)
 			sqlite3_bind_int64(st, 4, s->created);
 		}
 		if (db_step_done(st) == -1)
+			return -1;
+	}
+	if (op->pause_sub) {
+		db_bind_text(st_pause, 1, op->pause_sub);
+		sqlite3_bind_int(st_pause, 2, op->pause_paused);
+		sqlite3_bind_int64(st_pause, 3, op->pause_since);
+		db_bind_text(st_pause, 4, op->pause_reason ? op->pause_reason :
+		    "");
+		if (db_step_done(st_pause) == -1)
 			return -1;
 	}
 	return 0;
@@ -486,6 +498,8 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	    " (subaccount, address, reason, created) VALUES (?, ?, ?, ?)");
 	st_supp_del = prep(qdb, "DELETE FROM suppression WHERE subaccount = ?"
 	    " AND address = ?");
+	st_pause = prep(qdb, "INSERT OR REPLACE INTO subaccount_pause"
+	    " (subaccount, paused, since, reason) VALUES (?, ?, ?, ?)");
 	auditlog_open(&alog, ldb);
 
 	if ((rdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) == NULL)

@@ -67,6 +67,10 @@ struct store_op {
 	int64_t		 del_msg;	/* 0 = none */
 	struct supp_change *supp;
 	int		 nsupp;
+	char		*pause_sub;	/* subaccount_pause row, or NULL */
+	int		 pause_paused;
+	int64_t		 pause_since;
+	char		*pause_reason;
 	struct audit_event *events;
 	struct audit_event **events_tail;
 	void		(*done)(struct store_op *);

@@ -91,8 +91,9 @@ window_forget(const char *subaccount, enum win_counter c, int64_t ts_us)
 	struct window *w = window_get(subaccount, 0);
 	int64_t m = minute_of(ts_us);
 
+	/* ts_us's own minute too: its bucket may hold counts from before. */
 	for (int i = 0; w && i < WIN_DAY; i++)
-		if (w->b[i].minute < m)
+		if (w->b[i].minute <= m)
 			w->b[i].count[c] = 0;
 }
 

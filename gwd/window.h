@@ -29,7 +29,8 @@ void	 window_add(const char *subaccount, enum win_counter, int64_t ts_us,
 /* The count of the `minutes` minutes up to and including now's. */
 int64_t	 window_sum(const char *subaccount, enum win_counter, int64_t now_us,
 	    int minutes);
-/* Forget what the counter holds before ts_us (a fresh start). */
+/* Forget what the counter holds up to ts_us (a fresh start), to the
+ * minute: counts of ts_us's own minute go too. */
 void	 window_forget(const char *subaccount, enum win_counter, int64_t ts_us);
 
 #endif

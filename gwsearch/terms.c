@@ -47,7 +47,7 @@ static const struct {
 /* --status words; each is also the event action it finds. */
 static const char *const term_statuses[] = { "received", "delivered",
     "deferred", "bounced", "expired", "rejected", "quarantined", "signed",
-    "unsigned", "dsn", "auth" };
+    "unsigned", "dsn", "auth", "paused", "resumed" };
 
 static const char *
 term_unbracket(const char *s, char *out, size_t n)

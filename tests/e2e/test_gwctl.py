@@ -337,7 +337,7 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 4), ("queue.db", 2),
+                                for f, v in (("gw.db", 4), ("queue.db", 3),
                                              ("log.db", 4))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (4,)

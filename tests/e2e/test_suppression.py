@@ -334,3 +334,62 @@ def test_quota_bad_values(refusing):
     r = g.gwctl("subaccount", "set", "nobody", "--quota-day", "5",
                 check=False)
     assert r.returncode == 67
+
+
+def test_bounce_rate_pauses_subaccount(gw_factory, sink):
+    sink.rcpt_reply = lambda a: ("550 5.1.1 <%s>: user unknown" % a
+                                 if a.startswith("gone") else None)
+    g = gw_factory(relay=smarthost(sink),
+                   settings={"limits.bounce_pause_minimum": 10,
+                             "limits.bounce_pause_percent": 5}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.add_subaccount("other", "other.example", "other-pass")
+    good = ["u%d@dest.test" % i for i in range(9)]
+    send(g, good)
+    wait_for(lambda: len(g.events("action='delivered'")) == 9,
+             what="9 deliveries")
+    assert mail_reply(g, "app@example.com")[0] == 250      # 10 done, 0 bounced
+    wait_for(lambda: len(g.events("action='delivered'")) == 10,
+             what="10 deliveries")
+    # One bounce in 11: 9% > 5%, and at least 10 recipients: paused.
+    send(g, ["gone@dest.test"])
+    ev = wait_for(lambda: g.events("action='paused'"), what="paused event")
+    assert ev[0]["subaccount"] == "app"
+    assert "bounce rate 9.0% (1 of 11 recipients)" in ev[0]["detail"]
+    assert "subaccount app paused" in g.logtext()
+    code, text = mail_reply(g, "app@example.com")
+    assert code == 451 and text.startswith("4.7.1 ")
+    assert "subaccount app is paused: bounce rate 9.0%" in text
+    rej = g.events("action='rejected'")
+    assert rej[-1]["class"] == "policy" and rej[-1]["subaccount"] == "app"
+    # The DSN for the bounce still went out; other subaccounts send.
+    wait_for(lambda: [m for m in sink.messages if m.mail_from == ""],
+             what="the DSN")
+    assert mail_reply(g, "other@other.example", user="other",
+                      password="other-pass")[0] == 250
+
+    # Paused across a restart; resuming needs gwd.
+    g.stop()
+    r = g.gwctl("subaccount", "resume", "app", check=False)
+    assert r.returncode == 69 and "gwd is not running" in r.stderr
+    g.start()
+    assert mail_reply(g, "app@example.com")[0] == 451
+    r = g.gwctl("subaccount", "resume", "app")
+    assert "subaccount app resumed" in r.stderr
+    assert mail_reply(g, "app@example.com")[0] == 250
+    assert [e["subaccount"] for e in g.events("action='resumed'")] == ["app"]
+    r = g.gwctl("subaccount", "resume", "app")
+    assert "was not paused" in r.stderr
+    # A fresh start: the old bounce no longer counts, also after a
+    # restart (the rate is counted from the resume on).
+    g.stop()
+    g.start()
+    send(g, ["gone2@dest.test"])
+    wait_for(lambda: g.events("action='bounced' AND "
+                              "recipient='gone2@dest.test'"), what="bounce")
+    wait_for(lambda: len([m for m in sink.messages if m.mail_from == ""])
+             == 2, what="the second DSN")
+    assert len(g.events("action='paused'")) == 1
+    assert mail_reply(g, "app@example.com")[0] == 250
+    r = g.gwctl("subaccount", "resume", "nobody", check=False)
+    assert r.returncode == 67
