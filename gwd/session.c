@@ -712,7 +712,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 {
 	const struct suppression *sup;
 	struct rcpt_args ra;
-	char msg[600];
+	char msg[511];		/* a reply line is at most 512 with CRLF */
 	const char *r;
 
 	if (!s->tx.active) {

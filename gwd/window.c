@@ -3,7 +3,7 @@
  *
  * A subaccount's counts are a ring of 1440 one-minute buckets, each
  * stamped with its minute so a stale bucket reads as empty; the last
- * hour is the sum of the newest 60.  About 23 kB per subaccount that
+ * hour is the sum of the newest 60.  About 35 kB per subaccount that
  * sent in the last day.
  */
 #include <stdio.h>
