@@ -90,7 +90,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 

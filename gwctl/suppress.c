@@ -7,7 +7,6 @@
  * asking gwd over the control socket, since gwd is queue.db's only
  * writer.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +20,8 @@
 #include "gwctl.h"
 #include "log.h"
 #include "output.h"
+#include "suppress_parse.h"
 #include "util.h"
-
-/* As gwd/suppress.h: a reason goes into a 550 reply line. */
-#define SUPP_REASON_MAX	200
 
 struct supp_row {
 	char	*subaccount;	/* NULL: every subaccount */
@@ -39,47 +36,28 @@ struct supp_rows {
 	size_t		 n;
 };
 
-/* addr as stored: no <>, lower case.  EX_OK or EX_DATAERR (said). */
+/* addr as stored, or EX_DATAERR (said, after `where`). */
 static int
 supp_address(const char *in, char out[ADDR_PATH_MAX + 1], const char *where)
 {
-	struct mailpath mp;
-	char tmp[ADDR_PATH_MAX + 3], esc[128];
-	size_t used, len = strlen(in);
-	int n;
+	char esc[128];
 
-	if (len >= 2 && in[0] == '<' && in[len - 1] == '>')
-		n = snprintf(tmp, sizeof(tmp), "%s", in);
-	else
-		n = snprintf(tmp, sizeof(tmp), "<%s>", in);
-	if (n < 0 || (size_t)n >= sizeof(tmp) ||
-	    addr_parse_path(tmp, (size_t)n, 0, &mp, &used) != ADDR_OK ||
-	    used != (size_t)n) {
-		log_warnx("%s%s\"%s\" is not an email address", where ? where :
-		    "", where ? ": " : "", log_escape(in, len, esc,
-		    sizeof(esc)));
-		return EX_DATAERR;
-	}
-	for (size_t i = 0; i <= mp.len; i++)
-		out[i] = (char)tolower((unsigned char)mp.addr[i]);
-	return EX_OK;
+	if (supp_parse_address(in, out) == 0)
+		return EX_OK;
+	log_warnx("%s%s\"%s\" is not an email address", where ? where : "",
+	    where ? ": " : "", log_escape(in, strlen(in), esc, sizeof(esc)));
+	return EX_DATAERR;
 }
 
 static int
 supp_reason_ok(const char *r, const char *where)
 {
-	if (strlen(r) > SUPP_REASON_MAX) {
-		log_warnx("%s%sreason: at most %d characters", where ? where :
-		    "", where ? ": " : "", SUPP_REASON_MAX);
-		return EX_DATAERR;
-	}
-	for (const char *p = r; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) {
-			log_warnx("%s%sreason: printable ASCII only", where ?
-			    where : "", where ? ": " : "");
-			return EX_DATAERR;
-		}
-	return EX_OK;
+	const char *why = supp_check_reason(r);
+
+	if (why == NULL)
+		return EX_OK;
+	log_warnx("%s%s%s", where ? where : "", where ? ": " : "", why);
+	return EX_DATAERR;
 }
 
 /* --subaccount: its id, or 0 for none given. */
@@ -144,51 +122,12 @@ suppress_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 	return r;
 }
 
-/* One line of an import: "address" or "address,reason" (CSV: the
- * reason may be quoted, "" inside for a quote). */
-static int
-supp_import_line(char *line, char **addr, char **reason, const char *where)
-{
-	char *comma, *p, *q;
-
-	line[strcspn(line, "\r\n")] = '\0';
-	*addr = line + strspn(line, " \t");
-	*reason = NULL;
-	if ((comma = strchr(*addr, ',')) == NULL)
-		goto trim;
-	*comma = '\0';
-	p = comma + 1 + strspn(comma + 1, " \t");
-	if (*p == '"') {
-		for (q = *reason = ++p;; p++) {
-			if (*p == '\0') {
-				log_warnx("%s: unbalanced quote", where);
-				return EX_DATAERR;
-			}
-			if (*p == '"' && p[1] == '"')
-				p++;
-			else if (*p == '"')
-				break;
-			*q++ = *p;
-		}
-		if (p[1 + strspn(p + 1, " \t")] != '\0') {
-			log_warnx("%s: text after the quoted reason", where);
-			return EX_DATAERR;
-		}
-		*q = '\0';
-	} else
-		*reason = p;
-trim:
-	for (p = *addr + strlen(*addr); p > *addr && isspace((unsigned char)
-	    p[-1]); p--)
-		p[-1] = '\0';
-	return EX_OK;
-}
-
 int
 suppress_import(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
 	const char *file = a->argv[0], *dflt = args_get(a, "--reason");
 	char where[4200], addr[ADDR_PATH_MAX + 1], *line = NULL, *ad, *rs;
+	const char *why;
 	size_t cap = 0;
 	int64_t sub;
 	int r, bad = 0, added = 0, total = 0, lineno = 0;
@@ -208,7 +147,8 @@ suppress_import(struct ctx *ctx, const struct cmd *c, struct args *a)
 	while (r == EX_OK && getline(&line, &cap, fp) != -1) {
 		snprintf(where, sizeof(where), "%s:%d",
 		    fp == stdin ? "stdin" : file, ++lineno);
-		if (supp_import_line(line, &ad, &rs, where) != EX_OK) {
+		if (supp_parse_line(line, &ad, &rs, &why) == -1) {
+			log_warnx("%s: %s", where, why);
 			bad++;
 			continue;
 		}
