@@ -223,11 +223,16 @@ deleted(struct store_op *op, void *arg, struct buf *out)
 void
 suppress_control(struct conn *c, const char *args)
 {
-	char sub[65], addr[ADDR_PATH_MAX + 1], extra[2], key[KEY_MAX];
+	char sub[65], key[KEY_MAX];
 	struct suppression *old;
 	struct store_op *op;
+	const char *addr;
+	int n = 0;
 
-	if (sscanf(args, "delete %64s %256s %1s", sub, addr, extra) != 2) {
+	/* The address is the rest of the line: a quoted local part may
+	 * hold spaces. */
+	if (sscanf(args, "delete %64s %n", sub, &n) != 1 || n == 0 ||
+	    *(addr = args + n) == '\0' || strlen(addr) > ADDR_PATH_MAX) {
 		conn_printf(c, "error usage: suppression delete SUBACCOUNT "
 		    "ADDRESS\n");
 		conn_close_after_flush(c);

@@ -189,6 +189,19 @@ def test_delete_bounce_entry_needs_gwd(refusing, sink):
     assert r.returncode == 65 and "not on the suppression list" in r.stderr
 
 
+def test_delete_bounce_entry_quoted_local_part(refusing, sink):
+    g = refusing
+    sink.rcpt_reply = lambda a: ("550 5.1.1 no such user"
+                                 if a.startswith('"') else None)
+    send(g, ['"q u"@dest.test'])
+    e = wait_for(lambda: entry(g, '"q u"@dest.test'), what="entry")
+    assert e[0]["source"] == "bounce"
+    assert rcpt(g, '"q u"@dest.test')[0] == 550
+    r = g.gwctl("suppression", "delete", '"Q U"@dest.test')
+    assert "1 deleted" in r.stderr
+    assert rcpt(g, '"q u"@dest.test')[0] == 250
+
+
 def test_admin_entries_apply_at_once(refusing, tmp_path):
     g = refusing
     assert rcpt(g, "stop@dest.test")[0] == 250
