@@ -49,6 +49,8 @@ GWCTL_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwctl/*.c))
 # gwctl dkim check builds and parses DNS packets with gwd's pure code.
 GWCTL_OBJ  += $(OBJ)/gwd/dns_pkt.o
 GWSEARCH_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwsearch/*.c))
+# --class names the classes of gwd's pure bounce classifier.
+GWSEARCH_OBJ += $(OBJ)/gwd/bounce.o
 GWTOP_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwtop/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -88,7 +90,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 
@@ -109,7 +111,7 @@ check-san:
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_CC    ?= clang-14
-FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Icommon -Igwd $(PKG_CFLAGS) \
+FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Icommon -Igwd -Igwctl $(PKG_CFLAGS) \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 10
 

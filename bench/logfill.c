@@ -153,6 +153,8 @@ main(int argc, char **argv)
 			ev.reply_status = kind == 0 ? "2.0.0" : kind == 1 ?
 			    "4.7.1" : "5.1.1";
 			ev.reply_text = reply;
+			ev.bounce_class = kind == 0 ? NULL : kind == 1 ?
+			    "soft" : "hard";
 			ev.duration_ms = 120 + n % 400;
 			if (auditlog_write(&al, &ev) == -1)
 				fatalx("write: %s", sqlite3_errmsg(db));

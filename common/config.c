@@ -119,6 +119,10 @@ static const struct opt opts[] = {
 	    "100", 1, 100000, 0, 0, 0 },
 	{ "limits.memory", O_SIZE, OFF(limits.memory), "1G", 1048576,
 	    INT64_MAX, 0, 0, 0 },
+	{ "limits.bounce_pause_percent", O_INT,
+	    OFF(limits.bounce_pause_percent), "5", 0, 100, 0, 0, 0 },
+	{ "limits.bounce_pause_minimum", O_INT,
+	    OFF(limits.bounce_pause_minimum), "100", 1, 1000000000, 0, 0, 0 },
 
 	{ "queue.lifetime", O_MS, OFF(queue.lifetime_ms), "5d", 1000,
 	    (int64_t)365 * 86400000, 0, 0, 0 },

@@ -92,6 +92,8 @@ struct gw_config {
 		int	 unknown_commands;
 		int	 received_headers;
 		uint64_t memory;	/* all messages being received */
+		int	 bounce_pause_percent;	/* 0: never pause */
+		int	 bounce_pause_minimum;	/* recipients in 24 h */
 	} limits;
 
 	struct {

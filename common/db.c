@@ -109,6 +109,26 @@ static const char *const gw_migrations[] = {
 	"  per_minute INTEGER,"
 	"  created  INTEGER NOT NULL"
 	");",
+	/* 4: the suppression list as admins keep it; gwd's own entries
+	 * (hard bounces) live in queue.db.  subaccount_id NULL: every
+	 * subaccount. */
+	"CREATE TABLE suppression ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  subaccount_id INTEGER"
+	"    REFERENCES subaccount(id) ON DELETE CASCADE,"
+	"  address  TEXT NOT NULL,"		/* lower case */
+	"  reason   TEXT NOT NULL DEFAULT '',"
+	"  source   TEXT NOT NULL CHECK (source IN ('admin', 'import')),"
+	"  created  INTEGER NOT NULL"		/* unix seconds */
+	");"
+	"CREATE UNIQUE INDEX suppression_key"
+	"  ON suppression(ifnull(subaccount_id, 0), address);",
+	/* 5: messages a subaccount may send per hour and per day; 0: no
+	 * limit */
+	"ALTER TABLE subaccount ADD COLUMN quota_hour INTEGER NOT NULL"
+	"  DEFAULT 0 CHECK (quota_hour >= 0);"
+	"ALTER TABLE subaccount ADD COLUMN quota_day INTEGER NOT NULL"
+	"  DEFAULT 0 CHECK (quota_day >= 0);",
 };
 
 static const char *const queue_migrations[] = {
@@ -138,6 +158,23 @@ static const char *const queue_migrations[] = {
 	 * is released, across restarts too (held: 0 no, 1 held, 2
 	 * released by an admin: a routing rule's hold is over for it) */
 	"ALTER TABLE message ADD COLUMN held INTEGER NOT NULL DEFAULT 0;",
+	/* 3: recipients gwd suppressed after a hard bounce, per subaccount
+	 * (admin entries are gw.db's) */
+	"CREATE TABLE suppression ("
+	"  subaccount TEXT NOT NULL,"
+	"  address  TEXT NOT NULL,"		/* lower case */
+	"  reason   TEXT NOT NULL,"
+	"  created  INTEGER NOT NULL,"		/* unix seconds */
+	"  PRIMARY KEY (subaccount, address)"
+	") WITHOUT ROWID;",
+	/* 4: subaccounts gwd paused for their bounce rate; a resumed one
+	 * keeps its row (paused 0) so its rate counts from `since` on */
+	"CREATE TABLE subaccount_pause ("
+	"  subaccount TEXT PRIMARY KEY,"
+	"  paused   INTEGER NOT NULL,"
+	"  since    INTEGER NOT NULL,"		/* unix microseconds */
+	"  reason   TEXT NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 static const char *const log_migrations[] = {
@@ -183,6 +220,10 @@ static const char *const log_migrations[] = {
 	 * without this it scanned every event (250 ms at 300 000). */
 	"CREATE INDEX event_recipient ON event(recipient)"
 	"  WHERE recipient IS NOT NULL;",
+	/* 4: why a delivery failed (gwd/bounce.h): hard, soft, policy...
+	 * on deferred, bounced, expired and some rejected events */
+	"ALTER TABLE event ADD COLUMN class TEXT;"
+	"CREATE INDEX event_class ON event(class) WHERE class IS NOT NULL;",
 };
 
 static const struct {

@@ -55,6 +55,13 @@ const struct cmd cmds[] = {
 	    "also sign the subaccount's mail with DOMAIN's DKIM key (an "
 	    "organisation-wide second signature), or stop", 2, 2, "",
 	    CMD_SUBARG, subaccount_dkim_org },
+	{ "subaccount", "set", "NAME [--quota-hour N] [--quota-day N]",
+	    "limit the messages a subaccount may send per hour and per day "
+	    "(0: no limit)", 1, 1, "--quota-hour= --quota-day=", CMD_SUBARG,
+	    subaccount_set },
+	{ "subaccount", "resume", "NAME",
+	    "let a subaccount that gwd paused for its bounce rate send again "
+	    "(gwd must run)", 1, 1, "", CMD_SUBARG, subaccount_resume },
 	{ "apikey", "add", "NAME [--label LABEL]",
 	    "create an API key for a subaccount; prints it once", 1, 1,
 	    "--label=", CMD_SUBARG, apikey_add },
@@ -160,6 +167,20 @@ const struct cmd cmds[] = {
 	{ "queue", "bounce", "ID ...|-|ALL",
 	    "fail messages now and send their sender a DSN", 1, -1, "",
 	    CMD_QIDARG, queue_act },
+	{ "suppression", "add", "ADDRESS ... [--subaccount NAME] "
+	    "[--reason TEXT]",
+	    "refuse mail to these recipients (of one subaccount, or of all)",
+	    1, -1, "--subaccount= --reason=", 0, suppress_add },
+	{ "suppression", "import", "FILE|- [--subaccount NAME] "
+	    "[--reason TEXT]",
+	    "add the addresses of a file: one a line, or CSV address,reason",
+	    1, 1, "--subaccount= --reason=", 0, suppress_import },
+	{ "suppression", "list", "[--subaccount NAME] [--format table|json]",
+	    "the suppression list: admin, import and bounce entries", 0, 0,
+	    "--subaccount= --format=", 0, suppress_list },
+	{ "suppression", "delete", "ADDRESS [--subaccount NAME]",
+	    "take an address off the list (bounce entries: gwd must run)", 1,
+	    1, "--subaccount=", 0, suppress_delete },
 	{ "db", "init", "",
 	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
 	    "", 0, database_init },

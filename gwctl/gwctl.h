@@ -99,7 +99,8 @@ int	 subaccount_names(struct ctx *, void (*add)(void *, const char *),
 cmd_fn	 subaccount_add, subaccount_list, subaccount_enable,
 	 subaccount_disable, subaccount_passwd, subaccount_delete,
 	 subaccount_allow_ip, subaccount_deny_ip, subaccount_domain_add,
-	 subaccount_domain_del, subaccount_dkim_org;
+	 subaccount_domain_del, subaccount_dkim_org, subaccount_set,
+	 subaccount_resume;
 
 /* apikey.c */
 int	 apikey_ids(struct ctx *, void (*add)(void *, const char *), void *);
@@ -125,6 +126,14 @@ int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,
 /* queue.c: gwd's queue, through the control socket */
 int	 queue_ids(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 queue_list, queue_show, queue_act;
+/* control.c: send one line to gwd, read its whole answer into out:
+ * EX_OK, EX_UNAVAILABLE (gwd not running; said), or EX_SOFTWARE for
+ * an "error" answer (said). */
+int	 control_request(struct ctx *, const char *line, char *out,
+	    size_t outsz);
+
+/* suppress.c */
+cmd_fn	 suppress_add, suppress_list, suppress_delete, suppress_import;
 
 /* database.c */
 cmd_fn	 database_init;

@@ -7,6 +7,7 @@
  * half a change.  Input is checked in full before the transaction starts.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct subaccount_edit {
 	struct output_strv	 items;	/* networks or domains */
 	const char		*hash;		/* new password hash */
 	int			 enabled;
+	int64_t			 quota_hour, quota_day;	/* -1: unchanged */
 };
 
 typedef int subaccount_step(struct ctx *, int64_t id,
@@ -491,6 +493,75 @@ subaccount_dkim_org(struct ctx *ctx, const struct cmd *c, struct args *a)
 	return r;
 }
 
+static int
+subaccount_step_set(struct ctx *ctx, int64_t id, struct subaccount_edit *e)
+{
+	return ctx_exec(ctx, NULL, "UPDATE subaccount SET quota_hour = "
+	    "CASE WHEN ?1 < 0 THEN quota_hour ELSE ?1 END, quota_day = CASE "
+	    "WHEN ?2 < 0 THEN quota_day ELSE ?2 END WHERE id = ?3", "iii",
+	    e->quota_hour, e->quota_day, id);
+}
+
+/* A quota: a whole number from 0 (no limit) to 10^9. */
+static int
+subaccount_quota(const struct args *a, const char *opt, int64_t *out)
+{
+	const char *v = args_get(a, opt);
+	char *end;
+	long long n;
+
+	*out = -1;
+	if (v == NULL)
+		return EX_OK;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < 0 || n > 1000000000) {
+		log_warnx("%s: expected a number of messages from 0 (no limit) "
+		    "to 1000000000, not \"%.32s\"", opt, v);
+		return EX_USAGE;
+	}
+	*out = n;
+	return EX_OK;
+}
+
+/* Per-subaccount settings: the quotas. */
+int
+subaccount_set(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	struct subaccount_edit e = { .name = a->argv[0] };
+	int r;
+
+	if ((r = subaccount_quota(a, "--quota-hour", &e.quota_hour)) !=
+	    EX_OK || (r = subaccount_quota(a, "--quota-day", &e.quota_day)) !=
+	    EX_OK)
+		return r;
+	if (e.quota_hour < 0 && e.quota_day < 0)
+		return cmd_usage_error(c, "nothing to set");
+	return subaccount_change(ctx, &e, subaccount_step_set);
+}
+
+/* gwd pauses a subaccount whose mail bounces too much; only gwd can
+ * resume it (the state is gwd's, in queue.db). */
+int
+subaccount_resume(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	char line[128], out[256];
+	int64_t id;
+	int r;
+
+	if ((r = ctx_db(ctx)) != EX_OK ||
+	    (r = subaccount_lookup(ctx, a->argv[0], &id)) != EX_OK)
+		return r;
+	snprintf(line, sizeof(line), "subaccount resume %s", a->argv[0]);
+	if ((r = control_request(ctx, line, out, sizeof(out))) != EX_OK)
+		return r;
+	if (strncmp(out, "resumed 1", 9) == 0)
+		fprintf(stderr, "subaccount %s resumed\n", a->argv[0]);
+	else
+		fprintf(stderr, "subaccount %s was not paused\n", a->argv[0]);
+	return EX_OK;
+}
+
 /* The text column of every row `sql` (one parameter: id) returns. */
 static int
 subaccount_strings(struct ctx *ctx, const char *sql, int64_t id,
@@ -513,6 +584,7 @@ struct subaccount_row {
 	const char		*dkim_org;	/* NULL: none */
 	int			 enabled, has_password;
 	int64_t			 created, updated;
+	int64_t			 quota_hour, quota_day;
 	struct output_strv	 domains, ips, keys;
 };
 
@@ -539,6 +611,8 @@ subaccount_print_json(const struct subaccount_row *s)
 	output_strv_json(&s->keys, &arr);
 	json_obj_raw(&o, "api_keys", buf_cstr(&arr));
 	json_obj_bool(&o, "has_password", s->has_password);
+	json_obj_int(&o, "quota_hour", s->quota_hour);
+	json_obj_int(&o, "quota_day", s->quota_day);
 	if (s->dkim_org)
 		json_obj_str(&o, "dkim_org_domain", s->dkim_org);
 	else
@@ -556,17 +630,19 @@ static void
 subaccount_table_row(struct output_table *t, const struct subaccount_row *s)
 {
 	struct buf d, i, k;
-	char t1[32];
+	char t1[32], q[48];
 
 	buf_init(&d, 0);
 	buf_init(&i, 0);
 	buf_init(&k, 0);
+	snprintf(q, sizeof(q), "%lld/%lld", (long long)s->quota_hour,
+	    (long long)s->quota_day);
 	output_strv_join(&s->domains, &d);
 	output_strv_join(&s->ips, &i);
 	output_strv_join(&s->keys, &k);
 	output_time(s->created, t1, sizeof(t1));
 	output_table_row(t, s->name, s->enabled ? "yes" : "no", buf_cstr(&d),
-	    buf_cstr(&i), buf_cstr(&k), t1);
+	    buf_cstr(&i), buf_cstr(&k), q, t1);
 	buf_free(&d);
 	buf_free(&i);
 	buf_free(&k);
@@ -585,6 +661,8 @@ subaccount_fill(struct ctx *ctx, sqlite3_stmt *st, struct subaccount_row *s)
 	s->created = sqlite3_column_int64(st, 4);
 	s->updated = sqlite3_column_int64(st, 5);
 	s->dkim_org = (const char *)sqlite3_column_text(st, 6);
+	s->quota_hour = sqlite3_column_int64(st, 7);
+	s->quota_day = sqlite3_column_int64(st, 8);
 	if ((r = subaccount_strings(ctx, "SELECT domain FROM subaccount_domain "
 	    "WHERE subaccount_id = ? ORDER BY domain", id, &s->domains)) ==
 	    EX_OK && (r = subaccount_strings(ctx, "SELECT cidr FROM "
@@ -615,11 +693,11 @@ subaccount_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 	    (r = ctx_db(ctx)) != EX_OK)
 		return r;
 	if ((st = ctx_stmt(ctx, "SELECT id, name, enabled, password IS NOT "
-	    "NULL, created, updated, dkim_org_domain FROM subaccount "
-	    "ORDER BY name", "")) == NULL)
+	    "NULL, created, updated, dkim_org_domain, quota_hour, quota_day "
+	    "FROM subaccount ORDER BY name", "")) == NULL)
 		return EX_SOFTWARE;
-	output_table_init(&t, 6, "NAME", "ENABLED", "DOMAINS", "ALLOWED IPS",
-	    "API KEYS", "CREATED");
+	output_table_init(&t, 7, "NAME", "ENABLED", "DOMAINS", "ALLOWED IPS",
+	    "API KEYS", "QUOTA H/D", "CREATED");
 	while (r == EX_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if ((r = subaccount_fill(ctx, st, &s)) == EX_OK) {
 			if (json)

@@ -20,6 +20,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "signer.h"
+#include "suppress.h"
 #include "loop.h"
 #include "policy.h"
 #include "pwhash.h"
@@ -101,7 +102,8 @@ load(void)
 	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
 	st = db_prepare(gdb, "SELECT id, name, enabled, password,"
-	    " dkim_org_domain FROM subaccount ORDER BY id");
+	    " dkim_org_domain, quota_hour, quota_day FROM subaccount"
+	    " ORDER BY id");
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *pw = (const char *)sqlite3_column_text(st, 3);
 
@@ -119,6 +121,8 @@ load(void)
 		s->pwhash = pw ? xstrdup(pw) : NULL;
 		s->dkim_org = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL :
 		    xstrdup((const char *)sqlite3_column_text(st, 4));
+		s->quota_hour = sqlite3_column_int64(st, 5);
+		s->quota_day = sqlite3_column_int64(st, 6);
 	}
 	sqlite3_finalize(st);
 
@@ -179,6 +183,10 @@ load(void)
 		memset(&pol, 0, sizeof(pol));
 	} else
 		pol_gen++;
+	/* And the admins' suppression list. */
+	if (suppress_load_admin(gdb) == -1)
+		log_warnx("gw.db: cannot read the suppression list: %s",
+		    sqlite3_errmsg(gdb));
 	sqlite3_exec(gdb, "COMMIT", NULL, NULL, NULL);
 	policy_free(&pol);
 	pol = np;

@@ -28,6 +28,8 @@ struct subaccount {
 	struct apikey	*keys;
 	int		 nkeys;
 	char		*dkim_org;	/* second signature's domain, or NULL */
+	int64_t		 quota_hour;	/* messages; 0: no limit */
+	int64_t		 quota_day;
 };
 
 int	 accounts_init(const char *state_dir, char *err, size_t errsz);

@@ -55,11 +55,15 @@
 #include "cidr.h"
 #include "conn.h"
 #include "control_queue.h"
+#include "control.h"
 #include "gwd.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "pause.h"
 #include "queue.h"
+#include "store.h"
+#include "suppress.h"
 #include "util.h"
 
 #define REQ_MAX		2048
@@ -293,9 +297,17 @@ answer_control(struct conn *c, const char *line)
 	else if (strncmp(line, "destinations", 12) == 0 &&
 	    (line[12] == '\0' || line[12] == ' '))
 		write_destinations(&out, line[12] ? line + 13 : "");
-	else
+	else if (strncmp(line, "suppression ", 12) == 0) {
+		buf_free(&out);
+		suppress_control(c, line + 12);
+		return;
+	} else if (strncmp(line, "subaccount ", 11) == 0) {
+		buf_free(&out);
+		pause_control(c, line + 11);
+		return;
+	} else
 		buf_puts(&out, "error unknown command (try: stats, "
-		    "destinations, ping, queue)\n");
+		    "destinations, ping, queue, suppression, subaccount)\n");
 	conn_write(c, buf_ptr(&out), buf_len(&out));
 	buf_free(&out);
 	conn_close_after_flush(c);
@@ -363,9 +375,66 @@ on_error(struct conn *c)
 	conn_close(c);
 }
 
+/* Commands answered after a commit: the connection, held meanwhile. */
+struct ctl_wait {
+	struct ctl_wait	*next;
+	struct conn	*c;		/* NULL: the client went away */
+	void		(*done)(struct store_op *, void *, struct buf *);
+	void		*arg;
+};
+static struct ctl_wait	*waits;
+
+static void
+ctl_committed(struct store_op *op)
+{
+	struct ctl_wait *w = op->arg, **pp;
+	struct buf out;
+
+	for (pp = &waits; *pp && *pp != w; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = w->next;
+	buf_init(&out, OUT_MAX);
+	w->done(op, w->arg, &out);
+	if (w->c) {
+		conn_write(w->c, buf_ptr(&out), buf_len(&out));
+		conn_close_after_flush(w->c);
+	}
+	buf_free(&out);
+	free(w);
+	store_op_free(op);
+}
+
+void
+control_submit(struct conn *c, struct store_op *op,
+    void (*done)(struct store_op *, void *, struct buf *), void *arg)
+{
+	struct ctl_wait *w = xcalloc(1, sizeof(*w));
+
+	w->c = c;
+	w->done = done;
+	w->arg = arg;
+	w->next = waits;
+	waits = w;
+	/* Nothing more is read from it: one command a connection. */
+	conn_pause_read(c, 1);
+	op->done = ctl_committed;
+	op->arg = w;
+	store_submit(op);
+}
+
+static void
+on_close(struct conn *c)
+{
+	for (struct ctl_wait *w = waits; w; w = w->next)
+		if (w->c == c)
+			w->c = NULL;
+}
+
 static const struct conn_ops ctl_ops = {
 	.on_read = on_read,
 	.on_error = on_error,
+	.on_close = on_close,
 };
 
 static void

@@ -32,12 +32,15 @@
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
+#include "pause.h"
 #include "loop.h"
 #include "queue.h"
 #include "session.h"
 #include "store.h"
+#include "suppress.h"
 #include "tls.h"
 #include "util.h"
+#include "window.h"
 #include "worker.h"
 
 struct gw_config	*gcfg;
@@ -304,6 +307,9 @@ main(int argc, char *argv[])
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;

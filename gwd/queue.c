@@ -18,17 +18,20 @@
 
 #include "auth.h"
 #include "config.h"
+#include "bounce.h"
 #include "dsn.h"
 #include "heap.h"
 #include "hmap.h"
 #include "log.h"
 #include "metrics.h"
+#include "pause.h"
 #include "loop.h"
 #include "policy.h"
 #include "queue.h"
 #include "route.h"
 #include "schedule.h"
 #include "store.h"
+#include "suppress.h"
 #include "util.h"
 
 #define BODY_CACHE_MAX	((size_t)256 << 20)
@@ -488,26 +491,6 @@ recover_due(struct ev_timer *t)
 	dest_kick(d);
 }
 
-/* Replies that mean "slow down" rather than "no". */
-static int
-reply_is_throttle(const struct job_result *res)
-{
-	static const char *const words[] = { "rate limit", "too many",
-	    "throttl", "slow down", "try again later", "exceeded" };
-	const char *t = res->text ? res->text : "";
-
-	if (res->code == 421 || strcmp(res->status, "4.7.28") == 0)
-		return 1;
-	if (res->code < 400 || res->code >= 500)
-		return 0;
-	if (strncmp(res->status, "4.7.", 4) == 0 && strcasestr(t, "rate"))
-		return 1;
-	for (size_t i = 0; i < nitems(words); i++)
-		if (strcasestr(t, words[i]))
-			return 1;
-	return 0;
-}
-
 /* A routing rule refuses this (active) recipient: that is its attempt. */
 static void
 rule_refuses(struct qrcpt *r, const struct rule *ru)
@@ -776,6 +759,9 @@ fill_attempt(struct audit_event *ev, const struct job *j,
 	if (res->status[0])
 		ev->reply_status = xstrdup(res->status);
 	ev->reply_text = xstrdup(res->text ? res->text : "");
+	if (res->code >= 300)
+		ev->bounce_class = bounce_class_name(bounce_classify(res->code,
+		    res->status, res->text));
 	ev->duration_ms = loop_now() - j->started_ms;
 	ev->subaccount = xstrdup(j->msg->subaccount);
 	if (j->maybe_dup)
@@ -828,7 +814,10 @@ apply_results(struct job *j)
 		}
 		free(r->last_reply);
 		r->last_reply = reply_string(res);
-		if (j->dest && !throttled && reply_is_throttle(res)) {
+		/* "Slow down" (421, rate limits): the whole destination
+		 * backs off, once per attempt. */
+		if (j->dest && !throttled && bounce_classify(res->code,
+		    res->status, res->text) == BC_THROTTLED) {
 			dest_throttled(j->dest, res);
 			throttled = 1;
 		}
@@ -849,6 +838,19 @@ apply_results(struct job *j)
 		ev = store_op_event(op, strcmp(action, "expired") == 0 ?
 		    "deferred" : action, m->qid);
 		fill_attempt(ev, j, res, r);
+		/* A mailbox that does not exist stays so: later mail of the
+		 * subaccount to it is refused at RCPT.  Not for DSNs: the
+		 * subaccount did not send them. */
+		if (strcmp(action, "bounced") == 0 && ev->bounce_class &&
+		    strcmp(ev->bounce_class, bounce_class_name(BC_HARD)) == 0 &&
+		    !(m->flags & QMSG_DSN))
+			suppress_bounce(op, m->subaccount, r->addr,
+			    r->last_reply);
+		/* The subaccount's bounce rate (DSNs are not its mail). */
+		if (strcmp(action, "deferred") != 0 && m->sender[0] != '\0' &&
+		    !(m->flags & QMSG_DSN))
+			pause_outcome(op, m->subaccount,
+			    strcmp(action, "bounced") == 0, ev->ts);
 		if (strcmp(action, "deferred") == 0) {
 			r->attempts++;
 			r->next_attempt = now + backoff_s(r->attempts);
@@ -867,6 +869,7 @@ apply_results(struct job *j)
 			ev->sender = xstrdup(m->sender);
 			ev->subaccount = xstrdup(m->subaccount);
 			ev->reply_text = xstrdup(r->last_reply);
+			ev->bounce_class = bounce_class_name(BC_EXPIRED);
 		}
 		if (strcmp(action, "delivered") != 0) {
 			fr[nfr].address = r->addr;

@@ -26,6 +26,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "base64.h"
+#include "bounce.h"
 #include "cidr.h"
 #include "conn.h"
 #include "gwd.h"
@@ -34,13 +35,17 @@
 #include "metrics.h"
 #include "loop.h"
 #include "msg.h"
+#include "pause.h"
 #include "policy.h"
 #include "queue.h"
+#include "quota.h"
 #include "session.h"
 #include "signer.h"
 #include "smtp_proto.h"
 #include "store.h"
+#include "suppress.h"
 #include "util.h"
+#include "window.h"
 
 #define IN_MAX		(64 * 1024)
 #define OUT_MAX		(1024 * 1024)
@@ -180,7 +185,7 @@ split_reply(const char *r, int *code, char *status, size_t stsz,
 /* Refusals are events of the audit trail, like deliveries. */
 static void
 audit_reject(struct session *s, const char *r, const char *sender,
-    const char *rcpt)
+    const char *rcpt, const char *cls)
 {
 	struct audit_event *ev = audit_new("rejected", NULL);
 	const char *text;
@@ -197,6 +202,7 @@ audit_reject(struct session *s, const char *r, const char *sender,
 		ev->sender = xstrdup(s->tx.mail.path.addr);
 	if (rcpt)
 		ev->recipient = xstrdup(rcpt);
+	ev->bounce_class = cls;
 	store_event(ev);
 }
 
@@ -205,7 +211,24 @@ static void
 refuse(struct session *s, const char *r, const char *sender, const char *rcpt)
 {
 	reply(s, "%s", r);
-	audit_reject(s, r, sender, rcpt);
+	audit_reject(s, r, sender, rcpt, NULL);
+}
+
+/* A refusal that says why delivery would fail (bounce.h's class). */
+static void
+refuse_class(struct session *s, const char *r, const char *sender,
+    const char *rcpt, enum bounce_class cls)
+{
+	reply(s, "%s", r);
+	audit_reject(s, r, sender, rcpt, bounce_class_name(cls));
+}
+
+/* A message counted toward its subaccount's quota was not stored. */
+static void
+quota_release(const struct qmsg *m)
+{
+	if (m->sender[0] != '\0')
+		window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
 }
 
 /*
@@ -701,6 +724,15 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 		refuse(s, msg, s->tx.mail.path.addr, NULL);
 		return;
 	}
+	if ((r = pause_check(sa->name, msg, sizeof(msg))) != NULL) {
+		refuse_class(s, r, s->tx.mail.path.addr, NULL, BC_POLICY);
+		return;
+	}
+	if (s->tx.mail.path.len > 0 &&
+	    (r = quota_check(sa, now_us(), msg, sizeof(msg))) != NULL) {
+		refuse_class(s, r, s->tx.mail.path.addr, NULL, BC_THROTTLED);
+		return;
+	}
 	s->tx.active = 1;
 	reply(s, "250 2.1.0 Ok");
 }
@@ -708,7 +740,9 @@ cmd_mail(struct session *s, const struct smtp_cmd *cmd)
 static void
 cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 {
+	const struct suppression *sup;
 	struct rcpt_args ra;
+	char msg[511];		/* a reply line is at most 512 with CRLF */
 	const char *r;
 
 	if (!s->tx.active) {
@@ -724,6 +758,16 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	if (ra.path.literal) {
 		refuse(s, "553 5.1.3 Error: address literals are not accepted "
 		    "as recipients", NULL, ra.path.addr);
+		return;
+	}
+	/* gw.db may have changed since the last tick: an admin's entry
+	 * applies at the next RCPT. */
+	accounts_poll();
+	if ((sup = suppress_find(s->subaccount, ra.path.addr)) != NULL) {
+		snprintf(msg, sizeof(msg), "550 5.1.1 <%s>: Recipient address "
+		    "rejected: suppressed: %s", ra.path.addr, sup->reason[0] ?
+		    sup->reason : sup->source);
+		refuse_class(s, msg, NULL, ra.path.addr, BC_HARD);
 		return;
 	}
 	for (int i = 0; i < s->tx.nrcpt; i++) {
@@ -788,6 +832,7 @@ committed(struct store_op *op)
 
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
+		quota_release(m);
 		if (s)
 			reply(s, "451 4.3.0 Error: queue file write error");
 		qmsg_free(m);
@@ -870,6 +915,7 @@ signed_msg(struct sign_job *j)
 
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
+		quota_release(m);
 		ev = audit_new("rejected", m->qid);
 		ev->sender = xstrdup(m->sender);
 		ev->subaccount = xstrdup(m->subaccount);
@@ -972,6 +1018,7 @@ quarantine(struct session *s, struct qmsg *m, struct store_op *op)
 static void
 data_end(struct session *s)
 {
+	const struct subaccount *sa;
 	struct tx *t = &s->tx;
 	struct msg_info mi;
 	struct buf hdr, add, out;
@@ -996,6 +1043,15 @@ data_end(struct session *s)
 	if ((r = check_headers(s, &mi, rbuf, sizeof(rbuf))) != NULL) {
 		gm.messages_rejected_total++;
 		refuse(s, r, t->mail.path.addr, NULL);
+		tx_reset(s);
+		arm_timer(s, gcfg->limits.idle_timeout_ms);
+		return;
+	}
+	/* Again: sessions in DATA side by side all passed MAIL. */
+	if (t->mail.path.len > 0 && (sa = current_account(s)) != NULL &&
+	    (r = quota_check(sa, now, rbuf, sizeof(rbuf))) != NULL) {
+		gm.messages_rejected_total++;
+		refuse_class(s, r, t->mail.path.addr, NULL, BC_THROTTLED);
 		tx_reset(s);
 		arm_timer(s, gcfg->limits.idle_timeout_ms);
 		return;
@@ -1109,6 +1165,10 @@ data_end(struct session *s)
 		ev->detail = NULL;
 	quarantine(s, m, op);
 
+	/* Counted now, so the next MAIL sees it; given back if the message
+	 * is not stored after all. */
+	if (m->sender[0] != '\0')
+		window_add(m->subaccount, WIN_ACCEPTED, now, 1);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);

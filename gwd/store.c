@@ -34,7 +34,8 @@ static sqlite3		*qdb, *ldb;	/* the thread's */
 static sqlite3		*rdb;		/* main thread's reader */
 
 static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
-			*st_del_msg, *st_rd_body, *st_upd_held;
+			*st_del_msg, *st_rd_body, *st_upd_held, *st_supp_put,
+			*st_supp_del, *st_pause;
 static struct auditlog	 alog;		/* the thread's log.db writer */
 
 struct store_op *
@@ -81,6 +82,14 @@ store_op_free(struct store_op *op)
 	for (int i = 0; i < op->nupd; i++)
 		free(op->upd[i].last_reply);
 	free(op->upd);
+	for (int i = 0; i < op->nsupp; i++) {
+		free(op->supp[i].subaccount);
+		free(op->supp[i].address);
+		free(op->supp[i].reason);
+	}
+	free(op->supp);
+	free(op->pause_sub);
+	free(op->pause_reason);
 	free(op->del_rcpt);
 	free(op);
 }
@@ -108,6 +117,24 @@ store_op_upd_rcpt(struct store_op *op, const struct qrcpt *r)
 	u->attempts = r->attempts;
 	u->next_attempt = r->next_attempt;
 	u->last_reply = r->last_reply ? xstrdup(r->last_reply) : NULL;
+}
+
+void
+store_op_supp(struct store_op *op, int del, const char *subaccount,
+    const char *address, const char *reason, int64_t created)
+{
+	struct supp_change *s;
+
+	op->supp = realloc(op->supp, sizeof(*op->supp) *
+	    (size_t)(op->nsupp + 1));
+	if (op->supp == NULL)
+		fatal("store_op_supp");
+	s = &op->supp[op->nsupp++];
+	s->del = del;
+	s->subaccount = xstrdup(subaccount);
+	s->address = xstrdup(address);
+	s->reason = reason ? xstrdup(reason) : NULL;
+	s->created = created;
 }
 
 struct audit_event *
@@ -226,6 +253,28 @@ apply_queue(struct store_op *op)
 	if (op->del_msg) {
 		sqlite3_bind_int64(st_del_msg, 1, op->del_msg);
 		if (db_step_done(st_del_msg) == -1)
+			return -1;
+	}
+	for (int i = 0; i < op->nsupp; i++) {
+		struct supp_change *s = &op->supp[i];
+		sqlite3_stmt *st = s->del ? st_supp_del : st_supp_put;
+
+		db_bind_text(st, 1, s->subaccount);
+		db_bind_text(st, 2, s->address);
+		if (!s->del) {
+			db_bind_text(st, 3, s->reason);
+			sqlite3_bind_int64(st, 4, s->created);
+		}
+		if (db_step_done(st) == -1)
+			return -1;
+	}
+	if (op->pause_sub) {
+		db_bind_text(st_pause, 1, op->pause_sub);
+		sqlite3_bind_int(st_pause, 2, op->pause_paused);
+		sqlite3_bind_int64(st_pause, 3, op->pause_since);
+		db_bind_text(st_pause, 4, op->pause_reason ? op->pause_reason :
+		    "");
+		if (db_step_done(st_pause) == -1)
 			return -1;
 	}
 	return 0;
@@ -453,6 +502,12 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	    " next_attempt = ?, last_reply = ? WHERE id = ?");
 	st_del_msg = prep(qdb, "DELETE FROM message WHERE id = ?");
 	st_upd_held = prep(qdb, "UPDATE message SET held = ? WHERE id = ?");
+	st_supp_put = prep(qdb, "INSERT OR REPLACE INTO suppression"
+	    " (subaccount, address, reason, created) VALUES (?, ?, ?, ?)");
+	st_supp_del = prep(qdb, "DELETE FROM suppression WHERE subaccount = ?"
+	    " AND address = ?");
+	st_pause = prep(qdb, "INSERT OR REPLACE INTO subaccount_pause"
+	    " (subaccount, paused, since, reason) VALUES (?, ?, ?, ?)");
 	auditlog_open(&alog, ldb);
 
 	if ((rdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) == NULL)

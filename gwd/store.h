@@ -36,6 +36,7 @@ struct audit_event {
 	char		*reply_text;
 	int64_t		 duration_ms;	/* -1 = none */
 	char		*detail;
+	const char	*bounce_class;	/* static string, or NULL */
 	char		**rcpts;	/* event_rcpt rows (received only) */
 	int		 nrcpts;
 };
@@ -45,6 +46,15 @@ struct rcpt_update {
 	int		 attempts;
 	int64_t		 next_attempt;
 	char		*last_reply;
+};
+
+/* A suppression entry of gwd's own (queue.db): added or deleted. */
+struct supp_change {
+	int		 del;
+	char		*subaccount;
+	char		*address;
+	char		*reason;
+	int64_t		 created;
 };
 
 struct store_op {
@@ -57,6 +67,12 @@ struct store_op {
 	int64_t		 del_msg;	/* 0 = none */
 	int64_t		 held_msg;	/* set this message's held; 0 = none */
 	int		 held;
+	struct supp_change *supp;
+	int		 nsupp;
+	char		*pause_sub;	/* subaccount_pause row, or NULL */
+	int		 pause_paused;
+	int64_t		 pause_since;
+	char		*pause_reason;
 	struct audit_event *events;
 	struct audit_event **events_tail;
 	void		(*done)(struct store_op *);
@@ -70,6 +86,8 @@ struct store_op *store_op_new(void);
 void	 store_op_free(struct store_op *);
 void	 store_op_del_rcpt(struct store_op *, int64_t dbid);
 void	 store_op_upd_rcpt(struct store_op *, const struct qrcpt *);
+void	 store_op_supp(struct store_op *, int del, const char *subaccount,
+	    const char *address, const char *reason, int64_t created);
 struct audit_event *store_op_event(struct store_op *, const char *action,
 	    const char *qid);
 /* Hand the op over; the caller must not touch it until done() runs. */

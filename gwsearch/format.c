@@ -106,6 +106,12 @@ format_reply(const struct event *e, struct buf *b)
 		format_clean(b, e->reply_text);
 	if (strcmp(e->action, "received") == 0 && e->has_size)
 		buf_printf(b, "size=%lld", (long long)e->size);
+	if (e->bounce_class) {
+		if (buf_len(b) > 0)
+			buf_putc(b, ' ');
+		buf_puts(b, "class=");
+		format_clean(b, e->bounce_class);
+	}
 	if (e->detail) {
 		if (buf_len(b) > 0)
 			buf_putc(b, ' ');
@@ -306,6 +312,7 @@ format_json_gw(struct json_obj *o, const struct event *e)
 		json_obj_int(o, "gw.smtp.code", e->reply_code);
 	json_obj_str(o, "gw.smtp.status", e->reply_status);
 	json_obj_str(o, "gw.smtp.text", e->reply_text);
+	json_obj_str(o, "gw.bounce_class", e->bounce_class);
 }
 
 static void
@@ -392,7 +399,7 @@ static const char *const csv_columns[] = { "timestamp", "event_id",
     "queue_id", "action", "outcome", "sender", "recipient", "subject",
     "message_id", "header_from", "subaccount", "client_ip", "remote_host",
     "remote_ip", "reply_code", "reply_status", "reply_text", "tls",
-    "duration_ms", "size", "detail" };
+    "duration_ms", "size", "detail", "bounce_class" };
 
 void
 format_csv_header(void)
@@ -422,7 +429,8 @@ format_csv(const struct event *e, struct buf *b)
 	    format_num(code, sizeof(code), e->has_reply_code, e->reply_code),
 	    e->reply_status, e->reply_text, e->tls,
 	    format_num(dur, sizeof(dur), e->has_duration, e->duration_ms),
-	    format_num(size, sizeof(size), e->has_size, e->size), e->detail };
+	    format_num(size, sizeof(size), e->has_size, e->size), e->detail,
+	    e->bounce_class };
 
 	fmt_rfc3339(e->ts, t, sizeof(t));
 	snprintf(id, sizeof(id), "%lld", (long long)e->id);

@@ -18,7 +18,7 @@ struct buf;
 
 enum filter_kind {
 	F_RECIPIENT, F_SENDER, F_SUBJECT, F_MSGID, F_STATUS, F_SUBACCOUNT,
-	F_DOMAIN, F_CLIENT_IP, F_RESPONSE, F_TEXT, F_SINCE, F_UNTIL
+	F_DOMAIN, F_CLIENT_IP, F_RESPONSE, F_TEXT, F_SINCE, F_UNTIL, F_CLASS
 };
 
 struct filter {
@@ -49,6 +49,7 @@ struct event {
 	char		*remote_host, *remote_ip, *reply_status;
 	char		*reply_text;
 	char		*detail;
+	char		*bounce_class;	/* gwd/bounce.h's name */
 	int64_t		 size, reply_code, duration_ms;
 	int		 has_size, has_reply_code, has_duration;
 };
@@ -63,7 +64,7 @@ enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_CEF, FMT_SYSLOG };
 #define EVENT_COLUMNS \
 	"id, ts, qid, action, subaccount, client_ip, sender, recipient, " \
 	"message_id, subject, from_addr, size, tls, remote_host, remote_ip, " \
-	"reply_code, reply_status, reply_text, duration_ms, detail"
+	"reply_code, reply_status, reply_text, duration_ms, detail, class"
 
 /* terms.c: 0, or -1 with a message in err. */
 int	 terms_add(struct query *, enum filter_kind, const char *val,

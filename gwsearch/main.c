@@ -78,6 +78,11 @@ main_help(void)
 	    "      --client-ip IP    the submitting client (ip:IP)\n"
 	    "      --response TEXT   in the SMTP reply, e.g. \"550 5.1.1\" "
 	    "(response:TEXT)\n"
+	    "      --class CLASS     why delivery failed: hard, mailbox_full, "
+	    "soft, policy,\n"
+	    "                        reputation, throttled, auth, content, "
+	    "routing, tls,\n"
+	    "                        expired, other (class:CLASS)\n"
 	    "  -S, --since TIME      today, yesterday, -2h, 2026-11-20 10:00,"
 	    " @1763900000\n"
 	    "  -U, --until TIME      (since:TIME, until:TIME)\n"
@@ -155,7 +160,7 @@ main_format(const char *s, enum format *f)
 }
 
 enum { O_SUBJECT = 256, O_STATUS, O_SUBACCOUNT, O_DOMAIN, O_CLIENT_IP,
-    O_RESPONSE, O_CURSOR, O_OUTPUT, O_BY, O_NO_PAGER };
+    O_RESPONSE, O_CLASS, O_CURSOR, O_OUTPUT, O_BY, O_NO_PAGER };
 
 /* MAIN_GO, or the status to exit with now. */
 static int
@@ -183,6 +188,8 @@ main_option(int ch, struct opts *o)
 		return main_filter(o, "client-ip", F_CLIENT_IP, optarg);
 	case O_RESPONSE:
 		return main_filter(o, "response", F_RESPONSE, optarg);
+	case O_CLASS:
+		return main_filter(o, "class", F_CLASS, optarg);
 	case 'S':
 		return main_filter(o, "since", F_SINCE, optarg);
 	case 'U':
@@ -220,6 +227,7 @@ static const struct option main_longopts[] = {
 	{ "domain", required_argument, NULL, O_DOMAIN },
 	{ "client-ip", required_argument, NULL, O_CLIENT_IP },
 	{ "response", required_argument, NULL, O_RESPONSE },
+	{ "class", required_argument, NULL, O_CLASS },
 	{ "since", required_argument, NULL, 'S' },
 	{ "until", required_argument, NULL, 'U' },
 	{ "format", required_argument, NULL, 'f' },

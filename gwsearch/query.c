@@ -90,6 +90,9 @@ static const struct {
 	    "SELECT x.id, x.qid, x.ts FROM event_fts f JOIN event x ON "
 	    "x.id = f.rowid WHERE event_fts MATCH @0 ORDER BY f.rowid DESC",
 	    NULL } },
+	[F_CLASS] = { "x.class = @0", {
+	    "SELECT x.id, x.qid, x.ts FROM event x WHERE x.class = @0 "
+	    "ORDER BY x.id DESC", NULL } },
 	[F_SINCE] = { "1", { NULL, NULL } },
 	[F_UNTIL] = { "1", { NULL, NULL } },
 };
@@ -658,6 +661,7 @@ query_event(sqlite3_stmt *st, struct event *e)
 	e->reply_text = query_text(st, 17);
 	e->duration_ms = query_int(st, 18, &e->has_duration);
 	e->detail = query_text(st, 19);
+	e->bounce_class = query_text(st, 20);
 	if (e->action == NULL)
 		e->action = xstrdup("");
 }
@@ -704,7 +708,7 @@ query_event_free(struct event *e)
 	char **s[] = { &e->qid, &e->action, &e->subaccount, &e->client_ip,
 	    &e->sender, &e->recipient, &e->message_id, &e->subject,
 	    &e->from_addr, &e->tls, &e->remote_host, &e->remote_ip,
-	    &e->reply_status, &e->reply_text, &e->detail };
+	    &e->reply_status, &e->reply_text, &e->detail, &e->bounce_class };
 
 	for (size_t i = 0; i < nitems(s); i++)
 		free(*s[i]);

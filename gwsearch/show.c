@@ -88,6 +88,10 @@ show_event(const char *indent, const struct event *e)
 	}
 	if (e->has_duration)
 		buf_printf(&b, "  (%lld ms)", (long long)e->duration_ms);
+	if (e->bounce_class) {
+		buf_puts(&b, "  class=");
+		format_clean(&b, e->bounce_class);
+	}
 	if (e->detail) {
 		buf_puts(&b, "  ");
 		format_clean(&b, e->detail);

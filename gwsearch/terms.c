@@ -2,7 +2,8 @@
  * terms.c - notmuch-style search terms and journalctl-style times.
  *
  *   from:ADDR to:ADDR subject:TEXT id:MSGID status:STATUS domain:DOMAIN
- *   subaccount:NAME ip:ADDR response:TEXT since:TIME until:TIME
+ *   subaccount:NAME ip:ADDR response:TEXT class:CLASS since:TIME
+ *   until:TIME
  *   word "a phrase" prefix*
  *
  * Values may be quoted ("..."; "" inside is a quote).  Free text goes to
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bounce.h"
 #include "buf.h"
 #include "gwsearch.h"
 #include "log.h"
@@ -38,13 +40,14 @@ static const struct {
 	{ "domain", F_DOMAIN },
 	{ "ip", F_CLIENT_IP }, { "client-ip", F_CLIENT_IP },
 	{ "response", F_RESPONSE },
+	{ "class", F_CLASS },
 	{ "since", F_SINCE }, { "until", F_UNTIL },
 };
 
 /* --status words; each is also the event action it finds. */
 static const char *const term_statuses[] = { "received", "delivered",
     "deferred", "bounced", "expired", "rejected", "quarantined", "signed",
-    "unsigned", "dsn", "auth" };
+    "unsigned", "dsn", "auth", "paused", "resumed" };
 
 static const char *
 term_unbracket(const char *s, char *out, size_t n)
@@ -121,6 +124,12 @@ terms_add(struct query *q, enum filter_kind k, const char *val, char *err,
 	}
 	if (k == F_STATUS && term_status(val, err, errsz) == -1)
 		return -1;
+	if (k == F_CLASS && bounce_class_parse(val) == -1) {
+		snprintf(err, errsz, "class: \"%.64s\" is not one of hard, "
+		    "mailbox_full, soft, policy, reputation, throttled, auth, "
+		    "content, routing, tls, expired, other", val);
+		return -1;
+	}
 	if ((k == F_SINCE || k == F_UNTIL) &&
 	    terms_time(val, now_us(), &t) == -1) {
 		snprintf(err, errsz, "\"%.64s\" is not a time (e.g. today, "
@@ -224,8 +233,8 @@ term_one(struct query *q, const char **p, char *err, size_t errsz)
 		return r;
 	}
 	snprintf(err, errsz, "unknown search key \"%.*s:\" (keys: from: to: "
-	    "subject: id: status: domain: subaccount: ip: response: since: "
-	    "until:)", (int)klen, s);
+	    "subject: id: status: domain: subaccount: ip: response: class: "
+	    "since: until:)", (int)klen, s);
 	buf_free(&v);
 	return -1;
 }

@@ -157,7 +157,8 @@ def test_list_table_and_json(gw):
     gw.ok("subaccount", "disable", "beta")
     lines = gw.ok("subaccount", "list").splitlines()
     assert lines[0].split() == ["NAME", "ENABLED", "DOMAINS", "ALLOWED",
-                                "IPS", "API", "KEYS", "CREATED"]
+                                "IPS", "API", "KEYS", "QUOTA", "H/D",
+                                "CREATED"]
     assert lines[1].split()[:5] == ["acme", "yes", "acme.com",
                                     "192.0.2.0/24,2001:db8::1", key[:16]]
     assert lines[2].split()[:5] == ["beta", "no", "a.net,b.net", "-", "-"]
@@ -172,6 +173,7 @@ def test_list_table_and_json(gw):
     assert a["api_keys"] == [key[:16]]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", a["created"])
     assert rows[1]["enabled"] is False and rows[1]["allowed_ips"] == []
+    assert (a["quota_hour"], a["quota_day"]) == (0, 0)
     r = gw.run("subaccount", "list", "--format", "xml")
     assert r.returncode == 64
 
@@ -335,10 +337,10 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 3), ("queue.db", 2),
-                                             ("log.db", 3))]
+                                for f, v in (("gw.db", 5), ("queue.db", 4),
+                                             ("log.db", 4))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert db.execute("PRAGMA user_version").fetchone() == (4,)
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert {"event", "event_rcpt", "event_fts"} <= names
     assert gw.ok("db", "init") == out          # idempotent

@@ -1,0 +1,160 @@
+/*
+ * pause.c - pausing subaccounts for their bounce rate (see pause.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "control.h"
+#include "db.h"
+#include "gwd.h"
+#include "hmap.h"
+#include "log.h"
+#include "pause.h"
+#include "store.h"
+#include "util.h"
+#include "window.h"
+
+static struct hmap	 paused;	/* subaccount -> reason (char *) */
+
+static void
+set_row(struct store_op *op, const char *sub, int on, int64_t since,
+    const char *reason)
+{
+	op->pause_sub = xstrdup(sub);
+	op->pause_paused = on;
+	op->pause_since = since;
+	op->pause_reason = xstrdup(reason);
+}
+
+int
+pause_init(const char *state_dir, char *err, size_t errsz)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int rc, n = 0;
+
+	hmap_init(&paused);
+	if ((db = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) ==
+	    NULL)
+		return -1;
+	st = db_prepare(db, "SELECT subaccount, paused, since, reason FROM"
+	    " subaccount_pause");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sub = (const char *)sqlite3_column_text(st, 0);
+
+		if (sqlite3_column_int(st, 1)) {
+			free(hmap_put(&paused, sub, xstrdup((const char *)
+			    sqlite3_column_text(st, 3))));
+			log_warnx("subaccount %s is paused: %s", sub,
+			    (const char *)sqlite3_column_text(st, 3));
+			n++;
+		} else {
+			/* Resumed: its rate counts from then on. */
+			window_forget(sub, WIN_FINAL,
+			    sqlite3_column_int64(st, 2));
+			window_forget(sub, WIN_BOUNCED,
+			    sqlite3_column_int64(st, 2));
+		}
+	}
+	if (rc != SQLITE_DONE)
+		snprintf(err, errsz, "queue.db: subaccount_pause: %s",
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	db_close(db);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+pause_outcome(struct store_op *op, const char *sub, int bounced,
+    int64_t ts_us)
+{
+	struct audit_event *ev;
+	int64_t total, nb, pct = gcfg->limits.bounce_pause_percent;
+	char reason[200];
+
+	window_add(sub, WIN_FINAL, ts_us, 1);
+	if (bounced)
+		window_add(sub, WIN_BOUNCED, ts_us, 1);
+	if (!bounced || pct == 0 || sub == NULL || sub[0] == '\0' ||
+	    hmap_get(&paused, sub) != NULL)
+		return;
+	total = window_sum(sub, WIN_FINAL, ts_us, WIN_DAY);
+	nb = window_sum(sub, WIN_BOUNCED, ts_us, WIN_DAY);
+	if (total < gcfg->limits.bounce_pause_minimum || nb * 100 <= pct * total)
+		return;
+	snprintf(reason, sizeof(reason), "bounce rate %lld.%lld%% (%lld of "
+	    "%lld recipients) in 24 hours is over %lld%%", (long long)(nb *
+	    100 / total), (long long)(nb * 1000 / total % 10), (long long)nb,
+	    (long long)total, (long long)pct);
+	log_warnx("subaccount %s paused: %s; resume with: gwctl subaccount "
+	    "resume %s", sub, reason, sub);
+	free(hmap_put(&paused, sub, xstrdup(reason)));
+	set_row(op, sub, 1, ts_us, reason);
+	ev = store_op_event(op, "paused", NULL);
+	ev->subaccount = xstrdup(sub);
+	ev->detail = xstrdup(reason);
+}
+
+const char *
+pause_check(const char *sub, char *buf, size_t bufsz)
+{
+	const char *why = sub ? hmap_get(&paused, sub) : NULL;
+
+	if (why == NULL)
+		return NULL;
+	snprintf(buf, bufsz, "451 4.7.1 Error: subaccount %s is paused: %s; "
+	    "an administrator must resume it", sub, why);
+	return buf;
+}
+
+/* Control socket. */
+
+static void
+resumed(struct store_op *op, void *arg, struct buf *out)
+{
+	char *reason = arg;
+
+	if (op->failed) {
+		/* Still paused on disk: so in memory too. */
+		log_warnx("subaccount %s: resume not stored: %s",
+		    op->pause_sub, op->error);
+		free(hmap_put(&paused, op->pause_sub, reason));
+		buf_printf(out, "error %s\n", op->error);
+		return;
+	}
+	buf_puts(out, "resumed 1\n");
+	free(reason);
+}
+
+void
+pause_control(struct conn *c, const char *args)
+{
+	char sub[65], extra[2], *reason;
+	struct audit_event *ev;
+	struct store_op *op;
+	int64_t now = now_us();
+
+	if (sscanf(args, "resume %64s %1s", sub, extra) != 1) {
+		conn_printf(c, "error usage: subaccount resume NAME\n");
+		conn_close_after_flush(c);
+		return;
+	}
+	if ((reason = hmap_del(&paused, sub)) == NULL) {
+		conn_printf(c, "resumed 0\n");
+		conn_close_after_flush(c);
+		return;
+	}
+	/* A fresh start: the bounces that paused it no longer count. */
+	window_forget(sub, WIN_FINAL, now);
+	window_forget(sub, WIN_BOUNCED, now);
+	op = store_op_new();
+	set_row(op, sub, 0, now, "");
+	ev = store_op_event(op, "resumed", NULL);
+	ev->subaccount = xstrdup(sub);
+	ev->detail = xstrdup("resumed by an administrator");
+	log_info("subaccount %s resumed (was paused: %s)", sub, reason);
+	control_submit(c, op, resumed, reason);
+}

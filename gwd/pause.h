@@ -1,0 +1,34 @@
+/*
+ * pause.h - subaccounts gwd pauses when too much of their mail bounces.
+ *
+ * Over the last 24 hours (window.h), once a subaccount has at least
+ * limits.bounce_pause_minimum final outcomes (delivered, bounced,
+ * expired recipients) and more than limits.bounce_pause_percent of them
+ * bounced, gwd pauses it: MAIL gets 451 4.7.1 until an admin resumes it
+ * (gwctl subaccount resume, over the control socket).  Mail already
+ * queued is still delivered.  The paused state is gwd's, in queue.db.
+ * Complaint rates would belong here too, but gw has no feedback-loop
+ * intake yet, so there is nothing to count.
+ */
+#ifndef GW_PAUSE_H
+#define GW_PAUSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct store_op;
+
+/* After window_init(): the paused subaccounts from queue.db. */
+int	 pause_init(const char *state_dir, char *err, size_t errsz);
+/* A recipient of the subaccount's mail reached its end (bounced or
+ * not) at ts_us; may pause the subaccount, with op. */
+void	 pause_outcome(struct store_op *, const char *subaccount, int bounced,
+	    int64_t ts_us);
+/* NULL, or the 451 refusal for MAIL (in buf) when paused. */
+const char *pause_check(const char *subaccount, char *buf, size_t bufsz);
+/* Control socket: "subaccount resume NAME" (the text after
+ * "subaccount "). */
+void	 pause_control(struct conn *, const char *args);
+
+#endif

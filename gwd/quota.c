@@ -1,0 +1,36 @@
+/*
+ * quota.c - messages per subaccount per hour and per day (see quota.h).
+ */
+#include <stdio.h>
+
+#include "auth.h"
+#include "quota.h"
+#include "util.h"
+#include "window.h"
+
+const char *
+quota_check(const struct subaccount *sa, int64_t now_us, char *buf,
+    size_t bufsz)
+{
+	const struct {
+		int64_t		 limit;
+		int		 minutes;
+		const char	*name;
+	} q[] = {
+		{ sa->quota_hour, WIN_HOUR, "hour" },
+		{ sa->quota_day, WIN_DAY, "24 hours" },
+	};
+	int64_t n;
+
+	for (size_t i = 0; i < nitems(q); i++) {
+		if (q[i].limit <= 0 || (n = window_sum(sa->name, WIN_ACCEPTED,
+		    now_us, q[i].minutes)) < q[i].limit)
+			continue;
+		snprintf(buf, bufsz, "451 4.7.1 Error: subaccount %s has sent "
+		    "%lld messages in the last %s, its quota is %lld; try "
+		    "again later", sa->name, (long long)n, q[i].name,
+		    (long long)q[i].limit);
+		return buf;
+	}
+	return NULL;
+}

@@ -1,0 +1,19 @@
+/*
+ * quota.h - the per-subaccount quotas of gw.db (quota_hour, quota_day)
+ * over the counts of window.h.  Mail with the null sender (DSNs, a
+ * client's bounces) neither counts nor is refused.
+ */
+#ifndef GW_QUOTA_H
+#define GW_QUOTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct subaccount;
+
+/* NULL when the subaccount may send one more message now; else the
+ * refusal ("451 4.7.1 ...") in buf. */
+const char *quota_check(const struct subaccount *, int64_t now_us,
+	    char *buf, size_t bufsz);
+
+#endif

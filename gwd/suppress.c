@@ -1,0 +1,253 @@
+/*
+ * suppress.c - the suppression list in gwd (see suppress.h).
+ *
+ * Keys are "SUBACCOUNT\nADDRESS" with the address in lower case (the
+ * subaccount "" for global admin entries): a newline can be in neither
+ * a subaccount name nor an address.
+ * Exposure: addresses come from RCPT TO (already parsed), reasons from
+ * remote replies (made printable by reply.c; cut and flattened here
+ * before they go into a reply line) and from gwctl.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "conn.h"
+#include "control.h"
+#include "db.h"
+#include "hmap.h"
+#include "log.h"
+#include "store.h"
+#include "suppress.h"
+#include "util.h"
+
+#define KEY_MAX		(64 + 1 + ADDR_PATH_MAX + 1)
+
+static struct hmap	 admin;		/* gw.db's entries */
+static struct hmap	 bounced;	/* gwd's, queue.db */
+static int		 ready;
+
+static void
+supp_free(void *v)
+{
+	struct suppression *s = v;
+
+	if (s) {
+		free(s->reason);
+		free(s);
+	}
+}
+
+static struct suppression *
+supp_new(const char *reason, const char *source, int64_t created)
+{
+	struct suppression *s = xcalloc(1, sizeof(*s));
+
+	s->reason = xstrdup(reason ? reason : "");
+	s->source = source;
+	s->created = created;
+	return s;
+}
+
+/* 0, or -1 when either part is too long to be on the list. */
+static int
+make_key(char out[KEY_MAX], const char *sub, const char *addr)
+{
+	int n = snprintf(out, KEY_MAX, "%s\n%s", sub ? sub : "", addr);
+	char *p;
+
+	if (n < 0 || n >= KEY_MAX)
+		return -1;
+	for (p = strchr(out, '\n') + 1; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return 0;
+}
+
+/* The maps exist from the first use on (gw.db is read before queue.db). */
+static void
+supp_ready(void)
+{
+	if (!ready) {
+		hmap_init(&admin);
+		hmap_init(&bounced);
+		ready = 1;
+	}
+}
+
+static const char *
+source_of(const char *s)
+{
+	return s && strcmp(s, "import") == 0 ? "import" : "admin";
+}
+
+int
+suppress_load_admin(sqlite3 *gdb)
+{
+	struct hmap m;
+	sqlite3_stmt *st;
+	char key[KEY_MAX];
+	int n = 0, rc;
+
+	supp_ready();
+	if (sqlite3_prepare_v2(gdb, "SELECT ifnull(s.name, ''), p.address,"
+	    " p.reason, p.source, p.created FROM suppression p LEFT JOIN"
+	    " subaccount s ON s.id = p.subaccount_id", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	hmap_init(&m);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (make_key(key, (const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1)) == -1)
+			continue;
+		supp_free(hmap_put(&m, key, supp_new((const char *)
+		    sqlite3_column_text(st, 2), source_of((const char *)
+		    sqlite3_column_text(st, 3)), sqlite3_column_int64(st, 4))));
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		hmap_free(&m, supp_free);
+		return -1;
+	}
+	hmap_free(&admin, supp_free);
+	admin = m;
+	return n;
+}
+
+int
+suppress_init(const char *state_dir, char *err, size_t errsz)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char key[KEY_MAX];
+	int n = 0, rc;
+
+	supp_ready();
+	if ((db = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) ==
+	    NULL)
+		return -1;
+	st = db_prepare(db, "SELECT subaccount, address, reason, created"
+	    " FROM suppression");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (make_key(key, (const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1)) == -1)
+			continue;
+		supp_free(hmap_put(&bounced, key, supp_new((const char *)
+		    sqlite3_column_text(st, 2), "bounce",
+		    sqlite3_column_int64(st, 3))));
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		snprintf(err, errsz, "queue.db: suppression: %s",
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	db_close(db);
+	if (rc != SQLITE_DONE)
+		return -1;
+	log_info("suppression list: %zu admin entries, %d from bounces",
+	    hmap_count(&admin), n);
+	return 0;
+}
+
+const struct suppression *
+suppress_find(const char *subaccount, const char *addr)
+{
+	struct suppression *s;
+	char key[KEY_MAX];
+
+	supp_ready();
+	if (make_key(key, subaccount, addr) == -1)
+		return NULL;
+	if ((s = hmap_get(&bounced, key)) != NULL ||
+	    (s = hmap_get(&admin, key)) != NULL)
+		return s;
+	if (make_key(key, "", addr) == -1)
+		return NULL;
+	return hmap_get(&admin, key);
+}
+
+void
+suppress_bounce(struct store_op *op, const char *subaccount,
+    const char *addr, const char *reply)
+{
+	char key[KEY_MAX], day[16], reason[SUPPRESS_REASON_MAX + 1];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	if (subaccount == NULL || subaccount[0] == '\0' ||
+	    make_key(key, subaccount, addr) == -1)
+		return;
+	gmtime_r(&now, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	/* One line, bounded: it goes into a 550 reply at each RCPT. */
+	n = snprintf(reason, sizeof(reason), "hard bounce %s: %s", day,
+	    reply ? reply : "");
+	if (n < 0)
+		return;
+	for (char *p = reason; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = ' ';
+	supp_free(hmap_put(&bounced, key, supp_new(reason, "bounce",
+	    (int64_t)now)));
+	store_op_supp(op, 0, subaccount, strchr(key, '\n') + 1, reason,
+	    (int64_t)now);
+}
+
+/* Control socket. */
+
+static void
+deleted(struct store_op *op, void *arg, struct buf *out)
+{
+	struct suppression *old = arg;
+	char key[KEY_MAX];
+
+	if (op->failed) {
+		/* Not deleted after all: back in memory, as on disk. */
+		log_warnx("suppression delete not stored: %s", op->error);
+		if (make_key(key, op->supp[0].subaccount,
+		    op->supp[0].address) == 0) {
+			supp_free(hmap_put(&bounced, key, old));
+			old = NULL;
+		}
+		buf_printf(out, "error %s\n", op->error);
+	} else
+		buf_puts(out, "deleted 1\n");
+	supp_free(old);
+}
+
+void
+suppress_control(struct conn *c, const char *args)
+{
+	char sub[65], key[KEY_MAX];
+	struct suppression *old;
+	struct store_op *op;
+	const char *addr;
+	int n = 0;
+
+	/* The address is the rest of the line: a quoted local part may
+	 * hold spaces. */
+	if (sscanf(args, "delete %64s %n", sub, &n) != 1 || n == 0 ||
+	    *(addr = args + n) == '\0' || strlen(addr) > ADDR_PATH_MAX) {
+		conn_printf(c, "error usage: suppression delete SUBACCOUNT "
+		    "ADDRESS\n");
+		conn_close_after_flush(c);
+		return;
+	}
+	if (make_key(key, sub, addr) == -1 ||
+	    (old = hmap_del(&bounced, key)) == NULL) {
+		conn_printf(c, "deleted 0\n");
+		conn_close_after_flush(c);
+		return;
+	}
+	/* Gone from memory now (the next RCPT may pass); "deleted" is said
+	 * only after the commit, so never of an entry a crash brings back. */
+	op = store_op_new();
+	store_op_supp(op, 1, sub, strchr(key, '\n') + 1, NULL, 0);
+	log_info("suppression: deleting %s for subaccount %s", addr, sub);
+	control_submit(c, op, deleted, old);
+}

@@ -1,0 +1,46 @@
+/*
+ * suppress.h - the suppression list as gwd sees it: recipients refused
+ * at RCPT.
+ *
+ * Two owners, one list.  Admin entries (gwctl suppression add/import)
+ * live in gw.db and come with the subaccount snapshot (auth.c), so a
+ * change applies at the next RCPT.  Entries gwd adds itself after a
+ * hard bounce live in queue.db, written through the store thread in the
+ * same transaction that removes the bounced recipient; they are
+ * deleted over the control socket, since only gwd writes queue.db.
+ */
+#ifndef GW_SUPPRESS_H
+#define GW_SUPPRESS_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+struct conn;
+struct store_op;
+
+#define SUPPRESS_REASON_MAX	200
+
+struct suppression {
+	char		*reason;
+	const char	*source;	/* "admin", "import", "bounce" */
+	int64_t		 created;	/* unix seconds */
+};
+
+/* gwd's own entries from queue.db (after the store has migrated it). */
+int	 suppress_init(const char *state_dir, char *err, size_t errsz);
+/* Replace the admin entries from gw.db, inside the caller's read
+ * transaction (the snapshot of auth.c): their number, or -1. */
+int	 suppress_load_admin(sqlite3 *gdb);
+/* The entry that refuses addr for subaccount: its own (bounce, then
+ * admin), else a global one; NULL when addr may be sent to. */
+const struct suppression *suppress_find(const char *subaccount,
+	    const char *addr);
+/* addr hard-bounced with `reply`: suppress it for the subaccount, in
+ * memory now and in queue.db with op. */
+void	 suppress_bounce(struct store_op *, const char *subaccount,
+	    const char *addr, const char *reply);
+/* Control socket: "suppression delete SUBACCOUNT ADDRESS" (the text
+ * after "suppression ").  Answers on c, perhaps after a commit. */
+void	 suppress_control(struct conn *, const char *args);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * window.c - sliding per-subaccount counts (see window.h).
+ *
+ * A subaccount's counts are a ring of 1440 one-minute buckets, each
+ * stamped with its minute so a stale bucket reads as empty; the last
+ * hour is the sum of the newest 60.  About 35 kB per subaccount that
+ * sent in the last day.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "hmap.h"
+#include "log.h"
+#include "util.h"
+#include "window.h"
+
+struct bucket {
+	int64_t		 minute;	/* unix minutes */
+	int		 count[WIN_NCOUNTERS];
+};
+
+struct window {
+	struct bucket	 b[WIN_DAY];
+};
+
+static struct hmap	 windows;	/* subaccount -> struct window */
+
+static int64_t
+minute_of(int64_t us)
+{
+	return us / 60000000;
+}
+
+static struct window *
+window_get(const char *sub, int create)
+{
+	struct window *w;
+
+	if (sub == NULL || sub[0] == '\0')
+		return NULL;
+	if ((w = hmap_get(&windows, sub)) == NULL && create) {
+		w = xcalloc(1, sizeof(*w));
+		hmap_put(&windows, sub, w);
+	}
+	return w;
+}
+
+void
+window_add(const char *subaccount, enum win_counter c, int64_t ts_us,
+    int delta)
+{
+	int64_t m = minute_of(ts_us);
+	struct window *w;
+	struct bucket *b;
+
+	if ((w = window_get(subaccount, 1)) == NULL)
+		return;
+	b = &w->b[m % WIN_DAY];
+	if (b->minute != m) {
+		if (b->minute > m)
+			return;		/* older than a day: out of every window */
+		memset(b, 0, sizeof(*b));
+		b->minute = m;
+	}
+	b->count[c] += delta;
+	if (b->count[c] < 0)
+		b->count[c] = 0;
+}
+
+int64_t
+window_sum(const char *subaccount, enum win_counter c, int64_t now_us,
+    int minutes)
+{
+	const struct window *w = window_get(subaccount, 0);
+	int64_t n = 0, now = minute_of(now_us);
+
+	for (int i = 0; w && i < minutes && i < WIN_DAY; i++) {
+		const struct bucket *b = &w->b[(now - i) % WIN_DAY];
+
+		if (b->minute == now - i)
+			n += b->count[c];
+	}
+	return n;
+}
+
+void
+window_forget(const char *subaccount, enum win_counter c, int64_t ts_us)
+{
+	struct window *w = window_get(subaccount, 0);
+	int64_t m = minute_of(ts_us);
+
+	/* ts_us's own minute too: its bucket may hold counts from before. */
+	for (int i = 0; w && i < WIN_DAY; i++)
+		if (w->b[i].minute <= m)
+			w->b[i].count[c] = 0;
+}
+
+/* Rows of (subaccount, unix minute, count) into counter c. */
+static int
+window_seed(sqlite3 *db, const char *sql, int64_t since, enum win_counter c,
+    int64_t *total)
+{
+	sqlite3_stmt *st = db_prepare(db, sql);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, since);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		window_add((const char *)sqlite3_column_text(st, 0), c,
+		    sqlite3_column_int64(st, 1) * 60000000,
+		    sqlite3_column_int(st, 2));
+		*total += sqlite3_column_int(st, 2);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * log.db is written with synchronous=NORMAL: a power failure may forget
+ * the last moments of counting, a kill -9 never.
+ */
+int
+window_init(const char *state_dir, char *err, size_t errsz)
+{
+	static const struct {
+		enum win_counter c;
+		const char	*sql;
+	} seeds[] = {
+		{ WIN_ACCEPTED, "SELECT subaccount, ts / 60000000, count(*)"
+		    " FROM event WHERE ts >= ? AND action = 'received' AND"
+		    " sender <> '' AND subaccount IS NOT NULL GROUP BY 1, 2" },
+		/* An expired recipient has a deferred and an expired event:
+		 * only the latter is final. */
+		{ WIN_FINAL, "SELECT subaccount, ts / 60000000, count(*)"
+		    " FROM event WHERE ts >= ? AND action IN ('delivered',"
+		    " 'bounced', 'expired') AND sender <> '' AND subaccount IS"
+		    " NOT NULL GROUP BY 1, 2" },
+		{ WIN_BOUNCED, "SELECT subaccount, ts / 60000000, count(*)"
+		    " FROM event WHERE ts >= ? AND action = 'bounced' AND"
+		    " sender <> '' AND subaccount IS NOT NULL GROUP BY 1, 2" },
+	};
+	int64_t since = now_us() - (int64_t)WIN_DAY * 60000000;
+	int64_t n[nitems(seeds)] = { 0 };
+	sqlite3 *db;
+
+	hmap_init(&windows);
+	if ((db = db_open(state_dir, DB_LOG, DB_RDONLY, err, errsz)) == NULL)
+		return -1;
+	for (size_t i = 0; i < nitems(seeds); i++) {
+		if (window_seed(db, seeds[i].sql, since, seeds[i].c, &n[i]) ==
+		    -1) {
+			snprintf(err, errsz, "log.db: counts: %s",
+			    sqlite3_errmsg(db));
+			db_close(db);
+			return -1;
+		}
+	}
+	db_close(db);
+	log_info("last 24 hours: %lld messages accepted, %lld recipients "
+	    "done, %lld bounced", (long long)n[0], (long long)n[1],
+	    (long long)n[2]);
+	return 0;
+}
