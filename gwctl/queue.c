@@ -8,11 +8,7 @@
  * to stderr, as postsuper(1) does.  Requests and replies: see
  * gwd/control.c and common/ctlproto.h.
  */
-#include <sys/socket.h>
-#include <sys/un.h>
 
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,95 +40,6 @@ struct qmsg_info {
 	struct qrcpt_info *rcpt;
 	int	 nrcpt;
 };
-
-/* Connected to gwd's control socket with req sent, or -1 (errno). */
-static int
-queue_open(const char *path, const char *req)
-{
-	struct sockaddr_un sun;
-	size_t len = strlen(req);
-	int fd, e;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (gw_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len ||
-	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return fd;
-}
-
-/* The reply up to EOF, within ms: 0, or -1 (errno; ETIMEDOUT). */
-static int
-queue_read(int fd, struct buf *reply, int ms)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	char tmp[65536];
-	ssize_t n;
-	int r;
-
-	for (;;) {
-		r = poll(&pfd, 1, ms);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			errno = r == 0 ? ETIMEDOUT : errno;
-			return -1;
-		}
-		if ((n = read(fd, tmp, sizeof(tmp))) == 0)
-			return 0;
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		if (buf_append(reply, tmp, (size_t)n) == -1) {
-			errno = EMSGSIZE;
-			return -1;
-		}
-	}
-}
-
-/* Connect to gwd, send one request, read the reply; say what failed. */
-static int
-queue_request(struct ctx *ctx, const char *req, struct buf *reply)
-{
-	const char *path;
-	int fd, r;
-
-	if ((r = ctx_state(ctx)) != EX_OK)
-		return r;
-	path = ctx->cfg.control_socket ? ctx->cfg.control_socket : "";
-	if (*path == '\0') {
-		log_warnx("%s: control_socket is empty", ctx->cfg.path);
-		return EX_CONFIG;
-	}
-	if ((fd = queue_open(path, req)) == -1) {
-		if (errno == ENOENT || errno == ECONNREFUSED) {
-			log_warnx("gwd is not running (nothing answers on %s)",
-			    path);
-			return EX_UNAVAILABLE;
-		}
-		r = errno == EACCES ? EX_NOPERM : EX_UNAVAILABLE;
-		log_warn("%s", path);
-		return r;
-	}
-	r = queue_read(fd, reply, REPLY_TIMEOUT_MS);
-	if (r == -1)
-		log_warn("%s: reading gwd's reply", path);
-	close(fd);
-	return r == 0 ? EX_OK : EX_TEMPFAIL;
-}
 
 /* Next "key value" line of the reply; 0 at the end. */
 static int
@@ -167,7 +74,7 @@ queue_ask(struct ctx *ctx, const char *req, struct buf *reply, char **text)
 	int r;
 
 	buf_init(reply, REPLY_MAX);
-	if ((r = queue_request(ctx, req, reply)) != EX_OK)
+	if ((r = control_exchange(ctx, req, reply, REPLY_TIMEOUT_MS)) != EX_OK)
 		return r;
 	t = *text = buf_cstr(reply);
 	n = strlen(t);
@@ -383,10 +290,10 @@ queue_ids(struct ctx *ctx, void (*add)(void *, const char *), void *arg)
 	int fd;
 
 	if (ctx_config(ctx) != EX_OK || ctx->cfg.control_socket == NULL ||
-	    (fd = queue_open(ctx->cfg.control_socket, "queue list")) == -1)
+	    (fd = control_open(ctx->cfg.control_socket, "queue list")) == -1)
 		return 0;
 	buf_init(&reply, REPLY_MAX);
-	if (queue_read(fd, &reply, COMPLETE_MS) == 0)
+	if (control_read(fd, &reply, COMPLETE_MS) == 0)
 		for (p = buf_cstr(&reply); queue_line(&p, &k, &v); )
 			if (strcmp(k, "message") == 0)
 				add(arg, v);
