@@ -243,6 +243,13 @@ accounts_poll(void)
 		    "routing rules: %d", naccts, ndkim, pol.nrules);
 }
 
+void
+accounts_foreach(void (*fn)(const struct subaccount *, void *), void *arg)
+{
+	for (int i = 0; i < naccts; i++)
+		fn(&accts[i], arg);
+}
+
 const struct policy *
 policy_now(int *gen)
 {

@@ -43,6 +43,8 @@ int	 account_owns_domain(const struct subaccount *, const char *domain);
 /* 1 when the subaccount has no allowlist, or the address is on it. */
 int	 account_ip_allowed(const struct subaccount *, const struct sockaddr *);
 int	 accounts_count(void);
+void	 accounts_foreach(void (*fn)(const struct subaccount *, void *),
+	    void *arg);
 /* The routing rules, pools and throttles now; *gen changes with them. */
 struct policy;
 const struct policy *policy_now(int *gen);

@@ -3,7 +3,11 @@
  *
  * The control socket (control_socket, mode 0660) takes one command line
  * and answers with "key value" lines, then closes: `stats` for counters
- * and queue gauges, `ping`.  Peers are checked with SO_PEERCRED: root or
+ * and queue gauges, `ping`, `destinations [N]` (qshape by domain),
+ * `subaccounts` (one line each: "sub NAME enabled=0|1 quota_hour=N
+ * used_hour=N quota_day=N used_day=N paused=0|1 [reason=TEXT]"; quota
+ * 0: none), `suppression delete`, `subaccount resume` (gwctl).
+ * Peers are checked with SO_PEERCRED: root or
  * gwd's own user only.  The metrics listener speaks just enough HTTP/1.0
  * for Prometheus and health checks: GET /metrics, GET /health.
  *
@@ -51,6 +55,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "cidr.h"
 #include "conn.h"
@@ -62,6 +67,7 @@
 #include "metrics.h"
 #include "pause.h"
 #include "queue.h"
+#include "quota.h"
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
@@ -248,6 +254,31 @@ write_destinations(struct buf *out, const char *arg)
 	free(d);
 }
 
+/* One "sub" line: quotas and their use, paused or not. */
+static void
+write_sub(const struct subaccount *sa, void *arg)
+{
+	struct buf *out = arg;
+	const char *why = pause_reason(sa->name);
+	int64_t hour, day;
+	char clean[256];
+
+	quota_usage(sa, now_us(), &hour, &day);
+	buf_printf(out, "sub %s enabled=%d quota_hour=%lld used_hour=%lld "
+	    "quota_day=%lld used_day=%lld paused=%d", sa->name, sa->enabled,
+	    (long long)sa->quota_hour, (long long)hour,
+	    (long long)sa->quota_day, (long long)day, why != NULL);
+	if (why) {
+		size_t i;
+
+		for (i = 0; why[i] && i < sizeof(clean) - 1; i++)
+			clean[i] = (unsigned char)why[i] < 0x20 ? '?' : why[i];
+		clean[i] = '\0';
+		buf_printf(out, " reason=%s", clean);
+	}
+	buf_putc(out, '\n');
+}
+
 /*
  * Is the state directory's file system nearly full?  Below
  * metrics.min_free bytes or 1% free, commits are about to fail (452 at
@@ -297,6 +328,8 @@ answer_control(struct conn *c, const char *line)
 	else if (strncmp(line, "destinations", 12) == 0 &&
 	    (line[12] == '\0' || line[12] == ' '))
 		write_destinations(&out, line[12] ? line + 13 : "");
+	else if (strcmp(line, "subaccounts") == 0)
+		accounts_foreach(write_sub, &out);
 	else if (strncmp(line, "suppression ", 12) == 0) {
 		buf_free(&out);
 		suppress_control(c, line + 12);
@@ -307,7 +340,8 @@ answer_control(struct conn *c, const char *line)
 		return;
 	} else
 		buf_puts(&out, "error unknown command (try: stats, "
-		    "destinations, ping, queue, suppression, subaccount)\n");
+		    "destinations, subaccounts, ping, queue, suppression, "
+		    "subaccount)\n");
 	conn_write(c, buf_ptr(&out), buf_len(&out));
 	buf_free(&out);
 	conn_close_after_flush(c);

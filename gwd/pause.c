@@ -158,3 +158,9 @@ pause_control(struct conn *c, const char *args)
 	log_info("subaccount %s resumed (was paused: %s)", sub, reason);
 	control_submit(c, op, resumed, reason);
 }
+
+const char *
+pause_reason(const char *subaccount)
+{
+	return hmap_get(&paused, subaccount);
+}

@@ -30,5 +30,7 @@ const char *pause_check(const char *subaccount, char *buf, size_t bufsz);
 /* Control socket: "subaccount resume NAME" (the text after
  * "subaccount "). */
 void	 pause_control(struct conn *, const char *args);
+/* Why the subaccount is paused, or NULL when it is not. */
+const char *pause_reason(const char *subaccount);
 
 #endif

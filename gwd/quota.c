@@ -34,3 +34,11 @@ quota_check(const struct subaccount *sa, int64_t now_us, char *buf,
 	}
 	return NULL;
 }
+
+void
+quota_usage(const struct subaccount *sa, int64_t now_us, int64_t *hour,
+    int64_t *day)
+{
+	*hour = window_sum(sa->name, WIN_ACCEPTED, now_us, WIN_HOUR);
+	*day = window_sum(sa->name, WIN_ACCEPTED, now_us, WIN_DAY);
+}

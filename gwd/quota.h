@@ -16,4 +16,8 @@ struct subaccount;
 const char *quota_check(const struct subaccount *, int64_t now_us,
 	    char *buf, size_t bufsz);
 
+/* Messages accepted in the last hour and the last 24 hours. */
+void	 quota_usage(const struct subaccount *, int64_t now_us,
+	    int64_t *hour, int64_t *day);
+
 #endif

@@ -287,3 +287,32 @@ def test_gwtop_shows_live_throughput(gw, sink):
         t.send("q")
         t.read(0.5)
     assert sent
+
+
+def test_subaccounts_command(gw_factory, sink):
+    """`subaccounts`: each subaccount's quotas, their use, and pauses."""
+    import smtplib
+    from conftest import client_tls_context, smarthost
+    g = gw_factory(relay=smarthost(sink)).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.add_subaccount("idle", "idle.test", "s3cret-pass")
+    g.gwctl("subaccount", "set", "app", "--quota-hour", "10",
+            "--quota-day", "100")
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=20) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        for i in range(3):
+            s.sendmail("app@example.com", ["x@y.test"],
+                       b"Subject: q\r\n\r\nbody\r\n")
+    sink.wait_count(3)
+    out = control(g, "subaccounts")
+    rows = {}
+    for line in out.splitlines():
+        word, name, *kv = line.split(" ")
+        assert word == "sub"
+        rows[name] = dict(x.split("=", 1) for x in kv)
+    assert rows["app"] == {"enabled": "1", "quota_hour": "10",
+                           "used_hour": "3", "quota_day": "100",
+                           "used_day": "3", "paused": "0"}
+    assert rows["idle"]["used_day"] == "0" and rows["idle"]["quota_hour"] \
+        == "0"

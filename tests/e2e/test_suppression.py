@@ -373,6 +373,11 @@ def test_bounce_rate_pauses_subaccount(gw_factory, sink):
     code, text = mail_reply(g, "app@example.com")
     assert code == 451 and text.startswith("4.7.1 ")
     assert "subaccount app is paused: bounce rate 9.0%" in text
+    # gwtop's source: the control socket's `subaccounts` says it too.
+    from test_metrics import control
+    sub = [x for x in control(g, "subaccounts").splitlines()
+           if x.startswith("sub app ")][0]
+    assert " paused=1 reason=" in sub and "9.0%" in sub
     rej = g.events("action='rejected'")
     assert rej[-1]["class"] == "policy" and rej[-1]["subaccount"] == "app"
     # The DSN for the bounce still went out; other subaccounts send.
