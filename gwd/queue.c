@@ -1100,6 +1100,16 @@ schedule_msg(struct qmsg *m, int64_t now)
 void
 queue_add(struct qmsg *m)
 {
+	const struct policy *p;
+	int gen;
+
+	/* The rules first, while the headers are at hand: a body that
+	 * does not fit the cache would be read back for them. */
+	p = policy_now(&gen);
+	for (int i = 0; i < m->nrcpt; i++) {
+		m->rcpt[i].msg = m;
+		match_rules(&m->rcpt[i], p, gen);
+	}
 	if (m->body) {
 		if (body_bytes + m->bodylen > BODY_CACHE_MAX) {
 			free(m->body);
