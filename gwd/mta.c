@@ -106,6 +106,14 @@ mta_count(void)
 	return nmta;
 }
 
+void
+mta_walk(void (*fn)(const struct dest *, const struct dest_src *, void *),
+    void *arg)
+{
+	for (struct mta *m = all; m; m = m->next_all)
+		fn(m->dest, m->src, arg);
+}
+
 struct mta *
 mta_next_idle(struct mta *m)
 {
