@@ -1,5 +1,6 @@
 """gwd's live numbers: the control socket and Prometheus /metrics agree
 with what the sink and the audit log saw."""
+import json
 import os
 import re
 import socket
@@ -408,3 +409,26 @@ def test_pools_command_and_throttle_state(gw_factory, sink):
     assert pooled["via"] == "[smarthost]@out" and pooled["waiting"] == 1
     assert (pooled["limit"], pooled["window"], pooled["gap_ms"],
             pooled["throttled"]) == (4, 4, 0, 0)
+
+    # gwtop --once carries the same pools, in JSON and in text.
+    gwtop = os.path.join(os.environ["GW_BUILD"], "gwtop")
+    r = subprocess.run([gwtop, "-c", g.conf, "--once", "--format", "json"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    jp = {x["name"]: x for x in json.loads(r.stdout)["pools"]}
+    assert sorted(jp) == ["idle", "out"]
+    assert (jp["out"]["delivered"], jp["out"]["deferred"],
+            jp["out"]["bounced"]) == (3, 1, 1)
+    assert jp["out"]["destinations"] == ["[smarthost]@out"]
+    assert sorted((a["address"], a["helo"]) for a in jp["out"]["addresses"]) \
+        == [("127.0.0.2", "mta2.example.com"), ("127.0.0.3", "mta2.example.com")]
+    assert jp["idle"]["destinations"] == []
+    assert jp["idle"]["addresses"] == [{"address": "127.0.0.4", "helo":
+                                        "gw.test", "connections": 0}]
+    r = subprocess.run([gwtop, "-c", g.conf, "--once"], capture_output=True,
+                       text=True, timeout=30)
+    kv = dict(l.split("=", 1) for l in r.stdout.splitlines())
+    assert (kv["pools.out.delivered"], kv["pools.out.bounced"]) == ("3", "1")
+    assert sorted(kv["pools.out.addresses"].split(",")) == [
+        "127.0.0.2", "127.0.0.3"]
+    assert kv["pools.idle.destinations"] == "-"
