@@ -1260,10 +1260,11 @@ qdest_limits(struct queue_dest *q, const struct dest *via)
  * known while the policy is unchanged, so its destination is named
  * without matching again (which may read the message); otherwise the
  * caller uses the domain's own, else the smarthost's.  Of several, a
- * throttled one is the news.
+ * throttled one is the news.  That is asked once per domain (*tried):
+ * a deep queue of one domain costs one choose(), not one each.
  */
 static void
-qdest_via(struct dest **via, struct qrcpt *r)
+qdest_via(struct dest **via, char *tried, struct qrcpt *r)
 {
 	struct dest *d = NULL;
 	struct choice c;
@@ -1271,9 +1272,10 @@ qdest_via(struct dest **via, struct qrcpt *r)
 
 	if (r->state == QR_READY || r->state == QR_ACTIVE)
 		d = r->dest;
-	else if (*via == NULL && r->policy_gen != 0) {
+	else if (*via == NULL && !*tried && r->policy_gen != 0) {
 		policy_now(&gen);
 		if (r->policy_gen == gen) {
+			*tried = 1;
 			choose(r, &c);
 			d = hmap_get(&dests, c.name);
 		}
@@ -1289,12 +1291,14 @@ queue_destinations(struct queue_dest **out)
 	struct hmap byname;
 	struct queue_dest *q, *d;
 	struct dest **via;
+	char *tried;
 	int64_t now = now_us();
 	int n = 0;
 
 	/* No more domains than pending recipients. */
 	q = xcalloc((size_t)nrcpts + 1, sizeof(*q));
 	via = xcalloc((size_t)nrcpts + 1, sizeof(*via));
+	tried = xcalloc((size_t)nrcpts + 1, 1);
 	hmap_init(&byname);
 	for (struct qmsg *m = qhead; m; m = m->qnext)
 		for (int i = 0; i < m->nrcpt; i++) {
@@ -1312,7 +1316,7 @@ queue_destinations(struct queue_dest **out)
 				hmap_put(&byname, r->domain, (void *)k);
 			}
 			qdest_count(&q[k - 1], r, now);
-			qdest_via(&via[k - 1], r);
+			qdest_via(&via[k - 1], &tried[k - 1], r);
 		}
 	hmap_free(&byname, NULL);
 	for (int i = 0; i < n; i++) {
@@ -1323,6 +1327,7 @@ queue_destinations(struct queue_dest **out)
 		qdest_limits(d, via[i]);
 	}
 	free(via);
+	free(tried);
 	if (n > 1)
 		qsort(q, (size_t)n, sizeof(*q), qdest_cmp);
 	*out = q;
