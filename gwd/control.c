@@ -3,13 +3,14 @@
  *
  * The control socket (control_socket, mode 0660) takes one command line
  * and answers with "key value" lines, then closes: `stats` for counters
- * and queue gauges, `ping`, `destinations [N]` (qshape by domain),
- * `subaccounts` (one line each: "sub NAME enabled=0|1 quota_hour=N
- * used_hour=N quota_day=N used_day=N paused=0|1 [reason=TEXT]"; quota
- * 0: none), `suppression delete`, `subaccount resume` (gwctl).
- * Peers are checked with SO_PEERCRED: root or
- * gwd's own user only.  The metrics listener speaks just enough HTTP/1.0
- * for Prometheus and health checks: GET /metrics, GET /health.
+ * and queue gauges, `ping`, `destinations [N]` (qshape by domain, with
+ * each destination's throttle state), `pools` (IP pools: addresses,
+ * connections, outcomes), `subaccounts` (one line each: "sub NAME
+ * enabled=0|1 quota_hour=N used_hour=N quota_day=N used_day=N
+ * paused=0|1 [reason=TEXT]"; quota 0: none), `suppression delete`,
+ * `subaccount resume` (gwctl).  Peers are checked with SO_PEERCRED: root
+ * or gwd's own user only.  The metrics listener speaks just enough
+ * HTTP/1.0 for Prometheus and health checks: GET /metrics, GET /health.
  *
  * Queue commands (control_queue.c; gwctl queue).  ID is a queue id, 16
  * upper-case hex digits; ALL (upper case only) is every message; at most
@@ -180,6 +181,37 @@ write_stats(struct buf *out)
 		buf_printf(out, "%s %.0f\n", r[i].name, r[i].value);
 }
 
+/* Per IP pool; pool names are letters, digits, '-' and '_' (gwctl). */
+static void
+write_prometheus_pools(struct buf *out)
+{
+	static const char *const outcome[] = { "delivered", "deferred",
+	    "bounced" };
+	struct queue_pool *p;
+	int n = queue_pools(&p);
+
+	if (n > 0)
+		buf_puts(out, "# HELP gw_pool_connections Outbound "
+		    "connections open now per IP pool.\n"
+		    "# TYPE gw_pool_connections gauge\n");
+	for (int i = 0; i < n; i++)
+		buf_printf(out, "gw_pool_connections{pool=\"%s\"} %d\n",
+		    p[i].name, p[i].connections);
+	if (n > 0)
+		buf_puts(out, "# HELP gw_pool_messages_total Recipients per "
+		    "IP pool by outcome (expired counts as bounced).\n"
+		    "# TYPE gw_pool_messages_total counter\n");
+	for (int i = 0; i < n; i++) {
+		int64_t v[] = { p[i].delivered, p[i].deferred, p[i].bounced };
+
+		for (size_t k = 0; k < nitems(outcome); k++)
+			buf_printf(out, "gw_pool_messages_total{pool=\"%s\","
+			    "outcome=\"%s\"} %lld\n", p[i].name, outcome[k],
+			    (long long)v[k]);
+	}
+	queue_pools_free(p, n);
+}
+
 static void
 write_prometheus(struct buf *out)
 {
@@ -196,13 +228,17 @@ write_prometheus(struct buf *out)
 		}
 		buf_printf(out, "%s %.0f\n", r[i].prom, r[i].value);
 	}
+	write_prometheus_pools(out);
 }
 
 /*
  * `destinations [N]`: the N (default and at most DEST_MAX) domains with
  * the most queued recipients, one line each after a line naming the age
- * buckets in minutes.  The error is a remote reply: control bytes become
- * '?' so it stays one line.
+ * buckets in minutes.  via= is the destination the domain goes through
+ * ("-": none now), with its throttle state: limit= connections at most,
+ * window= allowed now, gap_ms= between messages, per_minute= (0: no
+ * limit), throttled=1 while backing off.  The error is a remote reply,
+ * last: control bytes become '?' so it stays one line.
  */
 #define DEST_MAX	200
 
@@ -210,7 +246,7 @@ write_prometheus(struct buf *out)
 static int
 write_dest(struct buf *out, const struct queue_dest *d)
 {
-	char err[sizeof(d->error)], age[QUEUE_AGES * 12], line[1024];
+	char err[sizeof(d->error)], age[QUEUE_AGES * 12], line[2048];
 	size_t o = 0;
 
 	gw_strlcpy(err, d->error[0] ? d->error : "-", sizeof(err));
@@ -221,9 +257,13 @@ write_dest(struct buf *out, const struct queue_dest *d)
 		o += (size_t)snprintf(age + o, sizeof(age) - o, "%s%d",
 		    i ? "," : "", d->age[i]);
 	if (snprintf(line, sizeof(line), "dest %s queued=%d active=%d "
-	    "waiting=%d connections=%d next_attempt=%lld age=%s error=%s\n",
-	    d->name, d->queued, d->active, d->waiting, d->connections,
-	    (long long)d->next_attempt, age, err) >= (int)sizeof(line))
+	    "waiting=%d connections=%d next_attempt=%lld age=%s via=%s "
+	    "limit=%d window=%d gap_ms=%lld per_minute=%d throttled=%d "
+	    "error=%s\n", d->name, d->queued, d->active, d->waiting,
+	    d->connections, (long long)d->next_attempt, age,
+	    d->via[0] ? d->via : "-", d->limit, d->window,
+	    (long long)d->gap_ms, d->per_minute, d->throttled, err) >=
+	    (int)sizeof(line))
 		return -1;
 	return buf_puts(out, line);
 }
@@ -280,6 +320,39 @@ write_sub(const struct subaccount *sa, void *arg)
 }
 
 /*
+ * `pools`: each IP pool of the current policy, then its addresses:
+ *
+ *   pool NAME connections=N delivered=N deferred=N bounced=N
+ *       addresses=N destinations=DEST,...|-
+ *   address NAME IP helo=HOST connections=N
+ *
+ * and "end".  Counts are recipients since gwd started (expired ones
+ * count as bounced); connections are those open now, per source
+ * address and for the whole pool.  Destinations are those sending from
+ * the pool now.  Every value is from gw.db (checked by gwctl) or gwd.
+ */
+static void
+write_pools(struct buf *out)
+{
+	struct queue_pool *p;
+	int n = queue_pools(&p);
+
+	for (int i = 0; i < n; i++) {
+		buf_printf(out, "pool %s connections=%d delivered=%lld "
+		    "deferred=%lld bounced=%lld addresses=%d destinations=%s\n",
+		    p[i].name, p[i].connections, (long long)p[i].delivered,
+		    (long long)p[i].deferred, (long long)p[i].bounced,
+		    p[i].naddr, p[i].dests[0] ? p[i].dests : "-");
+		for (int a = 0; a < p[i].naddr; a++)
+			buf_printf(out, "address %s %s helo=%s connections=%d\n",
+			    p[i].name, p[i].addr[a].address, p[i].addr[a].helo,
+			    p[i].addr[a].connections);
+	}
+	buf_puts(out, "end\n");
+	queue_pools_free(p, n);
+}
+
+/*
  * Is the state directory's file system nearly full?  Below
  * metrics.min_free bytes or 1% free, commits are about to fail (452 at
  * MAIL, 451 in DATA): a balancer should send mail elsewhere.
@@ -328,6 +401,8 @@ answer_control(struct conn *c, const char *line)
 	else if (strncmp(line, "destinations", 12) == 0 &&
 	    (line[12] == '\0' || line[12] == ' '))
 		write_destinations(&out, line[12] ? line + 13 : "");
+	else if (strcmp(line, "pools") == 0)
+		write_pools(&out);
 	else if (strcmp(line, "subaccounts") == 0)
 		accounts_foreach(write_sub, &out);
 	else if (strncmp(line, "suppression ", 12) == 0) {
@@ -340,8 +415,8 @@ answer_control(struct conn *c, const char *line)
 		return;
 	} else
 		buf_puts(&out, "error unknown command (try: stats, "
-		    "destinations, subaccounts, ping, queue, suppression, "
-		    "subaccount)\n");
+		    "destinations, pools, subaccounts, ping, queue, "
+		    "suppression, subaccount)\n");
 	conn_write(c, buf_ptr(&out), buf_len(&out));
 	buf_free(&out);
 	conn_close_after_flush(c);

@@ -67,6 +67,9 @@ struct mta {
 	char			 ip[64];
 	char			 tls[128];
 	const struct dest_src	*src;		/* bound to; NULL: any */
+	struct dest_src		 srcbuf;	/* src points here: the dest's
+						   array goes on a policy
+						   change */
 	const char		*helo;		/* our name to the server */
 	char			 lasterr[300];
 	struct mta		*next_idle;
@@ -101,6 +104,14 @@ int
 mta_count(void)
 {
 	return nmta;
+}
+
+void
+mta_walk(void (*fn)(const struct dest *, const struct dest_src *, void *),
+    void *arg)
+{
+	for (struct mta *m = all; m; m = m->next_all)
+		fn(m->dest, m->src, arg);
 }
 
 struct mta *
@@ -331,7 +342,8 @@ mta_start(struct dest *d, const struct route_result *route)
 	m->dest = d;
 	/* An IP pool's addresses take turns, each with its HELO name. */
 	if (d->nsrc > 0) {
-		m->src = &d->src[d->src_next++ % d->nsrc];
+		m->srcbuf = d->src[d->src_next++ % d->nsrc];
+		m->src = &m->srcbuf;
 		m->helo = m->src->helo;
 	} else
 		m->helo = gcfg->hostname;

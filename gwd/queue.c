@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "cidr.h"
 #include "config.h"
 #include "bounce.h"
 #include "dsn.h"
@@ -44,6 +45,11 @@
 #define HELD_RECHECK_S	60	/* held by a rule: look again this often */
 
 static struct hmap	 dests;
+/* Outcomes per IP pool name since start-up: outlive the dests. */
+struct pool_count {
+	int64_t	 delivered, deferred, bounced;
+};
+static struct hmap	 pool_counts;
 /* Recipients waiting for a retry, by next_attempt. */
 static struct heap	 retries = HEAP_INITIALIZER(struct qrcpt, next_attempt,
 			    heap_idx);
@@ -310,24 +316,33 @@ pace_due(struct ev_timer *t)
 	dest_kick(t->arg);
 }
 
+/* The limits for a domain or smarthost: its throttle, else gwd.conf's. */
+static void
+dest_limits(const struct policy *p, const char *name, int *max_conn,
+    int *per_conn, int *per_minute)
+{
+	const struct throttle *th = policy_throttle(p, name);
+
+	*max_conn = th && th->connections > 0 ? th->connections :
+	    gcfg->relay.connections;
+	*per_conn = th && th->per_connection > 0 ? th->per_connection :
+	    gcfg->relay.messages_per_connection;
+	*per_minute = th && th->per_minute > 0 ? th->per_minute : 0;
+}
+
 /* Limits and source addresses, as of the current policy. */
 static void
 dest_refresh(struct dest *d, const struct pool *pool)
 {
 	const struct policy *p;
-	const struct throttle *th;
 	int gen;
 
 	p = policy_now(&gen);
 	if (d->policy_gen == gen)
 		return;
 	d->policy_gen = gen;
-	th = policy_throttle(p, d->domain ? d->domain : d->host);
-	d->max_conn = th && th->connections > 0 ? th->connections :
-	    gcfg->relay.connections;
-	d->per_conn = th && th->per_connection > 0 ? th->per_connection :
-	    gcfg->relay.messages_per_connection;
-	d->per_minute = th && th->per_minute > 0 ? th->per_minute : 0;
+	dest_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
+	    &d->per_conn, &d->per_minute);
 	if (d->cwnd == 0 || d->cwnd > d->max_conn)
 		d->cwnd = d->max_conn;
 	free(d->src);
@@ -347,6 +362,18 @@ dest_refresh(struct dest *d, const struct pool *pool)
 	d->nsrc = pool->naddr;
 }
 
+static struct pool_count *
+pool_count_get(const char *name)
+{
+	struct pool_count *pc = hmap_get(&pool_counts, name);
+
+	if (pc == NULL) {
+		pc = xcalloc(1, sizeof(*pc));
+		hmap_put(&pool_counts, name, pc);
+	}
+	return pc;
+}
+
 static struct dest *
 dest_get(const struct choice *c)
 {
@@ -362,6 +389,11 @@ dest_get(const struct choice *c)
 		d->auth = c->auth;
 		d->credit = PRIO_WEIGHT;
 		d->policy_gen = -1;	/* limits not set yet */
+		/* The pool is part of the name: it never changes. */
+		if (c->pool) {
+			d->pool = xstrdup(c->pool->name);
+			d->pcount = pool_count_get(c->pool->name);
+		}
 		timer_init(&d->pace, pace_due, d);
 		timer_init(&d->recover, recover_due, d);
 		hmap_put(&dests, c->name, d);
@@ -539,6 +571,7 @@ rcpt_ready(struct qrcpt *r, int kick)
 		/* Not here: the outcome may free the message while a caller
 		 * still walks its recipients.  Active until then. */
 		r->state = QR_ACTIVE;
+		r->dest = NULL;
 		nactive++;
 		if (nrefusals == refusals_cap) {
 			refusals_cap = refusals_cap ? refusals_cap * 2 : 16;
@@ -570,6 +603,7 @@ static void
 rcpt_wait(struct qrcpt *r)
 {
 	r->state = QR_WAITING;
+	r->dest = NULL;		/* may be collected while it waits */
 	heap_insert(&retries, r);
 }
 
@@ -578,6 +612,7 @@ static void
 rcpt_hold(struct qrcpt *r)
 {
 	r->state = QR_HELD;
+	r->dest = NULL;
 	nheld++;
 }
 
@@ -780,6 +815,18 @@ reply_string(const struct job_result *res)
 	return s;
 }
 
+/* An expired recipient is a bounce too: it failed and got a DSN. */
+static void
+pool_count_add(struct pool_count *pc, const char *action)
+{
+	if (strcmp(action, "delivered") == 0)
+		pc->delivered++;
+	else if (strcmp(action, "deferred") == 0)
+		pc->deferred++;
+	else
+		pc->bounced++;
+}
+
 /*
  * Apply the results of one attempt: every recipient of the job is
  * delivered, deferred (or expired), bounced, or put back.
@@ -835,6 +882,8 @@ apply_results(struct job *j)
 			gm.bounced_total++;
 		else
 			gm.expired_total++;
+		if (j->dest && j->dest->pcount)
+			pool_count_add(j->dest->pcount, action);
 		ev = store_op_event(op, strcmp(action, "expired") == 0 ?
 		    "deferred" : action, m->qid);
 		fill_attempt(ev, j, res, r);
@@ -1143,6 +1192,7 @@ gc_dest(const char *key, void *v, void *arg)
 	free(d->name);
 	free(d->domain);
 	free(d->host);
+	free(d->pool);
 	free(d->src);
 	free(d);
 	return 1;
@@ -1161,6 +1211,7 @@ queue_init(char *err, size_t errsz)
 	int64_t now = now_us() / 1000000;
 
 	hmap_init(&dests);
+	hmap_init(&pool_counts);
 	hmap_init(&byqid);
 	timer_init(&retry_timer, retry_due, NULL);
 	timer_init(&refuse_timer, refuse_due, NULL);
@@ -1229,17 +1280,81 @@ qdest_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+static int
+dest_is_throttled(const struct dest *d)
+{
+	return d->cwnd < d->max_conn || d->gap_ms > 0;
+}
+
+/* The throttle state of via, or (NULL) what the policy would give. */
+static void
+qdest_limits(struct queue_dest *q, const struct dest *via)
+{
+	const char *name;
+	int per_conn, gen;
+
+	if (via != NULL) {
+		gw_strlcpy(q->via, via->name, sizeof(q->via));
+		q->connections = via->nconn;
+		q->limit = via->max_conn;
+		q->window = via->cwnd;
+		q->gap_ms = via->gap_ms;
+		q->per_minute = via->per_minute;
+		q->throttled = dest_is_throttled(via);
+		return;
+	}
+	name = gcfg->relay.mode == RELAY_SMARTHOST ? gcfg->relay.host :
+	    q->name;
+	dest_limits(policy_now(&gen), name, &q->limit, &per_conn,
+	    &q->per_minute);
+	q->window = q->limit;
+}
+
+/*
+ * A recipient in a job or a transaction knows its destination (a rule
+ * may have chosen it).  For one that waits, the rule it matched is
+ * known while the policy is unchanged, so its destination is named
+ * without matching again (which may read the message); otherwise the
+ * caller uses the domain's own, else the smarthost's.  Of several, a
+ * throttled one is the news.  That is asked once per domain (*tried):
+ * a deep queue of one domain costs one choose(), not one each.
+ */
+static void
+qdest_via(struct dest **via, char *tried, struct qrcpt *r)
+{
+	struct dest *d = NULL;
+	struct choice c;
+	int gen;
+
+	if (r->state == QR_READY || r->state == QR_ACTIVE)
+		d = r->dest;
+	else if (*via == NULL && !*tried && r->policy_gen != 0) {
+		policy_now(&gen);
+		if (r->policy_gen == gen) {
+			*tried = 1;
+			choose(r, &c);
+			d = hmap_get(&dests, c.name);
+		}
+	}
+	if (d != NULL && (*via == NULL || (!dest_is_throttled(*via) &&
+	    dest_is_throttled(d))))
+		*via = d;
+}
+
 int
 queue_destinations(struct queue_dest **out)
 {
 	struct hmap byname;
 	struct queue_dest *q, *d;
-	struct dest *via;
+	struct dest **via;
+	char *tried;
 	int64_t now = now_us();
 	int n = 0;
 
 	/* No more domains than pending recipients. */
 	q = xcalloc((size_t)nrcpts + 1, sizeof(*q));
+	via = xcalloc((size_t)nrcpts + 1, sizeof(*via));
+	tried = xcalloc((size_t)nrcpts + 1, 1);
 	hmap_init(&byname);
 	for (struct qmsg *m = qhead; m; m = m->qnext)
 		for (int i = 0; i < m->nrcpt; i++) {
@@ -1257,20 +1372,125 @@ queue_destinations(struct queue_dest **out)
 				hmap_put(&byname, r->domain, (void *)k);
 			}
 			qdest_count(&q[k - 1], r, now);
+			qdest_via(&via[k - 1], &tried[k - 1], r);
 		}
 	hmap_free(&byname, NULL);
 	for (int i = 0; i < n; i++) {
 		d = &q[i];
-		/* The domain's own destination, else the smarthost's (a
-		 * routing rule may send it elsewhere still). */
-		if ((via = hmap_get(&dests, d->name)) == NULL)
-			via = hmap_get(&dests, SMARTHOST_DEST);
-		d->connections = via ? via->nconn : 0;
+		if (via[i] == NULL && (via[i] = hmap_get(&dests, d->name)) ==
+		    NULL)
+			via[i] = hmap_get(&dests, SMARTHOST_DEST);
+		qdest_limits(d, via[i]);
 	}
+	free(via);
+	free(tried);
 	if (n > 1)
 		qsort(q, (size_t)n, sizeof(*q), qdest_cmp);
 	*out = q;
 	return n;
+}
+
+/* Pools: the policy's, with counters and the connections now. */
+
+struct pool_walk {
+	struct queue_pool	*p;
+	int			 n;
+	char			 ip[64];
+};
+
+static struct queue_pool *
+pool_find(struct queue_pool *p, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(p[i].name, name) == 0)
+			return &p[i];
+	return NULL;
+}
+
+static void
+pool_conn(const struct dest *d, const struct dest_src *src, void *arg)
+{
+	struct pool_walk *w = arg;
+	struct queue_pool *qp;
+
+	if (d->pool == NULL || (qp = pool_find(w->p, w->n, d->pool)) == NULL)
+		return;
+	qp->connections++;
+	if (src == NULL)
+		return;
+	sockaddr_ntop((const struct sockaddr *)&src->sa, w->ip,
+	    sizeof(w->ip));
+	for (int i = 0; i < qp->naddr; i++)
+		if (strcmp(qp->addr[i].address, w->ip) == 0) {
+			qp->addr[i].connections++;
+			break;
+		}
+}
+
+static int
+pool_dest(const char *key, void *v, void *arg)
+{
+	struct pool_walk *w = arg;
+	struct dest *d = v;
+	struct queue_pool *qp;
+	char *s;
+
+	if (d->pool == NULL || (qp = pool_find(w->p, w->n, d->pool)) == NULL)
+		return 0;
+	if (asprintf(&s, "%s%s%s", qp->dests, qp->dests[0] ? "," : "",
+	    d->name) == -1)
+		fatal("asprintf");
+	free(qp->dests);
+	qp->dests = s;
+	return 0;
+}
+
+int
+queue_pools(struct queue_pool **out)
+{
+	int gen;
+	const struct policy *p = policy_now(&gen);
+	struct pool_walk w;
+	struct pool_count *pc;
+
+	w.n = p->npools;
+	w.p = xcalloc((size_t)w.n + 1, sizeof(*w.p));
+	for (int i = 0; i < w.n; i++) {
+		const struct pool *pl = &p->pools[i];
+		struct queue_pool *qp = &w.p[i];
+
+		gw_strlcpy(qp->name, pl->name, sizeof(qp->name));
+		qp->dests = xstrdup("");
+		qp->naddr = pl->naddr;
+		qp->addr = xcalloc((size_t)pl->naddr + 1, sizeof(*qp->addr));
+		for (int a = 0; a < pl->naddr; a++) {
+			sockaddr_ntop((const struct sockaddr *)
+			    &pl->addr[a].sa, qp->addr[a].address,
+			    sizeof(qp->addr[a].address));
+			gw_strlcpy(qp->addr[a].helo, pl->addr[a].helo ?
+			    pl->addr[a].helo : gcfg->hostname,
+			    sizeof(qp->addr[a].helo));
+		}
+		if ((pc = hmap_get(&pool_counts, pl->name)) != NULL) {
+			qp->delivered = pc->delivered;
+			qp->deferred = pc->deferred;
+			qp->bounced = pc->bounced;
+		}
+	}
+	mta_walk(pool_conn, &w);
+	hmap_foreach(&dests, pool_dest, &w);
+	*out = w.p;
+	return w.n;
+}
+
+void
+queue_pools_free(struct queue_pool *p, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(p[i].addr);
+		free(p[i].dests);
+	}
+	free(p);
 }
 
 static int

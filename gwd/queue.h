@@ -65,6 +65,14 @@ struct queue_dest {
 	int	 active;	/* in a transaction now */
 	int	 waiting;	/* in backoff until next_attempt */
 	int	 connections;	/* of the destination it goes through */
+	/* That destination ("" if none exists now: the limits are the
+	 * policy's) and its throttle state. */
+	char	 via[600];
+	int	 limit;		/* connections at most */
+	int	 window;	/* connections allowed now (backoff) */
+	int64_t	 gap_ms;	/* backoff: between messages */
+	int	 per_minute;	/* 0: no limit */
+	int	 throttled;	/* window < limit or gap_ms > 0 */
 	int	 age[QUEUE_AGES];
 	int64_t	 next_attempt;	/* unix seconds; 0: none waiting */
 	int	 error_attempts;
@@ -73,5 +81,29 @@ struct queue_dest {
 /* Every domain with queued recipients, most queued first; the caller
  * frees *out.  Returns how many. */
 int	 queue_destinations(struct queue_dest **out);
+
+/*
+ * IP pools of the current policy with live figures: connections open
+ * now (per source address, and in all), recipients delivered, deferred
+ * and bounced (expired included) through the pool since gwd started,
+ * and the destinations that send from it now.
+ */
+struct queue_pool_addr {
+	char	 address[64];
+	char	 helo[256];
+	int	 connections;
+};
+
+struct queue_pool {
+	char	 name[128];
+	struct queue_pool_addr *addr;
+	int	 naddr;
+	int	 connections;
+	int64_t	 delivered, deferred, bounced;
+	char	*dests;		/* comma-separated; "" for none */
+};
+/* Every pool, in the policy's order; queue_pools_free() frees *out. */
+int	 queue_pools(struct queue_pool **out);
+void	 queue_pools_free(struct queue_pool *, int);
 
 #endif

@@ -14,6 +14,7 @@
 #include "rules.h"
 
 struct mta;
+struct pool_count;
 
 /* code 0: not attempted, put the recipient back at once (e.g. a 452
  * "too many recipients" to the 101st: it goes in the next transaction). */
@@ -66,6 +67,8 @@ struct dest {
 	int		 auth;		/* relay.username/password apply */
 	struct dest_src	*src;		/* pool addresses; NULL: any */
 	int		 nsrc, src_next;
+	char		*pool;		/* the IP pool's name; NULL: none */
+	struct pool_count *pcount;	/* its outcomes since start-up */
 	int		 policy_gen;	/* src and limits are as of this */
 	struct job	*jobs[PRIO_COUNT], *jobs_last[PRIO_COUNT];
 	int		 njobs;
@@ -110,5 +113,8 @@ void	 mta_set_idle(struct mta *, struct mta *next);
 struct mta *mta_next_idle(struct mta *);
 void	 mta_shutdown(struct mta *);
 int	 mta_count(void);
+/* Every connection's destination and source address (NULL: any). */
+void	 mta_walk(void (*)(const struct dest *, const struct dest_src *,
+	    void *), void *);
 
 #endif

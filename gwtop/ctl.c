@@ -103,6 +103,35 @@ ctl_stats(char *text, struct live *l)
 }
 
 /*
+ * The throttle state between age= and error= (up to err, if not
+ * NULL): "via=DEST limit=N window=N gap_ms=N per_minute=N throttled=N".
+ * Only what comes before the error is read: the error is a remote
+ * server's text and may say anything.
+ */
+static void
+ctl_throttle(const char *from, const char *err, struct dest *d)
+{
+	char head[1024];
+	long long l, w, g, p, t;
+	size_t n = err ? (size_t)(err - from) : strlen(from);
+
+	if (n >= sizeof(head))
+		return;
+	memcpy(head, from, n);
+	head[n] = '\0';
+	if (sscanf(head, "via=%599s limit=%lld window=%lld gap_ms=%lld "
+	    "per_minute=%lld throttled=%lld", d->via, &l, &w, &g, &p,
+	    &t) != 6)
+		return;
+	d->limit = l;
+	d->window = w;
+	d->gap_ms = g;
+	d->per_minute = p;
+	d->throttled = t;
+	d->has_throttle = 1;
+}
+
+/*
  * "dest NAME queued=N active=N waiting=N connections=N next_attempt=T
  * age=a,b,c,d,e,f error=TEXT": the error is last and runs to the end.
  */
@@ -129,6 +158,7 @@ ctl_dest(const char *line, struct dest *d)
 	if ((err = strstr(line + used, "error=")) != NULL &&
 	    strcmp(err + 6, "-") != 0)
 		gw_strlcpy(d->error, err + 6, sizeof(d->error));
+	ctl_throttle(line + used, err, d);
 	return 0;
 }
 
@@ -144,4 +174,83 @@ ctl_destinations(char *text, struct dest *d, int max)
 		    ctl_dest(line, &d[n]) == 0)
 			n++;
 	return n;
+}
+
+/* "pool NAME connections=N delivered=N deferred=N bounced=N
+ * addresses=N destinations=LIST" */
+static int
+ctl_pool(const char *line, struct pool *p)
+{
+	long long c, dl, df, b, na;
+
+	memset(p, 0, sizeof(*p));
+	if (sscanf(line, "pool %127s connections=%lld delivered=%lld "
+	    "deferred=%lld bounced=%lld addresses=%lld destinations=%1023s",
+	    p->name, &c, &dl, &df, &b, &na, p->dests) != 7)
+		return -1;
+	p->connections = c;
+	p->delivered = dl;
+	p->deferred = df;
+	p->bounced = b;
+	return 0;
+}
+
+/* "address POOL IP helo=HOST connections=N", of the last pool. */
+static int
+ctl_paddr(const char *line, const struct snapshot *s, struct paddr *a)
+{
+	char pool[128];
+	long long c;
+
+	memset(a, 0, sizeof(*a));
+	if (s->npool == 0 || sscanf(line, "address %127s %63s helo=%255s "
+	    "connections=%lld", pool, a->address, a->helo, &c) != 4 ||
+	    strcmp(pool, s->pool[s->npool - 1].name) != 0)
+		return -1;
+	a->pool = s->npool - 1;
+	a->connections = c;
+	return 0;
+}
+
+/* A pool gets a row of its own only if it has no address. */
+static void
+ctl_pool_row(struct snapshot *s, int had)
+{
+	struct paddr *a;
+
+	if (s->npool == 0 || s->npaddr > had || s->npaddr == PADDR_MAX)
+		return;
+	a = &s->paddr[s->npaddr++];
+	memset(a, 0, sizeof(*a));
+	a->pool = s->npool - 1;
+	gw_strlcpy(a->address, "-", sizeof(a->address));
+	gw_strlcpy(a->helo, "-", sizeof(a->helo));
+}
+
+int
+ctl_pools(char *text, struct snapshot *s)
+{
+	char *line, *save = NULL;
+	int ended = 0, had = 0;
+
+	s->npool = s->npaddr = 0;
+	for (line = strtok_r(text, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(line, "end") == 0) {
+			ended = 1;
+			break;
+		}
+		if (strncmp(line, "pool ", 5) == 0 && s->npool < POOL_MAX) {
+			ctl_pool_row(s, had);
+			if (ctl_pool(line, &s->pool[s->npool]) == 0) {
+				s->npool++;
+				had = s->npaddr;
+			}
+		} else if (strncmp(line, "address ", 8) == 0 &&
+		    s->npaddr < PADDR_MAX &&
+		    ctl_paddr(line, s, &s->paddr[s->npaddr]) == 0)
+			s->npaddr++;
+	}
+	ctl_pool_row(s, had);
+	return ended ? 0 : -1;
 }

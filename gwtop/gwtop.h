@@ -62,6 +62,32 @@ struct dest {
 	int64_t		 age[DEST_AGES];
 	int64_t		 next_attempt;	/* unix seconds; 0: none */
 	char		 error[256];
+	/* The destination it goes through and its throttle state; only
+	 * if has_throttle (an older gwd does not say). */
+	int		 has_throttle;
+	char		 via[600];
+	int64_t		 limit, window, gap_ms, per_minute, throttled;
+};
+
+/*
+ * gwd's `pools`: each IP pool with its figures, and its source
+ * addresses (the table's rows; a pool without any has one row, "-").
+ */
+#define POOL_MAX	100
+#define PADDR_MAX	500
+
+struct pool {
+	char		 name[128];
+	int64_t		 connections;
+	int64_t		 delivered, deferred, bounced;	/* since gwd started */
+	char		 dests[1024];	/* "a,b"; "-": none */
+};
+
+struct paddr {
+	int		 pool;		/* index in snapshot.pool */
+	char		 address[64];
+	char		 helo[256];
+	int64_t		 connections;
 };
 
 /* A subaccount's outcomes over the last hour and day, from log.db. */
@@ -117,6 +143,12 @@ struct snapshot {
 	struct dest	 dest[DEST_MAX];
 	int		 ndest;
 
+	int		 pools_ok;	/* gwd answered `pools` */
+	struct pool	 pool[POOL_MAX];
+	int		 npool;
+	struct paddr	 paddr[PADDR_MAX];
+	int		 npaddr;
+
 	struct qmsg	 qmsg[QMSG_MAX];	/* oldest first */
 	int		 nqmsg;
 
@@ -144,6 +176,8 @@ const char *ctl_ask(const char *path, const char *cmd, char *buf,
 	    size_t bufsz);
 void	 ctl_stats(char *text, struct live *);
 int	 ctl_destinations(char *text, struct dest *, int max);
+/* 0, or -1 if the answer is not a whole `pools` reply. */
+int	 ctl_pools(char *text, struct snapshot *);
 
 /* rates.c: derived figures; -1 when there is nothing to divide by. */
 enum rate { RATE_IN, RATE_OUT, RATE_DELIVERY, RATE_DEFERRAL, RATE_BOUNCE,

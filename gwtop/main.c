@@ -1,11 +1,11 @@
 /*
  * gwtop - a live view of gw: queue depth, throughput, delivery, deferral
  * and bounce rates, latency, recent events; destinations (qshape),
- * subaccounts, the queue and one message's lifecycle.
+ * subaccounts, the queue, IP pools and one message's lifecycle.
  *
  * Security: only reads.  queue.db and log.db are opened read-only; the
- * control socket is only asked `stats` and `destinations`, which change
- * nothing.  Runs with the caller's privileges.  Text from the log, the
+ * control socket is only asked `stats`, `destinations` and `pools`,
+ * which change nothing.  Runs with the caller's privileges.  Text from the log, the
  * queue and gwd (remote replies) is cleaned of control characters
  * before it reaches the terminal.
  * Standards: RFC 3339 times and JSON (RFC 8259) in --once output.
@@ -180,6 +180,12 @@ key_queue(struct gwtop *g)
 }
 
 static int
+key_pools(struct gwtop *g)
+{
+	return key_screen(g, SCR_POOLS);
+}
+
+static int
 key_next_screen(struct gwtop *g)
 {
 	return key_screen(g, (g->v.screen + 1) % SCR_MESSAGE);
@@ -278,6 +284,8 @@ const struct key keys[] = {
 	{ '2', "2", "destinations (qshape)", key_dest },
 	{ '3', "3", "subaccounts", key_subs },
 	{ '4', "4", "queue; Enter: a message's lifecycle", key_queue },
+	{ '5', "5", "IP pools: addresses, connections, outcomes",
+	    key_pools },
 	{ '\t', "Tab", "next screen", key_next_screen },
 	{ '/', "/", "filter the table (Esc clears; Esc again: back)",
 	    key_filter },
@@ -388,7 +396,7 @@ main_help(void)
 	    "json\n"
 	    "  -h, --help       this help\n"
 	    "  -V, --version    print the version\n"
-	    "\nKeys: q quit, h or ? help, 1-4 screens, / filter, < > sort, "
+	    "\nKeys: q quit, h or ? help, 1-5 screens, / filter, < > sort, "
 	    "space pause,\n+ and - refresh interval.\n", GW_DEFAULT_CONFIG);
 }
 

@@ -411,7 +411,7 @@ model_log(struct model *m, struct snapshot *s)
 	s->log_ok = 1;
 }
 
-/* gwd's counters and destinations; it may stop between the two. */
+/* gwd's counters, destinations and pools; it may stop in between. */
 static void
 model_gwd(struct model *m, struct snapshot *s)
 {
@@ -422,6 +422,8 @@ model_gwd(struct model *m, struct snapshot *s)
 	hist_add(&s->hist, s->now_us, &s->live);
 	s->dest_ok = 0;
 	s->ndest = 0;
+	s->pools_ok = 0;
+	s->npool = s->npaddr = 0;
 	if (!s->live.ok)
 		return;
 	ctl_ask(m->control_socket, "destinations", buf, sizeof(buf));
@@ -429,6 +431,8 @@ model_gwd(struct model *m, struct snapshot *s)
 		s->dest_ok = 1;
 		s->ndest = ctl_destinations(buf, s->dest, DEST_MAX);
 	}
+	ctl_ask(m->control_socket, "pools", buf, sizeof(buf));
+	s->pools_ok = ctl_pools(buf, s) == 0;
 }
 
 void

@@ -62,6 +62,104 @@ once_rates(struct once *p, const struct snapshot *s, enum win w)
 	}
 }
 
+/* A pool's addresses as JSON objects, or as "IP,IP" in text. */
+static void
+once_paddrs(const struct snapshot *s, int pool, int json, struct buf *b)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->npaddr; i++) {
+		const struct paddr *a = &s->paddr[i];
+
+		if (a->pool != pool || a->address[0] == '-')
+			continue;
+		if (n++)
+			buf_puts(b, ",");
+		if (!json) {
+			buf_puts(b, a->address);
+			continue;
+		}
+		buf_puts(b, "{\"address\":");
+		json_string(b, a->address);
+		buf_puts(b, ",\"helo\":");
+		json_string(b, a->helo);
+		buf_printf(b, ",\"connections\":%lld}",
+		    (long long)a->connections);
+	}
+}
+
+/* JSON: "pools": [{"name", figures, "destinations": [...],
+ * "addresses": [{"address", "helo", "connections"}]}]. */
+static void
+once_pools_json(struct once *p, const struct snapshot *s)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	buf_puts(&b, "[");
+	for (int i = 0; i < s->npool; i++) {
+		const struct pool *pl = &s->pool[i];
+		char *d, *save = NULL, dests[sizeof(pl->dests)];
+		int n = 0;
+
+		buf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
+		json_string(&b, pl->name);
+		buf_printf(&b, ",\"connections\":%lld,\"delivered\":%lld,"
+		    "\"deferred\":%lld,\"bounced\":%lld,\"destinations\":[",
+		    (long long)pl->connections, (long long)pl->delivered,
+		    (long long)pl->deferred, (long long)pl->bounced);
+		gw_strlcpy(dests, strcmp(pl->dests, "-") ? pl->dests : "",
+		    sizeof(dests));
+		for (d = strtok_r(dests, ",", &save); d;
+		    d = strtok_r(NULL, ",", &save)) {
+			if (n++)
+				buf_puts(&b, ",");
+			json_string(&b, d);
+		}
+		buf_puts(&b, "],\"addresses\":[");
+		once_paddrs(s, i, 1, &b);
+		buf_puts(&b, "]}");
+	}
+	buf_puts(&b, "]");
+	json_obj_raw(&p->o, "pools", buf_cstr(&b));
+	buf_free(&b);
+}
+
+/* Text: pools.NAME.KEY=VALUE (pool names have no dots). */
+static void
+once_pools(struct once *p, const struct snapshot *s)
+{
+	static const char *const keys[] = { "connections", "delivered",
+	    "deferred", "bounced" };
+	char key[192];
+	struct buf b;
+
+	if (!s->pools_ok)
+		return;
+	if (p->json) {
+		once_pools_json(p, s);
+		return;
+	}
+	for (int i = 0; i < s->npool; i++) {
+		const struct pool *pl = &s->pool[i];
+		const int64_t v[] = { pl->connections, pl->delivered,
+		    pl->deferred, pl->bounced };
+
+		for (size_t k = 0; k < nitems(keys); k++) {
+			snprintf(key, sizeof(key), "pools.%s.%s", pl->name,
+			    keys[k]);
+			once_int(p, key, v[k]);
+		}
+		buf_init(&b, 0);
+		once_paddrs(s, i, 0, &b);
+		snprintf(key, sizeof(key), "pools.%s.addresses", pl->name);
+		once_str(p, key, buf_len(&b) ? buf_cstr(&b) : "-");
+		buf_free(&b);
+		snprintf(key, sizeof(key), "pools.%s.destinations", pl->name);
+		once_str(p, key, pl->dests);
+	}
+}
+
 static void
 once_body(struct once *p, const struct snapshot *s)
 {
@@ -92,6 +190,7 @@ once_body(struct once *p, const struct snapshot *s)
 		}
 	for (int w = 0; w < NWIN; w++)
 		once_rates(p, s, (enum win)w);
+	once_pools(p, s);
 }
 
 int

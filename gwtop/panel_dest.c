@@ -1,8 +1,9 @@
 /*
  * panel_dest.c - destinations as qshape shows them: queued recipients
  * per domain by age, what gwd is doing about them (recipients in a
- * transaction, connections, backoff until the next attempt) and the
- * last reply that deferred one.  From gwd's `destinations`.
+ * transaction, connections, whether the remote side throttles them,
+ * backoff until the next attempt) and the last reply that deferred
+ * one.  From gwd's `destinations`.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -11,7 +12,7 @@
 #include "view.h"
 
 enum { C_NAME, C_QUEUED, C_AGE0, C_ACTIVE = C_AGE0 + DEST_AGES, C_CONN,
-    C_NEXT, C_ERROR };
+    C_THROTTLE, C_NEXT, C_ERROR };
 
 static const struct table_col cols[] = {
 	{ "DOMAIN", 0, 3, 0 },
@@ -24,6 +25,7 @@ static const struct table_col cols[] = {
 	{ "80m+", 4, 0, 1 },
 	{ "ACT", 3, 0, 1 },
 	{ "CONN", 4, 0, 1 },
+	{ "THROTTLE", 8, 0, 1 },	/* window/limit and gap, or ok */
 	{ "NEXT", 6, 0, 1 },
 	{ "LAST ERROR", 0, 2, 0 },
 };
@@ -60,9 +62,36 @@ dest_key(const struct view *v, const struct snapshot *s, int row, int col)
 		return (double)d->active;
 	case C_CONN:
 		return (double)d->connections;
+	case C_THROTTLE:	/* the most held back first */
+		return d->throttled ? 1 + (double)d->gap_ms / 1000 +
+		    (d->limit > 0 ? 1 - (double)d->window / (double)d->limit :
+		    0) : 0;
 	default:
 		return (double)dest_next(s, d);
 	}
+}
+
+/* "ok"; "2/4 1s" (connections allowed of the limit, gap); "-" if
+ * gwd did not say. */
+static void
+dest_throttle(const struct dest *d, char *out, size_t n)
+{
+	char gap[32] = "";
+
+	if (!d->has_throttle) {
+		snprintf(out, n, "-");
+		return;
+	}
+	if (!d->throttled) {
+		snprintf(out, n, "ok");
+		return;
+	}
+	if (d->gap_ms >= 1000)
+		snprintf(gap, sizeof(gap), " %llds", (long long)d->gap_ms / 1000);
+	else if (d->gap_ms > 0)
+		snprintf(gap, sizeof(gap), " %lldms", (long long)d->gap_ms);
+	snprintf(out, n, "%lld/%lld%s", (long long)d->window,
+	    (long long)d->limit, gap);
 }
 
 static void
@@ -74,6 +103,8 @@ dest_cell(const struct view *v, const struct snapshot *s, int row, int col,
 
 	if (col == C_NAME)
 		snprintf(out, n, "%s", d->name);
+	else if (col == C_THROTTLE)
+		dest_throttle(d, out, n);
 	else if (col == C_ERROR)
 		snprintf(out, n, "%s", d->error[0] ? d->error : "-");
 	else if (col == C_NEXT) {
@@ -97,9 +128,22 @@ dest_level(const struct view *v, const struct snapshot *s,
 	return d->waiting == d->queued ? LEVEL_BAD : LEVEL_WARN;
 }
 
+/* The domain by its backoff; THROTTLE amber while the remote side
+ * holds it back. */
+static enum level
+dest_cell_level(const struct view *v, const struct snapshot *s, int row,
+    int col)
+{
+	if (col == C_NAME)
+		return dest_level(v, s, row);
+	if (col == C_THROTTLE && s->dest[row].throttled)
+		return LEVEL_WARN;
+	return LEVEL_NONE;
+}
+
 const struct table dest_table = {
 	cols, nitems(cols), 0, C_NAME, dest_rows, dest_cell, dest_key,
-	dest_level,
+	dest_level, dest_cell_level,
 };
 
 int

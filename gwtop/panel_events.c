@@ -92,7 +92,7 @@ events_level_of(const struct view *v, const struct snapshot *s, int row)
 
 const struct table events_table = {
 	cols, nitems(cols), 0, C_ACTION, events_rows, events_cell_of,
-	events_key, events_level_of,
+	events_key, events_level_of, NULL,
 };
 
 int

@@ -96,7 +96,7 @@ mailq_level(const struct view *v, const struct snapshot *s, int row)
 
 const struct table mailq_table = {
 	cols, nitems(cols), 1, C_QID, mailq_rows, mailq_cell, mailq_key,
-	mailq_level,
+	mailq_level, NULL,
 };
 
 int

@@ -77,7 +77,7 @@ subs_level(const struct view *v, const struct snapshot *s, int row)
 
 const struct table subs_table = {
 	cols, nitems(cols), 0, C_RATE, subs_rows, subs_cell, subs_key,
-	subs_level,
+	subs_level, NULL,
 };
 
 int

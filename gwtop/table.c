@@ -123,13 +123,18 @@ table_line(const struct table *t, const struct view *v,
 {
 	char cell[CELL_MAX];
 	int attr = t->level ? view_attr(v, t->level(v, s, row)) : 0;
+	int lc = t->level_col;
 
 	for (int c = 0; c < t->ncols; c++) {
 		t->cell(v, s, row, c, cell, sizeof(cell));
-		if (c == t->level_col)
+		if (t->cell_level) {
+			attr = view_attr(v, t->cell_level(v, s, row, c));
+			lc = c;
+		}
+		if (c == lc)
 			attron(attr);
 		table_cell(y, x[c], w[c], cell, t->cols[c].numeric);
-		if (c == t->level_col)
+		if (c == lc)
 			attroff(attr);
 	}
 }

@@ -30,11 +30,13 @@ static panel_draw_fn *const screens[NSCR][PANELS_MAX] = {
 	[SCR_SUBS] = { panel_header_draw, panel_subs_draw },
 	[SCR_QUEUE] = { panel_header_draw, panel_queue_draw,
 	    panel_mailq_draw },
+	[SCR_POOLS] = { panel_header_draw, panel_pools_draw },
 	[SCR_MESSAGE] = { panel_header_draw, panel_message_draw },
 };
 
 static const struct table *const tables[NSCR] = {
-	&events_table, &dest_table, &subs_table, &mailq_table, &events_table,
+	&events_table, &dest_table, &subs_table, &mailq_table, &pools_table,
+	&events_table,
 };
 
 const struct table *
@@ -164,7 +166,7 @@ view_footer(const struct view *v)
 		    "Esc: clear)", tv->filter);
 	else
 		snprintf(line, sizeof(line), " q quit  h help  / filter  < > "
-		    "sort  1-4 screens   sort: %s%s%s%s",
+		    "sort  1-5 screens   sort: %s%s%s%s",
 		    t->cols[tv->sort].title, tv->reverse ? " (reversed)" : "",
 		    tv->filter[0] ? "  filter: " : "", tv->filter);
 	attron(v->color ? COLOR_PAIR(PAIR_TITLE) : A_REVERSE);

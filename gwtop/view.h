@@ -14,9 +14,10 @@
 #define FILTER_MAX	64
 #define ROWS_MAX	500		/* the longest table */
 
-/* The screens, in the order of their keys 1..5. */
-enum view_screen { SCR_OVERVIEW, SCR_DEST, SCR_SUBS, SCR_QUEUE, SCR_MESSAGE,
-    NSCR };
+/* The screens, in the order of their keys 1..5; a message's lifecycle
+ * (Enter on the queue) has no key. */
+enum view_screen { SCR_OVERVIEW, SCR_DEST, SCR_SUBS, SCR_QUEUE, SCR_POOLS,
+    SCR_MESSAGE, NSCR };
 
 /* What the user chose for one screen's table, and what it shows now. */
 struct tview {
@@ -45,7 +46,8 @@ typedef int	panel_draw_fn(const struct view *, const struct snapshot *,
 
 panel_draw_fn	panel_header_draw, panel_queue_draw, panel_live_draw,
 		panel_rates_draw, panel_events_draw, panel_dest_draw,
-		panel_subs_draw, panel_mailq_draw, panel_message_draw;
+		panel_subs_draw, panel_mailq_draw, panel_message_draw,
+		panel_pools_draw;
 
 /*
  * table.c: a table is columns and a way to read a cell.  Columns of
@@ -71,11 +73,14 @@ struct table {
 			    int row, int col);
 	enum level	(*level)(const struct view *, const struct snapshot *,
 			    int row);
+	/* If set, colours each cell instead (level_col is not used). */
+	enum level	(*cell_level)(const struct view *,
+			    const struct snapshot *, int row, int col);
 };
 
 /* events_table serves the overview and the message screen. */
 extern const struct table events_table, dest_table, subs_table,
-	    mailq_table;
+	    mailq_table, pools_table;
 
 const struct table *view_table(enum view_screen);
 void	 table_order(const struct table *, const struct view *,

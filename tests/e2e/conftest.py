@@ -90,6 +90,7 @@ class Sink:
         self.open = 0             # connections open now
         self.max_open = 0         # the most ever open at once
         self.nconn = 0            # connections so far
+        self.open_by_ip = {}      # connections open now per client IP
         sink = self
 
         class Handler:
@@ -123,7 +124,11 @@ class Sink:
 
             def connection_made(self, transport):
                 super().connection_made(transport)
+                self.gw_ip = (transport.get_extra_info("peername")
+                              or ("?",))[0]
                 with sink.lock:
+                    sink.open_by_ip[self.gw_ip] = \
+                        sink.open_by_ip.get(self.gw_ip, 0) + 1
                     sink.open += 1
                     sink.nconn += 1
                     sink.max_open = max(sink.max_open, sink.open)
@@ -132,6 +137,7 @@ class Sink:
             def connection_lost(self, exc):
                 with sink.lock:
                     sink.open -= 1
+                    sink.open_by_ip[self.gw_ip] -= 1
                 super().connection_lost(exc)
 
         class Ctl(Controller):

@@ -222,12 +222,14 @@ def test_under_load_numbers_match_sink_and_log(gw, sink, tmux_factory):
     s = t.wait_text("slow.test")
     lines = t.lines()
     assert lines[2].startswith("Destinations: 2 domains")
-    assert lines[3].split()[:9] == ["DOMAIN", "QUEUED", "<5m", "<10m", "<20m",
-                                    "<40m", "<80m", "80m+", "ACT"]
+    assert lines[3].split()[:11] == ["DOMAIN", "QUEUED", "<5m", "<10m", "<20m",
+                                     "<40m", "<80m", "80m+", "ACT", "CONN",
+                                     "THROTTLE"]
     assert lines[4].split()[:9] == ["slow.test", "3", "3", "0", "0", "0", "0",
                                     "0", "0"]
+    assert lines[4].split()[10] == "ok"         # deferred, not throttled
     assert lines[5].split()[:2] == ["other.test", "1"]
-    assert "451 4.2.1" in lines[4]
+    assert "451 4.2" in lines[4]                # as much as 80 columns show
     assert "dest.test" not in s                 # all of it was delivered
     assert lines[-1].split()[-2:] == ["sort:", "QUEUED"]
     # < and > choose the sort column: DOMAIN sorts A to Z.
@@ -301,6 +303,8 @@ def test_under_load_numbers_match_sink_and_log(gw, sink, tmux_factory):
 
     # Tab goes round the screens; 1 comes back to the overview.
     t.keys("Tab")
+    t.wait_text("IP pools: 0 pools")
+    t.keys("Tab")
     t.wait_text("Events         1 min")
     t.keys("Tab")
     t.wait_text("Destinations: ")
@@ -316,7 +320,7 @@ def test_every_other_key(gw, tmux_factory):
     t.keys("h")
     t.wait_text("gwtop keys")
     s = t.screen()
-    for k in ("q", "1", "2", "3", "4", "Tab", "/", "< >", "I", "w", "space",
+    for k in ("q", "1", "2", "3", "4", "5", "Tab", "/", "< >", "I", "w", "space",
               "+ -", "^L"):
         assert re.search(r"\s%s\s" % re.escape(k), s), k
     t.keys("x")                                 # any key closes the help
@@ -436,4 +440,85 @@ def test_ctrl_c_restores_the_terminal(dbs, tmux_factory):
     t = tmux_factory(dbs)
     t.wait_text("gwd: stopped")
     t.keys("C-c")
+    t.assert_restored(0)
+
+
+def test_pools_screen_and_throttle_column(gw_factory, sink, tmux_factory):
+    """5: a pool's addresses with the numbers the sink saw from them;
+    2: the destination a 421 throttled shows window/limit and gap, in
+    amber.  backoff_recovery is long so it stays throttled."""
+    from test_metrics import destinations
+    sink.rcpt_reply = lambda a: (
+        "421 4.7.0 rate limited" if a.endswith("@throttled.test") else
+        "550 5.1.1 no such user" if a.startswith("bad") else None)
+    g = gw_factory(relay=smarthost(sink),
+                   settings={"queue.retry_min": "600s",
+                             "queue.retry_max": "600s",
+                             "relay.backoff_recovery": "1h",
+                             "relay.idle_time": "300s"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.gwctl("pool", "add", "out", "127.0.0.2", "127.0.0.3", "--helo",
+            "mta2.example.com")
+    g.gwctl("route", "add", "--to-domain", "pooled.test", "--pool", "out")
+    g.gwctl("throttle", "set", "127.0.0.1", "--connections", "4")
+    send(g, ["u1@pooled.test", "bad@pooled.test"], "one")
+    send(g, ["u2@pooled.test"], "two")
+    send(g, ["u3@pooled.test"], "three")
+    send(g, ["x@throttled.test"], "four")
+    # Three to the pool and the DSN delivered, one bounced, one deferred.
+    wait_for(lambda: len(g.events("action='delivered'")) == 4 and
+             len(g.events("action='deferred'")) == 1, 30, what="attempts")
+    pool_ips = ("127.0.0.2", "127.0.0.3")
+    delivered = len([m for m in sink.messages if m.peer[0] in pool_ips])
+    assert delivered == 3
+
+    t = tmux_factory(g.conf, x=120)
+    t.keys("5")
+    t.wait_text("IP pools: 1 pools, 2 addresses")
+    assert t.lines()[3].split() == ["POOL", "ADDRESS", "HELO", "CONN",
+                                    "DELIVERED", "DEFERRED", "BOUNCED",
+                                    "DESTINATIONS"]
+
+    def rows_match(s):
+        rows = [l.split() for l in s.split("\n") if l.startswith("out ")]
+        with sink.lock:
+            open_now = {ip: str(sink.open_by_ip.get(ip, 0))
+                        for ip in pool_ips}
+        return len(rows) == 2 and all(
+            r[1] in pool_ips and r[2:] == ["mta2.example.com",
+                                           open_now[r[1]], str(delivered),
+                                           "0", "1", "[smarthost]@out"]
+            for r in rows)
+    t.wait(rows_match, "pool rows as the sink saw them")
+    # / keeps the rows with the text; < > sort.
+    t.keys("/")
+    t.literal("127.0.0.3")
+    t.keys("Enter")
+    s = t.wait(lambda s: "filter: 127.0.0.3" in s and "127.0.0.2" not in s,
+               "filtered to one address")
+    assert [l.split()[1] for l in s.split("\n") if l.startswith("out ")] \
+        == ["127.0.0.3"]
+    t.keys("Escape")
+    t.wait(lambda s: "127.0.0.2" in s and "127.0.0.3" in s, "unfiltered")
+    t.keys(">")
+    t.wait_text("sort: ADDRESS")
+    t.keys("I")
+    s = t.wait_text("sort: ADDRESS (reversed)")
+    assert [l.split()[1] for l in s.split("\n") if l.startswith("out ")] \
+        == ["127.0.0.3", "127.0.0.2"]
+
+    # 2: the throttled destination, as gwd's `destinations` says it.
+    t.keys("2")
+    t.wait_text("throttled.test")
+    d = destinations(g)[1]["throttled.test"]
+    assert d["throttled"] == 1 and d["via"] == "[smarthost]"
+    assert (d["limit"], d["window"]) == (4, 2) and d["gap_ms"] >= 1000
+    want = "2/4 %ds" % (d["gap_ms"] // 1000)
+    line = [l for l in t.lines() if l.startswith("throttled.test")][0]
+    assert line.split()[10:12] == want.split(), line
+    coloured = [l for l in t.screen(escapes=True).split("\n")
+                if "throttled.test" in l][0]
+    assert re.search(r"\x1b\[(\d+;)*33m\s*%s" % re.escape(want), coloured), \
+        repr(coloured)
+    t.keys("q")
     t.assert_restored(0)

@@ -1,5 +1,6 @@
 """gwd's live numbers: the control socket and Prometheus /metrics agree
 with what the sink and the audit log saw."""
+import json
 import os
 import re
 import socket
@@ -52,7 +53,8 @@ def prometheus(port):
             assert re.match(r"# (HELP|TYPE) gw_[a-z_]+ ", line), line
             continue
         name, value = line.rsplit(" ", 1)
-        assert re.match(r'gw_[a-z_]+(\{[a-z]+="[a-z]+"\})?$', name), name
+        assert re.match(r'gw_[a-z_]+(\{[a-z]+="[a-z0-9_-]+"'
+                        r'(,[a-z]+="[a-z0-9_-]+")*\})?$', name), name
         values[name] = float(value)
     return values
 
@@ -127,8 +129,9 @@ def destinations(g, arg=""):
         f = head.split()
         assert f[0] == "dest", line
         kv = dict(x.split("=", 1) for x in f[2:])
-        d = {k: int(v) for k, v in kv.items() if k != "age"}
+        d = {k: int(v) for k, v in kv.items() if k not in ("age", "via")}
         d["age"] = [int(x) for x in kv["age"].split(",")]
+        d["via"] = kv["via"]
         d["error"] = error
         out[f[1]] = d
     return lines[0], out, [l.split()[1] for l in lines[1:]]
@@ -160,6 +163,11 @@ def test_destinations_command(gw_factory, sink):
     # The remote reply, one line: its control byte is shown as '?'.
     assert slow["error"] == "451 4.2.1 127.0.0.1 said: mailbox busy?"
     assert slow["connections"] >= 0
+    # Not throttled: the smarthost's destination at its full window.
+    assert slow["via"] == "[smarthost]"
+    assert slow["throttled"] == 0 and slow["gap_ms"] == 0
+    assert slow["window"] == slow["limit"] >= 1
+    assert slow["per_minute"] == 0
     assert d["other.test"]["queued"] == 1
     # What the sink saw agrees: only fast.test got through.
     assert [m.rcpt_tos for m in sink.messages] == [["c@fast.test"]]
@@ -316,3 +324,140 @@ def test_subaccounts_command(gw_factory, sink):
                            "used_day": "3", "paused": "0"}
     assert rows["idle"]["used_day"] == "0" and rows["idle"]["quota_hour"] \
         == "0"
+
+
+def pools(g):
+    """`pools` parsed: {name: fields with "addresses": {ip: fields}}."""
+    lines = control(g, "pools").splitlines()
+    assert lines[-1] == "end", lines
+    out = {}
+    for line in lines[:-1]:
+        f = line.split()
+        if f[0] == "pool":
+            kv = dict(x.split("=", 1) for x in f[2:])
+            p = {k: int(v) for k, v in kv.items() if k != "destinations"}
+            p["destinations"] = kv["destinations"].split(",")
+            p["addrs"] = {}
+            out[f[1]] = p
+        else:
+            assert f[0] == "address", line
+            kv = dict(x.split("=", 1) for x in f[3:])
+            out[f[1]]["addrs"][f[2]] = {"helo": kv["helo"], "connections":
+                                        int(kv["connections"])}
+    return out
+
+
+def test_pools_command_and_throttle_state(gw_factory, sink):
+    """A pool of 127.0.0.2 and .3 for pooled.test; the sink defers,
+    bounces and rate-limits some recipients.  `pools` counts what the
+    sink saw from the pool's addresses, and its connections are those
+    the sink has open from each; `destinations` shows the smarthost's
+    destination throttled after a 421, the pool's not."""
+    def reply(a):
+        if a.endswith("@throttled.test"):
+            return "421 4.7.0 rate limited"
+        if a.startswith("bad"):
+            return "550 5.1.1 no such user"
+        if a.startswith("later"):
+            return "451 4.2.1 mailbox busy"
+        return None
+    sink.rcpt_reply = reply
+    port = free_port()
+    g = gw_factory(relay=smarthost(sink),
+                   settings={"queue.retry_min": "600s",
+                             "queue.retry_max": "600s",
+                             "relay.backoff_recovery": "1h",
+                             "relay.idle_time": "300s"},
+                   extra='metrics = { listen = "127.0.0.1:%d"; };' % port
+                   ).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    assert control(g, "pools") == "end\n"
+    g.gwctl("pool", "add", "out", "127.0.0.2", "127.0.0.3", "--helo",
+            "mta2.example.com")
+    g.gwctl("pool", "add", "idle", "127.0.0.4")
+    g.gwctl("route", "add", "--to-domain", "pooled.test", "--pool", "out")
+    g.gwctl("throttle", "set", "127.0.0.1", "--connections", "4",
+            "--per-minute", "6000")
+    send(g, ["u1@pooled.test", "bad@pooled.test"], "one")
+    send(g, ["u2@pooled.test", "later@pooled.test"], "two")
+    send(g, ["u3@pooled.test"], "three")
+    send(g, ["x@throttled.test", "y@plain.test"], "four")
+    # pooled.test: 3 delivered, 1 bounced, 1 deferred; plain.test and
+    # the DSN delivered from 127.0.0.1.
+    wait_for(lambda: pools(g)["out"]["delivered"] == 3 and
+             stats(g)["queue_deferred"] == 2 and
+             stats(g)["delivered_total"] == 5, what="all attempts made")
+    from_pool = [m for m in sink.messages
+                 if m.peer[0] in ("127.0.0.2", "127.0.0.3")]
+    assert sorted(r for m in from_pool for r in m.rcpt_tos) == [
+        "u1@pooled.test", "u2@pooled.test", "u3@pooled.test"]
+    assert {m.helo for m in from_pool} == {"mta2.example.com"}
+    p = pools(g)
+    assert sorted(p) == ["idle", "out"]
+    out = p["out"]
+    assert (out["delivered"], out["deferred"], out["bounced"]) == (3, 1, 1)
+    assert out["addresses"] == 2
+    assert out["destinations"] == ["[smarthost]@out"]
+    assert sorted(out["addrs"]) == ["127.0.0.2", "127.0.0.3"]
+    assert {a["helo"] for a in out["addrs"].values()} == {"mta2.example.com"}
+    assert p["idle"]["destinations"] == ["-"]
+    assert p["idle"]["addrs"] == {"127.0.0.4": {"helo": "gw.test",
+                                                "connections": 0}}
+    assert (p["idle"]["delivered"], p["idle"]["connections"]) == (0, 0)
+
+    # Connections open now, per source address, as the sink counts them
+    # (idle connections stay open for relay.idle_time).
+    def conns_agree():
+        p = pools(g)["out"]
+        with sink.lock:
+            seen = {ip: sink.open_by_ip.get(ip, 0)
+                    for ip in ("127.0.0.2", "127.0.0.3")}
+        have = {ip: a["connections"] for ip, a in p["addrs"].items()}
+        return have == seen and p["connections"] == sum(seen.values()) and p
+    out = wait_for(conns_agree, what="pool connections as the sink sees")
+    assert out["connections"] >= 1
+
+    m = prometheus(port)
+    assert m['gw_pool_connections{pool="out"}'] == out["connections"]
+    assert m['gw_pool_connections{pool="idle"}'] == 0
+    for outcome, n in (("delivered", 3), ("deferred", 1), ("bounced", 1)):
+        assert m['gw_pool_messages_total{pool="out",outcome="%s"}'
+                 % outcome] == n
+        assert m['gw_pool_messages_total{pool="idle",outcome="%s"}'
+                 % outcome] == 0
+
+    # The 421 halved the smarthost's window and spaced its messages; it
+    # stays so (recovery after 1 h of calm).  The pool's is untouched.
+    _, d, _ = destinations(g)
+    t = d["throttled.test"]
+    assert t["via"] == "[smarthost]"
+    assert (t["limit"], t["window"], t["per_minute"]) == (4, 2, 6000)
+    assert t["gap_ms"] > 0 and t["throttled"] == 1
+    assert t["error"].startswith("421 4.7.0")
+    pooled = d["pooled.test"]
+    assert pooled["via"] == "[smarthost]@out" and pooled["waiting"] == 1
+    assert (pooled["limit"], pooled["window"], pooled["gap_ms"],
+            pooled["throttled"]) == (4, 4, 0, 0)
+
+    # gwtop --once carries the same pools, in JSON and in text.
+    gwtop = os.path.join(os.environ["GW_BUILD"], "gwtop")
+    r = subprocess.run([gwtop, "-c", g.conf, "--once", "--format", "json"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    jp = {x["name"]: x for x in json.loads(r.stdout)["pools"]}
+    assert sorted(jp) == ["idle", "out"]
+    assert (jp["out"]["delivered"], jp["out"]["deferred"],
+            jp["out"]["bounced"]) == (3, 1, 1)
+    assert jp["out"]["destinations"] == ["[smarthost]@out"]
+    assert sorted((a["address"], a["helo"]) for a in jp["out"]["addresses"]) \
+        == [("127.0.0.2", "mta2.example.com"), ("127.0.0.3", "mta2.example.com")]
+    assert jp["idle"]["destinations"] == []
+    assert jp["idle"]["addresses"] == [{"address": "127.0.0.4", "helo":
+                                        "gw.test", "connections": 0}]
+    r = subprocess.run([gwtop, "-c", g.conf, "--once"], capture_output=True,
+                       text=True, timeout=30)
+    kv = dict(l.split("=", 1) for l in r.stdout.splitlines())
+    assert (kv["pools.out.delivered"], kv["pools.out.bounced"]) == ("3", "1")
+    assert sorted(kv["pools.out.addresses"].split(",")) == [
+        "127.0.0.2", "127.0.0.3"]
+    assert kv["pools.idle.destinations"] == "-"
