@@ -45,6 +45,20 @@
 #define HELD_RECHECK_S	60	/* held by a rule: look again this often */
 
 static struct hmap	 dests;
+/*
+ * A throttle that matches an MX host name rather than a recipient
+ * domain is one budget for every domain that host serves (Google's MX
+ * for its many domains): connections and the per-minute pace are
+ * counted across them.  Keyed by the throttle's pattern.
+ */
+struct tgroup {
+	char	*key;
+	int	 max_conn, per_minute;
+	int	 nconn;
+	int64_t	 next_send;	/* monotonic ms */
+	int	 refs;
+};
+static struct hmap	 tgroups;
 /* Outcomes per IP pool name since start-up: outlive the dests. */
 struct pool_count {
 	int64_t	 delivered, deferred, bounced;
@@ -458,24 +472,106 @@ dest_pop(struct dest *d)
 	return j;
 }
 
+static int64_t
+pace_ms(int per_minute)
+{
+	return per_minute > 0 ? (60000 + per_minute - 1) / per_minute : 0;
+}
+
 /* The next job the limits allow now, else NULL (and a timer for when). */
 static struct job *
 dest_take(struct dest *d)
 {
-	int64_t now = loop_now(), gap;
+	struct tgroup *g = d->grp;
+	int64_t now = loop_now(), gap, when = d->next_send;
 
 	if (d->njobs == 0)
 		return NULL;
-	if (d->next_send > now) {
-		timer_add(&d->pace, d->next_send - now);
+	if (g && g->next_send > when)
+		when = g->next_send;
+	if (when > now) {
+		timer_add(&d->pace, when - now);
 		return NULL;
 	}
-	gap = d->per_minute > 0 ? (60000 + d->per_minute - 1) /
-	    d->per_minute : 0;
+	gap = pace_ms(d->per_minute);
 	if (d->gap_ms > gap)
 		gap = d->gap_ms;
 	d->next_send = gap ? now + gap : 0;
+	if (g && g->per_minute > 0)
+		g->next_send = now + pace_ms(g->per_minute);
 	return dest_pop(d);
+}
+
+/* Room for one more connection in d's shared MX-host budget? */
+static int
+group_room(const struct dest *d)
+{
+	return d->grp == NULL || d->grp->nconn < d->grp->max_conn;
+}
+
+static void
+group_put(struct dest *d)
+{
+	struct tgroup *g = d->grp;
+
+	d->grp = NULL;
+	if (g && --g->refs == 0) {
+		hmap_del(&tgroups, g->key);
+		free(g->key);
+		free(g);
+	}
+}
+
+/*
+ * After an MX lookup: unless the recipient domain has a throttle of its
+ * own, one that matches an MX host name puts d in that host's budget.
+ * Only while d has no connections (they count in the group they
+ * started in).
+ */
+static void
+dest_group(struct dest *d, const struct route_result *res)
+{
+	const struct throttle *th = NULL;
+	const struct policy *p;
+	struct tgroup *g;
+	int gen;
+
+	if (d->domain == NULL || d->nconn > 0)
+		return;
+	p = policy_now(&gen);
+	if (policy_throttle(p, d->domain) == NULL)
+		for (int i = 0; i < res->ntargets && th == NULL; i++)
+			th = policy_throttle(p, res->targets[i].host);
+	if (th == NULL) {
+		group_put(d);
+		return;
+	}
+	if ((g = hmap_get(&tgroups, th->domain)) == NULL) {
+		g = xcalloc(1, sizeof(*g));
+		g->key = xstrdup(th->domain);
+		hmap_put(&tgroups, g->key, g);
+	}
+	if (d->grp != g) {
+		group_put(d);
+		d->grp = g;
+		g->refs++;
+	}
+	g->max_conn = th->connections > 0 ? th->connections :
+	    gcfg->relay.connections;
+	g->per_minute = th->per_minute > 0 ? th->per_minute : 0;
+	if (th->per_connection > 0)
+		d->per_conn = th->per_connection;
+}
+
+/* A connection of the group closed: its other destinations may go. */
+static int
+group_kick_one(const char *key, void *v, void *arg)
+{
+	struct dest *d = v;
+
+	if (d->grp == arg && d->njobs > 0)
+		dest_kick(d);
+	return 0;
 }
 
 /*
@@ -1009,6 +1105,7 @@ route_done(void *arg, const struct route_result *res)
 	memcpy(d->route, res, sizeof(*res));
 	d->route_state = DR_READY;
 	d->route_expires = loop_now() + ROUTE_TTL_MS;
+	dest_group(d, res);
 	dest_kick(d);
 }
 
@@ -1037,9 +1134,12 @@ dest_kick(struct dest *d)
 	}
 	if (d->route_state != DR_READY)
 		return;
-	while (d->njobs > d->nconnecting && d->nconn < d->cwnd) {
+	while (d->njobs > d->nconnecting && d->nconn < d->cwnd &&
+	    group_room(d)) {
 		d->nconn++;
 		d->nconnecting++;
+		if (d->grp)
+			d->grp->nconn++;
 		mta_start(d, d->route);
 	}
 }
@@ -1112,6 +1212,10 @@ void
 dest_conn_closed(struct dest *d, struct mta *m)
 {
 	d->nconn--;
+	if (d->grp) {
+		d->grp->nconn--;
+		hmap_foreach(&dests, group_kick_one, d->grp);
+	}
 	dest_kick(d);
 }
 
@@ -1188,6 +1292,7 @@ gc_dest(const char *key, void *v, void *arg)
 		return 0;
 	timer_del(&d->pace);
 	timer_del(&d->recover);
+	group_put(d);
 	free(d->route);
 	free(d->name);
 	free(d->domain);
@@ -1211,6 +1316,7 @@ queue_init(char *err, size_t errsz)
 	int64_t now = now_us() / 1000000;
 
 	hmap_init(&dests);
+	hmap_init(&tgroups);
 	hmap_init(&pool_counts);
 	hmap_init(&byqid);
 	timer_init(&retry_timer, retry_due, NULL);

@@ -14,6 +14,7 @@
 #include "rules.h"
 
 struct mta;
+struct tgroup;
 struct pool_count;
 
 /* code 0: not attempted, put the recipient back at once (e.g. a 452
@@ -84,6 +85,7 @@ struct dest {
 	int64_t		 next_send;	/* monotonic ms: no job before */
 	int64_t		 calm_since;	/* last throttling reply, or the
 					   last recovery step */
+	struct tgroup	*grp;		/* a shared MX-host throttle, or NULL */
 	struct ev_timer	 pace;		/* the next job may go */
 	struct ev_timer	 recover;	/* the next recovery step */
 	enum dest_route	 route_state;

@@ -390,3 +390,31 @@ def test_reject_rule_added_later_bounces_queued_mail(gw_factory, sink):
     assert dsn.mail_from == "" and dsn.rcpt_tos == ["app@example.com"]
     assert b"no longer allowed" in dsn.data
     wait_for(lambda: g.queue_count() == 0, what="queue empty")
+
+
+def test_throttle_on_a_shared_mx_host(gw_factory, dns, sink):
+    """Two domains served by one MX host: a throttle on the host's name
+    is one budget for both (connections counted at the sink)."""
+    for dom in ("one.test", "two.test"):
+        dns.add(dom, "MX", (10, "mx.shared.test"))
+    dns.add("mx.shared.test", "A", "127.0.0.1")
+    g = gw_factory(relay={"mode": "mx"}, dns=dns,
+                   settings={"relay.mx_port": sink.port,
+                             "relay.tls": "none"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.gwctl("throttle", "set", "mx.shared.test", "--connections", "1",
+            "--per-connection", "2")
+    import threading
+    ts = [threading.Thread(target=submit_many, args=(g, 5, "u@%s" % dom),
+                           kwargs={"tag": dom}) for dom in
+          ("one.test", "two.test", "one.test", "two.test")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    msgs = sink.wait_count(20, timeout=60)
+    assert sink.max_open == 1
+    per = {}
+    for m in msgs:
+        per[m.conn] = per.get(m.conn, 0) + 1
+    assert max(per.values()) <= 2
