@@ -9,6 +9,8 @@
 #   make fuzz            build the libFuzzer harnesses (clang-14)
 #   make fuzz-short      a short run of every harness (part of check)
 #   make bench           bench/relay against Postfix (not part of check)
+#   make bench-priority  bench/priority: transactional mail under a bulk
+#                        backlog, gwd against Postfix (not part of check)
 #   make install         PREFIX=/usr/local DESTDIR=
 
 VERSION    := 0.1.0
@@ -57,7 +59,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 
-.PHONY: bench-search all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-search bench-priority all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS)
@@ -152,6 +154,12 @@ $(BUILD)/logfill: bench/logfill.c $(OBJ)/gwd/auditlog.o $(BUILD)/libgwcommon.a
 
 bench-search: all $(BUILD)/logfill
 	$(PYTHON) bench/search $(BENCH_ARGS)
+
+# bench/priority: 100 000 bulk messages queued for a slow destination,
+# then transactional ones timed from their 250 to the sink
+# (BENCH_ARGS="--backlog 2000" for a short run).
+bench-priority: all
+	$(PYTHON) bench/priority $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
