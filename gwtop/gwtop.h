@@ -132,6 +132,9 @@ struct snapshot {
 	int		 log_missing;
 	char		 log_err[512];
 	int64_t		 count[NWIN][NACT];
+	/* Bounced with class 'hard'; has_class: log.db records classes. */
+	int		 has_class;
+	int64_t		 hard[NWIN];
 	struct recent	 recent[RECENT_MAX];
 	int		 nrecent;
 	/* Delivery latency (received -> delivered) in ms, -1: none. */
@@ -181,7 +184,7 @@ int	 ctl_pools(char *text, struct snapshot *);
 
 /* rates.c: derived figures; -1 when there is nothing to divide by. */
 enum rate { RATE_IN, RATE_OUT, RATE_DELIVERY, RATE_DEFERRAL, RATE_BOUNCE,
-    RATE_P50, RATE_P95, RATE_COMPLAINT, NRATE };
+    RATE_HARD, RATE_P50, RATE_P95, RATE_COMPLAINT, NRATE };
 enum level { LEVEL_NONE, LEVEL_GOOD, LEVEL_WARN, LEVEL_BAD };
 
 extern const char *const rate_name[NRATE];	/* "in_per_s", ... */

@@ -201,6 +201,26 @@ model_act(const char *action)
 	return -1;
 }
 
+/* Whether log.db's events carry a bounce class (schema version 4). */
+static int
+model_has_class(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int has;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('event') "
+	    "WHERE name = 'class'", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	has = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return has;
+}
+
+/*
+ * Per action and window, and of the bounced how many were hard; one
+ * query for all windows.  An older log.db has no class column: count
+ * no hard bounces there, and say so (has_class).
+ */
 static int
 model_log_counts(sqlite3 *db, struct snapshot *s)
 {
@@ -208,9 +228,16 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 	int rc, a;
 
 	memset(s->count, 0, sizeof(s->count));
-	if (sqlite3_prepare_v2(db, "SELECT action, sum(ts >= ?1), "
-	    "sum(ts >= ?2), count(*) FROM event WHERE ts >= ?3 "
-	    "GROUP BY action", -1, &st, NULL) != SQLITE_OK)
+	memset(s->hard, 0, sizeof(s->hard));
+	if ((s->has_class = model_has_class(db)) == -1)
+		return -1;
+	if (sqlite3_prepare_v2(db, s->has_class ?
+	    "SELECT action, sum(ts >= ?1), sum(ts >= ?2), count(*), "
+	    "sum(ts >= ?1 AND class = 'hard'), sum(ts >= ?2 AND class = 'hard'), "
+	    "sum(class = 'hard') FROM event WHERE ts >= ?3 GROUP BY action" :
+	    "SELECT action, sum(ts >= ?1), sum(ts >= ?2), count(*), 0, 0, 0 "
+	    "FROM event WHERE ts >= ?3 GROUP BY action", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return -1;
 	for (int w = 0; w < NWIN; w++)
 		sqlite3_bind_int64(st, w + 1, s->now_us -
@@ -219,8 +246,12 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 		if ((a = model_act((const char *)sqlite3_column_text(st, 0))) <
 		    0)
 			continue;
-		for (int w = 0; w < NWIN; w++)
+		for (int w = 0; w < NWIN; w++) {
 			s->count[w][a] = sqlite3_column_int64(st, w + 1);
+			if (a == ACT_BOUNCED)
+				s->hard[w] = sqlite3_column_int64(st,
+				    NWIN + w + 1);
+		}
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
