@@ -379,7 +379,7 @@ model_log_latency(sqlite3 *db, struct snapshot *s)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static struct sub *
+struct sub *
 model_sub(struct snapshot *s, const char *name)
 {
 	for (int i = 0; i < s->nsub; i++)
@@ -425,6 +425,7 @@ model_log(struct model *m, struct snapshot *s)
 {
 	s->log_ok = 0;
 	s->nlife = 0;
+	s->nsub = 0;
 	if (model_open(m, &m->log, DB_LOG, &s->log_missing, s->log_err,
 	    sizeof(s->log_err)) == -1)
 		return;
@@ -466,6 +467,22 @@ model_gwd(struct model *m, struct snapshot *s)
 	s->pools_ok = ctl_pools(buf, s) == 0;
 }
 
+/*
+ * Quotas and pauses from gwd, merged into the rows log.db gave (so it
+ * runs after model_log); subaccounts without traffic get rows too.
+ */
+static void
+model_gwd_subs(struct model *m, struct snapshot *s)
+{
+	static char buf[128 * 1024];
+
+	s->subs_ok = 0;
+	if (!s->live.ok)
+		return;
+	ctl_ask(m->control_socket, "subaccounts", buf, sizeof(buf));
+	s->subs_ok = ctl_subaccounts(buf, s) >= 0;
+}
+
 void
 model_refresh(struct model *m, struct snapshot *s)
 {
@@ -473,4 +490,5 @@ model_refresh(struct model *m, struct snapshot *s)
 	model_gwd(m, s);
 	model_queue(m, s);
 	model_log(m, s);
+	model_gwd_subs(m, s);
 }

@@ -201,6 +201,58 @@ def test_once_no_data_rates_are_null(tmp_path):
     assert "rates.1h.delivery=-\n" in text
 
 
+def test_once_subaccounts_quota_and_hard_bounce(gw_factory, sink):
+    """Against gwd: quota use from `subaccounts` after N messages, a
+    subaccount without traffic listed too, and the hard bounce rate
+    from the classes gwd wrote to log.db."""
+    from conftest import smarthost, wait_for
+    from test_gwtop_tmux import send
+    sink.rcpt_reply = lambda a: ("550 5.1.1 <%s>: user unknown" % a
+                                 if a.startswith("gone") else
+                                 "552 5.2.2 mailbox full"
+                                 if a.startswith("full") else None)
+    g = gw_factory(relay=smarthost(sink)).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.add_subaccount("idle", "idle.test", "s3cret-pass")
+    g.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+    rcpts = ["u1@dest.test", "u2@dest.test", "gone1@dest.test",
+             "gone2@dest.test", "full@dest.test"]
+    for r in rcpts:
+        send(g, [r])
+    # Each message one recipient: 2 delivered, 3 bounced (2 of them
+    # hard), and a DSN for each bounce delivered back to app.
+    wait_for(lambda: len(g.events("action='bounced'")) == 3 and
+             len(g.events("action='delivered'")) == 5, 30,
+             what="2 deliveries, 3 bounces, 3 DSNs")
+    hard = len(g.events("action='bounced' AND class='hard'"))
+    final = len(g.events("action IN ('delivered', 'bounced', 'expired')"))
+    assert (hard, final) == (2, 8)
+    env = dict(conf=g.conf)
+
+    s = json.loads(once(env, "--format", "json"))
+    assert s["gwd"]["delivered_total"] == 5       # running, with counters
+    for w in ("5m", "1h"):
+        assert s["rates"][w]["hard_bounce"] == pytest.approx(
+            round(100.0 * hard / final, 1)), w
+        assert s["rates"][w]["bounce"] == pytest.approx(
+            round(100.0 * 3 / final, 1)), w
+    subs = {x["name"]: x for x in s["subaccounts"]}
+    assert subs["app"] == {"name": "app", "enabled": True, "quota_hour": 10,
+                           "used_hour": len(rcpts), "quota_day": 0,
+                           "used_day": len(rcpts), "paused": False,
+                           "reason": None}
+    assert subs["idle"]["used_hour"] == 0 and subs["idle"]["quota_hour"] \
+        == 0 and subs["idle"]["paused"] is False
+
+    kv = dict(line.split("=", 1) for line in once(env).splitlines())
+    assert kv["rates.1h.hard_bounce"] == "%.1f" % (100.0 * hard / final)
+    assert (kv["subaccounts.app.quota_hour"], kv["subaccounts.app.used_hour"],
+            kv["subaccounts.app.quota_day"], kv["subaccounts.app.paused"]) \
+        == ("10", str(len(rcpts)), "0", "0")
+    assert kv["subaccounts.idle.used_day"] == "0"
+    assert "subaccounts.app.reason" not in kv
+
+
 def test_once_missing_databases(tmp_path):
     conf = make_conf(str(tmp_path))
     r = subprocess.run([GWTOP, "-c", conf, "--once"], capture_output=True,
