@@ -140,9 +140,7 @@ struct snapshot {
 	int		 log_missing;
 	char		 log_err[512];
 	int64_t		 count[NWIN][NACT];
-	/* Bounced with class 'hard'; has_class: log.db records classes. */
-	int		 has_class;
-	int64_t		 hard[NWIN];
+	int64_t		 hard[NWIN];	/* bounced, class 'hard' */
 	struct recent	 recent[RECENT_MAX];
 	int		 nrecent;
 	/* Delivery latency (received -> delivered) in ms, -1: none. */

@@ -201,25 +201,10 @@ model_act(const char *action)
 	return -1;
 }
 
-/* Whether log.db's events carry a bounce class (schema version 4). */
-static int
-model_has_class(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int has;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('event') "
-	    "WHERE name = 'class'", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	has = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return has;
-}
-
 /*
  * Per action and window, and of the bounced how many were hard; one
- * query for all windows.  An older log.db has no class column: count
- * no hard bounces there, and say so (has_class).
+ * query for all windows.  The class column came with log.db schema 4,
+ * and db_open() refuses an older log.db, so it is there.
  */
 static int
 model_log_counts(sqlite3 *db, struct snapshot *s)
@@ -229,13 +214,9 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 
 	memset(s->count, 0, sizeof(s->count));
 	memset(s->hard, 0, sizeof(s->hard));
-	if ((s->has_class = model_has_class(db)) == -1)
-		return -1;
-	if (sqlite3_prepare_v2(db, s->has_class ?
-	    "SELECT action, sum(ts >= ?1), sum(ts >= ?2), count(*), "
-	    "sum(ts >= ?1 AND class = 'hard'), sum(ts >= ?2 AND class = 'hard'), "
-	    "sum(class = 'hard') FROM event WHERE ts >= ?3 GROUP BY action" :
-	    "SELECT action, sum(ts >= ?1), sum(ts >= ?2), count(*), 0, 0, 0 "
+	if (sqlite3_prepare_v2(db, "SELECT action, sum(ts >= ?1), "
+	    "sum(ts >= ?2), count(*), sum(ts >= ?1 AND class = 'hard'), "
+	    "sum(ts >= ?2 AND class = 'hard'), sum(class = 'hard') "
 	    "FROM event WHERE ts >= ?3 GROUP BY action", -1, &st, NULL) !=
 	    SQLITE_OK)
 		return -1;

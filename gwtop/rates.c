@@ -7,19 +7,19 @@
  *   delivery   delivered / (delivered + bounced + expired), percent
  *   deferral   deferred / (delivered + deferred + bounced + expired)
  *   bounce     bounced / (delivered + bounced + expired)
- *   hard_bounce  bounced with class 'hard' / the same; "-" when log.db
- *              records no classes
+ *   hard_bounce  bounced with class 'hard' / the same
  *
- * Bands: bounce and hard_bounce < 3% good, < 5% warning, else bad (the usual mailbox
- * provider thresholds); deferral < 10% / < 25%; delivery >= 97% / >= 90%;
- * latency < 60 s / < 300 s (p50 and p95 alike).
+ * Bands: bounce and hard_bounce < 3% good, < 5% warning, else bad (the
+ * usual mailbox provider thresholds); deferral < 10% / < 25%; delivery
+ * >= 97% / >= 90%; latency < 60 s / < 300 s (p50 and p95 alike).
  */
 #include <stdio.h>
 
 #include "gwtop.h"
 
 const char *const rate_name[NRATE] = { "in_per_s", "out_per_s", "delivery",
-    "deferral", "bounce", "hard_bounce", "latency_p50_s", "latency_p95_s", "complaint" };
+    "deferral", "bounce", "hard_bounce", "latency_p50_s", "latency_p95_s",
+    "complaint" };
 
 static double
 rates_seconds(int64_t ms)
@@ -51,7 +51,7 @@ rates_get(const struct snapshot *s, enum win w, enum rate r)
 	case RATE_BOUNCE:
 		return rates_ratio(c[ACT_BOUNCED], final);
 	case RATE_HARD:
-		return s->has_class ? rates_ratio(s->hard[w], final) : -1;
+		return rates_ratio(s->hard[w], final);
 	case RATE_P50:
 		return rates_seconds(s->lat_p50[w]);
 	case RATE_P95:
