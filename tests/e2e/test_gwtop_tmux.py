@@ -527,7 +527,7 @@ def test_pools_screen_and_throttle_column(gw_factory, sink, tmux_factory):
 def test_subaccounts_quota_pause_and_header_alert(gw_factory, sink,
                                                   tmux_factory):
     """3: QUOTA as gwd counts it (amber from 80%, red when used up), a
-    subaccount without traffic listed; after a pause as in
+    subaccount without traffic listed with its day quota; after a pause as in
     test_suppression's, PAUSED yes in red with the reason, and the
     header's alert on every screen until the resume."""
     from test_metrics import control
@@ -535,6 +535,7 @@ def test_subaccounts_quota_pause_and_header_alert(gw_factory, sink,
     g = pausing_gw(gw_factory, sink)
     g.add_subaccount("idle", "idle.test", "s3cret-pass")
     g.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+    g.gwctl("subaccount", "set", "idle", "--quota-day", "100")
 
     def used_hour():
         line = [x for x in control(g, "subaccounts").splitlines()
@@ -548,8 +549,11 @@ def test_subaccounts_quota_pause_and_header_alert(gw_factory, sink,
     t.keys("3")
     s = t.wait(lambda s: row(s.split("\n"), "idle") is not None,
                "idle listed without traffic")
-    assert row(s.split("\n"), "idle")[1:] == ["0", "0", "0", "0", "-", "-",
-                                              "-"]
+    # Only a day quota: that one, in green.
+    assert row(s.split("\n"), "idle")[1:] == ["0", "0", "0", "0", "-",
+                                              "0/100", "d", "-"]
+    line = [l for l in t.screen(escapes=True).split("\n") if "0/100" in l][0]
+    assert re.search(r"\x1b\[(\d+;)*32m\s*0/100 d", line), repr(line)
     for i in range(8):
         send(g, ["u%d@dest.test" % i])
     wait_for(lambda: len(g.events("action='delivered'")) == 8, 30,
