@@ -1,10 +1,11 @@
 /*
  * ctl.c - talking to gwd's control socket: one command line per
  * connection, "key value" lines back.  Whether the socket accepts is
- * gwd's state; what it answers fills the live counters (`stats`) and the
- * destinations (`destinations`).  The answers are gwd's, but a
- * destination's error is a remote server's text: it is only ever shown
- * through view_put(), which cleans it.
+ * gwd's state; what it answers fills the live counters (`stats`), the
+ * destinations (`destinations`), pools and subaccounts.  The answers are
+ * gwd's, but a destination's error is a remote server's text, and a
+ * pause reason may quote one: they are only ever shown through
+ * view_put(), which cleans them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -253,4 +254,49 @@ ctl_pools(char *text, struct snapshot *s)
 	}
 	ctl_pool_row(s, had);
 	return ended ? 0 : -1;
+}
+
+/* "sub NAME enabled=0|1 quota_hour=N used_hour=N quota_day=N used_day=N
+ * paused=0|1 [reason=TEXT]": the reason runs to the end of the line. */
+static int
+ctl_sub(const char *line, struct snapshot *s)
+{
+	char name[64];
+	long long qh, uh, qd, ud;
+	int en, pa, used = 0;
+	struct sub *u;
+
+	if (sscanf(line, "sub %63s enabled=%d quota_hour=%lld used_hour=%lld "
+	    "quota_day=%lld used_day=%lld paused=%d%n", name, &en, &qh, &uh,
+	    &qd, &ud, &pa, &used) != 7 || used == 0 ||
+	    (u = model_sub(s, name)) == NULL)
+		return -1;
+	u->known = 1;
+	u->enabled = en;
+	u->paused = pa != 0;
+	u->quota_hour = qh;
+	u->used_hour = uh;
+	u->quota_day = qd;
+	u->used_day = ud;
+	u->reason[0] = '\0';
+	if (u->paused && strncmp(line + used, " reason=", 8) == 0)
+		gw_strlcpy(u->reason, line + used + 8, sizeof(u->reason));
+	else if (u->paused)
+		gw_strlcpy(u->reason, "-", sizeof(u->reason));
+	return 0;
+}
+
+int
+ctl_subaccounts(char *text, struct snapshot *s)
+{
+	char *line, *save = NULL;
+	int n = 0;
+
+	if (strncmp(text, "error", 5) == 0)
+		return -1;	/* a gwd without the command */
+	for (line = strtok_r(text, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "sub ", 4) == 0 && ctl_sub(line, s) == 0)
+			n++;
+	return n;
 }

@@ -90,13 +90,21 @@ struct paddr {
 	int64_t		 connections;
 };
 
-/* A subaccount's outcomes over the last hour and day, from log.db. */
+/*
+ * A subaccount's outcomes over the last hour and day, from log.db, and
+ * its quotas and pause, from gwd's `subaccounts` (if known: gwd listed
+ * it; quota 0: none).
+ */
 #define SUB_MAX		200
 enum subwin { SUB_1H, SUB_24H, NSUBWIN };
 
 struct sub {
 	char		 name[64];
 	int64_t		 count[NSUBWIN][NACT];
+	int		 known;
+	int		 enabled, paused;
+	int64_t		 quota_hour, used_hour, quota_day, used_day;
+	char		 reason[256];	/* "" unless paused */
 };
 
 /* A message in queue.db. */
@@ -132,12 +140,14 @@ struct snapshot {
 	int		 log_missing;
 	char		 log_err[512];
 	int64_t		 count[NWIN][NACT];
+	int64_t		 hard[NWIN];	/* bounced, class 'hard' */
 	struct recent	 recent[RECENT_MAX];
 	int		 nrecent;
 	/* Delivery latency (received -> delivered) in ms, -1: none. */
 	int64_t		 lat_p50[NWIN], lat_p95[NWIN];
 	struct sub	 sub[SUB_MAX];
 	int		 nsub;
+	int		 subs_ok;	/* gwd answered `subaccounts` */
 
 	int		 dest_ok;	/* gwd answered `destinations` */
 	struct dest	 dest[DEST_MAX];
@@ -178,10 +188,15 @@ void	 ctl_stats(char *text, struct live *);
 int	 ctl_destinations(char *text, struct dest *, int max);
 /* 0, or -1 if the answer is not a whole `pools` reply. */
 int	 ctl_pools(char *text, struct snapshot *);
+/* Quotas and pauses into s->sub, adding subaccounts without traffic;
+ * the number of lines understood. */
+int	 ctl_subaccounts(char *text, struct snapshot *);
+/* model.c: the row of a subaccount, added if new; NULL when full. */
+struct sub *model_sub(struct snapshot *, const char *name);
 
 /* rates.c: derived figures; -1 when there is nothing to divide by. */
 enum rate { RATE_IN, RATE_OUT, RATE_DELIVERY, RATE_DEFERRAL, RATE_BOUNCE,
-    RATE_P50, RATE_P95, RATE_COMPLAINT, NRATE };
+    RATE_HARD, RATE_P50, RATE_P95, RATE_COMPLAINT, NRATE };
 enum level { LEVEL_NONE, LEVEL_GOOD, LEVEL_WARN, LEVEL_BAD };
 
 extern const char *const rate_name[NRATE];	/* "in_per_s", ... */
@@ -192,5 +207,10 @@ void	 rates_format(enum rate, double, char *, size_t);
 
 /* once.c: gwtop --once */
 int	 once_print(const struct snapshot *, int json);
+
+/* The first paused subaccount known to gwd and how many are; 0: none. */
+int	 subs_paused(const struct snapshot *, const char **first);
+/* Percent of the fuller quota used, -1 if none; "3/10 h" in out. */
+double	 subs_quota(const struct sub *, char *out, size_t n);
 
 #endif

@@ -201,6 +201,11 @@ model_act(const char *action)
 	return -1;
 }
 
+/*
+ * Per action and window, and of the bounced how many were hard; one
+ * query for all windows.  The class column came with log.db schema 4,
+ * and db_open() refuses an older log.db, so it is there.
+ */
 static int
 model_log_counts(sqlite3 *db, struct snapshot *s)
 {
@@ -208,9 +213,12 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 	int rc, a;
 
 	memset(s->count, 0, sizeof(s->count));
+	memset(s->hard, 0, sizeof(s->hard));
 	if (sqlite3_prepare_v2(db, "SELECT action, sum(ts >= ?1), "
-	    "sum(ts >= ?2), count(*) FROM event WHERE ts >= ?3 "
-	    "GROUP BY action", -1, &st, NULL) != SQLITE_OK)
+	    "sum(ts >= ?2), count(*), sum(ts >= ?1 AND class = 'hard'), "
+	    "sum(ts >= ?2 AND class = 'hard'), sum(class = 'hard') "
+	    "FROM event WHERE ts >= ?3 GROUP BY action", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return -1;
 	for (int w = 0; w < NWIN; w++)
 		sqlite3_bind_int64(st, w + 1, s->now_us -
@@ -219,8 +227,12 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 		if ((a = model_act((const char *)sqlite3_column_text(st, 0))) <
 		    0)
 			continue;
-		for (int w = 0; w < NWIN; w++)
+		for (int w = 0; w < NWIN; w++) {
 			s->count[w][a] = sqlite3_column_int64(st, w + 1);
+			if (a == ACT_BOUNCED)
+				s->hard[w] = sqlite3_column_int64(st,
+				    NWIN + w + 1);
+		}
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
@@ -348,7 +360,7 @@ model_log_latency(sqlite3 *db, struct snapshot *s)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static struct sub *
+struct sub *
 model_sub(struct snapshot *s, const char *name)
 {
 	for (int i = 0; i < s->nsub; i++)
@@ -394,6 +406,7 @@ model_log(struct model *m, struct snapshot *s)
 {
 	s->log_ok = 0;
 	s->nlife = 0;
+	s->nsub = 0;
 	if (model_open(m, &m->log, DB_LOG, &s->log_missing, s->log_err,
 	    sizeof(s->log_err)) == -1)
 		return;
@@ -435,6 +448,22 @@ model_gwd(struct model *m, struct snapshot *s)
 	s->pools_ok = ctl_pools(buf, s) == 0;
 }
 
+/*
+ * Quotas and pauses from gwd, merged into the rows log.db gave (so it
+ * runs after model_log); subaccounts without traffic get rows too.
+ */
+static void
+model_gwd_subs(struct model *m, struct snapshot *s)
+{
+	static char buf[128 * 1024];
+
+	s->subs_ok = 0;
+	if (!s->live.ok)
+		return;
+	ctl_ask(m->control_socket, "subaccounts", buf, sizeof(buf));
+	s->subs_ok = ctl_subaccounts(buf, s) >= 0;
+}
+
 void
 model_refresh(struct model *m, struct snapshot *s)
 {
@@ -442,4 +471,5 @@ model_refresh(struct model *m, struct snapshot *s)
 	model_gwd(m, s);
 	model_queue(m, s);
 	model_log(m, s);
+	model_gwd_subs(m, s);
 }

@@ -160,6 +160,65 @@ once_pools(struct once *p, const struct snapshot *s)
 	}
 }
 
+/*
+ * The subaccounts gwd knows: subaccounts.NAME.KEY=VALUE in text (names
+ * have no dots), and in JSON "subaccounts": [{"name", quotas and their
+ * use, "paused": true|false, "reason": text or null}].
+ */
+static void
+once_subs(struct once *p, const struct snapshot *s)
+{
+	static const char *const keys[] = { "quota_hour", "used_hour",
+	    "quota_day", "used_day", "paused" };
+	char key[192];
+	struct buf b;
+	int n = 0;
+
+	if (!s->subs_ok)
+		return;
+	buf_init(&b, 0);
+	buf_puts(&b, "[");
+	for (int i = 0; i < s->nsub; i++) {
+		const struct sub *u = &s->sub[i];
+		const int64_t v[] = { u->quota_hour, u->used_hour,
+		    u->quota_day, u->used_day, u->paused };
+
+		if (!u->known)
+			continue;
+		if (p->json) {
+			buf_puts(&b, n++ ? ",{\"name\":" : "{\"name\":");
+			json_string(&b, u->name);
+			buf_printf(&b, ",\"enabled\":%s,\"quota_hour\":%lld,"
+			    "\"used_hour\":%lld,\"quota_day\":%lld,"
+			    "\"used_day\":%lld,\"paused\":%s,\"reason\":",
+			    u->enabled ? "true" : "false",
+			    (long long)u->quota_hour, (long long)u->used_hour,
+			    (long long)u->quota_day, (long long)u->used_day,
+			    u->paused ? "true" : "false");
+			if (u->paused)
+				json_string(&b, u->reason);
+			else
+				buf_puts(&b, "null");
+			buf_puts(&b, "}");
+			continue;
+		}
+		for (size_t k = 0; k < nitems(keys); k++) {
+			snprintf(key, sizeof(key), "subaccounts.%s.%s",
+			    u->name, keys[k]);
+			once_int(p, key, v[k]);
+		}
+		if (u->paused) {
+			snprintf(key, sizeof(key), "subaccounts.%s.reason",
+			    u->name);
+			once_str(p, key, u->reason);
+		}
+	}
+	buf_puts(&b, "]");
+	if (p->json)
+		json_obj_raw(&p->o, "subaccounts", buf_cstr(&b));
+	buf_free(&b);
+}
+
 static void
 once_body(struct once *p, const struct snapshot *s)
 {
@@ -191,6 +250,7 @@ once_body(struct once *p, const struct snapshot *s)
 	for (int w = 0; w < NWIN; w++)
 		once_rates(p, s, (enum win)w);
 	once_pools(p, s);
+	once_subs(p, s);
 }
 
 int

@@ -1,5 +1,7 @@
 /*
- * panel_header.c - the top line: program, time, gwd's state, refresh.
+ * panel_header.c - the top line: program, time, gwd's state, refresh,
+ * and an alert in red while gwd has a subaccount paused, so it is seen
+ * from every screen.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -7,6 +9,31 @@
 
 #include "util.h"
 #include "view.h"
+
+/* "  PAUSED: app" (or "  PAUSED: app +2") at x, or at the right edge. */
+static void
+panel_header_paused(const struct view *v, const struct snapshot *s, int y,
+    int x)
+{
+	char line[128];
+	const char *first;
+	int n = subs_paused(s, &first);
+
+	if (n == 0)
+		return;
+	if (n > 1)
+		snprintf(line, sizeof(line), "  PAUSED: %s +%d", first, n - 1);
+	else
+		snprintf(line, sizeof(line), "  PAUSED: %s", first);
+	/* Shown even if gwd's figures must give way on a narrow screen. */
+	if (x + (int)strlen(line) > COLS)
+		x = COLS - (int)strlen(line);
+	if (x < 0)
+		x = 0;
+	attron(view_attr(v, LEVEL_BAD) | A_REVERSE);
+	view_put(y, x, line, COLS - x);
+	attroff(view_attr(v, LEVEL_BAD) | A_REVERSE);
+}
 
 /*
  * " gwtop 0.1.0  02:16:48 UTC  every 2.0s  PAUSED  gwd: running up 2s,
@@ -52,5 +79,6 @@ panel_header_draw(const struct view *v, const struct snapshot *s, int y,
 	if (x < COLS)
 		view_put(y, x, line, COLS - x);
 	attroff(A_REVERSE);
+	panel_header_paused(v, s, y, x + (int)strlen(line));
 	return 1;
 }

@@ -13,8 +13,8 @@
 #define TABLEW	(12 + 3 * COLW)
 
 static const char *const rate_label[NRATE] = { "in msg/s", "out msg/s",
-    "delivery %", "deferral %", "bounce %", "latency p50", "latency p95",
-    "complaint %" };
+    "delivery %", "deferral %", "bounce %", "hard bounce%", "latency p50",
+    "latency p95", "complaint %" };
 
 static void
 panel_rates_heading(int y, int x, const char *title)

@@ -7,17 +7,19 @@
  *   delivery   delivered / (delivered + bounced + expired), percent
  *   deferral   deferred / (delivered + deferred + bounced + expired)
  *   bounce     bounced / (delivered + bounced + expired)
+ *   hard_bounce  bounced with class 'hard' / the same
  *
- * Bands: bounce < 3% good, < 5% warning, else bad (the usual mailbox
- * provider thresholds); deferral < 10% / < 25%; delivery >= 97% / >= 90%;
- * latency < 60 s / < 300 s (p50 and p95 alike).
+ * Bands: bounce and hard_bounce < 3% good, < 5% warning, else bad (the
+ * usual mailbox provider thresholds); deferral < 10% / < 25%; delivery
+ * >= 97% / >= 90%; latency < 60 s / < 300 s (p50 and p95 alike).
  */
 #include <stdio.h>
 
 #include "gwtop.h"
 
 const char *const rate_name[NRATE] = { "in_per_s", "out_per_s", "delivery",
-    "deferral", "bounce", "latency_p50_s", "latency_p95_s", "complaint" };
+    "deferral", "bounce", "hard_bounce", "latency_p50_s", "latency_p95_s",
+    "complaint" };
 
 static double
 rates_seconds(int64_t ms)
@@ -48,6 +50,8 @@ rates_get(const struct snapshot *s, enum win w, enum rate r)
 		return rates_ratio(c[ACT_DEFERRED], final + c[ACT_DEFERRED]);
 	case RATE_BOUNCE:
 		return rates_ratio(c[ACT_BOUNCED], final);
+	case RATE_HARD:
+		return rates_ratio(s->hard[w], final);
 	case RATE_P50:
 		return rates_seconds(s->lat_p50[w]);
 	case RATE_P95:
@@ -60,7 +64,8 @@ rates_get(const struct snapshot *s, enum win w, enum rate r)
 int
 rates_is_percent(enum rate r)
 {
-	return r == RATE_DELIVERY || r == RATE_DEFERRAL || r == RATE_BOUNCE;
+	return r == RATE_DELIVERY || r == RATE_DEFERRAL || r == RATE_BOUNCE ||
+	    r == RATE_HARD;
 }
 
 enum level
@@ -70,6 +75,7 @@ rates_level(enum rate r, double v)
 		return LEVEL_NONE;
 	switch (r) {
 	case RATE_BOUNCE:
+	case RATE_HARD:
 		return v < 3 ? LEVEL_GOOD : v < 5 ? LEVEL_WARN : LEVEL_BAD;
 	case RATE_DEFERRAL:
 		return v < 10 ? LEVEL_GOOD : v < 25 ? LEVEL_WARN : LEVEL_BAD;

@@ -55,11 +55,11 @@ EXPECTED_EVENTS = {
 }
 EXPECTED_RATES = {
     "1m": dict(in_per_s="0.017", out_per_s="0.000", delivery="0.0",
-               deferral="50.0", bounce="0.0"),
+               deferral="50.0", bounce="0.0", hard_bounce="0.0"),
     "5m": dict(in_per_s="0.010", out_per_s="0.003", delivery="33.3",
-               deferral="25.0", bounce="33.3"),
+               deferral="25.0", bounce="33.3", hard_bounce="33.3"),
     "1h": dict(in_per_s="0.001", out_per_s="0.001", delivery="60.0",
-               deferral="28.6", bounce="20.0"),
+               deferral="28.6", bounce="20.0", hard_bounce="20.0"),
 }
 
 
@@ -75,12 +75,14 @@ def fill(state, now):
     with sqlite3.connect(os.path.join(state, "log.db")) as db:
         for ago, action, qid, rcpt in EVENTS:
             db.execute("INSERT INTO event (ts, qid, action, recipient, "
-                       "reply_code, reply_status, remote_host) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       "reply_code, reply_status, remote_host, class) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        ((now - ago) * 1000000, qid, action, rcpt,
                         550 if action == "bounced" else None,
                         "5.1.1" if action == "bounced" else None,
-                        "mx.example.net" if action == "bounced" else None))
+                        "mx.example.net" if action == "bounced" else None,
+                        "hard" if action == "bounced" else
+                        "soft" if action == "deferred" else None))
     # Closed here, not whenever the garbage collector gets to it: the
     # close checkpoints the WAL into the file, which test_never_writes
     # would otherwise see as a write in the middle of the test.
@@ -191,11 +193,64 @@ def test_once_no_data_rates_are_null(tmp_path):
                                    "json"], capture_output=True,
                                   text=True).stdout)
     assert s["rates"]["1h"]["bounce"] is None
+    assert s["rates"]["1h"]["hard_bounce"] is None
     assert s["rates"]["1h"]["in_per_s"] == 0
     assert s["queue"]["oldest_age_s"] == 0
     text = subprocess.run([GWTOP, "-c", conf, "--once"], capture_output=True,
                           text=True).stdout
     assert "rates.1h.delivery=-\n" in text
+
+
+def test_once_subaccounts_quota_and_hard_bounce(gw_factory, sink):
+    """Against gwd: quota use from `subaccounts` after N messages, a
+    subaccount without traffic listed too, and the hard bounce rate
+    from the classes gwd wrote to log.db."""
+    from conftest import smarthost, wait_for
+    from test_gwtop_tmux import send
+    sink.rcpt_reply = lambda a: ("550 5.1.1 <%s>: user unknown" % a
+                                 if a.startswith("gone") else
+                                 "552 5.2.2 mailbox full"
+                                 if a.startswith("full") else None)
+    g = gw_factory(relay=smarthost(sink)).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.add_subaccount("idle", "idle.test", "s3cret-pass")
+    g.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+    rcpts = ["u1@dest.test", "u2@dest.test", "gone1@dest.test",
+             "gone2@dest.test", "full@dest.test"]
+    for r in rcpts:
+        send(g, [r])
+    # Each message one recipient: 2 delivered, 3 bounced (2 of them
+    # hard), and a DSN for each bounce delivered back to app.
+    wait_for(lambda: len(g.events("action='bounced'")) == 3 and
+             len(g.events("action='delivered'")) == 5, 30,
+             what="2 deliveries, 3 bounces, 3 DSNs")
+    hard = len(g.events("action='bounced' AND class='hard'"))
+    final = len(g.events("action IN ('delivered', 'bounced', 'expired')"))
+    assert (hard, final) == (2, 8)
+    env = dict(conf=g.conf)
+
+    s = json.loads(once(env, "--format", "json"))
+    assert s["gwd"]["delivered_total"] == 5       # running, with counters
+    for w in ("5m", "1h"):
+        assert s["rates"][w]["hard_bounce"] == pytest.approx(
+            round(100.0 * hard / final, 1)), w
+        assert s["rates"][w]["bounce"] == pytest.approx(
+            round(100.0 * 3 / final, 1)), w
+    subs = {x["name"]: x for x in s["subaccounts"]}
+    assert subs["app"] == {"name": "app", "enabled": True, "quota_hour": 10,
+                           "used_hour": len(rcpts), "quota_day": 0,
+                           "used_day": len(rcpts), "paused": False,
+                           "reason": None}
+    assert subs["idle"]["used_hour"] == 0 and subs["idle"]["quota_hour"] \
+        == 0 and subs["idle"]["paused"] is False
+
+    kv = dict(line.split("=", 1) for line in once(env).splitlines())
+    assert kv["rates.1h.hard_bounce"] == "%.1f" % (100.0 * hard / final)
+    assert (kv["subaccounts.app.quota_hour"], kv["subaccounts.app.used_hour"],
+            kv["subaccounts.app.quota_day"], kv["subaccounts.app.paused"]) \
+        == ("10", str(len(rcpts)), "0", "0")
+    assert kv["subaccounts.idle.used_day"] == "0"
+    assert "subaccounts.app.reason" not in kv
 
 
 def test_once_missing_databases(tmp_path):
@@ -461,19 +516,19 @@ def test_live_screen_keys_and_quit(env):
             str(EXPECTED_EVENTS[w][a]) for w in ("1m", "5m", "1h")], a
     rates = {"in msg/s": "in_per_s", "out msg/s": "out_per_s",
              "delivery %": "delivery", "deferral %": "deferral",
-             "bounce %": "bounce"}
+             "bounce %": "bounce", "hard bounce%": "hard_bounce"}
     for i, (label, key) in enumerate(rates.items()):
         assert r[5 + i][40:].split() == label.split() + [
             EXPECTED_RATES[w][key] for w in ("1m", "5m", "1h")], label
     # Received -> delivered: C in 1 s (5 min); A's two in 1 s and 300 s.
-    assert r[10][40:].split() == ["latency", "p50", "-", "1.0", "1.0"]
-    assert r[11][40:].split() == ["latency", "p95", "-", "1.0", "300.0"]
-    assert r[12][40:].split() == ["complaint", "%", "n/a", "n/a", "n/a"]
-    assert r[14].split() == ["TIME", "ACTION", "QID", "RECIPIENT", "RESULT"]
+    assert r[11][40:].split() == ["latency", "p50", "-", "1.0", "1.0"]
+    assert r[12][40:].split() == ["latency", "p95", "-", "1.0", "300.0"]
+    assert r[13][40:].split() == ["complaint", "%", "n/a", "n/a", "n/a"]
+    assert r[15].split() == ["TIME", "ACTION", "QID", "RECIPIENT", "RESULT"]
     # Newest first: auth, expired, deferred, received (E), rejected ...
-    assert [x.split()[1] for x in r[15:23]] == [
+    assert [x.split()[1] for x in r[16:23]] == [
         "auth", "expired", "deferred", "received", "rejected", "delivered",
-        "received", "dsn"]
+        "received"]
     assert r[23].strip().startswith("q quit  h help  / filter  < > sort")
     assert r[23].split()[-2:] == ["sort:", "TIME"]
     assert b"\x1b[?1049h" in t.out          # alternate screen entered
@@ -510,7 +565,8 @@ def test_live_narrow_stacks_rates(env):
     assert r[4].split() == ["Events", "1", "min", "5", "min", "1", "h"]
     assert r[11].split() == ["in", "msg/s", "0.017", "0.010", "0.001"]
     assert r[15].split() == ["bounce", "%", "0.0", "33.3", "20.0"]
-    assert r[18].split() == ["complaint", "%", "n/a", "n/a", "n/a"]
+    assert r[16].split() == ["hard", "bounce%", "0.0", "33.3", "20.0"]
+    assert r[19].split() == ["complaint", "%", "n/a", "n/a", "n/a"]
 
 
 def test_live_sigterm_restores_terminal(env):

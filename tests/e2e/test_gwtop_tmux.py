@@ -522,3 +522,76 @@ def test_pools_screen_and_throttle_column(gw_factory, sink, tmux_factory):
         repr(coloured)
     t.keys("q")
     t.assert_restored(0)
+
+
+def test_subaccounts_quota_pause_and_header_alert(gw_factory, sink,
+                                                  tmux_factory):
+    """3: QUOTA as gwd counts it (amber from 80%, red when used up), a
+    subaccount without traffic listed with its day quota; after a pause as in
+    test_suppression's, PAUSED yes in red with the reason, and the
+    header's alert on every screen until the resume."""
+    from test_metrics import control
+    from test_suppression import pausing_gw
+    g = pausing_gw(gw_factory, sink)
+    g.add_subaccount("idle", "idle.test", "s3cret-pass")
+    g.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+    g.gwctl("subaccount", "set", "idle", "--quota-day", "100")
+
+    def used_hour():
+        line = [x for x in control(g, "subaccounts").splitlines()
+                if x.startswith("sub app ")][0]
+        return int(re.search(r" used_hour=(\d+)", line).group(1))
+
+    def app_row(s):
+        return row(s.split("\n"), "app")
+
+    t = tmux_factory(g.conf)
+    t.keys("3")
+    s = t.wait(lambda s: row(s.split("\n"), "idle") is not None,
+               "idle listed without traffic")
+    # Only a day quota: that one, in green.
+    assert row(s.split("\n"), "idle")[1:] == ["0", "0", "0", "0", "-",
+                                              "0/100", "d", "-"]
+    line = [l for l in t.screen(escapes=True).split("\n") if "0/100" in l][0]
+    assert re.search(r"\x1b\[(\d+;)*32m\s*0/100 d", line), repr(line)
+    for i in range(8):
+        send(g, ["u%d@dest.test" % i])
+    wait_for(lambda: len(g.events("action='delivered'")) == 8, 30,
+             what="8 deliveries")
+    assert used_hour() == 8
+    s = t.wait(lambda s: app_row(s) and app_row(s)[-3:] == ["8/10", "h", "-"],
+               "QUOTA 8/10 h")
+    assert "PAUSED:" not in t.lines()[0]
+    line = [l for l in t.screen(escapes=True).split("\n") if "8/10" in l][0]
+    assert re.search(r"\x1b\[(\d+;)*33m\s*8/10 h", line), repr(line)
+
+    # 10 recipients, then a hard bounce: 1 in 11 > 5%, paused.
+    send(g, ["u8@dest.test", "u9@dest.test"])
+    wait_for(lambda: len(g.events("action='delivered'")) == 10, 30,
+             what="10 deliveries")
+    send(g, ["gone@dest.test"])
+    wait_for(lambda: g.events("action='paused'"), 30, what="paused event")
+    assert used_hour() == 10
+    s = t.wait(lambda s: app_row(s) and app_row(s)[-3:] == ["10/10", "h",
+                                                           "yes"],
+               "QUOTA 10/10 h, PAUSED yes")
+    assert "PAUSED: app" in s.split("\n")[0]
+    reason = [l for l in s.split("\n") if l.startswith("paused app: ")]
+    assert reason and "bounce rate 9.0%" in reason[0], s
+    esc = t.screen(escapes=True).split("\n")
+    line = [l for l in esc if "10/10" in l][0]
+    assert re.search(r"\x1b\[(\d+;)*31m\s*10/10 h", line), repr(line)
+    assert re.search(r"\x1b\[(\d+;)*31m\s*yes", line), repr(line)
+    assert re.search(r"\x1b\[(\d+;)*31m[^\x1b]*PAUSED: app", esc[0]), \
+        repr(esc[0])
+    # The alert on the other screens too, until gwd resumes it.
+    for k in ("1", "2", "4", "5"):
+        t.keys(k)
+        t.wait(lambda s: "PAUSED: app" in s.split("\n")[0],
+               "header alert on screen " + k)
+    g.gwctl("subaccount", "resume", "app")
+    t.wait(lambda s: "PAUSED:" not in s.split("\n")[0], "alert gone")
+    t.keys("3")
+    t.wait(lambda s: app_row(s) and app_row(s)[-1] == "-", "PAUSED -")
+    t.keys("q")
+    t.assert_restored(0)

@@ -349,13 +349,20 @@ def test_quota_bad_values(refusing):
     assert r.returncode == 67
 
 
-def test_bounce_rate_pauses_subaccount(gw_factory, sink):
+def pausing_gw(gw_factory, sink):
+    """gwd with subaccount app, paused from 10 recipients when over 5%
+    bounce; the sink refuses gone*@ as unknown users."""
     sink.rcpt_reply = lambda a: ("550 5.1.1 <%s>: user unknown" % a
                                  if a.startswith("gone") else None)
     g = gw_factory(relay=smarthost(sink),
                    settings={"limits.bounce_pause_minimum": 10,
                              "limits.bounce_pause_percent": 5}).start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
+    return g
+
+
+def test_bounce_rate_pauses_subaccount(gw_factory, sink):
+    g = pausing_gw(gw_factory, sink)
     g.add_subaccount("other", "other.example", "other-pass")
     good = ["u%d@dest.test" % i for i in range(9)]
     send(g, good)
