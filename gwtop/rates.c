@@ -9,8 +9,8 @@
  *   bounce     bounced / (delivered + bounced + expired)
  *   hard_bounce  bounced with class 'hard' / the same
  *
- * Bands: bounce and hard_bounce < 3% good, < 5% warning, else bad (the
- * usual mailbox provider thresholds); deferral < 10% / < 25%; delivery
+ * Bands: bounce < 3% good, < 5% warning, else bad; hard_bounce < 1% /
+ * < 3% (the thresholds admins watch, see CONVENTIONS); deferral < 10% / < 25%; delivery
  * >= 97% / >= 90%; latency < 60 s / < 300 s (p50 and p95 alike).
  */
 #include <stdio.h>
@@ -75,8 +75,9 @@ rates_level(enum rate r, double v)
 		return LEVEL_NONE;
 	switch (r) {
 	case RATE_BOUNCE:
-	case RATE_HARD:
 		return v < 3 ? LEVEL_GOOD : v < 5 ? LEVEL_WARN : LEVEL_BAD;
+	case RATE_HARD:
+		return v < 1 ? LEVEL_GOOD : v < 3 ? LEVEL_WARN : LEVEL_BAD;
 	case RATE_DEFERRAL:
 		return v < 10 ? LEVEL_GOOD : v < 25 ? LEVEL_WARN : LEVEL_BAD;
 	case RATE_DELIVERY:
