@@ -159,6 +159,22 @@ parse_duration_ms(const char *s, int64_t *out)
 }
 
 int
+parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
 parse_size(const char *s, uint64_t *out)
 {
 	static const char *const units[] = { "b", "k", "kb", "m", "mb", "g",

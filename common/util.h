@@ -27,6 +27,9 @@ int	 str_has_ctl(const char *, size_t);
 
 /* "90", "90s", "15m", "2h", "5d", "1w", "250ms" -> milliseconds. */
 int	 parse_duration_ms(const char *, int64_t *);
+/* A whole decimal number from lo to hi: 0, or -1 (NULL, empty,
+ * trailing bytes, out of range). */
+int	 parse_int(const char *, int64_t lo, int64_t hi, int64_t *);
 /* "1000", "512k", "25M", "25MB", "1G" -> bytes. */
 int	 parse_size(const char *, uint64_t *);
 

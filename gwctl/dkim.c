@@ -451,11 +451,9 @@ static int
 dkim_bits_arg(const struct cmd *c, const char *s, int *bits)
 {
 	const char *errstr;
-	char *end;
-	long v;
+	int64_t v;
 
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < 0 || v > 65536)
+	if (parse_int(s, 0, 65536, &v) == -1)
 		return cmd_usage_error(c, "--bits: expected 2048, 3072 or "
 		    "4096");
 	*bits = (int)v;

@@ -174,14 +174,10 @@ route_count(struct ctx *ctx)
 static int
 route_position(const char *s, int64_t max, int64_t *pos)
 {
-	char *end;
-	long long v = strtoll(s ? s : "", &end, 10);
-
-	if (s == NULL || *s == '\0' || *end != '\0' || v < 1 || v > max) {
+	if (parse_int(s, 1, max, pos) == -1) {
 		log_warnx("position: expected 1 to %lld", (long long)max);
 		return EX_USAGE;
 	}
-	*pos = v;
 	return EX_OK;
 }
 
@@ -379,11 +375,9 @@ static int
 route_find(struct ctx *ctx, const char *arg, int64_t *id, int64_t *pos)
 {
 	sqlite3_stmt *st;
-	char *end;
 	int rc;
 
-	*id = strtoll(arg, &end, 10);
-	if (*arg == '\0' || *end != '\0' || *id < 1) {
+	if (parse_int(arg, 1, INT64_MAX, id) == -1) {
 		log_warnx("\"%s\": a rule id is a number (gwctl route list)",
 		    arg);
 		return EX_USAGE;
@@ -513,8 +507,6 @@ static int
 throttle_value(const struct args *a, const char *opt, int64_t *v)
 {
 	const char *s = args_get(a, opt);
-	char *end;
-	long long n;
 
 	*v = -2;		/* not given */
 	if (s == NULL)
@@ -523,10 +515,8 @@ throttle_value(const struct args *a, const char *opt, int64_t *v)
 		*v = -1;
 		return EX_OK;
 	}
-	n = strtoll(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || n < 1 || n > 1000000)
+	if (parse_int(s, 1, 1000000, v) == -1)
 		return route_bad(opt, "expected 1 to 1000000, or default");
-	*v = n;
 	return EX_OK;
 }
 

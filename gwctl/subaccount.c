@@ -7,7 +7,6 @@
  * half a change.  Input is checked in full before the transaction starts.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -507,20 +506,15 @@ static int
 subaccount_quota(const struct args *a, const char *opt, int64_t *out)
 {
 	const char *v = args_get(a, opt);
-	char *end;
-	long long n;
 
 	*out = -1;
 	if (v == NULL)
 		return EX_OK;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno || end == v || *end || n < 0 || n > 1000000000) {
+	if (parse_int(v, 0, 1000000000, out) == -1) {
 		log_warnx("%s: expected a number of messages from 0 (no limit) "
 		    "to 1000000000, not \"%.32s\"", opt, v);
 		return EX_USAGE;
 	}
-	*out = n;
 	return EX_OK;
 }
 

@@ -127,12 +127,9 @@ main_filter(struct opts *o, const char *name, enum filter_kind k,
 static int
 main_limit(const char *s, int *limit)
 {
-	char *end;
-	long v;
+	int64_t v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s == '\0' || *end || v < 0 || v > 10000000)
+	if (parse_int(s, 0, 10000000, &v) == -1)
 		return main_usage_error("--limit: expected a number from 0 to "
 		    "10000000");
 	*limit = (int)v;
