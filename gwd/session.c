@@ -987,32 +987,24 @@ sign_or_store(struct session *s, struct store_op *op,
 }
 
 /*
- * A routing rule holds the message for review (quarantine): it is
- * stored held, until `gwctl queue release`.
+ * A routing rule (r, for recipient rcpt) holds the message for review
+ * (quarantine): it is stored held, until `gwctl queue release`.
  */
 static void
-quarantine(struct session *s, struct qmsg *m, struct store_op *op)
+quarantine(struct qmsg *m, struct store_op *op, const struct rule *r,
+    const char *rcpt)
 {
-	struct tx *t = &s->tx;
-	const struct rule *r;
 	struct audit_event *ev;
 
-	for (int i = 0; i < t->nrcpt; i++) {
-		r = rule_decide(s, t->rcpt[i], (int64_t)buf_len(&t->data),
-		    buf_ptr(&t->data), buf_len(&t->data));
-		if (r == NULL || r->action != RULE_HOLD)
-			continue;
-		m->held = 1;
-		ev = store_op_event(op, "quarantined", m->qid);
-		ev->recipient = xstrdup(t->rcpt[i]);
-		ev->sender = xstrdup(m->sender);
-		ev->subaccount = xstrdup(m->subaccount);
-		if (asprintf(&ev->detail, "held by routing rule %lld until "
-		    "released (gwctl queue release %s)", (long long)r->id,
-		    m->qid) == -1)
-			ev->detail = NULL;
-		return;
-	}
+	m->held = 1;
+	ev = store_op_event(op, "quarantined", m->qid);
+	ev->recipient = xstrdup(rcpt);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	if (asprintf(&ev->detail, "held by routing rule %lld until "
+	    "released (gwctl queue release %s)", (long long)r->id,
+	    m->qid) == -1)
+		ev->detail = NULL;
 }
 
 static void
@@ -1027,7 +1019,8 @@ data_end(struct session *s)
 	struct audit_event *ev;
 	char date[64], tlsdesc[128], rbuf[600], rnd[9];
 	unsigned char rb[4];
-	const char *r;
+	const struct rule *hold = NULL;	/* valid within this call */
+	const char *r, *hold_rcpt = NULL;
 	int64_t now = now_us();
 
 	timer_del(&s->timer);
@@ -1056,14 +1049,22 @@ data_end(struct session *s)
 		arm_timer(s, gcfg->limits.idle_timeout_ms);
 		return;
 	}
-	/* A rule that needs the headers or size rejects the whole message:
-	 * after DATA there is no refusing one recipient. */
+	/* The rules, once per recipient, with headers and size: one that
+	 * rejects refuses the whole message (after DATA there is no
+	 * refusing one recipient); the first that holds quarantines it. */
 	for (int i = 0; i < t->nrcpt; i++) {
-		if ((r = rule_reject(s, t->rcpt[i], (int64_t)buf_len(&t->data),
-		    buf_ptr(&t->data), buf_len(&t->data))) == NULL)
+		const struct rule *ru = rule_decide(s, t->rcpt[i],
+		    (int64_t)buf_len(&t->data), buf_ptr(&t->data),
+		    buf_len(&t->data));
+
+		if (ru && ru->action == RULE_HOLD && hold == NULL) {
+			hold = ru;
+			hold_rcpt = t->rcpt[i];
+		}
+		if (ru == NULL || ru->action != RULE_REJECT)
 			continue;
 		gm.messages_rejected_total++;
-		refuse(s, r, t->mail.path.addr, t->rcpt[i]);
+		refuse(s, ru->reply, t->mail.path.addr, t->rcpt[i]);
 		tx_reset(s);
 		arm_timer(s, gcfg->limits.idle_timeout_ms);
 		return;
@@ -1163,7 +1164,8 @@ data_end(struct session *s)
 	if (asprintf(&ev->detail, "helo=%s auth=%s", s->helo_name,
 	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
 		ev->detail = NULL;
-	quarantine(s, m, op);
+	if (hold)
+		quarantine(m, op, hold, hold_rcpt);
 
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
