@@ -81,6 +81,17 @@ rule_row(sqlite3_stmt *st, struct policy *p)
 	r->prio = s ? rules_prio_parse(s) : -1;
 	r->pool = col_str(st, 10);
 	r->smarthost = col_str(st, 11);
+	if (r->smarthost && strcmp(r->smarthost, "mx") != 0) {
+		char host[256], err[64];
+
+		/* gwctl checked it; parsed once here, not per recipient. */
+		if (rules_parse_hostport(r->smarthost, host, sizeof(host),
+		    &r->via_port, err, sizeof(err)) == 0)
+			r->via_host = xstrdup(host);
+		else
+			log_warnx("gw.db: route %lld: smarthost %s: %s",
+			    (long long)r->id, r->smarthost, err);
+	}
 	s = (const char *)sqlite3_column_text(st, 12);
 	r->tls = s ? tls_policy_parse(s) : -1;
 	r->reply = col_str(st, 13);
@@ -174,6 +185,7 @@ policy_free(struct policy *p)
 		free(r->header_value);
 		free(r->pool);
 		free(r->smarthost);
+		free(r->via_host);
 		free(r->reply);
 	}
 	for (int i = 0; i < p->npools; i++) {

@@ -37,7 +37,9 @@ struct rule {
 	enum rule_action action;
 	int		 prio;		/* -1: the default class */
 	char		*pool;		/* NULL: no pool (gwd's own address) */
-	char		*smarthost;	/* "host" or "host:port"; NULL: MX */
+	char		*smarthost;	/* "host[:port]", "mx"; NULL: default */
+	char		*via_host;	/* smarthost parsed (policy_load); */
+	int		 via_port;	/* NULL for "mx" or none */
 	int		 tls;		/* enum tls_policy; -1: relay.tls */
 	char		*reply;		/* RULE_REJECT: "550 5.7.1 text" */
 };

@@ -295,11 +295,9 @@ choose(struct qrcpt *r, struct choice *c)
 	c->tls = ru && ru->tls >= 0 ? ru->tls : (int)gcfg->relay.tls;
 	c->pool = ru ? policy_pool(p, ru->pool) : NULL;
 	if (ru && ru->smarthost && strcmp(ru->smarthost, "mx") != 0) {
-		char err[64];
-
-		if (rules_parse_hostport(ru->smarthost, c->host,
-		    sizeof(c->host), &c->port, err, sizeof(err)) == -1)
-			c->host[0] = '\0';	/* gwctl checked it */
+		gw_strlcpy(c->host, ru->via_host ? ru->via_host : "",
+		    sizeof(c->host));
+		c->port = ru->via_port;
 		n = snprintf(c->name, sizeof(c->name), "[%s]", ru->smarthost);
 	} else if ((ru == NULL || ru->smarthost == NULL) &&
 	    gcfg->relay.mode == RELAY_SMARTHOST) {
