@@ -554,7 +554,8 @@ mta_run_job(struct mta *m, struct job *j)
 		if (k == 0) {
 			char size[40] = "";
 
-			if (m->caps.size || m->caps.pipelining)
+			/* Only to a server that offered SIZE (RFC 1870 6). */
+			if (m->caps.size_ext)
 				snprintf(size, sizeof(size), " SIZE=%zu",
 				    msg->size);
 			send_line(m, "MAIL FROM:<%s>%s%s", msg->sender, size,
