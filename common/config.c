@@ -67,6 +67,7 @@ static const struct opt opts[] = {
 	{ "relay.tls", O_ENUM, OFF(relay.tls), "opportunistic", 0, 0,
 	    tls_policies, 0, 0 },
 	{ "relay.ca_file", O_PATH, OFF(relay.ca_file), NULL, 0, 0, 0, 0, 0 },
+	{ "relay.ca_dir", O_PATH, OFF(relay.ca_dir), NULL, 0, 0, 0, 0, 0 },
 	{ "relay.allow_loopback_mx", O_BOOL, OFF(relay.allow_loopback_mx),
 	    "false", 0, 0, 0, 0, 0 },
 	{ "relay.username", O_STR, OFF(relay.username), NULL, 0, 0, 0, 0, 0 },
