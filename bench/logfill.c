@@ -95,7 +95,7 @@ main(int argc, char **argv)
 		}
 
 		memset(&ev, 0, sizeof(ev));
-		ev.size = ev.duration_ms = -1;
+		ev.size = ev.duration_ms = ev.tls_verified = -1;
 		ev.ts = t;
 		ev.qid = qid;
 		ev.action = "received";
@@ -115,7 +115,7 @@ main(int argc, char **argv)
 		written++;
 
 		memset(&ev, 0, sizeof(ev));
-		ev.size = ev.duration_ms = -1;
+		ev.size = ev.duration_ms = ev.tls_verified = -1;
 		ev.ts = t + 1000;
 		ev.qid = qid;
 		ev.action = "signed";
@@ -140,6 +140,8 @@ main(int argc, char **argv)
 				    rcpt[i]);
 			memset(&ev, 0, sizeof(ev));
 			ev.size = -1;
+			ev.tls_policy = "opportunistic";
+			ev.tls_verified = 1;
 			ev.ts = t + 200000 + i;
 			ev.qid = qid;
 			ev.action = kind == 0 ? "delivered" : kind == 1 ?

@@ -57,6 +57,9 @@ struct gw_config {
 		int		 port;
 		enum tls_policy	 tls;
 		char		*ca_file;	/* for tls = "verify" */
+		char		*ca_dir;	/* neither: the system's */
+		int		 allow_loopback_mx; /* MX may point at
+						   loopback or ourselves */
 		char		*username;
 		char		*password;
 		int		 mx_port;	/* port for MX delivery */

@@ -224,6 +224,13 @@ static const char *const log_migrations[] = {
 	 * on deferred, bounced, expired and some rejected events */
 	"ALTER TABLE event ADD COLUMN class TEXT;"
 	"CREATE INDEX event_class ON event(class) WHERE class IS NOT NULL;",
+	/* 5: how TLS went on a delivery attempt: the policy it ran under
+	 * (none, opportunistic, required, verify), whether the server's
+	 * certificate chained to the CA store and matched its name (1, 0;
+	 * NULL: no TLS), and why not, or why there was no TLS */
+	"ALTER TABLE event ADD COLUMN tls_policy TEXT;"
+	"ALTER TABLE event ADD COLUMN tls_verified INTEGER;"
+	"ALTER TABLE event ADD COLUMN tls_note TEXT;",
 };
 
 static const struct {

@@ -18,8 +18,10 @@ auditlog_open(struct auditlog *a, sqlite3 *ldb)
 	a->ins_ev = db_prepare(ldb, "INSERT INTO event (ts, qid, action,"
 	    " subaccount, client_ip, sender, recipient, message_id, subject,"
 	    " from_addr, size, tls, remote_host, remote_ip, reply_code,"
-	    " reply_status, reply_text, duration_ms, detail, class) VALUES"
-	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    " reply_status, reply_text, duration_ms, detail, class,"
+	    " tls_policy, tls_verified, tls_note) VALUES"
+	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+	    " ?, ?, ?)");
 	a->ins_fts = db_prepare(ldb, "INSERT INTO event_fts (rowid, sender,"
 	    " recipient, subject, message_id, from_addr, reply_text)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -67,6 +69,9 @@ auditlog_write(struct auditlog *a, const struct audit_event *ev)
 	db_bind_int_or_null(s, 18, ev->duration_ms, -1);
 	db_bind_text(s, 19, ev->detail);
 	db_bind_text(s, 20, ev->bounce_class);
+	db_bind_text(s, 21, ev->tls_policy);
+	db_bind_int_or_null(s, 22, ev->tls_verified, -1);
+	db_bind_text(s, 23, ev->tls_note);
 	if (db_step_done(s) == -1)
 		return -1;
 	id = sqlite3_last_insert_rowid(a->db);

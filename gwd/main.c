@@ -214,6 +214,12 @@ check_only(struct gw_config *cfg)
 		} else
 			SSL_CTX_free(ctx);
 	}
+	/* The CA store for delivery (relay.ca_file, relay.ca_dir). */
+	if ((ctx = tls_client_ctx(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", log_progname(), cfg->path, err);
+		return EX_CONFIG;
+	}
+	SSL_CTX_free(ctx);
 	if (cfg->user && *cfg->user) {
 		uid_t u;
 		gid_t g;

@@ -11,6 +11,22 @@
  * address): a refused connection, a 4xx/5xx greeting or a failed
  * required-TLS handshake moves on to the next.  When none is left the
  * destination is reported unreachable.
+ *
+ * TLS, per destination (relay.tls, or the routing rule's --tls):
+ *   none           never STARTTLS.
+ *   opportunistic  STARTTLS when offered, certificate not required to
+ *                  verify; plaintext when not offered, and, as Postfix's
+ *                  "may" does, the same host again in plaintext after a
+ *                  failed handshake (the alternative is no mail at all
+ *                  to a server with broken TLS, which is worse than the
+ *                  plaintext that policy accepts anyway).
+ *   required       TLS or no delivery (next target, then defer); the
+ *                  certificate is not required to verify.
+ *   verify         TLS with a certificate that chains to the CA store
+ *                  and matches the MX or smarthost name (RFC 6125), else
+ *                  no delivery.
+ * Whatever the policy, the outcome (verified or not, and why) goes into
+ * every delivery event.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +43,8 @@
 #include "loop.h"
 #include "reply.h"
 #include "schedule.h"
+#include "store.h"
+#include "tls.h"
 #include "util.h"
 
 #define MTA_IN_MAX	(64 * 1024)
@@ -64,8 +82,7 @@ struct mta {
 	size_t			 body_off;
 	int			 body_bol;	/* at the start of a line */
 	int			 messages;
-	char			 ip[64];
-	char			 tls[128];
+	struct hop		 hop;		/* the current target */
 	const struct dest_src	*src;		/* bound to; NULL: any */
 	struct dest_src		 srcbuf;	/* src points here: the dest's
 						   array goes on a policy
@@ -132,6 +149,41 @@ host_of(const struct mta *m)
 	return m->ti < m->ntargets ? m->targets[m->ti].host : "?";
 }
 
+void
+mta_audit_hop(struct audit_event *ev, const struct hop *h,
+    const struct dest *d)
+{
+	if (h->host[0])
+		ev->remote_host = xstrdup(h->host);
+	if (h->ip[0])
+		ev->remote_ip = xstrdup(h->ip);
+	if (h->tls[0])
+		ev->tls = xstrdup(h->tls);
+	if (d != NULL)
+		ev->tls_policy = tls_policy_name(d->tls);
+	if (h->ip[0] == '\0')
+		return;			/* never connected */
+	ev->tls_verified = h->tls_verified;
+	if (h->tls_note[0])
+		ev->tls_note = xstrdup(h->tls_note);
+}
+
+/* How TLS went (or why there is none), for the audit log. */
+static void
+note_tls(struct mta *m, int verified, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+note_tls(struct mta *m, int verified, const char *fmt, ...)
+{
+	va_list ap;
+
+	m->hop.tls_verified = verified;
+	va_start(ap, fmt);
+	vsnprintf(m->hop.tls_note, sizeof(m->hop.tls_note), fmt, ap);
+	va_end(ap);
+}
+
 static void
 send_line(struct mta *m, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -179,7 +231,7 @@ result_from_reply(struct job *j, int i, const struct smtp_reply *r)
 {
 	char text[REPLY_TEXT_MAX + 300];
 
-	snprintf(text, sizeof(text), "%s said: %s", j->host, r->text);
+	snprintf(text, sizeof(text), "%s said: %s", j->hop.host, r->text);
 	/* Multi-line text reads better on one line in logs and DSNs. */
 	for (char *p = text; *p; p++)
 		if (*p == '\n')
@@ -221,7 +273,8 @@ job_lost(struct mta *m, const char *why)
 	if (m->state == M_DOT)
 		j->maybe_dup = 1;
 	snprintf(text, sizeof(text), "lost connection with %s[%s] while %s: "
-	    "%s", j->host, j->ip, m->state == M_TXN ? "sending the envelope" :
+	    "%s", j->hop.host, j->hop.ip, m->state == M_TXN ?
+	    "sending the envelope" :
 	    m->state == M_BODY ? "sending message body" : m->state == M_DOT ?
 	    "waiting for the reply to end of data" : "in a transaction", why);
 	fill_missing(j, 451, "4.4.2", text);
@@ -266,11 +319,16 @@ static void
 connect_target(struct mta *m)
 {
 	struct target *t = &m->targets[m->ti];
+	struct hop *h = &m->hop;
 
-	sockaddr_ntop((struct sockaddr *)&t->sa, m->ip, sizeof(m->ip));
+	gw_strlcpy(h->host, t->host, sizeof(h->host));
+	sockaddr_ntop((struct sockaddr *)&t->sa, h->ip, sizeof(h->ip));
+	h->tls[0] = '\0';
+	h->tls_verified = -1;
+	if (m->retry_plain != 2)	/* a plaintext retry says why */
+		h->tls_note[0] = '\0';
 	m->state = M_CONNECT;
 	m->esmtp = 0;
-	m->tls[0] = '\0';
 	memset(&m->caps, 0, sizeof(m->caps));
 	reply_parser_init(&m->rp);
 	m->c = conn_connect((struct sockaddr *)&t->sa, t->salen,
@@ -280,7 +338,7 @@ connect_target(struct mta *m)
 		char why[160];
 
 		snprintf(why, sizeof(why), "connect to %s[%s]: %s", t->host,
-		    m->ip, strerror(errno));
+		    h->ip, strerror(errno));
 		next_target(m, why);
 		return;
 	}
@@ -330,7 +388,7 @@ next_target(struct mta *m, const char *why)
 		return;
 	}
 	m->state = M_QUIT;
-	dest_conn_failed(m->dest, 451, "4.4.1", m->lasterr);
+	dest_conn_failed(m->dest, 451, "4.4.1", m->lasterr, &m->hop);
 	mta_free(m);
 }
 
@@ -379,7 +437,7 @@ mta_timeout(struct ev_timer *t)
 		return;
 	default:
 		snprintf(why, sizeof(why), "timeout talking to %s[%s]",
-		    host_of(m), m->ip);
+		    host_of(m), m->hop.ip);
 		give_up(m, why);
 	}
 }
@@ -392,7 +450,7 @@ mta_connected(struct conn *c, int ok)
 
 	if (!ok) {
 		snprintf(why, sizeof(why), "connect to %s[%s]: %s",
-		    host_of(m), m->ip, c->error);
+		    host_of(m), m->hop.ip, c->error);
 		next_target(m, why);
 		return;
 	}
@@ -438,7 +496,6 @@ become_ready(struct mta *m)
 	}
 	m->state = M_READY;
 	timer_del(&m->timer);
-	conn_tls_desc(m->c, m->tls, sizeof(m->tls));
 	if (!m->ready_once) {
 		m->ready_once = 1;
 		m->dest->nconnecting--;
@@ -450,14 +507,40 @@ static void
 mta_tls(struct conn *c, int ok)
 {
 	struct mta *m = c->arg;
+	const char *bad = tls_client_verify_error(c->ssl);
 	char why[600];
 
+	if (!ok && bad != NULL && m->dest->tls == TLSP_VERIFY) {
+		note_tls(m, 0, "%s", bad);
+		snprintf(why, sizeof(why), "TLS certificate of %s[%s] not "
+		    "verified: %s", host_of(m), m->hop.ip, bad);
+		next_target(m, why);
+		return;
+	}
 	if (!ok) {
+		const char *e = c->error;
+
+		if (strncmp(e, "TLS handshake: ", 15) == 0)
+			e += 15;
+		note_tls(m, -1, "TLS handshake failed: %s", e);
 		snprintf(why, sizeof(why), "TLS handshake with %s[%s] failed: "
-		    "%s", host_of(m), m->ip, c->error);
+		    "%s", host_of(m), m->hop.ip, e);
 		/* Opportunistic: the same host again, in plaintext. */
 		if (m->dest->tls == TLSP_MAY && m->retry_plain == 0)
 			m->retry_plain = 1;
+		next_target(m, why);
+		return;
+	}
+	conn_tls_desc(c, m->hop.tls, sizeof(m->hop.tls));
+	if (tls_client_verified(c->ssl, &bad))
+		note_tls(m, 1, "%s", "");
+	else
+		note_tls(m, 0, "%s", bad);
+	/* The handshake refused such a certificate already; this is the
+	 * check that keeps it so before MAIL, whatever changes there. */
+	if (m->dest->tls == TLSP_VERIFY && m->hop.tls_verified != 1) {
+		snprintf(why, sizeof(why), "TLS certificate of %s[%s] not "
+		    "verified: %s", host_of(m), m->hop.ip, bad);
 		next_target(m, why);
 		return;
 	}
@@ -480,26 +563,34 @@ after_ehlo(struct mta *m)
 	if (!conn_tls_active(m->c) && m->dest->tls >= TLSP_ENCRYPT) {
 		char why[600];
 
+		note_tls(m, -1, "STARTTLS not offered");
 		snprintf(why, sizeof(why), "TLS is required, but %s[%s] does "
-		    "not offer STARTTLS", host_of(m), m->ip);
+		    "not offer STARTTLS", host_of(m), m->hop.ip);
 		next_target(m, why);
 		return;
 	}
+	if (!conn_tls_active(m->c) && want_tls)
+		note_tls(m, -1, "STARTTLS not offered");
 	become_ready(m);
 }
 
 static void
 start_tls(struct mta *m)
 {
-	SSL *ssl;
+	char why[600];
 
-	if (conn_starttls(m->c, client_tls, 0, host_of(m)) == -1) {
+	/* SNI and the name to match are set by tls_client_prepare(). */
+	if (conn_starttls(m->c, client_tls, 0, NULL) == -1) {
 		next_target(m, m->c->error);
 		return;
 	}
-	ssl = m->c->ssl;
-	if (m->dest->tls == TLSP_VERIFY)
-		SSL_set1_host(ssl, host_of(m));
+	if (tls_client_prepare(m->c->ssl, host_of(m), m->dest->tls) == -1) {
+		snprintf(why, sizeof(why), "TLS setup for %s[%s] failed: "
+		    "cannot check the name \"%s\"", host_of(m), m->hop.ip,
+		    host_of(m));
+		next_target(m, why);
+		return;
+	}
 	m->state = M_TLS;
 	arm(m, gcfg->relay.command_timeout_ms);
 }
@@ -521,9 +612,7 @@ mta_run_job(struct mta *m, struct job *j)
 	m->reply_idx = 0;
 	m->sent_idx = 0;
 	j->started_ms = loop_now();
-	gw_strlcpy(j->host, host_of(m), sizeof(j->host));
-	gw_strlcpy(j->ip, m->ip, sizeof(j->ip));
-	gw_strlcpy(j->tls, m->tls, sizeof(j->tls));
+	j->hop = m->hop;
 	queue_job_started(j);
 	if (queue_load_body(msg) == -1) {
 		/* The spool lost it: nothing sensible to send. */
@@ -539,7 +628,7 @@ mta_run_job(struct mta *m, struct job *j)
 		char text[600];
 
 		snprintf(text, sizeof(text), "message size %zu exceeds the "
-		    "limit of %s (%llu)", msg->size, j->host,
+		    "limit of %s (%llu)", msg->size, j->hop.host,
 		    (unsigned long long)m->caps.size);
 		fill_missing(j, 552, "5.3.4", text);
 		finish_job(m);
@@ -554,7 +643,8 @@ mta_run_job(struct mta *m, struct job *j)
 		if (k == 0) {
 			char size[40] = "";
 
-			if (m->caps.size || m->caps.pipelining)
+			/* Only to a server that offered SIZE (RFC 1870 6). */
+			if (m->caps.size_ext)
 				snprintf(size, sizeof(size), " SIZE=%zu",
 				    msg->size);
 			send_line(m, "MAIL FROM:<%s>%s%s", msg->sender, size,
@@ -725,7 +815,8 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 	case M_GREETING:
 		if (r->code / 100 != 2) {
 			snprintf(why, sizeof(why), "%s[%s] refused to talk to "
-			    "us: %d %s", host_of(m), m->ip, r->code, r->text);
+			    "us: %d %s", host_of(m), m->hop.ip, r->code,
+			    r->text);
 			next_target(m, why);
 			return;
 		}
@@ -742,7 +833,7 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 		}
 		if (conn_tls_active(m->c)) {
 			snprintf(why, sizeof(why), "%s[%s] refused EHLO after "
-			    "STARTTLS: %d %s", host_of(m), m->ip, r->code,
+			    "STARTTLS: %d %s", host_of(m), m->hop.ip, r->code,
 			    r->text);
 			next_target(m, why);
 			return;
@@ -753,7 +844,7 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 	case M_HELO:
 		if (r->code / 100 != 2) {
 			snprintf(why, sizeof(why), "%s[%s] refused HELO: %d %s",
-			    host_of(m), m->ip, r->code, r->text);
+			    host_of(m), m->hop.ip, r->code, r->text);
 			next_target(m, why);
 			return;
 		}
@@ -766,11 +857,12 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 		}
 		if (m->dest->tls == TLSP_MAY) {
 			m->caps.starttls = 0;
+			note_tls(m, -1, "STARTTLS refused: %d", r->code);
 			become_ready(m);
 			return;
 		}
 		snprintf(why, sizeof(why), "%s[%s] refused STARTTLS: %d %s",
-		    host_of(m), m->ip, r->code, r->text);
+		    host_of(m), m->hop.ip, r->code, r->text);
 		next_target(m, why);
 		return;
 	case M_AUTH_LOGIN_USER:
@@ -792,7 +884,7 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 			return;
 		}
 		snprintf(why, sizeof(why), "authentication to %s[%s] failed: "
-		    "%d %s", host_of(m), m->ip, r->code, r->text);
+		    "%d %s", host_of(m), m->hop.ip, r->code, r->text);
 		next_target(m, why);
 		return;
 	case M_TXN:
@@ -805,7 +897,7 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 	case M_RSET:
 		if (r->code / 100 != 2 && m->state == M_RSET) {
 			snprintf(why, sizeof(why), "%s[%s] refused RSET: %d %s",
-			    host_of(m), m->ip, r->code, r->text);
+			    host_of(m), m->hop.ip, r->code, r->text);
 			mta_fail(m, why);
 			return;
 		}
@@ -849,7 +941,7 @@ mta_read(struct conn *c)
 			break;
 		if (rr == REPLY_ERROR) {
 			snprintf(why, sizeof(why), "malformed reply from %s[%s]:"
-			    " %s", host_of(m), m->ip, m->rp.error);
+			    " %s", host_of(m), m->hop.ip, m->rp.error);
 			give_up(m, why);
 			return;
 		}
@@ -859,7 +951,7 @@ mta_read(struct conn *c)
 	}
 	if (!c->dead && m->c == c && c->eof) {
 		snprintf(why, sizeof(why), "%s[%s] closed the connection",
-		    host_of(m), m->ip);
+		    host_of(m), m->hop.ip);
 		give_up(m, why);
 	}
 }
@@ -872,7 +964,8 @@ mta_error(struct conn *c)
 
 	if (m->c != c)
 		return;
-	snprintf(why, sizeof(why), "%s[%s]: %s", host_of(m), m->ip, c->error);
+	snprintf(why, sizeof(why), "%s[%s]: %s", host_of(m), m->hop.ip,
+	    c->error);
 	gw_strlcpy(m->lasterr, why, sizeof(m->lasterr));
 }
 

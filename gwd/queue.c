@@ -640,7 +640,7 @@ rule_refuses(struct qrcpt *r, const struct rule *ru)
 	}
 	gw_strlcpy(j->res[0].status, status, sizeof(j->res[0].status));
 	j->res[0].text = xstrdup(text);
-	gw_strlcpy(j->host, "routing rule", sizeof(j->host));
+	gw_strlcpy(j->hop.host, "routing rule", sizeof(j->hop.host));
 	apply_results(j);
 	job_free(j);
 }
@@ -878,12 +878,7 @@ fill_attempt(struct audit_event *ev, const struct job *j,
 {
 	ev->recipient = xstrdup(r->addr);
 	ev->sender = xstrdup(j->msg->sender);
-	if (j->host[0])
-		ev->remote_host = xstrdup(j->host);
-	if (j->ip[0])
-		ev->remote_ip = xstrdup(j->ip);
-	if (j->tls[0])
-		ev->tls = xstrdup(j->tls);
+	mta_audit_hop(ev, &j->hop, j->dest);
 	ev->reply_code = res->code;
 	if (res->status[0])
 		ev->reply_status = xstrdup(res->status);
@@ -1019,7 +1014,8 @@ apply_results(struct job *j)
 			fr[nfr].action = "failed";
 			fr[nfr].status = res->status[0] ? res->status :
 			    res->code < 500 ? "4.4.7" : "5.0.0";
-			fr[nfr].remote_mta = j->host[0] ? j->host : NULL;
+			fr[nfr].remote_mta = j->hop.host[0] ? j->hop.host :
+			    NULL;
 			frtext[nfr] = strcmp(action, "expired") == 0 ?
 			    xstrdup("delivery time expired; last error: ") :
 			    NULL;
@@ -1062,7 +1058,7 @@ apply_results(struct job *j)
 /* Every job still waiting at a destination gets the same outcome. */
 static void
 fail_all_jobs(struct dest *d, int code, const char *status,
-    const char *text, const char *host)
+    const char *text, const struct hop *hop)
 {
 	struct job *j;
 
@@ -1077,8 +1073,8 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 			j->res[i].text = xstrdup(text);
 		}
 		j->started_ms = loop_now();
-		if (host)
-			gw_strlcpy(j->host, host, sizeof(j->host));
+		if (hop)
+			j->hop = *hop;
 		apply_results(j);
 		job_free(j);
 	}
@@ -1193,7 +1189,7 @@ dest_job_done(struct job *j, struct mta *m)
 
 void
 dest_conn_failed(struct dest *d, int code, const char *status,
-    const char *text)
+    const char *text, const struct hop *hop)
 {
 	/* The failing connection still counts in nconn and nconnecting.
 	 * If no other connection is working, nothing here can be reached:
@@ -1203,7 +1199,7 @@ dest_conn_failed(struct dest *d, int code, const char *status,
 		return;
 	log_info("dest=%s unreachable: %d %s %s", d->name, code, status, text);
 	d->route_state = DR_NONE;	/* look it up afresh next time */
-	fail_all_jobs(d, code, status, text, NULL);
+	fail_all_jobs(d, code, status, text, hop);
 }
 
 void

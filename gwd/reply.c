@@ -215,10 +215,11 @@ ehlo_parse(const struct smtp_reply *r, struct ehlo_caps *caps)
 		else if (kl >= 4 && strncasecmp(p, "AUTH", 4) == 0 &&
 		    (kl == 4 || p[4] == '='))
 			auth_mechs(p + 4, n - 4, caps);
-		else if (word_is(p, kl, "SIZE") && sp != NULL) {
+		else if (word_is(p, kl, "SIZE")) {
 			char num[24];
-			size_t vl = n - kl - 1;
+			size_t vl = sp ? n - kl - 1 : 0;
 
+			caps->size_ext = 1;
 			if (vl > 0 && vl < sizeof(num)) {
 				memcpy(num, sp + 1, vl);
 				num[vl] = '\0';

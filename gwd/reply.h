@@ -67,6 +67,7 @@ struct ehlo_caps {
 	int		dsn;
 	int		auth_plain;
 	int		auth_login;
+	int		size_ext;	/* SIZE advertised (RFC 1870) */
 	uint64_t	size;		/* SIZE limit, 0 = none stated */
 };
 

@@ -2,7 +2,9 @@
  * route.c - destinations to connectable addresses.
  * Standards: RFC 5321 5.1, RFC 7505 (null MX), RFC 3596 (AAAA).
  * Exposure: DNS answers are untrusted (parsed by dns_pkt.c); counts are
- * capped here so a huge answer cannot make a huge target list.
+ * capped here so a huge answer cannot make a huge target list, and MX
+ * addresses that lead nowhere or back to this host are dropped
+ * (mxguard.c).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "dns.h"
 #include "gwd.h"
 #include "log.h"
 #include "loop.h"
+#include "mxguard.h"
 #include "route.h"
 #include "util.h"
 
@@ -32,6 +36,7 @@ struct route_req {
 	route_cb	 cb;
 	void		*arg;
 	char		 domain[256];
+	int		 mx;		/* MX, not a smarthost */
 	int		 port;
 	struct dns_req	*mxq;
 	int		 nhosts;
@@ -80,14 +85,14 @@ fail(struct route_req *r, enum route_status st, int code, const char *enh,
 	timer_add(&r->later, 0);
 }
 
-static void
+static struct target *
 add_target(struct route_req *r, const char *host, int family,
     const unsigned char *a, int port)
 {
 	struct target *t;
 
 	if (r->res.ntargets == ROUTE_MAX_TARGETS)
-		return;
+		return NULL;
 	t = &r->res.targets[r->res.ntargets++];
 	memset(t, 0, sizeof(*t));
 	gw_strlcpy(t->host, host, sizeof(t->host));
@@ -106,13 +111,30 @@ add_target(struct route_req *r, const char *host, int family,
 		memcpy(&s->sin6_addr, a, 16);
 		t->salen = sizeof(*s);
 	}
+	return t;
+}
+
+/* An MX address that leads nowhere or back here is never a target. */
+static int
+refused(struct route_req *r, const struct target *t)
+{
+	const char *why;
+	char ip[64];
+
+	if (!r->mx || (why = mxguard_refuse((const struct sockaddr *)&t->sa,
+	    gcfg->relay.allow_loopback_mx)) == NULL)
+		return 0;
+	sockaddr_ntop((const struct sockaddr *)&t->sa, ip, sizeof(ip));
+	log_warnx("domain=%s: not connecting to MX host %s at %s: %s",
+	    r->domain, t->host, ip, why);
+	return 1;
 }
 
 /* All address lookups are back: order by MX preference, IPv4 first. */
 static void
 addresses_done(struct route_req *r)
 {
-	int tempfail = 0, port = r->port;
+	int tempfail = 0, nrefused = 0, port = r->port;
 
 	for (int h = 0; h < r->nhosts; h++) {
 		for (int f = 0; f < 2; f++) {
@@ -120,9 +142,15 @@ addresses_done(struct route_req *r)
 
 			if (l->status == DNS_TEMPFAIL)
 				tempfail = 1;
-			for (int i = 0; i < l->naddr; i++)
-				add_target(r, r->hosts[h], l->addr[i].family,
-				    l->addr[i].addr, port);
+			for (int i = 0; i < l->naddr; i++) {
+				struct target *t = add_target(r, r->hosts[h],
+				    l->addr[i].family, l->addr[i].addr, port);
+
+				if (t && refused(r, t)) {
+					r->res.ntargets--;
+					nrefused++;
+				}
+			}
 		}
 	}
 	if (r->res.ntargets > 0) {
@@ -131,6 +159,10 @@ addresses_done(struct route_req *r)
 	} else if (tempfail)
 		fail(r, ROUTE_TEMPFAIL, 451, "4.4.3", "Host or domain name "
 		    "lookup failed for %s (DNS temporary failure)", r->domain);
+	else if (nrefused > 0)
+		/* Postfix's words for it. */
+		fail(r, ROUTE_PERMFAIL, 554, "5.4.6", "mail for %s loops back "
+		    "to myself", r->domain);
 	else
 		fail(r, ROUTE_PERMFAIL, 550, "5.4.4", "Host or domain name "
 		    "not found: no address for the mail servers of %s",
@@ -269,6 +301,7 @@ route_resolve(const char *domain, const char *host, int port, route_cb cb,
 		return r;
 	}
 	gw_strlcpy(r->domain, domain, sizeof(r->domain));
+	r->mx = 1;
 	r->mxq = dns_query(domain, DNS_T_MX, mx_cb, r);
 	return r;
 }

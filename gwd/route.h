@@ -32,7 +32,8 @@ struct route_req;
 typedef void (*route_cb)(void *arg, const struct route_result *);
 
 /* The MX hosts of `domain`, or (domain NULL) the smarthost `host`, with
- * their addresses; targets get `port`. */
+ * their addresses; targets get `port`.  MX addresses mxguard.h refuses
+ * are left out; when that leaves none, 554 5.4.6 (a loop). */
 struct route_req *route_resolve(const char *domain, const char *host,
 	    int port, route_cb, void *arg);
 void	 route_cancel(struct route_req *);

@@ -25,6 +25,20 @@ struct job_result {
 	char	*text;
 };
 
+/*
+ * The next hop of an attempt as the audit log records it: who, and how
+ * TLS went.  tls_verified: 1 the certificate chains to the CA store and
+ * matches the host name, 0 it does not (tls_note says why), -1 no TLS
+ * (tls_note may say why not).
+ */
+struct hop {
+	char		 host[256];
+	char		 ip[64];
+	char		 tls[128];	/* "TLSv1.3 TLS_AES_128_GCM..." */
+	int		 tls_verified;
+	char		 tls_note[160];
+};
+
 struct job {
 	struct job	*next;
 	struct dest	*dest;
@@ -33,10 +47,7 @@ struct job {
 	int		 nrcpt;
 	int		 prio;		/* enum prio: which queue of dest */
 	struct job_result *res;
-	/* Filled by the delivery client for the audit log. */
-	char		 host[256];
-	char		 ip[64];
-	char		 tls[128];
+	struct hop	 hop;		/* filled in by mta.c */
 	int64_t		 started_ms;
 	int		 maybe_dup;	/* no reply after the final dot */
 	int		 body_held;	/* queue_load_body() succeeded */
@@ -99,8 +110,9 @@ struct dest {
 /* queue.c, called by mta.c */
 void	 dest_conn_ready(struct dest *, struct mta *);
 void	 dest_job_done(struct job *, struct mta *);
+/* No target could be used; hop is the last one tried (or NULL). */
 void	 dest_conn_failed(struct dest *, int code, const char *status,
-	    const char *text);
+	    const char *text, const struct hop *);
 void	 dest_conn_closed(struct dest *, struct mta *);
 void	 dest_idle_remove(struct dest *, struct mta *);
 int	 queue_load_body(struct qmsg *);
@@ -115,6 +127,10 @@ void	 mta_set_idle(struct mta *, struct mta *next);
 struct mta *mta_next_idle(struct mta *);
 void	 mta_shutdown(struct mta *);
 int	 mta_count(void);
+/* The hop and TLS outcome of an attempt into its audit event. */
+struct audit_event;
+void	 mta_audit_hop(struct audit_event *, const struct hop *,
+	    const struct dest *);
 /* Every connection's destination and source address (NULL: any). */
 void	 mta_walk(void (*)(const struct dest *, const struct dest_src *,
 	    void *), void *);

@@ -59,6 +59,7 @@ audit_free(struct audit_event *ev)
 	free(ev->subject);
 	free(ev->from_addr);
 	free(ev->tls);
+	free(ev->tls_note);
 	free(ev->remote_host);
 	free(ev->remote_ip);
 	free(ev->reply_status);
@@ -147,6 +148,7 @@ audit_new(const char *action, const char *qid)
 	ev->qid = qid ? xstrdup(qid) : NULL;
 	ev->size = -1;
 	ev->duration_ms = -1;
+	ev->tls_verified = -1;
 	return ev;
 }
 

@@ -29,6 +29,9 @@ struct audit_event {
 	char		*from_addr;
 	int64_t		 size;		/* -1 = none */
 	char		*tls;
+	const char	*tls_policy;	/* static string, or NULL */
+	int		 tls_verified;	/* 1, 0; -1 = none (no TLS) */
+	char		*tls_note;	/* why not verified, or no TLS */
 	char		*remote_host;
 	char		*remote_ip;
 	int		 reply_code;	/* 0 = none */

@@ -1,8 +1,11 @@
 /*
  * tls.c - OpenSSL contexts for gwd.
- * Standards: RFC 8446 (TLS 1.3), RFC 5246 (TLS 1.2), RFC 7525 (BCP 195).
- * Exposure: loads the private key (as root, before dropping privileges).
+ * Standards: RFC 8446 (TLS 1.3), RFC 5246 (TLS 1.2), RFC 7525 (BCP 195),
+ * RFC 6125 (checking a server's name), RFC 6066 3 (SNI).
+ * Exposure: loads the private key (as root, before dropping privileges);
+ * judges the certificates of next hops, which may be hostile.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -175,29 +178,86 @@ fail:
 	return NULL;
 }
 
+/*
+ * One client context for every policy.  The CA store is always loaded,
+ * because any routing rule may ask for "verify" whatever relay.tls says,
+ * and because the outcome (verified or not, and why) is logged under
+ * every policy.  The context itself never refuses a handshake over the
+ * certificate: tls_client_prepare() sets that per connection.
+ */
 SSL_CTX *
 tls_client_ctx(const struct gw_config *cfg, char *err, size_t errsz)
 {
+	const char *file = cfg->relay.ca_file, *dir = cfg->relay.ca_dir;
 	SSL_CTX *ctx;
+	int ok;
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
 		ssl_err(err, errsz, "SSL_CTX_new");
 		return NULL;
 	}
 	harden(ctx);
-	if (cfg->relay.tls == TLSP_VERIFY) {
-		int ok = cfg->relay.ca_file ?
-		    SSL_CTX_load_verify_locations(ctx, cfg->relay.ca_file, NULL) :
-		    SSL_CTX_set_default_verify_paths(ctx);
-
-		if (ok != 1) {
-			ssl_err(err, errsz, cfg->relay.ca_file ?
-			    cfg->relay.ca_file : "default CA paths");
-			SSL_CTX_free(ctx);
-			return NULL;
-		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	} else
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	ok = file || dir ? SSL_CTX_load_verify_locations(ctx, file, dir) :
+	    SSL_CTX_set_default_verify_paths(ctx);
+	if (ok != 1) {
+		ssl_err(err, errsz, file ? file : dir ? dir :
+		    "the system's CA certificates");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	return ctx;
+}
+
+int
+tls_client_prepare(SSL *ssl, const char *host, enum tls_policy policy)
+{
+	unsigned char a[16];
+	char lit[256];
+	size_t n = strlen(host);
+	int ok;
+
+	/* A smarthost may be an address, bare or in brackets. */
+	if (host[0] == '[' && n > 2 && n - 2 < sizeof(lit) &&
+	    host[n - 1] == ']') {
+		memcpy(lit, host + 1, n - 2);
+		lit[n - 2] = '\0';
+	} else
+		gw_strlcpy(lit, host, sizeof(lit));
+	if (inet_pton(AF_INET, lit, a) == 1 || inet_pton(AF_INET6, lit, a) == 1)
+		/* No SNI for an address (RFC 6066 3); match an IP SAN. */
+		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), lit);
+	else {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		ok = SSL_set_tlsext_host_name(ssl, lit) == 1 &&
+		    SSL_set1_host(ssl, lit) == 1;
+	}
+	if (ok != 1)
+		return -1;
+	/* verify: a certificate that does not verify ends the handshake
+	 * (and mta.c checks the result again before MAIL).  Otherwise the
+	 * result is only recorded. */
+	SSL_set_verify(ssl, policy == TLSP_VERIFY ? SSL_VERIFY_PEER :
+	    SSL_VERIFY_NONE, NULL);
+	return 0;
+}
+
+const char *
+tls_client_verify_error(const SSL *ssl)
+{
+	long r = SSL_get_verify_result(ssl);
+
+	return r == X509_V_OK ? NULL : X509_verify_cert_error_string(r);
+}
+
+int
+tls_client_verified(const SSL *ssl, const char **why)
+{
+	if (SSL_get0_peer_certificate(ssl) == NULL) {
+		*why = "no server certificate";
+		return 0;
+	}
+	if ((*why = tls_client_verify_error(ssl)) != NULL)
+		return 0;
+	return 1;
 }

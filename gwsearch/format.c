@@ -313,6 +313,10 @@ format_json_gw(struct json_obj *o, const struct event *e)
 	json_obj_str(o, "gw.smtp.status", e->reply_status);
 	json_obj_str(o, "gw.smtp.text", e->reply_text);
 	json_obj_str(o, "gw.bounce_class", e->bounce_class);
+	json_obj_str(o, "gw.tls.policy", e->tls_policy);
+	if (e->has_tls_verified)
+		json_obj_bool(o, "gw.tls.verified", e->tls_verified != 0);
+	json_obj_str(o, "gw.tls.note", e->tls_note);
 }
 
 static void
@@ -399,7 +403,8 @@ static const char *const csv_columns[] = { "timestamp", "event_id",
     "queue_id", "action", "outcome", "sender", "recipient", "subject",
     "message_id", "header_from", "subaccount", "client_ip", "remote_host",
     "remote_ip", "reply_code", "reply_status", "reply_text", "tls",
-    "duration_ms", "size", "detail", "bounce_class" };
+    "duration_ms", "size", "detail", "bounce_class", "tls_policy",
+    "tls_verified", "tls_note" };
 
 void
 format_csv_header(void)
@@ -421,7 +426,7 @@ format_num(char *tmp, size_t n, int has, int64_t v)
 static void
 format_csv(const struct event *e, struct buf *b)
 {
-	char t[40], id[24], code[24], dur[24], size[24];
+	char t[40], id[24], code[24], dur[24], size[24], tv[24];
 	const char *f[] = { t, id, e->qid, e->action,
 	    format_outcome(e->action), e->sender, e->recipient, e->subject,
 	    e->message_id, e->from_addr, e->subaccount, e->client_ip,
@@ -430,7 +435,9 @@ format_csv(const struct event *e, struct buf *b)
 	    e->reply_status, e->reply_text, e->tls,
 	    format_num(dur, sizeof(dur), e->has_duration, e->duration_ms),
 	    format_num(size, sizeof(size), e->has_size, e->size), e->detail,
-	    e->bounce_class };
+	    e->bounce_class, e->tls_policy,
+	    format_num(tv, sizeof(tv), e->has_tls_verified, e->tls_verified),
+	    e->tls_note };
 
 	fmt_rfc3339(e->ts, t, sizeof(t));
 	snprintf(id, sizeof(id), "%lld", (long long)e->id);

@@ -50,8 +50,11 @@ struct event {
 	char		*reply_text;
 	char		*detail;
 	char		*bounce_class;	/* gwd/bounce.h's name */
-	int64_t		 size, reply_code, duration_ms;
+	char		*tls_policy;	/* of a delivery attempt */
+	char		*tls_note;	/* why not verified, or no TLS */
+	int64_t		 size, reply_code, duration_ms, tls_verified;
 	int		 has_size, has_reply_code, has_duration;
+	int		 has_tls_verified;
 };
 
 struct message {
@@ -64,7 +67,8 @@ enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_CEF, FMT_SYSLOG };
 #define EVENT_COLUMNS \
 	"id, ts, qid, action, subaccount, client_ip, sender, recipient, " \
 	"message_id, subject, from_addr, size, tls, remote_host, remote_ip, " \
-	"reply_code, reply_status, reply_text, duration_ms, detail, class"
+	"reply_code, reply_status, reply_text, duration_ms, detail, class, " \
+	"tls_policy, tls_verified, tls_note"
 
 /* terms.c: 0, or -1 with a message in err. */
 int	 terms_add(struct query *, enum filter_kind, const char *val,

@@ -662,6 +662,9 @@ query_event(sqlite3_stmt *st, struct event *e)
 	e->duration_ms = query_int(st, 18, &e->has_duration);
 	e->detail = query_text(st, 19);
 	e->bounce_class = query_text(st, 20);
+	e->tls_policy = query_text(st, 21);
+	e->tls_verified = query_int(st, 22, &e->has_tls_verified);
+	e->tls_note = query_text(st, 23);
 	if (e->action == NULL)
 		e->action = xstrdup("");
 }
@@ -708,7 +711,8 @@ query_event_free(struct event *e)
 	char **s[] = { &e->qid, &e->action, &e->subaccount, &e->client_ip,
 	    &e->sender, &e->recipient, &e->message_id, &e->subject,
 	    &e->from_addr, &e->tls, &e->remote_host, &e->remote_ip,
-	    &e->reply_status, &e->reply_text, &e->detail, &e->bounce_class };
+	    &e->reply_status, &e->reply_text, &e->detail, &e->bounce_class,
+	    &e->tls_policy, &e->tls_note };
 
 	for (size_t i = 0; i < nitems(s); i++)
 		free(*s[i]);

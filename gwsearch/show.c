@@ -52,6 +52,32 @@ show_field(const char *label, const char *v)
 	buf_free(&b);
 }
 
+/*
+ * "TLSv1.3 TLS_AES_256_GCM_SHA384  tls=verify verified",
+ * "tls=opportunistic not verified (self-signed certificate)",
+ * "tls=required (STARTTLS not offered)": the session, the policy, the
+ * verdict on the certificate, and why it was not verified or not used.
+ */
+static void
+show_tls(struct buf *b, const struct event *e)
+{
+	if (e->tls) {
+		buf_puts(b, "  ");
+		format_clean(b, e->tls);
+	}
+	if (e->tls_policy == NULL)
+		return;
+	buf_puts(b, "  tls=");
+	format_clean(b, e->tls_policy);
+	if (e->has_tls_verified)
+		buf_puts(b, e->tls_verified ? " verified" : " not verified");
+	if (e->tls_note) {
+		buf_puts(b, " (");
+		format_clean(b, e->tls_note);
+		buf_putc(b, ')');
+	}
+}
+
 /* "  2026-...Z  action  peer [ip]  reply  tls  (N ms)" */
 static void
 show_event(const char *indent, const struct event *e)
@@ -82,10 +108,7 @@ show_event(const char *indent, const struct event *e)
 		buf_putc(&b, ' ');
 		format_clean(&b, e->reply_text);
 	}
-	if (e->tls) {
-		buf_puts(&b, "  ");
-		format_clean(&b, e->tls);
-	}
+	show_tls(&b, e);
 	if (e->has_duration)
 		buf_printf(&b, "  (%lld ms)", (long long)e->duration_ms);
 	if (e->bounce_class) {

@@ -111,6 +111,7 @@ test_multiline_and_split(void **state)
 	assert_true(caps.enhancedstatuscodes);
 	assert_true(caps.eightbitmime);
 	assert_false(caps.chunking);
+	assert_true(caps.size_ext);
 	assert_int_equal(caps.size, 10240000);
 
 	/* The pipelined next reply is left for the next parse. */
@@ -128,6 +129,35 @@ test_ehlo_greeting_only(void **state)
 	    REPLY_DONE);
 	ehlo_parse(&p.r, &caps);
 	assert_false(caps.pipelining);	/* the first line is the greeting */
+}
+
+/* SIZE is advertised with a limit, without one, or not at all: only the
+ * first two allow SIZE= on MAIL (RFC 1870 6). */
+static void
+test_ehlo_size(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 ext;
+		uint64_t	 size;
+	} cases[] = {
+		{ "250-mx\r\n250 SIZE 1000\r\n", 1, 1000 },
+		{ "250-mx\r\n250 SIZE\r\n", 1, 0 },
+		{ "250-mx\r\n250 size 0\r\n", 1, 0 },
+		{ "250-mx\r\n250 SIZE x1\r\n", 1, 0 },
+		{ "250-mx\r\n250 PIPELINING\r\n", 0, 0 },
+		{ "250-mx\r\n250 SIZEX 10\r\n", 0, 0 },
+	};
+	struct ehlo_caps caps;
+	size_t used;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(feed_all(cases[i].in, strlen(cases[i].in),
+		    &used), REPLY_DONE);
+		ehlo_parse(&p.r, &caps);
+		assert_int_equal(caps.size_ext, cases[i].ext);
+		assert_int_equal(caps.size, cases[i].size);
+	}
 }
 
 static void
@@ -200,6 +230,7 @@ main(void)
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_multiline_and_split),
 		cmocka_unit_test(test_ehlo_greeting_only),
+		cmocka_unit_test(test_ehlo_size),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_limits),
 	};
