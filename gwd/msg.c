@@ -158,6 +158,14 @@ name_is(const char *p, size_t n, const char *name)
 	return strlen(name) == n && strncasecmp(p, name, n) == 0;
 }
 
+/* Fields that name blind recipients: Bcc: and, for a message sent on
+ * again, Resent-Bcc: (RFC 5322 3.6.6).  Neither may reach anyone. */
+static int
+is_bcc(const char *p, size_t n)
+{
+	return name_is(p, n, "Bcc") || name_is(p, n, "Resent-Bcc");
+}
+
 void
 msg_scan(const char *msg, size_t len, struct msg_info *mi)
 {
@@ -188,7 +196,7 @@ msg_scan(const char *msg, size_t len, struct msg_info *mi)
 			mi->nreceived++;
 		else if (name_is(p, nl, "Date"))
 			mi->has_date = 1;
-		else if (name_is(p, nl, "Bcc"))
+		else if (is_bcc(p, nl))
 			mi->nbcc++;
 		else if (name_is(p, nl, "Message-ID")) {
 			mi->has_message_id = 1;
@@ -228,8 +236,8 @@ msg_build(const char *msg, size_t len, const struct msg_info *mi,
 
 		while (p + flen < hend && (p[flen] == ' ' || p[flen] == '\t'))
 			flen += line_len(p + flen, hend);
-		/* Bcc: must never reach a recipient. */
-		if (!(nl && name_is(p, nl, "Bcc")) &&
+		/* Bcc: and Resent-Bcc: must never reach a recipient. */
+		if (!(nl && is_bcc(p, nl)) &&
 		    buf_append(out, p, flen) == -1)
 			return -1;
 		p += flen;

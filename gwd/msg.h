@@ -21,7 +21,7 @@ struct msg_info {
 	int	 nfrom;		/* From: fields */
 	int	 has_date;
 	int	 has_message_id;
-	int	 nbcc;
+	int	 nbcc;		/* Bcc: and Resent-Bcc: fields */
 	char	 message_id[256];	/* unfolded value, trimmed */
 	char	 subject[512];		/* unfolded, raw (may hold =?..?=) */
 	char	 from[512];		/* unfolded From: value */
@@ -35,7 +35,8 @@ void	msg_scan(const char *msg, size_t len, struct msg_info *);
 
 /*
  * Append the stored form to out: `prepend` (our Received:, CRLF-ended
- * lines), the original header fields without Bcc:, then `append` (added
+ * lines), the original header fields without Bcc: and Resent-Bcc:, then
+ * `append` (added
  * Message-ID:/Date:/From:, CRLF-ended), then the rest.  -1 when out's
  * maximum is reached.
  */

@@ -2,8 +2,8 @@
 /*
  * fuzz_msg.c - header scanning and the stored form.  Invariants: offsets
  * stay inside the message; the stored form is the prepend, the original
- * minus Bcc: fields, the append, and the body unchanged; no Bcc: field
- * survives; copied values are NUL-terminated and bounded.
+ * minus Bcc: and Resent-Bcc: fields, the append, and the body unchanged;
+ * no such field survives; copied values are NUL-terminated and bounded.
  */
 #include <assert.h>
 #include <stdint.h>

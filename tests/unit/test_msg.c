@@ -87,13 +87,15 @@ static void
 test_build(void **state)
 {
 	static const char m[] = "From: a@example.com\r\nBcc: x@y.z,\r\n"
-	    " w@v.u\r\nSubject: s\r\n\r\n.body\r\n";
+	    " w@v.u\r\nResent-Bcc: r@y.z\r\nSubject: s\r\n"
+	    "resent-bcc:\r\n\tq@y.z\r\n\r\n.body\r\n";
 	static const char want[] = "Received: r\r\nFrom: a@example.com\r\n"
 	    "Subject: s\r\nMessage-ID: <1@h>\r\n\r\n.body\r\n";
 	struct msg_info mi;
 	struct buf out;
 
 	msg_scan(m, sizeof(m) - 1, &mi);
+	assert_int_equal(mi.nbcc, 3);
 	buf_init(&out, 0);
 	assert_int_equal(msg_build(m, sizeof(m) - 1, &mi, "Received: r\r\n",
 	    "Message-ID: <1@h>\r\n", &out), 0);
