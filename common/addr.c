@@ -86,19 +86,23 @@ quoted_string(const char *s, size_t n)
 	return 0;
 }
 
-/* The text of the valid Quoted-string q[0..n) into out (n bytes at
- * most): quotes dropped, quoted-pairs resolved.  Its length. */
-static size_t
-unquote(const char *q, size_t n, char *out)
+int
+addr_unquote(const char *q, size_t n, char *out, size_t outsz)
 {
 	size_t o = 0;
 
 	for (size_t i = 1; i + 1 < n; i++) {
+		if (q[i] == '\r') {
+			i++;		/* folding: its CRLF is invisible */
+			continue;
+		}
 		if (q[i] == '\\')
 			i++;
+		if (o >= outsz)
+			return -1;
 		out[o++] = q[i];
 	}
-	return o;
+	return (int)o;
 }
 
 /* Validate s[0..n) as a Domain (LDH labels). */
@@ -225,9 +229,9 @@ addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
 	 * only drops quotes and backslashes. */
 	if (s[1] == '"') {
 		char text[ADDR_PATH_MAX + 1];
-		size_t tn = unquote(s + 1, llen, text);
-		int cn = addr_local_canon(text, tn, mp->addr,
-		    sizeof(mp->addr));
+		int tn = addr_unquote(s + 1, llen, text, sizeof(text));
+		int cn = tn < 0 ? -1 : addr_local_canon(text, (size_t)tn,
+		    mp->addr, sizeof(mp->addr));
 
 		if (cn < 0)
 			return ADDR_SYNTAX;

@@ -54,6 +54,14 @@ mailpath_domain(const struct mailpath *mp)
 }
 
 /*
+ * The text of the valid quoted string q[0..n) (RFC 5321 Quoted-string or
+ * RFC 5322 quoted-string, quotes included) into out: quotes dropped,
+ * quoted-pairs resolved, the CRLF of folding left out (RFC 5322 3.2.4).
+ * Its length, or -1 when it does not fit in outsz bytes (no NUL added).
+ */
+int	addr_unquote(const char *q, size_t n, char *out, size_t outsz);
+
+/*
  * The canonical spelling of a local part whose text (quotes dropped,
  * quoted-pairs resolved) is text[0..n): as it is when it is a
  * Dot-string, else a Quoted-string with only '"' and '\\' escaped.
