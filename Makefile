@@ -58,11 +58,13 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
+# Drivers the e2e tests run (built with the programs, never installed).
+TEST_TOOLS := $(BUILD)/tests/addrlist_dump
 
 .PHONY: bench-search bench-priority all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
-all: $(PROGS)
+all: $(PROGS) $(TEST_TOOLS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -86,6 +88,11 @@ $(BUILD)/gwsearch: $(GWSEARCH_OBJ) $(BUILD)/libgwcommon.a
 $(BUILD)/gwtop: $(GWTOP_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS)
 
+# gwd's reading of From: against Python's (tests/e2e/test_addrlist.py).
+$(BUILD)/tests/addrlist_dump: tests/diff/addrlist_dump.c $(OBJ)/gwd/msg.o $(BUILD)/libgwcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Igwd $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # A unit test names the gwd sources it exercises on its first line
 # ("// sources: gwd/reply.c gwd/dsn.c") and links them with libgwcommon.
 unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
@@ -99,7 +106,7 @@ $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; GW_TESTDATA=tests/data $$t; done
 
-e2e: $(PROGS)
+e2e: $(PROGS) $(TEST_TOOLS)
 	GW_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
 san:

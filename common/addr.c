@@ -8,9 +8,16 @@
  * Source routes (A-d-l) are refused rather than ignored: no client of a
  * submission gateway has a reason to send one.  Bytes are first screened
  * for controls and 8-bit data so that the reply says what was wrong.
+ *
+ * One address has many spellings: "a"@x, "\a"@x and a@x are the same
+ * mailbox (RFC 5321 4.1.2: the quoted and unquoted forms are
+ * equivalent, and a sender SHOULD use the one with the least quoting).
+ * Every address leaves here in that one canonical form, so that a list
+ * keyed by address (suppression) cannot be passed by quoting.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <strings.h>
 #include <string.h>
 
@@ -77,6 +84,25 @@ quoted_string(const char *s, size_t n)
 		i++;
 	}
 	return 0;
+}
+
+int
+addr_unquote(const char *q, size_t n, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	for (size_t i = 1; i + 1 < n; i++) {
+		if (q[i] == '\r') {
+			i++;		/* folding: its CRLF is invisible */
+			continue;
+		}
+		if (q[i] == '\\')
+			i++;
+		if (o >= outsz)
+			return -1;
+		out[o++] = q[i];
+	}
+	return (int)o;
 }
 
 /* Validate s[0..n) as a Domain (LDH labels). */
@@ -199,13 +225,93 @@ addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
 	} else if (!valid_domain_n(s + 2 + llen, dlen))
 		return ADDR_SYNTAX;
 
-	memcpy(mp->addr, s + 1, inner);
-	mp->addr[inner] = '\0';
-	mp->len = inner;
-	mp->at = llen;
-	for (i = llen + 1; i < inner; i++)
-		mp->addr[i] = (char)tolower((unsigned char)mp->addr[i]);
+	/* The canonical form is never longer than what was written: it
+	 * only drops quotes and backslashes. */
+	if (s[1] == '"') {
+		char text[ADDR_PATH_MAX + 1];
+		int tn = addr_unquote(s + 1, llen, text, sizeof(text));
+		int cn = tn < 0 ? -1 : addr_local_canon(text, (size_t)tn,
+		    mp->addr, sizeof(mp->addr));
+
+		if (cn < 0)
+			return ADDR_SYNTAX;
+		mp->at = (size_t)cn;
+	} else {
+		memcpy(mp->addr, s + 1, llen);
+		mp->at = llen;
+	}
+	mp->addr[mp->at] = '@';
+	for (i = 0; i < dlen; i++)
+		mp->addr[mp->at + 1 + i] = (char)tolower((unsigned char)
+		    s[2 + llen + i]);
+	mp->len = mp->at + 1 + dlen;
+	mp->addr[mp->len] = '\0';
 	return ADDR_OK;
+}
+
+int
+addr_local_canon(const char *text, size_t n, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	if (n > 0 && dot_string(text, n) == n) {
+		if (n >= outsz)
+			return -1;
+		memcpy(out, text, n);
+		out[n] = '\0';
+		return (int)n;
+	}
+	/* Quoted, escaping only what must be (RFC 5321 qtextSMTP). */
+	if (outsz < 3)
+		return -1;
+	out[o++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c < 32 || c > 126)
+			return -1;
+		if (o + 3 + (c == '"' || c == '\\') > outsz)
+			return -1;
+		if (c == '"' || c == '\\')
+			out[o++] = '\\';
+		out[o++] = (char)c;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return (int)o;
+}
+
+int
+addr_canon(const char *addr, int flags, char *out, size_t outsz)
+{
+	char tmp[ADDR_PATH_MAX + 3];
+	struct mailpath mp;
+	size_t used;
+	int n = snprintf(tmp, sizeof(tmp), "<%s>", addr);
+
+	if (n < 0 || (size_t)n >= sizeof(tmp) || addr_parse_path(tmp,
+	    (size_t)n, 0, &mp, &used) != ADDR_OK || used != (size_t)n ||
+	    mp.len >= outsz)
+		return -1;
+	memcpy(out, mp.addr, mp.len + 1);
+	if (flags & ADDR_CANON_FOLD)
+		for (size_t i = 0; i < mp.at; i++)
+			out[i] = (char)tolower((unsigned char)out[i]);
+	return (int)mp.len;
+}
+
+int
+addr_key(const char *addr, char *out, size_t outsz)
+{
+	size_t n;
+
+	if (addr_canon(addr, ADDR_CANON_FOLD, out, outsz) >= 0)
+		return 0;
+	if ((n = strlen(addr)) >= outsz)
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = (char)tolower((unsigned char)addr[i]);
+	return 0;
 }
 
 const char *

@@ -1,5 +1,6 @@
 /*
- * addr.h - RFC 5321 paths: "<local@domain>" in MAIL FROM and RCPT TO.
+ * addr.h - RFC 5321 paths: "<local@domain>" in MAIL FROM and RCPT TO, and
+ * the one canonical spelling of an address.
  *
  * Pure: takes bytes, returns a verdict.  Standards: RFC 5321 4.1.2 (Path,
  * Mailbox, Local-part, Domain, address-literal), 4.5.3.1 (size limits).
@@ -36,7 +37,8 @@ struct mailpath {
 
 /*
  * Parse a path at the start of s[0..len): '<', mailbox, '>'.  The local
- * part is copied as written (quoted strings stay quoted); the domain is
+ * part is kept in its case but in canonical form (addr_local_canon: a
+ * quoted string that needs no quotes loses them); the domain is
  * lower-cased.  The domain is what follows the last '@' outside quotes;
  * '%' and '!' in the local part are ordinary characters and are never
  * interpreted.  On ADDR_OK, *consumed is the number of bytes up to and
@@ -50,6 +52,43 @@ mailpath_domain(const struct mailpath *mp)
 {
 	return mp->len ? mp->addr + mp->at + 1 : "";
 }
+
+/*
+ * The text of the valid quoted string q[0..n) (RFC 5321 Quoted-string or
+ * RFC 5322 quoted-string, quotes included) into out: quotes dropped,
+ * quoted-pairs resolved, the CRLF of folding left out (RFC 5322 3.2.4).
+ * Its length, or -1 when it does not fit in outsz bytes (no NUL added).
+ */
+int	addr_unquote(const char *q, size_t n, char *out, size_t outsz);
+
+/*
+ * The canonical spelling of a local part whose text (quotes dropped,
+ * quoted-pairs resolved) is text[0..n): as it is when it is a
+ * Dot-string, else a Quoted-string with only '"' and '\\' escaped.
+ * Its length, or -1 when a byte cannot be in an SMTP local part (a
+ * control, 8-bit) or out (outsz bytes) is too small.
+ */
+int	addr_local_canon(const char *text, size_t n, char *out, size_t outsz);
+
+#define ADDR_CANON_FOLD	0x01	/* lower-case the local part too */
+
+/*
+ * The canonical form of the mailbox "local@domain" (as addr_parse_path
+ * stores it; `addr` may be spelt any valid way, without <>) into out:
+ * its length, or -1 when addr is no valid mailbox or does not fit.
+ * With ADDR_CANON_FOLD the local part is lower-cased as well: the form
+ * for lookup keys (suppression), since the mailboxes a key stands for
+ * differ in case at almost no receiver, and a list that refuses mail
+ * must not be passed by changing the case of a letter.
+ */
+int	addr_canon(const char *addr, int flags, char *out, size_t outsz);
+
+/*
+ * The lookup key of addr: addr_canon with ADDR_CANON_FOLD, or, for a
+ * string that is no valid mailbox (a row written by an older gw), the
+ * string in lower case.  0, or -1 when out is too small.
+ */
+int	addr_key(const char *addr, char *out, size_t outsz);
 
 /* The SMTP reply for a status ("501 5.1.3 Bad address syntax"). */
 const char *addr_status_reply(enum addr_status);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "addr.h"
 #include "db.h"
 #include "log.h"
 #include "util.h"
@@ -344,6 +345,23 @@ fail:
 	return -1;
 }
 
+/*
+ * SQL gw_addr_key(address): an address's lookup key (addr_key), so that
+ * a statement finds a suppression row in whatever spelling it was
+ * written, older rows included.
+ */
+static void
+sql_addr_key(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *a = sqlite3_value_text(argv[0]);
+	char key[ADDR_PATH_MAX + 1];
+
+	if (a == NULL || addr_key((const char *)a, key, sizeof(key)) == -1)
+		sqlite3_result_value(cx, argv[0]);
+	else
+		sqlite3_result_text(cx, key, -1, SQLITE_TRANSIENT);
+}
+
 sqlite3 *
 db_open(const char *state_dir, enum db_kind k, int flags, char *err,
     size_t errsz)
@@ -375,6 +393,8 @@ db_open(const char *state_dir, enum db_kind k, int flags, char *err,
 	}
 	sqlite3_busy_timeout(db, 5000);
 	sqlite3_extended_result_codes(db, 1);
+	sqlite3_create_function(db, "gw_addr_key", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, sql_addr_key, NULL, NULL);
 	if (!(flags & DB_RDONLY)) {
 		if (db_exec(db, "PRAGMA journal_mode=WAL", e, sizeof(e)) == -1 ||
 		    db_exec(db, (flags & DB_NOSYNC) ?

@@ -256,7 +256,8 @@ supp_bounced(struct ctx *ctx, const char *sub, const char *addr,
 	}
 	rc = sqlite3_prepare_v2(q, "SELECT subaccount, address, NULL, "
 	    "created, reason FROM suppression WHERE (?1 IS NULL OR "
-	    "subaccount = ?1) AND (?2 IS NULL OR address = ?2)", -1, &st,
+	    "subaccount = ?1) AND (?2 IS NULL OR gw_addr_key(address) = "
+	    "gw_addr_key(?2))", -1, &st,
 	    NULL);
 	if (rc == SQLITE_OK) {
 		db_bind_text(st, 1, sub);
@@ -378,8 +379,9 @@ suppress_delete(struct ctx *ctx, const struct cmd *c, struct args *a)
 		goto done;
 	if ((r = ctx_begin(ctx)) != EX_OK)
 		goto done;
-	r = ctx_exec(ctx, &changes, "DELETE FROM suppression WHERE address = "
-	    "?1 AND (?2 = 0 OR subaccount_id = ?2)", "ti", addr, id);
+	r = ctx_exec(ctx, &changes, "DELETE FROM suppression WHERE "
+	    "gw_addr_key(address) = gw_addr_key(?1) AND (?2 = 0 OR "
+	    "subaccount_id = ?2)", "ti", addr, id);
 	if (r == EX_OK)
 		r = ctx_commit(ctx);
 	else

@@ -11,7 +11,8 @@
 /* As gwd/suppress.h: a reason goes into a 550 reply line. */
 #define SUPP_REASON_MAX	200
 
-/* An address as stored: without <>, lower case.  0, or -1. */
+/* An address as stored: without <>, in its canonical spelling
+ * (addr_canon), lower case.  0, or -1. */
 int	 supp_parse_address(const char *in, char out[ADDR_PATH_MAX + 1]);
 /* NULL when r may be a reason, else why not. */
 const char *supp_check_reason(const char *r);

@@ -1,12 +1,14 @@
 /*
  * msg.c - the header section of a submitted message.
- * Standards: RFC 5322 2.2 (fields, folding), 3.4 (addresses), RFC 6409 8.
+ * Standards: RFC 5322 2.2 (fields, folding), 3.4 (addresses, read by
+ * addrlist.c), 3.6.2 (originator fields), RFC 6409 8.
  * Exposure: parses untrusted message content; bounded copies only.
  */
-#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "addrlist.h"
 #include "msg.h"
 
 /* Length of the line at p (up to and including LF), within end. */
@@ -64,98 +66,75 @@ unfold(const char *v, size_t n, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
-/*
- * Collect addr-specs from an address-list: skip comments and display
- * names; an address is either inside <...> or a bare token holding '@'.
- */
-static void
-from_addresses(const char *v, struct msg_info *mi)
+/* The value of the field at v..end without the line end closing it. */
+static size_t
+value_len(const char *v, const char *end)
 {
-	char tok[256];
-	size_t t = 0;
-	int depth = 0, inq = 0, angle = 0, has_angle = 0;
+	size_t n = (size_t)(end - v);
 
-	for (const char *p = v;; p++) {
-		char c = *p;
-		int end_tok = 0;
-
-		if (c == '\0')
-			end_tok = 1;
-		else if (inq) {
-			if (c == '\\' && p[1])
-				p++;
-			else if (c == '"')
-				inq = 0;
-			if (angle && t + 2 < sizeof(tok)) {
-				tok[t++] = c;
-			}
-			continue;
-		} else if (depth > 0) {
-			if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-			continue;
-		} else if (c == '(') {
-			depth = 1;
-			continue;
-		} else if (c == '"') {
-			inq = 1;
-			if (angle && t + 1 < sizeof(tok))
-				tok[t++] = c;
-			continue;
-		} else if (c == '<') {
-			angle = 1;
-			has_angle = 1;
-			t = 0;
-			continue;
-		} else if (c == '>') {
-			angle = 0;
-			end_tok = 1;
-		} else if (c == ',' || c == ';' || c == ':') {
-			if (c == ':' && !has_angle)
-				t = 0;		/* group name */
-			else
-				end_tok = 1;
-		} else if (c == ' ' && !angle) {
-			if (!has_angle && t > 0 && memchr(tok, '@', t))
-				end_tok = 1;
-			else if (!has_angle)
-				t = 0;		/* a display-name word */
-			continue;
-		} else {
-			if (t + 1 < sizeof(tok))
-				tok[t++] = c;
-			else
-				mi->from_bad = 1;
-			continue;
-		}
-		if (end_tok) {
-			/* An unclosed <...> is no address (from_bad below). */
-			if (t > 0 && memchr(tok, '@', t) && !(c == '\0' &&
-			    angle) && mi->nfrom_addr < MSG_FROM_MAX) {
-				char *dst = mi->from_addr[mi->nfrom_addr++];
-
-				memcpy(dst, tok, t);
-				dst[t] = '\0';
-				for (char *d = strrchr(dst, '@'); d && *d; d++)
-					*d = (char)tolower((unsigned char)*d);
-			}
-			t = 0;
-			if (c == ',' || c == ';')
-				has_angle = 0;
-		}
-		if (c == '\0')
-			break;
+	if (n > 0 && v[n - 1] == '\n') {
+		n--;
+		if (n > 0 && v[n - 1] == '\r')
+			n--;
 	}
-	if (inq || depth || angle)
-		mi->from_bad = 1;
+	return n;
+}
+
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
+static const char *
+add_from(void *arg, const char *addr, size_t at)
+{
+	struct msg_info *mi = arg;
+
+	if (mi->nfrom_addr >= MSG_FROM_MAX)
+		return "more than " STR(MSG_FROM_MAX) " addresses";
+	memcpy(mi->from_addr[mi->nfrom_addr++], addr, strlen(addr) + 1);
+	return NULL;
+}
+
+static const char *
+add_sender(void *arg, const char *addr, size_t at)
+{
+	struct msg_info *mi = arg;
+
+	if (mi->sender_addr[0] != '\0')
+		return "more than one address";
+	memcpy(mi->sender_addr, addr, strlen(addr) + 1);
+	return NULL;
+}
+
+static void
+parse_from(const char *v, size_t n, struct msg_info *mi)
+{
+	if (addrlist_parse(v, n, add_from, mi, &mi->from_err) == -1)
+		mi->nfrom_addr = 0;
+}
+
+static void
+parse_sender(const char *v, size_t n, struct msg_info *mi)
+{
+	int r = addrlist_parse(v, n, add_sender, mi, &mi->sender_err);
+
+	if (r == 0)
+		mi->sender_err = "no address";
+	if (r != 1)
+		mi->sender_addr[0] = '\0';
 }
 
 static int
 name_is(const char *p, size_t n, const char *name)
 {
 	return strlen(name) == n && strncasecmp(p, name, n) == 0;
+}
+
+/* Fields that name blind recipients: Bcc: and, for a message sent on
+ * again, Resent-Bcc: (RFC 5322 3.6.6).  Neither may reach anyone. */
+static int
+is_bcc(const char *p, size_t n)
+{
+	return name_is(p, n, "Bcc") || name_is(p, n, "Resent-Bcc");
 }
 
 void
@@ -188,7 +167,7 @@ msg_scan(const char *msg, size_t len, struct msg_info *mi)
 			mi->nreceived++;
 		else if (name_is(p, nl, "Date"))
 			mi->has_date = 1;
-		else if (name_is(p, nl, "Bcc"))
+		else if (is_bcc(p, nl))
 			mi->nbcc++;
 		else if (name_is(p, nl, "Message-ID")) {
 			mi->has_message_id = 1;
@@ -199,16 +178,13 @@ msg_scan(const char *msg, size_t len, struct msg_info *mi)
 			    sizeof(mi->subject));
 		else if (name_is(p, nl, "From")) {
 			if (mi->nfrom++ == 0) {
-				char full[2048];
-
-				unfold(v, (size_t)(p + flen - v), full,
-				    sizeof(full));
-				if (strlen(full) >= sizeof(mi->from) - 1)
-					mi->from_bad = 1;
-				memcpy(mi->from, full, sizeof(mi->from) - 1);
-				mi->from[sizeof(mi->from) - 1] = '\0';
-				from_addresses(full, mi);
+				unfold(v, (size_t)(p + flen - v), mi->from,
+				    sizeof(mi->from));
+				parse_from(v, value_len(v, p + flen), mi);
 			}
+		} else if (name_is(p, nl, "Sender")) {
+			if (mi->nsender++ == 0)
+				parse_sender(v, value_len(v, p + flen), mi);
 		}
 		p += flen;
 	}
@@ -228,8 +204,8 @@ msg_build(const char *msg, size_t len, const struct msg_info *mi,
 
 		while (p + flen < hend && (p[flen] == ' ' || p[flen] == '\t'))
 			flen += line_len(p + flen, hend);
-		/* Bcc: must never reach a recipient. */
-		if (!(nl && name_is(p, nl, "Bcc")) &&
+		/* Bcc: and Resent-Bcc: must never reach a recipient. */
+		if (!(nl && is_bcc(p, nl)) &&
 		    buf_append(out, p, flen) == -1)
 			return -1;
 		p += flen;
@@ -245,6 +221,54 @@ msg_build(const char *msg, size_t len, const struct msg_info *mi,
 	if (!mi->has_blank && buf_append(out, "\r\n", 2) == -1)
 		return -1;
 	return buf_append(out, msg + mi->header_len, len - mi->header_len);
+}
+
+static const char *
+check_owned(const char *field, const char *addr,
+    int (*owns)(const void *, const char *), const void *arg,
+    const char *who, char *buf, size_t bufsz)
+{
+	const char *at = strrchr(addr, '@');
+
+	if (at != NULL && owns(arg, at + 1))
+		return NULL;
+	snprintf(buf, bufsz, "550 5.7.1 Error: %s address <%s> not owned by "
+	    "subaccount %s", field, addr, who);
+	return buf;
+}
+
+const char *
+msg_check_authors(const struct msg_info *mi,
+    int (*owns)(const void *, const char *), const void *arg,
+    const char *who, char *buf, size_t bufsz)
+{
+	const char *r;
+
+	if (mi->nfrom > 1)
+		return "554 5.6.0 Error: message has more than one From header";
+	if (mi->nsender > 1)
+		return "554 5.6.0 Error: message has more than one Sender "
+		    "header";
+	if (mi->nfrom == 1 && mi->from_err != NULL) {
+		snprintf(buf, bufsz, "550 5.7.1 Error: From: header not "
+		    "accepted: %s", mi->from_err);
+		return buf;
+	}
+	if (mi->nfrom == 1 && mi->nfrom_addr == 0)
+		return "550 5.7.1 Error: From: header has no address";
+	if (mi->nsender == 1 && mi->sender_err != NULL) {
+		snprintf(buf, bufsz, "550 5.7.1 Error: Sender: header not "
+		    "accepted: %s", mi->sender_err);
+		return buf;
+	}
+	for (int i = 0; i < mi->nfrom_addr; i++)
+		if ((r = check_owned("From:", mi->from_addr[i], owns, arg, who,
+		    buf, bufsz)) != NULL)
+			return r;
+	if (mi->nsender == 1)
+		return check_owned("Sender:", mi->sender_addr, owns, arg, who,
+		    buf, bufsz);
+	return NULL;
 }
 
 void

@@ -868,6 +868,12 @@ trace_proto(const struct session *s)
 	return s->authed == AUTH_SASL ? "ESMTPA" : "ESMTP";
 }
 
+static int
+owns_domain(const void *sa, const char *domain)
+{
+	return account_owns_domain(sa, domain);
+}
+
 /* Policy on the header section; NULL when the message may go. */
 static const char *
 check_headers(struct session *s, const struct msg_info *mi, char *buf,
@@ -877,25 +883,12 @@ check_headers(struct session *s, const struct msg_info *mi, char *buf,
 
 	if (mi->nreceived >= gcfg->limits.received_headers)
 		return "554 5.4.6 Error: too many Received headers (mail loop?)";
-	if (mi->nfrom > 1)
-		return "554 5.6.0 Error: message has more than one From header";
-	if (mi->nfrom == 1 && (mi->from_bad || mi->nfrom_addr == 0))
-		return "554 5.6.0 Error: malformed From header";
 	if (mi->nfrom == 0 && s->tx.mail.path.len == 0)
 		return "554 5.6.0 Error: message has no From header";
 	if (sa == NULL || !sa->enabled)
 		return "550 5.7.1 Error: subaccount is disabled or gone";
-	for (int i = 0; i < mi->nfrom_addr; i++) {
-		const char *at = strrchr(mi->from_addr[i], '@');
-
-		if (at == NULL || !account_owns_domain(sa, at + 1)) {
-			snprintf(buf, bufsz, "550 5.7.1 Error: From: address "
-			    "<%s> not owned by subaccount %s",
-			    mi->from_addr[i], sa->name);
-			return buf;
-		}
-	}
-	return NULL;
+	/* From: and Sender: read whole, every address owned. */
+	return msg_check_authors(mi, owns_domain, sa, sa->name, buf, bufsz);
 }
 
 /*

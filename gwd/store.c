@@ -506,8 +506,9 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	st_upd_held = prep(qdb, "UPDATE message SET held = ? WHERE id = ?");
 	st_supp_put = prep(qdb, "INSERT OR REPLACE INTO suppression"
 	    " (subaccount, address, reason, created) VALUES (?, ?, ?, ?)");
+	/* Every spelling of the address (rows of older versions too). */
 	st_supp_del = prep(qdb, "DELETE FROM suppression WHERE subaccount = ?"
-	    " AND address = ?");
+	    " AND gw_addr_key(address) = gw_addr_key(?)");
 	st_pause = prep(qdb, "INSERT OR REPLACE INTO subaccount_pause"
 	    " (subaccount, paused, since, reason) VALUES (?, ?, ?, ?)");
 	auditlog_open(&alog, ldb);

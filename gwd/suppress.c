@@ -1,14 +1,16 @@
 /*
  * suppress.c - the suppression list in gwd (see suppress.h).
  *
- * Keys are "SUBACCOUNT\nADDRESS" with the address in lower case (the
- * subaccount "" for global admin entries): a newline can be in neither
- * a subaccount name nor an address.
+ * Keys are "SUBACCOUNT\nADDRESS" with the address in the form of
+ * addr_key(): one spelling ("victim"@d is victim@d), in lower case, local
+ * part included (the subaccount "" for global admin entries); a newline
+ * can be in neither a subaccount name nor an address.  Rows are keyed
+ * the same way when they are read, so rows an older gw wrote in another
+ * spelling still refuse.
  * Exposure: addresses come from RCPT TO (already parsed), reasons from
  * remote replies (made printable by reply.c; cut and flattened here
  * before they go into a reply line) and from gwctl.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,14 +59,11 @@ supp_new(const char *reason, const char *source, int64_t created)
 static int
 make_key(char out[KEY_MAX], const char *sub, const char *addr)
 {
-	int n = snprintf(out, KEY_MAX, "%s\n%s", sub ? sub : "", addr);
-	char *p;
+	int n = snprintf(out, KEY_MAX, "%s\n", sub ? sub : "");
 
 	if (n < 0 || n >= KEY_MAX)
 		return -1;
-	for (p = strchr(out, '\n') + 1; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return 0;
+	return addr_key(addr, out + n, KEY_MAX - (size_t)n);
 }
 
 /* The maps exist from the first use on (gw.db is read before queue.db). */

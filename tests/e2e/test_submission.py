@@ -179,6 +179,24 @@ def test_headers_added_when_missing(gw, sink):
     assert got.body == b"body\r\n"
 
 
+def test_resent_bcc_removed(gw, sink):
+    """Resent-Bcc: names blind recipients of a resent message, as Bcc: does
+    of the original (RFC 5322 3.6.6): neither reaches anyone."""
+    raw = (b"Resent-From: app@example.com\r\nResent-Bcc: hidden@dest.test\r\n"
+           b"From: app@example.com\r\nTo: user@dest.test\r\nSubject: again\r\n"
+           b"RESENT-BCC:\r\n\tfolded@dest.test\r\n\r\nbody\r\n")
+    with smtplib.SMTP("127.0.0.1", gw.ports["submission"], timeout=10) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        s.sendmail("app@example.com", ["user@dest.test", "hidden@dest.test",
+                                       "folded@dest.test"], raw)
+    got = sink.wait_count(1)[0]
+    hdr = got.headers.decode()
+    assert "Resent-From: app@example.com" in hdr
+    assert "bcc" not in hdr.lower()
+    assert "hidden@" not in hdr and "folded@" not in hdr
+
+
 def test_ip_allowlist_admits_server_without_auth(gw, sink):
     gw.gwctl("subaccount", "allow-ip", "app", "127.0.0.0/8")
     msg = message(subject="by-ip")

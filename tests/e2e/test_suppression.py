@@ -8,7 +8,10 @@ import smtplib
 
 import pytest
 
-from conftest import client_tls_context, smarthost, wait_for
+import os
+import sqlite3
+
+from conftest import Raw, client_tls_context, login, smarthost, wait_for
 
 
 def send(gw, rcpts, frm="app@example.com", user="app", password="s3cret-pass",
@@ -200,6 +203,71 @@ def test_delete_bounce_entry_quoted_local_part(refusing, sink):
     r = g.gwctl("suppression", "delete", '"Q U"@dest.test')
     assert "1 deleted" in r.stderr
     assert rcpt(g, '"q u"@dest.test')[0] == 250
+
+
+def rcpt_raw(gw, addr, user="app", password="s3cret-pass"):
+    """RCPT TO:<addr> exactly as written (smtplib re-spells quoted local
+    parts): the reply (code, text)."""
+    r = Raw(gw.ports["submission"])
+    r.reply()
+    assert login(r, user, password)[0] == 235
+    assert r.cmd("MAIL FROM:<%s@example.com>" % user)[0] == 250
+    got = r.cmd("RCPT TO:<%s>" % addr)
+    r.cmd("QUIT")
+    r.close()
+    return got
+
+
+def test_quoting_does_not_pass_suppression(refusing, sink):
+    """"victim"@d, "vic\\tim"@d and "Victim"@D are victim@d (RFC 5321
+    4.1.2): an entry for one refuses them all, whichever way either was
+    spelt, in gw.db, in queue.db, and in rows older versions wrote."""
+    g = refusing
+    g.gwctl("suppression", "add", "victim@dest.test", "--subaccount", "app")
+    for spelling in ['"victim"@dest.test', '"vic\\tim"@dest.test',
+                     '"Victim"@Dest.Test', "VICTIM@dest.test"]:
+        code, text = rcpt_raw(g, spelling)
+        assert code == 550 and "suppressed" in text, spelling
+    # An entry made in the quoted spelling is stored in the plain one.
+    g.gwctl("suppression", "add", '"listed"@dest.test')
+    assert [e["address"] for e in listing(g)
+            if "listed" in e["address"]] == ["listed@dest.test"]
+    assert rcpt_raw(g, "listed@dest.test")[0] == 550
+    # A local part that needs its quotes keeps them, and still matches.
+    g.gwctl("suppression", "add", '"a b"@dest.test')
+    assert rcpt_raw(g, '"a\\ b"@dest.test')[0] == 550
+    assert rcpt_raw(g, "ab@dest.test")[0] == 250
+
+    # A hard bounce of a quoted spelling: the next hop is given the
+    # plain one, and the entry refuses every spelling.
+    send(g, ['"gone"@dest.test'])
+    e = wait_for(lambda: entry(g, "gone@dest.test"), what="bounce entry")
+    assert e[0]["source"] == "bounce"
+    assert [m for m in sink.messages if m.mail_from == ""]
+    assert rcpt_raw(g, "gone@dest.test")[0] == 550
+    assert rcpt_raw(g, '"g\\one"@dest.test')[0] == 550
+
+    # Rows written by an older gw in a quoted spelling: gwd refuses the
+    # plain one, and gwctl deletes them by any spelling.
+    g.stop()
+    with sqlite3.connect(os.path.join(g.state, "gw.db")) as c:
+        c.execute("INSERT INTO suppression (subaccount_id, address, source,"
+                  " created) VALUES (NULL, '\"old\"@dest.test', 'admin', 0)")
+    with sqlite3.connect(os.path.join(g.state, "queue.db")) as c:
+        c.execute("INSERT INTO suppression (subaccount, address, reason,"
+                  " created) VALUES ('app', '\"older\"@dest.test', 'x', 0)")
+    g.start()
+    assert rcpt_raw(g, "old@dest.test")[0] == 550
+    assert rcpt_raw(g, "older@dest.test")[0] == 550
+    assert "1 deleted" in g.gwctl("suppression", "delete",
+                                  "old@dest.test").stderr
+    assert "1 deleted" in g.gwctl("suppression", "delete", "older@dest.test",
+                                  "--subaccount", "app").stderr
+    assert rcpt_raw(g, "old@dest.test")[0] == 250
+    assert rcpt_raw(g, "older@dest.test")[0] == 250
+    g.stop()
+    g.start()
+    assert rcpt_raw(g, "older@dest.test")[0] == 250
 
 
 def test_admin_entries_apply_at_once(refusing, tmp_path):

@@ -3,11 +3,14 @@
  * fuzz_addr.c - RFC 5321 paths.  Invariants: an accepted path holds only
  * printable ASCII, fits its limits, has its '@' where `at` says, a lower
  * case domain, and `consumed` ends at its '>'; every verdict has a reply.
+ * The stored address is canonical: spelling it again changes nothing, and
+ * its key is it in lower case.
  */
 #include <assert.h>
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 
@@ -40,6 +43,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(mp.addr[mp.at] == '@');
 		for (i = mp.at + 1; i < mp.len; i++)
 			assert(!isupper((unsigned char)mp.addr[i]));
+		{
+			char c[ADDR_PATH_MAX + 1], k[ADDR_PATH_MAX + 1];
+
+			assert(addr_canon(mp.addr, 0, c, sizeof(c)) ==
+			    (int)mp.len && strcmp(c, mp.addr) == 0);
+			assert(addr_key(mp.addr, k, sizeof(k)) == 0 &&
+			    strcasecmp(k, mp.addr) == 0);
+			for (i = 0; i < mp.len; i++)
+				assert(!isupper((unsigned char)k[i]));
+		}
 		if (!mp.literal) {
 			assert(addr_valid_domain(mailpath_domain(&mp)));
 			assert(addr_domain_within(mailpath_domain(&mp),

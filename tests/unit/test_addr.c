@@ -35,6 +35,19 @@ test_paths(void **state)
 		    "x.test", 16 },
 		{ "<\"a\\\"b\"@x.test>", 0, ADDR_OK, "\"a\\\"b\"@x.test",
 		    "x.test", 15 },
+		/* Quotes that are not needed go (RFC 5321 4.1.2). */
+		{ "<\"Victim\"@Dest.TEST>", 0, ADDR_OK, "Victim@dest.test",
+		    "dest.test", 20 },
+		{ "<\"\\v\\i.c\"@x.test>", 0, ADDR_OK, "vi.c@x.test", "x.test",
+		    17 },
+		{ "<\"a..b\"@x.test>", 0, ADDR_OK, "\"a..b\"@x.test", "x.test",
+		    15 },
+		{ "<\".a\"@x.test>", 0, ADDR_OK, "\".a\"@x.test", "x.test", 13 },
+		{ "<\"\"@x.test>", 0, ADDR_OK, "\"\"@x.test", "x.test", 11 },
+		{ "<\"a\\ b\"@x.test>", 0, ADDR_OK, "\"a b\"@x.test", "x.test",
+		    15 },
+		{ "<\"a\\\\b\"@x.test>", 0, ADDR_OK, "\"a\\\\b\"@x.test",
+		    "x.test", 15 },
 		{ "<u%v!w@x.test>", 0, ADDR_OK, "u%v!w@x.test", "x.test", 14 },
 		{ "<u@[127.0.0.1]>", 0, ADDR_OK, "u@[127.0.0.1]",
 		    "[127.0.0.1]", 15 },
@@ -144,6 +157,71 @@ test_domains(void **state)
 	assert_false(addr_domain_within("example.com", ""));
 }
 
+/* One spelling per mailbox; keys fold the local part's case too. */
+static void
+test_canon(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 flags;
+		const char	*out;		/* NULL: -1 */
+	} cases[] = {
+		{ "victim@dest.test", 0, "victim@dest.test" },
+		{ "\"victim\"@dest.test", 0, "victim@dest.test" },
+		{ "\"vic\\tim\"@DEST.test", 0, "victim@dest.test" },
+		{ "\"Victim\"@dest.test", 0, "Victim@dest.test" },
+		{ "\"Victim\"@dest.test", ADDR_CANON_FOLD, "victim@dest.test" },
+		{ "\"Q U\"@dest.test", ADDR_CANON_FOLD, "\"q u\"@dest.test" },
+		{ "\"a\\\"b\"@x.test", 0, "\"a\\\"b\"@x.test" },
+		{ "\"a@b\"@x.test", 0, "\"a@b\"@x.test" },
+		{ "a.b@x.test", 0, "a.b@x.test" },
+		{ "<a@x.test>", 0, NULL },	/* brackets are not part of it */
+		{ "a@x.test ", 0, NULL },
+		{ "a@", 0, NULL },
+		{ "", 0, NULL },
+	};
+	char out[ADDR_PATH_MAX + 1];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int n = addr_canon(cases[i].in, cases[i].flags, out,
+		    sizeof(out));
+
+		if (cases[i].out == NULL) {
+			if (n != -1)
+				fail_msg("%s: %s, want -1", cases[i].in, out);
+			continue;
+		}
+		if (n < 0)
+			fail_msg("%s: -1, want %s", cases[i].in, cases[i].out);
+		assert_string_equal(out, cases[i].out);
+		assert_int_equal(n, strlen(cases[i].out));
+	}
+	/* No room: -1, never a cut address. */
+	assert_int_equal(addr_canon("abc@x.test", 0, out, 10), -1);
+	assert_int_equal(addr_canon("abc@x.test", 0, out, 11), 10);
+
+	/* addr_local_canon: from the text of a local part. */
+	assert_int_equal(addr_local_canon("a.b", 3, out, sizeof(out)), 3);
+	assert_string_equal(out, "a.b");
+	assert_int_equal(addr_local_canon("a\"b", 3, out, sizeof(out)), 6);
+	assert_string_equal(out, "\"a\\\"b\"");
+	assert_int_equal(addr_local_canon("", 0, out, sizeof(out)), 2);
+	assert_string_equal(out, "\"\"");
+	assert_int_equal(addr_local_canon("a\tb", 3, out, sizeof(out)), -1);
+	assert_int_equal(addr_local_canon("\xc3\xa9", 2, out, sizeof(out)),
+	    -1);
+	assert_int_equal(addr_local_canon("a b", 3, out, 5), -1);
+	assert_int_equal(addr_local_canon("a b", 3, out, 6), 5);
+
+	/* addr_key: canonical and folded; other strings just folded. */
+	assert_int_equal(addr_key("\"Victim\"@Dest.Test", out, sizeof(out)),
+	    0);
+	assert_string_equal(out, "victim@dest.test");
+	assert_int_equal(addr_key("Not An Address", out, sizeof(out)), 0);
+	assert_string_equal(out, "not an address");
+	assert_int_equal(addr_key("abcdef", out, 6), -1);
+}
+
 int
 main(void)
 {
@@ -152,6 +230,7 @@ main(void)
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_domains),
+		cmocka_unit_test(test_canon),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

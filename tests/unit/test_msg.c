@@ -40,7 +40,8 @@ test_scan_fields(void **state)
 	assert_int_equal(mi.nfrom_addr, 1);
 	/* The domain is lower-cased, the local part kept. */
 	assert_string_equal(mi.from_addr[0], "Jane@example.com");
-	assert_false(mi.from_bad);
+	assert_null(mi.from_err);
+	assert_int_equal(mi.nsender, 0);
 	assert_memory_equal(m + mi.body_off, "body\r\n", 6);
 }
 
@@ -64,7 +65,10 @@ test_from_forms(void **state)
 		{ "Team: a@example.com, b@example.org;", 2, "a@example.com",
 		    "b@example.org", 0 },
 		{ "<a@example.com", 0, NULL, NULL, 1 },
-		{ "undisclosed", 0, NULL, NULL, 0 },
+		{ "undisclosed", 0, NULL, NULL, 1 },
+		{ "(x\\() <ceo@other.org> ) <a@example.com>", 0, NULL, NULL, 1 },
+		{ "a@example.com,\r\n\t(folded) Bob\r\n <b@example.org>", 2,
+		    "a@example.com", "b@example.org", 0 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -73,9 +77,10 @@ test_from_forms(void **state)
 
 		snprintf(m, sizeof(m), "From: %s\r\n\r\nx\r\n", cases[i].from);
 		msg_scan(m, strlen(m), &mi);
-		if (mi.nfrom_addr != cases[i].n || mi.from_bad != cases[i].bad)
-			fail_msg("%s: n=%d bad=%d", cases[i].from,
-			    mi.nfrom_addr, mi.from_bad);
+		if (mi.nfrom_addr != cases[i].n ||
+		    (mi.from_err != NULL) != cases[i].bad)
+			fail_msg("%s: n=%d err=%s", cases[i].from,
+			    mi.nfrom_addr, mi.from_err ? mi.from_err : "-");
 		if (cases[i].first)
 			assert_string_equal(mi.from_addr[0], cases[i].first);
 		if (cases[i].second)
@@ -83,17 +88,114 @@ test_from_forms(void **state)
 	}
 }
 
+/* The subaccount of these tests owns example.com and its subdomains. */
+static int
+owns(const void *arg, const char *domain)
+{
+	size_t n = strlen(domain);
+
+	return strcmp(domain, "example.com") == 0 || (n > 12 &&
+	    strcmp(domain + n - 12, ".example.com") == 0);
+}
+
+/* msg_check_authors on a message with these header lines. */
+static const char *
+authors(const char *hdr, char *buf, size_t bufsz)
+{
+	char m[4096];
+	static struct msg_info mi;
+
+	snprintf(m, sizeof(m), "%s\r\nSubject: s\r\n\r\nbody\r\n", hdr);
+	msg_scan(m, strlen(m), &mi);
+	return msg_check_authors(&mi, owns, NULL, "alice", buf, bufsz);
+}
+
+static void
+test_check_authors(void **state)
+{
+	static const struct {
+		const char	*hdr;
+		const char	*want;	/* NULL: may go; else reply start */
+	} cases[] = {
+		{ "From: a@example.com", NULL },
+		{ "From: A <a@mail.example.com>, b@EXAMPLE.com", NULL },
+		{ "From: a@example.com\r\nSender: S <s@example.com>", NULL },
+		{ "Sender: s@example.com", NULL },	/* From: is added */
+		/* Issue 19 (a): the ninth address is checked too. */
+		{ "From: a1@example.com, a2@example.com, a3@example.com, "
+		  "a4@example.com, a5@example.com, a6@example.com,\r\n "
+		  "a7@example.com, a8@example.com, ceo@other.org",
+		  "550 5.7.1 Error: From: address <ceo@other.org> not owned "
+		  "by subaccount alice" },
+		/* Issue 19 (b): refused, not read as a@example.com. */
+		{ "From: (x\\() <ceo@other.org> ) <a@example.com>",
+		  "550 5.7.1 Error: From: header not accepted: a ')' without "
+		  "its '('" },
+		{ "From: Team:;", "550 5.7.1 Error: From: header has no "
+		  "address" },
+		{ "From: a@example.com\r\nFrom: b@example.com",
+		  "554 5.6.0 Error: message has more than one From header" },
+		{ "From: a@example.com\r\nSender: ceo@other.org",
+		  "550 5.7.1 Error: Sender: address <ceo@other.org> not owned" },
+		{ "From: a@example.com\r\nSender: s@example.com, "
+		  "t@example.com", "550 5.7.1 Error: Sender: header not "
+		  "accepted: more than one address" },
+		{ "From: a@example.com\r\nSender: G:;",
+		  "550 5.7.1 Error: Sender: header not accepted: no address" },
+		{ "From: a@example.com\r\nSender: (x\\() <ceo@other.org> ) "
+		  "<s@example.com>", "550 5.7.1 Error: Sender: header not "
+		  "accepted" },
+		{ "From: a@example.com\r\nSender: s@example.com\r\n"
+		  "Sender: t@example.com", "554 5.6.0 Error: message has more "
+		  "than one Sender header" },
+		{ "From: a@[192.0.2.1]", "550 5.7.1 Error: From: address "
+		  "<a@[192.0.2.1]> not owned" },
+		{ "From: a@evilexample.com", "550 5.7.1" },
+	};
+	char buf[600];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *r = authors(cases[i].hdr, buf, sizeof(buf));
+
+		if (cases[i].want == NULL && r != NULL)
+			fail_msg("%s: %s", cases[i].hdr, r);
+		if (cases[i].want != NULL && (r == NULL ||
+		    strncmp(r, cases[i].want, strlen(cases[i].want)) != 0))
+			fail_msg("%s: %s, want %s", cases[i].hdr, r ? r : "NULL",
+			    cases[i].want);
+	}
+}
+
+/* 32 From: addresses are checked; a 33rd refuses the field whole. */
+static void
+test_from_bound(void **state)
+{
+	char hdr[4096], buf[600];
+	size_t n = 0;
+
+	n += (size_t)snprintf(hdr, sizeof(hdr), "From: ");
+	for (int i = 0; i < MSG_FROM_MAX; i++)
+		n += (size_t)snprintf(hdr + n, sizeof(hdr) - n,
+		    "%sa%d@example.com", i ? ",\r\n " : "", i);
+	assert_null(authors(hdr, buf, sizeof(buf)));
+	snprintf(hdr + n, sizeof(hdr) - n, ", a@example.com");
+	assert_string_equal(authors(hdr, buf, sizeof(buf)), "550 5.7.1 Error: "
+	    "From: header not accepted: more than 32 addresses");
+}
+
 static void
 test_build(void **state)
 {
 	static const char m[] = "From: a@example.com\r\nBcc: x@y.z,\r\n"
-	    " w@v.u\r\nSubject: s\r\n\r\n.body\r\n";
+	    " w@v.u\r\nResent-Bcc: r@y.z\r\nSubject: s\r\n"
+	    "resent-bcc:\r\n\tq@y.z\r\n\r\n.body\r\n";
 	static const char want[] = "Received: r\r\nFrom: a@example.com\r\n"
 	    "Subject: s\r\nMessage-ID: <1@h>\r\n\r\n.body\r\n";
 	struct msg_info mi;
 	struct buf out;
 
 	msg_scan(m, sizeof(m) - 1, &mi);
+	assert_int_equal(mi.nbcc, 3);
 	buf_init(&out, 0);
 	assert_int_equal(msg_build(m, sizeof(m) - 1, &mi, "Received: r\r\n",
 	    "Message-ID: <1@h>\r\n", &out), 0);
@@ -145,6 +247,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan_fields),
 		cmocka_unit_test(test_from_forms),
+		cmocka_unit_test(test_check_authors),
+		cmocka_unit_test(test_from_bound),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_build_without_blank_line),
 		cmocka_unit_test(test_sanitize),
