@@ -49,7 +49,6 @@
 #include <sys/un.h>
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -578,9 +577,10 @@ static int
 bind_control(char *err, size_t errsz)
 {
 	struct sockaddr_un sun;
-	struct passwd *pw;
 	char *slash;
 	mode_t old;
+	uid_t uid;
+	gid_t gid;
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -604,9 +604,12 @@ bind_control(char *err, size_t errsz)
 		return -1;
 	}
 	unlink(sun.sun_path);
+	/* A directory made here (/run/gw after a boot) is the user's: its
+	 * group reaches the socket, and gwd removes it at exit. */
+	owner_ids(gcfg->user, &uid, &gid);
 	if ((slash = strrchr(sun.sun_path, '/')) != NULL && slash != sun.sun_path) {
 		*slash = '\0';
-		if (mkdir_p(sun.sun_path, 0750) == -1)
+		if (mkdir_p_owned(sun.sun_path, 0750, uid, gid) == -1)
 			log_warn("mkdir %s", sun.sun_path);
 		*slash = '/';
 	}
@@ -622,8 +625,7 @@ bind_control(char *err, size_t errsz)
 	umask(old);
 	/* 0660 for gwd's user and group: gwd (after dropping root) and the
 	 * admins in group gw may talk to it. */
-	if (gcfg->user && gcfg->user[0] && (pw = getpwnam(gcfg->user)) != NULL &&
-	    chown(sun.sun_path, pw->pw_uid, pw->pw_gid) == -1)
+	if (uid != (uid_t)-1 && chown(sun.sun_path, uid, gid) == -1)
 		log_warn("chown %s", sun.sun_path);
 	if (chmod(sun.sun_path, 0660) == -1)
 		log_warn("chmod %s", sun.sun_path);
