@@ -73,6 +73,7 @@
 #include "pause.h"
 #include "queue.h"
 #include "quota.h"
+#include "retention.h"
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
@@ -108,7 +109,7 @@ static int
 snapshot(struct stat_row *r, int max)
 {
 	struct queue_stats q;
-	int64_t now = now_us();
+	int64_t now = now_us(), pruned, oldest;
 	int n = 0;
 
 	queue_stats(&q);
@@ -174,6 +175,12 @@ snapshot(struct stat_row *r, int max)
 	    q.oldest_us ? (now - q.oldest_us) / 1000000 : 0);
 	ROW("destinations", "gw_destinations", "gauge",
 	    "Delivery destinations known now.", q.destinations);
+	retention_stats(&pruned, &oldest);
+	ROW("log_pruned_total", "gw_log_pruned_total", "counter",
+	    "Events pruned from log.db (log.retention_days).", pruned);
+	ROW("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds",
+	    "gauge", "Age of the oldest event in log.db.",
+	    oldest ? (now - oldest) / 1000000 : 0);
 #undef ROW
 	return n;
 }
