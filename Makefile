@@ -11,6 +11,7 @@
 #   make bench           bench/relay against Postfix (not part of check)
 #   make bench-priority  bench/priority: transactional mail under a bulk
 #                        backlog, gwd against Postfix (not part of check)
+#   make bench-retention bench/retention: how fast gwd prunes log.db
 #   make install         PREFIX=/usr/local DESTDIR=
 
 VERSION    := 0.1.0
@@ -61,7 +62,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # Drivers the e2e tests run (built with the programs, never installed).
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump
 
-.PHONY: bench-search bench-priority all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-search bench-priority bench-retention all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -161,6 +162,12 @@ $(BUILD)/logfill: bench/logfill.c $(OBJ)/gwd/auditlog.o $(BUILD)/libgwcommon.a
 
 bench-search: all $(BUILD)/logfill
 	$(PYTHON) bench/search $(BENCH_ARGS)
+
+# bench/retention: events pruned per second from a log.db of 2 million
+# events, half past log.retention_days (BENCH_ARGS="--load 10": while
+# gwd relays; "--build old=DIR --build new=DIR" to compare builds).
+bench-retention: all $(BUILD)/logfill
+	$(PYTHON) bench/retention $(BENCH_ARGS)
 
 # bench/priority: 100 000 bulk messages queued for a slow destination,
 # then transactional ones timed from their 250 to the sink

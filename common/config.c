@@ -51,6 +51,10 @@ static const struct opt opts[] = {
 	    0 },
 	{ "metrics.min_free", O_SIZE, OFF(metrics_min_free), "64M", 0,
 	    INT64_MAX, 0, 0, 0 },
+	{ "metrics.connections", O_INT, OFF(metrics_connections), "16", 1,
+	    10000, 0, 0, 0 },
+	{ "metrics.idle_timeout", O_MS, OFF(metrics_idle_timeout_ms), "10s",
+	    100, 3600000, 0, 0, 0 },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
 	    0 },

@@ -39,6 +39,8 @@ struct gw_config {
 	char		*control_socket;
 	char		*metrics_listen;	/* "127.0.0.1:9465"; NULL: off */
 	int64_t		 metrics_min_free;	/* /health: bytes in state_dir */
+	int		 metrics_connections;	/* HTTP clients at once */
+	int64_t		 metrics_idle_timeout_ms; /* connect to answer */
 	int		 syslog;
 
 	struct gw_listen listen[GW_MAX_LISTEN];

@@ -79,7 +79,9 @@ json_plain(const unsigned char *p, size_t len)
 		return p[0] == '"' || p[0] == '\\' ? 0 : 1;
 	if (p[0] < 0x80 || (n = json_utf8_next(p, len, &cp)) == 0)
 		return 0;
-	return cp == 0x2028 || cp == 0x2029 ? 0 : n;
+	/* C1 controls (CSI is U+009B) act on terminals that read 8-bit
+	 * controls, like C0 on all; U+2028/9 end JavaScript lines. */
+	return cp < 0xa0 || cp == 0x2028 || cp == 0x2029 ? 0 : n;
 }
 
 /* Escape the one character (or invalid byte) at p; *used = its bytes. */
@@ -95,7 +97,7 @@ json_escape_one(struct buf *b, const unsigned char *p, size_t len,
 	if (p[0] < 0x80)
 		return json_escape_ctl(b, p[0]);
 	if ((*used = json_utf8_next(p, len, &cp)) != 0)
-		return buf_printf(b, "\\u%04" PRIx32, cp);	/* U+2028/9 */
+		return buf_printf(b, "\\u%04" PRIx32, cp);	/* C1, U+2028/9 */
 	*used = 1;
 	return buf_puts(b, "\\ufffd");
 }

@@ -6,8 +6,10 @@
  *   - '"' and '\' are escaped; \b \f \n \r \t use their short forms; every
  *     other byte below 0x20 and DEL (0x7f) becomes \u00XX;
  *   - well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
- *     nothing above U+10FFFF) is copied as is, except U+2028 and U+2029,
- *     which are written \u2028 and \u2029 so the output is also valid
+ *     nothing above U+10FFFF) is copied as is, except the C1 controls
+ *     U+0080..U+009F, written \u0080..\u009f like C0 (a terminal that
+ *     honours 8-bit controls takes U+009B as CSI), and U+2028 and
+ *     U+2029, written \u2028 and \u2029 so the output is also valid
  *     JavaScript;
  *   - each byte that is not part of well-formed UTF-8 becomes \ufffd
  *     (U+FFFD REPLACEMENT CHARACTER): one per byte, so a truncated

@@ -274,7 +274,32 @@ drop_privileges(const char *user, const char **errstr)
 }
 
 int
-mkdir_p(const char *path, mode_t mode)
+owner_ids(const char *user, uid_t *uid, gid_t *gid)
+{
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (geteuid() != 0 || user == NULL || *user == '\0' ||
+	    lookup_user(user, uid, gid) == -1 || *uid == 0) {
+		*uid = (uid_t)-1;
+		*gid = (gid_t)-1;
+		return 0;
+	}
+	return 1;
+}
+
+/* One directory of mkdir_p_owned(): made, and given away if asked. */
+static int
+mkdir_owned(const char *dir, mode_t mode, uid_t uid, gid_t gid)
+{
+	if (mkdir(dir, mode) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if (uid != (uid_t)-1 && chown(dir, uid, gid) == -1)
+		return -1;
+	return 0;
+}
+
+int
+mkdir_p_owned(const char *path, mode_t mode, uid_t uid, gid_t gid)
 {
 	char tmp[4096];
 	size_t n = strlen(path);
@@ -288,11 +313,15 @@ mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, mode) == -1 && errno != EEXIST)
+		if (mkdir_owned(tmp, mode, uid, gid) == -1)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(tmp, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
+	return mkdir_owned(tmp, mode, uid, gid);
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	return mkdir_p_owned(path, mode, (uid_t)-1, (gid_t)-1);
 }

@@ -47,7 +47,17 @@ void	 fmt_rfc5322(time_t, char *, size_t);
 int	 drop_privileges(const char *user, const char **errstr);
 int	 lookup_user(const char *user, uid_t *, gid_t *);
 
-/* Make every directory along `path`, mode 0750.  -1/errno on failure. */
+/*
+ * Who should own what a daemon started as root makes for `user`: 1 and
+ * user's ids when running as root and `user` names someone else than
+ * root; 0 and (uid_t)-1, (gid_t)-1 (chown's "leave it") otherwise.
+ */
+int	 owner_ids(const char *user, uid_t *, gid_t *);
+
+/* Make every directory along `path` with `mode`.  -1/errno on failure. */
 int	 mkdir_p(const char *path, mode_t);
+/* The same, and each directory it makes (not one that was there) gets
+ * owner uid:gid, unless uid is (uid_t)-1. */
+int	 mkdir_p_owned(const char *path, mode_t, uid_t, gid_t);
 
 #endif

@@ -10,7 +10,10 @@
  * paused=0|1 [reason=TEXT]"; quota 0: none), `suppression delete`,
  * `subaccount resume` (gwctl).  Peers are checked with SO_PEERCRED: root
  * or gwd's own user only.  The metrics listener speaks just enough
- * HTTP/1.0 for Prometheus and health checks: GET /metrics, GET /health.
+ * HTTP/1.0 for Prometheus and health checks: GET /metrics, GET /health;
+ * it has no authentication, so it holds at most metrics.connections
+ * clients, each for at most metrics.idle_timeout, and neither listener
+ * takes descriptors SMTP needs (see "Descriptors" below).
  *
  * Queue commands (control_queue.c; gwctl queue).  ID is a queue id, 16
  * upper-case hex digits; ALL (upper case only) is every message; at most
@@ -43,13 +46,14 @@
  * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
  * Control bytes in values are sent as '?' (TAB as it is).
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/un.h>
 
 #include <errno.h>
-#include <pwd.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +73,7 @@
 #include "pause.h"
 #include "queue.h"
 #include "quota.h"
+#include "retention.h"
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
@@ -82,10 +87,13 @@ struct ctl_listener {
 	int		 fd;
 	int		 http;
 	struct ev_io	 io;
+	struct ev_timer	 resume;	/* after EMFILE: accept again */
+	uint64_t	 refused;	/* since the last warning */
+	int64_t		 warned;	/* loop_now() of that warning */
 };
 
-static struct ctl_listener	 ctl = { -1, 0, { 0 } };
-static struct ctl_listener	 http = { -1, 1, { 0 } };
+static struct ctl_listener	 ctl = { .fd = -1, .http = 0 };
+static struct ctl_listener	 http = { .fd = -1, .http = 1 };
 static char			*ctl_path;
 
 /* One snapshot of everything, as (name, help, type, value) rows. */
@@ -101,7 +109,7 @@ static int
 snapshot(struct stat_row *r, int max)
 {
 	struct queue_stats q;
-	int64_t now = now_us();
+	int64_t now = now_us(), pruned, oldest;
 	int n = 0;
 
 	queue_stats(&q);
@@ -167,6 +175,12 @@ snapshot(struct stat_row *r, int max)
 	    q.oldest_us ? (now - q.oldest_us) / 1000000 : 0);
 	ROW("destinations", "gw_destinations", "gauge",
 	    "Delivery destinations known now.", q.destinations);
+	retention_stats(&pruned, &oldest);
+	ROW("log_pruned_total", "gw_log_pruned_total", "counter",
+	    "Events pruned from log.db (log.retention_days).", pruned);
+	ROW("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds",
+	    "gauge", "Age of the oldest event in log.db.",
+	    oldest ? (now - oldest) / 1000000 : 0);
 #undef ROW
 	return n;
 }
@@ -454,28 +468,35 @@ answer_http(struct conn *c, const char *line)
 	conn_close_after_flush(c);
 }
 
-static void
-on_read(struct conn *c)
+/* The first line, once complete, without its CRLF; else NULL (and the
+ * conn closed at EOF or when the line outgrows REQ_MAX). */
+static char *
+request_line(struct conn *c)
 {
-	struct ctl_listener *l = c->arg;
 	char *p = buf_ptr(&c->in), *nl;
 	size_t n = buf_len(&c->in);
 
 	if (c->closing)
-		return;
+		return NULL;
 	nl = n ? memchr(p, '\n', n) : NULL;
 	if (nl == NULL) {
 		if (c->eof || n >= REQ_MAX - 1)
 			conn_close(c);
-		return;
+		return NULL;
 	}
 	*nl = '\0';
 	if (nl > p && nl[-1] == '\r')
 		nl[-1] = '\0';
-	if (l->http)
-		answer_http(c, p);
-	else
-		answer_control(c, p);
+	return p;
+}
+
+static void
+on_read(struct conn *c)
+{
+	char *line;
+
+	if ((line = request_line(c)) != NULL)
+		answer_control(c, line);
 }
 
 static void
@@ -546,6 +567,144 @@ static const struct conn_ops ctl_ops = {
 	.on_close = on_close,
 };
 
+/*
+ * Descriptors.  The metrics listener has no authentication, so it must
+ * never take what SMTP needs (issue 19: 291 idle connections to it used
+ * up a limit of 256, and then every SMTP client was refused).  So: at
+ * most metrics.connections clients at once, each closed
+ * metrics.idle_timeout after it connected, whatever it did meanwhile;
+ * and no metrics or control connection is kept while fewer than a
+ * quarter of RLIMIT_NOFILE descriptors are free.  accept() hands out the
+ * lowest free descriptor, so when it returns N, 0..N are all in use.
+ */
+struct http_client {
+	struct conn	*c;
+	struct ev_timer	 deadline;
+};
+
+static int	 nhttp;		/* metrics clients connected now */
+static int	 fd_limit;	/* RLIMIT_NOFILE's soft limit */
+
+static int
+fd_reserve_reached(int fd)
+{
+	return fd_limit > 0 && fd >= fd_limit - fd_limit / 4;
+}
+
+/*
+ * Answer (HTTP: a 503 in one small write to a fresh socket) and close.
+ * What the client already sent is read first: closing with unread input
+ * sends RST, and an RST can make the client drop the 503 unread.
+ */
+static void
+refuse_conn(struct ctl_listener *l, int fd, const char *why)
+{
+	static const char busy[] = "HTTP/1.0 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 5\r\n"
+	    "Connection: close\r\n\r\nbusy\n";
+	char in[REQ_MAX];
+
+	if (l->http) {
+		for (int i = 0; i < 4 && recv(fd, in, sizeof(in),
+		    MSG_DONTWAIT) > 0; i++)
+			;
+		if (write(fd, busy, sizeof(busy) - 1) == -1)
+			log_debug("metrics: 503 not sent: %s",
+			    strerror(errno));
+	}
+	close(fd);
+	/* A flood must not flood the log too: a line a minute at most. */
+	l->refused++;
+	if (l->warned == 0 || loop_now() - l->warned >= 60000) {
+		log_warnx("%s: refused %llu connection%s: %s", l->http ?
+		    "metrics.listen" : "control_socket",
+		    (unsigned long long)l->refused, l->refused == 1 ? "" : "s",
+		    why);
+		l->refused = 0;
+		l->warned = loop_now();
+	}
+}
+
+static void
+http_deadline(struct ev_timer *t)
+{
+	struct http_client *h = t->arg;
+
+	conn_close(h->c);
+}
+
+static void
+http_on_read(struct conn *c)
+{
+	char *line;
+
+	if ((line = request_line(c)) != NULL)
+		answer_http(c, line);
+}
+
+static void
+http_on_close(struct conn *c)
+{
+	struct http_client *h = c->arg;
+
+	timer_del(&h->deadline);
+	nhttp--;
+	free(h);
+}
+
+static const struct conn_ops http_ops = {
+	.on_read = http_on_read,
+	.on_error = on_error,
+	.on_close = http_on_close,
+};
+
+static void
+http_accept(struct ctl_listener *l, int fd)
+{
+	struct http_client *h;
+
+	if (nhttp >= gcfg->metrics_connections) {
+		refuse_conn(l, fd, "metrics.connections reached");
+		return;
+	}
+	h = xcalloc(1, sizeof(*h));
+	if ((h->c = conn_new(fd, &http_ops, h, REQ_MAX, OUT_MAX)) == NULL) {
+		close(fd);
+		free(h);
+		return;
+	}
+	nhttp++;
+	timer_init(&h->deadline, http_deadline, h);
+	timer_add(&h->deadline, gcfg->metrics_idle_timeout_ms);
+}
+
+/* Root, gwd's own user, or its group may use the control socket. */
+static int
+ctl_peer_allowed(int fd)
+{
+	struct ucred uc = { .uid = (uid_t)-1 };
+	socklen_t ul = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == -1 ||
+	    (uc.uid != 0 && uc.uid != geteuid() && uc.gid != getegid())) {
+		log_warnx("control: refused a connection from uid %d",
+		    (int)uc.uid);
+		return 0;
+	}
+	return 1;
+}
+
+/* Out of descriptors: the pending connection stays in the backlog and
+ * would wake the loop at once, again and again; look again in a second. */
+static void
+accept_resume(struct ev_timer *t)
+{
+	struct ctl_listener *l = t->arg;
+
+	if (l->fd != -1)
+		io_set(&l->io, EV_READ);
+}
+
 static void
 accept_cb(struct ev_io *io, int revents)
 {
@@ -555,22 +714,19 @@ accept_cb(struct ev_io *io, int revents)
 
 	while ((fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC)) != -1) {
-		if (!l->http) {
-			struct ucred uc;
-			socklen_t ul = sizeof(uc);
-
-			if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc,
-			    &ul) == -1 || (uc.uid != 0 && uc.uid != geteuid() &&
-			    uc.gid != getegid())) {
-				log_warnx("control: refused a connection from "
-				    "uid %d", (int)uc.uid);
-				close(fd);
-				continue;
-			}
+		if (fd_reserve_reached(fd)) {
+			refuse_conn(l, fd, "descriptors kept for SMTP");
+			continue;
 		}
-		if ((c = conn_new(fd, &ctl_ops, l, REQ_MAX, l->http ? OUT_MAX :
-		    CTL_OUT_MAX)) == NULL)
+		if (l->http)
+			http_accept(l, fd);
+		else if (!ctl_peer_allowed(fd) || (c = conn_new(fd, &ctl_ops,
+		    l, REQ_MAX, CTL_OUT_MAX)) == NULL)
 			close(fd);
+	}
+	if (errno == EMFILE || errno == ENFILE) {
+		io_set(&l->io, 0);
+		timer_add(&l->resume, 1000);
 	}
 }
 
@@ -578,9 +734,10 @@ static int
 bind_control(char *err, size_t errsz)
 {
 	struct sockaddr_un sun;
-	struct passwd *pw;
 	char *slash;
 	mode_t old;
+	uid_t uid;
+	gid_t gid;
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -604,9 +761,12 @@ bind_control(char *err, size_t errsz)
 		return -1;
 	}
 	unlink(sun.sun_path);
+	/* A directory made here (/run/gw after a boot) is the user's: its
+	 * group reaches the socket, and gwd removes it at exit. */
+	owner_ids(gcfg->user, &uid, &gid);
 	if ((slash = strrchr(sun.sun_path, '/')) != NULL && slash != sun.sun_path) {
 		*slash = '\0';
-		if (mkdir_p(sun.sun_path, 0750) == -1)
+		if (mkdir_p_owned(sun.sun_path, 0750, uid, gid) == -1)
 			log_warn("mkdir %s", sun.sun_path);
 		*slash = '/';
 	}
@@ -622,8 +782,7 @@ bind_control(char *err, size_t errsz)
 	umask(old);
 	/* 0660 for gwd's user and group: gwd (after dropping root) and the
 	 * admins in group gw may talk to it. */
-	if (gcfg->user && gcfg->user[0] && (pw = getpwnam(gcfg->user)) != NULL &&
-	    chown(sun.sun_path, pw->pw_uid, pw->pw_gid) == -1)
+	if (uid != (uid_t)-1 && chown(sun.sun_path, uid, gid) == -1)
 		log_warn("chown %s", sun.sun_path);
 	if (chmod(sun.sun_path, 0660) == -1)
 		log_warn("chmod %s", sun.sun_path);
@@ -678,6 +837,12 @@ control_bind(char *err, size_t errsz)
 void
 control_start(void)
 {
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		fd_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
+	timer_init(&ctl.resume, accept_resume, &ctl);
+	timer_init(&http.resume, accept_resume, &http);
 	if (ctl.fd != -1) {
 		io_init(&ctl.io, ctl.fd, accept_cb, &ctl);
 		io_set(&ctl.io, EV_READ);
@@ -692,6 +857,7 @@ void
 control_stop(void)
 {
 	gm.stopping = 1;
+	timer_del(&ctl.resume);
 	if (ctl.fd != -1) {
 		io_del(&ctl.io);
 		close(ctl.fd);

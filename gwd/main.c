@@ -174,24 +174,40 @@ raise_fd_limit(void)
 	}
 }
 
-/* The state directory exists and belongs to the user gwd runs as. */
+/*
+ * The state directory exists and belongs to the user gwd runs as.  The
+ * parents it lacked are made for that user too (root would otherwise
+ * own them 0750 and shut the user out of state_dir).
+ */
 static int
 prepare_state_dir(const struct gw_config *cfg)
 {
 	uid_t uid;
 	gid_t gid;
 
-	if (mkdir_p(cfg->state_dir, 0750) == -1) {
+	owner_ids(cfg->user, &uid, &gid);
+	if (mkdir_p_owned(cfg->state_dir, 0750, uid, gid) == -1) {
 		log_warn("%s", cfg->state_dir);
 		return -1;
 	}
-	if (geteuid() == 0 && cfg->user && *cfg->user &&
-	    lookup_user(cfg->user, &uid, &gid) == 0 &&
-	    chown(cfg->state_dir, uid, gid) == -1) {
+	if (uid != (uid_t)-1 && chown(cfg->state_dir, uid, gid) == -1) {
 		log_warn("chown %s", cfg->state_dir);
 		return -1;
 	}
 	return 0;
+}
+
+/* After the drop: a state_dir the user cannot reach fails here, with
+ * its name, not later as "unable to open database file". */
+static int
+check_state_dir(const struct gw_config *cfg)
+{
+	if (access(cfg->state_dir, R_OK | W_OK | X_OK) == 0)
+		return 0;
+	log_warnx("state_dir %s: %s for user \"%s\" (each directory above "
+	    "it must let that user in)", cfg->state_dir, strerror(errno),
+	    cfg->user && *cfg->user ? cfg->user : "running gwd");
+	return -1;
 }
 
 static int
@@ -308,6 +324,8 @@ main(int argc, char *argv[])
 	}
 	if (geteuid() == 0)
 		log_warnx("running as root: set `user` in %s", cfg.path);
+	if (check_state_dir(&cfg) == -1)
+		return EX_CANTCREAT;
 
 	worker_init(2);
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||

@@ -16,4 +16,17 @@
  */
 int	retention_prune(sqlite3 *ldb, int64_t cutoff_us, int batch);
 
+/*
+ * One step of pruning events older than `days` days, for the thread
+ * that owns `ldb` (gwd's checkpointer): one transaction of a size that
+ * takes about 20 ms.  Returns the milliseconds to wait before the next
+ * step: as long as this one took while older events remain, a second
+ * once none do.  Warns in the log while pruning is behind.
+ */
+int64_t	retention_run(sqlite3 *ldb, int days);
+
+/* Events pruned since start, and the time of the oldest event in
+ * log.db (unix microseconds; 0: none), as of the last step.  Any thread. */
+void	retention_stats(int64_t *pruned_total, int64_t *oldest_us);
+
 #endif

@@ -426,58 +426,76 @@ prep(sqlite3 *db, const char *sql)
 /*
  * The checkpointer: a PASSIVE checkpoint of both databases every
  * CKPT_MS, on connections of its own; it also merges the full-text
- * index's segments and prunes old events (log.retention_days).  It copies committed pages into
- * the main files while the store thread keeps appending to the WAL; the
- * WAL restarts from the top once a checkpoint has caught up.
+ * index's segments and prunes old events (log.retention_days, at the
+ * pace retention_run() sets, in between).  It copies committed pages
+ * into the main files while the store thread keeps appending to the
+ * WAL; the WAL restarts from the top once a checkpoint has caught up.
  */
 #define CKPT_MS		200
-#define PRUNE_BATCH	500	/* events per transaction */
-#define PRUNE_BATCHES	4	/* at most, per second */
 #define MERGE_PAGES	200	/* FTS merge work per tick */
+
+static void
+checkpoint_tick(void)
+{
+	if (sqlite3_wal_checkpoint_v2(ckq, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL) != SQLITE_OK)
+		log_debug("queue.db checkpoint: %s", sqlite3_errmsg(ckq));
+	if (sqlite3_wal_checkpoint_v2(ckl, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    NULL, NULL) != SQLITE_OK)
+		log_debug("log.db checkpoint: %s", sqlite3_errmsg(ckl));
+	/* Keep the full-text index in few segments, a little at a time so
+	 * the log.db lock is never held for long. */
+	if (auditlog_maintain(ckl, MERGE_PAGES) == -1)
+		log_debug("log.db merge: %s", sqlite3_errmsg(ckl));
+}
 
 static void *
 checkpointer(void *arg)
 {
 	struct timespec ts;
-	unsigned tick = 0;
+	int64_t now, next_ckpt = 0, next_prune = 0, wait;
 
 	pthread_mutex_lock(&ckmtx);
 	while (!ckstop) {
+		pthread_mutex_unlock(&ckmtx);
+		if ((now = now_us() / 1000) >= next_ckpt) {
+			checkpoint_tick();
+			next_ckpt = now + CKPT_MS;
+		}
+		if ((now = now_us() / 1000) >= next_prune)
+			next_prune = now + retention_run(ckl,
+			    gcfg->log.retention_days);
+		wait = (next_prune < next_ckpt ? next_prune : next_ckpt) -
+		    now_us() / 1000;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += CKPT_MS * 1000000L;
+		ts.tv_sec += wait > 0 ? wait / 1000 : 0;
+		ts.tv_nsec += wait > 0 ? (wait % 1000) * 1000000L : 0;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&ckcond, &ckmtx, &ts);
-		pthread_mutex_unlock(&ckmtx);
-		if (sqlite3_wal_checkpoint_v2(ckq, NULL,
-		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
-			log_debug("queue.db checkpoint: %s",
-			    sqlite3_errmsg(ckq));
-		if (sqlite3_wal_checkpoint_v2(ckl, NULL,
-		    SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) != SQLITE_OK)
-			log_debug("log.db checkpoint: %s", sqlite3_errmsg(ckl));
-		/* Keep the full-text index in few segments, a little at a
-		 * time so the log.db lock is never held for long. */
-		if (auditlog_maintain(ckl, MERGE_PAGES) == -1)
-			log_debug("log.db merge: %s", sqlite3_errmsg(ckl));
-		/* Retention: once a second, a few small batches, each its
-		 * own short transaction beside the store thread's. */
-		if (++tick % (1000 / CKPT_MS) == 0) {
-			int64_t cutoff = now_us() -
-			    (int64_t)gcfg->log.retention_days * 86400LL *
-			    1000000LL;
-
-			for (int i = 0; i < PRUNE_BATCHES; i++)
-				if (retention_prune(ckl, cutoff, PRUNE_BATCH) <
-				    PRUNE_BATCH)
-					break;
-		}
 		pthread_mutex_lock(&ckmtx);
+		if (wait > 0 && !ckstop)
+			pthread_cond_timedwait(&ckcond, &ckmtx, &ts);
 	}
 	pthread_mutex_unlock(&ckmtx);
 	return NULL;
+}
+
+/*
+ * The store thread waiting for log.db's lock (held by a prune step):
+ * look every millisecond, not after SQLite's default sleeps (which
+ * grow to 100 ms and may wake after the pruner has taken the lock
+ * again), so the commit goes in as soon as the step is done.  5 s at
+ * most, as before.
+ */
+static int
+store_busy(void *arg, int tries)
+{
+	if (tries >= 5000)
+		return 0;
+	usleep(1000);
+	return 1;
 }
 
 int
@@ -491,9 +509,13 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	 * checkpointer thread does it beside the writer. */
 	sqlite3_wal_autocheckpoint(qdb, 0);
 	sqlite3_wal_autocheckpoint(ldb, 0);
+	sqlite3_busy_handler(ldb, store_busy, NULL);
 	if ((ckq = db_open(state_dir, DB_QUEUE, 0, err, errsz)) == NULL ||
 	    (ckl = db_open(state_dir, DB_LOG, DB_NOSYNC, err, errsz)) == NULL)
 		return -1;
+	/* Pruning commits on ckl: their checkpoints are the tick's, not a
+	 * stall inside a prune step that the pacing would count. */
+	sqlite3_wal_autocheckpoint(ckl, 0);
 	st_ins_msg = prep(qdb, "INSERT INTO message (qid, subaccount, sender,"
 	    " received, size, flags, message_id, body, held)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");

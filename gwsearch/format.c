@@ -8,7 +8,10 @@
  * Exposure: subjects, addresses and remote replies were written by
  * strangers.  On a terminal, control characters (C0, DEL, C1) and bytes
  * that are not UTF-8 are shown as \xNN so no escape sequence reaches the
- * terminal; JSON escapes them (json.c).
+ * terminal; JSON escapes them (json.c), CSV writes U+FFFD for them
+ * (tab and line breaks stay, quoted) and CEF a space.  No format lets
+ * one through raw: U+009B is CSI to a terminal that reads 8-bit
+ * controls, U+0085 a line break to some SIEM parsers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,13 @@
 #include "log.h"
 #include "util.h"
 
+/* A control character: C0, DEL or C1 (U+0080..U+009F, CSI among them). */
+static int
+format_is_ctl(uint32_t cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp < 0xa0);
+}
+
 /* Safe for a terminal: copy s, escaping controls and broken UTF-8. */
 void
 format_clean(struct buf *b, const char *s)
@@ -34,7 +44,7 @@ format_clean(struct buf *b, const char *s)
 
 	while (i < len && r == 0) {
 		n = json_utf8_next(p + i, len - i, &cp);
-		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) {
+		if (n == 0 || format_is_ctl(cp)) {
 			n = n ? n : 1;
 			for (size_t j = 0; j < n && r == 0; j++)
 				r = buf_printf(b, "\\x%02x", p[i + j]);
@@ -343,9 +353,10 @@ format_json_event(const struct event *e, struct buf *b)
 		fatalx("output too long");
 }
 
-/* s with each byte that is not UTF-8 as U+FFFD; esc says what else. */
+/* s with each byte that is not UTF-8 as U+FFFD; esc(b, code point)
+ * writes what else needs escaping and returns 1, or returns 0. */
 static void
-format_utf8(struct buf *b, const char *s, int (*esc)(struct buf *, int))
+format_utf8(struct buf *b, const char *s, int (*esc)(struct buf *, uint32_t))
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s), i = 0, n;
@@ -356,18 +367,23 @@ format_utf8(struct buf *b, const char *s, int (*esc)(struct buf *, int))
 		if (n == 0) {
 			buf_puts(b, "\xef\xbf\xbd");
 			n = 1;
-		} else if (n > 1 || esc == NULL || esc(b, p[i]) == 0)
+		} else if (esc == NULL || esc(b, cp) == 0)
 			buf_append(b, p + i, n);
 		i += n;
 	}
 }
 
-/* CSV keeps every character; quoting is decided by the caller. */
+/* CSV has no escapes: line breaks and tabs stay (quoted by the caller),
+ * other controls become U+FFFD so none reaches a terminal or a cell. */
 static int
-format_esc_csv(struct buf *b, int c)
+format_esc_csv(struct buf *b, uint32_t c)
 {
 	if (c == '"') {
 		buf_puts(b, "\"\"");
+		return 1;
+	}
+	if (format_is_ctl(c) && c != '\t' && c != '\r' && c != '\n') {
+		buf_puts(b, "\xef\xbf\xbd");
 		return 1;
 	}
 	return 0;
@@ -389,7 +405,7 @@ format_csv_field(struct buf *b, const char *s, int first)
 		return;
 	formula = *s != '\0' && strchr("=+-@\t\r", *s) != NULL;
 	if (!formula && strpbrk(s, "\",\r\n") == NULL) {
-		format_utf8(b, s, NULL);
+		format_utf8(b, s, format_esc_csv);
 		return;
 	}
 	buf_putc(b, '"');
@@ -448,14 +464,14 @@ format_csv(const struct event *e, struct buf *b)
 
 /* CEF header fields: \ and | escaped; no line breaks. */
 static int
-format_esc_cef_head(struct buf *b, int c)
+format_esc_cef_head(struct buf *b, uint32_t c)
 {
 	if (c == '\\' || c == '|') {
 		buf_putc(b, '\\');
-		buf_putc(b, c);
+		buf_putc(b, (int)c);
 		return 1;
 	}
-	if (c < 0x20 || c == 0x7f) {
+	if (format_is_ctl(c)) {
 		buf_putc(b, ' ');
 		return 1;
 	}
@@ -464,16 +480,16 @@ format_esc_cef_head(struct buf *b, int c)
 
 /* CEF extension values: \ = escaped, line breaks as \n \r. */
 static int
-format_esc_cef_ext(struct buf *b, int c)
+format_esc_cef_ext(struct buf *b, uint32_t c)
 {
 	if (c == '\\' || c == '=') {
 		buf_putc(b, '\\');
-		buf_putc(b, c);
+		buf_putc(b, (int)c);
 	} else if (c == '\n')
 		buf_puts(b, "\\n");
 	else if (c == '\r')
 		buf_puts(b, "\\r");
-	else if (c < 0x20 || c == 0x7f)
+	else if (format_is_ctl(c))
 		buf_putc(b, ' ');
 	else
 		return 0;
@@ -552,6 +568,21 @@ format_cef(const struct event *e, struct buf *b)
 	buf_putc(b, '\n');
 }
 
+/* RFC 5424's MSGID: 1 to 32 printable US-ASCII characters, and none
+ * that an SD parser would trip on; else "-". */
+static const char *
+format_msgid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32)
+		return "-";
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 33 || s[i] > 126 || s[i] == ']' || s[i] == '"')
+			return "-";
+	return s;
+}
+
 /* RFC 5424: <PRI>1 TIME HOST APP - MSGID [SD] MSG, the MSG being JSON. */
 static void
 format_syslog(const struct event *e, struct buf *b)
@@ -566,8 +597,7 @@ format_syslog(const struct event *e, struct buf *b)
 	fmt_rfc3339(e->ts, t, sizeof(t));
 	/* facility mail (2) */
 	buf_printf(b, "<%d>1 %s %s gwd - %s [gw@32473 eventId=\"%lld\"] ",
-	    2 * 8 + sev, t, host, e->action[0] && !strpbrk(e->action, " ]\"")
-	    ? e->action : "-", (long long)e->id);
+	    2 * 8 + sev, t, host, format_msgid(e->action), (long long)e->id);
 	format_json_event(e, b);
 	buf_putc(b, '\n');
 }

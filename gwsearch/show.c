@@ -78,6 +78,21 @@ show_tls(struct buf *b, const struct event *e)
 	}
 }
 
+/* "  RCPT" or "  RCPT (padded to 30) STATE", RCPT made safe for a terminal. */
+static void
+show_rcpt(const char *rcpt, const char *state)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	format_clean(&b, rcpt);
+	if (state)
+		printf("  %-30s %s\n", buf_cstr(&b), state);
+	else
+		printf("  %s\n", buf_cstr(&b));
+	buf_free(&b);
+}
+
 /* "  2026-...Z  action  peer [ip]  reply  tls  (N ms)" */
 static void
 show_event(const char *indent, const struct event *e)
@@ -186,7 +201,7 @@ show_attempts(const struct message *m)
 			continue;
 		if (!title++)
 			printf("Attempts\n");
-		printf("  %s\n", *rcpt ? rcpt : "(no recipient)");
+		show_rcpt(*rcpt ? rcpt : "(no recipient)", NULL);
 		for (int j = i; j < m->nev; j++) {
 			const struct event *f = &m->ev[j];
 			char ind[32];
@@ -232,9 +247,9 @@ show_final(const struct message *m)
 		if (seen)
 			continue;
 		any = 1;
-		printf("  %-30s %s\n", *rcpt ? rcpt : "-",
-		    strcmp(last->action, "deferred") == 0 ?
-		    "deferred (still queued)" : last->action);
+		show_rcpt(*rcpt ? rcpt : "-", strcmp(last->action,
+		    "deferred") == 0 ? "deferred (still queued)" :
+		    last->action);
 	}
 	if (!any)
 		printf("  %s\n", r ? "queued, no delivery attempt yet" :

@@ -273,6 +273,7 @@ class Gwd:
         self.ports = {"submission": free_port(), "smtps": free_port(),
                       "plain": free_port()}
         self.proc = None
+        self.preexec = None       # run in gwd's process before exec
         self.log = os.path.join(self.dir, "gwd.log")
         groups = {
             "tls": {"certificate": "state/cert.pem", "key": "state/key.pem",
@@ -315,7 +316,8 @@ class Gwd:
     def start(self, wait=True):
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
-                                     stdout=self.logf, stderr=self.logf)
+                                     stdout=self.logf, stderr=self.logf,
+                                     preexec_fn=self.preexec)
         if wait:
             for p in self.ports.values():
                 wait_for(lambda: self._can_connect(p) or self._died(),

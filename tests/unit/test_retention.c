@@ -3,7 +3,8 @@
  * test_retention.c - retention_prune() against a real log.db made by
  * db_open(): old events go in batches with their full-text rows (the
  * index stays consistent), event_rcpt rows go with the last event of
- * their message, and ids are never reused.
+ * their message, and ids are never reused; retention_run() paces the
+ * batches and counts them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -69,17 +71,36 @@ rcpt(sqlite3 *db, const char *qid)
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 }
 
-static void
-test_prune(void **state)
+/* A fresh log.db in a new directory (its name left in dir). */
+static sqlite3 *
+open_log(char *dir)
 {
-	char dir[] = "/tmp/gw-retention-XXXXXX", err[512], qid[32], subj[64];
-	char path[600];
+	char err[512];
 	sqlite3 *db;
-	int64_t maxid;
 
 	assert_non_null(mkdtemp(dir));
 	db = db_open(dir, DB_LOG, DB_NOSYNC, err, sizeof(err));
 	assert_non_null(db);
+	return db;
+}
+
+static void
+close_log(sqlite3 *db, const char *dir)
+{
+	char cmd[600];
+
+	db_close(db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_prune(void **state)
+{
+	char dir[] = "/tmp/gw-retention-XXXXXX", qid[32], subj[64];
+	sqlite3 *db = open_log(dir);
+	int64_t maxid;
+
 	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	for (int i = 0; i < OLD; i++) {
 		snprintf(qid, sizeof(qid), "OLD%d", i);
@@ -125,9 +146,44 @@ test_prune(void **state)
 	add(db, CUTOFF + 5, "LATE", NULL);
 	assert_true(count(db, "SELECT max(id) FROM event") == maxid + 1);
 
-	db_close(db);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	assert_int_equal(system(path), 0);
+	close_log(db, dir);
+}
+
+/* retention_run(): step after step until nothing older is left, then a
+ * second's rest; the counters follow. */
+static void
+test_run(void **state)
+{
+	char dir[] = "/tmp/gw-retention-XXXXXX", qid[32];
+	int64_t now = (int64_t)time(NULL) * 1000000, pruned, oldest, wait = 0;
+	sqlite3 *db = open_log(dir);
+	int steps;
+
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(qid, sizeof(qid), "OLD%d", i / 3);
+		add(db, now - 3 * 86400000000LL - i, qid, "stale words");
+	}
+	add(db, now - 60000000, "NEW", "fresh words");
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+
+	for (steps = 0; steps < 1000 && (wait = retention_run(db, 2)) < 1000;
+	    steps++)
+		assert_true(wait >= 1);		/* a pause between steps */
+	assert_int_equal(wait, 1000);
+	assert_true(steps >= 1);
+	assert_int_equal(count(db, "SELECT count(*) FROM event"), 1);
+	retention_stats(&pruned, &oldest);
+	assert_int_equal(pruned, 3000);
+	assert_true(oldest == now - 60000000);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO event_fts (event_fts) "
+	    "VALUES ('integrity-check')", NULL, NULL, NULL), SQLITE_OK);
+	/* Caught up: the next look finds nothing and rests again. */
+	assert_int_equal(retention_run(db, 2), 1000);
+	retention_stats(&pruned, &oldest);
+	assert_int_equal(pruned, 3000);
+
+	close_log(db, dir);
 }
 
 int
@@ -135,6 +191,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_prune),
+		cmocka_unit_test(test_run),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
