@@ -1,0 +1,393 @@
+/*
+ * data_end.c - inbound SMTP: the end of DATA.  The verdict on the
+ * message (clean data, header policy, quota, routing rules), then its
+ * stored form (our Received:, missing Message-ID/Date/From), the
+ * "received" event, and the hand-off to signing and the store thread;
+ * the 250 (or 451) comes back from there.
+ * Standards: RFC 5321 4.4 (trace), RFC 3848 (trace protocols), RFC 6409
+ * 8 (fields a submission server adds), RFC 5322.
+ * Exposure: the message is untrusted input from an authenticated client.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "gwd.h"
+#include "log.h"
+#include "metrics.h"
+#include "msg.h"
+#include "policy.h"
+#include "queue.h"
+#include "quota.h"
+#include "session_priv.h"
+#include "signer.h"
+#include "store.h"
+#include "util.h"
+#include "window.h"
+
+/* A message counted toward its subaccount's quota was not stored. */
+static void
+quota_release(const struct qmsg *m)
+{
+	if (m->sender[0] != '\0')
+		window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
+}
+
+static void
+committed(struct store_op *op)
+{
+	struct session *s = op->arg;
+	struct qmsg *m = op->insert;
+
+	if (op->failed) {
+		log_warnx("qid=%s not queued: %s", m->qid, op->error);
+		quota_release(m);
+		if (s)
+			session_reply(s, "451 4.3.0 Error: queue file write "
+			    "error");
+		qmsg_free(m);
+	} else {
+		log_debug("qid=%s queued size=%zu rcpts=%d", m->qid, m->size,
+		    m->nrcpt);
+		gm.messages_received_total++;
+		gm.bytes_received_total += m->size;
+		gm.recipients_received_total += (uint64_t)m->nrcpt;
+		if (s) {
+			session_reply(s, "250 2.0.0 Ok: queued as %s", m->qid);
+			s->accepted++;
+		}
+		queue_add(m);
+	}
+	store_op_free(op);
+	if (s == NULL)
+		return;
+	s->op = NULL;
+	s->state = SS_CMD;
+	session_arm(s, gcfg->limits.idle_timeout_ms);
+	conn_pause_read(s->c, 0);
+}
+
+static const char *
+trace_proto(const struct session *s)
+{
+	/* RFC 3848 */
+	if (!s->esmtp)
+		return "SMTP";
+	if (s->tls)
+		return s->authed == AUTH_SASL ? "ESMTPSA" : "ESMTPS";
+	return s->authed == AUTH_SASL ? "ESMTPA" : "ESMTP";
+}
+
+/* Policy on the header section; NULL when the message may go. */
+static const char *
+check_headers(struct session *s, const struct msg_info *mi, char *buf,
+    size_t bufsz)
+{
+	const struct subaccount *sa = session_account(s);
+
+	if (mi->nreceived >= gcfg->limits.received_headers)
+		return "554 5.4.6 Error: too many Received headers (mail loop?)";
+	if (mi->nfrom > 1)
+		return "554 5.6.0 Error: message has more than one From header";
+	if (mi->nfrom == 1 && (mi->from_bad || mi->nfrom_addr == 0))
+		return "554 5.6.0 Error: malformed From header";
+	if (mi->nfrom == 0 && s->tx.mail.path.len == 0)
+		return "554 5.6.0 Error: message has no From header";
+	if (sa == NULL || !sa->enabled)
+		return "550 5.7.1 Error: subaccount is disabled or gone";
+	for (int i = 0; i < mi->nfrom_addr; i++) {
+		const char *at = strrchr(mi->from_addr[i], '@');
+
+		if (at == NULL || !account_owns_domain(sa, at + 1)) {
+			snprintf(buf, bufsz, "550 5.7.1 Error: From: address "
+			    "<%s> not owned by subaccount %s",
+			    mi->from_addr[i], sa->name);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The worker has signed (or failed to sign) the message of op: put the
+ * signatures on top and queue it.  op->arg is NULL when the client went
+ * away meanwhile; the message is queued all the same, as it would be
+ * after a commit the client did not wait for.
+ */
+static void
+signed_msg(struct sign_job *j)
+{
+	struct store_op *op = j->arg;
+	struct session *s = op->arg;
+	struct qmsg *m = op->insert;
+	struct audit_event *ev;
+	char *body;
+
+	if (j->failed) {
+		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
+		quota_release(m);
+		ev = audit_new("rejected", m->qid);
+		ev->sender = xstrdup(m->sender);
+		ev->subaccount = xstrdup(m->subaccount);
+		ev->reply_code = 451;
+		ev->reply_status = xstrdup("4.3.0");
+		if (asprintf(&ev->reply_text, "DKIM signing failed: %s",
+		    j->err) == -1)
+			ev->reply_text = NULL;
+		store_event(ev);
+		if (s) {
+			session_reply(s, "451 4.3.0 Error: DKIM signing failed; "
+			    "try again later");
+			s->op = NULL;
+			s->state = SS_CMD;
+			session_arm(s, gcfg->limits.idle_timeout_ms);
+			conn_pause_read(s->c, 0);
+		}
+		qmsg_free(m);
+		store_op_free(op);
+		sign_job_free(j);
+		return;
+	}
+	body = xmalloc(buf_len(&j->sigs) + m->bodylen);
+	memcpy(body, buf_ptr(&j->sigs), buf_len(&j->sigs));
+	memcpy(body + buf_len(&j->sigs), m->body, m->bodylen);
+	free(m->body);
+	m->body = body;
+	m->bodylen += buf_len(&j->sigs);
+	m->size = m->bodylen;
+	gm.dkim_signed_total++;
+	ev = store_op_event(op, "signed", m->qid);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	ev->detail = xstrdup(j->detail);
+	sign_job_free(j);
+	store_submit(op);
+}
+
+/* Sign on a worker when a key applies; otherwise log why not and queue. */
+static void
+sign_or_store(struct session *s, struct store_op *op,
+    const struct msg_info *mi)
+{
+	const struct subaccount *sa = session_account(s);
+	struct qmsg *m = op->insert;
+	struct sign_job *j;
+	struct audit_event *ev;
+	char dom[256], why[400];
+	const char *at;
+
+	at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
+	    strrchr(m->sender, '@');
+	gw_strlcpy(dom, at ? at + 1 : "", sizeof(dom));
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	j = signer_plan(dom, sa ? sa->dkim_org : NULL, why, sizeof(why));
+	if (j == NULL) {
+		gm.dkim_unsigned_total++;
+		ev = store_op_event(op, "unsigned", m->qid);
+		ev->sender = xstrdup(m->sender);
+		ev->subaccount = xstrdup(m->subaccount);
+		ev->detail = xstrdup(why);
+		store_submit(op);
+		return;
+	}
+	j->done = signed_msg;
+	j->arg = op;
+	signer_run(j, m->body, m->bodylen, now_us() / 1000000);
+}
+
+/*
+ * A routing rule (r, for recipient rcpt) holds the message for review
+ * (quarantine): it is stored held, until `gwctl queue release`.
+ */
+static void
+quarantine(struct qmsg *m, struct store_op *op, const struct rule *r,
+    const char *rcpt)
+{
+	struct audit_event *ev;
+
+	m->held = 1;
+	ev = store_op_event(op, "quarantined", m->qid);
+	ev->recipient = xstrdup(rcpt);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	if (asprintf(&ev->detail, "held by routing rule %lld until "
+	    "released (gwctl queue release %s)", (long long)r->id,
+	    m->qid) == -1)
+		ev->detail = NULL;
+}
+
+void
+data_end(struct session *s)
+{
+	const struct subaccount *sa;
+	struct tx *t = &s->tx;
+	struct msg_info mi;
+	struct buf hdr, add, out;
+	struct qmsg *m;
+	struct store_op *op;
+	struct audit_event *ev;
+	char date[64], tlsdesc[128], rbuf[600], rnd[9];
+	unsigned char rb[4];
+	const struct rule *hold = NULL;	/* valid within this call */
+	const char *r, *hold_rcpt = NULL;
+	int64_t now = now_us();
+
+	timer_del(&s->timer);
+	s->state = SS_CMD;
+	if ((r = data_flags_reply(t->dp.flags)) != NULL) {
+		gm.messages_rejected_total++;
+		session_refuse(s, r, t->mail.path.addr, NULL);
+		session_tx_reset(s);
+		session_arm(s, gcfg->limits.idle_timeout_ms);
+		return;
+	}
+	msg_scan(buf_ptr(&t->data), buf_len(&t->data), &mi);
+	if ((r = check_headers(s, &mi, rbuf, sizeof(rbuf))) != NULL) {
+		gm.messages_rejected_total++;
+		session_refuse(s, r, t->mail.path.addr, NULL);
+		session_tx_reset(s);
+		session_arm(s, gcfg->limits.idle_timeout_ms);
+		return;
+	}
+	/* Again: sessions in DATA side by side all passed MAIL. */
+	if (t->mail.path.len > 0 && (sa = session_account(s)) != NULL &&
+	    (r = quota_check(sa, now, rbuf, sizeof(rbuf))) != NULL) {
+		gm.messages_rejected_total++;
+		session_refuse_class(s, r, t->mail.path.addr, NULL,
+		    BC_THROTTLED);
+		session_tx_reset(s);
+		session_arm(s, gcfg->limits.idle_timeout_ms);
+		return;
+	}
+	/* The rules, once per recipient, with headers and size: one that
+	 * rejects refuses the whole message (after DATA there is no
+	 * refusing one recipient); the first that holds quarantines it. */
+	for (int i = 0; i < t->nrcpt; i++) {
+		const struct rule *ru = session_rule(s, t->rcpt[i],
+		    (int64_t)buf_len(&t->data), buf_ptr(&t->data),
+		    buf_len(&t->data));
+
+		if (ru && ru->action == RULE_HOLD && hold == NULL) {
+			hold = ru;
+			hold_rcpt = t->rcpt[i];
+		}
+		if (ru == NULL || ru->action != RULE_REJECT)
+			continue;
+		gm.messages_rejected_total++;
+		session_refuse(s, ru->reply, t->mail.path.addr, t->rcpt[i]);
+		session_tx_reset(s);
+		session_arm(s, gcfg->limits.idle_timeout_ms);
+		return;
+	}
+
+	m = queue_msg_new(t->mail.path.addr, s->subaccount, t->nrcpt);
+	m->received_us = now;
+	if (t->mail.body_8bit)
+		m->flags |= QMSG_8BIT;
+	for (int i = 0; i < t->nrcpt; i++) {
+		struct qrcpt *rc = &m->rcpt[i];
+		const char *at = strrchr(t->rcpt[i], '@');
+
+		rc->addr = xstrdup(t->rcpt[i]);
+		rc->domain = xstrdup(at ? at + 1 : "");
+		rc->next_attempt = now / 1000000;
+	}
+
+	/* Our trace field first; Message-ID, Date, From added if missing
+	 * (RFC 6409 8). */
+	fmt_rfc5322((time_t)(now / 1000000), date, sizeof(date));
+	conn_tls_desc(s->c, tlsdesc, sizeof(tlsdesc));
+	buf_init(&hdr, 0);
+	buf_printf(&hdr, "Received: from %s ([%s])\r\n\tby %s (gw) with %s "
+	    "id %s", s->helo_name, s->ip, gcfg->hostname, trace_proto(s),
+	    m->qid);
+	if (tlsdesc[0]) {
+		char *sp = strchr(tlsdesc, ' ');
+
+		if (sp)
+			*sp = '\0';
+		buf_printf(&hdr, "\r\n\t(version=%s cipher=%s)", tlsdesc,
+		    sp ? sp + 1 : "");
+		if (sp)
+			*sp = ' ';
+	}
+	buf_printf(&hdr, ";\r\n\t%s\r\n", date);
+	buf_init(&add, 0);
+	if (!mi.has_message_id) {
+		random_bytes(rb, sizeof(rb));
+		hex_encode(rb, sizeof(rb), rnd);
+		snprintf(mi.message_id, sizeof(mi.message_id), "<%s.%s@%s>",
+		    m->qid, rnd, gcfg->hostname);
+		buf_printf(&add, "Message-ID: %s\r\n", mi.message_id);
+	}
+	if (!mi.has_date)
+		buf_printf(&add, "Date: %s\r\n", date);
+	if (mi.nfrom == 0) {
+		buf_printf(&add, "From: <%s>\r\n", t->mail.path.addr);
+		snprintf(mi.from, sizeof(mi.from), "<%s>", t->mail.path.addr);
+	}
+	buf_init(&out, 0);
+	if (buf_reserve(&out, buf_len(&t->data) + buf_len(&hdr) +
+	    buf_len(&add) + 2) == -1 || msg_build(buf_ptr(&t->data),
+	    buf_len(&t->data), &mi, buf_cstr(&hdr), buf_cstr(&add), &out) ==
+	    -1) {
+		buf_free(&hdr);
+		buf_free(&add);
+		buf_free(&out);
+		qmsg_free(m);
+		session_refuse(s, "451 4.3.0 Error: insufficient memory", NULL,
+		    NULL);
+		session_tx_reset(s);
+		return;
+	}
+	buf_free(&hdr);
+	buf_free(&add);
+	m->body = buf_steal(&out, &m->bodylen);
+	m->size = m->bodylen;
+	m->message_id = xstrdup(mi.message_id);
+
+	op = store_op_new();
+	op->insert = m;
+	op->done = committed;
+	op->arg = s;
+	ev = store_op_event(op, "received", m->qid);
+	ev->ts = now;
+	ev->subaccount = xstrdup(s->subaccount);
+	ev->client_ip = xstrdup(s->ip);
+	ev->sender = xstrdup(m->sender);
+	ev->message_id = xstrdup(mi.message_id);
+	ev->subject = xstrdup(mi.subject);
+	ev->from_addr = xstrdup(mi.from);
+	ev->size = (int64_t)m->size;
+	ev->tls = tlsdesc[0] ? xstrdup(tlsdesc) : NULL;
+	ev->rcpts = xcalloc((size_t)t->nrcpt, sizeof(char *));
+	ev->nrcpts = t->nrcpt;
+	{
+		struct buf all;
+
+		buf_init(&all, 0);
+		for (int i = 0; i < t->nrcpt; i++) {
+			ev->rcpts[i] = xstrdup(t->rcpt[i]);
+			buf_printf(&all, "%s%s", i ? ", " : "", t->rcpt[i]);
+		}
+		ev->recipient = buf_steal(&all, NULL);
+	}
+	if (asprintf(&ev->detail, "helo=%s auth=%s", s->helo_name,
+	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
+		ev->detail = NULL;
+	if (hold)
+		quarantine(m, op, hold, hold_rcpt);
+
+	/* Counted now, so the next MAIL sees it; given back if the message
+	 * is not stored after all. */
+	if (m->sender[0] != '\0')
+		window_add(m->subaccount, WIN_ACCEPTED, now, 1);
+	s->op = op;
+	s->state = SS_WAIT;
+	conn_pause_read(s->c, 1);
+	sign_or_store(s, op, &mi);
+	session_tx_reset(s);
+}
