@@ -98,11 +98,9 @@ sasl_decode(struct session *s, const char *in, size_t len, char *out,
 		*outlen = 0;
 		return 0;
 	}
-	if (base64_decode(in, len, out, outsz - 1, outlen) == -1) {
-		session_reply(s, "501 5.5.2 Error: invalid base64 data");
-		session_count_error(s);
-		return -1;
-	}
+	if (base64_decode(in, len, out, outsz - 1, outlen) == -1)
+		return session_bad_command(s, "501 5.5.2 Error: invalid "
+		    "base64 data");
 	out[*outlen] = '\0';
 	return 0;
 }
@@ -123,8 +121,8 @@ sasl_plain(struct session *s, const char *resp, size_t len)
 	if ((nul1 = memchr(dec, '\0', n)) == NULL ||
 	    (nul2 = memchr(nul1 + 1, '\0', n - (size_t)(nul1 + 1 - dec))) ==
 	    NULL || memchr(nul2 + 1, '\0', n - (size_t)(nul2 + 1 - dec))) {
-		session_reply(s, "501 5.5.2 Error: malformed PLAIN response");
-		session_count_error(s);
+		session_bad_command(s, "501 5.5.2 Error: malformed PLAIN "
+		    "response");
 		return;
 	}
 	authc = nul1 + 1;
@@ -172,8 +170,34 @@ sasl_line(struct session *s, const char *line, size_t len)
 		sasl_login(s, line, len);
 }
 
+/* AUTH: once, after EHLO, under TLS, outside a transaction. */
+int
+sasl_check_auth(struct session *s, const struct smtp_cmd *cmd)
+{
+	if (!s->helo)
+		return session_bad_command(s, "503 5.5.1 Error: send "
+		    "HELO/EHLO first");
+	if (!s->tls)
+		return session_bad_command(s, "530 5.7.0 Must issue a "
+		    "STARTTLS command first");
+	if (s->authed != AUTH_NONE)
+		return session_bad_command(s, "503 5.5.1 Error: already "
+		    "authenticated");
+	if (s->tx.active)
+		return session_bad_command(s, "503 5.5.1 Error: MAIL "
+		    "transaction in progress");
+	if (auth_blocked(s->ip)) {
+		session_reply(s, "421 4.7.0 %s Error: too many failed "
+		    "authentications; try again later", gcfg->hostname);
+		session_close(s, "address blocked");
+		return -1;
+	}
+	return 0;
+}
+
+/* The mechanism, and its initial response when one came along. */
 void
-sasl_auth(struct session *s, const struct smtp_cmd *cmd)
+sasl_proceed_auth(struct session *s, const struct smtp_cmd *cmd)
 {
 	const char *mech = cmd->arg, *init = NULL;
 	size_t mlen = 0, ilen = 0;
@@ -181,35 +205,6 @@ sasl_auth(struct session *s, const struct smtp_cmd *cmd)
 	/* cmd->arg is not NUL-terminated: it points into the input. */
 	while (mlen < cmd->arglen && mech[mlen] != ' ')
 		mlen++;
-
-	if (!s->helo) {
-		session_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
-		session_count_error(s);
-		return;
-	}
-	if (!s->tls) {
-		session_reply(s, "530 5.7.0 Must issue a STARTTLS command "
-		    "first");
-		session_count_error(s);
-		return;
-	}
-	if (s->authed != AUTH_NONE) {
-		session_reply(s, "503 5.5.1 Error: already authenticated");
-		session_count_error(s);
-		return;
-	}
-	if (s->tx.active) {
-		session_reply(s, "503 5.5.1 Error: MAIL transaction in "
-		    "progress");
-		session_count_error(s);
-		return;
-	}
-	if (auth_blocked(s->ip)) {
-		session_reply(s, "421 4.7.0 %s Error: too many failed "
-		    "authentications; try again later", gcfg->hostname);
-		session_close(s, "address blocked");
-		return;
-	}
 	if (mlen < cmd->arglen) {
 		init = mech + mlen + 1;
 		ilen = cmd->arglen - mlen - 1;
@@ -230,11 +225,9 @@ sasl_auth(struct session *s, const struct smtp_cmd *cmd)
 		}
 		session_reply(s, "334 VXNlcm5hbWU6");	/* "Username:" */
 		s->state = SS_SASL;
-	} else {
-		session_reply(s, "504 5.5.4 Error: unsupported authentication "
-		    "mechanism");
-		session_count_error(s);
-	}
+	} else
+		session_bad_command(s, "504 5.5.4 Error: unsupported "
+		    "authentication mechanism");
 }
 
 void

@@ -178,15 +178,20 @@ session_tx_reset(struct session *s)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Bad commands count toward a limit; past it, the client is cut off. */
-void
-session_count_error(struct session *s)
+/*
+ * A bad command: reply r, and count it.  Past limits.unknown_commands the
+ * client is cut off.  Returns -1, for a check to return.
+ */
+int
+session_bad_command(struct session *s, const char *r)
 {
+	session_reply(s, "%s", r);
 	if (++s->errors >= gcfg->limits.unknown_commands) {
 		session_reply(s, "421 4.7.0 %s Error: too many errors; closing "
 		    "connection", gcfg->hostname);
 		session_close(s, "too many errors");
 	}
+	return -1;
 }
 
 static void
@@ -309,13 +314,12 @@ session_process(struct session *s)
 		if (ls == LINE_LONG) {
 			buf_consume(&c->in, used);
 			if (s->state == SS_SASL) {
-				session_reply(s, "500 5.5.6 Error: "
-				    "authentication exchange line too long");
 				s->state = SS_CMD;
+				session_bad_command(s, "500 5.5.6 Error: "
+				    "authentication exchange line too long");
 			} else
-				session_reply(s, "500 5.5.2 Error: line too "
-				    "long");
-			session_count_error(s);
+				session_bad_command(s, "500 5.5.2 Error: line "
+				    "too long");
 			continue;
 		}
 		if (ls == LINE_BARE) {

@@ -102,7 +102,7 @@ void		 session_refuse(struct session *, const char *r,
 		    const char *sender, const char *rcpt);
 void		 session_refuse_class(struct session *, const char *r,
 		    const char *sender, const char *rcpt, enum bounce_class);
-void		 session_count_error(struct session *);
+int		 session_bad_command(struct session *, const char *r);
 void		 session_arm(struct session *, int64_t ms);
 void		 session_tx_reset(struct session *);
 const struct subaccount *session_account(struct session *);
@@ -114,7 +114,8 @@ void		 smtp_dispatch(struct session *, const char *line, size_t len);
 
 /* sasl.c */
 void		 sasl_init(struct session *);
-void		 sasl_auth(struct session *, const struct smtp_cmd *);
+int		 sasl_check_auth(struct session *, const struct smtp_cmd *);
+void		 sasl_proceed_auth(struct session *, const struct smtp_cmd *);
 void		 sasl_line(struct session *, const char *line, size_t len);
 
 /* data_end.c */
