@@ -64,9 +64,7 @@ committed(struct store_op *op)
 	if (s == NULL)
 		return;
 	s->op = NULL;
-	s->state = SS_CMD;
-	session_arm(s, gcfg->limits.idle_timeout_ms);
-	conn_pause_read(s->c, 0);
+	session_resume(s);
 }
 
 static const char *
@@ -138,12 +136,10 @@ signed_msg(struct sign_job *j)
 			ev->reply_text = NULL;
 		store_event(ev);
 		if (s) {
-			session_reply(s, "451 4.3.0 Error: DKIM signing failed; "
-			    "try again later");
+			session_reply(s, "451 4.3.0 Error: DKIM signing "
+			    "failed; try again later");
 			s->op = NULL;
-			s->state = SS_CMD;
-			session_arm(s, gcfg->limits.idle_timeout_ms);
-			conn_pause_read(s->c, 0);
+			session_resume(s);
 		}
 		qmsg_free(m);
 		store_op_free(op);
@@ -219,72 +215,136 @@ quarantine(struct qmsg *m, struct store_op *op, const struct rule *r,
 		ev->detail = NULL;
 }
 
-void
-data_end(struct session *s)
+/*
+ * The message path as stages.  Each looks at the message and returns a
+ * verdict: go on, refuse with a reply, or hold for review (the first
+ * hold wins, a later refusal still refuses).  A new check is one
+ * function and one line in stages[].
+ */
+enum verdict { V_CONTINUE, V_REPLY, V_QUARANTINE };
+
+/* The message at the end of DATA, as the stages see it. */
+struct incoming {
+	struct session		*s;
+	struct tx		*t;
+	struct msg_info		 mi;
+	int64_t			 now;	/* unix microseconds */
+	/* V_REPLY: the refusal, the recipient it names (or NULL), and why
+	 * delivery would have failed (BC_NONE: not said). */
+	const char		*reply;
+	const char		*rcpt;
+	enum bounce_class	 cls;
+	char			 rbuf[600];	/* a composed reply */
+	/* V_QUARANTINE: the rule that holds the message, and for whom. */
+	const struct rule	*hold;
+	const char		*hold_rcpt;
+};
+
+static enum verdict
+refuse_with(struct incoming *in, const char *r, const char *rcpt,
+    enum bounce_class cls)
+{
+	in->reply = r;
+	in->rcpt = rcpt;
+	in->cls = cls;
+	return V_REPLY;
+}
+
+/* Bare CR or LF, NUL, overlong lines, too big (smtp_proto.c's flags). */
+static enum verdict
+stage_data(struct incoming *in)
+{
+	const char *r = data_flags_reply(in->t->dp.flags);
+
+	return r ? refuse_with(in, r, NULL, BC_NONE) : V_CONTINUE;
+}
+
+static enum verdict
+stage_headers(struct incoming *in)
+{
+	const char *r;
+
+	msg_scan(buf_ptr(&in->t->data), buf_len(&in->t->data), &in->mi);
+	r = check_headers(in->s, &in->mi, in->rbuf, sizeof(in->rbuf));
+	return r ? refuse_with(in, r, NULL, BC_NONE) : V_CONTINUE;
+}
+
+/* Again: sessions in DATA side by side all passed MAIL. */
+static enum verdict
+stage_quota(struct incoming *in)
 {
 	const struct subaccount *sa;
-	struct tx *t = &s->tx;
-	struct msg_info mi;
-	struct buf hdr, add, out;
-	struct qmsg *m;
-	struct store_op *op;
-	struct audit_event *ev;
-	char date[64], tlsdesc[128], rbuf[600], rnd[9];
-	unsigned char rb[4];
-	const struct rule *hold = NULL;	/* valid within this call */
-	const char *r, *hold_rcpt = NULL;
-	int64_t now = now_us();
+	const char *r;
 
-	timer_del(&s->timer);
-	s->state = SS_CMD;
-	if ((r = data_flags_reply(t->dp.flags)) != NULL) {
-		gm.messages_rejected_total++;
-		session_refuse(s, r, t->mail.path.addr, NULL);
-		session_tx_reset(s);
-		session_arm(s, gcfg->limits.idle_timeout_ms);
-		return;
-	}
-	msg_scan(buf_ptr(&t->data), buf_len(&t->data), &mi);
-	if ((r = check_headers(s, &mi, rbuf, sizeof(rbuf))) != NULL) {
-		gm.messages_rejected_total++;
-		session_refuse(s, r, t->mail.path.addr, NULL);
-		session_tx_reset(s);
-		session_arm(s, gcfg->limits.idle_timeout_ms);
-		return;
-	}
-	/* Again: sessions in DATA side by side all passed MAIL. */
-	if (t->mail.path.len > 0 && (sa = session_account(s)) != NULL &&
-	    (r = quota_check(sa, now, rbuf, sizeof(rbuf))) != NULL) {
-		gm.messages_rejected_total++;
-		session_refuse_class(s, r, t->mail.path.addr, NULL,
-		    BC_THROTTLED);
-		session_tx_reset(s);
-		session_arm(s, gcfg->limits.idle_timeout_ms);
-		return;
-	}
-	/* The rules, once per recipient, with headers and size: one that
-	 * rejects refuses the whole message (after DATA there is no
-	 * refusing one recipient); the first that holds quarantines it. */
+	if (in->t->mail.path.len == 0 ||
+	    (sa = session_account(in->s)) == NULL)
+		return V_CONTINUE;
+	r = quota_check(sa, in->now, in->rbuf, sizeof(in->rbuf));
+	return r ? refuse_with(in, r, NULL, BC_THROTTLED) : V_CONTINUE;
+}
+
+/*
+ * The routing rules, once per recipient, with headers and size: one that
+ * rejects refuses the whole message (after DATA there is no refusing one
+ * recipient); the first that holds quarantines it.
+ */
+static enum verdict
+stage_rules(struct incoming *in)
+{
+	struct tx *t = in->t;
+
 	for (int i = 0; i < t->nrcpt; i++) {
-		const struct rule *ru = session_rule(s, t->rcpt[i],
+		const struct rule *ru = session_rule(in->s, t->rcpt[i],
 		    (int64_t)buf_len(&t->data), buf_ptr(&t->data),
 		    buf_len(&t->data));
 
-		if (ru && ru->action == RULE_HOLD && hold == NULL) {
-			hold = ru;
-			hold_rcpt = t->rcpt[i];
+		if (ru && ru->action == RULE_REJECT)
+			return refuse_with(in, ru->reply, t->rcpt[i], BC_NONE);
+		if (ru && ru->action == RULE_HOLD && in->hold == NULL) {
+			in->hold = ru;
+			in->hold_rcpt = t->rcpt[i];
 		}
-		if (ru == NULL || ru->action != RULE_REJECT)
-			continue;
-		gm.messages_rejected_total++;
-		session_refuse(s, ru->reply, t->mail.path.addr, t->rcpt[i]);
-		session_tx_reset(s);
-		session_arm(s, gcfg->limits.idle_timeout_ms);
-		return;
 	}
+	return in->hold ? V_QUARANTINE : V_CONTINUE;
+}
+
+static enum verdict (*const stages[])(struct incoming *) = {
+	stage_data,
+	stage_headers,
+	stage_quota,
+	stage_rules,
+};
+
+/* Every stage in order, up to the first refusal: V_REPLY, or whether
+ * the message goes (V_CONTINUE) or is held (V_QUARANTINE, in->hold). */
+static enum verdict
+data_end_verdict(struct incoming *in)
+{
+	for (size_t i = 0; i < nitems(stages); i++)
+		if (stages[i](in) == V_REPLY)
+			return V_REPLY;
+	return in->hold ? V_QUARANTINE : V_CONTINUE;
+}
+
+/*
+ * The stored form: our Received: first; Message-ID, Date, From added if
+ * missing (RFC 6409 8).  NULL, with the refusal in in->reply, when it
+ * cannot be built.
+ */
+static struct qmsg *
+data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
+{
+	struct session *s = in->s;
+	struct tx *t = in->t;
+	struct msg_info *mi = &in->mi;
+	struct buf hdr, add, out;
+	struct qmsg *m;
+	char date[64], rnd[9];
+	unsigned char rb[4];
+	int ok;
 
 	m = queue_msg_new(t->mail.path.addr, s->subaccount, t->nrcpt);
-	m->received_us = now;
+	m->received_us = in->now;
 	if (t->mail.body_8bit)
 		m->flags |= QMSG_8BIT;
 	for (int i = 0; i < t->nrcpt; i++) {
@@ -293,13 +353,11 @@ data_end(struct session *s)
 
 		rc->addr = xstrdup(t->rcpt[i]);
 		rc->domain = xstrdup(at ? at + 1 : "");
-		rc->next_attempt = now / 1000000;
+		rc->next_attempt = in->now / 1000000;
 	}
 
-	/* Our trace field first; Message-ID, Date, From added if missing
-	 * (RFC 6409 8). */
-	fmt_rfc5322((time_t)(now / 1000000), date, sizeof(date));
-	conn_tls_desc(s->c, tlsdesc, sizeof(tlsdesc));
+	fmt_rfc5322((time_t)(in->now / 1000000), date, sizeof(date));
+	conn_tls_desc(s->c, tlsdesc, tlsdescsz);
 	buf_init(&hdr, 0);
 	buf_printf(&hdr, "Received: from %s ([%s])\r\n\tby %s (gw) with %s "
 	    "id %s", s->helo_name, s->ip, gcfg->hostname, trace_proto(s),
@@ -316,78 +374,117 @@ data_end(struct session *s)
 	}
 	buf_printf(&hdr, ";\r\n\t%s\r\n", date);
 	buf_init(&add, 0);
-	if (!mi.has_message_id) {
+	if (!mi->has_message_id) {
 		random_bytes(rb, sizeof(rb));
 		hex_encode(rb, sizeof(rb), rnd);
-		snprintf(mi.message_id, sizeof(mi.message_id), "<%s.%s@%s>",
+		snprintf(mi->message_id, sizeof(mi->message_id), "<%s.%s@%s>",
 		    m->qid, rnd, gcfg->hostname);
-		buf_printf(&add, "Message-ID: %s\r\n", mi.message_id);
+		buf_printf(&add, "Message-ID: %s\r\n", mi->message_id);
 	}
-	if (!mi.has_date)
+	if (!mi->has_date)
 		buf_printf(&add, "Date: %s\r\n", date);
-	if (mi.nfrom == 0) {
+	if (mi->nfrom == 0) {
 		buf_printf(&add, "From: <%s>\r\n", t->mail.path.addr);
-		snprintf(mi.from, sizeof(mi.from), "<%s>", t->mail.path.addr);
+		snprintf(mi->from, sizeof(mi->from), "<%s>", t->mail.path.addr);
 	}
 	buf_init(&out, 0);
-	if (buf_reserve(&out, buf_len(&t->data) + buf_len(&hdr) +
-	    buf_len(&add) + 2) == -1 || msg_build(buf_ptr(&t->data),
-	    buf_len(&t->data), &mi, buf_cstr(&hdr), buf_cstr(&add), &out) ==
-	    -1) {
-		buf_free(&hdr);
-		buf_free(&add);
-		buf_free(&out);
-		qmsg_free(m);
-		session_refuse(s, "451 4.3.0 Error: insufficient memory", NULL,
-		    NULL);
-		session_tx_reset(s);
-		return;
-	}
+	ok = buf_reserve(&out, buf_len(&t->data) + buf_len(&hdr) +
+	    buf_len(&add) + 2) == 0 && msg_build(buf_ptr(&t->data),
+	    buf_len(&t->data), mi, buf_cstr(&hdr), buf_cstr(&add), &out) == 0;
 	buf_free(&hdr);
 	buf_free(&add);
+	if (!ok) {
+		buf_free(&out);
+		qmsg_free(m);
+		refuse_with(in, "451 4.3.0 Error: insufficient memory", NULL,
+		    BC_NONE);
+		return NULL;
+	}
 	m->body = buf_steal(&out, &m->bodylen);
 	m->size = m->bodylen;
-	m->message_id = xstrdup(mi.message_id);
+	m->message_id = xstrdup(mi->message_id);
+	return m;
+}
+
+/* The commit of m, carrying its "received" event (and "quarantined"). */
+static struct store_op *
+data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
+{
+	struct session *s = in->s;
+	struct tx *t = in->t;
+	struct store_op *op;
+	struct audit_event *ev;
+	struct buf all;
 
 	op = store_op_new();
 	op->insert = m;
 	op->done = committed;
 	op->arg = s;
 	ev = store_op_event(op, "received", m->qid);
-	ev->ts = now;
+	ev->ts = in->now;
 	ev->subaccount = xstrdup(s->subaccount);
 	ev->client_ip = xstrdup(s->ip);
 	ev->sender = xstrdup(m->sender);
-	ev->message_id = xstrdup(mi.message_id);
-	ev->subject = xstrdup(mi.subject);
-	ev->from_addr = xstrdup(mi.from);
+	ev->message_id = xstrdup(in->mi.message_id);
+	ev->subject = xstrdup(in->mi.subject);
+	ev->from_addr = xstrdup(in->mi.from);
 	ev->size = (int64_t)m->size;
 	ev->tls = tlsdesc[0] ? xstrdup(tlsdesc) : NULL;
 	ev->rcpts = xcalloc((size_t)t->nrcpt, sizeof(char *));
 	ev->nrcpts = t->nrcpt;
-	{
-		struct buf all;
-
-		buf_init(&all, 0);
-		for (int i = 0; i < t->nrcpt; i++) {
-			ev->rcpts[i] = xstrdup(t->rcpt[i]);
-			buf_printf(&all, "%s%s", i ? ", " : "", t->rcpt[i]);
-		}
-		ev->recipient = buf_steal(&all, NULL);
+	buf_init(&all, 0);
+	for (int i = 0; i < t->nrcpt; i++) {
+		ev->rcpts[i] = xstrdup(t->rcpt[i]);
+		buf_printf(&all, "%s%s", i ? ", " : "", t->rcpt[i]);
 	}
+	ev->recipient = buf_steal(&all, NULL);
 	if (asprintf(&ev->detail, "helo=%s auth=%s", s->helo_name,
 	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
 		ev->detail = NULL;
-	if (hold)
-		quarantine(m, op, hold, hold_rcpt);
+	if (in->hold)
+		quarantine(m, op, in->hold, in->hold_rcpt);
+	return op;
+}
 
+/* The one way a message is refused at the end of DATA. */
+static void
+data_end_refuse(struct incoming *in)
+{
+	struct session *s = in->s;
+
+	gm.messages_rejected_total++;
+	session_refuse(s, in->reply, in->t->mail.path.addr, in->rcpt,
+	    in->cls);
+	session_tx_reset(s);
+	session_resume(s);
+}
+
+/*
+ * End of DATA: the verdict, the stored form, its event, then the hand-off
+ * to signing and the store thread; committed() or signed_msg() answer.
+ */
+void
+data_end(struct session *s)
+{
+	struct incoming in = { .s = s, .t = &s->tx, .now = now_us() };
+	struct store_op *op;
+	struct qmsg *m;
+	char tlsdesc[128];
+
+	timer_del(&s->timer);
+	if (data_end_verdict(&in) == V_REPLY ||
+	    (m = data_end_assemble(&in, tlsdesc, sizeof(tlsdesc))) == NULL) {
+		data_end_refuse(&in);
+		return;
+	}
+	op = data_end_event(&in, m, tlsdesc);
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
 	if (m->sender[0] != '\0')
-		window_add(m->subaccount, WIN_ACCEPTED, now, 1);
+		window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);
-	sign_or_store(s, op, &mi);
+	sign_or_store(s, op, &in.mi);
 	session_tx_reset(s);
 }

@@ -30,9 +30,7 @@ auth_delay_done(struct ev_timer *t)
 		session_close(s, "too many failed authentications");
 		return;
 	}
-	s->state = SS_CMD;
-	session_arm(s, gcfg->limits.idle_timeout_ms);
-	conn_pause_read(s->c, 0);
+	session_resume(s);
 }
 
 static void
@@ -48,9 +46,7 @@ auth_result(void *arg, const char *name)
 		session_reply(s, "235 2.7.0 Authentication successful");
 		log_debug("session=%016llx ip=%s auth=%s",
 		    (unsigned long long)s->id, s->ip, name);
-		s->state = SS_CMD;
-		session_arm(s, gcfg->limits.idle_timeout_ms);
-		conn_pause_read(s->c, 0);
+		session_resume(s);
 		return;
 	}
 	s->close_after_delay = auth_failure(s->ip);

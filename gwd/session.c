@@ -122,22 +122,17 @@ audit_reject(struct session *s, const char *r, const char *sender,
 	store_event(ev);
 }
 
-/* A refusal: reply, and record it. */
+/*
+ * A refusal: reply, and record it.  cls says why delivery would have
+ * failed (bounce.h's class; BC_NONE: not said).
+ */
 void
 session_refuse(struct session *s, const char *r, const char *sender,
-    const char *rcpt)
-{
-	session_reply(s, "%s", r);
-	audit_reject(s, r, sender, rcpt, NULL);
-}
-
-/* A refusal that says why delivery would fail (bounce.h's class). */
-void
-session_refuse_class(struct session *s, const char *r, const char *sender,
     const char *rcpt, enum bounce_class cls)
 {
 	session_reply(s, "%s", r);
-	audit_reject(s, r, sender, rcpt, bounce_class_name(cls));
+	audit_reject(s, r, sender, rcpt, cls == BC_NONE ? NULL :
+	    bounce_class_name(cls));
 }
 
 /*
@@ -192,6 +187,21 @@ session_bad_command(struct session *s, const char *r)
 		session_close(s, "too many errors");
 	}
 	return -1;
+}
+
+/*
+ * Back to reading commands after a pause (a credential check, a slow
+ * 535, a commit) or a refused message: the idle deadline again, and
+ * whatever the client pipelined meanwhile.
+ */
+void
+session_resume(struct session *s)
+{
+	if (s->state == SS_CLOSING)
+		return;
+	s->state = SS_CMD;
+	session_arm(s, gcfg->limits.idle_timeout_ms);
+	conn_pause_read(s->c, 0);
 }
 
 static void

@@ -99,9 +99,8 @@ void		 session_close(struct session *, const char *why);
 void		 session_reply(struct session *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 session_refuse(struct session *, const char *r,
-		    const char *sender, const char *rcpt);
-void		 session_refuse_class(struct session *, const char *r,
 		    const char *sender, const char *rcpt, enum bounce_class);
+void		 session_resume(struct session *);
 int		 session_bad_command(struct session *, const char *r);
 void		 session_arm(struct session *, int64_t ms);
 void		 session_tx_reset(struct session *);

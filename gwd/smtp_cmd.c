@@ -217,7 +217,7 @@ smtp_check_mail(struct session *s, const struct smtp_cmd *cmd)
 		    "first");
 	if (s->l->cfg->require_tls && !s->tls) {
 		session_refuse(s, "530 5.7.0 Must issue a STARTTLS command "
-		    "first", "", NULL);
+		    "first", "", NULL, BC_NONE);
 		return -1;
 	}
 	if (s->tx.active)
@@ -233,12 +233,12 @@ smtp_check_mail(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (s->authed == AUTH_NONE) {
 		session_refuse(s, "530 5.7.0 Authentication required", "",
-		    NULL);
+		    NULL, BC_NONE);
 		return -1;
 	}
 	if ((sa = session_account(s)) == NULL || !sa->enabled) {
 		session_refuse(s, "550 5.7.1 Error: subaccount is disabled "
-		    "or gone", "", NULL);
+		    "or gone", "", NULL, BC_NONE);
 		return -1;
 	}
 	return 0;
@@ -259,7 +259,8 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 	if (s->tx.mail.has_size &&
 	    s->tx.mail.size > gcfg->limits.message_size) {
 		session_refuse(s, "552 5.3.4 Message size exceeds fixed "
-		    "maximum message size", s->tx.mail.path.addr, NULL);
+		    "maximum message size", s->tx.mail.path.addr, NULL,
+		    BC_NONE);
 		return;
 	}
 	if (s->tx.mail.path.len > 0 && (s->tx.mail.path.literal ||
@@ -267,17 +268,16 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		snprintf(msg, sizeof(msg), "550 5.7.1 <%s>: Sender address "
 		    "rejected: domain not owned by subaccount %s",
 		    s->tx.mail.path.addr, sa->name);
-		session_refuse(s, msg, s->tx.mail.path.addr, NULL);
+		session_refuse(s, msg, s->tx.mail.path.addr, NULL, BC_NONE);
 		return;
 	}
 	if ((r = pause_check(sa->name, msg, sizeof(msg))) != NULL) {
-		session_refuse_class(s, r, s->tx.mail.path.addr, NULL,
-		    BC_POLICY);
+		session_refuse(s, r, s->tx.mail.path.addr, NULL, BC_POLICY);
 		return;
 	}
 	if (s->tx.mail.path.len > 0 &&
 	    (r = quota_check(sa, now_us(), msg, sizeof(msg))) != NULL) {
-		session_refuse_class(s, r, s->tx.mail.path.addr, NULL,
+		session_refuse(s, r, s->tx.mail.path.addr, NULL,
 		    BC_THROTTLED);
 		return;
 	}
@@ -309,7 +309,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (ra.path.literal) {
 		session_refuse(s, "553 5.1.3 Error: address literals are not "
-		    "accepted as recipients", NULL, ra.path.addr);
+		    "accepted as recipients", NULL, ra.path.addr, BC_NONE);
 		return;
 	}
 	/* gw.db may have changed since the last tick: an admin's entry
@@ -319,7 +319,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		snprintf(msg, sizeof(msg), "550 5.1.1 <%s>: Recipient address "
 		    "rejected: suppressed: %s", ra.path.addr, sup->reason[0] ?
 		    sup->reason : sup->source);
-		session_refuse_class(s, msg, NULL, ra.path.addr, BC_HARD);
+		session_refuse(s, msg, NULL, ra.path.addr, BC_HARD);
 		return;
 	}
 	for (int i = 0; i < s->tx.nrcpt; i++) {
@@ -333,7 +333,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if ((r = rule_reject(s, ra.path.addr, -1, NULL, 0)) != NULL) {
-		session_refuse(s, r, NULL, ra.path.addr);
+		session_refuse(s, r, NULL, ra.path.addr, BC_NONE);
 		return;
 	}
 	s->tx.rcpt = realloc(s->tx.rcpt, sizeof(char *) *
@@ -363,7 +363,7 @@ smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 {
 	if (inflight_bytes >= gcfg->limits.memory) {
 		session_refuse(s, "452 4.3.1 Insufficient system resources",
-		    NULL, NULL);
+		    NULL, NULL, BC_NONE);
 		return;
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
