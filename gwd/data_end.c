@@ -7,6 +7,8 @@
  * Standards: RFC 5321 4.4 (trace), RFC 3848 (trace protocols), RFC 6409
  * 8 (fields a submission server adds), RFC 5322.
  * Exposure: the message is untrusted input from an authenticated client.
+ * Diagnostics: a message that cannot be built (no memory) is refused
+ * with a 451 and counted like any refusal; nothing here is fatal.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -238,6 +240,7 @@ struct incoming {
 	/* V_QUARANTINE: the rule that holds the message, and for whom. */
 	const struct rule	*hold;
 	const char		*hold_rcpt;
+	char			*rcpt_list;	/* for the "received" event */
 };
 
 static enum verdict
@@ -326,10 +329,88 @@ data_end_verdict(struct incoming *in)
 	return in->hold ? V_QUARANTINE : V_CONTINUE;
 }
 
+/* Our trace field (RFC 5321 4.4), with the TLS version and cipher. */
+static int
+received_field(struct incoming *in, const struct qmsg *m, const char *date,
+    char *tlsdesc, struct buf *hdr)
+{
+	struct session *s = in->s;
+	char *sp;
+	int r;
+
+	if (buf_printf(hdr, "Received: from %s ([%s])\r\n\tby %s (gw) with "
+	    "%s id %s", s->helo_name, s->ip, gcfg->hostname, trace_proto(s),
+	    m->qid) == -1)
+		return -1;
+	if (tlsdesc[0]) {
+		if ((sp = strchr(tlsdesc, ' ')) != NULL)
+			*sp = '\0';
+		r = buf_printf(hdr, "\r\n\t(version=%s cipher=%s)", tlsdesc,
+		    sp ? sp + 1 : "");
+		if (sp)
+			*sp = ' ';
+		if (r == -1)
+			return -1;
+	}
+	return buf_printf(hdr, ";\r\n\t%s\r\n", date);
+}
+
+/* The fields a submission server adds when missing (RFC 6409 8):
+ * Message-ID, Date, From. */
+static int
+added_fields(struct incoming *in, const struct qmsg *m, const char *date,
+    struct buf *add)
+{
+	struct msg_info *mi = &in->mi;
+	const char *sender = in->t->mail.path.addr;
+	unsigned char rb[4];
+	char rnd[9];
+
+	if (!mi->has_message_id) {
+		random_bytes(rb, sizeof(rb));
+		hex_encode(rb, sizeof(rb), rnd);
+		if (snprintf(mi->message_id, sizeof(mi->message_id),
+		    "<%s.%s@%s>", m->qid, rnd, gcfg->hostname) >=
+		    (int)sizeof(mi->message_id)) {
+			log_warnx("qid=%s: hostname too long for a Message-ID",
+			    m->qid);
+			in->reply = "451 4.3.0 Error: local configuration "
+			    "error";
+			return -1;
+		}
+		if (buf_printf(add, "Message-ID: %s\r\n", mi->message_id) == -1)
+			return -1;
+	}
+	if (!mi->has_date && buf_printf(add, "Date: %s\r\n", date) == -1)
+		return -1;
+	if (mi->nfrom == 0) {
+		if (buf_printf(add, "From: <%s>\r\n", sender) == -1)
+			return -1;
+		/* For the audit event; a path fits (ADDR_PATH_MAX). */
+		snprintf(mi->from, sizeof(mi->from), "<%s>", sender);
+	}
+	return 0;
+}
+
+/* "a@x, b@y": the recipients, for the "received" event. */
+static char *
+rcpt_list(const struct tx *t)
+{
+	struct buf all;
+
+	buf_init(&all, 0);
+	for (int i = 0; i < t->nrcpt; i++) {
+		if (buf_printf(&all, "%s%s", i ? ", " : "", t->rcpt[i]) == -1) {
+			buf_free(&all);
+			return NULL;
+		}
+	}
+	return buf_steal(&all, NULL);
+}
+
 /*
  * The stored form: our Received: first; Message-ID, Date, From added if
- * missing (RFC 6409 8).  NULL, with the refusal in in->reply, when it
- * cannot be built.
+ * missing.  NULL, with the refusal in in->reply, when it cannot be built.
  */
 static struct qmsg *
 data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
@@ -339,8 +420,7 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	struct msg_info *mi = &in->mi;
 	struct buf hdr, add, out;
 	struct qmsg *m;
-	char date[64], rnd[9];
-	unsigned char rb[4];
+	char date[64];
 	int ok;
 
 	m = queue_msg_new(t->mail.path.addr, s->subaccount, t->nrcpt);
@@ -359,48 +439,27 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	fmt_rfc5322((time_t)(in->now / 1000000), date, sizeof(date));
 	conn_tls_desc(s->c, tlsdesc, tlsdescsz);
 	buf_init(&hdr, 0);
-	buf_printf(&hdr, "Received: from %s ([%s])\r\n\tby %s (gw) with %s "
-	    "id %s", s->helo_name, s->ip, gcfg->hostname, trace_proto(s),
-	    m->qid);
-	if (tlsdesc[0]) {
-		char *sp = strchr(tlsdesc, ' ');
-
-		if (sp)
-			*sp = '\0';
-		buf_printf(&hdr, "\r\n\t(version=%s cipher=%s)", tlsdesc,
-		    sp ? sp + 1 : "");
-		if (sp)
-			*sp = ' ';
-	}
-	buf_printf(&hdr, ";\r\n\t%s\r\n", date);
 	buf_init(&add, 0);
-	if (!mi->has_message_id) {
-		random_bytes(rb, sizeof(rb));
-		hex_encode(rb, sizeof(rb), rnd);
-		snprintf(mi->message_id, sizeof(mi->message_id), "<%s.%s@%s>",
-		    m->qid, rnd, gcfg->hostname);
-		buf_printf(&add, "Message-ID: %s\r\n", mi->message_id);
-	}
-	if (!mi->has_date)
-		buf_printf(&add, "Date: %s\r\n", date);
-	if (mi->nfrom == 0) {
-		buf_printf(&add, "From: <%s>\r\n", t->mail.path.addr);
-		snprintf(mi->from, sizeof(mi->from), "<%s>", t->mail.path.addr);
-	}
 	buf_init(&out, 0);
-	ok = buf_reserve(&out, buf_len(&t->data) + buf_len(&hdr) +
+	/* Every append is checked: a dropped byte here would be a header
+	 * silently missing from the stored message. */
+	ok = received_field(in, m, date, tlsdesc, &hdr) == 0 &&
+	    added_fields(in, m, date, &add) == 0 &&
+	    buf_reserve(&out, buf_len(&t->data) + buf_len(&hdr) +
 	    buf_len(&add) + 2) == 0 && msg_build(buf_ptr(&t->data),
-	    buf_len(&t->data), mi, buf_cstr(&hdr), buf_cstr(&add), &out) == 0;
+	    buf_len(&t->data), mi, buf_cstr(&hdr), buf_cstr(&add), &out) == 0 &&
+	    (in->rcpt_list = rcpt_list(t)) != NULL &&
+	    (m->body = buf_steal(&out, &m->bodylen)) != NULL;
 	buf_free(&hdr);
 	buf_free(&add);
+	buf_free(&out);
 	if (!ok) {
-		buf_free(&out);
+		free(in->rcpt_list);
 		qmsg_free(m);
-		refuse_with(in, "451 4.3.0 Error: insufficient memory", NULL,
-		    BC_NONE);
+		refuse_with(in, in->reply ? in->reply : "451 4.3.0 Error: "
+		    "insufficient memory", NULL, BC_NONE);
 		return NULL;
 	}
-	m->body = buf_steal(&out, &m->bodylen);
 	m->size = m->bodylen;
 	m->message_id = xstrdup(mi->message_id);
 	return m;
@@ -414,7 +473,6 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 	struct tx *t = in->t;
 	struct store_op *op;
 	struct audit_event *ev;
-	struct buf all;
 
 	op = store_op_new();
 	op->insert = m;
@@ -432,12 +490,10 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 	ev->tls = tlsdesc[0] ? xstrdup(tlsdesc) : NULL;
 	ev->rcpts = xcalloc((size_t)t->nrcpt, sizeof(char *));
 	ev->nrcpts = t->nrcpt;
-	buf_init(&all, 0);
-	for (int i = 0; i < t->nrcpt; i++) {
+	for (int i = 0; i < t->nrcpt; i++)
 		ev->rcpts[i] = xstrdup(t->rcpt[i]);
-		buf_printf(&all, "%s%s", i ? ", " : "", t->rcpt[i]);
-	}
-	ev->recipient = buf_steal(&all, NULL);
+	ev->recipient = in->rcpt_list;
+	in->rcpt_list = NULL;
 	if (asprintf(&ev->detail, "helo=%s auth=%s", s->helo_name,
 	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
 		ev->detail = NULL;
@@ -453,8 +509,8 @@ data_end_refuse(struct incoming *in)
 	struct session *s = in->s;
 
 	gm.messages_rejected_total++;
-	session_refuse(s, in->reply, in->t->mail.path.addr, in->rcpt,
-	    in->cls);
+	session_refuse(s, in->t->mail.path.addr, in->rcpt, in->cls, "%s",
+	    in->reply);
 	session_tx_reset(s);
 	session_resume(s);
 }

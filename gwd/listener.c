@@ -3,6 +3,8 @@
  * let in (connection limits, addresses blocked after failed AUTHs).
  * Exposure: accepts connections from anyone the listen addresses reach;
  * binds as root before privileges are dropped, accepts unprivileged.
+ * Diagnostics: listeners_bind() returns -1 with the file, line and
+ * reason; accept errors are logged and the listener goes on.
  */
 #include <errno.h>
 #include <fcntl.h>

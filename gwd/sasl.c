@@ -5,6 +5,7 @@
  * Exposure: decodes base64 and splits credentials sent by
  * unauthenticated clients (after TLS); a failure never says whether the
  * name exists.
+ * Diagnostics: failures are replies (5xx) and "auth" events; none fatal.
  */
 #include <string.h>
 #include <strings.h>

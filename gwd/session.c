@@ -7,10 +7,13 @@
  * RFC 2034/3463 (enhanced status codes).
  * Exposure: parses untrusted input from unauthenticated clients.  Nothing
  * a client sends may end the process: bad bytes get a reply.
+ * Diagnostics: a reply longer than a line (REPLY_MAX) is cut and logged;
+ * dies only when memory for a new session runs out (xcalloc).
  *
  * Replies are appended to the conn and leave together before the loop
  * sleeps, so pipelined answers go in one write.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,24 +56,45 @@ static const struct conn_ops session_ops = {
 	.on_close = session_closed,
 };
 
-void
-session_reply(struct session *s, const char *fmt, ...)
+/*
+ * Format one reply line into line[REPLY_MAX] and send it with its CRLF.
+ * What we compose is bounded to fit (addresses by the parser, names and
+ * admin texts by gwctl); a line that does not fit all the same is cut,
+ * and said so in the log, never dropped: the client waits for a reply.
+ */
+static void
+reply_vsend(struct session *s, char *line, const char *fmt, va_list ap)
 {
-	char line[1024];
-	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 3)
-		n = (int)sizeof(line) - 3;
+	n = vsnprintf(line, REPLY_MAX - 1, fmt, ap);
+	if (n < 0) {
+		log_warnx("session=%016llx reply \"%s\": %s",
+		    (unsigned long long)s->id, fmt, strerror(errno));
+		n = snprintf(line, REPLY_MAX - 1, "451 4.3.0 Error: local "
+		    "error");
+	} else if (n > REPLY_MAX - 2) {
+		log_warnx("session=%016llx reply of %d octets cut to %d: "
+		    "%.60s...", (unsigned long long)s->id, n, REPLY_MAX - 2,
+		    line);
+		n = REPLY_MAX - 2;
+	}
 	line[n++] = '\r';
 	line[n++] = '\n';
 	if (conn_write(s->c, line, (size_t)n) == -1)
 		session_close(s, "output buffer full");
+	line[n - 2] = '\0';
+}
+
+void
+session_reply(struct session *s, const char *fmt, ...)
+{
+	char line[REPLY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_vsend(s, line, fmt, ap);
+	va_end(ap);
 }
 
 /* Split "550 5.7.1 text" for the audit log. */
@@ -123,15 +147,20 @@ audit_reject(struct session *s, const char *r, const char *sender,
 }
 
 /*
- * A refusal: reply, and record it.  cls says why delivery would have
- * failed (bounce.h's class; BC_NONE: not said).
+ * A refusal: reply, and record the same line.  cls says why delivery
+ * would have failed (bounce.h's class; BC_NONE: not said).
  */
 void
-session_refuse(struct session *s, const char *r, const char *sender,
-    const char *rcpt, enum bounce_class cls)
+session_refuse(struct session *s, const char *sender, const char *rcpt,
+    enum bounce_class cls, const char *fmt, ...)
 {
-	session_reply(s, "%s", r);
-	audit_reject(s, r, sender, rcpt, cls == BC_NONE ? NULL :
+	char line[REPLY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_vsend(s, line, fmt, ap);
+	va_end(ap);
+	audit_reject(s, line, sender, rcpt, cls == BC_NONE ? NULL :
 	    bounce_class_name(cls));
 }
 

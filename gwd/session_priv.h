@@ -26,6 +26,8 @@
 
 #define SASL_LINE_MAX	(12288 + 2)	/* RFC 4954 4: 12288 octets + CRLF */
 #define NAME_MAX_LEN	255
+#define REPLY_MAX	512	/* RFC 5321 4.5.3.1.5: a reply line, CRLF
+				 * included */
 
 enum sstate {
 	SS_TLS_HANDSHAKE,	/* implicit TLS or after STARTTLS */
@@ -98,8 +100,9 @@ int		 sessions_from(const char *ip);
 void		 session_close(struct session *, const char *why);
 void		 session_reply(struct session *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
-void		 session_refuse(struct session *, const char *r,
-		    const char *sender, const char *rcpt, enum bounce_class);
+void		 session_refuse(struct session *, const char *sender,
+		    const char *rcpt, enum bounce_class, const char *fmt, ...)
+		    __attribute__((format(printf, 5, 6)));
 void		 session_resume(struct session *);
 int		 session_bad_command(struct session *, const char *r);
 void		 session_arm(struct session *, int64_t ms);

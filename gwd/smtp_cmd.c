@@ -9,6 +9,8 @@
  * (PIPELINING), RFC 6152 (8BITMIME), RFC 2034/3463 (enhanced status
  * codes), RFC 6409 (submission).
  * Exposure: parses untrusted input from unauthenticated clients.
+ * Diagnostics: bad commands get replies and count toward
+ * limits.unknown_commands; dies only when memory for a recipient runs out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,8 +218,8 @@ smtp_check_mail(struct session *s, const struct smtp_cmd *cmd)
 		return session_bad_command(s, "503 5.5.1 Error: send HELO/EHLO "
 		    "first");
 	if (s->l->cfg->require_tls && !s->tls) {
-		session_refuse(s, "530 5.7.0 Must issue a STARTTLS command "
-		    "first", "", NULL, BC_NONE);
+		session_refuse(s, "", NULL, BC_NONE, "530 5.7.0 Must issue a "
+		    "STARTTLS command first");
 		return -1;
 	}
 	if (s->tx.active)
@@ -232,13 +234,13 @@ smtp_check_mail(struct session *s, const struct smtp_cmd *cmd)
 		gw_strlcpy(s->subaccount, sa->name, sizeof(s->subaccount));
 	}
 	if (s->authed == AUTH_NONE) {
-		session_refuse(s, "530 5.7.0 Authentication required", "",
-		    NULL, BC_NONE);
+		session_refuse(s, "", NULL, BC_NONE, "530 5.7.0 "
+		    "Authentication required");
 		return -1;
 	}
 	if ((sa = session_account(s)) == NULL || !sa->enabled) {
-		session_refuse(s, "550 5.7.1 Error: subaccount is disabled "
-		    "or gone", "", NULL, BC_NONE);
+		session_refuse(s, "", NULL, BC_NONE, "550 5.7.1 Error: "
+		    "subaccount is disabled or gone");
 		return -1;
 	}
 	return 0;
@@ -249,7 +251,7 @@ static void
 smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 {
 	const struct subaccount *sa = session_account(s);
-	const char *r;
+	const char *r, *from = s->tx.mail.path.addr;
 	char msg[600];
 
 	if (smtp_parse_mail(cmd->arg, cmd->arglen, &s->tx.mail, &r) == -1) {
@@ -258,27 +260,24 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (s->tx.mail.has_size &&
 	    s->tx.mail.size > gcfg->limits.message_size) {
-		session_refuse(s, "552 5.3.4 Message size exceeds fixed "
-		    "maximum message size", s->tx.mail.path.addr, NULL,
-		    BC_NONE);
+		session_refuse(s, from, NULL, BC_NONE, "552 5.3.4 Message "
+		    "size exceeds fixed maximum message size");
 		return;
 	}
 	if (s->tx.mail.path.len > 0 && (s->tx.mail.path.literal ||
 	    !account_owns_domain(sa, mailpath_domain(&s->tx.mail.path)))) {
-		snprintf(msg, sizeof(msg), "550 5.7.1 <%s>: Sender address "
-		    "rejected: domain not owned by subaccount %s",
-		    s->tx.mail.path.addr, sa->name);
-		session_refuse(s, msg, s->tx.mail.path.addr, NULL, BC_NONE);
+		session_refuse(s, from, NULL, BC_NONE, "550 5.7.1 <%s>: "
+		    "Sender address rejected: domain not owned by subaccount "
+		    "%s", from, sa->name);
 		return;
 	}
 	if ((r = pause_check(sa->name, msg, sizeof(msg))) != NULL) {
-		session_refuse(s, r, s->tx.mail.path.addr, NULL, BC_POLICY);
+		session_refuse(s, from, NULL, BC_POLICY, "%s", r);
 		return;
 	}
 	if (s->tx.mail.path.len > 0 &&
 	    (r = quota_check(sa, now_us(), msg, sizeof(msg))) != NULL) {
-		session_refuse(s, r, s->tx.mail.path.addr, NULL,
-		    BC_THROTTLED);
+		session_refuse(s, from, NULL, BC_THROTTLED, "%s", r);
 		return;
 	}
 	s->tx.active = 1;
@@ -300,7 +299,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 {
 	const struct suppression *sup;
 	struct rcpt_args ra;
-	char msg[511];		/* a reply line is at most 512 with CRLF */
+	char msg[REPLY_MAX - 1];
 	const char *r;
 
 	if (smtp_parse_rcpt(cmd->arg, cmd->arglen, &ra, &r) == -1) {
@@ -308,18 +307,23 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (ra.path.literal) {
-		session_refuse(s, "553 5.1.3 Error: address literals are not "
-		    "accepted as recipients", NULL, ra.path.addr, BC_NONE);
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "553 5.1.3 "
+		    "Error: address literals are not accepted as recipients");
 		return;
 	}
 	/* gw.db may have changed since the last tick: an admin's entry
 	 * applies at the next RCPT. */
 	accounts_poll();
 	if ((sup = suppress_find(s->subaccount, ra.path.addr)) != NULL) {
-		snprintf(msg, sizeof(msg), "550 5.1.1 <%s>: Recipient address "
-		    "rejected: suppressed: %s", ra.path.addr, sup->reason[0] ?
-		    sup->reason : sup->source);
-		session_refuse(s, msg, NULL, ra.path.addr, BC_HARD);
+		/* The reason, last, may be a remote server's long text:
+		 * it is cut where the reply line ends. */
+		if (snprintf(msg, sizeof(msg), "550 5.1.1 <%s>: Recipient "
+		    "address rejected: suppressed: %s", ra.path.addr,
+		    sup->reason[0] ? sup->reason : sup->source) >=
+		    (int)sizeof(msg))
+			log_debug("session=%016llx suppression reason cut",
+			    (unsigned long long)s->id);
+		session_refuse(s, NULL, ra.path.addr, BC_HARD, "%s", msg);
 		return;
 	}
 	for (int i = 0; i < s->tx.nrcpt; i++) {
@@ -333,7 +337,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if ((r = rule_reject(s, ra.path.addr, -1, NULL, 0)) != NULL) {
-		session_refuse(s, r, NULL, ra.path.addr, BC_NONE);
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
 		return;
 	}
 	s->tx.rcpt = realloc(s->tx.rcpt, sizeof(char *) *
@@ -362,8 +366,8 @@ static void
 smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 {
 	if (inflight_bytes >= gcfg->limits.memory) {
-		session_refuse(s, "452 4.3.1 Insufficient system resources",
-		    NULL, NULL, BC_NONE);
+		session_refuse(s, NULL, NULL, BC_NONE, "452 4.3.1 "
+		    "Insufficient system resources");
 		return;
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");

@@ -83,29 +83,54 @@ def stat(g, name):
     return int(dict(l.split() for l in control(g, "stats").splitlines())[name])
 
 
-@needs_fiu
-def test_out_of_memory_at_end_of_data(fiu_gw, sink):
-    """No memory for the stored form: a 451, the refusal counted, and the
-    session keeps its idle deadline (it used to wait forever)."""
-    gw = fiu_gw
-    rejected = stat(gw, "messages_rejected_total")
+def past_354(gw):
+    """A session on the ip_auth listener, inside DATA."""
     r = Raw(gw.ports["plain"])
     assert r.reply()[0] == 220
     assert r.cmd("EHLO client.test")[0] == 250
     assert r.cmd("MAIL FROM:<app@example.com>")[0] == 250
     assert r.cmd("RCPT TO:<u@dest.test>")[0] == 250
     assert r.cmd("DATA")[0] == 354
-    # An empty message: reading the end of data grows no buffer, so the
-    # first realloc to fail is one building the stored form.
-    fiu(gw, "enable name=libc/mm/realloc")
+    return r
+
+
+def end_without_memory(gw, r, how):
+    """End DATA with realloc failing (once, with how=",onetime")."""
+    fiu(gw, "enable name=libc/mm/realloc" + how)
     try:
-        code, text = r.cmd(".")
+        return r.cmd(".")
     finally:
         fiu(gw, "disable name=libc/mm/realloc")
+
+
+@needs_fiu
+def test_out_of_memory_at_end_of_data(fiu_gw, sink):
+    """No memory for the stored form: a 451, the refusal counted, and the
+    session keeps its idle deadline (it used to wait forever)."""
+    gw = fiu_gw
+    rejected = stat(gw, "messages_rejected_total")
+    r = past_354(gw)
+    # An empty message: reading the end of data grows no buffer, so the
+    # first realloc to fail is one building the stored form.
+    code, text = end_without_memory(gw, r, "")
     assert (code, text[:5]) == (451, "4.3.0")
     # Silence from here: the idle timeout must still cut the session.
     code, text = r.reply()
     assert (code, text[:5]) == (421, "4.4.2")
     assert r.closed()
     assert stat(gw, "messages_rejected_total") == rejected + 1
+    assert sink.messages == []
+
+
+@needs_fiu
+def test_no_memory_for_the_received_field(fiu_gw, sink):
+    """The first allocation of the stored form is our Received: field's.
+    When it fails the message is refused; it used to be queued (250)
+    without its trace field."""
+    gw = fiu_gw
+    r = past_354(gw)
+    code, text = end_without_memory(gw, r, ",onetime")
+    assert (code, text[:5]) == (451, "4.3.0")
+    assert r.cmd("QUIT")[0] == 221
+    assert not gw.events("action='received'")
     assert sink.messages == []
