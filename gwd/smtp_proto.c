@@ -50,59 +50,20 @@ line_next(struct line_reader *lr, const char *data, size_t len, size_t max,
 	return LINE_OK;
 }
 
-static const struct {
-	const char	*name;
-	enum smtp_verb	 verb;
-} verbs[] = {
-	{ "HELO", CMD_HELO }, { "EHLO", CMD_EHLO }, { "MAIL", CMD_MAIL },
-	{ "RCPT", CMD_RCPT }, { "DATA", CMD_DATA }, { "BDAT", CMD_BDAT },
-	{ "RSET", CMD_RSET }, { "NOOP", CMD_NOOP }, { "QUIT", CMD_QUIT },
-	{ "VRFY", CMD_VRFY }, { "EXPN", CMD_EXPN }, { "HELP", CMD_HELP },
-	{ "STARTTLS", CMD_STARTTLS }, { "AUTH", CMD_AUTH },
-	/* HTTP through an SMTP port: a proxy abuse or a scanner. */
-	{ "GET", CMD_HTTP }, { "POST", CMD_HTTP }, { "HEAD", CMD_HTTP },
-	{ "PUT", CMD_HTTP }, { "CONNECT", CMD_HTTP }, { "OPTIONS", CMD_HTTP },
-};
-
 void
 smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd)
 {
 	size_t vlen = 0;
 
-	cmd->verb = CMD_UNKNOWN;
-	cmd->arg = line + len;
-	cmd->arglen = 0;
 	while (vlen < len && line[vlen] != ' ')
 		vlen++;
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
-		if (strlen(verbs[i].name) == vlen &&
-		    strncasecmp(line, verbs[i].name, vlen) == 0) {
-			cmd->verb = verbs[i].verb;
-			break;
-		}
-	}
+	cmd->name = line;
+	cmd->namelen = vlen;
+	cmd->arg = line + len;
+	cmd->arglen = 0;
 	if (vlen < len) {
 		cmd->arg = line + vlen + 1;
 		cmd->arglen = len - vlen - 1;
-	}
-}
-
-int
-smtp_cmd_ends_group(enum smtp_verb v)
-{
-	switch (v) {
-	case CMD_EHLO:
-	case CMD_HELO:
-	case CMD_DATA:
-	case CMD_VRFY:
-	case CMD_EXPN:
-	case CMD_NOOP:
-	case CMD_AUTH:
-	case CMD_STARTTLS:
-	case CMD_HELP:
-		return 1;
-	default:
-		return 0;
 	}
 }
 

@@ -13,14 +13,11 @@
 #include "addr.h"
 #include "buf.h"
 
-enum smtp_verb {
-	CMD_UNKNOWN, CMD_HELO, CMD_EHLO, CMD_MAIL, CMD_RCPT, CMD_DATA,
-	CMD_BDAT, CMD_RSET, CMD_NOOP, CMD_QUIT, CMD_VRFY, CMD_EXPN, CMD_HELP,
-	CMD_STARTTLS, CMD_AUTH, CMD_HTTP
-};
-
+/* A command line split; the verbs themselves are the session's table
+ * (smtp_cmd.c).  Neither part is NUL-terminated. */
 struct smtp_cmd {
-	enum smtp_verb	 verb;
+	const char	*name;		/* the verb, as sent */
+	size_t		 namelen;
 	const char	*arg;		/* after the verb and one space */
 	size_t		 arglen;
 };
@@ -43,11 +40,8 @@ enum line_status line_next(struct line_reader *, const char *data,
 	    size_t len, size_t max, const char **line, size_t *linelen,
 	    size_t *used);
 
-/* Identify the verb (case-insensitive). */
+/* Split a command line at its first space. */
 void	smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *);
-/* Commands after which the client must wait for our reply (RFC 2920 3.1
- * plus AUTH and STARTTLS). */
-int	smtp_cmd_ends_group(enum smtp_verb);
 
 struct mail_args {
 	struct mailpath	 path;

@@ -274,6 +274,7 @@ class Gwd:
                       "plain": free_port()}
         self.proc = None
         self.preexec = None       # run in gwd's process before exec
+        self.wrap = []            # a command to run gwd under (fiu-run)
         self.log = os.path.join(self.dir, "gwd.log")
         groups = {
             "tls": {"certificate": "state/cert.pem", "key": "state/key.pem",
@@ -315,7 +316,7 @@ class Gwd:
     # -- process
     def start(self, wait=True):
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
+        self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
                                      stdout=self.logf, stderr=self.logf,
                                      preexec_fn=self.preexec)
         if wait:
@@ -413,6 +414,22 @@ def gw_factory(tmp_path):
         assert "ERROR: AddressSanitizer" not in text, text[-4000:]
         assert "runtime error:" not in text, text[-4000:]
         assert rc in (0, None, -9), "gwd exited %r\n%s" % (rc, text[-4000:])
+
+
+def control(g, cmd):
+    """One command on gwd's control socket; its whole answer."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(os.path.join(g.state, "control"))
+    s.sendall(cmd.encode() + b"\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data.decode()
 
 
 def smarthost(sink):

@@ -3,7 +3,6 @@ with what the sink and the audit log saw."""
 import json
 import os
 import re
-import socket
 import subprocess
 import time
 import urllib.error
@@ -11,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import client_tls_context, free_port, smarthost, wait_for
+from conftest import client_tls_context, control, free_port, smarthost, wait_for
 import smtplib
 
 
@@ -21,21 +20,6 @@ def send(g, rcpts, subject):
         s.starttls(context=client_tls_context())
         s.login("app", "s3cret-pass")
         s.sendmail("app@example.com", rcpts, msg)
-
-
-def control(g, cmd):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(os.path.join(g.state, "control"))
-    s.sendall(cmd.encode() + b"\n")
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return data.decode()
 
 
 def stats(g):

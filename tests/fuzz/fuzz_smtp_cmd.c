@@ -2,12 +2,13 @@
 /*
  * fuzz_smtp_cmd.c - command framing and MAIL/RCPT parsing as the session
  * does it: lines out of a byte stream (bounded, in step after overlong
- * lines), verbs, paths and ESMTP parameters.  Invariants: parsed paths
+ * lines), verb and argument, paths and ESMTP parameters.  Invariants: parsed paths
  * never hold CR, LF or NUL; a refusal always carries a 3-digit reply.
  */
 #include <assert.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "smtp_proto.h"
 
@@ -57,12 +58,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(len + 2 <= 512);
 		smtp_cmd_parse(line, len, &cmd);
 		assert(cmd.arg >= line && cmd.arg + cmd.arglen <= line + len);
-		if (cmd.verb == CMD_MAIL) {
+		assert(cmd.name == line && cmd.namelen <= len);
+		if (cmd.namelen == 4 && strncasecmp(cmd.name, "MAIL", 4) == 0) {
 			if (smtp_parse_mail(cmd.arg, cmd.arglen, &ma, &reply) == 0)
 				check_path(&ma.path);
 			else
 				check_reply(reply);
-		} else if (cmd.verb == CMD_RCPT) {
+		} else if (cmd.namelen == 4 &&
+		    strncasecmp(cmd.name, "RCPT", 4) == 0) {
 			if (smtp_parse_rcpt(cmd.arg, cmd.arglen, &ra, &reply) == 0) {
 				check_path(&ra.path);
 				assert(ra.path.len > 0);

@@ -1,0 +1,539 @@
+/*
+ * data_end.c - inbound SMTP: the end of DATA.  The verdict on the
+ * message (clean data, header policy, quota, routing rules), then its
+ * stored form (our Received:, missing Message-ID/Date/From), the
+ * "received" event, and the hand-off to signing and the store thread;
+ * the 250 (or 451) comes back from there.
+ * Standards: RFC 5321 4.4 (trace), RFC 3848 (trace protocols), RFC 6409
+ * 8 (fields a submission server adds), RFC 5322.
+ * Exposure: the message is untrusted input from an authenticated client.
+ * Diagnostics: a message that cannot be built (no memory) is refused
+ * with a 451 and counted like any refusal; nothing here is fatal.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "gwd.h"
+#include "log.h"
+#include "metrics.h"
+#include "msg.h"
+#include "policy.h"
+#include "queue.h"
+#include "quota.h"
+#include "session_priv.h"
+#include "signer.h"
+#include "store.h"
+#include "util.h"
+#include "window.h"
+
+/* A message counted toward its subaccount's quota was not stored. */
+static void
+quota_release(const struct qmsg *m)
+{
+	if (m->sender[0] != '\0')
+		window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
+}
+
+static void
+committed(struct store_op *op)
+{
+	struct session *s = op->arg;
+	struct qmsg *m = op->insert;
+
+	if (op->failed) {
+		log_warnx("qid=%s not queued: %s", m->qid, op->error);
+		quota_release(m);
+		if (s)
+			session_reply(s, "451 4.3.0 Error: queue file write "
+			    "error");
+		qmsg_free(m);
+	} else {
+		log_debug("qid=%s queued size=%zu rcpts=%d", m->qid, m->size,
+		    m->nrcpt);
+		gm.messages_received_total++;
+		gm.bytes_received_total += m->size;
+		gm.recipients_received_total += (uint64_t)m->nrcpt;
+		if (s) {
+			session_reply(s, "250 2.0.0 Ok: queued as %s", m->qid);
+			s->accepted++;
+		}
+		queue_add(m);
+	}
+	store_op_free(op);
+	if (s == NULL)
+		return;
+	s->op = NULL;
+	session_resume(s);
+}
+
+static const char *
+trace_proto(const struct session *s)
+{
+	/* RFC 3848 */
+	if (!s->esmtp)
+		return "SMTP";
+	if (s->tls)
+		return s->authed == AUTH_SASL ? "ESMTPSA" : "ESMTPS";
+	return s->authed == AUTH_SASL ? "ESMTPA" : "ESMTP";
+}
+
+static int
+owns_domain(const void *sa, const char *domain)
+{
+	return account_owns_domain(sa, domain);
+}
+
+/* Policy on the header section; NULL when the message may go. */
+static const char *
+check_headers(struct session *s, const struct msg_info *mi, char *buf,
+    size_t bufsz)
+{
+	const struct subaccount *sa = session_account(s);
+
+	if (mi->nreceived >= gcfg->limits.received_headers)
+		return "554 5.4.6 Error: too many Received headers (mail loop?)";
+	if (mi->nfrom == 0 && s->tx.mail.path.len == 0)
+		return "554 5.6.0 Error: message has no From header";
+	if (sa == NULL || !sa->enabled)
+		return "550 5.7.1 Error: subaccount is disabled or gone";
+	/* From: and Sender: read whole, every address owned. */
+	return msg_check_authors(mi, owns_domain, sa, sa->name, buf, bufsz);
+}
+
+/*
+ * The worker has signed (or failed to sign) the message of op: put the
+ * signatures on top and queue it.  op->arg is NULL when the client went
+ * away meanwhile; the message is queued all the same, as it would be
+ * after a commit the client did not wait for.
+ */
+static void
+signed_msg(struct sign_job *j)
+{
+	struct store_op *op = j->arg;
+	struct session *s = op->arg;
+	struct qmsg *m = op->insert;
+	struct audit_event *ev;
+	char *body;
+
+	if (j->failed) {
+		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
+		quota_release(m);
+		ev = audit_new("rejected", m->qid);
+		ev->sender = xstrdup(m->sender);
+		ev->subaccount = xstrdup(m->subaccount);
+		ev->reply_code = 451;
+		ev->reply_status = xstrdup("4.3.0");
+		if (asprintf(&ev->reply_text, "DKIM signing failed: %s",
+		    j->err) == -1)
+			ev->reply_text = NULL;
+		store_event(ev);
+		if (s) {
+			session_reply(s, "451 4.3.0 Error: DKIM signing "
+			    "failed; try again later");
+			s->op = NULL;
+			session_resume(s);
+		}
+		qmsg_free(m);
+		store_op_free(op);
+		sign_job_free(j);
+		return;
+	}
+	body = xmalloc(buf_len(&j->sigs) + m->bodylen);
+	memcpy(body, buf_ptr(&j->sigs), buf_len(&j->sigs));
+	memcpy(body + buf_len(&j->sigs), m->body, m->bodylen);
+	free(m->body);
+	m->body = body;
+	m->bodylen += buf_len(&j->sigs);
+	m->size = m->bodylen;
+	gm.dkim_signed_total++;
+	ev = store_op_event(op, "signed", m->qid);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	ev->detail = xstrdup(j->detail);
+	sign_job_free(j);
+	store_submit(op);
+}
+
+/* Sign on a worker when a key applies; otherwise log why not and queue. */
+static void
+sign_or_store(struct session *s, struct store_op *op,
+    const struct msg_info *mi)
+{
+	const struct subaccount *sa = session_account(s);
+	struct qmsg *m = op->insert;
+	struct sign_job *j;
+	struct audit_event *ev;
+	char dom[256], why[400];
+	const char *at;
+
+	at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
+	    strrchr(m->sender, '@');
+	gw_strlcpy(dom, at ? at + 1 : "", sizeof(dom));
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	j = signer_plan(dom, sa ? sa->dkim_org : NULL, why, sizeof(why));
+	if (j == NULL) {
+		gm.dkim_unsigned_total++;
+		ev = store_op_event(op, "unsigned", m->qid);
+		ev->sender = xstrdup(m->sender);
+		ev->subaccount = xstrdup(m->subaccount);
+		ev->detail = xstrdup(why);
+		store_submit(op);
+		return;
+	}
+	j->done = signed_msg;
+	j->arg = op;
+	signer_run(j, m->body, m->bodylen, now_us() / 1000000);
+}
+
+/*
+ * A routing rule (r, for recipient rcpt) holds the message for review
+ * (quarantine): it is stored held, until `gwctl queue release`.
+ */
+static void
+quarantine(struct qmsg *m, struct store_op *op, const struct rule *r,
+    const char *rcpt)
+{
+	struct audit_event *ev;
+
+	m->held = 1;
+	ev = store_op_event(op, "quarantined", m->qid);
+	ev->recipient = xstrdup(rcpt);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	if (asprintf(&ev->detail, "held by routing rule %lld until "
+	    "released (gwctl queue release %s)", (long long)r->id,
+	    m->qid) == -1)
+		ev->detail = NULL;
+}
+
+/*
+ * The message path as stages.  Each looks at the message and returns a
+ * verdict: go on, refuse with a reply, or hold for review (the first
+ * hold wins, a later refusal still refuses).  A new check is one
+ * function and one line in stages[].
+ */
+enum verdict { V_CONTINUE, V_REPLY, V_QUARANTINE };
+
+/* The message at the end of DATA, as the stages see it. */
+struct incoming {
+	struct session		*s;
+	struct tx		*t;
+	struct msg_info		 mi;
+	int64_t			 now;	/* unix microseconds */
+	/* V_REPLY: the refusal, the recipient it names (or NULL), and why
+	 * delivery would have failed (BC_NONE: not said). */
+	const char		*reply;
+	const char		*rcpt;
+	enum bounce_class	 cls;
+	char			 rbuf[600];	/* a composed reply */
+	/* V_QUARANTINE: the rule that holds the message, and for whom. */
+	const struct rule	*hold;
+	const char		*hold_rcpt;
+	char			*rcpt_list;	/* for the "received" event */
+};
+
+static enum verdict
+refuse_with(struct incoming *in, const char *r, const char *rcpt,
+    enum bounce_class cls)
+{
+	in->reply = r;
+	in->rcpt = rcpt;
+	in->cls = cls;
+	return V_REPLY;
+}
+
+/* Bare CR or LF, NUL, overlong lines, too big (smtp_proto.c's flags). */
+static enum verdict
+stage_data(struct incoming *in)
+{
+	const char *r = data_flags_reply(in->t->dp.flags);
+
+	return r ? refuse_with(in, r, NULL, BC_NONE) : V_CONTINUE;
+}
+
+static enum verdict
+stage_headers(struct incoming *in)
+{
+	const char *r;
+
+	msg_scan(buf_ptr(&in->t->data), buf_len(&in->t->data), &in->mi);
+	r = check_headers(in->s, &in->mi, in->rbuf, sizeof(in->rbuf));
+	return r ? refuse_with(in, r, NULL, BC_NONE) : V_CONTINUE;
+}
+
+/* Again: sessions in DATA side by side all passed MAIL. */
+static enum verdict
+stage_quota(struct incoming *in)
+{
+	const struct subaccount *sa;
+	const char *r;
+
+	if (in->t->mail.path.len == 0 ||
+	    (sa = session_account(in->s)) == NULL)
+		return V_CONTINUE;
+	r = quota_check(sa, in->now, in->rbuf, sizeof(in->rbuf));
+	return r ? refuse_with(in, r, NULL, BC_THROTTLED) : V_CONTINUE;
+}
+
+/*
+ * The routing rules, once per recipient, with headers and size: one that
+ * rejects refuses the whole message (after DATA there is no refusing one
+ * recipient); the first that holds quarantines it.
+ */
+static enum verdict
+stage_rules(struct incoming *in)
+{
+	struct tx *t = in->t;
+
+	for (int i = 0; i < t->nrcpt; i++) {
+		const struct rule *ru = session_rule(in->s, t->rcpt[i],
+		    (int64_t)buf_len(&t->data), buf_ptr(&t->data),
+		    buf_len(&t->data));
+
+		if (ru && ru->action == RULE_REJECT)
+			return refuse_with(in, ru->reply, t->rcpt[i], BC_NONE);
+		if (ru && ru->action == RULE_HOLD && in->hold == NULL) {
+			in->hold = ru;
+			in->hold_rcpt = t->rcpt[i];
+		}
+	}
+	return in->hold ? V_QUARANTINE : V_CONTINUE;
+}
+
+static enum verdict (*const stages[])(struct incoming *) = {
+	stage_data,
+	stage_headers,
+	stage_quota,
+	stage_rules,
+};
+
+/* Every stage in order, up to the first refusal: V_REPLY, or whether
+ * the message goes (V_CONTINUE) or is held (V_QUARANTINE, in->hold). */
+static enum verdict
+data_end_verdict(struct incoming *in)
+{
+	for (size_t i = 0; i < nitems(stages); i++)
+		if (stages[i](in) == V_REPLY)
+			return V_REPLY;
+	return in->hold ? V_QUARANTINE : V_CONTINUE;
+}
+
+/* Our trace field (RFC 5321 4.4), with the TLS version and cipher. */
+static int
+received_field(struct incoming *in, const struct qmsg *m, const char *date,
+    char *tlsdesc, struct buf *hdr)
+{
+	struct session *s = in->s;
+	char *sp;
+	int r;
+
+	if (buf_printf(hdr, "Received: from %s ([%s])\r\n\tby %s (gw) with "
+	    "%s id %s", s->helo_name, s->ip, gcfg->hostname, trace_proto(s),
+	    m->qid) == -1)
+		return -1;
+	if (tlsdesc[0]) {
+		if ((sp = strchr(tlsdesc, ' ')) != NULL)
+			*sp = '\0';
+		r = buf_printf(hdr, "\r\n\t(version=%s cipher=%s)", tlsdesc,
+		    sp ? sp + 1 : "");
+		if (sp)
+			*sp = ' ';
+		if (r == -1)
+			return -1;
+	}
+	return buf_printf(hdr, ";\r\n\t%s\r\n", date);
+}
+
+/* The fields a submission server adds when missing (RFC 6409 8):
+ * Message-ID, Date, From. */
+static int
+added_fields(struct incoming *in, const struct qmsg *m, const char *date,
+    struct buf *add)
+{
+	struct msg_info *mi = &in->mi;
+	const char *sender = in->t->mail.path.addr;
+	unsigned char rb[4];
+	char rnd[9];
+
+	if (!mi->has_message_id) {
+		random_bytes(rb, sizeof(rb));
+		hex_encode(rb, sizeof(rb), rnd);
+		if (snprintf(mi->message_id, sizeof(mi->message_id),
+		    "<%s.%s@%s>", m->qid, rnd, gcfg->hostname) >=
+		    (int)sizeof(mi->message_id)) {
+			log_warnx("qid=%s: hostname too long for a Message-ID",
+			    m->qid);
+			in->reply = "451 4.3.0 Error: local configuration "
+			    "error";
+			return -1;
+		}
+		if (buf_printf(add, "Message-ID: %s\r\n", mi->message_id) == -1)
+			return -1;
+	}
+	if (!mi->has_date && buf_printf(add, "Date: %s\r\n", date) == -1)
+		return -1;
+	if (mi->nfrom == 0) {
+		if (buf_printf(add, "From: <%s>\r\n", sender) == -1)
+			return -1;
+		/* For the audit event; a path fits (ADDR_PATH_MAX). */
+		snprintf(mi->from, sizeof(mi->from), "<%s>", sender);
+	}
+	return 0;
+}
+
+/* "a@x, b@y": the recipients, for the "received" event. */
+static char *
+rcpt_list(const struct tx *t)
+{
+	struct buf all;
+
+	buf_init(&all, 0);
+	for (int i = 0; i < t->nrcpt; i++) {
+		if (buf_printf(&all, "%s%s", i ? ", " : "", t->rcpt[i]) == -1) {
+			buf_free(&all);
+			return NULL;
+		}
+	}
+	return buf_steal(&all, NULL);
+}
+
+/*
+ * The stored form: our Received: first; Message-ID, Date, From added if
+ * missing.  NULL, with the refusal in in->reply, when it cannot be built.
+ */
+static struct qmsg *
+data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
+{
+	struct session *s = in->s;
+	struct tx *t = in->t;
+	struct msg_info *mi = &in->mi;
+	struct buf hdr, add, out;
+	struct qmsg *m;
+	char date[64];
+	int ok;
+
+	m = queue_msg_new(t->mail.path.addr, s->subaccount, t->nrcpt);
+	m->received_us = in->now;
+	if (t->mail.body_8bit)
+		m->flags |= QMSG_8BIT;
+	for (int i = 0; i < t->nrcpt; i++) {
+		struct qrcpt *rc = &m->rcpt[i];
+		const char *at = strrchr(t->rcpt[i], '@');
+
+		rc->addr = xstrdup(t->rcpt[i]);
+		rc->domain = xstrdup(at ? at + 1 : "");
+		rc->next_attempt = in->now / 1000000;
+	}
+
+	fmt_rfc5322((time_t)(in->now / 1000000), date, sizeof(date));
+	conn_tls_desc(s->c, tlsdesc, tlsdescsz);
+	buf_init(&hdr, 0);
+	buf_init(&add, 0);
+	buf_init(&out, 0);
+	/* Every append is checked: a dropped byte here would be a header
+	 * silently missing from the stored message. */
+	ok = received_field(in, m, date, tlsdesc, &hdr) == 0 &&
+	    added_fields(in, m, date, &add) == 0 &&
+	    buf_reserve(&out, buf_len(&t->data) + buf_len(&hdr) +
+	    buf_len(&add) + 2) == 0 && msg_build(buf_ptr(&t->data),
+	    buf_len(&t->data), mi, buf_cstr(&hdr), buf_cstr(&add), &out) == 0 &&
+	    (in->rcpt_list = rcpt_list(t)) != NULL &&
+	    (m->body = buf_steal(&out, &m->bodylen)) != NULL;
+	buf_free(&hdr);
+	buf_free(&add);
+	buf_free(&out);
+	if (!ok) {
+		free(in->rcpt_list);
+		qmsg_free(m);
+		refuse_with(in, in->reply ? in->reply : "451 4.3.0 Error: "
+		    "insufficient memory", NULL, BC_NONE);
+		return NULL;
+	}
+	m->size = m->bodylen;
+	m->message_id = xstrdup(mi->message_id);
+	return m;
+}
+
+/* The commit of m, carrying its "received" event (and "quarantined"). */
+static struct store_op *
+data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
+{
+	struct session *s = in->s;
+	struct tx *t = in->t;
+	struct store_op *op;
+	struct audit_event *ev;
+
+	op = store_op_new();
+	op->insert = m;
+	op->done = committed;
+	op->arg = s;
+	ev = store_op_event(op, "received", m->qid);
+	ev->ts = in->now;
+	ev->subaccount = xstrdup(s->subaccount);
+	ev->client_ip = xstrdup(s->ip);
+	ev->sender = xstrdup(m->sender);
+	ev->message_id = xstrdup(in->mi.message_id);
+	ev->subject = xstrdup(in->mi.subject);
+	ev->from_addr = xstrdup(in->mi.from);
+	ev->size = (int64_t)m->size;
+	ev->tls = tlsdesc[0] ? xstrdup(tlsdesc) : NULL;
+	ev->rcpts = xcalloc((size_t)t->nrcpt, sizeof(char *));
+	ev->nrcpts = t->nrcpt;
+	for (int i = 0; i < t->nrcpt; i++)
+		ev->rcpts[i] = xstrdup(t->rcpt[i]);
+	ev->recipient = in->rcpt_list;
+	in->rcpt_list = NULL;
+	if (asprintf(&ev->detail, "helo=%s auth=%s", s->helo_name,
+	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
+		ev->detail = NULL;
+	if (in->hold)
+		quarantine(m, op, in->hold, in->hold_rcpt);
+	return op;
+}
+
+/* The one way a message is refused at the end of DATA. */
+static void
+data_end_refuse(struct incoming *in)
+{
+	struct session *s = in->s;
+
+	gm.messages_rejected_total++;
+	session_refuse(s, in->t->mail.path.addr, in->rcpt, in->cls, "%s",
+	    in->reply);
+	session_tx_reset(s);
+	session_resume(s);
+}
+
+/*
+ * End of DATA: the verdict, the stored form, its event, then the hand-off
+ * to signing and the store thread; committed() or signed_msg() answer.
+ */
+void
+data_end(struct session *s)
+{
+	struct incoming in = { .s = s, .t = &s->tx, .now = now_us() };
+	struct store_op *op;
+	struct qmsg *m;
+	char tlsdesc[128];
+
+	timer_del(&s->timer);
+	if (data_end_verdict(&in) == V_REPLY ||
+	    (m = data_end_assemble(&in, tlsdesc, sizeof(tlsdesc))) == NULL) {
+		data_end_refuse(&in);
+		return;
+	}
+	op = data_end_event(&in, m, tlsdesc);
+	/* Counted now, so the next MAIL sees it; given back if the message
+	 * is not stored after all. */
+	if (m->sender[0] != '\0')
+		window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
+	s->op = op;
+	s->state = SS_WAIT;
+	conn_pause_read(s->c, 1);
+	sign_or_store(s, op, &in.mi);
+	session_tx_reset(s);
+}

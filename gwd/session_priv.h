@@ -1,0 +1,126 @@
+/*
+ * session_priv.h - what the parts of the inbound SMTP server share, and
+ * nothing else of gwd sees (session.h is their public face):
+ *
+ *   listener.c   listening sockets, accept, who is let in
+ *   session.c    a session's life: I/O, line framing, timers, replies
+ *   smtp_cmd.c   the commands, each checked then carried out
+ *   sasl.c       AUTH PLAIN and LOGIN
+ *   data_end.c   the end of DATA: the verdict on a message, then queueing
+ *
+ * Connection state lives in struct session, the transaction (MAIL to the
+ * end of DATA) in struct tx.
+ */
+#ifndef GW_SESSION_PRIV_H
+#define GW_SESSION_PRIV_H
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bounce.h"
+#include "config.h"
+#include "conn.h"
+#include "loop.h"
+#include "smtp_proto.h"
+
+#define SASL_LINE_MAX	(12288 + 2)	/* RFC 4954 4: 12288 octets + CRLF */
+#define NAME_MAX_LEN	255
+#define REPLY_MAX	512	/* RFC 5321 4.5.3.1.5: a reply line, CRLF
+				 * included */
+
+enum sstate {
+	SS_TLS_HANDSHAKE,	/* implicit TLS or after STARTTLS */
+	SS_STARTTLS,		/* 220 sent; start TLS once it is flushed */
+	SS_CMD,
+	SS_SASL,		/* waiting for a SASL response line */
+	SS_DATA,
+	SS_WAIT,		/* credential check, delayed reply, or commit */
+	SS_CLOSING
+};
+
+enum sasl_step { SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS };
+enum authed { AUTH_NONE, AUTH_SASL, AUTH_IP };
+
+struct auth_req;
+struct rule;
+struct store_op;
+struct subaccount;
+
+struct listener {
+	struct gw_listen	*cfg;
+	int			 fd;
+	struct ev_io		 io;
+};
+
+struct tx {
+	int			 active;	/* MAIL accepted */
+	struct mail_args	 mail;
+	char			**rcpt;
+	int			 nrcpt;
+	struct buf		 data;
+	struct data_parser	 dp;
+	size_t			 accounted;	/* bytes in inflight_bytes */
+};
+
+struct session {
+	uint64_t		 id;
+	struct conn		*c;
+	struct listener		*l;
+	char			 ip[INET6_ADDRSTRLEN];
+	enum sstate		 state;
+	int			 helo;
+	int			 esmtp;
+	char			 helo_name[NAME_MAX_LEN + 1];
+	int			 tls;
+	enum authed		 authed;
+	char			 subaccount[NAME_MAX_LEN + 1];
+	struct line_reader	 lr;
+	int			 errors;
+	int			 accepted;	/* messages queued */
+	struct ev_timer		 timer;		/* command/DATA deadline */
+	struct ev_timer		 delay;		/* a failed AUTH's 535 */
+	enum sasl_step		 sasl;
+	char			 sasl_user[NAME_MAX_LEN + 1];
+	struct auth_req		*authreq;
+	struct store_op		*op;		/* commit in flight */
+	int			 close_after_delay;
+	struct tx		 tx;
+	struct session		*prev, *next;
+};
+
+/* DATA being received by every session, against limits.memory. */
+extern uint64_t	 inflight_bytes;
+
+/* session.c */
+void		 sessions_init(void);
+struct session	*session_new(struct listener *, int fd);
+void		 session_start(struct session *);
+int		 sessions_from(const char *ip);
+void		 session_close(struct session *, const char *why);
+void		 session_reply(struct session *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 session_refuse(struct session *, const char *sender,
+		    const char *rcpt, enum bounce_class, const char *fmt, ...)
+		    __attribute__((format(printf, 5, 6)));
+void		 session_resume(struct session *);
+int		 session_bad_command(struct session *, const char *r);
+void		 session_arm(struct session *, int64_t ms);
+void		 session_tx_reset(struct session *);
+const struct subaccount *session_account(struct session *);
+const struct rule *session_rule(struct session *, const char *rcpt,
+		    int64_t size, const char *msg, size_t len);
+
+/* smtp_cmd.c */
+void		 smtp_dispatch(struct session *, const char *line, size_t len);
+
+/* sasl.c */
+void		 sasl_init(struct session *);
+int		 sasl_check_auth(struct session *, const struct smtp_cmd *);
+void		 sasl_proceed_auth(struct session *, const struct smtp_cmd *);
+void		 sasl_line(struct session *, const char *line, size_t len);
+
+/* data_end.c */
+void		 data_end(struct session *);
+
+#endif
