@@ -365,7 +365,9 @@ def test_quota_per_hour(refusing, sink):
     code, text = mail_reply(g, "app@example.com")
     assert code == 451 and text.startswith("4.7.1 ")
     assert "quota is 3" in text and "last hour" in text
-    rej = g.events("action='rejected'")
+    # The refusal's event is committed by the store thread after the reply.
+    rej = wait_for(lambda: g.events("action='rejected'"),
+                   what="the rejected event")
     assert len(rej) == 1 and rej[0]["reply_code"] == 451
     assert rej[0]["reply_status"] == "4.7.1"
     assert rej[0]["class"] == "throttled"
