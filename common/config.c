@@ -185,13 +185,9 @@ tls_policy_parse(const char *s)
 static char *
 resolve_path(const struct gw_config *cfg, const char *p)
 {
-	char *out;
-
 	if (p[0] == '/' || p[0] == '\0')
 		return xstrdup(p);
-	if (asprintf(&out, "%s/%s", cfg->dir, p) == -1)
-		fatal("asprintf");
-	return out;
+	return xasprintf("%s/%s", cfg->dir, p);
 }
 
 /* Set one option from a string in config syntax (defaults use this). */

@@ -35,10 +35,7 @@ grow(void *v, int n, size_t size)
 	/* Doubling at powers of two. */
 	if (n > 0 && (n & (n - 1)) != 0)
 		return v;
-	v = realloc(v, (size_t)(n ? n * 2 : 4) * size);
-	if (v == NULL)
-		fatal("policy");
-	return v;
+	return xreallocarray(v, n ? (size_t)n * 2 : 4, size);
 }
 
 /* Run sql and hand each row to fn: 0, or -1. */

@@ -177,9 +177,8 @@ dkim_rows_read(struct ctx *ctx, sqlite3_stmt *st, struct dkim_rows *rv)
 	if (st == NULL)
 		return EX_SOFTWARE;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rv->v = realloc(rv->v, ((size_t)rv->n + 1) * sizeof(*rv->v));
-		if (rv->v == NULL)
-			fatal("realloc");
+		rv->v = xreallocarray(rv->v, (size_t)rv->n + 1,
+		    sizeof(*rv->v));
 		dkim_row_fill(st, &rv->v[rv->n++]);
 	}
 	rc = rc == SQLITE_DONE ? EX_OK : ctx_sqlerr(ctx, "gw.db");

@@ -121,10 +121,8 @@ qmsg_info_set(struct qmsg_info *m, const char *k, const char *v)
 	};
 
 	if (strcmp(k, "recipient") == 0) {
-		m->rcpt = realloc(m->rcpt, ((size_t)m->nrcpt + 1) *
+		m->rcpt = xreallocarray(m->rcpt, (size_t)m->nrcpt + 1,
 		    sizeof(*m->rcpt));
-		if (m->rcpt == NULL)
-			fatal("realloc");
 		r = &m->rcpt[m->nrcpt++];
 		memset(r, 0, sizeof(*r));
 		r->address = xstrdup(v);

@@ -61,8 +61,7 @@ shell_match_add(void *arg, const char *w)
 	for (int i = 0; i < m->n; i++)
 		if (strcmp(m->v[i], w) == 0)
 			return;
-	if ((m->v = realloc(m->v, ((size_t)m->n + 1) * sizeof(*m->v))) == NULL)
-		fatal("realloc");
+	m->v = xreallocarray(m->v, (size_t)m->n + 1, sizeof(*m->v));
 	m->v[m->n++] = xstrdup(w);
 }
 

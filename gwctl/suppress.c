@@ -196,9 +196,7 @@ supp_rows_add(struct supp_rows *rs, sqlite3_stmt *st, const char *source)
 	struct supp_row *w;
 	const char *sub = (const char *)sqlite3_column_text(st, 0);
 
-	rs->v = realloc(rs->v, (rs->n + 1) * sizeof(*rs->v));
-	if (rs->v == NULL)
-		fatal("suppression list");
+	rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
 	w = &rs->v[rs->n++];
 	w->subaccount = sub ? xstrdup(sub) : NULL;
 	w->address = xstrdup((const char *)sqlite3_column_text(st, 1));

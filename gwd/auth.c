@@ -109,9 +109,7 @@ load(void)
 
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
-			a = realloc(a, (size_t)cap * sizeof(*a));
-			if (a == NULL)
-				fatal("accounts");
+			a = xreallocarray(a, (size_t)cap, sizeof(*a));
 		}
 		s = &a[n++];
 		memset(s, 0, sizeof(*s));
@@ -131,10 +129,8 @@ load(void)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		if ((s = by_id(a, n, sqlite3_column_int64(st, 0))) == NULL)
 			continue;
-		s->domains = realloc(s->domains, sizeof(char *) *
-		    (size_t)(s->ndomains + 1));
-		if (s->domains == NULL)
-			fatal("accounts");
+		s->domains = xreallocarray(s->domains, (size_t)s->ndomains + 1,
+		    sizeof(*s->domains));
 		s->domains[s->ndomains++] = xstrdup((const char *)
 		    sqlite3_column_text(st, 1));
 	}
@@ -148,9 +144,8 @@ load(void)
 		    cidr_parse((const char *)sqlite3_column_text(st, 1), &c) ==
 		    -1)
 			continue;
-		s->nets = realloc(s->nets, sizeof(c) * (size_t)(s->nnets + 1));
-		if (s->nets == NULL)
-			fatal("accounts");
+		s->nets = xreallocarray(s->nets, (size_t)s->nnets + 1,
+		    sizeof(*s->nets));
 		s->nets[s->nnets++] = c;
 	}
 	sqlite3_finalize(st);
@@ -161,9 +156,8 @@ load(void)
 
 		if ((s = by_id(a, n, sqlite3_column_int64(st, 0))) == NULL)
 			continue;
-		s->keys = realloc(s->keys, sizeof(*k) * (size_t)(s->nkeys + 1));
-		if (s->keys == NULL)
-			fatal("accounts");
+		s->keys = xreallocarray(s->keys, (size_t)s->nkeys + 1,
+		    sizeof(*s->keys));
 		k = &s->keys[s->nkeys++];
 		gw_strlcpy(k->id, (const char *)sqlite3_column_text(st, 1),
 		    sizeof(k->id));

@@ -50,8 +50,7 @@ signer_load(sqlite3 *db)
 		const char *errstr;
 		struct dkim_key *x;
 
-		if ((k = reallocarray(k, (size_t)n + 1, sizeof(*k))) == NULL)
-			fatal("dkim keys");
+		k = xreallocarray(k, (size_t)n + 1, sizeof(*k));
 		x = &k[n];
 		memset(x, 0, sizeof(*x));
 		if (gw_strlcpy(x->domain, dom, sizeof(x->domain)) >=

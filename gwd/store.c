@@ -98,10 +98,8 @@ store_op_free(struct store_op *op)
 void
 store_op_del_rcpt(struct store_op *op, int64_t dbid)
 {
-	op->del_rcpt = realloc(op->del_rcpt, sizeof(int64_t) *
-	    (size_t)(op->ndel_rcpt + 1));
-	if (op->del_rcpt == NULL)
-		fatal("store_op_del_rcpt");
+	op->del_rcpt = xreallocarray(op->del_rcpt, (size_t)op->ndel_rcpt + 1,
+	    sizeof(*op->del_rcpt));
 	op->del_rcpt[op->ndel_rcpt++] = dbid;
 }
 
@@ -110,9 +108,8 @@ store_op_upd_rcpt(struct store_op *op, const struct qrcpt *r)
 {
 	struct rcpt_update *u;
 
-	op->upd = realloc(op->upd, sizeof(*op->upd) * (size_t)(op->nupd + 1));
-	if (op->upd == NULL)
-		fatal("store_op_upd_rcpt");
+	op->upd = xreallocarray(op->upd, (size_t)op->nupd + 1,
+	    sizeof(*op->upd));
 	u = &op->upd[op->nupd++];
 	u->dbid = r->dbid;
 	u->attempts = r->attempts;
@@ -126,10 +123,8 @@ store_op_supp(struct store_op *op, int del, const char *subaccount,
 {
 	struct supp_change *s;
 
-	op->supp = realloc(op->supp, sizeof(*op->supp) *
-	    (size_t)(op->nsupp + 1));
-	if (op->supp == NULL)
-		fatal("store_op_supp");
+	op->supp = xreallocarray(op->supp, (size_t)op->nsupp + 1,
+	    sizeof(*op->supp));
 	s = &op->supp[op->nsupp++];
 	s->del = del;
 	s->subaccount = xstrdup(subaccount);

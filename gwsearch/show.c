@@ -294,9 +294,7 @@ show_find(sqlite3 *db, const char *id, struct match **m, int *n)
 		sqlite3_bind_text(st, 3, br, -1, SQLITE_STATIC);
 	}
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*m = realloc(*m, ((size_t)*n + 1) * sizeof(**m));
-		if (*m == NULL)
-			fatal("realloc");
+		*m = xreallocarray(*m, (size_t)*n + 1, sizeof(**m));
 		(*m)[*n].qid = xstrdup((const char *)sqlite3_column_text(st,
 		    0));
 		(*m)[(*n)++].id = 0;

@@ -39,9 +39,7 @@ stats_group(struct stats *s, const char *key)
 	for (size_t i = 0; i < s->ng; i++)
 		if (strcmp(s->g[i].key, key) == 0)
 			return &s->g[i];
-	s->g = realloc(s->g, (s->ng + 1) * sizeof(*s->g));
-	if (s->g == NULL)
-		fatal("realloc");
+	s->g = xreallocarray(s->g, s->ng + 1, sizeof(*s->g));
 	memset(&s->g[s->ng], 0, sizeof(*s->g));
 	s->g[s->ng].key = xstrdup(key);
 	return &s->g[s->ng++];
@@ -52,9 +50,8 @@ stats_delay(struct stat_group *g, int64_t d)
 {
 	if (g->ndelay == g->capdelay) {
 		g->capdelay = g->capdelay ? 2 * g->capdelay : 64;
-		g->delay = realloc(g->delay, g->capdelay * sizeof(*g->delay));
-		if (g->delay == NULL)
-			fatal("realloc");
+		g->delay = xreallocarray(g->delay, g->capdelay,
+		    sizeof(*g->delay));
 	}
 	g->delay[g->ndelay++] = d;
 }

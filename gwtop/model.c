@@ -334,10 +334,8 @@ model_log_latency(sqlite3 *db, struct snapshot *s)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
-			ts = realloc(ts, cap * sizeof(*ts));
-			lat = realloc(lat, cap * sizeof(*lat));
-			if (ts == NULL || lat == NULL)
-				fatal("realloc");
+			ts = xreallocarray(ts, cap, sizeof(*ts));
+			lat = xreallocarray(lat, cap, sizeof(*lat));
 		}
 		ts[n] = sqlite3_column_int64(st, 0);
 		lat[n++] = sqlite3_column_int64(st, 1) / 1000;
