@@ -221,7 +221,7 @@ static const char *const log_migrations[] = {
 	 * without this it scanned every event (250 ms at 300 000). */
 	"CREATE INDEX event_recipient ON event(recipient)"
 	"  WHERE recipient IS NOT NULL;",
-	/* 4: why a delivery failed (gwd/bounce.h): hard, soft, policy...
+	/* 4: why a delivery failed (bounce.h): hard, soft, policy...
 	 * on deferred, bounced, expired and some rejected events */
 	"ALTER TABLE event ADD COLUMN class TEXT;"
 	"CREATE INDEX event_class ON event(class) WHERE class IS NOT NULL;",
