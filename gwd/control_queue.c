@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "control_queue.h"
 #include "ctlproto.h"
+#include "event.h"
 #include "gwd.h"
 #include "queue.h"
 #include "store.h"
@@ -40,10 +41,11 @@ struct ctl_item {
 	const char		*note;		/* static, or NULL */
 };
 
-static const char *const done_word[] = {
-	[CTL_Q_FLUSH] = "flushed", [CTL_Q_HOLD] = "held",
-	[CTL_Q_RELEASE] = "released", [CTL_Q_DELETE] = "deleted",
-	[CTL_Q_BOUNCE] = "bounced",
+/* An action's result line says what its audit event says. */
+static const enum event_action done_event[] = {
+	[CTL_Q_FLUSH] = EV_FLUSHED, [CTL_Q_HOLD] = EV_HELD,
+	[CTL_Q_RELEASE] = EV_RELEASED, [CTL_Q_DELETE] = EV_DELETED,
+	[CTL_Q_BOUNCE] = EV_BOUNCED,
 };
 
 static void	ctlq_ignore(struct conn *);
@@ -259,7 +261,7 @@ ctlq_committed(void *arg, int failed, const char *error)
 	} else {
 		snprintf(line, sizeof(line), "%s%s%s", it->qid, it->note ?
 		    " " : "", it->note ? it->note : "");
-		put(q, done_word[q->cmd.verb], line);
+		put(q, event_name(done_event[q->cmd.verb]), line);
 	}
 	free(it);
 	if (--q->pending == 0)

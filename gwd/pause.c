@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "control.h"
 #include "db.h"
+#include "event.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
@@ -93,7 +94,7 @@ pause_outcome(struct store_op *op, const char *sub, int bounced,
 	    "resume %s", sub, reason, sub);
 	free(hmap_put(&paused, sub, xstrdup(reason)));
 	set_row(op, sub, 1, ts_us, reason);
-	ev = store_op_event(op, "paused", NULL);
+	ev = store_op_event(op, event_name(EV_PAUSED), NULL);
 	ev->subaccount = xstrdup(sub);
 	ev->detail = xstrdup(reason);
 }
@@ -152,7 +153,7 @@ pause_control(struct conn *c, const char *args)
 	window_forget(sub, WIN_BOUNCED, now);
 	op = store_op_new();
 	set_row(op, sub, 0, now, "");
-	ev = store_op_event(op, "resumed", NULL);
+	ev = store_op_event(op, event_name(EV_RESUMED), NULL);
 	ev->subaccount = xstrdup(sub);
 	ev->detail = xstrdup("resumed by an administrator");
 	log_info("subaccount %s resumed (was paused: %s)", sub, reason);

@@ -16,6 +16,7 @@
 
 #include "auditlog.h"
 #include "db.h"
+#include "event.h"
 #include "log.h"
 #include "loop.h"
 #include "retention.h"
@@ -326,7 +327,7 @@ commit_batch(struct store_op *batch)
 	for (op = batch; op; op = op->next) {
 		for (struct audit_event *ev = op->events; ev; ev = ev->next) {
 			if (failed && op->insert &&
-			    strcmp(ev->action, "received") == 0)
+			    strcmp(ev->action, event_name(EV_RECEIVED)) == 0)
 				continue;
 			if (auditlog_write(&alog, ev) == -1)
 				log_warnx("store: log.db insert: %s",

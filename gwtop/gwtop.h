@@ -11,17 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "event.h"
+
 #define RECENT_MAX	200
 
 /* Windows over which log.db events are counted. */
 enum win { WIN_1M, WIN_5M, WIN_1H, NWIN };
-/* Event actions counted; the order of columns and keys. */
-enum act { ACT_RECEIVED, ACT_DELIVERED, ACT_DEFERRED, ACT_BOUNCED,
-    ACT_EXPIRED, ACT_REJECTED, NACT };
+/* Event actions counted: event.h's first EV_NTALLY (EV_RECEIVED ...),
+ * the order of columns and keys. */
+#define NACT	EV_NTALLY
 
 extern const char *const win_name[NWIN];	/* "1m", "5m", "1h" */
 extern const int	 win_seconds[NWIN];
-extern const char *const act_name[NACT];	/* "received", ... */
 
 struct recent {
 	int64_t		 id, ts;

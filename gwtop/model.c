@@ -20,8 +20,6 @@
 
 const char *const win_name[NWIN] = { "1m", "5m", "1h" };
 const int win_seconds[NWIN] = { 60, 300, 3600 };
-const char *const act_name[NACT] = { "received", "delivered", "deferred",
-    "bounced", "expired", "rejected" };
 
 struct model {
 	char		*state_dir;
@@ -192,13 +190,13 @@ model_queue(struct model *m, struct snapshot *s)
 	s->queue_ok = 1;
 }
 
+/* The column of a counted action, or -1. */
 static int
 model_act(const char *action)
 {
-	for (int i = 0; i < NACT; i++)
-		if (strcmp(action, act_name[i]) == 0)
-			return i;
-	return -1;
+	int a = event_lookup(action);
+
+	return a < NACT ? a : -1;
 }
 
 /*
@@ -229,7 +227,7 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 			continue;
 		for (int w = 0; w < NWIN; w++) {
 			s->count[w][a] = sqlite3_column_int64(st, w + 1);
-			if (a == ACT_BOUNCED)
+			if (a == EV_BOUNCED)
 				s->hard[w] = sqlite3_column_int64(st,
 				    NWIN + w + 1);
 		}

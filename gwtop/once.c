@@ -244,7 +244,7 @@ once_body(struct once *p, const struct snapshot *s)
 	for (int w = 0; w < NWIN; w++)
 		for (int a = 0; a < NACT; a++) {
 			snprintf(key, sizeof(key), "events.%s.%s", win_name[w],
-			    act_name[a]);
+			    event_name((enum event_action)a));
 			once_int(p, key, s->count[w][a]);
 		}
 	for (int w = 0; w < NWIN; w++)

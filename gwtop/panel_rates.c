@@ -35,7 +35,8 @@ panel_rates_counts(const struct snapshot *s, int y, int x)
 
 	for (int a = 0; a < NACT; a++) {
 		snprintf(line, sizeof(line), "%-12s%*lld%*lld%*lld",
-		    act_name[a], COLW, (long long)s->count[WIN_1M][a], COLW,
+		    event_name((enum event_action)a), COLW,
+		    (long long)s->count[WIN_1M][a], COLW,
 		    (long long)s->count[WIN_5M][a], COLW,
 		    (long long)s->count[WIN_1H][a]);
 		view_put(y + a, x, line, COLS - x);
