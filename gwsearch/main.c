@@ -175,13 +175,23 @@ static const struct {
 static int
 main_format(const char *s, enum format *f)
 {
+	char msg[128];
+	size_t o;
+
 	for (size_t i = 0; i < nitems(formats); i++)
 		if (strcmp(s, formats[i].name) == 0) {
 			*f = formats[i].f;
 			return MAIN_GO;
 		}
-	return main_usage_error("--format: expected table, jsonl, csv or "
-	    "cef");
+	/* Every name the table takes, so the message cannot drift. */
+	o = (size_t)snprintf(msg, sizeof(msg), "--format: expected");
+	for (size_t i = 0; i < nitems(formats) && o < sizeof(msg); i++)
+		o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s",
+		    i == 0 ? " " : i + 1 == nitems(formats) ? " or " : ", ",
+		    formats[i].name);
+	if (o >= sizeof(msg))
+		fatalx("--format names too long");
+	return main_usage_error(msg);
 }
 
 enum { O_SUBJECT = 256, O_STATUS, O_SUBACCOUNT, O_DOMAIN, O_CLIENT_IP,

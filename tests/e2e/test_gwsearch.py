@@ -412,3 +412,15 @@ def test_status_error_names_every_word_it_accepts(env):
     assert " ".join(h.split()).count(", ".join(words[:-1]) + " or " +
                                      words[-1]) == 1
 
+
+def test_format_error_names_every_format_it_accepts(env):
+    # The message once left out json and syslog5424.
+    r = search(env, "--recipient", "a@b", "--format", "xml")
+    assert r.returncode == 64
+    names = named_after(r.stderr, "--format: expected ")
+    assert {"table", "json", "jsonl", "csv", "cef", "syslog5424"} <= \
+        set(names), r.stderr
+    for f in names:
+        r = search(env, "--recipient", "nobody@example.org", "--format", f)
+        # syslog5424 is taken, and then said to be for export only.
+        assert r.returncode == 1 or "is for export" in r.stderr, (f, r)
