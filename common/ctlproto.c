@@ -116,7 +116,7 @@ ctl_option(struct ctl_queue_cmd *c, char **w, int n, int *i, char *err,
 	} else if (strcmp(name, "--subaccount") == 0 &&
 	    c->verb == CTL_Q_LIST) {
 		dst = c->subaccount;
-		max = CTL_SUBACCT_MAX;
+		max = CTL_NAME_MAX;
 	} else
 		return ctl_err(err, errsz, "unknown option ", name, "");
 	if (*i + 1 >= n)

@@ -17,8 +17,28 @@
 
 #define CTL_QID_LEN	16
 #define CTL_MAX_IDS	100	/* per request; gwctl sends more in turns */
-#define CTL_DOMAIN_MAX	255
-#define CTL_SUBACCT_MAX	64
+
+/*
+ * Limits of the names the control socket carries, for every buffer
+ * that holds one (gwd, gwctl, gwtop).  A name's length without its NUL:
+ *
+ * CTL_NAME_MAX: a subaccount or IP pool name.  gwctl, the only writer
+ * of gw.db, admits no longer, so no longer one exists.
+ * CTL_DOMAIN_MAX: a domain (RFC 1035 2.3.4, RFC 5321 4.5.3.1.2).
+ * CTL_DEST_NAME_MAX: a delivery destination as gwd names it: a domain,
+ * or a smarthost "[HOST:PORT]" (HOST up to 253 or "[IPv6]"), then
+ * "/tls=POLICY" when not relay.tls's, then "@POOL" when sent from one.
+ */
+#define CTL_NAME_MAX		64
+#define CTL_DOMAIN_MAX		255
+#define CTL_DEST_NAME_MAX	346
+_Static_assert(CTL_DEST_NAME_MAX == sizeof("[[]:65535]") - 1 + 253 +
+    sizeof("/tls=opportunistic") - 1 + 1 + CTL_NAME_MAX,
+    "the longest destination name");
+
+/* "%" CTL_STR(CTL_NAME_MAX) "s": a limit as a scanf width. */
+#define CTL_STR_(x)	#x
+#define CTL_STR(x)	CTL_STR_(x)
 
 enum ctl_verb {
 	CTL_Q_LIST, CTL_Q_SHOW, CTL_Q_FLUSH, CTL_Q_HOLD, CTL_Q_RELEASE,
@@ -31,7 +51,7 @@ struct ctl_queue_cmd {
 	int		 nids;
 	char		 ids[CTL_MAX_IDS][CTL_QID_LEN + 1];
 	char		 domain[CTL_DOMAIN_MAX + 1];	/* "": any */
-	char		 subaccount[CTL_SUBACCT_MAX + 1];	/* "": any */
+	char		 subaccount[CTL_NAME_MAX + 1];	/* "": any */
 };
 
 /* 1 when s is a queue id. */

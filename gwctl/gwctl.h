@@ -12,7 +12,6 @@
 #include "config.h"
 
 #define ARGS_MAX_OPTS	64
-#define NAME_MAX_LEN	64
 
 struct ctx {
 	const char	*config_path;

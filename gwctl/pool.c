@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cidr.h"
+#include "ctlproto.h"
 #include "gwctl.h"
 #include "log.h"
 #include "output.h"
@@ -25,7 +26,7 @@ pool_check_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > NAME_MAX_LEN)
+	if (n == 0 || n > CTL_NAME_MAX)
 		goto bad;
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
@@ -33,7 +34,7 @@ pool_check_name(const char *s)
 	return EX_OK;
 bad:
 	log_warnx("\"%s\": a pool name has 1 to %d letters, digits, '-' and "
-	    "'_'", s, NAME_MAX_LEN);
+	    "'_'", s, CTL_NAME_MAX);
 	return EX_USAGE;
 }
 

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "control.h"
+#include "ctlproto.h"
 #include "db.h"
 #include "event.h"
 #include "gwd.h"
@@ -133,12 +134,13 @@ resumed(struct store_op *op, void *arg, struct buf *out)
 void
 pause_control(struct conn *c, const char *args)
 {
-	char sub[65], extra[2], *reason;
+	char sub[CTL_NAME_MAX + 1], extra[2], *reason;
 	struct audit_event *ev;
 	struct store_op *op;
 	int64_t now = now_us();
 
-	if (sscanf(args, "resume %64s %1s", sub, extra) != 1) {
+	if (sscanf(args, "resume %" CTL_STR(CTL_NAME_MAX) "s %1s", sub,
+	    extra) != 1) {
 		conn_printf(c, "error usage: subaccount resume NAME\n");
 		conn_close_after_flush(c);
 		return;

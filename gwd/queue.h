@@ -67,7 +67,7 @@ struct queue_dest {
 	int	 connections;	/* of the destination it goes through */
 	/* That destination ("" if none exists now: the limits are the
 	 * policy's) and its throttle state. */
-	char	 via[600];
+	char	 via[CTL_DEST_NAME_MAX + 1];
 	int	 limit;		/* connections at most */
 	int	 window;	/* connections allowed now (backoff) */
 	int64_t	 gap_ms;	/* backoff: between messages */

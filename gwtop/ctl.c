@@ -120,9 +120,9 @@ ctl_throttle(const char *from, const char *err, struct dest *d)
 		return;
 	memcpy(head, from, n);
 	head[n] = '\0';
-	if (sscanf(head, "via=%599s limit=%lld window=%lld gap_ms=%lld "
-	    "per_minute=%lld throttled=%lld", d->via, &l, &w, &g, &p,
-	    &t) != 6)
+	if (sscanf(head, "via=%" CTL_STR(CTL_DEST_NAME_MAX) "s limit=%lld "
+	    "window=%lld gap_ms=%lld per_minute=%lld throttled=%lld", d->via,
+	    &l, &w, &g, &p, &t) != 6)
 		return;
 	d->limit = l;
 	d->window = w;
@@ -144,9 +144,9 @@ ctl_dest(const char *line, struct dest *d)
 	int used = 0;
 
 	memset(d, 0, sizeof(*d));
-	if (sscanf(line, "dest %255s queued=%lld active=%lld waiting=%lld "
-	    "connections=%lld next_attempt=%lld age=%lld,%lld,%lld,%lld,%lld,"
-	    "%lld %n", d->name, &q, &a, &w, &c, &t, &g[0], &g[1], &g[2], &g[3],
+	if (sscanf(line, "dest %" CTL_STR(CTL_DOMAIN_MAX) "s queued=%lld "
+	    "active=%lld waiting=%lld connections=%lld next_attempt=%lld "
+	    "age=%lld,%lld,%lld,%lld,%lld,%lld %n", d->name, &q, &a, &w, &c, &t, &g[0], &g[1], &g[2], &g[3],
 	    &g[4], &g[5], &used) != 12 || used == 0)
 		return -1;
 	d->queued = q;
@@ -185,8 +185,9 @@ ctl_pool(const char *line, struct pool *p)
 	long long c, dl, df, b, na;
 
 	memset(p, 0, sizeof(*p));
-	if (sscanf(line, "pool %127s connections=%lld delivered=%lld "
-	    "deferred=%lld bounced=%lld addresses=%lld destinations=%1023s",
+	if (sscanf(line, "pool %" CTL_STR(CTL_NAME_MAX) "s connections=%lld "
+	    "delivered=%lld deferred=%lld bounced=%lld addresses=%lld "
+	    "destinations=%1023s",
 	    p->name, &c, &dl, &df, &b, &na, p->dests) != 7)
 		return -1;
 	p->connections = c;
@@ -200,12 +201,13 @@ ctl_pool(const char *line, struct pool *p)
 static int
 ctl_paddr(const char *line, const struct snapshot *s, struct paddr *a)
 {
-	char pool[128];
+	char pool[CTL_NAME_MAX + 1];
 	long long c;
 
 	memset(a, 0, sizeof(*a));
-	if (s->npool == 0 || sscanf(line, "address %127s %63s helo=%255s "
-	    "connections=%lld", pool, a->address, a->helo, &c) != 4 ||
+	if (s->npool == 0 || sscanf(line, "address %" CTL_STR(CTL_NAME_MAX)
+	    "s %63s helo=%255s connections=%lld", pool, a->address, a->helo,
+	    &c) != 4 ||
 	    strcmp(pool, s->pool[s->npool - 1].name) != 0)
 		return -1;
 	a->pool = s->npool - 1;
@@ -261,13 +263,14 @@ ctl_pools(char *text, struct snapshot *s)
 static int
 ctl_sub(const char *line, struct snapshot *s)
 {
-	char name[64];
+	char name[CTL_NAME_MAX + 1];
 	long long qh, uh, qd, ud;
 	int en, pa, used = 0;
 	struct sub *u;
 
-	if (sscanf(line, "sub %63s enabled=%d quota_hour=%lld used_hour=%lld "
-	    "quota_day=%lld used_day=%lld paused=%d%n", name, &en, &qh, &uh,
+	if (sscanf(line, "sub %" CTL_STR(CTL_NAME_MAX) "s enabled=%d "
+	    "quota_hour=%lld used_hour=%lld quota_day=%lld used_day=%lld "
+	    "paused=%d%n", name, &en, &qh, &uh,
 	    &qd, &ud, &pa, &used) != 7 || used == 0 ||
 	    (u = model_sub(s, name)) == NULL)
 		return -1;

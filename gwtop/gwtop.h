@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctlproto.h"
 #include "event.h"
 
 #define RECENT_MAX	200
@@ -58,7 +59,7 @@ struct hist {
 #define DEST_AGES	6	/* <5m <10m <20m <40m <80m, older */
 
 struct dest {
-	char		 name[256];
+	char		 name[CTL_DOMAIN_MAX + 1];
 	int64_t		 queued, active, waiting, connections;
 	int64_t		 age[DEST_AGES];
 	int64_t		 next_attempt;	/* unix seconds; 0: none */
@@ -66,7 +67,7 @@ struct dest {
 	/* The destination it goes through and its throttle state; only
 	 * if has_throttle (an older gwd does not say). */
 	int		 has_throttle;
-	char		 via[600];
+	char		 via[CTL_DEST_NAME_MAX + 1];
 	int64_t		 limit, window, gap_ms, per_minute, throttled;
 };
 
@@ -78,7 +79,7 @@ struct dest {
 #define PADDR_MAX	500
 
 struct pool {
-	char		 name[128];
+	char		 name[CTL_NAME_MAX + 1];
 	int64_t		 connections;
 	int64_t		 delivered, deferred, bounced;	/* since gwd started */
 	char		 dests[1024];	/* "a,b"; "-": none */
@@ -100,7 +101,7 @@ struct paddr {
 enum subwin { SUB_1H, SUB_24H, NSUBWIN };
 
 struct sub {
-	char		 name[64];
+	char		 name[CTL_NAME_MAX + 1];
 	int64_t		 count[NSUBWIN][NACT];
 	int		 known;
 	int		 enabled, paused;
@@ -114,7 +115,7 @@ struct sub {
 struct qmsg {
 	char		 qid[32];
 	char		 sender[256];
-	char		 subaccount[64];
+	char		 subaccount[CTL_NAME_MAX + 1];
 	char		 rcpt[256];	/* the first pending recipient */
 	char		 last_reply[256];
 	int64_t		 received_us;
