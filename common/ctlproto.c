@@ -19,6 +19,8 @@ static const char *const verbs[] = {
 	[CTL_Q_DELETE] = "delete", [CTL_Q_BOUNCE] = "bounce",
 };
 
+const int ctl_age_min[CTL_AGES - 1] = { 5, 10, 20, 40, 80 };
+
 int
 ctl_qid_valid(const char *s)
 {

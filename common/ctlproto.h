@@ -36,6 +36,16 @@ _Static_assert(CTL_DEST_NAME_MAX == sizeof("[[]:65535]") - 1 + 253 +
     sizeof("/tls=opportunistic") - 1 + 1 + CTL_NAME_MAX,
     "the longest destination name");
 
+/*
+ * `destinations [N]`: at most CTL_DEST_MAX domains, the most queued
+ * first, each with its queued recipients in CTL_AGES buckets by age:
+ * bucket i holds those queued less than ctl_age_min[i] minutes (qshape's
+ * doubling steps), the last one the rest.
+ */
+#define CTL_DEST_MAX		200
+#define CTL_AGES		6
+extern const int ctl_age_min[CTL_AGES - 1];	/* 5 10 20 40 80 */
+
 /* "%" CTL_STR(CTL_NAME_MAX) "s": a limit as a scanf width. */
 #define CTL_STR_(x)	#x
 #define CTL_STR(x)	CTL_STR_(x)

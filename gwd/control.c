@@ -66,6 +66,7 @@
 #include "conn.h"
 #include "control_queue.h"
 #include "control.h"
+#include "ctlproto.h"
 #include "gwd.h"
 #include "log.h"
 #include "loop.h"
@@ -246,28 +247,26 @@ write_prometheus(struct buf *out)
 }
 
 /*
- * `destinations [N]`: the N (default and at most DEST_MAX) domains with
- * the most queued recipients, one line each after a line naming the age
- * buckets in minutes.  via= is the destination the domain goes through
+ * `destinations [N]`: the N (default and at most CTL_DEST_MAX) domains
+ * with the most queued recipients, one line each after a line naming the
+ * age buckets in minutes (ctlproto.h).  via= is the destination the domain goes through
  * ("-": none now), with its throttle state: limit= connections at most,
  * window= allowed now, gap_ms= between messages, per_minute= (0: no
  * limit), throttled=1 while backing off.  The error is a remote reply,
  * last: control bytes become '?' so it stays one line.
  */
-#define DEST_MAX	200
-
 /* One whole line or nothing: a full buffer never cuts a line. */
 static int
 write_dest(struct buf *out, const struct queue_dest *d)
 {
-	char err[sizeof(d->error)], age[QUEUE_AGES * 12], line[2048];
+	char err[sizeof(d->error)], age[CTL_AGES * 12], line[2048];
 	size_t o = 0;
 
 	gw_strlcpy(err, d->error[0] ? d->error : "-", sizeof(err));
 	for (char *p = err; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	for (int i = 0; i < QUEUE_AGES; i++)
+	for (int i = 0; i < CTL_AGES; i++)
 		o += (size_t)snprintf(age + o, sizeof(age) - o, "%s%d",
 		    i ? "," : "", d->age[i]);
 	if (snprintf(line, sizeof(line), "dest %s queued=%d active=%d "
@@ -287,21 +286,22 @@ write_destinations(struct buf *out, const char *arg)
 {
 	struct queue_dest *d;
 	char *end;
-	long max = DEST_MAX;
+	long max = CTL_DEST_MAX;
 	int n;
 
 	if (*arg != '\0')
 		max = strtol(arg, &end, 10);
 	if (*arg != '\0' && (end == arg || *end != '\0' || max < 1 ||
-	    max > DEST_MAX)) {
-		buf_printf(out, "error count: expected 1 to %d\n", DEST_MAX);
+	    max > CTL_DEST_MAX)) {
+		buf_printf(out, "error count: expected 1 to %d\n",
+		    CTL_DEST_MAX);
 		return;
 	}
 	n = queue_destinations(&d);
 	buf_puts(out, "buckets");
-	for (int i = 0; i < QUEUE_AGES - 1; i++)
-		buf_printf(out, " %d", queue_age_min[i]);
-	buf_printf(out, " %d+\n", queue_age_min[QUEUE_AGES - 2]);
+	for (int i = 0; i < CTL_AGES - 1; i++)
+		buf_printf(out, " %d", ctl_age_min[i]);
+	buf_printf(out, " %d+\n", ctl_age_min[CTL_AGES - 2]);
 	for (int i = 0; i < n && i < max; i++)
 		if (write_dest(out, &d[i]) == -1)
 			break;

@@ -139,22 +139,24 @@ ctl_throttle(const char *from, const char *err, struct dest *d)
 static int
 ctl_dest(const char *line, struct dest *d)
 {
-	long long q, a, w, c, t, g[DEST_AGES];
+	long long q, a, w, c, t, g[CTL_AGES];
 	const char *err;
 	int used = 0;
 
+	_Static_assert(CTL_AGES == 6, "one %lld per age bucket");
 	memset(d, 0, sizeof(*d));
 	if (sscanf(line, "dest %" CTL_STR(CTL_DOMAIN_MAX) "s queued=%lld "
 	    "active=%lld waiting=%lld connections=%lld next_attempt=%lld "
-	    "age=%lld,%lld,%lld,%lld,%lld,%lld %n", d->name, &q, &a, &w, &c, &t, &g[0], &g[1], &g[2], &g[3],
-	    &g[4], &g[5], &used) != 12 || used == 0)
+	    "age=%lld,%lld,%lld,%lld,%lld,%lld %n", d->name, &q, &a, &w, &c,
+	    &t, &g[0], &g[1], &g[2], &g[3], &g[4], &g[5], &used) != 12 ||
+	    used == 0)
 		return -1;
 	d->queued = q;
 	d->active = a;
 	d->waiting = w;
 	d->connections = c;
 	d->next_attempt = t;
-	for (int i = 0; i < DEST_AGES; i++)
+	for (int i = 0; i < CTL_AGES; i++)
 		d->age[i] = g[i];
 	if ((err = strstr(line + used, "error=")) != NULL &&
 	    strcmp(err + 6, "-") != 0)

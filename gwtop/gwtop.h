@@ -54,14 +54,13 @@ struct hist {
 	int64_t		 out[HIST_MAX];	/* delivered_total */
 };
 
-/* One line of gwd's `destinations`: queued recipients of a domain. */
-#define DEST_MAX	200
-#define DEST_AGES	6	/* <5m <10m <20m <40m <80m, older */
+/* One line of gwd's `destinations`: queued recipients of a domain,
+ * by age (ctlproto.h: CTL_AGES buckets, at most CTL_DEST_MAX lines). */
 
 struct dest {
 	char		 name[CTL_DOMAIN_MAX + 1];
 	int64_t		 queued, active, waiting, connections;
-	int64_t		 age[DEST_AGES];
+	int64_t		 age[CTL_AGES];
 	int64_t		 next_attempt;	/* unix seconds; 0: none */
 	char		 error[256];
 	/* The destination it goes through and its throttle state; only
@@ -152,7 +151,7 @@ struct snapshot {
 	int		 subs_ok;	/* gwd answered `subaccounts` */
 
 	int		 dest_ok;	/* gwd answered `destinations` */
-	struct dest	 dest[DEST_MAX];
+	struct dest	 dest[CTL_DEST_MAX];
 	int		 ndest;
 
 	int		 pools_ok;	/* gwd answered `pools` */

@@ -438,7 +438,7 @@ model_gwd(struct model *m, struct snapshot *s)
 	ctl_ask(m->control_socket, "destinations", buf, sizeof(buf));
 	if (strncmp(buf, "buckets ", 8) == 0) {
 		s->dest_ok = 1;
-		s->ndest = ctl_destinations(buf, s->dest, DEST_MAX);
+		s->ndest = ctl_destinations(buf, s->dest, CTL_DEST_MAX);
 	}
 	ctl_ask(m->control_socket, "pools", buf, sizeof(buf));
 	s->pools_ok = ctl_pools(buf, s) == 0;
