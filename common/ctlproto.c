@@ -1,6 +1,6 @@
 /*
- * ctlproto.c - parsing the control socket's queue commands (see
- * ctlproto.h).  Pure: bytes in, a command or a reason out.
+ * ctlproto.c - parsing the control socket's version word and queue
+ * commands (see ctlproto.h).  Pure: bytes in, a command or a reason out.
  * Exposure: reads what a local admin (root or gwd's group) sent; every
  * word is bounded and checked before gwd acts on it.
  */
@@ -20,6 +20,32 @@ static const char *const verbs[] = {
 };
 
 const int ctl_age_min[CTL_AGES - 1] = { 5, 10, 20, 40, 80 };
+
+int
+ctl_version(const char **line, char *err, size_t errsz)
+{
+	const char *p = *line;
+	size_t n = 0;
+	long v = 0;
+
+	if (p[0] != 'v')
+		return 0;
+	while (n < 9 && p[1 + n] >= '0' && p[1 + n] <= '9')
+		v = v * 10 + (p[1 + n++] - '0');
+	/* "v" then digits then the end of the word; anything else is a
+	 * command (none looks like this). */
+	if (n == 0 || (p[1 + n] != ' ' && p[1 + n] != '\0'))
+		return 0;
+	if (v != CTL_VERSION) {
+		snprintf(err, errsz, "protocol version %ld: this gwd speaks %d",
+		    v, CTL_VERSION);
+		return -1;
+	}
+	for (p += 1 + n; *p == ' '; p++)
+		;
+	*line = p;
+	return 0;
+}
 
 int
 ctl_qid_valid(const char *s)

@@ -1,6 +1,13 @@
 /*
- * ctlproto.h - the control socket's queue commands (pure parsing, shared
- * by gwd, which obeys them, and gwctl, which writes them).
+ * ctlproto.h - gwd's control socket: the request grammar and its limits
+ * (shared by gwd, which obeys, and gwctl and gwtop, which ask), and the
+ * queue commands (pure parsing).
+ *
+ * A request is one line shorter than CTL_REQ_MAX bytes, "[vN ]COMMAND
+ * [ARGS]": the protocol version word (clients send CTL_VERSION_WORD; a
+ * line without one is version 1, as clients before the word wrote), a
+ * command, its arguments.  gwd answers with lines and closes; a reply
+ * is at most CTL_REPLY_MAX bytes.
  *
  *   queue list [--domain D] [--subaccount S]
  *   queue show ID
@@ -14,6 +21,11 @@
 #define GW_CTLPROTO_H
 
 #include <stddef.h>
+
+#define CTL_VERSION		1
+#define CTL_VERSION_WORD	"v1"
+#define CTL_REQ_MAX		2048
+#define CTL_REPLY_MAX		((size_t)64 << 20)	/* a whole queue list */
 
 #define CTL_QID_LEN	16
 #define CTL_MAX_IDS	100	/* per request; gwctl sends more in turns */
@@ -64,6 +76,12 @@ struct ctl_queue_cmd {
 	char		 subaccount[CTL_NAME_MAX + 1];	/* "": any */
 };
 
+/*
+ * Step *line past its protocol version word, if any (and the spaces
+ * after it).  0, or -1 with the reason in err when the word names a
+ * version this side does not speak.
+ */
+int	 ctl_version(const char **line, char *err, size_t errsz);
 /* 1 when s is a queue id. */
 int	 ctl_qid_valid(const char *s);
 /* The verb's name ("hold"), or NULL. */

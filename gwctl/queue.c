@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include "buf.h"
+#include "ctlclient.h"
 #include "ctlproto.h"
 #include "db.h"
 #include "gwctl.h"
@@ -25,7 +25,7 @@
 
 #define REPLY_TIMEOUT_MS	(10 * 60 * 1000)	/* ALL on a big queue */
 #define COMPLETE_MS		500	/* the shell's TAB waits no longer */
-#define REPLY_MAX		((size_t)64 << 20)
+#define REPLY_MAX		CTL_REPLY_MAX
 
 /* One recipient, one message, as gwd described them. */
 struct qrcpt_info {
@@ -285,17 +285,15 @@ queue_ids(struct ctx *ctx, void (*add)(void *, const char *), void *arg)
 {
 	struct buf reply;
 	char *p, *k, *v;
-	int fd;
 
-	if (ctx_config(ctx) != EX_OK || ctx->cfg.control_socket == NULL ||
-	    (fd = control_open(ctx->cfg.control_socket, "queue list")) == -1)
+	if (ctx_config(ctx) != EX_OK || ctx->cfg.control_socket == NULL)
 		return 0;
 	buf_init(&reply, REPLY_MAX);
-	if (control_read(fd, &reply, COMPLETE_MS) == 0)
+	if (ctlclient_ask(ctx->cfg.control_socket, "queue list", &reply,
+	    COMPLETE_MS, NULL) == 0)
 		for (p = buf_cstr(&reply); queue_line(&p, &k, &v); )
 			if (strcmp(k, "message") == 0)
 				add(arg, v);
-	close(fd);
 	buf_free(&reply);
 	return 0;
 }

@@ -2,7 +2,9 @@
  * control.c - the control socket and the metrics listener.
  *
  * The control socket (control_socket, mode 0660) takes one command line
- * and answers with "key value" lines, then closes: `stats` for counters
+ * (after an optional protocol version word, ctlproto.h; the commands are
+ * the table ctl_cmds) and answers with "key value" lines, then closes:
+ * `stats` for counters
  * and queue gauges, `ping`, `destinations [N]` (qshape by domain, with
  * each destination's throttle state), `pools` (IP pools: addresses,
  * connections, outcomes), `subaccounts` (one line each: "sub NAME
@@ -79,8 +81,9 @@
 #include "suppress.h"
 #include "util.h"
 
-#define REQ_MAX		2048
-#define OUT_MAX		(64 * 1024)
+/* A request line, control or HTTP (ctlproto.h: the clients keep to it). */
+#define REQ_MAX		CTL_REQ_MAX
+#define OUT_MAX		(64 * 1024)	/* an HTTP answer */
 
 struct gw_metrics gm;
 
@@ -282,6 +285,12 @@ write_dest(struct buf *out, const struct queue_dest *d)
 }
 
 static void
+write_stats_cmd(struct buf *out, const char *arg)
+{
+	write_stats(out);
+}
+
+static void
 write_destinations(struct buf *out, const char *arg)
 {
 	struct queue_dest *d;
@@ -346,7 +355,7 @@ write_sub(const struct subaccount *sa, void *arg)
  * the pool now.  Every value is from gw.db (checked by gwctl) or gwd.
  */
 static void
-write_pools(struct buf *out)
+write_pools(struct buf *out, const char *arg)
 {
 	struct queue_pool *p;
 	int n = queue_pools(&p);
@@ -398,42 +407,116 @@ unhealthy(void)
 }
 
 static void
-answer_control(struct conn *c, const char *line)
+write_subs(struct buf *out, const char *arg)
 {
+	accounts_foreach(write_sub, out);
+}
+
+static void
+write_pong(struct buf *out, const char *arg)
+{
+	buf_puts(out, "pong\n");
+}
+
+static void
+take_queue(struct conn *c, const char *line, const char *args)
+{
+	control_queue(c, line);		/* ctlproto.c parses "queue ..." */
+}
+
+static void
+take_suppression(struct conn *c, const char *line, const char *args)
+{
+	suppress_control(c, args);
+}
+
+static void
+take_subaccount(struct conn *c, const char *line, const char *args)
+{
+	pause_control(c, args);
+}
+
+/*
+ * The commands: each either writes its whole answer at once (answer),
+ * or takes the connection and answers it itself, later if it must wait
+ * for a commit (take).  args: whether words may follow the name.
+ */
+static const struct ctl_cmd {
+	const char	*name;
+	int		 args;
+	void		(*answer)(struct buf *out, const char *args);
+	void		(*take)(struct conn *, const char *line,
+			    const char *args);
+} ctl_cmds[] = {
+	{ "stats", 0, write_stats_cmd, NULL },
+	{ "destinations", 1, write_destinations, NULL },
+	{ "pools", 0, write_pools, NULL },
+	{ "subaccounts", 0, write_subs, NULL },
+	{ "ping", 0, write_pong, NULL },
+	{ "queue", 1, NULL, take_queue },
+	{ "suppression", 1, NULL, take_suppression },
+	{ "subaccount", 1, NULL, take_subaccount },
+};
+
+/* Send out as the whole answer, then close. */
+static void
+answer_buf(struct conn *c, struct buf *out)
+{
+	conn_write(c, buf_ptr(out), buf_len(out));
+	buf_free(out);
+	conn_close_after_flush(c);
+}
+
+/* "error WHAT "WORD"[ (try: the commands)]": word is the first n bytes
+ * of the request, escaped. */
+static void
+answer_error(struct conn *c, const char *what, const char *word, size_t n,
+    int list)
+{
+	char esc[128];
 	struct buf out;
 
-	if (strncmp(line, "queue", 5) == 0 && (line[5] == '\0' ||
-	    line[5] == ' ')) {
-		control_queue(c, line);
+	buf_init(&out, 0);
+	log_escape(word, n, esc, sizeof(esc));
+	buf_printf(&out, "error %s \"%s\"", what, esc);
+	for (size_t i = 0; list && i < nitems(ctl_cmds); i++)
+		buf_printf(&out, "%s%s", i ? ", " : " (try: ",
+		    ctl_cmds[i].name);
+	buf_puts(&out, list ? ")\n" : "\n");
+	answer_buf(c, &out);
+}
+
+static void
+answer_control(struct conn *c, const char *line)
+{
+	const struct ctl_cmd *cmd = NULL;
+	char err[128];
+	struct buf out;
+	size_t n;
+
+	if (ctl_version(&line, err, sizeof(err)) == -1) {
+		buf_init(&out, 0);
+		buf_printf(&out, "error %s\n", err);
+		answer_buf(c, &out);
 		return;
 	}
-	buf_init(&out, OUT_MAX);
-	if (strcmp(line, "stats") == 0)
-		write_stats(&out);
-	else if (strcmp(line, "ping") == 0)
-		buf_puts(&out, "pong\n");
-	else if (strncmp(line, "destinations", 12) == 0 &&
-	    (line[12] == '\0' || line[12] == ' '))
-		write_destinations(&out, line[12] ? line + 13 : "");
-	else if (strcmp(line, "pools") == 0)
-		write_pools(&out);
-	else if (strcmp(line, "subaccounts") == 0)
-		accounts_foreach(write_sub, &out);
-	else if (strncmp(line, "suppression ", 12) == 0) {
-		buf_free(&out);
-		suppress_control(c, line + 12);
-		return;
-	} else if (strncmp(line, "subaccount ", 11) == 0) {
-		buf_free(&out);
-		pause_control(c, line + 11);
-		return;
-	} else
-		buf_puts(&out, "error unknown command (try: stats, "
-		    "destinations, pools, subaccounts, ping, queue, "
-		    "suppression, subaccount)\n");
-	conn_write(c, buf_ptr(&out), buf_len(&out));
-	buf_free(&out);
-	conn_close_after_flush(c);
+	n = strcspn(line, " ");
+	for (size_t i = 0; i < nitems(ctl_cmds) && cmd == NULL; i++)
+		if (strlen(ctl_cmds[i].name) == n &&
+		    memcmp(line, ctl_cmds[i].name, n) == 0)
+			cmd = &ctl_cmds[i];
+	if (cmd == NULL)
+		answer_error(c, "unknown command", line, n, 1);
+	else if (line[n] != '\0' && !cmd->args)
+		answer_error(c, "no arguments to", line, n, 0);
+	else if (cmd->take)
+		cmd->take(c, line, line[n] ? line + n + 1 : "");
+	else {
+		/* The reply's own limit: gwctl and gwtop read it whole. */
+		buf_init(&out, CTL_REPLY_MAX);
+		cmd->answer(&out, line[n] ? line + n + 1 : "");
+		answer_buf(c, &out);
+	}
 }
 
 static void

@@ -8,15 +8,13 @@
  * view_put(), which cleans them.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
+#include "buf.h"
+#include "ctlclient.h"
 #include "gwtop.h"
 #include "util.h"
 
@@ -24,52 +22,23 @@
  * gwd is running (without numbers). */
 #define CTL_MS	300
 
-static size_t
-ctl_read(int fd, char *buf, size_t bufsz)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int64_t end = mono_ms() + CTL_MS;
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < bufsz - 1 && mono_ms() < end &&
-	    poll(&pfd, 1, (int)(end - mono_ms())) > 0) {
-		if ((n = read(fd, buf + got, bufsz - 1 - got)) <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	return got;
-}
-
 const char *
-ctl_ask(const char *path, const char *cmd, char *buf, size_t bufsz)
+ctl_ask(const char *path, const char *cmd, struct buf *reply)
 {
-	struct sockaddr_un sun;
-	size_t len = strlen(cmd);
-	int fd, r, e;
+	int connected;
 
-	buf[0] = '\0';
-	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path))
+	buf_reset(reply);
+	if (*path == '\0')
 		return "unknown";
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return "unknown";
-	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	e = errno;
-	if (r == -1 && e != EAGAIN && e != EINPROGRESS) {
-		close(fd);
-		return e == ENOENT || e == ECONNREFUSED ? "stopped" :
-		    "unknown";
-	}
-	if (send(fd, cmd, len, MSG_NOSIGNAL) == (ssize_t)len &&
-	    send(fd, "\n", 1, MSG_NOSIGNAL) == 1 &&
-	    ctl_read(fd, buf, bufsz) > 0 && strncmp(buf, "error", 5) == 0)
-		buf[0] = '\0';
-	close(fd);
+	if (ctlclient_ask(path, cmd, reply, CTL_MS, &connected) == -1) {
+		/* Half a reply is none: nothing is shown from it. */
+		buf_reset(reply);
+		if (!connected)
+			return errno == ENOENT || errno == ECONNREFUSED ?
+			    "stopped" : errno == EAGAIN ? "running" :
+			    "unknown";
+	} else if (strncmp(buf_cstr(reply), "error", 5) == 0)
+		buf_reset(reply);
 	return "running";
 }
 

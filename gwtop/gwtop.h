@@ -182,9 +182,10 @@ void	 hist_add(struct hist *, int64_t t_us, const struct live *);
 double	 hist_rate(const struct hist *, int i, int out);
 
 /* ctl.c: gwd's control socket, one command per connection.  The
- * state ("running", "stopped", "unknown"); the answer in buf. */
-const char *ctl_ask(const char *path, const char *cmd, char *buf,
-	    size_t bufsz);
+ * state ("running", "stopped", "unknown"); the whole answer in reply,
+ * or nothing (no answer in time, or an "error" one). */
+struct buf;
+const char *ctl_ask(const char *path, const char *cmd, struct buf *reply);
 void	 ctl_stats(char *text, struct live *);
 int	 ctl_destinations(char *text, struct dest *, int max);
 /* 0, or -1 if the answer is not a whole `pools` reply. */

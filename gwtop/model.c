@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
+#include "ctlproto.h"
 #include "db.h"
 #include "log.h"
 #include "gwtop.h"
@@ -424,24 +426,27 @@ model_log(struct model *m, struct snapshot *s)
 static void
 model_gwd(struct model *m, struct snapshot *s)
 {
-	static char buf[128 * 1024];
+	struct buf b;
 
-	s->gwd = ctl_ask(m->control_socket, "stats", buf, sizeof(buf));
-	ctl_stats(buf, &s->live);
+	buf_init(&b, CTL_REPLY_MAX);
+	s->gwd = ctl_ask(m->control_socket, "stats", &b);
+	ctl_stats(buf_cstr(&b), &s->live);
 	hist_add(&s->hist, s->now_us, &s->live);
 	s->dest_ok = 0;
 	s->ndest = 0;
 	s->pools_ok = 0;
 	s->npool = s->npaddr = 0;
-	if (!s->live.ok)
-		return;
-	ctl_ask(m->control_socket, "destinations", buf, sizeof(buf));
-	if (strncmp(buf, "buckets ", 8) == 0) {
-		s->dest_ok = 1;
-		s->ndest = ctl_destinations(buf, s->dest, CTL_DEST_MAX);
+	if (s->live.ok) {
+		ctl_ask(m->control_socket, "destinations", &b);
+		if (strncmp(buf_cstr(&b), "buckets ", 8) == 0) {
+			s->dest_ok = 1;
+			s->ndest = ctl_destinations(buf_cstr(&b), s->dest,
+			    CTL_DEST_MAX);
+		}
+		ctl_ask(m->control_socket, "pools", &b);
+		s->pools_ok = ctl_pools(buf_cstr(&b), s) == 0;
 	}
-	ctl_ask(m->control_socket, "pools", buf, sizeof(buf));
-	s->pools_ok = ctl_pools(buf, s) == 0;
+	buf_free(&b);
 }
 
 /*
@@ -451,13 +456,15 @@ model_gwd(struct model *m, struct snapshot *s)
 static void
 model_gwd_subs(struct model *m, struct snapshot *s)
 {
-	static char buf[128 * 1024];
+	struct buf b;
 
 	s->subs_ok = 0;
 	if (!s->live.ok)
 		return;
-	ctl_ask(m->control_socket, "subaccounts", buf, sizeof(buf));
-	s->subs_ok = ctl_subaccounts(buf, s) >= 0;
+	buf_init(&b, CTL_REPLY_MAX);
+	ctl_ask(m->control_socket, "subaccounts", &b);
+	s->subs_ok = ctl_subaccounts(buf_cstr(&b), s) >= 0;
+	buf_free(&b);
 }
 
 void

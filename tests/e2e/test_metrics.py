@@ -3,6 +3,7 @@ with what the sink and the audit log saw."""
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -171,6 +172,47 @@ def test_health_and_errors(gw):
     assert e.value.code == 404
     assert control(gw, "ping") == "pong\n"
     assert control(gw, "frobnicate").startswith("error unknown command")
+
+
+def test_control_version_word_and_commands(gw):
+    """Requests with the protocol version word (gwctl, gwtop) and without
+    it (older clients, scripts) mean the same; another version is
+    refused; an unknown command lists the commands there are."""
+    assert control(gw, "v1 ping") == "pong\n"
+    assert control(gw, "ping") == "pong\n"
+    assert [l.split()[0] for l in control(gw, "v1 stats").splitlines()] \
+        == [l.split()[0] for l in control(gw, "stats").splitlines()]
+    assert control(gw, "v2 ping") == \
+        "error protocol version 2: this gwd speaks 1\n"
+    r = control(gw, "v1 frobnicate")
+    assert r == ('error unknown command "frobnicate" (try: stats, '
+                 'destinations, pools, subaccounts, ping, queue, '
+                 'suppression, subaccount)\n')
+    assert control(gw, "stats now") == 'error no arguments to "stats"\n'
+    assert control(gw, "v1 destinations 1").startswith("buckets ")
+    assert control(gw, "v1 queue list") == "end\n"
+    assert control(gw, "suppression").startswith(
+        "error usage: suppression delete")
+
+
+def test_subaccounts_reply_is_never_cut(gw_factory):
+    """`subaccounts` for more subaccounts than 64 KB of lines: gwd's
+    answer buffer was 64 KB and dropped the rest without a word."""
+    g = gw_factory().start()
+    g.add_subaccount("first", "first.test", "s3cret-pass")
+    names = ["sub%04d-%s" % (i, "x" * 50) for i in range(1000)]
+    now = int(time.time())
+    with sqlite3.connect(os.path.join(g.state, "gw.db")) as db:
+        db.executemany("INSERT INTO subaccount (name, created, updated) "
+                       "VALUES (?, ?, ?)", [(n, now, now) for n in names])
+    db.close()
+    # gwd re-reads gw.db within its poll.
+    wait_for(lambda: "sub sub0999-" in control(g, "subaccounts"),
+             what="gwd to read the new subaccounts")
+    text = control(g, "subaccounts")
+    assert len(text) > 64 * 1024
+    listed = [line.split()[1] for line in text.splitlines()]
+    assert sorted(listed) == sorted(names + ["first"])
 
 
 def health(port):
