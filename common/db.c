@@ -281,6 +281,21 @@ db_prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
+int
+db_rows(sqlite3 *db, const char *sql, void (*fn)(sqlite3_stmt *, void *),
+    void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(st, arg);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* An integer PRAGMA's value, or -1. */
 static int
 pragma_int(sqlite3 *db, const char *sql)
