@@ -213,7 +213,7 @@ dkimkey_public(EVP_PKEY *k)
 	}
 	if (der != NULL && n > 0 &&
 	    (out = malloc(base64_encoded_size(n))) != NULL)
-		base64_encode(der, n, out);
+		base64_encode(der, n, out, base64_encoded_size(n));
 	free(der);
 	ERR_clear_error();
 	return out;

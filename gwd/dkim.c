@@ -592,7 +592,7 @@ sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
 {
 	struct buf hdata, sig, fld;
 	struct folder fo;
-	char b64[(SHA256_DIGEST_LENGTH + 2) / 3 * 4 + 1], tmp[64];
+	char b64[BASE64_ENCODED_SIZE(SHA256_DIGEST_LENGTH)], tmp[64];
 	char *sb64 = NULL;
 	size_t start = buf_len(out), n;
 	int rc = -1;
@@ -617,7 +617,7 @@ sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
 		goto toolong;
 	if (sign_fields(k, f, nf, &fo, &hdata) == -1)
 		goto toolong;
-	n = base64_encode(bh, SHA256_DIGEST_LENGTH, b64);
+	n = (size_t)base64_encode(bh, SHA256_DIGEST_LENGTH, b64, sizeof(b64));
 	/* bh= fits on a line of its own, so it is never split. */
 	if (fold_sep(&fo, 4 + n) == -1 || fold_put(&fo, "bh=", 3) == -1 ||
 	    fold_b64(&fo, b64, n) == -1 ||
@@ -640,11 +640,12 @@ sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
 		seterr(err, errsz, "dkim: signing failed");
 		goto done;
 	}
-	if ((sb64 = malloc(base64_encoded_size(buf_len(&sig)))) == NULL) {
+	n = base64_encoded_size(buf_len(&sig));
+	if ((sb64 = malloc(n)) == NULL) {
 		seterr(err, errsz, "dkim: out of memory");
 		goto done;
 	}
-	n = base64_encode(buf_ptr(&sig), buf_len(&sig), sb64);
+	n = (size_t)base64_encode(buf_ptr(&sig), buf_len(&sig), sb64, n);
 	if (fold_b64(&fo, sb64, n) == -1 || buf_append(out, "\r\n", 2) == -1)
 		goto toolong;
 	rc = 0;
