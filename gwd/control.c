@@ -109,19 +109,21 @@ struct stat_row {
 	double		 value;
 };
 
+/* Every row, into *rows (the caller frees it): the array grows with the
+ * rows, so none is ever left out.  How many. */
 static int
-snapshot(struct stat_row *r, int max)
+snapshot(struct stat_row **rows)
 {
 	struct queue_stats q;
+	struct stat_row *r = NULL;
 	int64_t now = now_us(), pruned, oldest;
 	int n = 0;
 
 	queue_stats(&q);
 #define ROW(nm, pr, ty, he, v) do {					\
-	if (n < max) {							\
-		r[n].name = nm; r[n].prom = pr; r[n].type = ty;		\
-		r[n].help = he; r[n].value = (double)(v); n++;		\
-	}								\
+	r = xreallocarray(r, (size_t)n + 1, sizeof(*r));		\
+	r[n].name = nm; r[n].prom = pr; r[n].type = ty;			\
+	r[n].help = he; r[n].value = (double)(v); n++;			\
 } while (0)
 	ROW("uptime_seconds", "gw_uptime_seconds", "gauge",
 	    "Seconds since gwd started.", (now - gm.started_us) / 1000000);
@@ -186,17 +188,19 @@ snapshot(struct stat_row *r, int max)
 	    "gauge", "Age of the oldest event in log.db.",
 	    oldest ? (now - oldest) / 1000000 : 0);
 #undef ROW
+	*rows = r;
 	return n;
 }
 
 static void
 write_stats(struct buf *out)
 {
-	struct stat_row r[64];
-	int n = snapshot(r, 64);
+	struct stat_row *r;
+	int n = snapshot(&r);
 
 	for (int i = 0; i < n; i++)
 		buf_printf(out, "%s %.0f\n", r[i].name, r[i].value);
+	free(r);
 }
 
 /* Per IP pool; pool names are letters, digits, '-' and '_' (gwctl). */
@@ -233,8 +237,8 @@ write_prometheus_pools(struct buf *out)
 static void
 write_prometheus(struct buf *out)
 {
-	struct stat_row r[64];
-	int n = snapshot(r, 64);
+	struct stat_row *r;
+	int n = snapshot(&r);
 
 	for (int i = 0; i < n; i++) {
 		if (r[i].type) {
@@ -246,6 +250,7 @@ write_prometheus(struct buf *out)
 		}
 		buf_printf(out, "%s %.0f\n", r[i].prom, r[i].value);
 	}
+	free(r);
 	write_prometheus_pools(out);
 }
 
