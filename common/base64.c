@@ -5,6 +5,8 @@
  * decoders (whitespace skipped, padding optional, stray bits ignored) are
  * how length miscalculations crept into AUTH handlers elsewhere; here the
  * output length is known from the input length before a byte is written.
+ * Diagnostics: never dies; decoding input that is not canonical, or
+ * either direction without room for the result, returns -1.
  */
 #include <stdint.h>
 #include <string.h>

@@ -5,6 +5,9 @@
  * default and bounds.  Every setting in the file must match a row (or be
  * a `listen` entry), so a typo is an error with its line, never silently
  * ignored.  All errors are reported before the caller exits.
+ * Diagnostics: dies only when memory runs out; every error in the file
+ * is printed ("file:line: reason") and counted, and config_load()
+ * returns how many, so the caller can exit 78 after all of them.
  */
 #include <errno.h>
 #include <libconfig.h>

@@ -3,6 +3,8 @@
  * commands (see ctlproto.h).  Pure: bytes in, a command or a reason out.
  * Exposure: reads what a local admin (root or gwd's group) sent; every
  * word is bounded and checked before gwd acts on it.
+ * Diagnostics: never dies; a request that does not parse returns -1 with
+ * the reason, naming the word, in the caller's err.
  */
 #include <stdio.h>
 #include <string.h>

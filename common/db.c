@@ -4,6 +4,10 @@
  * Every database runs in WAL mode so that readers (gwtop, gwsearch, gwd
  * reading gw.db) never block the single writer.  Migrations are append-
  * only: never edit a shipped step, add the next one.
+ * Diagnostics: db_prepare() dies (fatalx) on a statement that does not
+ * prepare: it is for statements fixed at build time, prepared at
+ * start-up; everything else returns NULL or -1 with the reason in err or
+ * in SQLite's errmsg.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,7 @@
 /*
  * heap.c - binary min-heap with slot-tracking items (see heap.h).
+ * Diagnostics: dies only when memory runs out (xreallocarray); nothing
+ * else fails.
  */
 #include <stdlib.h>
 

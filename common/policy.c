@@ -3,6 +3,9 @@
  * Exposure: none; gw.db is written by gwctl, which checks every value.
  * Rows that no longer parse (an address gone bad) are skipped with a
  * warning rather than stopping gwd.
+ * Diagnostics: dies only when memory runs out; policy_load() returns -1
+ * when gw.db cannot be read whole, and its caller keeps the previous
+ * policy.
  */
 #include <stdlib.h>
 #include <string.h>

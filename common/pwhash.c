@@ -1,5 +1,7 @@
 /*
  * pwhash.c - scrypt password hashes and API keys (OpenSSL EVP).
+ * Diagnostics: never dies; a hash OpenSSL cannot make returns -1, a
+ * malformed stored hash verifies as -1 (no match).
  */
 #include <stdio.h>
 #include <stdlib.h>

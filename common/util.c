@@ -1,5 +1,8 @@
 /*
  * util.c - small helpers shared by every gw program.
+ * Diagnostics: the x* allocators die (exit 1) when memory runs out or a
+ * size overflows, random_bytes() when the system has no randomness; the
+ * parsers return -1 on bad input, drop_privileges() -1 with *errstr.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -18,6 +18,10 @@
  * begins, so no lock on gw.db is held across the network; the state is
  * then checked again inside the transaction.
  * Standards: RFC 6376 3.6 (key records), RFC 8301, RFC 8463.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr (69 when DNS cannot be asked); dies only when memory runs out
+ * or on a broken invariant (a checked selector and domain too long for a
+ * host name).
  */
 #include <stdio.h>
 #include <stdlib.h>

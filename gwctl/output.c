@@ -1,6 +1,8 @@
 /*
  * output.c - how gwctl listings look: aligned tables for people, JSON
  * lines (one object per line) for scripts.
+ * Diagnostics: dies (fatal) only when memory runs out while a listing is
+ * rendered.
  */
 #include <stdarg.h>
 #include <stdio.h>

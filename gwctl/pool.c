@@ -2,6 +2,9 @@
  * pool.c - gwctl pool ...: IP pools, the local source addresses a
  * routing rule can send from, each with the HELO name to give for it
  * (the name its PTR record should show).
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr (65 for an address this machine does not have); dies only when
+ * memory runs out.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>

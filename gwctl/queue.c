@@ -7,6 +7,10 @@
  * CTL_MAX_IDS queue ids a request, and print a count of what was done
  * to stderr, as postsuper(1) does.  Requests and replies: see
  * gwd/control.c and common/ctlproto.h.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr (69 when gwd is not running, 76 when its reply is cut short);
+ * dies only when memory runs out. Completion (queue_ids()) fails
+ * quietly.
  */
 
 #include <stdio.h>

@@ -8,6 +8,8 @@
  * Exposure: answers come from the network; they are parsed by
  * common/dns_pkt.c, and one that does not match the question (id, name,
  * type) is ignored and the wait goes on.
+ * Diagnostics: never dies (memory aside); a lookup no server answers is
+ * EX_UNAVAILABLE, said with the reason and the servers asked.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -9,6 +9,9 @@
  * The history file is opened before gwctl becomes gwd's user (see
  * ctx.c), and later written through that open descriptor, so it stays
  * the invoking user's file in the invoking user's home.
+ * Diagnostics: never dies (memory aside); a command's failure is printed
+ * and the shell reads the next line, and a history file it cannot write
+ * is skipped.
  */
 #include <fcntl.h>
 #include <histedit.h>

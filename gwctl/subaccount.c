@@ -5,6 +5,8 @@
  * Every change is one IMMEDIATE transaction that also sets
  * subaccount.updated, so gwd (watching PRAGMA data_version) never sees
  * half a change.  Input is checked in full before the transaction starts.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr; dies only when memory runs out.
  */
 #include <ctype.h>
 #include <stdio.h>

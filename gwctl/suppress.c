@@ -6,6 +6,9 @@
  * hard bounce are queue.db's: listed read-only from it, deleted by
  * asking gwd over the control socket, since gwd is queue.db's only
  * writer.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr (an import names each bad line); dies only when memory runs
+ * out.
  */
 #include <errno.h>
 #include <stdio.h>

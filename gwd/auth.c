@@ -4,6 +4,9 @@
  * Exposure: compares attacker-supplied credentials; every failure path
  * takes the same route through scrypt so timing does not tell an unknown
  * user from a wrong password.
+ * Diagnostics: dies only when memory runs out; a gw.db that cannot be
+ * read whole keeps the previous subaccounts (logged once per reason),
+ * and accounts_init() returns -1 with the reason in err at start-up.
  */
 #include <netinet/in.h>
 #include <stdio.h>

@@ -4,18 +4,18 @@
  * The control socket (control_socket, mode 0660) takes one command line
  * (after an optional protocol version word, ctlproto.h; the commands are
  * the table ctl_cmds) and answers with "key value" lines, then closes:
- * `stats` for counters
- * and queue gauges, `ping`, `destinations [N]` (qshape by domain, with
- * each destination's throttle state), `pools` (IP pools: addresses,
- * connections, outcomes), `subaccounts` (one line each: "sub NAME
- * enabled=0|1 quota_hour=N used_hour=N quota_day=N used_day=N
- * paused=0|1 [reason=TEXT]"; quota 0: none), `suppression delete`,
- * `subaccount resume` (gwctl).  Peers are checked with SO_PEERCRED: root
- * or gwd's own user only.  The metrics listener speaks just enough
- * HTTP/1.0 for Prometheus and health checks: GET /metrics, GET /health;
- * it has no authentication, so it holds at most metrics.connections
- * clients, each for at most metrics.idle_timeout, and neither listener
- * takes descriptors SMTP needs (see "Descriptors" below).
+ * `stats` for counters and queue gauges, `ping`, `destinations [N]`
+ * (qshape by domain, with each destination's throttle state), `pools`
+ * (IP pools: addresses, connections, outcomes), `subaccounts` (one line
+ * each: "sub NAME enabled=0|1 quota_hour=N used_hour=N quota_day=N
+ * used_day=N paused=0|1 [reason=TEXT]"; quota 0: none), `suppression
+ * delete`, `subaccount resume` (gwctl).  Peers are checked with
+ * SO_PEERCRED: root, gwd's own user or its group.  The metrics listener
+ * speaks just enough HTTP/1.0 for Prometheus and health checks: GET
+ * /metrics, GET /health; it has no authentication, so it holds at most
+ * metrics.connections clients, each for at most metrics.idle_timeout,
+ * and neither listener takes descriptors SMTP needs (see "Descriptors"
+ * below).
  *
  * Queue commands (control_queue.c; gwctl queue).  ID is a queue id, 16
  * upper-case hex digits; ALL (upper case only) is every message; at most
@@ -47,6 +47,14 @@
  * nothing waiting), "busy QID WHY" (delete or bounce while an attempt is
  * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
  * Control bytes in values are sent as '?' (TAB as it is).
+ * Exposure: parses the control protocol from root or gwd's own user or
+ * group (SO_PEERCRED), and HTTP request lines from anyone who reaches
+ * metrics.listen (capped in number and time); both read one line of less
+ * than CTL_REQ_MAX bytes and nothing after it, and answer with gwd's own
+ * figures.
+ * Diagnostics: dies only when memory runs out; a request it cannot take
+ * is answered with one "error ..." line, and control_bind() returns -1
+ * with the reason in err at start-up.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>

@@ -10,6 +10,9 @@
  * Exposure: the request comes from root or gwd's group (SO_PEERCRED,
  * control.c) and is parsed by ctlproto.c; queued addresses, replies and
  * header lines go out with control bytes replaced, one line each.
+ * Diagnostics: dies only when memory runs out; a request that does not
+ * parse gets one "error" line, an action queue.db refuses a "failed QID
+ * ERROR" line.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,6 +9,9 @@
  * Lines are split at CRLF only.  A bare CR or LF in the body is an
  * ordinary byte: it is what goes out on the wire, so it is what the
  * verifier will hash.  (gwd stores CRLF; this is for robustness.)
+ * Diagnostics: never dies; signing returns -1 with the reason in the
+ * caller's err (a key that does not fit, a signature too large,
+ * OpenSSL's refusal).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,11 @@
 /*
  * pause.c - pausing subaccounts for their bounce rate (see pause.h).
+ * Exposure: subaccount names come from gw.db and the control socket
+ * (bounded by CTL_NAME_MAX); reasons quote remote replies, already made
+ * printable.
+ * Diagnostics: dies only when memory runs out; pause_init() returns -1
+ * with the reason in err at start-up, and a resume that cannot be stored
+ * is answered "error" and stays paused, in memory as on disk.
  */
 #include <stdio.h>
 #include <stdlib.h>

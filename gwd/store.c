@@ -6,6 +6,10 @@
  * synced the next accumulates, so under load batches grow by themselves
  * and the fsync cost per message falls.
  * Exposure: writes what sessions accepted; no network input is parsed.
+ * Diagnostics: dies only when memory runs out or a statement fixed at
+ * build fails to prepare at start-up; a queue.db commit that fails is
+ * rolled back and every op in it comes back failed (the session answers
+ * 451), a log.db failure is logged and loses events, never mail.
  */
 #include <pthread.h>
 #include <time.h>

@@ -10,6 +10,9 @@
  * Exposure: addresses come from RCPT TO (already parsed), reasons from
  * remote replies (made printable by reply.c; cut and flattened here
  * before they go into a reply line) and from gwctl.
+ * Diagnostics: dies only when memory runs out; suppress_init() returns
+ * -1 with the reason in err at start-up, suppress_load_admin() -1
+ * keeping the previous list.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,6 +10,10 @@
  * free text reaches FTS5 only as quoted phrases (terms.c).
  * Standards: RFC 3339 times; JSON lines (RFC 8259) with Elastic Common
  * Schema field names; CSV (RFC 4180); ArcSight CEF; syslog (RFC 5424).
+ * Diagnostics: exits 0 (found), 1 (nothing found), 64 (usage, with the
+ * reason and the usage lines), 66 (no log.db), 69 (log.db unusable), 75
+ * (an export already running) or 78 (configuration); dies only when
+ * memory runs out or an output line passes its limit.
  */
 #include <errno.h>
 #include <getopt.h>

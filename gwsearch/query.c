@@ -20,6 +20,9 @@
  *
  * The SQL is put together from constant fragments only; every value the
  * user typed is a bound parameter.
+ * Diagnostics: dies only when memory runs out or a query passes its
+ * length limit (fixed fragments, so a broken invariant); SQLite errors
+ * are logged and returned as -1.
  */
 #include <stdio.h>
 #include <stdlib.h>

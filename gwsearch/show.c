@@ -3,6 +3,8 @@
  * Message-ID: what was received, policy decisions, signatures, each
  * delivery attempt per recipient with the remote reply and TLS, and
  * where each recipient ended up.
+ * Diagnostics: never dies (memory aside); an id that matches nothing is
+ * 1 with a message, an unreadable log.db 69.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,8 @@
  * recipients delivered, deferred, bounced, expired and rejected, the
  * delivery rate and the delay from reception to delivery (average and
  * 95th percentile), overall or per recipient domain, subaccount or hour.
+ * Diagnostics: never dies (memory aside); an unreadable log.db is 69
+ * with SQLite's reason.
  */
 #include <stdio.h>
 #include <stdlib.h>

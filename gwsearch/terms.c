@@ -13,6 +13,8 @@
  *
  * Exposure: parses whatever the caller typed; errors are messages for
  * exit 64, never a crash.
+ * Diagnostics: never dies; a term that does not parse returns -1 with
+ * the reason in the caller's err, for exit 64.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -1,11 +1,15 @@
 /*
- * ctl.c - talking to gwd's control socket: one command line per
- * connection, "key value" lines back.  Whether the socket accepts is
+ * ctl.c - gwd's answers on its control socket, asked through the client
+ * gwctl uses too (ctlclient.c): one command line per connection, "key
+ * value" lines back, whole or not at all.  Whether the socket accepts is
  * gwd's state; what it answers fills the live counters (`stats`), the
  * destinations (`destinations`), pools and subaccounts.  The answers are
  * gwd's, but a destination's error is a remote server's text, and a
  * pause reason may quote one: they are only ever shown through
  * view_put(), which cleans them.
+ * Diagnostics: never dies; no answer, half an answer or an "error"
+ * answer leaves the reply empty, and the panels say gwd is not
+ * answering.
  */
 #include <errno.h>
 #include <stddef.h>

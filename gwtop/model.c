@@ -5,6 +5,9 @@
  * PRAGMA query_only); in WAL mode the reads never block gwd.  Any failure
  * closes the handle and records why; the next refresh opens it again, so
  * gwtop started before gwd, or across a restore, recovers by itself.
+ * Diagnostics: dies only when memory runs out; a database that fails is
+ * closed with the reason kept for its panel, and opened again at the
+ * next refresh.
  */
 #include <errno.h>
 #include <stddef.h>

@@ -2,6 +2,8 @@
  * once.c - gwtop --once: one snapshot as key=value lines (like
  * `smtpctl show stats`) or as one JSON object with the same keys nested
  * at their dots ("queue.ready" -> {"queue":{"ready":...}}).
+ * Diagnostics: dies only when memory runs out; missing or unreadable
+ * databases are 66 or 69 with the reasons on stderr.
  */
 #include <stdio.h>
 #include <string.h>

@@ -4,6 +4,7 @@
  * transaction, connections, whether the remote side throttles them,
  * backoff until the next attempt) and the last reply that deferred
  * one.  From gwd's `destinations`.
+ * Diagnostics: never dies; without gwd's answer the panel says so.
  */
 #include <curses.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /*
  * panel_events.c - events from log.db as a table: the most recent
  * (overview), or one message's whole lifecycle (the message screen).
+ * Diagnostics: never dies; without log.db the panel shows its error.
  */
 #include <curses.h>
 #include <stdio.h>

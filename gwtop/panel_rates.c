@@ -3,6 +3,8 @@
  * and the rates derived from them (rates.c) in their colour bands.
  * Rates sit to the right of the counts on a wide screen, below them on
  * a narrow one.
+ * Diagnostics: never dies; a rate with nothing to divide by is shown as
+ * "-".
  */
 #include <curses.h>
 #include <stdio.h>

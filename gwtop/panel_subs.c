@@ -5,6 +5,7 @@
  * `subaccounts` the quota in use ("3/10 h", amber from 80%, red when
  * full) and whether gwd paused it, with the reasons under the table.
  * Subaccounts gwd knows without traffic have rows of zeros.
+ * Diagnostics: never dies; without log.db the panel shows its error.
  */
 #include <curses.h>
 #include <stdio.h>

@@ -12,6 +12,7 @@
  * Bands: bounce < 3% good, < 5% warning, else bad; hard_bounce < 1% /
  * < 3% (the thresholds admins watch, see CONVENTIONS); deferral < 10% / < 25%; delivery
  * >= 97% / >= 90%; latency < 60 s / < 300 s (p50 and p95 alike).
+ * Diagnostics: never dies; a rate with nothing to divide by is -1.
  */
 #include <stdio.h>
 
