@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctlproto.h"
+#include "event.h"
 #include "log.h"
 #include "util.h"
 
@@ -67,6 +68,19 @@ ctl_verb_name(enum ctl_verb v)
 	if ((size_t)v >= nitems(verbs))
 		return NULL;
 	return verbs[v];
+}
+
+int
+ctl_verb_event(enum ctl_verb v)
+{
+	static const int ev[] = {
+		[CTL_Q_LIST] = -1, [CTL_Q_SHOW] = -1,
+		[CTL_Q_FLUSH] = EV_FLUSHED, [CTL_Q_HOLD] = EV_HELD,
+		[CTL_Q_RELEASE] = EV_RELEASED, [CTL_Q_DELETE] = EV_DELETED,
+		[CTL_Q_BOUNCE] = EV_BOUNCED,
+	};
+
+	return (size_t)v < nitems(ev) ? ev[v] : -1;
 }
 
 static int

@@ -86,6 +86,9 @@ int	 ctl_version(const char **line, char *err, size_t errsz);
 int	 ctl_qid_valid(const char *s);
 /* The verb's name ("hold"), or NULL. */
 const char *ctl_verb_name(enum ctl_verb);
+/* The audit event an action writes (event.h), whose name starts its
+ * result lines ("held QID"); -1 for list, show and unknown verbs. */
+int	 ctl_verb_event(enum ctl_verb);
 /*
  * Parse a request line that starts with "queue".  0, or -1 with the
  * reason in err (naming the bad word).  Repeated IDs count once.

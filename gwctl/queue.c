@@ -22,6 +22,7 @@
 #include "ctlclient.h"
 #include "ctlproto.h"
 #include "db.h"
+#include "event.h"
 #include "gwctl.h"
 #include "log.h"
 #include "output.h"
@@ -570,18 +571,16 @@ act_ids(struct ctx *ctx, const struct cmd *c, const struct args *a,
 	return r;
 }
 
+/* "held" for hold: the word gwd's result lines start with. */
 static const char *
 act_word(const char *verb)
 {
-	static const char *const w[][2] = {
-		{ "flush", "flushed" }, { "hold", "held" },
-		{ "release", "released" }, { "delete", "deleted" },
-		{ "bounce", "bounced" },
-	};
+	const char *v;
 
-	for (size_t i = 0; i < nitems(w); i++)
-		if (strcmp(w[i][0], verb) == 0)
-			return w[i][1];
+	for (int i = 0; (v = ctl_verb_name((enum ctl_verb)i)) != NULL; i++)
+		if (strcmp(v, verb) == 0 && ctl_verb_event((enum ctl_verb)i) !=
+		    -1)
+			return event_name(ctl_verb_event((enum ctl_verb)i));
 	return verb;
 }
 

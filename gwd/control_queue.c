@@ -44,13 +44,6 @@ struct ctl_item {
 	const char		*note;		/* static, or NULL */
 };
 
-/* An action's result line says what its audit event says. */
-static const enum event_action done_event[] = {
-	[CTL_Q_FLUSH] = EV_FLUSHED, [CTL_Q_HOLD] = EV_HELD,
-	[CTL_Q_RELEASE] = EV_RELEASED, [CTL_Q_DELETE] = EV_DELETED,
-	[CTL_Q_BOUNCE] = EV_BOUNCED,
-};
-
 static void	ctlq_ignore(struct conn *);
 static void	ctlq_error(struct conn *);
 static void	ctlq_closed(struct conn *);
@@ -264,7 +257,8 @@ ctlq_committed(void *arg, int failed, const char *error)
 	} else {
 		snprintf(line, sizeof(line), "%s%s%s", it->qid, it->note ?
 		    " " : "", it->note ? it->note : "");
-		put(q, event_name(done_event[q->cmd.verb]), line);
+		/* The line says what its audit event says. */
+		put(q, event_name(ctl_verb_event(q->cmd.verb)), line);
 	}
 	free(it);
 	if (--q->pending == 0)

@@ -1,4 +1,4 @@
-// sources: common/ctlproto.c common/log.c common/util.c
+// sources: common/ctlproto.c common/event.c common/log.c common/util.c
 /*
  * fuzz_ctlproto.c - control socket requests: the version word, then
  * the queue command.  Invariants: a version word is skipped or refused

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ctlproto.h"
+#include "event.h"
 
 #define ID1	"0123456789ABCDEF"
 #define ID2	"00000000000000FF"
@@ -131,6 +132,30 @@ test_ids_and_limits(void **state)
 	assert_null(ctl_verb_name((enum ctl_verb)99));
 }
 
+/* An action's result word is its audit event's name: one vocabulary. */
+static void
+test_verb_events(void **state)
+{
+	static const char *const want[][2] = {
+		{ "list", NULL }, { "show", NULL }, { "flush", "flushed" },
+		{ "hold", "held" }, { "release", "released" },
+		{ "delete", "deleted" }, { "bounce", "bounced" },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int ev = ctl_verb_event((enum ctl_verb)i);
+
+		assert_string_equal(ctl_verb_name((enum ctl_verb)i),
+		    want[i][0]);
+		if (want[i][1] == NULL)
+			assert_int_equal(ev, -1);
+		else
+			assert_string_equal(event_name((enum event_action)ev),
+			    want[i][1]);
+	}
+	assert_int_equal(ctl_verb_event((enum ctl_verb)99), -1);
+}
+
 /* The protocol version word: skipped when it is ours, refused when it
  * is not, and a line without one is left alone (clients before it). */
 static void
@@ -179,6 +204,7 @@ main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_ids_and_limits),
 		cmocka_unit_test(test_version_word),
+		cmocka_unit_test(test_verb_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
