@@ -12,6 +12,8 @@
  * (tab and line breaks stay, quoted) and CEF a space.  No format lets
  * one through raw: U+009B is CSI to a terminal that reads 8-bit
  * controls, U+0085 a line break to some SIEM parsers.
+ * Diagnostics: dies (fatalx) only when memory runs out or a line passes
+ * its output limit; nothing here returns errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
