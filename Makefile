@@ -49,11 +49,7 @@ OBJ        := $(BUILD)/obj
 COMMON_OBJ := $(COMMON_SRC:%.c=$(OBJ)/%.o)
 GWD_OBJ    := $(GWD_SRC:%.c=$(OBJ)/%.o)
 GWCTL_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwctl/*.c))
-# gwctl dkim check builds and parses DNS packets with gwd's pure code.
-GWCTL_OBJ  += $(OBJ)/gwd/dns_pkt.o
 GWSEARCH_OBJ := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwsearch/*.c))
-# --class names the classes of gwd's pure bounce classifier.
-GWSEARCH_OBJ += $(OBJ)/gwd/bounce.o
 GWTOP_OBJ  := $(patsubst %.c,$(OBJ)/%.o,$(wildcard gwtop/*.c))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -67,9 +63,12 @@ TEST_TOOLS := $(BUILD)/tests/addrlist_dump
 
 all: $(PROGS) $(TEST_TOOLS)
 
+# No -Igwd: a gwd source finds gwd's headers beside it, and common/,
+# gwctl, gwsearch and gwtop cannot include them (common/ knows nothing
+# of gwd).
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -Igwd -c -o $@ $<
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libgwcommon.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^

@@ -4,6 +4,11 @@
  * Only events with something worth searching (addresses, subject,
  * Message-ID, the remote reply) get a full-text row; retention.c
  * relies on exactly this rule when it removes rows from the index.
+ * Exposure: none; writes events gwd made (untrusted text in them is data
+ * for bound parameters), on the store thread's log.db connection.
+ * Diagnostics: auditlog_open() dies (fatalx) when log.db's statements or
+ * index settings cannot be set up, at start-up; auditlog_write() and
+ * auditlog_maintain() return -1 with the reason in SQLite's errmsg.
  */
 #include <stdio.h>
 

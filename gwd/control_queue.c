@@ -10,6 +10,9 @@
  * Exposure: the request comes from root or gwd's group (SO_PEERCRED,
  * control.c) and is parsed by ctlproto.c; queued addresses, replies and
  * header lines go out with control bytes replaced, one line each.
+ * Diagnostics: dies only when memory runs out; a request that does not
+ * parse gets one "error" line, an action queue.db refuses a "failed QID
+ * ERROR" line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include "buf.h"
 #include "control_queue.h"
 #include "ctlproto.h"
+#include "event.h"
 #include "gwd.h"
 #include "queue.h"
 #include "store.h"
@@ -38,12 +42,6 @@ struct ctl_item {
 	struct ctl_req		*req;
 	char			 qid[QID_LEN + 1];
 	const char		*note;		/* static, or NULL */
-};
-
-static const char *const done_word[] = {
-	[CTL_Q_FLUSH] = "flushed", [CTL_Q_HOLD] = "held",
-	[CTL_Q_RELEASE] = "released", [CTL_Q_DELETE] = "deleted",
-	[CTL_Q_BOUNCE] = "bounced",
 };
 
 static void	ctlq_ignore(struct conn *);
@@ -259,7 +257,8 @@ ctlq_committed(void *arg, int failed, const char *error)
 	} else {
 		snprintf(line, sizeof(line), "%s%s%s", it->qid, it->note ?
 		    " " : "", it->note ? it->note : "");
-		put(q, done_word[q->cmd.verb], line);
+		/* The line says what its audit event says. */
+		put(q, event_name(ctl_verb_event(q->cmd.verb)), line);
 	}
 	free(it);
 	if (--q->pending == 0)

@@ -7,6 +7,11 @@
  * gw.db in memory; never logs credentials.
  * STANDARDS: RFC 5321, 3207, 4954, 1870, 2920, 6152, 2034, 3463, 3464,
  * 6409, 7505, 8446.
+ * Diagnostics: exits 64 on usage errors, 78 on configuration errors (all
+ * printed first), and 73, 67 or 69 when the state directory, the user or
+ * a listener or database cannot be had at start-up, with the reason;
+ * once serving it exits only on SIGTERM or SIGINT, or on a fatal
+ * elsewhere.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -464,7 +464,10 @@ become_ready(struct mta *m)
 {
 	if (m->dest->auth && gcfg->relay.username &&
 	    !m->authed) {
-		char raw[1024], b64[1400];
+		/* config.c bounds each credential to RELAY_CRED_MAX; the
+		 * encoder checks the room again. */
+		char raw[2 * RELAY_CRED_MAX + 2];
+		char b64[BASE64_ENCODED_SIZE(sizeof(raw))];
 		size_t ul = strlen(gcfg->relay.username),
 		    pl = strlen(gcfg->relay.password);
 
@@ -473,19 +476,23 @@ become_ready(struct mta *m)
 			    "smarthost without TLS");
 			return;
 		}
-		if (m->caps.auth_plain && ul + pl + 2 < sizeof(raw)) {
+		if (m->caps.auth_plain && ul + pl + 2 <= sizeof(raw)) {
 			raw[0] = '\0';
 			memcpy(raw + 1, gcfg->relay.username, ul);
 			raw[ul + 1] = '\0';
 			memcpy(raw + ul + 2, gcfg->relay.password, pl);
-			base64_encode(raw, ul + pl + 2, b64);
+			base64_encode(raw, ul + pl + 2, b64, sizeof(b64));
 			m->state = M_AUTH;
 			send_line(m, "AUTH PLAIN %s", b64);
 			arm(m, gcfg->relay.command_timeout_ms);
 			return;
 		}
 		if (m->caps.auth_login) {
-			base64_encode(gcfg->relay.username, ul, b64);
+			if (base64_encode(gcfg->relay.username, ul, b64,
+			    sizeof(b64)) == -1) {
+				next_target(m, "relay.username is too long");
+				return;
+			}
 			m->state = M_AUTH_LOGIN_USER;
 			send_line(m, "AUTH LOGIN %s", b64);
 			arm(m, gcfg->relay.command_timeout_ms);
@@ -867,10 +874,14 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 		return;
 	case M_AUTH_LOGIN_USER:
 		if (r->code == 334) {
-			char b64[1400];
+			char b64[BASE64_ENCODED_SIZE(RELAY_CRED_MAX)];
 
-			base64_encode(gcfg->relay.password,
-			    strlen(gcfg->relay.password), b64);
+			if (base64_encode(gcfg->relay.password,
+			    strlen(gcfg->relay.password), b64, sizeof(b64)) ==
+			    -1) {
+				next_target(m, "relay.password is too long");
+				return;
+			}
 			m->state = M_AUTH_LOGIN_PASS;
 			send_line(m, "%s", b64);
 			return;

@@ -52,12 +52,11 @@ int	 queue_admin(struct qmsg *, enum ctl_verb, const char *domain,
 
 /*
  * Queued recipients per recipient domain, qshape-style: how many, how
- * old (age[i] counts those queued less than queue_age_min[i] minutes,
- * the last bucket the rest), what they are doing, when the next retry
- * is due and the last reply that deferred one of them.
+ * old (age[i] counts those queued less than ctl_age_min[i] minutes,
+ * the last bucket the rest: ctlproto.h), what they are doing, when the
+ * next retry is due and the last reply that deferred one of them.
  */
-#define QUEUE_AGES	6
-extern const int queue_age_min[QUEUE_AGES - 1];	/* 5 10 20 40 80 */
+#define QUEUE_AGES	CTL_AGES
 
 struct queue_dest {
 	char	 name[256];	/* recipient domain */
@@ -67,7 +66,7 @@ struct queue_dest {
 	int	 connections;	/* of the destination it goes through */
 	/* That destination ("" if none exists now: the limits are the
 	 * policy's) and its throttle state. */
-	char	 via[600];
+	char	 via[CTL_DEST_NAME_MAX + 1];
 	int	 limit;		/* connections at most */
 	int	 window;	/* connections allowed now (backoff) */
 	int64_t	 gap_ms;	/* backoff: between messages */

@@ -6,6 +6,10 @@
  * synced the next accumulates, so under load batches grow by themselves
  * and the fsync cost per message falls.
  * Exposure: writes what sessions accepted; no network input is parsed.
+ * Diagnostics: dies only when memory runs out or a statement fixed at
+ * build fails to prepare at start-up; a queue.db commit that fails is
+ * rolled back and every op in it comes back failed (the session answers
+ * 451), a log.db failure is logged and loses events, never mail.
  */
 #include <pthread.h>
 #include <time.h>
@@ -16,6 +20,7 @@
 
 #include "auditlog.h"
 #include "db.h"
+#include "event.h"
 #include "log.h"
 #include "loop.h"
 #include "retention.h"
@@ -98,10 +103,8 @@ store_op_free(struct store_op *op)
 void
 store_op_del_rcpt(struct store_op *op, int64_t dbid)
 {
-	op->del_rcpt = realloc(op->del_rcpt, sizeof(int64_t) *
-	    (size_t)(op->ndel_rcpt + 1));
-	if (op->del_rcpt == NULL)
-		fatal("store_op_del_rcpt");
+	op->del_rcpt = xreallocarray(op->del_rcpt, (size_t)op->ndel_rcpt + 1,
+	    sizeof(*op->del_rcpt));
 	op->del_rcpt[op->ndel_rcpt++] = dbid;
 }
 
@@ -110,9 +113,8 @@ store_op_upd_rcpt(struct store_op *op, const struct qrcpt *r)
 {
 	struct rcpt_update *u;
 
-	op->upd = realloc(op->upd, sizeof(*op->upd) * (size_t)(op->nupd + 1));
-	if (op->upd == NULL)
-		fatal("store_op_upd_rcpt");
+	op->upd = xreallocarray(op->upd, (size_t)op->nupd + 1,
+	    sizeof(*op->upd));
 	u = &op->upd[op->nupd++];
 	u->dbid = r->dbid;
 	u->attempts = r->attempts;
@@ -126,10 +128,8 @@ store_op_supp(struct store_op *op, int del, const char *subaccount,
 {
 	struct supp_change *s;
 
-	op->supp = realloc(op->supp, sizeof(*op->supp) *
-	    (size_t)(op->nsupp + 1));
-	if (op->supp == NULL)
-		fatal("store_op_supp");
+	op->supp = xreallocarray(op->supp, (size_t)op->nsupp + 1,
+	    sizeof(*op->supp));
 	s = &op->supp[op->nsupp++];
 	s->del = del;
 	s->subaccount = xstrdup(subaccount);
@@ -331,7 +331,7 @@ commit_batch(struct store_op *batch)
 	for (op = batch; op; op = op->next) {
 		for (struct audit_event *ev = op->events; ev; ev = ev->next) {
 			if (failed && op->insert &&
-			    strcmp(ev->action, "received") == 0)
+			    strcmp(ev->action, event_name(EV_RECEIVED)) == 0)
 				continue;
 			if (auditlog_write(&alog, ev) == -1)
 				log_warnx("store: log.db insert: %s",
