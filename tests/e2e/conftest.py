@@ -275,6 +275,7 @@ class Gwd:
         self.proc = None
         self.preexec = None       # run in gwd's process before exec
         self.wrap = []            # a command to run gwd under (fiu-run)
+        self.started = False      # once up, a restart keeps its ports
         self.log = os.path.join(self.dir, "gwd.log")
         groups = {
             "tls": {"certificate": "state/cert.pem", "key": "state/key.pem",
@@ -315,17 +316,37 @@ class Gwd:
 
     # -- process
     def start(self, wait=True):
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
-                                     stdout=self.logf, stderr=self.logf,
-                                     preexec_fn=self.preexec)
-        if wait:
+        for tries in range(3):
+            mark = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+            self.logf = open(self.log, "ab")
+            self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
+                                         stdout=self.logf, stderr=self.logf,
+                                         preexec_fn=self.preexec)
+            if not wait:
+                return self
             for p in self.ports.values():
                 wait_for(lambda: self._can_connect(p) or self._died(),
                          what="gwd listening on %d" % p)
-            if self.proc.poll() is not None:
-                raise AssertionError("gwd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
-        return self
+            if self.proc.poll() is None:
+                self.started = True
+                return self
+            # free_port() cannot reserve a port: another test run on the
+            # machine may have taken it since.  Only a first start moves.
+            if (self.started or "Address already in use"
+                    not in self.logtext()[mark:]):
+                break
+            self._move_ports()
+        raise AssertionError("gwd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
+
+    def _move_ports(self):
+        with open(self.conf) as f:
+            text = f.read()
+        for name, old in list(self.ports.items()):
+            new = free_port()
+            text = text.replace("port = %d;" % old, "port = %d;" % new)
+            self.ports[name] = new
+        with open(self.conf, "w") as f:
+            f.write(text)
 
     def _died(self):
         return self.proc.poll() is not None
