@@ -1,7 +1,8 @@
 /*
- * schedule.h - what the scheduler (queue.c) and the delivery client (mta.c)
- * share: destinations, jobs (one message's recipients for one
- * destination, one SMTP transaction), and the calls between them.
+ * schedule.h - what the scheduler (dest.c and its neighbours, see
+ * queue_int.h) and the delivery client (mta.c) share: destinations,
+ * jobs (one message's recipients for one destination, one SMTP
+ * transaction), and the calls between them.
  */
 #ifndef GW_SCHEDULE_H
 #define GW_SCHEDULE_H

@@ -1,0 +1,123 @@
+/*
+ * queue_int.h - what the scheduler's files share; queue.h is the
+ * scheduler's face to the rest of gwd, schedule.h its interface with
+ * the delivery client (mta.c).
+ *
+ *   queue.c          entry points: start-up, new mail, shutdown
+ *   queue_admin.c    gwctl queue flush/hold/release/delete/bounce
+ *   queue_report.c   counters, queued recipients per domain, pools
+ *   outcome.c        the end of an attempt: classify, record, move on
+ *   dsn_queue.c      DSNs to senders
+ *   routing.c        routing decisions; where a recipient goes next
+ *   dest.c           destinations, their jobs and connections
+ *   throttle.c       limits, shared MX-host budgets, adaptive backoff
+ *   rcpt.c           the recipient state machine and the counters
+ *   qmsg.c           the message registry and the body cache
+ */
+#ifndef GW_QUEUE_INT_H
+#define GW_QUEUE_INT_H
+
+#include <stdint.h>
+
+#include "dsn.h"
+#include "gwd.h"
+#include "heap.h"
+#include "policy.h"
+#include "rules.h"
+#include "store.h"
+
+struct dest;
+struct job;
+struct job_result;
+struct route_result;
+struct ev_timer;
+
+#define SMARTHOST_DEST	"[smarthost]"
+
+/* What the policy says now for one recipient. */
+struct choice {
+	const struct rule *rule;	/* NULL: the defaults */
+	char		 name[600];	/* the dest */
+	const char	*domain;	/* MX; NULL: smarthost */
+	char		 host[256];
+	int		 port, tls, auth, prio;
+	const struct pool *pool;
+};
+
+/*
+ * A throttle that matches an MX host name rather than a recipient
+ * domain is one budget for every domain that host serves (Google's MX
+ * for its many domains): connections and the per-minute pace are
+ * counted across them.  Keyed by the throttle's pattern.
+ */
+struct tgroup {
+	char	*key;
+	int	 max_conn, per_minute;
+	int	 nconn;
+	int64_t	 next_send;	/* monotonic ms */
+	int	 refs;
+};
+
+/* Outcomes per IP pool name since start-up: outlive the dests. */
+struct pool_count {
+	int64_t	 delivered, deferred, bounced;
+};
+
+/* qmsg.c */
+void	 qmsg_init(void);
+void	 qmsg_register(struct qmsg *);
+void	 qmsg_cache_body(struct qmsg *);
+void	 drop_body(struct qmsg *);
+void	 maybe_drop_body(struct qmsg *);
+void	 msg_forget(struct qmsg *);
+
+/* rcpt.c */
+extern int	 nmessages, nrcpts, nactive;
+extern int	 nheld, nheld_msgs;
+extern struct heap retries;
+void	 rcpt_wait(struct qrcpt *);
+void	 rcpt_hold(struct qrcpt *);
+
+/* routing.c */
+void	 routing_init(void);
+void	 arm_retry_timer(void);
+void	 match_rules(struct qrcpt *, const struct policy *, int gen);
+void	 choose(struct qrcpt *, struct choice *);
+struct dest *rcpt_ready(struct qrcpt *, int kick);
+void	 schedule_msg(struct qmsg *, int64_t now);
+
+/* dest.c */
+void	 dest_init(void);
+void	 dest_shutdown(void);
+struct dest *dest_get(const struct choice *);
+struct dest *dest_find(const char *name);
+int	 dest_count(void);
+void	 dest_foreach(int (*)(const char *, void *, void *), void *);
+struct job *job_new(struct dest *, struct qmsg *, int prio);
+void	 job_free(struct job *);
+void	 dest_kick(struct dest *);
+void	 dest_drop_jobs(struct dest *, const struct qmsg *);
+struct pool_count *pool_count_find(const char *name);
+
+/* throttle.c */
+void	 throttle_init(void);
+void	 dest_limits(const struct policy *, const char *name, int *max_conn,
+	    int *per_conn, int *per_minute);
+int64_t	 pace_ms(int per_minute);
+int	 group_room(const struct dest *);
+void	 group_put(struct dest *);
+void	 dest_group(struct dest *, const struct route_result *);
+void	 dest_throttled(struct dest *, const struct job_result *);
+void	 recover_due(struct ev_timer *);
+int	 dest_is_throttled(const struct dest *);
+
+/* outcome.c */
+void	 apply_results(struct job *);
+void	 rule_refuses(struct qrcpt *, const struct rule *);
+
+/* dsn_queue.c */
+void	 dsn_stored(struct store_op *);
+void	 make_dsn(struct store_op *, struct qmsg *, const struct dsn_rcpt *,
+	    int nfr);
+
+#endif

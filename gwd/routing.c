@@ -1,0 +1,259 @@
+/*
+ * routing.c - routing decisions: which rule decides for a recipient,
+ * the destination that makes, and putting a recipient where it goes
+ * next (a job of its destination, the retry heap, a rule's hold or
+ * refusal); the retry timer.
+ * Exposure: none from the network; header rules read queued messages.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "policy.h"
+#include "queue_int.h"
+#include "rules.h"
+#include "schedule.h"
+#include "store.h"
+#include "util.h"
+
+#define HELD_RECHECK_S	60	/* held by a rule: look again this often */
+
+static struct ev_timer	 retry_timer;
+static struct ev_timer	 refuse_timer;
+static struct qrcpt	**refusals;
+static int		 nrefusals, refusals_cap;
+
+void
+arm_retry_timer(void)
+{
+	int64_t now = now_us() / 1000, when;
+
+	if (heap_top(&retries) == NULL) {
+		timer_del(&retry_timer);
+		return;
+	}
+	when = heap_key(&retries, heap_top(&retries)) * 1000 - now;
+	timer_add(&retry_timer, when < 0 ? 0 : when);
+}
+
+/* A rule chose this recipient's route: say so in its lifecycle. */
+static void
+log_routed(const struct qrcpt *r, const struct rule *ru, int pos)
+{
+	struct audit_event *ev = audit_new("routed", r->msg->qid);
+	char *d;
+
+	ev->recipient = xstrdup(r->addr);
+	ev->sender = xstrdup(r->msg->sender);
+	ev->subaccount = xstrdup(r->msg->subaccount);
+	if (asprintf(&d, "rule=%lld position=%d action=%s priority=%s "
+	    "pool=%s via=%s", (long long)ru->id, pos,
+	    rules_action_name(ru->action), rules_prio_name(ru->prio),
+	    ru->pool ? ru->pool : "-", ru->smarthost ? ru->smarthost :
+	    "default") != -1)
+		ev->detail = d;
+	store_event(ev);
+}
+
+/*
+ * Try the rules for r, if the policy changed since they were last tried.
+ * A rule that looks at headers needs the message: it is read from
+ * queue.db if not in memory, and dropped again after.
+ */
+void
+match_rules(struct qrcpt *r, const struct policy *p, int gen)
+{
+	struct qmsg *m = r->msg;
+	struct rule_msg rm = { m->subaccount, m->sender, r->addr,
+	    (int64_t)m->size, NULL, 0 };
+	int had = m->body != NULL, i, old = r->rule;
+	int64_t old_id = r->policy_gen && old >= 0 ? r->rule_id : 0;
+
+	i = rules_match(p->rules, p->nrules, &rm);
+	if (i == RULES_UNKNOWN) {
+		if (queue_load_body(m) == -1) {
+			log_warnx("qid=%s: message unreadable, routing rules "
+			    "that need its headers skipped", m->qid);
+			i = RULES_NONE;
+		} else {
+			rm.headers = m->body;
+			rm.hlen = m->bodylen;
+			i = rules_match(p->rules, p->nrules, &rm);
+			queue_release_body(m);
+			if (!had && m->body_users == 0)
+				drop_body(m);
+		}
+	}
+	r->policy_gen = gen;
+	r->rule = i >= 0 ? i : -1;
+	r->rule_id = i >= 0 ? p->rules[i].id : 0;
+	if (i >= 0 && p->rules[i].id != old_id)
+		log_routed(r, &p->rules[i], i + 1);
+}
+
+void
+choose(struct qrcpt *r, struct choice *c)
+{
+	const struct policy *p;
+	const struct rule *ru;
+	int gen, n;
+
+	p = policy_now(&gen);
+	if (r->policy_gen != gen)
+		match_rules(r, p, gen);
+	memset(c, 0, sizeof(*c));
+	ru = c->rule = r->rule >= 0 ? &p->rules[r->rule] : NULL;
+	c->prio = ru && ru->prio >= 0 ? ru->prio : PRIO_TRANSACTIONAL;
+	c->tls = ru && ru->tls >= 0 ? ru->tls : (int)gcfg->relay.tls;
+	c->pool = ru ? policy_pool(p, ru->pool) : NULL;
+	if (ru && ru->smarthost && strcmp(ru->smarthost, "mx") != 0) {
+		gw_strlcpy(c->host, ru->via_host ? ru->via_host : "",
+		    sizeof(c->host));
+		c->port = ru->via_port;
+		n = snprintf(c->name, sizeof(c->name), "[%s]", ru->smarthost);
+	} else if ((ru == NULL || ru->smarthost == NULL) &&
+	    gcfg->relay.mode == RELAY_SMARTHOST) {
+		gw_strlcpy(c->host, gcfg->relay.host, sizeof(c->host));
+		c->port = gcfg->relay.port;
+		c->auth = 1;
+		n = snprintf(c->name, sizeof(c->name), SMARTHOST_DEST);
+	} else {
+		c->domain = r->domain;
+		c->port = gcfg->relay.mx_port;
+		n = snprintf(c->name, sizeof(c->name), "%s", r->domain);
+	}
+	if (c->tls != (int)gcfg->relay.tls && n > 0 &&
+	    (size_t)n < sizeof(c->name))
+		n += snprintf(c->name + n, sizeof(c->name) - (size_t)n,
+		    "/tls=%s", tls_policy_name(c->tls));
+	if (c->pool && n > 0 && (size_t)n < sizeof(c->name))
+		snprintf(c->name + n, sizeof(c->name) - (size_t)n, "@%s",
+		    c->pool->name);
+}
+
+/* A recipient may go now: into a job of its destination (NULL: it was
+ * held or refused by a rule instead). */
+struct dest *
+rcpt_ready(struct qrcpt *r, int kick)
+{
+	struct choice c;
+	struct dest *d;
+	struct job *j;
+
+	choose(r, &c);
+	if (c.rule && c.rule->action == RULE_HOLD && !r->msg->released) {
+		/* Held by a rule: it waits, and the rule is tried again. */
+		r->next_attempt = now_us() / 1000000 + HELD_RECHECK_S;
+		rcpt_wait(r);
+		return NULL;
+	}
+	if (c.rule && c.rule->action == RULE_REJECT) {
+		/* Not here: the outcome may free the message while a caller
+		 * still walks its recipients.  Active until then. */
+		r->state = QR_ACTIVE;
+		r->dest = NULL;
+		nactive++;
+		if (nrefusals == refusals_cap) {
+			refusals_cap = refusals_cap ? refusals_cap * 2 : 16;
+			refusals = realloc(refusals, (size_t)refusals_cap *
+			    sizeof(*refusals));
+			if (refusals == NULL)
+				fatal("refusals");
+		}
+		refusals[nrefusals++] = r;
+		timer_add(&refuse_timer, 0);
+		return NULL;
+	}
+	d = dest_get(&c);
+	r->state = QR_READY;
+	r->dest = d;
+	/* Recipients of one message to one destination share a job (one
+	 * transaction) up to the per-message recipient limit. */
+	j = d->jobs_last[c.prio];
+	if (j == NULL || j->msg != r->msg || j->nrcpt ==
+	    gcfg->limits.recipients)
+		j = job_new(d, r->msg, c.prio);
+	j->rcpt[j->nrcpt++] = r;
+	if (kick)
+		dest_kick(d);
+	return d;
+}
+
+/* Recipients a rule refused when they became ready (rcpt_ready). */
+static void
+refuse_due(struct ev_timer *t)
+{
+	struct qrcpt **v = refusals;
+	int n = nrefusals;
+	struct choice c;
+
+	refusals = NULL;
+	nrefusals = refusals_cap = 0;
+	for (int i = 0; i < n; i++) {
+		struct qrcpt *r = v[i];
+
+		choose(r, &c);
+		if (c.rule && c.rule->action == RULE_REJECT) {
+			rule_refuses(r, c.rule);
+			continue;
+		}
+		nactive--;		/* the rule changed meanwhile */
+		rcpt_ready(r, 1);
+	}
+	free(v);
+	arm_retry_timer();
+}
+
+static void
+retry_due(struct ev_timer *t)
+{
+	int64_t now = now_us() / 1000000;
+	struct hmap touched;
+	struct qrcpt *r;
+
+	hmap_init(&touched);
+	while ((r = heap_top(&retries)) != NULL && r->next_attempt <= now) {
+		struct dest *d;
+
+		heap_remove(&retries, r);
+		if ((d = rcpt_ready(r, 0)) != NULL)
+			hmap_put(&touched, d->name, d);
+	}
+	/* Kick each destination once, after all its jobs are in. */
+	for (size_t i = 0; i < touched.nb; i++)
+		for (struct hmap_entry *e = touched.b[i]; e; e = e->next)
+			dest_kick(e->value);
+	hmap_free(&touched, NULL);
+	arm_retry_timer();
+}
+
+void
+schedule_msg(struct qmsg *m, int64_t now)
+{
+	qmsg_register(m);
+	for (int i = 0; i < m->nrcpt; i++) {
+		struct qrcpt *r = &m->rcpt[i];
+
+		r->msg = m;
+		r->heap_idx = -1;
+		if (m->held)
+			rcpt_hold(r);
+		else if (r->next_attempt <= now)
+			rcpt_ready(r, 1);
+		else
+			rcpt_wait(r);
+	}
+}
+
+void
+routing_init(void)
+{
+	timer_init(&retry_timer, retry_due, NULL);
+	timer_init(&refuse_timer, refuse_due, NULL);
+}
