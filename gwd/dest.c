@@ -209,8 +209,7 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 	while ((j = dest_pop(d)) != NULL) {
 		j->res = xcalloc((size_t)j->nrcpt, sizeof(*j->res));
 		for (int i = 0; i < j->nrcpt; i++) {
-			j->rcpt[i]->state = QR_ACTIVE;
-			nactive++;
+			rcpt_move(j->rcpt[i], QR_ACTIVE);
 			j->res[i].code = code;
 			gw_strlcpy(j->res[i].status, status,
 			    sizeof(j->res[i].status));

@@ -22,8 +22,11 @@ extern SSL_CTX		*client_tls;
 #define QMSG_DSN	0x01	/* a bounce: never bounced itself */
 #define QMSG_8BIT	0x02	/* BODY=8BITMIME */
 
-/* QR_HELD: its message is on hold (gwctl queue hold); in no heap or job. */
-enum qrcpt_state { QR_WAITING, QR_READY, QR_ACTIVE, QR_DONE, QR_HELD };
+/* Where a recipient is; rcpt.c moves it.  QR_HELD: its message is on
+ * hold (gwctl queue hold); in no heap or job. */
+enum qrcpt_state {
+	QR_NEW, QR_WAITING, QR_READY, QR_ACTIVE, QR_HELD, QR_DONE, QR_NSTATES
+};
 
 struct qmsg;
 struct dest;

@@ -136,9 +136,8 @@ apply_results(struct job *j)
 		struct audit_event *ev;
 		const char *action;
 
-		nactive--;
 		if (res->code == 0 && m->held) {	/* held meanwhile */
-			rcpt_hold(r);
+			rcpt_move(r, QR_HELD);
 			continue;
 		}
 		if (res->code == 0) {		/* not attempted */
@@ -193,10 +192,7 @@ apply_results(struct job *j)
 			if (r->next_attempt > expires)
 				r->next_attempt = expires;
 			store_op_upd_rcpt(op, r);
-			if (m->held)
-				rcpt_hold(r);
-			else
-				rcpt_wait(r);
+			rcpt_move(r, m->held ? QR_HELD : QR_WAITING);
 			continue;
 		}
 		if (strcmp(action, "expired") == 0) {
@@ -231,9 +227,7 @@ apply_results(struct job *j)
 			fr[nfr].last_attempt = now;
 			nfr++;
 		}
-		r->state = QR_DONE;
-		m->npending--;
-		nrcpts--;
+		rcpt_move(r, QR_DONE);
 		store_op_del_rcpt(op, r->dbid);
 	}
 	make_dsn(op, m, fr, nfr);

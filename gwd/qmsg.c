@@ -19,6 +19,7 @@
 #define BODY_CACHE_MAX	((size_t)256 << 20)
 
 static size_t		 body_bytes;
+static int		 nheld;		/* messages on hold */
 /* Every queued message by queue id. */
 static struct hmap	 byqid;
 /* Every queued message, in arrival order (the oldest is first). */
@@ -84,6 +85,14 @@ qmsg_init(void)
 	hmap_init(&byqid);
 }
 
+/* The only writer of the count of held messages. */
+static void
+held_count(const struct qmsg *m, int sign)
+{
+	if (m->held)
+		nheld += sign;
+}
+
 /* A new or loaded message joins the queue, last in arrival order. */
 void
 qmsg_register(struct qmsg *m)
@@ -95,11 +104,29 @@ qmsg_register(struct qmsg *m)
 	else
 		qhead = m;
 	qtail = m;
-	nmessages++;
-	nrcpts += m->nrcpt;
 	hmap_put(&byqid, m->qid, m);
-	if (m->held)
-		nheld_msgs++;
+	held_count(m, 1);
+}
+
+/* An admin holds (1) or releases (0) a queued message. */
+void
+qmsg_set_held(struct qmsg *m, int held)
+{
+	held_count(m, -1);
+	m->held = held;
+	held_count(m, 1);
+}
+
+int
+qmsg_count(void)
+{
+	return (int)hmap_count(&byqid);
+}
+
+int
+qmsg_count_held(void)
+{
+	return nheld;
 }
 
 /* Bodies: kept while deliveries need them, reloaded otherwise. */
@@ -170,9 +197,7 @@ msg_forget(struct qmsg *m)
 	else
 		qtail = m->qprev;
 	drop_body(m);
-	nmessages--;
-	if (m->held)
-		nheld_msgs--;
+	held_count(m, -1);
 	hmap_del(&byqid, m->qid);
 	qmsg_free(m);
 }

@@ -11,7 +11,6 @@
 #include <strings.h>
 
 #include "dsn.h"
-#include "heap.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -31,19 +30,17 @@ struct qa_waiter {
 	void	*arg;
 };
 
-/* Waiting and ready recipients of m leave the schedule (state kept). */
+/* m's jobs leave their destinations: its ready recipients are the
+ * caller's to move (waiting ones leave the retry heap as they move). */
 static void
 msg_unschedule(struct qmsg *m)
 {
 	for (int i = 0; i < m->nrcpt; i++) {
 		struct qrcpt *r = &m->rcpt[i];
 
-		if (r->state == QR_WAITING)
-			heap_remove(&retries, r);
-		else if (r->state == QR_READY)
+		if (r->state == QR_READY)
 			dest_drop_jobs(r->dest, m);
 	}
-	arm_retry_timer();
 }
 
 static void
@@ -98,9 +95,9 @@ admin_hold(struct qmsg *m, struct store_op *op, const char **why)
 	for (int i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].state == QR_WAITING ||
 		    m->rcpt[i].state == QR_READY)
-			rcpt_hold(&m->rcpt[i]);
-	m->held = 1;
-	nheld_msgs++;
+			rcpt_move(&m->rcpt[i], QR_HELD);
+	arm_retry_timer();
+	qmsg_set_held(m, 1);
 	maybe_drop_body(m);
 	op->held_msg = m->dbid;
 	op->held = 1;
@@ -121,19 +118,17 @@ admin_release(struct qmsg *m, struct store_op *op, const char **why)
 		*why = "not held";
 		return QA_UNCHANGED;
 	}
-	m->held = 0;
+	qmsg_set_held(m, 0);
 	m->released = 1;
-	nheld_msgs--;
 	for (int i = 0; i < m->nrcpt; i++) {
 		struct qrcpt *r = &m->rcpt[i];
 
 		if (r->state != QR_HELD)
 			continue;
-		nheld--;
 		if (r->next_attempt <= now)
 			rcpt_ready(r, 0);	/* msg_kick() follows */
 		else
-			rcpt_wait(r);
+			rcpt_move(r, QR_WAITING);
 	}
 	arm_retry_timer();
 	op->held_msg = m->dbid;
@@ -161,8 +156,7 @@ admin_flush(struct qmsg *m, const char *domain, struct store_op *op,
 		if (r->state != QR_WAITING || (*domain &&
 		    strcasecmp(r->domain, domain) != 0))
 			continue;
-		heap_remove(&retries, r);
-		r->next_attempt = now;
+		r->next_attempt = now;	/* the heap lets it go by slot */
 		rcpt_ready(r, 0);		/* msg_kick() follows */
 		n++;
 	}
@@ -213,13 +207,10 @@ admin_finish(struct qmsg *m, struct store_op *op)
 
 		if (r->state == QR_DONE)
 			continue;
-		if (r->state == QR_HELD)
-			nheld--;
-		r->state = QR_DONE;
-		m->npending--;
-		nrcpts--;
+		rcpt_move(r, QR_DONE);
 		store_op_del_rcpt(op, r->dbid);
 	}
+	arm_retry_timer();
 	op->del_msg = m->dbid;
 }
 

@@ -21,7 +21,6 @@
 
 #include "dsn.h"
 #include "gwd.h"
-#include "heap.h"
 #include "policy.h"
 #include "rules.h"
 #include "store.h"
@@ -66,17 +65,19 @@ struct pool_count {
 /* qmsg.c */
 void	 qmsg_init(void);
 void	 qmsg_register(struct qmsg *);
+void	 qmsg_set_held(struct qmsg *, int held);
+int	 qmsg_count(void);
+int	 qmsg_count_held(void);
 void	 qmsg_cache_body(struct qmsg *);
 void	 drop_body(struct qmsg *);
 void	 maybe_drop_body(struct qmsg *);
 void	 msg_forget(struct qmsg *);
 
 /* rcpt.c */
-extern int	 nmessages, nrcpts, nactive;
-extern int	 nheld, nheld_msgs;
-extern struct heap retries;
-void	 rcpt_wait(struct qrcpt *);
-void	 rcpt_hold(struct qrcpt *);
+void	 rcpt_move(struct qrcpt *, enum qrcpt_state);
+int	 rcpt_count(enum qrcpt_state);
+int	 rcpt_pending(void);		/* waiting, ready, active or held */
+struct qrcpt *rcpt_next_retry(void);	/* the earliest waiting one */
 
 /* routing.c */
 void	 routing_init(void);

@@ -25,12 +25,12 @@ void
 queue_stats(struct queue_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->messages = nmessages;
-	st->recipients = nrcpts;
-	st->active = nactive;
-	st->deferred = retries.n;
-	st->held = nheld;
-	st->held_messages = nheld_msgs;
+	st->messages = qmsg_count();
+	st->recipients = rcpt_pending();
+	st->active = rcpt_count(QR_ACTIVE);
+	st->deferred = rcpt_count(QR_WAITING);
+	st->held = rcpt_count(QR_HELD);
+	st->held_messages = qmsg_count_held();
 	st->destinations = dest_count();
 	st->connections = mta_count();
 	st->oldest_us = queue_first() ? queue_first()->received_us : 0;
@@ -141,12 +141,12 @@ queue_destinations(struct queue_dest **out)
 	struct dest **via;
 	char *tried;
 	int64_t now = now_us();
-	int n = 0;
+	int n = 0, npend = rcpt_pending();
 
 	/* No more domains than pending recipients. */
-	q = xcalloc((size_t)nrcpts + 1, sizeof(*q));
-	via = xcalloc((size_t)nrcpts + 1, sizeof(*via));
-	tried = xcalloc((size_t)nrcpts + 1, 1);
+	q = xcalloc((size_t)npend + 1, sizeof(*q));
+	via = xcalloc((size_t)npend + 1, sizeof(*via));
+	tried = xcalloc((size_t)npend + 1, 1);
 	hmap_init(&byname);
 	for (struct qmsg *m = queue_first(); m; m = m->qnext)
 		for (int i = 0; i < m->nrcpt; i++) {
@@ -156,7 +156,7 @@ queue_destinations(struct queue_dest **out)
 			if (r->state == QR_DONE || r->domain == NULL)
 				continue;
 			if ((k = (intptr_t)hmap_get(&byname, r->domain)) == 0) {
-				if (n > nrcpts)
+				if (n > npend)
 					break;	/* counts out of step */
 				gw_strlcpy(q[n].name, r->domain,
 				    sizeof(q[n].name));

@@ -34,11 +34,11 @@ arm_retry_timer(void)
 {
 	int64_t now = now_us() / 1000, when;
 
-	if (heap_top(&retries) == NULL) {
+	if (rcpt_next_retry() == NULL) {
 		timer_del(&retry_timer);
 		return;
 	}
-	when = heap_key(&retries, heap_top(&retries)) * 1000 - now;
+	when = rcpt_next_retry()->next_attempt * 1000 - now;
 	timer_add(&retry_timer, when < 0 ? 0 : when);
 }
 
@@ -150,15 +150,13 @@ rcpt_ready(struct qrcpt *r, int kick)
 	if (c.rule && c.rule->action == RULE_HOLD && !r->msg->released) {
 		/* Held by a rule: it waits, and the rule is tried again. */
 		r->next_attempt = now_us() / 1000000 + HELD_RECHECK_S;
-		rcpt_wait(r);
+		rcpt_move(r, QR_WAITING);
 		return NULL;
 	}
 	if (c.rule && c.rule->action == RULE_REJECT) {
 		/* Not here: the outcome may free the message while a caller
 		 * still walks its recipients.  Active until then. */
-		r->state = QR_ACTIVE;
-		r->dest = NULL;
-		nactive++;
+		rcpt_move(r, QR_ACTIVE);
 		if (nrefusals == refusals_cap) {
 			refusals_cap = refusals_cap ? refusals_cap * 2 : 16;
 			refusals = realloc(refusals, (size_t)refusals_cap *
@@ -171,7 +169,7 @@ rcpt_ready(struct qrcpt *r, int kick)
 		return NULL;
 	}
 	d = dest_get(&c);
-	r->state = QR_READY;
+	rcpt_move(r, QR_READY);
 	r->dest = d;
 	/* Recipients of one message to one destination share a job (one
 	 * transaction) up to the per-message recipient limit. */
@@ -203,8 +201,7 @@ refuse_due(struct ev_timer *t)
 			rule_refuses(r, c.rule);
 			continue;
 		}
-		nactive--;		/* the rule changed meanwhile */
-		rcpt_ready(r, 1);
+		rcpt_ready(r, 1);	/* the rule changed meanwhile */
 	}
 	free(v);
 	arm_retry_timer();
@@ -218,10 +215,9 @@ retry_due(struct ev_timer *t)
 	struct qrcpt *r;
 
 	hmap_init(&touched);
-	while ((r = heap_top(&retries)) != NULL && r->next_attempt <= now) {
+	while ((r = rcpt_next_retry()) != NULL && r->next_attempt <= now) {
 		struct dest *d;
 
-		heap_remove(&retries, r);
 		if ((d = rcpt_ready(r, 0)) != NULL)
 			hmap_put(&touched, d->name, d);
 	}
@@ -243,11 +239,11 @@ schedule_msg(struct qmsg *m, int64_t now)
 		r->msg = m;
 		r->heap_idx = -1;
 		if (m->held)
-			rcpt_hold(r);
+			rcpt_move(r, QR_HELD);
 		else if (r->next_attempt <= now)
 			rcpt_ready(r, 1);
 		else
-			rcpt_wait(r);
+			rcpt_move(r, QR_WAITING);
 	}
 }
 
