@@ -22,7 +22,9 @@
 #include "schedule.h"
 #include "util.h"
 
-#define ROUTE_TTL_MS	60000
+#define ROUTE_TTL_MS	MS_PER_MIN
+#define DEST_IDLE_MS	(10 * MS_PER_MIN)	/* unused so long: forgotten */
+#define GC_EVERY_MS	MS_PER_MIN
 #define PRIO_WEIGHT	4	/* transactional jobs per bulk job, when
 				   both classes wait at a destination */
 
@@ -362,7 +364,7 @@ gc_dest(const char *key, void *v, void *arg)
 {
 	struct dest *d = v;
 
-	if (d->njobs || d->nconn || d->rreq || d->last_used + 600000 >
+	if (d->njobs || d->nconn || d->rreq || d->last_used + DEST_IDLE_MS >
 	    loop_now())
 		return 0;
 	timer_del(&d->pace);
@@ -382,7 +384,7 @@ static void
 gc(struct ev_timer *t)
 {
 	hmap_foreach(&dests, gc_dest, NULL);
-	timer_add(t, 60000);
+	timer_add(t, GC_EVERY_MS);
 }
 
 static int
@@ -434,7 +436,7 @@ dest_init(void)
 	hmap_init(&dests);
 	hmap_init(&pool_counts);
 	timer_init(&gc_timer, gc, NULL);
-	timer_add(&gc_timer, 60000);
+	timer_add(&gc_timer, GC_EVERY_MS);
 }
 
 struct dest *

@@ -76,8 +76,8 @@ make_dsn(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	d.message_id = mid;
 	d.boundary = boundary;
 	d.qid = m->qid;
-	d.arrival = m->received_us / 1000000;
-	d.now = now_us() / 1000000;
+	d.arrival = us_to_s(m->received_us);
+	d.now = sched_unix_s();
 	d.original = m->body ? m->body : "";
 	d.original_len = m->body ? m->bodylen : 0;
 	d.rcpts = fr;
@@ -90,14 +90,14 @@ make_dsn(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 		return;
 	}
 	n->flags = QMSG_DSN;
-	n->received_us = now_us();
+	n->received_us = sched_clock();
 	n->body = buf_steal(&out, &n->bodylen);
 	n->size = n->bodylen;
 	n->message_id = xstrdup(mid);
 	n->rcpt[0].addr = xstrdup(m->sender);
 	n->rcpt[0].domain = xstrdup(strrchr(m->sender, '@') ?
 	    strrchr(m->sender, '@') + 1 : "");
-	n->rcpt[0].next_attempt = n->received_us / 1000000;
+	n->rcpt[0].next_attempt = us_to_s(n->received_us);
 	op->insert = n;
 	op->done = dsn_committed;
 	gm.dsn_total++;

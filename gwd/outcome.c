@@ -14,7 +14,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "bounce.h"
 #include "config.h"
@@ -58,6 +57,54 @@ rule_refuses(struct qrcpt *r, const struct rule *ru)
 	job_free(j);
 }
 
+/*
+ * What one reply means for its recipient.  An expired recipient failed
+ * like a bounced one (its sender gets a DSN, pools count it bounced);
+ * its attempt is logged as the deferral it was, then "expired".
+ */
+enum outcome {
+	OC_UNTRIED,	/* code 0: not attempted, put back at once */
+	OC_DELIVERED,
+	OC_DEFERRED,	/* tried again later */
+	OC_EXPIRED,	/* temporary failure past the queue lifetime */
+	OC_BOUNCED,
+};
+
+static const struct {
+	const char	*event;		/* the attempt's audit event */
+	uint64_t	*metric;
+	int		 failed;	/* final, and the sender hears */
+} oc[] = {
+	[OC_DELIVERED] = { "delivered", &gm.delivered_total, 0 },
+	[OC_DEFERRED] = { "deferred", &gm.deferred_total, 0 },
+	[OC_EXPIRED] = { "deferred", &gm.expired_total, 1 },
+	[OC_BOUNCED] = { "bounced", &gm.bounced_total, 1 },
+};
+
+/* What one job's outcomes gather: one store op, one DSN. */
+struct attempt {
+	struct job	*j;
+	struct store_op	*op;
+	struct dsn_rcpt	*fr;		/* failed recipients */
+	char		**frtext;	/* their diagnostics, when built */
+	int		 nfr;
+	int		 throttled;	/* the destination backed off */
+	int		 requeue;	/* some were put back */
+	int64_t		 now, expires;	/* unix seconds */
+};
+
+static enum outcome
+classify(const struct job_result *res, int64_t now, int64_t expires)
+{
+	if (res->code == 0)
+		return OC_UNTRIED;
+	if (res->code >= 200 && res->code < 300)
+		return OC_DELIVERED;
+	if (res->code < 500)
+		return now < expires ? OC_DEFERRED : OC_EXPIRED;
+	return OC_BOUNCED;
+}
+
 static int64_t
 backoff_s(int attempts)
 {
@@ -67,12 +114,13 @@ backoff_s(int attempts)
 		ms *= 2;
 	if (ms > gcfg->queue.retry_max_ms)
 		ms = gcfg->queue.retry_max_ms;
-	return (ms + 999) / 1000;
+	return ms_to_s_up(ms);
 }
 
 static void
 fill_attempt(struct audit_event *ev, const struct job *j,
-    const struct job_result *res, const struct qrcpt *r)
+    const struct job_result *res, const struct qrcpt *r,
+    enum bounce_class cls)
 {
 	ev->recipient = xstrdup(r->addr);
 	ev->sender = xstrdup(j->msg->sender);
@@ -82,8 +130,7 @@ fill_attempt(struct audit_event *ev, const struct job *j,
 		ev->reply_status = xstrdup(res->status);
 	ev->reply_text = xstrdup(res->text ? res->text : "");
 	if (res->code >= 300)
-		ev->bounce_class = bounce_class_name(bounce_classify(res->code,
-		    res->status, res->text));
+		ev->bounce_class = bounce_class_name(cls);
 	ev->duration_ms = loop_now() - j->started_ms;
 	ev->subaccount = xstrdup(j->msg->subaccount);
 	if (j->maybe_dup)
@@ -102,147 +149,154 @@ reply_string(const struct job_result *res)
 	return s;
 }
 
-/* An expired recipient is a bounce too: it failed and got a DSN. */
 static void
-pool_count_add(struct pool_count *pc, const char *action)
+pool_count_add(struct pool_count *pc, enum outcome o)
 {
-	if (strcmp(action, "delivered") == 0)
+	if (o == OC_DELIVERED)
 		pc->delivered++;
-	else if (strcmp(action, "deferred") == 0)
+	else if (o == OC_DEFERRED)
 		pc->deferred++;
 	else
 		pc->bounced++;
 }
 
+/* Record what happened to r: its reply, the destination's backoff, the
+ * metrics, the audit events, suppression and the bounce rate. */
+static void
+record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
+    enum outcome o)
+{
+	struct job *j = a->j;
+	struct qmsg *m = j->msg;
+	enum bounce_class cls = bounce_classify(res->code, res->status,
+	    res->text);
+	struct audit_event *ev;
+
+	free(r->last_reply);
+	r->last_reply = reply_string(res);
+	/* "Slow down" (421, rate limits): the whole destination backs
+	 * off, once per attempt. */
+	if (j->dest && !a->throttled && cls == BC_THROTTLED) {
+		dest_throttled(j->dest, res);
+		a->throttled = 1;
+	}
+	(*oc[o].metric)++;
+	if (j->dest && j->dest->pcount)
+		pool_count_add(j->dest->pcount, o);
+	ev = store_op_event(a->op, oc[o].event, m->qid);
+	fill_attempt(ev, j, res, r, cls);
+	/* A mailbox that does not exist stays so: later mail of the
+	 * subaccount to it is refused at RCPT.  Not for DSNs: the
+	 * subaccount did not send them. */
+	if (o == OC_BOUNCED && cls == BC_HARD && !(m->flags & QMSG_DSN))
+		suppress_bounce(a->op, m->subaccount, r->addr, r->last_reply);
+	/* The subaccount's bounce rate (DSNs are not its mail). */
+	if (o != OC_DEFERRED && m->sender[0] != '\0' &&
+	    !(m->flags & QMSG_DSN))
+		pause_outcome(a->op, m->subaccount, o == OC_BOUNCED, ev->ts);
+	if (o == OC_EXPIRED) {
+		ev = store_op_event(a->op, "expired", m->qid);
+		ev->recipient = xstrdup(r->addr);
+		ev->sender = xstrdup(m->sender);
+		ev->subaccount = xstrdup(m->subaccount);
+		ev->reply_text = xstrdup(r->last_reply);
+		ev->bounce_class = bounce_class_name(BC_EXPIRED);
+	}
+}
+
+/* r failed for good: its part of the DSN. */
+static void
+dsn_entry(struct attempt *a, const struct qrcpt *r,
+    const struct job_result *res, enum outcome o)
+{
+	struct dsn_rcpt *f = &a->fr[a->nfr];
+
+	f->address = r->addr;
+	f->action = "failed";
+	f->status = res->status[0] ? res->status : res->code < 500 ?
+	    "4.4.7" : "5.0.0";
+	f->remote_mta = a->j->hop.host[0] ? a->j->hop.host : NULL;
+	f->diagnostic = r->last_reply;
+	if (o == OC_EXPIRED) {
+		if (asprintf(&a->frtext[a->nfr], "delivery time expired; "
+		    "last error: %s", r->last_reply) == -1)
+			fatal("asprintf");
+		f->diagnostic = a->frtext[a->nfr];
+	}
+	f->last_attempt = a->now;
+	a->nfr++;
+}
+
+/* Where r goes after its outcome: back, to wait, or done. */
+static void
+move_on(struct attempt *a, struct qrcpt *r, const struct job_result *res,
+    enum outcome o)
+{
+	struct qmsg *m = a->j->msg;
+
+	switch (o) {
+	case OC_UNTRIED:
+		if (m->held)			/* held meanwhile */
+			rcpt_move(r, QR_HELD);
+		else {
+			rcpt_ready(r, 0);
+			a->requeue = 1;
+		}
+		return;
+	case OC_DEFERRED:
+		r->attempts++;
+		r->next_attempt = a->now + backoff_s(r->attempts);
+		if (r->next_attempt > a->expires)
+			r->next_attempt = a->expires;
+		store_op_upd_rcpt(a->op, r);
+		rcpt_move(r, m->held ? QR_HELD : QR_WAITING);
+		return;
+	default:
+		if (oc[o].failed)
+			dsn_entry(a, r, res, o);
+		rcpt_move(r, QR_DONE);
+		store_op_del_rcpt(a->op, r->dbid);
+	}
+}
+
 /*
- * Apply the results of one attempt: every recipient of the job is
- * delivered, deferred (or expired), bounced, or put back.
+ * Apply the results of one attempt: each recipient's reply is
+ * classified, recorded, and the recipient moves on.  One store op makes
+ * it all durable, the DSN included.
  */
 void
 apply_results(struct job *j)
 {
 	struct qmsg *m = j->msg;
-	struct store_op *op = store_op_new();
-	struct dsn_rcpt *fr = xcalloc((size_t)j->nrcpt, sizeof(*fr));
-	char **frtext = xcalloc((size_t)j->nrcpt, sizeof(char *));
-	int nfr = 0, requeue = 0, throttled = 0;
-	int64_t now = now_us() / 1000000;
-	int64_t expires = m->received_us / 1000000 +
-	    gcfg->queue.lifetime_ms / 1000;
+	struct attempt a = {
+		.j = j,
+		.op = store_op_new(),
+		.fr = xcalloc((size_t)j->nrcpt, sizeof(*a.fr)),
+		.frtext = xcalloc((size_t)j->nrcpt, sizeof(char *)),
+		.now = sched_unix_s(),
+		.expires = msg_expires_s(m),
+	};
 
 	for (int i = 0; i < j->nrcpt; i++) {
-		struct qrcpt *r = j->rcpt[i];
-		struct job_result *res = &j->res[i];
-		struct audit_event *ev;
-		const char *action;
+		enum outcome o = classify(&j->res[i], a.now, a.expires);
 
-		if (res->code == 0 && m->held) {	/* held meanwhile */
-			rcpt_move(r, QR_HELD);
-			continue;
-		}
-		if (res->code == 0) {		/* not attempted */
-			rcpt_ready(r, 0);
-			requeue = 1;
-			continue;
-		}
-		free(r->last_reply);
-		r->last_reply = reply_string(res);
-		/* "Slow down" (421, rate limits): the whole destination
-		 * backs off, once per attempt. */
-		if (j->dest && !throttled && bounce_classify(res->code,
-		    res->status, res->text) == BC_THROTTLED) {
-			dest_throttled(j->dest, res);
-			throttled = 1;
-		}
-		if (res->code >= 200 && res->code < 300)
-			action = "delivered";
-		else if (res->code < 500 && now < expires)
-			action = "deferred";
-		else
-			action = res->code < 500 ? "expired" : "bounced";
-		if (strcmp(action, "delivered") == 0)
-			gm.delivered_total++;
-		else if (strcmp(action, "deferred") == 0)
-			gm.deferred_total++;
-		else if (strcmp(action, "bounced") == 0)
-			gm.bounced_total++;
-		else
-			gm.expired_total++;
-		if (j->dest && j->dest->pcount)
-			pool_count_add(j->dest->pcount, action);
-		ev = store_op_event(op, strcmp(action, "expired") == 0 ?
-		    "deferred" : action, m->qid);
-		fill_attempt(ev, j, res, r);
-		/* A mailbox that does not exist stays so: later mail of the
-		 * subaccount to it is refused at RCPT.  Not for DSNs: the
-		 * subaccount did not send them. */
-		if (strcmp(action, "bounced") == 0 && ev->bounce_class &&
-		    strcmp(ev->bounce_class, bounce_class_name(BC_HARD)) == 0 &&
-		    !(m->flags & QMSG_DSN))
-			suppress_bounce(op, m->subaccount, r->addr,
-			    r->last_reply);
-		/* The subaccount's bounce rate (DSNs are not its mail). */
-		if (strcmp(action, "deferred") != 0 && m->sender[0] != '\0' &&
-		    !(m->flags & QMSG_DSN))
-			pause_outcome(op, m->subaccount,
-			    strcmp(action, "bounced") == 0, ev->ts);
-		if (strcmp(action, "deferred") == 0) {
-			r->attempts++;
-			r->next_attempt = now + backoff_s(r->attempts);
-			if (r->next_attempt > expires)
-				r->next_attempt = expires;
-			store_op_upd_rcpt(op, r);
-			rcpt_move(r, m->held ? QR_HELD : QR_WAITING);
-			continue;
-		}
-		if (strcmp(action, "expired") == 0) {
-			ev = store_op_event(op, "expired", m->qid);
-			ev->recipient = xstrdup(r->addr);
-			ev->sender = xstrdup(m->sender);
-			ev->subaccount = xstrdup(m->subaccount);
-			ev->reply_text = xstrdup(r->last_reply);
-			ev->bounce_class = bounce_class_name(BC_EXPIRED);
-		}
-		if (strcmp(action, "delivered") != 0) {
-			fr[nfr].address = r->addr;
-			fr[nfr].action = "failed";
-			fr[nfr].status = res->status[0] ? res->status :
-			    res->code < 500 ? "4.4.7" : "5.0.0";
-			fr[nfr].remote_mta = j->hop.host[0] ? j->hop.host :
-			    NULL;
-			frtext[nfr] = strcmp(action, "expired") == 0 ?
-			    xstrdup("delivery time expired; last error: ") :
-			    NULL;
-			if (frtext[nfr]) {
-				char *t;
-
-				if (asprintf(&t, "%s%s", frtext[nfr],
-				    r->last_reply) == -1)
-					fatal("asprintf");
-				free(frtext[nfr]);
-				frtext[nfr] = t;
-			}
-			fr[nfr].diagnostic = frtext[nfr] ? frtext[nfr] :
-			    r->last_reply;
-			fr[nfr].last_attempt = now;
-			nfr++;
-		}
-		rcpt_move(r, QR_DONE);
-		store_op_del_rcpt(op, r->dbid);
+		if (o != OC_UNTRIED)
+			record(&a, j->rcpt[i], &j->res[i], o);
+		move_on(&a, j->rcpt[i], &j->res[i], o);
 	}
-	make_dsn(op, m, fr, nfr);
-	for (int i = 0; i < nfr; i++)
-		free(frtext[i]);
-	free(frtext);
-	free(fr);
+	make_dsn(a.op, m, a.fr, a.nfr);
+	for (int i = 0; i < a.nfr; i++)
+		free(a.frtext[i]);
+	free(a.frtext);
+	free(a.fr);
 	if (m->npending == 0)
-		op->del_msg = m->dbid;
-	store_submit(op);
+		a.op->del_msg = m->dbid;
+	store_submit(a.op);
 	if (m->npending == 0)
 		msg_forget(m);
 	else
 		maybe_drop_body(m);
-	if (requeue && j->dest)
+	if (a.requeue && j->dest)
 		dest_kick(j->dest);
 	arm_retry_timer();
 }

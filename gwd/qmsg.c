@@ -18,6 +18,8 @@
 
 #define BODY_CACHE_MAX	((size_t)256 << 20)
 
+int64_t			(*sched_clock)(void) = now_us;
+
 static size_t		 body_bytes;
 static int		 nheld;		/* messages on hold */
 /* Every queued message by queue id. */

@@ -35,7 +35,7 @@ queue_add(struct qmsg *m)
 		match_rules(&m->rcpt[i], p, gen);
 	}
 	qmsg_cache_body(m);
-	schedule_msg(m, now_us() / 1000000);
+	schedule_msg(m, sched_unix_s());
 	maybe_drop_body(m);
 	arm_retry_timer();
 }
@@ -49,7 +49,7 @@ loaded(struct qmsg *m, void *arg)
 int
 queue_init(char *err, size_t errsz)
 {
-	int64_t now = now_us() / 1000000;
+	int64_t now = sched_unix_s();
 
 	qmsg_init();
 	throttle_init();

@@ -112,7 +112,7 @@ admin_hold(struct qmsg *m, struct store_op *op, const char **why)
 static int
 admin_release(struct qmsg *m, struct store_op *op, const char **why)
 {
-	int64_t now = now_us() / 1000000;
+	int64_t now = sched_unix_s();
 
 	if (!m->held) {
 		*why = "not held";
@@ -142,7 +142,7 @@ static int
 admin_flush(struct qmsg *m, const char *domain, struct store_op *op,
     const char **why)
 {
-	int64_t now = now_us() / 1000000;
+	int64_t now = sched_unix_s();
 	char detail[128];
 	int n = 0;
 

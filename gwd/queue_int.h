@@ -33,6 +33,53 @@ struct ev_timer;
 
 #define SMARTHOST_DEST	"[smarthost]"
 
+/*
+ * Time, one unit per thing.  What is stored is unix time: a message's
+ * arrival in microseconds (received_us), a recipient's next attempt in
+ * seconds (next_attempt).  What only this process needs is monotonic
+ * milliseconds, like the settings: a destination's pacing, backoff and
+ * route cache, a job's start (loop_now()).  sched_clock is the unix
+ * clock the scheduler reads (now_us; tests move it by hand).
+ */
+#define MS_PER_S	1000
+#define US_PER_S	1000000
+#define MS_PER_MIN	(60 * MS_PER_S)
+#define US_PER_MIN	((int64_t)60 * US_PER_S)
+
+extern int64_t	(*sched_clock)(void);
+
+static inline int64_t
+sched_unix_s(void)
+{
+	return sched_clock() / US_PER_S;
+}
+
+static inline int64_t
+sched_unix_ms(void)
+{
+	return sched_clock() / (US_PER_S / MS_PER_S);
+}
+
+static inline int64_t
+us_to_s(int64_t us)
+{
+	return us / US_PER_S;
+}
+
+/* Rounded up: a retry is never early. */
+static inline int64_t
+ms_to_s_up(int64_t ms)
+{
+	return (ms + MS_PER_S - 1) / MS_PER_S;
+}
+
+/* When m's recipients stop being retried (unix seconds). */
+static inline int64_t
+msg_expires_s(const struct qmsg *m)
+{
+	return us_to_s(m->received_us) + gcfg->queue.lifetime_ms / MS_PER_S;
+}
+
 /* What the policy says now for one recipient. */
 struct choice {
 	const struct rule *rule;	/* NULL: the defaults */

@@ -44,7 +44,7 @@ qdest_age(int64_t age_us)
 	int i;
 
 	for (i = 0; i < QUEUE_AGES - 1; i++)
-		if (age_us < (int64_t)queue_age_min[i] * 60 * 1000000)
+		if (age_us < queue_age_min[i] * US_PER_MIN)
 			break;
 	return i;
 }
@@ -140,7 +140,7 @@ queue_destinations(struct queue_dest **out)
 	struct queue_dest *q, *d;
 	struct dest **via;
 	char *tried;
-	int64_t now = now_us();
+	int64_t now = sched_clock();
 	int n = 0, npend = rcpt_pending();
 
 	/* No more domains than pending recipients. */

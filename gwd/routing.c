@@ -32,13 +32,13 @@ static int		 nrefusals, refusals_cap;
 void
 arm_retry_timer(void)
 {
-	int64_t now = now_us() / 1000, when;
+	int64_t when;
 
 	if (rcpt_next_retry() == NULL) {
 		timer_del(&retry_timer);
 		return;
 	}
-	when = rcpt_next_retry()->next_attempt * 1000 - now;
+	when = rcpt_next_retry()->next_attempt * MS_PER_S - sched_unix_ms();
 	timer_add(&retry_timer, when < 0 ? 0 : when);
 }
 
@@ -149,7 +149,7 @@ rcpt_ready(struct qrcpt *r, int kick)
 	choose(r, &c);
 	if (c.rule && c.rule->action == RULE_HOLD && !r->msg->released) {
 		/* Held by a rule: it waits, and the rule is tried again. */
-		r->next_attempt = now_us() / 1000000 + HELD_RECHECK_S;
+		r->next_attempt = sched_unix_s() + HELD_RECHECK_S;
 		rcpt_move(r, QR_WAITING);
 		return NULL;
 	}
@@ -210,7 +210,7 @@ refuse_due(struct ev_timer *t)
 static void
 retry_due(struct ev_timer *t)
 {
-	int64_t now = now_us() / 1000000;
+	int64_t now = sched_unix_s();
 	struct hmap touched;
 	struct qrcpt *r;
 

@@ -21,7 +21,8 @@
 #include "util.h"
 
 #define GAP_FIRST_MS	1000	/* backoff: spacing after a first 421 */
-#define GAP_MAX_MS	60000
+#define GAP_MAX_MS	MS_PER_MIN
+#define GAP_MIN_MS	100	/* recovering: below this, no gap at all */
 
 static struct hmap	 tgroups;
 
@@ -42,7 +43,7 @@ dest_limits(const struct policy *p, const char *name, int *max_conn,
 int64_t
 pace_ms(int per_minute)
 {
-	return per_minute > 0 ? (60000 + per_minute - 1) / per_minute : 0;
+	return per_minute > 0 ? (MS_PER_MIN + per_minute - 1) / per_minute : 0;
 }
 
 /* Room for one more connection in d's shared MX-host budget? */
@@ -139,7 +140,7 @@ recover_due(struct ev_timer *t)
 	}
 	d->calm_since = now;
 	d->gap_ms /= 2;
-	if (d->gap_ms < 100)
+	if (d->gap_ms < GAP_MIN_MS)
 		d->gap_ms = 0;
 	if (d->cwnd < d->max_conn)
 		d->cwnd++;
