@@ -38,6 +38,13 @@ pace_due(struct ev_timer *t)
 	dest_kick(t->arg);
 }
 
+static void
+recover_due(struct ev_timer *t)
+{
+	if (throttle_recover(t->arg))
+		dest_kick(t->arg);
+}
+
 /* Limits and source addresses, as of the current policy. */
 static void
 dest_refresh(struct dest *d, const struct pool *pool)
@@ -49,7 +56,7 @@ dest_refresh(struct dest *d, const struct pool *pool)
 	if (d->policy_gen == gen)
 		return;
 	d->policy_gen = gen;
-	dest_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
+	throttle_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
 	    &d->per_conn, &d->per_minute);
 	if (d->cwnd == 0 || d->cwnd > d->max_conn)
 		d->cwnd = d->max_conn;
@@ -170,23 +177,15 @@ dest_pop(struct dest *d)
 static struct job *
 dest_take(struct dest *d)
 {
-	struct tgroup *g = d->grp;
-	int64_t now = loop_now(), gap, when = d->next_send;
+	int64_t now = loop_now(), wait;
 
 	if (d->njobs == 0)
 		return NULL;
-	if (g && g->next_send > when)
-		when = g->next_send;
-	if (when > now) {
-		timer_add(&d->pace, when - now);
+	if ((wait = throttle_wait(d, now)) > 0) {
+		timer_add(&d->pace, wait);
 		return NULL;
 	}
-	gap = pace_ms(d->per_minute);
-	if (d->gap_ms > gap)
-		gap = d->gap_ms;
-	d->next_send = gap ? now + gap : 0;
-	if (g && g->per_minute > 0)
-		g->next_send = now + pace_ms(g->per_minute);
+	throttle_sent(d, now);
 	return dest_pop(d);
 }
 
@@ -220,7 +219,7 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 		j->started_ms = loop_now();
 		if (hop)
 			j->hop = *hop;
-		apply_results(j);
+		outcome_apply(j);
 		job_free(j);
 	}
 }
@@ -244,7 +243,7 @@ route_done(void *arg, const struct route_result *res)
 	memcpy(d->route, res, sizeof(*res));
 	d->route_state = DR_READY;
 	d->route_expires = loop_now() + ROUTE_TTL_MS;
-	dest_group(d, res);
+	throttle_group(d, res);
 	dest_kick(d);
 }
 
@@ -274,11 +273,10 @@ dest_kick(struct dest *d)
 	if (d->route_state != DR_READY)
 		return;
 	while (d->njobs > d->nconnecting && d->nconn < d->cwnd &&
-	    group_room(d)) {
+	    throttle_room(d)) {
 		d->nconn++;
 		d->nconnecting++;
-		if (d->grp)
-			d->grp->nconn++;
+		throttle_conn(d, 1);
 		mta_start(d, d->route);
 	}
 }
@@ -326,7 +324,7 @@ dest_job_done(struct job *j, struct mta *m)
 
 	if (j->body_held)
 		queue_release_body(j->msg);
-	apply_results(j);
+	outcome_apply(j);
 	job_free(j);
 	if (m != NULL)
 		dest_conn_ready(d, m);
@@ -351,8 +349,8 @@ void
 dest_conn_closed(struct dest *d, struct mta *m)
 {
 	d->nconn--;
+	throttle_conn(d, -1);
 	if (d->grp) {
-		d->grp->nconn--;
 		hmap_foreach(&dests, group_kick_one, d->grp);
 	}
 	dest_kick(d);
@@ -369,7 +367,7 @@ gc_dest(const char *key, void *v, void *arg)
 		return 0;
 	timer_del(&d->pace);
 	timer_del(&d->recover);
-	group_put(d);
+	throttle_forget(d);
 	free(d->route);
 	free(d->name);
 	free(d->domain);
@@ -458,7 +456,7 @@ dest_foreach(int (*fn)(const char *, void *, void *), void *arg)
 }
 
 struct pool_count *
-pool_count_find(const char *name)
+dest_pool_count(const char *name)
 {
 	return hmap_get(&pool_counts, name);
 }

@@ -23,7 +23,7 @@
 
 /* The DSN an op inserted is stored (queue it) or not (say so). */
 void
-dsn_stored(struct store_op *op)
+dsn_queue_stored(struct store_op *op)
 {
 	struct qmsg *dsn = op->insert;
 
@@ -32,13 +32,13 @@ dsn_stored(struct store_op *op)
 		log_warnx("DSN qid=%s not stored: %s", dsn->qid, op->error);
 		qmsg_free(dsn);
 	} else
-		queue_add(dsn);
+		routing_add(dsn);
 }
 
 static void
-dsn_committed(struct store_op *op)
+dsn_queue_committed(struct store_op *op)
 {
-	dsn_stored(op);
+	dsn_queue_stored(op);
 	store_op_free(op);
 }
 
@@ -47,7 +47,7 @@ dsn_committed(struct store_op *op)
  * Never for the null sender or for a DSN (no bounce loops).
  */
 void
-make_dsn(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
+dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
     int nfr)
 {
 	struct dsn d;
@@ -99,7 +99,7 @@ make_dsn(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	    strrchr(m->sender, '@') + 1 : "");
 	n->rcpt[0].next_attempt = us_to_s(n->received_us);
 	op->insert = n;
-	op->done = dsn_committed;
+	op->done = dsn_queue_committed;
 	gm.dsn_total++;
 
 	ev = store_op_event(op, "dsn", m->qid);

@@ -53,7 +53,7 @@ rule_refuses(struct qrcpt *r, const struct rule *ru)
 	gw_strlcpy(j->res[0].status, status, sizeof(j->res[0].status));
 	j->res[0].text = xstrdup(text);
 	gw_strlcpy(j->hop.host, "routing rule", sizeof(j->hop.host));
-	apply_results(j);
+	outcome_apply(j);
 	job_free(j);
 }
 
@@ -177,7 +177,7 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	/* "Slow down" (421, rate limits): the whole destination backs
 	 * off, once per attempt. */
 	if (j->dest && !a->throttled && cls == BC_THROTTLED) {
-		dest_throttled(j->dest, res);
+		throttle_backoff(j->dest, res);
 		a->throttled = 1;
 	}
 	(*oc[o].metric)++;
@@ -239,7 +239,7 @@ move_on(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 		if (m->held)			/* held meanwhile */
 			rcpt_move(r, QR_HELD);
 		else {
-			rcpt_ready(r, 0);
+			routing_place(r, 0);
 			a->requeue = 1;
 		}
 		return;
@@ -265,7 +265,7 @@ move_on(struct attempt *a, struct qrcpt *r, const struct job_result *res,
  * it all durable, the DSN included.
  */
 void
-apply_results(struct job *j)
+outcome_apply(struct job *j)
 {
 	struct qmsg *m = j->msg;
 	struct attempt a = {
@@ -284,7 +284,7 @@ apply_results(struct job *j)
 			record(&a, j->rcpt[i], &j->res[i], o);
 		move_on(&a, j->rcpt[i], &j->res[i], o);
 	}
-	make_dsn(a.op, m, a.fr, a.nfr);
+	dsn_queue_build(a.op, m, a.fr, a.nfr);
 	for (int i = 0; i < a.nfr; i++)
 		free(a.frtext[i]);
 	free(a.frtext);
@@ -293,10 +293,10 @@ apply_results(struct job *j)
 		a.op->del_msg = m->dbid;
 	store_submit(a.op);
 	if (m->npending == 0)
-		msg_forget(m);
+		qmsg_forget(m);
 	else
-		maybe_drop_body(m);
+		qmsg_maybe_drop_body(m);
 	if (a.requeue && j->dest)
 		dest_kick(j->dest);
-	arm_retry_timer();
+	routing_arm_retry();
 }

@@ -159,7 +159,7 @@ queue_load_body(struct qmsg *m)
 }
 
 void
-drop_body(struct qmsg *m)
+qmsg_drop_body(struct qmsg *m)
 {
 	if (m->body) {
 		body_bytes -= m->bodylen;
@@ -176,7 +176,7 @@ queue_release_body(struct qmsg *m)
 
 /* No one is delivering it and nothing is ready: the body can go. */
 void
-maybe_drop_body(struct qmsg *m)
+qmsg_maybe_drop_body(struct qmsg *m)
 {
 	if (m->body_users > 0)
 		return;
@@ -184,11 +184,11 @@ maybe_drop_body(struct qmsg *m)
 		if (m->rcpt[i].state == QR_READY ||
 		    m->rcpt[i].state == QR_ACTIVE)
 			return;
-	drop_body(m);
+	qmsg_drop_body(m);
 }
 
 void
-msg_forget(struct qmsg *m)
+qmsg_forget(struct qmsg *m)
 {
 	if (m->qprev)
 		m->qprev->qnext = m->qnext;
@@ -198,7 +198,7 @@ msg_forget(struct qmsg *m)
 		m->qnext->qprev = m->qprev;
 	else
 		qtail = m->qprev;
-	drop_body(m);
+	qmsg_drop_body(m);
 	held_count(m, -1);
 	hmap_del(&byqid, m->qid);
 	qmsg_free(m);

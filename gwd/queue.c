@@ -10,40 +10,21 @@
  * its message, or done.
  */
 #include <stdint.h>
-#include <stdlib.h>
 
-#include "auth.h"
-#include "loop.h"
-#include "policy.h"
 #include "queue.h"
 #include "queue_int.h"
-#include "schedule.h"
 #include "store.h"
-#include "util.h"
 
 void
 queue_add(struct qmsg *m)
 {
-	const struct policy *p;
-	int gen;
-
-	/* The rules first, while the headers are at hand: a body that
-	 * does not fit the cache would be read back for them. */
-	p = policy_now(&gen);
-	for (int i = 0; i < m->nrcpt; i++) {
-		m->rcpt[i].msg = m;
-		match_rules(&m->rcpt[i], p, gen);
-	}
-	qmsg_cache_body(m);
-	schedule_msg(m, sched_unix_s());
-	maybe_drop_body(m);
-	arm_retry_timer();
+	routing_add(m);
 }
 
 static void
 loaded(struct qmsg *m, void *arg)
 {
-	schedule_msg(m, *(int64_t *)arg);
+	routing_schedule(m, *(int64_t *)arg);
 }
 
 int
@@ -57,7 +38,7 @@ queue_init(char *err, size_t errsz)
 	routing_init();
 	if (store_load_queue(loaded, &now, err, errsz) == -1)
 		return -1;
-	arm_retry_timer();
+	routing_arm_retry();
 	return 0;
 }
 

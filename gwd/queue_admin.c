@@ -49,7 +49,7 @@ admin_committed(struct store_op *op)
 	struct qa_waiter *w = op->arg;
 
 	if (op->insert)
-		dsn_stored(op);
+		dsn_queue_stored(op);
 	w->fn(w->arg, op->failed, op->error);
 	free(w);
 	store_op_free(op);
@@ -96,9 +96,9 @@ admin_hold(struct qmsg *m, struct store_op *op, const char **why)
 		if (m->rcpt[i].state == QR_WAITING ||
 		    m->rcpt[i].state == QR_READY)
 			rcpt_move(&m->rcpt[i], QR_HELD);
-	arm_retry_timer();
+	routing_arm_retry();
 	qmsg_set_held(m, 1);
-	maybe_drop_body(m);
+	qmsg_maybe_drop_body(m);
 	op->held_msg = m->dbid;
 	op->held = 1;
 	admin_event(op, "held", m, NULL, active ? "held by admin; "
@@ -126,11 +126,11 @@ admin_release(struct qmsg *m, struct store_op *op, const char **why)
 		if (r->state != QR_HELD)
 			continue;
 		if (r->next_attempt <= now)
-			rcpt_ready(r, 0);	/* msg_kick() follows */
+			routing_place(r, 0);	/* msg_kick() follows */
 		else
 			rcpt_move(r, QR_WAITING);
 	}
-	arm_retry_timer();
+	routing_arm_retry();
 	op->held_msg = m->dbid;
 	op->held = 2;		/* released: no rule holds it again */
 	admin_event(op, "released", m, NULL, "released by admin");
@@ -157,10 +157,10 @@ admin_flush(struct qmsg *m, const char *domain, struct store_op *op,
 		    strcasecmp(r->domain, domain) != 0))
 			continue;
 		r->next_attempt = now;	/* the heap lets it go by slot */
-		rcpt_ready(r, 0);		/* msg_kick() follows */
+		routing_place(r, 0);		/* msg_kick() follows */
 		n++;
 	}
-	arm_retry_timer();
+	routing_arm_retry();
 	if (n == 0) {
 		*why = "nothing waiting for a retry";
 		return QA_UNCHANGED;
@@ -210,7 +210,7 @@ admin_finish(struct qmsg *m, struct store_op *op)
 		rcpt_move(r, QR_DONE);
 		store_op_del_rcpt(op, r->dbid);
 	}
-	arm_retry_timer();
+	routing_arm_retry();
 	op->del_msg = m->dbid;
 }
 
@@ -254,8 +254,8 @@ admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 		fr[nfr].diagnostic = diag[nfr];
 		nfr++;
 	}
-	make_dsn(op, m, fr, nfr);
-	/* make_dsn() sets its own completion; ours also reports back. */
+	dsn_queue_build(op, m, fr, nfr);
+	/* dsn_queue_build() sets its own completion; ours also reports back. */
 	op->done = admin_committed;
 	if (op->insert == NULL)
 		*why = m->sender[0] == '\0' || (m->flags & QMSG_DSN) ?
@@ -302,7 +302,7 @@ queue_admin(struct qmsg *m, enum ctl_verb verb, const char *domain,
 	}
 	store_submit(op);
 	if (m->npending == 0)
-		msg_forget(m);
+		qmsg_forget(m);
 	else if (verb == CTL_Q_FLUSH || verb == CTL_Q_RELEASE)
 		msg_kick(m);
 	return r;

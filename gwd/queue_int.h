@@ -90,20 +90,6 @@ struct choice {
 	const struct pool *pool;
 };
 
-/*
- * A throttle that matches an MX host name rather than a recipient
- * domain is one budget for every domain that host serves (Google's MX
- * for its many domains): connections and the per-minute pace are
- * counted across them.  Keyed by the throttle's pattern.
- */
-struct tgroup {
-	char	*key;
-	int	 max_conn, per_minute;
-	int	 nconn;
-	int64_t	 next_send;	/* monotonic ms */
-	int	 refs;
-};
-
 /* Outcomes per IP pool name since start-up: outlive the dests. */
 struct pool_count {
 	int64_t	 delivered, deferred, bounced;
@@ -116,9 +102,9 @@ void	 qmsg_set_held(struct qmsg *, int held);
 int	 qmsg_count(void);
 int	 qmsg_count_held(void);
 void	 qmsg_cache_body(struct qmsg *);
-void	 drop_body(struct qmsg *);
-void	 maybe_drop_body(struct qmsg *);
-void	 msg_forget(struct qmsg *);
+void	 qmsg_drop_body(struct qmsg *);
+void	 qmsg_maybe_drop_body(struct qmsg *);
+void	 qmsg_forget(struct qmsg *);
 
 /* rcpt.c */
 void	 rcpt_move(struct qrcpt *, enum qrcpt_state);
@@ -128,11 +114,12 @@ struct qrcpt *rcpt_next_retry(void);	/* the earliest waiting one */
 
 /* routing.c */
 void	 routing_init(void);
-void	 arm_retry_timer(void);
-void	 match_rules(struct qrcpt *, const struct policy *, int gen);
-void	 choose(struct qrcpt *, struct choice *);
-struct dest *rcpt_ready(struct qrcpt *, int kick);
-void	 schedule_msg(struct qmsg *, int64_t now);
+void	 routing_arm_retry(void);
+void	 routing_match(struct qrcpt *, const struct policy *, int gen);
+void	 routing_choose(struct qrcpt *, struct choice *);
+struct dest *routing_place(struct qrcpt *, int kick);
+void	 routing_schedule(struct qmsg *, int64_t now);
+void	 routing_add(struct qmsg *);
 
 /* dest.c */
 void	 dest_init(void);
@@ -145,27 +132,29 @@ struct job *job_new(struct dest *, struct qmsg *, int prio);
 void	 job_free(struct job *);
 void	 dest_kick(struct dest *);
 void	 dest_drop_jobs(struct dest *, const struct qmsg *);
-struct pool_count *pool_count_find(const char *name);
+struct pool_count *dest_pool_count(const char *name);
 
 /* throttle.c */
 void	 throttle_init(void);
-void	 dest_limits(const struct policy *, const char *name, int *max_conn,
-	    int *per_conn, int *per_minute);
-int64_t	 pace_ms(int per_minute);
-int	 group_room(const struct dest *);
-void	 group_put(struct dest *);
-void	 dest_group(struct dest *, const struct route_result *);
-void	 dest_throttled(struct dest *, const struct job_result *);
-void	 recover_due(struct ev_timer *);
-int	 dest_is_throttled(const struct dest *);
+void	 throttle_limits(const struct policy *, const char *name,
+	    int *max_conn, int *per_conn, int *per_minute);
+int64_t	 throttle_wait(const struct dest *, int64_t now);
+void	 throttle_sent(struct dest *, int64_t now);
+int	 throttle_room(const struct dest *);
+void	 throttle_conn(struct dest *, int delta);
+void	 throttle_forget(struct dest *);
+void	 throttle_group(struct dest *, const struct route_result *);
+void	 throttle_backoff(struct dest *, const struct job_result *);
+int	 throttle_recover(struct dest *);
+int	 throttle_active(const struct dest *);
 
 /* outcome.c */
-void	 apply_results(struct job *);
+void	 outcome_apply(struct job *);
 void	 rule_refuses(struct qrcpt *, const struct rule *);
 
 /* dsn_queue.c */
-void	 dsn_stored(struct store_op *);
-void	 make_dsn(struct store_op *, struct qmsg *, const struct dsn_rcpt *,
-	    int nfr);
+void	 dsn_queue_stored(struct store_op *);
+void	 dsn_queue_build(struct store_op *, struct qmsg *,
+	    const struct dsn_rcpt *, int nfr);
 
 #endif

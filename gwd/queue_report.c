@@ -92,12 +92,12 @@ qdest_limits(struct queue_dest *q, const struct dest *via)
 		q->window = via->cwnd;
 		q->gap_ms = via->gap_ms;
 		q->per_minute = via->per_minute;
-		q->throttled = dest_is_throttled(via);
+		q->throttled = throttle_active(via);
 		return;
 	}
 	name = gcfg->relay.mode == RELAY_SMARTHOST ? gcfg->relay.host :
 	    q->name;
-	dest_limits(policy_now(&gen), name, &q->limit, &per_conn,
+	throttle_limits(policy_now(&gen), name, &q->limit, &per_conn,
 	    &q->per_minute);
 	q->window = q->limit;
 }
@@ -109,7 +109,7 @@ qdest_limits(struct queue_dest *q, const struct dest *via)
  * without matching again (which may read the message); otherwise the
  * caller uses the domain's own, else the smarthost's.  Of several, a
  * throttled one is the news.  That is asked once per domain (*tried):
- * a deep queue of one domain costs one choose(), not one each.
+ * a deep queue of one domain costs one routing_choose(), not one each.
  */
 static void
 qdest_via(struct dest **via, char *tried, struct qrcpt *r)
@@ -124,12 +124,12 @@ qdest_via(struct dest **via, char *tried, struct qrcpt *r)
 		policy_now(&gen);
 		if (r->policy_gen == gen) {
 			*tried = 1;
-			choose(r, &c);
+			routing_choose(r, &c);
 			d = dest_find(c.name);
 		}
 	}
-	if (d != NULL && (*via == NULL || (!dest_is_throttled(*via) &&
-	    dest_is_throttled(d))))
+	if (d != NULL && (*via == NULL || (!throttle_active(*via) &&
+	    throttle_active(d))))
 		*via = d;
 }
 
@@ -262,7 +262,7 @@ queue_pools(struct queue_pool **out)
 			    pl->addr[a].helo : gcfg->hostname,
 			    sizeof(qp->addr[a].helo));
 		}
-		if ((pc = pool_count_find(pl->name)) != NULL) {
+		if ((pc = dest_pool_count(pl->name)) != NULL) {
 			qp->delivered = pc->delivered;
 			qp->deferred = pc->deferred;
 			qp->bounced = pc->bounced;

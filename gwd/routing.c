@@ -30,7 +30,7 @@ static struct qrcpt	**refusals;
 static int		 nrefusals, refusals_cap;
 
 void
-arm_retry_timer(void)
+routing_arm_retry(void)
 {
 	int64_t when;
 
@@ -67,7 +67,7 @@ log_routed(const struct qrcpt *r, const struct rule *ru, int pos)
  * queue.db if not in memory, and dropped again after.
  */
 void
-match_rules(struct qrcpt *r, const struct policy *p, int gen)
+routing_match(struct qrcpt *r, const struct policy *p, int gen)
 {
 	struct qmsg *m = r->msg;
 	struct rule_msg rm = { m->subaccount, m->sender, r->addr,
@@ -87,7 +87,7 @@ match_rules(struct qrcpt *r, const struct policy *p, int gen)
 			i = rules_match(p->rules, p->nrules, &rm);
 			queue_release_body(m);
 			if (!had && m->body_users == 0)
-				drop_body(m);
+				qmsg_drop_body(m);
 		}
 	}
 	r->policy_gen = gen;
@@ -98,7 +98,7 @@ match_rules(struct qrcpt *r, const struct policy *p, int gen)
 }
 
 void
-choose(struct qrcpt *r, struct choice *c)
+routing_choose(struct qrcpt *r, struct choice *c)
 {
 	const struct policy *p;
 	const struct rule *ru;
@@ -106,7 +106,7 @@ choose(struct qrcpt *r, struct choice *c)
 
 	p = policy_now(&gen);
 	if (r->policy_gen != gen)
-		match_rules(r, p, gen);
+		routing_match(r, p, gen);
 	memset(c, 0, sizeof(*c));
 	ru = c->rule = r->rule >= 0 ? &p->rules[r->rule] : NULL;
 	c->prio = ru && ru->prio >= 0 ? ru->prio : PRIO_TRANSACTIONAL;
@@ -140,13 +140,13 @@ choose(struct qrcpt *r, struct choice *c)
 /* A recipient may go now: into a job of its destination (NULL: it was
  * held or refused by a rule instead). */
 struct dest *
-rcpt_ready(struct qrcpt *r, int kick)
+routing_place(struct qrcpt *r, int kick)
 {
 	struct choice c;
 	struct dest *d;
 	struct job *j;
 
-	choose(r, &c);
+	routing_choose(r, &c);
 	if (c.rule && c.rule->action == RULE_HOLD && !r->msg->released) {
 		/* Held by a rule: it waits, and the rule is tried again. */
 		r->next_attempt = sched_unix_s() + HELD_RECHECK_S;
@@ -183,7 +183,7 @@ rcpt_ready(struct qrcpt *r, int kick)
 	return d;
 }
 
-/* Recipients a rule refused when they became ready (rcpt_ready). */
+/* Recipients a rule refused when they became ready (routing_place). */
 static void
 refuse_due(struct ev_timer *t)
 {
@@ -196,15 +196,15 @@ refuse_due(struct ev_timer *t)
 	for (int i = 0; i < n; i++) {
 		struct qrcpt *r = v[i];
 
-		choose(r, &c);
+		routing_choose(r, &c);
 		if (c.rule && c.rule->action == RULE_REJECT) {
 			rule_refuses(r, c.rule);
 			continue;
 		}
-		rcpt_ready(r, 1);	/* the rule changed meanwhile */
+		routing_place(r, 1);	/* the rule changed meanwhile */
 	}
 	free(v);
-	arm_retry_timer();
+	routing_arm_retry();
 }
 
 static void
@@ -218,7 +218,7 @@ retry_due(struct ev_timer *t)
 	while ((r = rcpt_next_retry()) != NULL && r->next_attempt <= now) {
 		struct dest *d;
 
-		if ((d = rcpt_ready(r, 0)) != NULL)
+		if ((d = routing_place(r, 0)) != NULL)
 			hmap_put(&touched, d->name, d);
 	}
 	/* Kick each destination once, after all its jobs are in. */
@@ -226,11 +226,11 @@ retry_due(struct ev_timer *t)
 		for (struct hmap_entry *e = touched.b[i]; e; e = e->next)
 			dest_kick(e->value);
 	hmap_free(&touched, NULL);
-	arm_retry_timer();
+	routing_arm_retry();
 }
 
 void
-schedule_msg(struct qmsg *m, int64_t now)
+routing_schedule(struct qmsg *m, int64_t now)
 {
 	qmsg_register(m);
 	for (int i = 0; i < m->nrcpt; i++) {
@@ -241,10 +241,30 @@ schedule_msg(struct qmsg *m, int64_t now)
 		if (m->held)
 			rcpt_move(r, QR_HELD);
 		else if (r->next_attempt <= now)
-			rcpt_ready(r, 1);
+			routing_place(r, 1);
 		else
 			rcpt_move(r, QR_WAITING);
 	}
+}
+
+/* A new message (a session's, a DSN) is stored: its recipients go. */
+void
+routing_add(struct qmsg *m)
+{
+	const struct policy *p;
+	int gen;
+
+	/* The rules first, while the headers are at hand: a body that
+	 * does not fit the cache would be read back for them. */
+	p = policy_now(&gen);
+	for (int i = 0; i < m->nrcpt; i++) {
+		m->rcpt[i].msg = m;
+		routing_match(&m->rcpt[i], p, gen);
+	}
+	qmsg_cache_body(m);
+	routing_schedule(m, sched_unix_s());
+	qmsg_maybe_drop_body(m);
+	routing_arm_retry();
 }
 
 void

@@ -24,11 +24,31 @@
 #define GAP_MAX_MS	MS_PER_MIN
 #define GAP_MIN_MS	100	/* recovering: below this, no gap at all */
 
+/*
+ * A throttle that matches an MX host name rather than a recipient
+ * domain is one budget for every domain that host serves (Google's MX
+ * for its many domains): connections and the per-minute pace are
+ * counted across them.  Keyed by the throttle's pattern.
+ */
+struct tgroup {
+	char	*key;
+	int	 max_conn, per_minute;
+	int	 nconn;
+	int64_t	 next_send;	/* monotonic ms */
+	int	 refs;
+};
+
 static struct hmap	 tgroups;
+
+void
+throttle_init(void)
+{
+	hmap_init(&tgroups);
+}
 
 /* The limits for a domain or smarthost: its throttle, else gwd.conf's. */
 void
-dest_limits(const struct policy *p, const char *name, int *max_conn,
+throttle_limits(const struct policy *p, const char *name, int *max_conn,
     int *per_conn, int *per_minute)
 {
 	const struct throttle *th = policy_throttle(p, name);
@@ -40,21 +60,54 @@ dest_limits(const struct policy *p, const char *name, int *max_conn,
 	*per_minute = th && th->per_minute > 0 ? th->per_minute : 0;
 }
 
-int64_t
+static int64_t
 pace_ms(int per_minute)
 {
 	return per_minute > 0 ? (MS_PER_MIN + per_minute - 1) / per_minute : 0;
 }
 
+/* How long d's next message must wait (0: it may go now). */
+int64_t
+throttle_wait(const struct dest *d, int64_t now)
+{
+	int64_t when = d->next_send;
+
+	if (d->grp && d->grp->next_send > when)
+		when = d->grp->next_send;
+	return when > now ? when - now : 0;
+}
+
+/* A message of d goes now: space the next by the pace and the backoff. */
+void
+throttle_sent(struct dest *d, int64_t now)
+{
+	int64_t gap = pace_ms(d->per_minute);
+
+	if (d->gap_ms > gap)
+		gap = d->gap_ms;
+	d->next_send = gap ? now + gap : 0;
+	if (d->grp && d->grp->per_minute > 0)
+		d->grp->next_send = now + pace_ms(d->grp->per_minute);
+}
+
 /* Room for one more connection in d's shared MX-host budget? */
 int
-group_room(const struct dest *d)
+throttle_room(const struct dest *d)
 {
 	return d->grp == NULL || d->grp->nconn < d->grp->max_conn;
 }
 
+/* A connection of d opened (1) or closed (-1). */
 void
-group_put(struct dest *d)
+throttle_conn(struct dest *d, int delta)
+{
+	if (d->grp)
+		d->grp->nconn += delta;
+}
+
+/* d leaves its shared budget (it is forgotten, or has its own now). */
+void
+throttle_forget(struct dest *d)
 {
 	struct tgroup *g = d->grp;
 
@@ -73,7 +126,7 @@ group_put(struct dest *d)
  * started in).
  */
 void
-dest_group(struct dest *d, const struct route_result *res)
+throttle_group(struct dest *d, const struct route_result *res)
 {
 	const struct throttle *th = NULL;
 	const struct policy *p;
@@ -87,7 +140,7 @@ dest_group(struct dest *d, const struct route_result *res)
 		for (int i = 0; i < res->ntargets && th == NULL; i++)
 			th = policy_throttle(p, res->targets[i].host);
 	if (th == NULL) {
-		group_put(d);
+		throttle_forget(d);
 		return;
 	}
 	if ((g = hmap_get(&tgroups, th->domain)) == NULL) {
@@ -96,7 +149,7 @@ dest_group(struct dest *d, const struct route_result *res)
 		hmap_put(&tgroups, g->key, g);
 	}
 	if (d->grp != g) {
-		group_put(d);
+		throttle_forget(d);
 		d->grp = g;
 		g->refs++;
 	}
@@ -112,7 +165,7 @@ dest_group(struct dest *d, const struct route_result *res)
  * halve the connections, space messages out; recovery is gradual.
  */
 void
-dest_throttled(struct dest *d, const struct job_result *res)
+throttle_backoff(struct dest *d, const struct job_result *res)
 {
 	d->cwnd = d->cwnd > 1 ? d->cwnd / 2 : 1;
 	d->gap_ms = d->gap_ms ? d->gap_ms * 2 : GAP_FIRST_MS;
@@ -126,17 +179,19 @@ dest_throttled(struct dest *d, const struct job_result *res)
 	    (long long)d->gap_ms);
 }
 
-/* A calm spell (no throttling reply) since: loosen one step. */
-void
-recover_due(struct ev_timer *t)
+/*
+ * d's recovery timer: after a calm spell (no throttling reply) since
+ * the last step, loosen one step.  1: loosened (d may take more now).
+ */
+int
+throttle_recover(struct dest *d)
 {
-	struct dest *d = t->arg;
 	int64_t now = loop_now();
 
 	if (now - d->calm_since < gcfg->relay.backoff_recovery_ms) {
 		timer_add(&d->recover, gcfg->relay.backoff_recovery_ms -
 		    (now - d->calm_since));
-		return;
+		return 0;
 	}
 	d->calm_since = now;
 	d->gap_ms /= 2;
@@ -149,17 +204,12 @@ recover_due(struct ev_timer *t)
 	    (long long)d->gap_ms);
 	if (d->gap_ms > 0 || d->cwnd < d->max_conn)
 		timer_add(&d->recover, gcfg->relay.backoff_recovery_ms);
-	dest_kick(d);
+	return 1;
 }
 
+/* Fewer connections or more spacing than its limits say, for now. */
 int
-dest_is_throttled(const struct dest *d)
+throttle_active(const struct dest *d)
 {
 	return d->cwnd < d->max_conn || d->gap_ms > 0;
-}
-
-void
-throttle_init(void)
-{
-	hmap_init(&tgroups);
 }
