@@ -31,6 +31,16 @@
 static struct hmap	 dests;
 static struct hmap	 pool_counts;
 static struct ev_timer	 gc_timer;
+/*
+ * Jobs whose attempt is over wait here until the loop applies their
+ * outcome (done_fn), never inside the call that reports them: that may
+ * come from deep inside the scheduler (a kick whose new connection
+ * fails at once) while the caller still walks the recipients and
+ * messages an outcome may free.
+ */
+static struct job	*done_first, **done_last = &done_first;
+static struct ev_timer	 done_timer;
+static void		(*done_fn)(struct job *);
 
 static void
 pace_due(struct ev_timer *t)
@@ -147,6 +157,15 @@ job_free(struct job *j)
 	free(j);
 }
 
+/* The recipients of j are in a transaction from the moment m has it. */
+static void
+job_run(struct mta *m, struct job *j)
+{
+	for (int i = 0; i < j->nrcpt; i++)
+		rcpt_move(j->rcpt[i], QR_ACTIVE);
+	mta_run_job(m, j);
+}
+
 /*
  * The next job, whatever the limits: transactional first, but a bulk
  * job every PRIO_WEIGHT jobs when both classes wait, so neither starves.
@@ -219,8 +238,7 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 		j->started_ms = loop_now();
 		if (hop)
 			j->hop = *hop;
-		outcome_apply(j);
-		job_free(j);
+		dest_job_done(j);
 	}
 }
 
@@ -257,7 +275,7 @@ dest_kick(struct dest *d)
 	while ((m = d->idle) != NULL && (j = dest_take(d)) != NULL) {
 		d->idle = mta_next_idle(m);
 		mta_set_idle(m, NULL);
-		mta_run_job(m, j);
+		job_run(m, j);
 	}
 	if (d->njobs == 0)
 		return;
@@ -293,7 +311,7 @@ dest_conn_ready(struct dest *d, struct mta *m)
 		return;
 	}
 	if ((j = dest_take(d)) != NULL) {
-		mta_run_job(m, j);
+		job_run(m, j);
 		return;
 	}
 	mta_set_idle(m, d->idle);
@@ -317,17 +335,68 @@ dest_idle_remove(struct dest *d, struct mta *m)
 	mta_set_idle(m, NULL);
 }
 
+/* The attempt of j is over (or a rule refused it): see done_first. */
 void
-dest_job_done(struct job *j, struct mta *m)
+dest_job_done(struct job *j)
 {
-	struct dest *d = j->dest;
+	j->next = NULL;
+	*done_last = j;
+	done_last = &j->next;
+	if (j->dest)
+		j->dest->nposted++;
+	if (!timer_armed(&done_timer))
+		timer_add(&done_timer, 0);
+}
 
-	if (j->body_held)
-		queue_release_body(j->msg);
-	outcome_apply(j);
-	job_free(j);
-	if (m != NULL)
-		dest_conn_ready(d, m);
+/* Apply the outcomes of finished jobs, oldest first (an outcome may
+ * finish more jobs: they are applied in the same pass). */
+static void
+done_run(void)
+{
+	struct job *j;
+
+	while ((j = done_first) != NULL) {
+		if ((done_first = j->next) == NULL)
+			done_last = &done_first;
+		if (j->dest)
+			j->dest->nposted--;
+		if (j->body_held)
+			queue_release_body(j->msg);
+		done_fn(j);
+		job_free(j);
+	}
+}
+
+static void
+done_due(struct ev_timer *t)
+{
+	done_run();
+}
+
+/* Also before the loop sleeps: after the output flush, which reads
+ * TLS records and may finish a job, and before the loop stops, so an
+ * outcome of the last turn is never lost; the timer then makes sure the
+ * loop turns again to flush what applying it wrote. */
+static void
+done_idle(void *arg)
+{
+	if (done_first != NULL) {
+		done_run();
+		timer_add(&done_timer, 0);
+	}
+}
+
+void
+dest_conn_up(struct dest *d)
+{
+	d->nconnecting--;
+}
+
+/* An IP pool's addresses take turns; NULL: any address. */
+const struct dest_src *
+dest_src_next(struct dest *d)
+{
+	return d->nsrc > 0 ? &d->src[d->src_next++ % d->nsrc] : NULL;
 }
 
 void
@@ -346,8 +415,10 @@ dest_conn_failed(struct dest *d, int code, const char *status,
 }
 
 void
-dest_conn_closed(struct dest *d, struct mta *m)
+dest_conn_closed(struct dest *d, struct mta *m, int was_up)
 {
+	if (!was_up)
+		d->nconnecting--;
 	d->nconn--;
 	throttle_conn(d, -1);
 	if (d->grp) {
@@ -362,8 +433,8 @@ gc_dest(const char *key, void *v, void *arg)
 {
 	struct dest *d = v;
 
-	if (d->njobs || d->nconn || d->rreq || d->last_used + DEST_IDLE_MS >
-	    loop_now())
+	if (d->njobs || d->nconn || d->rreq || d->nposted ||
+	    d->last_used + DEST_IDLE_MS > loop_now())
 		return 0;
 	timer_del(&d->pace);
 	timer_del(&d->recover);
@@ -428,13 +499,17 @@ dest_shutdown(void)
 	hmap_foreach(&dests, shutdown_dest, NULL);
 }
 
+/* done: what applies a finished job's outcome. */
 void
-dest_init(void)
+dest_init(void (*done)(struct job *))
 {
 	hmap_init(&dests);
 	hmap_init(&pool_counts);
 	timer_init(&gc_timer, gc, NULL);
 	timer_add(&gc_timer, GC_EVERY_MS);
+	done_fn = done;
+	timer_init(&done_timer, done_due, NULL);
+	loop_on_idle(done_idle, NULL);
 }
 
 struct dest *

@@ -9,7 +9,9 @@
  *
  * Each outcome is made durable by a store op before the recipient is
  * forgotten; a bounce's DSN is inserted in the same op, so a crash can
- * neither lose it nor send it twice.
+ * neither lose it nor send it twice.  outcome_apply() runs from the loop
+ * only (dest.c's finished jobs), so the messages it frees are never
+ * in use by a caller up the stack.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -28,34 +30,6 @@
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
-
-/* A routing rule refuses this (active) recipient: that is its attempt. */
-void
-rule_refuses(struct qrcpt *r, const struct rule *ru)
-{
-	struct job *j = xcalloc(1, sizeof(*j));
-	char status[16];
-	const char *text;
-	char err[64];
-
-	j->msg = r->msg;
-	j->rcpt = xcalloc(1, sizeof(*j->rcpt));
-	j->res = xcalloc(1, sizeof(*j->res));
-	j->rcpt[0] = r;
-	j->nrcpt = 1;
-	j->started_ms = loop_now();
-	if (rules_parse_reply(ru->reply, &j->res[0].code, status,
-	    sizeof(status), &text, err, sizeof(err)) == -1) {
-		j->res[0].code = 550;
-		snprintf(status, sizeof(status), "5.7.1");
-		text = "refused by a routing rule";
-	}
-	gw_strlcpy(j->res[0].status, status, sizeof(j->res[0].status));
-	j->res[0].text = xstrdup(text);
-	gw_strlcpy(j->hop.host, "routing rule", sizeof(j->hop.host));
-	outcome_apply(j);
-	job_free(j);
-}
 
 /*
  * What one reply means for its recipient.  An expired recipient failed

@@ -34,7 +34,7 @@ queue_init(char *err, size_t errsz)
 
 	qmsg_init();
 	throttle_init();
-	dest_init();
+	dest_init(outcome_apply);
 	routing_init();
 	if (store_load_queue(loaded, &now, err, errsz) == -1)
 		return -1;

@@ -36,11 +36,10 @@ void	 queue_stats(struct queue_stats *);
 /*
  * Admin actions (control.c: gwctl queue).  queue_admin() applies verb
  * (CTL_Q_FLUSH, _HOLD, _RELEASE, _DELETE, _BOUNCE) to m at once, which
- * may free m, or (a flush that ends a job at once) other messages too:
- * hold queue ids, not pointers, across calls.  QA_DONE: done() runs
- * once the change and its audit events are committed (failed set if
- * queue.db refused); otherwise nothing changed and *why says why.  *why
- * may also annotate QA_DONE.
+ * may free m (delete, bounce), never another message.  QA_DONE: done()
+ * runs once the change and its audit events are committed (failed set
+ * if queue.db refused); otherwise nothing changed and *why says why.
+ * *why may also annotate QA_DONE.
  */
 enum { QA_DONE, QA_UNCHANGED, QA_BUSY };
 struct qmsg *queue_find(const char *qid);

@@ -171,31 +171,14 @@ admin_flush(struct qmsg *m, const char *domain, struct store_op *op,
 	return QA_DONE;
 }
 
-/*
- * Start the destinations of m's ready recipients.  Last thing: a kick
- * may run a job to its end at once (a body missing from the spool) and
- * free m, so the destinations are gathered before the first one.
- */
+/* Start the destinations of m's ready recipients (a kick never frees
+ * anything: outcomes are applied from the loop). */
 static void
 msg_kick(struct qmsg *m)
 {
-	struct dest **d = xcalloc((size_t)m->nrcpt, sizeof(*d));
-	int n = 0, i, j;
-
-	for (i = 0; i < m->nrcpt; i++) {
-		struct dest *x;
-
-		if (m->rcpt[i].state != QR_READY)
-			continue;
-		x = m->rcpt[i].dest;
-		for (j = 0; j < n && d[j] != x; j++)
-			;
-		if (j == n)
-			d[n++] = x;
-	}
-	for (i = 0; i < n; i++)
-		dest_kick(d[i]);
-	free(d);
+	for (int i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == QR_READY)
+			dest_kick(m->rcpt[i].dest);
 }
 
 /* Every pending recipient of m is done: forget it, durably. */

@@ -102,6 +102,7 @@ void	 qmsg_set_held(struct qmsg *, int held);
 int	 qmsg_count(void);
 int	 qmsg_count_held(void);
 void	 qmsg_cache_body(struct qmsg *);
+void	 queue_release_body(struct qmsg *);
 void	 qmsg_drop_body(struct qmsg *);
 void	 qmsg_maybe_drop_body(struct qmsg *);
 void	 qmsg_forget(struct qmsg *);
@@ -122,7 +123,7 @@ void	 routing_schedule(struct qmsg *, int64_t now);
 void	 routing_add(struct qmsg *);
 
 /* dest.c */
-void	 dest_init(void);
+void	 dest_init(void (*done)(struct job *));
 void	 dest_shutdown(void);
 struct dest *dest_get(const struct choice *);
 struct dest *dest_find(const char *name);
@@ -150,7 +151,6 @@ int	 throttle_active(const struct dest *);
 
 /* outcome.c */
 void	 outcome_apply(struct job *);
-void	 rule_refuses(struct qrcpt *, const struct rule *);
 
 /* dsn_queue.c */
 void	 dsn_queue_stored(struct store_op *);

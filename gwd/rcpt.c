@@ -106,10 +106,3 @@ rcpt_next_retry(void)
 {
 	return heap_top(&retries);
 }
-
-void
-queue_job_started(struct job *j)
-{
-	for (int i = 0; i < j->nrcpt; i++)
-		rcpt_move(j->rcpt[i], QR_ACTIVE);
-}

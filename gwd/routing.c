@@ -25,9 +25,6 @@
 #define HELD_RECHECK_S	60	/* held by a rule: look again this often */
 
 static struct ev_timer	 retry_timer;
-static struct ev_timer	 refuse_timer;
-static struct qrcpt	**refusals;
-static int		 nrefusals, refusals_cap;
 
 void
 routing_arm_retry(void)
@@ -137,6 +134,38 @@ routing_choose(struct qrcpt *r, struct choice *c)
 		    c->pool->name);
 }
 
+/*
+ * A rule refuses r: that is its attempt, with the rule's reply.  Like
+ * any job's, its outcome is applied from the loop, not inside this
+ * call, whose callers may still walk the message's recipients.
+ */
+static void
+routing_refuse(struct qrcpt *r, const struct rule *ru)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	char status[16];
+	const char *text;
+	char err[64];
+
+	j->msg = r->msg;
+	j->rcpt = xcalloc(1, sizeof(*j->rcpt));
+	j->res = xcalloc(1, sizeof(*j->res));
+	j->rcpt[0] = r;
+	j->nrcpt = 1;
+	j->started_ms = loop_now();
+	if (rules_parse_reply(ru->reply, &j->res[0].code, status,
+	    sizeof(status), &text, err, sizeof(err)) == -1) {
+		j->res[0].code = 550;
+		snprintf(status, sizeof(status), "5.7.1");
+		text = "refused by a routing rule";
+	}
+	gw_strlcpy(j->res[0].status, status, sizeof(j->res[0].status));
+	j->res[0].text = xstrdup(text);
+	gw_strlcpy(j->hop.host, "routing rule", sizeof(j->hop.host));
+	rcpt_move(r, QR_ACTIVE);
+	dest_job_done(j);
+}
+
 /* A recipient may go now: into a job of its destination (NULL: it was
  * held or refused by a rule instead). */
 struct dest *
@@ -154,18 +183,7 @@ routing_place(struct qrcpt *r, int kick)
 		return NULL;
 	}
 	if (c.rule && c.rule->action == RULE_REJECT) {
-		/* Not here: the outcome may free the message while a caller
-		 * still walks its recipients.  Active until then. */
-		rcpt_move(r, QR_ACTIVE);
-		if (nrefusals == refusals_cap) {
-			refusals_cap = refusals_cap ? refusals_cap * 2 : 16;
-			refusals = realloc(refusals, (size_t)refusals_cap *
-			    sizeof(*refusals));
-			if (refusals == NULL)
-				fatal("refusals");
-		}
-		refusals[nrefusals++] = r;
-		timer_add(&refuse_timer, 0);
+		routing_refuse(r, c.rule);
 		return NULL;
 	}
 	d = dest_get(&c);
@@ -181,30 +199,6 @@ routing_place(struct qrcpt *r, int kick)
 	if (kick)
 		dest_kick(d);
 	return d;
-}
-
-/* Recipients a rule refused when they became ready (routing_place). */
-static void
-refuse_due(struct ev_timer *t)
-{
-	struct qrcpt **v = refusals;
-	int n = nrefusals;
-	struct choice c;
-
-	refusals = NULL;
-	nrefusals = refusals_cap = 0;
-	for (int i = 0; i < n; i++) {
-		struct qrcpt *r = v[i];
-
-		routing_choose(r, &c);
-		if (c.rule && c.rule->action == RULE_REJECT) {
-			rule_refuses(r, c.rule);
-			continue;
-		}
-		routing_place(r, 1);	/* the rule changed meanwhile */
-	}
-	free(v);
-	routing_arm_retry();
 }
 
 static void
@@ -271,5 +265,4 @@ void
 routing_init(void)
 {
 	timer_init(&retry_timer, retry_due, NULL);
-	timer_init(&refuse_timer, refuse_due, NULL);
 }
