@@ -20,6 +20,20 @@ struct qmsg *queue_msg_new(const char *sender, const char *subaccount,
 	    int nrcpt);
 void	 queue_shutdown(void);
 
+/*
+ * Routing rules (routing.c).  routing_rule(): the rule that decides for
+ * what rm tells of a message (NULL: the defaults, or not known yet
+ * before DATA).  routing_decide(): the same, for a recipient of a new
+ * message at the end of DATA, with the decision kept in *route: the
+ * session puts it in the recipient (qrcpt.route), and the queue follows
+ * it.
+ */
+struct rule;
+struct rule_msg;
+const struct rule *routing_rule(const struct rule_msg *rm);
+const struct rule *routing_decide(const struct rule_msg *rm,
+	    struct rcpt_route *route);
+
 struct queue_stats {
 	int	messages;
 	int	recipients;

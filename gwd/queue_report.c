@@ -120,9 +120,9 @@ qdest_via(struct dest **via, char *tried, struct qrcpt *r)
 
 	if (r->state == QR_READY || r->state == QR_ACTIVE)
 		d = r->dest;
-	else if (*via == NULL && !*tried && r->policy_gen != 0) {
+	else if (*via == NULL && !*tried && r->route.gen != 0) {
 		policy_now(&gen);
-		if (r->policy_gen == gen) {
+		if (r->route.gen == gen) {
 			*tried = 1;
 			routing_choose(r, &c);
 			d = dest_find(c.name);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "policy.h"
+#include "queue.h"
 #include "queue_int.h"
 #include "rules.h"
 #include "schedule.h"
@@ -59,9 +60,65 @@ log_routed(const struct qrcpt *r, const struct rule *ru, int pos)
 }
 
 /*
- * Try the rules for r, if the policy changed since they were last tried.
- * A rule that looks at headers needs the message: it is read from
- * queue.db if not in memory, and dropped again after.
+ * The one place where routing rules are tried: the first that matches
+ * what rm tells of a message decides.  Its index, RULES_NONE (the
+ * defaults) or RULES_UNKNOWN (a rule needs the size or the headers,
+ * not given yet).
+ */
+static int
+rule_index(const struct policy *p, const struct rule_msg *rm)
+{
+	return rules_match(p->rules, p->nrules, rm);
+}
+
+/* Record a decision (an index from rule_index). */
+static void
+route_set(struct rcpt_route *route, const struct policy *p, int gen, int i)
+{
+	route->gen = i == RULES_UNKNOWN ? 0 : gen;
+	route->rule = i >= 0 ? i : -1;
+	route->rule_id = i >= 0 ? p->rules[i].id : 0;
+}
+
+/*
+ * The rule that decides for a recipient of what rm tells of a message,
+ * under the policy now; NULL: the defaults, or (before DATA) a rule
+ * that needs the size or the headers comes first.
+ */
+const struct rule *
+routing_rule(const struct rule_msg *rm)
+{
+	const struct policy *p;
+	int gen, i;
+
+	p = policy_now(&gen);
+	i = rule_index(p, rm);
+	return i >= 0 ? &p->rules[i] : NULL;
+}
+
+/*
+ * The routing decision for a recipient of a new message, made once at
+ * the end of DATA from the message as its client sent it (rm: size and
+ * header section) and kept in *route, to be carried into the queue with
+ * the recipient.  The rule, or NULL for the defaults.
+ */
+const struct rule *
+routing_decide(const struct rule_msg *rm, struct rcpt_route *route)
+{
+	const struct policy *p;
+	int gen, i;
+
+	p = policy_now(&gen);
+	i = rule_index(p, rm);
+	route_set(route, p, gen, i);
+	return i >= 0 ? &p->rules[i] : NULL;
+}
+
+/*
+ * Decide again for r, under a policy it was not decided under (changed
+ * since, or r was loaded at start-up or is a DSN's), from the queued
+ * message: read from queue.db if not in memory when a rule needs the
+ * headers, and dropped again after.
  */
 void
 routing_match(struct qrcpt *r, const struct policy *p, int gen)
@@ -69,10 +126,11 @@ routing_match(struct qrcpt *r, const struct policy *p, int gen)
 	struct qmsg *m = r->msg;
 	struct rule_msg rm = { m->subaccount, m->sender, r->addr,
 	    (int64_t)m->size, NULL, 0 };
-	int had = m->body != NULL, i, old = r->rule;
-	int64_t old_id = r->policy_gen && old >= 0 ? r->rule_id : 0;
+	int had = m->body != NULL, i;
+	int64_t old_id = r->route.gen && r->route.rule >= 0 ?
+	    r->route.rule_id : 0;
 
-	i = rules_match(p->rules, p->nrules, &rm);
+	i = rule_index(p, &rm);
 	if (i == RULES_UNKNOWN) {
 		if (queue_load_body(m) == -1) {
 			log_warnx("qid=%s: message unreadable, routing rules "
@@ -81,15 +139,13 @@ routing_match(struct qrcpt *r, const struct policy *p, int gen)
 		} else {
 			rm.headers = m->body;
 			rm.hlen = m->bodylen;
-			i = rules_match(p->rules, p->nrules, &rm);
+			i = rule_index(p, &rm);
 			queue_release_body(m);
 			if (!had && m->body_users == 0)
 				qmsg_drop_body(m);
 		}
 	}
-	r->policy_gen = gen;
-	r->rule = i >= 0 ? i : -1;
-	r->rule_id = i >= 0 ? p->rules[i].id : 0;
+	route_set(&r->route, p, gen, i);
 	if (i >= 0 && p->rules[i].id != old_id)
 		log_routed(r, &p->rules[i], i + 1);
 }
@@ -102,10 +158,10 @@ routing_choose(struct qrcpt *r, struct choice *c)
 	int gen, n;
 
 	p = policy_now(&gen);
-	if (r->policy_gen != gen)
+	if (r->route.gen != gen)
 		routing_match(r, p, gen);
 	memset(c, 0, sizeof(*c));
-	ru = c->rule = r->rule >= 0 ? &p->rules[r->rule] : NULL;
+	ru = c->rule = r->route.rule >= 0 ? &p->rules[r->route.rule] : NULL;
 	c->prio = ru && ru->prio >= 0 ? ru->prio : PRIO_TRANSACTIONAL;
 	c->tls = ru && ru->tls >= 0 ? ru->tls : (int)gcfg->relay.tls;
 	c->pool = ru ? policy_pool(p, ru->pool) : NULL;
@@ -248,12 +304,22 @@ routing_add(struct qmsg *m)
 	const struct policy *p;
 	int gen;
 
-	/* The rules first, while the headers are at hand: a body that
-	 * does not fit the cache would be read back for them. */
+	/* The decision made at the end of DATA stands, and goes in the
+	 * lifecycle now that the message is stored.  Without one (a DSN;
+	 * or the policy changed meanwhile), the rules are tried now, while
+	 * the headers are at hand: a body that does not fit the cache
+	 * would be read back for them. */
 	p = policy_now(&gen);
 	for (int i = 0; i < m->nrcpt; i++) {
-		m->rcpt[i].msg = m;
-		routing_match(&m->rcpt[i], p, gen);
+		struct qrcpt *r = &m->rcpt[i];
+
+		r->msg = m;
+		if (r->route.gen != gen) {
+			r->route.gen = 0;
+			routing_match(r, p, gen);
+		} else if (r->route.rule >= 0)
+			log_routed(r, &p->rules[r->route.rule],
+			    r->route.rule + 1);
 	}
 	qmsg_cache_body(m);
 	routing_schedule(m, sched_unix_s());
