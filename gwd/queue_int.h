@@ -3,9 +3,11 @@
  * scheduler's face to the rest of gwd, schedule.h its interface with
  * the delivery client (mta.c).
  *
- *   queue.c          entry points: start-up, new mail, shutdown
+ * The files in layers: each calls only files below it.
+ *
  *   queue_admin.c    gwctl queue flush/hold/release/delete/bounce
  *   queue_report.c   counters, queued recipients per domain, pools
+ *   queue.c          entry points: start-up, new mail, shutdown
  *   outcome.c        the end of an attempt: classify, record, move on
  *   dsn_queue.c      DSNs to senders
  *   routing.c        routing decisions; where a recipient goes next
@@ -13,6 +15,11 @@
  *   throttle.c       limits, shared MX-host budgets, adaptive backoff
  *   rcpt.c           the recipient state machine and the counters
  *   qmsg.c           the message registry and the body cache
+ *
+ * Two calls go up, neither inside a caller's call: dest.c applies a
+ * finished job's outcome from the loop through the function queue.c
+ * gave it (outcome_apply), and mta.c, which dest.c drives, reports
+ * back through schedule.h's dest_* calls, which never free anything.
  */
 #ifndef GW_QUEUE_INT_H
 #define GW_QUEUE_INT_H
