@@ -5,6 +5,8 @@
  * from them.
  * Exposure: none from the network directly; route failures and
  * connection errors arrive already parsed.
+ * Diagnostics: allocation failure is fatal; route and connection
+ * failures become the outcome of the jobs that wait.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -4,6 +4,8 @@
  * by the same store op that ends them, queued once that op committed.
  * Standards: RFC 3464 (DSN), RFC 3461.
  * Exposure: remote replies (already parsed) are quoted in the report.
+ * Diagnostics: a DSN that cannot be built or stored is logged and
+ * dropped; the failed recipients still end.
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -6,6 +6,8 @@
  * Standards: RFC 5321 4.5.4 (retry strategy), RFC 3463.
  * Exposure: none from the network directly; remote replies arrive
  * already parsed (reply.c) and are only copied into logs and DSNs.
+ * Diagnostics: allocation failure is fatal; whether the op commits is
+ * the store's to say (its done()).
  *
  * Each outcome is made durable by a store op before the recipient is
  * forgotten; a bounce's DSN is inserted in the same op, so a crash can

@@ -3,6 +3,8 @@
  * by queue id and in arrival order, and the bodies kept in memory while
  * deliveries need them (read back from queue.db otherwise).
  * Exposure: none from the network; bodies come from the store.
+ * Diagnostics: allocation failure is fatal; a body queue.db cannot give
+ * back is an error return (queue_load_body).
  */
 #include <stdint.h>
 #include <stdio.h>

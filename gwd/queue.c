@@ -4,6 +4,8 @@
  * is split by concern; queue_int.h names the files and their layers.
  * Standards: RFC 5321 4.5.4 (retry strategy).
  * Exposure: none from the network directly.
+ * Diagnostics: queue_init() returns -1 with a message when queue.db
+ * cannot be read.
  *
  * Every recipient is in exactly one place: waiting in the retry heap,
  * ready in a job of its destination, active in a transaction, held with

@@ -3,6 +3,8 @@
  * hold, release, delete, bounce through the control socket).
  * Exposure: requests come from root or gwd's group (control.c) and are
  * parsed by ctlproto.c; they name queue ids, never addresses to trust.
+ * Diagnostics: what cannot be done goes back to the admin (QA_UNCHANGED,
+ * QA_BUSY and why); a failed commit reaches done().
  */
 #include <stdint.h>
 #include <stdio.h>

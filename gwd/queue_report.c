@@ -4,6 +4,7 @@
  * (qshape-style: gwctl queue domains) and the IP pools with their live
  * figures.
  * Exposure: none; what it reports is already in memory.
+ * Diagnostics: nothing fails but allocation, which is fatal.
  */
 #include <stdint.h>
 #include <stdio.h>

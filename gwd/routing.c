@@ -4,6 +4,8 @@
  * next (a job of its destination, the retry heap, a rule's hold or
  * refusal); the retry timer.
  * Exposure: none from the network; header rules read queued messages.
+ * Diagnostics: allocation failure is fatal; a queued message that
+ * cannot be read is routed by the rules that need no headers (logged).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -5,6 +5,7 @@
  * host; and the adaptive backoff when the remote side says it gets too
  * much, with its gradual recovery.
  * Exposure: none from the network; remote replies arrive parsed.
+ * Diagnostics: nothing fails but allocation, which is fatal.
  */
 #include <stdint.h>
 #include <stdlib.h>
