@@ -37,15 +37,13 @@ queue_stats(struct queue_stats *st)
 	st->oldest_us = queue_first() ? queue_first()->received_us : 0;
 }
 
-const int queue_age_min[QUEUE_AGES - 1] = { 5, 10, 20, 40, 80 };
-
 static int
 qdest_age(int64_t age_us)
 {
 	int i;
 
 	for (i = 0; i < QUEUE_AGES - 1; i++)
-		if (age_us < queue_age_min[i] * US_PER_MIN)
+		if (age_us < ctl_age_min[i] * US_PER_MIN)
 			break;
 	return i;
 }
