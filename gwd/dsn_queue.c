@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "config.h"
 #include "dsn.h"
+#include "event.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -104,11 +105,11 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	op->done = dsn_queue_committed;
 	gm.dsn_total++;
 
-	ev = store_op_event(op, "dsn", m->qid);
+	ev = store_op_event(op, event_name(EV_DSN), m->qid);
 	ev->recipient = xstrdup(m->sender);
 	if (asprintf(&ev->detail, "dsn_qid=%s", n->qid) == -1)
 		ev->detail = NULL;
-	ev = store_op_event(op, "received", n->qid);
+	ev = store_op_event(op, event_name(EV_RECEIVED), n->qid);
 	ev->subaccount = xstrdup(m->subaccount);
 	ev->sender = xstrdup("");
 	ev->recipient = xstrdup(m->sender);

@@ -22,6 +22,7 @@
 #include "bounce.h"
 #include "config.h"
 #include "dsn.h"
+#include "event.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -47,14 +48,14 @@ enum outcome {
 };
 
 static const struct {
-	const char	*event;		/* the attempt's audit event */
+	enum event_action event;	/* the attempt's audit event */
 	uint64_t	*metric;
 	int		 failed;	/* final, and the sender hears */
 } oc[] = {
-	[OC_DELIVERED] = { "delivered", &gm.delivered_total, 0 },
-	[OC_DEFERRED] = { "deferred", &gm.deferred_total, 0 },
-	[OC_EXPIRED] = { "deferred", &gm.expired_total, 1 },
-	[OC_BOUNCED] = { "bounced", &gm.bounced_total, 1 },
+	[OC_DELIVERED] = { EV_DELIVERED, &gm.delivered_total, 0 },
+	[OC_DEFERRED] = { EV_DEFERRED, &gm.deferred_total, 0 },
+	[OC_EXPIRED] = { EV_DEFERRED, &gm.expired_total, 1 },
+	[OC_BOUNCED] = { EV_BOUNCED, &gm.bounced_total, 1 },
 };
 
 /* What one job's outcomes gather: one store op, one DSN. */
@@ -159,7 +160,7 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	(*oc[o].metric)++;
 	if (j->dest && j->dest->pcount)
 		pool_count_add(j->dest->pcount, o);
-	ev = store_op_event(a->op, oc[o].event, m->qid);
+	ev = store_op_event(a->op, event_name(oc[o].event), m->qid);
 	fill_attempt(ev, j, res, r, cls);
 	/* A mailbox that does not exist stays so: later mail of the
 	 * subaccount to it is refused at RCPT.  Not for DSNs: the
@@ -171,7 +172,7 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	    !(m->flags & QMSG_DSN))
 		pause_outcome(a->op, m->subaccount, o == OC_BOUNCED, ev->ts);
 	if (o == OC_EXPIRED) {
-		ev = store_op_event(a->op, "expired", m->qid);
+		ev = store_op_event(a->op, event_name(EV_EXPIRED), m->qid);
 		ev->recipient = xstrdup(r->addr);
 		ev->sender = xstrdup(m->sender);
 		ev->subaccount = xstrdup(m->subaccount);

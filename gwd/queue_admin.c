@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "dsn.h"
+#include "event.h"
 #include "log.h"
 #include "metrics.h"
 #include "queue.h"
@@ -71,10 +72,11 @@ admin_op(void (*fn)(void *, int, const char *), void *arg)
 }
 
 static struct audit_event *
-admin_event(struct store_op *op, const char *action, const struct qmsg *m,
-    const struct qrcpt *r, const char *detail)
+admin_event(struct store_op *op, enum event_action action,
+    const struct qmsg *m, const struct qrcpt *r, const char *detail)
 {
-	struct audit_event *ev = store_op_event(op, action, m->qid);
+	struct audit_event *ev = store_op_event(op, event_name(action),
+	    m->qid);
 
 	ev->sender = xstrdup(m->sender);
 	ev->subaccount = xstrdup(m->subaccount);
@@ -103,7 +105,7 @@ admin_hold(struct qmsg *m, struct store_op *op, const char **why)
 	qmsg_maybe_drop_body(m);
 	op->held_msg = m->dbid;
 	op->held = 1;
-	admin_event(op, "held", m, NULL, active ? "held by admin; "
+	admin_event(op, EV_HELD, m, NULL, active ? "held by admin; "
 	    "recipients in delivery now finish their attempt" :
 	    "held by admin");
 	if (active)
@@ -135,7 +137,7 @@ admin_release(struct qmsg *m, struct store_op *op, const char **why)
 	routing_arm_retry();
 	op->held_msg = m->dbid;
 	op->held = 2;		/* released: no rule holds it again */
-	admin_event(op, "released", m, NULL, "released by admin");
+	admin_event(op, EV_RELEASED, m, NULL, "released by admin");
 	return QA_DONE;
 }
 
@@ -169,7 +171,7 @@ admin_flush(struct qmsg *m, const char *domain, struct store_op *op,
 	}
 	snprintf(detail, sizeof(detail), "flushed by admin: %d recipient%s "
 	    "retried now", n, n == 1 ? "" : "s");
-	admin_event(op, "flushed", m, NULL, detail);
+	admin_event(op, EV_FLUSHED, m, NULL, detail);
 	return QA_DONE;
 }
 
@@ -205,7 +207,7 @@ admin_delete(struct qmsg *m, struct store_op *op, const char **why)
 	msg_unschedule(m);
 	for (int i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].state != QR_DONE)
-			admin_event(op, "deleted", m, &m->rcpt[i],
+			admin_event(op, EV_DELETED, m, &m->rcpt[i],
 			    "deleted by admin without delivery");
 	admin_finish(m, op);
 	return QA_DONE;
@@ -230,7 +232,7 @@ admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 		    "administrator%s%s", r->last_reply ? "; last error: " : "",
 		    r->last_reply ? r->last_reply : "") == -1)
 			fatal("asprintf");
-		ev = admin_event(op, "bounced", m, r, "bounced by admin");
+		ev = admin_event(op, EV_BOUNCED, m, r, "bounced by admin");
 		ev->reply_status = xstrdup("5.0.0");
 		gm.bounced_total++;
 		fr[nfr].address = r->addr;

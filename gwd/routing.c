@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "event.h"
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
@@ -46,7 +47,7 @@ routing_arm_retry(void)
 static void
 log_routed(const struct qrcpt *r, const struct rule *ru, int pos)
 {
-	struct audit_event *ev = audit_new("routed", r->msg->qid);
+	struct audit_event *ev = audit_new(event_name(EV_ROUTED), r->msg->qid);
 	char *d;
 
 	ev->recipient = xstrdup(r->addr);
