@@ -288,28 +288,18 @@ ctlq_act(struct ctl_req *q, struct qmsg *m)
 	q->pending--;
 }
 
-/*
- * ALL, or flush --domain: every message (with recipients there).  The
- * queue ids are taken first and looked up one by one, since an action
- * may free messages other than its own (queue.h).
- */
+/* ALL, or flush --domain: every message (with recipients there).  An
+ * action may free its own message, never another (queue.h). */
 static void
 ctlq_act_every(struct ctl_req *q)
 {
-	char (*ids)[QID_LEN + 1];
-	struct qmsg *m;
-	size_t n = 0, cap = 0;
+	struct qmsg *m, *next;
 
-	for (m = queue_first(); m; m = m->qnext)
-		cap++;
-	ids = xcalloc(cap ? cap : 1, sizeof(*ids));
-	for (m = queue_first(); m && n < cap; m = m->qnext)
+	for (m = queue_first(); m; m = next) {
+		next = m->qnext;
 		if (q->cmd.all || msg_matches(m, &q->cmd))
-			memcpy(ids[n++], m->qid, sizeof(ids[0]));
-	for (size_t i = 0; i < n; i++)
-		if ((m = queue_find(ids[i])) != NULL)
 			ctlq_act(q, m);
-	free(ids);
+	}
 }
 
 static void

@@ -76,7 +76,8 @@ class Sink:
     sink.data_reply = lambda msg: "451 4.3.0 try later" or None
     """
 
-    def __init__(self, host="127.0.0.1", port=None, tls_context=None):
+    def __init__(self, host="127.0.0.1", port=None, tls_context=None,
+                 size_limit=64 << 20):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP
 
@@ -148,7 +149,7 @@ class Sink:
         if tls_context is not None:
             kw["tls_context"] = tls_context
         self.controller = Ctl(Handler(), hostname=host, port=self.port,
-                              decode_data=False, data_size_limit=64 << 20,
+                              decode_data=False, data_size_limit=size_limit,
                               ready_timeout=10, **kw)
         self.controller.start()
 
