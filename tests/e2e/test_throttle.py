@@ -1,0 +1,31 @@
+"""What slows a destination down and what does not, against the real
+gwd: greylisting (issue 18: one greylisted mailbox halved the
+connections of its whole domain).
+"""
+from conftest import control, smarthost, submit, wait_for
+
+
+def started(gw_factory, relay, **settings):
+    g = gw_factory(relay=relay, settings=settings).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    return g
+
+
+def test_greylisting_defers_its_mailbox_not_the_domain(gw_factory, sink):
+    sink.rcpt_reply = lambda a: ("451 4.7.1 Please try again later"
+                                 if a.startswith("grey@") else None)
+    g = started(gw_factory, smarthost(sink))
+    submit(g, ["grey@dest.test"], subject="grey")
+    ev = wait_for(lambda: g.events("action='deferred'"), what="deferral")
+    assert ev[0]["reply_status"] == "4.7.1"
+    assert ev[0]["class"] == "greylist"
+    for i in range(5):
+        submit(g, ["u%d@dest.test" % i], subject="u%d" % i)
+    sink.wait_count(5)
+    assert "throttled by the remote side" not in g.logtext()
+    line = [x for x in control(g, "destinations").splitlines()
+            if x.startswith("dest dest.test ")][0]
+    assert "throttled=0" in line and "gap_ms=0 " in line, line
+    rows = g.tool("gwsearch", "--format", "jsonl", "class:greylist").stdout
+    assert "grey@dest.test" in rows
+
