@@ -152,7 +152,9 @@ int	 throttle_room(const struct dest *);
 void	 throttle_conn(struct dest *, int delta);
 void	 throttle_forget(struct dest *);
 void	 throttle_group(struct dest *, const struct route_result *);
-void	 throttle_backoff(struct dest *, const struct job_result *);
+int	 throttle_backoff(struct dest *, int64_t started, int code,
+	    const char *status, const char *text);
+int	 throttle_success(struct dest *, int64_t started);
 int	 throttle_recover(struct dest *);
 int	 throttle_active(const struct dest *);
 

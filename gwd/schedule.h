@@ -95,9 +95,11 @@ struct dest {
 	int		 cwnd;		/* connections allowed now */
 	int64_t		 gap_ms;	/* backoff: at least this between
 					   messages */
-	int64_t		 next_send;	/* monotonic ms: no job before */
-	int64_t		 calm_since;	/* last throttling reply, or the
-					   last recovery step */
+	int64_t		 last_send;	/* monotonic ms: the last job began */
+	int64_t		 backoff_at;	/* the last step down: attempts
+					   begun before it are one burst */
+	int64_t		 calm_since;	/* the last step down, or the last
+					   step up for calm */
 	struct tgroup	*grp;		/* a shared MX-host throttle, or NULL */
 	struct ev_timer	 pace;		/* the next job may go */
 	struct ev_timer	 recover;	/* the next recovery step */

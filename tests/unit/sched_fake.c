@@ -393,7 +393,7 @@ resolve_all(void)
 }
 
 /* Fake delivery client: the test plays each connection. */
-struct mta		*conns[64];
+struct mta		*conns[256];
 int			 nconns;
 int			 prios[64], nprios;	/* the jobs run, in order */
 
@@ -403,7 +403,7 @@ mta_start(struct dest *d, const struct route_result *route)
 	struct mta *m = xcalloc(1, sizeof(*m));
 
 	m->d = d;
-	assert_true(nconns < 64);
+	assert_true(nconns < (int)(sizeof(conns) / sizeof(conns[0])));
 	conns[nconns++] = m;
 }
 

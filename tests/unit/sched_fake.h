@@ -58,7 +58,7 @@ struct mta {
 	struct mta	*next_idle;
 	int		 up, shut, closed;
 };
-extern struct mta	*conns[64];
+extern struct mta	*conns[256];
 extern int		 nconns;
 extern int		 prios[64], nprios;	/* each job's class, in order */
 /* Set up: it asks for work, as mta.c's would. */
