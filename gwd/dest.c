@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "bounce.h"
 #include "config.h"
 #include "hmap.h"
 #include "log.h"
@@ -237,7 +238,10 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 			    sizeof(j->res[i].status));
 			j->res[i].text = xstrdup(text);
 		}
-		j->started_ms = loop_now();
+		/* The attempt began with the connection that failed, if
+		 * any: a throttling reply then is as old as it. */
+		j->started_ms = hop && hop->started_ms ? hop->started_ms :
+		    loop_now();
 		if (hop)
 			j->hop = *hop;
 		dest_job_done(j);
@@ -405,6 +409,11 @@ void
 dest_conn_failed(struct dest *d, int code, const char *status,
     const char *text, const struct hop *hop)
 {
+	/* A server that turned us away for being sent too much (a 421
+	 * greeting: "too many connections") slows d down as a reply in a
+	 * transaction would, also when other connections carry on. */
+	if (hop && bounce_classify(code, status, text) == BC_THROTTLED)
+		throttle_backoff(d, hop->started_ms, code, status, text);
 	/* The failing connection still counts in nconn and nconnecting.
 	 * If no other connection is working, nothing here can be reached:
 	 * what waits would meet the same fate, so it is deferred with this

@@ -30,9 +30,12 @@ struct job_result {
  * The next hop of an attempt as the audit log records it: who, and how
  * TLS went.  tls_verified: 1 the certificate chains to the CA store and
  * matches the host name, 0 it does not (tls_note says why), -1 no TLS
- * (tls_note may say why not).
+ * (tls_note may say why not).  started_ms: when the connection began,
+ * which tells whether a throttling reply at its greeting is news
+ * (throttle.c).
  */
 struct hop {
+	int64_t		 started_ms;	/* monotonic; 0: no connection */
 	char		 host[256];
 	char		 ip[64];
 	char		 tls[128];	/* "TLSv1.3 TLS_AES_128_GCM..." */

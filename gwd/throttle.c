@@ -175,9 +175,9 @@ throttle_group(struct dest *d, const struct route_result *res)
 }
 
 /*
- * The remote side asked for less mail (a reply of class throttled) in
- * answer to an attempt begun at started (monotonic ms): halve the
- * connections, space messages out.
+ * The remote side asked for less mail (a reply of class throttled, in
+ * a transaction or at the greeting) in answer to an attempt begun at
+ * started (monotonic ms): halve the connections, space messages out.
  * Not when the attempt began before the last step down: that is the
  * same burst.  1: d stepped down.
  */

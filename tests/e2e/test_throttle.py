@@ -1,8 +1,12 @@
 """What slows a destination down and what does not, against the real
 gwd: a burst of "451 try again later" (issue 21: it throttled a
 destination for minutes), greylisting (issue 18: one greylisted mailbox
-halved the connections of its whole domain).
+halved the connections of its whole domain), a 421 greeting (issue 21:
+logged as a routing failure, and no slowing down).
 """
+import socket
+import threading
+
 import burst
 from conftest import control, smarthost, submit, wait_for
 
@@ -43,4 +47,73 @@ def test_greylisting_defers_its_mailbox_not_the_domain(gw_factory, sink):
     assert "throttled=0" in line and "gap_ms=0 " in line, line
     rows = g.tool("gwsearch", "--format", "jsonl", "class:greylist").stdout
     assert "grey@dest.test" in rows
+
+
+class Gate:
+    """A TCP front of a sink: while shut, each connection is greeted with
+    a 421 and closed; while open, bytes pass both ways."""
+
+    GREETING = (b"421 4.7.0 mx.dest.test Too many connections from "
+                b"127.0.0.1, try again later\r\n")
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.shut = True
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.sock.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.shut:
+                c.sendall(self.GREETING)
+                c.close()
+                continue
+            up = socket.create_connection((self.sink.host, self.sink.port))
+            for a, b in ((c, up), (up, c)):
+                threading.Thread(target=self._pipe, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def stop(self):
+        self.sock.close()
+
+
+def test_421_greeting_is_throttling_not_routing(gw_factory, sink):
+    gate = Gate(sink)
+    try:
+        g = started(gw_factory, {"mode": "smarthost", "host": "127.0.0.1",
+                                 "port": gate.port, "tls": "none"})
+        submit(g, ["a@dest.test"])
+        ev = wait_for(lambda: g.events("action='deferred'"), what="deferral")
+        assert (ev[0]["reply_code"], ev[0]["reply_status"]) == (421, "4.7.0")
+        assert ev[0]["class"] == "throttled"
+        assert "Too many connections" in ev[0]["reply_text"]
+        assert "throttled by the remote side (421 4.7.0" in g.logtext()
+        gate.shut = False
+        assert sink.wait_count(1, timeout=30)[0].rcpt_tos == ["a@dest.test"]
+        wait_for(lambda: g.queue_count() == 0, what="queue empty")
+    finally:
+        gate.stop()
 

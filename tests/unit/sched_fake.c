@@ -403,6 +403,7 @@ mta_start(struct dest *d, const struct route_result *route)
 	struct mta *m = xcalloc(1, sizeof(*m));
 
 	m->d = d;
+	m->started = fake_ms;
 	assert_true(nconns < (int)(sizeof(conns) / sizeof(conns[0])));
 	conns[nconns++] = m;
 }
@@ -500,4 +501,18 @@ conn_close(struct mta *m)
 	dest_idle_remove(m->d, m);
 	m->closed = 1;
 	dest_conn_closed(m->d, m, m->up);
+}
+
+void
+conn_fail(struct mta *m, int code, const char *status, const char *text)
+{
+	struct hop h;
+
+	assert_false(m->up);
+	memset(&h, 0, sizeof(h));
+	h.started_ms = m->started;
+	gw_strlcpy(h.host, "mx.test", sizeof(h.host));
+	dest_conn_failed(m->d, code, status, text, &h);
+	m->closed = 1;
+	dest_conn_closed(m->d, m, 0);
 }

@@ -56,6 +56,7 @@ struct mta {
 	struct dest	*d;
 	struct job	*job;
 	struct mta	*next_idle;
+	int64_t		 started;	/* loop_now() at mta_start() */
 	int		 up, shut, closed;
 };
 extern struct mta	*conns[256];
@@ -68,5 +69,9 @@ void	 conn_up(struct mta *);
 void	 conn_finish(struct mta *, int code, const char *status,
 	    const char *text);
 void	 conn_close(struct mta *);
+/* Setup failed on every target with this reply (a 421 greeting, say):
+ * reported and closed, as mta.c's next_target() does. */
+void	 conn_fail(struct mta *, int code, const char *status,
+	    const char *text);
 
 #endif

@@ -504,6 +504,26 @@ test_greylisting_slows_nothing(void **state)
 	drain();
 }
 
+/* Issue 21: a 421 greeting ("too many connections") slows the
+ * destination down, also while another connection carries on, and
+ * the connections turned away together are one signal. */
+static void
+test_421_greeting_slows_the_destination(void **state)
+{
+	struct dest *d = four_connections();
+
+	conn_up(conns[0]);
+	for (int i = 1; i < 4; i++)
+		conn_fail(conns[i], 421, "4.7.0", "mx.test[127.0.0.1] refused "
+		    "to talk to us: 421 4.7.0 Too many connections from "
+		    "192.0.2.1");
+	assert_int_equal(d->cwnd, 2);
+	assert_int_equal(d->gap_ms, 1000);
+	assert_int_equal(d->nconn, 2);		/* the first and a new one */
+	relay_connections(1);
+	drain();
+}
+
 /*
  * The sink of issue 21: "451 4.3.0 try again later" for fault_ms, then
  * 250; every transaction takes SVC_MS.  n messages are queued at once;
@@ -751,6 +771,7 @@ main(void)
 		cmocka_unit_test(test_deliveries_loosen_step_by_step),
 		cmocka_unit_test(test_calm_recovery),
 		cmocka_unit_test(test_greylisting_slows_nothing),
+		cmocka_unit_test(test_421_greeting_slows_the_destination),
 		cmocka_unit_test(
 		    test_451_burst_drains_within_twice_the_fault_free_time),
 		cmocka_unit_test(test_outcomes),
