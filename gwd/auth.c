@@ -39,6 +39,7 @@ static struct hmap		 byname;
 /* Routing rules, pools, throttles: the same snapshot as the accounts. */
 static struct policy		 pol;
 static int			 pol_gen;
+static void			(*pol_changed)(unsigned);
 
 /* Successful checks are remembered (keyed by an HMAC under a per-process
  * secret) so an application that logs in per message pays scrypt once. */
@@ -178,15 +179,17 @@ row_apikey(sqlite3_stmt *st, void *arg)
  * previous ones stay, as the DKIM keys, the policy and the suppression
  * list below keep theirs.  A partial table would lock out the
  * subaccounts past the failure, or drop an allowlist or an API key.
- * 0, or -1 with the reason in err.
+ * 0, or -1 with the reason in err; *changed: the parts of the policy
+ * that changed (POLICY_*), and only then a new policy generation.
  */
 static int
-load(char *err, size_t errsz)
+load(char *err, size_t errsz, unsigned *changed)
 {
 	struct snap sn = { NULL, 0, 0 };
 	struct policy np;
 	int nk;
 
+	*changed = 0;
 	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "%s", sqlite3_errmsg(gdb));
 		return -1;
@@ -217,6 +220,11 @@ load(char *err, size_t errsz)
 		    "previous ones: %s", sqlite3_errmsg(gdb));
 		np = pol;
 		memset(&pol, 0, sizeof(pol));
+	} else if ((*changed = policy_diff(&pol, &np)) == 0) {
+		/* Another table changed: the queue has nothing to redo. */
+		policy_free(&np);
+		np = pol;
+		memset(&pol, 0, sizeof(pol));
 	} else
 		pol_gen++;
 	/* And the admins' suppression list. */
@@ -242,6 +250,7 @@ int
 accounts_init(const char *state_dir, char *err, size_t errsz)
 {
 	char why[256];
+	unsigned changed;
 	sqlite3 *db;
 
 	/* gwctl owns gw.db; if it was never run, create the empty schema so
@@ -256,7 +265,7 @@ accounts_init(const char *state_dir, char *err, size_t errsz)
 	hmap_init(&fails);
 	random_bytes(cache_secret, sizeof(cache_secret));
 	data_version = db_data_version(gdb);
-	if (load(why, sizeof(why)) == -1) {
+	if (load(why, sizeof(why), &changed) == -1) {
 		snprintf(err, errsz, "gw.db: %s", why);
 		return -1;
 	}
@@ -276,10 +285,11 @@ accounts_poll(void)
 	static char failed[256];
 	char why[256];
 	int v = db_data_version(gdb);
+	unsigned changed;
 
 	if (v == data_version || v < 0)
 		return;
-	if (load(why, sizeof(why)) == -1) {
+	if (load(why, sizeof(why), &changed) == -1) {
 		if (strcmp(why, failed) != 0)
 			log_warnx("gw.db: cannot read the subaccounts, keeping "
 			    "the previous ones (%d): %s", naccts, why);
@@ -290,6 +300,14 @@ accounts_poll(void)
 	failed[0] = '\0';
 	log_info("subaccounts reloaded: %d, active DKIM keys: %d, "
 	    "routing rules: %d", naccts, ndkim, pol.nrules);
+	if (changed && pol_changed)
+		pol_changed(changed);
+}
+
+void
+policy_on_change(void (*fn)(unsigned what))
+{
+	pol_changed = fn;
 }
 
 void

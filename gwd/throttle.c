@@ -119,14 +119,18 @@ throttle_conn(struct dest *d, int delta)
 		d->grp->nconn += delta;
 }
 
-/* d leaves its shared budget (it is forgotten, or has its own now). */
+/* d leaves its shared budget (it is forgotten, or has its own now),
+ * taking its connections with it. */
 void
 throttle_forget(struct dest *d)
 {
 	struct tgroup *g = d->grp;
 
 	d->grp = NULL;
-	if (g && --g->refs == 0) {
+	if (g == NULL)
+		return;
+	g->nconn -= d->nconn;
+	if (--g->refs == 0) {
 		hmap_del(&tgroups, g->key);
 		free(g->key);
 		free(g);
@@ -134,10 +138,11 @@ throttle_forget(struct dest *d)
 }
 
 /*
- * After an MX lookup: unless the recipient domain has a throttle of its
- * own, one that matches an MX host name puts d in that host's budget.
- * Only while d has no connections (they count in the group they
- * started in).
+ * After an MX lookup, and when the policy changes: unless the recipient
+ * domain has a throttle of its own, one that matches an MX host name
+ * puts d in that host's budget, with the throttle's limits as they are
+ * now.  d's open connections move with it: a group counts those of its
+ * members, each closing connection leaves the group d is in then.
  */
 void
 throttle_group(struct dest *d, const struct route_result *res)
@@ -147,7 +152,7 @@ throttle_group(struct dest *d, const struct route_result *res)
 	struct tgroup *g;
 	int gen;
 
-	if (d->domain == NULL || d->nconn > 0)
+	if (d->domain == NULL)
 		return;
 	p = policy_now(&gen);
 	if (policy_throttle(p, d->domain) == NULL)
@@ -166,12 +171,32 @@ throttle_group(struct dest *d, const struct route_result *res)
 		throttle_forget(d);
 		d->grp = g;
 		g->refs++;
+		g->nconn += d->nconn;
 	}
 	g->max_conn = th->connections > 0 ? th->connections :
 	    gcfg->relay.connections;
 	g->per_minute = th->per_minute > 0 ? th->per_minute : 0;
 	if (th->per_connection > 0)
 		d->per_conn = th->per_connection;
+}
+
+/*
+ * d's limits as of policy p: connections, messages per connection and
+ * per minute, and its MX host's budget once its route is known.  The
+ * connections allowed now follow a new limit up and down, but while d
+ * is backing off only down: its recovery brings it up.
+ */
+void
+throttle_refresh(struct dest *d, const struct policy *p)
+{
+	int old = d->max_conn;
+
+	throttle_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
+	    &d->per_conn, &d->per_minute);
+	if (d->cwnd == 0 || d->cwnd == old || d->cwnd > d->max_conn)
+		d->cwnd = d->max_conn;
+	if (d->route)
+		throttle_group(d, d->route);
 }
 
 /*

@@ -2,7 +2,8 @@
 gwd: a burst of "451 try again later" (issue 21: it throttled a
 destination for minutes), greylisting (issue 18: one greylisted mailbox
 halved the connections of its whole domain), a 421 greeting (issue 21:
-logged as a routing failure, and no slowing down).
+logged as a routing failure, and no slowing down); and throttle changes
+reaching a backlog already queued (issue 21: they waited for new mail).
 """
 import socket
 import threading
@@ -117,3 +118,19 @@ def test_421_greeting_is_throttling_not_routing(gw_factory, sink):
     finally:
         gate.stop()
 
+
+def test_throttle_delete_reaches_the_backlog(gw_factory, sink):
+    """One message a minute, five queued: deleting the throttle lets the
+    other four go at once, with no new mail for the destination."""
+    g = started(gw_factory, smarthost(sink))
+    g.gwctl("throttle", "set", "127.0.0.1", "--connections", "1",
+            "--per-minute", "1")
+    for i in range(5):
+        submit(g, ["u%d@dest.test" % i], subject="m%d" % i)
+    sink.wait_count(1)
+    assert len(sink.messages) == 1 and sink.max_open == 1
+    g.gwctl("throttle", "delete", "127.0.0.1")
+    # With the throttle the next would go a minute after the first.
+    sink.wait_count(5, timeout=30)
+    assert sink.max_open > 1              # the connection limit went too
+    wait_for(lambda: g.queue_count() == 0, what="queue empty")

@@ -144,9 +144,10 @@ advance(int64_t ms)
 	turn();
 }
 
-/* Fake policy (auth.c). */
+/* Fake policy (auth.c): a change is told as a reload tells it. */
 struct policy		 pol;
 int			 pol_gen = 1;
+static void		(*pol_changed)(unsigned);
 
 const struct policy *
 policy_now(int *gen)
@@ -156,11 +157,25 @@ policy_now(int *gen)
 }
 
 void
+policy_on_change(void (*fn)(unsigned what))
+{
+	pol_changed = fn;
+}
+
+static void
+changed(unsigned what)
+{
+	pol_gen++;
+	if (pol_changed)
+		pol_changed(what);
+}
+
+void
 set_rules(struct rule *r, int n)
 {
 	pol.rules = r;
 	pol.nrules = n;
-	pol_gen++;
+	changed(POLICY_RULES);
 }
 
 void
@@ -168,7 +183,7 @@ set_throttles(struct throttle *t, int n)
 {
 	pol.throttles = t;
 	pol.nthrottles = n;
-	pol_gen++;
+	changed(POLICY_THROTTLES);
 }
 
 /* Fake store: ops wait here until commit_all(). */

@@ -7,8 +7,9 @@
  *
  * Covers the recipient state machine and its counters, the priority
  * weighting and pacing of a destination, the adaptive backoff (a burst
- * is one signal, greylisting none) and its recovery, outcomes, and the
- * one routing decision per recipient.
+ * is one signal, greylisting none) and its recovery, policy changes
+ * reaching a backlog, outcomes, and the one routing decision per
+ * recipient.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -573,6 +574,133 @@ test_451_burst_drains_within_twice_the_fault_free_time(void **state)
 	drain();
 }
 
+/* Issue 21: throttle changes reach a backlog at once, without new mail
+ * for it. */
+static struct throttle one_a_minute = { .domain = "relay.test",
+	.connections = -1, .per_connection = -1, .per_minute = 1 };
+static struct throttle three = { .domain = "relay.test", .connections = 3,
+	.per_connection = -1, .per_minute = -1 };
+
+static void
+test_throttle_delete_reaches_the_backlog(void **state)
+{
+	struct mta *c;
+
+	set_throttles(&one_a_minute, 1);
+	for (int i = 0; i < 3; i++)
+		add1("app", "a@x.test");
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	conn_finish(c, 250, "2.0.0", "ok");
+	turn();
+	advance(1000);
+	assert_null(c->job);			/* one a minute */
+	set_throttles(NULL, 0);			/* gwctl throttle delete */
+	turn();
+	assert_non_null(c->job);
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_non_null(c->job);		/* no pace any more */
+	drain();
+}
+
+static void
+test_throttle_set_reaches_the_backlog(void **state)
+{
+	struct dest *d;
+
+	for (int i = 0; i < 6; i++)
+		add1("app", "a@x.test");
+	d = smarthost();
+	resolve_all();
+	assert_int_equal(nconns, 1);		/* relay.connections */
+	conn_up(conns[0]);
+	set_throttles(&three, 1);		/* gwctl throttle set */
+	turn();
+	assert_int_equal(d->max_conn, 3);
+	assert_int_equal(d->cwnd, 3);
+	assert_int_equal(nconns, 3);
+	/* And back: a connection beyond the limit closes when it is
+	 * ready, with no job. */
+	set_throttles(NULL, 0);
+	turn();
+	assert_int_equal(d->cwnd, 1);
+	conn_up(conns[1]);
+	assert_true(conns[1]->shut);
+	assert_null(conns[1]->job);
+	drain();
+}
+
+/* A throttle on the MX host: one budget, whose limits follow a change
+ * without waiting for the next MX lookup. */
+static struct throttle mx_one = { .domain = "mx.test", .connections = 1,
+	.per_connection = -1, .per_minute = -1 };
+static struct throttle mx_three = { .domain = "mx.test", .connections = 3,
+	.per_connection = -1, .per_minute = -1 };
+
+static void
+test_mx_host_budget_follows_the_policy(void **state)
+{
+	struct dest *d;
+
+	cfg.relay.mode = RELAY_MX;
+	relay_connections(4);
+	set_throttles(&mx_one, 1);
+	for (int i = 0; i < 4; i++)
+		add1("app", "a@x.test");
+	d = dest_find("x.test");
+	assert_non_null(d);
+	resolve_all();
+	assert_int_equal(nconns, 1);		/* the host's budget */
+	set_throttles(&mx_three, 1);
+	turn();
+	assert_int_equal(nconns, 3);
+	/* Without the throttle the domain has its own limits; its three
+	 * connections leave the budget with it. */
+	set_throttles(NULL, 0);
+	turn();
+	assert_null(d->grp);
+	assert_int_equal(nconns, 4);
+	cfg.relay.mode = RELAY_SMARTHOST;
+	relay_connections(1);
+	drain();
+}
+
+/* Issue 21: a routing rule added later moves the ready backlog too. */
+static struct rule elsewhere = {
+	.id = 5, .to_domain = "x.test", .size_over = -1, .size_under = -1,
+	.action = RULE_ROUTE, .prio = -1, .tls = -1,
+	.smarthost = "other.test:2525", .via_host = "other.test",
+	.via_port = 2525,
+};
+
+static void
+test_rule_change_moves_the_backlog(void **state)
+{
+	struct dest *d, *o;
+
+	set_throttles(&one_a_minute, 1);
+	for (int i = 0; i < 3; i++)
+		add1("app", "a@x.test");
+	add1("app", "a@y.test");
+	d = smarthost();
+	resolve_all();
+	conn_up(conns[0]);
+	conn_finish(conns[0], 250, "2.0.0", "ok");
+	turn();
+	assert_int_equal(d->njobs, 3);		/* paced */
+	set_rules(&elsewhere, 1);
+	turn();
+	assert_int_equal(nlogged[0], 2);	/* "routed" */
+	assert_int_equal(d->njobs, 1);		/* y.test's stays */
+	o = dest_find("[other.test:2525]");
+	assert_non_null(o);
+	assert_int_equal(o->njobs, 2);
+	set_rules(NULL, 0);
+	set_throttles(NULL, 0);
+	drain();
+}
+
 /* Outcomes. */
 
 static void
@@ -774,6 +902,10 @@ main(void)
 		cmocka_unit_test(test_421_greeting_slows_the_destination),
 		cmocka_unit_test(
 		    test_451_burst_drains_within_twice_the_fault_free_time),
+		cmocka_unit_test(test_throttle_delete_reaches_the_backlog),
+		cmocka_unit_test(test_throttle_set_reaches_the_backlog),
+		cmocka_unit_test(test_mx_host_budget_follows_the_policy),
+		cmocka_unit_test(test_rule_change_moves_the_backlog),
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_untried_go_back),
