@@ -5,13 +5,32 @@
  * lets many sessions' messages share one fsync.  While one batch is being
  * synced the next accumulates, so under load batches grow by themselves
  * and the fsync cost per message falls.
+ *
+ * A batch's events go into queue.db's outbox in the batch's own
+ * transaction (outbox.h), so the one fsync makes the change and its
+ * events durable together; then they are copied into log.db, which is
+ * not synced per commit (synchronous=NORMAL).  The checkpointer syncs
+ * log.db's WAL now and then and publishes how far that reached; the
+ * next batch acknowledges that far in the outbox.  Until then the
+ * outbox holds the durable copy, and start-up moves whatever is left.
+ *
+ * Test hook, compiled in and inert unless set: GW_TEST_ABORT_AT=POINT
+ * or POINT:ACTION makes gwd kill itself (SIGKILL, as kill -9 would) at
+ * POINT of the first batch holding an event of ACTION (any, without):
+ *   after-queue-commit  queue.db committed, log.db not yet written
+ *   after-log-commit    log.db written, the outbox not acknowledged
+ *
  * Exposure: writes what sessions accepted; no network input is parsed.
  * Diagnostics: dies only when memory runs out or a statement fixed at
  * build fails to prepare at start-up; a queue.db commit that fails is
  * rolled back and every op in it comes back failed (the session answers
- * 451), a log.db failure is logged and loses events, never mail.
+ * 451); a log.db failure is logged (once a minute) and its events wait
+ * in the outbox.
  */
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +42,7 @@
 #include "event.h"
 #include "log.h"
 #include "loop.h"
+#include "outbox.h"
 #include "retention.h"
 #include "store.h"
 #include "util.h"
@@ -42,6 +62,26 @@ static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
 			*st_del_msg, *st_rd_body, *st_upd_held, *st_supp_put,
 			*st_supp_del, *st_pause;
 static struct auditlog	 alog;		/* the thread's log.db writer */
+static struct outbox	 obx;		/* the thread's, on qdb */
+
+/*
+ * How far the outbox's events reached in log.db: written (by the store
+ * thread, after each log.db commit), synced (by the checkpointer), and
+ * acknowledged in the outbox (store thread only).
+ */
+static _Atomic int64_t	 log_moved, log_synced;
+static int64_t		 log_acked;
+static int64_t		 log_failing_since;	/* 0: writes work */
+static int64_t		 log_warned;
+
+#define MOVE_MAX	2000	/* events per log.db transaction */
+#define MOVE_ROUNDS	4	/* transactions per batch, at most */
+#define WARN_EVERY_US	(60 * 1000000LL)
+
+/* GW_TEST_ABORT_AT (see the top). */
+enum kill_point { KP_NONE, KP_QUEUE_COMMIT, KP_LOG_COMMIT };
+static enum kill_point	 kill_at;
+static char		 kill_action[32];
 
 struct store_op *
 store_op_new(void)
@@ -288,60 +328,180 @@ exec(sqlite3 *db, const char *sql)
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
-/* One batch: all queue work in one transaction, then all events. */
+static void
+test_kill_point(enum kill_point kp, const struct store_op *batch)
+{
+	if (kill_at != kp)
+		return;
+	for (const struct store_op *op = batch; op; op = op->next)
+		for (struct audit_event *ev = op->events; ev; ev = ev->next)
+			if (kill_action[0] == '\0' ||
+			    strcmp(ev->action, kill_action) == 0) {
+				log_warnx("GW_TEST_ABORT_AT: killing gwd");
+				raise(SIGKILL);
+			}
+}
+
+/* The queue part of every op, and its events into the outbox (only
+ * the events, and not a refused message's received, for events_only). */
+static int
+apply_batch(struct store_op *batch, int events_only)
+{
+	for (struct store_op *op = batch; op; op = op->next) {
+		if (!events_only && apply_queue(op) == -1)
+			return -1;
+		for (struct audit_event *ev = op->events; ev; ev = ev->next) {
+			if (events_only && op->insert &&
+			    strcmp(ev->action, event_name(EV_RECEIVED)) == 0)
+				continue;
+			if (outbox_put(&obx, ev) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * One queue.db transaction for the batch, which also acknowledges what
+ * log.db has synced.  SQLITE_OK, or the error (rolled back; err says
+ * what failed).
+ */
+static int
+try_commit(struct store_op *batch, int events_only, char *err,
+    size_t errsz)
+{
+	int64_t synced = atomic_load(&log_synced);
+	int rc;
+
+	if (exec(qdb, "BEGIN") == -1 || apply_batch(batch, events_only) ==
+	    -1 || (synced > log_acked && outbox_ack(&obx, OUTBOX_LOG,
+	    synced) == -1) || exec(qdb, "COMMIT") == -1) {
+		rc = sqlite3_extended_errcode(qdb);
+		snprintf(err, errsz, "queue.db: %s", sqlite3_errmsg(qdb));
+		exec(qdb, "ROLLBACK");
+		return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+	}
+	if (synced > log_acked)
+		log_acked = synced;
+	return SQLITE_OK;
+}
+
+struct move {
+	int64_t	 seen;		/* log.db's last id as the move began */
+	int64_t	 stale;		/* an id log.db gave to another event */
+};
+
+/* One event into log.db, unless it is there already (moved before a
+ * crash, the outbox not told). */
+static int
+move_one(const struct audit_event *ev, void *arg)
+{
+	struct move *mv = arg;
+
+	if (ev->id > mv->seen)
+		return auditlog_write(&alog, ev);
+	if (auditlog_has(&alog, ev))
+		return 0;
+	mv->stale = ev->id;
+	return -1;
+}
+
+/* Ids from `from` on are taken in log.db: renumber them above floor. */
+static int
+renumber(int64_t from, int64_t floor)
+{
+	if (exec(qdb, "BEGIN") == -1 || outbox_renumber(&obx, from, floor) ==
+	    -1 || exec(qdb, "COMMIT") == -1) {
+		exec(qdb, "ROLLBACK");
+		return -1;
+	}
+	log_warnx("store: log.db has event ids up to %lld already (another "
+	    "program wrote there, or queue.db is new): new events go on "
+	    "above", (long long)floor);
+	return 0;
+}
+
+/* Say that log.db refuses events, now and then while it does. */
+static void
+log_trouble(const char *why)
+{
+	int64_t now = now_us();
+
+	if (log_failing_since == 0)
+		log_failing_since = now;
+	if (now - log_warned < WARN_EVERY_US)
+		return;
+	log_warned = now;
+	log_warnx("store: log.db: %s; events wait in queue.db's outbox", why);
+}
+
+/*
+ * Copy the outbox's new events into log.db, in id order, at most
+ * `rounds` transactions of MOVE_MAX.  On failure they stay in the
+ * outbox and the next batch tries again from the same id.
+ */
+static void
+move_events(int rounds)
+{
+	int64_t last = atomic_load(&log_moved);
+	struct move mv;
+	int n = MOVE_MAX, renumbered = 0;
+
+	/* IMMEDIATE: no other writer between reading log.db's last id and
+	 * writing above it. */
+	for (int i = 0; i < rounds && n == MOVE_MAX; i++) {
+		mv.stale = 0;
+		if (exec(ldb, "BEGIN IMMEDIATE") == -1 ||
+		    (mv.seen = auditlog_last_id(&alog)) < 0 ||
+		    (n = outbox_read(&obx, OUTBOX_LOG, last, MOVE_MAX,
+		    move_one, &mv, &last)) == -1 ||
+		    exec(ldb, "COMMIT") == -1) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "%s", sqlite3_errcode(ldb) !=
+			    SQLITE_OK ? sqlite3_errmsg(ldb) : sqlite3_errmsg(qdb));
+			exec(ldb, "ROLLBACK");
+			last = atomic_load(&log_moved);
+			if (mv.stale && !renumbered++ &&
+			    renumber(mv.stale, mv.seen) == 0) {
+				n = MOVE_MAX;
+				i--;
+				continue;
+			}
+			log_trouble(why);
+			return;
+		}
+		atomic_store(&log_moved, last);
+	}
+	if (log_failing_since) {
+		log_info("store: log.db takes events again (refused for %llds)",
+		    (long long)((now_us() - log_failing_since) / 1000000));
+		log_failing_since = log_warned = 0;
+	}
+}
+
+/* One batch: all queue work and its events in one transaction, then
+ * the events into log.db. */
 static void
 commit_batch(struct store_op *batch)
 {
 	struct store_op *op;
-	char err[160] = "";
-	int failed = 0;
+	char err[160], err2[160];
 
-	if (exec(qdb, "BEGIN") == -1) {
-		snprintf(err, sizeof(err), "queue.db: %s", sqlite3_errmsg(qdb));
-		failed = 1;
-	}
-	for (op = batch; op && !failed; op = op->next) {
-		if (apply_queue(op) == -1) {
-			snprintf(err, sizeof(err), "queue.db: %s",
-			    sqlite3_errmsg(qdb));
-			failed = 1;
-		}
-	}
-	if (!failed && exec(qdb, "COMMIT") == -1) {
-		snprintf(err, sizeof(err), "queue.db commit: %s",
-		    sqlite3_errmsg(qdb));
-		failed = 1;
-	}
-	if (failed) {
-		exec(qdb, "ROLLBACK");
-		log_warnx("store: %s; %s", err, "batch refused");
+	if (try_commit(batch, 0, err, sizeof(err)) != SQLITE_OK) {
+		log_warnx("store: %s; batch refused", err);
 		for (op = batch; op; op = op->next) {
 			op->failed = 1;
 			memcpy(op->error, err, sizeof(op->error));
 		}
+		/* A refused message is an event too. */
+		if (try_commit(batch, 1, err2, sizeof(err2)) != SQLITE_OK)
+			log_warnx("store: events of a refused batch lost: %s",
+			    err2);
 	}
-	/*
-	 * Events are written even when the queue part failed: a refused
-	 * message is an event too.  The log is not fsynced per batch (WAL,
-	 * synchronous=NORMAL): it survives kill -9, and power loss costs at
-	 * most the last moments of history, never mail.
-	 */
-	if (exec(ldb, "BEGIN") == -1)
-		log_warnx("store: log.db: %s", sqlite3_errmsg(ldb));
-	for (op = batch; op; op = op->next) {
-		for (struct audit_event *ev = op->events; ev; ev = ev->next) {
-			if (failed && op->insert &&
-			    strcmp(ev->action, event_name(EV_RECEIVED)) == 0)
-				continue;
-			if (auditlog_write(&alog, ev) == -1)
-				log_warnx("store: log.db insert: %s",
-				    sqlite3_errmsg(ldb));
-		}
-	}
-	if (exec(ldb, "COMMIT") == -1) {
-		log_warnx("store: log.db commit: %s", sqlite3_errmsg(ldb));
-		exec(ldb, "ROLLBACK");
-	}
+	test_kill_point(KP_QUEUE_COMMIT, batch);
+	move_events(MOVE_ROUNDS);
+	test_kill_point(KP_LOG_COMMIT, batch);
 }
 
 static void *
@@ -434,6 +594,41 @@ prep(sqlite3 *db, const char *sql)
 #define CKPT_MS		200
 #define MERGE_PAGES	200	/* FTS merge work per tick */
 
+/*
+ * Sync db's WAL (fsync of the file, as a commit under synchronous=FULL
+ * would): every transaction committed before is durable.  0 or -1.
+ */
+static int
+wal_sync(sqlite3 *db)
+{
+	sqlite3_file *f = NULL;
+
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &f) != SQLITE_OK || f == NULL || f->pMethods == NULL)
+		return -1;
+	return f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) == SQLITE_OK ? 0 :
+	    -1;
+}
+
+/*
+ * The outbox may forget what log.db holds durably: sync log.db's WAL
+ * (on the checkpointer's connection: the same file), then publish how
+ * far the events moved before the sync reached.
+ */
+static void
+sync_log(sqlite3 *db)
+{
+	int64_t moved = atomic_load(&log_moved);
+
+	if (moved <= atomic_load(&log_synced))
+		return;
+	if (wal_sync(db) == -1) {
+		log_debug("log.db sync failed");
+		return;
+	}
+	atomic_store(&log_synced, moved);
+}
+
 static void
 checkpoint_tick(void)
 {
@@ -447,6 +642,7 @@ checkpoint_tick(void)
 	 * the log.db lock is never held for long. */
 	if (auditlog_maintain(ckl, MERGE_PAGES) == -1)
 		log_debug("log.db merge: %s", sqlite3_errmsg(ckl));
+	sync_log(ckl);
 }
 
 static void *
@@ -498,6 +694,46 @@ store_busy(void *arg, int tries)
 	return 1;
 }
 
+/*
+ * Everything left in the outbox (a crash, or the last events before a
+ * stop) into log.db, synced, and acknowledged: at start-up and at the
+ * end.  What fails stays for the next time.
+ */
+static void
+flush_outbox(void)
+{
+	char err[160];
+
+	move_events(INT32_MAX);
+	if (log_failing_since || atomic_load(&log_moved) <= log_acked ||
+	    wal_sync(ldb) == -1)
+		return;
+	atomic_store(&log_synced, atomic_load(&log_moved));
+	if (try_commit(NULL, 0, err, sizeof(err)) != SQLITE_OK)
+		log_warnx("store: outbox: %s", err);
+}
+
+static void
+test_hook_init(void)
+{
+	const char *v = getenv("GW_TEST_ABORT_AT"), *colon;
+	size_t n;
+
+	if (v == NULL || *v == '\0')
+		return;
+	colon = strchr(v, ':');
+	n = colon ? (size_t)(colon - v) : strlen(v);
+	if (n == 18 && strncmp(v, "after-queue-commit", n) == 0)
+		kill_at = KP_QUEUE_COMMIT;
+	else if (n == 16 && strncmp(v, "after-log-commit", n) == 0)
+		kill_at = KP_LOG_COMMIT;
+	else
+		fatalx("GW_TEST_ABORT_AT=%s: unknown kill point", v);
+	if (colon)
+		gw_strlcpy(kill_action, colon + 1, sizeof(kill_action));
+	log_warnx("GW_TEST_ABORT_AT=%s: gwd will kill itself there", v);
+}
+
 int
 store_init(const char *state_dir, char *err, size_t errsz)
 {
@@ -534,6 +770,9 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	st_pause = prep(qdb, "INSERT OR REPLACE INTO subaccount_pause"
 	    " (subaccount, paused, since, reason) VALUES (?, ?, ?, ?)");
 	auditlog_open(&alog, ldb);
+	outbox_open(&obx, qdb);
+	flush_outbox();
+	test_hook_init();
 
 	if ((rdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) == NULL)
 		return -1;
@@ -564,6 +803,8 @@ store_shutdown(void)
 	db_close(ckq);
 	db_close(ckl);
 	store_completed(NULL);
+	flush_outbox();
+	outbox_close(&obx);
 	auditlog_close(&alog);
 	db_close(qdb);
 	db_close(ldb);

@@ -17,6 +17,7 @@
 /* One audit event (a row of log.db's event table).  Strings are owned. */
 struct audit_event {
 	struct audit_event *next;
+	int64_t		 id;		/* 0 until the outbox gives one */
 	int64_t		 ts;		/* unix microseconds */
 	const char	*action;	/* static string */
 	char		*qid;

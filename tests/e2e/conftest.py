@@ -315,13 +315,14 @@ class Gwd:
             f.write("\n".join(lines) + "\n")
 
     # -- process
-    def start(self, wait=True):
+    def start(self, wait=True, env=None):
         for tries in range(3):
             mark = os.path.getsize(self.log) if os.path.exists(self.log) else 0
             self.logf = open(self.log, "ab")
             self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
                                          stdout=self.logf, stderr=self.logf,
-                                         preexec_fn=self.preexec)
+                                         preexec_fn=self.preexec,
+                                         env=dict(os.environ, **(env or {})))
             if not wait:
                 return self
             for p in self.ports.values():
