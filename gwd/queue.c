@@ -483,7 +483,7 @@ dest_take(struct dest *d)
 	struct tgroup *g = d->grp;
 	int64_t now = loop_now(), gap, when = d->next_send;
 
-	if (d->njobs == 0)
+	if (d->njobs == 0 || !store_deliveries_allowed())
 		return NULL;
 	if (g && g->next_send > when)
 		when = g->next_send;
@@ -1110,6 +1110,8 @@ dest_kick(struct dest *d)
 	struct mta *m;
 	struct job *j;
 
+	if (!store_deliveries_allowed())
+		return;		/* queue_resume() comes back */
 	while ((m = d->idle) != NULL && (j = dest_take(d)) != NULL) {
 		d->idle = mta_next_idle(m);
 		mta_set_idle(m, NULL);
@@ -1304,6 +1306,30 @@ gc(struct ev_timer *t)
 	timer_add(t, 60000);
 }
 
+static int
+collect_waiting(const char *key, void *v, void *arg)
+{
+	struct dest *d = v, ***p = arg;
+
+	if (d->njobs > 0)
+		*(*p)++ = d;
+	return 0;
+}
+
+/* Deliveries may start again (store.c): every destination with work. */
+static void
+queue_resume(void)
+{
+	struct dest **all = xcalloc(hmap_count(&dests) + 1, sizeof(*all));
+	struct dest **end = all;
+
+	/* Gathered first: a kick may add destinations to the map. */
+	hmap_foreach(&dests, collect_waiting, &end);
+	for (struct dest **d = all; d < end; d++)
+		dest_kick(*d);
+	free(all);
+}
+
 int
 queue_init(char *err, size_t errsz)
 {
@@ -1317,6 +1343,7 @@ queue_init(char *err, size_t errsz)
 	timer_init(&refuse_timer, refuse_due, NULL);
 	timer_init(&gc_timer, gc, NULL);
 	timer_add(&gc_timer, 60000);
+	store_on_resume(queue_resume);
 	if (store_load_queue(loaded, &now, err, errsz) == -1)
 		return -1;
 	arm_retry_timer();

@@ -27,6 +27,9 @@
  * 451); a log.db failure is logged (once a minute) and its events wait
  * in the outbox.
  */
+#include <sys/statvfs.h>
+
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -73,6 +76,24 @@ static _Atomic int64_t	 log_moved, log_synced;
 static int64_t		 log_acked;
 static int64_t		 log_failing_since;	/* 0: writes work */
 static int64_t		 log_warned;
+
+/*
+ * A commit queue.db refuses (the disk is full, or failing) is tried
+ * again until it lands: what it records has happened (in memory, and
+ * for a delivery at the remote end), so memory and disk must not stay
+ * apart.  Meanwhile `blocked` holds new deliveries back (their outcomes
+ * could not be recorded either) and MAIL is answered 452; `resumed`
+ * tells the main thread to restart them.
+ */
+static _Atomic int	 blocked;
+static _Atomic uint64_t	 commit_failures;
+static int		 resumed;		/* under mtx */
+static int		 draining;		/* main thread: stopping */
+static void		(*resume_fn)(void);	/* main thread */
+
+#define RETRY_MIN_MS	100
+#define RETRY_MAX_MS	1000
+#define RETRY_EVENTS_MAX 10000	/* ops of events alone kept waiting */
 
 #define MOVE_MAX	2000	/* events per log.db transaction */
 #define MOVE_ROUNDS	4	/* transactions per batch, at most */
@@ -342,21 +363,16 @@ test_kill_point(enum kill_point kp, const struct store_op *batch)
 			}
 }
 
-/* The queue part of every op, and its events into the outbox (only
- * the events, and not a refused message's received, for events_only). */
+/* The queue part of every op, and its events into the outbox. */
 static int
-apply_batch(struct store_op *batch, int events_only)
+apply_batch(struct store_op *batch)
 {
 	for (struct store_op *op = batch; op; op = op->next) {
-		if (!events_only && apply_queue(op) == -1)
+		if (apply_queue(op) == -1)
 			return -1;
-		for (struct audit_event *ev = op->events; ev; ev = ev->next) {
-			if (events_only && op->insert &&
-			    strcmp(ev->action, event_name(EV_RECEIVED)) == 0)
-				continue;
+		for (struct audit_event *ev = op->events; ev; ev = ev->next)
 			if (outbox_put(&obx, ev) == -1)
 				return -1;
-		}
 	}
 	return 0;
 }
@@ -367,15 +383,14 @@ apply_batch(struct store_op *batch, int events_only)
  * what failed).
  */
 static int
-try_commit(struct store_op *batch, int events_only, char *err,
-    size_t errsz)
+try_commit(struct store_op *batch, char *err, size_t errsz)
 {
 	int64_t synced = atomic_load(&log_synced);
 	int rc;
 
-	if (exec(qdb, "BEGIN") == -1 || apply_batch(batch, events_only) ==
-	    -1 || (synced > log_acked && outbox_ack(&obx, OUTBOX_LOG,
-	    synced) == -1) || exec(qdb, "COMMIT") == -1) {
+	if (exec(qdb, "BEGIN") == -1 || apply_batch(batch) == -1 ||
+	    (synced > log_acked && outbox_ack(&obx, OUTBOX_LOG, synced) ==
+	    -1) || exec(qdb, "COMMIT") == -1) {
 		rc = sqlite3_extended_errcode(qdb);
 		snprintf(err, errsz, "queue.db: %s", sqlite3_errmsg(qdb));
 		exec(qdb, "ROLLBACK");
@@ -383,6 +398,7 @@ try_commit(struct store_op *batch, int events_only, char *err,
 	}
 	if (synced > log_acked)
 		log_acked = synced;
+	test_kill_point(KP_QUEUE_COMMIT, batch);
 	return SQLITE_OK;
 }
 
@@ -480,72 +496,332 @@ move_events(int rounds)
 	}
 }
 
-/* One batch: all queue work and its events in one transaction, then
- * the events into log.db. */
-static void
-commit_batch(struct store_op *batch)
-{
-	struct store_op *op;
-	char err[160], err2[160];
+/* Lists of ops, in order. */
+struct oplist {
+	struct store_op	*head, **tail;
+	int		 n;
+};
 
-	if (try_commit(batch, 0, err, sizeof(err)) != SQLITE_OK) {
-		log_warnx("store: %s; batch refused", err);
-		for (op = batch; op; op = op->next) {
-			op->failed = 1;
-			memcpy(op->error, err, sizeof(op->error));
-		}
-		/* A refused message is an event too. */
-		if (try_commit(batch, 1, err2, sizeof(err2)) != SQLITE_OK)
-			log_warnx("store: events of a refused batch lost: %s",
-			    err2);
+/* Ops queue.db refused that must be recorded: tried again first, after
+ * retry_ms.  Store thread only. */
+static struct oplist	 retry = { NULL, &retry.head, 0 };
+static int		 retry_ms;
+static int64_t		 blocked_warned;
+
+static void
+oplist_init(struct oplist *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+	l->n = 0;
+}
+
+static void
+oplist_add(struct oplist *l, struct store_op *op)
+{
+	op->next = NULL;
+	*l->tail = op;
+	l->tail = &op->next;
+	l->n++;
+}
+
+/* Is this a failure of the data itself rather than of the disk (full,
+ * failing, busy)?  Only those are worth telling one op from another. */
+static int
+data_error(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+	case SQLITE_RANGE:
+		return 1;
 	}
-	test_kill_point(KP_QUEUE_COMMIT, batch);
-	move_events(MOVE_ROUNDS);
-	test_kill_point(KP_LOG_COMMIT, batch);
+	return 0;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* The one event a refused message leaves (its client was answered
+ * 451): the events it carried describe a message never stored. */
+static struct store_op *
+refusal_op(const struct store_op *op)
+{
+	struct store_op *r = store_op_new();
+	struct audit_event *ev = store_op_event(r, event_name(EV_REJECTED),
+	    op->insert->qid);
+	const struct audit_event *rx = op->events;
+
+	while (rx && strcmp(rx->action, event_name(EV_RECEIVED)) != 0)
+		rx = rx->next;
+	ev->subaccount = xstrdup(op->insert->subaccount);
+	ev->sender = xstrdup(op->insert->sender);
+	if (rx) {
+		ev->client_ip = dup_or_null(rx->client_ip);
+		ev->recipient = dup_or_null(rx->recipient);
+		ev->message_id = dup_or_null(rx->message_id);
+	}
+	ev->reply_code = 451;
+	ev->reply_status = xstrdup("4.3.0");
+	ev->reply_text = xstrdup("Error: queue file write error");
+	ev->detail = xstrdup(op->error);
+	return r;
+}
+
+/* Is op nothing but events (a refusal, a login failure)? */
+static int
+events_only(const struct store_op *op)
+{
+	return op->insert == NULL && op->ndel_rcpt == 0 && op->nupd == 0 &&
+	    op->del_msg == 0 && op->held_msg == 0 && op->nsupp == 0 &&
+	    op->pause_sub == NULL && op->done == NULL;
+}
+
+/*
+ * queue.db refused the batch.  New mail (refusable ops) is refused:
+ * its client has no 250 yet and will try again.  Everything else has
+ * happened already (a delivery, an admin's change, in memory) and must
+ * be recorded: it is tried again without the new mail, then op by op
+ * if the data itself is at fault, else kept in *again for later.  Ops
+ * done (refused, or committed now) go to *done; *made counts the ops
+ * made here (refusal events).
+ */
+static void
+salvage(struct store_op *batch, int rc, const char *err,
+    struct oplist *done, struct oplist *again, int *made)
+{
+	struct oplist rest;
+	struct store_op *op, *next;
+	int refused = 0, r, bad;
+	char e[160];
+
+	oplist_init(&rest);
+	for (op = batch; op; op = next) {
+		next = op->next;
+		if (!op->refusable) {
+			oplist_add(&rest, op);
+			continue;
+		}
+		op->failed = 1;
+		snprintf(op->error, sizeof(op->error), "%s", err);
+		oplist_add(done, op);
+		oplist_add(&rest, refusal_op(op));
+		(*made)++;
+		refused++;
+	}
+	/* Without the new mail it may fit. */
+	if (refused > 0 && (rc = try_commit(rest.head, e, sizeof(e))) ==
+	    SQLITE_OK) {
+		for (op = rest.head; op; op = next) {
+			next = op->next;
+			oplist_add(done, op);
+		}
+		return;
+	}
+	bad = data_error(rc);
+	for (op = rest.head; op; op = next) {
+		next = op->next;
+		op->next = NULL;
+		if (!bad || again->n > 0) {
+			oplist_add(again, op);
+			continue;
+		}
+		/* One bad op must neither block nor sink the others. */
+		if ((r = try_commit(op, e, sizeof(e))) != SQLITE_OK &&
+		    data_error(r)) {
+			log_warnx("store: not recorded: %s", e);
+			op->failed = 1;
+			snprintf(op->error, sizeof(op->error), "%s", e);
+		}
+		oplist_add(r == SQLITE_OK || data_error(r) ? done : again, op);
+	}
+}
+
+/*
+ * Keep at most RETRY_EVENTS_MAX ops of events alone waiting: refusals
+ * pile up while the disk is full (every MAIL is answered 452) and
+ * must not eat the memory; the rest go, counted.
+ */
+static void
+cap_again(struct oplist *again, struct oplist *done)
+{
+	struct oplist keep;
+	struct store_op *op, *next;
+	int nev = 0, dropped = 0;
+
+	oplist_init(&keep);
+	for (op = again->head; op; op = next) {
+		next = op->next;
+		if (events_only(op) && ++nev > RETRY_EVENTS_MAX) {
+			oplist_add(done, op);
+			dropped++;
+		} else
+			oplist_add(&keep, op);
+	}
+	*again = keep;
+	if (keep.head == NULL)
+		again->tail = &again->head;
+	if (dropped)
+		log_warnx("store: %d audit events dropped: queue.db refuses "
+		    "them for too long", dropped);
+}
+
+/*
+ * Commit a batch.  Committed and refused ops go to *done; those that
+ * must be recorded but could not be now, to *again (in order).
+ */
+static void
+commit_batch(struct store_op *batch, struct oplist *done,
+    struct oplist *again, int *made)
+{
+	struct store_op *op, *next;
+	char err[160];
+	int rc;
+
+	if ((rc = try_commit(batch, err, sizeof(err))) == SQLITE_OK) {
+		for (op = batch; op; op = next) {
+			next = op->next;
+			oplist_add(done, op);
+		}
+		return;
+	}
+	atomic_fetch_add(&commit_failures, 1);
+	salvage(batch, rc, err, done, again, made);
+	if (again->head == NULL)
+		log_warnx("store: %s; new mail refused", err);
+	else if (!atomic_load(&blocked) ||
+	    now_us() - blocked_warned >= WARN_EVERY_US) {
+		blocked_warned = now_us();
+		log_warnx("store: %s; %d changes wait to be recorded, no "
+		    "delivery starts meanwhile", err, again->n);
+	}
+	cap_again(again, done);
+}
+
+/*
+ * Wait for work (mtx held): new ops, or while changes wait to be
+ * recorded again, the time to retry them (new ops wait with them, to
+ * spare a failing disk).  Returns 0 to stop.
+ */
+static int
+wait_work(void)
+{
+	struct timespec ts;
+
+	if (retry.head != NULL && !stopping) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += retry_ms / 1000;
+		ts.tv_nsec += (long)(retry_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!stopping && pthread_cond_timedwait(&cond, &mtx, &ts) !=
+		    ETIMEDOUT)
+			;
+	}
+	while (inq == NULL && retry.head == NULL && !stopping)
+		pthread_cond_wait(&cond, &mtx);
+	return !(stopping && inq == NULL && retry.head == NULL);
+}
+
+/* Take what waits (mtx held): the ops to record again first. */
+static struct store_op *
+take_batch(void)
+{
+	struct store_op *batch;
+
+	*retry.tail = inq;
+	batch = retry.head;
+	oplist_init(&retry);
+	inq = NULL;
+	inq_tail = &inq;
+	return batch;
+}
+
+/* Give up what still waits: gwd stops and the disk still refuses. */
+static void
+give_up(struct oplist *again, struct oplist *done)
+{
+	struct store_op *op, *next;
+
+	if (again->head == NULL)
+		return;
+	log_warnx("store: stopping with %d changes not recorded (deliveries "
+	    "among them may be made again after a restart)", again->n);
+	for (op = again->head; op; op = next) {
+		next = op->next;
+		op->failed = 1;
+		snprintf(op->error, sizeof(op->error), "not recorded: gwd "
+		    "stopped");
+		oplist_add(done, op);
+	}
+	oplist_init(again);
 }
 
 static void *
 store_main(void *arg)
 {
-	struct store_op *batch, *last;
-	int n;
+	struct oplist done, again;
+	struct store_op *batch, *op;
+	int made, last_try, was;
 
 	for (;;) {
 		pthread_mutex_lock(&mtx);
-		while (inq == NULL && !stopping)
-			pthread_cond_wait(&cond, &mtx);
-		if (inq == NULL && stopping) {
+		if (!wait_work()) {
 			stopped = 1;
 			pthread_mutex_unlock(&mtx);
 			loop_wakeup(&waker);
 			return NULL;
 		}
-		batch = inq;
-		inq = NULL;
-		inq_tail = &inq;
+		last_try = stopping;
+		batch = take_batch();
 		pthread_mutex_unlock(&mtx);
 
-		if (gcfg->queue.commit_window_us > 0)
+		if (gcfg->queue.commit_window_us > 0 && !atomic_load(&blocked)) {
 			usleep((useconds_t)gcfg->queue.commit_window_us);
-		/* Late arrivals during the window join this batch. */
-		pthread_mutex_lock(&mtx);
-		for (last = batch, n = 1; last->next; last = last->next)
-			n++;
-		if (inq) {
-			last->next = inq;
+			/* Late arrivals during the window join this batch. */
+			pthread_mutex_lock(&mtx);
+			for (op = batch; op->next; op = op->next)
+				;
+			op->next = inq;
 			inq = NULL;
 			inq_tail = &inq;
+			pthread_mutex_unlock(&mtx);
 		}
-		pthread_mutex_unlock(&mtx);
 
-		commit_batch(batch);
+		oplist_init(&done);
+		oplist_init(&again);
+		made = 0;
+		commit_batch(batch, &done, &again, &made);
+		if (done.n > 0) {
+			move_events(MOVE_ROUNDS);
+			test_kill_point(KP_LOG_COMMIT, done.head);
+		}
+		if (last_try)
+			give_up(&again, &done);
 
 		pthread_mutex_lock(&mtx);
-		for (struct store_op *op = batch; op; op = op->next)
-			backlog--;
-		*outq_tail = batch;
-		while (*outq_tail)
-			outq_tail = &(*outq_tail)->next;
+		backlog += made - done.n;
+		*outq_tail = done.head;
+		if (done.head)
+			outq_tail = done.tail;
+		retry = again;
+		if (retry.head == NULL)
+			retry.tail = &retry.head;
+		was = atomic_load(&blocked);
+		atomic_store(&blocked, retry.head != NULL);
+		if (retry.head != NULL)
+			retry_ms = was ? (retry_ms * 2 > RETRY_MAX_MS ?
+			    RETRY_MAX_MS : retry_ms * 2) : RETRY_MIN_MS;
+		else if (was) {
+			resumed = 1;
+			log_info("store: queue.db takes changes again");
+		}
 		pthread_mutex_unlock(&mtx);
 		loop_wakeup(&waker);
 	}
@@ -556,12 +832,17 @@ static void
 store_completed(void *arg)
 {
 	struct store_op *list, *op, *next;
+	int kick;
 
 	pthread_mutex_lock(&mtx);
 	list = outq;
 	outq = NULL;
 	outq_tail = &outq;
+	kick = resumed;
+	resumed = 0;
 	pthread_mutex_unlock(&mtx);
+	if (kick && !draining && resume_fn)
+		resume_fn();
 	for (op = list; op; op = next) {
 		next = op->next;
 		if (op->done)
@@ -569,6 +850,60 @@ store_completed(void *arg)
 		else
 			store_op_free(op);
 	}
+}
+
+int
+store_deliveries_allowed(void)
+{
+	return !draining && !atomic_load(&blocked);
+}
+
+void
+store_stop_deliveries(void)
+{
+	draining = 1;
+}
+
+void
+store_on_resume(void (*fn)(void))
+{
+	resume_fn = fn;
+}
+
+int
+store_blocked(void)
+{
+	return atomic_load(&blocked);
+}
+
+uint64_t
+store_commit_failures(void)
+{
+	return atomic_load(&commit_failures);
+}
+
+#define SPACE_CHECK_MS	100	/* statvfs at most this often */
+
+int
+store_space_short(uint64_t size)
+{
+	static int64_t checked = -SPACE_CHECK_MS;
+	static uint64_t avail, blocks, bavail;
+	struct statvfs sv;
+	int64_t now = mono_ms();
+
+	if (now - checked >= SPACE_CHECK_MS) {
+		checked = now;
+		if (statvfs(gcfg->state_dir, &sv) == -1)
+			return 0;	/* the commits will say what is wrong */
+		avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		blocks = sv.f_blocks;
+		bavail = sv.f_bavail;
+	}
+	/* Postfix's rule (queue_minfree): room for 1.5 times the message
+	 * beyond the reserve. */
+	return avail < (uint64_t)gcfg->metrics_min_free + size / 2 * 3 ||
+	    bavail * 100 < blocks;
 }
 
 static sqlite3		*ckq, *ckl;	/* the checkpointer's connections */
@@ -709,7 +1044,7 @@ flush_outbox(void)
 	    wal_sync(ldb) == -1)
 		return;
 	atomic_store(&log_synced, atomic_load(&log_moved));
-	if (try_commit(NULL, 0, err, sizeof(err)) != SQLITE_OK)
+	if (try_commit(NULL, err, sizeof(err)) != SQLITE_OK)
 		log_warnx("store: outbox: %s", err);
 }
 

@@ -5,6 +5,7 @@ Everything here is a real part on loopback: gwd as built, an SMTP sink
 (dnslib) answering from a zone the test writes, and the gw tools.
 Run with Debian's python: /usr/bin/python3 -m pytest tests/e2e
 """
+import asyncio
 import os
 import signal
 import socket
@@ -74,6 +75,8 @@ class Sink:
     """aiosmtpd on loopback.  Replies can be scripted:
     sink.rcpt_reply = lambda addr: "550 5.1.1 no such user" or None
     sink.data_reply = lambda msg: "451 4.3.0 try later" or None
+    sink.gate = threading.Event(): each message is kept at its final dot
+    (it counts as received), and the reply waits until the gate is set.
     """
 
     def __init__(self, host="127.0.0.1", port=None, tls_context=None):
@@ -86,6 +89,7 @@ class Sink:
         self.attempts = 0
         self.rcpt_reply = None
         self.data_reply = None
+        self.gate = None
         self.lock = threading.Lock()
         self.open = 0             # connections open now
         self.max_open = 0         # the most ever open at once
@@ -117,6 +121,8 @@ class Sink:
                         return r
                 with sink.lock:
                     sink.messages.append(msg)
+                while sink.gate is not None and not sink.gate.is_set():
+                    await asyncio.sleep(0.01)
                 return "250 2.0.0 OK queued"
 
         class Counting(SMTP):

@@ -13,16 +13,17 @@ import sqlite3
 from conftest import client_tls_context, smarthost, wait_for
 
 
-def submit(g, n, tag):
+def submit(g, n, tag, body="hi\r\n"):
+    """n messages to u0..u<n-1>@dest.test; their Message-IDs."""
     ids = []
-    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=10) as s:
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30) as s:
         s.starttls(context=client_tls_context())
         s.login("app", "s3cret-pass")
         for i in range(n):
             mid = "<%s.%d@example.com>" % (tag, i)
             s.sendmail("app@example.com", ["u%d@dest.test" % i],
                        ("From: app@example.com\r\nMessage-ID: %s\r\n"
-                        "Subject: outbox %s\r\n\r\nhi\r\n" % (mid, tag)).encode())
+                        "Subject: %s %d\r\n\r\n%s" % (mid, tag, i, body)).encode())
             ids.append(mid)
     return ids
 
