@@ -77,6 +77,7 @@ class Sink:
     sink.data_reply = lambda msg: "451 4.3.0 try later" or None
     sink.gate = threading.Event(): each message is kept at its final dot
     (it counts as received), and the reply waits until the gate is set.
+    sink.delay = 0.3: the same, for that many seconds.
     """
 
     def __init__(self, host="127.0.0.1", port=None, tls_context=None):
@@ -90,6 +91,7 @@ class Sink:
         self.rcpt_reply = None
         self.data_reply = None
         self.gate = None
+        self.delay = 0
         self.lock = threading.Lock()
         self.open = 0             # connections open now
         self.max_open = 0         # the most ever open at once
@@ -121,6 +123,8 @@ class Sink:
                         return r
                 with sink.lock:
                     sink.messages.append(msg)
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)
                 while sink.gate is not None and not sink.gate.is_set():
                     await asyncio.sleep(0.01)
                 return "250 2.0.0 OK queued"
