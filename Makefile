@@ -12,6 +12,9 @@
 #   make bench-priority  bench/priority: transactional mail under a bulk
 #                        backlog, gwd against Postfix (not part of check)
 #   make bench-retention bench/retention: how fast gwd prunes log.db
+#   make bench-faults    bench/faults: kill -9, full disk, SIGTERM under
+#                        load; acked, delivered, lost, duplicated (root;
+#                        not part of check)
 #   make install         PREFIX=/usr/local DESTDIR=
 
 VERSION    := 0.1.0
@@ -58,7 +61,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # Drivers the e2e tests run (built with the programs, never installed).
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump
 
-.PHONY: bench-search bench-priority bench-retention all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-search bench-priority bench-retention bench-faults all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -178,6 +181,12 @@ bench-retention: all $(BUILD)/logfill
 # (BENCH_ARGS="--backlog 2000" for a short run).
 bench-priority: all
 	$(PYTHON) bench/priority $(BENCH_ARGS)
+
+# bench/faults: issue 21's fault scenarios under load, each with its
+# count of acknowledged, delivered, lost and duplicated messages
+# (BENCH_ARGS="--scenarios sigterm" for one).
+bench-faults: all
+	$(PYTHON) bench/faults $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \

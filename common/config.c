@@ -51,6 +51,8 @@ static const struct opt opts[] = {
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
 	    0, 0, 0, 0, 0 },
 	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0 },
+	{ "shutdown_timeout", O_MS, OFF(shutdown_timeout_ms), "20s", 0,
+	    3600000, 0, 0, 0 },
 	{ "metrics.listen", O_STR, OFF(metrics_listen), NULL, 0, 0, 0, 0,
 	    0 },
 	{ "metrics.min_free", O_SIZE, OFF(metrics_min_free), "64M", 0,

@@ -180,6 +180,39 @@ static const char *const queue_migrations[] = {
 	"  since    INTEGER NOT NULL,"		/* unix microseconds */
 	"  reason   TEXT NOT NULL"
 	") WITHOUT ROWID;",
+	/* 5: the event outbox (gwd/outbox.h): each audit event is written
+	 * here in the transaction of the change it reports and gets its id
+	 * here, the id it keeps in log.db; a row goes once every consumer
+	 * whose bit is in `pending` has it durably (1: log.db).  Columns
+	 * as log.db's event table, plus a received event's recipients. */
+	"CREATE TABLE outbox ("
+	"  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  pending  INTEGER NOT NULL,"		/* consumers still owed it */
+	"  ts       INTEGER NOT NULL,"		/* unix microseconds */
+	"  qid      TEXT,"
+	"  action   TEXT NOT NULL,"
+	"  subaccount TEXT,"
+	"  client_ip TEXT,"
+	"  sender   TEXT,"
+	"  recipient TEXT,"
+	"  message_id TEXT,"
+	"  subject  TEXT,"
+	"  from_addr TEXT,"
+	"  size     INTEGER,"
+	"  tls      TEXT,"
+	"  remote_host TEXT,"
+	"  remote_ip TEXT,"
+	"  reply_code INTEGER,"
+	"  reply_status TEXT,"
+	"  reply_text TEXT,"
+	"  duration_ms INTEGER,"
+	"  detail   TEXT,"
+	"  class    TEXT,"
+	"  tls_policy TEXT,"
+	"  tls_verified INTEGER,"
+	"  tls_note TEXT,"
+	"  rcpts    TEXT"			/* one address a line */
+	");",
 };
 
 static const char *const log_migrations[] = {

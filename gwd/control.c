@@ -59,7 +59,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -195,6 +194,12 @@ snapshot(struct stat_row **rows)
 	ROW("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds",
 	    "gauge", "Age of the oldest event in log.db.",
 	    oldest ? (now - oldest) / 1000000 : 0);
+	ROW("store_blocked", "gw_store_blocked", "gauge",
+	    "1 while queue.db refuses commits: changes wait, no delivery "
+	    "starts.", store_blocked());
+	ROW("store_commit_failures_total", "gw_store_commit_failures_total",
+	    "counter", "queue.db commits refused (full or failing disk).",
+	    store_commit_failures());
 #undef ROW
 	*rows = r;
 	return n;
@@ -388,24 +393,6 @@ write_pools(struct buf *out, const char *arg)
 	queue_pools_free(p, n);
 }
 
-/*
- * Is the state directory's file system nearly full?  Below
- * metrics.min_free bytes or 1% free, commits are about to fail (452 at
- * MAIL, 451 in DATA): a balancer should send mail elsewhere.
- */
-static int
-storage_full(void)
-{
-	struct statvfs sv;
-	uint64_t avail;
-
-	if (statvfs(gcfg->state_dir, &sv) == -1)
-		return 0;	/* the commits will say what is wrong */
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return avail < (uint64_t)gcfg->metrics_min_free ||
-	    (uint64_t)sv.f_bavail * 100 < (uint64_t)sv.f_blocks;
-}
-
 /* Why gwd is not healthy, or NULL. */
 static const char *
 unhealthy(void)
@@ -414,7 +401,8 @@ unhealthy(void)
 		return "shutting down";
 	if (!gm.ready)
 		return "starting";
-	if (storage_full())
+	/* Commits are about to fail, or fail: send mail elsewhere. */
+	if (store_space_short(0) || store_blocked())
 		return "storage full";
 	return NULL;
 }

@@ -474,6 +474,7 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 
 	op = store_op_new();
 	op->insert = m;
+	op->refusable = 1;
 	op->done = committed;
 	op->arg = s;
 	ev = store_op_event(op, "received", m->qid);

@@ -38,6 +38,7 @@ queue_init(char *err, size_t errsz)
 	throttle_init();
 	dest_init(outcome_apply);
 	routing_init();
+	store_on_resume(dest_resume_all);
 	if (store_load_queue(loaded, &now, err, errsz) == -1)
 		return -1;
 	routing_arm_retry();

@@ -113,6 +113,8 @@ ROWS = [
     ("destinations", "gw_destinations"),
     ("log_pruned_total", "gw_log_pruned_total"),
     ("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds"),
+    ("store_blocked", "gw_store_blocked"),
+    ("store_commit_failures_total", "gw_store_commit_failures_total"),
 ]
 
 

@@ -286,6 +286,21 @@ store_event(struct audit_event *ev)
 	audit_free(ev);
 }
 
+int	 fake_store_blocked;
+void	(*store_resume_fn)(void);
+
+int
+store_deliveries_allowed(void)
+{
+	return !fake_store_blocked;
+}
+
+void
+store_on_resume(void (*fn)(void))
+{
+	store_resume_fn = fn;
+}
+
 int
 store_load_body(struct qmsg *m)
 {
