@@ -2,9 +2,15 @@
  * config.c - gwd.conf (libconfig syntax), read by every gw program.
  *
  * Options are rows: a dotted name, a kind, where the value goes, a
- * default and bounds.  Every setting in the file must match a row (or be
- * a `listen` entry), so a typo is an error with its line, never silently
- * ignored.  All errors are reported before the caller exits.
+ * default, bounds, and whether a running gwd can take a new value on
+ * SIGHUP (LIVE) or needs a restart (RESTART).  Every setting in the file
+ * must match a row (or be a `listen` entry), so a typo is an error with
+ * its line, never silently ignored.  All errors are reported before the
+ * caller exits.
+ *
+ * A row is LIVE only when gwd reads the value where it uses it (through
+ * gcfg, at that moment), never copies it at start-up into something that
+ * lives on; a new row is RESTART until someone checks that.
  * Diagnostics: dies only when memory runs out; every error in the file
  * is printed ("file:line: reason") and counted, and config_load()
  * returns how many, so the caller can exit 78 after all of them.
@@ -36,120 +42,131 @@ struct opt {
 	const char *const *names;	/* O_ENUM: index = value */
 	size_t		 count_off;	/* O_STRLIST: where the count goes */
 	int		 max_items;
+	enum config_reload reload;	/* LIVE or RESTART */
 };
 
 #define OFF(f)	offsetof(struct gw_config, f)
+#define LIVE	CONFIG_LIVE
+#define RESTART	CONFIG_RESTART
 
 static const char *const tls_policies[] = { "none", "opportunistic",
     "required", "verify", NULL };
 static const char *const relay_modes[] = { "mx", "smarthost", NULL };
 
 static const struct opt opts[] = {
-	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0 },
-	{ "hostname", O_STR, OFF(hostname), NULL, 0, 0, 0, 0, 0 },
-	{ "user", O_STR, OFF(user), "", 0, 0, 0, 0, 0 },
+	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0,
+	    RESTART },
+	{ "hostname", O_STR, OFF(hostname), NULL, 0, 0, 0, 0, 0, LIVE },
+	{ "user", O_STR, OFF(user), "", 0, 0, 0, 0, 0, RESTART },
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
-	    0, 0, 0, 0, 0 },
-	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0 },
+	    0, 0, 0, 0, 0, RESTART },
+	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0, RESTART },
 	{ "shutdown_timeout", O_MS, OFF(shutdown_timeout_ms), "20s", 0,
-	    3600000, 0, 0, 0 },
+	    3600000, 0, 0, 0, LIVE },
 	{ "metrics.listen", O_STR, OFF(metrics_listen), NULL, 0, 0, 0, 0,
-	    0 },
+	    0, RESTART },
 	{ "metrics.min_free", O_SIZE, OFF(metrics_min_free), "64M", 0,
-	    INT64_MAX, 0, 0, 0 },
+	    INT64_MAX, 0, 0, 0, LIVE },
 	{ "metrics.connections", O_INT, OFF(metrics_connections), "16", 1,
-	    10000, 0, 0, 0 },
+	    10000, 0, 0, 0, LIVE },
 	{ "metrics.idle_timeout", O_MS, OFF(metrics_idle_timeout_ms), "10s",
-	    100, 3600000, 0, 0, 0 },
+	    100, 3600000, 0, 0, 0, LIVE },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
-	    0 },
-	{ "tls.key", O_PATH, OFF(tls.key), NULL, 0, 0, 0, 0, 0 },
+	    0, RESTART },
+	{ "tls.key", O_PATH, OFF(tls.key), NULL, 0, 0, 0, 0, 0, RESTART },
 	{ "tls.self_signed", O_BOOL, OFF(tls.self_signed), "false", 0, 0, 0,
-	    0, 0 },
+	    0, 0, RESTART },
 	{ "tls.ciphers", O_STR, OFF(tls.ciphers),
-	    "ECDHE+AESGCM:ECDHE+CHACHA20", 0, 0, 0, 0, 0 },
+	    "ECDHE+AESGCM:ECDHE+CHACHA20", 0, 0, 0, 0, 0, RESTART },
 
 	{ "relay.mode", O_ENUM, OFF(relay.mode), "mx", 0, 0, relay_modes, 0,
-	    0 },
-	{ "relay.host", O_STR, OFF(relay.host), NULL, 0, 0, 0, 0, 0 },
-	{ "relay.port", O_INT, OFF(relay.port), "25", 1, 65535, 0, 0, 0 },
+	    0, RESTART },
+	{ "relay.host", O_STR, OFF(relay.host), NULL, 0, 0, 0, 0, 0, RESTART },
+	{ "relay.port", O_INT, OFF(relay.port), "25", 1, 65535, 0, 0, 0,
+	    RESTART },
 	{ "relay.tls", O_ENUM, OFF(relay.tls), "opportunistic", 0, 0,
-	    tls_policies, 0, 0 },
-	{ "relay.ca_file", O_PATH, OFF(relay.ca_file), NULL, 0, 0, 0, 0, 0 },
-	{ "relay.ca_dir", O_PATH, OFF(relay.ca_dir), NULL, 0, 0, 0, 0, 0 },
+	    tls_policies, 0, 0, RESTART },
+	{ "relay.ca_file", O_PATH, OFF(relay.ca_file), NULL, 0, 0, 0, 0, 0,
+	    RESTART },
+	{ "relay.ca_dir", O_PATH, OFF(relay.ca_dir), NULL, 0, 0, 0, 0, 0,
+	    RESTART },
 	{ "relay.allow_loopback_mx", O_BOOL, OFF(relay.allow_loopback_mx),
-	    "false", 0, 0, 0, 0, 0 },
+	    "false", 0, 0, 0, 0, 0, LIVE },
 	{ "relay.username", O_STR, OFF(relay.username), NULL, 0,
-	    RELAY_CRED_MAX, 0, 0, 0 },
+	    RELAY_CRED_MAX, 0, 0, 0, LIVE },
 	{ "relay.password", O_STR, OFF(relay.password), NULL, 0,
-	    RELAY_CRED_MAX, 0, 0, 0 },
+	    RELAY_CRED_MAX, 0, 0, 0, LIVE },
 	{ "relay.mx_port", O_INT, OFF(relay.mx_port), "25", 1, 65535, 0, 0,
-	    0 },
+	    0, RESTART },
 	{ "relay.connections", O_INT, OFF(relay.connections), "20", 1, 1000,
-	    0, 0, 0 },
+	    0, 0, 0, LIVE },
 	{ "relay.messages_per_connection", O_INT,
-	    OFF(relay.messages_per_connection), "1000", 1, 1000000, 0, 0, 0 },
+	    OFF(relay.messages_per_connection), "1000", 1, 1000000, 0, 0, 0,
+	    LIVE },
 	{ "relay.connect_timeout", O_MS, OFF(relay.connect_timeout_ms), "30s",
-	    1, 600000, 0, 0, 0 },
+	    1, 600000, 0, 0, 0, LIVE },
 	{ "relay.command_timeout", O_MS, OFF(relay.command_timeout_ms), "5m",
-	    1, 3600000, 0, 0, 0 },
+	    1, 3600000, 0, 0, 0, LIVE },
 	{ "relay.data_timeout", O_MS, OFF(relay.data_timeout_ms), "10m", 1,
-	    3600000, 0, 0, 0 },
+	    3600000, 0, 0, 0, LIVE },
 	{ "relay.idle_time", O_MS, OFF(relay.idle_ms), "5s", 0, 300000, 0,
-	    0, 0 },
+	    0, 0, LIVE },
 	{ "relay.backoff_recovery", O_MS, OFF(relay.backoff_recovery_ms),
-	    "30s", 100, 3600000, 0, 0, 0 },
+	    "30s", 100, 3600000, 0, 0, 0, LIVE },
 
 	{ "dns.resolver", O_STRLIST, OFF(dns.resolver), NULL, 0, 0, 0,
-	    OFF(dns.nresolver), GW_MAX_RESOLVERS },
-	{ "dns.timeout", O_MS, OFF(dns.timeout_ms), "5s", 10, 60000, 0, 0, 0 },
-	{ "dns.attempts", O_INT, OFF(dns.attempts), "2", 1, 10, 0, 0, 0 },
+	    OFF(dns.nresolver), GW_MAX_RESOLVERS, LIVE },
+	{ "dns.timeout", O_MS, OFF(dns.timeout_ms), "5s", 10, 60000, 0, 0, 0,
+	    LIVE },
+	{ "dns.attempts", O_INT, OFF(dns.attempts), "2", 1, 10, 0, 0, 0,
+	    LIVE },
 
 	{ "limits.message_size", O_SIZE, OFF(limits.message_size), "25M",
-	    1024, (int64_t)1 << 31, 0, 0, 0 },
+	    1024, (int64_t)1 << 31, 0, 0, 0, LIVE },
 	{ "limits.recipients", O_INT, OFF(limits.recipients), "100", 1,
-	    100000, 0, 0, 0 },
+	    100000, 0, 0, 0, RESTART },
 	{ "limits.line_length", O_INT, OFF(limits.line_length), "512", 512,
-	    65536, 0, 0, 0 },
+	    65536, 0, 0, 0, LIVE },
 	{ "limits.idle_timeout", O_MS, OFF(limits.idle_timeout_ms), "5m", 100,
-	    3600000, 0, 0, 0 },
+	    3600000, 0, 0, 0, LIVE },
 	{ "limits.data_timeout", O_MS, OFF(limits.data_timeout_ms), "10m",
-	    100, 3600000, 0, 0, 0 },
+	    100, 3600000, 0, 0, 0, LIVE },
 	{ "limits.connections", O_INT, OFF(limits.connections), "1000", 1,
-	    1000000, 0, 0, 0 },
+	    1000000, 0, 0, 0, LIVE },
 	{ "limits.connections_per_ip", O_INT, OFF(limits.connections_per_ip),
-	    "100", 1, 1000000, 0, 0, 0 },
+	    "100", 1, 1000000, 0, 0, 0, LIVE },
 	{ "limits.auth_failures", O_INT, OFF(limits.auth_failures), "10", 1,
-	    1000000, 0, 0, 0 },
+	    1000000, 0, 0, 0, LIVE },
 	{ "limits.auth_window", O_MS, OFF(limits.auth_window_ms), "10m", 1000,
-	    86400000, 0, 0, 0 },
+	    86400000, 0, 0, 0, LIVE },
 	{ "limits.auth_block", O_MS, OFF(limits.auth_block_ms), "10m", 1000,
-	    86400000, 0, 0, 0 },
+	    86400000, 0, 0, 0, LIVE },
 	{ "limits.auth_fail_delay", O_MS, OFF(limits.auth_fail_delay_ms), "1s",
-	    0, 60000, 0, 0, 0 },
+	    0, 60000, 0, 0, 0, LIVE },
 	{ "limits.unknown_commands", O_INT, OFF(limits.unknown_commands), "20",
-	    1, 100000, 0, 0, 0 },
+	    1, 100000, 0, 0, 0, LIVE },
 	{ "limits.received_headers", O_INT, OFF(limits.received_headers),
-	    "100", 1, 100000, 0, 0, 0 },
+	    "100", 1, 100000, 0, 0, 0, LIVE },
 	{ "limits.memory", O_SIZE, OFF(limits.memory), "1G", 1048576,
-	    INT64_MAX, 0, 0, 0 },
+	    INT64_MAX, 0, 0, 0, LIVE },
 	{ "limits.bounce_pause_percent", O_INT,
-	    OFF(limits.bounce_pause_percent), "5", 0, 100, 0, 0, 0 },
+	    OFF(limits.bounce_pause_percent), "5", 0, 100, 0, 0, 0, LIVE },
 	{ "limits.bounce_pause_minimum", O_INT,
-	    OFF(limits.bounce_pause_minimum), "100", 1, 1000000000, 0, 0, 0 },
+	    OFF(limits.bounce_pause_minimum), "100", 1, 1000000000, 0, 0, 0,
+	    LIVE },
 
 	{ "queue.lifetime", O_MS, OFF(queue.lifetime_ms), "5d", 1000,
-	    (int64_t)365 * 86400000, 0, 0, 0 },
+	    (int64_t)365 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.retry_min", O_MS, OFF(queue.retry_min_ms), "5m", 100,
-	    (int64_t)7 * 86400000, 0, 0, 0 },
+	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.retry_max", O_MS, OFF(queue.retry_max_ms), "1h", 100,
-	    (int64_t)7 * 86400000, 0, 0, 0 },
+	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.commit_window", O_MS, OFF(queue.commit_window_us), "0", 0,
-	    100, 0, 0, 0 },
+	    100, 0, 0, 0, LIVE },
 
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
-	    0, 0, 0 },
+	    0, 0, 0, LIVE },
 };
 
 static int nerrors;
@@ -314,6 +331,7 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 	char text[4096];
 	int r;
 
+	cfg->lines[o - opts] = line;
 	if (o->kind == O_STRLIST) {
 		char **arr = (char **)((char *)cfg + o->off);
 		int *count = (int *)((char *)cfg + o->count_off);
@@ -542,6 +560,7 @@ config_load(const char *path, struct gw_config *cfg)
 		free(cfg->dir);
 		cfg->dir = xstrdup(".");
 	}
+	cfg->lines = xcalloc(nitems(opts), sizeof(*cfg->lines));
 	for (size_t i = 0; i < nitems(opts); i++)
 		if (opts[i].dflt != NULL)
 			opt_set_string(cfg, &opts[i], opts[i].dflt, 0);
@@ -588,7 +607,26 @@ config_free(struct gw_config *cfg)
 		free(cfg->listen[i].address);
 	free(cfg->path);
 	free(cfg->dir);
+	free(cfg->lines);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+int
+config_line(const struct gw_config *cfg, const char *name)
+{
+	const struct opt *o = find_opt(name);
+
+	return o && cfg->lines ? cfg->lines[o - opts] : 0;
+}
+
+int
+config_reloadable(const char *name)
+{
+	const struct opt *o;
+
+	if (strcmp(name, "listen") == 0 || strncmp(name, "listen.", 7) == 0)
+		return CONFIG_RESTART;
+	return (o = find_opt(name)) != NULL ? (int)o->reload : -1;
 }
 
 int

@@ -23,6 +23,8 @@
 enum tls_listen { LISTEN_STARTTLS, LISTEN_IMPLICIT };
 enum tls_policy { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
 enum relay_mode { RELAY_MX, RELAY_SMARTHOST };
+/* What a running gwd does with a changed value on SIGHUP. */
+enum config_reload { CONFIG_RESTART, CONFIG_LIVE };
 
 struct gw_listen {
 	char		*address;
@@ -36,6 +38,7 @@ struct gw_listen {
 struct gw_config {
 	char		*path;
 	char		*dir;		/* directory of path */
+	int		*lines;		/* per option row: its line, 0: default */
 	char		*state_dir;
 	char		*hostname;
 	char		*user;
@@ -124,6 +127,11 @@ struct gw_config {
  */
 int	config_load(const char *path, struct gw_config *cfg);
 void	config_free(struct gw_config *cfg);
+/* The line of the file that set `name` ("relay.mode"); 0: the default. */
+int	config_line(const struct gw_config *cfg, const char *name);
+/* CONFIG_LIVE or CONFIG_RESTART for `name` (every listen entry: restart);
+ * -1 for a name that is no setting. */
+int	config_reloadable(const char *name);
 /*
  * The DNS servers to ask: dns.resolver (checked by config_load), or the
  * nameserver lines of /etc/resolv.conf when it is not set.  Fills at most
