@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <libconfig.h>
+#include <netdb.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -215,12 +216,25 @@ resolve_path(const struct gw_config *cfg, const char *p)
 	return xasprintf("%s/%s", cfg->dir, p);
 }
 
+/* "a, b, c": the allowed values of an enumeration, for errors. */
+static const char *
+names_list(const char *const *names, char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; names[i] && o < n; i++)
+		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "",
+		    names[i]);
+	return out;
+}
+
 /* Set one option from a string in config syntax (defaults use this). */
 static int
 opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
     int line)
 {
-	char *base = (char *)cfg;
+	char *base = (char *)cfg, list[256];
 	int64_t ms;
 	uint64_t sz;
 	long long v;
@@ -247,7 +261,8 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 		else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0)
 			*(int *)(base + o->off) = 0;
 		else {
-			cerr(line, "%s: expected true or false", o->name);
+			cerr(line, "%s = %s: expected true or false", o->name,
+			    s);
 			return -1;
 		}
 		return 0;
@@ -255,7 +270,7 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 		errno = 0;
 		v = strtoll(s, &end, 10);
 		if (errno || *end || end == s || v < o->min || v > o->max) {
-			cerr(line, "%s: \"%s\" is not a number from %lld to "
+			cerr(line, "%s = %s: expected an integer from %lld to "
 			    "%lld", o->name, s, (long long)o->min,
 			    (long long)o->max);
 			return -1;
@@ -289,8 +304,8 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 				return 0;
 			}
 		}
-		cerr(line, "%s: \"%s\" is not one of the allowed values",
-		    o->name, s);
+		cerr(line, "%s: \"%s\" is not one of %s", o->name, s,
+		    names_list(o->names, list, sizeof(list)));
 		return -1;
 	case O_STRLIST:
 		break;
@@ -320,6 +335,39 @@ setting_text(const config_setting_t *s, char *out, size_t n)
 		return 0;
 	default:
 		return -1;
+	}
+}
+
+/* A number with a fraction where the row wants something else. */
+static void
+opt_float_error(const struct opt *o, double v, int line)
+{
+	char list[256];
+
+	switch (o->kind) {
+	case O_INT:
+		cerr(line, "%s = %g: expected an integer from %lld to %lld",
+		    o->name, v, (long long)o->min, (long long)o->max);
+		break;
+	case O_MS:
+		cerr(line, "%s = %g: expected a duration as a string "
+		    "(\"1500ms\", \"30s\", \"10m\")", o->name, v);
+		break;
+	case O_SIZE:
+		cerr(line, "%s = %g: expected a size as a string (\"512k\", "
+		    "\"25M\")", o->name, v);
+		break;
+	case O_BOOL:
+		cerr(line, "%s = %g: expected true or false", o->name, v);
+		break;
+	case O_ENUM:
+		cerr(line, "%s = %g: expected one of %s", o->name, v,
+		    names_list(o->names, list, sizeof(list)));
+		break;
+	default:
+		cerr(line, "%s = %g: expected a string in double quotes",
+		    o->name, v);
+		break;
 	}
 }
 
@@ -360,13 +408,18 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 		}
 		return;
 	}
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT) {
+		opt_float_error(o, config_setting_get_float(s), line);
+		return;
+	}
 	if ((r = setting_text(s, text, sizeof(text))) == -2) {
 		cerr(line, "%s: longer than %zu bytes", o->name,
 		    sizeof(text) - 1);
 		return;
 	}
 	if (r == -1) {
-		cerr(line, "%s: expected a single value", o->name);
+		cerr(line, "%s: expected a single value, not a group or a "
+		    "list", o->name);
 		return;
 	}
 	if (config_setting_type(s) == CONFIG_TYPE_BOOL && o->kind != O_BOOL) {
@@ -380,6 +433,64 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 		return;
 	}
 	opt_set_string(cfg, o, text, line);
+}
+
+static const char *const listen_tls[] = { "starttls", "implicit", NULL };
+
+/* One setting of a listen entry: address, port, tls, require_tls, ip_auth. */
+static void
+listen_set(struct gw_listen *l, const config_setting_t *s)
+{
+	const char *name = config_setting_name(s), *v;
+	int line = (int)config_setting_source_line(s);
+	int t = config_setting_type(s), i;
+	struct addrinfo hints, *ai;
+	char list[64];
+
+	if (strcmp(name, "address") == 0) {
+		if (t != CONFIG_TYPE_STRING) {
+			cerr(line, "listen.address: expected an IP address in "
+			    "double quotes");
+			return;
+		}
+		v = config_setting_get_string(s);
+		/* gwd binds it with AI_NUMERICHOST: a name never binds. */
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(v, NULL, &hints, &ai) != 0)
+			cerr(line, "listen.address: \"%s\" is not an IP "
+			    "address (e.g. \"0.0.0.0\", \"::\", "
+			    "\"192.0.2.1\")", v);
+		else
+			freeaddrinfo(ai);
+		free(l->address);
+		l->address = xstrdup(v);
+	} else if (strcmp(name, "port") == 0) {
+		l->port = t == CONFIG_TYPE_INT ? config_setting_get_int(s) : -1;
+		if (l->port < 1 || l->port > 65535)
+			cerr(line, "listen.port: expected a port number from 1 "
+			    "to 65535");
+	} else if (strcmp(name, "tls") == 0) {
+		v = t == CONFIG_TYPE_STRING ? config_setting_get_string(s) : "";
+		for (i = 0; listen_tls[i] && strcmp(v, listen_tls[i]) != 0; i++)
+			;
+		if (listen_tls[i] == NULL)
+			cerr(line, "listen.tls: \"%s\" is not one of %s", v,
+			    names_list(listen_tls, list, sizeof(list)));
+		else
+			l->tls = i == 0 ? LISTEN_STARTTLS : LISTEN_IMPLICIT;
+	} else if (strcmp(name, "require_tls") == 0 ||
+	    strcmp(name, "ip_auth") == 0) {
+		if (t != CONFIG_TYPE_BOOL)
+			cerr(line, "listen.%s: expected true or false", name);
+		else if (*name == 'r')
+			l->require_tls = config_setting_get_bool(s);
+		else
+			l->ip_auth = config_setting_get_bool(s);
+	} else
+		cerr(line, "listen: unknown setting \"%s\" (one of address, "
+		    "port, tls, require_tls, ip_auth)", name);
 }
 
 static void
@@ -410,42 +521,8 @@ load_listen(struct gw_config *cfg, const config_setting_t *list)
 		memset(l, 0, sizeof(*l));
 		l->line = line;
 		l->require_tls = 1;
-		for (int j = 0; j < config_setting_length(e); j++) {
-			const config_setting_t *s = config_setting_get_elem(e, j);
-			const char *name = config_setting_name(s);
-			int sl = (int)config_setting_source_line(s);
-			int t = config_setting_type(s);
-
-			if (strcmp(name, "address") == 0 &&
-			    t == CONFIG_TYPE_STRING)
-				l->address = xstrdup(config_setting_get_string(s));
-			else if (strcmp(name, "port") == 0 &&
-			    t == CONFIG_TYPE_INT) {
-				l->port = config_setting_get_int(s);
-				if (l->port < 1 || l->port > 65535)
-					cerr(sl, "listen.port: %d is not a "
-					    "port number", l->port);
-			} else if (strcmp(name, "tls") == 0 &&
-			    t == CONFIG_TYPE_STRING) {
-				const char *v = config_setting_get_string(s);
-
-				if (strcmp(v, "starttls") == 0)
-					l->tls = LISTEN_STARTTLS;
-				else if (strcmp(v, "implicit") == 0)
-					l->tls = LISTEN_IMPLICIT;
-				else
-					cerr(sl, "listen.tls: \"%s\" is not "
-					    "\"starttls\" or \"implicit\"", v);
-			} else if (strcmp(name, "require_tls") == 0 &&
-			    t == CONFIG_TYPE_BOOL)
-				l->require_tls = config_setting_get_bool(s);
-			else if (strcmp(name, "ip_auth") == 0 &&
-			    t == CONFIG_TYPE_BOOL)
-				l->ip_auth = config_setting_get_bool(s);
-			else
-				cerr(sl, "listen: unknown setting \"%s\" or "
-				    "wrong type", name);
-		}
+		for (int j = 0; j < config_setting_length(e); j++)
+			listen_set(l, config_setting_get_elem(e, j));
 		if (l->address == NULL)
 			l->address = xstrdup("127.0.0.1");
 		if (l->port == 0)
@@ -519,28 +596,225 @@ check(struct gw_config *cfg)
 	}
 	if (str_has_ctl(cfg->hostname, strlen(cfg->hostname)) ||
 	    strchr(cfg->hostname, ' '))
-		cerr(0, "hostname: \"%s\" is not a host name", cfg->hostname);
+		cerr(config_line(cfg, "hostname"), "hostname: \"%s\" is not a "
+		    "host name", cfg->hostname);
 	if (cfg->nlisten > 0 && (cfg->tls.certificate == NULL ||
 	    cfg->tls.key == NULL))
-		cerr(0, "tls.certificate and tls.key are required: every "
-		    "listener speaks TLS");
+		cerr(cfg->listen[0].line, "tls.certificate and tls.key are "
+		    "required: every listener speaks TLS (with "
+		    "tls.self_signed = true, gwd makes a pair there on first "
+		    "start)");
 	if (cfg->relay.mode == RELAY_SMARTHOST && cfg->relay.host == NULL)
-		cerr(0, "relay.host: required when relay.mode is "
-		    "\"smarthost\"");
+		cerr(config_line(cfg, "relay.mode"), "relay.host: required "
+		    "when relay.mode is \"smarthost\"");
 	if (cfg->metrics_listen && cfg->metrics_listen[0] &&
 	    sockaddr_parse(cfg->metrics_listen, 9465, &ss, &sl) == -1)
-		cerr(0, "metrics.listen: \"%s\" is not an address "
-		    "(IP:port or [IPv6]:port)", cfg->metrics_listen);
+		cerr(config_line(cfg, "metrics.listen"), "metrics.listen: "
+		    "\"%s\" is not an address (IP:port or [IPv6]:port)",
+		    cfg->metrics_listen);
 	for (int i = 0; i < cfg->dns.nresolver; i++)
 		if (sockaddr_parse(cfg->dns.resolver[i], 53, &ss, &sl) == -1)
-			cerr(0, "dns.resolver: \"%s\" is not an address (IP, "
-			    "IP:port or [IPv6]:port)", cfg->dns.resolver[i]);
+			cerr(config_line(cfg, "dns.resolver"), "dns.resolver: "
+			    "\"%s\" is not an address (IP, IP:port or "
+			    "[IPv6]:port)", cfg->dns.resolver[i]);
 	if ((cfg->relay.username == NULL) != (cfg->relay.password == NULL))
-		cerr(0, "relay.username and relay.password go together");
+		cerr(config_line(cfg, cfg->relay.username ? "relay.username" :
+		    "relay.password"), "relay.username and relay.password go "
+		    "together");
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)
-		cerr(0, "queue.retry_min is longer than queue.retry_max");
+		cerr(config_line(cfg, "queue.retry_min") ?
+		    config_line(cfg, "queue.retry_min") :
+		    config_line(cfg, "queue.retry_max"), "queue.retry_min is "
+		    "longer than queue.retry_max");
 	/* The option is written in milliseconds, used in microseconds. */
 	cfg->queue.commit_window_us *= 1000;
+}
+
+/*
+ * libconfig stops at a repeated name with "duplicate setting name" and no
+ * name: find it.  A small scanner of libconfig's syntax (comments,
+ * strings, groups, lists) that keeps the names set in each group; the
+ * first name set twice in one group is the one libconfig stopped at.
+ */
+#define DUP_DEPTH	32
+
+struct dup_frame {
+	int	 group;		/* 1: { } names settings; 0: ( ) or [ ] */
+	size_t	 prefix;	/* length of the dotted name of the group */
+	char	**names;
+	int	*lines;
+	int	 n;
+};
+
+static void
+dup_frame_free(struct dup_frame *f)
+{
+	for (int i = 0; i < f->n; i++)
+		free(f->names[i]);
+	free(f->names);
+	free(f->lines);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Skip blanks and comments from p; count newlines into *line. */
+static size_t
+dup_skip(const char *t, size_t len, size_t p, int *line)
+{
+	while (p < len) {
+		if (t[p] == '\n') {
+			(*line)++;
+			p++;
+		} else if (t[p] == ' ' || t[p] == '\t' || t[p] == '\r' ||
+		    t[p] == '\f' || t[p] == '\v')
+			p++;
+		else if (t[p] == '#' || (t[p] == '/' && p + 1 < len &&
+		    t[p + 1] == '/')) {
+			while (p < len && t[p] != '\n')
+				p++;
+		} else if (t[p] == '/' && p + 1 < len && t[p + 1] == '*') {
+			for (p += 2; p < len && !(t[p] == '*' && p + 1 < len &&
+			    t[p + 1] == '/'); p++)
+				if (t[p] == '\n')
+					(*line)++;
+			p = p < len ? p + 2 : len;
+		} else
+			break;
+	}
+	return p;
+}
+
+static int
+dup_ident_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '*';
+}
+
+static int
+dup_ident(char c)
+{
+	return dup_ident_start(c) || (c >= '0' && c <= '9') || c == '-' ||
+	    c == '_';
+}
+
+int
+config_find_duplicate(const char *t, size_t len, char *name, size_t namesz,
+    int *line, int *first)
+{
+	struct dup_frame st[DUP_DEPTH];
+	char path[512], last[256] = "";
+	int depth = 0, ln = 1, found = 0;
+	size_t p = 0;
+
+	memset(st, 0, sizeof(st));
+	st[0].group = 1;
+	path[0] = '\0';
+	while (!found && (p = dup_skip(t, len, p, &ln)) < len) {
+		char c = t[p];
+
+		if (c == '"') {
+			for (p++; p < len && t[p] != '"'; p++) {
+				if (t[p] == '\\' && p + 1 < len)
+					p++;
+				if (t[p] == '\n')
+					ln++;
+			}
+			p++;
+		} else if (dup_ident_start(c)) {
+			size_t s = p, q;
+			int l2 = ln;
+
+			while (p < len && dup_ident(t[p]))
+				p++;
+			q = dup_skip(t, len, p, &l2);
+			if (q >= len || (t[q] != '=' && t[q] != ':') ||
+			    !st[depth].group || p - s >= sizeof(last))
+				continue;
+			memcpy(last, t + s, p - s);
+			last[p - s] = '\0';
+			for (int i = 0; i < st[depth].n; i++) {
+				if (strcmp(st[depth].names[i], last) != 0)
+					continue;
+				snprintf(name, namesz, "%.*s%s%s",
+				    (int)st[depth].prefix, path,
+				    st[depth].prefix ? "." : "", last);
+				*line = ln;
+				*first = st[depth].lines[i];
+				found = 1;
+				break;
+			}
+			if (found)
+				break;
+			st[depth].names = realloc(st[depth].names,
+			    sizeof(char *) * (size_t)(st[depth].n + 1));
+			st[depth].lines = realloc(st[depth].lines,
+			    sizeof(int) * (size_t)(st[depth].n + 1));
+			if (st[depth].names == NULL || st[depth].lines == NULL)
+				fatal("realloc");
+			st[depth].names[st[depth].n] = xstrdup(last);
+			st[depth].lines[st[depth].n++] = ln;
+		} else if (c == '{' || c == '(' || c == '[') {
+			size_t pre = st[depth].prefix;
+
+			p++;
+			if (depth + 1 == DUP_DEPTH)
+				break;
+			/* A group's name is the last name set: the one
+			 * whose value this is ("listen" for its entries). */
+			if (st[depth].group && *last) {
+				size_t n = strlen(last);
+
+				if (pre + n + 2 < sizeof(path)) {
+					if (pre)
+						path[pre++] = '.';
+					memcpy(path + pre, last, n);
+					pre += n;
+				}
+			}
+			last[0] = '\0';
+			depth++;
+			st[depth].group = c == '{';
+			st[depth].prefix = pre;
+		} else if (c == '}' || c == ')' || c == ']') {
+			p++;
+			if (depth > 0)
+				dup_frame_free(&st[depth--]);
+			last[0] = '\0';
+		} else {
+			p++;
+			if (c == ';' || c == ',')
+				last[0] = '\0';
+		}
+	}
+	for (int i = 0; i <= depth; i++)
+		dup_frame_free(&st[i]);
+	return found;
+}
+
+/* Name the setting libconfig found twice in `file`; -1 if unsure. */
+static int
+report_duplicate(const char *file)
+{
+	char name[256], *text;
+	int line, first, r = -1;
+	FILE *f;
+	long n;
+
+	if ((f = fopen(file, "r")) == NULL)
+		return -1;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    n < 16 * 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0) {
+		text = xmalloc((size_t)n + 1);
+		if (fread(text, 1, (size_t)n, f) == (size_t)n &&
+		    config_find_duplicate(text, (size_t)n, name, sizeof(name),
+		    &line, &first)) {
+			cerr(line, "duplicate setting \"%s\" (first set on "
+			    "line %d)", name, first);
+			r = 0;
+		}
+		free(text);
+	}
+	fclose(f);
+	return r;
 }
 
 int
@@ -577,7 +851,10 @@ config_load(const char *path, struct gw_config *cfg)
 
 		if (f)
 			cur_file = f;
-		cerr(config_error_line(&lc), "%s", config_error_text(&lc));
+		if (strcmp(config_error_text(&lc), "duplicate setting name") !=
+		    0 || report_duplicate(cur_file) == -1)
+			cerr(config_error_line(&lc), "%s",
+			    config_error_text(&lc));
 		cur_file = path;
 		config_destroy(&lc);
 		return nerrors;

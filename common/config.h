@@ -139,6 +139,13 @@ int	config_reloadable(const char *name);
  */
 int	config_dns_servers(const struct gw_config *cfg,
 	    struct sockaddr_storage *ss, socklen_t *len, int max);
+/*
+ * The first setting named twice in one group of the libconfig text
+ * (len bytes): 1 with its dotted name ("relay", "limits.recipients"),
+ * the line of the repeat and of the first; 0 when there is none.
+ */
+int	config_find_duplicate(const char *text, size_t len, char *name,
+	    size_t namesz, int *line, int *first);
 const char *tls_policy_name(enum tls_policy);
 /* The policy named s ("none", "opportunistic", ...), or -1. */
 int	tls_policy_parse(const char *s);
