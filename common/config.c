@@ -30,7 +30,8 @@
 #include "log.h"
 #include "util.h"
 
-enum opt_kind { O_STR, O_PATH, O_INT, O_BOOL, O_MS, O_SIZE, O_ENUM,
+/* O_US: written as a duration like O_MS (bounds in ms), kept in µs. */
+enum opt_kind { O_STR, O_PATH, O_INT, O_BOOL, O_MS, O_US, O_SIZE, O_ENUM,
     O_STRLIST };
 
 struct opt {
@@ -163,7 +164,7 @@ static const struct opt opts[] = {
 	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.retry_max", O_MS, OFF(queue.retry_max_ms), "1h", 100,
 	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
-	{ "queue.commit_window", O_MS, OFF(queue.commit_window_us), "0", 0,
+	{ "queue.commit_window", O_US, OFF(queue.commit_window_us), "0", 0,
 	    100, 0, 0, 0, LIVE },
 
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
@@ -278,6 +279,7 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 		*(int *)(base + o->off) = (int)v;
 		return 0;
 	case O_MS:
+	case O_US:
 		if (parse_duration_ms(s, &ms) == -1 || ms < o->min ||
 		    ms > o->max) {
 			cerr(line, "%s: \"%s\" is not a duration from %lldms "
@@ -285,7 +287,7 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 			    (long long)o->min, (long long)o->max);
 			return -1;
 		}
-		*(int64_t *)(base + o->off) = ms;
+		*(int64_t *)(base + o->off) = o->kind == O_US ? ms * 1000 : ms;
 		return 0;
 	case O_SIZE:
 		if (parse_size(s, &sz) == -1 || sz < (uint64_t)o->min ||
@@ -350,6 +352,7 @@ opt_float_error(const struct opt *o, double v, int line)
 		    o->name, v, (long long)o->min, (long long)o->max);
 		break;
 	case O_MS:
+	case O_US:
 		cerr(line, "%s = %g: expected a duration as a string "
 		    "(\"1500ms\", \"30s\", \"10m\")", o->name, v);
 		break;
@@ -467,13 +470,16 @@ listen_set(struct gw_listen *l, const config_setting_t *s)
 		free(l->address);
 		l->address = xstrdup(v);
 	} else if (strcmp(name, "port") == 0) {
-		l->port = t == CONFIG_TYPE_INT ? config_setting_get_int(s) : -1;
+		l->port = t == CONFIG_TYPE_INT ? config_setting_get_int(s) :
+		    -1;
 		if (l->port < 1 || l->port > 65535)
-			cerr(line, "listen.port: expected a port number from 1 "
-			    "to 65535");
+			cerr(line, "listen.port: expected a port number from "
+			    "1 to 65535");
 	} else if (strcmp(name, "tls") == 0) {
-		v = t == CONFIG_TYPE_STRING ? config_setting_get_string(s) : "";
-		for (i = 0; listen_tls[i] && strcmp(v, listen_tls[i]) != 0; i++)
+		v = t == CONFIG_TYPE_STRING ? config_setting_get_string(s) :
+		    "";
+		for (i = 0; listen_tls[i] && strcmp(v, listen_tls[i]) != 0;
+		    i++)
 			;
 		if (listen_tls[i] == NULL)
 			cerr(line, "listen.tls: \"%s\" is not one of %s", v,
@@ -626,8 +632,6 @@ check(struct gw_config *cfg)
 		    config_line(cfg, "queue.retry_min") :
 		    config_line(cfg, "queue.retry_max"), "queue.retry_min is "
 		    "longer than queue.retry_max");
-	/* The option is written in milliseconds, used in microseconds. */
-	cfg->queue.commit_window_us *= 1000;
 }
 
 /*
@@ -926,4 +930,194 @@ config_dns_servers(const struct gw_config *cfg, struct sockaddr_storage *ss,
 			n++;
 	fclose(f);
 	return n;
+}
+
+/* v in the largest unit that divides it: "5m", "1500ms", "25M". */
+static void
+scaled_text(uint64_t v, const char *const *units, const uint64_t *scale,
+    int n, char *out, size_t sz)
+{
+	int i;
+
+	for (i = n - 1; i > 0 && (v == 0 || v % scale[i] != 0); i--)
+		;
+	if (v == 0)
+		i = 0;
+	snprintf(out, sz, "%llu%s", (unsigned long long)(v / scale[i]),
+	    units[i]);
+}
+
+/* A string in double quotes, with libconfig's escapes. */
+static void
+quoted_text(const char *v, char *out, size_t sz)
+{
+	size_t o = 0;
+
+	if (sz < 3) {
+		out[0] = '\0';
+		return;
+	}
+	out[o++] = '"';
+	for (; v && *v && o + 5 < sz; v++) {
+		if (*v == '"' || *v == '\\')
+			out[o++] = '\\';
+		if ((unsigned char)*v < 0x20)
+			o += (size_t)snprintf(out + o, sz - o, "\\x%02x",
+			    (unsigned char)*v);
+		else
+			out[o++] = *v;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* The value of row o in cfg, in config syntax (secrets masked). */
+static void
+opt_text(const struct gw_config *cfg, const struct opt *o, char *out,
+    size_t sz)
+{
+	static const char *const ms_units[] = { "ms", "s", "m", "h", "d" };
+	static const uint64_t ms_scale[] = { 1, 1000, 60000, 3600000,
+	    86400000 };
+	static const char *const sz_units[] = { "", "k", "M", "G" };
+	static const uint64_t sz_scale[] = { 1, 1024, 1048576, 1073741824 };
+	const char *base = (const char *)cfg;
+	char one[1024], num[64];
+	size_t len = strlen(o->name);
+	int64_t ms;
+
+	switch (o->kind) {
+	case O_STR:
+	case O_PATH:
+		if (len >= 8 && strcmp(o->name + len - 8, "password") == 0 &&
+		    *(char *const *)(base + o->off) != NULL)
+			snprintf(out, sz, "\"(not shown)\"");
+		else
+			quoted_text(*(char *const *)(base + o->off), out, sz);
+		break;
+	case O_INT:
+		snprintf(out, sz, "%d", *(const int *)(base + o->off));
+		break;
+	case O_BOOL:
+		snprintf(out, sz, "%s", *(const int *)(base + o->off) ?
+		    "true" : "false");
+		break;
+	case O_MS:
+	case O_US:
+		ms = *(const int64_t *)(base + o->off);
+		if (o->kind == O_US)
+			ms /= 1000;
+		scaled_text((uint64_t)ms, ms_units, ms_scale,
+		    (int)nitems(ms_units), num, sizeof(num));
+		snprintf(out, sz, "\"%s\"", num);
+		break;
+	case O_SIZE:
+		scaled_text(*(const uint64_t *)(base + o->off), sz_units,
+		    sz_scale, (int)nitems(sz_units), num, sizeof(num));
+		snprintf(out, sz, "\"%s\"", num);
+		break;
+	case O_ENUM:
+		snprintf(out, sz, "\"%s\"",
+		    o->names[*(const int *)(base + o->off)]);
+		break;
+	case O_STRLIST: {
+		char *const *arr = (char *const *)(base + o->off);
+		int n = *(const int *)(base + o->count_off);
+		size_t w;
+
+		w = (size_t)snprintf(out, sz, "[");
+		for (int i = 0; i < n && w < sz; i++) {
+			quoted_text(arr[i], one, sizeof(one));
+			w += (size_t)snprintf(out + w, sz - w, "%s %s",
+			    i ? "," : "", one);
+		}
+		if (w < sz)
+			snprintf(out + w, sz - w, " ]");
+		break;
+	}
+	}
+}
+
+/* One listen entry in config syntax. */
+static void
+listen_text(const struct gw_listen *l, char *out, size_t sz)
+{
+	char addr[512];
+
+	quoted_text(l->address, addr, sizeof(addr));
+	snprintf(out, sz, "{ address = %s; port = %d; tls = \"%s\"; "
+	    "require_tls = %s; ip_auth = %s; }", addr, l->port,
+	    listen_tls[l->tls], l->require_tls ? "true" : "false",
+	    l->ip_auth ? "true" : "false");
+}
+
+static void
+print_row(FILE *f, const char *name, const char *value, int line, int live)
+{
+	char where[32], set[4200];
+
+	if (line > 0)
+		snprintf(where, sizeof(where), "line %d", line);
+	else
+		snprintf(where, sizeof(where), "default");
+	snprintf(set, sizeof(set), "%s = %s;", name, value);
+	fprintf(f, "%-54s # %s, %s\n", set, where, live ? "live" : "restart");
+}
+
+void
+config_print(FILE *f, const struct gw_config *cfg)
+{
+	char value[4096];
+
+	fprintf(f, "# The effective configuration of %s: every setting, with\n"
+	    "# the line that set it or \"default\", and what a running gwd\n"
+	    "# does with a new value on SIGHUP (live: takes it; restart: "
+	    "keeps\n# the old one until restarted).\n", cfg->path);
+	for (size_t i = 0; i < nitems(opts); i++) {
+		opt_text(cfg, &opts[i], value, sizeof(value));
+		print_row(f, opts[i].name, value, cfg->lines[i],
+		    opts[i].reload == CONFIG_LIVE);
+	}
+	if (cfg->nlisten == 0)
+		print_row(f, "listen", "( )", 0, 0);
+	for (int i = 0; i < cfg->nlisten; i++) {
+		listen_text(&cfg->listen[i], value, sizeof(value));
+		print_row(f, "listen", value, cfg->listen[i].line, 0);
+	}
+}
+
+int
+config_hostname_fqdn(const char *h)
+{
+	size_t n = strlen(h), label = 0;
+	int labels = 1, digits = 1;
+	const char *last;
+
+	if (n == 0 || n > 253 || h[0] == '.' || h[n - 1] == '.' ||
+	    (last = strrchr(h, '.')) == NULL)
+		return 0;
+	for (const char *p = h; *p; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return 0;
+			labels++;
+			label = 0;
+			digits = 1;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-'))
+			return 0;
+		if (++label > 63 || (label == 1 && *p == '-'))
+			return 0;
+		if (*p < '0' || *p > '9')
+			digits = 0;
+	}
+	/* An IP address, or a name only this host knows. */
+	if (digits || h[n - 1] == '-' ||
+	    strcasecmp(last + 1, "localhost") == 0 ||
+	    strcasecmp(last + 1, "localdomain") == 0 ||
+	    strcasecmp(last + 1, "local") == 0)
+		return 0;
+	return labels >= 2;
 }

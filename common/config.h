@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define GW_DEFAULT_CONFIG	"/etc/gw/gwd.conf"
 #define GW_MAX_LISTEN		32
@@ -127,6 +128,14 @@ struct gw_config {
  */
 int	config_load(const char *path, struct gw_config *cfg);
 void	config_free(struct gw_config *cfg);
+/*
+ * Every setting with its value (defaults included), the line that set
+ * it, and live or restart: what `gwd -n -v` prints.  relay.password is
+ * not shown.
+ */
+void	config_print(FILE *f, const struct gw_config *cfg);
+/* 1 when h looks like a fully qualified domain name (EHLO material). */
+int	config_hostname_fqdn(const char *h);
 /* The line of the file that set `name` ("relay.mode"); 0: the default. */
 int	config_line(const struct gw_config *cfg, const char *name);
 /* CONFIG_LIVE or CONFIG_RESTART for `name` (every listen entry: restart);

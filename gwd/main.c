@@ -63,7 +63,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: gwd [-nv] [-c file]\n"
 	    "  -c file   configuration (default %s)\n"
-	    "  -n        check the configuration and exit\n"
+	    "  -n        check the configuration and exit (with -v: print it)\n"
 	    "  -v        verbose logging\n"
 	    "  --help, --version\n", GW_DEFAULT_CONFIG);
 }
@@ -247,8 +247,26 @@ check_state_dir(const struct gw_config *cfg)
 	return -1;
 }
 
+/* The name goes into EHLO to other mail servers: say so when it is
+ * one they may refuse. */
+static void
+warn_hostname(const struct gw_config *cfg)
+{
+	int line = config_line(cfg, "hostname");
+	char where[32] = "";
+
+	if (config_hostname_fqdn(cfg->hostname))
+		return;
+	if (line > 0)
+		snprintf(where, sizeof(where), ":%d", line);
+	log_warnx("%s%s: warning: hostname \"%s\"%s is not a fully qualified "
+	    "domain name; gwd gives it in EHLO to other mail servers, which "
+	    "may refuse it (set hostname = \"mail.example.com\")", cfg->path,
+	    where, cfg->hostname, line > 0 ? "" : " (the system's name)");
+}
+
 static int
-check_only(struct gw_config *cfg)
+check_only(struct gw_config *cfg, int verbose)
 {
 	char err[512];
 	SSL_CTX *ctx;
@@ -283,6 +301,9 @@ check_only(struct gw_config *cfg)
 			return EX_CONFIG;
 		}
 	}
+	warn_hostname(cfg);
+	if (verbose)
+		config_print(stdout, cfg);
 	printf("%s: configuration OK\n", log_progname());
 	return 0;
 }
@@ -331,9 +352,10 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	gcfg = &cfg;
 	if (checkonly)
-		return check_only(&cfg);
+		return check_only(&cfg, verbose);
 	log_init("gwd", cfg.syslog ? LOG_DEST_SYSLOG : LOG_DEST_STDERR,
 	    verbose);
+	warn_hostname(&cfg);
 
 	raise_fd_limit();
 	loop_init();

@@ -64,3 +64,43 @@ def test_every_error_is_reported(tmp_path):
     assert r.returncode == 78
     lines = [l for l in r.stderr.splitlines() if l.startswith("gwd: " + conf)]
     assert len(lines) == 4, r.stderr
+
+
+def test_n_v_prints_effective_configuration(tmp_path):
+    r, conf = gwd_n(tmp_path, BASE + 'hostname = "gw.example.com";\n'
+                    'limits = { recipients = 50; };\n'
+                    'queue = { commit_window = "5ms"; };\n'
+                    'relay = { mode = "smarthost"; host = "smtp.example.net";\n'
+                    '  username = "u"; password = "hunter2"; };\n', "-v")
+    assert r.returncode == 0, r.stderr
+    rows = {}
+    for l in r.stdout.splitlines():
+        if " = " in l and not l.startswith("#"):
+            name, rest = l.split(" = ", 1)
+            value, _, note = rest.partition(" # ")
+            rows.setdefault(name.strip(), (value.strip().rstrip(";"), note.strip()))
+    assert rows["limits.recipients"] == ("50", "line 4, restart")
+    assert rows["limits.message_size"] == ('"25M"', "default, live")
+    assert rows["queue.commit_window"] == ('"5ms"', "line 5, live")
+    assert rows["queue.lifetime"] == ('"5d"', "default, live")
+    assert rows["relay.mode"] == ('"smarthost"', "line 6, restart")
+    assert rows["dns.resolver"] == ('[ "127.0.0.1" ]', "line 2, live")
+    assert rows["state_dir"][0] == '"%s/state"' % tmp_path
+    assert rows["listen"] == ("( )", "default, restart")
+    assert "hunter2" not in r.stdout
+    assert r.stdout.rstrip().endswith("gwd: configuration OK")
+    # Without -v, just the verdict.
+    r = subprocess.run([GWD, "-n", "-c", conf], capture_output=True, text=True)
+    assert r.stdout == "gwd: configuration OK\n"
+
+
+@pytest.mark.parametrize("name,warn", [("gw.example.com", False),
+                                       ("mybox", True),
+                                       ("localhost.localdomain", True),
+                                       ("192.0.2.1", True),
+                                       ("mail-1.example.org", False)])
+def test_hostname_not_fqdn_warns(tmp_path, name, warn):
+    r, conf = gwd_n(tmp_path, BASE + 'hostname = "%s";\n' % name)
+    assert r.returncode == 0, r.stderr
+    msg = 'gwd: %s:3: warning: hostname "%s" is not a fully qualified domain name' % (conf, name)
+    assert (msg in r.stderr) == warn, r.stderr
