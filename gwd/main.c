@@ -31,6 +31,7 @@
 #include <openssl/ssl.h>
 
 #include "auth.h"
+#include "check.h"
 #include "config.h"
 #include "conn.h"
 #include "dns.h"
@@ -247,67 +248,6 @@ check_state_dir(const struct gw_config *cfg)
 	return -1;
 }
 
-/* The name goes into EHLO to other mail servers: say so when it is
- * one they may refuse. */
-static void
-warn_hostname(const struct gw_config *cfg)
-{
-	int line = config_line(cfg, "hostname");
-	char where[32] = "";
-
-	if (config_hostname_fqdn(cfg->hostname))
-		return;
-	if (line > 0)
-		snprintf(where, sizeof(where), ":%d", line);
-	log_warnx("%s%s: warning: hostname \"%s\"%s is not a fully qualified "
-	    "domain name; gwd gives it in EHLO to other mail servers, which "
-	    "may refuse it (set hostname = \"mail.example.com\")", cfg->path,
-	    where, cfg->hostname, line > 0 ? "" : " (the system's name)");
-}
-
-static int
-check_only(struct gw_config *cfg, int verbose)
-{
-	char err[512];
-	SSL_CTX *ctx;
-	struct stat st;
-
-	if (cfg->nlisten > 0) {
-		if (cfg->tls.self_signed && stat(cfg->tls.certificate, &st) ==
-		    -1) {
-			printf("%s: tls.certificate %s will be made on first "
-			    "start\n", log_progname(), cfg->tls.certificate);
-		} else if ((ctx = tls_server_ctx(cfg, err, sizeof(err))) ==
-		    NULL) {
-			fprintf(stderr, "%s: %s: %s\n", log_progname(),
-			    cfg->path, err);
-			return EX_CONFIG;
-		} else
-			SSL_CTX_free(ctx);
-	}
-	/* The CA store for delivery (relay.ca_file, relay.ca_dir). */
-	if ((ctx = tls_client_ctx(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", log_progname(), cfg->path, err);
-		return EX_CONFIG;
-	}
-	SSL_CTX_free(ctx);
-	if (cfg->user && *cfg->user) {
-		uid_t u;
-		gid_t g;
-
-		if (lookup_user(cfg->user, &u, &g) == -1) {
-			fprintf(stderr, "%s: %s: user: no such user \"%s\"\n",
-			    log_progname(), cfg->path, cfg->user);
-			return EX_CONFIG;
-		}
-	}
-	warn_hostname(cfg);
-	if (verbose)
-		config_print(stdout, cfg);
-	printf("%s: configuration OK\n", log_progname());
-	return 0;
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -352,10 +292,10 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	gcfg = &cfg;
 	if (checkonly)
-		return check_only(&cfg, verbose);
+		return check_config(&cfg, verbose);
 	log_init("gwd", cfg.syslog ? LOG_DEST_SYSLOG : LOG_DEST_STDERR,
 	    verbose);
-	warn_hostname(&cfg);
+	check_hostname(&cfg);
 
 	raise_fd_limit();
 	loop_init();

@@ -104,3 +104,76 @@ def test_hostname_not_fqdn_warns(tmp_path, name, warn):
     assert r.returncode == 0, r.stderr
     msg = 'gwd: %s:3: warning: hostname "%s" is not a fully qualified domain name' % (conf, name)
     assert (msg in r.stderr) == warn, r.stderr
+
+
+# --------------------------------------------------------------------------
+# gwd -n finds what would only fail at start.
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+@pytest.fixture
+def open_tmp():
+    """A directory other users can reach (pytest's tmp_path is 0700)."""
+    import pathlib
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="gw-conf-")
+    os.chmod(d, 0o755)
+    yield pathlib.Path(d)
+    shutil.rmtree(d)
+
+
+def test_missing_certificate_and_key_named(tmp_path):
+    r, conf = gwd_n(tmp_path, BASE + 'listen = ( { port = 2525; } );\n'
+                    'tls = {\n  certificate = "/nonexistent/cert.pem";\n'
+                    '  key = "/nonexistent/key.pem";\n};\n')
+    assert r.returncode == 78
+    assert ("gwd: %s:5: tls.certificate: /nonexistent/cert.pem: No such file "
+            "or directory" % conf) in r.stderr, r.stderr
+    assert ("gwd: %s:6: tls.key: /nonexistent/key.pem: No such file or "
+            "directory" % conf) in r.stderr, r.stderr
+    assert "configuration OK" not in r.stdout
+
+
+@needs_root
+def test_unreadable_key_named(open_tmp):
+    tmp_path = open_tmp
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", str(tmp_path / "key.pem"), "-out",
+                    str(tmp_path / "cert.pem"), "-subj", "/CN=gw.test",
+                    "-days", "2"], check=True, capture_output=True)
+    os.chmod(tmp_path / "cert.pem", 0o644)
+    os.chmod(tmp_path / "key.pem", 0o600)
+    os.makedirs(tmp_path / "state")
+    os.chown(tmp_path / "state", 65534, 65534)
+    r, conf = gwd_n(tmp_path, BASE + 'listen = ( { port = 2525; } );\n'
+                    'tls = { certificate = "cert.pem";\n key = "key.pem"; };\n')
+    assert r.returncode == 0, r.stderr       # root reads it
+    os.chmod(conf, 0o644)
+    r = subprocess.run([GWD, "-n", "-c", conf], capture_output=True, text=True,
+                       user=65534, group=65534, extra_groups=[])
+    assert r.returncode == 78, r.stderr
+    assert ("gwd: %s:5: tls.key: %s/key.pem: Permission denied"
+            % (conf, tmp_path)) in r.stderr, r.stderr
+
+
+@needs_root
+def test_state_dir_the_user_cannot_reach(open_tmp):
+    tmp_path = open_tmp
+    locked = tmp_path / "locked"
+    os.makedirs(locked, 0o700)
+    text = ('state_dir = "%s/state";\nuser = "nobody";\n'
+            'dns = { resolver = "127.0.0.1"; };\n' % locked)
+    r, conf = gwd_n(tmp_path, text)
+    assert r.returncode == 78, r.stderr
+    assert ('gwd: %s:1: state_dir: user "nobody" cannot use %s/state: no '
+            'search permission on %s' % (conf, locked, locked)) in r.stderr, r.stderr
+    os.chmod(locked, 0o755)
+    r, conf = gwd_n(tmp_path, text)      # gwd (root) will make it
+    assert r.returncode == 0, r.stderr
+    os.makedirs(locked / "state", 0o755)  # root's: not writable by nobody
+    r, conf = gwd_n(tmp_path, text)
+    assert r.returncode == 78, r.stderr
+    assert ('gwd: %s:1: state_dir: user "nobody" cannot use %s/state: '
+            'Permission denied' % (conf, locked)) in r.stderr, r.stderr
