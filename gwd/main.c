@@ -14,6 +14,7 @@
  * elsewhere.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -248,6 +250,51 @@ check_state_dir(const struct gw_config *cfg)
 	return -1;
 }
 
+/*
+ * One gwd per state_dir: two daemons on one queue.db would both load and
+ * deliver every message.  An exclusive flock on state_dir/gwd.lock, held
+ * (by the open descriptor) until exit, taken before any listener is
+ * bound; the file holds the pid for the message of the one that loses.
+ */
+static int
+lock_state_dir(const struct gw_config *cfg)
+{
+	char path[4096], pid[32];
+	ssize_t n;
+	uid_t uid;
+	gid_t gid;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/gwd.lock", cfg->state_dir) >=
+	    (int)sizeof(path) || (fd = open(path, O_RDWR | O_CREAT |
+	    O_NOFOLLOW | O_CLOEXEC, 0640)) == -1) {
+		log_warn("%s/gwd.lock", cfg->state_dir);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK) {
+			log_warn("flock %s", path);
+			close(fd);
+			return -1;
+		}
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_warnx("another gwd (pid %s) uses %s", *pid ? pid : "?",
+		    cfg->state_dir);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("%s", path);
+	if (geteuid() == 0 && cfg->user && *cfg->user &&
+	    lookup_user(cfg->user, &uid, &gid) == 0 &&
+	    fchown(fd, uid, gid) == -1)
+		log_warn("chown %s", path);
+	return 0;		/* fd stays open: the lock lives with gwd */
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -303,6 +350,8 @@ main(int argc, char *argv[])
 	conn_init_module();
 	if (prepare_state_dir(&cfg) == -1)
 		return EX_CANTCREAT;
+	if (lock_state_dir(&cfg) == -1)
+		return EX_TEMPFAIL;
 	if (cfg.nlisten > 0 &&
 	    (server_tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
