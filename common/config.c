@@ -971,10 +971,11 @@ quoted_text(const char *v, char *out, size_t sz)
 	out[o] = '\0';
 }
 
-/* The value of row o in cfg, in config syntax (secrets masked). */
+/* The value of row o in cfg, in config syntax; secrets masked unless
+ * raw (for comparing). */
 static void
 opt_text(const struct gw_config *cfg, const struct opt *o, char *out,
-    size_t sz)
+    size_t sz, int raw)
 {
 	static const char *const ms_units[] = { "ms", "s", "m", "h", "d" };
 	static const uint64_t ms_scale[] = { 1, 1000, 60000, 3600000,
@@ -989,7 +990,8 @@ opt_text(const struct gw_config *cfg, const struct opt *o, char *out,
 	switch (o->kind) {
 	case O_STR:
 	case O_PATH:
-		if (len >= 8 && strcmp(o->name + len - 8, "password") == 0 &&
+		if (!raw && len >= 8 &&
+		    strcmp(o->name + len - 8, "password") == 0 &&
 		    *(char *const *)(base + o->off) != NULL)
 			snprintf(out, sz, "\"(not shown)\"");
 		else
@@ -1074,7 +1076,7 @@ config_print(FILE *f, const struct gw_config *cfg)
 	    "# does with a new value on SIGHUP (live: takes it; restart: "
 	    "keeps\n# the old one until restarted).\n", cfg->path);
 	for (size_t i = 0; i < nitems(opts); i++) {
-		opt_text(cfg, &opts[i], value, sizeof(value));
+		opt_text(cfg, &opts[i], value, sizeof(value), 0);
 		print_row(f, opts[i].name, value, cfg->lines[i],
 		    opts[i].reload == CONFIG_LIVE);
 	}
@@ -1120,4 +1122,101 @@ config_hostname_fqdn(const char *h)
 	    strcasecmp(last + 1, "local") == 0)
 		return 0;
 	return labels >= 2;
+}
+
+/* Give nw the value old has for row o (a setting that needs a restart). */
+static void
+opt_keep(const struct gw_config *old, struct gw_config *nw,
+    const struct opt *o)
+{
+	const char *ob = (const char *)old;
+	char *nb = (char *)nw;
+
+	switch (o->kind) {
+	case O_STR:
+	case O_PATH: {
+		const char *v = *(char *const *)(ob + o->off);
+
+		free(*(char **)(nb + o->off));
+		*(char **)(nb + o->off) = v ? xstrdup(v) : NULL;
+		break;
+	}
+	case O_STRLIST: {
+		char *const *from = (char *const *)(ob + o->off);
+		char **to = (char **)(nb + o->off);
+		int n = *(const int *)(ob + o->count_off);
+
+		for (int i = 0; i < o->max_items; i++) {
+			free(to[i]);
+			to[i] = i < n ? xstrdup(from[i]) : NULL;
+		}
+		*(int *)(nb + o->count_off) = n;
+		break;
+	}
+	case O_MS:
+	case O_US:
+		*(int64_t *)(nb + o->off) = *(const int64_t *)(ob + o->off);
+		break;
+	case O_SIZE:
+		*(uint64_t *)(nb + o->off) = *(const uint64_t *)(ob + o->off);
+		break;
+	case O_INT:
+	case O_BOOL:
+	case O_ENUM:
+		*(int *)(nb + o->off) = *(const int *)(ob + o->off);
+		break;
+	}
+}
+
+static void
+listens_text(const struct gw_config *cfg, char *out, size_t sz)
+{
+	char one[1024];
+	size_t w = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < cfg->nlisten && w < sz; i++) {
+		listen_text(&cfg->listen[i], one, sizeof(one));
+		w += (size_t)snprintf(out + w, sz - w, "%s%s", i ? ", " : "",
+		    one);
+	}
+	if (cfg->nlisten == 0)
+		snprintf(out, sz, "( )");
+}
+
+int
+config_reload_merge(const struct gw_config *old, struct gw_config *nw,
+    void (*note)(void *, const char *, const char *, const char *, int),
+    void *arg)
+{
+	char a[8192], b[8192];
+	int changed = 0;
+
+	for (size_t i = 0; i < nitems(opts); i++) {
+		const struct opt *o = &opts[i];
+
+		opt_text(old, o, a, sizeof(a), 1);
+		opt_text(nw, o, b, sizeof(b), 1);
+		if (strcmp(a, b) == 0)
+			continue;
+		changed++;
+		opt_text(old, o, a, sizeof(a), 0);
+		opt_text(nw, o, b, sizeof(b), 0);
+		note(arg, o->name, a, b, o->reload == CONFIG_LIVE);
+		if (o->reload != CONFIG_LIVE)
+			opt_keep(old, nw, o);
+	}
+	listens_text(old, a, sizeof(a));
+	listens_text(nw, b, sizeof(b));
+	if (strcmp(a, b) != 0) {
+		changed++;
+		note(arg, "listen", a, b, 0);
+		for (int i = 0; i < nw->nlisten; i++)
+			free(nw->listen[i].address);
+		memcpy(nw->listen, old->listen, sizeof(nw->listen));
+		nw->nlisten = old->nlisten;
+		for (int i = 0; i < nw->nlisten; i++)
+			nw->listen[i].address = xstrdup(old->listen[i].address);
+	}
+	return changed;
 }

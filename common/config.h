@@ -134,6 +134,16 @@ void	config_free(struct gw_config *cfg);
  * not shown.
  */
 void	config_print(FILE *f, const struct gw_config *cfg);
+/*
+ * SIGHUP: compare the running configuration with nw, just loaded.  For
+ * each setting that differs, note(arg, name, old, new, live) with the
+ * values as config text (secrets masked); a setting that needs a restart
+ * gets its old value back in nw, so nw is what the running gwd can be.
+ * Returns how many settings differ.
+ */
+int	config_reload_merge(const struct gw_config *old, struct gw_config *nw,
+	    void (*note)(void *arg, const char *name, const char *oldv,
+	    const char *newv, int live), void *arg);
 /* 1 when h looks like a fully qualified domain name (EHLO material). */
 int	config_hostname_fqdn(const char *h);
 /* The line of the file that set `name` ("relay.mode"); 0: the default. */

@@ -51,7 +51,7 @@
 #include "window.h"
 #include "worker.h"
 
-struct gw_config	*gcfg;
+struct gw_config	*_Atomic gcfg;
 SSL_CTX			*server_tls;
 SSL_CTX			*client_tls;
 
@@ -162,6 +162,68 @@ begin_shutdown(void)
 	timer_add(&stop_timer, 0);
 }
 
+/*
+ * SIGHUP re-reads gwd.conf.  The running configuration is never changed
+ * in place: a new one is loaded on the loop thread; a setting that needs
+ * a restart gets its running value back (and is logged with its old and
+ * new values); then gcfg points at the new struct.  The store and
+ * checkpointer threads read gcfg through the atomic pointer, a field at
+ * a time; the old struct is kept until exit, because a listener, a
+ * session or a delivery may hold a pointer into it (a listen entry, an
+ * EHLO name).  A few kilobytes a reload.
+ */
+struct retired_cfg {
+	struct gw_config	*cfg;
+	struct retired_cfg	*next;
+};
+static struct retired_cfg	*retired;
+
+static void
+reload_note(void *arg, const char *name, const char *oldv, const char *newv,
+    int live)
+{
+	int *restart = arg;
+
+	if (live) {
+		log_info("SIGHUP: %s: %s -> %s", name, oldv, newv);
+		return;
+	}
+	log_warnx("SIGHUP: %s needs a restart: %s -> %s (keeping %s)", name,
+	    oldv, newv, oldv);
+	(*restart)++;
+}
+
+static void
+reload_config(void)
+{
+	struct gw_config *old = gcfg, *nc = xcalloc(1, sizeof(*nc));
+	struct retired_cfg *r;
+	int changed, restart = 0;
+	char err[512];
+
+	if (config_load(old->path, nc) != 0) {
+		log_warnx("SIGHUP: %s has errors (above); the running "
+		    "configuration stays", old->path);
+		config_free(nc);
+		free(nc);
+		return;
+	}
+	changed = config_reload_merge(old, nc, reload_note, &restart);
+	r = xcalloc(1, sizeof(*r));
+	r->cfg = old;
+	r->next = retired;
+	retired = r;
+	gcfg = nc;
+	if (dns_init(nc, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: %s; DNS keeps its previous servers", err);
+	check_hostname(nc);
+	/* A new policy generation: destinations re-read relay limits. */
+	accounts_reload();
+	log_info("SIGHUP: %s re-read: %d setting%s changed, %d of them need "
+	    "a restart", old->path, changed, changed == 1 ? "" : "s",
+	    restart);
+}
+
 static void
 signal_cb(struct ev_io *io, int revents)
 {
@@ -175,8 +237,7 @@ signal_cb(struct ev_io *io, int revents)
 			break;
 		case SIGHUP:
 			sd_notify("RELOADING=1");
-			log_info("SIGHUP: reloading subaccounts");
-			accounts_poll();
+			reload_config();
 			sd_notify("READY=1");
 			break;
 		}

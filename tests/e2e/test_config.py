@@ -177,3 +177,15 @@ def test_state_dir_the_user_cannot_reach(open_tmp):
     assert r.returncode == 78, r.stderr
     assert ('gwd: %s:1: state_dir: user "nobody" cannot use %s/state: '
             'Permission denied' % (conf, locked)) in r.stderr, r.stderr
+
+
+def test_man_page_reload_column_matches_the_table(tmp_path):
+    """gwd.conf(5)'s RELOADING table says what gwd -n -v says."""
+    import re
+    man = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "man", "gwd.conf.5")
+    doc = dict(re.findall(r"^\.It Cm (\S+) Ta (live|restart)$",
+                          open(man).read(), re.M))
+    r, _ = gwd_n(tmp_path, BASE, "-v")
+    got = dict(re.findall(r"^(\S+) = .*, (live|restart)$", r.stdout, re.M))
+    assert got and doc == got
