@@ -518,6 +518,8 @@ main(int argc, char *argv[])
 		view_end();
 		r = EX_OK;
 	}
+	if (ctl_refusal() != NULL)
+		log_warnx("gwd: %s", ctl_refusal());
 	model_free(g->m);
 	free(g);
 	return r;
