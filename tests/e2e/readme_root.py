@@ -9,8 +9,8 @@ no mail leaves.  It copies the source tree to /usr/src/gw, optionally
 runs scripts/demo.sh first (its port check, then a start), runs the
 README block with `bash -e`, checks `gwd -n` says "configuration OK",
 has the admin's edit point the relay at a sink on loopback, sends a
-message through port 587 as the subaccount the README made, and runs the
-SIEM export unit.
+message through port 587 as the subaccount the README made, reloads
+gwd (which re-reads gwd.conf as user gw), and runs the SIEM export unit.
 
 systemd does not run here: `systemctl` is this script too (argv[1] ==
 "systemctl"), doing what systemd does for the directives the units use
@@ -312,6 +312,17 @@ def main(scratch, repo, mode):
         run(["systemctl", "restart", "gwd"], env=env, check=True)
         wait_port(587, "gwd restarted")
         send_through(m.group(1), 2626)
+        # systemctl reload: gwd, now user gw, re-reads the 0640 root:gw file.
+        conf = open("/etc/gw/gwd.conf").read()
+        open("/etc/gw/gwd.conf", "w").write(conf.replace(
+            'message_size = "25M";', 'message_size = "20M";'))
+        run(["systemctl", "reload", "gwd"], env=env, check=True)
+        log = os.path.join(scratch, "gwd.service.log")
+        end = time.monotonic() + 30
+        while "1 setting changed" not in open(log).read():
+            if time.monotonic() > end:
+                die("no reload logged:\n" + open(log).read()[-2000:])
+            time.sleep(0.1)
         # The SIEM export, as its timer would start it.
         run(["systemctl", "start", "gwsearch-export.service"], env=env, check=True)
         st = os.stat("/var/log/gw")
