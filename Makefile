@@ -15,11 +15,17 @@
 #   make bench-faults    bench/faults: kill -9, full disk, SIGTERM under
 #                        load; acked, delivered, lost, duplicated (root;
 #                        not part of check)
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (BASHCOMPDIR=: where
+#                        the bash completion of the tools goes)
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+# bash-completion looks in $(PREFIX)/share/... through XDG_DATA_DIRS;
+# for PREFIX=/usr, its own directory (pkg-config's completionsdir).
+BASHCOMP_USR := $(or $(shell pkg-config --variable=completionsdir \
+                bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
+BASHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(BASHCOMP_USR),$(PREFIX)/share/bash-completion/completions)
 BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= /usr/bin/python3
@@ -191,13 +197,16 @@ bench-faults: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples \
+	  $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/gwd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILD)/gwsearch $(BUILD)/gwtop $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
+	for p in gwctl gwsearch gwtop; do \
+	  install -m 0644 completion/gw.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; done
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -292,6 +292,18 @@ accounts_poll(void)
 	    "routing rules: %d", naccts, ndkim, pol.nrules);
 }
 
+/*
+ * SIGHUP: load now, changed or not.  A load starts a new policy
+ * generation, so every destination re-reads its limits (throttles, else
+ * the relay defaults of a configuration just reloaded).
+ */
+void
+accounts_reload(void)
+{
+	data_version = -2;	/* no version db_data_version() gives */
+	accounts_poll();
+}
+
 void
 accounts_foreach(void (*fn)(const struct subaccount *, void *), void *arg)
 {

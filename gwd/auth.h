@@ -35,6 +35,8 @@ struct subaccount {
 int	 accounts_init(const char *state_dir, char *err, size_t errsz);
 /* Reload when gw.db changed since the last look (cheap; run each 500 ms). */
 void	 accounts_poll(void);
+/* Reload now, changed or not, with a new policy generation (SIGHUP). */
+void	 accounts_reload(void);
 const struct subaccount *account_find(const char *name);
 /* The first enabled subaccount whose allowlist holds the address. */
 const struct subaccount *account_by_ip(const struct sockaddr *);

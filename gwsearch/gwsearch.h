@@ -77,6 +77,13 @@ int	 terms_parse(struct query *, const char *text, char *err,
 	    size_t errsz);
 int	 terms_time(const char *s, int64_t now, int64_t *out);
 void	 terms_free(struct query *);
+/*
+ * Shell completion of the word cur: "key:" for every term key (when
+ * keys), or after "status:" and "class:" their values; add(cur, word)
+ * for each.  With no colon and keys 0: nothing.
+ */
+void	 terms_complete(const char *cur,
+	    void (*add)(const char *cur, const char *w), int keys);
 
 /* query.c */
 int	 query_find(sqlite3 *, const struct query *, struct match **,

@@ -443,3 +443,37 @@ def test_drops_privileges_to_user():
         assert os.stat(os.path.join(d, "var")).st_uid == 0
     finally:
         shutil.rmtree(d)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_shell_history_kept_when_dropping_to_user():
+    """Root's shell becomes `user`; its history, in root's own home,
+    still grows (libedit's save used to fail on fchmod after the drop,
+    leaving the file truncated to nothing)."""
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    d = tempfile.mkdtemp(prefix="gwctl-hist-")
+    try:
+        os.chmod(d, 0o755)
+        home = os.path.join(d, "home")
+        os.makedirs(home, 0o700)           # root's: nobody cannot write here
+        gw = Gw(d, 'user = "nobody";\n')
+        gw.ok("subaccount", "add", "acme", "--domain", "acme.com")
+        gw.dir = home
+        hist = os.path.join(home, ".gwctl_history")
+        with open(hist, "w") as f:
+            f.write("_HiStOrY_V2_\nsubaccount\\040list\n")
+        os.chmod(hist, 0o600)
+        out = pty_session(gw, ["subaccount disable acme\r", "quit\r"])
+        assert "gwctl> " in out
+        text = open(hist).read()
+        assert "subaccount\\040list" in text, text
+        assert "subaccount\\040disable\\040acme" in text, text
+        st = os.stat(hist)
+        assert (st.st_uid, oct(st.st_mode & 0o777)) == (0, "0o600")
+        assert [f for f in os.listdir(home)] == [".gwctl_history"]
+        assert gw.q("SELECT enabled FROM subaccount") == [(0,)]
+    finally:
+        shutil.rmtree(d)

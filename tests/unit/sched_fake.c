@@ -29,7 +29,7 @@
 #include "util.h"
 
 /* What gwd's main.c and control.c define. */
-struct gw_config	*gcfg;
+struct gw_config	*_Atomic gcfg;
 struct gw_metrics	 gm;
 struct gw_config	 cfg;
 
