@@ -336,7 +336,7 @@ class Gwd:
                                          env=dict(os.environ, **(env or {})))
             if not wait:
                 return self
-            for p in self.ports.values():
+            for p in list(self.ports.values()) + self._http_ports():
                 wait_for(lambda: self._can_connect(p) or self._died(),
                          what="gwd listening on %d" % p)
             if self.proc.poll() is None:
@@ -349,6 +349,15 @@ class Gwd:
                 break
             self._move_ports()
         raise AssertionError("gwd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
+
+    def _http_ports(self):
+        """The ports of "host:port" listeners (metrics): gwd binds them
+        after the SMTP ones."""
+        import re
+        with open(self.conf) as f:
+            text = f.read()
+        return [int(p) for p in
+                re.findall(r'listen\s*=\s*"127\.0\.0\.1:(\d+)"', text)]
 
     def _move_ports(self):
         with open(self.conf) as f:
