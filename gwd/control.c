@@ -74,6 +74,7 @@
 #include "queue.h"
 #include "quota.h"
 #include "retention.h"
+#include "session.h"
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
@@ -140,6 +141,11 @@ snapshot(struct stat_row *r, int max)
 	    gm.messages_rejected_total);
 	ROW("auth_failures_total", "gw_auth_failures_total", "counter",
 	    "Failed SMTP AUTH attempts.", gm.auth_failures_total);
+	ROW("memory_bytes", "gw_smtp_memory_bytes", "gauge",
+	    "Memory held for inbound mail (limits.memory).", sessions_memory());
+	ROW("memory_closed_total", "gw_smtp_memory_closed_total", "counter",
+	    "Sessions closed with 421 4.3.1 at limits.memory.",
+	    gm.memory_closed_total);
 	ROW("delivered_total", "gw_deliveries_total{result=\"delivered\"}",
 	    "counter", "Recipient delivery attempts by result.",
 	    gm.delivered_total);

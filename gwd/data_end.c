@@ -43,6 +43,8 @@ committed(struct store_op *op)
 	struct session *s = op->arg;
 	struct qmsg *m = op->insert;
 
+	/* The queue keeps (or drops) the body by its own measure now. */
+	session_memory -= m->bodylen;
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
 		quota_release(m);
@@ -120,6 +122,7 @@ signed_msg(struct sign_job *j)
 
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
+		session_memory -= m->bodylen;
 		quota_release(m);
 		ev = audit_new("rejected", m->qid);
 		ev->sender = xstrdup(m->sender);
@@ -147,6 +150,7 @@ signed_msg(struct sign_job *j)
 	free(m->body);
 	m->body = body;
 	m->bodylen += buf_len(&j->sigs);
+	session_memory += buf_len(&j->sigs);
 	m->size = m->bodylen;
 	gm.dkim_signed_total++;
 	ev = store_op_event(op, "signed", m->qid);
@@ -527,6 +531,8 @@ data_end(struct session *s)
 		return;
 	}
 	op = data_end_event(&in, m, tlsdesc);
+	/* Held until committed (or refused): counted with the sessions'. */
+	session_memory += m->bodylen;
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
 	if (m->sender[0] != '\0')

@@ -365,7 +365,7 @@ smtp_check_data(struct session *s, const struct smtp_cmd *cmd)
 static void
 smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 {
-	if (inflight_bytes >= gcfg->limits.memory) {
+	if (session_memory >= gcfg->limits.memory) {
 		session_refuse(s, NULL, NULL, BC_NONE, "452 4.3.1 "
 		    "Insufficient system resources");
 		return;
