@@ -141,6 +141,17 @@ snapshot(struct stat_row *r, int max)
 	    gm.messages_rejected_total);
 	ROW("auth_failures_total", "gw_auth_failures_total", "counter",
 	    "Failed SMTP AUTH attempts.", gm.auth_failures_total);
+	ROW("auth_checks_total", "gw_auth_checks_total", "counter",
+	    "Passwords checked with scrypt (not from the login cache).",
+	    gm.auth_checks_total);
+	ROW("auth_busy_total", "gw_auth_busy_total", "counter",
+	    "Logins refused with 454 4.7.0: the check queue was full.",
+	    gm.auth_busy_total);
+	ROW("auth_queue", "gw_auth_queue", "gauge",
+	    "Password checks queued or running.", auth_queue_depth());
+	ROW("auth_waiting", "gw_auth_waiting", "gauge",
+	    "Logins waiting while attempts under way could reach "
+	    "limits.auth_failures.", auth_waiting());
 	ROW("memory_bytes", "gw_smtp_memory_bytes", "gauge",
 	    "Memory held for inbound mail (limits.memory).", sessions_memory());
 	ROW("memory_closed_total", "gw_smtp_memory_closed_total", "counter",
