@@ -232,6 +232,9 @@ static const char *const log_migrations[] = {
 	"ALTER TABLE event ADD COLUMN tls_policy TEXT;"
 	"ALTER TABLE event ADD COLUMN tls_verified INTEGER;"
 	"ALTER TABLE event ADD COLUMN tls_note TEXT;",
+	/* 6: the user name a failed login tried (auth events), which may
+	 * name no subaccount */
+	"ALTER TABLE event ADD COLUMN username TEXT;",
 };
 
 static const struct {

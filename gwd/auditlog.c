@@ -19,9 +19,9 @@ auditlog_open(struct auditlog *a, sqlite3 *ldb)
 	    " subaccount, client_ip, sender, recipient, message_id, subject,"
 	    " from_addr, size, tls, remote_host, remote_ip, reply_code,"
 	    " reply_status, reply_text, duration_ms, detail, class,"
-	    " tls_policy, tls_verified, tls_note) VALUES"
+	    " tls_policy, tls_verified, tls_note, username) VALUES"
 	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-	    " ?, ?, ?)");
+	    " ?, ?, ?, ?)");
 	a->ins_fts = db_prepare(ldb, "INSERT INTO event_fts (rowid, sender,"
 	    " recipient, subject, message_id, from_addr, reply_text)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -72,6 +72,7 @@ auditlog_write(struct auditlog *a, const struct audit_event *ev)
 	db_bind_text(s, 21, ev->tls_policy);
 	db_bind_int_or_null(s, 22, ev->tls_verified, -1);
 	db_bind_text(s, 23, ev->tls_note);
+	db_bind_text(s, 24, ev->username);
 	if (db_step_done(s) == -1)
 		return -1;
 	id = sqlite3_last_insert_rowid(a->db);

@@ -42,26 +42,34 @@ auth_blocked_reply(struct session *s)
 	    "authentications; try again later", gcfg->hostname);
 }
 
-/* A failed login: a slow 535, an "auth" event, and maybe a block. */
+/*
+ * A failed login: the same slow 535 whatever the reason, and the reason
+ * with the name tried in the log line and the "auth" event, for the
+ * admin (gwsearch, the SIEM export).
+ */
 static void
 auth_failed(struct session *s, const struct auth_result *res)
 {
 	struct audit_event *ev;
 	const char *blocked = res->blocked & GUARD_IP ? "; address blocked" :
 	    res->blocked & GUARD_NAME ? "; user blocked from this address" : "";
+	char esc[NAME_MAX_LEN * 4 + 8];
 
 	s->close_after_delay = res->blocked != 0;
 	gm.auth_failures_total++;
 	ev = audit_new("auth", NULL);
 	ev->client_ip = xstrdup(s->ip);
+	ev->username = xstrdup(res->user);
+	ev->subaccount = res->subaccount ? xstrdup(res->subaccount) : NULL;
 	ev->reply_code = 535;
 	ev->reply_status = xstrdup("5.7.8");
 	ev->reply_text = xstrdup("authentication failed");
-	if (asprintf(&ev->detail, "failed%s", blocked) == -1)
+	if (asprintf(&ev->detail, "%s%s", res->reason, blocked) == -1)
 		ev->detail = NULL;
 	store_event(ev);
-	log_info("session=%016llx ip=%s auth failed%s",
-	    (unsigned long long)s->id, s->ip, blocked);
+	log_info("session=%016llx ip=%s auth failed user=\"%s\" reason=\"%s%s\"",
+	    (unsigned long long)s->id, s->ip, log_escape(res->user,
+	    strlen(res->user), esc, sizeof(esc)), res->reason, blocked);
 	/* Answer slowly: guessing costs the guesser time. */
 	timer_add(&s->delay, gcfg->limits.auth_fail_delay_ms);
 }

@@ -5,6 +5,8 @@ Issue 19 item 4 (parallel guesses beat the lockout; scrypt floods
 starved signing) and issue 18 (auth you can diagnose and recover from).
 Many client addresses come from 127.0.0.x on loopback.
 """
+import json
+import re
 import ssl
 import statistics
 import threading
@@ -13,6 +15,9 @@ import time
 import pytest
 
 from conftest import Raw, auth_plain, control, wait_for
+
+WRONG_KEY = "gwk_" + "0" * 12 + "_" + "0" * 40
+
 
 def stats(g):
     return {k: int(v) for k, v in
@@ -86,6 +91,63 @@ def test_one_name_blocked_does_not_block_the_address(gw):
     assert r.reply()[0] == 421
     # Other addresses are not affected.
     assert auth_as(gw, "127.0.0.4", "app", "s3cret-pass")[0] == 235
+
+
+def test_failed_login_says_why(gw):
+    """The client sees the same 535; the log line, log.db and every
+    export format say which name was tried and why it failed."""
+    key = re.search(r"gwk_\S+", gw.gwctl("apikey", "add", "app").stdout)[0]
+    gw.gwctl("subaccount", "add", "off", "--domain", "off.test",
+             "--password-stdin", input="off-pass\n")
+    gw.gwctl("subaccount", "disable", "off")
+    gw.gwctl("subaccount", "add", "fenced", "--domain", "fenced.test",
+             "--password-stdin", input="fenced-pass\n")
+    gw.gwctl("subaccount", "allow-ip", "fenced", "192.0.2.0/24")
+    import base64
+    cases = [
+        ("nosuch", "whatever", "unknown user"),
+        ("app", "wrong", "wrong password"),
+        ("app", WRONG_KEY, "wrong API key"),
+        ("off", "off-pass", "subaccount disabled"),
+        ("fenced", "fenced-pass",
+         "address not on the subaccount's allowlist"),
+    ]
+    for i, (user, pw, _) in enumerate(cases):
+        r = ready(gw, "127.0.1.%d" % (i + 1))
+        assert r.cmd("AUTH PLAIN " + auth_plain(user, pw)) == \
+            (535, "5.7.8 Error: authentication failed")
+    r = ready(gw, "127.0.1.9")
+    assert r.cmd("AUTH PLAIN " + base64.b64encode(
+        b"other\0app\0s3cret-pass").decode())[0] == 535
+    cases.append(("app", None,
+                  "authorization identity differs from the user name"))
+    assert auth_as(gw, None, "app", key)[0] == 235   # the key itself works
+
+    ev = wait_for(lambda: len(gw.events("action='auth'")) >= 6 and
+                  gw.events("action='auth'"), what="auth events")
+    got = {(e["client_ip"], e["username"], e["detail"], e["subaccount"])
+           for e in ev}
+    want = {("127.0.1.%d" % (i + 1 if i < 5 else 9), u, why,
+             None if u == "nosuch" else u)
+            for i, (u, _, why) in enumerate(cases)}
+    assert got == want
+    log = gw.logtext()
+    for u, _, why in cases:
+        assert 'auth failed user="%s" reason="%s"' % (u, why) in log
+    # gwsearch: ECS user.name, CSV username, CEF suser and reason.
+    js = [json.loads(l) for l in gw.tool(
+        "gwsearch", "--client-ip", "127.0.1.2", "--format", "jsonl")
+        .stdout.splitlines()]
+    assert [(j["event"]["action"], j["user"]["name"], j["gw"]["detail"])
+            for j in js] == [("auth", "app", "wrong password")]
+    csv = gw.tool("gwsearch", "--client-ip", "127.0.1.1", "--format",
+                  "csv").stdout.splitlines()
+    head = csv[0].split(",")
+    row = dict(zip(head, csv[1].split(",")))
+    assert row["username"] == "nosuch" and row["detail"] == "unknown user"
+    cef = gw.tool("gwsearch", "--client-ip", "127.0.1.4", "--format",
+                  "cef").stdout
+    assert " suser=off " in cef and " reason=subaccount disabled" in cef
 
 
 # -- a flood of logins ------------------------------------------------------
