@@ -5,14 +5,19 @@
  * Exposure: keyed by the client's address and the user name it sent
  * (untrusted, at most 255 bytes, no NUL); names are never shown to a
  * client and are cleaned of control bytes on the control socket.
- * Diagnostics: blocks are logged by the session that caused them.
+ * Diagnostics: blocks are logged by the session that caused them;
+ * control requests answer "error REASON" when malformed.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "authguard.h"
+#include "buf.h"
+#include "cidr.h"
+#include "conn.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
@@ -176,4 +181,111 @@ authguard_release(const char *ip, const char *user, int failed)
 	if (guard_fail(a, gcfg->limits.auth_failures_ip, now))
 		blocked |= GUARD_IP;
 	return blocked;
+}
+
+/* The control socket. */
+
+struct listing {
+	struct buf	*out;
+	int		 names;		/* walking by_name */
+	int64_t		 now;
+};
+
+static int
+list_block(const char *key, void *v, void *arg)
+{
+	struct listing *l = arg;
+	const struct guard *g = v;
+	size_t iplen = strcspn(key, "\n");
+
+	if (!guard_is_blocked(g, l->now))
+		return 0;
+	/* Blocks run on the loop's monotonic clock; shown in wall time. */
+	buf_printf(l->out, "block ip=%.*s failures=%d until=%lld", (int)iplen,
+	    key, g->failures, (long long)((now_us() / 1000 +
+	    g->blocked_until - l->now) / 1000));
+	if (l->names) {
+		buf_puts(l->out, " user=");
+		for (const char *p = key + iplen + 1; *p; p++)
+			buf_putc(l->out, (unsigned char)*p < 0x20 ||
+			    *p == 0x7f ? '?' : *p);
+	}
+	buf_putc(l->out, '\n');
+	return 0;
+}
+
+/* in as sessions name addresses (IPv4-mapped IPv6 as IPv4), or -1. */
+static int
+canonical_ip(const char *in, char *out, size_t outsz)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, in, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else if (inet_pton(AF_INET6, in, &s6->sin6_addr) == 1)
+		s6->sin6_family = AF_INET6;
+	else
+		return -1;
+	sockaddr_ntop((struct sockaddr *)&ss, out, outsz);
+	return 0;
+}
+
+struct unblock {
+	const char	*ip;	/* NULL: all */
+	int		 lifted;
+	int64_t		 now;
+};
+
+static int
+unblock_one(const char *key, void *v, void *arg)
+{
+	struct unblock *u = arg;
+	struct guard *g = v;
+	size_t iplen = strcspn(key, "\n");
+
+	if (u->ip && (strlen(u->ip) != iplen ||
+	    strncmp(key, u->ip, iplen) != 0))
+		return 0;
+	if (guard_is_blocked(g, u->now))
+		u->lifted++;
+	/* Reservations under way stay: their release still comes. */
+	g->blocked_until = 0;
+	g->failures = 0;
+	g->window_start = u->now;
+	return 0;
+}
+
+void
+authguard_control(struct conn *c, const char *args)
+{
+	char ip[INET6_ADDRSTRLEN], extra[2];
+	struct buf out;
+
+	buf_init(&out, 0);
+	if (strcmp(args, "blocks") == 0) {
+		struct listing l = { &out, 0, loop_now() };
+
+		hmap_foreach(&by_ip, list_block, &l);
+		l.names = 1;
+		hmap_foreach(&by_name, list_block, &l);
+		buf_puts(&out, "end\n");
+	} else if (strncmp(args, "unblock ", 8) == 0 &&
+	    sscanf(args + 8, "%45s %1s", ip, extra) == 1 &&
+	    (strcmp(ip, "ALL") == 0 || canonical_ip(ip, ip, sizeof(ip)) == 0)) {
+		struct unblock u = { strcmp(ip, "ALL") == 0 ? NULL : ip, 0,
+		    loop_now() };
+
+		hmap_foreach(&by_ip, unblock_one, &u);
+		hmap_foreach(&by_name, unblock_one, &u);
+		log_info("auth unblock %s: %d block%s lifted (control socket)",
+		    u.ip ? u.ip : "ALL", u.lifted, u.lifted == 1 ? "" : "s");
+		buf_printf(&out, "unblocked %d\n", u.lifted);
+	} else
+		buf_puts(&out, "error usage: auth blocks | auth unblock IP|ALL\n");
+	conn_write(c, buf_ptr(&out), buf_len(&out));
+	buf_free(&out);
+	conn_close_after_flush(c);
 }

@@ -18,6 +18,8 @@
 #ifndef GW_AUTHGUARD_H
 #define GW_AUTHGUARD_H
 
+struct conn;
+
 enum guard_verdict {
 	GUARD_OK,	/* reserved: check it, then authguard_release() */
 	GUARD_BUSY,	/* attempts under way could still reach a limit:
@@ -36,5 +38,16 @@ enum guard_verdict authguard_reserve(const char *ip, const char *user);
 #define GUARD_NAME	0x01
 #define GUARD_IP	0x02
 int	 authguard_release(const char *ip, const char *user, int failed);
+
+/*
+ * The control socket's "auth ..." commands (args after "auth "):
+ *
+ *   blocks		"block ip=IP failures=N until=UNIX-SECONDS[ user=NAME]"
+ *			per block (user= last: the name, control bytes as
+ *			'?'), then "end"
+ *   unblock IP|ALL	lifts the blocks of IP (and of every name from it),
+ *			or all; its failures are forgotten: "unblocked N"
+ */
+void	 authguard_control(struct conn *, const char *args);
 
 #endif

@@ -8,7 +8,8 @@
  * connections, outcomes), `subaccounts` (one line each: "sub NAME
  * enabled=0|1 quota_hour=N used_hour=N quota_day=N used_day=N
  * paused=0|1 [reason=TEXT]"; quota 0: none), `suppression delete`,
- * `subaccount resume` (gwctl).  Peers are checked with SO_PEERCRED: root
+ * `subaccount resume`, `auth blocks`, `auth unblock` (gwctl; the last two
+ * are authguard.c's).  Peers are checked with SO_PEERCRED: root
  * or gwd's own user only.  The metrics listener speaks just enough
  * HTTP/1.0 for Prometheus and health checks: GET /metrics, GET /health;
  * it has no authentication, so it holds at most metrics.connections
@@ -444,10 +445,14 @@ answer_control(struct conn *c, const char *line)
 		buf_free(&out);
 		pause_control(c, line + 11);
 		return;
+	} else if (strncmp(line, "auth ", 5) == 0) {
+		buf_free(&out);
+		authguard_control(c, line + 5);
+		return;
 	} else
 		buf_puts(&out, "error unknown command (try: stats, "
 		    "destinations, pools, subaccounts, ping, queue, "
-		    "suppression, subaccount)\n");
+		    "suppression, subaccount, auth)\n");
 	conn_write(c, buf_ptr(&out), buf_len(&out));
 	buf_free(&out);
 	conn_close_after_flush(c);

@@ -5,6 +5,7 @@ Issue 19 item 4 (parallel guesses beat the lockout; scrypt floods
 starved signing) and issue 18 (auth you can diagnose and recover from).
 Many client addresses come from 127.0.0.x on loopback.
 """
+import calendar
 import json
 import re
 import ssl
@@ -91,6 +92,53 @@ def test_one_name_blocked_does_not_block_the_address(gw):
     assert r.reply()[0] == 421
     # Other addresses are not affected.
     assert auth_as(gw, "127.0.0.4", "app", "s3cret-pass")[0] == 235
+
+
+def fail(g, src, names):
+    """Wrong passwords from src, one per name, on one session."""
+    r = ready(g, src)
+    for name in names:
+        assert r.cmd("AUTH PLAIN " + auth_plain(name, "bad"))[0] == 535
+    return r
+
+
+def test_gwctl_auth_blocks_and_unblock(gw):
+    # A name blocked from .5, the whole of .6, a hostile name from .7.
+    t0 = time.time()
+    fail(gw, "127.0.0.5", ["app"] * 5)
+    fail(gw, "127.0.0.6", ["n%d" % i for i in range(8)])
+    fail(gw, "127.0.0.7", ["ev\x1b[2Jil"] * 5)
+    out = gw.gwctl("auth", "blocks").stdout.splitlines()
+    assert out[0].split() == ["ADDRESS", "USER", "FAILURES", "BLOCKED",
+                              "UNTIL"]
+    rows = sorted(l.split() for l in out[1:])
+    assert [r[:4] for r in rows] == [["127.0.0.5", "app", "5", rows[0][3]],
+                                     ["127.0.0.6", "(every", "name)", "8"],
+                                     ["127.0.0.7", "ev?[2Jil", "5",
+                                      rows[2][3]]]
+    js = sorted((json.loads(l) for l in
+                 gw.gwctl("auth", "blocks", "--format", "json")
+                 .stdout.splitlines()), key=lambda j: j["address"])
+    assert [(j["address"], j["user"], j["failures"]) for j in js] == [
+        ("127.0.0.5", "app", 5), ("127.0.0.6", None, 8),
+        ("127.0.0.7", "ev?[2Jil", 5)]
+    for j in js:
+        until = calendar.timegm(time.strptime(j["until"],
+                                              "%Y-%m-%dT%H:%M:%SZ"))
+        assert t0 + 50 <= until <= time.time() + 61    # auth_block = 1m
+    # Lift one address: its name block goes, the others stay.
+    r = gw.gwctl("auth", "unblock", "127.0.0.5")
+    assert r.stderr == "1 block lifted\n"
+    assert auth_as(gw, "127.0.0.5", "app", "s3cret-pass")[0] == 235
+    assert Raw(gw.ports["submission"], source="127.0.0.6").reply()[0] == 421
+    assert gw.gwctl("auth", "unblock", "ALL").stderr == "2 blocks lifted\n"
+    assert auth_as(gw, "127.0.0.6", "app", "s3cret-pass")[0] == 235
+    assert gw.gwctl("auth", "blocks").stdout.splitlines()[1:] == []
+    # ALL only in upper case; an address must be one.
+    for bad in ("all", "10.0.0.0/8", "host.example"):
+        r = gw.gwctl("auth", "unblock", bad, check=False)
+        assert r.returncode == 64, (bad, r.stderr)
+    assert "auth unblock" in gw.logtext()
 
 
 def test_failed_login_says_why(gw):
