@@ -33,8 +33,7 @@
 static void
 quota_release(const struct qmsg *m)
 {
-	if (m->sender[0] != '\0')
-		window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
+	window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
 }
 
 static void
@@ -276,8 +275,7 @@ stage_quota(struct incoming *in)
 	const struct subaccount *sa;
 	const char *r;
 
-	if (in->t->mail.path.len == 0 ||
-	    (sa = session_account(in->s)) == NULL)
+	if ((sa = session_account(in->s)) == NULL)
 		return V_CONTINUE;
 	r = quota_check(sa, in->now, in->rbuf, sizeof(in->rbuf));
 	return r ? refuse_with(in, r, NULL, BC_THROTTLED) : V_CONTINUE;
@@ -535,8 +533,7 @@ data_end(struct session *s)
 	session_memory += m->bodylen;
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
-	if (m->sender[0] != '\0')
-		window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
+	window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);
