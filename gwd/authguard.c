@@ -125,6 +125,16 @@ authguard_blocked(const char *ip, const char *user)
 	    guard_is_blocked(hmap_get(&by_name, name_key(ip, user, key)), now);
 }
 
+/* Failures and attempts under way reach limit. */
+static int
+guard_full(struct guard *g, int limit, int64_t now)
+{
+	if (g == NULL)
+		return 0;
+	guard_roll(g, now);
+	return g->failures + g->pending >= limit;
+}
+
 enum guard_verdict
 authguard_reserve(const char *ip, const char *user)
 {
@@ -133,20 +143,34 @@ authguard_reserve(const char *ip, const char *user)
 	struct guard *a, *n;
 
 	guard_prune(now);
-	a = guard_get(&by_ip, ip, 1);
-	n = guard_get(&by_name, name_key(ip, user, key), 1);
+	name_key(ip, user, key);
+	a = guard_get(&by_ip, ip, 0);
+	n = guard_get(&by_name, key, 0);
 	if (guard_is_blocked(a, now) || guard_is_blocked(n, now))
 		return GUARD_BLOCKED;
-	guard_roll(a, now);
-	guard_roll(n, now);
 	/* Count every attempt under way as a failure until it says
 	 * otherwise: the limit holds however many arrive at once. */
-	if (a->failures + a->pending >= gcfg->limits.auth_failures_ip ||
-	    n->failures + n->pending >= gcfg->limits.auth_failures)
+	if (guard_full(a, gcfg->limits.auth_failures_ip, now) ||
+	    guard_full(n, gcfg->limits.auth_failures, now))
 		return GUARD_BUSY;
+	if (a == NULL)
+		(a = guard_get(&by_ip, ip, 1))->window_start = now;
+	if (n == NULL)
+		(n = guard_get(&by_name, key, 1))->window_start = now;
 	a->pending++;
 	n->pending++;
 	return GUARD_OK;
+}
+
+/* An entry that holds nothing (a success, or a check never made) goes:
+ * logins that fail nothing must not fill the tables. */
+static void
+guard_drop_empty(struct hmap *m, const char *key, struct guard *g)
+{
+	if (g->pending == 0 && g->failures == 0 && g->blocked_until == 0) {
+		hmap_del(m, key);
+		free(g);
+	}
 }
 
 /* One failure more; 1 when it reaches limit and blocks. */
@@ -174,8 +198,11 @@ authguard_release(const char *ip, const char *user, int failed)
 		a->pending--;
 	if (n->pending > 0)
 		n->pending--;
-	if (!failed)
+	if (!failed) {
+		guard_drop_empty(&by_ip, ip, a);
+		guard_drop_empty(&by_name, key, n);
 		return 0;
+	}
 	blocked = guard_fail(n, gcfg->limits.auth_failures, now) ?
 	    GUARD_NAME : 0;
 	if (guard_fail(a, gcfg->limits.auth_failures_ip, now))
