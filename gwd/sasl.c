@@ -5,7 +5,9 @@
  * Exposure: decodes base64 and splits credentials sent by
  * unauthenticated clients (after TLS); a failure never says whether the
  * name exists.
- * Diagnostics: failures are replies (5xx) and "auth" events; none fatal.
+ * Diagnostics: a failed login is a 535 after limits.auth_fail_delay, an
+ * "auth" event and a log line with the name and the reason; a blocked
+ * address or name gets 421, a full check queue 454.  None fatal.
  */
 #include <stdio.h>
 #include <string.h>
