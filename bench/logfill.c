@@ -20,6 +20,7 @@
 
 #include "auditlog.h"
 #include "db.h"
+#include "event.h"
 #include "log.h"
 #include "util.h"
 
@@ -98,7 +99,7 @@ main(int argc, char **argv)
 		ev.size = ev.duration_ms = ev.tls_verified = -1;
 		ev.ts = t;
 		ev.qid = qid;
-		ev.action = "received";
+		ev.action = event_name(EV_RECEIVED);
 		ev.subaccount = from;
 		ev.client_ip = "192.0.2.10";
 		ev.sender = from;
@@ -118,7 +119,7 @@ main(int argc, char **argv)
 		ev.size = ev.duration_ms = ev.tls_verified = -1;
 		ev.ts = t + 1000;
 		ev.qid = qid;
-		ev.action = "signed";
+		ev.action = event_name(EV_SIGNED);
 		ev.sender = from;
 		ev.detail = "d=sender.test s=2026r a=rsa-sha256";
 		if (auditlog_write(&al, &ev) == -1)
@@ -144,8 +145,8 @@ main(int argc, char **argv)
 			ev.tls_verified = 1;
 			ev.ts = t + 200000 + i;
 			ev.qid = qid;
-			ev.action = kind == 0 ? "delivered" : kind == 1 ?
-			    "deferred" : "bounced";
+			ev.action = event_name(kind == 0 ? EV_DELIVERED :
+			    kind == 1 ? EV_DEFERRED : EV_BOUNCED);
 			ev.sender = from;
 			ev.recipient = rcpt[i];
 			ev.remote_host = "mx.example.net";

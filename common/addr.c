@@ -14,6 +14,9 @@
  * equivalent, and a sender SHOULD use the one with the least quoting).
  * Every address leaves here in that one canonical form, so that a list
  * keyed by address (suppression) cannot be passed by quoting.
+ * Diagnostics: never dies; a refused path is an addr_status, which names
+ * the reply to send (addr_status_reply()); the canonical forms return -1
+ * for what is not an address or does not fit the caller's buffer.
  */
 #include <arpa/inet.h>
 #include <ctype.h>

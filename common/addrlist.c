@@ -10,6 +10,9 @@
  * fixed depth (list, group, mailbox) reads the tokens.
  * Exposure: parses untrusted message headers; no allocation, no
  * recursion on input depth, every copy bounded.
+ * Diagnostics: never dies; a value it cannot read whole returns -1 with
+ * the reason in *errstr (callers refuse it rather than act on part of
+ * it).
  */
 #include <ctype.h>
 #include <string.h>

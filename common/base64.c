@@ -5,6 +5,8 @@
  * decoders (whitespace skipped, padding optional, stray bits ignored) are
  * how length miscalculations crept into AUTH handlers elsewhere; here the
  * output length is known from the input length before a byte is written.
+ * Diagnostics: never dies; decoding input that is not canonical, or
+ * either direction without room for the result, returns -1.
  */
 #include <stdint.h>
 #include <string.h>
@@ -17,15 +19,19 @@ static const char alphabet[] =
 size_t
 base64_encoded_size(size_t n)
 {
-	return (n + 2) / 3 * 4 + 1;
+	return BASE64_ENCODED_SIZE(n);
 }
 
-size_t
-base64_encode(const void *in, size_t n, char *out)
+ssize_t
+base64_encode(const void *in, size_t n, char *out, size_t outsz)
 {
 	const unsigned char *p = in;
 	size_t i, o = 0;
 	uint32_t v;
+
+	/* n near SIZE_MAX would wrap the size: it cannot fit anyway. */
+	if (n > (SIZE_MAX - 3) / 4 * 3 || outsz < base64_encoded_size(n))
+		return -1;
 
 	for (i = 0; i + 3 <= n; i += 3) {
 		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
@@ -48,7 +54,7 @@ base64_encode(const void *in, size_t n, char *out)
 		out[o++] = '=';
 	}
 	out[o] = '\0';
-	return o;
+	return (ssize_t)o;
 }
 
 /* The 6-bit value of c, or -1. */

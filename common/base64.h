@@ -10,12 +10,16 @@
 #define GW_BASE64_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
-/* Bytes needed to encode n bytes, including the terminating NUL. */
+/* Bytes needed to encode n bytes, including the terminating NUL; the
+ * macro for array sizes. */
+#define BASE64_ENCODED_SIZE(n)	(((n) + 2) / 3 * 4 + 1)
 size_t	base64_encoded_size(size_t n);
-/* Encode in[0..n) into out (base64_encoded_size(n) bytes), NUL-terminated.
- * Returns the length written (without the NUL). */
-size_t	base64_encode(const void *in, size_t n, char *out);
+/* Encode in[0..n) into out (outsz bytes), NUL-terminated.  Returns the
+ * length written (without the NUL), or -1 when outsz is less than
+ * base64_encoded_size(n): then nothing is written. */
+ssize_t	base64_encode(const void *in, size_t n, char *out, size_t outsz);
 /* Decode in[0..n) into out (outsz bytes); *outlen gets the length.
  * Returns 0, or -1 when the input is not canonical base64 or out is too
  * small.  "" decodes to zero bytes. */

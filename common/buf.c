@@ -1,5 +1,7 @@
 /*
  * buf.c - growable byte buffers with a hard maximum.
+ * Diagnostics: never dies; an append past the maximum, or without
+ * memory, returns -1 and leaves the buffer as it was.
  */
 #include <errno.h>
 #include <stdio.h>

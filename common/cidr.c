@@ -1,5 +1,7 @@
 /*
  * cidr.c - IP networks and matching peers against them.
+ * Diagnostics: never dies; text that is not an address or network
+ * returns -1.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

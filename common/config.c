@@ -5,6 +5,9 @@
  * default and bounds.  Every setting in the file must match a row (or be
  * a `listen` entry), so a typo is an error with its line, never silently
  * ignored.  All errors are reported before the caller exits.
+ * Diagnostics: dies only when memory runs out; every error in the file
+ * is printed ("file:line: reason") and counted, and config_load()
+ * returns how many, so the caller can exit 78 after all of them.
  */
 #include <errno.h>
 #include <libconfig.h>
@@ -28,7 +31,8 @@ struct opt {
 	enum opt_kind	 kind;
 	size_t		 off;
 	const char	*dflt;		/* in config syntax; NULL = unset */
-	int64_t		 min, max;	/* O_INT, O_MS, O_SIZE */
+	int64_t		 min, max;	/* O_INT, O_MS, O_SIZE; O_STR: max
+					   is the longest value (0: any) */
 	const char *const *names;	/* O_ENUM: index = value */
 	size_t		 count_off;	/* O_STRLIST: where the count goes */
 	int		 max_items;
@@ -47,6 +51,8 @@ static const struct opt opts[] = {
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
 	    0, 0, 0, 0, 0 },
 	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0 },
+	{ "shutdown_timeout", O_MS, OFF(shutdown_timeout_ms), "20s", 0,
+	    3600000, 0, 0, 0 },
 	{ "metrics.listen", O_STR, OFF(metrics_listen), NULL, 0, 0, 0, 0,
 	    0 },
 	{ "metrics.min_free", O_SIZE, OFF(metrics_min_free), "64M", 0,
@@ -74,8 +80,10 @@ static const struct opt opts[] = {
 	{ "relay.ca_dir", O_PATH, OFF(relay.ca_dir), NULL, 0, 0, 0, 0, 0 },
 	{ "relay.allow_loopback_mx", O_BOOL, OFF(relay.allow_loopback_mx),
 	    "false", 0, 0, 0, 0, 0 },
-	{ "relay.username", O_STR, OFF(relay.username), NULL, 0, 0, 0, 0, 0 },
-	{ "relay.password", O_STR, OFF(relay.password), NULL, 0, 0, 0, 0, 0 },
+	{ "relay.username", O_STR, OFF(relay.username), NULL, 0,
+	    RELAY_CRED_MAX, 0, 0, 0 },
+	{ "relay.password", O_STR, OFF(relay.password), NULL, 0,
+	    RELAY_CRED_MAX, 0, 0, 0 },
 	{ "relay.mx_port", O_INT, OFF(relay.mx_port), "25", 1, 65535, 0, 0,
 	    0 },
 	{ "relay.connections", O_INT, OFF(relay.connections), "20", 1, 1000,
@@ -187,13 +195,9 @@ tls_policy_parse(const char *s)
 static char *
 resolve_path(const struct gw_config *cfg, const char *p)
 {
-	char *out;
-
 	if (p[0] == '/' || p[0] == '\0')
 		return xstrdup(p);
-	if (asprintf(&out, "%s/%s", cfg->dir, p) == -1)
-		fatal("asprintf");
-	return out;
+	return xasprintf("%s/%s", cfg->dir, p);
 }
 
 /* Set one option from a string in config syntax (defaults use this). */
@@ -209,6 +213,12 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 
 	switch (o->kind) {
 	case O_STR:
+		/* Not the value itself: it may be a password. */
+		if (o->max > 0 && strlen(s) > (size_t)o->max) {
+			cerr(line, "%s: longer than %lld bytes", o->name,
+			    (long long)o->max);
+			return -1;
+		}
 		free(*(char **)(base + o->off));
 		*(char **)(base + o->off) = xstrdup(s);
 		return 0;
@@ -273,13 +283,15 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 	return -1;
 }
 
-/* Render a scalar libconfig setting as config-syntax text. */
+/* Render a scalar libconfig setting as config-syntax text: 0, -1 (not
+ * a scalar), -2 (a string longer than n - 1 bytes). */
 static int
 setting_text(const config_setting_t *s, char *out, size_t n)
 {
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_STRING:
-		snprintf(out, n, "%s", config_setting_get_string(s));
+		if (gw_strlcpy(out, config_setting_get_string(s), n) >= n)
+			return -2;
 		return 0;
 	case CONFIG_TYPE_INT:
 		snprintf(out, n, "%d", config_setting_get_int(s));
@@ -302,6 +314,7 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 {
 	int line = (int)config_setting_source_line(s);
 	char text[4096];
+	int r;
 
 	if (o->kind == O_STRLIST) {
 		char **arr = (char **)((char *)cfg + o->off);
@@ -331,7 +344,12 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 		}
 		return;
 	}
-	if (setting_text(s, text, sizeof(text)) == -1) {
+	if ((r = setting_text(s, text, sizeof(text))) == -2) {
+		cerr(line, "%s: longer than %zu bytes", o->name,
+		    sizeof(text) - 1);
+		return;
+	}
+	if (r == -1) {
 		cerr(line, "%s: expected a single value", o->name);
 		return;
 	}

@@ -16,6 +16,9 @@
 #define GW_DEFAULT_CONFIG	"/etc/gw/gwd.conf"
 #define GW_MAX_LISTEN		32
 #define GW_MAX_RESOLVERS	4
+/* relay.username and relay.password, each: the most RFC 4616 (SASL
+ * PLAIN) makes every server accept, and what mta.c's buffers hold. */
+#define RELAY_CRED_MAX		255
 
 enum tls_listen { LISTEN_STARTTLS, LISTEN_IMPLICIT };
 enum tls_policy { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
@@ -42,6 +45,7 @@ struct gw_config {
 	int		 metrics_connections;	/* HTTP clients at once */
 	int64_t		 metrics_idle_timeout_ms; /* connect to answer */
 	int		 syslog;
+	int64_t		 shutdown_timeout_ms;	/* deliveries under way */
 
 	struct gw_listen listen[GW_MAX_LISTEN];
 	int		 nlisten;

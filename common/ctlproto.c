@@ -1,13 +1,16 @@
 /*
- * ctlproto.c - parsing the control socket's queue commands (see
- * ctlproto.h).  Pure: bytes in, a command or a reason out.
+ * ctlproto.c - parsing the control socket's version word and queue
+ * commands (see ctlproto.h).  Pure: bytes in, a command or a reason out.
  * Exposure: reads what a local admin (root or gwd's group) sent; every
  * word is bounded and checked before gwd acts on it.
+ * Diagnostics: never dies; a request that does not parse returns -1 with
+ * the reason, naming the word, in the caller's err.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "ctlproto.h"
+#include "event.h"
 #include "log.h"
 #include "util.h"
 
@@ -18,6 +21,34 @@ static const char *const verbs[] = {
 	[CTL_Q_HOLD] = "hold", [CTL_Q_RELEASE] = "release",
 	[CTL_Q_DELETE] = "delete", [CTL_Q_BOUNCE] = "bounce",
 };
+
+const int ctl_age_min[CTL_AGES - 1] = { 5, 10, 20, 40, 80 };
+
+int
+ctl_version(const char **line, char *err, size_t errsz)
+{
+	const char *p = *line;
+	size_t n = 0;
+	long v = 0;
+
+	if (p[0] != 'v')
+		return 0;
+	while (n < 9 && p[1 + n] >= '0' && p[1 + n] <= '9')
+		v = v * 10 + (p[1 + n++] - '0');
+	/* "v" then digits then the end of the word; anything else is a
+	 * command (none looks like this). */
+	if (n == 0 || (p[1 + n] != ' ' && p[1 + n] != '\0'))
+		return 0;
+	if (v != CTL_VERSION) {
+		snprintf(err, errsz, "protocol version %ld: this gwd speaks %d",
+		    v, CTL_VERSION);
+		return -1;
+	}
+	for (p += 1 + n; *p == ' '; p++)
+		;
+	*line = p;
+	return 0;
+}
 
 int
 ctl_qid_valid(const char *s)
@@ -37,6 +68,19 @@ ctl_verb_name(enum ctl_verb v)
 	if ((size_t)v >= nitems(verbs))
 		return NULL;
 	return verbs[v];
+}
+
+int
+ctl_verb_event(enum ctl_verb v)
+{
+	static const int ev[] = {
+		[CTL_Q_LIST] = -1, [CTL_Q_SHOW] = -1,
+		[CTL_Q_FLUSH] = EV_FLUSHED, [CTL_Q_HOLD] = EV_HELD,
+		[CTL_Q_RELEASE] = EV_RELEASED, [CTL_Q_DELETE] = EV_DELETED,
+		[CTL_Q_BOUNCE] = EV_BOUNCED,
+	};
+
+	return (size_t)v < nitems(ev) ? ev[v] : -1;
 }
 
 static int
@@ -116,7 +160,7 @@ ctl_option(struct ctl_queue_cmd *c, char **w, int n, int *i, char *err,
 	} else if (strcmp(name, "--subaccount") == 0 &&
 	    c->verb == CTL_Q_LIST) {
 		dst = c->subaccount;
-		max = CTL_SUBACCT_MAX;
+		max = CTL_NAME_MAX;
 	} else
 		return ctl_err(err, errsz, "unknown option ", name, "");
 	if (*i + 1 >= n)

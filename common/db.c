@@ -4,6 +4,10 @@
  * Every database runs in WAL mode so that readers (gwtop, gwsearch, gwd
  * reading gw.db) never block the single writer.  Migrations are append-
  * only: never edit a shipped step, add the next one.
+ * Diagnostics: db_prepare() dies (fatalx) on a statement that does not
+ * prepare: it is for statements fixed at build time, prepared at
+ * start-up; everything else returns NULL or -1 with the reason in err or
+ * in SQLite's errmsg.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -176,6 +180,41 @@ static const char *const queue_migrations[] = {
 	"  since    INTEGER NOT NULL,"		/* unix microseconds */
 	"  reason   TEXT NOT NULL"
 	") WITHOUT ROWID;",
+	/* 5: the event outbox (gwd/outbox.h): each audit event is written
+	 * here in the transaction of the change it reports and gets its id
+	 * here, the id it keeps in log.db; a row goes once every consumer
+	 * whose bit is in `pending` has it durably (1: log.db).  Columns
+	 * as log.db's event table, plus a received event's recipients. */
+	"CREATE TABLE outbox ("
+	"  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  pending  INTEGER NOT NULL,"		/* consumers still owed it */
+	"  ts       INTEGER NOT NULL,"		/* unix microseconds */
+	"  qid      TEXT,"
+	"  action   TEXT NOT NULL,"
+	"  subaccount TEXT,"
+	"  client_ip TEXT,"
+	"  sender   TEXT,"
+	"  recipient TEXT,"
+	"  message_id TEXT,"
+	"  subject  TEXT,"
+	"  from_addr TEXT,"
+	"  size     INTEGER,"
+	"  tls      TEXT,"
+	"  remote_host TEXT,"
+	"  remote_ip TEXT,"
+	"  reply_code INTEGER,"
+	"  reply_status TEXT,"
+	"  reply_text TEXT,"
+	"  duration_ms INTEGER,"
+	"  detail   TEXT,"
+	"  class    TEXT,"
+	"  tls_policy TEXT,"
+	"  tls_verified INTEGER,"
+	"  tls_note TEXT,"
+	"  rcpts    TEXT"			/* one address a line */
+	");",
+	/* 6: the user name a failed login tried, as log.db's event has it */
+	"ALTER TABLE outbox ADD COLUMN username TEXT;",
 };
 
 static const char *const log_migrations[] = {
@@ -221,7 +260,7 @@ static const char *const log_migrations[] = {
 	 * without this it scanned every event (250 ms at 300 000). */
 	"CREATE INDEX event_recipient ON event(recipient)"
 	"  WHERE recipient IS NOT NULL;",
-	/* 4: why a delivery failed (gwd/bounce.h): hard, soft, policy...
+	/* 4: why a delivery failed (bounce.h): hard, soft, policy...
 	 * on deferred, bounced, expired and some rejected events */
 	"ALTER TABLE event ADD COLUMN class TEXT;"
 	"CREATE INDEX event_class ON event(class) WHERE class IS NOT NULL;",
@@ -282,6 +321,21 @@ db_prepare(sqlite3 *db, const char *sql)
 	    NULL) != SQLITE_OK)
 		fatalx("sqlite: %s: %s", sqlite3_errmsg(db), sql);
 	return st;
+}
+
+int
+db_rows(sqlite3 *db, const char *sql, void (*fn)(sqlite3_stmt *, void *),
+    void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fn(st, arg);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* An integer PRAGMA's value, or -1. */

@@ -30,8 +30,13 @@ void	 db_close(sqlite3 *);
 const char *db_filename(enum db_kind);
 int	 db_schema_version(enum db_kind);
 
-/* Convenience: prepare or die trying (for statements fixed at build). */
+/* Convenience: prepare or die trying (for statements fixed at build,
+ * at start-up: never on a path that runs while gwd serves). */
 sqlite3_stmt *db_prepare(sqlite3 *, const char *sql);
+/* Run sql (no parameters) and hand each row to fn: 0, or -1 when it
+ * could not be prepared or a step failed (fn saw the rows before). */
+int	 db_rows(sqlite3 *, const char *sql,
+	    void (*fn)(sqlite3_stmt *, void *), void *arg);
 int	 db_exec(sqlite3 *, const char *sql, char *err, size_t errsz);
 
 /* Bind a string (NULL binds NULL); the caller keeps it alive until the

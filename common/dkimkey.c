@@ -5,6 +5,9 @@
  * Exposure: dkimkey_parse_record() reads TXT records from the network,
  * in place and bounded by the caller's string; nothing else here sees
  * untrusted bytes (a key file is the administrator's).
+ * Diagnostics: never dies; a key or record that cannot be made, read or
+ * parsed returns -1 or NULL (with the reason in errstr where one is
+ * asked for).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -213,7 +216,7 @@ dkimkey_public(EVP_PKEY *k)
 	}
 	if (der != NULL && n > 0 &&
 	    (out = malloc(base64_encoded_size(n))) != NULL)
-		base64_encode(der, n, out);
+		base64_encode(der, n, out, base64_encoded_size(n));
 	free(der);
 	ERR_clear_error();
 	return out;

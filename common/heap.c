@@ -1,10 +1,12 @@
 /*
  * heap.c - binary min-heap with slot-tracking items (see heap.h).
+ * Diagnostics: dies only when memory runs out (xreallocarray); nothing
+ * else fails.
  */
 #include <stdlib.h>
 
 #include "heap.h"
-#include "log.h"
+#include "util.h"
 
 static int *
 slot(const struct heap *h, void *item)
@@ -63,11 +65,7 @@ heap_insert(struct heap *h, void *item)
 {
 	if (h->n == h->cap) {
 		int cap = h->cap ? h->cap * 2 : 64;
-		void **v = realloc(h->v, (size_t)cap * sizeof(*v));
-
-		if (v == NULL)
-			fatal("heap");
-		h->v = v;
+		h->v = xreallocarray(h->v, (size_t)cap, sizeof(*h->v));
 		h->cap = cap;
 	}
 	put(h, h->n++, item);

@@ -1,5 +1,6 @@
 /*
  * hmap.c - string-keyed hash map (FNV-1a, chained).
+ * Diagnostics: dies only when memory runs out; a missing key is NULL.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -2,6 +2,8 @@
  * json.c - writing JSON text into a struct buf.
  * Standards: RFC 8259 (JSON), RFC 3629 (UTF-8).
  * Exposure: escapes untrusted bytes (subjects, remote replies).
+ * Diagnostics: never dies; an append past the buffer's maximum returns
+ * -1, and a json_obj remembers it for json_obj_end().
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,5 +1,7 @@
 /*
  * log.c - diagnostics to stderr (journald) or syslog (LOG_MAIL).
+ * Diagnostics: fatal() and fatalx() print and exit 1; nothing else fails
+ * (a failed write to stderr or syslog is not retried).
  */
 #include <errno.h>
 #include <stdarg.h>

@@ -3,6 +3,9 @@
  * Exposure: none; gw.db is written by gwctl, which checks every value.
  * Rows that no longer parse (an address gone bad) are skipped with a
  * warning rather than stopping gwd.
+ * Diagnostics: dies only when memory runs out; policy_load() returns -1
+ * when gw.db cannot be read whole, and its caller keeps the previous
+ * policy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,7 @@
 
 #include "cidr.h"
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "policy.h"
 #include "util.h"
@@ -35,31 +39,13 @@ grow(void *v, int n, size_t size)
 	/* Doubling at powers of two. */
 	if (n > 0 && (n & (n - 1)) != 0)
 		return v;
-	v = realloc(v, (size_t)(n ? n * 2 : 4) * size);
-	if (v == NULL)
-		fatal("policy");
-	return v;
-}
-
-/* Run sql and hand each row to fn: 0, or -1. */
-static int
-each_row(sqlite3 *db, const char *sql, void (*fn)(sqlite3_stmt *,
-    struct policy *), struct policy *p)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		fn(st, p);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return xreallocarray(v, n ? (size_t)n * 2 : 4, size);
 }
 
 static void
-rule_row(sqlite3_stmt *st, struct policy *p)
+rule_row(sqlite3_stmt *st, void *arg)
 {
+	struct policy *p = arg;
 	struct rule *r;
 	const char *s;
 
@@ -115,8 +101,9 @@ pool_get(struct policy *p, const char *name)
 }
 
 static void
-pool_row(sqlite3_stmt *st, struct policy *p)
+pool_row(sqlite3_stmt *st, void *arg)
 {
+	struct policy *p = arg;
 	struct pool *pl = pool_get(p, (const char *)sqlite3_column_text(st, 0));
 	const char *addr = (const char *)sqlite3_column_text(st, 1);
 	struct pool_addr *a;
@@ -139,8 +126,9 @@ pool_row(sqlite3_stmt *st, struct policy *p)
 }
 
 static void
-throttle_row(sqlite3_stmt *st, struct policy *p)
+throttle_row(sqlite3_stmt *st, void *arg)
 {
+	struct policy *p = arg;
 	struct throttle *t;
 
 	p->throttles = grow(p->throttles, p->nthrottles,
@@ -156,14 +144,14 @@ int
 policy_load(sqlite3 *db, struct policy *p)
 {
 	memset(p, 0, sizeof(*p));
-	if (each_row(db, "SELECT id, subaccount, from_domain, to_domain, "
+	if (db_rows(db, "SELECT id, subaccount, from_domain, to_domain, "
 	    "header, header_value, size_over, size_under, action, priority, "
 	    "pool, smarthost, tls, reply FROM route_rule ORDER BY position, "
 	    "id", rule_row, p) == -1 ||
-	    each_row(db, "SELECT p.name, a.address, a.helo FROM pool p LEFT "
+	    db_rows(db, "SELECT p.name, a.address, a.helo FROM pool p LEFT "
 	    "JOIN pool_address a ON a.pool = p.name ORDER BY p.name, "
 	    "a.address", pool_row, p) == -1 ||
-	    each_row(db, "SELECT domain, connections, per_connection, "
+	    db_rows(db, "SELECT domain, connections, per_connection, "
 	    "per_minute FROM throttle ORDER BY domain", throttle_row, p) ==
 	    -1) {
 		policy_free(p);

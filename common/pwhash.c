@@ -1,5 +1,7 @@
 /*
  * pwhash.c - scrypt password hashes and API keys (OpenSSL EVP).
+ * Diagnostics: never dies; a hash OpenSSL cannot make returns -1, a
+ * malformed stored hash verifies as -1 (no match).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +46,9 @@ pwhash_make(const char *pw, size_t pwlen, char *out, size_t outsz)
 	if (scrypt(pw, pwlen, salt, sizeof(salt), SCRYPT_LN, SCRYPT_R,
 	    SCRYPT_P, hash) == -1)
 		return -1;
-	base64_encode(salt, sizeof(salt), bsalt);
-	base64_encode(hash, sizeof(hash), bhash);
+	if (base64_encode(salt, sizeof(salt), bsalt, sizeof(bsalt)) == -1 ||
+	    base64_encode(hash, sizeof(hash), bhash, sizeof(bhash)) == -1)
+		return -1;
 	n = snprintf(out, outsz, "$scrypt$ln=%d,r=%d,p=%d$%s$%s", SCRYPT_LN,
 	    SCRYPT_R, SCRYPT_P, bsalt, bhash);
 	OPENSSL_cleanse(hash, sizeof(hash));

@@ -5,6 +5,8 @@
  * Exposure: rules_header_get() reads the header section of a message a
  * client sent; the parsers read what an admin typed.  Neither trusts its
  * input: lengths are bounded, nothing is copied unchecked.
+ * Diagnostics: never dies; the parsers return -1 with the reason in the
+ * caller's err.
  */
 #include <ctype.h>
 #include <fnmatch.h>

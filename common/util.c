@@ -1,10 +1,15 @@
 /*
  * util.c - small helpers shared by every gw program.
+ * Diagnostics: the x* allocators die (exit 1) when memory runs out or a
+ * size overflows, random_bytes() when the system has no randomness; the
+ * parsers return -1 on bad input, drop_privileges() -1 with *errstr.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +78,33 @@ xcalloc(size_t n, size_t sz)
 	if (p == NULL)
 		fatal("out of memory (%zu x %zu bytes)", n, sz);
 	return p;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	void *q;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		fatalx("out of memory (%zu x %zu bytes overflows)", n, size);
+	if ((q = realloc(p, n && size ? n * size : 1)) == NULL)
+		fatal("out of memory (%zu x %zu bytes)", n, size);
+	return q;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r == -1)
+		fatal("out of memory (asprintf)");
+	return s;
 }
 
 char *

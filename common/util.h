@@ -20,6 +20,10 @@ int64_t	 mono_us(void);
 size_t	 gw_strlcpy(char *, const char *, size_t);
 void	*xmalloc(size_t);
 void	*xcalloc(size_t, size_t);
+/* realloc(p, n * size), dying if n * size overflows or memory runs out. */
+void	*xreallocarray(void *, size_t n, size_t size);
+/* asprintf(), dying if memory runs out. */
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 void	 str_lower(char *);

@@ -3,6 +3,8 @@
  *
  * A key is shown once, when it is made; gw.db keeps only its public id
  * and the SHA-256 of the whole key (see pwhash.h).
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr; dies only when memory runs out ("output too long").
  */
 #include <stdio.h>
 #include <string.h>

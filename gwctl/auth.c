@@ -14,13 +14,13 @@
 #include <sysexits.h>
 
 #include "buf.h"
+#include "ctlproto.h"
 #include "gwctl.h"
 #include "json.h"
 #include "log.h"
 #include "output.h"
 #include "util.h"
 
-#define BLOCKS_REPLY_MAX	(16 << 20)
 #define BLOCKS_TIMEOUT_MS	30000
 
 struct block {
@@ -79,7 +79,7 @@ auth_blocks(struct ctx *ctx, const struct cmd *c, struct args *a)
 
 	if ((r = output_format(c, a, &json)) != EX_OK)
 		return r;
-	buf_init(&reply, BLOCKS_REPLY_MAX);
+	buf_init(&reply, CTL_REPLY_MAX);
 	if ((r = control_exchange(ctx, "auth blocks", &reply,
 	    BLOCKS_TIMEOUT_MS)) != EX_OK) {
 		buf_free(&reply);

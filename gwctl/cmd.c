@@ -5,6 +5,9 @@
  * unambiguous prefixes for nouns and verbs), option parsing, usage lines,
  * `gwctl help` and the shell's completion.  Adding a command is adding a
  * row and its handler; nothing else lists commands.
+ * Diagnostics: never dies; an unknown or ambiguous command or a bad
+ * option is EX_USAGE with the reason and the command's usage line on
+ * stderr.
  */
 #include <stdarg.h>
 #include <stdio.h>

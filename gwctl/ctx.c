@@ -6,6 +6,9 @@
  * in the configuration, it creates state_dir for that user and becomes
  * that user before it opens any database, so every file it creates is
  * owned by gwd's user and never by root.
+ * Diagnostics: never dies; configuration, state directory, privilege and
+ * database failures return a sysexits status (78, 73, 71, 66, 69 ...)
+ * with the reason on stderr.
  */
 #include <errno.h>
 #include <stdarg.h>

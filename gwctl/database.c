@@ -4,6 +4,8 @@
  * Opening a database read-write applies its missing migrations (db.c) in
  * one transaction, so this is safe while gwd runs; it lets an admin (or
  * a test) prepare state_dir before gwd's first start, as gwd's user.
+ * Diagnostics: never dies; a database that cannot be created or upgraded
+ * is a sysexits status with the reason on stderr.
  */
 #include <stdio.h>
 #include <sysexits.h>

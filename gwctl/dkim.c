@@ -18,6 +18,10 @@
  * begins, so no lock on gw.db is held across the network; the state is
  * then checked again inside the transaction.
  * Standards: RFC 6376 3.6 (key records), RFC 8301, RFC 8463.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr (69 when DNS cannot be asked); dies only when memory runs out
+ * or on a broken invariant (a checked selector and domain too long for a
+ * host name).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,9 +181,8 @@ dkim_rows_read(struct ctx *ctx, sqlite3_stmt *st, struct dkim_rows *rv)
 	if (st == NULL)
 		return EX_SOFTWARE;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rv->v = realloc(rv->v, ((size_t)rv->n + 1) * sizeof(*rv->v));
-		if (rv->v == NULL)
-			fatal("realloc");
+		rv->v = xreallocarray(rv->v, (size_t)rv->n + 1,
+		    sizeof(*rv->v));
 		dkim_row_fill(st, &rv->v[rv->n++]);
 	}
 	rc = rc == SQLITE_DONE ? EX_OK : ctx_sqlerr(ctx, "gw.db");

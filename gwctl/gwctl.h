@@ -12,7 +12,6 @@
 #include "config.h"
 
 #define ARGS_MAX_OPTS	64
-#define NAME_MAX_LEN	64
 
 struct ctx {
 	const char	*config_path;
@@ -129,14 +128,11 @@ int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,
 /* queue.c: gwd's queue, through the control socket */
 int	 queue_ids(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 queue_list, queue_show, queue_act;
-/* control.c: gwd's control socket.  control_open(): connected with req
- * sent, or -1 (errno); control_read(): the reply up to EOF within ms,
- * 0 or -1 (errno, ETIMEDOUT); control_exchange(): both, saying what
- * failed (EX_UNAVAILABLE: gwd not running); control_request(): a short
- * answer into out, EX_SOFTWARE for an "error" answer (said). */
+/* control.c: gwd's control socket.  control_exchange(): one request,
+ * the whole reply within ms, saying what failed (EX_UNAVAILABLE: gwd
+ * not running); control_request(): a short answer into out, EX_SOFTWARE
+ * for an "error" answer (said). */
 struct buf;
-int	 control_open(const char *path, const char *req);
-int	 control_read(int fd, struct buf *reply, int ms);
 int	 control_exchange(struct ctx *, const char *req, struct buf *reply,
 	    int ms);
 int	 control_request(struct ctx *, const char *line, char *out,

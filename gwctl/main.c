@@ -1,11 +1,20 @@
 /*
- * gwctl - manage gw: subaccounts, credentials, API keys, databases.
+ * gwctl - manage gw: subaccounts, their passwords, API keys and IP
+ * allowlists, DKIM keys and their rotation, routing rules, IP pools,
+ * throttles, the suppression list, the databases, and gwd's queue (over
+ * its control socket); one command per run, or the interactive shell.
+ * Every command is a row of cmd.c's table.
  *
- * Security: writes gw.db, which holds password hashes.  Reads passwords
- * from standard input only (never from the command line, where ps(1)
- * would show them).  Run as root with `user` set in gwd.conf, it becomes
- * that user before opening any database.
- * Standards: none on the wire; sysexits(3) exit codes.
+ * Security: the only writer of gw.db, which holds password hashes and
+ * DKIM private keys.  Reads passwords from standard input only (never
+ * from the command line, where ps(1) would show them).  Run as root with
+ * `user` set in gwd.conf, it becomes that user before opening any
+ * database.  Reads DNS answers (dkim check) and gwd's control replies.
+ * Standards: RFC 1035 (dkim check's DNS), RFC 6376 (DKIM key records);
+ * sysexits(3) exit codes.
+ * Diagnostics: exits with the command's sysexits status (64 usage, 65
+ * data, 69 gwd or DNS unavailable, 78 configuration, ...) after saying
+ * why on stderr; dies only when memory runs out.
  */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,6 +1,8 @@
 /*
  * output.c - how gwctl listings look: aligned tables for people, JSON
  * lines (one object per line) for scripts.
+ * Diagnostics: dies (fatal) only when memory runs out while a listing is
+ * rendered.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -58,10 +60,8 @@ output_table_vrow(struct output_table *t, va_list ap)
 {
 	if (t->nrows == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 16;
-		t->cells = realloc(t->cells, t->cap * (size_t)t->ncols *
+		t->cells = xreallocarray(t->cells, t->cap * (size_t)t->ncols,
 		    sizeof(*t->cells));
-		if (t->cells == NULL)
-			fatal("realloc");
 	}
 	for (int i = 0; i < t->ncols; i++) {
 		const char *s = va_arg(ap, const char *);
@@ -122,9 +122,7 @@ output_table_free(struct output_table *t)
 void
 output_strv_add(struct output_strv *v, const char *s)
 {
-	v->v = realloc(v->v, ((size_t)v->n + 1) * sizeof(*v->v));
-	if (v->v == NULL)
-		fatal("realloc");
+	v->v = xreallocarray(v->v, (size_t)v->n + 1, sizeof(*v->v));
 	v->v[v->n++] = xstrdup(s);
 }
 

@@ -2,6 +2,9 @@
  * pool.c - gwctl pool ...: IP pools, the local source addresses a
  * routing rule can send from, each with the HELO name to give for it
  * (the name its PTR record should show).
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr (65 for an address this machine does not have); dies only when
+ * memory runs out.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 #include "cidr.h"
+#include "ctlproto.h"
 #include "gwctl.h"
 #include "log.h"
 #include "output.h"
@@ -25,7 +29,7 @@ pool_check_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > NAME_MAX_LEN)
+	if (n == 0 || n > CTL_NAME_MAX)
 		goto bad;
 	for (size_t i = 0; i < n; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
@@ -33,7 +37,7 @@ pool_check_name(const char *s)
 	return EX_OK;
 bad:
 	log_warnx("\"%s\": a pool name has 1 to %d letters, digits, '-' and "
-	    "'_'", s, NAME_MAX_LEN);
+	    "'_'", s, CTL_NAME_MAX);
 	return EX_USAGE;
 }
 

@@ -7,17 +7,22 @@
  * CTL_MAX_IDS queue ids a request, and print a count of what was done
  * to stderr, as postsuper(1) does.  Requests and replies: see
  * gwd/control.c and common/ctlproto.h.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr (69 when gwd is not running, 76 when its reply is cut short);
+ * dies only when memory runs out. Completion (queue_ids()) fails
+ * quietly.
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <unistd.h>
 
 #include "buf.h"
+#include "ctlclient.h"
 #include "ctlproto.h"
 #include "db.h"
+#include "event.h"
 #include "gwctl.h"
 #include "log.h"
 #include "output.h"
@@ -25,7 +30,7 @@
 
 #define REPLY_TIMEOUT_MS	(10 * 60 * 1000)	/* ALL on a big queue */
 #define COMPLETE_MS		500	/* the shell's TAB waits no longer */
-#define REPLY_MAX		((size_t)64 << 20)
+#define REPLY_MAX		CTL_REPLY_MAX
 
 /* One recipient, one message, as gwd described them. */
 struct qrcpt_info {
@@ -121,10 +126,8 @@ qmsg_info_set(struct qmsg_info *m, const char *k, const char *v)
 	};
 
 	if (strcmp(k, "recipient") == 0) {
-		m->rcpt = realloc(m->rcpt, ((size_t)m->nrcpt + 1) *
+		m->rcpt = xreallocarray(m->rcpt, (size_t)m->nrcpt + 1,
 		    sizeof(*m->rcpt));
-		if (m->rcpt == NULL)
-			fatal("realloc");
 		r = &m->rcpt[m->nrcpt++];
 		memset(r, 0, sizeof(*r));
 		r->address = xstrdup(v);
@@ -287,17 +290,15 @@ queue_ids(struct ctx *ctx, void (*add)(void *, const char *), void *arg)
 {
 	struct buf reply;
 	char *p, *k, *v;
-	int fd;
 
-	if (ctx_config(ctx) != EX_OK || ctx->cfg.control_socket == NULL ||
-	    (fd = control_open(ctx->cfg.control_socket, "queue list")) == -1)
+	if (ctx_config(ctx) != EX_OK || ctx->cfg.control_socket == NULL)
 		return 0;
 	buf_init(&reply, REPLY_MAX);
-	if (control_read(fd, &reply, COMPLETE_MS) == 0)
+	if (ctlclient_ask(ctx->cfg.control_socket, "queue list", &reply,
+	    COMPLETE_MS, NULL) == 0)
 		for (p = buf_cstr(&reply); queue_line(&p, &k, &v); )
 			if (strcmp(k, "message") == 0)
 				add(arg, v);
-	close(fd);
 	buf_free(&reply);
 	return 0;
 }
@@ -570,18 +571,16 @@ act_ids(struct ctx *ctx, const struct cmd *c, const struct args *a,
 	return r;
 }
 
+/* "held" for hold: the word gwd's result lines start with. */
 static const char *
 act_word(const char *verb)
 {
-	static const char *const w[][2] = {
-		{ "flush", "flushed" }, { "hold", "held" },
-		{ "release", "released" }, { "delete", "deleted" },
-		{ "bounce", "bounced" },
-	};
+	const char *v;
 
-	for (size_t i = 0; i < nitems(w); i++)
-		if (strcmp(w[i][0], verb) == 0)
-			return w[i][1];
+	for (int i = 0; (v = ctl_verb_name((enum ctl_verb)i)) != NULL; i++)
+		if (strcmp(v, verb) == 0 && ctl_verb_event((enum ctl_verb)i) !=
+		    -1)
+			return event_name(ctl_verb_event((enum ctl_verb)i));
 	return verb;
 }
 

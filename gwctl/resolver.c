@@ -6,8 +6,10 @@
  * each; UDP first, TCP when the answer is truncated.
  * Standards: RFC 1035 4.2 (UDP, TCP with a length prefix), RFC 7766.
  * Exposure: answers come from the network; they are parsed by
- * gwd/dns_pkt.c, and one that does not match the question (id, name,
+ * common/dns_pkt.c, and one that does not match the question (id, name,
  * type) is ignored and the wait goes on.
+ * Diagnostics: never dies (memory aside); a lookup no server answers is
+ * EX_UNAVAILABLE, said with the reason and the servers asked.
  */
 #include <arpa/inet.h>
 #include <errno.h>

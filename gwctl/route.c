@@ -6,6 +6,8 @@
  * tries them in that order for every recipient and the first that
  * matches decides (see rules.h).  gwd notices a commit at once and
  * applies the new rules to queued mail at its next attempt.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr; dies only when memory runs out.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,6 +9,9 @@
  * The history file is opened before gwctl becomes gwd's user (see
  * ctx.c), and later written through that open descriptor, so it stays
  * the invoking user's file in the invoking user's home.
+ * Diagnostics: never dies (memory aside); a command's failure is printed
+ * and the shell reads the next line, and a history file it cannot write
+ * is skipped.
  */
 #include <fcntl.h>
 #include <histedit.h>
@@ -61,8 +64,7 @@ shell_match_add(void *arg, const char *w)
 	for (int i = 0; i < m->n; i++)
 		if (strcmp(m->v[i], w) == 0)
 			return;
-	if ((m->v = realloc(m->v, ((size_t)m->n + 1) * sizeof(*m->v))) == NULL)
-		fatal("realloc");
+	m->v = xreallocarray(m->v, (size_t)m->n + 1, sizeof(*m->v));
 	m->v[m->n++] = xstrdup(w);
 }
 

@@ -5,6 +5,8 @@
  * Every change is one IMMEDIATE transaction that also sets
  * subaccount.updated, so gwd (watching PRAGMA data_version) never sees
  * half a change.  Input is checked in full before the transaction starts.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr; dies only when memory runs out.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "addr.h"
 #include "cidr.h"
+#include "ctlproto.h"
 #include "gwctl.h"
 #include "log.h"
 #include "output.h"
@@ -42,7 +45,7 @@ subaccount_valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > NAME_MAX_LEN || !(islower((unsigned char)s[0]) ||
+	if (n == 0 || n > CTL_NAME_MAX || !(islower((unsigned char)s[0]) ||
 	    isdigit((unsigned char)s[0])))
 		return 0;
 	for (size_t i = 1; i < n; i++)
@@ -60,8 +63,9 @@ subaccount_check_name(const char *name)
 	if (subaccount_valid_name(name))
 		return EX_OK;
 	log_warnx("\"%s\" is not a valid subaccount name (lower-case letters, "
-	    "digits, '.', '_', '-'; up to 64; starting with a letter or "
-	    "digit)", log_escape(name, strlen(name), esc, sizeof(esc)));
+	    "digits, '.', '_', '-'; up to %d; starting with a letter or "
+	    "digit)", log_escape(name, strlen(name), esc, sizeof(esc)),
+	    CTL_NAME_MAX);
 	return EX_DATAERR;
 }
 

@@ -6,6 +6,9 @@
  * hard bounce are queue.db's: listed read-only from it, deleted by
  * asking gwd over the control socket, since gwd is queue.db's only
  * writer.
+ * Diagnostics: each command returns a sysexits status and says why on
+ * stderr (an import names each bad line); dies only when memory runs
+ * out.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -196,9 +199,7 @@ supp_rows_add(struct supp_rows *rs, sqlite3_stmt *st, const char *source)
 	struct supp_row *w;
 	const char *sub = (const char *)sqlite3_column_text(st, 0);
 
-	rs->v = realloc(rs->v, (rs->n + 1) * sizeof(*rs->v));
-	if (rs->v == NULL)
-		fatal("suppression list");
+	rs->v = xreallocarray(rs->v, rs->n + 1, sizeof(*rs->v));
 	w = &rs->v[rs->n++];
 	w->subaccount = sub ? xstrdup(sub) : NULL;
 	w->address = xstrdup((const char *)sqlite3_column_text(st, 1));

@@ -2,6 +2,8 @@
  * suppress_parse.c - gwctl suppression's input (see suppress_parse.h).
  * Exposure: parses admin-supplied files; errors are messages, never a
  * crash.
+ * Diagnostics: never dies; a line or address that does not parse returns
+ * -1 or the reason, for the caller to name with its line number.
  */
 #include <ctype.h>
 #include <stdio.h>

@@ -6,6 +6,9 @@
  * takes the same route through scrypt so timing does not tell an unknown
  * user from a wrong password.  An attempt takes its place in authguard
  * before scrypt runs, so parallel guesses are held to the limits too.
+ * Diagnostics: dies only when memory runs out; a gw.db that cannot be
+ * read whole keeps the previous subaccounts (logged once per reason),
+ * and accounts_init() returns -1 with the reason in err at start-up.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -96,91 +99,124 @@ by_id(struct subaccount *a, int n, int64_t id)
 	return NULL;
 }
 
-static int
-load(void)
+/* The subaccounts being read, before they replace the current ones. */
+struct snap {
+	struct subaccount	*a;
+	int			 n, cap;
+};
+
+static void
+row_account(sqlite3_stmt *st, void *arg)
 {
-	sqlite3_stmt *st;
-	struct subaccount *a = NULL, *s;
+	struct snap *sn = arg;
+	const char *pw = (const char *)sqlite3_column_text(st, 3);
+	struct subaccount *s;
+
+	if (sn->n == sn->cap) {
+		sn->cap = sn->cap ? sn->cap * 2 : 16;
+		sn->a = xreallocarray(sn->a, (size_t)sn->cap, sizeof(*sn->a));
+	}
+	s = &sn->a[sn->n++];
+	memset(s, 0, sizeof(*s));
+	s->id = sqlite3_column_int64(st, 0);
+	s->name = xstrdup((const char *)sqlite3_column_text(st, 1));
+	s->enabled = sqlite3_column_int(st, 2);
+	s->pwhash = pw ? xstrdup(pw) : NULL;
+	s->dkim_org = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL :
+	    xstrdup((const char *)sqlite3_column_text(st, 4));
+	s->quota_hour = sqlite3_column_int64(st, 5);
+	s->quota_day = sqlite3_column_int64(st, 6);
+}
+
+static void
+row_domain(sqlite3_stmt *st, void *arg)
+{
+	struct snap *sn = arg;
+	struct subaccount *s = by_id(sn->a, sn->n, sqlite3_column_int64(st, 0));
+
+	if (s == NULL)
+		return;
+	s->domains = xreallocarray(s->domains, (size_t)s->ndomains + 1,
+	    sizeof(*s->domains));
+	s->domains[s->ndomains++] = xstrdup((const char *)
+	    sqlite3_column_text(st, 1));
+}
+
+static void
+row_ip(sqlite3_stmt *st, void *arg)
+{
+	struct snap *sn = arg;
+	struct subaccount *s = by_id(sn->a, sn->n, sqlite3_column_int64(st, 0));
+	struct cidr c;
+
+	if (s == NULL || cidr_parse((const char *)sqlite3_column_text(st, 1),
+	    &c) == -1)
+		return;
+	s->nets = xreallocarray(s->nets, (size_t)s->nnets + 1,
+	    sizeof(*s->nets));
+	s->nets[s->nnets++] = c;
+}
+
+static void
+row_apikey(sqlite3_stmt *st, void *arg)
+{
+	struct snap *sn = arg;
+	struct subaccount *s = by_id(sn->a, sn->n, sqlite3_column_int64(st, 0));
+	struct apikey *k;
+
+	if (s == NULL)
+		return;
+	s->keys = xreallocarray(s->keys, (size_t)s->nkeys + 1,
+	    sizeof(*s->keys));
+	k = &s->keys[s->nkeys++];
+	gw_strlcpy(k->id, (const char *)sqlite3_column_text(st, 1),
+	    sizeof(k->id));
+	gw_strlcpy(k->hash, (const char *)sqlite3_column_text(st, 2),
+	    sizeof(k->hash));
+}
+
+/*
+ * Read gw.db in one read transaction and install it.  Runs at start-up,
+ * every 500 ms when gw.db changed, and on AUTH, MAIL and RCPT, so
+ * nothing here may die: when the subaccounts cannot be read whole (a
+ * prepare error after a schema change, SQLITE_BUSY, a damaged page) the
+ * previous ones stay, as the DKIM keys, the policy and the suppression
+ * list below keep theirs.  A partial table would lock out the
+ * subaccounts past the failure, or drop an allowlist or an API key.
+ * 0, or -1 with the reason in err.
+ */
+static int
+load(char *err, size_t errsz)
+{
+	struct snap sn = { NULL, 0, 0 };
 	struct policy np;
-	int n = 0, cap = 0, nk;
+	int nk;
 
-	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "%s", sqlite3_errmsg(gdb));
 		return -1;
-	st = db_prepare(gdb, "SELECT id, name, enabled, password,"
-	    " dkim_org_domain, quota_hour, quota_day FROM subaccount"
-	    " ORDER BY id");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *pw = (const char *)sqlite3_column_text(st, 3);
-
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			a = realloc(a, (size_t)cap * sizeof(*a));
-			if (a == NULL)
-				fatal("accounts");
-		}
-		s = &a[n++];
-		memset(s, 0, sizeof(*s));
-		s->id = sqlite3_column_int64(st, 0);
-		s->name = xstrdup((const char *)sqlite3_column_text(st, 1));
-		s->enabled = sqlite3_column_int(st, 2);
-		s->pwhash = pw ? xstrdup(pw) : NULL;
-		s->dkim_org = sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL :
-		    xstrdup((const char *)sqlite3_column_text(st, 4));
-		s->quota_hour = sqlite3_column_int64(st, 5);
-		s->quota_day = sqlite3_column_int64(st, 6);
 	}
-	sqlite3_finalize(st);
-
-	st = db_prepare(gdb, "SELECT subaccount_id, domain FROM"
-	    " subaccount_domain");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if ((s = by_id(a, n, sqlite3_column_int64(st, 0))) == NULL)
-			continue;
-		s->domains = realloc(s->domains, sizeof(char *) *
-		    (size_t)(s->ndomains + 1));
-		if (s->domains == NULL)
-			fatal("accounts");
-		s->domains[s->ndomains++] = xstrdup((const char *)
-		    sqlite3_column_text(st, 1));
+	if (db_rows(gdb, "SELECT id, name, enabled, password, dkim_org_domain,"
+	    " quota_hour, quota_day FROM subaccount ORDER BY id", row_account,
+	    &sn) == -1 ||
+	    db_rows(gdb, "SELECT subaccount_id, domain FROM subaccount_domain",
+	    row_domain, &sn) == -1 ||
+	    db_rows(gdb, "SELECT subaccount_id, cidr FROM subaccount_ip",
+	    row_ip, &sn) == -1 ||
+	    db_rows(gdb, "SELECT subaccount_id, key_id, hash FROM api_key",
+	    row_apikey, &sn) == -1) {
+		snprintf(err, errsz, "%s", sqlite3_errmsg(gdb));
+		sqlite3_exec(gdb, "ROLLBACK", NULL, NULL, NULL);
+		free_accounts(sn.a, sn.n);
+		return -1;
 	}
-	sqlite3_finalize(st);
-
-	st = db_prepare(gdb, "SELECT subaccount_id, cidr FROM subaccount_ip");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct cidr c;
-
-		if ((s = by_id(a, n, sqlite3_column_int64(st, 0))) == NULL ||
-		    cidr_parse((const char *)sqlite3_column_text(st, 1), &c) ==
-		    -1)
-			continue;
-		s->nets = realloc(s->nets, sizeof(c) * (size_t)(s->nnets + 1));
-		if (s->nets == NULL)
-			fatal("accounts");
-		s->nets[s->nnets++] = c;
-	}
-	sqlite3_finalize(st);
-
-	st = db_prepare(gdb, "SELECT subaccount_id, key_id, hash FROM api_key");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct apikey *k;
-
-		if ((s = by_id(a, n, sqlite3_column_int64(st, 0))) == NULL)
-			continue;
-		s->keys = realloc(s->keys, sizeof(*k) * (size_t)(s->nkeys + 1));
-		if (s->keys == NULL)
-			fatal("accounts");
-		k = &s->keys[s->nkeys++];
-		gw_strlcpy(k->id, (const char *)sqlite3_column_text(st, 1),
-		    sizeof(k->id));
-		gw_strlcpy(k->hash, (const char *)sqlite3_column_text(st, 2),
-		    sizeof(k->hash));
-	}
-	sqlite3_finalize(st);
 	/* The DKIM keys and the delivery policy in the same snapshot as
 	 * the subaccounts. */
-	if ((nk = signer_load(gdb)) == -1)
-		log_warnx("gw.db: cannot read DKIM keys: %s",
-		    sqlite3_errmsg(gdb));
+	if ((nk = signer_load(gdb)) == -1) {
+		log_warnx("gw.db: cannot read DKIM keys, keeping the previous "
+		    "ones: %s", sqlite3_errmsg(gdb));
+		nk = ndkim;
+	}
 	if (policy_load(gdb, &np) == -1) {
 		log_warnx("gw.db: cannot read routing rules, keeping the "
 		    "previous ones: %s", sqlite3_errmsg(gdb));
@@ -198,11 +234,11 @@ load(void)
 
 	hmap_free(&byname, NULL);
 	hmap_init(&byname);
-	for (int i = 0; i < n; i++)
-		hmap_put(&byname, a[i].name, &a[i]);
+	for (int i = 0; i < sn.n; i++)
+		hmap_put(&byname, sn.a[i].name, &sn.a[i]);
 	free_accounts(accts, naccts);
-	accts = a;
-	naccts = n;
+	accts = sn.a;
+	naccts = sn.n;
 	ndkim = nk;
 	return 0;
 }
@@ -210,6 +246,7 @@ load(void)
 int
 accounts_init(const char *state_dir, char *err, size_t errsz)
 {
+	char why[256];
 	sqlite3 *db;
 
 	/* gwctl owns gw.db; if it was never run, create the empty schema so
@@ -225,8 +262,8 @@ accounts_init(const char *state_dir, char *err, size_t errsz)
 	auth_pool = worker_pool_new(AUTH_THREADS, AUTH_QUEUE_MAX);
 	random_bytes(cache_secret, sizeof(cache_secret));
 	data_version = db_data_version(gdb);
-	if (load() == -1) {
-		snprintf(err, errsz, "gw.db: %s", sqlite3_errmsg(gdb));
+	if (load(why, sizeof(why)) == -1) {
+		snprintf(err, errsz, "gw.db: %s", why);
 		return -1;
 	}
 	log_info("subaccounts loaded: %d, active DKIM keys: %d, routing "
@@ -234,19 +271,31 @@ accounts_init(const char *state_dir, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * Reload when another connection (gwctl) committed to gw.db.  A failed
+ * reload is tried again at the next poll (the change is still unread);
+ * it is said once, and again only when the reason changes.
+ */
 void
 accounts_poll(void)
 {
+	static char failed[256];
+	char why[256];
 	int v = db_data_version(gdb);
 
 	if (v == data_version || v < 0)
 		return;
+	if (load(why, sizeof(why)) == -1) {
+		if (strcmp(why, failed) != 0)
+			log_warnx("gw.db: cannot read the subaccounts, keeping "
+			    "the previous ones (%d): %s", naccts, why);
+		gw_strlcpy(failed, why, sizeof(failed));
+		return;
+	}
 	data_version = v;
-	if (load() == -1)
-		log_warnx("gw.db reload failed: %s", sqlite3_errmsg(gdb));
-	else
-		log_info("subaccounts reloaded: %d, active DKIM keys: %d, "
-		    "routing rules: %d", naccts, ndkim, pol.nrules);
+	failed[0] = '\0';
+	log_info("subaccounts reloaded: %d, active DKIM keys: %d, "
+	    "routing rules: %d", naccts, ndkim, pol.nrules);
 }
 
 void

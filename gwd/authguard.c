@@ -17,7 +17,6 @@
 #include "authguard.h"
 #include "buf.h"
 #include "cidr.h"
-#include "conn.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
@@ -286,19 +285,17 @@ unblock_one(const char *key, void *v, void *arg)
 }
 
 void
-authguard_control(struct conn *c, const char *args)
+authguard_control(struct buf *out, const char *args)
 {
 	char ip[INET6_ADDRSTRLEN], extra[2];
-	struct buf out;
 
-	buf_init(&out, 0);
 	if (strcmp(args, "blocks") == 0) {
-		struct listing l = { &out, 0, loop_now() };
+		struct listing l = { out, 0, loop_now() };
 
 		hmap_foreach(&by_ip, list_block, &l);
 		l.names = 1;
 		hmap_foreach(&by_name, list_block, &l);
-		buf_puts(&out, "end\n");
+		buf_puts(out, "end\n");
 	} else if (strncmp(args, "unblock ", 8) == 0 &&
 	    sscanf(args + 8, "%45s %1s", ip, extra) == 1 &&
 	    (strcmp(ip, "ALL") == 0 || canonical_ip(ip, ip, sizeof(ip)) == 0)) {
@@ -309,10 +306,7 @@ authguard_control(struct conn *c, const char *args)
 		hmap_foreach(&by_name, unblock_one, &u);
 		log_info("auth unblock %s: %d block%s lifted (control socket)",
 		    u.ip ? u.ip : "ALL", u.lifted, u.lifted == 1 ? "" : "s");
-		buf_printf(&out, "unblocked %d\n", u.lifted);
+		buf_printf(out, "unblocked %d\n", u.lifted);
 	} else
-		buf_puts(&out, "error usage: auth blocks | auth unblock IP|ALL\n");
-	conn_write(c, buf_ptr(&out), buf_len(&out));
-	buf_free(&out);
-	conn_close_after_flush(c);
+		buf_puts(out, "error usage: auth blocks | auth unblock IP|ALL\n");
 }

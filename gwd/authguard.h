@@ -18,7 +18,7 @@
 #ifndef GW_AUTHGUARD_H
 #define GW_AUTHGUARD_H
 
-struct conn;
+struct buf;
 
 enum guard_verdict {
 	GUARD_OK,	/* reserved: check it, then authguard_release() */
@@ -48,6 +48,6 @@ int	 authguard_release(const char *ip, const char *user, int failed);
  *   unblock IP|ALL	lifts the blocks of IP (and of every name from it),
  *			or all; its failures are forgotten: "unblocked N"
  */
-void	 authguard_control(struct conn *, const char *args);
+void	 authguard_control(struct buf *out, const char *args);
 
 #endif

@@ -2,6 +2,10 @@
  * conn.c - non-blocking plaintext/TLS streams on the event loop.
  * Exposure: moves untrusted bytes between sockets and buffers; it never
  * interprets them.
+ * Diagnostics: dies only when memory runs out; conn_new() and
+ * conn_connect() return NULL (errno), conn_write() -1 past the output
+ * buffer's maximum or on a dead connection, and I/O errors reach the
+ * owner through on_error with the reason in c->error.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -2,19 +2,21 @@
  * control.c - the control socket and the metrics listener.
  *
  * The control socket (control_socket, mode 0660) takes one command line
- * and answers with "key value" lines, then closes: `stats` for counters
- * and queue gauges, `ping`, `destinations [N]` (qshape by domain, with
- * each destination's throttle state), `pools` (IP pools: addresses,
- * connections, outcomes), `subaccounts` (one line each: "sub NAME
- * enabled=0|1 quota_hour=N used_hour=N quota_day=N used_day=N
- * paused=0|1 [reason=TEXT]"; quota 0: none), `suppression delete`,
- * `subaccount resume`, `auth blocks`, `auth unblock` (gwctl; the last two
- * are authguard.c's).  Peers are checked with SO_PEERCRED: root
- * or gwd's own user only.  The metrics listener speaks just enough
- * HTTP/1.0 for Prometheus and health checks: GET /metrics, GET /health;
- * it has no authentication, so it holds at most metrics.connections
- * clients, each for at most metrics.idle_timeout, and neither listener
- * takes descriptors SMTP needs (see "Descriptors" below).
+ * (after an optional protocol version word, ctlproto.h; the commands are
+ * the table ctl_cmds) and answers with "key value" lines, then closes:
+ * `stats` for counters and queue gauges, `ping`, `destinations [N]`
+ * (qshape by domain, with each destination's throttle state), `pools`
+ * (IP pools: addresses, connections, outcomes), `subaccounts` (one line
+ * each: "sub NAME enabled=0|1 quota_hour=N used_hour=N quota_day=N
+ * used_day=N paused=0|1 [reason=TEXT]"; quota 0: none), `suppression
+ * delete`, `subaccount resume`, `auth blocks`, `auth unblock` (gwctl;
+ * the last two are authguard.c's).  Peers are checked with
+ * SO_PEERCRED: root, gwd's own user or its group.  The metrics listener
+ * speaks just enough HTTP/1.0 for Prometheus and health checks: GET
+ * /metrics, GET /health; it has no authentication, so it holds at most
+ * metrics.connections clients, each for at most metrics.idle_timeout,
+ * and neither listener takes descriptors SMTP needs (see "Descriptors"
+ * below).
  *
  * Queue commands (control_queue.c; gwctl queue).  ID is a queue id, 16
  * upper-case hex digits; ALL (upper case only) is every message; at most
@@ -46,11 +48,18 @@
  * nothing waiting), "busy QID WHY" (delete or bounce while an attempt is
  * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
  * Control bytes in values are sent as '?' (TAB as it is).
+ * Exposure: parses the control protocol from root or gwd's own user or
+ * group (SO_PEERCRED), and HTTP request lines from anyone who reaches
+ * metrics.listen (capped in number and time); both read one line of less
+ * than CTL_REQ_MAX bytes and nothing after it, and answer with gwd's own
+ * figures.
+ * Diagnostics: dies only when memory runs out; a request it cannot take
+ * is answered with one "error ..." line, and control_bind() returns -1
+ * with the reason in err at start-up.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/un.h>
 
 #include <errno.h>
@@ -67,6 +76,7 @@
 #include "conn.h"
 #include "control_queue.h"
 #include "control.h"
+#include "ctlproto.h"
 #include "gwd.h"
 #include "log.h"
 #include "loop.h"
@@ -80,8 +90,9 @@
 #include "suppress.h"
 #include "util.h"
 
-#define REQ_MAX		2048
-#define OUT_MAX		(64 * 1024)
+/* A request line, control or HTTP (ctlproto.h: the clients keep to it). */
+#define REQ_MAX		CTL_REQ_MAX
+#define OUT_MAX		(64 * 1024)	/* an HTTP answer */
 
 struct gw_metrics gm;
 
@@ -107,19 +118,21 @@ struct stat_row {
 	double		 value;
 };
 
+/* Every row, into *rows (the caller frees it): the array grows with the
+ * rows, so none is ever left out.  How many. */
 static int
-snapshot(struct stat_row *r, int max)
+snapshot(struct stat_row **rows)
 {
 	struct queue_stats q;
+	struct stat_row *r = NULL;
 	int64_t now = now_us(), pruned, oldest;
 	int n = 0;
 
 	queue_stats(&q);
 #define ROW(nm, pr, ty, he, v) do {					\
-	if (n < max) {							\
-		r[n].name = nm; r[n].prom = pr; r[n].type = ty;		\
-		r[n].help = he; r[n].value = (double)(v); n++;		\
-	}								\
+	r = xreallocarray(r, (size_t)n + 1, sizeof(*r));		\
+	r[n].name = nm; r[n].prom = pr; r[n].type = ty;			\
+	r[n].help = he; r[n].value = (double)(v); n++;			\
 } while (0)
 	ROW("uptime_seconds", "gw_uptime_seconds", "gauge",
 	    "Seconds since gwd started.", (now - gm.started_us) / 1000000);
@@ -199,18 +212,26 @@ snapshot(struct stat_row *r, int max)
 	ROW("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds",
 	    "gauge", "Age of the oldest event in log.db.",
 	    oldest ? (now - oldest) / 1000000 : 0);
+	ROW("store_blocked", "gw_store_blocked", "gauge",
+	    "1 while queue.db refuses commits: changes wait, no delivery "
+	    "starts.", store_blocked());
+	ROW("store_commit_failures_total", "gw_store_commit_failures_total",
+	    "counter", "queue.db commits refused (full or failing disk).",
+	    store_commit_failures());
 #undef ROW
+	*rows = r;
 	return n;
 }
 
 static void
 write_stats(struct buf *out)
 {
-	struct stat_row r[64];
-	int n = snapshot(r, 64);
+	struct stat_row *r;
+	int n = snapshot(&r);
 
 	for (int i = 0; i < n; i++)
 		buf_printf(out, "%s %.0f\n", r[i].name, r[i].value);
+	free(r);
 }
 
 /* Per IP pool; pool names are letters, digits, '-' and '_' (gwctl). */
@@ -247,8 +268,8 @@ write_prometheus_pools(struct buf *out)
 static void
 write_prometheus(struct buf *out)
 {
-	struct stat_row r[64];
-	int n = snapshot(r, 64);
+	struct stat_row *r;
+	int n = snapshot(&r);
 
 	for (int i = 0; i < n; i++) {
 		if (r[i].type) {
@@ -260,32 +281,31 @@ write_prometheus(struct buf *out)
 		}
 		buf_printf(out, "%s %.0f\n", r[i].prom, r[i].value);
 	}
+	free(r);
 	write_prometheus_pools(out);
 }
 
 /*
- * `destinations [N]`: the N (default and at most DEST_MAX) domains with
- * the most queued recipients, one line each after a line naming the age
- * buckets in minutes.  via= is the destination the domain goes through
+ * `destinations [N]`: the N (default and at most CTL_DEST_MAX) domains
+ * with the most queued recipients, one line each after a line naming the
+ * age buckets in minutes (ctlproto.h).  via= is the destination the domain goes through
  * ("-": none now), with its throttle state: limit= connections at most,
  * window= allowed now, gap_ms= between messages, per_minute= (0: no
  * limit), throttled=1 while backing off.  The error is a remote reply,
  * last: control bytes become '?' so it stays one line.
  */
-#define DEST_MAX	200
-
 /* One whole line or nothing: a full buffer never cuts a line. */
 static int
 write_dest(struct buf *out, const struct queue_dest *d)
 {
-	char err[sizeof(d->error)], age[QUEUE_AGES * 12], line[2048];
+	char err[sizeof(d->error)], age[CTL_AGES * 12], line[2048];
 	size_t o = 0;
 
 	gw_strlcpy(err, d->error[0] ? d->error : "-", sizeof(err));
 	for (char *p = err; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	for (int i = 0; i < QUEUE_AGES; i++)
+	for (int i = 0; i < CTL_AGES; i++)
 		o += (size_t)snprintf(age + o, sizeof(age) - o, "%s%d",
 		    i ? "," : "", d->age[i]);
 	if (snprintf(line, sizeof(line), "dest %s queued=%d active=%d "
@@ -301,25 +321,32 @@ write_dest(struct buf *out, const struct queue_dest *d)
 }
 
 static void
+write_stats_cmd(struct buf *out, const char *arg)
+{
+	write_stats(out);
+}
+
+static void
 write_destinations(struct buf *out, const char *arg)
 {
 	struct queue_dest *d;
 	char *end;
-	long max = DEST_MAX;
+	long max = CTL_DEST_MAX;
 	int n;
 
 	if (*arg != '\0')
 		max = strtol(arg, &end, 10);
 	if (*arg != '\0' && (end == arg || *end != '\0' || max < 1 ||
-	    max > DEST_MAX)) {
-		buf_printf(out, "error count: expected 1 to %d\n", DEST_MAX);
+	    max > CTL_DEST_MAX)) {
+		buf_printf(out, "error count: expected 1 to %d\n",
+		    CTL_DEST_MAX);
 		return;
 	}
 	n = queue_destinations(&d);
 	buf_puts(out, "buckets");
-	for (int i = 0; i < QUEUE_AGES - 1; i++)
-		buf_printf(out, " %d", queue_age_min[i]);
-	buf_printf(out, " %d+\n", queue_age_min[QUEUE_AGES - 2]);
+	for (int i = 0; i < CTL_AGES - 1; i++)
+		buf_printf(out, " %d", ctl_age_min[i]);
+	buf_printf(out, " %d+\n", ctl_age_min[CTL_AGES - 2]);
 	for (int i = 0; i < n && i < max; i++)
 		if (write_dest(out, &d[i]) == -1)
 			break;
@@ -364,7 +391,7 @@ write_sub(const struct subaccount *sa, void *arg)
  * the pool now.  Every value is from gw.db (checked by gwctl) or gwd.
  */
 static void
-write_pools(struct buf *out)
+write_pools(struct buf *out, const char *arg)
 {
 	struct queue_pool *p;
 	int n = queue_pools(&p);
@@ -384,24 +411,6 @@ write_pools(struct buf *out)
 	queue_pools_free(p, n);
 }
 
-/*
- * Is the state directory's file system nearly full?  Below
- * metrics.min_free bytes or 1% free, commits are about to fail (452 at
- * MAIL, 451 in DATA): a balancer should send mail elsewhere.
- */
-static int
-storage_full(void)
-{
-	struct statvfs sv;
-	uint64_t avail;
-
-	if (statvfs(gcfg->state_dir, &sv) == -1)
-		return 0;	/* the commits will say what is wrong */
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return avail < (uint64_t)gcfg->metrics_min_free ||
-	    (uint64_t)sv.f_bavail * 100 < (uint64_t)sv.f_blocks;
-}
-
 /* Why gwd is not healthy, or NULL. */
 static const char *
 unhealthy(void)
@@ -410,52 +419,124 @@ unhealthy(void)
 		return "shutting down";
 	if (!gm.ready)
 		return "starting";
-	if (storage_full())
+	/* Commits are about to fail, or fail: send mail elsewhere. */
+	if (store_space_short(0) || store_blocked())
 		return "storage full";
 	return NULL;
 }
 
 static void
-answer_control(struct conn *c, const char *line)
+write_subs(struct buf *out, const char *arg)
 {
+	accounts_foreach(write_sub, out);
+}
+
+static void
+write_pong(struct buf *out, const char *arg)
+{
+	buf_puts(out, "pong\n");
+}
+
+static void
+take_queue(struct conn *c, const char *line, const char *args)
+{
+	control_queue(c, line);		/* ctlproto.c parses "queue ..." */
+}
+
+static void
+take_suppression(struct conn *c, const char *line, const char *args)
+{
+	suppress_control(c, args);
+}
+
+static void
+take_subaccount(struct conn *c, const char *line, const char *args)
+{
+	pause_control(c, args);
+}
+
+/*
+ * The commands: each either writes its whole answer at once (answer),
+ * or takes the connection and answers it itself, later if it must wait
+ * for a commit (take).  args: whether words may follow the name.
+ */
+static const struct ctl_cmd {
+	const char	*name;
+	int		 args;
+	void		(*answer)(struct buf *out, const char *args);
+	void		(*take)(struct conn *, const char *line,
+			    const char *args);
+} ctl_cmds[] = {
+	{ "stats", 0, write_stats_cmd, NULL },
+	{ "destinations", 1, write_destinations, NULL },
+	{ "pools", 0, write_pools, NULL },
+	{ "subaccounts", 0, write_subs, NULL },
+	{ "ping", 0, write_pong, NULL },
+	{ "queue", 1, NULL, take_queue },
+	{ "suppression", 1, NULL, take_suppression },
+	{ "subaccount", 1, NULL, take_subaccount },
+	{ "auth", 1, authguard_control, NULL },
+};
+
+/* Send out as the whole answer, then close. */
+static void
+answer_buf(struct conn *c, struct buf *out)
+{
+	conn_write(c, buf_ptr(out), buf_len(out));
+	buf_free(out);
+	conn_close_after_flush(c);
+}
+
+/* "error WHAT "WORD"[ (try: the commands)]": word is the first n bytes
+ * of the request, escaped. */
+static void
+answer_error(struct conn *c, const char *what, const char *word, size_t n,
+    int list)
+{
+	char esc[128];
 	struct buf out;
 
-	if (strncmp(line, "queue", 5) == 0 && (line[5] == '\0' ||
-	    line[5] == ' ')) {
-		control_queue(c, line);
+	buf_init(&out, 0);
+	log_escape(word, n, esc, sizeof(esc));
+	buf_printf(&out, "error %s \"%s\"", what, esc);
+	for (size_t i = 0; list && i < nitems(ctl_cmds); i++)
+		buf_printf(&out, "%s%s", i ? ", " : " (try: ",
+		    ctl_cmds[i].name);
+	buf_puts(&out, list ? ")\n" : "\n");
+	answer_buf(c, &out);
+}
+
+static void
+answer_control(struct conn *c, const char *line)
+{
+	const struct ctl_cmd *cmd = NULL;
+	char err[128];
+	struct buf out;
+	size_t n;
+
+	if (ctl_version(&line, err, sizeof(err)) == -1) {
+		buf_init(&out, 0);
+		buf_printf(&out, "error %s\n", err);
+		answer_buf(c, &out);
 		return;
 	}
-	buf_init(&out, OUT_MAX);
-	if (strcmp(line, "stats") == 0)
-		write_stats(&out);
-	else if (strcmp(line, "ping") == 0)
-		buf_puts(&out, "pong\n");
-	else if (strncmp(line, "destinations", 12) == 0 &&
-	    (line[12] == '\0' || line[12] == ' '))
-		write_destinations(&out, line[12] ? line + 13 : "");
-	else if (strcmp(line, "pools") == 0)
-		write_pools(&out);
-	else if (strcmp(line, "subaccounts") == 0)
-		accounts_foreach(write_sub, &out);
-	else if (strncmp(line, "suppression ", 12) == 0) {
-		buf_free(&out);
-		suppress_control(c, line + 12);
-		return;
-	} else if (strncmp(line, "subaccount ", 11) == 0) {
-		buf_free(&out);
-		pause_control(c, line + 11);
-		return;
-	} else if (strncmp(line, "auth ", 5) == 0) {
-		buf_free(&out);
-		authguard_control(c, line + 5);
-		return;
-	} else
-		buf_puts(&out, "error unknown command (try: stats, "
-		    "destinations, pools, subaccounts, ping, queue, "
-		    "suppression, subaccount, auth)\n");
-	conn_write(c, buf_ptr(&out), buf_len(&out));
-	buf_free(&out);
-	conn_close_after_flush(c);
+	n = strcspn(line, " ");
+	for (size_t i = 0; i < nitems(ctl_cmds) && cmd == NULL; i++)
+		if (strlen(ctl_cmds[i].name) == n &&
+		    memcmp(line, ctl_cmds[i].name, n) == 0)
+			cmd = &ctl_cmds[i];
+	if (cmd == NULL)
+		answer_error(c, "unknown command", line, n, 1);
+	else if (line[n] != '\0' && !cmd->args)
+		answer_error(c, "no arguments to", line, n, 0);
+	else if (cmd->take)
+		cmd->take(c, line, line[n] ? line + n + 1 : "");
+	else {
+		/* The reply's own limit: gwctl and gwtop read it whole. */
+		buf_init(&out, CTL_REPLY_MAX);
+		cmd->answer(&out, line[n] ? line + n + 1 : "");
+		answer_buf(c, &out);
+	}
 }
 
 static void

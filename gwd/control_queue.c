@@ -10,6 +10,9 @@
  * Exposure: the request comes from root or gwd's group (SO_PEERCRED,
  * control.c) and is parsed by ctlproto.c; queued addresses, replies and
  * header lines go out with control bytes replaced, one line each.
+ * Diagnostics: dies only when memory runs out; a request that does not
+ * parse gets one "error" line, an action queue.db refuses a "failed QID
+ * ERROR" line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include "buf.h"
 #include "control_queue.h"
 #include "ctlproto.h"
+#include "event.h"
 #include "gwd.h"
 #include "queue.h"
 #include "store.h"
@@ -38,12 +42,6 @@ struct ctl_item {
 	struct ctl_req		*req;
 	char			 qid[QID_LEN + 1];
 	const char		*note;		/* static, or NULL */
-};
-
-static const char *const done_word[] = {
-	[CTL_Q_FLUSH] = "flushed", [CTL_Q_HOLD] = "held",
-	[CTL_Q_RELEASE] = "released", [CTL_Q_DELETE] = "deleted",
-	[CTL_Q_BOUNCE] = "bounced",
 };
 
 static void	ctlq_ignore(struct conn *);
@@ -259,7 +257,8 @@ ctlq_committed(void *arg, int failed, const char *error)
 	} else {
 		snprintf(line, sizeof(line), "%s%s%s", it->qid, it->note ?
 		    " " : "", it->note ? it->note : "");
-		put(q, done_word[q->cmd.verb], line);
+		/* The line says what its audit event says. */
+		put(q, event_name(ctl_verb_event(q->cmd.verb)), line);
 	}
 	free(it);
 	if (--q->pending == 0)
@@ -289,28 +288,18 @@ ctlq_act(struct ctl_req *q, struct qmsg *m)
 	q->pending--;
 }
 
-/*
- * ALL, or flush --domain: every message (with recipients there).  The
- * queue ids are taken first and looked up one by one, since an action
- * may free messages other than its own (queue.h).
- */
+/* ALL, or flush --domain: every message (with recipients there).  An
+ * action may free its own message, never another (queue.h). */
 static void
 ctlq_act_every(struct ctl_req *q)
 {
-	char (*ids)[QID_LEN + 1];
-	struct qmsg *m;
-	size_t n = 0, cap = 0;
+	struct qmsg *m, *next;
 
-	for (m = queue_first(); m; m = m->qnext)
-		cap++;
-	ids = xcalloc(cap ? cap : 1, sizeof(*ids));
-	for (m = queue_first(); m && n < cap; m = m->qnext)
+	for (m = queue_first(); m; m = next) {
+		next = m->qnext;
 		if (q->cmd.all || msg_matches(m, &q->cmd))
-			memcpy(ids[n++], m->qid, sizeof(ids[0]));
-	for (size_t i = 0; i < n; i++)
-		if ((m = queue_find(ids[i])) != NULL)
 			ctlq_act(q, m);
-	free(ids);
+	}
 }
 
 static void

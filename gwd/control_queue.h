@@ -6,9 +6,10 @@
 #define GW_CONTROL_QUEUE_H
 
 #include "conn.h"
+#include "ctlproto.h"
 
 /* Room for a whole queue listing on one control connection. */
-#define CTL_OUT_MAX	((size_t)64 << 20)
+#define CTL_OUT_MAX	CTL_REPLY_MAX
 
 /* line starts with "queue": answer it on c, then close c. */
 void	 control_queue(struct conn *c, const char *line);

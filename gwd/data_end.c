@@ -236,6 +236,7 @@ struct incoming {
 	/* V_QUARANTINE: the rule that holds the message, and for whom. */
 	const struct rule	*hold;
 	const char		*hold_rcpt;
+	struct rcpt_route	*route;	/* each recipient's routing decision */
 	char			*rcpt_list;	/* for the "received" event */
 };
 
@@ -284,17 +285,20 @@ stage_quota(struct incoming *in)
 /*
  * The routing rules, once per recipient, with headers and size: one that
  * rejects refuses the whole message (after DATA there is no refusing one
- * recipient); the first that holds quarantines it.
+ * recipient); the first that holds quarantines it.  Each decision goes
+ * into the queue with its recipient.
  */
 static enum verdict
 stage_rules(struct incoming *in)
 {
 	struct tx *t = in->t;
 
+	in->route = xcalloc((size_t)t->nrcpt, sizeof(*in->route));
 	for (int i = 0; i < t->nrcpt; i++) {
-		const struct rule *ru = session_rule(in->s, t->rcpt[i],
-		    (int64_t)buf_len(&t->data), buf_ptr(&t->data),
-		    buf_len(&t->data));
+		struct rule_msg rm = { in->s->subaccount, t->mail.path.addr,
+		    t->rcpt[i], (int64_t)buf_len(&t->data), buf_ptr(&t->data),
+		    buf_len(&t->data) };
+		const struct rule *ru = routing_decide(&rm, &in->route[i]);
 
 		if (ru && ru->action == RULE_REJECT)
 			return refuse_with(in, ru->reply, t->rcpt[i], BC_NONE);
@@ -429,6 +433,7 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 		rc->addr = xstrdup(t->rcpt[i]);
 		rc->domain = xstrdup(at ? at + 1 : "");
 		rc->next_attempt = in->now / 1000000;
+		rc->route = in->route[i];
 	}
 
 	fmt_rfc5322((time_t)(in->now / 1000000), date, sizeof(date));
@@ -471,6 +476,7 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 
 	op = store_op_new();
 	op->insert = m;
+	op->refusable = 1;
 	op->done = committed;
 	op->arg = s;
 	ev = store_op_event(op, "received", m->qid);
@@ -525,9 +531,11 @@ data_end(struct session *s)
 	timer_del(&s->timer);
 	if (data_end_verdict(&in) == V_REPLY ||
 	    (m = data_end_assemble(&in, tlsdesc, sizeof(tlsdesc))) == NULL) {
+		free(in.route);
 		data_end_refuse(&in);
 		return;
 	}
+	free(in.route);
 	op = data_end_event(&in, m, tlsdesc);
 	/* Held until committed (or refused): counted with the sessions'. */
 	session_memory += m->bodylen;

@@ -9,6 +9,9 @@
  * Lines are split at CRLF only.  A bare CR or LF in the body is an
  * ordinary byte: it is what goes out on the wire, so it is what the
  * verifier will hash.  (gwd stores CRLF; this is for robustness.)
+ * Diagnostics: never dies; signing returns -1 with the reason in the
+ * caller's err (a key that does not fit, a signature too large,
+ * OpenSSL's refusal).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,7 +595,7 @@ sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
 {
 	struct buf hdata, sig, fld;
 	struct folder fo;
-	char b64[(SHA256_DIGEST_LENGTH + 2) / 3 * 4 + 1], tmp[64];
+	char b64[BASE64_ENCODED_SIZE(SHA256_DIGEST_LENGTH)], tmp[64];
 	char *sb64 = NULL;
 	size_t start = buf_len(out), n;
 	int rc = -1;
@@ -617,7 +620,7 @@ sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
 		goto toolong;
 	if (sign_fields(k, f, nf, &fo, &hdata) == -1)
 		goto toolong;
-	n = base64_encode(bh, SHA256_DIGEST_LENGTH, b64);
+	n = (size_t)base64_encode(bh, SHA256_DIGEST_LENGTH, b64, sizeof(b64));
 	/* bh= fits on a line of its own, so it is never split. */
 	if (fold_sep(&fo, 4 + n) == -1 || fold_put(&fo, "bh=", 3) == -1 ||
 	    fold_b64(&fo, b64, n) == -1 ||
@@ -640,11 +643,12 @@ sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
 		seterr(err, errsz, "dkim: signing failed");
 		goto done;
 	}
-	if ((sb64 = malloc(base64_encoded_size(buf_len(&sig)))) == NULL) {
+	n = base64_encoded_size(buf_len(&sig));
+	if ((sb64 = malloc(n)) == NULL) {
 		seterr(err, errsz, "dkim: out of memory");
 		goto done;
 	}
-	n = base64_encode(buf_ptr(&sig), buf_len(&sig), sb64);
+	n = (size_t)base64_encode(buf_ptr(&sig), buf_len(&sig), sb64, n);
 	if (fold_b64(&fo, sb64, n) == -1 || buf_append(out, "\r\n", 2) == -1)
 		goto toolong;
 	rc = 0;

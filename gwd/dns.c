@@ -4,6 +4,9 @@
  * RFC 5452 (random ids and ports against spoofing).
  * Exposure: parses answers from the network (through dns_pkt.c); an
  * answer that does not match the question is ignored, not trusted.
+ * Diagnostics: dies only when memory runs out; dns_init() returns -1
+ * with the reason in err, and a query that fails, times out or gets an
+ * answer that does not parse calls back with its dns_status.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -6,6 +6,8 @@
  * Exposure: copies untrusted text (remote replies, recipient addresses,
  * the original's header section) into a message we send.  Nothing of
  * it may end a field early, start a field of its own or a MIME part.
+ * Diagnostics: never dies; dsn_build() returns -1 when out's maximum
+ * would be passed.
  */
 #include <stdint.h>
 #include <string.h>

@@ -22,11 +22,22 @@ extern SSL_CTX		*client_tls;
 #define QMSG_DSN	0x01	/* a bounce: never bounced itself */
 #define QMSG_8BIT	0x02	/* BODY=8BITMIME */
 
-/* QR_HELD: its message is on hold (gwctl queue hold); in no heap or job. */
-enum qrcpt_state { QR_WAITING, QR_READY, QR_ACTIVE, QR_DONE, QR_HELD };
+/* Where a recipient is; rcpt.c moves it.  QR_HELD: its message is on
+ * hold (gwctl queue hold); in no heap or job. */
+enum qrcpt_state {
+	QR_NEW, QR_WAITING, QR_READY, QR_ACTIVE, QR_HELD, QR_DONE, QR_NSTATES
+};
 
 struct qmsg;
 struct dest;
+
+/* The routing decision carried with a recipient (routing.c): the rule
+ * that decides, as of policy generation gen (0: not decided yet). */
+struct rcpt_route {
+	int		 gen;
+	int		 rule;		/* index in that policy's rules; -1: none */
+	int64_t		 rule_id;	/* its id, to log a change of rule */
+};
 
 struct qrcpt {
 	int64_t		 dbid;
@@ -37,9 +48,7 @@ struct qrcpt {
 	int64_t		 next_attempt;	/* unix seconds */
 	char		*last_reply;
 	enum qrcpt_state state;
-	int		 policy_gen;	/* rule was chosen under this policy */
-	int		 rule;		/* routing rule index, -1: defaults */
-	int64_t		 rule_id;	/* its id, to log a change of rule */
+	struct rcpt_route route;
 	struct dest	*dest;		/* QR_READY: in a job of this one */
 	int		 heap_idx;	/* retry heap slot, -1 when not in it */
 	struct qrcpt	*next_ready;	/* in a job */

@@ -1,6 +1,9 @@
 /*
  * loop.c - epoll event loop with a timer heap.
  * Exposure: none directly; it only dispatches.
+ * Diagnostics: dies (fatal) when epoll or eventfd fail, or more idle
+ * hooks are set than it has room for: the loop cannot go on without
+ * them.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -7,6 +7,11 @@
  * gw.db in memory; never logs credentials.
  * STANDARDS: RFC 5321, 3207, 4954, 1870, 2920, 6152, 2034, 3463, 3464,
  * 6409, 7505, 8446.
+ * Diagnostics: exits 64 on usage errors, 78 on configuration errors (all
+ * printed first), and 73, 67 or 69 when the state directory, the user or
+ * a listener or database cannot be had at start-up, with the reason;
+ * once serving it exits only on SIGTERM or SIGINT, or on a fatal
+ * elsewhere.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -51,6 +56,7 @@ static struct ev_io	 sigio;
 static struct ev_timer	 poll_timer;
 static struct ev_timer	 stop_timer;
 static int		 stopping;
+static int64_t		 stop_began;	/* loop_now() at SIGTERM */
 
 static void
 usage(FILE *f)
@@ -94,12 +100,40 @@ poll_cb(struct ev_timer *t)
 	timer_add(t, 500);
 }
 
+/* Deliveries under way: their recipients are active. */
+static int
+deliveries_active(void)
+{
+	struct queue_stats q;
+
+	queue_stats(&q);
+	return q.active;
+}
+
+/*
+ * Stopping: wait for the deliveries under way to end and for every
+ * commit (their outcomes, the sessions' last messages) to be on disk,
+ * at most shutdown_timeout.  A delivery cut short would be made again
+ * after the restart.
+ */
 static void
 stop_check(struct ev_timer *t)
 {
-	/* Wait for commits in flight to answer their clients, briefly. */
-	if ((sessions_count() == 0 && store_backlog() == 0) ||
-	    loop_now() > t->when + 10000) {
+	int active = deliveries_active();
+
+	/* Sessions whose last message was being committed at SIGTERM have
+	 * had their answer: they go too, before they send another. */
+	sessions_close_all();
+	if (sessions_count() == 0 && store_backlog() == 0 && active == 0) {
+		loop_stop();
+		return;
+	}
+	/* Not t->when: each timer_add() moves it. */
+	if (loop_now() >= stop_began + gcfg->shutdown_timeout_ms) {
+		if (active > 0)
+			log_warnx("shutdown_timeout: %d deliveries still under "
+			    "way; they will be made again after a restart "
+			    "(possible duplicates)", active);
 		loop_stop();
 		return;
 	}
@@ -113,13 +147,16 @@ begin_shutdown(void)
 		return;
 	stopping = 1;
 	sd_notify("STOPPING=1");
-	log_info("shutting down");
+	store_stop_deliveries();
+	log_info("shutting down: %d deliveries under way, waiting for them "
+	    "(shutdown_timeout %.1fs at most)", deliveries_active(),
+	    (double)gcfg->shutdown_timeout_ms / 1000);
 	listeners_stop();
 	control_stop();
 	sessions_close_all();
 	queue_shutdown();
+	stop_began = loop_now();
 	timer_add(&stop_timer, 0);
-	stop_timer.when = loop_now();
 }
 
 static void

@@ -3,6 +3,8 @@
  * Standards: RFC 5322 2.2 (fields, folding), 3.4 (addresses, read by
  * addrlist.c), 3.6.2 (originator fields), RFC 6409 8.
  * Exposure: parses untrusted message content; bounded copies only.
+ * Diagnostics: never dies; msg_build() returns -1 when out's maximum is
+ * reached.
  */
 #include <stdio.h>
 #include <string.h>

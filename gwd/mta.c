@@ -55,7 +55,7 @@
 enum mstate {
 	M_CONNECT, M_GREETING, M_EHLO, M_HELO, M_STARTTLS, M_TLS, M_AUTH,
 	M_AUTH_LOGIN_USER, M_AUTH_LOGIN_PASS, M_READY, M_TXN, M_BODY, M_DOT,
-	M_DOT_DISCARD, M_RSET, M_QUIT
+	M_DOT_DISCARD, M_RSET, M_QUIT, M_FINISH
 };
 
 struct mta {
@@ -248,7 +248,8 @@ fill_missing(struct job *j, int code, const char *status, const char *text)
 			set_result(j, i, code, status, text);
 }
 
-/* The transaction is over and the connection is fine: next job. */
+/* The transaction is over and the connection is fine: report the job
+ * (its outcome is applied later, from the loop), then the next one. */
 static void
 finish_job(struct mta *m)
 {
@@ -260,7 +261,17 @@ finish_job(struct mta *m)
 	m->accepted = NULL;
 	m->state = M_READY;
 	timer_del(&m->timer);
-	dest_job_done(j, m);
+	dest_job_done(j);
+	dest_conn_ready(m->dest, m);
+}
+
+/* A job ended before it started (mta_run_job): finish it from the
+ * loop, so a run of such jobs never nests dest_conn_ready() calls. */
+static void
+finish_soon(struct mta *m)
+{
+	m->state = M_FINISH;
+	timer_add(&m->timer, 0);
 }
 
 /* Give every recipient of a broken transaction a temporary failure. */
@@ -286,8 +297,6 @@ mta_free(struct mta *m)
 {
 	timer_del(&m->timer);
 	dest_idle_remove(m->dest, m);
-	if (!m->ready_once)
-		m->dest->nconnecting--;
 	if (m->prev_all)
 		m->prev_all->next_all = m->next_all;
 	else
@@ -295,7 +304,7 @@ mta_free(struct mta *m)
 	if (m->next_all)
 		m->next_all->prev_all = m->prev_all;
 	nmta--;
-	dest_conn_closed(m->dest, m);
+	dest_conn_closed(m->dest, m, m->ready_once);
 	free(m);
 }
 
@@ -396,11 +405,12 @@ void
 mta_start(struct dest *d, const struct route_result *route)
 {
 	struct mta *m = xcalloc(1, sizeof(*m));
+	const struct dest_src *src;
 
 	m->dest = d;
 	/* An IP pool's addresses take turns, each with its HELO name. */
-	if (d->nsrc > 0) {
-		m->srcbuf = d->src[d->src_next++ % d->nsrc];
+	if ((src = dest_src_next(d)) != NULL) {
+		m->srcbuf = *src;
 		m->src = &m->srcbuf;
 		m->helo = m->src->helo;
 	} else
@@ -435,6 +445,9 @@ mta_timeout(struct ev_timer *t)
 	case M_QUIT:
 		conn_close(m->c);
 		return;
+	case M_FINISH:
+		finish_job(m);
+		return;
 	default:
 		snprintf(why, sizeof(why), "timeout talking to %s[%s]",
 		    host_of(m), m->hop.ip);
@@ -464,7 +477,10 @@ become_ready(struct mta *m)
 {
 	if (m->dest->auth && gcfg->relay.username &&
 	    !m->authed) {
-		char raw[1024], b64[1400];
+		/* config.c bounds each credential to RELAY_CRED_MAX; the
+		 * encoder checks the room again. */
+		char raw[2 * RELAY_CRED_MAX + 2];
+		char b64[BASE64_ENCODED_SIZE(sizeof(raw))];
 		size_t ul = strlen(gcfg->relay.username),
 		    pl = strlen(gcfg->relay.password);
 
@@ -473,19 +489,23 @@ become_ready(struct mta *m)
 			    "smarthost without TLS");
 			return;
 		}
-		if (m->caps.auth_plain && ul + pl + 2 < sizeof(raw)) {
+		if (m->caps.auth_plain && ul + pl + 2 <= sizeof(raw)) {
 			raw[0] = '\0';
 			memcpy(raw + 1, gcfg->relay.username, ul);
 			raw[ul + 1] = '\0';
 			memcpy(raw + ul + 2, gcfg->relay.password, pl);
-			base64_encode(raw, ul + pl + 2, b64);
+			base64_encode(raw, ul + pl + 2, b64, sizeof(b64));
 			m->state = M_AUTH;
 			send_line(m, "AUTH PLAIN %s", b64);
 			arm(m, gcfg->relay.command_timeout_ms);
 			return;
 		}
 		if (m->caps.auth_login) {
-			base64_encode(gcfg->relay.username, ul, b64);
+			if (base64_encode(gcfg->relay.username, ul, b64,
+			    sizeof(b64)) == -1) {
+				next_target(m, "relay.username is too long");
+				return;
+			}
 			m->state = M_AUTH_LOGIN_USER;
 			send_line(m, "AUTH LOGIN %s", b64);
 			arm(m, gcfg->relay.command_timeout_ms);
@@ -498,7 +518,7 @@ become_ready(struct mta *m)
 	timer_del(&m->timer);
 	if (!m->ready_once) {
 		m->ready_once = 1;
-		m->dest->nconnecting--;
+		dest_conn_up(m->dest);
 	}
 	dest_conn_ready(m->dest, m);
 }
@@ -613,14 +633,13 @@ mta_run_job(struct mta *m, struct job *j)
 	m->sent_idx = 0;
 	j->started_ms = loop_now();
 	j->hop = m->hop;
-	queue_job_started(j);
 	if (queue_load_body(msg) == -1) {
 		/* The spool lost it: nothing sensible to send. */
 		log_warnx("qid=%s: message body missing from queue.db",
 		    msg->qid);
 		fill_missing(j, 451, "4.3.0", "message body missing from the "
 		    "queue");
-		finish_job(m);
+		finish_soon(m);
 		return;
 	}
 	j->body_held = 1;
@@ -631,7 +650,7 @@ mta_run_job(struct mta *m, struct job *j)
 		    "limit of %s (%llu)", msg->size, j->hop.host,
 		    (unsigned long long)m->caps.size);
 		fill_missing(j, 552, "5.3.4", text);
-		finish_job(m);
+		finish_soon(m);
 		return;
 	}
 	m->state = M_TXN;
@@ -800,7 +819,7 @@ dot_reply(struct mta *m, const struct smtp_reply *r)
 		arm(m, gcfg->relay.command_timeout_ms);
 		send_line(m, "QUIT");
 		conn_close_after_flush(m->c);
-		dest_job_done(j, NULL);
+		dest_job_done(j);
 		return;
 	}
 	finish_job(m);
@@ -867,10 +886,14 @@ handle_reply(struct mta *m, const struct smtp_reply *r)
 		return;
 	case M_AUTH_LOGIN_USER:
 		if (r->code == 334) {
-			char b64[1400];
+			char b64[BASE64_ENCODED_SIZE(RELAY_CRED_MAX)];
 
-			base64_encode(gcfg->relay.password,
-			    strlen(gcfg->relay.password), b64);
+			if (base64_encode(gcfg->relay.password,
+			    strlen(gcfg->relay.password), b64, sizeof(b64)) ==
+			    -1) {
+				next_target(m, "relay.password is too long");
+				return;
+			}
 			m->state = M_AUTH_LOGIN_PASS;
 			send_line(m, "%s", b64);
 			return;
@@ -991,7 +1014,7 @@ mta_closed(struct conn *c)
 		m->job = NULL;
 		free(m->accepted);
 		m->accepted = NULL;
-		dest_job_done(j, NULL);
+		dest_job_done(j);
 	} else if (!m->ready_once && m->state != M_QUIT) {
 		next_target(m, why);	/* closed during setup */
 		return;

@@ -7,6 +7,9 @@
  *
  * Connecting to 0.0.0.0 or :: reaches this host on Linux, so the
  * unspecified addresses count as "this host" too, and are never allowed.
+ * Diagnostics: never dies; mxguard_refuse() returns why an address is
+ * refused, or NULL, and interfaces it cannot list (getifaddrs failing)
+ * count as none.
  */
 #include <arpa/inet.h>
 #include <ifaddrs.h>

@@ -1,5 +1,11 @@
 /*
  * pause.c - pausing subaccounts for their bounce rate (see pause.h).
+ * Exposure: subaccount names come from gw.db and the control socket
+ * (bounded by CTL_NAME_MAX); reasons quote remote replies, already made
+ * printable.
+ * Diagnostics: dies only when memory runs out; pause_init() returns -1
+ * with the reason in err at start-up, and a resume that cannot be stored
+ * is answered "error" and stays paused, in memory as on disk.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +14,9 @@
 #include "buf.h"
 #include "conn.h"
 #include "control.h"
+#include "ctlproto.h"
 #include "db.h"
+#include "event.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
@@ -93,7 +101,7 @@ pause_outcome(struct store_op *op, const char *sub, int bounced,
 	    "resume %s", sub, reason, sub);
 	free(hmap_put(&paused, sub, xstrdup(reason)));
 	set_row(op, sub, 1, ts_us, reason);
-	ev = store_op_event(op, "paused", NULL);
+	ev = store_op_event(op, event_name(EV_PAUSED), NULL);
 	ev->subaccount = xstrdup(sub);
 	ev->detail = xstrdup(reason);
 }
@@ -132,12 +140,13 @@ resumed(struct store_op *op, void *arg, struct buf *out)
 void
 pause_control(struct conn *c, const char *args)
 {
-	char sub[65], extra[2], *reason;
+	char sub[CTL_NAME_MAX + 1], extra[2], *reason;
 	struct audit_event *ev;
 	struct store_op *op;
 	int64_t now = now_us();
 
-	if (sscanf(args, "resume %64s %1s", sub, extra) != 1) {
+	if (sscanf(args, "resume %" CTL_STR(CTL_NAME_MAX) "s %1s", sub,
+	    extra) != 1) {
 		conn_printf(c, "error usage: subaccount resume NAME\n");
 		conn_close_after_flush(c);
 		return;
@@ -152,7 +161,7 @@ pause_control(struct conn *c, const char *args)
 	window_forget(sub, WIN_BOUNCED, now);
 	op = store_op_new();
 	set_row(op, sub, 0, now, "");
-	ev = store_op_event(op, "resumed", NULL);
+	ev = store_op_event(op, event_name(EV_RESUMED), NULL);
 	ev->subaccount = xstrdup(sub);
 	ev->detail = xstrdup("resumed by an administrator");
 	log_info("subaccount %s resumed (was paused: %s)", sub, reason);

@@ -20,6 +20,20 @@ struct qmsg *queue_msg_new(const char *sender, const char *subaccount,
 	    int nrcpt);
 void	 queue_shutdown(void);
 
+/*
+ * Routing rules (routing.c).  routing_rule(): the rule that decides for
+ * what rm tells of a message (NULL: the defaults, or not known yet
+ * before DATA).  routing_decide(): the same, for a recipient of a new
+ * message at the end of DATA, with the decision kept in *route: the
+ * session puts it in the recipient (qrcpt.route), and the queue follows
+ * it.
+ */
+struct rule;
+struct rule_msg;
+const struct rule *routing_rule(const struct rule_msg *rm);
+const struct rule *routing_decide(const struct rule_msg *rm,
+	    struct rcpt_route *route);
+
 struct queue_stats {
 	int	messages;
 	int	recipients;
@@ -36,11 +50,10 @@ void	 queue_stats(struct queue_stats *);
 /*
  * Admin actions (control.c: gwctl queue).  queue_admin() applies verb
  * (CTL_Q_FLUSH, _HOLD, _RELEASE, _DELETE, _BOUNCE) to m at once, which
- * may free m, or (a flush that ends a job at once) other messages too:
- * hold queue ids, not pointers, across calls.  QA_DONE: done() runs
- * once the change and its audit events are committed (failed set if
- * queue.db refused); otherwise nothing changed and *why says why.  *why
- * may also annotate QA_DONE.
+ * may free m (delete, bounce), never another message.  QA_DONE: done()
+ * runs once the change and its audit events are committed (failed set
+ * if queue.db refused); otherwise nothing changed and *why says why.
+ * *why may also annotate QA_DONE.
  */
 enum { QA_DONE, QA_UNCHANGED, QA_BUSY };
 struct qmsg *queue_find(const char *qid);
@@ -52,12 +65,11 @@ int	 queue_admin(struct qmsg *, enum ctl_verb, const char *domain,
 
 /*
  * Queued recipients per recipient domain, qshape-style: how many, how
- * old (age[i] counts those queued less than queue_age_min[i] minutes,
- * the last bucket the rest), what they are doing, when the next retry
- * is due and the last reply that deferred one of them.
+ * old (age[i] counts those queued less than ctl_age_min[i] minutes,
+ * the last bucket the rest: ctlproto.h), what they are doing, when the
+ * next retry is due and the last reply that deferred one of them.
  */
-#define QUEUE_AGES	6
-extern const int queue_age_min[QUEUE_AGES - 1];	/* 5 10 20 40 80 */
+#define QUEUE_AGES	CTL_AGES
 
 struct queue_dest {
 	char	 name[256];	/* recipient domain */
@@ -67,7 +79,7 @@ struct queue_dest {
 	int	 connections;	/* of the destination it goes through */
 	/* That destination ("" if none exists now: the limits are the
 	 * policy's) and its throttle state. */
-	char	 via[600];
+	char	 via[CTL_DEST_NAME_MAX + 1];
 	int	 limit;		/* connections at most */
 	int	 window;	/* connections allowed now (backoff) */
 	int64_t	 gap_ms;	/* backoff: between messages */

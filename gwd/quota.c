@@ -1,5 +1,8 @@
 /*
  * quota.c - messages per subaccount per hour and per day (see quota.h).
+ * Exposure: none; counts gwd's own events.
+ * Diagnostics: never dies; quota_check() returns NULL, or the refusal
+ * ("451 4.7.1 ...") in the caller's buffer.
  */
 #include <stdio.h>
 

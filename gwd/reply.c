@@ -5,6 +5,11 @@
  * endless continuation lines, codes that change half-way, NULs and escape
  * sequences meant for an admin's terminal.  The parser holds at most one
  * line and a bounded text, and cleans the text before anyone logs it.
+ * Exposure: parses what remote servers send: bounded lines, bounded
+ * text, control bytes cleaned before the text is logged or stored.
+ * Diagnostics: never dies; a reply that breaks the grammar is
+ * REPLY_ERROR (the delivery session gives up on that server), never a
+ * partial success.
  */
 #include <ctype.h>
 #include <stdlib.h>

@@ -24,6 +24,8 @@
  * would split the event table that gwsearch reads as one.
  *
  * Exposure: none; runs inside gwd on its own log.db connection.
+ * Diagnostics: never dies; retention_prune() returns -1 after logging
+ * why, and the next round tries again.
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -5,6 +5,9 @@
  * capped here so a huge answer cannot make a huge target list, and MX
  * addresses that lead nowhere or back to this host are dropped
  * (mxguard.c).
+ * Diagnostics: dies only when memory runs out; DNS failures and empty
+ * answers come back in the route_result as a status and a reply for the
+ * recipients.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

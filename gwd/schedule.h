@@ -1,7 +1,8 @@
 /*
- * schedule.h - what the scheduler (queue.c) and the delivery client (mta.c)
- * share: destinations, jobs (one message's recipients for one
- * destination, one SMTP transaction), and the calls between them.
+ * schedule.h - what the scheduler (dest.c and its neighbours, see
+ * queue_int.h) and the delivery client (mta.c) share: destinations,
+ * jobs (one message's recipients for one destination, one SMTP
+ * transaction), and the calls between them.
  */
 #ifndef GW_SCHEDULE_H
 #define GW_SCHEDULE_H
@@ -78,7 +79,7 @@ struct dest {
 	int		 tls;		/* enum tls_policy */
 	int		 auth;		/* relay.username/password apply */
 	struct dest_src	*src;		/* pool addresses; NULL: any */
-	int		 nsrc, src_next;
+	int		 nsrc, src_next;	/* dest_src_next() */
 	char		*pool;		/* the IP pool's name; NULL: none */
 	struct pool_count *pcount;	/* its outcomes since start-up */
 	int		 policy_gen;	/* src and limits are as of this */
@@ -87,6 +88,7 @@ struct dest {
 	int		 credit;	/* transactional jobs before a bulk one */
 	int		 nconn;		/* every connection of this dest */
 	int		 nconnecting;	/* not yet ready for a job */
+	int		 nposted;	/* finished jobs not yet applied */
 	struct mta	*idle;		/* ready connections without work */
 	/* Limits. */
 	int		 max_conn, per_conn, per_minute;
@@ -107,20 +109,27 @@ struct dest {
 	char		 lasterr[300];
 };
 
-/* queue.c, called by mta.c */
+/*
+ * dest.c, called by mta.c.  None frees a job, a message or a
+ * destination: a finished job's outcome is applied later, from the
+ * loop (dest_job_done).  Only dest_conn_ready() calls the reporting
+ * connection back, to hand it its next job.
+ */
+void	 dest_conn_up(struct dest *);	/* set up: no longer connecting */
 void	 dest_conn_ready(struct dest *, struct mta *);
-void	 dest_job_done(struct job *, struct mta *);
+void	 dest_job_done(struct job *);
 /* No target could be used; hop is the last one tried (or NULL). */
 void	 dest_conn_failed(struct dest *, int code, const char *status,
 	    const char *text, const struct hop *);
-void	 dest_conn_closed(struct dest *, struct mta *);
+void	 dest_conn_closed(struct dest *, struct mta *, int was_up);
 void	 dest_idle_remove(struct dest *, struct mta *);
+/* The source address for a new connection (NULL: any). */
+const struct dest_src *dest_src_next(struct dest *);
+/* A job's body (qmsg.c); the job holds it until it is done. */
 int	 queue_load_body(struct qmsg *);
-/* The job's recipients are now in a transaction. */
-void	 queue_job_started(struct job *);
-void	 queue_release_body(struct qmsg *);
 
-/* mta.c, called by queue.c */
+/* mta.c, called by dest.c; mta_run_job() gets a job whose recipients
+ * are already active. */
 void	 mta_start(struct dest *, const struct route_result *);
 void	 mta_run_job(struct mta *, struct job *);
 void	 mta_set_idle(struct mta *, struct mta *next);

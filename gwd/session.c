@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "queue.h"
 #include "session.h"
 #include "session_priv.h"
 #include "store.h"
@@ -176,12 +177,8 @@ session_rule(struct session *s, const char *rcpt, int64_t size,
 {
 	struct rule_msg m = { s->subaccount, s->tx.mail.path.addr, rcpt, size,
 	    msg, len };
-	const struct policy *p;
-	int gen, i;
 
-	p = policy_now(&gen);
-	i = rules_match(p->rules, p->nrules, &m);
-	return i >= 0 ? &p->rules[i] : NULL;
+	return routing_rule(&m);
 }
 
 void

@@ -4,6 +4,13 @@
  * A key set is replaced wholesale on reload.  A job takes its own
  * reference to each EVP_PKEY it uses, so a reload while a 25 MB message
  * is being hashed on a worker frees nothing the worker still needs.
+ * Exposure: reads private keys from gw.db (written by gwctl) and hands
+ * them to workers; never logs key material.
+ * Diagnostics: dies only when memory runs out; signer_load() returns -1
+ * and keeps the previous keys when gw.db cannot be read whole, a key
+ * that does not load is skipped with a warning, and a job that cannot be
+ * signed comes back failed with the reason (the session then refuses the
+ * message).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +57,7 @@ signer_load(sqlite3 *db)
 		const char *errstr;
 		struct dkim_key *x;
 
-		if ((k = reallocarray(k, (size_t)n + 1, sizeof(*k))) == NULL)
-			fatal("dkim keys");
+		k = xreallocarray(k, (size_t)n + 1, sizeof(*k));
 		x = &k[n];
 		memset(x, 0, sizeof(*x));
 		if (gw_strlcpy(x->domain, dom, sizeof(x->domain)) >=

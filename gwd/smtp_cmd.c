@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "quota.h"
 #include "session_priv.h"
+#include "store.h"
 #include "suppress.h"
 #include "util.h"
 
@@ -262,6 +263,13 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 	    s->tx.mail.size > gcfg->limits.message_size) {
 		session_refuse(s, from, NULL, BC_NONE, "552 5.3.4 Message "
 		    "size exceeds fixed maximum message size");
+		return;
+	}
+	/* Early, as Postfix does: not a 451 after the whole DATA. */
+	if (store_blocked() || store_space_short(s->tx.mail.has_size ?
+	    s->tx.mail.size : 0)) {
+		session_refuse(s, from, NULL, BC_NONE, "452 4.3.1 "
+		    "Insufficient system storage");
 		return;
 	}
 	if (s->tx.mail.path.len > 0 && (s->tx.mail.path.literal ||

@@ -2,6 +2,8 @@
  * smtp_proto.c - command lines, MAIL/RCPT parameters, the DATA stream.
  * Standards: RFC 5321, RFC 1870, RFC 6152, RFC 2920.
  * Exposure: every byte here comes from an unauthenticated client.
+ * Diagnostics: never dies; a command or parameter that breaks the
+ * grammar returns -1 (or a line status) with the complete reply to send.
  */
 #include <ctype.h>
 #include <errno.h>

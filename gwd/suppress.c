@@ -10,6 +10,9 @@
  * Exposure: addresses come from RCPT TO (already parsed), reasons from
  * remote replies (made printable by reply.c; cut and flattened here
  * before they go into a reply line) and from gwctl.
+ * Diagnostics: dies only when memory runs out; suppress_init() returns
+ * -1 with the reason in err at start-up, suppress_load_admin() -1
+ * keeping the previous list.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "control.h"
+#include "ctlproto.h"
 #include "db.h"
 #include "hmap.h"
 #include "log.h"
@@ -27,7 +31,7 @@
 #include "suppress.h"
 #include "util.h"
 
-#define KEY_MAX		(64 + 1 + ADDR_PATH_MAX + 1)
+#define KEY_MAX		(CTL_NAME_MAX + 1 + ADDR_PATH_MAX + 1)
 
 static struct hmap	 admin;		/* gw.db's entries */
 static struct hmap	 bounced;	/* gwd's, queue.db */
@@ -222,7 +226,7 @@ deleted(struct store_op *op, void *arg, struct buf *out)
 void
 suppress_control(struct conn *c, const char *args)
 {
-	char sub[65], key[KEY_MAX];
+	char sub[CTL_NAME_MAX + 1], key[KEY_MAX];
 	struct suppression *old;
 	struct store_op *op;
 	const char *addr;
@@ -230,7 +234,8 @@ suppress_control(struct conn *c, const char *args)
 
 	/* The address is the rest of the line: a quoted local part may
 	 * hold spaces. */
-	if (sscanf(args, "delete %64s %n", sub, &n) != 1 || n == 0 ||
+	if (sscanf(args, "delete %" CTL_STR(CTL_NAME_MAX) "s %n", sub,
+	    &n) != 1 || n == 0 ||
 	    *(addr = args + n) == '\0' || strlen(addr) > ADDR_PATH_MAX) {
 		conn_printf(c, "error usage: suppression delete SUBACCOUNT "
 		    "ADDRESS\n");

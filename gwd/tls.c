@@ -4,6 +4,9 @@
  * RFC 6125 (checking a server's name), RFC 6066 3 (SNI).
  * Exposure: loads the private key (as root, before dropping privileges);
  * judges the certificates of next hops, which may be hostile.
+ * Diagnostics: never dies; the context builders return NULL with
+ * OpenSSL's reason in err (start-up), a handshake failure reaches the
+ * connection's owner.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -5,6 +5,9 @@
  * stamped with its minute so a stale bucket reads as empty; the last
  * hour is the sum of the newest 60.  About 35 kB per subaccount that
  * sent in the last day.
+ * Exposure: none; counts gwd's own events by subaccount name.
+ * Diagnostics: dies only when memory runs out; window_init() returns -1
+ * with the reason in err at start-up.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,9 @@
 /*
  * worker.c - thread pools; completions return through a loop waker.
+ * Exposure: none; runs work that others queued (scrypt, DKIM) on its
+ * threads.
+ * Diagnostics: dies (fatalx) when a worker thread cannot be started, at
+ * start-up, or when memory runs out; work itself reports its own errors.
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -13,6 +13,10 @@
  * gw.event_id / externalId for the SIEM to drop.)
  *
  * An flock on CURSOR.lock stops two runs overlapping.
+ * Diagnostics: never dies (memory aside); a cursor or output it cannot
+ * read, write or sync is a sysexits status with the reason, and the
+ * cursor then stays where it was, so the next run sends the same events
+ * again.
  */
 #include <errno.h>
 #include <fcntl.h>

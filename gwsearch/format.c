@@ -12,6 +12,8 @@
  * (tab and line breaks stay, quoted) and CEF a space.  No format lets
  * one through raw: U+009B is CSI to a terminal that reads 8-bit
  * controls, U+0085 a line break to some SIEM parsers.
+ * Diagnostics: dies (fatalx) only when memory runs out or a line passes
+ * its output limit; nothing here returns errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "event.h"
 #include "gwsearch.h"
 #include "json.h"
 #include "log.h"
@@ -79,7 +82,7 @@ static const struct event *
 format_head(const struct message *m)
 {
 	for (int i = 0; i < m->nev; i++)
-		if (strcmp(m->ev[i].action, "received") == 0)
+		if (event_lookup(m->ev[i].action) == EV_RECEIVED)
 			return &m->ev[i];
 	return &m->ev[0];
 }
@@ -119,7 +122,7 @@ format_reply(const struct event *e, struct buf *b)
 		buf_printf(b, "%s ", e->reply_status);
 	if (e->reply_text)
 		format_clean(b, e->reply_text);
-	if (strcmp(e->action, "received") == 0 && e->has_size)
+	if (event_lookup(e->action) == EV_RECEIVED && e->has_size)
 		buf_printf(b, "size=%lld", (long long)e->size);
 	if (e->bounce_class) {
 		if (buf_len(b) > 0)
@@ -239,17 +242,7 @@ format_table(const struct message *m)
 static const char *
 format_outcome(const char *action)
 {
-	static const char *const ok[] = { "received", "delivered", "dsn" };
-	static const char *const bad[] = { "bounced", "expired", "rejected",
-	    "auth", "deleted" };
-
-	for (size_t i = 0; i < nitems(ok); i++)
-		if (strcmp(action, ok[i]) == 0)
-			return "success";
-	for (size_t i = 0; i < nitems(bad); i++)
-		if (strcmp(action, bad[i]) == 0)
-			return "failure";
-	return "unknown";
+	return event_outcome_name(event_kind(event_lookup(action))->outcome);
 }
 
 /* "a@x, b@y" -> ["a@x","b@y"] */
@@ -514,13 +507,7 @@ format_cef_ext(struct buf *b, const char *key, const char *val)
 static int
 format_severity(const char *action)
 {
-	if (strcmp(action, "bounced") == 0 || strcmp(action, "expired") == 0 ||
-	    strcmp(action, "quarantined") == 0)
-		return 7;
-	if (strcmp(action, "rejected") == 0 || strcmp(action, "auth") == 0 ||
-	    strcmp(action, "deferred") == 0 || strcmp(action, "unsigned") == 0)
-		return 5;
-	return 3;
+	return event_kind(event_lookup(action))->cef_severity;
 }
 
 static void

@@ -49,7 +49,7 @@ struct event {
 	char		*remote_host, *remote_ip, *reply_status;
 	char		*reply_text;
 	char		*detail;
-	char		*bounce_class;	/* gwd/bounce.h's name */
+	char		*bounce_class;	/* bounce.h's name */
 	char		*tls_policy;	/* of a delivery attempt */
 	char		*tls_note;	/* why not verified, or no TLS */
 	char		*username;	/* auth: the name a client tried */

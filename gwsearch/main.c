@@ -10,6 +10,10 @@
  * free text reaches FTS5 only as quoted phrases (terms.c).
  * Standards: RFC 3339 times; JSON lines (RFC 8259) with Elastic Common
  * Schema field names; CSV (RFC 4180); ArcSight CEF; syslog (RFC 5424).
+ * Diagnostics: exits 0 (found), 1 (nothing found), 64 (usage, with the
+ * reason and the usage lines), 66 (no log.db), 69 (log.db unusable), 75
+ * (an export already running) or 78 (configuration); dies only when
+ * memory runs out or an output line passes its limit.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +28,7 @@
 #include "buf.h"
 #include "config.h"
 #include "db.h"
+#include "event.h"
 #include "gwsearch.h"
 #include "log.h"
 #include "util.h"
@@ -57,9 +62,36 @@ main_usage(FILE *fp)
 	    "       gwsearch --help | --version\n");
 }
 
+/* Words wrapped under the help's description column. */
+static void
+main_help_words(const char *words)
+{
+	int col = 24;
+	size_t n;
+
+	printf("%*s", col, "");
+	for (const char *p = words; *p; p += n + (p[n] == ' ')) {
+		n = strcspn(p, " ");
+		if (col > 24 && col + 1 + (int)n > 79) {
+			printf("\n%*s", 24, "");
+			col = 24;
+		} else if (col > 24) {
+			putchar(' ');
+			col++;
+		}
+		printf("%.*s", (int)n, p);
+		col += (int)n;
+	}
+	putchar('\n');
+}
+
 static void
 main_help(void)
 {
+	char names[256];
+
+	if (event_names(names, sizeof(names)) == -1)
+		fatalx("event names too long");
 	main_usage(stdout);
 	printf("\nPrint every event of each message matching all the filters "
 	    "given\n(at least one), grouped per message, oldest first.\n\n"
@@ -69,10 +101,10 @@ main_help(void)
 	    "is the null sender)\n"
 	    "  -m, --message-id ID   the Message-ID (id:ID)\n"
 	    "      --subject TEXT    words in the subject (subject:TEXT)\n"
-	    "      --status S        delivered, deferred, bounced, expired, "
-	    "rejected,\n"
-	    "                        quarantined or received (status:S)\n"
-	    "      --subaccount NAME (subaccount:NAME)\n"
+	    "      --status S        what happened (status:S): one of\n",
+	    GW_DEFAULT_CONFIG);
+	main_help_words(names);
+	printf("      --subaccount NAME (subaccount:NAME)\n"
 	    "      --domain DOMAIN   sender or recipient domain "
 	    "(domain:DOMAIN)\n"
 	    "      --client-ip IP    the submitting client (ip:IP)\n"
@@ -100,7 +132,7 @@ main_help(void)
 	    " prefix*.\n"
 	    "\nExit status: 0 found, 1 nothing found, 64 usage, 66 no "
 	    "log.db,\n69 log.db unusable, 75 export already running, 78 "
-	    "configuration error.\n", GW_DEFAULT_CONFIG, QUERY_DEFAULT_LIMIT);
+	    "configuration error.\n", QUERY_DEFAULT_LIMIT);
 }
 
 static int
@@ -115,7 +147,7 @@ static int
 main_filter(struct opts *o, const char *name, enum filter_kind k,
     const char *arg)
 {
-	char err[256], msg[300];
+	char err[512], msg[600];
 
 	if (terms_add(&o->q, k, arg, err, sizeof(err)) == -1) {
 		snprintf(msg, sizeof(msg), "--%s: %s", name, err);
@@ -147,13 +179,23 @@ static const struct {
 static int
 main_format(const char *s, enum format *f)
 {
+	char msg[128];
+	size_t o;
+
 	for (size_t i = 0; i < nitems(formats); i++)
 		if (strcmp(s, formats[i].name) == 0) {
 			*f = formats[i].f;
 			return MAIN_GO;
 		}
-	return main_usage_error("--format: expected table, jsonl, csv or "
-	    "cef");
+	/* Every name the table takes, so the message cannot drift. */
+	o = (size_t)snprintf(msg, sizeof(msg), "--format: expected");
+	for (size_t i = 0; i < nitems(formats) && o < sizeof(msg); i++)
+		o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s",
+		    i == 0 ? " " : i + 1 == nitems(formats) ? " or " : ", ",
+		    formats[i].name);
+	if (o >= sizeof(msg))
+		fatalx("--format names too long");
+	return main_usage_error(msg);
 }
 
 enum { O_SUBJECT = 256, O_STATUS, O_SUBACCOUNT, O_DOMAIN, O_CLIENT_IP,

@@ -4,6 +4,9 @@
  * (quit when it fits one screen, keep colours, chop long lines, leave
  * the screen as it is).  Not a terminal, or PAGER empty or "cat": no
  * pager.
+ * Diagnostics: never dies; without a terminal or a pager the table goes
+ * to standard output, and pager_end() returns 127 when the pager could
+ * not be run.
  */
 #include <sys/wait.h>
 

@@ -20,6 +20,9 @@
  *
  * The SQL is put together from constant fragments only; every value the
  * user typed is a bound parameter.
+ * Diagnostics: dies only when memory runs out or a query passes its
+ * length limit (fixed fragments, so a broken invariant); SQLite errors
+ * are logged and returned as -1.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,8 +220,7 @@ query_bind_filter(sqlite3_stmt *st, const struct filter *f, int i)
 		v[1] = query_like("%@", f->val, ",%");
 		break;
 	case F_MSGID:
-		if (asprintf(&v[1], "<%s>", f->val) == -1)
-			fatal("asprintf");
+		v[1] = xasprintf("<%s>", f->val);
 		/* FALLTHROUGH */
 	default:
 		v[0] = xstrdup(f->val);
@@ -508,9 +510,7 @@ static void
 query_add(struct match **m, int *n, const char *qid, int64_t id,
     int64_t ts)
 {
-	*m = realloc(*m, ((size_t)*n + 1) * sizeof(**m));
-	if (*m == NULL)
-		fatal("realloc");
+	*m = xreallocarray(*m, (size_t)*n + 1, sizeof(**m));
 	(*m)[*n].qid = qid ? xstrdup(qid) : NULL;
 	(*m)[*n].id = id;
 	(*m)[*n].first = ts;
@@ -685,10 +685,8 @@ query_events(sqlite3 *db, const struct match *m, struct message *msg)
 		rc = m->qid ? sqlite3_bind_text(st, 1, m->qid, -1,
 		    SQLITE_STATIC) : sqlite3_bind_int64(st, 1, m->id);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		msg->ev = realloc(msg->ev, ((size_t)msg->nev + 1) *
+		msg->ev = xreallocarray(msg->ev, (size_t)msg->nev + 1,
 		    sizeof(*msg->ev));
-		if (msg->ev == NULL)
-			fatal("realloc");
 		query_event(st, &msg->ev[msg->nev++]);
 		rc = SQLITE_OK;
 	}

@@ -3,6 +3,8 @@
  * Message-ID: what was received, policy decisions, signatures, each
  * delivery attempt per recipient with the remote reply and TLS, and
  * where each recipient ended up.
+ * Diagnostics: never dies (memory aside); an id that matches nothing is
+ * 1 with a message, an unreadable log.db 69.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,33 +12,16 @@
 #include <sysexits.h>
 
 #include "buf.h"
+#include "event.h"
 #include "gwsearch.h"
 #include "log.h"
 #include "util.h"
 
-/* Which part of the life an action belongs to. */
-enum show_part { P_RECEIVED, P_POLICY, P_SIGNING, P_ATTEMPT, P_OTHER };
-
-static enum show_part
+/* Which part of the life an action belongs to (event.h). */
+static enum event_phase
 show_part(const char *action)
 {
-	static const struct {
-		const char	*action;
-		enum show_part	 part;
-	} parts[] = {
-		{ "received", P_RECEIVED }, { "rejected", P_POLICY },
-		{ "quarantined", P_POLICY }, { "signed", P_SIGNING },
-		{ "unsigned", P_SIGNING }, { "delivered", P_ATTEMPT },
-		{ "deferred", P_ATTEMPT }, { "bounced", P_ATTEMPT },
-		{ "expired", P_ATTEMPT },
-		/* gwctl queue delete: a recipient's end, like a bounce. */
-		{ "deleted", P_ATTEMPT },
-	};
-
-	for (size_t i = 0; i < nitems(parts); i++)
-		if (strcmp(action, parts[i].action) == 0)
-			return parts[i].part;
-	return P_OTHER;
+	return event_kind(event_lookup(action))->phase;
 }
 
 static void
@@ -142,7 +127,7 @@ static const struct event *
 show_received(const struct message *m)
 {
 	for (int i = 0; i < m->nev; i++)
-		if (show_part(m->ev[i].action) == P_RECEIVED)
+		if (show_part(m->ev[i].action) == EP_RECEIVED)
 			return &m->ev[i];
 	return NULL;
 }
@@ -170,7 +155,7 @@ show_header(const struct message *m)
 }
 
 static void
-show_part_events(const struct message *m, enum show_part p,
+show_part_events(const struct message *m, enum event_phase p,
     const char *title)
 {
 	int first = 1;
@@ -197,7 +182,7 @@ show_attempts(const struct message *m)
 		const char *rcpt = e->recipient ? e->recipient : "";
 		int n = 0;
 
-		if (done[i] || show_part(e->action) != P_ATTEMPT)
+		if (done[i] || show_part(e->action) != EP_ATTEMPT)
 			continue;
 		if (!title++)
 			printf("Attempts\n");
@@ -206,7 +191,7 @@ show_attempts(const struct message *m)
 			const struct event *f = &m->ev[j];
 			char ind[32];
 
-			if (done[j] || show_part(f->action) != P_ATTEMPT ||
+			if (done[j] || show_part(f->action) != EP_ATTEMPT ||
 			    strcmp(f->recipient ? f->recipient : "", rcpt))
 				continue;
 			done[j] = 1;
@@ -232,12 +217,12 @@ show_final(const struct message *m)
 		const char *rcpt = e->recipient ? e->recipient : "";
 		int seen = 0;
 
-		if (show_part(e->action) != P_ATTEMPT)
+		if (show_part(e->action) != EP_ATTEMPT)
 			continue;
 		for (int j = 0; j < m->nev; j++) {
 			const struct event *f = &m->ev[j];
 
-			if (show_part(f->action) != P_ATTEMPT ||
+			if (show_part(f->action) != EP_ATTEMPT ||
 			    strcmp(f->recipient ? f->recipient : "", rcpt))
 				continue;
 			if (j < i)
@@ -247,9 +232,8 @@ show_final(const struct message *m)
 		if (seen)
 			continue;
 		any = 1;
-		show_rcpt(*rcpt ? rcpt : "-", strcmp(last->action,
-		    "deferred") == 0 ? "deferred (still queued)" :
-		    last->action);
+		show_rcpt(*rcpt ? rcpt : "-", event_lookup(last->action) ==
+		    EV_DEFERRED ? "deferred (still queued)" : last->action);
 	}
 	if (!any)
 		printf("  %s\n", r ? "queued, no delivery attempt yet" :
@@ -260,11 +244,11 @@ static void
 show_message(const struct message *m)
 {
 	show_header(m);
-	show_part_events(m, P_RECEIVED, "Received");
-	show_part_events(m, P_POLICY, "Policy");
-	show_part_events(m, P_SIGNING, "DKIM");
+	show_part_events(m, EP_RECEIVED, "Received");
+	show_part_events(m, EP_POLICY, "Policy");
+	show_part_events(m, EP_SIGNING, "DKIM");
 	show_attempts(m);
-	show_part_events(m, P_OTHER, "Other events");
+	show_part_events(m, EP_OTHER, "Other events");
 	show_final(m);
 }
 
@@ -294,9 +278,7 @@ show_find(sqlite3 *db, const char *id, struct match **m, int *n)
 		sqlite3_bind_text(st, 3, br, -1, SQLITE_STATIC);
 	}
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*m = realloc(*m, ((size_t)*n + 1) * sizeof(**m));
-		if (*m == NULL)
-			fatal("realloc");
+		*m = xreallocarray(*m, (size_t)*n + 1, sizeof(**m));
 		(*m)[*n].qid = xstrdup((const char *)sqlite3_column_text(st,
 		    0));
 		(*m)[(*n)++].id = 0;

@@ -3,6 +3,8 @@
  * recipients delivered, deferred, bounced, expired and rejected, the
  * delivery rate and the delay from reception to delivery (average and
  * 95th percentile), overall or per recipient domain, subaccount or hour.
+ * Diagnostics: never dies (memory aside); an unreadable log.db is 69
+ * with SQLite's reason.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,15 +12,14 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "event.h"
 #include "gwsearch.h"
 #include "log.h"
 #include "util.h"
 
-enum { S_RECEIVED, S_DELIVERED, S_DEFERRED, S_BOUNCED, S_EXPIRED,
-    S_REJECTED, S_N };
-
-static const char *const stat_names[S_N] = { "received", "delivered",
-    "deferred", "bounced", "expired", "rejected" };
+/* The counted actions are event.h's first EV_NTALLY, in column order. */
+#define S_N	EV_NTALLY
+_Static_assert(S_N == 6, "stats_main binds a parameter per action");
 
 struct stat_group {
 	char		*key;
@@ -39,9 +40,7 @@ stats_group(struct stats *s, const char *key)
 	for (size_t i = 0; i < s->ng; i++)
 		if (strcmp(s->g[i].key, key) == 0)
 			return &s->g[i];
-	s->g = realloc(s->g, (s->ng + 1) * sizeof(*s->g));
-	if (s->g == NULL)
-		fatal("realloc");
+	s->g = xreallocarray(s->g, s->ng + 1, sizeof(*s->g));
 	memset(&s->g[s->ng], 0, sizeof(*s->g));
 	s->g[s->ng].key = xstrdup(key);
 	return &s->g[s->ng++];
@@ -52,9 +51,8 @@ stats_delay(struct stat_group *g, int64_t d)
 {
 	if (g->ndelay == g->capdelay) {
 		g->capdelay = g->capdelay ? 2 * g->capdelay : 64;
-		g->delay = realloc(g->delay, g->capdelay * sizeof(*g->delay));
-		if (g->delay == NULL)
-			fatal("realloc");
+		g->delay = xreallocarray(g->delay, g->capdelay,
+		    sizeof(*g->delay));
 	}
 	g->delay[g->ndelay++] = d;
 }
@@ -96,10 +94,7 @@ stats_row(struct stats *s, sqlite3_stmt *st)
 	char key[256];
 	int k = -1;
 
-	for (int i = 0; i < S_N; i++)
-		if (strcmp(action, stat_names[i]) == 0)
-			k = i;
-	if (k == -1)
+	if ((k = event_lookup(action)) == -1 || k >= S_N)
 		return;
 	/* A received message counts once per recipient domain. */
 	do {
@@ -113,12 +108,12 @@ stats_row(struct stats *s, sqlite3_stmt *st)
 		struct stat_group *g = stats_group(s, key);
 
 		g->n[k]++;
-		if (k == S_DELIVERED && sqlite3_column_type(st, 3) !=
+		if (k == EV_DELIVERED && sqlite3_column_type(st, 3) !=
 		    SQLITE_NULL)
 			stats_delay(g, ts - sqlite3_column_int64(st, 3));
 		p += n;
 		p += strcspn(p, ",");
-	} while (k == S_RECEIVED && s->by && strcmp(s->by, "domain") == 0 &&
+	} while (k == EV_RECEIVED && s->by && strcmp(s->by, "domain") == 0 &&
 	    *p);
 }
 
@@ -148,11 +143,11 @@ static void
 stats_figures(struct stat_group *g, char *rate, char *avg, char *p95,
     size_t n)
 {
-	int64_t fin = g->n[S_DELIVERED] + g->n[S_BOUNCED] + g->n[S_EXPIRED];
+	int64_t fin = g->n[EV_DELIVERED] + g->n[EV_BOUNCED] + g->n[EV_EXPIRED];
 	int64_t sum = 0;
 
 	if (fin > 0)
-		snprintf(rate, n, "%.1f%%", 100.0 * g->n[S_DELIVERED] / fin);
+		snprintf(rate, n, "%.1f%%", 100.0 * g->n[EV_DELIVERED] / fin);
 	else
 		snprintf(rate, n, "-");
 	qsort(g->delay, g->ndelay, sizeof(*g->delay), stats_cmp64);
@@ -171,7 +166,8 @@ stats_total(struct stat_group *g)
 
 	stats_figures(g, rate, avg, p95, sizeof(rate));
 	for (int i = 0; i < S_N; i++)
-		printf("  %-14s %10lld\n", stat_names[i], (long long)g->n[i]);
+		printf("  %-14s %10lld\n", event_name((enum event_action)i),
+		    (long long)g->n[i]);
 	printf("  %-14s %10s\n  %-14s %10s\n  %-14s %10s\n", "delivery rate",
 	    rate, "delay average", avg, "delay p95", p95);
 }
@@ -180,10 +176,10 @@ static int
 stats_order(const void *a, const void *b)
 {
 	const struct stat_group *x = a, *y = b;
-	int64_t tx = x->n[S_DELIVERED] + x->n[S_DEFERRED] + x->n[S_BOUNCED] +
-	    x->n[S_EXPIRED] + x->n[S_RECEIVED];
-	int64_t ty = y->n[S_DELIVERED] + y->n[S_DEFERRED] + y->n[S_BOUNCED] +
-	    y->n[S_EXPIRED] + y->n[S_RECEIVED];
+	int64_t tx = x->n[EV_DELIVERED] + x->n[EV_DEFERRED] + x->n[EV_BOUNCED] +
+	    x->n[EV_EXPIRED] + x->n[EV_RECEIVED];
+	int64_t ty = y->n[EV_DELIVERED] + y->n[EV_DEFERRED] + y->n[EV_BOUNCED] +
+	    y->n[EV_EXPIRED] + y->n[EV_RECEIVED];
 
 	if (tx != ty)
 		return tx > ty ? -1 : 1;
@@ -204,9 +200,10 @@ stats_table(struct stats *s)
 
 	qsort(s->g, s->ng, sizeof(*s->g), strcmp(s->by, "hour") == 0 ?
 	    stats_by_key : stats_order);
-	printf("%-30s %9s %9s %9s %9s %9s %9s %7s %7s %7s\n", s->by,
-	    "received", "delivered", "deferred", "bounced", "expired",
-	    "rejected", "rate", "avg", "p95");
+	printf("%-30s", s->by);
+	for (int k = 0; k < S_N; k++)
+		printf(" %9s", event_name((enum event_action)k));
+	printf(" %7s %7s %7s\n", "rate", "avg", "p95");
 	for (size_t i = 0; i < s->ng; i++) {
 		struct stat_group *g = &s->g[i];
 
@@ -232,11 +229,13 @@ stats_main(sqlite3 *db, int64_t since, int64_t until, const char *by)
 	    "r.action = 'received'), coalesce(e.subaccount, (SELECT "
 	    "r.subaccount FROM event r WHERE r.qid = e.qid AND r.action = "
 	    "'received' LIMIT 1)) FROM event e WHERE e.ts >= ?1 AND e.ts < ?2 "
-	    "AND e.action IN ('received', 'delivered', 'deferred', 'bounced', "
-	    "'expired', 'rejected')", -1, &st, NULL);
+	    "AND e.action IN (?3, ?4, ?5, ?6, ?7, ?8)", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, since);
 		sqlite3_bind_int64(st, 2, until);
+		for (int k = 0; k < S_N; k++)
+			sqlite3_bind_text(st, 3 + k, event_name(
+			    (enum event_action)k), -1, SQLITE_STATIC);
 	}
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		stats_row(&s, st);

@@ -13,6 +13,8 @@
  *
  * Exposure: parses whatever the caller typed; errors are messages for
  * exit 64, never a crash.
+ * Diagnostics: never dies; a term that does not parse returns -1 with
+ * the reason in the caller's err, for exit 64.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 
 #include "bounce.h"
 #include "buf.h"
+#include "event.h"
 #include "gwsearch.h"
 #include "log.h"
 #include "util.h"
@@ -44,11 +47,6 @@ static const struct {
 	{ "since", F_SINCE }, { "until", F_UNTIL },
 };
 
-/* --status words; each is also the event action it finds. */
-static const char *const term_statuses[] = { "received", "delivered",
-    "deferred", "bounced", "expired", "rejected", "quarantined", "signed",
-    "unsigned", "dsn", "auth", "paused", "resumed" };
-
 static const char *
 term_unbracket(const char *s, char *out, size_t n)
 {
@@ -61,15 +59,17 @@ term_unbracket(const char *s, char *out, size_t n)
 	return out;
 }
 
+/* A --status word is an event action (event.h), the one it finds. */
 static int
 term_status(const char *v, char *err, size_t errsz)
 {
-	for (size_t i = 0; i < nitems(term_statuses); i++)
-		if (strcmp(v, term_statuses[i]) == 0)
-			return 0;
-	snprintf(err, errsz, "status: \"%.64s\" is not one of delivered, "
-	    "deferred, bounced, expired, rejected, quarantined, received",
-	    v);
+	char names[256];
+
+	if (event_lookup(v) != -1)
+		return 0;
+	if (event_names(names, sizeof(names)) == -1)
+		gw_strlcpy(names, "an event action", sizeof(names));
+	snprintf(err, errsz, "status: \"%.64s\" is not one of %s", v, names);
 	return -1;
 }
 

@@ -1,22 +1,24 @@
 /*
- * ctl.c - talking to gwd's control socket: one command line per
- * connection, "key value" lines back.  Whether the socket accepts is
+ * ctl.c - gwd's answers on its control socket, asked through the client
+ * gwctl uses too (ctlclient.c): one command line per connection, "key
+ * value" lines back, whole or not at all.  Whether the socket accepts is
  * gwd's state; what it answers fills the live counters (`stats`), the
  * destinations (`destinations`), pools and subaccounts.  The answers are
  * gwd's, but a destination's error is a remote server's text, and a
  * pause reason may quote one: they are only ever shown through
  * view_put(), which cleans them.
+ * Diagnostics: never dies; no answer, half an answer or an "error"
+ * answer leaves the reply empty, and the panels say gwd is not
+ * answering.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
+#include "buf.h"
+#include "ctlclient.h"
 #include "gwtop.h"
 #include "util.h"
 
@@ -24,52 +26,23 @@
  * gwd is running (without numbers). */
 #define CTL_MS	300
 
-static size_t
-ctl_read(int fd, char *buf, size_t bufsz)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int64_t end = mono_ms() + CTL_MS;
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < bufsz - 1 && mono_ms() < end &&
-	    poll(&pfd, 1, (int)(end - mono_ms())) > 0) {
-		if ((n = read(fd, buf + got, bufsz - 1 - got)) <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	return got;
-}
-
 const char *
-ctl_ask(const char *path, const char *cmd, char *buf, size_t bufsz)
+ctl_ask(const char *path, const char *cmd, struct buf *reply)
 {
-	struct sockaddr_un sun;
-	size_t len = strlen(cmd);
-	int fd, r, e;
+	int connected;
 
-	buf[0] = '\0';
-	if (*path == '\0' || strlen(path) >= sizeof(sun.sun_path))
+	buf_reset(reply);
+	if (*path == '\0')
 		return "unknown";
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
-		return "unknown";
-	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-	e = errno;
-	if (r == -1 && e != EAGAIN && e != EINPROGRESS) {
-		close(fd);
-		return e == ENOENT || e == ECONNREFUSED ? "stopped" :
-		    "unknown";
-	}
-	if (send(fd, cmd, len, MSG_NOSIGNAL) == (ssize_t)len &&
-	    send(fd, "\n", 1, MSG_NOSIGNAL) == 1 &&
-	    ctl_read(fd, buf, bufsz) > 0 && strncmp(buf, "error", 5) == 0)
-		buf[0] = '\0';
-	close(fd);
+	if (ctlclient_ask(path, cmd, reply, CTL_MS, &connected) == -1) {
+		/* Half a reply is none: nothing is shown from it. */
+		buf_reset(reply);
+		if (!connected)
+			return errno == ENOENT || errno == ECONNREFUSED ?
+			    "stopped" : errno == EAGAIN ? "running" :
+			    "unknown";
+	} else if (strncmp(buf_cstr(reply), "error", 5) == 0)
+		buf_reset(reply);
 	return "running";
 }
 
@@ -120,9 +93,9 @@ ctl_throttle(const char *from, const char *err, struct dest *d)
 		return;
 	memcpy(head, from, n);
 	head[n] = '\0';
-	if (sscanf(head, "via=%599s limit=%lld window=%lld gap_ms=%lld "
-	    "per_minute=%lld throttled=%lld", d->via, &l, &w, &g, &p,
-	    &t) != 6)
+	if (sscanf(head, "via=%" CTL_STR(CTL_DEST_NAME_MAX) "s limit=%lld "
+	    "window=%lld gap_ms=%lld per_minute=%lld throttled=%lld", d->via,
+	    &l, &w, &g, &p, &t) != 6)
 		return;
 	d->limit = l;
 	d->window = w;
@@ -139,22 +112,24 @@ ctl_throttle(const char *from, const char *err, struct dest *d)
 static int
 ctl_dest(const char *line, struct dest *d)
 {
-	long long q, a, w, c, t, g[DEST_AGES];
+	long long q, a, w, c, t, g[CTL_AGES];
 	const char *err;
 	int used = 0;
 
+	_Static_assert(CTL_AGES == 6, "one %lld per age bucket");
 	memset(d, 0, sizeof(*d));
-	if (sscanf(line, "dest %255s queued=%lld active=%lld waiting=%lld "
-	    "connections=%lld next_attempt=%lld age=%lld,%lld,%lld,%lld,%lld,"
-	    "%lld %n", d->name, &q, &a, &w, &c, &t, &g[0], &g[1], &g[2], &g[3],
-	    &g[4], &g[5], &used) != 12 || used == 0)
+	if (sscanf(line, "dest %" CTL_STR(CTL_DOMAIN_MAX) "s queued=%lld "
+	    "active=%lld waiting=%lld connections=%lld next_attempt=%lld "
+	    "age=%lld,%lld,%lld,%lld,%lld,%lld %n", d->name, &q, &a, &w, &c,
+	    &t, &g[0], &g[1], &g[2], &g[3], &g[4], &g[5], &used) != 12 ||
+	    used == 0)
 		return -1;
 	d->queued = q;
 	d->active = a;
 	d->waiting = w;
 	d->connections = c;
 	d->next_attempt = t;
-	for (int i = 0; i < DEST_AGES; i++)
+	for (int i = 0; i < CTL_AGES; i++)
 		d->age[i] = g[i];
 	if ((err = strstr(line + used, "error=")) != NULL &&
 	    strcmp(err + 6, "-") != 0)
@@ -185,8 +160,9 @@ ctl_pool(const char *line, struct pool *p)
 	long long c, dl, df, b, na;
 
 	memset(p, 0, sizeof(*p));
-	if (sscanf(line, "pool %127s connections=%lld delivered=%lld "
-	    "deferred=%lld bounced=%lld addresses=%lld destinations=%1023s",
+	if (sscanf(line, "pool %" CTL_STR(CTL_NAME_MAX) "s connections=%lld "
+	    "delivered=%lld deferred=%lld bounced=%lld addresses=%lld "
+	    "destinations=%1023s",
 	    p->name, &c, &dl, &df, &b, &na, p->dests) != 7)
 		return -1;
 	p->connections = c;
@@ -200,12 +176,13 @@ ctl_pool(const char *line, struct pool *p)
 static int
 ctl_paddr(const char *line, const struct snapshot *s, struct paddr *a)
 {
-	char pool[128];
+	char pool[CTL_NAME_MAX + 1];
 	long long c;
 
 	memset(a, 0, sizeof(*a));
-	if (s->npool == 0 || sscanf(line, "address %127s %63s helo=%255s "
-	    "connections=%lld", pool, a->address, a->helo, &c) != 4 ||
+	if (s->npool == 0 || sscanf(line, "address %" CTL_STR(CTL_NAME_MAX)
+	    "s %63s helo=%255s connections=%lld", pool, a->address, a->helo,
+	    &c) != 4 ||
 	    strcmp(pool, s->pool[s->npool - 1].name) != 0)
 		return -1;
 	a->pool = s->npool - 1;
@@ -261,13 +238,14 @@ ctl_pools(char *text, struct snapshot *s)
 static int
 ctl_sub(const char *line, struct snapshot *s)
 {
-	char name[64];
+	char name[CTL_NAME_MAX + 1];
 	long long qh, uh, qd, ud;
 	int en, pa, used = 0;
 	struct sub *u;
 
-	if (sscanf(line, "sub %63s enabled=%d quota_hour=%lld used_hour=%lld "
-	    "quota_day=%lld used_day=%lld paused=%d%n", name, &en, &qh, &uh,
+	if (sscanf(line, "sub %" CTL_STR(CTL_NAME_MAX) "s enabled=%d "
+	    "quota_hour=%lld used_hour=%lld quota_day=%lld used_day=%lld "
+	    "paused=%d%n", name, &en, &qh, &uh,
 	    &qd, &ud, &pa, &used) != 7 || used == 0 ||
 	    (u = model_sub(s, name)) == NULL)
 		return -1;

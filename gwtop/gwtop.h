@@ -11,17 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctlproto.h"
+#include "event.h"
+
 #define RECENT_MAX	200
 
 /* Windows over which log.db events are counted. */
 enum win { WIN_1M, WIN_5M, WIN_1H, NWIN };
-/* Event actions counted; the order of columns and keys. */
-enum act { ACT_RECEIVED, ACT_DELIVERED, ACT_DEFERRED, ACT_BOUNCED,
-    ACT_EXPIRED, ACT_REJECTED, NACT };
+/* Event actions counted: event.h's first EV_NTALLY (EV_RECEIVED ...),
+ * the order of columns and keys. */
+#define NACT	EV_NTALLY
 
 extern const char *const win_name[NWIN];	/* "1m", "5m", "1h" */
 extern const int	 win_seconds[NWIN];
-extern const char *const act_name[NACT];	/* "received", ... */
 
 struct recent {
 	int64_t		 id, ts;
@@ -52,20 +54,19 @@ struct hist {
 	int64_t		 out[HIST_MAX];	/* delivered_total */
 };
 
-/* One line of gwd's `destinations`: queued recipients of a domain. */
-#define DEST_MAX	200
-#define DEST_AGES	6	/* <5m <10m <20m <40m <80m, older */
+/* One line of gwd's `destinations`: queued recipients of a domain,
+ * by age (ctlproto.h: CTL_AGES buckets, at most CTL_DEST_MAX lines). */
 
 struct dest {
-	char		 name[256];
+	char		 name[CTL_DOMAIN_MAX + 1];
 	int64_t		 queued, active, waiting, connections;
-	int64_t		 age[DEST_AGES];
+	int64_t		 age[CTL_AGES];
 	int64_t		 next_attempt;	/* unix seconds; 0: none */
 	char		 error[256];
 	/* The destination it goes through and its throttle state; only
 	 * if has_throttle (an older gwd does not say). */
 	int		 has_throttle;
-	char		 via[600];
+	char		 via[CTL_DEST_NAME_MAX + 1];
 	int64_t		 limit, window, gap_ms, per_minute, throttled;
 };
 
@@ -77,7 +78,7 @@ struct dest {
 #define PADDR_MAX	500
 
 struct pool {
-	char		 name[128];
+	char		 name[CTL_NAME_MAX + 1];
 	int64_t		 connections;
 	int64_t		 delivered, deferred, bounced;	/* since gwd started */
 	char		 dests[1024];	/* "a,b"; "-": none */
@@ -99,7 +100,7 @@ struct paddr {
 enum subwin { SUB_1H, SUB_24H, NSUBWIN };
 
 struct sub {
-	char		 name[64];
+	char		 name[CTL_NAME_MAX + 1];
 	int64_t		 count[NSUBWIN][NACT];
 	int		 known;
 	int		 enabled, paused;
@@ -113,7 +114,7 @@ struct sub {
 struct qmsg {
 	char		 qid[32];
 	char		 sender[256];
-	char		 subaccount[64];
+	char		 subaccount[CTL_NAME_MAX + 1];
 	char		 rcpt[256];	/* the first pending recipient */
 	char		 last_reply[256];
 	int64_t		 received_us;
@@ -150,7 +151,7 @@ struct snapshot {
 	int		 subs_ok;	/* gwd answered `subaccounts` */
 
 	int		 dest_ok;	/* gwd answered `destinations` */
-	struct dest	 dest[DEST_MAX];
+	struct dest	 dest[CTL_DEST_MAX];
 	int		 ndest;
 
 	int		 pools_ok;	/* gwd answered `pools` */
@@ -181,9 +182,10 @@ void	 hist_add(struct hist *, int64_t t_us, const struct live *);
 double	 hist_rate(const struct hist *, int i, int out);
 
 /* ctl.c: gwd's control socket, one command per connection.  The
- * state ("running", "stopped", "unknown"); the answer in buf. */
-const char *ctl_ask(const char *path, const char *cmd, char *buf,
-	    size_t bufsz);
+ * state ("running", "stopped", "unknown"); the whole answer in reply,
+ * or nothing (no answer in time, or an "error" one). */
+struct buf;
+const char *ctl_ask(const char *path, const char *cmd, struct buf *reply);
 void	 ctl_stats(char *text, struct live *);
 int	 ctl_destinations(char *text, struct dest *, int max);
 /* 0, or -1 if the answer is not a whole `pools` reply. */

@@ -2,6 +2,7 @@
  * hist.c - the last HIST_MAX samples of gwd's counters, so gwtop can show
  * messages per second in and out now and as a sparkline.  A counter
  * going backwards means gwd restarted: the history starts over.
+ * Diagnostics: never dies; nothing here fails.
  */
 #include <string.h>
 

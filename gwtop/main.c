@@ -4,13 +4,17 @@
  * subaccounts, the queue, IP pools and one message's lifecycle.
  *
  * Security: only reads.  queue.db and log.db are opened read-only; the
- * control socket is only asked `stats`, `destinations` and `pools`,
- * which change nothing.  Runs with the caller's privileges.  Text from the log, the
- * queue and gwd (remote replies) is cleaned of control characters
- * before it reaches the terminal.
+ * control socket is only asked `stats`, `destinations`, `pools` and
+ * `subaccounts`, which change nothing.  Runs with the caller's
+ * privileges.  Text from the log, the queue and gwd (remote replies,
+ * pause reasons) is cleaned of control characters before it reaches the
+ * terminal.
  * Standards: RFC 3339 times and JSON (RFC 8259) in --once output.
  * Model: htop's - a model fills a snapshot, panels draw it, keys come
  * from a table, and the signal handler only sets a flag.
+ * Diagnostics: exits 0, 64 (usage), 78 (configuration), 66 or 69 (--once
+ * without readable databases); once drawing, it never exits but on q or
+ * a signal, and restores the terminal on every way out (view_end()).
  */
 #include <getopt.h>
 #include <curses.h>

@@ -5,6 +5,9 @@
  * PRAGMA query_only); in WAL mode the reads never block gwd.  Any failure
  * closes the handle and records why; the next refresh opens it again, so
  * gwtop started before gwd, or across a restore, recovers by itself.
+ * Diagnostics: dies only when memory runs out; a database that fails is
+ * closed with the reason kept for its panel, and opened again at the
+ * next refresh.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -13,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "buf.h"
+#include "ctlproto.h"
 #include "db.h"
 #include "log.h"
 #include "gwtop.h"
@@ -20,8 +25,6 @@
 
 const char *const win_name[NWIN] = { "1m", "5m", "1h" };
 const int win_seconds[NWIN] = { 60, 300, 3600 };
-const char *const act_name[NACT] = { "received", "delivered", "deferred",
-    "bounced", "expired", "rejected" };
 
 struct model {
 	char		*state_dir;
@@ -192,13 +195,13 @@ model_queue(struct model *m, struct snapshot *s)
 	s->queue_ok = 1;
 }
 
+/* The column of a counted action, or -1. */
 static int
 model_act(const char *action)
 {
-	for (int i = 0; i < NACT; i++)
-		if (strcmp(action, act_name[i]) == 0)
-			return i;
-	return -1;
+	int a = event_lookup(action);
+
+	return a < NACT ? a : -1;
 }
 
 /*
@@ -229,7 +232,7 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 			continue;
 		for (int w = 0; w < NWIN; w++) {
 			s->count[w][a] = sqlite3_column_int64(st, w + 1);
-			if (a == ACT_BOUNCED)
+			if (a == EV_BOUNCED)
 				s->hard[w] = sqlite3_column_int64(st,
 				    NWIN + w + 1);
 		}
@@ -334,10 +337,8 @@ model_log_latency(sqlite3 *db, struct snapshot *s)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
-			ts = realloc(ts, cap * sizeof(*ts));
-			lat = realloc(lat, cap * sizeof(*lat));
-			if (ts == NULL || lat == NULL)
-				fatal("realloc");
+			ts = xreallocarray(ts, cap, sizeof(*ts));
+			lat = xreallocarray(lat, cap, sizeof(*lat));
 		}
 		ts[n] = sqlite3_column_int64(st, 0);
 		lat[n++] = sqlite3_column_int64(st, 1) / 1000;
@@ -428,24 +429,27 @@ model_log(struct model *m, struct snapshot *s)
 static void
 model_gwd(struct model *m, struct snapshot *s)
 {
-	static char buf[128 * 1024];
+	struct buf b;
 
-	s->gwd = ctl_ask(m->control_socket, "stats", buf, sizeof(buf));
-	ctl_stats(buf, &s->live);
+	buf_init(&b, CTL_REPLY_MAX);
+	s->gwd = ctl_ask(m->control_socket, "stats", &b);
+	ctl_stats(buf_cstr(&b), &s->live);
 	hist_add(&s->hist, s->now_us, &s->live);
 	s->dest_ok = 0;
 	s->ndest = 0;
 	s->pools_ok = 0;
 	s->npool = s->npaddr = 0;
-	if (!s->live.ok)
-		return;
-	ctl_ask(m->control_socket, "destinations", buf, sizeof(buf));
-	if (strncmp(buf, "buckets ", 8) == 0) {
-		s->dest_ok = 1;
-		s->ndest = ctl_destinations(buf, s->dest, DEST_MAX);
+	if (s->live.ok) {
+		ctl_ask(m->control_socket, "destinations", &b);
+		if (strncmp(buf_cstr(&b), "buckets ", 8) == 0) {
+			s->dest_ok = 1;
+			s->ndest = ctl_destinations(buf_cstr(&b), s->dest,
+			    CTL_DEST_MAX);
+		}
+		ctl_ask(m->control_socket, "pools", &b);
+		s->pools_ok = ctl_pools(buf_cstr(&b), s) == 0;
 	}
-	ctl_ask(m->control_socket, "pools", buf, sizeof(buf));
-	s->pools_ok = ctl_pools(buf, s) == 0;
+	buf_free(&b);
 }
 
 /*
@@ -455,13 +459,15 @@ model_gwd(struct model *m, struct snapshot *s)
 static void
 model_gwd_subs(struct model *m, struct snapshot *s)
 {
-	static char buf[128 * 1024];
+	struct buf b;
 
 	s->subs_ok = 0;
 	if (!s->live.ok)
 		return;
-	ctl_ask(m->control_socket, "subaccounts", buf, sizeof(buf));
-	s->subs_ok = ctl_subaccounts(buf, s) >= 0;
+	buf_init(&b, CTL_REPLY_MAX);
+	ctl_ask(m->control_socket, "subaccounts", &b);
+	s->subs_ok = ctl_subaccounts(buf_cstr(&b), s) >= 0;
+	buf_free(&b);
 }
 
 void

@@ -2,6 +2,8 @@
  * once.c - gwtop --once: one snapshot as key=value lines (like
  * `smtpctl show stats`) or as one JSON object with the same keys nested
  * at their dots ("queue.ready" -> {"queue":{"ready":...}}).
+ * Diagnostics: dies only when memory runs out; missing or unreadable
+ * databases are 66 or 69 with the reasons on stderr.
  */
 #include <stdio.h>
 #include <string.h>
@@ -244,7 +246,7 @@ once_body(struct once *p, const struct snapshot *s)
 	for (int w = 0; w < NWIN; w++)
 		for (int a = 0; a < NACT; a++) {
 			snprintf(key, sizeof(key), "events.%s.%s", win_name[w],
-			    act_name[a]);
+			    event_name((enum event_action)a));
 			once_int(p, key, s->count[w][a]);
 		}
 	for (int w = 0; w < NWIN; w++)

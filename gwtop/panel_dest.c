@@ -4,6 +4,7 @@
  * transaction, connections, whether the remote side throttles them,
  * backoff until the next attempt) and the last reply that deferred
  * one.  From gwd's `destinations`.
+ * Diagnostics: never dies; without gwd's answer the panel says so.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -11,18 +12,22 @@
 #include "util.h"
 #include "view.h"
 
-enum { C_NAME, C_QUEUED, C_AGE0, C_ACTIVE = C_AGE0 + DEST_AGES, C_CONN,
+enum { C_NAME, C_QUEUED, C_AGE0, C_ACTIVE = C_AGE0 + CTL_AGES, C_CONN,
     C_THROTTLE, C_NEXT, C_ERROR };
 
+/* "<5m" (queued less than 5 minutes) ... "80m+", from ctl_age_min. */
+static char age_title[CTL_AGES][8];
+
+_Static_assert(CTL_AGES == 6, "one column per age bucket");
 static const struct table_col cols[] = {
 	{ "DOMAIN", 0, 3, 0 },
 	{ "QUEUED", 6, 0, 1 },
-	{ "<5m", 4, 0, 1 },	/* queued less than 5 minutes */
-	{ "<10m", 4, 0, 1 },
-	{ "<20m", 4, 0, 1 },
-	{ "<40m", 4, 0, 1 },
-	{ "<80m", 4, 0, 1 },
-	{ "80m+", 4, 0, 1 },
+	{ age_title[0], 4, 0, 1 },
+	{ age_title[1], 4, 0, 1 },
+	{ age_title[2], 4, 0, 1 },
+	{ age_title[3], 4, 0, 1 },
+	{ age_title[4], 4, 0, 1 },
+	{ age_title[5], 4, 0, 1 },
 	{ "ACT", 3, 0, 1 },
 	{ "CONN", 4, 0, 1 },
 	{ "THROTTLE", 8, 0, 1 },	/* window/limit and gap, or ok */
@@ -53,7 +58,7 @@ dest_key(const struct view *v, const struct snapshot *s, int row, int col)
 {
 	const struct dest *d = &s->dest[row];
 
-	if (col >= C_AGE0 && col < C_AGE0 + DEST_AGES)
+	if (col >= C_AGE0 && col < C_AGE0 + CTL_AGES)
 		return (double)d->age[col - C_AGE0];
 	switch (col) {
 	case C_QUEUED:
@@ -152,8 +157,13 @@ panel_dest_draw(const struct view *v, const struct snapshot *s, int y,
 {
 	char line[128];
 
+	for (int i = 0; i < CTL_AGES - 1; i++)
+		snprintf(age_title[i], sizeof(age_title[i]), "<%dm",
+		    ctl_age_min[i]);
+	snprintf(age_title[CTL_AGES - 1], sizeof(age_title[0]), "%dm+",
+	    ctl_age_min[CTL_AGES - 2]);
 	snprintf(line, sizeof(line), "Destinations: %d domains with queued "
-	    "recipients (the %d most queued)", s->ndest, DEST_MAX);
+	    "recipients (the %d most queued)", s->ndest, CTL_DEST_MAX);
 	return table_panel(v, s, SCR_DEST, y, rows, line, s->dest_ok ? NULL :
 	    "gwd is not answering on its control socket: retrying");
 }

@@ -1,11 +1,12 @@
 /*
  * panel_events.c - events from log.db as a table: the most recent
  * (overview), or one message's whole lifecycle (the message screen).
+ * Diagnostics: never dies; without log.db the panel shows its error.
  */
 #include <curses.h>
 #include <stdio.h>
-#include <string.h>
 
+#include "event.h"
 #include "util.h"
 #include "view.h"
 
@@ -19,18 +20,17 @@ static const struct table_col cols[] = {
 	{ "RESULT", 0, 3, 0 },
 };
 
-/* Final failures stand out; retries are a warning. */
+/* The action's colour (event.h): final failures stand out, retries
+ * are a warning. */
 static enum level
 events_level(const char *action)
 {
-	if (strcmp(action, "bounced") == 0 || strcmp(action, "expired") == 0 ||
-	    strcmp(action, "rejected") == 0)
-		return LEVEL_BAD;
-	if (strcmp(action, "deferred") == 0)
-		return LEVEL_WARN;
-	if (strcmp(action, "delivered") == 0)
-		return LEVEL_GOOD;
-	return LEVEL_NONE;
+	static const enum level level[] = {
+		[ET_PLAIN] = LEVEL_NONE, [ET_GOOD] = LEVEL_GOOD,
+		[ET_WARN] = LEVEL_WARN, [ET_BAD] = LEVEL_BAD,
+	};
+
+	return level[event_kind(event_lookup(action))->tone];
 }
 
 static void

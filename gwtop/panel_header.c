@@ -2,6 +2,7 @@
  * panel_header.c - the top line: program, time, gwd's state, refresh,
  * and an alert in red while gwd has a subaccount paused, so it is seen
  * from every screen.
+ * Diagnostics: never dies; nothing here fails.
  */
 #include <curses.h>
 #include <stdio.h>

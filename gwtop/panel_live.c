@@ -2,6 +2,8 @@
  * panel_live.c - messages per second in (accepted) and out (recipients
  * delivered) from gwd's live counters, now and as a sparkline of the
  * last refreshes.  Shown only while gwd answers on its control socket.
+ * Diagnostics: never dies; without gwd's counters the panel is not
+ * drawn.
  */
 #include <curses.h>
 #include <stdio.h>

@@ -3,6 +3,7 @@
  * message with its age, size, pending recipients, the most attempts of
  * any, when the next is due, and the last reply.  Up and down choose
  * one; Enter shows its lifecycle (panel_events.c).
+ * Diagnostics: never dies; without queue.db the panel shows its error.
  */
 #include <curses.h>
 #include <stdio.h>

@@ -3,6 +3,7 @@
  * and connections open now, then its pool's recipients delivered,
  * deferred and bounced since gwd started and the destinations sending
  * from it.  From gwd's `pools`.
+ * Diagnostics: never dies; without gwd's answer the panel says so.
  */
 #include <curses.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /*
  * panel_queue.c - queue depth from queue.db: recipients ready and
  * deferred, messages, the oldest message's age.
+ * Diagnostics: never dies; without queue.db the panel shows its error.
  */
 #include <curses.h>
 #include <stdio.h>

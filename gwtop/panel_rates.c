@@ -3,6 +3,8 @@
  * and the rates derived from them (rates.c) in their colour bands.
  * Rates sit to the right of the counts on a wide screen, below them on
  * a narrow one.
+ * Diagnostics: never dies; a rate with nothing to divide by is shown as
+ * "-".
  */
 #include <curses.h>
 #include <stdio.h>
@@ -35,7 +37,8 @@ panel_rates_counts(const struct snapshot *s, int y, int x)
 
 	for (int a = 0; a < NACT; a++) {
 		snprintf(line, sizeof(line), "%-12s%*lld%*lld%*lld",
-		    act_name[a], COLW, (long long)s->count[WIN_1M][a], COLW,
+		    event_name((enum event_action)a), COLW,
+		    (long long)s->count[WIN_1M][a], COLW,
 		    (long long)s->count[WIN_5M][a], COLW,
 		    (long long)s->count[WIN_1H][a]);
 		view_put(y + a, x, line, COLS - x);

@@ -5,6 +5,7 @@
  * `subaccounts` the quota in use ("3/10 h", amber from 80%, red when
  * full) and whether gwd paused it, with the reasons under the table.
  * Subaccounts gwd knows without traffic have rows of zeros.
+ * Diagnostics: never dies; without log.db the panel shows its error.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -26,8 +27,8 @@ static const struct table_col cols[] = {
 	{ "PAUSED", 6, 0, 0 },
 };
 
-static const int col_act[] = { -1, ACT_RECEIVED, ACT_DELIVERED,
-    ACT_DEFERRED, ACT_BOUNCED };
+static const int col_act[] = { -1, EV_RECEIVED, EV_DELIVERED,
+    EV_DEFERRED, EV_BOUNCED };
 
 /*
  * The hour quota if set, else the day's: "3/10 h", "40/100 d", "-".
@@ -71,9 +72,9 @@ static double
 subs_bounce(const struct view *v, const struct snapshot *s, int row)
 {
 	const int64_t *c = s->sub[row].count[v->day ? SUB_24H : SUB_1H];
-	int64_t final = c[ACT_DELIVERED] + c[ACT_BOUNCED] + c[ACT_EXPIRED];
+	int64_t final = c[EV_DELIVERED] + c[EV_BOUNCED] + c[EV_EXPIRED];
 
-	return final > 0 ? 100.0 * (double)c[ACT_BOUNCED] / (double)final :
+	return final > 0 ? 100.0 * (double)c[EV_BOUNCED] / (double)final :
 	    -1;
 }
 

@@ -12,6 +12,7 @@
  * Bands: bounce < 3% good, < 5% warning, else bad; hard_bounce < 1% /
  * < 3% (the thresholds admins watch, see CONVENTIONS); deferral < 10% / < 25%; delivery
  * >= 97% / >= 90%; latency < 60 s / < 300 s (p50 and p95 alike).
+ * Diagnostics: never dies; a rate with nothing to divide by is -1.
  */
 #include <stdio.h>
 
@@ -37,19 +38,19 @@ double
 rates_get(const struct snapshot *s, enum win w, enum rate r)
 {
 	const int64_t *c = s->count[w];
-	int64_t final = c[ACT_DELIVERED] + c[ACT_BOUNCED] + c[ACT_EXPIRED];
+	int64_t final = c[EV_DELIVERED] + c[EV_BOUNCED] + c[EV_EXPIRED];
 
 	switch (r) {
 	case RATE_IN:
-		return (double)c[ACT_RECEIVED] / win_seconds[w];
+		return (double)c[EV_RECEIVED] / win_seconds[w];
 	case RATE_OUT:
-		return (double)c[ACT_DELIVERED] / win_seconds[w];
+		return (double)c[EV_DELIVERED] / win_seconds[w];
 	case RATE_DELIVERY:
-		return rates_ratio(c[ACT_DELIVERED], final);
+		return rates_ratio(c[EV_DELIVERED], final);
 	case RATE_DEFERRAL:
-		return rates_ratio(c[ACT_DEFERRED], final + c[ACT_DEFERRED]);
+		return rates_ratio(c[EV_DEFERRED], final + c[EV_DEFERRED]);
 	case RATE_BOUNCE:
-		return rates_ratio(c[ACT_BOUNCED], final);
+		return rates_ratio(c[EV_BOUNCED], final);
 	case RATE_HARD:
 		return rates_ratio(s->hard[w], final);
 	case RATE_P50:

@@ -3,6 +3,7 @@
  * substring of any cell (`/`), sorted by a chosen column (`<` `>`,
  * `I` reverses), drawn as many as fit with the selected one kept in
  * view.  Ties keep the order the model read them in.
+ * Diagnostics: never dies; nothing here fails.
  */
 #include <curses.h>
 #include <stdlib.h>

@@ -4,6 +4,9 @@
  * Curses is entered once and left through view_end(), which main()
  * registers with atexit(), so the terminal is restored on every way out:
  * q, a signal (the handler only sets a flag), or fatal().
+ * Diagnostics: never dies but through fatal() elsewhere, which still
+ * restores the terminal (atexit); curses errors are ignored and the next
+ * refresh draws again.
  */
 #include <curses.h>
 #include <locale.h>

@@ -5,6 +5,7 @@ Everything here is a real part on loopback: gwd as built, an SMTP sink
 (dnslib) answering from a zone the test writes, and the gw tools.
 Run with Debian's python: /usr/bin/python3 -m pytest tests/e2e
 """
+import asyncio
 import os
 import signal
 import socket
@@ -74,9 +75,13 @@ class Sink:
     """aiosmtpd on loopback.  Replies can be scripted:
     sink.rcpt_reply = lambda addr: "550 5.1.1 no such user" or None
     sink.data_reply = lambda msg: "451 4.3.0 try later" or None
+    sink.gate = threading.Event(): each message is kept at its final dot
+    (it counts as received), and the reply waits until the gate is set.
+    sink.delay = 0.3: the same, for that many seconds.
     """
 
-    def __init__(self, host="127.0.0.1", port=None, tls_context=None):
+    def __init__(self, host="127.0.0.1", port=None, tls_context=None,
+                 size_limit=64 << 20):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP
 
@@ -86,6 +91,8 @@ class Sink:
         self.attempts = 0
         self.rcpt_reply = None
         self.data_reply = None
+        self.gate = None
+        self.delay = 0
         self.lock = threading.Lock()
         self.open = 0             # connections open now
         self.max_open = 0         # the most ever open at once
@@ -117,6 +124,10 @@ class Sink:
                         return r
                 with sink.lock:
                     sink.messages.append(msg)
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)
+                while sink.gate is not None and not sink.gate.is_set():
+                    await asyncio.sleep(0.01)
                 return "250 2.0.0 OK queued"
 
         class Counting(SMTP):
@@ -148,7 +159,7 @@ class Sink:
         if tls_context is not None:
             kw["tls_context"] = tls_context
         self.controller = Ctl(Handler(), hostname=host, port=self.port,
-                              decode_data=False, data_size_limit=64 << 20,
+                              decode_data=False, data_size_limit=size_limit,
                               ready_timeout=10, **kw)
         self.controller.start()
 
@@ -275,6 +286,7 @@ class Gwd:
         self.proc = None
         self.preexec = None       # run in gwd's process before exec
         self.wrap = []            # a command to run gwd under (fiu-run)
+        self.started = False      # once up, a restart keeps its ports
         self.log = os.path.join(self.dir, "gwd.log")
         groups = {
             "tls": {"certificate": "state/cert.pem", "key": "state/key.pem",
@@ -314,18 +326,39 @@ class Gwd:
             f.write("\n".join(lines) + "\n")
 
     # -- process
-    def start(self, wait=True):
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
-                                     stdout=self.logf, stderr=self.logf,
-                                     preexec_fn=self.preexec)
-        if wait:
+    def start(self, wait=True, env=None):
+        for tries in range(3):
+            mark = os.path.getsize(self.log) if os.path.exists(self.log) else 0
+            self.logf = open(self.log, "ab")
+            self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
+                                         stdout=self.logf, stderr=self.logf,
+                                         preexec_fn=self.preexec,
+                                         env=dict(os.environ, **(env or {})))
+            if not wait:
+                return self
             for p in self.ports.values():
                 wait_for(lambda: self._can_connect(p) or self._died(),
                          what="gwd listening on %d" % p)
-            if self.proc.poll() is not None:
-                raise AssertionError("gwd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
-        return self
+            if self.proc.poll() is None:
+                self.started = True
+                return self
+            # free_port() cannot reserve a port: another test run on the
+            # machine may have taken it since.  Only a first start moves.
+            if (self.started or "Address already in use"
+                    not in self.logtext()[mark:]):
+                break
+            self._move_ports()
+        raise AssertionError("gwd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
+
+    def _move_ports(self):
+        with open(self.conf) as f:
+            text = f.read()
+        for name, old in list(self.ports.items()):
+            new = free_port()
+            text = text.replace("port = %d;" % old, "port = %d;" % new)
+            self.ports[name] = new
+        with open(self.conf, "w") as f:
+            f.write(text)
 
     def _died(self):
         return self.proc.poll() is not None

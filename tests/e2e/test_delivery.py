@@ -204,6 +204,40 @@ def test_connection_reuse(gw_factory, sink):
     assert len({m.peer for m in msgs}) == 1
 
 
+def test_remote_size_limit_fails_each_job_on_one_connection(gw_factory):
+    """Jobs that end before a command is sent (the remote's SIZE is too
+    small) end one after the other on one connection, which then still
+    delivers the message that fits, and the DSNs."""
+    port = __import__("conftest").free_port()
+    g = gw_factory(relay={"mode": "smarthost", "host": "127.0.0.1",
+                          "port": port, "tls": "none"},
+                   settings={"relay.connections": 1}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    for i in range(5):
+        send(g, ["big%d@dest.test" % i], subject="big%d" % i,
+             body=("x" * 70 + "\r\n") * 40)
+    send(g, ["small@dest.test"], subject="small")
+    wait_for(lambda: len({e["recipient"] for e in
+                          g.events("action='deferred'")}) == 6,
+             what="six deferred while nothing listens")
+    s = Sink(port=port, size_limit=2000)
+    try:
+        g.gwctl("queue", "flush", "ALL")
+        ev = wait_for(lambda: len(g.events(
+            "action='bounced' AND recipient LIKE 'big%'")) == 5 and
+            g.events("action='bounced' AND recipient LIKE 'big%'"),
+            what="five bounces", timeout=30)
+        assert {(e["reply_code"], e["reply_status"]) for e in ev} == {
+            (552, "5.3.4")}
+        assert all("exceeds the limit" in e["reply_text"] for e in ev)
+        msgs = s.wait_count(6)          # and a DSN for each big one
+        assert [m.rcpt_tos for m in msgs if m.mail_from] == [
+            ["small@dest.test"]]
+        assert len({m.peer for m in msgs}) == 1     # one connection
+    finally:
+        s.stop()
+
+
 def test_required_tls_smarthost(gw_factory, sink):
     # The sink offers no STARTTLS: required TLS must defer, not send.
     g = gw_factory(relay={"mode": "smarthost", "host": "127.0.0.1", "port": sink.port,

@@ -386,3 +386,41 @@ def test_log_db_not_modified(env):
     before = path.read_bytes()
     search(env, "--sender", "alice@example.com")
     assert path.read_bytes() == before
+
+
+def named_after(text, marker):
+    """The words listed after marker: "a, b, c or d" -> [a, b, c, d]."""
+    listed = text.split(marker, 1)[1].splitlines()[0]
+    return listed.replace(" or ", ", ").split(", ")
+
+
+def test_status_error_names_every_word_it_accepts(env):
+    # The message once named 7 of the 13 words status: took.
+    r = search(env, "status:lost")
+    assert r.returncode == 64
+    words = named_after(r.stderr, "is not one of ")
+    for w in ("received", "delivered", "deferred", "bounced", "expired",
+              "rejected", "quarantined", "signed", "unsigned", "dsn",
+              "auth", "paused", "resumed", "held", "deleted"):
+        assert w in words, (w, r.stderr)
+    for w in words:
+        r = search(env, "status:" + w)
+        assert r.returncode in (0, 1), (w, r.stderr)
+    # --help lists the same words.
+    h = subprocess.run([GWSEARCH, "--help"], capture_output=True,
+                       text=True).stdout
+    assert " ".join(h.split()).count(", ".join(words[:-1]) + " or " +
+                                     words[-1]) == 1
+
+
+def test_format_error_names_every_format_it_accepts(env):
+    # The message once left out json and syslog5424.
+    r = search(env, "--recipient", "a@b", "--format", "xml")
+    assert r.returncode == 64
+    names = named_after(r.stderr, "--format: expected ")
+    assert {"table", "json", "jsonl", "csv", "cef", "syslog5424"} <= \
+        set(names), r.stderr
+    for f in names:
+        r = search(env, "--recipient", "nobody@example.org", "--format", f)
+        # syslog5424 is taken, and then said to be for export only.
+        assert r.returncode == 1 or "is for export" in r.stderr, (f, r)

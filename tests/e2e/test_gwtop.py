@@ -253,6 +253,27 @@ def test_once_subaccounts_quota_and_hard_bounce(gw_factory, sink):
     assert "subaccounts.app.reason" not in kv
 
 
+def test_once_subaccount_with_the_longest_name(gw_factory):
+    """gwctl admits subaccount names of 64 characters; gwtop kept 63
+    and dropped the line of gwd's `subaccounts` that named one."""
+    from conftest import wait_for
+    g = gw_factory().start()
+    name = "a" + "b" * 62 + "z"
+    assert len(name) == 64
+    g.add_subaccount(name, "long.test", "s3cret-pass")
+    g.add_subaccount("short", "short.test", "s3cret-pass")
+
+    def listed():
+        s = json.loads(once(dict(conf=g.conf), "--format", "json"))
+        return sorted(x["name"] for x in s["subaccounts"])
+    # gwd notices gw.db's change within its poll; then both are listed.
+    wait_for(lambda: "short" in listed(), what="gwd to list short")
+    assert listed() == sorted([name, "short"])
+    kv = dict(line.split("=", 1) for line in
+              once(dict(conf=g.conf)).splitlines())
+    assert kv["subaccounts.%s.quota_hour" % name] == "0"
+
+
 def test_once_missing_databases(tmp_path):
     conf = make_conf(str(tmp_path))
     r = subprocess.run([GWTOP, "-c", conf, "--once"], capture_output=True,

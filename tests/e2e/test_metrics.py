@@ -3,6 +3,7 @@ with what the sink and the audit log saw."""
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import time
 import urllib.error
@@ -81,6 +82,62 @@ def test_counts_match_sink_and_log(gw, sink):
     assert m["gw_queue_messages"] == 0
     assert m["gw_queue_oldest_age_seconds"] == 0
     assert m["gw_smtp_sessions_total"] >= 3
+
+
+# Every row of gwd's snapshot: its `stats` key and its Prometheus series.
+ROWS = [
+    ("uptime_seconds", "gw_uptime_seconds"),
+    ("sessions_total", "gw_smtp_sessions_total"),
+    ("sessions", "gw_smtp_sessions"),
+    ("connections_out", "gw_delivery_connections"),
+    ("messages_received_total", "gw_messages_received_total"),
+    ("bytes_received_total", "gw_received_bytes_total"),
+    ("recipients_received_total", "gw_recipients_received_total"),
+    ("messages_rejected_total", "gw_messages_rejected_total"),
+    ("auth_failures_total", "gw_auth_failures_total"),
+    ("auth_checks_total", "gw_auth_checks_total"),
+    ("auth_busy_total", "gw_auth_busy_total"),
+    ("auth_queue", "gw_auth_queue"),
+    ("auth_waiting", "gw_auth_waiting"),
+    ("memory_bytes", "gw_smtp_memory_bytes"),
+    ("memory_closed_total", "gw_smtp_memory_closed_total"),
+    ("delivered_total", 'gw_deliveries_total{result="delivered"}'),
+    ("deferred_total", 'gw_deliveries_total{result="deferred"}'),
+    ("bounced_total", 'gw_deliveries_total{result="bounced"}'),
+    ("expired_total", 'gw_deliveries_total{result="expired"}'),
+    ("dsn_total", "gw_dsn_total"),
+    ("dkim_signed_total", 'gw_dkim_messages_total{result="signed"}'),
+    ("dkim_unsigned_total", 'gw_dkim_messages_total{result="unsigned"}'),
+    ("queue_messages", "gw_queue_messages"),
+    ("queue_recipients", 'gw_queue_recipients{state="all"}'),
+    ("queue_active", 'gw_queue_recipients{state="active"}'),
+    ("queue_deferred", 'gw_queue_recipients{state="deferred"}'),
+    ("queue_held", 'gw_queue_recipients{state="held"}'),
+    ("queue_ready", 'gw_queue_recipients{state="ready"}'),
+    ("queue_held_messages", "gw_queue_held"),
+    ("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds"),
+    ("destinations", "gw_destinations"),
+    ("log_pruned_total", "gw_log_pruned_total"),
+    ("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds"),
+    ("store_blocked", "gw_store_blocked"),
+    ("store_commit_failures_total", "gw_store_commit_failures_total"),
+]
+
+
+def test_every_row_in_stats_and_metrics(gw):
+    """`stats` and /metrics come from one snapshot, which filled a
+    64-row array and dropped any row past it without a word; now it
+    grows.  Both list every row, in the same order, with equal values
+    for the counters that cannot move between the two reads."""
+    keys = [l.split()[0] for l in control(gw, "stats").splitlines()]
+    assert keys == [k for k, _ in ROWS]
+    m = prometheus(gw.metrics_port)
+    series = [name for name in m if not name.startswith("gw_pool_")]
+    assert series == [p for _, p in ROWS]
+    st = stats(gw)
+    for k, p in ROWS:
+        if k.startswith(("queue_", "dkim_", "messages_")):
+            assert st[k] == m[p], k
 
 
 def test_queue_gauges_while_deferred(gw_factory, sink):
@@ -171,6 +228,47 @@ def test_health_and_errors(gw):
     assert e.value.code == 404
     assert control(gw, "ping") == "pong\n"
     assert control(gw, "frobnicate").startswith("error unknown command")
+
+
+def test_control_version_word_and_commands(gw):
+    """Requests with the protocol version word (gwctl, gwtop) and without
+    it (older clients, scripts) mean the same; another version is
+    refused; an unknown command lists the commands there are."""
+    assert control(gw, "v1 ping") == "pong\n"
+    assert control(gw, "ping") == "pong\n"
+    assert [l.split()[0] for l in control(gw, "v1 stats").splitlines()] \
+        == [l.split()[0] for l in control(gw, "stats").splitlines()]
+    assert control(gw, "v2 ping") == \
+        "error protocol version 2: this gwd speaks 1\n"
+    r = control(gw, "v1 frobnicate")
+    assert r == ('error unknown command "frobnicate" (try: stats, '
+                 'destinations, pools, subaccounts, ping, queue, '
+                 'suppression, subaccount, auth)\n')
+    assert control(gw, "stats now") == 'error no arguments to "stats"\n'
+    assert control(gw, "v1 destinations 1").startswith("buckets ")
+    assert control(gw, "v1 queue list") == "end\n"
+    assert control(gw, "suppression").startswith(
+        "error usage: suppression delete")
+
+
+def test_subaccounts_reply_is_never_cut(gw_factory):
+    """`subaccounts` for more subaccounts than 64 KB of lines: gwd's
+    answer buffer was 64 KB and dropped the rest without a word."""
+    g = gw_factory().start()
+    g.add_subaccount("first", "first.test", "s3cret-pass")
+    names = ["sub%04d-%s" % (i, "x" * 50) for i in range(1000)]
+    now = int(time.time())
+    with sqlite3.connect(os.path.join(g.state, "gw.db")) as db:
+        db.executemany("INSERT INTO subaccount (name, created, updated) "
+                       "VALUES (?, ?, ?)", [(n, now, now) for n in names])
+    db.close()
+    # gwd re-reads gw.db within its poll.
+    wait_for(lambda: "sub sub0999-" in control(g, "subaccounts"),
+             what="gwd to read the new subaccounts")
+    text = control(g, "subaccounts")
+    assert len(text) > 64 * 1024
+    listed = [line.split()[1] for line in text.splitlines()]
+    assert sorted(listed) == sorted(names + ["first"])
 
 
 def health(port):

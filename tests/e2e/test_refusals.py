@@ -63,7 +63,8 @@ def test_wrong_password_is_535_and_unknown_user_looks_the_same(gw):
         replies.append(login(r, user, pw))
         r.close()
     assert replies[0] == replies[1] == (535, "5.7.8 Error: authentication failed")
-    ev = wait_for(lambda: gw.events("action='auth'"), what="auth events")
+    ev = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(
+        gw.events("action='auth'")), what="auth events")
     assert len(ev) == 2 and ev[0]["client_ip"] == "127.0.0.1"
 
 

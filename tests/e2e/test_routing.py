@@ -289,6 +289,27 @@ def test_hold_rule_quarantines_until_released(gw_factory, sink):
     assert subjects(msgs) == ["normal", "review"]
 
 
+def test_one_routing_decision_at_the_end_of_data(gw_factory, sink):
+    """The rules decide once per recipient, at the end of DATA, from the
+    message as its client sent it, and the queue follows that decision.
+    A rule on a field gwd adds itself (the Message-ID it makes up when
+    the client sent none) matched neither there nor, later, in the
+    queue, where it used to refuse the recipient after the 250."""
+    g = gw_with(gw_factory, sink)
+    g.gwctl("route", "add", "--header", "Message-ID: <*@gw.test>",
+            "--reject", "550 5.7.1 not that one")
+    submit(g, ["a@x.test"], subject="no message-id")
+    msgs = sink.wait_count(1)
+    assert subjects(msgs) == ["no message-id"]
+    assert msgs[0].rcpt_tos == ["a@x.test"]
+    wait_for(lambda: g.events("action = 'delivered'"), what="delivered")
+    assert g.events("action IN ('bounced', 'routed', 'rejected')") == []
+    # A client's own Message-ID is what the rule looks at.
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        submit(g, ["b@x.test"], headers="Message-ID: <1@gw.test>\r\n")
+    assert e.value.smtp_code == 550
+
+
 def test_rule_change_reroutes_queued_mail(gw_factory, sink, other):
     sink.rcpt_reply = lambda a: "451 4.3.0 not now"
     g = gw_with(gw_factory, sink)

@@ -453,7 +453,8 @@ def test_bounce_rate_pauses_subaccount(gw_factory, sink):
     sub = [x for x in control(g, "subaccounts").splitlines()
            if x.startswith("sub app ")][0]
     assert " paused=1 reason=" in sub and "9.0%" in sub
-    rej = g.events("action='rejected'")
+    # Logged beside the reply, not before it.
+    rej = wait_for(lambda: g.events("action='rejected'"), what="rejected event")
     assert rej[-1]["class"] == "policy" and rej[-1]["subaccount"] == "app"
     # The DSN for the bounce still went out; other subaccounts send.
     wait_for(lambda: [m for m in sink.messages if m.mail_from == ""],

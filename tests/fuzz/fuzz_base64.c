@@ -26,11 +26,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *re = malloc(base64_encoded_size(n));
 
 		assert(n <= outsz);
-		el = base64_encode(out, n, re);
+		el = (size_t)base64_encode(out, n, re, base64_encoded_size(n));
 		assert(el == size && memcmp(re, data, size) == 0);
 		free(re);
 	}
-	el = base64_encode(data, size, enc);
+	/* One byte short refuses, and writes nothing. */
+	if (size > 0) {
+		enc[0] = 'x';
+		assert(base64_encode(data, size, enc,
+		    base64_encoded_size(size) - 1) == -1 && enc[0] == 'x');
+	}
+	el = (size_t)base64_encode(data, size, enc, base64_encoded_size(size));
 	assert(el + 1 == base64_encoded_size(size));
 	assert(base64_decode(enc, el, back, size, &n) == 0 && n == size);
 	assert(memcmp(back, data, size) == 0);

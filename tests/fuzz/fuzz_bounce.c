@@ -1,4 +1,4 @@
-// sources: gwd/bounce.c
+// sources: common/bounce.c
 /*
  * fuzz_bounce.c - classification of whatever a remote server replies.
  * Input: two bytes of reply code, then the status and the text split at

@@ -1,6 +1,8 @@
-// sources: common/ctlproto.c common/log.c common/util.c
+// sources: common/ctlproto.c common/event.c common/log.c common/util.c
 /*
- * fuzz_ctlproto.c - control socket queue requests.  Invariants: a
+ * fuzz_ctlproto.c - control socket requests: the version word, then
+ * the queue command.  Invariants: a version word is skipped or refused
+ * with a printable reason, never read past the line; a queue
  * request is accepted or refused with a printable reason; an accepted
  * one names a verb, at most CTL_MAX_IDS distinct valid ids (or ALL, or
  * for flush a domain), and option values without spaces or controls.
@@ -28,11 +30,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ctl_queue_cmd c;
 	char *line, err[256];
+	const char *p;
 
 	/* gwd hands over one line, NUL-terminated at its newline. */
 	line = malloc(size + 1);
 	memcpy(line, data, size);
 	line[size] = '\0';
+	err[0] = '\0';
+	p = line;
+	if (ctl_version(&p, err, sizeof(err)) == -1)
+		assert(p == line && err[0] != '\0' && clean(err));
+	else
+		assert(p >= line && p <= line + strlen(line));
 	err[0] = '\0';
 	if (ctl_queue_parse(line, &c, err, sizeof(err)) == -1) {
 		assert(err[0] != '\0' && clean(err));

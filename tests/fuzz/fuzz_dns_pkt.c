@@ -1,4 +1,4 @@
-// sources: gwd/dns_pkt.c
+// sources: common/dns_pkt.c
 /*
  * fuzz_dns_pkt.c - answers as a hostile resolver (or spoofer) might send
  * them.  The id comes from the input so the fuzzer need not guess it.

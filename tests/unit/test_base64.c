@@ -35,8 +35,8 @@ test_vectors(void **state)
 
 		assert_int_equal(base64_encoded_size(pl),
 		    strlen(vectors[i].enc) + 1);
-		assert_int_equal(base64_encode(vectors[i].plain, pl, enc),
-		    strlen(vectors[i].enc));
+		assert_int_equal(base64_encode(vectors[i].plain, pl, enc,
+		    sizeof(enc)), strlen(vectors[i].enc));
 		assert_string_equal(enc, vectors[i].enc);
 		assert_int_equal(base64_decode(vectors[i].enc,
 		    strlen(vectors[i].enc), dec, sizeof(dec), &n), 0);
@@ -55,13 +55,42 @@ test_binary_roundtrip(void **state)
 	for (int i = 0; i < 256; i++)
 		in[i] = (unsigned char)(255 - i);
 	for (size_t len = 0; len <= 256; len += 7) {
-		size_t el = base64_encode(in, len, enc);
+		size_t el = (size_t)base64_encode(in, len, enc, sizeof(enc));
 
 		assert_int_equal(base64_decode(enc, el, out, sizeof(out), &n),
 		    0);
 		assert_int_equal(n, len);
 		assert_memory_equal(in, out, len);
 	}
+}
+
+/* The encoder writes only into the room it is given (mta.c's AUTH to a
+ * smarthost once encoded a credential of any length into 1400 bytes). */
+static void
+test_encode_bound(void **state)
+{
+	char in[300], out[BASE64_ENCODED_SIZE(sizeof(in)) + 1];
+
+	memset(in, 0xa5, sizeof(in));
+	assert_int_equal(BASE64_ENCODED_SIZE(sizeof(in)), 401);
+	assert_int_equal(base64_encoded_size(sizeof(in)), 401);
+	memset(out, '#', sizeof(out));
+	assert_int_equal(base64_encode(in, sizeof(in), out, 400), -1);
+	for (size_t i = 0; i < sizeof(out); i++)
+		assert_int_equal(out[i], '#');
+	assert_int_equal(base64_encode(in, sizeof(in), out, 401), 400);
+	assert_int_equal(out[400], '\0');
+	assert_int_equal(out[401], '#');
+	/* One byte, no room for its four and the NUL; none at all. */
+	assert_int_equal(base64_encode(in, 1, out, 4), -1);
+	assert_int_equal(base64_encode(in, 0, out, 0), -1);
+	assert_int_equal(base64_encode(in, 0, out, 1), 0);
+	assert_string_equal(out, "");
+	/* A length whose encoded size would wrap around. */
+	assert_int_equal(base64_encode(in, SIZE_MAX - 1, out, sizeof(out)),
+	    -1);
+	assert_int_equal(base64_encode(in, SIZE_MAX / 4 * 3, out,
+	    sizeof(out)), -1);
 }
 
 static void
@@ -105,6 +134,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_binary_roundtrip),
+		cmocka_unit_test(test_encode_bound),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_output_too_small),
 	};

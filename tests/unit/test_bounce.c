@@ -1,4 +1,4 @@
-// sources: gwd/bounce.c
+// sources:
 /*
  * test_bounce.c - classification of failed deliveries from the replies
  * big receivers send.  The texts are written in the style of Gmail,

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "ctlproto.h"
+#include "event.h"
 
 #define ID1	"0123456789ABCDEF"
 #define ID2	"00000000000000FF"
@@ -131,12 +132,79 @@ test_ids_and_limits(void **state)
 	assert_null(ctl_verb_name((enum ctl_verb)99));
 }
 
+/* An action's result word is its audit event's name: one vocabulary. */
+static void
+test_verb_events(void **state)
+{
+	static const char *const want[][2] = {
+		{ "list", NULL }, { "show", NULL }, { "flush", "flushed" },
+		{ "hold", "held" }, { "release", "released" },
+		{ "delete", "deleted" }, { "bounce", "bounced" },
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int ev = ctl_verb_event((enum ctl_verb)i);
+
+		assert_string_equal(ctl_verb_name((enum ctl_verb)i),
+		    want[i][0]);
+		if (want[i][1] == NULL)
+			assert_int_equal(ev, -1);
+		else
+			assert_string_equal(event_name((enum event_action)ev),
+			    want[i][1]);
+	}
+	assert_int_equal(ctl_verb_event((enum ctl_verb)99), -1);
+}
+
+/* The protocol version word: skipped when it is ours, refused when it
+ * is not, and a line without one is left alone (clients before it). */
+static void
+test_version_word(void **state)
+{
+	static const struct {
+		const char	*line;
+		int		 ok;
+		const char	*rest;	/* ok: what is left; else: in err */
+	} vcases[] = {
+		{ "v1 stats", 1, "stats" },
+		{ "v1   queue list", 1, "queue list" },
+		{ "v1", 1, "" },
+		{ "stats", 1, "stats" },
+		{ "", 1, "" },
+		{ "v", 1, "v" },
+		{ "vx stats", 1, "vx stats" },
+		{ "v1x stats", 1, "v1x stats" },
+		{ "v2 stats", 0, "protocol version 2: this gwd speaks 1" },
+		{ "v0", 0, "protocol version 0" },
+		{ "v000000001 stats", 1, "stats" },
+		{ "v1234567890 stats", 1, "v1234567890 stats" },
+	};
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(vcases) / sizeof(vcases[0]); i++) {
+		const char *p = vcases[i].line;
+
+		err[0] = '\0';
+		assert_int_equal(ctl_version(&p, err, sizeof(err)),
+		    vcases[i].ok ? 0 : -1);
+		if (vcases[i].ok)
+			assert_string_equal(p, vcases[i].rest);
+		else {
+			assert_ptr_equal(p, vcases[i].line);
+			assert_non_null(strstr(err, vcases[i].rest));
+		}
+	}
+	assert_string_equal(CTL_VERSION_WORD, "v1");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_ids_and_limits),
+		cmocka_unit_test(test_version_word),
+		cmocka_unit_test(test_verb_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

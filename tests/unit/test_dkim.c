@@ -339,7 +339,7 @@ self_verify(const char *sig, size_t siglen, const char *msg, EVP_PKEY *pkey)
 	nf = test_fields(msg, f, 64, &bodyp);
 	assert_int_equal(dkim_canon_body(bc, bodyp, strlen(bodyp), &body), 0);
 	sha256(buf_cstr(&body), buf_len(&body), md);
-	base64_encode(md, 32, bhwant);
+	base64_encode(md, 32, bhwant, sizeof(bhwant));
 	assert_string_equal(bh, bhwant);
 
 	/* Signed fields, each name taking instances from the bottom. */
@@ -724,14 +724,14 @@ dns_record(FILE *fp, const char *sel, EVP_PKEY *pkey)
 	if (EVP_PKEY_is_a(pkey, "ED25519")) {
 		/* RFC 8463 4: p= is the bare 32-byte key. */
 		assert_int_equal(EVP_PKEY_get_raw_public_key(pkey, der, &n), 1);
-		base64_encode(der, n, b64);
+		base64_encode(der, n, b64, sizeof(b64));
 		fprintf(fp, "%s._domainkey.example.com v=DKIM1; k=ed25519; "
 		    "p=%s\n", sel, b64);
 		return;
 	}
 	len = i2d_PUBKEY(pkey, &p);
 	assert_true(len > 0 && (size_t)len <= sizeof(der));
-	base64_encode(der, len, b64);
+	base64_encode(der, (size_t)len, b64, sizeof(b64));
 	fprintf(fp, "%s._domainkey.example.com v=DKIM1; k=rsa; p=%s\n", sel,
 	    b64);
 }

@@ -1,4 +1,4 @@
-// sources: gwd/dns_pkt.c
+// sources:
 /*
  * test_dns_pkt.c - query bytes, and answers built by hand: compression,
  * null MX, CNAME chains, caps, and the hostile cases (pointer loops,

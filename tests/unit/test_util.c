@@ -1,15 +1,23 @@
 // sources:
 /*
  * test_util.c - parse_int: whole decimal numbers within bounds, the one
- * parser gwctl's and gwsearch's numeric options share.
+ * parser gwctl's and gwsearch's numeric options share; xreallocarray
+ * and xasprintf, which replace hand-made realloc(n + 1) growth.
  */
+#include <sys/wait.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "util.h"
 
 static void
@@ -37,11 +45,78 @@ test_parse_int(void **state)
 	assert_int_equal(v, 7);		/* untouched on failure */
 }
 
+static void
+test_xreallocarray_grows(void **state)
+{
+	int *v = NULL;
+
+	for (int i = 0; i < 1000; i++) {
+		v = xreallocarray(v, (size_t)i + 1, sizeof(*v));
+		v[i] = i;
+	}
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(v[i], i);
+	free(v);
+	/* Zero elements is still a pointer to free. */
+	v = xreallocarray(NULL, 0, sizeof(*v));
+	assert_non_null(v);
+	free(v);
+}
+
+/* The exit status of fn run in a child: how a fatal() is seen. */
+static int
+child_status(void (*fn)(void))
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid != -1);
+	if (pid == 0) {
+		log_init("test_util", LOG_DEST_STDERR, 0);
+		fn();
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+static void
+overflow(void)
+{
+	/* (SIZE_MAX / 8 + 1) * 16 wraps to a small number: realloc(n *
+	 * size) would hand back a tiny block for a huge array. */
+	void *p = xreallocarray(NULL, SIZE_MAX / 8 + 1, 16);
+
+	free(p);
+}
+
+static void
+test_xreallocarray_overflow_dies(void **state)
+{
+	assert_int_equal(child_status(overflow), 1);
+}
+
+static void
+test_xasprintf(void **state)
+{
+	char *s = xasprintf("%s/%d", "dir", 42);
+
+	assert_string_equal(s, "dir/42");
+	free(s);
+	s = xasprintf("%s", "");
+	assert_string_equal(s, "");
+	free(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_int),
+		cmocka_unit_test(test_xreallocarray_grows),
+		cmocka_unit_test(test_xreallocarray_overflow_dies),
+		cmocka_unit_test(test_xasprintf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,8 @@
  * the status code by subject (RFC 3463 3.x), then softer words, and last
  * the reply code's first digit.
  * Exposure: the text is a remote server's; it is only searched.
+ * Diagnostics: never dies; every reply gets a class, and an unknown
+ * class name is -1.
  */
 #include <stdlib.h>
 #include <string.h>

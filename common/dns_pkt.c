@@ -7,6 +7,7 @@
  * strictly backwards and are followed at most NAME_HOPS times, names are
  * capped at DNS_NAME_MAX wire bytes, and counts are capped by the caller's
  * arrays.  Nothing here allocates.
+ * Diagnostics: never dies; a malformed or truncated packet returns -1.
  */
 #include <arpa/inet.h>
 #include <sys/socket.h>

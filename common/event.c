@@ -1,0 +1,85 @@
+/*
+ * event.c - the table of audit event actions (see event.h).
+ * Diagnostics: none; pure lookups.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "event.h"
+#include "util.h"
+
+static const struct event_kind kinds[EV_COUNT] = {
+	/* name, ECS event.outcome, CEF severity, gwsearch show's part,
+	 * gwtop's colour */
+	[EV_RECEIVED] = { "received", EO_SUCCESS, 3, EP_RECEIVED, ET_PLAIN },
+	[EV_DELIVERED] = { "delivered", EO_SUCCESS, 3, EP_ATTEMPT, ET_GOOD },
+	[EV_DEFERRED] = { "deferred", EO_UNKNOWN, 5, EP_ATTEMPT, ET_WARN },
+	[EV_BOUNCED] = { "bounced", EO_FAILURE, 7, EP_ATTEMPT, ET_BAD },
+	[EV_EXPIRED] = { "expired", EO_FAILURE, 7, EP_ATTEMPT, ET_BAD },
+	[EV_REJECTED] = { "rejected", EO_FAILURE, 5, EP_POLICY, ET_BAD },
+	[EV_QUARANTINED] = { "quarantined", EO_UNKNOWN, 7, EP_POLICY,
+	    ET_PLAIN },
+	[EV_SIGNED] = { "signed", EO_UNKNOWN, 3, EP_SIGNING, ET_PLAIN },
+	[EV_UNSIGNED] = { "unsigned", EO_UNKNOWN, 5, EP_SIGNING, ET_PLAIN },
+	[EV_ROUTED] = { "routed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+	[EV_DSN] = { "dsn", EO_SUCCESS, 3, EP_OTHER, ET_PLAIN },
+	[EV_HELD] = { "held", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+	[EV_RELEASED] = { "released", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+	[EV_FLUSHED] = { "flushed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+	/* A recipient deleted from the queue ends like a bounce. */
+	[EV_DELETED] = { "deleted", EO_FAILURE, 3, EP_ATTEMPT, ET_PLAIN },
+	[EV_AUTH] = { "auth", EO_FAILURE, 5, EP_OTHER, ET_PLAIN },
+	[EV_PAUSED] = { "paused", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+	[EV_RESUMED] = { "resumed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+};
+
+static const struct event_kind unknown = { NULL, EO_UNKNOWN, 3, EP_OTHER,
+    ET_PLAIN };
+
+int
+event_lookup(const char *s)
+{
+	for (int i = 0; s && i < EV_COUNT; i++)
+		if (strcmp(s, kinds[i].name) == 0)
+			return i;
+	return -1;
+}
+
+const struct event_kind *
+event_kind(int action)
+{
+	return action >= 0 && action < EV_COUNT ? &kinds[action] : &unknown;
+}
+
+const char *
+event_name(enum event_action a)
+{
+	return event_kind((int)a)->name;
+}
+
+const char *
+event_outcome_name(enum event_outcome o)
+{
+	static const char *const names[] = {
+		[EO_UNKNOWN] = "unknown", [EO_SUCCESS] = "success",
+		[EO_FAILURE] = "failure",
+	};
+
+	return (size_t)o < nitems(names) ? names[o] : names[EO_UNKNOWN];
+}
+
+int
+event_names(char *out, size_t n)
+{
+	size_t o = 0;
+	int r;
+
+	for (int i = 0; i < EV_COUNT; i++) {
+		r = snprintf(out + o, n - o, "%s%s", i == 0 ? "" :
+		    i == EV_COUNT - 1 ? " or " : ", ", kinds[i].name);
+		if (r < 0 || (size_t)r >= n - o)
+			return -1;
+		o += (size_t)r;
+	}
+	return 0;
+}

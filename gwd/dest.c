@@ -1,0 +1,566 @@
+/*
+ * dest.c - destinations and their jobs: one queue of jobs per priority
+ * class, weighted so that neither class starves; the route lookup; the
+ * connections that take the jobs (mta.c) and what the destination hears
+ * from them.
+ * Exposure: none from the network directly; route failures and
+ * connection errors arrive already parsed.
+ * Diagnostics: allocation failure is fatal; route and connection
+ * failures become the outcome of the jobs that wait.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "policy.h"
+#include "queue_int.h"
+#include "route.h"
+#include "schedule.h"
+#include "store.h"
+#include "util.h"
+
+#define ROUTE_TTL_MS	MS_PER_MIN
+#define DEST_IDLE_MS	(10 * MS_PER_MIN)	/* unused so long: forgotten */
+#define GC_EVERY_MS	MS_PER_MIN
+#define PRIO_WEIGHT	4	/* transactional jobs per bulk job, when
+				   both classes wait at a destination */
+
+static struct hmap	 dests;
+static struct hmap	 pool_counts;
+static struct ev_timer	 gc_timer;
+/*
+ * Jobs whose attempt is over wait here until the loop applies their
+ * outcome (done_fn), never inside the call that reports them: that may
+ * come from deep inside the scheduler (a kick whose new connection
+ * fails at once) while the caller still walks the recipients and
+ * messages an outcome may free.
+ */
+static struct job	*done_first, **done_last = &done_first;
+static struct ev_timer	 done_timer;
+static void		(*done_fn)(struct job *);
+
+static void
+pace_due(struct ev_timer *t)
+{
+	dest_kick(t->arg);
+}
+
+static void
+recover_due(struct ev_timer *t)
+{
+	if (throttle_recover(t->arg))
+		dest_kick(t->arg);
+}
+
+/* Limits and source addresses, as of the current policy. */
+static void
+dest_refresh(struct dest *d, const struct pool *pool)
+{
+	const struct policy *p;
+	int gen;
+
+	p = policy_now(&gen);
+	if (d->policy_gen == gen)
+		return;
+	d->policy_gen = gen;
+	throttle_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
+	    &d->per_conn, &d->per_minute);
+	if (d->cwnd == 0 || d->cwnd > d->max_conn)
+		d->cwnd = d->max_conn;
+	free(d->src);
+	d->src = NULL;
+	d->nsrc = 0;
+	if (pool == NULL)
+		return;
+	d->src = xcalloc((size_t)(pool->naddr ? pool->naddr : 1),
+	    sizeof(*d->src));
+	for (int i = 0; i < pool->naddr; i++) {
+		d->src[i].sa = pool->addr[i].sa;
+		d->src[i].salen = pool->addr[i].salen;
+		gw_strlcpy(d->src[i].helo, pool->addr[i].helo ?
+		    pool->addr[i].helo : gcfg->hostname,
+		    sizeof(d->src[i].helo));
+	}
+	d->nsrc = pool->naddr;
+}
+
+static struct pool_count *
+pool_count_get(const char *name)
+{
+	struct pool_count *pc = hmap_get(&pool_counts, name);
+
+	if (pc == NULL) {
+		pc = xcalloc(1, sizeof(*pc));
+		hmap_put(&pool_counts, name, pc);
+	}
+	return pc;
+}
+
+struct dest *
+dest_get(const struct choice *c)
+{
+	struct dest *d = hmap_get(&dests, c->name);
+
+	if (d == NULL) {
+		d = xcalloc(1, sizeof(*d));
+		d->name = xstrdup(c->name);
+		d->domain = c->domain ? xstrdup(c->domain) : NULL;
+		d->host = c->domain ? NULL : xstrdup(c->host);
+		d->port = c->port;
+		d->tls = c->tls;
+		d->auth = c->auth;
+		d->credit = PRIO_WEIGHT;
+		d->policy_gen = -1;	/* limits not set yet */
+		/* The pool is part of the name: it never changes. */
+		if (c->pool) {
+			d->pool = xstrdup(c->pool->name);
+			d->pcount = pool_count_get(c->pool->name);
+		}
+		timer_init(&d->pace, pace_due, d);
+		timer_init(&d->recover, recover_due, d);
+		hmap_put(&dests, c->name, d);
+	}
+	dest_refresh(d, c->pool);
+	d->last_used = loop_now();
+	return d;
+}
+
+struct job *
+job_new(struct dest *d, struct qmsg *m, int prio)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->dest = d;
+	j->msg = m;
+	j->prio = prio;
+	j->rcpt = xcalloc((size_t)gcfg->limits.recipients, sizeof(*j->rcpt));
+	if (d->jobs_last[prio])
+		d->jobs_last[prio]->next = j;
+	else
+		d->jobs[prio] = j;
+	d->jobs_last[prio] = j;
+	d->njobs++;
+	return j;
+}
+
+void
+job_free(struct job *j)
+{
+	if (j->res)
+		for (int i = 0; i < j->nrcpt; i++)
+			free(j->res[i].text);
+	free(j->res);
+	free(j->rcpt);
+	free(j);
+}
+
+/* The recipients of j are in a transaction from the moment m has it. */
+static void
+job_run(struct mta *m, struct job *j)
+{
+	for (int i = 0; i < j->nrcpt; i++)
+		rcpt_move(j->rcpt[i], QR_ACTIVE);
+	mta_run_job(m, j);
+}
+
+/*
+ * The next job, whatever the limits: transactional first, but a bulk
+ * job every PRIO_WEIGHT jobs when both classes wait, so neither starves.
+ */
+static struct job *
+dest_pop(struct dest *d)
+{
+	int p = PRIO_TRANSACTIONAL;
+	struct job *j;
+
+	if (d->jobs[PRIO_TRANSACTIONAL] == NULL ||
+	    (d->jobs[PRIO_BULK] != NULL && d->credit == 0))
+		p = PRIO_BULK;
+	if ((j = d->jobs[p]) == NULL)
+		return NULL;
+	if (p == PRIO_BULK)
+		d->credit = PRIO_WEIGHT;
+	else if (d->jobs[PRIO_BULK] != NULL)
+		d->credit--;
+	if ((d->jobs[p] = j->next) == NULL)
+		d->jobs_last[p] = NULL;
+	d->njobs--;
+	j->next = NULL;
+	return j;
+}
+
+/* The next job the limits allow now, else NULL (and a timer for when). */
+static struct job *
+dest_take(struct dest *d)
+{
+	int64_t now = loop_now(), wait;
+
+	if (d->njobs == 0 || !store_deliveries_allowed())
+		return NULL;
+	if ((wait = throttle_wait(d, now)) > 0) {
+		timer_add(&d->pace, wait);
+		return NULL;
+	}
+	throttle_sent(d, now);
+	return dest_pop(d);
+}
+
+/* A connection of the group closed: its other destinations may go. */
+static int
+group_kick_one(const char *key, void *v, void *arg)
+{
+	struct dest *d = v;
+
+	if (d->grp == arg && d->njobs > 0)
+		dest_kick(d);
+	return 0;
+}
+
+/* Every job still waiting at a destination gets the same outcome. */
+static void
+fail_all_jobs(struct dest *d, int code, const char *status,
+    const char *text, const struct hop *hop)
+{
+	struct job *j;
+
+	while ((j = dest_pop(d)) != NULL) {
+		j->res = xcalloc((size_t)j->nrcpt, sizeof(*j->res));
+		for (int i = 0; i < j->nrcpt; i++) {
+			rcpt_move(j->rcpt[i], QR_ACTIVE);
+			j->res[i].code = code;
+			gw_strlcpy(j->res[i].status, status,
+			    sizeof(j->res[i].status));
+			j->res[i].text = xstrdup(text);
+		}
+		j->started_ms = loop_now();
+		if (hop)
+			j->hop = *hop;
+		dest_job_done(j);
+	}
+}
+
+static void
+route_done(void *arg, const struct route_result *res)
+{
+	struct dest *d = arg;
+
+	d->rreq = NULL;
+	if (res->status != ROUTE_OK) {
+		d->route_state = DR_NONE;
+		log_info("dest=%s route %s: %d %s %s", d->name,
+		    res->status == ROUTE_TEMPFAIL ? "tempfail" : "failed",
+		    res->code, res->enh, res->text);
+		fail_all_jobs(d, res->code, res->enh, res->text, NULL);
+		return;
+	}
+	free(d->route);
+	d->route = xmalloc(sizeof(*d->route));
+	memcpy(d->route, res, sizeof(*res));
+	d->route_state = DR_READY;
+	d->route_expires = loop_now() + ROUTE_TTL_MS;
+	throttle_group(d, res);
+	dest_kick(d);
+}
+
+/* Hand jobs to idle connections; open more connections if needed. */
+void
+dest_kick(struct dest *d)
+{
+	struct mta *m;
+	struct job *j;
+
+	if (!store_deliveries_allowed())
+		return;		/* dest_resume_all() comes back */
+	while ((m = d->idle) != NULL && (j = dest_take(d)) != NULL) {
+		d->idle = mta_next_idle(m);
+		mta_set_idle(m, NULL);
+		job_run(m, j);
+	}
+	if (d->njobs == 0)
+		return;
+	if (d->route_state == DR_READY && loop_now() >= d->route_expires &&
+	    d->nconn == 0)
+		d->route_state = DR_NONE;
+	if (d->route_state == DR_NONE) {
+		d->route_state = DR_RESOLVING;
+		d->rreq = route_resolve(d->domain, d->host, d->port,
+		    route_done, d);
+		return;
+	}
+	if (d->route_state != DR_READY)
+		return;
+	while (d->njobs > d->nconnecting && d->nconn < d->cwnd &&
+	    throttle_room(d)) {
+		d->nconn++;
+		d->nconnecting++;
+		throttle_conn(d, 1);
+		mta_start(d, d->route);
+	}
+}
+
+/* A connection is ready for work: a job, or idle, or closed when the
+ * destination allows fewer connections now. */
+void
+dest_conn_ready(struct dest *d, struct mta *m)
+{
+	struct job *j;
+
+	if (d->nconn > d->cwnd) {
+		mta_shutdown(m);
+		return;
+	}
+	if ((j = dest_take(d)) != NULL) {
+		job_run(m, j);
+		return;
+	}
+	mta_set_idle(m, d->idle);
+	d->idle = m;
+}
+
+void
+dest_idle_remove(struct dest *d, struct mta *m)
+{
+	struct mta *list = d->idle, *keep = NULL, *next;
+
+	/* Idle lists are short (at most relay.connections): rebuild. */
+	for (; list; list = next) {
+		next = mta_next_idle(list);
+		if (list == m)
+			continue;
+		mta_set_idle(list, keep);
+		keep = list;
+	}
+	d->idle = keep;
+	mta_set_idle(m, NULL);
+}
+
+/* The attempt of j is over (or a rule refused it): see done_first. */
+void
+dest_job_done(struct job *j)
+{
+	j->next = NULL;
+	*done_last = j;
+	done_last = &j->next;
+	if (j->dest)
+		j->dest->nposted++;
+	if (!timer_armed(&done_timer))
+		timer_add(&done_timer, 0);
+}
+
+/* Apply the outcomes of finished jobs, oldest first (an outcome may
+ * finish more jobs: they are applied in the same pass). */
+static void
+done_run(void)
+{
+	struct job *j;
+
+	while ((j = done_first) != NULL) {
+		if ((done_first = j->next) == NULL)
+			done_last = &done_first;
+		if (j->dest)
+			j->dest->nposted--;
+		if (j->body_held)
+			queue_release_body(j->msg);
+		done_fn(j);
+		job_free(j);
+	}
+}
+
+static void
+done_due(struct ev_timer *t)
+{
+	done_run();
+}
+
+/* Also before the loop sleeps: after the output flush, which reads
+ * TLS records and may finish a job, and before the loop stops, so an
+ * outcome of the last turn is never lost; the timer then makes sure the
+ * loop turns again to flush what applying it wrote. */
+static void
+done_idle(void *arg)
+{
+	if (done_first != NULL) {
+		done_run();
+		timer_add(&done_timer, 0);
+	}
+}
+
+void
+dest_conn_up(struct dest *d)
+{
+	d->nconnecting--;
+}
+
+/* An IP pool's addresses take turns; NULL: any address. */
+const struct dest_src *
+dest_src_next(struct dest *d)
+{
+	return d->nsrc > 0 ? &d->src[d->src_next++ % d->nsrc] : NULL;
+}
+
+void
+dest_conn_failed(struct dest *d, int code, const char *status,
+    const char *text, const struct hop *hop)
+{
+	/* The failing connection still counts in nconn and nconnecting.
+	 * If no other connection is working, nothing here can be reached:
+	 * what waits would meet the same fate, so it is deferred with this
+	 * reason and retried later.  Otherwise the others carry on. */
+	if (d->nconn - d->nconnecting > 0)
+		return;
+	log_info("dest=%s unreachable: %d %s %s", d->name, code, status, text);
+	d->route_state = DR_NONE;	/* look it up afresh next time */
+	fail_all_jobs(d, code, status, text, hop);
+}
+
+void
+dest_conn_closed(struct dest *d, struct mta *m, int was_up)
+{
+	if (!was_up)
+		d->nconnecting--;
+	d->nconn--;
+	throttle_conn(d, -1);
+	if (d->grp) {
+		hmap_foreach(&dests, group_kick_one, d->grp);
+	}
+	dest_kick(d);
+}
+
+/* Forget destinations unused for a while (their route cache too). */
+static int
+gc_dest(const char *key, void *v, void *arg)
+{
+	struct dest *d = v;
+
+	if (d->njobs || d->nconn || d->rreq || d->nposted ||
+	    d->last_used + DEST_IDLE_MS > loop_now())
+		return 0;
+	timer_del(&d->pace);
+	timer_del(&d->recover);
+	throttle_forget(d);
+	free(d->route);
+	free(d->name);
+	free(d->domain);
+	free(d->host);
+	free(d->pool);
+	free(d->src);
+	free(d);
+	return 1;
+}
+
+static void
+gc(struct ev_timer *t)
+{
+	hmap_foreach(&dests, gc_dest, NULL);
+	timer_add(t, GC_EVERY_MS);
+}
+
+static int
+shutdown_dest(const char *key, void *v, void *arg)
+{
+	struct dest *d = v;
+	struct mta *m, *next;
+
+	route_cancel(d->rreq);
+	d->rreq = NULL;
+	for (m = d->idle; m; m = next) {
+		next = mta_next_idle(m);
+		mta_shutdown(m);
+	}
+	d->idle = NULL;
+	return 0;
+}
+
+/* Take m's jobs out of d's queue; their recipients are the caller's. */
+void
+dest_drop_jobs(struct dest *d, const struct qmsg *m)
+{
+	for (int p = 0; p < PRIO_COUNT; p++) {
+		struct job **jp = &d->jobs[p], *j;
+
+		d->jobs_last[p] = NULL;
+		while ((j = *jp) != NULL) {
+			if (j->msg == m) {
+				*jp = j->next;
+				d->njobs--;
+				job_free(j);
+				continue;
+			}
+			d->jobs_last[p] = j;
+			jp = &j->next;
+		}
+	}
+}
+
+void
+dest_shutdown(void)
+{
+	hmap_foreach(&dests, shutdown_dest, NULL);
+}
+
+/* done: what applies a finished job's outcome. */
+void
+dest_init(void (*done)(struct job *))
+{
+	hmap_init(&dests);
+	hmap_init(&pool_counts);
+	timer_init(&gc_timer, gc, NULL);
+	timer_add(&gc_timer, GC_EVERY_MS);
+	done_fn = done;
+	timer_init(&done_timer, done_due, NULL);
+	loop_on_idle(done_idle, NULL);
+}
+
+struct dest *
+dest_find(const char *name)
+{
+	return hmap_get(&dests, name);
+}
+
+int
+dest_count(void)
+{
+	return (int)hmap_count(&dests);
+}
+
+void
+dest_foreach(int (*fn)(const char *, void *, void *), void *arg)
+{
+	hmap_foreach(&dests, fn, arg);
+}
+
+static int
+collect_waiting(const char *key, void *v, void *arg)
+{
+	struct dest *d = v, ***p = arg;
+
+	if (d->njobs > 0)
+		*(*p)++ = d;
+	return 0;
+}
+
+/* Deliveries may start again (store.c): every destination with work. */
+void
+dest_resume_all(void)
+{
+	struct dest **all = xcalloc(hmap_count(&dests) + 1, sizeof(*all));
+	struct dest **end = all;
+
+	/* Gathered first: a kick may add destinations to the map. */
+	hmap_foreach(&dests, collect_waiting, &end);
+	for (struct dest **d = all; d < end; d++)
+		dest_kick(*d);
+	free(all);
+}
+
+struct pool_count *
+dest_pool_count(const char *name)
+{
+	return hmap_get(&pool_counts, name);
+}

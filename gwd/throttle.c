@@ -1,0 +1,216 @@
+/*
+ * throttle.c - how much a destination may take: connections, messages
+ * per connection and per minute from gw.db's throttles or gwd.conf's
+ * relay defaults; one shared budget for the domains of a throttled MX
+ * host; and the adaptive backoff when the remote side says it gets too
+ * much, with its gradual recovery.
+ * Exposure: none from the network; remote replies arrive parsed.
+ * Diagnostics: nothing fails but allocation, which is fatal.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "auth.h"
+#include "config.h"
+#include "hmap.h"
+#include "log.h"
+#include "loop.h"
+#include "policy.h"
+#include "queue_int.h"
+#include "route.h"
+#include "schedule.h"
+#include "util.h"
+
+#define GAP_FIRST_MS	1000	/* backoff: spacing after a first 421 */
+#define GAP_MAX_MS	MS_PER_MIN
+#define GAP_MIN_MS	100	/* recovering: below this, no gap at all */
+
+/*
+ * A throttle that matches an MX host name rather than a recipient
+ * domain is one budget for every domain that host serves (Google's MX
+ * for its many domains): connections and the per-minute pace are
+ * counted across them.  Keyed by the throttle's pattern.
+ */
+struct tgroup {
+	char	*key;
+	int	 max_conn, per_minute;
+	int	 nconn;
+	int64_t	 next_send;	/* monotonic ms */
+	int	 refs;
+};
+
+static struct hmap	 tgroups;
+
+void
+throttle_init(void)
+{
+	hmap_init(&tgroups);
+}
+
+/* The limits for a domain or smarthost: its throttle, else gwd.conf's. */
+void
+throttle_limits(const struct policy *p, const char *name, int *max_conn,
+    int *per_conn, int *per_minute)
+{
+	const struct throttle *th = policy_throttle(p, name);
+
+	*max_conn = th && th->connections > 0 ? th->connections :
+	    gcfg->relay.connections;
+	*per_conn = th && th->per_connection > 0 ? th->per_connection :
+	    gcfg->relay.messages_per_connection;
+	*per_minute = th && th->per_minute > 0 ? th->per_minute : 0;
+}
+
+static int64_t
+pace_ms(int per_minute)
+{
+	return per_minute > 0 ? (MS_PER_MIN + per_minute - 1) / per_minute : 0;
+}
+
+/* How long d's next message must wait (0: it may go now). */
+int64_t
+throttle_wait(const struct dest *d, int64_t now)
+{
+	int64_t when = d->next_send;
+
+	if (d->grp && d->grp->next_send > when)
+		when = d->grp->next_send;
+	return when > now ? when - now : 0;
+}
+
+/* A message of d goes now: space the next by the pace and the backoff. */
+void
+throttle_sent(struct dest *d, int64_t now)
+{
+	int64_t gap = pace_ms(d->per_minute);
+
+	if (d->gap_ms > gap)
+		gap = d->gap_ms;
+	d->next_send = gap ? now + gap : 0;
+	if (d->grp && d->grp->per_minute > 0)
+		d->grp->next_send = now + pace_ms(d->grp->per_minute);
+}
+
+/* Room for one more connection in d's shared MX-host budget? */
+int
+throttle_room(const struct dest *d)
+{
+	return d->grp == NULL || d->grp->nconn < d->grp->max_conn;
+}
+
+/* A connection of d opened (1) or closed (-1). */
+void
+throttle_conn(struct dest *d, int delta)
+{
+	if (d->grp)
+		d->grp->nconn += delta;
+}
+
+/* d leaves its shared budget (it is forgotten, or has its own now). */
+void
+throttle_forget(struct dest *d)
+{
+	struct tgroup *g = d->grp;
+
+	d->grp = NULL;
+	if (g && --g->refs == 0) {
+		hmap_del(&tgroups, g->key);
+		free(g->key);
+		free(g);
+	}
+}
+
+/*
+ * After an MX lookup: unless the recipient domain has a throttle of its
+ * own, one that matches an MX host name puts d in that host's budget.
+ * Only while d has no connections (they count in the group they
+ * started in).
+ */
+void
+throttle_group(struct dest *d, const struct route_result *res)
+{
+	const struct throttle *th = NULL;
+	const struct policy *p;
+	struct tgroup *g;
+	int gen;
+
+	if (d->domain == NULL || d->nconn > 0)
+		return;
+	p = policy_now(&gen);
+	if (policy_throttle(p, d->domain) == NULL)
+		for (int i = 0; i < res->ntargets && th == NULL; i++)
+			th = policy_throttle(p, res->targets[i].host);
+	if (th == NULL) {
+		throttle_forget(d);
+		return;
+	}
+	if ((g = hmap_get(&tgroups, th->domain)) == NULL) {
+		g = xcalloc(1, sizeof(*g));
+		g->key = xstrdup(th->domain);
+		hmap_put(&tgroups, g->key, g);
+	}
+	if (d->grp != g) {
+		throttle_forget(d);
+		d->grp = g;
+		g->refs++;
+	}
+	g->max_conn = th->connections > 0 ? th->connections :
+	    gcfg->relay.connections;
+	g->per_minute = th->per_minute > 0 ? th->per_minute : 0;
+	if (th->per_connection > 0)
+		d->per_conn = th->per_connection;
+}
+
+/*
+ * The remote side said it gets too much (421, a rate-limit reply):
+ * halve the connections, space messages out; recovery is gradual.
+ */
+void
+throttle_backoff(struct dest *d, const struct job_result *res)
+{
+	d->cwnd = d->cwnd > 1 ? d->cwnd / 2 : 1;
+	d->gap_ms = d->gap_ms ? d->gap_ms * 2 : GAP_FIRST_MS;
+	if (d->gap_ms > GAP_MAX_MS)
+		d->gap_ms = GAP_MAX_MS;
+	d->calm_since = loop_now();
+	timer_add(&d->recover, gcfg->relay.backoff_recovery_ms);
+	log_info("dest=%s throttled by the remote side (%d %s %s): %d "
+	    "connections, a message every %lld ms", d->name, res->code,
+	    res->status, res->text ? res->text : "", d->cwnd,
+	    (long long)d->gap_ms);
+}
+
+/*
+ * d's recovery timer: after a calm spell (no throttling reply) since
+ * the last step, loosen one step.  1: loosened (d may take more now).
+ */
+int
+throttle_recover(struct dest *d)
+{
+	int64_t now = loop_now();
+
+	if (now - d->calm_since < gcfg->relay.backoff_recovery_ms) {
+		timer_add(&d->recover, gcfg->relay.backoff_recovery_ms -
+		    (now - d->calm_since));
+		return 0;
+	}
+	d->calm_since = now;
+	d->gap_ms /= 2;
+	if (d->gap_ms < GAP_MIN_MS)
+		d->gap_ms = 0;
+	if (d->cwnd < d->max_conn)
+		d->cwnd++;
+	log_info("dest=%s recovering: %d connections, %s%lld ms between "
+	    "messages", d->name, d->cwnd, d->gap_ms ? "" : "no wait, ",
+	    (long long)d->gap_ms);
+	if (d->gap_ms > 0 || d->cwnd < d->max_conn)
+		timer_add(&d->recover, gcfg->relay.backoff_recovery_ms);
+	return 1;
+}
+
+/* Fewer connections or more spacing than its limits say, for now. */
+int
+throttle_active(const struct dest *d)
+{
+	return d->cwnd < d->max_conn || d->gap_ms > 0;
+}

@@ -1,0 +1,600 @@
+// sources: tests/unit/sched_fake.c gwd/qmsg.c gwd/rcpt.c gwd/routing.c gwd/dest.c gwd/throttle.c gwd/outcome.c gwd/dsn_queue.c gwd/queue.c gwd/queue_admin.c gwd/queue_report.c gwd/dsn.c
+/*
+ * test_sched.c - the scheduler without a daemon: its real files with a
+ * fake clock and loop (timers run when the test moves time), a fake
+ * store (ops are kept for inspection and committed on demand), a fake
+ * delivery client (the test plays each connection) and a fake DNS.
+ *
+ * Covers the recipient state machine and its counters, the priority
+ * weighting and pacing of a destination, the adaptive backoff and its
+ * recovery, outcomes, and the one routing decision per recipient.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctlproto.h"
+#include "gwd.h"
+#include "loop.h"
+#include "metrics.h"
+#include "policy.h"
+#include "queue.h"
+#include "queue_int.h"
+#include "sched_fake.h"
+#include "schedule.h"
+#include "store.h"
+#include "util.h"
+
+/* Messages. */
+static int64_t		 dbids;
+
+static struct qmsg *
+msg(const char *subaccount, int n, const char *const *rcpt, int64_t due_s)
+{
+	struct qmsg *m = queue_msg_new("app@example.com", subaccount, n);
+
+	m->dbid = ++dbids;
+	m->received_us = unix_us;
+	m->size = strlen(BODY);
+	for (int i = 0; i < n; i++) {
+		struct qrcpt *r = &m->rcpt[i];
+
+		r->dbid = ++dbids;
+		r->addr = xstrdup(rcpt[i]);
+		r->domain = xstrdup(strchr(rcpt[i], '@') + 1);
+		r->next_attempt = due_s;
+	}
+	return m;
+}
+
+static struct qmsg *
+add1(const char *subaccount, const char *rcpt)
+{
+	struct qmsg *m = msg(subaccount, 1, &rcpt, now_s());
+
+	queue_add(m);
+	return m;
+}
+
+/* Everything queued is delivered, every connection closed, and the
+ * destinations are forgotten: the next test starts clean. */
+static void
+drain(void)
+{
+	for (int round = 0; round < 100 && (queue_first() || nops); round++) {
+		turn();
+		commit_all();
+		resolve_all();
+		for (int i = 0; i < nconns; i++) {
+			struct mta *m = conns[i];
+
+			if (m->closed)
+				continue;
+			if (!m->up)
+				conn_up(m);
+			while (m->job)
+				conn_finish(m, 250, "2.0.0", "ok");
+		}
+		advance(HOUR_MS);
+	}
+	for (struct qmsg *q = queue_first(); q; q = q->qnext)
+		for (int i = 0; i < q->nrcpt; i++)
+			fprintf(stderr, "left: %s %s state %d\n", q->qid,
+			    q->rcpt[i].addr, q->rcpt[i].state);
+	assert_null(queue_first());
+	for (int i = 0; i < nconns; i++) {
+		if (!conns[i]->closed)
+			conn_close(conns[i]);
+		free(conns[i]);
+	}
+	nconns = 0;
+	nprios = 0;
+	turn();
+	commit_all();
+	advance(11 * 60 * 1000);		/* idle dests are collected */
+	assert_int_equal(dest_count(), 0);
+	assert_int_equal(rcpt_pending(), 0);
+	memset(&gm, 0, sizeof(gm));
+	memset(nlogged, 0, sizeof(nlogged));
+	nsuppressed = npause = 0;
+}
+
+static struct dest *
+smarthost(void)
+{
+	struct dest *d = dest_find(SMARTHOST_DEST);
+
+	assert_non_null(d);
+	return d;
+}
+
+static int
+setup(void **state)
+{
+	char err[128];
+
+	gcfg = &cfg;
+	cfg.hostname = "gw.test";
+	cfg.relay.mode = RELAY_SMARTHOST;
+	cfg.relay.host = "relay.test";
+	cfg.relay.port = 25;
+	cfg.relay.tls = TLSP_NONE;
+	cfg.relay.mx_port = 25;
+	cfg.relay.connections = 1;
+	cfg.relay.messages_per_connection = 1000;
+	cfg.relay.backoff_recovery_ms = 10000;
+	cfg.queue.lifetime_ms = 5 * 24 * HOUR_MS;
+	cfg.queue.retry_min_ms = 60000;
+	cfg.queue.retry_max_ms = 4 * HOUR_MS;
+	cfg.limits.recipients = 100;
+	sched_clock = fake_unix_us;
+	assert_int_equal(queue_init(err, sizeof(err)), 0);
+	assert_non_null(idle_fn);
+	return 0;
+}
+
+/* The state machine. */
+
+static void
+test_states_and_counters(void **state)
+{
+	const char *const now2[] = { "a@x.test", "b@x.test" };
+	const char *const later[] = { "c@y.test" };
+	struct qmsg *m = msg("app", 2, now2, T0_S), *w;
+	struct queue_stats st;
+
+	queue_add(m);
+	assert_int_equal(m->rcpt[0].state, QR_READY);
+	assert_int_equal(m->rcpt[1].state, QR_READY);
+	assert_int_equal(smarthost()->njobs, 1);	/* one transaction */
+	w = msg("app", 1, later, now_s() + 300);
+	queue_add(w);
+	assert_int_equal(w->rcpt[0].state, QR_WAITING);
+	assert_ptr_equal(rcpt_next_retry(), &w->rcpt[0]);
+	queue_stats(&st);
+	assert_int_equal(st.messages, 2);
+	assert_int_equal(st.recipients, 3);
+	assert_int_equal(st.deferred, 1);
+	assert_int_equal(st.active, 0);
+
+	/* A connection takes the job: its recipients are active. */
+	resolve_all();
+	assert_int_equal(nconns, 1);
+	conn_up(conns[0]);
+	assert_int_equal(rcpt_count(QR_ACTIVE), 2);
+	assert_int_equal(rcpt_count(QR_READY), 0);
+
+	/* The waiting one is due in five minutes, not before. */
+	advance(299 * 1000);
+	assert_int_equal(w->rcpt[0].state, QR_WAITING);
+	advance(1000);
+	assert_int_equal(w->rcpt[0].state, QR_READY);
+	assert_null(rcpt_next_retry());
+	drain();
+}
+
+static void
+admin_done(void *arg, int failed, const char *error)
+{
+	assert_int_equal(failed, 0);
+	(*(int *)arg)++;
+}
+
+static void
+test_hold_and_release(void **state)
+{
+	const char *const r[] = { "a@x.test", "b@x.test" };
+	struct qmsg *m = msg("app", 2, r, now_s());
+	struct queue_stats st;
+	const char *why;
+	int done = 0;
+
+	m->rcpt[1].next_attempt = now_s() + 600;
+	queue_add(m);
+	assert_int_equal(queue_admin(m, CTL_Q_HOLD, NULL, admin_done, &done, &why),
+	    QA_DONE);
+	assert_int_equal(m->rcpt[0].state, QR_HELD);
+	assert_int_equal(m->rcpt[1].state, QR_HELD);
+	assert_int_equal(smarthost()->njobs, 0);	/* its job left */
+	assert_null(rcpt_next_retry());
+	queue_stats(&st);
+	assert_int_equal(st.held, 2);
+	assert_int_equal(st.held_messages, 1);
+	assert_int_equal(queue_admin(m, CTL_Q_HOLD, NULL, admin_done, &done, &why),
+	    QA_UNCHANGED);
+
+	assert_int_equal(queue_admin(m, CTL_Q_RELEASE, NULL, admin_done,
+	    &done, &why), QA_DONE);
+	assert_int_equal(m->rcpt[0].state, QR_READY);
+	assert_int_equal(m->rcpt[1].state, QR_WAITING);
+	queue_stats(&st);
+	assert_int_equal(st.held, 0);
+	assert_int_equal(st.held_messages, 0);
+	assert_int_equal(st.deferred, 1);
+	commit_all();
+	assert_int_equal(done, 2);		/* durable, both */
+	drain();
+}
+
+static void
+test_impossible_move_is_fatal(void **state)
+{
+	const char *const r[] = { "a@x.test" };
+	struct qmsg *m = msg("app", 1, r, now_s());
+	char out[512] = "";
+	int fd[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	assert_int_equal(pipe(fd), 0);
+	if ((pid = fork()) == 0) {
+		dup2(fd[1], 2);
+		rcpt_move(&m->rcpt[0], QR_WAITING);
+		rcpt_move(&m->rcpt[0], QR_DONE);
+		rcpt_move(&m->rcpt[0], QR_READY);	/* never comes back */
+		_exit(0);
+	}
+	close(fd[1]);
+	n = read(fd[0], out, sizeof(out) - 1);
+	close(fd[0]);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	assert_non_null(strstr(out, m->qid));
+	assert_non_null(strstr(out, "impossible move from done to ready"));
+	qmsg_free(m);
+}
+
+/* Destinations. */
+
+static struct rule bulk_rule = {
+	.id = 7, .subaccount = "bulk", .size_over = -1, .size_under = -1,
+	.action = RULE_ROUTE, .prio = PRIO_BULK, .tls = -1,
+};
+
+static void
+test_bulk_every_fifth(void **state)
+{
+	struct mta *c;
+	char seq[32];
+	int i;
+
+	set_rules(&bulk_rule, 1);
+	for (i = 0; i < 3; i++)
+		add1("bulk", "list@b.test");
+	for (i = 0; i < 10; i++)
+		add1("app", "user@t.test");
+	resolve_all();
+	assert_int_equal(nconns, 1);		/* relay.connections */
+	c = conns[0];
+	conn_up(c);
+	while (c->job)
+		conn_finish(c, 250, "2.0.0", "ok");
+	for (i = 0; i < nprios; i++)
+		seq[i] = prios[i] == PRIO_BULK ? 'B' : 'T';
+	seq[i] = '\0';
+	assert_string_equal(seq, "TTTTBTTTTBTTB");
+	set_rules(NULL, 0);
+	drain();
+}
+
+static struct throttle slow = { .domain = "relay.test", .connections = -1,
+	.per_connection = -1, .per_minute = 60 };
+
+static void
+test_pacing_per_minute(void **state)
+{
+	struct mta *c;
+
+	set_throttles(&slow, 1);
+	add1("app", "a@x.test");
+	add1("app", "b@x.test");
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_null(c->job);			/* 60 a minute: wait */
+	advance(999);
+	assert_null(c->job);
+	advance(1);
+	assert_non_null(c->job);
+	set_throttles(NULL, 0);
+	drain();
+}
+
+/* Throttles. */
+
+static void
+test_backoff_and_recovery(void **state)
+{
+	const int64_t calm = cfg.relay.backoff_recovery_ms;
+	static const int64_t gaps[] = { 500, 250, 125, 0 };
+	struct dest *d;
+	struct mta *c;
+
+	cfg.relay.connections = 4;
+	pol_gen++;				/* limits are read again */
+	add1("app", "a@x.test");
+	add1("app", "b@x.test");
+	d = smarthost();
+	assert_int_equal(d->cwnd, 4);
+	resolve_all();
+	assert_int_equal(nconns, 2);		/* one per job */
+	conn_up(conns[0]);
+	conn_up(conns[1]);
+	c = conns[0];
+	conn_finish(c, 421, "4.7.0", "too many messages, slow down");
+	assert_int_equal(d->cwnd, 4);		/* applied from the loop */
+	turn();
+	assert_int_equal(d->cwnd, 2);
+	assert_int_equal(d->gap_ms, 1000);
+	assert_true(throttle_active(d));
+
+	/* Another throttling reply halfway through a calm spell: the
+	 * spell starts again. */
+	advance(calm / 2);
+	conn_finish(conns[1], 421, "4.7.0", "slow down");
+	turn();
+	assert_int_equal(d->cwnd, 1);
+	assert_int_equal(d->gap_ms, 2000);
+	advance(calm - 1);
+	assert_int_equal(d->gap_ms, 2000);
+	advance(1);
+	assert_int_equal(d->cwnd, 2);
+	assert_int_equal(d->gap_ms, 1000);
+	/* One step per calm spell until the limits are whole again. */
+	for (int i = 0; i < 4; i++) {
+		advance(calm);
+		assert_int_equal(d->gap_ms, gaps[i]);
+	}
+	assert_int_equal(d->cwnd, 4);
+	assert_false(throttle_active(d));
+	assert_false(timer_armed(&d->recover));
+	cfg.relay.connections = 1;
+	pol_gen++;
+	drain();
+}
+
+/* Outcomes. */
+
+static void
+test_outcomes(void **state)
+{
+	const char *const r[] = { "ok@x.test", "later@x.test",
+	    "gone@x.test" };
+	struct qmsg *m = msg("app", 3, r, now_s());
+	struct audit_event *ev;
+	struct mta *c;
+	struct job *j;
+
+	queue_add(m);
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	j = c->job;
+	assert_int_equal(j->nrcpt, 3);
+	j->res[0].code = 250;
+	j->res[1].code = 451;
+	gw_strlcpy(j->res[1].status, "4.3.0", sizeof(j->res[1].status));
+	j->res[2].code = 550;
+	gw_strlcpy(j->res[2].status, "5.1.1", sizeof(j->res[2].status));
+	for (int i = 0; i < 3; i++)
+		j->res[i].text = xstrdup(i == 2 ? "no such user" : "x");
+	c->job = NULL;
+	dest_job_done(j);
+	dest_conn_ready(c->d, c);
+
+	/* Posted, not applied: nothing moved yet. */
+	assert_int_equal(m->rcpt[0].state, QR_ACTIVE);
+	assert_int_equal(nops, 0);
+	turn();
+	assert_int_equal(m->rcpt[0].state, QR_DONE);
+	assert_int_equal(m->rcpt[1].state, QR_WAITING);
+	assert_int_equal(m->rcpt[2].state, QR_DONE);
+	assert_int_equal(m->npending, 1);
+	assert_int_equal(m->rcpt[1].attempts, 1);
+	assert_int_equal(m->rcpt[1].next_attempt, now_s() + 60);
+	assert_string_equal(m->rcpt[1].last_reply, "451 4.3.0 x");
+	assert_int_equal(gm.delivered_total, 1);
+	assert_int_equal(gm.deferred_total, 1);
+	assert_int_equal(gm.bounced_total, 1);
+	assert_int_equal(nsuppressed, 1);		/* a hard bounce */
+	assert_int_equal(npause, 2);			/* final ones */
+
+	/* One op: the events, two recipients gone, one updated, a DSN. */
+	assert_int_equal(nops, 1);
+	assert_int_equal(events("delivered", "ok@x.test", NULL), 1);
+	assert_int_equal(events("deferred", "later@x.test", NULL), 1);
+	assert_int_equal(events("bounced", "gone@x.test", &ev), 1);
+	assert_string_equal(ev->bounce_class, "hard");
+	assert_int_equal(ops[0]->ndel_rcpt, 2);
+	assert_int_equal(ops[0]->nupd, 1);
+	assert_int_equal(ops[0]->del_msg, 0);
+	assert_non_null(ops[0]->insert);
+	assert_true(ops[0]->insert->flags & QMSG_DSN);
+	assert_string_equal(ops[0]->insert->rcpt[0].addr, "app@example.com");
+	assert_int_equal(events("dsn", NULL, NULL), 1);
+	drain();
+}
+
+static void
+test_expiry(void **state)
+{
+	struct qmsg *m = add1("app", "slow@x.test");
+	struct audit_event *ev;
+	char qid[QID_LEN + 1];
+
+	memcpy(qid, m->qid, sizeof(qid));
+	m->received_us -= cfg.queue.lifetime_ms * 1000;	/* old now */
+	resolve_all();
+	conn_up(conns[0]);
+	conn_finish(conns[0], 451, "4.2.2", "mailbox full");
+	turn();
+	assert_null(queue_find(qid));		/* forgotten */
+	assert_int_equal(gm.expired_total, 1);
+	assert_int_equal(events("deferred", "slow@x.test", NULL), 1);
+	assert_int_equal(events("expired", "slow@x.test", &ev), 1);
+	assert_string_equal(ev->bounce_class, "expired");
+	assert_non_null(ops[0]->insert);			/* the DSN */
+	assert_non_null(strstr(ops[0]->insert->body,
+	    "delivery time expired"));
+	drain();
+}
+
+static void
+test_untried_go_back(void **state)
+{
+	struct qmsg *m = add1("app", "a@x.test");
+	struct dest *d = smarthost();
+
+	resolve_all();
+	conn_up(conns[0]);
+	conn_finish(conns[0], 0, "", "");	/* 452 to the 101st, say */
+	assert_int_equal(m->rcpt[0].state, QR_ACTIVE);
+	turn();
+	/* Ready again, and the idle connection takes it at once. */
+	assert_int_equal(m->rcpt[0].state, QR_ACTIVE);
+	assert_non_null(conns[0]->job);
+	assert_int_equal(d->njobs, 0);
+	assert_int_equal(nops, 1);
+	assert_int_equal(ops[0]->ndel_rcpt, 0);
+	assert_null(ops[0]->events);
+	drain();
+}
+
+static struct rule refuse_rule = {
+	.id = 3, .to_domain = "blocked.test", .size_over = -1,
+	.size_under = -1, .action = RULE_REJECT, .prio = -1, .tls = -1,
+	.reply = "550 5.7.1 not there",
+};
+
+static void
+test_rule_refusal_applied_from_the_loop(void **state)
+{
+	const char *const r[] = { "a@blocked.test", "b@fine.test" };
+	struct qmsg *m = msg("app", 2, r, now_s());
+	struct audit_event *ev;
+
+	/* Queued without a session's decision (as a DSN, or mail loaded
+	 * at start-up): the queue tries the rules. */
+	set_rules(&refuse_rule, 1);
+	queue_add(m);
+	assert_int_equal(nlogged[0], 1);		/* "routed" */
+	/* Refused while queue_add() still walked the recipients: that
+	 * waits for the loop. */
+	assert_int_equal(m->rcpt[0].state, QR_ACTIVE);
+	assert_int_equal(m->rcpt[1].state, QR_READY);
+	assert_int_equal(nops, 0);
+	turn();
+	assert_int_equal(m->rcpt[0].state, QR_DONE);
+	assert_int_equal(events("bounced", "a@blocked.test", &ev), 1);
+	assert_string_equal(ev->remote_host, "routing rule");
+	assert_int_equal(ev->reply_code, 550);
+	assert_string_equal(ev->reply_status, "5.7.1");
+	assert_string_equal(ev->reply_text, "not there");
+	assert_non_null(ops[0]->insert);		/* a DSN */
+	set_rules(NULL, 0);
+	drain();
+}
+
+/* The routing decision. */
+
+static struct rule big_rule = {
+	.id = 9, .size_over = 1000, .size_under = -1, .action = RULE_ROUTE,
+	.prio = PRIO_BULK, .tls = -1,
+};
+
+/*
+ * While the store cannot record outcomes no delivery starts, not even
+ * on a connection already open; the resume callback starts them all.
+ */
+static void
+test_no_delivery_while_the_store_is_blocked(void **state)
+{
+	struct mta *c;
+
+	assert_non_null(store_resume_fn);
+	add1("app", "a@t.test");
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	assert_non_null(c->job);
+	conn_finish(c, 250, "2.0.0", "ok");
+	fake_store_blocked = 1;
+	add1("app", "b@t.test");
+	add1("app", "c@t.test");
+	turn();
+	resolve_all();
+	assert_null(c->job);
+	assert_int_equal(smarthost()->njobs, 2);
+	fake_store_blocked = 0;
+	store_resume_fn();
+	assert_non_null(c->job);
+	drain();
+}
+
+static void
+test_decision_made_once_and_carried(void **state)
+{
+	const char *const r[] = { "a@x.test" };
+	struct qmsg *m = msg("app", 1, r, now_s());
+	struct rule_msg rm = { "app", "app@example.com", "a@x.test", 100,
+	    BODY, strlen(BODY) };
+	const struct rule *ru;
+
+	set_rules(&big_rule, 1);
+	/* At the end of DATA the client's message is small ... */
+	ru = routing_decide(&rm, &m->rcpt[0].route);
+	assert_null(ru);
+	assert_int_equal(m->rcpt[0].route.gen, pol_gen);
+	assert_int_equal(m->rcpt[0].route.rule, -1);
+	/* ... and stays decided so in the queue, whatever size it has
+	 * there: no rule is tried again, none logged. */
+	m->size = 5000;
+	queue_add(m);
+	assert_int_equal(nlogged[0], 0);
+	resolve_all();
+	conn_up(conns[0]);
+	assert_int_equal(prios[0], PRIO_TRANSACTIONAL);
+	conn_finish(conns[0], 451, "4.3.0", "later");
+	turn();
+	/* A new policy: decided again at the next attempt, from the
+	 * queued message. */
+	set_rules(&big_rule, 1);
+	advance(60 * 1000);
+	assert_int_equal(nlogged[0], 1);		/* "routed" */
+	assert_int_equal(m->rcpt[0].route.rule, 0);
+	assert_int_equal(prios[1], PRIO_BULK);
+	set_rules(NULL, 0);
+	drain();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_states_and_counters),
+		cmocka_unit_test(test_hold_and_release),
+		cmocka_unit_test(test_impossible_move_is_fatal),
+		cmocka_unit_test(test_bulk_every_fifth),
+		cmocka_unit_test(test_pacing_per_minute),
+		cmocka_unit_test(test_backoff_and_recovery),
+		cmocka_unit_test(test_outcomes),
+		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_untried_go_back),
+		cmocka_unit_test(test_rule_refusal_applied_from_the_loop),
+		cmocka_unit_test(test_decision_made_once_and_carried),
+		cmocka_unit_test(test_no_delivery_while_the_store_is_blocked),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
