@@ -140,6 +140,8 @@ static const struct opt opts[] = {
 	    "100", 1, 1000000, 0, 0, 0, LIVE },
 	{ "limits.auth_failures", O_INT, OFF(limits.auth_failures), "10", 1,
 	    1000000, 0, 0, 0, LIVE },
+	{ "limits.auth_failures_ip", O_INT, OFF(limits.auth_failures_ip), "30",
+	    1, 1000000, 0, 0, 0, LIVE },
 	{ "limits.auth_window", O_MS, OFF(limits.auth_window_ms), "10m", 1000,
 	    86400000, 0, 0, 0, LIVE },
 	{ "limits.auth_block", O_MS, OFF(limits.auth_block_ms), "10m", 1000,

@@ -98,7 +98,8 @@ struct gw_config {
 		int64_t	 data_timeout_ms;
 		int	 connections;
 		int	 connections_per_ip;
-		int	 auth_failures;
+		int	 auth_failures;	/* per address and user name */
+		int	 auth_failures_ip;	/* per address, any names */
 		int64_t	 auth_window_ms;
 		int64_t	 auth_block_ms;
 		int64_t	 auth_fail_delay_ms;

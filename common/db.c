@@ -213,6 +213,8 @@ static const char *const queue_migrations[] = {
 	"  tls_note TEXT,"
 	"  rcpts    TEXT"			/* one address a line */
 	");",
+	/* 6: the user name a failed login tried, as log.db's event has it */
+	"ALTER TABLE outbox ADD COLUMN username TEXT;",
 };
 
 static const char *const log_migrations[] = {
@@ -269,6 +271,9 @@ static const char *const log_migrations[] = {
 	"ALTER TABLE event ADD COLUMN tls_policy TEXT;"
 	"ALTER TABLE event ADD COLUMN tls_verified INTEGER;"
 	"ALTER TABLE event ADD COLUMN tls_note TEXT;",
+	/* 6: the user name a failed login tried (auth events), which may
+	 * name no subaccount */
+	"ALTER TABLE event ADD COLUMN username TEXT;",
 };
 
 static const struct {

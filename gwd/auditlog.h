@@ -18,10 +18,10 @@
 #define AUDIT_COLUMNS	"ts, qid, action, subaccount, client_ip, sender, " \
 	"recipient, message_id, subject, from_addr, size, tls, remote_host, " \
 	"remote_ip, reply_code, reply_status, reply_text, duration_ms, " \
-	"detail, class, tls_policy, tls_verified, tls_note"
+	"detail, class, tls_policy, tls_verified, tls_note, username"
 #define AUDIT_PARAMS	"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " \
-	"?, ?, ?, ?, ?, ?, ?"
-#define AUDIT_NCOLUMNS	23
+	"?, ?, ?, ?, ?, ?, ?, ?"
+#define AUDIT_NCOLUMNS	24
 
 struct auditlog {
 	sqlite3		*db;

@@ -9,7 +9,8 @@
  * (IP pools: addresses, connections, outcomes), `subaccounts` (one line
  * each: "sub NAME enabled=0|1 quota_hour=N used_hour=N quota_day=N
  * used_day=N paused=0|1 [reason=TEXT]"; quota 0: none), `suppression
- * delete`, `subaccount resume` (gwctl).  Peers are checked with
+ * delete`, `subaccount resume`, `auth blocks`, `auth unblock` (gwctl;
+ * the last two are authguard.c's).  Peers are checked with
  * SO_PEERCRED and SO_PEERGROUPS: root and gwd's own user manage (every
  * command); the members of the socket's group observe (the commands the
  * table marks: nothing that changes gwd's state); anyone else, and an
@@ -89,6 +90,7 @@
 #include "queue.h"
 #include "quota.h"
 #include "retention.h"
+#include "session.h"
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
@@ -168,6 +170,22 @@ snapshot(struct stat_row **rows)
 	    gm.messages_rejected_total);
 	ROW("auth_failures_total", "gw_auth_failures_total", "counter",
 	    "Failed SMTP AUTH attempts.", gm.auth_failures_total);
+	ROW("auth_checks_total", "gw_auth_checks_total", "counter",
+	    "Passwords checked with scrypt (not from the login cache).",
+	    gm.auth_checks_total);
+	ROW("auth_busy_total", "gw_auth_busy_total", "counter",
+	    "Logins refused with 454 4.7.0: the check queue was full.",
+	    gm.auth_busy_total);
+	ROW("auth_queue", "gw_auth_queue", "gauge",
+	    "Password checks queued or running.", auth_queue_depth());
+	ROW("auth_waiting", "gw_auth_waiting", "gauge",
+	    "Logins waiting while attempts under way could reach "
+	    "limits.auth_failures.", auth_waiting());
+	ROW("memory_bytes", "gw_smtp_memory_bytes", "gauge",
+	    "Memory held for inbound mail (limits.memory).", sessions_memory());
+	ROW("memory_closed_total", "gw_smtp_memory_closed_total", "counter",
+	    "Sessions closed with 421 4.3.1 at limits.memory.",
+	    gm.memory_closed_total);
 	ROW("delivered_total", "gw_deliveries_total{result=\"delivered\"}",
 	    "counter", "Recipient delivery attempts by result.",
 	    gm.delivered_total);
@@ -476,6 +494,7 @@ static const struct ctl_cmd {
 	{ "queue", 1, NULL, take_queue, "list show" },
 	{ "suppression", 1, NULL, take_suppression, NULL },
 	{ "subaccount", 1, NULL, take_subaccount, NULL },
+	{ "auth", 1, authguard_control, NULL, "blocks" },
 };
 
 /* Send out as the whole answer, then close. */

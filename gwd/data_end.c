@@ -33,8 +33,7 @@
 static void
 quota_release(const struct qmsg *m)
 {
-	if (m->sender[0] != '\0')
-		window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
+	window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
 }
 
 static void
@@ -43,6 +42,8 @@ committed(struct store_op *op)
 	struct session *s = op->arg;
 	struct qmsg *m = op->insert;
 
+	/* The queue keeps (or drops) the body by its own measure now. */
+	session_memory -= m->bodylen;
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
 		quota_release(m);
@@ -120,6 +121,7 @@ signed_msg(struct sign_job *j)
 
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
+		session_memory -= m->bodylen;
 		quota_release(m);
 		ev = audit_new("rejected", m->qid);
 		ev->sender = xstrdup(m->sender);
@@ -147,6 +149,7 @@ signed_msg(struct sign_job *j)
 	free(m->body);
 	m->body = body;
 	m->bodylen += buf_len(&j->sigs);
+	session_memory += buf_len(&j->sigs);
 	m->size = m->bodylen;
 	gm.dkim_signed_total++;
 	ev = store_op_event(op, "signed", m->qid);
@@ -273,8 +276,7 @@ stage_quota(struct incoming *in)
 	const struct subaccount *sa;
 	const char *r;
 
-	if (in->t->mail.path.len == 0 ||
-	    (sa = session_account(in->s)) == NULL)
+	if ((sa = session_account(in->s)) == NULL)
 		return V_CONTINUE;
 	r = quota_check(sa, in->now, in->rbuf, sizeof(in->rbuf));
 	return r ? refuse_with(in, r, NULL, BC_THROTTLED) : V_CONTINUE;
@@ -535,10 +537,11 @@ data_end(struct session *s)
 	}
 	free(in.route);
 	op = data_end_event(&in, m, tlsdesc);
+	/* Held until committed (or refused): counted with the sessions'. */
+	session_memory += m->bodylen;
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
-	if (m->sender[0] != '\0')
-		window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
+	window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);

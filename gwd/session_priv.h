@@ -60,7 +60,6 @@ struct tx {
 	int			 nrcpt;
 	struct buf		 data;
 	struct data_parser	 dp;
-	size_t			 accounted;	/* bytes in inflight_bytes */
 };
 
 struct session {
@@ -85,12 +84,17 @@ struct session {
 	struct auth_req		*authreq;
 	struct store_op		*op;		/* commit in flight */
 	int			 close_after_delay;
+	size_t			 mem;		/* counted in session_memory */
 	struct tx		 tx;
 	struct session		*prev, *next;
 };
 
-/* DATA being received by every session, against limits.memory. */
-extern uint64_t	 inflight_bytes;
+/*
+ * Memory held for inbound mail, against limits.memory: every session's
+ * buffers (the message so far, input, replies not yet sent) and the
+ * messages between the end of DATA and their commit.
+ */
+extern uint64_t	 session_memory;
 
 /* session.c */
 void		 sessions_init(void);
@@ -107,6 +111,7 @@ void		 session_resume(struct session *);
 int		 session_bad_command(struct session *, const char *r);
 void		 session_arm(struct session *, int64_t ms);
 void		 session_tx_reset(struct session *);
+void		 session_mem_update(struct session *);
 const struct subaccount *session_account(struct session *);
 const struct rule *session_rule(struct session *, const char *rcpt,
 		    int64_t size, const char *msg, size_t len);

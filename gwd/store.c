@@ -126,6 +126,7 @@ audit_free(struct audit_event *ev)
 	free(ev->from_addr);
 	free(ev->tls);
 	free(ev->tls_note);
+	free(ev->username);
 	free(ev->remote_host);
 	free(ev->remote_ip);
 	free(ev->reply_status);

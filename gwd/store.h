@@ -33,6 +33,7 @@ struct audit_event {
 	const char	*tls_policy;	/* static string, or NULL */
 	int		 tls_verified;	/* 1, 0; -1 = none (no TLS) */
 	char		*tls_note;	/* why not verified, or no TLS */
+	char		*username;	/* auth: the name a client tried */
 	char		*remote_host;
 	char		*remote_ip;
 	int		 reply_code;	/* 0 = none */

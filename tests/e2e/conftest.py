@@ -482,8 +482,12 @@ def smarthost(sink):
 # A raw SMTP client for hostile conversations.
 
 class Raw:
-    def __init__(self, port, host="127.0.0.1", implicit=False, timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", implicit=False, timeout=10,
+                 source=None):
+        # source: the client's address (127.0.0.x: many clients on loopback)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         if implicit:
             self.sock = client_tls_context().wrap_socket(self.sock)
         self.buf = b""

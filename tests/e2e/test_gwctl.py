@@ -259,6 +259,19 @@ def test_allow_deny_ip(gw):
     assert gw.run("subaccount", "allow-ip", "acme").returncode == 64
 
 
+def test_allow_ip_says_when_host_bits_are_dropped(gw):
+    """10.1.2.3/8 is stored as 10.0.0.0/8: said, not done silently."""
+    gw.ok("subaccount", "add", "acme", "--domain", "acme.com")
+    r = gw.run("subaccount", "allow-ip", "acme", "10.1.2.3/8",
+               "2001:db8::1/32", "192.0.2.0/24", "198.51.100.7")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        "gwctl: 10.1.2.3/8 has host bits set: taken as 10.0.0.0/8",
+        "gwctl: 2001:db8::1/32 has host bits set: taken as 2001:db8::/32"]
+    assert sorted(c for (c,) in gw.q("SELECT cidr FROM subaccount_ip")) == [
+        "10.0.0.0/8", "192.0.2.0/24", "198.51.100.7", "2001:db8::/32"]
+
+
 def test_domains(gw):
     gw.ok("subaccount", "add", "acme", "--domain", "acme.com")
     gw.ok("subaccount", "domain-add", "acme", "Mail.Acme.COM.", "acme.org")
@@ -337,10 +350,10 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 5), ("queue.db", 5),
-                                             ("log.db", 5))]
+                                for f, v in (("gw.db", 5), ("queue.db", 6),
+                                             ("log.db", 6))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (5,)
+        assert db.execute("PRAGMA user_version").fetchone() == (6,)
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert {"event", "event_rcpt", "event_fts"} <= names
     assert gw.ok("db", "init") == out          # idempotent
