@@ -12,11 +12,20 @@
 #   make bench-priority  bench/priority: transactional mail under a bulk
 #                        backlog, gwd against Postfix (not part of check)
 #   make bench-retention bench/retention: how fast gwd prunes log.db
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make bench-faults    bench/faults: kill -9, full disk, SIGTERM under
+#                        load; acked, delivered, lost, duplicated (root;
+#                        not part of check)
+#   make install         PREFIX=/usr/local DESTDIR= (BASHCOMPDIR=: where
+#                        the bash completion of the tools goes)
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+# bash-completion looks in $(PREFIX)/share/... through XDG_DATA_DIRS;
+# for PREFIX=/usr, its own directory (pkg-config's completionsdir).
+BASHCOMP_USR := $(or $(shell pkg-config --variable=completionsdir \
+                bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
+BASHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(BASHCOMP_USR),$(PREFIX)/share/bash-completion/completions)
 BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= /usr/bin/python3
@@ -58,7 +67,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # Drivers the e2e tests run (built with the programs, never installed).
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump
 
-.PHONY: bench-search bench-priority bench-retention all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-search bench-priority bench-retention bench-faults all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -179,16 +188,25 @@ bench-retention: all $(BUILD)/logfill
 bench-priority: all
 	$(PYTHON) bench/priority $(BENCH_ARGS)
 
+# bench/faults: issue 21's fault scenarios under load, each with its
+# count of acknowledged, delivered, lost and duplicated messages
+# (BENCH_ARGS="--scenarios sigterm" for one).
+bench-faults: all
+	$(PYTHON) bench/faults $(BENCH_ARGS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples \
+	  $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/gwd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILD)/gwsearch $(BUILD)/gwtop $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
+	for p in gwctl gwsearch gwtop; do \
+	  install -m 0644 completion/gw.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; done
 
 clean:
 	rm -rf build build-san build-fuzz

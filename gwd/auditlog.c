@@ -4,6 +4,7 @@
  * Only events with something worth searching (addresses, subject,
  * Message-ID, the remote reply) get a full-text row; retention.c
  * relies on exactly this rule when it removes rows from the index.
+ * Events come with the id the outbox gave them (outbox.h).
  * Exposure: none; writes events gwd made (untrusted text in them is data
  * for bound parameters), on the store thread's log.db connection.
  * Diagnostics: auditlog_open() dies (fatalx) when log.db's statements or
@@ -20,13 +21,13 @@ void
 auditlog_open(struct auditlog *a, sqlite3 *ldb)
 {
 	a->db = ldb;
-	a->ins_ev = db_prepare(ldb, "INSERT INTO event (ts, qid, action,"
-	    " subaccount, client_ip, sender, recipient, message_id, subject,"
-	    " from_addr, size, tls, remote_host, remote_ip, reply_code,"
-	    " reply_status, reply_text, duration_ms, detail, class,"
-	    " tls_policy, tls_verified, tls_note) VALUES"
-	    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-	    " ?, ?, ?)");
+	a->ins_ev = db_prepare(ldb, "INSERT INTO event (id, " AUDIT_COLUMNS
+	    ") VALUES (?, " AUDIT_PARAMS ")");
+	a->last_id = db_prepare(ldb, "SELECT max(ifnull((SELECT seq FROM "
+	    "sqlite_sequence WHERE name = 'event'), 0), ifnull((SELECT "
+	    "max(id) FROM event), 0))");
+	a->get = db_prepare(ldb, "SELECT ts = ?2 AND action = ?3 AND qid IS ?4"
+	    " FROM event WHERE id = ?1");
 	a->ins_fts = db_prepare(ldb, "INSERT INTO event_fts (rowid, sender,"
 	    " recipient, subject, message_id, from_addr, reply_text)"
 	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -45,7 +46,67 @@ auditlog_close(struct auditlog *a)
 	sqlite3_finalize(a->ins_ev);
 	sqlite3_finalize(a->ins_fts);
 	sqlite3_finalize(a->ins_rcpt);
-	a->ins_ev = a->ins_fts = a->ins_rcpt = NULL;
+	sqlite3_finalize(a->last_id);
+	sqlite3_finalize(a->get);
+	a->ins_ev = a->ins_fts = a->ins_rcpt = a->last_id = a->get = NULL;
+}
+
+/* One row of one integer from st (reset after), or -1. */
+static int64_t
+step_int(sqlite3_stmt *st)
+{
+	int64_t v = -1;
+
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return v;
+}
+
+int64_t
+auditlog_last_id(struct auditlog *a)
+{
+	return step_int(a->last_id);
+}
+
+int
+auditlog_has(struct auditlog *a, const struct audit_event *ev)
+{
+	sqlite3_bind_int64(a->get, 1, ev->id);
+	sqlite3_bind_int64(a->get, 2, ev->ts);
+	sqlite3_bind_text(a->get, 3, ev->action, -1, SQLITE_STATIC);
+	db_bind_text(a->get, 4, ev->qid);
+	return step_int(a->get) == 1;
+}
+
+void
+audit_bind(sqlite3_stmt *s, int i, const struct audit_event *ev)
+{
+	sqlite3_bind_int64(s, i, ev->ts);
+	db_bind_text(s, i + 1, ev->qid);
+	sqlite3_bind_text(s, i + 2, ev->action, -1, SQLITE_STATIC);
+	db_bind_text(s, i + 3, ev->subaccount);
+	db_bind_text(s, i + 4, ev->client_ip);
+	db_bind_text(s, i + 5, ev->sender);
+	db_bind_text(s, i + 6, ev->recipient);
+	db_bind_text(s, i + 7, ev->message_id);
+	db_bind_text(s, i + 8, ev->subject);
+	db_bind_text(s, i + 9, ev->from_addr);
+	db_bind_int_or_null(s, i + 10, ev->size, -1);
+	db_bind_text(s, i + 11, ev->tls);
+	db_bind_text(s, i + 12, ev->remote_host);
+	db_bind_text(s, i + 13, ev->remote_ip);
+	db_bind_int_or_null(s, i + 14, ev->reply_code, 0);
+	db_bind_text(s, i + 15, ev->reply_status);
+	db_bind_text(s, i + 16, ev->reply_text);
+	db_bind_int_or_null(s, i + 17, ev->duration_ms, -1);
+	db_bind_text(s, i + 18, ev->detail);
+	db_bind_text(s, i + 19, ev->bounce_class);
+	db_bind_text(s, i + 20, ev->tls_policy);
+	db_bind_int_or_null(s, i + 21, ev->tls_verified, -1);
+	db_bind_text(s, i + 22, ev->tls_note);
+	db_bind_text(s, i + 23, ev->username);
 }
 
 int
@@ -54,29 +115,8 @@ auditlog_write(struct auditlog *a, const struct audit_event *ev)
 	sqlite3_stmt *s = a->ins_ev;
 	int64_t id;
 
-	sqlite3_bind_int64(s, 1, ev->ts);
-	db_bind_text(s, 2, ev->qid);
-	sqlite3_bind_text(s, 3, ev->action, -1, SQLITE_STATIC);
-	db_bind_text(s, 4, ev->subaccount);
-	db_bind_text(s, 5, ev->client_ip);
-	db_bind_text(s, 6, ev->sender);
-	db_bind_text(s, 7, ev->recipient);
-	db_bind_text(s, 8, ev->message_id);
-	db_bind_text(s, 9, ev->subject);
-	db_bind_text(s, 10, ev->from_addr);
-	db_bind_int_or_null(s, 11, ev->size, -1);
-	db_bind_text(s, 12, ev->tls);
-	db_bind_text(s, 13, ev->remote_host);
-	db_bind_text(s, 14, ev->remote_ip);
-	db_bind_int_or_null(s, 15, ev->reply_code, 0);
-	db_bind_text(s, 16, ev->reply_status);
-	db_bind_text(s, 17, ev->reply_text);
-	db_bind_int_or_null(s, 18, ev->duration_ms, -1);
-	db_bind_text(s, 19, ev->detail);
-	db_bind_text(s, 20, ev->bounce_class);
-	db_bind_text(s, 21, ev->tls_policy);
-	db_bind_int_or_null(s, 22, ev->tls_verified, -1);
-	db_bind_text(s, 23, ev->tls_note);
+	db_bind_int_or_null(s, 1, ev->id, 0);
+	audit_bind(s, 2, ev);
 	if (db_step_done(s) == -1)
 		return -1;
 	id = sqlite3_last_insert_rowid(a->db);

@@ -13,19 +13,42 @@
 
 #include "store.h"
 
+/* The columns of an event, as log.db's event table and queue.db's
+ * outbox both have them, in audit_bind()'s order. */
+#define AUDIT_COLUMNS	"ts, qid, action, subaccount, client_ip, sender, " \
+	"recipient, message_id, subject, from_addr, size, tls, remote_host, " \
+	"remote_ip, reply_code, reply_status, reply_text, duration_ms, " \
+	"detail, class, tls_policy, tls_verified, tls_note, username"
+#define AUDIT_PARAMS	"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " \
+	"?, ?, ?, ?, ?, ?, ?, ?"
+#define AUDIT_NCOLUMNS	24
+
 struct auditlog {
 	sqlite3		*db;
 	sqlite3_stmt	*ins_ev;
 	sqlite3_stmt	*ins_fts;
 	sqlite3_stmt	*ins_rcpt;
+	sqlite3_stmt	*last_id, *get;
 };
 
 /* Prepare the statements on ldb and set the index's merge policy (fatal
  * if the schema is not there). */
 void	auditlog_open(struct auditlog *, sqlite3 *ldb);
 void	auditlog_close(struct auditlog *);
-/* Write one event: 0, or -1 (sqlite3_errmsg(ldb) says why). */
+/*
+ * Write one event: 0, or -1 (sqlite3_errmsg(ldb) says why).  An event
+ * with an id (ev->id, given by the outbox) keeps it; without one,
+ * log.db gives the next.
+ */
 int	auditlog_write(struct auditlog *, const struct audit_event *);
+/* The highest id log.db has ever given or taken (ids are never used
+ * twice, even after pruning), 0 when none, or -1. */
+int64_t	auditlog_last_id(struct auditlog *);
+/* Is the row with ev->id this event (the same time, action and queue
+ * id)?  1 or 0. */
+int	auditlog_has(struct auditlog *, const struct audit_event *);
+/* Bind ev's AUDIT_COLUMNS to parameters first.. of st, in order. */
+void	audit_bind(sqlite3_stmt *st, int first, const struct audit_event *);
 
 /*
  * Keep the full-text index quick: merge its segments, at most `pages`

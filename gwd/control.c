@@ -9,8 +9,13 @@
  * (IP pools: addresses, connections, outcomes), `subaccounts` (one line
  * each: "sub NAME enabled=0|1 quota_hour=N used_hour=N quota_day=N
  * used_day=N paused=0|1 [reason=TEXT]"; quota 0: none), `suppression
- * delete`, `subaccount resume` (gwctl).  Peers are checked with
- * SO_PEERCRED: root, gwd's own user or its group.  The metrics listener
+ * delete`, `subaccount resume`, `auth blocks`, `auth unblock` (gwctl;
+ * the last two are authguard.c's).  Peers are checked with
+ * SO_PEERCRED and SO_PEERGROUPS: root and gwd's own user manage (every
+ * command); the members of the socket's group observe (the commands the
+ * table marks: nothing that changes gwd's state); anyone else, and an
+ * observer asking for a change, gets one line "error permission denied:
+ * ..." naming the rule, and the connection closes.  The metrics listener
  * speaks just enough HTTP/1.0 for Prometheus and health checks: GET
  * /metrics, GET /health; it has no authentication, so it holds at most
  * metrics.connections clients, each for at most metrics.idle_timeout,
@@ -48,7 +53,7 @@
  * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
  * Control bytes in values are sent as '?' (TAB as it is).
  * Exposure: parses the control protocol from root or gwd's own user or
- * group (SO_PEERCRED), and HTTP request lines from anyone who reaches
+ * group (SO_PEERCRED, SO_PEERGROUPS), and HTTP request lines from anyone who reaches
  * metrics.listen (capped in number and time); both read one line of less
  * than CTL_REQ_MAX bytes and nothing after it, and answer with gwd's own
  * figures.
@@ -59,10 +64,10 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,6 +90,7 @@
 #include "queue.h"
 #include "quota.h"
 #include "retention.h"
+#include "session.h"
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
@@ -95,6 +101,8 @@
 
 struct gw_metrics gm;
 
+enum ctl_role { CTL_MANAGE, CTL_OBSERVE, CTL_REFUSED };
+
 struct ctl_listener {
 	int		 fd;
 	int		 http;
@@ -102,11 +110,19 @@ struct ctl_listener {
 	struct ev_timer	 resume;	/* after EMFILE: accept again */
 	uint64_t	 refused;	/* since the last warning */
 	int64_t		 warned;	/* loop_now() of that warning */
+	enum ctl_role	 role;		/* of the conns it is the arg of */
 };
 
 static struct ctl_listener	 ctl = { .fd = -1, .http = 0 };
 static struct ctl_listener	 http = { .fd = -1, .http = 1 };
+/* No sockets of their own: a control conn's arg says the peer's role. */
+static struct ctl_listener	 ctl_observer = { .fd = -1,
+				    .role = CTL_OBSERVE };
+static struct ctl_listener	 ctl_refused = { .fd = -1,
+				    .role = CTL_REFUSED };
 static char			*ctl_path;
+static gid_t			 ctl_gid;	/* the socket's group at bind */
+static char			 ctl_user[64], ctl_group[64];
 
 /* One snapshot of everything, as (name, help, type, value) rows. */
 struct stat_row {
@@ -154,6 +170,22 @@ snapshot(struct stat_row **rows)
 	    gm.messages_rejected_total);
 	ROW("auth_failures_total", "gw_auth_failures_total", "counter",
 	    "Failed SMTP AUTH attempts.", gm.auth_failures_total);
+	ROW("auth_checks_total", "gw_auth_checks_total", "counter",
+	    "Passwords checked with scrypt (not from the login cache).",
+	    gm.auth_checks_total);
+	ROW("auth_busy_total", "gw_auth_busy_total", "counter",
+	    "Logins refused with 454 4.7.0: the check queue was full.",
+	    gm.auth_busy_total);
+	ROW("auth_queue", "gw_auth_queue", "gauge",
+	    "Password checks queued or running.", auth_queue_depth());
+	ROW("auth_waiting", "gw_auth_waiting", "gauge",
+	    "Logins waiting while attempts under way could reach "
+	    "limits.auth_failures.", auth_waiting());
+	ROW("memory_bytes", "gw_smtp_memory_bytes", "gauge",
+	    "Memory held for inbound mail (limits.memory).", sessions_memory());
+	ROW("memory_closed_total", "gw_smtp_memory_closed_total", "counter",
+	    "Sessions closed with 421 4.3.1 at limits.memory.",
+	    gm.memory_closed_total);
 	ROW("delivered_total", "gw_deliveries_total{result=\"delivered\"}",
 	    "counter", "Recipient delivery attempts by result.",
 	    gm.delivered_total);
@@ -195,6 +227,12 @@ snapshot(struct stat_row **rows)
 	ROW("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds",
 	    "gauge", "Age of the oldest event in log.db.",
 	    oldest ? (now - oldest) / 1000000 : 0);
+	ROW("store_blocked", "gw_store_blocked", "gauge",
+	    "1 while queue.db refuses commits: changes wait, no delivery "
+	    "starts.", store_blocked());
+	ROW("store_commit_failures_total", "gw_store_commit_failures_total",
+	    "counter", "queue.db commits refused (full or failing disk).",
+	    store_commit_failures());
 #undef ROW
 	*rows = r;
 	return n;
@@ -388,24 +426,6 @@ write_pools(struct buf *out, const char *arg)
 	queue_pools_free(p, n);
 }
 
-/*
- * Is the state directory's file system nearly full?  Below
- * metrics.min_free bytes or 1% free, commits are about to fail (452 at
- * MAIL, 451 in DATA): a balancer should send mail elsewhere.
- */
-static int
-storage_full(void)
-{
-	struct statvfs sv;
-	uint64_t avail;
-
-	if (statvfs(gcfg->state_dir, &sv) == -1)
-		return 0;	/* the commits will say what is wrong */
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	return avail < (uint64_t)gcfg->metrics_min_free ||
-	    (uint64_t)sv.f_bavail * 100 < (uint64_t)sv.f_blocks;
-}
-
 /* Why gwd is not healthy, or NULL. */
 static const char *
 unhealthy(void)
@@ -414,7 +434,8 @@ unhealthy(void)
 		return "shutting down";
 	if (!gm.ready)
 		return "starting";
-	if (storage_full())
+	/* Commits are about to fail, or fail: send mail elsewhere. */
+	if (store_space_short(0) || store_blocked())
 		return "storage full";
 	return NULL;
 }
@@ -453,6 +474,9 @@ take_subaccount(struct conn *c, const char *line, const char *args)
  * The commands: each either writes its whole answer at once (answer),
  * or takes the connection and answers it itself, later if it must wait
  * for a commit (take).  args: whether words may follow the name.
+ * observe: what the members of the socket's group may ask: NULL
+ * nothing, "" the command, else the first words it may be followed by
+ * (space-separated); root and gwd's user may ask everything.
  */
 static const struct ctl_cmd {
 	const char	*name;
@@ -460,15 +484,17 @@ static const struct ctl_cmd {
 	void		(*answer)(struct buf *out, const char *args);
 	void		(*take)(struct conn *, const char *line,
 			    const char *args);
+	const char	*observe;
 } ctl_cmds[] = {
-	{ "stats", 0, write_stats_cmd, NULL },
-	{ "destinations", 1, write_destinations, NULL },
-	{ "pools", 0, write_pools, NULL },
-	{ "subaccounts", 0, write_subs, NULL },
-	{ "ping", 0, write_pong, NULL },
-	{ "queue", 1, NULL, take_queue },
-	{ "suppression", 1, NULL, take_suppression },
-	{ "subaccount", 1, NULL, take_subaccount },
+	{ "stats", 0, write_stats_cmd, NULL, "" },
+	{ "destinations", 1, write_destinations, NULL, "" },
+	{ "pools", 0, write_pools, NULL, "" },
+	{ "subaccounts", 0, write_subs, NULL, "" },
+	{ "ping", 0, write_pong, NULL, "" },
+	{ "queue", 1, NULL, take_queue, "list show" },
+	{ "suppression", 1, NULL, take_suppression, NULL },
+	{ "subaccount", 1, NULL, take_subaccount, NULL },
+	{ "auth", 1, authguard_control, NULL, "blocks" },
 };
 
 /* Send out as the whole answer, then close. */
@@ -499,14 +525,69 @@ answer_error(struct conn *c, const char *what, const char *word, size_t n,
 	answer_buf(c, &out);
 }
 
+/* Does the table let an observer ask cmd with these args? */
+static int
+ctl_observable(const struct ctl_cmd *cmd, const char *args)
+{
+	const char *p = cmd->observe;
+	size_t n = strcspn(args, " "), w;
+
+	if (p == NULL || *p == '\0')
+		return p != NULL;
+	for (; *p; p += w, p += strspn(p, " ")) {
+		w = strcspn(p, " ");
+		if (w == n && memcmp(p, args, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The permission refusal for a peer of this role: one line, closed. */
+static void
+answer_denied(struct conn *c, enum ctl_role role)
+{
+	struct buf out;
+
+	buf_init(&out, 0);
+	if (role == CTL_REFUSED)
+		buf_printf(&out, "error permission denied: the control socket "
+		    "admits root and user %s (to manage) and members of group "
+		    "%s (to observe), see gwd.conf(5)\n", ctl_user, ctl_group);
+	else {
+		buf_printf(&out, "error permission denied: only root and user "
+		    "%s may change gwd's state; members of group %s observe (",
+		    ctl_user, ctl_group);
+		for (size_t i = 0, k = 0; i < nitems(ctl_cmds); i++) {
+			const char *p = ctl_cmds[i].observe;
+			size_t w;
+
+			if (p != NULL && *p == '\0')
+				buf_printf(&out, "%s%s", k++ ? ", " : "",
+				    ctl_cmds[i].name);
+			for (; p && *p; p += w, p += strspn(p, " ")) {
+				w = strcspn(p, " ");
+				buf_printf(&out, "%s%s %.*s", k++ ? ", " : "",
+				    ctl_cmds[i].name, (int)w, p);
+			}
+		}
+		buf_puts(&out, ")\n");
+	}
+	answer_buf(c, &out);
+}
+
 static void
 answer_control(struct conn *c, const char *line)
 {
+	const struct ctl_listener *l = c->arg;
 	const struct ctl_cmd *cmd = NULL;
 	char err[128];
 	struct buf out;
 	size_t n;
 
+	if (l->role == CTL_REFUSED) {
+		answer_denied(c, l->role);
+		return;
+	}
 	if (ctl_version(&line, err, sizeof(err)) == -1) {
 		buf_init(&out, 0);
 		buf_printf(&out, "error %s\n", err);
@@ -522,6 +603,9 @@ answer_control(struct conn *c, const char *line)
 		answer_error(c, "unknown command", line, n, 1);
 	else if (line[n] != '\0' && !cmd->args)
 		answer_error(c, "no arguments to", line, n, 0);
+	else if (l->role == CTL_OBSERVE &&
+	    !ctl_observable(cmd, line[n] ? line + n + 1 : ""))
+		answer_denied(c, l->role);
 	else if (cmd->take)
 		cmd->take(c, line, line[n] ? line + n + 1 : "");
 	else {
@@ -774,20 +858,42 @@ http_accept(struct ctl_listener *l, int fd)
 	timer_add(&h->deadline, gcfg->metrics_idle_timeout_ms);
 }
 
-/* Root, gwd's own user, or its group may use the control socket. */
-static int
-ctl_peer_allowed(int fd)
+/* The socket file's group now (an admin may chgrp it), else at bind. */
+static gid_t
+ctl_socket_group(void)
 {
-	struct ucred uc = { .uid = (uid_t)-1 };
-	socklen_t ul = sizeof(uc);
+	struct stat st;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == -1 ||
-	    (uc.uid != 0 && uc.uid != geteuid() && uc.gid != getegid())) {
-		log_warnx("control: refused a connection from uid %d",
-		    (int)uc.uid);
-		return 0;
+	return ctl_path && stat(ctl_path, &st) == 0 ? st.st_gid : ctl_gid;
+}
+
+/*
+ * Root and gwd's own user manage; a peer whose group or supplementary
+ * groups (SO_PEERGROUPS: as they were at connect) hold the socket's
+ * group observes; anyone else is refused, and told so.
+ */
+static struct ctl_listener *
+ctl_peer(int fd)
+{
+	gid_t groups[256], g = ctl_socket_group();
+	struct ucred uc = { .uid = (uid_t)-1 };
+	socklen_t ul = sizeof(uc), gl = sizeof(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == -1) {
+		log_warn("control: SO_PEERCRED");
+		return &ctl_refused;
 	}
-	return 1;
+	if (uc.uid == 0 || uc.uid == geteuid())
+		return &ctl;
+	if (uc.gid == g)
+		return &ctl_observer;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) == 0)
+		for (size_t i = 0; i < gl / sizeof(gid_t); i++)
+			if (groups[i] == g)
+				return &ctl_observer;
+	log_warnx("control: refused uid %d: not root, not user %s, not in "
+	    "group %s", (int)uc.uid, ctl_user, ctl_group);
+	return &ctl_refused;
 }
 
 /* Out of descriptors: the pending connection stays in the backlog and
@@ -816,14 +922,28 @@ accept_cb(struct ev_io *io, int revents)
 		}
 		if (l->http)
 			http_accept(l, fd);
-		else if (!ctl_peer_allowed(fd) || (c = conn_new(fd, &ctl_ops,
-		    l, REQ_MAX, CTL_OUT_MAX)) == NULL)
+		else if ((c = conn_new(fd, &ctl_ops, ctl_peer(fd), REQ_MAX,
+		    CTL_OUT_MAX)) == NULL)
 			close(fd);
 	}
 	if (errno == EMFILE || errno == ENFILE) {
 		io_set(&l->io, 0);
 		timer_add(&l->resume, 1000);
 	}
+}
+
+/* Names for the refusals, looked up once (no NSS on the loop later). */
+static void
+ctl_names(const char *user, gid_t gid)
+{
+	struct group *gr;
+
+	ctl_gid = gid;
+	snprintf(ctl_user, sizeof(ctl_user), "%s", user ? user : "root");
+	if ((gr = getgrgid(gid)) != NULL)
+		snprintf(ctl_group, sizeof(ctl_group), "%s", gr->gr_name);
+	else
+		snprintf(ctl_group, sizeof(ctl_group), "%d", (int)gid);
 }
 
 static int
@@ -882,6 +1002,8 @@ bind_control(char *err, size_t errsz)
 		log_warn("chown %s", sun.sun_path);
 	if (chmod(sun.sun_path, 0660) == -1)
 		log_warn("chmod %s", sun.sun_path);
+	ctl_names(uid != (uid_t)-1 ? gcfg->user : NULL, uid != (uid_t)-1 ?
+	    gid : getegid());
 	ctl.fd = fd;
 	ctl_path = xstrdup(sun.sun_path);
 	return 0;

@@ -23,6 +23,7 @@
 #include "queue_int.h"
 #include "route.h"
 #include "schedule.h"
+#include "store.h"
 #include "util.h"
 
 #define ROUTE_TTL_MS	MS_PER_MIN
@@ -198,7 +199,7 @@ dest_take(struct dest *d)
 {
 	int64_t now = loop_now(), wait;
 
-	if (d->njobs == 0)
+	if (d->njobs == 0 || !store_deliveries_allowed())
 		return NULL;
 	if ((wait = throttle_wait(d, now)) > 0) {
 		timer_add(&d->pace, wait);
@@ -275,6 +276,8 @@ dest_kick(struct dest *d)
 	struct mta *m;
 	struct job *j;
 
+	if (!store_deliveries_allowed())
+		return;		/* dest_resume_all() comes back */
 	while ((m = d->idle) != NULL && (j = dest_take(d)) != NULL) {
 		d->idle = mta_next_idle(m);
 		mta_set_idle(m, NULL);
@@ -592,6 +595,30 @@ void
 dest_foreach(int (*fn)(const char *, void *, void *), void *arg)
 {
 	hmap_foreach(&dests, fn, arg);
+}
+
+static int
+collect_waiting(const char *key, void *v, void *arg)
+{
+	struct dest *d = v, ***p = arg;
+
+	if (d->njobs > 0)
+		*(*p)++ = d;
+	return 0;
+}
+
+/* Deliveries may start again (store.c): every destination with work. */
+void
+dest_resume_all(void)
+{
+	struct dest **all = xcalloc(hmap_count(&dests) + 1, sizeof(*all));
+	struct dest **end = all;
+
+	/* Gathered first: a kick may add destinations to the map. */
+	hmap_foreach(&dests, collect_waiting, &end);
+	for (struct dest **d = all; d < end; d++)
+		dest_kick(*d);
+	free(all);
 }
 
 struct pool_count *

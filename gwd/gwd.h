@@ -1,7 +1,13 @@
 /*
- * gwd.h - what gwd's modules share: the configuration (read-only after
- * start), the TLS contexts, and the queued message and recipient as the
- * main thread holds them.
+ * gwd.h - what gwd's modules share: the configuration, the TLS contexts,
+ * and the queued message and recipient as the main thread holds them.
+ *
+ * gcfg is never changed in place.  SIGHUP loads a new one on the loop
+ * thread and publishes it through this atomic pointer; the old one is
+ * kept until exit (main.c).  So a thread reads a field where it uses it
+ * (gcfg->limits.x), and may keep a pointer into a configuration, but
+ * should not expect two reads of gcfg to see the same struct unless it
+ * runs on the loop thread between two events.
  */
 #ifndef GW_GWD_H
 #define GW_GWD_H
@@ -13,7 +19,7 @@
 
 #include "config.h"
 
-extern struct gw_config	*gcfg;
+extern struct gw_config	*_Atomic gcfg;
 extern SSL_CTX		*server_tls;
 extern SSL_CTX		*client_tls;
 

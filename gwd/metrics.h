@@ -19,6 +19,9 @@ struct gw_metrics {
 	uint64_t	 recipients_received_total;
 	uint64_t	 messages_rejected_total;	/* refused after DATA */
 	uint64_t	 auth_failures_total;
+	uint64_t	 auth_checks_total;	/* passwords hashed (scrypt) */
+	uint64_t	 auth_busy_total;	/* 454: the check queue full */
+	uint64_t	 memory_closed_total;	/* sessions, limits.memory */
 	uint64_t	 delivered_total;	/* per recipient */
 	uint64_t	 deferred_total;
 	uint64_t	 bounced_total;

@@ -68,6 +68,7 @@ queue_init(char *err, size_t errsz)
 	routing_init();
 	timer_init(&policy_timer, policy_apply, NULL);
 	policy_on_change(policy_changed);
+	store_on_resume(dest_resume_all);
 	if (store_load_queue(loaded, &now, err, errsz) == -1)
 		return -1;
 	routing_arm_retry();

@@ -137,6 +137,7 @@ struct dest *dest_get(const struct choice *);
 struct dest *dest_find(const char *name);
 int	 dest_count(void);
 void	 dest_foreach(int (*)(const char *, void *, void *), void *);
+void	 dest_resume_all(void);
 struct job *job_new(struct dest *, struct qmsg *, int prio);
 void	 job_free(struct job *);
 void	 dest_kick(struct dest *);

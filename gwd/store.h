@@ -17,6 +17,7 @@
 /* One audit event (a row of log.db's event table).  Strings are owned. */
 struct audit_event {
 	struct audit_event *next;
+	int64_t		 id;		/* 0 until the outbox gives one */
 	int64_t		 ts;		/* unix microseconds */
 	const char	*action;	/* static string */
 	char		*qid;
@@ -32,6 +33,7 @@ struct audit_event {
 	const char	*tls_policy;	/* static string, or NULL */
 	int		 tls_verified;	/* 1, 0; -1 = none (no TLS) */
 	char		*tls_note;	/* why not verified, or no TLS */
+	char		*username;	/* auth: the name a client tried */
 	char		*remote_host;
 	char		*remote_ip;
 	int		 reply_code;	/* 0 = none */
@@ -80,6 +82,10 @@ struct store_op {
 	struct audit_event **events_tail;
 	void		(*done)(struct store_op *);
 	void		*arg;
+	/* New mail from a client: refused (failed set) when queue.db
+	 * refuses it.  Every other op records what has happened already
+	 * and is tried again until it lands. */
+	int		 refusable;
 	int		 failed;	/* queue.db part did not commit */
 	char		 error[160];
 };
@@ -101,7 +107,29 @@ struct audit_event *audit_new(const char *action, const char *qid);
 void	 audit_free(struct audit_event *);
 /* Drain and stop the thread (at shutdown). */
 void	 store_shutdown(void);
+/* Ops handed over and not yet done (waiting to be retried included). */
 int	 store_backlog(void);
+
+/*
+ * May a delivery start now?  Not while queue.db refuses commits (its
+ * outcome could not be recorded: the changes waiting are retried until
+ * they land), nor once gwd stops (store_stop_deliveries()).  When
+ * commits work again, the function given to store_on_resume() runs on
+ * the main thread.
+ */
+int	 store_deliveries_allowed(void);
+void	 store_stop_deliveries(void);
+void	 store_on_resume(void (*)(void));
+int	 store_blocked(void);		/* changes wait to be recorded */
+uint64_t store_commit_failures(void);	/* queue.db commits refused */
+
+/*
+ * Is state_dir's file system short of space for a message of `size`
+ * bytes (0: not known yet)?  Below metrics.min_free plus 1.5 times the
+ * size, or below 1% free: MAIL is answered 452 and /health says
+ * "storage full".  Main thread.
+ */
+int	 store_space_short(uint64_t size);
 
 /* Main-thread reads of queue.db (own connection). */
 int	 store_load_queue(void (*cb)(struct qmsg *, void *), void *arg,

@@ -5,6 +5,7 @@ Everything here is a real part on loopback: gwd as built, an SMTP sink
 (dnslib) answering from a zone the test writes, and the gw tools.
 Run with Debian's python: /usr/bin/python3 -m pytest tests/e2e
 """
+import asyncio
 import os
 import signal
 import socket
@@ -74,6 +75,9 @@ class Sink:
     """aiosmtpd on loopback.  Replies can be scripted:
     sink.rcpt_reply = lambda addr: "550 5.1.1 no such user" or None
     sink.data_reply = lambda msg: "451 4.3.0 try later" or None
+    sink.gate = threading.Event(): each message is kept at its final dot
+    (it counts as received), and the reply waits until the gate is set.
+    sink.delay = 0.3: the same, for that many seconds.
     """
 
     def __init__(self, host="127.0.0.1", port=None, tls_context=None,
@@ -87,6 +91,8 @@ class Sink:
         self.attempts = 0
         self.rcpt_reply = None
         self.data_reply = None
+        self.gate = None
+        self.delay = 0
         self.lock = threading.Lock()
         self.open = 0             # connections open now
         self.max_open = 0         # the most ever open at once
@@ -118,6 +124,10 @@ class Sink:
                         return r
                 with sink.lock:
                     sink.messages.append(msg)
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)
+                while sink.gate is not None and not sink.gate.is_set():
+                    await asyncio.sleep(0.01)
                 return "250 2.0.0 OK queued"
 
         class Counting(SMTP):
@@ -316,16 +326,17 @@ class Gwd:
             f.write("\n".join(lines) + "\n")
 
     # -- process
-    def start(self, wait=True):
+    def start(self, wait=True, env=None):
         for tries in range(3):
             mark = os.path.getsize(self.log) if os.path.exists(self.log) else 0
             self.logf = open(self.log, "ab")
             self.proc = subprocess.Popen(self.wrap + [os.path.join(BUILD, "gwd"), "-v", "-c", self.conf],
                                          stdout=self.logf, stderr=self.logf,
-                                         preexec_fn=self.preexec)
+                                         preexec_fn=self.preexec,
+                                         env=dict(os.environ, **(env or {})))
             if not wait:
                 return self
-            for p in self.ports.values():
+            for p in list(self.ports.values()) + self._http_ports():
                 wait_for(lambda: self._can_connect(p) or self._died(),
                          what="gwd listening on %d" % p)
             if self.proc.poll() is None:
@@ -338,6 +349,15 @@ class Gwd:
                 break
             self._move_ports()
         raise AssertionError("gwd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
+
+    def _http_ports(self):
+        """The ports of "host:port" listeners (metrics): gwd binds them
+        after the SMTP ones."""
+        import re
+        with open(self.conf) as f:
+            text = f.read()
+        return [int(p) for p in
+                re.findall(r'listen\s*=\s*"127\.0\.0\.1:(\d+)"', text)]
 
     def _move_ports(self):
         with open(self.conf) as f:
@@ -462,8 +482,12 @@ def smarthost(sink):
 # A raw SMTP client for hostile conversations.
 
 class Raw:
-    def __init__(self, port, host="127.0.0.1", implicit=False, timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", implicit=False, timeout=10,
+                 source=None):
+        # source: the client's address (127.0.0.x: many clients on loopback)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         if implicit:
             self.sock = client_tls_context().wrap_socket(self.sock)
         self.buf = b""

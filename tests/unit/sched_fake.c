@@ -29,7 +29,7 @@
 #include "util.h"
 
 /* What gwd's main.c and control.c define. */
-struct gw_config	*gcfg;
+struct gw_config	*_Atomic gcfg;
 struct gw_metrics	 gm;
 struct gw_config	 cfg;
 
@@ -299,6 +299,21 @@ store_event(struct audit_event *ev)
 {
 	nlogged[strcmp(ev->action, "routed") == 0 ? 0 : 1]++;
 	audit_free(ev);
+}
+
+int	 fake_store_blocked;
+void	(*store_resume_fn)(void);
+
+int
+store_deliveries_allowed(void)
+{
+	return !fake_store_blocked;
+}
+
+void
+store_on_resume(void (*fn)(void))
+{
+	store_resume_fn = fn;
 }
 
 int

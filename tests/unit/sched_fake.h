@@ -42,6 +42,8 @@ extern int		 nops;
 extern int		 nlogged[2];	/* store_event(): "routed", others */
 extern int		 nsuppressed, npause;
 extern int		 body_missing;	/* store_load_body() fails */
+extern int		 fake_store_blocked;	/* store_deliveries_allowed() says no */
+extern void		(*store_resume_fn)(void);	/* store_on_resume() */
 void	 commit_all(void);
 /* How many events of the waiting ops have this action (and recipient,
  * unless NULL); *first: the first of them. */

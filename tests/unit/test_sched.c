@@ -850,6 +850,35 @@ static struct rule big_rule = {
 	.prio = PRIO_BULK, .tls = -1,
 };
 
+/*
+ * While the store cannot record outcomes no delivery starts, not even
+ * on a connection already open; the resume callback starts them all.
+ */
+static void
+test_no_delivery_while_the_store_is_blocked(void **state)
+{
+	struct mta *c;
+
+	assert_non_null(store_resume_fn);
+	add1("app", "a@t.test");
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	assert_non_null(c->job);
+	conn_finish(c, 250, "2.0.0", "ok");
+	fake_store_blocked = 1;
+	add1("app", "b@t.test");
+	add1("app", "c@t.test");
+	turn();
+	resolve_all();
+	assert_null(c->job);
+	assert_int_equal(smarthost()->njobs, 2);
+	fake_store_blocked = 0;
+	store_resume_fn();
+	assert_non_null(c->job);
+	drain();
+}
+
 static void
 test_decision_made_once_and_carried(void **state)
 {
@@ -911,6 +940,7 @@ main(void)
 		cmocka_unit_test(test_untried_go_back),
 		cmocka_unit_test(test_rule_refusal_applied_from_the_loop),
 		cmocka_unit_test(test_decision_made_once_and_carried),
+		cmocka_unit_test(test_no_delivery_while_the_store_is_blocked),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,0 +1,78 @@
+/*
+ * outbox.h - audit events leave queue.db through an outbox.
+ *
+ * SQLite makes a transaction atomic within one database file, not
+ * across two: a crash between a queue.db commit and the log.db commit
+ * of its events lost the events.  So an event is written first into
+ * queue.db's outbox table, in the same transaction as the change it
+ * reports (a recipient deleted after its delivery, a message inserted),
+ * and gets its id there.  Consumers then take events from the outbox in
+ * id order and write them where they go, idempotently by that id; a
+ * consumer acknowledges what it holds durably, and a row goes once
+ * every consumer it was meant for has acknowledged it.  A crash at any
+ * point leaves each event in the outbox, at its destination, or both.
+ *
+ * Consumers are the bits of a row's `pending`, chosen when the event is
+ * put (outbox.c: outbox_consumers()):
+ *
+ *   OUTBOX_LOG  log.db's event table.  store.c moves new rows after each
+ *               commit and acknowledges them once log.db's WAL is synced
+ *               (lazily: the outbox is the durable copy meanwhile), and
+ *               moves whatever is left at start-up.
+ *
+ * The webhook dispatcher (issue 13) is meant to be the next consumer:
+ * a bit of its own, set for the events some webhook wants (a row has
+ * the subaccount and action to decide on, the qid to keep each
+ * message's events in order, the id for receivers to de-duplicate on);
+ * outbox_read() of its bit on a connection of its own; acknowledgement
+ * through the store thread (queue.db has one writer) once a receiver
+ * answered 2xx.  What is not acknowledged outlives a restart.
+ *
+ * Exposure: none; the values were checked where the events were made.
+ */
+#ifndef GW_OUTBOX_H
+#define GW_OUTBOX_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define OUTBOX_LOG	0x01u	/* log.db */
+
+struct outbox {
+	sqlite3		*db;		/* queue.db */
+	sqlite3_stmt	*ins, *sel, *del, *clear;
+};
+
+/* Prepare the statements on qdb (fatal if the schema is not there). */
+void	 outbox_open(struct outbox *, sqlite3 *qdb);
+void	 outbox_close(struct outbox *);
+
+/* Put ev, in the caller's queue.db transaction; sets ev->id.  0 or -1. */
+int	 outbox_put(struct outbox *, struct audit_event *ev);
+
+/*
+ * The events still owed to `consumer` with ids above `after`, in id
+ * order, at most max: fn(ev, arg) for each (ev and its strings live for
+ * the call; fn returns 0, or -1 to stop).  *last is the id of the last
+ * one handed over.  Returns how many were, or -1 (fn or SQLite failed).
+ */
+int	 outbox_read(struct outbox *, unsigned consumer, int64_t after,
+	    int max, int (*fn)(const struct audit_event *, void *),
+	    void *arg, int64_t *last);
+
+/* `consumer` holds every event up to id `upto` durably: rows no other
+ * consumer waits for go.  In the caller's transaction.  0 or -1. */
+int	 outbox_ack(struct outbox *, unsigned consumer, int64_t upto);
+
+/*
+ * log.db has used ids up to `floor` that rows from `from` on also have
+ * (another program wrote there, or queue.db is younger than log.db):
+ * those rows, and the ids to come, move above it, in the same order.
+ * Export cursors rely on ids that only grow.  In the caller's
+ * transaction.  0 or -1.
+ */
+int	 outbox_renumber(struct outbox *, int64_t from, int64_t floor);
+
+#endif
