@@ -273,9 +273,7 @@ mta_timeout(struct ev_timer *t)
 	case M_READY:
 		/* Idle long enough: say goodbye. */
 		dest_idle_remove(m->dest, m);
-		m->state = M_QUIT;
-		mta_send(m, "QUIT");
-		conn_close_after_flush(m->c);
+		mta_session_quit(m);
 		return;
 	case M_QUIT:
 		conn_close(m->c);
@@ -326,8 +324,8 @@ mta_read(struct conn *c)
 		if (rr == REPLY_MORE)
 			break;
 		if (rr == REPLY_ERROR) {
-			snprintf(why, sizeof(why), "malformed reply from %s[%s]:"
-			    " %s", mta_host(m), m->hop.ip, m->rp.error);
+			snprintf(why, sizeof(why), "malformed reply from "
+			    "%s[%s]: %s", mta_host(m), m->hop.ip, m->rp.error);
 			give_up(m, why);
 			return;
 		}
@@ -370,15 +368,9 @@ mta_closed(struct conn *c)
 	m->c = NULL;
 	timer_del(&m->timer);
 	why = m->lasterr[0] ? m->lasterr : "connection closed";
-	if (m->job) {
-		struct job *j = m->job;
-
-		mta_session_job_lost(m, why);
-		m->job = NULL;
-		free(m->accepted);
-		m->accepted = NULL;
-		dest_job_done(j);
-	} else if (!m->ready_once && m->state != M_QUIT) {
+	if (m->job)
+		mta_session_abort(m, why);
+	else if (!m->ready_once && m->state != M_QUIT) {
 		mta_next_target(m, why);	/* closed during setup */
 		return;
 	}
@@ -397,9 +389,6 @@ mta_drain(struct conn *c)
 void
 mta_shutdown(struct mta *m)
 {
-	if (m->c && m->state == M_READY) {
-		m->state = M_QUIT;
-		mta_send(m, "QUIT");
-		conn_close_after_flush(m->c);
-	}
+	if (m->c && m->state == M_READY)
+		mta_session_quit(m);
 }

@@ -11,6 +11,17 @@
 #include "gwd.h"
 #include "mta_priv.h"
 
+/* 354: the body goes out, a chunk at a time as the output drains. */
+void
+mta_body_start(struct mta *m)
+{
+	m->state = M_BODY;
+	m->body_off = 0;
+	m->body_bol = 1;
+	mta_arm(m, gcfg->relay.data_timeout_ms);
+	mta_body_fill(m);
+}
+
 /* Dot-stuff the body into the output, a chunk at a time. */
 void
 mta_body_fill(struct mta *m)

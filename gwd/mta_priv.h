@@ -30,10 +30,25 @@
 #define BODY_CHUNK	(256 * 1024)	/* refill when below BODY_LOW */
 #define BODY_LOW	(64 * 1024)
 
+/* Where a connection is; mta_session.c's on_reply[] says what each
+ * does with a reply. */
 enum mstate {
-	M_CONNECT, M_GREETING, M_EHLO, M_HELO, M_STARTTLS, M_TLS, M_AUTH,
-	M_AUTH_LOGIN_USER, M_AUTH_LOGIN_PASS, M_READY, M_TXN, M_BODY, M_DOT,
-	M_DOT_DISCARD, M_RSET, M_QUIT, M_FINISH
+	M_CONNECT,		/* connecting */
+	M_GREETING,		/* waiting for the 220 */
+	M_EHLO, M_HELO,
+	M_STARTTLS,		/* STARTTLS sent */
+	M_TLS,			/* handshaking */
+	M_AUTH, M_AUTH_LOGIN_USER, M_AUTH_LOGIN_PASS,
+	M_READY,		/* idle, or about to take a job */
+	M_TXN,			/* MAIL, RCPT, DATA */
+	M_BODY,			/* the body is going out */
+	M_DOT,			/* waiting for the reply to the dot */
+	M_DOT_DISCARD,		/* an empty message ended: nobody took it */
+	M_RSET,
+	M_QUIT,
+	M_FINISH,		/* a job that never started: end it from
+				   the loop */
+	M_NSTATES
 };
 
 struct mta {
@@ -52,8 +67,10 @@ struct mta {
 	int			 ready_once;
 	struct ev_timer		 timer;
 	struct job		*job;
-	int			 reply_idx;	/* 0 MAIL, 1..n RCPT, n+1 DATA */
-	int			 sent_idx;	/* commands sent (no pipelining) */
+	int			 reply_idx;	/* 0 MAIL, 1..n RCPT,
+						   n+1 DATA */
+	int			 sent_idx;	/* commands sent (no
+						   pipelining) */
 	int			 naccepted;
 	int			*accepted;	/* per recipient */
 	int			 mail_failed;
@@ -81,18 +98,22 @@ void		 mta_fail(struct mta *, const char *why);
 
 /* mta_session.c */
 void		 mta_session_reply(struct mta *, const struct smtp_reply *);
+void		 mta_session_ehlo(struct mta *);
 void		 mta_session_ready(struct mta *);
+void		 mta_session_quit(struct mta *);
 void		 mta_session_finish_job(struct mta *);
 void		 mta_session_job_lost(struct mta *, const char *why);
+void		 mta_session_abort(struct mta *, const char *why);
 
 /* mta_body.c */
+void		 mta_body_start(struct mta *);
 void		 mta_body_fill(struct mta *);
 
 /* mta_tls.c */
 void		 mta_tls_note(struct mta *, int verified, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 mta_tls_done(struct conn *, int ok);
-void		 mta_tls_after_ehlo(struct mta *);
+int		 mta_tls_after_ehlo(struct mta *);
 void		 mta_tls_reply(struct mta *, const struct smtp_reply *);
 
 /* mta_auth.c */

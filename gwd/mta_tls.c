@@ -109,15 +109,14 @@ mta_tls_done(struct conn *c, int ok)
 		mta_next_target(m, why);
 		return;
 	}
-	m->state = M_EHLO;
-	mta_send(m, "EHLO %s", m->helo);
-	mta_arm(m, gcfg->relay.command_timeout_ms);
+	mta_session_ehlo(m);
 }
 
 /* After EHLO or HELO: STARTTLS when the policy wants it and the server
  * offers it, no delivery when the policy requires TLS and it is not
- * offered, else on to the next step. */
-void
+ * offered.  1 when one of those happened, 0 to go on without TLS (or
+ * already in it). */
+int
 mta_tls_after_ehlo(struct mta *m)
 {
 	int want_tls = m->dest->tls != TLSP_NONE && m->retry_plain != 2;
@@ -126,7 +125,7 @@ mta_tls_after_ehlo(struct mta *m)
 		m->state = M_STARTTLS;
 		mta_send(m, "STARTTLS");
 		mta_arm(m, gcfg->relay.command_timeout_ms);
-		return;
+		return 1;
 	}
 	if (!conn_tls_active(m->c) && m->dest->tls >= TLSP_ENCRYPT) {
 		char why[600];
@@ -135,11 +134,11 @@ mta_tls_after_ehlo(struct mta *m)
 		snprintf(why, sizeof(why), "TLS is required, but %s[%s] does "
 		    "not offer STARTTLS", mta_host(m), m->hop.ip);
 		mta_next_target(m, why);
-		return;
+		return 1;
 	}
 	if (!conn_tls_active(m->c) && want_tls)
 		mta_tls_note(m, -1, "STARTTLS not offered");
-	mta_session_ready(m);
+	return 0;
 }
 
 /* The reply to STARTTLS. */
