@@ -1,13 +1,22 @@
 /*
- * control.h - control-socket commands that change gwd's own state in
- * queue.db answer only once the change is committed.
+ * control.h - the control socket.  Commands that change gwd's own
+ * state in queue.db answer only once the change is committed.
  */
 #ifndef GW_CONTROL_H
 #define GW_CONTROL_H
 
+#include <stddef.h>
+
 struct buf;
 struct conn;
 struct store_op;
+
+/* Bind the control socket (when configured) before privileges are
+ * dropped: -1 with err.  Then take commands from the loop, until
+ * control_stop() removes the socket. */
+int	 control_bind(char *err, size_t errsz);
+void	 control_start(void);
+void	 control_stop(void);
 
 /*
  * Submit op and hold the connection c: once op is committed (or failed),

@@ -36,6 +36,7 @@
 #include "check.h"
 #include "config.h"
 #include "conn.h"
+#include "control.h"
 #include "dns.h"
 #include "gwd.h"
 #include "log.h"
@@ -155,6 +156,7 @@ begin_shutdown(void)
 	    "(shutdown_timeout %.1fs at most)", deliveries_active(),
 	    (double)gcfg->shutdown_timeout_ms / 1000);
 	listeners_stop();
+	gm.stopping = 1;		/* /health says so from now on */
 	control_stop();
 	sessions_close_all();
 	queue_shutdown();
@@ -422,8 +424,10 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return EX_CONFIG;
 	}
+	gm.started_us = now_us();
 	if (listeners_bind(err, sizeof(err)) == -1 ||
-	    control_bind(err, sizeof(err)) == -1) {
+	    control_bind(err, sizeof(err)) == -1 ||
+	    metrics_http_bind(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -452,6 +456,7 @@ main(int argc, char *argv[])
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
 	control_start();
+	metrics_http_start();
 	gm.ready = 1;
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?

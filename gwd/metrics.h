@@ -1,7 +1,8 @@
 /*
  * metrics.h - gwd's live counters, and the two ways out: the control
- * socket (`stats`, for gwtop and scripts) and an optional HTTP listener
- * with Prometheus text at /metrics and a liveness check at /health.
+ * socket (`stats`, for gwtop and scripts; control.c) and an optional
+ * HTTP listener with Prometheus text at /metrics and a liveness check
+ * at /health (metrics_http.c).
  *
  * Counters are only touched on the main thread: no atomics.
  */
@@ -35,10 +36,16 @@ struct gw_metrics {
 
 extern struct gw_metrics gm;
 
-/* Bind the control socket and (when configured) the metrics listener,
- * before privileges are dropped.  -1 with err. */
-int	 control_bind(char *err, size_t errsz);
-void	 control_start(void);
-void	 control_stop(void);
+struct buf;
+
+/* metrics.c: every figure, as "name value" lines (the control socket's
+ * `stats`) or as Prometheus text (/metrics). */
+void	 metrics_write_stats(struct buf *);
+void	 metrics_write_prometheus(struct buf *);
+
+/* metrics_http.c: bind the metrics listener when configured, before
+ * privileges are dropped (-1 with err); then serve it from the loop. */
+int	 metrics_http_bind(char *err, size_t errsz);
+void	 metrics_http_start(void);
 
 #endif
