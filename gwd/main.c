@@ -52,10 +52,6 @@
 #include "window.h"
 #include "worker.h"
 
-struct gw_config	*_Atomic gcfg;
-SSL_CTX			*server_tls;
-SSL_CTX			*client_tls;
-
 static struct ev_io	 sigio;
 static struct ev_timer	 poll_timer;
 static struct ev_timer	 stop_timer;

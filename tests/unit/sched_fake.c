@@ -28,8 +28,7 @@
 #include "suppress.h"
 #include "util.h"
 
-/* What gwd's main.c and control.c define. */
-struct gw_config	*_Atomic gcfg;
+/* What gwd's metrics.c defines; gcfg (gwd.c) points at cfg. */
 struct gw_metrics	 gm;
 struct gw_config	 cfg;
 
