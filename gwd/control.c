@@ -10,15 +10,16 @@
  * each: "sub NAME enabled=0|1 quota_hour=N used_hour=N quota_day=N
  * used_day=N paused=0|1 [reason=TEXT]"; quota 0: none), `suppression
  * delete`, `subaccount resume`, `auth blocks`, `auth unblock` (gwctl;
- * the last two are authguard.c's).  Peers are checked with
- * SO_PEERCRED and SO_PEERGROUPS: root and gwd's own user manage (every
- * command); the members of the socket's group observe (the commands the
- * table marks: nothing that changes gwd's state); anyone else, and an
- * observer asking for a change, gets one line "error permission denied:
- * ..." naming the rule, and the connection closes (ctl_peer() and the
- * table's observe column).  The metrics listener is metrics_http.c's;
- * both accept through admin_listen.c, which keeps the descriptors SMTP
- * needs.
+ * suppress.c, pause.c and authguard.c serve the last four; a change to
+ * queue.db is answered once committed, control_commit.c).  Peers are
+ * checked with SO_PEERCRED and SO_PEERGROUPS: root and gwd's own user
+ * manage (every command); the members of the socket's group observe
+ * (the commands the table marks: nothing that changes gwd's state);
+ * anyone else, and an observer asking for a change, gets one line
+ * "error permission denied: ..." naming the rule, and the connection
+ * closes (ctl_peer() and the table's observe column).  The metrics
+ * listener is metrics_http.c's; both accept through admin_listen.c,
+ * which keeps the descriptors SMTP needs.
  *
  * Queue commands (control_queue.c; gwctl queue).  ID is a queue id, 16
  * upper-case hex digits; ALL (upper case only) is every message; at most
@@ -74,6 +75,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "conn.h"
+#include "control_commit.h"
 #include "control_queue.h"
 #include "control.h"
 #include "ctlproto.h"
@@ -83,11 +85,8 @@
 #include "pause.h"
 #include "queue.h"
 #include "quota.h"
-#include "store.h"
 #include "suppress.h"
 #include "util.h"
-
-#define OUT_MAX		(64 * 1024)	/* an answer after a commit */
 
 enum ctl_role { CTL_MANAGE, CTL_OBSERVE, CTL_REFUSED };
 
@@ -424,60 +423,10 @@ on_error(struct conn *c)
 	conn_close(c);
 }
 
-/* Commands answered after a commit: the connection, held meanwhile. */
-struct ctl_wait {
-	struct ctl_wait	*next;
-	struct conn	*c;		/* NULL: the client went away */
-	void		(*done)(struct store_op *, void *, struct buf *);
-	void		*arg;
-};
-static struct ctl_wait	*waits;
-
-static void
-ctl_committed(struct store_op *op)
-{
-	struct ctl_wait *w = op->arg, **pp;
-	struct buf out;
-
-	for (pp = &waits; *pp && *pp != w; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = w->next;
-	buf_init(&out, OUT_MAX);
-	w->done(op, w->arg, &out);
-	if (w->c) {
-		conn_write(w->c, buf_ptr(&out), buf_len(&out));
-		conn_close_after_flush(w->c);
-	}
-	buf_free(&out);
-	free(w);
-	store_op_free(op);
-}
-
-void
-control_submit(struct conn *c, struct store_op *op,
-    void (*done)(struct store_op *, void *, struct buf *), void *arg)
-{
-	struct ctl_wait *w = xcalloc(1, sizeof(*w));
-
-	w->c = c;
-	w->done = done;
-	w->arg = arg;
-	w->next = waits;
-	waits = w;
-	/* Nothing more is read from it: one command a connection. */
-	conn_pause_read(c, 1);
-	op->done = ctl_committed;
-	op->arg = w;
-	store_submit(op);
-}
-
 static void
 on_close(struct conn *c)
 {
-	for (struct ctl_wait *w = waits; w; w = w->next)
-		if (w->c == c)
-			w->c = NULL;
+	control_commit_gone(c);
 }
 
 static const struct conn_ops ctl_ops = {
