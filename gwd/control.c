@@ -81,7 +81,7 @@
 #include "ctlproto.h"
 #include "gwd.h"
 #include "log.h"
-#include "metrics.h"
+#include "metrics_report.h"
 #include "pause.h"
 #include "queue.h"
 #include "quota.h"
@@ -144,7 +144,7 @@ write_dest(struct buf *out, const struct queue_dest *d)
 static void
 write_stats_cmd(struct buf *out, const char *arg)
 {
-	metrics_write_stats(out);
+	metrics_report_stats(out);
 }
 
 static void

@@ -41,6 +41,7 @@
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"

@@ -1,8 +1,9 @@
 /*
- * metrics.h - gwd's live counters, and the two ways out: the control
- * socket (`stats`, for gwtop and scripts; control.c) and an optional
- * HTTP listener with Prometheus text at /metrics and a liveness check
- * at /health (metrics_http.c).
+ * metrics.h - gwd's live counters (metrics.c), and the two ways out:
+ * the control socket (`stats`, for gwtop and scripts; control.c) and an
+ * optional HTTP listener with Prometheus text at /metrics and a
+ * liveness check at /health (metrics_http.c); metrics_report.c writes
+ * both.
  *
  * Counters are only touched on the main thread: no atomics.
  */
@@ -35,17 +36,5 @@ struct gw_metrics {
 };
 
 extern struct gw_metrics gm;
-
-struct buf;
-
-/* metrics.c: every figure, as "name value" lines (the control socket's
- * `stats`) or as Prometheus text (/metrics). */
-void	 metrics_write_stats(struct buf *);
-void	 metrics_write_prometheus(struct buf *);
-
-/* metrics_http.c: bind the metrics listener when configured, before
- * privileges are dropped (-1 with err); then serve it from the loop. */
-int	 metrics_http_bind(char *err, size_t errsz);
-void	 metrics_http_start(void);
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * metrics_http.c - the metrics listener (metrics.listen): just enough
  * HTTP/1.0 for Prometheus and health checks.  GET /metrics answers the
- * Prometheus text (metrics.c), GET /health "ok" or a 503 saying why
- * not (starting, shutting down, storage full); anything else a 404 or
- * 405.
+ * Prometheus text (metrics_report.c), GET /health "ok" or a 503 saying
+ * why not (starting, shutting down, storage full); anything else a 404
+ * or 405.
  * Exposure: HTTP request lines from anyone who reaches metrics.listen,
  * without authentication: so at most metrics.connections clients at
  * once, each closed metrics.idle_timeout after it connected, whatever
@@ -30,6 +30,8 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "metrics_http.h"
+#include "metrics_report.h"
 #include "store.h"
 #include "util.h"
 
@@ -75,7 +77,7 @@ answer_http(struct conn *c, const char *line)
 	buf_init(&body, OUT_MAX);
 	if (strncmp(line, "GET /metrics ", 13) == 0 ||
 	    strcmp(line, "GET /metrics") == 0)
-		metrics_write_prometheus(&body);
+		metrics_report_prometheus(&body);
 	else if (strncmp(line, "GET /health ", 12) == 0 ||
 	    strcmp(line, "GET /health") == 0) {
 		if ((why = unhealthy()) != NULL) {

@@ -28,8 +28,7 @@
 #include "suppress.h"
 #include "util.h"
 
-/* What gwd's metrics.c defines; gcfg (gwd.c) points at cfg. */
-struct gw_metrics	 gm;
+/* gcfg (gwd.c) points at it. */
 struct gw_config	 cfg;
 
 /* Fake clocks: loop_now() (monotonic ms) and the scheduler's unix clock
