@@ -3,6 +3,8 @@
 #   make                 build gwd, gwctl, gwsearch, gwtop into build/
 #   make check           everything the CI runs (unit, e2e, ASan/UBSan, fuzz)
 #   make unit            cmocka unit tests
+#   make modgraph        fail on an include or link circle among gwd's
+#                        modules (scripts/modgraph.py)
 #   make e2e             end-to-end tests (pytest) against build/
 #   make san             build with AddressSanitizer+UBSan into build-san/
 #   make check-san       unit + e2e against build-san/
@@ -67,7 +69,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # Drivers the e2e tests run (built with the programs, never installed).
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump
 
-.PHONY: bench-search bench-priority bench-retention bench-faults all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-search bench-priority bench-retention bench-faults all check unit modgraph e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -120,6 +122,12 @@ $(OBJ)/tests/unit/%.o: tests/unit/%.c
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; GW_TESTDATA=tests/data $$t; done
 
+# gwd's modules in layers, each using only those below it: an include
+# or a symbol one module's objects take from another's that closes a
+# circle fails (README, "How it works").
+modgraph: $(GWD_OBJ) $(OBJ)/gwd/main.o
+	$(PYTHON) scripts/modgraph.py --objects $(OBJ)/gwd
+
 e2e: $(PROGS) $(TEST_TOOLS)
 	GW_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
@@ -155,7 +163,7 @@ fuzz-short: $(FUZZ_BIN)
 FORCE:
 
 check:
-	$(MAKE) all unit
+	$(MAKE) all unit modgraph
 	$(MAKE) e2e
 	$(MAKE) san
 	$(MAKE) check-san

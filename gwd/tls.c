@@ -238,8 +238,8 @@ tls_client_prepare(SSL *ssl, const char *host, enum tls_policy policy)
 	if (ok != 1)
 		return -1;
 	/* verify: a certificate that does not verify ends the handshake
-	 * (and mta.c checks the result again before MAIL).  Otherwise the
-	 * result is only recorded. */
+	 * (and mta_tls.c checks the result again before MAIL).  Otherwise
+	 * the result is only recorded. */
 	SSL_set_verify(ssl, policy == TLSP_VERIFY ? SSL_VERIFY_PEER :
 	    SSL_VERIFY_NONE, NULL);
 	return 0;
