@@ -2,13 +2,19 @@
  * conn.c - non-blocking plaintext/TLS streams on the event loop.
  * Exposure: moves untrusted bytes between sockets and buffers; it never
  * interprets them.
- * Diagnostics: dies only when memory runs out; conn_new() and
- * conn_connect() return NULL (errno), conn_write() -1 past the output
- * buffer's maximum or on a dead connection, and I/O errors reach the
- * owner through on_error with the reason in c->error.
+ * Diagnostics: dies only when memory runs out; conn_connect() returns
+ * NULL (errno), conn_write() -1 past the output buffer's maximum or on
+ * a dead connection, and I/O errors reach the owner through on_error
+ * with the reason in c->error.
+ *
+ * What a conn waits for (epoll interest) is worked out when its state
+ * changes but told to the kernel once per loop turn, before the loop
+ * sleeps: a session that pauses and resumes reading within one turn (an
+ * AUTH answered from the cache) costs no system call.  A pause keeps
+ * the read interest until a read event actually arrives while paused;
+ * the client usually waits for the reply that ends the pause.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -29,6 +35,7 @@
 #define BUF_KEEP	2048		/* an emptied buffer above this is freed */
 
 static struct conn	*flush_list;
+static struct conn	*update_list;	/* epoll interest to recompute */
 /* Reads land here unless the conn's buffer has room already: a conn
  * keeps only the bytes it was sent, not READ_CHUNK of room for each
  * (10 000 idle sessions would hold 320 MB of empty buffers).  Only the
@@ -39,6 +46,7 @@ static int		 nconns;
 
 static void conn_io(struct ev_io *, int);
 static void conn_update(struct conn *);
+static void conn_apply(struct conn *);
 
 static void
 conn_reap(void *arg)
@@ -56,6 +64,14 @@ conn_reap(void *arg)
 			c->kick_read = 0;
 			conn_io(&c->io, EV_WRITE | kick);
 		}
+	}
+	/* Then tell epoll what each changed conn waits for now. */
+	while ((c = update_list) != NULL) {
+		update_list = c->next_update;
+		c->update_listed = 0;
+		c->next_update = NULL;
+		if (!c->dead)
+			conn_apply(c);
 	}
 	for (c = dead_list; c != NULL; c = next) {
 		next = c->next_dead;
@@ -108,10 +124,7 @@ conn_new(int fd, const struct conn_ops *ops, void *arg, size_t inmax,
     size_t outmax)
 {
 	struct conn *c;
-	int fl = fcntl(fd, F_GETFL);
 
-	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		return NULL;
 	set_sockopts(fd);
 	c = conn_alloc(fd, ops, arg, inmax, outmax);
 	c->peerlen = sizeof(c->peer);
@@ -208,6 +221,7 @@ conn_pause_read(struct conn *c, int paused)
 		return;
 	c->read_paused = paused ? 1 : 0;
 	if (!paused) {
+		c->pause_seen = 0;
 		/* The reap pass hands over what is buffered, TLS included. */
 		c->kick_read = 1;
 		schedule_flush(c);
@@ -243,20 +257,31 @@ conn_fail(struct conn *c)
 	conn_close(c);
 }
 
+/* The conn's interest changed: recompute it before the loop sleeps. */
 static void
 conn_update(struct conn *c)
 {
+	if (c->dead || c->update_listed)
+		return;
+	c->update_listed = 1;
+	c->next_update = update_list;
+	update_list = c;
+}
+
+static void
+conn_apply(struct conn *c)
+{
 	int ev = 0;
 
-	if (c->dead)
-		return;
 	if (c->connecting)
 		ev = EV_WRITE;
 	else if (c->handshaking)
 		ev = c->tls_want_write ? EV_WRITE : EV_READ;
 	else {
-		if (!c->read_paused && !c->eof && !c->closing &&
-		    (c->in.max == 0 || buf_len(&c->in) < c->in.max))
+		/* Paused: keep reading armed until bytes come meanwhile. */
+		if ((!c->read_paused || !c->pause_seen) && !c->eof &&
+		    !c->closing && (c->in.max == 0 || buf_len(&c->in) <
+		    c->in.max))
 			ev |= EV_READ;
 		if (buf_len(&c->out) > 0 || c->tls_want_write)
 			ev |= EV_WRITE;
@@ -359,6 +384,7 @@ static int
 do_read(struct conn *c)
 {
 	size_t got = 0;
+	int starved = 0;	/* TLS: OpenSSL needs the socket again */
 
 	while (!c->eof && got < READ_BUDGET) {
 		size_t room = READ_CHUNK;
@@ -386,13 +412,24 @@ do_read(struct conn *c)
 				if (read_keep(c, dst, (size_t)r) == -1)
 					return -1;
 				got += (size_t)r;
+				/* Nothing left in OpenSSL's read-ahead buffer:
+				 * the socket is most likely empty too, and
+				 * epoll says so if not.  Spares a read() that
+				 * would only return EAGAIN. */
+				if (!SSL_has_pending(c->ssl)) {
+					starved = 1;
+					break;
+				}
 				continue;
 			}
 			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_READ)
+			if (err == SSL_ERROR_WANT_READ) {
+				starved = 1;
 				break;
+			}
 			if (err == SSL_ERROR_WANT_WRITE) {
 				c->tls_want_write = 1;
+				starved = 1;
 				break;
 			}
 			if (err == SSL_ERROR_ZERO_RETURN) {
@@ -425,6 +462,10 @@ do_read(struct conn *c)
 		    strerror(errno));
 		return -1;
 	}
+	/* Stopped by the budget or a full buffer with records OpenSSL read
+	 * ahead: the socket will not say they are there. */
+	c->tls_held = c->ssl && !starved && !c->eof &&
+	    SSL_has_pending(c->ssl);
 	return got > 0 || c->eof ? 1 : 0;
 }
 
@@ -490,6 +531,8 @@ conn_io(struct ev_io *io, int revents)
 				return;
 		}
 	}
+	if (c->read_paused && (revents & EV_READ))
+		c->pause_seen = 1;	/* now take read interest away */
 	if (!c->read_paused && !c->closing && ((revents & (EV_READ |
 	    EV_KICK)) || (c->ssl && (revents & EV_WRITE)))) {
 		if ((r = do_read(c)) == -1) {
@@ -501,6 +544,13 @@ conn_io(struct ev_io *io, int revents)
 			if (c->dead)
 				return;
 		}
+	}
+	/* OpenSSL holds records it read ahead (or the rest of one that did
+	 * not fit): the socket will not say so, the reap pass must. */
+	if (c->tls_held && !c->read_paused && !c->closing &&
+	    (c->in.max == 0 || buf_len(&c->in) < c->in.max)) {
+		c->kick_read = 1;
+		schedule_flush(c);
 	}
 	/* What was consumed or sent needs no room kept for it. */
 	buf_release(&c->in, BUF_KEEP);

@@ -144,6 +144,9 @@ harden(SSL_CTX *ctx)
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* One read() for what is there, not two per record (header, then
+	 * body); conn.c asks SSL_has_pending() for what stays buffered. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 }
 
 /* Session ticket keys. */

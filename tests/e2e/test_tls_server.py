@@ -88,3 +88,25 @@ def test_bad_choice_is_a_config_error(gw_factory, setting, value):
     assert r.returncode != 0
     assert setting in r.stderr, r.stderr
 
+
+def test_message_in_one_burst_over_tls(gw_factory, sink):
+    # Far more than a session buffers (64 KB), written in one go after
+    # 354 with the dot and QUIT behind it: OpenSSL reads records ahead
+    # of what gwd can take, and what it holds must still be read.
+    from conftest import Raw, smarthost
+    import base64
+    g = gw_factory(relay=smarthost(sink)).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    r = Raw(g.ports["smtps"], implicit=True)
+    assert r.reply()[0] == 220
+    assert r.cmd("EHLO c.test")[0] == 250
+    assert r.cmd("AUTH PLAIN " + base64.b64encode(
+        b"\0app\0s3cret-pass").decode())[0] == 235
+    r.send("MAIL FROM:<app@example.com>\r\nRCPT TO:<u@dest.test>\r\nDATA\r\n")
+    assert [r.reply()[0] for _ in range(3)] == [250, 250, 354]
+    body = (b"z" * 998 + b"\r\n") * 3000               # 3 MB
+    r.send(b"From: <app@example.com>\r\nSubject: burst\r\n\r\n" + body +
+           b".\r\nQUIT\r\n")
+    assert r.reply()[0] == 250
+    assert r.reply()[0] == 221
+    assert sink.wait_count(1)[0].body == body
