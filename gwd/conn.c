@@ -15,6 +15,7 @@
  * the client usually waits for the reply that ends the pause.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -33,6 +34,7 @@
 #define EV_KICK		0x100		/* from the reap pass: read buffered */
 #define READ_BUDGET	(256 * 1024)	/* per conn per turn: stay fair */
 #define BUF_KEEP	2048		/* an emptied buffer above this is freed */
+#define TRIM_MIN	1024		/* conns at a peak worth trimming after */
 
 static struct conn	*flush_list;
 static struct conn	*update_list;	/* epoll interest to recompute */
@@ -43,6 +45,7 @@ static struct conn	*update_list;	/* epoll interest to recompute */
 static char		 scratch[READ_CHUNK];
 static struct conn	*dead_list;
 static int		 nconns;
+static int		 peak;		/* most conns since the last trim */
 
 static void conn_io(struct ev_io *, int);
 static void conn_update(struct conn *);
@@ -80,6 +83,13 @@ conn_reap(void *arg)
 		free(c);
 	}
 	dead_list = NULL;
+	/* After a burst of connections (thousands of idle TLS sessions:
+	 * 15 KB each, mostly OpenSSL's) the heap keeps the freed pages
+	 * unless asked; give them back once most of the burst is gone. */
+	if (peak >= TRIM_MIN && nconns < peak / 4) {
+		malloc_trim(0);
+		peak = nconns;
+	}
 }
 
 void
@@ -115,7 +125,8 @@ conn_alloc(int fd, const struct conn_ops *ops, void *arg, size_t inmax,
 	buf_init(&c->in, inmax);
 	buf_init(&c->out, outmax);
 	io_init(&c->io, fd, conn_io, c);
-	nconns++;
+	if (++nconns > peak)
+		peak = nconns;
 	return c;
 }
 
