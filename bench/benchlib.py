@@ -87,11 +87,19 @@ class CpuGroup:
         return total / tick
 
     def remove(self):
-        if self.path:
+        """Remove the group once its last process has left (a stopped
+        Postfix's daemons take a moment)."""
+        if not self.path:
+            return
+        end = time.monotonic() + 5
+        while True:
             try:
                 os.rmdir(self.path)
+                return
             except OSError:
-                pass
+                if time.monotonic() > end:
+                    return
+                time.sleep(0.1)
 
 
 class Sink:
