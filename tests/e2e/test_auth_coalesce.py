@@ -10,12 +10,7 @@ own.  Counted with the control socket's auth_checks_total.
 import os
 import subprocess
 
-from conftest import BUILD, control, smarthost
-
-
-def stats(g):
-    return {k: int(v) for k, v in
-            (l.split() for l in control(g, "stats").splitlines())}
+from conftest import BUILD, control_stats, smarthost
 
 
 def submitload(port, auth, n):
@@ -33,9 +28,9 @@ def result(p):
 def test_identical_cold_logins_check_once(gw_factory, sink):
     g = gw_factory(relay=smarthost(sink)).start()
     g.add_subaccount("many", "example.com", "second-pass-2")
-    before = stats(g)
+    before = control_stats(g)
     out = result(submitload(g.ports["submission"], "many:second-pass-2", 16))
-    after = stats(g)
+    after = control_stats(g)
     assert out["accepted"] == "16", out
     # One scrypt: the others came while it ran (or found the cache).
     # Before: one for each attempt authguard let through (10).
@@ -45,11 +40,11 @@ def test_identical_cold_logins_check_once(gw_factory, sink):
 def test_each_password_gets_its_own_verdict(gw_factory, sink):
     g = gw_factory(relay=smarthost(sink)).start()
     g.add_subaccount("app", "example.com", "right-pass-3")
-    before = stats(g)
+    before = control_stats(g)
     procs = [submitload(g.ports["submission"], auth, 4)
              for auth in ("app:right-pass-3", "app:wrong-pass-4")]
     right, wrong = [result(p) for p in procs]
-    after = stats(g)
+    after = control_stats(g)
     assert right["accepted"] == "4", right
     assert wrong["accepted"] == "0" and wrong["failed"] == "4", wrong
     # Two checks at most, one per password; every failure counted.

@@ -7,7 +7,6 @@ with N idle sessions (bench/submitload --idle), per session; bench/idletls
 is the full-size version with TLS.  Skipped under AddressSanitizer, whose
 allocator makes resident memory meaningless.
 """
-import json
 import os
 import resource
 import subprocess
@@ -15,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, wait_for
+from conftest import BUILD, control_stats, wait_for
 
 N = 800        # under CI's usual 1024 open files for the generator
 
@@ -102,8 +101,7 @@ def test_memory_returned_after_a_burst(gw_factory):
     during = idle_burst(pid, [os.path.join(BUILD, "submitload"), "-s", "50",
                               "127.0.0.1:%d" % g.ports["submission"]], n)
     # The sessions are gone once gwd counts none.
-    wait_for(lambda: json.loads(g.tool("gwtop", "--once", "--format", "json")
-                                .stdout)["gwd"]["sessions"] == 0, 60,
+    wait_for(lambda: control_stats(g)["sessions"] == 0, 60,
              what="gwd to see the sessions close")
     after = settled_rss(pid)
     assert after - before < (during - before) / 3, (before, during, after)

@@ -6,13 +6,12 @@ messages per connection, PIPELINING, TLS resumption), that what it
 counts as accepted is what arrived, and that it reports failures
 instead of hiding them.
 """
-import json
 import os
 import subprocess
 
 import pytest
 
-from conftest import BUILD, smarthost
+from conftest import BUILD, control_stats, smarthost
 
 USER, PASSWORD = "app", "s3cret-pass"
 
@@ -82,8 +81,7 @@ def test_idle_sessions_held_until_stdin_closes(gw):
         ready = dict(kv.split("=", 1) for kv in p.stdout.readline().split())
         assert ready["ready"] == "20" and ready["failed"] == "0", ready
         # They really are open: gwd counts them.
-        top = json.loads(gw.tool("gwtop", "--once", "--format", "json").stdout)
-        assert top["gwd"]["sessions"] == 20, top
+        assert control_stats(gw)["sessions"] == 20
         p.stdin.close()
         assert p.stdout.readline().strip() == "lost=0"
         assert p.wait(30) == 0
