@@ -179,9 +179,11 @@ $(BUILD)/submitload: bench/submitload.c
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
 
 # bench/submit: TLS + AUTH submission, gwd against Postfix with Cyrus
-# SASL (BENCH_ARGS="--messages 500 --reps 1" for a short run).
+# SASL, without and with DKIM (BENCH_ARGS="--messages 500 --reps 1" for
+# a short run).
 bench-submit: all
 	$(PYTHON) bench/submit $(BENCH_ARGS)
+	$(PYTHON) bench/submit --dkim $(BENCH_ARGS)
 
 # bench/idletls: gwd's RSS with 10 000 idle TLS sessions.
 bench-idletls: all
