@@ -480,6 +480,12 @@ def control(g, cmd):
     return data.decode()
 
 
+def control_stats(g):
+    """The control socket's stats: {name: int}."""
+    return {k: int(v) for k, v in
+            (line.split() for line in control(g, "stats").splitlines())}
+
+
 def smarthost(sink):
     return {"mode": "smarthost", "host": sink.host, "port": sink.port, "tls": "none"}
 
