@@ -45,6 +45,8 @@ static struct hmap		 byname;
 static struct policy		 pol;
 static int			 pol_gen;
 static void			(*pol_changed)(unsigned);
+static unsigned			 pol_force;	/* changed, whatever gw.db
+						   says (POLICY_*) */
 
 /* Successful checks are remembered (keyed by an HMAC under a per-process
  * secret) so an application that logs in per message pays scrypt once. */
@@ -233,13 +235,16 @@ load(char *err, size_t errsz, unsigned *changed)
 		    "previous ones: %s", sqlite3_errmsg(gdb));
 		np = pol;
 		memset(&pol, 0, sizeof(pol));
-	} else if ((*changed = policy_diff(&pol, &np)) == 0) {
+		*changed = pol_force;
+	} else if ((*changed = policy_diff(&pol, &np) | pol_force) == 0) {
 		/* Another table changed: the queue has nothing to redo. */
 		policy_free(&np);
 		np = pol;
 		memset(&pol, 0, sizeof(pol));
-	} else
+	}
+	if (*changed)
 		pol_gen++;
+	pol_force = 0;
 	/* And the admins' suppression list. */
 	if (suppress_load_admin(gdb) == -1)
 		log_warnx("gw.db: cannot read the suppression list: %s",
@@ -326,14 +331,16 @@ policy_on_change(void (*fn)(unsigned what))
 }
 
 /*
- * SIGHUP: load now, changed or not.  A load starts a new policy
- * generation, so every destination re-reads its limits (throttles, else
- * the relay defaults of a configuration just reloaded).
+ * SIGHUP: load now, changed or not.  The relay defaults of a
+ * configuration just reloaded are the throttles' defaults: the load
+ * counts as a throttle change, a new policy generation, so every
+ * destination re-reads its limits at once.
  */
 void
 accounts_reload(void)
 {
 	data_version = -2;	/* no version db_data_version() gives */
+	pol_force = POLICY_THROTTLES;
 	accounts_poll();
 }
 

@@ -3,10 +3,12 @@ gwd: a burst of "451 try again later" (issue 21: it throttled a
 destination for minutes), greylisting (issue 18: one greylisted mailbox
 halved the connections of its whole domain), a 421 greeting (issue 21:
 logged as a routing failure, and no slowing down); and throttle changes
-reaching a backlog already queued (issue 21: they waited for new mail).
+reaching a backlog already queued (issue 21: they waited for new mail),
+those of gw.db and gwd.conf's relay defaults alike.
 """
 import socket
 import threading
+import time
 
 import burst
 from conftest import control, smarthost, submit, wait_for
@@ -134,3 +136,17 @@ def test_throttle_delete_reaches_the_backlog(gw_factory, sink):
     sink.wait_count(5, timeout=30)
     assert sink.max_open > 1              # the connection limit went too
     wait_for(lambda: g.queue_count() == 0, what="queue empty")
+
+
+def test_sighup_relay_connections_reach_the_backlog(gw_factory, sink):
+    """relay.connections from gwd.conf, re-read on SIGHUP, is the default
+    of every throttle: it reaches queued mail at once too."""
+    from test_lifecycle import edit_conf, reload
+    sink.data_reply = lambda m: time.sleep(0.1)       # then 250
+    g = started(gw_factory, smarthost(sink), **{"relay.connections": 1})
+    burst.submit_backlog(g, 40, "u@dest.test", "slow")
+    assert sink.max_open == 1 and g.queue_count() > 10
+    edit_conf(g, "connections = 1;", "connections = 4;")
+    reload(g, 1)
+    wait_for(lambda: sink.max_open > 1, what="more connections")
+    assert g.queue_count() > 0            # for the backlog, not new mail
