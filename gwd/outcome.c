@@ -171,9 +171,9 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	 * subaccount did not send them. */
 	if (o == OC_BOUNCED && cls == BC_HARD && !(m->flags & QMSG_DSN))
 		suppress_bounce(a->op, m->subaccount, r->addr, r->last_reply);
-	/* The subaccount's bounce rate (DSNs are not its mail). */
-	if (o != OC_DEFERRED && m->sender[0] != '\0' &&
-	    !(m->flags & QMSG_DSN))
+	/* The subaccount's bounce rate: its null-sender mail counts, the
+	 * DSNs gwd makes are not its mail. */
+	if (o != OC_DEFERRED && !(m->flags & QMSG_DSN))
 		pause_outcome(a->op, m->subaccount, o == OC_BOUNCED, ev->ts);
 	if (o == OC_EXPIRED) {
 		ev = store_op_event(a->op, event_name(EV_EXPIRED), m->qid);
