@@ -22,10 +22,11 @@ def started(gw_factory, relay, **settings):
 
 def test_451_burst_drains_within_twice_the_fault_free_time(gw_factory,
                                                             sink):
-    """A backlog after a burst of 451s drains within twice the time it
-    takes without a fault (both measured here, the ratio compared)."""
+    """A backlog after 25 s of 451s (as issue 21 measured it) drains
+    within twice the time it takes without a fault (both measured here,
+    the ratio compared)."""
     g = started(gw_factory, smarthost(sink), **{"queue.retry_max": "1s"})
-    r = burst.run(g, sink, n=300, fault_s=5.0, sink_delay=0.015)
+    r = burst.run(g, sink, n=300, fault_s=25.0, sink_delay=0.015)
     assert r["faulted"] >= 20, r          # a burst it was
     assert r["after_s"] is not None, r
     assert r["ratio"] <= 2.0, r
