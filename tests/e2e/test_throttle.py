@@ -2,9 +2,9 @@
 gwd: a burst of "451 try again later" (issue 21: it throttled a
 destination for minutes), greylisting (issue 18: one greylisted mailbox
 halved the connections of its whole domain), a 421 greeting (issue 21:
-logged as a routing failure, and no slowing down); and throttle changes
-reaching a backlog already queued (issue 21: they waited for new mail),
-those of gw.db and gwd.conf's relay defaults alike.
+logged as a routing failure, and no slowing down); and throttle and
+rule changes reaching a backlog already queued (issue 21: they waited
+for new mail), those of gw.db and gwd.conf's relay defaults alike.
 """
 import socket
 import threading
@@ -151,3 +151,25 @@ def test_sighup_relay_connections_reach_the_backlog(gw_factory, sink):
     reload(g, 1)
     wait_for(lambda: sink.max_open > 1, what="more connections")
     assert g.queue_count() > 0            # for the backlog, not new mail
+
+
+def test_rule_change_reaches_the_backlog(gw_factory, sink):
+    """A routing rule added while a backlog waits for its one slow
+    connection takes the rest of it elsewhere, with no new mail and no
+    flush."""
+    from conftest import Sink
+    other = Sink()
+    try:
+        sink.data_reply = lambda m: time.sleep(0.2)   # then 250
+        g = started(gw_factory, smarthost(sink), **{"relay.connections": 1})
+        acked = burst.submit_backlog(g, 40, "u@dest.test", "moved")
+        assert g.queue_count() > 10
+        g.gwctl("route", "add", "--to-domain", "dest.test", "--smarthost",
+                "127.0.0.1:%d" % other.port, "--tls", "none")
+        other.wait_count(1, timeout=30)
+        wait_for(lambda: g.queue_count() == 0, what="queue empty")
+        subjects = [burst.subject_of(m) for m in sink.messages + other.messages]
+        assert sorted(subjects) == sorted("moved-%d" % i for i in range(acked))
+        assert len(other.messages) > 10       # the backlog moved
+    finally:
+        other.stop()
