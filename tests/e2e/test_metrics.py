@@ -754,3 +754,28 @@ def test_deliveries_by_class_subaccounts_histograms(gw_factory, sink):
     assert m["process_max_fds"] >= m["process_open_fds"]
     assert started <= m["process_start_time_seconds"] <= time.time()
     promtool(port)
+
+
+def test_metrics_are_never_cut(gw_factory):
+    """/metrics for more pools (or subaccounts) than 64 KB of lines: the
+    answer was capped at 64 KB and cut mid-line without a word."""
+    port = free_port()
+    g = gw_factory(extra='metrics = { listen = "127.0.0.1:%d"; };' % port).start()
+    g.gwctl("pool", "add", "first", "127.0.0.4")     # gw.db and its schema
+    names = ["pool%04d-%s" % (i, "x" * 40) for i in range(1000)]
+    now = int(time.time())
+    with sqlite3.connect(os.path.join(g.state, "gw.db")) as db:
+        db.executemany("INSERT INTO pool (name, created) VALUES (?, ?)",
+                       [(n, now) for n in names])
+        db.executemany("INSERT INTO pool_address (pool, address) VALUES (?, ?)",
+                       [(n, "127.0.0.4") for n in names])
+    db.close()
+    wait_for(lambda: "pool pool0999-" in control(g, "pools"),
+             what="gwd to read the new pools")
+    text = metrics_text(port)
+    assert len(text) > 64 * 1024 and text.endswith("\n")
+    m = prometheus(port)
+    assert sorted(k[len('gw_pool_connections{pool="'):-2] for k in m
+                  if k.startswith("gw_pool_connections{")) == ["first"] + names
+    assert "process_open_fds" in m
+    promtool(port)
