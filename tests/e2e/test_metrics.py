@@ -593,6 +593,7 @@ def test_rejections_by_stage_and_reason(gw_factory, sink):
                    extra='metrics = { listen = "127.0.0.1:%d"; };' % port).start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
     g.add_subaccount("q", "q.test", "q-pass")
+    g.add_subaccount("d", "d.test", "d-pass")
     g.gwctl("subaccount", "set", "q", "--quota-hour", "1")
     g.gwctl("suppression", "add", "victim@dest.test", "--subaccount", "app")
     g.gwctl("route", "add", "--to-domain", "blocked.test", "--reject",
@@ -642,9 +643,38 @@ def test_rejections_by_stage_and_reason(gw_factory, sink):
     refused("data", "content", r.cmd("From: <app@example.com>\r\n\r\nbare\nlf\r\n."), 550)
     r.close()
 
-    # The quota: one message an hour for q; the second MAIL is refused.
-    assert mail_as(g, "q", "q-pass", "q@q.test") == 250
+    # The quota: one message an hour for q.  Two sessions in DATA side
+    # by side both passed MAIL: the second to end is refused there;
+    # then MAIL is.
+    ab = []
+    for _ in range(2):
+        c = Raw(g.ports["submission"])
+        c.reply()
+        assert login(c, "q", "q-pass")[0] == 235
+        assert c.cmd("MAIL FROM:<q@q.test>")[0] == 250
+        assert c.cmd("RCPT TO:<x@dest.test>")[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        ab.append(c)
+    assert ab[0].cmd("From: <q@q.test>\r\n\r\nhi\r\n.")[0] == 250
+    refused("data", "quota", ab[1].cmd("From: <q@q.test>\r\n\r\nhi\r\n."), 451)
+    for c in ab:
+        c.close()
     refused("mail", "quota", (mail_as(g, "q", "q-pass", "q@q.test"),), 451)
+    # A subaccount disabled after its login: refused at its next MAIL
+    # (once gwd has read gw.db again).
+    c = Raw(g.ports["submission"])
+    c.reply()
+    assert login(c, "d", "d-pass")[0] == 235
+    g.gwctl("subaccount", "disable", "d")
+
+    def refusal():
+        code = c.cmd("MAIL FROM:<d@d.test>")[0]
+        if code == 250:
+            c.cmd("RSET")
+            return None
+        return code
+    refused("mail", "disabled", (wait_for(refusal, what="a refusal"),), 550)
+    c.close()
     # One bounce in one recipient pauses app: its next MAIL is refused.
     send(g, ["bad@dest.test"], "bounce")
     wait_for(lambda: prometheus(port)["gw_subaccounts_paused"] == 1, what="paused")
@@ -653,9 +683,9 @@ def test_rejections_by_stage_and_reason(gw_factory, sink):
     m = prometheus(port)
     got = {k: v for k, v in rejections(m).items() if v}
     assert got == expect
-    assert len(expect) == 13
+    assert len(expect) == 15
     # The refusals at the end of DATA are the messages refused.
-    assert m["gw_messages_rejected_total"] == 3
+    assert m["gw_messages_rejected_total"] == 4
     promtool(port)
 
 
