@@ -122,7 +122,7 @@ int	 metrics_hist_bounds(enum gm_hist_id, const double **);
  * delivered ones add their latency since acceptance (received_us). */
 void	 metrics_delivery(const char *subaccount, enum gm_result,
 	    enum bounce_class, int64_t received_us);
-/* One more of the subaccount's counter c (main thread). */
+/* Add n to the subaccount's counter c (main thread; NULL or "": none). */
 void	 metrics_sub_add(const char *subaccount, enum gm_sub_counter c,
 	    uint64_t n);
 /* Each subaccount counted since start, with its counters. */

@@ -2,9 +2,12 @@
  * metrics_report.c - one snapshot of every figure (the counters of
  * metrics.h, the queue's, the store's, the log's, the logins'), written
  * two ways: "name value" lines for the control socket's `stats`
- * (gwtop, scripts) and Prometheus text for /metrics (metrics_http.c).
+ * (gwtop, scripts) and Prometheus text for /metrics (metrics_http.c),
+ * with the labelled families (rejections, deliveries by class,
+ * subaccounts, histograms) and the process_* figures of /proc/self.
  * Exposure: none; the figures are gwd's own, pool names come from gw.db
- * (checked by gwctl).
+ * (checked by gwctl); subaccount names, also from gw.db but written
+ * there by other programs too, are escaped as label values.
  * Diagnostics: dies only when memory runs out.
  */
 #include <sys/resource.h>
