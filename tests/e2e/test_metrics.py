@@ -809,3 +809,36 @@ def test_metrics_are_never_cut(gw_factory):
                   if k.startswith("gw_pool_connections{")) == ["first"] + names
     assert "process_open_fds" in m
     promtool(port)
+
+
+def test_subaccount_label_is_escaped(gw_factory, sink):
+    """A subaccount name written into gw.db by another program, with a
+    quote, a backslash and a space: its series stays one valid line."""
+    from conftest import Raw
+    port = free_port()
+    g = gw_factory(relay=smarthost(sink),
+                   extra='metrics = { listen = "127.0.0.1:%d"; };' % port).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")   # gw.db's schema
+    name = 'we"ird\\ name'
+    now = int(time.time())
+    with sqlite3.connect(os.path.join(g.state, "gw.db")) as db:
+        sid = db.execute("INSERT INTO subaccount (name, created, updated) "
+                         "VALUES (?, ?, ?)", (name, now, now)).lastrowid
+        db.execute("INSERT INTO subaccount_domain VALUES (?, 'weird.test')", (sid,))
+        db.execute("INSERT INTO subaccount_ip VALUES (?, '127.0.0.9/32')", (sid,))
+    db.close()
+    wait_for(lambda: "sub %s " % name in control(g, "subaccounts"),
+             what="gwd to read the subaccount")
+    # Allowed by its address on the ip_auth listener.
+    r = Raw(g.ports["plain"], source="127.0.0.9")
+    r.reply()
+    r.cmd("EHLO client.test")
+    assert r.cmd("MAIL FROM:<w@weird.test>")[0] == 250
+    assert r.cmd("RCPT TO:<u@dest.test>")[0] == 250
+    assert r.cmd("DATA")[0] == 354
+    assert r.cmd("From: <w@weird.test>\r\n\r\nhi\r\n.")[0] == 250
+    r.close()
+    sink.wait_count(1)
+    wait_for(lambda: 'subaccount="we\\"ird\\\\ name",outcome="delivered"} 1\n'
+             in metrics_text(port), what="the delivery counted")
+    promtool(port)
