@@ -49,13 +49,13 @@ enum outcome {
 
 static const struct {
 	enum event_action event;	/* the attempt's audit event */
-	uint64_t	*metric;
+	enum gm_result	 metric;
 	int		 failed;	/* final, and the sender hears */
 } oc[] = {
-	[OC_DELIVERED] = { EV_DELIVERED, &gm.delivered_total, 0 },
-	[OC_DEFERRED] = { EV_DEFERRED, &gm.deferred_total, 0 },
-	[OC_EXPIRED] = { EV_DEFERRED, &gm.expired_total, 1 },
-	[OC_BOUNCED] = { EV_BOUNCED, &gm.bounced_total, 1 },
+	[OC_DELIVERED] = { EV_DELIVERED, GM_DELIVERED, 0 },
+	[OC_DEFERRED] = { EV_DEFERRED, GM_DEFERRED, 0 },
+	[OC_EXPIRED] = { EV_DEFERRED, GM_EXPIRED, 1 },
+	[OC_BOUNCED] = { EV_BOUNCED, GM_BOUNCED, 1 },
 };
 
 /* What one job's outcomes gather: one store op, one DSN. */
@@ -161,7 +161,8 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 		a->throttled = 1;
 	}
 	a->delivered += o == OC_DELIVERED;
-	(*oc[o].metric)++;
+	metrics_delivery(m->flags & QMSG_DSN ? NULL : m->subaccount,
+	    oc[o].metric, cls, m->received_us);
 	if (j->dest && j->dest->pcount)
 		pool_count_add(j->dest->pcount, o);
 	ev = store_op_event(a->op, event_name(oc[o].event), m->qid);

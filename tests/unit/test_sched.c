@@ -741,9 +741,9 @@ test_outcomes(void **state)
 	assert_int_equal(m->rcpt[1].attempts, 1);
 	assert_int_equal(m->rcpt[1].next_attempt, now_s() + 60);
 	assert_string_equal(m->rcpt[1].last_reply, "451 4.3.0 x");
-	assert_int_equal(gm.delivered_total, 1);
-	assert_int_equal(gm.deferred_total, 1);
-	assert_int_equal(gm.bounced_total, 1);
+	assert_int_equal(metrics_result_total(GM_DELIVERED), 1);
+	assert_int_equal(metrics_result_total(GM_DEFERRED), 1);
+	assert_int_equal(metrics_result_total(GM_BOUNCED), 1);
 	assert_int_equal(nsuppressed, 1);		/* a hard bounce */
 	assert_int_equal(npause, 2);			/* final ones */
 
@@ -777,7 +777,7 @@ test_expiry(void **state)
 	conn_finish(conns[0], 451, "4.2.2", "mailbox full");
 	turn();
 	assert_null(queue_find(qid));		/* forgotten */
-	assert_int_equal(gm.expired_total, 1);
+	assert_int_equal(metrics_result_total(GM_EXPIRED), 1);
 	assert_int_equal(events("deferred", "slow@x.test", NULL), 1);
 	assert_int_equal(events("expired", "slow@x.test", &ev), 1);
 	assert_string_equal(ev->bounce_class, "expired");
