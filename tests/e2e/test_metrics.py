@@ -488,6 +488,9 @@ def test_pools_command_and_throttle_state(gw_factory, sink):
     send(g, ["u1@pooled.test", "bad@pooled.test"], "one")
     send(g, ["u2@pooled.test", "later@pooled.test"], "two")
     send(g, ["u3@pooled.test"], "three")
+    # The DSN first: a delivery after the 421 would take a step back.
+    wait_for(lambda: [m for m in sink.messages if m.mail_from == ""],
+             what="the DSN delivered")
     send(g, ["x@throttled.test", "y@plain.test"], "four")
     # pooled.test: 3 delivered, 1 bounced, 1 deferred; plain.test and
     # the DSN delivered from 127.0.0.1.
@@ -534,12 +537,15 @@ def test_pools_command_and_throttle_state(gw_factory, sink):
                  % outcome] == 0
 
     # The 421 halved the smarthost's window and spaced its messages; it
-    # stays so (recovery after 1 h of calm).  The pool's is untouched.
+    # stays so (recovery after 1 h of calm), but for one step back if
+    # y@plain.test went in a transaction begun after the 421 (a
+    # delivery at the new limits).  The pool's is untouched.
     _, d, _ = destinations(g)
     t = d["throttled.test"]
     assert t["via"] == "[smarthost]"
-    assert (t["limit"], t["window"], t["per_minute"]) == (4, 2, 6000)
-    assert t["gap_ms"] > 0 and t["throttled"] == 1
+    assert (t["limit"], t["per_minute"]) == (4, 6000)
+    assert t["window"] in (2, 3), t
+    assert t["gap_ms"] >= 500 and t["throttled"] == 1
     assert t["error"].startswith("421 4.7.0")
     pooled = d["pooled.test"]
     assert pooled["via"] == "[smarthost]@out" and pooled["waiting"] == 1
