@@ -10,7 +10,7 @@
 
 static const struct event_kind kinds[EV_COUNT] = {
 	/* name, ECS event.outcome, CEF severity, gwsearch show's part,
-	 * gwtop's colour */
+	 * gwtop's colour, routine (most messages have one) */
 	[EV_RECEIVED] = { "received", EO_SUCCESS, 3, EP_RECEIVED, ET_PLAIN },
 	[EV_DELIVERED] = { "delivered", EO_SUCCESS, 3, EP_ATTEMPT, ET_GOOD },
 	[EV_DEFERRED] = { "deferred", EO_UNKNOWN, 5, EP_ATTEMPT, ET_WARN },
@@ -19,9 +19,9 @@ static const struct event_kind kinds[EV_COUNT] = {
 	[EV_REJECTED] = { "rejected", EO_FAILURE, 5, EP_POLICY, ET_BAD },
 	[EV_QUARANTINED] = { "quarantined", EO_UNKNOWN, 7, EP_POLICY,
 	    ET_PLAIN },
-	[EV_SIGNED] = { "signed", EO_UNKNOWN, 3, EP_SIGNING, ET_PLAIN },
+	[EV_SIGNED] = { "signed", EO_UNKNOWN, 3, EP_SIGNING, ET_PLAIN, 1 },
 	[EV_UNSIGNED] = { "unsigned", EO_UNKNOWN, 5, EP_SIGNING, ET_PLAIN },
-	[EV_ROUTED] = { "routed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+	[EV_ROUTED] = { "routed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 1 },
 	[EV_DSN] = { "dsn", EO_SUCCESS, 3, EP_OTHER, ET_PLAIN },
 	[EV_HELD] = { "held", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
 	[EV_RELEASED] = { "released", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
@@ -34,7 +34,7 @@ static const struct event_kind kinds[EV_COUNT] = {
 };
 
 static const struct event_kind unknown = { NULL, EO_UNKNOWN, 3, EP_OTHER,
-    ET_PLAIN };
+    ET_PLAIN, 0 };
 
 int
 event_lookup(const char *s)

@@ -2,7 +2,8 @@
  * event.h - the actions of audit events (log.db's event.action), one
  * row each: the name gwd writes, the ECS event.outcome and CEF severity
  * gwsearch exports, the part of a message's life gwsearch show files it
- * under, and the colour gwtop gives it.  gwd, gwsearch and gwtop all
+ * under, the colour gwtop gives it and whether gwtop hides it as
+ * routine.  gwd, gwsearch and gwtop all
  * read this table, so a new action is one new row.
  * Diagnostics: none; an unknown name is -1, and its row is that of an
  * unknown action.
@@ -42,6 +43,9 @@ struct event_kind {
 	int			 cef_severity;	/* 0 (low) .. 10 */
 	enum event_phase	 phase;
 	enum event_tone		 tone;
+	int			 routine;	/* most messages have one:
+						   gwtop's recent events
+						   leave it out unless asked */
 };
 
 /* The action named s, or -1. */

@@ -196,6 +196,14 @@ key_next_screen(struct gwtop *g)
 	return key_screen(g, (g->v.screen + 1) % SCR_MESSAGE);
 }
 
+/* Recent events: also the routine ones (signed, routed), or not. */
+static int
+key_all_events(struct gwtop *g)
+{
+	g->s.all_events = !g->s.all_events;
+	return KEY_F_REDRAW | KEY_F_REFRESH;
+}
+
 static int
 key_day(struct gwtop *g)
 {
@@ -299,6 +307,8 @@ const struct key keys[] = {
 	{ '>', NULL, NULL, key_sort_next },
 	{ 'I', "I", "reverse the sort", key_invert },
 	{ 'w', "w", "subaccounts: last hour / last 24 h", key_day },
+	{ 'e', "e", "recent events: also signed and routed, or not",
+	    key_all_events },
 	{ KEY_UP, "Up Down", "choose a message (also PgUp PgDn)", key_up },
 	{ KEY_DOWN, NULL, NULL, key_down },
 	{ KEY_PPAGE, NULL, NULL, key_page_up },
@@ -306,7 +316,7 @@ const struct key keys[] = {
 	{ '\r', NULL, NULL, key_enter },
 	{ '\n', NULL, NULL, key_enter },
 	{ KEY_ENTER, NULL, NULL, key_enter },
-	{ ' ', "space", "pause / resume", key_pause },
+	{ ' ', "space", "freeze / resume the display", key_pause },
 	{ '+', "+ -", "refresh less / more often (0.5 s to 60 s)",
 	    key_slower },
 	{ '-', NULL, NULL, key_faster },
@@ -402,7 +412,7 @@ main_help(void)
 	    "  -h, --help       this help\n"
 	    "  -V, --version    print the version\n"
 	    "\nKeys: q quit, h or ? help, 1-5 screens, / filter, < > sort, "
-	    "space pause,\n+ and - refresh interval.\n", GW_DEFAULT_CONFIG);
+	    "space freeze,\n+ and - refresh interval.\n", GW_DEFAULT_CONFIG);
 }
 
 struct opts {

@@ -561,7 +561,7 @@ def test_live_screen_keys_and_quit(env):
     t.read(0.3)
     assert "gwtop keys" not in t.read(0.3)
     t.send(" ")
-    assert t.wait_for("PAUSED")
+    assert t.wait_for("FROZEN")
     t.send("+")
     assert t.wait_for("every 5.0s")
     t.send("--")
