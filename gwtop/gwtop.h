@@ -210,6 +210,8 @@ const char *ctl_ask(const char *path, const char *cmd, struct buf *reply);
 const char *ctl_refusal(void);
 void	 ctl_stats(char *text, struct live *);
 int	 ctl_destinations(char *text, struct dest *, int max);
+/* The title of age bucket i: "<5m" ... "80m+" (ctlproto.h). */
+void	 ctl_age_title(int i, char *, size_t);
 /* 0, or -1 if the answer is not a whole `pools` reply. */
 int	 ctl_pools(char *text, struct snapshot *);
 /* Quotas and pauses into s->sub, adding subaccounts without traffic;
@@ -233,8 +235,9 @@ void	 rates_format(enum rate, double, char *, size_t);
  * other text as it is. */
 void	 reply_brief(const char *in, char *out, size_t n);
 
-/* once.c: gwtop --once */
-int	 once_print(const struct snapshot *, int json);
+/* once.c: gwtop --once [--screen destinations] */
+enum once_screen { ONCE_OVERVIEW, ONCE_DESTINATIONS };
+int	 once_print(const struct snapshot *, int json, enum once_screen);
 
 /* The first paused subaccount known to gwd and how many are; 0: none. */
 int	 subs_paused(const struct snapshot *, const char **first);

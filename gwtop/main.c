@@ -395,8 +395,9 @@ main_defaults(struct view *v)
 static void
 main_usage(FILE *fp)
 {
-	fprintf(fp, "usage: gwtop [-c FILE] [-d SECONDS]\n"
-	    "       gwtop [-c FILE] --once [--format text|json]\n"
+	fprintf(fp, "usage: gwtop [-c FILE] [-d SECONDS] [--screen SCREEN]\n"
+	    "       gwtop [-c FILE] --once [--screen overview|destinations] "
+	    "[--format text|json]\n"
 	    "       gwtop --help | --version\n");
 }
 
@@ -406,6 +407,10 @@ main_help(void)
 	main_usage(stdout);
 	printf("\n  -c FILE          configuration (default %s)\n"
 	    "  -d SECONDS       refresh interval (default 2, at least 0.5)\n"
+	    "  --screen SCREEN  start on overview, destinations, subaccounts,"
+	    " queue or pools;\n"
+	    "                   with --once: overview (default) or "
+	    "destinations (qshape)\n"
 	    "  --once           print one snapshot and exit\n"
 	    "  --format FMT     with --once: text (key=value, default) or "
 	    "json\n"
@@ -420,7 +425,14 @@ struct opts {
 	int		 interval_ms;
 	int		 once;
 	int		 json;
+	enum view_screen screen;
 };
+
+/* --screen's words, in the order of enum view_screen (keys 1 to 5). */
+static const char *const main_screens[] = { "overview", "destinations",
+    "subaccounts", "queue", "pools" };
+_Static_assert(sizeof(main_screens) / sizeof(main_screens[0]) ==
+    SCR_MESSAGE, "a word per screen with a key");
 
 static int
 main_interval(const char *s, int *ms)
@@ -441,12 +453,26 @@ static const struct option main_longopts[] = {
 	{ "delay", required_argument, NULL, 'd' },
 	{ "once", no_argument, NULL, '1' },
 	{ "format", required_argument, NULL, 'f' },
+	{ "screen", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 #define MAIN_SHORTOPTS	"c:d:hV"
 static const char *const main_formats[] = { "text", "json" };
+
+static int
+main_screen(const char *s, enum view_screen *sc)
+{
+	for (size_t i = 0; i < nitems(main_screens); i++)
+		if (strcmp(s, main_screens[i]) == 0) {
+			*sc = (enum view_screen)i;
+			return EX_OK;
+		}
+	log_warnx("--screen: expected overview, destinations, subaccounts, "
+	    "queue or pools");
+	return EX_USAGE;
+}
 
 static int
 main_format(const char *s, int *json)
@@ -482,6 +508,9 @@ main_complete(int argc, char *argv[])
 	if (v != NULL && strcmp(v, "format") == 0)
 		for (size_t i = 0; i < nitems(main_formats); i++)
 			complete_add(cur, main_formats[i]);
+	else if (v != NULL && strcmp(v, "screen") == 0)
+		for (size_t i = 0; i < nitems(main_screens); i++)
+			complete_add(cur, main_screens[i]);
 	else if (v == NULL && cur[0] == '-')
 		complete_longopts(cur, main_longopts);
 	return EX_OK;
@@ -504,6 +533,8 @@ main_args(int argc, char *argv[], struct opts *o)
 			o->once = 1;
 		else if (ch == 'f')
 			r = main_format(optarg, &o->json);
+		else if (ch == 's')
+			r = main_screen(optarg, &o->screen);
 		else if (ch == 'h' || ch == 'V') {
 			if (ch == 'h')
 				main_help();
@@ -515,6 +546,11 @@ main_args(int argc, char *argv[], struct opts *o)
 	}
 	if (r == EX_OK && optind < argc) {
 		log_warnx("unexpected argument");
+		r = EX_USAGE;
+	}
+	if (r == EX_OK && o->once && o->screen != SCR_OVERVIEW &&
+	    o->screen != SCR_DEST) {
+		log_warnx("--once --screen: overview or destinations");
 		r = EX_USAGE;
 	}
 	if (r == EX_OK && !o->once && !isatty(STDOUT_FILENO)) {
@@ -548,9 +584,11 @@ main(int argc, char *argv[])
 	config_free(&cfg);
 	if (o.once) {
 		model_refresh(g->m, &g->s);
-		r = once_print(&g->s, o.json);
+		r = once_print(&g->s, o.json, o.screen == SCR_DEST ?
+		    ONCE_DESTINATIONS : ONCE_OVERVIEW);
 	} else {
 		g->v.interval_ms = o.interval_ms;
+		g->v.screen = o.screen;
 		main_defaults(&g->v);
 		main_signals();
 		atexit(view_end);

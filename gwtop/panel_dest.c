@@ -161,11 +161,8 @@ panel_dest_draw(const struct view *v, const struct snapshot *s, int y,
 {
 	char line[128];
 
-	for (int i = 0; i < CTL_AGES - 1; i++)
-		snprintf(age_title[i], sizeof(age_title[i]), "<%dm",
-		    ctl_age_min[i]);
-	snprintf(age_title[CTL_AGES - 1], sizeof(age_title[0]), "%dm+",
-	    ctl_age_min[CTL_AGES - 2]);
+	for (int i = 0; i < CTL_AGES; i++)
+		ctl_age_title(i, age_title[i], sizeof(age_title[i]));
 	snprintf(line, sizeof(line), "Destinations: %d domains with queued "
 	    "recipients (the %d most queued)", s->ndest, CTL_DEST_MAX);
 	return table_panel(v, s, SCR_DEST, y, rows, line, s->dest_ok ? NULL :

@@ -79,6 +79,7 @@ CASES = [
     ("gwsearch -f cs", ["csv"]),
     ("gwtop --f", ["--format"]),
     ("gwtop --format ", ["json", "text"]),
+    ("gwtop --screen d", ["destinations"]),
 ]
 
 

@@ -88,9 +88,10 @@ def screens(env):
     """Start gwtop in tmux (and a fake gwd) with make(**fake_args)."""
     made = []
 
-    def make(x=80, y=24, **fake):
+    def make(x=80, y=24, args=(), **fake):
         ctl = FakeControl(env["control"], **fake)
-        t = Tmux(env["dir"], env["conf"], args=("-d", "0.5"), x=x, y=y)
+        t = Tmux(env["dir"], env["conf"], args=("-d", "0.5") + tuple(args),
+                 x=x, y=y)
         made.append((t, ctl))
         t.wait_text("gwd: running")
         return t
@@ -240,3 +241,11 @@ def test_routine_events_hidden_until_e(env, screens):
     t.keys("e")
     t.wait(lambda s: not re.search(r"\b(signed|routed)\b", s),
            "hidden again")
+
+
+def test_screen_option_chooses_the_first_screen(env, screens):
+    t = screens(args=("--screen", "destinations"),
+                destinations=[dest_line("first.example")])
+    t.wait_text("Destinations: 1 domains")
+    t.keys("1")
+    t.wait_text("Events ")
