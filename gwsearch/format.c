@@ -393,7 +393,7 @@ format_esc_csv(struct buf *b, uint32_t c)
  * first: a hostile subject like =HYPERLINK(...)) gets a ' in front, as
  * OWASP advises for CSV injection; jsonl keeps the value as it was.
  */
-static void
+void
 format_csv_field(struct buf *b, const char *s, int first)
 {
 	int formula;

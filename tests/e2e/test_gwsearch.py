@@ -325,9 +325,10 @@ def test_options_after_terms(env):
 
 
 def test_no_match_exit_1(env):
+    # As grep: 1, and said on stderr (test_gwsearch_output.py).
     r = search(env, "--recipient", "nobody-at-all@example.com")
     assert r.returncode == 1
-    assert r.stdout == "" and r.stderr == ""
+    assert r.stdout == "" and r.stderr == "gwsearch: no matching messages\n"
 
 
 def test_untrusted_bytes_escaped(env):
