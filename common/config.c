@@ -81,6 +81,13 @@ static const struct opt opts[] = {
 	    0, 0, RESTART },
 	{ "tls.ciphers", O_STR, OFF(tls.ciphers),
 	    "ECDHE+AESGCM:ECDHE+CHACHA20", 0, 0, 0, 0, 0, RESTART },
+	{ "tls.ciphersuites", O_STR, OFF(tls.ciphersuites),
+	    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	    "TLS_CHACHA20_POLY1305_SHA256", 0, 0, 0, 0, 0, RESTART },
+	{ "tls.groups", O_STR, OFF(tls.groups), "X25519:P-256:X448:P-384:P-521",
+	    0, 0, 0, 0, 0, RESTART },
+	{ "tls.ticket_lifetime", O_MS, OFF(tls.ticket_lifetime_ms), "1h", 0,
+	    (int64_t)7 * 86400000, 0, 0, 0, RESTART },
 
 	{ "relay.mode", O_ENUM, OFF(relay.mode), "mx", 0, 0, relay_modes, 0,
 	    0, RESTART },

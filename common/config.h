@@ -59,6 +59,9 @@ struct gw_config {
 		char	*key;
 		int	 self_signed;	/* make the pair on first start */
 		char	*ciphers;	/* TLS 1.2 list */
+		char	*ciphersuites;	/* TLS 1.3, in preference order */
+		char	*groups;	/* key exchange, in preference order */
+		int64_t	 ticket_lifetime_ms;	/* 0: no session tickets */
 	} tls;
 
 	struct {

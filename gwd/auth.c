@@ -57,6 +57,14 @@ struct cached {
 	char	*pwhash;	/* the hash it was verified against */
 };
 
+/* Checks on the pool, by the same key.  The same credentials arriving
+ * meanwhile against the same hash take that check's verdict instead of
+ * running scrypt again: 16 connections of one application right after
+ * a restart cost one scrypt, not 16 x ~180 ms in a queue.  Each keeps
+ * its own place in authguard and is counted on its own; unknown users
+ * coalesce alike, so the time taken still tells nothing about names. */
+static struct hmap		 inflight;	/* hex hmac -> struct auth_req */
+
 /* One thread: a flood of logins takes at most one core and one scrypt's
  * memory (32 MiB); past AUTH_QUEUE_MAX checks waiting, 454 at once. */
 #define AUTH_THREADS	1
@@ -258,6 +266,7 @@ accounts_init(const char *state_dir, char *err, size_t errsz)
 		return -1;
 	hmap_init(&byname);
 	hmap_init(&cache);
+	hmap_init(&inflight);
 	authguard_init();
 	auth_pool = worker_pool_new(AUTH_THREADS, AUTH_QUEUE_MAX);
 	random_bytes(cache_secret, sizeof(cache_secret));
@@ -383,6 +392,9 @@ struct auth_req {
 	int		 apikey;	/* shaped like an API key */
 	int		 cached;	/* decided without scrypt */
 	int		 reserved;	/* holds a place in authguard */
+	int		 leader;	/* in `inflight` */
+	struct auth_req	*followers;	/* take this check's verdict */
+	struct auth_req	*fnext;
 	struct sockaddr_storage peer;
 	char		 ip[INET6_ADDRSTRLEN];
 	struct auth_req	*wnext;		/* waiting for a place */
@@ -538,9 +550,8 @@ auth_reason(const struct auth_req *r, const struct subaccount *s)
 
 /* The check is over (on a worker, or at once): count it, answer. */
 static void
-auth_done(struct work *w)
+auth_over(struct auth_req *r)
 {
-	struct auth_req *r = (struct auth_req *)w;
 	const struct subaccount *s = req_account(r);
 	const char *reason = auth_reason(r, s);
 	int blocked = 0;
@@ -553,6 +564,22 @@ auth_done(struct work *w)
 	    strcmp(s->pwhash, r->hash) == 0)
 		cache_put(r);
 	auth_finish(r, reason ? AUTH_FAILED : AUTH_OK, reason, blocked);
+}
+
+static void
+auth_done(struct work *w)
+{
+	struct auth_req *r = (struct auth_req *)w, *f, *next;
+
+	if (r->leader)
+		hmap_del(&inflight, r->cachekey);
+	for (f = r->followers; f != NULL; f = next) {
+		next = f->fnext;
+		f->result = r->result;
+		f->cached = 1;		/* the leader caches a success */
+		auth_over(f);
+	}
+	auth_over(r);
 	auth_wake();
 }
 
@@ -597,6 +624,7 @@ static int
 auth_proceed(struct auth_req *r)
 {
 	const struct subaccount *s = req_account(r);
+	struct auth_req *lead;
 	int k;
 
 	if (authguard_blocked(r->ip, r->user)) {
@@ -632,6 +660,12 @@ auth_proceed(struct auth_req *r)
 	}
 	free(r->hash);
 	r->hash = xstrdup(s && s->pwhash ? s->pwhash : pwhash_dummy());
+	if ((lead = hmap_get(&inflight, r->cachekey)) != NULL &&
+	    strcmp(lead->hash, r->hash) == 0) {
+		r->fnext = lead->followers;
+		lead->followers = r;
+		return 1;
+	}
 	if (worker_pool_submit(auth_pool, &r->w) == -1) {
 		authguard_release(r->ip, r->user, 0);
 		r->reserved = 0;
@@ -641,6 +675,10 @@ auth_proceed(struct auth_req *r)
 		return 0;
 	}
 	gm.auth_checks_total++;
+	if (lead == NULL) {
+		hmap_put(&inflight, r->cachekey, r);
+		r->leader = 1;
+	}
 	return 1;
 }
 

@@ -1,6 +1,7 @@
 /*
- * gwd.h - what gwd's modules share: the configuration, the TLS contexts,
- * and the queued message and recipient as the main thread holds them.
+ * gwd.h - what gwd's modules share (gwd.c): the configuration, the TLS
+ * contexts, and the queued message and recipient as the main thread
+ * holds them.
  *
  * gcfg is never changed in place.  SIGHUP loads a new one on the loop
  * thread and publishes it through this atomic pointer; the old one is

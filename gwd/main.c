@@ -36,10 +36,12 @@
 #include "check.h"
 #include "config.h"
 #include "conn.h"
+#include "control.h"
 #include "dns.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
@@ -50,10 +52,6 @@
 #include "util.h"
 #include "window.h"
 #include "worker.h"
-
-struct gw_config	*_Atomic gcfg;
-SSL_CTX			*server_tls;
-SSL_CTX			*client_tls;
 
 static struct ev_io	 sigio;
 static struct ev_timer	 poll_timer;
@@ -155,6 +153,7 @@ begin_shutdown(void)
 	    "(shutdown_timeout %.1fs at most)", deliveries_active(),
 	    (double)gcfg->shutdown_timeout_ms / 1000);
 	listeners_stop();
+	gm.stopping = 1;		/* /health says so from now on */
 	control_stop();
 	sessions_close_all();
 	queue_shutdown();
@@ -422,8 +421,10 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return EX_CONFIG;
 	}
+	gm.started_us = now_us();
 	if (listeners_bind(err, sizeof(err)) == -1 ||
-	    control_bind(err, sizeof(err)) == -1) {
+	    control_bind(err, sizeof(err)) == -1 ||
+	    metrics_http_bind(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -452,6 +453,7 @@ main(int argc, char *argv[])
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
 	control_start();
+	metrics_http_start();
 	gm.ready = 1;
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?

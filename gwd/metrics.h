@@ -1,7 +1,9 @@
 /*
- * metrics.h - gwd's live counters, and the two ways out: the control
- * socket (`stats`, for gwtop and scripts) and an optional HTTP listener
- * with Prometheus text at /metrics and a liveness check at /health.
+ * metrics.h - gwd's live counters (metrics.c), and the two ways out:
+ * the control socket (`stats`, for gwtop and scripts; control.c) and an
+ * optional HTTP listener with Prometheus text at /metrics and a
+ * liveness check at /health (metrics_http.c); metrics_report.c writes
+ * both.
  *
  * Counters are only touched on the main thread: no atomics.
  */
@@ -34,11 +36,5 @@ struct gw_metrics {
 };
 
 extern struct gw_metrics gm;
-
-/* Bind the control socket and (when configured) the metrics listener,
- * before privileges are dropped.  -1 with err. */
-int	 control_bind(char *err, size_t errsz);
-void	 control_start(void);
-void	 control_stop(void);
 
 #endif

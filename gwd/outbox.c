@@ -7,6 +7,7 @@
  *
  * Exposure: none; the values were checked where the events were made.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

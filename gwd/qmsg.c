@@ -7,7 +7,6 @@
  * back is an error return (queue_load_body).
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,35 +28,6 @@ static struct hmap	 byqid;
 /* Every queued message, in arrival order (the oldest is first). */
 static struct qmsg	*qhead, *qtail;
 
-void
-qid_make(char out[QID_LEN + 1])
-{
-	static uint64_t last;
-	uint64_t v = (uint64_t)now_us() << 8;
-
-	/* Strictly increasing within the process, ordered by time. */
-	if (v <= last)
-		v = last + 1;
-	last = v;
-	snprintf(out, QID_LEN + 1, "%016llX", (unsigned long long)v);
-}
-
-struct qmsg *
-qmsg_new(const char *sender, const char *subaccount, int nrcpt)
-{
-	struct qmsg *m = xcalloc(1, sizeof(*m));
-
-	m->sender = xstrdup(sender ? sender : "");
-	m->subaccount = xstrdup(subaccount ? subaccount : "");
-	m->nrcpt = m->npending = nrcpt;
-	m->rcpt = xcalloc((size_t)(nrcpt ? nrcpt : 1), sizeof(*m->rcpt));
-	for (int i = 0; i < nrcpt; i++) {
-		m->rcpt[i].msg = m;
-		m->rcpt[i].heap_idx = -1;
-	}
-	return m;
-}
-
 struct qmsg *
 queue_msg_new(const char *sender, const char *subaccount, int nrcpt)
 {
@@ -65,22 +35,6 @@ queue_msg_new(const char *sender, const char *subaccount, int nrcpt)
 
 	qid_make(m->qid);
 	return m;
-}
-
-void
-qmsg_free(struct qmsg *m)
-{
-	for (int i = 0; i < m->nrcpt; i++) {
-		free(m->rcpt[i].addr);
-		free(m->rcpt[i].domain);
-		free(m->rcpt[i].last_reply);
-	}
-	free(m->rcpt);
-	free(m->sender);
-	free(m->subaccount);
-	free(m->message_id);
-	free(m->body);
-	free(m);
 }
 
 void

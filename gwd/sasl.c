@@ -15,6 +15,7 @@
 
 #include "auth.h"
 #include "base64.h"
+#include "event.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
@@ -55,19 +56,18 @@ auth_failed(struct session *s, const struct auth_result *res)
 	struct audit_event *ev;
 	const char *blocked = res->blocked & GUARD_IP ? "; address blocked" :
 	    res->blocked & GUARD_NAME ? "; user blocked from this address" : "";
-	char esc[NAME_MAX_LEN * 4 + 8];
+	char esc[SASL_USER_MAX * 4 + 8];
 
 	s->close_after_delay = res->blocked != 0;
 	gm.auth_failures_total++;
-	ev = audit_new("auth", NULL);
+	ev = audit_new(event_name(EV_AUTH), NULL);
 	ev->client_ip = xstrdup(s->ip);
 	ev->username = xstrdup(res->user);
 	ev->subaccount = res->subaccount ? xstrdup(res->subaccount) : NULL;
 	ev->reply_code = 535;
 	ev->reply_status = xstrdup("5.7.8");
 	ev->reply_text = xstrdup("authentication failed");
-	if (asprintf(&ev->detail, "%s%s", res->reason, blocked) == -1)
-		ev->detail = NULL;
+	ev->detail = xasprintf("%s%s", res->reason, blocked);
 	store_event(ev);
 	log_info("session=%016llx ip=%s auth failed user=\"%s\" reason=\"%s%s\"",
 	    (unsigned long long)s->id, s->ip, log_escape(res->user,
@@ -170,7 +170,7 @@ sasl_plain(struct session *s, const char *resp, size_t len)
 	pw = nul2 + 1;
 	/* Acting for someone else is not offered: authzid must be empty or
 	 * name the authenticating user.  Treated as a failed login. */
-	if (authclen == 0 || authclen > NAME_MAX_LEN)
+	if (authclen == 0 || authclen > SASL_USER_MAX)
 		start_auth(s, "", 0, pw, n - (size_t)(pw - dec), NULL);
 	else
 		start_auth(s, authc, authclen, pw, n - (size_t)(pw - dec),
@@ -190,7 +190,7 @@ sasl_login(struct session *s, const char *resp, size_t len)
 	if (sasl_decode(s, resp, len, dec, sizeof(dec), &n) == -1)
 		return;
 	if (s->sasl == SASL_LOGIN_USER) {
-		if (n > NAME_MAX_LEN || memchr(dec, '\0', n)) {
+		if (n > SASL_USER_MAX || memchr(dec, '\0', n)) {
 			/* Still ask for the password: answer as any failure. */
 			s->sasl_user[0] = '\0';
 		} else

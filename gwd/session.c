@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "event.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
@@ -129,7 +130,7 @@ static void
 audit_reject(struct session *s, const char *r, const char *sender,
     const char *rcpt, const char *cls)
 {
-	struct audit_event *ev = audit_new("rejected", NULL);
+	struct audit_event *ev = audit_new(event_name(EV_REJECTED), NULL);
 	const char *text;
 	char status[16];
 

@@ -67,7 +67,7 @@ smtp_check_helo_name(struct session *s, const struct smtp_cmd *cmd,
 {
 	if (cmd->arglen == 0)
 		return session_bad_command(s, syntax);
-	if (cmd->arglen > NAME_MAX_LEN)
+	if (cmd->arglen > CTL_DOMAIN_MAX)
 		return session_bad_command(s, "501 5.5.4 Error: host name too "
 		    "long");
 	return 0;
@@ -356,10 +356,8 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
 		return;
 	}
-	s->tx.rcpt = realloc(s->tx.rcpt, sizeof(char *) *
-	    (size_t)(s->tx.nrcpt + 1));
-	if (s->tx.rcpt == NULL)
-		fatal("rcpt");
+	s->tx.rcpt = xreallocarray(s->tx.rcpt, (size_t)s->tx.nrcpt + 1,
+	    sizeof(char *));
 	s->tx.rcpt[s->tx.nrcpt++] = xstrdup(ra.path.addr);
 	session_reply(s, "250 2.1.5 Ok");
 }

@@ -12,39 +12,8 @@
 
 #include <stdint.h>
 
+#include "auditlog.h"
 #include "gwd.h"
-
-/* One audit event (a row of log.db's event table).  Strings are owned. */
-struct audit_event {
-	struct audit_event *next;
-	int64_t		 id;		/* 0 until the outbox gives one */
-	int64_t		 ts;		/* unix microseconds */
-	const char	*action;	/* static string */
-	char		*qid;
-	char		*subaccount;
-	char		*client_ip;
-	char		*sender;
-	char		*recipient;
-	char		*message_id;
-	char		*subject;
-	char		*from_addr;
-	int64_t		 size;		/* -1 = none */
-	char		*tls;
-	const char	*tls_policy;	/* static string, or NULL */
-	int		 tls_verified;	/* 1, 0; -1 = none (no TLS) */
-	char		*tls_note;	/* why not verified, or no TLS */
-	char		*username;	/* auth: the name a client tried */
-	char		*remote_host;
-	char		*remote_ip;
-	int		 reply_code;	/* 0 = none */
-	char		*reply_status;
-	char		*reply_text;
-	int64_t		 duration_ms;	/* -1 = none */
-	char		*detail;
-	const char	*bounce_class;	/* static string, or NULL */
-	char		**rcpts;	/* event_rcpt rows (received only) */
-	int		 nrcpts;
-};
 
 struct rcpt_update {
 	int64_t		 dbid;

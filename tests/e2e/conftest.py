@@ -362,8 +362,14 @@ class Gwd:
     def _move_ports(self):
         with open(self.conf) as f:
             text = f.read()
+        # A new port equal to an old one (free again since gwd exited)
+        # would be replaced a second time: two listeners on one port.
+        taken = set(self.ports.values())
         for name, old in list(self.ports.items()):
             new = free_port()
+            while new in taken:
+                new = free_port()
+            taken.add(new)
             text = text.replace("port = %d;" % old, "port = %d;" % new)
             self.ports[name] = new
         with open(self.conf, "w") as f:
@@ -472,6 +478,12 @@ def control(g, cmd):
         data += chunk
     s.close()
     return data.decode()
+
+
+def control_stats(g):
+    """The control socket's stats: {name: int}."""
+    return {k: int(v) for k, v in
+            (line.split() for line in control(g, "stats").splitlines())}
 
 
 def smarthost(sink):

@@ -28,9 +28,7 @@
 #include "suppress.h"
 #include "util.h"
 
-/* What gwd's main.c and control.c define. */
-struct gw_config	*_Atomic gcfg;
-struct gw_metrics	 gm;
+/* gcfg (gwd.c) points at it. */
 struct gw_config	 cfg;
 
 /* Fake clocks: loop_now() (monotonic ms) and the scheduler's unix clock
