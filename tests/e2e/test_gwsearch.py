@@ -28,7 +28,7 @@ def us(t):
 COLS = ("ts", "qid", "action", "subaccount", "client_ip", "sender",
         "recipient", "message_id", "subject", "from_addr", "size", "tls",
         "remote_host", "remote_ip", "reply_code", "reply_status",
-        "reply_text", "duration_ms", "detail")
+        "reply_text", "duration_ms", "detail", "username")
 
 TLS = "TLSv1.3 TLS_AES_256_GCM_SHA384"
 
@@ -207,7 +207,9 @@ def test_recipient_json_all_events_of_message(env):
     rec, dlv, dfr = ev[0], ev[1], ev[2]
     assert rec["@timestamp"] == rfc3339(T0) + ".000000Z"
     assert rec["event"]["outcome"] == "success"
-    assert rec["email"]["from"]["address"] == "alice@example.com"
+    # ECS: the envelope sender is email.sender, From: is email.from.
+    assert rec["email"]["sender"]["address"] == "alice@example.com"
+    assert rec["email"]["from"]["address"] == ["alice@example.com"]
     assert rec["email"]["to"]["address"] == ["bob@example.net",
                                              "carol@example.org"]
     assert rec["email"]["subject"] == "Quarterly report"
@@ -277,7 +279,7 @@ def test_null_sender(env):
         assert r.returncode == 0
         ev = jsonl(r.stdout)
         assert [e["email"]["local_id"] for e in ev] == ["C00000000000C"] * 2
-        assert ev[0]["email"]["from"]["address"] == ""
+        assert ev[0]["email"]["sender"]["address"] == ""
 
 
 def test_message_id_with_or_without_brackets(env):
