@@ -396,8 +396,8 @@ static void
 main_usage(FILE *fp)
 {
 	fprintf(fp, "usage: gwtop [-c FILE] [-d SECONDS] [--screen SCREEN]\n"
-	    "       gwtop [-c FILE] --once [--screen overview|destinations] "
-	    "[--format text|json]\n"
+	    "       gwtop [-c FILE] --once [--screen overview|destinations]\n"
+	    "             [--format text|json]\n"
 	    "       gwtop --help | --version\n");
 }
 
@@ -407,10 +407,11 @@ main_help(void)
 	main_usage(stdout);
 	printf("\n  -c FILE          configuration (default %s)\n"
 	    "  -d SECONDS       refresh interval (default 2, at least 0.5)\n"
-	    "  --screen SCREEN  start on overview, destinations, subaccounts,"
-	    " queue or pools;\n"
-	    "                   with --once: overview (default) or "
-	    "destinations (qshape)\n"
+	    "  --screen SCREEN  start on overview, destinations, subaccounts, "
+	    "queue or\n"
+	    "                   pools; with --once: overview (default) or "
+	    "destinations\n"
+	    "                   (qshape)\n"
 	    "  --once           print one snapshot and exit\n"
 	    "  --format FMT     with --once: text (key=value, default) or "
 	    "json\n"

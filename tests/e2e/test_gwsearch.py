@@ -180,6 +180,17 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("gwsearch ")
 
 
+def test_help_and_usage_fit_80_columns():
+    """--help and a usage error wrap before an 80-column terminal does."""
+    for args in (["--help"], ["--bogus"]):
+        r = subprocess.run([GWSEARCH] + args, capture_output=True, text=True)
+        lines = (r.stdout + r.stderr).splitlines()
+        assert lines and max(len(l) for l in lines) <= 79, lines
+    assert "[--by domain|subaccount|hour|class] [--format table|jsonl|csv]" \
+        in subprocess.run([GWSEARCH, "--help"], capture_output=True,
+                          text=True).stdout
+
+
 def test_filter_required(env):
     r = search(env)
     assert r.returncode == 64

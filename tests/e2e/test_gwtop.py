@@ -133,6 +133,14 @@ def test_help_version():
     assert r.returncode == 0 and r.stdout.startswith("gwtop ")
 
 
+def test_help_and_usage_fit_80_columns():
+    """--help and a usage error wrap before an 80-column terminal does."""
+    for args in (["--help"], ["--bogus"]):
+        r = subprocess.run([GWTOP] + args, capture_output=True, text=True)
+        lines = (r.stdout + r.stderr).splitlines()
+        assert lines and max(len(l) for l in lines) <= 79, lines
+
+
 def test_usage_errors(env):
     for args in (["-d", "0.1"], ["-d", "x"], ["--once", "--format", "xml"],
                  ["--once", "extra"]):
