@@ -210,7 +210,10 @@ stats_figures(struct stat_group *g)
 
 	g->rate = fin > 0 ? 100.0 * (double)g->n[EV_DELIVERED] /
 	    (double)fin : -1;
-	qsort(g->delay, g->ndelay, sizeof(*g->delay), stats_cmp64);
+	/* A group without deliveries has no array at all: qsort(NULL, 0)
+	 * is undefined behaviour. */
+	if (g->ndelay > 1)
+		qsort(g->delay, g->ndelay, sizeof(*g->delay), stats_cmp64);
 	for (size_t i = 0; i < g->ndelay; i++)
 		sum += g->delay[i];
 	g->avg = g->ndelay ? sum / (int64_t)g->ndelay : -1;
