@@ -172,7 +172,7 @@ def test_queue_gauges_while_deferred(gw_factory, sink):
     # gwtop, reading the same gwd, says it is running.
     r = subprocess.run([os.path.join(os.environ["GW_BUILD"], "gwtop"), "-c", g.conf,
                         "--once"], capture_output=True, text=True, timeout=30)
-    assert "gwd=running" in r.stdout
+    assert "gwd.state=running" in r.stdout
     live = dict(l.split("=", 1) for l in r.stdout.splitlines())
     assert live["gwd.deferred_total"] == "2"
     assert live["gwd.received_total"] == "1"
