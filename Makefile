@@ -41,13 +41,18 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CURSES_LIBS := $(shell pkg-config --libs ncursesw)
 EDIT_LIBS  := $(shell pkg-config --libs libedit)
+# The content policy (common/mime_walk.c, common/dlp*.c): gwd, gwctl,
+# their tests and fuzzers link these; gwsearch and gwtop do not.
+CONTENT_PKGS := gmime-3.0 libhs libmagic
+CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
 
 OPT        ?= -O2
 CFLAGS     ?= -g
 CFLAGS     += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
               -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
               -Wno-unused-parameter -fno-strict-aliasing \
-              -DGW_VERSION='"$(VERSION)"' -Icommon $(PKG_CFLAGS)
+              -DGW_VERSION='"$(VERSION)"' -Icommon $(PKG_CFLAGS) \
+              $(shell pkg-config --cflags $(CONTENT_PKGS))
 LDLIBS     += $(PKG_LIBS) -lpthread -lm
 
 ifeq ($(SAN),1)
@@ -93,10 +98,10 @@ $(BUILD)/libgwd.a: $(GWD_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(LDLIBS)
 
 $(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(LDLIBS)
 
 $(BUILD)/gwsearch: $(GWSEARCH_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -115,7 +120,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 # A helper a unit test names there (tests/unit/sched_fake.c: what stands
@@ -148,12 +153,13 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_CC    ?= clang-14
 FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Icommon -Igwd -Igwctl $(PKG_CFLAGS) \
+              $(shell pkg-config --cflags $(CONTENT_PKGS)) \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 10
 
 build-fuzz/%: tests/fuzz/%.c FORCE
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $$(sed -n '1s|^// sources: ||p' $<) $(PKG_LIBS) -lpthread -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $$(sed -n '1s|^// sources: ||p' $<) $(CONTENT_LIBS) $(PKG_LIBS) -lpthread -lm
 
 fuzz: $(FUZZ_BIN)
 
