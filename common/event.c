@@ -23,6 +23,8 @@ static const struct event_kind kinds[EV_COUNT] = {
 	[EV_UNSIGNED] = { "unsigned", EO_UNKNOWN, 5, EP_SIGNING, ET_PLAIN },
 	[EV_ROUTED] = { "routed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
 	[EV_DSN] = { "dsn", EO_SUCCESS, 3, EP_OTHER, ET_PLAIN },
+	/* The content policies' decision (issue 11). */
+	[EV_SCANNED] = { "scanned", EO_UNKNOWN, 3, EP_POLICY, ET_PLAIN },
 	[EV_HELD] = { "held", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
 	[EV_RELEASED] = { "released", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
 	[EV_FLUSHED] = { "flushed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },

@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "authguard.h"
+#include "content.h"
 #include "db.h"
 #include "gwd.h"
 #include "hmap.h"
@@ -232,6 +233,9 @@ load(char *err, size_t errsz)
 		memset(&pol, 0, sizeof(pol));
 	} else
 		pol_gen++;
+	/* The content policies (content.c keeps its previous set when
+	 * these cannot be read or compiled). */
+	content_load(gdb);
 	/* And the admins' suppression list. */
 	if (suppress_load_admin(gdb) == -1)
 		log_warnx("gw.db: cannot read the suppression list: %s",

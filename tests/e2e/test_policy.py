@@ -12,6 +12,7 @@ import sqlite3
 
 import pytest
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.mime.application import MIMEApplication
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
@@ -61,7 +62,7 @@ def corpus():
     c["lying-attachment"] = headers(lying, subject="lying")
     c["clean"] = headers(MIMEText("nothing to see, order 2026-118\n"),
                          subject="clean")
-    return {k: v.as_bytes() for k, v in c.items()}
+    return {k: v.as_bytes(policy=SMTP) for k, v in c.items()}
 
 
 @pytest.fixture
@@ -151,7 +152,7 @@ def test_policy_test_conditions(gw):
     gw.gwctl("policy", "add", "pci", "--detector", "card", "--min", "2",
              "--action", "block", "--to-domain", "partner.test")
     path = write(gw, "two", headers(MIMEText("%s and %s\n" % (CARD, CARD2)))
-                 .as_bytes())
+                 .as_bytes(policy=SMTP))
     out = gw.gwctl("policy", "test", path).stdout
     assert "does not apply" in out and "decision: deliver" in out
     out = gw.gwctl("policy", "test", path, "--to", "a@partner.test").stdout
@@ -159,3 +160,91 @@ def test_policy_test_conditions(gw):
     r = gw.gwctl("policy", "test", os.path.join(gw.dir, "none.eml"),
                  check=False)
     assert r.returncode == 66
+
+
+# --------------------------------------------------------------------------
+# The same policies in the real gwd, to the sink.
+
+def send(g, data, frm="app@example.com", to="user@dest.test"):
+    """Submit data; None on 250, else (code, reply text)."""
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=60) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        try:
+            s.sendmail(frm, [to], data)
+        except smtplib.SMTPDataError as e:
+            # The refusal resets the transaction: the next message goes.
+            s.sendmail(frm, [to], corpus()["clean"])
+            return e.smtp_code, e.smtp_error.decode()
+    return None
+
+
+def policies(g, n):
+    wait_for(lambda: "content policies loaded: %d" % n in g.logtext(),
+             what="gwd to load %d content policies" % n)
+
+
+def scanned(g):
+    return g.events("action = 'scanned'")
+
+
+def test_block_refuses_with_550(gw_factory, sink):
+    g = gw_factory(relay=smarthost(sink)).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.gwctl("policy", "add", "pci", "--detector", "card", "--action", "block")
+    policies(g, 1)
+    c = corpus()
+    for name in ("lying-attachment", "html-only", "nested", "shift-jis"):
+        code, text = send(g, c[name])
+        assert code == 550 and text.startswith("5.7.1 "), text
+        assert "content policy pci" in text
+        assert CARD not in text and "4111" not in text
+    sink.wait_count(4)               # the clean ones sent after each refusal
+    assert all(b"Subject: clean" in m.data for m in sink.messages)
+    ev = scanned(g)
+    blocked = [e for e in ev if "fired=pci(block)" in e["detail"]]
+    assert len(blocked) == 4
+    assert any("4111 **** **** 1111" in e["detail"] for e in blocked)
+    for e in ev:
+        assert CARD not in e["detail"] and CARD2 not in e["detail"]
+    rej = g.events("action = 'rejected'")
+    assert len(rej) == 4 and all(e["reply_code"] == 550 and
+                                 e["reply_status"] == "5.7.1" for e in rej)
+    # Nothing of a refused message is queued or logged as received.
+    assert len(g.events("action = 'received'")) == 4
+    # gwsearch finds the decisions (with the rest of each message's life).
+    r = g.tool("gwsearch", "status:scanned", "--format", "jsonl")
+    acts = [json.loads(l)["event"]["action"] for l in r.stdout.splitlines()]
+    assert acts.count("scanned") == 8 and acts.count("rejected") == 4
+
+
+def test_tag_header_and_dkim(gw_factory, dns, sink, tmp_path):
+    from test_dkim import activate, keygen, verify_dkimpy
+    g = gw_factory(relay=smarthost(sink), dns=dns).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    keygen(g, dns, "example.com", "s1", "rsa")
+    activate(g, "example.com", "s1")
+    g.gwctl("policy", "add", "hr", "--detector", "ssn", "--action", "tag")
+    g.gwctl("policy", "add", "pci", "--detector", "card", "--action", "tag",
+            "--to-domain", "dest.test")
+    g.gwctl("policy", "add", "other", "--detector", "card", "--action",
+            "block", "--to-domain", "elsewhere.test")
+    policies(g, 3)
+    c = corpus()
+    assert send(g, c["utf-16"]) is None
+    assert send(g, c["latin1-qp"]) is None
+    assert send(g, c["clean"]) is None
+    sink.wait_count(3)
+    by = {}
+    for r in sink.messages:
+        subj = [l for l in r.data.split(b"\r\n") if l.startswith(b"Subject:")]
+        by[subj[0].split(b": ", 1)[1].decode()] = r.data
+    assert b"\r\nX-GW-Policy: hr\r\n" in b"\r\n" + by["utf16"]
+    assert b"\r\nX-GW-Policy: pci\r\n" in b"\r\n" + by["latin1"]
+    assert b"X-GW-Policy" not in by["clean"]
+    for subj in ("utf16", "latin1", "clean"):
+        assert verify_dkimpy(by[subj], dns) == [True], subj
+    ev = scanned(g)
+    assert any("fired=hr(tag)" in e["detail"] and "***-**-6789" in e["detail"]
+               for e in ev)
+    assert all(SSN not in e["detail"] for e in ev)
