@@ -248,3 +248,58 @@ def test_tag_header_and_dkim(gw_factory, dns, sink, tmp_path):
     assert any("fired=hr(tag)" in e["detail"] and "***-**-6789" in e["detail"]
                for e in ev)
     assert all(SSN not in e["detail"] for e in ev)
+
+
+def hostile():
+    """name -> (message bytes, what the scanned event says was unread)."""
+    top = b"From: app@example.com\r\nTo: user@dest.test\r\n"
+    many = [top + b"Subject: many\r\nContent-Type: multipart/mixed; "
+            b"boundary=b\r\n\r\n"]
+    many += [b"--b\r\nContent-Type: text/plain\r\n\r\n%d\r\n" % i
+             for i in range(10000)]
+    many.append(b"--b--\r\n")
+    deep = top + b"Subject: deep\r\n"
+    for i in range(100):
+        deep += (b"Content-Type: multipart/mixed; boundary=d%d\r\n\r\n"
+                 b"--d%d\r\n" % (i, i))
+    deep += b"Content-Type: text/plain\r\n\r\n" + CARD.encode() + b"\r\n"
+    nested = top + b"Subject: nested-deep\r\n" + \
+        b"Content-Type: message/rfc822\r\n\r\n" * 100 + b"\r\nx\r\n"
+    return {
+        "many-parts": (b"".join(many), "unread=parts"),
+        "deep-multipart": (deep, None),
+        "deep-rfc822": (nested, "unread=deep"),
+        "broken-base64": (top + b"Subject: b64\r\nContent-Type: text/plain"
+                          b"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+                          b"NDExM=S*!!AxMT\r\n====\r\nZ\r\n", None),
+        "long-header": (top + b"Subject: long\r\nX-Long: " + b"a" * 900 +
+                        b"\r\n" + b"\tb\r\n" * 50000 + b"\r\nbody\r\n", None),
+        "bad-charset": (top + b"Subject: cs\r\nContent-Type: text/plain; "
+                        b"charset=x-no-such\r\n\r\n\xff\xfe card " +
+                        CARD.encode() + b"\r\n", "unread=charset"),
+    }
+
+
+def test_hostile_input_gets_a_decision(gw_factory, sink):
+    """Each hostile message is decided (250 or 550), the scan notes what
+    it did not read, and the loop keeps serving another client."""
+    from conftest import Raw
+    g = gw_factory(relay=smarthost(sink)).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.gwctl("policy", "add", "pci", "--detector", "card", "--action", "block")
+    policies(g, 1)
+    for name, (data, unread) in hostile().items():
+        other = Raw(g.ports["submission"])
+        try:
+            got = send(g, data)
+            # Served while (or after) the scan ran on its worker.
+            assert other.reply()[0] == 220
+            assert other.cmd("EHLO other.test")[0] == 250
+        finally:
+            other.close()
+        assert got is None or got[0] == 550, (name, got)
+        if name in ("deep-multipart", "bad-charset"):
+            assert got and got[0] == 550, name    # the card was read
+        ev = scanned(g)[-1 if got is None else -2]
+        if unread:
+            assert unread in ev["detail"], (name, ev["detail"])
