@@ -10,6 +10,7 @@
  * here is fatal but memory running out.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,10 +72,50 @@ struct dlp_db {
 
 /* A thread's scratch, grown to fit any database it scanned with; it is
  * checked against a database once (by serial: an address may be reused
- * by the next database). */
-static __thread hs_scratch_t	*scratch;
-static __thread unsigned long	 scratch_fits;
+ * by the next database).  Freed when the thread ends. */
+struct scratch {
+	hs_scratch_t	*hs;
+	unsigned long	 fits;
+};
+static pthread_key_t		 scratch_key;
+static pthread_once_t		 scratch_once = PTHREAD_ONCE_INIT;
 static unsigned long		 db_serial;	/* atomic */
+
+static void
+scratch_free(void *p)
+{
+	struct scratch *sc = p;
+
+	hs_free_scratch(sc->hs);
+	free(sc);
+}
+
+static void
+scratch_key_make(void)
+{
+	if (pthread_key_create(&scratch_key, scratch_free) != 0)
+		abort();
+}
+
+/* This thread's scratch, fitted to db; NULL when Hyperscan fails. */
+static hs_scratch_t *
+scratch_for(const struct dlp_db *db)
+{
+	struct scratch *sc;
+
+	pthread_once(&scratch_once, scratch_key_make);
+	if ((sc = pthread_getspecific(scratch_key)) == NULL) {
+		sc = xcalloc(1, sizeof(*sc));
+		if (pthread_setspecific(scratch_key, sc) != 0)
+			abort();
+	}
+	if (sc->fits != db->serial) {
+		if (hs_alloc_scratch(db->hs, &sc->hs) != HS_SUCCESS)
+			return NULL;
+		sc->fits = db->serial;
+	}
+	return sc->hs;
+}
 
 enum dlp_kind
 dlp_detector_kind(const char *spec)
@@ -295,6 +336,7 @@ struct scan {
 	size_t			 len;
 	const char		*path;
 	unsigned long long	*last_to;	/* regex: per pattern */
+	hs_scratch_t		*scratch;
 };
 
 /* FNV-1a of the characters of v that cls() keeps, lower-cased. */
@@ -493,7 +535,8 @@ scan_one(struct scan *sc, const char *path, const char *text, size_t len,
 		snprintf(err, errsz, "text too long to scan");
 		return -1;
 	}
-	r = hs_scan(sc->db->hs, text, (unsigned)len, 0, scratch, on_match, sc);
+	r = hs_scan(sc->db->hs, text, (unsigned)len, 0, sc->scratch, on_match,
+	    sc);
 	if (r != HS_SUCCESS) {
 		snprintf(err, errsz, "hs_scan: error %d", r);
 		return -1;
@@ -510,12 +553,9 @@ scan_begin(const struct dlp_db *db, struct dlp_result *res, struct scan *sc,
 	res->c = xcalloc((size_t)(db->ndet ? db->ndet : 1), sizeof(*res->c));
 	if (db->hs == NULL)
 		return 1;
-	if (scratch_fits != db->serial) {
-		if (hs_alloc_scratch(db->hs, &scratch) != HS_SUCCESS) {
-			snprintf(err, errsz, "hs_alloc_scratch failed");
-			return -1;
-		}
-		scratch_fits = db->serial;
+	if ((sc->scratch = scratch_for(db)) == NULL) {
+		snprintf(err, errsz, "hs_alloc_scratch failed");
+		return -1;
 	}
 	sc->db = db;
 	sc->res = res;

@@ -33,8 +33,10 @@ const struct mime_limits mime_limits_default = { 5, 1000, 16 << 20 };
 
 static pthread_once_t	gmime_once = PTHREAD_ONCE_INIT;
 
-/* A cookie per thread: libmagic's are not shared between threads. */
-static __thread magic_t	magic_cookie;
+/* A cookie per thread: libmagic's are not shared between threads.
+ * Closed when the thread ends. */
+static pthread_key_t	magic_key;
+static pthread_once_t	magic_once = PTHREAD_ONCE_INIT;
 static __thread int	magic_broken;
 
 struct walk {
@@ -49,16 +51,36 @@ gmime_start(void)
 	g_mime_init();
 }
 
+static void
+magic_end(void *cookie)
+{
+	magic_close(cookie);
+}
+
+static void
+magic_key_make(void)
+{
+	if (pthread_key_create(&magic_key, magic_end) != 0)
+		abort();
+}
+
 static const char *
 sniff(const char *p, size_t n)
 {
+	magic_t magic_cookie;
 	const char *t;
 
+	pthread_once(&magic_once, magic_key_make);
+	magic_cookie = pthread_getspecific(magic_key);
 	if (magic_cookie == NULL && !magic_broken) {
 		magic_cookie = magic_open(MAGIC_MIME_TYPE | MAGIC_NO_CHECK_COMPRESS
 		    | MAGIC_NO_CHECK_ELF);
-		if (magic_cookie == NULL || magic_load(magic_cookie, NULL) != 0)
+		if (magic_cookie == NULL || magic_load(magic_cookie, NULL) != 0 ||
+		    pthread_setspecific(magic_key, magic_cookie) != 0) {
+			if (magic_cookie)
+				magic_close(magic_cookie);
 			magic_broken = 1;
+		}
 	}
 	if (magic_broken || n == 0)
 		return n == 0 ? "application/x-empty" : "application/octet-stream";
