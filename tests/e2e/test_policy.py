@@ -303,3 +303,32 @@ def test_hostile_input_gets_a_decision(gw_factory, sink):
         ev = scanned(g)[-1 if got is None else -2]
         if unread:
             assert unread in ev["detail"], (name, ev["detail"])
+
+
+def test_client_gone_during_scan(gw_factory, sink):
+    """The client hangs up right after the final dot: a blocked message is
+    still logged as refused, a clean one is still queued and delivered,
+    and gwd carries on."""
+    from conftest import Raw, login
+    g = gw_factory(relay=smarthost(sink)).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.gwctl("policy", "add", "pci", "--detector", "card", "--action", "block")
+    policies(g, 1)
+    big = hostile()["many-parts"][0]
+    for data in (big.replace(b"\r\n9999\r\n", b"\r\n%s\r\n" % CARD.encode())
+                 .replace(b"Subject: many", b"Subject: gone-clean"),
+                 corpus()["html-only"]):
+        raw = Raw(g.ports["submission"])
+        raw.reply()
+        assert login(raw, "app", "s3cret-pass")[0] == 235
+        assert raw.cmd("MAIL FROM:<app@example.com>")[0] == 250
+        assert raw.cmd("RCPT TO:<user@dest.test>")[0] == 250
+        assert raw.cmd("DATA")[0] == 354
+        raw.send(data + b".\r\n")
+        raw.close()
+    # The card in part 10 000 is past the parts read: that one goes.
+    wait_for(lambda: len(g.events("action = 'rejected'")) == 1,
+             what="the refusal logged")
+    sink.wait_count(1)
+    assert b"Subject: gone-clean" in sink.messages[0].data
+    assert send(g, corpus()["clean"]) is None
