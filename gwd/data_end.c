@@ -50,6 +50,7 @@ committed(struct store_op *op)
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
 		quota_release(m);
+		metrics_reject(REJ_DATA_STORAGE);
 		if (s)
 			session_reply(s, "451 4.3.0 Error: queue file write "
 			    "error");
@@ -60,6 +61,7 @@ committed(struct store_op *op)
 		gm.messages_received_total++;
 		gm.bytes_received_total += m->size;
 		gm.recipients_received_total += (uint64_t)m->nrcpt;
+		metrics_sub_add(m->subaccount, GM_SUB_ACCEPTED, 1);
 		if (s) {
 			session_reply(s, "250 2.0.0 Ok: queued as %s", m->qid);
 			s->accepted++;
@@ -110,12 +112,13 @@ check_headers(struct session *s, const struct msg_info *mi, char *buf,
 /*
  * A message handed off at the end of DATA is not stored after all:
  * reply r ("451 4.3.0 ...", "550 5.7.1 ...") to the client if it is
- * still there, log the refusal with why, and give back what the message
- * held (memory, quota).  sj: a signing plan not run, or NULL.
+ * still there, count it under rej, log the refusal with why, and give
+ * back what the message held (memory, quota).  sj: a signing plan not
+ * run, or NULL.
  */
 static void
-drop(struct store_op *op, struct sign_job *sj, const char *r,
-    const char *why)
+drop(struct store_op *op, struct sign_job *sj, enum gm_reject rej,
+    const char *r, const char *why)
 {
 	struct session *s = op->arg;
 	struct qmsg *m = op->insert;
@@ -123,6 +126,7 @@ drop(struct store_op *op, struct sign_job *sj, const char *r,
 
 	session_memory -= m->bodylen;
 	quota_release(m);
+	metrics_reject(rej);
 	ev = audit_new(event_name(EV_REJECTED), m->qid);
 	ev->sender = xstrdup(m->sender);
 	ev->subaccount = xstrdup(m->subaccount);
@@ -158,8 +162,8 @@ signed_msg(struct sign_job *j)
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
 		snprintf(why, sizeof(why), "DKIM signing failed: %s", j->err);
-		drop(op, j, "451 4.3.0 Error: DKIM signing failed; try again "
-		    "later", why);
+		drop(op, j, REJ_DATA_DKIM, "451 4.3.0 Error: DKIM signing "
+		    "failed; try again later", why);
 		return;
 	}
 	body = xmalloc(buf_len(&j->sigs) + m->bodylen);
@@ -262,8 +266,8 @@ scanned(struct content_job *cj)
 
 	if (cj->failed) {
 		log_warnx("qid=%s: content scan failed: %s", m->qid, cj->err);
-		drop(op, sw->sj, "451 4.3.0 Error: content scan failed; try "
-		    "again later", cj->err);
+		drop(op, sw->sj, REJ_DATA_STORAGE, "451 4.3.0 Error: content "
+		    "scan failed; try again later", cj->err);
 		goto out;
 	}
 	ev = cj->block ? audit_new(event_name(EV_SCANNED), m->qid) :
@@ -276,7 +280,7 @@ scanned(struct content_job *cj)
 		    "policy %s", cj->block);
 		store_event(ev);
 		gm.messages_rejected_total++;
-		drop(op, sw->sj, r, r + 10);
+		drop(op, sw->sj, REJ_DATA_POLICY, r, r + 10);
 		goto out;
 	}
 	if (cj->tag)
@@ -359,6 +363,7 @@ struct incoming {
 	const char		*reply;
 	const char		*rcpt;
 	enum bounce_class	 cls;
+	enum gm_reject		 rej;	/* for the metrics */
 	char			 rbuf[600];	/* a composed reply */
 	/* V_QUARANTINE: the rule that holds the message, and for whom. */
 	const struct rule	*hold;
@@ -368,9 +373,10 @@ struct incoming {
 };
 
 static enum verdict
-refuse_with(struct incoming *in, const char *r, const char *rcpt,
-    enum bounce_class cls)
+refuse_with(struct incoming *in, enum gm_reject rej, const char *r,
+    const char *rcpt, enum bounce_class cls)
 {
+	in->rej = rej;
 	in->reply = r;
 	in->rcpt = rcpt;
 	in->cls = cls;
@@ -383,7 +389,8 @@ stage_data(struct incoming *in)
 {
 	const char *r = data_flags_reply(in->t->dp.flags);
 
-	return r ? refuse_with(in, r, NULL, BC_NONE) : V_CONTINUE;
+	return r ? refuse_with(in, REJ_DATA_CONTENT, r, NULL, BC_NONE) :
+	    V_CONTINUE;
 }
 
 static enum verdict
@@ -393,7 +400,8 @@ stage_headers(struct incoming *in)
 
 	msg_scan(buf_ptr(&in->t->data), buf_len(&in->t->data), &in->mi);
 	r = check_headers(in->s, &in->mi, in->rbuf, sizeof(in->rbuf));
-	return r ? refuse_with(in, r, NULL, BC_NONE) : V_CONTINUE;
+	return r ? refuse_with(in, REJ_DATA_HEADERS, r, NULL, BC_NONE) :
+	    V_CONTINUE;
 }
 
 /* Again: sessions in DATA side by side all passed MAIL. */
@@ -406,7 +414,8 @@ stage_quota(struct incoming *in)
 	if ((sa = session_account(in->s)) == NULL)
 		return V_CONTINUE;
 	r = quota_check(sa, in->now, in->rbuf, sizeof(in->rbuf));
-	return r ? refuse_with(in, r, NULL, BC_THROTTLED) : V_CONTINUE;
+	return r ? refuse_with(in, REJ_DATA_QUOTA, r, NULL, BC_THROTTLED) :
+	    V_CONTINUE;
 }
 
 /*
@@ -428,7 +437,8 @@ stage_rules(struct incoming *in)
 		const struct rule *ru = routing_decide(&rm, &in->route[i]);
 
 		if (ru && ru->action == RULE_REJECT)
-			return refuse_with(in, ru->reply, t->rcpt[i], BC_NONE);
+			return refuse_with(in, REJ_DATA_POLICY, ru->reply,
+			    t->rcpt[i], BC_NONE);
 		if (ru && ru->action == RULE_HOLD && in->hold == NULL) {
 			in->hold = ru;
 			in->hold_rcpt = t->rcpt[i];
@@ -583,8 +593,8 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	if (!ok) {
 		free(in->rcpt_list);
 		qmsg_free(m);
-		refuse_with(in, in->reply ? in->reply : "451 4.3.0 Error: "
-		    "insufficient memory", NULL, BC_NONE);
+		refuse_with(in, REJ_DATA_STORAGE, in->reply ? in->reply :
+		    "451 4.3.0 Error: insufficient memory", NULL, BC_NONE);
 		return NULL;
 	}
 	m->size = m->bodylen;
@@ -636,6 +646,7 @@ data_end_refuse(struct incoming *in)
 	struct session *s = in->s;
 
 	gm.messages_rejected_total++;
+	metrics_reject(in->rej);
 	session_refuse(s, in->t->mail.path.addr, in->rcpt, in->cls, "%s",
 	    in->reply);
 	session_tx_reset(s);
@@ -676,5 +687,5 @@ data_end(struct session *s)
 	busy = policy_sign_store(s, op, &in.mi, &sj);
 	session_tx_reset(s);
 	if (busy)
-		drop(op, sj, busy, "content scan queue full");
+		drop(op, sj, REJ_DATA_MEMORY, busy, "content scan queue full");
 }
