@@ -134,6 +134,21 @@ static const char *const gw_migrations[] = {
 	"  DEFAULT 0 CHECK (quota_hour >= 0);"
 	"ALTER TABLE subaccount ADD COLUMN quota_day INTEGER NOT NULL"
 	"  DEFAULT 0 CHECK (quota_day >= 0);",
+	/* 6: content policies (issue 11): a detector, the count at which
+	 * it fires, what then happens, and to which mail it applies (NULL:
+	 * any).  No CHECK on the action: later actions join without
+	 * rebuilding the table; gwd skips one it does not know. */
+	"CREATE TABLE content_policy ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  name     TEXT NOT NULL UNIQUE,"
+	"  detector TEXT NOT NULL,"		/* as dlp.h spells it */
+	"  min_count INTEGER NOT NULL DEFAULT 1 CHECK (min_count >= 1),"
+	"  action   TEXT NOT NULL,"		/* block, tag (gwctl checks) */
+	"  subaccount TEXT,"
+	"  from_domain TEXT,"			/* patterns, lower case */
+	"  to_domain TEXT,"
+	"  created  INTEGER NOT NULL"
+	");",
 };
 
 static const char *const queue_migrations[] = {

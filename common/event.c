@@ -35,6 +35,9 @@ static const struct event_kind kinds[EV_COUNT] = {
 	    "Message routed", MAIL },
 	[EV_DSN] = { "dsn", EO_SUCCESS, 3, EP_OTHER, ET_PLAIN, 0,
 	    "Delivery status notification sent", MAIL },
+	/* The content policies' decision (issue 11). */
+	[EV_SCANNED] = { "scanned", EO_UNKNOWN, 3, EP_POLICY, ET_PLAIN, 1,
+	    "Message scanned by content policies", MAIL },
 	[EV_HELD] = { "held", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
 	    "Message held by an administrator", MAIL },
 	[EV_RELEASED] = { "released", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,

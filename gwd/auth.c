@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "authguard.h"
+#include "content.h"
 #include "db.h"
 #include "gwd.h"
 #include "hmap.h"
@@ -245,6 +246,9 @@ load(char *err, size_t errsz, unsigned *changed)
 	if (*changed)
 		pol_gen++;
 	pol_force = 0;
+	/* The content policies (content.c keeps its previous set when
+	 * these cannot be read or compiled). */
+	content_load(gdb);
 	/* And the admins' suppression list. */
 	if (suppress_load_admin(gdb) == -1)
 		log_warnx("gw.db: cannot read the suppression list: %s",
