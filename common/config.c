@@ -121,6 +121,9 @@ static const struct opt opts[] = {
 	    3600000, 0, 0, 0, LIVE },
 	{ "relay.idle_time", O_MS, OFF(relay.idle_ms), "5s", 0, 300000, 0,
 	    0, 0, LIVE },
+	{ "relay.connection_lifetime", O_MS,
+	    OFF(relay.connection_lifetime_ms), "5m", 1, 86400000, 0, 0, 0,
+	    LIVE },
 	{ "relay.backoff_recovery", O_MS, OFF(relay.backoff_recovery_ms),
 	    "30s", 100, 3600000, 0, 0, 0, LIVE },
 

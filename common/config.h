@@ -82,6 +82,8 @@ struct gw_config {
 		int64_t		 command_timeout_ms;
 		int64_t		 data_timeout_ms;
 		int64_t		 idle_ms;	/* keep an idle conn open */
+		int64_t		 connection_lifetime_ms; /* no new job on
+						   an older conn */
 		int64_t		 backoff_recovery_ms; /* calm before a
 						   throttled dest speeds up */
 	} relay;

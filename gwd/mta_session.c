@@ -82,16 +82,29 @@ job_report(struct mta *m)
 	dest_job_done(j);
 }
 
+/* Ready for a job: the destination gives one, or keeps the
+ * connection idle until the timer says QUIT (mta_arm_idle). */
+static void
+take_work(struct mta *m)
+{
+	m->state = M_READY;
+	mta_arm_idle(m);
+	dest_conn_ready(m->dest, m);
+}
+
 /* The transaction is over and the connection is fine: report the job,
- * then take the next one. */
+ * then take the next one, or QUIT when the connection has done enough
+ * (relay.messages_per_connection, relay.connection_lifetime). */
 void
 mta_session_finish_job(struct mta *m)
 {
 	fill_missing(m->job, 451, "4.3.0", "no result for this recipient");
 	job_report(m);
-	m->state = M_READY;
-	timer_del(&m->timer);
-	dest_conn_ready(m->dest, m);
+	if (mta_worn_out(m)) {
+		mta_session_quit(m);
+		return;
+	}
+	take_work(m);
 }
 
 /* A job ended before it started (mta_run_job): finish it from the
@@ -156,20 +169,20 @@ mta_session_ready(struct mta *m)
 {
 	if (mta_auth_start(m))
 		return;
-	m->state = M_READY;
-	timer_del(&m->timer);
 	if (!m->ready_once) {
 		m->ready_once = 1;
 		dest_conn_up(m->dest);
 	}
-	dest_conn_ready(m->dest, m);
+	take_work(m);
 }
 
-/* Say goodbye; the conn closes once QUIT is out. */
+/* Say goodbye; the conn closes once QUIT is out (or when the server
+ * does not take it in time). */
 void
 mta_session_quit(struct mta *m)
 {
 	m->state = M_QUIT;
+	mta_arm(m, gcfg->relay.command_timeout_ms);
 	mta_send(m, "QUIT");
 	conn_close_after_flush(m->c);
 }
@@ -412,13 +425,6 @@ dot_reply(struct mta *m, const struct smtp_reply *r)
 {
 	accepted_result(m, r);
 	m->messages++;
-	if (m->messages >= m->dest->per_conn) {
-		/* Enough on this connection: report, then QUIT. */
-		job_report(m);
-		mta_arm(m, gcfg->relay.command_timeout_ms);
-		mta_session_quit(m);
-		return;
-	}
 	mta_session_finish_job(m);
 }
 
