@@ -153,8 +153,10 @@ void
 job_free(struct job *j)
 {
 	if (j->res)
-		for (int i = 0; i < j->nrcpt; i++)
+		for (int i = 0; i < j->nrcpt; i++) {
 			free(j->res[i].text);
+			free(j->res[i].reply);
+		}
 	free(j->res);
 	free(j->rcpt);
 	free(j);

@@ -33,23 +33,36 @@ set_result(struct job *j, int i, int code, const char *status,
     const char *text)
 {
 	free(j->res[i].text);
+	free(j->res[i].reply);
+	j->res[i].reply = NULL;
 	j->res[i].code = code;
 	gw_strlcpy(j->res[i].status, status ? status : "",
 	    sizeof(j->res[i].status));
 	j->res[i].text = xstrdup(text ? text : "");
 }
 
+/* Multi-line text reads better on one line in logs and DSNs. */
+static void
+one_line(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n')
+			*s = ' ';
+}
+
+/* The result is the remote's reply: for the log with who said it, and
+ * as it was said for the DSN's Diagnostic-Code (RFC 3464 2.3.6). */
 static void
 result_from_reply(struct job *j, int i, const struct smtp_reply *r)
 {
 	char text[REPLY_TEXT_MAX + 300];
 
 	snprintf(text, sizeof(text), "%s said: %s", j->hop.host, r->text);
-	/* Multi-line text reads better on one line in logs and DSNs. */
-	for (char *p = text; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
+	one_line(text);
 	set_result(j, i, r->code, r->status, text);
+	j->res[i].reply = xasprintf("%d%s%s %s", r->code, r->status[0] ?
+	    " " : "", r->status, r->text);
+	one_line(j->res[i].reply);
 }
 
 /* Every recipient the server accepted gets this reply as its result. */

@@ -193,12 +193,13 @@ dsn_entry(struct attempt *a, const struct qrcpt *r,
 	f->status = res->status[0] ? res->status : res->code < 500 ?
 	    "4.4.7" : "5.0.0";
 	f->remote_mta = a->j->hop.host[0] ? a->j->hop.host : NULL;
-	f->diagnostic = r->last_reply;
+	f->diagnostic = res->reply;
+	f->reason = r->last_reply;
 	if (o == OC_EXPIRED) {
 		if (asprintf(&a->frtext[a->nfr], "delivery time expired; "
 		    "last error: %s", r->last_reply) == -1)
 			fatal("asprintf");
-		f->diagnostic = a->frtext[a->nfr];
+		f->reason = a->frtext[a->nfr];
 	}
 	f->last_attempt = a->now;
 	a->nfr++;

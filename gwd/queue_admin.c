@@ -238,7 +238,7 @@ admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 		fr[nfr].address = r->addr;
 		fr[nfr].action = "failed";
 		fr[nfr].status = "5.0.0";
-		fr[nfr].diagnostic = diag[nfr];
+		fr[nfr].reason = diag[nfr];
 		nfr++;
 	}
 	dsn_queue_build(op, m, fr, nfr);

@@ -23,7 +23,9 @@ struct pool_count;
 struct job_result {
 	int	 code;
 	char	 status[16];
-	char	*text;
+	char	*text;		/* for the log: "mx1 said: ..." */
+	char	*reply;		/* the remote reply as it was said, lines
+				   joined by a space; NULL: gw's own */
 };
 
 /*
