@@ -42,6 +42,8 @@ struct gw_config {
 	int		*lines;		/* per option row: its line, 0: default */
 	char		*state_dir;
 	char		*hostname;
+	char		*dsn_from;	/* From: of DSNs; NULL:
+					   MAILER-DAEMON@hostname */
 	char		*user;
 	char		*control_socket;
 	char		*metrics_listen;	/* "127.0.0.1:9465"; NULL: off */

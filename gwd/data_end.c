@@ -118,7 +118,6 @@ signed_msg(struct sign_job *j)
 	struct session *s = op->arg;
 	struct qmsg *m = op->insert;
 	struct audit_event *ev;
-	char *body;
 
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
@@ -142,13 +141,7 @@ signed_msg(struct sign_job *j)
 		sign_job_free(j);
 		return;
 	}
-	body = xmalloc(buf_len(&j->sigs) + m->bodylen);
-	memcpy(body, buf_ptr(&j->sigs), buf_len(&j->sigs));
-	memcpy(body + buf_len(&j->sigs), m->body, m->bodylen);
-	free(m->body);
-	m->body = body;
-	m->bodylen += buf_len(&j->sigs);
-	session_memory += buf_len(&j->sigs);
+	session_memory += signer_prepend(j, &m->body, &m->bodylen);
 	m->size = m->bodylen;
 	gm.dkim_signed_total++;
 	ev = store_op_event(op, event_name(EV_SIGNED), m->qid);

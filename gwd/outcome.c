@@ -269,7 +269,7 @@ outcome_apply(struct job *j)
 	free(a.fr);
 	if (m->npending == 0)
 		a.op->del_msg = m->dbid;
-	store_submit(a.op);
+	dsn_queue_submit(a.op);
 	if (m->npending == 0)
 		qmsg_forget(m);
 	else

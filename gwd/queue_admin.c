@@ -287,7 +287,7 @@ queue_admin(struct qmsg *m, enum ctl_verb verb, const char *domain,
 		store_op_free(op);
 		return r;
 	}
-	store_submit(op);
+	dsn_queue_submit(op);
 	if (m->npending == 0)
 		qmsg_forget(m);
 	else if (verb == CTL_Q_FLUSH || verb == CTL_Q_RELEASE)
