@@ -485,8 +485,11 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 		ev->rcpts[i] = xstrdup(t->rcpt[i]);
 	ev->recipient = in->rcpt_list;
 	in->rcpt_list = NULL;
-	ev->detail = xasprintf("helo=%s auth=%s", s->helo_name,
-	    s->authed == AUTH_IP ? "ip" : "sasl");
+	/* Which credential let it in: the IP allowlist, a password, or
+	 * an API key (by its id, never the key). */
+	ev->detail = xasprintf("helo=%s auth=%s%s%s", s->helo_name,
+	    s->authed == AUTH_IP ? "ip" : s->key_id[0] ? "apikey" :
+	    "password", s->key_id[0] ? " key_id=" : "", s->key_id);
 	if (in->hold)
 		quarantine(m, op, in->hold, in->hold_rcpt);
 	return op;
