@@ -23,6 +23,10 @@ static const struct event_kind kinds[EV_COUNT] = {
 	[EV_UNSIGNED] = { "unsigned", EO_UNKNOWN, 5, EP_SIGNING, ET_PLAIN },
 	[EV_ROUTED] = { "routed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
 	[EV_DSN] = { "dsn", EO_SUCCESS, 3, EP_OTHER, ET_PLAIN },
+	/* A next hop of an attempt that could not be used; the attempt
+	 * went on to the next one. */
+	[EV_HOST_FAILED] = { "host_failed", EO_FAILURE, 5, EP_ATTEMPT,
+	    ET_WARN },
 	[EV_HELD] = { "held", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
 	[EV_RELEASED] = { "released", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
 	[EV_FLUSHED] = { "flushed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },

@@ -244,6 +244,13 @@ mta_next_target(struct mta *m, const char *why)
 
 	gw_strlcpy(m->lasterr, why, sizeof(m->lasterr));
 	log_info("dest=%s %s", m->dest->name, why);
+	if (m->ntried < (int)nitems(m->tried)) {
+		struct hop_fail *f = &m->tried[m->ntried++];
+
+		gw_strlcpy(f->host, m->hop.host, sizeof(f->host));
+		gw_strlcpy(f->ip, m->hop.ip, sizeof(f->ip));
+		gw_strlcpy(f->why, why, sizeof(f->why));
+	}
 	m->c = NULL;			/* mta_closed ignores the old conn */
 	timer_del(&m->timer);
 	if (c)
@@ -260,7 +267,8 @@ mta_next_target(struct mta *m, const char *why)
 		return;
 	}
 	m->state = M_QUIT;
-	dest_conn_failed(m->dest, 451, "4.4.1", m->lasterr, &m->hop);
+	dest_conn_failed(m->dest, 451, "4.4.1", m->lasterr, &m->hop, m->tried,
+	    m->ntried);
 	mta_free(m);
 }
 

@@ -79,6 +79,9 @@ struct mta {
 	int			 messages;	/* delivered on this conn */
 	int64_t			 born_ms;	/* connected at (loop time) */
 	struct hop		 hop;		/* the current target */
+	struct hop_fail		 tried[2 * ROUTE_MAX_TARGETS]; /* failed
+						   ones, for the first job */
+	int			 ntried;
 	const struct dest_src	*src;		/* bound to; NULL: any */
 	struct dest_src		 srcbuf;	/* src points here: the dest's
 						   array goes on a policy

@@ -333,6 +333,11 @@ mta_run_job(struct mta *m, struct job *j)
 	m->sent_idx = 0;
 	j->started_ms = loop_now();
 	j->hop = m->hop;
+	/* The hops that failed before this connection worked are the
+	 * first job's to record. */
+	j->tried = hop_fail_copy(m->tried, m->ntried);
+	j->ntried = m->ntried;
+	m->ntried = 0;
 	if (queue_load_body(msg) == -1) {
 		/* The spool lost it: nothing sensible to send. */
 		log_warnx("qid=%s: message body missing from queue.db",
