@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "bounce.h"
 #include "config.h"
 #include "hmap.h"
 #include "log.h"
@@ -69,10 +70,7 @@ dest_refresh(struct dest *d, const struct pool *pool)
 	if (d->policy_gen == gen)
 		return;
 	d->policy_gen = gen;
-	throttle_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
-	    &d->per_conn, &d->per_minute);
-	if (d->cwnd == 0 || d->cwnd > d->max_conn)
-		d->cwnd = d->max_conn;
+	throttle_refresh(d, p);
 	free(d->src);
 	d->src = NULL;
 	d->nsrc = 0;
@@ -242,7 +240,10 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 			    sizeof(j->res[i].status));
 			j->res[i].text = xstrdup(text);
 		}
-		j->started_ms = loop_now();
+		/* The attempt began with the connection that failed, if
+		 * any: a throttling reply then is as old as it. */
+		j->started_ms = hop && hop->started_ms ? hop->started_ms :
+		    loop_now();
 		if (hop)
 			j->hop = *hop;
 		j->tried = hop_fail_copy(tried, ntried);
@@ -428,6 +429,11 @@ dest_conn_failed(struct dest *d, int code, const char *status,
     const char *text, const struct hop *hop, const struct hop_fail *tried,
     int ntried)
 {
+	/* A server that turned us away for being sent too much (a 421
+	 * greeting: "too many connections") slows d down as a reply in a
+	 * transaction would, also when other connections carry on. */
+	if (hop && bounce_classify(code, status, text) == BC_THROTTLED)
+		throttle_backoff(d, hop->started_ms, code, status, text);
 	/* The failing connection still counts in nconn and nconnecting.
 	 * If no other connection is working, nothing here can be reached:
 	 * what waits would meet the same fate, so it is deferred with this
@@ -497,16 +503,25 @@ shutdown_dest(const char *key, void *v, void *arg)
 	return 0;
 }
 
-/* Take m's jobs out of d's queue; their recipients are the caller's. */
+/*
+ * Each recipient of d's waiting jobs stays in its job if keep() says so;
+ * the others are keep()'s to move.  Jobs left empty go.
+ */
 void
-dest_drop_jobs(struct dest *d, const struct qmsg *m)
+dest_sift_jobs(struct dest *d, int (*keep)(struct qrcpt *,
+    const struct dest *, int prio, void *), void *arg)
 {
 	for (int p = 0; p < PRIO_COUNT; p++) {
 		struct job **jp = &d->jobs[p], *j;
 
 		d->jobs_last[p] = NULL;
 		while ((j = *jp) != NULL) {
-			if (j->msg == m) {
+			int n = 0;
+
+			for (int i = 0; i < j->nrcpt; i++)
+				if (keep(j->rcpt[i], d, p, arg))
+					j->rcpt[n++] = j->rcpt[i];
+			if ((j->nrcpt = n) == 0) {
 				*jp = j->next;
 				d->njobs--;
 				job_free(j);
@@ -516,6 +531,53 @@ dest_drop_jobs(struct dest *d, const struct qmsg *m)
 			jp = &j->next;
 		}
 	}
+}
+
+static int
+not_of(struct qrcpt *r, const struct dest *d, int prio, void *m)
+{
+	return r->msg != m;
+}
+
+/* Take m's jobs out of d's queue; their recipients are the caller's. */
+void
+dest_drop_jobs(struct dest *d, const struct qmsg *m)
+{
+	dest_sift_jobs(d, not_of, (void *)m);
+}
+
+static int
+refresh_one(const char *key, void *v, void *p)
+{
+	struct dest *d = v;
+
+	dest_refresh(d, policy_pool(p, d->pool));
+	return 0;
+}
+
+static int
+kick_one(const char *key, void *v, void *arg)
+{
+	struct dest *d = v;
+
+	if (d->njobs > 0)
+		dest_kick(d);
+	return 0;
+}
+
+/*
+ * The policy changed: every destination takes its limits, its pool's
+ * addresses and its MX host's budget from it now, and those with jobs
+ * waiting go as far as the new limits let them.  A backlog used to
+ * keep the old throttle until new mail came for it (issue 21).
+ */
+void
+dest_policy_changed(void)
+{
+	int gen;
+
+	hmap_foreach(&dests, refresh_one, (void *)policy_now(&gen));
+	hmap_foreach(&dests, kick_one, NULL);
 }
 
 void

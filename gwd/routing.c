@@ -2,7 +2,8 @@
  * routing.c - routing decisions: which rule decides for a recipient,
  * the destination that makes, and putting a recipient where it goes
  * next (a job of its destination, the retry heap, a rule's hold or
- * refusal); the retry timer.
+ * refusal), also when the rules change under a waiting backlog; the
+ * retry timer.
  * Exposure: none from the network; header rules read queued messages.
  * Diagnostics: allocation failure is fatal; a queued message that
  * cannot be read is routed by the rules that need no headers (logged).
@@ -225,6 +226,14 @@ routing_refuse(struct qrcpt *r, const struct rule *ru)
 	dest_job_done(j);
 }
 
+/* The choice holds r back (a rule's hold, until an admin releases its
+ * message). */
+static int
+choice_holds(const struct choice *c, const struct qrcpt *r)
+{
+	return c->rule && c->rule->action == RULE_HOLD && !r->msg->released;
+}
+
 /* A recipient may go now: into a job of its destination (NULL: it was
  * held or refused by a rule instead). */
 struct dest *
@@ -235,7 +244,7 @@ routing_place(struct qrcpt *r, int kick)
 	struct job *j;
 
 	routing_choose(r, &c);
-	if (c.rule && c.rule->action == RULE_HOLD && !r->msg->released) {
+	if (choice_holds(&c, r)) {
 		/* Held by a rule: it waits, and the rule is tried again. */
 		r->next_attempt = sched_unix_s() + HELD_RECHECK_S;
 		rcpt_move(r, QR_WAITING);
@@ -258,6 +267,45 @@ routing_place(struct qrcpt *r, int kick)
 	if (kick)
 		dest_kick(d);
 	return d;
+}
+
+/* r, ready in a job of d in queue prio, stays there under the policy
+ * now; else it waits to be placed again, at once. */
+static int
+still_there(struct qrcpt *r, const struct dest *d, int prio, void *arg)
+{
+	struct choice c;
+
+	routing_choose(r, &c);
+	if (strcmp(c.name, d->name) == 0 && c.prio == prio &&
+	    !choice_holds(&c, r) &&
+	    (c.rule == NULL || c.rule->action != RULE_REJECT))
+		return 1;
+	r->next_attempt = sched_unix_s();
+	rcpt_move(r, QR_WAITING);
+	return 0;
+}
+
+static int
+sift_dest(const char *key, void *v, void *arg)
+{
+	dest_sift_jobs(v, still_there, NULL);
+	return 0;
+}
+
+/*
+ * The routing rules or pools changed: recipients ready in a job of a
+ * destination the rules would not choose for them now (another route,
+ * pool or priority, or a hold or refusal) leave it and are placed again
+ * by the retry timer.  Waiting recipients are decided again at their
+ * next attempt anyway.  Each ready recipient is matched once (a rule on
+ * headers reads a body that is not cached).
+ */
+void
+routing_repolicy(void)
+{
+	dest_foreach(sift_dest, NULL);
+	routing_arm_retry();
 }
 
 static void

@@ -123,6 +123,10 @@ window_seed(sqlite3 *db, const char *sql, int64_t since, enum win_counter c,
  * log.db is written with synchronous=NORMAL: a power failure may forget
  * the last moments of counting, a kill -9 never.
  */
+/* The null-sender messages a client sent (gwd's DSNs have none). */
+#define CLIENT_NULL_SENDER "(SELECT qid FROM event WHERE sender = '' AND" \
+	" action = 'received' AND client_ip IS NOT NULL)"
+
 int
 window_init(const char *state_dir, char *err, size_t errsz)
 {
@@ -137,14 +141,18 @@ window_init(const char *state_dir, char *err, size_t errsz)
 		    " client_ip IS NOT NULL AND subaccount IS NOT NULL"
 		    " GROUP BY 1, 2" },
 		/* An expired recipient has a deferred and an expired event:
-		 * only the latter is final. */
+		 * only the latter is final.  The null sender's outcomes
+		 * count when a client sent the message, as outcome.c counts
+		 * them: not those of the DSNs gwd made. */
 		{ WIN_FINAL, "SELECT subaccount, ts / 60000000, count(*)"
 		    " FROM event WHERE ts >= ? AND action IN ('delivered',"
-		    " 'bounced', 'expired') AND sender <> '' AND subaccount IS"
-		    " NOT NULL GROUP BY 1, 2" },
+		    " 'bounced', 'expired') AND subaccount IS NOT NULL AND"
+		    " (sender <> '' OR qid IN " CLIENT_NULL_SENDER ")"
+		    " GROUP BY 1, 2" },
 		{ WIN_BOUNCED, "SELECT subaccount, ts / 60000000, count(*)"
 		    " FROM event WHERE ts >= ? AND action = 'bounced' AND"
-		    " sender <> '' AND subaccount IS NOT NULL GROUP BY 1, 2" },
+		    " subaccount IS NOT NULL AND (sender <> '' OR qid IN "
+		    CLIENT_NULL_SENDER ") GROUP BY 1, 2" },
 	};
 	int64_t since = now_us() - (int64_t)WIN_DAY * 60000000;
 	int64_t n[nitems(seeds)] = { 0 };

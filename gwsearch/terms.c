@@ -126,8 +126,9 @@ terms_add(struct query *q, enum filter_kind k, const char *val, char *err,
 		return -1;
 	if (k == F_CLASS && bounce_class_parse(val) == -1) {
 		snprintf(err, errsz, "class: \"%.64s\" is not one of hard, "
-		    "mailbox_full, soft, policy, reputation, throttled, auth, "
-		    "content, routing, tls, expired, other", val);
+		    "mailbox_full, soft, greylist, policy, reputation, "
+		    "throttled, auth, content, routing, tls, expired, other",
+		    val);
 		return -1;
 	}
 	if ((k == F_SINCE || k == F_UNTIL) &&

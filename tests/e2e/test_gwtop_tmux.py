@@ -464,6 +464,9 @@ def test_pools_screen_and_throttle_column(gw_factory, sink, tmux_factory):
     send(g, ["u1@pooled.test", "bad@pooled.test"], "one")
     send(g, ["u2@pooled.test"], "two")
     send(g, ["u3@pooled.test"], "three")
+    # The DSN first: a delivery after the 421 would take a step back.
+    wait_for(lambda: [m for m in sink.messages if m.mail_from == ""],
+             what="the DSN delivered")
     send(g, ["x@throttled.test"], "four")
     # Three to the pool and the DSN delivered, one bounced, one deferred.
     wait_for(lambda: len(g.events("action='delivered'")) == 4 and
