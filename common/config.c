@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cidr.h"
 #include "config.h"
 #include "log.h"
@@ -59,6 +60,7 @@ static const struct opt opts[] = {
 	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0,
 	    RESTART },
 	{ "hostname", O_STR, OFF(hostname), NULL, 0, 0, 0, 0, 0, LIVE },
+	{ "dsn_from", O_STR, OFF(dsn_from), NULL, 0, 254, 0, 0, 0, LIVE },
 	{ "user", O_STR, OFF(user), "", 0, 0, 0, 0, 0, RESTART },
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
 	    0, 0, 0, 0, 0, RESTART },
@@ -123,6 +125,9 @@ static const struct opt opts[] = {
 	    3600000, 0, 0, 0, LIVE },
 	{ "relay.idle_time", O_MS, OFF(relay.idle_ms), "5s", 0, 300000, 0,
 	    0, 0, LIVE },
+	{ "relay.connection_lifetime", O_MS,
+	    OFF(relay.connection_lifetime_ms), "5m", 1, 86400000, 0, 0, 0,
+	    LIVE },
 	{ "relay.backoff_recovery", O_MS, OFF(relay.backoff_recovery_ms),
 	    "30s", 100, 3600000, 0, 0, 0, LIVE },
 
@@ -602,7 +607,7 @@ check(struct gw_config *cfg)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	char host[256];
+	char host[256], addr[ADDR_PATH_MAX + 1];
 
 	if (cfg->hostname == NULL || *cfg->hostname == '\0') {
 		free(cfg->hostname);
@@ -615,6 +620,10 @@ check(struct gw_config *cfg)
 	    strchr(cfg->hostname, ' '))
 		cerr(config_line(cfg, "hostname"), "hostname: \"%s\" is not a "
 		    "host name", cfg->hostname);
+	if (cfg->dsn_from && addr_canon(cfg->dsn_from, 0, addr,
+	    sizeof(addr)) == -1)
+		cerr(config_line(cfg, "dsn_from"), "dsn_from: \"%s\" is not "
+		    "an address (local@domain)", cfg->dsn_from);
 	if (cfg->nlisten > 0 && (cfg->tls.certificate == NULL ||
 	    cfg->tls.key == NULL))
 		cerr(cfg->listen[0].line, "tls.certificate and tls.key are "

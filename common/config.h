@@ -42,6 +42,8 @@ struct gw_config {
 	int		*lines;		/* per option row: its line, 0: default */
 	char		*state_dir;
 	char		*hostname;
+	char		*dsn_from;	/* From: of DSNs; NULL:
+					   MAILER-DAEMON@hostname */
 	char		*user;
 	char		*control_socket;
 	char		*metrics_listen;	/* "127.0.0.1:9465"; NULL: off */
@@ -83,6 +85,8 @@ struct gw_config {
 		int64_t		 command_timeout_ms;
 		int64_t		 data_timeout_ms;
 		int64_t		 idle_ms;	/* keep an idle conn open */
+		int64_t		 connection_lifetime_ms; /* no new job on
+						   an older conn */
 		int64_t		 backoff_recovery_ms; /* calm before a
 						   throttled dest speeds up */
 	} relay;

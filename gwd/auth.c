@@ -518,8 +518,12 @@ auth_finish(struct auth_req *r, enum auth_status st, const char *reason,
 {
 	const struct subaccount *s = req_account(r);
 	struct auth_result res = { st, r->user, s ? s->name : NULL, reason,
-	    blocked };
+	    blocked, NULL };
+	char id[APIKEY_ID_LEN + 1];
 
+	/* Which credential it was, for the audit trail. */
+	if (st == AUTH_OK && r->apikey && apikey_parse(r->pw, r->pwlen, id))
+		res.key_id = id;
 	if (r->cb)
 		r->cb(r->arg, &res);
 	req_free(r);

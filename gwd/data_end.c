@@ -157,7 +157,7 @@ signed_msg(struct sign_job *j)
 	struct store_op *op = j->arg;
 	struct qmsg *m = op->insert;
 	struct audit_event *ev;
-	char *body, why[300];
+	char why[300];
 
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
@@ -166,13 +166,7 @@ signed_msg(struct sign_job *j)
 		    "failed; try again later", why);
 		return;
 	}
-	body = xmalloc(buf_len(&j->sigs) + m->bodylen);
-	memcpy(body, buf_ptr(&j->sigs), buf_len(&j->sigs));
-	memcpy(body + buf_len(&j->sigs), m->body, m->bodylen);
-	free(m->body);
-	m->body = body;
-	m->bodylen += buf_len(&j->sigs);
-	session_memory += buf_len(&j->sigs);
+	session_memory += signer_prepend(j, &m->body, &m->bodylen);
 	m->size = m->bodylen;
 	gm.dkim_signed_total++;
 	ev = store_op_event(op, event_name(EV_SIGNED), m->qid);
@@ -632,8 +626,11 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 		ev->rcpts[i] = xstrdup(t->rcpt[i]);
 	ev->recipient = in->rcpt_list;
 	in->rcpt_list = NULL;
-	ev->detail = xasprintf("helo=%s auth=%s", s->helo_name,
-	    s->authed == AUTH_IP ? "ip" : "sasl");
+	/* Which credential let it in: the IP allowlist, a password, or
+	 * an API key (by its id, never the key). */
+	ev->detail = xasprintf("helo=%s auth=%s%s%s", s->helo_name,
+	    s->authed == AUTH_IP ? "ip" : s->key_id[0] ? "apikey" :
+	    "password", s->key_id[0] ? " key_id=" : "", s->key_id);
 	if (in->hold)
 		quarantine(m, op, in->hold, in->hold_rcpt);
 	return op;

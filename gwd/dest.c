@@ -151,10 +151,13 @@ void
 job_free(struct job *j)
 {
 	if (j->res)
-		for (int i = 0; i < j->nrcpt; i++)
+		for (int i = 0; i < j->nrcpt; i++) {
 			free(j->res[i].text);
+			free(j->res[i].reply);
+		}
 	free(j->res);
 	free(j->rcpt);
+	free(j->tried);
 	free(j);
 }
 
@@ -223,7 +226,8 @@ group_kick_one(const char *key, void *v, void *arg)
 /* Every job still waiting at a destination gets the same outcome. */
 static void
 fail_all_jobs(struct dest *d, int code, const char *status,
-    const char *text, const struct hop *hop)
+    const char *text, const struct hop *hop, const struct hop_fail *tried,
+    int ntried)
 {
 	struct job *j;
 
@@ -242,6 +246,8 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 		    loop_now();
 		if (hop)
 			j->hop = *hop;
+		j->tried = hop_fail_copy(tried, ntried);
+		j->ntried = ntried;
 		dest_job_done(j);
 	}
 }
@@ -257,7 +263,8 @@ route_done(void *arg, const struct route_result *res)
 		log_info("dest=%s route %s: %d %s %s", d->name,
 		    res->status == ROUTE_TEMPFAIL ? "tempfail" : "failed",
 		    res->code, res->enh, res->text);
-		fail_all_jobs(d, res->code, res->enh, res->text, NULL);
+		fail_all_jobs(d, res->code, res->enh, res->text, NULL, NULL,
+		    0);
 		return;
 	}
 	free(d->route);
@@ -405,9 +412,22 @@ dest_src_next(struct dest *d)
 	return d->nsrc > 0 ? &d->src[d->src_next++ % d->nsrc] : NULL;
 }
 
+struct hop_fail *
+hop_fail_copy(const struct hop_fail *tried, int n)
+{
+	struct hop_fail *c;
+
+	if (n <= 0)
+		return NULL;
+	c = xreallocarray(NULL, (size_t)n, sizeof(*c));
+	memcpy(c, tried, (size_t)n * sizeof(*c));
+	return c;
+}
+
 void
 dest_conn_failed(struct dest *d, int code, const char *status,
-    const char *text, const struct hop *hop)
+    const char *text, const struct hop *hop, const struct hop_fail *tried,
+    int ntried)
 {
 	/* A server that turned us away for being sent too much (a 421
 	 * greeting: "too many connections") slows d down as a reply in a
@@ -422,7 +442,7 @@ dest_conn_failed(struct dest *d, int code, const char *status,
 		return;
 	log_info("dest=%s unreachable: %d %s %s", d->name, code, status, text);
 	d->route_state = DR_NONE;	/* look it up afresh next time */
-	fail_all_jobs(d, code, status, text, hop);
+	fail_all_jobs(d, code, status, text, hop, tried, ntried);
 }
 
 void

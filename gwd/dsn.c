@@ -1,6 +1,7 @@
 /*
  * dsn.c - delivery status notifications.
- * Standards: RFC 3464 (delivery-status), RFC 6522 (multipart/report),
+ * Standards: RFC 3464 (delivery-status; Diagnostic-Code carries only
+ * the remote reply, as it was said, 2.3.6), RFC 6522 (multipart/report),
  * RFC 3463 (status codes), RFC 3834 (Auto-Submitted), RFC 2046 5.1
  * (boundaries), RFC 5322 2.1.1 and 2.2.3 (line length, folding).
  * Exposure: copies untrusted text (remote replies, recipient addresses,
@@ -285,7 +286,9 @@ dsn_notice(struct dsn_out *o, const struct dsn *d, int delayed)
 		dsn_puts(o, "<");
 		dsn_text(o, dsn_str(r->address, ""));
 		dsn_puts(o, ">: ");
-		if (r->diagnostic != NULL)
+		if (r->reason != NULL)
+			dsn_text(o, r->reason);
+		else if (r->diagnostic != NULL)
 			dsn_text(o, r->diagnostic);
 		else {
 			dsn_text(o, dsn_str(r->action, "failed"));
@@ -327,6 +330,9 @@ dsn_status(struct dsn_out *o, const struct dsn *d)
 		if (r->diagnostic != NULL)
 			dsn_field(o, "Diagnostic-Code: ", "smtp; ",
 			    r->diagnostic, "");
+		/* Our words are never passed off as the remote's. */
+		if (r->reason != NULL)
+			dsn_field(o, "X-Gw-Diagnostic: ", "", r->reason, "");
 		if (r->last_attempt != 0)
 			dsn_date(o, "Last-Attempt-Date: ", r->last_attempt);
 	}

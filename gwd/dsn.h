@@ -19,9 +19,14 @@ struct dsn_rcpt {
 	const char	*action;	/* "failed", "delayed" */
 	const char	*status;	/* "5.1.1" */
 	const char	*remote_mta;	/* host name, or NULL */
-	const char	*diagnostic;	/* remote reply "550 5.1.1 no such user",
-					   or our own reason; may be NULL */
+	const char	*diagnostic;	/* the remote reply as it was said,
+					   "550 5.1.1 no such user"; NULL:
+					   none (RFC 3464 2.3.6) */
 	int64_t		 last_attempt;	/* unix seconds, 0 = none */
+	const char	*reason;	/* our own words ("mx1 said: ...",
+					   "delivery time expired"), for the
+					   notice and X-Gw-Diagnostic; NULL:
+					   the diagnostic alone */
 };
 
 struct dsn {

@@ -2,11 +2,16 @@
  * dsn_queue.c - delivery status notifications to the sender: built for
  * the failed recipients of a message (dsn.c writes the report), inserted
  * by the same store op that ends them, queued once that op committed.
- * Standards: RFC 3464 (DSN), RFC 3461.
+ * A DSN is DKIM-signed, like any message, when the domain of its From:
+ * (dsn_from, or MAILER-DAEMON@hostname) or a parent has an active key:
+ * on a worker, before the op that ends the recipients is submitted.
+ * Standards: RFC 3464 (DSN), RFC 3461, RFC 6376 (DKIM).
  * Exposure: remote replies (already parsed) are quoted in the report.
  * Diagnostics: a DSN that cannot be built or stored is logged and
- * dropped; the failed recipients still end.
+ * dropped; the failed recipients still end.  One whose signing fails
+ * goes unsigned, and the log says why.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +26,17 @@
 #include "queue.h"
 #include "queue_int.h"
 #include "schedule.h"
+#include "signer.h"
 #include "store.h"
 #include "util.h"
+
+static int	 signing;	/* DSN ops on a worker, not submitted yet */
+
+int
+queue_dsn_signing(void)
+{
+	return signing;
+}
 
 /* The DSN an op inserted is stored (queue it) or not (say so). */
 void
@@ -71,7 +85,10 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	snprintf(mid, sizeof(mid), "<%s.%s@%s>", n->qid, rhex, gcfg->hostname);
 	snprintf(boundary, sizeof(boundary), "%s.%s/%s", n->qid, rhex,
 	    "gw");
-	snprintf(pm, sizeof(pm), "MAILER-DAEMON@%s", gcfg->hostname);
+	if (gcfg->dsn_from)
+		gw_strlcpy(pm, gcfg->dsn_from, sizeof(pm));
+	else
+		snprintf(pm, sizeof(pm), "MAILER-DAEMON@%s", gcfg->hostname);
 	memset(&d, 0, sizeof(d));
 	d.reporting_mta = gcfg->hostname;
 	d.postmaster = pm;
@@ -122,4 +139,75 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	ev->size = (int64_t)n->size;
 	if (asprintf(&ev->detail, "dsn for %s", m->qid) == -1)
 		ev->detail = NULL;
+}
+
+/* The DSN's signing, logged as any message's: "signed" with what signed
+ * it, or "unsigned" with why not. */
+static void
+dsn_sign_event(struct store_op *op, enum event_action type,
+    const char *detail)
+{
+	struct qmsg *n = op->insert;
+	struct audit_event *ev = store_op_event(op, event_name(type), n->qid);
+
+	ev->sender = xstrdup("");
+	ev->subaccount = xstrdup(n->subaccount);
+	ev->detail = xstrdup(detail);
+}
+
+static void
+dsn_signed(struct sign_job *j)
+{
+	struct store_op *op = j->arg;
+	struct qmsg *n = op->insert;
+	char why[300];
+
+	if (j->failed) {
+		log_warnx("DSN qid=%s: DKIM signing failed, sent unsigned: %s",
+		    n->qid, j->err);
+		gm.dkim_unsigned_total++;
+		snprintf(why, sizeof(why), "DKIM signing failed: %s", j->err);
+		dsn_sign_event(op, EV_UNSIGNED, why);
+	} else {
+		signer_prepend(j, &n->body, &n->bodylen);
+		n->size = n->bodylen;
+		gm.dkim_signed_total++;
+		dsn_sign_event(op, EV_SIGNED, j->detail);
+	}
+	sign_job_free(j);
+	signing--;
+	store_submit(op);
+}
+
+/*
+ * Submit op; a DSN it inserts is signed first (on a worker) when a key
+ * applies to the domain of its From:.  The op is the caller's no more.
+ */
+void
+dsn_queue_submit(struct store_op *op)
+{
+	struct qmsg *n = op->insert;
+	struct sign_job *j;
+	const char *at;
+	char dom[256], why[400];
+
+	if (n == NULL || !(n->flags & QMSG_DSN)) {
+		store_submit(op);
+		return;
+	}
+	at = strrchr(gcfg->dsn_from ? gcfg->dsn_from : "@", '@');
+	gw_strlcpy(dom, gcfg->dsn_from ? at + 1 : gcfg->hostname,
+	    sizeof(dom));
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if ((j = signer_plan(dom, NULL, why, sizeof(why))) == NULL) {
+		gm.dkim_unsigned_total++;
+		dsn_sign_event(op, EV_UNSIGNED, why);
+		store_submit(op);
+		return;
+	}
+	j->done = dsn_signed;
+	j->arg = op;
+	signing++;
+	signer_run(j, n->body, n->bodylen, sched_unix_s());
 }

@@ -76,8 +76,12 @@ struct mta {
 	int			 mail_failed;
 	size_t			 body_off;
 	int			 body_bol;	/* at the start of a line */
-	int			 messages;
+	int			 messages;	/* delivered on this conn */
+	int64_t			 born_ms;	/* connected at (loop time) */
 	struct hop		 hop;		/* the current target */
+	struct hop_fail		 tried[2 * ROUTE_MAX_TARGETS]; /* failed
+						   ones, for the first job */
+	int			 ntried;
 	const struct dest_src	*src;		/* bound to; NULL: any */
 	struct dest_src		 srcbuf;	/* src points here: the dest's
 						   array goes on a policy
@@ -95,6 +99,8 @@ const char	*mta_host(const struct mta *);
 void		 mta_send(struct mta *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 mta_arm(struct mta *, int64_t ms);
+void		 mta_arm_idle(struct mta *);
+int		 mta_worn_out(const struct mta *);
 void		 mta_next_target(struct mta *, const char *why);
 void		 mta_fail(struct mta *, const char *why);
 

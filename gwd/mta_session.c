@@ -33,23 +33,36 @@ set_result(struct job *j, int i, int code, const char *status,
     const char *text)
 {
 	free(j->res[i].text);
+	free(j->res[i].reply);
+	j->res[i].reply = NULL;
 	j->res[i].code = code;
 	gw_strlcpy(j->res[i].status, status ? status : "",
 	    sizeof(j->res[i].status));
 	j->res[i].text = xstrdup(text ? text : "");
 }
 
+/* Multi-line text reads better on one line in logs and DSNs. */
+static void
+one_line(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n')
+			*s = ' ';
+}
+
+/* The result is the remote's reply: for the log with who said it, and
+ * as it was said for the DSN's Diagnostic-Code (RFC 3464 2.3.6). */
 static void
 result_from_reply(struct job *j, int i, const struct smtp_reply *r)
 {
 	char text[REPLY_TEXT_MAX + 300];
 
 	snprintf(text, sizeof(text), "%s said: %s", j->hop.host, r->text);
-	/* Multi-line text reads better on one line in logs and DSNs. */
-	for (char *p = text; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
+	one_line(text);
 	set_result(j, i, r->code, r->status, text);
+	j->res[i].reply = xasprintf("%d%s%s %s", r->code, r->status[0] ?
+	    " " : "", r->status, r->text);
+	one_line(j->res[i].reply);
 }
 
 /* Every recipient the server accepted gets this reply as its result. */
@@ -82,16 +95,29 @@ job_report(struct mta *m)
 	dest_job_done(j);
 }
 
+/* Ready for a job: the destination gives one, or keeps the
+ * connection idle until the timer says QUIT (mta_arm_idle). */
+static void
+take_work(struct mta *m)
+{
+	m->state = M_READY;
+	mta_arm_idle(m);
+	dest_conn_ready(m->dest, m);
+}
+
 /* The transaction is over and the connection is fine: report the job,
- * then take the next one. */
+ * then take the next one, or QUIT when the connection has done enough
+ * (relay.messages_per_connection, relay.connection_lifetime). */
 void
 mta_session_finish_job(struct mta *m)
 {
 	fill_missing(m->job, 451, "4.3.0", "no result for this recipient");
 	job_report(m);
-	m->state = M_READY;
-	timer_del(&m->timer);
-	dest_conn_ready(m->dest, m);
+	if (mta_worn_out(m)) {
+		mta_session_quit(m);
+		return;
+	}
+	take_work(m);
 }
 
 /* A job ended before it started (mta_run_job): finish it from the
@@ -156,20 +182,20 @@ mta_session_ready(struct mta *m)
 {
 	if (mta_auth_start(m))
 		return;
-	m->state = M_READY;
-	timer_del(&m->timer);
 	if (!m->ready_once) {
 		m->ready_once = 1;
 		dest_conn_up(m->dest);
 	}
-	dest_conn_ready(m->dest, m);
+	take_work(m);
 }
 
-/* Say goodbye; the conn closes once QUIT is out. */
+/* Say goodbye; the conn closes once QUIT is out (or when the server
+ * does not take it in time). */
 void
 mta_session_quit(struct mta *m)
 {
 	m->state = M_QUIT;
+	mta_arm(m, gcfg->relay.command_timeout_ms);
 	mta_send(m, "QUIT");
 	conn_close_after_flush(m->c);
 }
@@ -312,6 +338,11 @@ mta_run_job(struct mta *m, struct job *j)
 	m->sent_idx = 0;
 	j->started_ms = loop_now();
 	j->hop = m->hop;
+	/* The hops that failed before this connection worked are the
+	 * first job's to record. */
+	j->tried = hop_fail_copy(m->tried, m->ntried);
+	j->ntried = m->ntried;
+	m->ntried = 0;
 	if (queue_load_body(msg) == -1) {
 		/* The spool lost it: nothing sensible to send. */
 		log_warnx("qid=%s: message body missing from queue.db",
@@ -417,13 +448,6 @@ dot_reply(struct mta *m, const struct smtp_reply *r)
 {
 	accepted_result(m, r);
 	m->messages++;
-	if (m->messages >= m->dest->per_conn) {
-		/* Enough on this connection: report, then QUIT. */
-		job_report(m);
-		mta_arm(m, gcfg->relay.command_timeout_ms);
-		mta_session_quit(m);
-		return;
-	}
 	mta_session_finish_job(m);
 }
 

@@ -186,6 +186,30 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	}
 }
 
+/* The hops the attempt tried and could not use, before the one that
+ * answered (or none did): one event each. */
+static void
+hops_failed(struct attempt *a)
+{
+	struct job *j = a->j;
+
+	for (int i = 0; i < j->ntried; i++) {
+		const struct hop_fail *f = &j->tried[i];
+		struct audit_event *ev = store_op_event(a->op,
+		    event_name(EV_HOST_FAILED), j->msg->qid);
+
+		ev->sender = xstrdup(j->msg->sender);
+		ev->subaccount = xstrdup(j->msg->subaccount);
+		if (f->host[0])
+			ev->remote_host = xstrdup(f->host);
+		if (f->ip[0])
+			ev->remote_ip = xstrdup(f->ip);
+		ev->reply_text = xstrdup(f->why);
+		if (j->dest)
+			ev->tls_policy = tls_policy_name(j->dest->tls);
+	}
+}
+
 /* r failed for good: its part of the DSN. */
 static void
 dsn_entry(struct attempt *a, const struct qrcpt *r,
@@ -198,12 +222,13 @@ dsn_entry(struct attempt *a, const struct qrcpt *r,
 	f->status = res->status[0] ? res->status : res->code < 500 ?
 	    "4.4.7" : "5.0.0";
 	f->remote_mta = a->j->hop.host[0] ? a->j->hop.host : NULL;
-	f->diagnostic = r->last_reply;
+	f->diagnostic = res->reply;
+	f->reason = r->last_reply;
 	if (o == OC_EXPIRED) {
 		if (asprintf(&a->frtext[a->nfr], "delivery time expired; "
 		    "last error: %s", r->last_reply) == -1)
 			fatal("asprintf");
-		f->diagnostic = a->frtext[a->nfr];
+		f->reason = a->frtext[a->nfr];
 	}
 	f->last_attempt = a->now;
 	a->nfr++;
@@ -259,6 +284,7 @@ outcome_apply(struct job *j)
 		.expires = msg_expires_s(m),
 	};
 
+	hops_failed(&a);
 	for (int i = 0; i < j->nrcpt; i++) {
 		enum outcome o = classify(&j->res[i], a.now, a.expires);
 
@@ -273,7 +299,7 @@ outcome_apply(struct job *j)
 	free(a.fr);
 	if (m->npending == 0)
 		a.op->del_msg = m->dbid;
-	store_submit(a.op);
+	dsn_queue_submit(a.op);
 	if (m->npending == 0)
 		qmsg_forget(m);
 	else

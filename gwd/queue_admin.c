@@ -239,7 +239,7 @@ admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 		fr[nfr].address = r->addr;
 		fr[nfr].action = "failed";
 		fr[nfr].status = "5.0.0";
-		fr[nfr].diagnostic = diag[nfr];
+		fr[nfr].reason = diag[nfr];
 		nfr++;
 	}
 	dsn_queue_build(op, m, fr, nfr);
@@ -288,7 +288,7 @@ queue_admin(struct qmsg *m, enum ctl_verb verb, const char *domain,
 		store_op_free(op);
 		return r;
 	}
-	store_submit(op);
+	dsn_queue_submit(op);
 	if (m->npending == 0)
 		qmsg_forget(m);
 	else if (verb == CTL_Q_FLUSH || verb == CTL_Q_RELEASE)

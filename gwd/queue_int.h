@@ -169,6 +169,7 @@ void	 outcome_apply(struct job *);
 
 /* dsn_queue.c */
 void	 dsn_queue_stored(struct store_op *);
+void	 dsn_queue_submit(struct store_op *);
 void	 dsn_queue_build(struct store_op *, struct qmsg *,
 	    const struct dsn_rcpt *, int nfr);
 

@@ -13,6 +13,7 @@
  * Replies are appended to the conn and leave together before the loop
  * sleeps, so pipelined answers go in one write.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,15 +126,20 @@ split_reply(const char *r, int *code, char *status, size_t stsz,
 	*text = p;
 }
 
-/* Refusals are events of the audit trail, like deliveries. */
+/* Refusals are events of the audit trail, like deliveries: the reply,
+ * and the stage (the command refused; "data" for the end of DATA). */
 static void
 audit_reject(struct session *s, const char *r, const char *sender,
     const char *rcpt, const char *cls)
 {
 	struct audit_event *ev = audit_new(event_name(EV_REJECTED), NULL);
 	const char *text;
-	char status[16];
+	char status[16], stage[16];
 
+	gw_strlcpy(stage, s->stage ? s->stage : "connect", sizeof(stage));
+	for (char *p = stage; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	ev->detail = xasprintf("stage=%s", stage);
 	split_reply(r, &ev->reply_code, status, sizeof(status), &text);
 	ev->reply_status = status[0] ? xstrdup(status) : NULL;
 	ev->reply_text = xstrdup(text);
@@ -265,6 +271,12 @@ int
 session_bad_command(struct session *s, const char *r)
 {
 	session_reply(s, "%s", r);
+	/* A refused envelope or message is an event of the audit trail
+	 * (a bad MAIL or RCPT parameter, an address it cannot take, a
+	 * command out of order); unknown commands and the like are not. */
+	if (s->stage && (strcmp(s->stage, "MAIL") == 0 ||
+	    strcmp(s->stage, "RCPT") == 0 || strcmp(s->stage, "DATA") == 0))
+		audit_reject(s, r, NULL, NULL, NULL);
 	if (++s->errors >= gcfg->limits.unknown_commands) {
 		session_reply(s, "421 4.7.0 %s Error: too many errors; closing "
 		    "connection", gcfg->hostname);
@@ -331,6 +343,7 @@ session_tls(struct conn *c, int ok)
 	s->helo = 0;
 	s->authed = AUTH_NONE;
 	s->subaccount[0] = '\0';
+	s->key_id[0] = '\0';
 	session_tx_reset(s);
 	conn_tls_desc(c, desc, sizeof(desc));
 	log_debug("session=%016llx tls=\"%s\"", (unsigned long long)s->id,

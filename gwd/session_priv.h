@@ -87,6 +87,10 @@ struct session {
 	struct ev_timer		 delay;		/* a failed AUTH's 535 */
 	enum sasl_step		 sasl;
 	char			 sasl_user[SASL_USER_MAX + 1];
+	char			 key_id[24];	/* AUTH_SASL with an API
+						   key; "": the password */
+	const char		*stage;		/* the command being answered
+						   ("MAIL"), NULL: none */
 	struct auth_req		*authreq;
 	struct store_op		*op;		/* commit in flight */
 	int			 close_after_delay;

@@ -184,6 +184,20 @@ sign_done(struct work *w)
 	j->done(j);
 }
 
+size_t
+signer_prepend(const struct sign_job *j, char **msg, size_t *len)
+{
+	size_t n = buf_len(&j->sigs);
+	char *body = xmalloc(n + *len);
+
+	memcpy(body, buf_ptr(&j->sigs), n);
+	memcpy(body + n, *msg, *len);
+	free(*msg);
+	*msg = body;
+	*len += n;
+	return n;
+}
+
 void
 signer_run(struct sign_job *j, const char *msg, size_t len, int64_t now)
 {

@@ -53,5 +53,8 @@ struct sign_job *signer_plan(const char *from_domain, const char *org_domain,
 void	 signer_run(struct sign_job *, const char *msg, size_t len,
 	    int64_t now);
 void	 sign_job_free(struct sign_job *);
+/* Put a finished job's signatures on top of *msg (len *len), which it
+ * frees and replaces; returns how many bytes were added. */
+size_t	 signer_prepend(const struct sign_job *, char **msg, size_t *len);
 
 #endif

@@ -353,7 +353,8 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (s->tx.nrcpt >= gcfg->limits.recipients) {
 		metrics_reject(REJ_RCPT_LIMIT);
-		session_reply(s, "452 4.5.3 Error: too many recipients");
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "452 4.5.3 "
+		    "Error: too many recipients");
 		return;
 	}
 	/* A DSN (RFC 3464) or an MDN (RFC 8098) goes to one recipient: the
@@ -361,8 +362,8 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	 * 452, so a client sends the others in transactions of their own. */
 	if (s->tx.mail.path.len == 0 && s->tx.nrcpt >= 1) {
 		metrics_reject(REJ_RCPT_LIMIT);
-		session_reply(s, "452 4.5.3 Error: a message with the null "
-		    "sender has one recipient");
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "452 4.5.3 "
+		    "Error: a message with the null sender has one recipient");
 		return;
 	}
 	if ((r = rule_reject(s, ra.path.addr, -1, NULL, 0)) != NULL) {
@@ -538,6 +539,7 @@ smtp_dispatch(struct session *s, const char *line, size_t len)
 	const struct verb *v;
 	struct smtp_cmd cmd;
 
+	s->stage = NULL;
 	if (memchr(line, '\0', len) != NULL || str_has_ctl(line, len)) {
 		session_bad_command(s, "500 5.5.2 Error: control characters in "
 		    "command");
@@ -545,6 +547,7 @@ smtp_dispatch(struct session *s, const char *line, size_t len)
 	}
 	smtp_cmd_parse(line, len, &cmd);
 	v = verb_find(&cmd);
+	s->stage = v ? v->name : NULL;
 	if (out_of_sync(s, v))
 		return;
 	if (v == NULL) {

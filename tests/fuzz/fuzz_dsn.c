@@ -81,6 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r[0].status = "5.1.1";
 	r[0].remote_mta = diag;
 	r[0].diagnostic = diag;
+	r[0].reason = addr;
 	r[0].last_attempt = 1795003000;
 	r[1].address = diag;
 	r[1].action = addr;
