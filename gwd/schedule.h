@@ -52,6 +52,9 @@ struct job {
 	int64_t		 started_ms;
 	int		 maybe_dup;	/* no reply after the final dot */
 	int		 body_held;	/* queue_load_body() succeeded */
+	int		 dsn_passed;	/* the receiver offered DSN (RFC 3461):
+					   NOTIFY went on, success reports
+					   are its to send */
 };
 
 enum dest_route { DR_NONE, DR_RESOLVING, DR_READY };

@@ -196,6 +196,7 @@ session_tx_reset(struct session *s)
 	for (int i = 0; i < t->nrcpt; i++)
 		free(t->rcpt[i]);
 	free(t->rcpt);
+	free(t->rdsn);
 	buf_free(&t->data);
 	memset(t, 0, sizeof(*t));
 	session_mem_update(s);

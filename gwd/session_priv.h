@@ -63,6 +63,7 @@ struct tx {
 	int			 active;	/* MAIL accepted */
 	struct mail_args	 mail;
 	char			**rcpt;
+	struct dsn_rcptp	*rdsn;		/* each one's NOTIFY, ORCPT */
 	int			 nrcpt;
 	struct buf		 data;
 	struct data_parser	 dp;

@@ -7,7 +7,7 @@
  * table too.  AUTH is sasl.c's.
  * Standards: RFC 5321, RFC 3207 (STARTTLS), RFC 1870 (SIZE), RFC 2920
  * (PIPELINING), RFC 6152 (8BITMIME), RFC 2034/3463 (enhanced status
- * codes), RFC 6409 (submission).
+ * codes), RFC 6409 (submission), RFC 3461 (DSN).
  * Exposure: parses untrusted input from unauthenticated clients.
  * Diagnostics: bad commands get replies and count toward
  * limits.unknown_commands; dies only when memory for a recipient runs out.
@@ -128,6 +128,7 @@ static const struct ehlo_keyword ehlo_keywords[] = {
 	{ "SIZE", NULL, size_param },
 	{ "8BITMIME", NULL, NULL },
 	{ "ENHANCEDSTATUSCODES", NULL, NULL },
+	{ "DSN", NULL, NULL },
 	{ "STARTTLS", offer_starttls, NULL },
 	{ "AUTH PLAIN LOGIN", offer_auth, NULL },
 };
@@ -358,6 +359,9 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	s->tx.rcpt = xreallocarray(s->tx.rcpt, (size_t)s->tx.nrcpt + 1,
 	    sizeof(char *));
+	s->tx.rdsn = xreallocarray(s->tx.rdsn, (size_t)s->tx.nrcpt + 1,
+	    sizeof(*s->tx.rdsn));
+	s->tx.rdsn[s->tx.nrcpt] = ra.dsn;
 	s->tx.rcpt[s->tx.nrcpt++] = xstrdup(ra.path.addr);
 	session_reply(s, "250 2.1.5 Ok");
 }

@@ -2,7 +2,7 @@
  * smtp_proto.h - the pure half of the inbound SMTP server: command lines,
  * MAIL/RCPT parameters, and the DATA stream.  No I/O; fuzzed directly.
  * Standards: RFC 5321, RFC 1870 (SIZE), RFC 6152 (8BITMIME),
- * RFC 2920 (PIPELINING).
+ * RFC 2920 (PIPELINING), RFC 3461 (DSN: smtp_dsn.h).
  */
 #ifndef GW_SMTP_PROTO_H
 #define GW_SMTP_PROTO_H
@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "smtp_dsn.h"
 
 /* A command line split; the verbs themselves are the session's table
  * (smtp_cmd.c).  Neither part is NUL-terminated. */
@@ -48,10 +49,12 @@ struct mail_args {
 	int		 has_size;
 	uint64_t	 size;
 	int		 body_8bit;
+	struct dsn_mail	 dsn;		/* RET, ENVID (RFC 3461) */
 };
 
 struct rcpt_args {
 	struct mailpath	 path;
+	struct dsn_rcptp dsn;		/* NOTIFY, ORCPT (RFC 3461) */
 };
 
 /*
