@@ -5,7 +5,8 @@
  * recipient.  STARTTLS is mta_tls.c's, AUTH mta_auth.c's, the body
  * mta_body.c's; mta.c owns the connection.
  * Standards: RFC 5321 (client), RFC 2920 (PIPELINING), RFC 1870
- * (SIZE), RFC 6152 (8BITMIME), RFC 3461 (DSN: its parameters passed on).
+ * (SIZE), RFC 6152 (8BITMIME), RFC 3461 (DSN: its parameters passed on),
+ * RFC 3030 (CHUNKING: the body after BDAT).
  * Exposure: acts on replies of remote servers that may be hostile,
  * already parsed and bounded by reply.c.
  * Diagnostics: dies only when memory for a job's results runs out;
@@ -357,6 +358,7 @@ mta_run_job(struct mta *m, struct job *j)
 	j->started_ms = loop_now();
 	j->hop = m->hop;
 	j->dsn_passed = m->caps.dsn;
+	m->bdat = m->caps.chunking;
 	if (queue_load_body(msg) == -1) {
 		/* The spool lost it: nothing sensible to send. */
 		log_warnx("qid=%s: message body missing from queue.db",
@@ -373,10 +375,12 @@ mta_run_job(struct mta *m, struct job *j)
 	}
 	m->state = M_TXN;
 	mta_arm(m, gcfg->relay.command_timeout_ms);
-	/* With PIPELINING: the whole envelope and DATA in one write. */
+	/* With PIPELINING: the whole envelope and DATA in one write (BDAT
+	 * waits for the RCPT replies: no body for nobody). */
 	do
 		send_command(m);
-	while (m->c && m->caps.pipelining && m->sent_idx <= j->nrcpt + 1);
+	while (m->c && m->caps.pipelining &&
+	    m->sent_idx <= j->nrcpt + !m->bdat);
 }
 
 static void
@@ -422,6 +426,21 @@ data_reply(struct mta *m, const struct smtp_reply *r)
 	send_rset(m);
 }
 
+/* To a server offering CHUNKING, once every RCPT is answered: the body
+ * in one chunk, BDAT LAST, whose reply is the message's (M_DOT). */
+static void
+bdat_start(struct mta *m)
+{
+	if (m->mail_failed || m->naccepted == 0) {
+		send_rset(m);
+		return;
+	}
+	m->reply_idx++;		/* BDAT stands where DATA would */
+	mta_send(m, "BDAT %zu LAST", m->job->msg->bodylen);
+	if (!m->c->dead)		/* not failed on a full buffer */
+		mta_body_start(m);
+}
+
 /* A reply to the envelope: the k-th of MAIL, each RCPT, DATA.  Without
  * PIPELINING each command waits for the reply to the one before. */
 static void
@@ -437,6 +456,10 @@ txn_reply(struct mta *m, const struct smtp_reply *r)
 		rcpt_reply(m, k - 1, r);
 	else {
 		data_reply(m, r);
+		return;
+	}
+	if (m->bdat && k == j->nrcpt) {
+		bdat_start(m);
 		return;
 	}
 	if (m->caps.pipelining)

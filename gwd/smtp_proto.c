@@ -245,12 +245,31 @@ smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *ra,
 /* DATA states: where we stand relative to a possible "\r\n.\r\n". */
 enum { D_BOL, D_MID, D_CR, D_DOT, D_DOT_CR };
 
+static void emit(struct data_parser *, struct buf *, const char *, size_t);
+
 void
 data_init(struct data_parser *p, uint64_t max)
 {
 	memset(p, 0, sizeof(*p));
 	p->state = D_BOL;	/* the DATA command's CRLF began a line */
 	p->max = max;
+}
+
+void
+data_init_chunks(struct data_parser *p, uint64_t max)
+{
+	data_init(p, max);
+	p->chunks = 1;
+}
+
+void
+data_chunks_end(struct data_parser *p, struct buf *out)
+{
+	if (p->state == D_CR)
+		p->flags |= DATA_BARE_CR;
+	else if (p->state == D_MID)
+		emit(p, out, "\r\n", 2);
+	p->state = D_BOL;
 }
 
 /* Count and store one content byte. */
@@ -314,7 +333,7 @@ data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
 		}
 		case D_BOL:
 			i++;
-			if (c == '.')
+			if (c == '.' && !p->chunks)
 				p->state = D_DOT;
 			else if (c == '\r')
 				p->state = D_CR;

@@ -7,18 +7,13 @@ Debian 12's swaks (20201014) has no DSN options (they came in 20240103),
 so the client here is Python's smtplib, which users' scripts use, and a
 raw socket for the refusals."""
 import email
-import glob
-import os
-import shutil
 import smtplib
-import subprocess
-import tempfile
 
 import pytest
 
-from conftest import (Raw, client_tls_context, free_port, login, smarthost,
+from conftest import (Raw, client_tls_context, free_port, smarthost,
                       wait_for)
-from postfix_instance import Postfix, available
+from postfix_instance import available, holding_receiver
 
 FROM = "app@example.com"
 
@@ -192,28 +187,12 @@ def test_delay_notice_once(gw_factory, sink):
     assert len(reports(sink)) == 1
 
 
-def postcat(pf):
-    """The held queue files of Postfix, as postcat prints them."""
-    out = []
-    for f in glob.glob(os.path.join(pf.spool, "hold", "*")):
-        out.append(subprocess.run(["postcat", "-c", pf.conf, f],
-                                  capture_output=True, text=True).stdout)
-    return out
-
-
 @pytest.mark.skipif(not available(), reason="needs root and postfix")
 @pytest.mark.parametrize("offers_dsn", [True, False])
 def test_postfix_receiver(gw_factory, sink, offers_dsn):
     port = free_port()
-    cf = {"smtpd_recipient_restrictions": "check_recipient_access "
-          "static:HOLD"}
-    if not offers_dsn:
-        cf["smtpd_discard_ehlo_keywords"] = "dsn"
-    # Postfix's daemons run as user postfix and must reach their spool:
-    # pytest's tmp_path is private to root, so the instance lives apart.
-    root = tempfile.mkdtemp(prefix="gw-postfix-")
-    os.chmod(root, 0o755)
-    pf = Postfix(root, port, cf).start()
+    pf = holding_receiver(port, {} if offers_dsn else
+                          {"smtpd_discard_ehlo_keywords": "dsn"})
     try:
         g = gw(gw_factory, sink)
         g.gwctl("route", "add", "--to-domain", "dest.test", "--smarthost",
@@ -223,7 +202,7 @@ def test_postfix_receiver(gw_factory, sink, offers_dsn):
                            "ORCPT=rfc822;orig+2Bu@dest.test"])
         wait_for(lambda: g.events("action = 'delivered'"), timeout=30,
                  what="the delivery to Postfix")
-        held = wait_for(lambda: postcat(pf), what="Postfix's queue file")
+        held = wait_for(pf.held, what="Postfix's queue file")
         (q,) = held
         if offers_dsn:
             # Postfix decodes the xtext; its flags: SUCCESS 2, DELAY 8;
@@ -248,4 +227,3 @@ def test_postfix_receiver(gw_factory, sink, offers_dsn):
             assert "Original-Recipient: rfc822;orig+u@dest.test" in status
     finally:
         pf.stop()
-        shutil.rmtree(root, ignore_errors=True)

@@ -314,6 +314,49 @@ test_dsn_params(void **state)
 	}
 }
 
+/* BDAT chunks (RFC 3030): dots are content, nothing ends the data; the
+ * same flags as DATA, at chunk boundaries too. */
+static void
+test_data_chunks(void **state)
+{
+	static const struct {
+		const char	*chunks[3];
+		int		 flags;
+		const char	*out;
+	} cases[] = {
+		{ { ".a\r\n.\r\n", "..b\r\n", NULL }, 0,
+		    ".a\r\n.\r\n..b\r\n" },
+		{ { "a\r", "\nb", NULL }, 0, "a\r\nb\r\n" },
+		{ { "a\r", "b\r\n", NULL }, DATA_BARE_CR, NULL },
+		{ { "a\n", NULL, NULL }, DATA_BARE_LF, NULL },
+		{ { "a\r\nb\r", NULL, NULL }, DATA_BARE_CR, NULL },
+		{ { "", "", NULL }, 0, "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct data_parser p;
+		struct buf out;
+
+		data_init_chunks(&p, 1000);
+		buf_init(&out, 0);
+		for (int k = 0; k < 3 && cases[i].chunks[k]; k++) {
+			size_t n = strlen(cases[i].chunks[k]);
+
+			assert_int_equal(data_feed(&p, cases[i].chunks[k], n,
+			    &out), n);
+			assert_false(p.done);
+		}
+		data_chunks_end(&p, &out);
+		assert_int_equal(p.flags, cases[i].flags);
+		if (cases[i].out) {
+			assert_int_equal(buf_len(&out), strlen(cases[i].out));
+			assert_memory_equal(buf_ptr(&out), cases[i].out,
+			    buf_len(&out));
+		}
+		buf_free(&out);
+	}
+}
+
 static void
 test_xtext_decode(void **state)
 {
@@ -490,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_rcpt_params),
 		cmocka_unit_test(test_dsn_params),
 		cmocka_unit_test(test_xtext_decode),
+		cmocka_unit_test(test_data_chunks),
 		cmocka_unit_test(test_data_unstuffing),
 		cmocka_unit_test(test_data_smuggling),
 		cmocka_unit_test(test_data_limits),
