@@ -518,6 +518,7 @@ smtp_bdat_chunk_end(struct session *s)
 	const char *r = t->bdat_refusal;
 
 	s->state = SS_CMD;
+	session_arm(s, gcfg->limits.idle_timeout_ms);	/* not DATA's now */
 	t->bdat_refusal = NULL;
 	if (r != NULL) {
 		if (r[0] == '4')

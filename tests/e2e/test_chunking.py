@@ -177,3 +177,16 @@ def test_postfix_receiver(gw_factory, sink, chunking):
         assert ("< localhost[127.0.0.1]: DATA" in log) == (not chunking)
     finally:
         pf.stop()
+
+
+def test_idle_deadline_between_chunks(gw_factory, sink):
+    # Between chunks the client is idle at the command prompt: the idle
+    # deadline applies, not the (here hour-long) one for reading data.
+    g = gw(gw_factory, sink, **{"limits.idle_timeout": "1s",
+                                "limits.data_timeout": "1h"})
+    r = session(g)
+    r.send(envelope() + bdat(b"Subject: x\r\n"))
+    assert [r.reply()[0] for _ in range(3)] == [250, 250, 250]
+    r.sock.settimeout(60)
+    code, text = r.reply()
+    assert code == 421 and text.startswith("4.4.2"), (code, text)
