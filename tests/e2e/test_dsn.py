@@ -227,3 +227,32 @@ def test_postfix_receiver(gw_factory, sink, offers_dsn):
             assert "Original-Recipient: rfc822;orig+u@dest.test" in status
     finally:
         pf.stop()
+
+
+def test_requests_survive_a_restart(gw_factory, sink):
+    # Kept in queue.db: after a restart the success report still carries
+    # ENVID and ORCPT, and RET=FULL still holds for the other recipient.
+    state = {"defer": True}
+    sink.rcpt_reply = lambda a: None if a == FROM else \
+        "451 4.3.0 later" if state["defer"] else \
+        "550 5.1.1 gone" if a.startswith("gone") else None
+    g = gw(gw_factory, sink)
+    send(g, ["u@dest.test", "gone@dest.test"],
+         mail_options=["RET=FULL", "ENVID=QQ+2B7"],
+         rcpt_options={"u@dest.test": ["NOTIFY=SUCCESS",
+                                       "ORCPT=rfc822;o+2Bu@dest.test"],
+                       "gone@dest.test": ["NOTIFY=FAILURE"]},
+         body="kept body\r\n")
+    wait_for(lambda: len(g.events("action = 'deferred'")) >= 2,
+             what="the first attempt")
+    assert g.stop() == 0
+    state["defer"] = False
+    g.start()
+    wait_for(lambda: reports(sink), what="the report")
+    (r,) = reports(sink)
+    _, status, third = parts(r)
+    assert "Original-Envelope-Id: QQ+7" in status
+    assert "Original-Recipient: rfc822;o+u@dest.test" in status
+    assert "Action: relayed" in status and "Action: failed" in status
+    assert third.get_content_type() == "message/rfc822"
+    assert b"kept body" in r.data
