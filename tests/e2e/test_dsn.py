@@ -256,3 +256,22 @@ def test_requests_survive_a_restart(gw_factory, sink):
     assert "Action: relayed" in status and "Action: failed" in status
     assert third.get_content_type() == "message/rfc822"
     assert b"kept body" in r.data
+
+
+@pytest.mark.parametrize("notify,dsn", [("NEVER", False), ("DELAY", False),
+                                        (None, True)])
+def test_admin_bounce_follows_notify(gw_factory, sink, notify, dsn):
+    sink.rcpt_reply = lambda a: None if a == FROM else "451 4.3.0 later"
+    g = gw(gw_factory, sink, **{"queue.retry_min": "1h",
+                                "queue.retry_max": "1h"})
+    send(g, ["u@dest.test"],
+         rcpt_options=["NOTIFY=" + notify] if notify else [])
+    (ev,) = wait_for(lambda: g.events("action = 'deferred'"),
+                     what="the first attempt")
+    r = g.gwctl("queue", "bounce", ev["qid"])
+    assert "bounced 1 message" in r.stderr
+    assert ("no DSN: its client asked for none (NOTIFY)" in r.stderr) == \
+        (not dsn), r.stderr
+    # The report would be in the bounce's own commit.
+    wait_for(lambda: g.events("action = 'bounced'"), what="the bounce")
+    assert bool(g.events("action = 'dsn'")) == dsn
