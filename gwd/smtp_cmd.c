@@ -440,7 +440,8 @@ static void smtp_proceed_help(struct session *, const struct smtp_cmd *);
  * not, so even a BDAT that is refused has its octets read (and thrown
  * away) before the reply: they must never be taken for commands.  Only
  * a size that cannot be read leaves no way to find the next command:
- * 501 and close.
+ * 501 and close.  A client that has not authenticated gets no such
+ * courtesy (530 and close): skipping would let it stream any amount.
  */
 static int
 bdat_parse(const struct smtp_cmd *cmd, uint64_t *size, int *last)
@@ -492,6 +493,12 @@ smtp_proceed_bdat(struct session *s, const struct smtp_cmd *cmd)
 		session_reply(s, "501 5.5.4 Syntax: BDAT chunk-size [LAST]; "
 		    "closing connection");
 		session_close(s, "BDAT syntax");
+		return;
+	}
+	if (s->authed == AUTH_NONE) {
+		session_refuse(s, "", NULL, BC_NONE, "530 5.7.0 Authentication "
+		    "required; closing connection");
+		session_close(s, "BDAT before AUTH");
 		return;
 	}
 	t->bdat_refusal = bdat_refusal(s);

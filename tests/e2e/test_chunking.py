@@ -68,6 +68,17 @@ def test_pipelined_chunks(gw_factory, sink):
     r.close()
 
 
+def test_bdat_before_auth_closes(gw_factory, sink):
+    g = gw(gw_factory, sink)
+    r = Raw(g.ports["submission"])
+    r.reply()
+    r.cmd("EHLO client.test")
+    r.send(bdat(b"x" * 100))
+    assert r.reply() == (530, "5.7.0 Authentication required; closing "
+                              "connection")
+    assert r.closed()
+
+
 def test_refused_chunks_are_skipped(gw_factory, sink):
     g = gw(gw_factory, sink)
     r = session(g)
