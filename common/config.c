@@ -180,6 +180,8 @@ static const struct opt opts[] = {
 	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.retry_max", O_MS, OFF(queue.retry_max_ms), "1h", 100,
 	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
+	{ "queue.delay_warning", O_MS, OFF(queue.delay_warning_ms), "4h", 0,
+	    (int64_t)365 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.commit_window", O_US, OFF(queue.commit_window_us), "0", 0,
 	    100, 0, 0, 0, LIVE },
 

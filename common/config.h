@@ -122,6 +122,7 @@ struct gw_config {
 		int64_t	 lifetime_ms;
 		int64_t	 retry_min_ms;
 		int64_t	 retry_max_ms;
+		int64_t	 delay_warning_ms; /* DSN NOTIFY=DELAY; 0: never */
 		int64_t	 commit_window_us; /* wait for company before fsync */
 	} queue;
 

@@ -230,6 +230,15 @@ static const char *const queue_migrations[] = {
 	");",
 	/* 6: the user name a failed login tried, as log.db's event has it */
 	"ALTER TABLE outbox ADD COLUMN username TEXT;",
+	/* 7: DSN requests (RFC 3461) kept with the envelope: RET (0 not
+	 * given, 1 FULL, 2 HDRS) and ENVID of the message, NOTIFY (bits,
+	 * 0 not given; 0x100: the delay notice went out) and ORCPT of
+	 * each recipient; ENVID and ORCPT as received, in xtext */
+	"ALTER TABLE message ADD COLUMN dsn_ret INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE message ADD COLUMN dsn_envid TEXT;"
+	"ALTER TABLE recipient ADD COLUMN dsn_notify INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE recipient ADD COLUMN dsn_orcpt TEXT;",
 };
 
 static const char *const log_migrations[] = {

@@ -557,10 +557,16 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	m->received_us = in->now;
 	if (t->mail.body_8bit)
 		m->flags |= QMSG_8BIT;
+	m->dsn_ret = t->mail.dsn.ret;
+	if (t->mail.dsn.envid[0])
+		m->dsn_envid = xstrdup(t->mail.dsn.envid);
 	for (int i = 0; i < t->nrcpt; i++) {
 		struct qrcpt *rc = &m->rcpt[i];
 		const char *at = strrchr(t->rcpt[i], '@');
 
+		rc->dsn_notify = t->rdsn[i].notify;
+		if (t->rdsn[i].orcpt[0])
+			rc->dsn_orcpt = xstrdup(t->rdsn[i].orcpt);
 		rc->addr = xstrdup(t->rcpt[i]);
 		rc->domain = xstrdup(at ? at + 1 : "");
 		rc->next_attempt = in->now / 1000000;

@@ -53,11 +53,13 @@ qmsg_free(struct qmsg *m)
 		free(m->rcpt[i].addr);
 		free(m->rcpt[i].domain);
 		free(m->rcpt[i].last_reply);
+		free(m->rcpt[i].dsn_orcpt);
 	}
 	free(m->rcpt);
 	free(m->sender);
 	free(m->subaccount);
 	free(m->message_id);
+	free(m->dsn_envid);
 	free(m->body);
 	free(m);
 }

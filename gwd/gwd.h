@@ -54,6 +54,8 @@ struct qrcpt {
 	int		 attempts;
 	int64_t		 next_attempt;	/* unix seconds */
 	char		*last_reply;
+	int		 dsn_notify;	/* DSN_NOTIFY_* and DSN_DELAY_SENT */
+	char		*dsn_orcpt;	/* ORCPT as received (xtext), or NULL */
 	enum qrcpt_state state;
 	struct rcpt_route route;
 	struct dest	*dest;		/* QR_READY: in a job of this one */
@@ -70,6 +72,8 @@ struct qmsg {
 	size_t		 size;
 	int		 flags;
 	char		*message_id;
+	int		 dsn_ret;	/* enum dsn_ret (RFC 3461 RET) */
+	char		*dsn_envid;	/* ENVID as received (xtext), or NULL */
 	char		*body;		/* may be NULL: load from queue.db */
 	size_t		 bodylen;
 	int		 body_users;	/* deliveries using body now */

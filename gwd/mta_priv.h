@@ -42,7 +42,8 @@ enum mstate {
 	M_READY,		/* idle, or about to take a job */
 	M_TXN,			/* MAIL, RCPT, DATA */
 	M_BODY,			/* the body is going out */
-	M_DOT,			/* waiting for the reply to the dot */
+	M_DOT,			/* waiting for the reply to the dot (or
+				   to BDAT LAST) */
 	M_DOT_DISCARD,		/* an empty message ended: nobody took it */
 	M_RSET,
 	M_QUIT,
@@ -76,6 +77,8 @@ struct mta {
 	int			 mail_failed;
 	size_t			 body_off;
 	int			 body_bol;	/* at the start of a line */
+	int			 bdat;		/* the body goes as one BDAT
+						   LAST chunk (RFC 3030) */
 	int			 messages;	/* delivered on this conn */
 	int64_t			 born_ms;	/* connected at (loop time) */
 	struct hop		 hop;		/* the current target */

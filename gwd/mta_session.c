@@ -5,7 +5,8 @@
  * recipient.  STARTTLS is mta_tls.c's, AUTH mta_auth.c's, the body
  * mta_body.c's; mta.c owns the connection.
  * Standards: RFC 5321 (client), RFC 2920 (PIPELINING), RFC 1870
- * (SIZE), RFC 6152 (8BITMIME).
+ * (SIZE), RFC 6152 (8BITMIME), RFC 3461 (DSN: its parameters passed on),
+ * RFC 3030 (CHUNKING: the body after BDAT).
  * Exposure: acts on replies of remote servers that may be hostile,
  * already parsed and bounded by reply.c.
  * Diagnostics: dies only when memory for a job's results runs out;
@@ -24,6 +25,7 @@
 #include "gwd.h"
 #include "log.h"
 #include "mta_priv.h"
+#include "smtp_dsn.h"
 #include "util.h"
 
 /* Results. */
@@ -278,26 +280,74 @@ job_fits(struct mta *m, struct job *j)
 	return 0;
 }
 
+/* RET and ENVID as the client gave them, to a server offering DSN
+ * (RFC 3461 6.2). */
+static void
+dsn_mail_params(const struct mta *m, const struct qmsg *msg, char *out,
+    size_t outsz)
+{
+	out[0] = '\0';
+	if (!m->caps.dsn)
+		return;
+	snprintf(out, outsz, "%s%s%s",
+	    msg->dsn_ret == DSN_RET_FULL ? " RET=FULL" :
+	    msg->dsn_ret == DSN_RET_HDRS ? " RET=HDRS" : "",
+	    msg->dsn_envid ? " ENVID=" : "",
+	    msg->dsn_envid ? msg->dsn_envid : "");
+}
+
 /* MAIL FROM, with each parameter only to a server that offered its
  * extension. */
 static void
 send_mail(struct mta *m)
 {
 	const struct qmsg *msg = m->job->msg;
-	char size[40] = "";
+	char size[40] = "", dsn[40 + DSN_ENVID_MAX];
 
 	/* RFC 1870 6 */
 	if (m->caps.size_ext)
 		snprintf(size, sizeof(size), " SIZE=%zu", msg->size);
-	mta_send(m, "MAIL FROM:<%s>%s%s", msg->sender, size,
+	dsn_mail_params(m, msg, dsn, sizeof(dsn));
+	mta_send(m, "MAIL FROM:<%s>%s%s%s", msg->sender, size,
 	    (msg->flags & QMSG_8BIT) && m->caps.eightbitmime ?
-	    " BODY=8BITMIME" : "");
+	    " BODY=8BITMIME" : "", dsn);
+}
+
+/* NOTIFY and ORCPT as the client gave them, to a server offering DSN. */
+static void
+dsn_rcpt_params(const struct mta *m, const struct qrcpt *r, char *out,
+    size_t outsz)
+{
+	int n = r->dsn_notify & DSN_NOTIFY_MASK;
+
+	out[0] = '\0';
+	if (!m->caps.dsn)
+		return;
+	if (n & DSN_NOTIFY_NEVER)
+		snprintf(out, outsz, " NOTIFY=NEVER");
+	else if (n)
+		snprintf(out, outsz, " NOTIFY=%s%s%s%s%s",
+		    n & DSN_NOTIFY_SUCCESS ? "SUCCESS" : "",
+		    (n & DSN_NOTIFY_SUCCESS) && (n & ~DSN_NOTIFY_SUCCESS) ?
+		    "," : "",
+		    n & DSN_NOTIFY_FAILURE ? "FAILURE" : "",
+		    (n & DSN_NOTIFY_FAILURE) && (n & DSN_NOTIFY_DELAY) ?
+		    "," : "",
+		    n & DSN_NOTIFY_DELAY ? "DELAY" : "");
+	if (r->dsn_orcpt) {
+		size_t l = strlen(out);
+
+		snprintf(out + l, outsz - l, " ORCPT=%s", r->dsn_orcpt);
+	}
 }
 
 static void
 send_rcpt(struct mta *m, const struct qrcpt *r)
 {
-	mta_send(m, "RCPT TO:<%s>", r->addr);
+	char dsn[64 + DSN_ORCPT_MAX];
+
+	dsn_rcpt_params(m, r, dsn, sizeof(dsn));
+	mta_send(m, "RCPT TO:<%s>%s", r->addr, dsn);
 }
 
 /* The next command of the envelope: MAIL, each RCPT, then DATA. */
@@ -343,6 +393,8 @@ mta_run_job(struct mta *m, struct job *j)
 	j->tried = hop_fail_copy(m->tried, m->ntried);
 	j->ntried = m->ntried;
 	m->ntried = 0;
+	j->dsn_passed = m->caps.dsn;
+	m->bdat = m->caps.chunking;
 	if (queue_load_body(msg) == -1) {
 		/* The spool lost it: nothing sensible to send. */
 		log_warnx("qid=%s: message body missing from queue.db",
@@ -359,10 +411,12 @@ mta_run_job(struct mta *m, struct job *j)
 	}
 	m->state = M_TXN;
 	mta_arm(m, gcfg->relay.command_timeout_ms);
-	/* With PIPELINING: the whole envelope and DATA in one write. */
+	/* With PIPELINING: the whole envelope and DATA in one write (BDAT
+	 * waits for the RCPT replies: no body for nobody). */
 	do
 		send_command(m);
-	while (m->c && m->caps.pipelining && m->sent_idx <= j->nrcpt + 1);
+	while (m->c && m->caps.pipelining &&
+	    m->sent_idx <= j->nrcpt + !m->bdat);
 }
 
 static void
@@ -408,6 +462,21 @@ data_reply(struct mta *m, const struct smtp_reply *r)
 	send_rset(m);
 }
 
+/* To a server offering CHUNKING, once every RCPT is answered: the body
+ * in one chunk, BDAT LAST, whose reply is the message's (M_DOT). */
+static void
+bdat_start(struct mta *m)
+{
+	if (m->mail_failed || m->naccepted == 0) {
+		send_rset(m);
+		return;
+	}
+	m->reply_idx++;		/* BDAT stands where DATA would */
+	mta_send(m, "BDAT %zu LAST", m->job->msg->bodylen);
+	if (!m->c->dead)		/* not failed on a full buffer */
+		mta_body_start(m);
+}
+
 /* A reply to the envelope: the k-th of MAIL, each RCPT, DATA.  Without
  * PIPELINING each command waits for the reply to the one before. */
 static void
@@ -423,6 +492,10 @@ txn_reply(struct mta *m, const struct smtp_reply *r)
 		rcpt_reply(m, k - 1, r);
 	else {
 		data_reply(m, r);
+		return;
+	}
+	if (m->bdat && k == j->nrcpt) {
+		bdat_start(m);
 		return;
 	}
 	if (m->caps.pipelining)

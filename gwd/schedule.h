@@ -67,6 +67,9 @@ struct job {
 	int		 body_held;	/* queue_load_body() succeeded */
 	struct hop_fail	*tried;		/* hops that failed first, or NULL */
 	int		 ntried;
+	int		 dsn_passed;	/* the receiver offered DSN (RFC 3461):
+					   NOTIFY went on, success reports
+					   are its to send */
 };
 
 enum dest_route { DR_NONE, DR_RESOLVING, DR_READY };

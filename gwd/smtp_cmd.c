@@ -7,7 +7,7 @@
  * table too.  AUTH is sasl.c's.
  * Standards: RFC 5321, RFC 3207 (STARTTLS), RFC 1870 (SIZE), RFC 2920
  * (PIPELINING), RFC 6152 (8BITMIME), RFC 2034/3463 (enhanced status
- * codes), RFC 6409 (submission).
+ * codes), RFC 6409 (submission), RFC 3461 (DSN), RFC 3030 (CHUNKING).
  * Exposure: parses untrusted input from unauthenticated clients.
  * Diagnostics: bad commands get replies and count toward
  * limits.unknown_commands; dies only when memory for a recipient runs out.
@@ -129,6 +129,8 @@ static const struct ehlo_keyword ehlo_keywords[] = {
 	{ "SIZE", NULL, size_param },
 	{ "8BITMIME", NULL, NULL },
 	{ "ENHANCEDSTATUSCODES", NULL, NULL },
+	{ "DSN", NULL, NULL },
+	{ "CHUNKING", NULL, NULL },
 	{ "STARTTLS", offer_starttls, NULL },
 	{ "AUTH PLAIN LOGIN", offer_auth, NULL },
 };
@@ -373,6 +375,9 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	s->tx.rcpt = xreallocarray(s->tx.rcpt, (size_t)s->tx.nrcpt + 1,
 	    sizeof(char *));
+	s->tx.rdsn = xreallocarray(s->tx.rdsn, (size_t)s->tx.nrcpt + 1,
+	    sizeof(*s->tx.rdsn));
+	s->tx.rdsn[s->tx.nrcpt] = ra.dsn;
 	s->tx.rcpt[s->tx.nrcpt++] = xstrdup(ra.path.addr);
 	session_reply(s, "250 2.1.5 Ok");
 }
@@ -388,6 +393,9 @@ smtp_check_data(struct session *s, const struct smtp_cmd *cmd)
 	if (s->tx.nrcpt == 0)
 		return session_bad_command(s, "503 5.5.1 Error: need RCPT "
 		    "command");
+	if (s->tx.bdat)
+		return session_bad_command(s, "503 5.5.1 Error: DATA after "
+		    "BDAT");
 	return 0;
 }
 
@@ -443,13 +451,112 @@ smtp_proceed_disabled(struct session *s, const struct smtp_cmd *cmd)
 
 static void smtp_proceed_help(struct session *, const struct smtp_cmd *);
 
-/* The chunk that follows would be read as commands. */
+/*
+ * BDAT (RFC 3030).  Its chunk follows the command at once, pipelined or
+ * not, so even a BDAT that is refused has its octets read (and thrown
+ * away) before the reply: they must never be taken for commands.  Only
+ * a size that cannot be read leaves no way to find the next command:
+ * 501 and close.  A client that has not authenticated gets no such
+ * courtesy (530 and close): skipping would let it stream any amount.
+ */
+static int
+bdat_parse(const struct smtp_cmd *cmd, uint64_t *size, int *last)
+{
+	const char *a = cmd->arg;
+	size_t n = 0, len = cmd->arglen;
+	uint64_t x = 0;
+
+	while (n < len && a[n] >= '0' && a[n] <= '9') {
+		if (x > (UINT64_MAX - (uint64_t)(a[n] - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(a[n++] - '0');
+	}
+	if (n == 0 || n > 20)
+		return -1;
+	*size = x;
+	*last = 0;
+	if (n == len)
+		return 0;
+	if (len - n == 5 && strncasecmp(a + n, " LAST", 5) == 0) {
+		*last = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* Why this BDAT may not add to a message, or NULL. */
+static const char *
+bdat_refusal(const struct session *s)
+{
+	if (!s->tx.active)
+		return "503 5.5.1 Error: need MAIL command";
+	if (s->tx.nrcpt == 0)
+		return "503 5.5.1 Error: need RCPT command";
+	/* As at DATA: no new message while memory is short. */
+	if (!s->tx.bdat && session_memory >= gcfg->limits.memory)
+		return "452 4.3.1 Insufficient system resources";
+	return NULL;
+}
+
 static void
 smtp_proceed_bdat(struct session *s, const struct smtp_cmd *cmd)
 {
-	session_reply(s, "521 5.5.1 Error: BDAT without CHUNKING; closing "
-	    "connection");
-	session_close(s, "BDAT");
+	struct tx *t = &s->tx;
+	uint64_t size;
+	int last;
+
+	if (bdat_parse(cmd, &size, &last) == -1) {
+		session_reply(s, "501 5.5.4 Syntax: BDAT chunk-size [LAST]; "
+		    "closing connection");
+		session_close(s, "BDAT syntax");
+		return;
+	}
+	if (s->authed == AUTH_NONE) {
+		session_refuse(s, "", NULL, BC_NONE, "530 5.7.0 Authentication "
+		    "required; closing connection");
+		session_close(s, "BDAT before AUTH");
+		return;
+	}
+	t->bdat_refusal = bdat_refusal(s);
+	if (t->bdat_refusal == NULL && !t->bdat) {
+		data_init_chunks(&t->dp, gcfg->limits.message_size);
+		buf_init(&t->data, 0);
+		t->bdat = 1;
+	}
+	t->bdat_size = size;
+	t->bdat_left = size;
+	t->bdat_last = last;
+	s->state = SS_BDAT;
+	session_arm(s, gcfg->limits.data_timeout_ms);
+	if (size == 0)
+		smtp_bdat_chunk_end(s);
+}
+
+/* A chunk's octets are all in: its reply, or after LAST the message's
+ * verdict (data_end.c). */
+void
+smtp_bdat_chunk_end(struct session *s)
+{
+	struct tx *t = &s->tx;
+	const char *r = t->bdat_refusal;
+
+	s->state = SS_CMD;
+	session_arm(s, gcfg->limits.idle_timeout_ms);	/* not DATA's now */
+	t->bdat_refusal = NULL;
+	if (r != NULL) {
+		if (r[0] == '4')
+			session_refuse(s, NULL, NULL, BC_NONE, "%s", r);
+		else
+			session_bad_command(s, r);
+		return;
+	}
+	if (!t->bdat_last) {
+		session_reply(s, "250 2.0.0 Ok: %llu octets received",
+		    (unsigned long long)t->bdat_size);
+		return;
+	}
+	data_chunks_end(&t->dp, &t->data);
+	data_end(s);
 }
 
 /* HTTP through an SMTP port: a proxy abuse or a scanner. */

@@ -1,6 +1,7 @@
 /*
  * smtp_proto.c - command lines, MAIL/RCPT parameters, the DATA stream.
- * Standards: RFC 5321, RFC 1870, RFC 6152, RFC 2920.
+ * Standards: RFC 5321, RFC 1870, RFC 6152, RFC 2920, RFC 3461 (its
+ * parameters are smtp_dsn.c's).
  * Exposure: every byte here comes from an unauthenticated client.
  * Diagnostics: never dies; a command or parameter that breaks the
  * grammar returns -1 (or a line status) with the complete reply to send.
@@ -170,7 +171,7 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 {
 	const char *k, *v;
 	size_t pos, klen, vlen;
-	int r;
+	int r, dr;
 
 	memset(ma, 0, sizeof(*ma));
 	if (parse_prefix_path(arg, len, "FROM:", ADDR_ALLOW_NULL, &ma->path,
@@ -196,6 +197,10 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 			}
 		} else if (kw_is(k, klen, "AUTH")) {
 			/* RFC 4954 5: ignored; we know who authenticated. */
+		} else if ((dr = smtp_dsn_mail_param(k, klen, v, vlen,
+		    &ma->dsn, reply)) != 0) {
+			if (dr == -1)
+				return -1;
 		} else {
 			*reply = "555 5.5.4 Unsupported MAIL parameter";
 			return -1;
@@ -214,16 +219,24 @@ smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *ra,
 {
 	const char *k, *v;
 	size_t pos, klen, vlen;
-	int r;
+	int r, dr;
 
 	memset(ra, 0, sizeof(*ra));
 	if (parse_prefix_path(arg, len, "TO:", 0, &ra->path, &pos, reply) == -1)
 		return -1;
-	/* No DSN extension is offered, so RCPT takes no parameters at all;
-	 * ORCPT with encoded CR/LF (Exim CVE-2020-28026) cannot get in. */
-	if ((r = next_param(arg, len, &pos, &k, &klen, &v, &vlen)) != 0) {
-		*reply = r == -1 ? "501 5.5.4 Syntax error in RCPT parameters" :
-		    "555 5.5.4 Unsupported RCPT parameter";
+	/* Only DSN's NOTIFY and ORCPT (smtp_dsn.c keeps encoded CR/LF,
+	 * Exim CVE-2020-28026, out of ORCPT). */
+	while ((r = next_param(arg, len, &pos, &k, &klen, &v, &vlen)) == 1) {
+		if ((dr = smtp_dsn_rcpt_param(k, klen, v, vlen, &ra->dsn,
+		    reply)) == -1)
+			return -1;
+		if (dr == 0) {
+			*reply = "555 5.5.4 Unsupported RCPT parameter";
+			return -1;
+		}
+	}
+	if (r == -1) {
+		*reply = "501 5.5.4 Syntax error in RCPT parameters";
 		return -1;
 	}
 	return 0;
@@ -232,12 +245,31 @@ smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *ra,
 /* DATA states: where we stand relative to a possible "\r\n.\r\n". */
 enum { D_BOL, D_MID, D_CR, D_DOT, D_DOT_CR };
 
+static void emit(struct data_parser *, struct buf *, const char *, size_t);
+
 void
 data_init(struct data_parser *p, uint64_t max)
 {
 	memset(p, 0, sizeof(*p));
 	p->state = D_BOL;	/* the DATA command's CRLF began a line */
 	p->max = max;
+}
+
+void
+data_init_chunks(struct data_parser *p, uint64_t max)
+{
+	data_init(p, max);
+	p->chunks = 1;
+}
+
+void
+data_chunks_end(struct data_parser *p, struct buf *out)
+{
+	if (p->state == D_CR)
+		p->flags |= DATA_BARE_CR;
+	else if (p->state == D_MID)
+		emit(p, out, "\r\n", 2);
+	p->state = D_BOL;
 }
 
 /* Count and store one content byte. */
@@ -301,7 +333,7 @@ data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
 		}
 		case D_BOL:
 			i++;
-			if (c == '.')
+			if (c == '.' && !p->chunks)
 				p->state = D_DOT;
 			else if (c == '\r')
 				p->state = D_CR;

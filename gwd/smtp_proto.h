@@ -2,7 +2,7 @@
  * smtp_proto.h - the pure half of the inbound SMTP server: command lines,
  * MAIL/RCPT parameters, and the DATA stream.  No I/O; fuzzed directly.
  * Standards: RFC 5321, RFC 1870 (SIZE), RFC 6152 (8BITMIME),
- * RFC 2920 (PIPELINING).
+ * RFC 2920 (PIPELINING), RFC 3461 (DSN: smtp_dsn.h), RFC 3030 (CHUNKING).
  */
 #ifndef GW_SMTP_PROTO_H
 #define GW_SMTP_PROTO_H
@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "smtp_dsn.h"
 
 /* A command line split; the verbs themselves are the session's table
  * (smtp_cmd.c).  Neither part is NUL-terminated. */
@@ -48,10 +49,12 @@ struct mail_args {
 	int		 has_size;
 	uint64_t	 size;
 	int		 body_8bit;
+	struct dsn_mail	 dsn;		/* RET, ENVID (RFC 3461) */
 };
 
 struct rcpt_args {
 	struct mailpath	 path;
+	struct dsn_rcptp dsn;		/* NOTIFY, ORCPT (RFC 3461) */
 };
 
 /*
@@ -85,12 +88,22 @@ struct data_parser {
 	int		 state;
 	int		 flags;
 	int		 done;
+	int		 chunks;	/* BDAT: no dots, no end marker */
 	size_t		 linelen;
 	uint64_t	 size;		/* unstuffed octets seen */
 	uint64_t	 max;
 };
 
 void	data_init(struct data_parser *, uint64_t max);
+/*
+ * The same checks for BDAT chunks (RFC 3030): the content is taken as it
+ * is (a leading dot is content, nothing ends it); data_chunks_end() after
+ * the LAST chunk flags a CR left bare at its end and ends a last line
+ * that has no CRLF.  p->done is never set: the chunk sizes say where the
+ * message ends.
+ */
+void	data_init_chunks(struct data_parser *, uint64_t max);
+void	data_chunks_end(struct data_parser *, struct buf *out);
 /* Consume from in[0..len) until the end of data (p->done) or the input
  * runs out; unstuffed content is appended to out.  Returns bytes used. */
 size_t	data_feed(struct data_parser *, const char *in, size_t len,

@@ -5,10 +5,12 @@ main.cf, a minimal master.cf, its own spool, log to a file.  The master
 runs in the foreground as a child of the caller, so stopping it (or the
 caller dying) leaves nothing behind.
 """
+import glob
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 MASTER = "/usr/lib/postfix/sbin/master"
@@ -139,7 +141,21 @@ class Postfix:
                              capture_output=True, text=True).stdout.split()
         return [self.proc.pid] + [int(p) for p in out]
 
+    def held(self):
+        """The queue files on hold, as postcat prints them: envelope
+        records, headers and body."""
+        return [subprocess.run(["postcat", "-c", self.conf, f],
+                               capture_output=True, text=True).stdout
+                for f in glob.glob(os.path.join(self.spool, "hold", "*"))]
+
     def stop(self):
+        try:
+            self._stop()
+        finally:
+            if getattr(self, "owns_root", False):
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    def _stop(self):
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -147,3 +163,21 @@ class Postfix:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+
+def holding_receiver(port, main_cf=None):
+    """A started receiving Postfix that accepts mail for any domain from
+    loopback and holds it (read it with held()).  It lives in a directory
+    of its own, removed by stop(): its daemons run as user postfix and
+    must reach their spool, and pytest's tmp_path is private to root."""
+    root = tempfile.mkdtemp(prefix="gw-postfix-")
+    os.chmod(root, 0o755)
+    cf = {"smtpd_recipient_restrictions": "check_recipient_access static:HOLD"}
+    cf.update(main_cf or {})
+    pf = Postfix(root, port, cf)
+    pf.owns_root = True
+    try:
+        return pf.start()
+    except Exception:
+        pf.stop()
+        raise
