@@ -386,6 +386,7 @@ smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	data_init(&s->tx.dp, gcfg->limits.message_size);
+	s->tx.dp.lf_normalize = gcfg->limits.bare_lf == BARE_LF_NORMALIZE;
 	buf_init(&s->tx.data, 0);
 	s->state = SS_DATA;
 	session_arm(s, gcfg->limits.data_timeout_ms);

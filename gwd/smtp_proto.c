@@ -261,6 +261,23 @@ line_byte(struct data_parser *p)
 }
 
 /*
+ * A bare LF ends a line: refused, or with lf_normalize stored as CRLF.
+ * Either way the next line is no line start: a dot there is neither
+ * removed nor an end of data, so LF "." LF, LF "." CRLF and CRLF "." LF
+ * stay inside the message (smuggling) and only CRLF "." CRLF ends it.
+ */
+static void
+bare_lf(struct data_parser *p, struct buf *out)
+{
+	p->linelen = 0;
+	if (!p->lf_normalize) {
+		p->flags |= DATA_BARE_LF;
+		return;
+	}
+	emit(p, out, "\r\n", 2);
+}
+
+/*
  * Runs of ordinary bytes in the middle of a line are copied in one go;
  * the state machine only looks at CR, LF, NUL and line starts.
  */
@@ -290,10 +307,9 @@ data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
 			i++;
 			if (c == '\r')
 				p->state = D_CR;
-			else if (c == '\n') {
-				p->flags |= DATA_BARE_LF;
-				p->linelen = 0;
-			} else {
+			else if (c == '\n')
+				bare_lf(p, out);
+			else {
 				p->flags |= DATA_NUL;
 				line_byte(p);
 			}
@@ -306,7 +322,7 @@ data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
 			else if (c == '\r')
 				p->state = D_CR;
 			else if (c == '\n') {
-				p->flags |= DATA_BARE_LF;
+				bare_lf(p, out);
 				p->state = D_MID;
 			} else {
 				if (c == '\0')

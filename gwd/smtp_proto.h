@@ -70,7 +70,10 @@ int	smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *,
  * Bare CR, bare LF, NUL, lines over 998 octets and overflow of `max` are
  * flagged and the data is still read to its true end, so one message can
  * never be split into two (SMTP smuggling).  After the first flag,
- * nothing more is stored.
+ * nothing more is stored.  With lf_normalize a bare LF is no fault but
+ * a line end, stored as CRLF (Postfix's smtpd_forbid_bare_newline =
+ * normalize); the line after it is never a line start, so a dot there
+ * is content, never an end of data.
  */
 #define DATA_BARE_LF	0x01
 #define DATA_BARE_CR	0x02
@@ -88,6 +91,8 @@ struct data_parser {
 	size_t		 linelen;
 	uint64_t	 size;		/* unstuffed octets seen */
 	uint64_t	 max;
+	int		 lf_normalize;	/* a bare LF is stored as CRLF, not
+					   flagged (set after data_init) */
 };
 
 void	data_init(struct data_parser *, uint64_t max);

@@ -2,8 +2,9 @@
 /*
  * fuzz_data.c - the DATA stream: dot-unstuffing and end-of-data, fed in
  * random segments.  Invariants: an accepted result does not depend on
- * how the input is split; only CR LF "." CR LF ends the data; the output never
- * holds a bare CR or LF when no flag was raised; memory stays bounded.
+ * how the input is split; only CR LF "." CR LF ends the data, also when
+ * bare LFs are normalized (limits.bare_lf); the output never holds a
+ * bare CR or LF when no flag was raised; memory stays bounded.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -16,11 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static size_t
 run(const char *in, size_t n, const uint8_t *splits, size_t nsplits,
-    struct data_parser *p, struct buf *out)
+    int normalize, struct data_parser *p, struct buf *out)
 {
 	size_t used = 0, k = 0;
 
 	data_init(p, 4096);
+	p->lf_normalize = normalize;
 	buf_init(out, 0);
 	while (used < n && !p->done) {
 		size_t step = nsplits ? 1 + splits[k++ % nsplits] % 64 : n;
@@ -38,16 +40,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct data_parser a, b;
 	struct buf oa, ob;
 	size_t ua, ub, nsplit;
+	int normalize;
 
 	if (size < 1)
 		return 0;
 	nsplit = data[0] % 8;
+	normalize = (data[0] & 8) != 0;	/* limits.bare_lf */
 	if (size < 1 + nsplit)
 		return 0;
 	ua = run((const char *)data + 1 + nsplit, size - 1 - nsplit, NULL, 0,
-	    &a, &oa);
+	    normalize, &a, &oa);
 	ub = run((const char *)data + 1 + nsplit, size - 1 - nsplit, data + 1,
-	    nsplit, &b, &ob);
+	    nsplit, normalize, &b, &ob);
 	assert(ua == ub && a.done == b.done && a.flags == b.flags);
 	/* A refused message (any flag) is thrown away whole, so only what
 	 * is kept must not depend on the segmentation; refused or not,
