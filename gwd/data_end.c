@@ -20,6 +20,7 @@
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
+#include "mime7.h"
 #include "msg.h"
 #include "policy.h"
 #include "queue.h"
@@ -169,13 +170,8 @@ sign_or_store(struct session *s, struct store_op *op,
 	struct sign_job *j;
 	struct audit_event *ev;
 	char dom[256], why[400];
-	const char *at;
 
-	at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
-	    strrchr(m->sender, '@');
-	gw_strlcpy(dom, at ? at + 1 : "", sizeof(dom));
-	for (char *p = dom; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
+	signer_domain(mi, m->sender, dom, sizeof(dom));
 	j = signer_plan(dom, sa ? sa->dkim_org : NULL, why, sizeof(why));
 	if (j == NULL) {
 		gm.dkim_unsigned_total++;
@@ -423,6 +419,8 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	m->received_us = in->now;
 	if (t->mail.body_8bit)
 		m->flags |= QMSG_8BIT;
+	if (mime7_has_dkim(buf_ptr(&t->data), buf_len(&t->data)))
+		m->flags |= QMSG_CLIENT_DKIM;
 	for (int i = 0; i < t->nrcpt; i++) {
 		struct qrcpt *rc = &m->rcpt[i];
 		const char *at = strrchr(t->rcpt[i], '@');

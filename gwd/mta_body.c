@@ -26,10 +26,9 @@ mta_body_start(struct mta *m)
 void
 mta_body_fill(struct mta *m)
 {
-	struct qmsg *msg = m->job->msg;
 	struct buf *out = &m->c->out;
-	const char *b = msg->body;
-	size_t len = msg->bodylen;
+	size_t len;
+	const char *b = mta_8bit_body(m, &len);
 
 	while (m->body_off < len && buf_len(out) < BODY_CHUNK) {
 		const char *p = b + m->body_off;

@@ -9,6 +9,7 @@
  *   mta_body.c     the message body on the wire
  *   mta_tls.c      STARTTLS and the TLS policy of an attempt
  *   mta_auth.c     AUTH to a smarthost
+ *   mta_8bit.c     8-bit content to a server without 8BITMIME
  *
  * One struct mta per outbound connection, reused for the next job to
  * the same destination.
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "conn.h"
 #include "loop.h"
 #include "reply.h"
@@ -48,6 +50,8 @@ enum mstate {
 	M_QUIT,
 	M_FINISH,		/* a job that never started: end it from
 				   the loop */
+	M_SIGN,			/* the 7-bit form is being signed
+				   (mta_8bit.c) */
 	M_NSTATES
 };
 
@@ -77,6 +81,10 @@ struct mta {
 	size_t			 body_off;
 	int			 body_bol;	/* at the start of a line */
 	int			 messages;
+	int			 eightbit;	/* BODY=8BITMIME if offered */
+	struct buf		 body7;		/* the 7-bit form (mta_8bit.c) */
+	int			 has_body7;
+	struct sign_job		*sign;		/* signing body7, or NULL */
 	struct hop		 hop;		/* the current target */
 	const struct dest_src	*src;		/* bound to; NULL: any */
 	struct dest_src		 srcbuf;	/* src points here: the dest's
@@ -104,6 +112,15 @@ void		 mta_session_quit(struct mta *);
 void		 mta_session_finish_job(struct mta *);
 void		 mta_session_job_lost(struct mta *, const char *why);
 void		 mta_session_abort(struct mta *, const char *why);
+void		 mta_session_send_envelope(struct mta *);
+void		 mta_session_fail_job(struct mta *, int code,
+		    const char *status, const char *text);
+
+/* mta_8bit.c */
+struct sign_job;
+int		 mta_8bit_prepare(struct mta *);
+const char	*mta_8bit_body(const struct mta *, size_t *len);
+void		 mta_8bit_reset(struct mta *);
 
 /* mta_body.c */
 void		 mta_body_start(struct mta *);

@@ -3,7 +3,8 @@
  * EHLO (or HELO) and what the server offers, then one transaction per
  * job (MAIL, RCPT, DATA, the end of data) and its results, one per
  * recipient.  STARTTLS is mta_tls.c's, AUTH mta_auth.c's, the body
- * mta_body.c's; mta.c owns the connection.
+ * mta_body.c's, 8-bit content to a server without 8BITMIME
+ * mta_8bit.c's; mta.c owns the connection.
  * Standards: RFC 5321 (client), RFC 2920 (PIPELINING), RFC 1870
  * (SIZE), RFC 6152 (8BITMIME).
  * Exposure: acts on replies of remote servers that may be hostile,
@@ -77,6 +78,7 @@ job_report(struct mta *m)
 	struct job *j = m->job;
 
 	m->job = NULL;
+	mta_8bit_reset(m);
 	free(m->accepted);
 	m->accepted = NULL;
 	dest_job_done(j);
@@ -101,6 +103,15 @@ finish_soon(struct mta *m)
 {
 	m->state = M_FINISH;
 	timer_add(&m->timer, 0);
+}
+
+/* The job cannot go to this server: every recipient gets this result. */
+void
+mta_session_fail_job(struct mta *m, int code, const char *status,
+    const char *text)
+{
+	fill_missing(m->job, code, status, text);
+	finish_soon(m);
 }
 
 /* Give every recipient of a broken transaction a temporary failure. */
@@ -254,13 +265,14 @@ send_mail(struct mta *m)
 {
 	const struct qmsg *msg = m->job->msg;
 	char size[40] = "";
+	size_t len;
 
-	/* RFC 1870 6 */
+	/* RFC 1870 6; the size of what goes, converted or not */
+	(void)mta_8bit_body(m, &len);
 	if (m->caps.size_ext)
-		snprintf(size, sizeof(size), " SIZE=%zu", msg->size);
+		snprintf(size, sizeof(size), " SIZE=%zu", len);
 	mta_send(m, "MAIL FROM:<%s>%s%s", msg->sender, size,
-	    (msg->flags & QMSG_8BIT) && m->caps.eightbitmime ?
-	    " BODY=8BITMIME" : "");
+	    m->eightbit && m->caps.eightbitmime ? " BODY=8BITMIME" : "");
 }
 
 static void
@@ -321,6 +333,17 @@ mta_run_job(struct mta *m, struct job *j)
 		finish_soon(m);
 		return;
 	}
+	if (mta_8bit_prepare(m) != 0)
+		return;		/* refused, or continues once signed */
+	mta_session_send_envelope(m);
+}
+
+/* The envelope and DATA go out. */
+void
+mta_session_send_envelope(struct mta *m)
+{
+	struct job *j = m->job;
+
 	m->state = M_TXN;
 	mta_arm(m, gcfg->relay.command_timeout_ms);
 	/* With PIPELINING: the whole envelope and DATA in one write. */
