@@ -419,6 +419,8 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	m->received_us = in->now;
 	if (t->mail.body_8bit)
 		m->flags |= QMSG_8BIT;
+	if (t->mail.smtputf8)
+		m->flags |= QMSG_SMTPUTF8;
 	if (mime7_has_dkim(buf_ptr(&t->data), buf_len(&t->data)))
 		m->flags |= QMSG_CLIENT_DKIM;
 	for (int i = 0; i < t->nrcpt; i++) {

@@ -6,7 +6,7 @@
  * mta_body.c's, 8-bit content to a server without 8BITMIME
  * mta_8bit.c's; mta.c owns the connection.
  * Standards: RFC 5321 (client), RFC 2920 (PIPELINING), RFC 1870
- * (SIZE), RFC 6152 (8BITMIME).
+ * (SIZE), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8).
  * Exposure: acts on replies of remote servers that may be hostile,
  * already parsed and bounded by reply.c.
  * Diagnostics: dies only when memory for a job's results runs out;
@@ -23,7 +23,9 @@
 #include <string.h>
 
 #include "gwd.h"
+#include "addr.h"
 #include "log.h"
+#include "mime7.h"
 #include "mta_priv.h"
 #include "util.h"
 
@@ -237,6 +239,26 @@ helo_reply(struct mta *m, const struct smtp_reply *r)
 
 /* Transactions. */
 
+/* A message sent with SMTPUTF8 needs it of the server when an address
+ * of this job or a header field is not ASCII. */
+static int
+needs_smtputf8(const struct job *j)
+{
+	const struct qmsg *msg = j->msg;
+	const char *hend;
+
+	if (!(msg->flags & QMSG_SMTPUTF8))
+		return 0;
+	if (!addr_is_ascii(msg->sender))
+		return 1;
+	for (int i = 0; i < j->nrcpt; i++)
+		if (!addr_is_ascii(j->rcpt[i]->addr))
+			return 1;
+	hend = memmem(msg->body, msg->bodylen, "\r\n\r\n", 4);
+	return mime7_is_8bit(msg->body, hend ? (size_t)(hend - msg->body) :
+	    msg->bodylen);
+}
+
 /*
  * Whether the message can go to this server as it is, by what the
  * server offered: 0, or -1 with every recipient's result set.
@@ -246,6 +268,16 @@ job_fits(struct mta *m, struct job *j)
 {
 	struct qmsg *msg = j->msg;
 
+	if (needs_smtputf8(j) && !m->caps.smtputf8) {
+		char text[600];
+
+		/* RFC 6531 3.2: no downgrade, no mangling. */
+		snprintf(text, sizeof(text), "%s does not support SMTPUTF8, "
+		    "which this message needs (UTF-8 addresses or header "
+		    "fields)", j->hop.host);
+		fill_missing(j, 550, "5.6.7", text);
+		return -1;
+	}
 	if (m->caps.size && msg->size > m->caps.size) {
 		char text[600];
 
@@ -271,8 +303,10 @@ send_mail(struct mta *m)
 	(void)mta_8bit_body(m, &len);
 	if (m->caps.size_ext)
 		snprintf(size, sizeof(size), " SIZE=%zu", len);
-	mta_send(m, "MAIL FROM:<%s>%s%s", msg->sender, size,
-	    m->eightbit && m->caps.eightbitmime ? " BODY=8BITMIME" : "");
+	mta_send(m, "MAIL FROM:<%s>%s%s%s", msg->sender, size,
+	    m->eightbit && m->caps.eightbitmime ? " BODY=8BITMIME" : "",
+	    (msg->flags & QMSG_SMTPUTF8) && m->caps.smtputf8 ?
+	    " SMTPUTF8" : "");
 }
 
 static void

@@ -6,7 +6,7 @@
  * returns -1 when the command may not run now.  The EHLO keywords are a
  * table too.  AUTH is sasl.c's.
  * Standards: RFC 5321, RFC 3207 (STARTTLS), RFC 1870 (SIZE), RFC 2920
- * (PIPELINING), RFC 6152 (8BITMIME), RFC 2034/3463 (enhanced status
+ * (PIPELINING), RFC 6152 (8BITMIME), RFC 6531 (SMTPUTF8), RFC 2034/3463 (enhanced status
  * codes), RFC 6409 (submission).
  * Exposure: parses untrusted input from unauthenticated clients.
  * Diagnostics: bad commands get replies and count toward
@@ -128,6 +128,7 @@ static const struct ehlo_keyword ehlo_keywords[] = {
 	{ "SIZE", NULL, size_param },
 	{ "8BITMIME", NULL, NULL },
 	{ "ENHANCEDSTATUSCODES", NULL, NULL },
+	{ "SMTPUTF8", NULL, NULL },
 	{ "STARTTLS", offer_starttls, NULL },
 	{ "AUTH PLAIN LOGIN", offer_auth, NULL },
 };
@@ -253,7 +254,7 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 {
 	const struct subaccount *sa = session_account(s);
 	const char *r, *from = s->tx.mail.path.addr;
-	char msg[600];
+	char msg[600], dom[ADDR_DOMAIN_MAX + 1];
 
 	if (smtp_parse_mail(cmd->arg, cmd->arglen, &s->tx.mail, &r) == -1) {
 		session_bad_command(s, r);
@@ -272,8 +273,12 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		    "Insufficient system storage");
 		return;
 	}
+	/* Subaccounts own domains as DNS knows them: A-labels. */
+	if (addr_domain_ascii(mailpath_domain(&s->tx.mail.path), dom,
+	    sizeof(dom)) == -1)
+		dom[0] = '\0';
 	if (s->tx.mail.path.len > 0 && (s->tx.mail.path.literal ||
-	    !account_owns_domain(sa, mailpath_domain(&s->tx.mail.path)))) {
+	    !account_owns_domain(sa, dom))) {
 		session_refuse(s, from, NULL, BC_NONE, "550 5.7.1 <%s>: "
 		    "Sender address rejected: domain not owned by subaccount "
 		    "%s", from, sa->name);
@@ -312,6 +317,10 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 
 	if (smtp_parse_rcpt(cmd->arg, cmd->arglen, &ra, &r) == -1) {
 		session_bad_command(s, r);
+		return;
+	}
+	if ((r = smtp_utf8_reply(&ra.path, s->tx.mail.smtputf8)) != NULL) {
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
 		return;
 	}
 	if (ra.path.literal) {

@@ -120,7 +120,10 @@ parse_prefix_path(const char *arg, size_t len, const char *prefix,
 		    "501 5.5.4 Syntax: RCPT TO:<address>";
 		return -1;
 	}
-	st = addr_parse_path(arg + i, len - i, flags, mp, &used);
+	/* UTF-8 is read always; whether it may be used depends on the
+	 * SMTPUTF8 parameter of the transaction (smtp_utf8_reply). */
+	st = addr_parse_path(arg + i, len - i, flags | ADDR_ALLOW_UTF8, mp,
+	    &used);
 	if (st != ADDR_OK) {
 		*reply = addr_status_reply(st);
 		return -1;
@@ -194,6 +197,8 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 				    "(7BIT or 8BITMIME)";
 				return -1;
 			}
+		} else if (kw_is(k, klen, "SMTPUTF8") && v == NULL) {
+			ma->smtputf8 = 1;	/* RFC 6531 3.4 */
 		} else if (kw_is(k, klen, "AUTH")) {
 			/* RFC 4954 5: ignored; we know who authenticated. */
 		} else {
@@ -205,7 +210,18 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 		*reply = "501 5.5.4 Syntax error in MAIL parameters";
 		return -1;
 	}
+	if ((*reply = smtp_utf8_reply(&ma->path, ma->smtputf8)) != NULL)
+		return -1;
 	return 0;
+}
+
+const char *
+smtp_utf8_reply(const struct mailpath *mp, int smtputf8)
+{
+	if (smtputf8 || addr_is_ascii(mp->addr))
+		return NULL;
+	return "553 5.6.7 Non-ASCII address requires the SMTPUTF8 "
+	    "parameter of MAIL";
 }
 
 int

@@ -2,7 +2,7 @@
  * smtp_proto.h - the pure half of the inbound SMTP server: command lines,
  * MAIL/RCPT parameters, and the DATA stream.  No I/O; fuzzed directly.
  * Standards: RFC 5321, RFC 1870 (SIZE), RFC 6152 (8BITMIME),
- * RFC 2920 (PIPELINING).
+ * RFC 2920 (PIPELINING), RFC 6531 (SMTPUTF8).
  */
 #ifndef GW_SMTP_PROTO_H
 #define GW_SMTP_PROTO_H
@@ -48,6 +48,7 @@ struct mail_args {
 	int		 has_size;
 	uint64_t	 size;
 	int		 body_8bit;
+	int		 smtputf8;	/* RFC 6531: UTF-8 addresses, headers */
 };
 
 struct rcpt_args {
@@ -63,6 +64,9 @@ int	smtp_parse_mail(const char *arg, size_t len, struct mail_args *,
 	    const char **reply);
 int	smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *,
 	    const char **reply);
+/* Paths are read with UTF-8; one that has any may only be used in a
+ * transaction whose MAIL said SMTPUTF8: NULL, or the 553 5.6.7 reply. */
+const char *smtp_utf8_reply(const struct mailpath *, int smtputf8);
 
 /*
  * The DATA stream: dot-unstuffing and end detection.  Only CR LF "." CR LF

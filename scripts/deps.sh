@@ -6,7 +6,7 @@
 set -eu
 
 build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
-libncurses-dev libedit-dev libcmocka-dev openssl ca-certificates"
+libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates"
 test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2

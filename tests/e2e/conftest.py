@@ -81,7 +81,7 @@ class Sink:
     """
 
     def __init__(self, host="127.0.0.1", port=None, tls_context=None,
-                 size_limit=64 << 20):
+                 size_limit=64 << 20, smtputf8=False):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP
 
@@ -158,6 +158,8 @@ class Sink:
         kw = {}
         if tls_context is not None:
             kw["tls_context"] = tls_context
+        if smtputf8:
+            kw["enable_SMTPUTF8"] = True
         self.controller = Ctl(Handler(), hostname=host, port=self.port,
                               decode_data=False, data_size_limit=size_limit,
                               ready_timeout=10, **kw)

@@ -9,16 +9,13 @@ aiosmtpd sink, which keeps every byte.
 """
 import email
 import email.policy
-import os
 import re
-import shutil
 import smtplib
-import tempfile
 
 import pytest
 
-from conftest import client_tls_context, free_port, wait_for
-from postfix_instance import Postfix, available
+from conftest import client_tls_context, wait_for
+from postfix_instance import available, relay_mx
 from test_dkim import activate, keygen, verify_dkimpy
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs root and Debian's postfix")
@@ -52,21 +49,12 @@ def receiver(sink):
     made = []
 
     def make(eightbit):
-        root = tempfile.mkdtemp(prefix="gw-postfix-")
-        os.chmod(root, 0o755)
-        cf = {"relay_domains": "dest.test, example.com",
-              "relayhost": "[127.0.0.1]:%d" % sink.port,
-              "debug_peer_list": "127.0.0.1",
-              "smtp_tls_security_level": "none"}
-        if not eightbit:
-            cf["smtpd_discard_ehlo_keywords"] = "8bitmime"
-        pf = Postfix(root, free_port(), cf, procs=4).start()
-        made.append((pf, root))
-        return pf
+        made.append(relay_mx(sink.port, **({} if eightbit else {
+            "smtpd_discard_ehlo_keywords": "8bitmime"})))
+        return made[-1]
     yield make
-    for pf, root in made:
-        pf.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    for pf in made:
+        pf.remove()
 
 
 def gw_to(gw_factory, dns, pf):
