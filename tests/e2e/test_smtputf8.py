@@ -5,14 +5,17 @@ U-label domains looked up by their A-labels; the audit trail and
 gwsearch carry the UTF-8 addresses as they are.
 """
 import json
+import os
 import re
 import smtplib
+import subprocess
 
 import pytest
 
 from conftest import Raw, Sink, client_tls_context, login, wait_for
 from postfix_instance import available, relay_mx
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 needs_postfix = pytest.mark.skipif(not available(),
                                    reason="needs root and Debian's postfix")
 
@@ -145,3 +148,26 @@ def test_ulabel_domain_looked_up_by_alabel(gw_factory, dns, usink):
     assert got.rcpt_tos == ["kunde@bücher.test"]      # one spelling: lower case
     assert ("xn--bcher-kva.test", "MX") in dns.queries
 
+
+
+NODE_PATH = "/usr/share/nodejs"      # Debian's node-nodemailer
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(NODE_PATH, "nodemailer")),
+                    reason="needs Debian's node-nodemailer")
+def test_nodemailer_utf8_address(gw_factory, usink):
+    """Nodemailer says SMTPUTF8 by itself for a UTF-8 address."""
+    g = gw_factory(relay={"mode": "smarthost", "host": usink.host,
+                          "port": usink.port, "tls": "none"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    r = subprocess.run(["node", os.path.join(HERE, "nodemailer_send.js"),
+                        str(g.ports["submission"]), "app", "s3cret-pass",
+                        "app@example.com", RCPT, "Grüße", "Hallo Jürgen"],
+                       env=dict(os.environ, NODE_PATH=NODE_PATH),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("250 ")
+    got = usink.wait_count(1, timeout=30)[0]
+    assert got.rcpt_tos == [RCPT]
+    assert "Hallo Jürgen" in got.data.decode("utf-8", "replace") or \
+        b"Hallo J=C3=BCrgen" in got.data
