@@ -171,3 +171,20 @@ def test_nodemailer_utf8_address(gw_factory, usink):
     assert got.rcpt_tos == [RCPT]
     assert "Hallo Jürgen" in got.data.decode("utf-8", "replace") or \
         b"Hallo J=C3=BCrgen" in got.data
+
+
+def test_dsn_to_utf8_sender_goes_with_smtputf8(gw_factory, usink):
+    """The DSN to a UTF-8 envelope sender is itself an SMTPUTF8 message
+    (Postfix happens to take a UTF-8 RCPT without it; RFC 6531 does not
+    let a client count on that)."""
+    usink.rcpt_reply = lambda a: "550 5.1.1 no such user" \
+        if a == "gone@dest.test" else None
+    g = gw_factory(relay={"mode": "smarthost", "host": usink.host,
+                          "port": usink.port, "tls": "none"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    submit(g, ["gone@dest.test"], frm="jörg@example.com",
+           msg=b"From: app@example.com\r\nSubject: x\r\n\r\nbody\r\n")
+    dsn = usink.wait_count(1, timeout=30)[0]
+    assert dsn.mail_from == "" and dsn.rcpt_tos == ["jörg@example.com"]
+    assert "SMTPUTF8" in dsn.mail_options
+    assert b"gone@dest.test" in dsn.data
