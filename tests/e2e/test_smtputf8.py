@@ -103,6 +103,16 @@ def test_smtplib_utf8_to_postfix_with_smtputf8(gw_factory, usink, receiver):
     assert {r["event"]["action"] for r in rows} >= {"received", "delivered"}
     csv = g.tool("gwsearch", "--format", "csv", "to:" + RCPT).stdout
     assert RCPT in csv
+    # The SIEM export: JSON lines and CEF, the address in UTF-8.
+    cursor = os.path.join(g.dir, "export.cursor")
+    out = g.tool("gwsearch", "export", "--cursor", cursor, "--format", "jsonl",
+                 "--output", "-").stdout
+    assert RCPT in json.dumps([json.loads(l) for l in out.splitlines()],
+                              ensure_ascii=False)
+    os.unlink(cursor)
+    cef = g.tool("gwsearch", "export", "--cursor", cursor, "--format", "cef",
+                 "--output", "-").stdout
+    assert "duser=" + RCPT in cef
 
 
 @needs_postfix
