@@ -96,7 +96,7 @@ entity_split(const char *e, size_t n, size_t *hlen, size_t *boff)
 	*boff = p ? *hlen + 2 : n;
 }
 
-/* A value with folds and comments out, lower-cased where asked:
+/* A value with folds and comments out (quoted strings kept whole):
  * enough to read a type, a token or a parameter. */
 static size_t
 unfold(const char *v, size_t n, char *out, size_t outsz)
