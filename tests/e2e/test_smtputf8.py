@@ -198,3 +198,20 @@ def test_dsn_to_utf8_sender_goes_with_smtputf8(gw_factory, usink):
     assert dsn.mail_from == "" and dsn.rcpt_tos == ["jörg@example.com"]
     assert "SMTPUTF8" in dsn.mail_options
     assert b"gone@dest.test" in dsn.data
+
+
+def test_suppression_of_a_utf8_address(gw_factory, usink):
+    """gwctl and gwd spell a UTF-8 address the same way: a suppressed
+    one is refused however its ASCII letters and U-labels are cased."""
+    g = gw_factory(relay={"mode": "smarthost", "host": usink.host,
+                          "port": usink.port, "tls": "none"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.gwctl("suppression", "add", "Jürgen@Bücher.test", "--subaccount", "app")
+    r = Raw(g.ports["submission"])
+    assert r.reply()[0] == 220
+    assert login(r, "app", "s3cret-pass")[0] == 235
+    assert r.cmd("MAIL FROM:<app@example.com> SMTPUTF8")[0] == 250
+    code, text = r.cmd("RCPT TO:<jürgen@BÜCHER.test>")
+    assert (code, text[:5]) == (550, "5.1.1"), text
+    assert r.cmd("RCPT TO:<other@bücher.test>")[0] == 250
+    assert r.cmd("QUIT")[0] == 221
