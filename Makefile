@@ -37,7 +37,7 @@ BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= /usr/bin/python3
 
-PKGS       := openssl sqlite3 libconfig
+PKGS       := openssl sqlite3 libconfig libidn2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CURSES_LIBS := $(shell pkg-config --libs ncursesw)

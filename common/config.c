@@ -55,6 +55,7 @@ struct opt {
 static const char *const tls_policies[] = { "none", "opportunistic",
     "required", "verify", NULL };
 static const char *const relay_modes[] = { "mx", "smarthost", NULL };
+static const char *const bare_lf_modes[] = { "refuse", "normalize", NULL };
 
 static const struct opt opts[] = {
 	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0,
@@ -173,6 +174,8 @@ static const struct opt opts[] = {
 	{ "limits.bounce_pause_minimum", O_INT,
 	    OFF(limits.bounce_pause_minimum), "100", 1, 1000000000, 0, 0, 0,
 	    LIVE },
+	{ "limits.bare_lf", O_ENUM, OFF(limits.bare_lf), "refuse", 0, 0,
+	    bare_lf_modes, 0, 0, LIVE },
 
 	{ "queue.lifetime", O_MS, OFF(queue.lifetime_ms), "5d", 1000,
 	    (int64_t)365 * 86400000, 0, 0, 0, LIVE },

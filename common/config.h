@@ -24,6 +24,7 @@
 enum tls_listen { LISTEN_STARTTLS, LISTEN_IMPLICIT };
 enum tls_policy { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
 enum relay_mode { RELAY_MX, RELAY_SMARTHOST };
+enum bare_lf_mode { BARE_LF_REFUSE, BARE_LF_NORMALIZE };
 /* What a running gwd does with a changed value on SIGHUP. */
 enum config_reload { CONFIG_RESTART, CONFIG_LIVE };
 
@@ -116,6 +117,7 @@ struct gw_config {
 		uint64_t memory;	/* all messages being received */
 		int	 bounce_pause_percent;	/* 0: never pause */
 		int	 bounce_pause_minimum;	/* recipients in 24 h */
+		enum bare_lf_mode bare_lf;	/* in DATA */
 	} limits;
 
 	struct {

@@ -22,6 +22,7 @@
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
+#include "mime7.h"
 #include "msg.h"
 #include "policy.h"
 #include "queue.h"
@@ -187,13 +188,8 @@ sign_plan(struct session *s, struct store_op *op, const struct msg_info *mi)
 	struct sign_job *j;
 	struct audit_event *ev;
 	char dom[256], why[400];
-	const char *at;
 
-	at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
-	    strrchr(m->sender, '@');
-	gw_strlcpy(dom, at ? at + 1 : "", sizeof(dom));
-	for (char *p = dom; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
+	signer_domain(mi, m->sender, dom, sizeof(dom));
 	j = signer_plan(dom, sa ? sa->dkim_org : NULL, why, sizeof(why));
 	if (j == NULL) {
 		gm.dkim_unsigned_total++;
@@ -560,6 +556,10 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	m->dsn_ret = t->mail.dsn.ret;
 	if (t->mail.dsn.envid[0])
 		m->dsn_envid = xstrdup(t->mail.dsn.envid);
+	if (t->mail.smtputf8)
+		m->flags |= QMSG_SMTPUTF8;
+	if (mime7_has_dkim(buf_ptr(&t->data), buf_len(&t->data)))
+		m->flags |= QMSG_CLIENT_DKIM;
 	for (int i = 0; i < t->nrcpt; i++) {
 		struct qrcpt *rc = &m->rcpt[i];
 		const char *at = strrchr(t->rcpt[i], '@');

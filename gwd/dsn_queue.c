@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "config.h"
 #include "dsn.h"
@@ -181,6 +182,8 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 		return;
 	}
 	n->flags = QMSG_DSN | (d.full_8bit ? QMSG_8BIT : 0);
+	if (!addr_is_ascii(m->sender))
+		n->flags |= QMSG_SMTPUTF8;	/* RFC 6531: a UTF-8 RCPT */
 	n->received_us = sched_clock();
 	n->body = buf_steal(&out, &n->bodylen);
 	n->size = n->bodylen;

@@ -28,6 +28,9 @@ extern SSL_CTX		*client_tls;
 
 #define QMSG_DSN	0x01	/* a bounce: never bounced itself */
 #define QMSG_8BIT	0x02	/* BODY=8BITMIME */
+#define QMSG_SMTPUTF8	0x08	/* MAIL ... SMTPUTF8 (RFC 6531) */
+#define QMSG_CLIENT_DKIM 0x04	/* the client's message has a DKIM-Signature
+				   (no 8BITMIME downgrade: mta_8bit.c) */
 
 /* Where a recipient is; rcpt.c moves it.  QR_HELD: its message is on
  * hold (gwctl queue hold); in no heap or job. */

@@ -53,10 +53,9 @@ mta_body_fill_bdat(struct mta *m)
 void
 mta_body_fill(struct mta *m)
 {
-	struct qmsg *msg = m->job->msg;
 	struct buf *out = &m->c->out;
-	const char *b = msg->body;
-	size_t len = msg->bodylen;
+	size_t len;
+	const char *b = mta_8bit_body(m, &len);
 
 	if (m->bdat) {
 		mta_body_fill_bdat(m);

@@ -9,6 +9,7 @@
  *   mta_body.c     the message body on the wire
  *   mta_tls.c      STARTTLS and the TLS policy of an attempt
  *   mta_auth.c     AUTH to a smarthost
+ *   mta_8bit.c     8-bit content to a server without 8BITMIME
  *
  * One struct mta per outbound connection, reused for the next job to
  * the same destination.
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "conn.h"
 #include "loop.h"
 #include "reply.h"
@@ -49,6 +51,8 @@ enum mstate {
 	M_QUIT,
 	M_FINISH,		/* a job that never started: end it from
 				   the loop */
+	M_SIGN,			/* the 7-bit form is being signed
+				   (mta_8bit.c) */
 	M_NSTATES
 };
 
@@ -81,6 +85,10 @@ struct mta {
 						   LAST chunk (RFC 3030) */
 	int			 messages;	/* delivered on this conn */
 	int64_t			 born_ms;	/* connected at (loop time) */
+	int			 eightbit;	/* BODY=8BITMIME if offered */
+	struct buf		 body7;		/* the 7-bit form (mta_8bit.c) */
+	int			 has_body7;
+	struct sign_job		*sign;		/* signing body7, or NULL */
 	struct hop		 hop;		/* the current target */
 	struct hop_fail		 tried[2 * ROUTE_MAX_TARGETS]; /* failed
 						   ones, for the first job */
@@ -115,6 +123,15 @@ void		 mta_session_quit(struct mta *);
 void		 mta_session_finish_job(struct mta *);
 void		 mta_session_job_lost(struct mta *, const char *why);
 void		 mta_session_abort(struct mta *, const char *why);
+void		 mta_session_send_envelope(struct mta *);
+void		 mta_session_fail_job(struct mta *, int code,
+		    const char *status, const char *text);
+
+/* mta_8bit.c */
+struct sign_job;
+int		 mta_8bit_prepare(struct mta *);
+const char	*mta_8bit_body(const struct mta *, size_t *len);
+void		 mta_8bit_reset(struct mta *);
 
 /* mta_body.c */
 void		 mta_body_start(struct mta *);

@@ -3,10 +3,11 @@
  * EHLO (or HELO) and what the server offers, then one transaction per
  * job (MAIL, RCPT, DATA, the end of data) and its results, one per
  * recipient.  STARTTLS is mta_tls.c's, AUTH mta_auth.c's, the body
- * mta_body.c's; mta.c owns the connection.
+ * mta_body.c's, 8-bit content to a server without 8BITMIME
+ * mta_8bit.c's; mta.c owns the connection.
  * Standards: RFC 5321 (client), RFC 2920 (PIPELINING), RFC 1870
  * (SIZE), RFC 6152 (8BITMIME), RFC 3461 (DSN: its parameters passed on),
- * RFC 3030 (CHUNKING: the body after BDAT).
+ * RFC 3030 (CHUNKING: the body after BDAT), RFC 6531 (SMTPUTF8).
  * Exposure: acts on replies of remote servers that may be hostile,
  * already parsed and bounded by reply.c.
  * Diagnostics: dies only when memory for a job's results runs out;
@@ -23,7 +24,9 @@
 #include <string.h>
 
 #include "gwd.h"
+#include "addr.h"
 #include "log.h"
+#include "mime7.h"
 #include "mta_priv.h"
 #include "smtp_dsn.h"
 #include "util.h"
@@ -92,6 +95,7 @@ job_report(struct mta *m)
 	struct job *j = m->job;
 
 	m->job = NULL;
+	mta_8bit_reset(m);
 	free(m->accepted);
 	m->accepted = NULL;
 	dest_job_done(j);
@@ -129,6 +133,15 @@ finish_soon(struct mta *m)
 {
 	m->state = M_FINISH;
 	timer_add(&m->timer, 0);
+}
+
+/* The job cannot go to this server: every recipient gets this result. */
+void
+mta_session_fail_job(struct mta *m, int code, const char *status,
+    const char *text)
+{
+	fill_missing(m->job, code, status, text);
+	finish_soon(m);
 }
 
 /* Give every recipient of a broken transaction a temporary failure. */
@@ -259,6 +272,26 @@ helo_reply(struct mta *m, const struct smtp_reply *r)
 
 /* Transactions. */
 
+/* A message sent with SMTPUTF8 needs it of the server when an address
+ * of this job or a header field is not ASCII. */
+static int
+needs_smtputf8(const struct job *j)
+{
+	const struct qmsg *msg = j->msg;
+	const char *hend;
+
+	if (!(msg->flags & QMSG_SMTPUTF8))
+		return 0;
+	if (!addr_is_ascii(msg->sender))
+		return 1;
+	for (int i = 0; i < j->nrcpt; i++)
+		if (!addr_is_ascii(j->rcpt[i]->addr))
+			return 1;
+	hend = memmem(msg->body, msg->bodylen, "\r\n\r\n", 4);
+	return mime7_is_8bit(msg->body, hend ? (size_t)(hend - msg->body) :
+	    msg->bodylen);
+}
+
 /*
  * Whether the message can go to this server as it is, by what the
  * server offered: 0, or -1 with every recipient's result set.
@@ -268,6 +301,16 @@ job_fits(struct mta *m, struct job *j)
 {
 	struct qmsg *msg = j->msg;
 
+	if (needs_smtputf8(j) && !m->caps.smtputf8) {
+		char text[600];
+
+		/* RFC 6531 3.2: no downgrade, no mangling. */
+		snprintf(text, sizeof(text), "%s does not support SMTPUTF8, "
+		    "which this message needs (UTF-8 addresses or header "
+		    "fields)", j->hop.host);
+		fill_missing(j, 550, "5.6.7", text);
+		return -1;
+	}
 	if (m->caps.size && msg->size > m->caps.size) {
 		char text[600];
 
@@ -303,14 +346,17 @@ send_mail(struct mta *m)
 {
 	const struct qmsg *msg = m->job->msg;
 	char size[40] = "", dsn[40 + DSN_ENVID_MAX];
+	size_t len;
 
-	/* RFC 1870 6 */
+	/* RFC 1870 6; the size of what goes, converted or not */
+	(void)mta_8bit_body(m, &len);
 	if (m->caps.size_ext)
-		snprintf(size, sizeof(size), " SIZE=%zu", msg->size);
+		snprintf(size, sizeof(size), " SIZE=%zu", len);
 	dsn_mail_params(m, msg, dsn, sizeof(dsn));
-	mta_send(m, "MAIL FROM:<%s>%s%s%s", msg->sender, size,
-	    (msg->flags & QMSG_8BIT) && m->caps.eightbitmime ?
-	    " BODY=8BITMIME" : "", dsn);
+	mta_send(m, "MAIL FROM:<%s>%s%s%s%s", msg->sender, size,
+	    m->eightbit && m->caps.eightbitmime ? " BODY=8BITMIME" : "",
+	    (msg->flags & QMSG_SMTPUTF8) && m->caps.smtputf8 ?
+	    " SMTPUTF8" : "", dsn);
 }
 
 /* NOTIFY and ORCPT as the client gave them, to a server offering DSN. */
@@ -409,6 +455,17 @@ mta_run_job(struct mta *m, struct job *j)
 		finish_soon(m);
 		return;
 	}
+	if (mta_8bit_prepare(m) != 0)
+		return;		/* refused, or continues once signed */
+	mta_session_send_envelope(m);
+}
+
+/* The envelope and DATA go out. */
+void
+mta_session_send_envelope(struct mta *m)
+{
+	struct job *j = m->job;
+
 	m->state = M_TXN;
 	mta_arm(m, gcfg->relay.command_timeout_ms);
 	/* With PIPELINING: the whole envelope and DATA in one write (BDAT

@@ -12,6 +12,7 @@
  * signed comes back failed with the reason (the session then refuses the
  * message).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,18 @@ signer_plan(const char *from_domain, const char *org_domain, char *why,
 		return NULL;
 	}
 	return j;
+}
+
+void
+signer_domain(const struct msg_info *mi, const char *sender, char *dom,
+    size_t domsz)
+{
+	const char *at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
+	    strrchr(sender, '@');
+
+	gw_strlcpy(dom, at ? at + 1 : "", domsz);
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
 }
 
 void

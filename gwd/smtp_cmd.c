@@ -7,7 +7,8 @@
  * table too.  AUTH is sasl.c's.
  * Standards: RFC 5321, RFC 3207 (STARTTLS), RFC 1870 (SIZE), RFC 2920
  * (PIPELINING), RFC 6152 (8BITMIME), RFC 2034/3463 (enhanced status
- * codes), RFC 6409 (submission), RFC 3461 (DSN), RFC 3030 (CHUNKING).
+ * codes), RFC 6409 (submission), RFC 3461 (DSN), RFC 3030 (CHUNKING),
+ * RFC 6531 (SMTPUTF8).
  * Exposure: parses untrusted input from unauthenticated clients.
  * Diagnostics: bad commands get replies and count toward
  * limits.unknown_commands; dies only when memory for a recipient runs out.
@@ -131,6 +132,7 @@ static const struct ehlo_keyword ehlo_keywords[] = {
 	{ "ENHANCEDSTATUSCODES", NULL, NULL },
 	{ "DSN", NULL, NULL },
 	{ "CHUNKING", NULL, NULL },
+	{ "SMTPUTF8", NULL, NULL },
 	{ "STARTTLS", offer_starttls, NULL },
 	{ "AUTH PLAIN LOGIN", offer_auth, NULL },
 };
@@ -259,7 +261,7 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 {
 	const struct subaccount *sa = session_account(s);
 	const char *r, *from = s->tx.mail.path.addr;
-	char msg[600];
+	char msg[600], dom[ADDR_DOMAIN_MAX + 1];
 
 	if (smtp_parse_mail(cmd->arg, cmd->arglen, &s->tx.mail, &r) == -1) {
 		session_bad_command(s, r);
@@ -280,8 +282,12 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		    "Insufficient system storage");
 		return;
 	}
+	/* Subaccounts own domains as DNS knows them: A-labels. */
+	if (addr_domain_ascii(mailpath_domain(&s->tx.mail.path), dom,
+	    sizeof(dom)) == -1)
+		dom[0] = '\0';
 	if (s->tx.mail.path.len > 0 && (s->tx.mail.path.literal ||
-	    !account_owns_domain(sa, mailpath_domain(&s->tx.mail.path)))) {
+	    !account_owns_domain(sa, dom))) {
 		metrics_reject(REJ_MAIL_SENDER);
 		session_refuse(s, from, NULL, BC_NONE, "550 5.7.1 <%s>: "
 		    "Sender address rejected: domain not owned by subaccount "
@@ -323,6 +329,10 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 
 	if (smtp_parse_rcpt(cmd->arg, cmd->arglen, &ra, &r) == -1) {
 		session_bad_command(s, r);
+		return;
+	}
+	if ((r = smtp_utf8_reply(&ra.path, s->tx.mail.smtputf8)) != NULL) {
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
 		return;
 	}
 	if (ra.path.literal) {
@@ -410,6 +420,7 @@ smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	data_init(&s->tx.dp, gcfg->limits.message_size);
+	s->tx.dp.lf_normalize = gcfg->limits.bare_lf == BARE_LF_NORMALIZE;
 	buf_init(&s->tx.data, 0);
 	s->state = SS_DATA;
 	session_arm(s, gcfg->limits.data_timeout_ms);

@@ -121,7 +121,10 @@ parse_prefix_path(const char *arg, size_t len, const char *prefix,
 		    "501 5.5.4 Syntax: RCPT TO:<address>";
 		return -1;
 	}
-	st = addr_parse_path(arg + i, len - i, flags, mp, &used);
+	/* UTF-8 is read always; whether it may be used depends on the
+	 * SMTPUTF8 parameter of the transaction (smtp_utf8_reply). */
+	st = addr_parse_path(arg + i, len - i, flags | ADDR_ALLOW_UTF8, mp,
+	    &used);
 	if (st != ADDR_OK) {
 		*reply = addr_status_reply(st);
 		return -1;
@@ -195,6 +198,8 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 				    "(7BIT or 8BITMIME)";
 				return -1;
 			}
+		} else if (kw_is(k, klen, "SMTPUTF8") && v == NULL) {
+			ma->smtputf8 = 1;	/* RFC 6531 3.4 */
 		} else if (kw_is(k, klen, "AUTH")) {
 			/* RFC 4954 5: ignored; we know who authenticated. */
 		} else if ((dr = smtp_dsn_mail_param(k, klen, v, vlen,
@@ -210,7 +215,18 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 		*reply = "501 5.5.4 Syntax error in MAIL parameters";
 		return -1;
 	}
+	if ((*reply = smtp_utf8_reply(&ma->path, ma->smtputf8)) != NULL)
+		return -1;
 	return 0;
+}
+
+const char *
+smtp_utf8_reply(const struct mailpath *mp, int smtputf8)
+{
+	if (smtputf8 || addr_is_ascii(mp->addr))
+		return NULL;
+	return "553 5.6.7 Non-ASCII address requires the SMTPUTF8 "
+	    "parameter of MAIL";
 }
 
 int
@@ -293,6 +309,23 @@ line_byte(struct data_parser *p)
 }
 
 /*
+ * A bare LF ends a line: refused, or with lf_normalize stored as CRLF.
+ * Either way the next line is no line start: a dot there is neither
+ * removed nor an end of data, so LF "." LF, LF "." CRLF and CRLF "." LF
+ * stay inside the message (smuggling) and only CRLF "." CRLF ends it.
+ */
+static void
+bare_lf(struct data_parser *p, struct buf *out)
+{
+	p->linelen = 0;
+	if (!p->lf_normalize) {
+		p->flags |= DATA_BARE_LF;
+		return;
+	}
+	emit(p, out, "\r\n", 2);
+}
+
+/*
  * Runs of ordinary bytes in the middle of a line are copied in one go;
  * the state machine only looks at CR, LF, NUL and line starts.
  */
@@ -322,10 +355,9 @@ data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
 			i++;
 			if (c == '\r')
 				p->state = D_CR;
-			else if (c == '\n') {
-				p->flags |= DATA_BARE_LF;
-				p->linelen = 0;
-			} else {
+			else if (c == '\n')
+				bare_lf(p, out);
+			else {
 				p->flags |= DATA_NUL;
 				line_byte(p);
 			}
@@ -338,7 +370,7 @@ data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
 			else if (c == '\r')
 				p->state = D_CR;
 			else if (c == '\n') {
-				p->flags |= DATA_BARE_LF;
+				bare_lf(p, out);
 				p->state = D_MID;
 			} else {
 				if (c == '\0')

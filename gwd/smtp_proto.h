@@ -2,7 +2,8 @@
  * smtp_proto.h - the pure half of the inbound SMTP server: command lines,
  * MAIL/RCPT parameters, and the DATA stream.  No I/O; fuzzed directly.
  * Standards: RFC 5321, RFC 1870 (SIZE), RFC 6152 (8BITMIME),
- * RFC 2920 (PIPELINING), RFC 3461 (DSN: smtp_dsn.h), RFC 3030 (CHUNKING).
+ * RFC 2920 (PIPELINING), RFC 3461 (DSN: smtp_dsn.h), RFC 3030 (CHUNKING),
+ * RFC 6531 (SMTPUTF8).
  */
 #ifndef GW_SMTP_PROTO_H
 #define GW_SMTP_PROTO_H
@@ -50,6 +51,7 @@ struct mail_args {
 	uint64_t	 size;
 	int		 body_8bit;
 	struct dsn_mail	 dsn;		/* RET, ENVID (RFC 3461) */
+	int		 smtputf8;	/* RFC 6531: UTF-8 addresses, headers */
 };
 
 struct rcpt_args {
@@ -66,6 +68,9 @@ int	smtp_parse_mail(const char *arg, size_t len, struct mail_args *,
 	    const char **reply);
 int	smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *,
 	    const char **reply);
+/* Paths are read with UTF-8; one that has any may only be used in a
+ * transaction whose MAIL said SMTPUTF8: NULL, or the 553 5.6.7 reply. */
+const char *smtp_utf8_reply(const struct mailpath *, int smtputf8);
 
 /*
  * The DATA stream: dot-unstuffing and end detection.  Only CR LF "." CR LF
@@ -73,7 +78,10 @@ int	smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *,
  * Bare CR, bare LF, NUL, lines over 998 octets and overflow of `max` are
  * flagged and the data is still read to its true end, so one message can
  * never be split into two (SMTP smuggling).  After the first flag,
- * nothing more is stored.
+ * nothing more is stored.  With lf_normalize a bare LF is no fault but
+ * a line end, stored as CRLF (Postfix's smtpd_forbid_bare_newline =
+ * normalize); the line after it is never a line start, so a dot there
+ * is content, never an end of data.
  */
 #define DATA_BARE_LF	0x01
 #define DATA_BARE_CR	0x02
@@ -92,6 +100,8 @@ struct data_parser {
 	size_t		 linelen;
 	uint64_t	 size;		/* unstuffed octets seen */
 	uint64_t	 max;
+	int		 lf_normalize;	/* a bare LF is stored as CRLF, not
+					   flagged (set after data_init) */
 };
 
 void	data_init(struct data_parser *, uint64_t max);

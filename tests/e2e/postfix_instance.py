@@ -9,6 +9,7 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -126,6 +127,10 @@ class Postfix:
             time.sleep(0.05)
         raise RuntimeError("postfix did not start:\n" + self.logtext())
 
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
     def logtext(self):
         try:
             with open(self.log, errors="replace") as f:
@@ -181,3 +186,20 @@ def holding_receiver(port, main_cf=None):
     except Exception:
         pf.stop()
         raise
+
+
+def relay_mx(sink_port, domains="dest.test, example.com", **main_cf):
+    """A started Postfix MX for `domains` that relays everything to the
+    sink on sink_port, logging each SMTP command of 127.0.0.1 (so a test
+    can read gw's MAIL line).  Its root is its own: remove() ends it."""
+    root = tempfile.mkdtemp(prefix="gw-postfix-")
+    os.chmod(root, 0o755)       # its daemons run as postfix
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cf = {"relay_domains": domains,
+          "relayhost": "[127.0.0.1]:%d" % sink_port,
+          "debug_peer_list": "127.0.0.1",
+          "smtp_tls_security_level": "none"}
+    cf.update(main_cf)
+    return Postfix(root, port, cf, procs=4).start()

@@ -2,11 +2,12 @@
 /*
  * fuzz_data.c - the DATA stream: dot-unstuffing and end-of-data, fed in
  * random segments.  Invariants: an accepted result does not depend on
- * how the input is split; only CR LF "." CR LF ends the data; the output never
- * holds a bare CR or LF when no flag was raised; memory stays bounded.
- * With bit 3 of the first byte, the same as BDAT chunks: nothing ends
- * them, and what is accepted is the input itself (a CRLF added when its
- * last line had none).
+ * how the input is split; only CR LF "." CR LF ends the data, also when
+ * bare LFs are normalized (bit 4 of the first byte: limits.bare_lf); the
+ * output never holds a bare CR or LF when no flag was raised; memory stays
+ * bounded.  With bit 3 of the first byte, the same as BDAT chunks: nothing
+ * ends them, and what is accepted is the input itself (a CRLF added when
+ * its last line had none).
  */
 #include <assert.h>
 #include <stdint.h>
@@ -19,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static size_t
 run(const char *in, size_t n, const uint8_t *splits, size_t nsplits,
-    struct data_parser *p, struct buf *out, int chunks)
+    int normalize, struct data_parser *p, struct buf *out, int chunks)
 {
 	size_t used = 0, k = 0;
 
@@ -27,6 +28,7 @@ run(const char *in, size_t n, const uint8_t *splits, size_t nsplits,
 		data_init_chunks(p, 4096);
 	else
 		data_init(p, 4096);
+	p->lf_normalize = normalize;
 	buf_init(out, 0);
 	while (used < n && !p->done) {
 		size_t step = nsplits ? 1 + splits[k++ % nsplits] % 64 : n;
@@ -46,18 +48,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct data_parser a, b;
 	struct buf oa, ob;
 	size_t ua, ub, nsplit;
-	int chunks;
+	int chunks, normalize;
 
 	if (size < 1)
 		return 0;
 	nsplit = data[0] % 8;
 	chunks = (data[0] & 8) != 0;
+	normalize = (data[0] & 16) != 0;	/* limits.bare_lf */
 	if (size < 1 + nsplit)
 		return 0;
 	ua = run((const char *)data + 1 + nsplit, size - 1 - nsplit, NULL, 0,
-	    &a, &oa, chunks);
+	    normalize, &a, &oa, chunks);
 	ub = run((const char *)data + 1 + nsplit, size - 1 - nsplit, data + 1,
-	    nsplit, &b, &ob, chunks);
+	    nsplit, normalize, &b, &ob, chunks);
 	assert(ua == ub && a.done == b.done && a.flags == b.flags);
 	if (chunks) {
 		const char *in = (const char *)data + 1 + nsplit;

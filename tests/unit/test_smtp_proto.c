@@ -144,6 +144,17 @@ test_mail_params(void **state)
 		{ "unknown param", "FROM:<a@b.c> MT-PRIORITY=3", 0,
 		    "555 5.5.4", NULL, 0, 0 },
 		{ "no brackets", "FROM:a@b.c", 0, "501 5.5.4", NULL, 0, 0 },
+		/* RFC 6531: UTF-8 only with SMTPUTF8, which takes no value. */
+		{ "utf8", "FROM:<j\xc3\xb6rg@b.c> SMTPUTF8", 1, NULL,
+		    "j\xc3\xb6rg@b.c", 0, 0 },
+		{ "utf8 ascii", "FROM:<a@b.c> SMTPUTF8", 1, NULL, "a@b.c", 0,
+		    0 },
+		{ "utf8 without", "FROM:<j\xc3\xb6rg@b.c>", 0, "553 5.6.7",
+		    NULL, 0, 0 },
+		{ "utf8 value", "FROM:<a@b.c> SMTPUTF8=yes", 0, "555 5.5.4",
+		    NULL, 0, 0 },
+		{ "not utf8", "FROM:<j\xf6rg@b.c> SMTPUTF8", 0, "501 5.1.3",
+		    NULL, 0, 0 },
 		{ "no FROM:", "TO:<a@b.c>", 0, "501 5.5.4", NULL, 0, 0 },
 		{ "junk after path", "FROM:<a@b.c>x", 0, "501 5.5.4", NULL, 0,
 		    0 },
@@ -456,6 +467,91 @@ test_data_smuggling(void **state)
 	}
 }
 
+/*
+ * limits.bare_lf = normalize: a bare LF is stored as CRLF, and still no
+ * smuggling end ends the data: the second transaction is message
+ * content, and the data ends only at the real CRLF.CRLF.  Ends with a
+ * bare CR or a NUL are refused as before.
+ */
+static void
+test_data_bare_lf_normalize(void **state)
+{
+	static const struct {
+		const char	*end;
+		size_t		 len;
+		int		 refused;
+	} ends[] = {
+		{ "\n.\n", 3, 0 }, { "\n.\r\n", 4, 0 }, { "\r\n.\n", 4, 0 },
+		{ ".\n", 2, 0 }, { "\n\n.\n\n", 5, 0 },
+		{ "\n.\r", 3, 1 }, { "\r.\n", 3, 1 }, { "\r.\r", 3, 1 },
+		{ "\r.\r\n", 4, 1 }, { "\r\n.\r", 4, 1 },
+		{ "\r\n.\r\r\n", 6, 1 }, { "\r\n.\0\r\n", 6, 1 },
+	};
+	static const char second[] = "MAIL FROM:<x@evil.test>\r\n"
+	    "RCPT TO:<v@victim.test>\r\nDATA\r\nSmuggled\r\n.\r\n";
+
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		struct data_parser p;
+		struct buf out;
+		char in[512];
+		size_t n = 0, used;
+
+		memcpy(in + n, "Subject: a\r\n\r\nbody", 18);
+		n += 18;
+		memcpy(in + n, ends[i].end, ends[i].len);
+		n += ends[i].len;
+		memcpy(in + n, second, sizeof(second) - 1);
+		n += sizeof(second) - 1;
+
+		data_init(&p, 100000);
+		p.lf_normalize = 1;
+		buf_init(&out, 0);
+		used = data_feed(&p, in, n, &out);
+		if (!p.done || used != n)
+			fail_msg("end %zu: done=%d used=%zu of %zu", i, p.done,
+			    used, n);
+		if (ends[i].refused != (p.flags != 0))
+			fail_msg("end %zu: flags %#x", i, p.flags);
+		if (!ends[i].refused && (memmem(buf_ptr(&out), buf_len(&out),
+		    "\r\nMAIL FROM:", 12) == NULL || memchr(buf_ptr(&out),
+		    '\n', buf_len(&out)) == buf_ptr(&out)))
+			fail_msg("end %zu: the second transaction is not "
+			    "content", i);
+		buf_free(&out);
+	}
+}
+
+/* A message written with LF line ends (curl's upload) comes out CRLF. */
+static void
+test_data_bare_lf_stored_crlf(void **state)
+{
+	static const char in[] = "Subject: lf\n\nline 1\n.line 2\n"
+	    "\r\n.\r\n";
+	static const char want[] = "Subject: lf\r\n\r\nline 1\r\n"
+	    ".line 2\r\n\r\n";
+	struct data_parser p;
+	struct buf out;
+
+	data_init(&p, 1000);
+	p.lf_normalize = 1;
+	buf_init(&out, 0);
+	assert_int_equal(data_feed(&p, in, sizeof(in) - 1, &out),
+	    sizeof(in) - 1);
+	assert_true(p.done);
+	assert_int_equal(p.flags, 0);
+	assert_int_equal(buf_len(&out), sizeof(want) - 1);
+	assert_memory_equal(buf_ptr(&out), want, sizeof(want) - 1);
+	buf_free(&out);
+
+	/* Refused by default. */
+	data_init(&p, 1000);
+	buf_init(&out, 0);
+	data_feed(&p, in, sizeof(in) - 1, &out);
+	assert_true(p.done);
+	assert_int_equal(p.flags, DATA_BARE_LF);
+	buf_free(&out);
+}
+
 static void
 test_data_limits(void **state)
 {
@@ -536,6 +632,8 @@ main(void)
 		cmocka_unit_test(test_data_chunks),
 		cmocka_unit_test(test_data_unstuffing),
 		cmocka_unit_test(test_data_smuggling),
+		cmocka_unit_test(test_data_bare_lf_normalize),
+		cmocka_unit_test(test_data_bare_lf_stored_crlf),
 		cmocka_unit_test(test_data_limits),
 		cmocka_unit_test(test_data_segmentation),
 	};
