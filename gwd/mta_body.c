@@ -24,25 +24,25 @@ mta_body_start(struct mta *m)
 	mta_body_fill(m);
 }
 
-/* After "BDAT <bodylen> LAST": the body as it is, to its last octet. */
+/* After "BDAT <len> LAST": the body that goes (converted to 7 bits or
+ * not, mta_8bit.c), as it is, to its last octet. */
 static void
-mta_body_fill_bdat(struct mta *m)
+mta_body_fill_bdat(struct mta *m, const char *b, size_t len)
 {
-	struct qmsg *msg = m->job->msg;
 	struct buf *out = &m->c->out;
 
-	while (m->body_off < msg->bodylen && buf_len(out) < BODY_CHUNK) {
-		size_t n = msg->bodylen - m->body_off;
+	while (m->body_off < len && buf_len(out) < BODY_CHUNK) {
+		size_t n = len - m->body_off;
 
 		if (n > BODY_CHUNK - buf_len(out))
 			n = BODY_CHUNK - buf_len(out);
-		if (buf_append(out, msg->body + m->body_off, n) == -1) {
+		if (buf_append(out, b + m->body_off, n) == -1) {
 			mta_fail(m, "output buffer full");
 			return;
 		}
 		m->body_off += n;
 	}
-	if (m->body_off == msg->bodylen) {
+	if (m->body_off == len) {
 		m->state = M_DOT;
 		mta_arm(m, gcfg->relay.data_timeout_ms);
 	}
@@ -58,7 +58,7 @@ mta_body_fill(struct mta *m)
 	const char *b = mta_8bit_body(m, &len);
 
 	if (m->bdat) {
-		mta_body_fill_bdat(m);
+		mta_body_fill_bdat(m, b, len);
 		return;
 	}
 	while (m->body_off < len && buf_len(out) < BODY_CHUNK) {

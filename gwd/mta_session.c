@@ -524,12 +524,15 @@ data_reply(struct mta *m, const struct smtp_reply *r)
 static void
 bdat_start(struct mta *m)
 {
+	size_t len;
+
 	if (m->mail_failed || m->naccepted == 0) {
 		send_rset(m);
 		return;
 	}
 	m->reply_idx++;		/* BDAT stands where DATA would */
-	mta_send(m, "BDAT %zu LAST", m->job->msg->bodylen);
+	(void)mta_8bit_body(m, &len);
+	mta_send(m, "BDAT %zu LAST", len);
 	if (!m->c->dead)		/* not failed on a full buffer */
 		mta_body_start(m);
 }
