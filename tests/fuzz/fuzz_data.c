@@ -3,9 +3,9 @@
  * fuzz_data.c - the DATA stream: dot-unstuffing and end-of-data, fed in
  * random segments.  Invariants: an accepted result does not depend on
  * how the input is split; only CR LF "." CR LF ends the data, also when
- * bare LFs are normalized (bit 4 of the first byte: limits.bare_lf); the
- * output never holds a bare CR or LF when no flag was raised; memory stays
- * bounded.  With bit 3 of the first byte, the same as BDAT chunks: nothing
+ * bare LFs are normalized (bit 4 of the first byte: limits.bare_lf, DATA
+ * only); the output never holds a bare CR or LF when no flag was raised;
+ * memory stays bounded.  With bit 3 of the first byte, the same as BDAT chunks: nothing
  * ends them, and what is accepted is the input itself (a CRLF added when
  * its last line had none).
  */
@@ -54,7 +54,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	nsplit = data[0] % 8;
 	chunks = (data[0] & 8) != 0;
-	normalize = (data[0] & 16) != 0;	/* limits.bare_lf */
+	/* limits.bare_lf: DATA only, as in gwd (BDAT chunks hold CRLF
+	 * lines only, gwd(8)) */
+	normalize = !chunks && (data[0] & 16) != 0;
 	if (size < 1 + nsplit)
 		return 0;
 	ua = run((const char *)data + 1 + nsplit, size - 1 - nsplit, NULL, 0,
