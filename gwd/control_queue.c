@@ -186,6 +186,7 @@ put_message(struct ctl_req *q, struct qmsg *m, int headers)
 {
 	const char *domain = q->cmd.domain;
 	int active = queue_msg_active(m), ready = 0;
+	char *mid;
 
 	for (int i = 0; i < m->nrcpt; i++)
 		ready += m->rcpt[i].state == QR_READY;
@@ -194,8 +195,11 @@ put_message(struct ctl_req *q, struct qmsg *m, int headers)
 	put_int(q, "size", (long long)m->size);
 	put(q, "sender", m->sender[0] ? m->sender : "<>");
 	put(q, "subaccount", m->subaccount);
-	if (m->message_id)
-		put(q, "message_id", m->message_id);
+	/* Not kept in memory: read back (a point read by rowid). */
+	if ((mid = store_message_id(m)) != NULL) {
+		put(q, "message_id", mid);
+		free(mid);
+	}
 	put(q, "state", m->held ? "held" : active ? "active" : ready ?
 	    "ready" : "deferred");
 	if (headers)

@@ -426,10 +426,8 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 		m->flags |= QMSG_8BIT;
 	for (int i = 0; i < t->nrcpt; i++) {
 		struct qrcpt *rc = &m->rcpt[i];
-		const char *at = strrchr(t->rcpt[i], '@');
 
-		rc->addr = xstrdup(t->rcpt[i]);
-		rc->domain = xstrdup(at ? at + 1 : "");
+		qmsg_set_rcpt(m, i, t->rcpt[i]);
 		rc->next_attempt = in->now / 1000000;
 		rc->route = in->route[i];
 	}

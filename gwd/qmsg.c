@@ -1,10 +1,15 @@
 /*
  * qmsg.c - the message registry and the body cache: every queued message
- * by queue id and in arrival order, and the bodies kept in memory while
- * deliveries need them (read back from queue.db otherwise).
+ * by queue id and in arrival order, the string pool its recipients
+ * share, and the bodies kept in memory while deliveries need them (read
+ * back from queue.db otherwise).
  * Exposure: none from the network; bodies come from the store.
  * Diagnostics: allocation failure is fatal; a body queue.db cannot give
  * back is an error return (queue_load_body).
+ *
+ * A deep queue is mostly messages nobody is delivering now, so each
+ * costs what scheduling needs (gwd.h): the table by queue id is chained
+ * through the messages themselves, and equal strings are pooled.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +17,8 @@
 #include <string.h>
 
 #include "hmap.h"
+#include "intern.h"
+#include "log.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "schedule.h"
@@ -24,10 +31,13 @@ int64_t			(*sched_clock)(void) = now_us;
 
 static size_t		 body_bytes;
 static int		 nheld;		/* messages on hold */
-/* Every queued message by queue id. */
-static struct hmap	 byqid;
+/* Every queued message by queue id: buckets chained through hnext. */
+static struct qmsg	**bucket;
+static size_t		 nbucket, nmsg;
 /* Every queued message, in arrival order (the oldest is first). */
 static struct qmsg	*qhead, *qtail;
+/* Domains, senders, subaccounts, replies: held once (gwd.h). */
+static struct intern	 pool;
 
 void
 qid_make(char out[QID_LEN + 1])
@@ -45,12 +55,12 @@ qid_make(char out[QID_LEN + 1])
 struct qmsg *
 qmsg_new(const char *sender, const char *subaccount, int nrcpt)
 {
-	struct qmsg *m = xcalloc(1, sizeof(*m));
+	struct qmsg *m = xcalloc(1, sizeof(*m) +
+	    (size_t)nrcpt * sizeof(m->rcpt[0]));
 
-	m->sender = xstrdup(sender ? sender : "");
-	m->subaccount = xstrdup(subaccount ? subaccount : "");
+	m->sender = intern_get(&pool, sender ? sender : "");
+	m->subaccount = intern_get(&pool, subaccount ? subaccount : "");
 	m->nrcpt = m->npending = nrcpt;
-	m->rcpt = xcalloc((size_t)(nrcpt ? nrcpt : 1), sizeof(*m->rcpt));
 	for (int i = 0; i < nrcpt; i++) {
 		m->rcpt[i].msg = m;
 		m->rcpt[i].heap_idx = -1;
@@ -68,25 +78,54 @@ queue_msg_new(const char *sender, const char *subaccount, int nrcpt)
 }
 
 void
+qmsg_set_rcpt(struct qmsg *m, int i, const char *addr)
+{
+	struct qrcpt *r = &m->rcpt[i];
+	const char *at = strrchr(addr, '@');
+
+	free(r->addr);
+	intern_put(&pool, r->domain);
+	r->addr = xstrdup(addr);
+	r->domain = intern_get(&pool, at ? at + 1 : "");
+}
+
+void
+qrcpt_set_reply(struct qrcpt *r, const char *reply)
+{
+	const char *old = r->last_reply;
+
+	r->last_reply = intern_get(&pool, reply);
+	intern_put(&pool, old);
+}
+
+void
 qmsg_free(struct qmsg *m)
 {
 	for (int i = 0; i < m->nrcpt; i++) {
 		free(m->rcpt[i].addr);
-		free(m->rcpt[i].domain);
-		free(m->rcpt[i].last_reply);
+		intern_put(&pool, m->rcpt[i].domain);
+		intern_put(&pool, m->rcpt[i].last_reply);
 	}
-	free(m->rcpt);
-	free(m->sender);
-	free(m->subaccount);
+	intern_put(&pool, m->sender);
+	intern_put(&pool, m->subaccount);
 	free(m->message_id);
 	free(m->body);
 	free(m);
 }
 
+/* The pooled strings: how many, and their bytes. */
+void
+qmsg_pool_stats(size_t *n, size_t *bytes)
+{
+	*n = pool.n;
+	*bytes = pool.bytes;
+}
+
 void
 qmsg_init(void)
 {
-	hmap_init(&byqid);
+	nbucket = 1024;
+	bucket = xcalloc(nbucket, sizeof(*bucket));
 }
 
 /* The only writer of the count of held messages. */
@@ -97,18 +136,70 @@ held_count(const struct qmsg *m, int sign)
 		nheld += sign;
 }
 
+static struct qmsg **
+qid_slot(const char *qid, unsigned h)
+{
+	struct qmsg **pp = &bucket[h & (nbucket - 1)];
+
+	while (*pp && ((*pp)->qhash != h || strcmp((*pp)->qid, qid) != 0))
+		pp = &(*pp)->hnext;
+	return pp;
+}
+
+static void
+qid_grow(void)
+{
+	size_t nb = nbucket * 2;
+	struct qmsg **b = xcalloc(nb, sizeof(*b)), *m, *next;
+
+	for (size_t i = 0; i < nbucket; i++)
+		for (m = bucket[i]; m; m = next) {
+			next = m->hnext;
+			m->hnext = b[m->qhash & (nb - 1)];
+			b[m->qhash & (nb - 1)] = m;
+		}
+	free(bucket);
+	bucket = b;
+	nbucket = nb;
+}
+
+static void
+qid_put(struct qmsg *m)
+{
+	struct qmsg **pp;
+
+	m->qhash = hmap_hash(m->qid);
+	if (*(pp = qid_slot(m->qid, m->qhash)) != NULL)
+		fatalx("qid=%s queued twice", m->qid);
+	m->hnext = NULL;
+	*pp = m;
+	if (++nmsg > nbucket)
+		qid_grow();
+}
+
+static void
+list_insert_after(struct qmsg *prev, struct qmsg *m)
+{
+	struct qmsg *next = prev ? prev->qnext : qhead;
+
+	m->qprev = prev;
+	m->qnext = next;
+	if (prev)
+		prev->qnext = m;
+	else
+		qhead = m;
+	if (next)
+		next->qprev = m;
+	else
+		qtail = m;
+}
+
 /* A new or loaded message joins the queue, last in arrival order. */
 void
 qmsg_register(struct qmsg *m)
 {
-	m->qnext = NULL;
-	m->qprev = qtail;
-	if (qtail)
-		qtail->qnext = m;
-	else
-		qhead = m;
-	qtail = m;
-	hmap_put(&byqid, m->qid, m);
+	qid_put(m);
+	list_insert_after(qtail, m);
 	held_count(m, 1);
 }
 
@@ -124,7 +215,7 @@ qmsg_set_held(struct qmsg *m, int held)
 int
 qmsg_count(void)
 {
-	return (int)hmap_count(&byqid);
+	return (int)nmsg;
 }
 
 int
@@ -135,10 +226,16 @@ qmsg_count_held(void)
 
 /* Bodies: kept while deliveries need them, reloaded otherwise. */
 
-/* A new message's body stays in memory if the cache has room. */
+/*
+ * A new message is stored: its Message-ID is queue.db's now (read back
+ * for an admin who asks), and its body stays in memory if the cache has
+ * room.
+ */
 void
-qmsg_cache_body(struct qmsg *m)
+qmsg_stored(struct qmsg *m)
 {
+	free(m->message_id);
+	m->message_id = NULL;
 	if (m->body) {
 		if (body_bytes + m->bodylen > BODY_CACHE_MAX) {
 			free(m->body);
@@ -202,14 +299,15 @@ qmsg_forget(struct qmsg *m)
 		qtail = m->qprev;
 	qmsg_drop_body(m);
 	held_count(m, -1);
-	hmap_del(&byqid, m->qid);
+	*qid_slot(m->qid, m->qhash) = m->hnext;
+	nmsg--;
 	qmsg_free(m);
 }
 
 struct qmsg *
-queue_find(const char *qid)
+qmsg_find(const char *qid)
 {
-	return hmap_get(&byqid, qid);
+	return *qid_slot(qid, hmap_hash(qid));
 }
 
 struct qmsg *

@@ -8,7 +8,7 @@
  * cannot be read.
  *
  * Every recipient is in exactly one place: waiting in the retry heap,
- * ready in a job of its destination, active in a transaction, held with
+ * ready in its destination's list, active in a transaction, held with
  * its message, or done.
  */
 #include <stdint.h>
@@ -43,6 +43,12 @@ queue_init(char *err, size_t errsz)
 		return -1;
 	routing_arm_retry();
 	return 0;
+}
+
+struct qmsg *
+queue_find(const char *qid)
+{
+	return qmsg_find(qid);
 }
 
 void

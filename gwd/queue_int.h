@@ -105,10 +105,12 @@ struct pool_count {
 /* qmsg.c */
 void	 qmsg_init(void);
 void	 qmsg_register(struct qmsg *);
+struct qmsg *qmsg_find(const char *qid);
 void	 qmsg_set_held(struct qmsg *, int held);
 int	 qmsg_count(void);
 int	 qmsg_count_held(void);
-void	 qmsg_cache_body(struct qmsg *);
+void	 qmsg_pool_stats(size_t *n, size_t *bytes);
+void	 qmsg_stored(struct qmsg *);
 void	 queue_release_body(struct qmsg *);
 void	 qmsg_drop_body(struct qmsg *);
 void	 qmsg_maybe_drop_body(struct qmsg *);
@@ -137,10 +139,10 @@ struct dest *dest_find(const char *name);
 int	 dest_count(void);
 void	 dest_foreach(int (*)(const char *, void *, void *), void *);
 void	 dest_resume_all(void);
-struct job *job_new(struct dest *, struct qmsg *, int prio);
+void	 dest_ready(struct dest *, struct qrcpt *, int prio);
+void	 dest_unready(struct qrcpt *);
 void	 job_free(struct job *);
 void	 dest_kick(struct dest *);
-void	 dest_drop_jobs(struct dest *, const struct qmsg *);
 struct pool_count *dest_pool_count(const char *name);
 
 /* throttle.c */

@@ -27,6 +27,7 @@
 #include "util.h"
 
 #define HELD_RECHECK_S	60	/* held by a rule: look again this often */
+#define RETRY_BATCH	2000	/* due recipients placed a loop turn */
 
 static struct ev_timer	 retry_timer;
 
@@ -232,7 +233,6 @@ routing_place(struct qrcpt *r, int kick)
 {
 	struct choice c;
 	struct dest *d;
-	struct job *j;
 
 	routing_choose(r, &c);
 	if (c.rule && c.rule->action == RULE_HOLD && !r->msg->released) {
@@ -247,28 +247,31 @@ routing_place(struct qrcpt *r, int kick)
 	}
 	d = dest_get(&c);
 	rcpt_move(r, QR_READY);
-	r->dest = d;
 	/* Recipients of one message to one destination share a job (one
 	 * transaction) up to the per-message recipient limit. */
-	j = d->jobs_last[c.prio];
-	if (j == NULL || j->msg != r->msg || j->nrcpt ==
-	    gcfg->limits.recipients)
-		j = job_new(d, r->msg, c.prio);
-	j->rcpt[j->nrcpt++] = r;
+	dest_ready(d, r, c.prio);
 	if (kick)
 		dest_kick(d);
 	return d;
 }
 
+/*
+ * Due recipients go where they go next, RETRY_BATCH a loop turn: a
+ * backlog that comes due at once (a restart after an outage, the
+ * queue read at start-up) neither stalls the loop nor lands at its
+ * destinations all in one go.
+ */
 static void
 retry_due(struct ev_timer *t)
 {
 	int64_t now = sched_unix_s();
 	struct hmap touched;
 	struct qrcpt *r;
+	int n = 0;
 
 	hmap_init(&touched);
-	while ((r = rcpt_next_retry()) != NULL && r->next_attempt <= now) {
+	while ((r = rcpt_next_retry()) != NULL && r->next_attempt <= now &&
+	    n++ < RETRY_BATCH) {
 		struct dest *d;
 
 		if ((d = routing_place(r, 0)) != NULL)
@@ -279,7 +282,10 @@ retry_due(struct ev_timer *t)
 		for (struct hmap_entry *e = touched.b[i]; e; e = e->next)
 			dest_kick(e->value);
 	hmap_free(&touched, NULL);
-	routing_arm_retry();
+	if (r != NULL && r->next_attempt <= now)
+		timer_add(t, 1);		/* the next turn */
+	else
+		routing_arm_retry();
 }
 
 void
@@ -324,7 +330,7 @@ routing_add(struct qmsg *m)
 			log_routed(r, &p->rules[r->route.rule],
 			    r->route.rule + 1);
 	}
-	qmsg_cache_body(m);
+	qmsg_stored(m);
 	routing_schedule(m, sched_unix_s());
 	qmsg_maybe_drop_body(m);
 	routing_arm_retry();

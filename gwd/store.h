@@ -130,9 +130,14 @@ uint64_t store_commit_failures(void);	/* queue.db commits refused */
  */
 int	 store_space_short(uint64_t size);
 
-/* Main-thread reads of queue.db (own connection). */
+/* Main-thread reads of queue.db, on a connection of their own
+ * (store_read.c): the queue at start-up; a queued message's body (into
+ * m->body) or its Message-ID (the caller frees; NULL: none). */
+int	 store_read_open(const char *state_dir, char *err, size_t errsz);
+void	 store_read_close(void);
 int	 store_load_queue(void (*cb)(struct qmsg *, void *), void *arg,
 	    char *err, size_t errsz);
 int	 store_load_body(struct qmsg *);
+char	*store_message_id(const struct qmsg *);
 
 #endif

@@ -172,7 +172,7 @@ set_throttles(struct throttle *t, int n)
 }
 
 /* Fake store: ops wait here until commit_all(). */
-struct store_op		*ops[512];
+struct store_op		*ops[4096];
 int			 nops;
 int			 nlogged[2];	/* store_event(): routed, other */
 int			 nsuppressed, npause;
@@ -309,6 +309,12 @@ store_load_body(struct qmsg *m)
 	m->body = xstrdup(BODY);
 	m->bodylen = strlen(BODY);
 	return 0;
+}
+
+char *
+store_message_id(const struct qmsg *m)
+{
+	return xstrdup(m->message_id ? m->message_id : "<fake@mid>");
 }
 
 int

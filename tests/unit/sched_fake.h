@@ -37,7 +37,7 @@ void	 set_rules(struct rule *, int);
 void	 set_throttles(struct throttle *, int);
 
 /* The store: submitted ops wait in ops[] until commit_all(). */
-extern struct store_op	*ops[512];
+extern struct store_op	*ops[4096];
 extern int		 nops;
 extern int		 nlogged[2];	/* store_event(): "routed", others */
 extern int		 nsuppressed, npause;

@@ -16,12 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "ctlproto.h"
+#include "expect_fatal.h"
 #include "gwd.h"
 #include "loop.h"
 #include "metrics.h"
@@ -48,8 +47,7 @@ msg(const char *subaccount, int n, const char *const *rcpt, int64_t due_s)
 		struct qrcpt *r = &m->rcpt[i];
 
 		r->dbid = ++dbids;
-		r->addr = xstrdup(rcpt[i]);
-		r->domain = xstrdup(strchr(rcpt[i], '@') + 1);
+		qmsg_set_rcpt(m, i, rcpt[i]);
 		r->next_attempt = due_s;
 	}
 	return m;
@@ -65,10 +63,13 @@ add1(const char *subaccount, const char *rcpt)
 }
 
 /* Everything queued is delivered, every connection closed, and the
- * destinations are forgotten: the next test starts clean. */
-static void
+ * destinations are forgotten: the next test starts clean.  Returns how
+ * many recipients were delivered in the test. */
+static int
 drain(void)
 {
+	int delivered;
+
 	for (int round = 0; round < 100 && (queue_first() || nops); round++) {
 		turn();
 		commit_all();
@@ -80,8 +81,12 @@ drain(void)
 				continue;
 			if (!m->up)
 				conn_up(m);
-			while (m->job)
+			/* One at a time: each outcome applied and committed. */
+			while (m->job) {
 				conn_finish(m, 250, "2.0.0", "ok");
+				turn();
+				commit_all();
+			}
 		}
 		advance(HOUR_MS);
 	}
@@ -102,9 +107,11 @@ drain(void)
 	advance(11 * 60 * 1000);		/* idle dests are collected */
 	assert_int_equal(dest_count(), 0);
 	assert_int_equal(rcpt_pending(), 0);
+	delivered = (int)gm.delivered_total;
 	memset(&gm, 0, sizeof(gm));
 	memset(nlogged, 0, sizeof(nlogged));
 	nsuppressed = npause = 0;
+	return delivered;
 }
 
 static struct dest *
@@ -225,33 +232,45 @@ test_hold_and_release(void **state)
 }
 
 static void
+move_back_from_done(void *arg)
+{
+	struct qrcpt *r = arg;
+
+	rcpt_move(r, QR_WAITING);
+	rcpt_move(r, QR_DONE);
+	rcpt_move(r, QR_READY);		/* never comes back */
+}
+
+static void
 test_impossible_move_is_fatal(void **state)
 {
 	const char *const r[] = { "a@x.test" };
 	struct qmsg *m = msg("app", 1, r, now_s());
-	char out[512] = "";
-	int fd[2], status;
-	ssize_t n;
-	pid_t pid;
+	char want[128];
 
-	assert_int_equal(pipe(fd), 0);
-	if ((pid = fork()) == 0) {
-		dup2(fd[1], 2);
-		rcpt_move(&m->rcpt[0], QR_WAITING);
-		rcpt_move(&m->rcpt[0], QR_DONE);
-		rcpt_move(&m->rcpt[0], QR_READY);	/* never comes back */
-		_exit(0);
-	}
-	close(fd[1]);
-	n = read(fd[0], out, sizeof(out) - 1);
-	close(fd[0]);
-	assert_true(n > 0);
-	out[n] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	assert_non_null(strstr(out, m->qid));
-	assert_non_null(strstr(out, "impossible move from done to ready"));
+	snprintf(want, sizeof(want), "qid=%s recipient 0: impossible move "
+	    "from done to ready", m->qid);
+	expect_fatal(move_back_from_done, &m->rcpt[0], want);
 	qmsg_free(m);
+}
+
+static void
+hold_in_list(void *arg)
+{
+	rcpt_move(arg, QR_HELD);
+}
+
+/* Ready is in a destination's list: leaving it without leaving the
+ * list would leave a dangling entry there. */
+static void
+test_ready_leaves_its_list_first(void **state)
+{
+	struct qmsg *m = add1("app", "a@x.test");
+
+	assert_int_equal(m->rcpt[0].state, QR_READY);
+	expect_fatal(hold_in_list, &m->rcpt[0],
+	    "leaves ready while still in its destination's list");
+	drain();
 }
 
 /* Destinations. */
@@ -578,6 +597,114 @@ test_decision_made_once_and_carried(void **state)
 	drain();
 }
 
+/* A deep queue. */
+
+/*
+ * Ready recipients wait in their destination's list and become a job
+ * only when a connection takes them: the consecutive ones of a message,
+ * up to limits.recipients.  A held message's leave the list, and the
+ * jobs of the others stay whole.
+ */
+static void
+test_jobs_made_when_taken(void **state)
+{
+	const char *const r3[] = { "a@x.test", "b@x.test", "c@x.test" };
+	struct qmsg *m1, *m2, *m3;
+	struct mta *c;
+	struct dest *d;
+	const char *why;
+	int done = 0;
+
+	cfg.limits.recipients = 2;
+	m1 = msg("app", 3, r3, now_s());
+	m2 = msg("app", 3, r3, now_s());
+	m3 = msg("app", 1, r3, now_s());
+	queue_add(m1);				/* [a b] [c] */
+	queue_add(m2);				/* [a b] [c] */
+	queue_add(m3);				/* [a] */
+	d = smarthost();
+	assert_int_equal(d->njobs, 5);
+	assert_int_equal(rcpt_count(QR_READY), 7);
+	assert_int_equal(queue_admin(m2, CTL_Q_HOLD, NULL, admin_done, &done,
+	    &why), QA_DONE);
+	assert_int_equal(d->njobs, 3);
+	assert_int_equal(rcpt_count(QR_READY), 4);
+	assert_int_equal(rcpt_count(QR_HELD), 3);
+
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	assert_ptr_equal(c->job->msg, m1);
+	assert_int_equal(c->job->nrcpt, 2);
+	assert_int_equal(d->njobs, 2);
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_ptr_equal(c->job->msg, m1);
+	assert_int_equal(c->job->nrcpt, 1);
+	assert_string_equal(c->job->rcpt[0]->addr, "c@x.test");
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_ptr_equal(c->job->msg, m3);
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_null(c->job);
+	assert_int_equal(d->njobs, 0);
+
+	/* Released: ready again, in jobs of two and one. */
+	assert_int_equal(queue_admin(m2, CTL_Q_RELEASE, NULL, admin_done,
+	    &done, &why), QA_DONE);
+	assert_ptr_equal(c->job->msg, m2);	/* the idle connection */
+	assert_int_equal(c->job->nrcpt, 2);
+	assert_int_equal(d->njobs, 1);
+	commit_all();
+	assert_int_equal(done, 2);
+	cfg.limits.recipients = 100;
+	assert_int_equal(drain(), 7);
+}
+
+/*
+ * A backlog that comes due at once is placed RETRY_BATCH (2000) a loop
+ * turn; when its destination cannot be reached, FAIL_BATCH (1000) jobs
+ * a turn are deferred, and nothing new starts there until all that
+ * waited when it failed are.
+ */
+static void
+test_backlog_in_batches(void **state)
+{
+	const char *r = "x@b.test";
+	struct dest *d;
+	int n = 2500;
+
+	for (int i = 0; i < n; i++)
+		queue_add(msg("app", 1, &r, now_s() + 10));
+	assert_int_equal(rcpt_count(QR_WAITING), n);
+	for (int ms = 0; ms <= 10 * 1000 && rcpt_count(QR_READY) == 0; ms++)
+		advance(1);
+	assert_int_equal(rcpt_count(QR_READY), 2000);
+	advance(1);
+	assert_int_equal(rcpt_count(QR_READY), n);
+	d = smarthost();
+	assert_int_equal(d->njobs, n);
+
+	resolve_all();
+	assert_int_equal(nconns, 1);
+	dest_conn_failed(d, 451, "4.4.1", "connection refused", NULL);
+	conn_close(conns[0]);
+	assert_int_equal(rcpt_count(QR_ACTIVE), 1000);
+	add1("app", "new@b.test");		/* waits for the failing */
+	assert_int_equal(nconns, 1);
+	turn();
+	assert_int_equal(rcpt_count(QR_WAITING), 1000);
+	commit_all();
+	advance(1);
+	advance(1);
+	commit_all();
+	assert_int_equal(rcpt_count(QR_WAITING), n);
+	assert_int_equal(gm.deferred_total, n);
+	assert_null(d->fail);
+	resolve_all();				/* looked up afresh */
+	assert_int_equal(nconns, 2);		/* for the new one */
+	assert_int_equal(rcpt_count(QR_READY), 1);
+	assert_int_equal(drain(), n + 1);
+}
+
 int
 main(void)
 {
@@ -585,6 +712,7 @@ main(void)
 		cmocka_unit_test(test_states_and_counters),
 		cmocka_unit_test(test_hold_and_release),
 		cmocka_unit_test(test_impossible_move_is_fatal),
+		cmocka_unit_test(test_ready_leaves_its_list_first),
 		cmocka_unit_test(test_bulk_every_fifth),
 		cmocka_unit_test(test_pacing_per_minute),
 		cmocka_unit_test(test_backoff_and_recovery),
@@ -594,6 +722,8 @@ main(void)
 		cmocka_unit_test(test_rule_refusal_applied_from_the_loop),
 		cmocka_unit_test(test_decision_made_once_and_carried),
 		cmocka_unit_test(test_no_delivery_while_the_store_is_blocked),
+		cmocka_unit_test(test_jobs_made_when_taken),
+		cmocka_unit_test(test_backlog_in_batches),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
