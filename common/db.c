@@ -213,6 +213,11 @@ static const char *const queue_migrations[] = {
 	"  tls_note TEXT,"
 	"  rcpts    TEXT"			/* one address a line */
 	");",
+	/* 6: what gwd reads of every message at start-up, in arrival
+	 * order, without reading the rows, whose bodies are most of the
+	 * file (gwd/store_read.c); also gwtop's oldest messages */
+	"CREATE INDEX message_queue ON message(received, id, qid,"
+	"  subaccount, sender, size, flags, held);",
 };
 
 static const char *const log_migrations[] = {

@@ -232,6 +232,9 @@ msg_matches(const struct qmsg *m, const struct ctl_queue_cmd *cmd)
 static void
 ctlq_list(struct ctl_req *q)
 {
+	/* Still reading the queue at start-up: what is not listed yet. */
+	if (queue_loading() > 0)
+		put_int(q, "loading", queue_loading());
 	for (struct qmsg *m = queue_first(); m && !q->overflow; m = m->qnext)
 		if (msg_matches(m, &q->cmd))
 			put_message(q, m, 0);
@@ -323,6 +326,20 @@ ctlq_actions(struct ctl_req *q)
 	}
 }
 
+/* Whole-queue actions wait until every message is read at start-up:
+ * "ALL" would otherwise miss those not read yet. */
+static int
+ctlq_too_early(const struct ctl_queue_cmd *cmd, char *err, size_t errsz)
+{
+	if (cmd->verb == CTL_Q_LIST || cmd->verb == CTL_Q_SHOW ||
+	    (!cmd->all && cmd->nids > 0) || queue_loading() == 0)
+		return 0;
+	snprintf(err, errsz, "gwd is still reading its queue (%lld messages "
+	    "to go); try again once `gwctl stats` shows queue_loading 0, or "
+	    "name the messages", (long long)queue_loading());
+	return 1;
+}
+
 void
 control_queue(struct conn *c, const char *line)
 {
@@ -331,7 +348,8 @@ control_queue(struct conn *c, const char *line)
 
 	buf_init(&q->out, CTL_OUT_MAX - 64);
 	q->c = c;
-	if (ctl_queue_parse(line, &q->cmd, err, sizeof(err)) == -1) {
+	if (ctl_queue_parse(line, &q->cmd, err, sizeof(err)) == -1 ||
+	    ctlq_too_early(&q->cmd, err, sizeof(err))) {
 		put(q, "error", err);
 		conn_write(c, buf_ptr(&q->out), buf_len(&q->out));
 		conn_close_after_flush(c);

@@ -34,8 +34,9 @@ static int		 nheld;		/* messages on hold */
 /* Every queued message by queue id: buckets chained through hnext. */
 static struct qmsg	**bucket;
 static size_t		 nbucket, nmsg;
-/* Every queued message, in arrival order (the oldest is first). */
-static struct qmsg	*qhead, *qtail;
+/* Every queued message, in arrival order (the oldest is first); those
+ * read at start-up go after load_tail, before any accepted since. */
+static struct qmsg	*qhead, *qtail, *load_tail;
 /* Domains, senders, subaccounts, replies: held once (gwd.h). */
 static struct intern	 pool;
 
@@ -194,12 +195,23 @@ list_insert_after(struct qmsg *prev, struct qmsg *m)
 		qtail = m;
 }
 
-/* A new or loaded message joins the queue, last in arrival order. */
+/* A new message joins the queue, last in arrival order. */
 void
 qmsg_register(struct qmsg *m)
 {
 	qid_put(m);
 	list_insert_after(qtail, m);
+	held_count(m, 1);
+}
+
+/* A message read from queue.db at start-up: after those read before
+ * it, before those accepted since gwd started. */
+void
+qmsg_register_loaded(struct qmsg *m)
+{
+	qid_put(m);
+	list_insert_after(load_tail, m);
+	load_tail = m;
 	held_count(m, 1);
 }
 
@@ -289,6 +301,8 @@ qmsg_maybe_drop_body(struct qmsg *m)
 void
 qmsg_forget(struct qmsg *m)
 {
+	if (m == load_tail)
+		load_tail = m->qprev;
 	if (m->qprev)
 		m->qprev->qnext = m->qnext;
 	else

@@ -105,6 +105,7 @@ struct pool_count {
 /* qmsg.c */
 void	 qmsg_init(void);
 void	 qmsg_register(struct qmsg *);
+void	 qmsg_register_loaded(struct qmsg *);
 struct qmsg *qmsg_find(const char *qid);
 void	 qmsg_set_held(struct qmsg *, int held);
 int	 qmsg_count(void);
@@ -128,8 +129,8 @@ void	 routing_arm_retry(void);
 void	 routing_match(struct qrcpt *, const struct policy *, int gen);
 void	 routing_choose(struct qrcpt *, struct choice *);
 struct dest *routing_place(struct qrcpt *, int kick);
-void	 routing_schedule(struct qmsg *, int64_t now);
 void	 routing_add(struct qmsg *);
+void	 routing_load(struct qmsg *);
 
 /* dest.c */
 void	 dest_init(void (*done)(struct job *));
@@ -158,6 +159,9 @@ void	 throttle_group(struct dest *, const struct route_result *);
 void	 throttle_backoff(struct dest *, const struct job_result *);
 int	 throttle_recover(struct dest *);
 int	 throttle_active(const struct dest *);
+
+/* queue.c (queue_init() does it at start-up; tests again) */
+int	 queue_load_start(char *err, size_t errsz);
 
 /* outcome.c */
 void	 outcome_apply(struct job *);

@@ -288,7 +288,7 @@ retry_due(struct ev_timer *t)
 		routing_arm_retry();
 }
 
-void
+static void
 routing_schedule(struct qmsg *m, int64_t now)
 {
 	qmsg_register(m);
@@ -334,6 +334,24 @@ routing_add(struct qmsg *m)
 	routing_schedule(m, sched_unix_s());
 	qmsg_maybe_drop_body(m);
 	routing_arm_retry();
+}
+
+/*
+ * A message read from queue.db at start-up: every recipient waits, the
+ * due ones too, so retry_due() sends them on in batches (the caller
+ * arms the timer once for all it read).  Its rules are tried then.
+ */
+void
+routing_load(struct qmsg *m)
+{
+	qmsg_register_loaded(m);
+	for (int i = 0; i < m->nrcpt; i++) {
+		struct qrcpt *r = &m->rcpt[i];
+
+		r->msg = m;
+		r->heap_idx = -1;
+		rcpt_move(r, m->held ? QR_HELD : QR_WAITING);
+	}
 }
 
 void

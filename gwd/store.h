@@ -130,13 +130,27 @@ uint64_t store_commit_failures(void);	/* queue.db commits refused */
  */
 int	 store_space_short(uint64_t size);
 
-/* Main-thread reads of queue.db, on a connection of their own
- * (store_read.c): the queue at start-up; a queued message's body (into
- * m->body) or its Message-ID (the caller frees; NULL: none). */
+/*
+ * Main-thread reads of queue.db, on a connection of their own
+ * (store_read.c).  At start-up the queue is read a slice at a time:
+ * store_load_begin() notes the messages there now (*count of them);
+ * each store_load_next() hands at most max more to cb, oldest first,
+ * and removes those left without recipients; *consumed counts both.
+ * It returns 1 while there may be more, 0 once all are read, -1 with
+ * err when queue.db refused (try again: nothing is handed twice).
+ * store_load_qid(): one message the slices have not reached yet, by
+ * queue id (NULL: none such); store_load_end() returns how many were
+ * removed empty.
+ */
 int	 store_read_open(const char *state_dir, char *err, size_t errsz);
 void	 store_read_close(void);
-int	 store_load_queue(void (*cb)(struct qmsg *, void *), void *arg,
-	    char *err, size_t errsz);
+int	 store_load_begin(int64_t *count, char *err, size_t errsz);
+int	 store_load_next(void (*cb)(struct qmsg *, void *), void *arg,
+	    int max, int *consumed, char *err, size_t errsz);
+struct qmsg *store_load_qid(const char *qid);
+int	 store_load_end(void);
+/* A queued message's body (into m->body) or its Message-ID (the
+ * caller frees; NULL: none). */
 int	 store_load_body(struct qmsg *);
 char	*store_message_id(const struct qmsg *);
 

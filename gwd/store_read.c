@@ -1,10 +1,20 @@
 /*
  * store_read.c - the main thread's reads of queue.db (store.h): the
- * queue at start-up; bodies and Message-IDs when they are wanted.  On
- * its own read-only connection: the store thread writes meanwhile (WAL).
+ * queue at start-up, a slice at a time while gwd already works; one
+ * message by queue id; bodies and Message-IDs when they are wanted.  On
+ * its own read-only connection: the store thread writes meanwhile (WAL),
+ * and each read is a short transaction of its own.
  * Exposure: reads gwd's own spool; nothing from the network.
  * Diagnostics: a read queue.db refuses is an error return with SQLite's
- * reason.
+ * reason; the caller decides (queue.c tries again).
+ *
+ * Start-up reads messages in arrival order (received, then id) through
+ * the index message_queue, which holds every column it needs, so the
+ * bodies stored beside them are never read; it reads only messages that
+ * were there when it began (those accepted since are queued by
+ * queue_add()), and remembers the last one it handed over: a message by
+ * queue id (store_load_qid) is only read if the slices have not reached
+ * it, so none is handed over twice.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,7 +27,10 @@
 #include "util.h"
 
 static sqlite3		*rdb;
-static sqlite3_stmt	*st_body, *st_mid, *st_rcpts;
+static sqlite3_stmt	*st_body, *st_mid, *st_msgs, *st_rcpts, *st_qid;
+
+/* The start-up read: messages with id <= ld_max, after the cursor. */
+static int64_t		 ld_max, ld_received, ld_id;
 static int		 ld_empty;	/* removed: no recipients left */
 
 /* One recipient row, until its message is made. */
@@ -42,6 +55,11 @@ store_read_open(const char *state_dir, char *err, size_t errsz)
 	st_rcpts = db_prepare(rdb, "SELECT id, address, attempts,"
 	    " next_attempt, last_reply FROM recipient WHERE message = ?"
 	    " ORDER BY id");
+	st_msgs = db_prepare(rdb, "SELECT " MSG_COLS " FROM message"
+	    " INDEXED BY message_queue WHERE id <= ?1 AND (received, id) >"
+	    " (?2, ?3) ORDER BY received, id LIMIT ?4");
+	st_qid = db_prepare(rdb, "SELECT " MSG_COLS " FROM message"
+	    " WHERE qid = ?1 AND id <= ?2 AND (received, id) > (?3, ?4)");
 	return 0;
 }
 
@@ -51,6 +69,8 @@ store_read_close(void)
 	sqlite3_finalize(st_body);
 	sqlite3_finalize(st_mid);
 	sqlite3_finalize(st_rcpts);
+	sqlite3_finalize(st_msgs);
+	sqlite3_finalize(st_qid);
 	db_close(rdb);
 	rdb = NULL;
 	free(rows);
@@ -178,40 +198,81 @@ read_message(sqlite3_stmt *st, struct qmsg **out)
 	return 1;
 }
 
-/*
- * At start-up, before the store thread has work: every message with its
- * pending recipients.  Messages left without recipients are removed.
- */
 int
-store_load_queue(void (*cb)(struct qmsg *, void *), void *arg, char *err,
-    size_t errsz)
+store_load_begin(int64_t *count, char *err, size_t errsz)
 {
-	sqlite3_stmt *sm;
-	struct qmsg *m;
-	int rc, nmsg = 0, nrcpt = 0;
+	sqlite3_stmt *st;
+	int rc;
 
-	sm = db_prepare(rdb, "SELECT " MSG_COLS " FROM message ORDER BY id");
-	while ((rc = sqlite3_step(sm)) == SQLITE_ROW) {
-		if (read_message(sm, &m) == -1) {
+	/* One statement, so both from the same moment. */
+	st = db_prepare(rdb, "SELECT count(*), coalesce(max(id), 0)"
+	    " FROM message");
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(st, 0);
+		ld_max = sqlite3_column_int64(st, 1);
+	} else
+		snprintf(err, errsz, "queue.db: %s", sqlite3_errmsg(rdb));
+	sqlite3_finalize(st);
+	ld_received = INT64_MIN;
+	ld_id = 0;
+	ld_empty = 0;
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+store_load_next(void (*cb)(struct qmsg *, void *), void *arg, int max,
+    int *consumed, char *err, size_t errsz)
+{
+	struct qmsg *m;
+	int rc;
+
+	*consumed = 0;
+	sqlite3_bind_int64(st_msgs, 1, ld_max);
+	sqlite3_bind_int64(st_msgs, 2, ld_received);
+	sqlite3_bind_int64(st_msgs, 3, ld_id);
+	sqlite3_bind_int(st_msgs, 4, max);
+	while ((rc = sqlite3_step(st_msgs)) == SQLITE_ROW) {
+		if (read_message(st_msgs, &m) == -1) {
 			rc = SQLITE_ERROR;
 			break;
 		}
-		if (m == NULL)
-			continue;
-		nmsg++;
-		nrcpt += m->nrcpt;
-		cb(m, arg);
+		/* Past it: handed over (or removed), never again. */
+		ld_id = sqlite3_column_int64(st_msgs, 0);
+		ld_received = sqlite3_column_int64(st_msgs, 4);
+		(*consumed)++;
+		if (m)
+			cb(m, arg);
 	}
 	if (rc != SQLITE_DONE) {
 		snprintf(err, errsz, "queue.db: %s", sqlite3_errmsg(rdb));
-		sqlite3_finalize(sm);
+		sqlite3_reset(st_msgs);
 		return -1;
 	}
-	sqlite3_finalize(sm);
+	sqlite3_reset(st_msgs);
+	return *consumed == max ? 1 : 0;
+}
+
+struct qmsg *
+store_load_qid(const char *qid)
+{
+	struct qmsg *m = NULL;
+
+	sqlite3_bind_text(st_qid, 1, qid, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st_qid, 2, ld_max);
+	sqlite3_bind_int64(st_qid, 3, ld_received);
+	sqlite3_bind_int64(st_qid, 4, ld_id);
+	if (sqlite3_step(st_qid) == SQLITE_ROW &&
+	    read_message(st_qid, &m) == -1)
+		log_warnx("qid=%s: queue.db: %s", qid, sqlite3_errmsg(rdb));
+	sqlite3_reset(st_qid);
+	return m;
+}
+
+int
+store_load_end(void)
+{
 	free(rows);
 	rows = NULL;
 	nrows_max = 0;
-	log_info("queue loaded: messages=%d recipients=%d removed_empty=%d",
-	    nmsg, nrcpt, ld_empty);
-	return 0;
+	return ld_empty;
 }

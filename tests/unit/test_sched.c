@@ -660,6 +660,59 @@ test_jobs_made_when_taken(void **state)
 }
 
 /*
+ * Start-up reads the queue a slice a loop turn (1000 messages); mail
+ * flows meanwhile, an admin can name a message not read yet (it is read
+ * at once, and the slices pass it by), and every message is delivered
+ * once.
+ */
+static void
+test_queue_read_in_slices(void **state)
+{
+	const char *r = "x@l.test";
+	char err[128], late[QID_LEN + 1], oldest[QID_LEN + 1];
+	struct qmsg *early;
+	const char *why;
+	int n = 1500, done = 0;
+
+	for (int i = 0; i < n; i++)
+		disk[i] = msg("app", 1, &r, now_s());
+	disk[3]->held = 1;
+	memcpy(late, disk[1400]->qid, sizeof(late));
+	memcpy(oldest, disk[0]->qid, sizeof(oldest));
+	ndisk = n;
+	assert_int_equal(queue_load_start(err, sizeof(err)), 0);
+	assert_int_equal(queue_loading(), n);
+	assert_int_equal(qmsg_count(), 0);	/* nothing before the loop */
+
+	turn();
+	assert_int_equal(qmsg_count(), 1000);
+	assert_int_equal(queue_loading(), n - 1000);
+	assert_int_equal(rcpt_count(QR_HELD), 1);
+	assert_int_equal(rcpt_count(QR_READY), 999);	/* the due ones */
+
+	/* New mail goes at once, after the messages read. */
+	add1("app", "new@n.test");
+	assert_int_equal(rcpt_count(QR_READY), 1000);
+	early = queue_find(late);
+	assert_non_null(early);
+	assert_int_equal(early->rcpt[0].state, QR_WAITING);
+	assert_int_equal(queue_loading(), n - 1001);
+	assert_int_equal(qmsg_count(), 1002);
+
+	advance(1);				/* the last slice */
+	assert_int_equal(queue_loading(), 0);
+	assert_int_equal(qmsg_count(), n + 1);
+	assert_ptr_equal(queue_find(late), early);
+	assert_null(queue_find("0000000000000001"));
+	assert_string_equal(queue_first()->qid, oldest);
+	assert_int_equal(queue_admin(queue_first()->qnext->qnext->qnext,
+	    CTL_Q_RELEASE, NULL, admin_done, &done, &why), QA_DONE);
+	assert_int_equal(rcpt_count(QR_HELD), 0);
+	commit_all();
+	assert_int_equal(drain(), n + 1);
+}
+
+/*
  * A backlog that comes due at once is placed RETRY_BATCH (2000) a loop
  * turn; when its destination cannot be reached, FAIL_BATCH (1000) jobs
  * a turn are deferred, and nothing new starts there until all that
@@ -723,6 +776,7 @@ main(void)
 		cmocka_unit_test(test_decision_made_once_and_carried),
 		cmocka_unit_test(test_no_delivery_while_the_store_is_blocked),
 		cmocka_unit_test(test_jobs_made_when_taken),
+		cmocka_unit_test(test_queue_read_in_slices),
 		cmocka_unit_test(test_backlog_in_batches),
 	};
 
