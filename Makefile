@@ -3,6 +3,8 @@
 #   make                 build gwd, gwctl, gwsearch, gwtop into build/
 #   make check           everything the CI runs (unit, e2e, ASan/UBSan, fuzz)
 #   make unit            cmocka unit tests
+#   make modgraph        fail on an include or link circle among gwd's
+#                        modules (scripts/modgraph.py)
 #   make e2e             end-to-end tests (pytest) against build/
 #   make san             build with AddressSanitizer+UBSan into build-san/
 #   make check-san       unit + e2e against build-san/
@@ -15,11 +17,21 @@
 #   make bench-faults    bench/faults: kill -9, full disk, SIGTERM under
 #                        load; acked, delivered, lost, duplicated (root;
 #                        not part of check)
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make bench-submit    bench/submit: STARTTLS + AUTH submission, gwd
+#                        against Postfix with Cyrus SASL
+#   make bench-idletls   bench/idletls: gwd's memory for 10 000 idle
+#                        TLS sessions
+#   make install         PREFIX=/usr/local DESTDIR= (BASHCOMPDIR=: where
+#                        the bash completion of the tools goes)
 
 VERSION    := 0.1.0
 PREFIX     ?= /usr/local
 DESTDIR    ?=
+# bash-completion looks in $(PREFIX)/share/... through XDG_DATA_DIRS;
+# for PREFIX=/usr, its own directory (pkg-config's completionsdir).
+BASHCOMP_USR := $(or $(shell pkg-config --variable=completionsdir \
+                bash-completion 2>/dev/null),/usr/share/bash-completion/completions)
+BASHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(BASHCOMP_USR),$(PREFIX)/share/bash-completion/completions)
 BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= /usr/bin/python3
@@ -58,10 +70,11 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
-# Drivers the e2e tests run (built with the programs, never installed).
-TEST_TOOLS := $(BUILD)/tests/addrlist_dump
+# Drivers the e2e tests run (built with the programs, never installed);
+# submitload is bench/submit's load generator, tested in e2e too.
+TEST_TOOLS := $(BUILD)/tests/addrlist_dump $(BUILD)/submitload
 
-.PHONY: bench-search bench-priority bench-retention bench-faults all check unit e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults all check unit modgraph e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -114,6 +127,12 @@ $(OBJ)/tests/unit/%.o: tests/unit/%.c
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; GW_TESTDATA=tests/data $$t; done
 
+# gwd's modules in layers, each using only those below it: an include
+# or a symbol one module's objects take from another's that closes a
+# circle fails (README, "How it works").
+modgraph: $(GWD_OBJ) $(OBJ)/gwd/main.o
+	$(PYTHON) scripts/modgraph.py --objects $(OBJ)/gwd
+
 e2e: $(PROGS) $(TEST_TOOLS)
 	GW_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
@@ -149,7 +168,7 @@ fuzz-short: $(FUZZ_BIN)
 FORCE:
 
 check:
-	$(MAKE) all unit
+	$(MAKE) all unit modgraph
 	$(MAKE) e2e
 	$(MAKE) san
 	$(MAKE) check-san
@@ -161,6 +180,22 @@ lint-man:
 
 bench: all
 	$(PYTHON) bench/relay $(BENCH_ARGS)
+
+# bench/submitload.c: STARTTLS/implicit TLS + AUTH PLAIN load generator.
+$(BUILD)/submitload: bench/submitload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
+# bench/submit: TLS + AUTH submission, gwd against Postfix with Cyrus
+# SASL, without and with DKIM (BENCH_ARGS="--messages 500 --reps 1" for
+# a short run).
+bench-submit: all
+	$(PYTHON) bench/submit $(BENCH_ARGS)
+	$(PYTHON) bench/submit --dkim $(BENCH_ARGS)
+
+# bench/idletls: gwd's RSS with 10 000 idle TLS sessions.
+bench-idletls: all
+	$(PYTHON) bench/idletls $(BENCH_ARGS)
 
 # bench/search: a log of SEARCH_EVENTS built with gwd's own writer, then
 # gwsearch timed on it while gwd relays at full speed.
@@ -191,13 +226,16 @@ bench-faults: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples \
+	  $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/gwd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILD)/gwsearch $(BUILD)/gwtop $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
+	for p in gwctl gwsearch gwtop; do \
+	  install -m 0644 completion/gw.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; done
 
 clean:
 	rm -rf build build-san build-fuzz

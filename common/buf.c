@@ -155,6 +155,13 @@ buf_cstr(struct buf *b)
 	return b->data + b->off;
 }
 
+void
+buf_release(struct buf *b, size_t keep)
+{
+	if (b->len == b->off && b->cap > keep)
+		buf_free(b);
+}
+
 /* Hand the live bytes to the caller (NUL-terminated); the buffer empties. */
 char *
 buf_steal(struct buf *b, size_t *lenp)

@@ -34,6 +34,9 @@ int	 buf_vprintf(struct buf *, const char *, va_list)
 void	 buf_consume(struct buf *, size_t);
 char	*buf_cstr(struct buf *);	/* NUL-terminates (not counted) */
 char	*buf_steal(struct buf *, size_t *lenp);
+/* An empty buffer holding more than `keep` bytes of memory frees it
+ * (it grows again when used): long-lived idle owners stay small. */
+void	 buf_release(struct buf *, size_t keep);
 
 static inline size_t
 buf_len(const struct buf *b)
@@ -46,6 +49,13 @@ static inline char *
 buf_ptr(const struct buf *b)
 {
 	return b->data == NULL ? NULL : b->data + b->off;
+}
+
+/* Bytes that fit at the tail without growing. */
+static inline size_t
+buf_room(const struct buf *b)
+{
+	return b->cap - b->len;
 }
 
 /* Room at the tail after buf_reserve(); commit with buf_added(). */

@@ -52,6 +52,22 @@ cidr_parse(const char *s, struct cidr *c)
 	return 0;
 }
 
+int
+cidr_host_bits(const char *s, const struct cidr *c)
+{
+	char tmp[INET6_ADDRSTRLEN + 8];
+	unsigned char raw[16];
+	size_t n = strcspn(s, "/");
+
+	if (n >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	if (inet_pton(c->family, tmp, raw) != 1)
+		return 0;
+	return memcmp(raw, c->addr, c->family == AF_INET ? 4 : 16) != 0;
+}
+
 void
 cidr_format(const struct cidr *c, char *out, size_t n)
 {

@@ -15,6 +15,9 @@ struct cidr {
 };
 
 int	cidr_parse(const char *, struct cidr *);	/* 0 or -1 */
+/* 1 when the text had host bits set past its prefix ("10.1.2.3/8"),
+ * which cidr_parse() cleared in c; 0 when not (or not a network). */
+int	cidr_host_bits(const char *, const struct cidr *c);
 void	cidr_format(const struct cidr *, char *, size_t);  /* canonical */
 int	cidr_match(const struct cidr *, const struct sockaddr *);
 /* Peer address as text without IPv4-mapping ("192.0.2.1"). */

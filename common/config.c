@@ -2,15 +2,22 @@
  * config.c - gwd.conf (libconfig syntax), read by every gw program.
  *
  * Options are rows: a dotted name, a kind, where the value goes, a
- * default and bounds.  Every setting in the file must match a row (or be
- * a `listen` entry), so a typo is an error with its line, never silently
- * ignored.  All errors are reported before the caller exits.
+ * default, bounds, and whether a running gwd can take a new value on
+ * SIGHUP (LIVE) or needs a restart (RESTART).  Every setting in the file
+ * must match a row (or be a `listen` entry), so a typo is an error with
+ * its line, never silently ignored.  All errors are reported before the
+ * caller exits.
+ *
+ * A row is LIVE only when gwd reads the value where it uses it (through
+ * gcfg, at that moment), never copies it at start-up into something that
+ * lives on; a new row is RESTART until someone checks that.
  * Diagnostics: dies only when memory runs out; every error in the file
  * is printed ("file:line: reason") and counted, and config_load()
  * returns how many, so the caller can exit 78 after all of them.
  */
 #include <errno.h>
 #include <libconfig.h>
+#include <netdb.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,7 +30,8 @@
 #include "log.h"
 #include "util.h"
 
-enum opt_kind { O_STR, O_PATH, O_INT, O_BOOL, O_MS, O_SIZE, O_ENUM,
+/* O_US: written as a duration like O_MS (bounds in ms), kept in µs. */
+enum opt_kind { O_STR, O_PATH, O_INT, O_BOOL, O_MS, O_US, O_SIZE, O_ENUM,
     O_STRLIST };
 
 struct opt {
@@ -36,120 +44,140 @@ struct opt {
 	const char *const *names;	/* O_ENUM: index = value */
 	size_t		 count_off;	/* O_STRLIST: where the count goes */
 	int		 max_items;
+	enum config_reload reload;	/* LIVE or RESTART */
 };
 
 #define OFF(f)	offsetof(struct gw_config, f)
+#define LIVE	CONFIG_LIVE
+#define RESTART	CONFIG_RESTART
 
 static const char *const tls_policies[] = { "none", "opportunistic",
     "required", "verify", NULL };
 static const char *const relay_modes[] = { "mx", "smarthost", NULL };
 
 static const struct opt opts[] = {
-	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0 },
-	{ "hostname", O_STR, OFF(hostname), NULL, 0, 0, 0, 0, 0 },
-	{ "user", O_STR, OFF(user), "", 0, 0, 0, 0, 0 },
+	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0,
+	    RESTART },
+	{ "hostname", O_STR, OFF(hostname), NULL, 0, 0, 0, 0, 0, LIVE },
+	{ "user", O_STR, OFF(user), "", 0, 0, 0, 0, 0, RESTART },
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
-	    0, 0, 0, 0, 0 },
-	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0 },
+	    0, 0, 0, 0, 0, RESTART },
+	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0, RESTART },
 	{ "shutdown_timeout", O_MS, OFF(shutdown_timeout_ms), "20s", 0,
-	    3600000, 0, 0, 0 },
+	    3600000, 0, 0, 0, LIVE },
 	{ "metrics.listen", O_STR, OFF(metrics_listen), NULL, 0, 0, 0, 0,
-	    0 },
+	    0, RESTART },
 	{ "metrics.min_free", O_SIZE, OFF(metrics_min_free), "64M", 0,
-	    INT64_MAX, 0, 0, 0 },
+	    INT64_MAX, 0, 0, 0, LIVE },
 	{ "metrics.connections", O_INT, OFF(metrics_connections), "16", 1,
-	    10000, 0, 0, 0 },
+	    10000, 0, 0, 0, LIVE },
 	{ "metrics.idle_timeout", O_MS, OFF(metrics_idle_timeout_ms), "10s",
-	    100, 3600000, 0, 0, 0 },
+	    100, 3600000, 0, 0, 0, LIVE },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
-	    0 },
-	{ "tls.key", O_PATH, OFF(tls.key), NULL, 0, 0, 0, 0, 0 },
+	    0, RESTART },
+	{ "tls.key", O_PATH, OFF(tls.key), NULL, 0, 0, 0, 0, 0, RESTART },
 	{ "tls.self_signed", O_BOOL, OFF(tls.self_signed), "false", 0, 0, 0,
-	    0, 0 },
+	    0, 0, RESTART },
 	{ "tls.ciphers", O_STR, OFF(tls.ciphers),
-	    "ECDHE+AESGCM:ECDHE+CHACHA20", 0, 0, 0, 0, 0 },
+	    "ECDHE+AESGCM:ECDHE+CHACHA20", 0, 0, 0, 0, 0, RESTART },
+	{ "tls.ciphersuites", O_STR, OFF(tls.ciphersuites),
+	    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	    "TLS_CHACHA20_POLY1305_SHA256", 0, 0, 0, 0, 0, RESTART },
+	{ "tls.groups", O_STR, OFF(tls.groups), "X25519:P-256:X448:P-384:P-521",
+	    0, 0, 0, 0, 0, RESTART },
+	{ "tls.ticket_lifetime", O_MS, OFF(tls.ticket_lifetime_ms), "1h", 0,
+	    (int64_t)7 * 86400000, 0, 0, 0, RESTART },
 
 	{ "relay.mode", O_ENUM, OFF(relay.mode), "mx", 0, 0, relay_modes, 0,
-	    0 },
-	{ "relay.host", O_STR, OFF(relay.host), NULL, 0, 0, 0, 0, 0 },
-	{ "relay.port", O_INT, OFF(relay.port), "25", 1, 65535, 0, 0, 0 },
+	    0, RESTART },
+	{ "relay.host", O_STR, OFF(relay.host), NULL, 0, 0, 0, 0, 0, RESTART },
+	{ "relay.port", O_INT, OFF(relay.port), "25", 1, 65535, 0, 0, 0,
+	    RESTART },
 	{ "relay.tls", O_ENUM, OFF(relay.tls), "opportunistic", 0, 0,
-	    tls_policies, 0, 0 },
-	{ "relay.ca_file", O_PATH, OFF(relay.ca_file), NULL, 0, 0, 0, 0, 0 },
-	{ "relay.ca_dir", O_PATH, OFF(relay.ca_dir), NULL, 0, 0, 0, 0, 0 },
+	    tls_policies, 0, 0, RESTART },
+	{ "relay.ca_file", O_PATH, OFF(relay.ca_file), NULL, 0, 0, 0, 0, 0,
+	    RESTART },
+	{ "relay.ca_dir", O_PATH, OFF(relay.ca_dir), NULL, 0, 0, 0, 0, 0,
+	    RESTART },
 	{ "relay.allow_loopback_mx", O_BOOL, OFF(relay.allow_loopback_mx),
-	    "false", 0, 0, 0, 0, 0 },
+	    "false", 0, 0, 0, 0, 0, LIVE },
 	{ "relay.username", O_STR, OFF(relay.username), NULL, 0,
-	    RELAY_CRED_MAX, 0, 0, 0 },
+	    RELAY_CRED_MAX, 0, 0, 0, LIVE },
 	{ "relay.password", O_STR, OFF(relay.password), NULL, 0,
-	    RELAY_CRED_MAX, 0, 0, 0 },
+	    RELAY_CRED_MAX, 0, 0, 0, LIVE },
 	{ "relay.mx_port", O_INT, OFF(relay.mx_port), "25", 1, 65535, 0, 0,
-	    0 },
+	    0, RESTART },
 	{ "relay.connections", O_INT, OFF(relay.connections), "20", 1, 1000,
-	    0, 0, 0 },
+	    0, 0, 0, LIVE },
 	{ "relay.messages_per_connection", O_INT,
-	    OFF(relay.messages_per_connection), "1000", 1, 1000000, 0, 0, 0 },
+	    OFF(relay.messages_per_connection), "1000", 1, 1000000, 0, 0, 0,
+	    LIVE },
 	{ "relay.connect_timeout", O_MS, OFF(relay.connect_timeout_ms), "30s",
-	    1, 600000, 0, 0, 0 },
+	    1, 600000, 0, 0, 0, LIVE },
 	{ "relay.command_timeout", O_MS, OFF(relay.command_timeout_ms), "5m",
-	    1, 3600000, 0, 0, 0 },
+	    1, 3600000, 0, 0, 0, LIVE },
 	{ "relay.data_timeout", O_MS, OFF(relay.data_timeout_ms), "10m", 1,
-	    3600000, 0, 0, 0 },
+	    3600000, 0, 0, 0, LIVE },
 	{ "relay.idle_time", O_MS, OFF(relay.idle_ms), "5s", 0, 300000, 0,
-	    0, 0 },
+	    0, 0, LIVE },
 	{ "relay.backoff_recovery", O_MS, OFF(relay.backoff_recovery_ms),
-	    "30s", 100, 3600000, 0, 0, 0 },
+	    "30s", 100, 3600000, 0, 0, 0, LIVE },
 
 	{ "dns.resolver", O_STRLIST, OFF(dns.resolver), NULL, 0, 0, 0,
-	    OFF(dns.nresolver), GW_MAX_RESOLVERS },
-	{ "dns.timeout", O_MS, OFF(dns.timeout_ms), "5s", 10, 60000, 0, 0, 0 },
-	{ "dns.attempts", O_INT, OFF(dns.attempts), "2", 1, 10, 0, 0, 0 },
+	    OFF(dns.nresolver), GW_MAX_RESOLVERS, LIVE },
+	{ "dns.timeout", O_MS, OFF(dns.timeout_ms), "5s", 10, 60000, 0, 0, 0,
+	    LIVE },
+	{ "dns.attempts", O_INT, OFF(dns.attempts), "2", 1, 10, 0, 0, 0,
+	    LIVE },
 
 	{ "limits.message_size", O_SIZE, OFF(limits.message_size), "25M",
-	    1024, (int64_t)1 << 31, 0, 0, 0 },
+	    1024, (int64_t)1 << 31, 0, 0, 0, LIVE },
 	{ "limits.recipients", O_INT, OFF(limits.recipients), "100", 1,
-	    100000, 0, 0, 0 },
+	    100000, 0, 0, 0, RESTART },
 	{ "limits.line_length", O_INT, OFF(limits.line_length), "512", 512,
-	    65536, 0, 0, 0 },
+	    65536, 0, 0, 0, LIVE },
 	{ "limits.idle_timeout", O_MS, OFF(limits.idle_timeout_ms), "5m", 100,
-	    3600000, 0, 0, 0 },
+	    3600000, 0, 0, 0, LIVE },
 	{ "limits.data_timeout", O_MS, OFF(limits.data_timeout_ms), "10m",
-	    100, 3600000, 0, 0, 0 },
+	    100, 3600000, 0, 0, 0, LIVE },
 	{ "limits.connections", O_INT, OFF(limits.connections), "1000", 1,
-	    1000000, 0, 0, 0 },
+	    1000000, 0, 0, 0, LIVE },
 	{ "limits.connections_per_ip", O_INT, OFF(limits.connections_per_ip),
-	    "100", 1, 1000000, 0, 0, 0 },
+	    "100", 1, 1000000, 0, 0, 0, LIVE },
 	{ "limits.auth_failures", O_INT, OFF(limits.auth_failures), "10", 1,
-	    1000000, 0, 0, 0 },
+	    1000000, 0, 0, 0, LIVE },
+	{ "limits.auth_failures_ip", O_INT, OFF(limits.auth_failures_ip), "30",
+	    1, 1000000, 0, 0, 0, LIVE },
 	{ "limits.auth_window", O_MS, OFF(limits.auth_window_ms), "10m", 1000,
-	    86400000, 0, 0, 0 },
+	    86400000, 0, 0, 0, LIVE },
 	{ "limits.auth_block", O_MS, OFF(limits.auth_block_ms), "10m", 1000,
-	    86400000, 0, 0, 0 },
+	    86400000, 0, 0, 0, LIVE },
 	{ "limits.auth_fail_delay", O_MS, OFF(limits.auth_fail_delay_ms), "1s",
-	    0, 60000, 0, 0, 0 },
+	    0, 60000, 0, 0, 0, LIVE },
 	{ "limits.unknown_commands", O_INT, OFF(limits.unknown_commands), "20",
-	    1, 100000, 0, 0, 0 },
+	    1, 100000, 0, 0, 0, LIVE },
 	{ "limits.received_headers", O_INT, OFF(limits.received_headers),
-	    "100", 1, 100000, 0, 0, 0 },
+	    "100", 1, 100000, 0, 0, 0, LIVE },
 	{ "limits.memory", O_SIZE, OFF(limits.memory), "1G", 1048576,
-	    INT64_MAX, 0, 0, 0 },
+	    INT64_MAX, 0, 0, 0, LIVE },
 	{ "limits.bounce_pause_percent", O_INT,
-	    OFF(limits.bounce_pause_percent), "5", 0, 100, 0, 0, 0 },
+	    OFF(limits.bounce_pause_percent), "5", 0, 100, 0, 0, 0, LIVE },
 	{ "limits.bounce_pause_minimum", O_INT,
-	    OFF(limits.bounce_pause_minimum), "100", 1, 1000000000, 0, 0, 0 },
+	    OFF(limits.bounce_pause_minimum), "100", 1, 1000000000, 0, 0, 0,
+	    LIVE },
 
 	{ "queue.lifetime", O_MS, OFF(queue.lifetime_ms), "5d", 1000,
-	    (int64_t)365 * 86400000, 0, 0, 0 },
+	    (int64_t)365 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.retry_min", O_MS, OFF(queue.retry_min_ms), "5m", 100,
-	    (int64_t)7 * 86400000, 0, 0, 0 },
+	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.retry_max", O_MS, OFF(queue.retry_max_ms), "1h", 100,
-	    (int64_t)7 * 86400000, 0, 0, 0 },
-	{ "queue.commit_window", O_MS, OFF(queue.commit_window_us), "0", 0,
-	    100, 0, 0, 0 },
+	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
+	{ "queue.commit_window", O_US, OFF(queue.commit_window_us), "0", 0,
+	    100, 0, 0, 0, LIVE },
 
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
-	    0, 0, 0 },
+	    0, 0, 0, LIVE },
 };
 
 static int nerrors;
@@ -198,12 +226,25 @@ resolve_path(const struct gw_config *cfg, const char *p)
 	return xasprintf("%s/%s", cfg->dir, p);
 }
 
+/* "a, b, c": the allowed values of an enumeration, for errors. */
+static const char *
+names_list(const char *const *names, char *out, size_t n)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; names[i] && o < n; i++)
+		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "",
+		    names[i]);
+	return out;
+}
+
 /* Set one option from a string in config syntax (defaults use this). */
 static int
 opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
     int line)
 {
-	char *base = (char *)cfg;
+	char *base = (char *)cfg, list[256];
 	int64_t ms;
 	uint64_t sz;
 	long long v;
@@ -230,7 +271,8 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 		else if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0)
 			*(int *)(base + o->off) = 0;
 		else {
-			cerr(line, "%s: expected true or false", o->name);
+			cerr(line, "%s = %s: expected true or false", o->name,
+			    s);
 			return -1;
 		}
 		return 0;
@@ -238,7 +280,7 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 		errno = 0;
 		v = strtoll(s, &end, 10);
 		if (errno || *end || end == s || v < o->min || v > o->max) {
-			cerr(line, "%s: \"%s\" is not a number from %lld to "
+			cerr(line, "%s = %s: expected an integer from %lld to "
 			    "%lld", o->name, s, (long long)o->min,
 			    (long long)o->max);
 			return -1;
@@ -246,6 +288,7 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 		*(int *)(base + o->off) = (int)v;
 		return 0;
 	case O_MS:
+	case O_US:
 		if (parse_duration_ms(s, &ms) == -1 || ms < o->min ||
 		    ms > o->max) {
 			cerr(line, "%s: \"%s\" is not a duration from %lldms "
@@ -253,7 +296,7 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 			    (long long)o->min, (long long)o->max);
 			return -1;
 		}
-		*(int64_t *)(base + o->off) = ms;
+		*(int64_t *)(base + o->off) = o->kind == O_US ? ms * 1000 : ms;
 		return 0;
 	case O_SIZE:
 		if (parse_size(s, &sz) == -1 || sz < (uint64_t)o->min ||
@@ -272,8 +315,8 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 				return 0;
 			}
 		}
-		cerr(line, "%s: \"%s\" is not one of the allowed values",
-		    o->name, s);
+		cerr(line, "%s: \"%s\" is not one of %s", o->name, s,
+		    names_list(o->names, list, sizeof(list)));
 		return -1;
 	case O_STRLIST:
 		break;
@@ -306,6 +349,40 @@ setting_text(const config_setting_t *s, char *out, size_t n)
 	}
 }
 
+/* A number with a fraction where the row wants something else. */
+static void
+opt_float_error(const struct opt *o, double v, int line)
+{
+	char list[256];
+
+	switch (o->kind) {
+	case O_INT:
+		cerr(line, "%s = %g: expected an integer from %lld to %lld",
+		    o->name, v, (long long)o->min, (long long)o->max);
+		break;
+	case O_MS:
+	case O_US:
+		cerr(line, "%s = %g: expected a duration as a string "
+		    "(\"1500ms\", \"30s\", \"10m\")", o->name, v);
+		break;
+	case O_SIZE:
+		cerr(line, "%s = %g: expected a size as a string (\"512k\", "
+		    "\"25M\")", o->name, v);
+		break;
+	case O_BOOL:
+		cerr(line, "%s = %g: expected true or false", o->name, v);
+		break;
+	case O_ENUM:
+		cerr(line, "%s = %g: expected one of %s", o->name, v,
+		    names_list(o->names, list, sizeof(list)));
+		break;
+	default:
+		cerr(line, "%s = %g: expected a string in double quotes",
+		    o->name, v);
+		break;
+	}
+}
+
 static void
 opt_set_setting(struct gw_config *cfg, const struct opt *o,
     const config_setting_t *s)
@@ -314,6 +391,7 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 	char text[4096];
 	int r;
 
+	cfg->lines[o - opts] = line;
 	if (o->kind == O_STRLIST) {
 		char **arr = (char **)((char *)cfg + o->off);
 		int *count = (int *)((char *)cfg + o->count_off);
@@ -342,13 +420,18 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 		}
 		return;
 	}
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT) {
+		opt_float_error(o, config_setting_get_float(s), line);
+		return;
+	}
 	if ((r = setting_text(s, text, sizeof(text))) == -2) {
 		cerr(line, "%s: longer than %zu bytes", o->name,
 		    sizeof(text) - 1);
 		return;
 	}
 	if (r == -1) {
-		cerr(line, "%s: expected a single value", o->name);
+		cerr(line, "%s: expected a single value, not a group or a "
+		    "list", o->name);
 		return;
 	}
 	if (config_setting_type(s) == CONFIG_TYPE_BOOL && o->kind != O_BOOL) {
@@ -362,6 +445,67 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 		return;
 	}
 	opt_set_string(cfg, o, text, line);
+}
+
+static const char *const listen_tls[] = { "starttls", "implicit", NULL };
+
+/* One setting of a listen entry: address, port, tls, require_tls, ip_auth. */
+static void
+listen_set(struct gw_listen *l, const config_setting_t *s)
+{
+	const char *name = config_setting_name(s), *v;
+	int line = (int)config_setting_source_line(s);
+	int t = config_setting_type(s), i;
+	struct addrinfo hints, *ai;
+	char list[64];
+
+	if (strcmp(name, "address") == 0) {
+		if (t != CONFIG_TYPE_STRING) {
+			cerr(line, "listen.address: expected an IP address in "
+			    "double quotes");
+			return;
+		}
+		v = config_setting_get_string(s);
+		/* gwd binds it with AI_NUMERICHOST: a name never binds. */
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(v, NULL, &hints, &ai) != 0)
+			cerr(line, "listen.address: \"%s\" is not an IP "
+			    "address (e.g. \"0.0.0.0\", \"::\", "
+			    "\"192.0.2.1\")", v);
+		else
+			freeaddrinfo(ai);
+		free(l->address);
+		l->address = xstrdup(v);
+	} else if (strcmp(name, "port") == 0) {
+		l->port = t == CONFIG_TYPE_INT ? config_setting_get_int(s) :
+		    -1;
+		if (l->port < 1 || l->port > 65535)
+			cerr(line, "listen.port: expected a port number from "
+			    "1 to 65535");
+	} else if (strcmp(name, "tls") == 0) {
+		v = t == CONFIG_TYPE_STRING ? config_setting_get_string(s) :
+		    "";
+		for (i = 0; listen_tls[i] && strcmp(v, listen_tls[i]) != 0;
+		    i++)
+			;
+		if (listen_tls[i] == NULL)
+			cerr(line, "listen.tls: \"%s\" is not one of %s", v,
+			    names_list(listen_tls, list, sizeof(list)));
+		else
+			l->tls = i == 0 ? LISTEN_STARTTLS : LISTEN_IMPLICIT;
+	} else if (strcmp(name, "require_tls") == 0 ||
+	    strcmp(name, "ip_auth") == 0) {
+		if (t != CONFIG_TYPE_BOOL)
+			cerr(line, "listen.%s: expected true or false", name);
+		else if (*name == 'r')
+			l->require_tls = config_setting_get_bool(s);
+		else
+			l->ip_auth = config_setting_get_bool(s);
+	} else
+		cerr(line, "listen: unknown setting \"%s\" (one of address, "
+		    "port, tls, require_tls, ip_auth)", name);
 }
 
 static void
@@ -392,42 +536,8 @@ load_listen(struct gw_config *cfg, const config_setting_t *list)
 		memset(l, 0, sizeof(*l));
 		l->line = line;
 		l->require_tls = 1;
-		for (int j = 0; j < config_setting_length(e); j++) {
-			const config_setting_t *s = config_setting_get_elem(e, j);
-			const char *name = config_setting_name(s);
-			int sl = (int)config_setting_source_line(s);
-			int t = config_setting_type(s);
-
-			if (strcmp(name, "address") == 0 &&
-			    t == CONFIG_TYPE_STRING)
-				l->address = xstrdup(config_setting_get_string(s));
-			else if (strcmp(name, "port") == 0 &&
-			    t == CONFIG_TYPE_INT) {
-				l->port = config_setting_get_int(s);
-				if (l->port < 1 || l->port > 65535)
-					cerr(sl, "listen.port: %d is not a "
-					    "port number", l->port);
-			} else if (strcmp(name, "tls") == 0 &&
-			    t == CONFIG_TYPE_STRING) {
-				const char *v = config_setting_get_string(s);
-
-				if (strcmp(v, "starttls") == 0)
-					l->tls = LISTEN_STARTTLS;
-				else if (strcmp(v, "implicit") == 0)
-					l->tls = LISTEN_IMPLICIT;
-				else
-					cerr(sl, "listen.tls: \"%s\" is not "
-					    "\"starttls\" or \"implicit\"", v);
-			} else if (strcmp(name, "require_tls") == 0 &&
-			    t == CONFIG_TYPE_BOOL)
-				l->require_tls = config_setting_get_bool(s);
-			else if (strcmp(name, "ip_auth") == 0 &&
-			    t == CONFIG_TYPE_BOOL)
-				l->ip_auth = config_setting_get_bool(s);
-			else
-				cerr(sl, "listen: unknown setting \"%s\" or "
-				    "wrong type", name);
-		}
+		for (int j = 0; j < config_setting_length(e); j++)
+			listen_set(l, config_setting_get_elem(e, j));
 		if (l->address == NULL)
 			l->address = xstrdup("127.0.0.1");
 		if (l->port == 0)
@@ -501,28 +611,223 @@ check(struct gw_config *cfg)
 	}
 	if (str_has_ctl(cfg->hostname, strlen(cfg->hostname)) ||
 	    strchr(cfg->hostname, ' '))
-		cerr(0, "hostname: \"%s\" is not a host name", cfg->hostname);
+		cerr(config_line(cfg, "hostname"), "hostname: \"%s\" is not a "
+		    "host name", cfg->hostname);
 	if (cfg->nlisten > 0 && (cfg->tls.certificate == NULL ||
 	    cfg->tls.key == NULL))
-		cerr(0, "tls.certificate and tls.key are required: every "
-		    "listener speaks TLS");
+		cerr(cfg->listen[0].line, "tls.certificate and tls.key are "
+		    "required: every listener speaks TLS (with "
+		    "tls.self_signed = true, gwd makes a pair there on first "
+		    "start)");
 	if (cfg->relay.mode == RELAY_SMARTHOST && cfg->relay.host == NULL)
-		cerr(0, "relay.host: required when relay.mode is "
-		    "\"smarthost\"");
+		cerr(config_line(cfg, "relay.mode"), "relay.host: required "
+		    "when relay.mode is \"smarthost\"");
 	if (cfg->metrics_listen && cfg->metrics_listen[0] &&
 	    sockaddr_parse(cfg->metrics_listen, 9465, &ss, &sl) == -1)
-		cerr(0, "metrics.listen: \"%s\" is not an address "
-		    "(IP:port or [IPv6]:port)", cfg->metrics_listen);
+		cerr(config_line(cfg, "metrics.listen"), "metrics.listen: "
+		    "\"%s\" is not an address (IP:port or [IPv6]:port)",
+		    cfg->metrics_listen);
 	for (int i = 0; i < cfg->dns.nresolver; i++)
 		if (sockaddr_parse(cfg->dns.resolver[i], 53, &ss, &sl) == -1)
-			cerr(0, "dns.resolver: \"%s\" is not an address (IP, "
-			    "IP:port or [IPv6]:port)", cfg->dns.resolver[i]);
+			cerr(config_line(cfg, "dns.resolver"), "dns.resolver: "
+			    "\"%s\" is not an address (IP, IP:port or "
+			    "[IPv6]:port)", cfg->dns.resolver[i]);
 	if ((cfg->relay.username == NULL) != (cfg->relay.password == NULL))
-		cerr(0, "relay.username and relay.password go together");
+		cerr(config_line(cfg, cfg->relay.username ? "relay.username" :
+		    "relay.password"), "relay.username and relay.password go "
+		    "together");
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)
-		cerr(0, "queue.retry_min is longer than queue.retry_max");
-	/* The option is written in milliseconds, used in microseconds. */
-	cfg->queue.commit_window_us *= 1000;
+		cerr(config_line(cfg, "queue.retry_min") ?
+		    config_line(cfg, "queue.retry_min") :
+		    config_line(cfg, "queue.retry_max"), "queue.retry_min is "
+		    "longer than queue.retry_max");
+}
+
+/*
+ * libconfig stops at a repeated name with "duplicate setting name" and no
+ * name: find it.  A small scanner of libconfig's syntax (comments,
+ * strings, groups, lists) that keeps the names set in each group; the
+ * first name set twice in one group is the one libconfig stopped at.
+ */
+#define DUP_DEPTH	32
+
+struct dup_frame {
+	int	 group;		/* 1: { } names settings; 0: ( ) or [ ] */
+	size_t	 prefix;	/* length of the dotted name of the group */
+	char	**names;
+	int	*lines;
+	int	 n;
+};
+
+static void
+dup_frame_free(struct dup_frame *f)
+{
+	for (int i = 0; i < f->n; i++)
+		free(f->names[i]);
+	free(f->names);
+	free(f->lines);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Skip blanks and comments from p; count newlines into *line. */
+static size_t
+dup_skip(const char *t, size_t len, size_t p, int *line)
+{
+	while (p < len) {
+		if (t[p] == '\n') {
+			(*line)++;
+			p++;
+		} else if (t[p] == ' ' || t[p] == '\t' || t[p] == '\r' ||
+		    t[p] == '\f' || t[p] == '\v')
+			p++;
+		else if (t[p] == '#' || (t[p] == '/' && p + 1 < len &&
+		    t[p + 1] == '/')) {
+			while (p < len && t[p] != '\n')
+				p++;
+		} else if (t[p] == '/' && p + 1 < len && t[p + 1] == '*') {
+			for (p += 2; p < len && !(t[p] == '*' && p + 1 < len &&
+			    t[p + 1] == '/'); p++)
+				if (t[p] == '\n')
+					(*line)++;
+			p = p < len ? p + 2 : len;
+		} else
+			break;
+	}
+	return p;
+}
+
+static int
+dup_ident_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '*';
+}
+
+static int
+dup_ident(char c)
+{
+	return dup_ident_start(c) || (c >= '0' && c <= '9') || c == '-' ||
+	    c == '_';
+}
+
+int
+config_find_duplicate(const char *t, size_t len, char *name, size_t namesz,
+    int *line, int *first)
+{
+	struct dup_frame st[DUP_DEPTH];
+	char path[512], last[256] = "";
+	int depth = 0, ln = 1, found = 0;
+	size_t p = 0;
+
+	memset(st, 0, sizeof(st));
+	st[0].group = 1;
+	path[0] = '\0';
+	while (!found && (p = dup_skip(t, len, p, &ln)) < len) {
+		char c = t[p];
+
+		if (c == '"') {
+			for (p++; p < len && t[p] != '"'; p++) {
+				if (t[p] == '\\' && p + 1 < len)
+					p++;
+				if (t[p] == '\n')
+					ln++;
+			}
+			p++;
+		} else if (dup_ident_start(c)) {
+			size_t s = p, q;
+			int l2 = ln;
+
+			while (p < len && dup_ident(t[p]))
+				p++;
+			q = dup_skip(t, len, p, &l2);
+			if (q >= len || (t[q] != '=' && t[q] != ':') ||
+			    !st[depth].group || p - s >= sizeof(last))
+				continue;
+			memcpy(last, t + s, p - s);
+			last[p - s] = '\0';
+			for (int i = 0; i < st[depth].n; i++) {
+				if (strcmp(st[depth].names[i], last) != 0)
+					continue;
+				snprintf(name, namesz, "%.*s%s%s",
+				    (int)st[depth].prefix, path,
+				    st[depth].prefix ? "." : "", last);
+				*line = ln;
+				*first = st[depth].lines[i];
+				found = 1;
+				break;
+			}
+			if (found)
+				break;
+			st[depth].names = realloc(st[depth].names,
+			    sizeof(char *) * (size_t)(st[depth].n + 1));
+			st[depth].lines = realloc(st[depth].lines,
+			    sizeof(int) * (size_t)(st[depth].n + 1));
+			if (st[depth].names == NULL || st[depth].lines == NULL)
+				fatal("realloc");
+			st[depth].names[st[depth].n] = xstrdup(last);
+			st[depth].lines[st[depth].n++] = ln;
+		} else if (c == '{' || c == '(' || c == '[') {
+			size_t pre = st[depth].prefix;
+
+			p++;
+			if (depth + 1 == DUP_DEPTH)
+				break;
+			/* A group's name is the last name set: the one
+			 * whose value this is ("listen" for its entries). */
+			if (st[depth].group && *last) {
+				size_t n = strlen(last);
+
+				if (pre + n + 2 < sizeof(path)) {
+					if (pre)
+						path[pre++] = '.';
+					memcpy(path + pre, last, n);
+					pre += n;
+				}
+			}
+			last[0] = '\0';
+			depth++;
+			st[depth].group = c == '{';
+			st[depth].prefix = pre;
+		} else if (c == '}' || c == ')' || c == ']') {
+			p++;
+			if (depth > 0)
+				dup_frame_free(&st[depth--]);
+			last[0] = '\0';
+		} else {
+			p++;
+			if (c == ';' || c == ',')
+				last[0] = '\0';
+		}
+	}
+	for (int i = 0; i <= depth; i++)
+		dup_frame_free(&st[i]);
+	return found;
+}
+
+/* Name the setting libconfig found twice in `file`; -1 if unsure. */
+static int
+report_duplicate(const char *file)
+{
+	char name[256], *text;
+	int line, first, r = -1;
+	FILE *f;
+	long n;
+
+	if ((f = fopen(file, "r")) == NULL)
+		return -1;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    n < 16 * 1024 * 1024 && fseek(f, 0, SEEK_SET) == 0) {
+		text = xmalloc((size_t)n + 1);
+		if (fread(text, 1, (size_t)n, f) == (size_t)n &&
+		    config_find_duplicate(text, (size_t)n, name, sizeof(name),
+		    &line, &first)) {
+			cerr(line, "duplicate setting \"%s\" (first set on "
+			    "line %d)", name, first);
+			r = 0;
+		}
+		free(text);
+	}
+	fclose(f);
+	return r;
 }
 
 int
@@ -542,6 +847,7 @@ config_load(const char *path, struct gw_config *cfg)
 		free(cfg->dir);
 		cfg->dir = xstrdup(".");
 	}
+	cfg->lines = xcalloc(nitems(opts), sizeof(*cfg->lines));
 	for (size_t i = 0; i < nitems(opts); i++)
 		if (opts[i].dflt != NULL)
 			opt_set_string(cfg, &opts[i], opts[i].dflt, 0);
@@ -558,7 +864,10 @@ config_load(const char *path, struct gw_config *cfg)
 
 		if (f)
 			cur_file = f;
-		cerr(config_error_line(&lc), "%s", config_error_text(&lc));
+		if (strcmp(config_error_text(&lc), "duplicate setting name") !=
+		    0 || report_duplicate(cur_file) == -1)
+			cerr(config_error_line(&lc), "%s",
+			    config_error_text(&lc));
 		cur_file = path;
 		config_destroy(&lc);
 		return nerrors;
@@ -588,7 +897,26 @@ config_free(struct gw_config *cfg)
 		free(cfg->listen[i].address);
 	free(cfg->path);
 	free(cfg->dir);
+	free(cfg->lines);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+int
+config_line(const struct gw_config *cfg, const char *name)
+{
+	const struct opt *o = find_opt(name);
+
+	return o && cfg->lines ? cfg->lines[o - opts] : 0;
+}
+
+int
+config_reloadable(const char *name)
+{
+	const struct opt *o;
+
+	if (strcmp(name, "listen") == 0 || strncmp(name, "listen.", 7) == 0)
+		return CONFIG_RESTART;
+	return (o = find_opt(name)) != NULL ? (int)o->reload : -1;
 }
 
 int
@@ -611,4 +939,293 @@ config_dns_servers(const struct gw_config *cfg, struct sockaddr_storage *ss,
 			n++;
 	fclose(f);
 	return n;
+}
+
+/* v in the largest unit that divides it: "5m", "1500ms", "25M". */
+static void
+scaled_text(uint64_t v, const char *const *units, const uint64_t *scale,
+    int n, char *out, size_t sz)
+{
+	int i;
+
+	for (i = n - 1; i > 0 && (v == 0 || v % scale[i] != 0); i--)
+		;
+	if (v == 0)
+		i = 0;
+	snprintf(out, sz, "%llu%s", (unsigned long long)(v / scale[i]),
+	    units[i]);
+}
+
+/* A string in double quotes, with libconfig's escapes. */
+static void
+quoted_text(const char *v, char *out, size_t sz)
+{
+	size_t o = 0;
+
+	if (sz < 3) {
+		out[0] = '\0';
+		return;
+	}
+	out[o++] = '"';
+	for (; v && *v && o + 5 < sz; v++) {
+		if (*v == '"' || *v == '\\')
+			out[o++] = '\\';
+		if ((unsigned char)*v < 0x20)
+			o += (size_t)snprintf(out + o, sz - o, "\\x%02x",
+			    (unsigned char)*v);
+		else
+			out[o++] = *v;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* The value of row o in cfg, in config syntax; secrets masked unless
+ * raw (for comparing). */
+static void
+opt_text(const struct gw_config *cfg, const struct opt *o, char *out,
+    size_t sz, int raw)
+{
+	static const char *const ms_units[] = { "ms", "s", "m", "h", "d" };
+	static const uint64_t ms_scale[] = { 1, 1000, 60000, 3600000,
+	    86400000 };
+	static const char *const sz_units[] = { "", "k", "M", "G" };
+	static const uint64_t sz_scale[] = { 1, 1024, 1048576, 1073741824 };
+	const char *base = (const char *)cfg;
+	char one[1024], num[64];
+	size_t len = strlen(o->name);
+	int64_t ms;
+
+	switch (o->kind) {
+	case O_STR:
+	case O_PATH:
+		if (!raw && len >= 8 &&
+		    strcmp(o->name + len - 8, "password") == 0 &&
+		    *(char *const *)(base + o->off) != NULL)
+			snprintf(out, sz, "\"(not shown)\"");
+		else
+			quoted_text(*(char *const *)(base + o->off), out, sz);
+		break;
+	case O_INT:
+		snprintf(out, sz, "%d", *(const int *)(base + o->off));
+		break;
+	case O_BOOL:
+		snprintf(out, sz, "%s", *(const int *)(base + o->off) ?
+		    "true" : "false");
+		break;
+	case O_MS:
+	case O_US:
+		ms = *(const int64_t *)(base + o->off);
+		if (o->kind == O_US)
+			ms /= 1000;
+		scaled_text((uint64_t)ms, ms_units, ms_scale,
+		    (int)nitems(ms_units), num, sizeof(num));
+		snprintf(out, sz, "\"%s\"", num);
+		break;
+	case O_SIZE:
+		scaled_text(*(const uint64_t *)(base + o->off), sz_units,
+		    sz_scale, (int)nitems(sz_units), num, sizeof(num));
+		snprintf(out, sz, "\"%s\"", num);
+		break;
+	case O_ENUM:
+		snprintf(out, sz, "\"%s\"",
+		    o->names[*(const int *)(base + o->off)]);
+		break;
+	case O_STRLIST: {
+		char *const *arr = (char *const *)(base + o->off);
+		int n = *(const int *)(base + o->count_off);
+		size_t w;
+
+		w = (size_t)snprintf(out, sz, "[");
+		for (int i = 0; i < n && w < sz; i++) {
+			quoted_text(arr[i], one, sizeof(one));
+			w += (size_t)snprintf(out + w, sz - w, "%s %s",
+			    i ? "," : "", one);
+		}
+		if (w < sz)
+			snprintf(out + w, sz - w, " ]");
+		break;
+	}
+	}
+}
+
+/* One listen entry in config syntax. */
+static void
+listen_text(const struct gw_listen *l, char *out, size_t sz)
+{
+	char addr[512];
+
+	quoted_text(l->address, addr, sizeof(addr));
+	snprintf(out, sz, "{ address = %s; port = %d; tls = \"%s\"; "
+	    "require_tls = %s; ip_auth = %s; }", addr, l->port,
+	    listen_tls[l->tls], l->require_tls ? "true" : "false",
+	    l->ip_auth ? "true" : "false");
+}
+
+static void
+print_row(FILE *f, const char *name, const char *value, int line, int live)
+{
+	char where[32], set[4200];
+
+	if (line > 0)
+		snprintf(where, sizeof(where), "line %d", line);
+	else
+		snprintf(where, sizeof(where), "default");
+	snprintf(set, sizeof(set), "%s = %s;", name, value);
+	fprintf(f, "%-54s # %s, %s\n", set, where, live ? "live" : "restart");
+}
+
+void
+config_print(FILE *f, const struct gw_config *cfg)
+{
+	char value[4096];
+
+	fprintf(f, "# The effective configuration of %s: every setting, with\n"
+	    "# the line that set it or \"default\", and what a running gwd\n"
+	    "# does with a new value on SIGHUP (live: takes it; restart: "
+	    "keeps\n# the old one until restarted).\n", cfg->path);
+	for (size_t i = 0; i < nitems(opts); i++) {
+		opt_text(cfg, &opts[i], value, sizeof(value), 0);
+		print_row(f, opts[i].name, value, cfg->lines[i],
+		    opts[i].reload == CONFIG_LIVE);
+	}
+	if (cfg->nlisten == 0)
+		print_row(f, "listen", "( )", 0, 0);
+	for (int i = 0; i < cfg->nlisten; i++) {
+		listen_text(&cfg->listen[i], value, sizeof(value));
+		print_row(f, "listen", value, cfg->listen[i].line, 0);
+	}
+}
+
+int
+config_hostname_fqdn(const char *h)
+{
+	size_t n = strlen(h), label = 0;
+	int labels = 1, digits = 1;
+	const char *last;
+
+	if (n == 0 || n > 253 || h[0] == '.' || h[n - 1] == '.' ||
+	    (last = strrchr(h, '.')) == NULL)
+		return 0;
+	for (const char *p = h; *p; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return 0;
+			labels++;
+			label = 0;
+			digits = 1;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-'))
+			return 0;
+		if (++label > 63 || (label == 1 && *p == '-'))
+			return 0;
+		if (*p < '0' || *p > '9')
+			digits = 0;
+	}
+	/* An IP address, or a name only this host knows. */
+	if (digits || h[n - 1] == '-' ||
+	    strcasecmp(last + 1, "localhost") == 0 ||
+	    strcasecmp(last + 1, "localdomain") == 0 ||
+	    strcasecmp(last + 1, "local") == 0)
+		return 0;
+	return labels >= 2;
+}
+
+/* Give nw the value old has for row o (a setting that needs a restart). */
+static void
+opt_keep(const struct gw_config *old, struct gw_config *nw,
+    const struct opt *o)
+{
+	const char *ob = (const char *)old;
+	char *nb = (char *)nw;
+
+	switch (o->kind) {
+	case O_STR:
+	case O_PATH: {
+		const char *v = *(char *const *)(ob + o->off);
+
+		free(*(char **)(nb + o->off));
+		*(char **)(nb + o->off) = v ? xstrdup(v) : NULL;
+		break;
+	}
+	case O_STRLIST: {
+		char *const *from = (char *const *)(ob + o->off);
+		char **to = (char **)(nb + o->off);
+		int n = *(const int *)(ob + o->count_off);
+
+		for (int i = 0; i < o->max_items; i++) {
+			free(to[i]);
+			to[i] = i < n ? xstrdup(from[i]) : NULL;
+		}
+		*(int *)(nb + o->count_off) = n;
+		break;
+	}
+	case O_MS:
+	case O_US:
+		*(int64_t *)(nb + o->off) = *(const int64_t *)(ob + o->off);
+		break;
+	case O_SIZE:
+		*(uint64_t *)(nb + o->off) = *(const uint64_t *)(ob + o->off);
+		break;
+	case O_INT:
+	case O_BOOL:
+	case O_ENUM:
+		*(int *)(nb + o->off) = *(const int *)(ob + o->off);
+		break;
+	}
+}
+
+static void
+listens_text(const struct gw_config *cfg, char *out, size_t sz)
+{
+	char one[1024];
+	size_t w = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < cfg->nlisten && w < sz; i++) {
+		listen_text(&cfg->listen[i], one, sizeof(one));
+		w += (size_t)snprintf(out + w, sz - w, "%s%s", i ? ", " : "",
+		    one);
+	}
+	if (cfg->nlisten == 0)
+		snprintf(out, sz, "( )");
+}
+
+int
+config_reload_merge(const struct gw_config *old, struct gw_config *nw,
+    void (*note)(void *, const char *, const char *, const char *, int),
+    void *arg)
+{
+	char a[8192], b[8192];
+	int changed = 0;
+
+	for (size_t i = 0; i < nitems(opts); i++) {
+		const struct opt *o = &opts[i];
+
+		opt_text(old, o, a, sizeof(a), 1);
+		opt_text(nw, o, b, sizeof(b), 1);
+		if (strcmp(a, b) == 0)
+			continue;
+		changed++;
+		opt_text(old, o, a, sizeof(a), 0);
+		opt_text(nw, o, b, sizeof(b), 0);
+		note(arg, o->name, a, b, o->reload == CONFIG_LIVE);
+		if (o->reload != CONFIG_LIVE)
+			opt_keep(old, nw, o);
+	}
+	listens_text(old, a, sizeof(a));
+	listens_text(nw, b, sizeof(b));
+	if (strcmp(a, b) != 0) {
+		changed++;
+		note(arg, "listen", a, b, 0);
+		for (int i = 0; i < nw->nlisten; i++)
+			free(nw->listen[i].address);
+		memcpy(nw->listen, old->listen, sizeof(nw->listen));
+		nw->nlisten = old->nlisten;
+		for (int i = 0; i < nw->nlisten; i++)
+			nw->listen[i].address = xstrdup(old->listen[i].address);
+	}
+	return changed;
 }

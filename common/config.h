@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define GW_DEFAULT_CONFIG	"/etc/gw/gwd.conf"
 #define GW_MAX_LISTEN		32
@@ -23,6 +24,8 @@
 enum tls_listen { LISTEN_STARTTLS, LISTEN_IMPLICIT };
 enum tls_policy { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
 enum relay_mode { RELAY_MX, RELAY_SMARTHOST };
+/* What a running gwd does with a changed value on SIGHUP. */
+enum config_reload { CONFIG_RESTART, CONFIG_LIVE };
 
 struct gw_listen {
 	char		*address;
@@ -36,6 +39,7 @@ struct gw_listen {
 struct gw_config {
 	char		*path;
 	char		*dir;		/* directory of path */
+	int		*lines;		/* per option row: its line, 0: default */
 	char		*state_dir;
 	char		*hostname;
 	char		*user;
@@ -55,6 +59,9 @@ struct gw_config {
 		char	*key;
 		int	 self_signed;	/* make the pair on first start */
 		char	*ciphers;	/* TLS 1.2 list */
+		char	*ciphersuites;	/* TLS 1.3, in preference order */
+		char	*groups;	/* key exchange, in preference order */
+		int64_t	 ticket_lifetime_ms;	/* 0: no session tickets */
 	} tls;
 
 	struct {
@@ -94,7 +101,8 @@ struct gw_config {
 		int64_t	 data_timeout_ms;
 		int	 connections;
 		int	 connections_per_ip;
-		int	 auth_failures;
+		int	 auth_failures;	/* per address and user name */
+		int	 auth_failures_ip;	/* per address, any names */
 		int64_t	 auth_window_ms;
 		int64_t	 auth_block_ms;
 		int64_t	 auth_fail_delay_ms;
@@ -125,12 +133,42 @@ struct gw_config {
 int	config_load(const char *path, struct gw_config *cfg);
 void	config_free(struct gw_config *cfg);
 /*
+ * Every setting with its value (defaults included), the line that set
+ * it, and live or restart: what `gwd -n -v` prints.  relay.password is
+ * not shown.
+ */
+void	config_print(FILE *f, const struct gw_config *cfg);
+/*
+ * SIGHUP: compare the running configuration with nw, just loaded.  For
+ * each setting that differs, note(arg, name, old, new, live) with the
+ * values as config text (secrets masked); a setting that needs a restart
+ * gets its old value back in nw, so nw is what the running gwd can be.
+ * Returns how many settings differ.
+ */
+int	config_reload_merge(const struct gw_config *old, struct gw_config *nw,
+	    void (*note)(void *arg, const char *name, const char *oldv,
+	    const char *newv, int live), void *arg);
+/* 1 when h looks like a fully qualified domain name (EHLO material). */
+int	config_hostname_fqdn(const char *h);
+/* The line of the file that set `name` ("relay.mode"); 0: the default. */
+int	config_line(const struct gw_config *cfg, const char *name);
+/* CONFIG_LIVE or CONFIG_RESTART for `name` (every listen entry: restart);
+ * -1 for a name that is no setting. */
+int	config_reloadable(const char *name);
+/*
  * The DNS servers to ask: dns.resolver (checked by config_load), or the
  * nameserver lines of /etc/resolv.conf when it is not set.  Fills at most
  * max addresses; returns how many (0: none known).
  */
 int	config_dns_servers(const struct gw_config *cfg,
 	    struct sockaddr_storage *ss, socklen_t *len, int max);
+/*
+ * The first setting named twice in one group of the libconfig text
+ * (len bytes): 1 with its dotted name ("relay", "limits.recipients"),
+ * the line of the repeat and of the first; 0 when there is none.
+ */
+int	config_find_duplicate(const char *text, size_t len, char *name,
+	    size_t namesz, int *line, int *first);
 const char *tls_policy_name(enum tls_policy);
 /* The policy named s ("none", "opportunistic", ...), or -1. */
 int	tls_policy_parse(const char *s);

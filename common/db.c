@@ -213,7 +213,9 @@ static const char *const queue_migrations[] = {
 	"  tls_note TEXT,"
 	"  rcpts    TEXT"			/* one address a line */
 	");",
-	/* 6: what gwd reads of every message at start-up, in arrival
+	/* 6: the user name a failed login tried, as log.db's event has it */
+	"ALTER TABLE outbox ADD COLUMN username TEXT;",
+	/* 7: what gwd reads of every message at start-up, in arrival
 	 * order, without reading the rows, whose bodies are most of the
 	 * file (gwd/store_read.c); also gwtop's oldest messages */
 	"CREATE INDEX message_queue ON message(received, id, qid,"
@@ -274,6 +276,9 @@ static const char *const log_migrations[] = {
 	"ALTER TABLE event ADD COLUMN tls_policy TEXT;"
 	"ALTER TABLE event ADD COLUMN tls_verified INTEGER;"
 	"ALTER TABLE event ADD COLUMN tls_note TEXT;",
+	/* 6: the user name a failed login tried (auth events), which may
+	 * name no subaccount */
+	"ALTER TABLE event ADD COLUMN username TEXT;",
 };
 
 static const struct {
@@ -419,6 +424,35 @@ sql_addr_key(sqlite3_context *cx, int argc, sqlite3_value **argv)
 		sqlite3_result_text(cx, key, -1, SQLITE_TRANSIENT);
 }
 
+/*
+ * Who may read what.  gw.db holds password hashes, API key hashes and
+ * DKIM private keys: owner only (0600).  queue.db and log.db are what
+ * gwtop and gwsearch show: 0640, so the members of gwd's group (the
+ * observers) read them, as gwd.conf(5) says.  Files made before this
+ * rule get their mode at the next open by their owner, with the -wal
+ * and -shm files, which SQLite creates with the database's mode.  A
+ * read-only reader needs -wal and -shm to exist (it cannot make them in
+ * a directory it may not write), so the writers of queue.db and log.db
+ * keep them when they close (SQLITE_FCNTL_PERSIST_WAL).
+ */
+static void
+db_set_modes(sqlite3 *db, const char *path, enum db_kind k)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	mode_t mode = k == DB_GW ? 0600 : 0640;
+	char p[4200];
+	int one = 1;
+
+	for (size_t i = 0; i < nitems(suffix); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+		if (chmod(p, mode) == -1 && errno != ENOENT && errno != EPERM)
+			log_warn("chmod %s", p);
+	}
+	if (k != DB_GW)
+		sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL,
+		    &one);
+}
+
 sqlite3 *
 db_open(const char *state_dir, enum db_kind k, int flags, char *err,
     size_t errsz)
@@ -436,11 +470,12 @@ db_open(const char *state_dir, enum db_kind k, int flags, char *err,
 	oflags |= (flags & DB_RDONLY) ? SQLITE_OPEN_READONLY :
 	    (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	if (!(flags & DB_RDONLY)) {
-		/* Databases hold password hashes and mail: owner-only. */
-		mode_t old = umask(077);
+		mode_t old = umask(k == DB_GW ? 077 : 027);
 
 		v = sqlite3_open_v2(path, &db, oflags, NULL);
 		umask(old);
+		if (v == SQLITE_OK)
+			db_set_modes(db, path, k);
 	} else
 		v = sqlite3_open_v2(path, &db, oflags, NULL);
 	if (v != SQLITE_OK) {

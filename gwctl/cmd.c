@@ -73,6 +73,13 @@ const struct cmd cmds[] = {
 	    CMD_SUBARG, apikey_list },
 	{ "apikey", "revoke", "KEYID", "delete an API key", 1, 1, "",
 	    CMD_KEYARG, apikey_revoke },
+	{ "auth", "blocks", "[--format table|json]",
+	    "addresses, and user names from them, that gwd refuses after "
+	    "failed logins: failures and when the block ends (gwd must run)",
+	    0, 0, "--format=", 0, auth_blocks },
+	{ "auth", "unblock", "IP|ALL",
+	    "lift gwd's blocks of an address and of every user name from it, "
+	    "or all blocks (gwd must run)", 1, 1, "", 0, auth_unblock },
 	{ "dkim", "keygen", "DOMAIN [--selector S] [--algorithm rsa|ed25519] "
 	    "[--bits 2048|3072|4096] [--activate]",
 	    "make a DKIM key (pending) and print its DNS record", 1, 1,

@@ -7,10 +7,14 @@
  * gwtop's is.  Used for what only gwd may change or knows: its own
  * state in queue.db, the queue (queue.c).
  * Diagnostics: returns an exit status (EX_UNAVAILABLE: gwd not running,
- * EX_NOPERM, EX_TEMPFAIL: no whole reply in time, EX_SOFTWARE: gwd
+ * EX_NOPERM: the socket or gwd refused this user, with the rule,
+ * EX_TEMPFAIL: no whole reply in time, EX_SOFTWARE: gwd
  * answered "error"), each said with log_warn*; never dies.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sysexits.h>
@@ -22,6 +26,34 @@
 #include "util.h"
 
 #define CONTROL_TIMEOUT_MS	30000
+
+/* The socket's mode kept us out: say who it admits. */
+static int
+control_denied(const struct ctx *ctx, const char *path)
+{
+	const char *user = ctx->cfg.user && *ctx->cfg.user ? ctx->cfg.user :
+	    "root";
+	char group[64] = "?";
+	struct group *gr;
+	struct stat st;
+	uid_t uid;
+	gid_t gid = 0;
+
+	/* The socket's group; if we cannot even see it, gwd's user's. */
+	if (stat(path, &st) == 0)
+		gid = st.st_gid;
+	else if (lookup_user(user, &uid, &gid) == -1)
+		gid = (gid_t)-1;
+	if (gid != (gid_t)-1 && (gr = getgrgid(gid)) != NULL)
+		snprintf(group, sizeof(group), "%s", gr->gr_name);
+	else if (gid != (gid_t)-1)
+		snprintf(group, sizeof(group), "%d", (int)gid);
+	log_warnx("%s: permission denied: the control socket admits root "
+	    "and user %s (to manage) and members of group %s (to observe); "
+	    "run as one of them, or ask to be added to group %s", path, user,
+	    group, group);
+	return EX_NOPERM;
+}
 
 /* Connect to gwd, send one request, read the reply; say what failed. */
 int
@@ -38,8 +70,16 @@ control_exchange(struct ctx *ctx, const char *req, struct buf *reply,
 		log_warnx("%s: control_socket is empty", ctx->cfg.path);
 		return EX_CONFIG;
 	}
-	if (ctlclient_ask(path, req, reply, ms, &connected) == 0)
+	if (ctlclient_ask(path, req, reply, ms, &connected) == 0) {
+		/* gwd says why it refuses this user, then closes. */
+		if (buf_len(reply) > 24 && strncmp(buf_cstr(reply),
+		    "error permission denied", 23) == 0) {
+			log_warnx("gwd: %.*s", (int)strcspn(buf_cstr(reply) +
+			    6, "\n"), buf_cstr(reply) + 6);
+			return EX_NOPERM;
+		}
 		return EX_OK;
+	}
 	if (connected) {
 		log_warn("%s: reading gwd's reply", path);
 		return EX_TEMPFAIL;
@@ -48,9 +88,10 @@ control_exchange(struct ctx *ctx, const char *req, struct buf *reply,
 		log_warnx("gwd is not running (nothing answers on %s)", path);
 		return EX_UNAVAILABLE;
 	}
-	r = errno == EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+	if (errno == EACCES)
+		return control_denied(ctx, path);
 	log_warn("%s", path);
-	return r;
+	return EX_UNAVAILABLE;
 }
 
 /* A short exchange into out (subaccount resume, suppression delete). */

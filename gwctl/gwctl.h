@@ -105,6 +105,9 @@ cmd_fn	 subaccount_add, subaccount_list, subaccount_enable,
 int	 apikey_ids(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 apikey_add, apikey_list, apikey_revoke;
 
+/* auth.c: gwd's blocks after failed logins, through the control socket */
+cmd_fn	 auth_blocks, auth_unblock;
+
 /* dkim.c */
 int	 dkim_domains(struct ctx *, void (*add)(void *, const char *), void *);
 /* Active keys of a domain, or -1. */

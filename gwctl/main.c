@@ -16,12 +16,17 @@
  * data, 69 gwd or DNS unavailable, 78 configuration, ...) after saying
  * why on stderr; dies only when memory runs out.
  */
+#include <sys/stat.h>
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "complete.h"
+#include "db.h"
 #include "gwctl.h"
 #include "log.h"
 
@@ -45,22 +50,78 @@ main_help(void)
 	cmd_help(stdout, NULL, 0);
 }
 
+static const struct option main_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+#define MAIN_SHORTOPTS	"+c:hV"
+
+static void
+main_complete_add(void *cur, const char *w)
+{
+	complete_add(cur, w);
+}
+
+/*
+ * gwctl --complete N WORD0 WORD1 ... (complete.h): the global options,
+ * then what the shell would complete, from the command table (cmd.c).
+ */
+static int
+main_complete(int argc, char *argv[])
+{
+	struct ctx ctx = { 0 };
+	const char *cur, *v;
+	char err[512];
+	struct stat st;
+	int n, i = 1;
+
+	if (argc < 2 || (n = atoi(argv[0])) < 1 || n >= argc - 1)
+		return EX_USAGE;
+	argv++;
+	argc--;
+	cur = argv[n];
+	/* Options before the command; -c names the file to complete from. */
+	while (i < n && argv[i][0] == '-') {
+		if ((v = complete_option_value(main_longopts, MAIN_SHORTOPTS,
+		    argv[i])) != NULL) {
+			if (i + 1 == n)
+				return COMPLETE_FILES;
+			ctx.config_path = argv[i + 1];
+			i++;
+		} else if (strncmp(argv[i], "--config=", 9) == 0)
+			ctx.config_path = argv[i] + 9;
+		i++;
+	}
+	if (i == n && cur[0] == '-') {
+		complete_longopts(cur, main_longopts);
+		complete_add(cur, "-c");
+		return EX_OK;
+	}
+	/* Names from gw.db, read-only: completing never creates. */
+	if (ctx_config(&ctx) == EX_OK && stat(ctx.cfg.state_dir, &st) == 0)
+		ctx.db = db_open(ctx.cfg.state_dir, DB_GW, DB_RDONLY, err,
+		    sizeof(err));
+	cmd_complete(&ctx, n - i + 1, (const char **)argv + i, n - i,
+	    main_complete_add, (void *)cur);
+	ctx_close(&ctx);
+	return EX_OK;
+}
+
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static const char *shell_argv[] = { "shell", NULL };
 	struct ctx ctx = { 0 };
 	int ch, r;
 
 	log_init("gwctl", LOG_DEST_STDERR, 0);
+	if (argc > 1 && strcmp(argv[1], "--complete") == 0)
+		return main_complete(argc - 2, argv + 2);
 	/* '+': options after the command belong to the command. */
-	while ((ch = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, MAIN_SHORTOPTS, main_longopts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			ctx.config_path = optarg;

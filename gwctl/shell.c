@@ -6,16 +6,27 @@
  * subaccount names, key ids and queue ids (asked of gwd), history in
  * ~/.gwctl_history and the user's ~/.editrc.
  *
- * The history file is opened before gwctl becomes gwd's user (see
- * ctx.c), and later written through that open descriptor, so it stays
- * the invoking user's file in the invoking user's home.
+ * History is the invoking user's, in the invoking user's home, but the
+ * shell soon runs as gwd's user (ctx.c), who may not write there.  So
+ * the history is rendered by libedit into a temporary file of our own
+ * (its save fchmods the file, which fails on someone else's: that used
+ * to leave ~/.gwctl_history truncated to nothing), then written next to
+ * the old file and renamed over it: the old one stays whole until the
+ * new one is.  When gwctl will drop root, a small keeper process forked
+ * first keeps the invoking user's rights and does that write for it.
  * Diagnostics: never dies (memory aside); a command's failure is printed
- * and the shell reads the next line, and a history file it cannot write
- * is skipped.
+ * and the shell reads the next line, and a history that cannot be saved
+ * is said once and the old file kept.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
 #include <fcntl.h>
 #include <histedit.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +41,17 @@
 #define SHELL_HISTORY_FILE	".gwctl_history"
 #define SHELL_HISTORY_SIZE	1000
 
+#define SHELL_HISTORY_MAX	(4 * 1024 * 1024)
+
 struct shell {
 	struct ctx	*ctx;
 	EditLine	*el;
 	History		*hist;
 	Tokenizer	*tok;
-	FILE		*histfp;
+	char		 histpath[4096];	/* "": no history file */
+	int		 keeper;	/* socket to the keeper, or -1 */
+	pid_t		 keeper_pid;
+	int		 hist_warned;
 };
 
 /* Completion candidates that start with the word being typed. */
@@ -163,34 +179,186 @@ shell_history_path(char *path, size_t n)
 		path[0] = '\0';
 }
 
+/* Write data to path as whoever runs this: a temporary file beside it,
+ * synced, then renamed over it.  0, or -1 with errno. */
+static int
+shell_history_write(const char *path, const char *data, size_t len)
+{
+	char tmp[4200];
+	struct stat st;
+	size_t off = 0;
+	ssize_t n = 0;
+	int fd, ok, e = EIO;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
+	    (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) == -1)
+		return -1;
+	while (off < len && (n = write(fd, data + off, len - off)) > 0)
+		off += (size_t)n;
+	ok = off == len;
+	if (!ok && n == -1)
+		e = errno;
+	/* Root writing for someone else keeps the file theirs. */
+	if (ok && geteuid() == 0 && lstat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && fchown(fd, st.st_uid, st.st_gid) == -1) {
+		ok = 0;
+		e = errno;
+	}
+	if (ok && fsync(fd) == -1) {
+		ok = 0;
+		e = errno;
+	}
+	if (close(fd) == -1 && ok) {
+		ok = 0;
+		e = errno;
+	}
+	if (ok && rename(tmp, path) == 0)
+		return 0;
+	if (ok)
+		e = errno;
+	unlink(tmp);
+	errno = e;
+	return -1;
+}
+
+/* The keeper: as the invoking user, write each history it is sent
+ * ("LEN\n" then LEN bytes) and answer one byte, 0 or errno. */
+static void
+shell_keeper(int fd, const char *path)
+{
+	char head[32], *data;
+	unsigned char ok;
+	size_t got, len;
+	ssize_t n;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	for (;;) {
+		for (got = 0; got < sizeof(head) - 1; got++)
+			if (read(fd, head + got, 1) != 1 || head[got] == '\n')
+				break;
+		if (got == 0 || got == sizeof(head) - 1 || head[got] != '\n')
+			_exit(0);
+		head[got] = '\0';
+		if ((len = strtoul(head, NULL, 10)) > SHELL_HISTORY_MAX)
+			_exit(1);
+		data = xmalloc(len + 1);
+		for (got = 0; got < len; got += (size_t)n)
+			if ((n = read(fd, data + got, len - got)) <= 0)
+				_exit(1);
+		ok = shell_history_write(path, data, len) == 0 ? 0 :
+		    (unsigned char)(errno ? errno : EIO);
+		free(data);
+		if (write(fd, &ok, 1) != 1)
+			_exit(1);
+	}
+}
+
+/* Before gwctl drops root: a keeper with the invoking user's rights. */
+static void
+shell_keeper_start(struct shell *sh)
+{
+	int sv[2];
+
+	if (geteuid() != 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+	    0, sv) == -1)
+		return;
+	fflush(stdout);
+	fflush(stderr);
+	if ((sh->keeper_pid = fork()) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (sh->keeper_pid == 0) {
+		close(sv[0]);
+		shell_keeper(sv[1], sh->histpath);
+		_exit(0);
+	}
+	close(sv[1]);
+	sh->keeper = sv[0];
+}
+
 static void
 shell_history_open(struct shell *sh)
 {
-	char path[4096];
 	HistEvent ev;
-	int fd;
 
-	shell_history_path(path, sizeof(path));
-	if (path[0] == '\0')
+	shell_history_path(sh->histpath, sizeof(sh->histpath));
+	if (sh->histpath[0] == '\0')
 		return;
-	history(sh->hist, &ev, H_LOAD, path);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
-		return;
-	if ((sh->histfp = fdopen(fd, "r+")) == NULL)
-		close(fd);
+	history(sh->hist, &ev, H_LOAD, sh->histpath);
+	shell_keeper_start(sh);
+}
+
+/* The history in libedit's format: rendered into a file of our own. */
+static char *
+shell_history_render(struct shell *sh, size_t *len)
+{
+	HistEvent ev;
+	char *data = NULL;
+	FILE *f;
+	long n;
+
+	if ((f = tmpfile()) == NULL)
+		return NULL;
+	if (history(sh->hist, &ev, H_SAVE_FP, f) >= 0 && fflush(f) == 0 &&
+	    (n = ftell(f)) > 0 && n <= SHELL_HISTORY_MAX &&
+	    fseek(f, 0, SEEK_SET) == 0) {
+		data = xmalloc((size_t)n);
+		if (fread(data, 1, (size_t)n, f) != (size_t)n) {
+			free(data);
+			data = NULL;
+		}
+		*len = (size_t)n;
+	}
+	fclose(f);
+	return data;
+}
+
+static int
+shell_history_send(struct shell *sh, const char *data, size_t len)
+{
+	unsigned char ok = EIO;
+	char head[32];
+	int n = snprintf(head, sizeof(head), "%zu\n", len);
+
+	if (write(sh->keeper, head, (size_t)n) != n ||
+	    write(sh->keeper, data, len) != (ssize_t)len ||
+	    read(sh->keeper, &ok, 1) != 1) {
+		errno = EPIPE;
+		return -1;
+	}
+	errno = ok;
+	return ok == 0 ? 0 : -1;
 }
 
 static void
 shell_history_save(struct shell *sh)
 {
-	HistEvent ev;
+	size_t len = 0;
+	char *data;
+	int r;
 
-	if (sh->histfp == NULL)
+	if (sh->histpath[0] == '\0')
 		return;
-	rewind(sh->histfp);
-	if (ftruncate(fileno(sh->histfp), 0) == 0)
-		history(sh->hist, &ev, H_SAVE_FP, sh->histfp);
-	fflush(sh->histfp);
+	if ((data = shell_history_render(sh, &len)) == NULL) {
+		r = -1;
+		errno = EIO;
+	} else if (sh->keeper != -1)
+		r = shell_history_send(sh, data, len);
+	else
+		r = shell_history_write(sh->histpath, data, len);
+	free(data);
+	if (r == -1 && !sh->hist_warned) {
+		log_warn("%s: history not saved (the old one is kept)",
+		    sh->histpath);
+		sh->hist_warned = 1;
+	}
 }
 
 static void
@@ -200,6 +368,7 @@ shell_init(struct shell *sh, struct ctx *ctx, int tty)
 
 	memset(sh, 0, sizeof(*sh));
 	sh->ctx = ctx;
+	sh->keeper = -1;
 	sh->hist = history_init();
 	history(sh->hist, &ev, H_SETSIZE, SHELL_HISTORY_SIZE);
 	history(sh->hist, &ev, H_SETUNIQUE, 1);
@@ -223,8 +392,12 @@ static void
 shell_end(struct shell *sh)
 {
 	shell_history_save(sh);
-	if (sh->histfp)
-		fclose(sh->histfp);
+	if (sh->keeper != -1) {
+		close(sh->keeper);	/* EOF: the keeper exits */
+		while (waitpid(sh->keeper_pid, NULL, 0) == -1 &&
+		    errno == EINTR)
+			;
+	}
 	el_end(sh->el);
 	tok_end(sh->tok);
 	history_end(sh->hist);

@@ -154,6 +154,9 @@ subaccount_network(const char *in, struct output_strv *out)
 		return EX_DATAERR;
 	}
 	cidr_format(&c, canon, sizeof(canon));
+	/* Say so rather than change silently what the admin typed. */
+	if (cidr_host_bits(in, &c))
+		log_warnx("%s has host bits set: taken as %s", in, canon);
 	output_strv_add(out, canon);
 	return EX_OK;
 }

@@ -106,6 +106,7 @@ audit_bind(sqlite3_stmt *s, int i, const struct audit_event *ev)
 	db_bind_text(s, i + 20, ev->tls_policy);
 	db_bind_int_or_null(s, i + 21, ev->tls_verified, -1);
 	db_bind_text(s, i + 22, ev->tls_note);
+	db_bind_text(s, i + 23, ev->username);
 }
 
 int

@@ -1,6 +1,7 @@
 /*
- * auditlog.h - writing audit events into log.db: the event row, its
- * full-text index row, and the recipients of a received message.
+ * auditlog.h - the audit event, and writing it into log.db: the event
+ * row, its full-text index row, and the recipients of a received
+ * message.  gwd's modules make events through store.h.
  *
  * The store thread is its one user in gwd; bench/logfill uses the same
  * writer to build large logs for bench/search.  The caller brackets
@@ -9,19 +10,51 @@
 #ifndef GW_AUDITLOG_H
 #define GW_AUDITLOG_H
 
+#include <stdint.h>
+
 #include <sqlite3.h>
 
-#include "store.h"
+/* One audit event (a row of log.db's event table).  Strings are owned. */
+struct audit_event {
+	struct audit_event *next;
+	int64_t		 id;		/* 0 until the outbox gives one */
+	int64_t		 ts;		/* unix microseconds */
+	const char	*action;	/* static string */
+	char		*qid;
+	char		*subaccount;
+	char		*client_ip;
+	char		*sender;
+	char		*recipient;
+	char		*message_id;
+	char		*subject;
+	char		*from_addr;
+	int64_t		 size;		/* -1 = none */
+	char		*tls;
+	const char	*tls_policy;	/* static string, or NULL */
+	int		 tls_verified;	/* 1, 0; -1 = none (no TLS) */
+	char		*tls_note;	/* why not verified, or no TLS */
+	char		*username;	/* auth: the name a client tried */
+	char		*remote_host;
+	char		*remote_ip;
+	int		 reply_code;	/* 0 = none */
+	char		*reply_status;
+	char		*reply_text;
+	int64_t		 duration_ms;	/* -1 = none */
+	char		*detail;
+	const char	*bounce_class;	/* static string, or NULL */
+	char		**rcpts;	/* event_rcpt rows (received only) */
+	int		 nrcpts;
+};
 
 /* The columns of an event, as log.db's event table and queue.db's
  * outbox both have them, in audit_bind()'s order. */
 #define AUDIT_COLUMNS	"ts, qid, action, subaccount, client_ip, sender, " \
 	"recipient, message_id, subject, from_addr, size, tls, remote_host, " \
 	"remote_ip, reply_code, reply_status, reply_text, duration_ms, " \
-	"detail, class, tls_policy, tls_verified, tls_note"
+	"detail, class, tls_policy, tls_verified, tls_note, username"
 #define AUDIT_PARAMS	"?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, " \
-	"?, ?, ?, ?, ?, ?, ?"
-#define AUDIT_NCOLUMNS	23
+	"?, ?, ?, ?, ?, ?, ?, ?"
+#define AUDIT_NCOLUMNS	24
 
 struct auditlog {
 	sqlite3		*db;

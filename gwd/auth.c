@@ -1,13 +1,16 @@
 /*
- * auth.c - subaccounts, credential checks, failed-login accounting.
+ * auth.c - subaccounts, credential checks (failed-login accounting is
+ * authguard.c's).
  * Standards: RFC 4954 (SMTP AUTH), RFC 7914 (scrypt).
  * Exposure: compares attacker-supplied credentials; every failure path
  * takes the same route through scrypt so timing does not tell an unknown
- * user from a wrong password.
+ * user from a wrong password.  An attempt takes its place in authguard
+ * before scrypt runs, so parallel guesses are held to the limits too.
  * Diagnostics: dies only when memory runs out; a gw.db that cannot be
  * read whole keeps the previous subaccounts (logged once per reason),
  * and accounts_init() returns -1 with the reason in err at start-up.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +21,12 @@
 
 #include "addr.h"
 #include "auth.h"
+#include "authguard.h"
 #include "db.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "signer.h"
 #include "suppress.h"
 #include "loop.h"
@@ -52,12 +57,20 @@ struct cached {
 	char	*pwhash;	/* the hash it was verified against */
 };
 
-struct failures {
-	int	 count;
-	int64_t	 window_start;
-	int64_t	 blocked_until;
-};
-static struct hmap		 fails;
+/* Checks on the pool, by the same key.  The same credentials arriving
+ * meanwhile against the same hash take that check's verdict instead of
+ * running scrypt again: 16 connections of one application right after
+ * a restart cost one scrypt, not 16 x ~180 ms in a queue.  Each keeps
+ * its own place in authguard and is counted on its own; unknown users
+ * coalesce alike, so the time taken still tells nothing about names. */
+static struct hmap		 inflight;	/* hex hmac -> struct auth_req */
+
+/* One thread: a flood of logins takes at most one core and one scrypt's
+ * memory (32 MiB); past AUTH_QUEUE_MAX checks waiting, 454 at once. */
+#define AUTH_THREADS	1
+#define AUTH_QUEUE_MAX	32
+
+static struct worker_pool	*auth_pool;
 
 static void
 free_accounts(struct subaccount *a, int n)
@@ -253,7 +266,9 @@ accounts_init(const char *state_dir, char *err, size_t errsz)
 		return -1;
 	hmap_init(&byname);
 	hmap_init(&cache);
-	hmap_init(&fails);
+	hmap_init(&inflight);
+	authguard_init();
+	auth_pool = worker_pool_new(AUTH_THREADS, AUTH_QUEUE_MAX);
 	random_bytes(cache_secret, sizeof(cache_secret));
 	data_version = db_data_version(gdb);
 	if (load(why, sizeof(why)) == -1) {
@@ -290,6 +305,18 @@ accounts_poll(void)
 	failed[0] = '\0';
 	log_info("subaccounts reloaded: %d, active DKIM keys: %d, "
 	    "routing rules: %d", naccts, ndkim, pol.nrules);
+}
+
+/*
+ * SIGHUP: load now, changed or not.  A load starts a new policy
+ * generation, so every destination re-reads its limits (throttles, else
+ * the relay defaults of a configuration just reloaded).
+ */
+void
+accounts_reload(void)
+{
+	data_version = -2;	/* no version db_data_version() gives */
+	accounts_poll();
 }
 
 void
@@ -355,14 +382,29 @@ struct auth_req {
 	auth_cb		 cb;
 	void		*arg;
 	char		*user;
+	int		 valid_name;	/* no NUL in it: may name an account */
 	char		*pw;
 	size_t		 pwlen;
 	char		*hash;		/* copy of the stored hash to verify */
 	char		 cachekey[65];
-	int		 result;	/* 1 ok */
-	int		 cached;
+	const char	*refuse;	/* fail whatever the check says */
+	int		 result;	/* 1: the password or key matched */
+	int		 apikey;	/* shaped like an API key */
+	int		 cached;	/* decided without scrypt */
+	int		 reserved;	/* holds a place in authguard */
+	int		 leader;	/* in `inflight` */
+	struct auth_req	*followers;	/* take this check's verdict */
+	struct auth_req	*fnext;
 	struct sockaddr_storage peer;
+	char		 ip[INET6_ADDRSTRLEN];
+	struct auth_req	*wnext;		/* waiting for a place */
 };
+
+/* Attempts waiting for authguard to give them a place, oldest first. */
+static struct auth_req		*waiting, **waiting_tail = &waiting;
+static int			 nwaiting;
+
+static int auth_proceed(struct auth_req *);
 
 static void
 cache_key(const char *user, const char *pw, size_t pwlen, char out[65])
@@ -394,6 +436,26 @@ expire_cache(const char *key, void *v, void *arg)
 	return 1;
 }
 
+/* Remember a success, against the hash it matched. */
+static void
+cache_put(const struct auth_req *r)
+{
+	struct cached *c;
+	int64_t now = loop_now();
+
+	if (hmap_count(&cache) >= CACHE_MAX)
+		hmap_foreach(&cache, expire_cache, &now);
+	if (hmap_count(&cache) >= CACHE_MAX)
+		return;
+	c = xcalloc(1, sizeof(*c));
+	c->expires = now + CACHE_TTL_MS;
+	c->pwhash = xstrdup(r->hash);
+	if ((c = hmap_put(&cache, r->cachekey, c)) != NULL) {
+		free(c->pwhash);
+		free(c);
+	}
+}
+
 static void
 auth_run(struct work *w)
 {
@@ -414,37 +476,111 @@ req_free(struct auth_req *r)
 	free(r);
 }
 
-/* Back on the main thread: apply what may have changed meanwhile. */
+static const struct subaccount *
+req_account(const struct auth_req *r)
+{
+	return r->valid_name ? account_find(r->user) : NULL;
+}
+
+/* Tell the session, and forget the request. */
+static void
+auth_finish(struct auth_req *r, enum auth_status st, const char *reason,
+    int blocked)
+{
+	const struct subaccount *s = req_account(r);
+	struct auth_result res = { st, r->user, s ? s->name : NULL, reason,
+	    blocked };
+
+	if (r->cb)
+		r->cb(r->arg, &res);
+	req_free(r);
+}
+
+/*
+ * A place was given back: the attempts waiting for one try again, in
+ * the order they came.  Re-entered from a release inside the walk, it
+ * only asks for another walk.
+ */
+static void
+auth_wake(void)
+{
+	static int walking, again;
+	struct auth_req *list, *r;
+
+	if (walking) {
+		again = 1;
+		return;
+	}
+	walking = 1;
+	do {
+		again = 0;
+		list = waiting;
+		waiting = NULL;
+		waiting_tail = &waiting;
+		nwaiting = 0;
+		while ((r = list) != NULL) {
+			list = r->wnext;
+			if (r->cb == NULL)
+				req_free(r);	/* the session went away */
+			else
+				auth_proceed(r);
+		}
+	} while (again);
+	walking = 0;
+}
+
+/* Why the attempt fails (for the log), or NULL when it succeeds.  Read
+ * on the main thread: what changed meanwhile in gw.db applies. */
+static const char *
+auth_reason(const struct auth_req *r, const struct subaccount *s)
+{
+	if (s == NULL)
+		return "unknown user";
+	if (!r->result)
+		return r->apikey ? "wrong API key" : s->pwhash ?
+		    "wrong password" : "no password set (API keys only)";
+	if (r->refuse)
+		return r->refuse;
+	if (!s->enabled)
+		return "subaccount disabled";
+	if (!account_ip_allowed(s, (const struct sockaddr *)&r->peer))
+		return "address not on the subaccount's allowlist";
+	return NULL;
+}
+
+/* The check is over (on a worker, or at once): count it, answer. */
+static void
+auth_over(struct auth_req *r)
+{
+	const struct subaccount *s = req_account(r);
+	const char *reason = auth_reason(r, s);
+	int blocked = 0;
+
+	if (r->reserved) {
+		blocked = authguard_release(r->ip, r->user, reason != NULL);
+		r->reserved = 0;
+	}
+	if (reason == NULL && !r->cached && s->pwhash &&
+	    strcmp(s->pwhash, r->hash) == 0)
+		cache_put(r);
+	auth_finish(r, reason ? AUTH_FAILED : AUTH_OK, reason, blocked);
+}
+
 static void
 auth_done(struct work *w)
 {
-	struct auth_req *r = (struct auth_req *)w;
-	const struct subaccount *s = account_find(r->user);
-	int ok = r->result;
+	struct auth_req *r = (struct auth_req *)w, *f, *next;
 
-	if (ok && (s == NULL || !s->enabled || !account_ip_allowed(s,
-	    (struct sockaddr *)&r->peer)))
-		ok = 0;
-	if (ok && !r->cached && s->pwhash && strcmp(s->pwhash, r->hash) == 0) {
-		/* Remember a success only against the hash it matched. */
-		struct cached *c;
-		int64_t now = loop_now();
-
-		if (hmap_count(&cache) >= CACHE_MAX)
-			hmap_foreach(&cache, expire_cache, &now);
-		if (hmap_count(&cache) < CACHE_MAX) {
-			c = xcalloc(1, sizeof(*c));
-			c->expires = now + CACHE_TTL_MS;
-			c->pwhash = xstrdup(r->hash);
-			if ((c = hmap_put(&cache, r->cachekey, c)) != NULL) {
-				free(c->pwhash);
-				free(c);
-			}
-		}
+	if (r->leader)
+		hmap_del(&inflight, r->cachekey);
+	for (f = r->followers; f != NULL; f = next) {
+		next = f->fnext;
+		f->result = r->result;
+		f->cached = 1;		/* the leader caches a success */
+		auth_over(f);
 	}
-	if (r->cb)
-		r->cb(r->arg, ok ? r->user : NULL);
-	req_free(r);
+	auth_over(r);
+	auth_wake();
 }
 
 /* API keys: a SHA-256 compare, no scrypt needed (keys are random). */
@@ -463,118 +599,133 @@ check_apikey(const struct subaccount *s, const char *pw, size_t pwlen)
 	return 0;
 }
 
+/* A repeat of a login that succeeded lately, still allowed: answered
+ * without scrypt and without a place (it guesses nothing). */
+static int
+cache_hit(const struct auth_req *r, const struct subaccount *s)
+{
+	struct cached *c;
+
+	if (r->refuse || s == NULL || s->pwhash == NULL || !s->enabled ||
+	    !account_ip_allowed(s, (const struct sockaddr *)&r->peer))
+		return 0;
+	c = hmap_get(&cache, r->cachekey);
+	return c && c->expires > loop_now() &&
+	    strcmp(c->pwhash, s->pwhash) == 0;
+}
+
+/*
+ * Take the attempt as far as it goes now: refused when blocked, answered
+ * from the cache, parked until authguard has a place for it, decided at
+ * once (API keys), or handed to the pool.  Returns 1 while it is under
+ * way, 0 once it was answered (and freed).
+ */
+static int
+auth_proceed(struct auth_req *r)
+{
+	const struct subaccount *s = req_account(r);
+	struct auth_req *lead;
+	int k;
+
+	if (authguard_blocked(r->ip, r->user)) {
+		auth_finish(r, AUTH_BLOCKED, NULL, 0);
+		return 0;
+	}
+	if (cache_hit(r, s)) {
+		r->result = r->cached = 1;
+		auth_done(&r->w);
+		return 0;
+	}
+	switch (authguard_reserve(r->ip, r->user)) {
+	case GUARD_BLOCKED:
+		auth_finish(r, AUTH_BLOCKED, NULL, 0);
+		return 0;
+	case GUARD_BUSY:
+		r->wnext = NULL;
+		*waiting_tail = r;
+		waiting_tail = &r->wnext;
+		nwaiting++;
+		return 1;
+	case GUARD_OK:
+		break;
+	}
+	r->reserved = 1;
+	if ((k = check_apikey(s, r->pw, r->pwlen)) != -1) {
+		/* Decided here, for known and unknown users alike, so the
+		 * time taken tells nothing about which names exist. */
+		r->result = k;
+		r->apikey = r->cached = 1;
+		auth_done(&r->w);
+		return 0;
+	}
+	free(r->hash);
+	r->hash = xstrdup(s && s->pwhash ? s->pwhash : pwhash_dummy());
+	if ((lead = hmap_get(&inflight, r->cachekey)) != NULL &&
+	    strcmp(lead->hash, r->hash) == 0) {
+		r->fnext = lead->followers;
+		lead->followers = r;
+		return 1;
+	}
+	if (worker_pool_submit(auth_pool, &r->w) == -1) {
+		authguard_release(r->ip, r->user, 0);
+		r->reserved = 0;
+		gm.auth_busy_total++;
+		auth_finish(r, AUTH_BUSY, NULL, 0);
+		auth_wake();
+		return 0;
+	}
+	gm.auth_checks_total++;
+	if (lead == NULL) {
+		hmap_put(&inflight, r->cachekey, r);
+		r->leader = 1;
+	}
+	return 1;
+}
+
 struct auth_req *
 auth_check(const char *user, size_t ulen, const char *pw, size_t pwlen,
-    const struct sockaddr *peer, auth_cb cb, void *arg)
+    const struct sockaddr *peer, const char *ip, const char *refuse,
+    auth_cb cb, void *arg)
 {
 	struct auth_req *r = xcalloc(1, sizeof(*r));
-	const struct subaccount *s;
-	struct cached *c;
-	int k;
 
 	r->cb = cb;
 	r->arg = arg;
 	r->user = xstrndup(user, ulen);
+	r->valid_name = strlen(r->user) == ulen;
 	r->pw = xstrndup(pw, pwlen);
 	r->pwlen = pwlen;
+	r->refuse = refuse;
 	memcpy(&r->peer, peer, peer->sa_family == AF_INET6 ?
 	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	gw_strlcpy(r->ip, ip, sizeof(r->ip));
 	r->w.run = auth_run;
 	r->w.done = auth_done;
+	cache_key(r->user, pw, pwlen, r->cachekey);
 	/* A login sees the latest gw.db, not the last timer's: an account
 	 * made a moment ago works at once.  PRAGMA data_version is cheap. */
 	accounts_poll();
-	s = (strlen(r->user) == ulen) ? account_find(r->user) : NULL;
-
-	if ((k = check_apikey(s, pw, pwlen)) != -1) {
-		/* Decided here, for known and unknown users alike, so the
-		 * time taken tells nothing about which names exist. */
-		r->hash = xstrdup("");
-		r->result = k;
-		r->cached = 1;
-		r->w.done(&r->w);
-		return NULL;
-	}
-	if (s && s->pwhash) {
-		cache_key(r->user, pw, pwlen, r->cachekey);
-		c = hmap_get(&cache, r->cachekey);
-		if (c && c->expires > loop_now() &&
-		    strcmp(c->pwhash, s->pwhash) == 0) {
-			r->hash = xstrdup(s->pwhash);
-			r->result = 1;
-			r->cached = 1;
-			auth_done(&r->w);
-			return NULL;
-		}
-		r->hash = xstrdup(s->pwhash);
-	} else
-		r->hash = xstrdup(pwhash_dummy());
-	worker_submit(&r->w);
-	return r;
+	return auth_proceed(r) ? r : NULL;
 }
 
 void
 auth_cancel(struct auth_req *r)
 {
+	/* Freed when its check ends, or by the next walk of the waiting. */
 	if (r) {
 		r->cb = NULL;
 		r->arg = NULL;
 	}
 }
 
-static struct failures *
-fail_get(const char *ip, int create)
+int
+auth_queue_depth(void)
 {
-	struct failures *f = hmap_get(&fails, ip);
-
-	if (f == NULL && create) {
-		f = xcalloc(1, sizeof(*f));
-		hmap_put(&fails, ip, f);
-	}
-	return f;
-}
-
-static int
-expire_fail(const char *key, void *v, void *arg)
-{
-	struct failures *f = v;
-	int64_t now = *(int64_t *)arg;
-
-	if (f->blocked_until > now ||
-	    f->window_start + gcfg->limits.auth_window_ms > now)
-		return 0;
-	free(f);
-	return 1;
+	return auth_pool ? worker_pool_depth(auth_pool) : 0;
 }
 
 int
-auth_blocked(const char *ip)
+auth_waiting(void)
 {
-	struct failures *f = fail_get(ip, 0);
-
-	return f != NULL && f->blocked_until > loop_now();
-}
-
-int
-auth_failure(const char *ip)
-{
-	int64_t now = loop_now();
-	struct failures *f;
-
-	/* Bound the table: an attack from many addresses must not grow it
-	 * without limit; stale entries go first. */
-	if (hmap_count(&fails) > 100000)
-		hmap_foreach(&fails, expire_fail, &now);
-	f = fail_get(ip, 1);
-	if (f->window_start + gcfg->limits.auth_window_ms <= now) {
-		f->window_start = now;
-		f->count = 0;
-	}
-	if (++f->count >= gcfg->limits.auth_failures) {
-		f->blocked_until = now + gcfg->limits.auth_block_ms;
-		f->count = 0;
-		f->window_start = now;
-		return 1;
-	}
-	return 0;
+	return nwaiting;
 }

@@ -1,7 +1,7 @@
 /*
  * auth.h - subaccounts as gwd sees them (a cache of gw.db, reloaded when
- * gwctl commits), SMTP AUTH credential checks, and the per-address count
- * of failed logins.
+ * gwctl commits) and SMTP AUTH credential checks.  Failed logins are
+ * counted and blocked by authguard.h.
  */
 #ifndef GW_AUTH_H
 #define GW_AUTH_H
@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "authguard.h"
 #include "cidr.h"
 
 struct apikey {
@@ -35,6 +36,8 @@ struct subaccount {
 int	 accounts_init(const char *state_dir, char *err, size_t errsz);
 /* Reload when gw.db changed since the last look (cheap; run each 500 ms). */
 void	 accounts_poll(void);
+/* Reload now, changed or not, with a new policy generation (SIGHUP). */
+void	 accounts_reload(void);
 const struct subaccount *account_find(const char *name);
 /* The first enabled subaccount whose allowlist holds the address. */
 const struct subaccount *account_by_ip(const struct sockaddr *);
@@ -50,21 +53,40 @@ struct policy;
 const struct policy *policy_now(int *gen);
 
 /*
- * Check credentials off the event loop.  cb(arg, name) gets the
- * subaccount name on success, NULL on failure.  A failure looks the same
- * whatever the reason (unknown user, wrong password, disabled, address
- * not allowed) and costs the same time.
+ * Check credentials off the event loop, on a pool of their own (a flood
+ * of logins never delays signing).  The client sees the same 535 and the
+ * same time whatever the reason; the reason goes to the log.
  */
+enum auth_status {
+	AUTH_OK,
+	AUTH_FAILED,	/* reason says why; blocked: what it blocked */
+	AUTH_BLOCKED,	/* refused unchecked: too many failures before */
+	AUTH_BUSY	/* refused unchecked: the check queue is full */
+};
+
+struct auth_result {
+	enum auth_status status;
+	const char	*user;		/* the name tried */
+	const char	*subaccount;	/* the name's subaccount, or NULL */
+	const char	*reason;	/* AUTH_FAILED */
+	int		 blocked;	/* AUTH_FAILED: GUARD_NAME, GUARD_IP */
+};
+
 struct auth_req;
-typedef void (*auth_cb)(void *arg, const char *subaccount);
+typedef void (*auth_cb)(void *arg, const struct auth_result *);
+/*
+ * ip is peer's text form (failures are counted by it).  refuse, when not
+ * NULL, fails the attempt with that reason however the check goes (it
+ * still runs: the answer takes the same time).  Returns the request
+ * while it is under way, or NULL when cb was called already.
+ */
 struct auth_req *auth_check(const char *user, size_t ulen, const char *pw,
-	    size_t pwlen, const struct sockaddr *peer, auth_cb, void *arg);
+	    size_t pwlen, const struct sockaddr *peer, const char *ip,
+	    const char *refuse, auth_cb, void *arg);
 /* The session went away: the callback will not be called. */
 void	 auth_cancel(struct auth_req *);
-
-/* Failed-login accounting per client address. */
-int	 auth_blocked(const char *ip);
-/* Count a failure; 1 when the address is now blocked. */
-int	 auth_failure(const char *ip);
+/* Checks queued or running; sessions waiting for a place to check. */
+int	 auth_queue_depth(void);
+int	 auth_waiting(void);
 
 #endif

@@ -2,13 +2,20 @@
  * conn.c - non-blocking plaintext/TLS streams on the event loop.
  * Exposure: moves untrusted bytes between sockets and buffers; it never
  * interprets them.
- * Diagnostics: dies only when memory runs out; conn_new() and
- * conn_connect() return NULL (errno), conn_write() -1 past the output
- * buffer's maximum or on a dead connection, and I/O errors reach the
- * owner through on_error with the reason in c->error.
+ * Diagnostics: dies only when memory runs out; conn_connect() returns
+ * NULL (errno), conn_write() -1 past the output buffer's maximum or on
+ * a dead connection, and I/O errors reach the owner through on_error
+ * with the reason in c->error.
+ *
+ * What a conn waits for (epoll interest) is worked out when its state
+ * changes but told to the kernel once per loop turn, before the loop
+ * sleeps: a session that pauses and resumes reading within one turn (an
+ * AUTH answered from the cache) costs no system call.  A pause keeps
+ * the read interest until a read event actually arrives while paused;
+ * the client usually waits for the reply that ends the pause.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -26,13 +33,23 @@
 #define READ_CHUNK	16384
 #define EV_KICK		0x100		/* from the reap pass: read buffered */
 #define READ_BUDGET	(256 * 1024)	/* per conn per turn: stay fair */
+#define BUF_KEEP	2048		/* an emptied buffer above this is freed */
+#define TRIM_MIN	1024		/* conns at a peak worth trimming after */
 
 static struct conn	*flush_list;
+static struct conn	*update_list;	/* epoll interest to recompute */
+/* Reads land here unless the conn's buffer has room already: a conn
+ * keeps only the bytes it was sent, not READ_CHUNK of room for each
+ * (10 000 idle sessions would hold 320 MB of empty buffers).  Only the
+ * loop thread reads. */
+static char		 scratch[READ_CHUNK];
 static struct conn	*dead_list;
 static int		 nconns;
+static int		 peak;		/* most conns since the last trim */
 
 static void conn_io(struct ev_io *, int);
 static void conn_update(struct conn *);
+static void conn_apply(struct conn *);
 
 static void
 conn_reap(void *arg)
@@ -51,6 +68,14 @@ conn_reap(void *arg)
 			conn_io(&c->io, EV_WRITE | kick);
 		}
 	}
+	/* Then tell epoll what each changed conn waits for now. */
+	while ((c = update_list) != NULL) {
+		update_list = c->next_update;
+		c->update_listed = 0;
+		c->next_update = NULL;
+		if (!c->dead)
+			conn_apply(c);
+	}
 	for (c = dead_list; c != NULL; c = next) {
 		next = c->next_dead;
 		buf_free(&c->in);
@@ -58,6 +83,13 @@ conn_reap(void *arg)
 		free(c);
 	}
 	dead_list = NULL;
+	/* After a burst of connections (thousands of idle TLS sessions:
+	 * 15 KB each, mostly OpenSSL's) the heap keeps the freed pages
+	 * unless asked; give them back once most of the burst is gone. */
+	if (peak >= TRIM_MIN && nconns < peak / 4) {
+		malloc_trim(0);
+		peak = nconns;
+	}
 }
 
 void
@@ -93,7 +125,8 @@ conn_alloc(int fd, const struct conn_ops *ops, void *arg, size_t inmax,
 	buf_init(&c->in, inmax);
 	buf_init(&c->out, outmax);
 	io_init(&c->io, fd, conn_io, c);
-	nconns++;
+	if (++nconns > peak)
+		peak = nconns;
 	return c;
 }
 
@@ -102,10 +135,7 @@ conn_new(int fd, const struct conn_ops *ops, void *arg, size_t inmax,
     size_t outmax)
 {
 	struct conn *c;
-	int fl = fcntl(fd, F_GETFL);
 
-	if (fl == -1 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		return NULL;
 	set_sockopts(fd);
 	c = conn_alloc(fd, ops, arg, inmax, outmax);
 	c->peerlen = sizeof(c->peer);
@@ -202,6 +232,7 @@ conn_pause_read(struct conn *c, int paused)
 		return;
 	c->read_paused = paused ? 1 : 0;
 	if (!paused) {
+		c->pause_seen = 0;
 		/* The reap pass hands over what is buffered, TLS included. */
 		c->kick_read = 1;
 		schedule_flush(c);
@@ -237,20 +268,31 @@ conn_fail(struct conn *c)
 	conn_close(c);
 }
 
+/* The conn's interest changed: recompute it before the loop sleeps. */
 static void
 conn_update(struct conn *c)
 {
+	if (c->dead || c->update_listed)
+		return;
+	c->update_listed = 1;
+	c->next_update = update_list;
+	update_list = c;
+}
+
+static void
+conn_apply(struct conn *c)
+{
 	int ev = 0;
 
-	if (c->dead)
-		return;
 	if (c->connecting)
 		ev = EV_WRITE;
 	else if (c->handshaking)
 		ev = c->tls_want_write ? EV_WRITE : EV_READ;
 	else {
-		if (!c->read_paused && !c->eof && !c->closing &&
-		    (c->in.max == 0 || buf_len(&c->in) < c->in.max))
+		/* Paused: keep reading armed until bytes come meanwhile. */
+		if ((!c->read_paused || !c->pause_seen) && !c->eof &&
+		    !c->closing && (c->in.max == 0 || buf_len(&c->in) <
+		    c->in.max))
 			ev |= EV_READ;
 		if (buf_len(&c->out) > 0 || c->tls_want_write)
 			ev |= EV_WRITE;
@@ -332,15 +374,33 @@ do_flush(struct conn *c)
 	return 0;
 }
 
+/* n bytes were read into dst (the buffer's tail, or scratch). */
+static int
+read_keep(struct conn *c, const char *dst, size_t n)
+{
+	if (dst != scratch) {
+		buf_added(&c->in, n);
+		return 0;
+	}
+	if (buf_append(&c->in, dst, n) == -1) {
+		snprintf(c->error, sizeof(c->error), "read: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Read what is there (bounded per turn); -1 on error. */
 static int
 do_read(struct conn *c)
 {
 	size_t got = 0;
+	int starved = 0;	/* TLS: OpenSSL needs the socket again */
 
 	while (!c->eof && got < READ_BUDGET) {
 		size_t room = READ_CHUNK;
 		ssize_t n;
+		char *dst;
 
 		if (c->in.max) {
 			size_t live = buf_len(&c->in);
@@ -350,24 +410,37 @@ do_read(struct conn *c)
 			if (room > c->in.max - live)
 				room = c->in.max - live;
 		}
-		if (buf_reserve(&c->in, room) == -1)
-			break;
+		/* Straight into the buffer when it is big already (DATA in
+		 * flight); else via scratch, keeping only what came. */
+		dst = buf_room(&c->in) >= room ? buf_tail(&c->in) : scratch;
 		if (c->ssl) {
 			int r, err;
 
 			ERR_clear_error();
 			errno = 0;
-			r = SSL_read(c->ssl, buf_tail(&c->in), (int)room);
+			r = SSL_read(c->ssl, dst, (int)room);
 			if (r > 0) {
-				buf_added(&c->in, (size_t)r);
+				if (read_keep(c, dst, (size_t)r) == -1)
+					return -1;
 				got += (size_t)r;
+				/* Nothing left in OpenSSL's read-ahead buffer:
+				 * the socket is most likely empty too, and
+				 * epoll says so if not.  Spares a read() that
+				 * would only return EAGAIN. */
+				if (!SSL_has_pending(c->ssl)) {
+					starved = 1;
+					break;
+				}
 				continue;
 			}
 			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_READ)
+			if (err == SSL_ERROR_WANT_READ) {
+				starved = 1;
 				break;
+			}
 			if (err == SSL_ERROR_WANT_WRITE) {
 				c->tls_want_write = 1;
+				starved = 1;
 				break;
 			}
 			if (err == SSL_ERROR_ZERO_RETURN) {
@@ -381,9 +454,10 @@ do_read(struct conn *c)
 			ssl_error_text(c, "TLS read");
 			return -1;
 		}
-		n = read(c->fd, buf_tail(&c->in), room);
+		n = read(c->fd, dst, room);
 		if (n > 0) {
-			buf_added(&c->in, (size_t)n);
+			if (read_keep(c, dst, (size_t)n) == -1)
+				return -1;
 			got += (size_t)n;
 			if ((size_t)n < room)
 				break;
@@ -399,6 +473,10 @@ do_read(struct conn *c)
 		    strerror(errno));
 		return -1;
 	}
+	/* Stopped by the budget or a full buffer with records OpenSSL read
+	 * ahead: the socket will not say they are there. */
+	c->tls_held = c->ssl && !starved && !c->eof &&
+	    SSL_has_pending(c->ssl);
 	return got > 0 || c->eof ? 1 : 0;
 }
 
@@ -464,6 +542,8 @@ conn_io(struct ev_io *io, int revents)
 				return;
 		}
 	}
+	if (c->read_paused && (revents & EV_READ))
+		c->pause_seen = 1;	/* now take read interest away */
 	if (!c->read_paused && !c->closing && ((revents & (EV_READ |
 	    EV_KICK)) || (c->ssl && (revents & EV_WRITE)))) {
 		if ((r = do_read(c)) == -1) {
@@ -476,6 +556,16 @@ conn_io(struct ev_io *io, int revents)
 				return;
 		}
 	}
+	/* OpenSSL holds records it read ahead (or the rest of one that did
+	 * not fit): the socket will not say so, the reap pass must. */
+	if (c->tls_held && !c->read_paused && !c->closing &&
+	    (c->in.max == 0 || buf_len(&c->in) < c->in.max)) {
+		c->kick_read = 1;
+		schedule_flush(c);
+	}
+	/* What was consumed or sent needs no room kept for it. */
+	buf_release(&c->in, BUF_KEEP);
+	buf_release(&c->out, BUF_KEEP);
 	conn_update(c);
 }
 

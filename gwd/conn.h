@@ -52,14 +52,19 @@ struct conn {
 				 closing:1,	/* close once out is flushed */
 				 dead:1,
 				 flush_listed:1,
+				 update_listed:1,
+				 pause_seen:1,	/* read event while paused */
+				 tls_held:1,	/* OpenSSL has records to read */
 				 kick_read:1;
 	char			 error[128];
 	struct sockaddr_storage	 peer;
 	socklen_t		 peerlen;
 	struct conn		*next_flush;
+	struct conn		*next_update;
 	struct conn		*next_dead;
 };
 
+/* fd must be non-blocking already (accept4 with SOCK_NONBLOCK). */
 struct conn *conn_new(int fd, const struct conn_ops *, void *arg,
 	    size_t inmax, size_t outmax);
 /* Start a nonblocking connect; on_connect reports the result. */

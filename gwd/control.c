@@ -1,5 +1,5 @@
 /*
- * control.c - the control socket and the metrics listener.
+ * control.c - the control socket.
  *
  * The control socket (control_socket, mode 0660) takes one command line
  * (after an optional protocol version word, ctlproto.h; the commands are
@@ -9,13 +9,17 @@
  * (IP pools: addresses, connections, outcomes), `subaccounts` (one line
  * each: "sub NAME enabled=0|1 quota_hour=N used_hour=N quota_day=N
  * used_day=N paused=0|1 [reason=TEXT]"; quota 0: none), `suppression
- * delete`, `subaccount resume` (gwctl).  Peers are checked with
- * SO_PEERCRED: root, gwd's own user or its group.  The metrics listener
- * speaks just enough HTTP/1.0 for Prometheus and health checks: GET
- * /metrics, GET /health; it has no authentication, so it holds at most
- * metrics.connections clients, each for at most metrics.idle_timeout,
- * and neither listener takes descriptors SMTP needs (see "Descriptors"
- * below).
+ * delete`, `subaccount resume`, `auth blocks`, `auth unblock` (gwctl;
+ * suppress.c, pause.c and authguard.c serve the last four; a change to
+ * queue.db is answered once committed, control_commit.c).  Peers are
+ * checked with SO_PEERCRED and SO_PEERGROUPS: root and gwd's own user
+ * manage (every command); the members of the socket's group observe
+ * (the commands the table marks: nothing that changes gwd's state);
+ * anyone else, and an observer asking for a change, gets one line
+ * "error permission denied: ..." naming the rule, and the connection
+ * closes (ctl_peer() and the table's observe column).  The metrics
+ * listener is metrics_http.c's; both accept through admin_listen.c,
+ * which keeps the descriptors SMTP needs.
  *
  * Queue commands (control_queue.c; gwctl queue).  ID is a queue id, 16
  * upper-case hex digits; ALL (upper case only) is every message; at most
@@ -48,236 +52,68 @@
  * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
  * Control bytes in values are sent as '?' (TAB as it is).
  * Exposure: parses the control protocol from root or gwd's own user or
- * group (SO_PEERCRED), and HTTP request lines from anyone who reaches
- * metrics.listen (capped in number and time); both read one line of less
- * than CTL_REQ_MAX bytes and nothing after it, and answer with gwd's own
+ * group (SO_PEERCRED, SO_PEERGROUPS); reads one line of less than
+ * CTL_REQ_MAX bytes and nothing after it, and answers with gwd's own
  * figures.
  * Diagnostics: dies only when memory runs out; a request it cannot take
  * is answered with one "error ..." line, and control_bind() returns -1
  * with the reason in err at start-up.
  */
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include <errno.h>
-#include <limits.h>
+#include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "admin_listen.h"
 #include "auth.h"
 #include "buf.h"
-#include "cidr.h"
 #include "conn.h"
+#include "control_commit.h"
 #include "control_queue.h"
 #include "control.h"
 #include "ctlproto.h"
 #include "gwd.h"
 #include "log.h"
-#include "loop.h"
-#include "metrics.h"
+#include "metrics_report.h"
 #include "pause.h"
 #include "queue.h"
 #include "quota.h"
-#include "retention.h"
-#include "store.h"
 #include "suppress.h"
 #include "util.h"
 
-/* A request line, control or HTTP (ctlproto.h: the clients keep to it). */
-#define REQ_MAX		CTL_REQ_MAX
-#define OUT_MAX		(64 * 1024)	/* an HTTP answer */
+enum ctl_role { CTL_MANAGE, CTL_OBSERVE, CTL_REFUSED };
 
-struct gw_metrics gm;
+static void	 ctl_take(struct admin_listener *, int fd);
 
-struct ctl_listener {
-	int		 fd;
-	int		 http;
-	struct ev_io	 io;
-	struct ev_timer	 resume;	/* after EMFILE: accept again */
-	uint64_t	 refused;	/* since the last warning */
-	int64_t		 warned;	/* loop_now() of that warning */
+static struct admin_listener	 ctl = {
+	.name = "control_socket",
+	.fd = -1,
+	.take = ctl_take,
 };
-
-static struct ctl_listener	 ctl = { .fd = -1, .http = 0 };
-static struct ctl_listener	 http = { .fd = -1, .http = 1 };
+/* A control conn's arg: the peer's role. */
+static enum ctl_role		 ctl_roles[] = {
+	CTL_MANAGE, CTL_OBSERVE, CTL_REFUSED
+};
 static char			*ctl_path;
-
-/* One snapshot of everything, as (name, help, type, value) rows. */
-struct stat_row {
-	const char	*name;		/* gwtop's key / Prometheus suffix */
-	const char	*prom;		/* Prometheus name and labels */
-	const char	*type;		/* counter, gauge */
-	const char	*help;
-	double		 value;
-};
-
-/* Every row, into *rows (the caller frees it): the array grows with the
- * rows, so none is ever left out.  How many. */
-static int
-snapshot(struct stat_row **rows)
-{
-	struct queue_stats q;
-	struct stat_row *r = NULL;
-	int64_t now = now_us(), pruned, oldest;
-	int n = 0;
-
-	queue_stats(&q);
-#define ROW(nm, pr, ty, he, v) do {					\
-	r = xreallocarray(r, (size_t)n + 1, sizeof(*r));		\
-	r[n].name = nm; r[n].prom = pr; r[n].type = ty;			\
-	r[n].help = he; r[n].value = (double)(v); n++;			\
-} while (0)
-	ROW("uptime_seconds", "gw_uptime_seconds", "gauge",
-	    "Seconds since gwd started.", (now - gm.started_us) / 1000000);
-	ROW("sessions_total", "gw_smtp_sessions_total", "counter",
-	    "Inbound SMTP sessions accepted.", gm.sessions_total);
-	ROW("sessions", "gw_smtp_sessions", "gauge",
-	    "Inbound SMTP sessions open now.", gm.sessions_current);
-	ROW("connections_out", "gw_delivery_connections", "gauge",
-	    "Outbound delivery connections open now.", q.connections);
-	ROW("messages_received_total", "gw_messages_received_total",
-	    "counter", "Messages accepted (250 after DATA).",
-	    gm.messages_received_total);
-	ROW("bytes_received_total", "gw_received_bytes_total", "counter",
-	    "Bytes of accepted messages.", gm.bytes_received_total);
-	ROW("recipients_received_total", "gw_recipients_received_total",
-	    "counter", "Recipients of accepted messages.",
-	    gm.recipients_received_total);
-	ROW("messages_rejected_total", "gw_messages_rejected_total",
-	    "counter", "Messages refused after DATA.",
-	    gm.messages_rejected_total);
-	ROW("auth_failures_total", "gw_auth_failures_total", "counter",
-	    "Failed SMTP AUTH attempts.", gm.auth_failures_total);
-	ROW("delivered_total", "gw_deliveries_total{result=\"delivered\"}",
-	    "counter", "Recipient delivery attempts by result.",
-	    gm.delivered_total);
-	ROW("deferred_total", "gw_deliveries_total{result=\"deferred\"}",
-	    NULL, NULL, gm.deferred_total);
-	ROW("bounced_total", "gw_deliveries_total{result=\"bounced\"}",
-	    NULL, NULL, gm.bounced_total);
-	ROW("expired_total", "gw_deliveries_total{result=\"expired\"}",
-	    NULL, NULL, gm.expired_total);
-	ROW("dsn_total", "gw_dsn_total", "counter",
-	    "Delivery status notifications generated.", gm.dsn_total);
-	ROW("dkim_signed_total", "gw_dkim_messages_total{result=\"signed\"}",
-	    "counter", "Messages by DKIM outcome.", gm.dkim_signed_total);
-	ROW("dkim_unsigned_total",
-	    "gw_dkim_messages_total{result=\"unsigned\"}", NULL, NULL,
-	    gm.dkim_unsigned_total);
-	ROW("queue_messages", "gw_queue_messages", "gauge",
-	    "Messages in the queue.", q.messages);
-	ROW("queue_recipients", "gw_queue_recipients{state=\"all\"}", "gauge",
-	    "Recipients in the queue by state.", q.recipients);
-	ROW("queue_active", "gw_queue_recipients{state=\"active\"}", NULL,
-	    NULL, q.active);
-	ROW("queue_deferred", "gw_queue_recipients{state=\"deferred\"}", NULL,
-	    NULL, q.deferred);
-	ROW("queue_held", "gw_queue_recipients{state=\"held\"}", NULL, NULL,
-	    q.held);
-	ROW("queue_ready", "gw_queue_recipients{state=\"ready\"}", NULL, NULL,
-	    q.recipients - q.active - q.deferred - q.held);
-	ROW("queue_held_messages", "gw_queue_held", "gauge",
-	    "Messages on hold (gwctl queue hold).", q.held_messages);
-	ROW("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds",
-	    "gauge", "Age of the oldest queued message.",
-	    q.oldest_us ? (now - q.oldest_us) / 1000000 : 0);
-	ROW("queue_loading", "gw_queue_loading_messages", "gauge",
-	    "Messages still to be read from queue.db after a start (not in "
-	    "the other queue figures yet).", q.loading);
-	ROW("destinations", "gw_destinations", "gauge",
-	    "Delivery destinations known now.", q.destinations);
-	retention_stats(&pruned, &oldest);
-	ROW("log_pruned_total", "gw_log_pruned_total", "counter",
-	    "Events pruned from log.db (log.retention_days).", pruned);
-	ROW("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds",
-	    "gauge", "Age of the oldest event in log.db.",
-	    oldest ? (now - oldest) / 1000000 : 0);
-	ROW("store_blocked", "gw_store_blocked", "gauge",
-	    "1 while queue.db refuses commits: changes wait, no delivery "
-	    "starts.", store_blocked());
-	ROW("store_commit_failures_total", "gw_store_commit_failures_total",
-	    "counter", "queue.db commits refused (full or failing disk).",
-	    store_commit_failures());
-#undef ROW
-	*rows = r;
-	return n;
-}
-
-static void
-write_stats(struct buf *out)
-{
-	struct stat_row *r;
-	int n = snapshot(&r);
-
-	for (int i = 0; i < n; i++)
-		buf_printf(out, "%s %.0f\n", r[i].name, r[i].value);
-	free(r);
-}
-
-/* Per IP pool; pool names are letters, digits, '-' and '_' (gwctl). */
-static void
-write_prometheus_pools(struct buf *out)
-{
-	static const char *const outcome[] = { "delivered", "deferred",
-	    "bounced" };
-	struct queue_pool *p;
-	int n = queue_pools(&p);
-
-	if (n > 0)
-		buf_puts(out, "# HELP gw_pool_connections Outbound "
-		    "connections open now per IP pool.\n"
-		    "# TYPE gw_pool_connections gauge\n");
-	for (int i = 0; i < n; i++)
-		buf_printf(out, "gw_pool_connections{pool=\"%s\"} %d\n",
-		    p[i].name, p[i].connections);
-	if (n > 0)
-		buf_puts(out, "# HELP gw_pool_messages_total Recipients per "
-		    "IP pool by outcome (expired counts as bounced).\n"
-		    "# TYPE gw_pool_messages_total counter\n");
-	for (int i = 0; i < n; i++) {
-		int64_t v[] = { p[i].delivered, p[i].deferred, p[i].bounced };
-
-		for (size_t k = 0; k < nitems(outcome); k++)
-			buf_printf(out, "gw_pool_messages_total{pool=\"%s\","
-			    "outcome=\"%s\"} %lld\n", p[i].name, outcome[k],
-			    (long long)v[k]);
-	}
-	queue_pools_free(p, n);
-}
-
-static void
-write_prometheus(struct buf *out)
-{
-	struct stat_row *r;
-	int n = snapshot(&r);
-
-	for (int i = 0; i < n; i++) {
-		if (r[i].type) {
-			size_t base = strcspn(r[i].prom, "{");
-
-			buf_printf(out, "# HELP %.*s %s\n# TYPE %.*s %s\n",
-			    (int)base, r[i].prom, r[i].help, (int)base,
-			    r[i].prom, r[i].type);
-		}
-		buf_printf(out, "%s %.0f\n", r[i].prom, r[i].value);
-	}
-	free(r);
-	write_prometheus_pools(out);
-}
+static gid_t			 ctl_gid;	/* the socket's group at bind */
+static char			 ctl_user[64], ctl_group[64];
 
 /*
  * `destinations [N]`: the N (default and at most CTL_DEST_MAX) domains
  * with the most queued recipients, one line each after a line naming the
- * age buckets in minutes (ctlproto.h).  via= is the destination the domain goes through
- * ("-": none now), with its throttle state: limit= connections at most,
- * window= allowed now, gap_ms= between messages, per_minute= (0: no
- * limit), throttled=1 while backing off.  The error is a remote reply,
- * last: control bytes become '?' so it stays one line.
+ * age buckets in minutes (ctlproto.h).  via= is the destination the
+ * domain goes through ("-": none now), with its throttle state: limit=
+ * connections at most, window= allowed now, gap_ms= between messages,
+ * per_minute= (0: no limit), throttled=1 while backing off.  The error
+ * is a remote reply, last: control bytes become '?' so it stays one
+ * line.
  */
 /* One whole line or nothing: a full buffer never cuts a line. */
 static int
@@ -308,7 +144,7 @@ write_dest(struct buf *out, const struct queue_dest *d)
 static void
 write_stats_cmd(struct buf *out, const char *arg)
 {
-	write_stats(out);
+	metrics_report_stats(out);
 }
 
 static void
@@ -396,20 +232,6 @@ write_pools(struct buf *out, const char *arg)
 	queue_pools_free(p, n);
 }
 
-/* Why gwd is not healthy, or NULL. */
-static const char *
-unhealthy(void)
-{
-	if (gm.stopping)
-		return "shutting down";
-	if (!gm.ready)
-		return "starting";
-	/* Commits are about to fail, or fail: send mail elsewhere. */
-	if (store_space_short(0) || store_blocked())
-		return "storage full";
-	return NULL;
-}
-
 static void
 write_subs(struct buf *out, const char *arg)
 {
@@ -444,6 +266,9 @@ take_subaccount(struct conn *c, const char *line, const char *args)
  * The commands: each either writes its whole answer at once (answer),
  * or takes the connection and answers it itself, later if it must wait
  * for a commit (take).  args: whether words may follow the name.
+ * observe: what the members of the socket's group may ask: NULL
+ * nothing, "" the command, else the first words it may be followed by
+ * (space-separated); root and gwd's user may ask everything.
  */
 static const struct ctl_cmd {
 	const char	*name;
@@ -451,15 +276,17 @@ static const struct ctl_cmd {
 	void		(*answer)(struct buf *out, const char *args);
 	void		(*take)(struct conn *, const char *line,
 			    const char *args);
+	const char	*observe;
 } ctl_cmds[] = {
-	{ "stats", 0, write_stats_cmd, NULL },
-	{ "destinations", 1, write_destinations, NULL },
-	{ "pools", 0, write_pools, NULL },
-	{ "subaccounts", 0, write_subs, NULL },
-	{ "ping", 0, write_pong, NULL },
-	{ "queue", 1, NULL, take_queue },
-	{ "suppression", 1, NULL, take_suppression },
-	{ "subaccount", 1, NULL, take_subaccount },
+	{ "stats", 0, write_stats_cmd, NULL, "" },
+	{ "destinations", 1, write_destinations, NULL, "" },
+	{ "pools", 0, write_pools, NULL, "" },
+	{ "subaccounts", 0, write_subs, NULL, "" },
+	{ "ping", 0, write_pong, NULL, "" },
+	{ "queue", 1, NULL, take_queue, "list show" },
+	{ "suppression", 1, NULL, take_suppression, NULL },
+	{ "subaccount", 1, NULL, take_subaccount, NULL },
+	{ "auth", 1, authguard_control, NULL, "blocks" },
 };
 
 /* Send out as the whole answer, then close. */
@@ -490,14 +317,69 @@ answer_error(struct conn *c, const char *what, const char *word, size_t n,
 	answer_buf(c, &out);
 }
 
+/* Does the table let an observer ask cmd with these args? */
+static int
+ctl_observable(const struct ctl_cmd *cmd, const char *args)
+{
+	const char *p = cmd->observe;
+	size_t n = strcspn(args, " "), w;
+
+	if (p == NULL || *p == '\0')
+		return p != NULL;
+	for (; *p; p += w, p += strspn(p, " ")) {
+		w = strcspn(p, " ");
+		if (w == n && memcmp(p, args, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The permission refusal for a peer of this role: one line, closed. */
+static void
+answer_denied(struct conn *c, enum ctl_role role)
+{
+	struct buf out;
+
+	buf_init(&out, 0);
+	if (role == CTL_REFUSED)
+		buf_printf(&out, "error permission denied: the control socket "
+		    "admits root and user %s (to manage) and members of group "
+		    "%s (to observe), see gwd.conf(5)\n", ctl_user, ctl_group);
+	else {
+		buf_printf(&out, "error permission denied: only root and user "
+		    "%s may change gwd's state; members of group %s observe (",
+		    ctl_user, ctl_group);
+		for (size_t i = 0, k = 0; i < nitems(ctl_cmds); i++) {
+			const char *p = ctl_cmds[i].observe;
+			size_t w;
+
+			if (p != NULL && *p == '\0')
+				buf_printf(&out, "%s%s", k++ ? ", " : "",
+				    ctl_cmds[i].name);
+			for (; p && *p; p += w, p += strspn(p, " ")) {
+				w = strcspn(p, " ");
+				buf_printf(&out, "%s%s %.*s", k++ ? ", " : "",
+				    ctl_cmds[i].name, (int)w, p);
+			}
+		}
+		buf_puts(&out, ")\n");
+	}
+	answer_buf(c, &out);
+}
+
 static void
 answer_control(struct conn *c, const char *line)
 {
+	enum ctl_role role = *(const enum ctl_role *)c->arg;
 	const struct ctl_cmd *cmd = NULL;
 	char err[128];
 	struct buf out;
 	size_t n;
 
+	if (role == CTL_REFUSED) {
+		answer_denied(c, role);
+		return;
+	}
 	if (ctl_version(&line, err, sizeof(err)) == -1) {
 		buf_init(&out, 0);
 		buf_printf(&out, "error %s\n", err);
@@ -513,6 +395,9 @@ answer_control(struct conn *c, const char *line)
 		answer_error(c, "unknown command", line, n, 1);
 	else if (line[n] != '\0' && !cmd->args)
 		answer_error(c, "no arguments to", line, n, 0);
+	else if (role == CTL_OBSERVE &&
+	    !ctl_observable(cmd, line[n] ? line + n + 1 : ""))
+		answer_denied(c, role);
 	else if (cmd->take)
 		cmd->take(c, line, line[n] ? line + n + 1 : "");
 	else {
@@ -524,65 +409,11 @@ answer_control(struct conn *c, const char *line)
 }
 
 static void
-answer_http(struct conn *c, const char *line)
-{
-	struct buf body;
-	const char *status = "200 OK", *why;
-
-	buf_init(&body, OUT_MAX);
-	if (strncmp(line, "GET /metrics ", 13) == 0 ||
-	    strcmp(line, "GET /metrics") == 0)
-		write_prometheus(&body);
-	else if (strncmp(line, "GET /health ", 12) == 0 ||
-	    strcmp(line, "GET /health") == 0) {
-		if ((why = unhealthy()) != NULL) {
-			status = "503 Service Unavailable";
-			buf_printf(&body, "%s\n", why);
-		} else
-			buf_puts(&body, "ok\n");
-	} else if (strncmp(line, "GET ", 4) == 0) {
-		status = "404 Not Found";
-		buf_puts(&body, "not found: try /metrics or /health\n");
-	} else {
-		status = "405 Method Not Allowed";
-		buf_puts(&body, "only GET\n");
-	}
-	conn_printf(c, "HTTP/1.0 %s\r\nContent-Type: text/plain; "
-	    "version=0.0.4; charset=utf-8\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n", status, buf_len(&body));
-	conn_write(c, buf_ptr(&body), buf_len(&body));
-	buf_free(&body);
-	conn_close_after_flush(c);
-}
-
-/* The first line, once complete, without its CRLF; else NULL (and the
- * conn closed at EOF or when the line outgrows REQ_MAX). */
-static char *
-request_line(struct conn *c)
-{
-	char *p = buf_ptr(&c->in), *nl;
-	size_t n = buf_len(&c->in);
-
-	if (c->closing)
-		return NULL;
-	nl = n ? memchr(p, '\n', n) : NULL;
-	if (nl == NULL) {
-		if (c->eof || n >= REQ_MAX - 1)
-			conn_close(c);
-		return NULL;
-	}
-	*nl = '\0';
-	if (nl > p && nl[-1] == '\r')
-		nl[-1] = '\0';
-	return p;
-}
-
-static void
 on_read(struct conn *c)
 {
 	char *line;
 
-	if ((line = request_line(c)) != NULL)
+	if ((line = admin_listen_line(c)) != NULL)
 		answer_control(c, line);
 }
 
@@ -592,60 +423,10 @@ on_error(struct conn *c)
 	conn_close(c);
 }
 
-/* Commands answered after a commit: the connection, held meanwhile. */
-struct ctl_wait {
-	struct ctl_wait	*next;
-	struct conn	*c;		/* NULL: the client went away */
-	void		(*done)(struct store_op *, void *, struct buf *);
-	void		*arg;
-};
-static struct ctl_wait	*waits;
-
-static void
-ctl_committed(struct store_op *op)
-{
-	struct ctl_wait *w = op->arg, **pp;
-	struct buf out;
-
-	for (pp = &waits; *pp && *pp != w; pp = &(*pp)->next)
-		;
-	if (*pp)
-		*pp = w->next;
-	buf_init(&out, OUT_MAX);
-	w->done(op, w->arg, &out);
-	if (w->c) {
-		conn_write(w->c, buf_ptr(&out), buf_len(&out));
-		conn_close_after_flush(w->c);
-	}
-	buf_free(&out);
-	free(w);
-	store_op_free(op);
-}
-
-void
-control_submit(struct conn *c, struct store_op *op,
-    void (*done)(struct store_op *, void *, struct buf *), void *arg)
-{
-	struct ctl_wait *w = xcalloc(1, sizeof(*w));
-
-	w->c = c;
-	w->done = done;
-	w->arg = arg;
-	w->next = waits;
-	waits = w;
-	/* Nothing more is read from it: one command a connection. */
-	conn_pause_read(c, 1);
-	op->done = ctl_committed;
-	op->arg = w;
-	store_submit(op);
-}
-
 static void
 on_close(struct conn *c)
 {
-	for (struct ctl_wait *w = waits; w; w = w->next)
-		if (w->c == c)
-			w->c = NULL;
+	control_commit_gone(c);
 }
 
 static const struct conn_ops ctl_ops = {
@@ -654,167 +435,65 @@ static const struct conn_ops ctl_ops = {
 	.on_close = on_close,
 };
 
-/*
- * Descriptors.  The metrics listener has no authentication, so it must
- * never take what SMTP needs (issue 19: 291 idle connections to it used
- * up a limit of 256, and then every SMTP client was refused).  So: at
- * most metrics.connections clients at once, each closed
- * metrics.idle_timeout after it connected, whatever it did meanwhile;
- * and no metrics or control connection is kept while fewer than a
- * quarter of RLIMIT_NOFILE descriptors are free.  accept() hands out the
- * lowest free descriptor, so when it returns N, 0..N are all in use.
- */
-struct http_client {
-	struct conn	*c;
-	struct ev_timer	 deadline;
-};
-
-static int	 nhttp;		/* metrics clients connected now */
-static int	 fd_limit;	/* RLIMIT_NOFILE's soft limit */
-
-static int
-fd_reserve_reached(int fd)
+/* The socket file's group now (an admin may chgrp it), else at bind. */
+static gid_t
+ctl_socket_group(void)
 {
-	return fd_limit > 0 && fd >= fd_limit - fd_limit / 4;
+	struct stat st;
+
+	return ctl_path && stat(ctl_path, &st) == 0 ? st.st_gid : ctl_gid;
 }
 
 /*
- * Answer (HTTP: a 503 in one small write to a fresh socket) and close.
- * What the client already sent is read first: closing with unread input
- * sends RST, and an RST can make the client drop the 503 unread.
+ * Root and gwd's own user manage; a peer whose group or supplementary
+ * groups (SO_PEERGROUPS: as they were at connect) hold the socket's
+ * group observes; anyone else is refused, and told so.
  */
-static void
-refuse_conn(struct ctl_listener *l, int fd, const char *why)
+static enum ctl_role
+ctl_peer(int fd)
 {
-	static const char busy[] = "HTTP/1.0 503 Service Unavailable\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: 5\r\n"
-	    "Connection: close\r\n\r\nbusy\n";
-	char in[REQ_MAX];
-
-	if (l->http) {
-		for (int i = 0; i < 4 && recv(fd, in, sizeof(in),
-		    MSG_DONTWAIT) > 0; i++)
-			;
-		if (write(fd, busy, sizeof(busy) - 1) == -1)
-			log_debug("metrics: 503 not sent: %s",
-			    strerror(errno));
-	}
-	close(fd);
-	/* A flood must not flood the log too: a line a minute at most. */
-	l->refused++;
-	if (l->warned == 0 || loop_now() - l->warned >= 60000) {
-		log_warnx("%s: refused %llu connection%s: %s", l->http ?
-		    "metrics.listen" : "control_socket",
-		    (unsigned long long)l->refused, l->refused == 1 ? "" : "s",
-		    why);
-		l->refused = 0;
-		l->warned = loop_now();
-	}
-}
-
-static void
-http_deadline(struct ev_timer *t)
-{
-	struct http_client *h = t->arg;
-
-	conn_close(h->c);
-}
-
-static void
-http_on_read(struct conn *c)
-{
-	char *line;
-
-	if ((line = request_line(c)) != NULL)
-		answer_http(c, line);
-}
-
-static void
-http_on_close(struct conn *c)
-{
-	struct http_client *h = c->arg;
-
-	timer_del(&h->deadline);
-	nhttp--;
-	free(h);
-}
-
-static const struct conn_ops http_ops = {
-	.on_read = http_on_read,
-	.on_error = on_error,
-	.on_close = http_on_close,
-};
-
-static void
-http_accept(struct ctl_listener *l, int fd)
-{
-	struct http_client *h;
-
-	if (nhttp >= gcfg->metrics_connections) {
-		refuse_conn(l, fd, "metrics.connections reached");
-		return;
-	}
-	h = xcalloc(1, sizeof(*h));
-	if ((h->c = conn_new(fd, &http_ops, h, REQ_MAX, OUT_MAX)) == NULL) {
-		close(fd);
-		free(h);
-		return;
-	}
-	nhttp++;
-	timer_init(&h->deadline, http_deadline, h);
-	timer_add(&h->deadline, gcfg->metrics_idle_timeout_ms);
-}
-
-/* Root, gwd's own user, or its group may use the control socket. */
-static int
-ctl_peer_allowed(int fd)
-{
+	gid_t groups[256], g = ctl_socket_group();
 	struct ucred uc = { .uid = (uid_t)-1 };
-	socklen_t ul = sizeof(uc);
+	socklen_t ul = sizeof(uc), gl = sizeof(groups);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == -1 ||
-	    (uc.uid != 0 && uc.uid != geteuid() && uc.gid != getegid())) {
-		log_warnx("control: refused a connection from uid %d",
-		    (int)uc.uid);
-		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) == -1) {
+		log_warn("control: SO_PEERCRED");
+		return CTL_REFUSED;
 	}
-	return 1;
+	if (uc.uid == 0 || uc.uid == geteuid())
+		return CTL_MANAGE;
+	if (uc.gid == g)
+		return CTL_OBSERVE;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) == 0)
+		for (size_t i = 0; i < gl / sizeof(gid_t); i++)
+			if (groups[i] == g)
+				return CTL_OBSERVE;
+	log_warnx("control: refused uid %d: not root, not user %s, not in "
+	    "group %s", (int)uc.uid, ctl_user, ctl_group);
+	return CTL_REFUSED;
 }
 
-/* Out of descriptors: the pending connection stays in the backlog and
- * would wake the loop at once, again and again; look again in a second. */
+/* A connection to the control socket: its peer's role is its arg. */
 static void
-accept_resume(struct ev_timer *t)
+ctl_take(struct admin_listener *l, int fd)
 {
-	struct ctl_listener *l = t->arg;
-
-	if (l->fd != -1)
-		io_set(&l->io, EV_READ);
+	if (conn_new(fd, &ctl_ops, &ctl_roles[ctl_peer(fd)], REQ_MAX,
+	    CTL_OUT_MAX) == NULL)
+		close(fd);
 }
 
+/* Names for the refusals, looked up once (no NSS on the loop later). */
 static void
-accept_cb(struct ev_io *io, int revents)
+ctl_names(const char *user, gid_t gid)
 {
-	struct ctl_listener *l = io->arg;
-	struct conn *c;
-	int fd;
+	struct group *gr;
 
-	while ((fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) != -1) {
-		if (fd_reserve_reached(fd)) {
-			refuse_conn(l, fd, "descriptors kept for SMTP");
-			continue;
-		}
-		if (l->http)
-			http_accept(l, fd);
-		else if (!ctl_peer_allowed(fd) || (c = conn_new(fd, &ctl_ops,
-		    l, REQ_MAX, CTL_OUT_MAX)) == NULL)
-			close(fd);
-	}
-	if (errno == EMFILE || errno == ENFILE) {
-		io_set(&l->io, 0);
-		timer_add(&l->resume, 1000);
-	}
+	ctl_gid = gid;
+	snprintf(ctl_user, sizeof(ctl_user), "%s", user ? user : "root");
+	if ((gr = getgrgid(gid)) != NULL)
+		snprintf(ctl_group, sizeof(ctl_group), "%s", gr->gr_name);
+	else
+		snprintf(ctl_group, sizeof(ctl_group), "%d", (int)gid);
 }
 
 static int
@@ -873,83 +552,34 @@ bind_control(char *err, size_t errsz)
 		log_warn("chown %s", sun.sun_path);
 	if (chmod(sun.sun_path, 0660) == -1)
 		log_warn("chmod %s", sun.sun_path);
+	ctl_names(uid != (uid_t)-1 ? gcfg->user : NULL, uid != (uid_t)-1 ?
+	    gid : getegid());
 	ctl.fd = fd;
 	ctl_path = xstrdup(sun.sun_path);
-	return 0;
-}
-
-static int
-bind_http(char *err, size_t errsz)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, one = 1;
-
-	if (gcfg->metrics_listen == NULL || gcfg->metrics_listen[0] == '\0')
-		return 0;
-	if (sockaddr_parse(gcfg->metrics_listen, 9465, &ss, &len) == -1) {
-		snprintf(err, errsz, "%s: metrics.listen: \"%s\" is not an "
-		    "address (IP:port or [IPv6]:port)", gcfg->path,
-		    gcfg->metrics_listen);
-		return -1;
-	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(err, errsz, "socket: %s", strerror(errno));
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
-	    listen(fd, 64) == -1) {
-		snprintf(err, errsz, "metrics.listen %s: %s",
-		    gcfg->metrics_listen, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	http.fd = fd;
-	log_info("metrics on http://%s/metrics", gcfg->metrics_listen);
 	return 0;
 }
 
 int
 control_bind(char *err, size_t errsz)
 {
-	gm.started_us = now_us();
 	if (gcfg->control_socket && gcfg->control_socket[0] &&
 	    bind_control(err, errsz) == -1)
 		return -1;
-	return bind_http(err, errsz);
+	return 0;
 }
 
 void
 control_start(void)
 {
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		fd_limit = rl.rlim_cur > INT_MAX ? INT_MAX : (int)rl.rlim_cur;
-	timer_init(&ctl.resume, accept_resume, &ctl);
-	timer_init(&http.resume, accept_resume, &http);
-	if (ctl.fd != -1) {
-		io_init(&ctl.io, ctl.fd, accept_cb, &ctl);
-		io_set(&ctl.io, EV_READ);
-	}
-	if (http.fd != -1) {
-		io_init(&http.io, http.fd, accept_cb, &http);
-		io_set(&http.io, EV_READ);
-	}
+	admin_listen_start(&ctl);
 }
 
 void
 control_stop(void)
 {
-	gm.stopping = 1;
-	timer_del(&ctl.resume);
 	if (ctl.fd != -1) {
-		io_del(&ctl.io);
-		close(ctl.fd);
-		ctl.fd = -1;
 		unlink(ctl_path);
 		free(ctl_path);
 	}
+	admin_listen_stop(&ctl);
 }

@@ -26,6 +26,7 @@
 #include "gwd.h"
 #include "queue.h"
 #include "store.h"
+#include "store_read.h"
 #include "util.h"
 
 #define HEADERS_MAX	(64 * 1024)

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "event.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,8 +34,7 @@
 static void
 quota_release(const struct qmsg *m)
 {
-	if (m->sender[0] != '\0')
-		window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
+	window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
 }
 
 static void
@@ -43,6 +43,8 @@ committed(struct store_op *op)
 	struct session *s = op->arg;
 	struct qmsg *m = op->insert;
 
+	/* The queue keeps (or drops) the body by its own measure now. */
+	session_memory -= m->bodylen;
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
 		quota_release(m);
@@ -120,15 +122,14 @@ signed_msg(struct sign_job *j)
 
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
+		session_memory -= m->bodylen;
 		quota_release(m);
-		ev = audit_new("rejected", m->qid);
+		ev = audit_new(event_name(EV_REJECTED), m->qid);
 		ev->sender = xstrdup(m->sender);
 		ev->subaccount = xstrdup(m->subaccount);
 		ev->reply_code = 451;
 		ev->reply_status = xstrdup("4.3.0");
-		if (asprintf(&ev->reply_text, "DKIM signing failed: %s",
-		    j->err) == -1)
-			ev->reply_text = NULL;
+		ev->reply_text = xasprintf("DKIM signing failed: %s", j->err);
 		store_event(ev);
 		if (s) {
 			session_reply(s, "451 4.3.0 Error: DKIM signing "
@@ -147,9 +148,10 @@ signed_msg(struct sign_job *j)
 	free(m->body);
 	m->body = body;
 	m->bodylen += buf_len(&j->sigs);
+	session_memory += buf_len(&j->sigs);
 	m->size = m->bodylen;
 	gm.dkim_signed_total++;
-	ev = store_op_event(op, "signed", m->qid);
+	ev = store_op_event(op, event_name(EV_SIGNED), m->qid);
 	ev->sender = xstrdup(m->sender);
 	ev->subaccount = xstrdup(m->subaccount);
 	ev->detail = xstrdup(j->detail);
@@ -177,7 +179,7 @@ sign_or_store(struct session *s, struct store_op *op,
 	j = signer_plan(dom, sa ? sa->dkim_org : NULL, why, sizeof(why));
 	if (j == NULL) {
 		gm.dkim_unsigned_total++;
-		ev = store_op_event(op, "unsigned", m->qid);
+		ev = store_op_event(op, event_name(EV_UNSIGNED), m->qid);
 		ev->sender = xstrdup(m->sender);
 		ev->subaccount = xstrdup(m->subaccount);
 		ev->detail = xstrdup(why);
@@ -200,14 +202,12 @@ quarantine(struct qmsg *m, struct store_op *op, const struct rule *r,
 	struct audit_event *ev;
 
 	m->held = 1;
-	ev = store_op_event(op, "quarantined", m->qid);
+	ev = store_op_event(op, event_name(EV_QUARANTINED), m->qid);
 	ev->recipient = xstrdup(rcpt);
 	ev->sender = xstrdup(m->sender);
 	ev->subaccount = xstrdup(m->subaccount);
-	if (asprintf(&ev->detail, "held by routing rule %lld until "
-	    "released (gwctl queue release %s)", (long long)r->id,
-	    m->qid) == -1)
-		ev->detail = NULL;
+	ev->detail = xasprintf("held by routing rule %lld until released "
+	    "(gwctl queue release %s)", (long long)r->id, m->qid);
 }
 
 /*
@@ -273,8 +273,7 @@ stage_quota(struct incoming *in)
 	const struct subaccount *sa;
 	const char *r;
 
-	if (in->t->mail.path.len == 0 ||
-	    (sa = session_account(in->s)) == NULL)
+	if ((sa = session_account(in->s)) == NULL)
 		return V_CONTINUE;
 	r = quota_check(sa, in->now, in->rbuf, sizeof(in->rbuf));
 	return r ? refuse_with(in, r, NULL, BC_THROTTLED) : V_CONTINUE;
@@ -475,7 +474,7 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 	op->refusable = 1;
 	op->done = committed;
 	op->arg = s;
-	ev = store_op_event(op, "received", m->qid);
+	ev = store_op_event(op, event_name(EV_RECEIVED), m->qid);
 	ev->ts = in->now;
 	ev->subaccount = xstrdup(s->subaccount);
 	ev->client_ip = xstrdup(s->ip);
@@ -491,9 +490,8 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 		ev->rcpts[i] = xstrdup(t->rcpt[i]);
 	ev->recipient = in->rcpt_list;
 	in->rcpt_list = NULL;
-	if (asprintf(&ev->detail, "helo=%s auth=%s", s->helo_name,
-	    s->authed == AUTH_IP ? "ip" : "sasl") == -1)
-		ev->detail = NULL;
+	ev->detail = xasprintf("helo=%s auth=%s", s->helo_name,
+	    s->authed == AUTH_IP ? "ip" : "sasl");
 	if (in->hold)
 		quarantine(m, op, in->hold, in->hold_rcpt);
 	return op;
@@ -533,10 +531,11 @@ data_end(struct session *s)
 	}
 	free(in.route);
 	op = data_end_event(&in, m, tlsdesc);
+	/* Held until committed (or refused): counted with the sessions'. */
+	session_memory += m->bodylen;
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
-	if (m->sender[0] != '\0')
-		window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
+	window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);

@@ -1,14 +1,11 @@
 /*
- * dkim.c - DKIM signing.
+ * dkim.c - DKIM signing: the DKIM-Signature field, folded, for each key.
+ * The canonical forms are dkim_canon.c's.
  * Standards: RFC 6376 (DKIM), 8463 (Ed25519-SHA256), 8301 (rsa-sha256
  * only, keys of 1024 bits or more).
- * Exposure: canonicalizes message bytes from clients (untrusted, but
- * already accepted and stored); holds private keys in memory.  Runs on a
- * worker thread and keeps no state between calls.
- *
- * Lines are split at CRLF only.  A bare CR or LF in the body is an
- * ordinary byte: it is what goes out on the wire, so it is what the
- * verifier will hash.  (gwd stores CRLF; this is for robustness.)
+ * Exposure: signs message bytes from clients (untrusted, but already
+ * accepted and stored); holds private keys in memory.  Runs on a worker
+ * thread and keeps no state between calls.
  * Diagnostics: never dies; signing returns -1 with the reason in the
  * caller's err (a key that does not fit, a signature too large,
  * OpenSSL's refusal).
@@ -25,7 +22,6 @@
 #include "dkim.h"
 
 #define DKIM_FOLD_COL	76	/* fold before a line would pass this */
-#define ISWSP(c)	((c) == ' ' || (c) == '\t')
 
 /* Fields we sign, in h= order.  From is over-signed (sign_fields). */
 static const char *const dkim_fields[] = {
@@ -36,90 +32,11 @@ static const char *const dkim_fields[] = {
 };
 #define DKIM_NFIELDS	(sizeof(dkim_fields) / sizeof(dkim_fields[0]))
 
-/* Canonical bytes go either to a buffer or straight into a digest, so a
- * 25 MB body is hashed without being copied. */
-struct sink {
-	struct buf	*buf;
-	EVP_MD_CTX	*md;
-};
-
-struct field {
-	const char	*p;		/* whole field, continuation lines and CRLF */
-	size_t		 len;
-	size_t		 namelen;	/* name without WSP before ':'; 0 = none */
-};
-
-static int
-sink_put(struct sink *s, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (s->md != NULL)
-		return EVP_DigestUpdate(s->md, p, n) == 1 ? 0 : -1;
-	return buf_append(s->buf, p, n);
-}
-
-static int
-sink_crlfs(struct sink *s, size_t n)
-{
-	for (; n > 0; n--)
-		if (sink_put(s, "\r\n", 2) == -1)
-			return -1;
-	return 0;
-}
-
 static void
 seterr(char *err, size_t errsz, const char *msg)
 {
 	if (err != NULL && errsz > 0)
 		snprintf(err, errsz, "%s", msg);
-}
-
-static int
-ascii_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-static int
-name_eq(const char *a, size_t alen, const char *b)
-{
-	size_t i;
-
-	if (alen != strlen(b))
-		return 0;
-	for (i = 0; i < alen; i++)
-		if (ascii_lower((unsigned char)a[i]) != b[i])
-			return 0;
-	return 1;
-}
-
-int
-dkim_parse_canon(const char *s, enum dkim_canon *h, enum dkim_canon *b)
-{
-	static const struct {
-		const char	*name;
-		enum dkim_canon	 h, b;
-	} tab[] = {
-		{ "simple",		DKIM_SIMPLE,	DKIM_SIMPLE },
-		{ "relaxed",		DKIM_RELAXED,	DKIM_SIMPLE },
-		{ "simple/simple",	DKIM_SIMPLE,	DKIM_SIMPLE },
-		{ "simple/relaxed",	DKIM_SIMPLE,	DKIM_RELAXED },
-		{ "relaxed/simple",	DKIM_RELAXED,	DKIM_SIMPLE },
-		{ "relaxed/relaxed",	DKIM_RELAXED,	DKIM_RELAXED },
-	};
-	size_t i;
-
-	if (s == NULL)
-		return -1;
-	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
-		if (strcmp(s, tab[i].name) == 0) {
-			*h = tab[i].h;
-			*b = tab[i].b;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 const char *
@@ -132,244 +49,6 @@ dkim_alg_name(enum dkim_alg a)
 		return "ed25519-sha256";
 	}
 	return "unknown";
-}
-
-static const char *
-canon_name(enum dkim_canon c)
-{
-	return c == DKIM_RELAXED ? "relaxed" : "simple";
-}
-
-/* Offset of the first CRLF in p[0..n), or n. */
-static size_t
-find_crlf(const char *p, size_t n)
-{
-	const char *q = p;
-
-	while ((q = memchr(q, '\r', n - (q - p))) != NULL) {
-		if ((size_t)(q - p) + 1 < n && q[1] == '\n')
-			return q - p;
-		q++;
-	}
-	return n;
-}
-
-/*
- * Simple (3.4.3): the body as is, minus empty lines at the end, with a
- * CRLF added when the last line lacks one.  Stripping every trailing CRLF
- * and adding one back does all of it, and turns "" into "\r\n".
- */
-static int
-canon_body_simple(const char *p, size_t n, struct sink *s)
-{
-	while (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')
-		n -= 2;
-	if (sink_put(s, p, n) == -1)
-		return -1;
-	return sink_crlfs(s, 1);
-}
-
-/* One relaxed body line p[0..n) without its CRLF, known to hold a
- * non-WSP byte: WSP runs become one SP, WSP at the end goes. */
-static int
-canon_line_relaxed(const char *p, size_t n, struct sink *s)
-{
-	size_t i = 0, j;
-
-	while (n > 0 && ISWSP(p[n - 1]))
-		n--;
-	while (i < n) {
-		if (ISWSP(p[i])) {
-			while (i < n && ISWSP(p[i]))
-				i++;
-			if (sink_put(s, " ", 1) == -1)
-				return -1;
-			continue;
-		}
-		for (j = i; j < n && !ISWSP(p[j]); j++)
-			;
-		if (sink_put(s, p + i, j - i) == -1)
-			return -1;
-		i = j;
-	}
-	return sink_crlfs(s, 1);
-}
-
-/*
- * Relaxed (3.4.4).  Lines that become empty are held back and written
- * only when a non-empty line follows, which drops the trailing ones; an
- * empty body stays empty.  A last line without CRLF gets one.
- */
-static int
-canon_body_relaxed(const char *p, size_t n, struct sink *s)
-{
-	size_t off = 0, ll, i, empties = 0;
-
-	while (off < n) {
-		ll = find_crlf(p + off, n - off);
-		for (i = 0; i < ll && ISWSP(p[off + i]); i++)
-			;
-		if (i == ll)
-			empties++;
-		else if (sink_crlfs(s, empties) == -1 ||
-		    canon_line_relaxed(p + off, ll, s) == -1)
-			return -1;
-		else
-			empties = 0;
-		off += ll + (off + ll < n ? 2 : 0);
-	}
-	return 0;
-}
-
-static int
-canon_body(enum dkim_canon c, const char *p, size_t n, struct sink *s)
-{
-	if (c == DKIM_RELAXED)
-		return canon_body_relaxed(p, n, s);
-	return canon_body_simple(p, n, s);
-}
-
-int
-dkim_canon_body(enum dkim_canon c, const char *body, size_t len,
-    struct buf *out)
-{
-	struct sink s = { out, NULL };
-	size_t saved = out->len - out->off;
-
-	if (canon_body(c, body, len, &s) == -1) {
-		out->len = out->off + saved;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Relaxed text (3.4.2) of a field name or value: unfold, WSP runs to one
- * SP, none at the end, and none at the start when `trimlead`.  Unfolding
- * drops every CR and LF, not only those of CRLF+WSP: in a real field no
- * other can occur, dkimpy drops any CRLF too, and dropping single bytes
- * cannot make a new CRLF, so the output is canonical in turn.
- */
-static int
-canon_text_relaxed(const char *p, size_t n, int lower, int trimlead,
-    struct buf *out)
-{
-	size_t i;
-	int sp = 0, any = 0;
-	char c;
-
-	for (i = 0; i < n; i++) {
-		c = p[i];
-		if (c == '\r' || c == '\n')
-			continue;
-		if (ISWSP(c)) {
-			sp = 1;
-			continue;
-		}
-		if (sp && (any || !trimlead) && buf_putc(out, ' ') == -1)
-			return -1;
-		sp = 0;
-		any = 1;
-		if (buf_putc(out, lower ? ascii_lower((unsigned char)c) :
-		    c) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-canon_header(enum dkim_canon c, const char *p, size_t n, struct buf *out)
-{
-	const char *colon;
-
-	if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')
-		n -= 2;
-	if (c == DKIM_SIMPLE)
-		return buf_append(out, p, n) == -1 ||
-		    buf_append(out, "\r\n", 2) == -1 ? -1 : 0;
-
-	/* WSP before the colon goes with the name's trailing WSP. */
-	if ((colon = memchr(p, ':', n)) == NULL)
-		return canon_text_relaxed(p, n, 1, 0, out) == -1 ||
-		    buf_append(out, "\r\n", 2) == -1 ? -1 : 0;
-	if (canon_text_relaxed(p, colon - p, 1, 0, out) == -1 ||
-	    buf_putc(out, ':') == -1 ||
-	    canon_text_relaxed(colon + 1, n - (colon - p) - 1, 0, 1,
-	    out) == -1 ||
-	    buf_append(out, "\r\n", 2) == -1)
-		return -1;
-	return 0;
-}
-
-int
-dkim_canon_header(enum dkim_canon c, const char *field, size_t len,
-    struct buf *out)
-{
-	size_t saved = out->len - out->off;
-
-	if (canon_header(c, field, len, out) == -1) {
-		out->len = out->off + saved;
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Split the header section into fields.  The section ends at the first
- * empty line; without one the whole message is header and the body is
- * empty.  The body goes to *bodyp and *bodylenp.
- */
-static int
-split_fields(const char *msg, size_t len, struct field **fp, size_t *nfp,
-    const char **bodyp, size_t *bodylenp)
-{
-	struct field *f = NULL, *nf;
-	size_t hend, off = 0, ll, n = 0, cap = 0, i;
-	const char *colon;
-
-	*bodyp = msg + len;
-	*bodylenp = 0;
-	hend = len;
-	while (off < len) {
-		ll = find_crlf(msg + off, len - off);
-		if (ll == 0) {
-			hend = off;
-			*bodyp = msg + off + 2;
-			*bodylenp = len - off - 2;
-			break;
-		}
-		off += ll + (off + ll < len ? 2 : 0);
-	}
-
-	off = 0;
-	while (off < hend) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			if ((nf = reallocarray(f, cap, sizeof(*f))) == NULL) {
-				free(f);
-				return -1;
-			}
-			f = nf;
-		}
-		nf = &f[n++];
-		nf->p = msg + off;
-		/* A field runs on over lines that start with WSP. */
-		do {
-			ll = find_crlf(msg + off, hend - off);
-			off += ll + (off + ll < hend ? 2 : 0);
-		} while (off < hend && ISWSP(msg[off]));
-		nf->len = msg + off - nf->p;
-		nf->namelen = 0;
-		if ((colon = memchr(nf->p, ':', nf->len)) != NULL) {
-			i = colon - nf->p;
-			while (i > 0 && ISWSP(nf->p[i - 1]))
-				i--;
-			nf->namelen = i;
-		}
-	}
-	*fp = f;
-	*nfp = n;
-	return 0;
 }
 
 /* Folding writer for the DKIM-Signature field. */
@@ -484,24 +163,6 @@ check_key(const struct dkim_key *k, char *err, size_t errsz)
 	return -1;
 }
 
-static int
-body_hash(enum dkim_canon c, const char *body, size_t len,
-    unsigned char md[SHA256_DIGEST_LENGTH])
-{
-	struct sink s = { NULL, NULL };
-	unsigned int mdlen;
-	int rc = -1;
-
-	if ((s.md = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	if (EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) == 1 &&
-	    canon_body(c, body, len, &s) == 0 &&
-	    EVP_DigestFinal_ex(s.md, md, &mdlen) == 1)
-		rc = 0;
-	EVP_MD_CTX_free(s.md);
-	return rc;
-}
-
 /*
  * RSA: PKCS#1 v1.5 over SHA-256 of the data.  Ed25519 (RFC 8463 3):
  * PureEdDSA over the 32-byte SHA-256 of the data, not over the data.
@@ -547,7 +208,7 @@ done:
  * breaks the signature.
  */
 static int
-sign_fields(const struct dkim_key *k, const struct field *f, size_t nf,
+sign_fields(const struct dkim_key *k, const struct dkim_field *f, size_t nf,
     struct folder *fo, struct buf *hdata)
 {
 	size_t i, j, count, n;
@@ -561,11 +222,11 @@ sign_fields(const struct dkim_key *k, const struct field *f, size_t nf,
 		n = strlen(name);
 		count = 0;
 		for (j = nf; j > 0; j--) {
-			if (!name_eq(f[j - 1].p, f[j - 1].namelen, name))
+			if (!dkim_field_is(&f[j - 1], name))
 				continue;
 			count++;
-			if (canon_header(k->hcanon, f[j - 1].p, f[j - 1].len,
-			    hdata) == -1)
+			if (dkim_canon_header(k->hcanon, f[j - 1].p,
+			    f[j - 1].len, hdata) == -1)
 				return -1;
 		}
 		if (i == 0)
@@ -589,7 +250,7 @@ sign_fields(const struct dkim_key *k, const struct field *f, size_t nf,
  * hashed under simple canonicalization are the bytes sent.
  */
 static int
-sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
+sign_one(const struct dkim_key *k, const struct dkim_field *f, size_t nf,
     const unsigned char *bh, int64_t now, struct buf *out,
     char *err, size_t errsz)
 {
@@ -609,8 +270,8 @@ sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
 	if (fold_put(&fo, "DKIM-Signature: v=1", 19) == -1 ||
 	    fold_tag(&fo, "a", dkim_alg_name(k->alg)) == -1)
 		goto toolong;
-	snprintf(tmp, sizeof(tmp), "%s/%s", canon_name(k->hcanon),
-	    canon_name(k->bcanon));
+	snprintf(tmp, sizeof(tmp), "%s/%s", dkim_canon_name(k->hcanon),
+	    dkim_canon_name(k->bcanon));
 	if (fold_tag(&fo, "c", tmp) == -1 ||
 	    fold_tag(&fo, "d", k->domain) == -1 ||
 	    fold_tag(&fo, "s", k->selector) == -1)
@@ -629,7 +290,7 @@ sign_one(const struct dkim_key *k, const struct field *f, size_t nf,
 
 	/* The field so far is the field with b= empty. */
 	if (k->hcanon == DKIM_RELAXED) {
-		if (canon_header(DKIM_RELAXED, buf_ptr(out) + start,
+		if (dkim_canon_header(DKIM_RELAXED, buf_ptr(out) + start,
 		    buf_len(out) - start, &fld) == -1)
 			goto toolong;
 		/* 3.7: the field ends the input without its CRLF. */
@@ -669,7 +330,7 @@ dkim_sign(const struct dkim_key *const *keys, int nkeys, const char *msg,
 {
 	unsigned char bh[2][SHA256_DIGEST_LENGTH];
 	int have[2] = { 0, 0 };
-	struct field *f = NULL;
+	struct dkim_field *f = NULL;
 	size_t nf = 0, bodylen, saved = buf_len(out);
 	const char *body;
 	enum dkim_canon bc;
@@ -680,7 +341,7 @@ dkim_sign(const struct dkim_key *const *keys, int nkeys, const char *msg,
 			return -1;
 	if (nkeys <= 0)
 		return 0;
-	if (split_fields(msg, len, &f, &nf, &body, &bodylen) == -1) {
+	if (dkim_split_fields(msg, len, &f, &nf, &body, &bodylen) == -1) {
 		seterr(err, errsz, "dkim: out of memory");
 		return -1;
 	}
@@ -688,7 +349,7 @@ dkim_sign(const struct dkim_key *const *keys, int nkeys, const char *msg,
 		bc = keys[i]->bcanon == DKIM_RELAXED ? DKIM_RELAXED :
 		    DKIM_SIMPLE;
 		if (!have[bc]) {
-			if (body_hash(bc, body, bodylen, bh[bc]) == -1) {
+			if (dkim_body_hash(bc, body, bodylen, bh[bc]) == -1) {
 				seterr(err, errsz, "dkim: body hash failed");
 				goto fail;
 			}

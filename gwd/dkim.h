@@ -1,5 +1,6 @@
 /*
- * dkim.h - DKIM signing (RFC 6376, RFC 8463 Ed25519, RFC 8301).
+ * dkim.h - DKIM signing (RFC 6376, RFC 8463 Ed25519, RFC 8301); the
+ * canonical forms it signs are dkim_canon.h's.
  *
  * Pure apart from OpenSSL's hashing and signing: a message in, signature
  * header fields out.  gwd calls dkim_sign() on a worker thread, never on
@@ -14,8 +15,8 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
+#include "dkim_canon.h"
 
-enum dkim_canon { DKIM_SIMPLE, DKIM_RELAXED };
 enum dkim_alg { DKIM_RSA_SHA256, DKIM_ED25519_SHA256 };
 
 struct dkim_key {
@@ -27,30 +28,8 @@ struct dkim_key {
 	EVP_PKEY	*pkey;		/* private key (RSA or Ed25519) */
 };
 
-/* "relaxed/simple" -> hcanon, bcanon; 0, or -1 when not one of the four
- * forms.  A single word means that for the header and simple for the
- * body (RFC 6376 3.5, c=). */
-int	dkim_parse_canon(const char *, enum dkim_canon *h, enum dkim_canon *b);
 /* "rsa-sha256" / "ed25519-sha256" */
 const char *dkim_alg_name(enum dkim_alg);
-
-/*
- * Canonicalize a body (RFC 6376 3.4.3 simple, 3.4.4 relaxed) and append
- * it to out.  The body is CRLF-terminated lines; a body without a final
- * CRLF is treated as if it had one (simple) or as a final line (relaxed).
- * Returns 0, or -1 when out's maximum would be passed.
- */
-int	dkim_canon_body(enum dkim_canon, const char *body, size_t len,
-	    struct buf *out);
-
-/*
- * Canonicalize one header field (RFC 6376 3.4.1 simple, 3.4.2 relaxed):
- * field[0..len) is the whole field with its continuation lines and its
- * final CRLF (or without it).  Appends the canonical form with a final
- * CRLF.  Returns 0 or -1 as above.
- */
-int	dkim_canon_header(enum dkim_canon, const char *field, size_t len,
-	    struct buf *out);
 
 /*
  * Sign msg[0..len) (header section, empty line, body; CRLF line ends)

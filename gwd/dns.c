@@ -59,16 +59,27 @@ dns_status_name(enum dns_status s)
 	return names[s];
 }
 
+/*
+ * Also on SIGHUP: nothing changes unless the new settings name a
+ * resolver.  A query in flight picks its next server by index when it
+ * retries, so it simply goes on with the new list.
+ */
 int
 dns_init(const struct gw_config *cfg, char *err, size_t errsz)
 {
-	timeout_ms = cfg->dns.timeout_ms;
-	attempts = cfg->dns.attempts;
-	nservers = config_dns_servers(cfg, servers, serverlen, MAX_SERVERS);
-	if (nservers == 0) {
+	struct sockaddr_storage ss[MAX_SERVERS];
+	socklen_t len[MAX_SERVERS];
+	int n;
+
+	if ((n = config_dns_servers(cfg, ss, len, MAX_SERVERS)) == 0) {
 		snprintf(err, errsz, "no DNS resolver: set dns.resolver");
 		return -1;
 	}
+	memcpy(servers, ss, sizeof(servers));
+	memcpy(serverlen, len, sizeof(serverlen));
+	nservers = n;
+	timeout_ms = cfg->dns.timeout_ms;
+	attempts = cfg->dns.attempts;
 	return 0;
 }
 

@@ -1,7 +1,14 @@
 /*
- * gwd.h - what gwd's modules share: the configuration (read-only after
- * start), the TLS contexts, and the queued message and recipient as the
- * main thread holds them.
+ * gwd.h - what gwd's modules share (gwd.c): the configuration, the TLS
+ * contexts, and the queued message and recipient as the main thread
+ * holds them.
+ *
+ * gcfg is never changed in place.  SIGHUP loads a new one on the loop
+ * thread and publishes it through this atomic pointer; the old one is
+ * kept until exit (main.c).  So a thread reads a field where it uses it
+ * (gcfg->limits.x), and may keep a pointer into a configuration, but
+ * should not expect two reads of gcfg to see the same struct unless it
+ * runs on the loop thread between two events.
  */
 #ifndef GW_GWD_H
 #define GW_GWD_H
@@ -13,7 +20,7 @@
 
 #include "config.h"
 
-extern struct gw_config	*gcfg;
+extern struct gw_config	*_Atomic gcfg;
 extern SSL_CTX		*server_tls;
 extern SSL_CTX		*client_tls;
 
@@ -43,7 +50,7 @@ struct rcpt_route {
  * A queued recipient and its message, as compact as a deep queue needs
  * (bench/RESULTS.md, "A million queued messages"): what repeats across
  * recipients (domain, sender, subaccount, the reply that deferred it)
- * is the string pool's (qmsg.c: qmsg_str*), held once for all; the
+ * is the string pool's (gwd.c), held once for all; the
  * Message-ID and the body stay in queue.db and are read back when
  * wanted.  A message and its recipients are one allocation.
  */
@@ -94,5 +101,7 @@ void	 qmsg_free(struct qmsg *);
 void	 qmsg_set_rcpt(struct qmsg *, int i, const char *addr);
 /* The reply that last deferred r (NULL: none). */
 void	 qrcpt_set_reply(struct qrcpt *, const char *reply);
+/* The pooled strings: how many, and their bytes. */
+void	 qmsg_pool_stats(size_t *n, size_t *bytes);
 
 #endif

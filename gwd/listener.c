@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "authguard.h"
 #include "gwd.h"
 #include "log.h"
 #include "session.h"
@@ -40,7 +40,8 @@ listener_admit(struct listener *l, int fd)
 		return;
 	count = sessions_from(s->ip);
 	if (sessions_count() > gcfg->limits.connections ||
-	    count > gcfg->limits.connections_per_ip || auth_blocked(s->ip)) {
+	    count > gcfg->limits.connections_per_ip ||
+	    authguard_ip_blocked(s->ip)) {
 		const char *why = sessions_count() > gcfg->limits.connections ?
 		    "too many connections" : count >
 		    gcfg->limits.connections_per_ip ?

@@ -14,6 +14,7 @@
  * elsewhere.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -31,26 +33,26 @@
 #include <openssl/ssl.h>
 
 #include "auth.h"
+#include "check.h"
 #include "config.h"
 #include "conn.h"
+#include "control.h"
 #include "dns.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
 #include "session.h"
 #include "store.h"
+#include "store_read.h"
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
 #include "window.h"
 #include "worker.h"
-
-struct gw_config	*gcfg;
-SSL_CTX			*server_tls;
-SSL_CTX			*client_tls;
 
 static struct ev_io	 sigio;
 static struct ev_timer	 poll_timer;
@@ -63,7 +65,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: gwd [-nv] [-c file]\n"
 	    "  -c file   configuration (default %s)\n"
-	    "  -n        check the configuration and exit\n"
+	    "  -n        check the configuration and exit (with -v: print it)\n"
 	    "  -v        verbose logging\n"
 	    "  --help, --version\n", GW_DEFAULT_CONFIG);
 }
@@ -152,11 +154,74 @@ begin_shutdown(void)
 	    "(shutdown_timeout %.1fs at most)", deliveries_active(),
 	    (double)gcfg->shutdown_timeout_ms / 1000);
 	listeners_stop();
+	gm.stopping = 1;		/* /health says so from now on */
 	control_stop();
 	sessions_close_all();
 	queue_shutdown();
 	stop_began = loop_now();
 	timer_add(&stop_timer, 0);
+}
+
+/*
+ * SIGHUP re-reads gwd.conf.  The running configuration is never changed
+ * in place: a new one is loaded on the loop thread; a setting that needs
+ * a restart gets its running value back (and is logged with its old and
+ * new values); then gcfg points at the new struct.  The store and
+ * checkpointer threads read gcfg through the atomic pointer, a field at
+ * a time; the old struct is kept until exit, because a listener, a
+ * session or a delivery may hold a pointer into it (a listen entry, an
+ * EHLO name).  A few kilobytes a reload.
+ */
+struct retired_cfg {
+	struct gw_config	*cfg;
+	struct retired_cfg	*next;
+};
+static struct retired_cfg	*retired;
+
+static void
+reload_note(void *arg, const char *name, const char *oldv, const char *newv,
+    int live)
+{
+	int *restart = arg;
+
+	if (live) {
+		log_info("SIGHUP: %s: %s -> %s", name, oldv, newv);
+		return;
+	}
+	log_warnx("SIGHUP: %s needs a restart: %s -> %s (keeping %s)", name,
+	    oldv, newv, oldv);
+	(*restart)++;
+}
+
+static void
+reload_config(void)
+{
+	struct gw_config *old = gcfg, *nc = xcalloc(1, sizeof(*nc));
+	struct retired_cfg *r;
+	int changed, restart = 0;
+	char err[512];
+
+	if (config_load(old->path, nc) != 0) {
+		log_warnx("SIGHUP: %s has errors (above); the running "
+		    "configuration stays", old->path);
+		config_free(nc);
+		free(nc);
+		return;
+	}
+	changed = config_reload_merge(old, nc, reload_note, &restart);
+	r = xcalloc(1, sizeof(*r));
+	r->cfg = old;
+	r->next = retired;
+	retired = r;
+	gcfg = nc;
+	if (dns_init(nc, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: %s; DNS keeps its previous servers", err);
+	check_hostname(nc);
+	/* A new policy generation: destinations re-read relay limits. */
+	accounts_reload();
+	log_info("SIGHUP: %s re-read: %d setting%s changed, %d of them need "
+	    "a restart", old->path, changed, changed == 1 ? "" : "s",
+	    restart);
 }
 
 static void
@@ -172,8 +237,7 @@ signal_cb(struct ev_io *io, int revents)
 			break;
 		case SIGHUP:
 			sd_notify("RELOADING=1");
-			log_info("SIGHUP: reloading subaccounts");
-			accounts_poll();
+			reload_config();
 			sd_notify("READY=1");
 			break;
 		}
@@ -247,44 +311,49 @@ check_state_dir(const struct gw_config *cfg)
 	return -1;
 }
 
+/*
+ * One gwd per state_dir: two daemons on one queue.db would both load and
+ * deliver every message.  An exclusive flock on state_dir/gwd.lock, held
+ * (by the open descriptor) until exit, taken before any listener is
+ * bound; the file holds the pid for the message of the one that loses.
+ */
 static int
-check_only(struct gw_config *cfg)
+lock_state_dir(const struct gw_config *cfg)
 {
-	char err[512];
-	SSL_CTX *ctx;
-	struct stat st;
+	char path[4096], pid[32];
+	ssize_t n;
+	uid_t uid;
+	gid_t gid;
+	int fd;
 
-	if (cfg->nlisten > 0) {
-		if (cfg->tls.self_signed && stat(cfg->tls.certificate, &st) ==
-		    -1) {
-			printf("%s: tls.certificate %s will be made on first "
-			    "start\n", log_progname(), cfg->tls.certificate);
-		} else if ((ctx = tls_server_ctx(cfg, err, sizeof(err))) ==
-		    NULL) {
-			fprintf(stderr, "%s: %s: %s\n", log_progname(),
-			    cfg->path, err);
-			return EX_CONFIG;
-		} else
-			SSL_CTX_free(ctx);
+	if (snprintf(path, sizeof(path), "%s/gwd.lock", cfg->state_dir) >=
+	    (int)sizeof(path) || (fd = open(path, O_RDWR | O_CREAT |
+	    O_NOFOLLOW | O_CLOEXEC, 0640)) == -1) {
+		log_warn("%s/gwd.lock", cfg->state_dir);
+		return -1;
 	}
-	/* The CA store for delivery (relay.ca_file, relay.ca_dir). */
-	if ((ctx = tls_client_ctx(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", log_progname(), cfg->path, err);
-		return EX_CONFIG;
-	}
-	SSL_CTX_free(ctx);
-	if (cfg->user && *cfg->user) {
-		uid_t u;
-		gid_t g;
-
-		if (lookup_user(cfg->user, &u, &g) == -1) {
-			fprintf(stderr, "%s: %s: user: no such user \"%s\"\n",
-			    log_progname(), cfg->path, cfg->user);
-			return EX_CONFIG;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno != EWOULDBLOCK) {
+			log_warn("flock %s", path);
+			close(fd);
+			return -1;
 		}
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_warnx("another gwd (pid %s) uses %s", *pid ? pid : "?",
+		    cfg->state_dir);
+		close(fd);
+		return -1;
 	}
-	printf("%s: configuration OK\n", log_progname());
-	return 0;
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("%s", path);
+	if (geteuid() == 0 && cfg->user && *cfg->user &&
+	    lookup_user(cfg->user, &uid, &gid) == 0 &&
+	    fchown(fd, uid, gid) == -1)
+		log_warn("chown %s", path);
+	return 0;		/* fd stays open: the lock lives with gwd */
 }
 
 int
@@ -331,9 +400,10 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	gcfg = &cfg;
 	if (checkonly)
-		return check_only(&cfg);
+		return check_config(&cfg, verbose);
 	log_init("gwd", cfg.syslog ? LOG_DEST_SYSLOG : LOG_DEST_STDERR,
 	    verbose);
+	check_hostname(&cfg);
 
 	raise_fd_limit();
 	loop_init();
@@ -341,6 +411,8 @@ main(int argc, char *argv[])
 	conn_init_module();
 	if (prepare_state_dir(&cfg) == -1)
 		return EX_CANTCREAT;
+	if (lock_state_dir(&cfg) == -1)
+		return EX_TEMPFAIL;
 	if (cfg.nlisten > 0 &&
 	    (server_tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
@@ -350,8 +422,10 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return EX_CONFIG;
 	}
+	gm.started_us = now_us();
 	if (listeners_bind(err, sizeof(err)) == -1 ||
-	    control_bind(err, sizeof(err)) == -1) {
+	    control_bind(err, sizeof(err)) == -1 ||
+	    metrics_http_bind(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -368,6 +442,7 @@ main(int argc, char *argv[])
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    store_read_open(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -380,6 +455,7 @@ main(int argc, char *argv[])
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
 	control_start();
+	metrics_http_start();
 	gm.ready = 1;
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
@@ -389,6 +465,7 @@ main(int argc, char *argv[])
 	loop_run();
 
 	store_shutdown();
+	store_read_close();
 	worker_shutdown();
 	log_info("stopped");
 	return 0;

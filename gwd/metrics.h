@@ -1,7 +1,9 @@
 /*
- * metrics.h - gwd's live counters, and the two ways out: the control
- * socket (`stats`, for gwtop and scripts) and an optional HTTP listener
- * with Prometheus text at /metrics and a liveness check at /health.
+ * metrics.h - gwd's live counters (metrics.c), and the two ways out:
+ * the control socket (`stats`, for gwtop and scripts; control.c) and an
+ * optional HTTP listener with Prometheus text at /metrics and a
+ * liveness check at /health (metrics_http.c); metrics_report.c writes
+ * both.
  *
  * Counters are only touched on the main thread: no atomics.
  */
@@ -19,6 +21,9 @@ struct gw_metrics {
 	uint64_t	 recipients_received_total;
 	uint64_t	 messages_rejected_total;	/* refused after DATA */
 	uint64_t	 auth_failures_total;
+	uint64_t	 auth_checks_total;	/* passwords hashed (scrypt) */
+	uint64_t	 auth_busy_total;	/* 454: the check queue full */
+	uint64_t	 memory_closed_total;	/* sessions, limits.memory */
 	uint64_t	 delivered_total;	/* per recipient */
 	uint64_t	 deferred_total;
 	uint64_t	 bounced_total;
@@ -31,11 +36,5 @@ struct gw_metrics {
 };
 
 extern struct gw_metrics gm;
-
-/* Bind the control socket and (when configured) the metrics listener,
- * before privileges are dropped.  -1 with err. */
-int	 control_bind(char *err, size_t errsz);
-void	 control_start(void);
-void	 control_stop(void);
 
 #endif

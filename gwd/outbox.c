@@ -7,6 +7,7 @@
  *
  * Exposure: none; the values were checked where the events were made.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,7 @@ row_event(sqlite3_stmt *st, struct audit_event *ev, char **buf)
 	ev->tls_policy = col_text(st, 21);
 	ev->tls_verified = (int)col_int(st, 22, -1);
 	ev->tls_note = col_text(st, 23);
+	ev->username = col_text(st, 24);
 	*buf = NULL;
 	if ((s = col_text(st, 1 + AUDIT_NCOLUMNS)) == NULL)
 		return;

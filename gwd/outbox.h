@@ -36,7 +36,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#include "store.h"
+#include "auditlog.h"
 
 #define OUTBOX_LOG	0x01u	/* log.db */
 

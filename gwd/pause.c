@@ -13,7 +13,7 @@
 
 #include "buf.h"
 #include "conn.h"
-#include "control.h"
+#include "control_commit.h"
 #include "ctlproto.h"
 #include "db.h"
 #include "event.h"
@@ -165,7 +165,7 @@ pause_control(struct conn *c, const char *args)
 	ev->subaccount = xstrdup(sub);
 	ev->detail = xstrdup("resumed by an administrator");
 	log_info("subaccount %s resumed (was paused: %s)", sub, reason);
-	control_submit(c, op, resumed, reason);
+	control_commit(c, op, resumed, reason);
 }
 
 const char *

@@ -1,7 +1,6 @@
 /*
  * qmsg.c - the message registry and the body cache: every queued message
- * by queue id and in arrival order, the string pool its recipients
- * share, and the bodies kept in memory while deliveries need them (read
+ * by queue id and in arrival order, and the bodies kept in memory while deliveries need them (read
  * back from queue.db otherwise).
  * Exposure: none from the network; bodies come from the store.
  * Diagnostics: allocation failure is fatal; a body queue.db cannot give
@@ -9,20 +8,19 @@
  *
  * A deep queue is mostly messages nobody is delivering now, so each
  * costs what scheduling needs (gwd.h): the table by queue id is chained
- * through the messages themselves, and equal strings are pooled.
+ * through the messages themselves (equal strings are pooled: gwd.c).
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hmap.h"
-#include "intern.h"
 #include "log.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "schedule.h"
 #include "store.h"
+#include "store_read.h"
 #include "util.h"
 
 #define BODY_CACHE_MAX	((size_t)256 << 20)
@@ -37,37 +35,6 @@ static size_t		 nbucket, nmsg;
 /* Every queued message, in arrival order (the oldest is first); those
  * read at start-up go after load_tail, before any accepted since. */
 static struct qmsg	*qhead, *qtail, *load_tail;
-/* Domains, senders, subaccounts, replies: held once (gwd.h). */
-static struct intern	 pool;
-
-void
-qid_make(char out[QID_LEN + 1])
-{
-	static uint64_t last;
-	uint64_t v = (uint64_t)now_us() << 8;
-
-	/* Strictly increasing within the process, ordered by time. */
-	if (v <= last)
-		v = last + 1;
-	last = v;
-	snprintf(out, QID_LEN + 1, "%016llX", (unsigned long long)v);
-}
-
-struct qmsg *
-qmsg_new(const char *sender, const char *subaccount, int nrcpt)
-{
-	struct qmsg *m = xcalloc(1, sizeof(*m) +
-	    (size_t)nrcpt * sizeof(m->rcpt[0]));
-
-	m->sender = intern_get(&pool, sender ? sender : "");
-	m->subaccount = intern_get(&pool, subaccount ? subaccount : "");
-	m->nrcpt = m->npending = nrcpt;
-	for (int i = 0; i < nrcpt; i++) {
-		m->rcpt[i].msg = m;
-		m->rcpt[i].heap_idx = -1;
-	}
-	return m;
-}
 
 struct qmsg *
 queue_msg_new(const char *sender, const char *subaccount, int nrcpt)
@@ -76,50 +43,6 @@ queue_msg_new(const char *sender, const char *subaccount, int nrcpt)
 
 	qid_make(m->qid);
 	return m;
-}
-
-void
-qmsg_set_rcpt(struct qmsg *m, int i, const char *addr)
-{
-	struct qrcpt *r = &m->rcpt[i];
-	const char *at = strrchr(addr, '@');
-
-	free(r->addr);
-	intern_put(&pool, r->domain);
-	r->addr = xstrdup(addr);
-	r->domain = intern_get(&pool, at ? at + 1 : "");
-}
-
-void
-qrcpt_set_reply(struct qrcpt *r, const char *reply)
-{
-	const char *old = r->last_reply;
-
-	r->last_reply = intern_get(&pool, reply);
-	intern_put(&pool, old);
-}
-
-void
-qmsg_free(struct qmsg *m)
-{
-	for (int i = 0; i < m->nrcpt; i++) {
-		free(m->rcpt[i].addr);
-		intern_put(&pool, m->rcpt[i].domain);
-		intern_put(&pool, m->rcpt[i].last_reply);
-	}
-	intern_put(&pool, m->sender);
-	intern_put(&pool, m->subaccount);
-	free(m->message_id);
-	free(m->body);
-	free(m);
-}
-
-/* The pooled strings: how many, and their bytes. */
-void
-qmsg_pool_stats(size_t *n, size_t *bytes)
-{
-	*n = pool.n;
-	*bytes = pool.bytes;
 }
 
 void

@@ -36,6 +36,7 @@
 #include "queue.h"
 #include "queue_int.h"
 #include "store.h"
+#include "store_read.h"
 #include "util.h"
 
 #define LOAD_BATCH	1000	/* messages read from queue.db a loop turn */

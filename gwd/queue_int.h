@@ -110,7 +110,6 @@ struct qmsg *qmsg_find(const char *qid);
 void	 qmsg_set_held(struct qmsg *, int held);
 int	 qmsg_count(void);
 int	 qmsg_count_held(void);
-void	 qmsg_pool_stats(size_t *n, size_t *bytes);
 void	 qmsg_stored(struct qmsg *);
 void	 queue_release_body(struct qmsg *);
 void	 qmsg_drop_body(struct qmsg *);

@@ -1,7 +1,7 @@
 /*
  * quota.h - the per-subaccount quotas of gw.db (quota_hour, quota_day)
- * over the counts of window.h.  Mail with the null sender (DSNs, a
- * client's bounces) neither counts nor is refused.
+ * over the counts of window.h.  A client's mail with the null sender
+ * (its DSNs) counts and is refused like any other.
  */
 #ifndef GW_QUOTA_H
 #define GW_QUOTA_H

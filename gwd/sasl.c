@@ -5,13 +5,17 @@
  * Exposure: decodes base64 and splits credentials sent by
  * unauthenticated clients (after TLS); a failure never says whether the
  * name exists.
- * Diagnostics: failures are replies (5xx) and "auth" events; none fatal.
+ * Diagnostics: a failed login is a 535 after limits.auth_fail_delay, an
+ * "auth" event and a log line with the name and the reason; a blocked
+ * address or name gets 421, a full check queue 454.  None fatal.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "auth.h"
 #include "base64.h"
+#include "event.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
@@ -35,41 +39,80 @@ auth_delay_done(struct ev_timer *t)
 }
 
 static void
-auth_result(void *arg, const char *name)
+auth_blocked_reply(struct session *s)
 {
-	struct session *s = arg;
-	struct audit_event *ev;
+	session_reply(s, "421 4.7.0 %s Error: too many failed "
+	    "authentications; try again later", gcfg->hostname);
+}
 
-	s->authreq = NULL;
-	if (name != NULL) {
-		s->authed = AUTH_SASL;
-		gw_strlcpy(s->subaccount, name, sizeof(s->subaccount));
-		session_reply(s, "235 2.7.0 Authentication successful");
-		log_debug("session=%016llx ip=%s auth=%s",
-		    (unsigned long long)s->id, s->ip, name);
-		session_resume(s);
-		return;
-	}
-	s->close_after_delay = auth_failure(s->ip);
+/*
+ * A failed login: the same slow 535 whatever the reason, and the reason
+ * with the name tried in the log line and the "auth" event, for the
+ * admin (gwsearch, the SIEM export).
+ */
+static void
+auth_failed(struct session *s, const struct auth_result *res)
+{
+	struct audit_event *ev;
+	const char *blocked = res->blocked & GUARD_IP ? "; address blocked" :
+	    res->blocked & GUARD_NAME ? "; user blocked from this address" : "";
+	char esc[SASL_USER_MAX * 4 + 8];
+
+	s->close_after_delay = res->blocked != 0;
 	gm.auth_failures_total++;
-	ev = audit_new("auth", NULL);
+	ev = audit_new(event_name(EV_AUTH), NULL);
 	ev->client_ip = xstrdup(s->ip);
+	ev->username = xstrdup(res->user);
+	ev->subaccount = res->subaccount ? xstrdup(res->subaccount) : NULL;
 	ev->reply_code = 535;
 	ev->reply_status = xstrdup("5.7.8");
 	ev->reply_text = xstrdup("authentication failed");
-	ev->detail = xstrdup(s->close_after_delay ? "failed; address blocked" :
-	    "failed");
+	ev->detail = xasprintf("%s%s", res->reason, blocked);
 	store_event(ev);
-	log_info("session=%016llx ip=%s auth failed%s",
-	    (unsigned long long)s->id, s->ip, s->close_after_delay ?
-	    "; address blocked" : "");
+	log_info("session=%016llx ip=%s auth failed user=\"%s\" reason=\"%s%s\"",
+	    (unsigned long long)s->id, s->ip, log_escape(res->user,
+	    strlen(res->user), esc, sizeof(esc)), res->reason, blocked);
 	/* Answer slowly: guessing costs the guesser time. */
 	timer_add(&s->delay, gcfg->limits.auth_fail_delay_ms);
 }
 
 static void
+auth_result(void *arg, const struct auth_result *res)
+{
+	struct session *s = arg;
+
+	s->authreq = NULL;
+	switch (res->status) {
+	case AUTH_OK:
+		s->authed = AUTH_SASL;
+		gw_strlcpy(s->subaccount, res->subaccount,
+		    sizeof(s->subaccount));
+		session_reply(s, "235 2.7.0 Authentication successful");
+		log_debug("session=%016llx ip=%s auth=%s",
+		    (unsigned long long)s->id, s->ip, res->subaccount);
+		session_resume(s);
+		break;
+	case AUTH_FAILED:
+		auth_failed(s, res);
+		break;
+	case AUTH_BLOCKED:
+		auth_blocked_reply(s);
+		session_close(s, "too many failed authentications");
+		break;
+	case AUTH_BUSY:
+		/* RFC 4954 6: a temporary failure; counted as an error so a
+		 * client cannot spin on it. */
+		s->state = SS_CMD;
+		session_bad_command(s, "454 4.7.0 Error: temporary "
+		    "authentication failure; try again later");
+		session_resume(s);
+		break;
+	}
+}
+
+static void
 start_auth(struct session *s, const char *user, size_t ulen, const char *pw,
-    size_t pwlen)
+    size_t pwlen, const char *refuse)
 {
 	struct auth_req *r;
 
@@ -77,7 +120,7 @@ start_auth(struct session *s, const char *user, size_t ulen, const char *pw,
 	timer_del(&s->timer);
 	conn_pause_read(s->c, 1);
 	r = auth_check(user, ulen, pw, pwlen, (struct sockaddr *)&s->c->peer,
-	    auth_result, s);
+	    s->ip, refuse, auth_result, s);
 	if (r != NULL)
 		s->authreq = r;
 }
@@ -127,12 +170,14 @@ sasl_plain(struct session *s, const char *resp, size_t len)
 	pw = nul2 + 1;
 	/* Acting for someone else is not offered: authzid must be empty or
 	 * name the authenticating user.  Treated as a failed login. */
-	if ((nul1 > authz && ((size_t)(nul1 - authz) != authclen ||
-	    memcmp(authz, authc, authclen) != 0)) || authclen == 0 ||
-	    authclen > NAME_MAX_LEN)
-		start_auth(s, "", 0, pw, n - (size_t)(pw - dec));
+	if (authclen == 0 || authclen > SASL_USER_MAX)
+		start_auth(s, "", 0, pw, n - (size_t)(pw - dec), NULL);
 	else
-		start_auth(s, authc, authclen, pw, n - (size_t)(pw - dec));
+		start_auth(s, authc, authclen, pw, n - (size_t)(pw - dec),
+		    nul1 > authz && ((size_t)(nul1 - authz) != authclen ||
+		    memcmp(authz, authc, authclen) != 0) ?
+		    "authorization identity differs from the user name" :
+		    NULL);
 }
 
 static void
@@ -145,7 +190,7 @@ sasl_login(struct session *s, const char *resp, size_t len)
 	if (sasl_decode(s, resp, len, dec, sizeof(dec), &n) == -1)
 		return;
 	if (s->sasl == SASL_LOGIN_USER) {
-		if (n > NAME_MAX_LEN || memchr(dec, '\0', n)) {
+		if (n > SASL_USER_MAX || memchr(dec, '\0', n)) {
 			/* Still ask for the password: answer as any failure. */
 			s->sasl_user[0] = '\0';
 		} else
@@ -155,7 +200,7 @@ sasl_login(struct session *s, const char *resp, size_t len)
 		s->state = SS_SASL;
 		return;
 	}
-	start_auth(s, s->sasl_user, strlen(s->sasl_user), dec, n);
+	start_auth(s, s->sasl_user, strlen(s->sasl_user), dec, n, NULL);
 }
 
 void
@@ -183,9 +228,8 @@ sasl_check_auth(struct session *s, const struct smtp_cmd *cmd)
 	if (s->tx.active)
 		return session_bad_command(s, "503 5.5.1 Error: MAIL "
 		    "transaction in progress");
-	if (auth_blocked(s->ip)) {
-		session_reply(s, "421 4.7.0 %s Error: too many failed "
-		    "authentications; try again later", gcfg->hostname);
+	if (authguard_ip_blocked(s->ip)) {
+		auth_blocked_reply(s);
 		session_close(s, "address blocked");
 		return -1;
 	}

@@ -135,8 +135,9 @@ const struct dest_src *dest_src_next(struct dest *);
 /* A job's body (qmsg.c); the job holds it until it is done. */
 int	 queue_load_body(struct qmsg *);
 
-/* mta.c, called by dest.c; mta_run_job() gets a job whose recipients
- * are already active. */
+/* The delivery client (mta.c and its parts, mta_priv.h), called by
+ * dest.c; mta_run_job() gets a job whose recipients are already
+ * active. */
 void	 mta_start(struct dest *, const struct route_result *);
 void	 mta_run_job(struct mta *, struct job *);
 void	 mta_set_idle(struct mta *, struct mta *next);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "event.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
@@ -36,7 +37,7 @@
 #define OUT_MAX		(1024 * 1024)
 #define OUT_HIGH	(64 * 1024)	/* stop reading commands above this */
 
-uint64_t		 inflight_bytes;
+uint64_t		 session_memory;
 static struct session	*sessions;
 static int		 nsessions;
 static struct hmap	 per_ip;		/* ip -> (intptr_t) count */
@@ -84,6 +85,7 @@ reply_vsend(struct session *s, char *line, const char *fmt, va_list ap)
 	line[n++] = '\n';
 	if (conn_write(s->c, line, (size_t)n) == -1)
 		session_close(s, "output buffer full");
+	session_mem_update(s);
 	line[n - 2] = '\0';
 }
 
@@ -128,7 +130,7 @@ static void
 audit_reject(struct session *s, const char *r, const char *sender,
     const char *rcpt, const char *cls)
 {
-	struct audit_event *ev = audit_new("rejected", NULL);
+	struct audit_event *ev = audit_new(event_name(EV_REJECTED), NULL);
 	const char *text;
 	char status[16];
 
@@ -194,9 +196,65 @@ session_tx_reset(struct session *s)
 	for (int i = 0; i < t->nrcpt; i++)
 		free(t->rcpt[i]);
 	free(t->rcpt);
-	inflight_bytes -= t->accounted;
 	buf_free(&t->data);
 	memset(t, 0, sizeof(*t));
+	session_mem_update(s);
+}
+
+/*
+ * What the session holds, in session_memory: the capacity of its buffers
+ * (what malloc handed out, used or not): the message so far, the input
+ * and the replies not yet sent.  Called wherever one may have grown;
+ * they shrink only when freed.  (OpenSSL's own buffers are not seen.)
+ */
+void
+session_mem_update(struct session *s)
+{
+	size_t now = s->tx.data.cap + s->c->in.cap + s->c->out.cap;
+
+	session_memory = session_memory - s->mem + now;
+	s->mem = now;
+}
+
+/*
+ * Past limits.memory while messages arrive: close the sessions receiving
+ * the largest messages, one by one, until the total fits again.  The
+ * largest rather than the one that happened to cross the line: a small
+ * message from another client is not cut off because someone else holds
+ * the memory.  Each gets 421 4.3.1 (temporary: the client sends again
+ * later) and its message so far is freed at once.  Sessions not in DATA
+ * hold little and are left alone; new DATA commands get 452 meanwhile.
+ * Returns 1 when cur was closed.
+ */
+static int
+session_shed(struct session *cur)
+{
+	int closed_cur = 0;
+
+	while (session_memory > gcfg->limits.memory) {
+		struct session *big = NULL;
+
+		for (struct session *s = sessions; s; s = s->next)
+			if (s->state == SS_DATA && (big == NULL ||
+			    s->mem > big->mem))
+				big = s;
+		if (big == NULL)
+			break;
+		log_warnx("session=%016llx ip=%s limits.memory reached: %llu "
+		    "bytes held, limit %llu; closing the session holding the "
+		    "most (%zu bytes)", (unsigned long long)big->id, big->ip,
+		    (unsigned long long)session_memory,
+		    (unsigned long long)gcfg->limits.memory, big->mem);
+		gm.memory_closed_total++;
+		session_refuse(big, NULL, NULL, BC_NONE, "421 4.3.1 %s Error: "
+		    "too much mail is being received at once; try again later",
+		    gcfg->hostname);
+		session_close(big, "memory limit");
+		session_tx_reset(big);
+		if (big == cur)
+			closed_cur = 1;
+	}
+	return closed_cur;
 }
 
 /*
@@ -312,9 +370,10 @@ data_step(struct session *s)
 
 	used = data_feed(&t->dp, buf_ptr(&c->in), buf_len(&c->in), &t->data);
 	buf_consume(&c->in, used);
-	/* Account what is held in memory for the global limit. */
-	inflight_bytes += buf_len(&t->data) - t->accounted;
-	t->accounted = buf_len(&t->data);
+	/* The limit holds as bytes arrive, not only at the next DATA. */
+	session_mem_update(s);
+	if (session_memory > gcfg->limits.memory && session_shed(s))
+		return;
 	if (t->dp.done)
 		data_end(s);
 }
@@ -381,6 +440,7 @@ session_process(struct session *s)
 	    s->state != SS_WAIT)
 		session_close(s, s->state == SS_DATA ?
 		    "lost connection in DATA" : "client disconnected");
+	session_mem_update(s);
 }
 
 static void
@@ -447,6 +507,9 @@ session_closed(struct conn *c)
 	if (s->op)
 		s->op->arg = NULL;	/* the commit completes without us */
 	session_tx_reset(s);
+	/* The conn frees its buffers after this call. */
+	session_memory -= s->mem;
+	s->mem = 0;
 	per_ip_add(s->ip, -1);
 	gm.sessions_current--;
 	if (s->prev)
@@ -535,4 +598,10 @@ int
 sessions_count(void)
 {
 	return nsessions;
+}
+
+uint64_t
+sessions_memory(void)
+{
+	return session_memory;
 }

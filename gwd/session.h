@@ -4,6 +4,8 @@
 #ifndef GW_SESSION_H
 #define GW_SESSION_H
 
+#include <stdint.h>
+
 #include "config.h"
 
 /* Bind every configured listener (as root, before dropping privileges). */
@@ -14,5 +16,7 @@ void	listeners_start(void);
 void	listeners_stop(void);
 void	sessions_close_all(void);
 int	sessions_count(void);
+/* Bytes held for inbound mail now, against limits.memory. */
+uint64_t sessions_memory(void);
 
 #endif

@@ -21,11 +21,17 @@
 #include "bounce.h"
 #include "config.h"
 #include "conn.h"
+#include "ctlproto.h"
 #include "loop.h"
 #include "smtp_proto.h"
 
 #define SASL_LINE_MAX	(12288 + 2)	/* RFC 4954 4: 12288 octets + CRLF */
-#define NAME_MAX_LEN	255
+/*
+ * A user name as tried in AUTH: longer than any subaccount name
+ * (CTL_NAME_MAX) can be, yet kept up to this so a failed login shows the
+ * admin what was tried.
+ */
+#define SASL_USER_MAX	255
 #define REPLY_MAX	512	/* RFC 5321 4.5.3.1.5: a reply line, CRLF
 				 * included */
 
@@ -60,7 +66,6 @@ struct tx {
 	int			 nrcpt;
 	struct buf		 data;
 	struct data_parser	 dp;
-	size_t			 accounted;	/* bytes in inflight_bytes */
 };
 
 struct session {
@@ -71,26 +76,31 @@ struct session {
 	enum sstate		 state;
 	int			 helo;
 	int			 esmtp;
-	char			 helo_name[NAME_MAX_LEN + 1];
+	char			 helo_name[CTL_DOMAIN_MAX + 1];
 	int			 tls;
 	enum authed		 authed;
-	char			 subaccount[NAME_MAX_LEN + 1];
+	char			 subaccount[CTL_NAME_MAX + 1];
 	struct line_reader	 lr;
 	int			 errors;
 	int			 accepted;	/* messages queued */
 	struct ev_timer		 timer;		/* command/DATA deadline */
 	struct ev_timer		 delay;		/* a failed AUTH's 535 */
 	enum sasl_step		 sasl;
-	char			 sasl_user[NAME_MAX_LEN + 1];
+	char			 sasl_user[SASL_USER_MAX + 1];
 	struct auth_req		*authreq;
 	struct store_op		*op;		/* commit in flight */
 	int			 close_after_delay;
+	size_t			 mem;		/* counted in session_memory */
 	struct tx		 tx;
 	struct session		*prev, *next;
 };
 
-/* DATA being received by every session, against limits.memory. */
-extern uint64_t	 inflight_bytes;
+/*
+ * Memory held for inbound mail, against limits.memory: every session's
+ * buffers (the message so far, input, replies not yet sent) and the
+ * messages between the end of DATA and their commit.
+ */
+extern uint64_t	 session_memory;
 
 /* session.c */
 void		 sessions_init(void);
@@ -107,6 +117,7 @@ void		 session_resume(struct session *);
 int		 session_bad_command(struct session *, const char *r);
 void		 session_arm(struct session *, int64_t ms);
 void		 session_tx_reset(struct session *);
+void		 session_mem_update(struct session *);
 const struct subaccount *session_account(struct session *);
 const struct rule *session_rule(struct session *, const char *rcpt,
 		    int64_t size, const char *msg, size_t len);

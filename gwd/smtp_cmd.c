@@ -67,7 +67,7 @@ smtp_check_helo_name(struct session *s, const struct smtp_cmd *cmd,
 {
 	if (cmd->arglen == 0)
 		return session_bad_command(s, syntax);
-	if (cmd->arglen > NAME_MAX_LEN)
+	if (cmd->arglen > CTL_DOMAIN_MAX)
 		return session_bad_command(s, "501 5.5.4 Error: host name too "
 		    "long");
 	return 0;
@@ -283,8 +283,8 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		session_refuse(s, from, NULL, BC_POLICY, "%s", r);
 		return;
 	}
-	if (s->tx.mail.path.len > 0 &&
-	    (r = quota_check(sa, now_us(), msg, sizeof(msg))) != NULL) {
+	/* The null sender too: a subaccount's DSNs are its mail. */
+	if ((r = quota_check(sa, now_us(), msg, sizeof(msg))) != NULL) {
 		session_refuse(s, from, NULL, BC_THROTTLED, "%s", r);
 		return;
 	}
@@ -344,14 +344,20 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		session_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
+	/* A DSN (RFC 3464) or an MDN (RFC 8098) goes to one recipient: the
+	 * null sender is no way to fan a message out past the bounce rate.
+	 * 452, so a client sends the others in transactions of their own. */
+	if (s->tx.mail.path.len == 0 && s->tx.nrcpt >= 1) {
+		session_reply(s, "452 4.5.3 Error: a message with the null "
+		    "sender has one recipient");
+		return;
+	}
 	if ((r = rule_reject(s, ra.path.addr, -1, NULL, 0)) != NULL) {
 		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
 		return;
 	}
-	s->tx.rcpt = realloc(s->tx.rcpt, sizeof(char *) *
-	    (size_t)(s->tx.nrcpt + 1));
-	if (s->tx.rcpt == NULL)
-		fatal("rcpt");
+	s->tx.rcpt = xreallocarray(s->tx.rcpt, (size_t)s->tx.nrcpt + 1,
+	    sizeof(char *));
 	s->tx.rcpt[s->tx.nrcpt++] = xstrdup(ra.path.addr);
 	session_reply(s, "250 2.1.5 Ok");
 }
@@ -373,7 +379,7 @@ smtp_check_data(struct session *s, const struct smtp_cmd *cmd)
 static void
 smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 {
-	if (inflight_bytes >= gcfg->limits.memory) {
+	if (session_memory >= gcfg->limits.memory) {
 		session_refuse(s, NULL, NULL, BC_NONE, "452 4.3.1 "
 		    "Insufficient system resources");
 		return;

@@ -125,6 +125,7 @@ audit_free(struct audit_event *ev)
 	free(ev->from_addr);
 	free(ev->tls);
 	free(ev->tls_note);
+	free(ev->username);
 	free(ev->remote_host);
 	free(ev->remote_ip);
 	free(ev->reply_status);
@@ -1108,9 +1109,6 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	flush_outbox();
 	test_hook_init();
 
-	if (store_read_open(state_dir, err, errsz) == -1)
-		return -1;
-
 	loop_waker_init(&waker, store_completed, NULL);
 	if (pthread_create(&thread, NULL, store_main, NULL) != 0 ||
 	    pthread_create(&ckthread, NULL, checkpointer, NULL) != 0) {
@@ -1141,5 +1139,4 @@ store_shutdown(void)
 	auditlog_close(&alog);
 	db_close(qdb);
 	db_close(ldb);
-	store_read_close();
 }

@@ -12,38 +12,8 @@
 
 #include <stdint.h>
 
+#include "auditlog.h"
 #include "gwd.h"
-
-/* One audit event (a row of log.db's event table).  Strings are owned. */
-struct audit_event {
-	struct audit_event *next;
-	int64_t		 id;		/* 0 until the outbox gives one */
-	int64_t		 ts;		/* unix microseconds */
-	const char	*action;	/* static string */
-	char		*qid;
-	char		*subaccount;
-	char		*client_ip;
-	char		*sender;
-	char		*recipient;
-	char		*message_id;
-	char		*subject;
-	char		*from_addr;
-	int64_t		 size;		/* -1 = none */
-	char		*tls;
-	const char	*tls_policy;	/* static string, or NULL */
-	int		 tls_verified;	/* 1, 0; -1 = none (no TLS) */
-	char		*tls_note;	/* why not verified, or no TLS */
-	char		*remote_host;
-	char		*remote_ip;
-	int		 reply_code;	/* 0 = none */
-	char		*reply_status;
-	char		*reply_text;
-	int64_t		 duration_ms;	/* -1 = none */
-	char		*detail;
-	const char	*bounce_class;	/* static string, or NULL */
-	char		**rcpts;	/* event_rcpt rows (received only) */
-	int		 nrcpts;
-};
 
 struct rcpt_update {
 	int64_t		 dbid;
@@ -129,29 +99,5 @@ uint64_t store_commit_failures(void);	/* queue.db commits refused */
  * "storage full".  Main thread.
  */
 int	 store_space_short(uint64_t size);
-
-/*
- * Main-thread reads of queue.db, on a connection of their own
- * (store_read.c).  At start-up the queue is read a slice at a time:
- * store_load_begin() notes the messages there now (*count of them);
- * each store_load_next() hands at most max more to cb, oldest first,
- * and removes those left without recipients; *consumed counts both.
- * It returns 1 while there may be more, 0 once all are read, -1 with
- * err when queue.db refused (try again: nothing is handed twice).
- * store_load_qid(): one message the slices have not reached yet, by
- * queue id (NULL: none such); store_load_end() returns how many were
- * removed empty.
- */
-int	 store_read_open(const char *state_dir, char *err, size_t errsz);
-void	 store_read_close(void);
-int	 store_load_begin(int64_t *count, char *err, size_t errsz);
-int	 store_load_next(void (*cb)(struct qmsg *, void *), void *arg,
-	    int max, int *consumed, char *err, size_t errsz);
-struct qmsg *store_load_qid(const char *qid);
-int	 store_load_end(void);
-/* A queued message's body (into m->body) or its Message-ID (the
- * caller frees; NULL: none). */
-int	 store_load_body(struct qmsg *);
-char	*store_message_id(const struct qmsg *);
 
 #endif

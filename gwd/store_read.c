@@ -24,6 +24,7 @@
 #include "db.h"
 #include "log.h"
 #include "store.h"
+#include "store_read.h"
 #include "util.h"
 
 static sqlite3		*rdb;

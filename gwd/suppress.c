@@ -22,7 +22,7 @@
 #include "addr.h"
 #include "buf.h"
 #include "conn.h"
-#include "control.h"
+#include "control_commit.h"
 #include "ctlproto.h"
 #include "db.h"
 #include "hmap.h"
@@ -253,5 +253,5 @@ suppress_control(struct conn *c, const char *args)
 	op = store_op_new();
 	store_op_supp(op, 1, sub, strchr(key, '\n') + 1, NULL, 0);
 	log_info("suppression: deleting %s for subaccount %s", addr, sub);
-	control_submit(c, op, deleted, old);
+	control_commit(c, op, deleted, old);
 }

@@ -1,12 +1,21 @@
 /*
  * tls.c - OpenSSL contexts for gwd.
  * Standards: RFC 8446 (TLS 1.3), RFC 5246 (TLS 1.2), RFC 7525 (BCP 195),
- * RFC 6125 (checking a server's name), RFC 6066 3 (SNI).
+ * RFC 6125 (checking a server's name), RFC 6066 3 (SNI), RFC 5077 and
+ * RFC 8446 4.6.1 (session tickets).
  * Exposure: loads the private key (as root, before dropping privileges);
- * judges the certificates of next hops, which may be hostile.
+ * judges the certificates of next hops, which may be hostile; decrypts
+ * session tickets clients send back (OpenSSL checks their MAC first).
  * Diagnostics: never dies; the context builders return NULL with
  * OpenSSL's reason in err (start-up), a handshake failure reaches the
- * connection's owner.
+ * connection's owner; a ticket that cannot be opened means a full
+ * handshake.
+ *
+ * Session tickets are sealed with keys of our own that rotate every
+ * tls.ticket_lifetime: the newest seals, the one before still opens (so
+ * every ticket stays usable for its whole lifetime), older ones are
+ * forgotten, which bounds how long a stolen key exposes resumed
+ * sessions.  OpenSSL's default is one key for the life of the process.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -134,6 +144,156 @@ harden(SSL_CTX *ctx)
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* One read() for what is there, not two per record (header, then
+	 * body); conn.c asks SSL_has_pending() for what stays buffered. */
+	SSL_CTX_set_read_ahead(ctx, 1);
+}
+
+/* Session ticket keys. */
+
+static struct ticket_keys	 tickets;
+static EVP_CIPHER		*ticket_cipher;
+
+static void
+ticket_key_new(struct ticket_key *k)
+{
+	random_bytes(k->name, sizeof(k->name));
+	random_bytes(k->aes, sizeof(k->aes));
+	random_bytes(k->hmac, sizeof(k->hmac));
+}
+
+void
+ticket_keys_init(struct ticket_keys *t, int64_t period_ms, int64_t now_ms)
+{
+	memset(t, 0, sizeof(*t));
+	t->period_ms = period_ms;
+	t->rotated_ms = now_ms;
+	ticket_key_new(&t->key[0]);
+	ticket_key_new(&t->key[1]);	/* opens nothing anyone was given */
+}
+
+static void
+ticket_keys_rotate(struct ticket_keys *t, int64_t now_ms)
+{
+	int64_t age = now_ms - t->rotated_ms;
+
+	if (age < t->period_ms)
+		return;
+	if (age >= 2 * t->period_ms)		/* both are too old */
+		ticket_key_new(&t->key[0]);
+	t->key[1] = t->key[0];
+	ticket_key_new(&t->key[0]);
+	t->rotated_ms = now_ms;
+}
+
+const struct ticket_key *
+ticket_keys_seal(struct ticket_keys *t, int64_t now_ms)
+{
+	ticket_keys_rotate(t, now_ms);
+	return &t->key[0];
+}
+
+const struct ticket_key *
+ticket_keys_open(struct ticket_keys *t, const unsigned char *name,
+    int64_t now_ms, int *renew)
+{
+	ticket_keys_rotate(t, now_ms);
+	for (int i = 0; i < 2; i++)
+		if (CRYPTO_memcmp(name, t->key[i].name, TICKET_NAME_LEN) == 0) {
+			*renew = i > 0;
+			return &t->key[i];
+		}
+	return NULL;
+}
+
+static int
+ticket_mac_init(EVP_MAC_CTX *hctx, const struct ticket_key *k)
+{
+	OSSL_PARAM p[3];
+
+	p[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    (void *)k->hmac, sizeof(k->hmac));
+	p[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	p[2] = OSSL_PARAM_construct_end();
+	return EVP_MAC_CTX_set_params(hctx, p);
+}
+
+/* OpenSSL's ticket callback: 1 sealed/opened, 2 opened and a fresh
+ * ticket is to follow, 0 unknown key, -1 error. */
+static int
+ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
+    EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx, int enc)
+{
+	const struct ticket_key *k;
+	int renew = 0;
+
+	if (enc) {
+		k = ticket_keys_seal(&tickets, mono_ms());
+		memcpy(name, k->name, TICKET_NAME_LEN);
+		random_bytes(iv, (size_t)EVP_CIPHER_get_iv_length(
+		    ticket_cipher));
+		if (EVP_EncryptInit_ex(cctx, ticket_cipher, NULL, k->aes, iv)
+		    != 1 || ticket_mac_init(hctx, k) != 1)
+			return -1;
+		return 1;
+	}
+	if ((k = ticket_keys_open(&tickets, name, mono_ms(), &renew)) ==
+	    NULL)
+		return 0;		/* a full handshake instead */
+	if (EVP_DecryptInit_ex(cctx, ticket_cipher, NULL, k->aes, iv) != 1 ||
+	    ticket_mac_init(hctx, k) != 1)
+		return -1;
+	/* A TLS 1.3 client uses a ticket once (RFC 8446 C.4): it needs a
+	 * new one after each resumption, or its next connection is a full
+	 * handshake.  TLS 1.2 clients keep theirs until the key turns. */
+	return renew || SSL_version(ssl) >= TLS1_3_VERSION ? 2 : 1;
+}
+
+/*
+ * One ticket per full handshake (OpenSSL sends two by default; each
+ * costs a session copy, its encoding, encryption and MAC, ~7% of a
+ * one-message submission's CPU), valid for tls.ticket_lifetime.
+ */
+static int
+tickets_setup(SSL_CTX *ctx, int64_t lifetime_ms, char *err, size_t errsz)
+{
+	if (lifetime_ms == 0) {
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_num_tickets(ctx, 0);
+		return 0;
+	}
+	if (lifetime_ms < 1000)
+		lifetime_ms = 1000;	/* OpenSSL counts whole seconds */
+	if (ticket_cipher == NULL &&
+	    (ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL)) ==
+	    NULL) {
+		ssl_err(err, errsz, "session tickets: AES-256-CBC");
+		return -1;
+	}
+	ticket_keys_init(&tickets, lifetime_ms, mono_ms());
+	SSL_CTX_set_timeout(ctx, (long)(lifetime_ms / 1000));
+	SSL_CTX_set_num_tickets(ctx, 1);
+	if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1) {
+		ssl_err(err, errsz, "session tickets");
+		return -1;
+	}
+	return 0;
+}
+
+/* TLS 1.3 suites and key exchange groups, in our order of preference. */
+static int
+choices(SSL_CTX *ctx, const struct gw_config *cfg, char *err, size_t errsz)
+{
+	if (SSL_CTX_set_ciphersuites(ctx, cfg->tls.ciphersuites) != 1) {
+		ssl_err(err, errsz, "tls.ciphersuites");
+		return -1;
+	}
+	if (SSL_CTX_set1_groups_list(ctx, cfg->tls.groups) != 1) {
+		ssl_err(err, errsz, "tls.groups");
+		return -1;
+	}
+	return 0;
 }
 
 SSL_CTX *
@@ -160,6 +320,8 @@ tls_server_ctx(const struct gw_config *cfg, char *err, size_t errsz)
 		ssl_err(err, errsz, "tls.ciphers");
 		goto fail;
 	}
+	if (choices(ctx, cfg, err, errsz) == -1)
+		goto fail;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls.certificate) != 1) {
 		ssl_err(err, errsz, cfg->tls.certificate);
 		goto fail;
@@ -175,6 +337,8 @@ tls_server_ctx(const struct gw_config *cfg, char *err, size_t errsz)
 	}
 	/* Sessions resume through tickets; no server-side cache needed. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (tickets_setup(ctx, cfg->tls.ticket_lifetime_ms, err, errsz) == -1)
+		goto fail;
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);
@@ -200,6 +364,10 @@ tls_client_ctx(const struct gw_config *cfg, char *err, size_t errsz)
 		return NULL;
 	}
 	harden(ctx);
+	if (choices(ctx, cfg, err, errsz) == -1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	ok = file || dir ? SSL_CTX_load_verify_locations(ctx, file, dir) :
 	    SSL_CTX_set_default_verify_paths(ctx);
 	if (ok != 1) {
@@ -238,8 +406,8 @@ tls_client_prepare(SSL *ssl, const char *host, enum tls_policy policy)
 	if (ok != 1)
 		return -1;
 	/* verify: a certificate that does not verify ends the handshake
-	 * (and mta.c checks the result again before MAIL).  Otherwise the
-	 * result is only recorded. */
+	 * (and mta_tls.c checks the result again before MAIL).  Otherwise
+	 * the result is only recorded. */
 	SSL_set_verify(ssl, policy == TLSP_VERIFY ? SSL_VERIFY_PEER :
 	    SSL_VERIFY_NONE, NULL);
 	return 0;

@@ -7,6 +7,8 @@
 #ifndef GW_TLS_H
 #define GW_TLS_H
 
+#include <stdint.h>
+
 #include <openssl/ssl.h>
 
 #include "config.h"
@@ -32,5 +34,31 @@ const char *tls_client_verify_error(const SSL *);
 /* After a finished handshake: 1 if the server's certificate chains to
  * the CA store and matches the name, else 0 and *why says why not. */
 int	 tls_client_verified(const SSL *, const char **why);
+
+/*
+ * Session ticket keys (exposed for the unit tests): key[0] seals new
+ * tickets, key[1] (the one before) still opens them; every period_ms
+ * the ring turns.
+ */
+#define TICKET_NAME_LEN	16
+struct ticket_key {
+	unsigned char	 name[TICKET_NAME_LEN];
+	unsigned char	 aes[32];
+	unsigned char	 hmac[32];
+};
+struct ticket_keys {
+	struct ticket_key key[2];
+	int64_t		 rotated_ms;
+	int64_t		 period_ms;
+};
+void	 ticket_keys_init(struct ticket_keys *, int64_t period_ms,
+	    int64_t now_ms);
+/* The key to seal a ticket with now. */
+const struct ticket_key *ticket_keys_seal(struct ticket_keys *,
+	    int64_t now_ms);
+/* The key named `name` if it may still open tickets (*renew = 1: an
+ * older key, the client should get a new ticket), else NULL. */
+const struct ticket_key *ticket_keys_open(struct ticket_keys *,
+	    const unsigned char *name, int64_t now_ms, int *renew);
 
 #endif

@@ -130,9 +130,12 @@ window_init(const char *state_dir, char *err, size_t errsz)
 		enum win_counter c;
 		const char	*sql;
 	} seeds[] = {
+		/* What clients sent, null sender included; not the DSNs
+		 * gwd made itself (no client). */
 		{ WIN_ACCEPTED, "SELECT subaccount, ts / 60000000, count(*)"
 		    " FROM event WHERE ts >= ? AND action = 'received' AND"
-		    " sender <> '' AND subaccount IS NOT NULL GROUP BY 1, 2" },
+		    " client_ip IS NOT NULL AND subaccount IS NOT NULL"
+		    " GROUP BY 1, 2" },
 		/* An expired recipient has a deferred and an expired event:
 		 * only the latter is final. */
 		{ WIN_FINAL, "SELECT subaccount, ts / 60000000, count(*)"

@@ -111,6 +111,11 @@ format_header(const struct message *m, struct buf *b)
 static void
 format_reply(const struct event *e, struct buf *b)
 {
+	if (e->username) {
+		buf_puts(b, "user=");
+		format_clean(b, e->username);
+		buf_putc(b, ' ');
+	}
 	if (e->has_reply_code)
 		buf_printf(b, "%lld ", (long long)e->reply_code);
 	if (e->reply_status)
@@ -337,6 +342,7 @@ format_json_event(const struct event *e, struct buf *b)
 		json_obj_int(&o, "event.duration", e->duration_ms * 1000000);
 	format_json_email(&o, e);
 	json_obj_str(&o, "source.ip", e->client_ip);
+	json_obj_str(&o, "user.name", e->username);
 	json_obj_str(&o, "destination.domain", e->remote_host);
 	json_obj_str(&o, "destination.ip", e->remote_ip);
 	if (e->tls)
@@ -413,7 +419,7 @@ static const char *const csv_columns[] = { "timestamp", "event_id",
     "message_id", "header_from", "subaccount", "client_ip", "remote_host",
     "remote_ip", "reply_code", "reply_status", "reply_text", "tls",
     "duration_ms", "size", "detail", "bounce_class", "tls_policy",
-    "tls_verified", "tls_note" };
+    "tls_verified", "tls_note", "username" };
 
 void
 format_csv_header(void)
@@ -446,7 +452,7 @@ format_csv(const struct event *e, struct buf *b)
 	    format_num(size, sizeof(size), e->has_size, e->size), e->detail,
 	    e->bounce_class, e->tls_policy,
 	    format_num(tv, sizeof(tv), e->has_tls_verified, e->tls_verified),
-	    e->tls_note };
+	    e->tls_note, e->username };
 
 	fmt_rfc3339(e->ts, t, sizeof(t));
 	snprintf(id, sizeof(id), "%lld", (long long)e->id);
@@ -520,9 +526,13 @@ format_cef(const struct event *e, struct buf *b)
 	buf_printf(b, "rt=%s externalId=%s", rt, n);
 	format_cef_ext(b, "act", e->action);
 	format_cef_ext(b, "outcome", format_outcome(e->action));
-	format_cef_ext(b, "suser", e->sender);
+	/* The source user: the name a login tried, else the envelope
+	 * sender. */
+	format_cef_ext(b, "suser", e->username ? e->username : e->sender);
 	format_cef_ext(b, "duser", e->recipient);
 	format_cef_ext(b, "msg", e->subject);
+	if (e->username)
+		format_cef_ext(b, "reason", e->detail);
 	format_cef_ext(b, "src", e->client_ip);
 	format_cef_ext(b, "dhost", e->remote_host);
 	format_cef_ext(b, "dst", e->remote_ip);

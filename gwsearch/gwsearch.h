@@ -52,6 +52,7 @@ struct event {
 	char		*bounce_class;	/* bounce.h's name */
 	char		*tls_policy;	/* of a delivery attempt */
 	char		*tls_note;	/* why not verified, or no TLS */
+	char		*username;	/* auth: the name a client tried */
 	int64_t		 size, reply_code, duration_ms, tls_verified;
 	int		 has_size, has_reply_code, has_duration;
 	int		 has_tls_verified;
@@ -68,7 +69,7 @@ enum format { FMT_TABLE, FMT_JSON, FMT_CSV, FMT_CEF, FMT_SYSLOG };
 	"id, ts, qid, action, subaccount, client_ip, sender, recipient, " \
 	"message_id, subject, from_addr, size, tls, remote_host, remote_ip, " \
 	"reply_code, reply_status, reply_text, duration_ms, detail, class, " \
-	"tls_policy, tls_verified, tls_note"
+	"tls_policy, tls_verified, tls_note, username"
 
 /* terms.c: 0, or -1 with a message in err. */
 int	 terms_add(struct query *, enum filter_kind, const char *val,
@@ -77,6 +78,13 @@ int	 terms_parse(struct query *, const char *text, char *err,
 	    size_t errsz);
 int	 terms_time(const char *s, int64_t now, int64_t *out);
 void	 terms_free(struct query *);
+/*
+ * Shell completion of the word cur: "key:" for every term key (when
+ * keys), or after "status:" and "class:" their values; add(cur, word)
+ * for each.  With no colon and keys 0: nothing.
+ */
+void	 terms_complete(const char *cur,
+	    void (*add)(const char *cur, const char *w), int keys);
 
 /* query.c */
 int	 query_find(sqlite3 *, const struct query *, struct match **,

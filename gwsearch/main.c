@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "complete.h"
 #include "config.h"
 #include "db.h"
 #include "event.h"
@@ -430,6 +431,28 @@ main_search(sqlite3 *db, struct opts *o)
 	return r == EX_OK && n == 0 ? 1 : r;
 }
 
+/* The options of each subcommand (also for completion). */
+static const struct option show_longopts[] = {
+	{ "format", required_argument, NULL, 'f' },
+	{ "no-pager", no_argument, NULL, O_NO_PAGER },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+static const struct option stats_longopts[] = {
+	{ "since", required_argument, NULL, 'S' },
+	{ "until", required_argument, NULL, 'U' },
+	{ "by", required_argument, NULL, O_BY },
+	{ NULL, 0, NULL, 0 },
+};
+static const struct option export_longopts[] = {
+	{ "cursor", required_argument, NULL, O_CURSOR },
+	{ "format", required_argument, NULL, 'f' },
+	{ "output", required_argument, NULL, O_OUTPUT },
+	{ NULL, 0, NULL, 0 },
+};
+static const char *const stats_by[] = { "domain", "subaccount", "hour",
+    NULL };
+
 /* gwsearch show ID */
 static int
 main_show(int argc, char *argv[], sqlite3 **db, struct opts *o)
@@ -437,7 +460,7 @@ main_show(int argc, char *argv[], sqlite3 **db, struct opts *o)
 	int ch, r;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+f:h", main_longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "+f:h", show_longopts, NULL)) !=
 	    -1) {
 		if (ch != 'f' && ch != 'h' && ch != O_NO_PAGER)
 			return main_usage_error("show: only --format and "
@@ -463,25 +486,23 @@ main_show(int argc, char *argv[], sqlite3 **db, struct opts *o)
 static int
 main_stats(int argc, char *argv[], sqlite3 **db, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "since", required_argument, NULL, 'S' },
-		{ "until", required_argument, NULL, 'U' },
-		{ "by", required_argument, NULL, O_BY },
-		{ NULL, 0, NULL, 0 },
-	};
 	int64_t since = 0, until = INT64_MAX;
 	const char *by = NULL;
 	char msg[200];
 	int ch, r;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+S:U:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+S:U:", stats_longopts,
+	    NULL)) != -1) {
 		int64_t *t = ch == 'S' ? &since : &until;
+		size_t i;
 
 		if (ch == O_BY) {
 			by = optarg;
-			if (strcmp(by, "domain") && strcmp(by, "subaccount") &&
-			    strcmp(by, "hour"))
+			for (i = 0; stats_by[i] && strcmp(by, stats_by[i]);
+			    i++)
+				;
+			if (stats_by[i] == NULL)
 				return main_usage_error("stats: --by domain, "
 				    "subaccount or hour");
 			continue;
@@ -505,18 +526,13 @@ main_stats(int argc, char *argv[], sqlite3 **db, struct opts *o)
 static int
 main_export(int argc, char *argv[], sqlite3 **db, struct opts *o)
 {
-	static const struct option lo[] = {
-		{ "cursor", required_argument, NULL, O_CURSOR },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, O_OUTPUT },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *cursor = NULL, *output = NULL;
 	int ch, r;
 
 	optind = 0;
 	o->format = FMT_JSON;
-	while ((ch = getopt_long(argc, argv, "+f:o:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+f:o:", export_longopts,
+	    NULL)) != -1) {
 		if (ch == O_CURSOR)
 			cursor = optarg;
 		else if (ch == O_OUTPUT || ch == 'o')
@@ -541,10 +557,91 @@ main_export(int argc, char *argv[], sqlite3 **db, struct opts *o)
 static const struct {
 	const char	*name;
 	int		(*fn)(int, char *[], sqlite3 **, struct opts *);
+	const struct option *lo;
+	const char	*shortopts;
 } subcommands[] = {
-	{ "show", main_show }, { "stats", main_stats },
-	{ "export", main_export },
+	{ "show", main_show, show_longopts, "f:h" },
+	{ "stats", main_stats, stats_longopts, "S:U:" },
+	{ "export", main_export, export_longopts, "f:o:" },
 };
+#define MAIN_SHORTOPTS	"c:r:s:m:S:U:f:n:FhV"
+
+/* A term's value without its "key:" (after --status, --class). */
+static void
+main_complete_strip(const char *cur, const char *w)
+{
+	if (strncmp(w, cur, strlen(cur)) == 0)
+		printf("%s\n", strchr(w, ':') + 1);
+}
+
+/* Values of the option named opt (long name), for completion. */
+static int
+main_complete_value(const char *opt, const char *cur)
+{
+	static const char *const files[] = { "config", "cursor", "output",
+	    "" };
+	char w[64];
+
+	for (size_t i = 0; i < nitems(files); i++)
+		if (strcmp(opt, files[i]) == 0)
+			return COMPLETE_FILES;
+	for (size_t i = 0; strcmp(opt, "format") == 0 && i < nitems(formats);
+	    i++)
+		complete_add(cur, formats[i].name);
+	for (size_t i = 0; strcmp(opt, "by") == 0 && stats_by[i]; i++)
+		complete_add(cur, stats_by[i]);
+	if (strcmp(opt, "status") == 0 || strcmp(opt, "class") == 0) {
+		/* The term's values, without the "key:". */
+		snprintf(w, sizeof(w), "%s:%s", opt, cur);
+		terms_complete(w, main_complete_strip, 0);
+	}
+	return EX_OK;
+}
+
+/*
+ * gwsearch --complete N WORD0 WORD1 ... (complete.h): options of the
+ * search or of its subcommand, their values, subcommands, term keys.
+ */
+static int
+main_complete(int argc, char *argv[])
+{
+	const struct option *lo = main_longopts;
+	const char *shortopts = MAIN_SHORTOPTS, *cur, *v;
+	int n, i, sub = -1, words = 0;
+
+	if (argc < 2 || (n = atoi(argv[0])) < 1 || n >= argc - 1)
+		return EX_USAGE;
+	argv++;
+	cur = argv[n];
+	for (i = 1; i < n; i++) {
+		if ((v = complete_option_value(lo, shortopts, argv[i])) !=
+		    NULL) {
+			if (i + 1 == n)
+				return main_complete_value(v, cur);
+			i++;
+			continue;
+		}
+		if (argv[i][0] == '-')
+			continue;
+		for (size_t k = 0; words == 0 && k < nitems(subcommands); k++)
+			if (strcmp(argv[i], subcommands[k].name) == 0) {
+				sub = (int)k;
+				lo = subcommands[k].lo;
+				shortopts = subcommands[k].shortopts;
+			}
+		words++;
+	}
+	if (cur[0] == '-') {
+		complete_longopts(cur, lo);
+		return EX_OK;
+	}
+	if (sub != -1)
+		return EX_OK;
+	for (size_t k = 0; words == 0 && k < nitems(subcommands); k++)
+		complete_add(cur, subcommands[k].name);
+	terms_complete(cur, complete_add, 1);
+	return EX_OK;
+}
 
 static int
 main_run(int argc, char *argv[], struct opts *o, sqlite3 **db)
@@ -582,6 +679,8 @@ main(int argc, char *argv[])
 	int r;
 
 	log_init("gwsearch", LOG_DEST_STDERR, 0);
+	if (argc > 1 && strcmp(argv[1], "--complete") == 0)
+		return main_complete(argc - 2, argv + 2);
 	buf_init(&o.text, 0);
 	r = main_run(argc, argv, &o, &db);
 	if (pager_end() == 127)

@@ -665,6 +665,7 @@ query_event(sqlite3_stmt *st, struct event *e)
 	e->tls_policy = query_text(st, 21);
 	e->tls_verified = query_int(st, 22, &e->has_tls_verified);
 	e->tls_note = query_text(st, 23);
+	e->username = query_text(st, 24);
 	if (e->action == NULL)
 		e->action = xstrdup("");
 }
@@ -710,7 +711,7 @@ query_event_free(struct event *e)
 	    &e->sender, &e->recipient, &e->message_id, &e->subject,
 	    &e->from_addr, &e->tls, &e->remote_host, &e->remote_ip,
 	    &e->reply_status, &e->reply_text, &e->detail, &e->bounce_class,
-	    &e->tls_policy, &e->tls_note };
+	    &e->tls_policy, &e->tls_note, &e->username };
 
 	for (size_t i = 0; i < nitems(s); i++)
 		free(*s[i]);

@@ -343,3 +343,30 @@ terms_free(struct query *q)
 		free(q->f[i].val);
 	q->nf = 0;
 }
+
+void
+terms_complete(const char *cur, void (*add)(const char *, const char *),
+    int keys)
+{
+	const char *colon = strchr(cur, ':');
+	char w[64];
+
+	if (colon == NULL) {
+		for (size_t i = 0; keys && i < nitems(term_keys); i++) {
+			snprintf(w, sizeof(w), "%s:", term_keys[i].key);
+			add(cur, w);
+		}
+		return;
+	}
+	if (strncmp(cur, "status:", 7) == 0)
+		for (int i = 0; i < EV_COUNT; i++) {
+			snprintf(w, sizeof(w), "status:%s", event_name(i));
+			add(cur, w);
+		}
+	if (strncmp(cur, "class:", 6) == 0)
+		for (int i = BC_NONE + 1; i < BC_COUNT; i++) {
+			snprintf(w, sizeof(w), "class:%s",
+			    bounce_class_name(i));
+			add(cur, w);
+		}
+}

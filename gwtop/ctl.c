@@ -9,7 +9,8 @@
  * view_put(), which cleans them.
  * Diagnostics: never dies; no answer, half an answer or an "error"
  * answer leaves the reply empty, and the panels say gwd is not
- * answering.
+ * answering; a refusal (the socket's mode, or gwd's "error permission
+ * denied") makes gwd's state "refused", and ctl_refusal() says why.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -26,6 +27,15 @@
  * gwd is running (without numbers). */
 #define CTL_MS	300
 
+/* Why the socket or gwd last refused us; "" when they did not. */
+static char ctl_why[512];
+
+const char *
+ctl_refusal(void)
+{
+	return ctl_why[0] ? ctl_why : NULL;
+}
+
 const char *
 ctl_ask(const char *path, const char *cmd, struct buf *reply)
 {
@@ -37,12 +47,27 @@ ctl_ask(const char *path, const char *cmd, struct buf *reply)
 	if (ctlclient_ask(path, cmd, reply, CTL_MS, &connected) == -1) {
 		/* Half a reply is none: nothing is shown from it. */
 		buf_reset(reply);
+		if (!connected && errno == EACCES) {
+			snprintf(ctl_why, sizeof(ctl_why), "%s: permission "
+			    "denied: the control socket admits root, gwd's "
+			    "user and the members of its group", path);
+			return "refused";
+		}
 		if (!connected)
 			return errno == ENOENT || errno == ECONNREFUSED ?
 			    "stopped" : errno == EAGAIN ? "running" :
 			    "unknown";
-	} else if (strncmp(buf_cstr(reply), "error", 5) == 0)
+	} else if (strncmp(buf_cstr(reply), "error", 5) == 0) {
+		if (strncmp(buf_cstr(reply), "error permission denied",
+		    23) == 0) {
+			snprintf(ctl_why, sizeof(ctl_why), "%.*s",
+			    (int)strcspn(buf_cstr(reply) + 6, "\n"),
+			    buf_cstr(reply) + 6);
+			buf_reset(reply);
+			return "refused";
+		}
 		buf_reset(reply);
+	}
 	return "running";
 }
 

@@ -126,7 +126,7 @@ struct qmsg {
 
 struct snapshot {
 	int64_t		 now_us;
-	const char	*gwd;		/* running, stopped, unknown */
+	const char	*gwd;		/* running, stopped, refused, unknown */
 	struct live	 live;
 	struct hist	 hist;		/* kept across refreshes */
 
@@ -182,10 +182,12 @@ void	 hist_add(struct hist *, int64_t t_us, const struct live *);
 double	 hist_rate(const struct hist *, int i, int out);
 
 /* ctl.c: gwd's control socket, one command per connection.  The
- * state ("running", "stopped", "unknown"); the whole answer in reply,
- * or nothing (no answer in time, or an "error" one). */
+ * state ("running", "stopped", "refused", "unknown"); the whole answer
+ * in reply, or nothing (no answer in time, or an "error" one). */
 struct buf;
 const char *ctl_ask(const char *path, const char *cmd, struct buf *reply);
+/* Why the control socket refused us (gwd's words), or NULL. */
+const char *ctl_refusal(void);
 void	 ctl_stats(char *text, struct live *);
 int	 ctl_destinations(char *text, struct dest *, int max);
 /* 0, or -1 if the answer is not a whole `pools` reply. */

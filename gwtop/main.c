@@ -25,6 +25,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "complete.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -425,12 +426,24 @@ main_interval(const char *s, int *ms)
 	return EX_OK;
 }
 
+static const struct option main_longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "delay", required_argument, NULL, 'd' },
+	{ "once", no_argument, NULL, '1' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+#define MAIN_SHORTOPTS	"c:d:hV"
+static const char *const main_formats[] = { "text", "json" };
+
 static int
 main_format(const char *s, int *json)
 {
-	if (strcmp(s, "text") == 0)
+	if (strcmp(s, main_formats[0]) == 0)
 		*json = 0;
-	else if (strcmp(s, "json") == 0)
+	else if (strcmp(s, main_formats[1]) == 0)
 		*json = 1;
 	else {
 		log_warnx("--format: expected text or json");
@@ -439,24 +452,40 @@ main_format(const char *s, int *json)
 	return EX_OK;
 }
 
+/*
+ * gwtop --complete N WORD0 WORD1 ... (complete.h): the options, and the
+ * values of --format.
+ */
+static int
+main_complete(int argc, char *argv[])
+{
+	const char *cur, *v;
+	int n;
+
+	if (argc < 2 || (n = atoi(argv[0])) < 1 || n >= argc - 1)
+		return EX_USAGE;
+	argv++;
+	cur = argv[n];
+	v = complete_option_value(main_longopts, MAIN_SHORTOPTS, argv[n - 1]);
+	if (v != NULL && strcmp(v, "config") == 0)
+		return COMPLETE_FILES;
+	if (v != NULL && strcmp(v, "format") == 0)
+		for (size_t i = 0; i < nitems(main_formats); i++)
+			complete_add(cur, main_formats[i]);
+	else if (v == NULL && cur[0] == '-')
+		complete_longopts(cur, main_longopts);
+	return EX_OK;
+}
+
 /* -1: carry on; else exit with that status. */
 static int
 main_args(int argc, char *argv[], struct opts *o)
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "delay", required_argument, NULL, 'd' },
-		{ "once", no_argument, NULL, '1' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int ch, r = EX_OK;
 
 	o->interval_ms = 2000;
-	while (r == EX_OK && (ch = getopt_long(argc, argv, "c:d:hV",
-	    longopts, NULL)) != -1) {
+	while (r == EX_OK && (ch = getopt_long(argc, argv, MAIN_SHORTOPTS,
+	    main_longopts, NULL)) != -1) {
 		if (ch == 'c')
 			o->config = optarg;
 		else if (ch == 'd')
@@ -496,6 +525,8 @@ main(int argc, char *argv[])
 	int r;
 
 	log_init("gwtop", LOG_DEST_STDERR, 0);
+	if (argc > 1 && strcmp(argv[1], "--complete") == 0)
+		return main_complete(argc - 2, argv + 2);
 	if ((r = main_args(argc, argv, &o)) != -1)
 		return r;
 	if (config_load(o.config ? o.config : GW_DEFAULT_CONFIG, &cfg) > 0) {
@@ -518,6 +549,8 @@ main(int argc, char *argv[])
 		view_end();
 		r = EX_OK;
 	}
+	if (ctl_refusal() != NULL)
+		log_warnx("gwd: %s", ctl_refusal());
 	model_free(g->m);
 	free(g);
 	return r;

@@ -3,6 +3,10 @@
 # foreground on its embedded default: state in ./gw-demo, a self-signed
 # certificate made on first start, listeners on 127.0.0.1, and a demo
 # subaccount whose credentials are printed.  Ctrl-C stops it.
+#
+# Ports: 587 465 2525 as root, 2587 2465 2525 otherwise; or
+# GW_DEMO_PORTS="STARTTLS IMPLICIT STARTTLS", e.g. "2587 2465 2525".
+# Each start gives the demo subaccount a new password.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
@@ -22,11 +26,30 @@ else
 	ports="2587 2465 2525"
 	user=""
 fi
+ports=${GW_DEMO_PORTS:-$ports}
+# shellcheck disable=SC2086
 set -- $ports
-if [ ! -f "$demo/gwd.conf" ]; then
-	cat >"$demo/gwd.conf" <<CONF
-# gw demo configuration (made by scripts/demo.sh); every setting is
-# described in examples/gwd.conf and gwd.conf(5).
+if [ $# -ne 3 ]; then
+	echo "demo.sh: GW_DEMO_PORTS needs three ports (STARTTLS, implicit" \
+	    "TLS, STARTTLS), e.g. \"2587 2465 2525\"" >&2
+	exit 64
+fi
+# Before any credentials: are the ports free?  (ss from iproute2.)
+if command -v ss >/dev/null 2>&1; then
+	for p in "$@"; do
+		if [ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then
+			echo "demo.sh: port $p on this machine is taken (another" \
+			    "gwd or mail server?); choose others, e.g." \
+			    "GW_DEMO_PORTS=\"2587 2465 2525\" $0" >&2
+			exit 69
+		fi
+	done
+fi
+
+# Rewritten at each start, so GW_DEMO_PORTS always applies.
+cat >"$demo/gwd.conf" <<CONF
+# gw demo configuration, rewritten by scripts/demo.sh at each start;
+# every setting is described in examples/gwd.conf and gwd.conf(5).
 state_dir = "state";
 hostname = "gw.localhost";
 user = "$user";
@@ -43,6 +66,11 @@ tls = {
 };
 relay = { mode = "mx"; tls = "opportunistic"; };
 CONF
+# What would stop gwd (a state directory user gw cannot reach, say).
+if ! "$top/build/gwd" -n -c "$demo/gwd.conf" >/dev/null; then
+	echo "demo.sh: run the demo from a directory user ${user:-$(id -un)}" \
+	    "can reach (not under /root), or as a normal user" >&2
+	exit 78
 fi
 
 # The demo subaccount: created once; its password is reset (and shown)
@@ -60,7 +88,7 @@ cat <<MSG
   example.com) with TLS and AUTH:
 
     username: demo
-    password: $pw
+    password: $pw    (a new one at each start)
     STARTTLS: 127.0.0.1:$1 and 127.0.0.1:$3    implicit TLS: 127.0.0.1:$2
 
   e.g. swaks --server 127.0.0.1:$1 --tls --auth-user demo \\

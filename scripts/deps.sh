@@ -11,8 +11,8 @@ test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
-util-linux fiu-utils"
-bench="$test opendkim"
+util-linux fiu-utils bash-completion"
+bench="$test opendkim sasl2-bin libsasl2-modules"
 
 case "${1:-build}" in
 build) want="$build" ;;

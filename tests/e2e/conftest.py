@@ -336,7 +336,7 @@ class Gwd:
                                          env=dict(os.environ, **(env or {})))
             if not wait:
                 return self
-            for p in self.ports.values():
+            for p in list(self.ports.values()) + self._http_ports():
                 wait_for(lambda: self._can_connect(p) or self._died(),
                          what="gwd listening on %d" % p)
             if self.proc.poll() is None:
@@ -350,11 +350,26 @@ class Gwd:
             self._move_ports()
         raise AssertionError("gwd exited %s:\n%s" % (self.proc.returncode, self.logtext()))
 
+    def _http_ports(self):
+        """The ports of "host:port" listeners (metrics): gwd binds them
+        after the SMTP ones."""
+        import re
+        with open(self.conf) as f:
+            text = f.read()
+        return [int(p) for p in
+                re.findall(r'listen\s*=\s*"127\.0\.0\.1:(\d+)"', text)]
+
     def _move_ports(self):
         with open(self.conf) as f:
             text = f.read()
+        # A new port equal to an old one (free again since gwd exited)
+        # would be replaced a second time: two listeners on one port.
+        taken = set(self.ports.values())
         for name, old in list(self.ports.items()):
             new = free_port()
+            while new in taken:
+                new = free_port()
+            taken.add(new)
             text = text.replace("port = %d;" % old, "port = %d;" % new)
             self.ports[name] = new
         with open(self.conf, "w") as f:
@@ -465,6 +480,12 @@ def control(g, cmd):
     return data.decode()
 
 
+def control_stats(g):
+    """The control socket's stats: {name: int}."""
+    return {k: int(v) for k, v in
+            (line.split() for line in control(g, "stats").splitlines())}
+
+
 def smarthost(sink):
     return {"mode": "smarthost", "host": sink.host, "port": sink.port, "tls": "none"}
 
@@ -473,8 +494,12 @@ def smarthost(sink):
 # A raw SMTP client for hostile conversations.
 
 class Raw:
-    def __init__(self, port, host="127.0.0.1", implicit=False, timeout=10):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host="127.0.0.1", implicit=False, timeout=10,
+                 source=None):
+        # source: the client's address (127.0.0.x: many clients on loopback)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         if implicit:
             self.sock = client_tls_context().wrap_socket(self.sock)
         self.buf = b""

@@ -259,6 +259,19 @@ def test_allow_deny_ip(gw):
     assert gw.run("subaccount", "allow-ip", "acme").returncode == 64
 
 
+def test_allow_ip_says_when_host_bits_are_dropped(gw):
+    """10.1.2.3/8 is stored as 10.0.0.0/8: said, not done silently."""
+    gw.ok("subaccount", "add", "acme", "--domain", "acme.com")
+    r = gw.run("subaccount", "allow-ip", "acme", "10.1.2.3/8",
+               "2001:db8::1/32", "192.0.2.0/24", "198.51.100.7")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        "gwctl: 10.1.2.3/8 has host bits set: taken as 10.0.0.0/8",
+        "gwctl: 2001:db8::1/32 has host bits set: taken as 2001:db8::/32"]
+    assert sorted(c for (c,) in gw.q("SELECT cidr FROM subaccount_ip")) == [
+        "10.0.0.0/8", "192.0.2.0/24", "198.51.100.7", "2001:db8::/32"]
+
+
 def test_domains(gw):
     gw.ok("subaccount", "add", "acme", "--domain", "acme.com")
     gw.ok("subaccount", "domain-add", "acme", "Mail.Acme.COM.", "acme.org")
@@ -337,10 +350,10 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 5), ("queue.db", 5),
-                                             ("log.db", 5))]
+                                for f, v in (("gw.db", 5), ("queue.db", 7),
+                                             ("log.db", 6))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (5,)
+        assert db.execute("PRAGMA user_version").fetchone() == (6,)
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert {"event", "event_rcpt", "event_fts"} <= names
     assert gw.ok("db", "init") == out          # idempotent
@@ -441,5 +454,39 @@ def test_drops_privileges_to_user():
         st = os.stat(os.path.join(gw.state, "gw.db"))
         assert st.st_uid == nobody.pw_uid
         assert os.stat(os.path.join(d, "var")).st_uid == 0
+    finally:
+        shutil.rmtree(d)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_shell_history_kept_when_dropping_to_user():
+    """Root's shell becomes `user`; its history, in root's own home,
+    still grows (libedit's save used to fail on fchmod after the drop,
+    leaving the file truncated to nothing)."""
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody")
+    d = tempfile.mkdtemp(prefix="gwctl-hist-")
+    try:
+        os.chmod(d, 0o755)
+        home = os.path.join(d, "home")
+        os.makedirs(home, 0o700)           # root's: nobody cannot write here
+        gw = Gw(d, 'user = "nobody";\n')
+        gw.ok("subaccount", "add", "acme", "--domain", "acme.com")
+        gw.dir = home
+        hist = os.path.join(home, ".gwctl_history")
+        with open(hist, "w") as f:
+            f.write("_HiStOrY_V2_\nsubaccount\\040list\n")
+        os.chmod(hist, 0o600)
+        out = pty_session(gw, ["subaccount disable acme\r", "quit\r"])
+        assert "gwctl> " in out
+        text = open(hist).read()
+        assert "subaccount\\040list" in text, text
+        assert "subaccount\\040disable\\040acme" in text, text
+        st = os.stat(hist)
+        assert (st.st_uid, oct(st.st_mode & 0o777)) == (0, "0o600")
+        assert [f for f in os.listdir(home)] == [".gwctl_history"]
+        assert gw.q("SELECT enabled FROM subaccount") == [(0,)]
     finally:
         shutil.rmtree(d)

@@ -80,9 +80,16 @@ def test_repeated_failures_cut_off(gw):
     assert code == 535
     assert r.reply()[0] == 421
     assert r.closed()
-    # Blocked now: even the right password and new connections get 421.
+    # Blocked now: that name from this address, even with the right
+    # password (limits.auth_failures counts per address and name) ...
     r2 = Raw(gw.ports["submission"])
-    assert r2.reply()[0] == 421
+    assert r2.reply()[0] == 220
+    assert login(r2, "app", "s3cret-pass")[0] == 421
+    assert r2.closed()
+    # ... while another subaccount behind the same address logs in.
+    r2 = Raw(gw.ports["submission"])
+    r2.reply()
+    assert login(r2, "other", "other-pass")[0] == 235
     # ... until the block ends.
     time.sleep(3.2)
     r3 = Raw(gw.ports["submission"])

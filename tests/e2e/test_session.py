@@ -83,13 +83,13 @@ def stat(g, name):
     return int(dict(l.split() for l in control(g, "stats").splitlines())[name])
 
 
-def past_354(gw):
+def past_354(gw, rcpt="u@dest.test"):
     """A session on the ip_auth listener, inside DATA."""
     r = Raw(gw.ports["plain"])
     assert r.reply()[0] == 220
     assert r.cmd("EHLO client.test")[0] == 250
     assert r.cmd("MAIL FROM:<app@example.com>")[0] == 250
-    assert r.cmd("RCPT TO:<u@dest.test>")[0] == 250
+    assert r.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
     assert r.cmd("DATA")[0] == 354
     return r
 
@@ -126,11 +126,18 @@ def test_out_of_memory_at_end_of_data(fiu_gw, sink):
 def test_no_memory_for_the_received_field(fiu_gw, sink):
     """The first allocation of the stored form is our Received: field's.
     When it fails the message is refused; it used to be queued (250)
-    without its trace field."""
+    without its trace field.  gwd's other threads allocate too, and one
+    of them may take the single failure first: then that message goes
+    through, and the next try (another recipient) tells."""
     gw = fiu_gw
-    r = past_354(gw)
-    code, text = end_without_memory(gw, r, ",onetime")
+    for i in range(5):
+        rcpt = "u%d@dest.test" % i
+        r = past_354(gw, rcpt)
+        code, text = end_without_memory(gw, r, ",onetime")
+        assert r.cmd("QUIT")[0] == 221
+        if code != 250:
+            break
     assert (code, text[:5]) == (451, "4.3.0")
-    assert r.cmd("QUIT")[0] == 221
-    assert not gw.events("action='received'")
-    assert sink.messages == []
+    assert not [e for e in gw.events("action='received'")
+                if rcpt in (e["recipient"] or "")]
+    assert not [m for m in sink.messages if rcpt in m.rcpt_tos]

@@ -1,4 +1,4 @@
-// sources: gwd/dkim.c common/buf.c common/base64.c common/log.c common/util.c
+// sources: gwd/dkim.c gwd/dkim_canon.c common/buf.c common/base64.c common/log.c common/util.c
 /*
  * fuzz_dkim_canon.c - DKIM canonicalization of message bytes.  The first
  * byte picks the mode (bit 0: relaxed, bit 1: header field rather than

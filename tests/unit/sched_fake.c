@@ -25,12 +25,11 @@
 #include "sched_fake.h"
 #include "schedule.h"
 #include "store.h"
+#include "store_read.h"
 #include "suppress.h"
 #include "util.h"
 
-/* What gwd's main.c and control.c define. */
-struct gw_config	*gcfg;
-struct gw_metrics	 gm;
+/* gcfg (gwd.c) points at it. */
 struct gw_config	 cfg;
 
 /* Fake clocks: loop_now() (monotonic ms) and the scheduler's unix clock

@@ -64,8 +64,9 @@ test_binary_roundtrip(void **state)
 	}
 }
 
-/* The encoder writes only into the room it is given (mta.c's AUTH to a
- * smarthost once encoded a credential of any length into 1400 bytes). */
+/* The encoder writes only into the room it is given (the AUTH to a
+ * smarthost, now mta_auth.c's, once encoded a credential of any length
+ * into 1400 bytes). */
 static void
 test_encode_bound(void **state)
 {

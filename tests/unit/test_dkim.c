@@ -1,4 +1,4 @@
-// sources: gwd/dkim.c
+// sources: gwd/dkim.c gwd/dkim_canon.c
 /*
  * test_dkim.c - DKIM canonicalization against golden strings (RFC 6376
  * 3.4.5 and the corners around it), and signatures checked twice: by a

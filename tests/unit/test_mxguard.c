@@ -18,7 +18,7 @@
 #include "gwd.h"
 #include "mxguard.h"
 
-struct gw_config *gcfg;
+struct gw_config *_Atomic gcfg;
 
 static struct sockaddr_storage
 sa_of(const char *ip, int port)

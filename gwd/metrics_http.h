@@ -1,0 +1,14 @@
+/*
+ * metrics_http.h - the metrics listener: /metrics and /health over HTTP.
+ */
+#ifndef GW_METRICS_HTTP_H
+#define GW_METRICS_HTTP_H
+
+#include <stddef.h>
+
+/* Bind metrics.listen when configured, before privileges are dropped:
+ * -1 with err.  Then serve it from the loop. */
+int	 metrics_http_bind(char *err, size_t errsz);
+void	 metrics_http_start(void);
+
+#endif

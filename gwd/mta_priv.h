@@ -1,0 +1,123 @@
+/*
+ * mta_priv.h - what the parts of the delivery client share, and nothing
+ * else of gwd sees (schedule.h is their face to the scheduler):
+ *
+ *   mta.c          a connection's life: the walk along the route's
+ *                  targets, timers, I/O, the end; the hop of an attempt
+ *   mta_session.c  the SMTP dialogue: greeting, EHLO and what it offers,
+ *                  the transaction (MAIL, RCPT, DATA), a job's results
+ *   mta_body.c     the message body on the wire
+ *   mta_tls.c      STARTTLS and the TLS policy of an attempt
+ *   mta_auth.c     AUTH to a smarthost
+ *
+ * One struct mta per outbound connection, reused for the next job to
+ * the same destination.
+ */
+#ifndef GW_MTA_PRIV_H
+#define GW_MTA_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "loop.h"
+#include "reply.h"
+#include "route.h"
+#include "schedule.h"
+
+#define MTA_IN_MAX	(64 * 1024)
+#define MTA_OUT_MAX	(4 * 1024 * 1024)
+#define BODY_CHUNK	(256 * 1024)	/* refill when below BODY_LOW */
+#define BODY_LOW	(64 * 1024)
+
+/* Where a connection is; mta_session.c's on_reply[] says what each
+ * does with a reply. */
+enum mstate {
+	M_CONNECT,		/* connecting */
+	M_GREETING,		/* waiting for the 220 */
+	M_EHLO, M_HELO,
+	M_STARTTLS,		/* STARTTLS sent */
+	M_TLS,			/* handshaking */
+	M_AUTH, M_AUTH_LOGIN_USER, M_AUTH_LOGIN_PASS,
+	M_READY,		/* idle, or about to take a job */
+	M_TXN,			/* MAIL, RCPT, DATA */
+	M_BODY,			/* the body is going out */
+	M_DOT,			/* waiting for the reply to the dot */
+	M_DOT_DISCARD,		/* an empty message ended: nobody took it */
+	M_RSET,
+	M_QUIT,
+	M_FINISH,		/* a job that never started: end it from
+				   the loop */
+	M_NSTATES
+};
+
+struct mta {
+	struct dest		*dest;
+	struct conn		*c;
+	struct target		 targets[ROUTE_MAX_TARGETS];
+	int			 ntargets;
+	int			 ti;		/* current target */
+	int			 retry_plain;	/* 1 asked, 2 doing: a target
+						   again without STARTTLS */
+	int			 authed;
+	enum mstate		 state;
+	struct reply_parser	 rp;
+	struct ehlo_caps	 caps;
+	int			 esmtp;
+	int			 ready_once;
+	struct ev_timer		 timer;
+	struct job		*job;
+	int			 reply_idx;	/* 0 MAIL, 1..n RCPT,
+						   n+1 DATA */
+	int			 sent_idx;	/* commands sent (no
+						   pipelining) */
+	int			 naccepted;
+	int			*accepted;	/* per recipient */
+	int			 mail_failed;
+	size_t			 body_off;
+	int			 body_bol;	/* at the start of a line */
+	int			 messages;
+	struct hop		 hop;		/* the current target */
+	const struct dest_src	*src;		/* bound to; NULL: any */
+	struct dest_src		 srcbuf;	/* src points here: the dest's
+						   array goes on a policy
+						   change */
+	const char		*helo;		/* our name to the server */
+	char			 lasterr[300];
+	struct mta		*next_idle;
+	struct mta		*prev_all, *next_all;
+};
+
+/* mta.c */
+const char	*mta_host(const struct mta *);
+void		 mta_send(struct mta *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 mta_arm(struct mta *, int64_t ms);
+void		 mta_next_target(struct mta *, const char *why);
+void		 mta_fail(struct mta *, const char *why);
+
+/* mta_session.c */
+void		 mta_session_reply(struct mta *, const struct smtp_reply *);
+void		 mta_session_ehlo(struct mta *);
+void		 mta_session_ready(struct mta *);
+void		 mta_session_quit(struct mta *);
+void		 mta_session_finish_job(struct mta *);
+void		 mta_session_job_lost(struct mta *, const char *why);
+void		 mta_session_abort(struct mta *, const char *why);
+
+/* mta_body.c */
+void		 mta_body_start(struct mta *);
+void		 mta_body_fill(struct mta *);
+
+/* mta_tls.c */
+void		 mta_tls_note(struct mta *, int verified, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 mta_tls_done(struct conn *, int ok);
+int		 mta_tls_after_ehlo(struct mta *);
+void		 mta_tls_reply(struct mta *, const struct smtp_reply *);
+
+/* mta_auth.c */
+int		 mta_auth_start(struct mta *);
+void		 mta_auth_reply(struct mta *, const struct smtp_reply *);
+
+#endif

@@ -1,0 +1,471 @@
+/*
+ * mta_session.c - the delivery client's SMTP dialogue: the greeting,
+ * EHLO (or HELO) and what the server offers, then one transaction per
+ * job (MAIL, RCPT, DATA, the end of data) and its results, one per
+ * recipient.  STARTTLS is mta_tls.c's, AUTH mta_auth.c's, the body
+ * mta_body.c's; mta.c owns the connection.
+ * Standards: RFC 5321 (client), RFC 2920 (PIPELINING), RFC 1870
+ * (SIZE), RFC 6152 (8BITMIME).
+ * Exposure: acts on replies of remote servers that may be hostile,
+ * already parsed and bounded by reply.c.
+ * Diagnostics: dies only when memory for a job's results runs out;
+ * a refusal becomes a recipient's result, a broken dialogue the next
+ * target or the job's temporary failure.
+ *
+ * What the server offered in EHLO is used in three places: ehlo_done()
+ * (what the session does next), job_fits() (whether a message can go
+ * to this server) and send_mail()/send_rcpt() (the parameters).  Each
+ * state's reply handler is a row of on_reply[].
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gwd.h"
+#include "log.h"
+#include "mta_priv.h"
+#include "util.h"
+
+/* Results. */
+
+static void
+set_result(struct job *j, int i, int code, const char *status,
+    const char *text)
+{
+	free(j->res[i].text);
+	j->res[i].code = code;
+	gw_strlcpy(j->res[i].status, status ? status : "",
+	    sizeof(j->res[i].status));
+	j->res[i].text = xstrdup(text ? text : "");
+}
+
+static void
+result_from_reply(struct job *j, int i, const struct smtp_reply *r)
+{
+	char text[REPLY_TEXT_MAX + 300];
+
+	snprintf(text, sizeof(text), "%s said: %s", j->hop.host, r->text);
+	/* Multi-line text reads better on one line in logs and DSNs. */
+	for (char *p = text; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	set_result(j, i, r->code, r->status, text);
+}
+
+/* Every recipient the server accepted gets this reply as its result. */
+static void
+accepted_result(struct mta *m, const struct smtp_reply *r)
+{
+	for (int i = 0; i < m->job->nrcpt; i++)
+		if (m->accepted[i])
+			result_from_reply(m->job, i, r);
+}
+
+/* Every recipient still without a result gets this one. */
+static void
+fill_missing(struct job *j, int code, const char *status, const char *text)
+{
+	for (int i = 0; i < j->nrcpt; i++)
+		if (j->res[i].code == -1)
+			set_result(j, i, code, status, text);
+}
+
+/* Hand the job back; its outcome is applied later, from the loop. */
+static void
+job_report(struct mta *m)
+{
+	struct job *j = m->job;
+
+	m->job = NULL;
+	free(m->accepted);
+	m->accepted = NULL;
+	dest_job_done(j);
+}
+
+/* The transaction is over and the connection is fine: report the job,
+ * then take the next one. */
+void
+mta_session_finish_job(struct mta *m)
+{
+	fill_missing(m->job, 451, "4.3.0", "no result for this recipient");
+	job_report(m);
+	m->state = M_READY;
+	timer_del(&m->timer);
+	dest_conn_ready(m->dest, m);
+}
+
+/* A job ended before it started (mta_run_job): finish it from the
+ * loop, so a run of such jobs never nests dest_conn_ready() calls. */
+static void
+finish_soon(struct mta *m)
+{
+	m->state = M_FINISH;
+	timer_add(&m->timer, 0);
+}
+
+/* Give every recipient of a broken transaction a temporary failure. */
+void
+mta_session_job_lost(struct mta *m, const char *why)
+{
+	struct job *j = m->job;
+	char text[400];
+
+	if (m->state == M_DOT)
+		j->maybe_dup = 1;
+	snprintf(text, sizeof(text), "lost connection with %s[%s] while %s: "
+	    "%s", j->hop.host, j->hop.ip, m->state == M_TXN ?
+	    "sending the envelope" :
+	    m->state == M_BODY ? "sending message body" : m->state == M_DOT ?
+	    "waiting for the reply to end of data" : "in a transaction", why);
+	fill_missing(j, 451, "4.4.2", text);
+}
+
+/* The connection is gone under a job: report it, lost. */
+void
+mta_session_abort(struct mta *m, const char *why)
+{
+	mta_session_job_lost(m, why);
+	job_report(m);
+}
+
+/* Up to a usable session. */
+
+/* EHLO: after the greeting, and again after STARTTLS (RFC 3207 4.2). */
+void
+mta_session_ehlo(struct mta *m)
+{
+	m->state = M_EHLO;
+	mta_send(m, "EHLO %s", m->helo);
+	mta_arm(m, gcfg->relay.command_timeout_ms);
+}
+
+/* What the server offered decides what comes next: STARTTLS when the
+ * policy wants it (mta_tls.c), AUTH to a smarthost (mta_auth.c), then
+ * jobs.  What a message needs of it is job_fits()'s. */
+static void
+ehlo_done(struct mta *m)
+{
+	if (mta_tls_after_ehlo(m))
+		return;
+	mta_session_ready(m);
+}
+
+/* The session is usable: authenticate if asked, then take work. */
+void
+mta_session_ready(struct mta *m)
+{
+	if (mta_auth_start(m))
+		return;
+	m->state = M_READY;
+	timer_del(&m->timer);
+	if (!m->ready_once) {
+		m->ready_once = 1;
+		dest_conn_up(m->dest);
+	}
+	dest_conn_ready(m->dest, m);
+}
+
+/* Say goodbye; the conn closes once QUIT is out. */
+void
+mta_session_quit(struct mta *m)
+{
+	m->state = M_QUIT;
+	mta_send(m, "QUIT");
+	conn_close_after_flush(m->c);
+}
+
+static void
+greeting_reply(struct mta *m, const struct smtp_reply *r)
+{
+	char why[REPLY_TEXT_MAX + 200];
+
+	if (r->code / 100 != 2) {
+		snprintf(why, sizeof(why), "%s[%s] refused to talk to "
+		    "us: %d %s", mta_host(m), m->hop.ip, r->code, r->text);
+		mta_next_target(m, why);
+		return;
+	}
+	mta_session_ehlo(m);
+}
+
+static void
+ehlo_reply(struct mta *m, const struct smtp_reply *r)
+{
+	char why[REPLY_TEXT_MAX + 200];
+
+	if (r->code / 100 == 2) {
+		m->esmtp = 1;
+		ehlo_parse(r, &m->caps);
+		ehlo_done(m);
+		return;
+	}
+	if (conn_tls_active(m->c)) {
+		snprintf(why, sizeof(why), "%s[%s] refused EHLO after "
+		    "STARTTLS: %d %s", mta_host(m), m->hop.ip, r->code,
+		    r->text);
+		mta_next_target(m, why);
+		return;
+	}
+	m->state = M_HELO;
+	mta_send(m, "HELO %s", m->helo);
+}
+
+static void
+helo_reply(struct mta *m, const struct smtp_reply *r)
+{
+	char why[REPLY_TEXT_MAX + 200];
+
+	if (r->code / 100 != 2) {
+		snprintf(why, sizeof(why), "%s[%s] refused HELO: %d %s",
+		    mta_host(m), m->hop.ip, r->code, r->text);
+		mta_next_target(m, why);
+		return;
+	}
+	ehlo_done(m);
+}
+
+/* Transactions. */
+
+/*
+ * Whether the message can go to this server as it is, by what the
+ * server offered: 0, or -1 with every recipient's result set.
+ */
+static int
+job_fits(struct mta *m, struct job *j)
+{
+	struct qmsg *msg = j->msg;
+
+	if (m->caps.size && msg->size > m->caps.size) {
+		char text[600];
+
+		snprintf(text, sizeof(text), "message size %zu exceeds the "
+		    "limit of %s (%llu)", msg->size, j->hop.host,
+		    (unsigned long long)m->caps.size);
+		fill_missing(j, 552, "5.3.4", text);
+		return -1;
+	}
+	return 0;
+}
+
+/* MAIL FROM, with each parameter only to a server that offered its
+ * extension. */
+static void
+send_mail(struct mta *m)
+{
+	const struct qmsg *msg = m->job->msg;
+	char size[40] = "";
+
+	/* RFC 1870 6 */
+	if (m->caps.size_ext)
+		snprintf(size, sizeof(size), " SIZE=%zu", msg->size);
+	mta_send(m, "MAIL FROM:<%s>%s%s", msg->sender, size,
+	    (msg->flags & QMSG_8BIT) && m->caps.eightbitmime ?
+	    " BODY=8BITMIME" : "");
+}
+
+static void
+send_rcpt(struct mta *m, const struct qrcpt *r)
+{
+	mta_send(m, "RCPT TO:<%s>", r->addr);
+}
+
+/* The next command of the envelope: MAIL, each RCPT, then DATA. */
+static void
+send_command(struct mta *m)
+{
+	struct job *j = m->job;
+	int k = m->sent_idx++;
+
+	if (k == 0)
+		send_mail(m);
+	else if (k <= j->nrcpt)
+		send_rcpt(m, j->rcpt[k - 1]);
+	else
+		mta_send(m, "DATA");
+}
+
+static void
+send_rset(struct mta *m)
+{
+	m->state = M_RSET;
+	mta_send(m, "RSET");
+}
+
+void
+mta_run_job(struct mta *m, struct job *j)
+{
+	struct qmsg *msg = j->msg;
+
+	m->job = j;
+	j->res = xcalloc((size_t)j->nrcpt, sizeof(*j->res));
+	for (int i = 0; i < j->nrcpt; i++)
+		j->res[i].code = -1;
+	m->accepted = xcalloc((size_t)j->nrcpt, sizeof(int));
+	m->naccepted = 0;
+	m->mail_failed = 0;
+	m->reply_idx = 0;
+	m->sent_idx = 0;
+	j->started_ms = loop_now();
+	j->hop = m->hop;
+	if (queue_load_body(msg) == -1) {
+		/* The spool lost it: nothing sensible to send. */
+		log_warnx("qid=%s: message body missing from queue.db",
+		    msg->qid);
+		fill_missing(j, 451, "4.3.0", "message body missing from the "
+		    "queue");
+		finish_soon(m);
+		return;
+	}
+	j->body_held = 1;
+	if (job_fits(m, j) == -1) {
+		finish_soon(m);
+		return;
+	}
+	m->state = M_TXN;
+	mta_arm(m, gcfg->relay.command_timeout_ms);
+	/* With PIPELINING: the whole envelope and DATA in one write. */
+	do
+		send_command(m);
+	while (m->c && m->caps.pipelining && m->sent_idx <= j->nrcpt + 1);
+}
+
+static void
+mail_reply(struct mta *m, const struct smtp_reply *r)
+{
+	if (r->code / 100 != 2) {
+		m->mail_failed = 1;
+		for (int i = 0; i < m->job->nrcpt; i++)
+			result_from_reply(m->job, i, r);
+	}
+}
+
+/* The reply to the RCPT of recipient i. */
+static void
+rcpt_reply(struct mta *m, int i, const struct smtp_reply *r)
+{
+	if (m->mail_failed)
+		return;
+	if (r->code / 100 == 2) {
+		m->accepted[i] = 1;
+		m->naccepted++;
+	} else if (r->code == 452 && i > 0)
+		set_result(m->job, i, 0, "", "");	/* next txn */
+	else
+		result_from_reply(m->job, i, r);
+}
+
+static void
+data_reply(struct mta *m, const struct smtp_reply *r)
+{
+	if (r->code == 354) {
+		if (m->mail_failed || m->naccepted == 0) {
+			/* RFC 2920 3.1: end an empty message. */
+			m->state = M_DOT_DISCARD;
+			mta_send(m, ".");
+			return;
+		}
+		mta_body_start(m);
+		return;
+	}
+	if (!m->mail_failed && m->naccepted > 0)
+		accepted_result(m, r);
+	send_rset(m);
+}
+
+/* A reply to the envelope: the k-th of MAIL, each RCPT, DATA.  Without
+ * PIPELINING each command waits for the reply to the one before. */
+static void
+txn_reply(struct mta *m, const struct smtp_reply *r)
+{
+	struct job *j = m->job;
+	int k = m->reply_idx++;
+
+	mta_arm(m, gcfg->relay.command_timeout_ms);
+	if (k == 0)
+		mail_reply(m, r);
+	else if (k <= j->nrcpt)
+		rcpt_reply(m, k - 1, r);
+	else {
+		data_reply(m, r);
+		return;
+	}
+	if (m->caps.pipelining)
+		return;
+	if (k == 0 && m->mail_failed)
+		send_rset(m);
+	else if (k == j->nrcpt && m->naccepted == 0)
+		send_rset(m);		/* nobody to send to */
+	else if (m->sent_idx <= j->nrcpt + 1)
+		send_command(m);
+}
+
+/* A reply before the body was all out: the server gave up on us. */
+static void
+body_reply(struct mta *m, const struct smtp_reply *r)
+{
+	accepted_result(m, r);
+	mta_fail(m, "reply during message body");
+}
+
+static void
+dot_reply(struct mta *m, const struct smtp_reply *r)
+{
+	accepted_result(m, r);
+	m->messages++;
+	if (m->messages >= m->dest->per_conn) {
+		/* Enough on this connection: report, then QUIT. */
+		job_report(m);
+		mta_arm(m, gcfg->relay.command_timeout_ms);
+		mta_session_quit(m);
+		return;
+	}
+	mta_session_finish_job(m);
+}
+
+/* After RSET, or after the dot that ended an empty message. */
+static void
+rset_reply(struct mta *m, const struct smtp_reply *r)
+{
+	char why[REPLY_TEXT_MAX + 200];
+
+	if (r->code / 100 != 2 && m->state == M_RSET) {
+		snprintf(why, sizeof(why), "%s[%s] refused RSET: %d %s",
+		    mta_host(m), m->hop.ip, r->code, r->text);
+		mta_fail(m, why);
+		return;
+	}
+	mta_session_finish_job(m);
+}
+
+/* Unsolicited (e.g. 421 on an idle connection), or 221 to QUIT. */
+static void
+closing_reply(struct mta *m, const struct smtp_reply *r)
+{
+	conn_close(m->c);
+}
+
+/* What each state does with a reply; a state without a row ignores it. */
+typedef void reply_fn(struct mta *, const struct smtp_reply *);
+static reply_fn *const on_reply[M_NSTATES] = {
+	[M_GREETING] = greeting_reply,
+	[M_EHLO] = ehlo_reply,
+	[M_HELO] = helo_reply,
+	[M_STARTTLS] = mta_tls_reply,
+	[M_AUTH] = mta_auth_reply,
+	[M_AUTH_LOGIN_USER] = mta_auth_reply,
+	[M_AUTH_LOGIN_PASS] = mta_auth_reply,
+	[M_READY] = closing_reply,
+	[M_TXN] = txn_reply,
+	[M_BODY] = body_reply,
+	[M_DOT] = dot_reply,
+	[M_DOT_DISCARD] = rset_reply,
+	[M_RSET] = rset_reply,
+	[M_QUIT] = closing_reply,
+};
+
+void
+mta_session_reply(struct mta *m, const struct smtp_reply *r)
+{
+	if (on_reply[m->state] != NULL)
+		on_reply[m->state](m, r);
+}

@@ -1,0 +1,163 @@
+/*
+ * mta_tls.c - the delivery client: STARTTLS and the TLS policy of an
+ * attempt, and how TLS went, for the audit log.
+ * Standards: RFC 3207 (STARTTLS), RFC 6125 (the name a certificate
+ * must match).
+ * Exposure: the handshake and certificate of a remote server that may
+ * be hostile (OpenSSL parses them); plaintext sent after the server's
+ * 220 is discarded (conn_starttls).
+ * Diagnostics: nothing fatal; a handshake or certificate that does not
+ * do for the policy moves on to the next target.
+ *
+ * TLS, per destination (relay.tls, or the routing rule's --tls):
+ *   none           never STARTTLS.
+ *   opportunistic  STARTTLS when offered, certificate not required to
+ *                  verify; plaintext when not offered, and, as Postfix's
+ *                  "may" does, the same host again in plaintext after a
+ *                  failed handshake (the alternative is no mail at all
+ *                  to a server with broken TLS, which is worse than the
+ *                  plaintext that policy accepts anyway).
+ *   required       TLS or no delivery (next target, then defer); the
+ *                  certificate is not required to verify.
+ *   verify         TLS with a certificate that chains to the CA store
+ *                  and matches the MX or smarthost name (RFC 6125), else
+ *                  no delivery.
+ * Whatever the policy, the outcome (verified or not, and why) goes into
+ * every delivery event.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gwd.h"
+#include "mta_priv.h"
+#include "tls.h"
+
+/* How TLS went (or why there is none), for the audit log. */
+void
+mta_tls_note(struct mta *m, int verified, const char *fmt, ...)
+{
+	va_list ap;
+
+	m->hop.tls_verified = verified;
+	va_start(ap, fmt);
+	vsnprintf(m->hop.tls_note, sizeof(m->hop.tls_note), fmt, ap);
+	va_end(ap);
+}
+
+static void
+start_tls(struct mta *m)
+{
+	char why[600];
+
+	/* SNI and the name to match are set by tls_client_prepare(). */
+	if (conn_starttls(m->c, client_tls, 0, NULL) == -1) {
+		mta_next_target(m, m->c->error);
+		return;
+	}
+	if (tls_client_prepare(m->c->ssl, mta_host(m), m->dest->tls) == -1) {
+		snprintf(why, sizeof(why), "TLS setup for %s[%s] failed: "
+		    "cannot check the name \"%s\"", mta_host(m), m->hop.ip,
+		    mta_host(m));
+		mta_next_target(m, why);
+		return;
+	}
+	m->state = M_TLS;
+	mta_arm(m, gcfg->relay.command_timeout_ms);
+}
+
+/* The handshake is over (conn.c calls): hold it against the policy,
+ * then EHLO again, as RFC 3207 4.2 requires. */
+void
+mta_tls_done(struct conn *c, int ok)
+{
+	struct mta *m = c->arg;
+	const char *bad = tls_client_verify_error(c->ssl);
+	char why[600];
+
+	if (!ok && bad != NULL && m->dest->tls == TLSP_VERIFY) {
+		mta_tls_note(m, 0, "%s", bad);
+		snprintf(why, sizeof(why), "TLS certificate of %s[%s] not "
+		    "verified: %s", mta_host(m), m->hop.ip, bad);
+		mta_next_target(m, why);
+		return;
+	}
+	if (!ok) {
+		const char *e = c->error;
+
+		if (strncmp(e, "TLS handshake: ", 15) == 0)
+			e += 15;
+		mta_tls_note(m, -1, "TLS handshake failed: %s", e);
+		snprintf(why, sizeof(why), "TLS handshake with %s[%s] failed: "
+		    "%s", mta_host(m), m->hop.ip, e);
+		/* Opportunistic: the same host again, in plaintext. */
+		if (m->dest->tls == TLSP_MAY && m->retry_plain == 0)
+			m->retry_plain = 1;
+		mta_next_target(m, why);
+		return;
+	}
+	conn_tls_desc(c, m->hop.tls, sizeof(m->hop.tls));
+	if (tls_client_verified(c->ssl, &bad))
+		mta_tls_note(m, 1, "%s", "");
+	else
+		mta_tls_note(m, 0, "%s", bad);
+	/* The handshake refused such a certificate already; this is the
+	 * check that keeps it so before MAIL, whatever changes there. */
+	if (m->dest->tls == TLSP_VERIFY && m->hop.tls_verified != 1) {
+		snprintf(why, sizeof(why), "TLS certificate of %s[%s] not "
+		    "verified: %s", mta_host(m), m->hop.ip, bad);
+		mta_next_target(m, why);
+		return;
+	}
+	mta_session_ehlo(m);
+}
+
+/* After EHLO or HELO: STARTTLS when the policy wants it and the server
+ * offers it, no delivery when the policy requires TLS and it is not
+ * offered.  1 when one of those happened, 0 to go on without TLS (or
+ * already in it). */
+int
+mta_tls_after_ehlo(struct mta *m)
+{
+	int want_tls = m->dest->tls != TLSP_NONE && m->retry_plain != 2;
+
+	if (!conn_tls_active(m->c) && want_tls && m->caps.starttls) {
+		m->state = M_STARTTLS;
+		mta_send(m, "STARTTLS");
+		mta_arm(m, gcfg->relay.command_timeout_ms);
+		return 1;
+	}
+	if (!conn_tls_active(m->c) && m->dest->tls >= TLSP_ENCRYPT) {
+		char why[600];
+
+		mta_tls_note(m, -1, "STARTTLS not offered");
+		snprintf(why, sizeof(why), "TLS is required, but %s[%s] does "
+		    "not offer STARTTLS", mta_host(m), m->hop.ip);
+		mta_next_target(m, why);
+		return 1;
+	}
+	if (!conn_tls_active(m->c) && want_tls)
+		mta_tls_note(m, -1, "STARTTLS not offered");
+	return 0;
+}
+
+/* The reply to STARTTLS. */
+void
+mta_tls_reply(struct mta *m, const struct smtp_reply *r)
+{
+	char why[REPLY_TEXT_MAX + 200];
+
+	if (r->code == 220) {
+		start_tls(m);
+		return;
+	}
+	if (m->dest->tls == TLSP_MAY) {
+		m->caps.starttls = 0;
+		mta_tls_note(m, -1, "STARTTLS refused: %d", r->code);
+		mta_session_ready(m);
+		return;
+	}
+	snprintf(why, sizeof(why), "%s[%s] refused STARTTLS: %d %s",
+	    mta_host(m), m->hop.ip, r->code, r->text);
+	mta_next_target(m, why);
+}
