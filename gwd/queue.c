@@ -47,7 +47,8 @@ static struct ev_timer	 load_timer;
 static int		 loading;
 static int64_t		 load_left;	/* messages there at start, unread */
 static int64_t		 load_read, load_rcpts;
-static int64_t		 load_started;	/* monotonic ms */
+static int64_t		 load_started;	/* now_us(): the loop's clock has not
+					   started yet */
 /* Read out of turn (queue_find): the slices pass them by. */
 static struct hmap	 load_early;
 
@@ -88,7 +89,7 @@ load_finish(void)
 	log_info("queue loaded: messages=%lld recipients=%lld "
 	    "removed_empty=%d in %.1f s; strings pooled=%zu (%zu bytes)",
 	    (long long)load_read, (long long)load_rcpts, nempty,
-	    (double)(loop_now() - load_started) / MS_PER_S, nstr, bytes);
+	    (double)(now_us() - load_started) / US_PER_S, nstr, bytes);
 }
 
 /* The test hook holds the reading here: how many more may be read. */
@@ -169,7 +170,7 @@ queue_load_start(char *err, size_t errsz)
 		return -1;
 	loading = 1;
 	load_read = load_rcpts = 0;
-	load_started = loop_now();
+	load_started = now_us();
 	hook_said = 0;
 	hmap_init(&load_early);
 	timer_add(&load_timer, 0);
