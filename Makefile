@@ -15,8 +15,8 @@
 #                        backlog, gwd against Postfix (not part of check)
 #   make bench-retention bench/retention: how fast gwd prunes log.db
 #   make bench-faults    bench/faults: kill -9, full disk, SIGTERM under
-#                        load; acked, delivered, lost, duplicated (root;
-#                        not part of check)
+#                        load, a burst of 451s; acked, delivered, lost,
+#                        duplicated (root; not part of check)
 #   make bench-submit    bench/submit: STARTTLS + AUTH submission, gwd
 #                        against Postfix with Cyrus SASL
 #   make bench-idletls   bench/idletls: gwd's memory for 10 000 idle
@@ -90,10 +90,10 @@ $(OBJ)/%.o: %.c
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libgwcommon.a: $(COMMON_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/libgwd.a: $(GWD_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -4,9 +4,18 @@
  * The enhanced status code says the most, but receivers use it loosely:
  * Spamhaus listings arrive as 5.7.1 like any policy refusal, and rate
  * limits as 4.7.0 or plain 421.  So words of the text that name a cause
- * unambiguously (a blocklist, TLS, a rate) are looked at first, then
- * the status code by subject (RFC 3463 3.x), then softer words, and last
- * the reply code's first digit.
+ * unambiguously (greylisting, a rate, a blocklist, TLS) are looked at
+ * first, then the status code by subject (RFC 3463 3.x), then softer
+ * words, and last the reply code's first digit.
+ *
+ * BC_THROTTLED is the one class that slows a whole destination down
+ * (gwd's throttle.c), so it is kept for replies that ask for less mail:
+ * a rate or a volume named, too many connections, 421, X.7.28 (mail
+ * flood), X.4.5 (congestion).  "Try again later" is not enough: any
+ * temporary failure says it, greylisting too, and one greylisted
+ * mailbox must not halve the connections to its whole domain.  Neither
+ * is a rate about one mailbox (X.2.x: Gmail's 4.2.1 "receiving mail at
+ * a rate"): that recipient waits, its neighbours go on.
  * Exposure: the text is a remote server's; it is only searched.
  * Diagnostics: never dies; every reply gets a class, and an unknown
  * class name is -1.
@@ -21,6 +30,7 @@ static const char *const names[BC_COUNT] = {
 	[BC_HARD] = "hard",
 	[BC_MAILBOX_FULL] = "mailbox_full",
 	[BC_SOFT] = "soft",
+	[BC_GREYLIST] = "greylist",
 	[BC_POLICY] = "policy",
 	[BC_REPUTATION] = "reputation",
 	[BC_THROTTLED] = "throttled",
@@ -42,11 +52,26 @@ static const char *const w_reputation[] = {
 static const char *const w_tls[] = {
 	"starttls", "tls ", "tls.", "tls:", "tls required", "certificate", "encryption required", "must use encryption", NULL
 };
-static const char *const w_throttled[] = {
-	"too many", "rate limit", "rate-limit", "ratelimit", "throttl",
-	"unusual rate", "sending rate", "sending quota", "slow down",
-	"try again later", "temporarily deferred", "flood", "at a rate",
-	NULL
+/* The receiver asks for less mail (not "too many recipients": that is
+ * one transaction's size, and the rest go in the next). */
+static const char *const w_rate[] = {
+	"rate limit", "rate-limit", "ratelimit", "unusual rate",
+	"sending rate", "message rate", "connection rate", "rate exceed",
+	"sending quota",
+	"too many connections", "too many concurrent", "too many simultaneous",
+	"too many sessions", "too many messages", "too many mails",
+	"too many emails", "too much mail", "unexpected volume", "throttl",
+	"slow down", "server busy", "server is busy", "flood", NULL
+};
+/* Greylisting names itself (postgrey, Exim, milter-greylist, rspamd's
+ * "Greylisting in action"), or says only to come back later with a
+ * temporary X.7.1 (rspamd's plain "Try again later"). */
+static const char *const w_greylist[] = {
+	"greylist", "graylist", "grey-list", "gray-list", "grey list",
+	"gray list", "not yet authorized", NULL	/* greylistd's Exim ACL */
+};
+static const char *const w_later[] = {
+	"later", "retry", NULL
 };
 static const char *const w_auth[] = {
 	"dmarc", "spf", "dkim", "sender policy framework", "not "
@@ -154,10 +179,9 @@ by_status(int code, int subj, int det)
 		case 28:			/* mail flood */
 			return BC_THROTTLED;
 		}
-		/* 4.7.0 alone: Gmail's and others' rate limits */
-		if (det == 0 && !perm)
-			return BC_THROTTLED;
-		return BC_NONE;		/* X.7.1: words decide */
+		/* X.7.0 and X.7.1: words decide (4.7.0 is Gmail's rate
+		 * limit and its "Temporary server error" alike) */
+		return BC_NONE;
 	}
 	return BC_NONE;
 }
@@ -178,18 +202,23 @@ bounce_classify(int code, const char *status, const char *text)
 	    cls != code / 100)
 		subj = det = -1;
 
-	/* Causes the text names beyond doubt, whatever the code says. */
+	/* Causes the text names beyond doubt, whatever the code says.  A
+	 * rate comes before a reputation: Microsoft's 4.7.650 is "rate
+	 * limited due to IP reputation", and what it asks is less mail. */
+	if (code < 500 && has_word(text, w_greylist))
+		return BC_GREYLIST;
+	if (subj != 2 && has_word(text, w_rate))
+		return BC_THROTTLED;
 	if (has_word(text, w_reputation))
 		return BC_REPUTATION;
 	if ((subj == 7 && (det == 10 || det == 11 || det == 30)) ||
 	    has_word(text, w_tls))
 		return BC_TLS;
-	/* Greylisting says "try again later" too, and is no limit. */
-	if (code < 500 && strcasestr(text, "greylist") != NULL)
-		return BC_SOFT;
-	if (code == 421 || (subj == 7 && det == 28) ||
-	    has_word(text, w_throttled))
+	/* 421: the server closes the channel on us (RFC 5321 4.2.3). */
+	if (code == 421 || (subj == 7 && det == 28))
 		return BC_THROTTLED;
+	if (code < 500 && subj == 7 && det == 1 && has_word(text, w_later))
+		return BC_GREYLIST;
 	if ((subj == 7 || subj == -1) && has_word(text, w_auth))
 		return BC_AUTH;
 	if ((subj == 2 && det == 2) || has_word(text, w_full))
@@ -202,7 +231,10 @@ bounce_classify(int code, const char *status, const char *text)
 		return BC_HARD;
 	if (has_word(text, w_content))
 		return BC_CONTENT;
-	if (subj == 7 || has_word(text, w_policy))
+	/* A temporary X.7.0 that names no cause is the server's own
+	 * trouble (Gmail's "Temporary server error"), no policy. */
+	if ((subj == 7 && (det != 0 || code >= 500)) ||
+	    has_word(text, w_policy))
 		return BC_POLICY;
 	if (code < 500)
 		return BC_SOFT;

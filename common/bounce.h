@@ -15,9 +15,12 @@ enum bounce_class {
 	BC_HARD,	/* the mailbox or domain does not exist */
 	BC_MAILBOX_FULL,
 	BC_SOFT,	/* any other temporary failure */
+	BC_GREYLIST,	/* greylisting: deferred on purpose, a retry passes */
 	BC_POLICY,	/* refused by the receiver's policy */
 	BC_REPUTATION,	/* the sending IP or domain is on a blocklist */
-	BC_THROTTLED,	/* rate limits, too many connections */
+	BC_THROTTLED,	/* the receiver asks for less mail: rate limits,
+			   too many connections, 421.  The one class that
+			   slows a whole destination down. */
 	BC_AUTH,	/* SPF, DKIM, DMARC, reverse DNS checks failed */
 	BC_CONTENT,	/* spam, virus, media refused */
 	BC_ROUTING,	/* no route: DNS, connection, null route */

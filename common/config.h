@@ -49,6 +49,7 @@ struct gw_config {
 	int		 metrics_connections;	/* HTTP clients at once */
 	int64_t		 metrics_idle_timeout_ms; /* connect to answer */
 	int		 syslog;
+	int		 syslog_pen;	/* gwsearch syslog5424: gw@PEN */
 	int64_t		 shutdown_timeout_ms;	/* deliveries under way */
 
 	struct gw_listen listen[GW_MAX_LISTEN];

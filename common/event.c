@@ -10,31 +10,51 @@
 
 static const struct event_kind kinds[EV_COUNT] = {
 	/* name, ECS event.outcome, CEF severity, gwsearch show's part,
-	 * gwtop's colour */
-	[EV_RECEIVED] = { "received", EO_SUCCESS, 3, EP_RECEIVED, ET_PLAIN },
-	[EV_DELIVERED] = { "delivered", EO_SUCCESS, 3, EP_ATTEMPT, ET_GOOD },
-	[EV_DEFERRED] = { "deferred", EO_UNKNOWN, 5, EP_ATTEMPT, ET_WARN },
-	[EV_BOUNCED] = { "bounced", EO_FAILURE, 7, EP_ATTEMPT, ET_BAD },
-	[EV_EXPIRED] = { "expired", EO_FAILURE, 7, EP_ATTEMPT, ET_BAD },
-	[EV_REJECTED] = { "rejected", EO_FAILURE, 5, EP_POLICY, ET_BAD },
+	 * gwtop's colour, routine (most messages have one), CEF's name,
+	 * ECS event.category and event.type */
+#define MAIL	"email", "info"
+	[EV_RECEIVED] = { "received", EO_SUCCESS, 3, EP_RECEIVED, ET_PLAIN, 0,
+	    "Message received", MAIL },
+	[EV_DELIVERED] = { "delivered", EO_SUCCESS, 3, EP_ATTEMPT, ET_GOOD, 0,
+	    "Message delivered", MAIL },
+	[EV_DEFERRED] = { "deferred", EO_UNKNOWN, 5, EP_ATTEMPT, ET_WARN, 0,
+	    "Delivery deferred", MAIL },
+	[EV_BOUNCED] = { "bounced", EO_FAILURE, 7, EP_ATTEMPT, ET_BAD, 0,
+	    "Message bounced", MAIL },
+	[EV_EXPIRED] = { "expired", EO_FAILURE, 7, EP_ATTEMPT, ET_BAD, 0,
+	    "Message expired in the queue", MAIL },
+	[EV_REJECTED] = { "rejected", EO_FAILURE, 5, EP_POLICY, ET_BAD, 0,
+	    "Message rejected", MAIL },
 	[EV_QUARANTINED] = { "quarantined", EO_UNKNOWN, 7, EP_POLICY,
-	    ET_PLAIN },
-	[EV_SIGNED] = { "signed", EO_UNKNOWN, 3, EP_SIGNING, ET_PLAIN },
-	[EV_UNSIGNED] = { "unsigned", EO_UNKNOWN, 5, EP_SIGNING, ET_PLAIN },
-	[EV_ROUTED] = { "routed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
-	[EV_DSN] = { "dsn", EO_SUCCESS, 3, EP_OTHER, ET_PLAIN },
-	[EV_HELD] = { "held", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
-	[EV_RELEASED] = { "released", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
-	[EV_FLUSHED] = { "flushed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+	    ET_PLAIN, 0, "Message quarantined", MAIL },
+	[EV_SIGNED] = { "signed", EO_UNKNOWN, 3, EP_SIGNING, ET_PLAIN, 1,
+	    "Message DKIM-signed", MAIL },
+	[EV_UNSIGNED] = { "unsigned", EO_UNKNOWN, 5, EP_SIGNING, ET_PLAIN, 0,
+	    "Message not DKIM-signed", MAIL },
+	[EV_ROUTED] = { "routed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 1,
+	    "Message routed", MAIL },
+	[EV_DSN] = { "dsn", EO_SUCCESS, 3, EP_OTHER, ET_PLAIN, 0,
+	    "Delivery status notification sent", MAIL },
+	[EV_HELD] = { "held", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
+	    "Message held by an administrator", MAIL },
+	[EV_RELEASED] = { "released", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
+	    "Message released by an administrator", MAIL },
+	[EV_FLUSHED] = { "flushed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
+	    "Message flushed by an administrator", MAIL },
 	/* A recipient deleted from the queue ends like a bounce. */
-	[EV_DELETED] = { "deleted", EO_FAILURE, 3, EP_ATTEMPT, ET_PLAIN },
-	[EV_AUTH] = { "auth", EO_FAILURE, 5, EP_OTHER, ET_PLAIN },
-	[EV_PAUSED] = { "paused", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
-	[EV_RESUMED] = { "resumed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN },
+	[EV_DELETED] = { "deleted", EO_FAILURE, 3, EP_ATTEMPT, ET_PLAIN, 0,
+	    "Message deleted by an administrator", MAIL },
+	[EV_AUTH] = { "auth", EO_FAILURE, 5, EP_OTHER, ET_PLAIN, 0,
+	    "Login failed", "authentication", "start" },
+	[EV_PAUSED] = { "paused", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
+	    "Subaccount paused", "iam", "change" },
+	[EV_RESUMED] = { "resumed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
+	    "Subaccount resumed", "iam", "change" },
+#undef MAIL
 };
 
 static const struct event_kind unknown = { NULL, EO_UNKNOWN, 3, EP_OTHER,
-    ET_PLAIN };
+    ET_PLAIN, 0, "Unknown event", "email", "info" };
 
 int
 event_lookup(const char *s)

@@ -2,8 +2,12 @@
  * event.h - the actions of audit events (log.db's event.action), one
  * row each: the name gwd writes, the ECS event.outcome and CEF severity
  * gwsearch exports, the part of a message's life gwsearch show files it
- * under, and the colour gwtop gives it.  gwd, gwsearch and gwtop all
- * read this table, so a new action is one new row.
+ * under, the colour gwtop gives it and whether gwtop hides it as
+ * routine.  gwd, gwsearch and gwtop all
+ * read this table, so a new action is one new row.  It also holds the
+ * readable name CEF shows and ECS's event.category and event.type, from
+ * the values ECS allows (category email: type info; authentication:
+ * start; iam: change).
  * Diagnostics: none; an unknown name is -1, and its row is that of an
  * unknown action.
  */
@@ -42,6 +46,12 @@ struct event_kind {
 	int			 cef_severity;	/* 0 (low) .. 10 */
 	enum event_phase	 phase;
 	enum event_tone		 tone;
+	int			 routine;	/* most messages have one:
+						   gwtop's recent events
+						   leave it out unless asked */
+	const char		*title;	/* CEF's Name: "Message delivered" */
+	const char		*ecs_category;	/* ECS event.category */
+	const char		*ecs_type;	/* ECS event.type */
 };
 
 /* The action named s, or -1. */

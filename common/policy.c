@@ -33,6 +33,50 @@ col_int(sqlite3_stmt *st, int i, int64_t none)
 	    sqlite3_column_int64(st, i);
 }
 
+/* The parts' indexes in policy.sum; POLICY_X (policy.h) is 1 << PART_X. */
+enum { PART_RULES, PART_POOLS, PART_THROTTLES };
+
+#define FNV_BASIS	0xcbf29ce484222325ULL
+#define FNV_PRIME	0x100000001b3ULL
+
+static void
+fnv(uint64_t *h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		*h = (*h ^ b[i]) * FNV_PRIME;
+}
+
+/*
+ * A row as read, into its part's sum (FNV-1a over each column's type
+ * and value), so a reload can tell whether the part changed.  Before
+ * the row is parsed: the values are read in their own types, with no
+ * conversion that would change what sqlite3_column_type() says later.
+ */
+static void
+row_sum(sqlite3_stmt *st, uint64_t *h)
+{
+	for (int i = 0; i < sqlite3_column_count(st); i++) {
+		unsigned char t = (unsigned char)sqlite3_column_type(st, i);
+		int64_t v;
+
+		fnv(h, &t, 1);
+		switch (t) {
+		case SQLITE_NULL:
+			break;
+		case SQLITE_INTEGER:
+			v = sqlite3_column_int64(st, i);
+			fnv(h, &v, sizeof(v));
+			break;
+		default:
+			fnv(h, sqlite3_column_blob(st, i),
+			    (size_t)sqlite3_column_bytes(st, i));
+		}
+	}
+	fnv(h, "\n", 1);
+}
+
 static void *
 grow(void *v, int n, size_t size)
 {
@@ -49,6 +93,7 @@ rule_row(sqlite3_stmt *st, void *arg)
 	struct rule *r;
 	const char *s;
 
+	row_sum(st, &p->sum[PART_RULES]);
 	p->rules = grow(p->rules, p->nrules, sizeof(*p->rules));
 	r = &p->rules[p->nrules++];
 	memset(r, 0, sizeof(*r));
@@ -104,12 +149,15 @@ static void
 pool_row(sqlite3_stmt *st, void *arg)
 {
 	struct policy *p = arg;
-	struct pool *pl = pool_get(p, (const char *)sqlite3_column_text(st, 0));
-	const char *addr = (const char *)sqlite3_column_text(st, 1);
+	struct pool *pl;
+	const char *addr;
 	struct pool_addr *a;
 	struct sockaddr_storage ss;
 	socklen_t len;
 
+	row_sum(st, &p->sum[PART_POOLS]);
+	pl = pool_get(p, (const char *)sqlite3_column_text(st, 0));
+	addr = (const char *)sqlite3_column_text(st, 1);
 	if (addr == NULL)
 		return;		/* a pool without addresses yet */
 	if (sockaddr_parse(addr, 0, &ss, &len) == -1) {
@@ -131,6 +179,7 @@ throttle_row(sqlite3_stmt *st, void *arg)
 	struct policy *p = arg;
 	struct throttle *t;
 
+	row_sum(st, &p->sum[PART_THROTTLES]);
 	p->throttles = grow(p->throttles, p->nthrottles,
 	    sizeof(*p->throttles));
 	t = &p->throttles[p->nthrottles++];
@@ -144,6 +193,8 @@ int
 policy_load(sqlite3 *db, struct policy *p)
 {
 	memset(p, 0, sizeof(*p));
+	for (int i = 0; i < POLICY_NPARTS; i++)
+		p->sum[i] = FNV_BASIS;
 	if (db_rows(db, "SELECT id, subaccount, from_domain, to_domain, "
 	    "header, header_value, size_over, size_under, action, priority, "
 	    "pool, smarthost, tls, reply FROM route_rule ORDER BY position, "
@@ -190,6 +241,17 @@ policy_free(struct policy *p)
 	free(p->pools);
 	free(p->throttles);
 	memset(p, 0, sizeof(*p));
+}
+
+unsigned
+policy_diff(const struct policy *a, const struct policy *b)
+{
+	unsigned what = 0;
+
+	for (int i = 0; i < POLICY_NPARTS; i++)
+		if (a->sum[i] != b->sum[i])
+			what |= 1u << i;
+	return what;
 }
 
 const struct pool *

@@ -8,6 +8,7 @@
 #ifndef GW_POLICY_H
 #define GW_POLICY_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include <sqlite3.h>
@@ -35,6 +36,12 @@ struct throttle {
 	int	 per_minute;
 };
 
+/* The parts of a policy, as bits: which changed (policy_diff). */
+#define POLICY_RULES		0x1
+#define POLICY_POOLS		0x2
+#define POLICY_THROTTLES	0x4
+#define POLICY_NPARTS		3
+
 struct policy {
 	struct rule	*rules;
 	int		 nrules;
@@ -42,10 +49,14 @@ struct policy {
 	int		 npools;
 	struct throttle	*throttles;
 	int		 nthrottles;
+	uint64_t	 sum[POLICY_NPARTS];	/* of the rows read, per part */
 };
 
 /* Read everything (inside the caller's read transaction): 0, or -1. */
 int	 policy_load(sqlite3 *, struct policy *);
+/* The parts (POLICY_* bits) in which two loaded policies differ; 0: the
+ * same rows were read for both. */
+unsigned policy_diff(const struct policy *, const struct policy *);
 void	 policy_free(struct policy *);
 const struct pool *policy_pool(const struct policy *, const char *name);
 /* The throttle for a recipient domain: an exact entry, else the longest

@@ -132,7 +132,7 @@ apikey_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 	}
 	r = rc == SQLITE_DONE ? EX_OK : ctx_sqlerr(ctx, "gw.db");
 	sqlite3_finalize(st);
-	if (r == EX_OK && !json && t.nrows > 1)
+	if (r == EX_OK && !json)
 		output_table_print(&t, stdout);
 	output_table_free(&t);
 	return r;

@@ -104,8 +104,9 @@ const struct cmd cmds[] = {
 	    "sign with a key once DNS serves its record; the key it replaces "
 	    "becomes retiring", 2, 2, "--force", CMD_DKIMARG, dkim_activate },
 	{ "dkim", "retire", "DOMAIN SELECTOR [--force]",
-	    "stop using a pending or retiring key; prints its revocation "
-	    "record", 2, 2, "--force", CMD_DKIMARG, dkim_retire },
+	    "stop using a pending or retiring key (retiring for 7 days, or "
+	    "--force); prints its revocation record", 2, 2, "--force",
+	    CMD_DKIMARG, dkim_retire },
 	{ "dkim", "delete", "DOMAIN SELECTOR",
 	    "forget a retired or pending key", 2, 2, "", CMD_DKIMARG,
 	    dkim_delete },
@@ -294,11 +295,66 @@ cmd_find(const char *noun, const char *verb)
 	return NULL;
 }
 
+/*
+ * Words wrapped at HELP_WIDTH columns, from column `col` (what the line
+ * holds already), continuation lines indented by `indent`.  With
+ * `group`, breaks only at spaces outside [ ] and ' ', so an option and
+ * its argument ("[--header 'NAME: VALUE']") stay on one line.  Nothing
+ * is ever cut: a word longer than a line has a line of its own.
+ */
+#define HELP_WIDTH	79
+
+static void
+cmd_wrap(FILE *fp, int col, int indent, const char *text, int group)
+{
+	int depth = 0, quoted = 0, start = 1;
+	const char *p = text + strspn(text, " ");
+	size_t n;
+
+	while (*p) {
+		for (n = 0; p[n] && (p[n] != ' ' || depth > 0 || quoted);
+		    n++) {
+			if (!group)
+				continue;
+			if (p[n] == '\'')
+				quoted = !quoted;
+			else if (!quoted && p[n] == '[')
+				depth++;
+			else if (!quoted && p[n] == ']' && depth > 0)
+				depth--;
+		}
+		if (!start && col + 1 + (int)n > HELP_WIDTH) {
+			fprintf(fp, "\n%*s", indent, "");
+			col = indent;
+		} else if (!start) {
+			fputc(' ', fp);
+			col++;
+		}
+		fprintf(fp, "%.*s", (int)n, p);
+		col += (int)n;
+		start = 0;
+		p += n;
+		p += strspn(p, " ");
+	}
+	fputc('\n', fp);
+}
+
+/* "noun verb SYNOPSIS" from column `at`, wrapped under the synopsis. */
+static void
+cmd_line(FILE *fp, const struct cmd *c, int at)
+{
+	int n;
+
+	n = fprintf(fp, "%s%s%s%s", c->noun, c->verb ? " " : "",
+	    c->verb ? c->verb : "", *c->synopsis ? " " : "");
+	cmd_wrap(fp, at + n, at + n, c->synopsis, 1);
+}
+
 void
 cmd_usage(FILE *fp, const struct cmd *c)
 {
-	fprintf(fp, "usage: gwctl %s%s%s%s%s\n", c->noun, c->verb ? " " : "",
-	    c->verb ? c->verb : "", *c->synopsis ? " " : "", c->synopsis);
+	fputs("usage: gwctl ", fp);
+	cmd_line(fp, c, 13);
 }
 
 int
@@ -418,6 +474,55 @@ cmd_resolve(const struct ctx *ctx, int argc, const char **argv, int *used,
 	return cmd_find(noun, verb);
 }
 
+static void
+cmd_help_one(FILE *fp, const struct cmd *c)
+{
+	fputs("  ", fp);
+	cmd_line(fp, c, 2);
+	fputs("      ", fp);
+	cmd_wrap(fp, 6, 6, c->help, 0);
+}
+
+static int
+cmd_is_help(const char *w)
+{
+	return strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0 ||
+	    strcmp(w, "help") == 0;
+}
+
+/*
+ * "NOUN --help" / "NOUN help" lists the noun's commands; "--help" or
+ * "-h" among a command's options (before "--") prints its usage and
+ * what it does.  Both on stdout with EX_OK, as asked for; 1 if so.
+ */
+static int
+cmd_run_help(struct ctx *ctx, int argc, const char **argv, int *r)
+{
+	const struct cmd *c;
+	const char *noun;
+	int used;
+
+	if (argc >= 2 && cmd_is_help(argv[1]) &&
+	    (noun = cmd_lookup(ctx, NULL, argv[0], 1)) != NULL &&
+	    cmd_find(noun, NULL) == NULL) {
+		cmd_help(stdout, noun, ctx->interactive);
+		*r = EX_OK;
+		return 1;
+	}
+	if ((c = cmd_resolve(ctx, argc, argv, &used, 1)) == NULL)
+		return 0;
+	for (int i = used; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			cmd_usage(stdout, c);
+			fputs("  ", stdout);
+			cmd_wrap(stdout, 2, 2, c->help, 0);
+			*r = EX_OK;
+			return 1;
+		}
+	return 0;
+}
+
 int
 cmd_run(struct ctx *ctx, int argc, const char **argv)
 {
@@ -425,22 +530,14 @@ cmd_run(struct ctx *ctx, int argc, const char **argv)
 	struct args a;
 	int used, r;
 
+	if (cmd_run_help(ctx, argc, argv, &r))
+		return r;
 	if ((c = cmd_resolve(ctx, argc, argv, &used, 0)) == NULL)
 		return EX_USAGE;
 	if ((r = cmd_parse_args(c, argc - used, argv + used, &a)) == 0)
 		r = c->fn(ctx, c, &a);
 	cmd_args_free(&a);
 	return r;
-}
-
-static void
-cmd_help_one(FILE *fp, const struct cmd *c)
-{
-	char line[256];
-
-	snprintf(line, sizeof(line), "%s%s%s%s%s", c->noun, c->verb ? " " : "",
-	    c->verb ? c->verb : "", *c->synopsis ? " " : "", c->synopsis);
-	fprintf(fp, "  %s\n      %s\n", line, c->help);
 }
 
 void
@@ -454,7 +551,7 @@ cmd_help(FILE *fp, const char *noun, int interactive)
 			cmd_help_one(fp, &cmds[i]);
 	if (noun == NULL)
 		fprintf(fp, "Nouns and verbs may be shortened to any "
-		    "unambiguous prefix (\"sub l\" = \"subaccount list\").\n");
+		    "unambiguous prefix\n(\"sub l\" = \"subaccount list\").\n");
 }
 
 static int

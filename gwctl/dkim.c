@@ -7,7 +7,8 @@
  * gwd signs with it, and turns the active key of the same algorithm it
  * replaces into `retiring` (not signing, record still published while
  * mail signed with it is verified, 7-14 days); retire makes it
- * `retired` and prints the revocation record (empty p=); delete forgets
+ * `retired` and prints the revocation record (empty p=), a retiring key
+ * only once it has been so 7 days (--force: at once); delete forgets
  * a retired or pending key.  gwd signs with every active key of a
  * domain, at most one per algorithm.
  *
@@ -643,7 +644,7 @@ dkim_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 		else
 			dkim_table_row(&t, &rv.v[i]);
 	}
-	if (!json && t.nrows > 1)
+	if (!json)
 		output_table_print(&t, stdout);
 	output_table_free(&t);
 	dkim_rows_free(&rv);
@@ -975,6 +976,33 @@ dkim_retire_tx(struct ctx *ctx, const struct dkim_row *k)
 	    "retired = ? WHERE id = ?", "ii", ctx_now(), k->id);
 }
 
+/*
+ * A key that stopped signing less than DKIM_KEEP_DAYS ago: mail it
+ * signed is still in queues and mailboxes, verified against its record.
+ * Said with when it turned retiring and when it may go; 1 if so.
+ */
+#define DKIM_KEEP_DAYS	7
+
+static int
+dkim_too_soon(const struct dkim_row *k)
+{
+	int64_t keep = DKIM_KEEP_DAYS * 86400, since;
+	char at[32], until[32];
+
+	if (strcmp(k->state, "retiring") != 0 || k->retiring == 0 ||
+	    (since = ctx_now() - k->retiring) >= keep)
+		return 0;
+	output_time(k->retiring, at, sizeof(at));
+	output_time(k->retiring + keep, until, sizeof(until));
+	log_warnx("%s key %s turned retiring %lldd%02lldh ago (%s): mail it "
+	    "signed may still be checked against its record, which DKIM "
+	    "wants kept %d to 14 days.  Retire it after %s, or use --force "
+	    "to revoke it now", k->domain, k->selector,
+	    (long long)(since / 86400), (long long)(since % 86400 / 3600), at,
+	    DKIM_KEEP_DAYS, until);
+	return 1;
+}
+
 int
 dkim_retire(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
@@ -994,7 +1022,9 @@ dkim_retire(struct ctx *ctx, const struct cmd *c, struct args *a)
 		    "its successor first (this key then becomes retiring), or "
 		    "use --force to stop signing with it now", domain, sel);
 		r = EX_DATAERR;
-	} else if ((r = ctx_begin(ctx)) == EX_OK) {
+	} else if (!args_has(a, "--force") && dkim_too_soon(&k))
+		r = EX_DATAERR;
+	else if ((r = ctx_begin(ctx)) == EX_OK) {
 		if ((r = dkim_retire_tx(ctx, &k)) == EX_OK)
 			r = ctx_commit(ctx);
 		else

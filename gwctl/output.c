@@ -82,7 +82,8 @@ output_table_row(struct output_table *t, ...)
 	va_end(ap);
 }
 
-/* Columns padded to their widest cell; the last one is not padded. */
+/* Columns padded to their widest cell; the last one is not padded.  The
+ * header row is printed even alone: an empty list is seen to be one. */
 void
 output_table_print(struct output_table *t, FILE *fp)
 {

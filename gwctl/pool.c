@@ -157,7 +157,7 @@ pool_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		r = ctx_sqlerr(ctx, "gw.db");
-	else if (!json && t.nrows > 1)
+	else if (!json)
 		output_table_print(&t, stdout);
 	output_table_free(&t);
 	return r;

@@ -9,7 +9,9 @@
  * common/dns_pkt.c, and one that does not match the question (id, name,
  * type) is ignored and the wait goes on.
  * Diagnostics: never dies (memory aside); a lookup no server answers is
- * EX_UNAVAILABLE, said with the reason and the servers asked.
+ * EX_UNAVAILABLE, said with each server asked and why it failed: no
+ * answer in time, or what the system said (network unreachable,
+ * connection refused...), never a timeout for what was not one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cidr.h"
 #include "dns_pkt.h"
 #include "gwctl.h"
@@ -36,7 +39,10 @@ struct resolver_server {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	char			 name[INET6_ADDRSTRLEN + 16];
+	const char		*why;	/* its last failure, or NULL */
 };
+
+#define RESOLVER_TIMEOUT	"no answer in time"
 
 struct resolver_query {
 	const char	*name;
@@ -108,26 +114,52 @@ resolver_bare_tc(const unsigned char *p, size_t n, uint16_t id)
 	    (p[2] & 0x80) && (p[2] & 0x02) && p[4] == 0 && p[5] == 0;
 }
 
+/* Why a socket call failed, in the words an admin looks up. */
+static const char *
+resolver_errno(int e)
+{
+	switch (e) {
+	case ENETUNREACH:
+		return "network unreachable (no route to it)";
+	case EHOSTUNREACH:
+		return "host unreachable";
+	case ECONNREFUSED:
+		return "connection refused (nothing listens there)";
+	case EACCES:
+	case EPERM:
+		return "not permitted (a firewall?)";
+	default:
+		return strerror(e);
+	}
+}
+
 static int
-resolver_udp(const struct resolver_server *srv, struct resolver_query *q,
+resolver_udp(struct resolver_server *srv, struct resolver_query *q,
     struct dns_answer *ans)
 {
 	unsigned char pkt[4096];
 	ssize_t n;
 	int fd, r = -1;
 
+	srv->why = RESOLVER_TIMEOUT;
 	if ((fd = socket(srv->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) ==
-	    -1)
+	    -1) {
+		srv->why = resolver_errno(errno);
 		return -1;
+	}
 	if (connect(fd, (const struct sockaddr *)&srv->ss, srv->len) == -1 ||
-	    send(fd, q->pkt, (size_t)q->len, 0) != q->len)
+	    send(fd, q->pkt, (size_t)q->len, 0) != q->len) {
+		srv->why = resolver_errno(errno);
 		goto done;
+	}
 	/* Forged or stale answers are skipped; the deadline still holds. */
 	while (resolver_wait(fd, POLLIN, q->deadline) == 0) {
 		if ((n = recv(fd, pkt, sizeof(pkt), 0)) == -1) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			break;		/* e.g. ECONNREFUSED: nobody there */
+			/* e.g. ECONNREFUSED: nobody there */
+			srv->why = resolver_errno(errno);
+			break;
 		}
 		if (dns_parse_answer(pkt, (size_t)n, q->id, q->name, q->qtype,
 		    ans) == 0) {
@@ -167,7 +199,7 @@ resolver_read(int fd, unsigned char *p, size_t n, int64_t deadline)
 }
 
 static int
-resolver_tcp(const struct resolver_server *srv, struct resolver_query *q,
+resolver_tcp(struct resolver_server *srv, struct resolver_query *q,
     struct dns_answer *ans)
 {
 	unsigned char out[RESOLVER_QMAX + 2], lenbuf[2], *pkt = NULL;
@@ -175,14 +207,22 @@ resolver_tcp(const struct resolver_server *srv, struct resolver_query *q,
 	size_t n;
 	int fd, err = 0, r = -1;
 
+	srv->why = RESOLVER_TIMEOUT;
 	if ((fd = socket(srv->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1)
+	    SOCK_NONBLOCK, 0)) == -1) {
+		srv->why = resolver_errno(errno);
 		return -1;
+	}
 	if (connect(fd, (const struct sockaddr *)&srv->ss, srv->len) == -1 &&
 	    (errno != EINPROGRESS || resolver_wait(fd, POLLOUT,
 	    q->deadline) == -1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-	    &elen) == -1 || err != 0))
+	    &elen) == -1 || err != 0)) {
+		if (errno != EINPROGRESS)
+			srv->why = resolver_errno(errno);
+		else if (err != 0)
+			srv->why = resolver_errno(err);
 		goto done;
+	}
 	out[0] = (unsigned char)(q->len >> 8);
 	out[1] = (unsigned char)(q->len & 0xff);
 	memcpy(out + 2, q->pkt, (size_t)q->len);
@@ -201,15 +241,17 @@ done:
 	return r;
 }
 
-/* One server, one attempt: 0 with *ans, or -1. */
+/* One server, one attempt: 0 with *ans, or -1 with srv->why. */
 static int
-resolver_ask(const struct resolver_server *srv, struct resolver_query *q,
+resolver_ask(struct resolver_server *srv, struct resolver_query *q,
     int64_t timeout_ms, struct dns_answer *ans)
 {
 	random_bytes(&q->id, sizeof(q->id));
 	if ((q->len = dns_build_query(q->id, q->name, q->qtype, q->pkt,
-	    sizeof(q->pkt))) == -1)
+	    sizeof(q->pkt))) == -1) {
+		srv->why = "the name cannot be asked";
 		return -1;
+	}
 	q->deadline = mono_ms() + timeout_ms;
 	if (resolver_udp(srv, q, ans) == -1)
 		return -1;
@@ -223,8 +265,9 @@ resolver_ask(const struct resolver_server *srv, struct resolver_query *q,
 
 /*
  * Look (name, qtype) up.  EX_OK with *ans (its rcode may be NXDOMAIN);
- * EX_UNAVAILABLE when no server gave an answer (timeouts, SERVFAIL,
- * REFUSED), after saying so; EX_CONFIG when dns.resolver is wrong.
+ * EX_UNAVAILABLE when no server gave an answer (no answer in time, the
+ * network unreachable, SERVFAIL, REFUSED...), after saying what each
+ * server's last attempt met; EX_CONFIG when dns.resolver is wrong.
  */
 int
 resolver_query(struct ctx *ctx, const char *name, uint16_t qtype,
@@ -232,7 +275,7 @@ resolver_query(struct ctx *ctx, const char *name, uint16_t qtype,
 {
 	struct resolver_server srv[RESOLVER_MAX];
 	struct resolver_query q = { .name = name, .qtype = qtype };
-	const char *why = "no answer";
+	struct buf b;
 	int n, r, attempts;
 
 	if ((r = ctx_config(ctx)) != EX_OK ||
@@ -247,13 +290,18 @@ resolver_query(struct ctx *ctx, const char *name, uint16_t qtype,
 			if (ans->rcode == DNS_RCODE_NOERROR ||
 			    ans->rcode == DNS_RCODE_NXDOMAIN)
 				return EX_OK;
-			why = ans->rcode == DNS_RCODE_SERVFAIL ? "SERVFAIL" :
-			    ans->rcode == DNS_RCODE_REFUSED ? "REFUSED" :
-			    "an error";
+			srv[i].why = ans->rcode == DNS_RCODE_SERVFAIL ?
+			    "SERVFAIL" : ans->rcode == DNS_RCODE_REFUSED ?
+			    "REFUSED" : "an error answer";
 		}
-	log_warnx("DNS lookup of %s failed: %s from %s%s (dns.timeout %lldms, "
-	    "%d attempt%s)", name, why, srv[0].name, n > 1 ? " and others" :
-	    "", (long long)ctx->cfg.dns.timeout_ms, attempts,
+	buf_init(&b, 4096);
+	for (int i = 0; i < n; i++)
+		buf_printf(&b, "%s%s: %s", i ? "; " : "", srv[i].name,
+		    srv[i].why ? srv[i].why : RESOLVER_TIMEOUT);
+	log_warnx("DNS lookup of %s failed: %s (dns.timeout %lldms, %d "
+	    "attempt%s)", name, buf_cstr(&b),
+	    (long long)ctx->cfg.dns.timeout_ms, attempts,
 	    attempts == 1 ? "" : "s");
+	buf_free(&b);
 	return EX_UNAVAILABLE;
 }

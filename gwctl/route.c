@@ -206,6 +206,35 @@ route_insert(struct ctx *ctx, const struct route_new *n, int64_t pos,
 	return EX_OK;
 }
 
+/*
+ * The first rule that matches decides, so of two rules with the same
+ * conditions the later can never match.  Said for each such pair the
+ * rule `id` is in (it may be the earlier one, added at --position);
+ * the rule stays, as the admin may move or delete either.
+ */
+static void
+route_warn_shadowed(struct ctx *ctx, int64_t id)
+{
+	sqlite3_stmt *st = ctx_stmt(ctx, "SELECT a.id, a.position, b.id, "
+	    "b.position FROM route_rule a JOIN route_rule b ON "
+	    "a.position < b.position AND a.subaccount IS b.subaccount AND "
+	    "a.from_domain IS b.from_domain AND a.to_domain IS b.to_domain "
+	    "AND a.header IS b.header COLLATE NOCASE AND "
+	    "a.header_value IS b.header_value AND a.size_over IS b.size_over "
+	    "AND a.size_under IS b.size_under WHERE a.id = ?1 OR b.id = ?1 "
+	    "ORDER BY a.position, b.position", "i", id);
+
+	while (st && sqlite3_step(st) == SQLITE_ROW)
+		log_warnx("route %lld (position %lld) can never match: route "
+		    "%lld (position %lld) has the same conditions and comes "
+		    "first (gwctl route move, or route delete)",
+		    (long long)sqlite3_column_int64(st, 2),
+		    (long long)sqlite3_column_int64(st, 3),
+		    (long long)sqlite3_column_int64(st, 0),
+		    (long long)sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+}
+
 int
 route_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
@@ -227,9 +256,11 @@ route_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 		ctx_rollback(ctx);
 		return r;
 	}
-	if ((r = ctx_commit(ctx)) == EX_OK)
+	if ((r = ctx_commit(ctx)) == EX_OK) {
 		printf("route %lld added at position %lld\n", (long long)id,
 		    (long long)pos);
+		route_warn_shadowed(ctx, id);
+	}
 	return r;
 }
 
@@ -363,7 +394,7 @@ route_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 		route_describe_action(&p.rules[i], &act);
 		output_table_row(&t, pos, id, buf_cstr(&m), buf_cstr(&act));
 	}
-	if (!json && t.nrows > 1)
+	if (!json)
 		output_table_print(&t, stdout);
 	output_table_free(&t);
 	buf_free(&m);
@@ -611,7 +642,7 @@ throttle_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 			throttle_cell(v[j], sizeof(v[j]), val[j]);
 		output_table_row(&t, th->domain, v[0], v[1], v[2]);
 	}
-	if (!json && t.nrows > 1)
+	if (!json)
 		output_table_print(&t, stdout);
 	output_table_free(&t);
 	policy_free(&p);

@@ -711,7 +711,7 @@ subaccount_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 	if (r == EX_OK && rc != SQLITE_DONE)
 		r = ctx_sqlerr(ctx, "gw.db");
 	sqlite3_finalize(st);
-	if (r == EX_OK && !json && t.nrows > 1)
+	if (r == EX_OK && !json)
 		output_table_print(&t, stdout);
 	output_table_free(&t);
 	return r;

@@ -340,7 +340,7 @@ suppress_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 		    rs.v[i].subaccount : "(all)", rs.v[i].source, tm,
 		    rs.v[i].reason);
 	}
-	if (r == EX_OK && !json && t.nrows > 1)
+	if (r == EX_OK && !json)
 		output_table_print(&t, stdout);
 	output_table_free(&t);
 	supp_rows_free(&rs);

@@ -44,6 +44,9 @@ static struct hmap		 byname;
 /* Routing rules, pools, throttles: the same snapshot as the accounts. */
 static struct policy		 pol;
 static int			 pol_gen;
+static void			(*pol_changed)(unsigned);
+static unsigned			 pol_force;	/* changed, whatever gw.db
+						   says (POLICY_*) */
 
 /* Successful checks are remembered (keyed by an HMAC under a per-process
  * secret) so an application that logs in per message pays scrypt once. */
@@ -191,15 +194,17 @@ row_apikey(sqlite3_stmt *st, void *arg)
  * previous ones stay, as the DKIM keys, the policy and the suppression
  * list below keep theirs.  A partial table would lock out the
  * subaccounts past the failure, or drop an allowlist or an API key.
- * 0, or -1 with the reason in err.
+ * 0, or -1 with the reason in err; *changed: the parts of the policy
+ * that changed (POLICY_*), and only then a new policy generation.
  */
 static int
-load(char *err, size_t errsz)
+load(char *err, size_t errsz, unsigned *changed)
 {
 	struct snap sn = { NULL, 0, 0 };
 	struct policy np;
 	int nk;
 
+	*changed = 0;
 	if (sqlite3_exec(gdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errsz, "%s", sqlite3_errmsg(gdb));
 		return -1;
@@ -230,8 +235,16 @@ load(char *err, size_t errsz)
 		    "previous ones: %s", sqlite3_errmsg(gdb));
 		np = pol;
 		memset(&pol, 0, sizeof(pol));
-	} else
+		*changed = pol_force;
+	} else if ((*changed = policy_diff(&pol, &np) | pol_force) == 0) {
+		/* Another table changed: the queue has nothing to redo. */
+		policy_free(&np);
+		np = pol;
+		memset(&pol, 0, sizeof(pol));
+	}
+	if (*changed)
 		pol_gen++;
+	pol_force = 0;
 	/* And the admins' suppression list. */
 	if (suppress_load_admin(gdb) == -1)
 		log_warnx("gw.db: cannot read the suppression list: %s",
@@ -255,6 +268,7 @@ int
 accounts_init(const char *state_dir, char *err, size_t errsz)
 {
 	char why[256];
+	unsigned changed;
 	sqlite3 *db;
 
 	/* gwctl owns gw.db; if it was never run, create the empty schema so
@@ -271,7 +285,7 @@ accounts_init(const char *state_dir, char *err, size_t errsz)
 	auth_pool = worker_pool_new(AUTH_THREADS, AUTH_QUEUE_MAX);
 	random_bytes(cache_secret, sizeof(cache_secret));
 	data_version = db_data_version(gdb);
-	if (load(why, sizeof(why)) == -1) {
+	if (load(why, sizeof(why), &changed) == -1) {
 		snprintf(err, errsz, "gw.db: %s", why);
 		return -1;
 	}
@@ -291,10 +305,11 @@ accounts_poll(void)
 	static char failed[256];
 	char why[256];
 	int v = db_data_version(gdb);
+	unsigned changed;
 
 	if (v == data_version || v < 0)
 		return;
-	if (load(why, sizeof(why)) == -1) {
+	if (load(why, sizeof(why), &changed) == -1) {
 		if (strcmp(why, failed) != 0)
 			log_warnx("gw.db: cannot read the subaccounts, keeping "
 			    "the previous ones (%d): %s", naccts, why);
@@ -305,17 +320,27 @@ accounts_poll(void)
 	failed[0] = '\0';
 	log_info("subaccounts reloaded: %d, active DKIM keys: %d, "
 	    "routing rules: %d", naccts, ndkim, pol.nrules);
+	if (changed && pol_changed)
+		pol_changed(changed);
+}
+
+void
+policy_on_change(void (*fn)(unsigned what))
+{
+	pol_changed = fn;
 }
 
 /*
- * SIGHUP: load now, changed or not.  A load starts a new policy
- * generation, so every destination re-reads its limits (throttles, else
- * the relay defaults of a configuration just reloaded).
+ * SIGHUP: load now, changed or not.  The relay defaults of a
+ * configuration just reloaded are the throttles' defaults: the load
+ * counts as a throttle change, a new policy generation, so every
+ * destination re-reads its limits at once.
  */
 void
 accounts_reload(void)
 {
 	data_version = -2;	/* no version db_data_version() gives */
+	pol_force = POLICY_THROTTLES;
 	accounts_poll();
 }
 

@@ -51,6 +51,9 @@ void	 accounts_foreach(void (*fn)(const struct subaccount *, void *),
 /* The routing rules, pools and throttles now; *gen changes with them. */
 struct policy;
 const struct policy *policy_now(int *gen);
+/* fn(what) runs after a reload that changed them (what: POLICY_* bits
+ * of policy.h), inside accounts_poll(). */
+void	 policy_on_change(void (*fn)(unsigned what));
 
 /*
  * Check credentials off the event loop, on a pool of their own (a flood

@@ -48,6 +48,7 @@ committed(struct store_op *op)
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
 		quota_release(m);
+		metrics_reject(REJ_DATA_STORAGE);
 		if (s)
 			session_reply(s, "451 4.3.0 Error: queue file write "
 			    "error");
@@ -58,6 +59,7 @@ committed(struct store_op *op)
 		gm.messages_received_total++;
 		gm.bytes_received_total += m->size;
 		gm.recipients_received_total += (uint64_t)m->nrcpt;
+		metrics_sub_add(m->subaccount, GM_SUB_ACCEPTED, 1);
 		if (s) {
 			session_reply(s, "250 2.0.0 Ok: queued as %s", m->qid);
 			s->accepted++;
@@ -124,6 +126,7 @@ signed_msg(struct sign_job *j)
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
 		session_memory -= m->bodylen;
 		quota_release(m);
+		metrics_reject(REJ_DATA_DKIM);
 		ev = audit_new(event_name(EV_REJECTED), m->qid);
 		ev->sender = xstrdup(m->sender);
 		ev->subaccount = xstrdup(m->subaccount);
@@ -229,6 +232,7 @@ struct incoming {
 	const char		*reply;
 	const char		*rcpt;
 	enum bounce_class	 cls;
+	enum gm_reject		 rej;	/* for the metrics */
 	char			 rbuf[600];	/* a composed reply */
 	/* V_QUARANTINE: the rule that holds the message, and for whom. */
 	const struct rule	*hold;
@@ -238,9 +242,10 @@ struct incoming {
 };
 
 static enum verdict
-refuse_with(struct incoming *in, const char *r, const char *rcpt,
-    enum bounce_class cls)
+refuse_with(struct incoming *in, enum gm_reject rej, const char *r,
+    const char *rcpt, enum bounce_class cls)
 {
+	in->rej = rej;
 	in->reply = r;
 	in->rcpt = rcpt;
 	in->cls = cls;
@@ -253,7 +258,8 @@ stage_data(struct incoming *in)
 {
 	const char *r = data_flags_reply(in->t->dp.flags);
 
-	return r ? refuse_with(in, r, NULL, BC_NONE) : V_CONTINUE;
+	return r ? refuse_with(in, REJ_DATA_CONTENT, r, NULL, BC_NONE) :
+	    V_CONTINUE;
 }
 
 static enum verdict
@@ -263,7 +269,8 @@ stage_headers(struct incoming *in)
 
 	msg_scan(buf_ptr(&in->t->data), buf_len(&in->t->data), &in->mi);
 	r = check_headers(in->s, &in->mi, in->rbuf, sizeof(in->rbuf));
-	return r ? refuse_with(in, r, NULL, BC_NONE) : V_CONTINUE;
+	return r ? refuse_with(in, REJ_DATA_HEADERS, r, NULL, BC_NONE) :
+	    V_CONTINUE;
 }
 
 /* Again: sessions in DATA side by side all passed MAIL. */
@@ -276,7 +283,8 @@ stage_quota(struct incoming *in)
 	if ((sa = session_account(in->s)) == NULL)
 		return V_CONTINUE;
 	r = quota_check(sa, in->now, in->rbuf, sizeof(in->rbuf));
-	return r ? refuse_with(in, r, NULL, BC_THROTTLED) : V_CONTINUE;
+	return r ? refuse_with(in, REJ_DATA_QUOTA, r, NULL, BC_THROTTLED) :
+	    V_CONTINUE;
 }
 
 /*
@@ -298,7 +306,8 @@ stage_rules(struct incoming *in)
 		const struct rule *ru = routing_decide(&rm, &in->route[i]);
 
 		if (ru && ru->action == RULE_REJECT)
-			return refuse_with(in, ru->reply, t->rcpt[i], BC_NONE);
+			return refuse_with(in, REJ_DATA_POLICY, ru->reply,
+			    t->rcpt[i], BC_NONE);
 		if (ru && ru->action == RULE_HOLD && in->hold == NULL) {
 			in->hold = ru;
 			in->hold_rcpt = t->rcpt[i];
@@ -451,8 +460,8 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	if (!ok) {
 		free(in->rcpt_list);
 		qmsg_free(m);
-		refuse_with(in, in->reply ? in->reply : "451 4.3.0 Error: "
-		    "insufficient memory", NULL, BC_NONE);
+		refuse_with(in, REJ_DATA_STORAGE, in->reply ? in->reply :
+		    "451 4.3.0 Error: insufficient memory", NULL, BC_NONE);
 		return NULL;
 	}
 	m->size = m->bodylen;
@@ -504,6 +513,7 @@ data_end_refuse(struct incoming *in)
 	struct session *s = in->s;
 
 	gm.messages_rejected_total++;
+	metrics_reject(in->rej);
 	session_refuse(s, in->t->mail.path.addr, in->rcpt, in->cls, "%s",
 	    in->reply);
 	session_tx_reset(s);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "bounce.h"
 #include "config.h"
 #include "hmap.h"
 #include "log.h"
@@ -70,10 +71,7 @@ dest_refresh(struct dest *d, const struct pool *pool)
 	if (d->policy_gen == gen)
 		return;
 	d->policy_gen = gen;
-	throttle_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
-	    &d->per_conn, &d->per_minute);
-	if (d->cwnd == 0 || d->cwnd > d->max_conn)
-		d->cwnd = d->max_conn;
+	throttle_refresh(d, p);
 	free(d->src);
 	d->src = NULL;
 	d->nsrc = 0;
@@ -320,7 +318,10 @@ fail_some(struct dest *d)
 			    sizeof(j->res[i].status));
 			j->res[i].text = xstrdup(f->text);
 		}
-		j->started_ms = loop_now();
+		/* The attempt began with the connection that failed, if
+		 * any: a throttling reply then is as old as it. */
+		j->started_ms = f->hop.started_ms ? f->hop.started_ms :
+		    loop_now();
 		j->hop = f->hop;
 		dest_job_done(j);
 	}
@@ -529,6 +530,11 @@ void
 dest_conn_failed(struct dest *d, int code, const char *status,
     const char *text, const struct hop *hop)
 {
+	/* A server that turned us away for being sent too much (a 421
+	 * greeting: "too many connections") slows d down as a reply in a
+	 * transaction would, also when other connections carry on. */
+	if (hop && bounce_classify(code, status, text) == BC_THROTTLED)
+		throttle_backoff(d, hop->started_ms, code, status, text);
 	/* The failing connection still counts in nconn and nconnecting.
 	 * If no other connection is working, nothing here can be reached:
 	 * what waits would meet the same fate, so it is deferred with this
@@ -596,6 +602,63 @@ shutdown_dest(const char *key, void *v, void *arg)
 	}
 	d->idle = NULL;
 	return 0;
+}
+
+/*
+ * Each ready recipient of d stays in its list if stays() says so; the
+ * others leave it, then go to leave(), the caller's to move.  What stays
+ * keeps its order and its jobs (one job's recipients, fewer perhaps).
+ */
+void
+dest_sift_ready(struct dest *d, int (*stays)(struct qrcpt *,
+    const struct dest *, int prio, void *),
+    void (*leave)(struct qrcpt *, void *), void *arg)
+{
+	for (int p = 0; p < PRIO_COUNT; p++) {
+		struct qrcpt *r, *next;
+
+		for (r = d->ready[p]; r != NULL; r = next) {
+			next = r->ready_next;
+			if (stays(r, d, p, arg))
+				continue;
+			dest_unready(r);
+			leave(r, arg);
+		}
+	}
+}
+
+static int
+refresh_one(const char *key, void *v, void *p)
+{
+	struct dest *d = v;
+
+	dest_refresh(d, policy_pool(p, d->pool));
+	return 0;
+}
+
+static int
+kick_one(const char *key, void *v, void *arg)
+{
+	struct dest *d = v;
+
+	if (d->njobs > 0)
+		dest_kick(d);
+	return 0;
+}
+
+/*
+ * The policy changed: every destination takes its limits, its pool's
+ * addresses and its MX host's budget from it now, and those with jobs
+ * waiting go as far as the new limits let them.  A backlog used to
+ * keep the old throttle until new mail came for it (issue 21).
+ */
+void
+dest_policy_changed(void)
+{
+	int gen;
+
+	hmap_foreach(&dests, refresh_one, (void *)policy_now(&gen));
+	hmap_foreach(&dests, kick_one, NULL);
 }
 
 void

@@ -5,12 +5,72 @@
  * liveness check at /health (metrics_http.c); metrics_report.c writes
  * both.
  *
- * Counters are only touched on the main thread: no atomics.
+ * The counters of struct gw_metrics are only touched on the main
+ * thread: plain increments, no atomics.  The histograms are also fed by
+ * the store thread (commit latency): their buckets are atomics, added
+ * to with relaxed order, so no lock is ever taken for a message.
  */
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
+
+#include "bounce.h"
+
+/*
+ * Why a client was refused, at which stage: one row each in
+ * metrics_report.c's table (stage and reason labels of
+ * gw_rejections_total).  Refusals of bad syntax or command order
+ * (5.5.x) are protocol errors, not counted here.
+ */
+enum gm_reject {
+	REJ_MAIL_TLS,		/* 530: STARTTLS first */
+	REJ_MAIL_AUTH,		/* 530: not authenticated */
+	REJ_MAIL_DISABLED,	/* the subaccount is disabled or gone */
+	REJ_MAIL_SIZE,		/* SIZE= over limits.message_size */
+	REJ_MAIL_STORAGE,	/* 452: the disk is short */
+	REJ_MAIL_SENDER,	/* sender domain not the subaccount's */
+	REJ_MAIL_PAUSED,	/* bounce rate (pause.h) */
+	REJ_MAIL_QUOTA,
+	REJ_RCPT_LITERAL,	/* an address literal */
+	REJ_RCPT_SUPPRESSION,
+	REJ_RCPT_LIMIT,		/* limits.recipients; one for <> */
+	REJ_RCPT_POLICY,	/* a routing rule rejects */
+	REJ_DATA_MEMORY,	/* limits.memory at DATA */
+	REJ_DATA_CONTENT,	/* bare CR/LF, NUL, long lines, too big */
+	REJ_DATA_HEADERS,	/* mail loop, no From, author domains */
+	REJ_DATA_QUOTA,
+	REJ_DATA_POLICY,	/* a routing rule rejects */
+	REJ_DATA_STORAGE,	/* the commit failed, or no memory */
+	REJ_DATA_DKIM,		/* signing failed */
+	REJ_COUNT
+};
+
+/* Delivery results: the result label of gw_deliveries_total. */
+enum gm_result {
+	GM_DELIVERED,
+	GM_DEFERRED,
+	GM_BOUNCED,
+	GM_EXPIRED,
+	GM_NRESULTS
+};
+
+/*
+ * Prometheus histograms: observations in microseconds against fixed
+ * upper bounds (metrics.c's, in seconds).  counts[i] is the
+ * observations of bucket i alone (not cumulative; the last is +Inf).
+ */
+enum gm_hist_id {
+	GM_HIST_DELIVERY,	/* acceptance to delivery, per recipient */
+	GM_HIST_COMMIT,		/* one queue.db commit, its fsync */
+	GM_NHISTS
+};
+#define GM_HIST_MAX	16
+struct gm_hist {
+	_Atomic uint64_t counts[GM_HIST_MAX];
+	_Atomic uint64_t sum_us;
+};
 
 struct gw_metrics {
 	int64_t		 started_us;	/* unix microseconds */
@@ -24,17 +84,51 @@ struct gw_metrics {
 	uint64_t	 auth_checks_total;	/* passwords hashed (scrypt) */
 	uint64_t	 auth_busy_total;	/* 454: the check queue full */
 	uint64_t	 memory_closed_total;	/* sessions, limits.memory */
-	uint64_t	 delivered_total;	/* per recipient */
-	uint64_t	 deferred_total;
-	uint64_t	 bounced_total;
-	uint64_t	 expired_total;
+	/* per recipient, by result and bounce class (BC_NONE: delivered) */
+	uint64_t	 deliveries[GM_NRESULTS][BC_COUNT];
 	uint64_t	 dsn_total;
 	uint64_t	 dkim_signed_total;
 	uint64_t	 dkim_unsigned_total;
+	uint64_t	 rejections[REJ_COUNT];
+	struct gm_hist	 hist[GM_NHISTS];
 	int		 stopping;
 	int		 ready;		/* listening, the queue recovered */
 };
 
 extern struct gw_metrics gm;
+
+/* Per-subaccount counters: messages accepted, recipients delivered and
+ * bounced (expired included), the subaccount's own mail only. */
+enum gm_sub_counter {
+	GM_SUB_ACCEPTED,
+	GM_SUB_DELIVERED,
+	GM_SUB_BOUNCED,
+	GM_SUB_NCOUNTERS
+};
+
+static inline void
+metrics_reject(enum gm_reject r)
+{
+	gm.rejections[r]++;
+}
+
+/* Add one observation of us microseconds (any thread). */
+void	 metrics_observe(enum gm_hist_id, int64_t us);
+/* The histogram's upper bounds, seconds, ascending; how many (fewer
+ * than GM_HIST_MAX: the last bucket is +Inf). */
+int	 metrics_hist_bounds(enum gm_hist_id, const double **);
+/* One recipient's attempt ended: counted by result and class, and for
+ * its subaccount (NULL: not the subaccount's mail, e.g. a DSN);
+ * delivered ones add their latency since acceptance (received_us). */
+void	 metrics_delivery(const char *subaccount, enum gm_result,
+	    enum bounce_class, int64_t received_us);
+/* Add n to the subaccount's counter c (main thread; NULL or "": none). */
+void	 metrics_sub_add(const char *subaccount, enum gm_sub_counter c,
+	    uint64_t n);
+/* Each subaccount counted since start, with its counters. */
+void	 metrics_sub_foreach(void (*fn)(const char *name,
+	    const uint64_t *counts, void *), void *arg);
+/* Recipients by result, all classes summed. */
+uint64_t metrics_result_total(enum gm_result);
 
 #endif

@@ -35,7 +35,10 @@
 #include "store.h"
 #include "util.h"
 
-#define OUT_MAX		(64 * 1024)	/* an HTTP answer */
+/* An HTTP answer: /metrics grows with the pools and subaccounts in
+ * gw.db (about 250 bytes each), so as far as the control socket's
+ * answers; memory is taken only as the answer needs it. */
+#define OUT_MAX		CTL_REPLY_MAX
 
 struct http_client {
 	struct conn	*c;

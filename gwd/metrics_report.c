@@ -2,19 +2,28 @@
  * metrics_report.c - one snapshot of every figure (the counters of
  * metrics.h, the queue's, the store's, the log's, the logins'), written
  * two ways: "name value" lines for the control socket's `stats`
- * (gwtop, scripts) and Prometheus text for /metrics (metrics_http.c).
+ * (gwtop, scripts) and Prometheus text for /metrics (metrics_http.c),
+ * with the labelled families (rejections, deliveries by class,
+ * subaccounts, histograms) and the process_* figures of /proc/self.
  * Exposure: none; the figures are gwd's own, pool names come from gw.db
- * (checked by gwctl).
+ * (checked by gwctl); subaccount names, also from gw.db but written
+ * there by other programs too, are escaped as label values.
  * Diagnostics: dies only when memory runs out.
  */
+#include <sys/resource.h>
+
+#include <dirent.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
 #include "metrics.h"
 #include "metrics_report.h"
+#include "pause.h"
 #include "queue.h"
 #include "retention.h"
 #include "session.h"
@@ -24,11 +33,28 @@
 /* One snapshot of everything, as (name, help, type, value) rows. */
 struct stat_row {
 	const char	*name;		/* gwtop's key / Prometheus suffix */
-	const char	*prom;		/* Prometheus name and labels */
+	const char	*prom;		/* Prometheus name and labels, or
+					 * NULL: `stats` only */
 	const char	*type;		/* counter, gauge */
 	const char	*help;
 	double		 value;
 };
+
+static void
+count_paused(const struct subaccount *sa, void *arg)
+{
+	if (pause_reason(sa->name) != NULL)
+		(*(int *)arg)++;
+}
+
+static int
+subaccounts_paused(void)
+{
+	int n = 0;
+
+	accounts_foreach(count_paused, &n);
+	return n;
+}
 
 /* Every row, into *rows (the caller frees it): the array grows with the
  * rows, so none is ever left out.  How many. */
@@ -83,15 +109,16 @@ snapshot(struct stat_row **rows)
 	ROW("memory_closed_total", "gw_smtp_memory_closed_total", "counter",
 	    "Sessions closed with 421 4.3.1 at limits.memory.",
 	    gm.memory_closed_total);
-	ROW("delivered_total", "gw_deliveries_total{result=\"delivered\"}",
-	    "counter", "Recipient delivery attempts by result.",
-	    gm.delivered_total);
-	ROW("deferred_total", "gw_deliveries_total{result=\"deferred\"}",
-	    NULL, NULL, gm.deferred_total);
-	ROW("bounced_total", "gw_deliveries_total{result=\"bounced\"}",
-	    NULL, NULL, gm.bounced_total);
-	ROW("expired_total", "gw_deliveries_total{result=\"expired\"}",
-	    NULL, NULL, gm.expired_total);
+	/* By result here; by result and class in /metrics
+	 * (write_deliveries). */
+	ROW("delivered_total", NULL, NULL, NULL,
+	    metrics_result_total(GM_DELIVERED));
+	ROW("deferred_total", NULL, NULL, NULL,
+	    metrics_result_total(GM_DEFERRED));
+	ROW("bounced_total", NULL, NULL, NULL,
+	    metrics_result_total(GM_BOUNCED));
+	ROW("expired_total", NULL, NULL, NULL,
+	    metrics_result_total(GM_EXPIRED));
 	ROW("dsn_total", "gw_dsn_total", "counter",
 	    "Delivery status notifications generated.", gm.dsn_total);
 	ROW("dkim_signed_total", "gw_dkim_messages_total{result=\"signed\"}",
@@ -101,10 +128,11 @@ snapshot(struct stat_row **rows)
 	    gm.dkim_unsigned_total);
 	ROW("queue_messages", "gw_queue_messages", "gauge",
 	    "Messages in the queue.", q.messages);
-	ROW("queue_recipients", "gw_queue_recipients{state=\"all\"}", "gauge",
-	    "Recipients in the queue by state.", q.recipients);
-	ROW("queue_active", "gw_queue_recipients{state=\"active\"}", NULL,
-	    NULL, q.active);
+	/* The states below add up to it: a series of its own in /metrics
+	 * would make sum() count every recipient twice. */
+	ROW("queue_recipients", NULL, NULL, NULL, q.recipients);
+	ROW("queue_active", "gw_queue_recipients{state=\"active\"}", "gauge",
+	    "Recipients in the queue by state.", q.active);
 	ROW("queue_deferred", "gw_queue_recipients{state=\"deferred\"}", NULL,
 	    NULL, q.deferred);
 	ROW("queue_held", "gw_queue_recipients{state=\"held\"}", NULL, NULL,
@@ -121,6 +149,9 @@ snapshot(struct stat_row **rows)
 	    "the other queue figures yet).", q.loading);
 	ROW("destinations", "gw_destinations", "gauge",
 	    "Delivery destinations known now.", q.destinations);
+	ROW("subaccounts_paused", "gw_subaccounts_paused", "gauge",
+	    "Subaccounts paused for their bounce rate (MAIL gets 451).",
+	    subaccounts_paused());
 	retention_stats(&pruned, &oldest);
 	ROW("log_pruned_total", "gw_log_pruned_total", "counter",
 	    "Events pruned from log.db (log.retention_days).", pruned);
@@ -180,6 +211,194 @@ write_prometheus_pools(struct buf *out)
 	queue_pools_free(p, n);
 }
 
+static void
+family(struct buf *out, const char *name, const char *type,
+    const char *help)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+}
+
+/* Every result with each class it can have: delivered none, the
+ * others every class of a failure (expired: its last reply's). */
+static void
+write_deliveries(struct buf *out)
+{
+	static const char *const result[GM_NRESULTS] = { "delivered",
+	    "deferred", "bounced", "expired" };
+
+	family(out, "gw_deliveries_total", "counter", "Recipient delivery "
+	    "attempts by result and bounce class of the reply.");
+	for (int r = 0; r < GM_NRESULTS; r++)
+		for (int c = 0; c < BC_COUNT; c++) {
+			if ((r == GM_DELIVERED) != (c == BC_NONE) ||
+			    c == BC_EXPIRED)
+				continue;
+			buf_printf(out, "gw_deliveries_total{result=\"%s\","
+			    "class=\"%s\"} %llu\n", result[r], c == BC_NONE ?
+			    "none" : bounce_class_name(c),
+			    (unsigned long long)gm.deliveries[r][c]);
+		}
+}
+
+/* The stage and reason labels of each refusal of metrics.h. */
+static const char *const rejections[REJ_COUNT][2] = {
+	[REJ_MAIL_TLS] = { "mail", "tls_required" },
+	[REJ_MAIL_AUTH] = { "mail", "auth" },
+	[REJ_MAIL_DISABLED] = { "mail", "disabled" },
+	[REJ_MAIL_SIZE] = { "mail", "size" },
+	[REJ_MAIL_STORAGE] = { "mail", "storage" },
+	[REJ_MAIL_SENDER] = { "mail", "sender_domain" },
+	[REJ_MAIL_PAUSED] = { "mail", "paused" },
+	[REJ_MAIL_QUOTA] = { "mail", "quota" },
+	[REJ_RCPT_LITERAL] = { "rcpt", "address_literal" },
+	[REJ_RCPT_SUPPRESSION] = { "rcpt", "suppression" },
+	[REJ_RCPT_LIMIT] = { "rcpt", "recipient_limit" },
+	[REJ_RCPT_POLICY] = { "rcpt", "policy" },
+	[REJ_DATA_MEMORY] = { "data", "memory" },
+	[REJ_DATA_CONTENT] = { "data", "content" },
+	[REJ_DATA_HEADERS] = { "data", "headers" },
+	[REJ_DATA_QUOTA] = { "data", "quota" },
+	[REJ_DATA_POLICY] = { "data", "policy" },
+	[REJ_DATA_STORAGE] = { "data", "storage" },
+	[REJ_DATA_DKIM] = { "data", "dkim" },
+};
+
+static void
+write_rejections(struct buf *out)
+{
+	family(out, "gw_rejections_total", "counter", "Refusals of MAIL, "
+	    "RCPT and DATA by stage and reason.");
+	for (int i = 0; i < REJ_COUNT; i++)
+		buf_printf(out, "gw_rejections_total{stage=\"%s\",reason="
+		    "\"%s\"} %llu\n", rejections[i][0], rejections[i][1],
+		    (unsigned long long)gm.rejections[i]);
+}
+
+/* A label value as the text format wants it: \\, \" and \n escaped. */
+static void
+label_value(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			buf_printf(out, "\\%c", *s);
+		else if (*s == '\n')
+			buf_puts(out, "\\n");
+		else
+			buf_printf(out, "%c", *s);
+	}
+}
+
+static void
+write_sub(const char *name, const uint64_t *counts, void *arg)
+{
+	static const char *const counter[GM_SUB_NCOUNTERS] = { "accepted",
+	    "delivered", "bounced" };
+	struct buf *out = arg;
+
+	for (int i = 0; i < GM_SUB_NCOUNTERS; i++) {
+		buf_puts(out, "gw_subaccount_messages_total{subaccount=\"");
+		label_value(out, name);
+		buf_printf(out, "\",outcome=\"%s\"} %llu\n", counter[i],
+		    (unsigned long long)counts[i]);
+	}
+}
+
+/* Each subaccount that sent since start. */
+static void
+write_subaccounts(struct buf *out)
+{
+	family(out, "gw_subaccount_messages_total", "counter", "Per "
+	    "subaccount: messages accepted, recipients delivered and bounced "
+	    "(expired included); its own mail, not gwd's DSNs.");
+	metrics_sub_foreach(write_sub, out);
+}
+
+static void
+write_histogram(struct buf *out, const char *name, const char *help,
+    enum gm_hist_id id)
+{
+	struct gm_hist *h = &gm.hist[id];
+	const double *bounds;
+	int n = metrics_hist_bounds(id, &bounds);
+	uint64_t cum = 0;
+
+	family(out, name, "histogram", help);
+	for (int i = 0; i <= n; i++) {
+		cum += atomic_load_explicit(&h->counts[i],
+		    memory_order_relaxed);
+		if (i < n)
+			buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name,
+			    bounds[i], (unsigned long long)cum);
+		else
+			buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+			    (unsigned long long)cum);
+	}
+	/* The count is the buckets' total, so it always equals +Inf's. */
+	buf_printf(out, "%s_sum %.6f\n%s_count %llu\n", name,
+	    (double)atomic_load_explicit(&h->sum_us, memory_order_relaxed) /
+	    1e6, name, (unsigned long long)cum);
+}
+
+/* The process_* figures every Prometheus client library exports, from
+ * /proc/self (readable by gwd after it dropped privileges: Linux lets a
+ * process read its own fd directory even when not dumpable). */
+static void
+write_process(struct buf *out)
+{
+	char line[1024], *p;
+	unsigned long long utime = 0, stime = 0, vsize = 0, rss = 0;
+	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	struct rlimit rl;
+	struct dirent *de;
+	FILE *f;
+	DIR *d;
+	int fds = 0;
+
+	if ((f = fopen("/proc/self/stat", "r")) != NULL) {
+		/* After the command name, which may hold spaces: fields 3
+		 * (state) on; utime and stime are 14 and 15, vsize and rss
+		 * 23 and 24. */
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    (p = strrchr(line, ')')) != NULL &&
+		    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+		    "%*u %llu %llu %*d %*d %*d %*d %*d %*d %*u %llu %llu",
+		    &utime, &stime, &vsize, &rss) != 4)
+			utime = stime = vsize = rss = 0;
+		fclose(f);
+	}
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				fds++;
+		closedir(d);
+		fds--;			/* opendir's own */
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		rl.rlim_cur = 0;
+	family(out, "process_cpu_seconds_total", "counter", "User and "
+	    "system CPU time spent, in seconds.");
+	buf_printf(out, "process_cpu_seconds_total %.2f\n", tck > 0 ?
+	    (double)(utime + stime) / (double)tck : 0.0);
+	family(out, "process_resident_memory_bytes", "gauge", "Resident "
+	    "memory size in bytes.");
+	buf_printf(out, "process_resident_memory_bytes %llu\n",
+	    rss * (unsigned long long)(page > 0 ? page : 4096));
+	family(out, "process_virtual_memory_bytes", "gauge", "Virtual "
+	    "memory size in bytes.");
+	buf_printf(out, "process_virtual_memory_bytes %llu\n", vsize);
+	family(out, "process_open_fds", "gauge", "Open file descriptors.");
+	buf_printf(out, "process_open_fds %d\n", fds);
+	family(out, "process_max_fds", "gauge", "The limit of open file "
+	    "descriptors (RLIMIT_NOFILE).");
+	buf_printf(out, "process_max_fds %llu\n",
+	    (unsigned long long)rl.rlim_cur);
+	family(out, "process_start_time_seconds", "gauge", "Start time of "
+	    "gwd since the epoch, in seconds.");
+	buf_printf(out, "process_start_time_seconds %.3f\n",
+	    (double)gm.started_us / 1e6);
+}
+
 void
 metrics_report_prometheus(struct buf *out)
 {
@@ -187,6 +406,8 @@ metrics_report_prometheus(struct buf *out)
 	int n = snapshot(&r);
 
 	for (int i = 0; i < n; i++) {
+		if (r[i].prom == NULL)
+			continue;
 		if (r[i].type) {
 			size_t base = strcspn(r[i].prom, "{");
 
@@ -197,5 +418,17 @@ metrics_report_prometheus(struct buf *out)
 		buf_printf(out, "%s %.0f\n", r[i].prom, r[i].value);
 	}
 	free(r);
+	write_deliveries(out);
+	write_rejections(out);
+	write_subaccounts(out);
+	write_histogram(out, "gw_delivery_latency_seconds", "Seconds from "
+	    "a message's acceptance to the delivery of a recipient.",
+	    GM_HIST_DELIVERY);
+	write_histogram(out, "gw_store_commit_seconds", "Seconds per queue.db "
+	    "group commit, its fsync included.", GM_HIST_COMMIT);
+	buf_printf(out, "# HELP gw_build_info The running gwd's version.\n"
+	    "# TYPE gw_build_info gauge\ngw_build_info{version=\"%s\"} 1\n",
+	    GW_VERSION);
+	write_process(out);
 	write_prometheus_pools(out);
 }

@@ -14,7 +14,8 @@
  * Setup walks the route's targets in order (MX preference, then
  * address): a refused connection, a 4xx/5xx greeting or a failed
  * required-TLS handshake moves on to the next.  When none is left the
- * destination is reported unreachable.
+ * destination is reported unreachable (451 4.4.1), or, after a 4xx
+ * greeting, with that reply, so a 421 slows it down (throttle.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -213,6 +214,14 @@ void
 mta_next_target(struct mta *m, const char *why)
 {
 	struct conn *c = m->c;
+	/* A 4xx greeting (421 "too many connections") is the server's word
+	 * on us, and goes on as it said, not as a routing failure. */
+	int code = m->greet_code ? m->greet_code : 451;
+	char status[sizeof(m->greet_status)];
+
+	gw_strlcpy(status, m->greet_code ? m->greet_status : "4.4.1",
+	    sizeof(status));
+	m->greet_code = 0;
 
 	gw_strlcpy(m->lasterr, why, sizeof(m->lasterr));
 	log_info("dest=%s %s", m->dest->name, why);
@@ -232,7 +241,7 @@ mta_next_target(struct mta *m, const char *why)
 		return;
 	}
 	m->state = M_QUIT;
-	dest_conn_failed(m->dest, 451, "4.4.1", m->lasterr, &m->hop);
+	dest_conn_failed(m->dest, code, status, m->lasterr, &m->hop);
 	mta_free(m);
 }
 
@@ -260,6 +269,7 @@ mta_start(struct dest *d, const struct route_result *route)
 	all = m;
 	nmta++;
 	m->ti = 0;
+	m->hop.started_ms = loop_now();
 	connect_target(m);
 }
 

@@ -84,6 +84,8 @@ struct mta {
 						   change */
 	const char		*helo;		/* our name to the server */
 	char			 lasterr[300];
+	int			 greet_code;	/* a 4xx greeting, just now */
+	char			 greet_status[16];
 	struct mta		*next_idle;
 	struct mta		*prev_all, *next_all;
 };

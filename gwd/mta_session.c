@@ -182,6 +182,11 @@ greeting_reply(struct mta *m, const struct smtp_reply *r)
 	if (r->code / 100 != 2) {
 		snprintf(why, sizeof(why), "%s[%s] refused to talk to "
 		    "us: %d %s", mta_host(m), m->hop.ip, r->code, r->text);
+		if (r->code / 100 == 4) {
+			m->greet_code = r->code;
+			gw_strlcpy(m->greet_status, r->status,
+			    sizeof(m->greet_status));
+		}
 		mta_next_target(m, why);
 		return;
 	}

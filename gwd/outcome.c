@@ -49,13 +49,13 @@ enum outcome {
 
 static const struct {
 	enum event_action event;	/* the attempt's audit event */
-	uint64_t	*metric;
+	enum gm_result	 metric;
 	int		 failed;	/* final, and the sender hears */
 } oc[] = {
-	[OC_DELIVERED] = { EV_DELIVERED, &gm.delivered_total, 0 },
-	[OC_DEFERRED] = { EV_DEFERRED, &gm.deferred_total, 0 },
-	[OC_EXPIRED] = { EV_DEFERRED, &gm.expired_total, 1 },
-	[OC_BOUNCED] = { EV_BOUNCED, &gm.bounced_total, 1 },
+	[OC_DELIVERED] = { EV_DELIVERED, GM_DELIVERED, 0 },
+	[OC_DEFERRED] = { EV_DEFERRED, GM_DEFERRED, 0 },
+	[OC_EXPIRED] = { EV_DEFERRED, GM_EXPIRED, 1 },
+	[OC_BOUNCED] = { EV_BOUNCED, GM_BOUNCED, 1 },
 };
 
 /* What one job's outcomes gather: one store op, one DSN. */
@@ -65,7 +65,8 @@ struct attempt {
 	struct dsn_rcpt	*fr;		/* failed recipients */
 	char		**frtext;	/* their diagnostics, when built */
 	int		 nfr;
-	int		 throttled;	/* the destination backed off */
+	int		 throttled;	/* a reply asked for less mail */
+	int		 delivered;	/* some were delivered */
 	int		 requeue;	/* some were put back */
 	int64_t		 now, expires;	/* unix seconds */
 };
@@ -153,12 +154,16 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	qrcpt_set_reply(r, reply);
 	free(reply);
 	/* "Slow down" (421, rate limits): the whole destination backs
-	 * off, once per attempt. */
+	 * off, once per attempt (and once per burst: throttle.c).  Any
+	 * other class, greylisting included, is this recipient's alone. */
 	if (j->dest && !a->throttled && cls == BC_THROTTLED) {
-		throttle_backoff(j->dest, res);
+		throttle_backoff(j->dest, j->started_ms, res->code,
+		    res->status, res->text);
 		a->throttled = 1;
 	}
-	(*oc[o].metric)++;
+	a->delivered += o == OC_DELIVERED;
+	metrics_delivery(m->flags & QMSG_DSN ? NULL : m->subaccount,
+	    oc[o].metric, cls, m->received_us);
 	if (j->dest && j->dest->pcount)
 		pool_count_add(j->dest->pcount, o);
 	ev = store_op_event(a->op, event_name(oc[o].event), m->qid);
@@ -168,9 +173,9 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	 * subaccount did not send them. */
 	if (o == OC_BOUNCED && cls == BC_HARD && !(m->flags & QMSG_DSN))
 		suppress_bounce(a->op, m->subaccount, r->addr, r->last_reply);
-	/* The subaccount's bounce rate (DSNs are not its mail). */
-	if (o != OC_DEFERRED && m->sender[0] != '\0' &&
-	    !(m->flags & QMSG_DSN))
+	/* The subaccount's bounce rate: its null-sender mail counts, the
+	 * DSNs gwd makes are not its mail. */
+	if (o != OC_DEFERRED && !(m->flags & QMSG_DSN))
 		pause_outcome(a->op, m->subaccount, o == OC_BOUNCED, ev->ts);
 	if (o == OC_EXPIRED) {
 		ev = store_op_event(a->op, event_name(EV_EXPIRED), m->qid);
@@ -274,7 +279,9 @@ outcome_apply(struct job *j)
 		qmsg_forget(m);
 	else
 		qmsg_maybe_drop_body(m);
-	if (a.requeue && j->dest)
+	/* A delivery with no complaint loosens a backing-off destination. */
+	if (j->dest && (a.requeue || (a.delivered && !a.throttled &&
+	    throttle_success(j->dest, j->started_ms))))
 		dest_kick(j->dest);
 	routing_arm_retry();
 }

@@ -1,8 +1,9 @@
 /*
  * queue.c - the scheduler's entry points: start-up (the spool from
  * queue.db, read a slice at a time while gwd already works), new mail
- * from sessions and DSNs, shutdown.  The scheduler is split by concern;
- * queue_int.h names the files and their layers.
+ * from sessions and DSNs, changes to the delivery policy in gw.db,
+ * shutdown.  The scheduler is split by concern; queue_int.h names the
+ * files and their layers.
  * Standards: RFC 5321 4.5.4 (retry strategy).
  * Exposure: none from the network directly.
  * Diagnostics: queue_init() returns -1 with a message when queue.db
@@ -30,9 +31,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
+#include "policy.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "store.h"
@@ -57,10 +60,34 @@ static int64_t		 hook_after = -1;
 static char		 hook_path[512];
 static int		 hook_said;
 
+static struct ev_timer	 policy_timer;
+static unsigned		 policy_what;	/* POLICY_* changed, not applied */
+
 void
 queue_add(struct qmsg *m)
 {
 	routing_add(m);
+}
+
+/* gw.db's delivery policy changed: what waits follows it now, not at
+ * its next attempt (a backlog never has one).  Recipients first: a
+ * kick must not hand a connection a job the new rules send elsewhere. */
+static void
+policy_apply(struct ev_timer *t)
+{
+	if (policy_what & (POLICY_RULES | POLICY_POOLS))
+		routing_repolicy();
+	policy_what = 0;
+	dest_policy_changed();
+}
+
+/* From the reload (auth.c), which may run inside a session's command:
+ * applied from the loop. */
+static void
+policy_changed(unsigned what)
+{
+	policy_what |= what;
+	timer_add(&policy_timer, 0);
 }
 
 static void
@@ -156,6 +183,8 @@ queue_init(char *err, size_t errsz)
 	throttle_init();
 	dest_init(outcome_apply);
 	routing_init();
+	timer_init(&policy_timer, policy_apply, NULL);
+	policy_on_change(policy_changed);
 	store_on_resume(dest_resume_all);
 	hook_init();
 	timer_init(&load_timer, load_step, NULL);

@@ -231,7 +231,8 @@ admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 			fatal("asprintf");
 		ev = admin_event(op, EV_BOUNCED, m, r, "bounced by admin");
 		ev->reply_status = xstrdup("5.0.0");
-		gm.bounced_total++;
+		metrics_delivery(m->flags & QMSG_DSN ? NULL : m->subaccount,
+		    GM_BOUNCED, BC_OTHER, m->received_us);
 		fr[nfr].address = r->addr;
 		fr[nfr].action = "failed";
 		fr[nfr].status = "5.0.0";

@@ -7,7 +7,7 @@
  *
  *   queue_admin.c    gwctl queue flush/hold/release/delete/bounce
  *   queue_report.c   counters, queued recipients per domain, pools
- *   queue.c          entry points: start-up, new mail, shutdown
+ *   queue.c          entry points: start-up, new mail, policy, shutdown
  *   outcome.c        the end of an attempt: classify, record, move on
  *   dsn_queue.c      DSNs to senders
  *   routing.c        routing decisions; where a recipient goes next
@@ -130,6 +130,7 @@ void	 routing_choose(struct qrcpt *, struct choice *);
 struct dest *routing_place(struct qrcpt *, int kick);
 void	 routing_add(struct qmsg *);
 void	 routing_load(struct qmsg *);
+void	 routing_repolicy(void);
 
 /* dest.c */
 void	 dest_init(void (*done)(struct job *));
@@ -143,6 +144,10 @@ void	 dest_ready(struct dest *, struct qrcpt *, int prio);
 void	 dest_unready(struct qrcpt *);
 void	 job_free(struct job *);
 void	 dest_kick(struct dest *);
+void	 dest_sift_ready(struct dest *, int (*stays)(struct qrcpt *,
+	    const struct dest *, int prio, void *),
+	    void (*leave)(struct qrcpt *, void *), void *);
+void	 dest_policy_changed(void);
 struct pool_count *dest_pool_count(const char *name);
 
 /* throttle.c */
@@ -155,7 +160,10 @@ int	 throttle_room(const struct dest *);
 void	 throttle_conn(struct dest *, int delta);
 void	 throttle_forget(struct dest *);
 void	 throttle_group(struct dest *, const struct route_result *);
-void	 throttle_backoff(struct dest *, const struct job_result *);
+void	 throttle_refresh(struct dest *, const struct policy *);
+int	 throttle_backoff(struct dest *, int64_t started, int code,
+	    const char *status, const char *text);
+int	 throttle_success(struct dest *, int64_t started);
 int	 throttle_recover(struct dest *);
 int	 throttle_active(const struct dest *);
 

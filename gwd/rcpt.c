@@ -18,8 +18,9 @@
  *   done     final; its message forgets it
  *
  * next_ok[] below is the whole graph.  The moves back (active to ready
- * or waiting, waiting to waiting) are a recipient put back untried, a
- * deferral, and a rule's hold looked at again later.
+ * or waiting, ready or waiting to waiting) are a recipient put back
+ * untried, a deferral, a policy change that routes it elsewhere, and a
+ * rule's hold looked at again later.
  */
 #include <stdint.h>
 
@@ -36,7 +37,8 @@ static const unsigned next_ok[QR_NSTATES] = {
 	/* A rule's hold puts a due recipient back to wait. */
 	[QR_WAITING] = B(QR_WAITING) | B(QR_READY) | B(QR_ACTIVE) |
 	    B(QR_HELD) | B(QR_DONE),
-	[QR_READY] = B(QR_ACTIVE) | B(QR_HELD) | B(QR_DONE),
+	/* A policy change takes it out of its job, to be placed again. */
+	[QR_READY] = B(QR_WAITING) | B(QR_ACTIVE) | B(QR_HELD) | B(QR_DONE),
 	/* Put back (not attempted) and refused by a rule changed
 	 * meanwhile: the refusal is its attempt, still active. */
 	[QR_ACTIVE] = B(QR_WAITING) | B(QR_READY) | B(QR_ACTIVE) |

@@ -1,8 +1,9 @@
 /*
  * routing.c - routing decisions: which rule decides for a recipient,
  * the destination that makes, and putting a recipient where it goes
- * next (a job of its destination, the retry heap, a rule's hold or
- * refusal); the retry timer.
+ * next (its destination's ready list, the retry heap, a rule's hold
+ * or refusal), also when the rules change under a waiting backlog; the
+ * retry timer.
  * Exposure: none from the network; header rules read queued messages.
  * Diagnostics: allocation failure is fatal; a queued message that
  * cannot be read is routed by the rules that need no headers (logged).
@@ -226,6 +227,14 @@ routing_refuse(struct qrcpt *r, const struct rule *ru)
 	dest_job_done(j);
 }
 
+/* The choice holds r back (a rule's hold, until an admin releases its
+ * message). */
+static int
+choice_holds(const struct choice *c, const struct qrcpt *r)
+{
+	return c->rule && c->rule->action == RULE_HOLD && !r->msg->released;
+}
+
 /* A recipient may go now: into a job of its destination (NULL: it was
  * held or refused by a rule instead). */
 struct dest *
@@ -235,7 +244,7 @@ routing_place(struct qrcpt *r, int kick)
 	struct dest *d;
 
 	routing_choose(r, &c);
-	if (c.rule && c.rule->action == RULE_HOLD && !r->msg->released) {
+	if (choice_holds(&c, r)) {
 		/* Held by a rule: it waits, and the rule is tried again. */
 		r->next_attempt = sched_unix_s() + HELD_RECHECK_S;
 		rcpt_move(r, QR_WAITING);
@@ -253,6 +262,48 @@ routing_place(struct qrcpt *r, int kick)
 	if (kick)
 		dest_kick(d);
 	return d;
+}
+
+/* r, ready at d in list prio, stays there under the policy now. */
+static int
+still_there(struct qrcpt *r, const struct dest *d, int prio, void *arg)
+{
+	struct choice c;
+
+	routing_choose(r, &c);
+	return strcmp(c.name, d->name) == 0 && c.prio == prio &&
+	    !choice_holds(&c, r) &&
+	    (c.rule == NULL || c.rule->action != RULE_REJECT);
+}
+
+/* Out of its destination's list: placed again at once. */
+static void
+place_again(struct qrcpt *r, void *arg)
+{
+	r->next_attempt = sched_unix_s();
+	rcpt_move(r, QR_WAITING);
+}
+
+static int
+sift_dest(const char *key, void *v, void *arg)
+{
+	dest_sift_ready(v, still_there, place_again, NULL);
+	return 0;
+}
+
+/*
+ * The routing rules or pools changed: recipients ready at a destination
+ * the rules would not choose for them now (another route, pool or
+ * priority, or a hold or refusal) leave its list and are placed again
+ * by the retry timer, RETRY_BATCH a turn.  Waiting recipients are
+ * decided again at their next attempt anyway.  Each ready recipient is
+ * matched once (a rule on headers reads a body that is not cached).
+ */
+void
+routing_repolicy(void)
+{
+	dest_foreach(sift_dest, NULL);
+	routing_arm_retry();
 }
 
 /*

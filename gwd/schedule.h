@@ -31,9 +31,12 @@ struct job_result {
  * The next hop of an attempt as the audit log records it: who, and how
  * TLS went.  tls_verified: 1 the certificate chains to the CA store and
  * matches the host name, 0 it does not (tls_note says why), -1 no TLS
- * (tls_note may say why not).
+ * (tls_note may say why not).  started_ms: when the connection began,
+ * which tells whether a throttling reply at its greeting is news
+ * (throttle.c).
  */
 struct hop {
+	int64_t		 started_ms;	/* monotonic; 0: no connection */
 	char		 host[256];
 	char		 ip[64];
 	char		 tls[128];	/* "TLSv1.3 TLS_AES_128_GCM..." */
@@ -101,9 +104,11 @@ struct dest {
 	int		 cwnd;		/* connections allowed now */
 	int64_t		 gap_ms;	/* backoff: at least this between
 					   messages */
-	int64_t		 next_send;	/* monotonic ms: no job before */
-	int64_t		 calm_since;	/* last throttling reply, or the
-					   last recovery step */
+	int64_t		 last_send;	/* monotonic ms: the last job began */
+	int64_t		 backoff_at;	/* the last step down: attempts
+					   begun before it are one burst */
+	int64_t		 calm_since;	/* the last step down, or the last
+					   step up for calm */
 	struct tgroup	*grp;		/* a shared MX-host throttle, or NULL */
 	struct ev_timer	 pace;		/* the next job may go */
 	struct ev_timer	 recover;	/* the next recovery step */

@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "gwd.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "pause.h"
 #include "policy.h"
@@ -219,6 +220,7 @@ smtp_check_mail(struct session *s, const struct smtp_cmd *cmd)
 		return session_bad_command(s, "503 5.5.1 Error: send HELO/EHLO "
 		    "first");
 	if (s->l->cfg->require_tls && !s->tls) {
+		metrics_reject(REJ_MAIL_TLS);
 		session_refuse(s, "", NULL, BC_NONE, "530 5.7.0 Must issue a "
 		    "STARTTLS command first");
 		return -1;
@@ -235,11 +237,13 @@ smtp_check_mail(struct session *s, const struct smtp_cmd *cmd)
 		gw_strlcpy(s->subaccount, sa->name, sizeof(s->subaccount));
 	}
 	if (s->authed == AUTH_NONE) {
+		metrics_reject(REJ_MAIL_AUTH);
 		session_refuse(s, "", NULL, BC_NONE, "530 5.7.0 "
 		    "Authentication required");
 		return -1;
 	}
 	if ((sa = session_account(s)) == NULL || !sa->enabled) {
+		metrics_reject(REJ_MAIL_DISABLED);
 		session_refuse(s, "", NULL, BC_NONE, "550 5.7.1 Error: "
 		    "subaccount is disabled or gone");
 		return -1;
@@ -261,6 +265,7 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (s->tx.mail.has_size &&
 	    s->tx.mail.size > gcfg->limits.message_size) {
+		metrics_reject(REJ_MAIL_SIZE);
 		session_refuse(s, from, NULL, BC_NONE, "552 5.3.4 Message "
 		    "size exceeds fixed maximum message size");
 		return;
@@ -268,23 +273,27 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 	/* Early, as Postfix does: not a 451 after the whole DATA. */
 	if (store_blocked() || store_space_short(s->tx.mail.has_size ?
 	    s->tx.mail.size : 0)) {
+		metrics_reject(REJ_MAIL_STORAGE);
 		session_refuse(s, from, NULL, BC_NONE, "452 4.3.1 "
 		    "Insufficient system storage");
 		return;
 	}
 	if (s->tx.mail.path.len > 0 && (s->tx.mail.path.literal ||
 	    !account_owns_domain(sa, mailpath_domain(&s->tx.mail.path)))) {
+		metrics_reject(REJ_MAIL_SENDER);
 		session_refuse(s, from, NULL, BC_NONE, "550 5.7.1 <%s>: "
 		    "Sender address rejected: domain not owned by subaccount "
 		    "%s", from, sa->name);
 		return;
 	}
 	if ((r = pause_check(sa->name, msg, sizeof(msg))) != NULL) {
+		metrics_reject(REJ_MAIL_PAUSED);
 		session_refuse(s, from, NULL, BC_POLICY, "%s", r);
 		return;
 	}
 	/* The null sender too: a subaccount's DSNs are its mail. */
 	if ((r = quota_check(sa, now_us(), msg, sizeof(msg))) != NULL) {
+		metrics_reject(REJ_MAIL_QUOTA);
 		session_refuse(s, from, NULL, BC_THROTTLED, "%s", r);
 		return;
 	}
@@ -315,6 +324,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (ra.path.literal) {
+		metrics_reject(REJ_RCPT_LITERAL);
 		session_refuse(s, NULL, ra.path.addr, BC_NONE, "553 5.1.3 "
 		    "Error: address literals are not accepted as recipients");
 		return;
@@ -331,6 +341,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		    (int)sizeof(msg))
 			log_debug("session=%016llx suppression reason cut",
 			    (unsigned long long)s->id);
+		metrics_reject(REJ_RCPT_SUPPRESSION);
 		session_refuse(s, NULL, ra.path.addr, BC_HARD, "%s", msg);
 		return;
 	}
@@ -341,6 +352,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		}
 	}
 	if (s->tx.nrcpt >= gcfg->limits.recipients) {
+		metrics_reject(REJ_RCPT_LIMIT);
 		session_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
@@ -348,11 +360,13 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	 * null sender is no way to fan a message out past the bounce rate.
 	 * 452, so a client sends the others in transactions of their own. */
 	if (s->tx.mail.path.len == 0 && s->tx.nrcpt >= 1) {
+		metrics_reject(REJ_RCPT_LIMIT);
 		session_reply(s, "452 4.5.3 Error: a message with the null "
 		    "sender has one recipient");
 		return;
 	}
 	if ((r = rule_reject(s, ra.path.addr, -1, NULL, 0)) != NULL) {
+		metrics_reject(REJ_RCPT_POLICY);
 		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
 		return;
 	}
@@ -380,6 +394,7 @@ static void
 smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 {
 	if (session_memory >= gcfg->limits.memory) {
+		metrics_reject(REJ_DATA_MEMORY);
 		session_refuse(s, NULL, NULL, BC_NONE, "452 4.3.1 "
 		    "Insufficient system resources");
 		return;

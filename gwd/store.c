@@ -45,6 +45,7 @@
 #include "event.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "outbox.h"
 #include "retention.h"
 #include "store.h"
@@ -385,7 +386,7 @@ apply_batch(struct store_op *batch)
 static int
 try_commit(struct store_op *batch, char *err, size_t errsz)
 {
-	int64_t synced = atomic_load(&log_synced);
+	int64_t synced = atomic_load(&log_synced), t0 = mono_us();
 	int rc;
 
 	if (exec(qdb, "BEGIN") == -1 || apply_batch(batch) == -1 ||
@@ -396,6 +397,7 @@ try_commit(struct store_op *batch, char *err, size_t errsz)
 		exec(qdb, "ROLLBACK");
 		return rc == SQLITE_OK ? SQLITE_ERROR : rc;
 	}
+	metrics_observe(GM_HIST_COMMIT, mono_us() - t0);
 	if (synced > log_acked)
 		log_acked = synced;
 	test_kill_point(KP_QUEUE_COMMIT, batch);

@@ -3,9 +3,21 @@
  * per connection and per minute from gw.db's throttles or gwd.conf's
  * relay defaults; one shared budget for the domains of a throttled MX
  * host; and the adaptive backoff when the remote side says it gets too
- * much, with its gradual recovery.
- * Exposure: none from the network; remote replies arrive parsed.
+ * much, with its recovery.
+ * Exposure: none from the network; remote replies arrive parsed and
+ * classified (common/bounce.c: only class throttled slows down).
  * Diagnostics: nothing fails but allocation, which is fatal.
+ *
+ * The backoff is TCP's congestion control in small.  A reply that asks
+ * for less mail halves the connections and spaces messages out (1 s,
+ * doubling up to a minute), but only once per burst: an attempt begun
+ * before the last step down was sent at the old pace, so its reply
+ * tells nothing new (eleven parallel 421s are one signal, not eleven
+ * halvings down to a minute between messages: issue 21).  Each delivery
+ * of an attempt begun after that step loosens one step (half the
+ * spacing, one connection more: the connections double with each round
+ * of deliveries), and so does each relay.backoff_recovery without a
+ * throttling reply, for a destination with nothing to send.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -67,26 +79,27 @@ pace_ms(int per_minute)
 	return per_minute > 0 ? (MS_PER_MIN + per_minute - 1) / per_minute : 0;
 }
 
-/* How long d's next message must wait (0: it may go now). */
+/* How long d's next message must wait (0: it may go now).  From the
+ * last message sent, so a loosened limit shortens a wait under way. */
 int64_t
 throttle_wait(const struct dest *d, int64_t now)
 {
-	int64_t when = d->next_send;
+	int64_t gap = pace_ms(d->per_minute), when = 0;
 
+	if (d->gap_ms > gap)
+		gap = d->gap_ms;
+	if (gap > 0 && d->last_send > 0)
+		when = d->last_send + gap;
 	if (d->grp && d->grp->next_send > when)
 		when = d->grp->next_send;
 	return when > now ? when - now : 0;
 }
 
-/* A message of d goes now: space the next by the pace and the backoff. */
+/* A message of d goes now. */
 void
 throttle_sent(struct dest *d, int64_t now)
 {
-	int64_t gap = pace_ms(d->per_minute);
-
-	if (d->gap_ms > gap)
-		gap = d->gap_ms;
-	d->next_send = gap ? now + gap : 0;
+	d->last_send = now;
 	if (d->grp && d->grp->per_minute > 0)
 		d->grp->next_send = now + pace_ms(d->grp->per_minute);
 }
@@ -106,14 +119,18 @@ throttle_conn(struct dest *d, int delta)
 		d->grp->nconn += delta;
 }
 
-/* d leaves its shared budget (it is forgotten, or has its own now). */
+/* d leaves its shared budget (it is forgotten, or has its own now),
+ * taking its connections with it. */
 void
 throttle_forget(struct dest *d)
 {
 	struct tgroup *g = d->grp;
 
 	d->grp = NULL;
-	if (g && --g->refs == 0) {
+	if (g == NULL)
+		return;
+	g->nconn -= d->nconn;
+	if (--g->refs == 0) {
 		hmap_del(&tgroups, g->key);
 		free(g->key);
 		free(g);
@@ -121,10 +138,11 @@ throttle_forget(struct dest *d)
 }
 
 /*
- * After an MX lookup: unless the recipient domain has a throttle of its
- * own, one that matches an MX host name puts d in that host's budget.
- * Only while d has no connections (they count in the group they
- * started in).
+ * After an MX lookup, and when the policy changes: unless the recipient
+ * domain has a throttle of its own, one that matches an MX host name
+ * puts d in that host's budget, with the throttle's limits as they are
+ * now.  d's open connections move with it: a group counts those of its
+ * members, each closing connection leaves the group d is in then.
  */
 void
 throttle_group(struct dest *d, const struct route_result *res)
@@ -134,7 +152,7 @@ throttle_group(struct dest *d, const struct route_result *res)
 	struct tgroup *g;
 	int gen;
 
-	if (d->domain == NULL || d->nconn > 0)
+	if (d->domain == NULL)
 		return;
 	p = policy_now(&gen);
 	if (policy_throttle(p, d->domain) == NULL)
@@ -153,6 +171,7 @@ throttle_group(struct dest *d, const struct route_result *res)
 		throttle_forget(d);
 		d->grp = g;
 		g->refs++;
+		g->nconn += d->nconn;
 	}
 	g->max_conn = th->connections > 0 ? th->connections :
 	    gcfg->relay.connections;
@@ -162,48 +181,99 @@ throttle_group(struct dest *d, const struct route_result *res)
 }
 
 /*
- * The remote side said it gets too much (421, a rate-limit reply):
- * halve the connections, space messages out; recovery is gradual.
+ * d's limits as of policy p: connections, messages per connection and
+ * per minute, and its MX host's budget once its route is known.  The
+ * connections allowed now follow a new limit up and down, but while d
+ * is backing off only down: its recovery brings it up.
  */
 void
-throttle_backoff(struct dest *d, const struct job_result *res)
+throttle_refresh(struct dest *d, const struct policy *p)
 {
+	int old = d->max_conn;
+
+	throttle_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
+	    &d->per_conn, &d->per_minute);
+	if (d->cwnd == 0 || d->cwnd == old || d->cwnd > d->max_conn)
+		d->cwnd = d->max_conn;
+	if (d->route)
+		throttle_group(d, d->route);
+}
+
+/*
+ * The remote side asked for less mail (a reply of class throttled, in
+ * a transaction or at the greeting) in answer to an attempt begun at
+ * started (monotonic ms): halve the connections, space messages out.
+ * Not when the attempt began before the last step down: that is the
+ * same burst.  1: d stepped down.
+ */
+int
+throttle_backoff(struct dest *d, int64_t started, int code,
+    const char *status, const char *text)
+{
+	if (started <= d->backoff_at)
+		return 0;
+	d->backoff_at = d->calm_since = loop_now();
 	d->cwnd = d->cwnd > 1 ? d->cwnd / 2 : 1;
 	d->gap_ms = d->gap_ms ? d->gap_ms * 2 : GAP_FIRST_MS;
 	if (d->gap_ms > GAP_MAX_MS)
 		d->gap_ms = GAP_MAX_MS;
-	d->calm_since = loop_now();
 	timer_add(&d->recover, gcfg->relay.backoff_recovery_ms);
 	log_info("dest=%s throttled by the remote side (%d %s %s): %d "
-	    "connections, a message every %lld ms", d->name, res->code,
-	    res->status, res->text ? res->text : "", d->cwnd,
+	    "connections, a message every %lld ms", d->name, code,
+	    status ? status : "", text ? text : "", d->cwnd,
+	    (long long)d->gap_ms);
+	return 1;
+}
+
+/* One step back towards the limits: half the spacing, one connection
+ * more. */
+static void
+loosen(struct dest *d, const char *why)
+{
+	d->gap_ms /= 2;
+	if (d->gap_ms < GAP_MIN_MS)
+		d->gap_ms = 0;
+	if (d->cwnd < d->max_conn)
+		d->cwnd++;
+	log_info("dest=%s recovering (%s): %d connections, %s%lld ms between "
+	    "messages", d->name, why, d->cwnd, d->gap_ms ? "" : "no wait, ",
 	    (long long)d->gap_ms);
 }
 
 /*
+ * A delivery of an attempt begun at started: one begun after the last
+ * step down shows the limits of now are welcome, so d loosens a step.
+ * 1: loosened (d may take more now).
+ */
+int
+throttle_success(struct dest *d, int64_t started)
+{
+	if (!throttle_active(d) || started <= d->backoff_at)
+		return 0;
+	loosen(d, "delivered");
+	return 1;
+}
+
+/*
  * d's recovery timer: after a calm spell (no throttling reply) since
- * the last step, loosen one step.  1: loosened (d may take more now).
+ * the last step down or the last calm step, loosen one step.  1:
+ * loosened (d may take more now).
  */
 int
 throttle_recover(struct dest *d)
 {
 	int64_t now = loop_now();
 
+	if (!throttle_active(d))
+		return 0;
 	if (now - d->calm_since < gcfg->relay.backoff_recovery_ms) {
 		timer_add(&d->recover, gcfg->relay.backoff_recovery_ms -
 		    (now - d->calm_since));
 		return 0;
 	}
 	d->calm_since = now;
-	d->gap_ms /= 2;
-	if (d->gap_ms < GAP_MIN_MS)
-		d->gap_ms = 0;
-	if (d->cwnd < d->max_conn)
-		d->cwnd++;
-	log_info("dest=%s recovering: %d connections, %s%lld ms between "
-	    "messages", d->name, d->cwnd, d->gap_ms ? "" : "no wait, ",
-	    (long long)d->gap_ms);
-	if (d->gap_ms > 0 || d->cwnd < d->max_conn)
+	loosen(d, "calm");
+	if (throttle_active(d))
 		timer_add(&d->recover, gcfg->relay.backoff_recovery_ms);
 	return 1;
 }

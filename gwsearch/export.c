@@ -8,9 +8,11 @@
  * cursor replaced (temp file, fsync, rename, fsync of the directory).  A
  * run killed between the two leaves output past SIZE that the cursor
  * does not cover; the next run cuts it off before appending, so nothing
- * is written twice to the same file.  (To standard output or a pipe
- * this cannot be undone: events may then come again, with the same
- * gw.event_id / externalId for the SIEM to drop.)
+ * is written twice to the same file.  A run whose cursor does not know
+ * the output (the first, or an old cursor of only an id) first writes
+ * one with the output's size, so its first batch is covered too.  (To
+ * standard output or a pipe this cannot be undone: events may then come
+ * again, with the same gw.event_id / externalId for the SIEM to drop.)
  *
  * An flock on CURSOR.lock stops two runs overlapping.
  * Diagnostics: never dies (memory aside); a cursor or output it cannot
@@ -206,6 +208,24 @@ export_commit(int fd, struct buf *b, const char *cursor, struct cursor *c,
 	return export_write_cursor(cursor, c) == -1 ? EX_IOERR : EX_OK;
 }
 
+/*
+ * Before the first batch of a run whose cursor does not know the output:
+ * where the output ends now, so a run killed in that batch is cut back
+ * to here next time instead of being appended to again.
+ */
+static int
+export_mark(int fd, const char *cursor, struct cursor *c)
+{
+	struct stat st;
+
+	if (c->size >= 0 || fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		return EX_OK;
+	c->dev = (uint64_t)st.st_dev;
+	c->ino = (uint64_t)st.st_ino;
+	c->size = (int64_t)st.st_size;
+	return export_write_cursor(cursor, c) == -1 ? EX_IOERR : EX_OK;
+}
+
 /* One batch after c->id; *n is how many events it had. */
 static int
 export_batch(sqlite3 *db, enum format f, struct buf *b, int64_t after,
@@ -247,7 +267,8 @@ export_main(sqlite3 *db, const char *cursor, enum format f,
 
 	if ((r = export_lock(cursor, &lock)) != EX_OK ||
 	    (r = export_read_cursor(cursor, &c)) != EX_OK ||
-	    (r = export_output(output, &c, &fd)) != EX_OK)
+	    (r = export_output(output, &c, &fd)) != EX_OK ||
+	    (r = export_mark(fd, cursor, &c)) != EX_OK)
 		goto done;
 	buf_init(&b, 0);
 	do {

@@ -22,12 +22,37 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addrlist.h"
 #include "buf.h"
 #include "event.h"
 #include "gwsearch.h"
 #include "json.h"
 #include "log.h"
 #include "util.h"
+
+/* The ECS version whose field names and values the JSON follows. */
+#define FORMAT_ECS_VERSION	"8.11.0"
+
+/*
+ * Who wrote the events: gwd's `hostname` (ECS observer.hostname, CEF
+ * dvchost, the syslog HOSTNAME) and the private enterprise number of
+ * the syslog structured data.  Set once from the configuration.
+ */
+static struct {
+	char	host[256];
+	int	pen;
+} origin = { "-", 32473 };
+
+void
+format_origin(const char *hostname, int pen)
+{
+	if (hostname == NULL || *hostname == '\0' ||
+	    strpbrk(hostname, " \t\r\n") ||
+	    strlen(hostname) >= sizeof(origin.host))
+		hostname = "-";
+	gw_strlcpy(origin.host, hostname, sizeof(origin.host));
+	origin.pen = pen;
+}
 
 /* A control character: C0, DEL or C1 (U+0080..U+009F, CSI among them). */
 static int
@@ -290,13 +315,45 @@ format_tls(struct json_obj *o, const char *tls)
 		json_obj_str(o, "tls.cipher", sp + 1);
 }
 
+static const char *
+format_from_one(void *arg, const char *addr, size_t at)
+{
+	struct buf *b = arg;
+
+	buf_puts(b, buf_len(b) > 1 ? ",\"" : "\"");
+	json_escape(b, addr, strlen(addr));
+	buf_putc(b, '"');
+	return NULL;
+}
+
+/* ECS email.from.address: the mailboxes of the From: header, ["a@x"];
+ * a header gw cannot read (gwd refused it) is left out. */
+static void
+format_json_from(struct json_obj *o, const char *from)
+{
+	const char *why;
+	struct buf b;
+
+	if (from == NULL)
+		return;
+	buf_init(&b, 0);
+	buf_putc(&b, '[');
+	if (addrlist_parse(from, strlen(from), format_from_one, &b, &why) > 0) {
+		buf_putc(&b, ']');
+		json_obj_raw(o, "email.from.address", buf_cstr(&b));
+	}
+	buf_free(&b);
+}
+
+/* The envelope sender is ECS's email.sender; From: is email.from. */
 static void
 format_json_email(struct json_obj *o, const struct event *e)
 {
 	struct buf to;
 
 	json_obj_str(o, "email.local_id", e->qid);
-	json_obj_str(o, "email.from.address", e->sender);
+	json_obj_str(o, "email.sender.address", e->sender);
+	format_json_from(o, e->from_addr);
 	if (e->recipient) {
 		buf_init(&to, 0);
 		format_addresses(e->recipient, &to);
@@ -327,6 +384,22 @@ format_json_gw(struct json_obj *o, const struct event *e)
 	json_obj_str(o, "gw.tls.note", e->tls_note);
 }
 
+/* event.kind, .category, .type, .dataset and .action. */
+static void
+format_json_kind(struct json_obj *o, const char *action)
+{
+	const struct event_kind *k = event_kind(event_lookup(action));
+	char v[64];
+
+	json_obj_str(o, "event.kind", "event");
+	snprintf(v, sizeof(v), "[\"%s\"]", k->ecs_category);
+	json_obj_raw(o, "event.category", v);
+	snprintf(v, sizeof(v), "[\"%s\"]", k->ecs_type);
+	json_obj_raw(o, "event.type", v);
+	json_obj_str(o, "event.dataset", "gw.events");
+	json_obj_str(o, "event.action", action);
+}
+
 static void
 format_json_event(const struct event *e, struct buf *b)
 {
@@ -336,11 +409,16 @@ format_json_event(const struct event *e, struct buf *b)
 	fmt_rfc3339(e->ts, t, sizeof(t));
 	json_obj_begin(&o, b);
 	json_obj_str(&o, "@timestamp", t);
-	json_obj_str(&o, "event.action", e->action);
+	json_obj_str(&o, "ecs.version", FORMAT_ECS_VERSION);
+	format_json_kind(&o, e->action);
 	json_obj_str(&o, "event.outcome", format_outcome(e->action));
 	if (e->has_duration)
 		json_obj_int(&o, "event.duration", e->duration_ms * 1000000);
 	format_json_email(&o, e);
+	json_obj_str(&o, "observer.hostname", origin.host);
+	json_obj_str(&o, "observer.product", "gwd");
+	json_obj_str(&o, "observer.vendor", "gw");
+	json_obj_str(&o, "observer.version", GW_VERSION);
 	json_obj_str(&o, "source.ip", e->client_ip);
 	json_obj_str(&o, "user.name", e->username);
 	json_obj_str(&o, "destination.domain", e->remote_host);
@@ -393,7 +471,7 @@ format_esc_csv(struct buf *b, uint32_t c)
  * first: a hostile subject like =HYPERLINK(...)) gets a ' in front, as
  * OWASP advises for CSV injection; jsonl keeps the value as it was.
  */
-static void
+void
 format_csv_field(struct buf *b, const char *s, int first)
 {
 	int formula;
@@ -516,14 +594,17 @@ format_cef(const struct event *e, struct buf *b)
 	char n[24], rt[24];
 	struct buf r;
 
+	const struct event_kind *k = event_kind(event_lookup(e->action));
+
 	buf_puts(b, "CEF:0|gw|gwd|" GW_VERSION "|");
 	format_utf8(b, e->action, format_esc_cef_head);
-	buf_puts(b, "|message ");
-	format_utf8(b, e->action, format_esc_cef_head);
-	buf_printf(b, "|%d|", format_severity(e->action));
+	buf_putc(b, '|');
+	format_utf8(b, k->title, format_esc_cef_head);
+	buf_printf(b, "|%d|", k->cef_severity);
 	snprintf(rt, sizeof(rt), "%lld", (long long)(e->ts / 1000));
 	snprintf(n, sizeof(n), "%lld", (long long)e->id);
 	buf_printf(b, "rt=%s externalId=%s", rt, n);
+	format_cef_ext(b, "dvchost", origin.host);
 	format_cef_ext(b, "act", e->action);
 	format_cef_ext(b, "outcome", format_outcome(e->action));
 	/* The source user: the name a login tried, else the envelope
@@ -580,21 +661,22 @@ format_msgid(const char *s)
 	return s;
 }
 
-/* RFC 5424: <PRI>1 TIME HOST APP - MSGID [SD] MSG, the MSG being JSON. */
+/*
+ * RFC 5424: <PRI>1 TIME HOST APP - MSGID [SD] MSG, the MSG being JSON.
+ * HOST is gwd's hostname (what its mail says it is), not the host that
+ * runs the export; the SD-ID is gw@ the configured enterprise number.
+ */
 static void
 format_syslog(const struct event *e, struct buf *b)
 {
-	static char host[256];
 	char t[40];
 	int sev = format_severity(e->action) >= 5 ? 4 : 6;
 
-	if (host[0] == '\0' && (gethostname(host, sizeof(host) - 1) == -1 ||
-	    host[0] == '\0' || strpbrk(host, " \t\n")))
-		gw_strlcpy(host, "-", sizeof(host));
 	fmt_rfc3339(e->ts, t, sizeof(t));
 	/* facility mail (2) */
-	buf_printf(b, "<%d>1 %s %s gwd - %s [gw@32473 eventId=\"%lld\"] ",
-	    2 * 8 + sev, t, host, format_msgid(e->action), (long long)e->id);
+	buf_printf(b, "<%d>1 %s %.255s gwd - %s [gw@%d eventId=\"%lld\"] ",
+	    2 * 8 + sev, t, origin.host, format_msgid(e->action), origin.pen,
+	    (long long)e->id);
 	format_json_event(e, b);
 	buf_putc(b, '\n');
 }

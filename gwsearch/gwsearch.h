@@ -78,6 +78,9 @@ int	 terms_parse(struct query *, const char *text, char *err,
 	    size_t errsz);
 int	 terms_time(const char *s, int64_t now, int64_t *out);
 void	 terms_free(struct query *);
+/* Every bounce class (bounce.h), "hard, mailbox_full, ... or other",
+ * into out (n bytes): 0, or -1 when it does not fit. */
+int	 terms_class_names(char *out, size_t n);
 /*
  * Shell completion of the word cur: "key:" for every term key (when
  * keys), or after "status:" and "class:" their values; add(cur, word)
@@ -110,15 +113,24 @@ int	 format_columns(void);
 void	 format_table(const struct message *);
 void	 format_json(const struct message *);
 void	 format_csv_header(void);
+/* One RFC 4180 field into b (after a comma unless first); NULL empty. */
+void	 format_csv_field(struct buf *, const char *, int first);
 /* One event in a line format (not FMT_TABLE) into b, with its newline. */
 void	 format_event(const struct event *, enum format, struct buf *);
+/* gwd's hostname and the syslog enterprise number, from gwd.conf. */
+void	 format_origin(const char *hostname, int pen);
 void	 format_time(int64_t us, char *out, size_t n);
 void	 format_clean(struct buf *, const char *);
 void	 format_table_event(const struct event *);
 
 /* show.c, stats.c, export.c: exit statuses */
 int	 show_main(sqlite3 *, const char *id, enum format);
-int	 stats_main(sqlite3 *, int64_t since, int64_t until, const char *by);
+int	 stats_main(sqlite3 *, int64_t since, int64_t until, const char *by,
+	    enum format);
+/* The --by groupings, one table: the index of name, or -1; the name
+ * of index i (from 1), NULL past the last. */
+int	 stats_by_parse(const char *name);
+const char *stats_by_word(int i);
 int	 export_main(sqlite3 *, const char *cursor, enum format,
 	    const char *output);
 

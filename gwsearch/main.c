@@ -10,7 +10,8 @@
  * free text reaches FTS5 only as quoted phrases (terms.c).
  * Standards: RFC 3339 times; JSON lines (RFC 8259) with Elastic Common
  * Schema field names; CSV (RFC 4180); ArcSight CEF; syslog (RFC 5424).
- * Diagnostics: exits 0 (found), 1 (nothing found), 64 (usage, with the
+ * Diagnostics: exits 0 (found), 1 (nothing found, as grep does, with "no
+ * matching messages" on stderr), 64 (usage, with the
  * reason and the usage lines), 66 (no log.db), 69 (log.db unusable), 75
  * (an export already running) or 78 (configuration); dies only when
  * memory runs out or an output line passes its limit.
@@ -55,8 +56,9 @@ main_usage(FILE *fp)
 	    "                [--follow] [TERM ...]\n"
 	    "       gwsearch [-c FILE] show [--format table|jsonl] "
 	    "QUEUE-ID|MESSAGE-ID\n"
-	    "       gwsearch [-c FILE] stats [--since T] [--until T] "
-	    "[--by domain|subaccount|hour]\n"
+	    "       gwsearch [-c FILE] stats [--since T] [--until T]\n"
+	    "                [--by domain|subaccount|hour|class] "
+	    "[--format table|jsonl|csv]\n"
 	    "       gwsearch [-c FILE] export --cursor FILE "
 	    "[--format jsonl|cef|syslog5424]\n"
 	    "                [--output FILE|-]\n"
@@ -89,7 +91,7 @@ main_help_words(const char *words)
 static void
 main_help(void)
 {
-	char names[256];
+	char names[512];
 
 	if (event_names(names, sizeof(names)) == -1)
 		fatalx("event names too long");
@@ -98,30 +100,30 @@ main_help(void)
 	    "given\n(at least one), grouped per message, oldest first.\n\n"
 	    "  -c FILE               configuration (default %s)\n"
 	    "  -r, --recipient ADDR  a recipient (to:ADDR)\n"
-	    "  -s, --sender ADDR     the envelope sender (from:ADDR; \"<>\" "
-	    "is the null sender)\n"
+	    "  -s, --sender ADDR     the envelope sender (from:ADDR; \"<>\": "
+	    "null sender)\n"
 	    "  -m, --message-id ID   the Message-ID (id:ID)\n"
 	    "      --subject TEXT    words in the subject (subject:TEXT)\n"
 	    "      --status S        what happened (status:S): one of\n",
 	    GW_DEFAULT_CONFIG);
 	main_help_words(names);
+	if (terms_class_names(names, sizeof(names)) == -1)
+		fatalx("bounce class names too long");
 	printf("      --subaccount NAME (subaccount:NAME)\n"
 	    "      --domain DOMAIN   sender or recipient domain "
 	    "(domain:DOMAIN)\n"
 	    "      --client-ip IP    the submitting client (ip:IP)\n"
 	    "      --response TEXT   in the SMTP reply, e.g. \"550 5.1.1\" "
 	    "(response:TEXT)\n"
-	    "      --class CLASS     why delivery failed: hard, mailbox_full, "
-	    "soft, policy,\n"
-	    "                        reputation, throttled, auth, content, "
-	    "routing, tls,\n"
-	    "                        expired, other (class:CLASS)\n"
-	    "  -S, --since TIME      today, yesterday, -2h, 2026-11-20 10:00,"
+	    "      --class CLASS     why delivery failed (class:CLASS): one "
+	    "of\n");
+	main_help_words(names);
+	printf("  -S, --since TIME      today, yesterday, -2h, 2026-11-20 10:00,"
 	    " @1763900000\n"
 	    "  -U, --until TIME      (since:TIME, until:TIME)\n"
 	    "  -f, --format FMT      table (default), jsonl (json), csv, "
 	    "cef\n"
-	    "  -n, --limit N         at most N messages, the most recent "
+	    "  -n, --limit N         at most N messages, the latest "
 	    "(default %d; 0: all)\n"
 	    "  -F, --follow          then print new matching events until "
 	    "interrupted\n"
@@ -318,6 +320,7 @@ main_open(const char *config, sqlite3 **db)
 		config_free(&cfg);
 		return EX_CONFIG;
 	}
+	format_origin(cfg.hostname, cfg.syslog_pen);
 	snprintf(path, sizeof(path), "%s/%s", cfg.state_dir,
 	    db_filename(DB_LOG));
 	if (stat(path, &st) == -1) {
@@ -428,7 +431,12 @@ main_search(sqlite3 *db, struct opts *o)
 	query_matches_free(m, n);
 	if (r == EX_OK && o->follow)
 		return main_follow(db, o, last);
-	return r == EX_OK && n == 0 ? 1 : r;
+	/* As grep: 1, said on stderr so stdout stays empty for a pipe. */
+	if (r == EX_OK && n == 0) {
+		log_warnx("no matching messages");
+		return 1;
+	}
+	return r;
 }
 
 /* The options of each subcommand (also for completion). */
@@ -442,6 +450,7 @@ static const struct option stats_longopts[] = {
 	{ "since", required_argument, NULL, 'S' },
 	{ "until", required_argument, NULL, 'U' },
 	{ "by", required_argument, NULL, O_BY },
+	{ "format", required_argument, NULL, 'f' },
 	{ NULL, 0, NULL, 0 },
 };
 static const struct option export_longopts[] = {
@@ -450,8 +459,6 @@ static const struct option export_longopts[] = {
 	{ "output", required_argument, NULL, O_OUTPUT },
 	{ NULL, 0, NULL, 0 },
 };
-static const char *const stats_by[] = { "domain", "subaccount", "hour",
-    NULL };
 
 /* gwsearch show ID */
 static int
@@ -459,8 +466,9 @@ main_show(int argc, char *argv[], sqlite3 **db, struct opts *o)
 {
 	int ch, r;
 
+	/* Options before or after the id (GNU getopt's permutation). */
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+f:h", show_longopts, NULL)) !=
+	while ((ch = getopt_long(argc, argv, "f:h", show_longopts, NULL)) !=
 	    -1) {
 		if (ch != 'f' && ch != 'h' && ch != O_NO_PAGER)
 			return main_usage_error("show: only --format and "
@@ -482,7 +490,23 @@ main_show(int argc, char *argv[], sqlite3 **db, struct opts *o)
 	return show_main(*db, argv[optind], o->format);
 }
 
-/* gwsearch stats [--since T] [--until T] [--by KEY] */
+/* "stats: --by domain, subaccount, hour or class", from the table. */
+static int
+main_stats_by_error(void)
+{
+	char msg[200];
+	size_t o = (size_t)snprintf(msg, sizeof(msg), "stats: --by");
+
+	for (int i = 1; stats_by_word(i) && o < sizeof(msg); i++)
+		o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s%s",
+		    i == 1 ? " " : stats_by_word(i + 1) ? ", " : " or ",
+		    stats_by_word(i));
+	if (o >= sizeof(msg))
+		fatalx("--by names too long");
+	return main_usage_error(msg);
+}
+
+/* gwsearch stats [--since T] [--until T] [--by KEY] [--format F] */
 static int
 main_stats(int argc, char *argv[], sqlite3 **db, struct opts *o)
 {
@@ -492,19 +516,23 @@ main_stats(int argc, char *argv[], sqlite3 **db, struct opts *o)
 	int ch, r;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "+S:U:", stats_longopts,
+	while ((ch = getopt_long(argc, argv, "S:U:f:", stats_longopts,
 	    NULL)) != -1) {
 		int64_t *t = ch == 'S' ? &since : &until;
-		size_t i;
 
 		if (ch == O_BY) {
 			by = optarg;
-			for (i = 0; stats_by[i] && strcmp(by, stats_by[i]);
-			    i++)
-				;
-			if (stats_by[i] == NULL)
-				return main_usage_error("stats: --by domain, "
-				    "subaccount or hour");
+			if (stats_by_parse(by) == -1)
+				return main_stats_by_error();
+			continue;
+		}
+		if (ch == 'f') {
+			if ((r = main_format(optarg, &o->format)) != MAIN_GO)
+				return r;
+			if (o->format != FMT_TABLE && o->format != FMT_JSON &&
+			    o->format != FMT_CSV)
+				return main_usage_error("stats: --format table, "
+				    "jsonl or csv");
 			continue;
 		}
 		if (ch != 'S' && ch != 'U')
@@ -519,7 +547,7 @@ main_stats(int argc, char *argv[], sqlite3 **db, struct opts *o)
 		return main_usage_error("stats: unexpected argument");
 	if ((r = main_open(o->config, db)) != EX_OK)
 		return r;
-	return stats_main(*db, since, until, by);
+	return stats_main(*db, since, until, by, o->format);
 }
 
 /* gwsearch export --cursor FILE [--format F] [--output FILE] */
@@ -561,7 +589,7 @@ static const struct {
 	const char	*shortopts;
 } subcommands[] = {
 	{ "show", main_show, show_longopts, "f:h" },
-	{ "stats", main_stats, stats_longopts, "S:U:" },
+	{ "stats", main_stats, stats_longopts, "S:U:f:" },
 	{ "export", main_export, export_longopts, "f:o:" },
 };
 #define MAIN_SHORTOPTS	"c:r:s:m:S:U:f:n:FhV"
@@ -588,8 +616,8 @@ main_complete_value(const char *opt, const char *cur)
 	for (size_t i = 0; strcmp(opt, "format") == 0 && i < nitems(formats);
 	    i++)
 		complete_add(cur, formats[i].name);
-	for (size_t i = 0; strcmp(opt, "by") == 0 && stats_by[i]; i++)
-		complete_add(cur, stats_by[i]);
+	for (int i = 1; strcmp(opt, "by") == 0 && stats_by_word(i); i++)
+		complete_add(cur, stats_by_word(i));
 	if (strcmp(opt, "status") == 0 || strcmp(opt, "class") == 0) {
 		/* The term's values, without the "key:". */
 		snprintf(w, sizeof(w), "%s:%s", opt, cur);

@@ -1,11 +1,12 @@
 /*
- * show.c - the whole life of one message, found by queue id or
- * Message-ID: what was received, policy decisions, signatures, each
+ * show.c - the whole life of one message, found by queue id (in either
+ * case) or Message-ID: what was received, policy decisions, signatures, each
  * delivery attempt per recipient with the remote reply and TLS, and
  * where each recipient ended up.
  * Diagnostics: never dies (memory aside); an id that matches nothing is
  * 1 with a message, an unreadable log.db 69.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,11 +253,28 @@ show_message(const struct message *m)
 	show_final(m);
 }
 
+/*
+ * A queue id as gwd writes it: 16 hex digits in upper case, however it
+ * was typed (copied from a lower-cased log, or typed by hand); anything
+ * else as it is.
+ */
+static void
+show_qid(const char *id, char *out, size_t n)
+{
+	size_t len = strlen(id);
+
+	snprintf(out, n, "%s", id);
+	if (len != 16 || strspn(id, "0123456789abcdefABCDEF") != len)
+		return;
+	for (char *p = out; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+}
+
 /* The queue ids for a queue id or a Message-ID (with or without <>). */
 static int
 show_find(sqlite3 *db, const char *id, struct match **m, int *n)
 {
-	char bare[FILTER_MAX + 1], br[FILTER_MAX + 8];
+	char bare[FILTER_MAX + 1], br[FILTER_MAX + 8], qid[FILTER_MAX + 1];
 	sqlite3_stmt *st;
 	size_t len = strlen(id);
 	int rc;
@@ -266,6 +284,7 @@ show_find(sqlite3 *db, const char *id, struct match **m, int *n)
 	else
 		snprintf(bare, sizeof(bare), "%s", id);
 	snprintf(br, sizeof(br), "<%s>", bare);
+	show_qid(id, qid, sizeof(qid));
 	*m = NULL;
 	*n = 0;
 	rc = sqlite3_prepare_v2(db, "SELECT qid FROM event WHERE qid = ?1 "
@@ -273,7 +292,7 @@ show_find(sqlite3 *db, const char *id, struct match **m, int *n)
 	    "qid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM event WHERE "
 	    "qid = ?1) ORDER BY 1", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, bare, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, br, -1, SQLITE_STATIC);
 	}

@@ -73,6 +73,23 @@ term_status(const char *v, char *err, size_t errsz)
 	return -1;
 }
 
+int
+terms_class_names(char *out, size_t n)
+{
+	size_t o = 0;
+	int r;
+
+	for (int i = BC_NONE + 1; i < BC_COUNT; i++) {
+		r = snprintf(out + o, n - o, "%s%s", i == BC_NONE + 1 ? "" :
+		    i == BC_COUNT - 1 ? " or " : ", ",
+		    bounce_class_name((enum bounce_class)i));
+		if (r < 0 || (size_t)r >= n - o)
+			return -1;
+		o += (size_t)r;
+	}
+	return 0;
+}
+
 /* One free-text word or phrase as an FTS5 string: "w""x" or "w"* . */
 static int
 term_fts(struct buf *b, const char *w, size_t n, int phrase)
@@ -125,9 +142,12 @@ terms_add(struct query *q, enum filter_kind k, const char *val, char *err,
 	if (k == F_STATUS && term_status(val, err, errsz) == -1)
 		return -1;
 	if (k == F_CLASS && bounce_class_parse(val) == -1) {
-		snprintf(err, errsz, "class: \"%.64s\" is not one of hard, "
-		    "mailbox_full, soft, policy, reputation, throttled, auth, "
-		    "content, routing, tls, expired, other", val);
+		char names[512];
+
+		if (terms_class_names(names, sizeof(names)) == -1)
+			gw_strlcpy(names, "a bounce class", sizeof(names));
+		snprintf(err, errsz, "class: \"%.64s\" is not one of %s", val,
+		    names);
 		return -1;
 	}
 	if ((k == F_SINCE || k == F_UNTIL) &&

@@ -163,6 +163,15 @@ ctl_dest(const char *line, struct dest *d)
 	return 0;
 }
 
+void
+ctl_age_title(int i, char *out, size_t n)
+{
+	if (i < CTL_AGES - 1)
+		snprintf(out, n, "<%dm", ctl_age_min[i]);
+	else
+		snprintf(out, n, "%dm+", ctl_age_min[CTL_AGES - 2]);
+}
+
 int
 ctl_destinations(char *text, struct dest *d, int max)
 {

@@ -1,9 +1,10 @@
 /*
  * gwtop.h - the pieces of gwtop: a model that reads queue.db, log.db
  * (model.c) and gwd's control socket (ctl.c) into a snapshot, derived
- * rates (rates.c), panels that draw a snapshot (panel_*.c) with their
- * tables (table.c), the screen that arranges them (view.c), and the
- * one-shot printer (once.c).
+ * rates (rates.c), remote replies shortened for columns (reply.c),
+ * panels that draw a snapshot (panel_*.c) with their tables (table.c),
+ * the screen that arranges them (view.c), and the one-shot printer
+ * (once.c).
  */
 #ifndef GWTOP_H
 #define GWTOP_H
@@ -124,6 +125,16 @@ struct qmsg {
 	int64_t		 next_attempt;	/* the soonest; unix seconds */
 };
 
+/* A pending recipient of the message on the message screen. */
+#define LIFE_RCPT_MAX	50
+
+struct life_rcpt {
+	char		 address[256];
+	int64_t		 attempts;
+	int64_t		 next_attempt;	/* unix seconds */
+	char		 last_reply[2600];	/* whole (gwd's reply.h) */
+};
+
 struct snapshot {
 	int64_t		 now_us;
 	const char	*gwd;		/* running, stopped, refused, unknown */
@@ -163,10 +174,19 @@ struct snapshot {
 	struct qmsg	 qmsg[QMSG_MAX];	/* oldest first */
 	int		 nqmsg;
 
-	/* The lifecycle of one message, when asked for: its events. */
+	/* Recent events: also the routine ones (event.h: signed, routed),
+	 * as the view asks. */
+	int		 all_events;
+
+	/* The lifecycle of one message, when asked for: its events, and
+	 * its recipients still queued (life_queued of them; the first
+	 * LIFE_RCPT_MAX listed). */
 	char		 life_qid[32];
 	struct recent	 life[RECENT_MAX];
 	int		 nlife;
+	struct life_rcpt life_rcpt[LIFE_RCPT_MAX];
+	int		 nlife_rcpt;
+	int		 life_queued;
 };
 
 struct model;
@@ -190,6 +210,8 @@ const char *ctl_ask(const char *path, const char *cmd, struct buf *reply);
 const char *ctl_refusal(void);
 void	 ctl_stats(char *text, struct live *);
 int	 ctl_destinations(char *text, struct dest *, int max);
+/* The title of age bucket i: "<5m" ... "80m+" (ctlproto.h). */
+void	 ctl_age_title(int i, char *, size_t);
 /* 0, or -1 if the answer is not a whole `pools` reply. */
 int	 ctl_pools(char *text, struct snapshot *);
 /* Quotas and pauses into s->sub, adding subaccounts without traffic;
@@ -209,8 +231,13 @@ int	 rates_is_percent(enum rate);
 enum level rates_level(enum rate, double);
 void	 rates_format(enum rate, double, char *, size_t);
 
-/* once.c: gwtop --once */
-int	 once_print(const struct snapshot *, int json);
+/* reply.c: "451 4.2.1 mx.example.net said: busy" as "451 4.2.1 busy";
+ * other text as it is. */
+void	 reply_brief(const char *in, char *out, size_t n);
+
+/* once.c: gwtop --once [--screen destinations] */
+enum once_screen { ONCE_OVERVIEW, ONCE_DESTINATIONS };
+int	 once_print(const struct snapshot *, int json, enum once_screen);
 
 /* The first paused subaccount known to gwd and how many are; 0: none. */
 int	 subs_paused(const struct snapshot *, const char **first);

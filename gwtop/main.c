@@ -196,6 +196,14 @@ key_next_screen(struct gwtop *g)
 	return key_screen(g, (g->v.screen + 1) % SCR_MESSAGE);
 }
 
+/* Recent events: also the routine ones (signed, routed), or not. */
+static int
+key_all_events(struct gwtop *g)
+{
+	g->s.all_events = !g->s.all_events;
+	return KEY_F_REDRAW | KEY_F_REFRESH;
+}
+
 static int
 key_day(struct gwtop *g)
 {
@@ -299,6 +307,8 @@ const struct key keys[] = {
 	{ '>', NULL, NULL, key_sort_next },
 	{ 'I', "I", "reverse the sort", key_invert },
 	{ 'w', "w", "subaccounts: last hour / last 24 h", key_day },
+	{ 'e', "e", "recent events: also signed and routed, or not",
+	    key_all_events },
 	{ KEY_UP, "Up Down", "choose a message (also PgUp PgDn)", key_up },
 	{ KEY_DOWN, NULL, NULL, key_down },
 	{ KEY_PPAGE, NULL, NULL, key_page_up },
@@ -306,7 +316,7 @@ const struct key keys[] = {
 	{ '\r', NULL, NULL, key_enter },
 	{ '\n', NULL, NULL, key_enter },
 	{ KEY_ENTER, NULL, NULL, key_enter },
-	{ ' ', "space", "pause / resume", key_pause },
+	{ ' ', "space", "freeze / resume the display", key_pause },
 	{ '+', "+ -", "refresh less / more often (0.5 s to 60 s)",
 	    key_slower },
 	{ '-', NULL, NULL, key_faster },
@@ -385,8 +395,9 @@ main_defaults(struct view *v)
 static void
 main_usage(FILE *fp)
 {
-	fprintf(fp, "usage: gwtop [-c FILE] [-d SECONDS]\n"
-	    "       gwtop [-c FILE] --once [--format text|json]\n"
+	fprintf(fp, "usage: gwtop [-c FILE] [-d SECONDS] [--screen SCREEN]\n"
+	    "       gwtop [-c FILE] --once [--screen overview|destinations]\n"
+	    "             [--format text|json]\n"
 	    "       gwtop --help | --version\n");
 }
 
@@ -396,13 +407,18 @@ main_help(void)
 	main_usage(stdout);
 	printf("\n  -c FILE          configuration (default %s)\n"
 	    "  -d SECONDS       refresh interval (default 2, at least 0.5)\n"
+	    "  --screen SCREEN  start on overview, destinations, subaccounts, "
+	    "queue or\n"
+	    "                   pools; with --once: overview (default) or "
+	    "destinations\n"
+	    "                   (qshape)\n"
 	    "  --once           print one snapshot and exit\n"
 	    "  --format FMT     with --once: text (key=value, default) or "
 	    "json\n"
 	    "  -h, --help       this help\n"
 	    "  -V, --version    print the version\n"
 	    "\nKeys: q quit, h or ? help, 1-5 screens, / filter, < > sort, "
-	    "space pause,\n+ and - refresh interval.\n", GW_DEFAULT_CONFIG);
+	    "space freeze,\n+ and - refresh interval.\n", GW_DEFAULT_CONFIG);
 }
 
 struct opts {
@@ -410,7 +426,14 @@ struct opts {
 	int		 interval_ms;
 	int		 once;
 	int		 json;
+	enum view_screen screen;
 };
+
+/* --screen's words, in the order of enum view_screen (keys 1 to 5). */
+static const char *const main_screens[] = { "overview", "destinations",
+    "subaccounts", "queue", "pools" };
+_Static_assert(sizeof(main_screens) / sizeof(main_screens[0]) ==
+    SCR_MESSAGE, "a word per screen with a key");
 
 static int
 main_interval(const char *s, int *ms)
@@ -431,12 +454,26 @@ static const struct option main_longopts[] = {
 	{ "delay", required_argument, NULL, 'd' },
 	{ "once", no_argument, NULL, '1' },
 	{ "format", required_argument, NULL, 'f' },
+	{ "screen", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 #define MAIN_SHORTOPTS	"c:d:hV"
 static const char *const main_formats[] = { "text", "json" };
+
+static int
+main_screen(const char *s, enum view_screen *sc)
+{
+	for (size_t i = 0; i < nitems(main_screens); i++)
+		if (strcmp(s, main_screens[i]) == 0) {
+			*sc = (enum view_screen)i;
+			return EX_OK;
+		}
+	log_warnx("--screen: expected overview, destinations, subaccounts, "
+	    "queue or pools");
+	return EX_USAGE;
+}
 
 static int
 main_format(const char *s, int *json)
@@ -472,6 +509,9 @@ main_complete(int argc, char *argv[])
 	if (v != NULL && strcmp(v, "format") == 0)
 		for (size_t i = 0; i < nitems(main_formats); i++)
 			complete_add(cur, main_formats[i]);
+	else if (v != NULL && strcmp(v, "screen") == 0)
+		for (size_t i = 0; i < nitems(main_screens); i++)
+			complete_add(cur, main_screens[i]);
 	else if (v == NULL && cur[0] == '-')
 		complete_longopts(cur, main_longopts);
 	return EX_OK;
@@ -494,6 +534,8 @@ main_args(int argc, char *argv[], struct opts *o)
 			o->once = 1;
 		else if (ch == 'f')
 			r = main_format(optarg, &o->json);
+		else if (ch == 's')
+			r = main_screen(optarg, &o->screen);
 		else if (ch == 'h' || ch == 'V') {
 			if (ch == 'h')
 				main_help();
@@ -505,6 +547,11 @@ main_args(int argc, char *argv[], struct opts *o)
 	}
 	if (r == EX_OK && optind < argc) {
 		log_warnx("unexpected argument");
+		r = EX_USAGE;
+	}
+	if (r == EX_OK && o->once && o->screen != SCR_OVERVIEW &&
+	    o->screen != SCR_DEST) {
+		log_warnx("--once --screen: overview or destinations");
 		r = EX_USAGE;
 	}
 	if (r == EX_OK && !o->once && !isatty(STDOUT_FILENO)) {
@@ -538,9 +585,11 @@ main(int argc, char *argv[])
 	config_free(&cfg);
 	if (o.once) {
 		model_refresh(g->m, &g->s);
-		r = once_print(&g->s, o.json);
+		r = once_print(&g->s, o.json, o.screen == SCR_DEST ?
+		    ONCE_DESTINATIONS : ONCE_OVERVIEW);
 	} else {
 		g->v.interval_ms = o.interval_ms;
+		g->v.screen = o.screen;
 		main_defaults(&g->v);
 		main_signals();
 		atexit(view_end);

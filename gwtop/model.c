@@ -175,6 +175,40 @@ model_queue_list(sqlite3 *db, struct snapshot *s)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The pending recipients of the message on the message screen, each
+ * with its whole last reply. */
+static int
+model_queue_life(sqlite3 *db, struct snapshot *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	s->nlife_rcpt = 0;
+	s->life_queued = 0;
+	if (s->life_qid[0] == '\0')
+		return 0;
+	if (sqlite3_prepare_v2(db, "SELECT r.address, r.attempts, "
+	    "r.next_attempt, r.last_reply FROM message m JOIN recipient r "
+	    "ON r.message = m.id WHERE m.qid = ?1 ORDER BY r.id", -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, s->life_qid, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct life_rcpt *r;
+
+		s->life_queued++;
+		if (s->nlife_rcpt == LIFE_RCPT_MAX)
+			continue;
+		r = &s->life_rcpt[s->nlife_rcpt++];
+		model_copy(r->address, sizeof(r->address), st, 0);
+		r->attempts = sqlite3_column_int64(st, 1);
+		r->next_attempt = sqlite3_column_int64(st, 2);
+		model_copy(r->last_reply, sizeof(r->last_reply), st, 3);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static void
 model_queue(struct model *m, struct snapshot *s)
 {
@@ -186,7 +220,8 @@ model_queue(struct model *m, struct snapshot *s)
 	sqlite3_exec(m->queue, "BEGIN", NULL, NULL, NULL);
 	if (model_queue_counts(m->queue, s) == -1 ||
 	    model_queue_messages(m->queue, s) == -1 ||
-	    model_queue_list(m->queue, s) == -1) {
+	    model_queue_list(m->queue, s) == -1 ||
+	    model_queue_life(m->queue, s) == -1) {
 		model_fail(&m->queue, "queue.db", s->queue_err,
 		    sizeof(s->queue_err));
 		return;
@@ -249,50 +284,74 @@ model_copy(char *dst, size_t n, sqlite3_stmt *st, int col)
 	gw_strlcpy(dst, s ? s : "", n);
 }
 
-/* "550 5.1.1 mx.example.net", or the client for received/rejected. */
+/* The result column: the reply from its code on ("550 5.1.1 user
+ * unknown", reply.c), else the remote server or the client. */
 static void
 model_result(struct recent *r, sqlite3_stmt *st)
 {
-	char code[16] = "", status[32], host[128];
+	char code[16] = "", status[32], text[sizeof(r->result)], brief[
+	    sizeof(r->result)];
+	size_t n;
 
 	if (sqlite3_column_type(st, 5) != SQLITE_NULL)
 		snprintf(code, sizeof(code), "%d ", sqlite3_column_int(st, 5));
 	model_copy(status, sizeof(status), st, 6);
-	model_copy(host, sizeof(host), st, 7);
-	if (host[0] == '\0')
-		model_copy(host, sizeof(host), st, 8);
-	snprintf(r->result, sizeof(r->result), "%s%s%s%s", code, status,
-	    status[0] ? " " : "", host);
+	model_copy(text, sizeof(text), st, 9);
+	reply_brief(text, brief, sizeof(brief));
+	if (code[0] == '\0' && brief[0] == '\0') {
+		model_copy(brief, sizeof(brief), st, 7);
+		if (brief[0] == '\0')
+			model_copy(brief, sizeof(brief), st, 8);
+	}
+	/* Cut where the buffer ends: a column shows less anyway. */
+	snprintf(r->result, sizeof(r->result), "%s%s%s", code, status,
+	    status[0] ? " " : "");
+	n = strlen(r->result);
+	gw_strlcpy(r->result + n, brief, sizeof(r->result) - n);
 }
 
-/* The newest events, or one message's from its first (qid not NULL). */
+/*
+ * The newest events, or one message's from its first (qid not NULL).
+ * Unless `all`, actions event.h calls routine (signed, routed) are
+ * left out of the newest, reading at most RECENT_SCAN rows for them.
+ */
+#define RECENT_SCAN	(20 * RECENT_MAX)
+
 static int
-model_log_events(sqlite3 *db, const char *qid, struct recent *out, int *n)
+model_log_events(sqlite3 *db, const char *qid, int all, struct recent *out,
+    int *n)
 {
 	sqlite3_stmt *st;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	*n = 0;
 	if (sqlite3_prepare_v2(db, qid ? "SELECT id, ts, action, qid, "
-	    "recipient, reply_code, reply_status, remote_host, client_ip "
-	    "FROM event WHERE qid = ?2 ORDER BY id LIMIT ?1" :
+	    "recipient, reply_code, reply_status, remote_host, client_ip, "
+	    "reply_text FROM event WHERE qid = ?2 ORDER BY id LIMIT ?1" :
 	    "SELECT id, ts, action, qid, recipient, reply_code, reply_status, "
-	    "remote_host, client_ip FROM event ORDER BY id DESC LIMIT ?1", -1,
-	    &st, NULL) != SQLITE_OK)
+	    "remote_host, client_ip, reply_text FROM event ORDER BY id DESC "
+	    "LIMIT ?1", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int(st, 1, RECENT_MAX);
+	sqlite3_bind_int(st, 1, qid || all ? RECENT_MAX : RECENT_SCAN);
 	if (qid)
 		sqlite3_bind_text(st, 2, qid, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct recent *r = &out[(*n)++];
+	while (*n < RECENT_MAX && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct recent *r = &out[*n];
+		const char *action = (const char *)sqlite3_column_text(st, 2);
 
+		if (!qid && !all &&
+		    event_kind(event_lookup(action))->routine)
+			continue;
 		r->id = sqlite3_column_int64(st, 0);
 		r->ts = sqlite3_column_int64(st, 1);
 		model_copy(r->action, sizeof(r->action), st, 2);
 		model_copy(r->qid, sizeof(r->qid), st, 3);
 		model_copy(r->rcpt, sizeof(r->rcpt), st, 4);
 		model_result(r, st);
+		(*n)++;
 	}
+	if (*n == RECENT_MAX)
+		rc = SQLITE_DONE;
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -413,9 +472,10 @@ model_log(struct model *m, struct snapshot *s)
 		return;
 	sqlite3_exec(m->log, "BEGIN", NULL, NULL, NULL);
 	if (model_log_counts(m->log, s) == -1 ||
-	    model_log_events(m->log, NULL, s->recent, &s->nrecent) == -1 ||
-	    (s->life_qid[0] && model_log_events(m->log, s->life_qid, s->life,
-	    &s->nlife) == -1) ||
+	    model_log_events(m->log, NULL, s->all_events, s->recent,
+	    &s->nrecent) == -1 ||
+	    (s->life_qid[0] && model_log_events(m->log, s->life_qid, 1,
+	    s->life, &s->nlife) == -1) ||
 	    model_log_latency(m->log, s) == -1 ||
 	    model_log_subs(m->log, s) == -1) {
 		model_fail(&m->log, "log.db", s->log_err, sizeof(s->log_err));

@@ -1,9 +1,13 @@
 /*
  * once.c - gwtop --once: one snapshot as key=value lines (like
  * `smtpctl show stats`) or as one JSON object with the same keys nested
- * at their dots ("queue.ready" -> {"queue":{"ready":...}}).
+ * at their dots ("queue.ready" -> {"queue":{"ready":...}}), so no key
+ * may be both a value and a prefix ("gwd.state", not "gwd").
+ * --screen destinations: the queue by destination and age, as qshape
+ * prints it (a table) or as JSON.
  * Diagnostics: dies only when memory runs out; missing or unreadable
- * databases are 66 or 69 with the reasons on stderr.
+ * databases are 66 or 69, gwd not answering `destinations` 69, with the
+ * reasons on stderr.
  */
 #include <stdio.h>
 #include <string.h>
@@ -228,7 +232,7 @@ once_body(struct once *p, const struct snapshot *s)
 
 	fmt_rfc3339(s->now_us, t, sizeof(t));
 	once_str(p, "time", t);
-	once_str(p, "gwd", s->gwd);
+	once_str(p, "gwd.state", s->gwd);
 	if (s->live.ok) {
 		once_int(p, "gwd.uptime_s", s->live.uptime_s);
 		once_int(p, "gwd.sessions", s->live.sessions);
@@ -255,12 +259,180 @@ once_body(struct once *p, const struct snapshot *s)
 	once_subs(p, s);
 }
 
-int
-once_print(const struct snapshot *s, int json)
+/* "2/4,500ms" (allowed of the limit, gap), "ok", or "-" from a gwd
+ * that does not say: one word, for awk. */
+static void
+once_throttle(const struct dest *d, char *out, size_t n)
+{
+	if (!d->has_throttle)
+		snprintf(out, n, "-");
+	else if (!d->throttled)
+		snprintf(out, n, "ok");
+	else
+		snprintf(out, n, "%lld/%lld,%lldms", (long long)d->window,
+		    (long long)d->limit, (long long)d->gap_ms);
+}
+
+/* Seconds until the next attempt of what backs off; -1: none. */
+static int64_t
+once_next(const struct snapshot *s, const struct dest *d)
+{
+	int64_t in = d->next_attempt - s->now_us / 1000000;
+
+	if (d->waiting == 0 || d->next_attempt == 0)
+		return -1;
+	return in > 0 ? in : 0;
+}
+
+/*
+ * qshape's table: a line of titles, TOTAL, then each domain, the most
+ * queued first; every field is one word but the error, which is last
+ * and whole.  NEXT is in seconds.
+ */
+static void
+once_dest_text(const struct snapshot *s)
+{
+	int64_t total[CTL_AGES] = { 0 }, queued = 0, active = 0, conn = 0;
+	char title[16], thr[64], next[24];
+
+	printf("%-30s %6s", "DOMAIN", "QUEUED");
+	for (int i = 0; i < CTL_AGES; i++) {
+		ctl_age_title(i, title, sizeof(title));
+		printf(" %5s", title);
+	}
+	printf(" %4s %4s %-14s %6s %s\n", "ACT", "CONN", "THROTTLE", "NEXT",
+	    "ERROR");
+	for (int d = 0; d < s->ndest; d++) {
+		queued += s->dest[d].queued;
+		active += s->dest[d].active;
+		conn += s->dest[d].connections;
+		for (int i = 0; i < CTL_AGES; i++)
+			total[i] += s->dest[d].age[i];
+	}
+	printf("%-30s %6lld", "TOTAL", (long long)queued);
+	for (int i = 0; i < CTL_AGES; i++)
+		printf(" %5lld", (long long)total[i]);
+	printf(" %4lld %4lld\n", (long long)active, (long long)conn);
+	for (int d = 0; d < s->ndest; d++) {
+		const struct dest *ds = &s->dest[d];
+
+		printf("%-30s %6lld", ds->name, (long long)ds->queued);
+		for (int i = 0; i < CTL_AGES; i++)
+			printf(" %5lld", (long long)ds->age[i]);
+		once_throttle(ds, thr, sizeof(thr));
+		if (once_next(s, ds) < 0)
+			snprintf(next, sizeof(next), "-");
+		else
+			snprintf(next, sizeof(next), "%lld",
+			    (long long)once_next(s, ds));
+		printf(" %4lld %4lld %-14s %6s %s\n", (long long)ds->active,
+		    (long long)ds->connections, thr, next,
+		    ds->error[0] ? ds->error : "-");
+	}
+}
+
+/* One destination as a JSON object into b. */
+static void
+once_dest_json1(const struct snapshot *s, const struct dest *d,
+    struct buf *b)
+{
+	char t[40];
+
+	buf_puts(b, "{\"domain\":");
+	json_string(b, d->name);
+	buf_printf(b, ",\"queued\":%lld,\"ages\":[", (long long)d->queued);
+	for (int i = 0; i < CTL_AGES; i++)
+		buf_printf(b, "%s%lld", i ? "," : "", (long long)d->age[i]);
+	buf_printf(b, "],\"active\":%lld,\"waiting\":%lld,"
+	    "\"connections\":%lld,\"next_attempt\":", (long long)d->active,
+	    (long long)d->waiting, (long long)d->connections);
+	if (once_next(s, d) < 0)
+		buf_puts(b, "null");
+	else {
+		fmt_rfc3339(d->next_attempt * 1000000, t, sizeof(t));
+		json_string(b, t);
+	}
+	buf_puts(b, ",\"via\":");
+	json_string(b, d->has_throttle && strcmp(d->via, "-") ? d->via :
+	    NULL);
+	buf_puts(b, ",\"throttle\":");
+	if (d->has_throttle)
+		buf_printf(b, "{\"throttled\":%s,\"limit\":%lld,"
+		    "\"window\":%lld,\"gap_ms\":%lld,\"per_minute\":%lld}",
+		    d->throttled ? "true" : "false", (long long)d->limit,
+		    (long long)d->window, (long long)d->gap_ms,
+		    (long long)d->per_minute);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, ",\"error\":");
+	json_string(b, d->error[0] ? d->error : NULL);
+	buf_puts(b, "}");
+}
+
+/* {"time", "gwd": {"state"}, "buckets": [minutes], "destinations":
+ * [{...}]}: the same figures as the text. */
+static int
+once_dest_json(struct once *p, const struct snapshot *s)
+{
+	char t[40];
+	struct buf b;
+
+	fmt_rfc3339(s->now_us, t, sizeof(t));
+	once_str(p, "time", t);
+	once_str(p, "gwd.state", s->gwd);
+	buf_init(&b, 0);
+	buf_puts(&b, "[");
+	for (int i = 0; i < CTL_AGES - 1; i++)
+		buf_printf(&b, "%s%d", i ? "," : "", ctl_age_min[i]);
+	buf_puts(&b, "]");
+	json_obj_raw(&p->o, "buckets", buf_cstr(&b));
+	buf_reset(&b);
+	buf_puts(&b, "[");
+	for (int d = 0; d < s->ndest; d++) {
+		if (d)
+			buf_puts(&b, ",");
+		once_dest_json1(s, &s->dest[d], &b);
+	}
+	buf_puts(&b, "]");
+	json_obj_raw(&p->o, "destinations", buf_cstr(&b));
+	buf_free(&b);
+	return 0;
+}
+
+/* --once --screen destinations; gwd must answer. */
+static int
+once_destinations(const struct snapshot *s, int json)
 {
 	struct once p = { .json = json };
 	struct buf b;
 
+	if (!s->dest_ok) {
+		log_warnx("gwd (%s) does not answer `destinations` on its "
+		    "control socket", s->gwd);
+		return EX_UNAVAILABLE;
+	}
+	if (!json) {
+		once_dest_text(s);
+		return EX_OK;
+	}
+	buf_init(&b, 0);
+	json_obj_begin(&p.o, &b);
+	once_dest_json(&p, s);
+	if (json_obj_end(&p.o) == -1)
+		fatalx("output too long");
+	printf("%s\n", buf_cstr(&b));
+	buf_free(&b);
+	return EX_OK;
+}
+
+int
+once_print(const struct snapshot *s, int json, enum once_screen screen)
+{
+	struct once p = { .json = json };
+	struct buf b;
+
+	if (screen == ONCE_DESTINATIONS)
+		return once_destinations(s, json);
 	if (!s->queue_ok || !s->log_ok) {
 		if (!s->queue_ok)
 			log_warnx("%s", s->queue_err);

@@ -19,20 +19,24 @@ enum { C_NAME, C_QUEUED, C_AGE0, C_ACTIVE = C_AGE0 + CTL_AGES, C_CONN,
 static char age_title[CTL_AGES][8];
 
 _Static_assert(CTL_AGES == 6, "one column per age bucket");
+/* On 80 columns: the ages, the throttle and the error; ACT, CONN and
+ * NEXT give way. */
 static const struct table_col cols[] = {
-	{ "DOMAIN", 0, 3, 0 },
-	{ "QUEUED", 6, 0, 1 },
-	{ age_title[0], 4, 0, 1 },
-	{ age_title[1], 4, 0, 1 },
-	{ age_title[2], 4, 0, 1 },
-	{ age_title[3], 4, 0, 1 },
-	{ age_title[4], 4, 0, 1 },
-	{ age_title[5], 4, 0, 1 },
-	{ "ACT", 3, 0, 1 },
-	{ "CONN", 4, 0, 1 },
-	{ "THROTTLE", 8, 0, 1 },	/* window/limit and gap, or ok */
-	{ "NEXT", 6, 0, 1 },
-	{ "LAST ERROR", 0, 2, 0 },
+	/* title, width, flex, numeric, min, drop, grouped, fit */
+	{ "DOMAIN", 0, 1, 0, 10, 0, 0, 30 },
+	{ "QUEUED", 6, 0, 1, 0, 0, 0, 0 },
+	{ age_title[0], 4, 0, 1, 0, 0, 0, 0 },
+	{ age_title[1], 4, 0, 1, 0, 0, 0, 0 },
+	{ age_title[2], 4, 0, 1, 0, 0, 0, 0 },
+	{ age_title[3], 4, 0, 1, 0, 0, 0, 0 },
+	{ age_title[4], 4, 0, 1, 0, 0, 0, 0 },
+	{ age_title[5], 4, 0, 1, 0, 0, 0, 0 },
+	{ "ACT", 3, 0, 1, 0, 3, 0, 0 },
+	{ "CONN", 4, 0, 1, 0, 2, 0, 0 },
+	/* window/limit and gap with its unit ("20/20 500ms"), or ok */
+	{ "THROTTLE", 11, 0, 1, 0, 0, 0, 0 },
+	{ "NEXT", 6, 0, 1, 0, 1, 0, 0 },
+	{ "LAST ERROR", 0, 2, 0, 16, 0, 0, 0 },
 };
 
 static int
@@ -111,7 +115,7 @@ dest_cell(const struct view *v, const struct snapshot *s, int row, int col,
 	else if (col == C_THROTTLE)
 		dest_throttle(d, out, n);
 	else if (col == C_ERROR)
-		snprintf(out, n, "%s", d->error[0] ? d->error : "-");
+		reply_brief(d->error[0] ? d->error : "-", out, n);
 	else if (col == C_NEXT) {
 		if ((next = dest_next(s, d)) < 0)
 			snprintf(out, n, "-");
@@ -148,7 +152,7 @@ dest_cell_level(const struct view *v, const struct snapshot *s, int row,
 
 const struct table dest_table = {
 	cols, nitems(cols), 0, C_NAME, dest_rows, dest_cell, dest_key,
-	dest_level, dest_cell_level,
+	dest_level, dest_cell_level, NULL,
 };
 
 int
@@ -157,11 +161,8 @@ panel_dest_draw(const struct view *v, const struct snapshot *s, int y,
 {
 	char line[128];
 
-	for (int i = 0; i < CTL_AGES - 1; i++)
-		snprintf(age_title[i], sizeof(age_title[i]), "<%dm",
-		    ctl_age_min[i]);
-	snprintf(age_title[CTL_AGES - 1], sizeof(age_title[0]), "%dm+",
-	    ctl_age_min[CTL_AGES - 2]);
+	for (int i = 0; i < CTL_AGES; i++)
+		ctl_age_title(i, age_title[i], sizeof(age_title[i]));
 	snprintf(line, sizeof(line), "Destinations: %d domains with queued "
 	    "recipients (the %d most queued)", s->ndest, CTL_DEST_MAX);
 	return table_panel(v, s, SCR_DEST, y, rows, line, s->dest_ok ? NULL :

@@ -14,16 +14,19 @@
 enum { C_QID, C_AGE, C_SIZE, C_RCPTS, C_TRIES, C_NEXT, C_SENDER, C_RCPT,
     C_REPLY };
 
+/* On 80 columns SENDER and SIZE give way to the recipient and the
+ * reason it waits. */
 static const struct table_col cols[] = {
-	{ "QID", 16, 0, 0 },
-	{ "AGE", 6, 0, 1 },
-	{ "SIZE", 7, 0, 1 },
-	{ "RCPT", 4, 0, 1 },
-	{ "TRY", 3, 0, 1 },
-	{ "NEXT", 6, 0, 1 },
-	{ "SENDER", 0, 2, 0 },
-	{ "RECIPIENT", 0, 2, 0 },
-	{ "LAST REPLY", 0, 3, 0 },
+	/* title, width, flex, numeric, min, drop, grouped, fit */
+	{ "QID", CTL_QID_LEN, 0, 0, 0, 0, 0, 0 },
+	{ "AGE", 6, 0, 1, 0, 0, 0, 0 },
+	{ "SIZE", 7, 0, 1, 0, 2, 0, 0 },
+	{ "RCPT", 4, 0, 1, 0, 0, 0, 0 },
+	{ "TRY", 3, 0, 1, 0, 0, 0, 0 },
+	{ "NEXT", 6, 0, 1, 0, 1, 0, 0 },
+	{ "SENDER", 0, 2, 0, 16, 3, 0, 0 },
+	{ "RECIPIENT", 0, 2, 0, 14, 0, 0, 30 },
+	{ "LAST REPLY", 0, 3, 0, 24, 0, 0, 0 },
 };
 
 static int
@@ -82,7 +85,7 @@ mailq_cell(const struct view *v, const struct snapshot *s, int row, int col,
 		snprintf(out, n, "%s%s", q->rcpt, q->nrcpt > 1 ? " ..." : "");
 		break;
 	case C_REPLY:
-		snprintf(out, n, "%s", q->last_reply[0] ? q->last_reply : "-");
+		reply_brief(q->last_reply[0] ? q->last_reply : "-", out, n);
 		break;
 	default:
 		snprintf(out, n, "%.0f", mailq_key(v, s, row, col));
@@ -97,7 +100,7 @@ mailq_level(const struct view *v, const struct snapshot *s, int row)
 
 const struct table mailq_table = {
 	cols, nitems(cols), 1, C_QID, mailq_rows, mailq_cell, mailq_key,
-	mailq_level, NULL,
+	mailq_level, NULL, NULL,
 };
 
 int

@@ -1,8 +1,9 @@
 /*
  * panel_pools.c - IP pools, one row per source address: its HELO name
- * and connections open now, then its pool's recipients delivered,
- * deferred and bounced since gwd started and the destinations sending
- * from it.  From gwd's `pools`.
+ * and connections open now; its pool's recipients delivered, deferred
+ * and bounced since gwd started and the destinations sending from it
+ * are on the first row of the pool's addresses only.  From gwd's
+ * `pools`.
  * Diagnostics: never dies; without gwd's answer the panel says so.
  */
 #include <curses.h>
@@ -14,15 +15,18 @@
 enum { C_POOL, C_ADDR, C_HELO, C_CONN, C_DELIV, C_DEFER, C_BOUNCE,
     C_DESTS };
 
+/* The pool's name and figures once per run of its addresses; on 80
+ * columns HELO gives way, then DESTINATIONS. */
 static const struct table_col cols[] = {
-	{ "POOL", 0, 2, 0 },
-	{ "ADDRESS", 0, 3, 0 },
-	{ "HELO", 0, 3, 0 },
-	{ "CONN", 4, 0, 1 },
-	{ "DELIVERED", 9, 0, 1 },
-	{ "DEFERRED", 8, 0, 1 },
-	{ "BOUNCED", 7, 0, 1 },
-	{ "DESTINATIONS", 0, 2, 0 },
+	/* title, width, flex, numeric, min, drop, grouped, fit */
+	{ "POOL", 0, 2, 0, 6, 0, 1, 20 },
+	{ "ADDRESS", 0, 3, 0, 9, 0, 0, 39 },
+	{ "HELO", 0, 3, 0, 16, 2, 0, 0 },
+	{ "CONN", 4, 0, 1, 0, 0, 0, 0 },
+	{ "DELIVERED", 9, 0, 1, 0, 0, 1, 0 },
+	{ "DEFERRED", 8, 0, 1, 0, 0, 1, 0 },
+	{ "BOUNCED", 7, 0, 1, 0, 0, 1, 0 },
+	{ "DESTINATIONS", 0, 2, 0, 12, 1, 1, 0 },
 };
 
 static int
@@ -81,9 +85,16 @@ pools_level(const struct view *v, const struct snapshot *s, int row)
 	    (double)p->bounced / (double)final : -1);
 }
 
+/* A row's group: its pool. */
+static int
+pools_group(const struct view *v, const struct snapshot *s, int row)
+{
+	return s->paddr[row].pool;
+}
+
 const struct table pools_table = {
 	cols, nitems(cols), 0, C_BOUNCE, pools_rows, pools_cell, pools_key,
-	pools_level, NULL,
+	pools_level, NULL, pools_group,
 };
 
 int

@@ -17,14 +17,15 @@ enum { C_NAME, C_RECV, C_DELIV, C_DEFER, C_BOUNCE, C_RATE, C_QUOTA,
     C_PAUSED };
 
 static const struct table_col cols[] = {
-	{ "SUBACCOUNT", 0, 1, 0 },
-	{ "RECEIVED", 9, 0, 1 },
-	{ "DELIVERED", 9, 0, 1 },
-	{ "DEFERRED", 9, 0, 1 },
-	{ "BOUNCED", 9, 0, 1 },
-	{ "BOUNCE%", 8, 0, 1 },
-	{ "QUOTA", 11, 0, 1 },
-	{ "PAUSED", 6, 0, 0 },
+	/* title, width, flex, numeric, min, drop, grouped, fit */
+	{ "SUBACCOUNT", 0, 1, 0, 12, 0, 0, 0 },
+	{ "RECEIVED", 8, 0, 1, 0, 0, 0, 0 },
+	{ "DELIVERED", 9, 0, 1, 0, 0, 0, 0 },
+	{ "DEFERRED", 8, 0, 1, 0, 0, 0, 0 },
+	{ "BOUNCED", 8, 0, 1, 0, 0, 0, 0 },
+	{ "BOUNCE%", 7, 0, 1, 0, 0, 0, 0 },
+	{ "QUOTA", 11, 0, 1, 0, 0, 0, 0 },
+	{ "PAUSED", 6, 0, 0, 0, 0, 0, 0 },
 };
 
 static const int col_act[] = { -1, EV_RECEIVED, EV_DELIVERED,
@@ -136,7 +137,7 @@ subs_cell_level(const struct view *v, const struct snapshot *s, int row,
 
 const struct table subs_table = {
 	cols, nitems(cols), 0, C_RATE, subs_rows, subs_cell, subs_key,
-	NULL, subs_cell_level,
+	NULL, subs_cell_level, NULL,
 };
 
 /* "paused app: bounce rate 50.0% over 4 recipients", one per line. */

@@ -2,7 +2,10 @@
  * table.c - the rows of a panel as htop shows processes: filtered by a
  * substring of any cell (`/`), sorted by a chosen column (`<` `>`,
  * `I` reverses), drawn as many as fit with the selected one kept in
- * view.  Ties keep the order the model read them in.
+ * view.  Ties keep the order the model read them in.  A screen too
+ * narrow for every column leaves some out (their `drop` rank) rather
+ * than cutting all of them short; rows of one group in a row show the
+ * group's figures once.
  * Diagnostics: never dies; nothing here fails.
  */
 #include <curses.h>
@@ -79,28 +82,112 @@ table_order(const struct table *t, const struct view *v,
 		tv->sel = 0;
 }
 
-/* Each column's x and width on this screen; widths may be 0. */
-static void
-table_layout(const struct table *t, int *x, int *w)
+/* Columns of text as a terminal shows them: UTF-8 characters. */
+static int
+table_text_width(const char *s)
 {
-	int fixed = 0, flex = 0, rest, used = 0, pos = 0, last = -1;
+	int n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* What each column needs: its width, or a flex column's least; and
+ * what it would like: with `fit`, its widest cell among the rows shown
+ * (up to fit). */
+static void
+table_wants(const struct table *t, const struct view *v,
+    const struct snapshot *s, const struct tview *tv, int *need, int *like)
+{
+	char cell[CELL_MAX];
 
 	for (int c = 0; c < t->ncols; c++) {
-		fixed += t->cols[c].width + (c > 0);
+		const struct table_col *col = &t->cols[c];
+
+		need[c] = like[c] = col->flex ? col->min : col->width;
+		if (!col->flex || col->fit == 0)
+			continue;
+		if (table_text_width(col->title) > like[c])
+			like[c] = table_text_width(col->title);
+		for (int i = 0; i < tv->n && like[c] < col->fit; i++) {
+			t->cell(v, s, tv->order[i], c, cell, sizeof(cell));
+			if (table_text_width(cell) > like[c])
+				like[c] = table_text_width(cell);
+		}
+		if (like[c] > col->fit)
+			like[c] = col->fit;
+	}
+}
+
+/* Leave out the columns a narrow screen cannot hold at their least,
+ * highest drop rank first (the rightmost of equal ranks); shown[c]
+ * says which stay. */
+static void
+table_fit(const struct table *t, const int *need, int cols, int *shown)
+{
+	int sum, worst;
+
+	for (int c = 0; c < t->ncols; c++)
+		shown[c] = 1;
+	for (;;) {
+		sum = -1;
+		worst = -1;
+		for (int c = 0; c < t->ncols; c++) {
+			if (!shown[c])
+				continue;
+			sum += need[c] + 1;
+			if (t->cols[c].drop > 0 && (worst == -1 ||
+			    t->cols[c].drop >= t->cols[worst].drop))
+				worst = c;
+		}
+		if (sum <= cols || worst == -1)
+			return;
+		shown[worst] = 0;
+	}
+}
+
+/*
+ * The columns that fit, each at its least; then the room left goes
+ * first to the `fit` columns, up to their widest cell, and what is
+ * still left to every flex column by its share.
+ */
+void
+table_layout(const struct table *t, const struct view *v,
+    const struct snapshot *s, const struct tview *tv, int cols, int *x,
+    int *w)
+{
+	int need[16], like[16], shown[16], sum = -1, flex = 0, rest, more;
+	int pos = 0, last = -1, given = 0;
+
+	table_wants(t, v, s, tv, need, like);
+	table_fit(t, need, cols, shown);
+	for (int c = 0; c < t->ncols; c++) {
+		w[c] = shown[c] ? need[c] : 0;
+		if (!shown[c])
+			continue;
+		sum += need[c] + 1;
 		flex += t->cols[c].flex;
 		if (t->cols[c].flex)
 			last = c;
 	}
-	rest = COLS - fixed > 0 ? COLS - fixed : 0;
+	rest = cols - sum > 0 ? cols - sum : 0;
+	for (int c = 0; c < t->ncols && rest > 0; c++) {
+		more = shown[c] ? like[c] - need[c] : 0;
+		more = more < rest ? more : rest;
+		w[c] += more;
+		rest -= more;
+	}
 	for (int c = 0; c < t->ncols; c++) {
-		w[c] = t->cols[c].width;
-		if (t->cols[c].flex) {
-			w[c] = c == last ? rest - used :
-			    rest * t->cols[c].flex / flex;
-			used += w[c];
+		if (shown[c] && t->cols[c].flex) {
+			more = c == last ? rest - given : rest *
+			    t->cols[c].flex / flex;
+			w[c] += more;
+			given += more;
 		}
 		x[c] = pos;
-		pos += w[c] + 1;
+		if (shown[c])
+			pos += w[c] + 1;
 	}
 }
 
@@ -118,15 +205,20 @@ table_cell(int y, int x, int w, const char *text, int right)
 	view_put(y, x, text, w);
 }
 
+/* One row; with `cont` (it goes on the group of the line above), its
+ * grouped columns stay blank. */
 static void
 table_line(const struct table *t, const struct view *v,
-    const struct snapshot *s, int row, int y, const int *x, const int *w)
+    const struct snapshot *s, int row, int y, const int *x, const int *w,
+    int cont)
 {
 	char cell[CELL_MAX];
 	int attr = t->level ? view_attr(v, t->level(v, s, row)) : 0;
 	int lc = t->level_col;
 
 	for (int c = 0; c < t->ncols; c++) {
+		if (cont && t->cols[c].grouped)
+			continue;
 		t->cell(v, s, row, c, cell, sizeof(cell));
 		if (t->cell_level) {
 			attr = view_attr(v, t->cell_level(v, s, row, c));
@@ -144,11 +236,11 @@ int
 table_draw(const struct table *t, const struct view *v,
     const struct snapshot *s, const struct tview *tv, int y, int rows)
 {
-	int x[16], w[16], first = 0, n;
+	int x[16], w[16], first = 0, n, row, group, prev = -1;
 
 	if (rows < 1 || t->ncols > 16)
 		return 0;
-	table_layout(t, x, w);
+	table_layout(t, v, s, tv, COLS, x, w);
 	attron(A_BOLD);
 	mvhline(y, 0, ' ', COLS);
 	for (int c = 0; c < t->ncols; c++) {
@@ -166,11 +258,15 @@ table_draw(const struct table *t, const struct view *v,
 	for (int i = 0; i < n && first + i < tv->n; i++) {
 		int sel = t->selectable && first + i == tv->sel;
 
+		row = tv->order[first + i];
+		group = t->group ? t->group(v, s, row) : -1;
 		if (sel) {
 			attron(A_REVERSE);
 			mvhline(y + 1 + i, 0, ' ', COLS);
 		}
-		table_line(t, v, s, tv->order[first + i], y + 1 + i, x, w);
+		table_line(t, v, s, row, y + 1 + i, x, w, i > 0 &&
+		    group != -1 && group == prev);
+		prev = group;
 		if (sel)
 			attroff(A_REVERSE);
 	}

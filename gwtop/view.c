@@ -132,6 +132,50 @@ view_put(int y, int x, const char *s, int cols)
 	mvaddstr(y, x, out);
 }
 
+/* How many bytes of s fill at most `cols` columns, broken after a
+ * space when one is in reach (each character counts as one column;
+ * view_put() cuts what is wider). */
+static size_t
+view_line_len(const char *s, int cols)
+{
+	size_t i = 0, brk = 0;
+	int used = 0;
+
+	while (s[i] != '\0' && used < cols) {
+		if (s[i] == ' ')
+			brk = i + 1;
+		i++;
+		while (((unsigned char)s[i] & 0xc0) == 0x80)
+			i++;
+		used++;
+	}
+	if (s[i] == '\0' || s[i] == ' ' || brk == 0)
+		return i;
+	return brk;
+}
+
+int
+view_wrap(int y, int x, const char *s, int cols, int rows)
+{
+	char line[1024];
+	size_t n;
+	int used = 0;
+
+	if (cols < 1)
+		return 0;
+	while (*s != '\0' && used < rows) {
+		n = view_line_len(s, cols);
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, s, n);
+		line[n] = '\0';
+		view_put(y + used++, x, line, cols);
+		s += n;
+		s += strspn(s, " ");
+	}
+	return used;
+}
+
 void
 view_duration(int64_t s, char *out, size_t n)
 {
@@ -193,30 +237,40 @@ view_box(int y, int x, int h, int w)
 	mvaddch(y + h - 1, x + w - 1, ACS_LRCORNER);
 }
 
-/* The key table as a box in the middle; skipped if it cannot fit. */
+/* The key table as a box in the middle, as wide as its longest line;
+ * on a screen too small for it, as much as fits. */
+#define HELP_KEYW	10	/* the keys' column */
+
 static void
 view_help(const struct view *v)
 {
-	int h = 5, w = 60, y, x, row;
+	int h = 4, w = 0, y, x, row;
 
 	for (size_t i = 0; i < nkeys; i++)
-		h += keys[i].name != NULL;
-	if (h > LINES || w > COLS)
+		if (keys[i].name != NULL) {
+			h++;
+			if ((int)strlen(keys[i].what) > w)
+				w = (int)strlen(keys[i].what);
+		}
+	w += HELP_KEYW + 6;	/* border, margins, the gap */
+	h = h > LINES ? LINES : h;
+	w = w > COLS ? COLS : w;
+	if (h < 4 || w < HELP_KEYW + 8)
 		return;
 	y = (LINES - h) / 2;
 	x = (COLS - w) / 2;
 	view_box(y, x, h, w);
 	attron(A_BOLD);
-	view_put(y + 1, x + 2, "gwtop keys", w - 4);
+	view_put(y + 1, x + 2, "gwtop keys (any key closes this)", w - 4);
 	attroff(A_BOLD);
 	row = y + 2;
-	for (size_t i = 0; i < nkeys; i++) {
+	for (size_t i = 0; i < nkeys && row < y + h - 1; i++) {
 		if (keys[i].name == NULL)
 			continue;
-		view_put(row, x + 2, keys[i].name, 10);
-		view_put(row++, x + 14, keys[i].what, w - 16);
+		view_put(row, x + 2, keys[i].name, HELP_KEYW);
+		view_put(row++, x + HELP_KEYW + 4, keys[i].what,
+		    w - HELP_KEYW - 6);
 	}
-	view_put(y + h - 2, x + 2, "any key closes this", w - 4);
 }
 
 void

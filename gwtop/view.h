@@ -51,14 +51,25 @@ panel_draw_fn	panel_header_draw, panel_queue_draw, panel_live_draw,
 
 /*
  * table.c: a table is columns and a way to read a cell.  Columns of
- * width 0 share what is left of the screen by their `flex`.  Numeric
- * columns sort largest first, text ones A to Z.
+ * width 0 share what is left of the screen by their `flex`, each
+ * getting at least its `min` (or with `fit`, its widest cell).  When the screen is too narrow for every
+ * column at its width (or min), columns with a `drop` rank are left
+ * out, the highest rank first, rather than every column cut short.
+ * Numeric columns sort largest first, text ones A to Z.
  */
 struct table_col {
 	const char	*title;
 	int		 width;
 	int		 flex;
 	int		 numeric;	/* right-aligned, sorted by key() */
+	int		 min;		/* flex: the narrowest worth showing */
+	int		 drop;		/* 0: always shown; else left out
+					   on a narrow screen, highest
+					   first */
+	int		 grouped;	/* a figure of the row's group: shown
+					   on the group's first line only */
+	int		 fit;		/* flex: asks for its widest cell,
+					   up to fit columns (0: just min) */
 };
 
 struct table {
@@ -76,6 +87,10 @@ struct table {
 	/* If set, colours each cell instead (level_col is not used). */
 	enum level	(*cell_level)(const struct view *,
 			    const struct snapshot *, int row, int col);
+	/* If set, rows of one group (the same number) that come one after
+	 * another show their `grouped` columns once, on the first. */
+	int		(*group)(const struct view *, const struct snapshot *,
+			    int row);
 };
 
 /* events_table serves the overview and the message screen. */
@@ -85,6 +100,11 @@ extern const struct table events_table, dest_table, subs_table,
 const struct table *view_table(enum view_screen);
 void	 table_order(const struct table *, const struct view *,
 	    const struct snapshot *, struct tview *);
+/* Each column's x and width on a screen of `cols` columns for the rows
+ * of tv; a column left out has width 0. */
+void	 table_layout(const struct table *, const struct view *,
+	    const struct snapshot *, const struct tview *, int cols, int *x,
+	    int *w);
 int	 table_draw(const struct table *, const struct view *,
 	    const struct snapshot *, const struct tview *, int y, int rows);
 /* The title, then the table or (err not NULL) the reason in red. */
@@ -98,6 +118,9 @@ void	 view_draw(struct view *, const struct snapshot *);
 int	 view_attr(const struct view *, enum level);
 /* Print s at (y, x) in at most `cols` columns, controls shown as '?'. */
 void	 view_put(int y, int x, const char *s, int cols);
+/* s over lines from (y, x) of `cols` columns, broken at spaces, at most
+ * `rows` of them; the lines used. */
+int	 view_wrap(int y, int x, const char *s, int cols, int rows);
 void	 view_title(int y, const char *);
 void	 view_duration(int64_t seconds, char *, size_t);
 

@@ -95,7 +95,8 @@ class Sink:
         self.delay = 0
         self.lock = threading.Lock()
         self.open = 0             # connections open now
-        self.max_open = 0         # the most ever open at once
+        self.live = 0             # sessions between EHLO and QUIT now
+        self.max_open = 0         # the most ever live at once
         self.nconn = 0            # connections so far
         self.open_by_ip = {}      # connections open now per client IP
         sink = self
@@ -142,10 +143,39 @@ class Sink:
                         sink.open_by_ip.get(self.gw_ip, 0) + 1
                     sink.open += 1
                     sink.nconn += 1
-                    sink.max_open = max(sink.max_open, sink.open)
                     self.session.gw_conn = sink.nconn
+                self.live = False
+
+            # max_open counts sessions between their EHLO and their QUIT:
+            # gwd frees a connection slot once its QUIT is written, and
+            # the sink may see the next connection before this one's EOF.
+            def _went_live(self):
+                with sink.lock:
+                    if not self.live:
+                        self.live = True
+                        sink.live += 1
+                        sink.max_open = max(sink.max_open, sink.live)
+
+            def _went_quiet(self):
+                with sink.lock:
+                    if self.live:
+                        self.live = False
+                        sink.live -= 1
+
+            async def smtp_EHLO(self, arg):
+                self._went_live()
+                await super().smtp_EHLO(arg)
+
+            async def smtp_HELO(self, arg):
+                self._went_live()
+                await super().smtp_HELO(arg)
+
+            async def smtp_QUIT(self, arg):
+                self._went_quiet()
+                await super().smtp_QUIT(arg)
 
             def connection_lost(self, exc):
+                self._went_quiet()
                 with sink.lock:
                     sink.open -= 1
                     sink.open_by_ip[self.gw_ip] -= 1

@@ -74,11 +74,12 @@ CASES = [
     ("gwsearch status:deli", ["delivered"]),
     ("gwsearch class:mail", ["mailbox_full"]),
     ("gwsearch --status bo", ["bounced"]),
-    ("gwsearch stats --by ", ["domain", "hour", "subaccount"]),
+    ("gwsearch stats --by ", ["class", "domain", "hour", "subaccount"]),
     ("gwsearch export --f", ["--format"]),
     ("gwsearch -f cs", ["csv"]),
     ("gwtop --f", ["--format"]),
     ("gwtop --format ", ["json", "text"]),
+    ("gwtop --screen d", ["destinations"]),
 ]
 
 

@@ -22,8 +22,8 @@ import threading
 
 import pytest
 
-from conftest import client_tls_context, smarthost, wait_for
-from test_metrics import stats
+from conftest import client_tls_context, free_port, smarthost, wait_for
+from test_metrics import prometheus, rejections, stats
 from test_outbox import submit
 
 NMSG = 12
@@ -96,8 +96,10 @@ def sink_counts(sink):
 @pytest.mark.parametrize("kind", ["tmpfs", "ext4"])
 def test_full_disk_no_duplicates_no_lost_events(gw_factory, sink, kind):
     sink.gate = threading.Event()
+    port = free_port()
     g = gw_factory(relay=smarthost(sink),
                    settings={"metrics.min_free": "1M",
+                             "metrics.listen": "127.0.0.1:%d" % port,
                              "relay.connections": INFLIGHT,
                              "queue.retry_min": "1s", "queue.retry_max": "1s"})
     reader = None
@@ -119,6 +121,7 @@ def test_full_disk_no_duplicates_no_lost_events(gw_factory, sink, kind):
             code, text = wait_for(lambda: (lambda r: r if r[0] != 250 else None)(
                 mail_code(g)), what="MAIL refused")
             assert (code, text) == (452, b"4.3.1 Insufficient system storage")
+            assert rejections(prometheus(port))["mail", "storage"] == 1
             # Even that refusal's event cannot be recorded: gwd knows.
             wait_for(lambda: stats(g)["store_blocked"] == 1, 30,
                      what="commits refused")

@@ -178,9 +178,65 @@ def test_list_table_and_json(gw):
     assert r.returncode == 64
 
 
-def test_empty_list_prints_nothing(gw):
-    assert gw.ok("subaccount", "list") == ""
-    assert gw.ok("subaccount", "list", "--format", "json") == ""
+def test_empty_list_prints_header(gw):
+    """An empty table is seen to be one: its header, nothing under it
+    (JSON lines: nothing at all)."""
+    heads = {("subaccount", "list"): "NAME  ENABLED  DOMAINS",
+             ("apikey", "list"): "KEY ID  SUBACCOUNT",
+             ("dkim", "list"): "DOMAIN  SELECTOR",
+             ("route", "list"): "POS  ID  MATCH  ACTION",
+             ("pool", "list"): "POOL",
+             ("throttle", "list"): "DOMAIN",
+             ("suppression", "list"): "ADDRESS"}
+    for cmd, head in heads.items():
+        out = gw.ok(*cmd)
+        assert len(out.splitlines()) == 1 and out.startswith(head), (cmd, out)
+        assert gw.ok(*cmd, "--format", "json") == "", cmd
+
+
+def test_noun_help_and_command_help(gw):
+    """`gwctl NOUN --help`, `gwctl NOUN help` and `gwctl NOUN VERB --help`
+    answer on stdout with 0, as `help NOUN` does."""
+    want = gw.ok("help", "route")
+    for how in ("--help", "help", "-h"):
+        r = gw.run("route", how)
+        assert (r.returncode, r.stdout, r.stderr) == (0, want, ""), how
+    assert gw.ok("sub", "--help") == gw.ok("help", "subaccount")
+    r = gw.run("subaccount", "passwd", "--help")
+    assert r.returncode == 0 and r.stderr == ""
+    assert r.stdout.splitlines() == [
+        "usage: gwctl subaccount passwd NAME [--password-stdin]",
+        "  set a new password; prints it unless --password-stdin"]
+    # Nothing was done: --help is not run with the other words.
+    r = gw.run("subaccount", "add", "x", "--domain", "x.test", "--help")
+    assert r.returncode == 0 and r.stdout.startswith("usage: gwctl subaccount")
+    assert not os.path.exists(os.path.join(gw.state, "gw.db")) or \
+        gw.q("SELECT count(*) FROM subaccount") == [(0,)]
+
+
+def test_help_never_cuts_a_usage_line(gw):
+    """Long synopses wrap at 79 columns under themselves, an option kept
+    with its argument; every word of the synopsis is there."""
+    out = gw.ok("help")
+    assert max(len(l) for l in out.splitlines()) <= 79, out
+    text = " ".join(out.split())
+    for want in ("route add [--subaccount S] [--from-domain P] [--to-domain P]"
+                 " [--header 'NAME: VALUE'] [--size-over N] [--size-under N]"
+                 " [--priority transactional|bulk] [--pool POOL]"
+                 " [--smarthost HOST[:PORT] | --mx] [--tls POLICY]"
+                 " [--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
+                 "route test --from ADDR --to ADDR [--subaccount S]"
+                 " [--header 'NAME: VALUE' ...] [--size N]"):
+        assert want in text
+    lines = out.splitlines()
+    i = lines.index("  route add [--subaccount S] [--from-domain P] "
+                    "[--to-domain P]")
+    assert lines[i + 1] == "            [--header 'NAME: VALUE'] " \
+        "[--size-over N] [--size-under N]"
+    r = gw.run("route", "add", "--bogus")
+    assert r.returncode == 64
+    assert max(len(l) for l in r.stderr.splitlines()) <= 79, r.stderr
+    assert "[--position N]" in r.stderr
 
 
 def touch0(gw, name):
@@ -379,7 +435,8 @@ def test_shell_from_stdin(gw):
     r = gw.run("shell", stdin="sub l --format json\n\nbogus\nap l\n"
                "quit\nsub l\n")
     assert r.stdout.splitlines()[0].startswith('{"name":"acme"')
-    assert len(r.stdout.splitlines()) == 1       # after quit: nothing
+    assert r.stdout.splitlines()[1].startswith("KEY ID")    # no keys yet
+    assert len(r.stdout.splitlines()) == 2       # after quit: nothing
     assert 'unknown command "bogus"' in r.stderr
 
 

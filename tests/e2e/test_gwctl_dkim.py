@@ -9,12 +9,15 @@ import base64
 import json
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from test_gwctl import GWCTL as GWCTL_BIN, Gw
 
 
 
@@ -160,7 +163,9 @@ def test_names_checked(gw):
 
 
 def test_list_table_and_json(gw):
-    assert ctl(gw, "dkim", "list").stdout == ""
+    assert ctl(gw, "dkim", "list").stdout.split() == [
+        "DOMAIN", "SELECTOR", "ALGORITHM", "BITS", "STATE", "CREATED",
+        "ACTIVATED"]
     keygen(gw, "example.com", "r1")
     keygen(gw, "b.example", "e1", "--algorithm", "ed25519", "--activate")
     lines = ctl(gw, "dkim", "list").stdout.splitlines()
@@ -247,6 +252,49 @@ def test_check_unreachable_dns(gw_factory):
     assert states(g) == {"s1": "pending"}
 
 
+def back_retiring(gw, domain, selector, seconds):
+    """As if the key had turned retiring `seconds` earlier."""
+    c = sqlite3.connect(os.path.join(gw.state, "gw.db"))
+    with c:
+        c.execute("UPDATE dkim_key SET retiring = retiring - ? WHERE "
+                  "domain = ? AND selector = ?", (seconds, domain, selector))
+    c.close()
+
+
+def test_retire_within_7_days_needs_force(gw, dns):
+    keygen(gw, "example.com", "old", "--activate")
+    publish(dns, keygen(gw, "example.com", "new").stdout)
+    ctl(gw, "dkim", "activate", "example.com", "new")
+    back_retiring(gw, "example.com", "old", 6 * 86400 + 5 * 3600 + 60)
+    r = ctl(gw, "dkim", "retire", "example.com", "old", rc=65)
+    assert re.search(r"example\.com key old turned retiring 6d05h ago "
+                     r"\(\d{4}-\d\d-\d\dT[\d:]+Z\)", r.stderr), r.stderr
+    assert "Retire it after " in r.stderr and "--force" in r.stderr
+    assert r.stdout == "" and states(gw)["old"] == "retiring"
+    r = ctl(gw, "dkim", "retire", "example.com", "old", "--force")
+    assert record(r.stdout)[2] == "v=DKIM1; k=rsa; p="
+    assert states(gw) == {"old": "retired", "new": "active"}
+
+
+def test_check_says_network_unreachable(tmp_path):
+    """A resolver on a network with no route: the system's word for it,
+    not a timeout (gwctl in a network namespace holding only lo)."""
+    if subprocess.run(["unshare", "-n", "true"]).returncode != 0:
+        pytest.skip("needs unshare -n (root)")
+    g = Gw(str(tmp_path))
+    with open(g.conf, "w") as f:
+        f.write('state_dir = "%s";\ndns = { resolver = "192.0.2.53"; '
+                'timeout = "5s"; };\n' % g.state)
+    g.ok("dkim", "keygen", "example.com", "--selector", "s1")
+    r = subprocess.run(["unshare", "-n", GWCTL_BIN, "-c", g.conf, "dkim",
+                        "check", "example.com"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 69, (r.stdout, r.stderr)
+    assert ("DNS lookup of s1._domainkey.example.com failed: 192.0.2.53:53: "
+            "network unreachable") in r.stderr, r.stderr
+    assert "no answer in time" not in r.stderr
+
+
 def test_check_tcp_fallback(gw, dns):
     """A 4096-bit record does not fit 512 bytes: TC, then TCP."""
     from dnslib.server import DNSHandler
@@ -289,6 +337,12 @@ def test_rotation_end_to_end(gw, dns):
     r = ctl(gw, "dkim", "retire", "example.com", "new", rc=65)
     assert "active" in r.stderr and "--force" in r.stderr
     ctl(gw, "dkim", "delete", "example.com", "old", rc=65)
+    # Retiring for less than 7 days: mail it signed is still checked.
+    r = ctl(gw, "dkim", "retire", "example.com", "old", rc=65)
+    assert "turned retiring 0d00h ago" in r.stderr, r.stderr
+    assert "kept 7 to 14 days" in r.stderr and "--force" in r.stderr
+    assert states(gw) == {"old": "retiring", "new": "active"}
+    back_retiring(gw, "example.com", "old", 7 * 86400 + 60)
     r = ctl(gw, "dkim", "retire", "example.com", "old")
     strings, host, value = record(r.stdout)
     assert host == "old._domainkey.example.com"

@@ -28,7 +28,7 @@ def us(t):
 COLS = ("ts", "qid", "action", "subaccount", "client_ip", "sender",
         "recipient", "message_id", "subject", "from_addr", "size", "tls",
         "remote_host", "remote_ip", "reply_code", "reply_status",
-        "reply_text", "duration_ms", "detail")
+        "reply_text", "duration_ms", "detail", "username")
 
 TLS = "TLSv1.3 TLS_AES_256_GCM_SHA384"
 
@@ -180,6 +180,17 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("gwsearch ")
 
 
+def test_help_and_usage_fit_80_columns():
+    """--help and a usage error wrap before an 80-column terminal does."""
+    for args in (["--help"], ["--bogus"]):
+        r = subprocess.run([GWSEARCH] + args, capture_output=True, text=True)
+        lines = (r.stdout + r.stderr).splitlines()
+        assert lines and max(len(l) for l in lines) <= 79, lines
+    assert "[--by domain|subaccount|hour|class] [--format table|jsonl|csv]" \
+        in subprocess.run([GWSEARCH, "--help"], capture_output=True,
+                          text=True).stdout
+
+
 def test_filter_required(env):
     r = search(env)
     assert r.returncode == 64
@@ -207,7 +218,9 @@ def test_recipient_json_all_events_of_message(env):
     rec, dlv, dfr = ev[0], ev[1], ev[2]
     assert rec["@timestamp"] == rfc3339(T0) + ".000000Z"
     assert rec["event"]["outcome"] == "success"
-    assert rec["email"]["from"]["address"] == "alice@example.com"
+    # ECS: the envelope sender is email.sender, From: is email.from.
+    assert rec["email"]["sender"]["address"] == "alice@example.com"
+    assert rec["email"]["from"]["address"] == ["alice@example.com"]
     assert rec["email"]["to"]["address"] == ["bob@example.net",
                                              "carol@example.org"]
     assert rec["email"]["subject"] == "Quarterly report"
@@ -277,7 +290,7 @@ def test_null_sender(env):
         assert r.returncode == 0
         ev = jsonl(r.stdout)
         assert [e["email"]["local_id"] for e in ev] == ["C00000000000C"] * 2
-        assert ev[0]["email"]["from"]["address"] == ""
+        assert ev[0]["email"]["sender"]["address"] == ""
 
 
 def test_message_id_with_or_without_brackets(env):
@@ -325,9 +338,10 @@ def test_options_after_terms(env):
 
 
 def test_no_match_exit_1(env):
+    # As grep: 1, and said on stderr (test_gwsearch_output.py).
     r = search(env, "--recipient", "nobody-at-all@example.com")
     assert r.returncode == 1
-    assert r.stdout == "" and r.stderr == ""
+    assert r.stdout == "" and r.stderr == "gwsearch: no matching messages\n"
 
 
 def test_untrusted_bytes_escaped(env):

@@ -133,6 +133,14 @@ def test_help_version():
     assert r.returncode == 0 and r.stdout.startswith("gwtop ")
 
 
+def test_help_and_usage_fit_80_columns():
+    """--help and a usage error wrap before an 80-column terminal does."""
+    for args in (["--help"], ["--bogus"]):
+        r = subprocess.run([GWTOP] + args, capture_output=True, text=True)
+        lines = (r.stdout + r.stderr).splitlines()
+        assert lines and max(len(l) for l in lines) <= 79, lines
+
+
 def test_usage_errors(env):
     for args in (["-d", "0.1"], ["-d", "x"], ["--once", "--format", "xml"],
                  ["--once", "extra"]):
@@ -147,7 +155,7 @@ def test_usage_errors(env):
 
 def test_once_text(env):
     kv = dict(line.split("=", 1) for line in once(env).splitlines())
-    assert kv["gwd"] == "stopped"
+    assert kv["gwd.state"] == "stopped"
     assert kv["queue.recipients"] == "3"
     assert kv["queue.ready"] == "2"
     assert kv["queue.deferred"] == "1"
@@ -172,7 +180,7 @@ def test_once_json(env):
     out = once(env, "--format", "json")
     assert len(out.splitlines()) == 1
     s = json.loads(out)
-    assert s["gwd"] == "stopped"
+    assert s["gwd"] == {"state": "stopped"}
     q = s["queue"]
     assert (q["recipients"], q["ready"], q["deferred"], q["messages"]) == (
         3, 2, 1, 2)
@@ -289,11 +297,83 @@ def test_gwd_running_when_socket_listens(env):
     s.bind(path)
     s.listen(4)
     try:
-        assert "gwd=running\n" in once(env)
+        assert "gwd.state=running\n" in once(env)
     finally:
         s.close()
         os.unlink(path)
-    assert "gwd=stopped\n" in once(env)
+    assert "gwd.state=stopped\n" in once(env)
+
+
+def unique_keys(pairs):
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), "duplicate keys: %r" % keys
+    return dict(pairs)
+
+
+def test_once_json_has_unique_keys(env):
+    """With gwd answering, "gwd" was both the state (a string) and the
+    object of its counters: two members of one name."""
+    from fake_control import FakeControl, sub_line
+    ctl = FakeControl(os.path.join(env["dir"], "control"),
+                      subaccounts=[sub_line("app")])
+    try:
+        out = once(env, "--format", "json")
+    finally:
+        ctl.stop()
+    s = json.loads(out, object_pairs_hook=unique_keys)
+    assert s["gwd"]["state"] == "running"
+    assert s["gwd"]["uptime_s"] == 7200
+    kv = dict(line.split("=", 1) for line in once(env).splitlines())
+    assert kv["gwd.state"] == "stopped"
+
+
+def test_once_screen_destinations(env):
+    """qshape for scripts: the queue by domain and age, text and JSON."""
+    from fake_control import FakeControl, dest_line
+    now = int(time.time())
+    ctl = FakeControl(os.path.join(env["dir"], "control"), destinations=[
+        dest_line("busy.example", queued=3, waiting=3, age=(2, 1, 0, 0, 0,
+                  0), limit=4, window=2, gap_ms=500, throttled=1,
+                  next_attempt=now + 90,
+                  error="421 4.7.0 mx.busy.example said: slow down"),
+        dest_line("ok.example", waiting=0)])
+    try:
+        text = once(env, "--screen", "destinations")
+        s = json.loads(once(env, "--screen", "destinations", "--format",
+                            "json"), object_pairs_hook=unique_keys)
+    finally:
+        ctl.stop()
+    lines = [l.split() for l in text.splitlines()]
+    assert lines[0] == ["DOMAIN", "QUEUED", "<5m", "<10m", "<20m", "<40m",
+                        "<80m", "80m+", "ACT", "CONN", "THROTTLE", "NEXT",
+                        "ERROR"]
+    assert lines[1] == ["TOTAL", "4", "3", "1", "0", "0", "0", "0", "0", "0"]
+    busy = lines[2]
+    assert busy[:11] == ["busy.example", "3", "2", "1", "0", "0", "0", "0",
+                         "0", "0", "2/4,500ms"]
+    assert 80 <= int(busy[11]) <= 90
+    assert " ".join(busy[12:]) == "421 4.7.0 mx.busy.example said: slow down"
+    assert lines[3] == ["ok.example", "1", "1", "0", "0", "0", "0", "0", "0",
+                        "0", "ok", "-", "-"]
+    assert s["gwd"] == {"state": "running"}
+    assert s["buckets"] == [5, 10, 20, 40, 80]
+    d = {x["domain"]: x for x in s["destinations"]}
+    assert list(d) == ["busy.example", "ok.example"]
+    assert d["busy.example"]["ages"] == [2, 1, 0, 0, 0, 0]
+    assert d["busy.example"]["throttle"] == {"throttled": True, "limit": 4,
+                                             "window": 2, "gap_ms": 500,
+                                             "per_minute": 0}
+    assert d["busy.example"]["next_attempt"].endswith("Z")
+    assert d["busy.example"]["error"].startswith("421 4.7.0 ")
+    assert d["ok.example"]["next_attempt"] is None
+    assert d["ok.example"]["error"] is None
+    # Without gwd there is no such screen to print.
+    r = subprocess.run([GWTOP, "-c", env["conf"], "--once", "--screen",
+                        "destinations"], capture_output=True, text=True)
+    assert r.returncode == 69 and "destinations" in r.stderr
+    r = subprocess.run([GWTOP, "-c", env["conf"], "--once", "--screen",
+                        "pools"], capture_output=True, text=True)
+    assert r.returncode == 64
 
 
 def test_never_writes(env):
@@ -561,7 +641,7 @@ def test_live_screen_keys_and_quit(env):
     t.read(0.3)
     assert "gwtop keys" not in t.read(0.3)
     t.send(" ")
-    assert t.wait_for("PAUSED")
+    assert t.wait_for("FROZEN")
     t.send("+")
     assert t.wait_for("every 5.0s")
     t.send("--")

@@ -14,7 +14,9 @@ import threading
 
 import pytest
 
-from conftest import BUILD, Raw, client_tls_context, control, login, wait_for
+from conftest import (BUILD, Raw, client_tls_context, control, free_port, login,
+                      wait_for)
+from test_metrics import prometheus, rejections
 
 MB = 1 << 20
 LIMIT = 64 * MB
@@ -96,8 +98,10 @@ class Bystander(threading.Thread):
 def test_memory_limit_holds_while_data_arrives(gw_factory):
     # Deliveries would hold bodies in the queue's cache, which is not
     # what is measured here: every message is held by a routing rule.
+    port = free_port()
     g = gw_factory(settings={"limits.memory": "64M",
-                             "limits.data_timeout": "60s"}).start()
+                             "limits.data_timeout": "60s",
+                             "metrics.listen": "127.0.0.1:%d" % port}).start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
     g.gwctl("route", "add", "--hold")
     sessions = [in_data(g) for _ in range(SESSIONS)]
@@ -141,6 +145,9 @@ def test_memory_limit_holds_while_data_arrives(gw_factory):
     assert by.replies and all(c in (250, 452) for c, _ in by.replies), \
         by.replies
     assert any(c == 250 for c, _ in by.replies), by.replies
+    # Each 452 counted by its stage and reason.
+    assert rejections(prometheus(port))["data", "memory"] == \
+        sum(c == 452 for c, _ in by.replies)
     assert "limits.memory reached" in g.logtext()
     if not SAN:     # ASan keeps freed memory in quarantine
         grown = max(peak[0], hwm) - base

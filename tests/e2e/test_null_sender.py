@@ -1,6 +1,7 @@
 """Mail with the null sender (MAIL FROM:<>) from a subaccount (issue 19
 item 6): one recipient, as a DSN or MDN has, and counted against the
-subaccount's quotas like any other message, across a restart too."""
+subaccount's quotas and in its bounce rate like any other message,
+across a restart too."""
 import pytest
 
 from conftest import Raw, login, smarthost, wait_for
@@ -23,12 +24,12 @@ def session(g):
     return r
 
 
-def null_sender_message(r):
+def null_sender_message(r, rcpt="a@dest.test"):
     """MAIL FROM:<> to one recipient: the reply to MAIL, or to the dot."""
     code, text = r.cmd("MAIL FROM:<>")
     if code != 250:
         return code, text
-    assert r.cmd("RCPT TO:<a@dest.test>")[0] == 250
+    assert r.cmd("RCPT TO:<%s>" % rcpt)[0] == 250
     assert r.cmd("DATA")[0] == 354
     r.send(DSN)
     return r.reply()
@@ -68,3 +69,38 @@ def test_null_sender_counts_against_the_quota(gw):
     r = session(gw)
     code, text = null_sender_message(r)
     assert code == 451 and "has sent 2 messages" in text, text
+
+
+def test_null_sender_outcomes_count_toward_the_bounce_pause(gw_factory, sink):
+    """The subaccount's null-sender mail is its mail for the bounce rate
+    too, live and as counted again from log.db after a restart; the DSNs
+    gwd makes itself are not."""
+    from test_suppression import send
+    sink.rcpt_reply = lambda a: ("550 5.1.1 <%s>: user unknown" % a
+                                 if a.startswith("gone") else None)
+    g = gw_factory(relay=smarthost(sink), settings={
+        "limits.bounce_pause_minimum": 6,
+        "limits.bounce_pause_percent": 50}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    send(g, ["gone0@dest.test"])              # bounced: gwd's DSN to app@
+    r = session(g)
+    for i in (1, 2):
+        assert null_sender_message(r, "gone%d@dest.test" % i)[0] == 250
+    wait_for(lambda: len(g.events("action='bounced'")) == 3,
+             what="3 bounces")
+    wait_for(lambda: [m for m in sink.messages if m.mail_from == ""],
+             what="gwd's DSN delivered")
+    wait_for(lambda: g.queue_count() == 0, what="queue empty")
+    # 3 done, 3 bounced: the null sender's two in, gwd's DSN out.
+    g.stop()
+    g.start()
+    seeded = wait_for(lambda: [ln for ln in g.logtext().splitlines()
+                               if "last 24 hours" in ln][1:],
+                      what="the counts read again")
+    assert "3 recipients done, 3 bounced" in seeded[0], seeded
+    r = session(g)
+    for i in (3, 4, 5):
+        assert null_sender_message(r, "gone%d@dest.test" % i)[0] == 250
+    ev = wait_for(lambda: g.events("action='paused'"), what="paused event")
+    assert ev[0]["subaccount"] == "app"
+    assert "(6 of 6 recipients)" in ev[0]["detail"], ev[0]["detail"]

@@ -74,7 +74,7 @@ def test_group_member_observes(gwn, sink):
     assert r.returncode == 0, r.stderr
     r = run_as(OBSERVER, gwn, "gwtop", "--once")
     assert r.returncode == 0, r.stderr
-    assert "gwd: running" in r.stdout or "gwd=running" in r.stdout, r.stdout
+    assert "gwd.state=running" in r.stdout, r.stdout
     assert "refused" not in r.stdout + r.stderr
     r = run_as(OBSERVER, gwn, "gwsearch", "--no-pager", "subject:seen-by-observer")
     assert r.returncode == 0, r.stderr

@@ -143,9 +143,10 @@ advance(int64_t ms)
 	turn();
 }
 
-/* Fake policy (auth.c). */
+/* Fake policy (auth.c): a change is told as a reload tells it. */
 struct policy		 pol;
 int			 pol_gen = 1;
+static void		(*pol_changed)(unsigned);
 
 const struct policy *
 policy_now(int *gen)
@@ -155,11 +156,25 @@ policy_now(int *gen)
 }
 
 void
+policy_on_change(void (*fn)(unsigned what))
+{
+	pol_changed = fn;
+}
+
+static void
+changed(unsigned what)
+{
+	pol_gen++;
+	if (pol_changed)
+		pol_changed(what);
+}
+
+void
 set_rules(struct rule *r, int n)
 {
 	pol.rules = r;
 	pol.nrules = n;
-	pol_gen++;
+	changed(POLICY_RULES);
 }
 
 void
@@ -167,7 +182,7 @@ set_throttles(struct throttle *t, int n)
 {
 	pol.throttles = t;
 	pol.nthrottles = n;
-	pol_gen++;
+	changed(POLICY_THROTTLES);
 }
 
 /* Fake store: ops wait here until commit_all(). */
@@ -468,7 +483,7 @@ resolve_all(void)
 }
 
 /* Fake delivery client: the test plays each connection. */
-struct mta		*conns[64];
+struct mta		*conns[256];
 int			 nconns;
 int			 prios[64], nprios;	/* the jobs run, in order */
 
@@ -478,7 +493,8 @@ mta_start(struct dest *d, const struct route_result *route)
 	struct mta *m = xcalloc(1, sizeof(*m));
 
 	m->d = d;
-	assert_true(nconns < 64);
+	m->started = fake_ms;
+	assert_true(nconns < (int)(sizeof(conns) / sizeof(conns[0])));
 	conns[nconns++] = m;
 }
 
@@ -575,4 +591,18 @@ conn_close(struct mta *m)
 	dest_idle_remove(m->d, m);
 	m->closed = 1;
 	dest_conn_closed(m->d, m, m->up);
+}
+
+void
+conn_fail(struct mta *m, int code, const char *status, const char *text)
+{
+	struct hop h;
+
+	assert_false(m->up);
+	memset(&h, 0, sizeof(h));
+	h.started_ms = m->started;
+	gw_strlcpy(h.host, "mx.test", sizeof(h.host));
+	dest_conn_failed(m->d, code, status, text, &h);
+	m->closed = 1;
+	dest_conn_closed(m->d, m, 0);
 }

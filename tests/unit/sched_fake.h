@@ -61,9 +61,10 @@ struct mta {
 	struct dest	*d;
 	struct job	*job;
 	struct mta	*next_idle;
+	int64_t		 started;	/* loop_now() at mta_start() */
 	int		 up, shut, closed;
 };
-extern struct mta	*conns[64];
+extern struct mta	*conns[256];
 extern int		 nconns;
 extern int		 prios[64], nprios;	/* each job's class, in order */
 /* Set up: it asks for work, as mta.c's would. */
@@ -73,5 +74,9 @@ void	 conn_up(struct mta *);
 void	 conn_finish(struct mta *, int code, const char *status,
 	    const char *text);
 void	 conn_close(struct mta *);
+/* Setup failed on every target with this reply (a 421 greeting, say):
+ * reported and closed, as mta.c's next_target() does. */
+void	 conn_fail(struct mta *, int code, const char *status,
+	    const char *text);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * test_bounce.c - classification of failed deliveries from the replies
  * big receivers send.  The texts are written in the style of Gmail,
- * Outlook/Office 365, Yahoo, Postfix and Exim replies.
+ * Outlook/Office 365, Yahoo, Postfix, Exim and the greylisting
+ * daemons' replies (postgrey, milter-greylist, greylistd, rspamd).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,27 +66,88 @@ static const struct {
 	{ 554, "", "Message not allowed - [PH01] Email not accepted for "
 	    "policy reasons. IP 192.0.2.1 listed on our blocklist",
 	    BC_REPUTATION },
+	{ 550, "5.7.1", "Unfortunately, messages from [192.0.2.1] weren't "
+	    "sent. Please contact your Internet service provider since part "
+	    "of their network is on our block list (S3150).",
+	    BC_REPUTATION },
+	/* Throttled: the receiver asks for less mail.  Gmail. */
+	{ 421, "4.7.28", "[192.0.2.1      15] Our system has detected an "
+	    "unusual rate of unsolicited mail originating from your IP "
+	    "address. To protect our users from spam, mail sent from your IP "
+	    "address has been temporarily rate limited. Please visit "
+	    "https://support.google.com/mail/?p=UnsolicitedRateLimitError",
+	    BC_THROTTLED },
+	{ 421, "4.7.0", "[192.0.2.1 15] This message is suspicious due to the "
+	    "very low reputation of the sending IP address. To protect our "
+	    "users from spam, mail sent from your IP address has been "
+	    "temporarily rate limited.", BC_THROTTLED },
+	{ 421, "4.7.0", "Try again later, closing connection. (EHLO)",
+	    BC_THROTTLED },
+	{ 550, "5.4.5", "Daily user sending quota exceeded.", BC_THROTTLED },
+	/* Microsoft: a busy server, a rate limit for the IP's reputation,
+	 * Exchange's connection limit. */
+	{ 451, "4.7.500", "Server busy. Please try again later from "
+	    "[192.0.2.1]. (S77719) [BN8NAM12FT017.eop-nam12.prod.protection."
+	    "outlook.com]", BC_THROTTLED },
+	{ 451, "4.7.650", "The mail server [192.0.2.1] has been temporarily "
+	    "rate limited due to IP reputation. For e-mail delivery "
+	    "information, see https://postmaster.live.com (S775) "
+	    "[Name=Protocol Filter Agent][AGT=PFA]", BC_THROTTLED },
+	{ 421, "4.3.2", "The maximum number of concurrent server connections "
+	    "has exceeded a limit, closing transmission channel",
+	    BC_THROTTLED },
+	/* Yahoo. */
 	{ 421, "4.7.0", "[TSS04] Messages from 192.0.2.1 temporarily "
 	    "deferred due to unexpected volume or user complaints - "
 	    "4.16.55.1; see https://postmaster.yahooinc.com/error-codes",
 	    BC_THROTTLED },
-	/* Throttled. */
-	{ 421, "4.7.28", "Our system has detected an unusual rate of "
-	    "unsolicited mail originating from your IP address.",
-	    BC_THROTTLED },
+	{ 421, "4.7.0", "[TSS09] All messages from 192.0.2.1 will be "
+	    "permanently deferred; Retrying will NOT succeed. See "
+	    "https://postmaster.yahooinc.com/error-codes", BC_THROTTLED },
+	/* Postfix's anvil and rate limits, Exim's ratelimit ACL. */
+	{ 421, "4.7.0", "mx.example.org Error: too many connections from "
+	    "192.0.2.1", BC_THROTTLED },
+	{ 450, "4.7.1", "Error: too much mail from 192.0.2.1", BC_THROTTLED },
+	{ 450, "4.7.1", "Client host rejected: too many connections from "
+	    "192.0.2.1, try again later", BC_THROTTLED },
+	{ 451, "", "Sender rate exceeds 100 messages per 1h", BC_THROTTLED },
 	{ 421, "", "Too many concurrent SMTP connections; please try again "
 	    "later.", BC_THROTTLED },
-	{ 451, "4.7.0", "Temporary server error. Please try again later.",
-	    BC_THROTTLED },
-	{ 452, "4.5.3", "Too many recipients", BC_THROTTLED },
+	{ 451, "4.7.0", "rate limit exceeded", BC_THROTTLED },
+	/* Not throttled: a temporary failure of the server or of one
+	 * mailbox, however it says "later" (issue 21: a burst of these
+	 * dropped a destination to one connection). */
+	{ 451, "4.3.0", "try again later", BC_SOFT },
+	{ 451, "4.7.0", "Temporary server error. Please try again later. "
+	    "PRX4", BC_SOFT },
 	{ 450, "4.2.1", "The user you are trying to contact is receiving "
 	    "mail at a rate that prevents additional messages from being "
-	    "delivered.", BC_THROTTLED },
-	{ 550, "5.4.5", "Daily user sending quota exceeded.", BC_THROTTLED },
-	{ 451, "4.7.0", "rate limit exceeded", BC_THROTTLED },
-	/* Greylisting: soft, though it says "later". */
+	    "delivered. Please resend your message at a later time. For more "
+	    "information, please visit "
+	    "https://support.google.com/mail/?p=ReceivingRate", BC_SOFT },
+	{ 452, "4.5.3", "Too many recipients", BC_SOFT },
+	{ 451, "", "Temporary local problem - please try later", BC_SOFT },
+	{ 451, "", "Temporary failure, please try again later.", BC_SOFT },
+	{ 450, "4.3.2", "Service currently unavailable", BC_SOFT },
+	/* Greylisting: per recipient, a retry gets through (issue 18). */
+	{ 450, "4.2.0", "<user@example.org>: Recipient address rejected: "
+	    "Greylisted, see http://postgrey.schweikert.ch/help/"
+	    "example.org.html", BC_GREYLIST },
+	{ 450, "4.2.0", "greylisted", BC_GREYLIST },
+	{ 451, "4.7.1", "Try again later", BC_GREYLIST },
+	{ 451, "4.7.1", "Please try again later", BC_GREYLIST },
 	{ 451, "4.7.1", "Greylisting in action, please come back later",
-	    BC_SOFT },
+	    BC_GREYLIST },
+	{ 451, "4.7.1", "Greylisting in action, please come back in 00:05:00",
+	    BC_GREYLIST },
+	{ 451, "", "192.0.2.1 is not yet authorized to deliver mail from "
+	    "<a@example.com> to <b@example.org>. Please try later.",
+	    BC_GREYLIST },
+	{ 451, "4.7.1", "Greylisted, please try again in 300 seconds",
+	    BC_GREYLIST },
+	{ 421, "4.7.0", "Graylisted, come back later", BC_GREYLIST },
+	/* A permanent refusal that mentions greylisting is none. */
+	{ 550, "5.7.1", "Greylisting failed", BC_POLICY },
 	/* Authentication. */
 	{ 550, "5.7.26", "This mail has been blocked because the sender is "
 	    "unauthenticated. Gmail requires all senders to authenticate "

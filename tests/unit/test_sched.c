@@ -6,8 +6,10 @@
  * delivery client (the test plays each connection) and a fake DNS.
  *
  * Covers the recipient state machine and its counters, the priority
- * weighting and pacing of a destination, the adaptive backoff and its
- * recovery, outcomes, and the one routing decision per recipient.
+ * weighting and pacing of a destination, the adaptive backoff (a burst
+ * is one signal, greylisting none) and its recovery, policy changes
+ * reaching a backlog, outcomes, and the one routing decision per
+ * recipient.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +64,38 @@ add1(const char *subaccount, const char *rcpt)
 	return m;
 }
 
+/*
+ * The receiver's turn on every open connection: a new one is set up
+ * (and, with many, takes its turn at once); the transaction under way
+ * ends with this reply (every one until none is left, with many); a
+ * connection gwd shut is closed, as mta.c's would be.
+ */
+static void
+sink_turn(int code, const char *status, const char *text, int many)
+{
+	for (int i = 0; i < nconns; i++) {
+		struct mta *m = conns[i];
+
+		if (m->closed)
+			continue;
+		if (!m->up) {
+			conn_up(m);
+			if (!many)
+				continue;
+		}
+		do {
+			if (m->job)
+				conn_finish(m, code, status, text);
+			if (many) {	/* each outcome applied, committed */
+				turn();
+				commit_all();
+			}
+		} while (many && m->job);
+		if (m->shut && !m->job)
+			conn_close(m);
+	}
+}
+
 /* Everything queued is delivered, every connection closed, and the
  * destinations are forgotten: the next test starts clean.  Returns how
  * many recipients were delivered in the test. */
@@ -74,20 +108,7 @@ drain(void)
 		turn();
 		commit_all();
 		resolve_all();
-		for (int i = 0; i < nconns; i++) {
-			struct mta *m = conns[i];
-
-			if (m->closed)
-				continue;
-			if (!m->up)
-				conn_up(m);
-			/* One at a time: each outcome applied and committed. */
-			while (m->job) {
-				conn_finish(m, 250, "2.0.0", "ok");
-				turn();
-				commit_all();
-			}
-		}
+		sink_turn(250, "2.0.0", "ok", 1);
 		advance(HOUR_MS);
 	}
 	for (struct qmsg *q = queue_first(); q; q = q->qnext)
@@ -107,7 +128,7 @@ drain(void)
 	advance(11 * 60 * 1000);		/* idle dests are collected */
 	assert_int_equal(dest_count(), 0);
 	assert_int_equal(rcpt_pending(), 0);
-	delivered = (int)gm.delivered_total;
+	delivered = (int)metrics_result_total(GM_DELIVERED);
 	memset(&gm, 0, sizeof(gm));
 	memset(nlogged, 0, sizeof(nlogged));
 	nsuppressed = npause = 0;
@@ -332,55 +353,422 @@ test_pacing_per_minute(void **state)
 
 /* Throttles. */
 
-static void
-test_backoff_and_recovery(void **state)
+/* The connection with a transaction under way (the only one). */
+static struct mta *
+busy(void)
 {
-	const int64_t calm = cfg.relay.backoff_recovery_ms;
-	static const int64_t gaps[] = { 500, 250, 125, 0 };
-	struct dest *d;
-	struct mta *c;
+	struct mta *b = NULL;
 
-	cfg.relay.connections = 4;
-	pol_gen++;				/* limits are read again */
-	add1("app", "a@x.test");
-	add1("app", "b@x.test");
+	for (int i = 0; i < nconns; i++)
+		if (conns[i]->job && !conns[i]->closed) {
+			assert_null(b);
+			b = conns[i];
+		}
+	return b;
+}
+
+/* gwd.conf's relay.connections (read again at the next dest_get). */
+static void
+relay_connections(int n)
+{
+	cfg.relay.connections = n;
+	pol_gen++;
+}
+
+/* Four messages, four connections opening for them. */
+static struct dest *
+four_connections(void)
+{
+	struct dest *d;
+
+	relay_connections(4);
+	for (int i = 0; i < 4; i++)
+		add1("app", "a@x.test");
 	d = smarthost();
 	assert_int_equal(d->cwnd, 4);
 	resolve_all();
-	assert_int_equal(nconns, 2);		/* one per job */
-	conn_up(conns[0]);
-	conn_up(conns[1]);
-	c = conns[0];
-	conn_finish(c, 421, "4.7.0", "too many messages, slow down");
+	assert_int_equal(nconns, 4);
+	return d;
+}
+
+/* Issue 21: eleven parallel replies asking for less mail were eleven
+ * halvings, down to one connection and a message a minute. */
+static void
+test_burst_is_one_signal(void **state)
+{
+	struct dest *d = four_connections();
+
+	for (int i = 0; i < 4; i++)
+		conn_up(conns[i]);
+	/* One flight: two ask for less, two are delivered. */
+	conn_finish(conns[0], 421, "4.7.0", "too many connections, slow down");
+	conn_finish(conns[1], 451, "4.7.0", "rate limit exceeded");
+	conn_finish(conns[2], 250, "2.0.0", "ok");
+	conn_finish(conns[3], 250, "2.0.0", "ok");
 	assert_int_equal(d->cwnd, 4);		/* applied from the loop */
 	turn();
-	assert_int_equal(d->cwnd, 2);
+	assert_int_equal(d->cwnd, 2);		/* one step, not two */
 	assert_int_equal(d->gap_ms, 1000);
 	assert_true(throttle_active(d));
 
-	/* Another throttling reply halfway through a calm spell: the
-	 * spell starts again. */
-	advance(calm / 2);
-	conn_finish(conns[1], 421, "4.7.0", "slow down");
+	/* An attempt begun after the step and refused again is news. */
+	add1("app", "b@x.test");
+	advance(999);
+	assert_null(busy());
+	advance(1);
+	conn_finish(busy(), 421, "4.7.0", "slow down");
 	turn();
 	assert_int_equal(d->cwnd, 1);
 	assert_int_equal(d->gap_ms, 2000);
-	advance(calm - 1);
-	assert_int_equal(d->gap_ms, 2000);
-	advance(1);
+	relay_connections(1);
+	drain();
+}
+
+/* From four connections, one step down after a reply that asks for
+ * less mail: two connections, a message a second. */
+static struct dest *
+throttled_once(const char *status, const char *text)
+{
+	struct dest *d;
+
+	relay_connections(4);
+	add1("app", "a@x.test");
+	d = smarthost();
+	resolve_all();
+	conn_up(conns[0]);
+	conn_finish(conns[0], 421, status, text);
+	turn();
 	assert_int_equal(d->cwnd, 2);
 	assert_int_equal(d->gap_ms, 1000);
-	/* One step per calm spell until the limits are whole again. */
-	for (int i = 0; i < 4; i++) {
-		advance(calm);
-		assert_int_equal(d->gap_ms, gaps[i]);
+	return d;
+}
+
+/* The steps back from there to the limits, one by one. */
+static const int64_t	 step_gap[] = { 500, 250, 125, 0 };
+static const int	 step_cwnd[] = { 3, 4, 4, 4 };
+#define NSTEPS	(int)(sizeof(step_gap) / sizeof(step_gap[0]))
+
+/* Each delivery after the step loosens one step: half the spacing, one
+ * connection more. */
+static void
+test_deliveries_loosen_step_by_step(void **state)
+{
+	struct dest *d = throttled_once("4.7.28", "unusual rate of mail");
+
+	for (int i = 0; i < NSTEPS; i++) {
+		int64_t gap = d->gap_ms;
+
+		add1("app", "b@x.test");
+		advance(gap - 1);
+		assert_null(busy());
+		advance(1);
+		conn_finish(busy(), 250, "2.0.0", "ok");
+		turn();
+		assert_int_equal(d->gap_ms, step_gap[i]);
+		assert_int_equal(d->cwnd, step_cwnd[i]);
 	}
-	assert_int_equal(d->cwnd, 4);
+	assert_false(throttle_active(d));
+	/* Whole again: the next message goes at once. */
+	add1("app", "c@x.test");
+	assert_non_null(busy());
+	relay_connections(1);
+	drain();
+}
+
+/* With nothing to deliver, each calm spell loosens one step. */
+static void
+test_calm_recovery(void **state)
+{
+	const int64_t calm = cfg.relay.backoff_recovery_ms;
+	struct dest *d = throttled_once("4.7.0", "too many connections");
+
+	advance(calm - 1);
+	assert_int_equal(d->gap_ms, 1000);
+	for (int i = 0; i < NSTEPS; i++) {
+		advance(i == 0 ? 1 : calm);
+		assert_int_equal(d->gap_ms, step_gap[i]);
+		assert_int_equal(d->cwnd, step_cwnd[i]);
+	}
 	assert_false(throttle_active(d));
 	assert_false(timer_armed(&d->recover));
-	cfg.relay.connections = 1;
-	pol_gen++;
+	relay_connections(1);
 	drain();
+}
+
+/* Issue 18: greylisting defers one recipient; its domain goes on at
+ * full speed. */
+static void
+test_greylisting_slows_nothing(void **state)
+{
+	struct audit_event *ev;
+	struct dest *d;
+
+	relay_connections(4);
+	add1("app", "a@x.test");
+	add1("app", "b@x.test");
+	d = smarthost();
+	resolve_all();
+	conn_up(conns[0]);
+	conn_up(conns[1]);
+	conn_finish(conns[0], 451, "4.7.1", "Please try again later");
+	conn_finish(conns[1], 450, "4.2.0", "<b@x.test>: Recipient address "
+	    "rejected: Greylisted, see http://postgrey.schweikert.ch/help/"
+	    "x.test.html");
+	turn();
+	assert_int_equal(d->cwnd, 4);
+	assert_int_equal(d->gap_ms, 0);
+	assert_false(throttle_active(d));
+	assert_int_equal(events("deferred", "a@x.test", &ev), 1);
+	assert_string_equal(ev->bounce_class, "greylist");
+	relay_connections(1);
+	drain();
+}
+
+/* Issue 21: a 421 greeting ("too many connections") slows the
+ * destination down, also while another connection carries on, and
+ * the connections turned away together are one signal. */
+static void
+test_421_greeting_slows_the_destination(void **state)
+{
+	struct dest *d = four_connections();
+
+	conn_up(conns[0]);
+	for (int i = 1; i < 4; i++)
+		conn_fail(conns[i], 421, "4.7.0", "mx.test[127.0.0.1] refused "
+		    "to talk to us: 421 4.7.0 Too many connections from "
+		    "192.0.2.1");
+	assert_int_equal(d->cwnd, 2);
+	assert_int_equal(d->gap_ms, 1000);
+	assert_int_equal(d->nconn, 2);		/* the first and a new one */
+	relay_connections(1);
+	drain();
+}
+
+/*
+ * The sink of issue 21: "451 4.3.0 try again later" for fault_ms, then
+ * 250; every transaction takes SVC_MS.  n messages are queued at once;
+ * returns how long the queue took to empty after the fault ended (after
+ * the start, without a fault).
+ */
+#define SVC_MS	20
+
+static int64_t
+play(int n, int64_t fault_ms)
+{
+	int64_t start = fake_ms, fault_end = start + fault_ms;
+
+	for (int i = 0; i < n; i++)
+		add1("app", "a@x.test");
+	resolve_all();
+	while (queue_first() != NULL) {
+		assert_true(fake_ms - start < 2 * HOUR_MS);
+		if (fake_ms < fault_end)
+			sink_turn(451, "4.3.0", "try again later", 0);
+		else
+			sink_turn(250, "2.0.0", "ok", 0);
+		advance(SVC_MS);
+		commit_all();
+		resolve_all();
+	}
+	return fake_ms - fault_end;
+}
+
+static void
+test_451_burst_drains_within_twice_the_fault_free_time(void **state)
+{
+	int64_t clean, after;
+
+	cfg.queue.retry_min_ms = cfg.queue.retry_max_ms = 1000;
+	relay_connections(4);
+	clean = play(400, 0);
+	drain();
+	after = play(400, 25 * 1000);
+	print_message("400 messages, 4 connections: %lld ms without a fault, "
+	    "%lld ms after a 25 s fault\n", (long long)clean,
+	    (long long)after);
+	assert_true(after <= 2 * clean);
+	cfg.queue.retry_min_ms = 60000;
+	cfg.queue.retry_max_ms = 4 * HOUR_MS;
+	relay_connections(1);
+	drain();
+}
+
+/* Issue 21: throttle changes reach a backlog at once, without new mail
+ * for it. */
+static struct throttle one_a_minute = { .domain = "relay.test",
+	.connections = -1, .per_connection = -1, .per_minute = 1 };
+static struct throttle three = { .domain = "relay.test", .connections = 3,
+	.per_connection = -1, .per_minute = -1 };
+
+static void
+test_throttle_delete_reaches_the_backlog(void **state)
+{
+	struct mta *c;
+
+	set_throttles(&one_a_minute, 1);
+	for (int i = 0; i < 3; i++)
+		add1("app", "a@x.test");
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	conn_finish(c, 250, "2.0.0", "ok");
+	turn();
+	advance(1000);
+	assert_null(c->job);			/* one a minute */
+	set_throttles(NULL, 0);			/* gwctl throttle delete */
+	turn();
+	assert_non_null(c->job);
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_non_null(c->job);		/* no pace any more */
+	drain();
+}
+
+static void
+test_throttle_set_reaches_the_backlog(void **state)
+{
+	struct dest *d;
+
+	for (int i = 0; i < 6; i++)
+		add1("app", "a@x.test");
+	d = smarthost();
+	resolve_all();
+	assert_int_equal(nconns, 1);		/* relay.connections */
+	conn_up(conns[0]);
+	set_throttles(&three, 1);		/* gwctl throttle set */
+	turn();
+	assert_int_equal(d->max_conn, 3);
+	assert_int_equal(d->cwnd, 3);
+	assert_int_equal(nconns, 3);
+	/* And back: a connection beyond the limit closes when it is
+	 * ready, with no job. */
+	set_throttles(NULL, 0);
+	turn();
+	assert_int_equal(d->cwnd, 1);
+	conn_up(conns[1]);
+	assert_true(conns[1]->shut);
+	assert_null(conns[1]->job);
+	drain();
+}
+
+/* A throttle on the MX host: one budget, whose limits follow a change
+ * without waiting for the next MX lookup. */
+static struct throttle mx_one = { .domain = "mx.test", .connections = 1,
+	.per_connection = -1, .per_minute = -1 };
+static struct throttle mx_three = { .domain = "mx.test", .connections = 3,
+	.per_connection = -1, .per_minute = -1 };
+
+static void
+test_mx_host_budget_follows_the_policy(void **state)
+{
+	struct dest *d;
+
+	cfg.relay.mode = RELAY_MX;
+	relay_connections(4);
+	set_throttles(&mx_one, 1);
+	for (int i = 0; i < 4; i++)
+		add1("app", "a@x.test");
+	d = dest_find("x.test");
+	assert_non_null(d);
+	resolve_all();
+	assert_int_equal(nconns, 1);		/* the host's budget */
+	set_throttles(&mx_three, 1);
+	turn();
+	assert_int_equal(nconns, 3);
+	/* Without the throttle the domain has its own limits; its three
+	 * connections leave the budget with it. */
+	set_throttles(NULL, 0);
+	turn();
+	assert_null(d->grp);
+	assert_int_equal(nconns, 4);
+	cfg.relay.mode = RELAY_SMARTHOST;
+	relay_connections(1);
+	drain();
+}
+
+/* Issue 21: a routing rule added later moves the ready backlog too. */
+static struct rule elsewhere = {
+	.id = 5, .to_domain = "x.test", .size_over = -1, .size_under = -1,
+	.action = RULE_ROUTE, .prio = -1, .tls = -1,
+	.smarthost = "other.test:2525", .via_host = "other.test",
+	.via_port = 2525,
+};
+
+static void
+test_rule_change_moves_the_backlog(void **state)
+{
+	struct dest *d, *o;
+
+	set_throttles(&one_a_minute, 1);
+	for (int i = 0; i < 3; i++)
+		add1("app", "a@x.test");
+	add1("app", "a@y.test");
+	d = smarthost();
+	resolve_all();
+	conn_up(conns[0]);
+	conn_finish(conns[0], 250, "2.0.0", "ok");
+	turn();
+	assert_int_equal(d->njobs, 3);		/* paced */
+	set_rules(&elsewhere, 1);
+	turn();
+	assert_int_equal(nlogged[0], 2);	/* "routed" */
+	assert_int_equal(d->njobs, 1);		/* y.test's stays */
+	o = dest_find("[other.test:2525]");
+	assert_non_null(o);
+	assert_int_equal(o->njobs, 2);
+	set_rules(NULL, 0);
+	set_throttles(NULL, 0);
+	drain();
+}
+
+/* The addresses ready at d, in order; '|' where a job begins. */
+static void
+ready_list(const struct dest *d, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	for (int p = 0; p < PRIO_COUNT; p++)
+		for (const struct qrcpt *r = d->ready[p]; r; r = r->ready_next)
+			snprintf(out + strlen(out), outsz - strlen(out), "%s%s ",
+			    r->job_head ? "| " : "", r->addr);
+}
+
+/*
+ * Rules changed under a waiting job: the recipients they send elsewhere
+ * leave it from its head and its middle, the others stay one job, and
+ * every recipient is delivered once.
+ */
+static void
+test_rule_change_splits_a_job(void **state)
+{
+	const char *const r[] = { "a@x.test", "b@y.test", "c@x.test",
+	    "d@y.test" };
+	struct qmsg *m = msg("app", 4, r, now_s());
+	char list[256];
+	struct dest *d, *o;
+
+	set_throttles(&one_a_minute, 1);
+	add1("app", "first@y.test");
+	queue_add(m);
+	d = smarthost();
+	resolve_all();
+	conn_up(conns[0]);
+	conn_finish(conns[0], 250, "2.0.0", "ok");
+	turn();
+	ready_list(d, list, sizeof(list));
+	assert_string_equal(list, "| a@x.test b@y.test c@x.test d@y.test ");
+	assert_int_equal(d->njobs, 1);		/* paced */
+	set_rules(&elsewhere, 1);
+	turn();
+	ready_list(d, list, sizeof(list));
+	assert_string_equal(list, "| b@y.test d@y.test ");
+	assert_int_equal(d->njobs, 1);
+	o = dest_find("[other.test:2525]");
+	assert_non_null(o);
+	ready_list(o, list, sizeof(list));
+	assert_string_equal(list, "| a@x.test c@x.test ");
+	assert_int_equal(o->njobs, 1);
+	set_rules(NULL, 0);
+	set_throttles(NULL, 0);
+	assert_int_equal(drain(), 5);
 }
 
 /* Outcomes. */
@@ -423,9 +811,9 @@ test_outcomes(void **state)
 	assert_int_equal(m->rcpt[1].attempts, 1);
 	assert_int_equal(m->rcpt[1].next_attempt, now_s() + 60);
 	assert_string_equal(m->rcpt[1].last_reply, "451 4.3.0 x");
-	assert_int_equal(gm.delivered_total, 1);
-	assert_int_equal(gm.deferred_total, 1);
-	assert_int_equal(gm.bounced_total, 1);
+	assert_int_equal(metrics_result_total(GM_DELIVERED), 1);
+	assert_int_equal(metrics_result_total(GM_DEFERRED), 1);
+	assert_int_equal(metrics_result_total(GM_BOUNCED), 1);
 	assert_int_equal(nsuppressed, 1);		/* a hard bounce */
 	assert_int_equal(npause, 2);			/* final ones */
 
@@ -459,7 +847,7 @@ test_expiry(void **state)
 	conn_finish(conns[0], 451, "4.2.2", "mailbox full");
 	turn();
 	assert_null(queue_find(qid));		/* forgotten */
-	assert_int_equal(gm.expired_total, 1);
+	assert_int_equal(metrics_result_total(GM_EXPIRED), 1);
 	assert_int_equal(events("deferred", "slow@x.test", NULL), 1);
 	assert_int_equal(events("expired", "slow@x.test", &ev), 1);
 	assert_string_equal(ev->bounce_class, "expired");
@@ -750,12 +1138,54 @@ test_backlog_in_batches(void **state)
 	advance(1);
 	commit_all();
 	assert_int_equal(rcpt_count(QR_WAITING), n);
-	assert_int_equal(gm.deferred_total, n);
+	assert_int_equal(metrics_result_total(GM_DEFERRED), n);
 	assert_null(d->fail);
 	resolve_all();				/* looked up afresh */
 	assert_int_equal(nconns, 2);		/* for the new one */
 	assert_int_equal(rcpt_count(QR_READY), 1);
 	assert_int_equal(drain(), n + 1);
+}
+
+/*
+ * A 421 greeting on the only connection fails the backlog with it,
+ * FAIL_BATCH jobs a turn: those failed turns later began with that
+ * connection, so they are the same signal and the destination steps
+ * down once, not once a batch.
+ */
+static void
+test_421_fails_the_backlog_as_one_signal(void **state)
+{
+	const char *r = "x@b.test";
+	struct dest *d;
+	int n = 2500, cwnd;
+	int64_t gap;
+
+	for (int i = 0; i < n; i++)
+		queue_add(msg("app", 1, &r, now_s() + 10));
+	for (int ms = 0; ms <= 10 * 1000 && rcpt_count(QR_READY) < n; ms++)
+		advance(1);
+	d = smarthost();
+	assert_int_equal(d->njobs, n);
+	resolve_all();
+	assert_int_equal(nconns, 1);
+	advance(5);			/* the greeting takes a while */
+	conn_fail(conns[0], 421, "4.7.0", "mx.test[127.0.0.1] refused to "
+	    "talk to us: 421 4.7.0 Too many connections");
+	cwnd = d->cwnd;
+	gap = d->gap_ms;
+	assert_int_equal(gap, 1000);		/* one step down */
+	for (int i = 0; i < 4 && d->fail; i++) {
+		turn();
+		commit_all();
+		advance(1);
+	}
+	turn();
+	commit_all();
+	assert_null(d->fail);
+	assert_int_equal(metrics_result_total(GM_DEFERRED), n);
+	assert_int_equal(d->cwnd, cwnd);
+	assert_int_equal(d->gap_ms, gap);
+	assert_int_equal(drain(), n);
 }
 
 int
@@ -768,7 +1198,18 @@ main(void)
 		cmocka_unit_test(test_ready_leaves_its_list_first),
 		cmocka_unit_test(test_bulk_every_fifth),
 		cmocka_unit_test(test_pacing_per_minute),
-		cmocka_unit_test(test_backoff_and_recovery),
+		cmocka_unit_test(test_burst_is_one_signal),
+		cmocka_unit_test(test_deliveries_loosen_step_by_step),
+		cmocka_unit_test(test_calm_recovery),
+		cmocka_unit_test(test_greylisting_slows_nothing),
+		cmocka_unit_test(test_421_greeting_slows_the_destination),
+		cmocka_unit_test(
+		    test_451_burst_drains_within_twice_the_fault_free_time),
+		cmocka_unit_test(test_throttle_delete_reaches_the_backlog),
+		cmocka_unit_test(test_throttle_set_reaches_the_backlog),
+		cmocka_unit_test(test_mx_host_budget_follows_the_policy),
+		cmocka_unit_test(test_rule_change_moves_the_backlog),
+		cmocka_unit_test(test_rule_change_splits_a_job),
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_untried_go_back),
@@ -778,6 +1219,7 @@ main(void)
 		cmocka_unit_test(test_jobs_made_when_taken),
 		cmocka_unit_test(test_queue_read_in_slices),
 		cmocka_unit_test(test_backlog_in_batches),
+		cmocka_unit_test(test_421_fails_the_backlog_as_one_signal),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
