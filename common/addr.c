@@ -24,7 +24,23 @@
 #include <strings.h>
 #include <string.h>
 
+#include <idn2.h>
+
 #include "addr.h"
+
+static int local_canon(const char *, size_t, char *, size_t, int);
+
+/* Copy the string s into out[outsz]: 0, or -1 when it does not fit. */
+static int
+gw_copy(char *out, const char *s, size_t outsz)
+{
+	size_t n = strlen(s);
+
+	if (n >= outsz)
+		return -1;
+	memcpy(out, s, n + 1);
+	return 0;
+}
 
 /* atext of RFC 5322 3.2.3, which RFC 5321 Atom uses. */
 static int
@@ -42,17 +58,58 @@ is_letdig(unsigned char c)
 	    (c >= '0' && c <= '9');
 }
 
+/*
+ * The length of the well-formed UTF-8 sequence of a non-ASCII character
+ * at s[0..n) (RFC 3629 4: no overlong forms, no surrogates, nothing past
+ * U+10FFFF), or 0.
+ */
+static size_t
+utf8_seq(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t k;
+
+	if (n == 0 || u[0] < 0xc2 || u[0] > 0xf4)
+		return 0;
+	k = u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
+	if (u[0] == 0xe0)
+		lo = 0xa0;
+	else if (u[0] == 0xed)
+		hi = 0x9f;
+	else if (u[0] == 0xf0)
+		lo = 0x90;
+	else if (u[0] == 0xf4)
+		hi = 0x8f;
+	if (n < k || u[1] < lo || u[1] > hi)
+		return 0;
+	for (size_t i = 2; i < k; i++)
+		if (u[i] < 0x80 || u[i] > 0xbf)
+			return 0;
+	return k;
+}
+
+/* One atext at s[0..n), with UTF8-non-ascii when utf8 (RFC 6531 3.3):
+ * its length, or 0. */
+static size_t
+atext_len(const char *s, size_t n, int utf8)
+{
+	if (n > 0 && is_atext((unsigned char)s[0]))
+		return 1;
+	return utf8 ? utf8_seq(s, n) : 0;
+}
+
 /* Length of a valid Dot-string at s[0..n), or 0. */
 static size_t
-dot_string(const char *s, size_t n)
+dot_string(const char *s, size_t n, int utf8)
 {
-	size_t i = 0;
+	size_t i = 0, k;
 
 	for (;;) {
 		size_t start = i;
 
-		while (i < n && is_atext((unsigned char)s[i]))
-			i++;
+		while (i < n && (k = atext_len(s + i, n - i, utf8)) > 0)
+			i += k;
 		if (i == start)
 			return 0;	/* empty atom: "..", leading or trailing dot */
 		if (i < n && s[i] == '.') {
@@ -63,11 +120,12 @@ dot_string(const char *s, size_t n)
 	}
 }
 
-/* Length of a valid Quoted-string at s[0..n) (quotes included), or 0. */
+/* Length of a valid Quoted-string at s[0..n) (quotes included), or 0;
+ * qtextSMTP takes UTF8-non-ascii when utf8. */
 static size_t
-quoted_string(const char *s, size_t n)
+quoted_string(const char *s, size_t n, int utf8)
 {
-	size_t i = 1;
+	size_t i = 1, k;
 
 	if (n == 0 || s[0] != '"')
 		return 0;
@@ -80,6 +138,10 @@ quoted_string(const char *s, size_t n)
 			if (i + 1 >= n || s[i + 1] < 32 || s[i + 1] > 126)
 				return 0;
 			i += 2;
+			continue;
+		}
+		if (c >= 0x80 && utf8 && (k = utf8_seq(s + i, n - i)) > 0) {
+			i += k;
 			continue;
 		}
 		if (c < 32 || c > 126)
@@ -108,22 +170,40 @@ addr_unquote(const char *q, size_t n, char *out, size_t outsz)
 	return (int)o;
 }
 
-/* Validate s[0..n) as a Domain (LDH labels). */
-static int
-valid_domain_n(const char *s, size_t n)
+/* One character of a label at s[0..n): letter, digit, '-' or, when
+ * utf8, a UTF-8 character of a U-label; its length, or 0. */
+static size_t
+label_char(const char *s, size_t n, int utf8)
 {
-	size_t i = 0;
+	if (n > 0 && (is_letdig((unsigned char)s[0]) || s[0] == '-'))
+		return 1;
+	return utf8 ? utf8_seq(s, n) : 0;
+}
+
+/*
+ * Validate s[0..n) as a Domain: LDH labels, or with utf8 also U-labels
+ * (RFC 6531 3.3), whose IDNA rules addr_parse_path leaves to libidn2;
+ * a label of 63 octets at most applies to what DNS sees, the A-label.
+ */
+static int
+valid_domain_n(const char *s, size_t n, int utf8)
+{
+	size_t i = 0, k;
 
 	if (n == 0 || n > ADDR_DOMAIN_MAX)
 		return 0;
 	for (;;) {
 		size_t start = i;
+		int ulabel = 0;
 
-		if (i >= n || !is_letdig((unsigned char)s[i]))
+		if (i >= n || s[i] == '-' || (k = label_char(s + i, n - i,
+		    utf8)) == 0)
 			return 0;
-		while (i < n && (is_letdig((unsigned char)s[i]) || s[i] == '-'))
-			i++;
-		if (i - start > 63 || s[i - 1] == '-')
+		while (i < n && (k = label_char(s + i, n - i, utf8)) > 0) {
+			ulabel |= k > 1;
+			i += k;
+		}
+		if ((!ulabel && i - start > 63) || s[i - 1] == '-')
 			return 0;
 		if (i == n)
 			return 1;
@@ -136,7 +216,56 @@ valid_domain_n(const char *s, size_t n)
 int
 addr_valid_domain(const char *s)
 {
-	return valid_domain_n(s, strlen(s));
+	return valid_domain_n(s, strlen(s), 0);
+}
+
+int
+addr_is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+int
+addr_domain_ascii(const char *dom, char *out, size_t outsz)
+{
+	char *a = NULL;
+	int rc = 0;
+
+	if (addr_is_ascii(dom))
+		return gw_copy(out, dom, outsz);
+	if (idn2_to_ascii_8z(dom, &a, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL) !=
+	    IDN2_OK)
+		return -1;
+	rc = gw_copy(out, a, outsz);
+	idn2_free(a);
+	return rc;
+}
+
+/*
+ * The canonical spelling of a domain with U-labels d[0..n): through its
+ * A-labels (IDNA2008 with UTS #46 mapping: lower case, NFC) and back, so
+ * that every spelling of one domain is one string.  Its length in out,
+ * or -1 when it is no valid IDN or does not fit.
+ */
+static int
+domain_canon_utf8(const char *d, size_t n, char *out, size_t outsz)
+{
+	char tmp[ADDR_DOMAIN_MAX + 1], a[ADDR_DOMAIN_MAX + 1];
+	char *u = NULL;
+	int rc;
+
+	memcpy(tmp, d, n);
+	tmp[n] = '\0';
+	if (addr_domain_ascii(tmp, a, sizeof(a)) == -1 ||
+	    !valid_domain_n(a, strlen(a), 0) ||
+	    idn2_to_unicode_8z8z(a, &u, 0) != IDN2_OK)
+		return -1;
+	rc = gw_copy(out, u, outsz) == -1 ? -1 : (int)strlen(u);
+	idn2_free(u);
+	return rc;
 }
 
 /* "[1.2.3.4]" or "[IPv6:...]". */
@@ -159,8 +288,8 @@ enum addr_status
 addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
     size_t *consumed)
 {
-	size_t i, end, inner, llen, dlen;
-	int inquote = 0;
+	size_t i, end, inner, llen, dlen, k;
+	int inquote = 0, utf8 = (flags & ADDR_ALLOW_UTF8) != 0;
 
 	memset(mp, 0, sizeof(*mp));
 	if (len < 2 || s[0] != '<')
@@ -170,8 +299,14 @@ addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
 	for (i = 1; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c >= 0x80)
+		if (c >= 0x80 && !utf8)
 			return ADDR_NON_ASCII;
+		if (c >= 0x80) {
+			if ((k = utf8_seq(s + i, len - i)) == 0)
+				return ADDR_SYNTAX;	/* not UTF-8 */
+			i += k - 1;
+			continue;
+		}
 		if (c < 0x20 || c == 0x7f)
 			return ADDR_CTL;
 		if (inquote && c == '\\') {
@@ -205,9 +340,9 @@ addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
 		return ADDR_TOO_LONG;
 
 	if (s[1] == '"')
-		llen = quoted_string(s + 1, inner);
+		llen = quoted_string(s + 1, inner, utf8);
 	else
-		llen = dot_string(s + 1, inner);
+		llen = dot_string(s + 1, inner, utf8);
 	if (llen == 0)
 		return ADDR_SYNTAX;
 	if (llen == inner)
@@ -225,7 +360,7 @@ addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
 		if (!valid_literal(s + 2 + llen, dlen))
 			return ADDR_SYNTAX;
 		mp->literal = 1;
-	} else if (!valid_domain_n(s + 2 + llen, dlen))
+	} else if (!valid_domain_n(s + 2 + llen, dlen, utf8))
 		return ADDR_SYNTAX;
 
 	/* The canonical form is never longer than what was written: it
@@ -233,8 +368,8 @@ addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
 	if (s[1] == '"') {
 		char text[ADDR_PATH_MAX + 1];
 		int tn = addr_unquote(s + 1, llen, text, sizeof(text));
-		int cn = tn < 0 ? -1 : addr_local_canon(text, (size_t)tn,
-		    mp->addr, sizeof(mp->addr));
+		int cn = tn < 0 ? -1 : local_canon(text, (size_t)tn,
+		    mp->addr, sizeof(mp->addr), utf8);
 
 		if (cn < 0)
 			return ADDR_SYNTAX;
@@ -249,15 +384,34 @@ addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
 		    s[2 + llen + i]);
 	mp->len = mp->at + 1 + dlen;
 	mp->addr[mp->len] = '\0';
+	if (!addr_is_ascii(mp->addr + mp->at + 1)) {
+		/* A U-label domain: its one spelling, which may differ in
+		 * length from what was written. */
+		int dn = domain_canon_utf8(s + 2 + llen, dlen,
+		    mp->addr + mp->at + 1, sizeof(mp->addr) - mp->at - 1);
+
+		if (dn < 0)
+			return ADDR_SYNTAX;
+		if (dn > ADDR_DOMAIN_MAX || mp->at + 1 + (size_t)dn >
+		    ADDR_PATH_MAX)
+			return ADDR_TOO_LONG;
+		mp->len = mp->at + 1 + (size_t)dn;
+	}
 	return ADDR_OK;
 }
 
 int
 addr_local_canon(const char *text, size_t n, char *out, size_t outsz)
 {
+	return local_canon(text, n, out, outsz, 0);
+}
+
+static int
+local_canon(const char *text, size_t n, char *out, size_t outsz, int utf8)
+{
 	size_t o = 0;
 
-	if (n > 0 && dot_string(text, n) == n) {
+	if (n > 0 && dot_string(text, n, utf8) == n) {
 		if (n >= outsz)
 			return -1;
 		memcpy(out, text, n);
@@ -270,7 +424,16 @@ addr_local_canon(const char *text, size_t n, char *out, size_t outsz)
 	out[o++] = '"';
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)text[i];
+		size_t k;
 
+		if (c >= 0x80 && utf8 && (k = utf8_seq(text + i, n - i)) > 0) {
+			if (o + 2 + k > outsz)
+				return -1;
+			memcpy(out + o, text + i, k);
+			o += k;
+			i += k - 1;
+			continue;
+		}
 		if (c < 32 || c > 126)
 			return -1;
 		if (o + 3 + (c == '"' || c == '\\') > outsz)
@@ -293,7 +456,8 @@ addr_canon(const char *addr, int flags, char *out, size_t outsz)
 	int n = snprintf(tmp, sizeof(tmp), "<%s>", addr);
 
 	if (n < 0 || (size_t)n >= sizeof(tmp) || addr_parse_path(tmp,
-	    (size_t)n, 0, &mp, &used) != ADDR_OK || used != (size_t)n ||
+	    (size_t)n, ADDR_ALLOW_UTF8, &mp, &used) != ADDR_OK ||
+	    used != (size_t)n ||
 	    mp.len >= outsz)
 		return -1;
 	memcpy(out, mp.addr, mp.len + 1);

@@ -4,7 +4,9 @@
  *
  * Pure: takes bytes, returns a verdict.  Standards: RFC 5321 4.1.2 (Path,
  * Mailbox, Local-part, Domain, address-literal), 4.5.3.1 (size limits).
- * No SMTPUTF8: any byte >= 0x80 is ADDR_NON_ASCII.
+ * Without ADDR_ALLOW_UTF8 any byte >= 0x80 is ADDR_NON_ASCII; with it
+ * (SMTPUTF8, RFC 6531 3.3) local parts take UTF-8 characters and
+ * domains U-labels, checked and spelt one way with libidn2 (IDNA2008).
  */
 #ifndef GW_ADDR_H
 #define GW_ADDR_H
@@ -27,6 +29,7 @@ enum addr_status {
 };
 
 #define ADDR_ALLOW_NULL	0x01	/* "<>" is acceptable (reverse-path) */
+#define ADDR_ALLOW_UTF8	0x02	/* UTF-8 local part, U-label domain */
 
 struct mailpath {
 	char	addr[ADDR_PATH_MAX + 1];	/* "local@domain"; "" for <> */
@@ -74,7 +77,8 @@ int	addr_local_canon(const char *text, size_t n, char *out, size_t outsz);
 
 /*
  * The canonical form of the mailbox "local@domain" (as addr_parse_path
- * stores it; `addr` may be spelt any valid way, without <>) into out:
+ * stores it, UTF-8 allowed; `addr` may be spelt any valid way, without
+ * <>) into out:
  * its length, or -1 when addr is no valid mailbox or does not fit.
  * With ADDR_CANON_FOLD the local part is lower-cased as well: the form
  * for lookup keys (suppression), since the mailboxes a key stands for
@@ -96,6 +100,14 @@ const char *addr_status_reply(enum addr_status);
 /* 1 when s is a valid domain name (LDH labels, each 1..63, total <= 255,
  * no trailing dot needed); used to validate admin input too. */
 int	addr_valid_domain(const char *s);
+
+/* 1 when s has no byte >= 0x80. */
+int	addr_is_ascii(const char *s);
+
+/* The domain as DNS asks for it: an ASCII one as it is, one with
+ * U-labels in A-labels ("xn--..."; IDNA2008, UTS #46 mapping).  0, or -1
+ * when it is no valid IDN or does not fit outsz. */
+int	addr_domain_ascii(const char *dom, char *out, size_t outsz);
 
 /* 1 when `domain` equals `owned` or is a subdomain of it (both lower case). */
 int	addr_domain_within(const char *domain, const char *owned);

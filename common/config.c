@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cidr.h"
 #include "config.h"
 #include "log.h"
@@ -54,11 +55,13 @@ struct opt {
 static const char *const tls_policies[] = { "none", "opportunistic",
     "required", "verify", NULL };
 static const char *const relay_modes[] = { "mx", "smarthost", NULL };
+static const char *const bare_lf_modes[] = { "refuse", "normalize", NULL };
 
 static const struct opt opts[] = {
 	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0,
 	    RESTART },
 	{ "hostname", O_STR, OFF(hostname), NULL, 0, 0, 0, 0, 0, LIVE },
+	{ "dsn_from", O_STR, OFF(dsn_from), NULL, 0, 254, 0, 0, 0, LIVE },
 	{ "user", O_STR, OFF(user), "", 0, 0, 0, 0, 0, RESTART },
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
 	    0, 0, 0, 0, 0, RESTART },
@@ -123,6 +126,9 @@ static const struct opt opts[] = {
 	    3600000, 0, 0, 0, LIVE },
 	{ "relay.idle_time", O_MS, OFF(relay.idle_ms), "5s", 0, 300000, 0,
 	    0, 0, LIVE },
+	{ "relay.connection_lifetime", O_MS,
+	    OFF(relay.connection_lifetime_ms), "5m", 1, 86400000, 0, 0, 0,
+	    LIVE },
 	{ "relay.backoff_recovery", O_MS, OFF(relay.backoff_recovery_ms),
 	    "30s", 100, 3600000, 0, 0, 0, LIVE },
 
@@ -168,6 +174,8 @@ static const struct opt opts[] = {
 	{ "limits.bounce_pause_minimum", O_INT,
 	    OFF(limits.bounce_pause_minimum), "100", 1, 1000000000, 0, 0, 0,
 	    LIVE },
+	{ "limits.bare_lf", O_ENUM, OFF(limits.bare_lf), "refuse", 0, 0,
+	    bare_lf_modes, 0, 0, LIVE },
 
 	{ "queue.lifetime", O_MS, OFF(queue.lifetime_ms), "5d", 1000,
 	    (int64_t)365 * 86400000, 0, 0, 0, LIVE },
@@ -175,6 +183,8 @@ static const struct opt opts[] = {
 	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.retry_max", O_MS, OFF(queue.retry_max_ms), "1h", 100,
 	    (int64_t)7 * 86400000, 0, 0, 0, LIVE },
+	{ "queue.delay_warning", O_MS, OFF(queue.delay_warning_ms), "4h", 0,
+	    (int64_t)365 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.commit_window", O_US, OFF(queue.commit_window_us), "0", 0,
 	    100, 0, 0, 0, LIVE },
 
@@ -602,7 +612,7 @@ check(struct gw_config *cfg)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
-	char host[256];
+	char host[256], addr[ADDR_PATH_MAX + 1];
 
 	if (cfg->hostname == NULL || *cfg->hostname == '\0') {
 		free(cfg->hostname);
@@ -615,6 +625,10 @@ check(struct gw_config *cfg)
 	    strchr(cfg->hostname, ' '))
 		cerr(config_line(cfg, "hostname"), "hostname: \"%s\" is not a "
 		    "host name", cfg->hostname);
+	if (cfg->dsn_from && addr_canon(cfg->dsn_from, 0, addr,
+	    sizeof(addr)) == -1)
+		cerr(config_line(cfg, "dsn_from"), "dsn_from: \"%s\" is not "
+		    "an address (local@domain)", cfg->dsn_from);
 	if (cfg->nlisten > 0 && (cfg->tls.certificate == NULL ||
 	    cfg->tls.key == NULL))
 		cerr(cfg->listen[0].line, "tls.certificate and tls.key are "

@@ -24,6 +24,7 @@
 enum tls_listen { LISTEN_STARTTLS, LISTEN_IMPLICIT };
 enum tls_policy { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
 enum relay_mode { RELAY_MX, RELAY_SMARTHOST };
+enum bare_lf_mode { BARE_LF_REFUSE, BARE_LF_NORMALIZE };
 /* What a running gwd does with a changed value on SIGHUP. */
 enum config_reload { CONFIG_RESTART, CONFIG_LIVE };
 
@@ -42,6 +43,8 @@ struct gw_config {
 	int		*lines;		/* per option row: its line, 0: default */
 	char		*state_dir;
 	char		*hostname;
+	char		*dsn_from;	/* From: of DSNs; NULL:
+					   MAILER-DAEMON@hostname */
 	char		*user;
 	char		*control_socket;
 	char		*metrics_listen;	/* "127.0.0.1:9465"; NULL: off */
@@ -83,6 +86,8 @@ struct gw_config {
 		int64_t		 command_timeout_ms;
 		int64_t		 data_timeout_ms;
 		int64_t		 idle_ms;	/* keep an idle conn open */
+		int64_t		 connection_lifetime_ms; /* no new job on
+						   an older conn */
 		int64_t		 backoff_recovery_ms; /* calm before a
 						   throttled dest speeds up */
 	} relay;
@@ -112,12 +117,14 @@ struct gw_config {
 		uint64_t memory;	/* all messages being received */
 		int	 bounce_pause_percent;	/* 0: never pause */
 		int	 bounce_pause_minimum;	/* recipients in 24 h */
+		enum bare_lf_mode bare_lf;	/* in DATA */
 	} limits;
 
 	struct {
 		int64_t	 lifetime_ms;
 		int64_t	 retry_min_ms;
 		int64_t	 retry_max_ms;
+		int64_t	 delay_warning_ms; /* DSN NOTIFY=DELAY; 0: never */
 		int64_t	 commit_window_us; /* wait for company before fsync */
 	} queue;
 

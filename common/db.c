@@ -134,6 +134,21 @@ static const char *const gw_migrations[] = {
 	"  DEFAULT 0 CHECK (quota_hour >= 0);"
 	"ALTER TABLE subaccount ADD COLUMN quota_day INTEGER NOT NULL"
 	"  DEFAULT 0 CHECK (quota_day >= 0);",
+	/* 6: content policies (issue 11): a detector, the count at which
+	 * it fires, what then happens, and to which mail it applies (NULL:
+	 * any).  No CHECK on the action: later actions join without
+	 * rebuilding the table; gwd skips one it does not know. */
+	"CREATE TABLE content_policy ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  name     TEXT NOT NULL UNIQUE,"
+	"  detector TEXT NOT NULL,"		/* as dlp.h spells it */
+	"  min_count INTEGER NOT NULL DEFAULT 1 CHECK (min_count >= 1),"
+	"  action   TEXT NOT NULL,"		/* block, tag (gwctl checks) */
+	"  subaccount TEXT,"
+	"  from_domain TEXT,"			/* patterns, lower case */
+	"  to_domain TEXT,"
+	"  created  INTEGER NOT NULL"
+	");",
 };
 
 static const char *const queue_migrations[] = {
@@ -215,11 +230,20 @@ static const char *const queue_migrations[] = {
 	");",
 	/* 6: the user name a failed login tried, as log.db's event has it */
 	"ALTER TABLE outbox ADD COLUMN username TEXT;",
-	/* 7: what gwd reads of every message at start-up, in arrival
+	/* 7: DSN requests (RFC 3461) kept with the envelope: RET (0 not
+	 * given, 1 FULL, 2 HDRS) and ENVID of the message, NOTIFY (bits,
+	 * 0 not given; 0x100: the delay notice went out) and ORCPT of
+	 * each recipient; ENVID and ORCPT as received, in xtext */
+	"ALTER TABLE message ADD COLUMN dsn_ret INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE message ADD COLUMN dsn_envid TEXT;"
+	"ALTER TABLE recipient ADD COLUMN dsn_notify INTEGER NOT NULL"
+	"  DEFAULT 0;"
+	"ALTER TABLE recipient ADD COLUMN dsn_orcpt TEXT;",
+	/* 8: what gwd reads of every message at start-up, in arrival
 	 * order, without reading the rows, whose bodies are most of the
 	 * file (gwd/store_read.c); also gwtop's oldest messages */
 	"CREATE INDEX message_queue ON message(received, id, qid,"
-	"  subaccount, sender, size, flags, held);",
+	"  subaccount, sender, size, flags, held, dsn_ret, dsn_envid);",
 };
 
 static const char *const log_migrations[] = {

@@ -35,6 +35,13 @@ static const struct event_kind kinds[EV_COUNT] = {
 	    "Message routed", MAIL },
 	[EV_DSN] = { "dsn", EO_SUCCESS, 3, EP_OTHER, ET_PLAIN, 0,
 	    "Delivery status notification sent", MAIL },
+	/* The content policies' decision (issue 11). */
+	[EV_SCANNED] = { "scanned", EO_UNKNOWN, 3, EP_POLICY, ET_PLAIN, 1,
+	    "Message scanned by content policies", MAIL },
+	/* A next hop of an attempt that could not be used; the attempt
+	 * went on to the next one. */
+	[EV_HOST_FAILED] = { "host_failed", EO_FAILURE, 5, EP_ATTEMPT,
+	    ET_WARN, 0, "Next hop failed", MAIL },
 	[EV_HELD] = { "held", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
 	    "Message held by an administrator", MAIL },
 	[EV_RELEASED] = { "released", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,

@@ -23,6 +23,7 @@ enum event_action {
 	EV_REJECTED,
 	/* The rest of a message's life. */
 	EV_QUARANTINED, EV_SIGNED, EV_UNSIGNED, EV_ROUTED, EV_DSN,
+	EV_SCANNED, EV_HOST_FAILED,
 	/* An admin's queue actions (gwctl queue). */
 	EV_HELD, EV_RELEASED, EV_FLUSHED, EV_DELETED,
 	/* Not about one message. */

@@ -136,6 +136,23 @@ const struct cmd cmds[] = {
 	    "which rule would decide for this message, and what it would do "
 	    "(nothing is sent)", 0, 0, "--from= --to= --subaccount= --header= "
 	    "--size=", 0, route_test },
+	{ "policy", "add", "NAME --detector DETECTOR [--min N] --action "
+	    "block|tag [--subaccount S] [--from-domain P] [--to-domain P]",
+	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
+	    "regex:PATTERN or keywords:WORD,...; it fires at N distinct "
+	    "values (1)", 1, 1, "--detector= --min= --action= --subaccount= "
+	    "--from-domain= --to-domain=", 0, policy_add },
+	{ "policy", "list", "[--format table|json]", "the content policies",
+	    0, 0, "--format=", 0, policy_list },
+	{ "policy", "show", "NAME [--format table|json]", "one content policy",
+	    1, 1, "--format=", 0, policy_show },
+	{ "policy", "delete", "NAME", "delete a content policy", 1, 1, "", 0,
+	    policy_delete },
+	{ "policy", "test", "FILE.eml|- [--subaccount S] [--from ADDR] "
+	    "[--to ADDR]",
+	    "which content policies fire on this message, on which parts, "
+	    "matches masked (nothing is sent)", 1, 1, "--subaccount= --from= "
+	    "--to=", 0, policy_test },
 	{ "pool", "add", "NAME ADDRESS ... [--helo NAME]",
 	    "create an IP pool or add local source addresses to it", 1, -1,
 	    "--helo=", 0, pool_add },

@@ -120,6 +120,9 @@ cmd_fn	 route_add, route_list, route_delete, route_move, route_test,
 	 throttle_set, throttle_list, throttle_delete;
 cmd_fn	 pool_add, pool_list, pool_delete;
 
+/* policy.c: content policies (issue 11) */
+cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_test;
+
 /* resolver.c: a blocking DNS stub (see there). */
 struct dns_answer;
 int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,

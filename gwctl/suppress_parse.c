@@ -24,7 +24,8 @@ supp_parse_address(const char *in, char out[ADDR_PATH_MAX + 1])
 	else
 		n = snprintf(tmp, sizeof(tmp), "<%s>", in);
 	if (n < 0 || (size_t)n >= sizeof(tmp) ||
-	    addr_parse_path(tmp, (size_t)n, 0, &mp, &used) != ADDR_OK ||
+	    addr_parse_path(tmp, (size_t)n, ADDR_ALLOW_UTF8, &mp, &used) !=
+	    ADDR_OK ||
 	    used != (size_t)n)
 		return -1;
 	for (size_t i = 0; i <= mp.len; i++)

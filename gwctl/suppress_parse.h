@@ -12,7 +12,8 @@
 #define SUPP_REASON_MAX	200
 
 /* An address as stored: without <>, in its canonical spelling
- * (addr_canon), lower case.  0, or -1. */
+ * (addr_canon, UTF-8 allowed), ASCII letters in lower case.  0, or -1.
+ */
 int	 supp_parse_address(const char *in, char out[ADDR_PATH_MAX + 1]);
 /* NULL when r may be a reason, else why not. */
 const char *supp_check_reason(const char *r);

@@ -22,6 +22,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "authguard.h"
+#include "content.h"
 #include "db.h"
 #include "gwd.h"
 #include "hmap.h"
@@ -245,6 +246,9 @@ load(char *err, size_t errsz, unsigned *changed)
 	if (*changed)
 		pol_gen++;
 	pol_force = 0;
+	/* The content policies (content.c keeps its previous set when
+	 * these cannot be read or compiled). */
+	content_load(gdb);
 	/* And the admins' suppression list. */
 	if (suppress_load_admin(gdb) == -1)
 		log_warnx("gw.db: cannot read the suppression list: %s",
@@ -514,8 +518,12 @@ auth_finish(struct auth_req *r, enum auth_status st, const char *reason,
 {
 	const struct subaccount *s = req_account(r);
 	struct auth_result res = { st, r->user, s ? s->name : NULL, reason,
-	    blocked };
+	    blocked, NULL };
+	char id[APIKEY_ID_LEN + 1];
 
+	/* Which credential it was, for the audit trail. */
+	if (st == AUTH_OK && r->apikey && apikey_parse(r->pw, r->pwlen, id))
+		res.key_id = id;
 	if (r->cb)
 		r->cb(r->arg, &res);
 	req_free(r);

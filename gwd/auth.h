@@ -73,6 +73,8 @@ struct auth_result {
 	const char	*subaccount;	/* the name's subaccount, or NULL */
 	const char	*reason;	/* AUTH_FAILED */
 	int		 blocked;	/* AUTH_FAILED: GUARD_NAME, GUARD_IP */
+	const char	*key_id;	/* AUTH_OK with an API key: its id;
+					   NULL: the password */
 };
 
 struct auth_req;

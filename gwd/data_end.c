@@ -2,8 +2,9 @@
  * data_end.c - inbound SMTP: the end of DATA.  The verdict on the
  * message (clean data, header policy, quota, routing rules), then its
  * stored form (our Received:, missing Message-ID/Date/From), the
- * "received" event, and the hand-off to signing and the store thread;
- * the 250 (or 451) comes back from there.
+ * "received" event, and the hand-off to the content policies (content.c,
+ * on a worker), signing and the store thread; the 250 (or 451, or the
+ * policies' 550) comes back from there.
  * Standards: RFC 5321 4.4 (trace), RFC 3848 (trace protocols), RFC 6409
  * 8 (fields a submission server adds), RFC 5322.
  * Exposure: the message is untrusted input from an authenticated client.
@@ -16,10 +17,12 @@
 #include <string.h>
 
 #include "auth.h"
+#include "content.h"
 #include "event.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
+#include "mime7.h"
 #include "msg.h"
 #include "policy.h"
 #include "queue.h"
@@ -108,6 +111,42 @@ check_headers(struct session *s, const struct msg_info *mi, char *buf,
 }
 
 /*
+ * A message handed off at the end of DATA is not stored after all:
+ * reply r ("451 4.3.0 ...", "550 5.7.1 ...") to the client if it is
+ * still there, count it under rej, log the refusal with why, and give
+ * back what the message held (memory, quota).  sj: a signing plan not
+ * run, or NULL.
+ */
+static void
+drop(struct store_op *op, struct sign_job *sj, enum gm_reject rej,
+    const char *r, const char *why)
+{
+	struct session *s = op->arg;
+	struct qmsg *m = op->insert;
+	struct audit_event *ev;
+
+	session_memory -= m->bodylen;
+	quota_release(m);
+	metrics_reject(rej);
+	ev = audit_new(event_name(EV_REJECTED), m->qid);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	ev->reply_code = atoi(r);
+	ev->reply_status = xstrndup(r + 4, strcspn(r + 4, " "));
+	ev->reply_text = xstrdup(why);
+	store_event(ev);
+	if (s) {
+		session_reply(s, "%s", r);
+		s->op = NULL;
+		session_resume(s);
+	}
+	qmsg_free(m);
+	store_op_free(op);
+	if (sj)
+		sign_job_free(sj);
+}
+
+/*
  * The worker has signed (or failed to sign) the message of op: put the
  * signatures on top and queue it.  op->arg is NULL when the client went
  * away meanwhile; the message is queued all the same, as it would be
@@ -117,41 +156,18 @@ static void
 signed_msg(struct sign_job *j)
 {
 	struct store_op *op = j->arg;
-	struct session *s = op->arg;
 	struct qmsg *m = op->insert;
 	struct audit_event *ev;
-	char *body;
+	char why[300];
 
 	if (j->failed) {
 		log_warnx("qid=%s: DKIM signing failed: %s", m->qid, j->err);
-		session_memory -= m->bodylen;
-		quota_release(m);
-		metrics_reject(REJ_DATA_DKIM);
-		ev = audit_new(event_name(EV_REJECTED), m->qid);
-		ev->sender = xstrdup(m->sender);
-		ev->subaccount = xstrdup(m->subaccount);
-		ev->reply_code = 451;
-		ev->reply_status = xstrdup("4.3.0");
-		ev->reply_text = xasprintf("DKIM signing failed: %s", j->err);
-		store_event(ev);
-		if (s) {
-			session_reply(s, "451 4.3.0 Error: DKIM signing "
-			    "failed; try again later");
-			s->op = NULL;
-			session_resume(s);
-		}
-		qmsg_free(m);
-		store_op_free(op);
-		sign_job_free(j);
+		snprintf(why, sizeof(why), "DKIM signing failed: %s", j->err);
+		drop(op, j, REJ_DATA_DKIM, "451 4.3.0 Error: DKIM signing "
+		    "failed; try again later", why);
 		return;
 	}
-	body = xmalloc(buf_len(&j->sigs) + m->bodylen);
-	memcpy(body, buf_ptr(&j->sigs), buf_len(&j->sigs));
-	memcpy(body + buf_len(&j->sigs), m->body, m->bodylen);
-	free(m->body);
-	m->body = body;
-	m->bodylen += buf_len(&j->sigs);
-	session_memory += buf_len(&j->sigs);
+	session_memory += signer_prepend(j, &m->body, &m->bodylen);
 	m->size = m->bodylen;
 	gm.dkim_signed_total++;
 	ev = store_op_event(op, event_name(EV_SIGNED), m->qid);
@@ -162,23 +178,18 @@ signed_msg(struct sign_job *j)
 	store_submit(op);
 }
 
-/* Sign on a worker when a key applies; otherwise log why not and queue. */
-static void
-sign_or_store(struct session *s, struct store_op *op,
-    const struct msg_info *mi)
+/* The keys that will sign m, or NULL with the "unsigned" event (why
+ * not) added to op. */
+static struct sign_job *
+sign_plan(struct session *s, struct store_op *op, const struct msg_info *mi)
 {
 	const struct subaccount *sa = session_account(s);
 	struct qmsg *m = op->insert;
 	struct sign_job *j;
 	struct audit_event *ev;
 	char dom[256], why[400];
-	const char *at;
 
-	at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
-	    strrchr(m->sender, '@');
-	gw_strlcpy(dom, at ? at + 1 : "", sizeof(dom));
-	for (char *p = dom; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
+	signer_domain(mi, m->sender, dom, sizeof(dom));
 	j = signer_plan(dom, sa ? sa->dkim_org : NULL, why, sizeof(why));
 	if (j == NULL) {
 		gm.dkim_unsigned_total++;
@@ -186,12 +197,122 @@ sign_or_store(struct session *s, struct store_op *op,
 		ev->sender = xstrdup(m->sender);
 		ev->subaccount = xstrdup(m->subaccount);
 		ev->detail = xstrdup(why);
+	}
+	return j;
+}
+
+/* Sign on a worker when a key applies (j), then queue. */
+static void
+sign_and_store(struct store_op *op, struct sign_job *j)
+{
+	struct qmsg *m = op->insert;
+
+	if (j == NULL) {
 		store_submit(op);
 		return;
 	}
 	j->done = signed_msg;
 	j->arg = op;
 	signer_run(j, m->body, m->bodylen, now_us() / 1000000);
+}
+
+/* A message waiting for its content scan, and its signing plan. */
+struct scan_wait {
+	struct store_op	*op;
+	struct sign_job	*sj;
+};
+
+/* Put "X-GW-Policy: names" on top of m, before it is signed. */
+static void
+policy_tag(struct qmsg *m, const char *names)
+{
+	char *h = xasprintf("X-GW-Policy: %s\r\n", names);
+	size_t hl = strlen(h);
+	char *body = xmalloc(hl + m->bodylen);
+
+	memcpy(body, h, hl);
+	memcpy(body + hl, m->body, m->bodylen);
+	free(m->body);
+	free(h);
+	m->body = body;
+	m->bodylen += hl;
+	m->size = m->bodylen;
+	session_memory += hl;
+}
+
+/*
+ * The content policies have decided (content.c, on its worker): refuse
+ * with 550 5.7.1 naming the blocking policy (never what matched), or
+ * tag and go on to signing.  Every decision is a "scanned" event.
+ */
+static void
+scanned(struct content_job *cj)
+{
+	struct scan_wait *sw = cj->arg;
+	struct store_op *op = sw->op;
+	struct qmsg *m = op->insert;
+	struct audit_event *ev;
+	char r[200];
+
+	if (cj->failed) {
+		log_warnx("qid=%s: content scan failed: %s", m->qid, cj->err);
+		drop(op, sw->sj, REJ_DATA_STORAGE, "451 4.3.0 Error: content "
+		    "scan failed; try again later", cj->err);
+		goto out;
+	}
+	ev = cj->block ? audit_new(event_name(EV_SCANNED), m->qid) :
+	    store_op_event(op, event_name(EV_SCANNED), m->qid);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	ev->detail = xstrdup(cj->detail);
+	if (cj->block) {
+		snprintf(r, sizeof(r), "550 5.7.1 Message refused by content "
+		    "policy %s", cj->block);
+		store_event(ev);
+		gm.messages_rejected_total++;
+		drop(op, sw->sj, REJ_DATA_POLICY, r, r + 10);
+		goto out;
+	}
+	if (cj->tag)
+		policy_tag(m, cj->tag);
+	sign_and_store(op, sw->sj);
+out:
+	free(sw);
+	content_job_free(cj);
+}
+
+/*
+ * The content policies that apply, on their worker; then sign and store.
+ * NULL, or the refusal when the scan cannot even start (*sj: the signing
+ * plan to give back): the caller resets the transaction, then drops.
+ */
+static const char *
+policy_sign_store(struct session *s, struct store_op *op,
+    const struct msg_info *mi, struct sign_job **sj)
+{
+	struct qmsg *m = op->insert;
+	struct content_job *cj;
+	struct scan_wait *sw;
+
+	*sj = sign_plan(s, op, mi);
+	cj = content_plan(s->subaccount, s->tx.mail.path.addr, s->tx.rcpt,
+	    s->tx.nrcpt);
+	if (cj == NULL) {
+		sign_and_store(op, *sj);
+		return NULL;
+	}
+	sw = xmalloc(sizeof(*sw));
+	sw->op = op;
+	sw->sj = *sj;
+	cj->done = scanned;
+	cj->arg = sw;
+	if (content_run(cj, m->body, m->bodylen) == -1) {
+		free(sw);
+		content_job_free(cj);
+		return "451 4.3.0 Error: too many messages being scanned; try "
+		    "again later";
+	}
+	return NULL;
 }
 
 /*
@@ -432,10 +553,20 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	m->received_us = in->now;
 	if (t->mail.body_8bit)
 		m->flags |= QMSG_8BIT;
+	m->dsn_ret = t->mail.dsn.ret;
+	if (t->mail.dsn.envid[0])
+		m->dsn_envid = xstrdup(t->mail.dsn.envid);
+	if (t->mail.smtputf8)
+		m->flags |= QMSG_SMTPUTF8;
+	if (mime7_has_dkim(buf_ptr(&t->data), buf_len(&t->data)))
+		m->flags |= QMSG_CLIENT_DKIM;
 	for (int i = 0; i < t->nrcpt; i++) {
 		struct qrcpt *rc = &m->rcpt[i];
 
 		qmsg_set_rcpt(m, i, t->rcpt[i]);
+		rc->dsn_notify = t->rdsn[i].notify;
+		if (t->rdsn[i].orcpt[0])
+			rc->dsn_orcpt = xstrdup(t->rdsn[i].orcpt);
 		rc->next_attempt = in->now / 1000000;
 		rc->route = in->route[i];
 	}
@@ -499,8 +630,11 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 		ev->rcpts[i] = xstrdup(t->rcpt[i]);
 	ev->recipient = in->rcpt_list;
 	in->rcpt_list = NULL;
-	ev->detail = xasprintf("helo=%s auth=%s", s->helo_name,
-	    s->authed == AUTH_IP ? "ip" : "sasl");
+	/* Which credential let it in: the IP allowlist, a password, or
+	 * an API key (by its id, never the key). */
+	ev->detail = xasprintf("helo=%s auth=%s%s%s", s->helo_name,
+	    s->authed == AUTH_IP ? "ip" : s->key_id[0] ? "apikey" :
+	    "password", s->key_id[0] ? " key_id=" : "", s->key_id);
 	if (in->hold)
 		quarantine(m, op, in->hold, in->hold_rcpt);
 	return op;
@@ -528,6 +662,8 @@ void
 data_end(struct session *s)
 {
 	struct incoming in = { .s = s, .t = &s->tx, .now = now_us() };
+	struct sign_job *sj;
+	const char *busy;
 	struct store_op *op;
 	struct qmsg *m;
 	char tlsdesc[128];
@@ -549,6 +685,8 @@ data_end(struct session *s)
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);
-	sign_or_store(s, op, &in.mi);
+	busy = policy_sign_store(s, op, &in.mi, &sj);
 	session_tx_reset(s);
+	if (busy)
+		drop(op, sj, REJ_DATA_MEMORY, busy, "content scan queue full");
 }

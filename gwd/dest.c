@@ -223,10 +223,13 @@ void
 job_free(struct job *j)
 {
 	if (j->res)
-		for (int i = 0; i < j->nrcpt; i++)
+		for (int i = 0; i < j->nrcpt; i++) {
 			free(j->res[i].text);
+			free(j->res[i].reply);
+		}
 	free(j->res);
 	free(j->rcpt);
+	free(j->tried);
 	free(j);
 }
 
@@ -299,6 +302,8 @@ struct dest_fail {
 	char		 status[16];
 	char		*text;
 	struct hop	 hop;
+	struct hop_fail	*tried;		/* the hops that failed before */
+	int		 ntried;
 	struct ev_timer	 timer;
 };
 
@@ -323,6 +328,8 @@ fail_some(struct dest *d)
 		j->started_ms = f->hop.started_ms ? f->hop.started_ms :
 		    loop_now();
 		j->hop = f->hop;
+		j->tried = hop_fail_copy(f->tried, f->ntried);
+		j->ntried = f->ntried;
 		dest_job_done(j);
 	}
 	if (f->left > 0 && d->njobs > 0) {
@@ -331,6 +338,7 @@ fail_some(struct dest *d)
 	}
 	timer_del(&f->timer);
 	free(f->text);
+	free(f->tried);
 	free(f);
 	d->fail = NULL;
 	if (d->njobs > 0)
@@ -345,7 +353,8 @@ fail_due(struct ev_timer *t)
 
 static void
 fail_all_jobs(struct dest *d, int code, const char *status,
-    const char *text, const struct hop *hop)
+    const char *text, const struct hop *hop, const struct hop_fail *tried,
+    int ntried)
 {
 	struct dest_fail *f = d->fail;
 
@@ -354,6 +363,7 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 		timer_init(&f->timer, fail_due, d);
 	}
 	free(f->text);
+	free(f->tried);
 	f->left = d->njobs;
 	f->code = code;
 	gw_strlcpy(f->status, status, sizeof(f->status));
@@ -362,6 +372,8 @@ fail_all_jobs(struct dest *d, int code, const char *status,
 		f->hop = *hop;
 	else
 		memset(&f->hop, 0, sizeof(f->hop));
+	f->tried = hop_fail_copy(tried, ntried);
+	f->ntried = ntried;
 	fail_some(d);
 }
 
@@ -376,7 +388,8 @@ route_done(void *arg, const struct route_result *res)
 		log_info("dest=%s route %s: %d %s %s", d->name,
 		    res->status == ROUTE_TEMPFAIL ? "tempfail" : "failed",
 		    res->code, res->enh, res->text);
-		fail_all_jobs(d, res->code, res->enh, res->text, NULL);
+		fail_all_jobs(d, res->code, res->enh, res->text, NULL, NULL,
+		    0);
 		return;
 	}
 	free(d->route);
@@ -526,9 +539,22 @@ dest_src_next(struct dest *d)
 	return d->nsrc > 0 ? &d->src[d->src_next++ % d->nsrc] : NULL;
 }
 
+struct hop_fail *
+hop_fail_copy(const struct hop_fail *tried, int n)
+{
+	struct hop_fail *c;
+
+	if (n <= 0)
+		return NULL;
+	c = xreallocarray(NULL, (size_t)n, sizeof(*c));
+	memcpy(c, tried, (size_t)n * sizeof(*c));
+	return c;
+}
+
 void
 dest_conn_failed(struct dest *d, int code, const char *status,
-    const char *text, const struct hop *hop)
+    const char *text, const struct hop *hop, const struct hop_fail *tried,
+    int ntried)
 {
 	/* A server that turned us away for being sent too much (a 421
 	 * greeting: "too many connections") slows d down as a reply in a
@@ -543,7 +569,7 @@ dest_conn_failed(struct dest *d, int code, const char *status,
 		return;
 	log_info("dest=%s unreachable: %d %s %s", d->name, code, status, text);
 	d->route_state = DR_NONE;	/* look it up afresh next time */
-	fail_all_jobs(d, code, status, text, hop);
+	fail_all_jobs(d, code, status, text, hop, tried, ntried);
 }
 
 void

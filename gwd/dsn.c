@@ -1,6 +1,8 @@
 /*
  * dsn.c - delivery status notifications.
- * Standards: RFC 3464 (delivery-status), RFC 6522 (multipart/report),
+ * Standards: RFC 3464 (delivery-status; Diagnostic-Code carries only
+ * the remote reply, as it was said, 2.3.6), RFC 6522 (multipart/report),
+ * RFC 3461 (what the sender asked for: ENVID, ORCPT, RET, success),
  * RFC 3463 (status codes), RFC 3834 (Auto-Submitted), RFC 2046 5.1
  * (boundaries), RFC 5322 2.1.1 and 2.2.3 (line length, folding).
  * Exposure: copies untrusted text (remote replies, recipient addresses,
@@ -199,34 +201,49 @@ dsn_str(const char *s, const char *dflt)
 	return s != NULL ? s : dflt;
 }
 
-/* Only delays and no failures: the sender gets a warning, not a bounce. */
-static int
-dsn_delayed_only(const struct dsn *d)
+/* What the report is of: any failure makes it a bounce; delays and no
+ * failure, a warning; else successes. */
+enum dsn_kind { DK_FAILED, DK_DELAYED, DK_SUCCESS };
+
+static enum dsn_kind
+dsn_kind(const struct dsn *d)
 {
-	int i, delayed = 0;
+	int i, delayed = 0, failed = d->nrcpts == 0;
 
 	for (i = 0; i < d->nrcpts; i++) {
 		const char *a = dsn_str(d->rcpts[i].action, "failed");
 
-		if (strcasecmp(a, "failed") == 0)
-			return 0;
 		if (strcasecmp(a, "delayed") == 0)
 			delayed = 1;
+		else if (strcasecmp(a, "relayed") != 0 &&
+		    strcasecmp(a, "delivered") != 0 &&
+		    strcasecmp(a, "expanded") != 0)
+			failed = 1;
 	}
-	return delayed;
+	return failed ? DK_FAILED : delayed ? DK_DELAYED : DK_SUCCESS;
+}
+
+static const char *const dsn_subjects[] = {
+	[DK_FAILED] = "Undelivered Mail Returned to Sender",
+	[DK_DELAYED] = "Delayed Mail (still being retried)",
+	[DK_SUCCESS] = "Successful Mail Delivery Report",
+};
+
+const char *
+dsn_subject(const struct dsn *d)
+{
+	return dsn_subjects[dsn_kind(d)];
 }
 
 static void
-dsn_headers(struct dsn_out *o, const struct dsn *d, int delayed)
+dsn_headers(struct dsn_out *o, const struct dsn *d, enum dsn_kind kind)
 {
 	const char *mid = dsn_str(d->message_id, "");
 
 	dsn_field(o, "From: ", "Mail Delivery System <",
 	    dsn_str(d->postmaster, "MAILER-DAEMON"), ">");
 	dsn_field(o, "To: ", "<", dsn_str(d->to, ""), ">");
-	dsn_field(o, "Subject: ", "", delayed ?
-	    "Delayed Mail (still being retried)" :
-	    "Undelivered Mail Returned to Sender", "");
+	dsn_field(o, "Subject: ", "", dsn_subjects[kind], "");
 	dsn_date(o, "Date: ", d->now);
 	if (mid[0] == '<')
 		dsn_field(o, "Message-ID: ", "", mid, "");
@@ -249,7 +266,7 @@ dsn_headers(struct dsn_out *o, const struct dsn *d, int delayed)
 
 /* Part 1: what a person reads. */
 static void
-dsn_notice(struct dsn_out *o, const struct dsn *d, int delayed)
+dsn_notice(struct dsn_out *o, const struct dsn *d, enum dsn_kind kind)
 {
 	const struct dsn_rcpt *r;
 	int i;
@@ -265,17 +282,24 @@ dsn_notice(struct dsn_out *o, const struct dsn *d, int delayed)
 	dsn_puts(o, ".");
 	dsn_crlf(o);
 	dsn_crlf(o);
-	if (delayed) {
+	if (kind == DK_DELAYED) {
 		dsn_puts(o, "Your message could not be delivered yet to one "
 		    "or more recipients.");
 		dsn_crlf(o);
 		dsn_puts(o, "It will be retried; you do not need to send it "
 		    "again.");
+	} else if (kind == DK_SUCCESS) {
+		dsn_puts(o, "Your message was passed on to the servers of the "
+		    "recipients below,");
+		dsn_crlf(o);
+		dsn_puts(o, "which send no delivery reports: this is the last "
+		    "one for them.");
 	} else {
 		dsn_puts(o, "Your message could not be delivered to one or "
 		    "more recipients.");
 		dsn_crlf(o);
-		dsn_puts(o, "Its headers are attached below.");
+		dsn_puts(o, d->full ? "It is attached below." :
+		    "Its headers are attached below.");
 	}
 	dsn_crlf(o);
 	dsn_crlf(o);
@@ -285,7 +309,9 @@ dsn_notice(struct dsn_out *o, const struct dsn *d, int delayed)
 		dsn_puts(o, "<");
 		dsn_text(o, dsn_str(r->address, ""));
 		dsn_puts(o, ">: ");
-		if (r->diagnostic != NULL)
+		if (r->reason != NULL)
+			dsn_text(o, r->reason);
+		else if (r->diagnostic != NULL)
 			dsn_text(o, r->diagnostic);
 		else {
 			dsn_text(o, dsn_str(r->action, "failed"));
@@ -309,6 +335,8 @@ dsn_status(struct dsn_out *o, const struct dsn *d)
 	dsn_puts(o, "Content-Description: Delivery report");
 	dsn_crlf(o);
 	dsn_crlf(o);
+	if (d->envid != NULL)
+		dsn_field(o, "Original-Envelope-Id: ", "", d->envid, "");
 	dsn_field(o, "Reporting-MTA: ", "dns; ",
 	    dsn_str(d->reporting_mta, "localhost"), "");
 	dsn_field(o, "X-Gw-Queue-ID: ", "", dsn_str(d->qid, ""), "");
@@ -317,6 +345,8 @@ dsn_status(struct dsn_out *o, const struct dsn *d)
 	for (i = 0; i < d->nrcpts; i++) {
 		r = &d->rcpts[i];
 		dsn_crlf(o);
+		if (r->orcpt != NULL)
+			dsn_field(o, "Original-Recipient: ", "", r->orcpt, "");
 		dsn_field(o, "Final-Recipient: ", "rfc822; ",
 		    dsn_str(r->address, ""), "");
 		dsn_field(o, "Action: ", "", dsn_str(r->action, "failed"), "");
@@ -327,6 +357,9 @@ dsn_status(struct dsn_out *o, const struct dsn *d)
 		if (r->diagnostic != NULL)
 			dsn_field(o, "Diagnostic-Code: ", "smtp; ",
 			    r->diagnostic, "");
+		/* Our words are never passed off as the remote's. */
+		if (r->reason != NULL)
+			dsn_field(o, "X-Gw-Diagnostic: ", "", r->reason, "");
 		if (r->last_attempt != 0)
 			dsn_date(o, "Last-Attempt-Date: ", r->last_attempt);
 	}
@@ -404,6 +437,39 @@ dsn_hline(struct dsn_out *o, const char *p, size_t n, const char *boundary)
 }
 
 /*
+ * Part 3 with RET=FULL: the whole original, its lines as stored (CRLF,
+ * none over 998 octets: DATA refused anything else), except that a
+ * line reading as our delimiter gets a leading space.
+ */
+static void
+dsn_original_full(struct dsn_out *o, const struct dsn *d)
+{
+	const char *p = d->original, *end = p + d->original_len, *lf;
+
+	dsn_delim(o, d->boundary, 0);
+	dsn_puts(o, "Content-Type: message/rfc822");
+	dsn_crlf(o);
+	dsn_puts(o, "Content-Description: Undelivered Message");
+	dsn_crlf(o);
+	if (d->full_8bit) {
+		dsn_puts(o, "Content-Transfer-Encoding: 8bit");
+		dsn_crlf(o);
+	}
+	dsn_crlf(o);
+	while (p < end && !o->err) {
+		lf = memchr(p, '\n', (size_t)(end - p));
+		lf = lf ? lf + 1 : end;
+		if (dsn_is_delim(p, (size_t)(lf - p), d->boundary))
+			dsn_raw(o, " ", 1);
+		dsn_raw(o, p, (size_t)(lf - p));
+		p = lf;
+	}
+	if (d->original_len > 0 && end[-1] != '\n')
+		dsn_raw(o, "\r\n", 2);
+	o->col = 0;
+}
+
+/*
  * Part 3: the original's header section.  CRLF, bare LF and bare CR
  * all end a line, so no stray CR or LF reaches the output unpaired;
  * the first empty line ends the section (the body never goes back).
@@ -413,6 +479,10 @@ dsn_original(struct dsn_out *o, const struct dsn *d)
 {
 	const char *p = d->original, *end, *eol;
 
+	if (d->full && p != NULL) {
+		dsn_original_full(o, d);
+		return;
+	}
 	dsn_delim(o, d->boundary, 0);
 	dsn_puts(o, "Content-Type: text/rfc822-headers");
 	dsn_crlf(o);
@@ -441,14 +511,14 @@ dsn_build(const struct dsn *d, struct buf *out)
 {
 	struct dsn_out o = { out, 0, 0 };
 	size_t live = buf_len(out);
-	int delayed;
+	enum dsn_kind kind;
 
 	if (!dsn_boundary_ok(d->boundary) || d->nrcpts < 0 ||
 	    (d->nrcpts > 0 && d->rcpts == NULL))
 		return -1;
-	delayed = dsn_delayed_only(d);
-	dsn_headers(&o, d, delayed);
-	dsn_notice(&o, d, delayed);
+	kind = dsn_kind(d);
+	dsn_headers(&o, d, kind);
+	dsn_notice(&o, d, kind);
 	dsn_status(&o, d);
 	dsn_original(&o, d);
 	dsn_delim(&o, d->boundary, 1);

@@ -2,16 +2,23 @@
  * dsn_queue.c - delivery status notifications to the sender: built for
  * the failed recipients of a message (dsn.c writes the report), inserted
  * by the same store op that ends them, queued once that op committed.
- * Standards: RFC 3464 (DSN), RFC 3461.
+ * A DSN is DKIM-signed, like any message, when the domain of its From:
+ * (dsn_from, or MAILER-DAEMON@hostname) or a parent has an active key:
+ * on a worker, before the op that ends the recipients is submitted.
+ * Standards: RFC 3464 (DSN), RFC 3461 (NOTIFY, RET, ENVID, ORCPT),
+ * RFC 6376 (DKIM).
  * Exposure: remote replies (already parsed) are quoted in the report.
  * Diagnostics: a DSN that cannot be built or stored is logged and
- * dropped; the failed recipients still end.
+ * dropped; the failed recipients still end.  One whose signing fails
+ * goes unsigned, and the log says why.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "config.h"
 #include "dsn.h"
@@ -21,8 +28,18 @@
 #include "queue.h"
 #include "queue_int.h"
 #include "schedule.h"
+#include "signer.h"
+#include "smtp_dsn.h"
 #include "store.h"
 #include "util.h"
+
+static int	 signing;	/* DSN ops on a worker, not submitted yet */
+
+int
+queue_dsn_signing(void)
+{
+	return signing;
+}
 
 /* The DSN an op inserted is stored (queue it) or not (say so). */
 void
@@ -45,21 +62,77 @@ dsn_queue_committed(struct store_op *op)
 	store_op_free(op);
 }
 
+/* RET=FULL returns messages up to this size whole; larger ones, their
+ * header section only (gwd(8)). */
+#define DSN_FULL_MAX	(1024 * 1024)
+
+int
+dsn_wanted(const struct qrcpt *r, int what)
+{
+	int n = r->dsn_notify & DSN_NOTIFY_MASK;
+
+	if (n == 0)
+		return what == DSN_NOTIFY_FAILURE;
+	return (n & what) != 0;
+}
+
+/* The report returns the whole message: the sender said RET=FULL, a
+ * recipient failed (RFC 3461 4.3), and it is not too large. */
+static int
+dsn_full(const struct qmsg *m, const struct dsn_rcpt *fr, int nfr)
+{
+	if (m->dsn_ret != DSN_RET_FULL || m->body == NULL ||
+	    m->bodylen > DSN_FULL_MAX)
+		return 0;
+	for (int i = 0; i < nfr; i++)
+		if (strcmp(fr[i].action, "failed") == 0)
+			return 1;
+	return 0;
+}
+
 /*
- * Build the DSN for the failed recipients of m, to be inserted by op.
- * Never for the null sender or for a DSN (no bounce loops).
+ * The recipients' entries with their ORCPT decoded from xtext (as
+ * stored) into orcpt[i], freed by the caller.  A value that does not
+ * decode (it was checked at RCPT) is left out.
+ */
+static struct dsn_rcpt *
+dsn_decoded(const struct dsn_rcpt *fr, int nfr, char **orcpt)
+{
+	struct dsn_rcpt *c = xcalloc((size_t)nfr, sizeof(*c));
+
+	for (int i = 0; i < nfr; i++) {
+		c[i] = fr[i];
+		c[i].orcpt = NULL;
+		if (fr[i].orcpt == NULL)
+			continue;
+		orcpt[i] = xmalloc(DSN_ORCPT_MAX + 1);
+		if (xtext_decode(fr[i].orcpt, strlen(fr[i].orcpt), orcpt[i],
+		    DSN_ORCPT_MAX + 1) == 0)
+			c[i].orcpt = orcpt[i];
+	}
+	return c;
+}
+
+/*
+ * Build the DSN for the recipients of m in fr (failed, delayed or
+ * relayed), to be inserted by op.  Never for the null sender or for a
+ * DSN (no bounce loops).
  */
 void
 dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
     int nfr)
 {
 	struct dsn d;
+	struct dsn_rcpt *dr;
 	struct buf out;
 	struct qmsg *n;
 	struct audit_event *ev;
-	char mid[300], boundary[64], pm[300];
+	char mid[300], boundary[64], pm[300], envid[DSN_ENVID_MAX + 1];
+	char **orcpt;
+	const char *subject;
 	unsigned char rb[8];
 	char rhex[17];
+	int r;
 
 	if (nfr == 0 || m->sender[0] == '\0' || (m->flags & QMSG_DSN))
 		return;
@@ -71,7 +144,10 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	snprintf(mid, sizeof(mid), "<%s.%s@%s>", n->qid, rhex, gcfg->hostname);
 	snprintf(boundary, sizeof(boundary), "%s.%s/%s", n->qid, rhex,
 	    "gw");
-	snprintf(pm, sizeof(pm), "MAILER-DAEMON@%s", gcfg->hostname);
+	if (gcfg->dsn_from)
+		gw_strlcpy(pm, gcfg->dsn_from, sizeof(pm));
+	else
+		snprintf(pm, sizeof(pm), "MAILER-DAEMON@%s", gcfg->hostname);
 	memset(&d, 0, sizeof(d));
 	d.reporting_mta = gcfg->hostname;
 	d.postmaster = pm;
@@ -83,16 +159,31 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	d.now = sched_unix_s();
 	d.original = m->body ? m->body : "";
 	d.original_len = m->body ? m->bodylen : 0;
-	d.rcpts = fr;
+	d.full = dsn_full(m, fr, nfr);
+	d.full_8bit = d.full && (m->flags & QMSG_8BIT);
+	if (m->dsn_envid && xtext_decode(m->dsn_envid, strlen(m->dsn_envid),
+	    envid, sizeof(envid)) == 0)
+		d.envid = envid;
+	orcpt = xcalloc((size_t)nfr, sizeof(char *));
+	dr = dsn_decoded(fr, nfr, orcpt);
+	d.rcpts = dr;
 	d.nrcpts = nfr;
 	buf_init(&out, 0);
-	if (dsn_build(&d, &out) == -1) {
+	r = dsn_build(&d, &out);
+	subject = dsn_subject(&d);
+	for (int i = 0; i < nfr; i++)
+		free(orcpt[i]);
+	free(orcpt);
+	free(dr);
+	if (r == -1) {
 		log_warnx("qid=%s: cannot build DSN", m->qid);
 		buf_free(&out);
 		qmsg_free(n);
 		return;
 	}
-	n->flags = QMSG_DSN;
+	n->flags = QMSG_DSN | (d.full_8bit ? QMSG_8BIT : 0);
+	if (!addr_is_ascii(m->sender))
+		n->flags |= QMSG_SMTPUTF8;	/* RFC 6531: a UTF-8 RCPT */
 	n->received_us = sched_clock();
 	n->body = buf_steal(&out, &n->bodylen);
 	n->size = n->bodylen;
@@ -115,9 +206,80 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	ev->rcpts[0] = xstrdup(m->sender);
 	ev->nrcpts = 1;
 	ev->message_id = xstrdup(mid);
-	ev->subject = xstrdup("Undelivered Mail Returned to Sender");
+	ev->subject = xstrdup(subject);
 	ev->from_addr = xstrdup(pm);
 	ev->size = (int64_t)n->size;
 	if (asprintf(&ev->detail, "dsn for %s", m->qid) == -1)
 		ev->detail = NULL;
+}
+
+/* The DSN's signing, logged as any message's: "signed" with what signed
+ * it, or "unsigned" with why not. */
+static void
+dsn_sign_event(struct store_op *op, enum event_action type,
+    const char *detail)
+{
+	struct qmsg *n = op->insert;
+	struct audit_event *ev = store_op_event(op, event_name(type), n->qid);
+
+	ev->sender = xstrdup("");
+	ev->subaccount = xstrdup(n->subaccount);
+	ev->detail = xstrdup(detail);
+}
+
+static void
+dsn_signed(struct sign_job *j)
+{
+	struct store_op *op = j->arg;
+	struct qmsg *n = op->insert;
+	char why[300];
+
+	if (j->failed) {
+		log_warnx("DSN qid=%s: DKIM signing failed, sent unsigned: %s",
+		    n->qid, j->err);
+		gm.dkim_unsigned_total++;
+		snprintf(why, sizeof(why), "DKIM signing failed: %s", j->err);
+		dsn_sign_event(op, EV_UNSIGNED, why);
+	} else {
+		signer_prepend(j, &n->body, &n->bodylen);
+		n->size = n->bodylen;
+		gm.dkim_signed_total++;
+		dsn_sign_event(op, EV_SIGNED, j->detail);
+	}
+	sign_job_free(j);
+	signing--;
+	store_submit(op);
+}
+
+/*
+ * Submit op; a DSN it inserts is signed first (on a worker) when a key
+ * applies to the domain of its From:.  The op is the caller's no more.
+ */
+void
+dsn_queue_submit(struct store_op *op)
+{
+	struct qmsg *n = op->insert;
+	struct sign_job *j;
+	const char *at;
+	char dom[256], why[400];
+
+	if (n == NULL || !(n->flags & QMSG_DSN)) {
+		store_submit(op);
+		return;
+	}
+	at = strrchr(gcfg->dsn_from ? gcfg->dsn_from : "@", '@');
+	gw_strlcpy(dom, gcfg->dsn_from ? at + 1 : gcfg->hostname,
+	    sizeof(dom));
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if ((j = signer_plan(dom, NULL, why, sizeof(why))) == NULL) {
+		gm.dkim_unsigned_total++;
+		dsn_sign_event(op, EV_UNSIGNED, why);
+		store_submit(op);
+		return;
+	}
+	j->done = dsn_signed;
+	j->arg = op;
+	signing++;
+	signer_run(j, n->body, n->bodylen, sched_unix_s());
 }

@@ -79,10 +79,12 @@ qmsg_free(struct qmsg *m)
 		free(m->rcpt[i].addr);
 		intern_put(&pool, m->rcpt[i].domain);
 		intern_put(&pool, m->rcpt[i].last_reply);
+		free(m->rcpt[i].dsn_orcpt);
 	}
 	intern_put(&pool, m->sender);
 	intern_put(&pool, m->subaccount);
 	free(m->message_id);
+	free(m->dsn_envid);
 	free(m->body);
 	free(m);
 }

@@ -28,6 +28,9 @@ extern SSL_CTX		*client_tls;
 
 #define QMSG_DSN	0x01	/* a bounce: never bounced itself */
 #define QMSG_8BIT	0x02	/* BODY=8BITMIME */
+#define QMSG_SMTPUTF8	0x08	/* MAIL ... SMTPUTF8 (RFC 6531) */
+#define QMSG_CLIENT_DKIM 0x04	/* the client's message has a DKIM-Signature
+				   (no 8BITMIME downgrade: mta_8bit.c) */
 
 /* Where a recipient is; rcpt.c moves it.  QR_HELD: its message is on
  * hold (gwctl queue hold); in no heap or job. */
@@ -61,11 +64,13 @@ struct qrcpt {
 	const char	*domain;	/* pooled: qmsg_set_rcpt() */
 	const char	*last_reply;	/* pooled: qrcpt_set_reply(); or NULL */
 	int64_t		 next_attempt;	/* unix seconds */
+	char		*dsn_orcpt;	/* ORCPT as received (xtext), or NULL */
 	struct rcpt_route route;
 	struct dest	*dest;		/* QR_READY: in this one's ready list */
 	struct qrcpt	*ready_next, *ready_prev;	/* that list (dest.c) */
 	int		 heap_idx;	/* retry heap slot, -1 when not in it */
 	int		 attempts;
+	int		 dsn_notify;	/* DSN_NOTIFY_* and DSN_DELAY_SENT */
 	enum qrcpt_state state : 8;
 	unsigned	 prio : 4;	/* QR_READY: which list of dest */
 	unsigned	 job_head : 1;	/* QR_READY: its transaction starts here */
@@ -79,10 +84,12 @@ struct qmsg {
 	const char	*sender;	/* pooled; "" = null sender */
 	const char	*subaccount;	/* pooled */
 	char		*message_id;	/* until stored; then in queue.db */
+	char		*dsn_envid;	/* ENVID as received (xtext), or NULL */
 	char		*body;		/* may be NULL: load from queue.db */
 	size_t		 bodylen;
 	size_t		 size;
 	int		 flags;
+	int		 dsn_ret;	/* enum dsn_ret (RFC 3461 RET) */
 	int		 body_users;	/* deliveries using body now */
 	int		 nrcpt;
 	int		 npending;	/* recipients not yet final */

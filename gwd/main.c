@@ -126,7 +126,8 @@ stop_check(struct ev_timer *t)
 	/* Sessions whose last message was being committed at SIGTERM have
 	 * had their answer: they go too, before they send another. */
 	sessions_close_all();
-	if (sessions_count() == 0 && store_backlog() == 0 && active == 0) {
+	if (sessions_count() == 0 && store_backlog() == 0 && active == 0 &&
+	    queue_dsn_signing() == 0) {
 		loop_stop();
 		return;
 	}

@@ -127,6 +127,33 @@ mta_arm(struct mta *m, int64_t ms)
 	timer_add(&m->timer, ms);
 }
 
+/*
+ * A connection is kept for the next job relay.idle_time, and never
+ * beyond relay.connection_lifetime from its start: the timer then says
+ * QUIT (mta_timeout).  A receiver's new configuration (a reload, a
+ * new smtpd) is seen by the next connection, and nobody waits for the
+ * receiver's own timeout to free a process or a slot there.
+ */
+void
+mta_arm_idle(struct mta *m)
+{
+	int64_t left = m->born_ms + gcfg->relay.connection_lifetime_ms -
+	    loop_now();
+
+	if (left < 0)
+		left = 0;
+	mta_arm(m, left < gcfg->relay.idle_ms ? left : gcfg->relay.idle_ms);
+}
+
+/* Whether the connection has done enough (messages, or time) to take
+ * no more jobs once its transaction is over. */
+int
+mta_worn_out(const struct mta *m)
+{
+	return m->messages >= m->dest->per_conn ||
+	    loop_now() - m->born_ms >= gcfg->relay.connection_lifetime_ms;
+}
+
 /* Release the slot at the destination and forget this connection. */
 static void
 mta_free(struct mta *m)
@@ -173,6 +200,7 @@ connect_target(struct mta *m)
 	if (m->retry_plain != 2)	/* a plaintext retry says why */
 		h->tls_note[0] = '\0';
 	m->state = M_CONNECT;
+	m->born_ms = loop_now();
 	m->esmtp = 0;
 	memset(&m->caps, 0, sizeof(m->caps));
 	reply_parser_init(&m->rp);
@@ -225,6 +253,13 @@ mta_next_target(struct mta *m, const char *why)
 
 	gw_strlcpy(m->lasterr, why, sizeof(m->lasterr));
 	log_info("dest=%s %s", m->dest->name, why);
+	if (m->ntried < (int)nitems(m->tried)) {
+		struct hop_fail *f = &m->tried[m->ntried++];
+
+		gw_strlcpy(f->host, m->hop.host, sizeof(f->host));
+		gw_strlcpy(f->ip, m->hop.ip, sizeof(f->ip));
+		gw_strlcpy(f->why, why, sizeof(f->why));
+	}
 	m->c = NULL;			/* mta_closed ignores the old conn */
 	timer_del(&m->timer);
 	if (c)
@@ -241,7 +276,8 @@ mta_next_target(struct mta *m, const char *why)
 		return;
 	}
 	m->state = M_QUIT;
-	dest_conn_failed(m->dest, code, status, m->lasterr, &m->hop);
+	dest_conn_failed(m->dest, code, status, m->lasterr, &m->hop, m->tried,
+	    m->ntried);
 	mta_free(m);
 }
 

@@ -1,8 +1,9 @@
 /*
  * mta_body.c - the delivery client: the message body on the wire,
- * dot-stuffed for DATA and written a chunk at a time as the output
- * drains, so a large message never sits whole in the output buffer.
- * Standards: RFC 5321 4.5.2 (transparency).
+ * dot-stuffed for DATA, or as it is after BDAT, and written a chunk at
+ * a time as the output drains, so a large message never sits whole in
+ * the output buffer.
+ * Standards: RFC 5321 4.5.2 (transparency), RFC 3030 (CHUNKING).
  * Exposure: none; the body is gwd's stored message.
  * Diagnostics: a full output buffer fails the connection (mta_fail).
  */
@@ -11,7 +12,8 @@
 #include "gwd.h"
 #include "mta_priv.h"
 
-/* 354: the body goes out, a chunk at a time as the output drains. */
+/* 354 (or BDAT sent): the body goes out, a chunk at a time as the
+ * output drains. */
 void
 mta_body_start(struct mta *m)
 {
@@ -22,15 +24,43 @@ mta_body_start(struct mta *m)
 	mta_body_fill(m);
 }
 
+/* After "BDAT <bodylen> LAST": the body as it is, to its last octet. */
+static void
+mta_body_fill_bdat(struct mta *m)
+{
+	struct qmsg *msg = m->job->msg;
+	struct buf *out = &m->c->out;
+
+	while (m->body_off < msg->bodylen && buf_len(out) < BODY_CHUNK) {
+		size_t n = msg->bodylen - m->body_off;
+
+		if (n > BODY_CHUNK - buf_len(out))
+			n = BODY_CHUNK - buf_len(out);
+		if (buf_append(out, msg->body + m->body_off, n) == -1) {
+			mta_fail(m, "output buffer full");
+			return;
+		}
+		m->body_off += n;
+	}
+	if (m->body_off == msg->bodylen) {
+		m->state = M_DOT;
+		mta_arm(m, gcfg->relay.data_timeout_ms);
+	}
+	conn_write(m->c, "", 0);
+}
+
 /* Dot-stuff the body into the output, a chunk at a time. */
 void
 mta_body_fill(struct mta *m)
 {
-	struct qmsg *msg = m->job->msg;
 	struct buf *out = &m->c->out;
-	const char *b = msg->body;
-	size_t len = msg->bodylen;
+	size_t len;
+	const char *b = mta_8bit_body(m, &len);
 
+	if (m->bdat) {
+		mta_body_fill_bdat(m);
+		return;
+	}
 	while (m->body_off < len && buf_len(out) < BODY_CHUNK) {
 		const char *p = b + m->body_off;
 		size_t rest = len - m->body_off, n;

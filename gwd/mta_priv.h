@@ -9,6 +9,7 @@
  *   mta_body.c     the message body on the wire
  *   mta_tls.c      STARTTLS and the TLS policy of an attempt
  *   mta_auth.c     AUTH to a smarthost
+ *   mta_8bit.c     8-bit content to a server without 8BITMIME
  *
  * One struct mta per outbound connection, reused for the next job to
  * the same destination.
@@ -19,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "conn.h"
 #include "loop.h"
 #include "reply.h"
@@ -42,12 +44,15 @@ enum mstate {
 	M_READY,		/* idle, or about to take a job */
 	M_TXN,			/* MAIL, RCPT, DATA */
 	M_BODY,			/* the body is going out */
-	M_DOT,			/* waiting for the reply to the dot */
+	M_DOT,			/* waiting for the reply to the dot (or
+				   to BDAT LAST) */
 	M_DOT_DISCARD,		/* an empty message ended: nobody took it */
 	M_RSET,
 	M_QUIT,
 	M_FINISH,		/* a job that never started: end it from
 				   the loop */
+	M_SIGN,			/* the 7-bit form is being signed
+				   (mta_8bit.c) */
 	M_NSTATES
 };
 
@@ -76,8 +81,18 @@ struct mta {
 	int			 mail_failed;
 	size_t			 body_off;
 	int			 body_bol;	/* at the start of a line */
-	int			 messages;
+	int			 bdat;		/* the body goes as one BDAT
+						   LAST chunk (RFC 3030) */
+	int			 messages;	/* delivered on this conn */
+	int64_t			 born_ms;	/* connected at (loop time) */
+	int			 eightbit;	/* BODY=8BITMIME if offered */
+	struct buf		 body7;		/* the 7-bit form (mta_8bit.c) */
+	int			 has_body7;
+	struct sign_job		*sign;		/* signing body7, or NULL */
 	struct hop		 hop;		/* the current target */
+	struct hop_fail		 tried[2 * ROUTE_MAX_TARGETS]; /* failed
+						   ones, for the first job */
+	int			 ntried;
 	const struct dest_src	*src;		/* bound to; NULL: any */
 	struct dest_src		 srcbuf;	/* src points here: the dest's
 						   array goes on a policy
@@ -95,6 +110,8 @@ const char	*mta_host(const struct mta *);
 void		 mta_send(struct mta *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 mta_arm(struct mta *, int64_t ms);
+void		 mta_arm_idle(struct mta *);
+int		 mta_worn_out(const struct mta *);
 void		 mta_next_target(struct mta *, const char *why);
 void		 mta_fail(struct mta *, const char *why);
 
@@ -106,6 +123,15 @@ void		 mta_session_quit(struct mta *);
 void		 mta_session_finish_job(struct mta *);
 void		 mta_session_job_lost(struct mta *, const char *why);
 void		 mta_session_abort(struct mta *, const char *why);
+void		 mta_session_send_envelope(struct mta *);
+void		 mta_session_fail_job(struct mta *, int code,
+		    const char *status, const char *text);
+
+/* mta_8bit.c */
+struct sign_job;
+int		 mta_8bit_prepare(struct mta *);
+const char	*mta_8bit_body(const struct mta *, size_t *len);
+void		 mta_8bit_reset(struct mta *);
 
 /* mta_body.c */
 void		 mta_body_start(struct mta *);

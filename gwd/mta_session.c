@@ -3,9 +3,11 @@
  * EHLO (or HELO) and what the server offers, then one transaction per
  * job (MAIL, RCPT, DATA, the end of data) and its results, one per
  * recipient.  STARTTLS is mta_tls.c's, AUTH mta_auth.c's, the body
- * mta_body.c's; mta.c owns the connection.
+ * mta_body.c's, 8-bit content to a server without 8BITMIME
+ * mta_8bit.c's; mta.c owns the connection.
  * Standards: RFC 5321 (client), RFC 2920 (PIPELINING), RFC 1870
- * (SIZE), RFC 6152 (8BITMIME).
+ * (SIZE), RFC 6152 (8BITMIME), RFC 3461 (DSN: its parameters passed on),
+ * RFC 3030 (CHUNKING: the body after BDAT), RFC 6531 (SMTPUTF8).
  * Exposure: acts on replies of remote servers that may be hostile,
  * already parsed and bounded by reply.c.
  * Diagnostics: dies only when memory for a job's results runs out;
@@ -22,8 +24,11 @@
 #include <string.h>
 
 #include "gwd.h"
+#include "addr.h"
 #include "log.h"
+#include "mime7.h"
 #include "mta_priv.h"
+#include "smtp_dsn.h"
 #include "util.h"
 
 /* Results. */
@@ -33,23 +38,36 @@ set_result(struct job *j, int i, int code, const char *status,
     const char *text)
 {
 	free(j->res[i].text);
+	free(j->res[i].reply);
+	j->res[i].reply = NULL;
 	j->res[i].code = code;
 	gw_strlcpy(j->res[i].status, status ? status : "",
 	    sizeof(j->res[i].status));
 	j->res[i].text = xstrdup(text ? text : "");
 }
 
+/* Multi-line text reads better on one line in logs and DSNs. */
+static void
+one_line(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n')
+			*s = ' ';
+}
+
+/* The result is the remote's reply: for the log with who said it, and
+ * as it was said for the DSN's Diagnostic-Code (RFC 3464 2.3.6). */
 static void
 result_from_reply(struct job *j, int i, const struct smtp_reply *r)
 {
 	char text[REPLY_TEXT_MAX + 300];
 
 	snprintf(text, sizeof(text), "%s said: %s", j->hop.host, r->text);
-	/* Multi-line text reads better on one line in logs and DSNs. */
-	for (char *p = text; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
+	one_line(text);
 	set_result(j, i, r->code, r->status, text);
+	j->res[i].reply = xasprintf("%d%s%s %s", r->code, r->status[0] ?
+	    " " : "", r->status, r->text);
+	one_line(j->res[i].reply);
 }
 
 /* Every recipient the server accepted gets this reply as its result. */
@@ -77,21 +95,35 @@ job_report(struct mta *m)
 	struct job *j = m->job;
 
 	m->job = NULL;
+	mta_8bit_reset(m);
 	free(m->accepted);
 	m->accepted = NULL;
 	dest_job_done(j);
 }
 
+/* Ready for a job: the destination gives one, or keeps the
+ * connection idle until the timer says QUIT (mta_arm_idle). */
+static void
+take_work(struct mta *m)
+{
+	m->state = M_READY;
+	mta_arm_idle(m);
+	dest_conn_ready(m->dest, m);
+}
+
 /* The transaction is over and the connection is fine: report the job,
- * then take the next one. */
+ * then take the next one, or QUIT when the connection has done enough
+ * (relay.messages_per_connection, relay.connection_lifetime). */
 void
 mta_session_finish_job(struct mta *m)
 {
 	fill_missing(m->job, 451, "4.3.0", "no result for this recipient");
 	job_report(m);
-	m->state = M_READY;
-	timer_del(&m->timer);
-	dest_conn_ready(m->dest, m);
+	if (mta_worn_out(m)) {
+		mta_session_quit(m);
+		return;
+	}
+	take_work(m);
 }
 
 /* A job ended before it started (mta_run_job): finish it from the
@@ -101,6 +133,15 @@ finish_soon(struct mta *m)
 {
 	m->state = M_FINISH;
 	timer_add(&m->timer, 0);
+}
+
+/* The job cannot go to this server: every recipient gets this result. */
+void
+mta_session_fail_job(struct mta *m, int code, const char *status,
+    const char *text)
+{
+	fill_missing(m->job, code, status, text);
+	finish_soon(m);
 }
 
 /* Give every recipient of a broken transaction a temporary failure. */
@@ -156,20 +197,20 @@ mta_session_ready(struct mta *m)
 {
 	if (mta_auth_start(m))
 		return;
-	m->state = M_READY;
-	timer_del(&m->timer);
 	if (!m->ready_once) {
 		m->ready_once = 1;
 		dest_conn_up(m->dest);
 	}
-	dest_conn_ready(m->dest, m);
+	take_work(m);
 }
 
-/* Say goodbye; the conn closes once QUIT is out. */
+/* Say goodbye; the conn closes once QUIT is out (or when the server
+ * does not take it in time). */
 void
 mta_session_quit(struct mta *m)
 {
 	m->state = M_QUIT;
+	mta_arm(m, gcfg->relay.command_timeout_ms);
 	mta_send(m, "QUIT");
 	conn_close_after_flush(m->c);
 }
@@ -231,6 +272,26 @@ helo_reply(struct mta *m, const struct smtp_reply *r)
 
 /* Transactions. */
 
+/* A message sent with SMTPUTF8 needs it of the server when an address
+ * of this job or a header field is not ASCII. */
+static int
+needs_smtputf8(const struct job *j)
+{
+	const struct qmsg *msg = j->msg;
+	const char *hend;
+
+	if (!(msg->flags & QMSG_SMTPUTF8))
+		return 0;
+	if (!addr_is_ascii(msg->sender))
+		return 1;
+	for (int i = 0; i < j->nrcpt; i++)
+		if (!addr_is_ascii(j->rcpt[i]->addr))
+			return 1;
+	hend = memmem(msg->body, msg->bodylen, "\r\n\r\n", 4);
+	return mime7_is_8bit(msg->body, hend ? (size_t)(hend - msg->body) :
+	    msg->bodylen);
+}
+
 /*
  * Whether the message can go to this server as it is, by what the
  * server offered: 0, or -1 with every recipient's result set.
@@ -240,6 +301,16 @@ job_fits(struct mta *m, struct job *j)
 {
 	struct qmsg *msg = j->msg;
 
+	if (needs_smtputf8(j) && !m->caps.smtputf8) {
+		char text[600];
+
+		/* RFC 6531 3.2: no downgrade, no mangling. */
+		snprintf(text, sizeof(text), "%s does not support SMTPUTF8, "
+		    "which this message needs (UTF-8 addresses or header "
+		    "fields)", j->hop.host);
+		fill_missing(j, 550, "5.6.7", text);
+		return -1;
+	}
 	if (m->caps.size && msg->size > m->caps.size) {
 		char text[600];
 
@@ -252,26 +323,77 @@ job_fits(struct mta *m, struct job *j)
 	return 0;
 }
 
+/* RET and ENVID as the client gave them, to a server offering DSN
+ * (RFC 3461 6.2). */
+static void
+dsn_mail_params(const struct mta *m, const struct qmsg *msg, char *out,
+    size_t outsz)
+{
+	out[0] = '\0';
+	if (!m->caps.dsn)
+		return;
+	snprintf(out, outsz, "%s%s%s",
+	    msg->dsn_ret == DSN_RET_FULL ? " RET=FULL" :
+	    msg->dsn_ret == DSN_RET_HDRS ? " RET=HDRS" : "",
+	    msg->dsn_envid ? " ENVID=" : "",
+	    msg->dsn_envid ? msg->dsn_envid : "");
+}
+
 /* MAIL FROM, with each parameter only to a server that offered its
  * extension. */
 static void
 send_mail(struct mta *m)
 {
 	const struct qmsg *msg = m->job->msg;
-	char size[40] = "";
+	char size[40] = "", dsn[40 + DSN_ENVID_MAX];
+	size_t len;
 
-	/* RFC 1870 6 */
+	/* RFC 1870 6; the size of what goes, converted or not */
+	(void)mta_8bit_body(m, &len);
 	if (m->caps.size_ext)
-		snprintf(size, sizeof(size), " SIZE=%zu", msg->size);
-	mta_send(m, "MAIL FROM:<%s>%s%s", msg->sender, size,
-	    (msg->flags & QMSG_8BIT) && m->caps.eightbitmime ?
-	    " BODY=8BITMIME" : "");
+		snprintf(size, sizeof(size), " SIZE=%zu", len);
+	dsn_mail_params(m, msg, dsn, sizeof(dsn));
+	mta_send(m, "MAIL FROM:<%s>%s%s%s%s", msg->sender, size,
+	    m->eightbit && m->caps.eightbitmime ? " BODY=8BITMIME" : "",
+	    (msg->flags & QMSG_SMTPUTF8) && m->caps.smtputf8 ?
+	    " SMTPUTF8" : "", dsn);
+}
+
+/* NOTIFY and ORCPT as the client gave them, to a server offering DSN. */
+static void
+dsn_rcpt_params(const struct mta *m, const struct qrcpt *r, char *out,
+    size_t outsz)
+{
+	int n = r->dsn_notify & DSN_NOTIFY_MASK;
+
+	out[0] = '\0';
+	if (!m->caps.dsn)
+		return;
+	if (n & DSN_NOTIFY_NEVER)
+		snprintf(out, outsz, " NOTIFY=NEVER");
+	else if (n)
+		snprintf(out, outsz, " NOTIFY=%s%s%s%s%s",
+		    n & DSN_NOTIFY_SUCCESS ? "SUCCESS" : "",
+		    (n & DSN_NOTIFY_SUCCESS) && (n & ~DSN_NOTIFY_SUCCESS) ?
+		    "," : "",
+		    n & DSN_NOTIFY_FAILURE ? "FAILURE" : "",
+		    (n & DSN_NOTIFY_FAILURE) && (n & DSN_NOTIFY_DELAY) ?
+		    "," : "",
+		    n & DSN_NOTIFY_DELAY ? "DELAY" : "");
+	if (r->dsn_orcpt) {
+		size_t l = strlen(out);
+
+		snprintf(out + l, outsz - l, " ORCPT=%s", r->dsn_orcpt);
+	}
 }
 
 static void
 send_rcpt(struct mta *m, const struct qrcpt *r)
 {
-	mta_send(m, "RCPT TO:<%s>", r->addr);
+	char dsn[64 + DSN_ORCPT_MAX];
+
+	dsn_rcpt_params(m, r, dsn, sizeof(dsn));
+	mta_send(m, "RCPT TO:<%s>%s", r->addr, dsn);
 }
 
 /* The next command of the envelope: MAIL, each RCPT, then DATA. */
@@ -312,6 +434,13 @@ mta_run_job(struct mta *m, struct job *j)
 	m->sent_idx = 0;
 	j->started_ms = loop_now();
 	j->hop = m->hop;
+	/* The hops that failed before this connection worked are the
+	 * first job's to record. */
+	j->tried = hop_fail_copy(m->tried, m->ntried);
+	j->ntried = m->ntried;
+	m->ntried = 0;
+	j->dsn_passed = m->caps.dsn;
+	m->bdat = m->caps.chunking;
 	if (queue_load_body(msg) == -1) {
 		/* The spool lost it: nothing sensible to send. */
 		log_warnx("qid=%s: message body missing from queue.db",
@@ -326,12 +455,25 @@ mta_run_job(struct mta *m, struct job *j)
 		finish_soon(m);
 		return;
 	}
+	if (mta_8bit_prepare(m) != 0)
+		return;		/* refused, or continues once signed */
+	mta_session_send_envelope(m);
+}
+
+/* The envelope and DATA go out. */
+void
+mta_session_send_envelope(struct mta *m)
+{
+	struct job *j = m->job;
+
 	m->state = M_TXN;
 	mta_arm(m, gcfg->relay.command_timeout_ms);
-	/* With PIPELINING: the whole envelope and DATA in one write. */
+	/* With PIPELINING: the whole envelope and DATA in one write (BDAT
+	 * waits for the RCPT replies: no body for nobody). */
 	do
 		send_command(m);
-	while (m->c && m->caps.pipelining && m->sent_idx <= j->nrcpt + 1);
+	while (m->c && m->caps.pipelining &&
+	    m->sent_idx <= j->nrcpt + !m->bdat);
 }
 
 static void
@@ -377,6 +519,21 @@ data_reply(struct mta *m, const struct smtp_reply *r)
 	send_rset(m);
 }
 
+/* To a server offering CHUNKING, once every RCPT is answered: the body
+ * in one chunk, BDAT LAST, whose reply is the message's (M_DOT). */
+static void
+bdat_start(struct mta *m)
+{
+	if (m->mail_failed || m->naccepted == 0) {
+		send_rset(m);
+		return;
+	}
+	m->reply_idx++;		/* BDAT stands where DATA would */
+	mta_send(m, "BDAT %zu LAST", m->job->msg->bodylen);
+	if (!m->c->dead)		/* not failed on a full buffer */
+		mta_body_start(m);
+}
+
 /* A reply to the envelope: the k-th of MAIL, each RCPT, DATA.  Without
  * PIPELINING each command waits for the reply to the one before. */
 static void
@@ -392,6 +549,10 @@ txn_reply(struct mta *m, const struct smtp_reply *r)
 		rcpt_reply(m, k - 1, r);
 	else {
 		data_reply(m, r);
+		return;
+	}
+	if (m->bdat && k == j->nrcpt) {
+		bdat_start(m);
 		return;
 	}
 	if (m->caps.pipelining)
@@ -417,13 +578,6 @@ dot_reply(struct mta *m, const struct smtp_reply *r)
 {
 	accepted_result(m, r);
 	m->messages++;
-	if (m->messages >= m->dest->per_conn) {
-		/* Enough on this connection: report, then QUIT. */
-		job_report(m);
-		mta_arm(m, gcfg->relay.command_timeout_ms);
-		mta_session_quit(m);
-		return;
-	}
 	mta_session_finish_job(m);
 }
 

@@ -3,7 +3,8 @@
  * classified (delivered, deferred, expired, bounced, or put back),
  * recorded (audit event, metrics, suppression, bounce rate, the store
  * op that makes it durable) and the recipient moves on.
- * Standards: RFC 5321 4.5.4 (retry strategy), RFC 3463.
+ * Standards: RFC 5321 4.5.4 (retry strategy), RFC 3463, RFC 3461 (which
+ * reports the sender asked for).
  * Exposure: none from the network directly; remote replies arrive
  * already parsed (reply.c) and are only copied into logs and DSNs.
  * Diagnostics: allocation failure is fatal; whether the op commits is
@@ -30,6 +31,7 @@
 #include "queue_int.h"
 #include "rules.h"
 #include "schedule.h"
+#include "smtp_dsn.h"
 #include "store.h"
 #include "suppress.h"
 #include "util.h"
@@ -187,27 +189,101 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	}
 }
 
-/* r failed for good: its part of the DSN. */
+/* The hops the attempt tried and could not use, before the one that
+ * answered (or none did): one event each. */
+static void
+hops_failed(struct attempt *a)
+{
+	struct job *j = a->j;
+
+	for (int i = 0; i < j->ntried; i++) {
+		const struct hop_fail *f = &j->tried[i];
+		struct audit_event *ev = store_op_event(a->op,
+		    event_name(EV_HOST_FAILED), j->msg->qid);
+
+		ev->sender = xstrdup(j->msg->sender);
+		ev->subaccount = xstrdup(j->msg->subaccount);
+		if (f->host[0])
+			ev->remote_host = xstrdup(f->host);
+		if (f->ip[0])
+			ev->remote_ip = xstrdup(f->ip);
+		ev->reply_text = xstrdup(f->why);
+		if (j->dest)
+			ev->tls_policy = tls_policy_name(j->dest->tls);
+	}
+}
+
+/* r's entry in the DSN of this attempt: what happened and where. */
+static struct dsn_rcpt *
+dsn_add(struct attempt *a, const struct qrcpt *r,
+    const struct job_result *res, const char *action, const char *status)
+{
+	struct dsn_rcpt *f = &a->fr[a->nfr++];
+
+	f->address = r->addr;
+	f->orcpt = r->dsn_orcpt;
+	f->action = action;
+	f->status = status;
+	f->remote_mta = a->j->hop.host[0] ? a->j->hop.host : NULL;
+	f->diagnostic = res->reply;
+	f->reason = r->last_reply;
+	f->last_attempt = a->now;
+	return f;
+}
+
+/* r failed for good: its part of the DSN, unless its client said
+ * NOTIFY=NEVER or left FAILURE out. */
 static void
 dsn_entry(struct attempt *a, const struct qrcpt *r,
     const struct job_result *res, enum outcome o)
 {
-	struct dsn_rcpt *f = &a->fr[a->nfr];
+	struct dsn_rcpt *f;
 
-	f->address = r->addr;
-	f->action = "failed";
-	f->status = res->status[0] ? res->status : res->code < 500 ?
-	    "4.4.7" : "5.0.0";
-	f->remote_mta = a->j->hop.host[0] ? a->j->hop.host : NULL;
-	f->diagnostic = r->last_reply;
+	if (!dsn_wanted(r, DSN_NOTIFY_FAILURE))
+		return;
+	f = dsn_add(a, r, res, "failed", res->status[0] ? res->status :
+	    res->code < 500 ? "4.4.7" : "5.0.0");
 	if (o == OC_EXPIRED) {
-		if (asprintf(&a->frtext[a->nfr], "delivery time expired; "
+		if (asprintf(&a->frtext[a->nfr - 1], "delivery time expired; "
 		    "last error: %s", r->last_reply) == -1)
 			fatal("asprintf");
-		f->diagnostic = a->frtext[a->nfr];
+		f->reason = a->frtext[a->nfr - 1];
 	}
-	f->last_attempt = a->now;
-	a->nfr++;
+}
+
+/*
+ * r was delivered, and its client asked to hear so (NOTIFY=SUCCESS), but
+ * the receiver offered no DSN to pass the request on to: gw reports
+ * "relayed" itself (RFC 3461 6.2.1.1).
+ */
+static void
+dsn_relayed(struct attempt *a, const struct qrcpt *r,
+    const struct job_result *res)
+{
+	if (a->j->dsn_passed || !dsn_wanted(r, DSN_NOTIFY_SUCCESS))
+		return;
+	dsn_add(a, r, res, "relayed", res->status[0] == '2' ? res->status :
+	    "2.0.0");
+}
+
+/*
+ * r was deferred past queue.delay_warning and its client asked for
+ * delay notices (NOTIFY=DELAY): one "delayed" report, marked in r (and
+ * stored with its retry) so that it is the only one.
+ */
+static void
+dsn_delayed(struct attempt *a, struct qrcpt *r, const struct job_result *res)
+{
+	int64_t warn_s = gcfg->queue.delay_warning_ms / 1000;
+
+	if (gcfg->queue.delay_warning_ms <= 0 ||
+	    (r->dsn_notify & DSN_DELAY_SENT) ||
+	    !dsn_wanted(r, DSN_NOTIFY_DELAY) ||
+	    a->now - us_to_s(a->j->msg->received_us) < warn_s)
+		return;
+	r->dsn_notify |= DSN_DELAY_SENT;
+	dsn_add(a, r, res, "delayed", res->status[0] == '4' ? res->status :
+	    "4.0.0");
 }
 
 /* Where r goes after its outcome: back, to wait, or done. */
@@ -227,6 +303,7 @@ move_on(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 		}
 		return;
 	case OC_DEFERRED:
+		dsn_delayed(a, r, res);
 		r->attempts++;
 		r->next_attempt = a->now + backoff_s(r->attempts);
 		if (r->next_attempt > a->expires)
@@ -237,6 +314,8 @@ move_on(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	default:
 		if (oc[o].failed)
 			dsn_entry(a, r, res, o);
+		else
+			dsn_relayed(a, r, res);
 		rcpt_move(r, QR_DONE);
 		store_op_del_rcpt(a->op, r->dbid);
 	}
@@ -260,6 +339,7 @@ outcome_apply(struct job *j)
 		.expires = msg_expires_s(m),
 	};
 
+	hops_failed(&a);
 	for (int i = 0; i < j->nrcpt; i++) {
 		enum outcome o = classify(&j->res[i], a.now, a.expires);
 
@@ -274,7 +354,7 @@ outcome_apply(struct job *j)
 	free(a.fr);
 	if (m->npending == 0)
 		a.op->del_msg = m->dbid;
-	store_submit(a.op);
+	dsn_queue_submit(a.op);
 	if (m->npending == 0)
 		qmsg_forget(m);
 	else

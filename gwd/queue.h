@@ -23,6 +23,8 @@ void	 queue_add(struct qmsg *);
 struct qmsg *queue_msg_new(const char *sender, const char *subaccount,
 	    int nrcpt);
 void	 queue_shutdown(void);
+/* DSNs being signed: their ops are not submitted yet (shutdown waits). */
+int	 queue_dsn_signing(void);
 
 /*
  * Routing rules (routing.c).  routing_rule(): the rule that decides for

@@ -19,6 +19,7 @@
 #include "queue.h"
 #include "queue_int.h"
 #include "schedule.h"
+#include "smtp_dsn.h"
 #include "store.h"
 #include "util.h"
 
@@ -210,13 +211,14 @@ admin_delete(struct qmsg *m, struct store_op *op, const char **why)
 	return QA_DONE;
 }
 
-/* Fail every pending recipient and tell the sender (a DSN). */
+/* Fail every pending recipient and tell the sender (a DSN), of those
+ * whose client did not say NOTIFY=NEVER (or leave FAILURE out). */
 static int
 admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 {
 	struct dsn_rcpt *fr = xcalloc((size_t)m->nrcpt, sizeof(*fr));
 	char **diag = xcalloc((size_t)m->nrcpt, sizeof(char *));
-	int nfr = 0;
+	int nfr = 0, nowant = 0;
 
 	msg_unschedule(m);
 	for (int i = 0; i < m->nrcpt; i++) {
@@ -233,10 +235,17 @@ admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 		ev->reply_status = xstrdup("5.0.0");
 		metrics_delivery(m->flags & QMSG_DSN ? NULL : m->subaccount,
 		    GM_BOUNCED, BC_OTHER, m->received_us);
+		if (!dsn_wanted(r, DSN_NOTIFY_FAILURE)) {
+			free(diag[nfr]);
+			diag[nfr] = NULL;
+			nowant++;
+			continue;
+		}
+		fr[nfr].orcpt = r->dsn_orcpt;
 		fr[nfr].address = r->addr;
 		fr[nfr].action = "failed";
 		fr[nfr].status = "5.0.0";
-		fr[nfr].diagnostic = diag[nfr];
+		fr[nfr].reason = diag[nfr];
 		nfr++;
 	}
 	dsn_queue_build(op, m, fr, nfr);
@@ -244,7 +253,9 @@ admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 	op->done = admin_committed;
 	if (op->insert == NULL)
 		*why = m->sender[0] == '\0' || (m->flags & QMSG_DSN) ?
-		    "no DSN: the null sender" : "no DSN: it could not be built";
+		    "no DSN: the null sender" : nfr == 0 && nowant > 0 ?
+		    "no DSN: its client asked for none (NOTIFY)" :
+		    "no DSN: it could not be built";
 	for (int i = 0; i < nfr; i++)
 		free(diag[i]);
 	free(diag);
@@ -285,7 +296,7 @@ queue_admin(struct qmsg *m, enum ctl_verb verb, const char *domain,
 		store_op_free(op);
 		return r;
 	}
-	store_submit(op);
+	dsn_queue_submit(op);
 	if (m->npending == 0)
 		qmsg_forget(m);
 	else if (verb == CTL_Q_FLUSH || verb == CTL_Q_RELEASE)

@@ -175,7 +175,11 @@ void	 outcome_apply(struct job *);
 
 /* dsn_queue.c */
 void	 dsn_queue_stored(struct store_op *);
+void	 dsn_queue_submit(struct store_op *);
 void	 dsn_queue_build(struct store_op *, struct qmsg *,
 	    const struct dsn_rcpt *, int nfr);
+/* Did r's client ask for a report of this kind (DSN_NOTIFY_SUCCESS,
+ * _FAILURE or _DELAY)?  Without NOTIFY: failures only. */
+int	 dsn_wanted(const struct qrcpt *r, int what);
 
 #endif

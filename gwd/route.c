@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "cidr.h"
 #include "dns.h"
 #include "gwd.h"
@@ -289,6 +290,7 @@ route_resolve(const char *domain, const char *host, int port, route_cb cb,
     void *arg)
 {
 	struct route_req *r = xcalloc(1, sizeof(*r));
+	char ascii[256];
 
 	r->cb = cb;
 	r->arg = arg;
@@ -305,7 +307,11 @@ route_resolve(const char *domain, const char *host, int port, route_cb cb,
 	}
 	gw_strlcpy(r->domain, domain, sizeof(r->domain));
 	r->mx = 1;
-	r->mxq = dns_query(domain, DNS_T_MX, mx_cb, r);
+	/* A U-label domain is asked for by its A-labels (RFC 6531 3.2);
+	 * one that has none gets its NXDOMAIN from the DNS. */
+	if (addr_domain_ascii(domain, ascii, sizeof(ascii)) == -1)
+		gw_strlcpy(ascii, domain, sizeof(ascii));
+	r->mxq = dns_query(ascii, DNS_T_MX, mx_cb, r);
 	return r;
 }
 

@@ -87,6 +87,8 @@ auth_result(void *arg, const struct auth_result *res)
 		s->authed = AUTH_SASL;
 		gw_strlcpy(s->subaccount, res->subaccount,
 		    sizeof(s->subaccount));
+		gw_strlcpy(s->key_id, res->key_id ? res->key_id : "",
+		    sizeof(s->key_id));
 		session_reply(s, "235 2.7.0 Authentication successful");
 		log_debug("session=%016llx ip=%s auth=%s",
 		    (unsigned long long)s->id, s->ip, res->subaccount);

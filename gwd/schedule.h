@@ -24,7 +24,9 @@ struct dest_fail;
 struct job_result {
 	int	 code;
 	char	 status[16];
-	char	*text;
+	char	*text;		/* for the log: "mx1 said: ..." */
+	char	*reply;		/* the remote reply as it was said, lines
+				   joined by a space; NULL: gw's own */
 };
 
 /*
@@ -44,6 +46,14 @@ struct hop {
 	char		 tls_note[160];
 };
 
+/* A next hop that failed before any transaction (refused, timeout, a
+ * greeting refused, TLS): one event each of the attempt that tried it. */
+struct hop_fail {
+	char		 host[256];
+	char		 ip[64];
+	char		 why[300];
+};
+
 struct job {
 	struct job	*next;
 	struct dest	*dest;
@@ -56,6 +66,11 @@ struct job {
 	int64_t		 started_ms;
 	int		 maybe_dup;	/* no reply after the final dot */
 	int		 body_held;	/* queue_load_body() succeeded */
+	struct hop_fail	*tried;		/* hops that failed first, or NULL */
+	int		 ntried;
+	int		 dsn_passed;	/* the receiver offered DSN (RFC 3461):
+					   NOTIFY went on, success reports
+					   are its to send */
 };
 
 enum dest_route { DR_NONE, DR_RESOLVING, DR_READY };
@@ -130,9 +145,13 @@ struct dest {
 void	 dest_conn_up(struct dest *);	/* set up: no longer connecting */
 void	 dest_conn_ready(struct dest *, struct mta *);
 void	 dest_job_done(struct job *);
-/* No target could be used; hop is the last one tried (or NULL). */
+/* No target could be used; hop is the last one tried (or NULL), tried
+ * every one that failed. */
 void	 dest_conn_failed(struct dest *, int code, const char *status,
-	    const char *text, const struct hop *);
+	    const char *text, const struct hop *, const struct hop_fail *tried,
+	    int ntried);
+/* A copy of tried[0..n) for a job (NULL when n is 0). */
+struct hop_fail *hop_fail_copy(const struct hop_fail *tried, int n);
 void	 dest_conn_closed(struct dest *, struct mta *, int was_up);
 void	 dest_idle_remove(struct dest *, struct mta *);
 /* The source address for a new connection (NULL: any). */

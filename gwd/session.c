@@ -1,10 +1,11 @@
 /*
  * session.c - inbound SMTP: a session's life.  Bytes in, framed into
- * command lines (or SASL responses, or DATA), replies out, deadlines.
+ * command lines (or SASL responses, or DATA, or BDAT chunks), replies
+ * out, deadlines.
  * The commands are smtp_cmd.c's, AUTH is sasl.c's, the end of DATA is
  * data_end.c's; listener.c lets sessions in.
  * Standards: RFC 5321, RFC 3207 (STARTTLS), RFC 2920 (PIPELINING),
- * RFC 2034/3463 (enhanced status codes).
+ * RFC 2034/3463 (enhanced status codes), RFC 3030 (CHUNKING).
  * Exposure: parses untrusted input from unauthenticated clients.  Nothing
  * a client sends may end the process: bad bytes get a reply.
  * Diagnostics: a reply longer than a line (REPLY_MAX) is cut and logged;
@@ -13,6 +14,7 @@
  * Replies are appended to the conn and leave together before the loop
  * sleeps, so pipelined answers go in one write.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -125,15 +127,20 @@ split_reply(const char *r, int *code, char *status, size_t stsz,
 	*text = p;
 }
 
-/* Refusals are events of the audit trail, like deliveries. */
+/* Refusals are events of the audit trail, like deliveries: the reply,
+ * and the stage (the command refused; "data" for the end of DATA). */
 static void
 audit_reject(struct session *s, const char *r, const char *sender,
     const char *rcpt, const char *cls)
 {
 	struct audit_event *ev = audit_new(event_name(EV_REJECTED), NULL);
 	const char *text;
-	char status[16];
+	char status[16], stage[16];
 
+	gw_strlcpy(stage, s->stage ? s->stage : "connect", sizeof(stage));
+	for (char *p = stage; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	ev->detail = xasprintf("stage=%s", stage);
 	split_reply(r, &ev->reply_code, status, sizeof(status), &text);
 	ev->reply_status = status[0] ? xstrdup(status) : NULL;
 	ev->reply_text = xstrdup(text);
@@ -196,6 +203,7 @@ session_tx_reset(struct session *s)
 	for (int i = 0; i < t->nrcpt; i++)
 		free(t->rcpt[i]);
 	free(t->rcpt);
+	free(t->rdsn);
 	buf_free(&t->data);
 	memset(t, 0, sizeof(*t));
 	session_mem_update(s);
@@ -214,6 +222,14 @@ session_mem_update(struct session *s)
 
 	session_memory = session_memory - s->mem + now;
 	s->mem = now;
+}
+
+/* A message is coming in: DATA, or BDAT chunks (between them too). */
+static int
+session_receiving(const struct session *s)
+{
+	return s->state == SS_DATA || s->state == SS_BDAT ||
+	    (s->tx.bdat && s->state == SS_CMD);
 }
 
 /*
@@ -235,7 +251,7 @@ session_shed(struct session *cur)
 		struct session *big = NULL;
 
 		for (struct session *s = sessions; s; s = s->next)
-			if (s->state == SS_DATA && (big == NULL ||
+			if (session_receiving(s) && (big == NULL ||
 			    s->mem > big->mem))
 				big = s;
 		if (big == NULL)
@@ -265,6 +281,12 @@ int
 session_bad_command(struct session *s, const char *r)
 {
 	session_reply(s, "%s", r);
+	/* A refused envelope or message is an event of the audit trail
+	 * (a bad MAIL or RCPT parameter, an address it cannot take, a
+	 * command out of order); unknown commands and the like are not. */
+	if (s->stage && (strcmp(s->stage, "MAIL") == 0 ||
+	    strcmp(s->stage, "RCPT") == 0 || strcmp(s->stage, "DATA") == 0))
+		audit_reject(s, r, NULL, NULL, NULL);
 	if (++s->errors >= gcfg->limits.unknown_commands) {
 		session_reply(s, "421 4.7.0 %s Error: too many errors; closing "
 		    "connection", gcfg->hostname);
@@ -310,7 +332,8 @@ session_drain(struct conn *c)
 			session_close(s, c->error);
 		return;
 	}
-	if (s->state == SS_CMD || s->state == SS_SASL || s->state == SS_DATA)
+	if (s->state == SS_CMD || s->state == SS_SASL || s->state == SS_DATA ||
+	    s->state == SS_BDAT)
 		session_process(s);
 }
 
@@ -331,6 +354,7 @@ session_tls(struct conn *c, int ok)
 	s->helo = 0;
 	s->authed = AUTH_NONE;
 	s->subaccount[0] = '\0';
+	s->key_id[0] = '\0';
 	session_tx_reset(s);
 	conn_tls_desc(c, desc, sizeof(desc));
 	log_debug("session=%016llx tls=\"%s\"", (unsigned long long)s->id,
@@ -378,6 +402,31 @@ data_step(struct session *s)
 		data_end(s);
 }
 
+/*
+ * A BDAT chunk: exactly its octets, through the same checks as DATA
+ * (data_init_chunks), or skipped when the BDAT is refused.  Whatever
+ * follows the chunk is a command again.
+ */
+static void
+bdat_step(struct session *s)
+{
+	struct conn *c = s->c;
+	struct tx *t = &s->tx;
+	size_t n = buf_len(&c->in);
+
+	if (n > t->bdat_left)
+		n = (size_t)t->bdat_left;
+	if (t->bdat_refusal == NULL)
+		data_feed(&t->dp, buf_ptr(&c->in), n, &t->data);
+	buf_consume(&c->in, n);
+	t->bdat_left -= n;
+	session_mem_update(s);
+	if (session_memory > gcfg->limits.memory && session_shed(s))
+		return;
+	if (t->bdat_left == 0)
+		smtp_bdat_chunk_end(s);
+}
+
 static void
 session_process(struct session *s)
 {
@@ -388,10 +437,13 @@ session_process(struct session *s)
 		size_t len, used, max;
 		enum line_status ls;
 
-		if (s->state == SS_DATA) {
+		if (s->state == SS_DATA || s->state == SS_BDAT) {
 			if (buf_len(&c->in) == 0)
 				break;
-			data_step(s);
+			if (s->state == SS_DATA)
+				data_step(s);
+			else
+				bdat_step(s);
 			continue;
 		}
 		if (s->state != SS_CMD && s->state != SS_SASL)
@@ -439,7 +491,8 @@ session_process(struct session *s)
 	if (!c->dead && !c->closing && c->eof && buf_len(&c->in) == 0 &&
 	    s->state != SS_WAIT)
 		session_close(s, s->state == SS_DATA ?
-		    "lost connection in DATA" : "client disconnected");
+		    "lost connection in DATA" : s->state == SS_BDAT ?
+		    "lost connection in BDAT" : "client disconnected");
 	session_mem_update(s);
 }
 
@@ -456,7 +509,8 @@ session_timeout(struct ev_timer *t)
 
 	session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
 	    gcfg->hostname);
-	session_close(s, s->state == SS_DATA ? "timeout in DATA" : "timeout");
+	session_close(s, s->state == SS_DATA ? "timeout in DATA" :
+	    s->state == SS_BDAT ? "timeout in BDAT" : "timeout");
 }
 
 static void

@@ -6,7 +6,8 @@
  *   session.c    a session's life: I/O, line framing, timers, replies
  *   smtp_cmd.c   the commands, each checked then carried out
  *   sasl.c       AUTH PLAIN and LOGIN
- *   data_end.c   the end of DATA: the verdict on a message, then queueing
+ *   data_end.c   the end of DATA (or of the LAST BDAT chunk): the verdict
+ *                on a message, then queueing
  *
  * Connection state lives in struct session, the transaction (MAIL to the
  * end of DATA) in struct tx.
@@ -41,6 +42,7 @@ enum sstate {
 	SS_CMD,
 	SS_SASL,		/* waiting for a SASL response line */
 	SS_DATA,
+	SS_BDAT,		/* reading a BDAT chunk's octets */
 	SS_WAIT,		/* credential check, delayed reply, or commit */
 	SS_CLOSING
 };
@@ -63,9 +65,18 @@ struct tx {
 	int			 active;	/* MAIL accepted */
 	struct mail_args	 mail;
 	char			**rcpt;
+	struct dsn_rcptp	*rdsn;		/* each one's NOTIFY, ORCPT */
 	int			 nrcpt;
 	struct buf		 data;
 	struct data_parser	 dp;
+	/* BDAT (RFC 3030): the message so far came in chunks; the chunk
+	 * being read, its LAST, and the refusal it gets once its octets
+	 * are read (they are skipped, never read as commands). */
+	int			 bdat;
+	uint64_t		 bdat_size;
+	uint64_t		 bdat_left;
+	int			 bdat_last;
+	const char		*bdat_refusal;
 };
 
 struct session {
@@ -87,6 +98,10 @@ struct session {
 	struct ev_timer		 delay;		/* a failed AUTH's 535 */
 	enum sasl_step		 sasl;
 	char			 sasl_user[SASL_USER_MAX + 1];
+	char			 key_id[24];	/* AUTH_SASL with an API
+						   key; "": the password */
+	const char		*stage;		/* the command being answered
+						   ("MAIL"), NULL: none */
 	struct auth_req		*authreq;
 	struct store_op		*op;		/* commit in flight */
 	int			 close_after_delay;
@@ -124,6 +139,7 @@ const struct rule *session_rule(struct session *, const char *rcpt,
 
 /* smtp_cmd.c */
 void		 smtp_dispatch(struct session *, const char *line, size_t len);
+void		 smtp_bdat_chunk_end(struct session *);
 
 /* sasl.c */
 void		 sasl_init(struct session *);

@@ -12,6 +12,7 @@
  * signed comes back failed with the reason (the session then refuses the
  * message).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,18 @@ signer_plan(const char *from_domain, const char *org_domain, char *why,
 }
 
 void
+signer_domain(const struct msg_info *mi, const char *sender, char *dom,
+    size_t domsz)
+{
+	const char *at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
+	    strrchr(sender, '@');
+
+	gw_strlcpy(dom, at ? at + 1 : "", domsz);
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
+void
 sign_job_free(struct sign_job *j)
 {
 	for (int i = 0; i < j->nkeys; i++)
@@ -182,6 +195,20 @@ sign_done(struct work *w)
 		off += (size_t)n;
 	}
 	j->done(j);
+}
+
+size_t
+signer_prepend(const struct sign_job *j, char **msg, size_t *len)
+{
+	size_t n = buf_len(&j->sigs);
+	char *body = xmalloc(n + *len);
+
+	memcpy(body, buf_ptr(&j->sigs), n);
+	memcpy(body + n, *msg, *len);
+	free(*msg);
+	*msg = body;
+	*len += n;
+	return n;
 }
 
 void

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "dkim.h"
+#include "msg.h"
 #include "worker.h"
 
 #define SIGNER_MAX_KEYS	4
@@ -49,9 +50,16 @@ struct sign_job {
  */
 struct sign_job *signer_plan(const char *from_domain, const char *org_domain,
 	    char *why, size_t whysz);
+/* The domain a message signs for: its first From: address's, else the
+ * envelope sender's; lower case, "" when neither has one. */
+void	 signer_domain(const struct msg_info *, const char *sender,
+	    char *dom, size_t domsz);
 /* Sign msg[0..len) on a worker; job->done(job) runs on the main thread. */
 void	 signer_run(struct sign_job *, const char *msg, size_t len,
 	    int64_t now);
 void	 sign_job_free(struct sign_job *);
+/* Put a finished job's signatures on top of *msg (len *len), which it
+ * frees and replaces; returns how many bytes were added. */
+size_t	 signer_prepend(const struct sign_job *, char **msg, size_t *len);
 
 #endif

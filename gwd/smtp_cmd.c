@@ -7,7 +7,8 @@
  * table too.  AUTH is sasl.c's.
  * Standards: RFC 5321, RFC 3207 (STARTTLS), RFC 1870 (SIZE), RFC 2920
  * (PIPELINING), RFC 6152 (8BITMIME), RFC 2034/3463 (enhanced status
- * codes), RFC 6409 (submission).
+ * codes), RFC 6409 (submission), RFC 3461 (DSN), RFC 3030 (CHUNKING),
+ * RFC 6531 (SMTPUTF8).
  * Exposure: parses untrusted input from unauthenticated clients.
  * Diagnostics: bad commands get replies and count toward
  * limits.unknown_commands; dies only when memory for a recipient runs out.
@@ -129,6 +130,9 @@ static const struct ehlo_keyword ehlo_keywords[] = {
 	{ "SIZE", NULL, size_param },
 	{ "8BITMIME", NULL, NULL },
 	{ "ENHANCEDSTATUSCODES", NULL, NULL },
+	{ "DSN", NULL, NULL },
+	{ "CHUNKING", NULL, NULL },
+	{ "SMTPUTF8", NULL, NULL },
 	{ "STARTTLS", offer_starttls, NULL },
 	{ "AUTH PLAIN LOGIN", offer_auth, NULL },
 };
@@ -257,7 +261,7 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 {
 	const struct subaccount *sa = session_account(s);
 	const char *r, *from = s->tx.mail.path.addr;
-	char msg[600];
+	char msg[600], dom[ADDR_DOMAIN_MAX + 1];
 
 	if (smtp_parse_mail(cmd->arg, cmd->arglen, &s->tx.mail, &r) == -1) {
 		session_bad_command(s, r);
@@ -278,8 +282,12 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		    "Insufficient system storage");
 		return;
 	}
+	/* Subaccounts own domains as DNS knows them: A-labels. */
+	if (addr_domain_ascii(mailpath_domain(&s->tx.mail.path), dom,
+	    sizeof(dom)) == -1)
+		dom[0] = '\0';
 	if (s->tx.mail.path.len > 0 && (s->tx.mail.path.literal ||
-	    !account_owns_domain(sa, mailpath_domain(&s->tx.mail.path)))) {
+	    !account_owns_domain(sa, dom))) {
 		metrics_reject(REJ_MAIL_SENDER);
 		session_refuse(s, from, NULL, BC_NONE, "550 5.7.1 <%s>: "
 		    "Sender address rejected: domain not owned by subaccount "
@@ -323,6 +331,10 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		session_bad_command(s, r);
 		return;
 	}
+	if ((r = smtp_utf8_reply(&ra.path, s->tx.mail.smtputf8)) != NULL) {
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
+		return;
+	}
 	if (ra.path.literal) {
 		metrics_reject(REJ_RCPT_LITERAL);
 		session_refuse(s, NULL, ra.path.addr, BC_NONE, "553 5.1.3 "
@@ -353,7 +365,8 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	if (s->tx.nrcpt >= gcfg->limits.recipients) {
 		metrics_reject(REJ_RCPT_LIMIT);
-		session_reply(s, "452 4.5.3 Error: too many recipients");
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "452 4.5.3 "
+		    "Error: too many recipients");
 		return;
 	}
 	/* A DSN (RFC 3464) or an MDN (RFC 8098) goes to one recipient: the
@@ -361,8 +374,8 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	 * 452, so a client sends the others in transactions of their own. */
 	if (s->tx.mail.path.len == 0 && s->tx.nrcpt >= 1) {
 		metrics_reject(REJ_RCPT_LIMIT);
-		session_reply(s, "452 4.5.3 Error: a message with the null "
-		    "sender has one recipient");
+		session_refuse(s, NULL, ra.path.addr, BC_NONE, "452 4.5.3 "
+		    "Error: a message with the null sender has one recipient");
 		return;
 	}
 	if ((r = rule_reject(s, ra.path.addr, -1, NULL, 0)) != NULL) {
@@ -372,6 +385,9 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	}
 	s->tx.rcpt = xreallocarray(s->tx.rcpt, (size_t)s->tx.nrcpt + 1,
 	    sizeof(char *));
+	s->tx.rdsn = xreallocarray(s->tx.rdsn, (size_t)s->tx.nrcpt + 1,
+	    sizeof(*s->tx.rdsn));
+	s->tx.rdsn[s->tx.nrcpt] = ra.dsn;
 	s->tx.rcpt[s->tx.nrcpt++] = xstrdup(ra.path.addr);
 	session_reply(s, "250 2.1.5 Ok");
 }
@@ -387,6 +403,9 @@ smtp_check_data(struct session *s, const struct smtp_cmd *cmd)
 	if (s->tx.nrcpt == 0)
 		return session_bad_command(s, "503 5.5.1 Error: need RCPT "
 		    "command");
+	if (s->tx.bdat)
+		return session_bad_command(s, "503 5.5.1 Error: DATA after "
+		    "BDAT");
 	return 0;
 }
 
@@ -401,6 +420,7 @@ smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	data_init(&s->tx.dp, gcfg->limits.message_size);
+	s->tx.dp.lf_normalize = gcfg->limits.bare_lf == BARE_LF_NORMALIZE;
 	buf_init(&s->tx.data, 0);
 	s->state = SS_DATA;
 	session_arm(s, gcfg->limits.data_timeout_ms);
@@ -442,13 +462,112 @@ smtp_proceed_disabled(struct session *s, const struct smtp_cmd *cmd)
 
 static void smtp_proceed_help(struct session *, const struct smtp_cmd *);
 
-/* The chunk that follows would be read as commands. */
+/*
+ * BDAT (RFC 3030).  Its chunk follows the command at once, pipelined or
+ * not, so even a BDAT that is refused has its octets read (and thrown
+ * away) before the reply: they must never be taken for commands.  Only
+ * a size that cannot be read leaves no way to find the next command:
+ * 501 and close.  A client that has not authenticated gets no such
+ * courtesy (530 and close): skipping would let it stream any amount.
+ */
+static int
+bdat_parse(const struct smtp_cmd *cmd, uint64_t *size, int *last)
+{
+	const char *a = cmd->arg;
+	size_t n = 0, len = cmd->arglen;
+	uint64_t x = 0;
+
+	while (n < len && a[n] >= '0' && a[n] <= '9') {
+		if (x > (UINT64_MAX - (uint64_t)(a[n] - '0')) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(a[n++] - '0');
+	}
+	if (n == 0 || n > 20)
+		return -1;
+	*size = x;
+	*last = 0;
+	if (n == len)
+		return 0;
+	if (len - n == 5 && strncasecmp(a + n, " LAST", 5) == 0) {
+		*last = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* Why this BDAT may not add to a message, or NULL. */
+static const char *
+bdat_refusal(const struct session *s)
+{
+	if (!s->tx.active)
+		return "503 5.5.1 Error: need MAIL command";
+	if (s->tx.nrcpt == 0)
+		return "503 5.5.1 Error: need RCPT command";
+	/* As at DATA: no new message while memory is short. */
+	if (!s->tx.bdat && session_memory >= gcfg->limits.memory)
+		return "452 4.3.1 Insufficient system resources";
+	return NULL;
+}
+
 static void
 smtp_proceed_bdat(struct session *s, const struct smtp_cmd *cmd)
 {
-	session_reply(s, "521 5.5.1 Error: BDAT without CHUNKING; closing "
-	    "connection");
-	session_close(s, "BDAT");
+	struct tx *t = &s->tx;
+	uint64_t size;
+	int last;
+
+	if (bdat_parse(cmd, &size, &last) == -1) {
+		session_reply(s, "501 5.5.4 Syntax: BDAT chunk-size [LAST]; "
+		    "closing connection");
+		session_close(s, "BDAT syntax");
+		return;
+	}
+	if (s->authed == AUTH_NONE) {
+		session_refuse(s, "", NULL, BC_NONE, "530 5.7.0 Authentication "
+		    "required; closing connection");
+		session_close(s, "BDAT before AUTH");
+		return;
+	}
+	t->bdat_refusal = bdat_refusal(s);
+	if (t->bdat_refusal == NULL && !t->bdat) {
+		data_init_chunks(&t->dp, gcfg->limits.message_size);
+		buf_init(&t->data, 0);
+		t->bdat = 1;
+	}
+	t->bdat_size = size;
+	t->bdat_left = size;
+	t->bdat_last = last;
+	s->state = SS_BDAT;
+	session_arm(s, gcfg->limits.data_timeout_ms);
+	if (size == 0)
+		smtp_bdat_chunk_end(s);
+}
+
+/* A chunk's octets are all in: its reply, or after LAST the message's
+ * verdict (data_end.c). */
+void
+smtp_bdat_chunk_end(struct session *s)
+{
+	struct tx *t = &s->tx;
+	const char *r = t->bdat_refusal;
+
+	s->state = SS_CMD;
+	session_arm(s, gcfg->limits.idle_timeout_ms);	/* not DATA's now */
+	t->bdat_refusal = NULL;
+	if (r != NULL) {
+		if (r[0] == '4')
+			session_refuse(s, NULL, NULL, BC_NONE, "%s", r);
+		else
+			session_bad_command(s, r);
+		return;
+	}
+	if (!t->bdat_last) {
+		session_reply(s, "250 2.0.0 Ok: %llu octets received",
+		    (unsigned long long)t->bdat_size);
+		return;
+	}
+	data_chunks_end(&t->dp, &t->data);
+	data_end(s);
 }
 
 /* HTTP through an SMTP port: a proxy abuse or a scanner. */
@@ -538,6 +657,7 @@ smtp_dispatch(struct session *s, const char *line, size_t len)
 	const struct verb *v;
 	struct smtp_cmd cmd;
 
+	s->stage = NULL;
 	if (memchr(line, '\0', len) != NULL || str_has_ctl(line, len)) {
 		session_bad_command(s, "500 5.5.2 Error: control characters in "
 		    "command");
@@ -545,6 +665,7 @@ smtp_dispatch(struct session *s, const char *line, size_t len)
 	}
 	smtp_cmd_parse(line, len, &cmd);
 	v = verb_find(&cmd);
+	s->stage = v ? v->name : NULL;
 	if (out_of_sync(s, v))
 		return;
 	if (v == NULL) {

@@ -1,6 +1,7 @@
 /*
  * smtp_proto.c - command lines, MAIL/RCPT parameters, the DATA stream.
- * Standards: RFC 5321, RFC 1870, RFC 6152, RFC 2920.
+ * Standards: RFC 5321, RFC 1870, RFC 6152, RFC 2920, RFC 3461 (its
+ * parameters are smtp_dsn.c's).
  * Exposure: every byte here comes from an unauthenticated client.
  * Diagnostics: never dies; a command or parameter that breaks the
  * grammar returns -1 (or a line status) with the complete reply to send.
@@ -120,7 +121,10 @@ parse_prefix_path(const char *arg, size_t len, const char *prefix,
 		    "501 5.5.4 Syntax: RCPT TO:<address>";
 		return -1;
 	}
-	st = addr_parse_path(arg + i, len - i, flags, mp, &used);
+	/* UTF-8 is read always; whether it may be used depends on the
+	 * SMTPUTF8 parameter of the transaction (smtp_utf8_reply). */
+	st = addr_parse_path(arg + i, len - i, flags | ADDR_ALLOW_UTF8, mp,
+	    &used);
 	if (st != ADDR_OK) {
 		*reply = addr_status_reply(st);
 		return -1;
@@ -170,7 +174,7 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 {
 	const char *k, *v;
 	size_t pos, klen, vlen;
-	int r;
+	int r, dr;
 
 	memset(ma, 0, sizeof(*ma));
 	if (parse_prefix_path(arg, len, "FROM:", ADDR_ALLOW_NULL, &ma->path,
@@ -194,8 +198,14 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 				    "(7BIT or 8BITMIME)";
 				return -1;
 			}
+		} else if (kw_is(k, klen, "SMTPUTF8") && v == NULL) {
+			ma->smtputf8 = 1;	/* RFC 6531 3.4 */
 		} else if (kw_is(k, klen, "AUTH")) {
 			/* RFC 4954 5: ignored; we know who authenticated. */
+		} else if ((dr = smtp_dsn_mail_param(k, klen, v, vlen,
+		    &ma->dsn, reply)) != 0) {
+			if (dr == -1)
+				return -1;
 		} else {
 			*reply = "555 5.5.4 Unsupported MAIL parameter";
 			return -1;
@@ -205,7 +215,18 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 		*reply = "501 5.5.4 Syntax error in MAIL parameters";
 		return -1;
 	}
+	if ((*reply = smtp_utf8_reply(&ma->path, ma->smtputf8)) != NULL)
+		return -1;
 	return 0;
+}
+
+const char *
+smtp_utf8_reply(const struct mailpath *mp, int smtputf8)
+{
+	if (smtputf8 || addr_is_ascii(mp->addr))
+		return NULL;
+	return "553 5.6.7 Non-ASCII address requires the SMTPUTF8 "
+	    "parameter of MAIL";
 }
 
 int
@@ -214,16 +235,24 @@ smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *ra,
 {
 	const char *k, *v;
 	size_t pos, klen, vlen;
-	int r;
+	int r, dr;
 
 	memset(ra, 0, sizeof(*ra));
 	if (parse_prefix_path(arg, len, "TO:", 0, &ra->path, &pos, reply) == -1)
 		return -1;
-	/* No DSN extension is offered, so RCPT takes no parameters at all;
-	 * ORCPT with encoded CR/LF (Exim CVE-2020-28026) cannot get in. */
-	if ((r = next_param(arg, len, &pos, &k, &klen, &v, &vlen)) != 0) {
-		*reply = r == -1 ? "501 5.5.4 Syntax error in RCPT parameters" :
-		    "555 5.5.4 Unsupported RCPT parameter";
+	/* Only DSN's NOTIFY and ORCPT (smtp_dsn.c keeps encoded CR/LF,
+	 * Exim CVE-2020-28026, out of ORCPT). */
+	while ((r = next_param(arg, len, &pos, &k, &klen, &v, &vlen)) == 1) {
+		if ((dr = smtp_dsn_rcpt_param(k, klen, v, vlen, &ra->dsn,
+		    reply)) == -1)
+			return -1;
+		if (dr == 0) {
+			*reply = "555 5.5.4 Unsupported RCPT parameter";
+			return -1;
+		}
+	}
+	if (r == -1) {
+		*reply = "501 5.5.4 Syntax error in RCPT parameters";
 		return -1;
 	}
 	return 0;
@@ -232,12 +261,31 @@ smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *ra,
 /* DATA states: where we stand relative to a possible "\r\n.\r\n". */
 enum { D_BOL, D_MID, D_CR, D_DOT, D_DOT_CR };
 
+static void emit(struct data_parser *, struct buf *, const char *, size_t);
+
 void
 data_init(struct data_parser *p, uint64_t max)
 {
 	memset(p, 0, sizeof(*p));
 	p->state = D_BOL;	/* the DATA command's CRLF began a line */
 	p->max = max;
+}
+
+void
+data_init_chunks(struct data_parser *p, uint64_t max)
+{
+	data_init(p, max);
+	p->chunks = 1;
+}
+
+void
+data_chunks_end(struct data_parser *p, struct buf *out)
+{
+	if (p->state == D_CR)
+		p->flags |= DATA_BARE_CR;
+	else if (p->state == D_MID)
+		emit(p, out, "\r\n", 2);
+	p->state = D_BOL;
 }
 
 /* Count and store one content byte. */
@@ -258,6 +306,23 @@ line_byte(struct data_parser *p)
 {
 	if (++p->linelen > DATA_LINE_MAX)
 		p->flags |= DATA_LONG_LINE;
+}
+
+/*
+ * A bare LF ends a line: refused, or with lf_normalize stored as CRLF.
+ * Either way the next line is no line start: a dot there is neither
+ * removed nor an end of data, so LF "." LF, LF "." CRLF and CRLF "." LF
+ * stay inside the message (smuggling) and only CRLF "." CRLF ends it.
+ */
+static void
+bare_lf(struct data_parser *p, struct buf *out)
+{
+	p->linelen = 0;
+	if (!p->lf_normalize) {
+		p->flags |= DATA_BARE_LF;
+		return;
+	}
+	emit(p, out, "\r\n", 2);
 }
 
 /*
@@ -290,10 +355,9 @@ data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
 			i++;
 			if (c == '\r')
 				p->state = D_CR;
-			else if (c == '\n') {
-				p->flags |= DATA_BARE_LF;
-				p->linelen = 0;
-			} else {
+			else if (c == '\n')
+				bare_lf(p, out);
+			else {
 				p->flags |= DATA_NUL;
 				line_byte(p);
 			}
@@ -301,12 +365,12 @@ data_feed(struct data_parser *p, const char *in, size_t len, struct buf *out)
 		}
 		case D_BOL:
 			i++;
-			if (c == '.')
+			if (c == '.' && !p->chunks)
 				p->state = D_DOT;
 			else if (c == '\r')
 				p->state = D_CR;
 			else if (c == '\n') {
-				p->flags |= DATA_BARE_LF;
+				bare_lf(p, out);
 				p->state = D_MID;
 			} else {
 				if (c == '\0')

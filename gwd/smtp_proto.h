@@ -2,7 +2,8 @@
  * smtp_proto.h - the pure half of the inbound SMTP server: command lines,
  * MAIL/RCPT parameters, and the DATA stream.  No I/O; fuzzed directly.
  * Standards: RFC 5321, RFC 1870 (SIZE), RFC 6152 (8BITMIME),
- * RFC 2920 (PIPELINING).
+ * RFC 2920 (PIPELINING), RFC 3461 (DSN: smtp_dsn.h), RFC 3030 (CHUNKING),
+ * RFC 6531 (SMTPUTF8).
  */
 #ifndef GW_SMTP_PROTO_H
 #define GW_SMTP_PROTO_H
@@ -12,6 +13,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "smtp_dsn.h"
 
 /* A command line split; the verbs themselves are the session's table
  * (smtp_cmd.c).  Neither part is NUL-terminated. */
@@ -48,10 +50,13 @@ struct mail_args {
 	int		 has_size;
 	uint64_t	 size;
 	int		 body_8bit;
+	struct dsn_mail	 dsn;		/* RET, ENVID (RFC 3461) */
+	int		 smtputf8;	/* RFC 6531: UTF-8 addresses, headers */
 };
 
 struct rcpt_args {
 	struct mailpath	 path;
+	struct dsn_rcptp dsn;		/* NOTIFY, ORCPT (RFC 3461) */
 };
 
 /*
@@ -63,6 +68,9 @@ int	smtp_parse_mail(const char *arg, size_t len, struct mail_args *,
 	    const char **reply);
 int	smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *,
 	    const char **reply);
+/* Paths are read with UTF-8; one that has any may only be used in a
+ * transaction whose MAIL said SMTPUTF8: NULL, or the 553 5.6.7 reply. */
+const char *smtp_utf8_reply(const struct mailpath *, int smtputf8);
 
 /*
  * The DATA stream: dot-unstuffing and end detection.  Only CR LF "." CR LF
@@ -70,7 +78,10 @@ int	smtp_parse_rcpt(const char *arg, size_t len, struct rcpt_args *,
  * Bare CR, bare LF, NUL, lines over 998 octets and overflow of `max` are
  * flagged and the data is still read to its true end, so one message can
  * never be split into two (SMTP smuggling).  After the first flag,
- * nothing more is stored.
+ * nothing more is stored.  With lf_normalize a bare LF is no fault but
+ * a line end, stored as CRLF (Postfix's smtpd_forbid_bare_newline =
+ * normalize); the line after it is never a line start, so a dot there
+ * is content, never an end of data.
  */
 #define DATA_BARE_LF	0x01
 #define DATA_BARE_CR	0x02
@@ -85,12 +96,24 @@ struct data_parser {
 	int		 state;
 	int		 flags;
 	int		 done;
+	int		 chunks;	/* BDAT: no dots, no end marker */
 	size_t		 linelen;
 	uint64_t	 size;		/* unstuffed octets seen */
 	uint64_t	 max;
+	int		 lf_normalize;	/* a bare LF is stored as CRLF, not
+					   flagged (set after data_init) */
 };
 
 void	data_init(struct data_parser *, uint64_t max);
+/*
+ * The same checks for BDAT chunks (RFC 3030): the content is taken as it
+ * is (a leading dot is content, nothing ends it); data_chunks_end() after
+ * the LAST chunk flags a CR left bare at its end and ends a last line
+ * that has no CRLF.  p->done is never set: the chunk sizes say where the
+ * message ends.
+ */
+void	data_init_chunks(struct data_parser *, uint64_t max);
+void	data_chunks_end(struct data_parser *, struct buf *out);
 /* Consume from in[0..len) until the end of data (p->done) or the input
  * runs out; unstuffed content is appended to out.  Returns bytes used. */
 size_t	data_feed(struct data_parser *, const char *in, size_t len,

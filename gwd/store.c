@@ -182,6 +182,7 @@ store_op_upd_rcpt(struct store_op *op, const struct qrcpt *r)
 	u->attempts = r->attempts;
 	u->next_attempt = r->next_attempt;
 	u->last_reply = r->last_reply ? xstrdup(r->last_reply) : NULL;
+	u->dsn_notify = r->dsn_notify;
 }
 
 void
@@ -271,6 +272,8 @@ insert_msg(struct qmsg *m)
 	db_bind_text(st_ins_msg, 7, m->message_id);
 	sqlite3_bind_blob64(st_ins_msg, 8, m->body, m->bodylen, SQLITE_STATIC);
 	sqlite3_bind_int(st_ins_msg, 9, m->held);
+	sqlite3_bind_int(st_ins_msg, 10, m->dsn_ret);
+	db_bind_text(st_ins_msg, 11, m->dsn_envid);
 	if (db_step_done(st_ins_msg) == -1)
 		return -1;
 	m->dbid = sqlite3_last_insert_rowid(qdb);
@@ -281,6 +284,8 @@ insert_msg(struct qmsg *m)
 		sqlite3_bind_text(st_ins_rcpt, 2, r->addr, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st_ins_rcpt, 3, r->domain, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st_ins_rcpt, 4, r->next_attempt);
+		sqlite3_bind_int(st_ins_rcpt, 5, r->dsn_notify);
+		db_bind_text(st_ins_rcpt, 6, r->dsn_orcpt);
 		if (db_step_done(st_ins_rcpt) == -1)
 			return -1;
 		r->dbid = sqlite3_last_insert_rowid(qdb);
@@ -304,7 +309,8 @@ apply_queue(struct store_op *op)
 		sqlite3_bind_int(st_upd_rcpt, 1, u->attempts);
 		sqlite3_bind_int64(st_upd_rcpt, 2, u->next_attempt);
 		db_bind_text(st_upd_rcpt, 3, u->last_reply);
-		sqlite3_bind_int64(st_upd_rcpt, 4, u->dbid);
+		sqlite3_bind_int(st_upd_rcpt, 4, u->dsn_notify);
+		sqlite3_bind_int64(st_upd_rcpt, 5, u->dbid);
 		if (db_step_done(st_upd_rcpt) == -1)
 			return -1;
 	}
@@ -1090,13 +1096,14 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	 * stall inside a prune step that the pacing would count. */
 	sqlite3_wal_autocheckpoint(ckl, 0);
 	st_ins_msg = prep(qdb, "INSERT INTO message (qid, subaccount, sender,"
-	    " received, size, flags, message_id, body, held)"
-	    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    " received, size, flags, message_id, body, held, dsn_ret,"
+	    " dsn_envid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	st_ins_rcpt = prep(qdb, "INSERT INTO recipient (message, address,"
-	    " domain, next_attempt) VALUES (?, ?, ?, ?)");
+	    " domain, next_attempt, dsn_notify, dsn_orcpt)"
+	    " VALUES (?, ?, ?, ?, ?, ?)");
 	st_del_rcpt = prep(qdb, "DELETE FROM recipient WHERE id = ?");
 	st_upd_rcpt = prep(qdb, "UPDATE recipient SET attempts = ?,"
-	    " next_attempt = ?, last_reply = ? WHERE id = ?");
+	    " next_attempt = ?, last_reply = ?, dsn_notify = ? WHERE id = ?");
 	st_del_msg = prep(qdb, "DELETE FROM message WHERE id = ?");
 	st_upd_held = prep(qdb, "UPDATE message SET held = ? WHERE id = ?");
 	st_supp_put = prep(qdb, "INSERT OR REPLACE INTO suppression"

@@ -20,6 +20,7 @@ struct rcpt_update {
 	int		 attempts;
 	int64_t		 next_attempt;
 	char		*last_reply;
+	int		 dsn_notify;	/* DSN_DELAY_SENT once it has gone */
 };
 
 /* A suppression entry of gwd's own (queue.db): added or deleted. */

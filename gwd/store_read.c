@@ -37,13 +37,14 @@ static int		 ld_empty;	/* removed: no recipients left */
 /* One recipient row, until its message is made. */
 struct rrow {
 	int64_t	 dbid, next_attempt;
-	int	 attempts;
-	char	*addr, *reply;
+	int	 attempts, dsn_notify;
+	char	*addr, *reply, *dsn_orcpt;
 };
 static struct rrow	*rows;
 static size_t		 nrows_max;
 
-#define MSG_COLS "id, qid, subaccount, sender, received, size, flags, held"
+#define MSG_COLS "id, qid, subaccount, sender, received, size, flags," \
+	" held, dsn_ret, dsn_envid"
 
 int
 store_read_open(const char *state_dir, char *err, size_t errsz)
@@ -54,8 +55,8 @@ store_read_open(const char *state_dir, char *err, size_t errsz)
 	st_body = db_prepare(rdb, "SELECT body FROM message WHERE id = ?");
 	st_mid = db_prepare(rdb, "SELECT message_id FROM message WHERE id = ?");
 	st_rcpts = db_prepare(rdb, "SELECT id, address, attempts,"
-	    " next_attempt, last_reply FROM recipient WHERE message = ?"
-	    " ORDER BY id");
+	    " next_attempt, last_reply, dsn_notify, dsn_orcpt FROM recipient"
+	    " WHERE message = ? ORDER BY id");
 	st_msgs = db_prepare(rdb, "SELECT " MSG_COLS " FROM message"
 	    " INDEXED BY message_queue WHERE id <= ?1 AND (received, id) >"
 	    " (?2, ?3) ORDER BY received, id LIMIT ?4");
@@ -130,6 +131,7 @@ rows_free(size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(rows[i].addr);
 		free(rows[i].reply);
+		free(rows[i].dsn_orcpt);
 	}
 }
 
@@ -150,6 +152,8 @@ read_message(sqlite3_stmt *st, struct qmsg **out)
 	sqlite3_bind_int64(st_rcpts, 1, sqlite3_column_int64(st, 0));
 	while ((rc = sqlite3_step(st_rcpts)) == SQLITE_ROW) {
 		const char *lr = (const char *)sqlite3_column_text(st_rcpts, 4);
+		const char *orcpt = (const char *)
+		    sqlite3_column_text(st_rcpts, 6);
 
 		if (n == nrows_max) {
 			nrows_max = nrows_max ? nrows_max * 2 : 16;
@@ -160,6 +164,8 @@ read_message(sqlite3_stmt *st, struct qmsg **out)
 		rows[n].attempts = sqlite3_column_int(st_rcpts, 2);
 		rows[n].next_attempt = sqlite3_column_int64(st_rcpts, 3);
 		rows[n].reply = lr ? xstrdup(lr) : NULL;
+		rows[n].dsn_notify = sqlite3_column_int(st_rcpts, 5);
+		rows[n].dsn_orcpt = orcpt ? xstrdup(orcpt) : NULL;
 		n++;
 	}
 	sqlite3_reset(st_rcpts);
@@ -185,6 +191,9 @@ read_message(sqlite3_stmt *st, struct qmsg **out)
 	held = sqlite3_column_int(st, 7);
 	m->held = held == 1;
 	m->released = held == 2;
+	m->dsn_ret = sqlite3_column_int(st, 8);
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL)
+		m->dsn_envid = xstrdup(text(st, 9));
 	for (size_t i = 0; i < n; i++) {
 		struct qrcpt *r = &m->rcpt[i];
 
@@ -193,6 +202,9 @@ read_message(sqlite3_stmt *st, struct qmsg **out)
 		r->attempts = rows[i].attempts;
 		r->next_attempt = rows[i].next_attempt;
 		qrcpt_set_reply(r, rows[i].reply);
+		r->dsn_notify = rows[i].dsn_notify;
+		r->dsn_orcpt = rows[i].dsn_orcpt;	/* m's now */
+		rows[i].dsn_orcpt = NULL;
 	}
 	rows_free(n);
 	*out = m;

@@ -51,7 +51,7 @@ def client_tls_context():
 
 class Received:
     def __init__(self, mail_from, rcpt_tos, data, peer, tls, helo=None,
-                 conn=None):
+                 conn=None, mail_options=()):
         # aiosmtpd reports the null reverse-path as "<>"; "" here.
         self.mail_from = "" if mail_from == "<>" else mail_from
         self.rcpt_tos = rcpt_tos
@@ -60,6 +60,7 @@ class Received:
         self.tls = tls
         self.helo = helo          # the client's EHLO/HELO name
         self.conn = conn          # which connection (a number from 1)
+        self.mail_options = list(mail_options)  # MAIL's parameters
         self.at = time.monotonic()
 
     @property
@@ -81,7 +82,7 @@ class Sink:
     """
 
     def __init__(self, host="127.0.0.1", port=None, tls_context=None,
-                 size_limit=64 << 20):
+                 size_limit=64 << 20, smtputf8=False):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP
 
@@ -118,7 +119,8 @@ class Sink:
                 msg = Received(envelope.mail_from, list(envelope.rcpt_tos),
                                data, session.peer,
                                session.ssl is not None, session.host_name,
-                               getattr(session, "gw_conn", None))
+                               getattr(session, "gw_conn", None),
+                               envelope.mail_options)
                 if sink.data_reply:
                     r = sink.data_reply(msg)
                     if r:
@@ -188,6 +190,8 @@ class Sink:
         kw = {}
         if tls_context is not None:
             kw["tls_context"] = tls_context
+        if smtputf8:
+            kw["enable_SMTPUTF8"] = True
         self.controller = Ctl(Handler(), hostname=host, port=self.port,
                               decode_data=False, data_size_limit=size_limit,
                               ready_timeout=10, **kw)

@@ -5,10 +5,13 @@ main.cf, a minimal master.cf, its own spool, log to a file.  The master
 runs in the foreground as a child of the caller, so stopping it (or the
 caller dying) leaves nothing behind.
 """
+import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 
 MASTER = "/usr/lib/postfix/sbin/master"
@@ -124,6 +127,10 @@ class Postfix:
             time.sleep(0.05)
         raise RuntimeError("postfix did not start:\n" + self.logtext())
 
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
     def logtext(self):
         try:
             with open(self.log, errors="replace") as f:
@@ -139,7 +146,21 @@ class Postfix:
                              capture_output=True, text=True).stdout.split()
         return [self.proc.pid] + [int(p) for p in out]
 
+    def held(self):
+        """The queue files on hold, as postcat prints them: envelope
+        records, headers and body."""
+        return [subprocess.run(["postcat", "-c", self.conf, f],
+                               capture_output=True, text=True).stdout
+                for f in glob.glob(os.path.join(self.spool, "hold", "*"))]
+
     def stop(self):
+        try:
+            self._stop()
+        finally:
+            if getattr(self, "owns_root", False):
+                shutil.rmtree(self.root, ignore_errors=True)
+
+    def _stop(self):
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -147,3 +168,38 @@ class Postfix:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
+
+
+def holding_receiver(port, main_cf=None):
+    """A started receiving Postfix that accepts mail for any domain from
+    loopback and holds it (read it with held()).  It lives in a directory
+    of its own, removed by stop(): its daemons run as user postfix and
+    must reach their spool, and pytest's tmp_path is private to root."""
+    root = tempfile.mkdtemp(prefix="gw-postfix-")
+    os.chmod(root, 0o755)
+    cf = {"smtpd_recipient_restrictions": "check_recipient_access static:HOLD"}
+    cf.update(main_cf or {})
+    pf = Postfix(root, port, cf)
+    pf.owns_root = True
+    try:
+        return pf.start()
+    except Exception:
+        pf.stop()
+        raise
+
+
+def relay_mx(sink_port, domains="dest.test, example.com", **main_cf):
+    """A started Postfix MX for `domains` that relays everything to the
+    sink on sink_port, logging each SMTP command of 127.0.0.1 (so a test
+    can read gw's MAIL line).  Its root is its own: remove() ends it."""
+    root = tempfile.mkdtemp(prefix="gw-postfix-")
+    os.chmod(root, 0o755)       # its daemons run as postfix
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cf = {"relay_domains": domains,
+          "relayhost": "[127.0.0.1]:%d" % sink_port,
+          "debug_peer_list": "127.0.0.1",
+          "smtp_tls_security_level": "none"}
+    cf.update(main_cf)
+    return Postfix(root, port, cf, procs=4).start()

@@ -146,6 +146,37 @@ def test_5xx_gives_one_dsn(gw_factory, sink):
     assert g.events("action='dsn'")
 
 
+def test_dsn_diagnostic_code_is_the_remote_reply(gw_factory, dns, sink):
+    """Diagnostic-Code: smtp; carries what the remote said, as it said
+    it (a multi-line reply on one line), RFC 3464 2.3.6; gw's own words
+    ("... said:") are in the notice and X-Gw-Diagnostic only.  A failure
+    without a remote reply (null MX) has no smtp Diagnostic-Code."""
+    sink.rcpt_reply = lambda a: (
+        "550-5.1.1 <%s>: no such user\r\n550 5.1.1 see the FAQ" % a
+        if a.startswith("bad") else None)
+    g = gw_factory(relay=smarthost(sink)).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    send(g, ["bad@dest.test"], subject="diag")
+    text = dsn_of(sink).data.decode().replace("\r\n ", " ")     # unfolded
+    status = text.split("Content-Type: message/delivery-status")[1]
+    assert ("\r\nDiagnostic-Code: smtp; 550 5.1.1 <bad@dest.test>: no such "
+            "user see the FAQ\r\n") in status
+    assert ("\r\nX-Gw-Diagnostic: 550 5.1.1 127.0.0.1 said: <bad@dest.test>: "
+            "no such user see the FAQ\r\n") in status
+    notice = text.split("Content-Type: message/delivery-status")[0]
+    assert "<bad@dest.test>: 550 5.1.1 127.0.0.1 said:" in notice
+
+
+def test_dsn_without_remote_reply_has_no_smtp_diagnostic(gw_factory, dns, sink):
+    dns.add("nullmx.test", "MX", (0, ""))
+    dns.add("example.com", "A", "127.0.0.1")
+    g = mx_gw(gw_factory, dns, sink.port)
+    send(g, ["user@nullmx.test"], subject="null-mx-diag")
+    text = dsn_of(sink).data.decode().replace("\r\n ", " ")
+    assert "Diagnostic-Code:" not in text
+    assert "X-Gw-Diagnostic: 556 5.1.10" in text
+
+
 def test_never_a_dsn_to_the_null_sender(gw_factory, sink):
     sink.rcpt_reply = lambda a: "550 5.1.1 no such user"
     g = gw_factory(relay=smarthost(sink)).start()

@@ -29,7 +29,8 @@ def test_ehlo_keywords_follow_the_session(gw_factory, sink):
     g.add_subaccount("app", "example.com", "s3cret-pass")
     r = Raw(g.ports["submission"])
     r.reply()
-    base = ["PIPELINING", "SIZE 65536", "8BITMIME", "ENHANCEDSTATUSCODES"]
+    base = ["PIPELINING", "SIZE 65536", "8BITMIME", "ENHANCEDSTATUSCODES",
+            "DSN", "CHUNKING", "SMTPUTF8"]
     assert ehlo_keywords(r) == base + ["STARTTLS"]
     r.starttls()
     assert ehlo_keywords(r) == base + ["AUTH PLAIN LOGIN"]

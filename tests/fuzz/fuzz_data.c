@@ -1,9 +1,13 @@
-// sources: gwd/smtp_proto.c common/addr.c common/buf.c
+// sources: gwd/smtp_proto.c gwd/smtp_dsn.c common/addr.c common/buf.c
 /*
  * fuzz_data.c - the DATA stream: dot-unstuffing and end-of-data, fed in
  * random segments.  Invariants: an accepted result does not depend on
- * how the input is split; only CR LF "." CR LF ends the data; the output never
- * holds a bare CR or LF when no flag was raised; memory stays bounded.
+ * how the input is split; only CR LF "." CR LF ends the data, also when
+ * bare LFs are normalized (bit 4 of the first byte: limits.bare_lf); the
+ * output never holds a bare CR or LF when no flag was raised; memory stays
+ * bounded.  With bit 3 of the first byte, the same as BDAT chunks: nothing
+ * ends them, and what is accepted is the input itself (a CRLF added when
+ * its last line had none).
  */
 #include <assert.h>
 #include <stdint.h>
@@ -16,11 +20,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static size_t
 run(const char *in, size_t n, const uint8_t *splits, size_t nsplits,
-    struct data_parser *p, struct buf *out)
+    int normalize, struct data_parser *p, struct buf *out, int chunks)
 {
 	size_t used = 0, k = 0;
 
-	data_init(p, 4096);
+	if (chunks)
+		data_init_chunks(p, 4096);
+	else
+		data_init(p, 4096);
+	p->lf_normalize = normalize;
 	buf_init(out, 0);
 	while (used < n && !p->done) {
 		size_t step = nsplits ? 1 + splits[k++ % nsplits] % 64 : n;
@@ -29,6 +37,8 @@ run(const char *in, size_t n, const uint8_t *splits, size_t nsplits,
 			step = n - used;
 		used += data_feed(p, in + used, step, out);
 	}
+	if (chunks)
+		data_chunks_end(p, out);
 	return used;
 }
 
@@ -38,17 +48,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct data_parser a, b;
 	struct buf oa, ob;
 	size_t ua, ub, nsplit;
+	int chunks, normalize;
 
 	if (size < 1)
 		return 0;
 	nsplit = data[0] % 8;
+	chunks = (data[0] & 8) != 0;
+	normalize = (data[0] & 16) != 0;	/* limits.bare_lf */
 	if (size < 1 + nsplit)
 		return 0;
 	ua = run((const char *)data + 1 + nsplit, size - 1 - nsplit, NULL, 0,
-	    &a, &oa);
+	    normalize, &a, &oa, chunks);
 	ub = run((const char *)data + 1 + nsplit, size - 1 - nsplit, data + 1,
-	    nsplit, &b, &ob);
+	    nsplit, normalize, &b, &ob, chunks);
 	assert(ua == ub && a.done == b.done && a.flags == b.flags);
+	if (chunks) {
+		const char *in = (const char *)data + 1 + nsplit;
+		size_t n = size - 1 - nsplit;
+
+		assert(!a.done && ua == n);
+		if (a.flags == 0) {
+			size_t extra = n > 0 && in[n - 1] != '\n' ? 2 : 0;
+
+			assert(buf_len(&oa) == n + extra);
+			assert(n == 0 || memcmp(buf_ptr(&oa), in, n) == 0);
+		}
+	}
 	/* A refused message (any flag) is thrown away whole, so only what
 	 * is kept must not depend on the segmentation; refused or not,
 	 * memory stays bounded. */

@@ -2,7 +2,8 @@
 /*
  * fuzz_dsn.c - delivery status notifications.  The input is split at
  * the first two NUL bytes into the original message, a diagnostic and
- * a recipient address (all untrusted in real life).  Invariants: every
+ * a recipient address (all untrusted in real life; the last two also
+ * stand in for ENVID and ORCPT).  Invariants: every
  * line ends CRLF, none passes 998 octets, no 8-bit or NUL byte gets
  * out, exactly four lines start with the boundary (three parts and the
  * close), and the original's body never appears.
@@ -81,10 +82,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r[0].status = "5.1.1";
 	r[0].remote_mta = diag;
 	r[0].diagnostic = diag;
+	r[0].reason = addr;
 	r[0].last_attempt = 1795003000;
+	r[0].orcpt = addr;
 	r[1].address = diag;
 	r[1].action = addr;
 	r[1].status = addr;
+	r[1].orcpt = diag;
 	memset(&d, 0, sizeof(d));
 	d.reporting_mta = "mx.example.net";
 	d.postmaster = "MAILER-DAEMON@mx.example.net";
@@ -96,6 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d.now = 1795003600;
 	d.original = orig;
 	d.original_len = olen;
+	d.envid = diag;
 	d.rcpts = r;
 	d.nrcpts = 2;
 

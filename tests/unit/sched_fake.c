@@ -24,6 +24,7 @@
 #include "route.h"
 #include "sched_fake.h"
 #include "schedule.h"
+#include "signer.h"
 #include "store.h"
 #include "store_read.h"
 #include "suppress.h"
@@ -298,6 +299,34 @@ store_event(struct audit_event *ev)
 {
 	nlogged[strcmp(ev->action, "routed") == 0 ? 0 : 1]++;
 	audit_free(ev);
+}
+
+/* No DKIM keys: DSNs go unsigned (signing is test_dkim.py's). */
+struct sign_job *
+signer_plan(const char *from_domain, const char *org_domain, char *why,
+    size_t whysz)
+{
+	snprintf(why, whysz, "no active DKIM key for %s", from_domain);
+	return NULL;
+}
+
+void
+signer_run(struct sign_job *j, const char *msg, size_t len, int64_t now)
+{
+	fail();
+}
+
+void
+sign_job_free(struct sign_job *j)
+{
+	fail();
+}
+
+size_t
+signer_prepend(const struct sign_job *j, char **msg, size_t *len)
+{
+	fail();
+	return 0;
 }
 
 int	 fake_store_blocked;
@@ -602,7 +631,7 @@ conn_fail(struct mta *m, int code, const char *status, const char *text)
 	memset(&h, 0, sizeof(h));
 	h.started_ms = m->started;
 	gw_strlcpy(h.host, "mx.test", sizeof(h.host));
-	dest_conn_failed(m->d, code, status, text, &h);
+	dest_conn_failed(m->d, code, status, text, &h, NULL, 0);
 	m->closed = 1;
 	dest_conn_closed(m->d, m, 0);
 }

@@ -14,6 +14,8 @@
 
 #include "addr.h"
 
+#define U	ADDR_ALLOW_UTF8
+
 static void
 test_paths(void **state)
 {
@@ -74,6 +76,31 @@ test_paths(void **state)
 		{ "<a\r\nRCPT TO:<b@x.test>", 0, ADDR_CTL, NULL, NULL, 0 },
 		{ "<a\x01@x.test>", 0, ADDR_CTL, NULL, NULL, 0 },
 		{ "<j\xc3\xb6rg@x.test>", 0, ADDR_NON_ASCII, NULL, NULL, 0 },
+		/* SMTPUTF8 (RFC 6531 3.3): UTF-8 local parts, U-labels in
+		 * their one spelling (UTS #46: lower case, NFC). */
+		{ "<J\xc3\xb6rg@x.test>", U, ADDR_OK, "J\xc3\xb6rg@x.test",
+		    "x.test", 14 },
+		{ "<k@B\xc3\xbc" "cher.TEST>", U, ADDR_OK, "k@b\xc3\xbc" "cher.test",
+		    "b\xc3\xbc" "cher.test", 16 },
+		{ "<k@bu\xcc\x88" "cher.test>", U, ADDR_OK,
+		    "k@b\xc3\xbc" "cher.test", "b\xc3\xbc" "cher.test", 17 },
+		{ "<k@xn--bcher-kva.test>", U, ADDR_OK, "k@xn--bcher-kva.test",
+		    "xn--bcher-kva.test", 22 },
+		{ "<\"\xc3\xa9 x\"@x.test>", U, ADDR_OK,
+		    "\"\xc3\xa9 x\"@x.test", "x.test", 15 },
+		{ "<\"\xc3\xa9\"@x.test>", U, ADDR_OK, "\xc3\xa9@x.test",
+		    "x.test", 13 },
+		{ "<j\xf6rg@x.test>", U, ADDR_SYNTAX, NULL, NULL, 0 },
+		{ "<a\xc0\xaf" "b@x.test>", U, ADDR_SYNTAX, NULL, NULL, 0 },
+		{ "<a\xed\xa0\x80@x.test>", U, ADDR_SYNTAX, NULL, NULL, 0 },
+		{ "<a\xc3@x.test>", U, ADDR_SYNTAX, NULL, NULL, 0 },
+		{ "<a@\xe2\x98\x83-.test>", U, ADDR_SYNTAX, NULL, NULL, 0 },
+		/* UTS #46 maps a zero-width space to nothing. */
+		{ "<a@x\xe2\x80\x8b" "y.test>", U, ADDR_OK, "a@xy.test",
+		    "xy.test", 14 },
+		{ "<a@x\xef\xbf\xbdy.test>", U, ADDR_SYNTAX, NULL, NULL, 0 },
+		{ "<\"a\\\xc3\xa9\"@x.test>", U, ADDR_NON_ASCII, NULL, NULL,
+		    0 },
 		{ "", 0, ADDR_SYNTAX, NULL, NULL, 0 },
 		{ "<", 0, ADDR_SYNTAX, NULL, NULL, 0 },
 	};
@@ -222,6 +249,26 @@ test_canon(void **state)
 	assert_int_equal(addr_key("abcdef", out, 6), -1);
 }
 
+/* UTF-8 addresses: one canonical spelling, keys fold ASCII only. */
+static void
+test_canon_utf8(void **state)
+{
+	char out[ADDR_PATH_MAX + 1];
+
+	assert_int_equal(addr_canon("J\xc3\xb6rg@B\xc3\xbc" "cher.TEST", 0,
+	    out, sizeof(out)), 18);
+	assert_string_equal(out, "J\xc3\xb6rg@b\xc3\xbc" "cher.test");
+	assert_int_equal(addr_key("\"J\xc3\xb6rg\"@xn--bcher-kva.test", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "j\xc3\xb6rg@xn--bcher-kva.test");
+	assert_int_equal(addr_domain_ascii("b\xc3\xbc" "cher.test", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "xn--bcher-kva.test");
+	assert_int_equal(addr_domain_ascii("x\xef\xbf\xbd.test", out,
+	    sizeof(out)), -1);
+	assert_false(addr_is_ascii("\xc3\xa9"));
+}
+
 int
 main(void)
 {
@@ -231,6 +278,7 @@ main(void)
 		cmocka_unit_test(test_replies),
 		cmocka_unit_test(test_domains),
 		cmocka_unit_test(test_canon),
+		cmocka_unit_test(test_canon_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -101,7 +101,7 @@ test_fields(void **state)
 {
 	static const struct dsn_rcpt r[] = {
 		{ "user@x", "failed", "5.1.1", "mx.x",
-		    "550 5.1.1 no such user", 1795003000 },
+		    "550 5.1.1 no such user", 1795003000, NULL, NULL },
 	};
 	struct dsn d;
 	struct buf out;
@@ -152,9 +152,9 @@ test_injection(void **state)
 	static const struct dsn_rcpt r[] = {
 		{ "user@x\r\n--" BOUNDARY, "failed", "5.1.1\r\nX: y",
 		    "mx\r\n--" BOUNDARY,
-		    "x\r\n--" BOUNDARY "\r\nContent-Type: text/html", 0 },
+		    "x\r\n--" BOUNDARY "\r\nContent-Type: text/html", 0, NULL, NULL },
 		{ "--" BOUNDARY "@x", "failed", "5.0.0", NULL,
-		    "\n--" BOUNDARY "--\n\x01\x7f\xff", 0 },
+		    "\n--" BOUNDARY "--\n\x01\x7f\xff", 0, NULL, NULL },
 	};
 	static const char orig[] =
 	    "Subject: a\rb\nc\r\n"
@@ -232,7 +232,7 @@ static void
 test_long_header_line(void **state)
 {
 	static const struct dsn_rcpt r[] = {
-		{ "user@x", "failed", "5.1.1", NULL, NULL, 0 },
+		{ "user@x", "failed", "5.1.1", NULL, NULL, 0, NULL, NULL },
 	};
 	struct dsn d;
 	struct buf out;
@@ -264,8 +264,8 @@ static void
 test_two_rcpts(void **state)
 {
 	static const struct dsn_rcpt r[] = {
-		{ "a@x", "failed", "5.1.1", NULL, "550 no", 0 },
-		{ "b@y", "delayed", "4.4.1", NULL, "421 later", 0 },
+		{ "a@x", "failed", "5.1.1", NULL, "550 no", 0, NULL, NULL },
+		{ "b@y", "delayed", "4.4.1", NULL, "421 later", 0, NULL, NULL },
 	};
 	struct dsn d;
 	struct buf out;
@@ -288,12 +288,50 @@ test_two_rcpts(void **state)
 	buf_free(&out);
 }
 
+/*
+ * Diagnostic-Code: smtp; is the remote reply as it was said (RFC 3464
+ * 2.3.6); our words go to the notice and X-Gw-Diagnostic, and without
+ * a remote reply there is no Diagnostic-Code at all.
+ */
+static void
+test_reason_apart_from_diagnostic(void **state)
+{
+	static const struct dsn_rcpt r[] = {
+		{ "a@x", "failed", "5.1.1", "mx.x", "550 5.1.1 no such user",
+		    0, "550 5.1.1 mx.x said: no such user", NULL },
+		{ "b@y", "failed", "5.4.4", NULL, NULL, 0,
+		    "Host or domain name not found", NULL },
+	};
+	struct dsn d;
+	struct buf out;
+	const char *s, *status;
+
+	dsn_setup(&d, r, 2);
+	s = dsn_run(&d, &out);
+	status = strstr(s, "Content-Type: message/delivery-status");
+	assert_non_null(status);
+	assert_non_null(find_line(s, "<a@x>: 550 5.1.1 mx.x said: no such "
+	    "user"));
+	assert_non_null(find_line(s, "<b@y>: Host or domain name not found"));
+	assert_non_null(strstr(status, "Final-Recipient: rfc822; a@x\r\n"
+	    "Action: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx.x\r\n"
+	    "Diagnostic-Code: smtp; 550 5.1.1 no such user\r\n"
+	    "X-Gw-Diagnostic: 550 5.1.1 mx.x said: no such user\r\n"));
+	assert_non_null(strstr(status, "Final-Recipient: rfc822; b@y\r\n"
+	    "Action: failed\r\nStatus: 5.4.4\r\n"
+	    "X-Gw-Diagnostic: Host or domain name not found\r\n"));
+	/* One Diagnostic-Code: b@y's failure had no remote reply. */
+	status = strstr(status, "Diagnostic-Code:");
+	assert_null(strstr(status + 1, "Diagnostic-Code:"));
+	buf_free(&out);
+}
+
 static void
 test_delayed_only(void **state)
 {
 	static const struct dsn_rcpt r[] = {
-		{ "b@y", "delayed", "4.4.1", NULL, "421 later", 0 },
-		{ "c@y", "delayed", "4.4.7", NULL, NULL, 0 },
+		{ "b@y", "delayed", "4.4.1", NULL, "421 later", 0, NULL, NULL },
+		{ "c@y", "delayed", "4.4.7", NULL, NULL, 0, NULL, NULL },
 	};
 	struct dsn d;
 	struct buf out;
@@ -308,11 +346,67 @@ test_delayed_only(void **state)
 	buf_free(&out);
 }
 
+/* RFC 3461: success reports, ENVID and ORCPT, and RET=FULL. */
+static void
+test_relayed(void **state)
+{
+	static const struct dsn_rcpt r[] = {
+		{ "u@x", "relayed", "2.0.0", "mx.x", "250 ok", 0, NULL,
+		    "rfc822;orig@x" },
+	};
+	struct dsn d;
+	struct buf out;
+	const char *s;
+	size_t longest;
+
+	dsn_setup(&d, r, 1);
+	d.envid = "QQ314159";
+	s = dsn_run(&d, &out);
+	assert_int_equal(check_lines(s, buf_len(&out), &longest), 4);
+	assert_non_null(find_line(s, "Subject: Successful Mail Delivery "
+	    "Report"));
+	assert_string_equal(dsn_subject(&d), "Successful Mail Delivery Report");
+	assert_non_null(strstr(s, "Original-Envelope-Id: QQ314159\r\n"
+	    "Reporting-MTA: dns; mx.example.net\r\n"));
+	assert_non_null(strstr(s, "\r\n\r\nOriginal-Recipient: rfc822;orig@x"
+	    "\r\nFinal-Recipient: rfc822; u@x\r\nAction: relayed\r\n"
+	    "Status: 2.0.0\r\n"));
+	assert_null(strstr(s, "SECRET BODY LINE"));
+	buf_free(&out);
+}
+
+static void
+test_full(void **state)
+{
+	static const struct dsn_rcpt r[] = {
+		{ "u@x", "failed", "5.1.1", NULL, "550 no", 0, NULL, NULL },
+	};
+	struct dsn d;
+	struct buf out;
+	const char *s;
+	size_t longest;
+
+	dsn_setup(&d, r, 1);
+	d.full = 1;
+	s = dsn_run(&d, &out);
+	/* The original's own "--BOUNDARY--" line is moved off column 1. */
+	assert_int_equal(check_lines(s, buf_len(&out), &longest), 4);
+	assert_non_null(find_line(s, "Content-Type: message/rfc822"));
+	assert_non_null(strstr(s, "\r\nSECRET BODY LINE\r\n --" BOUNDARY
+	    "--\r\n\r\n--" BOUNDARY "--\r\n"));
+	assert_null(find_line(s, "Content-Transfer-Encoding: 8bit"));
+	buf_free(&out);
+	d.full_8bit = 1;
+	s = dsn_run(&d, &out);
+	assert_non_null(find_line(s, "Content-Transfer-Encoding: 8bit"));
+	buf_free(&out);
+}
+
 static void
 test_max(void **state)
 {
 	static const struct dsn_rcpt r[] = {
-		{ "user@x", "failed", "5.1.1", NULL, "550 no", 0 },
+		{ "user@x", "failed", "5.1.1", NULL, "550 no", 0, NULL, NULL },
 	};
 	struct dsn d;
 	struct buf out;
@@ -363,8 +457,11 @@ main(void)
 		cmocka_unit_test(test_long_diagnostic),
 		cmocka_unit_test(test_long_header_line),
 		cmocka_unit_test(test_two_rcpts),
+		cmocka_unit_test(test_reason_apart_from_diagnostic),
 		cmocka_unit_test(test_delayed_only),
 		cmocka_unit_test(test_max),
+		cmocka_unit_test(test_relayed),
+		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_bad_boundary),
 	};
 

@@ -226,7 +226,30 @@ test_build_without_blank_line(void **state)
 	msg_scan(m2, sizeof(m2) - 1, &mi);
 	buf_init(&out, 0);
 	assert_int_equal(msg_build(m2, sizeof(m2) - 1, &mi, "", "", &out), 0);
-	assert_string_equal(buf_cstr(&out), "Subject: only headers\r\n\r\n");
+	assert_string_equal(buf_cstr(&out),
+	    "Subject: only headers\r\n\r\n\r\n");
+	buf_free(&out);
+}
+
+/* An empty body goes out as one CRLF (the same DKIM body hash). */
+static void
+test_build_empty_body(void **state)
+{
+	static const char m[] = "Subject: s\r\n\r\n";
+	static const char m2[] = "Subject: s\r\n\r\n\r\n";
+	struct msg_info mi;
+	struct buf out;
+
+	msg_scan(m, sizeof(m) - 1, &mi);
+	buf_init(&out, 0);
+	assert_int_equal(msg_build(m, sizeof(m) - 1, &mi, "", "", &out), 0);
+	assert_string_equal(buf_cstr(&out), "Subject: s\r\n\r\n\r\n");
+	buf_free(&out);
+	/* A body of one empty line stays as it is. */
+	msg_scan(m2, sizeof(m2) - 1, &mi);
+	buf_init(&out, 0);
+	assert_int_equal(msg_build(m2, sizeof(m2) - 1, &mi, "", "", &out), 0);
+	assert_string_equal(buf_cstr(&out), "Subject: s\r\n\r\n\r\n");
 	buf_free(&out);
 }
 
@@ -251,6 +274,7 @@ main(void)
 		cmocka_unit_test(test_from_bound),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_build_without_blank_line),
+		cmocka_unit_test(test_build_empty_body),
 		cmocka_unit_test(test_sanitize),
 	};
 

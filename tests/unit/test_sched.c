@@ -1,4 +1,4 @@
-// sources: tests/unit/sched_fake.c gwd/gwd.c gwd/metrics.c gwd/qmsg.c gwd/rcpt.c gwd/routing.c gwd/dest.c gwd/throttle.c gwd/outcome.c gwd/dsn_queue.c gwd/queue.c gwd/queue_admin.c gwd/queue_report.c gwd/dsn.c
+// sources: tests/unit/sched_fake.c gwd/gwd.c gwd/metrics.c gwd/qmsg.c gwd/rcpt.c gwd/routing.c gwd/dest.c gwd/throttle.c gwd/outcome.c gwd/dsn_queue.c gwd/queue.c gwd/queue_admin.c gwd/queue_report.c gwd/dsn.c gwd/smtp_dsn.c
 /*
  * test_sched.c - the scheduler without a daemon: its real files with a
  * fake clock and loop (timers run when the test moves time), a fake
@@ -1126,7 +1126,8 @@ test_backlog_in_batches(void **state)
 
 	resolve_all();
 	assert_int_equal(nconns, 1);
-	dest_conn_failed(d, 451, "4.4.1", "connection refused", NULL);
+	dest_conn_failed(d, 451, "4.4.1", "connection refused", NULL,
+	    NULL, 0);
 	conn_close(conns[0]);
 	assert_int_equal(rcpt_count(QR_ACTIVE), 1000);
 	add1("app", "new@b.test");		/* waits for the failing */

@@ -36,7 +36,11 @@ test_addresses(void **state)
 		{ "a@example.com>", NULL },
 		{ "<@relay:a@example.com>", NULL },
 		{ "a\r\n@example.com", NULL },
-		{ "caf\xc3\xa9@example.com", NULL },
+		/* UTF-8 (SMTPUTF8) as gwd spells it: ASCII folded, the
+		 * U-label in its one form. */
+		{ "Caf\xc3\xa9@B\xc3\xbc" "cher.TEST",
+		    "caf\xc3\xa9@b\xc3\xbc" "cher.test" },
+		{ "caf\xe9@example.com", NULL },
 	};
 	char out[ADDR_PATH_MAX + 1];
 

@@ -1,0 +1,280 @@
+/*
+ * cpolicy.c - content policies from gw.db, and the decision on one
+ * message.
+ * Exposure: gw.db is written by gwctl, which checks every value (a
+ * detector that does not compile is refused there); the message is
+ * untrusted and goes through mime_walk.c and dlp.c, both bounded.
+ * Diagnostics: cpol_load() and cpol_scan() return the reason; nothing
+ * here is fatal but memory running out.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpolicy.h"
+#include "db.h"
+#include "rules.h"
+#include "util.h"
+
+int
+cpol_action_parse(const char *s)
+{
+	return strcmp(s, "block") == 0 ? CPOL_BLOCK : strcmp(s, "tag") == 0 ?
+	    CPOL_TAG : -1;
+}
+
+const char *
+cpol_action_name(enum cpol_action a)
+{
+	return a == CPOL_BLOCK ? "block" : "tag";
+}
+
+int
+cpol_valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CPOL_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+			return 0;
+	return 1;
+}
+
+static char *
+col(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s ? xstrdup((const char *)s) : NULL;
+}
+
+struct load {
+	struct cpol_set	*set;
+	int		 cap;
+};
+
+static void
+row(sqlite3_stmt *st, void *arg)
+{
+	struct load *l = arg;
+	struct cpol_set *s = l->set;
+	const char *act = (const char *)sqlite3_column_text(st, 4);
+	struct cpol *p;
+	int a = act ? cpol_action_parse(act) : -1;
+
+	/* An action of a later version: not this one's to take. */
+	if (a == -1)
+		return;
+	if (s->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		s->p = xreallocarray(s->p, (size_t)l->cap, sizeof(*s->p));
+	}
+	p = &s->p[s->n++];
+	memset(p, 0, sizeof(*p));
+	p->id = sqlite3_column_int64(st, 0);
+	p->name = col(st, 1);
+	p->detector = col(st, 2);
+	p->min = sqlite3_column_int(st, 3);
+	p->action = (enum cpol_action)a;
+	p->subaccount = col(st, 5);
+	p->from_domain = col(st, 6);
+	p->to_domain = col(st, 7);
+	p->det = -1;
+}
+
+/* Each policy's detector, once: the set's specs, and p->det. */
+static void
+distinct_specs(struct cpol_set *s)
+{
+	s->specs = xcalloc((size_t)(s->n ? s->n : 1), sizeof(*s->specs));
+	for (int i = 0; i < s->n; i++) {
+		struct cpol *p = &s->p[i];
+
+		for (int k = 0; k < s->nspecs && p->det < 0; k++)
+			if (strcmp(s->specs[k], p->detector) == 0)
+				p->det = k;
+		if (p->det < 0) {
+			p->det = s->nspecs;
+			s->specs[s->nspecs++] = xstrdup(p->detector);
+		}
+	}
+}
+
+int
+cpol_load(sqlite3 *db, struct cpol_set **out, char *err, size_t errsz)
+{
+	struct cpol_set *s = xcalloc(1, sizeof(*s));
+	struct load l = { s, 0 };
+	char why[300];
+
+	if (db_rows(db, "SELECT id, name, detector, min_count, action, "
+	    "subaccount, from_domain, to_domain FROM content_policy ORDER BY "
+	    "id", row, &l) == -1) {
+		snprintf(err, errsz, "%s", sqlite3_errmsg(db));
+		cpol_set_free(s);
+		return -1;
+	}
+	distinct_specs(s);
+	s->db = dlp_compile((const char *const *)s->specs, s->nspecs, why,
+	    sizeof(why));
+	if (s->db == NULL) {
+		snprintf(err, errsz, "%s", why);
+		cpol_set_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+void
+cpol_set_free(struct cpol_set *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < s->n; i++) {
+		free(s->p[i].name);
+		free(s->p[i].detector);
+		free(s->p[i].subaccount);
+		free(s->p[i].from_domain);
+		free(s->p[i].to_domain);
+	}
+	for (int i = 0; i < s->nspecs; i++)
+		free(s->specs[i]);
+	free(s->specs);
+	free(s->p);
+	dlp_db_free(s->db);
+	free(s);
+}
+
+static const char *
+domain_of(const char *addr)
+{
+	const char *at = addr ? strrchr(addr, '@') : NULL;
+
+	return at ? at + 1 : "";
+}
+
+int
+cpol_applies(const struct cpol *p, const struct cpol_msg *m)
+{
+	int any = 0;
+
+	if (p->subaccount && (m->subaccount == NULL ||
+	    strcmp(p->subaccount, m->subaccount) != 0))
+		return 0;
+	if (p->from_domain && !rules_domain_match(p->from_domain,
+	    domain_of(m->sender)))
+		return 0;
+	if (p->to_domain == NULL)
+		return 1;
+	for (int i = 0; i < m->nrcpt && !any; i++)
+		any = rules_domain_match(p->to_domain, domain_of(m->rcpt[i]));
+	return any;
+}
+
+int
+cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
+    const struct cpol_msg *m, struct cpol_verdict *v, char *err,
+    size_t errsz)
+{
+	struct mime_walk w;
+	int r, any = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->block = -1;
+	v->fired = xcalloc((size_t)(s->n ? s->n : 1), sizeof(*v->fired));
+	for (int i = 0; i < s->n && !any; i++)
+		any = cpol_applies(&s->p[i], m);
+	/* No policy applies: nothing to read. */
+	if (!any) {
+		v->res.c = xcalloc((size_t)(s->nspecs ? s->nspecs : 1),
+		    sizeof(*v->res.c));
+		v->res.n = s->nspecs;
+		return 0;
+	}
+	mime_walk(msg, len, NULL, &w);
+	v->walk_flags = w.flags;
+	v->nparts = w.nparts;
+	v->natt = w.natt;
+	r = dlp_scan(s->db, &w, &v->res, err, errsz);
+	mime_walk_free(&w);
+	if (r == -1)
+		return -1;
+	for (int i = 0; i < s->n; i++) {
+		const struct cpol *p = &s->p[i];
+
+		if (!cpol_applies(p, m) || v->res.c[p->det].count < p->min)
+			continue;
+		v->fired[i] = 1;
+		v->nfired++;
+		if (p->action == CPOL_BLOCK && v->block < 0)
+			v->block = i;
+		else if (p->action == CPOL_TAG)
+			v->ntag++;
+	}
+	return 0;
+}
+
+void
+cpol_verdict_free(struct cpol_verdict *v)
+{
+	dlp_result_free(&v->res);
+	free(v->fired);
+	v->fired = NULL;
+}
+
+int
+cpol_fired_names(const struct cpol_set *s, const struct cpol_verdict *v,
+    struct buf *b)
+{
+	int first = 1;
+
+	for (int i = 0; i < s->n; i++) {
+		if (!v->fired[i])
+			continue;
+		if (buf_printf(b, "%s%s(%s)", first ? "" : " ", s->p[i].name,
+		    cpol_action_name(s->p[i].action)) == -1)
+			return -1;
+		first = 0;
+	}
+	return 0;
+}
+
+int
+cpol_describe(const struct cpol_set *s, const struct cpol_verdict *v,
+    struct buf *b)
+{
+	static const struct { int flag; const char *name; } unread[] = {
+	    { MW_DEEP, "deep" }, { MW_MANY_PARTS, "parts" },
+	    { MW_TEXT_CUT, "text" }, { MW_BAD_CHARSET, "charset" } };
+	const char *sep = "";
+
+	if (buf_puts(b, "fired=") == -1 || cpol_fired_names(s, v, b) == -1 ||
+	    buf_puts(b, " counts=") == -1)
+		return -1;
+	for (int k = 0; k < s->nspecs; k++)
+		if (buf_printf(b, "%s%s:%d", k ? "," : "", s->specs[k],
+		    v->res.c[k].count) == -1)
+			return -1;
+	if (buf_puts(b, " matches=") == -1)
+		return -1;
+	for (int k = 0; k < s->nspecs; k++)
+		for (int h = 0; h < v->res.c[k].nhits; h++) {
+			if (buf_printf(b, "%s%s@%s:%s", sep, s->specs[k],
+			    v->res.c[k].hits[h].path,
+			    v->res.c[k].hits[h].masked) == -1)
+				return -1;
+			sep = "; ";
+		}
+	if (buf_printf(b, " parts=%d attachments=%d", v->nparts, v->natt) ==
+	    -1)
+		return -1;
+	for (size_t i = 0, n = 0; i < nitems(unread); i++)
+		if ((v->walk_flags & unread[i].flag) && buf_printf(b, "%s%s",
+		    n++ ? "," : " unread=", unread[i].name) == -1)
+			return -1;
+	return 0;
+}

@@ -1,0 +1,167 @@
+/*
+ * content.c - content policies in gwd: the loaded set, reference
+ * counted, and scans on a pool of their own.
+ * Exposure: scans untrusted messages on a worker thread; mime_walk.c and
+ * dlp.c bound time and memory.  A pool of CONTENT_THREADS with at most
+ * CONTENT_QUEUE_MAX scans waiting: a flood of large messages waits for
+ * itself, never for the signing of mail already accepted, and past the
+ * bound new messages get 451 rather than a growing queue.
+ * Diagnostics: a gw.db whose policies cannot be read or compiled keeps
+ * the previous set (logged, once per reason); a scan that fails (no
+ * memory for Hyperscan's scratch) is a 451 to the client.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "content.h"
+#include "cpolicy.h"
+#include "log.h"
+#include "util.h"
+
+#define CONTENT_THREADS		2
+#define CONTENT_QUEUE_MAX	64
+
+struct content_set {
+	struct cpol_set	*set;
+	int		 refs;		/* the current one's, and each job's */
+};
+
+static struct content_set	*current;
+static struct worker_pool	*pool;
+
+static void
+set_unref(struct content_set *cs)
+{
+	if (cs && --cs->refs == 0) {
+		cpol_set_free(cs->set);
+		free(cs);
+	}
+}
+
+int
+content_load(sqlite3 *db)
+{
+	static char failed[300];
+	struct content_set *cs;
+	struct cpol_set *s;
+	char err[300];
+
+	if (cpol_load(db, &s, err, sizeof(err)) == -1) {
+		if (strcmp(err, failed) != 0)
+			log_warnx("gw.db: cannot load the content policies, "
+			    "keeping the previous ones: %s", err);
+		gw_strlcpy(failed, err, sizeof(failed));
+		return -1;
+	}
+	failed[0] = '\0';
+	cs = xcalloc(1, sizeof(*cs));
+	cs->set = s;
+	cs->refs = 1;
+	if (current == NULL || current->set->n != s->n)
+		log_info("content policies loaded: %d", s->n);
+	set_unref(current);
+	current = cs;
+	if (pool == NULL)
+		pool = worker_pool_new(CONTENT_THREADS, CONTENT_QUEUE_MAX);
+	return s->n;
+}
+
+int
+content_count(void)
+{
+	return current ? current->set->n : 0;
+}
+
+struct content_job *
+content_plan(const char *subaccount, const char *sender, char *const *rcpt,
+    int nrcpt)
+{
+	struct cpol_msg m = { subaccount, sender, (const char *const *)rcpt,
+	    nrcpt };
+	struct content_job *j;
+	int any = 0;
+
+	for (int i = 0; current && i < current->set->n && !any; i++)
+		any = cpol_applies(&current->set->p[i], &m);
+	if (!any)
+		return NULL;
+	j = xcalloc(1, sizeof(*j));
+	j->set = current;
+	current->refs++;
+	j->subaccount = subaccount ? xstrdup(subaccount) : NULL;
+	j->sender = xstrdup(sender ? sender : "");
+	j->rcpt = xcalloc((size_t)nrcpt, sizeof(*j->rcpt));
+	for (int i = 0; i < nrcpt; i++)
+		j->rcpt[i] = xstrdup(rcpt[i]);
+	j->nrcpt = nrcpt;
+	return j;
+}
+
+/* On the worker: walk, scan, decide; the names and the masked detail
+ * are made here too, so the loop only reads them. */
+static void
+content_work(struct work *w)
+{
+	struct content_job *j = (struct content_job *)w;
+	const struct cpol_set *s = j->set->set;
+	struct cpol_msg m = { j->subaccount, j->sender,
+	    (const char *const *)j->rcpt, j->nrcpt };
+	struct cpol_verdict v;
+	struct buf b;
+
+	if (cpol_scan(s, j->msg, j->len, &m, &v, j->err, sizeof(j->err)) ==
+	    -1) {
+		j->failed = 1;
+		cpol_verdict_free(&v);
+		return;
+	}
+	if (v.block >= 0)
+		j->block = xstrdup(s->p[v.block].name);
+	if (v.ntag > 0) {
+		buf_init(&b, 0);
+		for (int i = 0; i < s->n; i++)
+			if (v.fired[i] && s->p[i].action == CPOL_TAG)
+				buf_printf(&b, "%s%s", buf_len(&b) ? ", " : "",
+				    s->p[i].name);
+		j->tag = buf_steal(&b, NULL);
+	}
+	buf_init(&b, 0);
+	cpol_describe(s, &v, &b);
+	j->detail = buf_steal(&b, NULL);
+	cpol_verdict_free(&v);
+}
+
+static void
+content_done(struct work *w)
+{
+	struct content_job *j = (struct content_job *)w;
+
+	j->done(j);
+}
+
+int
+content_run(struct content_job *j, const char *msg, size_t len)
+{
+	j->msg = msg;
+	j->len = len;
+	j->w.run = content_work;
+	j->w.done = content_done;
+	return worker_pool_submit(pool, &j->w);
+}
+
+void
+content_job_free(struct content_job *j)
+{
+	set_unref(j->set);
+	free(j->subaccount);
+	free(j->sender);
+	for (int i = 0; i < j->nrcpt; i++)
+		free(j->rcpt[i]);
+	free(j->rcpt);
+	free(j->block);
+	free(j->tag);
+	free(j->detail);
+	free(j);
+}

@@ -1,0 +1,59 @@
+/*
+ * content.h - the content-policy stage of gwd (issue 11): the policies
+ * of gw.db (cpolicy.h) as gwd holds them, and the scan of one message on
+ * a worker of its own, never on the event loop.
+ *
+ * The set is replaced whenever gw.db changes (auth.c reads it in the
+ * same snapshot as the subaccounts); a scan holds a reference to the set
+ * it started with, so a reload never frees a database in use.  The
+ * caller (data_end.c) acts on the verdict: refuse, add the header, go on.
+ */
+#ifndef GW_CONTENT_H
+#define GW_CONTENT_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "worker.h"
+
+struct content_set;
+
+struct content_job {
+	struct work		 w;
+	/* in */
+	struct content_set	*set;		/* a reference */
+	const char		*msg;		/* the caller's; kept alive */
+	size_t			 len;
+	char			*subaccount;
+	char			*sender;
+	char			**rcpt;
+	int			 nrcpt;
+	/* out */
+	int			 failed;	/* no verdict: reply 451 */
+	char			 err[200];
+	char			*block;		/* the blocking policy's name */
+	char			*tag;		/* "pci, hr": tagging policies */
+	char			*detail;	/* the "scanned" event's, masked */
+	/* the caller's */
+	void			(*done)(struct content_job *);
+	void			*arg;
+};
+
+/* Replace the set from gw.db (inside the caller's read transaction):
+ * the number of policies, or -1 (logged) when it cannot be read or
+ * compiled whole; the previous set stays. */
+int	 content_load(sqlite3 *);
+/* The policies loaded (for the log line). */
+int	 content_count(void);
+
+/* A job for a message from subaccount/sender to rcpt[], or NULL when no
+ * policy applies to it (nothing to scan). */
+struct content_job *content_plan(const char *subaccount, const char *sender,
+	    char *const *rcpt, int nrcpt);
+/* Scan msg[0..len) on the content worker; job->done(job) runs on the
+ * main thread.  -1 when too many scans wait already (the job is not
+ * taken; the caller answers 451 and frees it). */
+int	 content_run(struct content_job *, const char *msg, size_t len);
+void	 content_job_free(struct content_job *);
+
+#endif
