@@ -22,6 +22,9 @@
 #   make bench-dlp       bench/dlpscan.c: the content scanner's speed
 #   make bench-idletls   bench/idletls: gwd's memory for 10 000 idle
 #                        TLS sessions
+#   make bench-queue     bench/queue: a million messages queued for a down
+#                        destination: RSS, restart, drain (root; not part
+#                        of check)
 #   make install         PREFIX=/usr/local DESTDIR= (BASHCOMPDIR=: where
 #                        the bash completion of the tools goes)
 
@@ -80,7 +83,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # submitload is bench/submit's load generator, tested in e2e too.
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump $(BUILD)/submitload
 
-.PHONY: bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults all check unit modgraph e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -237,6 +240,12 @@ bench-priority: all
 # (BENCH_ARGS="--scenarios sigterm" for one).
 bench-faults: all
 	$(PYTHON) bench/faults $(BENCH_ARGS)
+
+# bench/queue: 1 000 000 messages queued for a destination that is down:
+# gwd's RSS, restart to accepting and to delivering, the drain against
+# the relay rate (BENCH_ARGS="--messages 100000" for a short run).
+bench-queue: all
+	$(PYTHON) bench/queue $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \

@@ -106,8 +106,8 @@ class Sink:
     """One smtp-sink for the whole run; its -c counter says how many
     messages it has taken."""
 
-    def __init__(self, work):
-        self.port = free_port()
+    def __init__(self, work, port=None):
+        self.port = port or free_port()
         self.out = os.path.join(work, "sink.out")
         self.f = open(self.out, "wb")
         self.proc = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c",

@@ -239,6 +239,11 @@ static const char *const queue_migrations[] = {
 	"ALTER TABLE recipient ADD COLUMN dsn_notify INTEGER NOT NULL"
 	"  DEFAULT 0;"
 	"ALTER TABLE recipient ADD COLUMN dsn_orcpt TEXT;",
+	/* 8: what gwd reads of every message at start-up, in arrival
+	 * order, without reading the rows, whose bodies are most of the
+	 * file (gwd/store_read.c); also gwtop's oldest messages */
+	"CREATE INDEX message_queue ON message(received, id, qid,"
+	"  subaccount, sender, size, flags, held, dsn_ret, dsn_envid);",
 };
 
 static const char *const log_migrations[] = {
@@ -298,6 +303,13 @@ static const char *const log_migrations[] = {
 	/* 6: the user name a failed login tried (auth events), which may
 	 * name no subaccount */
 	"ALTER TABLE event ADD COLUMN username TEXT;",
+	/* 7: the quota windows read every event of the last day at
+	 * start-up (gwd/window.c); this index holds each column they read,
+	 * so the rows are not; it begins with ts, so it serves every
+	 * search by time that event_ts did */
+	"CREATE INDEX event_window ON event(ts, action, subaccount,"
+	"  client_ip, sender);"
+	"DROP INDEX event_ts;",
 };
 
 static const struct {

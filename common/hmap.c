@@ -8,8 +8,8 @@
 #include "hmap.h"
 #include "util.h"
 
-static unsigned
-hash_str(const char *s)
+unsigned
+hmap_hash(const char *s)
 {
 	unsigned h = 2166136261u;
 
@@ -60,7 +60,7 @@ find(const struct hmap *m, const char *key, unsigned h)
 void *
 hmap_get(const struct hmap *m, const char *key)
 {
-	struct hmap_entry **pp = find(m, key, hash_str(key));
+	struct hmap_entry **pp = find(m, key, hmap_hash(key));
 
 	return *pp ? (*pp)->value : NULL;
 }
@@ -88,7 +88,7 @@ grow(struct hmap *m)
 void *
 hmap_put(struct hmap *m, const char *key, void *value)
 {
-	unsigned h = hash_str(key);
+	unsigned h = hmap_hash(key);
 	struct hmap_entry **pp = find(m, key, h), *e;
 	size_t klen;
 	void *old;
@@ -113,7 +113,7 @@ hmap_put(struct hmap *m, const char *key, void *value)
 void *
 hmap_del(struct hmap *m, const char *key)
 {
-	struct hmap_entry **pp = find(m, key, hash_str(key)), *e = *pp;
+	struct hmap_entry **pp = find(m, key, hmap_hash(key)), *e = *pp;
 	void *v;
 
 	if (e == NULL)

@@ -21,6 +21,8 @@ struct hmap {
 	size_t			 n;
 };
 
+/* The hash of a key (FNV-1a), for tables of other shapes. */
+unsigned hmap_hash(const char *);
 void	 hmap_init(struct hmap *);
 void	 hmap_free(struct hmap *, void (*freefn)(void *));
 void	*hmap_get(const struct hmap *, const char *key);

@@ -337,6 +337,11 @@ queue_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 		return r;
 	}
 	if ((r = queue_ask(ctx, buf_cstr(&req), &reply, &text)) == EX_OK) {
+		/* Just started: gwd has not read its whole queue yet. */
+		if (strncmp(text, "loading ", 8) == 0)
+			log_warnx("gwd is still reading its queue: %lld more "
+			    "messages are not listed", strtoll(text + 8, NULL,
+			    10));
 		queue_messages(text, t.json ? list_json : list_table, &t,
 		    NULL);
 		if (!t.json && t.messages == 0)

@@ -26,6 +26,7 @@
 #include "gwd.h"
 #include "queue.h"
 #include "store.h"
+#include "store_read.h"
 #include "util.h"
 
 #define HEADERS_MAX	(64 * 1024)
@@ -186,6 +187,7 @@ put_message(struct ctl_req *q, struct qmsg *m, int headers)
 {
 	const char *domain = q->cmd.domain;
 	int active = queue_msg_active(m), ready = 0;
+	char *mid;
 
 	for (int i = 0; i < m->nrcpt; i++)
 		ready += m->rcpt[i].state == QR_READY;
@@ -194,8 +196,11 @@ put_message(struct ctl_req *q, struct qmsg *m, int headers)
 	put_int(q, "size", (long long)m->size);
 	put(q, "sender", m->sender[0] ? m->sender : "<>");
 	put(q, "subaccount", m->subaccount);
-	if (m->message_id)
-		put(q, "message_id", m->message_id);
+	/* Not kept in memory: read back (a point read by rowid). */
+	if ((mid = store_message_id(m)) != NULL) {
+		put(q, "message_id", mid);
+		free(mid);
+	}
 	put(q, "state", m->held ? "held" : active ? "active" : ready ?
 	    "ready" : "deferred");
 	if (headers)
@@ -228,6 +233,9 @@ msg_matches(const struct qmsg *m, const struct ctl_queue_cmd *cmd)
 static void
 ctlq_list(struct ctl_req *q)
 {
+	/* Still reading the queue at start-up: what is not listed yet. */
+	if (queue_loading() > 0)
+		put_int(q, "loading", queue_loading());
 	for (struct qmsg *m = queue_first(); m && !q->overflow; m = m->qnext)
 		if (msg_matches(m, &q->cmd))
 			put_message(q, m, 0);
@@ -319,6 +327,20 @@ ctlq_actions(struct ctl_req *q)
 	}
 }
 
+/* Whole-queue actions wait until every message is read at start-up:
+ * "ALL" would otherwise miss those not read yet. */
+static int
+ctlq_too_early(const struct ctl_queue_cmd *cmd, char *err, size_t errsz)
+{
+	if (cmd->verb == CTL_Q_LIST || cmd->verb == CTL_Q_SHOW ||
+	    (!cmd->all && cmd->nids > 0) || queue_loading() == 0)
+		return 0;
+	snprintf(err, errsz, "gwd is still reading its queue (%lld messages "
+	    "to go); try again once `gwctl stats` shows queue_loading 0, or "
+	    "name the messages", (long long)queue_loading());
+	return 1;
+}
+
 void
 control_queue(struct conn *c, const char *line)
 {
@@ -327,7 +349,8 @@ control_queue(struct conn *c, const char *line)
 
 	buf_init(&q->out, CTL_OUT_MAX - 64);
 	q->c = c;
-	if (ctl_queue_parse(line, &q->cmd, err, sizeof(err)) == -1) {
+	if (ctl_queue_parse(line, &q->cmd, err, sizeof(err)) == -1 ||
+	    ctlq_too_early(&q->cmd, err, sizeof(err))) {
 		put(q, "error", err);
 		conn_write(c, buf_ptr(&q->out), buf_len(&q->out));
 		conn_close_after_flush(c);

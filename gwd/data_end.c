@@ -562,13 +562,11 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 		m->flags |= QMSG_CLIENT_DKIM;
 	for (int i = 0; i < t->nrcpt; i++) {
 		struct qrcpt *rc = &m->rcpt[i];
-		const char *at = strrchr(t->rcpt[i], '@');
 
+		qmsg_set_rcpt(m, i, t->rcpt[i]);
 		rc->dsn_notify = t->rdsn[i].notify;
 		if (t->rdsn[i].orcpt[0])
 			rc->dsn_orcpt = xstrdup(t->rdsn[i].orcpt);
-		rc->addr = xstrdup(t->rcpt[i]);
-		rc->domain = xstrdup(at ? at + 1 : "");
 		rc->next_attempt = in->now / 1000000;
 		rc->route = in->route[i];
 	}

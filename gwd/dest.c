@@ -31,6 +31,7 @@
 #define GC_EVERY_MS	MS_PER_MIN
 #define PRIO_WEIGHT	4	/* transactional jobs per bulk job, when
 				   both classes wait at a destination */
+#define FAIL_BATCH	1000	/* jobs failed a loop turn: fail_all_jobs() */
 
 static struct hmap	 dests;
 static struct hmap	 pool_counts;
@@ -129,21 +130,92 @@ dest_get(const struct choice *c)
 	return d;
 }
 
-struct job *
-job_new(struct dest *d, struct qmsg *m, int prio)
+/*
+ * Ready recipients.  Each class's list is in the order they became
+ * ready; consecutive ones of one message, up to limits.recipients, make
+ * one job (one transaction), its first marked job_head.  The job itself
+ * is made only when a connection takes it (dest_pop), so a backlog of
+ * ready recipients costs no more than the recipients.
+ */
+void
+dest_ready(struct dest *d, struct qrcpt *r, int prio)
 {
-	struct job *j = xcalloc(1, sizeof(*j));
+	struct qrcpt *last = d->ready_last[prio];
 
-	j->dest = d;
-	j->msg = m;
-	j->prio = prio;
-	j->rcpt = xcalloc((size_t)gcfg->limits.recipients, sizeof(*j->rcpt));
-	if (d->jobs_last[prio])
-		d->jobs_last[prio]->next = j;
+	r->dest = d;
+	r->prio = (unsigned)prio;
+	r->ready_next = NULL;
+	r->ready_prev = last;
+	if (last && last->msg == r->msg &&
+	    d->tail_n[prio] < gcfg->limits.recipients) {
+		r->job_head = 0;
+		d->tail_n[prio]++;
+	} else {
+		r->job_head = 1;
+		d->tail_n[prio] = 1;
+		d->njobs++;
+	}
+	if (last)
+		last->ready_next = r;
 	else
-		d->jobs[prio] = j;
-	d->jobs_last[prio] = j;
-	d->njobs++;
+		d->ready[prio] = r;
+	d->ready_last[prio] = r;
+}
+
+/* r leaves its destination's list without a job (its message is held,
+ * deleted or bounced); the rest of its job stays one. */
+void
+dest_unready(struct qrcpt *r)
+{
+	struct dest *d = r->dest;
+	struct qrcpt *next = r->ready_next;
+	int p = r->prio;
+
+	if (r->job_head) {
+		if (next && !next->job_head)
+			next->job_head = 1;
+		else
+			d->njobs--;
+	}
+	if (r->ready_prev)
+		r->ready_prev->ready_next = next;
+	else
+		d->ready[p] = next;
+	if (next)
+		next->ready_prev = r->ready_prev;
+	else
+		d->ready_last[p] = r->ready_prev;
+	r->ready_next = r->ready_prev = NULL;
+	r->job_head = 0;
+	/* Which job was last is not kept: the next one starts afresh. */
+	d->tail_n[p] = gcfg->limits.recipients;
+}
+
+/* The first job of class p, out of its list. */
+static struct job *
+job_take(struct dest *d, int p)
+{
+	struct qrcpt *r = d->ready[p], *end, *next;
+	struct job *j = xcalloc(1, sizeof(*j));
+	int n = 1;
+
+	for (end = r->ready_next; end && !end->job_head; end = end->ready_next)
+		n++;
+	j->dest = d;
+	j->msg = r->msg;
+	j->prio = p;
+	j->rcpt = xcalloc((size_t)n, sizeof(*j->rcpt));
+	for (; r != end; r = next) {
+		next = r->ready_next;
+		r->ready_next = r->ready_prev = NULL;
+		r->job_head = 0;
+		j->rcpt[j->nrcpt++] = r;
+	}
+	if ((d->ready[p] = end) != NULL)
+		end->ready_prev = NULL;
+	else
+		d->ready_last[p] = NULL;
+	d->njobs--;
 	return j;
 }
 
@@ -178,22 +250,17 @@ static struct job *
 dest_pop(struct dest *d)
 {
 	int p = PRIO_TRANSACTIONAL;
-	struct job *j;
 
-	if (d->jobs[PRIO_TRANSACTIONAL] == NULL ||
-	    (d->jobs[PRIO_BULK] != NULL && d->credit == 0))
+	if (d->ready[PRIO_TRANSACTIONAL] == NULL ||
+	    (d->ready[PRIO_BULK] != NULL && d->credit == 0))
 		p = PRIO_BULK;
-	if ((j = d->jobs[p]) == NULL)
+	if (d->ready[p] == NULL)
 		return NULL;
 	if (p == PRIO_BULK)
 		d->credit = PRIO_WEIGHT;
-	else if (d->jobs[PRIO_BULK] != NULL)
+	else if (d->ready[PRIO_BULK] != NULL)
 		d->credit--;
-	if ((d->jobs[p] = j->next) == NULL)
-		d->jobs_last[p] = NULL;
-	d->njobs--;
-	j->next = NULL;
-	return j;
+	return job_take(d, p);
 }
 
 /* The next job the limits allow now, else NULL (and a timer for when). */
@@ -223,33 +290,91 @@ group_kick_one(const char *key, void *v, void *arg)
 	return 0;
 }
 
-/* Every job still waiting at a destination gets the same outcome. */
+/*
+ * Every job waiting at a destination when it failed gets the failure as
+ * its outcome.  A deep backlog is failed FAIL_BATCH jobs a loop turn, so
+ * the jobs made for it never all exist at once; meanwhile nothing new
+ * starts there, and what became ready since is tried afresh after.
+ */
+struct dest_fail {
+	int		 left;		/* jobs still to fail */
+	int		 code;
+	char		 status[16];
+	char		*text;
+	struct hop	 hop;
+	struct hop_fail	*tried;		/* the hops that failed before */
+	int		 ntried;
+	struct ev_timer	 timer;
+};
+
+static void
+fail_some(struct dest *d)
+{
+	struct dest_fail *f = d->fail;
+	struct job *j;
+
+	for (int n = 0; n < FAIL_BATCH && f->left > 0 &&
+	    (j = dest_pop(d)) != NULL; n++, f->left--) {
+		j->res = xcalloc((size_t)j->nrcpt, sizeof(*j->res));
+		for (int i = 0; i < j->nrcpt; i++) {
+			rcpt_move(j->rcpt[i], QR_ACTIVE);
+			j->res[i].code = f->code;
+			gw_strlcpy(j->res[i].status, f->status,
+			    sizeof(j->res[i].status));
+			j->res[i].text = xstrdup(f->text);
+		}
+		/* The attempt began with the connection that failed, if
+		 * any: a throttling reply then is as old as it. */
+		j->started_ms = f->hop.started_ms ? f->hop.started_ms :
+		    loop_now();
+		j->hop = f->hop;
+		j->tried = hop_fail_copy(f->tried, f->ntried);
+		j->ntried = f->ntried;
+		dest_job_done(j);
+	}
+	if (f->left > 0 && d->njobs > 0) {
+		timer_add(&f->timer, 1);	/* the next turn */
+		return;
+	}
+	timer_del(&f->timer);
+	free(f->text);
+	free(f->tried);
+	free(f);
+	d->fail = NULL;
+	if (d->njobs > 0)
+		dest_kick(d);
+}
+
+static void
+fail_due(struct ev_timer *t)
+{
+	fail_some(t->arg);
+}
+
 static void
 fail_all_jobs(struct dest *d, int code, const char *status,
     const char *text, const struct hop *hop, const struct hop_fail *tried,
     int ntried)
 {
-	struct job *j;
+	struct dest_fail *f = d->fail;
 
-	while ((j = dest_pop(d)) != NULL) {
-		j->res = xcalloc((size_t)j->nrcpt, sizeof(*j->res));
-		for (int i = 0; i < j->nrcpt; i++) {
-			rcpt_move(j->rcpt[i], QR_ACTIVE);
-			j->res[i].code = code;
-			gw_strlcpy(j->res[i].status, status,
-			    sizeof(j->res[i].status));
-			j->res[i].text = xstrdup(text);
-		}
-		/* The attempt began with the connection that failed, if
-		 * any: a throttling reply then is as old as it. */
-		j->started_ms = hop && hop->started_ms ? hop->started_ms :
-		    loop_now();
-		if (hop)
-			j->hop = *hop;
-		j->tried = hop_fail_copy(tried, ntried);
-		j->ntried = ntried;
-		dest_job_done(j);
+	if (f == NULL) {
+		f = d->fail = xcalloc(1, sizeof(*f));
+		timer_init(&f->timer, fail_due, d);
 	}
+	free(f->text);
+	free(f->tried);
+	f->left = d->njobs;
+	f->code = code;
+	gw_strlcpy(f->status, status, sizeof(f->status));
+	f->text = xstrdup(text);
+	if (hop)
+		f->hop = *hop;
+	else
+		memset(&f->hop, 0, sizeof(f->hop));
+	f->tried = hop_fail_copy(tried, ntried);
+	f->ntried = ntried;
+	fail_some(d);
 }
 
 static void
@@ -285,6 +410,8 @@ dest_kick(struct dest *d)
 
 	if (!store_deliveries_allowed())
 		return;		/* dest_resume_all() comes back */
+	if (d->fail)
+		return;		/* fail_some() comes back */
 	while ((m = d->idle) != NULL && (j = dest_take(d)) != NULL) {
 		d->idle = mta_next_idle(m);
 		mta_set_idle(m, NULL);
@@ -464,7 +591,7 @@ gc_dest(const char *key, void *v, void *arg)
 {
 	struct dest *d = v;
 
-	if (d->njobs || d->nconn || d->rreq || d->nposted ||
+	if (d->njobs || d->nconn || d->rreq || d->nposted || d->fail ||
 	    d->last_used + DEST_IDLE_MS > loop_now())
 		return 0;
 	timer_del(&d->pace);
@@ -504,46 +631,26 @@ shutdown_dest(const char *key, void *v, void *arg)
 }
 
 /*
- * Each recipient of d's waiting jobs stays in its job if keep() says so;
- * the others are keep()'s to move.  Jobs left empty go.
+ * Each ready recipient of d stays in its list if stays() says so; the
+ * others leave it, then go to leave(), the caller's to move.  What stays
+ * keeps its order and its jobs (one job's recipients, fewer perhaps).
  */
 void
-dest_sift_jobs(struct dest *d, int (*keep)(struct qrcpt *,
-    const struct dest *, int prio, void *), void *arg)
+dest_sift_ready(struct dest *d, int (*stays)(struct qrcpt *,
+    const struct dest *, int prio, void *),
+    void (*leave)(struct qrcpt *, void *), void *arg)
 {
 	for (int p = 0; p < PRIO_COUNT; p++) {
-		struct job **jp = &d->jobs[p], *j;
+		struct qrcpt *r, *next;
 
-		d->jobs_last[p] = NULL;
-		while ((j = *jp) != NULL) {
-			int n = 0;
-
-			for (int i = 0; i < j->nrcpt; i++)
-				if (keep(j->rcpt[i], d, p, arg))
-					j->rcpt[n++] = j->rcpt[i];
-			if ((j->nrcpt = n) == 0) {
-				*jp = j->next;
-				d->njobs--;
-				job_free(j);
+		for (r = d->ready[p]; r != NULL; r = next) {
+			next = r->ready_next;
+			if (stays(r, d, p, arg))
 				continue;
-			}
-			d->jobs_last[p] = j;
-			jp = &j->next;
+			dest_unready(r);
+			leave(r, arg);
 		}
 	}
-}
-
-static int
-not_of(struct qrcpt *r, const struct dest *d, int prio, void *m)
-{
-	return r->msg != m;
-}
-
-/* Take m's jobs out of d's queue; their recipients are the caller's. */
-void
-dest_drop_jobs(struct dest *d, const struct qmsg *m)
-{
-	dest_sift_jobs(d, not_of, (void *)m);
 }
 
 static int

@@ -188,9 +188,7 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	n->body = buf_steal(&out, &n->bodylen);
 	n->size = n->bodylen;
 	n->message_id = xstrdup(mid);
-	n->rcpt[0].addr = xstrdup(m->sender);
-	n->rcpt[0].domain = xstrdup(strrchr(m->sender, '@') ?
-	    strrchr(m->sender, '@') + 1 : "");
+	qmsg_set_rcpt(n, 0, m->sender);
 	n->rcpt[0].next_attempt = us_to_s(n->received_us);
 	op->insert = n;
 	op->done = dsn_queue_committed;

@@ -49,48 +49,66 @@ struct rcpt_route {
 	int64_t		 rule_id;	/* its id, to log a change of rule */
 };
 
+/*
+ * A queued recipient and its message, as compact as a deep queue needs
+ * (bench/RESULTS.md, "A million queued messages"): what repeats across
+ * recipients (domain, sender, subaccount, the reply that deferred it)
+ * is the string pool's (gwd.c), held once for all; the
+ * Message-ID and the body stay in queue.db and are read back when
+ * wanted.  A message and its recipients are one allocation.
+ */
 struct qrcpt {
 	int64_t		 dbid;
 	struct qmsg	*msg;
 	char		*addr;
-	char		*domain;
-	int		 attempts;
+	const char	*domain;	/* pooled: qmsg_set_rcpt() */
+	const char	*last_reply;	/* pooled: qrcpt_set_reply(); or NULL */
 	int64_t		 next_attempt;	/* unix seconds */
-	char		*last_reply;
-	int		 dsn_notify;	/* DSN_NOTIFY_* and DSN_DELAY_SENT */
 	char		*dsn_orcpt;	/* ORCPT as received (xtext), or NULL */
-	enum qrcpt_state state;
 	struct rcpt_route route;
-	struct dest	*dest;		/* QR_READY: in a job of this one */
+	struct dest	*dest;		/* QR_READY: in this one's ready list */
+	struct qrcpt	*ready_next, *ready_prev;	/* that list (dest.c) */
 	int		 heap_idx;	/* retry heap slot, -1 when not in it */
-	struct qrcpt	*next_ready;	/* in a job */
+	int		 attempts;
+	int		 dsn_notify;	/* DSN_NOTIFY_* and DSN_DELAY_SENT */
+	enum qrcpt_state state : 8;
+	unsigned	 prio : 4;	/* QR_READY: which list of dest */
+	unsigned	 job_head : 1;	/* QR_READY: its transaction starts here */
 };
 
 struct qmsg {
 	int64_t		 dbid;
-	char		 qid[QID_LEN + 1];
-	char		*sender;	/* "" = null sender */
-	char		*subaccount;
 	int64_t		 received_us;
-	size_t		 size;
-	int		 flags;
-	char		*message_id;
-	int		 dsn_ret;	/* enum dsn_ret (RFC 3461 RET) */
+	struct qmsg	*qprev, *qnext;	/* queued messages, oldest first */
+	struct qmsg	*hnext;		/* qmsg.c's table by queue id */
+	const char	*sender;	/* pooled; "" = null sender */
+	const char	*subaccount;	/* pooled */
+	char		*message_id;	/* until stored; then in queue.db */
 	char		*dsn_envid;	/* ENVID as received (xtext), or NULL */
 	char		*body;		/* may be NULL: load from queue.db */
 	size_t		 bodylen;
+	size_t		 size;
+	int		 flags;
+	int		 dsn_ret;	/* enum dsn_ret (RFC 3461 RET) */
 	int		 body_users;	/* deliveries using body now */
-	int		 held;		/* on hold: never attempted */
-	int		 released;	/* by an admin: rules' holds are off */
 	int		 nrcpt;
 	int		 npending;	/* recipients not yet final */
-	struct qrcpt	*rcpt;		/* array of nrcpt */
-	struct qmsg	*qprev, *qnext;	/* queued messages, oldest first */
+	unsigned	 qhash;		/* of qid, while registered */
+	unsigned char	 held;		/* on hold: never attempted */
+	unsigned char	 released;	/* by an admin: rules' holds are off */
+	char		 qid[QID_LEN + 1];
+	struct qrcpt	 rcpt[];	/* nrcpt of them */
 };
 
 void	 qid_make(char out[QID_LEN + 1]);
 struct qmsg *qmsg_new(const char *sender, const char *subaccount,
 	    int nrcpt);
 void	 qmsg_free(struct qmsg *);
+/* Recipient i is addr (its domain: what follows the last '@'). */
+void	 qmsg_set_rcpt(struct qmsg *, int i, const char *addr);
+/* The reply that last deferred r (NULL: none). */
+void	 qrcpt_set_reply(struct qrcpt *, const char *reply);
+/* The pooled strings: how many, and their bytes. */
+void	 qmsg_pool_stats(size_t *n, size_t *bytes);
 
 #endif

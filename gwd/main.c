@@ -47,6 +47,7 @@
 #include "queue.h"
 #include "session.h"
 #include "store.h"
+#include "store_read.h"
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
@@ -442,6 +443,7 @@ main(int argc, char *argv[])
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    store_read_open(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -464,6 +466,7 @@ main(int argc, char *argv[])
 	loop_run();
 
 	store_shutdown();
+	store_read_close();
 	worker_shutdown();
 	log_info("stopped");
 	return 0;

@@ -144,6 +144,9 @@ snapshot(struct stat_row **rows)
 	ROW("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds",
 	    "gauge", "Age of the oldest queued message.",
 	    q.oldest_us ? (now - q.oldest_us) / 1000000 : 0);
+	ROW("queue_loading", "gw_queue_loading_messages", "gauge",
+	    "Messages still to be read from queue.db after a start (not in "
+	    "the other queue figures yet).", q.loading);
 	ROW("destinations", "gw_destinations", "gauge",
 	    "Delivery destinations known now.", q.destinations);
 	ROW("subaccounts_paused", "gw_subaccounts_paused", "gauge",

@@ -151,9 +151,10 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	enum bounce_class cls = bounce_classify(res->code, res->status,
 	    res->text);
 	struct audit_event *ev;
+	char *reply = reply_string(res);
 
-	free(r->last_reply);
-	r->last_reply = reply_string(res);
+	qrcpt_set_reply(r, reply);
+	free(reply);
 	/* "Slow down" (421, rate limits): the whole destination backs
 	 * off, once per attempt (and once per burst: throttle.c).  Any
 	 * other class, greylisting included, is this recipient's alone. */

@@ -12,7 +12,11 @@
 #include "ctlproto.h"
 #include "gwd.h"
 
+/* Starts reading the queue from queue.db, which goes on from the loop
+ * (queue.c); queue_loading(): the messages still to read, 0 once all
+ * are in. */
 int	 queue_init(char *err, size_t errsz);
+int64_t	 queue_loading(void);
 /* A message committed by a session: deliver it. */
 void	 queue_add(struct qmsg *);
 /* Build and own a new message (used by sessions and DSNs). */
@@ -46,6 +50,7 @@ struct queue_stats {
 	int	destinations;
 	int	connections;
 	int64_t	oldest_us;	/* arrival of the oldest queued message; 0 */
+	int64_t	loading;	/* messages not read from queue.db yet */
 };
 void	 queue_stats(struct queue_stats *);
 
@@ -58,7 +63,7 @@ void	 queue_stats(struct queue_stats *);
  * *why may also annotate QA_DONE.
  */
 enum { QA_DONE, QA_UNCHANGED, QA_BUSY };
-struct qmsg *queue_find(const char *qid);
+struct qmsg *queue_find(const char *qid);	/* may read it (queue.c) */
 struct qmsg *queue_first(void);		/* oldest; then m->qnext */
 int	 queue_msg_active(const struct qmsg *);	/* recipients in delivery */
 int	 queue_admin(struct qmsg *, enum ctl_verb, const char *domain,

@@ -34,17 +34,14 @@ struct qa_waiter {
 	void	*arg;
 };
 
-/* m's jobs leave their destinations: its ready recipients are the
- * caller's to move (waiting ones leave the retry heap as they move). */
+/* m's ready recipients leave their destinations' lists, the caller's
+ * to move (waiting ones leave the retry heap as they move). */
 static void
 msg_unschedule(struct qmsg *m)
 {
-	for (int i = 0; i < m->nrcpt; i++) {
-		struct qrcpt *r = &m->rcpt[i];
-
-		if (r->state == QR_READY)
-			dest_drop_jobs(r->dest, m);
-	}
+	for (int i = 0; i < m->nrcpt; i++)
+		if (m->rcpt[i].state == QR_READY)
+			dest_unready(&m->rcpt[i]);
 }
 
 static void

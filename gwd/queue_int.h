@@ -105,10 +105,12 @@ struct pool_count {
 /* qmsg.c */
 void	 qmsg_init(void);
 void	 qmsg_register(struct qmsg *);
+void	 qmsg_register_loaded(struct qmsg *);
+struct qmsg *qmsg_find(const char *qid);
 void	 qmsg_set_held(struct qmsg *, int held);
 int	 qmsg_count(void);
 int	 qmsg_count_held(void);
-void	 qmsg_cache_body(struct qmsg *);
+void	 qmsg_stored(struct qmsg *);
 void	 queue_release_body(struct qmsg *);
 void	 qmsg_drop_body(struct qmsg *);
 void	 qmsg_maybe_drop_body(struct qmsg *);
@@ -126,8 +128,8 @@ void	 routing_arm_retry(void);
 void	 routing_match(struct qrcpt *, const struct policy *, int gen);
 void	 routing_choose(struct qrcpt *, struct choice *);
 struct dest *routing_place(struct qrcpt *, int kick);
-void	 routing_schedule(struct qmsg *, int64_t now);
 void	 routing_add(struct qmsg *);
+void	 routing_load(struct qmsg *);
 void	 routing_repolicy(void);
 
 /* dest.c */
@@ -138,12 +140,13 @@ struct dest *dest_find(const char *name);
 int	 dest_count(void);
 void	 dest_foreach(int (*)(const char *, void *, void *), void *);
 void	 dest_resume_all(void);
-struct job *job_new(struct dest *, struct qmsg *, int prio);
+void	 dest_ready(struct dest *, struct qrcpt *, int prio);
+void	 dest_unready(struct qrcpt *);
 void	 job_free(struct job *);
 void	 dest_kick(struct dest *);
-void	 dest_drop_jobs(struct dest *, const struct qmsg *);
-void	 dest_sift_jobs(struct dest *, int (*keep)(struct qrcpt *,
-	    const struct dest *, int prio, void *), void *);
+void	 dest_sift_ready(struct dest *, int (*stays)(struct qrcpt *,
+	    const struct dest *, int prio, void *),
+	    void (*leave)(struct qrcpt *, void *), void *);
 void	 dest_policy_changed(void);
 struct pool_count *dest_pool_count(const char *name);
 
@@ -163,6 +166,9 @@ int	 throttle_backoff(struct dest *, int64_t started, int code,
 int	 throttle_success(struct dest *, int64_t started);
 int	 throttle_recover(struct dest *);
 int	 throttle_active(const struct dest *);
+
+/* queue.c (queue_init() does it at start-up; tests again) */
+int	 queue_load_start(char *err, size_t errsz);
 
 /* outcome.c */
 void	 outcome_apply(struct job *);

@@ -35,6 +35,7 @@ queue_stats(struct queue_stats *st)
 	st->destinations = dest_count();
 	st->connections = mta_count();
 	st->oldest_us = queue_first() ? queue_first()->received_us : 0;
+	st->loading = queue_loading();
 }
 
 static int

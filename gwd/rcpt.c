@@ -11,7 +11,7 @@
  *   new      just made or loaded; not counted yet
  *   waiting  in the retry heap until next_attempt (and only waiting
  *            recipients are in it)
- *   ready    in a job of r->dest
+ *   ready    in r->dest's list, soon in a job (dest.c)
  *   active   in a transaction (r->dest kept when it came from a job),
  *            or being refused by a routing rule
  *   held     its message is on hold: in no heap or job
@@ -73,6 +73,13 @@ rcpt_move(struct qrcpt *r, enum qrcpt_state to)
 		fatalx("qid=%s recipient %d: impossible move from %s to %s",
 		    r->msg->qid, (int)(r - r->msg->rcpt), state_name[from],
 		    state_name[to]);
+	/* Ready means in its destination's list (dest.c): it leaves that
+	 * list first, into a job or not. */
+	if (from == QR_READY && (r->job_head || r->ready_next ||
+	    r->ready_prev))
+		fatalx("qid=%s recipient %d: leaves ready while still in "
+		    "its destination's list", r->msg->qid,
+		    (int)(r - r->msg->rcpt));
 	if (from == QR_WAITING)
 		heap_remove(&retries, r);
 	if (counted(from))

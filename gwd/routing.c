@@ -1,8 +1,8 @@
 /*
  * routing.c - routing decisions: which rule decides for a recipient,
  * the destination that makes, and putting a recipient where it goes
- * next (a job of its destination, the retry heap, a rule's hold or
- * refusal), also when the rules change under a waiting backlog; the
+ * next (its destination's ready list, the retry heap, a rule's hold
+ * or refusal), also when the rules change under a waiting backlog; the
  * retry timer.
  * Exposure: none from the network; header rules read queued messages.
  * Diagnostics: allocation failure is fatal; a queued message that
@@ -28,6 +28,7 @@
 #include "util.h"
 
 #define HELD_RECHECK_S	60	/* held by a rule: look again this often */
+#define RETRY_BATCH	2000	/* due recipients placed a loop turn */
 
 static struct ev_timer	 retry_timer;
 
@@ -241,7 +242,6 @@ routing_place(struct qrcpt *r, int kick)
 {
 	struct choice c;
 	struct dest *d;
-	struct job *j;
 
 	routing_choose(r, &c);
 	if (choice_holds(&c, r)) {
@@ -256,50 +256,48 @@ routing_place(struct qrcpt *r, int kick)
 	}
 	d = dest_get(&c);
 	rcpt_move(r, QR_READY);
-	r->dest = d;
 	/* Recipients of one message to one destination share a job (one
 	 * transaction) up to the per-message recipient limit. */
-	j = d->jobs_last[c.prio];
-	if (j == NULL || j->msg != r->msg || j->nrcpt ==
-	    gcfg->limits.recipients)
-		j = job_new(d, r->msg, c.prio);
-	j->rcpt[j->nrcpt++] = r;
+	dest_ready(d, r, c.prio);
 	if (kick)
 		dest_kick(d);
 	return d;
 }
 
-/* r, ready in a job of d in queue prio, stays there under the policy
- * now; else it waits to be placed again, at once. */
+/* r, ready at d in list prio, stays there under the policy now. */
 static int
 still_there(struct qrcpt *r, const struct dest *d, int prio, void *arg)
 {
 	struct choice c;
 
 	routing_choose(r, &c);
-	if (strcmp(c.name, d->name) == 0 && c.prio == prio &&
+	return strcmp(c.name, d->name) == 0 && c.prio == prio &&
 	    !choice_holds(&c, r) &&
-	    (c.rule == NULL || c.rule->action != RULE_REJECT))
-		return 1;
+	    (c.rule == NULL || c.rule->action != RULE_REJECT);
+}
+
+/* Out of its destination's list: placed again at once. */
+static void
+place_again(struct qrcpt *r, void *arg)
+{
 	r->next_attempt = sched_unix_s();
 	rcpt_move(r, QR_WAITING);
-	return 0;
 }
 
 static int
 sift_dest(const char *key, void *v, void *arg)
 {
-	dest_sift_jobs(v, still_there, NULL);
+	dest_sift_ready(v, still_there, place_again, NULL);
 	return 0;
 }
 
 /*
- * The routing rules or pools changed: recipients ready in a job of a
- * destination the rules would not choose for them now (another route,
- * pool or priority, or a hold or refusal) leave it and are placed again
- * by the retry timer.  Waiting recipients are decided again at their
- * next attempt anyway.  Each ready recipient is matched once (a rule on
- * headers reads a body that is not cached).
+ * The routing rules or pools changed: recipients ready at a destination
+ * the rules would not choose for them now (another route, pool or
+ * priority, or a hold or refusal) leave its list and are placed again
+ * by the retry timer, RETRY_BATCH a turn.  Waiting recipients are
+ * decided again at their next attempt anyway.  Each ready recipient is
+ * matched once (a rule on headers reads a body that is not cached).
  */
 void
 routing_repolicy(void)
@@ -308,15 +306,23 @@ routing_repolicy(void)
 	routing_arm_retry();
 }
 
+/*
+ * Due recipients go where they go next, RETRY_BATCH a loop turn: a
+ * backlog that comes due at once (a restart after an outage, the
+ * queue read at start-up) neither stalls the loop nor lands at its
+ * destinations all in one go.
+ */
 static void
 retry_due(struct ev_timer *t)
 {
 	int64_t now = sched_unix_s();
 	struct hmap touched;
 	struct qrcpt *r;
+	int n = 0;
 
 	hmap_init(&touched);
-	while ((r = rcpt_next_retry()) != NULL && r->next_attempt <= now) {
+	while ((r = rcpt_next_retry()) != NULL && r->next_attempt <= now &&
+	    n++ < RETRY_BATCH) {
 		struct dest *d;
 
 		if ((d = routing_place(r, 0)) != NULL)
@@ -327,10 +333,13 @@ retry_due(struct ev_timer *t)
 		for (struct hmap_entry *e = touched.b[i]; e; e = e->next)
 			dest_kick(e->value);
 	hmap_free(&touched, NULL);
-	routing_arm_retry();
+	if (r != NULL && r->next_attempt <= now)
+		timer_add(t, 1);		/* the next turn */
+	else
+		routing_arm_retry();
 }
 
-void
+static void
 routing_schedule(struct qmsg *m, int64_t now)
 {
 	qmsg_register(m);
@@ -372,10 +381,28 @@ routing_add(struct qmsg *m)
 			log_routed(r, &p->rules[r->route.rule],
 			    r->route.rule + 1);
 	}
-	qmsg_cache_body(m);
+	qmsg_stored(m);
 	routing_schedule(m, sched_unix_s());
 	qmsg_maybe_drop_body(m);
 	routing_arm_retry();
+}
+
+/*
+ * A message read from queue.db at start-up: every recipient waits, the
+ * due ones too, so retry_due() sends them on in batches (the caller
+ * arms the timer once for all it read).  Its rules are tried then.
+ */
+void
+routing_load(struct qmsg *m)
+{
+	qmsg_register_loaded(m);
+	for (int i = 0; i < m->nrcpt; i++) {
+		struct qrcpt *r = &m->rcpt[i];
+
+		r->msg = m;
+		r->heap_idx = -1;
+		rcpt_move(r, m->held ? QR_HELD : QR_WAITING);
+	}
 }
 
 void

@@ -17,6 +17,7 @@
 struct mta;
 struct tgroup;
 struct pool_count;
+struct dest_fail;
 
 /* code 0: not attempted, put the recipient back at once (e.g. a 452
  * "too many recipients" to the 101st: it goes in the next transaction). */
@@ -84,10 +85,12 @@ struct dest_src {
 /*
  * Where mail goes and how: one per (recipient domain or smarthost, TLS
  * policy, IP pool), named like "example.com", "[smarthost]",
- * "[relay.example.net:2525]/tls=required@bulk".  Jobs wait in one
- * queue per priority class; limits come from gw.db's throttle table or
- * gwd.conf's relay section, and shrink for a while when the remote
- * side says it is being sent too much (adaptive backoff).
+ * "[relay.example.net:2525]/tls=required@bulk".  Ready recipients wait
+ * in one list per priority class, and become a job (one transaction)
+ * only when a connection takes them, so a backlog costs no jobs; limits
+ * come from gw.db's throttle table or gwd.conf's relay section, and
+ * shrink for a while when the remote side says it is being sent too
+ * much (adaptive backoff).
  */
 struct dest {
 	char		*name;
@@ -101,8 +104,11 @@ struct dest {
 	char		*pool;		/* the IP pool's name; NULL: none */
 	struct pool_count *pcount;	/* its outcomes since start-up */
 	int		 policy_gen;	/* src and limits are as of this */
-	struct job	*jobs[PRIO_COUNT], *jobs_last[PRIO_COUNT];
-	int		 njobs;
+	/* Ready recipients wait in one list per priority class; a job is
+	 * made of the first ones when a connection takes them. */
+	struct qrcpt	*ready[PRIO_COUNT], *ready_last[PRIO_COUNT];
+	int		 tail_n[PRIO_COUNT];	/* in the last one's job */
+	int		 njobs;		/* jobs those lists make */
 	int		 credit;	/* transactional jobs before a bulk one */
 	int		 nconn;		/* every connection of this dest */
 	int		 nconnecting;	/* not yet ready for a job */
@@ -121,6 +127,7 @@ struct dest {
 	struct tgroup	*grp;		/* a shared MX-host throttle, or NULL */
 	struct ev_timer	 pace;		/* the next job may go */
 	struct ev_timer	 recover;	/* the next recovery step */
+	struct dest_fail *fail;		/* failing its backlog (dest.c) */
 	enum dest_route	 route_state;
 	struct route_req *rreq;
 	struct route_result *route;

@@ -60,10 +60,9 @@ static int		 stopping, stopped, backlog;
 static struct loop_waker waker;
 
 static sqlite3		*qdb, *ldb;	/* the thread's */
-static sqlite3		*rdb;		/* main thread's reader */
 
 static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
-			*st_del_msg, *st_rd_body, *st_upd_held, *st_supp_put,
+			*st_del_msg, *st_upd_held, *st_supp_put,
 			*st_supp_del, *st_pause;
 static struct auditlog	 alog;		/* the thread's log.db writer */
 static struct outbox	 obx;		/* the thread's, on qdb */
@@ -1119,10 +1118,6 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	flush_outbox();
 	test_hook_init();
 
-	if ((rdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) == NULL)
-		return -1;
-	st_rd_body = prep(rdb, "SELECT body FROM message WHERE id = ?");
-
 	loop_waker_init(&waker, store_completed, NULL);
 	if (pthread_create(&thread, NULL, store_main, NULL) != 0 ||
 	    pthread_create(&ckthread, NULL, checkpointer, NULL) != 0) {
@@ -1153,110 +1148,4 @@ store_shutdown(void)
 	auditlog_close(&alog);
 	db_close(qdb);
 	db_close(ldb);
-	db_close(rdb);
-}
-
-int
-store_load_body(struct qmsg *m)
-{
-	const void *p;
-	int n;
-
-	sqlite3_bind_int64(st_rd_body, 1, m->dbid);
-	if (sqlite3_step(st_rd_body) != SQLITE_ROW) {
-		sqlite3_reset(st_rd_body);
-		return -1;
-	}
-	p = sqlite3_column_blob(st_rd_body, 0);
-	n = sqlite3_column_bytes(st_rd_body, 0);
-	m->body = xmalloc((size_t)n + 1);
-	if (n > 0)
-		memcpy(m->body, p, (size_t)n);
-	m->bodylen = (size_t)n;
-	sqlite3_reset(st_rd_body);
-	return 0;
-}
-
-/*
- * At start-up, before the store thread has work: every message with its
- * pending recipients.  Messages left without recipients (a crash between
- * the last delivery and the delete) are removed.
- */
-int
-store_load_queue(void (*cb)(struct qmsg *, void *), void *arg, char *err,
-    size_t errsz)
-{
-	sqlite3_stmt *sm, *sr;
-	int r, nmsg = 0, nrcpt = 0, nempty = 0;
-
-	sm = prep(rdb, "SELECT id, qid, subaccount, sender, received, size,"
-	    " flags, message_id, (SELECT count(*) FROM recipient"
-	    " WHERE message = message.id), held, dsn_ret, dsn_envid"
-	    " FROM message ORDER BY id");
-	sr = prep(rdb, "SELECT id, address, domain, attempts, next_attempt,"
-	    " last_reply, dsn_notify, dsn_orcpt FROM recipient"
-	    " WHERE message = ? ORDER BY id");
-	while ((r = sqlite3_step(sm)) == SQLITE_ROW) {
-		int n = sqlite3_column_int(sm, 8), i = 0;
-		const char *mid = (const char *)sqlite3_column_text(sm, 7);
-		struct qmsg *m;
-
-		if (n == 0) {
-			struct store_op *op = store_op_new();
-
-			op->del_msg = sqlite3_column_int64(sm, 0);
-			store_submit(op);
-			nempty++;
-			continue;
-		}
-		m = qmsg_new((const char *)sqlite3_column_text(sm, 3),
-		    (const char *)sqlite3_column_text(sm, 2), n);
-		m->dbid = sqlite3_column_int64(sm, 0);
-		gw_strlcpy(m->qid, (const char *)sqlite3_column_text(sm, 1),
-		    sizeof(m->qid));
-		m->received_us = sqlite3_column_int64(sm, 4);
-		m->size = (size_t)sqlite3_column_int64(sm, 5);
-		m->flags = sqlite3_column_int(sm, 6);
-		m->message_id = mid ? xstrdup(mid) : NULL;
-		/* 1: on hold; 2: released by an admin, so a routing rule's
-		 * hold no longer applies. */
-		m->held = sqlite3_column_int(sm, 9) == 1;
-		m->released = sqlite3_column_int(sm, 9) == 2;
-		m->dsn_ret = sqlite3_column_int(sm, 10);
-		m->dsn_envid = dup_or_null((const char *)
-		    sqlite3_column_text(sm, 11));
-		sqlite3_bind_int64(sr, 1, m->dbid);
-		while (sqlite3_step(sr) == SQLITE_ROW && i < n) {
-			struct qrcpt *rc = &m->rcpt[i++];
-			const char *lr = (const char *)sqlite3_column_text(sr, 5);
-
-			rc->dbid = sqlite3_column_int64(sr, 0);
-			rc->addr = xstrdup((const char *)
-			    sqlite3_column_text(sr, 1));
-			rc->domain = xstrdup((const char *)
-			    sqlite3_column_text(sr, 2));
-			rc->attempts = sqlite3_column_int(sr, 3);
-			rc->next_attempt = sqlite3_column_int64(sr, 4);
-			rc->last_reply = lr ? xstrdup(lr) : NULL;
-			rc->dsn_notify = sqlite3_column_int(sr, 6);
-			rc->dsn_orcpt = dup_or_null((const char *)
-			    sqlite3_column_text(sr, 7));
-		}
-		sqlite3_reset(sr);
-		m->nrcpt = m->npending = i;
-		nmsg++;
-		nrcpt += i;
-		cb(m, arg);
-	}
-	if (r != SQLITE_DONE) {
-		snprintf(err, errsz, "queue.db: %s", sqlite3_errmsg(rdb));
-		sqlite3_finalize(sm);
-		sqlite3_finalize(sr);
-		return -1;
-	}
-	sqlite3_finalize(sm);
-	sqlite3_finalize(sr);
-	log_info("queue loaded: messages=%d recipients=%d removed_empty=%d",
-	    nmsg, nrcpt, nempty);
-	return 0;
 }

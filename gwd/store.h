@@ -101,9 +101,4 @@ uint64_t store_commit_failures(void);	/* queue.db commits refused */
  */
 int	 store_space_short(uint64_t size);
 
-/* Main-thread reads of queue.db (own connection). */
-int	 store_load_queue(void (*cb)(struct qmsg *, void *), void *arg,
-	    char *err, size_t errsz);
-int	 store_load_body(struct qmsg *);
-
 #endif

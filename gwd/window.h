@@ -4,9 +4,9 @@
  * bounce rate that pauses a subaccount).
  *
  * Seeded at start-up from log.db's events of the last 24 hours, so a
- * restart keeps them.  Accepted messages include a client's mail with
- * the null sender (its DSNs); delivery outcomes count neither those
- * nor the DSNs gwd makes.
+ * restart keeps them.  Accepted messages and delivery outcomes include
+ * a client's mail with the null sender (its DSNs); neither counts the
+ * DSNs gwd makes.
  */
 #ifndef GW_WINDOW_H
 #define GW_WINDOW_H

@@ -406,10 +406,10 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 6), ("queue.db", 7),
-                                             ("log.db", 6))]
+                                for f, v in (("gw.db", 6), ("queue.db", 8),
+                                             ("log.db", 7))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (6,)
+        assert db.execute("PRAGMA user_version").fetchone() == (7,)
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert {"event", "event_rcpt", "event_fts"} <= names
     assert gw.ok("db", "init") == out          # idempotent

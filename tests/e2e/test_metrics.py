@@ -130,6 +130,7 @@ ROWS = [
     ("queue_ready", 'gw_queue_recipients{state="ready"}'),
     ("queue_held_messages", "gw_queue_held"),
     ("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds"),
+    ("queue_loading", "gw_queue_loading_messages"),
     ("destinations", "gw_destinations"),
     ("subaccounts_paused", "gw_subaccounts_paused"),
     ("log_pruned_total", "gw_log_pruned_total"),

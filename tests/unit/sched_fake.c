@@ -26,6 +26,7 @@
 #include "schedule.h"
 #include "signer.h"
 #include "store.h"
+#include "store_read.h"
 #include "suppress.h"
 #include "util.h"
 
@@ -186,7 +187,7 @@ set_throttles(struct throttle *t, int n)
 }
 
 /* Fake store: ops wait here until commit_all(). */
-struct store_op		*ops[512];
+struct store_op		*ops[4096];
 int			 nops;
 int			 nlogged[2];	/* store_event(): routed, other */
 int			 nsuppressed, npause;
@@ -353,10 +354,71 @@ store_load_body(struct qmsg *m)
 	return 0;
 }
 
-int
-store_load_queue(void (*cb)(struct qmsg *, void *), void *arg, char *err,
-    size_t errsz)
+char *
+store_message_id(const struct qmsg *m)
 {
+	return xstrdup(m->message_id ? m->message_id : "<fake@mid>");
+}
+
+/* Fake queue.db at start-up: disk[] is read in order; NULL: gone. */
+struct qmsg		*disk[8192];
+int			 ndisk;
+static int		 disk_pos;
+
+int
+store_load_begin(int64_t *count, char *err, size_t errsz)
+{
+	*count = 0;
+	for (int i = disk_pos = 0; i < ndisk; i++)
+		*count += disk[i] != NULL;
+	return 0;
+}
+
+int
+store_load_next(void (*cb)(struct qmsg *, void *), void *arg, int max,
+    int *consumed, char *err, size_t errsz)
+{
+	*consumed = 0;
+	for (; disk_pos < ndisk && *consumed < max; disk_pos++) {
+		struct qmsg *m = disk[disk_pos];
+
+		if (m == NULL)
+			continue;
+		disk[disk_pos] = NULL;
+		(*consumed)++;
+		cb(m, arg);
+	}
+	return *consumed == max ? 1 : 0;
+}
+
+struct qmsg *
+store_load_qid(const char *qid)
+{
+	for (int i = disk_pos; i < ndisk; i++)
+		if (disk[i] && strcmp(disk[i]->qid, qid) == 0) {
+			/* Still on disk: the slices will meet it again. */
+			struct qmsg *m = disk[i], *copy;
+
+			copy = qmsg_new(m->sender, m->subaccount, m->nrcpt);
+			memcpy(copy->qid, m->qid, sizeof(copy->qid));
+			copy->dbid = m->dbid;
+			copy->received_us = m->received_us;
+			copy->size = m->size;
+			for (int k = 0; k < m->nrcpt; k++) {
+				qmsg_set_rcpt(copy, k, m->rcpt[k].addr);
+				copy->rcpt[k].dbid = m->rcpt[k].dbid;
+				copy->rcpt[k].next_attempt =
+				    m->rcpt[k].next_attempt;
+			}
+			return copy;
+		}
+	return NULL;
+}
+
+int
+store_load_end(void)
+{
+	ndisk = disk_pos = 0;
 	return 0;
 }
 

@@ -37,11 +37,14 @@ void	 set_rules(struct rule *, int);
 void	 set_throttles(struct throttle *, int);
 
 /* The store: submitted ops wait in ops[] until commit_all(). */
-extern struct store_op	*ops[512];
+extern struct store_op	*ops[4096];
 extern int		 nops;
 extern int		 nlogged[2];	/* store_event(): "routed", others */
 extern int		 nsuppressed, npause;
 extern int		 body_missing;	/* store_load_body() fails */
+/* Fake queue.db at start-up: what queue_load_start() reads, in order. */
+extern struct qmsg	*disk[8192];
+extern int		 ndisk;
 extern int		 fake_store_blocked;	/* store_deliveries_allowed() says no */
 extern void		(*store_resume_fn)(void);	/* store_on_resume() */
 void	 commit_all(void);

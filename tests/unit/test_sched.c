@@ -18,12 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "ctlproto.h"
+#include "expect_fatal.h"
 #include "gwd.h"
 #include "loop.h"
 #include "metrics.h"
@@ -50,8 +49,7 @@ msg(const char *subaccount, int n, const char *const *rcpt, int64_t due_s)
 		struct qrcpt *r = &m->rcpt[i];
 
 		r->dbid = ++dbids;
-		r->addr = xstrdup(rcpt[i]);
-		r->domain = xstrdup(strchr(rcpt[i], '@') + 1);
+		qmsg_set_rcpt(m, i, rcpt[i]);
 		r->next_attempt = due_s;
 	}
 	return m;
@@ -88,6 +86,10 @@ sink_turn(int code, const char *status, const char *text, int many)
 		do {
 			if (m->job)
 				conn_finish(m, code, status, text);
+			if (many) {	/* each outcome applied, committed */
+				turn();
+				commit_all();
+			}
 		} while (many && m->job);
 		if (m->shut && !m->job)
 			conn_close(m);
@@ -95,10 +97,13 @@ sink_turn(int code, const char *status, const char *text, int many)
 }
 
 /* Everything queued is delivered, every connection closed, and the
- * destinations are forgotten: the next test starts clean. */
-static void
+ * destinations are forgotten: the next test starts clean.  Returns how
+ * many recipients were delivered in the test. */
+static int
 drain(void)
 {
+	int delivered;
+
 	for (int round = 0; round < 100 && (queue_first() || nops); round++) {
 		turn();
 		commit_all();
@@ -123,9 +128,11 @@ drain(void)
 	advance(11 * 60 * 1000);		/* idle dests are collected */
 	assert_int_equal(dest_count(), 0);
 	assert_int_equal(rcpt_pending(), 0);
+	delivered = (int)metrics_result_total(GM_DELIVERED);
 	memset(&gm, 0, sizeof(gm));
 	memset(nlogged, 0, sizeof(nlogged));
 	nsuppressed = npause = 0;
+	return delivered;
 }
 
 static struct dest *
@@ -246,33 +253,45 @@ test_hold_and_release(void **state)
 }
 
 static void
+move_back_from_done(void *arg)
+{
+	struct qrcpt *r = arg;
+
+	rcpt_move(r, QR_WAITING);
+	rcpt_move(r, QR_DONE);
+	rcpt_move(r, QR_READY);		/* never comes back */
+}
+
+static void
 test_impossible_move_is_fatal(void **state)
 {
 	const char *const r[] = { "a@x.test" };
 	struct qmsg *m = msg("app", 1, r, now_s());
-	char out[512] = "";
-	int fd[2], status;
-	ssize_t n;
-	pid_t pid;
+	char want[128];
 
-	assert_int_equal(pipe(fd), 0);
-	if ((pid = fork()) == 0) {
-		dup2(fd[1], 2);
-		rcpt_move(&m->rcpt[0], QR_WAITING);
-		rcpt_move(&m->rcpt[0], QR_DONE);
-		rcpt_move(&m->rcpt[0], QR_READY);	/* never comes back */
-		_exit(0);
-	}
-	close(fd[1]);
-	n = read(fd[0], out, sizeof(out) - 1);
-	close(fd[0]);
-	assert_true(n > 0);
-	out[n] = '\0';
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	assert_non_null(strstr(out, m->qid));
-	assert_non_null(strstr(out, "impossible move from done to ready"));
+	snprintf(want, sizeof(want), "qid=%s recipient 0: impossible move "
+	    "from done to ready", m->qid);
+	expect_fatal(move_back_from_done, &m->rcpt[0], want);
 	qmsg_free(m);
+}
+
+static void
+hold_in_list(void *arg)
+{
+	rcpt_move(arg, QR_HELD);
+}
+
+/* Ready is in a destination's list: leaving it without leaving the
+ * list would leave a dangling entry there. */
+static void
+test_ready_leaves_its_list_first(void **state)
+{
+	struct qmsg *m = add1("app", "a@x.test");
+
+	assert_int_equal(m->rcpt[0].state, QR_READY);
+	expect_fatal(hold_in_list, &m->rcpt[0],
+	    "leaves ready while still in its destination's list");
+	drain();
 }
 
 /* Destinations. */
@@ -701,6 +720,57 @@ test_rule_change_moves_the_backlog(void **state)
 	drain();
 }
 
+/* The addresses ready at d, in order; '|' where a job begins. */
+static void
+ready_list(const struct dest *d, char *out, size_t outsz)
+{
+	out[0] = '\0';
+	for (int p = 0; p < PRIO_COUNT; p++)
+		for (const struct qrcpt *r = d->ready[p]; r; r = r->ready_next)
+			snprintf(out + strlen(out), outsz - strlen(out), "%s%s ",
+			    r->job_head ? "| " : "", r->addr);
+}
+
+/*
+ * Rules changed under a waiting job: the recipients they send elsewhere
+ * leave it from its head and its middle, the others stay one job, and
+ * every recipient is delivered once.
+ */
+static void
+test_rule_change_splits_a_job(void **state)
+{
+	const char *const r[] = { "a@x.test", "b@y.test", "c@x.test",
+	    "d@y.test" };
+	struct qmsg *m = msg("app", 4, r, now_s());
+	char list[256];
+	struct dest *d, *o;
+
+	set_throttles(&one_a_minute, 1);
+	add1("app", "first@y.test");
+	queue_add(m);
+	d = smarthost();
+	resolve_all();
+	conn_up(conns[0]);
+	conn_finish(conns[0], 250, "2.0.0", "ok");
+	turn();
+	ready_list(d, list, sizeof(list));
+	assert_string_equal(list, "| a@x.test b@y.test c@x.test d@y.test ");
+	assert_int_equal(d->njobs, 1);		/* paced */
+	set_rules(&elsewhere, 1);
+	turn();
+	ready_list(d, list, sizeof(list));
+	assert_string_equal(list, "| b@y.test d@y.test ");
+	assert_int_equal(d->njobs, 1);
+	o = dest_find("[other.test:2525]");
+	assert_non_null(o);
+	ready_list(o, list, sizeof(list));
+	assert_string_equal(list, "| a@x.test c@x.test ");
+	assert_int_equal(o->njobs, 1);
+	set_rules(NULL, 0);
+	set_throttles(NULL, 0);
+	assert_int_equal(drain(), 5);
+}
+
 /* Outcomes. */
 
 static void
@@ -915,6 +985,210 @@ test_decision_made_once_and_carried(void **state)
 	drain();
 }
 
+/* A deep queue. */
+
+/*
+ * Ready recipients wait in their destination's list and become a job
+ * only when a connection takes them: the consecutive ones of a message,
+ * up to limits.recipients.  A held message's leave the list, and the
+ * jobs of the others stay whole.
+ */
+static void
+test_jobs_made_when_taken(void **state)
+{
+	const char *const r3[] = { "a@x.test", "b@x.test", "c@x.test" };
+	struct qmsg *m1, *m2, *m3;
+	struct mta *c;
+	struct dest *d;
+	const char *why;
+	int done = 0;
+
+	cfg.limits.recipients = 2;
+	m1 = msg("app", 3, r3, now_s());
+	m2 = msg("app", 3, r3, now_s());
+	m3 = msg("app", 1, r3, now_s());
+	queue_add(m1);				/* [a b] [c] */
+	queue_add(m2);				/* [a b] [c] */
+	queue_add(m3);				/* [a] */
+	d = smarthost();
+	assert_int_equal(d->njobs, 5);
+	assert_int_equal(rcpt_count(QR_READY), 7);
+	assert_int_equal(queue_admin(m2, CTL_Q_HOLD, NULL, admin_done, &done,
+	    &why), QA_DONE);
+	assert_int_equal(d->njobs, 3);
+	assert_int_equal(rcpt_count(QR_READY), 4);
+	assert_int_equal(rcpt_count(QR_HELD), 3);
+
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	assert_ptr_equal(c->job->msg, m1);
+	assert_int_equal(c->job->nrcpt, 2);
+	assert_int_equal(d->njobs, 2);
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_ptr_equal(c->job->msg, m1);
+	assert_int_equal(c->job->nrcpt, 1);
+	assert_string_equal(c->job->rcpt[0]->addr, "c@x.test");
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_ptr_equal(c->job->msg, m3);
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_null(c->job);
+	assert_int_equal(d->njobs, 0);
+
+	/* Released: ready again, in jobs of two and one. */
+	assert_int_equal(queue_admin(m2, CTL_Q_RELEASE, NULL, admin_done,
+	    &done, &why), QA_DONE);
+	assert_ptr_equal(c->job->msg, m2);	/* the idle connection */
+	assert_int_equal(c->job->nrcpt, 2);
+	assert_int_equal(d->njobs, 1);
+	commit_all();
+	assert_int_equal(done, 2);
+	cfg.limits.recipients = 100;
+	assert_int_equal(drain(), 7);
+}
+
+/*
+ * Start-up reads the queue a slice a loop turn (1000 messages); mail
+ * flows meanwhile, an admin can name a message not read yet (it is read
+ * at once, and the slices pass it by), and every message is delivered
+ * once.
+ */
+static void
+test_queue_read_in_slices(void **state)
+{
+	const char *r = "x@l.test";
+	char err[128], late[QID_LEN + 1], oldest[QID_LEN + 1];
+	struct qmsg *early;
+	const char *why;
+	int n = 1500, done = 0;
+
+	for (int i = 0; i < n; i++)
+		disk[i] = msg("app", 1, &r, now_s());
+	disk[3]->held = 1;
+	memcpy(late, disk[1400]->qid, sizeof(late));
+	memcpy(oldest, disk[0]->qid, sizeof(oldest));
+	ndisk = n;
+	assert_int_equal(queue_load_start(err, sizeof(err)), 0);
+	assert_int_equal(queue_loading(), n);
+	assert_int_equal(qmsg_count(), 0);	/* nothing before the loop */
+
+	turn();
+	assert_int_equal(qmsg_count(), 1000);
+	assert_int_equal(queue_loading(), n - 1000);
+	assert_int_equal(rcpt_count(QR_HELD), 1);
+	assert_int_equal(rcpt_count(QR_READY), 999);	/* the due ones */
+
+	/* New mail goes at once, after the messages read. */
+	add1("app", "new@n.test");
+	assert_int_equal(rcpt_count(QR_READY), 1000);
+	early = queue_find(late);
+	assert_non_null(early);
+	assert_int_equal(early->rcpt[0].state, QR_WAITING);
+	assert_int_equal(queue_loading(), n - 1001);
+	assert_int_equal(qmsg_count(), 1002);
+
+	advance(1);				/* the last slice */
+	assert_int_equal(queue_loading(), 0);
+	assert_int_equal(qmsg_count(), n + 1);
+	assert_ptr_equal(queue_find(late), early);
+	assert_null(queue_find("0000000000000001"));
+	assert_string_equal(queue_first()->qid, oldest);
+	assert_int_equal(queue_admin(queue_first()->qnext->qnext->qnext,
+	    CTL_Q_RELEASE, NULL, admin_done, &done, &why), QA_DONE);
+	assert_int_equal(rcpt_count(QR_HELD), 0);
+	commit_all();
+	assert_int_equal(drain(), n + 1);
+}
+
+/*
+ * A backlog that comes due at once is placed RETRY_BATCH (2000) a loop
+ * turn; when its destination cannot be reached, FAIL_BATCH (1000) jobs
+ * a turn are deferred, and nothing new starts there until all that
+ * waited when it failed are.
+ */
+static void
+test_backlog_in_batches(void **state)
+{
+	const char *r = "x@b.test";
+	struct dest *d;
+	int n = 2500;
+
+	for (int i = 0; i < n; i++)
+		queue_add(msg("app", 1, &r, now_s() + 10));
+	assert_int_equal(rcpt_count(QR_WAITING), n);
+	for (int ms = 0; ms <= 10 * 1000 && rcpt_count(QR_READY) == 0; ms++)
+		advance(1);
+	assert_int_equal(rcpt_count(QR_READY), 2000);
+	advance(1);
+	assert_int_equal(rcpt_count(QR_READY), n);
+	d = smarthost();
+	assert_int_equal(d->njobs, n);
+
+	resolve_all();
+	assert_int_equal(nconns, 1);
+	dest_conn_failed(d, 451, "4.4.1", "connection refused", NULL,
+	    NULL, 0);
+	conn_close(conns[0]);
+	assert_int_equal(rcpt_count(QR_ACTIVE), 1000);
+	add1("app", "new@b.test");		/* waits for the failing */
+	assert_int_equal(nconns, 1);
+	turn();
+	assert_int_equal(rcpt_count(QR_WAITING), 1000);
+	commit_all();
+	advance(1);
+	advance(1);
+	commit_all();
+	assert_int_equal(rcpt_count(QR_WAITING), n);
+	assert_int_equal(metrics_result_total(GM_DEFERRED), n);
+	assert_null(d->fail);
+	resolve_all();				/* looked up afresh */
+	assert_int_equal(nconns, 2);		/* for the new one */
+	assert_int_equal(rcpt_count(QR_READY), 1);
+	assert_int_equal(drain(), n + 1);
+}
+
+/*
+ * A 421 greeting on the only connection fails the backlog with it,
+ * FAIL_BATCH jobs a turn: those failed turns later began with that
+ * connection, so they are the same signal and the destination steps
+ * down once, not once a batch.
+ */
+static void
+test_421_fails_the_backlog_as_one_signal(void **state)
+{
+	const char *r = "x@b.test";
+	struct dest *d;
+	int n = 2500, cwnd;
+	int64_t gap;
+
+	for (int i = 0; i < n; i++)
+		queue_add(msg("app", 1, &r, now_s() + 10));
+	for (int ms = 0; ms <= 10 * 1000 && rcpt_count(QR_READY) < n; ms++)
+		advance(1);
+	d = smarthost();
+	assert_int_equal(d->njobs, n);
+	resolve_all();
+	assert_int_equal(nconns, 1);
+	advance(5);			/* the greeting takes a while */
+	conn_fail(conns[0], 421, "4.7.0", "mx.test[127.0.0.1] refused to "
+	    "talk to us: 421 4.7.0 Too many connections");
+	cwnd = d->cwnd;
+	gap = d->gap_ms;
+	assert_int_equal(gap, 1000);		/* one step down */
+	for (int i = 0; i < 4 && d->fail; i++) {
+		turn();
+		commit_all();
+		advance(1);
+	}
+	turn();
+	commit_all();
+	assert_null(d->fail);
+	assert_int_equal(metrics_result_total(GM_DEFERRED), n);
+	assert_int_equal(d->cwnd, cwnd);
+	assert_int_equal(d->gap_ms, gap);
+	assert_int_equal(drain(), n);
+}
+
 int
 main(void)
 {
@@ -922,6 +1196,7 @@ main(void)
 		cmocka_unit_test(test_states_and_counters),
 		cmocka_unit_test(test_hold_and_release),
 		cmocka_unit_test(test_impossible_move_is_fatal),
+		cmocka_unit_test(test_ready_leaves_its_list_first),
 		cmocka_unit_test(test_bulk_every_fifth),
 		cmocka_unit_test(test_pacing_per_minute),
 		cmocka_unit_test(test_burst_is_one_signal),
@@ -935,12 +1210,17 @@ main(void)
 		cmocka_unit_test(test_throttle_set_reaches_the_backlog),
 		cmocka_unit_test(test_mx_host_budget_follows_the_policy),
 		cmocka_unit_test(test_rule_change_moves_the_backlog),
+		cmocka_unit_test(test_rule_change_splits_a_job),
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test(test_untried_go_back),
 		cmocka_unit_test(test_rule_refusal_applied_from_the_loop),
 		cmocka_unit_test(test_decision_made_once_and_carried),
 		cmocka_unit_test(test_no_delivery_while_the_store_is_blocked),
+		cmocka_unit_test(test_jobs_made_when_taken),
+		cmocka_unit_test(test_queue_read_in_slices),
+		cmocka_unit_test(test_backlog_in_batches),
+		cmocka_unit_test(test_421_fails_the_backlog_as_one_signal),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
