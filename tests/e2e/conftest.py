@@ -21,10 +21,21 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("GW_BUILD", os.path.join(REPO, "build"))
 
 
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port nobody listens on now, and never handed out before in this
+    run: the kernel may give one port to two bind(0)s in a row once the
+    first socket is closed, and a gwd.conf with two listeners on one port
+    then fails (test_reject_rules did, three starts in a row)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_for(pred, timeout=15.0, interval=0.02, what="condition"):
