@@ -149,6 +149,11 @@ static const char *const gw_migrations[] = {
 	"  to_domain TEXT,"
 	"  created  INTEGER NOT NULL"
 	");",
+	/* 7: credentials for a rule's smarthost (issue 20).  The password
+	 * is kept in clear, as AUTH needs it: gw.db's mode 0600 is what
+	 * protects it, as gwd.conf's mode protects relay.password. */
+	"ALTER TABLE route_rule ADD COLUMN auth_user TEXT;"
+	"ALTER TABLE route_rule ADD COLUMN auth_password TEXT;",
 };
 
 static const char *const queue_migrations[] = {

@@ -126,6 +126,15 @@ rule_row(sqlite3_stmt *st, void *arg)
 	s = (const char *)sqlite3_column_text(st, 12);
 	r->tls = s ? tls_policy_parse(s) : -1;
 	r->reply = col_str(st, 13);
+	r->auth_user = col_str(st, 14);
+	r->auth_password = col_str(st, 15);
+	if (r->auth_user && (r->auth_password == NULL ||
+	    strlen(r->auth_user) > RELAY_CRED_MAX ||
+	    strlen(r->auth_password) > RELAY_CRED_MAX))
+		/* Never sent: mta_auth.c defers rather than send them. */
+		log_warnx("gw.db: route %lld: smarthost credentials missing "
+		    "a password or longer than %d bytes", (long long)r->id,
+		    RELAY_CRED_MAX);
 	if (r->header && r->header_value == NULL)
 		r->header_value = xstrdup("*");
 }
@@ -197,7 +206,8 @@ policy_load(sqlite3 *db, struct policy *p)
 		p->sum[i] = FNV_BASIS;
 	if (db_rows(db, "SELECT id, subaccount, from_domain, to_domain, "
 	    "header, header_value, size_over, size_under, action, priority, "
-	    "pool, smarthost, tls, reply FROM route_rule ORDER BY position, "
+	    "pool, smarthost, tls, reply, auth_user, auth_password FROM "
+	    "route_rule ORDER BY position, "
 	    "id", rule_row, p) == -1 ||
 	    db_rows(db, "SELECT p.name, a.address, a.helo FROM pool p LEFT "
 	    "JOIN pool_address a ON a.pool = p.name ORDER BY p.name, "
@@ -226,6 +236,11 @@ policy_free(struct policy *p)
 		free(r->smarthost);
 		free(r->via_host);
 		free(r->reply);
+		free(r->auth_user);
+		if (r->auth_password)
+			explicit_bzero(r->auth_password,
+			    strlen(r->auth_password));
+		free(r->auth_password);
 	}
 	for (int i = 0; i < p->npools; i++) {
 		for (int j = 0; j < p->pools[i].naddr; j++) {

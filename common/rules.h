@@ -41,6 +41,8 @@ struct rule {
 	char		*via_host;	/* smarthost parsed (policy_load); */
 	int		 via_port;	/* NULL for "mx" or none */
 	int		 tls;		/* enum tls_policy; -1: relay.tls */
+	char		*auth_user;	/* AUTH to the smarthost; NULL: */
+	char		*auth_password;	/* none (or relay.username's) */
 	char		*reply;		/* RULE_REJECT: "550 5.7.1 text" */
 };
 

@@ -117,12 +117,14 @@ const struct cmd cmds[] = {
 	{ "route", "add", "[--subaccount S] [--from-domain P] [--to-domain P] "
 	    "[--header 'NAME: VALUE'] [--size-over N] [--size-under N] "
 	    "[--priority transactional|bulk] [--pool POOL] "
-	    "[--smarthost HOST[:PORT] | --mx] [--tls POLICY] "
+	    "[--smarthost HOST[:PORT] | --mx] "
+	    "[--auth-user USER --auth-password-stdin] [--tls POLICY] "
 	    "[--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
 	    "add a routing rule (last, or at --position); the first rule "
 	    "that matches a recipient decides", 0, 0, "--subaccount= "
 	    "--from-domain= --to-domain= --header= --size-over= --size-under= "
-	    "--priority= --pool= --smarthost= --mx --tls= --hold --reject= "
+	    "--priority= --pool= --smarthost= --auth-user= "
+	    "--auth-password-stdin --mx --tls= --hold --reject= "
 	    "--position=", 0, route_add },
 	{ "route", "list", "[--format table|json]",
 	    "the routing rules in the order they are tried", 0, 0,

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <sysexits.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,4 +248,46 @@ int64_t
 ctx_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+/*
+ * A secret from one line of standard input, not echoed when that is a
+ * terminal (the prompt, "what: ", then goes to stderr): 1 to max bytes,
+ * into out (outsz > max).  The line's copy is wiped.
+ */
+int
+ctx_read_secret(const char *what, size_t max, char *out, size_t outsz)
+{
+	struct termios old, noecho;
+	int tty = isatty(STDIN_FILENO), r = EX_OK;
+	size_t linesz = max + 3, n;
+	char *line = xmalloc(linesz);
+
+	if (tty && tcgetattr(STDIN_FILENO, &old) == 0) {
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)ECHO;
+		fprintf(stderr, "%s: ", what);
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+	} else
+		tty = 0;
+	if (fgets(line, (int)linesz, stdin) == NULL)
+		line[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	n = strcspn(line, "\r\n");
+	if (n == 0) {
+		log_warnx("empty %s refused", what);
+		r = EX_DATAERR;
+	} else if (n > max || n >= outsz) {
+		log_warnx("%s longer than %zu bytes", what, max);
+		r = EX_DATAERR;
+	} else {
+		memcpy(out, line, n);
+		out[n] = '\0';
+	}
+	explicit_bzero(line, linesz);
+	free(line);
+	return r;
 }

@@ -88,6 +88,8 @@ sqlite3_stmt *ctx_stmt(struct ctx *, const char *sql, const char *types,
 int	 ctx_exec(struct ctx *, int *changes, const char *sql,
 	    const char *types, ...);
 int64_t	 ctx_now(void);
+int	 ctx_read_secret(const char *what, size_t max, char *out,
+	    size_t outsz);
 
 /* subaccount.c */
 int	 subaccount_valid_name(const char *);

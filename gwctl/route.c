@@ -6,6 +6,9 @@
  * tries them in that order for every recipient and the first that
  * matches decides (see rules.h).  gwd notices a commit at once and
  * applies the new rules to queued mail at its next attempt.
+ * Security: a rule's smarthost password (--auth-password-stdin) is read
+ * from standard input, never the command line, and stored in clear in
+ * gw.db (mode 0600), as gwd must send it; listings show the user only.
  * Diagnostics: each command returns a sysexits status and says why on
  * stderr; dies only when memory runs out.
  */
@@ -29,6 +32,8 @@
 struct route_new {
 	const char	*subaccount, *from, *to, *priority, *pool, *tls;
 	const char	*action, *reply;
+	const char	*auth_user;	/* smarthost credentials, or NULL */
+	char		 auth_password[RELAY_CRED_MAX + 1];
 	char		 header[80], value[RULE_HEADER_MAX + 1];
 	char		 via[300];
 	int64_t		 over, under;
@@ -92,6 +97,30 @@ route_via_arg(const struct args *a, char *via, size_t viasz)
 	return EX_OK;
 }
 
+/*
+ * --auth-user U --auth-password-stdin: credentials for the smarthost,
+ * bounded as relay.username/password are.  The password was read
+ * before (route_add), outside the transaction.
+ */
+static int
+route_auth_arg(const struct args *a, struct route_new *n)
+{
+	n->auth_user = args_get(a, "--auth-user");
+	if (n->auth_user == NULL && !args_has(a, "--auth-password-stdin"))
+		return EX_OK;
+	if (n->auth_user == NULL || !args_has(a, "--auth-password-stdin"))
+		return route_bad("--auth-user", "give it with "
+		    "--auth-password-stdin");
+	if (n->via[0] == '\0' || strcmp(n->via, "mx") == 0)
+		return route_bad("--auth-user", "goes with --smarthost");
+	if (*n->auth_user == '\0' || strlen(n->auth_user) > RELAY_CRED_MAX)
+		return route_bad("--auth-user", "1 to 255 bytes");
+	if (n->tls && tls_policy_parse(n->tls) == TLSP_NONE)
+		return route_bad("--tls", "none would never send the "
+		    "credentials: gwd sends them only over TLS");
+	return EX_OK;
+}
+
 static int
 route_exists(struct ctx *ctx, const char *sql, const char *val)
 {
@@ -114,7 +143,6 @@ route_parse(struct ctx *ctx, const struct args *a, struct route_new *n)
 	int64_t sid;
 	int r, code;
 
-	memset(n, 0, sizeof(*n));
 	n->subaccount = args_get(a, "--subaccount");
 	n->priority = args_get(a, "--priority");
 	n->pool = args_get(a, "--pool");
@@ -147,6 +175,8 @@ route_parse(struct ctx *ctx, const struct args *a, struct route_new *n)
 		    "--priority, --pool, --smarthost, --mx or --tls");
 	if (n->tls && n->via[0] == '\0')
 		return route_bad("--tls", "goes with --smarthost or --mx");
+	if ((r = route_auth_arg(a, n)) != EX_OK)
+		return r;
 	if (n->subaccount && (r = subaccount_lookup(ctx, n->subaccount,
 	    &sid)) != EX_OK)
 		return r;
@@ -195,12 +225,13 @@ route_insert(struct ctx *ctx, const struct route_new *n, int64_t pos,
 	if ((r = ctx_exec(ctx, NULL, "INSERT INTO route_rule (position, "
 	    "subaccount, from_domain, to_domain, header, header_value, "
 	    "size_over, size_under, action, priority, pool, smarthost, tls, "
-	    "reply, created) VALUES (?, ?, lower(?), lower(?), ?, ?, "
-	    "nullif(?, -1), nullif(?, -1), ?, ?, ?, nullif(?, ''), ?, ?, ?)",
-	    "itttttiitttttti", pos, n->subaccount, n->from, n->to,
-	    n->header[0] ? n->header : NULL, n->header[0] ? n->value : NULL,
-	    n->over, n->under, n->action, n->priority, n->pool, n->via,
-	    n->tls, n->reply, ctx_now())) != EX_OK)
+	    "reply, created, auth_user, auth_password) VALUES (?, ?, "
+	    "lower(?), lower(?), ?, ?, nullif(?, -1), nullif(?, -1), ?, ?, "
+	    "?, nullif(?, ''), ?, ?, ?, ?, ?)", "itttttiittttttitt", pos,
+	    n->subaccount, n->from, n->to, n->header[0] ? n->header : NULL,
+	    n->header[0] ? n->value : NULL, n->over, n->under, n->action,
+	    n->priority, n->pool, n->via, n->tls, n->reply, ctx_now(),
+	    n->auth_user, n->auth_user ? n->auth_password : NULL)) != EX_OK)
 		return r;
 	*id = sqlite3_last_insert_rowid(ctx->db);
 	return EX_OK;
@@ -235,23 +266,21 @@ route_warn_shadowed(struct ctx *ctx, int64_t id)
 	sqlite3_finalize(st);
 }
 
-int
-route_add(struct ctx *ctx, const struct cmd *c, struct args *a)
+/* route add, inside its transaction; n holds the password if given. */
+static int
+route_add_tx(struct ctx *ctx, const struct args *a, struct route_new *n)
 {
-	struct route_new n;
 	int64_t count = 0, pos, id;
 	int r;
 
-	if ((r = ctx_db(ctx)) != EX_OK || (r = ctx_begin(ctx)) != EX_OK)
-		return r;
-	r = route_parse(ctx, a, &n);
+	r = route_parse(ctx, a, n);
 	if (r == EX_OK && (count = route_count(ctx)) < 0)
 		r = ctx_sqlerr(ctx, "gw.db");
 	pos = count + 1;
 	if (r == EX_OK && args_has(a, "--position"))
 		r = route_position(args_get(a, "--position"), count + 1, &pos);
 	if (r == EX_OK)
-		r = route_insert(ctx, &n, pos, &id);
+		r = route_insert(ctx, n, pos, &id);
 	if (r != EX_OK) {
 		ctx_rollback(ctx);
 		return r;
@@ -261,6 +290,24 @@ route_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 		    (long long)pos);
 		route_warn_shadowed(ctx, id);
 	}
+	return r;
+}
+
+int
+route_add(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	struct route_new n;
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	/* Read before the transaction: a prompt may wait for a person. */
+	if (args_has(a, "--auth-password-stdin") && (r = ctx_read_secret(
+	    "smarthost password", RELAY_CRED_MAX, n.auth_password,
+	    sizeof(n.auth_password))) != EX_OK)
+		return r;
+	if ((r = ctx_db(ctx)) == EX_OK && (r = ctx_begin(ctx)) == EX_OK)
+		r = route_add_tx(ctx, a, &n);
+	explicit_bzero(n.auth_password, sizeof(n.auth_password));
 	return r;
 }
 
@@ -311,6 +358,7 @@ route_describe_action(const struct rule *r, struct buf *b)
 			route_cond(b, "via=smarthost", r->smarthost);
 		if (r->tls >= 0)
 			route_cond(b, "tls", tls_policy_name(r->tls));
+		route_cond(b, "auth", r->auth_user);
 	}
 	buf_cstr(b);
 }
@@ -345,6 +393,7 @@ route_json(const struct rule *r, int pos)
 	json_obj_str_or_null(&o, "via", r->smarthost);
 	json_obj_str_or_null(&o, "tls", r->tls >= 0 ? tls_policy_name(r->tls) : NULL);
 	json_obj_str_or_null(&o, "reply", r->reply);
+	json_obj_str_or_null(&o, "auth_user", r->auth_user);
 	if (json_obj_end(&o) == -1)
 		fatalx("output too long");
 	printf("%s\n", buf_cstr(&b));

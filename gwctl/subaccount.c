@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -166,42 +165,12 @@ static int
 subaccount_password(const struct args *a, char *pw, size_t pwsz,
     int *generated)
 {
-	struct termios old, noecho;
-	int tty = isatty(STDIN_FILENO), r = EX_OK;
-	char line[PASSWORD_MAX + 3];
-	size_t n;
-
 	*generated = !args_has(a, "--password-stdin");
 	if (*generated) {
 		pwhash_generate_password(pw, PASSWORD_GEN_LEN);
 		return EX_OK;
 	}
-	if (tty && tcgetattr(STDIN_FILENO, &old) == 0) {
-		noecho = old;
-		noecho.c_lflag &= ~(tcflag_t)ECHO;
-		fputs("password: ", stderr);
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
-	} else
-		tty = 0;
-	if (fgets(line, sizeof(line), stdin) == NULL)
-		line[0] = '\0';
-	if (tty) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
-		fputc('\n', stderr);
-	}
-	n = strcspn(line, "\r\n");
-	if (n == 0) {
-		log_warnx("empty password refused");
-		r = EX_DATAERR;
-	} else if (n > PASSWORD_MAX || n >= pwsz) {
-		log_warnx("password longer than %d bytes", PASSWORD_MAX);
-		r = EX_DATAERR;
-	} else {
-		memcpy(pw, line, n);
-		pw[n] = '\0';
-	}
-	explicit_bzero(line, sizeof(line));
-	return r;
+	return ctx_read_secret("password", PASSWORD_MAX, pw, pwsz);
 }
 
 /* Read (or make) a password and hash it; *generated: print it later. */

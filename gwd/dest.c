@@ -114,6 +114,7 @@ dest_get(const struct choice *c)
 		d->port = c->port;
 		d->tls = c->tls;
 		d->auth = c->auth;
+		d->cred = c->cred;	/* part of the name: never changes */
 		d->credit = PRIO_WEIGHT;
 		d->policy_gen = -1;	/* limits not set yet */
 		/* The pool is part of the name: it never changes. */

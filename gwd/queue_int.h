@@ -90,10 +90,11 @@ msg_expires_s(const struct qmsg *m)
 /* What the policy says now for one recipient. */
 struct choice {
 	const struct rule *rule;	/* NULL: the defaults */
-	char		 name[600];	/* the dest */
+	char		 name[1024];	/* the dest */
 	const char	*domain;	/* MX; NULL: smarthost */
 	char		 host[256];
 	int		 port, tls, auth, prio;
+	const struct cred *cred;	/* a rule's smarthost credentials */
 	const struct pool *pool;
 };
 

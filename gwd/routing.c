@@ -155,6 +155,29 @@ routing_match(struct qrcpt *r, const struct policy *p, int gen)
 		log_routed(r, &p->rules[i], i + 1);
 }
 
+/* The numbered credentials for this user and password (struct cred). */
+static const struct cred *
+cred_intern(const char *user, const char *password)
+{
+	static struct cred **creds;
+	static int ncreds;
+	struct cred *cr;
+
+	if (password == NULL)
+		password = "";
+	for (int i = 0; i < ncreds; i++)
+		if (strcmp(creds[i]->user, user) == 0 &&
+		    strcmp(creds[i]->password, password) == 0)
+			return creds[i];
+	creds = xreallocarray(creds, (size_t)ncreds + 1, sizeof(*creds));
+	cr = xcalloc(1, sizeof(*cr));
+	cr->id = ncreds + 1;
+	cr->user = xstrdup(user);
+	cr->password = xstrdup(password);
+	creds[ncreds++] = cr;
+	return cr;
+}
+
 void
 routing_choose(struct qrcpt *r, struct choice *c)
 {
@@ -175,6 +198,15 @@ routing_choose(struct qrcpt *r, struct choice *c)
 		    sizeof(c->host));
 		c->port = ru->via_port;
 		n = snprintf(c->name, sizeof(c->name), "[%s]", ru->smarthost);
+		if (ru->auth_user && n > 0 && (size_t)n < sizeof(c->name)) {
+			c->auth = 1;
+			c->cred = cred_intern(ru->auth_user,
+			    ru->auth_password);
+			/* The number first: it alone tells credentials
+			 * apart, whatever the user name holds. */
+			n += snprintf(c->name + n, sizeof(c->name) - (size_t)n,
+			    "/auth=%d:%s", c->cred->id, c->cred->user);
+		}
 	} else if ((ru == NULL || ru->smarthost == NULL) &&
 	    gcfg->relay.mode == RELAY_SMARTHOST) {
 		gw_strlcpy(c->host, gcfg->relay.host, sizeof(c->host));

@@ -92,6 +92,19 @@ struct dest_src {
  * shrink for a while when the remote side says it is being sent too
  * much (adaptive backoff).
  */
+/*
+ * Credentials a routing rule gives its smarthost: one per distinct
+ * user and password seen since start-up, numbered; the number is part
+ * of the name of each dest that uses them, so that rules with other
+ * credentials never share its connections.  Never freed: they are few,
+ * and a dest may outlive the policy that named them.
+ */
+struct cred {
+	int		 id;
+	char		*user;
+	char		*password;	/* "" when gw.db has none */
+};
+
 struct dest {
 	char		*name;
 	char		*domain;	/* MX lookup; NULL: smarthost */
@@ -99,6 +112,7 @@ struct dest {
 	int		 port;
 	int		 tls;		/* enum tls_policy */
 	int		 auth;		/* relay.username/password apply */
+	const struct cred *cred;	/* a rule's instead; NULL: none */
 	struct dest_src	*src;		/* pool addresses; NULL: any */
 	int		 nsrc, src_next;	/* dest_src_next() */
 	char		*pool;		/* the IP pool's name; NULL: none */

@@ -41,9 +41,11 @@ def test_overlong_credential_is_a_config_error(gw_factory, which):
 
 class AuthSink:
     """aiosmtpd with STARTTLS and AUTH (only after TLS), keeping the
-    credentials it was given and the messages it accepted."""
+    credentials it was given and the messages it accepted.  accounts:
+    {user: password} it accepts (None: any); by_user: the user each
+    message's session logged in as, with its recipients."""
 
-    def __init__(self, tmp, mechanisms):
+    def __init__(self, tmp, mechanisms, accounts=None):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP, AuthResult
 
@@ -57,18 +59,25 @@ class AuthSink:
         self.port = free_port()
         self.logins = []
         self.messages = []
+        self.by_user = []
         self.lock = threading.Lock()
         sink = self
 
         def authenticator(server, session, envelope, mechanism, data):
             with sink.lock:
                 sink.logins.append((mechanism, data.login, data.password))
-            return AuthResult(success=True)
+            ok = accounts is None or accounts.get(
+                data.login.decode()) == data.password.decode()
+            # handled=False: aiosmtpd itself replies (535 on failure).
+            return AuthResult(success=ok, handled=False,
+                              auth_data=data.login.decode())
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
                 with sink.lock:
                     sink.messages.append(envelope)
+                    sink.by_user.append((session.auth_data,
+                                         envelope.rcpt_tos))
                 return "250 2.0.0 OK"
 
         class Long(SMTP):
