@@ -187,6 +187,8 @@ static const struct opt opts[] = {
 	    (int64_t)365 * 86400000, 0, 0, 0, LIVE },
 	{ "queue.commit_window", O_US, OFF(queue.commit_window_us), "0", 0,
 	    100, 0, 0, 0, LIVE },
+	{ "queue.store_backlog", O_INT, OFF(queue.store_backlog), "5000", 10,
+	    1000000, 0, 0, 0, LIVE },
 
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
 	    0, 0, 0, LIVE },

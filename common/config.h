@@ -126,6 +126,7 @@ struct gw_config {
 		int64_t	 retry_max_ms;
 		int64_t	 delay_warning_ms; /* DSN NOTIFY=DELAY; 0: never */
 		int64_t	 commit_window_us; /* wait for company before fsync */
+		int	 store_backlog;	/* changes unrecorded: deliveries wait */
 	} queue;
 
 	struct {

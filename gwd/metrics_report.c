@@ -161,6 +161,19 @@ snapshot(struct stat_row **rows)
 	ROW("store_blocked", "gw_store_blocked", "gauge",
 	    "1 while queue.db refuses commits: changes wait, no delivery "
 	    "starts.", store_blocked());
+	ROW("store_backlog", "gw_store_backlog", "gauge",
+	    "Changes handed to the store thread and not recorded yet.",
+	    store_backlog());
+	ROW("store_behind", "gw_store_behind", "gauge",
+	    "1 while the store backlog is above queue.store_backlog: no "
+	    "delivery starts until it is down to half.", store_behind());
+	ROW("store_behind_total", "gw_store_behind_total", "counter",
+	    "Times deliveries waited for the store backlog.",
+	    store_behind_count());
+	ROW("store_batch_ops_max", "gw_store_batch_ops_max", "gauge",
+	    "The most changes one queue.db transaction took since the "
+	    "start (1000 new ones at most, and those waiting to be tried "
+	    "again).", store_batch_most());
 	ROW("store_commit_failures_total", "gw_store_commit_failures_total",
 	    "counter", "queue.db commits refused (full or failing disk).",
 	    store_commit_failures());

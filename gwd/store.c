@@ -14,11 +14,22 @@
  * next batch acknowledges that far in the outbox.  Until then the
  * outbox holds the durable copy, and start-up moves whatever is left.
  *
- * Test hook, compiled in and inert unless set: GW_TEST_ABORT_AT=POINT
+ * A transaction takes at most BATCH_MAX ops: the rest wait for the
+ * next one.  Without the cap a store that falls behind (a deep queue
+ * drained fast) builds one ever larger transaction: the WAL grows by
+ * gigabytes and every outcome in it waits for the one fsync.  Whatever
+ * is delivered but not recorded yet would be delivered again after a
+ * crash, so deliveries also wait (store_deliveries_allowed()) while
+ * more than queue.store_backlog ops are handed over and not recorded,
+ * until the backlog is down to half that.
+ *
+ * Test hooks, compiled in and inert unless set: GW_TEST_ABORT_AT=POINT
  * or POINT:ACTION makes gwd kill itself (SIGKILL, as kill -9 would) at
  * POINT of the first batch holding an event of ACTION (any, without):
  *   after-queue-commit  queue.db committed, log.db not yet written
  *   after-log-commit    log.db written, the outbox not acknowledged
+ * GW_TEST_COMMIT_DELAY=MS sleeps that long before each queue.db commit
+ * (a slow disk); GW_TEST_BATCH_MAX=N caps a transaction at N ops.
  *
  * Exposure: writes what sessions accepted; no network input is parsed.
  * Diagnostics: dies only when memory runs out or a statement fixed at
@@ -95,6 +106,7 @@ static void		(*resume_fn)(void);	/* main thread */
 #define RETRY_MAX_MS	1000
 #define RETRY_EVENTS_MAX 10000	/* ops of events alone kept waiting */
 
+#define BATCH_MAX	1000	/* ops per queue.db transaction */
 #define MOVE_MAX	2000	/* events per log.db transaction */
 #define MOVE_ROUNDS	4	/* transactions per batch, at most */
 #define WARN_EVERY_US	(60 * 1000000LL)
@@ -103,6 +115,17 @@ static void		(*resume_fn)(void);	/* main thread */
 enum kill_point { KP_NONE, KP_QUEUE_COMMIT, KP_LOG_COMMIT };
 static enum kill_point	 kill_at;
 static char		 kill_action[32];
+static int		 commit_delay_ms;	/* GW_TEST_COMMIT_DELAY */
+static int		 batch_max = BATCH_MAX;	/* GW_TEST_BATCH_MAX */
+static _Atomic int	 batch_most;	/* the most ops one batch took */
+
+/*
+ * Deliveries wait while the backlog is above queue.store_backlog
+ * (set by store_submit()), until it is down to half (cleared by the
+ * store thread, which then sets `resumed`).
+ */
+static _Atomic int	 behind;
+static _Atomic uint64_t	 behind_count;
 
 struct store_op *
 store_op_new(void)
@@ -232,7 +255,10 @@ store_submit(struct store_op *op)
 	pthread_mutex_lock(&mtx);
 	*inq_tail = op;
 	inq_tail = &op->next;
-	backlog++;
+	if (++backlog > gcfg->queue.store_backlog && !atomic_load(&behind)) {
+		atomic_store(&behind, 1);
+		atomic_fetch_add(&behind_count, 1);
+	}
 	pthread_cond_signal(&cond);
 	pthread_mutex_unlock(&mtx);
 }
@@ -395,6 +421,8 @@ try_commit(struct store_op *batch, char *err, size_t errsz)
 	int64_t synced = atomic_load(&log_synced), t0 = mono_us();
 	int rc;
 
+	if (commit_delay_ms > 0)
+		usleep((useconds_t)commit_delay_ms * 1000);
 	if (exec(qdb, "BEGIN") == -1 || apply_batch(batch) == -1 ||
 	    (synced > log_acked && outbox_ack(&obx, OUTBOX_LOG, synced) ==
 	    -1) || exec(qdb, "COMMIT") == -1) {
@@ -737,17 +765,34 @@ wait_work(void)
 	return !(stopping && inq == NULL && retry.head == NULL);
 }
 
-/* Take what waits (mtx held): the ops to record again first. */
-static struct store_op *
+/* Move new ops to *l (mtx held) while it has fewer than batch_max. */
+static void
+take_new(struct oplist *l)
+{
+	struct store_op *op;
+
+	while (l->n < batch_max && (op = inq) != NULL) {
+		inq = op->next;
+		oplist_add(l, op);
+	}
+	if (inq == NULL)
+		inq_tail = &inq;
+}
+
+/*
+ * Take what waits (mtx held): the ops to record again first (all of
+ * them: no delivery starts while they wait, so they are few), then new
+ * ones up to batch_max.
+ */
+static struct oplist
 take_batch(void)
 {
-	struct store_op *batch;
+	struct oplist batch = retry;
 
-	*retry.tail = inq;
-	batch = retry.head;
+	if (batch.head == NULL)
+		batch.tail = &batch.head;
 	oplist_init(&retry);
-	inq = NULL;
-	inq_tail = &inq;
+	take_new(&batch);
 	return batch;
 }
 
@@ -774,9 +819,8 @@ give_up(struct oplist *again, struct oplist *done)
 static void *
 store_main(void *arg)
 {
-	struct oplist done, again;
-	struct store_op *batch, *op;
-	int made, last_try, was;
+	struct oplist done, again, batch;
+	int made, last_try, was, low;
 
 	for (;;) {
 		pthread_mutex_lock(&mtx);
@@ -790,22 +834,21 @@ store_main(void *arg)
 		batch = take_batch();
 		pthread_mutex_unlock(&mtx);
 
-		if (gcfg->queue.commit_window_us > 0 && !atomic_load(&blocked)) {
+		if (gcfg->queue.commit_window_us > 0 && !atomic_load(&blocked) &&
+		    batch.n < batch_max) {
 			usleep((useconds_t)gcfg->queue.commit_window_us);
 			/* Late arrivals during the window join this batch. */
 			pthread_mutex_lock(&mtx);
-			for (op = batch; op->next; op = op->next)
-				;
-			op->next = inq;
-			inq = NULL;
-			inq_tail = &inq;
+			take_new(&batch);
 			pthread_mutex_unlock(&mtx);
 		}
 
+		if (batch.n > atomic_load(&batch_most))
+			atomic_store(&batch_most, batch.n);
 		oplist_init(&done);
 		oplist_init(&again);
 		made = 0;
-		commit_batch(batch, &done, &again, &made);
+		commit_batch(batch.head, &done, &again, &made);
 		if (done.n > 0) {
 			move_events(MOVE_ROUNDS);
 			test_kill_point(KP_LOG_COMMIT, done.head);
@@ -829,6 +872,11 @@ store_main(void *arg)
 		else if (was) {
 			resumed = 1;
 			log_info("store: queue.db takes changes again");
+		}
+		low = gcfg->queue.store_backlog / 2;
+		if (atomic_load(&behind) && backlog <= low) {
+			atomic_store(&behind, 0);
+			resumed = 1;
 		}
 		pthread_mutex_unlock(&mtx);
 		loop_wakeup(&waker);
@@ -863,7 +911,7 @@ store_completed(void *arg)
 int
 store_deliveries_allowed(void)
 {
-	return !draining && !atomic_load(&blocked);
+	return !draining && !atomic_load(&blocked) && !atomic_load(&behind);
 }
 
 void
@@ -882,6 +930,24 @@ int
 store_blocked(void)
 {
 	return atomic_load(&blocked);
+}
+
+int
+store_behind(void)
+{
+	return atomic_load(&behind);
+}
+
+uint64_t
+store_behind_count(void)
+{
+	return atomic_load(&behind_count);
+}
+
+int
+store_batch_most(void)
+{
+	return atomic_load(&batch_most);
 }
 
 uint64_t
@@ -1059,9 +1125,21 @@ flush_outbox(void)
 static void
 test_hook_init(void)
 {
-	const char *v = getenv("GW_TEST_ABORT_AT"), *colon;
+	const char *v = getenv("GW_TEST_COMMIT_DELAY"), *colon;
 	size_t n;
 
+	if (v != NULL && *v != '\0') {
+		commit_delay_ms = atoi(v);
+		log_warnx("GW_TEST_COMMIT_DELAY=%s: each queue.db commit "
+		    "waits %d ms", v, commit_delay_ms);
+	}
+	v = getenv("GW_TEST_BATCH_MAX");
+	if (v != NULL && *v != '\0' && atoi(v) > 0) {
+		batch_max = atoi(v);
+		log_warnx("GW_TEST_BATCH_MAX=%s: at most %d ops per queue.db "
+		    "transaction", v, batch_max);
+	}
+	v = getenv("GW_TEST_ABORT_AT");
 	if (v == NULL || *v == '\0')
 		return;
 	colon = strchr(v, ':');

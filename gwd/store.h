@@ -83,14 +83,20 @@ int	 store_backlog(void);
 /*
  * May a delivery start now?  Not while queue.db refuses commits (its
  * outcome could not be recorded: the changes waiting are retried until
- * they land), nor once gwd stops (store_stop_deliveries()).  When
- * commits work again, the function given to store_on_resume() runs on
+ * they land), nor while the store is behind (more than
+ * queue.store_backlog ops wait, until half that: what is delivered and
+ * not recorded would be delivered again after a crash), nor once gwd
+ * stops (store_stop_deliveries()).  When commits work again or the
+ * store has caught up, the function given to store_on_resume() runs on
  * the main thread.
  */
 int	 store_deliveries_allowed(void);
 void	 store_stop_deliveries(void);
 void	 store_on_resume(void (*)(void));
 int	 store_blocked(void);		/* changes wait to be recorded */
+int	 store_behind(void);		/* the backlog holds deliveries */
+uint64_t store_behind_count(void);	/* times it began to */
+int	 store_batch_most(void);	/* the most ops one commit took */
 uint64_t store_commit_failures(void);	/* queue.db commits refused */
 
 /*

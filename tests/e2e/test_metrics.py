@@ -136,6 +136,10 @@ ROWS = [
     ("log_pruned_total", "gw_log_pruned_total"),
     ("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds"),
     ("store_blocked", "gw_store_blocked"),
+    ("store_backlog", "gw_store_backlog"),
+    ("store_behind", "gw_store_behind"),
+    ("store_behind_total", "gw_store_behind_total"),
+    ("store_batch_ops_max", "gw_store_batch_ops_max"),
     ("store_commit_failures_total", "gw_store_commit_failures_total"),
 ]
 
