@@ -298,9 +298,14 @@ local_part(struct parser *P, const struct phrase *ph, char *out,
 
 	if (ph->ntok == 0)
 		return fail(P, "an address without a local part");
-	if (ph->eight)
-		return fail(P, "an 8-bit character in an address");
-	if (ph->qstr) {
+	if (ph->eight && (ph->qstr || ph->dotatom)) {
+		/* RFC 6532 3.2: UTF-8 as written; addr_spec checks and
+		 * spells the whole address the way SMTPUTF8 paths are. */
+		n = (int)(ph->end - ph->first.p);
+		if ((size_t)n >= outsz)
+			return fail(P, "a local part over 64 characters");
+		memcpy(out, ph->first.p, (size_t)n);
+	} else if (ph->qstr) {
 		if ((n = addr_unquote(ph->first.p, ph->first.n, text,
 		    sizeof(text))) == -1)
 			return fail(P, "a local part over 64 characters");
@@ -352,9 +357,6 @@ domain(struct parser *P, char *out, size_t outsz, size_t *len)
 		return fail(P, "no domain after '@'");
 	if (P->t.type == T_ERR)
 		return -1;
-	for (const char *c = start; c < end; c++)
-		if ((unsigned char)*c >= 0x80)
-			return fail(P, "an 8-bit character in an address");
 	if ((size_t)(end - start) > ADDR_DOMAIN_MAX ||
 	    (size_t)(end - start) >= outsz)
 		return fail(P, "a domain over 255 characters");
@@ -381,6 +383,13 @@ addr_spec(struct parser *P, const struct phrase *ph)
 	addr[llen] = '@';
 	memcpy(addr + llen + 1, dom, dlen);
 	addr[llen + 1 + dlen] = '\0';
+	/* An internationalized address (RFC 6532) in the one spelling its
+	 * SMTPUTF8 path has: valid UTF-8, a domain of valid U-labels. */
+	if (!addr_is_ascii(addr) &&
+	    addr_canon(addr, 0, addr, sizeof(addr)) == -1)
+		return fail(P, "an 8-bit address that is not valid UTF-8 "
+		    "with a valid internationalized domain");
+	llen = (size_t)(strrchr(addr, '@') - addr);
 	if ((why = P->cb(P->arg, addr, llen)) != NULL)
 		return fail(P, why);
 	P->n++;

@@ -6,8 +6,9 @@
  * Pure: bytes in, addresses out.  Standards: RFC 5322 3.2.2 (FWS,
  * comments with nesting and quoted-pairs), 3.2.3-3.2.4 (atoms, quoted
  * strings), 3.4 (address-list, mailbox, group), 4.4 (obsolete syntax,
- * in part), RFC 6854 (groups in From:), RFC 5321 4.1.2 and 4.5.3.1 (a
- * mailbox gw can use: ASCII, local part 64 octets, address 256).
+ * in part), RFC 6854 (groups in From:), RFC 6532 3.2 (UTF-8 in
+ * addresses), RFC 5321 4.1.2 and 4.5.3.1 and RFC 6531 3.3 (a mailbox gw
+ * can use: local part 64 octets, address 256).
  *
  * Where a header names the author of a message the answer must be
  * complete and the one every other reader of the header finds, so the
@@ -20,7 +21,9 @@
  *             (obs-phrase: "Joe Q. Public <jqp@x>") and empty list
  *             elements (obs-addr-list: "a@x, , b@x,"); 8-bit bytes in
  *             display names, comments and quoted display names (RFC 6532
- *             text, unread by gw).
+ *             text, unread by gw); internationalized addresses (RFC
+ *             6532: UTF-8 local parts, U-label domains), given in the
+ *             spelling addr.h gives SMTPUTF8 paths.
  *   refused   the other obsolete forms, which no mail program writes and
  *             parsers read differently: comments or spaces between the
  *             dots of a local part or domain ("a . b@x", "a@x .y"),
@@ -29,8 +32,9 @@
  *             group without ';'), a stray special, a control character
  *             or a line break that is not folding, quoted-pairs of
  *             controls, an empty <>, an address without '@' or domain,
- *             a group inside a group, 8-bit bytes or a character SMTP
- *             cannot carry (a TAB) in an address, a domain literal with
+ *             a group inside a group, 8-bit bytes in an address that
+ *             are not UTF-8 or a domain that is no valid IDN, a
+ *             character SMTP cannot carry (a TAB) in an address, a domain literal with
  *             spaces, and addresses over RFC 5321's lengths.
  */
 #ifndef GW_ADDRLIST_H

@@ -107,7 +107,8 @@ check_headers(struct session *s, const struct msg_info *mi, char *buf,
 	if (sa == NULL || !sa->enabled)
 		return "550 5.7.1 Error: subaccount is disabled or gone";
 	/* From: and Sender: read whole, every address owned. */
-	return msg_check_authors(mi, owns_domain, sa, sa->name, buf, bufsz);
+	return msg_check_authors(mi, s->tx.mail.smtputf8, owns_domain, sa,
+	    sa->name, buf, bufsz);
 }
 
 /*

@@ -233,13 +233,23 @@ msg_build(const char *msg, size_t len, const struct msg_info *mi,
 }
 
 static const char *
-check_owned(const char *field, const char *addr,
+check_owned(const char *field, const char *addr, int smtputf8,
     int (*owns)(const void *, const char *), const void *arg,
     const char *who, char *buf, size_t bufsz)
 {
 	const char *at = strrchr(addr, '@');
+	char dom[ADDR_DOMAIN_MAX + 1];
 
-	if (at != NULL && owns(arg, at + 1))
+	/* RFC 6532 3.2: a UTF-8 address in a header travels only in an
+	 * SMTPUTF8 transaction (the receiver must be able to take it). */
+	if (!smtputf8 && !addr_is_ascii(addr)) {
+		snprintf(buf, bufsz, "550 5.6.7 Error: %s address <%s> is "
+		    "internationalized: send with SMTPUTF8", field, addr);
+		return buf;
+	}
+	/* Owned domains are kept in A-labels, as DNS knows them. */
+	if (at != NULL && addr_domain_ascii(at + 1, dom, sizeof(dom)) == 0 &&
+	    owns(arg, dom))
 		return NULL;
 	snprintf(buf, bufsz, "550 5.7.1 Error: %s address <%s> not owned by "
 	    "subaccount %s", field, addr, who);
@@ -247,7 +257,7 @@ check_owned(const char *field, const char *addr,
 }
 
 const char *
-msg_check_authors(const struct msg_info *mi,
+msg_check_authors(const struct msg_info *mi, int smtputf8,
     int (*owns)(const void *, const char *), const void *arg,
     const char *who, char *buf, size_t bufsz)
 {
@@ -271,12 +281,12 @@ msg_check_authors(const struct msg_info *mi,
 		return buf;
 	}
 	for (int i = 0; i < mi->nfrom_addr; i++)
-		if ((r = check_owned("From:", mi->from_addr[i], owns, arg, who,
-		    buf, bufsz)) != NULL)
+		if ((r = check_owned("From:", mi->from_addr[i], smtputf8, owns,
+		    arg, who, buf, bufsz)) != NULL)
 			return r;
 	if (mi->nsender == 1)
-		return check_owned("Sender:", mi->sender_addr, owns, arg, who,
-		    buf, bufsz);
+		return check_owned("Sender:", mi->sender_addr, smtputf8, owns,
+		    arg, who, buf, bufsz);
 	return NULL;
 }
 

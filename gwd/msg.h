@@ -60,14 +60,16 @@ int	msg_build(const char *msg, size_t len, const struct msg_info *,
 /*
  * Who a message says wrote and sent it, against what the sending
  * subaccount (`who`, for the reply) owns: `owns(arg, domain)` is 1 for a
- * domain it may use.  NULL when the message may go, else the reply (in
- * buf or static): 554 5.6.0 for a second From: or Sender: field, 550
- * 5.7.1 for a From: or Sender: that cannot be read completely and
- * unambiguously (never checked in part), a From: without an address, a
- * Sender: that is not one mailbox, or an address in a domain not owned.
+ * domain it may use (asked in A-labels).  NULL when the message may go,
+ * else the reply (in buf or static): 554 5.6.0 for a second From: or
+ * Sender: field, 550 5.7.1 for a From: or Sender: that cannot be read
+ * completely and unambiguously (never checked in part), a From: without
+ * an address, a Sender: that is not one mailbox, or an address in a
+ * domain not owned; 550 5.6.7 for an internationalized address (RFC
+ * 6532) when the transaction is not `smtputf8`.
  * A message without From: is the caller's to judge (one is added).
  */
-const char *msg_check_authors(const struct msg_info *,
+const char *msg_check_authors(const struct msg_info *, int smtputf8,
 	    int (*owns)(const void *arg, const char *domain), const void *arg,
 	    const char *who, char *buf, size_t bufsz);
 

@@ -152,7 +152,10 @@ signer_domain(const struct msg_info *mi, const char *sender, char *dom,
 	const char *at = mi->nfrom_addr > 0 ? strrchr(mi->from_addr[0], '@') :
 	    strrchr(sender, '@');
 
-	gw_strlcpy(dom, at ? at + 1 : "", domsz);
+	/* Keys are kept under A-labels (a U-label From: domain is signed
+	 * as its A-label d=, RFC 6376 3.5 as updated by RFC 8616 4). */
+	if (at == NULL || addr_domain_ascii(at + 1, dom, domsz) == -1)
+		gw_strlcpy(dom, at ? at + 1 : "", domsz);
 	for (char *p = dom; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 }

@@ -215,3 +215,38 @@ def test_suppression_of_a_utf8_address(gw_factory, usink):
     assert (code, text[:5]) == (550, "5.1.1"), text
     assert r.cmd("RCPT TO:<other@bücher.test>")[0] == 250
     assert r.cmd("QUIT")[0] == 221
+
+
+def test_utf8_author_in_from_and_sender(gw_factory, usink):
+    """RFC 6532: a From: or Sender: with a UTF-8 address is read, its
+    domain checked in A-labels against the subaccount's domains, and the
+    message goes when the transaction is SMTPUTF8; without it the reply
+    says why (550 5.6.7) instead of calling the header unreadable."""
+    g = gw_factory(relay={"mode": "smarthost", "host": usink.host,
+                          "port": usink.port, "tls": "none"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass", "xn--bcher-kva.test")
+    msg = ("From: Jörg <jörg@example.com>\r\nSender: büro@BÜCHER.test\r\n"
+           "To: <%s>\r\nSubject: x\r\n\r\nHallo\r\n" % RCPT).encode()
+    submit(g, [RCPT], msg=msg)
+    got = usink.wait_count(1, timeout=30)[0]
+    assert "From: Jörg <jörg@example.com>".encode() in got.data
+    out = g.tool("gwsearch", "--format", "jsonl", "status:received").stdout
+    ev = [json.loads(x) for x in out.splitlines() if x.strip()]
+    assert any("jörg@example.com" in json.dumps(e, ensure_ascii=False)
+               for e in ev), out
+
+    # A U-label domain the subaccount does not own is still refused.
+    bad = msg.replace("büro@BÜCHER.test".encode(), "büro@bücher.example".encode())
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        submit(g, [RCPT], msg=bad)
+    assert e.value.smtp_code == 550 and b"not owned" in e.value.smtp_error
+
+    # Without SMTPUTF8 the header cannot travel: 550 5.6.7.
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        with pytest.raises(smtplib.SMTPDataError) as e:
+            s.sendmail("app@example.com", ["a@dest.test"],
+                       msg.replace(RCPT.encode(), b"a@dest.test"))
+    assert e.value.smtp_code == 550
+    assert e.value.smtp_error.startswith(b"5.6.7"), e.value.smtp_error

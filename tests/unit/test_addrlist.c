@@ -170,6 +170,12 @@ test_forms(void **state)
 	check("\"J\xc3\xb6rg\" <j@x.test>", "j@x.test", NULL);
 	check("J\xc3\xb6rg (\xc3\xa9) <j@x.test>", "j@x.test", NULL);
 	check("\"\" <a@x.test>", "a@x.test", NULL);
+	/* RFC 6532: internationalized addresses, spelt as SMTPUTF8 paths. */
+	check("j\xc3\xb6rg@x.test", "j\xc3\xb6rg@x.test", NULL);
+	check("\"j\xc3\xb6rg\"@x.test", "j\xc3\xb6rg@x.test", NULL);
+	check("J\xc3\xb6rg <J\xc3\xb6rg@B\xc3\x9c" "CHER.test>",
+	    "J\xc3\xb6rg@b\xc3\xbc" "cher.test", NULL);
+	check("\"a b\xc3\xa9\"@x.test", "\"a b\xc3\xa9\"@x.test", NULL);
 	check("a@x.test\t", "a@x.test", NULL);
 }
 
@@ -216,9 +222,10 @@ test_refused(void **state)
 	check("\"a\\\x01\"@x.test", NULL, "quoted control");
 	check("\"a\x1b\" <a@x.test>", NULL, "control character");
 	check("\"a\\", NULL, "backslash at the end");
-	check("j\xc3\xb6rg@x.test", NULL, "8-bit");
-	check("\"j\xc3\xb6rg\"@x.test", NULL, "8-bit");
-	check("a@x\xc3\xb6.test", NULL, "8-bit");
+	check("j\xc3rg@x.test", NULL, "not valid UTF-8");
+	check("\"j\xff\"@x.test", NULL, "not valid UTF-8");
+	check("a@x\xc3\xb6\xff.test", NULL, "not valid UTF-8");
+	check("a@\xe2\x98\x83.test", NULL, "internationalized domain");
 	check("\"a\tb\"@x.test", NULL, "SMTP cannot carry");
 }
 

@@ -100,14 +100,46 @@ owns(const void *arg, const char *domain)
 
 /* msg_check_authors on a message with these header lines. */
 static const char *
-authors(const char *hdr, char *buf, size_t bufsz)
+authors_tx(const char *hdr, int smtputf8, char *buf, size_t bufsz)
 {
 	char m[4096];
 	static struct msg_info mi;
 
 	snprintf(m, sizeof(m), "%s\r\nSubject: s\r\n\r\nbody\r\n", hdr);
 	msg_scan(m, strlen(m), &mi);
-	return msg_check_authors(&mi, owns, NULL, "alice", buf, bufsz);
+	return msg_check_authors(&mi, smtputf8, owns, NULL, "alice", buf,
+	    bufsz);
+}
+
+static const char *
+authors(const char *hdr, char *buf, size_t bufsz)
+{
+	return authors_tx(hdr, 0, buf, bufsz);
+}
+
+/* RFC 6532: UTF-8 authors go in SMTPUTF8 transactions, their domains
+ * checked in A-labels. */
+static void
+test_check_authors_utf8(void **state)
+{
+	char buf[600];
+
+	assert_null(authors_tx("From: J\xc3\xb6rg <j\xc3\xb6rg@example.com>", 1,
+	    buf, sizeof(buf)));
+	assert_string_equal(authors_tx("From: j\xc3\xb6rg@example.com", 0, buf,
+	    sizeof(buf)), "550 5.6.7 Error: From: address "
+	    "<j\xc3\xb6rg@example.com> is internationalized: send with "
+	    "SMTPUTF8");
+	/* b\xc3\xbc.example.com is xn--b-xga.example.com: owned. */
+	assert_null(authors_tx("From: a@b\xc3\xbc.example.com\r\nSender: "
+	    "s@B\xc3\x9c.example.com", 1, buf, sizeof(buf)));
+	assert_string_equal(authors_tx("From: a@example.com\r\nSender: "
+	    "s@\xc3\xbc.test", 1, buf, sizeof(buf)), "550 5.7.1 Error: "
+	    "Sender: address <s@\xc3\xbc.test> not owned by subaccount alice");
+	assert_string_equal(authors_tx("From: j\xc3rg@example.com", 1, buf,
+	    sizeof(buf)), "550 5.7.1 Error: From: header not accepted: an "
+	    "8-bit address that is not valid UTF-8 with a valid "
+	    "internationalized domain");
 }
 
 static void
@@ -271,6 +303,7 @@ main(void)
 		cmocka_unit_test(test_scan_fields),
 		cmocka_unit_test(test_from_forms),
 		cmocka_unit_test(test_check_authors),
+		cmocka_unit_test(test_check_authors_utf8),
 		cmocka_unit_test(test_from_bound),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_build_without_blank_line),
