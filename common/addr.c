@@ -27,6 +27,7 @@
 #include <idn2.h>
 
 #include "addr.h"
+#include "util.h"
 
 static int local_canon(const char *, size_t, char *, size_t, int);
 
@@ -58,37 +59,6 @@ is_letdig(unsigned char c)
 	    (c >= '0' && c <= '9');
 }
 
-/*
- * The length of the well-formed UTF-8 sequence of a non-ASCII character
- * at s[0..n) (RFC 3629 4: no overlong forms, no surrogates, nothing past
- * U+10FFFF), or 0.
- */
-static size_t
-utf8_seq(const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t k;
-
-	if (n == 0 || u[0] < 0xc2 || u[0] > 0xf4)
-		return 0;
-	k = u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
-	if (u[0] == 0xe0)
-		lo = 0xa0;
-	else if (u[0] == 0xed)
-		hi = 0x9f;
-	else if (u[0] == 0xf0)
-		lo = 0x90;
-	else if (u[0] == 0xf4)
-		hi = 0x8f;
-	if (n < k || u[1] < lo || u[1] > hi)
-		return 0;
-	for (size_t i = 2; i < k; i++)
-		if (u[i] < 0x80 || u[i] > 0xbf)
-			return 0;
-	return k;
-}
-
 /* One atext at s[0..n), with UTF8-non-ascii when utf8 (RFC 6531 3.3):
  * its length, or 0. */
 static size_t
@@ -96,7 +66,7 @@ atext_len(const char *s, size_t n, int utf8)
 {
 	if (n > 0 && is_atext((unsigned char)s[0]))
 		return 1;
-	return utf8 ? utf8_seq(s, n) : 0;
+	return utf8 ? utf8_char_len(s, n) : 0;
 }
 
 /* Length of a valid Dot-string at s[0..n), or 0. */
@@ -140,7 +110,7 @@ quoted_string(const char *s, size_t n, int utf8)
 			i += 2;
 			continue;
 		}
-		if (c >= 0x80 && utf8 && (k = utf8_seq(s + i, n - i)) > 0) {
+		if (c >= 0x80 && utf8 && (k = utf8_char_len(s + i, n - i)) > 0) {
 			i += k;
 			continue;
 		}
@@ -177,7 +147,7 @@ label_char(const char *s, size_t n, int utf8)
 {
 	if (n > 0 && (is_letdig((unsigned char)s[0]) || s[0] == '-'))
 		return 1;
-	return utf8 ? utf8_seq(s, n) : 0;
+	return utf8 ? utf8_char_len(s, n) : 0;
 }
 
 /*
@@ -302,7 +272,7 @@ addr_parse_path(const char *s, size_t len, int flags, struct mailpath *mp,
 		if (c >= 0x80 && !utf8)
 			return ADDR_NON_ASCII;
 		if (c >= 0x80) {
-			if ((k = utf8_seq(s + i, len - i)) == 0)
+			if ((k = utf8_char_len(s + i, len - i)) == 0)
 				return ADDR_SYNTAX;	/* not UTF-8 */
 			i += k - 1;
 			continue;
@@ -426,7 +396,7 @@ local_canon(const char *text, size_t n, char *out, size_t outsz, int utf8)
 		unsigned char c = (unsigned char)text[i];
 		size_t k;
 
-		if (c >= 0x80 && utf8 && (k = utf8_seq(text + i, n - i)) > 0) {
+		if (c >= 0x80 && utf8 && (k = utf8_char_len(text + i, n - i)) > 0) {
 			if (o + 2 + k > outsz)
 				return -1;
 			memcpy(out + o, text + i, k);

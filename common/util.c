@@ -357,3 +357,34 @@ mkdir_p(const char *path, mode_t mode)
 {
 	return mkdir_p_owned(path, mode, (uid_t)-1, (gid_t)-1);
 }
+
+/*
+ * The length of the well-formed UTF-8 sequence of a non-ASCII character
+ * at s[0..n) (RFC 3629 4: no overlong forms, no surrogates, nothing past
+ * U+10FFFF), or 0.
+ */
+size_t
+utf8_char_len(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t k;
+
+	if (n == 0 || u[0] < 0xc2 || u[0] > 0xf4)
+		return 0;
+	k = u[0] < 0xe0 ? 2 : u[0] < 0xf0 ? 3 : 4;
+	if (u[0] == 0xe0)
+		lo = 0xa0;
+	else if (u[0] == 0xed)
+		hi = 0x9f;
+	else if (u[0] == 0xf0)
+		lo = 0x90;
+	else if (u[0] == 0xf4)
+		hi = 0x8f;
+	if (n < k || u[1] < lo || u[1] > hi)
+		return 0;
+	for (size_t i = 2; i < k; i++)
+		if (u[i] < 0x80 || u[i] > 0xbf)
+			return 0;
+	return k;
+}

@@ -64,4 +64,9 @@ int	 mkdir_p(const char *path, mode_t);
  * owner uid:gid, unless uid is (uid_t)-1. */
 int	 mkdir_p_owned(const char *path, mode_t, uid_t, gid_t);
 
+/* The length of the well-formed UTF-8 sequence of a non-ASCII character
+ * at s[0..n) (RFC 3629 4: no overlong forms, no surrogates, nothing past
+ * U+10FFFF), or 0. */
+size_t	 utf8_char_len(const char *s, size_t n);
+
 #endif

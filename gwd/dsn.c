@@ -4,7 +4,8 @@
  * the remote reply, as it was said, 2.3.6), RFC 6522 (multipart/report),
  * RFC 3461 (what the sender asked for: ENVID, ORCPT, RET, success),
  * RFC 3463 (status codes), RFC 3834 (Auto-Submitted), RFC 2046 5.1
- * (boundaries), RFC 5322 2.1.1 and 2.2.3 (line length, folding).
+ * (boundaries), RFC 5322 2.1.1 and 2.2.3 (line length, folding),
+ * RFC 6533 (the global DSN of an SMTPUTF8 message: UTF-8 kept).
  * Exposure: copies untrusted text (remote replies, recipient addresses,
  * the original's header section) into a message we send.  Nothing of
  * it may end a field early, start a field of its own or a MIME part.
@@ -16,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "addr.h"
 #include "dsn.h"
 #include "util.h"
 
@@ -33,6 +35,7 @@ struct dsn_out {
 	struct buf	*b;
 	size_t		 col;
 	int		 err;
+	int		 utf8;	/* RFC 6533: well-formed UTF-8 is kept */
 };
 
 static void
@@ -71,7 +74,8 @@ dsn_crlf(struct dsn_out *o)
 /*
  * What an untrusted byte becomes inside a single-line value: controls
  * (CR and LF above all) turn into space so they can only ever separate
- * words; 8-bit bytes become '?' since every part we write is us-ascii.
+ * words; 8-bit bytes become '?' since every part we write is us-ascii
+ * (in a global DSN, dsn_char keeps those of well-formed UTF-8).
  */
 static int
 dsn_clean(unsigned char c)
@@ -81,6 +85,27 @@ dsn_clean(unsigned char c)
 	if (c >= 0x80)
 		return '?';
 	return c;
+}
+
+/*
+ * The character at s[0..n) as it goes out: *out and its length, a
+ * well-formed UTF-8 sequence as it is in a global DSN, else one cleaned
+ * byte (c holds it).
+ */
+static size_t
+dsn_char(const struct dsn_out *o, const char *s, size_t n, char *c,
+    const char **out)
+{
+	size_t k;
+
+	if (o->utf8 && (unsigned char)s[0] >= 0x80 &&
+	    (k = utf8_char_len(s, n)) > 0) {
+		*out = s;
+		return k;
+	}
+	*c = (char)dsn_clean((unsigned char)s[0]);
+	*out = c;
+	return 1;
 }
 
 /* Length of the next word (cleaned non-space bytes) at s[i..n). */
@@ -106,16 +131,17 @@ dsn_wordlen(const char *s, size_t i, size_t n)
 static void
 dsn_text(struct dsn_out *o, const char *s)
 {
-	size_t i, n, w;
+	size_t i, n, w, k;
 	int space = 0, any = 0;
+	const char *ch;
 	char c;
 
 	if (s == NULL)
 		return;
 	n = strlen(s);
-	for (i = 0; i < n && !o->err; i++) {
-		c = (char)dsn_clean((unsigned char)s[i]);
-		if (c == ' ') {
+	for (i = 0; i < n && !o->err; i += k) {
+		k = dsn_char(o, s + i, n - i, &c, &ch);
+		if (k == 1 && *ch == ' ') {
 			space = any;
 			continue;
 		}
@@ -130,7 +156,7 @@ dsn_text(struct dsn_out *o, const char *s)
 			dsn_crlf(o);
 			dsn_raw(o, " ", 1);
 		}
-		dsn_raw(o, &c, 1);
+		dsn_raw(o, ch, k);
 		any = 1;
 	}
 }
@@ -251,8 +277,9 @@ dsn_headers(struct dsn_out *o, const struct dsn *d, enum dsn_kind kind)
 		dsn_field(o, "Message-ID: ", "<", mid, ">");
 	dsn_field(o, "Auto-Submitted: ", "", "auto-replied", "");
 	dsn_field(o, "MIME-Version: ", "", "1.0", "");
-	dsn_puts(o, "Content-Type: multipart/report; "
-	    "report-type=delivery-status;");
+	dsn_puts(o, o->utf8 ? "Content-Type: multipart/report; "
+	    "report-type=global-delivery-status;" :
+	    "Content-Type: multipart/report; report-type=delivery-status;");
 	dsn_crlf(o);
 	dsn_puts(o, "\tboundary=\"");
 	dsn_puts(o, d->boundary);
@@ -272,7 +299,8 @@ dsn_notice(struct dsn_out *o, const struct dsn *d, enum dsn_kind kind)
 	int i;
 
 	dsn_delim(o, d->boundary, 0);
-	dsn_puts(o, "Content-Type: text/plain; charset=us-ascii");
+	dsn_puts(o, o->utf8 ? "Content-Type: text/plain; charset=utf-8" :
+	    "Content-Type: text/plain; charset=us-ascii");
 	dsn_crlf(o);
 	dsn_puts(o, "Content-Description: Notification");
 	dsn_crlf(o);
@@ -330,7 +358,8 @@ dsn_status(struct dsn_out *o, const struct dsn *d)
 	int i;
 
 	dsn_delim(o, d->boundary, 0);
-	dsn_puts(o, "Content-Type: message/delivery-status");
+	dsn_puts(o, o->utf8 ? "Content-Type: message/global-delivery-status" :
+	    "Content-Type: message/delivery-status");
 	dsn_crlf(o);
 	dsn_puts(o, "Content-Description: Delivery report");
 	dsn_crlf(o);
@@ -347,8 +376,10 @@ dsn_status(struct dsn_out *o, const struct dsn *d)
 		dsn_crlf(o);
 		if (r->orcpt != NULL)
 			dsn_field(o, "Original-Recipient: ", "", r->orcpt, "");
-		dsn_field(o, "Final-Recipient: ", "rfc822; ",
-		    dsn_str(r->address, ""), "");
+		/* RFC 6533 3: a UTF-8 address is of type utf-8. */
+		dsn_field(o, "Final-Recipient: ", o->utf8 &&
+		    !addr_is_ascii(dsn_str(r->address, "")) ? "utf-8; " :
+		    "rfc822; ", dsn_str(r->address, ""), "");
 		dsn_field(o, "Action: ", "", dsn_str(r->action, "failed"), "");
 		dsn_field(o, "Status: ", "", dsn_str(r->status, "5.0.0"), "");
 		if (r->remote_mta != NULL)
@@ -405,7 +436,7 @@ dsn_is_delim(const char *p, size_t n, const char *boundary)
 static void
 dsn_hline(struct dsn_out *o, const char *p, size_t n, const char *boundary)
 {
-	size_t i, room, cut;
+	size_t i, room, cut, k;
 	char c;
 
 	if (dsn_is_delim(p, n, boundary))
@@ -418,12 +449,22 @@ dsn_hline(struct dsn_out *o, const char *p, size_t n, const char *boundary)
 			for (cut = room; cut > 0; cut--)
 				if (p[cut] == ' ' || p[cut] == '\t')
 					break;
+			/* A hard split never cuts a UTF-8 character. */
 			if (cut == 0)
-				cut = room;
+				for (cut = room; cut > 1 &&
+				    ((unsigned char)p[cut] & 0xc0) == 0x80; cut--)
+					;
 		}
-		for (i = 0; i < cut; i++) {
+		for (i = 0; i < cut; i += k) {
+			k = o->utf8 && (unsigned char)p[i] >= 0x80 ?
+			    utf8_char_len(p + i, cut - i) : 0;
+			if (k > 0) {
+				dsn_raw(o, p + i, k);
+				continue;
+			}
 			c = dsn_hclean((unsigned char)p[i]);
 			dsn_raw(o, &c, 1);
+			k = 1;
 		}
 		p += cut;
 		n -= cut;
@@ -447,7 +488,8 @@ dsn_original_full(struct dsn_out *o, const struct dsn *d)
 	const char *p = d->original, *end = p + d->original_len, *lf;
 
 	dsn_delim(o, d->boundary, 0);
-	dsn_puts(o, "Content-Type: message/rfc822");
+	dsn_puts(o, o->utf8 ? "Content-Type: message/global" :
+	    "Content-Type: message/rfc822");
 	dsn_crlf(o);
 	dsn_puts(o, "Content-Description: Undelivered Message");
 	dsn_crlf(o);
@@ -484,7 +526,8 @@ dsn_original(struct dsn_out *o, const struct dsn *d)
 		return;
 	}
 	dsn_delim(o, d->boundary, 0);
-	dsn_puts(o, "Content-Type: text/rfc822-headers");
+	dsn_puts(o, o->utf8 ? "Content-Type: message/global-headers" :
+	    "Content-Type: text/rfc822-headers");
 	dsn_crlf(o);
 	dsn_puts(o, "Content-Description: Undelivered Message Headers");
 	dsn_crlf(o);
@@ -509,7 +552,7 @@ dsn_original(struct dsn_out *o, const struct dsn *d)
 int
 dsn_build(const struct dsn *d, struct buf *out)
 {
-	struct dsn_out o = { out, 0, 0 };
+	struct dsn_out o = { out, 0, 0, d->utf8 };
 	size_t live = buf_len(out);
 	enum dsn_kind kind;
 

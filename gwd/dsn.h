@@ -46,6 +46,8 @@ struct dsn {
 	int		 full;		/* return all of it (RET=FULL), not
 					   only its header section */
 	int		 full_8bit;	/* ... and it has 8-bit text */
+	int		 utf8;		/* the original was SMTPUTF8: a global
+					   DSN (RFC 6533), UTF-8 kept */
 	const struct dsn_rcpt *rcpts;
 	int		 nrcpts;
 };
@@ -57,7 +59,12 @@ struct dsn {
  * full the whole original as message/rfc822 (its lines as stored: gwd
  * took only CRLF lines of at most 998 octets).  The report is of
  * failures when any recipient failed, else of delays when any was
- * delayed, else of successes (RFC 3461 "relayed").  Returns 0,
+ * delayed, else of successes (RFC 3461 "relayed").  With utf8 it is
+ * a global DSN (RFC 6533): report-type global-delivery-status, a
+ * message/global-delivery-status part whose UTF-8 recipients are of
+ * type utf-8, message/global-headers or message/global for the
+ * original, and well-formed UTF-8 kept everywhere (other 8-bit bytes
+ * still become '?').  Returns 0,
  * or -1 when out's maximum would be passed.  Untrusted text (addresses,
  * diagnostics) has CR, LF and other controls replaced so that it can
  * never start a header or a MIME part of its own.

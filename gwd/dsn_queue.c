@@ -25,6 +25,7 @@
 #include "event.h"
 #include "log.h"
 #include "metrics.h"
+#include "mime7.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "schedule.h"
@@ -161,6 +162,7 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 	d.original_len = m->body ? m->bodylen : 0;
 	d.full = dsn_full(m, fr, nfr);
 	d.full_8bit = d.full && (m->flags & QMSG_8BIT);
+	d.utf8 = (m->flags & QMSG_SMTPUTF8) != 0;
 	if (m->dsn_envid && xtext_decode(m->dsn_envid, strlen(m->dsn_envid),
 	    envid, sizeof(envid)) == 0)
 		d.envid = envid;
@@ -182,6 +184,10 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 		return;
 	}
 	n->flags = QMSG_DSN | (d.full_8bit ? QMSG_8BIT : 0);
+	/* A global DSN's UTF-8 goes as 8BITMIME (its parts may be made
+	 * quoted-printable for a 7-bit receiver, RFC 6533 3.1). */
+	if (d.utf8 && mime7_is_8bit(buf_ptr(&out), buf_len(&out)))
+		n->flags |= QMSG_8BIT;
 	if (!addr_is_ascii(m->sender))
 		n->flags |= QMSG_SMTPUTF8;	/* RFC 6531: a UTF-8 RCPT */
 	n->received_us = sched_clock();

@@ -188,16 +188,23 @@ def test_dsn_to_utf8_sender_goes_with_smtputf8(gw_factory, usink):
     (Postfix happens to take a UTF-8 RCPT without it; RFC 6531 does not
     let a client count on that)."""
     usink.rcpt_reply = lambda a: "550 5.1.1 no such user" \
-        if a == "gone@dest.test" else None
+        if a in ("gone@dest.test", "görge@dest.test") else None
     g = gw_factory(relay={"mode": "smarthost", "host": usink.host,
                           "port": usink.port, "tls": "none"}).start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
-    submit(g, ["gone@dest.test"], frm="jörg@example.com",
-           msg=b"From: app@example.com\r\nSubject: x\r\n\r\nbody\r\n")
+    submit(g, ["gone@dest.test", "görge@dest.test"], frm="jörg@example.com",
+           msg="From: app@example.com\r\nSubject: Grüße\r\n\r\nbody\r\n"
+           .encode())
     dsn = usink.wait_count(1, timeout=30)[0]
     assert dsn.mail_from == "" and dsn.rcpt_tos == ["jörg@example.com"]
     assert "SMTPUTF8" in dsn.mail_options
-    assert b"gone@dest.test" in dsn.data
+    # RFC 6533: a global DSN, its UTF-8 kept, not turned into '?'.
+    assert b"report-type=global-delivery-status" in dsn.data
+    assert b"Content-Type: message/global-delivery-status" in dsn.data
+    assert b"Final-Recipient: rfc822; gone@dest.test" in dsn.data
+    assert "Final-Recipient: utf-8; görge@dest.test".encode() in dsn.data
+    assert b"Content-Type: message/global-headers" in dsn.data
+    assert "Subject: Grüße".encode() in dsn.data
 
 
 def test_suppression_of_a_utf8_address(gw_factory, usink):

@@ -432,6 +432,67 @@ test_max(void **state)
 	buf_free(&out);
 }
 
+/* RFC 6533: the DSN of an SMTPUTF8 message keeps its UTF-8. */
+static void
+test_global(void **state)
+{
+	static const char orig8[] =
+	    "From: J\xc3\xb6rg <j\xc3\xb6rg@example.com>\r\n"
+	    "Subject: Gr\xc3\xbc\xc3\x9f" "e \xff\r\n"
+	    "\r\nbody\r\n";
+	static const struct dsn_rcpt r[] = {
+		{ "j\xc3\xbcrgen@dest.test", "failed", "5.1.1", NULL,
+		  "550 5.1.1 unbekannt: j\xc3\xbcrgen \xc3", 0, NULL, NULL },
+		{ "plain@dest.test", "failed", "5.1.1", NULL, "550 no", 0,
+		  NULL, NULL },
+	};
+	struct dsn d;
+	struct buf out;
+	const char *s;
+	size_t longest;
+
+	dsn_setup(&d, r, 2);
+	d.original = orig8;
+	d.original_len = sizeof(orig8) - 1;
+	d.utf8 = 1;
+	s = dsn_run(&d, &out);
+	assert_int_equal(check_lines(s, buf_len(&out), &longest), 4);
+	assert_non_null(strstr(s, "report-type=global-delivery-status;"));
+	assert_non_null(find_line(s, "Content-Type: text/plain; "
+	    "charset=utf-8"));
+	assert_non_null(find_line(s, "Content-Type: "
+	    "message/global-delivery-status"));
+	assert_non_null(find_line(s, "Final-Recipient: utf-8; "
+	    "j\xc3\xbcrgen@dest.test"));
+	assert_non_null(find_line(s, "Final-Recipient: rfc822; "
+	    "plain@dest.test"));
+	/* Well-formed UTF-8 stays; a broken sequence becomes '?'. */
+	assert_non_null(find_line(s, "Diagnostic-Code: smtp; 550 5.1.1 "
+	    "unbekannt: j\xc3\xbcrgen ?"));
+	assert_non_null(find_line(s, "Content-Type: message/global-headers"));
+	assert_non_null(find_line(s, "From: J\xc3\xb6rg "
+	    "<j\xc3\xb6rg@example.com>"));
+	assert_non_null(find_line(s, "Subject: Gr\xc3\xbc\xc3\x9f" "e ?"));
+	buf_free(&out);
+
+	d.full = 1;
+	s = dsn_run(&d, &out);
+	assert_non_null(find_line(s, "Content-Type: message/global"));
+	buf_free(&out);
+
+	/* The same report for an ASCII message stays us-ascii. */
+	d.full = 0;
+	d.utf8 = 0;
+	s = dsn_run(&d, &out);
+	assert_non_null(strstr(s, "report-type=delivery-status;"));
+	assert_non_null(find_line(s, "Final-Recipient: rfc822; "
+	    "j??rgen@dest.test"));
+	assert_non_null(find_line(s, "Content-Type: text/rfc822-headers"));
+	for (size_t i = 0; i < buf_len(&out); i++)
+		assert_true((unsigned char)s[i] < 0x80);
+	buf_free(&out);
+}
+
 static void
 test_bad_boundary(void **state)
 {
@@ -453,6 +514,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_global),
 		cmocka_unit_test(test_injection),
 		cmocka_unit_test(test_long_diagnostic),
 		cmocka_unit_test(test_long_header_line),
