@@ -110,7 +110,8 @@ quoted_string(const char *s, size_t n, int utf8)
 			i += 2;
 			continue;
 		}
-		if (c >= 0x80 && utf8 && (k = utf8_char_len(s + i, n - i)) > 0) {
+		if (c >= 0x80 && utf8 &&
+		    (k = utf8_char_len(s + i, n - i)) > 0) {
 			i += k;
 			continue;
 		}
@@ -396,7 +397,8 @@ local_canon(const char *text, size_t n, char *out, size_t outsz, int utf8)
 		unsigned char c = (unsigned char)text[i];
 		size_t k;
 
-		if (c >= 0x80 && utf8 && (k = utf8_char_len(text + i, n - i)) > 0) {
+		if (c >= 0x80 && utf8 &&
+		    (k = utf8_char_len(text + i, n - i)) > 0) {
 			if (o + 2 + k > outsz)
 				return -1;
 			memcpy(out + o, text + i, k);
