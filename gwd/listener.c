@@ -82,6 +82,10 @@ accept_cb(struct ev_io *io, int revents)
 {
 	struct listener *l = io->arg;
 
+	/* Stopped by a callback earlier in this loop iteration (shutdown):
+	 * its event was fetched already, its descriptor is gone. */
+	if (l->fd == -1)
+		return;
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC);
@@ -172,6 +176,7 @@ listeners_stop(void)
 	for (int i = 0; i < nlisteners; i++) {
 		io_del(&listeners[i].io);
 		close(listeners[i].fd);
+		listeners[i].fd = -1;
 	}
 	nlisteners = 0;
 }
