@@ -2,6 +2,7 @@
  * hmap.c - string-keyed hash map (FNV-1a, chained).
  * Diagnostics: dies only when memory runs out; a missing key is NULL.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,24 +66,38 @@ hmap_get(const struct hmap *m, const char *key)
 	return *pp ? (*pp)->value : NULL;
 }
 
+/*
+ * Entries are reached through void pointers and their fields copied
+ * with memcpy, so entries of any type will do, as long as a chain
+ * pointer and the hash are where the offsets say.
+ */
+void *
+hmap_chains_grow(void *table, size_t *nb, size_t next_off, size_t hash_off)
+{
+	void **old = table, **b, *e, *next;
+	size_t n = *nb * 2;
+	unsigned h;
+
+	b = xcalloc(n, sizeof(*b));
+	for (size_t i = 0; i < *nb; i++)
+		for (e = old[i]; e; e = next) {
+			memcpy(&next, (char *)e + next_off, sizeof(next));
+			memcpy(&h, (char *)e + hash_off, sizeof(h));
+			memcpy((char *)e + next_off, &b[h & (n - 1)],
+			    sizeof(void *));
+			b[h & (n - 1)] = e;
+		}
+	free(old);
+	*nb = n;
+	return b;
+}
+
 static void
 grow(struct hmap *m)
 {
-	size_t nb = m->nb * 2;
-	struct hmap_entry **b = xcalloc(nb, sizeof(*b));
-
-	for (size_t i = 0; i < m->nb; i++) {
-		struct hmap_entry *e = m->b[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(m->b);
-	m->b = b;
-	m->nb = nb;
+	m->b = hmap_chains_grow(m->b, &m->nb,
+	    offsetof(struct hmap_entry, next),
+	    offsetof(struct hmap_entry, hash));
 }
 
 void *

@@ -33,6 +33,15 @@ void	*hmap_del(struct hmap *, const char *key);
  * which deletes the entry just visited. */
 void	 hmap_foreach(struct hmap *, int (*fn)(const char *, void *, void *),
 	    void *arg);
+/*
+ * Double a chained table of nb heads (a power of two) whose entries
+ * hold their chain pointer at offset next_off and their hash (an
+ * unsigned) at hash_off: the new table, with *nb updated and the old
+ * one freed.  hmap's own growth, and that of tables of other shapes
+ * (intern.c's).
+ */
+void	*hmap_chains_grow(void *table, size_t *nb, size_t next_off,
+	    size_t hash_off);
 static inline size_t
 hmap_count(const struct hmap *m)
 {

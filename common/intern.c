@@ -5,6 +5,7 @@
  * of a string it never gave (a bug that would otherwise free memory
  * twice).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,21 +45,9 @@ slot(const struct intern *p, const char *s, unsigned h)
 static void
 grow(struct intern *p)
 {
-	size_t nb = p->nb * 2;
-	struct intern_str **b = xcalloc(nb, sizeof(*b));
-
-	for (size_t i = 0; i < p->nb; i++) {
-		struct intern_str *e = p->b[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(p->b);
-	p->b = b;
-	p->nb = nb;
+	p->b = hmap_chains_grow(p->b, &p->nb,
+	    offsetof(struct intern_str, next),
+	    offsetof(struct intern_str, hash));
 }
 
 const char *

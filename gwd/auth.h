@@ -1,7 +1,7 @@
 /*
- * auth.h - subaccounts as gwd sees them (a cache of gw.db, reloaded when
- * gwctl commits) and SMTP AUTH credential checks.  Failed logins are
- * counted and blocked by authguard.h.
+ * auth.h - SMTP AUTH credential checks against the subaccounts
+ * (account.h, included here for the files that use both).  Failed
+ * logins are counted and blocked by authguard.h.
  */
 #ifndef GW_AUTH_H
 #define GW_AUTH_H
@@ -9,51 +9,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "account.h"
 #include "authguard.h"
-#include "cidr.h"
-
-struct apikey {
-	char	id[24];
-	char	hash[65];
-};
-
-struct subaccount {
-	int64_t		 id;
-	char		*name;
-	int		 enabled;
-	char		*pwhash;	/* NULL: no password login */
-	char		**domains;
-	int		 ndomains;
-	struct cidr	*nets;
-	int		 nnets;
-	struct apikey	*keys;
-	int		 nkeys;
-	char		*dkim_org;	/* second signature's domain, or NULL */
-	int64_t		 quota_hour;	/* messages; 0: no limit */
-	int64_t		 quota_day;
-};
-
-int	 accounts_init(const char *state_dir, char *err, size_t errsz);
-/* Reload when gw.db changed since the last look (cheap; run each 500 ms). */
-void	 accounts_poll(void);
-/* Reload now, changed or not, with a new policy generation (SIGHUP). */
-void	 accounts_reload(void);
-const struct subaccount *account_find(const char *name);
-/* The first enabled subaccount whose allowlist holds the address. */
-const struct subaccount *account_by_ip(const struct sockaddr *);
-/* 1 when `domain` is one of the subaccount's, or a subdomain of one. */
-int	 account_owns_domain(const struct subaccount *, const char *domain);
-/* 1 when the subaccount has no allowlist, or the address is on it. */
-int	 account_ip_allowed(const struct subaccount *, const struct sockaddr *);
-int	 accounts_count(void);
-void	 accounts_foreach(void (*fn)(const struct subaccount *, void *),
-	    void *arg);
-/* The routing rules, pools and throttles now; *gen changes with them. */
-struct policy;
-const struct policy *policy_now(int *gen);
-/* fn(what) runs after a reload that changed them (what: POLICY_* bits
- * of policy.h), inside accounts_poll(). */
-void	 policy_on_change(void (*fn)(unsigned what));
 
 /*
  * Check credentials off the event loop, on a pool of their own (a flood
@@ -76,6 +33,9 @@ struct auth_result {
 	const char	*key_id;	/* AUTH_OK with an API key: its id;
 					   NULL: the password */
 };
+
+/* Before the first check (after worker_init()). */
+void	 auth_init(void);
 
 struct auth_req;
 typedef void (*auth_cb)(void *arg, const struct auth_result *);

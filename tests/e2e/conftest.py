@@ -227,6 +227,52 @@ def sink():
 # --------------------------------------------------------------------------
 # DNS: a real server on loopback answering from a dict zone.
 
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 (a free port, in self.port) for tests
+    that play the remote end: each connection runs self.session(conn)
+    on a thread of its own, and conn is closed after (an OSError from
+    the peer ends the session quietly).  Subclasses set their own
+    attributes before calling __init__: connections may arrive at
+    once.  stop() closes the listening socket."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.run_session, args=(conn,),
+                             daemon=True).start()
+
+    def run_session(self, conn):
+        try:
+            self.session(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def session(self, conn):
+        raise NotImplementedError
+
+    def stop(self):
+        self.sock.close()
+
+    @staticmethod
+    def ehlo_reply(lines):
+        """A multi-line 250 of these lines (the host name first)."""
+        return "".join("250%s%s\r\n" % ("-" if i < len(lines) - 1 else " ",
+                                          l)
+                       for i, l in enumerate(lines)).encode()
+
+
 class Dns:
     """dnslib server.  zone[(name, type)] = [rdata...]:
       dns.add("example.test", "MX", (10, "mx1.example.test"))

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from conftest import Sink, client_tls_context, smarthost, wait_for
+from conftest import (LoopbackServer, Sink, client_tls_context, smarthost,
+                      wait_for)
 
 
 def send(gw, rcpts, frm="app@example.com", subject="t", body="body\r\n"):
@@ -280,72 +281,44 @@ def test_required_tls_smarthost(gw_factory, sink):
     assert sink.messages == []
 
 
-class StrictServer:
+class StrictServer(LoopbackServer):
     """A small SMTP server that advertises exactly `caps` after EHLO and,
     like a strict MTA, refuses a SIZE= it did not advertise (RFC 1870 6:
     555 5.5.4).  It keeps every MAIL command it was sent."""
 
     def __init__(self, caps):
-        import socket
-        import threading
-
         self.caps = caps
         self.mail = []
         self.delivered = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        import threading
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.session, args=(conn,),
-                             daemon=True).start()
+        super().__init__()
 
     def session(self, conn):
         f = conn.makefile("rb")
         conn.sendall(b"220 strict.test ESMTP\r\n")
-        try:
-            for line in f:
-                cmd = line.rstrip(b"\r\n").decode()
-                verb = cmd.split(" ")[0].upper()
-                if verb == "EHLO":
-                    lines = ["strict.test"] + self.caps
-                    conn.sendall("".join(
-                        "250%s%s\r\n" % ("-" if i < len(lines) - 1 else " ", l)
-                        for i, l in enumerate(lines)).encode())
-                elif verb == "MAIL":
-                    self.mail.append(cmd)
-                    if "SIZE=" in cmd.upper() and not any(
-                            c.upper().startswith("SIZE") for c in self.caps):
-                        conn.sendall(b"555 5.5.4 SIZE not supported\r\n")
-                    else:
-                        conn.sendall(b"250 2.1.0 ok\r\n")
-                elif verb == "DATA":
-                    conn.sendall(b"354 go\r\n")
-                    for body in f:
-                        if body == b".\r\n":
-                            break
-                    self.delivered += 1
-                    conn.sendall(b"250 2.0.0 ok\r\n")
-                elif verb == "QUIT":
-                    conn.sendall(b"221 2.0.0 bye\r\n")
-                    break
-                else:                       # RCPT, RSET, NOOP
-                    conn.sendall(b"250 2.0.0 ok\r\n")
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def stop(self):
-        self.sock.close()
+        for line in f:
+            cmd = line.rstrip(b"\r\n").decode()
+            verb = cmd.split(" ")[0].upper()
+            if verb == "EHLO":
+                conn.sendall(self.ehlo_reply(["strict.test"] + self.caps))
+            elif verb == "MAIL":
+                self.mail.append(cmd)
+                if "SIZE=" in cmd.upper() and not any(
+                        c.upper().startswith("SIZE") for c in self.caps):
+                    conn.sendall(b"555 5.5.4 SIZE not supported\r\n")
+                else:
+                    conn.sendall(b"250 2.1.0 ok\r\n")
+            elif verb == "DATA":
+                conn.sendall(b"354 go\r\n")
+                for body in f:
+                    if body == b".\r\n":
+                        break
+                self.delivered += 1
+                conn.sendall(b"250 2.0.0 ok\r\n")
+            elif verb == "QUIT":
+                conn.sendall(b"221 2.0.0 bye\r\n")
+                break
+            else:                       # RCPT, RSET, NOOP
+                conn.sendall(b"250 2.0.0 ok\r\n")
 
 
 @pytest.mark.parametrize("caps,size", [

@@ -5,12 +5,10 @@ meant for it, and the commands go in the order RFC 5321 and RFC 2920
 ask for."""
 import select
 import smtplib
-import socket
-import threading
 
 import pytest
 
-from conftest import client_tls_context, wait_for
+from conftest import LoopbackServer, client_tls_context, wait_for
 
 RCPTS = ["r1@dest.test", "r2@dest.test", "r3@dest.test"]
 
@@ -40,7 +38,7 @@ class LineReader:
             select.select([self.conn], [], [], 0)[0])
 
 
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """An SMTP server on loopback.  `answer(verb, arg, txn)` gives the
     reply to MAIL, RCPT, DATA and "." (the end of data), or None for
     the usual 250/354; txn is the transaction so far (its "rcpts": the
@@ -57,20 +55,7 @@ class ScriptedServer:
         self.commands = []
         self.txns = []
         self.errors = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.serve, daemon=True).start()
-
-    def serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self.session, args=(conn,),
-                             daemon=True).start()
+        super().__init__()
 
     def session(self, conn):
         rd = LineReader(conn)
@@ -84,65 +69,55 @@ class ScriptedServer:
 
         conn.sendall(b"220 scripted.test ESMTP\r\n")
         txn = None
-        try:
-            while True:
-                line = rd.line()
-                if line is None:
-                    break
-                cmd = line.decode()
-                self.commands.append(cmd)
-                verb, _, arg = cmd.partition(" ")
-                verb = verb.upper()
-                if not self.pipelining and rd.pending():
-                    self.errors.append("%s came with more unanswered" % cmd)
-                if verb == "EHLO":
-                    caps = ["scripted.test"] + (
-                        ["PIPELINING"] if self.pipelining else [])
-                    conn.sendall("".join(
-                        "250%s%s\r\n" % ("-" if i < len(caps) - 1 else " ", c)
-                        for i, c in enumerate(caps)).encode())
-                elif verb == "MAIL":
-                    txn = {"mail": arg, "rcpts": [], "accepted": [],
-                           "body": []}
-                    self.txns.append(txn)
-                    reply(self.answer("MAIL", arg, txn) or "250 2.1.0 ok",
-                          False)
-                elif verb == "RCPT":
-                    addr = arg.split(":", 1)[1].strip("<>")
-                    txn["rcpts"].append(addr)
-                    r = self.answer("RCPT", addr, txn) or "250 2.1.5 ok"
-                    if r.startswith("2"):
-                        txn["accepted"].append(addr)
-                    reply(r, False)
-                elif verb == "DATA":
-                    r = self.answer("DATA", "", txn) or "354 go ahead"
-                    reply(r, True)
-                    if not r.startswith("354"):
-                        continue
-                    while True:
-                        body = rd.line()
-                        if body is None or body == b".":
-                            break
-                        txn["body"].append(body)
-                    reply(self.answer(".", "", txn) or "250 2.0.0 queued",
-                          True)
-                elif verb == "QUIT":
-                    conn.sendall(b"221 2.0.0 bye\r\n")
-                    break
-                else:                       # RSET
-                    txn = None
-                    reply("250 2.0.0 ok", True)
-        except OSError:
-            pass
-        finally:
-            conn.close()
+        while True:
+            line = rd.line()
+            if line is None:
+                break
+            cmd = line.decode()
+            self.commands.append(cmd)
+            verb, _, arg = cmd.partition(" ")
+            verb = verb.upper()
+            if not self.pipelining and rd.pending():
+                self.errors.append("%s came with more unanswered" % cmd)
+            if verb == "EHLO":
+                caps = ["scripted.test"] + (
+                    ["PIPELINING"] if self.pipelining else [])
+                conn.sendall(self.ehlo_reply(caps))
+            elif verb == "MAIL":
+                txn = {"mail": arg, "rcpts": [], "accepted": [],
+                       "body": []}
+                self.txns.append(txn)
+                reply(self.answer("MAIL", arg, txn) or "250 2.1.0 ok",
+                      False)
+            elif verb == "RCPT":
+                addr = arg.split(":", 1)[1].strip("<>")
+                txn["rcpts"].append(addr)
+                r = self.answer("RCPT", addr, txn) or "250 2.1.5 ok"
+                if r.startswith("2"):
+                    txn["accepted"].append(addr)
+                reply(r, False)
+            elif verb == "DATA":
+                r = self.answer("DATA", "", txn) or "354 go ahead"
+                reply(r, True)
+                if not r.startswith("354"):
+                    continue
+                while True:
+                    body = rd.line()
+                    if body is None or body == b".":
+                        break
+                    txn["body"].append(body)
+                reply(self.answer(".", "", txn) or "250 2.0.0 queued",
+                      True)
+            elif verb == "QUIT":
+                conn.sendall(b"221 2.0.0 bye\r\n")
+                break
+            else:                       # RSET
+                txn = None
+                reply("250 2.0.0 ok", True)
 
     def mail_txns(self):
         """The transactions of the test's message (not its DSNs)."""
         return [t for t in self.txns if not is_dsn(t)]
-
-    def stop(self):
-        self.sock.close()
 
 
 def run(gw_factory, answer, pipelining):
