@@ -456,7 +456,10 @@ main(int argc, char *argv[])
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
 	control_start();
-	metrics_http_start();
+	if (metrics_http_start(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_UNAVAILABLE;
+	}
 	gm.ready = 1;
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
