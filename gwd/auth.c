@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "signer.h"
 #include "suppress.h"
+#include "unsubkey.h"
 #include "loop.h"
 #include "policy.h"
 #include "pwhash.h"
@@ -138,6 +139,7 @@ row_account(sqlite3_stmt *st, void *arg)
 	    xstrdup((const char *)sqlite3_column_text(st, 4));
 	s->quota_hour = sqlite3_column_int64(st, 5);
 	s->quota_day = sqlite3_column_int64(st, 6);
+	s->bulk = sqlite3_column_int(st, 7);
 }
 
 static void
@@ -211,7 +213,8 @@ load(char *err, size_t errsz, unsigned *changed)
 		return -1;
 	}
 	if (db_rows(gdb, "SELECT id, name, enabled, password, dkim_org_domain,"
-	    " quota_hour, quota_day FROM subaccount ORDER BY id", row_account,
+	    " quota_hour, quota_day, bulk FROM subaccount ORDER BY id",
+	    row_account,
 	    &sn) == -1 ||
 	    db_rows(gdb, "SELECT subaccount_id, domain FROM subaccount_domain",
 	    row_domain, &sn) == -1 ||
@@ -250,6 +253,7 @@ load(char *err, size_t errsz, unsigned *changed)
 	 * these cannot be read or compiled). */
 	content_load(gdb);
 	/* And the admins' suppression list. */
+	unsubkey_load(gdb);
 	if (suppress_load_admin(gdb) == -1)
 		log_warnx("gw.db: cannot read the suppression list: %s",
 		    sqlite3_errmsg(gdb));
@@ -372,6 +376,12 @@ const struct subaccount *
 account_find(const char *name)
 {
 	return hmap_get(&byname, name);
+}
+
+const struct subaccount *
+account_by_id(int64_t id)
+{
+	return by_id(accts, naccts, id);
 }
 
 int
