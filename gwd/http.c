@@ -34,6 +34,8 @@
 /* Request line and headers, and MHD's read buffer: an HTTP request to
  * gwd is a few hundred bytes; more is answered 431 by MHD. */
 #define CONN_MEMORY	(16 * 1024)
+/* Above any `connections` setting (common/config.c's bounds). */
+#define CONN_LIMIT	100001
 /* GnuTLS: TLS 1.3 and 1.2, AEAD ciphers, ECDHE only (TESTING.md). */
 #define TLS_PRIORITIES	"SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
 	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:" \
@@ -257,12 +259,14 @@ http_start(struct http_server *srv, char *err, size_t errsz)
 
 	if (site->tls)
 		flags |= MHD_USE_TLS;
-	/* MHD's limits back gwd's: the same cap and (idle) timeout. */
+	/* MHD's limits back gwd's: its idle timeout under gwd's deadline,
+	 * and a connection limit no live raise of `connections` (checked
+	 * in http_take(), the cap that counts) can reach. */
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, site->handler, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_notify, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, site->completed, srv,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)site->connections() + 1,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 	    MHD_OPTION_ARRAY, site->tls ? tls : tls + 3,
