@@ -49,6 +49,9 @@ EDIT_LIBS  := $(shell pkg-config --libs libedit)
 # their tests and fuzzers link these; gwsearch and gwtop do not.
 CONTENT_PKGS := gmime-3.0 libhs libmagic
 CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
+# HTTP in (gwd/http.c: metrics, unsubscribe links): gwd only.
+HTTP_PKGS  := libmicrohttpd
+HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 
 OPT        ?= -O2
 CFLAGS     ?= -g
@@ -56,7 +59,7 @@ CFLAGS     += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
               -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
               -Wno-unused-parameter -fno-strict-aliasing \
               -DGW_VERSION='"$(VERSION)"' -Icommon $(PKG_CFLAGS) \
-              $(shell pkg-config --cflags $(CONTENT_PKGS))
+              $(shell pkg-config --cflags $(CONTENT_PKGS) $(HTTP_PKGS))
 LDLIBS     += $(PKG_LIBS) -lpthread -lm
 
 ifeq ($(SAN),1)
@@ -102,7 +105,7 @@ $(BUILD)/libgwd.a: $(GWD_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(LDLIBS)
 
 $(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(LDLIBS)

@@ -78,6 +78,14 @@ static const struct opt opts[] = {
 	    10000, 0, 0, 0, LIVE },
 	{ "metrics.idle_timeout", O_MS, OFF(metrics_idle_timeout_ms), "10s",
 	    100, 3600000, 0, 0, 0, LIVE },
+	{ "http.listen", O_STR, OFF(http_listen), NULL, 0, 0, 0, 0, 0,
+	    RESTART },
+	{ "http.public_host", O_STR, OFF(http_public_host), NULL, 0, 260, 0,
+	    0, 0, LIVE },
+	{ "http.connections", O_INT, OFF(http_connections), "256", 1, 100000,
+	    0, 0, 0, LIVE },
+	{ "http.idle_timeout", O_MS, OFF(http_idle_timeout_ms), "30s", 100,
+	    3600000, 0, 0, 0, LIVE },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
 	    0, RESTART },
@@ -609,6 +617,39 @@ walk(struct gw_config *cfg, const config_setting_t *g, const char *prefix)
 	}
 }
 
+/*
+ * The HTTPS listener (unsubscribe links) serves the SMTP listeners'
+ * certificate.  http.public_host goes into a header of signed mail, so
+ * it is a host name (and port), nothing more.
+ */
+static void
+config_check_http(struct gw_config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *h = cfg->http_public_host, *colon;
+	int64_t port;
+
+	if (cfg->http_listen && cfg->http_listen[0]) {
+		if (sockaddr_parse(cfg->http_listen, 443, &ss, &sl) == -1)
+			cerr(config_line(cfg, "http.listen"), "http.listen: "
+			    "\"%s\" is not an address (IP:port or "
+			    "[IPv6]:port)", cfg->http_listen);
+		if (cfg->tls.certificate == NULL || cfg->tls.key == NULL)
+			cerr(config_line(cfg, "http.listen"), "http.listen: "
+			    "HTTPS needs tls.certificate and tls.key");
+	}
+	if (h == NULL)
+		return;
+	colon = strchr(h, ':');
+	if (h[0] == '\0' || h[0] == '.' || h[0] == '-' ||
+	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-") != (colon ? (size_t)(colon - h) : strlen(h)) ||
+	    (colon && parse_int(colon + 1, 1, 65535, &port) == -1))
+		cerr(config_line(cfg, "http.public_host"), "http.public_host: "
+		    "\"%s\" is not a host name (HOST or HOST:PORT)", h);
+}
+
 static void
 check(struct gw_config *cfg)
 {
@@ -645,6 +686,7 @@ check(struct gw_config *cfg)
 		cerr(config_line(cfg, "metrics.listen"), "metrics.listen: "
 		    "\"%s\" is not an address (IP:port or [IPv6]:port)",
 		    cfg->metrics_listen);
+	config_check_http(cfg);
 	for (int i = 0; i < cfg->dns.nresolver; i++)
 		if (sockaddr_parse(cfg->dns.resolver[i], 53, &ss, &sl) == -1)
 			cerr(config_line(cfg, "dns.resolver"), "dns.resolver: "

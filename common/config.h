@@ -51,6 +51,11 @@ struct gw_config {
 	int64_t		 metrics_min_free;	/* /health: bytes in state_dir */
 	int		 metrics_connections;	/* HTTP clients at once */
 	int64_t		 metrics_idle_timeout_ms; /* connect to answer */
+	char		*http_listen;		/* HTTPS: "0.0.0.0:443"; NULL: off */
+	char		*http_public_host;	/* "HOST[:PORT]" of unsubscribe
+						   links; NULL: none */
+	int		 http_connections;	/* HTTPS clients at once */
+	int64_t		 http_idle_timeout_ms;	/* connect to answer */
 	int		 syslog;
 	int		 syslog_pen;	/* gwsearch syslog5424: gw@PEN */
 	int64_t		 shutdown_timeout_ms;	/* deliveries under way */

@@ -154,6 +154,24 @@ static const char *const gw_migrations[] = {
 	 * protects it, as gwd.conf's mode protects relay.password. */
 	"ALTER TABLE route_rule ADD COLUMN auth_user TEXT;"
 	"ALTER TABLE route_rule ADD COLUMN auth_password TEXT;",
+	/* 8: one-click unsubscribe (issue 12).  HMAC keys by purpose,
+	 * made here so the first program to open gw.db makes them (gwd
+	 * never writes gw.db); "PURPOSE.previous" is the key a rotation
+	 * replaced, still accepted for a grace period from its created.
+	 * IF NOT EXISTS / OR IGNORE: VERP's migration makes the same
+	 * table for its own purpose.  subaccount.bulk and route_rule.bulk
+	 * (gwctl --bulk): the mail is bulk mail and gets List-Unsubscribe. */
+	"CREATE TABLE IF NOT EXISTS hmac_key ("
+	"  purpose  TEXT PRIMARY KEY,"
+	"  key      BLOB NOT NULL,"
+	"  created  INTEGER NOT NULL"
+	");"
+	"INSERT OR IGNORE INTO hmac_key (purpose, key, created)"
+	"  VALUES ('unsubscribe', randomblob(32), unixepoch());"
+	"ALTER TABLE subaccount ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (bulk IN (0, 1));"
+	"ALTER TABLE route_rule ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (bulk IN (0, 1));",
 };
 
 static const char *const queue_migrations[] = {

@@ -57,6 +57,10 @@ static const struct event_kind kinds[EV_COUNT] = {
 	    "Subaccount paused", "iam", "change" },
 	[EV_RESUMED] = { "resumed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
 	    "Subaccount resumed", "iam", "change" },
+	/* The recipient asked for no more of the subaccount's mail: it
+	 * is suppressed for that subaccount. */
+	[EV_UNSUBSCRIBED] = { "unsubscribed", EO_SUCCESS, 3, EP_OTHER,
+	    ET_PLAIN, 0, "Recipient unsubscribed", MAIL },
 #undef MAIL
 };
 

@@ -28,6 +28,8 @@ enum event_action {
 	EV_HELD, EV_RELEASED, EV_FLUSHED, EV_DELETED,
 	/* Not about one message. */
 	EV_AUTH, EV_PAUSED, EV_RESUMED,
+	/* A recipient's one-click unsubscribe (RFC 8058). */
+	EV_UNSUBSCRIBED,
 	EV_COUNT
 };
 #define EV_NTALLY	(EV_REJECTED + 1)

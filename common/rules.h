@@ -44,6 +44,7 @@ struct rule {
 	char		*auth_user;	/* AUTH to the smarthost; NULL: */
 	char		*auth_password;	/* none (or relay.username's) */
 	char		*reply;		/* RULE_REJECT: "550 5.7.1 text" */
+	int		 bulk;		/* bulk mail: List-Unsubscribe */
 };
 
 /* What is known of a message when rules are tried. */

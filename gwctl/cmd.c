@@ -58,9 +58,11 @@ const struct cmd cmds[] = {
 	    "also sign the subaccount's mail with DOMAIN's DKIM key (an "
 	    "organisation-wide second signature), or stop", 2, 2, "",
 	    CMD_SUBARG, subaccount_dkim_org },
-	{ "subaccount", "set", "NAME [--quota-hour N] [--quota-day N]",
+	{ "subaccount", "set", "NAME [--quota-hour N] [--quota-day N] "
+	    "[--bulk yes|no]",
 	    "limit the messages a subaccount may send per hour and per day "
-	    "(0: no limit)", 1, 1, "--quota-hour= --quota-day=", CMD_SUBARG,
+	    "(0: no limit); --bulk: its mail gets one-click unsubscribe "
+	    "headers", 1, 1, "--quota-hour= --quota-day= --bulk=", CMD_SUBARG,
 	    subaccount_set },
 	{ "subaccount", "resume", "NAME",
 	    "let a subaccount that gwd paused for its bounce rate send again "
@@ -116,14 +118,14 @@ const struct cmd cmds[] = {
 	    2, "", CMD_DKIMARG, dkim_canon },
 	{ "route", "add", "[--subaccount S] [--from-domain P] [--to-domain P] "
 	    "[--header 'NAME: VALUE'] [--size-over N] [--size-under N] "
-	    "[--priority transactional|bulk] [--pool POOL] "
+	    "[--priority transactional|bulk] [--bulk] [--pool POOL] "
 	    "[--smarthost HOST[:PORT] | --mx] "
 	    "[--auth-user USER --auth-password-stdin] [--tls POLICY] "
 	    "[--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
 	    "add a routing rule (last, or at --position); the first rule "
 	    "that matches a recipient decides", 0, 0, "--subaccount= "
 	    "--from-domain= --to-domain= --header= --size-over= --size-under= "
-	    "--priority= --pool= --smarthost= --auth-user= "
+	    "--priority= --bulk --pool= --smarthost= --auth-user= "
 	    "--auth-password-stdin --mx --tls= --hold --reject= "
 	    "--position=", 0, route_add },
 	{ "route", "list", "[--format table|json]",
@@ -211,6 +213,9 @@ const struct cmd cmds[] = {
 	{ "suppression", "delete", "ADDRESS [--subaccount NAME]",
 	    "take an address off the list (bounce entries: gwd must run)", 1,
 	    1, "--subaccount=", 0, suppress_delete },
+	{ "key", "rotate", "unsubscribe",
+	    "a new HMAC key for unsubscribe links; links made with the old "
+	    "one keep working for 90 days", 1, 1, "", 0, key_rotate },
 	{ "db", "init", "",
 	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
 	    "", 0, database_init },

@@ -122,6 +122,11 @@ cmd_fn	 route_add, route_list, route_delete, route_move, route_test,
 	 throttle_set, throttle_list, throttle_delete;
 cmd_fn	 pool_add, pool_list, pool_delete;
 
+/* key.c: the HMAC keys of gw.db (unsubscribe links) */
+cmd_fn	 key_rotate;
+/* EX_OK when gwd.conf has http.public_host, else EX_CONFIG, said. */
+int	 key_bulk_needs_host(struct ctx *, const char *opt);
+
 /* policy.c: content policies (issue 11) */
 cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_test;
 

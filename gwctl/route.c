@@ -31,6 +31,7 @@
 /* A rule as typed, checked, in gw.db's spelling (NULL: not given). */
 struct route_new {
 	const char	*subaccount, *from, *to, *priority, *pool, *tls;
+	int		 bulk;		/* --bulk */
 	const char	*action, *reply;
 	const char	*auth_user;	/* smarthost credentials, or NULL */
 	char		 auth_password[RELAY_CRED_MAX + 1];
@@ -145,6 +146,14 @@ route_parse(struct ctx *ctx, const struct args *a, struct route_new *n)
 
 	n->subaccount = args_get(a, "--subaccount");
 	n->priority = args_get(a, "--priority");
+	/* --bulk: bulk mail, which gets a one-click unsubscribe link
+	 * (gwd.conf(5), http), in the bulk class unless --priority says. */
+	if ((n->bulk = args_has(a, "--bulk")) != 0) {
+		if ((r = key_bulk_needs_host(ctx, "--bulk")) != EX_OK)
+			return r;
+		if (n->priority == NULL)
+			n->priority = "bulk";
+	}
 	n->pool = args_get(a, "--pool");
 	n->tls = args_get(a, "--tls");
 	n->reply = args_get(a, "--reject");
@@ -225,13 +234,14 @@ route_insert(struct ctx *ctx, const struct route_new *n, int64_t pos,
 	if ((r = ctx_exec(ctx, NULL, "INSERT INTO route_rule (position, "
 	    "subaccount, from_domain, to_domain, header, header_value, "
 	    "size_over, size_under, action, priority, pool, smarthost, tls, "
-	    "reply, created, auth_user, auth_password) VALUES (?, ?, "
+	    "reply, created, auth_user, auth_password, bulk) VALUES (?, ?, "
 	    "lower(?), lower(?), ?, ?, nullif(?, -1), nullif(?, -1), ?, ?, "
-	    "?, nullif(?, ''), ?, ?, ?, ?, ?)", "itttttiittttttitt", pos,
+	    "?, nullif(?, ''), ?, ?, ?, ?, ?, ?)", "itttttiittttttitti", pos,
 	    n->subaccount, n->from, n->to, n->header[0] ? n->header : NULL,
 	    n->header[0] ? n->value : NULL, n->over, n->under, n->action,
 	    n->priority, n->pool, n->via, n->tls, n->reply, ctx_now(),
-	    n->auth_user, n->auth_user ? n->auth_password : NULL)) != EX_OK)
+	    n->auth_user, n->auth_user ? n->auth_password : NULL,
+	    (int64_t)n->bulk)) != EX_OK)
 		return r;
 	*id = sqlite3_last_insert_rowid(ctx->db);
 	return EX_OK;
@@ -359,6 +369,8 @@ route_describe_action(const struct rule *r, struct buf *b)
 		if (r->tls >= 0)
 			route_cond(b, "tls", tls_policy_name(r->tls));
 		route_cond(b, "auth", r->auth_user);
+		if (r->bulk)
+			buf_puts(b, " bulk-mail");
 	}
 	buf_cstr(b);
 }
@@ -389,6 +401,7 @@ route_json(const struct rule *r, int pos)
 	json_obj_str_or_null(&o, "action", rules_action_name(r->action));
 	json_obj_str_or_null(&o, "priority", r->action == RULE_ROUTE ?
 	    rules_prio_name(r->prio) : NULL);
+	json_obj_bool(&o, "bulk", r->bulk);
 	json_obj_str_or_null(&o, "pool", r->pool);
 	json_obj_str_or_null(&o, "via", r->smarthost);
 	json_obj_str_or_null(&o, "tls", r->tls >= 0 ? tls_policy_name(r->tls) : NULL);

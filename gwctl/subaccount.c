@@ -34,6 +34,7 @@ struct subaccount_edit {
 	const char		*hash;		/* new password hash */
 	int			 enabled;
 	int64_t			 quota_hour, quota_day;	/* -1: unchanged */
+	int64_t			 bulk;			/* -1: unchanged */
 };
 
 typedef int subaccount_step(struct ctx *, int64_t id,
@@ -473,8 +474,9 @@ subaccount_step_set(struct ctx *ctx, int64_t id, struct subaccount_edit *e)
 {
 	return ctx_exec(ctx, NULL, "UPDATE subaccount SET quota_hour = "
 	    "CASE WHEN ?1 < 0 THEN quota_hour ELSE ?1 END, quota_day = CASE "
-	    "WHEN ?2 < 0 THEN quota_day ELSE ?2 END WHERE id = ?3", "iii",
-	    e->quota_hour, e->quota_day, id);
+	    "WHEN ?2 < 0 THEN quota_day ELSE ?2 END, bulk = CASE WHEN ?4 < 0 "
+	    "THEN bulk ELSE ?4 END WHERE id = ?3", "iiii",
+	    e->quota_hour, e->quota_day, id, e->bulk);
 }
 
 /* A quota: a whole number from 0 (no limit) to 10^9. */
@@ -499,13 +501,24 @@ int
 subaccount_set(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
 	struct subaccount_edit e = { .name = a->argv[0] };
+	const char *v;
 	int r;
 
 	if ((r = subaccount_quota(a, "--quota-hour", &e.quota_hour)) !=
 	    EX_OK || (r = subaccount_quota(a, "--quota-day", &e.quota_day)) !=
 	    EX_OK)
 		return r;
-	if (e.quota_hour < 0 && e.quota_day < 0)
+	e.bulk = -1;
+	if ((v = args_get(a, "--bulk")) != NULL) {
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+			return cmd_usage_error(c, "--bulk: yes or no, not "
+			    "\"%.32s\"", v);
+		e.bulk = strcmp(v, "yes") == 0;
+		if (e.bulk && (r = key_bulk_needs_host(ctx, "--bulk")) !=
+		    EX_OK)
+			return r;
+	}
+	if (e.quota_hour < 0 && e.quota_day < 0 && e.bulk < 0)
 		return cmd_usage_error(c, "nothing to set");
 	return subaccount_change(ctx, &e, subaccount_step_set);
 }
@@ -555,6 +568,7 @@ struct subaccount_row {
 	int			 enabled, has_password;
 	int64_t			 created, updated;
 	int64_t			 quota_hour, quota_day;
+	int			 bulk;
 	struct output_strv	 domains, ips, keys;
 };
 
@@ -583,6 +597,7 @@ subaccount_print_json(const struct subaccount_row *s)
 	json_obj_bool(&o, "has_password", s->has_password);
 	json_obj_int(&o, "quota_hour", s->quota_hour);
 	json_obj_int(&o, "quota_day", s->quota_day);
+	json_obj_bool(&o, "bulk", s->bulk);
 	if (s->dkim_org)
 		json_obj_str(&o, "dkim_org_domain", s->dkim_org);
 	else
@@ -633,6 +648,7 @@ subaccount_fill(struct ctx *ctx, sqlite3_stmt *st, struct subaccount_row *s)
 	s->dkim_org = (const char *)sqlite3_column_text(st, 6);
 	s->quota_hour = sqlite3_column_int64(st, 7);
 	s->quota_day = sqlite3_column_int64(st, 8);
+	s->bulk = sqlite3_column_int(st, 9);
 	if ((r = subaccount_strings(ctx, "SELECT domain FROM subaccount_domain "
 	    "WHERE subaccount_id = ? ORDER BY domain", id, &s->domains)) ==
 	    EX_OK && (r = subaccount_strings(ctx, "SELECT cidr FROM "
@@ -663,8 +679,8 @@ subaccount_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 	    (r = ctx_db(ctx)) != EX_OK)
 		return r;
 	if ((st = ctx_stmt(ctx, "SELECT id, name, enabled, password IS NOT "
-	    "NULL, created, updated, dkim_org_domain, quota_hour, quota_day "
-	    "FROM subaccount ORDER BY name", "")) == NULL)
+	    "NULL, created, updated, dkim_org_domain, quota_hour, quota_day, "
+	    "bulk FROM subaccount ORDER BY name", "")) == NULL)
 		return EX_SOFTWARE;
 	output_table_init(&t, 7, "NAME", "ENABLED", "DOMAINS", "ALLOWED IPS",
 	    "API KEYS", "QUOTA H/D", "CREATED");

@@ -255,7 +255,10 @@ supp_bounced(struct ctx *ctx, const char *sub, const char *addr,
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
-	rc = sqlite3_prepare_v2(q, "SELECT subaccount, address, NULL, "
+	/* gwd's entries: a hard bounce's, or a one-click unsubscribe's
+	 * (gwd/suppress.h: told apart by the reason). */
+	rc = sqlite3_prepare_v2(q, "SELECT subaccount, address, CASE reason "
+	    "WHEN 'unsubscribe' THEN 'unsubscribe' ELSE 'bounce' END, "
 	    "created, reason FROM suppression WHERE (?1 IS NULL OR "
 	    "subaccount = ?1) AND (?2 IS NULL OR gw_addr_key(address) = "
 	    "gw_addr_key(?2))", -1, &st,
@@ -264,7 +267,7 @@ supp_bounced(struct ctx *ctx, const char *sub, const char *addr,
 		db_bind_text(st, 1, sub);
 		db_bind_text(st, 2, addr);
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-			supp_rows_add(rs, st, "bounce");
+			supp_rows_add(rs, st, NULL);
 		sqlite3_finalize(st);
 	}
 	if (rc != SQLITE_DONE)

@@ -26,6 +26,7 @@
 #include "policy.h"
 #include "signer.h"
 #include "suppress.h"
+#include "unsubkey.h"
 #include "util.h"
 
 static sqlite3			*gdb;
@@ -103,6 +104,7 @@ row_account(sqlite3_stmt *st, void *arg)
 	    xstrdup((const char *)sqlite3_column_text(st, 4));
 	s->quota_hour = sqlite3_column_int64(st, 5);
 	s->quota_day = sqlite3_column_int64(st, 6);
+	s->bulk = sqlite3_column_int(st, 7);
 }
 
 static void
@@ -176,7 +178,8 @@ load(char *err, size_t errsz, unsigned *changed)
 		return -1;
 	}
 	if (db_rows(gdb, "SELECT id, name, enabled, password, dkim_org_domain,"
-	    " quota_hour, quota_day FROM subaccount ORDER BY id", row_account,
+	    " quota_hour, quota_day, bulk FROM subaccount ORDER BY id",
+	    row_account,
 	    &sn) == -1 ||
 	    db_rows(gdb, "SELECT subaccount_id, domain FROM subaccount_domain",
 	    row_domain, &sn) == -1 ||
@@ -214,6 +217,7 @@ load(char *err, size_t errsz, unsigned *changed)
 	/* The content policies (content.c keeps its previous set when
 	 * these cannot be read or compiled). */
 	content_load(gdb);
+	unsubkey_load(gdb);
 	/* And the admins' suppression list. */
 	if (suppress_load_admin(gdb) == -1)
 		log_warnx("gw.db: cannot read the suppression list: %s",
@@ -332,6 +336,12 @@ const struct subaccount *
 account_find(const char *name)
 {
 	return hmap_get(&byname, name);
+}
+
+const struct subaccount *
+account_by_id(int64_t id)
+{
+	return by_id(accts, naccts, id);
 }
 
 int

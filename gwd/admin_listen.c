@@ -1,9 +1,11 @@
 /*
- * admin_listen.c - accepting on the control socket and the metrics
- * listener (admin_listen.h), and reading their one request line.
- * Exposure: the metrics listener is reached by anyone metrics.listen
- * lets in, without authentication; the request line is bounded
- * (REQ_MAX) and nothing after it is read.
+ * admin_listen.c - accepting on the control socket and the HTTP
+ * listeners (admin_listen.h), and reading the control socket's one
+ * request line.
+ * Exposure: the HTTP listeners are reached by anyone metrics.listen or
+ * http.listen lets in, without authentication (http.c bounds them); the
+ * control request line is bounded (REQ_MAX) and nothing after it is
+ * read.
  * Diagnostics: nothing fatal; refused connections are logged at most
  * once a minute, with their number.
  */
@@ -23,8 +25,8 @@
  * never take what SMTP needs (issue 19: 291 idle connections to it used
  * up a limit of 256, and then every SMTP client was refused).  So no
  * metrics or control connection is kept while fewer than a quarter of
- * RLIMIT_NOFILE descriptors are free (and metrics_http.c caps its
- * clients in number and time).  accept() hands out the lowest free
+ * RLIMIT_NOFILE descriptors are free (and http.c caps its clients in
+ * number and time).  accept() hands out the lowest free
  * descriptor, so when it returns N, 0..N are all in use.
  */
 static int	 fd_limit;	/* RLIMIT_NOFILE's soft limit */

@@ -1,8 +1,8 @@
 /*
- * admin_listen.h - the listeners of the operators' side: the control
- * socket (control.c) and the metrics listener (metrics_http.c).  Each
- * connection sends one request line and gets one answer, then closes.
- * Neither takes the descriptors SMTP needs.
+ * admin_listen.h - accepting for the listeners that are not SMTP: the
+ * control socket (control.c; one request line, one answer, then the
+ * close) and the HTTP listeners (http.c hands each connection to
+ * libmicrohttpd).  None takes the descriptors SMTP needs.
  */
 #ifndef GW_ADMIN_LISTEN_H
 #define GW_ADMIN_LISTEN_H

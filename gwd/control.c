@@ -17,9 +17,9 @@
  * (the commands the table marks: nothing that changes gwd's state);
  * anyone else, and an observer asking for a change, gets one line
  * "error permission denied: ..." naming the rule, and the connection
- * closes (ctl_peer() and the table's observe column).  The metrics
- * listener is metrics_http.c's; both accept through admin_listen.c,
- * which keeps the descriptors SMTP needs.
+ * closes (ctl_peer() and the table's observe column).  The HTTP
+ * listeners are http.c's; all accept through admin_listen.c, which
+ * keeps the descriptors SMTP needs.
  *
  * Queue commands (control_queue.c; gwctl queue).  ID is a queue id, 16
  * upper-case hex digits; ALL (upper case only) is every message; at most

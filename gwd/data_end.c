@@ -29,6 +29,7 @@
 #include "quota.h"
 #include "session_priv.h"
 #include "signer.h"
+#include "unsubscribe.h"
 #include "store.h"
 #include "util.h"
 #include "window.h"
@@ -360,6 +361,7 @@ struct incoming {
 	const struct rule	*hold;
 	const char		*hold_rcpt;
 	struct rcpt_route	*route;	/* each recipient's routing decision */
+	int			 bulk;	/* a --bulk rule took one */
 	char			*rcpt_list;	/* for the "received" event */
 };
 
@@ -430,6 +432,8 @@ stage_rules(struct incoming *in)
 		if (ru && ru->action == RULE_REJECT)
 			return refuse_with(in, REJ_DATA_POLICY, ru->reply,
 			    t->rcpt[i], BC_NONE);
+		if (ru && ru->action == RULE_ROUTE && ru->bulk)
+			in->bulk = 1;
 		if (ru && ru->action == RULE_HOLD && in->hold == NULL) {
 			in->hold = ru;
 			in->hold_rcpt = t->rcpt[i];
@@ -519,6 +523,36 @@ added_fields(struct incoming *in, const struct qmsg *m, const char *date,
 	return 0;
 }
 
+/*
+ * One-click unsubscribe (unsubscribe.h) for bulk mail, unless the
+ * message has a List-Unsubscribe of its own.  The link names one
+ * recipient, so only a message to one recipient gets it: bulk senders
+ * submit one message per recipient anyway (each has its own link,
+ * merge fields, tracking), and copying a many-recipient message per
+ * recipient here would multiply what is stored and signed for mail
+ * that is not bulk in that shape.  Said in the log when left out.
+ */
+static int
+unsub_added(struct incoming *in, const struct qmsg *m, struct buf *add)
+{
+	const struct subaccount *sa = session_account(in->s);
+	const char *data = buf_ptr(&in->t->data);
+	size_t len = buf_len(&in->t->data);
+	char v[8];
+
+	if (sa == NULL || !(sa->bulk || in->bulk) ||
+	    rules_header_get(data, len, "List-Unsubscribe", v, sizeof(v)) ||
+	    rules_header_get(data, len, "List-Unsubscribe-Post", v, sizeof(v)))
+		return 0;
+	if (in->t->nrcpt > 1) {
+		log_info("qid=%s bulk mail to %d recipients: no "
+		    "List-Unsubscribe (one recipient per message gets one)",
+		    m->qid, in->t->nrcpt);
+		return 0;
+	}
+	return unsub_fields(sa, in->t->rcpt[0], add) == -1 ? -1 : 0;
+}
+
 /* "a@x, b@y": the recipients, for the "received" event. */
 static char *
 rcpt_list(const struct tx *t)
@@ -581,6 +615,7 @@ data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	 * silently missing from the stored message. */
 	ok = received_field(in, m, date, tlsdesc, &hdr) == 0 &&
 	    added_fields(in, m, date, &add) == 0 &&
+	    unsub_added(in, m, &add) == 0 &&
 	    buf_reserve(&out, buf_len(&t->data) + buf_len(&hdr) +
 	    buf_len(&add) + 2) == 0 && msg_build(buf_ptr(&t->data),
 	    buf_len(&t->data), mi, buf_cstr(&hdr), buf_cstr(&add), &out) == 0 &&

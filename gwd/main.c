@@ -42,6 +42,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "unsubscribe.h"
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
@@ -426,7 +427,8 @@ main(int argc, char *argv[])
 	gm.started_us = now_us();
 	if (listeners_bind(err, sizeof(err)) == -1 ||
 	    control_bind(err, sizeof(err)) == -1 ||
-	    metrics_http_bind(err, sizeof(err)) == -1) {
+	    metrics_http_bind(err, sizeof(err)) == -1 ||
+	    unsub_http_bind(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -457,7 +459,11 @@ main(int argc, char *argv[])
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
 	control_start();
-	metrics_http_start();
+	if (metrics_http_start(err, sizeof(err)) == -1 ||
+	    unsub_http_start(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_UNAVAILABLE;
+	}
 	gm.ready = 1;
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?

@@ -2,8 +2,8 @@
  * metrics.h - gwd's live counters (metrics.c), and the two ways out:
  * the control socket (`stats`, for gwtop and scripts; control.c) and an
  * optional HTTP listener with Prometheus text at /metrics and a
- * liveness check at /health (metrics_http.c); metrics_report.c writes
- * both.
+ * liveness check at /health (metrics_http.c, on http.c's
+ * libmicrohttpd); metrics_report.c writes both.
  *
  * The counters of struct gw_metrics are only touched on the main
  * thread: plain increments, no atomics.  The histograms are also fed by

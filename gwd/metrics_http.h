@@ -1,5 +1,6 @@
 /*
- * metrics_http.h - the metrics listener: /metrics and /health over HTTP.
+ * metrics_http.h - the metrics listener: /metrics and /health over HTTP
+ * (on http.c's MHD).
  */
 #ifndef GW_METRICS_HTTP_H
 #define GW_METRICS_HTTP_H
@@ -7,8 +8,8 @@
 #include <stddef.h>
 
 /* Bind metrics.listen when configured, before privileges are dropped:
- * -1 with err.  Then serve it from the loop. */
+ * -1 with err.  Then serve it from the loop (-1 with err). */
 int	 metrics_http_bind(char *err, size_t errsz);
-void	 metrics_http_start(void);
+int	 metrics_http_start(char *err, size_t errsz);
 
 #endif

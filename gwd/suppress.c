@@ -127,6 +127,7 @@ suppress_init(const char *state_dir, char *err, size_t errsz)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	char key[KEY_MAX];
+	const char *reason;
 	int n = 0, rc;
 
 	supp_ready();
@@ -139,9 +140,10 @@ suppress_init(const char *state_dir, char *err, size_t errsz)
 		if (make_key(key, (const char *)sqlite3_column_text(st, 0),
 		    (const char *)sqlite3_column_text(st, 1)) == -1)
 			continue;
-		supp_free(hmap_put(&bounced, key, supp_new((const char *)
-		    sqlite3_column_text(st, 2), "bounce",
-		    sqlite3_column_int64(st, 3))));
+		reason = (const char *)sqlite3_column_text(st, 2);
+		supp_free(hmap_put(&bounced, key, supp_new(reason,
+		    reason && strcmp(reason, SUPPRESS_UNSUBSCRIBE) == 0 ?
+		    "unsubscribe" : "bounce", sqlite3_column_int64(st, 3))));
 		n++;
 	}
 	if (rc != SQLITE_DONE)
@@ -153,6 +155,22 @@ suppress_init(const char *state_dir, char *err, size_t errsz)
 		return -1;
 	log_info("suppression list: %zu admin entries, %d from bounces",
 	    hmap_count(&admin), n);
+	return 0;
+}
+
+/* gwd's own entry: in memory now, in queue.db with op.  -1 when the
+ * address has no key (then nothing is done). */
+static int
+suppress_put(struct store_op *op, const char *subaccount, const char *addr,
+    const char *reason, const char *source, int64_t now)
+{
+	char key[KEY_MAX];
+
+	if (subaccount == NULL || subaccount[0] == '\0' ||
+	    make_key(key, subaccount, addr) == -1)
+		return -1;
+	supp_free(hmap_put(&bounced, key, supp_new(reason, source, now)));
+	store_op_supp(op, 0, subaccount, strchr(key, '\n') + 1, reason, now);
 	return 0;
 }
 
@@ -177,14 +195,11 @@ void
 suppress_bounce(struct store_op *op, const char *subaccount,
     const char *addr, const char *reply)
 {
-	char key[KEY_MAX], day[16], reason[SUPPRESS_REASON_MAX + 1];
+	char day[16], reason[SUPPRESS_REASON_MAX + 1];
 	time_t now = time(NULL);
 	struct tm tm;
 	int n;
 
-	if (subaccount == NULL || subaccount[0] == '\0' ||
-	    make_key(key, subaccount, addr) == -1)
-		return;
 	gmtime_r(&now, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	/* One line, bounded: it goes into a 550 reply at each RCPT. */
@@ -195,10 +210,15 @@ suppress_bounce(struct store_op *op, const char *subaccount,
 	for (char *p = reason; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			*p = ' ';
-	supp_free(hmap_put(&bounced, key, supp_new(reason, "bounce",
-	    (int64_t)now)));
-	store_op_supp(op, 0, subaccount, strchr(key, '\n') + 1, reason,
-	    (int64_t)now);
+	suppress_put(op, subaccount, addr, reason, "bounce", (int64_t)now);
+}
+
+int
+suppress_unsubscribe(struct store_op *op, const char *subaccount,
+    const char *addr)
+{
+	return suppress_put(op, subaccount, addr, SUPPRESS_UNSUBSCRIBE,
+	    "unsubscribe", (int64_t)time(NULL));
 }
 
 /* Control socket. */

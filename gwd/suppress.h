@@ -5,7 +5,8 @@
  * Two owners, one list.  Admin entries (gwctl suppression add/import)
  * live in gw.db and come with the subaccount snapshot (auth.c), so a
  * change applies at the next RCPT.  Entries gwd adds itself after a
- * hard bounce live in queue.db, written through the store thread in the
+ * hard bounce or a one-click unsubscribe (unsubscribe.c) live in
+ * queue.db, written through the store thread in the
  * same transaction that removes the bounced recipient; they are
  * deleted over the control socket, since only gwd writes queue.db.
  */
@@ -22,7 +23,8 @@ struct store_op;
 
 struct suppression {
 	char		*reason;
-	const char	*source;	/* "admin", "import", "bounce" */
+	const char	*source;	/* "admin", "import", "bounce",
+					   "unsubscribe" */
 	int64_t		 created;	/* unix seconds */
 };
 
@@ -39,6 +41,13 @@ const struct suppression *suppress_find(const char *subaccount,
  * memory now and in queue.db with op. */
 void	 suppress_bounce(struct store_op *, const char *subaccount,
 	    const char *addr, const char *reply);
+/* The reason of an unsubscribe's entry (it tells them apart in
+ * queue.db, whose table has no source column). */
+#define SUPPRESS_UNSUBSCRIBE	"unsubscribe"
+/* The recipient unsubscribed from the subaccount's mail: suppress it,
+ * in memory now and in queue.db with op.  -1: not an address. */
+int	 suppress_unsubscribe(struct store_op *, const char *subaccount,
+	    const char *addr);
 /* Control socket: "suppression delete SUBACCOUNT ADDRESS" (the text
  * after "suppression ").  Answers on c, perhaps after a commit. */
 void	 suppress_control(struct conn *, const char *args);

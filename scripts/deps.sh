@@ -7,7 +7,7 @@ set -eu
 
 build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
 libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates
-libgmime-3.0-dev libhyperscan-dev libmagic-dev"
+libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev"
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
 test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14

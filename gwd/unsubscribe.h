@@ -1,0 +1,35 @@
+/*
+ * unsubscribe.h - one-click unsubscribe (RFC 8058): the links gwd puts
+ * into bulk mail, and the HTTPS listener (http.listen) that serves them.
+ *
+ * Bulk mail (its subaccount's bulk setting, or a routing rule of the
+ * bulk class) to one recipient gets
+ *   List-Unsubscribe: <https://http.public_host/u/TOKEN>
+ *   List-Unsubscribe-Post: List-Unsubscribe=One-Click
+ * before it is signed (both are in dkim.c's h= list), unless it has a
+ * List-Unsubscribe of its own.  TOKEN (common/unsubtok.h) names the
+ * subaccount and the recipient under gw.db's "unsubscribe" key.
+ * POST /u/TOKEN suppresses the recipient for that subaccount
+ * (suppress.h) and logs "unsubscribed"; GET shows a page whose button
+ * POSTs.  A GET never unsubscribes: mail scanners fetch links.
+ */
+#ifndef GW_UNSUBSCRIBE_H
+#define GW_UNSUBSCRIBE_H
+
+#include <stddef.h>
+
+struct buf;
+struct subaccount;
+
+/* The two header fields for the subaccount's mail to rcpt, appended to
+ * out: 1 done, 0 none (no key or no http.public_host: said in the log),
+ * -1 out of memory. */
+int	 unsub_fields(const struct subaccount *, const char *rcpt,
+	    struct buf *out);
+
+/* Bind http.listen when configured (before privileges are dropped),
+ * then serve it from the loop: -1 with err. */
+int	 unsub_http_bind(char *err, size_t errsz);
+int	 unsub_http_start(char *err, size_t errsz);
+
+#endif

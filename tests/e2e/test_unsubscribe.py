@@ -1,0 +1,258 @@
+"""One-click unsubscribe (RFC 8058, issue 12): bulk mail carries signed
+List-Unsubscribe headers with a link to gwd's HTTPS listener; curl's
+POST there suppresses the recipient for that subaccount and logs
+"unsubscribed"; the page a GET shows only offers the button; anything
+but a link gwd made is a 404."""
+import base64
+import hashlib
+import hmac
+import os
+import re
+import sqlite3
+import subprocess
+
+import pytest
+
+from conftest import Raw, free_port, login, smarthost, wait_for
+from test_dkim import activate, keygen, received, send, signatures, verify_dkimpy
+
+HOST = "unsub.example.com"
+
+
+@pytest.fixture
+def gw(gw_factory, dns, sink):
+    port, mport = free_port(), free_port()
+    g = gw_factory(relay=smarthost(sink), dns=dns,
+                   extra='http = { listen = "127.0.0.1:%d"; public_host = '
+                         '"%s:%d"; };\nmetrics = { listen = "127.0.0.1:%d"; };'
+                   % (port, HOST, port, mport)).start()
+    g.http_port, g.metrics_port = port, mport
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    return g
+
+
+def curl(g, url, *args):
+    """curl against gwd's HTTPS listener, the link's host resolved to
+    loopback: (status, body)."""
+    r = subprocess.run(["curl", "-sk", "--max-time", "20", "--resolve",
+                        "%s:%d:127.0.0.1" % (HOST, g.http_port),
+                        "-o", "-", "-w", "\n%{http_code}", *args, url],
+                       capture_output=True, timeout=60)
+    body, _, code = r.stdout.rpartition(b"\n")
+    return int(code or 0), body
+
+
+def post(g, url, body="List-Unsubscribe=One-Click"):
+    # As RFC 8058 3.2 shows: a form-encoded body, no cookies, no page.
+    return curl(g, url, "-X", "POST", "--data-raw", body)
+
+
+def header(data, name):
+    hdr = data.split(b"\r\n\r\n", 1)[0].decode()
+    return re.findall(r"(?mi)^%s:[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)"
+                      % re.escape(name), hdr)
+
+
+def link(data):
+    (v,) = header(data, "List-Unsubscribe")
+    m = re.fullmatch(r"<(https://[^>]+)>", v.strip())
+    assert m, v
+    return m.group(1)
+
+
+def rcpt(g, addr):
+    r = Raw(g.ports["submission"])
+    r.reply()
+    assert login(r, "app", "s3cret-pass")[0] == 235
+    r.cmd("MAIL FROM:<app@example.com>")
+    got = r.cmd("RCPT TO:<%s>" % addr)
+    r.cmd("QUIT")
+    r.close()
+    return got
+
+
+def sub_id(g, name="app"):
+    with sqlite3.connect(os.path.join(g.state, "gw.db")) as db:
+        return db.execute("SELECT id FROM subaccount WHERE name = ?",
+                          (name,)).fetchone()[0]
+
+
+def gw_key(g, purpose="unsubscribe"):
+    with sqlite3.connect(os.path.join(g.state, "gw.db")) as db:
+        return db.execute("SELECT key FROM hmac_key WHERE purpose = ?",
+                          (purpose,)).fetchone()[0]
+
+
+def token(key, sub, rcpt_addr):
+    """common/unsubtok.h's format, written again from its description."""
+    v, leb = sub, b""
+    while True:
+        leb += bytes([(v & 0x7f) | (0x80 if v > 0x7f else 0)])
+        v >>= 7
+        if not v:
+            break
+    raw = b"\x01" + leb + rcpt_addr.encode()
+    raw += hmac.new(key, raw, hashlib.sha256).digest()[:12]
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_one_click_unsubscribe(gw, dns, sink):
+    keygen(gw, dns, "example.com", "s1")
+    activate(gw, "example.com", "s1")
+    gw.gwctl("subaccount", "set", "app", "--bulk", "yes")
+    assert '"bulk":true' in gw.gwctl("subaccount", "list", "--format",
+                                     "json").stdout.replace(" ", "")
+    # (gwd reads gw.db again at each login: the next message is bulk.)
+    send(gw, "news 1", to="reader@dest.test")
+    data = received(sink, "news 1")
+    url = link(data)
+    assert url.startswith("https://%s:%d/u/" % (HOST, gw.http_port))
+    assert header(data, "List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
+    # Both fields are signed, and the signature verifies (dkimpy).
+    (sig,) = signatures(data)
+    h = sig["h"].lower().split(":")
+    assert "list-unsubscribe" in h and "list-unsubscribe-post" in h
+    assert verify_dkimpy(data, dns) == [True]
+    # The link is gwd's own token for this subaccount and recipient.
+    assert url.rsplit("/", 1)[1] == token(gw_key(gw), sub_id(gw), "reader@dest.test")
+
+    # A GET (a person, or a scanner following links) only shows a page.
+    code, page = curl(gw, url)
+    assert code == 200
+    assert b'<form method="post">' in page and b"reader@dest.test" in page
+    assert b'name="List-Unsubscribe" value="One-Click"' in page
+    assert gw.events("action='unsubscribed'") == []
+    assert rcpt(gw, "reader@dest.test")[0] == 250
+
+    # The RFC 8058 POST: 200, no page; once more: the same, nothing new.
+    assert post(gw, url) == (200, b"")
+    assert post(gw, url) == (200, b"")
+    (ev,) = wait_for(lambda: gw.events("action='unsubscribed'"), what="event")
+    assert ev["subaccount"] == "app" and ev["recipient"] == "reader@dest.test"
+    assert ev["client_ip"] == "127.0.0.1"
+    code, text = rcpt(gw, "reader@dest.test")
+    assert code == 550 and "suppressed: unsubscribe" in text
+    # Only this recipient, and it survives a restart (queue.db).
+    assert rcpt(gw, "other@dest.test")[0] == 250
+    gw.stop()
+    gw.start()
+    assert rcpt(gw, "reader@dest.test")[0] == 550
+    r = gw.tool("gwsearch", "--format", "jsonl", "status:unsubscribed")
+    assert "reader@dest.test" in r.stdout, r.stdout + r.stderr
+    listed = gw.gwctl("suppression", "list", "--format", "json").stdout
+    assert '"source":"unsubscribe"' in listed.replace(" ", ""), listed
+
+
+def test_bad_links_are_404(gw):
+    base = "https://%s:%d" % (HOST, gw.http_port)
+    key, sid = gw_key(gw), sub_id(gw)
+    good = token(key, sid, "x@dest.test")
+    forged = token(b"k" * 32, sid, "x@dest.test")
+    other_sub = token(key, sid + 1000, "x@dest.test")    # no such subaccount
+    # The MAC of one subaccount's link does not carry over to another's.
+    moved = good[:1] + ("C" if good[1] != "C" else "D") + good[2:]
+    for path in ["/u/" + forged, "/u/" + other_sub, "/u/" + moved,
+                 "/u/", "/u/%00", "/u/" + good + "A", "/u/" + good + "/x",
+                 "/", "/u", "/metrics", "/u/" + "A" * 5000]:
+        for method in ("GET", "POST"):
+            code, body = curl(gw, base + path, "-X", method,
+                              *(["--data-raw", "List-Unsubscribe=One-Click"]
+                                if method == "POST" else []))
+            assert code in (404, 414, 431), (path, method, code)
+    assert gw.events("action='unsubscribed'") == []
+    # A good link, a body that is not RFC 8058's: refused, not done.
+    assert post(gw, base + "/u/" + good, "hello")[0] == 400
+    assert post(gw, base + "/u/" + good, "x" * 5000)[0] == 413
+    assert curl(gw, base + "/u/" + good, "-X", "DELETE")[0] == 405
+    assert gw.events("action='unsubscribed'") == []
+    assert post(gw, base + "/u/" + good) == (200, b"")
+    wait_for(lambda: gw.events("action='unsubscribed'"), what="event")
+
+
+def test_tls_1_2_at_least(gw):
+    url = "https://%s:%d/u/x" % (HOST, gw.http_port)
+    assert curl(gw, url, "--tlsv1.2", "--tls-max", "1.2")[0] == 404
+    assert curl(gw, url, "--tlsv1.3")[0] == 404
+    assert curl(gw, url, "--tlsv1.0", "--tls-max", "1.1")[0] == 0
+    # Plain HTTP to the HTTPS port gets no page.
+    r = subprocess.run(["curl", "-s", "--max-time", "10", "-o", "/dev/null",
+                        "-w", "%{http_code}",
+                        "http://127.0.0.1:%d/u/x" % gw.http_port],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout in ("000", "400"), r.stdout
+
+
+def test_key_rotation_keeps_old_links(gw):
+    base = "https://%s:%d/u/" % (HOST, gw.http_port)
+    sid, k1 = sub_id(gw), gw_key(gw)
+    r = gw.gwctl("key", "rotate", "unsubscribe")
+    assert "work for 90 more days" in r.stderr
+    k2 = gw_key(gw)
+    assert k2 != k1 and gw_key(gw, "unsubscribe.previous") == k1
+    # gwd reads the keys with gw.db's next change.
+    wait_for(lambda: post(gw, base + token(k2, sid, "new@dest.test"))[0] == 200,
+             what="gwd to take the new key")
+    assert post(gw, base + token(k1, sid, "old@dest.test"))[0] == 200
+    # A second rotation forgets the first key.
+    gw.gwctl("key", "rotate", "unsubscribe")
+    wait_for(lambda: post(gw, base + token(gw_key(gw), sid, "n3@dest.test"))[0]
+             == 200, what="the third key")
+    assert post(gw, base + token(k1, sid, "gone@dest.test"))[0] == 404
+    assert post(gw, base + token(k2, sid, "k2@dest.test"))[0] == 200
+    r = gw.gwctl("key", "rotate", "verp", check=False)
+    assert r.returncode == 64 and 'no key "verp"' in r.stderr
+
+
+def test_rule_bulk_one_recipient_only(gw, sink):
+    gw.gwctl("route", "add", "--to-domain", "news.test", "--bulk")
+    rules = gw.gwctl("route", "list", "--format", "json").stdout
+    assert '"bulk":true' in rules.replace(" ", "")
+    assert "bulk-mail" in gw.gwctl("route", "list").stdout
+    wait_for(lambda: "routing rules: 1" in gw.logtext(), what="gwd to load the rule")
+    send(gw, "ruled", to="a@news.test")
+    send(gw, "plain", to="a@dest.test")
+    send(gw, "own", to="b@news.test",
+         extra=b"List-Unsubscribe: <mailto:leave@example.com>\r\n")
+    assert link(received(sink, "ruled")).startswith("https://")
+    assert header(received(sink, "plain"), "List-Unsubscribe") == []
+    own = received(sink, "own")
+    assert header(own, "List-Unsubscribe") == ["<mailto:leave@example.com>"]
+    assert header(own, "List-Unsubscribe-Post") == []
+    # Two recipients: one link cannot name both; none is added.
+    import smtplib
+    from conftest import client_tls_context
+    with smtplib.SMTP("127.0.0.1", gw.ports["submission"], timeout=30) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        s.sendmail("app@example.com", ["c@news.test", "d@news.test"],
+                   b"From: <app@example.com>\r\nSubject: two\r\n\r\nhi\r\n")
+    assert header(received(sink, "two"), "List-Unsubscribe") == []
+    assert "bulk mail to 2 recipients: no List-Unsubscribe" in gw.logtext()
+
+
+def test_bulk_needs_public_host(gw_factory):
+    g = gw_factory().start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    for args in (["subaccount", "set", "app", "--bulk", "yes"],
+                 ["route", "add", "--bulk"]):
+        r = g.gwctl(*args, check=False)
+        assert r.returncode == 78, r.stderr
+        assert "http.public_host is not set" in r.stderr
+    assert g.gwctl("subaccount", "set", "app", "--bulk", "no").returncode == 0
+    bad = gw_factory(extra='http = { listen = "127.0.0.1:1"; public_host = '
+                           '"evil.test>\\r\\nBcc: x"; };')
+    r = subprocess.run([os.path.join(os.environ["GW_BUILD"], "gwd"), "-n", "-c",
+                        bad.conf], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 78 and "http.public_host:" in r.stderr, r.stderr
+
+
+def test_metrics_and_health_beside_https(gw):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/health" % gw.metrics_port,
+                                timeout=10) as r:
+        assert r.status == 200 and r.read() == b"ok\n"
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % gw.metrics_port,
+                                timeout=10) as r:
+        assert b"gw_messages_received_total" in r.read()
+    # The HTTPS listener serves only links: no metrics there.
+    assert curl(gw, "https://%s:%d/metrics" % (HOST, gw.http_port))[0] == 404
