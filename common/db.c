@@ -154,6 +154,14 @@ static const char *const gw_migrations[] = {
 	 * protects it, as gwd.conf's mode protects relay.password. */
 	"ALTER TABLE route_rule ADD COLUMN auth_user TEXT;"
 	"ALTER TABLE route_rule ADD COLUMN auth_password TEXT;",
+	/* 8: route_rule.smarthost may hold a smarthost list with
+	 * priorities and weights (shlist.h), written by gwctl as its
+	 * canonical text; a single "host:port" is such a list.  Nothing to
+	 * rewrite: the step exists so that a program of schema 7, which
+	 * would take "a:25 b:25" for one bad host name and defer that
+	 * rule's mail for ever, refuses the database ("newer than this
+	 * program understands") instead. */
+	"SELECT 1;",
 };
 
 static const char *const queue_migrations[] = {

@@ -57,6 +57,10 @@ static const struct event_kind kinds[EV_COUNT] = {
 	    "Subaccount paused", "iam", "change" },
 	[EV_RESUMED] = { "resumed", EO_UNKNOWN, 3, EP_OTHER, ET_PLAIN, 0,
 	    "Subaccount resumed", "iam", "change" },
+	[EV_SMARTHOST_DOWN] = { "smarthost_down", EO_FAILURE, 7, EP_OTHER,
+	    ET_BAD, 0, "Smarthost marked down", "network", "info" },
+	[EV_SMARTHOST_UP] = { "smarthost_up", EO_SUCCESS, 3, EP_OTHER,
+	    ET_GOOD, 0, "Smarthost marked up", "network", "info" },
 #undef MAIL
 };
 

@@ -46,6 +46,7 @@
 #include "loop.h"
 #include "queue.h"
 #include "session.h"
+#include "smarthost.h"
 #include "store.h"
 #include "store_read.h"
 #include "suppress.h"
@@ -159,6 +160,7 @@ begin_shutdown(void)
 	control_stop();
 	sessions_close_all();
 	queue_shutdown();
+	smarthost_stop();
 	stop_began = loop_now();
 	timer_add(&stop_timer, 0);
 }
@@ -455,6 +457,7 @@ main(int argc, char *argv[])
 	timer_add(&poll_timer, 500);
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
+	smarthost_start();
 	control_start();
 	metrics_http_start();
 	gm.ready = 1;

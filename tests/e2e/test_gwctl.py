@@ -223,7 +223,7 @@ def test_help_never_cuts_a_usage_line(gw):
     for want in ("route add [--subaccount S] [--from-domain P] [--to-domain P]"
                  " [--header 'NAME: VALUE'] [--size-over N] [--size-under N]"
                  " [--priority transactional|bulk] [--pool POOL]"
-                 " [--smarthost HOST[:PORT] | --mx]"
+                 " [--smarthost 'HOST[:PORT] ...' | --mx]"
                  " [--auth-user USER --auth-password-stdin] [--tls POLICY]"
                  " [--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
                  "route test --from ADDR --to ADDR [--subaccount S]"
@@ -407,7 +407,7 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 7), ("queue.db", 8),
+                                for f, v in (("gw.db", 8), ("queue.db", 8),
                                              ("log.db", 7))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (7,)
