@@ -104,7 +104,8 @@ static const struct opt opts[] = {
 
 	{ "relay.mode", O_ENUM, OFF(relay.mode), "mx", 0, 0, relay_modes, 0,
 	    0, RESTART },
-	{ "relay.host", O_STR, OFF(relay.host), NULL, 0, 0, 0, 0, 0, RESTART },
+	{ "relay.host", O_STRLIST, OFF(relay.hosts), NULL, 0, 0, 0,
+	    OFF(relay.nhosts), SHLIST_MAX, RESTART },
 	{ "relay.port", O_INT, OFF(relay.port), "25", 1, 65535, 0, 0, 0,
 	    RESTART },
 	{ "relay.tls", O_ENUM, OFF(relay.tls), "opportunistic", 0, 0,
@@ -139,6 +140,15 @@ static const struct opt opts[] = {
 	    LIVE },
 	{ "relay.backoff_recovery", O_MS, OFF(relay.backoff_recovery_ms),
 	    "30s", 100, 3600000, 0, 0, 0, LIVE },
+	{ "relay.health_check.interval", O_MS,
+	    OFF(relay.health.interval_ms), "10s", 0, 86400000, 0, 0, 0,
+	    LIVE },
+	{ "relay.health_check.timeout", O_MS, OFF(relay.health.timeout_ms),
+	    "5s", 10, 300000, 0, 0, 0, LIVE },
+	{ "relay.health_check.fall", O_INT, OFF(relay.health.fall), "3", 1,
+	    1000, 0, 0, 0, LIVE },
+	{ "relay.health_check.rise", O_INT, OFF(relay.health.rise), "2", 1,
+	    1000, 0, 0, 0, LIVE },
 
 	{ "dns.resolver", O_STRLIST, OFF(dns.resolver), NULL, 0, 0, 0,
 	    OFF(dns.nresolver), GW_MAX_RESOLVERS, LIVE },
@@ -650,6 +660,27 @@ config_check_http(struct gw_config *cfg)
 		    "\"%s\" is not a host name (HOST or HOST:PORT)", h);
 }
 
+/* relay.host: each string is a part of one smarthost list. */
+static void
+check_relay_hosts(struct gw_config *cfg)
+{
+	char err[512], text[SHLIST_MAX * 300];
+
+	cfg->relay.sh.n = 0;
+	for (int i = 0; i < cfg->relay.nhosts; i++)
+		if (shlist_parse(cfg->relay.hosts[i], cfg->relay.port,
+		    &cfg->relay.sh, err, sizeof(err)) == -1) {
+			cerr(config_line(cfg, "relay.host"), "relay.host: %s",
+			    err);
+			return;
+		}
+	free(cfg->relay.host);
+	cfg->relay.host = NULL;
+	if (cfg->relay.sh.n > 0 && shlist_format(&cfg->relay.sh, text,
+	    sizeof(text)) == 0)
+		cfg->relay.host = xstrdup(text);
+}
+
 static void
 check(struct gw_config *cfg)
 {
@@ -678,9 +709,10 @@ check(struct gw_config *cfg)
 		    "required: every listener speaks TLS (with "
 		    "tls.self_signed = true, gwd makes a pair there on first "
 		    "start)");
-	if (cfg->relay.mode == RELAY_SMARTHOST && cfg->relay.host == NULL)
+	if (cfg->relay.mode == RELAY_SMARTHOST && cfg->relay.nhosts == 0)
 		cerr(config_line(cfg, "relay.mode"), "relay.host: required "
 		    "when relay.mode is \"smarthost\"");
+	check_relay_hosts(cfg);
 	if (cfg->metrics_listen && cfg->metrics_listen[0] &&
 	    sockaddr_parse(cfg->metrics_listen, 9465, &ss, &sl) == -1)
 		cerr(config_line(cfg, "metrics.listen"), "metrics.listen: "
@@ -955,6 +987,7 @@ config_free(struct gw_config *cfg)
 	}
 	for (int i = 0; i < cfg->nlisten; i++)
 		free(cfg->listen[i].address);
+	free(cfg->relay.host);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg->lines);
@@ -1287,5 +1320,9 @@ config_reload_merge(const struct gw_config *old, struct gw_config *nw,
 		for (int i = 0; i < nw->nlisten; i++)
 			nw->listen[i].address = xstrdup(old->listen[i].address);
 	}
+	/* relay.host and relay.port need a restart: so does their list. */
+	nw->relay.sh = old->relay.sh;
+	free(nw->relay.host);
+	nw->relay.host = old->relay.host ? xstrdup(old->relay.host) : NULL;
 	return changed;
 }

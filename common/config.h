@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "shlist.h"
+
 #define GW_DEFAULT_CONFIG	"/etc/gw/gwd.conf"
 #define GW_MAX_LISTEN		32
 #define GW_MAX_RESOLVERS	4
@@ -75,8 +77,17 @@ struct gw_config {
 
 	struct {
 		enum relay_mode	 mode;
-		char		*host;		/* smarthost */
-		int		 port;
+		char		*hosts[SHLIST_MAX];	/* relay.host, */
+		int		 nhosts;	/* a string or a list */
+		char		*host;		/* the list's canonical text */
+		struct shlist	 sh;		/* parsed (check()) */
+		int		 port;		/* for an entry without one */
+		struct {
+			int64_t	 interval_ms;	/* 0: no probes */
+			int64_t	 timeout_ms;
+			int	 fall;		/* failures: down */
+			int	 rise;		/* successes: up again */
+		} health;
 		enum tls_policy	 tls;
 		char		*ca_file;	/* for tls = "verify" */
 		char		*ca_dir;	/* neither: the system's */

@@ -172,6 +172,14 @@ static const char *const gw_migrations[] = {
 	"  CHECK (bulk IN (0, 1));"
 	"ALTER TABLE route_rule ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0"
 	"  CHECK (bulk IN (0, 1));",
+	/* 9: route_rule.smarthost may hold a smarthost list with
+	 * priorities and weights (shlist.h), written by gwctl as its
+	 * canonical text; a single "host:port" is such a list.  Nothing to
+	 * rewrite: the step exists so that a program of schema 7, which
+	 * would take "a:25 b:25" for one bad host name and defer that
+	 * rule's mail for ever, refuses the database ("newer than this
+	 * program understands") instead. */
+	"SELECT 1;",
 };
 
 static const char *const queue_migrations[] = {

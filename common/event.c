@@ -61,6 +61,10 @@ static const struct event_kind kinds[EV_COUNT] = {
 	 * is suppressed for that subaccount. */
 	[EV_UNSUBSCRIBED] = { "unsubscribed", EO_SUCCESS, 3, EP_OTHER,
 	    ET_PLAIN, 0, "Recipient unsubscribed", MAIL },
+	[EV_SMARTHOST_DOWN] = { "smarthost_down", EO_FAILURE, 7, EP_OTHER,
+	    ET_BAD, 0, "Smarthost marked down", "network", "info" },
+	[EV_SMARTHOST_UP] = { "smarthost_up", EO_SUCCESS, 3, EP_OTHER,
+	    ET_GOOD, 0, "Smarthost marked up", "network", "info" },
 #undef MAIL
 };
 

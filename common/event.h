@@ -7,7 +7,7 @@
  * read this table, so a new action is one new row.  It also holds the
  * readable name CEF shows and ECS's event.category and event.type, from
  * the values ECS allows (category email: type info; authentication:
- * start; iam: change).
+ * start; iam: change; network: info).
  * Diagnostics: none; an unknown name is -1, and its row is that of an
  * unknown action.
  */
@@ -30,6 +30,8 @@ enum event_action {
 	EV_AUTH, EV_PAUSED, EV_RESUMED,
 	/* A recipient's one-click unsubscribe (RFC 8058). */
 	EV_UNSUBSCRIBED,
+	/* A smarthost's health changed (gwd/smarthost.c). */
+	EV_SMARTHOST_DOWN, EV_SMARTHOST_UP,
 	EV_COUNT
 };
 #define EV_NTALLY	(EV_REJECTED + 1)

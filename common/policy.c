@@ -113,15 +113,17 @@ rule_row(sqlite3_stmt *st, void *arg)
 	r->pool = col_str(st, 10);
 	r->smarthost = col_str(st, 11);
 	if (r->smarthost && strcmp(r->smarthost, "mx") != 0) {
-		char host[256], err[64];
+		char err[512];
 
 		/* gwctl checked it; parsed once here, not per recipient. */
-		if (rules_parse_hostport(r->smarthost, host, sizeof(host),
-		    &r->via_port, err, sizeof(err)) == 0)
-			r->via_host = xstrdup(host);
-		else
+		r->via = xcalloc(1, sizeof(*r->via));
+		if (shlist_parse(r->smarthost, 25, r->via, err,
+		    sizeof(err)) == -1) {
 			log_warnx("gw.db: route %lld: smarthost %s: %s",
 			    (long long)r->id, r->smarthost, err);
+			free(r->via);
+			r->via = NULL;
+		}
 	}
 	s = (const char *)sqlite3_column_text(st, 12);
 	r->tls = s ? tls_policy_parse(s) : -1;
@@ -235,7 +237,7 @@ policy_free(struct policy *p)
 		free(r->header_value);
 		free(r->pool);
 		free(r->smarthost);
-		free(r->via_host);
+		free(r->via);
 		free(r->reply);
 		free(r->auth_user);
 		if (r->auth_password)

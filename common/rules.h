@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct shlist;
+
 #define RULE_HEADER_MAX	998	/* a header value, unfolded, as compared */
 
 enum rule_action { RULE_ROUTE, RULE_HOLD, RULE_REJECT };
@@ -37,9 +39,10 @@ struct rule {
 	enum rule_action action;
 	int		 prio;		/* -1: the default class */
 	char		*pool;		/* NULL: no pool (gwd's own address) */
-	char		*smarthost;	/* "host[:port]", "mx"; NULL: default */
-	char		*via_host;	/* smarthost parsed (policy_load); */
-	int		 via_port;	/* NULL for "mx" or none */
+	char		*smarthost;	/* a smarthost list (shlist.h), */
+					/* "mx"; NULL: default */
+	struct shlist	*via;		/* smarthost parsed (policy_load); */
+					/* NULL for "mx", none or bad */
 	int		 tls;		/* enum tls_policy; -1: relay.tls */
 	char		*auth_user;	/* AUTH to the smarthost; NULL: */
 	char		*auth_password;	/* none (or relay.username's) */

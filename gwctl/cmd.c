@@ -119,7 +119,7 @@ const struct cmd cmds[] = {
 	{ "route", "add", "[--subaccount S] [--from-domain P] [--to-domain P] "
 	    "[--header 'NAME: VALUE'] [--size-over N] [--size-under N] "
 	    "[--priority transactional|bulk] [--bulk] [--pool POOL] "
-	    "[--smarthost HOST[:PORT] | --mx] "
+	    "[--smarthost 'HOST[:PORT] ...' | --mx] "
 	    "[--auth-user USER --auth-password-stdin] [--tls POLICY] "
 	    "[--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
 	    "add a routing rule (last, or at --position); the first rule "

@@ -36,7 +36,7 @@ struct route_new {
 	const char	*auth_user;	/* smarthost credentials, or NULL */
 	char		 auth_password[RELAY_CRED_MAX + 1];
 	char		 header[80], value[RULE_HEADER_MAX + 1];
-	char		 via[300];
+	char		 via[SHLIST_MAX * 300];
 	int64_t		 over, under;
 };
 
@@ -74,13 +74,17 @@ route_domain_arg(const struct args *a, const char *opt, const char **out)
 	return EX_OK;
 }
 
-/* The route part: --smarthost HOST[:PORT] or --mx, as "host:port"/"mx". */
+/*
+ * The route part: --smarthost LIST or --mx, as the list's canonical
+ * text (shlist.h: "a:587 b:587 prio=1 weight=3"; a port defaults to 25)
+ * or "mx".
+ */
 static int
 route_via_arg(const struct args *a, char *via, size_t viasz)
 {
 	const char *s = args_get(a, "--smarthost");
-	char host[256], err[128];
-	int port;
+	struct shlist l;
+	char err[512];
 
 	via[0] = '\0';
 	if (s && args_has(a, "--mx"))
@@ -89,11 +93,11 @@ route_via_arg(const struct args *a, char *via, size_t viasz)
 	if (args_has(a, "--mx"))
 		snprintf(via, viasz, "mx");
 	else if (s) {
-		if (rules_parse_hostport(s, host, sizeof(host), &port, err,
-		    sizeof(err)) == -1)
+		l.n = 0;
+		if (shlist_parse(s, 25, &l, err, sizeof(err)) == -1)
 			return route_bad("--smarthost", err);
-		snprintf(via, viasz, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
-		    host, port);
+		if (shlist_format(&l, via, viasz) == -1)
+			return route_bad("--smarthost", "the list is too long");
 	}
 	return EX_OK;
 }
@@ -364,6 +368,9 @@ route_describe_action(const struct rule *r, struct buf *b)
 		route_cond(b, "pool", r->pool);
 		if (r->smarthost && strcmp(r->smarthost, "mx") == 0)
 			buf_puts(b, " via=mx");
+		else if (r->smarthost && strchr(r->smarthost, ' '))
+			/* A list: quoted, as --smarthost takes it. */
+			buf_printf(b, " via=smarthost='%s'", r->smarthost);
 		else
 			route_cond(b, "via=smarthost", r->smarthost);
 		if (r->tls >= 0)

@@ -85,6 +85,7 @@
 #include "pause.h"
 #include "queue.h"
 #include "quota.h"
+#include "smarthost.h"
 #include "suppress.h"
 #include "util.h"
 
@@ -111,9 +112,12 @@ static char			 ctl_user[64], ctl_group[64];
  * age buckets in minutes (ctlproto.h).  via= is the destination the
  * domain goes through ("-": none now), with its throttle state: limit=
  * connections at most, window= allowed now, gap_ms= between messages,
- * per_minute= (0: no limit), throttled=1 while backing off.  The error
- * is a remote reply, last: control bytes become '?' so it stays one
- * line.
+ * per_minute= (0: no limit), throttled=1 while backing off, health=
+ * UP/TOTAL of its smarthosts (0/0: it goes by MX).  The error is a
+ * remote reply, last: control bytes become '?' so it stays one line.
+ * Then one line per smarthost of gwd.conf and the rules
+ * (smarthost.h: "smarthost HOST:PORT up=0|1 failures=N successes=N
+ * changed=UNIX error=TEXT").
  */
 /* One whole line or nothing: a full buffer never cuts a line. */
 static int
@@ -132,10 +136,11 @@ write_dest(struct buf *out, const struct queue_dest *d)
 	if (snprintf(line, sizeof(line), "dest %s queued=%d active=%d "
 	    "waiting=%d connections=%d next_attempt=%lld age=%s via=%s "
 	    "limit=%d window=%d gap_ms=%lld per_minute=%d throttled=%d "
-	    "error=%s\n", d->name, d->queued, d->active, d->waiting,
-	    d->connections, (long long)d->next_attempt, age,
+	    "health=%d/%d error=%s\n", d->name, d->queued, d->active,
+	    d->waiting, d->connections, (long long)d->next_attempt, age,
 	    d->via[0] ? d->via : "-", d->limit, d->window,
-	    (long long)d->gap_ms, d->per_minute, d->throttled, err) >=
+	    (long long)d->gap_ms, d->per_minute, d->throttled, d->sh_up,
+	    d->sh_total, err) >=
 	    (int)sizeof(line))
 		return -1;
 	return buf_puts(out, line);
@@ -172,6 +177,7 @@ write_destinations(struct buf *out, const char *arg)
 		if (write_dest(out, &d[i]) == -1)
 			break;
 	free(d);
+	smarthost_control(out);
 }
 
 /* One "sub" line: quotas and their use, paused or not. */

@@ -110,7 +110,14 @@ dest_get(const struct choice *c)
 		d = xcalloc(1, sizeof(*d));
 		d->name = xstrdup(c->name);
 		d->domain = c->domain ? xstrdup(c->domain) : NULL;
-		d->host = c->domain ? NULL : xstrdup(c->host);
+		if (c->domain == NULL) {
+			d->host = xstrdup(c->sh && c->sh->n ?
+			    c->sh->e[0].host : "");
+			if (c->sh) {
+				d->sh = xmalloc(sizeof(*d->sh));
+				*d->sh = *c->sh;
+			}
+		}
 		d->port = c->port;
 		d->tls = c->tls;
 		d->auth = c->auth;
@@ -425,7 +432,7 @@ dest_kick(struct dest *d)
 		d->route_state = DR_NONE;
 	if (d->route_state == DR_NONE) {
 		d->route_state = DR_RESOLVING;
-		d->rreq = route_resolve(d->domain, d->host, d->port,
+		d->rreq = route_resolve(d->domain, d->sh, d->port,
 		    route_done, d);
 		return;
 	}
@@ -602,6 +609,7 @@ gc_dest(const char *key, void *v, void *arg)
 	free(d->name);
 	free(d->domain);
 	free(d->host);
+	free(d->sh);
 	free(d->pool);
 	free(d->src);
 	free(d);

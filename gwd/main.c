@@ -47,6 +47,7 @@
 #include "loop.h"
 #include "queue.h"
 #include "session.h"
+#include "smarthost.h"
 #include "store.h"
 #include "store_read.h"
 #include "suppress.h"
@@ -160,6 +161,7 @@ begin_shutdown(void)
 	control_stop();
 	sessions_close_all();
 	queue_shutdown();
+	smarthost_stop();
 	stop_began = loop_now();
 	timer_add(&stop_timer, 0);
 }
@@ -458,6 +460,7 @@ main(int argc, char *argv[])
 	timer_add(&poll_timer, 500);
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
+	smarthost_start();
 	control_start();
 	if (metrics_http_start(err, sizeof(err)) == -1 ||
 	    unsub_http_start(err, sizeof(err)) == -1) {

@@ -27,6 +27,7 @@
 #include "queue.h"
 #include "retention.h"
 #include "session.h"
+#include "smarthost.h"
 #include "store.h"
 #include "util.h"
 
@@ -444,4 +445,5 @@ metrics_report_prometheus(struct buf *out)
 	    GW_VERSION);
 	write_process(out);
 	write_prometheus_pools(out);
+	smarthost_prometheus(out);
 }

@@ -12,8 +12,11 @@
  * outcome of the job or of the destination.
  *
  * Setup walks the route's targets in order (MX preference, then
- * address): a refused connection, a 4xx/5xx greeting or a failed
- * required-TLS handshake moves on to the next.  When none is left the
+ * address; for a smarthost list, the order smarthost.c gives it from
+ * the hosts' priorities, weights and health): a refused connection, a
+ * 4xx/5xx greeting or a failed required-TLS handshake moves on to the
+ * next.  Whether a smarthost connected and greeted is its health's
+ * business too (mta_health).  When none is left the
  * destination is reported unreachable (451 4.4.1), or, after a 4xx
  * greeting, with that reply, so a 421 slows it down (throttle.c).
  */
@@ -28,6 +31,8 @@
 #include "gwd.h"
 #include "log.h"
 #include "mta_priv.h"
+#include "shlist.h"
+#include "smarthost.h"
 #include "store.h"
 #include "util.h"
 
@@ -187,6 +192,17 @@ mta_fail(struct mta *m, const char *why)
 
 /* Setup. */
 
+/* A smarthost's connection came up (ok) or did not: its health. */
+void
+mta_health(struct mta *m, int ok, const char *why)
+{
+	const struct dest *d = m->dest;
+
+	if (d->domain == NULL && d->sh && m->ti < m->ntargets &&
+	    m->targets[m->ti].shi < d->sh->n)
+		smarthost_outcome(&d->sh->e[m->targets[m->ti].shi], ok, why);
+}
+
 static void
 connect_target(struct mta *m)
 {
@@ -253,6 +269,10 @@ mta_next_target(struct mta *m, const char *why)
 
 	gw_strlcpy(m->lasterr, why, sizeof(m->lasterr));
 	log_info("dest=%s %s", m->dest->name, why);
+	/* Not connected, or not greeted: the host's failure (a refusal
+	 * later in the setup, of TLS or AUTH, is about us, not its health). */
+	if (m->state == M_CONNECT || m->state == M_GREETING)
+		mta_health(m, 0, why);
 	if (m->ntried < (int)nitems(m->tried)) {
 		struct hop_fail *f = &m->tried[m->ntried++];
 
@@ -298,6 +318,8 @@ mta_start(struct dest *d, const struct route_result *route)
 	m->ntargets = route->ntargets;
 	memcpy(m->targets, route->targets, sizeof(struct target) *
 	    (size_t)route->ntargets);
+	if (d->domain == NULL && d->sh)
+		smarthost_order(d->sh, m->targets, &m->ntargets);
 	timer_init(&m->timer, mta_timeout, m);
 	m->next_all = all;
 	if (all)

@@ -113,6 +113,7 @@ void		 mta_arm(struct mta *, int64_t ms);
 void		 mta_arm_idle(struct mta *);
 int		 mta_worn_out(const struct mta *);
 void		 mta_next_target(struct mta *, const char *why);
+void		 mta_health(struct mta *, int ok, const char *why);
 void		 mta_fail(struct mta *, const char *why);
 
 /* mta_session.c */

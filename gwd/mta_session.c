@@ -231,6 +231,7 @@ greeting_reply(struct mta *m, const struct smtp_reply *r)
 		mta_next_target(m, why);
 		return;
 	}
+	mta_health(m, 1, NULL);
 	mta_session_ehlo(m);
 }
 

@@ -92,6 +92,8 @@ struct queue_dest {
 	int64_t	 gap_ms;	/* backoff: between messages */
 	int	 per_minute;	/* 0: no limit */
 	int	 throttled;	/* window < limit or gap_ms > 0 */
+	int	 sh_up, sh_total;	/* smarthosts of via up, of all;
+					   0 of 0: not a smarthost */
 	int	 age[QUEUE_AGES];
 	int64_t	 next_attempt;	/* unix seconds; 0: none waiting */
 	int	 error_attempts;

@@ -92,7 +92,7 @@ struct choice {
 	const struct rule *rule;	/* NULL: the defaults */
 	char		 name[1024];	/* the dest */
 	const char	*domain;	/* MX; NULL: smarthost */
-	char		 host[256];
+	const struct shlist *sh;	/* the smarthosts (NULL: none usable) */
 	int		 port, tls, auth, prio;
 	const struct cred *cred;	/* a rule's smarthost credentials */
 	const struct pool *pool;

@@ -20,6 +20,8 @@
 #include "queue.h"
 #include "queue_int.h"
 #include "schedule.h"
+#include "shlist.h"
+#include "smarthost.h"
 #include "util.h"
 
 void
@@ -93,10 +95,14 @@ qdest_limits(struct queue_dest *q, const struct dest *via)
 		q->gap_ms = via->gap_ms;
 		q->per_minute = via->per_minute;
 		q->throttled = throttle_active(via);
+		if (via->domain == NULL && via->sh)
+			smarthost_health(via->sh, &q->sh_up, &q->sh_total);
 		return;
 	}
-	name = gcfg->relay.mode == RELAY_SMARTHOST ? gcfg->relay.host :
-	    q->name;
+	if (gcfg->relay.mode == RELAY_SMARTHOST)
+		smarthost_health(&gcfg->relay.sh, &q->sh_up, &q->sh_total);
+	name = gcfg->relay.mode == RELAY_SMARTHOST && gcfg->relay.sh.n ?
+	    gcfg->relay.sh.e[0].host : q->name;
 	throttle_limits(policy_now(&gen), name, &q->limit, &per_conn,
 	    &q->per_minute);
 	q->window = q->limit;

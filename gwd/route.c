@@ -24,6 +24,7 @@
 #include "loop.h"
 #include "mxguard.h"
 #include "route.h"
+#include "shlist.h"
 #include "util.h"
 
 struct lookup {
@@ -45,6 +46,8 @@ struct route_req {
 	struct dns_req	*mxq;
 	int		 nhosts;
 	char		 hosts[ROUTE_MAX_MX][256];
+	int		 ports[ROUTE_MAX_MX];	/* smarthosts: each its own */
+	int		 shi[ROUTE_MAX_MX];	/* and its list entry */
 	struct lookup	 lk[ROUTE_MAX_MX * 2];
 	int		 pending;
 	struct route_result res;
@@ -91,7 +94,7 @@ fail(struct route_req *r, enum route_status st, int code, const char *enh,
 
 static struct target *
 add_target(struct route_req *r, const char *host, int family,
-    const unsigned char *a, int port)
+    const unsigned char *a, int port, int shi)
 {
 	struct target *t;
 
@@ -100,6 +103,7 @@ add_target(struct route_req *r, const char *host, int family,
 	t = &r->res.targets[r->res.ntargets++];
 	memset(t, 0, sizeof(*t));
 	gw_strlcpy(t->host, host, sizeof(t->host));
+	t->shi = shi;
 	if (family == AF_INET) {
 		struct sockaddr_in *s = (struct sockaddr_in *)&t->sa;
 
@@ -138,9 +142,11 @@ refused(struct route_req *r, const struct target *t)
 static void
 addresses_done(struct route_req *r)
 {
-	int tempfail = 0, nrefused = 0, port = r->port;
+	int tempfail = 0, nrefused = 0;
 
 	for (int h = 0; h < r->nhosts; h++) {
+		int port = r->mx ? r->port : r->ports[h];
+
 		for (int f = 0; f < 2; f++) {
 			struct lookup *l = &r->lk[h * 2 + f];
 
@@ -148,7 +154,8 @@ addresses_done(struct route_req *r)
 				tempfail = 1;
 			for (int i = 0; i < l->naddr; i++) {
 				struct target *t = add_target(r, r->hosts[h],
-				    l->addr[i].family, l->addr[i].addr, port);
+				    l->addr[i].family, l->addr[i].addr, port,
+				    r->shi[h]);
 
 				if (t && refused(r, t)) {
 					r->res.ntargets--;
@@ -261,33 +268,50 @@ mx_cb(void *arg, enum dns_status st, const struct dns_answer *a,
 	lookup_hosts(r);
 }
 
-/* The smarthost: an IP address needs no DNS; a name does. */
+/* A smarthost that is an IP address needs no DNS: its target now. */
 static int
-smarthost_literal(struct route_req *r, const char *host)
+smarthost_literal(struct route_req *r, const struct sh_entry *e, int shi)
 {
 	unsigned char a[16];
-	const char *h = host;
-	char tmp[256];
 
-	if (h[0] == '[') {
-		gw_strlcpy(tmp, h + 1, sizeof(tmp));
-		tmp[strcspn(tmp, "]")] = '\0';
-		h = tmp;
-	}
-	if (inet_pton(AF_INET, h, a) == 1)
-		add_target(r, host, AF_INET, a, r->port);
-	else if (inet_pton(AF_INET6, h, a) == 1)
-		add_target(r, host, AF_INET6, a, r->port);
+	if (inet_pton(AF_INET, e->host, a) == 1)
+		add_target(r, e->host, AF_INET, a, e->port, shi);
+	else if (inet_pton(AF_INET6, e->host, a) == 1)
+		add_target(r, e->host, AF_INET6, a, e->port, shi);
 	else
 		return 0;
-	r->res.status = ROUTE_OK;
-	timer_add(&r->later, 0);
 	return 1;
 }
 
+/* The hosts of a smarthost list: addresses at once, names by DNS. */
+static void
+smarthosts(struct route_req *r, const struct shlist *sh)
+{
+	if (sh == NULL || sh->n == 0) {
+		fail(r, ROUTE_TEMPFAIL, 451, "4.3.5", "no usable smarthost "
+		    "(see the warnings about gw.db's routing rules)");
+		return;
+	}
+	gw_strlcpy(r->domain, sh->e[0].host, sizeof(r->domain));
+	for (int i = 0; i < sh->n && i < ROUTE_MAX_MX; i++) {
+		if (smarthost_literal(r, &sh->e[i], i))
+			continue;
+		gw_strlcpy(r->hosts[r->nhosts], sh->e[i].host,
+		    sizeof(r->hosts[0]));
+		r->ports[r->nhosts] = sh->e[i].port;
+		r->shi[r->nhosts++] = i;
+	}
+	if (r->nhosts > 0)
+		lookup_hosts(r);
+	else {
+		r->res.status = ROUTE_OK;
+		timer_add(&r->later, 0);
+	}
+}
+
 struct route_req *
-route_resolve(const char *domain, const char *host, int port, route_cb cb,
-    void *arg)
+route_resolve(const char *domain, const struct shlist *sh, int port,
+    route_cb cb, void *arg)
 {
 	struct route_req *r = xcalloc(1, sizeof(*r));
 	char ascii[256];
@@ -297,12 +321,7 @@ route_resolve(const char *domain, const char *host, int port, route_cb cb,
 	r->port = port;
 	timer_init(&r->later, deliver, r);
 	if (domain == NULL) {
-		gw_strlcpy(r->domain, host, sizeof(r->domain));
-		if (!smarthost_literal(r, host)) {
-			r->nhosts = 1;
-			gw_strlcpy(r->hosts[0], host, sizeof(r->hosts[0]));
-			lookup_hosts(r);
-		}
+		smarthosts(r, sh);
 		return r;
 	}
 	gw_strlcpy(r->domain, domain, sizeof(r->domain));

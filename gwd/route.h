@@ -15,6 +15,7 @@ struct target {
 	char			 host[256];	/* MX host (or smarthost) */
 	struct sockaddr_storage	 sa;
 	socklen_t		 salen;
+	int			 shi;		/* smarthost: its list entry */
 };
 
 enum route_status { ROUTE_OK, ROUTE_TEMPFAIL, ROUTE_PERMFAIL };
@@ -29,12 +30,14 @@ struct route_result {
 };
 
 struct route_req;
+struct shlist;
 typedef void (*route_cb)(void *arg, const struct route_result *);
 
-/* The MX hosts of `domain`, or (domain NULL) the smarthost `host`, with
- * their addresses; targets get `port`.  MX addresses mxguard.h refuses
- * are left out; when that leaves none, 554 5.4.6 (a loop). */
-struct route_req *route_resolve(const char *domain, const char *host,
+/* The MX hosts of `domain` (targets get `port`), or (domain NULL) the
+ * hosts of the smarthost list `sh` with their own ports, each target
+ * naming its entry (shi), in list order.  MX addresses mxguard.h
+ * refuses are left out; when that leaves none, 554 5.4.6 (a loop). */
+struct route_req *route_resolve(const char *domain, const struct shlist *sh,
 	    int port, route_cb, void *arg);
 void	 route_cancel(struct route_req *);
 

@@ -178,6 +178,19 @@ cred_intern(const char *user, const char *password)
 	return cr;
 }
 
+/* A rule's smarthost list as a dest name: "[a:587,b:587,prio=1]" (no
+ * blanks: names are words in the control socket's answers). */
+static int
+dest_name_list(char *out, size_t n, const char *list)
+{
+	int r = snprintf(out, n, "[%s]", list);
+
+	for (char *p = out; *p; p++)
+		if (*p == ' ')
+			*p = ',';
+	return r;
+}
+
 void
 routing_choose(struct qrcpt *r, struct choice *c)
 {
@@ -194,10 +207,8 @@ routing_choose(struct qrcpt *r, struct choice *c)
 	c->tls = ru && ru->tls >= 0 ? ru->tls : (int)gcfg->relay.tls;
 	c->pool = ru ? policy_pool(p, ru->pool) : NULL;
 	if (ru && ru->smarthost && strcmp(ru->smarthost, "mx") != 0) {
-		gw_strlcpy(c->host, ru->via_host ? ru->via_host : "",
-		    sizeof(c->host));
-		c->port = ru->via_port;
-		n = snprintf(c->name, sizeof(c->name), "[%s]", ru->smarthost);
+		c->sh = ru->via;
+		n = dest_name_list(c->name, sizeof(c->name), ru->smarthost);
 		if (ru->auth_user && n > 0 && (size_t)n < sizeof(c->name)) {
 			c->auth = 1;
 			c->cred = cred_intern(ru->auth_user,
@@ -209,8 +220,7 @@ routing_choose(struct qrcpt *r, struct choice *c)
 		}
 	} else if ((ru == NULL || ru->smarthost == NULL) &&
 	    gcfg->relay.mode == RELAY_SMARTHOST) {
-		gw_strlcpy(c->host, gcfg->relay.host, sizeof(c->host));
-		c->port = gcfg->relay.port;
+		c->sh = &gcfg->relay.sh;
 		c->auth = 1;
 		n = snprintf(c->name, sizeof(c->name), SMARTHOST_DEST);
 	} else {

@@ -108,8 +108,10 @@ struct cred {
 struct dest {
 	char		*name;
 	char		*domain;	/* MX lookup; NULL: smarthost */
-	char		*host;		/* smarthost */
-	int		 port;
+	char		*host;		/* smarthost: the first (throttles) */
+	struct shlist	*sh;		/* smarthost: the list (NULL: none
+					   usable) */
+	int		 port;		/* MX */
 	int		 tls;		/* enum tls_policy */
 	int		 auth;		/* relay.username/password apply */
 	const struct cred *cred;	/* a rule's instead; NULL: none */

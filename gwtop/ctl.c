@@ -111,7 +111,8 @@ static void
 ctl_throttle(const char *from, const char *err, struct dest *d)
 {
 	char head[1024];
-	long long l, w, g, p, t;
+	const char *h;
+	long long l, w, g, p, t, u, n2;
 	size_t n = err ? (size_t)(err - from) : strlen(from);
 
 	if (n >= sizeof(head))
@@ -128,6 +129,13 @@ ctl_throttle(const char *from, const char *err, struct dest *d)
 	d->per_minute = p;
 	d->throttled = t;
 	d->has_throttle = 1;
+	if ((h = strstr(head, " health=")) != NULL &&
+	    sscanf(h, " health=%lld/%lld", &u, &n2) == 2 && n2 >= 0 &&
+	    u >= 0 && u <= n2) {
+		d->has_health = 1;
+		d->sh_up = u;
+		d->sh_total = n2;
+	}
 }
 
 /*
@@ -183,6 +191,51 @@ ctl_destinations(char *text, struct dest *d, int max)
 		if (strncmp(line, "dest ", 5) == 0 &&
 		    ctl_dest(line, &d[n]) == 0)
 			n++;
+	return n;
+}
+
+/*
+ * "smarthost NAME up=0|1 failures=N successes=N changed=T error=TEXT",
+ * the error last and whole.  Read line by line without changing text
+ * (ctl_destinations() cuts it up after).
+ */
+int
+ctl_smarthosts(const char *text, struct smarthost *sh, int max)
+{
+	int n = 0;
+
+	for (const char *l = text; l && *l && n < max;
+	    l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		struct smarthost *h = &sh[n];
+		long long up, f, s, c;
+		const char *err, *end;
+		size_t len;
+
+		if (strncmp(l, "smarthost ", 10) != 0)
+			continue;
+		memset(h, 0, sizeof(*h));
+		if (sscanf(l, "smarthost %299s up=%lld failures=%lld "
+		    "successes=%lld changed=%lld", h->name, &up, &f, &s,
+		    &c) != 5)
+			continue;
+		h->up = up != 0;
+		h->failures = f;
+		h->successes = s;
+		h->changed = c;
+		end = strchr(l, '\n');
+		len = end ? (size_t)(end - l) : strlen(l);
+		if ((err = strstr(l, " error=")) != NULL && err < l + len) {
+			size_t el = len - (size_t)(err + 7 - l);
+
+			if (el >= sizeof(h->error))
+				el = sizeof(h->error) - 1;
+			memcpy(h->error, err + 7, el);
+			h->error[el] = '\0';
+			if (strcmp(h->error, "-") == 0)
+				h->error[0] = '\0';
+		}
+		n++;
+	}
 	return n;
 }
 

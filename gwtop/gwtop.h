@@ -69,6 +69,21 @@ struct dest {
 	int		 has_throttle;
 	char		 via[CTL_DEST_NAME_MAX + 1];
 	int64_t		 limit, window, gap_ms, per_minute, throttled;
+	/* Of the smarthosts it goes through, how many are up (has_health:
+	 * gwd said, and sh_total > 0: not by MX). */
+	int		 has_health;
+	int64_t		 sh_up, sh_total;
+};
+
+/* gwd's health record of one smarthost, from `destinations`. */
+#define SMARTHOST_MAX	64
+
+struct smarthost {
+	char		 name[300];	/* "host:port" */
+	int		 up;
+	int64_t		 failures, successes;	/* in a row */
+	int64_t		 changed;	/* unix seconds */
+	char		 error[256];
 };
 
 /*
@@ -164,6 +179,8 @@ struct snapshot {
 	int		 dest_ok;	/* gwd answered `destinations` */
 	struct dest	 dest[CTL_DEST_MAX];
 	int		 ndest;
+	struct smarthost sh[SMARTHOST_MAX];
+	int		 nsh;
 
 	int		 pools_ok;	/* gwd answered `pools` */
 	struct pool	 pool[POOL_MAX];
@@ -210,6 +227,8 @@ const char *ctl_ask(const char *path, const char *cmd, struct buf *reply);
 const char *ctl_refusal(void);
 void	 ctl_stats(char *text, struct live *);
 int	 ctl_destinations(char *text, struct dest *, int max);
+/* The "smarthost" lines of a `destinations` answer (text unchanged). */
+int	 ctl_smarthosts(const char *text, struct smarthost *, int max);
 /* The title of age bucket i: "<5m" ... "80m+" (ctlproto.h). */
 void	 ctl_age_title(int i, char *, size_t);
 /* 0, or -1 if the answer is not a whole `pools` reply. */

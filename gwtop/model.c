@@ -497,12 +497,15 @@ model_gwd(struct model *m, struct snapshot *s)
 	hist_add(&s->hist, s->now_us, &s->live);
 	s->dest_ok = 0;
 	s->ndest = 0;
+	s->nsh = 0;
 	s->pools_ok = 0;
 	s->npool = s->npaddr = 0;
 	if (s->live.ok) {
 		ctl_ask(m->control_socket, "destinations", &b);
 		if (strncmp(buf_cstr(&b), "buckets ", 8) == 0) {
 			s->dest_ok = 1;
+			s->nsh = ctl_smarthosts(buf_cstr(&b), s->sh,
+			    SMARTHOST_MAX);
 			s->ndest = ctl_destinations(buf_cstr(&b), s->dest,
 			    CTL_DEST_MAX);
 		}

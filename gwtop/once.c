@@ -364,9 +364,54 @@ once_dest_json1(const struct snapshot *s, const struct dest *d,
 		    (long long)d->per_minute);
 	else
 		buf_puts(b, "null");
+	buf_puts(b, ",\"health\":");
+	if (d->has_health && d->sh_total > 0)
+		buf_printf(b, "{\"up\":%lld,\"total\":%lld}",
+		    (long long)d->sh_up, (long long)d->sh_total);
+	else
+		buf_puts(b, "null");
 	buf_puts(b, ",\"error\":");
 	json_string(b, d->error[0] ? d->error : NULL);
 	buf_puts(b, "}");
+}
+
+/* Each smarthost's health: [{"host", "up", "failures", "successes",
+ * "changed", "error"}]. */
+static void
+once_smarthosts_json(const struct snapshot *s, struct buf *b)
+{
+	char t[40];
+
+	buf_puts(b, "[");
+	for (int i = 0; i < s->nsh; i++) {
+		const struct smarthost *h = &s->sh[i];
+
+		buf_puts(b, i ? ",{\"host\":" : "{\"host\":");
+		json_string(b, h->name);
+		buf_printf(b, ",\"up\":%s,\"failures\":%lld,"
+		    "\"successes\":%lld,\"changed\":", h->up ? "true" :
+		    "false", (long long)h->failures, (long long)h->successes);
+		fmt_rfc3339(h->changed * 1000000, t, sizeof(t));
+		json_string(b, t);
+		buf_puts(b, ",\"error\":");
+		json_string(b, h->error[0] ? h->error : NULL);
+		buf_puts(b, "}");
+	}
+	buf_puts(b, "]");
+}
+
+/* After the table: each smarthost, when there are any. */
+static void
+once_smarthosts_text(const struct snapshot *s)
+{
+	if (s->nsh == 0)
+		return;
+	printf("\n%-30s %4s %8s %s\n", "SMARTHOST", "UP", "FAILURES",
+	    "ERROR");
+	for (int i = 0; i < s->nsh; i++)
+		printf("%-30s %4s %8lld %s\n", s->sh[i].name, s->sh[i].up ?
+		    "up" : "down", (long long)s->sh[i].failures,
+		    s->sh[i].error[0] ? s->sh[i].error : "-");
 }
 
 /* {"time", "gwd": {"state"}, "buckets": [minutes], "destinations":
@@ -395,6 +440,9 @@ once_dest_json(struct once *p, const struct snapshot *s)
 	}
 	buf_puts(&b, "]");
 	json_obj_raw(&p->o, "destinations", buf_cstr(&b));
+	buf_reset(&b);
+	once_smarthosts_json(s, &b);
+	json_obj_raw(&p->o, "smarthosts", buf_cstr(&b));
 	buf_free(&b);
 	return 0;
 }
@@ -413,6 +461,7 @@ once_destinations(const struct snapshot *s, int json)
 	}
 	if (!json) {
 		once_dest_text(s);
+		once_smarthosts_text(s);
 		return EX_OK;
 	}
 	buf_init(&b, 0);

@@ -2,8 +2,9 @@
  * panel_dest.c - destinations as qshape shows them: queued recipients
  * per domain by age, what gwd is doing about them (recipients in a
  * transaction, connections, whether the remote side throttles them,
- * backoff until the next attempt) and the last reply that deferred
- * one.  From gwd's `destinations`.
+ * backoff until the next attempt), how many of the smarthosts it goes
+ * through are up (HEALTH), and the last reply that deferred one; the
+ * title counts the smarthosts up.  From gwd's `destinations`.
  * Diagnostics: never dies; without gwd's answer the panel says so.
  */
 #include <curses.h>
@@ -13,7 +14,7 @@
 #include "view.h"
 
 enum { C_NAME, C_QUEUED, C_AGE0, C_ACTIVE = C_AGE0 + CTL_AGES, C_CONN,
-    C_THROTTLE, C_NEXT, C_ERROR };
+    C_THROTTLE, C_NEXT, C_HEALTH, C_ERROR };
 
 /* "<5m" (queued less than 5 minutes) ... "80m+", from ctl_age_min. */
 static char age_title[CTL_AGES][8];
@@ -36,6 +37,8 @@ static const struct table_col cols[] = {
 	/* window/limit and gap with its unit ("20/20 500ms"), or ok */
 	{ "THROTTLE", 11, 0, 1, 0, 0, 0, 0 },
 	{ "NEXT", 6, 0, 1, 0, 1, 0, 0 },
+	/* smarthosts up of all ("1/2"); "-": by MX */
+	{ "HEALTH", 6, 0, 1, 0, 4, 0, 0 },
 	{ "LAST ERROR", 0, 2, 0, 16, 0, 0, 0 },
 };
 
@@ -71,6 +74,9 @@ dest_key(const struct view *v, const struct snapshot *s, int row, int col)
 		return (double)d->active;
 	case C_CONN:
 		return (double)d->connections;
+	case C_HEALTH:		/* the fewest up first */
+		return d->has_health && d->sh_total > 0 ? -(double)(d->sh_total -
+		    d->sh_up) : 0;
 	case C_THROTTLE:	/* the most held back first */
 		return d->throttled ? 1 + (double)d->gap_ms / 1000 +
 		    (d->limit > 0 ? 1 - (double)d->window / (double)d->limit :
@@ -114,6 +120,13 @@ dest_cell(const struct view *v, const struct snapshot *s, int row, int col,
 		snprintf(out, n, "%s", d->name);
 	else if (col == C_THROTTLE)
 		dest_throttle(d, out, n);
+	else if (col == C_HEALTH) {
+		if (d->has_health && d->sh_total > 0)
+			snprintf(out, n, "%lld/%lld", (long long)d->sh_up,
+			    (long long)d->sh_total);
+		else
+			snprintf(out, n, "-");
+	}
 	else if (col == C_ERROR)
 		reply_brief(d->error[0] ? d->error : "-", out, n);
 	else if (col == C_NEXT) {
@@ -147,6 +160,9 @@ dest_cell_level(const struct view *v, const struct snapshot *s, int row,
 		return dest_level(v, s, row);
 	if (col == C_THROTTLE && s->dest[row].throttled)
 		return LEVEL_WARN;
+	if (col == C_HEALTH && s->dest[row].has_health &&
+	    s->dest[row].sh_up < s->dest[row].sh_total)
+		return s->dest[row].sh_up == 0 ? LEVEL_BAD : LEVEL_WARN;
 	return LEVEL_NONE;
 }
 
@@ -159,12 +175,18 @@ int
 panel_dest_draw(const struct view *v, const struct snapshot *s, int y,
     int rows)
 {
-	char line[128];
+	char line[160];
+	int up = 0, n;
 
 	for (int i = 0; i < CTL_AGES; i++)
 		ctl_age_title(i, age_title[i], sizeof(age_title[i]));
-	snprintf(line, sizeof(line), "Destinations: %d domains with queued "
-	    "recipients (the %d most queued)", s->ndest, CTL_DEST_MAX);
+	n = snprintf(line, sizeof(line), "Destinations: %d domains with "
+	    "queued recipients (the %d most queued)", s->ndest, CTL_DEST_MAX);
+	for (int i = 0; i < s->nsh; i++)
+		up += s->sh[i].up;
+	if (s->nsh > 0 && n > 0 && (size_t)n < sizeof(line))
+		snprintf(line + n, sizeof(line) - (size_t)n, "; smarthosts "
+		    "up: %d of %d", up, s->nsh);
 	return table_panel(v, s, SCR_DEST, y, rows, line, s->dest_ok ? NULL :
 	    "gwd is not answering on its control socket: retrying");
 }

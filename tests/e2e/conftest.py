@@ -355,6 +355,9 @@ def conf_value(v):
         return str(v)
     if isinstance(v, (list, tuple)):
         return "[ " + ", ".join(conf_value(x) for x in v) + " ]"
+    if isinstance(v, dict):
+        return "{ " + " ".join("%s = %s;" % (k, conf_value(x))
+                               for k, x in v.items()) + " }"
     return '"%s"' % v
 
 

@@ -19,14 +19,30 @@ STATS = {"uptime_seconds": 7200, "sessions": 3, "connections_out": 12,
 
 def dest_line(name, queued=1, active=0, waiting=1, connections=0,
               next_attempt=0, age=(1, 0, 0, 0, 0, 0), via=None, limit=20,
-              window=20, gap_ms=0, per_minute=0, throttled=0, error="-"):
-    """One line of `destinations`, as gwd writes it."""
+              window=20, gap_ms=0, per_minute=0, throttled=0, error="-",
+              health=None):
+    """One line of `destinations`, as gwd writes it (health "1/2": up
+    of its smarthosts; None: left out, as an older gwd does)."""
     return ("dest %s queued=%d active=%d waiting=%d connections=%d "
             "next_attempt=%d age=%s via=%s limit=%d window=%d gap_ms=%d "
-            "per_minute=%d throttled=%d error=%s"
+            "per_minute=%d throttled=%d %serror=%s"
             % (name, queued, active, waiting, connections, next_attempt,
                ",".join(str(a) for a in age), via or name, limit, window,
-               gap_ms, per_minute, throttled, error))
+               gap_ms, per_minute, throttled,
+               "health=%s " % health if health else "", error))
+
+
+def smarthost_line(name, up, failures=0, successes=0, changed=1700000000,
+                   error="-"):
+    """One smarthost's health line of `destinations`, as gwd writes it."""
+    return ("smarthost %s up=%d failures=%d successes=%d changed=%d "
+            "error=%s" % (name, up, failures, successes, changed, error))
+
+
+# The fleet two tests show: a.test down, b.test up.
+SMARTHOSTS = [smarthost_line("a.test:587", 0, failures=3,
+                             error="check: connect: Connection refused"),
+              smarthost_line("b.test:587", 1, successes=7)]
 
 
 def sub_line(name, paused=False, reason="", quota_hour=0, used_hour=0):

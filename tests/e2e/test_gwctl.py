@@ -223,7 +223,7 @@ def test_help_never_cuts_a_usage_line(gw):
     for want in ("route add [--subaccount S] [--from-domain P] [--to-domain P]"
                  " [--header 'NAME: VALUE'] [--size-over N] [--size-under N]"
                  " [--priority transactional|bulk] [--bulk] [--pool POOL]"
-                 " [--smarthost HOST[:PORT] | --mx]"
+                 " [--smarthost 'HOST[:PORT] ...' | --mx]"
                  " [--auth-user USER --auth-password-stdin] [--tls POLICY]"
                  " [--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
                  "route test --from ADDR --to ADDR [--subaccount S]"

@@ -376,6 +376,35 @@ def test_once_screen_destinations(env):
     assert r.returncode == 64
 
 
+def test_once_destinations_smarthost_health(env):
+    """Issue 14: each destination's smarthosts up of all (health=), and
+    each smarthost's own line, in the text and the JSON."""
+    from fake_control import FakeControl, SMARTHOSTS, dest_line
+    ctl = FakeControl(os.path.join(env["dir"], "control"), destinations=[
+        dest_line("relayed.example", via="[smarthost]", health="1/2"),
+        dest_line("direct.example", health="0/0")] + SMARTHOSTS)
+    try:
+        text = once(env, "--screen", "destinations")
+        s = json.loads(once(env, "--screen", "destinations", "--format",
+                            "json"), object_pairs_hook=unique_keys)
+    finally:
+        ctl.stop()
+    d = {x["domain"]: x for x in s["destinations"]}
+    assert d["relayed.example"]["health"] == {"up": 1, "total": 2}
+    assert d["direct.example"]["health"] is None
+    assert s["smarthosts"] == [
+        {"host": "a.test:587", "up": False, "failures": 3, "successes": 0,
+         "changed": "2023-11-14T22:13:20.000000Z",
+         "error": "check: connect: Connection refused"},
+        {"host": "b.test:587", "up": True, "failures": 0, "successes": 7,
+         "changed": "2023-11-14T22:13:20.000000Z", "error": None}]
+    table = text.split("\n\n")[1].splitlines()
+    assert table[0].split() == ["SMARTHOST", "UP", "FAILURES", "ERROR"]
+    assert table[1].split() == ["a.test:587", "down", "3", "check:",
+                                "connect:", "Connection", "refused"]
+    assert table[2].split() == ["b.test:587", "up", "0", "-"]
+
+
 def test_never_writes(env):
     files = {f: open(os.path.join(env["state"], f), "rb").read()
              for f in ("queue.db", "log.db")}

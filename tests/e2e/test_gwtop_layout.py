@@ -166,8 +166,8 @@ def test_destinations_throttle_unit_and_error(env, screens):
     assert "said" not in t.screen()
     row = [l for l in lines if l.startswith("slow.example ")][0]
     assert " ok 451 4.2.1 mailbox" in row, row
-    # Wider, the columns come back and the error is whole.
-    t.tmux("resize-window", "-x", "132", "-y", "24")
+    # Wider, the columns come back (HEALTH too) and the error is whole.
+    t.tmux("resize-window", "-x", "140", "-y", "24")
     s = t.wait(lambda s: "ACT" in s and "NEXT" in s, "wide layout")
     row = [l for l in s.split("\n") if l.startswith("busy.example ")][0]
     assert row.rstrip().endswith("421 4.7.0 too many connections, slow "
@@ -249,3 +249,21 @@ def test_screen_option_chooses_the_first_screen(env, screens):
     t.wait_text("Destinations: 1 domains")
     t.keys("1")
     t.wait_text("Events ")
+
+
+def test_destinations_smarthost_health(env, screens):
+    """Issue 14: HEALTH, the smarthosts of each destination up of all
+    (left out first on 80 columns), and the count in the title."""
+    from fake_control import SMARTHOSTS
+    t = screens(x=140, args=("--screen", "destinations"), destinations=[
+        dest_line("relayed.example", via="[smarthost]", health="1/2"),
+        dest_line("direct.example", health="0/0")] + SMARTHOSTS)
+    t.wait_text("smarthosts up: 1 of 2")
+    lines = t.lines()
+    head = [l for l in lines if l.startswith("DOMAIN")][0].split()
+    assert "HEALTH" in head
+    col = head.index("HEALTH")          # every cell before is one word
+    row = [l for l in lines if l.startswith("relayed.example ")][0].split()
+    assert row[col] == "1/2", row
+    row = [l for l in lines if l.startswith("direct.example ")][0].split()
+    assert row[col] == "-", row

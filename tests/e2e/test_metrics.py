@@ -34,7 +34,8 @@ def metrics_text(port):
         return r.read().decode()
 
 
-LABEL = r'[a-z]+="[a-zA-Z0-9_.+-]+"'
+# Smarthost labels are "host:port", "[::1]:25" for IPv6.
+LABEL = r'[a-z]+="[a-zA-Z0-9_.+:\[\]-]+"'
 
 
 def prometheus(port):
@@ -185,17 +186,21 @@ def test_queue_gauges_while_deferred(gw_factory, sink):
 
 
 def destinations(g, arg=""):
-    """`destinations [N]` parsed: (bucket line, {domain: fields})."""
-    lines = control(g, ("destinations " + arg).strip()).splitlines()
+    """`destinations [N]` parsed: (bucket line, {domain: fields}); the
+    smarthost lines after them are smarthosts(g)'s."""
+    lines = [l for l in control(g, ("destinations " + arg).strip())
+             .splitlines() if not l.startswith("smarthost ")]
     out = {}
     for line in lines[1:]:
         head, _, error = line.partition(" error=")
         f = head.split()
         assert f[0] == "dest", line
         kv = dict(x.split("=", 1) for x in f[2:])
-        d = {k: int(v) for k, v in kv.items() if k not in ("age", "via")}
+        d = {k: int(v) for k, v in kv.items()
+             if k not in ("age", "via", "health")}
         d["age"] = [int(x) for x in kv["age"].split(",")]
         d["via"] = kv["via"]
+        d["health"] = kv["health"]
         d["error"] = error
         out[f[1]] = d
     return lines[0], out, [l.split()[1] for l in lines[1:]]

@@ -24,7 +24,9 @@
 #include "route.h"
 #include "sched_fake.h"
 #include "schedule.h"
+#include "shlist.h"
 #include "signer.h"
+#include "smarthost.h"
 #include "store.h"
 #include "store_read.h"
 #include "suppress.h"
@@ -477,7 +479,7 @@ static struct route_req	 lookups[64];
 static int		 nlookups;
 
 struct route_req *
-route_resolve(const char *domain, const char *host, int port, route_cb cb,
+route_resolve(const char *domain, const struct shlist *sh, int port, route_cb cb,
     void *arg)
 {
 	struct route_req *q = &lookups[nlookups++ % 64];
@@ -634,4 +636,11 @@ conn_fail(struct mta *m, int code, const char *status, const char *text)
 	dest_conn_failed(m->d, code, status, text, &h, NULL, 0);
 	m->closed = 1;
 	dest_conn_closed(m->d, m, 0);
+}
+
+/* Smarthost health (smarthost.c): every host up. */
+void
+smarthost_health(const struct shlist *l, int *up, int *total)
+{
+	*up = *total = l->n;
 }

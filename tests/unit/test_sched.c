@@ -152,7 +152,8 @@ setup(void **state)
 	gcfg = &cfg;
 	cfg.hostname = "gw.test";
 	cfg.relay.mode = RELAY_SMARTHOST;
-	cfg.relay.host = "relay.test";
+	cfg.relay.host = "relay.test:25";
+	cfg.relay.sh = (struct shlist){ 1, { { "relay.test", 25, 1, 1 } } };
 	cfg.relay.port = 25;
 	cfg.relay.tls = TLSP_NONE;
 	cfg.relay.mx_port = 25;
@@ -686,11 +687,11 @@ test_mx_host_budget_follows_the_policy(void **state)
 }
 
 /* Issue 21: a routing rule added later moves the ready backlog too. */
+static struct shlist other_list = { 1, { { "other.test", 2525, 1, 1 } } };
 static struct rule elsewhere = {
 	.id = 5, .to_domain = "x.test", .size_over = -1, .size_under = -1,
 	.action = RULE_ROUTE, .prio = -1, .tls = -1,
-	.smarthost = "other.test:2525", .via_host = "other.test",
-	.via_port = 2525,
+	.smarthost = "other.test:2525", .via = &other_list,
 };
 
 static void
