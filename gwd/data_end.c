@@ -256,8 +256,8 @@ scanned(struct content_job *cj)
 
 	if (cj->failed) {
 		log_warnx("qid=%s: content scan failed: %s", m->qid, cj->err);
-		drop(op, sw->sj, REJ_DATA_STORAGE, "451 4.3.0 Error: content "
-		    "scan failed; try again later", cj->err);
+		drop(op, sw->sj, REJ_DATA_CONTENT_POLICY, "451 4.3.0 Error: "
+		    "content scan failed; try again later", cj->err);
 		goto out;
 	}
 	ev = cj->block ? audit_new(event_name(EV_SCANNED), m->qid) :
@@ -270,7 +270,7 @@ scanned(struct content_job *cj)
 		    "policy %s", cj->block);
 		store_event(ev);
 		gm.messages_rejected_total++;
-		drop(op, sw->sj, REJ_DATA_POLICY, r, r + 10);
+		drop(op, sw->sj, REJ_DATA_CONTENT_POLICY, r, r + 10);
 		goto out;
 	}
 	if (cj->tag)
@@ -688,5 +688,6 @@ data_end(struct session *s)
 	busy = policy_sign_store(s, op, &in.mi, &sj);
 	session_tx_reset(s);
 	if (busy)
-		drop(op, sj, REJ_DATA_MEMORY, busy, "content scan queue full");
+		drop(op, sj, REJ_DATA_CONTENT_POLICY, busy,
+		    "content scan queue full");
 }

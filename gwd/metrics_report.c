@@ -273,6 +273,7 @@ static const char *const rejections[REJ_COUNT][2] = {
 	[REJ_DATA_HEADERS] = { "data", "headers" },
 	[REJ_DATA_QUOTA] = { "data", "quota" },
 	[REJ_DATA_POLICY] = { "data", "policy" },
+	[REJ_DATA_CONTENT_POLICY] = { "data", "content_policy" },
 	[REJ_DATA_STORAGE] = { "data", "storage" },
 	[REJ_DATA_DKIM] = { "data", "dkim" },
 };
