@@ -45,6 +45,7 @@
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
+#include "quarantine.h"
 #include "session.h"
 #include "store.h"
 #include "store_read.h"
@@ -453,6 +454,7 @@ main(int argc, char *argv[])
 	}
 	timer_init(&poll_timer, poll_cb, NULL);
 	timer_add(&poll_timer, 500);
+	quarantine_start();
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
 	control_start();

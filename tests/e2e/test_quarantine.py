@@ -1,8 +1,13 @@
 """Content policy (issue 11), its next part: a client cannot forge the
 X-GW-Policy: verdict; content-policy refusals counted under their own
-metrics reason.  Real parts: smtplib submissions through the real gwd
-to an aiosmtpd sink.
+metrics reason; the quarantine action (250, kept in the queue, never
+delivered until `gwctl quarantine release`, deleted with a reason or
+after policy.quarantine_days, surviving kill -9).  Real parts: smtplib
+submissions through the real gwd to an aiosmtpd sink.
 """
+import json
+import sqlite3
+import os
 import smtplib
 
 from email.message import EmailMessage
@@ -89,3 +94,108 @@ def test_refusals_counted_as_content_policy(gw_factory, sink):
     rej = rejections(prometheus(port))
     assert rej["data", "content_policy"] == 1
     assert rej["data", "policy"] == 0 and rej["data", "storage"] == 0
+
+
+def quarantined(g, *args):
+    out = g.gwctl("quarantine", "list", "--format", "json", *args).stdout
+    return [json.loads(l) for l in out.splitlines()]
+
+
+def test_quarantine_release_and_delete(gw_factory, sink):
+    g = start(gw_factory, sink, ("pci", "--detector", "card", "--action",
+                                 "quarantine"))
+    assert send(g, message("q1", "card %s\n" % CARD)) is None
+    assert send(g, message("q2", "card %s\n" % CARD)) is None
+    assert send(g, message("clean")) is None
+    sink.wait_count(1)
+    rows = quarantined(g)
+    assert [r["policy"] for r in rows] == ["pci (card)"] * 2
+    assert quarantined(g, "--subaccount", "nobody") == []
+    q1, q2 = rows[0]["queue_id"], rows[1]["queue_id"]
+    table = g.gwctl("quarantine", "list").stdout
+    assert q1 in table and "2 messages quarantined" in table
+    ev = g.events("action = 'quarantined'")
+    assert len(ev) == 2 and "content policy pci (card)" in ev[0]["detail"]
+    # The verdict, masked; never the number.
+    out = g.gwctl("quarantine", "show", q1).stdout
+    assert "quarantined by a content policy" in out
+    assert "fired=pci(quarantine)" in out and "4111 **** **** 1111" in out
+    assert CARD not in out
+    # Queue listing marks it held; a queue id not quarantined is refused.
+    assert "quarantined" in g.gwctl("queue", "show", q1).stdout
+
+    r = g.gwctl("quarantine", "release", q1)
+    assert "released 1 message" in r.stderr
+    sink.wait_count(2)
+    assert "q1" in by_subject(sink)
+    assert "released from quarantine" in \
+        g.events("action = 'released'")[0]["detail"]
+    r = g.gwctl("quarantine", "show", q1, check=False)
+    assert r.returncode == 65 and "not quarantined" in r.stderr
+
+    r = g.gwctl("quarantine", "delete", q2, check=False)
+    assert r.returncode == 64 and "--reason" in r.stderr
+    r = g.gwctl("quarantine", "delete", q2, "--reason", "a test card")
+    assert "deleted 1 message" in r.stderr
+    d = g.events("action = 'deleted'")
+    assert len(d) == 1 and d[0]["qid"] == q2
+    assert d[0]["detail"] == ("deleted from quarantine without delivery: "
+                              "a test card")
+    assert quarantined(g) == []
+    assert g.queue_count() == 0
+    assert "q2" not in by_subject(sink)
+
+
+def test_quarantine_only_touches_quarantined(gw_factory, sink):
+    """A message an admin holds is not the quarantine's to release or
+    delete."""
+    g = start(gw_factory, sink, ("pci", "--detector", "card", "--action",
+                                 "quarantine"),
+              settings={"relay.port": free_port()})      # nothing listens
+    assert send(g, message("plain")) is None
+    qid = g.events("action = 'received'")[0]["qid"]
+    g.gwctl("queue", "hold", qid)
+    r = g.gwctl("quarantine", "release", qid)
+    assert "not quarantined" in r.stderr and "released 0" in r.stderr
+    r = g.gwctl("quarantine", "delete", qid, "--reason", "x")
+    assert "not quarantined" in r.stderr
+    assert g.queue_count() == 1
+
+
+def test_quarantine_survives_kill9(gw_factory, sink):
+    g = start(gw_factory, sink, ("pci", "--detector", "card", "--action",
+                                 "quarantine"))
+    assert send(g, message("kept", "card %s\n" % CARD)) is None
+    g.kill9()
+    g.start()
+    rows = quarantined(g)
+    assert len(rows) == 1
+    assert send(g, message("clean")) is None
+    sink.wait_count(1)
+    assert list(by_subject(sink)) == ["clean"]
+    g.gwctl("quarantine", "release", rows[0]["queue_id"])
+    sink.wait_count(2)
+    assert "kept" in by_subject(sink)
+
+
+def test_quarantine_retention(gw_factory, sink):
+    """Past policy.quarantine_days a quarantined message is deleted, with
+    an event saying why; a younger one stays."""
+    g = start(gw_factory, sink, ("pci", "--detector", "card", "--action",
+                                 "quarantine"),
+              settings={"policy.quarantine_days": 2})
+    assert send(g, message("old", "card %s\n" % CARD)) is None
+    assert send(g, message("young", "card %s\n" % CARD)) is None
+    old, young = [r["queue_id"] for r in quarantined(g)]
+    g.stop()
+    # As if it had arrived three days ago.
+    with sqlite3.connect(os.path.join(g.state, "queue.db")) as c:
+        c.execute("UPDATE message SET received = received - ? WHERE qid = ?",
+                  (3 * 86400 * 1000000, old))
+    g.start()
+    wait_for(lambda: g.events("action = 'deleted'"),
+             what="the old quarantined message deleted")
+    d = g.events("action = 'deleted'")
+    assert [e["qid"] for e in d] == [old]
+    assert "kept 2 days (policy.quarantine_days)" in d[0]["detail"]
+    assert [r["queue_id"] for r in quarantined(g)] == [young]

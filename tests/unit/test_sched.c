@@ -216,6 +216,17 @@ admin_done(void *arg, int failed, const char *error)
 	(*(int *)arg)++;
 }
 
+/* An admin's request for verb, nothing more. */
+static const struct ctl_queue_cmd *
+cmd_of(enum ctl_verb verb)
+{
+	static struct ctl_queue_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.verb = verb;
+	return &c;
+}
+
 static void
 test_hold_and_release(void **state)
 {
@@ -227,7 +238,7 @@ test_hold_and_release(void **state)
 
 	m->rcpt[1].next_attempt = now_s() + 600;
 	queue_add(m);
-	assert_int_equal(queue_admin(m, CTL_Q_HOLD, NULL, admin_done, &done, &why),
+	assert_int_equal(queue_admin(m, cmd_of(CTL_Q_HOLD), admin_done, &done, &why),
 	    QA_DONE);
 	assert_int_equal(m->rcpt[0].state, QR_HELD);
 	assert_int_equal(m->rcpt[1].state, QR_HELD);
@@ -236,10 +247,10 @@ test_hold_and_release(void **state)
 	queue_stats(&st);
 	assert_int_equal(st.held, 2);
 	assert_int_equal(st.held_messages, 1);
-	assert_int_equal(queue_admin(m, CTL_Q_HOLD, NULL, admin_done, &done, &why),
+	assert_int_equal(queue_admin(m, cmd_of(CTL_Q_HOLD), admin_done, &done, &why),
 	    QA_UNCHANGED);
 
-	assert_int_equal(queue_admin(m, CTL_Q_RELEASE, NULL, admin_done,
+	assert_int_equal(queue_admin(m, cmd_of(CTL_Q_RELEASE), admin_done,
 	    &done, &why), QA_DONE);
 	assert_int_equal(m->rcpt[0].state, QR_READY);
 	assert_int_equal(m->rcpt[1].state, QR_WAITING);
@@ -1013,7 +1024,7 @@ test_jobs_made_when_taken(void **state)
 	d = smarthost();
 	assert_int_equal(d->njobs, 5);
 	assert_int_equal(rcpt_count(QR_READY), 7);
-	assert_int_equal(queue_admin(m2, CTL_Q_HOLD, NULL, admin_done, &done,
+	assert_int_equal(queue_admin(m2, cmd_of(CTL_Q_HOLD), admin_done, &done,
 	    &why), QA_DONE);
 	assert_int_equal(d->njobs, 3);
 	assert_int_equal(rcpt_count(QR_READY), 4);
@@ -1036,7 +1047,7 @@ test_jobs_made_when_taken(void **state)
 	assert_int_equal(d->njobs, 0);
 
 	/* Released: ready again, in jobs of two and one. */
-	assert_int_equal(queue_admin(m2, CTL_Q_RELEASE, NULL, admin_done,
+	assert_int_equal(queue_admin(m2, cmd_of(CTL_Q_RELEASE), admin_done,
 	    &done, &why), QA_DONE);
 	assert_ptr_equal(c->job->msg, m2);	/* the idle connection */
 	assert_int_equal(c->job->nrcpt, 2);
@@ -1094,7 +1105,7 @@ test_queue_read_in_slices(void **state)
 	assert_null(queue_find("0000000000000001"));
 	assert_string_equal(queue_first()->qid, oldest);
 	assert_int_equal(queue_admin(queue_first()->qnext->qnext->qnext,
-	    CTL_Q_RELEASE, NULL, admin_done, &done, &why), QA_DONE);
+	    cmd_of(CTL_Q_RELEASE), admin_done, &done, &why), QA_DONE);
 	assert_int_equal(rcpt_count(QR_HELD), 0);
 	commit_all();
 	assert_int_equal(drain(), n + 1);
