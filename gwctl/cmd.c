@@ -141,8 +141,8 @@ const struct cmd cmds[] = {
 	{ "policy", "add", "NAME --detector DETECTOR [--min N] --action "
 	    "block|quarantine|tag [--subaccount S] [--from-domain P] [--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
-	    "regex:PATTERN or keywords:WORD,...; it fires at N distinct "
-	    "values (1)", 1, 1, "--detector= --min= --action= --subaccount= "
+	    "regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "
+	    "N distinct values or attachments (1)", 1, 1, "--detector= --min= --action= --subaccount= "
 	    "--from-domain= --to-domain=", 0, policy_add },
 	{ "policy", "list", "[--format table|json]", "the content policies",
 	    0, 0, "--format=", 0, policy_list },

@@ -6,9 +6,9 @@ after policy.quarantine_days, surviving kill -9).  Real parts: smtplib
 submissions through the real gwd to an aiosmtpd sink.
 """
 import json
-import sqlite3
 import os
 import smtplib
+import sqlite3
 
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -199,3 +199,104 @@ def test_quarantine_retention(gw_factory, sink):
     assert [e["qid"] for e in d] == [old]
     assert "kept 2 days (policy.quarantine_days)" in d[0]["detail"]
     assert [r["queue_id"] for r in quarantined(g)] == [young]
+
+
+# --------------------------------------------------------------------------
+# Attachment rules: by type, double extension, macro-enabled Office type,
+# size and encrypted archive, each as the policy's action says.
+
+def with_attachment(subject, name, data, ctype="application/octet-stream"):
+    m = EmailMessage()
+    m["From"] = "app@example.com"
+    m["To"] = "user@dest.test"
+    m["Subject"] = subject
+    m.set_content("see attached\n")
+    main, sub = ctype.split("/")
+    m.add_attachment(data, maintype=main, subtype=sub, filename=name)
+    return m.as_bytes(policy=SMTP)
+
+
+def pe32():
+    """The headers of a 32-bit Windows executable (MZ, then PE at 0x80),
+    enough for libmagic to name it."""
+    h = bytearray(0x200)
+    h[0:2] = b"MZ"
+    h[0x3c] = 0x80                      # e_lfanew
+    h[0x80:0x84] = b"PE\0\0"
+    h[0x84:0x86] = b"\x4c\x01"           # i386
+    h[0x94:0x96] = b"\xe0\x00"           # optional header size
+    h[0x96:0x98] = b"\x02\x01"           # executable image
+    h[0x98:0x9a] = b"\x0b\x01"           # PE32
+    return bytes(h)
+
+
+PE = pe32()
+
+
+def encrypted_zip(tmp_path):
+    """A zip made by Info-ZIP's zip with a password (zip -e -P)."""
+    import subprocess
+    src = tmp_path / "secret.txt"
+    src.write_text("the plans\n")
+    out = tmp_path / "plans.zip"
+    subprocess.run(["zip", "-q", "-j", "-P", "hunter2", str(out), str(src)],
+                   check=True)
+    plain = tmp_path / "open.zip"
+    subprocess.run(["zip", "-q", "-j", str(plain), str(src)], check=True)
+    return out.read_bytes(), plain.read_bytes()
+
+
+def test_attachment_rules(gw_factory, sink, tmp_path):
+    g = start(gw_factory, sink,
+              ("exe", "--detector", "attachment:exec", "--action", "block"),
+              ("disguised", "--detector", "attachment:double-ext",
+               "--action", "block"),
+              ("macros", "--detector", "attachment:macro", "--action",
+               "quarantine"),
+              ("locked", "--detector", "attachment:encrypted", "--action",
+               "quarantine"),
+              ("big", "--detector", "attachment:size>100K", "--action",
+               "tag"))
+    secret, plain = encrypted_zip(tmp_path)
+    # An executable under any name: refused, naming the policy.
+    code, text = send(g, with_attachment("pe", "tool.exe", PE))
+    assert code == 550 and "content policy exe" in text
+    code, text = send(g, with_attachment("renamed", "report.pdf", PE,
+                                         "application/pdf"))
+    assert code == 550 and "content policy exe" in text
+    # A document extension in front of an executable one: both fire; the
+    # first blocking policy is named.
+    code, text = send(g, with_attachment("double", "invoice.pdf.exe", PE))
+    assert code == 550 and "content policy exe" in text
+    def disguised():
+        return [e for e in g.events("action = 'scanned'")
+                if "disguised(block)" in e["detail"]]
+    wait_for(disguised, what="the refusal's scanned event")
+    assert "attachment:double-ext@2:invoice.pdf.exe" in \
+        disguised()[0]["detail"]
+    # Quarantined: a macro-enabled workbook, an encrypted zip.
+    assert send(g, with_attachment("macro", "budget.xlsm",
+                                   b"PK\3\4" + b"\0" * 100)) is None
+    assert send(g, with_attachment("locked", "plans.zip", secret,
+                                   "application/zip")) is None
+    # Delivered: an open zip; a big attachment, tagged.
+    assert send(g, with_attachment("open", "open.zip", plain,
+                                   "application/zip")) is None
+    assert send(g, with_attachment("big", "data.bin",
+                                   os.urandom(200 * 1024))) is None
+    sink.wait_count(2)
+    got = by_subject(sink)
+    assert sorted(got) == ["big", "open"]
+    assert policy_fields(got["big"]) == [b"x-gw-policy: big"]
+    assert sorted(r["policy"] for r in quarantined(g)) == [
+        "locked (attachment:encrypted)", "macros (attachment:macro)"]
+    # gwctl policy test says the same, and why.
+    path = tmp_path / "locked.eml"
+    path.write_bytes(with_attachment("locked", "plans.zip", secret,
+                                     "application/zip"))
+    out = g.gwctl("policy", "test", str(path)).stdout
+    assert "policy locked (attachment:encrypted" in out
+    assert "decision: quarantine" in out and "plans.zip" in out
+    r = g.gwctl("policy", "add", "x", "--detector", "attachment:exe",
+                "--action", "block", check=False)
+    assert r.returncode != 0 and "unknown attachment rule" in r.stderr
