@@ -300,3 +300,37 @@ def test_attachment_rules(gw_factory, sink, tmp_path):
     r = g.gwctl("policy", "add", "x", "--detector", "attachment:exe",
                 "--action", "block", check=False)
     assert r.returncode != 0 and "unknown attachment rule" in r.stderr
+
+
+def test_gwsearch_by_policy(gw_factory, sink):
+    """gwsearch policy:NAME finds the messages a policy fired on (each
+    with its whole life), whatever it did; a policy whose name another's
+    ends with is not confused with it; action: is status:."""
+    g = start(gw_factory, sink,
+              ("pci", "--detector", "card", "--action", "quarantine"),
+              ("xpci", "--detector", "keywords:invoice", "--action", "tag"),
+              ("hr", "--detector", "ssn", "--action", "block"))
+    assert send(g, message("card", "card %s\n" % CARD)) is None
+    assert send(g, message("invoice", "the invoice\n")) is None
+    assert send(g, message("ssn", "ssn 123-45-6789\n"))[0] == 550
+    assert send(g, message("clean")) is None
+    sink.wait_count(2)
+    wait_for(lambda: len(g.events("action = 'scanned'")) == 4,
+             what="four scanned events")
+
+    def found(*terms):
+        r = g.tool("gwsearch", *terms, "--format", "jsonl", check=False)
+        rows = [json.loads(l) for l in r.stdout.splitlines()]
+        return {(e["email"]["local_id"], e["event"]["action"])
+                for e in rows}
+
+    pci = found("policy:pci")
+    qid = g.events("action = 'quarantined'")[0]["qid"]
+    assert {a for q, a in pci} >= {"received", "scanned", "quarantined"}
+    assert {q for q, a in pci} == {qid}
+    assert {q for q, a in found("--policy", "xpci")} == \
+        {e["qid"] for e in g.events("action = 'scanned'")
+         if "xpci(tag)" in e["detail"]}
+    assert ("scanned" in {a for q, a in found("policy:hr")})
+    assert found("policy:nope") == set()
+    assert {q for q, a in found("action:quarantined")} == {qid}
