@@ -26,7 +26,9 @@
 #include "queue_info.h"
 #include "util.h"
 
+/* The "quarantined" event's detail, as data_end.c writes it. */
 #define POLICY_PREFIX	"content policy "
+#define POLICY_SUFFIX	" until released"
 
 struct qlist {
 	int		 json, n;
@@ -34,11 +36,12 @@ struct qlist {
 	sqlite3_stmt	*st;
 };
 
-/* "pci (card)": the policy of the message's "quarantined" event. */
+/* "pci (card)": the policy of the message's "quarantined" event (a
+ * detector may hold parentheses and spaces: up to the suffix). */
 static char *
 quarantine_policy(struct qlist *l, const char *qid)
 {
-	const char *d, *p;
+	const char *d, *p, *e;
 	char *out = NULL;
 
 	if (l->st == NULL)
@@ -49,7 +52,8 @@ quarantine_policy(struct qlist *l, const char *qid)
 	    (d = (const char *)sqlite3_column_text(l->st, 0)) != NULL &&
 	    (p = strstr(d, POLICY_PREFIX)) != NULL) {
 		p += strlen(POLICY_PREFIX);
-		out = xstrndup(p, strcspn(p, ")") + (strchr(p, ')') ? 1 : 0));
+		e = strstr(p, POLICY_SUFFIX);
+		out = xstrndup(p, e ? (size_t)(e - p) : strlen(p));
 	}
 	return out;
 }
