@@ -141,6 +141,9 @@ snapshot(struct stat_row **rows)
 	    q.recipients - q.active - q.deferred - q.held);
 	ROW("queue_held_messages", "gw_queue_held", "gauge",
 	    "Messages on hold (gwctl queue hold).", q.held_messages);
+	ROW("queue_quarantined_messages", "gw_queue_quarantined", "gauge",
+	    "Held messages a content policy quarantined.",
+	    q.quarantined_messages);
 	ROW("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds",
 	    "gauge", "Age of the oldest queued message.",
 	    q.oldest_us ? (now - q.oldest_us) / 1000000 : 0);

@@ -47,6 +47,7 @@ struct queue_stats {
 	int	deferred;
 	int	held;		/* recipients of held messages (not active) */
 	int	held_messages;
+	int	quarantined_messages;	/* of the held ones */
 	int	destinations;
 	int	connections;
 	int64_t	oldest_us;	/* arrival of the oldest queued message; 0 */

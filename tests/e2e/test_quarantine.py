@@ -13,7 +13,8 @@ import sqlite3
 from email.message import EmailMessage
 from email.policy import SMTP
 
-from conftest import client_tls_context, free_port, smarthost, wait_for
+from conftest import (client_tls_context, control_stats, free_port,
+                      smarthost, wait_for)
 
 CARD = "4111 1111 1111 1111"
 
@@ -176,12 +177,16 @@ def test_quarantine_survives_kill9(gw_factory, sink):
     g.start()
     rows = quarantined(g)
     assert len(rows) == 1
+    st = control_stats(g)
+    assert st["queue_quarantined_messages"] == 1
+    assert st["queue_held_messages"] == 1
     assert send(g, message("clean")) is None
     sink.wait_count(1)
     assert list(by_subject(sink)) == ["clean"]
     g.gwctl("quarantine", "release", rows[0]["queue_id"])
     sink.wait_count(2)
     assert "kept" in by_subject(sink)
+    assert control_stats(g)["queue_quarantined_messages"] == 0
 
 
 def test_quarantine_retention(gw_factory, sink):
