@@ -34,7 +34,7 @@ enum attrule_kind { AR_EXEC, AR_DOUBLE_EXT, AR_MACRO, AR_ENCRYPTED, AR_EXT,
 
 struct attrule {
 	enum attrule_kind kind;
-	char		*list;		/* AR_EXT, AR_TYPE: ",a,b," lower case */
+	char		*list;		/* AR_EXT, AR_TYPE: ",a,b,", lower */
 	uint64_t	 size;		/* AR_SIZE */
 };
 

@@ -51,8 +51,9 @@
  * once the change and its audit event are committed to queue.db and
  * log.db (NOTE: recipients in delivery finish their attempt; no DSN);
  * "unchanged QID WHY" (already held, not held, held so not flushed,
- * nothing waiting, not quarantined), "busy QID WHY" (delete or bounce while an attempt is
- * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
+ * nothing waiting, not quarantined), "busy QID WHY" (delete or bounce
+ * while an attempt is under way), "unknown QID", or "failed QID ERROR"
+ * (queue.db refused).
  * Control bytes in values are sent as '?' (TAB as it is).
  * Exposure: parses the control protocol from root or gwd's own user or
  * group (SO_PEERCRED, SO_PEERGROUPS); reads one line of less than
