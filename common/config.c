@@ -210,6 +210,9 @@ static const struct opt opts[] = {
 
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
 	    0, 0, 0, LIVE },
+
+	{ "policy.quarantine_days", O_INT, OFF(policy.quarantine_days), "30",
+	    1, 3650, 0, 0, 0, LIVE },
 };
 
 static int nerrors;

@@ -148,6 +148,10 @@ struct gw_config {
 	struct {
 		int	 retention_days; /* events older are pruned */
 	} log;
+
+	struct {
+		int	 quarantine_days; /* quarantined mail older: deleted */
+	} policy;
 };
 
 /*

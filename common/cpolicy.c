@@ -17,17 +17,24 @@
 #include "rules.h"
 #include "util.h"
 
+static const char *const actions[] = {
+	[CPOL_BLOCK] = "block", [CPOL_TAG] = "tag",
+	[CPOL_QUARANTINE] = "quarantine",
+};
+
 int
 cpol_action_parse(const char *s)
 {
-	return strcmp(s, "block") == 0 ? CPOL_BLOCK : strcmp(s, "tag") == 0 ?
-	    CPOL_TAG : -1;
+	for (size_t i = 0; i < nitems(actions); i++)
+		if (strcmp(s, actions[i]) == 0)
+			return (int)i;
+	return -1;
 }
 
 const char *
 cpol_action_name(enum cpol_action a)
 {
-	return a == CPOL_BLOCK ? "block" : "tag";
+	return (size_t)a < nitems(actions) ? actions[a] : "?";
 }
 
 int
@@ -184,7 +191,7 @@ cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
 	int r, any = 0;
 
 	memset(v, 0, sizeof(*v));
-	v->block = -1;
+	v->block = v->quarantine = -1;
 	v->fired = xcalloc((size_t)(s->n ? s->n : 1), sizeof(*v->fired));
 	for (int i = 0; i < s->n && !any; i++)
 		any = cpol_applies(&s->p[i], m);
@@ -212,6 +219,8 @@ cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
 		v->nfired++;
 		if (p->action == CPOL_BLOCK && v->block < 0)
 			v->block = i;
+		else if (p->action == CPOL_QUARANTINE && v->quarantine < 0)
+			v->quarantine = i;
 		else if (p->action == CPOL_TAG)
 			v->ntag++;
 	}

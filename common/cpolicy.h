@@ -20,7 +20,9 @@
 #include "dlp.h"
 #include "mime_walk.h"
 
-enum cpol_action { CPOL_BLOCK, CPOL_TAG };
+/* By precedence: a message that one policy blocks is refused whatever
+ * the others say; one quarantined is held (and tagged, if one tags). */
+enum cpol_action { CPOL_BLOCK, CPOL_TAG, CPOL_QUARANTINE };
 
 #define CPOL_NAME_MAX	64
 
@@ -59,6 +61,7 @@ struct cpol_verdict {
 	int			*fired;		/* per policy: 1 fired */
 	int			 nfired;
 	int			 block;		/* first blocking policy; -1 */
+	int			 quarantine;	/* first quarantining one; -1 */
 	int			 ntag;		/* tagging policies fired */
 	int			 walk_flags;	/* MW_* */
 	int			 nparts, natt;

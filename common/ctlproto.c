@@ -157,6 +157,11 @@ ctl_option(struct ctl_queue_cmd *c, char **w, int n, int *i, char *err,
 	    c->verb == CTL_Q_FLUSH)) {
 		dst = c->domain;
 		max = CTL_DOMAIN_MAX;
+	} else if (strcmp(name, "--quarantined") == 0 &&
+	    (c->verb == CTL_Q_LIST || c->verb == CTL_Q_RELEASE ||
+	    c->verb == CTL_Q_DELETE)) {
+		c->quarantined = 1;
+		return 0;
 	} else if (strcmp(name, "--subaccount") == 0 &&
 	    c->verb == CTL_Q_LIST) {
 		dst = c->subaccount;
@@ -177,12 +182,33 @@ ctl_option(struct ctl_queue_cmd *c, char **w, int n, int *i, char *err,
 	return 0;
 }
 
+/* " --reason TEXT" ends the line: cut it off into c->reason. */
+static int
+ctl_reason(char *line, struct ctl_queue_cmd *c, char *err, size_t errsz)
+{
+	char *p = strstr(line, " --reason"), *v;
+
+	if (p == NULL || (p[9] != '\0' && p[9] != ' ' && p[9] != '\t'))
+		return 0;
+	*p = '\0';
+	v = p + 9 + strspn(p + 9, " \t");
+	if (*v == '\0')
+		return ctl_fail(err, errsz, "--reason needs a value");
+	if (strlen(v) > CTL_REASON_MAX || str_has_ctl(v, strlen(v)))
+		return ctl_fail(err, errsz, "--reason: value too long or not "
+		    "printable");
+	memcpy(c->reason, v, strlen(v) + 1);
+	return 0;
+}
+
 /* What each verb may be given. */
 static int
 ctl_check(struct ctl_queue_cmd *c, char *err, size_t errsz)
 {
 	const char *v = verbs[c->verb];
 
+	if (c->reason[0] && c->verb != CTL_Q_DELETE)
+		return ctl_err(err, errsz, "", v, " takes no --reason");
 	switch (c->verb) {
 	case CTL_Q_LIST:
 		if (c->nids || c->all)
@@ -203,6 +229,9 @@ ctl_check(struct ctl_queue_cmd *c, char *err, size_t errsz)
 			c->all = 1;
 		return 0;
 	default:
+		if (c->quarantined && c->all)
+			return ctl_err(err, errsz, "", v,
+			    " --quarantined: name the messages");
 		if (c->all && c->nids)
 			return ctl_err(err, errsz, "", v, ": ALL stands alone");
 		if (!c->all && !c->nids)
@@ -223,6 +252,8 @@ ctl_queue_parse(const char *line, struct ctl_queue_cmd *c, char *err,
 	memset(c, 0, sizeof(*c));
 	if (gw_strlcpy(copy, line, sizeof(copy)) >= sizeof(copy))
 		return ctl_fail(err, errsz, "request too long");
+	if (ctl_reason(copy, c, err, errsz) == -1)
+		return -1;
 	if ((n = ctl_words(copy, w, CTL_MAX_WORDS)) == -1)
 		return ctl_fail(err, errsz, "too many words (at most 100 queue "
 		    "ids a request)");

@@ -9,10 +9,15 @@
  * command, its arguments.  gwd answers with lines and closes; a reply
  * is at most CTL_REPLY_MAX bytes.
  *
- *   queue list [--domain D] [--subaccount S]
+ *   queue list [--domain D] [--subaccount S] [--quarantined]
  *   queue show ID
  *   queue flush [ID ...|ALL|--domain D]	(nothing: every message)
  *   queue hold|release|delete|bounce ID ...|ALL
+ *   queue release|delete --quarantined ID ... [--reason TEXT]
+ *
+ * --quarantined: only messages a content policy quarantined (list), or
+ * the action leaves any other message unchanged.  --reason ends the
+ * line: the rest of it, words and spaces, goes into the audit event.
  *
  * An ID is a queue id: 16 upper-case hexadecimal digits.  ALL is written
  * in upper case only, as postsuper(1) wants it, and stands alone.
@@ -44,6 +49,8 @@
 #define CTL_NAME_MAX		64
 #define CTL_DOMAIN_MAX		255
 #define CTL_DEST_NAME_MAX	346
+/* An admin's reason for an action (--reason), for its audit event. */
+#define CTL_REASON_MAX		200
 _Static_assert(CTL_DEST_NAME_MAX == sizeof("[[]:65535]") - 1 + 253 +
     sizeof("/tls=opportunistic") - 1 + 1 + CTL_NAME_MAX,
     "the longest destination name");
@@ -74,6 +81,8 @@ struct ctl_queue_cmd {
 	char		 ids[CTL_MAX_IDS][CTL_QID_LEN + 1];
 	char		 domain[CTL_DOMAIN_MAX + 1];	/* "": any */
 	char		 subaccount[CTL_NAME_MAX + 1];	/* "": any */
+	int		 quarantined;	/* --quarantined */
+	char		 reason[CTL_REASON_MAX + 1];	/* "": none */
 };
 
 /*

@@ -19,6 +19,7 @@
 
 #include <hs/hs.h>
 
+#include "attrule.h"
 #include "dlp.h"
 #include "util.h"
 
@@ -67,6 +68,7 @@ struct dlp_db {
 	struct pat	*pat;
 	int		 npat;
 	enum dlp_kind	*kind;		/* per detector */
+	struct attrule	*att;		/* per detector: DLP_ATTACHMENT's */
 	int		 ndet;
 };
 
@@ -123,6 +125,8 @@ dlp_detector_kind(const char *spec)
 	for (size_t i = 0; i < nitems(builtins); i++)
 		if (strcmp(spec, builtins[i].name) == 0)
 			return builtins[i].kind;
+	if (attrule_is(spec))
+		return DLP_ATTACHMENT;
 	return strncmp(spec, "regex:", 6) == 0 ? DLP_REGEX : DLP_KEYWORDS;
 }
 
@@ -205,8 +209,8 @@ add_detector(struct build *b, const char *spec, int det, char *err,
 	}
 	if (strncmp(spec, "keywords:", 9) != 0) {
 		snprintf(err, errsz, "unknown detector \"%.60s\" (card, ssn, "
-		    "iban, email, phone, regex:PATTERN, keywords:WORD,...)",
-		    spec);
+		    "iban, email, phone, regex:PATTERN, keywords:WORD,..., "
+		    "attachment:RULE)", spec);
 		return -1;
 	}
 	for (p = spec + 9; ; p = e + 1) {
@@ -252,9 +256,18 @@ dlp_compile(const char *const *specs, int n, char *err, size_t errsz)
 
 	db->ndet = n;
 	db->kind = xcalloc((size_t)(n ? n : 1), sizeof(*db->kind));
+	db->att = xcalloc((size_t)(n ? n : 1), sizeof(*db->att));
 	for (int i = 0; i < n; i++) {
 		int before = b.n;
 
+		/* Attachments are matched by rule, not by a pattern. */
+		if (attrule_is(specs[i])) {
+			db->kind[i] = DLP_ATTACHMENT;
+			if (attrule_parse(specs[i], &db->att[i], why,
+			    sizeof(why)) == -1)
+				goto bad;
+			continue;
+		}
 		if (add_detector(&b, specs[i], i, why, sizeof(why)) == -1)
 			goto bad;
 		db->kind[i] = dlp_detector_kind(specs[i]);
@@ -308,6 +321,9 @@ dlp_db_free(struct dlp_db *db)
 		return;
 	if (db->hs)
 		hs_free_database(db->hs);
+	for (int i = 0; db->att && i < db->ndet; i++)
+		attrule_free(&db->att[i]);
+	free(db->att);
 	free(db->pat);
 	free(db->kind);
 	free(db);
@@ -575,6 +591,41 @@ scan_end(struct scan *sc)
 	free(sc->last_to);
 }
 
+/* Each attachment a rule matches counts once; its name is the "match"
+ * shown (control bytes as '?', cut to fit). */
+static void
+count_attachments(const struct dlp_db *db, const struct mime_walk *w,
+    struct dlp_result *res)
+{
+	for (int d = 0; d < db->ndet; d++) {
+		struct dlp_count *c = &res->c[d];
+
+		if (db->kind[d] != DLP_ATTACHMENT)
+			continue;
+		for (int i = 0; i < w->natt; i++) {
+			const struct mime_attach *a = &w->att[i];
+			struct dlp_hit *h;
+
+			if (!attrule_match(&db->att[d], a))
+				continue;
+			if (c->count++ >= DLP_SAMPLES)
+				continue;
+			h = &c->hits[c->nhits++];
+			snprintf(h->path, sizeof(h->path), "%s", a->path);
+			if (strlen(a->name) >= sizeof(h->masked))
+				snprintf(h->masked, sizeof(h->masked),
+				    "%.*s...", (int)sizeof(h->masked) - 4,
+				    a->name);
+			else
+				snprintf(h->masked, sizeof(h->masked), "%s",
+				    *a->name ? a->name : "(no name)");
+			for (char *p = h->masked; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '?';
+		}
+	}
+}
+
 int
 dlp_scan(const struct dlp_db *db, const struct mime_walk *w,
     struct dlp_result *res, char *err, size_t errsz)
@@ -582,13 +633,17 @@ dlp_scan(const struct dlp_db *db, const struct mime_walk *w,
 	struct scan sc;
 	int r;
 
-	if ((r = scan_begin(db, res, &sc, err, errsz)) != 0)
-		return r == 1 ? 0 : -1;
+	/* 1: no text detector (no Hyperscan database). */
+	if ((r = scan_begin(db, res, &sc, err, errsz)) == -1)
+		return -1;
 	for (int i = 0; i < w->ntexts && r == 0; i++)
 		r = scan_one(&sc, w->texts[i].path, w->texts[i].text,
 		    w->texts[i].len, err, errsz);
 	scan_end(&sc);
-	return r;
+	if (r == -1)
+		return -1;
+	count_attachments(db, w, res);
+	return 0;
 }
 
 int

@@ -10,6 +10,8 @@
  *   regex:PATTERN                       a regular expression (Hyperscan's
  *                                       PCRE subset; "(?i)" for caseless)
  *   keywords:WORD[,WORD...]             whole words, caseless
+ *   attachment:RULE                     attachments, not text (attrule.h):
+ *                                       each one matching counts once
  * A detector counts distinct values: the same card number in the text
  * and the HTML alternative of a message counts once.
  *
@@ -25,7 +27,7 @@
 #include "mime_walk.h"
 
 enum dlp_kind { DLP_CARD, DLP_SSN, DLP_IBAN, DLP_EMAIL, DLP_PHONE, DLP_REGEX,
-	DLP_KEYWORDS };
+	DLP_KEYWORDS, DLP_ATTACHMENT };
 
 #define DLP_SPEC_MAX	1024	/* a detector as written */
 #define DLP_KEYWORDS_MAX 256	/* words in one keywords: detector */

@@ -22,6 +22,7 @@
 #include <gmime/gmime.h>
 #include <magic.h>
 
+#include "attrule.h"
 #include "buf.h"
 #include "mime_walk.h"
 #include "util.h"
@@ -467,6 +468,8 @@ walk_attachment(struct walk *w, GMimePart *part, const char *path,
 	a->size = total;
 	a->archive = is_archive(a->type, a->name) ||
 	    is_archive(a->sniffed, "");
+	a->encrypted = attrule_zip_encrypted((const unsigned char *)
+	    buf_ptr(&b), buf_len(&b));
 	buf_free(&b);
 	/* A text file under any name or declared type is read as text. */
 	if (strncmp(a->type, "text/", 5) == 0 ||

@@ -49,6 +49,8 @@ struct mime_attach {
 	char	*sniffed;	/* libmagic's MIME type of the content */
 	size_t	 size;		/* decoded bytes */
 	int	 archive;	/* zip, rar, 7z, tar, gzip...: not unpacked */
+	int	 encrypted;	/* a zip with an encrypted entry among the
+				 * bytes sniffed */
 };
 
 struct mime_walk {

@@ -141,11 +141,13 @@ const struct cmd cmds[] = {
 	    "(nothing is sent)", 0, 0, "--from= --to= --subaccount= --header= "
 	    "--size=", 0, route_test },
 	{ "policy", "add", "NAME --detector DETECTOR [--min N] --action "
-	    "block|tag [--subaccount S] [--from-domain P] [--to-domain P]",
+	    "block|quarantine|tag [--subaccount S] [--from-domain P] "
+	    "[--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
-	    "regex:PATTERN or keywords:WORD,...; it fires at N distinct "
-	    "values (1)", 1, 1, "--detector= --min= --action= --subaccount= "
-	    "--from-domain= --to-domain=", 0, policy_add },
+	    "regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "
+	    "N distinct values or attachments (1)", 1, 1, "--detector= --min= "
+	    "--action= --subaccount= --from-domain= --to-domain=", 0,
+	    policy_add },
 	{ "policy", "list", "[--format table|json]", "the content policies",
 	    0, 0, "--format=", 0, policy_list },
 	{ "policy", "show", "NAME [--format table|json]", "one content policy",
@@ -199,6 +201,18 @@ const struct cmd cmds[] = {
 	{ "queue", "bounce", "ID ...|-|ALL",
 	    "fail messages now and send their sender a DSN", 1, -1, "",
 	    CMD_QIDARG, queue_act },
+	{ "quarantine", "list", "[--subaccount S] [--format table|json]",
+	    "messages content policies quarantined, with the policy", 0, 0,
+	    "--subaccount= --format=", 0, quarantine_list },
+	{ "quarantine", "show", "ID",
+	    "one quarantined message: envelope, headers, the verdict (matches "
+	    "masked)", 1, 1, "", CMD_QIDARG, quarantine_show },
+	{ "quarantine", "release", "ID ...|-",
+	    "deliver quarantined messages as usual", 1, -1, "", CMD_QIDARG,
+	    quarantine_release },
+	{ "quarantine", "delete", "ID ...|- --reason TEXT",
+	    "remove quarantined messages without delivery, saying why", 1, -1,
+	    "--reason=", CMD_QIDARG, quarantine_delete },
 	{ "suppression", "add", "ADDRESS ... [--subaccount NAME] "
 	    "[--reason TEXT]",
 	    "refuse mail to these recipients (of one subaccount, or of all)",

@@ -138,6 +138,9 @@ int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,
 /* queue.c: gwd's queue, through the control socket */
 int	 queue_ids(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 queue_list, queue_show, queue_act;
+/* quarantine.c: what content policies quarantined, in gwd's queue */
+cmd_fn	 quarantine_list, quarantine_show, quarantine_release,
+	 quarantine_delete;
 /* control.c: gwd's control socket.  control_exchange(): one request,
  * the whole reply within ms, saying what failed (EX_UNAVAILABLE: gwd
  * not running); control_request(): a short answer into out, EX_SOFTWARE

@@ -3,9 +3,11 @@
  * delete, test).
  *
  * A policy is a row of gw.db's content_policy table: a detector (card,
- * ssn, iban, email, phone, regex:PATTERN, keywords:WORD,...), the
+ * ssn, iban, email, phone, regex:PATTERN, keywords:WORD,...,
+ * attachment:RULE), the
  * number of distinct values at which it fires, an action (block: 550
- * 5.7.1 at the end of DATA; tag: an X-GW-Policy: header) and optional
+ * 5.7.1 at the end of DATA; quarantine: 250, held until `gwctl
+ * quarantine release`; tag: an X-GW-Policy: header) and optional
  * conditions (subaccount, sender domain, recipient domain).  gwd reloads
  * the set when gw.db changes.  `policy test` runs gwd's own walk and scan
  * on a file and prints what fires, with every match masked; nothing is
@@ -65,11 +67,12 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min)
 		    "or '.'");
 	if (det == NULL)
 		return policy_bad("--detector", "required (card, ssn, iban, "
-		    "email, phone, regex:PATTERN, keywords:WORD,...)");
+		    "email, phone, regex:PATTERN, keywords:WORD,..., "
+		    "attachment:RULE)");
 	if (dlp_detector_check(det, err, sizeof(err)) == -1)
 		return policy_bad("--detector", err);
 	if (act == NULL || cpol_action_parse(act) == -1)
-		return policy_bad("--action", "block or tag");
+		return policy_bad("--action", "block, quarantine or tag");
 	*min = 1;
 	if (args_get(a, "--min") && parse_int(args_get(a, "--min"), 1,
 	    1000000, min) == -1)
@@ -319,6 +322,9 @@ policy_test_print(const struct cpol_set *s, const struct cpol_verdict *v,
 	if (v->block >= 0)
 		printf("decision: block (550 5.7.1 Message refused by content "
 		    "policy %s)\n", s->p[v->block].name);
+	else if (v->quarantine >= 0)
+		printf("decision: quarantine (250, held until released) by "
+		    "content policy %s\n", s->p[v->quarantine].name);
 	else if (v->ntag > 0)
 		printf("decision: deliver with an X-GW-Policy: header\n");
 	else

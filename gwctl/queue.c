@@ -26,25 +26,13 @@
 #include "gwctl.h"
 #include "log.h"
 #include "output.h"
+#include "queue_info.h"
 #include "util.h"
 
 #define REPLY_TIMEOUT_MS	(10 * 60 * 1000)	/* ALL on a big queue */
 #define COMPLETE_MS		500	/* the shell's TAB waits no longer */
 #define REPLY_MAX		CTL_REPLY_MAX
 
-/* One recipient, one message, as gwd described them. */
-struct qrcpt_info {
-	char	*address, *state, *last_reply;
-	long long attempts, next_attempt;
-};
-
-struct qmsg_info {
-	char	*qid, *sender, *subaccount, *message_id, *state;
-	long long arrival, size;
-	struct output_strv headers;
-	struct qrcpt_info *rcpt;
-	int	 nrcpt;
-};
 
 /* Next "key value" line of the reply; 0 at the end. */
 static int
@@ -71,7 +59,7 @@ queue_line(char **p, char **key, char **val)
  * Ask, and check the reply is whole (its last line is "end") or say
  * what gwd refused.  *text is the reply, NUL-terminated.
  */
-static int
+int
 queue_ask(struct ctx *ctx, const char *req, struct buf *reply, char **text)
 {
 	size_t n;
@@ -160,7 +148,7 @@ qmsg_info_set(struct qmsg_info *m, const char *k, const char *v)
  * Walk the messages of a list/show reply: cb() for each.  Returns the
  * number of messages; *unknown is the id gwd did not know (show).
  */
-static int
+int
 queue_messages(char *text, void (*cb)(struct qmsg_info *, void *),
     void *arg, char **unknown)
 {
@@ -218,7 +206,8 @@ static void
 list_table(struct qmsg_info *m, void *arg)
 {
 	struct list_tally *t = arg;
-	const char *mark = strcmp(m->state, "held") == 0 ? "!" :
+	const char *mark = strcmp(m->state, "held") == 0 ||
+	    strcmp(m->state, "quarantined") == 0 ? "!" :
 	    strcmp(m->state, "active") == 0 ? "*" : "";
 	char at[32];
 	struct buf b;
@@ -274,7 +263,8 @@ list_json(struct qmsg_info *m, void *arg)
 	json_obj_str(&o, "subaccount", m->subaccount);
 	json_obj_str(&o, "message_id", m->message_id);
 	json_obj_str(&o, "state", m->state);
-	json_obj_bool(&o, "held", strcmp(m->state, "held") == 0);
+	json_obj_bool(&o, "held", strcmp(m->state, "held") == 0 ||
+	    strcmp(m->state, "quarantined") == 0);
 	json_obj_raw(&o, "recipients", buf_cstr(&rb));
 	if (json_obj_end(&o) == -1)
 		fatalx("output too long");
@@ -363,15 +353,18 @@ show_field(const char *label, const char *v)
 		printf("  %-12s %s\n", label, v);
 }
 
-static void
-show_one(struct qmsg_info *m, void *arg)
+void
+queue_show_one(struct qmsg_info *m, void *arg)
 {
 	char t[32], size[32];
 	struct buf b;
 
 	printf("Message %s\n", m->qid);
 	show_field("State:", strcmp(m->state, "held") == 0 ? "held (never "
-	    "attempted until released)" : strcmp(m->state, "active") == 0 ?
+	    "attempted until released)" : strcmp(m->state, "quarantined") ==
+	    0 ? "quarantined by a content policy (never attempted until "
+	    "released: gwctl quarantine release)" :
+	    strcmp(m->state, "active") == 0 ?
 	    "active (being delivered now)" : m->state);
 	show_field("Sender:", m->sender);
 	show_field("Subaccount:", m->subaccount);
@@ -393,8 +386,8 @@ show_one(struct qmsg_info *m, void *arg)
 }
 
 /* Every event of qid in log.db: the attempts and the admin actions. */
-static void
-show_history(struct ctx *ctx, const char *qid)
+void
+queue_show_history(struct ctx *ctx, const char *qid)
 {
 	char err[1024], t[32];
 	sqlite3_stmt *st;
@@ -452,8 +445,8 @@ queue_show(struct ctx *ctx, const struct cmd *c, struct args *a)
 		    "upper-case hex digits)", a->argv[0]);
 	snprintf(req, sizeof(req), "queue show %s", a->argv[0]);
 	if ((r = queue_ask(ctx, req, &reply, &text)) == EX_OK) {
-		if (queue_messages(text, show_one, NULL, &unknown) == 1)
-			show_history(ctx, a->argv[0]);
+		if (queue_messages(text, queue_show_one, NULL, &unknown) == 1)
+			queue_show_history(ctx, a->argv[0]);
 		else {
 			log_warnx("queue id %s: not in the queue", a->argv[0]);
 			r = EX_DATAERR;
@@ -501,14 +494,14 @@ static const char *act_word(const char *);
 
 static int
 act_send(struct ctx *ctx, const char *verb, struct buf *ids,
-    struct act_tally *t)
+    const char *opts, struct act_tally *t)
 {
 	struct buf req, reply;
 	char *text;
 	int r;
 
 	buf_init(&req, 0);
-	buf_printf(&req, "queue %s%s", verb, buf_cstr(ids));
+	buf_printf(&req, "queue %s%s%s", verb, buf_cstr(ids), opts);
 	if ((r = queue_ask(ctx, buf_cstr(&req), &reply, &text)) == EX_OK)
 		act_reply(text, act_word(verb), t);
 	buf_free(&req);
@@ -556,7 +549,7 @@ act_stdin(const struct cmd *c, struct output_strv *ids)
 /* Every id checked first, so a typo stops the lot; then in turns. */
 static int
 act_ids(struct ctx *ctx, const struct cmd *c, const struct args *a,
-    struct act_tally *t)
+    const char *opts, struct act_tally *t)
 {
 	struct output_strv ids = { 0 };
 	struct buf req;
@@ -569,7 +562,7 @@ act_ids(struct ctx *ctx, const struct cmd *c, const struct args *a,
 	for (int i = 0; i < ids.n && r == EX_OK; i++) {
 		buf_printf(&req, " %s", ids.v[i]);
 		if ((i + 1) % CTL_MAX_IDS == 0 || i + 1 == ids.n)
-			r = act_send(ctx, c->verb, &req, t);
+			r = act_send(ctx, c->verb, &req, opts, t);
 	}
 	buf_free(&req);
 	output_strv_free(&ids);
@@ -593,6 +586,13 @@ act_word(const char *verb)
 int
 queue_act(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
+	return queue_act_opts(ctx, c, a, "");
+}
+
+int
+queue_act_opts(struct ctx *ctx, const struct cmd *c, struct args *a,
+    const char *opts)
+{
 	struct act_tally t = { 0 };
 	const char *word = act_word(c->verb), *dom = args_get(a, "--domain");
 	struct buf ids;
@@ -613,7 +613,7 @@ queue_act(struct ctx *ctx, const struct cmd *c, struct args *a)
 	buf_init(&ids, 0);
 	t.named = !all && !dom && a->argc > 0;
 	if (t.named)
-		r = act_ids(ctx, c, a, &t);
+		r = act_ids(ctx, c, a, opts, &t);
 	else {
 		/* ALL, --domain D, or (flush) nothing: one request. */
 		if (dom && (r = queue_opt_word(c, a, "--domain", &ids)) !=
@@ -621,7 +621,7 @@ queue_act(struct ctx *ctx, const struct cmd *c, struct args *a)
 			goto out;
 		if (all)
 			buf_puts(&ids, " ALL");
-		r = act_send(ctx, c->verb, &ids, &t);
+		r = act_send(ctx, c->verb, &ids, opts, &t);
 	}
 	/* postsuper's habit: what was done, counted on stderr. */
 	if (t.unchanged)

@@ -119,6 +119,9 @@ content_work(struct work *w)
 	}
 	if (v.block >= 0)
 		j->block = xstrdup(s->p[v.block].name);
+	else if (v.quarantine >= 0)
+		j->quarantine = xasprintf("%s (%s)", s->p[v.quarantine].name,
+		    s->p[v.quarantine].detector);
 	if (v.ntag > 0) {
 		buf_init(&b, 0);
 		for (int i = 0; i < s->n; i++)
@@ -161,6 +164,7 @@ content_job_free(struct content_job *j)
 		free(j->rcpt[i]);
 	free(j->rcpt);
 	free(j->block);
+	free(j->quarantine);
 	free(j->tag);
 	free(j->detail);
 	free(j);

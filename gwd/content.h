@@ -32,6 +32,8 @@ struct content_job {
 	int			 failed;	/* no verdict: reply 451 */
 	char			 err[200];
 	char			*block;		/* the blocking policy's name */
+	/* "pci (card)": the first quarantining policy, its detector */
+	char			*quarantine;
 	char			*tag;		/* "pci, hr": tagging policies */
 	char			*detail;	/* the "scanned" event's, masked */
 	/* the caller's */

@@ -25,10 +25,12 @@
  * upper-case hex digits; ALL (upper case only) is every message; at most
  * 100 IDs a request:
  *
- *   queue list [--domain D] [--subaccount S]
+ *   queue list [--domain D] [--subaccount S] [--quarantined]
  *   queue show ID
  *   queue flush [ID ...|ALL|--domain D]	(nothing named: ALL)
  *   queue hold|release|delete|bounce ID ...|ALL
+ *   queue release|delete --quarantined ID ... [--reason TEXT]
+ *				(gwctl quarantine: others unchanged)
  *
  * A request gwd cannot parse gets one line, "error REASON".  Otherwise
  * the reply ends with the line "end"; a reply without it was cut short.
@@ -36,8 +38,9 @@
  *
  *   message QID          then: arrival UNIX-SECONDS, size BYTES,
  *                        sender ADDR ("<>": null sender), subaccount S,
- *                        message_id ID (if any), state held|active|
- *                        ready|deferred, header LINE ... (show only)
+ *                        message_id ID (if any), state quarantined|
+ *                        held|active|ready|deferred, header LINE ...
+ *                        (show only)
  *   recipient ADDR       per pending recipient (of D with --domain):
  *                        rcpt_state held|active|ready|deferred,
  *                        attempts N, next_attempt UNIX-SECONDS,
@@ -48,8 +51,9 @@
  * once the change and its audit event are committed to queue.db and
  * log.db (NOTE: recipients in delivery finish their attempt; no DSN);
  * "unchanged QID WHY" (already held, not held, held so not flushed,
- * nothing waiting), "busy QID WHY" (delete or bounce while an attempt is
- * under way), "unknown QID", or "failed QID ERROR" (queue.db refused).
+ * nothing waiting, not quarantined), "busy QID WHY" (delete or bounce
+ * while an attempt is under way), "unknown QID", or "failed QID ERROR"
+ * (queue.db refused).
  * Control bytes in values are sent as '?' (TAB as it is).
  * Exposure: parses the control protocol from root or gwd's own user or
  * group (SO_PEERCRED, SO_PEERGROUPS); reads one line of less than

@@ -201,8 +201,9 @@ put_message(struct ctl_req *q, struct qmsg *m, int headers)
 		put(q, "message_id", mid);
 		free(mid);
 	}
-	put(q, "state", m->held ? "held" : active ? "active" : ready ?
-	    "ready" : "deferred");
+	put(q, "state", m->held == QMSG_QUARANTINED ? "quarantined" :
+	    m->held ? "held" : active ? "active" : ready ? "ready" :
+	    "deferred");
 	if (headers)
 		put_headers(q, m);
 	for (int i = 0; i < m->nrcpt; i++) {
@@ -223,6 +224,8 @@ static int
 msg_matches(const struct qmsg *m, const struct ctl_queue_cmd *cmd)
 {
 	if (cmd->subaccount[0] && strcmp(m->subaccount, cmd->subaccount) != 0)
+		return 0;
+	if (cmd->quarantined && m->held != QMSG_QUARANTINED)
 		return 0;
 	for (int i = 0; i < m->nrcpt; i++)
 		if (rcpt_matches(&m->rcpt[i], cmd->domain))
@@ -284,8 +287,7 @@ ctlq_act(struct ctl_req *q, struct qmsg *m)
 	it->req = q;
 	memcpy(it->qid, m->qid, sizeof(it->qid));
 	q->pending++;
-	r = queue_admin(m, q->cmd.verb, q->cmd.domain, ctlq_committed, it,
-	    &why);
+	r = queue_admin(m, &q->cmd, ctlq_committed, it, &why);
 	if (r == QA_DONE) {
 		it->note = why;
 		return;

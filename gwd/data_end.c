@@ -3,8 +3,8 @@
  * message (clean data, header policy, quota, routing rules), then its
  * stored form (our Received:, missing Message-ID/Date/From), the
  * "received" event, and the hand-off to the content policies (content.c,
- * on a worker), signing and the store thread; the 250 (or 451, or the
- * policies' 550) comes back from there.
+ * on a worker: refuse, quarantine, tag), signing and the store thread;
+ * the 250 (or 451, or the policies' 550) comes back from there.
  * Standards: RFC 5321 4.4 (trace), RFC 3848 (trace protocols), RFC 6409
  * 8 (fields a submission server adds), RFC 5322.
  * Exposure: the message is untrusted input from an authenticated client.
@@ -243,9 +243,30 @@ policy_tag(struct qmsg *m, const char *names)
 }
 
 /*
+ * A content policy quarantines m (what: "NAME (DETECTOR)"): it is
+ * accepted and stored held, never delivered until an admin releases it
+ * (gwctl quarantine release), and deleted after policy.quarantine_days
+ * (quarantine.c).
+ */
+static void
+policy_quarantine(struct store_op *op, const char *what)
+{
+	struct qmsg *m = op->insert;
+	struct audit_event *ev;
+
+	m->held = QMSG_QUARANTINED;
+	ev = store_op_event(op, event_name(EV_QUARANTINED), m->qid);
+	ev->sender = xstrdup(m->sender);
+	ev->subaccount = xstrdup(m->subaccount);
+	ev->detail = xasprintf("quarantined by content policy %s until "
+	    "released (gwctl quarantine release %s)", what, m->qid);
+}
+
+/*
  * The content policies have decided (content.c, on its worker): refuse
  * with 550 5.7.1 naming the blocking policy (never what matched), or
- * tag and go on to signing.  Every decision is a "scanned" event.
+ * quarantine, tag, and go on to signing.  Every decision is a "scanned"
+ * event.
  */
 static void
 scanned(struct content_job *cj)
@@ -258,8 +279,8 @@ scanned(struct content_job *cj)
 
 	if (cj->failed) {
 		log_warnx("qid=%s: content scan failed: %s", m->qid, cj->err);
-		drop(op, sw->sj, REJ_DATA_STORAGE, "451 4.3.0 Error: content "
-		    "scan failed; try again later", cj->err);
+		drop(op, sw->sj, REJ_DATA_CONTENT_POLICY, "451 4.3.0 Error: "
+		    "content scan failed; try again later", cj->err);
 		goto out;
 	}
 	ev = cj->block ? audit_new(event_name(EV_SCANNED), m->qid) :
@@ -272,9 +293,11 @@ scanned(struct content_job *cj)
 		    "policy %s", cj->block);
 		store_event(ev);
 		gm.messages_rejected_total++;
-		drop(op, sw->sj, REJ_DATA_POLICY, r, r + 10);
+		drop(op, sw->sj, REJ_DATA_CONTENT_POLICY, r, r + 10);
 		goto out;
 	}
+	if (cj->quarantine)
+		policy_quarantine(op, cj->quarantine);
 	if (cj->tag)
 		policy_tag(m, cj->tag);
 	sign_and_store(op, sw->sj);
@@ -724,5 +747,6 @@ data_end(struct session *s)
 	busy = policy_sign_store(s, op, &in.mi, &sj);
 	session_tx_reset(s);
 	if (busy)
-		drop(op, sj, REJ_DATA_MEMORY, busy, "content scan queue full");
+		drop(op, sj, REJ_DATA_CONTENT_POLICY, busy,
+		    "content scan queue full");
 }

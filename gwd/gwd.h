@@ -94,11 +94,17 @@ struct qmsg {
 	int		 nrcpt;
 	int		 npending;	/* recipients not yet final */
 	unsigned	 qhash;		/* of qid, while registered */
-	unsigned char	 held;		/* on hold: never attempted */
+	unsigned char	 held;		/* on hold: never attempted; 1, or
+					 * QMSG_QUARANTINED */
 	unsigned char	 released;	/* by an admin: rules' holds are off */
 	char		 qid[QID_LEN + 1];
 	struct qrcpt	 rcpt[];	/* nrcpt of them */
 };
+
+/* qmsg.held (and queue.db's message.held) of a message a content
+ * policy quarantined: held until an admin releases or deletes it, or
+ * policy.quarantine_days pass.  (2 in queue.db: released.) */
+#define QMSG_QUARANTINED	3
 
 void	 qid_make(char out[QID_LEN + 1]);
 struct qmsg *qmsg_new(const char *sender, const char *subaccount,

@@ -46,6 +46,7 @@
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
+#include "quarantine.h"
 #include "session.h"
 #include "smarthost.h"
 #include "store.h"
@@ -458,6 +459,7 @@ main(int argc, char *argv[])
 	}
 	timer_init(&poll_timer, poll_cb, NULL);
 	timer_add(&poll_timer, 500);
+	quarantine_start();
 	timer_init(&stop_timer, stop_check, NULL);
 	listeners_start();
 	smarthost_start();

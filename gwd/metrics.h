@@ -42,6 +42,8 @@ enum gm_reject {
 	REJ_DATA_HEADERS,	/* mail loop, no From, author domains */
 	REJ_DATA_QUOTA,
 	REJ_DATA_POLICY,	/* a routing rule rejects */
+	REJ_DATA_CONTENT_POLICY, /* a content policy blocks, or the scan
+				 * cannot run (failed, too many waiting) */
 	REJ_DATA_STORAGE,	/* the commit failed, or no memory */
 	REJ_DATA_DKIM,		/* signing failed */
 	REJ_COUNT

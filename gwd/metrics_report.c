@@ -142,6 +142,9 @@ snapshot(struct stat_row **rows)
 	    q.recipients - q.active - q.deferred - q.held);
 	ROW("queue_held_messages", "gw_queue_held", "gauge",
 	    "Messages on hold (gwctl queue hold).", q.held_messages);
+	ROW("queue_quarantined_messages", "gw_queue_quarantined", "gauge",
+	    "Held messages a content policy quarantined.",
+	    q.quarantined_messages);
 	ROW("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds",
 	    "gauge", "Age of the oldest queued message.",
 	    q.oldest_us ? (now - q.oldest_us) / 1000000 : 0);
@@ -274,6 +277,7 @@ static const char *const rejections[REJ_COUNT][2] = {
 	[REJ_DATA_HEADERS] = { "data", "headers" },
 	[REJ_DATA_QUOTA] = { "data", "quota" },
 	[REJ_DATA_POLICY] = { "data", "policy" },
+	[REJ_DATA_CONTENT_POLICY] = { "data", "content_policy" },
 	[REJ_DATA_STORAGE] = { "data", "storage" },
 	[REJ_DATA_DKIM] = { "data", "dkim" },
 };

@@ -139,6 +139,15 @@ is_bcc(const char *p, size_t n)
 	return name_is(p, n, "Bcc") || name_is(p, n, "Resent-Bcc");
 }
 
+/* Fields the stored form never takes from the client: the blind
+ * recipients, and X-GW-Policy:, the content policies' verdict, which
+ * only gwd writes (a client's would be a forged verdict). */
+static int
+is_dropped(const char *p, size_t n)
+{
+	return is_bcc(p, n) || name_is(p, n, "X-GW-Policy");
+}
+
 void
 msg_scan(const char *msg, size_t len, struct msg_info *mi)
 {
@@ -207,7 +216,7 @@ msg_build(const char *msg, size_t len, const struct msg_info *mi,
 		while (p + flen < hend && (p[flen] == ' ' || p[flen] == '\t'))
 			flen += line_len(p + flen, hend);
 		/* Bcc: and Resent-Bcc: must never reach a recipient. */
-		if (!(nl && is_bcc(p, nl)) &&
+		if (!(nl && is_dropped(p, nl)) &&
 		    buf_append(out, p, flen) == -1)
 			return -1;
 		p += flen;

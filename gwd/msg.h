@@ -49,7 +49,8 @@ void	msg_scan(const char *msg, size_t len, struct msg_info *);
 
 /*
  * Append the stored form to out: `prepend` (our Received:, CRLF-ended
- * lines), the original header fields without Bcc: and Resent-Bcc:, then
+ * lines), the original header fields without Bcc:, Resent-Bcc: and
+ * X-GW-Policy: (the content policies' verdict, gwd's alone to write), then
  * `append` (added
  * Message-ID:/Date:/From:, CRLF-ended), then the rest.  -1 when out's
  * maximum is reached.

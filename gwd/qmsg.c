@@ -29,6 +29,7 @@ int64_t			(*sched_clock)(void) = now_us;
 
 static size_t		 body_bytes;
 static int		 nheld;		/* messages on hold */
+static int		 nquarantined;	/* of them, by a content policy */
 /* Every queued message by queue id: buckets chained through hnext. */
 static struct qmsg	**bucket;
 static size_t		 nbucket, nmsg;
@@ -52,12 +53,14 @@ qmsg_init(void)
 	bucket = xcalloc(nbucket, sizeof(*bucket));
 }
 
-/* The only writer of the count of held messages. */
+/* The only writer of the counts of held (and quarantined) messages. */
 static void
 held_count(const struct qmsg *m, int sign)
 {
 	if (m->held)
 		nheld += sign;
+	if (m->held == QMSG_QUARANTINED)
+		nquarantined += sign;
 }
 
 static struct qmsg **
@@ -157,6 +160,12 @@ int
 qmsg_count_held(void)
 {
 	return nheld;
+}
+
+int
+qmsg_count_quarantined(void)
+{
+	return nquarantined;
 }
 
 /* Bodies: kept while deliveries need them, reloaded otherwise. */

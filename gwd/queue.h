@@ -47,6 +47,7 @@ struct queue_stats {
 	int	deferred;
 	int	held;		/* recipients of held messages (not active) */
 	int	held_messages;
+	int	quarantined_messages;	/* of the held ones */
 	int	destinations;
 	int	connections;
 	int64_t	oldest_us;	/* arrival of the oldest queued message; 0 */
@@ -56,8 +57,9 @@ void	 queue_stats(struct queue_stats *);
 
 /*
  * Admin actions (control.c: gwctl queue).  queue_admin() applies verb
- * (CTL_Q_FLUSH, _HOLD, _RELEASE, _DELETE, _BOUNCE) to m at once, which
- * may free m (delete, bounce), never another message.  QA_DONE: done()
+ * (CTL_Q_FLUSH, _HOLD, _RELEASE, _DELETE, _BOUNCE, with cmd's domain
+ * and reason; with cmd->quarantined, to a quarantined m only) at once,
+ * which may free m (delete, bounce), never another message.  QA_DONE: done()
  * runs once the change and its audit events are committed (failed set
  * if queue.db refused); otherwise nothing changed and *why says why.
  * *why may also annotate QA_DONE.
@@ -66,7 +68,7 @@ enum { QA_DONE, QA_UNCHANGED, QA_BUSY };
 struct qmsg *queue_find(const char *qid);	/* may read it (queue.c) */
 struct qmsg *queue_first(void);		/* oldest; then m->qnext */
 int	 queue_msg_active(const struct qmsg *);	/* recipients in delivery */
-int	 queue_admin(struct qmsg *, enum ctl_verb, const char *domain,
+int	 queue_admin(struct qmsg *, const struct ctl_queue_cmd *,
 	    void (*done)(void *, int failed, const char *error), void *arg,
 	    const char **why);
 

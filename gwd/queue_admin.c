@@ -115,6 +115,7 @@ static int
 admin_release(struct qmsg *m, struct store_op *op, const char **why)
 {
 	int64_t now = sched_unix_s();
+	int quarantined = m->held == QMSG_QUARANTINED;
 
 	if (!m->held) {
 		*why = "not held";
@@ -135,7 +136,8 @@ admin_release(struct qmsg *m, struct store_op *op, const char **why)
 	routing_arm_retry();
 	op->held_msg = m->dbid;
 	op->held = 2;		/* released: no rule holds it again */
-	admin_event(op, EV_RELEASED, m, NULL, "released by admin");
+	admin_event(op, EV_RELEASED, m, NULL, quarantined ? "released from "
+	    "quarantine by admin" : "released by admin");
 	return QA_DONE;
 }
 
@@ -199,14 +201,20 @@ admin_finish(struct qmsg *m, struct store_op *op)
 	op->del_msg = m->dbid;
 }
 
+/* reason: the admin's (--reason), or the quarantine's retention. */
 static int
-admin_delete(struct qmsg *m, struct store_op *op, const char **why)
+admin_delete(struct qmsg *m, const char *reason, struct store_op *op,
+    const char **why)
 {
+	char *detail = xasprintf("deleted %s without delivery%s%s",
+	    m->held == QMSG_QUARANTINED ? "from quarantine" : "by admin",
+	    *reason ? ": " : "", reason);
+
 	msg_unschedule(m);
 	for (int i = 0; i < m->nrcpt; i++)
 		if (m->rcpt[i].state != QR_DONE)
-			admin_event(op, EV_DELETED, m, &m->rcpt[i],
-			    "deleted by admin without delivery");
+			admin_event(op, EV_DELETED, m, &m->rcpt[i], detail);
+	free(detail);
 	admin_finish(m, op);
 	return QA_DONE;
 }
@@ -265,15 +273,19 @@ admin_bounce(struct qmsg *m, struct store_op *op, const char **why)
 }
 
 int
-queue_admin(struct qmsg *m, enum ctl_verb verb, const char *domain,
+queue_admin(struct qmsg *m, const struct ctl_queue_cmd *cmd,
     void (*done)(void *, int failed, const char *error), void *arg,
     const char **why)
 {
 	struct store_op *op = admin_op(done, arg);
+	enum ctl_verb verb = cmd->verb;
 	int r;
 
 	*why = NULL;
-	if ((verb == CTL_Q_DELETE || verb == CTL_Q_BOUNCE) &&
+	if (cmd->quarantined && m->held != QMSG_QUARANTINED) {
+		*why = "not quarantined";
+		r = QA_UNCHANGED;
+	} else if ((verb == CTL_Q_DELETE || verb == CTL_Q_BOUNCE) &&
 	    queue_msg_active(m)) {
 		*why = "being delivered now; try again when the attempt ends";
 		r = QA_BUSY;
@@ -282,9 +294,9 @@ queue_admin(struct qmsg *m, enum ctl_verb verb, const char *domain,
 	else if (verb == CTL_Q_RELEASE)
 		r = admin_release(m, op, why);
 	else if (verb == CTL_Q_FLUSH)
-		r = admin_flush(m, domain ? domain : "", op, why);
+		r = admin_flush(m, cmd->domain, op, why);
 	else if (verb == CTL_Q_DELETE)
-		r = admin_delete(m, op, why);
+		r = admin_delete(m, cmd->reason, op, why);
 	else if (verb == CTL_Q_BOUNCE)
 		r = admin_bounce(m, op, why);
 	else {

@@ -111,6 +111,7 @@ struct qmsg *qmsg_find(const char *qid);
 void	 qmsg_set_held(struct qmsg *, int held);
 int	 qmsg_count(void);
 int	 qmsg_count_held(void);
+int	 qmsg_count_quarantined(void);	/* held by a content policy */
 void	 qmsg_stored(struct qmsg *);
 void	 queue_release_body(struct qmsg *);
 void	 qmsg_drop_body(struct qmsg *);

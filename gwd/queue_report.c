@@ -34,6 +34,7 @@ queue_stats(struct queue_stats *st)
 	st->deferred = rcpt_count(QR_WAITING);
 	st->held = rcpt_count(QR_HELD);
 	st->held_messages = qmsg_count_held();
+	st->quarantined_messages = qmsg_count_quarantined();
 	st->destinations = dest_count();
 	st->connections = mta_count();
 	st->oldest_us = queue_first() ? queue_first()->received_us : 0;

@@ -187,9 +187,10 @@ read_message(sqlite3_stmt *st, struct qmsg **out)
 	m->size = (size_t)sqlite3_column_int64(st, 5);
 	m->flags = sqlite3_column_int(st, 6);
 	/* 1: on hold; 2: released by an admin, so a routing rule's hold no
-	 * longer applies. */
+	 * longer applies; 3: quarantined by a content policy. */
 	held = sqlite3_column_int(st, 7);
-	m->held = held == 1;
+	m->held = held == 1 || held == QMSG_QUARANTINED ? (unsigned char)held :
+	    0;
 	m->released = held == 2;
 	m->dsn_ret = sqlite3_column_int(st, 8);
 	if (sqlite3_column_type(st, 9) != SQLITE_NULL)

@@ -118,6 +118,8 @@ main_help(void)
 	    "      --class CLASS     why delivery failed (class:CLASS): one "
 	    "of\n");
 	main_help_words(names);
+	printf("      --policy NAME     a content policy fired, or quarantined "
+	    "(policy:NAME)\n");
 	printf("  -S, --since TIME      today, yesterday, -2h, 2026-11-20 10:00,"
 	    " @1763900000\n"
 	    "  -U, --until TIME      (since:TIME, until:TIME)\n"
@@ -202,7 +204,7 @@ main_format(const char *s, enum format *f)
 }
 
 enum { O_SUBJECT = 256, O_STATUS, O_SUBACCOUNT, O_DOMAIN, O_CLIENT_IP,
-    O_RESPONSE, O_CLASS, O_CURSOR, O_OUTPUT, O_BY, O_NO_PAGER };
+    O_RESPONSE, O_CLASS, O_POLICY, O_CURSOR, O_OUTPUT, O_BY, O_NO_PAGER };
 
 /* MAIN_GO, or the status to exit with now. */
 static int
@@ -232,6 +234,8 @@ main_option(int ch, struct opts *o)
 		return main_filter(o, "response", F_RESPONSE, optarg);
 	case O_CLASS:
 		return main_filter(o, "class", F_CLASS, optarg);
+	case O_POLICY:
+		return main_filter(o, "policy", F_POLICY, optarg);
 	case 'S':
 		return main_filter(o, "since", F_SINCE, optarg);
 	case 'U':
@@ -270,6 +274,7 @@ static const struct option main_longopts[] = {
 	{ "client-ip", required_argument, NULL, O_CLIENT_IP },
 	{ "response", required_argument, NULL, O_RESPONSE },
 	{ "class", required_argument, NULL, O_CLASS },
+	{ "policy", required_argument, NULL, O_POLICY },
 	{ "since", required_argument, NULL, 'S' },
 	{ "until", required_argument, NULL, 'U' },
 	{ "format", required_argument, NULL, 'f' },

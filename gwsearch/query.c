@@ -96,6 +96,13 @@ static const struct {
 	[F_CLASS] = { "x.class = @0", {
 	    "SELECT x.id, x.qid, x.ts FROM event x WHERE x.class = @0 "
 	    "ORDER BY x.id DESC", NULL } },
+	/* A content policy that fired: by name in the "scanned" event's
+	 * "fired=a(block) b(tag) counts=..." (@0: " NAME("), or the one
+	 * that quarantined ("content policy NAME (DETECTOR)", @1). */
+	[F_POLICY] = { "(x.action = 'scanned' AND instr(' ' || substr("
+	    "x.detail, 7, instr(x.detail, ' counts=') - 7), @0) > 0) OR "
+	    "(x.action = 'quarantined' AND instr(x.detail, @1) > 0)",
+	    { NULL, NULL } },
 	[F_SINCE] = { "1", { NULL, NULL } },
 	[F_UNTIL] = { "1", { NULL, NULL } },
 };
@@ -218,6 +225,10 @@ query_bind_filter(sqlite3_stmt *st, const struct filter *f, int i)
 	case F_DOMAIN:
 		v[0] = query_like("%@", f->val, "");
 		v[1] = query_like("%@", f->val, ",%");
+		break;
+	case F_POLICY:
+		v[0] = xasprintf(" %s(", f->val);
+		v[1] = xasprintf("content policy %s (", f->val);
 		break;
 	case F_MSGID:
 		v[1] = xasprintf("<%s>", f->val);

@@ -2,8 +2,8 @@
  * terms.c - notmuch-style search terms and journalctl-style times.
  *
  *   from:ADDR to:ADDR subject:TEXT id:MSGID status:STATUS domain:DOMAIN
- *   subaccount:NAME ip:ADDR response:TEXT class:CLASS since:TIME
- *   until:TIME
+ *   subaccount:NAME ip:ADDR response:TEXT class:CLASS policy:NAME
+ *   since:TIME until:TIME  (action: is status:, ECS's name)
  *   word "a phrase" prefix*
  *
  * Values may be quoted ("..."; "" inside is a quote).  Free text goes to
@@ -38,7 +38,8 @@ static const struct {
 	{ "to", F_RECIPIENT }, { "recipient", F_RECIPIENT },
 	{ "subject", F_SUBJECT },
 	{ "id", F_MSGID }, { "message-id", F_MSGID },
-	{ "status", F_STATUS },
+	{ "status", F_STATUS }, { "action", F_STATUS },
+	{ "policy", F_POLICY },
 	{ "subaccount", F_SUBACCOUNT },
 	{ "domain", F_DOMAIN },
 	{ "ip", F_CLIENT_IP }, { "client-ip", F_CLIENT_IP },
@@ -253,8 +254,8 @@ term_one(struct query *q, const char **p, char *err, size_t errsz)
 		return r;
 	}
 	snprintf(err, errsz, "unknown search key \"%.*s:\" (keys: from: to: "
-	    "subject: id: status: domain: subaccount: ip: response: class: "
-	    "since: until:)", (int)klen, s);
+	    "subject: id: status: action: domain: subaccount: ip: response: "
+	    "class: policy: since: until:)", (int)klen, s);
 	buf_free(&v);
 	return -1;
 }

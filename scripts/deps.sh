@@ -9,7 +9,8 @@ build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
 libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates
 libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev"
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
-test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks
+# zip: encrypted archives for the attachment rules (test_quarantine.py).
+test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks zip
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools

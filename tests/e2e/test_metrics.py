@@ -130,6 +130,7 @@ ROWS = [
     ("queue_held", 'gw_queue_recipients{state="held"}'),
     ("queue_ready", 'gw_queue_recipients{state="ready"}'),
     ("queue_held_messages", "gw_queue_held"),
+    ("queue_quarantined_messages", "gw_queue_quarantined"),
     ("queue_oldest_age_seconds", "gw_queue_oldest_age_seconds"),
     ("queue_loading", "gw_queue_loading_messages"),
     ("destinations", "gw_destinations"),

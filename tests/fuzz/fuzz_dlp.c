@@ -1,4 +1,4 @@
-// sources: common/dlp.c common/dlp_valid.c common/util.c common/log.c common/buf.c
+// sources: common/dlp.c common/attrule.c common/dlp_valid.c common/util.c common/log.c common/buf.c
 /*
  * fuzz_dlp.c - hostile text through every validator at every offset and
  * through the Hyperscan pass with every detector.

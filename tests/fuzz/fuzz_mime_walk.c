@@ -1,4 +1,4 @@
-// sources: common/mime_walk.c common/buf.c common/util.c common/log.c
+// sources: common/mime_walk.c common/attrule.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_mime_walk.c - a hostile message through the MIME-to-text walk,
  * and hostile HTML through the HTML-to-text step.

@@ -34,9 +34,23 @@ gwdb(char *dir)
 	    " ('pci', 'card', 2, 'block', NULL, NULL, NULL, 0),"
 	    " ('pci-partner', 'card', 1, 'tag', NULL, NULL, '*.partner.test', 0),"
 	    " ('hr', 'ssn', 1, 'tag', 'app', 'example.com', NULL, 0),"
-	    " ('later', 'ssn', 1, 'quarantine', NULL, NULL, NULL, 0)",
+	    " ('later', 'ssn', 1, 'redact', NULL, NULL, NULL, 0)",
 	    NULL, NULL, NULL), SQLITE_OK);
 	return db;
+}
+
+static void
+gwdb_remove(sqlite3 *db, const char *dir)
+{
+	db_close(db);
+	for (const char *const *f = (const char *const[]){ "gw.db",
+	    "gw.db-wal", "gw.db-shm", NULL }; *f; f++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "%s/%s", dir, *f);
+		unlink(p);
+	}
+	rmdir(dir);
 }
 
 static const char MSG[] =
@@ -101,15 +115,47 @@ test_load_and_decide(void **state)
 	    SQLITE_OK);
 	assert_int_equal(cpol_load(db, &s, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "regex:("));
-	db_close(db);
-	for (const char *const *f = (const char *const[]){ "gw.db",
-	    "gw.db-wal", "gw.db-shm", NULL }; *f; f++) {
-		char p[64];
+	gwdb_remove(db, dir);
+}
 
-		snprintf(p, sizeof(p), "%s/%s", dir, *f);
-		unlink(p);
-	}
-	rmdir(dir);
+/* Block, quarantine and tag side by side: each fires; the verdict names
+ * the first blocking and the first quarantining policy. */
+static void
+test_quarantine_verdict(void **state)
+{
+	char dir[] = "/tmp/gw-cpol-XXXXXX", err[300];
+	const char *rcpt[] = { "a@dest.test" };
+	struct cpol_msg m = { "app", "me@example.com", rcpt, 1 };
+	struct cpol_verdict v;
+	struct cpol_set *s;
+	struct buf b;
+	sqlite3 *db = gwdb(dir);
+
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM content_policy;"
+	    "INSERT INTO content_policy (name, detector, min_count, action,"
+	    " created) VALUES ('pci', 'card', 2, 'block', 0),"
+	    " ('hold-ssn', 'ssn', 1, 'quarantine', 0),"
+	    " ('hold-card', 'card', 1, 'quarantine', 0),"
+	    " ('mark', 'card', 1, 'tag', 0)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(cpol_load(db, &s, err, sizeof(err)), 0);
+	assert_int_equal(s->n, 4);
+	assert_int_equal(s->p[1].action, CPOL_QUARANTINE);
+	assert_int_equal(cpol_scan(s, MSG, strlen(MSG), &m, &v, err,
+	    sizeof(err)), 0);
+	assert_int_equal(v.block, -1);
+	assert_int_equal(v.quarantine, 1);
+	assert_int_equal(v.ntag, 1);
+	buf_init(&b, 0);
+	assert_int_equal(cpol_fired_names(s, &v, &b), 0);
+	assert_string_equal(buf_cstr(&b), "hold-ssn(quarantine) "
+	    "hold-card(quarantine) mark(tag)");
+	buf_free(&b);
+	cpol_verdict_free(&v);
+	cpol_set_free(s);
+	gwdb_remove(db, dir);
+	assert_int_equal(cpol_action_parse("quarantine"), CPOL_QUARANTINE);
+	assert_string_equal(cpol_action_name(CPOL_QUARANTINE), "quarantine");
+	assert_int_equal(cpol_action_parse("redact"), -1);
 }
 
 static void
@@ -129,6 +175,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_and_decide),
+		cmocka_unit_test(test_quarantine_verdict),
 		cmocka_unit_test(test_names),
 	};
 

@@ -67,6 +67,18 @@ static const struct tcase cases[] = {
 	{ "unknown verb", "queue purge", 0, "unknown verb \"purge\"", 0, 0,
 	    NULL },
 	{ "no verb", "queue", 0, "missing verb", 0, 0, NULL },
+	{ "list quarantined", "queue list --quarantined", 1, "list", 0, 0,
+	    "" },
+	{ "release quarantined", "queue release --quarantined " ID1, 1,
+	    "release", 0, 1, "" },
+	{ "quarantined ALL", "queue delete --quarantined ALL", 0,
+	    "name the messages", 0, 0, NULL },
+	{ "hold quarantined", "queue hold --quarantined " ID1, 0,
+	    "unknown option --quarantined", 0, 0, NULL },
+	{ "reason on hold", "queue hold " ID1 " --reason x", 0,
+	    "takes no --reason", 0, 0, NULL },
+	{ "empty reason", "queue delete " ID1 " --reason  ", 0,
+	    "--reason needs a value", 0, 0, NULL },
 	{ "not queue", "stats", 0, "not a queue command", 0, 0, NULL },
 	{ "control bytes escaped", "queue hold \x1b[2J", 0, "\\x1b[2J", 0, 0,
 	    NULL },
@@ -115,6 +127,12 @@ test_ids_and_limits(void **state)
 	assert_int_equal(ctl_queue_parse("queue list --subaccount app", &c,
 	    err, sizeof(err)), 0);
 	assert_string_equal(c.subaccount, "app");
+	/* --reason takes the rest of the line, spaces and all. */
+	assert_int_equal(ctl_queue_parse("queue delete --quarantined " ID1
+	    " --reason  phishing, per ticket 42 ", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.quarantined, 1);
+	assert_int_equal(c.nids, 1);
+	assert_string_equal(c.reason, "phishing, per ticket 42 ");
 
 	/* 100 ids fit one request; the 101st does not. */
 	n = (size_t)snprintf(line, sizeof(line), "queue delete");

@@ -219,7 +219,8 @@ static void
 test_build(void **state)
 {
 	static const char m[] = "From: a@example.com\r\nBcc: x@y.z,\r\n"
-	    " w@v.u\r\nResent-Bcc: r@y.z\r\nSubject: s\r\n"
+	    " w@v.u\r\nResent-Bcc: r@y.z\r\nX-GW-Policy: none\r\n"
+	    "Subject: s\r\nx-gw-policy:\r\n\tforged\r\n"
 	    "resent-bcc:\r\n\tq@y.z\r\n\r\n.body\r\n";
 	static const char want[] = "Received: r\r\nFrom: a@example.com\r\n"
 	    "Subject: s\r\nMessage-ID: <1@h>\r\n\r\n.body\r\n";

@@ -1,4 +1,4 @@
-// sources: tests/unit/sched_fake.c gwd/gwd.c gwd/metrics.c gwd/qmsg.c gwd/rcpt.c gwd/routing.c gwd/dest.c gwd/throttle.c gwd/outcome.c gwd/dsn_queue.c gwd/queue.c gwd/queue_admin.c gwd/queue_report.c gwd/dsn.c gwd/smtp_dsn.c gwd/mime7.c
+// sources: tests/unit/sched_fake.c gwd/gwd.c gwd/metrics.c gwd/qmsg.c gwd/rcpt.c gwd/routing.c gwd/dest.c gwd/throttle.c gwd/outcome.c gwd/dsn_queue.c gwd/queue.c gwd/queue_admin.c gwd/queue_report.c gwd/dsn.c gwd/smtp_dsn.c gwd/mime7.c gwd/quarantine.c
 /*
  * test_sched.c - the scheduler without a daemon: its real files with a
  * fake clock and loop (timers run when the test moves time), a fake
@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "policy.h"
+#include "quarantine.h"
 #include "queue.h"
 #include "queue_int.h"
 #include "sched_fake.h"
@@ -217,6 +218,17 @@ admin_done(void *arg, int failed, const char *error)
 	(*(int *)arg)++;
 }
 
+/* An admin's request for verb, nothing more. */
+static const struct ctl_queue_cmd *
+cmd_of(enum ctl_verb verb)
+{
+	static struct ctl_queue_cmd c;
+
+	memset(&c, 0, sizeof(c));
+	c.verb = verb;
+	return &c;
+}
+
 static void
 test_hold_and_release(void **state)
 {
@@ -228,8 +240,8 @@ test_hold_and_release(void **state)
 
 	m->rcpt[1].next_attempt = now_s() + 600;
 	queue_add(m);
-	assert_int_equal(queue_admin(m, CTL_Q_HOLD, NULL, admin_done, &done, &why),
-	    QA_DONE);
+	assert_int_equal(queue_admin(m, cmd_of(CTL_Q_HOLD), admin_done, &done,
+	    &why), QA_DONE);
 	assert_int_equal(m->rcpt[0].state, QR_HELD);
 	assert_int_equal(m->rcpt[1].state, QR_HELD);
 	assert_int_equal(smarthost()->njobs, 0);	/* its job left */
@@ -237,10 +249,10 @@ test_hold_and_release(void **state)
 	queue_stats(&st);
 	assert_int_equal(st.held, 2);
 	assert_int_equal(st.held_messages, 1);
-	assert_int_equal(queue_admin(m, CTL_Q_HOLD, NULL, admin_done, &done, &why),
-	    QA_UNCHANGED);
+	assert_int_equal(queue_admin(m, cmd_of(CTL_Q_HOLD), admin_done, &done,
+	    &why), QA_UNCHANGED);
 
-	assert_int_equal(queue_admin(m, CTL_Q_RELEASE, NULL, admin_done,
+	assert_int_equal(queue_admin(m, cmd_of(CTL_Q_RELEASE), admin_done,
 	    &done, &why), QA_DONE);
 	assert_int_equal(m->rcpt[0].state, QR_READY);
 	assert_int_equal(m->rcpt[1].state, QR_WAITING);
@@ -250,6 +262,66 @@ test_hold_and_release(void **state)
 	assert_int_equal(st.deferred, 1);
 	commit_all();
 	assert_int_equal(done, 2);		/* durable, both */
+	drain();
+}
+
+/*
+ * Quarantined mail past policy.quarantine_days goes, each recipient's
+ * "deleted" event saying why; younger quarantined mail and an admin's
+ * hold stay.  A --quarantined action leaves other messages be.
+ */
+static void
+test_quarantine_sweep(void **state)
+{
+	const char *const r[] = { "a@x.test" };
+	const int64_t day_us = (int64_t)86400 * 1000000;
+	struct qmsg *old = msg("app", 1, r, now_s());
+	struct qmsg *young = msg("app", 1, r, now_s());
+	struct qmsg *held = msg("app", 1, r, now_s());
+	struct ctl_queue_cmd c = { .verb = CTL_Q_RELEASE, .quarantined = 1 };
+	struct audit_event *ev = NULL;
+	struct queue_stats st;
+	char qid[QID_LEN + 1];
+	const char *why;
+	int done = 0;
+
+	gcfg->policy.quarantine_days = 30;
+	old->held = young->held = QMSG_QUARANTINED;
+	old->received_us = held->received_us = unix_us - 31 * day_us;
+	queue_add(old);
+	queue_add(young);
+	queue_add(held);
+	assert_int_equal(queue_admin(held, cmd_of(CTL_Q_HOLD), admin_done,
+	    &done, &why), QA_DONE);
+	queue_stats(&st);
+	assert_int_equal(st.held_messages, 3);
+	assert_int_equal(st.quarantined_messages, 2);
+	assert_int_equal(old->rcpt[0].state, QR_HELD);
+	assert_int_equal(queue_admin(held, &c, admin_done, &done, &why),
+	    QA_UNCHANGED);
+	assert_string_equal(why, "not quarantined");
+	commit_all();
+
+	memcpy(qid, old->qid, sizeof(qid));
+	assert_int_equal(quarantine_sweep(unix_us - 30 * day_us), 1);
+	assert_null(qmsg_find(qid));
+	assert_int_equal(events("deleted", NULL, &ev), 1);
+	assert_string_equal(ev->qid, qid);
+	assert_string_equal(ev->detail, "deleted from quarantine without "
+	    "delivery: kept 30 days (policy.quarantine_days)");
+	queue_stats(&st);
+	assert_int_equal(st.held_messages, 2);
+	assert_int_equal(st.quarantined_messages, 1);
+	commit_all();
+
+	/* A release of the young one: it goes as any other. */
+	assert_int_equal(queue_admin(young, &c, admin_done, &done, &why),
+	    QA_DONE);
+	assert_int_equal(events("released", NULL, &ev), 1);
+	assert_string_equal(ev->detail, "released from quarantine by admin");
+	assert_int_equal(queue_admin(held, cmd_of(CTL_Q_RELEASE), admin_done,
+	    &done, &why), QA_DONE);
+	commit_all();
 	drain();
 }
 
@@ -1014,7 +1086,7 @@ test_jobs_made_when_taken(void **state)
 	d = smarthost();
 	assert_int_equal(d->njobs, 5);
 	assert_int_equal(rcpt_count(QR_READY), 7);
-	assert_int_equal(queue_admin(m2, CTL_Q_HOLD, NULL, admin_done, &done,
+	assert_int_equal(queue_admin(m2, cmd_of(CTL_Q_HOLD), admin_done, &done,
 	    &why), QA_DONE);
 	assert_int_equal(d->njobs, 3);
 	assert_int_equal(rcpt_count(QR_READY), 4);
@@ -1037,7 +1109,7 @@ test_jobs_made_when_taken(void **state)
 	assert_int_equal(d->njobs, 0);
 
 	/* Released: ready again, in jobs of two and one. */
-	assert_int_equal(queue_admin(m2, CTL_Q_RELEASE, NULL, admin_done,
+	assert_int_equal(queue_admin(m2, cmd_of(CTL_Q_RELEASE), admin_done,
 	    &done, &why), QA_DONE);
 	assert_ptr_equal(c->job->msg, m2);	/* the idle connection */
 	assert_int_equal(c->job->nrcpt, 2);
@@ -1095,7 +1167,7 @@ test_queue_read_in_slices(void **state)
 	assert_null(queue_find("0000000000000001"));
 	assert_string_equal(queue_first()->qid, oldest);
 	assert_int_equal(queue_admin(queue_first()->qnext->qnext->qnext,
-	    CTL_Q_RELEASE, NULL, admin_done, &done, &why), QA_DONE);
+	    cmd_of(CTL_Q_RELEASE), admin_done, &done, &why), QA_DONE);
 	assert_int_equal(rcpt_count(QR_HELD), 0);
 	commit_all();
 	assert_int_equal(drain(), n + 1);
@@ -1196,6 +1268,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_states_and_counters),
 		cmocka_unit_test(test_hold_and_release),
+		cmocka_unit_test(test_quarantine_sweep),
 		cmocka_unit_test(test_impossible_move_is_fatal),
 		cmocka_unit_test(test_ready_leaves_its_list_first),
 		cmocka_unit_test(test_bulk_every_fifth),
