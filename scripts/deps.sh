@@ -3,11 +3,14 @@
 #   scripts/deps.sh build   what building needs
 #   scripts/deps.sh test    that, plus every tool the tests drive
 #   scripts/deps.sh bench   that, plus what bench/ needs
+# test and bench also unpack Debian's Exim for the tests, beside the
+# system (scripts/exim-local.sh): its packages conflict with postfix.
 set -eu
 
 build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
 libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates
 libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev"
+# libidn12 ...: what exim-local.sh's Exim links beyond postfix's libraries.
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
 # zip: encrypted archives for the attachment rules (test_quarantine.py).
 test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks zip
@@ -15,7 +18,8 @@ libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
 util-linux fiu-utils bash-completion prometheus socat strace
-node-nodemailer"
+node-nodemailer
+libidn12 libgnutls-dane0 libnsl2"
 bench="$test opendkim sasl2-bin libsasl2-modules"
 
 case "${1:-build}" in
@@ -32,18 +36,23 @@ for p in $want; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" != 0 ]; then
-	echo "deps.sh: missing packages:$missing" >&2
-	echo "deps.sh: run as root (or: sudo apt-get install$missing)" >&2
-	exit 77
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps.sh: missing packages:$missing" >&2
+		echo "deps.sh: run as root (or: sudo apt-get install$missing)" >&2
+		exit 77
+	fi
+	echo "deps.sh: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	# Postfix is a test peer, never the system's MTA here: no configuration.
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    debconf-set-selections
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "deps.sh: installing:$missing"
-export DEBIAN_FRONTEND=noninteractive
-# Postfix is a test peer, never the system's MTA here: no configuration.
-echo "postfix postfix/main_mailer_type select No configuration" |
-    debconf-set-selections
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The tests' Exim (needs root, as the tests that run it do: they skip
+# without it).
+if [ "${1:-build}" != build ] && [ "$(id -u)" = 0 ]; then
+	exec "$(dirname "$0")/exim-local.sh"
+fi

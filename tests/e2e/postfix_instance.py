@@ -161,13 +161,19 @@ class Postfix:
                 shutil.rmtree(self.root, ignore_errors=True)
 
     def _stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        end_group(self.proc)
+
+
+def end_group(proc):
+    """End a daemon started in a session of its own, and every process
+    of its group: TERM, then KILL after 10 s."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def holding_receiver(port, main_cf=None):
