@@ -220,3 +220,22 @@ def test_reload_after_restart_and_rotation(gw, dns, sink):
     net, kp2 = gwd_pids(gw)
     assert found(memory(net), secrets(gw, "a2")) == []
     assert "seed" in found(memory(kp2), secrets(gw, "a2"))
+
+
+def test_hung_key_process_is_replaced(gw, dns, sink):
+    """A key process that stops answering is killed after KP_TIMEOUT_MS
+    (10 s): the message waiting on it gets 451, the next one is signed."""
+    keygen(gw, dns, "example.com", "h1", "ed25519")
+    activate(gw, "example.com", "h1")
+    send(gw, subject="warm")
+    received(sink, "warm")
+    kp = keyproc_pid(gw)
+    os.kill(kp, signal.SIGSTOP)
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send(gw, subject="hung")
+    assert e.value.smtp_code == 451
+    wait_for(lambda: "key process (pid %d) did not answer in time: killed "
+             "by signal 9" % kp in gw.logtext(), what="the kill logged")
+    wait_for(lambda: (gwd_pids(gw)[1] or kp) != kp, what="a new key process")
+    send(gw, subject="unhung")
+    assert [s["s"] for s in signatures(received(sink, "unhung"))] == ["h1"]
