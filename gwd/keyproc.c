@@ -165,7 +165,8 @@ reload(struct buf *ans)
 		keys_free(k, n);
 		return -1;
 	}
-	qsort(k, n, sizeof(*k), kkey_cmp);
+	if (n > 0)
+		qsort(k, n, sizeof(*k), kkey_cmp);
 	keys_free(keys, nkeys);
 	keys = k;
 	nkeys = n;
@@ -212,8 +213,8 @@ on_ctl(int fd)
 	n = reload(&ans);
 	keyproc_put32(hdr, (uint32_t)(4 + buf_len(&ans)));
 	keyproc_put32(hdr + 4, (uint32_t)n);
-	if (write_all(fd, hdr, sizeof(hdr)) == -1 ||
-	    write_all(fd, buf_ptr(&ans), buf_len(&ans)) == -1)
+	if (write_all(fd, hdr, sizeof(hdr)) == -1 || (buf_len(&ans) > 0 &&
+	    write_all(fd, buf_ptr(&ans), buf_len(&ans)) == -1))
 		fatal("key process: control channel");
 	buf_free(&ans);
 }
@@ -223,6 +224,8 @@ find_key(const char *dom, const char *sel, enum dkim_alg alg)
 {
 	struct kkey want;
 
+	if (nkeys == 0)
+		return NULL;
 	memset(&want, 0, sizeof(want));
 	gw_strlcpy(want.domain, dom, sizeof(want.domain));
 	gw_strlcpy(want.selector, sel, sizeof(want.selector));
