@@ -3,9 +3,11 @@
  * The canonical forms are dkim_canon.c's.
  * Standards: RFC 6376 (DKIM), 8463 (Ed25519-SHA256), 8301 (rsa-sha256
  * only, keys of 1024 bits or more).
- * Exposure: signs message bytes from clients (untrusted, but already
- * accepted and stored); holds private keys in memory.  Runs on a worker
- * thread and keeps no state between calls.
+ * Exposure: canonicalizes message bytes from clients (untrusted, but
+ * already accepted) on a worker thread of the network process, which
+ * holds no private key: dkim_prepare() there, dkim_sign_digest() in the
+ * key process (keyproc.c), dkim_finish() back in the network process.
+ * Keeps no state between calls.
  * Diagnostics: never dies; signing returns -1 with the reason in the
  * caller's err (a key that does not fit, a signature too large,
  * OpenSSL's refusal).
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 
 #include "base64.h"
@@ -131,7 +134,7 @@ valid_token(const char *s)
 static int
 check_key(const struct dkim_key *k, char *err, size_t errsz)
 {
-	if (k == NULL || k->pkey == NULL) {
+	if (k == NULL) {
 		seterr(err, errsz, "dkim: key not loaded");
 		return -1;
 	}
@@ -139,6 +142,9 @@ check_key(const struct dkim_key *k, char *err, size_t errsz)
 		seterr(err, errsz, "dkim: bad domain or selector");
 		return -1;
 	}
+	if (k->pkey == NULL)		/* held by the key process */
+		return k->alg == DKIM_RSA_SHA256 ||
+		    k->alg == DKIM_ED25519_SHA256 ? 0 : -1;
 	switch (k->alg) {
 	case DKIM_RSA_SHA256:
 		if (!EVP_PKEY_is_a(k->pkey, "RSA")) {
@@ -164,37 +170,44 @@ check_key(const struct dkim_key *k, char *err, size_t errsz)
 }
 
 /*
- * RSA: PKCS#1 v1.5 over SHA-256 of the data.  Ed25519 (RFC 8463 3):
- * PureEdDSA over the 32-byte SHA-256 of the data, not over the data.
+ * The signature over the SHA-256 of the signed data: RSA, PKCS#1 v1.5
+ * with that digest (what EVP_DigestSign with SHA-256 gives); Ed25519
+ * (RFC 8463 3), PureEdDSA over the 32-byte digest itself.
  */
-static int
-sign_data(const struct dkim_key *k, const void *data, size_t len,
-    struct buf *sig)
+int
+dkim_sign_digest(EVP_PKEY *pkey, enum dkim_alg alg,
+    const unsigned char digest[DKIM_DIGEST_LEN], struct buf *sig)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	const EVP_MD *alg = NULL;
-	EVP_MD_CTX *ctx;
+	EVP_PKEY_CTX *pc = NULL;
+	EVP_MD_CTX *ctx = NULL;
 	size_t siglen;
 	int rc = -1;
 
-	if (k->alg == DKIM_ED25519_SHA256) {
-		if (EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL) != 1)
-			return -1;
-		data = md;
-		len = sizeof(md);
-	} else
-		alg = EVP_sha256();
-	if ((ctx = EVP_MD_CTX_new()) == NULL)
-		return -1;
-	if (EVP_DigestSignInit(ctx, NULL, alg, NULL, k->pkey) != 1 ||
-	    EVP_DigestSign(ctx, NULL, &siglen, data, len) != 1 ||
-	    buf_reserve(sig, siglen) == -1 ||
-	    EVP_DigestSign(ctx, (unsigned char *)buf_tail(sig), &siglen,
-	    data, len) != 1)
-		goto done;
+	if (alg == DKIM_ED25519_SHA256) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestSignInit(ctx, NULL, NULL, NULL, pkey) != 1 ||
+		    EVP_DigestSign(ctx, NULL, &siglen, digest,
+		    DKIM_DIGEST_LEN) != 1 ||
+		    buf_reserve(sig, siglen) == -1 ||
+		    EVP_DigestSign(ctx, (unsigned char *)buf_tail(sig), &siglen,
+		    digest, DKIM_DIGEST_LEN) != 1)
+			goto done;
+	} else {
+		if ((pc = EVP_PKEY_CTX_new(pkey, NULL)) == NULL ||
+		    EVP_PKEY_sign_init(pc) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) != 1 ||
+		    EVP_PKEY_sign(pc, NULL, &siglen, digest,
+		    DKIM_DIGEST_LEN) != 1 ||
+		    buf_reserve(sig, siglen) == -1 ||
+		    EVP_PKEY_sign(pc, (unsigned char *)buf_tail(sig), &siglen,
+		    digest, DKIM_DIGEST_LEN) != 1)
+			goto done;
+	}
 	buf_added(sig, siglen);
 	rc = 0;
 done:
+	EVP_PKEY_CTX_free(pc);
 	EVP_MD_CTX_free(ctx);
 	return rc;
 }
@@ -244,98 +257,114 @@ sign_fields(const struct dkim_key *k, const struct dkim_field *f, size_t nf,
 }
 
 /*
- * One signature.  The field is written to out up to "b=" in its final
- * folded form, that text (canonicalized, without CRLF, 3.7) ends the hash
- * input, and the signature value goes after it.  b= is last so the bytes
- * hashed under simple canonicalization are the bytes sent.
+ * One signature, up to "b=".  The field is written to p->field in its
+ * final folded form up to "b=", that text (canonicalized, without CRLF,
+ * 3.7) ends the hash input, and the digest of that input is what the
+ * key signs.  b= is last so the bytes hashed under simple
+ * canonicalization are the bytes sent.
  */
 static int
-sign_one(const struct dkim_key *k, const struct dkim_field *f, size_t nf,
-    const unsigned char *bh, int64_t now, struct buf *out,
-    char *err, size_t errsz)
+prepare_one(const struct dkim_key *k, const struct dkim_field *f, size_t nf,
+    const unsigned char *bh, int64_t now, struct dkim_part *p)
 {
-	struct buf hdata, sig, fld;
+	struct buf hdata, fld;
 	struct folder fo;
 	char b64[BASE64_ENCODED_SIZE(SHA256_DIGEST_LENGTH)], tmp[64];
-	char *sb64 = NULL;
-	size_t start = buf_len(out), n;
+	size_t n;
 	int rc = -1;
 
 	buf_init(&hdata, 0);
-	buf_init(&sig, 0);
 	buf_init(&fld, 0);
-	fo.out = out;
+	fo.out = &p->field;
 	fo.col = 0;
 
 	if (fold_put(&fo, "DKIM-Signature: v=1", 19) == -1 ||
 	    fold_tag(&fo, "a", dkim_alg_name(k->alg)) == -1)
-		goto toolong;
+		goto done;
 	snprintf(tmp, sizeof(tmp), "%s/%s", dkim_canon_name(k->hcanon),
 	    dkim_canon_name(k->bcanon));
 	if (fold_tag(&fo, "c", tmp) == -1 ||
 	    fold_tag(&fo, "d", k->domain) == -1 ||
 	    fold_tag(&fo, "s", k->selector) == -1)
-		goto toolong;
+		goto done;
 	snprintf(tmp, sizeof(tmp), "%lld", (long long)now);
 	if (fold_tag(&fo, "t", tmp) == -1)
-		goto toolong;
+		goto done;
 	if (sign_fields(k, f, nf, &fo, &hdata) == -1)
-		goto toolong;
+		goto done;
 	n = (size_t)base64_encode(bh, SHA256_DIGEST_LENGTH, b64, sizeof(b64));
 	/* bh= fits on a line of its own, so it is never split. */
 	if (fold_sep(&fo, 4 + n) == -1 || fold_put(&fo, "bh=", 3) == -1 ||
 	    fold_b64(&fo, b64, n) == -1 ||
 	    fold_sep(&fo, 3) == -1 || fold_put(&fo, "b=", 2) == -1)
-		goto toolong;
+		goto done;
 
 	/* The field so far is the field with b= empty. */
 	if (k->hcanon == DKIM_RELAXED) {
-		if (dkim_canon_header(DKIM_RELAXED, buf_ptr(out) + start,
-		    buf_len(out) - start, &fld) == -1)
-			goto toolong;
+		if (dkim_canon_header(DKIM_RELAXED, buf_ptr(&p->field),
+		    buf_len(&p->field), &fld) == -1)
+			goto done;
 		/* 3.7: the field ends the input without its CRLF. */
 		if (buf_append(&hdata, buf_ptr(&fld), buf_len(&fld) - 2) == -1)
-			goto toolong;
-	} else if (buf_append(&hdata, buf_ptr(out) + start,
-	    buf_len(out) - start) == -1)
-		goto toolong;
-
-	if (sign_data(k, buf_ptr(&hdata), buf_len(&hdata), &sig) == -1) {
-		seterr(err, errsz, "dkim: signing failed");
+			goto done;
+	} else if (buf_append(&hdata, buf_ptr(&p->field),
+	    buf_len(&p->field)) == -1)
 		goto done;
-	}
-	n = base64_encoded_size(buf_len(&sig));
-	if ((sb64 = malloc(n)) == NULL) {
-		seterr(err, errsz, "dkim: out of memory");
+	if (EVP_Digest(buf_ptr(&hdata), buf_len(&hdata), p->digest, NULL,
+	    EVP_sha256(), NULL) != 1)
 		goto done;
-	}
-	n = (size_t)base64_encode(buf_ptr(&sig), buf_len(&sig), sb64, n);
-	if (fold_b64(&fo, sb64, n) == -1 || buf_append(out, "\r\n", 2) == -1)
-		goto toolong;
+	p->col = fo.col;
 	rc = 0;
-	goto done;
-toolong:
-	seterr(err, errsz, "dkim: signature too large or out of memory");
 done:
-	free(sb64);
 	buf_free(&hdata);
-	buf_free(&sig);
 	buf_free(&fld);
 	return rc;
 }
 
+void
+dkim_part_free(struct dkim_part *p)
+{
+	buf_free(&p->field);
+}
+
 int
-dkim_sign(const struct dkim_key *const *keys, int nkeys, const char *msg,
-    size_t len, int64_t now, struct buf *out, char *err, size_t errsz)
+dkim_finish(const struct dkim_part *p, const void *sig, size_t siglen,
+    struct buf *out)
+{
+	struct folder fo;
+	char *sb64;
+	size_t n, start = buf_len(out);
+	int rc = -1;
+
+	n = base64_encoded_size(siglen);
+	if ((sb64 = malloc(n)) == NULL)
+		return -1;
+	n = (size_t)base64_encode(sig, siglen, sb64, n);
+	fo.out = out;
+	fo.col = p->col;
+	if (buf_append(out, buf_ptr(&p->field), buf_len(&p->field)) == 0 &&
+	    fold_b64(&fo, sb64, n) == 0 && buf_append(out, "\r\n", 2) == 0)
+		rc = 0;
+	else
+		out->len = out->off + start;
+	free(sb64);
+	return rc;
+}
+
+int
+dkim_prepare(const struct dkim_key *const *keys, int nkeys, const char *msg,
+    size_t len, int64_t now, struct dkim_part *parts, char *err, size_t errsz)
 {
 	unsigned char bh[2][SHA256_DIGEST_LENGTH];
 	int have[2] = { 0, 0 };
 	struct dkim_field *f = NULL;
-	size_t nf = 0, bodylen, saved = buf_len(out);
+	size_t nf = 0, bodylen;
 	const char *body;
 	enum dkim_canon bc;
 	int i;
 
+	for (i = 0; i < nkeys; i++)
+		buf_init(&parts[i].field, 0);
 	for (i = 0; i < nkeys; i++)
 		if (check_key(keys[i], err, errsz) == -1)
 			return -1;
@@ -355,14 +384,60 @@ dkim_sign(const struct dkim_key *const *keys, int nkeys, const char *msg,
 			}
 			have[bc] = 1;
 		}
-		if (sign_one(keys[i], f, nf, bh[bc], now, out, err,
-		    errsz) == -1)
+		if (prepare_one(keys[i], f, nf, bh[bc], now, &parts[i]) == -1) {
+			seterr(err, errsz,
+			    "dkim: signature too large or out of memory");
 			goto fail;
+		}
 	}
 	free(f);
 	return 0;
 fail:
 	free(f);
-	out->len = out->off + saved;
 	return -1;
+}
+
+int
+dkim_sign(const struct dkim_key *const *keys, int nkeys, const char *msg,
+    size_t len, int64_t now, struct buf *out, char *err, size_t errsz)
+{
+	struct dkim_part parts[DKIM_MAX_SIGS];
+	struct buf sig;
+	size_t saved = buf_len(out);
+	int i, rc = -1;
+
+	if (nkeys > DKIM_MAX_SIGS) {
+		seterr(err, errsz, "dkim: too many keys");
+		return -1;
+	}
+	for (i = 0; i < nkeys; i++)
+		if (keys[i] == NULL || keys[i]->pkey == NULL) {
+			seterr(err, errsz, "dkim: key not loaded");
+			return -1;
+		}
+	if (dkim_prepare(keys, nkeys, msg, len, now, parts, err, errsz) == -1)
+		goto done;
+	buf_init(&sig, 0);
+	for (i = 0; i < nkeys; i++) {
+		buf_reset(&sig);
+		if (dkim_sign_digest(keys[i]->pkey, keys[i]->alg,
+		    parts[i].digest, &sig) == -1) {
+			seterr(err, errsz, "dkim: signing failed");
+			break;
+		}
+		if (dkim_finish(&parts[i], buf_ptr(&sig), buf_len(&sig),
+		    out) == -1) {
+			seterr(err, errsz,
+			    "dkim: signature too large or out of memory");
+			break;
+		}
+	}
+	buf_free(&sig);
+	rc = i == nkeys ? 0 : -1;
+	if (rc == -1)
+		out->len = out->off + saved;
+done:
+	for (i = 0; i < nkeys; i++)
+		dkim_part_free(&parts[i]);
+	return rc;
 }

@@ -3,8 +3,9 @@
  * canonical forms it signs are dkim_canon.h's.
  *
  * Pure apart from OpenSSL's hashing and signing: a message in, signature
- * header fields out.  gwd calls dkim_sign() on a worker thread, never on
- * the event loop, because a 25 MB body takes a while to hash.
+ * header fields out.  gwd prepares on a worker thread, never on the
+ * event loop, because a 25 MB body takes a while to hash; the private
+ * key signs in the key process (keyproc.h).
  */
 #ifndef GW_DKIM_H
 #define GW_DKIM_H
@@ -25,8 +26,12 @@ struct dkim_key {
 	enum dkim_alg	 alg;
 	enum dkim_canon	 hcanon;	/* header canonicalization */
 	enum dkim_canon	 bcanon;	/* body canonicalization */
-	EVP_PKEY	*pkey;		/* private key (RSA or Ed25519) */
+	EVP_PKEY	*pkey;		/* private key; NULL in the network
+					 * process (keyproc.c holds it) */
 };
+
+#define DKIM_DIGEST_LEN	32		/* SHA-256 */
+#define DKIM_MAX_SIGS	4		/* signatures on one message */
 
 /* "rsa-sha256" / "ed25519-sha256" */
 const char *dkim_alg_name(enum dkim_alg);
@@ -45,5 +50,28 @@ const char *dkim_alg_name(enum dkim_alg);
 int	dkim_sign(const struct dkim_key *const *keys, int nkeys,
 	    const char *msg, size_t len, int64_t now, struct buf *out,
 	    char *err, size_t errsz);
+
+/*
+ * The same in three steps, so the private key can live in another
+ * process.  dkim_prepare() writes each key's field up to "b=" into
+ * parts[i] (which it initialises; free each with dkim_part_free(), also
+ * after a failure) with the digest its b= signs; a key's pkey may be
+ * NULL.  dkim_sign_digest() signs a digest with a private key.
+ * dkim_finish() appends the whole folded field with the signature sig
+ * to out.  Each returns 0, or -1 (with the reason in err for prepare).
+ */
+struct dkim_part {
+	struct buf	 field;
+	size_t		 col;		/* length of its last line */
+	unsigned char	 digest[DKIM_DIGEST_LEN];
+};
+int	dkim_prepare(const struct dkim_key *const *keys, int nkeys,
+	    const char *msg, size_t len, int64_t now, struct dkim_part *parts,
+	    char *err, size_t errsz);
+int	dkim_sign_digest(EVP_PKEY *, enum dkim_alg,
+	    const unsigned char digest[DKIM_DIGEST_LEN], struct buf *sig);
+int	dkim_finish(const struct dkim_part *, const void *sig, size_t siglen,
+	    struct buf *out);
+void	dkim_part_free(struct dkim_part *);
 
 #endif

@@ -286,6 +286,7 @@ dsn_queue_submit(struct store_op *op)
 	}
 	j->done = dsn_signed;
 	j->arg = op;
+	j->wait = 1;		/* no client to answer 451: wait for the keys */
 	signing++;
 	signer_run(j, n->body, n->bodylen, sched_unix_s());
 }

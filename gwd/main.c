@@ -2,9 +2,10 @@
  * gwd - the gw outbound SMTP gateway daemon.
  *
  * SECURITY: parses untrusted SMTP from clients and from remote servers.
- * Binds its listeners and reads the TLS key as root (when started as
- * root), then runs as the configured `user`.  Holds password hashes of
- * gw.db in memory; never logs credentials.
+ * Starts the key process (keyproc.c, the only holder of DKIM private
+ * keys), binds its listeners and reads the TLS key as root (when started
+ * as root), then runs as the configured `user`.  Holds password hashes
+ * of gw.db and the TLS key in memory; never logs credentials.
  * STANDARDS: RFC 5321, 3207, 4954, 1870, 2920, 6152, 2034, 3463, 3464,
  * 6409, 7505, 8446.
  * Diagnostics: exits 64 on usage errors, 78 on configuration errors (all
@@ -48,6 +49,8 @@
 #include "queue.h"
 #include "quarantine.h"
 #include "session.h"
+#include "signer.h"
+#include "keyproc.h"
 #include "smarthost.h"
 #include "store.h"
 #include "store_read.h"
@@ -374,6 +377,8 @@ main(int argc, char *argv[])
 	int ch, checkonly = 0, verbose = 0;
 	char err[512];
 
+	if (argc > 1 && strcmp(argv[1], KEYPROC_ARG) == 0)
+		return keyproc_main(argc, argv);
 	log_init("gwd", LOG_DEST_STDERR, 0);
 	while ((ch = getopt_long(argc, argv, "c:nvh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -418,6 +423,11 @@ main(int argc, char *argv[])
 		return EX_CANTCREAT;
 	if (lock_state_dir(&cfg) == -1)
 		return EX_TEMPFAIL;
+	/* The DKIM keys' own process, before the drop (keyproc.h). */
+	if (signer_start(&cfg, verbose, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 	if (cfg.nlisten > 0 &&
 	    (server_tls = tls_server_ctx(&cfg, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);

@@ -2,11 +2,16 @@
  * signer.h - which DKIM keys sign a message, and signing it off the
  * event loop.
  *
- * The active keys come from gw.db (read with the subaccounts, in the same
- * transaction, whenever gw.db changes).  A message is signed with the
- * active keys of its From: domain (or the nearest parent domain that has
- * any), plus those of the subaccount's organisation-wide domain when it
- * has one.  Signing runs on a worker; the caller continues in done().
+ * The private keys live in the key process (keyproc.h); this side knows
+ * only their names.  Whenever gw.db changes (with the subaccounts), the
+ * key process re-reads the keys and answers with the active ones.  A
+ * message is signed with the active keys of its From: domain (or the
+ * nearest parent domain that has any), plus those of the subaccount's
+ * organisation-wide domain when it has one.  A worker canonicalizes and
+ * hashes; the key process signs the digests; the caller continues in
+ * done() on the main thread.  When the key process dies, the jobs it had
+ * fail (the session answers 451) or, with `wait` set, are held and sent
+ * to the next one, which is started at once (at most once a second).
  */
 #ifndef GW_SIGNER_H
 #define GW_SIGNER_H
@@ -18,10 +23,18 @@
 #include "msg.h"
 #include "worker.h"
 
-#define SIGNER_MAX_KEYS	4
+#define SIGNER_MAX_KEYS	DKIM_MAX_SIGS
 
-/* Replace the key set from gw.db (inside the caller's read transaction).
- * Returns the number of active keys, or -1 on a database error. */
+struct gw_config;
+
+/* Start the key process (before dropping root).  0, or -1 with err. */
+int	 signer_start(const struct gw_config *, int verbose, char *err,
+	    size_t errsz);
+/* Have the key process re-read gw.db's keys and take the names of the
+ * active ones (the argument, gw.db of the caller's snapshot, is not read:
+ * the network process never reads the dkim_key table).  Returns the
+ * number of active keys, or -1 when the key process could not (the
+ * previous keys stay, on both sides). */
 int	 signer_load(sqlite3 *);
 void	 signer_free(void);
 
@@ -31,8 +44,10 @@ struct sign_job {
 	const char	*msg;		/* the message as it will be stored */
 	size_t		 len;
 	int64_t		 now;
-	struct dkim_key	 keys[SIGNER_MAX_KEYS];	/* own references */
+	struct dkim_key	 keys[SIGNER_MAX_KEYS];	/* names only */
 	int		 nkeys;
+	int		 wait;		/* set by the caller: held, never
+					 * failed, while no key process runs */
 	/* out */
 	struct buf	 sigs;		/* the DKIM-Signature fields */
 	int		 failed;
@@ -41,6 +56,11 @@ struct sign_job {
 	/* the caller's */
 	void		(*done)(struct sign_job *);
 	void		*arg;
+	/* signer.c's */
+	struct dkim_part parts[SIGNER_MAX_KEYS];
+	struct sign_job	*kp_next;	/* sent or held, in order */
+	uint32_t	 kp_id;
+	int64_t		 kp_sent;	/* loop_now() */
 };
 
 /*
