@@ -154,6 +154,10 @@ static const char *const gw_migrations[] = {
 	 * protects it, as gwd.conf's mode protects relay.password. */
 	"ALTER TABLE route_rule ADD COLUMN auth_user TEXT;"
 	"ALTER TABLE route_rule ADD COLUMN auth_password TEXT;",
+	/* 8: a subaccount's own bounce domain (issue 12): its mail goes
+	 * out with the VERP return path b-TOKEN@bounce_domain; NULL: the
+	 * global feedback.bounce_domain, if any */
+	"ALTER TABLE subaccount ADD COLUMN bounce_domain TEXT;",
 };
 
 static const char *const queue_migrations[] = {

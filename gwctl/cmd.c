@@ -58,9 +58,11 @@ const struct cmd cmds[] = {
 	    "also sign the subaccount's mail with DOMAIN's DKIM key (an "
 	    "organisation-wide second signature), or stop", 2, 2, "",
 	    CMD_SUBARG, subaccount_dkim_org },
-	{ "subaccount", "set", "NAME [--quota-hour N] [--quota-day N]",
+	{ "subaccount", "set", "NAME [--quota-hour N] [--quota-day N] "
+	    "[--bounce-domain D|none]",
 	    "limit the messages a subaccount may send per hour and per day "
-	    "(0: no limit)", 1, 1, "--quota-hour= --quota-day=", CMD_SUBARG,
+	    "(0: no limit); give its mail VERP return paths at D", 1, 1,
+	    "--quota-hour= --quota-day= --bounce-domain=", CMD_SUBARG,
 	    subaccount_set },
 	{ "subaccount", "resume", "NAME",
 	    "let a subaccount that gwd paused for its bounce rate send again "

@@ -88,6 +88,7 @@ free_accounts(struct subaccount *a, int n)
 		free(a[i].nets);
 		free(a[i].keys);
 		free(a[i].dkim_org);
+		free(a[i].bounce_domain);
 	}
 	free(a);
 }
@@ -138,6 +139,8 @@ row_account(sqlite3_stmt *st, void *arg)
 	    xstrdup((const char *)sqlite3_column_text(st, 4));
 	s->quota_hour = sqlite3_column_int64(st, 5);
 	s->quota_day = sqlite3_column_int64(st, 6);
+	s->bounce_domain = sqlite3_column_type(st, 7) == SQLITE_NULL ? NULL :
+	    xstrdup((const char *)sqlite3_column_text(st, 7));
 }
 
 static void
@@ -211,7 +214,8 @@ load(char *err, size_t errsz, unsigned *changed)
 		return -1;
 	}
 	if (db_rows(gdb, "SELECT id, name, enabled, password, dkim_org_domain,"
-	    " quota_hour, quota_day FROM subaccount ORDER BY id", row_account,
+	    " quota_hour, quota_day, bounce_domain FROM subaccount ORDER BY id",
+	    row_account,
 	    &sn) == -1 ||
 	    db_rows(gdb, "SELECT subaccount_id, domain FROM subaccount_domain",
 	    row_domain, &sn) == -1 ||
@@ -372,6 +376,16 @@ const struct subaccount *
 account_find(const char *name)
 {
 	return hmap_get(&byname, name);
+}
+
+int
+account_is_bounce_domain(const char *domain)
+{
+	for (int i = 0; i < naccts; i++)
+		if (accts[i].bounce_domain &&
+		    strcasecmp(accts[i].bounce_domain, domain) == 0)
+			return 1;
+	return 0;
 }
 
 int

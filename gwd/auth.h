@@ -31,6 +31,7 @@ struct subaccount {
 	char		*dkim_org;	/* second signature's domain, or NULL */
 	int64_t		 quota_hour;	/* messages; 0: no limit */
 	int64_t		 quota_day;
+	char		*bounce_domain;	/* VERP domain, or NULL */
 };
 
 int	 accounts_init(const char *state_dir, char *err, size_t errsz);
@@ -39,6 +40,8 @@ void	 accounts_poll(void);
 /* Reload now, changed or not, with a new policy generation (SIGHUP). */
 void	 accounts_reload(void);
 const struct subaccount *account_find(const char *name);
+/* 1 when domain is a subaccount's bounce domain (VERP, fbl.h). */
+int	 account_is_bounce_domain(const char *domain);
 /* The first enabled subaccount whose allowlist holds the address. */
 const struct subaccount *account_by_ip(const struct sockaddr *);
 /* 1 when `domain` is one of the subaccount's, or a subdomain of one. */

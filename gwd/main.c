@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "control.h"
 #include "dns.h"
+#include "fbl.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
@@ -45,6 +46,7 @@
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
+#include "retpath.h"
 #include "session.h"
 #include "store.h"
 #include "store_read.h"
@@ -447,6 +449,8 @@ main(int argc, char *argv[])
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;

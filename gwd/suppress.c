@@ -177,6 +177,13 @@ void
 suppress_bounce(struct store_op *op, const char *subaccount,
     const char *addr, const char *reply)
 {
+	suppress_add(op, subaccount, addr, "hard bounce", reply);
+}
+
+void
+suppress_add(struct store_op *op, const char *subaccount, const char *addr,
+    const char *why, const char *text)
+{
 	char key[KEY_MAX], day[16], reason[SUPPRESS_REASON_MAX + 1];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -188,8 +195,8 @@ suppress_bounce(struct store_op *op, const char *subaccount,
 	gmtime_r(&now, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	/* One line, bounded: it goes into a 550 reply at each RCPT. */
-	n = snprintf(reason, sizeof(reason), "hard bounce %s: %s", day,
-	    reply ? reply : "");
+	n = snprintf(reason, sizeof(reason), "%s %s: %s", why, day,
+	    text ? text : "");
 	if (n < 0)
 		return;
 	for (char *p = reason; *p; p++)

@@ -39,6 +39,11 @@ const struct suppression *suppress_find(const char *subaccount,
  * memory now and in queue.db with op. */
 void	 suppress_bounce(struct store_op *, const char *subaccount,
 	    const char *addr, const char *reply);
+/* The same for another reason: why ("hard bounce", "complaint") and
+ * text (a reply, a feedback type) make the entry's reason, "WHY
+ * YYYY-MM-DD: TEXT". */
+void	 suppress_add(struct store_op *, const char *subaccount,
+	    const char *addr, const char *why, const char *text);
 /* Control socket: "suppression delete SUBACCOUNT ADDRESS" (the text
  * after "suppression ").  Answers on c, perhaps after a commit. */
 void	 suppress_control(struct conn *, const char *args);

@@ -40,7 +40,7 @@ ERRORS = [
      3, 'listen.address: "mail.example.com" is not an IP address'),
     ("listen unknown", 'listen = ( { port = 25; tsl = "starttls"; } );\n'
      'tls = { certificate = "c"; key = "k"; };\n',
-     3, 'listen: unknown setting "tsl" (one of address, port, tls, require_tls, ip_auth)'),
+     3, 'listen: unknown setting "tsl" (one of address, port, tls, require_tls, ip_auth, role)'),
     ("smarthost without host", 'relay = {\n  mode = "smarthost";\n};\n',
      4, 'relay.host: required when relay.mode is "smarthost"'),
     ("listener without certificate", 'listen = ( { port = 2525; } );\n',
