@@ -715,8 +715,9 @@ check_feedback(struct gw_config *cfg)
 	char addr[ADDR_PATH_MAX + 1];
 	int fb = 0;
 
-	for (int i = 0; i < cfg->nlisten; i++)
-		fb |= cfg->listen[i].role == LISTEN_FEEDBACK;
+	for (int i = cfg->nlisten - 1; i >= 0; i--)
+		if (cfg->listen[i].role == LISTEN_FEEDBACK)
+			fb = cfg->listen[i].line;
 	if (parse_rate(cfg->feedback.rate, &cfg->feedback.rate_count,
 	    &cfg->feedback.rate_window_ms) == -1)
 		cerr(config_line(cfg, "feedback.rate"), "feedback.rate: \"%s\" "
@@ -739,7 +740,7 @@ check_feedback(struct gw_config *cfg)
 		    "feedback.bounce_domain: \"%s\" is not a domain name",
 		    cfg->feedback.bounce_domain);
 	if (fb && cfg->feedback.ndomains == 0 && cfg->feedback.naddresses == 0)
-		cerr(config_line(cfg, "feedback.domains"), "a listener has role "
+		cerr(fb, "a listener has role "
 		    "\"feedback\" but neither feedback.domains nor "
 		    "feedback.addresses is set: it would refuse every "
 		    "recipient");
