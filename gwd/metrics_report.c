@@ -29,6 +29,7 @@
 #include "session.h"
 #include "store.h"
 #include "util.h"
+#include "window.h"
 
 /* One snapshot of everything, as (name, help, type, value) rows. */
 struct stat_row {
@@ -345,6 +346,23 @@ write_sub(const char *name, const uint64_t *counts, void *arg)
 	}
 }
 
+/* The complaint rate the pause watches (pause.h): complaints per final
+ * outcome in the last 24 hours, a fraction; none without outcomes. */
+static void
+write_sub_complaints(const char *name, const uint64_t *counts, void *arg)
+{
+	int64_t now = now_us(), fin = window_sum(name, WIN_FINAL, now, WIN_DAY);
+	struct buf *out = arg;
+
+	(void)counts;
+	if (fin == 0)
+		return;
+	buf_puts(out, "gw_subaccount_complaint_ratio{subaccount=\"");
+	label_value(out, name);
+	buf_printf(out, "\"} %g\n", (double)window_sum(name, WIN_COMPLAINED,
+	    now, WIN_DAY) / (double)fin);
+}
+
 /* Each subaccount that sent since start. */
 static void
 write_subaccounts(struct buf *out)
@@ -354,6 +372,11 @@ write_subaccounts(struct buf *out)
 	    "(expired and async bounces included) and complained of; its own "
 	    "mail, not gwd's DSNs.");
 	metrics_sub_foreach(write_sub, out);
+	family(out, "gw_subaccount_complaint_ratio", "gauge", "Per "
+	    "subaccount: complaints per recipient delivered, bounced or "
+	    "expired in the last 24 hours, as limits.complaint_pause_percent "
+	    "weighs them (0.001 is 0.1%).");
+	metrics_sub_foreach(write_sub_complaints, out);
 }
 
 static void

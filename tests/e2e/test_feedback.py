@@ -202,6 +202,9 @@ def test_arf_provider_complaint(fb, sink):
                      r'outcome="complained"\} 1$', m, re.M)
     assert re.search(r'^gw_feedback_reports_total\{result="matched"\} 1$',
                      m, re.M)
+    # The 24 h ratio the pause weighs: 1 of 2 final outcomes.
+    assert re.search(r'^gw_subaccount_complaint_ratio\{subaccount="app"\} '
+                     r'0\.5$', m, re.M), m
     r = fb.tool("gwsearch", "stats", "--format", "jsonl")
     stats = [json.loads(x) for x in r.stdout.splitlines()]
     assert stats[0]["complained"] == 1
