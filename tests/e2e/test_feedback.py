@@ -1,7 +1,8 @@
 """The feedback loop, end to end (issue 12): gwd delivers with a VERP
-return path to a real sink; bounces and abuse reports built from RFC 3464
-and RFC 5965's examples (and one in the shape a large provider sends)
-come back by smtplib to the feedback listener; gwd records them as
+return path to a real sink (and to a real Postfix that accepts, then
+bounces and sends its DSN back); bounces and abuse reports built from
+RFC 3464 and RFC 5965's examples (and one in the shape a large provider
+sends) come back by smtplib to the feedback listener; gwd records them as
 events, suppresses the recipient, counts the complaint rate (gwtop,
 /metrics, gwsearch) and pauses a subaccount over the threshold.  Forged
 and unmatched reports change nothing; the listener relays nothing."""
@@ -11,10 +12,13 @@ import json
 import os
 import re
 import smtplib
+import socket
+import tempfile
 import urllib.request
 
 import pytest
 
+import postfix_instance
 from conftest import (client_tls_context, free_port, smarthost, wait_for)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "feedback")
@@ -366,3 +370,54 @@ def test_subaccount_bounce_domain(fb, sink):
     send(fb, ["later@dest.test"], frm="news@other.example", user="other",
          password="other-pass")
     assert delivered_from(sink, 2).endswith("@" + BOUNCE_DOMAIN)
+
+
+@pytest.mark.skipif(not postfix_instance.available(),
+                    reason="needs root and Debian's postfix")
+def test_postfix_bounces_after_accepting(gw_factory):
+    """A real Postfix as the receiving MX: it accepts every recipient,
+    then bounces the unknown one (its error transport, as after a local
+    delivery to a missing user); its DSN goes to the VERP return path,
+    which Postfix delivers to gw's feedback listener."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        pf_port = s.getsockname()[1]
+    g = gw_factory(relay={"mode": "smarthost", "host": "127.0.0.1",
+                          "port": pf_port, "tls": "none"}, feedback=True,
+                   settings={"feedback.domains": [BOUNCE_DOMAIN],
+                             "feedback.bounce_domain": BOUNCE_DOMAIN})
+    root = tempfile.mkdtemp(prefix="gw-postfix-")
+    os.chmod(root, 0o755)       # its daemons run as postfix
+    pf = postfix_instance.Postfix(root, pf_port, {
+        "relay_domains": "dest.test",
+        # Accept at RCPT whatever the transport will do afterwards.
+        "smtpd_reject_unlisted_recipient": "no",
+        "transport_maps": "texthash:%s/conf/transport" % root,
+        "smtp_tls_security_level": "none",
+        "delay_warning_time": "0"}, procs=4)
+    pf.owns_root = True
+    pf.write_file("transport", "dest.test error:5.1.1 User unknown in local "
+                  "recipient table\n%s smtp:[127.0.0.1]:%d\n" %
+                  (BOUNCE_DOMAIN, g.ports["feedback"]), mode=0o644)
+    try:
+        pf.start()
+        g.start()
+        g.add_subaccount("app", "example.com", "s3cret-pass")
+        send(g, ["nosuchuser@dest.test"], subject="to nobody")
+        try:
+            ev = wait_for(lambda: g.events("action='bounced'"), timeout=60,
+                          what="Postfix's DSN back as an async bounce")
+        except AssertionError:
+            raise AssertionError(pf.logtext() + g.logtext()[-3000:])
+        assert ev[0]["recipient"] == "nosuchuser@dest.test"
+        assert ev[0]["class"] == "hard"
+        assert "matched-by=verp" in ev[0]["detail"]
+        # Postfix saw gw's VERP return path, and delivered to it.
+        assert re.search(r"from=<b-[0-9A-F]{16}-0-[0-9a-f]{16}@%s>" %
+                         re.escape(BOUNCE_DOMAIN), pf.logtext())
+        assert g.events("action='delivered' AND recipient="
+                        "'nosuchuser@dest.test'")
+        code, text = refused(g, "nosuchuser@dest.test")
+        assert code == 550 and b"hard bounce (async)" in text
+    finally:
+        pf.stop()
