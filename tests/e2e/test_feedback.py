@@ -216,6 +216,13 @@ def test_arf_provider_complaint(fb, sink):
 
     code, text = refused(fb, "reader@dest.test")
     assert code == 550 and b"suppressed: complaint" in text
+    # As gwctl lists it: gwd's own entry for the subaccount (queue.db).
+    rows = [json.loads(x) for x in fb.gwctl(
+        "suppression", "list", "--format", "json").stdout.splitlines()]
+    (row,) = [r for r in rows if r["address"] == "reader@dest.test"]
+    assert row["subaccount"] == "app"
+    assert row["reason"].startswith("complaint ")
+    assert row["reason"].endswith(": abuse")
     # The other recipient was not complained of.
     assert refused(fb, "other@dest.test") is None
 
