@@ -32,8 +32,10 @@
 #include "util.h"
 
 /* O_US: written as a duration like O_MS (bounds in ms), kept in µs. */
+/* O_PERCENT: "0.1", 0.1 or 5, kept as an int in millionths (1000 = 0.1%),
+ * bounds in millionths too. */
 enum opt_kind { O_STR, O_PATH, O_INT, O_BOOL, O_MS, O_US, O_SIZE, O_ENUM,
-    O_STRLIST };
+    O_STRLIST, O_PERCENT };
 
 struct opt {
 	const char	*name;
@@ -192,6 +194,11 @@ static const struct opt opts[] = {
 	{ "limits.bounce_pause_minimum", O_INT,
 	    OFF(limits.bounce_pause_minimum), "100", 1, 1000000000, 0, 0, 0,
 	    LIVE },
+	{ "limits.complaint_pause_percent", O_PERCENT,
+	    OFF(limits.complaint_pause_ppm), "0.1", 0, 1000000, 0, 0, 0, LIVE },
+	{ "limits.complaint_pause_minimum", O_INT,
+	    OFF(limits.complaint_pause_minimum), "1000", 1, 1000000000, 0, 0,
+	    0, LIVE },
 	{ "limits.bare_lf", O_ENUM, OFF(limits.bare_lf), "refuse", 0, 0,
 	    bare_lf_modes, 0, 0, LIVE },
 
@@ -207,6 +214,17 @@ static const struct opt opts[] = {
 	    100, 0, 0, 0, LIVE },
 	{ "queue.store_backlog", O_INT, OFF(queue.store_backlog), "5000", 10,
 	    1000000, 0, 0, 0, LIVE },
+
+	{ "feedback.domains", O_STRLIST, OFF(feedback.domains), NULL, 0, 0, 0,
+	    OFF(feedback.ndomains), GW_MAX_FEEDBACK, LIVE },
+	{ "feedback.addresses", O_STRLIST, OFF(feedback.addresses), NULL, 0, 0,
+	    0, OFF(feedback.naddresses), GW_MAX_FEEDBACK, LIVE },
+	{ "feedback.bounce_domain", O_STR, OFF(feedback.bounce_domain), NULL, 0,
+	    253, 0, 0, 0, LIVE },
+	{ "feedback.max_size", O_SIZE, OFF(feedback.max_size), "1M", 1024,
+	    64 << 20, 0, 0, 0, LIVE },
+	{ "feedback.rate", O_STR, OFF(feedback.rate), "60/min", 0, 32, 0, 0, 0,
+	    LIVE },
 
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
 	    0, 0, 0, LIVE },
@@ -272,6 +290,34 @@ names_list(const char *const *names, char *out, size_t n)
 		o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "",
 		    names[i]);
 	return out;
+}
+
+/* "0.1", "0.1%", "5": percent with up to 4 decimals, in millionths. */
+static int
+parse_percent_ppm(const char *s, long long *out)
+{
+	long long v = 0;
+	int frac = -1;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s && *s != '%'; s++) {
+		if (*s == '.' && frac == -1) {
+			frac = 0;
+			continue;
+		}
+		if (*s < '0' || *s > '9' || frac == 4 || v > 1000000000)
+			return -1;
+		v = v * 10 + (*s - '0');
+		if (frac >= 0)
+			frac++;
+	}
+	if (*s == '%' && s[1] != '\0')
+		return -1;
+	for (frac = frac < 0 ? 0 : frac; frac < 4; frac++)
+		v *= 10;
+	*out = v;
+	return 0;
 }
 
 /* Set one option from a string in config syntax (defaults use this). */
@@ -353,6 +399,16 @@ opt_set_string(struct gw_config *cfg, const struct opt *o, const char *s,
 		cerr(line, "%s: \"%s\" is not one of %s", o->name, s,
 		    names_list(o->names, list, sizeof(list)));
 		return -1;
+	case O_PERCENT:
+		if (parse_percent_ppm(s, &v) == -1 || v < o->min ||
+		    v > o->max) {
+			cerr(line, "%s = %s: expected a percentage from %g to "
+			    "%g (e.g. 0.1)", o->name, s, (double)o->min / 10000,
+			    (double)o->max / 10000);
+			return -1;
+		}
+		*(int *)(base + o->off) = (int)v;
+		return 0;
 	case O_STRLIST:
 		break;
 	}
@@ -455,6 +511,11 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 		}
 		return;
 	}
+	if (config_setting_type(s) == CONFIG_TYPE_FLOAT && o->kind == O_PERCENT) {
+		snprintf(text, sizeof(text), "%.4f", config_setting_get_float(s));
+		opt_set_string(cfg, o, text, line);
+		return;
+	}
 	if (config_setting_type(s) == CONFIG_TYPE_FLOAT) {
 		opt_float_error(o, config_setting_get_float(s), line);
 		return;
@@ -483,6 +544,7 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 }
 
 static const char *const listen_tls[] = { "starttls", "implicit", NULL };
+static const char *const listen_roles[] = { "submission", "feedback", NULL };
 
 /* One setting of a listen entry: address, port, tls, require_tls, ip_auth. */
 static void
@@ -530,6 +592,17 @@ listen_set(struct gw_listen *l, const config_setting_t *s)
 			    names_list(listen_tls, list, sizeof(list)));
 		else
 			l->tls = i == 0 ? LISTEN_STARTTLS : LISTEN_IMPLICIT;
+	} else if (strcmp(name, "role") == 0) {
+		v = t == CONFIG_TYPE_STRING ? config_setting_get_string(s) :
+		    "";
+		for (i = 0; listen_roles[i] && strcmp(v, listen_roles[i]) != 0;
+		    i++)
+			;
+		if (listen_roles[i] == NULL)
+			cerr(line, "listen.role: \"%s\" is not one of %s", v,
+			    names_list(listen_roles, list, sizeof(list)));
+		else
+			l->role = (enum listen_role)i;
 	} else if (strcmp(name, "require_tls") == 0 ||
 	    strcmp(name, "ip_auth") == 0) {
 		if (t != CONFIG_TYPE_BOOL)
@@ -540,7 +613,7 @@ listen_set(struct gw_listen *l, const config_setting_t *s)
 			l->ip_auth = config_setting_get_bool(s);
 	} else
 		cerr(line, "listen: unknown setting \"%s\" (one of address, "
-		    "port, tls, require_tls, ip_auth)", name);
+		    "port, tls, require_tls, ip_auth, role)", name);
 }
 
 static void
@@ -577,6 +650,10 @@ load_listen(struct gw_config *cfg, const config_setting_t *list)
 			l->address = xstrdup("127.0.0.1");
 		if (l->port == 0)
 			cerr(line, "listen: entry %d has no port", i + 1);
+		/* Reports come from any MTA: TLS is offered, never required
+		 * (RFC 3207 4: a publicly-referenced server must not). */
+		if (l->role == LISTEN_FEEDBACK)
+			l->require_tls = 0;
 	}
 }
 
@@ -684,6 +761,66 @@ check_relay_hosts(struct gw_config *cfg)
 		cfg->relay.host = xstrdup(text);
 }
 
+/* "60/min", "5/s", "1000/h": the count and the window. */
+static int
+parse_rate(const char *s, int *count, int64_t *window_ms)
+{
+	static const struct { const char *u; int64_t ms; } units[] = {
+	    { "s", 1000 }, { "sec", 1000 }, { "min", 60000 }, { "m", 60000 },
+	    { "h", 3600000 }, { "hour", 3600000 } };
+	long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end != '/' || v < 1 || v > 1000000)
+		return -1;
+	for (size_t i = 0; i < nitems(units); i++)
+		if (strcmp(end + 1, units[i].u) == 0) {
+			*count = (int)v;
+			*window_ms = units[i].ms;
+			return 0;
+		}
+	return -1;
+}
+
+static void
+check_feedback(struct gw_config *cfg)
+{
+	char addr[ADDR_PATH_MAX + 1];
+	int fb = 0;
+
+	for (int i = cfg->nlisten - 1; i >= 0; i--)
+		if (cfg->listen[i].role == LISTEN_FEEDBACK)
+			fb = cfg->listen[i].line;
+	if (parse_rate(cfg->feedback.rate, &cfg->feedback.rate_count,
+	    &cfg->feedback.rate_window_ms) == -1)
+		cerr(config_line(cfg, "feedback.rate"), "feedback.rate: \"%s\" "
+		    "is not a rate (e.g. \"60/min\", \"5/s\", \"1000/h\")",
+		    cfg->feedback.rate);
+	for (int i = 0; i < cfg->feedback.ndomains; i++)
+		if (!config_hostname_fqdn(cfg->feedback.domains[i]))
+			cerr(config_line(cfg, "feedback.domains"),
+			    "feedback.domains: \"%s\" is not a domain name",
+			    cfg->feedback.domains[i]);
+	for (int i = 0; i < cfg->feedback.naddresses; i++)
+		if (addr_canon(cfg->feedback.addresses[i], 0, addr,
+		    sizeof(addr)) == -1)
+			cerr(config_line(cfg, "feedback.addresses"),
+			    "feedback.addresses: \"%s\" is not an address "
+			    "(local@domain)", cfg->feedback.addresses[i]);
+	if (cfg->feedback.bounce_domain &&
+	    !config_hostname_fqdn(cfg->feedback.bounce_domain))
+		cerr(config_line(cfg, "feedback.bounce_domain"),
+		    "feedback.bounce_domain: \"%s\" is not a domain name",
+		    cfg->feedback.bounce_domain);
+	if (fb && cfg->feedback.ndomains == 0 && cfg->feedback.naddresses == 0)
+		cerr(fb, "a listener has role "
+		    "\"feedback\" but neither feedback.domains nor "
+		    "feedback.addresses is set: it would refuse every "
+		    "recipient");
+}
+
 static void
 check(struct gw_config *cfg)
 {
@@ -731,6 +868,7 @@ check(struct gw_config *cfg)
 		cerr(config_line(cfg, cfg->relay.username ? "relay.username" :
 		    "relay.password"), "relay.username and relay.password go "
 		    "together");
+	check_feedback(cfg);
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)
 		cerr(config_line(cfg, "queue.retry_min") ?
 		    config_line(cfg, "queue.retry_min") :
@@ -1105,6 +1243,10 @@ opt_text(const struct gw_config *cfg, const struct opt *o, char *out,
 	case O_INT:
 		snprintf(out, sz, "%d", *(const int *)(base + o->off));
 		break;
+	case O_PERCENT:
+		snprintf(out, sz, "%g", (double)*(const int *)(base + o->off) /
+		    10000);
+		break;
 	case O_BOOL:
 		snprintf(out, sz, "%s", *(const int *)(base + o->off) ?
 		    "true" : "false");
@@ -1153,9 +1295,10 @@ listen_text(const struct gw_listen *l, char *out, size_t sz)
 
 	quoted_text(l->address, addr, sizeof(addr));
 	snprintf(out, sz, "{ address = %s; port = %d; tls = \"%s\"; "
-	    "require_tls = %s; ip_auth = %s; }", addr, l->port,
+	    "require_tls = %s; ip_auth = %s;%s }", addr, l->port,
 	    listen_tls[l->tls], l->require_tls ? "true" : "false",
-	    l->ip_auth ? "true" : "false");
+	    l->ip_auth ? "true" : "false", l->role == LISTEN_FEEDBACK ?
+	    " role = \"feedback\";" : "");
 }
 
 static void
@@ -1266,6 +1409,7 @@ opt_keep(const struct gw_config *old, struct gw_config *nw,
 		*(uint64_t *)(nb + o->off) = *(const uint64_t *)(ob + o->off);
 		break;
 	case O_INT:
+	case O_PERCENT:
 	case O_BOOL:
 	case O_ENUM:
 		*(int *)(nb + o->off) = *(const int *)(ob + o->off);

@@ -19,11 +19,16 @@
 #define GW_DEFAULT_CONFIG	"/etc/gw/gwd.conf"
 #define GW_MAX_LISTEN		32
 #define GW_MAX_RESOLVERS	4
+#define GW_MAX_FEEDBACK		16	/* feedback.domains, .addresses */
 /* relay.username and relay.password, each: the most RFC 4616 (SASL
  * PLAIN) makes every server accept, and what mta.c's buffers hold. */
 #define RELAY_CRED_MAX		255
 
 enum tls_listen { LISTEN_STARTTLS, LISTEN_IMPLICIT };
+/* submission: authenticated clients' mail, queued for delivery;
+ * feedback: bounces and abuse reports from anyone, to feedback.domains
+ * and feedback.addresses only, read and never queued. */
+enum listen_role { LISTEN_SUBMISSION, LISTEN_FEEDBACK };
 enum tls_policy { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
 enum relay_mode { RELAY_MX, RELAY_SMARTHOST };
 enum bare_lf_mode { BARE_LF_REFUSE, BARE_LF_NORMALIZE };
@@ -36,6 +41,7 @@ struct gw_listen {
 	enum tls_listen	 tls;
 	int		 require_tls;	/* MAIL/AUTH only after TLS */
 	int		 ip_auth;	/* admit allowlisted IPs without AUTH */
+	enum listen_role role;
 	int		 line;		/* where it was configured */
 };
 
@@ -133,6 +139,8 @@ struct gw_config {
 		uint64_t memory;	/* all messages being received */
 		int	 bounce_pause_percent;	/* 0: never pause */
 		int	 bounce_pause_minimum;	/* recipients in 24 h */
+		int	 complaint_pause_ppm;	/* millionths; 0: never */
+		int	 complaint_pause_minimum; /* recipients in 24 h */
 		enum bare_lf_mode bare_lf;	/* in DATA */
 	} limits;
 
@@ -152,6 +160,20 @@ struct gw_config {
 	struct {
 		int	 quarantine_days; /* quarantined mail older: deleted */
 	} policy;
+
+	struct {
+		char	*domains[GW_MAX_FEEDBACK];	/* bounce domains: any
+							   local part */
+		int	 ndomains;
+		char	*addresses[GW_MAX_FEEDBACK];	/* fbl@example.com */
+		int	 naddresses;
+		char	*bounce_domain;	/* VERP for every subaccount without
+					   its own; NULL: senders kept */
+		uint64_t max_size;
+		char	*rate;		/* "60/min": messages per client IP */
+		int	 rate_count;	/* from rate, by config_load */
+		int64_t	 rate_window_ms;
+	} feedback;
 };
 
 /*

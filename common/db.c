@@ -180,6 +180,13 @@ static const char *const gw_migrations[] = {
 	 * rule's mail for ever, refuses the database ("newer than this
 	 * program understands") instead. */
 	"SELECT 1;",
+	/* 10: a subaccount's own bounce domain (issue 12): its mail goes
+	 * out with the VERP return path b-TOKEN@bounce_domain; NULL: the
+	 * global feedback.bounce_domain, if any.  The VERP tokens' key is
+	 * made here, as the unsubscribe key is (8). */
+	"ALTER TABLE subaccount ADD COLUMN bounce_domain TEXT;"
+	"INSERT OR IGNORE INTO hmac_key (purpose, key, created)"
+	"  VALUES ('verp', randomblob(32), unixepoch());",
 };
 
 static const char *const queue_migrations[] = {

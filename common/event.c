@@ -25,6 +25,10 @@ static const struct event_kind kinds[EV_COUNT] = {
 	    "Message expired in the queue", MAIL },
 	[EV_REJECTED] = { "rejected", EO_FAILURE, 5, EP_POLICY, ET_BAD, 0,
 	    "Message rejected", MAIL },
+	/* A recipient's abuse report (ARF) came back through a feedback
+	 * loop (issue 12). */
+	[EV_COMPLAINED] = { "complained", EO_FAILURE, 7, EP_OTHER, ET_BAD, 0,
+	    "Recipient complained", MAIL },
 	[EV_QUARANTINED] = { "quarantined", EO_UNKNOWN, 7, EP_POLICY,
 	    ET_PLAIN, 0, "Message quarantined", MAIL },
 	[EV_SIGNED] = { "signed", EO_UNKNOWN, 3, EP_SIGNING, ET_PLAIN, 1,

@@ -21,8 +21,10 @@ enum event_action {
 	 * order (the first EV_NTALLY actions). */
 	EV_RECEIVED, EV_DELIVERED, EV_DEFERRED, EV_BOUNCED, EV_EXPIRED,
 	EV_REJECTED,
-	/* The rest of a message's life. */
-	EV_QUARANTINED, EV_SIGNED, EV_UNSIGNED, EV_ROUTED, EV_DSN,
+	/* The rest of a message's life.  complained: an abuse report
+	 * matched to a recipient (gwtop and gwsearch stats count it
+	 * against the delivered, beside the columns above). */
+	EV_COMPLAINED, EV_QUARANTINED, EV_SIGNED, EV_UNSIGNED, EV_ROUTED, EV_DSN,
 	EV_SCANNED, EV_HOST_FAILED,
 	/* An admin's queue actions (gwctl queue). */
 	EV_HELD, EV_RELEASED, EV_FLUSHED, EV_DELETED,

@@ -44,12 +44,20 @@ struct walk {
 	const struct mime_limits	*lim;
 	struct mime_walk		*out;
 	int				 tcap, acap;
+	const char			*msg;	/* the whole message */
+	size_t				 len;
 };
 
 static void
 gmime_start(void)
 {
 	g_mime_init();
+}
+
+void
+mime_init(void)
+{
+	pthread_once(&gmime_once, gmime_start);
 }
 
 static void
@@ -587,18 +595,16 @@ walk_raw(struct walk *w, const char *msg, size_t len)
 	keep_bytes(w, t, msg, len);
 }
 
-int
-mime_walk(const char *msg, size_t len, const struct mime_limits *lim,
-    struct mime_walk *out)
+void
+mime_with_message(const char *msg, size_t len, void (*fn)(void *, void *),
+    void *arg)
 {
-	struct walk w = { lim ? lim : &mime_limits_default, out, 0, 0 };
 	GByteArray *ba;
 	GMimeStream *st;
 	GMimeParser *p;
 	GMimeMessage *m;
 
-	pthread_once(&gmime_once, gmime_start);
-	memset(out, 0, sizeof(*out));
+	mime_init();
 	/* GMime reads the caller's bytes in place: no copy of the message. */
 	ba = g_byte_array_new_take((guint8 *)(uintptr_t)msg, len);
 	st = g_mime_stream_mem_new_with_byte_array(ba);
@@ -606,15 +612,36 @@ mime_walk(const char *msg, size_t len, const struct mime_limits *lim,
 	p = g_mime_parser_new_with_stream(st);
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
 	m = g_mime_parser_construct_message(p, NULL);
-	if (m == NULL)
-		walk_raw(&w, msg, len);
-	else {
-		walk_message(&w, m, "", 1);
+	fn(arg, m);
+	if (m != NULL)
 		g_object_unref(m);
-	}
 	g_object_unref(p);
 	g_object_unref(st);
 	g_byte_array_free(ba, FALSE);
+}
+
+static void
+walk_top(void *arg, void *msg)
+{
+	struct walk *w = arg;
+
+	if (msg == NULL)
+		walk_raw(w, w->msg, w->len);
+	else
+		walk_message(w, msg, "", 1);
+}
+
+int
+mime_walk(const char *msg, size_t len, const struct mime_limits *lim,
+    struct mime_walk *out)
+{
+	struct walk w = { lim ? lim : &mime_limits_default, out, 0, 0, NULL,
+	    0 };
+
+	memset(out, 0, sizeof(*out));
+	w.msg = msg;
+	w.len = len;
+	mime_with_message(msg, len, walk_top, &w);
 	return 0;
 }
 

@@ -71,6 +71,13 @@ struct mime_walk {
 int	 mime_walk(const char *msg, size_t len, const struct mime_limits *,
 	    struct mime_walk *);
 void	 mime_walk_free(struct mime_walk *);
+/* GMime's start, once per process, whichever thread asks first: every
+ * user of GMime in gw calls it (g_mime_init itself is not thread-safe). */
+void	 mime_init(void);
+/* msg[0..len) parsed by GMime in place, then fn(arg, the GMimeMessage *,
+ * or NULL when GMime reads none); the message lives until fn returns. */
+void	 mime_with_message(const char *msg, size_t len,
+	    void (*fn)(void *arg, void *gmime_message), void *arg);
 
 /* HTML to text: tags dropped (block tags become a line break), script
  * and style content dropped, comments dropped, character references

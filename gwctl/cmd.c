@@ -59,10 +59,11 @@ const struct cmd cmds[] = {
 	    "organisation-wide second signature), or stop", 2, 2, "",
 	    CMD_SUBARG, subaccount_dkim_org },
 	{ "subaccount", "set", "NAME [--quota-hour N] [--quota-day N] "
-	    "[--bulk yes|no]",
+	    "[--bulk yes|no] [--bounce-domain D|none]",
 	    "limit the messages a subaccount may send per hour and per day "
 	    "(0: no limit); --bulk: its mail gets one-click unsubscribe "
-	    "headers", 1, 1, "--quota-hour= --quota-day= --bulk=", CMD_SUBARG,
+	    "headers; give its mail VERP return paths at D", 1, 1,
+	    "--quota-hour= --quota-day= --bulk= --bounce-domain=", CMD_SUBARG,
 	    subaccount_set },
 	{ "subaccount", "resume", "NAME",
 	    "let a subaccount that gwd paused for its bounce rate send again "

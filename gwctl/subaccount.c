@@ -35,6 +35,7 @@ struct subaccount_edit {
 	int			 enabled;
 	int64_t			 quota_hour, quota_day;	/* -1: unchanged */
 	int64_t			 bulk;			/* -1: unchanged */
+	const char		*bounce_domain;	/* NULL: unchanged; "": none */
 };
 
 typedef int subaccount_step(struct ctx *, int64_t id,
@@ -475,8 +476,10 @@ subaccount_step_set(struct ctx *ctx, int64_t id, struct subaccount_edit *e)
 	return ctx_exec(ctx, NULL, "UPDATE subaccount SET quota_hour = "
 	    "CASE WHEN ?1 < 0 THEN quota_hour ELSE ?1 END, quota_day = CASE "
 	    "WHEN ?2 < 0 THEN quota_day ELSE ?2 END, bulk = CASE WHEN ?4 < 0 "
-	    "THEN bulk ELSE ?4 END WHERE id = ?3", "iiii",
-	    e->quota_hour, e->quota_day, id, e->bulk);
+	    "THEN bulk ELSE ?4 END, bounce_domain = CASE "
+	    "WHEN ?5 IS NULL THEN bounce_domain WHEN ?5 = '' THEN NULL ELSE "
+	    "?5 END WHERE id = ?3", "iiiit", e->quota_hour, e->quota_day, id,
+	    e->bulk, e->bounce_domain);
 }
 
 /* A quota: a whole number from 0 (no limit) to 10^9. */
@@ -496,12 +499,15 @@ subaccount_quota(const struct args *a, const char *opt, int64_t *out)
 	return EX_OK;
 }
 
-/* Per-subaccount settings: the quotas. */
+/* Per-subaccount settings: the quotas, the bounce domain ("none":
+ * gwd.conf's feedback.bounce_domain again). */
 int
 subaccount_set(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
 	struct subaccount_edit e = { .name = a->argv[0] };
 	const char *v;
+	const char *bd = args_get(a, "--bounce-domain");
+	struct output_strv d = { 0 };
 	int r;
 
 	if ((r = subaccount_quota(a, "--quota-hour", &e.quota_hour)) !=
@@ -518,9 +524,23 @@ subaccount_set(struct ctx *ctx, const struct cmd *c, struct args *a)
 		    EX_OK)
 			return r;
 	}
-	if (e.quota_hour < 0 && e.quota_day < 0 && e.bulk < 0)
+	if (bd && strcmp(bd, "none") == 0)
+		e.bounce_domain = "";
+	else if (bd && (r = subaccount_domain(bd, &d)) != EX_OK)
+		return r;
+	else if (bd)
+		e.bounce_domain = d.v[0];
+	if (e.quota_hour < 0 && e.quota_day < 0 && e.bulk < 0 &&
+	    e.bounce_domain == NULL)
 		return cmd_usage_error(c, "nothing to set");
-	return subaccount_change(ctx, &e, subaccount_step_set);
+	r = subaccount_change(ctx, &e, subaccount_step_set);
+	if (r == EX_OK && e.bounce_domain && e.bounce_domain[0])
+		log_info("%s's mail now has return paths b-TOKEN@%s: list %s in "
+		    "gwd.conf's feedback.domains, and publish its MX (gw's "
+		    "feedback listener) and SPF records", e.name,
+		    e.bounce_domain, e.bounce_domain);
+	output_strv_free(&d);
+	return r;
 }
 
 /* gwd pauses a subaccount whose mail bounces too much; only gwd can
@@ -569,6 +589,7 @@ struct subaccount_row {
 	int64_t			 created, updated;
 	int64_t			 quota_hour, quota_day;
 	int			 bulk;
+	const char		*bounce_domain;
 	struct output_strv	 domains, ips, keys;
 };
 
@@ -602,6 +623,10 @@ subaccount_print_json(const struct subaccount_row *s)
 		json_obj_str(&o, "dkim_org_domain", s->dkim_org);
 	else
 		json_obj_null(&o, "dkim_org_domain");
+	if (s->bounce_domain)
+		json_obj_str(&o, "bounce_domain", s->bounce_domain);
+	else
+		json_obj_null(&o, "bounce_domain");
 	json_obj_str(&o, "created", t1);
 	json_obj_str(&o, "updated", t2);
 	if (json_obj_end(&o) == -1)
@@ -649,6 +674,7 @@ subaccount_fill(struct ctx *ctx, sqlite3_stmt *st, struct subaccount_row *s)
 	s->quota_hour = sqlite3_column_int64(st, 7);
 	s->quota_day = sqlite3_column_int64(st, 8);
 	s->bulk = sqlite3_column_int(st, 9);
+	s->bounce_domain = (const char *)sqlite3_column_text(st, 10);
 	if ((r = subaccount_strings(ctx, "SELECT domain FROM subaccount_domain "
 	    "WHERE subaccount_id = ? ORDER BY domain", id, &s->domains)) ==
 	    EX_OK && (r = subaccount_strings(ctx, "SELECT cidr FROM "
@@ -680,7 +706,7 @@ subaccount_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 		return r;
 	if ((st = ctx_stmt(ctx, "SELECT id, name, enabled, password IS NOT "
 	    "NULL, created, updated, dkim_org_domain, quota_hour, quota_day, "
-	    "bulk FROM subaccount ORDER BY name", "")) == NULL)
+	    "bulk, bounce_domain FROM subaccount ORDER BY name", "")) == NULL)
 		return EX_SOFTWARE;
 	output_table_init(&t, 7, "NAME", "ENABLED", "DOMAINS", "ALLOWED IPS",
 	    "API KEYS", "QUOTA H/D", "CREATED");

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "account.h"
 #include "addr.h"
@@ -54,6 +55,7 @@ free_accounts(struct subaccount *a, int n)
 		free(a[i].nets);
 		free(a[i].keys);
 		free(a[i].dkim_org);
+		free(a[i].bounce_domain);
 	}
 	free(a);
 }
@@ -105,6 +107,8 @@ row_account(sqlite3_stmt *st, void *arg)
 	s->quota_hour = sqlite3_column_int64(st, 5);
 	s->quota_day = sqlite3_column_int64(st, 6);
 	s->bulk = sqlite3_column_int(st, 7);
+	s->bounce_domain = sqlite3_column_type(st, 8) == SQLITE_NULL ? NULL :
+	    xstrdup((const char *)sqlite3_column_text(st, 8));
 }
 
 static void
@@ -178,7 +182,8 @@ load(char *err, size_t errsz, unsigned *changed)
 		return -1;
 	}
 	if (db_rows(gdb, "SELECT id, name, enabled, password, dkim_org_domain,"
-	    " quota_hour, quota_day, bulk FROM subaccount ORDER BY id",
+	    " quota_hour, quota_day, bulk, bounce_domain FROM subaccount "
+	    "ORDER BY id",
 	    row_account,
 	    &sn) == -1 ||
 	    db_rows(gdb, "SELECT subaccount_id, domain FROM subaccount_domain",
@@ -342,6 +347,16 @@ const struct subaccount *
 account_by_id(int64_t id)
 {
 	return by_id(accts, naccts, id);
+}
+
+int
+account_is_bounce_domain(const char *domain)
+{
+	for (int i = 0; i < naccts; i++)
+		if (accts[i].bounce_domain &&
+		    strcasecmp(accts[i].bounce_domain, domain) == 0)
+			return 1;
+	return 0;
 }
 
 int

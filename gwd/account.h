@@ -32,6 +32,7 @@ struct subaccount {
 	int64_t		 quota_hour;	/* messages; 0: no limit */
 	int64_t		 quota_day;
 	int		 bulk;		/* List-Unsubscribe on its mail */
+	char		*bounce_domain;	/* VERP domain, or NULL */
 };
 
 int	 accounts_init(const char *state_dir, char *err, size_t errsz);
@@ -41,6 +42,8 @@ void	 accounts_poll(void);
 void	 accounts_reload(void);
 const struct subaccount *account_find(const char *name);
 const struct subaccount *account_by_id(int64_t id);
+/* 1 when domain is a subaccount's bounce domain (VERP, fbl.h). */
+int	 account_is_bounce_domain(const char *domain);
 /* The first enabled subaccount whose allowlist holds the address. */
 const struct subaccount *account_by_ip(const struct sockaddr *);
 /* 1 when `domain` is one of the subaccount's, or a subdomain of one. */

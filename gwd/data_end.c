@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "content.h"
 #include "event.h"
+#include "fbl.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
@@ -727,6 +728,10 @@ data_end(struct session *s)
 	struct qmsg *m;
 	char tlsdesc[128];
 
+	if (fbl_session(s)) {
+		fbl_data_end(s);	/* a report: read, never queued */
+		return;
+	}
 	timer_del(&s->timer);
 	if (data_end_verdict(&in) == V_REPLY ||
 	    (m = data_end_assemble(&in, tlsdesc, sizeof(tlsdesc))) == NULL) {

@@ -39,6 +39,7 @@
 #include "conn.h"
 #include "control.h"
 #include "dns.h"
+#include "fbl.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
@@ -48,6 +49,7 @@
 #include "loop.h"
 #include "queue.h"
 #include "quarantine.h"
+#include "retpath.h"
 #include "session.h"
 #include "signer.h"
 #include "keyproc.h"
@@ -463,6 +465,8 @@ main(int argc, char *argv[])
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;

@@ -89,6 +89,11 @@ struct gw_metrics {
 	/* per recipient, by result and bounce class (BC_NONE: delivered) */
 	uint64_t	 deliveries[GM_NRESULTS][BC_COUNT];
 	uint64_t	 dsn_total;
+	/* The feedback listener (fbl.c): reports by verdict (matched,
+	 * nothing, unmatched, forged, unreadable), and what matched. */
+	uint64_t	 feedback_reports_total[5];
+	uint64_t	 complaints_total;
+	uint64_t	 async_bounces_total;
 	uint64_t	 dkim_signed_total;
 	uint64_t	 dkim_unsigned_total;
 	uint64_t	 rejections[REJ_COUNT];
@@ -105,6 +110,7 @@ enum gm_sub_counter {
 	GM_SUB_ACCEPTED,
 	GM_SUB_DELIVERED,
 	GM_SUB_BOUNCED,
+	GM_SUB_COMPLAINED,	/* abuse reports matched (fbl.c) */
 	GM_SUB_NCOUNTERS
 };
 

@@ -30,6 +30,7 @@
 #include "smarthost.h"
 #include "store.h"
 #include "util.h"
+#include "window.h"
 
 /* One snapshot of everything, as (name, help, type, value) rows. */
 struct stat_row {
@@ -56,6 +57,23 @@ subaccounts_paused(void)
 	accounts_foreach(count_paused, &n);
 	return n;
 }
+
+/* gw_feedback_reports_total by result: stats name, series. */
+static const char *const fb_rows[][2] = {
+	{ "feedback_matched_total",
+	    "gw_feedback_reports_total{result=\"matched\"}" },
+	{ "feedback_nothing_total",
+	    "gw_feedback_reports_total{result=\"nothing\"}" },
+	{ "feedback_unmatched_total",
+	    "gw_feedback_reports_total{result=\"unmatched\"}" },
+	{ "feedback_forged_total",
+	    "gw_feedback_reports_total{result=\"forged\"}" },
+	{ "feedback_unreadable_total",
+	    "gw_feedback_reports_total{result=\"unreadable\"}" },
+};
+_Static_assert(sizeof(fb_rows) / sizeof(fb_rows[0]) ==
+    sizeof(gm.feedback_reports_total) / sizeof(gm.feedback_reports_total[0]),
+    "a row per feedback verdict");
 
 /* Every row, into *rows (the caller frees it): the array grows with the
  * rows, so none is ever left out.  How many. */
@@ -122,6 +140,17 @@ snapshot(struct stat_row **rows)
 	    metrics_result_total(GM_EXPIRED));
 	ROW("dsn_total", "gw_dsn_total", "counter",
 	    "Delivery status notifications generated.", gm.dsn_total);
+	ROW("complaints_total", "gw_complaints_total", "counter",
+	    "Abuse reports (ARF) matched to a recipient gw delivered to.",
+	    gm.complaints_total);
+	ROW("async_bounces_total", "gw_async_bounces_total", "counter",
+	    "Bounces after delivery (DSNs to a VERP return path) matched to a "
+	    "recipient.", gm.async_bounces_total);
+	/* In the order of fbl.c's verdicts; the first row has the help. */
+	for (size_t i = 0; i < nitems(fb_rows); i++)
+		ROW(fb_rows[i][0], fb_rows[i][1], i ? NULL : "counter",
+		    i ? NULL : "Reports to the feedback listener by what came "
+		    "of them.", gm.feedback_reports_total[i]);
 	ROW("dkim_signed_total", "gw_dkim_messages_total{result=\"signed\"}",
 	    "counter", "Messages by DKIM outcome.", gm.dkim_signed_total);
 	ROW("dkim_unsigned_total",
@@ -311,7 +340,7 @@ static void
 write_sub(const char *name, const uint64_t *counts, void *arg)
 {
 	static const char *const counter[GM_SUB_NCOUNTERS] = { "accepted",
-	    "delivered", "bounced" };
+	    "delivered", "bounced", "complained" };
 	struct buf *out = arg;
 
 	for (int i = 0; i < GM_SUB_NCOUNTERS; i++) {
@@ -322,14 +351,37 @@ write_sub(const char *name, const uint64_t *counts, void *arg)
 	}
 }
 
+/* The complaint rate the pause watches (pause.h): complaints per final
+ * outcome in the last 24 hours, a fraction; none without outcomes. */
+static void
+write_sub_complaints(const char *name, const uint64_t *counts, void *arg)
+{
+	int64_t now = now_us(), fin = window_sum(name, WIN_FINAL, now, WIN_DAY);
+	struct buf *out = arg;
+
+	(void)counts;
+	if (fin == 0)
+		return;
+	buf_puts(out, "gw_subaccount_complaint_ratio{subaccount=\"");
+	label_value(out, name);
+	buf_printf(out, "\"} %g\n", (double)window_sum(name, WIN_COMPLAINED,
+	    now, WIN_DAY) / (double)fin);
+}
+
 /* Each subaccount that sent since start. */
 static void
 write_subaccounts(struct buf *out)
 {
 	family(out, "gw_subaccount_messages_total", "counter", "Per "
-	    "subaccount: messages accepted, recipients delivered and bounced "
-	    "(expired included); its own mail, not gwd's DSNs.");
+	    "subaccount: messages accepted, recipients delivered, bounced "
+	    "(expired and async bounces included) and complained of; its own "
+	    "mail, not gwd's DSNs.");
 	metrics_sub_foreach(write_sub, out);
+	family(out, "gw_subaccount_complaint_ratio", "gauge", "Per "
+	    "subaccount: complaints per recipient delivered, bounced or "
+	    "expired in the last 24 hours, as limits.complaint_pause_percent "
+	    "weighs them (0.001 is 0.1%).");
+	metrics_sub_foreach(write_sub_complaints, out);
 }
 
 static void

@@ -25,6 +25,7 @@
 
 #include "gwd.h"
 #include "addr.h"
+#include "retpath.h"
 #include "log.h"
 #include "mime7.h"
 #include "mta_priv.h"
@@ -346,7 +347,8 @@ static void
 send_mail(struct mta *m)
 {
 	const struct qmsg *msg = m->job->msg;
-	char size[40] = "", dsn[40 + DSN_ENVID_MAX];
+	char size[40] = "", dsn[40 + DSN_ENVID_MAX], verp[ADDR_PATH_MAX + 1];
+	const char *from = msg->sender;
 	size_t len;
 
 	/* RFC 1870 6; the size of what goes, converted or not */
@@ -354,7 +356,13 @@ send_mail(struct mta *m)
 	if (m->caps.size_ext)
 		snprintf(size, sizeof(size), " SIZE=%zu", len);
 	dsn_mail_params(m, msg, dsn, sizeof(dsn));
-	mta_send(m, "MAIL FROM:<%s>%s%s%s%s", msg->sender, size,
+	/* A VERP return path, so a later bounce finds this recipient
+	 * (fbl.h); never for the null sender, whose mail must not bounce.
+	 * DSNs gw makes still go to the original sender. */
+	if (from[0] != '\0' && retpath_verp(msg->subaccount, msg->qid,
+	    (unsigned)(m->job->rcpt[0] - msg->rcpt), verp, sizeof(verp)) == 0)
+		from = verp;
+	mta_send(m, "MAIL FROM:<%s>%s%s%s%s", from, size,
 	    m->eightbit && m->caps.eightbitmime ? " BODY=8BITMIME" : "",
 	    (msg->flags & QMSG_SMTPUTF8) && m->caps.smtputf8 ?
 	    " SMTPUTF8" : "", dsn);

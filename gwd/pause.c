@@ -65,6 +65,8 @@ pause_init(const char *state_dir, char *err, size_t errsz)
 			    sqlite3_column_int64(st, 2));
 			window_forget(sub, WIN_BOUNCED,
 			    sqlite3_column_int64(st, 2));
+			window_forget(sub, WIN_COMPLAINED,
+			    sqlite3_column_int64(st, 2));
 		}
 	}
 	if (rc != SQLITE_DONE)
@@ -75,11 +77,26 @@ pause_init(const char *state_dir, char *err, size_t errsz)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Pause sub for reason: in memory now, on disk and in the log with op. */
+static void
+pause_now(struct store_op *op, const char *sub, int64_t ts_us,
+    const char *reason)
+{
+	struct audit_event *ev;
+
+	log_warnx("subaccount %s paused: %s; resume with: gwctl subaccount "
+	    "resume %s", sub, reason, sub);
+	free(hmap_put(&paused, sub, xstrdup(reason)));
+	set_row(op, sub, 1, ts_us, reason);
+	ev = store_op_event(op, event_name(EV_PAUSED), NULL);
+	ev->subaccount = xstrdup(sub);
+	ev->detail = xstrdup(reason);
+}
+
 void
 pause_outcome(struct store_op *op, const char *sub, int bounced,
     int64_t ts_us)
 {
-	struct audit_event *ev;
 	int64_t total, nb, pct = gcfg->limits.bounce_pause_percent;
 	char reason[200];
 
@@ -97,13 +114,31 @@ pause_outcome(struct store_op *op, const char *sub, int bounced,
 	    "%lld recipients) in 24 hours is over %lld%%", (long long)(nb *
 	    100 / total), (long long)(nb * 1000 / total % 10), (long long)nb,
 	    (long long)total, (long long)pct);
-	log_warnx("subaccount %s paused: %s; resume with: gwctl subaccount "
-	    "resume %s", sub, reason, sub);
-	free(hmap_put(&paused, sub, xstrdup(reason)));
-	set_row(op, sub, 1, ts_us, reason);
-	ev = store_op_event(op, event_name(EV_PAUSED), NULL);
-	ev->subaccount = xstrdup(sub);
-	ev->detail = xstrdup(reason);
+	pause_now(op, sub, ts_us, reason);
+}
+
+void
+pause_complaint(struct store_op *op, const char *sub, int64_t ts_us)
+{
+	int64_t total, nc, ppm = gcfg->limits.complaint_pause_ppm;
+	char reason[200];
+
+	if (sub == NULL || sub[0] == '\0')
+		return;
+	window_add(sub, WIN_COMPLAINED, ts_us, 1);
+	if (ppm == 0 || hmap_get(&paused, sub) != NULL)
+		return;
+	total = window_sum(sub, WIN_FINAL, ts_us, WIN_DAY);
+	nc = window_sum(sub, WIN_COMPLAINED, ts_us, WIN_DAY);
+	/* nc / total > ppm / 1e6, in integers. */
+	if (total < gcfg->limits.complaint_pause_minimum ||
+	    nc * 1000000 <= ppm * total)
+		return;
+	snprintf(reason, sizeof(reason), "complaint rate %.3f%% (%lld of "
+	    "%lld recipients) in 24 hours is over %g%%", (double)nc * 100 /
+	    (double)total, (long long)nc, (long long)total, (double)ppm /
+	    10000);
+	pause_now(op, sub, ts_us, reason);
 }
 
 const char *
@@ -159,6 +194,7 @@ pause_control(struct conn *c, const char *args)
 	/* A fresh start: the bounces that paused it no longer count. */
 	window_forget(sub, WIN_FINAL, now);
 	window_forget(sub, WIN_BOUNCED, now);
+	window_forget(sub, WIN_COMPLAINED, now);
 	op = store_op_new();
 	set_row(op, sub, 0, now, "");
 	ev = store_op_event(op, event_name(EV_RESUMED), NULL);

@@ -7,8 +7,9 @@
  * bounced, gwd pauses it: MAIL gets 451 4.7.1 until an admin resumes it
  * (gwctl subaccount resume, over the control socket).  Mail already
  * queued is still delivered.  The paused state is gwd's, in queue.db.
- * Complaint rates would belong here too, but gw has no feedback-loop
- * intake yet, so there is nothing to count.
+ * Complaints (abuse reports through the feedback listener, fbl.c) pause
+ * the same way: at least limits.complaint_pause_minimum final outcomes
+ * and more than limits.complaint_pause_percent of them complained of.
  */
 #ifndef GW_PAUSE_H
 #define GW_PAUSE_H
@@ -24,6 +25,10 @@ int	 pause_init(const char *state_dir, char *err, size_t errsz);
 /* A recipient of the subaccount's mail reached its end (bounced or
  * not) at ts_us; may pause the subaccount, with op. */
 void	 pause_outcome(struct store_op *, const char *subaccount, int bounced,
+	    int64_t ts_us);
+/* A recipient of the subaccount's mail complained at ts_us; may pause
+ * the subaccount, with op. */
+void	 pause_complaint(struct store_op *, const char *subaccount,
 	    int64_t ts_us);
 /* NULL, or the 451 refusal for MAIL (in buf) when paused. */
 const char *pause_check(const char *subaccount, char *buf, size_t bufsz);

@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "auth.h"
+#include "fbl.h"
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
@@ -51,7 +52,7 @@ struct verb {
 struct ehlo_keyword {
 	const char	*keyword;
 	int		(*offered)(const struct session *);
-	void		(*param)(char *, size_t);
+	void		(*param)(const struct session *, char *, size_t);
 };
 
 static int
@@ -114,15 +115,14 @@ offer_starttls(const struct session *s)
 static int
 offer_auth(const struct session *s)
 {
-	return s->tls && s->authed == AUTH_NONE;
+	return s->tls && s->authed == AUTH_NONE && !fbl_session(s);
 }
 
 /* RFC 1870: the largest message, in octets. */
 static void
-size_param(char *out, size_t outsz)
+size_param(const struct session *s, char *out, size_t outsz)
 {
-	snprintf(out, outsz, "%llu",
-	    (unsigned long long)gcfg->limits.message_size);
+	snprintf(out, outsz, "%llu", fbl_max_size(s));
 }
 
 static const struct ehlo_keyword ehlo_keywords[] = {
@@ -155,7 +155,7 @@ ehlo_reply(const struct session *s, struct buf *b)
 	for (size_t i = 0; i < n; i++) {
 		param[0] = '\0';
 		if (kw[i]->param)
-			kw[i]->param(param, sizeof(param));
+			kw[i]->param(s, param, sizeof(param));
 		if (buf_printf(b, "250%c%s%s%s\r\n", i == n - 1 ? ' ' : '-',
 		    kw[i]->keyword, param[0] ? " " : "", param) == -1)
 			return -1;
@@ -232,6 +232,9 @@ smtp_check_mail(struct session *s, const struct smtp_cmd *cmd)
 	if (s->tx.active)
 		return session_bad_command(s, "503 5.5.1 Error: nested MAIL "
 		    "command");
+	/* Reports come from anyone: no AUTH (fbl.h). */
+	if (fbl_session(s))
+		return 0;
 	/* Servers on an allowlist need no AUTH on listeners that say so;
 	 * looked up at each MAIL so gwctl changes apply at once. */
 	if (s->authed == AUTH_NONE && s->l->cfg->ip_auth &&
@@ -267,11 +270,19 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		session_bad_command(s, r);
 		return;
 	}
-	if (s->tx.mail.has_size &&
-	    s->tx.mail.size > gcfg->limits.message_size) {
+	if (s->tx.mail.has_size && s->tx.mail.size > fbl_max_size(s)) {
 		metrics_reject(REJ_MAIL_SIZE);
 		session_refuse(s, from, NULL, BC_NONE, "552 5.3.4 Message "
 		    "size exceeds fixed maximum message size");
+		return;
+	}
+	if (fbl_session(s)) {
+		if ((r = fbl_mail(s)) != NULL) {
+			session_refuse(s, from, NULL, BC_THROTTLED, "%s", r);
+			return;
+		}
+		s->tx.active = 1;
+		session_reply(s, "250 2.1.0 Ok");
 		return;
 	}
 	/* Early, as Postfix does: not a 451 after the whole DATA. */
@@ -309,6 +320,38 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 	session_reply(s, "250 2.1.0 Ok");
 }
 
+/* A recipient given again (250 again), or one too many (452): 1 when
+ * answered so. */
+static int
+smtp_rcpt_again_or_full(struct session *s, const char *addr)
+{
+	for (int i = 0; i < s->tx.nrcpt; i++) {
+		if (strcmp(s->tx.rcpt[i], addr) == 0) {
+			session_reply(s, "250 2.1.5 Ok");	/* again */
+			return 1;
+		}
+	}
+	if (s->tx.nrcpt >= gcfg->limits.recipients) {
+		metrics_reject(REJ_RCPT_LIMIT);
+		session_refuse(s, NULL, addr, BC_NONE, "452 4.5.3 "
+		    "Error: too many recipients");
+		return 1;
+	}
+	return 0;
+}
+
+static void
+smtp_add_rcpt(struct session *s, const struct rcpt_args *ra)
+{
+	s->tx.rcpt = xreallocarray(s->tx.rcpt, (size_t)s->tx.nrcpt + 1,
+	    sizeof(char *));
+	s->tx.rdsn = xreallocarray(s->tx.rdsn, (size_t)s->tx.nrcpt + 1,
+	    sizeof(*s->tx.rdsn));
+	s->tx.rdsn[s->tx.nrcpt] = ra->dsn;
+	s->tx.rcpt[s->tx.nrcpt++] = xstrdup(ra->path.addr);
+	session_reply(s, "250 2.1.5 Ok");
+}
+
 static int
 smtp_check_rcpt(struct session *s, const struct smtp_cmd *cmd)
 {
@@ -341,6 +384,18 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		    "Error: address literals are not accepted as recipients");
 		return;
 	}
+	/* Only gw's own feedback addresses: never a relay (fbl.h). */
+	if (fbl_session(s)) {
+		if ((r = fbl_rcpt(ra.path.addr, msg, sizeof(msg))) != NULL) {
+			metrics_reject(REJ_RCPT_POLICY);
+			session_refuse(s, NULL, ra.path.addr, BC_POLICY, "%s",
+			    r);
+			return;
+		}
+		if (!smtp_rcpt_again_or_full(s, ra.path.addr))
+			smtp_add_rcpt(s, &ra);
+		return;
+	}
 	/* gw.db may have changed since the last tick: an admin's entry
 	 * applies at the next RCPT. */
 	accounts_poll();
@@ -357,18 +412,8 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		session_refuse(s, NULL, ra.path.addr, BC_HARD, "%s", msg);
 		return;
 	}
-	for (int i = 0; i < s->tx.nrcpt; i++) {
-		if (strcmp(s->tx.rcpt[i], ra.path.addr) == 0) {
-			session_reply(s, "250 2.1.5 Ok");	/* again */
-			return;
-		}
-	}
-	if (s->tx.nrcpt >= gcfg->limits.recipients) {
-		metrics_reject(REJ_RCPT_LIMIT);
-		session_refuse(s, NULL, ra.path.addr, BC_NONE, "452 4.5.3 "
-		    "Error: too many recipients");
+	if (smtp_rcpt_again_or_full(s, ra.path.addr))
 		return;
-	}
 	/* A DSN (RFC 3464) or an MDN (RFC 8098) goes to one recipient: the
 	 * null sender is no way to fan a message out past the bounce rate.
 	 * 452, so a client sends the others in transactions of their own. */
@@ -383,13 +428,7 @@ smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
 		return;
 	}
-	s->tx.rcpt = xreallocarray(s->tx.rcpt, (size_t)s->tx.nrcpt + 1,
-	    sizeof(char *));
-	s->tx.rdsn = xreallocarray(s->tx.rdsn, (size_t)s->tx.nrcpt + 1,
-	    sizeof(*s->tx.rdsn));
-	s->tx.rdsn[s->tx.nrcpt] = ra.dsn;
-	s->tx.rcpt[s->tx.nrcpt++] = xstrdup(ra.path.addr);
-	session_reply(s, "250 2.1.5 Ok");
+	smtp_add_rcpt(s, &ra);
 }
 
 static int
@@ -419,7 +458,7 @@ smtp_proceed_data(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	data_init(&s->tx.dp, gcfg->limits.message_size);
+	data_init(&s->tx.dp, fbl_max_size(s));
 	s->tx.dp.lf_normalize = gcfg->limits.bare_lf == BARE_LF_NORMALIZE;
 	buf_init(&s->tx.data, 0);
 	s->state = SS_DATA;
@@ -522,7 +561,7 @@ smtp_proceed_bdat(struct session *s, const struct smtp_cmd *cmd)
 		session_close(s, "BDAT syntax");
 		return;
 	}
-	if (s->authed == AUTH_NONE) {
+	if (s->authed == AUTH_NONE && !fbl_session(s)) {
 		session_refuse(s, "", NULL, BC_NONE, "530 5.7.0 Authentication "
 		    "required; closing connection");
 		session_close(s, "BDAT before AUTH");
@@ -530,7 +569,7 @@ smtp_proceed_bdat(struct session *s, const struct smtp_cmd *cmd)
 	}
 	t->bdat_refusal = bdat_refusal(s);
 	if (t->bdat_refusal == NULL && !t->bdat) {
-		data_init_chunks(&t->dp, gcfg->limits.message_size);
+		data_init_chunks(&t->dp, fbl_max_size(s));
 		buf_init(&t->data, 0);
 		t->bdat = 1;
 	}

@@ -195,6 +195,13 @@ void
 suppress_bounce(struct store_op *op, const char *subaccount,
     const char *addr, const char *reply)
 {
+	suppress_add(op, subaccount, addr, "hard bounce", reply);
+}
+
+void
+suppress_add(struct store_op *op, const char *subaccount, const char *addr,
+    const char *why, const char *text)
+{
 	char day[16], reason[SUPPRESS_REASON_MAX + 1];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -203,14 +210,15 @@ suppress_bounce(struct store_op *op, const char *subaccount,
 	gmtime_r(&now, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
 	/* One line, bounded: it goes into a 550 reply at each RCPT. */
-	n = snprintf(reason, sizeof(reason), "hard bounce %s: %s", day,
-	    reply ? reply : "");
+	n = snprintf(reason, sizeof(reason), "%s %s: %s", why, day,
+	    text ? text : "");
 	if (n < 0)
 		return;
 	for (char *p = reason; *p; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			*p = ' ';
-	suppress_put(op, subaccount, addr, reason, "bounce", (int64_t)now);
+	suppress_put(op, subaccount, addr, reason, strcmp(why, "hard bounce") ==
+	    0 ? "bounce" : why, (int64_t)now);
 }
 
 int

@@ -48,6 +48,11 @@ void	 suppress_bounce(struct store_op *, const char *subaccount,
  * in memory now and in queue.db with op.  -1: not an address. */
 int	 suppress_unsubscribe(struct store_op *, const char *subaccount,
 	    const char *addr);
+/* The same for another reason: why ("hard bounce", "complaint") and
+ * text (a reply, a feedback type) make the entry's reason, "WHY
+ * YYYY-MM-DD: TEXT". */
+void	 suppress_add(struct store_op *, const char *subaccount,
+	    const char *addr, const char *why, const char *text);
 /* Control socket: "suppression delete SUBACCOUNT ADDRESS" (the text
  * after "suppression ").  Answers on c, perhaps after a commit. */
 void	 suppress_control(struct conn *, const char *args);

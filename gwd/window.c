@@ -160,6 +160,11 @@ window_seed(struct seed *s, const char *sub, int64_t ts,
 			    &by_gwd);
 		return 0;
 	}
+	if (strcmp(action, "complained") == 0) {
+		window_add(sub, WIN_COMPLAINED, ts, 1);
+		s->n[WIN_COMPLAINED]++;
+		return 0;
+	}
 	if (!sender && (by = client_sent(s, qid)) != 1)
 		return by;
 	window_add(sub, WIN_FINAL, ts, 1);
@@ -203,7 +208,8 @@ window_init(const char *state_dir, char *err, size_t errsz)
 	    " client_ip IS NOT NULL, coalesce(sender <> '', 0),"
 	    " CASE WHEN coalesce(sender <> '', 0) = 0 THEN qid END"
 	    " FROM event INDEXED BY event_window WHERE ts >= ? AND"
-	    " action IN ('received', 'delivered', 'bounced', 'expired')"
+	    " action IN ('received', 'delivered', 'bounced', 'expired',"
+	    " 'complained')"
 	    " AND subaccount IS NOT NULL");
 	sqlite3_bind_int64(st, 1, since);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -223,7 +229,8 @@ window_init(const char *state_dir, char *err, size_t errsz)
 	}
 	db_close(db);
 	log_info("last 24 hours: %lld messages accepted, %lld recipients "
-	    "done, %lld bounced", (long long)s.n[WIN_ACCEPTED],
-	    (long long)s.n[WIN_FINAL], (long long)s.n[WIN_BOUNCED]);
+	    "done, %lld bounced, %lld complained", (long long)s.n[WIN_ACCEPTED],
+	    (long long)s.n[WIN_FINAL], (long long)s.n[WIN_BOUNCED],
+	    (long long)s.n[WIN_COMPLAINED]);
 	return 0;
 }

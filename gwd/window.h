@@ -20,7 +20,10 @@
 enum win_counter {
 	WIN_ACCEPTED,		/* messages accepted (250 after DATA) */
 	WIN_FINAL,		/* recipients delivered, bounced or expired */
-	WIN_BOUNCED,		/* recipients bounced */
+	WIN_BOUNCED,		/* recipients bounced (an async bounce,
+				   after delivery, counts in WIN_FINAL
+				   again, as its event does at start-up) */
+	WIN_COMPLAINED,		/* abuse reports matched to a recipient */
 	WIN_NCOUNTERS
 };
 

@@ -1,6 +1,8 @@
 /*
  * stats.c - pflogsumm-style totals over a time range: messages received,
  * recipients delivered, deferred, bounced, expired and rejected, the
+ * recipients complained of (abuse reports the feedback listener matched)
+ * and their share of the delivered (the complaint rate), the
  * delivery rate and the delay from reception to delivery (average and
  * 95th percentile), overall or per recipient domain, subaccount, hour,
  * or per bounce class (why deliveries failed: the class gwd gave each
@@ -45,7 +47,10 @@ struct stat_group {
 	int64_t		*delay;		/* microseconds, one per delivery */
 	size_t		 ndelay, capdelay;
 	/* Figures, once every event is in (stats_figures): */
+	int64_t		 complained;	/* abuse reports matched */
 	double		 rate;		/* delivered of the final, %; -1 */
+	double		 crate;		/* complained of the delivered, %;
+					   -1 */
 	int64_t		 avg, p95;	/* delay, µs; -1 when none */
 };
 
@@ -56,7 +61,8 @@ struct stats {
 };
 
 /* The columns after the key: an action's count, or a figure. */
-enum stat_fig { SF_RATE, SF_AVG, SF_P95, SF_TOTAL };
+enum stat_fig { SF_RATE, SF_AVG, SF_P95, SF_TOTAL, SF_COMPLAINED,
+    SF_CRATE };
 
 struct stat_col {
 	const char	*title;		/* table */
@@ -72,7 +78,9 @@ static const struct stat_col stat_cols[] = {
 	{ NULL, NULL, EV_BOUNCED, 0 },
 	{ NULL, NULL, EV_EXPIRED, 0 },
 	{ NULL, NULL, EV_REJECTED, 0 },
+	{ "cmpl", "complained", -1, SF_COMPLAINED },
 	{ "rate", "delivery_rate", -1, SF_RATE },
+	{ "cmpl%", "complaint_rate", -1, SF_CRATE },
 	{ "avg", "delay_avg_s", -1, SF_AVG },
 	{ "p95", "delay_p95_s", -1, SF_P95 },
 	{ "total", "total", -1, SF_TOTAL },
@@ -169,7 +177,12 @@ stats_row(struct stats *s, sqlite3_stmt *st)
 	char key[256];
 	int k;
 
-	if ((k = event_lookup(action)) == -1 || k >= S_N)
+	if ((k = event_lookup(action)) == EV_COMPLAINED && s->by != BY_CLASS) {
+		stats_key(s, p, strlen(p), sub, cls, ts, key, sizeof(key));
+		stats_group(s, key)->complained++;
+		return;
+	}
+	if (k == -1 || k >= S_N)
 		return;
 	/* Only the events gwd gave a class count by class. */
 	if (s->by == BY_CLASS && (cls == NULL || *cls == '\0'))
@@ -210,6 +223,8 @@ stats_figures(struct stat_group *g)
 
 	g->rate = fin > 0 ? 100.0 * (double)g->n[EV_DELIVERED] /
 	    (double)fin : -1;
+	g->crate = g->n[EV_DELIVERED] > 0 ? 100.0 * (double)g->complained /
+	    (double)g->n[EV_DELIVERED] : -1;
 	/* A group without deliveries has no array at all: qsort(NULL, 0)
 	 * is undefined behaviour. */
 	if (g->ndelay > 1)
@@ -258,6 +273,14 @@ stats_cell(const struct stats *s, const struct stat_group *g,
 	if (c->action != -1 || c->fig == SF_TOTAL) {
 		snprintf(out, n, "%lld", (long long)(c->action != -1 ?
 		    g->n[c->action] : stats_total(s, g)));
+	} else if (c->fig == SF_COMPLAINED) {
+		snprintf(out, n, "%lld", (long long)g->complained);
+	} else if (c->fig == SF_CRATE) {
+		/* Its threshold is 0.1%: three decimals. */
+		if (g->crate < 0)
+			snprintf(out, n, "%s", table ? "-" : "");
+		else
+			snprintf(out, n, table ? "%.3f%%" : "%.3f", g->crate);
 	} else if (c->fig == SF_RATE) {
 		if (g->rate < 0)
 			snprintf(out, n, "%s", table ? "-" : "");
@@ -280,7 +303,8 @@ static void
 stats_print_total(const struct stats *s, const struct stat_group *g)
 {
 	static const char *const label[] = { [SF_RATE] = "delivery rate",
-	    [SF_AVG] = "delay average", [SF_P95] = "delay p95" };
+	    [SF_AVG] = "delay average", [SF_P95] = "delay p95",
+	    [SF_COMPLAINED] = "complained", [SF_CRATE] = "complaint rate" };
 	char v[64];
 
 	for (size_t c = 0; c < nitems(stat_cols); c++) {
@@ -459,7 +483,7 @@ stats_main(sqlite3 *db, int64_t since, int64_t until, const char *by,
 	    "r.action = 'received'), coalesce(e.subaccount, (SELECT "
 	    "r.subaccount FROM event r WHERE r.qid = e.qid AND r.action = "
 	    "'received' LIMIT 1)), e.class FROM event e WHERE e.ts >= ?1 AND "
-	    "e.ts < ?2 AND e.action IN (?3, ?4, ?5, ?6, ?7, ?8)", -1, &st,
+	    "e.ts < ?2 AND e.action IN (?3, ?4, ?5, ?6, ?7, ?8, ?9)", -1, &st,
 	    NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, since);
@@ -467,6 +491,8 @@ stats_main(sqlite3 *db, int64_t since, int64_t until, const char *by,
 		for (int k = 0; k < S_N; k++)
 			sqlite3_bind_text(st, 3 + k, event_name(
 			    (enum event_action)k), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3 + S_N, event_name(EV_COMPLAINED), -1,
+		    SQLITE_STATIC);
 	}
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		stats_row(&s, st);

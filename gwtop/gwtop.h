@@ -168,6 +168,7 @@ struct snapshot {
 	char		 log_err[512];
 	int64_t		 count[NWIN][NACT];
 	int64_t		 hard[NWIN];	/* bounced, class 'hard' */
+	int64_t		 complained[NWIN];	/* abuse reports matched */
 	struct recent	 recent[RECENT_MAX];
 	int		 nrecent;
 	/* Delivery latency (received -> delivered) in ms, -1: none. */

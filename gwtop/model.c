@@ -252,6 +252,7 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 
 	memset(s->count, 0, sizeof(s->count));
 	memset(s->hard, 0, sizeof(s->hard));
+	memset(s->complained, 0, sizeof(s->complained));
 	if (sqlite3_prepare_v2(db, "SELECT action, sum(ts >= ?1), "
 	    "sum(ts >= ?2), count(*), sum(ts >= ?1 AND class = 'hard'), "
 	    "sum(ts >= ?2 AND class = 'hard'), sum(class = 'hard') "
@@ -262,6 +263,13 @@ model_log_counts(sqlite3 *db, struct snapshot *s)
 		sqlite3_bind_int64(st, w + 1, s->now_us -
 		    (int64_t)win_seconds[w] * 1000000);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (event_lookup((const char *)sqlite3_column_text(st, 0)) ==
+		    EV_COMPLAINED) {
+			for (int w = 0; w < NWIN; w++)
+				s->complained[w] = sqlite3_column_int64(st,
+				    w + 1);
+			continue;
+		}
 		if ((a = model_act((const char *)sqlite3_column_text(st, 0))) <
 		    0)
 			continue;

@@ -8,10 +8,13 @@
  *   deferral   deferred / (delivered + deferred + bounced + expired)
  *   bounce     bounced / (delivered + bounced + expired)
  *   hard_bounce  bounced with class 'hard' / the same
+ *   complaint  complained (abuse reports matched by the feedback
+ *              listener) / delivered, percent
  *
  * Bands: bounce < 3% good, < 5% warning, else bad; hard_bounce < 1% /
  * < 3% (the thresholds admins watch, see CONVENTIONS); deferral < 10% / < 25%; delivery
- * >= 97% / >= 90%; latency < 60 s / < 300 s (p50 and p95 alike).
+ * >= 97% / >= 90%; latency < 60 s / < 300 s (p50 and p95 alike);
+ * complaint < 0.1% / < 0.3% (the mailbox providers' own limits).
  * Diagnostics: never dies; a rate with nothing to divide by is -1.
  */
 #include <stdio.h>
@@ -57,6 +60,8 @@ rates_get(const struct snapshot *s, enum win w, enum rate r)
 		return rates_seconds(s->lat_p50[w]);
 	case RATE_P95:
 		return rates_seconds(s->lat_p95[w]);
+	case RATE_COMPLAINT:
+		return rates_ratio(s->complained[w], c[EV_DELIVERED]);
 	default:
 		return -1;
 	}
@@ -66,7 +71,7 @@ int
 rates_is_percent(enum rate r)
 {
 	return r == RATE_DELIVERY || r == RATE_DEFERRAL || r == RATE_BOUNCE ||
-	    r == RATE_HARD;
+	    r == RATE_HARD || r == RATE_COMPLAINT;
 }
 
 enum level
@@ -79,6 +84,8 @@ rates_level(enum rate r, double v)
 		return v < 3 ? LEVEL_GOOD : v < 5 ? LEVEL_WARN : LEVEL_BAD;
 	case RATE_HARD:
 		return v < 1 ? LEVEL_GOOD : v < 3 ? LEVEL_WARN : LEVEL_BAD;
+	case RATE_COMPLAINT:
+		return v < 0.1 ? LEVEL_GOOD : v < 0.3 ? LEVEL_WARN : LEVEL_BAD;
 	case RATE_DEFERRAL:
 		return v < 10 ? LEVEL_GOOD : v < 25 ? LEVEL_WARN : LEVEL_BAD;
 	case RATE_DELIVERY:
@@ -91,15 +98,16 @@ rates_level(enum rate r, double v)
 	}
 }
 
-/* "0.033" per second, "97.5" percent, "1.2" seconds, "-" when there
- * is no data, "n/a" for what gw cannot know yet. */
+/* "0.033" per second, "97.5" percent, "0.125" complaint percent (its
+ * threshold is a tenth of a percent), "1.2" seconds, "-" when there is
+ * no data. */
 void
 rates_format(enum rate r, double v, char *out, size_t n)
 {
-	if (r == RATE_COMPLAINT)
-		snprintf(out, n, "n/a");
-	else if (v < 0)
+	if (v < 0)
 		snprintf(out, n, "-");
+	else if (r == RATE_COMPLAINT)
+		snprintf(out, n, "%.3f", v);
 	else if (rates_is_percent(r) || r == RATE_P50 || r == RATE_P95)
 		snprintf(out, n, "%.1f", v);
 	else

@@ -367,10 +367,11 @@ class Gwd:
     gw.listen: {"submission": port (STARTTLS), "smtps": port (implicit),
     "plain": port (STARTTLS listener with require_tls=false, ip_auth)}.
     listen: more STARTTLS listeners, [(address, port), ...].
+    feedback: a listener with role "feedback" too, at ports["feedback"].
     """
 
     def __init__(self, tmp, relay=None, dns=None, settings=None, extra="",
-                 listen=()):
+                 listen=(), feedback=False):
         self.dir = str(tmp)
         os.makedirs(self.dir, exist_ok=True)
         self.state = os.path.join(self.dir, "state")
@@ -409,6 +410,10 @@ class Gwd:
                  'require_tls = false; ip_auth = true; }' % self.ports["plain"]]
         lines += [',  { address = "%s"; port = %d; tls = "starttls"; }' % a
                   for a in listen]
+        if feedback:
+            self.ports["feedback"] = free_port()
+            lines.append(',  { address = "127.0.0.1"; port = %d; '
+                         'role = "feedback"; }' % self.ports["feedback"])
         lines.append(");")
         for g, kv in groups.items():
             lines.append("%s = {" % g)

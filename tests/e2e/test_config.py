@@ -40,7 +40,7 @@ ERRORS = [
      3, 'listen.address: "mail.example.com" is not an IP address'),
     ("listen unknown", 'listen = ( { port = 25; tsl = "starttls"; } );\n'
      'tls = { certificate = "c"; key = "k"; };\n',
-     3, 'listen: unknown setting "tsl" (one of address, port, tls, require_tls, ip_auth)'),
+     3, 'listen: unknown setting "tsl" (one of address, port, tls, require_tls, ip_auth, role)'),
     ("smarthost without host", 'relay = {\n  mode = "smarthost";\n};\n',
      4, 'relay.host: required when relay.mode is "smarthost"'),
     ("listener without certificate", 'listen = ( { port = 2525; } );\n',
@@ -48,7 +48,40 @@ ERRORS = [
     ("retry order", 'queue = { retry_min = "2h";\n retry_max = "1h"; };\n',
      3, "queue.retry_min is longer than queue.retry_max"),
     ("unknown", 'relay = { mod = "mx"; };\n', 3, 'unknown setting "relay.mod"'),
+    ("listen role", 'listen = ( { port = 25; role = "bounces"; } );\n'
+     'tls = { certificate = "c"; key = "k"; };\n',
+     3, 'listen.role: "bounces" is not one of submission, feedback'),
+    ("feedback listener with no address", 'listen = ( { port = 25; '
+     'role = "feedback"; } );\ntls = { certificate = "c"; key = "k"; };\n',
+     3, 'a listener has role "feedback" but neither feedback.domains nor '
+     'feedback.addresses is set'),
+    ("feedback rate", 'feedback = { rate = "60 per minute"; };\n',
+     3, 'feedback.rate: "60 per minute" is not a rate'),
+    ("feedback domain", 'feedback = { domains = [ "bounces" ]; };\n',
+     3, 'feedback.domains: "bounces" is not a domain name'),
+    ("feedback address", 'feedback = { addresses = [ "fbl" ]; };\n',
+     3, 'feedback.addresses: "fbl" is not an address'),
+    ("complaint percent", 'limits = { complaint_pause_percent = "0.1.2"; };\n',
+     3, 'limits.complaint_pause_percent = 0.1.2: expected a percentage from 0 '
+     'to 100'),
+    ("complaint percent range", 'limits = { complaint_pause_percent = 101; };\n',
+     3, 'limits.complaint_pause_percent = 101: expected a percentage'),
+    ("complaint percent digits",
+     'limits = { complaint_pause_percent = "0.00001"; };\n',
+     3, 'limits.complaint_pause_percent = 0.00001: expected a percentage'),
 ]
+
+
+def test_complaint_percent_forms(tmp_path):
+    """0.1, "0.25%", 5: percentages as gwd -n -v shows them back."""
+    for v, shown in (("0.1", "0.1"), ('"0.25%"', "0.25"), ("5", "5"),
+                     ("0", "0")):
+        r, _ = gwd_n(tmp_path, BASE + "limits = { complaint_pause_percent = "
+                     "%s; };\n" % v, "-v")
+        assert r.returncode == 0, r.stderr
+        line = [x for x in (r.stdout + r.stderr).splitlines()
+                if "limits.complaint_pause_percent" in x]
+        assert line and "= %s;" % shown in line[0], line
 
 
 @pytest.mark.parametrize("what,text,line,msg", ERRORS, ids=[e[0] for e in ERRORS])

@@ -95,8 +95,10 @@ def test_stats_json_lines(env):
     (total,) = [json.loads(l) for l in r.stdout.splitlines()]
     assert total["received"] == 5 and total["bounced"] == 4
     assert set(total) == {"received", "delivered", "deferred", "bounced",
-                          "expired", "rejected", "delivery_rate",
+                          "expired", "rejected", "complained",
+                          "delivery_rate", "complaint_rate",
                           "delay_avg_s", "delay_p95_s"}
+    assert total["complained"] == 0 and total["complaint_rate"] == 0
     assert total["delivery_rate"] == pytest.approx(50.0)
     assert total["delay_p95_s"] == pytest.approx(300.0)
     r = gs(env, "stats", "--by", "class", "--format", "json")
@@ -117,11 +119,12 @@ def test_stats_csv(env):
     assert out.endswith("\r\n") and out.count("\r\n") == out.count("\n")
     rows = list(csv.reader(io.StringIO(out, newline="")))
     assert rows[0] == ["domain", "received", "delivered", "deferred",
-                       "bounced", "expired", "rejected", "delivery_rate",
-                       "delay_avg_s", "delay_p95_s"]
+                       "bounced", "expired", "rejected", "complained",
+                       "delivery_rate", "complaint_rate", "delay_avg_s",
+                       "delay_p95_s"]
     by = {x[0]: x for x in rows[1:]}
     assert by["example.net"][1:3] == ["3", "2"]
-    assert by["gone.test"][7:] == ["0.0", "", ""]
+    assert by["gone.test"][7:] == ["0", "0.0", "", "", ""]
 
 
 def test_stats_rows_most_first(env):

@@ -173,7 +173,9 @@ def test_once_text(env):
             kv["rates.1h.latency_p50_s"]) == ("-", "1.0", "1.0")
     assert (kv["rates.5m.latency_p95_s"], kv["rates.1h.latency_p95_s"]) == (
         "1.0", "300.0")
-    assert kv["rates.1h.complaint"] == "n/a"
+    # No complaint: 0 of the delivered; no delivery in the last minute.
+    assert (kv["rates.1m.complaint"], kv["rates.1h.complaint"]) == (
+        "-", "0.000")
 
 
 def test_once_json(env):
@@ -190,7 +192,8 @@ def test_once_json(env):
             assert s["rates"][w][name] == pytest.approx(float(v)), (w, name)
     assert s["rates"]["1h"]["latency_p95_s"] == 300
     assert s["rates"]["1m"]["latency_p50_s"] is None
-    assert s["rates"]["1h"]["complaint"] is None
+    assert s["rates"]["1h"]["complaint"] == 0
+    assert s["rates"]["1m"]["complaint"] is None
 
 
 def test_once_no_data_rates_are_null(tmp_path):
@@ -653,7 +656,7 @@ def test_live_screen_keys_and_quit(env):
     # Received -> delivered: C in 1 s (5 min); A's two in 1 s and 300 s.
     assert r[11][40:].split() == ["latency", "p50", "-", "1.0", "1.0"]
     assert r[12][40:].split() == ["latency", "p95", "-", "1.0", "300.0"]
-    assert r[13][40:].split() == ["complaint", "%", "n/a", "n/a", "n/a"]
+    assert r[13][40:].split() == ["complaint", "%", "-", "0.000", "0.000"]
     assert r[15].split() == ["TIME", "ACTION", "QID", "RECIPIENT", "RESULT"]
     # Newest first: auth, expired, deferred, received (E), rejected ...
     assert [x.split()[1] for x in r[16:23]] == [
@@ -696,7 +699,7 @@ def test_live_narrow_stacks_rates(env):
     assert r[11].split() == ["in", "msg/s", "0.017", "0.010", "0.001"]
     assert r[15].split() == ["bounce", "%", "0.0", "33.3", "20.0"]
     assert r[16].split() == ["hard", "bounce%", "0.0", "33.3", "20.0"]
-    assert r[19].split() == ["complaint", "%", "n/a", "n/a", "n/a"]
+    assert r[19].split() == ["complaint", "%", "-", "0.000", "0.000"]
 
 
 def test_live_sigterm_restores_terminal(env):

@@ -215,7 +215,7 @@ def test_under_load_numbers_match_sink_and_log(gw, sink, tmux_factory):
                and counts(s)[1][3] == str(delivered)
                and counts(s)[2][3] == "4", "1 h counts to match the log")
     assert "Queue     4 recipients: 0 ready, 4 deferred   2 messages" in s
-    assert row(s.split("\n"), "complaint")[2:5] == ["n/a"] * 3
+    assert set(row(s.split("\n"), "complaint")[2:5]) <= {"-", "0.000"}
 
     # 2: destinations, most queued first, ages and the deferring reply.
     t.keys("2")

@@ -1,0 +1,118 @@
+/*
+ * verp.c - VERP return paths with an HMAC (see verp.h).
+ * Standards: RFC 2104 (HMAC), FIPS 180-4 (SHA-256); the local part fits
+ * RFC 5321 4.5.3.1.1's 64 octets (2 + 16 + 1 + up to 8 + 1 + 16).
+ * Exposure: verp_decode reads an address from anyone's RCPT TO or a
+ * report; it reads at most the address and compares in constant time.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "util.h"
+#include "verp.h"
+
+#define DOMAIN_MAX	255
+
+static int
+all_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	return n > 0;
+}
+
+/* The HMAC's first VERP_MAC_LEN hex digits, lower case, over
+ * "QID:IDX:domain" with qid upper case and domain lower case. */
+static int
+verp_mac(const unsigned char *key, size_t keylen, const char *qid,
+    unsigned idx, const char *domain, size_t dl, char mac[VERP_MAC_LEN + 1])
+{
+	char in[VERP_QID_LEN + 1 + 11 + 1 + DOMAIN_MAX + 1];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	int n;
+
+	if (dl == 0 || dl > DOMAIN_MAX)
+		return -1;
+	n = snprintf(in, sizeof(in), "%.16s:%u:%.*s", qid, idx, (int)dl,
+	    domain);
+	if (n < 0 || (size_t)n >= sizeof(in))
+		return -1;
+	for (int i = 0; i < VERP_QID_LEN; i++)
+		in[i] = (char)toupper((unsigned char)in[i]);
+	for (int i = n - (int)dl; i < n; i++)
+		in[i] = (char)tolower((unsigned char)in[i]);
+	if (HMAC(EVP_sha256(), key, (int)keylen, (unsigned char *)in,
+	    (size_t)n, md, &mdlen) == NULL || mdlen * 2 < VERP_MAC_LEN)
+		return -1;
+	hex_encode(md, mdlen, hex);
+	memcpy(mac, hex, VERP_MAC_LEN);
+	mac[VERP_MAC_LEN] = '\0';
+	return 0;
+}
+
+int
+verp_encode(const unsigned char *key, size_t keylen, const char *qid,
+    unsigned idx, const char *domain, char *out, size_t n)
+{
+	char mac[VERP_MAC_LEN + 1];
+	int r;
+
+	if (strlen(qid) != VERP_QID_LEN || !all_hex(qid, VERP_QID_LEN) ||
+	    strchr(domain, '@') != NULL ||
+	    verp_mac(key, keylen, qid, idx, domain, strlen(domain), mac) == -1)
+		return -1;
+	r = snprintf(out, n, "b-%s-%x-%s@%s", qid, idx, mac, domain);
+	return r < 0 || (size_t)r >= n ? -1 : 0;
+}
+
+enum verp_result
+verp_decode(const unsigned char *key, size_t keylen, const char *addr,
+    char qid[VERP_QID_LEN + 1], unsigned *idx)
+{
+	const char *at = strrchr(addr, '@'), *p, *dash;
+	char mac[VERP_MAC_LEN + 1], want[VERP_MAC_LEN + 1];
+	unsigned long v = 0;
+	size_t il;
+
+	if (at == NULL || strncasecmp(addr, "b-", 2) != 0)
+		return VERP_NONE;
+	p = addr + 2;
+	if (at - p < VERP_QID_LEN + 1 || !all_hex(p, VERP_QID_LEN) ||
+	    p[VERP_QID_LEN] != '-')
+		return VERP_NONE;
+	memcpy(qid, p, VERP_QID_LEN);
+	qid[VERP_QID_LEN] = '\0';
+	for (int i = 0; i < VERP_QID_LEN; i++)
+		qid[i] = (char)toupper((unsigned char)qid[i]);
+	p += VERP_QID_LEN + 1;
+	if ((dash = memchr(p, '-', (size_t)(at - p))) == NULL)
+		return VERP_NONE;
+	il = (size_t)(dash - p);
+	if (il == 0 || il > 8 || !all_hex(p, il))
+		return VERP_NONE;
+	for (size_t i = 0; i < il; i++)
+		v = v * 16 + (unsigned long)(isdigit((unsigned char)p[i]) ?
+		    p[i] - '0' : tolower((unsigned char)p[i]) - 'a' + 10);
+	p = dash + 1;
+	if (at - p != VERP_MAC_LEN || !all_hex(p, VERP_MAC_LEN))
+		return VERP_NONE;
+	for (int i = 0; i < VERP_MAC_LEN; i++)
+		mac[i] = (char)tolower((unsigned char)p[i]);
+	mac[VERP_MAC_LEN] = '\0';
+	if (verp_mac(key, keylen, qid, (unsigned)v, at + 1, strlen(at + 1),
+	    want) == -1)
+		return VERP_FORGED;
+	if (CRYPTO_memcmp(mac, want, VERP_MAC_LEN) != 0)
+		return VERP_FORGED;
+	*idx = (unsigned)v;
+	return VERP_OK;
+}

@@ -1,0 +1,26 @@
+/*
+ * retpath.h - the return path gwd gives delivered mail: a VERP address
+ * b-TOKEN@DOMAIN (common/verp.h) when a bounce domain applies, so a
+ * bounce that comes back later (fbl.h) finds its message and
+ * recipient.  The HMAC key is gw.db's hmac_key row of purpose 'verp',
+ * made on first start (another gwd on the same gw.db finds it there).
+ */
+#ifndef GW_RETPATH_H
+#define GW_RETPATH_H
+
+#include <stddef.h>
+
+/* Load the key, making it on first start: 0, or -1 with err. */
+int	 retpath_init(const char *state_dir, char *err, size_t errsz);
+/* The key (VERP_KEY_LEN bytes), after retpath_init. */
+const unsigned char *retpath_key(void);
+/*
+ * The return path for recipient idx of message qid of subaccount sub:
+ * b-TOKEN@DOMAIN into out when a bounce domain applies (the
+ * subaccount's, gwctl subaccount set --bounce-domain, else
+ * feedback.bounce_domain): 0; -1 when none does (the sender is kept).
+ */
+int	 retpath_verp(const char *sub, const char *qid, unsigned idx,
+	    char *out, size_t n);
+
+#endif

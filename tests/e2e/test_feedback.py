@@ -1,0 +1,430 @@
+"""The feedback loop, end to end (issue 12): gwd delivers with a VERP
+return path to a real sink (and to a real Postfix that accepts, then
+bounces and sends its DSN back); bounces and abuse reports built from
+RFC 3464 and RFC 5965's examples (and one in the shape a large provider
+sends) come back by smtplib to the feedback listener; gwd records them as
+events, suppresses the recipient, counts the complaint rate (gwtop,
+/metrics, gwsearch) and pauses a subaccount over the threshold.  Forged
+and unmatched reports change nothing; the listener relays nothing."""
+import hashlib
+import hmac
+import json
+import os
+import re
+import smtplib
+import socket
+import tempfile
+import urllib.request
+
+import pytest
+
+import postfix_instance
+from conftest import (client_tls_context, free_port, smarthost, wait_for)
+
+DATA = os.path.join(os.path.dirname(__file__), "..", "data", "feedback")
+BOUNCE_DOMAIN = "bounces.example.com"
+OTHER_BOUNCE_DOMAIN = "bounces.other.example"
+
+
+def send(gw, rcpts, frm="app@example.com", user="app", password="s3cret-pass",
+         subject="t", message_id=None):
+    hdr = "From: %s\r\nTo: %s\r\nSubject: %s\r\n" % (frm, ", ".join(rcpts),
+                                                      subject)
+    if message_id:
+        hdr += "Message-ID: %s\r\n" % message_id
+    with smtplib.SMTP("127.0.0.1", gw.ports["submission"], timeout=10) as s:
+        s.starttls(context=client_tls_context())
+        s.login(user, password)
+        return s.sendmail(frm, rcpts, (hdr + "\r\nbody\r\n").encode())
+
+
+def report(gw, rcpt, data, mail_from="", tls=False):
+    """One report to the feedback listener, as an MTA sends it."""
+    with smtplib.SMTP("127.0.0.1", gw.ports["feedback"], timeout=10) as s:
+        s.ehlo("mx.example.org")
+        if tls:
+            s.starttls(context=client_tls_context())
+            s.ehlo("mx.example.org")
+        # A str: smtplib ends its lines in CRLF, as the wire wants.
+        return s.sendmail(mail_from, [rcpt], data)
+
+
+def template(name, **subst):
+    with open(os.path.join(DATA, name), newline="") as f:
+        text = f.read()
+    for k, v in subst.items():
+        text = text.replace(k, v)
+    return text
+
+
+def delivered_from(sink, n):
+    """The envelope sender of the sink's n-th message."""
+    sink.wait_count(n + 1)
+    return sink.messages[n].mail_from
+
+
+def verp_key(gw):
+    with gw.db("gw.db") as c:
+        return c.execute("SELECT key FROM hmac_key WHERE purpose = 'verp'"
+                         ).fetchone()[0]
+
+
+def verp(key, qid, idx, domain):
+    """The token as common/verp.c makes it, from the key in gw.db."""
+    mac = hmac.new(key, ("%s:%d:%s" % (qid.upper(), idx, domain.lower())
+                         ).encode(), hashlib.sha256).hexdigest()[:16]
+    return "b-%s-%x-%s@%s" % (qid, idx, mac, domain)
+
+
+def dsn(final, verp_to, qid="0005E0A1B2C3D400", status="5.1.1",
+        diag="550 5.1.1 <%s>: Recipient address rejected: User unknown"):
+    """A Postfix DSN for final, sent back to verp_to."""
+    text = template("dsn_postfix.eml")
+    text = text.replace("nobody@example.org", final).replace(
+        "Nobody@example.org", final)
+    text = text.replace(
+        "b-0005E0A1B2C3D400-1-fedcba9876543210@bounces.example.com", verp_to)
+    text = text.replace("0005E0A1B2C3D400", qid)
+    text = text.replace("Status: 5.1.1", "Status: " + status)
+    return text
+
+
+def arf_provider(orig_mail_from, rcpt, qid, message_id):
+    text = template("arf_provider.eml")
+    text = text.replace(
+        "b-0005E0A1B2C3D400-0-0123456789abcdef@bounces.example.com",
+        orig_mail_from)
+    text = text.replace("reader@example-provider.com", rcpt)
+    text = text.replace("<0005E0A1B2C3D400.1a2b3c4d@out.example.com>",
+                        message_id)
+    return text.replace("0005E0A1B2C3D400", qid)
+
+
+def gwtop_json(gw):
+    r = gw.tool("gwtop", "--once", "--format", "json")
+    return json.loads(r.stdout)
+
+
+def metrics(gw):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" %
+                                gw.metrics_port, timeout=10) as r:
+        return r.read().decode()
+
+
+@pytest.fixture
+def fb(gw_factory, sink):
+    mport = free_port()
+    g = gw_factory(relay=smarthost(sink), feedback=True, settings={
+        "feedback.domains": [BOUNCE_DOMAIN, OTHER_BOUNCE_DOMAIN],
+        "feedback.addresses": ["fbl@example.com"],
+        "feedback.bounce_domain": BOUNCE_DOMAIN,
+        "feedback.rate": "1000/min",
+        "metrics.listen": "127.0.0.1:%d" % mport,
+        # High enough that one complaint does not pause in most tests.
+        "limits.complaint_pause_minimum": 1000,
+    })
+    g.metrics_port = mport
+    g.start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.add_subaccount("other", "other.example", "other-pass")
+    return g
+
+
+def qid_of(gw, rcpt):
+    ev = wait_for(lambda: gw.events("action='delivered' AND recipient=?",
+                                    (rcpt,)), what="delivery to " + rcpt)
+    return ev[0]["qid"]
+
+
+def refused(gw, rcpt):
+    """What RCPT to rcpt gets from the submission port now."""
+    try:
+        send(gw, [rcpt])
+    except smtplib.SMTPRecipientsRefused as e:
+        return e.recipients[rcpt]
+    return None
+
+
+def test_verp_return_path_and_async_bounce(fb, sink):
+    send(fb, ["gone@dest.test"], subject="to-gone")
+    qid = qid_of(fb, "gone@dest.test")
+    ret = delivered_from(sink, 0)
+    # The return path is the VERP address; the sender is in the header.
+    assert ret == verp(verp_key(fb), qid, 0, BOUNCE_DOMAIN)
+    assert b"From: app@example.com" in sink.messages[0].data
+    assert refused(fb, "gone@dest.test") is None
+
+    report(fb, ret, dsn("gone@dest.test", ret, qid=qid))
+    ev = wait_for(lambda: fb.events("action='bounced'"), what="async bounce")
+    assert ev[0]["recipient"] == "gone@dest.test"
+    assert ev[0]["qid"] == qid and ev[0]["subaccount"] == "app"
+    assert ev[0]["class"] == "hard"
+    assert ev[0]["detail"].startswith("async bounce (dsn) matched-by=verp")
+    assert ev[0]["reply_status"] == "5.1.1"
+    # Suppressed for its subaccount, like a bounce during delivery.
+    code, text = refused(fb, "gone@dest.test")
+    assert code == 550 and b"suppressed: hard bounce (async)" in text
+
+    r = fb.tool("gwsearch", "--format", "jsonl", "status:bounced")
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    async_rows = [x for x in rows if x["event"]["action"] == "bounced"]
+    assert async_rows and "async" in async_rows[0]["gw"]["detail"]
+
+
+def test_delayed_dsn_changes_nothing(fb, sink):
+    send(fb, ["slow@dest.test"])
+    qid = qid_of(fb, "slow@dest.test")
+    ret = delivered_from(sink, 0)
+    text = dsn("slow@dest.test", ret, qid=qid, status="4.4.1").replace(
+        "Action: failed", "Action: delayed", 1)
+    report(fb, ret, text)
+    wait_for(lambda: "no recipient failed" in fb.logtext(),
+             what="the delayed report logged")
+    assert fb.events("action IN ('bounced', 'complained')") == []
+    assert refused(fb, "slow@dest.test") is None
+
+
+def test_arf_provider_complaint(fb, sink):
+    send(fb, ["reader@dest.test", "other@dest.test"], subject="offers")
+    qid = qid_of(fb, "reader@dest.test")
+    ret = delivered_from(sink, 0)
+    mid = fb.events("action='received'")[0]["message_id"]
+    report(fb, "fbl@example.com",
+           arf_provider(ret, "reader@dest.test", qid, mid), tls=True)
+    ev = wait_for(lambda: fb.events("action='complained'"), what="complaint")
+    assert len(ev) == 1
+    assert ev[0]["recipient"] == "reader@dest.test"
+    assert ev[0]["subaccount"] == "app" and ev[0]["qid"] == qid
+    assert "feedback-type=abuse matched-by=verp" in ev[0]["detail"]
+
+    # 1 complaint of 2 delivered: 50%, in gwtop, /metrics, gwsearch.
+    rates = gwtop_json(fb)["rates"]["1h"]
+    assert rates["complaint"] == pytest.approx(50.0)
+    m = metrics(fb)
+    assert re.search(r"^gw_complaints_total 1$", m, re.M), m
+    assert re.search(r'^gw_subaccount_messages_total\{subaccount="app",'
+                     r'outcome="complained"\} 1$', m, re.M)
+    assert re.search(r'^gw_feedback_reports_total\{result="matched"\} 1$',
+                     m, re.M)
+    # The 24 h ratio the pause weighs: 1 of 2 final outcomes.
+    assert re.search(r'^gw_subaccount_complaint_ratio\{subaccount="app"\} '
+                     r'0\.5$', m, re.M), m
+    r = fb.tool("gwsearch", "stats", "--format", "jsonl")
+    stats = [json.loads(x) for x in r.stdout.splitlines()]
+    assert stats[0]["complained"] == 1
+    assert stats[0]["complaint_rate"] == pytest.approx(50.0)
+
+    code, text = refused(fb, "reader@dest.test")
+    assert code == 550 and b"suppressed: complaint" in text
+    # As gwctl lists it: gwd's own entry for the subaccount (queue.db).
+    rows = [json.loads(x) for x in fb.gwctl(
+        "suppression", "list", "--format", "json").stdout.splitlines()]
+    (row,) = [r for r in rows if r["address"] == "reader@dest.test"]
+    assert row["subaccount"] == "app"
+    assert row["reason"].startswith("complaint ")
+    assert row["reason"].endswith(": abuse")
+    # The other recipient was not complained of.
+    assert refused(fb, "other@dest.test") is None
+
+
+def test_arf_rfc5965_matched_by_message_id(fb, sink):
+    """RFC 5965's example report, its returned message being gw's (no
+    VERP: a subaccount sending before the bounce domain was set)."""
+    send(fb, ["user@dest.test"], message_id="<rfc5965.1@example.com>")
+    qid_of(fb, "user@dest.test")
+    text = template("arf_rfc5965.eml").replace(
+        "user@example.com", "user@dest.test").replace(
+        "8787KJKJ3K4J3K4J3K4J3.mail@example.net", "<rfc5965.1@example.com>")
+    report(fb, "fbl@example.com", text)
+    ev = wait_for(lambda: fb.events("action='complained'"), what="complaint")
+    assert ev[0]["recipient"] == "user@dest.test"
+    assert "matched-by=message-id" in ev[0]["detail"]
+
+
+def test_forged_and_unmatched_change_nothing(fb, sink):
+    send(fb, ["victim@dest.test"])
+    qid = qid_of(fb, "victim@dest.test")
+    ret = delivered_from(sink, 0)
+    key = verp_key(fb)
+    local, _ = ret.split("@")
+    # A digit of the MAC changed.
+    bad = local[:-1] + ("0" if local[-1] != "0" else "1") + "@" + BOUNCE_DOMAIN
+    # The right token replayed at another bounce domain (another
+    # subaccount's): its HMAC binds the domain.
+    replay = local + "@" + OTHER_BOUNCE_DOMAIN
+    # A token with a good HMAC for a queue id gw never had.
+    unknown = verp(key, "0000000000000001", 0, BOUNCE_DOMAIN)
+    for to, what in ((bad, "forged"), (replay, "forged"),
+                     (unknown, "unmatched")):
+        report(fb, to, dsn("victim@dest.test", to, qid=qid))
+        wait_for(lambda: re.search(r"feedback: .* %s dsn report" % what,
+                                   fb.logtext()), what=what + " logged")
+    # A complaint naming a recipient the message never had.
+    report(fb, "fbl@example.com",
+           arf_provider(ret, "stranger@dest.test", qid, "<x@y>"))
+    wait_for(lambda: "names no recipient" in fb.logtext(),
+             what="unmatched complaint logged")
+    assert fb.events("action IN ('bounced', 'complained')") == []
+    assert refused(fb, "victim@dest.test") is None
+    assert refused(fb, "stranger@dest.test") is None
+    m = metrics(fb)
+    assert re.search(r'result="forged"\} 2$', m, re.M), m
+    assert re.search(r'result="unmatched"\} 2$', m, re.M), m
+
+
+def test_listener_takes_only_feedback_addresses(fb):
+    with smtplib.SMTP("127.0.0.1", fb.ports["feedback"], timeout=10) as s:
+        s.ehlo("mx.example.org")
+        assert s.has_extn("starttls")
+        assert not s.has_extn("auth")
+        s.starttls(context=client_tls_context())
+        s.ehlo("mx.example.org")
+        assert not s.has_extn("auth")
+        assert s.mail("<>")[0] == 250
+        for rcpt in ("postmaster@example.com", "someone@dest.test",
+                     "fbl@example.org", "x@sub." + BOUNCE_DOMAIN):
+            code, text = s.rcpt(rcpt)
+            assert code == 550 and text.startswith(b"5.7.1"), (rcpt, text)
+        assert s.rcpt("FBL@Example.com")[0] == 250
+        assert s.rcpt("anything@" + BOUNCE_DOMAIN.upper())[0] == 250
+    # nmap smtp-open-relay's address forms: none is taken.
+    forms = ["relaytest%dest.test@[127.0.0.1]", '"relaytest@dest.test"',
+             "@[127.0.0.1]:relaytest@dest.test", "dest.test!relaytest",
+             "relaytest%dest.test", "relaytest@dest.test@" + BOUNCE_DOMAIN,
+             '"relaytest@dest.test"@[127.0.0.1]']
+    with smtplib.SMTP("127.0.0.1", fb.ports["feedback"], timeout=10) as s:
+        s.ehlo("relay.test")
+        s.mail("relaytest@relay.test")
+        for f in forms:
+            code, _ = s.rcpt("<%s>" % f)
+            assert code >= 500, f
+    assert fb.events("action='received'") == []
+
+
+def test_size_and_rate_limits(gw_factory, sink):
+    g = gw_factory(relay=smarthost(sink), feedback=True, settings={
+        "feedback.domains": [BOUNCE_DOMAIN], "feedback.max_size": "4k",
+        "feedback.rate": "3/min"}).start()
+    with smtplib.SMTP("127.0.0.1", g.ports["feedback"], timeout=10) as s:
+        s.ehlo("mx.example.org")
+        assert s.esmtp_features["size"] == "4096"
+        code, _ = s.mail("<>", ["SIZE=5000"])
+        assert code == 552
+        s.rset()
+        # No SIZE=: read to the dot, then refused.
+        assert s.mail("<>")[0] == 250
+        assert s.rcpt("b@" + BOUNCE_DOMAIN)[0] == 250
+        assert s.data(b"Subject: big\r\n\r\n" +
+                      (b"x" * 70 + b"\r\n") * 90)[0] == 552
+    # The refused one counted: two more, then 450.
+    for i in range(2):
+        report(g, "b@" + BOUNCE_DOMAIN, "Subject: not a report\r\n\r\nhi\r\n")
+    with pytest.raises(smtplib.SMTPSenderRefused) as e:
+        report(g, "b@" + BOUNCE_DOMAIN, "Subject: x\r\n\r\nhi\r\n")
+    assert e.value.smtp_code == 450
+    wait_for(lambda: "unreadable unknown report" in g.logtext(),
+             what="the non-report logged")
+
+
+def test_complaint_pause(gw_factory, sink):
+    g = gw_factory(relay=smarthost(sink), feedback=True, settings={
+        "feedback.domains": [BOUNCE_DOMAIN],
+        "feedback.bounce_domain": BOUNCE_DOMAIN,
+        "limits.complaint_pause_percent": 10,
+        "limits.complaint_pause_minimum": 3}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    send(g, ["a@dest.test", "b@dest.test", "c@dest.test", "d@dest.test"])
+    qid = qid_of(g, "a@dest.test")
+    wait_for(lambda: len(g.events("action='delivered'")) == 4,
+             what="4 deliveries")
+    ret = delivered_from(sink, 0)
+    mid = g.events("action='received'")[0]["message_id"]
+    report(g, ret, arf_provider(ret, "a@dest.test", qid, mid))
+    ev = wait_for(lambda: g.events("action='paused'"), what="pause")
+    assert "complaint rate 25.000% (1 of 4 recipients)" in ev[0]["detail"]
+    with pytest.raises(smtplib.SMTPSenderRefused) as e:
+        send(g, ["new@dest.test"])
+    assert e.value.smtp_code == 451 and b"complaint rate" in e.value.smtp_error
+    g.gwctl("subaccount", "resume", "app")
+    assert send(g, ["new@dest.test"]) == {}
+
+
+def test_subaccount_bounce_domain(fb, sink):
+    """gwctl subaccount set --bounce-domain: that subaccount's mail has
+    its own VERP domain, which the feedback listener takes too."""
+    mine = "bounces.third.example"
+    with smtplib.SMTP("127.0.0.1", fb.ports["feedback"], timeout=10) as s:
+        s.ehlo("mx.example.org")
+        s.mail("<>")
+        assert s.rcpt("x@" + mine)[0] == 550
+    fb.gwctl("subaccount", "set", "other", "--bounce-domain", mine.upper())
+    rows = [json.loads(x) for x in fb.gwctl(
+        "subaccount", "list", "--format", "json").stdout.splitlines()]
+    assert {r["name"]: r["bounce_domain"] for r in rows} == {
+        "app": None, "other": mine}
+    send(fb, ["gone@dest.test"], frm="news@other.example", user="other",
+         password="other-pass")
+    qid = qid_of(fb, "gone@dest.test")
+    ret = delivered_from(sink, 0)
+    assert ret == verp(verp_key(fb), qid, 0, mine)
+    report(fb, ret, dsn("gone@dest.test", ret, qid=qid))
+    ev = wait_for(lambda: fb.events("action='bounced'"), what="async bounce")
+    assert ev[0]["subaccount"] == "other"
+    # Only other's list: app may still send there.
+    assert refused(fb, "gone@dest.test") is None
+    # Back to the global bounce domain.
+    fb.gwctl("subaccount", "set", "other", "--bounce-domain", "none")
+    send(fb, ["later@dest.test"], frm="news@other.example", user="other",
+         password="other-pass")
+    assert delivered_from(sink, 2).endswith("@" + BOUNCE_DOMAIN)
+
+
+@pytest.mark.skipif(not postfix_instance.available(),
+                    reason="needs root and Debian's postfix")
+def test_postfix_bounces_after_accepting(gw_factory):
+    """A real Postfix as the receiving MX: it accepts every recipient,
+    then bounces the unknown one (its error transport, as after a local
+    delivery to a missing user); its DSN goes to the VERP return path,
+    which Postfix delivers to gw's feedback listener."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        pf_port = s.getsockname()[1]
+    g = gw_factory(relay={"mode": "smarthost", "host": "127.0.0.1",
+                          "port": pf_port, "tls": "none"}, feedback=True,
+                   settings={"feedback.domains": [BOUNCE_DOMAIN],
+                             "feedback.bounce_domain": BOUNCE_DOMAIN})
+    root = tempfile.mkdtemp(prefix="gw-postfix-")
+    os.chmod(root, 0o755)       # its daemons run as postfix
+    pf = postfix_instance.Postfix(root, pf_port, {
+        "relay_domains": "dest.test",
+        # Accept at RCPT whatever the transport will do afterwards.
+        "smtpd_reject_unlisted_recipient": "no",
+        "transport_maps": "texthash:%s/conf/transport" % root,
+        "smtp_tls_security_level": "none",
+        "delay_warning_time": "0"}, procs=4)
+    pf.owns_root = True
+    pf.write_file("transport", "dest.test error:5.1.1 User unknown in local "
+                  "recipient table\n%s smtp:[127.0.0.1]:%d\n" %
+                  (BOUNCE_DOMAIN, g.ports["feedback"]), mode=0o644)
+    try:
+        pf.start()
+        g.start()
+        g.add_subaccount("app", "example.com", "s3cret-pass")
+        send(g, ["nosuchuser@dest.test"], subject="to nobody")
+        try:
+            ev = wait_for(lambda: g.events("action='bounced'"), timeout=60,
+                          what="Postfix's DSN back as an async bounce")
+        except AssertionError:
+            raise AssertionError(pf.logtext() + g.logtext()[-3000:])
+        assert ev[0]["recipient"] == "nosuchuser@dest.test"
+        assert ev[0]["class"] == "hard"
+        assert "matched-by=verp" in ev[0]["detail"]
+        # Postfix saw gw's VERP return path, and delivered to it.
+        assert re.search(r"from=<b-[0-9A-F]{16}-0-[0-9a-f]{16}@%s>" %
+                         re.escape(BOUNCE_DOMAIN), pf.logtext())
+        assert g.events("action='delivered' AND recipient="
+                        "'nosuchuser@dest.test'")
+        code, text = refused(g, "nosuchuser@dest.test")
+        assert code == 550 and b"hard bounce (async)" in text
+    finally:
+        pf.stop()
