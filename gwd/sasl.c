@@ -192,17 +192,20 @@ sasl_login(struct session *s, const char *resp, size_t len)
 	if (sasl_decode(s, resp, len, dec, sizeof(dec), &n) == -1)
 		return;
 	if (s->sasl == SASL_LOGIN_USER) {
-		if (n > SASL_USER_MAX || memchr(dec, '\0', n)) {
-			/* Still ask for the password: answer as any failure. */
-			s->sasl_user[0] = '\0';
-		} else
-			memcpy(s->sasl_user, dec, n + 1);
+		free(s->sasl_user);
+		/* A bad name still gets asked for its password: the answer
+		 * is then any failure's. */
+		s->sasl_user = n > SASL_USER_MAX || memchr(dec, '\0', n) ?
+		    xstrdup("") : xstrndup(dec, n);
 		session_reply(s, "334 UGFzc3dvcmQ6");	/* "Password:" */
 		s->sasl = SASL_LOGIN_PASS;
 		s->state = SS_SASL;
 		return;
 	}
+	/* auth_check() copies the name; an idle session keeps none. */
 	start_auth(s, s->sasl_user, strlen(s->sasl_user), dec, n, NULL);
+	free(s->sasl_user);
+	s->sasl_user = NULL;
 }
 
 void

@@ -561,6 +561,8 @@ session_closed(struct conn *c)
 	if (s->op)
 		s->op->arg = NULL;	/* the commit completes without us */
 	session_tx_reset(s);
+	free(s->helo_name);
+	free(s->sasl_user);
 	/* The conn frees its buffers after this call. */
 	session_memory -= s->mem;
 	s->mem = 0;

@@ -87,7 +87,8 @@ struct session {
 	enum sstate		 state;
 	int			 helo;
 	int			 esmtp;
-	char			 helo_name[CTL_DOMAIN_MAX + 1];
+	char			*helo_name;	/* sized to the name; NULL before
+						   the first HELO/EHLO */
 	int			 tls;
 	enum authed		 authed;
 	char			 subaccount[CTL_NAME_MAX + 1];
@@ -97,7 +98,8 @@ struct session {
 	struct ev_timer		 timer;		/* command/DATA deadline */
 	struct ev_timer		 delay;		/* a failed AUTH's 535 */
 	enum sasl_step		 sasl;
-	char			 sasl_user[SASL_USER_MAX + 1];
+	char			*sasl_user;	/* AUTH LOGIN's user name until
+						   its password comes */
 	char			 key_id[24];	/* AUTH_SASL with an API
 						   key; "": the password */
 	const char		*stage;		/* the command being answered

@@ -11,7 +11,8 @@
  * RFC 6531 (SMTPUTF8).
  * Exposure: parses untrusted input from unauthenticated clients.
  * Diagnostics: bad commands get replies and count toward
- * limits.unknown_commands; dies only when memory for a recipient runs out.
+ * limits.unknown_commands; dies only when memory for a recipient or the
+ * EHLO name runs out.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,8 +93,12 @@ smtp_check_ehlo(struct session *s, const struct smtp_cmd *cmd)
 static void
 smtp_greeted(struct session *s, const struct smtp_cmd *cmd, int esmtp)
 {
+	char name[CTL_DOMAIN_MAX + 1];
+
 	session_tx_reset(s);
-	msg_sanitize(cmd->arg, cmd->arglen, s->helo_name, sizeof(s->helo_name));
+	msg_sanitize(cmd->arg, cmd->arglen, name, sizeof(name));
+	free(s->helo_name);
+	s->helo_name = xstrdup(name);
 	s->helo = 1;
 	s->esmtp = esmtp;
 }
