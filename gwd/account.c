@@ -200,8 +200,9 @@ load(char *err, size_t errsz, unsigned *changed)
 	/* The DKIM keys and the delivery policy in the same snapshot as
 	 * the subaccounts. */
 	if ((nk = signer_load(gdb)) == -1) {
-		log_warnx("gw.db: cannot read DKIM keys, keeping the previous "
-		    "ones: %s", sqlite3_errmsg(gdb));
+		/* The key process reads them; signer_load() said why. */
+		log_warnx("DKIM keys not reloaded: keeping the previous "
+		    "ones");
 		nk = ndkim;
 	}
 	if (policy_load(gdb, &np) == -1) {
