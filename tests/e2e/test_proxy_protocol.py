@@ -305,3 +305,85 @@ def test_limits_per_address_count_the_client(gw_factory, sink, tmp_path):
             x.close()
     finally:
         h.stop()
+
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "examples", "haproxy.cfg")
+
+
+def test_example_config_is_valid():
+    r = subprocess.run([HAPROXY, "-c", "-f", EXAMPLE], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Configuration file is valid" in r.stdout + r.stderr
+
+
+def node(gw_factory, sink):
+    """A gwd node as examples/haproxy.cfg expects one."""
+    ports = {k: free_port() for k in (587, 465, 2525, "metrics")}
+    g = gw_factory(relay=smarthost(sink), settings={
+        "metrics.listen": "127.0.0.1:%d" % ports["metrics"]}, listen=[
+        ("127.0.0.1", ports[587], 'tls = "starttls"; proxy_protocol = true; '
+         + TRUSTED),
+        ("127.0.0.1", ports[465], 'tls = "implicit"; proxy_protocol = true; '
+         + TRUSTED),
+        ("127.0.0.1", ports[2525], 'tls = "starttls"; ip_auth = true; '
+         'proxy_protocol = true; ' + TRUSTED)]).start()
+    g.add_subaccount()
+    return g, ports
+
+
+def test_example_in_front_of_two_nodes(gw_factory, sink, tmp_path):
+    """examples/haproxy.cfg as written, with loopback ports for the
+    example's addresses: mail through each frontend reaches a node with
+    the client's address; a stopped node is marked down by the /health
+    check and the other takes every session."""
+    nodes = [node(gw_factory, sink) for _ in range(2)]
+    front = {p: free_port() for p in (587, 465, 2525)}
+    lines = []
+    with open(EXAMPLE) as f:
+        for line in f:
+            for p in front:
+                line = line.replace("bind :%d\n" % p,
+                                    "bind 127.0.0.1:%d\n" % front[p])
+            for i, (_, ports) in enumerate(nodes):
+                if "server gw%d " % (i + 1) in line:
+                    for p in (587, 465, 2525):
+                        line = line.replace("192.0.2.2%d:%d " % (i + 1, p),
+                                            "127.0.0.1:%d " % ports[p])
+                    line = line.replace("port 9465",
+                                        "port %d" % ports["metrics"])
+            lines.append(line)
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text("".join(lines))
+    assert "192.0.2.2" not in "".join(l for l in lines if "server" in l
+                                      and not l.lstrip().startswith("#"))
+    log = open(tmp_path / "haproxy.log", "wb")
+    proc = subprocess.Popen([HAPROXY, "-db", "-f", str(cfg)], stdout=log,
+                            stderr=log)
+    try:
+        for p in front.values():
+            wait_for(lambda: proc.poll() is not None or
+                     Gwd._can_connect(p), what="haproxy on %d" % p)
+        assert proc.poll() is None, (tmp_path / "haproxy.log").read_text()
+        for i in range(4):
+            send_through(front[587], "587-%d" % i)
+        send_through(front[465], "465", implicit=True)
+        sink.wait_count(5)
+        ips = [e["client_ip"] for g, _ in nodes
+               for e in g.events("action='received'")]
+        assert ips == [CLIENT] * 5
+        # Node 1 stops: its /health fails, HAProxy marks it down.
+        nodes[0][0].stop()
+        wait_for(lambda: b"gw_submission/gw1 is DOWN" in
+                 (tmp_path / "haproxy.log").read_bytes(), timeout=30,
+                 what="haproxy marking gw1 down")
+        before = len(nodes[1][0].events("action='received'"))
+        for i in range(3):
+            send_through(front[587], "after-%d" % i)
+        sink.wait_count(8)
+        assert len(nodes[1][0].events("action='received'")) == before + 3
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        log.close()
