@@ -546,7 +546,41 @@ opt_set_setting(struct gw_config *cfg, const struct opt *o,
 static const char *const listen_tls[] = { "starttls", "implicit", NULL };
 static const char *const listen_roles[] = { "submission", "feedback", NULL };
 
-/* One setting of a listen entry: address, port, tls, require_tls, ip_auth. */
+/* trusted_proxies = [ "192.0.2.10", "2001:db8::/64" ]: who may send a
+ * PROXY header to this listener. */
+static void
+listen_proxies(struct gw_listen *l, const config_setting_t *s, int line)
+{
+	int n = config_setting_length(s);
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cerr(line, "listen.trusted_proxies: expected a list of "
+		    "networks [ \"192.0.2.10\", \"2001:db8::/64\" ]");
+		return;
+	}
+	if (n > GW_MAX_PROXY_NETS) {
+		cerr(line, "listen.trusted_proxies: more than %d networks",
+		    GW_MAX_PROXY_NETS);
+		return;
+	}
+	l->nproxies = 0;
+	for (int i = 0; i < n; i++) {
+		const char *v = config_setting_get_string_elem(s, i);
+		struct cidr *c = &l->proxies[l->nproxies];
+
+		if (v == NULL || cidr_parse(v, c) == -1)
+			cerr(line, "listen.trusted_proxies: entry %d is not an "
+			    "IP address or network", i + 1);
+		else if (cidr_host_bits(v, c))
+			cerr(line, "listen.trusted_proxies: \"%s\" has bits "
+			    "set past its prefix", v);
+		else
+			l->nproxies++;
+	}
+}
+
+/* One setting of a listen entry: address, port, tls, require_tls, ip_auth,
+ * proxy_protocol, trusted_proxies. */
 static void
 listen_set(struct gw_listen *l, const config_setting_t *s)
 {
@@ -604,16 +638,22 @@ listen_set(struct gw_listen *l, const config_setting_t *s)
 		else
 			l->role = (enum listen_role)i;
 	} else if (strcmp(name, "require_tls") == 0 ||
-	    strcmp(name, "ip_auth") == 0) {
+	    strcmp(name, "ip_auth") == 0 ||
+	    strcmp(name, "proxy_protocol") == 0) {
 		if (t != CONFIG_TYPE_BOOL)
 			cerr(line, "listen.%s: expected true or false", name);
 		else if (*name == 'r')
 			l->require_tls = config_setting_get_bool(s);
-		else
+		else if (*name == 'i')
 			l->ip_auth = config_setting_get_bool(s);
-	} else
+		else
+			l->proxy_protocol = config_setting_get_bool(s);
+	} else if (strcmp(name, "trusted_proxies") == 0)
+		listen_proxies(l, s, line);
+	else
 		cerr(line, "listen: unknown setting \"%s\" (one of address, "
-		    "port, tls, require_tls, ip_auth, role)", name);
+		    "port, tls, require_tls, ip_auth, role, proxy_protocol, "
+		    "trusted_proxies)", name);
 }
 
 static void
@@ -654,6 +694,10 @@ load_listen(struct gw_config *cfg, const config_setting_t *list)
 		 * (RFC 3207 4: a publicly-referenced server must not). */
 		if (l->role == LISTEN_FEEDBACK)
 			l->require_tls = 0;
+		if (l->proxy_protocol && l->nproxies == 0)
+			cerr(line, "listen: entry %d: proxy_protocol = true "
+			    "needs trusted_proxies (the load balancers' "
+			    "addresses)", i + 1);
 	}
 }
 
@@ -1287,18 +1331,29 @@ opt_text(const struct gw_config *cfg, const struct opt *o, char *out,
 	}
 }
 
-/* One listen entry in config syntax. */
+/* One listen entry in config syntax (the PROXY settings only when on). */
 static void
 listen_text(const struct gw_listen *l, char *out, size_t sz)
 {
-	char addr[512];
+	char addr[512], nets[GW_MAX_PROXY_NETS * 56 + 32] = "";
+	size_t w = 0;
 
 	quoted_text(l->address, addr, sizeof(addr));
+	for (int i = 0; i < l->nproxies; i++) {
+		char one[64];
+
+		cidr_format(&l->proxies[i], one, sizeof(one));
+		w += (size_t)snprintf(nets + w, sizeof(nets) - w, "%s\"%s\"",
+		    i ? ", " : " trusted_proxies = [ ", one);
+	}
+	if (w > 0)
+		snprintf(nets + w, sizeof(nets) - w, " ];");
 	snprintf(out, sz, "{ address = %s; port = %d; tls = \"%s\"; "
-	    "require_tls = %s; ip_auth = %s;%s }", addr, l->port,
+	    "require_tls = %s; ip_auth = %s;%s%s%s }", addr, l->port,
 	    listen_tls[l->tls], l->require_tls ? "true" : "false",
 	    l->ip_auth ? "true" : "false", l->role == LISTEN_FEEDBACK ?
-	    " role = \"feedback\";" : "");
+	    " role = \"feedback\";" : "", l->proxy_protocol ?
+	    " proxy_protocol = true;" : "", nets);
 }
 
 static void

@@ -14,12 +14,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cidr.h"
 #include "shlist.h"
 
 #define GW_DEFAULT_CONFIG	"/etc/gw/gwd.conf"
 #define GW_MAX_LISTEN		32
 #define GW_MAX_RESOLVERS	4
 #define GW_MAX_FEEDBACK		16	/* feedback.domains, .addresses */
+#define GW_MAX_PROXY_NETS	16	/* trusted_proxies of one listener */
 /* relay.username and relay.password, each: the most RFC 4616 (SASL
  * PLAIN) makes every server accept, and what mta.c's buffers hold. */
 #define RELAY_CRED_MAX		255
@@ -42,6 +44,11 @@ struct gw_listen {
 	int		 require_tls;	/* MAIL/AUTH only after TLS */
 	int		 ip_auth;	/* admit allowlisted IPs without AUTH */
 	enum listen_role role;
+	/* A PROXY protocol header first (a load balancer in front), from
+	 * these networks only. */
+	int		 proxy_protocol;
+	struct cidr	 proxies[GW_MAX_PROXY_NETS];
+	int		 nproxies;
 	int		 line;		/* where it was configured */
 };
 

@@ -1,6 +1,7 @@
 /*
  * listener.c - inbound SMTP: the listening sockets, accept, and who is
  * let in (connection limits, addresses blocked after failed AUTHs).
+ * Behind a load balancer, proxy_accept.c reads the PROXY header first.
  * Exposure: accepts connections from anyone the listen addresses reach;
  * binds as root before privileges are dropped, accepts unprivileged.
  * Diagnostics: listeners_bind() returns -1 with the file, line and
@@ -28,15 +29,17 @@ static int		 spare_fd = -1;		/* for 421 when out of fds */
 /*
  * A new connection becomes a session, refused at once past a limit.  On
  * 465 the client speaks TLS first, so a refusal there is just a close;
- * elsewhere it is a 421 the client can log.
+ * elsewhere it is a 421 the client can log.  client: the address a
+ * proxy reported (proxy_accept.c), NULL: the socket's peer.
  */
-static void
-listener_admit(struct listener *l, int fd)
+void
+listener_admit(struct listener *l, int fd,
+    const struct sockaddr_storage *client)
 {
 	struct session *s;
 	int count;
 
-	if ((s = session_new(l, fd)) == NULL)
+	if ((s = session_new(l, fd, client)) == NULL)
 		return;
 	count = sessions_from(s->ip);
 	if (sessions_count() > gcfg->limits.connections ||
@@ -101,7 +104,10 @@ accept_cb(struct ev_io *io, int revents)
 				log_warn("accept");
 			return;
 		}
-		listener_admit(l, fd);
+		if (l->cfg->proxy_protocol)
+			proxy_accept(l, fd);	/* the header first */
+		else
+			listener_admit(l, fd, NULL);
 	}
 }
 
@@ -152,10 +158,11 @@ listeners_bind(char *err, size_t errsz)
 		l->cfg = lc;
 		l->fd = fd;
 		nlisteners++;
-		log_info("listening on %s port %d (%s%s%s)", lc->address,
+		log_info("listening on %s port %d (%s%s%s%s)", lc->address,
 		    lc->port, lc->tls == LISTEN_IMPLICIT ? "implicit TLS" :
 		    "STARTTLS", lc->require_tls ? "" : ", TLS optional",
-		    lc->ip_auth ? ", IP allowlists" : "");
+		    lc->ip_auth ? ", IP allowlists" : "",
+		    lc->proxy_protocol ? ", PROXY protocol" : "");
 	}
 	return 0;
 }
@@ -179,4 +186,5 @@ listeners_stop(void)
 		listeners[i].fd = -1;
 	}
 	nlisteners = 0;
+	proxy_close_all();
 }

@@ -49,6 +49,15 @@ enum gm_reject {
 	REJ_COUNT
 };
 
+/* Why a PROXY header was refused: the reason label of
+ * gw_proxy_refused_total (proxy_accept.c). */
+enum gm_proxy {
+	GM_PROXY_UNTRUSTED,	/* the peer is not in trusted_proxies */
+	GM_PROXY_MALFORMED,
+	GM_PROXY_MISSING,	/* closed or silent before a whole one */
+	GM_PROXY_COUNT
+};
+
 /* Delivery results: the result label of gw_deliveries_total. */
 enum gm_result {
 	GM_DELIVERED,
@@ -86,6 +95,7 @@ struct gw_metrics {
 	uint64_t	 auth_checks_total;	/* passwords hashed (scrypt) */
 	uint64_t	 auth_busy_total;	/* 454: the check queue full */
 	uint64_t	 memory_closed_total;	/* sessions, limits.memory */
+	uint64_t	 proxy_refused[GM_PROXY_COUNT];
 	/* per recipient, by result and bounce class (BC_NONE: delivered) */
 	uint64_t	 deliveries[GM_NRESULTS][BC_COUNT];
 	uint64_t	 dsn_total;

@@ -128,6 +128,18 @@ snapshot(struct stat_row **rows)
 	ROW("memory_closed_total", "gw_smtp_memory_closed_total", "counter",
 	    "Sessions closed with 421 4.3.1 at limits.memory.",
 	    gm.memory_closed_total);
+	ROW("proxy_refused_untrusted_total",
+	    "gw_proxy_refused_total{reason=\"untrusted\"}", "counter",
+	    "Connections to a proxy_protocol listener closed for their "
+	    "PROXY header: from outside trusted_proxies, malformed, or "
+	    "missing (closed or silent before a whole header).",
+	    gm.proxy_refused[GM_PROXY_UNTRUSTED]);
+	ROW("proxy_refused_malformed_total",
+	    "gw_proxy_refused_total{reason=\"malformed\"}", NULL, NULL,
+	    gm.proxy_refused[GM_PROXY_MALFORMED]);
+	ROW("proxy_refused_missing_total",
+	    "gw_proxy_refused_total{reason=\"missing\"}", NULL, NULL,
+	    gm.proxy_refused[GM_PROXY_MISSING]);
 	/* By result here; by result and class in /metrics
 	 * (write_deliveries). */
 	ROW("delivered_total", NULL, NULL, NULL,

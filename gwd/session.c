@@ -579,7 +579,7 @@ session_closed(struct conn *c)
 }
 
 struct session *
-session_new(struct listener *l, int fd)
+session_new(struct listener *l, int fd, const struct sockaddr_storage *client)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
 
@@ -593,6 +593,13 @@ session_new(struct listener *l, int fd)
 		close(fd);
 		free(s);
 		return NULL;
+	}
+	/* Behind a proxy, the client it reported is the peer for every
+	 * check and record (allowlists, limits, audit, Received:). */
+	if (client) {
+		s->c->peer = *client;
+		s->c->peerlen = client->ss_family == AF_INET6 ?
+		    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	}
 	sockaddr_ntop((struct sockaddr *)&s->c->peer, s->ip, sizeof(s->ip));
 	s->next = sessions;

@@ -3,6 +3,7 @@
  * nothing else of gwd sees (session.h is their public face):
  *
  *   listener.c   listening sockets, accept, who is let in
+ *   proxy_accept.c  the PROXY header a load balancer sends first
  *   session.c    a session's life: I/O, line framing, timers, replies
  *   smtp_cmd.c   the commands, each checked then carried out
  *   sasl.c       AUTH PLAIN and LOGIN
@@ -119,9 +120,19 @@ struct session {
  */
 extern uint64_t	 session_memory;
 
+/* listener.c */
+void		 listener_admit(struct listener *, int fd,
+		    const struct sockaddr_storage *client);
+
+/* proxy_accept.c */
+void		 proxy_accept(struct listener *, int fd);
+void		 proxy_close_all(void);
+
 /* session.c */
 void		 sessions_init(void);
-struct session	*session_new(struct listener *, int fd);
+/* client: the address a proxy reported; NULL: the socket's peer. */
+struct session	*session_new(struct listener *, int fd,
+		    const struct sockaddr_storage *client);
 void		 session_start(struct session *);
 int		 sessions_from(const char *ip);
 void		 session_close(struct session *, const char *why);

@@ -366,7 +366,9 @@ class Gwd:
 
     gw.listen: {"submission": port (STARTTLS), "smtps": port (implicit),
     "plain": port (STARTTLS listener with require_tls=false, ip_auth)}.
-    listen: more STARTTLS listeners, [(address, port), ...].
+    listen: more STARTTLS listeners, [(address, port), ...]; an entry
+    (address, port, "settings") has those settings instead of
+    tls = "starttls" (e.g. 'tls = "implicit"; proxy_protocol = true;').
     feedback: a listener with role "feedback" too, at ports["feedback"].
     """
 
@@ -408,7 +410,8 @@ class Gwd:
                  % self.ports["smtps"],
                  '  { address = "127.0.0.1"; port = %d; tls = "starttls"; '
                  'require_tls = false; ip_auth = true; }' % self.ports["plain"]]
-        lines += [',  { address = "%s"; port = %d; tls = "starttls"; }' % a
+        lines += [',  { address = "%s"; port = %d; %s }'
+                  % (a[0], a[1], a[2] if len(a) > 2 else 'tls = "starttls";')
                   for a in listen]
         if feedback:
             self.ports["feedback"] = free_port()

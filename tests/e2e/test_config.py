@@ -40,7 +40,31 @@ ERRORS = [
      3, 'listen.address: "mail.example.com" is not an IP address'),
     ("listen unknown", 'listen = ( { port = 25; tsl = "starttls"; } );\n'
      'tls = { certificate = "c"; key = "k"; };\n',
-     3, 'listen: unknown setting "tsl" (one of address, port, tls, require_tls, ip_auth, role)'),
+     3, 'listen: unknown setting "tsl" (one of address, port, tls, require_tls, ip_auth, role, '
+        'proxy_protocol, trusted_proxies)'),
+    ("proxy_protocol without trusted_proxies",
+     'listen = ( { port = 2525; proxy_protocol = true; } );\n'
+     'tls = { certificate = "c"; key = "k"; };\n',
+     3, "listen: entry 1: proxy_protocol = true needs trusted_proxies"),
+    ("trusted_proxies not a network",
+     'listen = ( { port = 2525; proxy_protocol = true;\n'
+     '  trusted_proxies = [ "127.0.0.1/32", "lb.example" ]; } );\n'
+     'tls = { certificate = "c"; key = "k"; };\n',
+     4, "listen.trusted_proxies: entry 2 is not an IP address or network"),
+    ("trusted_proxies host bits",
+     'listen = ( { port = 2525; proxy_protocol = true;\n'
+     '  trusted_proxies = [ "10.1.2.3/8" ]; } );\n'
+     'tls = { certificate = "c"; key = "k"; };\n',
+     4, 'listen.trusted_proxies: "10.1.2.3/8" has bits set past its prefix'),
+    ("trusted_proxies a string",
+     'listen = ( { port = 2525; proxy_protocol = true;\n'
+     '  trusted_proxies = "127.0.0.1"; } );\n'
+     'tls = { certificate = "c"; key = "k"; };\n',
+     4, "listen.trusted_proxies: expected a list of networks"),
+    ("proxy_protocol not a bool",
+     'listen = ( { port = 2525; proxy_protocol = "v2"; } );\n'
+     'tls = { certificate = "c"; key = "k"; };\n',
+     3, "listen.proxy_protocol: expected true or false"),
     ("smarthost without host", 'relay = {\n  mode = "smarthost";\n};\n',
      4, 'relay.host: required when relay.mode is "smarthost"'),
     ("listener without certificate", 'listen = ( { port = 2525; } );\n',

@@ -116,6 +116,12 @@ ROWS = [
     ("auth_waiting", "gw_auth_waiting"),
     ("memory_bytes", "gw_smtp_memory_bytes"),
     ("memory_closed_total", "gw_smtp_memory_closed_total"),
+    ("proxy_refused_untrusted_total",
+     'gw_proxy_refused_total{reason="untrusted"}'),
+    ("proxy_refused_malformed_total",
+     'gw_proxy_refused_total{reason="malformed"}'),
+    ("proxy_refused_missing_total",
+     'gw_proxy_refused_total{reason="missing"}'),
     ("delivered_total", None),      # by class: gw_deliveries_total
     ("deferred_total", None),
     ("bounced_total", None),
