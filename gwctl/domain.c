@@ -1,0 +1,654 @@
+/*
+ * domain.c - `gwctl domain check DOMAIN`: what a sending domain needs in
+ * DNS for gw, one line per check ("CHECK NAME: ok|missing|wrong (why)"),
+ * each line that is not ok followed by "  publish: RECORD".
+ *
+ * Checks: the DKIM records of DOMAIN's keys (dkim_check_keys()); for
+ * each bounce domain of the subaccounts owning DOMAIN (their own, else
+ * feedback.bounce_domain): its MX must name gwd.conf's hostname, and its
+ * SPF must pass gw's source addresses (the pools' addresses, else the
+ * addresses of hostname); DMARC at _dmarc.DOMAIN, else at the
+ * organisational domain (the last two labels: a simple rule, not the
+ * Public Suffix List), and DKIM and return-path alignment (relaxed,
+ * strict when the record's adkim=s / aspf=s say so).
+ * Standards: RFC 7208 (SPF: ip4, ip6, a, mx, include, redirect, all;
+ * 10 DNS-querying terms at most; macros are not expanded), RFC 7489
+ * (DMARC discovery and alignment, simplified as said), RFC 6376.
+ * Exposure: records come from DNS; they are only read and compared.
+ * Diagnostics: exit 0 all ok, 1 something missing or wrong, EX_NOUSER
+ * no subaccount sends from DOMAIN, EX_UNAVAILABLE DNS not answering.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+
+#include "addr.h"
+#include "buf.h"
+#include "cidr.h"
+#include "dns_pkt.h"
+#include "gwctl.h"
+#include "log.h"
+#include "util.h"
+
+#define SPF_MAX_LOOKUPS	10	/* RFC 7208 4.6.4 */
+#define SPF_MAX_DEPTH	10
+#define DOMAIN_MAX_SRC	32
+#define DOMAIN_MAX_BD	8
+
+enum spf_result { SPF_NONE, SPF_NEUTRAL, SPF_PASS, SPF_FAIL, SPF_SOFTFAIL,
+	SPF_PERMERROR };
+static const char *const spf_results[] = { "none", "neutral", "pass",
+	"fail", "softfail", "permerror" };
+
+struct spf_eval {
+	struct ctx	*ctx;
+	int		 lookups;
+	int		 r;		/* EX_OK, or the DNS failure */
+	char		 why[300];	/* for permerror */
+};
+
+static struct dns_answer *
+domain_ask(struct ctx *ctx, const char *name, uint16_t qtype, int *r)
+{
+	struct dns_answer *ans = xcalloc(1, sizeof(*ans));
+
+	if ((*r = resolver_query(ctx, name, qtype, ans)) != EX_OK) {
+		free(ans);
+		return NULL;
+	}
+	return ans;
+}
+
+/* The one TXT record of name starting with tag (case-insensitive, then
+ * a space or the end), copied into out; 0 none, 1 one, 2 several. */
+static int
+domain_txt(struct dns_answer *ans, const char *tag, char *out, size_t n)
+{
+	size_t tl = strlen(tag);
+	int found = 0;
+
+	for (int i = 0; i < ans->ntxt; i++)
+		if (strncasecmp(ans->txt[i], tag, tl) == 0 &&
+		    (ans->txt[i][tl] == '\0' || ans->txt[i][tl] == ' ' ||
+		    ans->txt[i][tl] == ';')) {
+			if (found++ == 0)
+				gw_strlcpy(out, ans->txt[i], n);
+		}
+	return found > 1 ? 2 : found;
+}
+
+/* Does addr fall in (a, bits)? */
+static int
+spf_in(const struct dns_addr *ip, const struct dns_addr *a, int bits4,
+    int bits6)
+{
+	int bits = ip->family == AF_INET ? bits4 : bits6;
+	int len = ip->family == AF_INET ? 4 : 16;
+
+	if (ip->family != a->family)
+		return 0;
+	if (bits > len * 8)
+		return 0;
+	for (int i = 0; bits > 0; i++, bits -= 8) {
+		unsigned char m = bits >= 8 ? 0xff : (unsigned char)(0xff <<
+		    (8 - bits));
+
+		if ((ip->addr[i] & m) != (a->addr[i] & m))
+			return 0;
+	}
+	return 1;
+}
+
+/* Does any A/AAAA record of host match ip?  -1: error (e->r). */
+static int
+spf_host_match(struct spf_eval *e, const char *host,
+    const struct dns_addr *ip, int b4, int b6)
+{
+	struct dns_answer *ans;
+	int m = 0;
+
+	if ((ans = domain_ask(e->ctx, host, ip->family == AF_INET ?
+	    DNS_T_A : DNS_T_AAAA, &e->r)) == NULL)
+		return -1;
+	for (int i = 0; i < ans->naddr && !m; i++)
+		m = spf_in(ip, &ans->addr[i], b4, b6);
+	free(ans);
+	return m;
+}
+
+static enum spf_result spf_check(struct spf_eval *, const char *domain,
+    const struct dns_addr *, int depth);
+
+/* "name[/n][//n6]" after a mechanism's ':' (or "" for the domain). */
+static int
+spf_target(const char *arg, const char *domain, char *host, size_t hn,
+    int *b4, int *b6)
+{
+	const char *slash = strchr(arg, '/');
+	size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
+
+	*b4 = 32;
+	*b6 = 128;
+	if (*arg == ':') {
+		arg++;
+		n--;
+		if (n == 0 || n >= hn || memchr(arg, '%', n))
+			return -1;	/* empty, too long, or a macro */
+		memcpy(host, arg, n);
+		host[n] = '\0';
+	} else if (n != 0)
+		return -1;
+	else
+		gw_strlcpy(host, domain, hn);
+	if (slash) {
+		if (slash[1] != '/') {
+			*b4 = atoi(slash + 1);
+			slash = strchr(slash + 1, '/');
+		}
+		if (slash && slash[1] == '/')
+			*b6 = atoi(slash + 2);
+	}
+	return 0;
+}
+
+/* One term's match: 1, 0, or -1 (permerror or DNS failure, said). */
+static int
+spf_term(struct spf_eval *e, const char *t, const char *domain,
+    const struct dns_addr *ip, int depth)
+{
+	char host[DNS_NAME_MAX + 1];
+	struct dns_answer *ans;
+	struct cidr c;
+	int b4, b6, m = 0;
+
+	if (strcasecmp(t, "all") == 0)
+		return 1;
+	if (strncasecmp(t, "ip4:", 4) == 0 || strncasecmp(t, "ip6:", 4) == 0) {
+		struct sockaddr_storage ss = { 0 };
+
+		if (cidr_parse(t + 4, &c) == -1 ||
+		    c.family != (t[2] == '4' ? AF_INET : AF_INET6))
+			goto bad;
+		ss.ss_family = (sa_family_t)ip->family;
+		if (ip->family == AF_INET)
+			memcpy(&((struct sockaddr_in *)&ss)->sin_addr,
+			    ip->addr, 4);
+		else
+			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr,
+			    ip->addr, 16);
+		return cidr_match(&c, (struct sockaddr *)&ss);
+	}
+	if (++e->lookups > SPF_MAX_LOOKUPS) {
+		snprintf(e->why, sizeof(e->why), "more than %d DNS lookups",
+		    SPF_MAX_LOOKUPS);
+		return -1;
+	}
+	if (strncasecmp(t, "include:", 8) == 0) {
+		enum spf_result r;
+
+		if (spf_target(t + 7, domain, host, sizeof(host), &b4, &b6) ==
+		    -1)
+			goto bad;
+		r = spf_check(e, host, ip, depth + 1);
+		if (r == SPF_PERMERROR || r == SPF_NONE) {
+			if (!*e->why)
+				snprintf(e->why, sizeof(e->why), "include:%s "
+				    "has no SPF record", host);
+			return -1;
+		}
+		return r == SPF_PASS;
+	}
+	if (strncasecmp(t, "a", 1) == 0 && (t[1] == '\0' || t[1] == ':' ||
+	    t[1] == '/')) {
+		if (spf_target(t + 1, domain, host, sizeof(host), &b4, &b6) ==
+		    -1)
+			goto bad;
+		return spf_host_match(e, host, ip, b4, b6);
+	}
+	if (strncasecmp(t, "mx", 2) == 0 && (t[2] == '\0' || t[2] == ':' ||
+	    t[2] == '/')) {
+		if (spf_target(t + 2, domain, host, sizeof(host), &b4, &b6) ==
+		    -1)
+			goto bad;
+		if ((ans = domain_ask(e->ctx, host, DNS_T_MX, &e->r)) == NULL)
+			return -1;
+		for (int i = 0; i < ans->nmx && i < 10 && m == 0; i++)
+			if (*ans->mx[i].host)
+				m = spf_host_match(e, ans->mx[i].host, ip, b4,
+				    b6);
+		free(ans);
+		return m;
+	}
+	/* ptr, exists, or unknown: not evaluated here. */
+	snprintf(e->why, sizeof(e->why), "\"%.40s\" is not evaluated by gwctl "
+	    "(use ip4:, ip6:, a, mx or include:)", t);
+	return -1;
+bad:
+	snprintf(e->why, sizeof(e->why), "\"%.60s\" in %s's SPF is not valid",
+	    t, domain);
+	return -1;
+}
+
+/* RFC 7208 check_host() for the mechanisms above. */
+static enum spf_result
+spf_check(struct spf_eval *e, const char *domain, const struct dns_addr *ip,
+    int depth)
+{
+	char rec[DNS_TXT_MAX + 1], *p, *t, redirect[DNS_NAME_MAX + 1] = "";
+	struct dns_answer *ans;
+	int n, m;
+
+	if (depth > SPF_MAX_DEPTH) {
+		snprintf(e->why, sizeof(e->why), "includes nested too deep");
+		return SPF_PERMERROR;
+	}
+	if ((ans = domain_ask(e->ctx, domain, DNS_T_TXT, &e->r)) == NULL)
+		return SPF_PERMERROR;
+	n = domain_txt(ans, "v=spf1", rec, sizeof(rec));
+	free(ans);
+	if (n == 0)
+		return SPF_NONE;
+	if (n > 1) {
+		snprintf(e->why, sizeof(e->why), "%s has several SPF records",
+		    domain);
+		return SPF_PERMERROR;
+	}
+	for (p = rec + 6; (t = strsep(&p, " ")) != NULL;) {
+		enum spf_result q = SPF_PASS;
+
+		if (*t == '\0')
+			continue;
+		if (strncasecmp(t, "redirect=", 9) == 0) {
+			gw_strlcpy(redirect, t + 9, sizeof(redirect));
+			continue;
+		}
+		if (strchr(t, '=') && !strchr(t, ':'))
+			continue;	/* another modifier (exp=...) */
+		switch (*t) {
+		case '+': q = SPF_PASS; t++; break;
+		case '-': q = SPF_FAIL; t++; break;
+		case '~': q = SPF_SOFTFAIL; t++; break;
+		case '?': q = SPF_NEUTRAL; t++; break;
+		}
+		if ((m = spf_term(e, t, domain, ip, depth)) == -1)
+			return SPF_PERMERROR;
+		if (m)
+			return q;
+	}
+	if (*redirect) {
+		if (++e->lookups > SPF_MAX_LOOKUPS) {
+			snprintf(e->why, sizeof(e->why), "more than %d DNS "
+			    "lookups", SPF_MAX_LOOKUPS);
+			return SPF_PERMERROR;
+		}
+		return spf_check(e, redirect, ip, depth + 1);
+	}
+	return SPF_NEUTRAL;
+}
+
+static void
+domain_ntop(const struct dns_addr *a, char *out, size_t n)
+{
+	inet_ntop(a->family, a->addr, out, (socklen_t)n);
+}
+
+/* Organisational domain: the last two labels (no Public Suffix List). */
+static const char *
+domain_org(const char *d)
+{
+	const char *last = strrchr(d, '.'), *p;
+
+	if (last == NULL)
+		return d;
+	for (p = last - 1; p > d && *p != '.'; p--)
+		;
+	return p > d ? p + 1 : d;
+}
+
+static int
+domain_aligned(const char *a, const char *b, int strict)
+{
+	return strict ? strcasecmp(a, b) == 0 :
+	    strcasecmp(domain_org(a), domain_org(b)) == 0;
+}
+
+/* gw's source addresses: the pools', else hostname's. */
+static int
+domain_sources(struct ctx *ctx, struct dns_addr *src, int *nsrc,
+    int *from_pools)
+{
+	sqlite3_stmt *st;
+	struct dns_answer *ans;
+	int rc, r;
+
+	*nsrc = 0;
+	if ((st = ctx_stmt(ctx, "SELECT DISTINCT address FROM pool_address "
+	    "ORDER BY address", "")) == NULL)
+		return ctx_sqlerr(ctx, "gw.db");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *nsrc < DOMAIN_MAX_SRC) {
+		const char *s = (const char *)sqlite3_column_text(st, 0);
+		struct dns_addr *a = &src[*nsrc];
+
+		a->family = strchr(s, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(a->family, s, a->addr) == 1)
+			(*nsrc)++;
+	}
+	sqlite3_finalize(st);
+	if ((*from_pools = *nsrc > 0))
+		return EX_OK;
+	for (int q = 0; q < 2; q++) {
+		if ((ans = domain_ask(ctx, ctx->cfg.hostname, q ? DNS_T_AAAA :
+		    DNS_T_A, &r)) == NULL)
+			return r;
+		for (int i = 0; i < ans->naddr && *nsrc < DOMAIN_MAX_SRC; i++)
+			src[(*nsrc)++] = ans->addr[i];
+		free(ans);
+	}
+	return EX_OK;
+}
+
+static void
+domain_line(const char *check, const char *name, const char *status,
+    const char *why)
+{
+	printf("%s %s: %s%s%s%s\n", check, name, status, *why ? " (" : "",
+	    why, *why ? ")" : "");
+}
+
+static int
+domain_mx(struct ctx *ctx, const char *bd, int *bad)
+{
+	const char *host = ctx->cfg.hostname;
+	struct dns_answer *ans;
+	char why[300] = "";
+	int r, ok = 0;
+
+	if ((ans = domain_ask(ctx, bd, DNS_T_MX, &r)) == NULL)
+		return r;
+	for (int i = 0; i < ans->nmx; i++)
+		ok |= strcasecmp(ans->mx[i].host, host) == 0;
+	if (!ok && ans->nmx > 0)
+		snprintf(why, sizeof(why), "points at %s%s, not %s",
+		    *ans->mx[0].host ? ans->mx[0].host : "nothing (null MX)",
+		    ans->nmx > 1 ? " ..." : "", host);
+	else if (!ok)
+		snprintf(why, sizeof(why), "no MX record");
+	domain_line("mx", bd, ok ? "ok" : ans->nmx ? "wrong" : "missing", why);
+	if (!ok) {
+		printf("  publish: %s. IN MX 10 %s.\n", bd, host);
+		(*bad)++;
+	}
+	free(ans);
+	return EX_OK;
+}
+
+static int
+domain_spf(struct ctx *ctx, const char *bd, const struct dns_addr *src,
+    int nsrc, int from_pools, int *bad)
+{
+	char rec[DNS_TXT_MAX + 1] = "", ip[INET6_ADDRSTRLEN], why[400] = "";
+	struct dns_answer *ans;
+	struct buf add, pub;
+	int r, n, nbad = 0;
+
+	if (nsrc == 0) {
+		domain_line("spf", bd, "wrong", "");
+		printf("  gw sends from the machine's default address, and %s "
+		    "has no A or AAAA record to say which: add ip4:ADDRESS "
+		    "(or ip6:) to %s's SPF\n", ctx->cfg.hostname, bd);
+		(*bad)++;
+		return EX_OK;
+	}
+	if ((ans = domain_ask(ctx, bd, DNS_T_TXT, &r)) == NULL)
+		return r;
+	n = domain_txt(ans, "v=spf1", rec, sizeof(rec));
+	free(ans);
+	buf_init(&add, 0);
+	for (int i = 0; i < nsrc; i++) {
+		struct spf_eval e = { .ctx = ctx, .r = EX_OK };
+		enum spf_result res = SPF_NONE;
+
+		if (n == 1)
+			res = spf_check(&e, bd, &src[i], 0);
+		if (e.r != EX_OK) {
+			buf_free(&add);
+			return e.r;
+		}
+		if (res == SPF_PASS)
+			continue;
+		domain_ntop(&src[i], ip, sizeof(ip));
+		buf_printf(&add, " ip%c:%s", src[i].family == AF_INET ? '4' :
+		    '6', ip);
+		if (nbad++ == 0 && n == 1)
+			snprintf(why, sizeof(why), "%s gets %s%s%s", ip,
+			    spf_results[res], *e.why ? ": " : "", e.why);
+	}
+	if (n == 0)
+		snprintf(why, sizeof(why), "no SPF record");
+	else if (n > 1)
+		snprintf(why, sizeof(why), "several SPF records");
+	if (!from_pools && nbad)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), "; no "
+		    "pools: gw sends from the machine's default address, "
+		    "taken as %s's", ctx->cfg.hostname);
+	domain_line("spf", bd, nbad == 0 ? "ok" : n == 0 ? "missing" :
+	    "wrong", why);
+	if (nbad) {
+		buf_init(&pub, 0);
+		if (n == 1) {
+			/* Before the last all, if any. */
+			char *all = NULL, *p = rec;
+
+			while ((p = strstr(p, "all")) != NULL) {
+				if (p > rec && strchr(" +-~?", p[-1]) &&
+				    (p[3] == '\0' || p[3] == ' '))
+					all = p - (p[-1] == ' ' ? 0 : 1);
+				p += 3;
+			}
+			if (all) {
+				buf_append(&pub, rec, (size_t)(all - rec));
+				buf_printf(&pub, "%s %s", buf_cstr(&add) + 1,
+				    all);
+			} else
+				buf_printf(&pub, "%s%s", rec, buf_cstr(&add));
+		} else
+			buf_printf(&pub, "v=spf1%s -all", buf_cstr(&add));
+		printf("  publish: %s. IN TXT \"%s\"\n", bd, buf_cstr(&pub));
+		buf_free(&pub);
+		(*bad)++;
+	}
+	buf_free(&add);
+	return EX_OK;
+}
+
+/* A tag's value in a DMARC record ("" when absent). */
+static void
+dmarc_tag(const char *rec, const char *tag, char *out, size_t n)
+{
+	char buf[DNS_TXT_MAX + 1], *p = buf, *t;
+
+	*out = '\0';
+	gw_strlcpy(buf, rec, sizeof(buf));
+	while ((t = strsep(&p, ";")) != NULL) {
+		char *eq = strchr(t, '=');
+
+		while (*t == ' ' || *t == '\t')
+			t++;
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		for (char *e = eq - 1; e >= t && (*e == ' ' || *e == '\t'); e--)
+			*e = '\0';
+		if (strcasecmp(t, tag) == 0) {
+			for (t = eq + 1; *t == ' ' || *t == '\t'; t++)
+				;
+			gw_strlcpy(out, t, n);
+			for (size_t i = strlen(out); i > 0 && (out[i - 1] ==
+			    ' ' || out[i - 1] == '\t'); i--)
+				out[i - 1] = '\0';
+		}
+	}
+}
+
+static int
+domain_dmarc(struct ctx *ctx, const char *domain, const char *dkim_d,
+    char bds[][DNS_NAME_MAX + 1], int nbd, int *bad)
+{
+	char rec[DNS_TXT_MAX + 1] = "", name[DNS_NAME_MAX + 16], why[1024];
+	char adkim[8], aspf[8], p[32];
+	const char *org = domain_org(domain);
+	struct dns_answer *ans;
+	int r, n = 0;
+
+	for (int pass = 0; pass < 2 && n == 0; pass++) {
+		if (pass == 1 && strcmp(org, domain) == 0)
+			break;
+		snprintf(name, sizeof(name), "_dmarc.%s", pass ? org : domain);
+		if ((ans = domain_ask(ctx, name, DNS_T_TXT, &r)) == NULL)
+			return r;
+		n = domain_txt(ans, "v=DMARC1", rec, sizeof(rec));
+		free(ans);
+	}
+	if (n != 1) {
+		snprintf(name, sizeof(name), "_dmarc.%s", domain);
+		domain_line("dmarc", name, n ? "wrong" : "missing", n ?
+		    "several DMARC records" : "no DMARC record here or at the "
+		    "organisational domain");
+		printf("  publish: _dmarc.%s. IN TXT \"v=DMARC1; p=none; "
+		    "rua=mailto:dmarc-reports@%s\"\n", org, org);
+		(*bad)++;
+	} else {
+		dmarc_tag(rec, "p", p, sizeof(p));
+		snprintf(why, sizeof(why), "p=%s", *p ? p : "(none given)");
+		domain_line("dmarc", name, "ok", why);
+	}
+	dmarc_tag(rec, "adkim", adkim, sizeof(adkim));
+	dmarc_tag(rec, "aspf", aspf, sizeof(aspf));
+	if (dkim_d == NULL) {
+		domain_line("dkim-alignment", domain, "missing", "gw does not "
+		    "sign this domain's mail: no active DKIM key");
+		printf("  publish: the record of a new key: gwctl dkim keygen "
+		    "%s --activate\n", domain);
+		(*bad)++;
+	} else if (domain_aligned(dkim_d, domain, *adkim == 's')) {
+		snprintf(why, sizeof(why), "d=%s, %s", dkim_d, *adkim == 's' ?
+		    "strict" : "relaxed");
+		domain_line("dkim-alignment", domain, "ok", why);
+	} else {
+		snprintf(why, sizeof(why), "d=%s does not align with %s (%s)",
+		    dkim_d, domain, *adkim == 's' ? "strict" : "relaxed");
+		domain_line("dkim-alignment", domain, "wrong", why);
+		(*bad)++;
+	}
+	for (int i = 0; i < nbd; i++) {
+		int ok = domain_aligned(bds[i], domain, *aspf == 's');
+
+		snprintf(why, sizeof(why), "return path at %.255s%s, %s", bds[i],
+		    ok ? "" : " does not align", *aspf == 's' ? "strict" :
+		    "relaxed");
+		domain_line("spf-alignment", domain, ok ? "ok" : "wrong", why);
+		if (!ok) {
+			printf("  use a bounce domain under %s: gwctl "
+			    "subaccount set NAME --bounce-domain bounces.%s\n",
+			    org, org);
+			(*bad)++;
+		}
+	}
+	return EX_OK;
+}
+
+/* The bounce domains of DOMAIN's subaccounts; EX_NOUSER when none owns
+ * it; *none set when one of them has no bounce domain at all. */
+static int
+domain_bounce_domains(struct ctx *ctx, const char *domain,
+    char bds[][DNS_NAME_MAX + 1], int *nbd, int *none)
+{
+	sqlite3_stmt *st;
+	int rc, owners = 0;
+
+	*nbd = *none = 0;
+	if ((st = ctx_stmt(ctx, "SELECT s.bounce_domain FROM subaccount s "
+	    "JOIN subaccount_domain d ON d.subaccount_id = s.id WHERE "
+	    "d.domain = ?1 ORDER BY s.name", "t", domain)) == NULL)
+		return ctx_sqlerr(ctx, "gw.db");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *b = (const char *)sqlite3_column_text(st, 0);
+		int seen = 0;
+
+		owners++;
+		if (b == NULL || *b == '\0')
+			b = ctx->cfg.feedback.bounce_domain;
+		if (b == NULL) {
+			*none = 1;
+			continue;
+		}
+		for (int i = 0; i < *nbd; i++)
+			seen |= strcasecmp(bds[i], b) == 0;
+		if (!seen && *nbd < DOMAIN_MAX_BD)
+			gw_strlcpy(bds[(*nbd)++], b, DNS_NAME_MAX + 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return ctx_sqlerr(ctx, "gw.db");
+	if (owners == 0) {
+		log_warnx("no subaccount sends from %s (gwctl subaccount "
+		    "domain-add NAME %s)", domain, domain);
+		return EX_NOUSER;
+	}
+	return EX_OK;
+}
+
+/* Exit status 0 when every check is ok, 1 when one is not. */
+int
+domain_check(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	char domain[ADDR_DOMAIN_MAX + 2], bds[DOMAIN_MAX_BD][DNS_NAME_MAX + 1];
+	struct dns_addr src[DOMAIN_MAX_SRC];
+	int r, nkeys, kbad, nbd, none, nsrc, from_pools, bad = 0;
+
+	if ((r = dkim_domain_arg(a->argv[0], domain)) != EX_OK ||
+	    (r = ctx_config(ctx)) != EX_OK || (r = ctx_db(ctx)) != EX_OK ||
+	    (r = domain_bounce_domains(ctx, domain, bds, &nbd, &none)) !=
+	    EX_OK)
+		return r;
+	/* 1: DKIM */
+	if ((r = dkim_check_keys(ctx, domain, NULL, "dkim ", 1, &nkeys,
+	    &kbad)) != EX_OK)
+		return r;
+	bad += kbad;
+	if (nkeys == 0) {
+		domain_line("dkim", domain, "missing", "no active DKIM key");
+		printf("  publish: the record gwctl dkim keygen %s prints\n",
+		    domain);
+		bad++;
+	}
+	/* 2, 3: the bounce domains' MX and SPF */
+	if (none) {
+		domain_line("bounce-domain", domain, "missing", "a subaccount "
+		    "sending from it has no bounce domain: bounces come back "
+		    "to the senders, not to gw");
+		printf("  set one: gwctl subaccount set NAME --bounce-domain "
+		    "bounces.%s, or feedback.bounce_domain in %s\n", domain,
+		    ctx->cfg.path);
+		bad++;
+	}
+	if (nbd > 0 && (r = domain_sources(ctx, src, &nsrc, &from_pools)) !=
+	    EX_OK)
+		return r;
+	for (int i = 0; i < nbd; i++)
+		if ((r = domain_mx(ctx, bds[i], &bad)) != EX_OK ||
+		    (r = domain_spf(ctx, bds[i], src, nsrc, from_pools,
+		    &bad)) != EX_OK)
+			return r;
+	/* 4: DMARC and alignment; gw signs with d=DOMAIN when it has an
+	 * active key. */
+	if ((r = domain_dmarc(ctx, domain, dkim_domain_active(ctx, domain) >
+	    0 ? domain : NULL, bds, nbd, &bad)) != EX_OK)
+		return r;
+	return bad ? 1 : EX_OK;
+}
