@@ -64,6 +64,15 @@ domain_ask(struct ctx *ctx, const char *name, uint16_t qtype, int *r)
 	return ans;
 }
 
+/* Text from DNS goes to a terminal: control bytes become '?'. */
+static void
+domain_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /* The one TXT record of name starting with tag (case-insensitive, then
  * a space or the end), copied into out; 0 none, 1 one, 2 several. */
 static int
@@ -76,8 +85,10 @@ domain_txt(struct dns_answer *ans, const char *tag, char *out, size_t n)
 		if (strncasecmp(ans->txt[i], tag, tl) == 0 &&
 		    (ans->txt[i][tl] == '\0' || ans->txt[i][tl] == ' ' ||
 		    ans->txt[i][tl] == ';')) {
-			if (found++ == 0)
+			if (found++ == 0) {
 				gw_strlcpy(out, ans->txt[i], n);
+				domain_clean(out);
+			}
 		}
 	return found > 1 ? 2 : found;
 }
@@ -153,7 +164,8 @@ spf_target(const char *arg, const char *domain, char *host, size_t hn,
 		if (slash && slash[1] == '/')
 			*b6 = atoi(slash + 2);
 	}
-	return 0;
+	/* A prefix out of range would match everything or nothing. */
+	return *b4 < 0 || *b4 > 32 || *b6 < 0 || *b6 > 128 ? -1 : 0;
 }
 
 /* One term's match: 1, 0, or -1 (permerror or DNS failure, said). */
@@ -370,8 +382,10 @@ domain_mx(struct ctx *ctx, const char *bd, int *bad)
 
 	if ((ans = domain_ask(ctx, bd, DNS_T_MX, &r)) == NULL)
 		return r;
-	for (int i = 0; i < ans->nmx; i++)
+	for (int i = 0; i < ans->nmx; i++) {
+		domain_clean(ans->mx[i].host);
 		ok |= strcasecmp(ans->mx[i].host, host) == 0;
+	}
 	if (!ok && ans->nmx > 0)
 		snprintf(why, sizeof(why), "points at %s%s, not %s",
 		    *ans->mx[0].host ? ans->mx[0].host : "nothing (null MX)",

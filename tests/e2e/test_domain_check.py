@@ -176,3 +176,21 @@ def test_no_bounce_domain_and_unknown_domain(gw, dns):
     assert "--bounce-domain bounces.example.com" in rest[0]
     r = ctl(gw, "domain", "check", "nobody.test", rc=67)
     assert "no subaccount sends from nobody.test" in r.stderr
+
+
+def test_spf_hostile_records(gw, dns):
+    """A negative or too long prefix is a permerror, not a match of every
+    address; an include: loop ends at the lookup limit; control bytes
+    from DNS are not printed."""
+    dns.add("out.gw.test", "A", "192.0.2.9")
+    for rec in ("v=spf1 a:out.gw.test/-8 -all", "v=spf1 a:out.gw.test/33 -all"):
+        dns.zone[(BD, "TXT")] = [rec]
+        l, _ = line(check(gw, 1), "spf")
+        assert "gets permerror" in l and "is not valid" in l, l
+    dns.zone[(BD, "TXT")] = ["v=spf1 include:%s -all" % BD]
+    l, _ = line(check(gw, 1), "spf")
+    assert l == ("spf %s: wrong (127.0.0.1 gets permerror: more than 10 "
+                 "DNS lookups)" % BD)
+    dns.zone[(BD, "TXT")] = ["v=spf1 ip4:192.0.2.1 \x1b[31m -all"]
+    out = check(gw, 1)
+    assert "\x1b" not in out and "?[31m" in out
