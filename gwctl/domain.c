@@ -11,6 +11,7 @@
  * organisational domain (the last two labels: a simple rule, not the
  * Public Suffix List), and DKIM and return-path alignment (relaxed,
  * strict when the record's adkim=s / aspf=s say so).
+ * Terms, alignment and DMARC tags are read by common/spf.c.
  * Standards: RFC 7208 (SPF: ip4, ip6, a, mx, include, redirect, all;
  * 10 DNS-querying terms at most; macros are not expanded), RFC 7489
  * (DMARC discovery and alignment, simplified as said), RFC 6376.
@@ -29,10 +30,10 @@
 
 #include "addr.h"
 #include "buf.h"
-#include "cidr.h"
 #include "dns_pkt.h"
 #include "gwctl.h"
 #include "log.h"
+#include "spf.h"
 #include "util.h"
 
 #define SPF_MAX_LOOKUPS	10	/* RFC 7208 4.6.4 */
@@ -93,28 +94,6 @@ domain_txt(struct dns_answer *ans, const char *tag, char *out, size_t n)
 	return found > 1 ? 2 : found;
 }
 
-/* Does addr fall in (a, bits)? */
-static int
-spf_in(const struct dns_addr *ip, const struct dns_addr *a, int bits4,
-    int bits6)
-{
-	int bits = ip->family == AF_INET ? bits4 : bits6;
-	int len = ip->family == AF_INET ? 4 : 16;
-
-	if (ip->family != a->family)
-		return 0;
-	if (bits > len * 8)
-		return 0;
-	for (int i = 0; bits > 0; i++, bits -= 8) {
-		unsigned char m = bits >= 8 ? 0xff : (unsigned char)(0xff <<
-		    (8 - bits));
-
-		if ((ip->addr[i] & m) != (a->addr[i] & m))
-			return 0;
-	}
-	return 1;
-}
-
 /* Does any A/AAAA record of host match ip?  -1: error (e->r). */
 static int
 spf_host_match(struct spf_eval *e, const char *host,
@@ -127,7 +106,8 @@ spf_host_match(struct spf_eval *e, const char *host,
 	    DNS_T_A : DNS_T_AAAA, &e->r)) == NULL)
 		return -1;
 	for (int i = 0; i < ans->naddr && !m; i++)
-		m = spf_in(ip, &ans->addr[i], b4, b6);
+		m = spf_addr_in(ip->family, ip->addr, ans->addr[i].family,
+		    ans->addr[i].addr, b4, b6);
 	free(ans);
 	return m;
 }
@@ -135,115 +115,56 @@ spf_host_match(struct spf_eval *e, const char *host,
 static enum spf_result spf_check(struct spf_eval *, const char *domain,
     const struct dns_addr *, int depth);
 
-/* "name[/n][//n6]" after a mechanism's ':' (or "" for the domain). */
-static int
-spf_target(const char *arg, const char *domain, char *host, size_t hn,
-    int *b4, int *b6)
-{
-	const char *slash = strchr(arg, '/');
-	size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
-
-	*b4 = 32;
-	*b6 = 128;
-	if (*arg == ':') {
-		arg++;
-		n--;
-		if (n == 0 || n >= hn || memchr(arg, '%', n))
-			return -1;	/* empty, too long, or a macro */
-		memcpy(host, arg, n);
-		host[n] = '\0';
-	} else if (n != 0)
-		return -1;
-	else
-		gw_strlcpy(host, domain, hn);
-	if (slash) {
-		if (slash[1] != '/') {
-			*b4 = atoi(slash + 1);
-			slash = strchr(slash + 1, '/');
-		}
-		if (slash && slash[1] == '/')
-			*b6 = atoi(slash + 2);
-	}
-	/* A prefix out of range would match everything or nothing. */
-	return *b4 < 0 || *b4 > 32 || *b6 < 0 || *b6 > 128 ? -1 : 0;
-}
-
 /* One term's match: 1, 0, or -1 (permerror or DNS failure, said). */
 static int
-spf_term(struct spf_eval *e, const char *t, const char *domain,
+spf_term(struct spf_eval *e, const struct spf_term *t, const char *text,
     const struct dns_addr *ip, int depth)
 {
-	char host[DNS_NAME_MAX + 1];
 	struct dns_answer *ans;
-	struct cidr c;
-	int b4, b6, m = 0;
+	enum spf_result r;
+	int m = 0;
 
-	if (strcasecmp(t, "all") == 0)
+	switch (t->mech) {
+	case SPF_M_ALL:
 		return 1;
-	if (strncasecmp(t, "ip4:", 4) == 0 || strncasecmp(t, "ip6:", 4) == 0) {
-		struct sockaddr_storage ss = { 0 };
-
-		if (cidr_parse(t + 4, &c) == -1 ||
-		    c.family != (t[2] == '4' ? AF_INET : AF_INET6))
-			goto bad;
-		ss.ss_family = (sa_family_t)ip->family;
-		if (ip->family == AF_INET)
-			memcpy(&((struct sockaddr_in *)&ss)->sin_addr,
-			    ip->addr, 4);
-		else
-			memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr,
-			    ip->addr, 16);
-		return cidr_match(&c, (struct sockaddr *)&ss);
+	case SPF_M_IP4:
+	case SPF_M_IP6:
+		return spf_addr_in(ip->family, ip->addr, t->family, t->addr,
+		    t->bits4, t->bits6);
+	case SPF_M_OTHER:
+		/* ptr, exists, or unknown: not evaluated here. */
+		snprintf(e->why, sizeof(e->why), "\"%.40s\" is not evaluated "
+		    "by gwctl (use ip4:, ip6:, a, mx or include:)", text);
+		return -1;
+	default:
+		break;
 	}
 	if (++e->lookups > SPF_MAX_LOOKUPS) {
 		snprintf(e->why, sizeof(e->why), "more than %d DNS lookups",
 		    SPF_MAX_LOOKUPS);
 		return -1;
 	}
-	if (strncasecmp(t, "include:", 8) == 0) {
-		enum spf_result r;
-
-		if (spf_target(t + 7, domain, host, sizeof(host), &b4, &b6) ==
-		    -1)
-			goto bad;
-		r = spf_check(e, host, ip, depth + 1);
+	if (t->mech == SPF_M_INCLUDE) {
+		r = spf_check(e, t->domain, ip, depth + 1);
 		if (r == SPF_PERMERROR || r == SPF_NONE) {
 			if (!*e->why)
-				snprintf(e->why, sizeof(e->why), "include:%s "
-				    "has no SPF record", host);
+				snprintf(e->why, sizeof(e->why), "include:%.200s "
+				    "has no SPF record", t->domain);
 			return -1;
 		}
 		return r == SPF_PASS;
 	}
-	if (strncasecmp(t, "a", 1) == 0 && (t[1] == '\0' || t[1] == ':' ||
-	    t[1] == '/')) {
-		if (spf_target(t + 1, domain, host, sizeof(host), &b4, &b6) ==
-		    -1)
-			goto bad;
-		return spf_host_match(e, host, ip, b4, b6);
-	}
-	if (strncasecmp(t, "mx", 2) == 0 && (t[2] == '\0' || t[2] == ':' ||
-	    t[2] == '/')) {
-		if (spf_target(t + 2, domain, host, sizeof(host), &b4, &b6) ==
-		    -1)
-			goto bad;
-		if ((ans = domain_ask(e->ctx, host, DNS_T_MX, &e->r)) == NULL)
-			return -1;
-		for (int i = 0; i < ans->nmx && i < 10 && m == 0; i++)
-			if (*ans->mx[i].host)
-				m = spf_host_match(e, ans->mx[i].host, ip, b4,
-				    b6);
-		free(ans);
-		return m;
-	}
-	/* ptr, exists, or unknown: not evaluated here. */
-	snprintf(e->why, sizeof(e->why), "\"%.40s\" is not evaluated by gwctl "
-	    "(use ip4:, ip6:, a, mx or include:)", t);
-	return -1;
-bad:
-	snprintf(e->why, sizeof(e->why), "\"%.60s\" in %s's SPF is not valid",
-	    t, domain);
-	return -1;
+	if (t->mech == SPF_M_A)
+		return spf_host_match(e, t->domain, ip, t->bits4, t->bits6);
+	/* mx */
+	if ((ans = domain_ask(e->ctx, t->domain, DNS_T_MX, &e->r)) == NULL)
+		return -1;
+	for (int i = 0; i < ans->nmx && i < 10 && m == 0; i++)
+		if (*ans->mx[i].host)
+			m = spf_host_match(e, ans->mx[i].host, ip, t->bits4,
+			    t->bits6);
+	free(ans);
+	return m;
 }
 
 /* RFC 7208 check_host() for the mechanisms above. */
@@ -271,26 +192,27 @@ spf_check(struct spf_eval *e, const char *domain, const struct dns_addr *ip,
 		return SPF_PERMERROR;
 	}
 	for (p = rec + 6; (t = strsep(&p, " ")) != NULL;) {
-		enum spf_result q = SPF_PASS;
+		static const enum spf_result quals[] = { SPF_PASS, SPF_FAIL,
+		    SPF_SOFTFAIL, SPF_NEUTRAL };
+		struct spf_term term;
 
 		if (*t == '\0')
 			continue;
-		if (strncasecmp(t, "redirect=", 9) == 0) {
-			gw_strlcpy(redirect, t + 9, sizeof(redirect));
+		if (spf_term_parse(t, domain, &term) == -1) {
+			snprintf(e->why, sizeof(e->why), "\"%.60s\" in %.100s's "
+			    "SPF is not valid", t, domain);
+			return SPF_PERMERROR;
+		}
+		if (term.mech == SPF_M_REDIRECT) {
+			gw_strlcpy(redirect, term.domain, sizeof(redirect));
 			continue;
 		}
-		if (strchr(t, '=') && !strchr(t, ':'))
-			continue;	/* another modifier (exp=...) */
-		switch (*t) {
-		case '+': q = SPF_PASS; t++; break;
-		case '-': q = SPF_FAIL; t++; break;
-		case '~': q = SPF_SOFTFAIL; t++; break;
-		case '?': q = SPF_NEUTRAL; t++; break;
-		}
-		if ((m = spf_term(e, t, domain, ip, depth)) == -1)
+		if (term.mech == SPF_M_MODIFIER)
+			continue;	/* exp=... */
+		if ((m = spf_term(e, &term, t, ip, depth)) == -1)
 			return SPF_PERMERROR;
 		if (m)
-			return q;
+			return quals[term.qual];
 	}
 	if (*redirect) {
 		if (++e->lookups > SPF_MAX_LOOKUPS) {
@@ -307,26 +229,6 @@ static void
 domain_ntop(const struct dns_addr *a, char *out, size_t n)
 {
 	inet_ntop(a->family, a->addr, out, (socklen_t)n);
-}
-
-/* Organisational domain: the last two labels (no Public Suffix List). */
-static const char *
-domain_org(const char *d)
-{
-	const char *last = strrchr(d, '.'), *p;
-
-	if (last == NULL)
-		return d;
-	for (p = last - 1; p > d && *p != '.'; p--)
-		;
-	return p > d ? p + 1 : d;
-}
-
-static int
-domain_aligned(const char *a, const char *b, int strict)
-{
-	return strict ? strcasecmp(a, b) == 0 :
-	    strcasecmp(domain_org(a), domain_org(b)) == 0;
 }
 
 /* gw's source addresses: the pools', else hostname's. */
@@ -480,42 +382,13 @@ domain_spf(struct ctx *ctx, const char *bd, const struct dns_addr *src,
 	return EX_OK;
 }
 
-/* A tag's value in a DMARC record ("" when absent). */
-static void
-dmarc_tag(const char *rec, const char *tag, char *out, size_t n)
-{
-	char buf[DNS_TXT_MAX + 1], *p = buf, *t;
-
-	*out = '\0';
-	gw_strlcpy(buf, rec, sizeof(buf));
-	while ((t = strsep(&p, ";")) != NULL) {
-		char *eq = strchr(t, '=');
-
-		while (*t == ' ' || *t == '\t')
-			t++;
-		if (eq == NULL)
-			continue;
-		*eq = '\0';
-		for (char *e = eq - 1; e >= t && (*e == ' ' || *e == '\t'); e--)
-			*e = '\0';
-		if (strcasecmp(t, tag) == 0) {
-			for (t = eq + 1; *t == ' ' || *t == '\t'; t++)
-				;
-			gw_strlcpy(out, t, n);
-			for (size_t i = strlen(out); i > 0 && (out[i - 1] ==
-			    ' ' || out[i - 1] == '\t'); i--)
-				out[i - 1] = '\0';
-		}
-	}
-}
-
 static int
 domain_dmarc(struct ctx *ctx, const char *domain, const char *dkim_d,
     char bds[][DNS_NAME_MAX + 1], int nbd, int *bad)
 {
 	char rec[DNS_TXT_MAX + 1] = "", name[DNS_NAME_MAX + 16], why[1024];
 	char adkim[8], aspf[8], p[32];
-	const char *org = domain_org(domain);
+	const char *org = dmarc_org_domain(domain);
 	struct dns_answer *ans;
 	int r, n = 0;
 
@@ -549,7 +422,7 @@ domain_dmarc(struct ctx *ctx, const char *domain, const char *dkim_d,
 		printf("  publish: the record of a new key: gwctl dkim keygen "
 		    "%s --activate\n", domain);
 		(*bad)++;
-	} else if (domain_aligned(dkim_d, domain, *adkim == 's')) {
+	} else if (dmarc_aligned(dkim_d, domain, *adkim == 's')) {
 		snprintf(why, sizeof(why), "d=%s, %s", dkim_d, *adkim == 's' ?
 		    "strict" : "relaxed");
 		domain_line("dkim-alignment", domain, "ok", why);
@@ -560,7 +433,7 @@ domain_dmarc(struct ctx *ctx, const char *domain, const char *dkim_d,
 		(*bad)++;
 	}
 	for (int i = 0; i < nbd; i++) {
-		int ok = domain_aligned(bds[i], domain, *aspf == 's');
+		int ok = dmarc_aligned(bds[i], domain, *aspf == 's');
 
 		snprintf(why, sizeof(why), "return path at %.255s%s, %s", bds[i],
 		    ok ? "" : " does not align", *aspf == 's' ? "strict" :

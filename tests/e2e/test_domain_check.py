@@ -98,6 +98,10 @@ def test_spf_include_and_a(gw, dns):
     dns.add("_spf2.gw.test", "TXT", "v=spf1 a:out.gw.test/24 -all")
     dns.add("out.gw.test", "A", "127.0.0.9")
     assert line(check(gw, 0), "spf")[0] == "spf %s: ok" % BD
+    # redirect= when no term matched.
+    dns.zone[(BD, "TXT")] = ["v=spf1 ip4:192.0.2.1 redirect=_spf.gw.test"]
+    assert line(check(gw, 0), "spf")[0] == "spf %s: ok" % BD
+    dns.zone[(BD, "TXT")] = ["v=spf1 ip4:192.0.2.1 include:_spf.gw.test ~all"]
     # The include's target without gw's address: softfail from ~all.
     dns.zone[("out.gw.test", "A")] = ["192.0.2.9"]
     l, rest = line(check(gw, 1), "spf")
