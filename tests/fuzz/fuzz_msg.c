@@ -6,7 +6,8 @@
  * and the body unchanged; no such field survives; copied values are
  * NUL-terminated and bounded.  Address lists (the input as a field value,
  * and From:/Sender: of the input as a message): a failed parse gives a
- * reason and keeps no address; every address given is printable ASCII,
+ * reason and keeps no address; every address given is printable ASCII
+ * or well-formed UTF-8 (RFC 6532),
  * within RFC 5321's lengths, has its '@' where it is said to, a lower
  * case domain and a canonical local part; and the addresses written back
  * as a list read back as the same addresses (nothing dropped, nothing
@@ -20,6 +21,7 @@
 
 #include "addrlist.h"
 #include "msg.h"
+#include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -38,12 +40,17 @@ take(void *arg, const char *addr, size_t at)
 
 	assert(len <= ADDR_PATH_MAX && at > 0 && at <= ADDR_LOCAL_MAX);
 	assert(addr[at] == '@');
-	for (size_t i = 0; i < len; i++)
-		assert(addr[i] >= 0x20 && addr[i] < 0x7f);
+	/* Printable ASCII, or well-formed UTF-8 (RFC 6532). */
+	for (size_t i = 0, k; i < len; i += k) {
+		k = (unsigned char)addr[i] >= 0x80 ?
+		    utf8_char_len(addr + i, len - i) : 1;
+		assert(k > 0);
+		assert(k > 1 || (addr[i] >= 0x20 && addr[i] < 0x7f));
+	}
 	for (const char *d = dom; *d; d++)
 		assert(!isupper((unsigned char)*d));
 	/* The local part is canonical: spelling it again changes nothing. */
-	if (dom[0] != '\0' && addr_valid_domain(dom)) {
+	if (dom[0] != '\0' && (addr_valid_domain(dom) || !addr_is_ascii(addr))) {
 		assert(addr_canon(addr, 0, canon, sizeof(canon)) == (int)len);
 		assert(strcmp(canon, addr) == 0);
 	}
