@@ -6,6 +6,7 @@
  *   proxy_accept.c  the PROXY header a load balancer sends first
  *   session.c    a session's life: I/O, line framing, timers, replies
  *   smtp_cmd.c   the commands, each checked then carried out
+ *   smtp_envelope.c  MAIL and RCPT, the rows smtp_cmd.c's table calls
  *   sasl.c       AUTH PLAIN and LOGIN
  *   data_end.c   the end of DATA (or of the LAST BDAT chunk): the verdict
  *                on a message, its "received" event, then queueing
@@ -159,6 +160,12 @@ const struct rule *session_rule(struct session *, const char *rcpt,
 /* smtp_cmd.c */
 void		 smtp_dispatch(struct session *, const char *line, size_t len);
 void		 smtp_bdat_chunk_end(struct session *);
+
+/* smtp_envelope.c */
+int		 smtp_check_mail(struct session *, const struct smtp_cmd *);
+void		 smtp_proceed_mail(struct session *, const struct smtp_cmd *);
+int		 smtp_check_rcpt(struct session *, const struct smtp_cmd *);
+void		 smtp_proceed_rcpt(struct session *, const struct smtp_cmd *);
 
 /* sasl.c */
 void		 sasl_init(struct session *);
