@@ -4,7 +4,9 @@
  *
  *   listener.c   listening sockets, accept, who is let in
  *   proxy_accept.c  the PROXY header a load balancer sends first
- *   session.c    a session's life: I/O, line framing, timers, replies
+ *   session.c    a session's life: I/O, line framing, timers
+ *   session_reply.c  replies, refusals (and their audit events), bad
+ *                commands
  *   smtp_cmd.c   the commands, each checked then carried out
  *   smtp_envelope.c  MAIL and RCPT, the rows smtp_cmd.c's table calls
  *   sasl.c       AUTH PLAIN and LOGIN
@@ -143,19 +145,21 @@ struct session	*session_new(struct listener *, int fd,
 void		 session_start(struct session *);
 int		 sessions_from(const char *ip);
 void		 session_close(struct session *, const char *why);
-void		 session_reply(struct session *, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
-void		 session_refuse(struct session *, const char *sender,
-		    const char *rcpt, enum bounce_class, const char *fmt, ...)
-		    __attribute__((format(printf, 5, 6)));
 void		 session_resume(struct session *);
-int		 session_bad_command(struct session *, const char *r);
 void		 session_arm(struct session *, int64_t ms);
 void		 session_tx_reset(struct session *);
 void		 session_mem_update(struct session *);
 const struct subaccount *session_account(struct session *);
 const struct rule *session_rule(struct session *, const char *rcpt,
 		    int64_t size, const char *msg, size_t len);
+
+/* session_reply.c */
+void		 session_reply(struct session *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 session_refuse(struct session *, const char *sender,
+		    const char *rcpt, enum bounce_class, const char *fmt, ...)
+		    __attribute__((format(printf, 5, 6)));
+int		 session_bad_command(struct session *, const char *r);
 
 /* smtp_cmd.c */
 void		 smtp_dispatch(struct session *, const char *line, size_t len);
