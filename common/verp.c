@@ -28,13 +28,21 @@ all_hex(const char *s, size_t n)
 	return n > 0;
 }
 
-/* The HMAC's first VERP_MAC_LEN hex digits, lower case, over
- * "QID:IDX:domain" with qid upper case and domain lower case. */
+/*
+ * The HMAC's first VERP_MAC_LEN hex digits, lower case, over
+ * "QID:IDX:domain" (a bounce address: the input gw has always used, so
+ * return paths already out keep working) or "u:QID:IDX:domain" (an
+ * unsubscribe address), with qid upper case and domain lower case.  A
+ * bounce input starts with a hex digit, never "u:": no input is both.
+ */
 static int
-verp_mac(const unsigned char *key, size_t keylen, const char *qid,
-    unsigned idx, const char *domain, size_t dl, char mac[VERP_MAC_LEN + 1])
+verp_mac(const unsigned char *key, size_t keylen, enum verp_kind kind,
+    const char *qid, unsigned idx, const char *domain, size_t dl,
+    char mac[VERP_MAC_LEN + 1])
 {
-	char in[VERP_QID_LEN + 1 + 11 + 1 + DOMAIN_MAX + 1];
+	char in[2 + VERP_QID_LEN + 1 + 11 + 1 + DOMAIN_MAX + 1];
+	const char *pfx = kind == VERP_UNSUB ? "u:" : "";
+	int pl = (int)strlen(pfx);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char hex[2 * EVP_MAX_MD_SIZE + 1];
@@ -42,11 +50,11 @@ verp_mac(const unsigned char *key, size_t keylen, const char *qid,
 
 	if (dl == 0 || dl > DOMAIN_MAX)
 		return -1;
-	n = snprintf(in, sizeof(in), "%.16s:%u:%.*s", qid, idx, (int)dl,
-	    domain);
+	n = snprintf(in, sizeof(in), "%s%.16s:%u:%.*s", pfx, qid, idx,
+	    (int)dl, domain);
 	if (n < 0 || (size_t)n >= sizeof(in))
 		return -1;
-	for (int i = 0; i < VERP_QID_LEN; i++)
+	for (int i = pl; i < pl + VERP_QID_LEN; i++)
 		in[i] = (char)toupper((unsigned char)in[i]);
 	for (int i = n - (int)dl; i < n; i++)
 		in[i] = (char)tolower((unsigned char)in[i]);
@@ -60,30 +68,39 @@ verp_mac(const unsigned char *key, size_t keylen, const char *qid,
 }
 
 int
-verp_encode(const unsigned char *key, size_t keylen, const char *qid,
-    unsigned idx, const char *domain, char *out, size_t n)
+verp_encode(const unsigned char *key, size_t keylen, enum verp_kind kind,
+    const char *qid, unsigned idx, const char *domain, char *out, size_t n)
 {
 	char mac[VERP_MAC_LEN + 1];
 	int r;
 
-	if (strlen(qid) != VERP_QID_LEN || !all_hex(qid, VERP_QID_LEN) ||
-	    strchr(domain, '@') != NULL ||
-	    verp_mac(key, keylen, qid, idx, domain, strlen(domain), mac) == -1)
+	if ((kind != VERP_BOUNCE && kind != VERP_UNSUB) ||
+	    strlen(qid) != VERP_QID_LEN || !all_hex(qid, VERP_QID_LEN) ||
+	    strchr(domain, '@') != NULL || verp_mac(key, keylen, kind, qid,
+	    idx, domain, strlen(domain), mac) == -1)
 		return -1;
-	r = snprintf(out, n, "b-%s-%x-%s@%s", qid, idx, mac, domain);
+	r = snprintf(out, n, "%c-%s-%x-%s@%s", (char)kind, qid, idx, mac,
+	    domain);
 	return r < 0 || (size_t)r >= n ? -1 : 0;
 }
 
 enum verp_result
 verp_decode(const unsigned char *key, size_t keylen, const char *addr,
-    char qid[VERP_QID_LEN + 1], unsigned *idx)
+    enum verp_kind *kind, char qid[VERP_QID_LEN + 1], unsigned *idx)
 {
+	enum verp_kind k;
 	const char *at = strrchr(addr, '@'), *p, *dash;
 	char mac[VERP_MAC_LEN + 1], want[VERP_MAC_LEN + 1];
 	unsigned long v = 0;
 	size_t il;
 
-	if (at == NULL || strncasecmp(addr, "b-", 2) != 0)
+	if (at == NULL || addr[0] == '\0' || addr[1] != '-')
+		return VERP_NONE;
+	if (addr[0] == 'b' || addr[0] == 'B')
+		k = VERP_BOUNCE;
+	else if (addr[0] == 'u' || addr[0] == 'U')
+		k = VERP_UNSUB;
+	else
 		return VERP_NONE;
 	p = addr + 2;
 	if (at - p < VERP_QID_LEN + 1 || !all_hex(p, VERP_QID_LEN) ||
@@ -108,11 +125,12 @@ verp_decode(const unsigned char *key, size_t keylen, const char *addr,
 	for (int i = 0; i < VERP_MAC_LEN; i++)
 		mac[i] = (char)tolower((unsigned char)p[i]);
 	mac[VERP_MAC_LEN] = '\0';
-	if (verp_mac(key, keylen, qid, (unsigned)v, at + 1, strlen(at + 1),
-	    want) == -1)
+	if (verp_mac(key, keylen, k, qid, (unsigned)v, at + 1,
+	    strlen(at + 1), want) == -1)
 		return VERP_FORGED;
 	if (CRYPTO_memcmp(mac, want, VERP_MAC_LEN) != 0)
 		return VERP_FORGED;
 	*idx = (unsigned)v;
+	*kind = k;
 	return VERP_OK;
 }

@@ -117,6 +117,10 @@ const struct cmd cmds[] = {
 	    "simple/relaxed|simple/simple]",
 	    "show or set the canonicalization (header/body) of a domain", 1,
 	    2, "", CMD_DKIMARG, dkim_canon },
+	{ "domain", "check", "DOMAIN",
+	    "check what a sending domain needs in DNS: DKIM, the bounce "
+	    "domain's MX and SPF, DMARC and alignment", 1, 1, "",
+	    CMD_DKIMARG, domain_check },
 	{ "route", "add", "[--subaccount S] [--from-domain P] [--to-domain P] "
 	    "[--header 'NAME: VALUE'] [--size-over N] [--size-under N] "
 	    "[--priority transactional|bulk] [--bulk] [--pool POOL] "

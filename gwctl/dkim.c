@@ -61,11 +61,14 @@ enum dkim_verdict { DKIM_MISSING, DKIM_DIFFERENT, DKIM_MATCHES };
 static const char *const dkim_verdicts[] = { "missing", "different",
 	"matches" };
 
+/* The same, in `gwctl domain check`'s words. */
+static const char *const dkim_words[] = { "missing", "wrong", "ok" };
+
 static const char *const dkim_canons[] = { "relaxed/relaxed",
 	"relaxed/simple", "simple/relaxed", "simple/simple" };
 
 /* Lower-case, drop one trailing dot, check as a host name. */
-static int
+int
 dkim_domain_arg(const char *in, char *out)
 {
 	size_t n = strlen(in);
@@ -828,47 +831,72 @@ dkim_lookup(struct ctx *ctx, const struct dkim_row *k,
 	return EX_OK;
 }
 
-/* Exit status 0 when every key checked matches, 1 when one does not. */
+/*
+ * Check domain's keys with DNS, one line each ("PREFIXHOST: verdict
+ * (why)"), and with publish only the active keys, in domain check's
+ * words (ok, wrong, missing) and the record to publish under a line
+ * that is not ok.  Without a selector, retired keys are left out: their
+ * records may be gone, as they should be in the end.  EX_OK with *nkeys
+ * and *bad (keys that do not match), or what DNS or gw.db failed with.
+ */
 int
-dkim_check(struct ctx *ctx, const struct cmd *c, struct args *a)
+dkim_check_keys(struct ctx *ctx, const char *domain, const char *selp,
+    const char *prefix, int publish, int *nkeys, int *bad)
 {
-	char domain[ADDR_DOMAIN_MAX + 2], sel[DKIMKEY_SELECTOR_MAX + 1];
 	char host[DKIM_HOST_MAX + 1], why[128];
-	const char *selp = a->argc > 1 ? sel : NULL;
 	struct dkim_rows rv = { 0 };
 	enum dkim_verdict v;
-	int r, bad = 0;
+	int r;
 
-	if ((r = dkim_names(a, domain, sel)) != EX_OK ||
-	    (r = ctx_db(ctx)) != EX_OK)
-		return r;
-	/* Without a selector, retired keys are left out: their records
-	 * may be gone, as they should be in the end. */
+	*nkeys = *bad = 0;
 	if ((r = dkim_rows_read(ctx, ctx_stmt(ctx, "SELECT " DKIM_COLS
 	    " FROM dkim_key WHERE domain = ?1 AND (?2 IS NULL AND "
-	    "state != 'retired' OR selector = ?2) ORDER BY created, selector",
-	    "tt", domain, selp), &rv)) != EX_OK)
+	    "state != 'retired' OR selector = ?2) AND (?3 = 0 OR "
+	    "state = 'active') ORDER BY created, selector", "tti", domain,
+	    selp, (int64_t)publish), &rv)) != EX_OK)
 		return r;
-	if (rv.n == 0) {
-		if (selp)
-			log_warnx("%s has no DKIM key with selector \"%s\"",
-			    domain, sel);
-		else
-			log_warnx("%s has no DKIM keys to check", domain);
-		dkim_rows_free(&rv);
-		return EX_NOUSER;
-	}
+	*nkeys = rv.n;
 	for (int i = 0; i < rv.n && r == EX_OK; i++) {
 		if ((r = dkim_lookup(ctx, &rv.v[i], &v, why, sizeof(why))) !=
 		    EX_OK)
 			break;
 		dkim_host(rv.v[i].selector, domain, host, sizeof(host));
-		printf("%s: %s%s%s%s\n", host, dkim_verdicts[v],
+		printf("%s%s: %s%s%s%s\n", prefix, host, publish ?
+		    dkim_words[v] : dkim_verdicts[v],
 		    *why ? " (" : "", why, *why ? ")" : "");
-		bad += v != DKIM_MATCHES;
+		*bad += v != DKIM_MATCHES;
+		if (publish && v != DKIM_MATCHES) {
+			fputs("  publish: ", stdout);
+			dkim_print_row_record(&rv.v[i], 1);
+		}
 	}
 	dkim_rows_free(&rv);
-	return r != EX_OK ? r : bad ? 1 : EX_OK;
+	return r;
+}
+
+/* Exit status 0 when every key checked matches, 1 when one does not. */
+int
+dkim_check(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	char domain[ADDR_DOMAIN_MAX + 2], sel[DKIMKEY_SELECTOR_MAX + 1];
+	const char *selp = a->argc > 1 ? sel : NULL;
+	int r, n, bad;
+
+	if ((r = dkim_names(a, domain, sel)) != EX_OK ||
+	    (r = ctx_db(ctx)) != EX_OK)
+		return r;
+	if ((r = dkim_check_keys(ctx, domain, selp, "", 0, &n, &bad)) !=
+	    EX_OK)
+		return r;
+	if (n == 0) {
+		if (selp)
+			log_warnx("%s has no DKIM key with selector \"%s\"",
+			    domain, sel);
+		else
+			log_warnx("%s has no DKIM keys to check", domain);
+		return EX_NOUSER;
+	}
+	return bad ? 1 : EX_OK;
 }
 
 /* Refuse to activate k until DNS serves its record. */

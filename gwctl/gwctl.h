@@ -114,6 +114,11 @@ cmd_fn	 auth_blocks, auth_unblock;
 int	 dkim_domains(struct ctx *, void (*add)(void *, const char *), void *);
 /* Active keys of a domain, or -1. */
 int	 dkim_domain_active(struct ctx *, const char *domain);
+/* A domain argument, lower-cased without its trailing dot, into out
+ * (ADDR_DOMAIN_MAX + 2 bytes); EX_DATAERR, said, when not valid. */
+int	 dkim_domain_arg(const char *in, char *out);
+int	 dkim_check_keys(struct ctx *, const char *domain, const char *sel,
+	    const char *prefix, int publish, int *nkeys, int *bad);
 cmd_fn	 dkim_keygen, dkim_import, dkim_list, dkim_show, dkim_dns, dkim_check,
 	 dkim_activate, dkim_retire, dkim_delete, dkim_canon;
 
@@ -121,6 +126,9 @@ cmd_fn	 dkim_keygen, dkim_import, dkim_list, dkim_show, dkim_dns, dkim_check,
 cmd_fn	 route_add, route_list, route_delete, route_move, route_test,
 	 throttle_set, throttle_list, throttle_delete;
 cmd_fn	 pool_add, pool_list, pool_delete;
+
+/* domain.c: what a sending domain needs in DNS */
+cmd_fn	 domain_check;
 
 /* key.c: the HMAC keys of gw.db (unsubscribe links) */
 cmd_fn	 key_rotate;

@@ -9,8 +9,10 @@
  * DKIM private keys.  Reads passwords from standard input only (never
  * from the command line, where ps(1) would show them).  Run as root with
  * `user` set in gwd.conf, it becomes that user before opening any
- * database.  Reads DNS answers (dkim check) and gwd's control replies.
- * Standards: RFC 1035 (dkim check's DNS), RFC 6376 (DKIM key records);
+ * database.  Reads DNS answers (dkim check, domain check) and gwd's
+ * control replies.
+ * Standards: RFC 1035 (DNS), RFC 6376 (DKIM key records), RFC 7208 and
+ * RFC 7489 (domain check's SPF and DMARC);
  * sysexits(3) exit codes.
  * Diagnostics: exits with the command's sysexits status (64 usage, 65
  * data, 69 gwd or DNS unavailable, 78 configuration, ...) after saying

@@ -1,5 +1,6 @@
 /*
- * resolver.c - a small blocking DNS stub for `gwctl dkim check`.
+ * resolver.c - a small blocking DNS stub for `gwctl dkim check` and
+ * `gwctl domain check`.
  *
  * Asks the servers gwd would ask (dns.resolver, else the nameservers of
  * /etc/resolv.conf) one at a time, dns.attempts rounds of dns.timeout

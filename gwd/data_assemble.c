@@ -129,7 +129,7 @@ unsub_added(struct incoming *in, const struct qmsg *m, struct buf *add)
 		    m->qid, in->t->nrcpt);
 		return 0;
 	}
-	return unsub_fields(sa, in->t->rcpt[0], add) == -1 ? -1 : 0;
+	return unsub_fields(sa, in->t->rcpt[0], m->qid, add) == -1 ? -1 : 0;
 }
 
 /* "a@x, b@y": the recipients, for the "received" event. */

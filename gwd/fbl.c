@@ -10,7 +10,9 @@
  * feedback.max_size, each client IP to feedback.rate messages.  Nothing
  * in a report is believed on its own: a VERP token must carry a good
  * HMAC for its bounce domain, and the recipient a report names must be
- * one of the matched message's recipients, before anything changes.  The
+ * one of the matched message's recipients, before anything changes.  A
+ * mail to an unsubscribe token (u-) is believed for its envelope only,
+ * after the same HMAC check.  The
  * report is parsed on a worker (GMime), never on the event loop.
  * Diagnostics: a report that changes nothing is a log line,
  * "feedback: session=... unmatched|forged|unreadable ..."; dies only
@@ -37,6 +39,7 @@
 #include "session_priv.h"
 #include "store.h"
 #include "suppress.h"
+#include "unsubscribe.h"
 #include "util.h"
 #include "verp.h"
 #include "worker.h"
@@ -84,6 +87,7 @@ struct fbl_job {
 	char			*sender;
 	char			*message_id;
 	char			 how[24];	/* "verp", "queue-id", ... */
+	int			 unsub;		/* a mail to a u- address */
 	struct fbl_hit		*hits;
 	int			 nhits;
 	char			 why[160];
@@ -283,6 +287,7 @@ static enum fbl_verdict
 which_message(struct fbl_job *j, sqlite3 *db, unsigned *idx, int *by_verp)
 {
 	const char *cand[FB_MAX_RCPT + 2];
+	enum verp_kind kind;
 	int nc = 0;
 
 	*by_verp = 0;
@@ -294,7 +299,7 @@ which_message(struct fbl_job *j, sqlite3 *db, unsigned *idx, int *by_verp)
 	 * that very domain is forged wherever it points. */
 	for (int i = 0; i < nc; i++) {
 		switch (verp_decode(retpath_key(), VERP_KEY_LEN, cand[i],
-		    j->qid, idx)) {
+		    &kind, j->qid, idx)) {
 		case VERP_OK:
 			*by_verp = 1;
 			snprintf(j->how, sizeof(j->how), "verp");
@@ -368,6 +373,67 @@ which_rcpts(struct fbl_job *j, char **rcpts, int n)
 	}
 }
 
+/*
+ * A mail to an unsubscribe address u-TOKEN@DOMAIN (List-Unsubscribe's
+ * mailto:, unsubscribe.h): whatever it says (a mail client writes what
+ * it likes), its envelope is the request.  The token names the message
+ * and the recipient's index; the recipient is the one log.db's
+ * "received" event has at that index.  0 when no envelope recipient is
+ * a u- address (then it is a report); else 1 with j->verdict, and the
+ * recipient as the only hit.
+ */
+static int
+unsub_request(struct fbl_job *j)
+{
+	char err[256], **rcpts = NULL;
+	enum verp_kind kind;
+	unsigned idx = 0;
+	sqlite3 *db;
+	int n = 0, i;
+
+	for (i = 0; i < j->nenv; i++) {
+		if (strncasecmp(j->env_rcpt[i], "u-", 2) != 0)
+			continue;
+		switch (verp_decode(retpath_key(), VERP_KEY_LEN,
+		    j->env_rcpt[i], &kind, j->qid, &idx)) {
+		case VERP_OK:
+			break;
+		case VERP_FORGED:
+			j->unsub = 1;
+			j->verdict = FV_FORGED;
+			snprintf(j->why, sizeof(j->why), "unsubscribe token "
+			    "%.80s fails its HMAC", j->env_rcpt[i]);
+			return 1;
+		case VERP_NONE:
+			continue;
+		}
+		break;
+	}
+	if (i == j->nenv)
+		return 0;
+	j->unsub = 1;
+	snprintf(j->how, sizeof(j->how), "verp");
+	if ((db = db_open(state_dir, DB_LOG, DB_RDONLY, err, sizeof(err))) ==
+	    NULL) {
+		j->verdict = FV_UNMATCHED;
+		snprintf(j->why, sizeof(j->why), "%.150s", err);
+		return 1;
+	}
+	if (message_find(db, j, &rcpts, &n) == -1 || idx >= (unsigned)n) {
+		j->verdict = FV_UNMATCHED;
+		snprintf(j->why, sizeof(j->why), "queue id %s recipient %u is "
+		    "no recipient of a message gw received", j->qid, idx);
+	} else {
+		j->verdict = FV_MATCHED;
+		hit_add(j, rcpts[idx], 0, 0, "", "");
+	}
+	db_close(db);
+	for (i = 0; i < n; i++)
+		free(rcpts[i]);
+	free(rcpts);
+	return 1;
+}
+
 static void
 fbl_run(struct work *w)
 {
@@ -377,6 +443,8 @@ fbl_run(struct work *w)
 	unsigned idx = 0;
 	int n = 0, by_verp, any_failed = 0;
 
+	if (unsub_request(j))
+		return;
 	feedback_parse(j->msg, j->len, &j->rep);
 	if (j->rep.type == FB_UNKNOWN) {
 		j->verdict = FV_UNREADABLE;
@@ -490,14 +558,22 @@ fbl_done(struct work *w)
 	int64_t now = now_us();
 
 	gm.feedback_reports_total[j->verdict]++;
-	if (j->verdict == FV_MATCHED) {
+	if (j->verdict == FV_MATCHED && j->unsub) {
+		/* As the one-click POST; a second mail adds nothing. */
+		if (unsub_record(j->op, j->subaccount, j->hits[0].addr, j->qid,
+		    j->ip, "mailto") == 0)
+			log_info("feedback: session=%016llx qid=%s unsubscribe "
+			    "to=<%s> subaccount=%s: already suppressed",
+			    (unsigned long long)j->sid, j->qid,
+			    j->hits[0].addr, j->subaccount);
+	} else if (j->verdict == FV_MATCHED) {
 		for (int i = 0; i < j->nhits; i++)
 			record_hit(j, &j->hits[i], now);
 	} else {
 		/* Searchable: "feedback: ... forged". */
 		log_warnx("feedback: session=%016llx ip=%s %s %s report: %s; "
 		    "nothing changed", (unsigned long long)j->sid, j->ip,
-		    verdict_names[j->verdict],
+		    verdict_names[j->verdict], j->unsub ? "unsubscribe" :
 		    feedback_type_name(j->rep.type), j->why);
 	}
 	j->op->done = fbl_committed;

@@ -13,10 +13,13 @@
  * field or the Message-ID, with the recipient named in the report one of
  * that message's), and turned into events: "bounced" (async) or
  * "complained", the recipient suppressed for the subaccount, the
- * bounce or complaint rate counted (pause.h).  Unmatched and forged
- * reports change nothing; they are logged ("feedback: ... unmatched" or
- * "forged") and answered 250 all the same, so nobody learns which
- * tokens are good.
+ * bounce or complaint rate counted (pause.h).  A mail to an unsubscribe
+ * address u-TOKEN@DOMAIN (List-Unsubscribe's mailto:, unsubscribe.h) is
+ * not read: its token, once its HMAC checks, names the message and the
+ * recipient, who is unsubscribed as by the one-click POST.  Unmatched
+ * and forged reports change nothing; they are logged ("feedback: ...
+ * unmatched" or "forged") and answered 250 all the same, so nobody
+ * learns which tokens are good.
  */
 #ifndef GW_FBL_H
 #define GW_FBL_H

@@ -66,9 +66,10 @@ retpath_key(void)
 	return verp_key;
 }
 
-int
-retpath_verp(const char *sub, const char *qid, unsigned idx, char *out,
-    size_t n)
+/* The subaccount's bounce domain, else feedback.bounce_domain. */
+static int
+retpath_make(enum verp_kind kind, const char *sub, const char *qid,
+    unsigned idx, char *out, size_t n)
 {
 	const struct subaccount *sa = sub ? account_find(sub) : NULL;
 	const char *d = sa && sa->bounce_domain ? sa->bounce_domain :
@@ -76,5 +77,20 @@ retpath_verp(const char *sub, const char *qid, unsigned idx, char *out,
 
 	if (d == NULL || d[0] == '\0')
 		return -1;
-	return verp_encode(verp_key, sizeof(verp_key), qid, idx, d, out, n);
+	return verp_encode(verp_key, sizeof(verp_key), kind, qid, idx, d, out,
+	    n);
+}
+
+int
+retpath_verp(const char *sub, const char *qid, unsigned idx, char *out,
+    size_t n)
+{
+	return retpath_make(VERP_BOUNCE, sub, qid, idx, out, n);
+}
+
+int
+retpath_unsub(const char *sub, const char *qid, unsigned idx, char *out,
+    size_t n)
+{
+	return retpath_make(VERP_UNSUB, sub, qid, idx, out, n);
 }

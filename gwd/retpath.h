@@ -2,8 +2,10 @@
  * retpath.h - the return path gwd gives delivered mail: a VERP address
  * b-TOKEN@DOMAIN (common/verp.h) when a bounce domain applies, so a
  * bounce that comes back later (fbl.h) finds its message and
- * recipient.  The HMAC key is gw.db's hmac_key row of purpose 'verp',
- * made on first start (another gwd on the same gw.db finds it there).
+ * recipient; and the mailto: unsubscribe address u-TOKEN@DOMAIN of that
+ * recipient's copy (unsubscribe.h), under the same rule.  The HMAC key
+ * is gw.db's hmac_key row of purpose 'verp', made on first start
+ * (another gwd on the same gw.db finds it there).
  */
 #ifndef GW_RETPATH_H
 #define GW_RETPATH_H
@@ -21,6 +23,10 @@ const unsigned char *retpath_key(void);
  * feedback.bounce_domain): 0; -1 when none does (the sender is kept).
  */
 int	 retpath_verp(const char *sub, const char *qid, unsigned idx,
+	    char *out, size_t n);
+/* The same for the unsubscribe address u-TOKEN@DOMAIN: 0, or -1 when
+ * no bounce domain applies (List-Unsubscribe has no mailto: then). */
+int	 retpath_unsub(const char *sub, const char *qid, unsigned idx,
 	    char *out, size_t n);
 
 #endif

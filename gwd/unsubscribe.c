@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "auth.h"
 #include "buf.h"
 #include "cidr.h"
@@ -24,6 +25,7 @@
 #include "gwd.h"
 #include "http.h"
 #include "log.h"
+#include "retpath.h"
 #include "store.h"
 #include "suppress.h"
 #include "unsubkey.h"
@@ -49,9 +51,10 @@ struct unsub_req {
 };
 
 int
-unsub_fields(const struct subaccount *sa, const char *rcpt, struct buf *out)
+unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
+    struct buf *out)
 {
-	char tok[UNSUBTOK_MAX];
+	char tok[UNSUBTOK_MAX], mailto[ADDR_PATH_MAX + 1];
 
 	if (gcfg->http_public_host == NULL) {
 		log_warnx("bulk mail of %s without List-Unsubscribe: set "
@@ -64,9 +67,14 @@ unsub_fields(const struct subaccount *sa, const char *rcpt, struct buf *out)
 		    "carry", sa->name, rcpt);
 		return 0;
 	}
-	return buf_printf(out, "List-Unsubscribe: <https://%s/u/%s>\r\n"
+	/* The one recipient is index 0.  RFC 2369 2: the URIs in order of
+	 * preference, the https one first (the one RFC 8058 POSTs to). */
+	if (retpath_unsub(sa->name, qid, 0, mailto, sizeof(mailto)) == -1)
+		mailto[0] = '\0';
+	return buf_printf(out, "List-Unsubscribe: <https://%s/u/%s>%s%s%s\r\n"
 	    "List-Unsubscribe-Post: " ONE_CLICK "\r\n",
-	    gcfg->http_public_host, tok) == -1 ? -1 : 1;
+	    gcfg->http_public_host, tok, mailto[0] ? ",\r\n <mailto:" : "",
+	    mailto, mailto[0] ? ">" : "") == -1 ? -1 : 1;
 }
 
 /* The subaccount and recipient a path names, or NULL. */
@@ -141,6 +149,26 @@ unsub_stored(struct store_op *op)
 	store_op_free(op);
 }
 
+int
+unsub_record(struct store_op *op, const char *sub, const char *rcpt,
+    const char *qid, const char *ip, const char *via)
+{
+	struct audit_event *ev;
+
+	if (suppress_find(sub, rcpt) != NULL)
+		return 0;
+	if (suppress_unsubscribe(op, sub, rcpt) == -1)
+		return -1;
+	ev = store_op_event(op, event_name(EV_UNSUBSCRIBED), qid);
+	ev->subaccount = xstrdup(sub);
+	ev->recipient = xstrdup(rcpt);
+	ev->client_ip = ip[0] ? xstrdup(ip) : NULL;
+	ev->detail = xasprintf("via=%s", via);
+	log_info("unsubscribed subaccount=%s rcpt=%s ip=%s via=%s%s%s", sub,
+	    rcpt, ip, via, qid ? " qid=" : "", qid ? qid : "");
+	return 1;
+}
+
 /* Suppress, log, and answer once it is on disk (the connection waits,
  * suspended).  Already suppressed: nothing to do, 200 at once. */
 static enum MHD_Result
@@ -148,28 +176,21 @@ unsub_post(struct unsub_req *rq, const struct subaccount *sa,
     const char *rcpt)
 {
 	const union MHD_ConnectionInfo *ci;
-	struct audit_event *ev;
 	struct store_op *op;
 	char ip[64] = "";
+	int r;
 
-	if (suppress_find(sa->name, rcpt) != NULL)
-		return http_reply(rq->c, MHD_HTTP_OK, NULL, "", 0, 0);
-	op = store_op_new();
-	if (suppress_unsubscribe(op, sa->name, rcpt) == -1) {
-		store_op_free(op);
-		return text_reply(rq->c, MHD_HTTP_NOT_FOUND, UNKNOWN);
-	}
 	ci = MHD_get_connection_info(rq->c,
 	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr)
 		sockaddr_ntop(ci->client_addr, ip, sizeof(ip));
-	ev = store_op_event(op, event_name(EV_UNSUBSCRIBED), NULL);
-	ev->subaccount = xstrdup(sa->name);
-	ev->recipient = xstrdup(rcpt);
-	ev->client_ip = ip[0] ? xstrdup(ip) : NULL;
-	ev->detail = xstrdup("via=https one-click");
-	log_info("unsubscribed subaccount=%s rcpt=%s ip=%s", sa->name, rcpt,
-	    ip);
+	op = store_op_new();
+	if ((r = unsub_record(op, sa->name, rcpt, NULL, ip,
+	    "https one-click")) != 1) {
+		store_op_free(op);
+		return r == 0 ? http_reply(rq->c, MHD_HTTP_OK, NULL, "", 0, 0) :
+		    text_reply(rq->c, MHD_HTTP_NOT_FOUND, UNKNOWN);
+	}
 	op->done = unsub_stored;
 	op->arg = rq;
 	rq->waiting = 1;

@@ -4,8 +4,11 @@
  *
  * Bulk mail (its subaccount's bulk setting, or a routing rule of the
  * bulk class) to one recipient gets
- *   List-Unsubscribe: <https://http.public_host/u/TOKEN>
+ *   List-Unsubscribe: <https://http.public_host/u/TOKEN>,
+ *    <mailto:u-QID-0-MAC@BOUNCE-DOMAIN>
  *   List-Unsubscribe-Post: List-Unsubscribe=One-Click
+ * the mailto: only when a bounce domain applies (retpath.h); a mail to
+ * it at the feedback listener unsubscribes as the POST does (fbl.h).
  * before it is signed (both are in dkim.c's h= list), unless it has a
  * List-Unsubscribe of its own.  TOKEN (common/unsubtok.h) names the
  * subaccount and the recipient under gw.db's "unsubscribe" key.
@@ -19,13 +22,24 @@
 #include <stddef.h>
 
 struct buf;
+struct store_op;
 struct subaccount;
 
-/* The two header fields for the subaccount's mail to rcpt, appended to
- * out: 1 done, 0 none (no key or no http.public_host: said in the log),
- * -1 out of memory. */
+/* The two header fields for the subaccount's message qid to rcpt (its
+ * only recipient), appended to out: 1 done, 0 none (no key or no
+ * http.public_host: said in the log), -1 out of memory. */
 int	 unsub_fields(const struct subaccount *, const char *rcpt,
-	    struct buf *out);
+	    const char *qid, struct buf *out);
+
+/*
+ * The recipient rcpt unsubscribes from subaccount sub's mail (a POST, or
+ * a mail to the mailto: address): suppressed with reason unsubscribe and
+ * an "unsubscribed" event (qid: the message, or NULL; ip: the client,
+ * or ""; via: how, for the event's detail), both committed with op.
+ * 1 done, 0 already suppressed (nothing added), -1 not an address.
+ */
+int	 unsub_record(struct store_op *, const char *sub, const char *rcpt,
+	    const char *qid, const char *ip, const char *via);
 
 /* Bind http.listen when configured (before privileges are dropped),
  * then serve it from the loop: -1 with err. */

@@ -288,8 +288,14 @@ def send(g, to, body):
 def delivered(ex, local_part):
     """The message Exim delivered to local_part@dest.test, with what its
     acl_smtp_dkim said of it."""
-    wait_for(lambda: ex.mailbox(local_part) or ex.failed(), timeout=30,
-             what="Exim's delivery to %s" % local_part)
+    # Exim logs "=> PART <PART@dest.test> R=mailbox T=mbox" once
+    # appendfile has written the whole message: a mailbox read before
+    # that may hold only its first line.
+    def done():
+        return ex.failed() or any(
+            ("=> %s " % local_part) in l and "T=mbox" in l
+            for l in ex.log().splitlines())
+    wait_for(done, timeout=30, what="Exim's delivery to %s" % local_part)
     box = ex.mailbox(local_part)
     assert box, ex.log()
     return box

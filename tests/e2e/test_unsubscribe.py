@@ -2,14 +2,19 @@
 List-Unsubscribe headers with a link to gwd's HTTPS listener; curl's
 POST there suppresses the recipient for that subaccount and logs
 "unsubscribed"; the page a GET shows only offers the button; anything
-but a link gwd made is a 404."""
+but a link gwd made is a 404.  With a bounce domain, List-Unsubscribe
+also has a mailto: address (u-TOKEN@BOUNCE-DOMAIN); a mail to it at the
+feedback listener (smtplib) has the POST's effect; forged tokens, and a
+return path's b- token rewritten as u-, change nothing."""
 import base64
 import hashlib
 import hmac
 import os
 import re
+import smtplib
 import sqlite3
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -17,6 +22,7 @@ from conftest import Raw, free_port, login, smarthost, wait_for
 from test_dkim import activate, keygen, received, send, signatures, verify_dkimpy
 
 HOST = "unsub.example.com"
+BOUNCE = "bounces.example.com"
 
 
 @pytest.fixture
@@ -107,6 +113,8 @@ def test_one_click_unsubscribe(gw, dns, sink):
     data = received(sink, "news 1")
     url = link(data)
     assert url.startswith("https://%s:%d/u/" % (HOST, gw.http_port))
+    # No bounce domain: no mailto: (link() took the only URI).
+    assert "mailto:" not in header(data, "List-Unsubscribe")[0]
     assert header(data, "List-Unsubscribe-Post") == ["List-Unsubscribe=One-Click"]
     # Both fields are signed, and the signature verifies (dkimpy).
     (sig,) = signatures(data)
@@ -256,3 +264,123 @@ def test_metrics_and_health_beside_https(gw):
         assert b"gw_messages_received_total" in r.read()
     # The HTTPS listener serves only links: no metrics there.
     assert curl(gw, "https://%s:%d/metrics" % (HOST, gw.http_port))[0] == 404
+
+
+@pytest.fixture
+def gwfb(gw_factory, dns, sink):
+    """gwd with the HTTPS listener, a feedback listener and a bounce
+    domain for every subaccount."""
+    port, mport = free_port(), free_port()
+    g = gw_factory(relay=smarthost(sink), dns=dns, feedback=True, settings={
+        "http.listen": "127.0.0.1:%d" % port,
+        "http.public_host": "%s:%d" % (HOST, port),
+        "metrics.listen": "127.0.0.1:%d" % mport,
+        "feedback.domains": [BOUNCE],
+        "feedback.bounce_domain": BOUNCE,
+        "feedback.rate": "1000/min",
+    }).start()
+    g.http_port, g.metrics_port = port, mport
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    keygen(g, dns, "example.com", "s1")
+    activate(g, "example.com", "s1")
+    g.gwctl("subaccount", "set", "app", "--bulk", "yes")
+    return g
+
+
+def uris(data):
+    (v,) = header(data, "List-Unsubscribe")
+    return re.findall(r"<([^>]*)>", v)
+
+
+def mailto_token(key, qid, idx, domain):
+    """common/verp.h's unsubscribe address, written again from its
+    description: the MAC covers the kind ("u:")."""
+    mac = hmac.new(key, ("u:%s:%d:%s" % (qid.upper(), idx, domain.lower())
+                         ).encode(), hashlib.sha256).hexdigest()[:16]
+    return "u-%s-%x-%s@%s" % (qid, idx, mac, domain)
+
+
+def mail_to(g, addr, frm="reader@dest.test"):
+    """What a mail client sends for a mailto: unsubscribe."""
+    with smtplib.SMTP("127.0.0.1", g.ports["feedback"], timeout=30) as s:
+        s.ehlo("mx.dest.test")
+        s.sendmail(frm, [addr], "From: <%s>\r\nTo: <%s>\r\nSubject: "
+                   "unsubscribe\r\n\r\nplease\r\n" % (frm, addr))
+
+
+def metric(g, result):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % g.metrics_port,
+                                timeout=10) as r:
+        m = re.search(r'^gw_feedback_reports_total\{result="%s"\} (\d+)$'
+                      % result, r.read().decode(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def test_mailto_unsubscribe(gwfb, dns, sink):
+    g = gwfb
+    send(g, "news m", to="reader@dest.test")
+    data = received(sink, "news m")
+    https, mailto = uris(data)
+    assert https == link_of(g, "reader@dest.test")
+    # The u- address: this message, its only recipient (index 0).
+    (ev,) = wait_for(lambda: g.events("action='received'"), what="received")
+    addr = mailto_token(gw_key(g, "verp"), ev["qid"], 0, BOUNCE)
+    assert mailto == "mailto:" + addr
+    assert len(addr.split("@")[0]) <= 64
+    # Still signed (dkim.c's h= has List-Unsubscribe), and it verifies.
+    (sig,) = signatures(data)
+    assert "list-unsubscribe" in sig["h"].lower().split(":")
+    assert verify_dkimpy(data, dns) == [True]
+    assert rcpt(g, "reader@dest.test")[0] == 250
+
+    mail_to(g, addr)
+    (ev2,) = wait_for(lambda: g.events("action='unsubscribed'"), what="event")
+    assert ev2["subaccount"] == "app" and ev2["recipient"] == "reader@dest.test"
+    assert ev2["qid"] == ev["qid"] and ev2["detail"] == "via=mailto"
+    code, text = rcpt(g, "reader@dest.test")
+    assert code == 550 and "suppressed: unsubscribe" in text
+    assert rcpt(g, "other@dest.test")[0] == 250
+    # A second mail (any case, as some MTAs write it): harmless.
+    mail_to(g, addr.upper())
+    wait_for(lambda: "already suppressed" in g.logtext(), what="second mail")
+    assert len(g.events("action='unsubscribed'")) == 1
+    assert metric(g, "matched") == 2 and metric(g, "forged") == 0
+
+
+def link_of(g, rcpt_addr):
+    return "https://%s:%d/u/%s" % (HOST, g.http_port,
+                                  token(gw_key(g), sub_id(g), rcpt_addr))
+
+
+def test_mailto_forged_changes_nothing(gwfb, sink):
+    g = gwfb
+    send(g, "news v", to="victim@dest.test")
+    data = received(sink, "news v")
+    good = uris(data)[1][len("mailto:"):]
+    local, domain = good.split("@")
+    (m,) = [x for x in sink.messages if b"Subject: news v" in x.data]
+    ret = m.mail_from
+    assert ret.startswith("b-")
+    qid = local.split("-")[1]
+    forged = [
+        # A digit of the MAC changed.
+        local[:-1] + ("0" if local[-1] != "0" else "1") + "@" + domain,
+        # The message's own return path, its b- made u-: the MAC covers
+        # the kind.
+        "u" + ret[1:],
+        # Another recipient index with the same MAC.
+        local.replace("-0-", "-1-", 1) + "@" + domain,
+        # Made with another key.
+        mailto_token(b"k" * 32, qid, 0, BOUNCE),
+    ]
+    for n, addr in enumerate(forged, 1):
+        mail_to(g, addr, frm="victim@dest.test")
+        wait_for(lambda: metric(g, "forged") == n, what="forged %d" % n)
+    assert len(re.findall(r"feedback: .* forged unsubscribe report",
+                          g.logtext())) == len(forged)
+    assert g.events("action='unsubscribed'") == []
+    assert rcpt(g, "victim@dest.test")[0] == 250
+    # The good one, after all that, works.
+    mail_to(g, good, frm="victim@dest.test")
+    wait_for(lambda: g.events("action='unsubscribed'"), what="event")
+    assert rcpt(g, "victim@dest.test")[0] == 550

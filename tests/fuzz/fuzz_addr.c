@@ -1,4 +1,4 @@
-// sources: common/addr.c
+// sources: common/addr.c common/util.c common/log.c
 /*
  * fuzz_addr.c - RFC 5321 paths, with and without SMTPUTF8.  Invariants:
  * an accepted path holds only printable ASCII (UTF-8 too with

@@ -1,4 +1,4 @@
-// sources: common/config.c common/util.c common/log.c common/cidr.c common/addr.c
+// sources: common/config.c common/util.c common/log.c common/cidr.c common/addr.c common/shlist.c common/rules.c
 /*
  * fuzz_config_dup.c - the scanner that names a repeated setting
  * (config_find_duplicate) on any bytes: it stays inside the text, ends,

@@ -1,4 +1,4 @@
-// sources: gwd/smtp_proto.c gwd/smtp_dsn.c common/addr.c common/buf.c
+// sources: gwd/smtp_proto.c gwd/smtp_dsn.c common/addr.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_data.c - the DATA stream: dot-unstuffing and end-of-data, fed in
  * random segments.  Invariants: an accepted result does not depend on

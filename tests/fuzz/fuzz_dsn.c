@@ -1,4 +1,4 @@
-// sources: gwd/dsn.c common/buf.c common/util.c common/log.c
+// sources: gwd/dsn.c common/buf.c common/util.c common/log.c common/addr.c
 /*
  * fuzz_dsn.c - delivery status notifications.  The input is split at
  * the first two NUL bytes into the original message, a diagnostic and

@@ -1,4 +1,4 @@
-// sources: common/feedback.c common/verp.c common/mime_walk.c common/buf.c common/util.c common/log.c
+// sources: common/feedback.c common/verp.c common/mime_walk.c common/attrule.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_feedback.c - a hostile report through the bounce and ARF reader,
  * and a hostile address through the VERP decoder.
@@ -37,14 +37,21 @@ check_verp(const uint8_t *data, size_t len)
 	char *a = strndup((const char *)data, len < 400 ? len : 400);
 	char qid[VERP_QID_LEN + 1], qid2[VERP_QID_LEN + 1], again[700];
 	unsigned idx, idx2;
+	enum verp_kind kind, kind2;
 
 	assert(a != NULL);
-	if (verp_decode(key, sizeof(key), a, qid, &idx) == VERP_OK) {
-		assert(verp_encode(key, sizeof(key), qid, idx,
+	if (verp_decode(key, sizeof(key), a, &kind, qid, &idx) == VERP_OK) {
+		assert(kind == VERP_BOUNCE || kind == VERP_UNSUB);
+		assert(verp_encode(key, sizeof(key), kind, qid, idx,
 		    strrchr(a, '@') + 1, again, sizeof(again)) == 0);
-		assert(verp_decode(key, sizeof(key), again, qid2, &idx2) ==
-		    VERP_OK);
-		assert(strcmp(qid, qid2) == 0 && idx == idx2);
+		assert(verp_decode(key, sizeof(key), again, &kind2, qid2,
+		    &idx2) == VERP_OK);
+		assert(strcmp(qid, qid2) == 0 && idx == idx2 &&
+		    kind == kind2);
+		/* The other kind's prefix on the same token: never ours. */
+		again[0] = kind == VERP_BOUNCE ? 'u' : 'b';
+		assert(verp_decode(key, sizeof(key), again, &kind2, qid2,
+		    &idx2) == VERP_FORGED);
 	}
 	free(a);
 }

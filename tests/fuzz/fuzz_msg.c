@@ -1,4 +1,4 @@
-// sources: gwd/msg.c common/addrlist.c common/addr.c common/buf.c
+// sources: gwd/msg.c common/addrlist.c common/addr.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_msg.c - header scanning, the stored form, and address lists.
  * Invariants: offsets stay inside the message; the stored form is the

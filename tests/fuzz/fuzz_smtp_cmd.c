@@ -1,4 +1,4 @@
-// sources: gwd/smtp_proto.c gwd/smtp_dsn.c common/addr.c common/buf.c
+// sources: gwd/smtp_proto.c gwd/smtp_dsn.c common/addr.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_smtp_cmd.c - command framing and MAIL/RCPT parsing as the session
  * does it: lines out of a byte stream (bounded, in step after overlong

@@ -1,4 +1,4 @@
-// sources: gwctl/suppress_parse.c common/addr.c
+// sources: gwctl/suppress_parse.c common/addr.c common/util.c common/log.c
 /*
  * fuzz_suppress_parse.c - lines of a suppression import file, as an
  * admin's file or a hostile one may have them.  Invariants: the split

@@ -260,28 +260,40 @@ test_verp_roundtrip(void **state)
 {
 	char a[320], qid[VERP_QID_LEN + 1];
 	unsigned idx = 99;
+	enum verp_kind kind = VERP_UNSUB;
 
-	assert_int_equal(verp_encode(key, sizeof(key), "0005E0A1B2C3D400", 7,
+	assert_int_equal(verp_encode(key, sizeof(key), VERP_BOUNCE,
+	    "0005E0A1B2C3D400", 7,
 	    "bounces.example.com", a, sizeof(a)), 0);
 	assert_int_equal(strncmp(a, "b-0005E0A1B2C3D400-7-", 21), 0);
 	assert_true(strlen(a) - strlen("@bounces.example.com") <= 64);
-	assert_int_equal(verp_decode(key, sizeof(key), a, qid, &idx), VERP_OK);
+	assert_int_equal(verp_decode(key, sizeof(key), a, &kind, qid, &idx),
+	    VERP_OK);
 	assert_string_equal(qid, "0005E0A1B2C3D400");
 	assert_int_equal(idx, 7);
+	assert_int_equal(kind, VERP_BOUNCE);
+	/* The MAC of return paths already out is what it always was:
+	 * HMAC-SHA256("QID:IDX:domain"), written again in Python. */
+	assert_string_equal(strchr(a, '@') - VERP_MAC_LEN, "8472ddcffc725c30"
+	    "@bounces.example.com");
 	/* Case changed on the way (the whole address): still ours. */
 	for (char *p = a; *p; p++)
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
-	assert_int_equal(verp_decode(key, sizeof(key), a, qid, &idx), VERP_OK);
+	assert_int_equal(verp_decode(key, sizeof(key), a, &kind, qid, &idx),
+	    VERP_OK);
 	/* Too small a buffer, a malformed queue id or domain. */
-	assert_int_equal(verp_encode(key, sizeof(key), "0005E0A1B2C3D400", 7,
+	assert_int_equal(verp_encode(key, sizeof(key), VERP_BOUNCE,
+	    "0005E0A1B2C3D400", 7,
 	    "bounces.example.com", a, 30), -1);
-	assert_int_equal(verp_encode(key, sizeof(key), "0005E0A1B2C3D40", 7,
+	assert_int_equal(verp_encode(key, sizeof(key), VERP_BOUNCE,
+	    "0005E0A1B2C3D40", 7,
 	    "bounces.example.com", a, sizeof(a)), -1);
-	assert_int_equal(verp_encode(key, sizeof(key), "0005E0A1B2C3D40Z", 7,
+	assert_int_equal(verp_encode(key, sizeof(key), VERP_BOUNCE,
+	    "0005E0A1B2C3D40Z", 7,
 	    "bounces.example.com", a, sizeof(a)), -1);
-	assert_int_equal(verp_encode(key, sizeof(key), "0005E0A1B2C3D400", 7,
-	    "x@y", a, sizeof(a)), -1);
+	assert_int_equal(verp_encode(key, sizeof(key), VERP_BOUNCE,
+	    "0005E0A1B2C3D400", 7, "x@y", a, sizeof(a)), -1);
 }
 
 static void
@@ -290,35 +302,78 @@ test_verp_forged(void **state)
 	static const unsigned char other[VERP_KEY_LEN] = "another key........";
 	char a[320], b[320], qid[VERP_QID_LEN + 1];
 	unsigned idx;
+	enum verp_kind kind;
 	char *at;
 
-	assert_int_equal(verp_encode(key, sizeof(key), "0005E0A1B2C3D400", 1,
+	assert_int_equal(verp_encode(key, sizeof(key), VERP_BOUNCE,
+	    "0005E0A1B2C3D400", 1,
 	    "bounces.example.com", a, sizeof(a)), 0);
 	/* Another key. */
-	assert_int_equal(verp_decode(other, sizeof(other), a, qid, &idx),
+	assert_int_equal(verp_decode(other, sizeof(other), a, &kind, qid,
+	    &idx),
 	    VERP_FORGED);
 	/* Another recipient index with the same MAC. */
 	strcpy(b, a);
 	b[19] = '2';
-	assert_int_equal(verp_decode(key, sizeof(key), b, qid, &idx),
+	assert_int_equal(verp_decode(key, sizeof(key), b, &kind, qid, &idx),
 	    VERP_FORGED);
 	/* Another queue id. */
 	strcpy(b, a);
 	b[2] = '1';
-	assert_int_equal(verp_decode(key, sizeof(key), b, qid, &idx),
+	assert_int_equal(verp_decode(key, sizeof(key), b, &kind, qid, &idx),
 	    VERP_FORGED);
 	/* Replayed at another (subaccount's) bounce domain. */
 	strcpy(b, a);
 	at = strchr(b, '@');
 	strcpy(at, "@bounces.other.example");
-	assert_int_equal(verp_decode(key, sizeof(key), b, qid, &idx),
+	assert_int_equal(verp_decode(key, sizeof(key), b, &kind, qid, &idx),
 	    VERP_FORGED);
 	/* A MAC digit changed. */
 	strcpy(b, a);
 	at = strchr(b, '@');
 	at[-1] = at[-1] == '0' ? '1' : '0';
-	assert_int_equal(verp_decode(key, sizeof(key), b, qid, &idx),
+	assert_int_equal(verp_decode(key, sizeof(key), b, &kind, qid, &idx),
 	    VERP_FORGED);
+}
+
+/* The mailto: unsubscribe address: its own kind, which the MAC covers,
+ * so the return path of the same recipient cannot be turned into it. */
+static void
+test_verp_unsub_kind(void **state)
+{
+	char a[320], b[320], qid[VERP_QID_LEN + 1];
+	unsigned idx = 0;
+	enum verp_kind kind = VERP_BOUNCE;
+
+	assert_int_equal(verp_encode(key, sizeof(key), VERP_UNSUB,
+	    "0005E0A1B2C3D400", 7, "bounces.example.com", a, sizeof(a)), 0);
+	assert_int_equal(strncmp(a, "u-0005E0A1B2C3D400-7-", 21), 0);
+	assert_true(strchr(a, '@') - a <= 64);
+	/* HMAC-SHA256("u:QID:IDX:domain"), written again in Python. */
+	assert_string_equal(strchr(a, '@') - VERP_MAC_LEN, "5cd002db06825a64"
+	    "@bounces.example.com");
+	assert_int_equal(verp_decode(key, sizeof(key), a, &kind, qid, &idx),
+	    VERP_OK);
+	assert_int_equal(kind, VERP_UNSUB);
+	assert_string_equal(qid, "0005E0A1B2C3D400");
+	assert_int_equal(idx, 7);
+	a[0] = 'U';
+	assert_int_equal(verp_decode(key, sizeof(key), a, &kind, qid, &idx),
+	    VERP_OK);
+	assert_int_equal(kind, VERP_UNSUB);
+	/* The bounce address of the same copy, its prefix rewritten: forged
+	 * both ways. */
+	assert_int_equal(verp_encode(key, sizeof(key), VERP_BOUNCE,
+	    "0005E0A1B2C3D400", 7, "bounces.example.com", b, sizeof(b)), 0);
+	b[0] = 'u';
+	assert_int_equal(verp_decode(key, sizeof(key), b, &kind, qid, &idx),
+	    VERP_FORGED);
+	a[0] = 'b';
+	assert_int_equal(verp_decode(key, sizeof(key), a, &kind, qid, &idx),
+	    VERP_FORGED);
+	/* No other kind is made. */
+	assert_int_equal(verp_encode(key, sizeof(key), (enum verp_kind)'x',
+	    "0005E0A1B2C3D400", 7, "bounces.example.com", a, sizeof(a)), -1);
 }
 
 static void
@@ -333,13 +388,16 @@ test_verp_not_ours(void **state)
 	    "b-0005E0A1B2C3D400-1-0123456789abcdeg@x",
 	    "b-0005E0A1B2C3D40G-1-0123456789abcdef@x",
 	    "b-0005E0A1B2C3D400-1-0123456789abcdef", "",
+	    "x-0005E0A1B2C3D400-1-0123456789abcdef@x",
+	    "ub-0005E0A1B2C3D400-1-0123456789abcdef@x", "u", "u-@x",
 	};
 	char qid[VERP_QID_LEN + 1];
 	unsigned idx;
+	enum verp_kind kind;
 
 	for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
-		assert_int_equal(verp_decode(key, sizeof(key), addrs[i], qid,
-		    &idx), VERP_NONE);
+		assert_int_equal(verp_decode(key, sizeof(key), addrs[i],
+		    &kind, qid, &idx), VERP_NONE);
 }
 
 int
@@ -356,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_find_reply),
 		cmocka_unit_test(test_verp_roundtrip),
 		cmocka_unit_test(test_verp_forged),
+		cmocka_unit_test(test_verp_unsub_kind),
 		cmocka_unit_test(test_verp_not_ours),
 	};
 
