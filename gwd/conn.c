@@ -1,5 +1,6 @@
 /*
- * conn.c - non-blocking plaintext/TLS streams on the event loop.
+ * conn.c - non-blocking plaintext/TLS streams on the event loop (TLS
+ * setup and the handshake are conn_tls.c's).
  * Exposure: moves untrusted bytes between sockets and buffers; it never
  * interprets them.
  * Diagnostics: dies only when memory runs out; conn_connect() returns
@@ -26,7 +27,7 @@
 
 #include <openssl/err.h>
 
-#include "conn.h"
+#include "conn_priv.h"
 #include "log.h"
 #include "util.h"
 
@@ -48,7 +49,6 @@ static int		 nconns;
 static int		 peak;		/* most conns since the last trim */
 
 static void conn_io(struct ev_io *, int);
-static void conn_update(struct conn *);
 static void conn_apply(struct conn *);
 
 static void
@@ -241,24 +241,6 @@ conn_pause_read(struct conn *c, int paused)
 }
 
 static void
-ssl_error_text(struct conn *c, const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char tmp[120];
-
-	if (e != 0) {
-		ERR_error_string_n(e, tmp, sizeof(tmp));
-		snprintf(c->error, sizeof(c->error), "%s: %s", what, tmp);
-	} else if (errno != 0)
-		snprintf(c->error, sizeof(c->error), "%s: %s", what,
-		    strerror(errno));
-	else
-		snprintf(c->error, sizeof(c->error), "%s: connection closed",
-		    what);
-	ERR_clear_error();
-}
-
-static void
 conn_fail(struct conn *c)
 {
 	if (c->dead)
@@ -269,7 +251,7 @@ conn_fail(struct conn *c)
 }
 
 /* The conn's interest changed: recompute it before the loop sleeps. */
-static void
+void
 conn_update(struct conn *c)
 {
 	if (c->dead || c->update_listed)
@@ -300,36 +282,6 @@ conn_apply(struct conn *c)
 	io_set(&c->io, ev);
 }
 
-static void
-do_handshake(struct conn *c)
-{
-	int r, err;
-
-	ERR_clear_error();
-	errno = 0;
-	r = SSL_do_handshake(c->ssl);
-	if (r == 1) {
-		c->handshaking = 0;
-		c->tls_want_write = 0;
-		conn_update(c);
-		c->ops->on_tls(c, 1);
-		return;
-	}
-	err = SSL_get_error(c->ssl, r);
-	if (err == SSL_ERROR_WANT_READ) {
-		c->tls_want_write = 0;
-		conn_update(c);
-		return;
-	}
-	if (err == SSL_ERROR_WANT_WRITE) {
-		c->tls_want_write = 1;
-		conn_update(c);
-		return;
-	}
-	ssl_error_text(c, "TLS handshake");
-	c->ops->on_tls(c, 0);
-}
-
 /* Write what we can; -1 when the connection broke. */
 static int
 do_flush(struct conn *c)
@@ -357,7 +309,7 @@ do_flush(struct conn *c)
 			}
 			if (err == SSL_ERROR_WANT_READ)
 				return 0;
-			ssl_error_text(c, "TLS write");
+			conn_tls_error(c, "TLS write");
 			return -1;
 		}
 		n = write(c->fd, buf_ptr(&c->out), buf_len(&c->out));
@@ -451,7 +403,7 @@ do_read(struct conn *c)
 				c->eof = 1;	/* EOF without close_notify */
 				break;
 			}
-			ssl_error_text(c, "TLS read");
+			conn_tls_error(c, "TLS read");
 			return -1;
 		}
 		n = read(c->fd, dst, room);
@@ -521,7 +473,7 @@ conn_io(struct ev_io *io, int revents)
 			conn_close(c);
 			return;
 		}
-		do_handshake(c);
+		conn_tls_handshake(c);
 		return;
 	}
 	if ((revents & EV_WRITE) || c->tls_want_write || c->closing) {
@@ -569,32 +521,6 @@ conn_io(struct ev_io *io, int revents)
 	conn_update(c);
 }
 
-int
-conn_starttls(struct conn *c, SSL_CTX *ctx, int server, const char *sni)
-{
-	/* Plaintext that arrived with or after STARTTLS is an injection
-	 * attempt, never a command (CVE-2011-0411). */
-	buf_reset(&c->in);
-	if ((c->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
-		ssl_error_text(c, "TLS setup");
-		return -1;
-	}
-	if (server)
-		SSL_set_accept_state(c->ssl);
-	else {
-		SSL_set_connect_state(c->ssl);
-		if (sni)
-			SSL_set_tlsext_host_name(c->ssl, sni);
-	}
-	/* A client speaks first: the loop starts the handshake on the next
-	 * writable event, after the caller had its say on c->ssl (SNI,
-	 * host name checks). */
-	c->handshaking = 1;
-	c->tls_want_write = !server;
-	conn_update(c);
-	return 0;
-}
-
 void
 conn_close_after_flush(struct conn *c)
 {
@@ -627,16 +553,4 @@ conn_close(struct conn *c)
 	dead_list = c;
 	if (c->ops->on_close)
 		c->ops->on_close(c);
-}
-
-void
-conn_tls_desc(const struct conn *c, char *out, size_t n)
-{
-	if (!conn_tls_active(c)) {
-		if (n)
-			out[0] = '\0';
-		return;
-	}
-	snprintf(out, n, "%s %s", SSL_get_version(c->ssl),
-	    SSL_get_cipher_name(c->ssl));
 }

@@ -1,12 +1,10 @@
 /*
  * data_end.c - inbound SMTP: the end of DATA.  The verdict on the
  * message (clean data, header policy, quota, routing rules), then its
- * stored form (our Received:, missing Message-ID/Date/From), the
- * "received" event, and the hand-off to the content policies (content.c,
+ * stored form (data_assemble.c), the "received" event, and the hand-off to the content policies (content.c,
  * on a worker: refuse, quarantine, tag), signing and the store thread;
  * the 250 (or 451, or the policies' 550) comes back from there.
- * Standards: RFC 5321 4.4 (trace), RFC 3848 (trace protocols), RFC 6409
- * 8 (fields a submission server adds), RFC 5322.
+ * Standards: RFC 5322.
  * Exposure: the message is untrusted input from an authenticated client.
  * Diagnostics: a message that cannot be built (no memory) is refused
  * with a 451 and counted like any refusal; nothing here is fatal.
@@ -23,14 +21,12 @@
 #include "gwd.h"
 #include "log.h"
 #include "metrics.h"
-#include "mime7.h"
 #include "msg.h"
 #include "policy.h"
 #include "queue.h"
 #include "quota.h"
 #include "session_priv.h"
 #include "signer.h"
-#include "unsubscribe.h"
 #include "store.h"
 #include "util.h"
 #include "window.h"
@@ -76,17 +72,6 @@ committed(struct store_op *op)
 		return;
 	s->op = NULL;
 	session_resume(s);
-}
-
-static const char *
-trace_proto(const struct session *s)
-{
-	/* RFC 3848 */
-	if (!s->esmtp)
-		return "SMTP";
-	if (s->tls)
-		return s->authed == AUTH_SASL ? "ESMTPSA" : "ESMTPS";
-	return s->authed == AUTH_SASL ? "ESMTPA" : "ESMTP";
 }
 
 static int
@@ -366,29 +351,6 @@ quarantine(struct qmsg *m, struct store_op *op, const struct rule *r,
  * hold wins, a later refusal still refuses).  A new check is one
  * function and one line in stages[].
  */
-enum verdict { V_CONTINUE, V_REPLY, V_QUARANTINE };
-
-/* The message at the end of DATA, as the stages see it. */
-struct incoming {
-	struct session		*s;
-	struct tx		*t;
-	struct msg_info		 mi;
-	int64_t			 now;	/* unix microseconds */
-	/* V_REPLY: the refusal, the recipient it names (or NULL), and why
-	 * delivery would have failed (BC_NONE: not said). */
-	const char		*reply;
-	const char		*rcpt;
-	enum bounce_class	 cls;
-	enum gm_reject		 rej;	/* for the metrics */
-	char			 rbuf[600];	/* a composed reply */
-	/* V_QUARANTINE: the rule that holds the message, and for whom. */
-	const struct rule	*hold;
-	const char		*hold_rcpt;
-	struct rcpt_route	*route;	/* each recipient's routing decision */
-	int			 bulk;	/* a --bulk rule took one */
-	char			*rcpt_list;	/* for the "received" event */
-};
-
 static enum verdict
 refuse_with(struct incoming *in, enum gm_reject rej, const char *r,
     const char *rcpt, enum bounce_class cls)
@@ -484,179 +446,14 @@ data_end_verdict(struct incoming *in)
 	return in->hold ? V_QUARANTINE : V_CONTINUE;
 }
 
-/* Our trace field (RFC 5321 4.4), with the TLS version and cipher. */
-static int
-received_field(struct incoming *in, const struct qmsg *m, const char *date,
-    char *tlsdesc, struct buf *hdr)
-{
-	struct session *s = in->s;
-	char *sp;
-	int r;
-
-	if (buf_printf(hdr, "Received: from %s ([%s])\r\n\tby %s (gw) with "
-	    "%s id %s", s->helo_name, s->ip, gcfg->hostname, trace_proto(s),
-	    m->qid) == -1)
-		return -1;
-	if (tlsdesc[0]) {
-		if ((sp = strchr(tlsdesc, ' ')) != NULL)
-			*sp = '\0';
-		r = buf_printf(hdr, "\r\n\t(version=%s cipher=%s)", tlsdesc,
-		    sp ? sp + 1 : "");
-		if (sp)
-			*sp = ' ';
-		if (r == -1)
-			return -1;
-	}
-	return buf_printf(hdr, ";\r\n\t%s\r\n", date);
-}
-
-/* The fields a submission server adds when missing (RFC 6409 8):
- * Message-ID, Date, From. */
-static int
-added_fields(struct incoming *in, const struct qmsg *m, const char *date,
-    struct buf *add)
-{
-	struct msg_info *mi = &in->mi;
-	const char *sender = in->t->mail.path.addr;
-	unsigned char rb[4];
-	char rnd[9];
-
-	if (!mi->has_message_id) {
-		random_bytes(rb, sizeof(rb));
-		hex_encode(rb, sizeof(rb), rnd);
-		if (snprintf(mi->message_id, sizeof(mi->message_id),
-		    "<%s.%s@%s>", m->qid, rnd, gcfg->hostname) >=
-		    (int)sizeof(mi->message_id)) {
-			log_warnx("qid=%s: hostname too long for a Message-ID",
-			    m->qid);
-			in->reply = "451 4.3.0 Error: local configuration "
-			    "error";
-			return -1;
-		}
-		if (buf_printf(add, "Message-ID: %s\r\n", mi->message_id) == -1)
-			return -1;
-	}
-	if (!mi->has_date && buf_printf(add, "Date: %s\r\n", date) == -1)
-		return -1;
-	if (mi->nfrom == 0) {
-		if (buf_printf(add, "From: <%s>\r\n", sender) == -1)
-			return -1;
-		/* For the audit event; a path fits (ADDR_PATH_MAX). */
-		snprintf(mi->from, sizeof(mi->from), "<%s>", sender);
-	}
-	return 0;
-}
-
-/*
- * One-click unsubscribe (unsubscribe.h) for bulk mail, unless the
- * message has a List-Unsubscribe of its own.  The link names one
- * recipient, so only a message to one recipient gets it: bulk senders
- * submit one message per recipient anyway (each has its own link,
- * merge fields, tracking), and copying a many-recipient message per
- * recipient here would multiply what is stored and signed for mail
- * that is not bulk in that shape.  Said in the log when left out.
- */
-static int
-unsub_added(struct incoming *in, const struct qmsg *m, struct buf *add)
-{
-	const struct subaccount *sa = session_account(in->s);
-	const char *data = buf_ptr(&in->t->data);
-	size_t len = buf_len(&in->t->data);
-	char v[8];
-
-	if (sa == NULL || !(sa->bulk || in->bulk) ||
-	    rules_header_get(data, len, "List-Unsubscribe", v, sizeof(v)) ||
-	    rules_header_get(data, len, "List-Unsubscribe-Post", v, sizeof(v)))
-		return 0;
-	if (in->t->nrcpt > 1) {
-		log_info("qid=%s bulk mail to %d recipients: no "
-		    "List-Unsubscribe (one recipient per message gets one)",
-		    m->qid, in->t->nrcpt);
-		return 0;
-	}
-	return unsub_fields(sa, in->t->rcpt[0], m->qid, add) == -1 ? -1 : 0;
-}
-
-/* "a@x, b@y": the recipients, for the "received" event. */
-static char *
-rcpt_list(const struct tx *t)
-{
-	struct buf all;
-
-	buf_init(&all, 0);
-	for (int i = 0; i < t->nrcpt; i++) {
-		if (buf_printf(&all, "%s%s", i ? ", " : "", t->rcpt[i]) == -1) {
-			buf_free(&all);
-			return NULL;
-		}
-	}
-	return buf_steal(&all, NULL);
-}
-
-/*
- * The stored form: our Received: first; Message-ID, Date, From added if
- * missing.  NULL, with the refusal in in->reply, when it cannot be built.
- */
+/* The stored form (data_assemble.c), or the refusal of the message. */
 static struct qmsg *
-data_end_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
+assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 {
-	struct session *s = in->s;
-	struct tx *t = in->t;
-	struct msg_info *mi = &in->mi;
-	struct buf hdr, add, out;
-	struct qmsg *m;
-	char date[64];
-	int ok;
+	struct qmsg *m = data_assemble(in, tlsdesc, tlsdescsz);
 
-	m = queue_msg_new(t->mail.path.addr, s->subaccount, t->nrcpt);
-	m->received_us = in->now;
-	if (t->mail.body_8bit)
-		m->flags |= QMSG_8BIT;
-	m->dsn_ret = t->mail.dsn.ret;
-	if (t->mail.dsn.envid[0])
-		m->dsn_envid = xstrdup(t->mail.dsn.envid);
-	if (t->mail.smtputf8)
-		m->flags |= QMSG_SMTPUTF8;
-	if (mime7_has_dkim(buf_ptr(&t->data), buf_len(&t->data)))
-		m->flags |= QMSG_CLIENT_DKIM;
-	for (int i = 0; i < t->nrcpt; i++) {
-		struct qrcpt *rc = &m->rcpt[i];
-
-		qmsg_set_rcpt(m, i, t->rcpt[i]);
-		rc->dsn_notify = t->rdsn[i].notify;
-		if (t->rdsn[i].orcpt[0])
-			rc->dsn_orcpt = xstrdup(t->rdsn[i].orcpt);
-		rc->next_attempt = in->now / 1000000;
-		rc->route = in->route[i];
-	}
-
-	fmt_rfc5322((time_t)(in->now / 1000000), date, sizeof(date));
-	conn_tls_desc(s->c, tlsdesc, tlsdescsz);
-	buf_init(&hdr, 0);
-	buf_init(&add, 0);
-	buf_init(&out, 0);
-	/* Every append is checked: a dropped byte here would be a header
-	 * silently missing from the stored message. */
-	ok = received_field(in, m, date, tlsdesc, &hdr) == 0 &&
-	    added_fields(in, m, date, &add) == 0 &&
-	    unsub_added(in, m, &add) == 0 &&
-	    buf_reserve(&out, buf_len(&t->data) + buf_len(&hdr) +
-	    buf_len(&add) + 2) == 0 && msg_build(buf_ptr(&t->data),
-	    buf_len(&t->data), mi, buf_cstr(&hdr), buf_cstr(&add), &out) == 0 &&
-	    (in->rcpt_list = rcpt_list(t)) != NULL &&
-	    (m->body = buf_steal(&out, &m->bodylen)) != NULL;
-	buf_free(&hdr);
-	buf_free(&add);
-	buf_free(&out);
-	if (!ok) {
-		free(in->rcpt_list);
-		qmsg_free(m);
-		refuse_with(in, REJ_DATA_STORAGE, in->reply ? in->reply :
-		    "451 4.3.0 Error: insufficient memory", NULL, BC_NONE);
-		return NULL;
-	}
-	m->size = m->bodylen;
-	m->message_id = xstrdup(mi->message_id);
+	if (m == NULL)
+		refuse_with(in, REJ_DATA_STORAGE, in->reply, NULL, BC_NONE);
 	return m;
 }
 
@@ -734,7 +531,7 @@ data_end(struct session *s)
 	}
 	timer_del(&s->timer);
 	if (data_end_verdict(&in) == V_REPLY ||
-	    (m = data_end_assemble(&in, tlsdesc, sizeof(tlsdesc))) == NULL) {
+	    (m = assemble(&in, tlsdesc, sizeof(tlsdesc))) == NULL) {
 		free(in.route);
 		data_end_refuse(&in);
 		return;

@@ -1,8 +1,9 @@
 /*
  * dest.c - destinations and their jobs: one queue of jobs per priority
- * class, weighted so that neither class starves; the route lookup; the
- * connections that take the jobs (mta.c) and what the destination hears
- * from them.
+ * class, weighted so that neither class starves; the route lookup;
+ * opening the connections that take the jobs (mta.c).  What the
+ * destination hears from them, and the failing of the jobs that wait,
+ * are dest_conn.c's.
  * Exposure: none from the network directly; route failures and
  * connection errors arrive already parsed.
  * Diagnostics: allocation failure is fatal; route and connection
@@ -14,7 +15,6 @@
 #include <string.h>
 
 #include "auth.h"
-#include "bounce.h"
 #include "config.h"
 #include "hmap.h"
 #include "log.h"
@@ -31,7 +31,6 @@
 #define GC_EVERY_MS	MS_PER_MIN
 #define PRIO_WEIGHT	4	/* transactional jobs per bulk job, when
 				   both classes wait at a destination */
-#define FAIL_BATCH	1000	/* jobs failed a loop turn: fail_all_jobs() */
 
 static struct hmap	 dests;
 static struct hmap	 pool_counts;
@@ -242,7 +241,7 @@ job_free(struct job *j)
 }
 
 /* The recipients of j are in a transaction from the moment m has it. */
-static void
+void
 job_run(struct mta *m, struct job *j)
 {
 	for (int i = 0; i < j->nrcpt; i++)
@@ -254,7 +253,7 @@ job_run(struct mta *m, struct job *j)
  * The next job, whatever the limits: transactional first, but a bulk
  * job every PRIO_WEIGHT jobs when both classes wait, so neither starves.
  */
-static struct job *
+struct job *
 dest_pop(struct dest *d)
 {
 	int p = PRIO_TRANSACTIONAL;
@@ -272,7 +271,7 @@ dest_pop(struct dest *d)
 }
 
 /* The next job the limits allow now, else NULL (and a timer for when). */
-static struct job *
+struct job *
 dest_take(struct dest *d)
 {
 	int64_t now = loop_now(), wait;
@@ -287,104 +286,6 @@ dest_take(struct dest *d)
 	return dest_pop(d);
 }
 
-/* A connection of the group closed: its other destinations may go. */
-static int
-group_kick_one(const char *key, void *v, void *arg)
-{
-	struct dest *d = v;
-
-	if (d->grp == arg && d->njobs > 0)
-		dest_kick(d);
-	return 0;
-}
-
-/*
- * Every job waiting at a destination when it failed gets the failure as
- * its outcome.  A deep backlog is failed FAIL_BATCH jobs a loop turn, so
- * the jobs made for it never all exist at once; meanwhile nothing new
- * starts there, and what became ready since is tried afresh after.
- */
-struct dest_fail {
-	int		 left;		/* jobs still to fail */
-	int		 code;
-	char		 status[16];
-	char		*text;
-	struct hop	 hop;
-	struct hop_fail	*tried;		/* the hops that failed before */
-	int		 ntried;
-	struct ev_timer	 timer;
-};
-
-static void
-fail_some(struct dest *d)
-{
-	struct dest_fail *f = d->fail;
-	struct job *j;
-
-	for (int n = 0; n < FAIL_BATCH && f->left > 0 &&
-	    (j = dest_pop(d)) != NULL; n++, f->left--) {
-		j->res = xcalloc((size_t)j->nrcpt, sizeof(*j->res));
-		for (int i = 0; i < j->nrcpt; i++) {
-			rcpt_move(j->rcpt[i], QR_ACTIVE);
-			j->res[i].code = f->code;
-			gw_strlcpy(j->res[i].status, f->status,
-			    sizeof(j->res[i].status));
-			j->res[i].text = xstrdup(f->text);
-		}
-		/* The attempt began with the connection that failed, if
-		 * any: a throttling reply then is as old as it. */
-		j->started_ms = f->hop.started_ms ? f->hop.started_ms :
-		    loop_now();
-		j->hop = f->hop;
-		j->tried = hop_fail_copy(f->tried, f->ntried);
-		j->ntried = f->ntried;
-		dest_job_done(j);
-	}
-	if (f->left > 0 && d->njobs > 0) {
-		timer_add(&f->timer, 1);	/* the next turn */
-		return;
-	}
-	timer_del(&f->timer);
-	free(f->text);
-	free(f->tried);
-	free(f);
-	d->fail = NULL;
-	if (d->njobs > 0)
-		dest_kick(d);
-}
-
-static void
-fail_due(struct ev_timer *t)
-{
-	fail_some(t->arg);
-}
-
-static void
-fail_all_jobs(struct dest *d, int code, const char *status,
-    const char *text, const struct hop *hop, const struct hop_fail *tried,
-    int ntried)
-{
-	struct dest_fail *f = d->fail;
-
-	if (f == NULL) {
-		f = d->fail = xcalloc(1, sizeof(*f));
-		timer_init(&f->timer, fail_due, d);
-	}
-	free(f->text);
-	free(f->tried);
-	f->left = d->njobs;
-	f->code = code;
-	gw_strlcpy(f->status, status, sizeof(f->status));
-	f->text = xstrdup(text);
-	if (hop)
-		f->hop = *hop;
-	else
-		memset(&f->hop, 0, sizeof(f->hop));
-	f->tried = hop_fail_copy(tried, ntried);
-	f->ntried = ntried;
-	fail_some(d);
-}
-
 static void
 route_done(void *arg, const struct route_result *res)
 {
@@ -396,7 +297,7 @@ route_done(void *arg, const struct route_result *res)
 		log_info("dest=%s route %s: %d %s %s", d->name,
 		    res->status == ROUTE_TEMPFAIL ? "tempfail" : "failed",
 		    res->code, res->enh, res->text);
-		fail_all_jobs(d, res->code, res->enh, res->text, NULL, NULL,
+		dest_fail_all(d, res->code, res->enh, res->text, NULL, NULL,
 		    0);
 		return;
 	}
@@ -445,42 +346,6 @@ dest_kick(struct dest *d)
 		throttle_conn(d, 1);
 		mta_start(d, d->route);
 	}
-}
-
-/* A connection is ready for work: a job, or idle, or closed when the
- * destination allows fewer connections now. */
-void
-dest_conn_ready(struct dest *d, struct mta *m)
-{
-	struct job *j;
-
-	if (d->nconn > d->cwnd) {
-		mta_shutdown(m);
-		return;
-	}
-	if ((j = dest_take(d)) != NULL) {
-		job_run(m, j);
-		return;
-	}
-	mta_set_idle(m, d->idle);
-	d->idle = m;
-}
-
-void
-dest_idle_remove(struct dest *d, struct mta *m)
-{
-	struct mta *list = d->idle, *keep = NULL, *next;
-
-	/* Idle lists are short (at most relay.connections): rebuild. */
-	for (; list; list = next) {
-		next = mta_next_idle(list);
-		if (list == m)
-			continue;
-		mta_set_idle(list, keep);
-		keep = list;
-	}
-	d->idle = keep;
-	mta_set_idle(m, NULL);
 }
 
 /* The attempt of j is over (or a rule refused it): see done_first. */
@@ -532,65 +397,6 @@ done_idle(void *arg)
 		done_run();
 		timer_add(&done_timer, 0);
 	}
-}
-
-void
-dest_conn_up(struct dest *d)
-{
-	d->nconnecting--;
-}
-
-/* An IP pool's addresses take turns; NULL: any address. */
-const struct dest_src *
-dest_src_next(struct dest *d)
-{
-	return d->nsrc > 0 ? &d->src[d->src_next++ % d->nsrc] : NULL;
-}
-
-struct hop_fail *
-hop_fail_copy(const struct hop_fail *tried, int n)
-{
-	struct hop_fail *c;
-
-	if (n <= 0)
-		return NULL;
-	c = xreallocarray(NULL, (size_t)n, sizeof(*c));
-	memcpy(c, tried, (size_t)n * sizeof(*c));
-	return c;
-}
-
-void
-dest_conn_failed(struct dest *d, int code, const char *status,
-    const char *text, const struct hop *hop, const struct hop_fail *tried,
-    int ntried)
-{
-	/* A server that turned us away for being sent too much (a 421
-	 * greeting: "too many connections") slows d down as a reply in a
-	 * transaction would, also when other connections carry on. */
-	if (hop && bounce_classify(code, status, text) == BC_THROTTLED)
-		throttle_backoff(d, hop->started_ms, code, status, text);
-	/* The failing connection still counts in nconn and nconnecting.
-	 * If no other connection is working, nothing here can be reached:
-	 * what waits would meet the same fate, so it is deferred with this
-	 * reason and retried later.  Otherwise the others carry on. */
-	if (d->nconn - d->nconnecting > 0)
-		return;
-	log_info("dest=%s unreachable: %d %s %s", d->name, code, status, text);
-	d->route_state = DR_NONE;	/* look it up afresh next time */
-	fail_all_jobs(d, code, status, text, hop, tried, ntried);
-}
-
-void
-dest_conn_closed(struct dest *d, struct mta *m, int was_up)
-{
-	if (!was_up)
-		d->nconnecting--;
-	d->nconn--;
-	throttle_conn(d, -1);
-	if (d->grp) {
-		hmap_foreach(&dests, group_kick_one, d->grp);
-	}
-	dest_kick(d);
 }
 
 /* Forget destinations unused for a while (their route cache too). */

@@ -4,7 +4,7 @@
  *
  * gwd starts it before it drops root, by fork and exec of its own binary
  * with KEYPROC_ARG, so it begins with nothing of the network process in
- * its memory; signer.c restarts it the same way when it dies.  It reads
+ * its memory; signer_kp.c restarts it the same way when it dies.  It reads
  * the keys from gw.db itself, on each reload asked for on the control
  * channel, and signs the digests the network process sends on the sign
  * channel.  It speaks to nothing else.

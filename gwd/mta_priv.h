@@ -6,6 +6,7 @@
  *                  targets, timers, I/O, the end; the hop of an attempt
  *   mta_session.c  the SMTP dialogue: greeting, EHLO and what it offers,
  *                  the transaction (MAIL, RCPT, DATA), a job's results
+ *   mta_result.c   a recipient's result, from a reply or ours
  *   mta_body.c     the message body on the wire
  *   mta_tls.c      STARTTLS and the TLS policy of an attempt
  *   mta_auth.c     AUTH to a smarthost
@@ -127,6 +128,15 @@ void		 mta_session_abort(struct mta *, const char *why);
 void		 mta_session_send_envelope(struct mta *);
 void		 mta_session_fail_job(struct mta *, int code,
 		    const char *status, const char *text);
+
+/* mta_result.c */
+void		 mta_result_set(struct job *, int i, int code,
+		    const char *status, const char *text);
+void		 mta_result_from_reply(struct job *, int i,
+		    const struct smtp_reply *);
+void		 mta_result_accepted(struct mta *, const struct smtp_reply *);
+void		 mta_result_fill(struct job *, int code, const char *status,
+		    const char *text);
 
 /* mta_8bit.c */
 struct sign_job;

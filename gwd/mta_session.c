@@ -2,9 +2,9 @@
  * mta_session.c - the delivery client's SMTP dialogue: the greeting,
  * EHLO (or HELO) and what the server offers, then one transaction per
  * job (MAIL, RCPT, DATA, the end of data) and its results, one per
- * recipient.  STARTTLS is mta_tls.c's, AUTH mta_auth.c's, the body
- * mta_body.c's, 8-bit content to a server without 8BITMIME
- * mta_8bit.c's; mta.c owns the connection.
+ * recipient (mta_result.c makes them).  STARTTLS is mta_tls.c's, AUTH
+ * mta_auth.c's, the body mta_body.c's, 8-bit content to a server
+ * without 8BITMIME mta_8bit.c's; mta.c owns the connection.
  * Standards: RFC 5321 (client), RFC 2920 (PIPELINING), RFC 1870
  * (SIZE), RFC 6152 (8BITMIME), RFC 3461 (DSN: its parameters passed on),
  * RFC 3030 (CHUNKING: the body after BDAT), RFC 6531 (SMTPUTF8).
@@ -32,62 +32,7 @@
 #include "smtp_dsn.h"
 #include "util.h"
 
-/* Results. */
-
-static void
-set_result(struct job *j, int i, int code, const char *status,
-    const char *text)
-{
-	free(j->res[i].text);
-	free(j->res[i].reply);
-	j->res[i].reply = NULL;
-	j->res[i].code = code;
-	gw_strlcpy(j->res[i].status, status ? status : "",
-	    sizeof(j->res[i].status));
-	j->res[i].text = xstrdup(text ? text : "");
-}
-
-/* Multi-line text reads better on one line in logs and DSNs. */
-static void
-one_line(char *s)
-{
-	for (; *s; s++)
-		if (*s == '\n')
-			*s = ' ';
-}
-
-/* The result is the remote's reply: for the log with who said it, and
- * as it was said for the DSN's Diagnostic-Code (RFC 3464 2.3.6). */
-static void
-result_from_reply(struct job *j, int i, const struct smtp_reply *r)
-{
-	char text[REPLY_TEXT_MAX + 300];
-
-	snprintf(text, sizeof(text), "%s said: %s", j->hop.host, r->text);
-	one_line(text);
-	set_result(j, i, r->code, r->status, text);
-	j->res[i].reply = xasprintf("%d%s%s %s", r->code, r->status[0] ?
-	    " " : "", r->status, r->text);
-	one_line(j->res[i].reply);
-}
-
-/* Every recipient the server accepted gets this reply as its result. */
-static void
-accepted_result(struct mta *m, const struct smtp_reply *r)
-{
-	for (int i = 0; i < m->job->nrcpt; i++)
-		if (m->accepted[i])
-			result_from_reply(m->job, i, r);
-}
-
-/* Every recipient still without a result gets this one. */
-static void
-fill_missing(struct job *j, int code, const char *status, const char *text)
-{
-	for (int i = 0; i < j->nrcpt; i++)
-		if (j->res[i].code == -1)
-			set_result(j, i, code, status, text);
-}
+/* Results (mta_result.c sets them); the job goes back. */
 
 /* Hand the job back; its outcome is applied later, from the loop. */
 static void
@@ -118,7 +63,7 @@ take_work(struct mta *m)
 void
 mta_session_finish_job(struct mta *m)
 {
-	fill_missing(m->job, 451, "4.3.0", "no result for this recipient");
+	mta_result_fill(m->job, 451, "4.3.0", "no result for this recipient");
 	job_report(m);
 	if (mta_worn_out(m)) {
 		mta_session_quit(m);
@@ -141,7 +86,7 @@ void
 mta_session_fail_job(struct mta *m, int code, const char *status,
     const char *text)
 {
-	fill_missing(m->job, code, status, text);
+	mta_result_fill(m->job, code, status, text);
 	finish_soon(m);
 }
 
@@ -159,7 +104,7 @@ mta_session_job_lost(struct mta *m, const char *why)
 	    "sending the envelope" :
 	    m->state == M_BODY ? "sending message body" : m->state == M_DOT ?
 	    "waiting for the reply to end of data" : "in a transaction", why);
-	fill_missing(j, 451, "4.4.2", text);
+	mta_result_fill(j, 451, "4.4.2", text);
 }
 
 /* The connection is gone under a job: report it, lost. */
@@ -310,7 +255,7 @@ job_fits(struct mta *m, struct job *j)
 		snprintf(text, sizeof(text), "%s does not support SMTPUTF8, "
 		    "which this message needs (UTF-8 addresses or header "
 		    "fields)", j->hop.host);
-		fill_missing(j, 550, "5.6.7", text);
+		mta_result_fill(j, 550, "5.6.7", text);
 		return -1;
 	}
 	if (m->caps.size && msg->size > m->caps.size) {
@@ -319,7 +264,7 @@ job_fits(struct mta *m, struct job *j)
 		snprintf(text, sizeof(text), "message size %zu exceeds the "
 		    "limit of %s (%llu)", msg->size, j->hop.host,
 		    (unsigned long long)m->caps.size);
-		fill_missing(j, 552, "5.3.4", text);
+		mta_result_fill(j, 552, "5.3.4", text);
 		return -1;
 	}
 	return 0;
@@ -454,7 +399,7 @@ mta_run_job(struct mta *m, struct job *j)
 		/* The spool lost it: nothing sensible to send. */
 		log_warnx("qid=%s: message body missing from queue.db",
 		    msg->qid);
-		fill_missing(j, 451, "4.3.0", "message body missing from the "
+		mta_result_fill(j, 451, "4.3.0", "message body missing from the "
 		    "queue");
 		finish_soon(m);
 		return;
@@ -491,7 +436,7 @@ mail_reply(struct mta *m, const struct smtp_reply *r)
 	if (r->code / 100 != 2) {
 		m->mail_failed = 1;
 		for (int i = 0; i < m->job->nrcpt; i++)
-			result_from_reply(m->job, i, r);
+			mta_result_from_reply(m->job, i, r);
 	}
 }
 
@@ -505,9 +450,9 @@ rcpt_reply(struct mta *m, int i, const struct smtp_reply *r)
 		m->accepted[i] = 1;
 		m->naccepted++;
 	} else if (r->code == 452 && i > 0)
-		set_result(m->job, i, 0, "", "");	/* next txn */
+		mta_result_set(m->job, i, 0, "", "");	/* next txn */
 	else
-		result_from_reply(m->job, i, r);
+		mta_result_from_reply(m->job, i, r);
 }
 
 static void
@@ -524,7 +469,7 @@ data_reply(struct mta *m, const struct smtp_reply *r)
 		return;
 	}
 	if (!m->mail_failed && m->naccepted > 0)
-		accepted_result(m, r);
+		mta_result_accepted(m, r);
 	send_rset(m);
 }
 
@@ -581,14 +526,14 @@ txn_reply(struct mta *m, const struct smtp_reply *r)
 static void
 body_reply(struct mta *m, const struct smtp_reply *r)
 {
-	accepted_result(m, r);
+	mta_result_accepted(m, r);
 	mta_fail(m, "reply during message body");
 }
 
 static void
 dot_reply(struct mta *m, const struct smtp_reply *r)
 {
-	accepted_result(m, r);
+	mta_result_accepted(m, r);
 	m->messages++;
 	mta_session_finish_job(m);
 }

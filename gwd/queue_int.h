@@ -11,7 +11,9 @@
  *   outcome.c        the end of an attempt: classify, record, move on
  *   dsn_queue.c      DSNs to senders
  *   routing.c        routing decisions; where a recipient goes next
- *   dest.c           destinations, their jobs and connections
+ *   dest.c           destinations and their jobs
+ *   dest_conn.c      what they hear from their connections; failing jobs
+ *                    (dest.c and dest_conn.c, one layer, call each other)
  *   throttle.c       limits, shared MX-host budgets, adaptive backoff
  *   rcpt.c           the recipient state machine and the counters
  *   qmsg.c           the message registry and the body cache
@@ -35,6 +37,9 @@
 struct dest;
 struct job;
 struct job_result;
+struct hop;
+struct hop_fail;
+struct mta;
 struct route_result;
 struct ev_timer;
 
@@ -151,6 +156,14 @@ void	 dest_sift_ready(struct dest *, int (*stays)(struct qrcpt *,
 	    void (*leave)(struct qrcpt *, void *), void *);
 void	 dest_policy_changed(void);
 struct pool_count *dest_pool_count(const char *name);
+struct job *dest_pop(struct dest *);
+struct job *dest_take(struct dest *);
+void	 job_run(struct mta *, struct job *);
+
+/* dest_conn.c (the rest of its calls are schedule.h's) */
+void	 dest_fail_all(struct dest *, int code, const char *status,
+	    const char *text, const struct hop *, const struct hop_fail *tried,
+	    int ntried);
 
 /* throttle.c */
 void	 throttle_init(void);

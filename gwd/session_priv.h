@@ -4,11 +4,16 @@
  *
  *   listener.c   listening sockets, accept, who is let in
  *   proxy_accept.c  the PROXY header a load balancer sends first
- *   session.c    a session's life: I/O, line framing, timers, replies
+ *   session.c    a session's life: I/O, line framing, timers
+ *   session_reply.c  replies, refusals (and their audit events), bad
+ *                commands
  *   smtp_cmd.c   the commands, each checked then carried out
+ *   smtp_envelope.c  MAIL and RCPT, the rows smtp_cmd.c's table calls
  *   sasl.c       AUTH PLAIN and LOGIN
  *   data_end.c   the end of DATA (or of the LAST BDAT chunk): the verdict
- *                on a message, then queueing
+ *                on a message, its "received" event, then queueing
+ *   data_assemble.c  the stored form of an accepted message: our
+ *                Received:, the fields a submission server adds
  *
  * Connection state lives in struct session, the transaction (MAIL to the
  * end of DATA) in struct tx.
@@ -25,6 +30,8 @@
 #include "conn.h"
 #include "ctlproto.h"
 #include "loop.h"
+#include "metrics.h"
+#include "msg.h"
 #include "smtp_proto.h"
 
 #define SASL_LINE_MAX	(12288 + 2)	/* RFC 4954 4: 12288 octets + CRLF */
@@ -52,6 +59,8 @@ enum sasl_step { SASL_PLAIN, SASL_LOGIN_USER, SASL_LOGIN_PASS };
 enum authed { AUTH_NONE, AUTH_SASL, AUTH_IP };
 
 struct auth_req;
+struct qmsg;
+struct rcpt_route;
 struct rule;
 struct store_op;
 struct subaccount;
@@ -136,13 +145,7 @@ struct session	*session_new(struct listener *, int fd,
 void		 session_start(struct session *);
 int		 sessions_from(const char *ip);
 void		 session_close(struct session *, const char *why);
-void		 session_reply(struct session *, const char *fmt, ...)
-		    __attribute__((format(printf, 2, 3)));
-void		 session_refuse(struct session *, const char *sender,
-		    const char *rcpt, enum bounce_class, const char *fmt, ...)
-		    __attribute__((format(printf, 5, 6)));
 void		 session_resume(struct session *);
-int		 session_bad_command(struct session *, const char *r);
 void		 session_arm(struct session *, int64_t ms);
 void		 session_tx_reset(struct session *);
 void		 session_mem_update(struct session *);
@@ -150,9 +153,23 @@ const struct subaccount *session_account(struct session *);
 const struct rule *session_rule(struct session *, const char *rcpt,
 		    int64_t size, const char *msg, size_t len);
 
+/* session_reply.c */
+void		 session_reply(struct session *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 session_refuse(struct session *, const char *sender,
+		    const char *rcpt, enum bounce_class, const char *fmt, ...)
+		    __attribute__((format(printf, 5, 6)));
+int		 session_bad_command(struct session *, const char *r);
+
 /* smtp_cmd.c */
 void		 smtp_dispatch(struct session *, const char *line, size_t len);
 void		 smtp_bdat_chunk_end(struct session *);
+
+/* smtp_envelope.c */
+int		 smtp_check_mail(struct session *, const struct smtp_cmd *);
+void		 smtp_proceed_mail(struct session *, const struct smtp_cmd *);
+int		 smtp_check_rcpt(struct session *, const struct smtp_cmd *);
+void		 smtp_proceed_rcpt(struct session *, const struct smtp_cmd *);
 
 /* sasl.c */
 void		 sasl_init(struct session *);
@@ -160,7 +177,34 @@ int		 sasl_check_auth(struct session *, const struct smtp_cmd *);
 void		 sasl_proceed_auth(struct session *, const struct smtp_cmd *);
 void		 sasl_line(struct session *, const char *line, size_t len);
 
-/* data_end.c */
+/* data_end.c: the verdict stages' answer */
+enum verdict { V_CONTINUE, V_REPLY, V_QUARANTINE };
+
+/* The message at the end of DATA, as the stages see it. */
+struct incoming {
+	struct session		*s;
+	struct tx		*t;
+	struct msg_info		 mi;
+	int64_t			 now;	/* unix microseconds */
+	/* V_REPLY: the refusal, the recipient it names (or NULL), and why
+	 * delivery would have failed (BC_NONE: not said). */
+	const char		*reply;
+	const char		*rcpt;
+	enum bounce_class	 cls;
+	enum gm_reject		 rej;	/* for the metrics */
+	char			 rbuf[600];	/* a composed reply */
+	/* V_QUARANTINE: the rule that holds the message, and for whom. */
+	const struct rule	*hold;
+	const char		*hold_rcpt;
+	struct rcpt_route	*route;	/* each recipient's routing decision */
+	int			 bulk;	/* a --bulk rule took one */
+	char			*rcpt_list;	/* for the "received" event */
+};
+
 void		 data_end(struct session *);
+
+/* data_assemble.c */
+struct qmsg	*data_assemble(struct incoming *, char *tlsdesc,
+		    size_t tlsdescsz);
 
 #endif

@@ -56,7 +56,7 @@ struct sign_job {
 	/* the caller's */
 	void		(*done)(struct sign_job *);
 	void		*arg;
-	/* signer.c's */
+	/* signer.c's and signer_kp.c's */
 	struct dkim_part parts[SIGNER_MAX_KEYS];
 	struct sign_job	*kp_next;	/* sent or held, in order */
 	uint32_t	 kp_id;

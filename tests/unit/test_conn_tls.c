@@ -1,4 +1,4 @@
-// sources: gwd/conn.c gwd/loop.c gwd/tls.c
+// sources: gwd/conn.c gwd/conn_tls.c gwd/loop.c gwd/tls.c
 /*
  * test_conn_tls.c - conn.c over a real TLS pair on a socketpair: bytes
  * OpenSSL has read ahead are delivered even when the socket has nothing
