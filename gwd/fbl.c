@@ -29,6 +29,7 @@
 #include "db.h"
 #include "event.h"
 #include "fbl.h"
+#include "fbl_job.h"
 #include "feedback.h"
 #include "gwd.h"
 #include "hmap.h"
@@ -46,52 +47,11 @@
 
 #define FBL_THREADS	1
 #define FBL_QUEUE_MAX	64	/* reports waiting for the worker */
-#define FBL_MAX_RCPT	1000	/* a matched message's recipients read */
-
-enum fbl_verdict {
-	FV_MATCHED,	/* events recorded */
-	FV_NOTHING,	/* a report of no failure (delayed, delivered) */
-	FV_UNMATCHED,	/* no message of gw's, or not its recipient */
-	FV_FORGED,	/* a VERP token whose HMAC does not check */
-	FV_UNREADABLE	/* neither a bounce nor an abuse report */
-};
 _Static_assert(FV_UNREADABLE + 1 == sizeof(gm.feedback_reports_total) /
     sizeof(gm.feedback_reports_total[0]), "one counter per verdict");
 
 static const char *const verdict_names[] = { "matched", "nothing",
     "unmatched", "forged", "unreadable" };
-
-/* A recipient the report is about. */
-struct fbl_hit {
-	char		*addr;
-	int		 complaint;
-	int		 code;		/* bounces: the reply */
-	char		 status[16];
-	char		*text;
-};
-
-struct fbl_job {
-	struct work		 w;
-	struct store_op		*op;	/* op->arg: the session, or NULL */
-	char			*msg;
-	size_t			 len;
-	char			**env_rcpt;
-	int			 nenv;
-	char			 ip[INET6_ADDRSTRLEN];
-	uint64_t		 sid;
-	/* What the worker found. */
-	enum fbl_verdict	 verdict;
-	struct fb_report	 rep;
-	char			 qid[QID_LEN + 1];
-	char			*subaccount;
-	char			*sender;
-	char			*message_id;
-	char			 how[24];	/* "verp", "queue-id", ... */
-	int			 unsub;		/* a mail to a u- address */
-	struct fbl_hit		*hits;
-	int			 nhits;
-	char			 why[160];
-};
 
 struct fbl_rate {
 	int64_t		 start_ms;
@@ -192,186 +152,7 @@ fbl_rcpt(const char *addr, char *buf, size_t bufsz)
 	return buf;
 }
 
-/* The worker's side. */
-
-static void
-hit_add(struct fbl_job *j, const char *addr, int complaint, int code,
-    const char *status, const char *text)
-{
-	struct fbl_hit *h;
-
-	for (int i = 0; i < j->nhits; i++)
-		if (strcasecmp(j->hits[i].addr, addr) == 0)
-			return;
-	j->hits = xreallocarray(j->hits, (size_t)j->nhits + 1,
-	    sizeof(*j->hits));
-	h = &j->hits[j->nhits++];
-	h->addr = xstrdup(addr);
-	h->complaint = complaint;
-	h->code = code;
-	gw_strlcpy(h->status, status ? status : "", sizeof(h->status));
-	h->text = xstrdup(text ? text : "");
-}
-
-/* The message qid as log.db's "received" event has it: 0, or -1 when
- * gw never received it. */
-static int
-message_find(sqlite3 *db, struct fbl_job *j, char ***rcpts, int *nrcpt)
-{
-	sqlite3_stmt *st;
-	int found = 0;
-
-	*rcpts = NULL;
-	*nrcpt = 0;
-	if (sqlite3_prepare_v2(db, "SELECT subaccount, sender, message_id"
-	    " FROM event WHERE qid = ? AND action = 'received' LIMIT 1", -1,
-	    &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		j->subaccount = xstrdup((const char *)sqlite3_column_text(st,
-		    0) ? (const char *)sqlite3_column_text(st, 0) : "");
-		j->sender = xstrdup((const char *)sqlite3_column_text(st, 1) ?
-		    (const char *)sqlite3_column_text(st, 1) : "");
-		j->message_id = xstrdup((const char *)sqlite3_column_text(st,
-		    2) ? (const char *)sqlite3_column_text(st, 2) : "");
-		found = 1;
-	}
-	sqlite3_finalize(st);
-	if (!found)
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT address FROM event_rcpt WHERE"
-	    " qid = ? ORDER BY rowid LIMIT ?", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, FBL_MAX_RCPT);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		*rcpts = xreallocarray(*rcpts, (size_t)*nrcpt + 1,
-		    sizeof(char *));
-		(*rcpts)[(*nrcpt)++] = xstrdup((const char *)
-		    sqlite3_column_text(st, 0));
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
-/* The queue id of the message with this Message-ID, received by gw. */
-static int
-qid_by_message_id(sqlite3 *db, const char *mid, char qid[QID_LEN + 1])
-{
-	sqlite3_stmt *st;
-	int r = -1;
-
-	if (mid[0] == '\0' || sqlite3_prepare_v2(db, "SELECT qid FROM event"
-	    " WHERE message_id = ? AND action = 'received' AND qid IS NOT"
-	    " NULL ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, mid, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		gw_strlcpy(qid, (const char *)sqlite3_column_text(st, 0),
-		    QID_LEN + 1);
-		r = 0;
-	}
-	sqlite3_finalize(st);
-	return r;
-}
-
-/*
- * Which message: a VERP token first (the envelope recipient of a
- * bounce, the Original-Mail-From of an abuse report, the returned
- * Return-Path), then gw's queue id in the returned Received:, then the
- * returned Message-ID.  A token with a bad HMAC makes the report forged:
- * it is not looked up any other way.
- */
-static enum fbl_verdict
-which_message(struct fbl_job *j, sqlite3 *db, unsigned *idx, int *by_verp)
-{
-	const char *cand[FB_MAX_RCPT + 2];
-	enum verp_kind kind;
-	int nc = 0;
-
-	*by_verp = 0;
-	for (int i = 0; i < j->nenv && nc < FB_MAX_RCPT; i++)
-		cand[nc++] = j->env_rcpt[i];
-	cand[nc++] = j->rep.orig_mail_from;
-	cand[nc++] = j->rep.ret_return_path;
-	/* Any domain: the HMAC covers it, so a token gw did not make for
-	 * that very domain is forged wherever it points. */
-	for (int i = 0; i < nc; i++) {
-		switch (verp_decode(retpath_key(), VERP_KEY_LEN, cand[i],
-		    &kind, j->qid, idx)) {
-		case VERP_OK:
-			*by_verp = 1;
-			snprintf(j->how, sizeof(j->how), "verp");
-			return FV_MATCHED;
-		case VERP_FORGED:
-			snprintf(j->why, sizeof(j->why), "VERP token %.80s "
-			    "fails its HMAC", cand[i]);
-			return FV_FORGED;
-		case VERP_NONE:
-			break;
-		}
-	}
-	if (j->rep.ret_qid[0] && strlen(j->rep.ret_qid) == QID_LEN) {
-		gw_strlcpy(j->qid, j->rep.ret_qid, sizeof(j->qid));
-		snprintf(j->how, sizeof(j->how), "queue-id");
-		return FV_MATCHED;
-	}
-	if (qid_by_message_id(db, j->rep.ret_message_id, j->qid) == 0) {
-		snprintf(j->how, sizeof(j->how), "message-id");
-		return FV_MATCHED;
-	}
-	snprintf(j->why, sizeof(j->why), "no VERP token, queue id or "
-	    "Message-ID of a message gw sent");
-	return FV_UNMATCHED;
-}
-
-static const char *
-rcpt_of(char **rcpts, int n, const char *addr)
-{
-	for (int i = 0; addr && addr[0] && i < n; i++)
-		if (strcasecmp(rcpts[i], addr) == 0)
-			return rcpts[i];
-	return NULL;
-}
-
-/*
- * The recipients the report is about, each one of the message's: a
- * bounce's failed recipients (Final-Recipient, else Original-Recipient);
- * a complaint's Original-Rcpt-To or returned To:.  When the report names
- * none (providers redact the complainer), the message's only recipient.
- */
-static void
-which_rcpts(struct fbl_job *j, char **rcpts, int n)
-{
-	const struct fb_report *r = &j->rep;
-	const char *a;
-
-	if (r->type == FB_ARF) {
-		if ((a = rcpt_of(rcpts, n, r->orig_rcpt_to)) == NULL &&
-		    (a = rcpt_of(rcpts, n, r->ret_to)) == NULL && n == 1 &&
-		    r->orig_rcpt_to[0] == '\0')
-			a = rcpts[0];
-		if (a)
-			hit_add(j, a, 1, 0, "", r->feedback_type[0] ?
-			    r->feedback_type : "abuse");
-		return;
-	}
-	for (int i = 0; i < r->nrcpt; i++) {
-		const struct fb_rcpt *x = &r->rcpt[i];
-
-		/* A permanent failure only: a delay is no verdict. */
-		if (x->action != FA_FAILED || (x->status[0] &&
-		    x->status[0] != '5') || (!x->status[0] && x->code / 100 !=
-		    5))
-			continue;
-		if ((a = rcpt_of(rcpts, n, x->final)) == NULL &&
-		    (a = rcpt_of(rcpts, n, x->original)) == NULL)
-			continue;
-		hit_add(j, a, 0, x->code ? x->code : 550, x->status,
-		    x->diag[0] ? x->diag : "");
-	}
-}
+/* The worker's side (and fbl_match.c). */
 
 /*
  * A mail to an unsubscribe address u-TOKEN@DOMAIN (List-Unsubscribe's
@@ -419,13 +200,13 @@ unsub_request(struct fbl_job *j)
 		snprintf(j->why, sizeof(j->why), "%.150s", err);
 		return 1;
 	}
-	if (message_find(db, j, &rcpts, &n) == -1 || idx >= (unsigned)n) {
+	if (fbl_message_find(db, j, &rcpts, &n) == -1 || idx >= (unsigned)n) {
 		j->verdict = FV_UNMATCHED;
 		snprintf(j->why, sizeof(j->why), "queue id %s recipient %u is "
 		    "no recipient of a message gw received", j->qid, idx);
 	} else {
 		j->verdict = FV_MATCHED;
-		hit_add(j, rcpts[idx], 0, 0, "", "");
+		fbl_hit_add(j, rcpts[idx], 0, 0, "", "");
 	}
 	db_close(db);
 	for (i = 0; i < n; i++)
@@ -465,8 +246,9 @@ fbl_run(struct work *w)
 		snprintf(j->why, sizeof(j->why), "%.150s", err);
 		return;
 	}
-	j->verdict = which_message(j, db, &idx, &by_verp);
-	if (j->verdict == FV_MATCHED && message_find(db, j, &rcpts, &n) == -1) {
+	j->verdict = fbl_which_message(j, db, &idx, &by_verp);
+	if (j->verdict == FV_MATCHED &&
+	    fbl_message_find(db, j, &rcpts, &n) == -1) {
 		j->verdict = FV_UNMATCHED;
 		snprintf(j->why, sizeof(j->why), "queue id %s (by %s) is no "
 		    "message gw received", j->qid, j->how);
@@ -474,7 +256,7 @@ fbl_run(struct work *w)
 	db_close(db);
 	if (j->verdict != FV_MATCHED)
 		goto out;
-	which_rcpts(j, rcpts, n);
+	fbl_which_rcpts(j, rcpts, n);
 	if (j->nhits == 0) {
 		j->verdict = FV_UNMATCHED;
 		snprintf(j->why, sizeof(j->why), "the report names no recipient "
