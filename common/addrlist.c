@@ -298,21 +298,16 @@ local_part(struct parser *P, const struct phrase *ph, char *out,
 
 	if (ph->ntok == 0)
 		return fail(P, "an address without a local part");
-	if (ph->eight && (ph->qstr || ph->dotatom)) {
-		/* RFC 6532 3.2: UTF-8 as written; addr_spec checks and
-		 * spells the whole address the way SMTPUTF8 paths are. */
-		n = (int)(ph->end - ph->first.p);
-		if ((size_t)n >= outsz)
-			return fail(P, "a local part over 64 characters");
-		memcpy(out, ph->first.p, (size_t)n);
-	} else if (ph->qstr) {
+	if (ph->qstr && !ph->eight) {
 		if ((n = addr_unquote(ph->first.p, ph->first.n, text,
 		    sizeof(text))) == -1)
 			return fail(P, "a local part over 64 characters");
 		if ((n = addr_local_canon(text, (size_t)n, out, outsz)) < 0)
 			return fail(P, "a local part with a character SMTP "
 			    "cannot carry");
-	} else if (ph->dotatom) {
+	} else if (ph->dotatom || ph->qstr) {
+		/* As written; an 8-bit one (RFC 6532 3.2) is checked and
+		 * spelt whole by addr_spec, the way SMTPUTF8 paths are. */
 		n = (int)(ph->end - ph->first.p);
 		if ((size_t)n >= outsz)
 			return fail(P, "a local part over 64 characters");
