@@ -349,6 +349,7 @@ mta_start(struct dest *d, const struct route_result *route)
 	memcpy(m->targets, route->targets, sizeof(struct target) *
 	    (size_t)route->ntargets);
 	memcpy(m->dane, route->dane, sizeof(m->dane));
+	m->mx_secure = route->mx_secure;
 	if (d->domain == NULL && d->sh)
 		smarthost_order(d->sh, m->targets, &m->ntargets);
 	timer_init(&m->timer, mta_timeout, m);

@@ -65,6 +65,7 @@ struct mta {
 	struct route_dane	 dane[ROUTE_MAX_MX];	/* by target.hi */
 	int			 dane_active;	/* this handshake checks TLSA
 						   records */
+	int			 mx_secure;	/* route.mx_secure */
 	int			 ti;		/* current target */
 	int			 retry_plain;	/* 1 asked, 2 doing: a target
 						   again without STARTTLS */

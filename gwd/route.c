@@ -317,7 +317,8 @@ mx_cb(void *arg, enum dns_status st, const struct dns_answer *a,
 	int n = 0, nullmx = 0;
 
 	r->mxq = NULL;
-	r->mx_secure = a != NULL && a->ad;
+	r->mx_secure = gcfg->dns.dnssec && a != NULL && a->ad;
+	r->res.mx_secure = r->mx_secure;
 	switch (st) {
 	case DNS_TEMPFAIL:
 		fail(r, ROUTE_TEMPFAIL, 451, "4.4.3", "Host or domain name "

@@ -52,6 +52,8 @@ struct route_result {
 	struct target		 targets[ROUTE_MAX_TARGETS];
 	int			 ntargets;
 	struct route_dane	 dane[ROUTE_MAX_MX];	/* by target.hi */
+	int			 mx_secure;	/* the MX answer validated
+						   (dns.dnssec) */
 };
 
 struct route_req;

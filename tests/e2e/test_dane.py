@@ -23,7 +23,8 @@ import subprocess
 
 import pytest
 
-from conftest import Sink, free_port, submit, wait_for
+from conftest import Sink, free_port, leaf_cert, make_ca, openssl, \
+    self_signed_cert, submit, wait_for
 
 HOSTS = {"good": "127.0.0.2", "ta": "127.0.0.4", "bad": "127.0.0.3",
          "plain": "127.0.0.5", "bogus": "127.0.0.7", "nodane": "127.0.0.8",
@@ -35,21 +36,15 @@ pytestmark = pytest.mark.skipif(
     reason="unbound and ldns-utils (ldnsutils) are needed")
 
 
-def run(*args, cwd, input=None):
-    return subprocess.run(list(args), cwd=cwd, check=True, capture_output=True,
-                          input=input).stdout
-
-
 def spki_sha256(cwd, cert):
-    pub = run("openssl", "x509", "-in", cert, "-pubkey", "-noout", cwd=cwd)
-    der = run("openssl", "pkey", "-pubin", "-outform", "DER", cwd=cwd,
-              input=pub)
+    pub = openssl("x509", "-in", cert, "-pubkey", "-noout", cwd=cwd)
+    der = openssl("pkey", "-pubin", "-outform", "DER", cwd=cwd, input=pub)
     import hashlib
     return hashlib.sha256(der).hexdigest()
 
 
 def cert_sha256(cwd, cert):
-    der = run("openssl", "x509", "-in", cert, "-outform", "DER", cwd=cwd)
+    der = openssl("x509", "-in", cert, "-outform", "DER", cwd=cwd)
     import hashlib
     return hashlib.sha256(der).hexdigest()
 
@@ -57,25 +52,12 @@ def cert_sha256(cwd, cert):
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("danecerts"))
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
     # DANE-EE needs no CA: a self-signed certificate for another name
     # even (the name is not checked, RFC 7672 3.1.1).
-    run("openssl", "req", "-x509", *ec, "-keyout", "ee.key", "-out",
-        "ee.pem", "-days", "2", "-subj", "/CN=whatever.example", cwd=d)
-    run("openssl", "req", "-x509", *ec, "-keyout", "other.key", "-out",
-        "other.pem", "-days", "2", "-subj", "/CN=other", cwd=d)
-    run("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem",
-        "-days", "2", "-subj", "/CN=dane test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    with open(os.path.join(d, "ta.ext"), "w") as f:
-        f.write("subjectAltName=DNS:mx.ta.dane.test\n"
-                "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-    run("openssl", "req", *ec, "-keyout", "ta.key", "-out", "ta.csr",
-        "-subj", "/CN=mx.ta.dane.test", cwd=d)
-    run("openssl", "x509", "-req", "-in", "ta.csr", "-CA", "ca.pem",
-        "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-        "-extfile", "ta.ext", "-out", "ta.pem", cwd=d)
+    self_signed_cert(d, "ee", "whatever.example")
+    self_signed_cert(d, "other", "other")
+    make_ca(d, "dane test CA")
+    leaf_cert(d, "ta", "DNS:mx.ta.dane.test")
     # The TA case's server sends its chain: leaf, then the CA.
     with open(os.path.join(d, "ta-chain.pem"), "w") as f:
         f.write(open(os.path.join(d, "ta.pem")).read() +
@@ -104,9 +86,11 @@ class Unbound:
                  "%s.mx.bogus IN TLSA 3 1 1 %s" % (tlsa, ee)]
         with open(os.path.join(d, "dane.test.zone"), "w") as f:
             f.write("\n".join(zone) + "\n")
-        key = run("ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "dane.test",
-                  cwd=d).decode().strip()
-        run("ldns-signzone", "-n", "dane.test.zone", key, cwd=d)
+        key = subprocess.run(
+            ["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "dane.test"],
+            cwd=d, check=True, capture_output=True).stdout.decode().strip()
+        subprocess.run(["ldns-signzone", "-n", "dane.test.zone", key],
+                       cwd=d, check=True, capture_output=True)
         # Break the bogus host's record after signing: its RRSIG no
         # longer covers what is served, and a validator says SERVFAIL.
         signed = os.path.join(d, "dane.test.zone.signed")
@@ -206,7 +190,8 @@ def world(certs, tmp_path):
     try:
         for kind, ip in HOSTS.items():
             ctx = server_context(certs, *tls[kind]) if kind in tls else None
-            sinks[kind] = Sink(host=ip, port=port, tls_context=ctx)
+            sinks[kind] = Sink(host=ip, port=port, tls_context=ctx,
+                               requiretls=kind == "good")
         d = tmp_path / "unbound"
         d.mkdir()
         ub = Unbound(str(d), free_port(), port, certs)
@@ -285,6 +270,24 @@ def test_dane(gw_factory, world):
     assert sinks["plain"].nconn > before["plain"]
     # The bogus host is never even connected to.
     assert sinks["bogus"].nconn == before["bogus"]
+
+    # REQUIRETLS (RFC 8689) is met by a DANE-verified hop.
+    import smtplib
+    from conftest import client_tls_context
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        s.sendmail("app@example.com", ["rt@good.dane.test"],
+                   b"From: app@example.com\r\nSubject: rt\r\n\r\nx\r\n",
+                   mail_options=["REQUIRETLS"])
+    e = wait_for(lambda: g.events("action IN ('delivered', 'bounced') AND "
+                                  "recipient = 'rt@good.dane.test'"),
+                 timeout=60, what="the REQUIRETLS message")[0]
+    assert e["action"] == "delivered" and e["tls_policy"] == "dane", \
+        e["reply_text"]
+    got = [m for m in sinks["good"].messages
+           if "rt@good.dane.test" in m.rcpt_tos]
+    assert len(got) == 1 and "REQUIRETLS" in got[0].mail_options
 
     # gwsearch shows the policy as any other.
     qid = done[rcpt("good")]["qid"]
