@@ -39,6 +39,7 @@
 #include "conn.h"
 #include "control.h"
 #include "dns.h"
+#include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
 #include "log.h"
@@ -457,6 +458,7 @@ main(int argc, char *argv[])
 		return EX_CANTCREAT;
 
 	worker_init(2);
+	dns_wait_init();	/* workers ask DNS through the loop */
 	auth_init();
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -493,6 +495,7 @@ main(int argc, char *argv[])
 
 	store_shutdown();
 	store_read_close();
+	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */
 	worker_shutdown();
 	log_info("stopped");
 	return 0;
