@@ -245,6 +245,8 @@ static const struct opt opts[] = {
 	    "10s", 100, 600000, 0, 0, 0, LIVE },
 	{ "content.rspamd.fail", O_ENUM, OFF(content.rspamd.fail), "open", 0,
 	    0, content_fails, 0, 0, LIVE },
+	{ "content.rspamd.retry", O_MS, OFF(content.rspamd.retry_ms), "5s", 0,
+	    3600000, 0, 0, 0, LIVE },
 	{ "content.rspamd.max_size", O_SIZE, OFF(content.rspamd.max_size),
 	    "20M", 1024, (int64_t)1 << 31, 0, 0, 0, LIVE },
 	SPAM_ACT("reject", RSA_REJECT, "block"),

@@ -186,6 +186,8 @@ struct gw_config {
 			int64_t	 timeout_ms;	/* the whole exchange */
 			int	 fail;		/* enum content_fail */
 			uint64_t max_size;	/* larger: not sent */
+			int64_t	 retry_ms;	/* after a failure, not asked
+						   for this long */
 			int	 act[RSA_COUNT]; /* enum spam_act each */
 		} rspamd;
 		char	*uribl[GW_MAX_URIBL];	/* DNS URI blocklist zones */

@@ -11,7 +11,8 @@
  * memory for Hyperscan's scratch) is a 451 to the client.  rspamd that
  * does not answer within content.rspamd.timeout lets the message go or
  * defers it (content.rspamd.fail), logged at most once a minute with
- * the count of the failures not logged.
+ * the count of the failures not logged; for content.rspamd.retry after
+ * a failure it is not asked, the messages meanwhile treated the same.
  *
  * Besides the policies of gw.db, a job may check the message with
  * rspamd (rspamd.c) and the "uribl" detector looks its URLs up
@@ -109,6 +110,7 @@ content_plan(const char *subaccount, const char *sender, char *const *rcpt,
 		j->rs_timeout_ms = gcfg->content.rspamd.timeout_ms;
 		j->rs_fail = gcfg->content.rspamd.fail;
 		j->rs_max_size = gcfg->content.rspamd.max_size;
+		j->rs_retry_ms = gcfg->content.rspamd.retry_ms;
 		memcpy(j->rs_act, gcfg->content.rspamd.act, sizeof(j->rs_act));
 	}
 	uribl_job_init(&j->uj, gcfg);
@@ -132,25 +134,42 @@ content_job_client(struct content_job *j, const char *ip, const char *helo,
 	j->qid = qid ? xstrdup(qid) : NULL;
 }
 
+static pthread_mutex_t	rspamd_mtx = PTHREAD_MUTEX_INITIALIZER;
+static int64_t		rspamd_rest_until;	/* monotonic ms */
+
+/* rspamd failed a moment ago (content.rspamd.retry): not asked yet, so
+ * a dead or hung rspamd costs each message nothing, not a timeout, and
+ * the scan queue does not fill behind it. */
+static int
+rspamd_resting(void)
+{
+	int r;
+
+	pthread_mutex_lock(&rspamd_mtx);
+	r = mono_ms() < rspamd_rest_until;
+	pthread_mutex_unlock(&rspamd_mtx);
+	return r;
+}
+
 /* rspamd did not answer: logged at most once a minute (from any
  * worker), with how many such failures went unlogged. */
 static void
 rspamd_down(const struct content_job *j, const char *why)
 {
-	static pthread_mutex_t mtx = PTHREAD_MUTEX_INITIALIZER;
 	static int64_t last;
 	static int quiet;
-	int64_t now = now_us() / 1000;
+	int64_t now = mono_ms();
 	int n = -1;
 
-	pthread_mutex_lock(&mtx);
+	pthread_mutex_lock(&rspamd_mtx);
+	rspamd_rest_until = now + j->rs_retry_ms;
 	if (last == 0 || now - last >= 60000) {
 		n = quiet;
 		quiet = 0;
 		last = now;
 	} else
 		quiet++;
-	pthread_mutex_unlock(&mtx);
+	pthread_mutex_unlock(&rspamd_mtx);
 	if (n >= 0)
 		log_warnx("qid=%s rspamd %s: %s; failing %s (content.rspamd."
 		    "fail)%s%.0d%s", j->qid ? j->qid : "-", j->rs_url, why,
@@ -174,6 +193,11 @@ rspamd_verdict(struct content_job *j, struct buf *b)
 	if (j->len > j->rs_max_size) {
 		buf_puts(b, " rspamd=skipped(size)");
 		return SPAM_IGNORE;
+	}
+	if (rspamd_resting()) {
+		buf_printf(b, " rspamd=unavailable(fail-%s)",
+		    j->rs_fail == CFAIL_CLOSED ? "closed" : "open");
+		return j->rs_fail == CFAIL_CLOSED ? SPAM_DEFER : SPAM_IGNORE;
 	}
 	if (rspamd_check(&q, j->msg, j->len, &r, why, sizeof(why)) == -1) {
 		rspamd_down(j, why);

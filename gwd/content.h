@@ -42,6 +42,7 @@ struct content_job {
 	int64_t			 rs_timeout_ms;
 	int			 rs_fail;
 	uint64_t		 rs_max_size;
+	int64_t			 rs_retry_ms;
 	int			 rs_act[RSA_COUNT];
 	struct uribl_job	 uj;		/* the "uribl" detector's */
 	/* out */

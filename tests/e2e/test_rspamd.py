@@ -168,3 +168,38 @@ def test_silent_rspamd_holds_only_the_scan(gw_factory, sink):
     assert result.get("r") is None and not sender.is_alive()
     sink.wait_count(1)
     assert "rspamd=unavailable(fail-open)" in scanned(g)[0]["detail"]
+
+
+def test_failed_rspamd_rests(gw_factory, sink):
+    """After a failure rspamd is not asked for content.rspamd.retry: the
+    messages meanwhile fail (here closed: 451) without waiting for a
+    timeout of their own."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    conns = []
+
+    def hold():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            conns.append(c)
+
+    threading.Thread(target=hold, daemon=True).start()
+    g = gw_with(gw_factory, sink, "http://127.0.0.1:%d" % srv.getsockname()[1],
+                timeout="1s", retry="1h", fail="closed")
+    try:
+        for i in range(3):
+            code, text = send(g, message("m%d" % i, "x"))
+            assert code == 451 and "spam scanner unavailable" in text
+        assert len(conns) == 1
+        wait_for(lambda: len(scanned(g)) == 3, what="3 scanned events")
+        assert all("rspamd=unavailable(fail-closed)" in e["detail"]
+                   for e in scanned(g))
+        assert "timed out" in g.logtext() or "Timeout" in g.logtext()
+    finally:
+        srv.close()
+        for c in conns:
+            c.close()
