@@ -42,6 +42,7 @@
 #include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "httpc.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -459,6 +460,8 @@ main(int argc, char *argv[])
 
 	worker_init(2);
 	dns_wait_init();	/* workers ask DNS through the loop */
+	if (httpc_start() == -1)
+		return EX_OSERR;
 	auth_init();
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -493,6 +496,7 @@ main(int argc, char *argv[])
 
 	loop_run();
 
+	httpc_stop();
 	store_shutdown();
 	store_read_close();
 	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */

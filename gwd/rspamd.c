@@ -23,6 +23,8 @@
 static pthread_key_t	curl_key;
 static pthread_once_t	curl_once = PTHREAD_ONCE_INIT;
 
+/* httpc.c (gwd's other libcurl user) starts libcurl too; libcurl counts
+ * the calls, so each user may make sure of its own. */
 void
 rspamd_global_init(void)
 {
