@@ -45,11 +45,13 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CURSES_LIBS := $(shell pkg-config --libs ncursesw)
 EDIT_LIBS  := $(shell pkg-config --libs libedit)
-# The content policy (common/mime_walk.c, common/dlp*.c): gwd, gwctl,
+# The content policy (common/mime_walk.c, common/dlp*.c; common/urlx.c
+# with libpsl, common/rspamd_reply.c with jansson): gwd, gwctl,
 # their tests and fuzzers link these; gwsearch and gwtop do not.
-CONTENT_PKGS := gmime-3.0 libhs libmagic
+CONTENT_PKGS := gmime-3.0 libhs libmagic libpsl jansson
 CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
-# HTTP in (gwd/http.c: metrics, unsubscribe links): gwd only.
+# HTTP in (gwd/http.c: metrics, unsubscribe links) and out (libcurl:
+# gwd/httpc.c's thread, gwd/rspamd.c on the content workers): gwd only.
 HTTP_PKGS  := libmicrohttpd libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 

@@ -741,6 +741,21 @@ def submit(g, rcpts, subject="t", frm="app@example.com",
                                 "\r\nbody\r\n" % (frm, frm, subject)).encode())
 
 
+def submit_refused(g, data, frm="app@example.com", to="user@dest.test",
+                   password="s3cret-pass"):
+    """Submit data as subaccount "app": None on 250, else the end-of-DATA
+    refusal as (code, reply text)."""
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=60) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", password)
+        try:
+            s.sendmail(frm, [to], data)
+        except smtplib.SMTPDataError as e:
+            return e.smtp_code, e.smtp_error.decode()
+    return None
+
+
 def auth_plain(user, password):
     import base64
     return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
