@@ -38,6 +38,11 @@ enum event_action {
 };
 #define EV_NTALLY	(EV_REJECTED + 1)
 
+/* The actions a webhook may ask for (gwctl webhook add --events;
+ * gwd/hookset.c), comma-separated. */
+#define EVENT_WEBHOOK_ACTIONS	"delivered,bounced,deferred,complained," \
+	"unsubscribed,quarantined,rejected,expired"
+
 /* Elastic Common Schema event.outcome. */
 enum event_outcome { EO_UNKNOWN, EO_SUCCESS, EO_FAILURE };
 /* gwsearch show's parts of a message's life. */
