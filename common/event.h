@@ -34,6 +34,9 @@ enum event_action {
 	EV_UNSUBSCRIBED,
 	/* A smarthost's health changed (gwd/smarthost.c). */
 	EV_SMARTHOST_DOWN, EV_SMARTHOST_UP,
+	/* Events a webhook's receiver never acknowledged in its retry
+	 * time (gwd/webhook.c): given up. */
+	EV_WEBHOOK_DROPPED,
 	EV_COUNT
 };
 #define EV_NTALLY	(EV_REJECTED + 1)
