@@ -93,7 +93,7 @@
 #include "smarthost.h"
 #include "suppress.h"
 #include "util.h"
-#include "webhook.h"
+#include "webhook_ctl.h"
 
 enum ctl_role { CTL_MANAGE, CTL_OBSERVE, CTL_REFUSED };
 

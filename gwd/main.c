@@ -61,6 +61,7 @@
 #include "tls.h"
 #include "util.h"
 #include "webhook.h"
+#include "webhook_ctl.h"
 #include "window.h"
 #include "worker.h"
 
@@ -500,6 +501,7 @@ main(int argc, char *argv[])
 	 * acknowledgements reach the store before it stops. */
 	httpc_stop();
 	webhook_stop();
+	webhook_ctl_stop();
 	store_shutdown();
 	store_read_close();
 	worker_shutdown();

@@ -519,6 +519,30 @@ sendable(struct hook *h, struct item **out, int max, int64_t *oldest)
 	return n;
 }
 
+static void	 drop_expired(struct hook *, const char *);
+
+static int64_t
+backoff_ms(int fails)
+{
+	int64_t ms = RETRY_MIN_MS;
+
+	while (--fails > 0 && ms < gcfg->webhook.retry_max_ms)
+		ms *= 2;
+	return ms < gcfg->webhook.retry_max_ms ? ms :
+	    gcfg->webhook.retry_max_ms;
+}
+
+/* A request of h failed (why): back off, and give up what is too old. */
+static void
+hook_failed(struct hook *h, const char *why)
+{
+	h->failed++;
+	if (h->fails++ == 0)
+		log_warnx("webhook %lld: %s: %s; retrying", h->id, h->url, why);
+	h->retry_at = loop_now() + backoff_ms(h->fails);
+	drop_expired(h, why);
+}
+
 /* Send one batch of h if one is due: 1 sent, 0 not now. */
 static int
 send_one(struct hook *h)
@@ -549,12 +573,10 @@ send_one(struct hook *h)
 	b->n = n;
 	if (webhook_post(h->url, h->secret, buf_ptr(&body), buf_len(&body),
 	    on_reply, b) == -1) {
-		log_warnx("webhook %lld: cannot send to %s", h->id, h->url);
 		buf_free(&body);
 		free(its);
 		free(b);
-		h->fails++;
-		h->retry_at = loop_now() + RETRY_MIN_MS;
+		hook_failed(h, "the HTTP client refused the request");
 		return 0;
 	}
 	buf_free(&body);
@@ -610,17 +632,6 @@ pick_batch(const struct item *it, void *arg)
 	return it->inflight == arg;
 }
 
-static int64_t
-backoff_ms(int fails)
-{
-	int64_t ms = RETRY_MIN_MS;
-
-	while (--fails > 0 && ms < gcfg->webhook.retry_max_ms)
-		ms *= 2;
-	return ms < gcfg->webhook.retry_max_ms ? ms :
-	    gcfg->webhook.retry_max_ms;
-}
-
 /* A request came back: 2xx acknowledges its events. */
 static void
 batch_done(struct batch *b)
@@ -639,12 +650,7 @@ batch_done(struct batch *b)
 	} else {
 		for (int i = 0; i < b->n; i++)
 			b->items[i]->inflight = NULL;
-		h->failed++;
-		if (h->fails++ == 0)
-			log_warnx("webhook %lld: %s: %s; retrying", h->id,
-			    h->url, b->why);
-		h->retry_at = loop_now() + backoff_ms(h->fails);
-		drop_expired(h, b->why);
+		hook_failed(h, b->why);
 	}
 	free(b->items);
 	free(b);

@@ -20,7 +20,6 @@
 #include <sqlite3.h>
 
 struct buf;
-struct conn;
 
 /* gw.db's webhooks, in account.c's read transaction.  Main thread. */
 void	 webhook_load(sqlite3 *gdb);
@@ -34,11 +33,7 @@ void	 webhook_stop(void);
  * requests failed. */
 void	 webhook_prometheus(struct buf *);
 
-/* webhook_ctl.c: the control socket's "webhook test ID". */
-void	 webhook_control(struct conn *, const char *args);
-void	 webhook_control_gone(struct conn *);
-
-/* What webhook_ctl.c needs of webhook.c: the URL and secret of the
+/* What webhook_ctl.c (the control socket's "webhook test") needs: the URL and secret of the
  * webhook id (pointers valid until the next webhook_load()), 0 or -1. */
 int	 webhook_lookup(long long id, const char **url, const char **secret);
 /* Build the POST of body to url signed with secret and submit it;

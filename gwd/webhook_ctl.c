@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "util.h"
 #include "webhook.h"
+#include "webhook_ctl.h"
 
 #define REPLY_SHOW	1024	/* bytes of the receiver's body shown */
 
@@ -90,8 +91,9 @@ test_unlink(struct test *t)
 		*pp = t->next;
 }
 
+/* The answers back from httpc, to their clients unless `quiet`. */
 static void
-on_answered(void *arg)
+answer_all(int quiet)
 {
 	struct test *list, *next;
 
@@ -102,11 +104,23 @@ on_answered(void *arg)
 	for (; list; list = next) {
 		next = list->next;
 		test_unlink(list);
-		if (list->c)
+		if (list->c && !quiet)
 			answer(list->c, buf_cstr(&list->out));
 		buf_free(&list->out);
 		free(list);
 	}
+}
+
+static void
+on_answered(void *arg)
+{
+	answer_all(0);
+}
+
+void
+webhook_ctl_stop(void)
+{
+	answer_all(1);
 }
 
 /* The test event's JSON batch. */

@@ -390,6 +390,15 @@ def test_gwctl_webhook_test(gw_factory, sink, receiver):
     assert r.returncode == 69 and "status: 500" in r.stdout, r
     r = g.gwctl("webhook", "test", "99", check=False)
     assert r.returncode == 67 and "no webhook 99" in r.stderr
+    # Nobody listening: no status, the reason instead.
+    out = g.gwctl("webhook", "add",
+                  "https://127.0.0.1:%d/none" % free_port()).stdout
+    dead = out.split()[1]
+    wait_for(lambda: "webhook" not in g.gwctl(
+        "webhook", "test", dead, check=False).stderr, 10,
+        what="gwd knows the second webhook")
+    r = g.gwctl("webhook", "test", dead, check=False)
+    assert r.returncode == 69 and "status: 0\nerror: " in r.stdout, r
 
 
 def test_gwctl_webhook_commands(gw_factory, receiver, tmp_path):
@@ -440,3 +449,24 @@ def test_other_subaccount_not_posted(gw_factory, sink, receiver):
     # The rows were never marked for the webhook.
     assert outbox(g, "pending & 2") == []
     assert receiver.requests == []
+
+
+def test_deleted_webhook_lets_its_events_go(gw_factory, sink, receiver):
+    """Events waiting for a webhook that is deleted are not sent and
+    leave the outbox; the remaining webhook still gets its own."""
+    receiver.always_fail = True
+    g = hooked(gw_factory, sink, receiver, events="delivered")
+    submit(g, 3, "x")
+    sink.wait_count(3)
+    wait_for(lambda: len(outbox(g, "pending & 2")) == 3, 20,
+             what="three rows for the webhook")
+    wait_for(lambda: receiver.requests, 20, what="a first try")
+    g.gwctl("webhook", "delete", str(g.hook_id))
+    wait_for(lambda: outbox(g, "pending & 2") == [], 20,
+             what="the deleted webhook's rows acknowledged")
+    n = len(receiver.requests)
+    submit(g, 1, "y")
+    sink.wait_count(4)
+    wait_for(lambda: len(logged(g, "delivered")) == 4, 20, what="delivered")
+    assert outbox(g, "pending & 2") == []
+    assert len(receiver.requests) <= n + 1   # at most one already in flight
