@@ -292,6 +292,8 @@ def test_resend_after_kill9(gw_factory, sink, receiver):
     wait_for(lambda: set(ids(receiver.acked())) == want, 60,
              what="every unacknowledged event sent after the restart")
     wait_for(lambda: outbox(g, "1") == [], 20, what="outbox empty")
+    # Nothing was acknowledged before the kill: each came exactly once.
+    assert sorted(ids(receiver.acked())) == sorted(want)
 
 
 def test_per_message_order_and_no_duplicates(gw_factory, sink, receiver):
@@ -470,3 +472,21 @@ def test_deleted_webhook_lets_its_events_go(gw_factory, sink, receiver):
     wait_for(lambda: len(logged(g, "delivered")) == 4, 20, what="delivered")
     assert outbox(g, "pending & 2") == []
     assert len(receiver.requests) <= n + 1   # at most one already in flight
+
+
+def test_clean_restart_sends_nothing_twice(gw_factory, sink, receiver):
+    """Acknowledgements reach queue.db before gwd stops (SIGTERM): after
+    a restart, no event is sent again; only a kill -9 can repeat one."""
+    g = hooked(gw_factory, sink, receiver, events="delivered")
+    submit(g, 5, "c")
+    sink.wait_count(5)
+    wait_for(lambda: len(receiver.acked()) == 5, 30, what="5 acknowledged")
+    assert g.stop() == 0
+    assert outbox(g, "pending & 2") == []
+    g.start()
+    submit(g, 1, "after")
+    sink.wait_count(6)
+    wait_for(lambda: len(set(ids(receiver.acked()))) == 6, 30,
+             what="the sixth event")
+    got = ids(receiver.acked())
+    assert len(got) == len(set(got)) == 6, got
