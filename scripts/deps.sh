@@ -15,13 +15,15 @@ libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev libcurl4-openss
 # zip: encrypted archives for the attachment rules (test_quarantine.py).
 # haproxy: in front of gwd with the PROXY protocol
 # (tests/e2e/test_proxy_protocol.py, examples/haproxy.cfg).
+# unbound, ldnsutils: a validating resolver and a signed zone for DANE
+# (tests/e2e/test_dane.py).
 # systemd: systemd-analyze rates examples/gwd.service (test_unit_file.py).
 test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks zip
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
 util-linux fiu-utils bash-completion prometheus socat strace haproxy
-node-nodemailer systemd
+node-nodemailer systemd unbound ldnsutils
 libidn12 libgnutls-dane0 libnsl2"
 bench="$test opendkim sasl2-bin libsasl2-modules"
 
