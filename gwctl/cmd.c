@@ -243,7 +243,7 @@ const struct cmd cmds[] = {
 	    "the webhooks (secrets are not shown)", 0, 0, "--format=", 0,
 	    webhook_list },
 	{ "webhook", "delete", "ID",
-	    "delete a webhook; events not yet sent to it are not", 1, 1, "",
+	    "delete a webhook (events waiting for it are not sent)", 1, 1, "",
 	    0, webhook_delete },
 	{ "webhook", "test", "ID",
 	    "post a test event now and print the receiver's answer (gwd "
