@@ -234,6 +234,21 @@ static const struct opt opts[] = {
 	{ "feedback.rate", O_STR, OFF(feedback.rate), "60/min", 0, 32, 0, 0, 0,
 	    LIVE },
 
+	{ "webhook.batch_max", O_INT, OFF(webhook.batch_max), "100", 1, 1000,
+	    0, 0, 0, LIVE },
+	{ "webhook.batch_wait", O_MS, OFF(webhook.batch_wait_ms), "1s", 0,
+	    60000, 0, 0, 0, LIVE },
+	{ "webhook.concurrency", O_INT, OFF(webhook.concurrency), "2", 1, 64,
+	    0, 0, 0, LIVE },
+	{ "webhook.timeout", O_MS, OFF(webhook.timeout_ms), "10s", 100,
+	    300000, 0, 0, 0, LIVE },
+	{ "webhook.retry_max", O_MS, OFF(webhook.retry_max_ms), "5m", 100,
+	    86400000, 0, 0, 0, LIVE },
+	{ "webhook.retry_for", O_MS, OFF(webhook.retry_for_ms), "24h", 1000,
+	    (int64_t)30 * 86400000, 0, 0, 0, LIVE },
+	{ "webhook.ca_file", O_PATH, OFF(webhook.ca_file), NULL, 0, 0, 0, 0,
+	    0, LIVE },
+
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
 	    0, 0, 0, LIVE },
 

@@ -211,6 +211,16 @@ struct gw_config {
 		int	 rate_count;	/* from rate, by config_load */
 		int64_t	 rate_window_ms;
 	} feedback;
+
+	struct {
+		int	 batch_max;	/* events per POST */
+		int64_t	 batch_wait_ms;	/* the first waits no longer */
+		int	 concurrency;	/* POSTs in flight per webhook */
+		int64_t	 timeout_ms;	/* one POST */
+		int64_t	 retry_max_ms;	/* the longest backoff */
+		int64_t	 retry_for_ms;	/* then the events are dropped */
+		char	*ca_file;	/* NULL: the system's CAs */
+	} webhook;
 };
 
 /*

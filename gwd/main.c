@@ -61,6 +61,8 @@
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
+#include "webhook.h"
+#include "webhook_ctl.h"
 #include "window.h"
 #include "worker.h"
 
@@ -472,7 +474,8 @@ main(int argc, char *argv[])
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
-	    queue_init(err, sizeof(err)) == -1) {
+	    queue_init(err, sizeof(err)) == -1 ||
+	    webhook_start(cfg.state_dir, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -496,7 +499,11 @@ main(int argc, char *argv[])
 
 	loop_run();
 
+	/* Requests in flight are abandoned first, so the webhooks' last
+	 * acknowledgements reach the store before it stops. */
 	httpc_stop();
+	webhook_stop();
+	webhook_ctl_stop();
 	store_shutdown();
 	store_read_close();
 	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */
