@@ -52,6 +52,9 @@ CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
 # HTTP in (gwd/http.c: metrics, unsubscribe links): gwd only.
 HTTP_PKGS  := libmicrohttpd
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
+# Cluster state on Redis (gwd/cluster*.c; gwctl publishes suppression
+# changes): gwd and gwctl.
+REDIS_LIBS := $(shell pkg-config --libs hiredis)
 
 OPT        ?= -O2
 CFLAGS     ?= -g
@@ -105,10 +108,10 @@ $(BUILD)/libgwd.a: $(GWD_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 $(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 $(BUILD)/gwsearch: $(GWSEARCH_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -127,7 +130,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(REDIS_LIBS) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 # A helper a unit test names there (tests/unit/sched_fake.c: what stands

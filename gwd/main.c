@@ -35,6 +35,7 @@
 
 #include "auth.h"
 #include "check.h"
+#include "cluster.h"
 #include "config.h"
 #include "conn.h"
 #include "control.h"
@@ -440,6 +441,11 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	gm.started_us = now_us();
+	/* Its password file may be readable by root only. */
+	if (cluster_init(&cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_CONFIG;
+	}
 	if (listeners_bind(err, sizeof(err)) == -1 ||
 	    control_bind(err, sizeof(err)) == -1 ||
 	    metrics_http_bind(err, sizeof(err)) == -1 ||
@@ -475,6 +481,7 @@ main(int argc, char *argv[])
 	timer_add(&poll_timer, 500);
 	quarantine_start();
 	timer_init(&stop_timer, stop_check, NULL);
+	cluster_start();
 	listeners_start();
 	smarthost_start();
 	control_start();
