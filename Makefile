@@ -53,7 +53,7 @@ CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
 HTTP_PKGS  := libmicrohttpd
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 # Cluster state on Redis (gwd/cluster*.c; gwctl publishes suppression
-# changes): gwd and gwctl.
+# changes, gwtop --cluster reads the nodes' stats).
 REDIS_LIBS := $(shell pkg-config --libs hiredis)
 
 OPT        ?= -O2
@@ -117,7 +117,7 @@ $(BUILD)/gwsearch: $(GWSEARCH_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/gwtop: $(GWTOP_OBJ) $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 # gwd's reading of From: against Python's (tests/e2e/test_addrlist.py).
 $(BUILD)/tests/addrlist_dump: tests/diff/addrlist_dump.c $(OBJ)/gwd/msg.o $(BUILD)/libgwcommon.a

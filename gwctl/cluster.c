@@ -16,12 +16,11 @@
 
 #include "addr.h"
 #include "cluster.h"
+#include "credis.h"
 #include "cshare.h"
 #include "gwctl.h"
 #include "log.h"
 #include "util.h"
-
-#define TIMEOUT_S	3
 
 struct change {
 	int	 add;
@@ -64,44 +63,6 @@ gcl_discard(void)
 	nq = 0;
 }
 
-static redisContext *
-connect_redis(struct ctx *ctx, const char **why)
-{
-	struct timeval tv = { TIMEOUT_S, 0 };
-	static char err[600];
-	char ip[64], pw[CSHARE_PASSWORD_MAX + 1];
-	redisContext *rc;
-	redisReply *rep;
-	int port;
-
-	if (cshare_redis_addr(ctx->cfg.cluster.redis, ip, sizeof(ip),
-	    &port) == -1) {
-		*why = "not an address";
-		return NULL;
-	}
-	if ((rc = redisConnectWithTimeout(ip, port, tv)) == NULL) {
-		*why = "out of memory";
-		return NULL;
-	}
-	if (rc->err) {
-		*why = rc->errstr;
-		return rc;
-	}
-	redisSetTimeout(rc, tv);
-	if (ctx->cfg.cluster.password_file) {
-		if (cshare_password(ctx->cfg.cluster.password_file, pw,
-		    sizeof(pw), err, sizeof(err)) == -1) {
-			*why = err;
-			return rc;
-		}
-		rep = redisCommand(rc, "AUTH %s", pw);
-		if (rep == NULL || rep->type == REDIS_REPLY_ERROR)
-			*why = rep ? "AUTH refused" : rc->errstr;
-		freeReplyObject(rep);
-	}
-	return rc;
-}
-
 static int
 send_one(redisContext *rc, const struct change *c, const char **why)
 {
@@ -121,9 +82,14 @@ send_one(redisContext *rc, const struct change *c, const char **why)
 		argv[1] = cshare_script(CS_SUPPRESS);
 		rep = redisCommandArgv(rc, nitems(argv), argv, NULL);
 	}
+	static char e[300];
+
 	ok = rep && rep->type != REDIS_REPLY_ERROR;
-	if (!ok)
-		*why = rep ? "an error" : rc->errstr;
+	if (!ok) {
+		snprintf(e, sizeof(e), "Redis: %s", rep ? rep->str :
+		    rc->errstr);
+		*why = e;
+	}
 	freeReplyObject(rep);
 	return ok ? 0 : -1;
 }
@@ -132,6 +98,7 @@ int
 gcl_flush(struct ctx *ctx)
 {
 	const char *why = NULL;
+	static char err[600];
 	redisContext *rc;
 	size_t i = 0;
 	int r = EX_OK;
@@ -140,15 +107,16 @@ gcl_flush(struct ctx *ctx)
 		gcl_discard();
 		return EX_OK;
 	}
-	rc = connect_redis(ctx, &why);
+	if ((rc = credis_connect(ctx->cfg.cluster.redis,
+	    ctx->cfg.cluster.password_file, err, sizeof(err))) == NULL)
+		why = err;
 	for (; why == NULL && i < nq; i++)
 		if (send_one(rc, &q[i], &why) == -1)
 			break;
 	if (why) {
-		log_warnx("cluster: Redis %s: %s: %zu change%s made on this "
-		    "node only; run the command again when Redis answers",
-		    ctx->cfg.cluster.redis, why, nq - i, nq - i == 1 ? "" :
-		    "s");
+		log_warnx("cluster: %s: %zu change%s made on this node only; "
+		    "run the command again when Redis answers", why, nq - i,
+		    nq - i == 1 ? "" : "s");
 		r = EX_TEMPFAIL;
 	}
 	if (rc)

@@ -1,7 +1,7 @@
 /*
  * cluster.c - the connection to Redis and what goes over it (see
- * cluster.h): heartbeats and the live node count, shared per-minute
- * tokens, the suppression list's stream.
+ * cluster.h): heartbeats and the live node count, this node's stats
+ * snapshot, shared per-minute tokens.
  * Exposure: reads Redis replies (a server the operator names; replies
  * are checked for type and size before use, never trusted to be
  * well formed); runs in gwd's loop, unprivileged.
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cluster.h"
 #include "cluster_priv.h"
 #include "cshare.h"
@@ -32,6 +33,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_report.h"
 #include "util.h"
 
 #define TICK_MS		1000
@@ -401,6 +403,32 @@ heartbeat(void)
 }
 
 static void
+stats_done(redisReply *rep, void *arg)
+{
+}
+
+/*
+ * This node's stats (the control socket's `stats` lines) for gwtop
+ * --cluster, kept as long as a heartbeat: a node gone leaves no stale
+ * row for long.
+ */
+static void
+stats_publish(void)
+{
+	char key[sizeof(CK_STATS) + sizeof(cl.node)], ttl[16];
+	const char *argv[] = { "SET", key, NULL, "PX", ttl };
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	metrics_report_stats(&b);
+	argv[2] = buf_cstr(&b);
+	snprintf(key, sizeof(key), "%s%s", CK_STATS, cl.node);
+	snprintf(ttl, sizeof(ttl), "%d", CSHARE_NODE_TTL_MS);
+	cl_command(stats_done, NULL, nitems(argv), argv);
+	buf_free(&b);
+}
+
+static void
 tick_cb(struct ev_timer *t)
 {
 	timer_add(&cl.tick, TICK_MS);
@@ -411,7 +439,9 @@ tick_cb(struct ev_timer *t)
 		return;
 	}
 	heartbeat();
-	cl_stats_publish();
+	cquota_tick();
+	if (cl.up)
+		stats_publish();
 }
 
 void

@@ -8,7 +8,8 @@
  * keeps one connection to Redis, driven from the loop (hiredis's async
  * API; no call here blocks), and is either
  *   up        Redis answers: per-minute limits and quotas are taken
- *             from shared budgets, a token batch at a time;
+ *             from shared budgets, a token batch at a time; the
+ *             suppression list is shared (cluster_supp.c);
  *   degraded  Redis does not: each node applies its share of every
  *             budget (budget / the live nodes last seen), says so in
  *             the log, /health and gwtop, and reconnects with backoff.
@@ -45,6 +46,30 @@ const char *cluster_node(void);
  */
 int64_t	 cluster_rate_wait(const char *key, int per_minute, int64_t now);
 void	 cluster_rate_used(const char *key);
+
+/*
+ * Quotas (cluster_quota.c): a transaction of subaccount sub, whose
+ * quotas are hour and day (0: none), wants one message of them.
+ *   CQ_NONE  no token is involved (no quota, or Redis away: the node's
+ *            share applies, quota.c);
+ *   CQ_OK    one is held for the transaction: spent when its message
+ *            is accepted, else cluster_quota_return();
+ *   CQ_OVER  the cluster's quota is used up;
+ *   CQ_WAIT  Redis is asked: done(arg, CQ_OK, CQ_OVER or CQ_AWAY) comes
+ *            later, unless cluster_quota_cancel(arg) first.
+ * A message accepted without a token is told with
+ * cluster_quota_unshared(): while the cluster is degraded it is counted
+ * in Redis when Redis is back.
+ */
+enum { CQ_NONE, CQ_OK, CQ_OVER, CQ_WAIT, CQ_AWAY };
+typedef void (*cquota_done)(void *arg, int verdict);
+int	 cluster_quota_take(const char *sub, int64_t hour, int64_t day,
+	    cquota_done done, void *arg);
+void	 cluster_quota_return(const char *sub);
+void	 cluster_quota_cancel(void *arg);
+void	 cluster_quota_unshared(const char *sub);
+/* An accepted message was not stored after all: it does not count. */
+void	 cluster_quota_refund(const char *sub);
 
 /*
  * A change of the suppression list for every node: key is

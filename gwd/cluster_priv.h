@@ -47,7 +47,7 @@ void	 supp_stream_stop(void);
 void	 pub_flush(void);		/* changes kept while away */
 
 /* cluster_quota.c */
-void	 cquota_reconcile(void);
-void	 cl_stats_publish(void);
+void	 cquota_reconcile(void);	/* up again */
+void	 cquota_tick(void);		/* every second while up */
 
 #endif

@@ -263,3 +263,114 @@ def test_gwctl_says_when_redis_is_away(gw_factory, sink, redis):
     assert "made on this node only" in r.stderr
     # The local list has it all the same.
     assert "x@dest.test" in a.gwctl("suppression", "list").stdout
+
+
+REFUSALS = []
+
+
+def try_send(g, rcpt, subject):
+    """1 when the message was accepted, 0 when MAIL got a 451 (kept in
+    REFUSALS)."""
+    try:
+        send(g, [rcpt], subject)
+        return 1
+    except smtplib.SMTPSenderRefused as e:
+        assert e.smtp_code == 451, e
+        REFUSALS.append(e.smtp_error.decode())
+        return 0
+
+
+def test_quota_of_ten_an_hour_holds_across_two_nodes(gw_factory, sink, redis):
+    a = node(gw_factory, redis, sink, "gw1")
+    b = node(gw_factory, redis, sink, "gw2")
+    for g in (a, b):
+        g.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+        wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    got = {"a": 0, "b": 0}
+    for i in range(8):
+        got["a"] += try_send(a, "qa%d@dest.test" % i, "qa%d" % i)
+        got["b"] += try_send(b, "qb%d@dest.test" % i, "qb%d" % i)
+    assert got["a"] + got["b"] == 10, got
+    assert got["a"] >= 4 and got["b"] >= 4, got
+    sink.wait_count(10)
+    assert "reached its quota across the cluster" in REFUSALS[-1], REFUSALS
+
+
+def test_quota_share_while_degraded_then_reconciled(gw_factory, sink, redis):
+    """Redis away: 10/hour over 2 nodes is 5 a node.  Redis back (empty:
+    it was killed): what the nodes accepted meanwhile counts."""
+    a = node(gw_factory, redis, sink, "gw1")
+    b = node(gw_factory, redis, sink, "gw2")
+    for g in (a, b):
+        g.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+        wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    wait_for(lambda: "2" in redis.cli("ZCARD", "gw:nodes"), what="2 nodes")
+    redis.kill()
+    for g in (a, b):
+        wait_for(lambda: "cluster: degraded" in health(g), what="degraded")
+    n = sum(try_send(a, "d%d@dest.test" % i, "d%d" % i) for i in range(7))
+    assert n == 5, n
+    assert "this node's share while the cluster is degraded" in \
+        REFUSALS[-1], REFUSALS
+    redis.start()
+    wait_for(lambda: "cluster: ok" in health(a), timeout=20, what="ok")
+    wait_for(lambda: "accepted while degraded added" in a.logtext(),
+             what="reconciled")
+    wait_for(lambda: "cluster: ok" in health(b), timeout=20, what="ok")
+    # 5 counted already: B gets the other 5, not 10.
+    n = sum(try_send(b, "e%d@dest.test" % i, "e%d" % i) for i in range(7))
+    assert n == 5, n
+
+
+def gwtop_cluster(g, *args):
+    return g.tool("gwtop", "--cluster", *args).stdout
+
+
+def test_gwtop_cluster_shows_every_node_and_the_totals(gw_factory, sink,
+                                                       redis):
+    import json
+    a = node(gw_factory, redis, sink, "gw1")
+    b = node(gw_factory, redis, sink, "gw2")
+    send(a, ["x1@dest.test"], "x1")
+    send(a, ["x2@dest.test"], "x2")
+    send(b, ["x3@dest.test"], "x3")
+    sink.wait_count(3)
+
+    def rows():
+        return {r["node"]: r for r in map(json.loads, gwtop_cluster(
+            a, "--format", "json").splitlines())}
+    wait_for(lambda: rows().get("TOTAL", {}).get("messages_received_total")
+             == 3, what="both snapshots in Redis")
+    r = rows()
+    assert r["gw1"]["state"] == r["gw2"]["state"] == "up", r
+    assert (r["gw1"]["messages_received_total"],
+            r["gw2"]["messages_received_total"]) == (2, 1), r
+    assert r["TOTAL"]["delivered_total"] == 3, r
+    text = gwtop_cluster(b).splitlines()
+    assert text[0].split()[:3] == ["NODE", "STATE", "SEEN"], text
+    assert [line.split()[0] for line in text[1:]] == ["gw1", "gw2", "TOTAL"]
+    # A node stopped is "gone" once its heartbeat is old.
+    b.stop()
+    wait_for(lambda: rows()["gw2"]["state"] == "gone", timeout=20,
+             what="gw2 gone")
+
+
+def test_gwtop_cluster_needs_a_cluster(gw_factory, sink):
+    g = gw_factory(relay=smarthost(sink))
+    r = g.tool("gwtop", "--cluster", check=False)
+    assert r.returncode == 78 and "no cluster.redis" in r.stderr, r.stderr
+
+
+def test_degraded_in_stats_metrics_and_gwtop(gw_factory, sink, redis):
+    from conftest import control_stats
+    g = node(gw_factory, redis, sink, "gw1")
+    wait_for(lambda: control_stats(g)["cluster_nodes"] == 1, what="1 node")
+    assert control_stats(g)["cluster_degraded"] == 0
+    redis.kill()
+    wait_for(lambda: control_stats(g)["cluster_degraded"] == 1,
+             what="degraded in stats")
+    once = g.tool("gwtop", "--once").stdout
+    assert "gwd.cluster_degraded=1" in once, once
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics"
+                                % g.metrics_port, timeout=5) as r:
+        assert "gw_cluster_degraded 1" in r.read().decode()
