@@ -33,7 +33,6 @@
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
-#include "metrics_report.h"
 #include "util.h"
 
 #define TICK_MS		1000
@@ -420,7 +419,7 @@ stats_publish(void)
 	struct buf b;
 
 	buf_init(&b, 1 << 20);
-	metrics_report_stats(&b);
+	cl.stats(&b);
 	argv[2] = buf_cstr(&b);
 	snprintf(key, sizeof(key), "%s%s", CK_STATS, cl.node);
 	snprintf(ttl, sizeof(ttl), "%d", CSHARE_NODE_TTL_MS);
@@ -445,10 +444,13 @@ tick_cb(struct ev_timer *t)
 }
 
 void
-cluster_start(void)
+cluster_start(void (*supp)(int, const char *, const char *, const char *,
+    int64_t), void (*stats)(struct buf *))
 {
 	if (!cl.enabled)
 		return;
+	cl.supp = supp;
+	cl.stats = stats;
 	hmap_init(&cl.rates);
 	cl.backoff = BACKOFF_MIN_MS;
 	timer_init(&cl.retry, retry_cb, NULL);

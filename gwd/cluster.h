@@ -25,8 +25,17 @@ struct gw_config;
 /* Before privileges are dropped: read the password file.  -1 with the
  * reason in err. */
 int	 cluster_init(const struct gw_config *, char *err, size_t errsz);
-/* On the loop: connect, then keep connected. */
-void	 cluster_start(void);
+/*
+ * On the loop: connect, then keep connected.  Two modules above this
+ * one are reached through the functions given here (so neither depends
+ * on the other both ways): supp applies a change of the shared
+ * suppression list (suppress_shared), stats writes this node's stats
+ * lines (metrics_report_stats).
+ */
+struct buf;
+void	 cluster_start(void (*supp)(int add, const char *key,
+	    const char *reason, const char *source, int64_t created),
+	    void (*stats)(struct buf *));
 
 int	 cluster_enabled(void);
 /* 1 while Redis answers. */

@@ -9,6 +9,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "buf.h"
 #include "cshare.h"
 #include "hmap.h"
 #include "loop.h"
@@ -29,6 +30,9 @@ struct cl {
 	int		 live;		/* nodes at the last heartbeat */
 	int64_t		 hb_sent;	/* a heartbeat waits since; 0: none */
 	struct hmap	 rates;		/* key -> struct rate */
+	void		(*supp)(int, const char *, const char *,
+			    const char *, int64_t);
+	void		(*stats)(struct buf *);
 };
 
 extern struct cl cl;

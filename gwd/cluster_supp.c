@@ -2,7 +2,7 @@
  * cluster_supp.c - the suppression list shared by every node (see
  * cluster.h).
  * Exposure: entries come from Redis (written by gwctl and other gwd
- * nodes); suppress_shared() checks each before it is kept.
+ * nodes); suppress_shared() (cl.supp) checks each before it is kept.
  * Diagnostics: none fail; a reply of the wrong shape is logged and
  * skipped.
  *
@@ -30,7 +30,6 @@
 #include "cluster.h"
 #include "cluster_priv.h"
 #include "log.h"
-#include "suppress.h"
 #include "util.h"
 
 #define POLL_MS		200
@@ -95,7 +94,7 @@ apply_entry(const redisReply *e)
 			created = strtoll(v, NULL, 10);
 	}
 	if (op && key)
-		suppress_shared(strcmp(op, "add") == 0, key, reason, source,
+		cl.supp(strcmp(op, "add") == 0, key, reason, source,
 		    created);
 }
 
@@ -159,7 +158,7 @@ load_done(redisReply *rep, void *arg)
 		    (reason = strchr(created + 1, '\n')) != NULL) {
 			*created++ = '\0';
 			*reason++ = '\0';
-			suppress_shared(1, k->str, reason, copy,
+			cl.supp(1, k->str, reason, copy,
 			    strtoll(created, NULL, 10));
 			n++;
 		}

@@ -45,6 +45,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "metrics_report.h"
 #include "unsubscribe.h"
 #include "pause.h"
 #include "loop.h"
@@ -481,7 +482,7 @@ main(int argc, char *argv[])
 	timer_add(&poll_timer, 500);
 	quarantine_start();
 	timer_init(&stop_timer, stop_check, NULL);
-	cluster_start();
+	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
 	smarthost_start();
 	control_start();

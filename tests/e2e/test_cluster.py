@@ -374,3 +374,23 @@ def test_degraded_in_stats_metrics_and_gwtop(gw_factory, sink, redis):
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics"
                                 % g.metrics_port, timeout=5) as r:
         assert "gw_cluster_degraded 1" in r.read().decode()
+
+
+def test_redis_that_stops_answering_is_dropped(gw_factory, sink, redis):
+    """A Redis that keeps its connections but says nothing (SIGSTOP, a
+    dead network): the heartbeat's deadline makes the node degraded,
+    and it relays meanwhile; SIGCONT, and it is back."""
+    import signal
+    g = node(gw_factory, redis, sink, "gw1")
+    wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: "cluster: degraded" in health(g), timeout=20,
+                 what="degraded")
+        assert "Redis 127.0.0.1:%d stopped answering" % redis.port \
+            in g.logtext()
+        send(g, ["s@dest.test"], "stopped")
+        sink.wait_count(1)
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: "cluster: ok" in health(g), timeout=20, what="ok")
