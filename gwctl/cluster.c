@@ -63,60 +63,81 @@ gcl_discard(void)
 	nq = 0;
 }
 
+#define PIPE	1000	/* changes sent before their replies are read */
+
+/* The script, by its SHA1, for the EVALSHAs after. */
 static int
-send_one(redisContext *rc, const struct change *c, const char **why)
+load_script(redisContext *rc, char *err, size_t errsz)
 {
-	char created[32];
-	const char *argv[] = { "EVALSHA", cshare_script_sha(CS_SUPPRESS), "2",
-	    CK_SUPP_HASH, CK_SUPP_STREAM, c->add ? "add" : "del", c->key,
-	    c->reason, c->source, created, "gwctl" };
-	redisReply *rep;
-	int ok;
+	redisReply *rep = redisCommand(rc, "SCRIPT LOAD %s",
+	    cshare_script(CS_SUPPRESS));
+	int ok = rep && rep->type == REDIS_REPLY_STRING;
 
-	snprintf(created, sizeof(created), "%lld", (long long)c->created);
-	rep = redisCommandArgv(rc, nitems(argv), argv, NULL);
-	if (rep && rep->type == REDIS_REPLY_ERROR &&
-	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
-		freeReplyObject(rep);
-		argv[0] = "EVAL";
-		argv[1] = cshare_script(CS_SUPPRESS);
-		rep = redisCommandArgv(rc, nitems(argv), argv, NULL);
-	}
-	static char e[300];
-
-	ok = rep && rep->type != REDIS_REPLY_ERROR;
-	if (!ok) {
-		snprintf(e, sizeof(e), "Redis: %s", rep ? rep->str :
+	if (!ok)
+		snprintf(err, errsz, "Redis: SCRIPT LOAD: %s", rep ? rep->str :
 		    rc->errstr);
-		*why = e;
-	}
 	freeReplyObject(rep);
 	return ok ? 0 : -1;
+}
+
+/* q[from..from+n) in one pipeline: a large import costs a few round
+ * trips, not one a line. */
+static int
+send_batch(redisContext *rc, size_t from, size_t n, char *err,
+    size_t errsz)
+{
+	redisReply *rep;
+	char created[32];
+	int bad = 0;
+
+	for (size_t i = from; i < from + n; i++) {
+		const char *argv[] = { "EVALSHA",
+		    cshare_script_sha(CS_SUPPRESS), "2", CK_SUPP_HASH,
+		    CK_SUPP_STREAM, q[i].add ? "add" : "del", q[i].key,
+		    q[i].reason, q[i].source, created, "gwctl" };
+
+		snprintf(created, sizeof(created), "%lld",
+		    (long long)q[i].created);
+		redisAppendCommandArgv(rc, nitems(argv), argv, NULL);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (redisGetReply(rc, (void **)&rep) != REDIS_OK) {
+			snprintf(err, errsz, "Redis: %s", rc->errstr);
+			return -1;
+		}
+		if (rep->type == REDIS_REPLY_ERROR && !bad++)
+			snprintf(err, errsz, "Redis: %s", rep->str);
+		freeReplyObject(rep);
+	}
+	return bad ? -1 : 0;
 }
 
 int
 gcl_flush(struct ctx *ctx)
 {
-	const char *why = NULL;
 	static char err[600];
 	redisContext *rc;
-	size_t i = 0;
-	int r = EX_OK;
+	size_t sent = 0, n;
+	int r = EX_OK, failed;
 
 	if (nq == 0 || ctx->cfg.cluster.redis == NULL) {
 		gcl_discard();
 		return EX_OK;
 	}
-	if ((rc = credis_connect(ctx->cfg.cluster.redis,
-	    ctx->cfg.cluster.password_file, err, sizeof(err))) == NULL)
-		why = err;
-	for (; why == NULL && i < nq; i++)
-		if (send_one(rc, &q[i], &why) == -1)
-			break;
-	if (why) {
+	rc = credis_connect(ctx->cfg.cluster.redis,
+	    ctx->cfg.cluster.password_file, err, sizeof(err));
+	failed = rc == NULL || load_script(rc, err, sizeof(err)) == -1;
+	while (!failed && sent < nq) {
+		n = nq - sent < PIPE ? nq - sent : PIPE;
+		if (!(failed = send_batch(rc, sent, n, err, sizeof(err)) == -1))
+			sent += n;
+	}
+	if (failed) {
+		/* A batch that failed may have been applied in part: it
+		 * counts as not sent, and sending it again does no harm. */
 		log_warnx("cluster: %s: %zu change%s made on this node only; "
-		    "run the command again when Redis answers", why, nq - i,
-		    nq - i == 1 ? "" : "s");
+		    "run the command again when Redis answers", err,
+		    nq - sent, nq - sent == 1 ? "" : "s");
 		r = EX_TEMPFAIL;
 	}
 	if (rc)

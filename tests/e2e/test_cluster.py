@@ -394,3 +394,17 @@ def test_redis_that_stops_answering_is_dropped(gw_factory, sink, redis):
     finally:
         redis.proc.send_signal(signal.SIGCONT)
     wait_for(lambda: "cluster: ok" in health(g), timeout=20, what="ok")
+
+
+def test_suppression_import_reaches_the_other_node(gw_factory, sink, redis):
+    """An import of 2500 addresses goes to Redis in pipelined batches
+    (more than one): every one is in the shared list, and node B refuses
+    the last."""
+    a = node(gw_factory, redis, sink, "gw1")
+    b = node(gw_factory, redis, sink, "gw2")
+    wait_for(lambda: "cluster: ok" in health(b), what="B ok")
+    lines = "".join("imp%d@dest.test\n" % i for i in range(2500))
+    a.gwctl("suppression", "import", "-", input=lines)
+    assert redis.cli("HLEN", "gw:suppressed").strip() == "2500"
+    wait_for(lambda: rcpt_code(b, "imp2499@dest.test") >= 500, timeout=5,
+             what="B refusing an imported address")
