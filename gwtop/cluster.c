@@ -80,6 +80,16 @@ print_row(int json, const char *node, const char *state, long long age,
 	printf("\n");
 }
 
+/* Nodes by name: ZRANGE gives them by last heartbeat. */
+static int
+by_name(const void *a, const void *b)
+{
+	const redisReply *const *x = a, *const *y = b;
+
+	return strcmp(x[0]->str ? x[0]->str : "", y[0]->str ? y[0]->str :
+	    "");
+}
+
 static int64_t
 redis_now_ms(redisContext *rc)
 {
@@ -121,6 +131,9 @@ cluster_print(const struct gw_config *cfg, int json)
 		redisFree(rc);
 		return EX_UNAVAILABLE;
 	}
+	/* Pairs (name, score), sorted by name. */
+	qsort(nodes->element, nodes->elements / 2, 2 * sizeof(*nodes->element),
+	    by_name);
 	if (!json) {
 		printf("%-16s %-6s %6s", "NODE", "STATE", "SEEN");
 		for (size_t c = 0; c < NCOLS; c++)
