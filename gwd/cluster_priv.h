@@ -1,7 +1,7 @@
 /*
- * cluster_priv.h - what the parts of cluster mode share: the connection
- * (cluster.c), the suppression stream (cluster_supp.c), the quotas
- * (cluster_quota.c) and the stats snapshot.
+ * cluster_priv.h - what the parts of cluster mode share: the connection,
+ * heartbeats, stats snapshot and rate tokens (cluster.c), the
+ * suppression stream (cluster_supp.c), the quotas (cluster_quota.c).
  */
 #ifndef GW_CLUSTER_PRIV_H
 #define GW_CLUSTER_PRIV_H

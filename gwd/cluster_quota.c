@@ -1,6 +1,6 @@
 /*
  * cluster_quota.c - per-subaccount hourly and daily quotas across the
- * cluster (see cluster.h), and this node's stats snapshot in Redis.
+ * cluster (see cluster.h).
  * Exposure: Redis replies, checked for shape.
  * Diagnostics: none fail; a Redis gone mid-request answers the waiting
  * transactions CQ_AWAY, and they fall back to this node's share.
