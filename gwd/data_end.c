@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "cluster.h"
 #include "policy.h"
 #include "queue.h"
 #include "quota.h"
@@ -37,6 +38,7 @@ static void
 quota_release(const struct qmsg *m)
 {
 	window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
+	cluster_quota_refund(m->subaccount);
 }
 
 static void
@@ -548,6 +550,10 @@ data_end(struct session *s)
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
 	window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
+	if (s->tx.cq_held)
+		s->tx.cq_held = 0;	/* spent */
+	else
+		cluster_quota_unshared(m->subaccount);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);

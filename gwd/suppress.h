@@ -9,6 +9,9 @@
  * queue.db, written through the store thread in the
  * same transaction that removes the bounced recipient; they are
  * deleted over the control socket, since only gwd writes queue.db.
+ * In a cluster (cluster.h) both kinds are also published to Redis, and
+ * the other nodes' entries come back from it into a third map, checked
+ * after this node's own.
  */
 #ifndef GW_SUPPRESS_H
 #define GW_SUPPRESS_H
@@ -53,6 +56,10 @@ int	 suppress_unsubscribe(struct store_op *, const char *subaccount,
  * YYYY-MM-DD: TEXT". */
 void	 suppress_add(struct store_op *, const char *subaccount,
 	    const char *addr, const char *why, const char *text);
+/* An entry of the cluster's list added (add 1) or deleted, as Redis
+ * tells it (cluster_supp.c): key "SUBACCOUNT\nADDRESS", untrusted. */
+void	 suppress_shared(int add, const char *key, const char *reason,
+	    const char *source, int64_t created);
 /* Control socket: "suppression delete SUBACCOUNT ADDRESS" (the text
  * after "suppression ").  Answers on c, perhaps after a commit. */
 void	 suppress_control(struct conn *, const char *args);
