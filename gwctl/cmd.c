@@ -232,9 +232,10 @@ const struct cmd cmds[] = {
 	{ "suppression", "delete", "ADDRESS [--subaccount NAME]",
 	    "take an address off the list (bounce entries: gwd must run)", 1,
 	    1, "--subaccount=", 0, suppress_delete },
-	{ "key", "rotate", "unsubscribe",
-	    "a new HMAC key for unsubscribe links; links made with the old "
-	    "one keep working for 90 days", 1, 1, "", 0, key_rotate },
+	{ "key", "rotate", "unsubscribe|verp",
+	    "a new HMAC key for unsubscribe links or VERP return paths; "
+	    "what the old one made keeps working for 90 days", 1, 1, "", 0,
+	    key_rotate },
 	{ "db", "init", "",
 	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
 	    "", 0, database_init },

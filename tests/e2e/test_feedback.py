@@ -13,6 +13,7 @@ import os
 import re
 import smtplib
 import socket
+import sqlite3
 import tempfile
 import urllib.request
 
@@ -428,3 +429,57 @@ def test_postfix_bounces_after_accepting(gw_factory):
         assert code == 550 and b"hard bounce (async)" in text
     finally:
         pf.stop()
+
+
+def test_verp_key_rotation(fb, sink):
+    """gwctl key rotate verp while a message waits in the queue: gwd
+    takes the new key without a restart, the bounces of mail sent with
+    either key are matched (the old one within its grace), and a key
+    past its grace, or rotated out twice, makes a token forged."""
+    k1 = verp_key(fb)
+    send(fb, ["early@dest.test"], subject="early")
+    qid1 = qid_of(fb, "early@dest.test")
+    ret1 = delivered_from(sink, 0)
+    assert ret1 == verp(k1, qid1, 0, BOUNCE_DOMAIN)
+    # Queued across the rotation: the sink defers it until it comes
+    # with a return path under the new key.
+    want = {}
+    sink.data_reply = lambda m: (None if m.mail_from == want.get("ret")
+                                 else "451 4.3.0 later")
+    send(fb, ["queued@dest.test"], subject="queued")
+    qid2 = wait_for(lambda: fb.events(
+        "action='deferred' AND recipient='queued@dest.test'"),
+        what="the queued message deferred")[0]["qid"]
+    r = fb.gwctl("key", "rotate", "verp")
+    assert "work for 90 more days" in r.stderr
+    k2 = verp_key(fb)
+    assert k2 != k1
+    with fb.db("gw.db") as c:
+        assert c.execute("SELECT key FROM hmac_key WHERE purpose = "
+                         "'verp.previous'").fetchone()[0] == k1
+    want["ret"] = verp(k2, qid2, 0, BOUNCE_DOMAIN)
+    assert delivered_from(sink, 1) == want["ret"]
+    # Both bounces are matched: one under the replaced key.
+    report(fb, ret1, dsn("early@dest.test", ret1, qid=qid1))
+    report(fb, want["ret"], dsn("queued@dest.test", want["ret"], qid=qid2))
+    ev = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(
+        fb.events("action='bounced'")), what="both async bounces")
+    assert sorted(e["recipient"] for e in ev) == ["early@dest.test",
+                                                  "queued@dest.test"]
+    # The replaced key once its grace is over (its rotation dated 91
+    # days back, as time would): the old token is forged now.
+    c = sqlite3.connect(os.path.join(fb.state, "gw.db"), timeout=10)
+    with c:
+        c.execute("UPDATE hmac_key SET created = created - 91 * 86400 "
+                  "WHERE purpose = 'verp.previous'")
+    c.close()
+    report(fb, ret1, dsn("early@dest.test", ret1, qid=qid1))
+    wait_for(lambda: len(re.findall(r"feedback: .* forged dsn report",
+                                    fb.logtext())) == 1,
+             what="the expired key's token forged")
+    # A second rotation forgets k1 and keeps k2 for the grace.
+    fb.gwctl("key", "rotate", "verp")
+    report(fb, want["ret"], dsn("queued@dest.test", want["ret"], qid=qid2))
+    wait_for(lambda: re.search(r'result="matched"\} 3$', metrics(fb), re.M),
+             what="the k2 token still matched")
+    assert re.search(r'result="forged"\} 1$', metrics(fb), re.M)

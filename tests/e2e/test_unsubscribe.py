@@ -207,8 +207,8 @@ def test_key_rotation_keeps_old_links(gw):
              == 200, what="the third key")
     assert post(gw, base + token(k1, sid, "gone@dest.test"))[0] == 404
     assert post(gw, base + token(k2, sid, "k2@dest.test"))[0] == 200
-    r = gw.gwctl("key", "rotate", "verp", check=False)
-    assert r.returncode == 64 and 'no key "verp"' in r.stderr
+    r = gw.gwctl("key", "rotate", "dkim", check=False)
+    assert r.returncode == 64 and 'no key "dkim"' in r.stderr
 
 
 def test_rule_bulk_one_recipient_only(gw, sink):
