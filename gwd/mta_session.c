@@ -303,8 +303,12 @@ send_mail(struct mta *m)
 	dsn_mail_params(m, msg, dsn, sizeof(dsn));
 	/* A VERP return path, so a later bounce finds this recipient
 	 * (fbl.h); never for the null sender, whose mail must not bounce.
-	 * DSNs gw makes still go to the original sender. */
-	if (from[0] != '\0' && retpath_verp(msg->subaccount, msg->qid,
+	 * DSNs gw makes still go to the original sender.  The scheduler
+	 * gives such mail one recipient per job (dest_ready); a job it made
+	 * of several before a bounce domain applied keeps the sender, as
+	 * one token cannot name them all. */
+	if (m->job->nrcpt == 1 && retpath_applies(from, msg->subaccount) &&
+	    retpath_verp(msg->subaccount, msg->qid,
 	    (unsigned)(m->job->rcpt[0] - msg->rcpt), verp, sizeof(verp)) == 0)
 		from = verp;
 	mta_send(m, "MAIL FROM:<%s>%s%s%s%s", from, size,

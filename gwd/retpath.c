@@ -51,22 +51,35 @@ retpath_decode(const char *addr, enum verp_kind *kind,
 	return r;
 }
 
-/* The subaccount's bounce domain, else feedback.bounce_domain. */
-static int
-retpath_make(enum verp_kind kind, const char *sub, const char *qid,
-    unsigned idx, char *out, size_t n)
+/* The subaccount's bounce domain, else feedback.bounce_domain, or NULL. */
+static const char *
+bounce_domain(const char *sub)
 {
 	const struct subaccount *sa = sub ? account_find(sub) : NULL;
 	const char *d = sa && sa->bounce_domain ? sa->bounce_domain :
 	    gcfg->feedback.bounce_domain;
 
+	return d != NULL && d[0] != '\0' ? d : NULL;
+}
+
+static int
+retpath_make(enum verp_kind kind, const char *sub, const char *qid,
+    unsigned idx, char *out, size_t n)
+{
+	const char *d = bounce_domain(sub);
 	struct keyring_keys k;
 	int r = -1;
 
-	if (d != NULL && d[0] != '\0' && keyring_get(HMACKEY_VERP, &k) == 0)
+	if (d != NULL && keyring_get(HMACKEY_VERP, &k) == 0)
 		r = verp_encode(k.cur, k.curlen, kind, qid, idx, d, out, n);
 	explicit_bzero(&k, sizeof(k));
 	return r;
+}
+
+int
+retpath_applies(const char *sender, const char *sub)
+{
+	return sender[0] != '\0' && bounce_domain(sub) != NULL;
 }
 
 int

@@ -30,6 +30,13 @@ enum verp_result retpath_decode(const char *addr, enum verp_kind *kind,
  */
 int	 retpath_verp(const char *sub, const char *qid, unsigned idx,
 	    char *out, size_t n);
+/*
+ * 1 when mail of sender (never the null one: its mail must not bounce)
+ * and subaccount sub goes out with a VERP return path: then each
+ * recipient is its own transaction (dest.c), so that each token names
+ * exactly its recipient.
+ */
+int	 retpath_applies(const char *sender, const char *sub);
 /* The same for the unsubscribe address u-TOKEN@DOMAIN: 0, or -1 when
  * no bounce domain applies (List-Unsubscribe has no mailto: then). */
 int	 retpath_unsub(const char *sub, const char *qid, unsigned idx,

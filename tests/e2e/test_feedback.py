@@ -112,10 +112,9 @@ def metrics(gw):
         return r.read().decode()
 
 
-@pytest.fixture
-def fb(gw_factory, sink):
+def feedback_gw(gw_factory, sink, **more):
     mport = free_port()
-    g = gw_factory(relay=smarthost(sink), feedback=True, settings={
+    settings = {
         "feedback.domains": [BOUNCE_DOMAIN, OTHER_BOUNCE_DOMAIN],
         "feedback.addresses": ["fbl@example.com"],
         "feedback.bounce_domain": BOUNCE_DOMAIN,
@@ -123,12 +122,19 @@ def fb(gw_factory, sink):
         "metrics.listen": "127.0.0.1:%d" % mport,
         # High enough that one complaint does not pause in most tests.
         "limits.complaint_pause_minimum": 1000,
-    })
+    }
+    settings.update(more)
+    g = gw_factory(relay=smarthost(sink), feedback=True, settings=settings)
     g.metrics_port = mport
     g.start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
     g.add_subaccount("other", "other.example", "other-pass")
     return g
+
+
+@pytest.fixture
+def fb(gw_factory, sink):
+    return feedback_gw(gw_factory, sink)
 
 
 def qid_of(gw, rcpt):
@@ -483,3 +489,33 @@ def test_verp_key_rotation(fb, sink):
     wait_for(lambda: re.search(r'result="matched"\} 3$', metrics(fb), re.M),
              what="the k2 token still matched")
     assert re.search(r'result="forged"\} 1$', metrics(fb), re.M)
+
+
+def test_verp_one_recipient_per_transaction(gw_factory, sink):
+    """With a VERP return path each recipient is its own transaction (as
+    Postfix does VERP), so each token names exactly its recipient; with
+    one connection allowed they follow each other on it (RSET, MAIL)."""
+    fb = feedback_gw(gw_factory, sink, **{"relay.connections": 1})
+    rcpts = ["r0@dest.test", "r1@dest.test", "r2@dest.test"]
+    send(fb, rcpts, subject="three")
+    sink.wait_count(3)
+    qid = qid_of(fb, "r2@dest.test")
+    key = verp_key(fb)
+    got = {m.rcpt_tos[0]: m.mail_from for m in sink.messages}
+    assert all(len(m.rcpt_tos) == 1 for m in sink.messages)
+    assert sorted(got) == rcpts
+    assert got == {r: verp(key, qid, i, BOUNCE_DOMAIN)
+                   for i, r in enumerate(rcpts)}
+    assert len(set(got.values())) == 3
+    assert len({m.conn for m in sink.messages}) == 1
+    assert len(fb.events("action='delivered' AND qid=?", (qid,))) == 3
+    # A later bounce to the second copy's return path: the second
+    # recipient only.
+    ret = got["r1@dest.test"]
+    report(fb, ret, dsn("r1@dest.test", ret, qid=qid))
+    ev = wait_for(lambda: fb.events("action='bounced'"), what="the bounce")
+    assert [e["recipient"] for e in ev] == ["r1@dest.test"]
+    code, text = refused(fb, "r1@dest.test")
+    assert code == 550 and b"suppressed" in text
+    assert refused(fb, "r0@dest.test") is None
+    assert refused(fb, "r2@dest.test") is None
