@@ -376,6 +376,17 @@ send_rset(struct mta *m)
 	mta_send(m, "RSET");
 }
 
+static void
+spool_lost(struct mta *m, const char *what)
+{
+	char text[80];
+
+	log_warnx("qid=%s: %s missing from queue.db", m->job->msg->qid, what);
+	snprintf(text, sizeof(text), "%s missing from the queue", what);
+	mta_result_fill(m->job, 451, "4.3.0", text);
+	finish_soon(m);
+}
+
 void
 mta_run_job(struct mta *m, struct job *j)
 {
@@ -399,16 +410,17 @@ mta_run_job(struct mta *m, struct job *j)
 	m->ntried = 0;
 	j->dsn_passed = m->caps.dsn;
 	m->bdat = m->caps.chunking;
+	/* The spool lost the body (or the recipient's own fields): nothing
+	 * sensible to send. */
 	if (queue_load_body(msg) == -1) {
-		/* The spool lost it: nothing sensible to send. */
-		log_warnx("qid=%s: message body missing from queue.db",
-		    msg->qid);
-		mta_result_fill(j, 451, "4.3.0", "message body missing from the "
-		    "queue");
-		finish_soon(m);
+		spool_lost(m, "message body");
 		return;
 	}
 	j->body_held = 1;
+	if (mta_body_prefix(m) == -1) {
+		spool_lost(m, "recipient's fields");
+		return;
+	}
 	if (job_fits(m, j) == -1) {
 		finish_soon(m);
 		return;

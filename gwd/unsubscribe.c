@@ -52,7 +52,7 @@ struct unsub_req {
 
 int
 unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
-    struct buf *out)
+    unsigned idx, struct buf *out)
 {
 	char tok[UNSUBTOK_MAX], mailto[ADDR_PATH_MAX + 1];
 
@@ -67,9 +67,9 @@ unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
 		    "carry", sa->name, rcpt);
 		return 0;
 	}
-	/* The one recipient is index 0.  RFC 2369 2: the URIs in order of
-	 * preference, the https one first (the one RFC 8058 POSTs to). */
-	if (retpath_unsub(sa->name, qid, 0, mailto, sizeof(mailto)) == -1)
+	/* RFC 2369 2: the URIs in order of preference, the https one first
+	 * (the one RFC 8058 POSTs to). */
+	if (retpath_unsub(sa->name, qid, idx, mailto, sizeof(mailto)) == -1)
 		mailto[0] = '\0';
 	return buf_printf(out, "List-Unsubscribe: <https://%s/u/%s>%s%s%s\r\n"
 	    "List-Unsubscribe-Post: " ONE_CLICK "\r\n",
