@@ -229,6 +229,15 @@ suppress_unsubscribe(struct store_op *op, const char *subaccount,
 	    "unsubscribe", (int64_t)time(NULL));
 }
 
+void
+suppress_forget(const char *subaccount, const char *addr)
+{
+	char key[KEY_MAX];
+
+	if (make_key(key, subaccount, addr) == 0)
+		supp_free(hmap_del(&bounced, key));
+}
+
 /* Control socket. */
 
 static void

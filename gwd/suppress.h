@@ -48,6 +48,9 @@ void	 suppress_bounce(struct store_op *, const char *subaccount,
  * in memory now and in queue.db with op.  -1: not an address. */
 int	 suppress_unsubscribe(struct store_op *, const char *subaccount,
 	    const char *addr);
+/* The op that carried gwd's entry for (subaccount, addr) failed: it is
+ * not on disk, so it goes from memory too. */
+void	 suppress_forget(const char *subaccount, const char *addr);
 /* The same for another reason: why ("hard bounce", "complaint") and
  * text (a reply, a feedback type) make the entry's reason, "WHY
  * YYYY-MM-DD: TEXT". */

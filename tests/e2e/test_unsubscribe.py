@@ -440,3 +440,28 @@ def test_mailto_forged_changes_nothing(gwfb, sink):
     mail_to(g, good, frm="victim@dest.test")
     wait_for(lambda: g.events("action='unsubscribed'"), what="event")
     assert rcpt(g, "victim@dest.test")[0] == 550
+
+
+def test_concurrent_posts_one_event(gw):
+    """Two POSTs for one link at once (a provider's retry racing its
+    first try), the store slow (GW_TEST_COMMIT_DELAY): the second is not
+    answered before the suppression is on disk, and there is one
+    "unsubscribed" event."""
+    import threading
+    gw.stop()
+    gw.start(env={"GW_TEST_COMMIT_DELAY": "1500"})
+    url = link_of(gw, "twice@dest.test")
+    first = []
+    t = threading.Thread(target=lambda: first.append(post(gw, url)))
+    t.start()
+    # The first is in (logged), its commit not done yet.
+    wait_for(lambda: "unsubscribed subaccount=app rcpt=twice@dest.test"
+             in gw.logtext(), what="the first POST taken")
+    assert post(gw, url) == (200, b"")
+    with gw.db("queue.db") as q:
+        assert q.execute("SELECT count(*) FROM suppression WHERE address = "
+                         "'twice@dest.test'").fetchone()[0] == 1
+    t.join()
+    assert first == [(200, b"")]
+    wait_for(lambda: gw.events("action='unsubscribed'"), what="the event")
+    assert len(gw.events("action='unsubscribed'")) == 1
