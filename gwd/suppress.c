@@ -44,6 +44,7 @@ supp_free(void *v)
 
 	if (s) {
 		free(s->reason);
+		free(s->source);
 		free(s);
 	}
 }
@@ -54,7 +55,9 @@ supp_new(const char *reason, const char *source, int64_t created)
 	struct suppression *s = xcalloc(1, sizeof(*s));
 
 	s->reason = xstrdup(reason ? reason : "");
-	s->source = source;
+	/* A copy: suppress_add() passes its caller's `why`, which need
+	 * not outlive the call. */
+	s->source = xstrdup(source);
 	s->created = created;
 	return s;
 }

@@ -23,8 +23,9 @@ struct store_op;
 
 struct suppression {
 	char		*reason;
-	const char	*source;	/* "admin", "import", "bounce",
-					   "unsubscribe" */
+	char		*source;	/* "admin", "import", "bounce",
+					   "unsubscribe", or suppress_add()'s
+					   why; the entry's own copy */
 	int64_t		 created;	/* unix seconds */
 };
 
