@@ -39,8 +39,10 @@
 #include "conn.h"
 #include "control.h"
 #include "dns.h"
+#include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "httpc.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -457,6 +459,9 @@ main(int argc, char *argv[])
 		return EX_CANTCREAT;
 
 	worker_init(2);
+	dns_wait_init();	/* workers ask DNS through the loop */
+	if (httpc_start() == -1)
+		return EX_OSERR;
 	auth_init();
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -491,8 +496,10 @@ main(int argc, char *argv[])
 
 	loop_run();
 
+	httpc_stop();
 	store_shutdown();
 	store_read_close();
+	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */
 	worker_shutdown();
 	log_info("stopped");
 	return 0;
