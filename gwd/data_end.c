@@ -28,6 +28,7 @@
 #include "queue.h"
 #include "quota.h"
 #include "session_priv.h"
+#include "sign_each.h"
 #include "signer.h"
 #include "store.h"
 #include "util.h"
@@ -158,8 +159,12 @@ signed_msg(struct sign_job *j)
 		    "failed; try again later", why);
 		return;
 	}
-	session_memory += signer_prepend(j, &m->body, &m->bodylen);
-	m->size = m->bodylen;
+	/* Each recipient's copy has its own signatures already
+	 * (sign_each.c): the body goes as it is. */
+	if (m->prefix == NULL) {
+		session_memory += signer_prepend(j, &m->body, &m->bodylen);
+		m->size = m->bodylen;
+	}
 	gm.dkim_signed_total++;
 	ev = store_op_event(op, event_name(EV_SIGNED), m->qid);
 	ev->sender = xstrdup(m->sender);
@@ -200,6 +205,10 @@ sign_and_store(struct store_op *op, struct sign_job *j)
 
 	if (j == NULL) {
 		store_submit(op);
+		return;
+	}
+	if (m->prefix != NULL) {
+		sign_each(j, m, signed_msg, op);
 		return;
 	}
 	j->done = signed_msg;

@@ -46,6 +46,7 @@ supp_free(void *v)
 
 	if (s) {
 		free(s->reason);
+		free(s->source);
 		free(s);
 	}
 }
@@ -56,7 +57,9 @@ supp_new(const char *reason, const char *source, int64_t created)
 	struct suppression *s = xcalloc(1, sizeof(*s));
 
 	s->reason = xstrdup(reason ? reason : "");
-	s->source = source;
+	/* A copy: suppress_add() passes its caller's `why`, which need
+	 * not outlive the call. */
+	s->source = xstrdup(source);
 	s->created = created;
 	return s;
 }
@@ -280,6 +283,15 @@ suppress_unsubscribe(struct store_op *op, const char *subaccount,
 {
 	return suppress_put(op, subaccount, addr, SUPPRESS_UNSUBSCRIBE,
 	    "unsubscribe", (int64_t)time(NULL));
+}
+
+void
+suppress_forget(const char *subaccount, const char *addr)
+{
+	char key[KEY_MAX];
+
+	if (make_key(key, subaccount, addr) == 0)
+		supp_free(hmap_del(&bounced, key));
 }
 
 /* Control socket. */

@@ -26,8 +26,9 @@ struct store_op;
 
 struct suppression {
 	char		*reason;
-	const char	*source;	/* "admin", "import", "bounce",
-					   "unsubscribe" */
+	char		*source;	/* "admin", "import", "bounce",
+					   "unsubscribe", or suppress_add()'s
+					   why; the entry's own copy */
 	int64_t		 created;	/* unix seconds */
 };
 
@@ -51,6 +52,9 @@ void	 suppress_bounce(struct store_op *, const char *subaccount,
  * in memory now and in queue.db with op.  -1: not an address. */
 int	 suppress_unsubscribe(struct store_op *, const char *subaccount,
 	    const char *addr);
+/* The op that carried gwd's entry for (subaccount, addr) failed: it is
+ * not on disk, so it goes from memory too. */
+void	 suppress_forget(const char *subaccount, const char *addr);
 /* The same for another reason: why ("hard bounce", "complaint") and
  * text (a reply, a feedback type) make the entry's reason, "WHY
  * YYYY-MM-DD: TEXT". */

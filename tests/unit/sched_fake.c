@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "pause.h"
 #include "policy.h"
+#include "retpath.h"
 #include "route.h"
 #include "sched_fake.h"
 #include "schedule.h"
@@ -334,6 +335,15 @@ signer_prepend(const struct sign_job *j, char **msg, size_t *len)
 }
 
 int	 fake_store_blocked;
+/* retpath.c: a VERP return path for every sender when set. */
+int	 fake_verp;
+
+int
+retpath_applies(const char *sender, const char *sub)
+{
+	return fake_verp && sender[0] != '\0';
+}
+
 void	(*store_resume_fn)(void);
 
 int
