@@ -53,8 +53,9 @@ EDIT_LIBS  := $(shell pkg-config --libs libedit)
 CONTENT_PKGS := gmime-3.0 libhs libmagic
 CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
 # HTTP in (gwd/http.c: metrics, unsubscribe links, the send API with
-# its JSON; GnuTLS to name the TLS of a request): gwd only.
-HTTP_PKGS  := libmicrohttpd jansson gnutls
+# its JSON; GnuTLS to name the TLS of a request) and out (libcurl):
+# gwd only.
+HTTP_PKGS  := libmicrohttpd jansson gnutls libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 
 OPT        ?= -O2
@@ -90,7 +91,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # submitload is bench/submit's load generator, tested in e2e too.
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump $(BUILD)/submitload
 
-.PHONY: bench-api bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-api bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short fuzz-long bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -131,7 +132,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(HTTP_LIBS) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 # A helper a unit test names there (tests/unit/sched_fake.c: what stands
@@ -177,12 +178,15 @@ build-fuzz/%: tests/fuzz/%.c FORCE
 fuzz: $(FUZZ_BIN)
 
 fuzz-short: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
-	  mkdir -p build-fuzz/corpus-$$n; \
-	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	      build-fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} 2>build-fuzz/$$n.log \
-	  || { tail -50 build-fuzz/$$n.log; exit 1; }; done
+	@scripts/fuzz-run.sh $(FUZZ_SECONDS) 1 $(FUZZ_BIN)
+
+# Every harness for FUZZ_LONG_SECONDS (10 minutes), FUZZ_JOBS at once,
+# all of them even after a failure; not part of `make check` (README,
+# "Tests").
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_JOBS ?= 2
+fuzz-long: $(FUZZ_BIN)
+	@KEEP_GOING=1 scripts/fuzz-run.sh $(FUZZ_LONG_SECONDS) $(FUZZ_JOBS) $(FUZZ_BIN)
 
 FORCE:
 

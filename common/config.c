@@ -162,6 +162,8 @@ static const struct opt opts[] = {
 	    LIVE },
 	{ "dns.attempts", O_INT, OFF(dns.attempts), "2", 1, 10, 0, 0, 0,
 	    LIVE },
+	{ "dns.dnssec", O_BOOL, OFF(dns.dnssec), "false", 0, 0, 0, 0, 0,
+	    LIVE },
 
 	{ "limits.message_size", O_SIZE, OFF(limits.message_size), "25M",
 	    1024, (int64_t)1 << 31, 0, 0, 0, LIVE },

@@ -130,6 +130,7 @@ struct gw_config {
 		int	 nresolver;
 		int64_t	 timeout_ms;
 		int	 attempts;
+		int	 dnssec;	/* trust the resolver's AD bit */
 	} dns;
 
 	struct {
