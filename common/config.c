@@ -94,6 +94,10 @@ static const struct opt opts[] = {
 	    0, 0, 0, LIVE },
 	{ "http.idle_timeout", O_MS, OFF(http_idle_timeout_ms), "30s", 100,
 	    3600000, 0, 0, 0, LIVE },
+	{ "http.api_max_size", O_SIZE, OFF(http_api_max_size), "0", 0,
+	    INT64_MAX, 0, 0, 0, LIVE },
+	{ "http.api_rate", O_INT, OFF(http_api_rate), "100", 0, 1000000, 0,
+	    0, 0, LIVE },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
 	    0, RESTART },

@@ -82,6 +82,10 @@ struct gw_config {
 						   links; NULL: none */
 	int		 http_connections;	/* HTTPS clients at once */
 	int64_t		 http_idle_timeout_ms;	/* connect to answer */
+	uint64_t	 http_api_max_size;	/* a send API request's body;
+						   0: limits.message_size's */
+	int		 http_api_rate;		/* API requests per second per
+						   key; 0: no limit */
 	int		 syslog;
 	int		 syslog_pen;	/* gwsearch syslog5424: gw@PEN */
 	int64_t		 shutdown_timeout_ms;	/* deliveries under way */

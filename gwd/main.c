@@ -48,7 +48,7 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "metrics_report.h"
-#include "unsubscribe.h"
+#include "https.h"
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
@@ -454,7 +454,7 @@ main(int argc, char *argv[])
 	if (listeners_bind(err, sizeof(err)) == -1 ||
 	    control_bind(err, sizeof(err)) == -1 ||
 	    metrics_http_bind(err, sizeof(err)) == -1 ||
-	    unsub_http_bind(err, sizeof(err)) == -1) {
+	    https_bind(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -495,7 +495,7 @@ main(int argc, char *argv[])
 	smarthost_start();
 	control_start();
 	if (metrics_http_start(err, sizeof(err)) == -1 ||
-	    unsub_http_start(err, sizeof(err)) == -1) {
+	    https_start(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
