@@ -50,7 +50,7 @@ EDIT_LIBS  := $(shell pkg-config --libs libedit)
 CONTENT_PKGS := gmime-3.0 libhs libmagic
 CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
 # HTTP in (gwd/http.c: metrics, unsubscribe links): gwd only.
-HTTP_PKGS  := libmicrohttpd
+HTTP_PKGS  := libmicrohttpd libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 
 OPT        ?= -O2
@@ -127,7 +127,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(HTTP_LIBS) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 # A helper a unit test names there (tests/unit/sched_fake.c: what stands

@@ -41,6 +41,7 @@
 #include "dns.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "httpc.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -457,6 +458,8 @@ main(int argc, char *argv[])
 		return EX_CANTCREAT;
 
 	worker_init(2);
+	if (httpc_start() == -1)
+		return EX_OSERR;
 	auth_init();
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -491,6 +494,7 @@ main(int argc, char *argv[])
 
 	loop_run();
 
+	httpc_stop();
 	store_shutdown();
 	store_read_close();
 	worker_shutdown();
