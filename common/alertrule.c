@@ -140,6 +140,8 @@ enum alert_change
 alert_step(struct alert_state *a, double v, double above, double clear,
     int64_t for_us, int64_t now)
 {
+	if (isnan(v))
+		return AC_NONE;
 	switch (a->st) {
 	case AS_OK:
 		if (!(v > above))

@@ -62,7 +62,9 @@ int		 alert_target_parse(const char *, enum alert_target_kind *,
  * clear (a lower bound, the threshold times the resolve ratio) for
  * for_us too.  A pending alert whose value falls back to the threshold
  * starts over; a firing one whose value is between clear and the
- * threshold stays firing: that band is what stops flapping.
+ * threshold stays firing: that band is what stops flapping.  A value of
+ * NAN (too little to tell) changes nothing: no firing, no resolving,
+ * and a pending or resolving alert keeps its start.
  */
 enum alert_st { AS_OK, AS_PENDING, AS_FIRING, AS_RESOLVING };
 enum alert_change { AC_NONE, AC_FIRED, AC_RESOLVED };

@@ -34,6 +34,8 @@ enum event_action {
 	EV_UNSUBSCRIBED,
 	/* A smarthost's health changed (gwd/smarthost.c). */
 	EV_SMARTHOST_DOWN, EV_SMARTHOST_UP,
+	/* An alert (gw.db's, gwctl alert) fired or resolved (gwd/alert.c). */
+	EV_ALERT_FIRING, EV_ALERT_RESOLVED,
 	EV_COUNT
 };
 #define EV_NTALLY	(EV_REJECTED + 1)

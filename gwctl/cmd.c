@@ -164,6 +164,23 @@ const struct cmd cmds[] = {
 	    "which content policies fire on this message, on which parts, "
 	    "matches masked (nothing is sent)", 1, 1, "--subaccount= --from= "
 	    "--to=", 0, policy_test },
+	{ "alert", "add", "NAME --metric METRIC [--subaccount S|--domain D] "
+	    "--above X [--for 5m] [--throttle] --notify TARGET "
+	    "[--notify TARGET ...]",
+	    "add an alert: METRIC is bounce_rate, hard_bounce_rate, "
+	    "complaint_rate, deferral_rate (percent), queue_depth, "
+	    "oldest_queued, latency_p95 (seconds) or volume_anomaly; TARGET is "
+	    "mailto:ADDRESS, https://URL (Slack) or pagerduty:ROUTING-KEY",
+	    1, 1, "--metric= --subaccount= --domain= --above= --for= "
+	    "--throttle --notify=", 0, alert_add },
+	{ "alert", "list", "[--format table|json]", "the alerts", 0, 0,
+	    "--format=", 0, alert_list },
+	{ "alert", "delete", "NAME", "delete an alert", 1, 1, "", 0,
+	    alert_delete },
+	{ "alert", "test", "NAME",
+	    "send a test notification to each of the alert's targets (gwd "
+	    "must run) and print what each answered", 1, 1, "", 0,
+	    alert_test },
 	{ "pool", "add", "NAME ADDRESS ... [--helo NAME]",
 	    "create an IP pool or add local source addresses to it", 1, -1,
 	    "--helo=", 0, pool_add },

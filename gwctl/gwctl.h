@@ -135,6 +135,9 @@ cmd_fn	 key_rotate;
 /* EX_OK when gwd.conf has http.public_host, else EX_CONFIG, said. */
 int	 key_bulk_needs_host(struct ctx *, const char *opt);
 
+/* alert.c: alerts (issue 13) */
+cmd_fn	 alert_add, alert_list, alert_delete, alert_test;
+
 /* policy.c: content policies (issue 11) */
 cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_test;
 

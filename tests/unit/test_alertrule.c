@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "alertrule.h"
 
@@ -91,6 +92,8 @@ test_hysteresis(void **state)
 		/* Back to the threshold: pending starts over. */
 		{ 5, 5, AC_NONE, AS_OK },
 		{ 6, 6, AC_NONE, AS_PENDING },
+		/* Too little to tell: pending keeps its start. */
+		{ NAN, 10, AC_NONE, AS_PENDING },
 		{ 7, 15, AC_NONE, AS_PENDING },
 		{ 7, 16, AC_FIRED, AS_FIRING },
 		/* Firing again is no new change. */
@@ -103,6 +106,8 @@ test_hysteresis(void **state)
 		{ 4.5, 105, AC_NONE, AS_FIRING },
 		{ 1, 106, AC_NONE, AS_RESOLVING },
 		{ 1, 115, AC_NONE, AS_RESOLVING },
+		/* No outcomes (a restart): no resolving on nothing. */
+		{ NAN, 116, AC_NONE, AS_RESOLVING },
 		{ 0, 116, AC_RESOLVED, AS_OK },
 		{ 0, 200, AC_NONE, AS_OK },
 	};
