@@ -1,7 +1,8 @@
 /*
  * panel_header.c - the top line: program, time, refresh (FROZEN while
  * space holds it), gwd's state, and an alert in red while gwd has a
- * subaccount paused, so it is seen from every screen.
+ * subaccount paused or one of its alerts (gwctl alert) fires, so it is
+ * seen from every screen.
  * Diagnostics: never dies; nothing here fails.
  */
 #include <curses.h>
@@ -12,12 +13,15 @@
 #include "view.h"
 
 /* "  PAUSED: app" (or "  PAUSED: app +2") when gwd holds a subaccount's
- * mail back; "" when it holds none. */
+ * mail back, then "  ALERT: bounces" (or "  ALERT: bounces +1") while
+ * alerts fire (gwctl alert); "" when neither. */
 static void
 panel_header_alert(const struct snapshot *s, char *out, size_t n)
 {
 	const char *first;
 	int paused = subs_paused(s, &first);
+	int64_t firing = s->live.ok ? s->live.alerts_firing : 0;
+	size_t len;
 
 	if (paused == 0)
 		snprintf(out, n, "%s", "");
@@ -25,6 +29,10 @@ panel_header_alert(const struct snapshot *s, char *out, size_t n)
 		snprintf(out, n, "  PAUSED: %s +%d", first, paused - 1);
 	else
 		snprintf(out, n, "  PAUSED: %s", first);
+	len = strlen(out);
+	if (firing > 0 && len < n)
+		snprintf(out + len, n - len, firing > 1 ? "  ALERT: %s +%lld" :
+		    "  ALERT: %s", s->live.alert_first, (long long)firing - 1);
 }
 
 /* gwd's uptime and connections, as much as fits in `room` columns:
