@@ -22,6 +22,7 @@ class Receiver:
 
     def __init__(self):
         self.posts = []
+        self.fail = 0             # answer this many POSTs 500 first
         self.lock = threading.Lock()
         rcv = self
 
@@ -32,7 +33,9 @@ class Receiver:
                 with rcv.lock:
                     rcv.posts.append((self.path, self.headers.get(
                         "Content-Type"), json.loads(body)))
-                code = 202 if self.path == "/pd" else 200
+                    failing = rcv.fail > 0
+                    rcv.fail -= failing
+                code = 500 if failing else 202 if self.path == "/pd" else 200
                 self.send_response(code)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -283,3 +286,30 @@ def test_volume_anomaly_throttles_until_resume(gw_factory, sink, receiver):
     refused, ok = mail_from(g, 3)
     assert refused == [] and ok == 3
     assert len(g.events("action = 'resumed'")) == 1
+
+
+def test_queue_depth_webhook_tried_again(gw_factory, sink, receiver):
+    """A queue held back fires queue_depth; the receiver's first answer
+    is 500, so the notice is posted again (the same body), once."""
+    sink.gate = threading.Event()
+    receiver.fail = 1
+    g = gw_factory(relay=smarthost(sink), settings={
+        "alerts.interval": "100ms"}).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.gwctl("alert", "add", "backlog", "--metric", "queue_depth",
+            "--above", "2", "--for", "0s",
+            "--notify", "http://127.0.0.1:%d/slack" % receiver.port)
+    try:
+        send(g, ["r%d@dest.test" % i for i in range(3)])
+        wait_for(lambda: len(receiver.on("/slack")) == 2, 30,
+                 what="the notice tried again")
+    finally:
+        sink.gate.set()
+    first, again = receiver.on("/slack")
+    assert first == again and "queue_depth of all mail is 3 recipients" \
+        in first["text"]
+    assert "trying again" in g.logtext()
+    wait_for(lambda: len(receiver.on("/slack")) == 3, 30, what="resolved")
+    assert "resolved" in receiver.on("/slack")[2]["text"]
+    assert [e["action"] for e in g.events("action LIKE 'alert_%'")] == [
+        "alert_firing", "alert_resolved"]
