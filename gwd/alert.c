@@ -383,10 +383,67 @@ alert_throttle(struct store_op *op, const struct alert *a, int64_t now)
 	pause_throttle(op, a->sub, limit, now, reason);
 }
 
+/* What the webhooks of a change need once its op is committed: the
+ * rule may be reloaded (freed) meanwhile. */
+struct alert_sent {
+	struct alert	 a;		/* name and targets, copied */
+	char		*summary;
+	char		*dedup;
+	int		 fired;
+};
+
+/* Copy the name and the targets of a (not the scope). */
+static void
+alert_copy(struct alert *to, const struct alert *a)
+{
+	*to = *a;
+	to->name = xstrdup(a->name);
+	to->sub = a->sub ? xstrdup(a->sub) : NULL;
+	to->dom = a->dom ? xstrdup(a->dom) : NULL;
+	to->scope = NULL;
+	to->t = xcalloc((size_t)a->nt, sizeof(*to->t));
+	for (int k = 0; k < a->nt; k++) {
+		to->t[k] = a->t[k];
+		to->t[k].text = xstrdup(a->t[k].text);
+		to->t[k].value = to->t[k].text + (a->t[k].value -
+		    a->t[k].text);
+	}
+}
+
+/*
+ * The change is recorded (its event, the notice mail, the throttle):
+ * queue the mail, then post to the webhooks, so nothing is announced
+ * that is not on disk.  A change that could not be recorded is not
+ * announced either (the state in memory has moved on: logged).
+ */
+static void
+alert_committed(struct store_op *op)
+{
+	struct alert_sent *s = op->arg;
+
+	if (op->insert)
+		queue_notice_stored(op);
+	if (op->failed)
+		log_warnx("alert %s: change not recorded, nothing sent: %s",
+		    s->a.name, op->error);
+	else
+		for (int i = 0; i < s->a.nt; i++)
+			if (s->a.t[i].kind != AT_MAIL)
+				alert_http_send(s->a.t[i].kind, s->a.t[i].value,
+				    s->a.name, s->summary, s->dedup, s->fired,
+				    NULL, NULL);
+	alert_clear_rule(&s->a);
+	free(s->summary);
+	free(s->dedup);
+	free(s);
+	store_op_free(op);
+}
+
 /* One change of a: its audit event, the throttle, mail, webhooks. */
 static void
 alert_notify(struct alert *a, int fired, int64_t now)
 {
+	struct alert_sent *sent;
 	struct audit_event *ev;
 	struct store_op *op = store_op_new();
 	char summary[1024], dedup[200], from[300], qid[64], **to;
@@ -411,19 +468,20 @@ alert_notify(struct alert *a, int fired, int64_t now)
 	alert_sender(from, sizeof(from));
 	nto = alert_mail_targets(a, &to);
 	text = alert_mail_text(a, summary, fired);
+	sent = xcalloc(1, sizeof(*sent));
+	alert_copy(&sent->a, a);
+	sent->summary = xstrdup(summary);
+	sent->dedup = xstrdup(dedup);
+	sent->fired = fired;
 	if (nto > 0 && queue_notice(op, from, to, nto, summary, text, qid,
-	    sizeof(qid)) == 0) {
+	    sizeof(qid)) == 0)
 		log_info("alert %s: notice qid=%s to %d address%s", a->name,
 		    qid, nto, nto > 1 ? "es" : "");
-		queue_notice_submit(op, from);
-	} else
-		store_submit(op);
+	op->done = alert_committed;
+	op->arg = sent;
+	queue_notice_submit(op, from);
 	free(text);
 	free(to);
-	for (int i = 0; i < a->nt; i++)
-		if (a->t[i].kind != AT_MAIL)
-			alert_http_send(a->t[i].kind, a->t[i].value, a->name,
-			    summary, dedup, fired, NULL, NULL);
 }
 
 static void
@@ -617,18 +675,7 @@ alert_control(struct conn *c, const char *args)
 	t = xcalloc(1, sizeof(*t));
 	t->hold = control_hold(c);
 	buf_init(&t->out, 64 * 1024);
-	t->a = *a;
-	t->a.name = xstrdup(a->name);
-	t->a.sub = a->sub ? xstrdup(a->sub) : NULL;
-	t->a.dom = a->dom ? xstrdup(a->dom) : NULL;
-	t->a.scope = NULL;
-	t->a.t = xcalloc((size_t)a->nt, sizeof(*t->a.t));
-	for (int k = 0; k < a->nt; k++) {
-		t->a.t[k] = a->t[k];
-		t->a.t[k].text = xstrdup(a->t[k].text);
-		t->a.t[k].value = t->a.t[k].text + (a->t[k].value -
-		    a->t[k].text);
-	}
+	alert_copy(&t->a, a);
 	t->a.st.fired_us = now_us();
 	alert_summary(&t->a, 1, 1, summary, sizeof(summary));
 	snprintf(dedup, sizeof(dedup), "gw-%s-%s-test-%lld", gcfg->hostname,

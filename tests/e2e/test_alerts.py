@@ -142,7 +142,9 @@ def test_bounce_rate_fires_and_resolves_once(gw_factory, sink, receiver):
     assert metric(mport, 'gw_alert_firing{alert="bounces"}') == 1
     st = control_stats(g)
     assert st["alerts_firing"] == 1 and st["alert_firing.bounces"] == 1
-    ev = g.events("action = 'alert_firing'")
+    # log.db is written from the event outbox, a moment after.
+    ev = wait_for(lambda: g.events("action = 'alert_firing'"),
+                  what="alert_firing in log.db")
     assert len(ev) == 1 and ev[0]["detail"].startswith("alert=bounces ")
     found = g.tool("gwsearch", "action:alert_firing", "--format",
                    "jsonl").stdout
@@ -172,6 +174,8 @@ def test_bounce_rate_fires_and_resolves_once(gw_factory, sink, receiver):
     assert len(notices(sink, "resolved")) == 1
     assert len(receiver.on("/slack")) == 2 and len(receiver.on("/pd")) == 2
     assert len(g.events("action = 'alert_firing'")) == 1
+    wait_for(lambda: g.events("action = 'alert_resolved'"),
+             what="alert_resolved in log.db")
     assert len(g.events("action = 'alert_resolved'")) == 1
 
 
@@ -281,7 +285,7 @@ def test_volume_anomaly_throttles_until_resume(gw_factory, sink, receiver):
     wait_for(lambda: receiver.on("/slack"), 30, what="anomaly webhook")
     assert "volume_anomaly of subaccount app" in receiver.on("/slack")[0][
         "text"]
-    ev = g.events("action = 'paused'")
+    ev = wait_for(lambda: g.events("action = 'paused'"), what="paused")
     assert len(ev) == 1 and ev[0]["detail"].startswith("throttled to 8 ")
     assert len(g.events("action = 'alert_firing'")) == 1
     # Within the safe rate, mail still goes; beyond it, 451 again.
@@ -289,6 +293,7 @@ def test_volume_anomaly_throttles_until_resume(gw_factory, sink, receiver):
     assert "resumed" in r.stderr
     refused, ok = mail_from(g, 3)
     assert refused == [] and ok == 3
+    wait_for(lambda: g.events("action = 'resumed'"), what="resumed")
     assert len(g.events("action = 'resumed'")) == 1
 
 
@@ -315,5 +320,7 @@ def test_queue_depth_webhook_tried_again(gw_factory, sink, receiver):
     assert "trying again" in g.logtext()
     wait_for(lambda: len(receiver.on("/slack")) == 3, 30, what="resolved")
     assert "resolved" in receiver.on("/slack")[2]["text"]
+    wait_for(lambda: len(g.events("action LIKE 'alert_%'")) == 2,
+             what="both events in log.db")
     assert [e["action"] for e in g.events("action LIKE 'alert_%'")] == [
         "alert_firing", "alert_resolved"]
