@@ -26,6 +26,21 @@
 #include "output.h"
 #include "util.h"
 
+/* For completion: every alert's name (gw.db open, else none). */
+int
+alert_names(struct ctx *ctx, void (*add)(void *, const char *), void *arg)
+{
+	sqlite3_stmt *st;
+
+	if (ctx->db == NULL || sqlite3_prepare_v2(ctx->db, "SELECT name FROM "
+	    "alert ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		add(arg, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return 0;
+}
+
 static int
 alert_bad(const char *opt, const char *why)
 {

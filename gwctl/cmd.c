@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "alertrule.h"
 #include "buf.h"
 #include "gwctl.h"
 #include "log.h"
@@ -175,11 +176,11 @@ const struct cmd cmds[] = {
 	    "--throttle --notify=", 0, alert_add },
 	{ "alert", "list", "[--format table|json]", "the alerts", 0, 0,
 	    "--format=", 0, alert_list },
-	{ "alert", "delete", "NAME", "delete an alert", 1, 1, "", 0,
+	{ "alert", "delete", "NAME", "delete an alert", 1, 1, "", CMD_ALERTARG,
 	    alert_delete },
 	{ "alert", "test", "NAME",
 	    "send a test notification to each of the alert's targets (gwd "
-	    "must run) and print what each answered", 1, 1, "", 0,
+	    "must run) and print what each answered", 1, 1, "", CMD_ALERTARG,
 	    alert_test },
 	{ "pool", "add", "NAME ADDRESS ... [--helo NAME]",
 	    "create an IP pool or add local source addresses to it", 1, -1,
@@ -693,6 +694,11 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		add(arg, "json");
 		return 0;
 	}
+	if (strcmp(argv[n - 1], "--metric") == 0) {
+		for (int m = 0; m < AM_COUNT; m++)
+			add(arg, alert_metric_name(m));
+		return 0;
+	}
 	if (strcmp(argv[n - 1], "--algorithm") == 0) {
 		add(arg, "rsa");
 		add(arg, "ed25519");
@@ -716,6 +722,8 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		apikey_ids(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_DKIMARG))
 		dkim_domains(ctx, add, arg);
+	else if (pos == 0 && (c->flags & CMD_ALERTARG))
+		alert_names(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_NOUNARG))
 		cmd_complete_words(ctx, NULL, add, arg);
 	return 0;

@@ -54,6 +54,7 @@ struct cmd {
 #define CMD_NOUNARG	0x10	/* first argument is a noun (help) */
 #define CMD_DKIMARG	0x20	/* first argument is a DKIM domain */
 #define CMD_QIDARG	0x40	/* every argument is a queue id */
+#define CMD_ALERTARG	0x80	/* first argument is an alert name */
 
 /* cmd.c: the table and everything it drives. */
 extern const struct cmd	cmds[];
@@ -136,6 +137,7 @@ cmd_fn	 key_rotate;
 int	 key_bulk_needs_host(struct ctx *, const char *opt);
 
 /* alert.c: alerts (issue 13) */
+int	 alert_names(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 alert_add, alert_list, alert_delete, alert_test;
 
 /* policy.c: content policies (issue 11) */
