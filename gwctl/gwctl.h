@@ -89,6 +89,10 @@ sqlite3_stmt *ctx_stmt(struct ctx *, const char *sql, const char *types,
 int	 ctx_exec(struct ctx *, int *changes, const char *sql,
 	    const char *types, ...);
 int64_t	 ctx_now(void);
+/* For completion: add() each first column of sql's rows (gw.db open;
+ * else, or on an error, nothing and -1). */
+int	 ctx_words(struct ctx *, const char *sql,
+	    void (*add)(void *, const char *), void *arg);
 int	 ctx_read_secret(const char *what, size_t max, char *out,
 	    size_t outsz);
 
