@@ -45,11 +45,13 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CURSES_LIBS := $(shell pkg-config --libs ncursesw)
 EDIT_LIBS  := $(shell pkg-config --libs libedit)
-# The content policy (common/mime_walk.c, common/dlp*.c): gwd, gwctl,
+# The content policy (common/mime_walk.c, common/dlp*.c; common/urlx.c
+# with libpsl, common/rspamd_reply.c with jansson): gwd, gwctl,
 # their tests and fuzzers link these; gwsearch and gwtop do not.
-CONTENT_PKGS := gmime-3.0 libhs libmagic
+CONTENT_PKGS := gmime-3.0 libhs libmagic libpsl jansson
 CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
-# HTTP in (gwd/http.c: metrics, unsubscribe links): gwd only.
+# HTTP in (gwd/http.c: metrics, unsubscribe links) and out (libcurl:
+# gwd/httpc.c's thread, gwd/rspamd.c on the content workers): gwd only.
 HTTP_PKGS  := libmicrohttpd libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 
@@ -86,7 +88,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # submitload is bench/submit's load generator, tested in e2e too.
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump $(BUILD)/submitload
 
-.PHONY: bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short fuzz-long bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -171,12 +173,15 @@ build-fuzz/%: tests/fuzz/%.c FORCE
 fuzz: $(FUZZ_BIN)
 
 fuzz-short: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
-	  mkdir -p build-fuzz/corpus-$$n; \
-	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	      build-fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} 2>build-fuzz/$$n.log \
-	  || { tail -50 build-fuzz/$$n.log; exit 1; }; done
+	@scripts/fuzz-run.sh $(FUZZ_SECONDS) 1 $(FUZZ_BIN)
+
+# Every harness for FUZZ_LONG_SECONDS (10 minutes), FUZZ_JOBS at once,
+# all of them even after a failure; not part of `make check` (README,
+# "Tests").
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_JOBS ?= 2
+fuzz-long: $(FUZZ_BIN)
+	@KEEP_GOING=1 scripts/fuzz-run.sh $(FUZZ_LONG_SECONDS) $(FUZZ_JOBS) $(FUZZ_BIN)
 
 FORCE:
 

@@ -150,7 +150,8 @@ const struct cmd cmds[] = {
 	    "block|quarantine|tag [--subaccount S] [--from-domain P] "
 	    "[--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
-	    "regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "
+	    "regex:PATTERN, keywords:WORD,..., attachment:RULE or uribl; it "
+	    "fires at "
 	    "N distinct values or attachments (1)", 1, 1, "--detector= --min= "
 	    "--action= --subaccount= --from-domain= --to-domain=", 0,
 	    policy_add },

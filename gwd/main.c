@@ -40,6 +40,7 @@
 #include "conn.h"
 #include "control.h"
 #include "dns.h"
+#include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
 #include "httpc.h"
@@ -460,6 +461,7 @@ main(int argc, char *argv[])
 		return EX_CANTCREAT;
 
 	worker_init(2);
+	dns_wait_init();	/* workers ask DNS through the loop */
 	if (httpc_start() == -1)
 		return EX_OSERR;
 	auth_init();
@@ -502,6 +504,7 @@ main(int argc, char *argv[])
 	httpc_stop();
 	store_shutdown();
 	store_read_close();
+	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */
 	worker_shutdown();
 	log_info("stopped");
 	return 0;
