@@ -234,6 +234,22 @@ struct gw_config {
 		int64_t	 retry_for_ms;	/* then the events are dropped */
 		char	*ca_file;	/* NULL: the system's CAs */
 	} webhook;
+	/* Alerts (gwd/alert.c; the rules are gw.db's, gwctl alert). */
+	struct {
+		char	*sender;	/* From: of alert mail; NULL:
+					   gw-alerts@hostname */
+		int64_t	 interval_ms;	/* how often they are evaluated */
+		int64_t	 window_ms;	/* rates and latency over this */
+		int	 min_outcomes;	/* fewer in the window: rate 0 */
+		int	 resolve_ppm;	/* clear level, of the threshold */
+		char	*pagerduty_url;	/* Events API v2 */
+		char	*ca_file;	/* for https targets; NULL: system */
+		int64_t	 volume_bucket_ms;	/* the volume counted per */
+		int64_t	 volume_period_ms;	/* "the same time of day" */
+		int64_t	 volume_span_ms;	/* "the same hour" */
+		int	 volume_periods;	/* days of history */
+		int	 volume_floor;	/* per bucket: never an anomaly */
+	} alerts;
 };
 
 /*

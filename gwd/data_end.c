@@ -35,6 +35,7 @@
 #include "signer.h"
 #include "store.h"
 #include "util.h"
+#include "volume.h"
 #include "window.h"
 
 /* A message counted toward its subaccount's quota was not stored. */
@@ -69,6 +70,7 @@ committed(struct store_op *op)
 		gm.bytes_received_total += m->size;
 		gm.recipients_received_total += (uint64_t)m->nrcpt;
 		metrics_sub_add(m->subaccount, GM_SUB_ACCEPTED, 1);
+		volume_add(m->subaccount, m->received_us, 1);
 		if (w) {
 			snprintf(r, sizeof(r), "250 2.0.0 Ok: queued as %s",
 			    m->qid);

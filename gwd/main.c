@@ -33,6 +33,7 @@
 
 #include <openssl/ssl.h>
 
+#include "alert.h"
 #include "auth.h"
 #include "check.h"
 #include "cluster.h"
@@ -49,6 +50,7 @@
 #include "metrics_http.h"
 #include "metrics_report.h"
 #include "https.h"
+#include "volume.h"
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
@@ -478,7 +480,9 @@ main(int argc, char *argv[])
 	    store_read_open(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    volume_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    alert_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1 ||
@@ -489,6 +493,7 @@ main(int argc, char *argv[])
 	timer_init(&poll_timer, poll_cb, NULL);
 	timer_add(&poll_timer, 500);
 	quarantine_start();
+	alert_start();
 	timer_init(&stop_timer, stop_check, NULL);
 	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
