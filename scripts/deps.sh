@@ -18,6 +18,8 @@ libcurl4-openssl-dev libpsl-dev libjansson-dev libhiredis-dev libgnutls28-dev"
 # (tests/e2e/test_proxy_protocol.py, examples/haproxy.cfg).
 # unbound, ldnsutils: a validating resolver and a signed zone for DANE
 # (tests/e2e/test_dane.py).
+# nmap: its smtp-open-relay script against the feedback listener
+# (tests/e2e/test_feedback.py).
 # systemd: systemd-analyze rates examples/gwd.service (test_unit_file.py).
 # redis-server: the cluster's shared state (tests/e2e/test_cluster.py).
 test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks zip
@@ -25,7 +27,7 @@ libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
 util-linux fiu-utils bash-completion prometheus socat strace haproxy
-node-nodemailer systemd unbound ldnsutils rspamd redis-server
+node-nodemailer systemd unbound ldnsutils rspamd redis-server nmap
 libidn12 libgnutls-dane0 libnsl2"
 # wrk: bench/api's HTTP load generator (with bench/api.lua).
 bench="$test opendkim sasl2-bin libsasl2-modules wrk"

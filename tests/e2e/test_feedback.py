@@ -11,9 +11,11 @@ import hmac
 import json
 import os
 import re
+import shutil
 import smtplib
 import socket
 import sqlite3
+import subprocess
 import tempfile
 import urllib.request
 
@@ -307,6 +309,25 @@ def test_listener_takes_only_feedback_addresses(fb):
             assert code >= 500, f
     assert fb.events("action='received'") == []
 
+
+
+@pytest.mark.skipif(shutil.which("nmap") is None, reason="needs nmap")
+def test_nmap_smtp_open_relay(fb):
+    """nmap's own smtp-open-relay script against the feedback listener:
+    none of its 16 address forms is relayed ("+": run whatever the
+    port, which nmap would not name smtp)."""
+    r = subprocess.run(["nmap", "-Pn", "-n", "-p", str(fb.ports["feedback"]),
+                        "--script", "+smtp-open-relay", "--script-args",
+                        "smtp-open-relay.domain=relay.test,"
+                        "smtp-open-relay.ip=127.0.0.1", "127.0.0.1"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    # The script ran (it reports either verdict) and found no relay.
+    assert "smtp-open-relay:" in out, out
+    assert "Server doesn't seem to be an open relay" in out, out
+    assert "Server is an open relay" not in out, out
+    assert fb.events("action='received'") == []
 
 def test_size_and_rate_limits(gw_factory, sink):
     g = gw_factory(relay=smarthost(sink), feedback=True, settings={
