@@ -14,12 +14,13 @@
 
 #include "cpolicy.h"
 #include "db.h"
+#include "redact.h"
 #include "rules.h"
 #include "util.h"
 
 static const char *const actions[] = {
 	[CPOL_BLOCK] = "block", [CPOL_TAG] = "tag",
-	[CPOL_QUARANTINE] = "quarantine",
+	[CPOL_QUARANTINE] = "quarantine", [CPOL_REDACT] = "redact",
 };
 
 int
@@ -193,6 +194,8 @@ cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
 	memset(v, 0, sizeof(*v));
 	v->block = v->quarantine = -1;
 	v->fired = xcalloc((size_t)(s->n ? s->n : 1), sizeof(*v->fired));
+	v->redact = xcalloc((size_t)(s->nspecs ? s->nspecs : 1),
+	    sizeof(*v->redact));
 	for (int i = 0; i < s->n && !any; i++)
 		any = cpol_applies(&s->p[i], m);
 	/* No policy applies: nothing to read. */
@@ -223,6 +226,10 @@ cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
 			v->quarantine = i;
 		else if (p->action == CPOL_TAG)
 			v->ntag++;
+		else if (p->action == CPOL_REDACT) {
+			v->redact[p->det] = 1;
+			v->nredact++;
+		}
 	}
 	return 0;
 }
@@ -232,7 +239,18 @@ cpol_verdict_free(struct cpol_verdict *v)
 {
 	dlp_result_free(&v->res);
 	free(v->fired);
+	free(v->redact);
 	v->fired = NULL;
+	v->redact = NULL;
+}
+
+int
+cpol_redact(const struct cpol_set *s, const struct cpol_verdict *v,
+    const char *msg, size_t len, struct buf *out, char *err, size_t errsz)
+{
+	if (v->nredact == 0)
+		return 0;
+	return redact_message(s->db, v->redact, msg, len, out, err, errsz);
 }
 
 int

@@ -353,6 +353,10 @@ struct scan {
 	const char		*path;
 	unsigned long long	*last_to;	/* regex: per pattern */
 	hs_scratch_t		*scratch;
+	/* dlp_spans(): each occurrence to fn, nothing counted */
+	const int		*want;
+	void			(*span)(void *, int, size_t, size_t);
+	void			*span_arg;
 };
 
 /* FNV-1a of the characters of v that cls() keeps, lower-cased. */
@@ -416,6 +420,11 @@ count(struct scan *sc, int det, enum dlp_kind kind, size_t from, size_t to)
 	struct dlp_hit *h;
 	int digits = kind == DLP_CARD || kind == DLP_SSN || kind == DLP_PHONE;
 
+	if (sc->span) {
+		if (sc->want[det])
+			sc->span(sc->span_arg, det, from, to);
+		return;
+	}
 	if (!seen_add(&sc->seen[det], norm_hash(v, n, digits)))
 		return;
 	c->count++;
@@ -658,6 +667,43 @@ dlp_scan_text(const struct dlp_db *db, const char *text, size_t len,
 	r = scan_one(&sc, "text", text, len, err, errsz);
 	scan_end(&sc);
 	return r;
+}
+
+int
+dlp_spans(const struct dlp_db *db, const int *want, const char *text,
+    size_t len, void (*fn)(void *, int, size_t, size_t), void *arg,
+    char *err, size_t errsz)
+{
+	struct dlp_result res;
+	struct scan sc;
+	int r;
+
+	if ((r = scan_begin(db, &res, &sc, err, errsz)) == 0) {
+		sc.want = want;
+		sc.span = fn;
+		sc.span_arg = arg;
+		r = scan_one(&sc, "text", text, len, err, errsz);
+		scan_end(&sc);
+	}
+	dlp_result_free(&res);
+	return r == -1 ? -1 : 0;
+}
+
+enum dlp_redact
+dlp_redact_how(const struct dlp_db *db, int det)
+{
+	switch (db->kind[det]) {
+	case DLP_CARD:
+	case DLP_SSN:
+	case DLP_IBAN:
+		return DLP_R_LAST4;
+	case DLP_PHONE:
+		return DLP_R_PHONE;
+	case DLP_EMAIL:
+		return DLP_R_EMAIL;
+	default:
+		return DLP_R_ALL;
+	}
 }
 
 void

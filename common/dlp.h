@@ -74,4 +74,16 @@ int	 dlp_scan_text(const struct dlp_db *, const char *text, size_t len,
 	    struct dlp_result *, char *err, size_t errsz);
 void	 dlp_result_free(struct dlp_result *);
 
+/*
+ * Every value the detectors with want[det] set find in text[0..len),
+ * each occurrence (not only the distinct ones), as fn(arg, det, from,
+ * to): what the redact action replaces.  0, or -1 with err as
+ * dlp_scan().  Attachment detectors find nothing here.
+ */
+int	 dlp_spans(const struct dlp_db *, const int *want, const char *text,
+	    size_t len, void (*fn)(void *arg, int det, size_t from, size_t to),
+	    void *arg, char *err, size_t errsz);
+/* How the redact action replaces a value detector det found. */
+enum dlp_redact dlp_redact_how(const struct dlp_db *, int det);
+
 #endif

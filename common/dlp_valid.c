@@ -428,3 +428,23 @@ dlp_mask_other(const char *s, size_t n, char *out)
 	}
 	out[lim == n ? n : i] = '\0';
 }
+
+void
+dlp_redact(enum dlp_redact how, char *s, size_t n)
+{
+	int (*cls)(int) = how == DLP_R_PHONE ? is_digit : is_alnum;
+	size_t keep = how == DLP_R_LAST4 ? 4 : how == DLP_R_PHONE ? 2 : 0;
+	const char *at = how == DLP_R_EMAIL ? memchr(s, '@', n) : NULL;
+
+	if (at)
+		n = (size_t)(at - s);
+	/* From the end: the last `keep` of the class stay. */
+	for (size_t i = n; i-- > 0;) {
+		if (!cls(s[i]))
+			continue;
+		if (keep > 0)
+			keep--;
+		else
+			s[i] = 'X';
+	}
+}

@@ -59,4 +59,12 @@ void	 dlp_mask_email(const char *s, size_t n, char *out);
 void	 dlp_mask_phone(const char *s, size_t n, char *out);
 void	 dlp_mask_other(const char *s, size_t n, char *out);
 
+/* What the redact action leaves of a value, in place (the length never
+ * changes): a card's, SSN's or IBAN's letters and digits but the last
+ * four become 'X' ("XXXX-XXXX-XXXX-1111", separators as written); a
+ * phone number's digits but the last two; an e-mail address's local
+ * part; anything else (regex:, keywords:, phi) every letter and digit. */
+enum dlp_redact { DLP_R_LAST4, DLP_R_PHONE, DLP_R_EMAIL, DLP_R_ALL };
+void	 dlp_redact(enum dlp_redact, char *s, size_t n);
+
 #endif

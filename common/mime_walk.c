@@ -273,44 +273,64 @@ skip_element(const char *s, size_t n, size_t i, const char *name)
 }
 
 size_t
-mime_html_text(const char *s, size_t n, char *out)
+mime_html_text_map(const char *s, size_t n, char *out, size_t *map)
 {
-	char *o = out, nm[16];
-	size_t i = 0, r;
+	char *o = out, *o0, nm[16];
+	size_t i = 0, r, at;
 	const char *e;
 	int closing;
 
 	while (i < n) {
+		at = i;
+		o0 = o;
 		if (s[i] == '&') {
 			if ((r = html_ref(s + i, n - i, &o)) == 0)
 				*o++ = s[i++];
 			else
 				i += r;
-			continue;
-		}
-		if (s[i] != '<') {
+		} else if (s[i] != '<') {
 			*o++ = s[i++];
-			continue;
-		}
-		if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
+		} else if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
 			e = memmem(s + i + 4, n - i - 4, "-->", 3);
 			i = e ? (size_t)(e - s) + 3 : n;
-			continue;
+		} else {
+			closing = i + 1 < n && s[i + 1] == '/';
+			tag_name(s + i + 1, n - i - 1, nm, sizeof(nm));
+			e = memchr(s + i, '>', n - i);
+			i = e ? (size_t)(e - s) + 1 : n;
+			/* <script>...</script> is skipped whole; <script/>
+			 * is empty. */
+			if (!closing && !(e && e[-1] == '/') &&
+			    (strcmp(nm, "script") == 0 ||
+			    strcmp(nm, "style") == 0))
+				i = skip_element(s, n, i, nm);
+			else if (block_tag(nm))
+				*o++ = '\n';
 		}
-		closing = i + 1 < n && s[i + 1] == '/';
-		tag_name(s + i + 1, n - i - 1, nm, sizeof(nm));
-		e = memchr(s + i, '>', n - i);
-		i = e ? (size_t)(e - s) + 1 : n;
-		/* <script>...</script> is skipped whole; <script/> is empty. */
-		if (!closing && !(e && e[-1] == '/') &&
-		    (strcmp(nm, "script") == 0 ||
-		    strcmp(nm, "style") == 0))
-			i = skip_element(s, n, i, nm);
-		else if (block_tag(nm))
-			*o++ = '\n';
+		for (char *p = o0; map && p < o; p++)
+			map[p - out] = at;
 	}
 	*o = '\0';
 	return (size_t)(o - out);
+}
+
+size_t
+mime_html_text(const char *s, size_t n, char *out)
+{
+	return mime_html_text_map(s, n, out, NULL);
+}
+
+size_t
+mime_html_unit(const char *s, size_t n, size_t at)
+{
+	char tmp[8], *o = tmp;
+	size_t r;
+
+	if (at >= n)
+		return 0;
+	if (s[at] == '&' && (r = html_ref(s + at, n - at, &o)) > 0)
+		return r;
+	return 1;
 }
 
 static char *
@@ -369,6 +389,13 @@ read_decoded(GMimePart *part, const char *cs, struct buf *b, size_t max,
 	}
 	g_object_unref(fs);
 	return bad;
+}
+
+int
+mime_part_decoded(void *part, const char *cs, struct buf *b, size_t max,
+    size_t *total)
+{
+	return read_decoded(part, cs, b, max, total);
 }
 
 static struct mime_text *

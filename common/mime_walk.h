@@ -84,5 +84,19 @@ void	 mime_with_message(const char *msg, size_t len,
  * decoded.  out gets at most len + 1 bytes (UTF-8 of a reference never
  * outgrows the reference); returns the length written. */
 size_t	 mime_html_text(const char *html, size_t len, char *out);
+/* The same, with map[i] the offset in html of what made out[i] (map has
+ * room for len entries). */
+size_t	 mime_html_text_map(const char *html, size_t len, char *out,
+	    size_t *map);
+/* The length of the source of one character of the text at html[at]: a
+ * character reference's whole length, else 1. */
+size_t	 mime_html_unit(const char *html, size_t len, size_t at);
+
+struct buf;
+/* A GMimePart's content decoded (transfer encoding; then from charset
+ * cs to UTF-8 unless cs is NULL), appended to b up to max bytes; the
+ * decoded size in *total.  1 when cs is not known (not converted). */
+int	 mime_part_decoded(void *gmime_part, const char *cs, struct buf *b,
+	    size_t max, size_t *total);
 
 #endif

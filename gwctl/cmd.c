@@ -146,7 +146,7 @@ const struct cmd cmds[] = {
 	    "(nothing is sent)", 0, 0, "--from= --to= --subaccount= --header= "
 	    "--size=", 0, route_test },
 	{ "policy", "add", "NAME --detector DETECTOR [--min N] --action "
-	    "block|quarantine|tag [--subaccount S] [--from-domain P] "
+	    "block|quarantine|redact|tag [--subaccount S] [--from-domain P] "
 	    "[--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
 	    "regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "

@@ -7,7 +7,8 @@
  * attachment:RULE), the
  * number of distinct values at which it fires, an action (block: 550
  * 5.7.1 at the end of DATA; quarantine: 250, held until `gwctl
- * quarantine release`; tag: an X-GW-Policy: header) and optional
+ * quarantine release`; redact: the values replaced in the text parts;
+ * tag: an X-GW-Policy: header) and optional
  * conditions (subaccount, sender domain, recipient domain).  gwd reloads
  * the set when gw.db changes.  `policy test` runs gwd's own walk and scan
  * on a file and prints what fires, with every match masked; nothing is
@@ -72,7 +73,12 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min)
 	if (dlp_detector_check(det, err, sizeof(err)) == -1)
 		return policy_bad("--detector", err);
 	if (act == NULL || cpol_action_parse(act) == -1)
-		return policy_bad("--action", "block, quarantine or tag");
+		return policy_bad("--action", "block, quarantine, redact or "
+		    "tag");
+	if (cpol_action_parse(act) == CPOL_REDACT &&
+	    dlp_detector_kind(det) == DLP_ATTACHMENT)
+		return policy_bad("--action", "an attachment cannot be "
+		    "redacted (block or quarantine it)");
 	*min = 1;
 	if (args_get(a, "--min") && parse_int(args_get(a, "--min"), 1,
 	    1000000, min) == -1)
@@ -325,6 +331,9 @@ policy_test_print(const struct cpol_set *s, const struct cpol_verdict *v,
 	else if (v->quarantine >= 0)
 		printf("decision: quarantine (250, held until released) by "
 		    "content policy %s\n", s->p[v->quarantine].name);
+	else if (v->nredact > 0)
+		printf("decision: deliver redacted%s\n", v->ntag > 0 ?
+		    ", with an X-GW-Policy: header" : "");
 	else if (v->ntag > 0)
 		printf("decision: deliver with an X-GW-Policy: header\n");
 	else

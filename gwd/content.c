@@ -99,6 +99,27 @@ content_plan(const char *subaccount, const char *sender, char *const *rcpt,
 	return j;
 }
 
+/* The message with what redacting policies found replaced; a failure
+ * (no memory for the scan) fails the job: never stored unredacted. */
+static void
+content_redact(struct content_job *j, const struct cpol_verdict *v)
+{
+	struct buf b;
+	int n;
+
+	buf_init(&b, 0);
+	if ((n = cpol_redact(j->set->set, v, j->msg, j->len, &b, j->err,
+	    sizeof(j->err))) == -1) {
+		j->failed = 1;
+		buf_free(&b);
+		return;
+	}
+	j->nredacted = n;
+	if (n > 0)
+		j->redacted = buf_steal(&b, &j->redlen);
+	buf_free(&b);
+}
+
 /* On the worker: walk, scan, decide; the names and the masked detail
  * are made here too, so the loop only reads them. */
 static void
@@ -122,6 +143,8 @@ content_work(struct work *w)
 	else if (v.quarantine >= 0)
 		j->quarantine = xasprintf("%s (%s)", s->p[v.quarantine].name,
 		    s->p[v.quarantine].detector);
+	if (v.block < 0 && v.nredact > 0)
+		content_redact(j, &v);
 	if (v.ntag > 0) {
 		buf_init(&b, 0);
 		for (int i = 0; i < s->n; i++)
@@ -132,6 +155,8 @@ content_work(struct work *w)
 	}
 	buf_init(&b, 0);
 	cpol_describe(s, &v, &b);
+	if (j->nredacted > 0)
+		buf_printf(&b, " redacted=%d", j->nredacted);
 	j->detail = buf_steal(&b, NULL);
 	cpol_verdict_free(&v);
 }
@@ -166,6 +191,7 @@ content_job_free(struct content_job *j)
 	free(j->block);
 	free(j->quarantine);
 	free(j->tag);
+	free(j->redacted);
 	free(j->detail);
 	free(j);
 }

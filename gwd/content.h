@@ -6,7 +6,8 @@
  * The set is replaced whenever gw.db changes (auth.c reads it in the
  * same snapshot as the subaccounts); a scan holds a reference to the set
  * it started with, so a reload never frees a database in use.  The
- * caller (data_end.c) acts on the verdict: refuse, add the header, go on.
+ * caller (data_end.c) acts on the verdict: refuse, hold, put the redacted
+ * message in place of the original, add the header, go on.
  */
 #ifndef GW_CONTENT_H
 #define GW_CONTENT_H
@@ -35,6 +36,11 @@ struct content_job {
 	/* "pci (card)": the first quarantining policy, its detector */
 	char			*quarantine;
 	char			*tag;		/* "pci, hr": tagging policies */
+	/* The message with values replaced (redacting policies), or NULL:
+	 * what is stored and signed instead of msg. */
+	char			*redacted;
+	size_t			 redlen;
+	int			 nredacted;	/* values replaced */
 	char			*detail;	/* the "scanned" event's, masked */
 	/* the caller's */
 	void			(*done)(struct content_job *);

@@ -1,8 +1,9 @@
 /*
  * data_end.c - inbound SMTP: the end of DATA.  The verdict on the
  * message (clean data, header policy, quota, routing rules), then its
- * stored form (data_assemble.c), the "received" event, and the hand-off to the content policies (content.c,
- * on a worker: refuse, quarantine, tag), signing and the store thread;
+ * stored form (data_assemble.c), the "received" event, and the hand-off
+ * to the content policies (content.c, on a worker: refuse, quarantine,
+ * redact, tag), signing and the store thread;
  * the 250 (or 451, or the policies' 550) comes back from there.
  * Standards: RFC 5322.
  * Exposure: the message is untrusted input from an authenticated client.
@@ -228,6 +229,20 @@ policy_tag(struct qmsg *m, const char *names)
 	session_memory += hl;
 }
 
+/* A content policy redacted m: the new text replaces the message, before
+ * it is tagged and signed. */
+static void
+policy_redact(struct qmsg *m, struct content_job *cj)
+{
+	session_memory += cj->redlen;
+	session_memory -= m->bodylen;
+	free(m->body);
+	m->body = cj->redacted;
+	m->bodylen = cj->redlen;
+	m->size = m->bodylen;
+	cj->redacted = NULL;
+}
+
 /*
  * A content policy quarantines m (what: "NAME (DETECTOR)"): it is
  * accepted and stored held, never delivered until an admin releases it
@@ -251,7 +266,7 @@ policy_quarantine(struct store_op *op, const char *what)
 /*
  * The content policies have decided (content.c, on its worker): refuse
  * with 550 5.7.1 naming the blocking policy (never what matched), or
- * quarantine, tag, and go on to signing.  Every decision is a "scanned"
+ * quarantine, redact, tag, and go on to signing.  Every decision is a "scanned"
  * event.
  */
 static void
@@ -284,6 +299,8 @@ scanned(struct content_job *cj)
 	}
 	if (cj->quarantine)
 		policy_quarantine(op, cj->quarantine);
+	if (cj->redacted)
+		policy_redact(m, cj);
 	if (cj->tag)
 		policy_tag(m, cj->tag);
 	sign_and_store(op, sw->sj);
