@@ -21,6 +21,7 @@
 static const char *const actions[] = {
 	[CPOL_BLOCK] = "block", [CPOL_TAG] = "tag",
 	[CPOL_QUARANTINE] = "quarantine", [CPOL_REDACT] = "redact",
+	[CPOL_NOTIFY] = "notify",
 };
 
 int
@@ -90,6 +91,7 @@ row(sqlite3_stmt *st, void *arg)
 	p->subaccount = col(st, 5);
 	p->from_domain = col(st, 6);
 	p->to_domain = col(st, 7);
+	p->notify = col(st, 8);
 	p->det = -1;
 }
 
@@ -119,8 +121,8 @@ cpol_load(sqlite3 *db, struct cpol_set **out, char *err, size_t errsz)
 	char why[300];
 
 	if (db_rows(db, "SELECT id, name, detector, min_count, action, "
-	    "subaccount, from_domain, to_domain FROM content_policy ORDER BY "
-	    "id", row, &l) == -1) {
+	    "subaccount, from_domain, to_domain, notify FROM content_policy "
+	    "ORDER BY position, id", row, &l) == -1) {
 		snprintf(err, errsz, "%s", sqlite3_errmsg(db));
 		cpol_set_free(s);
 		return -1;
@@ -148,6 +150,7 @@ cpol_set_free(struct cpol_set *s)
 		free(s->p[i].subaccount);
 		free(s->p[i].from_domain);
 		free(s->p[i].to_domain);
+		free(s->p[i].notify);
 	}
 	for (int i = 0; i < s->nspecs; i++)
 		free(s->specs[i]);

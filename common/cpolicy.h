@@ -22,8 +22,10 @@
 
 /* By precedence: a message that one policy blocks is refused whatever
  * the others say; one quarantined is held (and redacted and tagged, if
- * others say so).  Redaction applies to what is stored, held or not. */
-enum cpol_action { CPOL_BLOCK, CPOL_TAG, CPOL_QUARANTINE, CPOL_REDACT };
+ * others say so).  Redaction applies to what is stored, held or not.
+ * notify only sends the summary (any policy may name an address). */
+enum cpol_action { CPOL_BLOCK, CPOL_TAG, CPOL_QUARANTINE, CPOL_REDACT,
+	CPOL_NOTIFY };
 
 #define CPOL_NAME_MAX	64
 
@@ -38,10 +40,12 @@ struct cpol {
 	char		*subaccount;
 	char		*from_domain;	/* pattern on the envelope sender */
 	char		*to_domain;	/* pattern; any recipient matches */
+	char		*notify;	/* a summary goes there when it fires;
+					 * NULL: none */
 };
 
 struct cpol_set {
-	struct cpol	*p;		/* in id order */
+	struct cpol	*p;		/* in order (gwctl policy move) */
 	int		 n;
 	char		**specs;	/* the distinct detectors */
 	int		 nspecs;

@@ -187,6 +187,14 @@ static const char *const gw_migrations[] = {
 	"ALTER TABLE subaccount ADD COLUMN bounce_domain TEXT;"
 	"INSERT OR IGNORE INTO hmac_key (purpose, key, created)"
 	"  VALUES ('verp', randomblob(32), unixepoch());",
+	/* 11: content policies (issue 11) get the address their summaries
+	 * go to (gwctl policy add --notify; NULL: none) and an order of
+	 * their own, dense positions 1..n as routing rules have (gwctl
+	 * policy move); the existing ones keep the order of their ids. */
+	"ALTER TABLE content_policy ADD COLUMN notify TEXT;"
+	"ALTER TABLE content_policy ADD COLUMN position INTEGER;"
+	"UPDATE content_policy SET position = (SELECT count(*) FROM"
+	"  content_policy c WHERE c.id <= content_policy.id);",
 };
 
 static const char *const queue_migrations[] = {

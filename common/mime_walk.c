@@ -690,3 +690,18 @@ mime_walk_free(struct mime_walk *o)
 	free(o->att);
 	memset(o, 0, sizeof(*o));
 }
+
+char *
+mime_header_text(const char *raw)
+{
+	char *g, *s;
+	size_t n;
+
+	mime_init();
+	g = g_mime_utils_header_decode_text(NULL, raw);
+	s = xstrdup(g ? g : raw);
+	g_free(g);
+	n = utf8_clean(s, strlen(s));
+	s[n] = '\0';
+	return s;
+}

@@ -92,6 +92,10 @@ size_t	 mime_html_text_map(const char *html, size_t len, char *out,
  * character reference's whole length, else 1. */
 size_t	 mime_html_unit(const char *html, size_t len, size_t at);
 
+/* A header value's text: encoded words (RFC 2047) decoded, UTF-8
+ * cleaned; the caller frees it. */
+char	*mime_header_text(const char *raw);
+
 struct buf;
 /* A GMimePart's content decoded (transfer encoding; then from charset
  * cs to UTF-8 unless cs is NULL), appended to b up to max bytes; the

@@ -30,6 +30,7 @@ struct span {
 struct redact {
 	const struct dlp_db	*db;
 	const int		*want;
+	int			 whole;		/* DLP_R_ALL for every value */
 	struct buf		*out;
 	int			 replaced;
 	int			 failed;
@@ -64,7 +65,8 @@ redact_text(struct redact *r, char *text, size_t len)
 		return 0;
 	}
 	for (int i = 0; i < r->nsp; i++)
-		dlp_redact(dlp_redact_how(r->db, r->sp[i].det),
+		dlp_redact(r->whole ? DLP_R_ALL : dlp_redact_how(r->db,
+		    r->sp[i].det),
 		    text + r->sp[i].from, r->sp[i].to - r->sp[i].from);
 	return r->nsp;
 }
@@ -257,11 +259,32 @@ int
 redact_message(const struct dlp_db *db, const int *want, const char *msg,
     size_t len, struct buf *out, char *err, size_t errsz)
 {
-	struct redact r = { db, want, out, 0, 0, 0, err, errsz, NULL, 0, 0 };
+	struct redact r = { db, want, 0, out, 0, 0, 0, err, errsz, NULL, 0,
+	    0 };
 
 	mime_with_message(msg, len, redact_top, &r);
 	free(r.sp);
 	if (r.failed)
 		return -1;
 	return r.replaced;
+}
+
+int
+redact_string(const struct dlp_db *db, const int *want, int whole, char *s,
+    size_t len, char *err, size_t errsz)
+{
+	int n = dlp_db_count(db), *all = NULL;
+	struct redact r = { db, want, whole, NULL, 0, 0, 0, err, errsz, NULL,
+	    0, 0 };
+
+	if (want == NULL) {
+		all = xcalloc((size_t)(n ? n : 1), sizeof(*all));
+		for (int i = 0; i < n; i++)
+			all[i] = 1;
+		r.want = all;
+	}
+	n = redact_text(&r, s, len);
+	free(r.sp);
+	free(all);
+	return r.failed ? -1 : n;
 }

@@ -35,4 +35,10 @@ int	 redact_message(const struct dlp_db *, const int *want,
 	    const char *msg, size_t len, struct buf *out, char *err,
 	    size_t errsz);
 
+/* The same over one string, in place (a subject): want NULL for every
+ * detector of db; whole: every letter and digit of a value replaced,
+ * none kept.  The number replaced, or -1 with err. */
+int	 redact_string(const struct dlp_db *, const int *want, int whole,
+	    char *s, size_t len, char *err, size_t errsz);
+
 #endif

@@ -146,12 +146,13 @@ const struct cmd cmds[] = {
 	    "(nothing is sent)", 0, 0, "--from= --to= --subaccount= --header= "
 	    "--size=", 0, route_test },
 	{ "policy", "add", "NAME --detector DETECTOR [--min N] --action "
-	    "block|quarantine|redact|tag [--subaccount S] [--from-domain P] "
-	    "[--to-domain P]",
+	    "block|quarantine|redact|tag|notify [--notify ADDR] "
+	    "[--subaccount S] [--from-domain P] [--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
 	    "regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "
-	    "N distinct values or attachments (1)", 1, 1, "--detector= --min= "
-	    "--action= --subaccount= --from-domain= --to-domain=", 0,
+	    "N distinct values or attachments (1); --notify: a summary mail "
+	    "goes to ADDR when it fires", 1, 1, "--detector= --min= "
+	    "--action= --subaccount= --from-domain= --to-domain= --notify=", 0,
 	    policy_add },
 	{ "policy", "list", "[--format table|json]", "the content policies",
 	    0, 0, "--format=", 0, policy_list },

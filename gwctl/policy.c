@@ -8,7 +8,8 @@
  * number of distinct values at which it fires, an action (block: 550
  * 5.7.1 at the end of DATA; quarantine: 250, held until `gwctl
  * quarantine release`; redact: the values replaced in the text parts;
- * tag: an X-GW-Policy: header) and optional
+ * tag: an X-GW-Policy: header; notify: a summary mail to its --notify
+ * address, which any policy may have) and optional
  * conditions (subaccount, sender domain, recipient domain).  gwd reloads
  * the set when gw.db changes.  `policy test` runs gwd's own walk and scan
  * on a file and prints what fires, with every match masked; nothing is
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "cpolicy.h"
 #include "gwctl.h"
@@ -53,8 +55,25 @@ policy_domain_arg(const struct args *a, const char *opt)
 	return EX_OK;
 }
 
+/* --notify: an address, canonical into out; notify needs one. */
 static int
-policy_check(struct ctx *ctx, const struct args *a, int64_t *min)
+policy_notify_arg(const struct args *a, char *out, size_t outsz)
+{
+	const char *v = args_get(a, "--notify");
+
+	out[0] = '\0';
+	if (v && addr_canon(v, 0, out, outsz) == -1)
+		return policy_bad("--notify", "an address (local@domain)");
+	if (v == NULL && cpol_action_parse(args_get(a, "--action")) ==
+	    CPOL_NOTIFY)
+		return policy_bad("--notify", "required with --action notify "
+		    "(the address the summary goes to)");
+	return EX_OK;
+}
+
+static int
+policy_check(struct ctx *ctx, const struct args *a, int64_t *min,
+    char *notify, size_t notifysz)
 {
 	const char *det = args_get(a, "--detector");
 	const char *act = args_get(a, "--action");
@@ -73,8 +92,8 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min)
 	if (dlp_detector_check(det, err, sizeof(err)) == -1)
 		return policy_bad("--detector", err);
 	if (act == NULL || cpol_action_parse(act) == -1)
-		return policy_bad("--action", "block, quarantine, redact or "
-		    "tag");
+		return policy_bad("--action", "block, quarantine, redact, tag "
+		    "or notify");
 	if (cpol_action_parse(act) == CPOL_REDACT &&
 	    dlp_detector_kind(det) == DLP_ATTACHMENT)
 		return policy_bad("--action", "an attachment cannot be "
@@ -84,7 +103,8 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min)
 	    1000000, min) == -1)
 		return policy_bad("--min", "a count from 1 to 1000000");
 	if ((r = policy_domain_arg(a, "--from-domain")) != EX_OK ||
-	    (r = policy_domain_arg(a, "--to-domain")) != EX_OK)
+	    (r = policy_domain_arg(a, "--to-domain")) != EX_OK ||
+	    (r = policy_notify_arg(a, notify, notifysz)) != EX_OK)
 		return r;
 	if (sub && (r = subaccount_lookup(ctx, sub, &sid)) != EX_OK)
 		return r;
@@ -114,12 +134,14 @@ policy_find(struct ctx *ctx, const char *name, int64_t *id)
 int
 policy_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
+	char notify[ADDR_PATH_MAX + 1];
 	int64_t min, id;
 	int r, f;
 
 	if ((r = ctx_db(ctx)) != EX_OK || (r = ctx_begin(ctx)) != EX_OK)
 		return r;
-	if ((r = policy_check(ctx, a, &min)) == EX_OK) {
+	if ((r = policy_check(ctx, a, &min, notify, sizeof(notify))) ==
+	    EX_OK) {
 		if ((f = policy_find(ctx, a->argv[0], &id)) == 1) {
 			log_warnx("policy \"%s\" exists (gwctl policy delete "
 			    "it first)", a->argv[0]);
@@ -130,11 +152,13 @@ policy_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 	if (r == EX_OK)
 		r = ctx_exec(ctx, NULL, "INSERT INTO content_policy (name, "
 		    "detector, min_count, action, subaccount, from_domain, "
-		    "to_domain, created) VALUES (?, ?, ?, ?, ?, lower(?), "
-		    "lower(?), ?)", "ttitttti", a->argv[0],
-		    args_get(a, "--detector"), min, args_get(a, "--action"),
-		    args_get(a, "--subaccount"), args_get(a, "--from-domain"),
-		    args_get(a, "--to-domain"), ctx_now());
+		    "to_domain, created, notify, position) VALUES (?, ?, ?, ?, "
+		    "?, lower(?), lower(?), ?, nullif(?, ''), (SELECT "
+		    "coalesce(max(position), 0) + 1 FROM content_policy))",
+		    "ttittttit", a->argv[0], args_get(a, "--detector"), min,
+		    args_get(a, "--action"), args_get(a, "--subaccount"),
+		    args_get(a, "--from-domain"), args_get(a, "--to-domain"),
+		    ctx_now(), notify);
 	if (r != EX_OK) {
 		ctx_rollback(ctx);
 		return r;
@@ -194,6 +218,7 @@ policy_json(const struct cpol *p)
 	json_obj_str_or_null(&o, "subaccount", p->subaccount);
 	json_obj_str_or_null(&o, "from_domain", p->from_domain);
 	json_obj_str_or_null(&o, "to_domain", p->to_domain);
+	json_obj_str_or_null(&o, "notify", p->notify);
 	if (json_obj_end(&o) == -1)
 		fatalx("output too long");
 	printf("%s\n", buf_cstr(&b));
@@ -215,8 +240,8 @@ policy_print(struct ctx *ctx, const struct cmd *c, struct args *a,
 	    (r = policy_load(ctx, &s)) != EX_OK)
 		return r;
 	buf_init(&b, 0);
-	output_table_init(&t, 5, "NAME", "DETECTOR", "MIN", "ACTION",
-	    "APPLIES TO");
+	output_table_init(&t, 6, "NAME", "DETECTOR", "MIN", "ACTION",
+	    "NOTIFY", "APPLIES TO");
 	for (int i = 0; i < s->n; i++) {
 		const struct cpol *p = &s->p[i];
 
@@ -230,7 +255,8 @@ policy_print(struct ctx *ctx, const struct cmd *c, struct args *a,
 		snprintf(min, sizeof(min), "%d", p->min);
 		policy_applies_to(p, &b);
 		output_table_row(&t, p->name, p->detector, min,
-		    cpol_action_name(p->action), buf_cstr(&b));
+		    cpol_action_name(p->action), p->notify ? p->notify : "-",
+		    buf_cstr(&b));
 	}
 	if (!json && t.nrows > 1)
 		output_table_print(&t, stdout);

@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "content.h"
 #include "cpolicy.h"
 #include "log.h"
+#include "mime_walk.h"
+#include "redact.h"
 #include "util.h"
 
 #define CONTENT_THREADS		2
@@ -120,6 +123,60 @@ content_redact(struct content_job *j, const struct cpol_verdict *v)
 	buf_free(&b);
 }
 
+/* Whom to tell, and what (notify.h): the summary names policies and
+ * counts, never a value; the subject is masked for every detector. */
+static void
+content_notices(struct content_job *j, const struct cpol_verdict *v)
+{
+	const struct cpol_set *s = j->set->set;
+	struct buf b;
+	int dup;
+
+	j->notify = xcalloc((size_t)(s->n ? s->n : 1), sizeof(*j->notify));
+	for (int i = 0; i < s->n; i++) {
+		if (!v->fired[i] || s->p[i].notify == NULL)
+			continue;
+		dup = 0;
+		for (int k = 0; k < j->nnotify && !dup; k++)
+			dup = strcasecmp(j->notify[k], s->p[i].notify) == 0;
+		if (!dup)
+			j->notify[j->nnotify++] = xstrdup(s->p[i].notify);
+	}
+	j->admin = v->quarantine >= 0 && s->p[v->quarantine].notify == NULL;
+	if (j->nnotify == 0 && !j->admin)
+		return;
+	buf_init(&b, 0);
+	buf_puts(&b, "Policies that fired (detector, threshold, action):\r\n");
+	for (int i = 0; i < s->n; i++)
+		if (v->fired[i])
+			buf_printf(&b, "  %s: %s, at least %d, %s\r\n",
+			    s->p[i].name, s->p[i].detector, s->p[i].min,
+			    cpol_action_name(s->p[i].action));
+	buf_puts(&b, "Values found per detector:\r\n");
+	for (int k = 0; k < s->nspecs; k++)
+		buf_printf(&b, "  %s: %d\r\n", s->specs[k], v->res.c[k].count);
+	/* A detector as the admin wrote it may hold anything: only the
+	 * CRLF pairs written here stay. */
+	for (char *p = buf_cstr(&b); *p; p++)
+		if ((*p == '\r' && p[1] == '\n') || (*p == '\n' &&
+		    p > buf_ptr(&b) && p[-1] == '\r'))
+			continue;
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	j->summary = buf_steal(&b, NULL);
+	if (j->subject) {
+		char *raw = j->subject;
+
+		j->subject = mime_header_text(raw);
+		free(raw);
+	}
+	if (j->subject && redact_string(s->db, NULL, 1, j->subject,
+	    strlen(j->subject), j->err, sizeof(j->err)) == -1) {
+		free(j->subject);
+		j->subject = xstrdup("(not shown: it could not be scanned)");
+	}
+}
+
 /* On the worker: walk, scan, decide; the names and the masked detail
  * are made here too, so the loop only reads them. */
 static void
@@ -145,6 +202,7 @@ content_work(struct work *w)
 		    s->p[v.quarantine].detector);
 	if (v.block < 0 && v.nredact > 0)
 		content_redact(j, &v);
+	content_notices(j, &v);
 	if (v.ntag > 0) {
 		buf_init(&b, 0);
 		for (int i = 0; i < s->n; i++)
@@ -192,6 +250,11 @@ content_job_free(struct content_job *j)
 	free(j->quarantine);
 	free(j->tag);
 	free(j->redacted);
+	for (int i = 0; i < j->nnotify; i++)
+		free(j->notify[i]);
+	free(j->notify);
+	free(j->summary);
+	free(j->subject);
 	free(j->detail);
 	free(j);
 }

@@ -41,6 +41,17 @@ struct content_job {
 	char			*redacted;
 	size_t			 redlen;
 	int			 nredacted;	/* values replaced */
+	/* Notifications (notify.h): the distinct --notify addresses of the
+	 * policies that fired; admin: quarantined by a policy naming none
+	 * (policy.admin_address is told); the summary (policies fired and
+	 * detector counts, never a value). */
+	char			**notify;
+	int			 nnotify;
+	int			 admin;
+	char			*summary;
+	/* in: the message's subject (the caller's copy, or NULL); out:
+	 * with what any detector finds in it replaced */
+	char			*subject;
 	char			*detail;	/* the "scanned" event's, masked */
 	/* the caller's */
 	void			(*done)(struct content_job *);

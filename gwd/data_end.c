@@ -23,6 +23,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "notify.h"
 #include "policy.h"
 #include "queue.h"
 #include "quota.h"
@@ -47,6 +48,7 @@ committed(struct store_op *op)
 
 	/* The queue keeps (or drops) the body by its own measure now. */
 	session_memory -= m->bodylen;
+	notify_stored(op);
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
 		quota_release(m);
@@ -117,6 +119,10 @@ drop(struct store_op *op, struct sign_job *sj, enum gm_reject rej,
 	session_memory -= m->bodylen;
 	quota_release(m);
 	metrics_reject(rej);
+	if (op->also) {
+		qmsg_free(op->also);
+		op->also = NULL;
+	}
 	ev = audit_new(event_name(EV_REJECTED), m->qid);
 	ev->sender = xstrdup(m->sender);
 	ev->subaccount = xstrdup(m->subaccount);
@@ -205,6 +211,12 @@ sign_and_store(struct store_op *op, struct sign_job *j)
 	signer_run(j, m->body, m->bodylen, now_us() / 1000000);
 }
 
+static void
+sign_and_store_next(struct store_op *op, void *sj)
+{
+	sign_and_store(op, sj);
+}
+
 /* A message waiting for its content scan, and its signing plan. */
 struct scan_wait {
 	struct store_op	*op;
@@ -266,7 +278,8 @@ policy_quarantine(struct store_op *op, const char *what)
 /*
  * The content policies have decided (content.c, on its worker): refuse
  * with 550 5.7.1 naming the blocking policy (never what matched), or
- * quarantine, redact, tag, and go on to signing.  Every decision is a "scanned"
+ * quarantine, redact, tag, and go on to signing.  Whom the policies name
+ * is told (notify.c), in the same commit as the message.  Every decision is a "scanned"
  * event.
  */
 static void
@@ -294,6 +307,7 @@ scanned(struct content_job *cj)
 		    "policy %s", cj->block);
 		store_event(ev);
 		gm.messages_rejected_total++;
+		notify_send(cj, m, "refused", NULL, NULL, NULL);
 		drop(op, sw->sj, REJ_DATA_CONTENT_POLICY, r, r + 10);
 		goto out;
 	}
@@ -303,7 +317,11 @@ scanned(struct content_job *cj)
 		policy_redact(m, cj);
 	if (cj->tag)
 		policy_tag(m, cj->tag);
-	sign_and_store(op, sw->sj);
+	/* The notification (if any) is signed first, then the message. */
+	if (notify_send(cj, m, cj->quarantine ? "quarantined" :
+	    cj->nredacted ? "redacted" : cj->tag ? "tagged" : "accepted", op,
+	    sign_and_store_next, sw->sj) == 0)
+		sign_and_store(op, sw->sj);
 out:
 	free(sw);
 	content_job_free(cj);
@@ -332,6 +350,7 @@ policy_sign_store(struct session *s, struct store_op *op,
 	sw = xmalloc(sizeof(*sw));
 	sw->op = op;
 	sw->sj = *sj;
+	cj->subject = mi->subject[0] ? xstrdup(mi->subject) : NULL;
 	cj->done = scanned;
 	cj->arg = sw;
 	if (content_run(cj, m->body, m->bodylen) == -1) {

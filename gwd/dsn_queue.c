@@ -219,13 +219,20 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 		ev->detail = NULL;
 }
 
-/* The DSN's signing, logged as any message's: "signed" with what signed
- * it, or "unsigned" with why not. */
+/* A message gwd made being signed, and what comes next. */
+struct notice_sign {
+	struct store_op	*op;
+	struct qmsg	*n;
+	void		(*then)(struct store_op *, void *);
+	void		*arg;
+};
+
+/* Its signing, logged as any message's: "signed" with what signed it,
+ * or "unsigned" with why not. */
 static void
-dsn_sign_event(struct store_op *op, enum event_action type,
-    const char *detail)
+dsn_sign_event(struct store_op *op, const struct qmsg *n,
+    enum event_action type, const char *detail)
 {
-	struct qmsg *n = op->insert;
 	struct audit_event *ev = store_op_event(op, event_name(type), n->qid);
 
 	ev->sender = xstrdup("");
@@ -236,24 +243,66 @@ dsn_sign_event(struct store_op *op, enum event_action type,
 static void
 dsn_signed(struct sign_job *j)
 {
-	struct store_op *op = j->arg;
-	struct qmsg *n = op->insert;
+	struct notice_sign *ns = j->arg;
+	struct qmsg *n = ns->n;
 	char why[300];
 
 	if (j->failed) {
-		log_warnx("DSN qid=%s: DKIM signing failed, sent unsigned: %s",
+		log_warnx("qid=%s: DKIM signing failed, sent unsigned: %s",
 		    n->qid, j->err);
 		gm.dkim_unsigned_total++;
 		snprintf(why, sizeof(why), "DKIM signing failed: %s", j->err);
-		dsn_sign_event(op, EV_UNSIGNED, why);
+		dsn_sign_event(ns->op, n, EV_UNSIGNED, why);
 	} else {
 		signer_prepend(j, &n->body, &n->bodylen);
 		n->size = n->bodylen;
 		gm.dkim_signed_total++;
-		dsn_sign_event(op, EV_SIGNED, j->detail);
+		dsn_sign_event(ns->op, n, EV_SIGNED, j->detail);
 	}
 	sign_job_free(j);
 	signing--;
+	ns->then(ns->op, ns->arg);
+	free(ns);
+}
+
+void
+queue_notice_sign(struct store_op *op, struct qmsg *n,
+    void (*then)(struct store_op *, void *), void *arg)
+{
+	struct notice_sign *ns;
+	struct sign_job *j;
+	const char *at;
+	char dom[256], why[400];
+
+	at = strrchr(gcfg->dsn_from ? gcfg->dsn_from : "@", '@');
+	gw_strlcpy(dom, gcfg->dsn_from ? at + 1 : gcfg->hostname,
+	    sizeof(dom));
+	for (char *p = dom; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if ((j = signer_plan(dom, NULL, why, sizeof(why))) == NULL) {
+		gm.dkim_unsigned_total++;
+		dsn_sign_event(op, n, EV_UNSIGNED, why);
+		then(op, arg);
+		return;
+	}
+	ns = xmalloc(sizeof(*ns));
+	*ns = (struct notice_sign){ op, n, then, arg };
+	j->done = dsn_signed;
+	j->arg = ns;
+	j->wait = 1;		/* no client to answer 451: wait for the keys */
+	signing++;
+	signer_run(j, n->body, n->bodylen, sched_unix_s());
+}
+
+void
+queue_notice_add(struct qmsg *n)
+{
+	routing_add(n);
+}
+
+static void
+submit(struct store_op *op, void *arg)
+{
 	store_submit(op);
 }
 
@@ -265,28 +314,10 @@ void
 dsn_queue_submit(struct store_op *op)
 {
 	struct qmsg *n = op->insert;
-	struct sign_job *j;
-	const char *at;
-	char dom[256], why[400];
 
 	if (n == NULL || !(n->flags & QMSG_DSN)) {
 		store_submit(op);
 		return;
 	}
-	at = strrchr(gcfg->dsn_from ? gcfg->dsn_from : "@", '@');
-	gw_strlcpy(dom, gcfg->dsn_from ? at + 1 : gcfg->hostname,
-	    sizeof(dom));
-	for (char *p = dom; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	if ((j = signer_plan(dom, NULL, why, sizeof(why))) == NULL) {
-		gm.dkim_unsigned_total++;
-		dsn_sign_event(op, EV_UNSIGNED, why);
-		store_submit(op);
-		return;
-	}
-	j->done = dsn_signed;
-	j->arg = op;
-	j->wait = 1;		/* no client to answer 451: wait for the keys */
-	signing++;
-	signer_run(j, n->body, n->bodylen, sched_unix_s());
+	queue_notice_sign(op, n, submit, NULL);
 }

@@ -25,6 +25,18 @@ struct qmsg *queue_msg_new(const char *sender, const char *subaccount,
 void	 queue_shutdown(void);
 /* DSNs being signed: their ops are not submitted yet (shutdown waits). */
 int	 queue_dsn_signing(void);
+/*
+ * A message gwd writes itself (a content-policy notification, notify.c),
+ * with the null sender and From: dsn_from (or MAILER-DAEMON@hostname),
+ * to be inserted by op: signed as a DSN is, on a worker when a key
+ * applies to its From: domain ("signed" or "unsigned" event in op),
+ * then then(op, arg) runs.  Once op committed, queue_notice_add(n)
+ * queues it.
+ */
+struct store_op;
+void	 queue_notice_sign(struct store_op *, struct qmsg *n,
+	    void (*then)(struct store_op *, void *), void *arg);
+void	 queue_notice_add(struct qmsg *n);
 
 /*
  * Routing rules (routing.c).  routing_rule(): the rule that decides for

@@ -88,7 +88,8 @@ def test_policy_admin(gw):
              "keywords:confidential,top secret", "--action", "tag")
     out = gw.gwctl("policy", "list").stdout
     assert out.splitlines()[0].split() == ["NAME", "DETECTOR", "MIN",
-                                           "ACTION", "APPLIES", "TO"]
+                                           "ACTION", "NOTIFY", "APPLIES",
+                                           "TO"]
     assert "subaccount=app to=*.test" in out
     rows = [json.loads(l) for l in
             gw.gwctl("policy", "list", "--format", "json").stdout.splitlines()]
@@ -102,7 +103,7 @@ def test_policy_admin(gw):
              "unknown detector"),
             (["x", "--detector", "regex:(", "--action", "block"], "regex:("),
             (["x", "--detector", "card", "--action", "discard"],
-             "block, quarantine, redact or tag"),
+             "block, quarantine, redact, tag or notify"),
             (["x", "--detector", "attachment:exec", "--action", "redact"],
              "cannot be redacted"),
             (["x", "--detector", "card", "--action", "tag", "--min", "0"],

@@ -10,7 +10,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTP
 
-from conftest import client_tls_context
+from conftest import client_tls_context, wait_for
 from test_quarantine import start
 
 CARD = "4111 1111 1111 1111"
@@ -115,3 +115,151 @@ def test_redact_only_what_fired(gw_factory, sink):
                   input=data.decode()).stdout
     assert "decision: deliver redacted" in out
     assert SSN not in out
+
+
+# --------------------------------------------------------------------------
+# notify, and the quarantine's admin notification
+
+def plain(subject, body, to="user@dest.test"):
+    m = MIMEText(body)
+    m["From"] = "app@example.com"
+    m["To"] = to
+    m["Subject"] = subject
+    return m.as_bytes(policy=SMTP)
+
+
+def notices(sink, n):
+    """The n notifications the sink got (null sender), by recipient."""
+    wait_for(lambda: len([r for r in sink.messages if r.mail_from == ""])
+             >= n, what="%d notifications" % n)
+    return [r for r in sink.messages if r.mail_from == ""]
+
+
+def assert_no_value(data, *values):
+    """Not a value, not its digits, not its last four: nothing of it."""
+    text = data.decode("utf-8", "replace")
+    for v in values:
+        assert v not in text
+        assert digits(v) not in digits(text)
+        assert digits(v)[-4:] not in text, (v, text)
+
+
+def test_notify_summary_without_values(gw_factory, dns, sink):
+    """notify sends the policy's address a summary: policies, detector
+    counts, queue id, sender, recipients, subject (its card masked whole,
+    also when written as an encoded word); the message itself goes on.
+    The summary is signed with dsn_from's domain and verifies."""
+    from test_dkim import activate, keygen, verify_dkimpy
+    g = start(gw_factory, sink,
+              ("watch", "--detector", "card", "--action", "notify",
+               "--notify", "sec@corp.test"),
+              ("hr", "--detector", "ssn", "--action", "tag", "--notify",
+               "SEC@corp.test"),
+              ("iban", "--detector", "iban", "--action", "notify",
+               "--notify", "other@corp.test"),
+              dns=dns, extra='dsn_from = "gw@example.com";')
+    keygen(g, dns, "example.com", "s1", "rsa")
+    activate(g, "example.com", "s1")
+    subject = "=?utf-8?b?%s?=" % email.base64mime.body_encode(
+        ("order %s" % CARD2).encode()).strip()
+    assert send(g, plain(subject, "card %s and SSN %s\n" % (CARD, SSN)),
+                to=("user@dest.test", "boss@dest.test")) is None
+    n = notices(sink, 1)
+    assert len(n) == 1 and n[0].rcpt_tos == ["sec@corp.test"]
+    data = n[0].data
+    qid = g.events("action = 'scanned'")[-1]["qid"]
+    body = email.message_from_bytes(data).get_payload(decode=True).decode()
+    assert b"From: Mail gateway <gw@example.com>" in data
+    assert b"Auto-Submitted: auto-generated" in data
+    assert ("Content policy: message %s tagged" % qid).encode() in data
+    for want in ("Queue ID:    " + qid, "Sender:      app@example.com",
+                 "Recipients:  user@dest.test\r\n             boss@dest.test",
+                 "Subaccount:  app", "Subject:     order XXXX-XXXX-XXXX-XXXX",
+                 "watch: card, at least 1, notify", "hr: ssn, at least 1, tag",
+                 "card: 2", "ssn: 1", "iban: 0"):
+        assert want in body, (want, body)
+    assert "other@corp.test" not in body
+    assert_no_value(data, CARD, CARD2, SSN)
+    assert verify_dkimpy(data, dns) == [True]
+    # The message itself went, tagged.
+    sink.wait_count(2)
+    orig = [r for r in sink.messages if r.mail_from][0]
+    assert b"X-GW-Policy: hr" in orig.data
+    rx = g.events("action = 'received' AND sender = ''")
+    assert rx and ("notification about %s" % qid) in rx[0]["detail"]
+
+
+def test_quarantine_tells_the_admin(gw_factory, sink):
+    """A quarantine by a policy without --notify tells
+    policy.admin_address; the message stays held (nothing else at the
+    sink); the notification names the queue id and how to release it."""
+    g = start(gw_factory, sink,
+              ("pci", "--detector", "card", "--action", "quarantine"),
+              settings={"policy.admin_address": "dlp-admin@corp.test"})
+    assert send(g, plain("held", "card %s\n" % CARD)) is None
+    n = notices(sink, 1)
+    assert n[0].rcpt_tos == ["dlp-admin@corp.test"]
+    qid = g.events("action = 'quarantined'")[0]["qid"]
+    body = n[0].data.decode()
+    assert "Decision:    quarantined" in body
+    assert "gwctl quarantine release %s" % qid in body
+    assert "pci: card, at least 1, quarantine" in body
+    assert_no_value(n[0].data, CARD)
+    assert len(sink.messages) == 1
+    # Both in the same commit: the notification's received event and the
+    # message's quarantined one are there together.
+    assert g.events("action = 'received' AND sender = ''")
+    # Released, the message goes as usual.
+    g.gwctl("quarantine", "release", qid)
+    sink.wait_count(2)
+
+
+def test_quarantine_policy_address_and_block(gw_factory, sink):
+    """The quarantining policy's own --notify wins over the admin
+    address; a refused message's notification goes on its own; with no
+    address anywhere, nothing is sent and the log says why."""
+    g = start(gw_factory, sink,
+              ("pci", "--detector", "card", "--action", "quarantine",
+               "--notify", "pci-team@corp.test"),
+              ("ssn", "--detector", "ssn", "--action", "block", "--notify",
+               "hr@corp.test"),
+              ("words", "--detector", "keywords:secret", "--action",
+               "quarantine"),
+              settings={"policy.admin_address": "dlp-admin@corp.test"})
+    assert send(g, plain("q", "card %s\n" % CARD)) is None
+    got = send(g, plain("b", "SSN %s\n" % SSN))
+    assert got and got[0] == 550
+    n = notices(sink, 2)
+    by = {r.rcpt_tos[0]: r.data.decode() for r in n}
+    assert set(by) == {"pci-team@corp.test", "hr@corp.test"}
+    assert "Decision:    refused" in by["hr@corp.test"]
+    assert_no_value(n[0].data + n[1].data, CARD, SSN)
+    # no policy address, admin address unset: nobody is told.
+    g.stop()
+    g2 = start(gw_factory, sink, ("w", "--detector", "keywords:secret",
+                                  "--action", "quarantine"))
+    assert send(g2, plain("w", "top secret\n")) is None
+    wait_for(lambda: "no one to notify" in g2.logtext(),
+             what="the log saying nobody was told")
+    assert len(notices(sink, 2)) == 2
+
+
+def test_notify_needs_an_address(gw_factory, sink):
+    g = gw_factory(relay=None)
+    for args, why in (
+            (["n", "--detector", "card", "--action", "notify"],
+             "required with --action notify"),
+            (["n", "--detector", "card", "--action", "tag", "--notify",
+              "not an address"], "--notify"),):
+        r = g.gwctl("policy", "add", *args, check=False)
+        assert r.returncode == 64 and why in r.stderr, r.stderr
+    g.gwctl("policy", "add", "n", "--detector", "card", "--action",
+            "notify", "--notify", "A@Corp.test")
+    row = __import__("json").loads(g.gwctl("policy", "list", "--format",
+                                           "json").stdout)
+    assert row["notify"] == "A@corp.test" and row["action"] == "notify"
+    r = g.tool("gwd", "-n", check=False)
+    assert r.returncode == 0
+    bad = gw_factory(relay=None, settings={"policy.admin_address": "x y"})
+    r = bad.tool("gwd", "-n", check=False)
+    assert r.returncode == 78 and "policy.admin_address" in r.stderr
