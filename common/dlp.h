@@ -7,6 +7,9 @@
  * A detector is written as the admin writes it in `gwctl policy add
  * --detector`:
  *   card  ssn  iban  email  phone      the built-in detectors
+ *   phi                                 health data: ICD-10 codes near a
+ *                                       medical word, medical record
+ *                                       numbers (dlp_valid.h)
  *   regex:PATTERN                       a regular expression (Hyperscan's
  *                                       PCRE subset; "(?i)" for caseless)
  *   keywords:WORD[,WORD...]             whole words, caseless
@@ -27,7 +30,7 @@
 #include "mime_walk.h"
 
 enum dlp_kind { DLP_CARD, DLP_SSN, DLP_IBAN, DLP_EMAIL, DLP_PHONE, DLP_REGEX,
-	DLP_KEYWORDS, DLP_ATTACHMENT };
+	DLP_KEYWORDS, DLP_ATTACHMENT, DLP_PHI };
 
 #define DLP_SPEC_MAX	1024	/* a detector as written */
 #define DLP_KEYWORDS_MAX 256	/* words in one keywords: detector */

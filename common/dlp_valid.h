@@ -46,6 +46,25 @@ int	 dlp_email_at(const char *t, size_t len, size_t at, size_t *start,
  * spaces, dots, hyphens, parentheses and a leading '+'. */
 int	 dlp_phone_at(const char *t, size_t len, size_t end, size_t *start);
 
+/*
+ * PHI (protected health information).  An ICD-10 code at t[start]: a
+ * capital letter, two digits (A00 to Z99), and optionally a dot and one
+ * to four letters or digits ("E11.9", "S72.001A"), no letter or digit
+ * around it: 1 with its end in *end.  dlp_phi_near(): a medical word
+ * ("diagnosis", "patient", "ICD", "Dx", "treatment"...) begins within
+ * DLP_PHI_WINDOW bytes before start or after end; a code counts only
+ * then.  A medical record number: after "MRN" or "medical record"
+ * (caseless, ending at t[kw_end - 1], no letter or digit before
+ * kw_start) and an optional " number", " no." or "#", then ':' or '#'
+ * and blanks, 6 to 12 digits (single hyphens between them allowed), no
+ * letter or digit after: 1 with the number's span in [*start, *end).
+ */
+#define DLP_PHI_WINDOW	64
+int	 dlp_icd10_at(const char *t, size_t len, size_t start, size_t *end);
+int	 dlp_phi_near(const char *t, size_t len, size_t start, size_t end);
+int	 dlp_mrn_at(const char *t, size_t len, size_t kw_start, size_t kw_end,
+	    size_t *start, size_t *end);
+
 /* Masks (out of DLP_MASK_MAX bytes; a longer value is cut, with "..."):
  * card "4111 **** **** 1111" (first and last four digits kept, the
  * separators as written); SSN "***-**-1120"; IBAN country and check

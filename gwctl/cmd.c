@@ -149,7 +149,7 @@ const struct cmd cmds[] = {
 	    "block|quarantine|redact|tag|notify [--notify ADDR] "
 	    "[--subaccount S] [--from-domain P] [--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
-	    "regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "
+	    "phi, regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "
 	    "N distinct values or attachments (1); --notify: a summary mail "
 	    "goes to ADDR when it fires", 1, 1, "--detector= --min= "
 	    "--action= --subaccount= --from-domain= --to-domain= --notify=", 0,

@@ -3,7 +3,7 @@
  * delete, test).
  *
  * A policy is a row of gw.db's content_policy table: a detector (card,
- * ssn, iban, email, phone, regex:PATTERN, keywords:WORD,...,
+ * ssn, iban, email, phone, phi, regex:PATTERN, keywords:WORD,...,
  * attachment:RULE), the
  * number of distinct values at which it fires, an action (block: 550
  * 5.7.1 at the end of DATA; quarantine: 250, held until `gwctl
@@ -87,7 +87,7 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min,
 		    "or '.'");
 	if (det == NULL)
 		return policy_bad("--detector", "required (card, ssn, iban, "
-		    "email, phone, regex:PATTERN, keywords:WORD,..., "
+		    "email, phone, phi, regex:PATTERN, keywords:WORD,..., "
 		    "attachment:RULE)");
 	if (dlp_detector_check(det, err, sizeof(err)) == -1)
 		return policy_bad("--detector", err);
