@@ -160,6 +160,10 @@ const struct cmd cmds[] = {
 	    1, 1, "--format=", 0, policy_show },
 	{ "policy", "delete", "NAME", "delete a content policy", 1, 1, "", 0,
 	    policy_delete },
+	{ "policy", "move", "NAME --before OTHER|--after OTHER|--position N",
+	    "change the order content policies are evaluated in (the first "
+	    "that blocks or quarantines names the decision)", 1, 1,
+	    "--before= --after= --position=", 0, policy_move },
 	{ "policy", "test", "FILE.eml|- [--subaccount S] [--from ADDR] "
 	    "[--to ADDR]",
 	    "which content policies fire on this message, on which parts, "

@@ -136,7 +136,8 @@ cmd_fn	 key_rotate;
 int	 key_bulk_needs_host(struct ctx *, const char *opt);
 
 /* policy.c: content policies (issue 11) */
-cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_test;
+cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_move,
+	 policy_test;
 
 /* resolver.c: a blocking DNS stub (see there). */
 struct dns_answer;

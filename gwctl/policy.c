@@ -1,6 +1,6 @@
 /*
  * policy.c - gwctl policy ... (content policies: add, list, show,
- * delete, test).
+ * delete, move, test).
  *
  * A policy is a row of gw.db's content_policy table: a detector (card,
  * ssn, iban, email, phone, phi, regex:PATTERN, keywords:WORD,...,
@@ -10,8 +10,10 @@
  * quarantine release`; redact: the values replaced in the text parts;
  * tag: an X-GW-Policy: header; notify: a summary mail to its --notify
  * address, which any policy may have) and optional
- * conditions (subaccount, sender domain, recipient domain).  gwd reloads
- * the set when gw.db changes.  `policy test` runs gwd's own walk and scan
+ * conditions (subaccount, sender domain, recipient domain).  Policies
+ * are kept in order (dense positions 1..n, as routing rules are; policy
+ * move): the first that blocks names the 550, the first that
+ * quarantines names the hold.  gwd reloads the set when gw.db changes.  `policy test` runs gwd's own walk and scan
  * on a file and prints what fires, with every match masked; nothing is
  * sent.
  * Exposure: `policy test` reads a message the admin names (untrusted
@@ -203,7 +205,7 @@ policy_applies_to(const struct cpol *p, struct buf *b)
 }
 
 static void
-policy_json(const struct cpol *p)
+policy_json(const struct cpol *p, int pos)
 {
 	struct json_obj o;
 	struct buf b;
@@ -211,6 +213,7 @@ policy_json(const struct cpol *p)
 	buf_init(&b, 0);
 	json_obj_begin(&o, &b);
 	json_obj_int(&o, "id", p->id);
+	json_obj_int(&o, "position", pos);
 	json_obj_str(&o, "name", p->name);
 	json_obj_str(&o, "detector", p->detector);
 	json_obj_int(&o, "min", p->min);
@@ -233,14 +236,14 @@ policy_print(struct ctx *ctx, const struct cmd *c, struct args *a,
 	struct output_table t;
 	struct cpol_set *s;
 	struct buf b;
-	char min[16];
+	char min[16], pos[16];
 	int r, json, shown = 0;
 
 	if ((r = output_format(c, a, &json)) != EX_OK ||
 	    (r = policy_load(ctx, &s)) != EX_OK)
 		return r;
 	buf_init(&b, 0);
-	output_table_init(&t, 6, "NAME", "DETECTOR", "MIN", "ACTION",
+	output_table_init(&t, 7, "POS", "NAME", "DETECTOR", "MIN", "ACTION",
 	    "NOTIFY", "APPLIES TO");
 	for (int i = 0; i < s->n; i++) {
 		const struct cpol *p = &s->p[i];
@@ -249,12 +252,13 @@ policy_print(struct ctx *ctx, const struct cmd *c, struct args *a,
 			continue;
 		shown++;
 		if (json) {
-			policy_json(p);
+			policy_json(p, i + 1);
 			continue;
 		}
 		snprintf(min, sizeof(min), "%d", p->min);
+		snprintf(pos, sizeof(pos), "%d", i + 1);
 		policy_applies_to(p, &b);
-		output_table_row(&t, p->name, p->detector, min,
+		output_table_row(&t, pos, p->name, p->detector, min,
 		    cpol_action_name(p->action), p->notify ? p->notify : "-",
 		    buf_cstr(&b));
 	}
@@ -282,24 +286,111 @@ policy_show(struct ctx *ctx, const struct cmd *c, struct args *a)
 	return policy_print(ctx, c, a, a->argv[0]);
 }
 
+/* The position of the policy named name: EX_OK, EX_NOUSER (said), or
+ * an error (said). */
+static int
+policy_pos(struct ctx *ctx, const char *name, int64_t *id, int64_t *pos)
+{
+	sqlite3_stmt *st = ctx_stmt(ctx, "SELECT id, position FROM "
+	    "content_policy WHERE name = ?", "t", name);
+	int rc;
+
+	if (st == NULL)
+		return EX_SOFTWARE;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*pos = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return EX_OK;
+	if (rc != SQLITE_DONE)
+		return ctx_sqlerr(ctx, "gw.db");
+	log_warnx("no policy \"%s\" (gwctl policy list)", name);
+	return EX_NOUSER;
+}
+
 int
 policy_delete(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
-	int r, n;
+	int64_t id, pos;
+	int r;
 
 	if ((r = ctx_db(ctx)) != EX_OK || (r = ctx_begin(ctx)) != EX_OK)
 		return r;
-	if ((r = ctx_exec(ctx, &n, "DELETE FROM content_policy WHERE name = ?",
-	    "t", a->argv[0])) != EX_OK) {
+	if ((r = policy_pos(ctx, a->argv[0], &id, &pos)) != EX_OK ||
+	    (r = ctx_exec(ctx, NULL, "DELETE FROM content_policy WHERE id = ?",
+	    "i", id)) != EX_OK ||
+	    (r = ctx_exec(ctx, NULL, "UPDATE content_policy SET position = "
+	    "position - 1 WHERE position > ?", "i", pos)) != EX_OK) {
 		ctx_rollback(ctx);
 		return r;
 	}
-	if (n == 0) {
-		ctx_rollback(ctx);
-		log_warnx("no policy \"%s\" (gwctl policy list)", a->argv[0]);
-		return EX_NOUSER;
-	}
 	return ctx_commit(ctx);
+}
+
+/* Where `policy move` puts it, counted once it is taken out (1..n):
+ * from --position, or next to --before/--after OTHER. */
+static int
+policy_move_target(struct ctx *ctx, const struct cmd *c,
+    const struct args *a, int64_t from, int64_t n, int64_t *to)
+{
+	const char *other = args_get(a, "--before") ? args_get(a, "--before") :
+	    args_get(a, "--after");
+	int64_t oid, opos;
+	int r;
+
+	if (args_has(a, "--position") + args_has(a, "--before") +
+	    args_has(a, "--after") != 1)
+		return cmd_usage_error(c, "one of --before, --after or "
+		    "--position");
+	if (args_has(a, "--position")) {
+		if (parse_int(args_get(a, "--position"), 1, n, to) == -1)
+			return policy_bad("--position", n == 1 ? "1 (there is "
+			    "one policy)" : "from 1 to the number of policies");
+		return EX_OK;
+	}
+	if (strcmp(other, a->argv[0]) == 0)
+		return policy_bad(args_has(a, "--before") ? "--before" :
+		    "--after", "another policy than the one moved");
+	if ((r = policy_pos(ctx, other, &oid, &opos)) != EX_OK)
+		return r;
+	if (opos > from)
+		opos--;
+	*to = args_has(a, "--before") ? opos : opos + 1;
+	return EX_OK;
+}
+
+int
+policy_move(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	sqlite3_stmt *st;
+	int64_t id, from, to, n = 0;
+	int r;
+
+	if ((r = ctx_db(ctx)) != EX_OK || (r = ctx_begin(ctx)) != EX_OK)
+		return r;
+	if ((st = ctx_stmt(ctx, "SELECT count(*) FROM content_policy", "")) &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if ((r = policy_pos(ctx, a->argv[0], &id, &from)) != EX_OK ||
+	    (r = policy_move_target(ctx, c, a, from, n, &to)) != EX_OK ||
+	    /* Close the gap, open one at the new place, put it there. */
+	    (r = ctx_exec(ctx, NULL, "UPDATE content_policy SET position = "
+	    "position - 1 WHERE position > ?", "i", from)) != EX_OK ||
+	    (r = ctx_exec(ctx, NULL, "UPDATE content_policy SET position = "
+	    "position + 1 WHERE position >= ? AND id != ?", "ii", to, id)) !=
+	    EX_OK ||
+	    (r = ctx_exec(ctx, NULL, "UPDATE content_policy SET position = ? "
+	    "WHERE id = ?", "ii", to, id)) != EX_OK) {
+		ctx_rollback(ctx);
+		return r;
+	}
+	if ((r = ctx_commit(ctx)) == EX_OK)
+		printf("policy %s moved to position %lld\n", a->argv[0],
+		    (long long)to);
+	return r;
 }
 
 /* The whole file, at most TEST_FILE_MAX bytes; EX_OK or said. */

@@ -5,6 +5,7 @@ through the real gwd to an aiosmtpd sink, messages made with Python's
 email package, the delivered ones parsed by it again.
 """
 import email
+import json
 import re
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -263,3 +264,64 @@ def test_notify_needs_an_address(gw_factory, sink):
     bad = gw_factory(relay=None, settings={"policy.admin_address": "x y"})
     r = bad.tool("gwd", "-n", check=False)
     assert r.returncode == 78 and "policy.admin_address" in r.stderr
+
+
+# --------------------------------------------------------------------------
+# gwctl policy move
+
+def names(g):
+    return [json.loads(l)["name"] for l in
+            g.gwctl("policy", "list", "--format", "json").stdout.splitlines()]
+
+
+def test_policy_move_order(gw_factory):
+    g = gw_factory(relay=None)
+    for n in ("a", "b", "c", "d"):
+        g.gwctl("policy", "add", n, "--detector", "card", "--action", "tag")
+    assert names(g) == ["a", "b", "c", "d"]
+    for args, want in ((["d", "--before", "a"], "dabc"),
+                       (["d", "--after", "c"], "abcd"),
+                       (["a", "--after", "b"], "bacd"),
+                       (["a", "--before", "b"], "abcd"),
+                       (["b", "--position", "4"], "acdb"),
+                       (["b", "--position", "1"], "bacd"),
+                       (["c", "--after", "c2"], None),
+                       (["c", "--before", "c"], None),
+                       (["c", "--position", "5"], None),
+                       (["c", "--position", "0"], None),
+                       (["c"], None),
+                       (["c", "--position", "1", "--after", "a"], None),
+                       (["zz", "--position", "1"], None)):
+        r = g.gwctl("policy", "move", *args, check=False)
+        if want is None:
+            assert r.returncode != 0 and r.stderr, args
+            assert names(g) == list("bacd"), args   # nothing changed
+        else:
+            assert r.returncode == 0, (args, r.stderr)
+            assert names(g) == list(want), args
+    rows = [json.loads(l) for l in g.gwctl("policy", "list", "--format",
+                                           "json").stdout.splitlines()]
+    assert [r["position"] for r in rows] == [1, 2, 3, 4]
+    assert g.gwctl("policy", "list").stdout.splitlines()[1].split()[:2] == \
+        ["1", "b"]
+    # A delete closes the gap: positions stay dense.
+    g.gwctl("policy", "delete", "a")
+    g.gwctl("policy", "add", "e", "--detector", "ssn", "--action", "tag")
+    rows = [json.loads(l) for l in g.gwctl("policy", "list", "--format",
+                                           "json").stdout.splitlines()]
+    assert [(r["position"], r["name"]) for r in rows] == \
+        [(1, "b"), (2, "c"), (3, "d"), (4, "e")]
+
+
+def test_policy_move_reloads_gwd(gw_factory, sink):
+    """Two blocking policies: the first in order names the refusal; after
+    a move gwd (reloading like the routing rules) names the other."""
+    g = start(gw_factory, sink,
+              ("first", "--detector", "card", "--action", "block"),
+              ("second", "--detector", "card", "--action", "block"))
+    got = send(g, plain("m", "card %s\n" % CARD))
+    assert got[0] == 550 and "content policy first" in got[1]
+    g.gwctl("policy", "move", "second", "--before", "first")
+    wait_for(lambda: "content policy second" in
+             (send(g, plain("m", "card %s\n" % CARD)) or (0, ""))[1],
+             what="gwd to apply the new order")
