@@ -85,6 +85,10 @@ void	 ctx_rollback(struct ctx *);
 int	 ctx_sqlerr(struct ctx *, const char *what);
 sqlite3_stmt *ctx_stmt(struct ctx *, const char *sql, const char *types,
 	    ...);
+/* Move row id of table (gwctl's constant; dense "position" column)
+ * from position from to to, inside the caller's transaction. */
+int	 ctx_reorder(struct ctx *, const char *table, int64_t id,
+	    int64_t from, int64_t to);
 int	 ctx_exec(struct ctx *, int *changes, const char *sql,
 	    const char *types, ...);
 int64_t	 ctx_now(void);

@@ -376,14 +376,7 @@ policy_move(struct ctx *ctx, const struct cmd *c, struct args *a)
 	sqlite3_finalize(st);
 	if ((r = policy_pos(ctx, a->argv[0], &id, &from)) != EX_OK ||
 	    (r = policy_move_target(ctx, c, a, from, n, &to)) != EX_OK ||
-	    /* Close the gap, open one at the new place, put it there. */
-	    (r = ctx_exec(ctx, NULL, "UPDATE content_policy SET position = "
-	    "position - 1 WHERE position > ?", "i", from)) != EX_OK ||
-	    (r = ctx_exec(ctx, NULL, "UPDATE content_policy SET position = "
-	    "position + 1 WHERE position >= ? AND id != ?", "ii", to, id)) !=
-	    EX_OK ||
-	    (r = ctx_exec(ctx, NULL, "UPDATE content_policy SET position = ? "
-	    "WHERE id = ?", "ii", to, id)) != EX_OK) {
+	    (r = ctx_reorder(ctx, "content_policy", id, from, to)) != EX_OK) {
 		ctx_rollback(ctx);
 		return r;
 	}
