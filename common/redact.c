@@ -219,6 +219,35 @@ redact_object(struct redact *r, GMimeObject *obj, int depth)
 		redact_leaf(r, GMIME_PART(obj));
 }
 
+/* p[0..n) into out with every line end CRLF: GMime keeps some parts
+ * (a multipart's preamble) with bare LF, and gwd never sends one. */
+static int
+append_crlf(struct buf *out, const char *p, size_t n)
+{
+	size_t i, from = 0;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') {
+			i++;
+			continue;
+		}
+		if (p[i] != '\r' && p[i] != '\n')
+			continue;
+		r = buf_append(out, p + from, i - from) == -1 ||
+		    buf_puts(out, "\r\n") == -1 ? -1 : 0;
+		from = i + 1;
+	}
+	if (r == 0)
+		r = buf_append(out, p + from, n - from);
+	/* And the last line end, which GMime may leave out: SMTP's DATA
+	 * and DKIM's body want it. */
+	if (r == 0 && (buf_len(out) < 2 ||
+	    memcmp(buf_ptr(out) + buf_len(out) - 2, "\r\n", 2) != 0))
+		r = buf_puts(out, "\r\n");
+	return r;
+}
+
 /* The message written again, CRLF line ends, into r->out. */
 static void
 redact_write(struct redact *r, GMimeMessage *m)
@@ -229,12 +258,8 @@ redact_write(struct redact *r, GMimeMessage *m)
 
 	g_mime_format_options_set_newline_format(fo,
 	    GMIME_NEWLINE_FORMAT_DOS);
-	/* GMime leaves out a last line end that was there: SMTP's DATA and
-	 * DKIM's body want it. */
 	if (g_mime_object_write_to_stream(GMIME_OBJECT(m), fo, st) == -1 ||
-	    buf_append(r->out, (const char *)ba->data, ba->len) == -1 ||
-	    ((ba->len < 2 || memcmp(ba->data + ba->len - 2, "\r\n", 2) != 0) &&
-	    buf_puts(r->out, "\r\n") == -1)) {
+	    append_crlf(r->out, (const char *)ba->data, ba->len) == -1) {
 		snprintf(r->err, r->errsz, "cannot write the redacted message");
 		r->failed = 1;
 	}

@@ -76,6 +76,7 @@ static const char MSG[] =
     "MIME-Version: 1.0\r\n"
     "Content-Type: multipart/mixed; boundary=\"b\"\r\n"
     "\r\n"
+    "--not-the-boundary\r\nA preamble GMime keeps with bare LF.\r\n"
     "--b\r\n"
     "Content-Type: text/plain; charset=utf-8\r\n"
     "Content-Transfer-Encoding: base64\r\n"
