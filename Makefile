@@ -10,7 +10,9 @@
 #   make check-san       unit + e2e against build-san/
 #   make fuzz            build the libFuzzer harnesses (clang-14)
 #   make fuzz-short      a short run of every harness (part of check)
-#   make bench           bench/relay against Postfix (not part of check)
+#   make bench           bench/relay against Postfix (not part of check);
+#                        BENCH_ARGS=--policy: MIME load, gwd with ten
+#                        content policies too, and the detector scan
 #   make bench-priority  bench/priority: transactional mail under a bulk
 #                        backlog, gwd against Postfix (not part of check)
 #   make bench-retention bench/retention: how fast gwd prunes log.db
@@ -191,7 +193,7 @@ check:
 lint-man:
 	@set -e; for m in man/*.[0-9]; do mandoc -Tlint -Wwarning $$m; done; echo "man pages: mandoc -Tlint clean"
 
-bench: all
+bench: all $(BUILD)/dlpscan
 	$(PYTHON) bench/relay $(BENCH_ARGS)
 
 # bench/submitload.c: STARTTLS/implicit TLS + AUTH PLAIN load generator.
