@@ -87,7 +87,7 @@ def test_policy_admin(gw):
     gw.gwctl("policy", "add", "words", "--detector",
              "keywords:confidential,top secret", "--action", "tag")
     out = gw.gwctl("policy", "list").stdout
-    assert out.splitlines()[0].split() == ["NAME", "DETECTOR", "MIN",
+    assert out.splitlines()[0].split() == ["POS", "NAME", "DETECTOR", "MIN",
                                            "ACTION", "NOTIFY", "APPLIES",
                                            "TO"]
     assert "subaccount=app to=*.test" in out
