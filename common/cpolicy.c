@@ -191,6 +191,7 @@ cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
     const struct cpol_msg *m, struct cpol_verdict *v, char *err,
     size_t errsz)
 {
+	struct mime_limits lim = mime_limits_default;
 	struct mime_walk w;
 	int r, any = 0;
 
@@ -208,7 +209,12 @@ cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
 		v->res.n = s->nspecs;
 		return 0;
 	}
-	mime_walk(msg, len, NULL, &w);
+	/* libmagic only for attachment rules (mime_walk.h). */
+	lim.no_magic = 1;
+	for (int k = 0; k < s->nspecs && lim.no_magic; k++)
+		if (dlp_detector_kind(s->specs[k]) == DLP_ATTACHMENT)
+			lim.no_magic = 0;
+	mime_walk(msg, len, &lim, &w);
 	v->walk_flags = w.flags;
 	v->nparts = w.nparts;
 	v->natt = w.natt;

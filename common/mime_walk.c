@@ -27,7 +27,7 @@
 #include "mime_walk.h"
 #include "util.h"
 
-const struct mime_limits mime_limits_default = { 5, 1000, 16 << 20 };
+const struct mime_limits mime_limits_default = { 5, 1000, 16 << 20, 0 };
 
 #define SNIFF_BYTES	8192	/* what libmagic sees of an attachment */
 #define READ_CHUNK	16384
@@ -95,6 +95,55 @@ sniff(const char *p, size_t n)
 		return n == 0 ? "application/x-empty" : "application/octet-stream";
 	t = magic_buffer(magic_cookie, p, n);
 	return t ? t : "application/octet-stream";
+}
+
+/* What libmagic would call text: UTF-8 (a character cut at the end
+ * allowed), no NUL, no control byte but tab, line ends, form feed and
+ * escape; at least one byte. */
+static int
+looks_text(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (p == NULL || n == 0)
+		return 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)p[i];
+		size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 :
+		    (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 && c <= 0xf4 ?
+		    4 : 0;
+
+		if (k == 0 || (c < 0x20 && !strchr("\t\n\r\f\033", c)) ||
+		    c == 0x7f)
+			return 0;
+		for (size_t j = 1; j < k; j++)
+			if (i + j < n && ((unsigned char)p[i + j] & 0xc0) != 0x80)
+				return 0;
+		i += k;
+	}
+	return 1;
+}
+
+/* Without libmagic: a few magic numbers, then text or not. */
+static const char *
+sniff_cheap(const char *p, size_t n)
+{
+	static const struct { const char *magic; size_t len; const char *type; }
+	    m[] = {
+		{ "PK\003\004", 4, "application/zip" },
+		{ "%PDF-", 5, "application/pdf" },
+		{ "MZ", 2, "application/x-dosexec" },
+		{ "\177ELF", 4, "application/x-executable" },
+		{ "\037\213", 2, "application/gzip" },
+		{ "Rar!", 4, "application/x-rar" },
+		{ "7z\274\257", 4, "application/x-7z-compressed" } };
+
+	if (n == 0)
+		return "application/x-empty";
+	for (size_t i = 0; i < nitems(m); i++)
+		if (n >= m[i].len && memcmp(p, m[i].magic, m[i].len) == 0)
+			return m[i].type;
+	return looks_text(p, n) ? "text/plain" : "application/octet-stream";
 }
 
 /* Archives are reported as such; their contents are not scanned. */
@@ -499,7 +548,8 @@ walk_attachment(struct walk *w, GMimePart *part, const char *path,
 	a->path = xstrdup(path);
 	a->name = xstrdup(name ? name : "");
 	a->type = lower_dup(type);
-	a->sniffed = xstrdup(sniff(buf_ptr(&b), buf_len(&b)));
+	a->sniffed = xstrdup(w->lim->no_magic ? sniff_cheap(buf_ptr(&b),
+	    buf_len(&b)) : sniff(buf_ptr(&b), buf_len(&b)));
 	a->size = total;
 	a->archive = is_archive(a->type, a->name) ||
 	    is_archive(a->sniffed, "");

@@ -28,6 +28,13 @@ struct mime_limits {
 	int	 depth;		/* message/rfc822 levels entered (1: the top) */
 	int	 parts;		/* leaf parts read */
 	size_t	 text;		/* decoded text kept, all parts together */
+	/* 1: no libmagic.  An attachment's sniffed type comes from a few
+	 * magic numbers (zip, PDF, PE, ELF, gzip, rar, 7z), else is
+	 * "text/plain" (its first bytes are UTF-8 text: read as text, as
+	 * libmagic's verdict would have it) or "application/octet-stream".
+	 * libmagic costs 0.5 to 3 ms an attachment; only attachment rules
+	 * need its finer answer (bench/RESULTS.md, issue 11). */
+	int	 no_magic;
 };
 
 /* The defaults gwd uses: 5 levels, 1000 parts, 16 MiB of text. */
