@@ -11,7 +11,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTP
 
-from conftest import client_tls_context, wait_for
+from conftest import client_tls_context, free_port, wait_for
 from test_quarantine import start
 
 CARD = "4111 1111 1111 1111"
@@ -325,3 +325,32 @@ def test_policy_move_reloads_gwd(gw_factory, sink):
     wait_for(lambda: "content policy second" in
              (send(g, plain("m", "card %s\n" % CARD)) or (0, ""))[1],
              what="gwd to apply the new order")
+
+
+def test_notification_in_the_messages_commit(gw_factory):
+    """The 250 of a quarantined message follows the commit that holds its
+    admin notification too: killed -9 right after the 250 (nothing is
+    delivered: the smarthost is down), gwd has both in queue.db, and
+    after a restart the notification is still queued."""
+    from test_quarantine import send as send1
+    g = gw_factory(relay={"mode": "smarthost", "host": "127.0.0.1",
+                          "port": free_port(), "tls": "none"},
+                   settings={"policy.admin_address": "dlp-admin@corp.test"})
+    g.start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.gwctl("policy", "add", "pci", "--detector", "card", "--action",
+            "quarantine")
+    wait_for(lambda: "content policies loaded: 1" in g.logtext(),
+             what="the policy loaded")
+    assert send1(g, plain("held", "card %s\n" % CARD)) is None
+    g.kill9()
+    with g.db("queue.db") as db:
+        rows = db.execute("SELECT m.sender, m.held, r.address FROM message m "
+                          "JOIN recipient r ON r.message = m.id "
+                          "ORDER BY m.id").fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("app@example.com", 3, "user@dest.test"),
+        ("", 0, "dlp-admin@corp.test")], rows
+    g.start()
+    out = g.gwctl("queue", "list", "--format", "json").stdout
+    assert "dlp-admin@corp.test" in out
