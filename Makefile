@@ -10,9 +10,12 @@
 #   make check-san       unit + e2e against build-san/
 #   make fuzz            build the libFuzzer harnesses (clang-14)
 #   make fuzz-short      a short run of every harness (part of check)
-#   make bench           bench/relay against Postfix (not part of check);
-#                        BENCH_ARGS=--policy: MIME load, gwd with ten
-#                        content policies too, and the detector scan
+#   make bench           bench/relay against Postfix, then bench/api: the
+#                        HTTP send API against SMTP submission (not part
+#                        of check); BENCH_ARGS=--policy: MIME load, gwd
+#                        with ten content policies too, and the detector
+#                        scan
+#   make bench-api       bench/api alone
 #   make bench-priority  bench/priority: transactional mail under a bulk
 #                        backlog, gwd against Postfix (not part of check)
 #   make bench-retention bench/retention: how fast gwd prunes log.db
@@ -47,13 +50,19 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CURSES_LIBS := $(shell pkg-config --libs ncursesw)
 EDIT_LIBS  := $(shell pkg-config --libs libedit)
-# The content policy (common/mime_walk.c, common/dlp*.c): gwd, gwctl,
+# The content policy (common/mime_walk.c, common/dlp*.c; common/urlx.c
+# with libpsl, common/rspamd_reply.c with jansson): gwd, gwctl,
 # their tests and fuzzers link these; gwsearch and gwtop do not.
-CONTENT_PKGS := gmime-3.0 libhs libmagic
+CONTENT_PKGS := gmime-3.0 libhs libmagic libpsl jansson
 CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
-# HTTP in (gwd/http.c: metrics, unsubscribe links): gwd only.
-HTTP_PKGS  := libmicrohttpd
+# HTTP in (gwd/http.c: metrics, unsubscribe links, the send API with
+# its JSON; GnuTLS to name the TLS of a request) and out (libcurl:
+# gwd/httpc.c's thread, gwd/rspamd.c on the content workers): gwd only.
+HTTP_PKGS  := libmicrohttpd jansson gnutls libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
+# Cluster state on Redis (gwd/cluster*.c; gwctl publishes suppression
+# changes, gwtop --cluster reads the nodes' stats).
+REDIS_LIBS := $(shell pkg-config --libs hiredis)
 
 OPT        ?= -O2
 CFLAGS     ?= -g
@@ -88,7 +97,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # submitload is bench/submit's load generator, tested in e2e too.
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump $(BUILD)/submitload
 
-.PHONY: bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-api bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short fuzz-long bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -107,16 +116,16 @@ $(BUILD)/libgwd.a: $(GWD_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 $(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 $(BUILD)/gwsearch: $(GWSEARCH_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/gwtop: $(GWTOP_OBJ) $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 # gwd's reading of From: against Python's (tests/e2e/test_addrlist.py).
 $(BUILD)/tests/addrlist_dump: tests/diff/addrlist_dump.c $(OBJ)/gwd/msg.o $(BUILD)/libgwcommon.a
@@ -129,7 +138,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(HTTP_LIBS) $$(REDIS_LIBS) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 # A helper a unit test names there (tests/unit/sched_fake.c: what stands
@@ -165,20 +174,25 @@ FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Icommon -Igwd -Igwctl $(PKG_CFLAG
               $(shell pkg-config --cflags $(CONTENT_PKGS)) \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 10
+# The send API's JSON (tests/fuzz/fuzz_api_msg.c).
+FUZZ_LIBS  := $(shell pkg-config --libs jansson)
 
 build-fuzz/%: tests/fuzz/%.c FORCE
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $$(sed -n '1s|^// sources: ||p' $<) $(CONTENT_LIBS) $(PKG_LIBS) -lpthread -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $$(sed -n '1s|^// sources: ||p' $<) $(CONTENT_LIBS) $(FUZZ_LIBS) $(PKG_LIBS) -lpthread -lm
 
 fuzz: $(FUZZ_BIN)
 
 fuzz-short: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
-	  mkdir -p build-fuzz/corpus-$$n; \
-	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	      build-fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} 2>build-fuzz/$$n.log \
-	  || { tail -50 build-fuzz/$$n.log; exit 1; }; done
+	@scripts/fuzz-run.sh $(FUZZ_SECONDS) 1 $(FUZZ_BIN)
+
+# Every harness for FUZZ_LONG_SECONDS (10 minutes), FUZZ_JOBS at once,
+# all of them even after a failure; not part of `make check` (README,
+# "Tests").
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_JOBS ?= 2
+fuzz-long: $(FUZZ_BIN)
+	@KEEP_GOING=1 scripts/fuzz-run.sh $(FUZZ_LONG_SECONDS) $(FUZZ_JOBS) $(FUZZ_BIN)
 
 FORCE:
 
@@ -195,6 +209,12 @@ lint-man:
 
 bench: all $(BUILD)/dlpscan
 	$(PYTHON) bench/relay $(BENCH_ARGS)
+	$(PYTHON) bench/api
+
+# bench/api: one gwd, SMTP submission (submitload) against POST
+# /v1/messages (wrk with bench/api.lua, keep-alive), runs alternating.
+bench-api: all
+	$(PYTHON) bench/api $(BENCH_ARGS)
 
 # bench/submitload.c: STARTTLS/implicit TLS + AUTH PLAIN load generator.
 $(BUILD)/submitload: bench/submitload.c
@@ -255,12 +275,14 @@ bench-queue: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/man/man7 \
 	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples \
 	  $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/gwd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILD)/gwsearch $(BUILD)/gwtop $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
 	for p in gwctl gwsearch gwtop; do \

@@ -58,6 +58,12 @@ static const char *const tls_policies[] = { "none", "opportunistic",
     "required", "verify", NULL };
 static const char *const relay_modes[] = { "mx", "smarthost", NULL };
 static const char *const bare_lf_modes[] = { "refuse", "normalize", NULL };
+static const char *const content_fails[] = { "open", "closed", NULL };
+static const char *const spam_acts[] = { "ignore", "tag", "quarantine",
+    "defer", "block", NULL };
+/* content.rspamd.NAME: what gwd does on rspamd's action I. */
+#define SPAM_ACT(name, i, dflt) { "content.rspamd." name, O_ENUM, \
+	OFF(content.rspamd.act[i]), dflt, 0, 0, spam_acts, 0, 0, LIVE }
 
 static const struct opt opts[] = {
 	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0,
@@ -88,6 +94,10 @@ static const struct opt opts[] = {
 	    0, 0, 0, LIVE },
 	{ "http.idle_timeout", O_MS, OFF(http_idle_timeout_ms), "30s", 100,
 	    3600000, 0, 0, 0, LIVE },
+	{ "http.api_max_size", O_SIZE, OFF(http_api_max_size), "0", 0,
+	    INT64_MAX, 0, 0, 0, LIVE },
+	{ "http.api_rate", O_INT, OFF(http_api_rate), "100", 0, 1000000, 0,
+	    0, 0, LIVE },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
 	    0, RESTART },
@@ -158,6 +168,8 @@ static const struct opt opts[] = {
 	    LIVE },
 	{ "dns.attempts", O_INT, OFF(dns.attempts), "2", 1, 10, 0, 0, 0,
 	    LIVE },
+	{ "dns.dnssec", O_BOOL, OFF(dns.dnssec), "false", 0, 0, 0, 0, 0,
+	    LIVE },
 
 	{ "limits.message_size", O_SIZE, OFF(limits.message_size), "25M",
 	    1024, (int64_t)1 << 31, 0, 0, 0, LIVE },
@@ -226,6 +238,21 @@ static const struct opt opts[] = {
 	{ "feedback.rate", O_STR, OFF(feedback.rate), "60/min", 0, 32, 0, 0, 0,
 	    LIVE },
 
+	{ "webhook.batch_max", O_INT, OFF(webhook.batch_max), "100", 1, 1000,
+	    0, 0, 0, LIVE },
+	{ "webhook.batch_wait", O_MS, OFF(webhook.batch_wait_ms), "1s", 0,
+	    60000, 0, 0, 0, LIVE },
+	{ "webhook.concurrency", O_INT, OFF(webhook.concurrency), "2", 1, 64,
+	    0, 0, 0, LIVE },
+	{ "webhook.timeout", O_MS, OFF(webhook.timeout_ms), "10s", 100,
+	    300000, 0, 0, 0, LIVE },
+	{ "webhook.retry_max", O_MS, OFF(webhook.retry_max_ms), "5m", 100,
+	    86400000, 0, 0, 0, LIVE },
+	{ "webhook.retry_for", O_MS, OFF(webhook.retry_for_ms), "24h", 1000,
+	    (int64_t)30 * 86400000, 0, 0, 0, LIVE },
+	{ "webhook.ca_file", O_PATH, OFF(webhook.ca_file), NULL, 0, 0, 0, 0,
+	    0, LIVE },
+
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
 	    0, 0, 0, LIVE },
 
@@ -233,6 +260,63 @@ static const struct opt opts[] = {
 	    1, 3650, 0, 0, 0, LIVE },
 	{ "policy.admin_address", O_STR, OFF(policy.admin_address), NULL, 0,
 	    254, 0, 0, 0, LIVE },
+
+	{ "alerts.sender", O_STR, OFF(alerts.sender), NULL, 0, 254, 0, 0, 0,
+	    LIVE },
+	{ "alerts.interval", O_MS, OFF(alerts.interval_ms), "5s", 100,
+	    3600000, 0, 0, 0, LIVE },
+	{ "alerts.window", O_MS, OFF(alerts.window_ms), "15m", 1000,
+	    86400000, 0, 0, 0, RESTART },
+	{ "alerts.min_outcomes", O_INT, OFF(alerts.min_outcomes), "20", 1,
+	    1000000, 0, 0, 0, LIVE },
+	{ "alerts.resolve_ratio", O_PERCENT, OFF(alerts.resolve_ppm), "90", 0,
+	    1000000, 0, 0, 0, LIVE },
+	{ "alerts.pagerduty_url", O_STR, OFF(alerts.pagerduty_url),
+	    "https://events.pagerduty.com/v2/enqueue", 0, 1024, 0, 0, 0, LIVE },
+	{ "alerts.ca_file", O_PATH, OFF(alerts.ca_file), NULL, 0, 0, 0, 0, 0,
+	    LIVE },
+	{ "alerts.volume_bucket", O_MS, OFF(alerts.volume_bucket_ms), "5m",
+	    1000, 86400000, 0, 0, 0, RESTART },
+	{ "alerts.volume_period", O_MS, OFF(alerts.volume_period_ms), "1d",
+	    1000, (int64_t)28 * 86400000, 0, 0, 0, RESTART },
+	{ "alerts.volume_span", O_MS, OFF(alerts.volume_span_ms), "1h", 1000,
+	    (int64_t)28 * 86400000, 0, 0, 0, RESTART },
+	{ "alerts.volume_days", O_INT, OFF(alerts.volume_periods), "7", 1, 28,
+	    0, 0, 0, RESTART },
+	{ "alerts.volume_floor", O_INT, OFF(alerts.volume_floor), "50", 1,
+	    1000000000, 0, 0, 0, LIVE },
+	/* content.c copies these into each scan on the loop thread. */
+	{ "content.rspamd.url", O_STR, OFF(content.rspamd.url), NULL, 0, 1024,
+	    0, 0, 0, LIVE },
+	{ "content.rspamd.timeout", O_MS, OFF(content.rspamd.timeout_ms),
+	    "10s", 100, 600000, 0, 0, 0, LIVE },
+	{ "content.rspamd.fail", O_ENUM, OFF(content.rspamd.fail), "open", 0,
+	    0, content_fails, 0, 0, LIVE },
+	{ "content.rspamd.retry", O_MS, OFF(content.rspamd.retry_ms), "5s", 0,
+	    3600000, 0, 0, 0, LIVE },
+	{ "content.rspamd.max_size", O_SIZE, OFF(content.rspamd.max_size),
+	    "20M", 1024, (int64_t)1 << 31, 0, 0, 0, LIVE },
+	SPAM_ACT("reject", RSA_REJECT, "block"),
+	SPAM_ACT("soft_reject", RSA_SOFT_REJECT, "defer"),
+	SPAM_ACT("rewrite_subject", RSA_REWRITE_SUBJECT, "tag"),
+	SPAM_ACT("add_header", RSA_ADD_HEADER, "tag"),
+	SPAM_ACT("greylist", RSA_GREYLIST, "ignore"),
+	{ "content.uribl", O_STRLIST, OFF(content.uribl), NULL, 0, 0, 0,
+	    OFF(content.nuribl), GW_MAX_URIBL, LIVE },
+	{ "content.uribl_timeout", O_MS, OFF(content.uribl_timeout_ms), "5s",
+	    100, 60000, 0, 0, 0, LIVE },
+	{ "content.uribl_domains", O_INT, OFF(content.uribl_domains), "20", 1,
+	    1000, 0, 0, 0, LIVE },
+	{ "content.url_blocklist", O_PATH, OFF(content.url_blocklist), NULL, 0,
+	    0, 0, 0, 0, LIVE },
+	{ "cluster.redis", O_STR, OFF(cluster.redis), NULL, 0, 64, 0, 0, 0,
+	    RESTART },
+	{ "cluster.node", O_STR, OFF(cluster.node), NULL, 0, 64, 0, 0, 0,
+	    RESTART },
+	{ "cluster.password_file", O_PATH, OFF(cluster.password_file), NULL,
+	    0, 0, 0, 0, 0, RESTART },
+	{ "cluster.tls", O_BOOL, OFF(cluster.tls), "false", 0, 0, 0, 0, 0,
+	    RESTART },
 };
 
 static int nerrors;
@@ -256,6 +340,12 @@ cerr(int line, const char *fmt, ...)
 	else
 		fprintf(stderr, "%s: %s: %s\n", log_progname(), cur_file, msg);
 	nerrors++;
+}
+
+const char *
+spam_act_name(int a)
+{
+	return a >= 0 && a < (int)nitems(spam_acts) - 1 ? spam_acts[a] : "?";
 }
 
 const char *
@@ -867,6 +957,89 @@ check_feedback(struct gw_config *cfg)
 		    "recipient");
 }
 
+/* The alert sender is an address; the volume shape nests: a bucket
+ * fits in the span, the span in the period. */
+static void
+check_alerts(struct gw_config *cfg)
+{
+	char addr[ADDR_PATH_MAX + 1];
+
+	if (cfg->alerts.sender && addr_canon(cfg->alerts.sender, 0, addr,
+	    sizeof(addr)) == -1)
+		cerr(config_line(cfg, "alerts.sender"), "alerts.sender: \"%s\" "
+		    "is not an address (local@domain)", cfg->alerts.sender);
+	if (cfg->alerts.pagerduty_url && strncmp(cfg->alerts.pagerduty_url,
+	    "https://", 8) != 0 && strncmp(cfg->alerts.pagerduty_url,
+	    "http://", 7) != 0)
+		cerr(config_line(cfg, "alerts.pagerduty_url"),
+		    "alerts.pagerduty_url: not an http(s) URL");
+	if (cfg->alerts.volume_span_ms < cfg->alerts.volume_bucket_ms ||
+	    cfg->alerts.volume_span_ms > cfg->alerts.volume_period_ms)
+		cerr(config_line(cfg, "alerts.volume_span"), "alerts.volume_span:"
+		    " must be at least alerts.volume_bucket and at most "
+		    "alerts.volume_period");
+	else if (cfg->alerts.volume_period_ms / cfg->alerts.volume_bucket_ms *
+	    (cfg->alerts.volume_periods + 1) > 100000)
+		cerr(config_line(cfg, "alerts.volume_period"), "alerts.volume_"
+		    "period: more than 100000 buckets of alerts.volume_bucket "
+		    "in alerts.volume_days periods");
+}
+
+/* An rspamd URL curl can use; zones that are domain names. */
+static void
+check_content(struct gw_config *cfg)
+{
+	const char *u = cfg->content.rspamd.url;
+
+	if (u && *u && strncmp(u, "http://", 7) != 0 &&
+	    strncmp(u, "https://", 8) != 0)
+		cerr(config_line(cfg, "content.rspamd.url"), "content.rspamd."
+		    "url: \"%s\" is not an http:// or https:// URL", u);
+	if (u && str_has_ctl(u, strlen(u)))
+		cerr(config_line(cfg, "content.rspamd.url"), "content.rspamd."
+		    "url: control characters");
+	for (int i = 0; i < cfg->content.nuribl; i++)
+		if (!config_hostname_fqdn(cfg->content.uribl[i]))
+			cerr(config_line(cfg, "content.uribl"), "content.uribl: "
+			    "\"%s\" is not a DNS zone name",
+			    cfg->content.uribl[i]);
+}
+
+/*
+ * cluster: Redis by address, never by name (hiredis would resolve a name
+ * with a blocking call on gwd's loop); a node name that is safe in a
+ * Redis key and in the log; TLS is not in Debian 12's hiredis 0.14.
+ */
+static void
+check_cluster(struct gw_config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *n = cfg->cluster.node;
+
+	if (cfg->cluster.redis == NULL) {
+		if (n || cfg->cluster.password_file || cfg->cluster.tls)
+			cerr(config_line(cfg, n ? "cluster.node" :
+			    cfg->cluster.tls ? "cluster.tls" :
+			    "cluster.password_file"), "cluster: "
+			    "cluster.redis is required with the other "
+			    "cluster settings");
+		return;
+	}
+	if (sockaddr_parse(cfg->cluster.redis, 6379, &ss, &sl) == -1)
+		cerr(config_line(cfg, "cluster.redis"), "cluster.redis: \"%s\" "
+		    "is not an address (IP:port or [IPv6]:port)",
+		    cfg->cluster.redis);
+	if (n && (n[0] == '\0' || strspn(n, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(n)))
+		cerr(config_line(cfg, "cluster.node"), "cluster.node: \"%s\" "
+		    "is not a node name (letters, digits, . - _)", n);
+	if (cfg->cluster.tls)
+		cerr(config_line(cfg, "cluster.tls"), "cluster.tls: this "
+		    "build's hiredis has no TLS; reach Redis over a private "
+		    "network or a local stunnel");
+}
+
 static void
 check(struct gw_config *cfg)
 {
@@ -894,6 +1067,7 @@ check(struct gw_config *cfg)
 		cerr(config_line(cfg, "policy.admin_address"),
 		    "policy.admin_address: \"%s\" is not an address "
 		    "(local@domain)", cfg->policy.admin_address);
+	check_alerts(cfg);
 	if (cfg->nlisten > 0 && (cfg->tls.certificate == NULL ||
 	    cfg->tls.key == NULL))
 		cerr(cfg->listen[0].line, "tls.certificate and tls.key are "
@@ -920,6 +1094,8 @@ check(struct gw_config *cfg)
 		    "relay.password"), "relay.username and relay.password go "
 		    "together");
 	check_feedback(cfg);
+	check_content(cfg);
+	check_cluster(cfg);
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)
 		cerr(config_line(cfg, "queue.retry_min") ?
 		    config_line(cfg, "queue.retry_min") :

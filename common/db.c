@@ -187,7 +187,39 @@ static const char *const gw_migrations[] = {
 	"ALTER TABLE subaccount ADD COLUMN bounce_domain TEXT;"
 	"INSERT OR IGNORE INTO hmac_key (purpose, key, created)"
 	"  VALUES ('verp', randomblob(32), unixepoch());",
-	/* 11: content policies (issue 11) get the address their summaries
+	/* 11: webhooks (issue 13): gwd posts the events named in `events`
+	 * (comma-separated actions) of one subaccount (NULL: of all) to
+	 * url, signed with secret (HMAC-SHA256; kept as given, since gwd
+	 * needs it to sign).  gwd reads the rows; gwctl writes them.  Ids
+	 * are never reused: gwd keeps a webhook's queue by its id. */
+	"CREATE TABLE webhook ("
+	"  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  url      TEXT NOT NULL,"
+	"  subaccount TEXT,"
+	"  events   TEXT NOT NULL,"
+	"  secret   TEXT NOT NULL,"
+	"  created  INTEGER NOT NULL"		/* unix seconds */
+	");",
+	/* 12: alerts (issue 13; gwctl alert, gwd/alert.c): a metric
+	 * (common/alertrule.h's names) over everything, one subaccount or one
+	 * recipient domain, the threshold it fires above, for how long it
+	 * must hold (and stay below the clear level to resolve), whether a
+	 * volume anomaly also throttles the subaccount, and where to say
+	 * so: --notify targets one a line (mailto:, https://, pagerduty:). */
+	"CREATE TABLE alert ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  name     TEXT NOT NULL UNIQUE,"
+	"  metric   TEXT NOT NULL,"
+	"  subaccount TEXT,"
+	"  domain   TEXT,"			/* lower case */
+	"  above    REAL NOT NULL,"
+	"  for_ms   INTEGER NOT NULL DEFAULT 300000 CHECK (for_ms >= 0),"
+	"  throttle INTEGER NOT NULL DEFAULT 0 CHECK (throttle IN (0, 1)),"
+	"  notify   TEXT NOT NULL,"
+	"  created  INTEGER NOT NULL,"
+	"  CHECK (subaccount IS NULL OR domain IS NULL)"
+	");",
+	/* 13: content policies (issue 11) get the address their summaries
 	 * go to (gwctl policy add --notify; NULL: none) and an order of
 	 * their own, dense positions 1..n as routing rules have (gwctl
 	 * policy move); the existing ones keep the order of their ids. */
@@ -290,6 +322,11 @@ static const char *const queue_migrations[] = {
 	 * file (gwd/store_read.c); also gwtop's oldest messages */
 	"CREATE INDEX message_queue ON message(received, id, qid,"
 	"  subaccount, sender, size, flags, held, dsn_ret, dsn_envid);",
+	/* 9: what goes before the body in this recipient's copy (issue
+	 * 12): bulk mail to several recipients gets each its own
+	 * List-Unsubscribe and the DKIM-Signature over them; NULL for all
+	 * other mail, which costs nothing.  Read at delivery only. */
+	"ALTER TABLE recipient ADD COLUMN prefix BLOB;",
 };
 
 static const char *const log_migrations[] = {

@@ -47,6 +47,11 @@ struct mime_text {
 	char	*text;		/* UTF-8 (invalid sequences replaced),
 				 * NUL-terminated */
 	size_t	 len;
+	/* text/html: the href, src and action targets, one a line
+	 * (character references decoded), for the URL checks (urlx.h);
+	 * NULL for other types. */
+	char	*links;
+	size_t	 linkslen;
 };
 
 struct mime_attach {
@@ -109,5 +114,10 @@ struct buf;
  * decoded size in *total.  1 when cs is not known (not converted). */
 int	 mime_part_decoded(void *gmime_part, const char *cs, struct buf *b,
 	    size_t max, size_t *total);
+
+/* The href=, src= and action= values of the tags of html[0..len), each
+ * followed by '\n', character references decoded, into out (at most
+ * len + 1 bytes); returns the length written. */
+size_t	 mime_html_links(const char *html, size_t len, char *out);
 
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "alertrule.h"
 #include "buf.h"
 #include "gwctl.h"
 #include "log.h"
@@ -149,10 +150,11 @@ const struct cmd cmds[] = {
 	    "block|quarantine|redact|tag|notify [--notify ADDR] "
 	    "[--subaccount S] [--from-domain P] [--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
-	    "phi, regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "
-	    "N distinct values or attachments (1); --notify: a summary mail "
-	    "goes to ADDR when it fires", 1, 1, "--detector= --min= "
-	    "--action= --subaccount= --from-domain= --to-domain= --notify=", 0,
+	    "phi, regex:PATTERN, keywords:WORD,..., attachment:RULE or uribl; "
+	    "it fires at N distinct values or attachments (1); --notify: a "
+	    "summary mail goes to ADDR when it fires", 1, 1, "--detector= "
+	    "--min= --action= --subaccount= --from-domain= --to-domain= "
+	    "--notify=", 0,
 	    policy_add },
 	{ "policy", "list", "[--format table|json]", "the content policies",
 	    0, 0, "--format=", 0, policy_list },
@@ -169,6 +171,23 @@ const struct cmd cmds[] = {
 	    "which content policies fire on this message, on which parts, "
 	    "matches masked (nothing is sent)", 1, 1, "--subaccount= --from= "
 	    "--to=", 0, policy_test },
+	{ "alert", "add", "NAME --metric METRIC [--subaccount S|--domain D] "
+	    "--above X [--for 5m] [--throttle] --notify TARGET "
+	    "[--notify TARGET ...]",
+	    "add an alert: METRIC is bounce_rate, hard_bounce_rate, "
+	    "complaint_rate, deferral_rate (percent), queue_depth, "
+	    "oldest_queued, latency_p95 (seconds) or volume_anomaly; TARGET is "
+	    "mailto:ADDRESS, https://URL (Slack) or pagerduty:ROUTING-KEY",
+	    1, 1, "--metric= --subaccount= --domain= --above= --for= "
+	    "--throttle --notify=", 0, alert_add },
+	{ "alert", "list", "[--format table|json]", "the alerts", 0, 0,
+	    "--format=", 0, alert_list },
+	{ "alert", "delete", "NAME", "delete an alert", 1, 1, "", CMD_ALERTARG,
+	    alert_delete },
+	{ "alert", "test", "NAME",
+	    "send a test notification to each of the alert's targets (gwd "
+	    "must run) and print what each answered", 1, 1, "", CMD_ALERTARG,
+	    alert_test },
 	{ "pool", "add", "NAME ADDRESS ... [--helo NAME]",
 	    "create an IP pool or add local source addresses to it", 1, -1,
 	    "--helo=", 0, pool_add },
@@ -237,9 +256,26 @@ const struct cmd cmds[] = {
 	{ "suppression", "delete", "ADDRESS [--subaccount NAME]",
 	    "take an address off the list (bounce entries: gwd must run)", 1,
 	    1, "--subaccount=", 0, suppress_delete },
-	{ "key", "rotate", "unsubscribe",
-	    "a new HMAC key for unsubscribe links; links made with the old "
-	    "one keep working for 90 days", 1, 1, "", 0, key_rotate },
+	{ "webhook", "add", "URL [--subaccount S] [--events LIST] "
+	    "[--secret-stdin]",
+	    "post events (of one subaccount, or of all) to URL, signed; "
+	    "LIST: some of delivered, bounced, deferred, complained, "
+	    "unsubscribed, quarantined, rejected, expired, with commas "
+	    "(all); prints a new secret unless --secret-stdin", 1, 1, "--subaccount= --events= "
+	    "--secret-stdin", 0, webhook_add },
+	{ "webhook", "list", "[--format table|json]",
+	    "the webhooks (secrets are not shown)", 0, 0, "--format=", 0,
+	    webhook_list },
+	{ "webhook", "delete", "ID",
+	    "delete a webhook (events waiting for it are not sent)", 1, 1, "",
+	    0, webhook_delete },
+	{ "webhook", "test", "ID",
+	    "post a test event now and print the receiver's answer (gwd "
+	    "must run)", 1, 1, "", 0, webhook_test },
+	{ "key", "rotate", "unsubscribe|verp",
+	    "a new HMAC key for unsubscribe links or VERP return paths; "
+	    "what the old one made keeps working for 90 days", 1, 1, "", 0,
+	    key_rotate },
 	{ "db", "init", "",
 	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
 	    "", 0, database_init },
@@ -681,6 +717,11 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		add(arg, "json");
 		return 0;
 	}
+	if (strcmp(argv[n - 1], "--metric") == 0) {
+		for (int m = 0; m < AM_COUNT; m++)
+			add(arg, alert_metric_name(m));
+		return 0;
+	}
 	if (strcmp(argv[n - 1], "--algorithm") == 0) {
 		add(arg, "rsa");
 		add(arg, "ed25519");
@@ -704,6 +745,8 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		apikey_ids(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_DKIMARG))
 		dkim_domains(ctx, add, arg);
+	else if (pos == 0 && (c->flags & CMD_ALERTARG))
+		alert_names(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_NOUNARG))
 		cmd_complete_words(ctx, NULL, add, arg);
 	return 0;

@@ -317,3 +317,18 @@ ctx_reorder(struct ctx *ctx, const char *table, int64_t id, int64_t from,
 		return r;
 	return ctx_exec(ctx, NULL, sql[2], "ii", to, id);
 }
+
+int
+ctx_words(struct ctx *ctx, const char *sql, void (*add)(void *, const char *),
+    void *arg)
+{
+	sqlite3_stmt *st;
+
+	if (ctx->db == NULL || sqlite3_prepare_v2(ctx->db, sql, -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		add(arg, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return 0;
+}

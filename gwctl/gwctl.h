@@ -54,6 +54,7 @@ struct cmd {
 #define CMD_NOUNARG	0x10	/* first argument is a noun (help) */
 #define CMD_DKIMARG	0x20	/* first argument is a DKIM domain */
 #define CMD_QIDARG	0x40	/* every argument is a queue id */
+#define CMD_ALERTARG	0x80	/* first argument is an alert name */
 
 /* cmd.c: the table and everything it drives. */
 extern const struct cmd	cmds[];
@@ -92,6 +93,10 @@ int	 ctx_reorder(struct ctx *, const char *table, int64_t id,
 int	 ctx_exec(struct ctx *, int *changes, const char *sql,
 	    const char *types, ...);
 int64_t	 ctx_now(void);
+/* For completion: add() each first column of sql's rows (gw.db open;
+ * else, or on an error, nothing and -1). */
+int	 ctx_words(struct ctx *, const char *sql,
+	    void (*add)(void *, const char *), void *arg);
 int	 ctx_read_secret(const char *what, size_t max, char *out,
 	    size_t outsz);
 
@@ -139,6 +144,10 @@ cmd_fn	 key_rotate;
 /* EX_OK when gwd.conf has http.public_host, else EX_CONFIG, said. */
 int	 key_bulk_needs_host(struct ctx *, const char *opt);
 
+/* alert.c: alerts (issue 13) */
+int	 alert_names(struct ctx *, void (*add)(void *, const char *), void *);
+cmd_fn	 alert_add, alert_list, alert_delete, alert_test;
+
 /* policy.c: content policies (issue 11) */
 cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_move,
 	 policy_test;
@@ -163,6 +172,9 @@ int	 control_exchange(struct ctx *, const char *req, struct buf *reply,
 	    int ms);
 int	 control_request(struct ctx *, const char *line, char *out,
 	    size_t outsz);
+
+/* webhook.c: where gwd posts events */
+cmd_fn	 webhook_add, webhook_list, webhook_delete, webhook_test;
 
 /* suppress.c */
 cmd_fn	 suppress_add, suppress_list, suppress_delete, suppress_import;

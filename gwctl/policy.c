@@ -4,7 +4,7 @@
  *
  * A policy is a row of gw.db's content_policy table: a detector (card,
  * ssn, iban, email, phone, phi, regex:PATTERN, keywords:WORD,...,
- * attachment:RULE), the
+ * attachment:RULE, uribl), the
  * number of distinct values at which it fires, an action (block: 550
  * 5.7.1 at the end of DATA; quarantine: 250, held until `gwctl
  * quarantine release`; redact: the values replaced in the text parts;
@@ -90,7 +90,7 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min,
 	if (det == NULL)
 		return policy_bad("--detector", "required (card, ssn, iban, "
 		    "email, phone, phi, regex:PATTERN, keywords:WORD,..., "
-		    "attachment:RULE)");
+		    "attachment:RULE, uribl)");
 	if (dlp_detector_check(det, err, sizeof(err)) == -1)
 		return policy_bad("--detector", err);
 	if (act == NULL || cpol_action_parse(act) == -1)
@@ -100,6 +100,11 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min,
 	    dlp_detector_kind(det) == DLP_ATTACHMENT)
 		return policy_bad("--action", "an attachment cannot be "
 		    "redacted (block or quarantine it)");
+	/* uribl counts DNS answers, not text it could replace. */
+	if (cpol_action_parse(act) == CPOL_REDACT &&
+	    dlp_detector_kind(det) == DLP_URIBL)
+		return policy_bad("--action", "a blocklisted URL cannot be "
+		    "redacted (block, quarantine or tag it)");
 	*min = 1;
 	if (args_get(a, "--min") && parse_int(args_get(a, "--min"), 1,
 	    1000000, min) == -1)

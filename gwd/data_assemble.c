@@ -1,9 +1,10 @@
 /*
- * data_assemble.c - inbound SMTP: the stored form of a message the
- * verdict let in (data_end.c).  Our Received: first (with the TLS
+ * data_assemble.c - the stored form of a message the verdict let in
+ * (submit.h; from SMTP or the HTTP API).  Our Received: first (with the TLS
  * version and cipher), then the fields a submission server adds when
  * missing (Message-ID, Date, From), one-click unsubscribe fields for
- * bulk mail, and the queue's message with its recipients.
+ * bulk mail (each recipient's own, apart from the body, when there are
+ * several), and the queue's message with its recipients.
  * Standards: RFC 5321 4.4 (trace), RFC 3848 (trace protocols), RFC 6409
  * 8 (fields a submission server adds), RFC 8058 (one-click unsubscribe).
  * Exposure: the message is untrusted input from an authenticated client;
@@ -24,32 +25,21 @@
 #include "msg.h"
 #include "queue.h"
 #include "rules.h"
-#include "session_priv.h"
+#include "submit.h"
 #include "unsubscribe.h"
 #include "util.h"
-
-static const char *
-trace_proto(const struct session *s)
-{
-	/* RFC 3848 */
-	if (!s->esmtp)
-		return "SMTP";
-	if (s->tls)
-		return s->authed == AUTH_SASL ? "ESMTPSA" : "ESMTPS";
-	return s->authed == AUTH_SASL ? "ESMTPA" : "ESMTP";
-}
 
 /* Our trace field (RFC 5321 4.4), with the TLS version and cipher. */
 static int
 received_field(struct incoming *in, const struct qmsg *m, const char *date,
     char *tlsdesc, struct buf *hdr)
 {
-	struct session *s = in->s;
+	const struct submit_origin *o = in->o;
 	char *sp;
 	int r;
 
 	if (buf_printf(hdr, "Received: from %s ([%s])\r\n\tby %s (gw) with "
-	    "%s id %s", s->helo_name, s->ip, gcfg->hostname, trace_proto(s),
+	    "%s id %s", o->helo, o->ip, gcfg->hostname, o->proto,
 	    m->qid) == -1)
 		return -1;
 	if (tlsdesc[0]) {
@@ -103,18 +93,48 @@ added_fields(struct incoming *in, const struct qmsg *m, const char *date,
 }
 
 /*
- * One-click unsubscribe (unsubscribe.h) for bulk mail, unless the
- * message has a List-Unsubscribe of its own.  The link names one
- * recipient, so only a message to one recipient gets it: bulk senders
- * submit one message per recipient anyway (each has its own link,
- * merge fields, tracking), and copying a many-recipient message per
- * recipient here would multiply what is stored and signed for mail
- * that is not bulk in that shape.  Said in the log when left out.
+ * A message to several recipients: each gets its own fields, kept apart
+ * from the body (m->prefix, queue.db's recipient.prefix) and put before
+ * it when that recipient's copy goes (mta_body.c), each in its own
+ * transaction; signing (data_end.c) puts each copy's DKIM-Signature on
+ * top of its fields.  The body is stored once.
  */
 static int
-unsub_added(struct incoming *in, const struct qmsg *m, struct buf *add)
+unsub_per_rcpt(const struct subaccount *sa, struct incoming *in,
+    struct qmsg *m)
 {
-	const struct subaccount *sa = session_account(in->s);
+	struct buf b;
+	int r = 0, any = 0;
+
+	m->prefix = xcalloc((size_t)m->nrcpt, sizeof(*m->prefix));
+	for (int i = 0; i < m->nrcpt && r != -1; i++) {
+		buf_init(&b, 0);
+		if ((r = unsub_fields(sa, in->t->rcpt[i], m->qid, (unsigned)i,
+		    &b)) == 1) {
+			m->prefix[i].p = buf_steal(&b, &m->prefix[i].len);
+			any = 1;
+		}
+		buf_free(&b);
+	}
+	/* None made (said in the log): the message goes as any other. */
+	if (r == -1 || !any) {
+		qmsg_free_prefix(m);
+		return r == -1 ? -1 : 0;
+	}
+	m->flags |= QMSG_RCPT_PREFIX;
+	return 0;
+}
+
+/*
+ * One-click unsubscribe (unsubscribe.h) for bulk mail, unless the
+ * message has a List-Unsubscribe of its own.  The link names one
+ * recipient: a message to several gets one per recipient
+ * (unsub_per_rcpt).
+ */
+static int
+unsub_added(struct incoming *in, struct qmsg *m, struct buf *add)
+{
+	const struct subaccount *sa = in->sa;
 	const char *data = buf_ptr(&in->t->data);
 	size_t len = buf_len(&in->t->data);
 	char v[8];
@@ -123,13 +143,10 @@ unsub_added(struct incoming *in, const struct qmsg *m, struct buf *add)
 	    rules_header_get(data, len, "List-Unsubscribe", v, sizeof(v)) ||
 	    rules_header_get(data, len, "List-Unsubscribe-Post", v, sizeof(v)))
 		return 0;
-	if (in->t->nrcpt > 1) {
-		log_info("qid=%s bulk mail to %d recipients: no "
-		    "List-Unsubscribe (one recipient per message gets one)",
-		    m->qid, in->t->nrcpt);
-		return 0;
-	}
-	return unsub_fields(sa, in->t->rcpt[0], m->qid, add) == -1 ? -1 : 0;
+	if (in->t->nrcpt > 1)
+		return unsub_per_rcpt(sa, in, m);
+	return unsub_fields(sa, in->t->rcpt[0], m->qid, 0, add) == -1 ? -1 :
+	    0;
 }
 
 /* "a@x, b@y": the recipients, for the "received" event. */
@@ -153,17 +170,16 @@ rcpt_list(const struct tx *t)
  * missing.  NULL, with the refusal in in->reply, when it cannot be built.
  */
 struct qmsg *
-data_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
+data_assemble(struct incoming *in)
 {
-	struct session *s = in->s;
 	struct tx *t = in->t;
 	struct msg_info *mi = &in->mi;
 	struct buf hdr, add, out;
 	struct qmsg *m;
-	char date[64];
+	char date[64], tlsdesc[sizeof(in->o->tlsdesc)];
 	int ok;
 
-	m = queue_msg_new(t->mail.path.addr, s->subaccount, t->nrcpt);
+	m = queue_msg_new(t->mail.path.addr, in->sa->name, t->nrcpt);
 	m->received_us = in->now;
 	if (t->mail.body_8bit)
 		m->flags |= QMSG_8BIT;
@@ -172,6 +188,8 @@ data_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 		m->dsn_envid = xstrdup(t->mail.dsn.envid);
 	if (t->mail.smtputf8)
 		m->flags |= QMSG_SMTPUTF8;
+	if (t->mail.requiretls)
+		m->flags |= QMSG_REQUIRETLS;
 	if (mime7_has_dkim(buf_ptr(&t->data), buf_len(&t->data)))
 		m->flags |= QMSG_CLIENT_DKIM;
 	for (int i = 0; i < t->nrcpt; i++) {
@@ -186,7 +204,7 @@ data_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	}
 
 	fmt_rfc5322((time_t)(in->now / 1000000), date, sizeof(date));
-	conn_tls_desc(s->c, tlsdesc, tlsdescsz);
+	gw_strlcpy(tlsdesc, in->o->tlsdesc, sizeof(tlsdesc));
 	buf_init(&hdr, 0);
 	buf_init(&add, 0);
 	buf_init(&out, 0);

@@ -11,6 +11,9 @@
  * Diagnostics: a DSN that cannot be built or stored is logged and
  * dropped; the failed recipients still end.  One whose signing fails
  * goes unsigned, and the log says why.
+ * Also the notices gwd sends itself (alerts, content-policy
+ * notifications; queue.h's queue_notice()): built, inserted and signed
+ * the same way, by the domain of their From:.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -35,6 +38,7 @@
 #include "util.h"
 
 static int	 signing;	/* DSN ops on a worker, not submitted yet */
+
 
 int
 queue_dsn_signing(void)
@@ -82,7 +86,10 @@ dsn_wanted(const struct qrcpt *r, int what)
 static int
 dsn_full(const struct qmsg *m, const struct dsn_rcpt *fr, int nfr)
 {
+	/* RFC 8689 5: a REQUIRETLS message's report goes back without
+	 * REQUIRETLS, so it carries the headers only. */
 	if (m->dsn_ret != DSN_RET_FULL || m->body == NULL ||
+	    (m->flags & QMSG_REQUIRETLS) ||
 	    m->bodylen > DSN_FULL_MAX)
 		return 0;
 	for (int i = 0; i < nfr; i++)
@@ -266,17 +273,15 @@ dsn_signed(struct sign_job *j)
 }
 
 void
-queue_notice_sign(struct store_op *op, struct qmsg *n,
+queue_notice_sign(struct store_op *op, struct qmsg *n, const char *from,
     void (*then)(struct store_op *, void *), void *arg)
 {
+	const char *at = from ? strrchr(from, '@') : NULL;
 	struct notice_sign *ns;
 	struct sign_job *j;
-	const char *at;
 	char dom[256], why[400];
 
-	at = strrchr(gcfg->dsn_from ? gcfg->dsn_from : "@", '@');
-	gw_strlcpy(dom, gcfg->dsn_from ? at + 1 : gcfg->hostname,
-	    sizeof(dom));
+	gw_strlcpy(dom, at ? at + 1 : gcfg->hostname, sizeof(dom));
 	for (char *p = dom; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	if ((j = signer_plan(dom, NULL, why, sizeof(why))) == NULL) {
@@ -294,30 +299,128 @@ queue_notice_sign(struct store_op *op, struct qmsg *n,
 	signer_run(j, n->body, n->bodylen, sched_unix_s());
 }
 
-void
-queue_notice_add(struct qmsg *n)
-{
-	routing_add(n);
-}
-
 static void
 submit(struct store_op *op, void *arg)
 {
+	(void)arg;
 	store_submit(op);
 }
 
-/*
- * Submit op; a DSN it inserts is signed first (on a worker) when a key
- * applies to the domain of its From:.  The op is the caller's no more.
- */
 void
-dsn_queue_submit(struct store_op *op)
+queue_notice_submit(struct store_op *op, const char *from)
 {
 	struct qmsg *n = op->insert;
 
-	if (n == NULL || !(n->flags & QMSG_DSN)) {
+	if (n == NULL || !(n->flags & QMSG_DSN))
 		store_submit(op);
-		return;
+	else
+		queue_notice_sign(op, n, from, submit, NULL);
+}
+
+/* Submit op; a DSN it inserts is signed first (on a worker) by the
+ * domain of dsn_from (or the host name) when a key applies.  The op is
+ * the caller's no more. */
+void
+dsn_queue_submit(struct store_op *op)
+{
+	queue_notice_submit(op, gcfg->dsn_from);
+}
+
+void
+queue_notice_stored(struct store_op *op)
+{
+	struct qmsg *n = op->also;
+
+	if (n) {
+		op->also = NULL;
+		if (op->failed) {
+			log_warnx("qid=%s: notice not stored: %s", n->qid,
+			    op->error);
+			qmsg_free(n);
+		} else
+			routing_add(n);
 	}
-	queue_notice_sign(op, n, submit, NULL);
+	if (op->insert && (op->insert->flags & QMSG_DSN))
+		dsn_queue_stored(op);
+}
+
+/* The headers and text of a notice, CRLF line ends; text lines as given
+ * (LF or CRLF).  UTF-8 text goes 8bit. */
+static void
+notice_write(struct buf *o, const struct notice *nt, const char *mid,
+    int eight)
+{
+	char date[64];
+
+	fmt_rfc5322((time_t)sched_unix_s(), date, sizeof(date));
+	buf_printf(o, "From: %s%s<%s>\r\nTo: ", nt->from_name ?
+	    nt->from_name : "", nt->from_name ? " " : "", nt->from);
+	for (int i = 0; i < nt->nto; i++)
+		buf_printf(o, "%s<%s>", i ? ",\r\n " : "", nt->to[i]);
+	buf_printf(o, "\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: %s\r\n"
+	    "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=%s\r\n"
+	    "Content-Transfer-Encoding: %s\r\n\r\n", nt->subject, date, mid,
+	    eight ? "utf-8" : "us-ascii", eight ? "8bit" : "7bit");
+	for (const char *p = nt->text, *e; *p; p = *e ? e + 1 : e) {
+		size_t l;
+
+		e = p + strcspn(p, "\n");
+		l = (size_t)(e - p);
+		if (l > 0 && p[l - 1] == '\r')
+			l--;
+		buf_printf(o, "%.*s\r\n", (int)l, p);
+	}
+}
+
+struct qmsg *
+queue_notice(struct store_op *op, const struct notice *nt)
+{
+	struct audit_event *ev;
+	struct qmsg *n;
+	struct buf out;
+	unsigned char rb[8];
+	char mid[300], rhex[17];
+	int eight = 0;
+
+	if (nt->nto <= 0)
+		return NULL;
+	for (const char *p = nt->text; *p && !eight; p++)
+		eight = (unsigned char)*p >= 0x80;
+	n = queue_msg_new("", nt->subaccount ? nt->subaccount : "", nt->nto);
+	random_bytes(rb, sizeof(rb));
+	hex_encode(rb, sizeof(rb), rhex);
+	snprintf(mid, sizeof(mid), "<%s.%s@%s>", n->qid, rhex, gcfg->hostname);
+	buf_init(&out, 0);
+	notice_write(&out, nt, mid, eight);
+	/* Never bounced, not a subaccount's mail: as a DSN. */
+	n->flags = QMSG_DSN | (eight ? QMSG_8BIT : 0);
+	n->received_us = sched_clock();
+	n->body = buf_steal(&out, &n->bodylen);
+	n->size = n->bodylen;
+	n->message_id = xstrdup(mid);
+	ev = store_op_event(op, event_name(EV_RECEIVED), n->qid);
+	ev->subaccount = nt->subaccount ? xstrdup(nt->subaccount) : NULL;
+	ev->sender = xstrdup("");
+	ev->rcpts = xcalloc((size_t)nt->nto, sizeof(char *));
+	for (int i = 0; i < nt->nto; i++) {
+		qmsg_set_rcpt(n, i, nt->to[i]);
+		n->rcpt[i].next_attempt = us_to_s(n->received_us);
+		if (!addr_is_ascii(nt->to[i]))
+			n->flags |= QMSG_SMTPUTF8;
+		ev->rcpts[i] = xstrdup(nt->to[i]);
+	}
+	ev->nrcpts = nt->nto;
+	ev->recipient = xstrdup(nt->to[0]);
+	ev->message_id = xstrdup(mid);
+	ev->subject = xstrdup(nt->subject);
+	ev->from_addr = xstrdup(nt->from);
+	ev->size = (int64_t)n->size;
+	ev->detail = xstrdup(nt->detail ? nt->detail : "notice by gwd");
+	if (op->insert == NULL) {
+		op->insert = n;
+		op->done = dsn_queue_committed;
+	} else
+		op->also = n;
+	return n;
 }

@@ -33,18 +33,24 @@
 
 #include <openssl/ssl.h>
 
+#include "alert.h"
 #include "auth.h"
 #include "check.h"
+#include "cluster.h"
 #include "config.h"
 #include "conn.h"
 #include "control.h"
 #include "dns.h"
+#include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "httpc.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
-#include "unsubscribe.h"
+#include "metrics_report.h"
+#include "https.h"
+#include "volume.h"
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
@@ -59,6 +65,8 @@
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
+#include "webhook.h"
+#include "webhook_ctl.h"
 #include "window.h"
 #include "worker.h"
 
@@ -440,10 +448,15 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	gm.started_us = now_us();
+	/* Its password file may be readable by root only. */
+	if (cluster_init(&cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_CONFIG;
+	}
 	if (listeners_bind(err, sizeof(err)) == -1 ||
 	    control_bind(err, sizeof(err)) == -1 ||
 	    metrics_http_bind(err, sizeof(err)) == -1 ||
-	    unsub_http_bind(err, sizeof(err)) == -1) {
+	    https_bind(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -457,6 +470,9 @@ main(int argc, char *argv[])
 		return EX_CANTCREAT;
 
 	worker_init(2);
+	dns_wait_init();	/* workers ask DNS through the loop */
+	if (httpc_start() == -1)
+		return EX_OSERR;
 	auth_init();
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -464,22 +480,27 @@ main(int argc, char *argv[])
 	    store_read_open(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    volume_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    alert_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
-	    queue_init(err, sizeof(err)) == -1) {
+	    queue_init(err, sizeof(err)) == -1 ||
+	    webhook_start(cfg.state_dir, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
 	timer_init(&poll_timer, poll_cb, NULL);
 	timer_add(&poll_timer, 500);
 	quarantine_start();
+	alert_start();
 	timer_init(&stop_timer, stop_check, NULL);
+	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
 	smarthost_start();
 	control_start();
 	if (metrics_http_start(err, sizeof(err)) == -1 ||
-	    unsub_http_start(err, sizeof(err)) == -1) {
+	    https_start(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -491,8 +512,14 @@ main(int argc, char *argv[])
 
 	loop_run();
 
+	/* Requests in flight are abandoned first, so the webhooks' last
+	 * acknowledgements reach the store before it stops. */
+	httpc_stop();
+	webhook_stop();
+	webhook_ctl_stop();
 	store_shutdown();
 	store_read_close();
+	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */
 	worker_shutdown();
 	log_info("stopped");
 	return 0;

@@ -19,8 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "auth.h"
 #include "buf.h"
+#include "cluster.h"
 #include "metrics.h"
 #include "metrics_report.h"
 #include "pause.h"
@@ -30,6 +32,7 @@
 #include "smarthost.h"
 #include "store.h"
 #include "util.h"
+#include "webhook.h"
 #include "window.h"
 
 /* One snapshot of everything, as (name, help, type, value) rows. */
@@ -197,6 +200,12 @@ snapshot(struct stat_row **rows)
 	ROW("subaccounts_paused", "gw_subaccounts_paused", "gauge",
 	    "Subaccounts paused for their bounce rate (MAIL gets 451).",
 	    subaccounts_paused());
+	ROW("cluster_degraded", "gw_cluster_degraded", "gauge",
+	    "1 while the cluster's Redis does not answer (each limit cut to "
+	    "this node's share).", cluster_enabled() && !cluster_up());
+	ROW("cluster_nodes", "gw_cluster_nodes", "gauge",
+	    "Live nodes at the last heartbeat (0: no cluster).",
+	    cluster_enabled() ? cluster_live() : 0);
 	retention_stats(&pruned, &oldest);
 	ROW("log_pruned_total", "gw_log_pruned_total", "counter",
 	    "Events pruned from log.db (log.retention_days).", pruned);
@@ -236,6 +245,7 @@ metrics_report_stats(struct buf *out)
 	for (int i = 0; i < n; i++)
 		buf_printf(out, "%s %.0f\n", r[i].name, r[i].value);
 	free(r);
+	alert_stats(out);
 }
 
 /* Per IP pool; pool names are letters, digits, '-' and '_' (gwctl). */
@@ -513,5 +523,7 @@ metrics_report_prometheus(struct buf *out)
 	    GW_VERSION);
 	write_process(out);
 	write_prometheus_pools(out);
+	alert_prometheus(out);
 	smarthost_prometheus(out);
+	webhook_prometheus(out);
 }

@@ -62,6 +62,10 @@ struct mta {
 	struct conn		*c;
 	struct target		 targets[ROUTE_MAX_TARGETS];
 	int			 ntargets;
+	struct route_dane	 dane[ROUTE_MAX_MX];	/* by target.hi */
+	int			 dane_active;	/* this handshake checks TLSA
+						   records */
+	int			 mx_secure;	/* route.mx_secure */
 	int			 ti;		/* current target */
 	int			 retry_plain;	/* 1 asked, 2 doing: a target
 						   again without STARTTLS */
@@ -87,7 +91,10 @@ struct mta {
 	int			 messages;	/* delivered on this conn */
 	int64_t			 born_ms;	/* connected at (loop time) */
 	int			 eightbit;	/* BODY=8BITMIME if offered */
-	struct buf		 body7;		/* the 7-bit form (mta_8bit.c) */
+	struct buf		 body7;		/* what goes when not the stored
+						   body: the recipient's prefix
+						   and the body (mta_body.c), or
+						   the 7-bit form (mta_8bit.c) */
 	int			 has_body7;
 	struct sign_job		*sign;		/* signing body7, or NULL */
 	struct hop		 hop;		/* the current target */
@@ -108,6 +115,7 @@ struct mta {
 
 /* mta.c */
 const char	*mta_host(const struct mta *);
+const struct route_dane *mta_dane(const struct mta *);
 void		 mta_send(struct mta *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 mta_arm(struct mta *, int64_t ms);
@@ -145,6 +153,7 @@ const char	*mta_8bit_body(const struct mta *, size_t *len);
 void		 mta_8bit_reset(struct mta *);
 
 /* mta_body.c */
+int		 mta_body_prefix(struct mta *);
 void		 mta_body_start(struct mta *);
 void		 mta_body_fill(struct mta *);
 

@@ -240,6 +240,39 @@ needs_smtputf8(const struct job *j)
 }
 
 /*
+ * RFC 8689 4.2.1: what a REQUIRETLS message needs of this hop that it
+ * lacks, or NULL.  TLS with a certificate that verified, by DANE or by
+ * the CA store with the name; for an MX host, MX records that
+ * validated (DNSSEC) unless DANE vouched for the host (gw has no
+ * MTA-STS yet); and a server that passes the flag on.  A smarthost is
+ * the admin's choice, not DNS's: its verified certificate suffices.
+ */
+static const char *
+requiretls_unmet(const struct mta *m, char *why, size_t whysz)
+{
+	const char *host = m->hop.host;
+	int dane = m->hop.tls_policy != NULL &&
+	    strcmp(m->hop.tls_policy, "dane") == 0;
+
+	if (!conn_tls_active(m->c))
+		snprintf(why, whysz, "REQUIRETLS: no TLS to %s", host);
+	else if (m->hop.tls_verified != 1)
+		snprintf(why, whysz, "REQUIRETLS: the certificate of %s is "
+		    "not verified (%s)", host, m->hop.tls_note[0] ?
+		    m->hop.tls_note : "no check");
+	else if (m->dest->domain != NULL && !dane && !m->mx_secure)
+		snprintf(why, whysz, "REQUIRETLS: the MX records of %s are "
+		    "not DNSSEC-validated and %s has no DANE records",
+		    m->dest->domain, host);
+	else if (!m->caps.requiretls)
+		snprintf(why, whysz, "REQUIRETLS: %s does not support "
+		    "REQUIRETLS", host);
+	else
+		return NULL;
+	return why;
+}
+
+/*
  * Whether the message can go to this server as it is, by what the
  * server offered: 0, or -1 with every recipient's result set.
  */
@@ -247,10 +280,9 @@ static int
 job_fits(struct mta *m, struct job *j)
 {
 	struct qmsg *msg = j->msg;
+	char text[600];
 
 	if (needs_smtputf8(j) && !m->caps.smtputf8) {
-		char text[600];
-
 		/* RFC 6531 3.2: no downgrade, no mangling. */
 		snprintf(text, sizeof(text), "%s does not support SMTPUTF8, "
 		    "which this message needs (UTF-8 addresses or header "
@@ -258,9 +290,13 @@ job_fits(struct mta *m, struct job *j)
 		mta_result_fill(j, 550, "5.6.7", text);
 		return -1;
 	}
+	if ((msg->flags & QMSG_REQUIRETLS) &&
+	    requiretls_unmet(m, text, sizeof(text)) != NULL) {
+		/* RFC 8689 4.2.2: no delivery, a report with 5.7.10. */
+		mta_result_fill(j, 550, "5.7.10", text);
+		return -1;
+	}
 	if (m->caps.size && msg->size > m->caps.size) {
-		char text[600];
-
 		snprintf(text, sizeof(text), "message size %zu exceeds the "
 		    "limit of %s (%llu)", msg->size, j->hop.host,
 		    (unsigned long long)m->caps.size);
@@ -303,14 +339,20 @@ send_mail(struct mta *m)
 	dsn_mail_params(m, msg, dsn, sizeof(dsn));
 	/* A VERP return path, so a later bounce finds this recipient
 	 * (fbl.h); never for the null sender, whose mail must not bounce.
-	 * DSNs gw makes still go to the original sender. */
-	if (from[0] != '\0' && retpath_verp(msg->subaccount, msg->qid,
+	 * DSNs gw makes still go to the original sender.  The scheduler
+	 * gives such mail one recipient per job (dest_ready); a job it made
+	 * of several before a bounce domain applied keeps the sender, as
+	 * one token cannot name them all. */
+	if (m->job->nrcpt == 1 && retpath_applies(from, msg->subaccount) &&
+	    retpath_verp(msg->subaccount, msg->qid,
 	    (unsigned)(m->job->rcpt[0] - msg->rcpt), verp, sizeof(verp)) == 0)
 		from = verp;
-	mta_send(m, "MAIL FROM:<%s>%s%s%s%s", from, size,
+	mta_send(m, "MAIL FROM:<%s>%s%s%s%s%s", from, size,
 	    m->eightbit && m->caps.eightbitmime ? " BODY=8BITMIME" : "",
 	    (msg->flags & QMSG_SMTPUTF8) && m->caps.smtputf8 ?
-	    " SMTPUTF8" : "", dsn);
+	    " SMTPUTF8" : "",
+	    /* job_fits() made sure the server takes it on (RFC 8689). */
+	    (msg->flags & QMSG_REQUIRETLS) ? " REQUIRETLS" : "", dsn);
 }
 
 /* NOTIFY and ORCPT as the client gave them, to a server offering DSN. */
@@ -372,6 +414,17 @@ send_rset(struct mta *m)
 	mta_send(m, "RSET");
 }
 
+static void
+spool_lost(struct mta *m, const char *what)
+{
+	char text[80];
+
+	log_warnx("qid=%s: %s missing from queue.db", m->job->msg->qid, what);
+	snprintf(text, sizeof(text), "%s missing from the queue", what);
+	mta_result_fill(m->job, 451, "4.3.0", text);
+	finish_soon(m);
+}
+
 void
 mta_run_job(struct mta *m, struct job *j)
 {
@@ -395,16 +448,17 @@ mta_run_job(struct mta *m, struct job *j)
 	m->ntried = 0;
 	j->dsn_passed = m->caps.dsn;
 	m->bdat = m->caps.chunking;
+	/* The spool lost the body (or the recipient's own fields): nothing
+	 * sensible to send. */
 	if (queue_load_body(msg) == -1) {
-		/* The spool lost it: nothing sensible to send. */
-		log_warnx("qid=%s: message body missing from queue.db",
-		    msg->qid);
-		mta_result_fill(j, 451, "4.3.0", "message body missing from the "
-		    "queue");
-		finish_soon(m);
+		spool_lost(m, "message body");
 		return;
 	}
 	j->body_held = 1;
+	if (mta_body_prefix(m) == -1) {
+		spool_lost(m, "recipient's fields");
+		return;
+	}
 	if (job_fits(m, j) == -1) {
 		finish_soon(m);
 		return;

@@ -1,7 +1,7 @@
 /*
  * notify.c - content-policy notifications (see notify.h).
  * Standards: RFC 5322 (the message), RFC 3834 (Auto-Submitted), RFC 6376
- * (DKIM, through queue_notice_sign()).
+ * (DKIM, through queue.h's queue_notice_sign()).
  * Exposure: quotes the subject and addresses of an untrusted message:
  * control characters are replaced and each value is cut to a line, so
  * nothing quoted can start a header or a part of its own.  The subject
@@ -15,13 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "addr.h"
 #include "config.h"
 #include "content.h"
-#include "event.h"
 #include "gwd.h"
 #include "log.h"
-#include "mime7.h"
 #include "notify.h"
 #include "queue.h"
 #include "store.h"
@@ -65,21 +62,10 @@ int
 notify_text(const struct notify_msg *nm, struct buf *out)
 {
 	const char *sender = nm->sender[0] ? nm->sender : "<>";
-	char date[64];
 	struct buf b;
 	int r;
 
-	fmt_rfc5322((time_t)nm->now, date, sizeof(date));
 	buf_init(&b, 0);
-	buf_printf(&b, "From: Mail gateway <%s>\r\nTo: ", nm->from);
-	for (int i = 0; i < nm->nto; i++)
-		buf_printf(&b, "%s<%s>", i ? ",\r\n " : "", nm->to[i]);
-	buf_printf(&b, "\r\nSubject: Content policy: message %s %s\r\n"
-	    "Date: %s\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Transfer-Encoding: 8bit\r\n"
-	    "Auto-Submitted: auto-generated\r\n\r\n", nm->qid, nm->decision,
-	    date, nm->message_id);
 	buf_printf(&b, "Content policies on %s matched a message.\r\n\r\n",
 	    nm->hostname);
 	buf_printf(&b, "%-13s%s\r\n%-13s%s\r\n", "Decision:", nm->decision,
@@ -129,63 +115,12 @@ recipients(const struct content_job *cj, const char **to)
 	return n;
 }
 
-/* A refused message's notification: committed on its own. */
-static void
-own_committed(struct store_op *op)
-{
-	struct qmsg *n = op->insert;
-
-	op->insert = NULL;
-	if (op->failed) {
-		log_warnx("qid=%s: notification not stored: %s", n->qid,
-		    op->error);
-		qmsg_free(n);
-	} else
-		queue_notice_add(n);
-	store_op_free(op);
-}
-
+/* A refused message's notification: committed on its own (queue.h). */
 static void
 own_submit(struct store_op *op, void *arg)
 {
+	(void)arg;
 	store_submit(op);
-}
-
-void
-notify_stored(struct store_op *op)
-{
-	struct qmsg *n = op->also;
-
-	if (n == NULL)
-		return;
-	op->also = NULL;
-	if (op->failed)
-		qmsg_free(n);
-	else
-		queue_notice_add(n);
-}
-
-/* The notification's own "received" event, in op. */
-static void
-received_event(struct store_op *op, const struct qmsg *n,
-    const struct qmsg *m, const char *subject, const char *from)
-{
-	struct audit_event *ev = store_op_event(op,
-	    event_name(EV_RECEIVED), n->qid);
-
-	ev->subaccount = xstrdup(m->subaccount);
-	ev->sender = xstrdup("");
-	ev->rcpts = xcalloc((size_t)n->nrcpt, sizeof(char *));
-	for (int i = 0; i < n->nrcpt; i++)
-		ev->rcpts[i] = xstrdup(n->rcpt[i].addr);
-	ev->nrcpts = n->nrcpt;
-	ev->recipient = xstrdup(n->rcpt[0].addr);
-	ev->message_id = xstrdup(n->message_id);
-	ev->subject = xstrdup(subject);
-	ev->from_addr = xstrdup(from);
-	ev->size = (int64_t)n->size;
-	ev->detail = xasprintf("content-policy notification about %s",
-	    m->qid);
 }
 
 int
@@ -194,8 +129,7 @@ notify_send(const struct content_job *cj, const struct qmsg *m,
     void (*then)(struct store_op *, void *), void *arg)
 {
 	const char **to = xcalloc((size_t)cj->nnotify + 1, sizeof(*to));
-	char mid[300], from[300], rhex[17], subj[400];
-	unsigned char rb[8];
+	char from[300], subj[400], *detail;
 	struct notify_msg nm;
 	struct qmsg *n;
 	struct buf b;
@@ -208,19 +142,12 @@ notify_send(const struct content_job *cj, const struct qmsg *m,
 		free(to);
 		return 0;
 	}
-	n = queue_msg_new("", m->subaccount, nto);
-	n->flags = QMSG_DSN;	/* gwd's own: never bounced itself */
-	n->received_us = now_us();
-	random_bytes(rb, sizeof(rb));
-	hex_encode(rb, sizeof(rb), rhex);
-	snprintf(mid, sizeof(mid), "<%s.%s@%s>", n->qid, rhex, gcfg->hostname);
 	if (gcfg->dsn_from)
 		gw_strlcpy(from, gcfg->dsn_from, sizeof(from));
 	else
 		snprintf(from, sizeof(from), "MAILER-DAEMON@%s",
 		    gcfg->hostname);
-	nm = (struct notify_msg){ from, mid, n->received_us / 1000000,
-	    (char *const *)to, nto, gcfg->hostname, m->qid, decision,
+	nm = (struct notify_msg){ gcfg->hostname, m->qid, decision,
 	    m->sender, m->subaccount, NULL, m->nrcpt, cj->subject,
 	    cj->summary ? cj->summary : "" };
 	nm.rcpt = xcalloc((size_t)m->nrcpt, sizeof(char *));
@@ -233,34 +160,24 @@ notify_send(const struct content_job *cj, const struct qmsg *m,
 		buf_free(&b);
 		free((void *)nm.rcpt);
 		free(to);
-		qmsg_free(n);
 		return 0;
 	}
 	free((void *)nm.rcpt);
-	n->body = buf_steal(&b, &n->bodylen);
-	n->size = n->bodylen;
-	n->message_id = xstrdup(mid);
-	if (mime7_is_8bit(n->body, n->bodylen))
-		n->flags |= QMSG_8BIT;
-	for (int i = 0; i < nto; i++) {
-		qmsg_set_rcpt(n, i, to[i]);
-		n->rcpt[i].next_attempt = n->received_us / 1000000;
-		if (!addr_is_ascii(to[i]))
-			n->flags |= QMSG_SMTPUTF8;
-	}
-	free(to);
 	if (op == NULL) {
 		op = store_op_new();
-		op->insert = n;
-		op->done = own_committed;
 		then = own_submit;
-	} else
-		op->also = n;
+	}
 	snprintf(subj, sizeof(subj), "Content policy: message %s %s", m->qid,
 	    decision);
-	received_event(op, n, m, subj, from);
+	detail = xasprintf("content-policy notification about %s", m->qid);
+	n = queue_notice(op, &(struct notice){ from, "Mail gateway",
+	    (char *const *)to, nto, m->subaccount, subj, buf_cstr(&b),
+	    detail });
+	free(detail);
+	buf_free(&b);
+	free(to);
 	log_info("qid=%s: content-policy notification qid=%s to %d "
 	    "address%s", m->qid, n->qid, nto, nto == 1 ? "" : "es");
-	queue_notice_sign(op, n, then, arg);
+	queue_notice_sign(op, n, from, then, arg);
 	return 1;
 }

@@ -9,10 +9,10 @@
  *
  * gwd writes it as it writes a DSN: null sender, From: dsn_from or
  * MAILER-DAEMON@hostname, Auto-Submitted: auto-generated, DKIM-signed
- * when a key applies to that domain (queue_notice_sign()).  For a
- * message that is stored it is inserted by the same commit
- * (store_op.also): both are there after a crash, or neither.  For a
- * refused message it has a commit of its own.
+ * when a key applies to that domain: queue.h's queue_notice(), as alert
+ * mail is.  For a message that is stored it is inserted by the same
+ * commit (store_op.also): both are there after a crash, or neither.
+ * For a refused message it has a commit of its own.
  */
 #ifndef GWD_NOTIFY_H
 #define GWD_NOTIFY_H
@@ -27,11 +27,6 @@ struct store_op;
 
 /* What the mail says; notify_text() writes it (pure). */
 struct notify_msg {
-	const char	*from;		/* the From: address */
-	const char	*message_id;	/* "<...>" */
-	int64_t		 now;		/* unix seconds, for Date: */
-	char *const	*to;
-	int		 nto;
 	const char	*hostname;
 	const char	*qid;		/* the message it is about */
 	const char	*decision;	/* "quarantined", "refused (550 ...)" */
@@ -43,8 +38,7 @@ struct notify_msg {
 	const char	*summary;	/* policy and detector lines */
 };
 
-/* The whole message, CRLF line ends, into out: 0, or -1 when out is
- * full.  Untrusted text (subject, addresses) has control characters
+/* Its text, CRLF line ends, into out: 0, or -1 when out is full.  Untrusted text (subject, addresses) has control characters
  * replaced and is cut to fit a line. */
 int	 notify_text(const struct notify_msg *, struct buf *out);
 
@@ -59,8 +53,5 @@ int	 notify_text(const struct notify_msg *, struct buf *out);
 int	 notify_send(const struct content_job *cj, const struct qmsg *m,
 	    const char *decision, struct store_op *op,
 	    void (*then)(struct store_op *, void *), void *arg);
-/* The op that stored m committed (or failed): queue its notification
- * (or free it). */
-void	 notify_stored(struct store_op *op);
 
 #endif

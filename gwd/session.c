@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
@@ -58,21 +59,6 @@ static const struct conn_ops session_ops = {
 	.on_close = session_closed,
 };
 
-/*
- * The routing rule that decides for this recipient, or NULL (defaults,
- * or not known yet).  Before DATA (size -1, no headers) only a rule that
- * needs nothing more can decide.
- */
-const struct rule *
-session_rule(struct session *s, const char *rcpt, int64_t size,
-    const char *msg, size_t len)
-{
-	struct rule_msg m = { s->subaccount, s->tx.mail.path.addr, rcpt, size,
-	    msg, len };
-
-	return routing_rule(&m);
-}
-
 void
 session_arm(struct session *s, int64_t ms)
 {
@@ -82,14 +68,9 @@ session_arm(struct session *s, int64_t ms)
 void
 session_tx_reset(struct session *s)
 {
-	struct tx *t = &s->tx;
-
-	for (int i = 0; i < t->nrcpt; i++)
-		free(t->rcpt[i]);
-	free(t->rcpt);
-	free(t->rdsn);
-	buf_free(&t->data);
-	memset(t, 0, sizeof(*t));
+	if (s->tx.cq_held)	/* not spent: the next transaction's */
+		cluster_quota_return(s->subaccount);
+	tx_free(&s->tx);
 	session_mem_update(s);
 }
 
@@ -420,6 +401,7 @@ session_closed(struct conn *c)
 	timer_del(&s->delay);
 	if (s->authreq)
 		auth_cancel(s->authreq);
+	cluster_quota_cancel(s);
 	if (s->op)
 		s->op->arg = NULL;	/* the commit completes without us */
 	session_tx_reset(s);

@@ -1,6 +1,6 @@
 /*
- * unsubscribe.c - one-click unsubscribe links and the HTTPS listener
- * that serves them (see unsubscribe.h).
+ * unsubscribe.c - one-click unsubscribe links, and the requests for
+ * them on the HTTPS listener (https.c; see unsubscribe.h).
  * Standards: RFC 8058 (one-click), RFC 2369 (List-Unsubscribe).
  * Exposure: URL paths and POST bodies from anyone on the internet.  A
  * token is believed only when its HMAC verifies (unsubkey.c); anything
@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "cidr.h"
+#include "ctlproto.h"
 #include "event.h"
 #include "gwd.h"
 #include "http.h"
@@ -39,20 +40,23 @@
 /* Whatever is wrong with a link, the same answer. */
 #define UNKNOWN		"unknown link\n"
 
-static struct http_server *srv;
-
 /* One request on the HTTPS listener. */
 struct unsub_req {
+	int		 api;		/* 0: struct https_req (http.h) */
+	struct http_server *srv;
 	struct buf	 body;
 	int		 too_big;
 	int		 waiting;	/* suspended until the commit */
 	int		 stored;	/* the commit is done */
+	int		 failed;	/* and it is not on disk */
+	char		 sub[CTL_NAME_MAX + 1];
+	char		 rcpt[UNSUBTOK_RCPT_MAX + 1];
 	struct MHD_Connection *c;
 };
 
 int
 unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
-    struct buf *out)
+    unsigned idx, struct buf *out)
 {
 	char tok[UNSUBTOK_MAX], mailto[ADDR_PATH_MAX + 1];
 
@@ -67,9 +71,9 @@ unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
 		    "carry", sa->name, rcpt);
 		return 0;
 	}
-	/* The one recipient is index 0.  RFC 2369 2: the URIs in order of
-	 * preference, the https one first (the one RFC 8058 POSTs to). */
-	if (retpath_unsub(sa->name, qid, 0, mailto, sizeof(mailto)) == -1)
+	/* RFC 2369 2: the URIs in order of preference, the https one first
+	 * (the one RFC 8058 POSTs to). */
+	if (retpath_unsub(sa->name, qid, idx, mailto, sizeof(mailto)) == -1)
 		mailto[0] = '\0';
 	return buf_printf(out, "List-Unsubscribe: <https://%s/u/%s>%s%s%s\r\n"
 	    "List-Unsubscribe-Post: " ONE_CLICK "\r\n",
@@ -138,14 +142,28 @@ unsub_page(struct MHD_Connection *c, const char *rcpt)
 	return r;
 }
 
+/*
+ * The POST's op is committed, or failed.  Ops commit in the order they
+ * were submitted: when a POST found the address suppressed already (a
+ * POST before it, perhaps still on its way to disk), its empty op is
+ * done only after that one, and then the entry is still in memory only
+ * if it reached the disk.
+ */
 static void
 unsub_stored(struct store_op *op)
 {
 	struct unsub_req *rq = op->arg;
 
+	if (op->failed) {
+		log_warnx("unsubscribe not stored: %s", op->error);
+		if (op->nsupp > 0)
+			suppress_forget(op->supp[0].subaccount,
+			    op->supp[0].address);
+	}
+	rq->failed = op->failed || suppress_find(rq->sub, rq->rcpt) == NULL;
 	rq->stored = 1;
 	MHD_resume_connection(rq->c);
-	http_kick(srv);
+	http_kick(rq->srv);
 	store_op_free(op);
 }
 
@@ -170,7 +188,8 @@ unsub_record(struct store_op *op, const char *sub, const char *rcpt,
 }
 
 /* Suppress, log, and answer once it is on disk (the connection waits,
- * suspended).  Already suppressed: nothing to do, 200 at once. */
+ * suspended); 503 when it could not be stored (the sender retries).
+ * Already suppressed: nothing new, the same answer. */
 static enum MHD_Result
 unsub_post(struct unsub_req *rq, const struct subaccount *sa,
     const char *rcpt)
@@ -186,11 +205,15 @@ unsub_post(struct unsub_req *rq, const struct subaccount *sa,
 		sockaddr_ntop(ci->client_addr, ip, sizeof(ip));
 	op = store_op_new();
 	if ((r = unsub_record(op, sa->name, rcpt, NULL, ip,
-	    "https one-click")) != 1) {
+	    "https one-click")) == -1) {
 		store_op_free(op);
-		return r == 0 ? http_reply(rq->c, MHD_HTTP_OK, NULL, "", 0, 0) :
-		    text_reply(rq->c, MHD_HTTP_NOT_FOUND, UNKNOWN);
+		return text_reply(rq->c, MHD_HTTP_NOT_FOUND, UNKNOWN);
 	}
+	/* Done now (1) or before (0): either way the answer waits until
+	 * it is on disk, so a second POST racing the first is not told
+	 * 200 before the first's commit (it logs no second event). */
+	gw_strlcpy(rq->sub, sa->name, sizeof(rq->sub));
+	gw_strlcpy(rq->rcpt, rcpt, sizeof(rq->rcpt));
 	op->done = unsub_stored;
 	op->arg = rq;
 	rq->waiting = 1;
@@ -199,7 +222,7 @@ unsub_post(struct unsub_req *rq, const struct subaccount *sa,
 	return MHD_YES;
 }
 
-static enum MHD_Result
+enum MHD_Result
 unsub_answer(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **req_cls)
@@ -212,6 +235,7 @@ unsub_answer(void *cls, struct MHD_Connection *c, const char *url,
 	if (rq == NULL) {
 		/* The headers: the body, if any, comes in later calls. */
 		rq = xcalloc(1, sizeof(*rq));
+		rq->srv = cls;
 		buf_init(&rq->body, BODY_MAX);
 		rq->c = c;
 		*req_cls = rq;
@@ -224,8 +248,10 @@ unsub_answer(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (rq->waiting)	/* resumed: the suppression is on disk */
-		return http_reply(c, MHD_HTTP_OK, NULL, "", 0, 0);
+	if (rq->waiting)	/* resumed: the suppression is on disk, or not */
+		return rq->failed ? text_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "not stored; try again later\n") :
+		    http_reply(c, MHD_HTTP_OK, NULL, "", 0, 0);
 	if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return text_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "only GET and POST\n");
@@ -245,7 +271,7 @@ unsub_answer(void *cls, struct MHD_Connection *c, const char *url,
 	return unsub_post(rq, sa, t.rcpt);
 }
 
-static void
+void
 unsub_done(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
@@ -256,46 +282,4 @@ unsub_done(void *cls, struct MHD_Connection *c, void **req_cls,
 		free(rq);
 		*req_cls = NULL;
 	}
-}
-
-static const char *
-unsub_address(void)
-{
-	return gcfg->http_listen;
-}
-
-static int
-unsub_connections(void)
-{
-	return gcfg->http_connections;
-}
-
-static int64_t
-unsub_idle(void)
-{
-	return gcfg->http_idle_timeout_ms;
-}
-
-static const struct http_site unsub_site = {
-	.setting = "http.listen",
-	.default_port = 443,
-	.tls = 1,
-	.address = unsub_address,
-	.connections = unsub_connections,
-	.idle_ms = unsub_idle,
-	.handler = unsub_answer,
-	.completed = unsub_done,
-};
-
-int
-unsub_http_bind(char *err, size_t errsz)
-{
-	srv = http_bind(&unsub_site, err, errsz);
-	return srv == NULL && err[0] ? -1 : 0;
-}
-
-int
-unsub_http_start(char *err, size_t errsz)
-{
-	return srv ? http_start(srv, err, errsz) : 0;
 }

@@ -150,6 +150,8 @@ ROWS = [
     ("queue_loading", "gw_queue_loading_messages"),
     ("destinations", "gw_destinations"),
     ("subaccounts_paused", "gw_subaccounts_paused"),
+    ("cluster_degraded", "gw_cluster_degraded"),
+    ("cluster_nodes", "gw_cluster_nodes"),
     ("log_pruned_total", "gw_log_pruned_total"),
     ("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds"),
     ("store_blocked", "gw_store_blocked"),
@@ -158,6 +160,8 @@ ROWS = [
     ("store_behind_total", "gw_store_behind_total"),
     ("store_batch_ops_max", "gw_store_batch_ops_max"),
     ("store_commit_failures_total", "gw_store_commit_failures_total"),
+    # After the rows: the alerts (gw_alert_firing has its own family).
+    ("alerts_firing", None),
 ]
 
 
@@ -287,7 +291,7 @@ def test_control_version_word_and_commands(gw):
     r = control(gw, "v1 frobnicate")
     assert r == ('error unknown command "frobnicate" (try: stats, '
                  'destinations, pools, subaccounts, ping, queue, '
-                 'suppression, subaccount, auth)\n')
+                 'suppression, subaccount, alert, auth, webhook)\n')
     assert control(gw, "stats now") == 'error no arguments to "stats"\n'
     assert control(gw, "v1 destinations 1").startswith("buckets ")
     assert control(gw, "v1 queue list") == "end\n"

@@ -106,6 +106,8 @@ def test_policy_admin(gw):
              "block, quarantine, redact, tag or notify"),
             (["x", "--detector", "attachment:exec", "--action", "redact"],
              "cannot be redacted"),
+            (["x", "--detector", "uribl", "--action", "redact"],
+             "blocklisted URL cannot be redacted"),
             (["x", "--detector", "card", "--action", "tag", "--min", "0"],
              "--min"),
             (["x y", "--detector", "card", "--action", "tag"], "NAME"),
