@@ -12,7 +12,9 @@
 #   make fuzz-short      a short run of every harness (part of check)
 #   make bench           bench/relay against Postfix, then bench/api: the
 #                        HTTP send API against SMTP submission (not part
-#                        of check)
+#                        of check); BENCH_ARGS=--policy: MIME load, gwd
+#                        with ten content policies too, and the detector
+#                        scan
 #   make bench-api       bench/api alone
 #   make bench-priority  bench/priority: transactional mail under a bulk
 #                        backlog, gwd against Postfix (not part of check)
@@ -205,7 +207,7 @@ check:
 lint-man:
 	@set -e; for m in man/*.[0-9]; do mandoc -Tlint -Wwarning $$m; done; echo "man pages: mandoc -Tlint clean"
 
-bench: all
+bench: all $(BUILD)/dlpscan
 	$(PYTHON) bench/relay $(BENCH_ARGS)
 	$(PYTHON) bench/api
 

@@ -97,6 +97,7 @@ static struct {
 	const char	*from, *to, *helo;
 	int		 idle;
 	double		 timeout;
+	int		 mime;		/* a multipart body (--mime) */
 } opt = {
 	.sessions = 10, .messages = 1000, .per_conn = 1, .size = 5120,
 	.tls = TLS_STARTTLS, .from = "bench@example.com",
@@ -354,8 +355,10 @@ send_message(struct slot *s)
 {
 	/* Unique per message; the body is shared and ends with the dot. */
 	sendf(s, "From: <%s>\r\nTo: <%s>\r\nSubject: load %d\r\n"
-	    "Message-ID: <%d.%d.%d@submitload.bench>\r\n\r\n", opt.from,
-	    opt.to, s->done, s->done, (int)getpid(), s->serial);
+	    "Message-ID: <%d.%d.%d@submitload.bench>\r\n%s\r\n", opt.from,
+	    opt.to, s->done, s->done, (int)getpid(), s->serial, opt.mime ?
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+	    "boundary=\"=-load-=\"\r\n" : "");
 	send_bytes(s, body, bodylen);
 	s->state = S_DOT;
 }
@@ -695,6 +698,42 @@ setup_auth(void)
 	free(b64);
 }
 
+/*
+ * --mime: a third of the size each as a quoted-printable text part, a
+ * base64 HTML part and a base64 attachment, each line 76 octets; the
+ * text is prose with an order number, nothing a detector confirms.
+ */
+static void
+setup_mime_body(void)
+{
+	static const char qp[] = "Dear customer, your order 2026-118 of Tue=\r\n"
+	    "sday is on its way; caf=C3=A9 and the team thank you, regards.\r\n";
+	static const char b64[] = "PHA+RGVhciBjdXN0b21lciwgeW91ciBvcmRlciAyMDI"
+	    "2LTExOCBpcyBvbiBpdHMgd2F5Ljwv\r\n";
+	static const char *const heads[] = {
+	    "--=-load-=\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+	    "--=-load-=\r\nContent-Type: text/html; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n",
+	    "--=-load-=\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\n"
+	    "Content-Disposition: attachment; filename=\"r.pdf\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n" };
+	size_t part = opt.size > 600 ? (opt.size - 600) / 3 : 1, n = 0;
+
+	body = xmalloc(opt.size + 4096);
+	for (int i = 0; i < 3; i++) {
+		const char *l = i == 0 ? qp : b64;
+		size_t ll = strlen(l), start;
+
+		memcpy(body + n, heads[i], strlen(heads[i]));
+		n += strlen(heads[i]);
+		for (start = n; n - start < part || n == start; n += ll)
+			memcpy(body + n, l, ll);
+	}
+	memcpy(body + n, "--=-load-=--\r\n.\r\n", 18);
+	bodylen = n + 18;
+}
+
 /* The body: 76-octet lines up to about --size in all, then the dot. */
 static void
 setup_body(void)
@@ -780,7 +819,9 @@ usage(void)
 "  -t, --to ADDR         recipient\n"
 "  -H, --helo NAME       EHLO name\n"
 "      --idle N          open N sessions to EHLO after TLS and hold them\n"
-"      --timeout SECONDS a session without progress this long fails\n");
+"      --timeout SECONDS a session without progress this long fails\n"
+"      --mime            a MIME message: quoted-printable text, base64\n"
+"                        HTML and a base64 attachment (for content scans)\n");
 	exit(64);
 }
 
@@ -812,6 +853,7 @@ parse_args(int argc, char **argv)
 		{ "helo", required_argument, NULL, 'H' },
 		{ "idle", required_argument, NULL, 'I' },
 		{ "timeout", required_argument, NULL, 'W' },
+		{ "mime", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -841,6 +883,7 @@ parse_args(int argc, char **argv)
 		case 'H': opt.helo = optarg; break;
 		case 'I': opt.idle = posint(optarg, "idle"); break;
 		case 'W': opt.timeout = posint(optarg, "timeout"); break;
+		case 'X': opt.mime = 1; break;
 		default: usage();
 		}
 	}
@@ -878,7 +921,10 @@ main(int argc, char **argv)
 		setup_tls();
 	if (opt.auth)
 		setup_auth();
-	setup_body();
+	if (opt.mime)
+		setup_mime_body();
+	else
+		setup_body();
 	nslots = opt.idle ? opt.idle : opt.sessions;
 	slots = calloc((size_t)nslots, sizeof(*slots));
 	freelist = xmalloc(sizeof(int) * (size_t)nslots);

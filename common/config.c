@@ -258,6 +258,8 @@ static const struct opt opts[] = {
 
 	{ "policy.quarantine_days", O_INT, OFF(policy.quarantine_days), "30",
 	    1, 3650, 0, 0, 0, LIVE },
+	{ "policy.admin_address", O_STR, OFF(policy.admin_address), NULL, 0,
+	    254, 0, 0, 0, LIVE },
 
 	{ "alerts.sender", O_STR, OFF(alerts.sender), NULL, 0, 254, 0, 0, 0,
 	    LIVE },
@@ -1060,6 +1062,11 @@ check(struct gw_config *cfg)
 	    sizeof(addr)) == -1)
 		cerr(config_line(cfg, "dsn_from"), "dsn_from: \"%s\" is not "
 		    "an address (local@domain)", cfg->dsn_from);
+	if (cfg->policy.admin_address && addr_canon(cfg->policy.admin_address,
+	    0, addr, sizeof(addr)) == -1)
+		cerr(config_line(cfg, "policy.admin_address"),
+		    "policy.admin_address: \"%s\" is not an address "
+		    "(local@domain)", cfg->policy.admin_address);
 	check_alerts(cfg);
 	if (cfg->nlisten > 0 && (cfg->tls.certificate == NULL ||
 	    cfg->tls.key == NULL))

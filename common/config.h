@@ -182,6 +182,8 @@ struct gw_config {
 
 	struct {
 		int	 quarantine_days; /* quarantined mail older: deleted */
+		char	*admin_address;	/* quarantine notifications, when the
+					 * policy names no --notify; NULL */
 	} policy;
 
 	/* Several nodes sharing limits and the suppression list through

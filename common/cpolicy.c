@@ -14,12 +14,14 @@
 
 #include "cpolicy.h"
 #include "db.h"
+#include "redact.h"
 #include "rules.h"
 #include "util.h"
 
 static const char *const actions[] = {
 	[CPOL_BLOCK] = "block", [CPOL_TAG] = "tag",
-	[CPOL_QUARANTINE] = "quarantine",
+	[CPOL_QUARANTINE] = "quarantine", [CPOL_REDACT] = "redact",
+	[CPOL_NOTIFY] = "notify",
 };
 
 int
@@ -89,6 +91,7 @@ row(sqlite3_stmt *st, void *arg)
 	p->subaccount = col(st, 5);
 	p->from_domain = col(st, 6);
 	p->to_domain = col(st, 7);
+	p->notify = col(st, 8);
 	p->det = -1;
 }
 
@@ -118,8 +121,8 @@ cpol_load(sqlite3 *db, struct cpol_set **out, char *err, size_t errsz)
 	char why[300];
 
 	if (db_rows(db, "SELECT id, name, detector, min_count, action, "
-	    "subaccount, from_domain, to_domain FROM content_policy ORDER BY "
-	    "id", row, &l) == -1) {
+	    "subaccount, from_domain, to_domain, notify FROM content_policy "
+	    "ORDER BY position, id", row, &l) == -1) {
 		snprintf(err, errsz, "%s", sqlite3_errmsg(db));
 		cpol_set_free(s);
 		return -1;
@@ -147,6 +150,7 @@ cpol_set_free(struct cpol_set *s)
 		free(s->p[i].subaccount);
 		free(s->p[i].from_domain);
 		free(s->p[i].to_domain);
+		free(s->p[i].notify);
 	}
 	for (int i = 0; i < s->nspecs; i++)
 		free(s->specs[i]);
@@ -214,12 +218,15 @@ cpol_scan_urls(const struct cpol_set *s, const char *msg, size_t len,
     const struct cpol_msg *m, cpol_urls_fn urls, void *arg,
     struct cpol_verdict *v, char *err, size_t errsz)
 {
+	struct mime_limits lim = mime_limits_default;
 	struct mime_walk w;
 	int r, any = 0;
 
 	memset(v, 0, sizeof(*v));
 	v->block = v->quarantine = -1;
 	v->fired = xcalloc((size_t)(s->n ? s->n : 1), sizeof(*v->fired));
+	v->redact = xcalloc((size_t)(s->nspecs ? s->nspecs : 1),
+	    sizeof(*v->redact));
 	for (int i = 0; i < s->n && !any; i++)
 		any = cpol_applies(&s->p[i], m);
 	/* No policy applies: nothing to read. */
@@ -229,7 +236,12 @@ cpol_scan_urls(const struct cpol_set *s, const char *msg, size_t len,
 		v->res.n = s->nspecs;
 		return 0;
 	}
-	mime_walk(msg, len, NULL, &w);
+	/* libmagic only for attachment rules (mime_walk.h). */
+	lim.no_magic = 1;
+	for (int k = 0; k < s->nspecs && lim.no_magic; k++)
+		if (dlp_detector_kind(s->specs[k]) == DLP_ATTACHMENT)
+			lim.no_magic = 0;
+	mime_walk(msg, len, &lim, &w);
 	v->walk_flags = w.flags;
 	v->nparts = w.nparts;
 	v->natt = w.natt;
@@ -252,6 +264,10 @@ cpol_scan_urls(const struct cpol_set *s, const char *msg, size_t len,
 			v->quarantine = i;
 		else if (p->action == CPOL_TAG)
 			v->ntag++;
+		else if (p->action == CPOL_REDACT) {
+			v->redact[p->det] = 1;
+			v->nredact++;
+		}
 	}
 	return 0;
 }
@@ -261,7 +277,18 @@ cpol_verdict_free(struct cpol_verdict *v)
 {
 	dlp_result_free(&v->res);
 	free(v->fired);
+	free(v->redact);
 	v->fired = NULL;
+	v->redact = NULL;
+}
+
+int
+cpol_redact(const struct cpol_set *s, const struct cpol_verdict *v,
+    const char *msg, size_t len, struct buf *out, char *err, size_t errsz)
+{
+	if (v->nredact == 0)
+		return 0;
+	return redact_message(s->db, v->redact, msg, len, out, err, errsz);
 }
 
 int

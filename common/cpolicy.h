@@ -21,8 +21,11 @@
 #include "mime_walk.h"
 
 /* By precedence: a message that one policy blocks is refused whatever
- * the others say; one quarantined is held (and tagged, if one tags). */
-enum cpol_action { CPOL_BLOCK, CPOL_TAG, CPOL_QUARANTINE };
+ * the others say; one quarantined is held (and redacted and tagged, if
+ * others say so).  Redaction applies to what is stored, held or not.
+ * notify only sends the summary (any policy may name an address). */
+enum cpol_action { CPOL_BLOCK, CPOL_TAG, CPOL_QUARANTINE, CPOL_REDACT,
+	CPOL_NOTIFY };
 
 #define CPOL_NAME_MAX	64
 
@@ -37,10 +40,12 @@ struct cpol {
 	char		*subaccount;
 	char		*from_domain;	/* pattern on the envelope sender */
 	char		*to_domain;	/* pattern; any recipient matches */
+	char		*notify;	/* a summary goes there when it fires;
+					 * NULL: none */
 };
 
 struct cpol_set {
-	struct cpol	*p;		/* in id order */
+	struct cpol	*p;		/* in order (gwctl policy move) */
 	int		 n;
 	char		**specs;	/* the distinct detectors */
 	int		 nspecs;
@@ -72,6 +77,8 @@ struct cpol_verdict {
 	int			 block;		/* first blocking policy; -1 */
 	int			 quarantine;	/* first quarantining one; -1 */
 	int			 ntag;		/* tagging policies fired */
+	int			*redact;	/* per detector: 1 to redact */
+	int			 nredact;	/* redacting policies fired */
 	int			 walk_flags;	/* MW_* */
 	int			 nparts, natt;
 };
@@ -102,6 +109,12 @@ int	 cpol_scan_urls(const struct cpol_set *, const char *msg, size_t len,
 	    const struct cpol_msg *, cpol_urls_fn urls, void *arg,
 	    struct cpol_verdict *, char *err, size_t errsz);
 void	 cpol_verdict_free(struct cpol_verdict *);
+/* The message with what the redacting policies that fired found
+ * replaced (redact.h), into out: the number of values replaced (0: out
+ * empty), or -1 with err. */
+int	 cpol_redact(const struct cpol_set *, const struct cpol_verdict *,
+	    const char *msg, size_t len, struct buf *out, char *err,
+	    size_t errsz);
 
 /* "pci(block) hr(tag)" into b: the policies that fired; "" if none. */
 int	 cpol_fired_names(const struct cpol_set *, const struct cpol_verdict *,

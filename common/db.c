@@ -219,6 +219,14 @@ static const char *const gw_migrations[] = {
 	"  created  INTEGER NOT NULL,"
 	"  CHECK (subaccount IS NULL OR domain IS NULL)"
 	");",
+	/* 13: content policies (issue 11) get the address their summaries
+	 * go to (gwctl policy add --notify; NULL: none) and an order of
+	 * their own, dense positions 1..n as routing rules have (gwctl
+	 * policy move); the existing ones keep the order of their ids. */
+	"ALTER TABLE content_policy ADD COLUMN notify TEXT;"
+	"ALTER TABLE content_policy ADD COLUMN position INTEGER;"
+	"UPDATE content_policy SET position = (SELECT count(*) FROM"
+	"  content_policy c WHERE c.id <= content_policy.id);",
 };
 
 static const char *const queue_migrations[] = {

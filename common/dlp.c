@@ -34,24 +34,33 @@
  * each validator finds its own value from where the run ends; an IBAN
  * triggers on its head, an e-mail address on its "@".
  */
-enum trig { T_NUMRUN, T_IBAN, T_EMAIL, T_REGEX, T_WORD };
+enum trig { T_NONE, T_NUMRUN, T_IBAN, T_EMAIL, T_ICD, T_MRN, T_REGEX,
+	T_WORD };
 
+/* PHI has two triggers: a code's head, and the words before an MRN. */
 static const struct {
 	const char	*name;
 	enum dlp_kind	 kind;
-	enum trig	 trig;
+	enum trig	 trig, trig2;
 } builtins[] = {
-	{ "card", DLP_CARD, T_NUMRUN },
-	{ "ssn", DLP_SSN, T_NUMRUN },
-	{ "iban", DLP_IBAN, T_IBAN },
-	{ "email", DLP_EMAIL, T_EMAIL },
-	{ "phone", DLP_PHONE, T_NUMRUN },
+	{ "card", DLP_CARD, T_NUMRUN, T_NONE },
+	{ "ssn", DLP_SSN, T_NUMRUN, T_NONE },
+	{ "iban", DLP_IBAN, T_IBAN, T_NONE },
+	{ "email", DLP_EMAIL, T_EMAIL, T_NONE },
+	{ "phone", DLP_PHONE, T_NUMRUN, T_NONE },
+	{ "phi", DLP_PHI, T_ICD, T_MRN },
 };
 
-static const char *const trig_re[] = {
-	[T_NUMRUN] = "\\d(?:[ .\\-()]{0,2}\\d){8}",
-	[T_IBAN] = "[A-Z]{2}\\d{2}",
-	[T_EMAIL] = "[A-Za-z0-9]@[A-Za-z0-9]",
+static const struct {
+	const char	*re;
+	unsigned	 flags;
+} trig_re[] = {
+	[T_NUMRUN] = { "\\d(?:[ .\\-()]{0,2}\\d){8}", 0 },
+	[T_IBAN] = { "[A-Z]{2}\\d{2}", 0 },
+	[T_EMAIL] = { "[A-Za-z0-9]@[A-Za-z0-9]", 0 },
+	[T_ICD] = { "[A-Z]\\d\\d", 0 },
+	[T_MRN] = { "mrn|medical\\s+record", HS_FLAG_CASELESS |
+	    HS_FLAG_SOM_LEFTMOST },
 };
 
 /* One Hyperscan expression: what it triggers, and for which detector
@@ -177,6 +186,17 @@ add_pat(struct build *b, char *re, unsigned flags, int det, enum trig trig,
 	b->n++;
 }
 
+static void
+add_trigger(struct build *b, enum trig t)
+{
+	if (t == T_NONE)
+		return;
+	for (int k = 0; k < b->n; k++)
+		if (b->pat[k].trig == t)
+			return;
+	add_pat(b, xstrdup(trig_re[t].re), trig_re[t].flags, -1, t, 0);
+}
+
 /* The patterns of one detector into b: 0, or -1 with err. */
 static int
 add_detector(struct build *b, const char *spec, int det, char *err,
@@ -184,15 +204,11 @@ add_detector(struct build *b, const char *spec, int det, char *err,
 {
 	const char *p, *e;
 
-	/* A built-in detector's trigger once, whoever else shares it. */
+	/* A built-in detector's triggers once, whoever else shares them. */
 	for (size_t i = 0; i < nitems(builtins); i++)
 		if (strcmp(spec, builtins[i].name) == 0) {
-			enum trig t = builtins[i].trig;
-
-			for (int k = 0; k < b->n; k++)
-				if (b->pat[k].trig == t)
-					return 0;
-			add_pat(b, xstrdup(trig_re[t]), 0, -1, t, 0);
+			add_trigger(b, builtins[i].trig);
+			add_trigger(b, builtins[i].trig2);
 			return 0;
 		}
 	if (strlen(spec) >= DLP_SPEC_MAX) {
@@ -211,7 +227,7 @@ add_detector(struct build *b, const char *spec, int det, char *err,
 	}
 	if (strncmp(spec, "keywords:", 9) != 0) {
 		snprintf(err, errsz, "unknown detector \"%.60s\" (card, ssn, "
-		    "iban, email, phone, regex:PATTERN, keywords:WORD,..., "
+		    "iban, email, phone, phi, regex:PATTERN, keywords:WORD,..., "
 		    "attachment:RULE, uribl)", spec);
 		return -1;
 	}
@@ -360,6 +376,10 @@ struct scan {
 	const char		*path;
 	unsigned long long	*last_to;	/* regex: per pattern */
 	hs_scratch_t		*scratch;
+	/* dlp_spans(): each occurrence to fn, nothing counted */
+	const int		*want;
+	void			(*span)(void *, int, size_t, size_t);
+	void			*span_arg;
 };
 
 /* FNV-1a of the characters of v that cls() keeps, lower-cased. */
@@ -423,6 +443,11 @@ count(struct scan *sc, int det, enum dlp_kind kind, size_t from, size_t to)
 	struct dlp_hit *h;
 	int digits = kind == DLP_CARD || kind == DLP_SSN || kind == DLP_PHONE;
 
+	if (sc->span) {
+		if (sc->want[det])
+			sc->span(sc->span_arg, det, from, to);
+		return;
+	}
 	if (!seen_add(&sc->seen[det], norm_hash(v, n, digits)))
 		return;
 	c->count++;
@@ -445,6 +470,9 @@ count(struct scan *sc, int det, enum dlp_kind kind, size_t from, size_t to)
 		break;
 	case DLP_PHONE:
 		dlp_mask_phone(v, n, h->masked);
+		break;
+	case DLP_PHI:
+		dlp_mask_other(v, n, h->masked);
 		break;
 	case DLP_KEYWORDS:
 		/* The admin's own word, not the sender's data. */
@@ -513,6 +541,8 @@ on_match(unsigned id, unsigned long long from, unsigned long long to,
 	size_t s, e;
 
 	switch (p->trig) {
+	case T_NONE:
+		break;
 	case T_NUMRUN:
 		numrun(sc, to);
 		break;
@@ -523,6 +553,15 @@ on_match(unsigned id, unsigned long long from, unsigned long long to,
 	case T_EMAIL:
 		if (dlp_email_at(sc->text, sc->len, to - 2, &s, &e))
 			by_kind(sc, DLP_EMAIL, s, e);
+		break;
+	case T_ICD:
+		if (dlp_icd10_at(sc->text, sc->len, to - 3, &e) &&
+		    dlp_phi_near(sc->text, sc->len, to - 3, e))
+			by_kind(sc, DLP_PHI, to - 3, e);
+		break;
+	case T_MRN:
+		if (dlp_mrn_at(sc->text, sc->len, from, to, &s, &e))
+			by_kind(sc, DLP_PHI, s, e);
 		break;
 	case T_WORD:
 		if (word_edge(sc, to - p->width, to))
@@ -665,6 +704,43 @@ dlp_scan_text(const struct dlp_db *db, const char *text, size_t len,
 	r = scan_one(&sc, "text", text, len, err, errsz);
 	scan_end(&sc);
 	return r;
+}
+
+int
+dlp_spans(const struct dlp_db *db, const int *want, const char *text,
+    size_t len, void (*fn)(void *, int, size_t, size_t), void *arg,
+    char *err, size_t errsz)
+{
+	struct dlp_result res;
+	struct scan sc;
+	int r;
+
+	if ((r = scan_begin(db, &res, &sc, err, errsz)) == 0) {
+		sc.want = want;
+		sc.span = fn;
+		sc.span_arg = arg;
+		r = scan_one(&sc, "text", text, len, err, errsz);
+		scan_end(&sc);
+	}
+	dlp_result_free(&res);
+	return r == -1 ? -1 : 0;
+}
+
+enum dlp_redact
+dlp_redact_how(const struct dlp_db *db, int det)
+{
+	switch (db->kind[det]) {
+	case DLP_CARD:
+	case DLP_SSN:
+	case DLP_IBAN:
+		return DLP_R_LAST4;
+	case DLP_PHONE:
+		return DLP_R_PHONE;
+	case DLP_EMAIL:
+		return DLP_R_EMAIL;
+	default:
+		return DLP_R_ALL;
+	}
 }
 
 void

@@ -7,6 +7,9 @@
  * A detector is written as the admin writes it in `gwctl policy add
  * --detector`:
  *   card  ssn  iban  email  phone      the built-in detectors
+ *   phi                                 health data: ICD-10 codes near a
+ *                                       medical word, medical record
+ *                                       numbers (dlp_valid.h)
  *   regex:PATTERN                       a regular expression (Hyperscan's
  *                                       PCRE subset; "(?i)" for caseless)
  *   keywords:WORD[,WORD...]             whole words, caseless
@@ -31,7 +34,7 @@
 #include "mime_walk.h"
 
 enum dlp_kind { DLP_CARD, DLP_SSN, DLP_IBAN, DLP_EMAIL, DLP_PHONE, DLP_REGEX,
-	DLP_KEYWORDS, DLP_ATTACHMENT, DLP_URIBL };
+	DLP_KEYWORDS, DLP_ATTACHMENT, DLP_URIBL, DLP_PHI };
 
 #define DLP_SPEC_MAX	1024	/* a detector as written */
 #define DLP_KEYWORDS_MAX 256	/* words in one keywords: detector */
@@ -77,5 +80,17 @@ int	 dlp_scan(const struct dlp_db *, const struct mime_walk *,
 int	 dlp_scan_text(const struct dlp_db *, const char *text, size_t len,
 	    struct dlp_result *, char *err, size_t errsz);
 void	 dlp_result_free(struct dlp_result *);
+
+/*
+ * Every value the detectors with want[det] set find in text[0..len),
+ * each occurrence (not only the distinct ones), as fn(arg, det, from,
+ * to): what the redact action replaces.  0, or -1 with err as
+ * dlp_scan().  Attachment detectors find nothing here.
+ */
+int	 dlp_spans(const struct dlp_db *, const int *want, const char *text,
+	    size_t len, void (*fn)(void *arg, int det, size_t from, size_t to),
+	    void *arg, char *err, size_t errsz);
+/* How the redact action replaces a value detector det found. */
+enum dlp_redact dlp_redact_how(const struct dlp_db *, int det);
 
 #endif

@@ -2,13 +2,16 @@
  * dlp_valid.c - validators and masks for the content scanner.
  * Standards: ISO/IEC 7812 (card numbers, Luhn), ISO 13616 (IBAN,
  * mod-97 of ISO 7064), the SSA's SSN randomization rules (2011: area
- * 000, 666 and 900-999 never issued; group 00 and serial 0000 never).
+ * 000, 666 and 900-999 never issued; group 00 and serial 0000 never),
+ * ICD-10 (WHO; the code's shape, A00-Z99 with up to four characters
+ * after the dot as ICD-10-CM writes them).
  * Exposure: reads decoded message text; every index is checked against
  * len, and no validator looks further than 64 bytes from its offset.
  */
 #include <ctype.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dlp_valid.h"
 #include "util.h"
@@ -315,6 +318,106 @@ dlp_phone_at(const char *t, size_t len, size_t end, size_t *start)
 	return 1;
 }
 
+int
+dlp_icd10_at(const char *t, size_t len, size_t s, size_t *end)
+{
+	size_t i = s + 3, k = 0;
+
+	if (s + 3 > len || (s > 0 && is_alnum(t[s - 1])) ||
+	    t[s] < 'A' || t[s] > 'Z' || !is_digit(t[s + 1]) ||
+	    !is_digit(t[s + 2]))
+		return 0;
+	if (i + 1 < len && t[i] == '.' && (is_digit(t[i + 1]) ||
+	    isupper((unsigned char)t[i + 1]))) {
+		for (i++; i < len && k < 4 && (is_digit(t[i]) ||
+		    isupper((unsigned char)t[i])); i++)
+			k++;
+	}
+	if (i < len && is_alnum(t[i]))
+		return 0;
+	*end = i;
+	return 1;
+}
+
+/* A medical word starting at t[i] (caseless, at a word's start): the
+ * stems of words a diagnosis is written near. */
+static int
+medical_word(const char *t, size_t len, size_t i)
+{
+	/* Short ones must end there too ("dx", not "dxf"). */
+	static const struct { const char *stem; int whole; } w[] = {
+	    { "diagnos", 0 }, { "patient", 0 }, { "medical", 0 },
+	    { "clinic", 0 }, { "treat", 0 }, { "prescri", 0 },
+	    { "symptom", 0 }, { "hospital", 0 }, { "admitted", 0 },
+	    { "discharg", 0 }, { "physician", 0 }, { "doctor", 0 },
+	    { "disease", 0 }, { "disorder", 0 }, { "therap", 0 },
+	    { "condition", 0 }, { "icd", 1 }, { "dx", 1 } };
+
+	if (i > 0 && isalpha((unsigned char)t[i - 1]))
+		return 0;
+	for (size_t k = 0; k < nitems(w); k++) {
+		size_t n = strlen(w[k].stem);
+
+		if (i + n <= len && strncasecmp(t + i, w[k].stem, n) == 0 &&
+		    (!w[k].whole || i + n == len ||
+		    !isalpha((unsigned char)t[i + n])))
+			return 1;
+	}
+	return 0;
+}
+
+int
+dlp_phi_near(const char *t, size_t len, size_t s, size_t e)
+{
+	size_t from = s > DLP_PHI_WINDOW ? s - DLP_PHI_WINDOW : 0;
+	size_t to = e + DLP_PHI_WINDOW < len ? e + DLP_PHI_WINDOW : len;
+
+	for (size_t i = from; i < to; i++)
+		if ((i < s || i >= e) && medical_word(t, len, i))
+			return 1;
+	return 0;
+}
+
+int
+dlp_mrn_at(const char *t, size_t len, size_t ks, size_t ke, size_t *start,
+    size_t *end)
+{
+	static const char *const tails[] = { " number", " no.", " no",
+	    " #" };
+	size_t i = ke, nd = 0, s;
+
+	if (ke > len || ks >= ke || (ks > 0 && is_alnum(t[ks - 1])))
+		return 0;
+	for (size_t k = 0; k < nitems(tails); k++) {
+		size_t n = strlen(tails[k]);
+
+		if (i + n <= len && strncasecmp(t + i, tails[k], n) == 0) {
+			i += n;
+			break;
+		}
+	}
+	while (i < len && (t[i] == ' ' || t[i] == '\t'))
+		i++;
+	if (i < len && (t[i] == ':' || t[i] == '#'))
+		i++;
+	while (i < len && (t[i] == ' ' || t[i] == '\t'))
+		i++;
+	s = i;
+	while (i < len && nd <= 12) {
+		if (is_digit(t[i]))
+			nd++;
+		else if (!(t[i] == '-' && i > s && is_digit(t[i - 1]) &&
+		    i + 1 < len && is_digit(t[i + 1])))
+			break;
+		i++;
+	}
+	if (nd < 6 || nd > 12 || (i < len && is_alnum(t[i])))
+		return 0;
+	*start = s;
+	*end = i;
+	return 1;
+}
+
 /* s[0..n) into out with the characters keep() refuses starred. */
 static void
 mask_with(const char *s, size_t n, char *out, int (*keep)(const char *,
@@ -427,4 +530,24 @@ dlp_mask_other(const char *s, size_t n, char *out)
 		i += 3;
 	}
 	out[lim == n ? n : i] = '\0';
+}
+
+void
+dlp_redact(enum dlp_redact how, char *s, size_t n)
+{
+	int (*cls)(int) = how == DLP_R_PHONE ? is_digit : is_alnum;
+	size_t keep = how == DLP_R_LAST4 ? 4 : how == DLP_R_PHONE ? 2 : 0;
+	const char *at = how == DLP_R_EMAIL ? memchr(s, '@', n) : NULL;
+
+	if (at)
+		n = (size_t)(at - s);
+	/* From the end: the last `keep` of the class stay. */
+	for (size_t i = n; i-- > 0;) {
+		if (!cls(s[i]))
+			continue;
+		if (keep > 0)
+			keep--;
+		else
+			s[i] = 'X';
+	}
 }

@@ -46,6 +46,25 @@ int	 dlp_email_at(const char *t, size_t len, size_t at, size_t *start,
  * spaces, dots, hyphens, parentheses and a leading '+'. */
 int	 dlp_phone_at(const char *t, size_t len, size_t end, size_t *start);
 
+/*
+ * PHI (protected health information).  An ICD-10 code at t[start]: a
+ * capital letter, two digits (A00 to Z99), and optionally a dot and one
+ * to four letters or digits ("E11.9", "S72.001A"), no letter or digit
+ * around it: 1 with its end in *end.  dlp_phi_near(): a medical word
+ * ("diagnosis", "patient", "ICD", "Dx", "treatment"...) begins within
+ * DLP_PHI_WINDOW bytes before start or after end; a code counts only
+ * then.  A medical record number: after "MRN" or "medical record"
+ * (caseless, ending at t[kw_end - 1], no letter or digit before
+ * kw_start) and an optional " number", " no." or "#", then ':' or '#'
+ * and blanks, 6 to 12 digits (single hyphens between them allowed), no
+ * letter or digit after: 1 with the number's span in [*start, *end).
+ */
+#define DLP_PHI_WINDOW	64
+int	 dlp_icd10_at(const char *t, size_t len, size_t start, size_t *end);
+int	 dlp_phi_near(const char *t, size_t len, size_t start, size_t end);
+int	 dlp_mrn_at(const char *t, size_t len, size_t kw_start, size_t kw_end,
+	    size_t *start, size_t *end);
+
 /* Masks (out of DLP_MASK_MAX bytes; a longer value is cut, with "..."):
  * card "4111 **** **** 1111" (first and last four digits kept, the
  * separators as written); SSN "***-**-1120"; IBAN country and check
@@ -58,5 +77,13 @@ void	 dlp_mask_iban(const char *s, size_t n, char *out);
 void	 dlp_mask_email(const char *s, size_t n, char *out);
 void	 dlp_mask_phone(const char *s, size_t n, char *out);
 void	 dlp_mask_other(const char *s, size_t n, char *out);
+
+/* What the redact action leaves of a value, in place (the length never
+ * changes): a card's, SSN's or IBAN's letters and digits but the last
+ * four become 'X' ("XXXX-XXXX-XXXX-1111", separators as written); a
+ * phone number's digits but the last two; an e-mail address's local
+ * part; anything else (regex:, keywords:, phi) every letter and digit. */
+enum dlp_redact { DLP_R_LAST4, DLP_R_PHONE, DLP_R_EMAIL, DLP_R_ALL };
+void	 dlp_redact(enum dlp_redact, char *s, size_t n);
 
 #endif

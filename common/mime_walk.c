@@ -27,7 +27,7 @@
 #include "mime_walk.h"
 #include "util.h"
 
-const struct mime_limits mime_limits_default = { 5, 1000, 16 << 20 };
+const struct mime_limits mime_limits_default = { 5, 1000, 16 << 20, 0 };
 
 #define SNIFF_BYTES	8192	/* what libmagic sees of an attachment */
 #define READ_CHUNK	16384
@@ -95,6 +95,55 @@ sniff(const char *p, size_t n)
 		return n == 0 ? "application/x-empty" : "application/octet-stream";
 	t = magic_buffer(magic_cookie, p, n);
 	return t ? t : "application/octet-stream";
+}
+
+/* What libmagic would call text: UTF-8 (a character cut at the end
+ * allowed), no NUL, no control byte but tab, line ends, form feed and
+ * escape; at least one byte. */
+static int
+looks_text(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (p == NULL || n == 0)
+		return 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)p[i];
+		size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 :
+		    (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 && c <= 0xf4 ?
+		    4 : 0;
+
+		if (k == 0 || (c < 0x20 && !strchr("\t\n\r\f\033", c)) ||
+		    c == 0x7f)
+			return 0;
+		for (size_t j = 1; j < k; j++)
+			if (i + j < n && ((unsigned char)p[i + j] & 0xc0) != 0x80)
+				return 0;
+		i += k;
+	}
+	return 1;
+}
+
+/* Without libmagic: a few magic numbers, then text or not. */
+static const char *
+sniff_cheap(const char *p, size_t n)
+{
+	static const struct { const char *magic; size_t len; const char *type; }
+	    m[] = {
+		{ "PK\003\004", 4, "application/zip" },
+		{ "%PDF-", 5, "application/pdf" },
+		{ "MZ", 2, "application/x-dosexec" },
+		{ "\177ELF", 4, "application/x-executable" },
+		{ "\037\213", 2, "application/gzip" },
+		{ "Rar!", 4, "application/x-rar" },
+		{ "7z\274\257", 4, "application/x-7z-compressed" } };
+
+	if (n == 0)
+		return "application/x-empty";
+	for (size_t i = 0; i < nitems(m); i++)
+		if (n >= m[i].len && memcmp(p, m[i].magic, m[i].len) == 0)
+			return m[i].type;
+	return looks_text(p, n) ? "text/plain" : "application/octet-stream";
 }
 
 /* Archives are reported as such; their contents are not scanned. */
@@ -273,44 +322,64 @@ skip_element(const char *s, size_t n, size_t i, const char *name)
 }
 
 size_t
-mime_html_text(const char *s, size_t n, char *out)
+mime_html_text_map(const char *s, size_t n, char *out, size_t *map)
 {
-	char *o = out, nm[16];
-	size_t i = 0, r;
+	char *o = out, *o0, nm[16];
+	size_t i = 0, r, at;
 	const char *e;
 	int closing;
 
 	while (i < n) {
+		at = i;
+		o0 = o;
 		if (s[i] == '&') {
 			if ((r = html_ref(s + i, n - i, &o)) == 0)
 				*o++ = s[i++];
 			else
 				i += r;
-			continue;
-		}
-		if (s[i] != '<') {
+		} else if (s[i] != '<') {
 			*o++ = s[i++];
-			continue;
-		}
-		if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
+		} else if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
 			e = memmem(s + i + 4, n - i - 4, "-->", 3);
 			i = e ? (size_t)(e - s) + 3 : n;
-			continue;
+		} else {
+			closing = i + 1 < n && s[i + 1] == '/';
+			tag_name(s + i + 1, n - i - 1, nm, sizeof(nm));
+			e = memchr(s + i, '>', n - i);
+			i = e ? (size_t)(e - s) + 1 : n;
+			/* <script>...</script> is skipped whole; <script/>
+			 * is empty. */
+			if (!closing && !(e && e[-1] == '/') &&
+			    (strcmp(nm, "script") == 0 ||
+			    strcmp(nm, "style") == 0))
+				i = skip_element(s, n, i, nm);
+			else if (block_tag(nm))
+				*o++ = '\n';
 		}
-		closing = i + 1 < n && s[i + 1] == '/';
-		tag_name(s + i + 1, n - i - 1, nm, sizeof(nm));
-		e = memchr(s + i, '>', n - i);
-		i = e ? (size_t)(e - s) + 1 : n;
-		/* <script>...</script> is skipped whole; <script/> is empty. */
-		if (!closing && !(e && e[-1] == '/') &&
-		    (strcmp(nm, "script") == 0 ||
-		    strcmp(nm, "style") == 0))
-			i = skip_element(s, n, i, nm);
-		else if (block_tag(nm))
-			*o++ = '\n';
+		for (char *p = o0; map && p < o; p++)
+			map[p - out] = at;
 	}
 	*o = '\0';
 	return (size_t)(o - out);
+}
+
+size_t
+mime_html_text(const char *s, size_t n, char *out)
+{
+	return mime_html_text_map(s, n, out, NULL);
+}
+
+size_t
+mime_html_unit(const char *s, size_t n, size_t at)
+{
+	char tmp[8], *o = tmp;
+	size_t r;
+
+	if (at >= n)
+		return 0;
+	if (s[at] == '&' && (r = html_ref(s + at, n - at, &o)) > 0)
+		return r;
+	return 1;
 }
 
 /* Is s[0..n) a link attribute's name, at a name boundary? */
@@ -436,6 +505,13 @@ read_decoded(GMimePart *part, const char *cs, struct buf *b, size_t max,
 	return bad;
 }
 
+int
+mime_part_decoded(void *part, const char *cs, struct buf *b, size_t max,
+    size_t *total)
+{
+	return read_decoded(part, cs, b, max, total);
+}
+
 static struct mime_text *
 add_text(struct walk *w, const char *path, const char *type)
 {
@@ -542,7 +618,8 @@ walk_attachment(struct walk *w, GMimePart *part, const char *path,
 	a->path = xstrdup(path);
 	a->name = xstrdup(name ? name : "");
 	a->type = lower_dup(type);
-	a->sniffed = xstrdup(sniff(buf_ptr(&b), buf_len(&b)));
+	a->sniffed = xstrdup(w->lim->no_magic ? sniff_cheap(buf_ptr(&b),
+	    buf_len(&b)) : sniff(buf_ptr(&b), buf_len(&b)));
 	a->size = total;
 	a->archive = is_archive(a->type, a->name) ||
 	    is_archive(a->sniffed, "");
@@ -733,4 +810,19 @@ mime_walk_free(struct mime_walk *o)
 	free(o->texts);
 	free(o->att);
 	memset(o, 0, sizeof(*o));
+}
+
+char *
+mime_header_text(const char *raw)
+{
+	char *g, *s;
+	size_t n;
+
+	mime_init();
+	g = g_mime_utils_header_decode_text(NULL, raw);
+	s = xstrdup(g ? g : raw);
+	g_free(g);
+	n = utf8_clean(s, strlen(s));
+	s[n] = '\0';
+	return s;
 }

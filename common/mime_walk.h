@@ -28,6 +28,13 @@ struct mime_limits {
 	int	 depth;		/* message/rfc822 levels entered (1: the top) */
 	int	 parts;		/* leaf parts read */
 	size_t	 text;		/* decoded text kept, all parts together */
+	/* 1: no libmagic.  An attachment's sniffed type comes from a few
+	 * magic numbers (zip, PDF, PE, ELF, gzip, rar, 7z), else is
+	 * "text/plain" (its first bytes are UTF-8 text: read as text, as
+	 * libmagic's verdict would have it) or "application/octet-stream".
+	 * libmagic costs 0.5 to 3 ms an attachment; only attachment rules
+	 * need its finer answer (bench/RESULTS.md, issue 11). */
+	int	 no_magic;
 };
 
 /* The defaults gwd uses: 5 levels, 1000 parts, 16 MiB of text. */
@@ -89,6 +96,24 @@ void	 mime_with_message(const char *msg, size_t len,
  * decoded.  out gets at most len + 1 bytes (UTF-8 of a reference never
  * outgrows the reference); returns the length written. */
 size_t	 mime_html_text(const char *html, size_t len, char *out);
+/* The same, with map[i] the offset in html of what made out[i] (map has
+ * room for len entries). */
+size_t	 mime_html_text_map(const char *html, size_t len, char *out,
+	    size_t *map);
+/* The length of the source of one character of the text at html[at]: a
+ * character reference's whole length, else 1. */
+size_t	 mime_html_unit(const char *html, size_t len, size_t at);
+
+/* A header value's text: encoded words (RFC 2047) decoded, UTF-8
+ * cleaned; the caller frees it. */
+char	*mime_header_text(const char *raw);
+
+struct buf;
+/* A GMimePart's content decoded (transfer encoding; then from charset
+ * cs to UTF-8 unless cs is NULL), appended to b up to max bytes; the
+ * decoded size in *total.  1 when cs is not known (not converted). */
+int	 mime_part_decoded(void *gmime_part, const char *cs, struct buf *b,
+	    size_t max, size_t *total);
 
 /* The href=, src= and action= values of the tags of html[0..len), each
  * followed by '\n', character references decoded, into out (at most

@@ -147,13 +147,14 @@ const struct cmd cmds[] = {
 	    "(nothing is sent)", 0, 0, "--from= --to= --subaccount= --header= "
 	    "--size=", 0, route_test },
 	{ "policy", "add", "NAME --detector DETECTOR [--min N] --action "
-	    "block|quarantine|tag [--subaccount S] [--from-domain P] "
-	    "[--to-domain P]",
+	    "block|quarantine|redact|tag|notify [--notify ADDR] "
+	    "[--subaccount S] [--from-domain P] [--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
-	    "regex:PATTERN, keywords:WORD,..., attachment:RULE or uribl; it "
-	    "fires at "
-	    "N distinct values or attachments (1)", 1, 1, "--detector= --min= "
-	    "--action= --subaccount= --from-domain= --to-domain=", 0,
+	    "phi, regex:PATTERN, keywords:WORD,..., attachment:RULE or uribl; "
+	    "it fires at N distinct values or attachments (1); --notify: a "
+	    "summary mail goes to ADDR when it fires", 1, 1, "--detector= "
+	    "--min= --action= --subaccount= --from-domain= --to-domain= "
+	    "--notify=", 0,
 	    policy_add },
 	{ "policy", "list", "[--format table|json]", "the content policies",
 	    0, 0, "--format=", 0, policy_list },
@@ -161,6 +162,10 @@ const struct cmd cmds[] = {
 	    1, 1, "--format=", 0, policy_show },
 	{ "policy", "delete", "NAME", "delete a content policy", 1, 1, "", 0,
 	    policy_delete },
+	{ "policy", "move", "NAME --before OTHER|--after OTHER|--position N",
+	    "change the order content policies are evaluated in (the first "
+	    "that blocks or quarantines names the decision)", 1, 1,
+	    "--before= --after= --position=", 0, policy_move },
 	{ "policy", "test", "FILE.eml|- [--subaccount S] [--from ADDR] "
 	    "[--to ADDR]",
 	    "which content policies fire on this message, on which parts, "

@@ -292,6 +292,32 @@ ctx_read_secret(const char *what, size_t max, char *out, size_t outsz)
 	return r;
 }
 
+/*
+ * Row id of `table` (a constant of gwctl's, with dense positions 1..n in
+ * its column "position") from position `from` to `to`: the others keep
+ * their order.  Inside the caller's transaction.
+ */
+int
+ctx_reorder(struct ctx *ctx, const char *table, int64_t id, int64_t from,
+    int64_t to)
+{
+	char sql[3][160];
+	int r;
+
+	/* Close the gap, open one at the new place, put it there. */
+	if (snprintf(sql[0], sizeof(sql[0]), "UPDATE %s SET position = "
+	    "position - 1 WHERE position > ?", table) >= (int)sizeof(sql[0]) ||
+	    snprintf(sql[1], sizeof(sql[1]), "UPDATE %s SET position = "
+	    "position + 1 WHERE position >= ? AND id != ?", table) >=
+	    (int)sizeof(sql[1]) || snprintf(sql[2], sizeof(sql[2]), "UPDATE "
+	    "%s SET position = ? WHERE id = ?", table) >= (int)sizeof(sql[2]))
+		fatalx("ctx_reorder: table name too long");
+	if ((r = ctx_exec(ctx, NULL, sql[0], "i", from)) != EX_OK ||
+	    (r = ctx_exec(ctx, NULL, sql[1], "ii", to, id)) != EX_OK)
+		return r;
+	return ctx_exec(ctx, NULL, sql[2], "ii", to, id);
+}
+
 int
 ctx_words(struct ctx *ctx, const char *sql, void (*add)(void *, const char *),
     void *arg)

@@ -86,6 +86,10 @@ void	 ctx_rollback(struct ctx *);
 int	 ctx_sqlerr(struct ctx *, const char *what);
 sqlite3_stmt *ctx_stmt(struct ctx *, const char *sql, const char *types,
 	    ...);
+/* Move row id of table (gwctl's constant; dense "position" column)
+ * from position from to to, inside the caller's transaction. */
+int	 ctx_reorder(struct ctx *, const char *table, int64_t id,
+	    int64_t from, int64_t to);
 int	 ctx_exec(struct ctx *, int *changes, const char *sql,
 	    const char *types, ...);
 int64_t	 ctx_now(void);
@@ -145,7 +149,8 @@ int	 alert_names(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 alert_add, alert_list, alert_delete, alert_test;
 
 /* policy.c: content policies (issue 11) */
-cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_test;
+cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_move,
+	 policy_test;
 
 /* resolver.c: a blocking DNS stub (see there). */
 struct dns_answer;

@@ -1,15 +1,19 @@
 /*
  * policy.c - gwctl policy ... (content policies: add, list, show,
- * delete, test).
+ * delete, move, test).
  *
  * A policy is a row of gw.db's content_policy table: a detector (card,
- * ssn, iban, email, phone, regex:PATTERN, keywords:WORD,...,
+ * ssn, iban, email, phone, phi, regex:PATTERN, keywords:WORD,...,
  * attachment:RULE, uribl), the
  * number of distinct values at which it fires, an action (block: 550
  * 5.7.1 at the end of DATA; quarantine: 250, held until `gwctl
- * quarantine release`; tag: an X-GW-Policy: header) and optional
- * conditions (subaccount, sender domain, recipient domain).  gwd reloads
- * the set when gw.db changes.  `policy test` runs gwd's own walk and scan
+ * quarantine release`; redact: the values replaced in the text parts;
+ * tag: an X-GW-Policy: header; notify: a summary mail to its --notify
+ * address, which any policy may have) and optional
+ * conditions (subaccount, sender domain, recipient domain).  Policies
+ * are kept in order (dense positions 1..n, as routing rules are; policy
+ * move): the first that blocks names the 550, the first that
+ * quarantines names the hold.  gwd reloads the set when gw.db changes.  `policy test` runs gwd's own walk and scan
  * on a file and prints what fires, with every match masked; nothing is
  * sent.
  * Exposure: `policy test` reads a message the admin names (untrusted
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "addr.h"
 #include "buf.h"
 #include "cpolicy.h"
 #include "gwctl.h"
@@ -52,8 +57,25 @@ policy_domain_arg(const struct args *a, const char *opt)
 	return EX_OK;
 }
 
+/* --notify: an address, canonical into out; notify needs one. */
 static int
-policy_check(struct ctx *ctx, const struct args *a, int64_t *min)
+policy_notify_arg(const struct args *a, char *out, size_t outsz)
+{
+	const char *v = args_get(a, "--notify");
+
+	out[0] = '\0';
+	if (v && addr_canon(v, 0, out, outsz) == -1)
+		return policy_bad("--notify", "an address (local@domain)");
+	if (v == NULL && cpol_action_parse(args_get(a, "--action")) ==
+	    CPOL_NOTIFY)
+		return policy_bad("--notify", "required with --action notify "
+		    "(the address the summary goes to)");
+	return EX_OK;
+}
+
+static int
+policy_check(struct ctx *ctx, const struct args *a, int64_t *min,
+    char *notify, size_t notifysz)
 {
 	const char *det = args_get(a, "--detector");
 	const char *act = args_get(a, "--action");
@@ -67,18 +89,29 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min)
 		    "or '.'");
 	if (det == NULL)
 		return policy_bad("--detector", "required (card, ssn, iban, "
-		    "email, phone, regex:PATTERN, keywords:WORD,..., "
+		    "email, phone, phi, regex:PATTERN, keywords:WORD,..., "
 		    "attachment:RULE, uribl)");
 	if (dlp_detector_check(det, err, sizeof(err)) == -1)
 		return policy_bad("--detector", err);
 	if (act == NULL || cpol_action_parse(act) == -1)
-		return policy_bad("--action", "block, quarantine or tag");
+		return policy_bad("--action", "block, quarantine, redact, tag "
+		    "or notify");
+	if (cpol_action_parse(act) == CPOL_REDACT &&
+	    dlp_detector_kind(det) == DLP_ATTACHMENT)
+		return policy_bad("--action", "an attachment cannot be "
+		    "redacted (block or quarantine it)");
+	/* uribl counts DNS answers, not text it could replace. */
+	if (cpol_action_parse(act) == CPOL_REDACT &&
+	    dlp_detector_kind(det) == DLP_URIBL)
+		return policy_bad("--action", "a blocklisted URL cannot be "
+		    "redacted (block, quarantine or tag it)");
 	*min = 1;
 	if (args_get(a, "--min") && parse_int(args_get(a, "--min"), 1,
 	    1000000, min) == -1)
 		return policy_bad("--min", "a count from 1 to 1000000");
 	if ((r = policy_domain_arg(a, "--from-domain")) != EX_OK ||
-	    (r = policy_domain_arg(a, "--to-domain")) != EX_OK)
+	    (r = policy_domain_arg(a, "--to-domain")) != EX_OK ||
+	    (r = policy_notify_arg(a, notify, notifysz)) != EX_OK)
 		return r;
 	if (sub && (r = subaccount_lookup(ctx, sub, &sid)) != EX_OK)
 		return r;
@@ -108,12 +141,14 @@ policy_find(struct ctx *ctx, const char *name, int64_t *id)
 int
 policy_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
+	char notify[ADDR_PATH_MAX + 1];
 	int64_t min, id;
 	int r, f;
 
 	if ((r = ctx_db(ctx)) != EX_OK || (r = ctx_begin(ctx)) != EX_OK)
 		return r;
-	if ((r = policy_check(ctx, a, &min)) == EX_OK) {
+	if ((r = policy_check(ctx, a, &min, notify, sizeof(notify))) ==
+	    EX_OK) {
 		if ((f = policy_find(ctx, a->argv[0], &id)) == 1) {
 			log_warnx("policy \"%s\" exists (gwctl policy delete "
 			    "it first)", a->argv[0]);
@@ -124,11 +159,13 @@ policy_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 	if (r == EX_OK)
 		r = ctx_exec(ctx, NULL, "INSERT INTO content_policy (name, "
 		    "detector, min_count, action, subaccount, from_domain, "
-		    "to_domain, created) VALUES (?, ?, ?, ?, ?, lower(?), "
-		    "lower(?), ?)", "ttitttti", a->argv[0],
-		    args_get(a, "--detector"), min, args_get(a, "--action"),
-		    args_get(a, "--subaccount"), args_get(a, "--from-domain"),
-		    args_get(a, "--to-domain"), ctx_now());
+		    "to_domain, created, notify, position) VALUES (?, ?, ?, ?, "
+		    "?, lower(?), lower(?), ?, nullif(?, ''), (SELECT "
+		    "coalesce(max(position), 0) + 1 FROM content_policy))",
+		    "ttittttit", a->argv[0], args_get(a, "--detector"), min,
+		    args_get(a, "--action"), args_get(a, "--subaccount"),
+		    args_get(a, "--from-domain"), args_get(a, "--to-domain"),
+		    ctx_now(), notify);
 	if (r != EX_OK) {
 		ctx_rollback(ctx);
 		return r;
@@ -173,7 +210,7 @@ policy_applies_to(const struct cpol *p, struct buf *b)
 }
 
 static void
-policy_json(const struct cpol *p)
+policy_json(const struct cpol *p, int pos)
 {
 	struct json_obj o;
 	struct buf b;
@@ -181,6 +218,7 @@ policy_json(const struct cpol *p)
 	buf_init(&b, 0);
 	json_obj_begin(&o, &b);
 	json_obj_int(&o, "id", p->id);
+	json_obj_int(&o, "position", pos);
 	json_obj_str(&o, "name", p->name);
 	json_obj_str(&o, "detector", p->detector);
 	json_obj_int(&o, "min", p->min);
@@ -188,6 +226,7 @@ policy_json(const struct cpol *p)
 	json_obj_str_or_null(&o, "subaccount", p->subaccount);
 	json_obj_str_or_null(&o, "from_domain", p->from_domain);
 	json_obj_str_or_null(&o, "to_domain", p->to_domain);
+	json_obj_str_or_null(&o, "notify", p->notify);
 	if (json_obj_end(&o) == -1)
 		fatalx("output too long");
 	printf("%s\n", buf_cstr(&b));
@@ -202,15 +241,15 @@ policy_print(struct ctx *ctx, const struct cmd *c, struct args *a,
 	struct output_table t;
 	struct cpol_set *s;
 	struct buf b;
-	char min[16];
+	char min[16], pos[16];
 	int r, json, shown = 0;
 
 	if ((r = output_format(c, a, &json)) != EX_OK ||
 	    (r = policy_load(ctx, &s)) != EX_OK)
 		return r;
 	buf_init(&b, 0);
-	output_table_init(&t, 5, "NAME", "DETECTOR", "MIN", "ACTION",
-	    "APPLIES TO");
+	output_table_init(&t, 7, "POS", "NAME", "DETECTOR", "MIN", "ACTION",
+	    "NOTIFY", "APPLIES TO");
 	for (int i = 0; i < s->n; i++) {
 		const struct cpol *p = &s->p[i];
 
@@ -218,13 +257,15 @@ policy_print(struct ctx *ctx, const struct cmd *c, struct args *a,
 			continue;
 		shown++;
 		if (json) {
-			policy_json(p);
+			policy_json(p, i + 1);
 			continue;
 		}
 		snprintf(min, sizeof(min), "%d", p->min);
+		snprintf(pos, sizeof(pos), "%d", i + 1);
 		policy_applies_to(p, &b);
-		output_table_row(&t, p->name, p->detector, min,
-		    cpol_action_name(p->action), buf_cstr(&b));
+		output_table_row(&t, pos, p->name, p->detector, min,
+		    cpol_action_name(p->action), p->notify ? p->notify : "-",
+		    buf_cstr(&b));
 	}
 	if (!json && t.nrows > 1)
 		output_table_print(&t, stdout);
@@ -250,24 +291,104 @@ policy_show(struct ctx *ctx, const struct cmd *c, struct args *a)
 	return policy_print(ctx, c, a, a->argv[0]);
 }
 
+/* The position of the policy named name: EX_OK, EX_NOUSER (said), or
+ * an error (said). */
+static int
+policy_pos(struct ctx *ctx, const char *name, int64_t *id, int64_t *pos)
+{
+	sqlite3_stmt *st = ctx_stmt(ctx, "SELECT id, position FROM "
+	    "content_policy WHERE name = ?", "t", name);
+	int rc;
+
+	if (st == NULL)
+		return EX_SOFTWARE;
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		*pos = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return EX_OK;
+	if (rc != SQLITE_DONE)
+		return ctx_sqlerr(ctx, "gw.db");
+	log_warnx("no policy \"%s\" (gwctl policy list)", name);
+	return EX_NOUSER;
+}
+
 int
 policy_delete(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
-	int r, n;
+	int64_t id, pos;
+	int r;
 
 	if ((r = ctx_db(ctx)) != EX_OK || (r = ctx_begin(ctx)) != EX_OK)
 		return r;
-	if ((r = ctx_exec(ctx, &n, "DELETE FROM content_policy WHERE name = ?",
-	    "t", a->argv[0])) != EX_OK) {
+	if ((r = policy_pos(ctx, a->argv[0], &id, &pos)) != EX_OK ||
+	    (r = ctx_exec(ctx, NULL, "DELETE FROM content_policy WHERE id = ?",
+	    "i", id)) != EX_OK ||
+	    (r = ctx_exec(ctx, NULL, "UPDATE content_policy SET position = "
+	    "position - 1 WHERE position > ?", "i", pos)) != EX_OK) {
 		ctx_rollback(ctx);
 		return r;
 	}
-	if (n == 0) {
-		ctx_rollback(ctx);
-		log_warnx("no policy \"%s\" (gwctl policy list)", a->argv[0]);
-		return EX_NOUSER;
-	}
 	return ctx_commit(ctx);
+}
+
+/* Where `policy move` puts it, counted once it is taken out (1..n):
+ * from --position, or next to --before/--after OTHER. */
+static int
+policy_move_target(struct ctx *ctx, const struct cmd *c,
+    const struct args *a, int64_t from, int64_t n, int64_t *to)
+{
+	const char *other = args_get(a, "--before") ? args_get(a, "--before") :
+	    args_get(a, "--after");
+	int64_t oid, opos;
+	int r;
+
+	if (args_has(a, "--position") + args_has(a, "--before") +
+	    args_has(a, "--after") != 1)
+		return cmd_usage_error(c, "one of --before, --after or "
+		    "--position");
+	if (args_has(a, "--position")) {
+		if (parse_int(args_get(a, "--position"), 1, n, to) == -1)
+			return policy_bad("--position", n == 1 ? "1 (there is "
+			    "one policy)" : "from 1 to the number of policies");
+		return EX_OK;
+	}
+	if (strcmp(other, a->argv[0]) == 0)
+		return policy_bad(args_has(a, "--before") ? "--before" :
+		    "--after", "another policy than the one moved");
+	if ((r = policy_pos(ctx, other, &oid, &opos)) != EX_OK)
+		return r;
+	if (opos > from)
+		opos--;
+	*to = args_has(a, "--before") ? opos : opos + 1;
+	return EX_OK;
+}
+
+int
+policy_move(struct ctx *ctx, const struct cmd *c, struct args *a)
+{
+	sqlite3_stmt *st;
+	int64_t id, from, to, n = 0;
+	int r;
+
+	if ((r = ctx_db(ctx)) != EX_OK || (r = ctx_begin(ctx)) != EX_OK)
+		return r;
+	if ((st = ctx_stmt(ctx, "SELECT count(*) FROM content_policy", "")) &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if ((r = policy_pos(ctx, a->argv[0], &id, &from)) != EX_OK ||
+	    (r = policy_move_target(ctx, c, a, from, n, &to)) != EX_OK ||
+	    (r = ctx_reorder(ctx, "content_policy", id, from, to)) != EX_OK) {
+		ctx_rollback(ctx);
+		return r;
+	}
+	if ((r = ctx_commit(ctx)) == EX_OK)
+		printf("policy %s moved to position %lld\n", a->argv[0],
+		    (long long)to);
+	return r;
 }
 
 /* The whole file, at most TEST_FILE_MAX bytes; EX_OK or said. */
@@ -325,6 +446,9 @@ policy_test_print(const struct cpol_set *s, const struct cpol_verdict *v,
 	else if (v->quarantine >= 0)
 		printf("decision: quarantine (250, held until released) by "
 		    "content policy %s\n", s->p[v->quarantine].name);
+	else if (v->nredact > 0)
+		printf("decision: deliver redacted%s\n", v->ntag > 0 ?
+		    ", with an X-GW-Policy: header" : "");
 	else if (v->ntag > 0)
 		printf("decision: deliver with an X-GW-Policy: header\n");
 	else

@@ -526,14 +526,7 @@ route_move(struct ctx *ctx, const struct cmd *c, struct args *a)
 	if ((r = route_find(ctx, a->argv[0], &id, &from)) != EX_OK ||
 	    (count = route_count(ctx)) < 0 ||
 	    (r = route_position(a->argv[1], count, &to)) != EX_OK ||
-	    /* Close the gap, open one at the new place, put it there. */
-	    (r = ctx_exec(ctx, NULL, "UPDATE route_rule SET position = "
-	    "position - 1 WHERE position > ?", "i", from)) != EX_OK ||
-	    (r = ctx_exec(ctx, NULL, "UPDATE route_rule SET position = "
-	    "position + 1 WHERE position >= ? AND id != ?", "ii", to, id)) !=
-	    EX_OK ||
-	    (r = ctx_exec(ctx, NULL, "UPDATE route_rule SET position = ? "
-	    "WHERE id = ?", "ii", to, id)) != EX_OK) {
+	    (r = ctx_reorder(ctx, "route_rule", id, from, to)) != EX_OK) {
 		ctx_rollback(ctx);
 		return r;
 	}

@@ -446,7 +446,8 @@ alert_notify(struct alert *a, int fired, int64_t now)
 	struct alert_sent *sent;
 	struct audit_event *ev;
 	struct store_op *op = store_op_new();
-	char summary[1024], dedup[200], from[300], qid[64], **to;
+	char summary[1024], dedup[200], from[300], **to;
+	struct qmsg *n;
 	char *text;
 	int nto;
 
@@ -473,10 +474,10 @@ alert_notify(struct alert *a, int fired, int64_t now)
 	sent->summary = xstrdup(summary);
 	sent->dedup = xstrdup(dedup);
 	sent->fired = fired;
-	if (nto > 0 && queue_notice(op, from, to, nto, summary, text, qid,
-	    sizeof(qid)) == 0)
+	if ((n = queue_notice(op, &(struct notice){ from, NULL, to, nto,
+	    NULL, summary, text, NULL })) != NULL)
 		log_info("alert %s: notice qid=%s to %d address%s", a->name,
-		    qid, nto, nto > 1 ? "es" : "");
+		    n->qid, nto, nto > 1 ? "es" : "");
 	op->done = alert_committed;
 	op->arg = sent;
 	queue_notice_submit(op, from);
@@ -618,7 +619,7 @@ static void
 alert_test_mail(struct alert_test *t)
 {
 	struct store_op *op;
-	char summary[1024], from[300], qid[64], **to, *text;
+	char summary[1024], from[300], **to, *text;
 	int n = alert_mail_targets(&t->a, &to);
 
 	if (n == 0) {
@@ -630,7 +631,8 @@ alert_test_mail(struct alert_test *t)
 	alert_sender(from, sizeof(from));
 	text = alert_mail_text(&t->a, summary, 1);
 	op = store_op_new();
-	queue_notice(op, from, to, n, summary, text, qid, sizeof(qid));
+	queue_notice(op, &(struct notice){ from, NULL, to, n, NULL, summary,
+	    text, NULL });
 	free(text);
 	free(to);
 	op->done = alert_test_stored;

@@ -22,12 +22,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "content.h"
 #include "cpolicy.h"
 #include "gwd.h"
 #include "log.h"
+#include "mime_walk.h"
+#include "redact.h"
 #include "rspamd.h"
 #include "util.h"
 
@@ -123,6 +126,81 @@ content_plan(const char *subaccount, const char *sender, char *const *rcpt,
 		j->rcpt[i] = xstrdup(rcpt[i]);
 	j->nrcpt = nrcpt;
 	return j;
+}
+
+/* The message with what redacting policies found replaced; a failure
+ * (no memory for the scan) fails the job: never stored unredacted. */
+static void
+content_redact(struct content_job *j, const struct cpol_verdict *v)
+{
+	struct buf b;
+	int n;
+
+	buf_init(&b, 0);
+	if ((n = cpol_redact(j->set->set, v, j->msg, j->len, &b, j->err,
+	    sizeof(j->err))) == -1) {
+		j->failed = 1;
+		buf_free(&b);
+		return;
+	}
+	j->nredacted = n;
+	if (n > 0)
+		j->redacted = buf_steal(&b, &j->redlen);
+	buf_free(&b);
+}
+
+/* Whom to tell, and what (notify.h): the summary names policies and
+ * counts, never a value; the subject is masked for every detector. */
+static void
+content_notices(struct content_job *j, const struct cpol_verdict *v)
+{
+	const struct cpol_set *s = j->set->set;
+	struct buf b;
+	int dup;
+
+	j->notify = xcalloc((size_t)(s->n ? s->n : 1), sizeof(*j->notify));
+	for (int i = 0; i < s->n; i++) {
+		if (!v->fired[i] || s->p[i].notify == NULL)
+			continue;
+		dup = 0;
+		for (int k = 0; k < j->nnotify && !dup; k++)
+			dup = strcasecmp(j->notify[k], s->p[i].notify) == 0;
+		if (!dup)
+			j->notify[j->nnotify++] = xstrdup(s->p[i].notify);
+	}
+	j->admin = v->quarantine >= 0 && s->p[v->quarantine].notify == NULL;
+	if (j->nnotify == 0 && !j->admin)
+		return;
+	buf_init(&b, 0);
+	buf_puts(&b, "Policies that fired (detector, threshold, action):\r\n");
+	for (int i = 0; i < s->n; i++)
+		if (v->fired[i])
+			buf_printf(&b, "  %s: %s, at least %d, %s\r\n",
+			    s->p[i].name, s->p[i].detector, s->p[i].min,
+			    cpol_action_name(s->p[i].action));
+	buf_puts(&b, "Values found per detector:\r\n");
+	for (int k = 0; k < s->nspecs; k++)
+		buf_printf(&b, "  %s: %d\r\n", s->specs[k], v->res.c[k].count);
+	/* A detector as the admin wrote it may hold anything: only the
+	 * CRLF pairs written here stay. */
+	for (char *p = buf_cstr(&b); *p; p++)
+		if ((*p == '\r' && p[1] == '\n') || (*p == '\n' &&
+		    p > buf_ptr(&b) && p[-1] == '\r'))
+			continue;
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	j->summary = buf_steal(&b, NULL);
+	if (j->subject) {
+		char *raw = j->subject;
+
+		j->subject = mime_header_text(raw);
+		free(raw);
+	}
+	if (j->subject && redact_string(s->db, NULL, 1, j->subject,
+	    strlen(j->subject), j->err, sizeof(j->err)) == -1) {
+		free(j->subject);
+		j->subject = xstrdup("(not shown: it could not be scanned)");
+	}
 }
 
 void
@@ -293,6 +371,18 @@ content_work(struct work *w)
 	act = rspamd_verdict(j, &b);
 	j->detail = with_rspamd(buf_steal(&b, NULL), act);
 	decide(j, s, &v, act);
+	/* A deferred message comes back: redacted and told of then. */
+	if (j->defer == NULL) {
+		if (j->block == NULL && v.nredact > 0)
+			content_redact(j, &v);
+		content_notices(j, &v);
+	}
+	if (j->nredacted > 0) {
+		char *d = xasprintf("%s redacted=%d", j->detail, j->nredacted);
+
+		free(j->detail);
+		j->detail = d;
+	}
 	cpol_verdict_free(&v);
 }
 
@@ -332,6 +422,12 @@ content_job_free(struct content_job *j)
 	free(j->defer);
 	free(j->quarantine);
 	free(j->tag);
+	free(j->redacted);
+	for (int i = 0; i < j->nnotify; i++)
+		free(j->notify[i]);
+	free(j->notify);
+	free(j->summary);
+	free(j->subject);
 	free(j->detail);
 	free(j);
 }

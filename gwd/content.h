@@ -6,10 +6,11 @@
  * The set is replaced whenever gw.db changes (auth.c reads it in the
  * same snapshot as the subaccounts); a scan holds a reference to the set
  * it started with, so a reload never frees a database in use.  The
- * caller (data_end.c) acts on the verdict: refuse, defer (451), add the
- * header, go on.  A job also carries what rspamd is asked with
- * (content.rspamd, copied from gcfg on the loop) and the URL checks'
- * settings (uribl.h), so the worker never reads gcfg.
+ * caller (data_end.c) acts on the verdict: refuse, defer (451), hold,
+ * put the redacted message in place of the original, add the header, go
+ * on.  A job also carries what rspamd is asked with (content.rspamd,
+ * copied from gcfg on the loop) and the URL checks' settings (uribl.h),
+ * so the worker never reads gcfg.
  */
 #ifndef GW_CONTENT_H
 #define GW_CONTENT_H
@@ -56,6 +57,22 @@ struct content_job {
 	/* "pci (card)": the first quarantining policy, its detector */
 	char			*quarantine;
 	char			*tag;		/* "pci, hr": tagging policies */
+	/* The message with values replaced (redacting policies), or NULL:
+	 * what is stored and signed instead of msg. */
+	char			*redacted;
+	size_t			 redlen;
+	int			 nredacted;	/* values replaced */
+	/* Notifications (notify.h): the distinct --notify addresses of the
+	 * policies that fired; admin: quarantined by a policy naming none
+	 * (policy.admin_address is told); the summary (policies fired and
+	 * detector counts, never a value). */
+	char			**notify;
+	int			 nnotify;
+	int			 admin;
+	char			*summary;
+	/* in: the message's subject (the caller's copy, or NULL); out:
+	 * with what any detector finds in it replaced */
+	char			*subject;
 	char			*detail;	/* the "scanned" event's, masked */
 	/* the caller's */
 	void			(*done)(struct content_job *);

@@ -3,10 +3,10 @@
  * DATA that hands an SMTP session's message to it.  The verdict on the
  * message (clean data, header policy, quota, routing rules), then its
  * stored form (data_assemble.c), the "received" event, and the hand-off
- * to the content policies (content.c, on a worker: refuse, quarantine,
- * tag), signing and the store thread; the 250 (or 451, or the policies'
- * 550) comes back from there to the waiter: the SMTP session, or the
- * HTTP API's request (api.c).
+ * to the content policies (content.c, on a worker: refuse, defer,
+ * quarantine, redact, tag; notify.c), signing and the store thread; the
+ * 250 (or 451, or the policies' 550) comes back from there to the
+ * waiter: the SMTP session, or the HTTP API's request (api.c).
  * Standards: RFC 5322.
  * Exposure: the message is untrusted input from an authenticated client.
  * Diagnostics: a message that cannot be built (no memory) is refused
@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "notify.h"
 #include "cluster.h"
 #include "policy.h"
 #include "queue.h"
@@ -55,6 +56,7 @@ committed(struct store_op *op)
 
 	/* The queue keeps (or drops) the body by its own measure now. */
 	session_memory -= m->bodylen;
+	queue_notice_stored(op);
 	if (op->failed) {
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
 		quota_release(m);
@@ -107,9 +109,9 @@ check_headers(const struct incoming *in, const struct msg_info *mi, char *buf,
 
 /*
  * A message handed off is not stored after all: reply r ("451 4.3.0
- * ...", "550 5.7.1 ...") to the waiter if it is still there, count it under rej, log the refusal with why, and give
- * back what the message held (memory, quota).  sj: a signing plan not
- * run, or NULL.
+ * ...", "550 5.7.1 ...") to the waiter if it is still there, count it
+ * under rej, log the refusal with why, and give back what the message
+ * held (memory, quota).  sj: a signing plan not run, or NULL.
  */
 static void
 drop(struct store_op *op, struct sign_job *sj, enum gm_reject rej,
@@ -122,6 +124,10 @@ drop(struct store_op *op, struct sign_job *sj, enum gm_reject rej,
 	session_memory -= m->bodylen;
 	quota_release(m);
 	metrics_reject(rej);
+	if (op->also) {
+		qmsg_free(op->also);
+		op->also = NULL;
+	}
 	ev = audit_new(event_name(EV_REJECTED), m->qid);
 	ev->sender = xstrdup(m->sender);
 	ev->subaccount = xstrdup(m->subaccount);
@@ -215,6 +221,12 @@ sign_and_store(struct store_op *op, struct sign_job *j)
 	signer_run(j, m->body, m->bodylen, now_us() / 1000000);
 }
 
+static void
+sign_and_store_next(struct store_op *op, void *sj)
+{
+	sign_and_store(op, sj);
+}
+
 /* A message waiting for its content scan, and its signing plan. */
 struct scan_wait {
 	struct store_op	*op;
@@ -239,6 +251,20 @@ policy_tag(struct qmsg *m, const char *names)
 	session_memory += hl;
 }
 
+/* A content policy redacted m: the new text replaces the message, before
+ * it is tagged and signed. */
+static void
+policy_redact(struct qmsg *m, struct content_job *cj)
+{
+	session_memory += cj->redlen;
+	session_memory -= m->bodylen;
+	free(m->body);
+	m->body = cj->redacted;
+	m->bodylen = cj->redlen;
+	m->size = m->bodylen;
+	cj->redacted = NULL;
+}
+
 /*
  * A content policy quarantines m (what: "NAME (DETECTOR)"): it is
  * accepted and stored held, never delivered until an admin releases it
@@ -261,8 +287,10 @@ policy_quarantine(struct store_op *op, const char *what)
 
 /*
  * The content policies have decided (content.c, on its worker): refuse
- * with 550 5.7.1 naming the blocking policy (never what matched), or
- * quarantine, tag, and go on to signing.  Every decision is a "scanned"
+ * with 550 5.7.1 naming the blocking policy (never what matched), defer
+ * (451: rspamd), or quarantine, redact, tag, and go on to signing.  Whom
+ * the policies name is told (notify.c), in the same commit as the
+ * message (a refused one's on its own).  Every decision is a "scanned"
  * event.
  */
 static void
@@ -293,14 +321,22 @@ scanned(struct content_job *cj)
 			snprintf(r, sizeof(r), "%s", cj->defer);
 		store_event(ev);
 		gm.messages_rejected_total++;
+		if (cj->block)
+			notify_send(cj, m, "refused", NULL, NULL, NULL);
 		drop(op, sw->sj, REJ_DATA_CONTENT_POLICY, r, r + 10);
 		goto out;
 	}
 	if (cj->quarantine)
 		policy_quarantine(op, cj->quarantine);
+	if (cj->redacted)
+		policy_redact(m, cj);
 	if (cj->tag)
 		policy_tag(m, cj->tag);
-	sign_and_store(op, sw->sj);
+	/* The notification (if any) is signed first, then the message. */
+	if (notify_send(cj, m, cj->quarantine ? "quarantined" :
+	    cj->nredacted ? "redacted" : cj->tag ? "tagged" : "accepted", op,
+	    sign_and_store_next, sw->sj) == 0)
+		sign_and_store(op, sw->sj);
 out:
 	free(sw);
 	content_job_free(cj);
@@ -330,6 +366,7 @@ policy_sign_store(struct incoming *in, struct store_op *op,
 	sw = xmalloc(sizeof(*sw));
 	sw->op = op;
 	sw->sj = *sj;
+	cj->subject = in->mi.subject[0] ? xstrdup(in->mi.subject) : NULL;
 	cj->done = scanned;
 	cj->arg = sw;
 	if (content_run(cj, m->body, m->bodylen) == -1) {

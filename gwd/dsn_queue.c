@@ -11,8 +11,9 @@
  * Diagnostics: a DSN that cannot be built or stored is logged and
  * dropped; the failed recipients still end.  One whose signing fails
  * goes unsigned, and the log says why.
- * Also the notices gwd sends itself (alerts, queue.h's queue_notice()):
- * built, inserted and signed the same way, by the domain of their From:.
+ * Also the notices gwd sends itself (alerts, content-policy
+ * notifications; queue.h's queue_notice()): built, inserted and signed
+ * the same way, by the domain of their From:.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -38,7 +39,6 @@
 
 static int	 signing;	/* DSN ops on a worker, not submitted yet */
 
-static void	 notice_submit(struct store_op *, const char *from_domain);
 
 int
 queue_dsn_signing(void)
@@ -226,13 +226,20 @@ dsn_queue_build(struct store_op *op, struct qmsg *m, const struct dsn_rcpt *fr,
 		ev->detail = NULL;
 }
 
-/* The DSN's signing, logged as any message's: "signed" with what signed
- * it, or "unsigned" with why not. */
+/* A message gwd made being signed, and what comes next. */
+struct notice_sign {
+	struct store_op	*op;
+	struct qmsg	*n;
+	void		(*then)(struct store_op *, void *);
+	void		*arg;
+};
+
+/* Its signing, logged as any message's: "signed" with what signed it,
+ * or "unsigned" with why not. */
 static void
-dsn_sign_event(struct store_op *op, enum event_action type,
-    const char *detail)
+dsn_sign_event(struct store_op *op, const struct qmsg *n,
+    enum event_action type, const char *detail)
 {
-	struct qmsg *n = op->insert;
 	struct audit_event *ev = store_op_event(op, event_name(type), n->qid);
 
 	ev->sender = xstrdup("");
@@ -243,146 +250,177 @@ dsn_sign_event(struct store_op *op, enum event_action type,
 static void
 dsn_signed(struct sign_job *j)
 {
-	struct store_op *op = j->arg;
-	struct qmsg *n = op->insert;
+	struct notice_sign *ns = j->arg;
+	struct qmsg *n = ns->n;
 	char why[300];
 
 	if (j->failed) {
-		log_warnx("DSN qid=%s: DKIM signing failed, sent unsigned: %s",
+		log_warnx("qid=%s: DKIM signing failed, sent unsigned: %s",
 		    n->qid, j->err);
 		gm.dkim_unsigned_total++;
 		snprintf(why, sizeof(why), "DKIM signing failed: %s", j->err);
-		dsn_sign_event(op, EV_UNSIGNED, why);
+		dsn_sign_event(ns->op, n, EV_UNSIGNED, why);
 	} else {
 		signer_prepend(j, &n->body, &n->bodylen);
 		n->size = n->bodylen;
 		gm.dkim_signed_total++;
-		dsn_sign_event(op, EV_SIGNED, j->detail);
+		dsn_sign_event(ns->op, n, EV_SIGNED, j->detail);
 	}
 	sign_job_free(j);
 	signing--;
-	store_submit(op);
+	ns->then(ns->op, ns->arg);
+	free(ns);
 }
 
-/* Submit op; a DSN it inserts is signed by the domain of dsn_from (or
- * the host name). */
 void
-dsn_queue_submit(struct store_op *op)
+queue_notice_sign(struct store_op *op, struct qmsg *n, const char *from,
+    void (*then)(struct store_op *, void *), void *arg)
 {
-	const char *at = strrchr(gcfg->dsn_from ? gcfg->dsn_from : "@", '@');
-
-	notice_submit(op, gcfg->dsn_from ? at + 1 : gcfg->hostname);
-}
-
-/*
- * Submit op; a message gwd made itself that it inserts is signed first
- * (on a worker) when a key applies to dom, the domain of its From:.  The
- * op is the caller's no more.
- */
-static void
-notice_submit(struct store_op *op, const char *from_domain)
-{
-	struct qmsg *n = op->insert;
+	const char *at = from ? strrchr(from, '@') : NULL;
+	struct notice_sign *ns;
 	struct sign_job *j;
 	char dom[256], why[400];
 
-	if (n == NULL || !(n->flags & QMSG_DSN)) {
-		store_submit(op);
-		return;
-	}
-	gw_strlcpy(dom, from_domain, sizeof(dom));
+	gw_strlcpy(dom, at ? at + 1 : gcfg->hostname, sizeof(dom));
 	for (char *p = dom; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	if ((j = signer_plan(dom, NULL, why, sizeof(why))) == NULL) {
 		gm.dkim_unsigned_total++;
-		dsn_sign_event(op, EV_UNSIGNED, why);
-		store_submit(op);
+		dsn_sign_event(op, n, EV_UNSIGNED, why);
+		then(op, arg);
 		return;
 	}
+	ns = xmalloc(sizeof(*ns));
+	*ns = (struct notice_sign){ op, n, then, arg };
 	j->done = dsn_signed;
-	j->arg = op;
+	j->arg = ns;
 	j->wait = 1;		/* no client to answer 451: wait for the keys */
 	signing++;
 	signer_run(j, n->body, n->bodylen, sched_unix_s());
 }
 
+static void
+submit(struct store_op *op, void *arg)
+{
+	(void)arg;
+	store_submit(op);
+}
+
+void
+queue_notice_submit(struct store_op *op, const char *from)
+{
+	struct qmsg *n = op->insert;
+
+	if (n == NULL || !(n->flags & QMSG_DSN))
+		store_submit(op);
+	else
+		queue_notice_sign(op, n, from, submit, NULL);
+}
+
+/* Submit op; a DSN it inserts is signed first (on a worker) by the
+ * domain of dsn_from (or the host name) when a key applies.  The op is
+ * the caller's no more. */
+void
+dsn_queue_submit(struct store_op *op)
+{
+	queue_notice_submit(op, gcfg->dsn_from);
+}
+
 void
 queue_notice_stored(struct store_op *op)
 {
-	dsn_queue_stored(op);
+	struct qmsg *n = op->also;
+
+	if (n) {
+		op->also = NULL;
+		if (op->failed) {
+			log_warnx("qid=%s: notice not stored: %s", n->qid,
+			    op->error);
+			qmsg_free(n);
+		} else
+			routing_add(n);
+	}
+	if (op->insert && (op->insert->flags & QMSG_DSN))
+		dsn_queue_stored(op);
 }
 
-/* The headers and text of a notice, CRLF line ends; text lines as
- * given (LF), 7-bit: the caller keeps them ASCII. */
+/* The headers and text of a notice, CRLF line ends; text lines as given
+ * (LF or CRLF).  UTF-8 text goes 8bit. */
 static void
-notice_write(struct buf *o, const char *from, char *const *to, int nto,
-    const char *subject, const char *mid, const char *text)
+notice_write(struct buf *o, const struct notice *nt, const char *mid,
+    int eight)
 {
 	char date[64];
 
 	fmt_rfc5322((time_t)sched_unix_s(), date, sizeof(date));
-	buf_printf(o, "From: <%s>\r\nTo: ", from);
-	for (int i = 0; i < nto; i++)
-		buf_printf(o, "%s<%s>", i ? ",\r\n " : "", to[i]);
+	buf_printf(o, "From: %s%s<%s>\r\nTo: ", nt->from_name ?
+	    nt->from_name : "", nt->from_name ? " " : "", nt->from);
+	for (int i = 0; i < nt->nto; i++)
+		buf_printf(o, "%s<%s>", i ? ",\r\n " : "", nt->to[i]);
 	buf_printf(o, "\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: %s\r\n"
 	    "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n"
-	    "Content-Transfer-Encoding: 7bit\r\n\r\n", subject, date, mid);
-	for (const char *p = text, *e; *p; p = *e ? e + 1 : e) {
+	    "Content-Type: text/plain; charset=%s\r\n"
+	    "Content-Transfer-Encoding: %s\r\n\r\n", nt->subject, date, mid,
+	    eight ? "utf-8" : "us-ascii", eight ? "8bit" : "7bit");
+	for (const char *p = nt->text, *e; *p; p = *e ? e + 1 : e) {
+		size_t l;
+
 		e = p + strcspn(p, "\n");
-		buf_printf(o, "%.*s\r\n", (int)(e - p), p);
+		l = (size_t)(e - p);
+		if (l > 0 && p[l - 1] == '\r')
+			l--;
+		buf_printf(o, "%.*s\r\n", (int)l, p);
 	}
 }
 
-int
-queue_notice(struct store_op *op, const char *from, char *const *to, int nto,
-    const char *subject, const char *text, char *qid, size_t qidsz)
+struct qmsg *
+queue_notice(struct store_op *op, const struct notice *nt)
 {
 	struct audit_event *ev;
 	struct qmsg *n;
 	struct buf out;
 	unsigned char rb[8];
 	char mid[300], rhex[17];
+	int eight = 0;
 
-	if (nto <= 0)
-		return -1;
-	n = queue_msg_new("", "", nto);
+	if (nt->nto <= 0)
+		return NULL;
+	for (const char *p = nt->text; *p && !eight; p++)
+		eight = (unsigned char)*p >= 0x80;
+	n = queue_msg_new("", nt->subaccount ? nt->subaccount : "", nt->nto);
 	random_bytes(rb, sizeof(rb));
 	hex_encode(rb, sizeof(rb), rhex);
 	snprintf(mid, sizeof(mid), "<%s.%s@%s>", n->qid, rhex, gcfg->hostname);
 	buf_init(&out, 0);
-	notice_write(&out, from, to, nto, subject, mid, text);
+	notice_write(&out, nt, mid, eight);
 	/* Never bounced, not a subaccount's mail: as a DSN. */
-	n->flags = QMSG_DSN;
+	n->flags = QMSG_DSN | (eight ? QMSG_8BIT : 0);
 	n->received_us = sched_clock();
 	n->body = buf_steal(&out, &n->bodylen);
 	n->size = n->bodylen;
 	n->message_id = xstrdup(mid);
 	ev = store_op_event(op, event_name(EV_RECEIVED), n->qid);
+	ev->subaccount = nt->subaccount ? xstrdup(nt->subaccount) : NULL;
 	ev->sender = xstrdup("");
-	ev->rcpts = xcalloc((size_t)nto, sizeof(char *));
-	for (int i = 0; i < nto; i++) {
-		qmsg_set_rcpt(n, i, to[i]);
+	ev->rcpts = xcalloc((size_t)nt->nto, sizeof(char *));
+	for (int i = 0; i < nt->nto; i++) {
+		qmsg_set_rcpt(n, i, nt->to[i]);
 		n->rcpt[i].next_attempt = us_to_s(n->received_us);
-		ev->rcpts[i] = xstrdup(to[i]);
+		if (!addr_is_ascii(nt->to[i]))
+			n->flags |= QMSG_SMTPUTF8;
+		ev->rcpts[i] = xstrdup(nt->to[i]);
 	}
-	ev->nrcpts = nto;
-	ev->recipient = xstrdup(to[0]);
+	ev->nrcpts = nt->nto;
+	ev->recipient = xstrdup(nt->to[0]);
 	ev->message_id = xstrdup(mid);
-	ev->subject = xstrdup(subject);
-	ev->from_addr = xstrdup(from);
+	ev->subject = xstrdup(nt->subject);
+	ev->from_addr = xstrdup(nt->from);
 	ev->size = (int64_t)n->size;
-	ev->detail = xstrdup("notice by gwd");
-	gw_strlcpy(qid, n->qid, qidsz);
-	op->insert = n;
-	op->done = dsn_queue_committed;
-	return 0;
-}
-
-void
-queue_notice_submit(struct store_op *op, const char *from)
-{
-	const char *at = strrchr(from, '@');
-
-	notice_submit(op, at ? at + 1 : gcfg->hostname);
+	ev->detail = xstrdup(nt->detail ? nt->detail : "notice by gwd");
+	if (op->insert == NULL) {
+		op->insert = n;
+		op->done = dsn_queue_committed;
+	} else
+		op->also = n;
+	return n;
 }

@@ -26,21 +26,40 @@ void	 queue_shutdown(void);
 /* DSNs being signed: their ops are not submitted yet (shutdown waits). */
 int	 queue_dsn_signing(void);
 /*
- * A notice gwd sends itself (alerts): From: from, To: the nto addresses
- * (envelope too), Subject: subject, the ASCII text as its body, with the
- * null envelope sender and never bounced, as a DSN.  op inserts it (and
- * its "received" event); its queue id into qid.  op->done queues it once
- * committed; a caller that takes op->done over calls
- * queue_notice_stored(op) first.  queue_notice_submit() signs it as
- * DSNs are, by the domain of from when a key applies, then submits op.
- * -1: nto is 0.
+ * A notice gwd sends itself (alerts, content-policy notifications:
+ * notify.c): queue_notice() makes it, From: from (with from_name as its
+ * display name), To: the nto addresses (envelope too), Subject: subject,
+ * text as its body (LF or CRLF lines; UTF-8 goes 8bit), with the null
+ * envelope sender and never bounced, as a DSN.  Its "received" event
+ * (detail, NULL: "notice by gwd") goes into op, and it goes in as
+ * op->insert (op->done then queues it once committed) or, when op
+ * inserts a message already, as op->also: in the same commit.  NULL:
+ * nto is 0.
+ *
+ * queue_notice_sign() signs n as DSNs are, on a worker, by the domain of
+ * from (NULL: the host name) when a key applies ("signed" or "unsigned"
+ * event in op), then then(op, arg) runs; queue_notice_submit() signs
+ * op->insert and submits op.  A caller that takes op->done over calls
+ * queue_notice_stored(op) first: it queues op's notices (or frees them
+ * when op failed).
  */
 struct store_op;
-int	 queue_notice(struct store_op *, const char *from, char *const *to,
-	    int nto, const char *subject, const char *text, char *qid,
-	    size_t qidsz);
-void	 queue_notice_stored(struct store_op *);
+struct notice {
+	const char	*from;
+	const char	*from_name;	/* NULL: none */
+	char *const	*to;
+	int		 nto;
+	const char	*subaccount;	/* NULL: none */
+	const char	*subject;	/* ASCII */
+	const char	*text;
+	const char	*detail;
+};
+struct qmsg *queue_notice(struct store_op *, const struct notice *);
+void	 queue_notice_sign(struct store_op *, struct qmsg *n,
+	    const char *from, void (*then)(struct store_op *, void *),
+	    void *arg);
 void	 queue_notice_submit(struct store_op *, const char *from);
+void	 queue_notice_stored(struct store_op *);
 
 /*
  * Routing rules (routing.c).  routing_rule(): the rule that decides for

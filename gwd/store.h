@@ -35,6 +35,10 @@ struct supp_change {
 struct store_op {
 	struct store_op	*next;
 	struct qmsg	*insert;	/* new message and its recipients */
+	/* A message gwd made about insert (a content-policy notification,
+	 * notify.h), inserted in the same commit; the op's owner queues or
+	 * frees it in done(). */
+	struct qmsg	*also;
 	int64_t		*del_rcpt;
 	int		 ndel_rcpt;
 	struct rcpt_update *upd;

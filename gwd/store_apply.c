@@ -1,6 +1,6 @@
 /*
  * store_apply.c - the record encoders: an op's changes into queue.db
- * (a new message and its recipients, deleted and updated recipients,
+ * (new messages and their recipients, deleted and updated recipients,
  * holds, suppressions, pauses), through statements prepared once at
  * start-up on the store thread's connection.  The caller (store.c) owns
  * the transaction.
@@ -65,6 +65,8 @@ int
 store_apply(struct store_op *op)
 {
 	if (op->insert && insert_msg(op->insert) == -1)
+		return -1;
+	if (op->also && insert_msg(op->also) == -1)
 		return -1;
 	for (int i = 0; i < op->ndel_rcpt; i++) {
 		sqlite3_bind_int64(st_del_rcpt, 1, op->del_rcpt[i]);

@@ -87,8 +87,9 @@ def test_policy_admin(gw):
     gw.gwctl("policy", "add", "words", "--detector",
              "keywords:confidential,top secret", "--action", "tag")
     out = gw.gwctl("policy", "list").stdout
-    assert out.splitlines()[0].split() == ["NAME", "DETECTOR", "MIN",
-                                           "ACTION", "APPLIES", "TO"]
+    assert out.splitlines()[0].split() == ["POS", "NAME", "DETECTOR", "MIN",
+                                           "ACTION", "NOTIFY", "APPLIES",
+                                           "TO"]
     assert "subaccount=app to=*.test" in out
     rows = [json.loads(l) for l in
             gw.gwctl("policy", "list", "--format", "json").stdout.splitlines()]
@@ -101,8 +102,12 @@ def test_policy_admin(gw):
             (["x", "--detector", "cards", "--action", "block"],
              "unknown detector"),
             (["x", "--detector", "regex:(", "--action", "block"], "regex:("),
-            (["x", "--detector", "card", "--action", "redact"],
-             "block, quarantine or tag"),
+            (["x", "--detector", "card", "--action", "discard"],
+             "block, quarantine, redact, tag or notify"),
+            (["x", "--detector", "attachment:exec", "--action", "redact"],
+             "cannot be redacted"),
+            (["x", "--detector", "uribl", "--action", "redact"],
+             "blocklisted URL cannot be redacted"),
             (["x", "--detector", "card", "--action", "tag", "--min", "0"],
              "--min"),
             (["x y", "--detector", "card", "--action", "tag"], "NAME"),

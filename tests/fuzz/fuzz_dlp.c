@@ -1,7 +1,7 @@
 // sources: common/dlp.c common/attrule.c common/dlp_valid.c common/util.c common/log.c common/buf.c
 /*
- * fuzz_dlp.c - hostile text through every validator at every offset and
- * through the Hyperscan pass with every detector.
+ * fuzz_dlp.c - hostile text through every validator at every offset
+ * (PHI's too) and through the Hyperscan pass with every detector.
  * Invariants: a confirmed value lies inside the text and has the shape
  * its validator promises (13-19 digits passing Luhn for a card); masks
  * stay inside DLP_MASK_MAX and are NUL-terminated; counts never exceed
@@ -18,7 +18,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const char *const SPECS[] = { "card", "ssn", "iban", "email", "phone",
-	"regex:[A-Z]{3}-\\d+", "keywords:secret,top secret,x" };
+	"regex:[A-Z]{3}-\\d+", "keywords:secret,top secret,x", "phi" };
+#define NSPECS	((int)(sizeof(SPECS) / sizeof(SPECS[0])))
 static struct dlp_db *db;
 
 static void
@@ -43,7 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[200], m[DLP_MASK_MAX];
 	size_t s, e;
 
-	if (db == NULL && (db = dlp_compile(SPECS, 7, err, sizeof(err))) ==
+	if (db == NULL && (db = dlp_compile(SPECS, NSPECS, err, sizeof(err))) ==
 	    NULL)
 		abort();
 	for (size_t i = 0; i <= size && size < 4096; i++) {
@@ -57,6 +58,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			assert(s < i && i < e && e <= size && t[i] == '@');
 		if (dlp_phone_at(t, size, i, &s))
 			assert(s < i);
+		if (dlp_icd10_at(t, size, i, &e)) {
+			assert(e >= i + 3 && e <= i + 8 && e <= size);
+			(void)dlp_phi_near(t, size, i, e);
+		}
+		for (size_t k = i + 1; k <= size && k <= i + 16; k++)
+			if (dlp_mrn_at(t, size, i, k, &s, &e))
+				assert(k <= s && s < e && e <= size);
 	}
 	dlp_mask_card(t, size, m);
 	assert(strlen(m) < DLP_MASK_MAX);
@@ -68,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(strlen(m) < DLP_MASK_MAX);
 
 	assert(dlp_scan_text(db, t, size, &r, err, sizeof(err)) == 0);
-	assert(r.n == 7);
+	assert(r.n == NSPECS);
 	for (int i = 0; i < r.n; i++) {
 		assert(r.c[i].nhits <= DLP_SAMPLES);
 		assert(r.c[i].nhits <= r.c[i].count);

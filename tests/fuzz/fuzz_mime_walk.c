@@ -36,7 +36,8 @@ check_utf8(const char *s, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct mime_limits lim = { 3, 50, 64 << 10 };
+	/* With and without libmagic, by the input's length. */
+	struct mime_limits lim = { 3, 50, 64 << 10, (int)(size & 1) };
 	struct mime_walk w;
 	size_t total = 0;
 	char *out;

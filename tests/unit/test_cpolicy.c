@@ -34,7 +34,7 @@ gwdb(char *dir)
 	    " ('pci', 'card', 2, 'block', NULL, NULL, NULL, 0),"
 	    " ('pci-partner', 'card', 1, 'tag', NULL, NULL, '*.partner.test', 0),"
 	    " ('hr', 'ssn', 1, 'tag', 'app', 'example.com', NULL, 0),"
-	    " ('later', 'ssn', 1, 'redact', NULL, NULL, NULL, 0)",
+	    " ('later', 'ssn', 1, 'encrypt', NULL, NULL, NULL, 0)",
 	    NULL, NULL, NULL), SQLITE_OK);
 	return db;
 }
@@ -155,7 +155,8 @@ test_quarantine_verdict(void **state)
 	gwdb_remove(db, dir);
 	assert_int_equal(cpol_action_parse("quarantine"), CPOL_QUARANTINE);
 	assert_string_equal(cpol_action_name(CPOL_QUARANTINE), "quarantine");
-	assert_int_equal(cpol_action_parse("redact"), -1);
+	assert_int_equal(cpol_action_parse("redact"), CPOL_REDACT);
+	assert_int_equal(cpol_action_parse("encrypt"), -1);
 }
 
 static void
@@ -167,7 +168,8 @@ test_names(void **state)
 	assert_false(cpol_valid_name("a;b"));
 	assert_int_equal(cpol_action_parse("block"), CPOL_BLOCK);
 	assert_int_equal(cpol_action_parse("tag"), CPOL_TAG);
-	assert_int_equal(cpol_action_parse("redact"), -1);
+	assert_int_equal(cpol_action_parse("redact"), CPOL_REDACT);
+	assert_int_equal(cpol_action_parse("encrypt"), -1);
 }
 
 int

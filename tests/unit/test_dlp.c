@@ -132,6 +132,86 @@ test_email_phone(void **state)
 }
 
 static void
+test_phi(void **state)
+{
+	static const struct { const char *t; size_t at; int ok; size_t end; }
+	    icd[] = {
+		{ "E11.9", 0, 1, 5 }, { "A00", 0, 1, 3 }, { "Z99", 0, 1, 3 },
+		{ "S72.001A", 0, 1, 8 }, { "dx: J45.909,", 4, 1, 11 },
+		{ "E11.", 0, 1, 3 },		/* the sentence's dot */
+		{ "e11.9", 0, 0, 0 },		/* lower case */
+		{ "E1.9", 0, 0, 0 }, { "EE11", 1, 0, 0 },
+		{ "E119", 0, 0, 0 }, { "E11.90210", 0, 0, 0 },
+		{ "1E11", 1, 0, 0 }, { "E1", 0, 0, 0 },
+	};
+	static const struct { const char *t; int ok; const char *val; }
+	    mrn[] = {
+		{ "MRN: 1234567", 1, "1234567" },
+		{ "mrn#00123456.", 1, "00123456" },
+		{ "Medical record number 1234-5678", 1, "1234-5678" },
+		{ "medical  record no. 987654", 1, "987654" },
+		{ "MRN 12345", 0, NULL },		/* too short */
+		{ "MRN 1234567890123", 0, NULL },	/* too long */
+		{ "MRN 1234567a", 0, NULL },
+		{ "xMRN 1234567", 0, NULL },		/* inside a word */
+		{ "mRNA 1234567", 0, NULL },
+		{ "medical record notes 123456", 0, NULL },
+	};
+	size_t e, s;
+
+	for (size_t i = 0; i < sizeof(icd) / sizeof(icd[0]); i++) {
+		int r = dlp_icd10_at(icd[i].t, strlen(icd[i].t), icd[i].at, &e);
+
+		assert_int_equal(r, icd[i].ok);
+		if (r)
+			assert_int_equal(e, icd[i].end);
+	}
+	for (size_t i = 0; i < sizeof(mrn) / sizeof(mrn[0]); i++) {
+		const char *t = mrn[i].t;
+		size_t ks = strcspn(t, "Mm"), ke = ks + (t[ks + 1] == 'R' ||
+		    t[ks + 1] == 'r' ? 3 : strstr(t, "record") + 6 - t - ks);
+		int r;
+
+		if (ks > 0 && t[ks - 1] == 'x')
+			ks = 1, ke = 4;
+		r = dlp_mrn_at(t, strlen(t), ks, ke, &s, &e);
+		assert_int_equal(r, mrn[i].ok);
+		if (r)
+			assert_memory_equal(t + s, mrn[i].val, e - s);
+	}
+	/* Near a medical word, within the window, either side. */
+	const char *t = "Diagnosis: E11.9 (type 2)";
+	assert_true(dlp_phi_near(t, strlen(t), 11, 16));
+	t = "E11.9 was the patient's code";
+	assert_true(dlp_phi_near(t, strlen(t), 0, 5));
+	t = "Part number E11.9 in stock";
+	assert_false(dlp_phi_near(t, strlen(t), 12, 17));
+	t = "the dxf file E11.9";			/* "dx" whole only */
+	assert_false(dlp_phi_near(t, strlen(t), 13, 18));
+	assert_true(dlp_phi_near("ICD E11", 7, 4, 7));
+}
+
+static void
+test_phi_scan(void **state)
+{
+	const char *spec = "phi";
+	struct dlp_db *db = dlp_compile(&spec, 1, NULL, 0);
+	const char *t = "Patient seen, diagnosis E11.9 and I10; MRN: 7654321.\n"
+	    "----------------------------------------------------------------"
+	    "Unrelated: part B52 and A380 shipped; mRNA 1234567.";
+	struct dlp_result r;
+	char err[200];
+
+	assert_non_null(db);
+	assert_int_equal(dlp_scan_text(db, t, strlen(t), &r, err,
+	    sizeof(err)), 0);
+	/* E11.9, I10, the MRN; not B52 (no medical word near it). */
+	assert_int_equal(r.c[0].count, 3);
+	dlp_result_free(&r);
+	dlp_db_free(db);
+}
+
+static void
 test_masks(void **state)
 {
 	char out[DLP_MASK_MAX];
@@ -261,6 +341,8 @@ main(void)
 		cmocka_unit_test(test_ssn),
 		cmocka_unit_test(test_iban),
 		cmocka_unit_test(test_email_phone),
+		cmocka_unit_test(test_phi),
+		cmocka_unit_test(test_phi_scan),
 		cmocka_unit_test(test_masks),
 		cmocka_unit_test(test_scan_message),
 		cmocka_unit_test(test_many_hits_bounded),

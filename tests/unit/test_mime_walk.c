@@ -97,14 +97,7 @@ test_charsets(void **state)
 	mime_walk_free(&w);
 }
 
-static void
-test_attachments_and_nested(void **state)
-{
-	struct mime_walk w;
-
-	/* A zip named .pdf; a text file declared octet-stream; a nested
-	 * message whose own part is read as text. */
-	walk("Subject: top\r\n"
+static const char ATTACHED[] = "Subject: top\r\n"
 	    "Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n"
 	    "--o\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
 	    "--o\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\n"
@@ -120,7 +113,17 @@ test_attachments_and_nested(void **state)
 	    "Subject: inner\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n"
 	    "--i\r\nContent-Type: text/plain\r\n\r\nsecret 078-05-1120\r\n"
 	    "--i--\r\n"
-	    "--o--\r\n", &w);
+	    "--o--\r\n";
+
+static void
+test_attachments_and_nested(void **state)
+{
+	struct mime_limits lim = mime_limits_default;
+	struct mime_walk w;
+
+	/* A zip named .pdf; a text file declared octet-stream; a nested
+	 * message whose own part is read as text. */
+	walk(ATTACHED, &w);
 	assert_int_equal(w.natt, 2);
 	assert_string_equal(w.att[0].path, "2");
 	assert_string_equal(w.att[0].name, "report.pdf");
@@ -136,6 +139,17 @@ test_attachments_and_nested(void **state)
 	assert_string_equal(text_at(&w, "4.1")->text, "secret 078-05-1120");
 	assert_int_equal(w.nparts, 4);
 	assert_int_equal(w.flags, 0);
+	mime_walk_free(&w);
+
+	/* Without libmagic: the zip by its magic number, the text file
+	 * still read as text. */
+	lim.no_magic = 1;
+	assert_int_equal(mime_walk(ATTACHED, strlen(ATTACHED), &lim, &w), 0);
+	assert_string_equal(w.att[0].sniffed, "application/zip");
+	assert_true(w.att[0].archive);
+	assert_string_equal(w.att[1].sniffed, "text/plain");
+	assert_string_equal(text_at(&w, "3")->text,
+	    "name,card\r\nbob,4111111111111111");
 	mime_walk_free(&w);
 }
 
@@ -247,7 +261,7 @@ test_broken_and_endless(void **state)
 static void
 test_text_cap(void **state)
 {
-	struct mime_limits lim = { 5, 1000, 10 };
+	struct mime_limits lim = { 5, 1000, 10, 0 };
 	struct mime_walk w;
 	const char *m = "Content-Type: text/plain\r\n\r\n0123456789abcdef\r\n";
 
