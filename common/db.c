@@ -187,6 +187,11 @@ static const char *const gw_migrations[] = {
 	"ALTER TABLE subaccount ADD COLUMN bounce_domain TEXT;"
 	"INSERT OR IGNORE INTO hmac_key (purpose, key, created)"
 	"  VALUES ('verp', randomblob(32), unixepoch());",
+	/* 11: a rule's word on the compliance archive (issue 11): 1 its
+	 * mail is archived (local store, journal) even with archive.all
+	 * off, 0 it is not; NULL: archive.all decides */
+	"ALTER TABLE route_rule ADD COLUMN archive INTEGER"
+	"  CHECK (archive IN (0, 1));",
 };
 
 static const char *const queue_migrations[] = {
@@ -282,6 +287,20 @@ static const char *const queue_migrations[] = {
 	 * file (gwd/store_read.c); also gwtop's oldest messages */
 	"CREATE INDEX message_queue ON message(received, id, qid,"
 	"  subaccount, sender, size, flags, held, dsn_ret, dsn_envid);",
+	/* 9: the compliance archive's intake (gwd/archive.h): a message
+	 * acknowledged with 250 that goes into the local archive has a row
+	 * here, committed in the transaction that stores it; the archive
+	 * thread appends it to the day file in id order (the id is the
+	 * record's sequence number) and the row goes once the day file is
+	 * synced.  The body is copied: the message row may be delivered
+	 * and deleted first. */
+	"CREATE TABLE archive_pending ("
+	"  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  qid      TEXT NOT NULL,"
+	"  received INTEGER NOT NULL,"		/* unix microseconds */
+	"  envelope BLOB NOT NULL,"		/* Name: value CRLF lines */
+	"  body     BLOB NOT NULL"
+	");",
 };
 
 static const char *const log_migrations[] = {

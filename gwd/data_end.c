@@ -19,6 +19,7 @@
 #include "event.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
@@ -67,6 +68,7 @@ committed(struct store_op *op)
 		}
 		queue_add(m);
 	}
+	journal_stored(op);
 	store_op_free(op);
 	if (s == NULL)
 		return;
@@ -163,6 +165,7 @@ signed_msg(struct sign_job *j)
 	ev->subaccount = xstrdup(m->subaccount);
 	ev->detail = xstrdup(j->detail);
 	sign_job_free(j);
+	journal_attach(op);
 	store_submit(op);
 }
 
@@ -196,6 +199,7 @@ sign_and_store(struct store_op *op, struct sign_job *j)
 	struct qmsg *m = op->insert;
 
 	if (j == NULL) {
+		journal_attach(op);
 		store_submit(op);
 		return;
 	}
@@ -420,6 +424,10 @@ stage_rules(struct incoming *in)
 			    t->rcpt[i], BC_NONE);
 		if (ru && ru->action == RULE_ROUTE && ru->bulk)
 			in->bulk = 1;
+		/* Archived when any recipient's rule (or archive.all) says
+		 * so: a compliance copy errs on the side of keeping. */
+		if (ru && ru->archive >= 0 ? ru->archive : gcfg->archive.all)
+			in->archive = 1;
 		if (ru && ru->action == RULE_HOLD && in->hold == NULL) {
 			in->hold = ru;
 			in->hold_rcpt = t->rcpt[i];
@@ -455,6 +463,25 @@ assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	if (m == NULL)
 		refuse_with(in, REJ_DATA_STORAGE, in->reply, NULL, BC_NONE);
 	return m;
+}
+
+/* What the compliance archive keeps of m (journal.h): the envelope as
+ * the "received" event ev has it. */
+static struct archive_req *
+data_end_archive(struct incoming *in, const struct qmsg *m,
+    const struct audit_event *ev)
+{
+	struct session *s = in->s;
+	struct journal_env e = { m->qid, m->received_us, m->sender,
+	    ev->rcpts, ev->nrcpts, s->subaccount, s->ip, NULL,
+	    in->mi.message_id };
+	char auth[80];
+
+	snprintf(auth, sizeof(auth), "%s%s%s", s->authed == AUTH_IP ? "ip" :
+	    s->key_id[0] ? "apikey" : "password", s->key_id[0] ? " " : "",
+	    s->key_id);
+	e.auth = auth;
+	return journal_plan(&e);
 }
 
 /* The commit of m, carrying its "received" event (and "quarantined"). */
@@ -494,6 +521,8 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 	    "password", s->key_id[0] ? " key_id=" : "", s->key_id);
 	if (in->hold)
 		quarantine(m, op, in->hold, in->hold_rcpt);
+	if (in->archive)
+		op->archive = data_end_archive(in, m, ev);
 	return op;
 }
 

@@ -33,6 +33,7 @@
 
 #include <openssl/ssl.h>
 
+#include "archive.h"
 #include "auth.h"
 #include "check.h"
 #include "config.h"
@@ -460,7 +461,9 @@ main(int argc, char *argv[])
 	auth_init();
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    archive_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    archive_start(err, sizeof(err)) == -1 ||
 	    store_read_open(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -492,6 +495,7 @@ main(int argc, char *argv[])
 	loop_run();
 
 	store_shutdown();
+	archive_stop();
 	store_read_close();
 	worker_shutdown();
 	log_info("stopped");

@@ -198,6 +198,7 @@ struct incoming {
 	const char		*hold_rcpt;
 	struct rcpt_route	*route;	/* each recipient's routing decision */
 	int			 bulk;	/* a --bulk rule took one */
+	int			 archive; /* the compliance archive keeps it */
 	char			*rcpt_list;	/* for the "received" event */
 };
 

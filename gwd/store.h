@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "archive.h"
 #include "auditlog.h"
 #include "gwd.h"
 
@@ -35,6 +36,8 @@ struct supp_change {
 struct store_op {
 	struct store_op	*next;
 	struct qmsg	*insert;	/* new message and its recipients */
+	struct archive_req *archive;	/* insert's archiving, or NULL */
+	struct qmsg	*journal;	/* insert's journal report, or NULL */
 	int64_t		*del_rcpt;
 	int		 ndel_rcpt;
 	struct rcpt_update *upd;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archive.h"
 #include "db.h"
 #include "store_priv.h"
 
@@ -60,6 +61,14 @@ int
 store_apply(struct store_op *op)
 {
 	if (op->insert && insert_msg(op->insert) == -1)
+		return -1;
+	/* Archived in the transaction that acknowledges the message. */
+	if (op->insert && op->archive && op->archive->store &&
+	    archive_put(op->insert->qid, op->insert->received_us,
+	    op->archive->env, op->archive->envlen, op->insert->body,
+	    op->insert->bodylen) == -1)
+		return -1;
+	if (op->journal && insert_msg(op->journal) == -1)
 		return -1;
 	for (int i = 0; i < op->ndel_rcpt; i++) {
 		sqlite3_bind_int64(st_del_rcpt, 1, op->del_rcpt[i]);

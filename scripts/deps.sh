@@ -13,6 +13,8 @@ libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev zlib1g-dev"
 # libidn12 ...: what exim-local.sh's Exim links beyond postfix's libraries.
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
 # zip: encrypted archives for the attachment rules (test_quarantine.py).
+# faketime: gwd on other days, for the archive's day files and their
+# retention (tests/e2e/test_archive.py).
 # haproxy: in front of gwd with the PROXY protocol
 # (tests/e2e/test_proxy_protocol.py, examples/haproxy.cfg).
 test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks zip
@@ -20,7 +22,7 @@ libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
 util-linux fiu-utils bash-completion prometheus socat strace haproxy
-node-nodemailer
+node-nodemailer faketime
 libidn12 libgnutls-dane0 libnsl2"
 bench="$test opendkim sasl2-bin libsasl2-modules"
 
