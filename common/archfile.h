@@ -86,12 +86,16 @@ int	 archfile_head_parse(const uint8_t *p, size_t n, struct arch_head *,
 /*
  * Append one record to out: body compressed at zlib `level`, chained to
  * prev; its hash goes to hash_out.  0, or -1 (no memory, too long, zlib
- * failed) with out as it was.
+ * failed) with out as it was.  Keeps a deflate stream per thread
+ * (archfile_zfree()).
  */
 int	 archfile_rec_build(struct buf *out, uint64_t seq, int64_t received_us,
 	    const char *qid, const char *env, size_t envlen, const char *body,
 	    size_t bodylen, const uint8_t *prev, int level,
 	    uint8_t hash_out[ARCH_HASH_LEN]);
+
+/* The calling thread's compression state, freed (before it ends). */
+void	 archfile_zfree(void);
 
 /*
  * The record at p (n bytes left): 1 parsed into *r (r->len bytes), 0

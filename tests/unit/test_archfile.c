@@ -213,6 +213,14 @@ test_cut_end(void **state)
 		assert_int_equal(c.good_len, d.off[NREC - 1]);
 		assert_int_equal(c.last_seq, NREC - 1);
 	}
+	/* A short tail that does not begin as a record does is no cut
+	 * record: gwd must not cut it off. */
+	buf_append(&d.b, "GWxy", 4);
+	p = (const uint8_t *)buf_ptr(&d.b);
+	assert_int_equal(archfile_check(p, buf_len(&d.b), 0, &c), -1);
+	assert_int_equal(c.bad_index, NREC + 1);
+	assert_int_equal(archfile_check(p, buf_len(&d.b) - 2, 0, &c), 0);
+	assert_true(c.torn);
 	assert_int_equal(archfile_check(p, ARCH_HEAD_LEN, 1, &c), 0);
 	assert_int_equal(c.nrec, 0);
 	assert_memory_equal(c.final, c.head.hash, ARCH_HASH_LEN);
