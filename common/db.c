@@ -292,15 +292,18 @@ static const char *const queue_migrations[] = {
 	 * here, committed in the transaction that stores it; the archive
 	 * thread appends it to the day file in id order (the id is the
 	 * record's sequence number) and the row goes once the day file is
-	 * synced.  The body is copied: the message row may be delivered
-	 * and deleted first. */
+	 * synced.  The body is read from the message row; when that row is
+	 * deleted first (delivered), its body is copied here by the same
+	 * transaction. */
 	"CREATE TABLE archive_pending ("
 	"  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
 	"  qid      TEXT NOT NULL,"
+	"  message  INTEGER NOT NULL,"		/* message.id */
 	"  received INTEGER NOT NULL,"		/* unix microseconds */
 	"  envelope BLOB NOT NULL,"		/* Name: value CRLF lines */
-	"  body     BLOB NOT NULL"
-	");",
+	"  body     BLOB"			/* NULL: the message row's */
+	");"
+	"CREATE INDEX archive_pending_message ON archive_pending(message);",
 };
 
 static const char *const log_migrations[] = {

@@ -64,7 +64,7 @@
 static char		*dir;
 static sqlite3		*adb;		/* the archive thread's (reads) */
 static sqlite3_stmt	*st_read;
-static sqlite3_stmt	*st_put, *st_ack;	/* the store thread's */
+static sqlite3_stmt	*st_put, *st_ack, *st_keep;	/* the store thread's */
 
 /* The day file being appended to (the archive thread's). */
 static int		 fd = -1;
@@ -101,6 +101,15 @@ warn_now_and_then(const char *what, const char *why)
 	log_warnx("archive: %s: %s", what, why);
 }
 
+static int
+zeros(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return 0;
+	return 1;
+}
+
 /*
  * Where to go on from: the newest day file's final hash and last
  * sequence number (an older file's, when the newest has no record),
@@ -129,6 +138,14 @@ read_tail(char *err, size_t errsz)
 			return -1;
 		}
 		archfile_check(p, n, 0, &c);
+		/* Zeros after the last whole record of the newest file: a
+		 * power cut after the file grew and before its blocks were
+		 * written.  Cut like a torn record; anything else stops. */
+		if (c.bad && i == nd - 1 && c.bad_index > 0 &&
+		    zeros(p + c.good_len, n - c.good_len)) {
+			c.bad = 0;
+			c.torn = 1;
+		}
 		archdir_unmap(p, n);
 		if (c.bad) {
 			snprintf(err, errsz, "%s: record %llu: %s (gwctl "
@@ -204,8 +221,10 @@ archive_init(const char *state_dir, char *err, size_t errsz)
 	if (test_delay_ms || test_kill_round)
 		log_warnx("GW_TEST_ARCHIVE_DELAY=%d GW_TEST_ARCHIVE_KILL=%d: "
 		    "archive test hooks on", test_delay_ms, test_kill_round);
-	st_read = db_prepare(adb, "SELECT id, qid, received, envelope, body "
-	    "FROM archive_pending WHERE id > ? ORDER BY id LIMIT ?");
+	st_read = db_prepare(adb, "SELECT p.id, p.qid, p.received, "
+	    "p.envelope, coalesce(p.body, m.body) FROM archive_pending p LEFT "
+	    "JOIN message m ON m.id = p.message WHERE p.id > ? ORDER BY p.id "
+	    "LIMIT ?");
 	return 0;
 }
 
@@ -213,9 +232,12 @@ archive_init(const char *state_dir, char *err, size_t errsz)
 void
 archive_prepare(sqlite3 *qdb)
 {
-	st_put = db_prepare(qdb, "INSERT INTO archive_pending (qid, received,"
-	    " envelope, body) VALUES (?, ?, ?, ?)");
+	st_put = db_prepare(qdb, "INSERT INTO archive_pending (qid, message,"
+	    " received, envelope) VALUES (?, ?, ?, ?)");
 	st_ack = db_prepare(qdb, "DELETE FROM archive_pending WHERE id <= ?");
+	st_keep = db_prepare(qdb, "UPDATE archive_pending SET body = (SELECT "
+	    "body FROM message WHERE id = ?1) WHERE message = ?1 AND body IS "
+	    "NULL");
 }
 
 void
@@ -223,7 +245,8 @@ archive_unprepare(void)
 {
 	sqlite3_finalize(st_put);
 	sqlite3_finalize(st_ack);
-	st_put = st_ack = NULL;
+	sqlite3_finalize(st_keep);
+	st_put = st_ack = st_keep = NULL;
 }
 
 void
@@ -237,15 +260,22 @@ archive_req_free(struct archive_req *a)
 }
 
 int
-archive_put(const char *qid, int64_t received_us, const char *env,
-    size_t envlen, const char *body, size_t bodylen)
+archive_put(const char *qid, int64_t msg, int64_t received_us,
+    const char *env, size_t envlen)
 {
 	sqlite3_bind_text(st_put, 1, qid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st_put, 2, received_us);
-	sqlite3_bind_blob64(st_put, 3, env, envlen, SQLITE_STATIC);
-	sqlite3_bind_blob64(st_put, 4, body ? body : "", bodylen,
-	    SQLITE_STATIC);
+	sqlite3_bind_int64(st_put, 2, msg);
+	sqlite3_bind_int64(st_put, 3, received_us);
+	sqlite3_bind_blob64(st_put, 4, env, envlen, SQLITE_STATIC);
 	return db_step_done(st_put);
+}
+
+int
+archive_keep_body(int64_t msg)
+{
+	/* An index lookup in a table of the rows not yet synced. */
+	sqlite3_bind_int64(st_keep, 1, msg);
+	return db_step_done(st_keep);
 }
 
 int
@@ -537,6 +567,7 @@ archive_main(void *arg)
 			break;
 	}
 	close_day();
+	archfile_zfree();
 	return NULL;
 }
 

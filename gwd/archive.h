@@ -7,7 +7,10 @@
  * acknowledges it.  The store thread puts an archive_pending row (the
  * envelope and a copy of the body) into queue.db in the same
  * transaction as the message (archive_put()), so the one fsync before
- * the 250 covers it.  The archive thread then appends the rows to the
+ * the 250 covers it.  The row names the message row, whose body the
+ * archive reads; a message deleted before that (delivered) leaves a copy
+ * of its body in the row (archive_keep_body(), in the deleting
+ * transaction).  The archive thread then appends the rows to the
  * day file in id order, the id being the record's sequence number,
  * syncs the file and publishes how far it is synced
  * (archive_synced()); the store thread's next transaction deletes the
@@ -49,8 +52,11 @@ void	 archive_stop(void);
  * transaction. */
 void	 archive_prepare(sqlite3 *qdb);
 void	 archive_unprepare(void);
-int	 archive_put(const char *qid, int64_t received_us, const char *env,
-	    size_t envlen, const char *body, size_t bodylen);
+int	 archive_put(const char *qid, int64_t msg, int64_t received_us,
+	    const char *env, size_t envlen);
+/* Message msg is deleted in this transaction: a row still waiting for
+ * it takes a copy of its body.  0 or -1. */
+int	 archive_keep_body(int64_t msg);
 /* Delete the rows the day file holds durably; 0 or -1. */
 int	 archive_ack(void);
 /* After the commit of archive_ack(): what it deleted is gone. */

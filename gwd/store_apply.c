@@ -64,9 +64,9 @@ store_apply(struct store_op *op)
 		return -1;
 	/* Archived in the transaction that acknowledges the message. */
 	if (op->insert && op->archive && op->archive->store &&
-	    archive_put(op->insert->qid, op->insert->received_us,
-	    op->archive->env, op->archive->envlen, op->insert->body,
-	    op->insert->bodylen) == -1)
+	    archive_put(op->insert->qid, op->insert->dbid,
+	    op->insert->received_us, op->archive->env,
+	    op->archive->envlen) == -1)
 		return -1;
 	if (op->journal && insert_msg(op->journal) == -1)
 		return -1;
@@ -93,6 +93,8 @@ store_apply(struct store_op *op)
 			return -1;
 	}
 	if (op->del_msg) {
+		if (archive_keep_body(op->del_msg) == -1)
+			return -1;
 		sqlite3_bind_int64(st_del_msg, 1, op->del_msg);
 		if (db_step_done(st_del_msg) == -1)
 			return -1;

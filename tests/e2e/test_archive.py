@@ -370,3 +370,54 @@ def test_kill_between_archive_sync_and_ack(gw_factory, sink):
     with g.db("queue.db") as c:
         assert c.execute("SELECT count(*) FROM archive_pending"
                          ).fetchone()[0] == 0
+
+
+def test_delivered_before_archived_keeps_its_body(gw_factory, sink):
+    """The archive lags (a slow disk): the message is delivered and its
+    row deleted first; the body its pending row kept is what is archived."""
+    g = archived_gw(gw_factory, sink)
+    g.stop()
+    g.start(env={"GW_TEST_ARCHIVE_DELAY": "1500"})
+    qid = send(g, ["u@dest.test"], b"delivered first\r\n" * 50)
+    sink.wait_count(1)
+    wait_for(lambda: g.db("queue.db").execute(
+        "SELECT count(*) FROM message").fetchone()[0] == 0,
+        what="the message row deleted")
+    with g.db("queue.db") as c:
+        kept = c.execute("SELECT body FROM archive_pending WHERE qid = ?",
+                         (qid,)).fetchall()
+    assert qid not in listed(g) and len(kept) == 1 and kept[0][0]
+    wait_for(lambda: qid in listed(g), what="archived")
+    rc, out, err = gwctl_raw(g, "archive", "get", qid)
+    assert rc == 0 and out == sink.messages[0].data, err
+
+
+def test_start_after_a_cut_or_damaged_tail(gw_factory, sink):
+    """A power cut may leave a part of a record, or zeros, at the end of
+    the newest day file: gwd cuts them (never acknowledged) and goes on.
+    Other bytes there are not gwd's to remove: it does not start."""
+    g, qids = five_archived(gw_factory, sink)
+    g.stop()
+    path = day_files(g)[-1]
+    whole = open(path, "rb").read()
+    os.chmod(path, 0o640)
+    off, length, _, _ = records(path)[-1]
+    for tail in (whole[off:off + length - 50], b"\0" * 4096):
+        with open(path, "ab") as f:
+            f.write(tail)
+        g.start()
+        wait_for(lambda: os.path.getsize(path) == len(whole),
+                 what="the tail cut off")
+        qids.append(send(g, ["u@dest.test"]))
+        wait_for(lambda: qids[-1] in listed(g), what="archived after")
+        assert g.gwctl("archive", "verify").returncode == 0
+        g.stop()
+        whole = open(path, "rb").read()
+    with open(path, "ab") as f:
+        f.write(b"not a record, and not zeros")
+    g.proc = None
+    import subprocess as sp
+    r = sp.run([os.path.join(BUILD, "gwd"), "-c", g.conf], capture_output=True,
+               text=True, timeout=60)
+    assert r.returncode == 69
+    assert "archive: " in r.stderr and "gwctl archive verify" in r.stderr
