@@ -26,10 +26,13 @@ struct day {
 	uint8_t		 final[ARCH_HASH_LEN];
 };
 
+#define BODY2	"From: b@example.com\r\n\r\n\xc3\xa9\x00\xff binary\r\n"
+#define BODY2_LEN	(sizeof(BODY2) - 1)	/* a NUL inside: not strlen */
+
 static const char *const bodies[NREC] = {
 	"From: a@example.com\r\nSubject: one\r\n\r\nfirst\r\n",
 	"",
-	"From: b@example.com\r\n\r\n\xc3\xa9\x00\xff binary\r\n",
+	BODY2,
 	"Subject: four\r\n\r\nfourth, the last\r\n",
 };
 
@@ -56,7 +59,7 @@ day_make(struct day *d, const char *dayname, const uint8_t *prev,
 		d->off[i] = buf_len(&d->b);
 		assert_int_equal(archfile_rec_build(&d->b, seq0 + (uint64_t)i,
 		    1765000000000000LL + i, qid, env, strlen(env), bodies[i],
-		    i == 2 ? 44 : strlen(bodies[i]), hash, 1, hash), 0);
+		    i == 2 ? BODY2_LEN : strlen(bodies[i]), hash, 1, hash), 0);
 	}
 	d->off[NREC] = buf_len(&d->b);
 	memcpy(d->final, hash, sizeof(hash));
@@ -93,7 +96,7 @@ test_round_trip(void **state)
 		assert_true(archfile_rec_hash_ok(&r));
 		assert_int_equal(archfile_rec_body(&r, &body, &len, err,
 		    sizeof(err)), 0);
-		assert_int_equal(len, i == 2 ? 44 : strlen(bodies[i]));
+		assert_int_equal(len, i == 2 ? BODY2_LEN : strlen(bodies[i]));
 		assert_memory_equal(body, bodies[i], len);
 		free(body);
 	}
