@@ -303,7 +303,15 @@ static const char *const queue_migrations[] = {
 	"  envelope BLOB NOT NULL,"		/* Name: value CRLF lines */
 	"  body     BLOB"			/* NULL: the message row's */
 	");"
-	"CREATE INDEX archive_pending_message ON archive_pending(message);",
+	"CREATE INDEX archive_pending_message ON archive_pending(message);"
+	/* How far the day files were synced when queue.db last forgot
+	 * rows: the last record's sequence number and hash.  gwctl archive
+	 * verify finds records removed from the end by it. */
+	"CREATE TABLE archive_head ("
+	"  id       INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  seq      INTEGER NOT NULL,"
+	"  hash     BLOB NOT NULL"
+	");",
 };
 
 static const char *const log_migrations[] = {

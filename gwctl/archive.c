@@ -27,11 +27,16 @@
 
 #include "archdir.h"
 #include "archfile.h"
+#include "db.h"
 #include "gwctl.h"
 #include "log.h"
 #include "util.h"
 
 static const uint8_t	 zero_hash[ARCH_HASH_LEN];
+
+static int	each_record(const char *, const char *,
+		    int (*)(const char *, const struct arch_rec *, void *),
+		    void *);
 
 static void
 hash_hex(const uint8_t *h, char out[2 * ARCH_HASH_LEN + 1])
@@ -144,6 +149,78 @@ out:
 	return r;
 }
 
+struct head {
+	uint64_t	 seq;
+	uint8_t		 hash[ARCH_HASH_LEN];
+	int		 found;
+};
+
+static int
+head_find(const char *path, const struct arch_rec *rec, void *arg)
+{
+	struct head *h = arg;
+
+	if (rec->seq != h->seq)
+		return 0;
+	h->found = memcmp(rec->hash, h->hash, ARCH_HASH_LEN) == 0 ? 1 : -1;
+	return 1;
+}
+
+/*
+ * The head queue.db recorded: the last record synced when gwd last let
+ * rows go.  Read before the day files, which only grow meanwhile.  No
+ * queue.db, no head: seq 0.
+ */
+static void
+read_head(struct ctx *ctx, struct head *h)
+{
+	sqlite3_stmt *st;
+	sqlite3 *q;
+	char err[300];
+
+	memset(h, 0, sizeof(*h));
+	if ((q = db_open(ctx->cfg.state_dir, DB_QUEUE, DB_RDONLY, err,
+	    sizeof(err))) == NULL)
+		return;
+	if (sqlite3_prepare_v2(q, "SELECT seq, hash FROM archive_head", -1,
+	    &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st,
+		    1) == ARCH_HASH_LEN) {
+			h->seq = (uint64_t)sqlite3_column_int64(st, 0);
+			memcpy(h->hash, sqlite3_column_blob(st, 1),
+			    ARCH_HASH_LEN);
+		}
+		sqlite3_finalize(st);
+	}
+	db_close(q);
+}
+
+/* The head must be in the chain, as it was: records removed from the
+ * end of the newest day file break no link. */
+static int
+verify_head(struct head h, const char *dir, archday_t *days, int nd,
+    const struct chain *ch)
+{
+	if (h.seq == 0)
+		return EX_OK;
+	if (ch->last_seq < h.seq) {
+		log_warnx("archive: the day files end at seq %llu, but gwd had "
+		    "synced up to seq %llu (queue.db): records were removed "
+		    "from the end", (unsigned long long)ch->last_seq,
+		    (unsigned long long)h.seq);
+		return EX_DATAERR;
+	}
+	for (int i = nd - 1; i >= 0 && !h.found; i--)
+		each_record(dir, days[i], head_find, &h);
+	if (h.found != 1) {
+		log_warnx("archive: the record gwd synced as seq %llu (queue.db)"
+		    " is %s", (unsigned long long)h.seq, h.found ? "not the "
+		    "one there now" : "gone");
+		return EX_DATAERR;
+	}
+	return EX_OK;
+}
+
 int
 archive_verify(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
@@ -151,6 +228,7 @@ archive_verify(struct ctx *ctx, const struct cmd *c, struct args *a)
 	char *dir, aday[9], hx[2 * ARCH_HASH_LEN + 1];
 	archday_t *days;
 	struct chain ch;
+	struct head head;
 	int r, nd, ar, found = 0;
 
 	if (only && !archfile_day_valid(only))
@@ -168,6 +246,7 @@ archive_verify(struct ctx *ctx, const struct cmd *c, struct args *a)
 	}
 	if (ar == 1)
 		snprintf(ch.prev_day, sizeof(ch.prev_day), "anchor");
+	read_head(ctx, &head);
 	if ((nd = archdir_days(dir, &days)) == -1) {
 		log_warn("%s", dir);
 		free(dir);
@@ -187,6 +266,8 @@ archive_verify(struct ctx *ctx, const struct cmd *c, struct args *a)
 		log_warnx("archive: no day file %s in %s", only, dir);
 		r = EX_NOINPUT;
 	}
+	if (r == EX_OK && only == NULL)
+		r = verify_head(head, dir, days, nd, &ch);
 	if (r == EX_OK) {
 		hash_hex(ch.prev, hx);
 		printf("archive ok: %llu records in %d day files; head %s "

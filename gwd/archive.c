@@ -64,7 +64,8 @@
 static char		*dir;
 static sqlite3		*adb;		/* the archive thread's (reads) */
 static sqlite3_stmt	*st_read;
-static sqlite3_stmt	*st_put, *st_ack, *st_keep;	/* the store thread's */
+static sqlite3_stmt	*st_put, *st_ack, *st_keep, *st_head; /* the store
+							   thread's */
 
 /* The day file being appended to (the archive thread's). */
 static int		 fd = -1;
@@ -74,6 +75,7 @@ static uint8_t		 last_hash[ARCH_HASH_LEN];
 static int64_t		 appended;		/* last seq written */
 
 static _Atomic int64_t	 synced;	/* last seq synced: may be acked */
+static uint8_t		 synced_hash[ARCH_HASH_LEN];	/* its hash (mtx) */
 static int64_t		 acking, acked;	/* the store thread's */
 
 static pthread_t	 thread;
@@ -213,6 +215,7 @@ archive_init(const char *state_dir, char *err, size_t errsz)
 		return -1;
 	}
 	atomic_store(&synced, appended);
+	memcpy(synced_hash, last_hash, ARCH_HASH_LEN);
 	acked = acking = appended;
 	if (getenv("GW_TEST_ARCHIVE_DELAY"))
 		test_delay_ms = atoi(getenv("GW_TEST_ARCHIVE_DELAY"));
@@ -235,6 +238,8 @@ archive_prepare(sqlite3 *qdb)
 	st_put = db_prepare(qdb, "INSERT INTO archive_pending (qid, message,"
 	    " received, envelope) VALUES (?, ?, ?, ?)");
 	st_ack = db_prepare(qdb, "DELETE FROM archive_pending WHERE id <= ?");
+	st_head = db_prepare(qdb, "INSERT OR REPLACE INTO archive_head (id, "
+	    "seq, hash) VALUES (1, ?, ?)");
 	st_keep = db_prepare(qdb, "UPDATE archive_pending SET body = (SELECT "
 	    "body FROM message WHERE id = ?1) WHERE message = ?1 AND body IS "
 	    "NULL");
@@ -246,7 +251,8 @@ archive_unprepare(void)
 	sqlite3_finalize(st_put);
 	sqlite3_finalize(st_ack);
 	sqlite3_finalize(st_keep);
-	st_put = st_ack = st_keep = NULL;
+	sqlite3_finalize(st_head);
+	st_put = st_ack = st_keep = st_head = NULL;
 }
 
 void
@@ -281,12 +287,21 @@ archive_keep_body(int64_t msg)
 int
 archive_ack(void)
 {
-	int64_t s = atomic_load(&synced);
+	uint8_t h[ARCH_HASH_LEN];
+	int64_t s;
 
-	if (s <= acked)
+	if (atomic_load(&synced) <= acked)
 		return 0;
+	pthread_mutex_lock(&mtx);
+	s = atomic_load(&synced);
+	memcpy(h, synced_hash, sizeof(h));
+	pthread_mutex_unlock(&mtx);
 	sqlite3_bind_int64(st_ack, 1, s);
 	if (db_step_done(st_ack) == -1)
+		return -1;
+	sqlite3_bind_int64(st_head, 1, s);
+	sqlite3_bind_blob(st_head, 2, h, sizeof(h), SQLITE_TRANSIENT);
+	if (db_step_done(st_head) == -1)
 		return -1;
 	acking = s;
 	return 0;
@@ -484,7 +499,10 @@ append_round(void)
 		log_warnx("GW_TEST_ARCHIVE_KILL: killing gwd");
 		raise(SIGKILL);
 	}
+	pthread_mutex_lock(&mtx);
 	atomic_store(&synced, seq);
+	memcpy(synced_hash, last_hash, ARCH_HASH_LEN);
+	pthread_mutex_unlock(&mtx);
 	return n;
 }
 

@@ -421,3 +421,29 @@ def test_start_after_a_cut_or_damaged_tail(gw_factory, sink):
                text=True, timeout=60)
     assert r.returncode == 69
     assert "archive: " in r.stderr and "gwctl archive verify" in r.stderr
+
+
+def test_verify_finds_records_removed_from_the_end(gw_factory, sink):
+    """The last records of the newest day break no link; the head gwd
+    recorded in queue.db (the last record synced when it let rows go)
+    shows them missing."""
+    g, qids = five_archived(gw_factory, sink)
+    last = listed(g)[qids[-1]]
+
+    def head():
+        with g.db("queue.db") as c:
+            r = c.execute("SELECT seq FROM archive_head").fetchone()
+            return r and r[0] >= last
+    # Each commit lets go of what is synced: send until one has.
+    for i in range(50):
+        if head():
+            break
+        send(g, ["u@dest.test"], b"more %d\r\n" % i)
+        time.sleep(0.2)
+    assert head()
+
+    def cut_two(data, recs):
+        return data[:recs[-2][0]]
+    rc, err = tampered(g, cut_two)
+    assert rc == 65
+    assert "records were removed from the end" in err, err
