@@ -377,7 +377,9 @@ def test_delivered_before_archived_keeps_its_body(gw_factory, sink):
     row deleted first; the body its pending row kept is what is archived."""
     g = archived_gw(gw_factory, sink)
     g.stop()
-    g.start(env={"GW_TEST_ARCHIVE_DELAY": "1500"})
+    # Each round waits 5 s: the first (at start-up) comes well after the
+    # delivery, even under ASan.
+    g.start(env={"GW_TEST_ARCHIVE_DELAY": "5000"})
     qid = send(g, ["u@dest.test"], b"delivered first\r\n" * 50)
     sink.wait_count(1)
     wait_for(lambda: g.db("queue.db").execute(
@@ -387,7 +389,7 @@ def test_delivered_before_archived_keeps_its_body(gw_factory, sink):
         kept = c.execute("SELECT body FROM archive_pending WHERE qid = ?",
                          (qid,)).fetchall()
     assert qid not in listed(g) and len(kept) == 1 and kept[0][0]
-    wait_for(lambda: qid in listed(g), what="archived")
+    wait_for(lambda: qid in listed(g), 30, what="archived")
     rc, out, err = gwctl_raw(g, "archive", "get", qid)
     assert rc == 0 and out == sink.messages[0].data, err
 
