@@ -45,12 +45,14 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CURSES_LIBS := $(shell pkg-config --libs ncursesw)
 EDIT_LIBS  := $(shell pkg-config --libs libedit)
-# The content policy (common/mime_walk.c, common/dlp*.c): gwd, gwctl,
+# The content policy (common/mime_walk.c, common/dlp*.c; common/urlx.c
+# with libpsl, common/rspamd_reply.c with jansson): gwd, gwctl,
 # their tests and fuzzers link these; gwsearch and gwtop do not.
-CONTENT_PKGS := gmime-3.0 libhs libmagic
+CONTENT_PKGS := gmime-3.0 libhs libmagic libpsl jansson
 CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
-# HTTP in (gwd/http.c: metrics, unsubscribe links): gwd only.
-HTTP_PKGS  := libmicrohttpd
+# HTTP in (gwd/http.c: metrics, unsubscribe links) and out (libcurl:
+# gwd/httpc.c's thread, gwd/rspamd.c on the content workers): gwd only.
+HTTP_PKGS  := libmicrohttpd libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 
 OPT        ?= -O2
@@ -86,7 +88,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # submitload is bench/submit's load generator, tested in e2e too.
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump $(BUILD)/submitload
 
-.PHONY: bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short bench install clean lint-man
+.PHONY: bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short fuzz-long bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -127,7 +129,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(HTTP_LIBS) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 # A helper a unit test names there (tests/unit/sched_fake.c: what stands
@@ -171,12 +173,15 @@ build-fuzz/%: tests/fuzz/%.c FORCE
 fuzz: $(FUZZ_BIN)
 
 fuzz-short: $(FUZZ_BIN)
-	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
-	  mkdir -p build-fuzz/corpus-$$n; \
-	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
-	      build-fuzz/corpus-$$n tests/fuzz/corpus/$${n#fuzz_} 2>build-fuzz/$$n.log \
-	  || { tail -50 build-fuzz/$$n.log; exit 1; }; done
+	@scripts/fuzz-run.sh $(FUZZ_SECONDS) 1 $(FUZZ_BIN)
+
+# Every harness for FUZZ_LONG_SECONDS (10 minutes), FUZZ_JOBS at once,
+# all of them even after a failure; not part of `make check` (README,
+# "Tests").
+FUZZ_LONG_SECONDS ?= 600
+FUZZ_JOBS ?= 2
+fuzz-long: $(FUZZ_BIN)
+	@KEEP_GOING=1 scripts/fuzz-run.sh $(FUZZ_LONG_SECONDS) $(FUZZ_JOBS) $(FUZZ_BIN)
 
 FORCE:
 
@@ -253,12 +258,14 @@ bench-queue: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/man/man7 \
 	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples \
 	  $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/gwd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILD)/gwsearch $(BUILD)/gwtop $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
 	for p in gwctl gwsearch gwtop; do \

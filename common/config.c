@@ -58,6 +58,12 @@ static const char *const tls_policies[] = { "none", "opportunistic",
     "required", "verify", NULL };
 static const char *const relay_modes[] = { "mx", "smarthost", NULL };
 static const char *const bare_lf_modes[] = { "refuse", "normalize", NULL };
+static const char *const content_fails[] = { "open", "closed", NULL };
+static const char *const spam_acts[] = { "ignore", "tag", "quarantine",
+    "defer", "block", NULL };
+/* content.rspamd.NAME: what gwd does on rspamd's action I. */
+#define SPAM_ACT(name, i, dflt) { "content.rspamd." name, O_ENUM, \
+	OFF(content.rspamd.act[i]), dflt, 0, 0, spam_acts, 0, 0, LIVE }
 
 static const struct opt opts[] = {
 	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0,
@@ -158,6 +164,8 @@ static const struct opt opts[] = {
 	    LIVE },
 	{ "dns.attempts", O_INT, OFF(dns.attempts), "2", 1, 10, 0, 0, 0,
 	    LIVE },
+	{ "dns.dnssec", O_BOOL, OFF(dns.dnssec), "false", 0, 0, 0, 0, 0,
+	    LIVE },
 
 	{ "limits.message_size", O_SIZE, OFF(limits.message_size), "25M",
 	    1024, (int64_t)1 << 31, 0, 0, 0, LIVE },
@@ -226,12 +234,51 @@ static const struct opt opts[] = {
 	{ "feedback.rate", O_STR, OFF(feedback.rate), "60/min", 0, 32, 0, 0, 0,
 	    LIVE },
 
+	{ "webhook.batch_max", O_INT, OFF(webhook.batch_max), "100", 1, 1000,
+	    0, 0, 0, LIVE },
+	{ "webhook.batch_wait", O_MS, OFF(webhook.batch_wait_ms), "1s", 0,
+	    60000, 0, 0, 0, LIVE },
+	{ "webhook.concurrency", O_INT, OFF(webhook.concurrency), "2", 1, 64,
+	    0, 0, 0, LIVE },
+	{ "webhook.timeout", O_MS, OFF(webhook.timeout_ms), "10s", 100,
+	    300000, 0, 0, 0, LIVE },
+	{ "webhook.retry_max", O_MS, OFF(webhook.retry_max_ms), "5m", 100,
+	    86400000, 0, 0, 0, LIVE },
+	{ "webhook.retry_for", O_MS, OFF(webhook.retry_for_ms), "24h", 1000,
+	    (int64_t)30 * 86400000, 0, 0, 0, LIVE },
+	{ "webhook.ca_file", O_PATH, OFF(webhook.ca_file), NULL, 0, 0, 0, 0,
+	    0, LIVE },
+
 	{ "log.retention_days", O_INT, OFF(log.retention_days), "30", 1, 2557,
 	    0, 0, 0, LIVE },
 
 	{ "policy.quarantine_days", O_INT, OFF(policy.quarantine_days), "30",
 	    1, 3650, 0, 0, 0, LIVE },
 
+	/* content.c copies these into each scan on the loop thread. */
+	{ "content.rspamd.url", O_STR, OFF(content.rspamd.url), NULL, 0, 1024,
+	    0, 0, 0, LIVE },
+	{ "content.rspamd.timeout", O_MS, OFF(content.rspamd.timeout_ms),
+	    "10s", 100, 600000, 0, 0, 0, LIVE },
+	{ "content.rspamd.fail", O_ENUM, OFF(content.rspamd.fail), "open", 0,
+	    0, content_fails, 0, 0, LIVE },
+	{ "content.rspamd.retry", O_MS, OFF(content.rspamd.retry_ms), "5s", 0,
+	    3600000, 0, 0, 0, LIVE },
+	{ "content.rspamd.max_size", O_SIZE, OFF(content.rspamd.max_size),
+	    "20M", 1024, (int64_t)1 << 31, 0, 0, 0, LIVE },
+	SPAM_ACT("reject", RSA_REJECT, "block"),
+	SPAM_ACT("soft_reject", RSA_SOFT_REJECT, "defer"),
+	SPAM_ACT("rewrite_subject", RSA_REWRITE_SUBJECT, "tag"),
+	SPAM_ACT("add_header", RSA_ADD_HEADER, "tag"),
+	SPAM_ACT("greylist", RSA_GREYLIST, "ignore"),
+	{ "content.uribl", O_STRLIST, OFF(content.uribl), NULL, 0, 0, 0,
+	    OFF(content.nuribl), GW_MAX_URIBL, LIVE },
+	{ "content.uribl_timeout", O_MS, OFF(content.uribl_timeout_ms), "5s",
+	    100, 60000, 0, 0, 0, LIVE },
+	{ "content.uribl_domains", O_INT, OFF(content.uribl_domains), "20", 1,
+	    1000, 0, 0, 0, LIVE },
+	{ "content.url_blocklist", O_PATH, OFF(content.url_blocklist), NULL, 0,
+	    0, 0, 0, 0, LIVE },
 	{ "archive.store", O_BOOL, OFF(archive.store), "false", 0, 0, 0, 0, 0,
 	    LIVE },
 	{ "archive.journal", O_STR, OFF(archive.journal), NULL, 0, 254, 0, 0,
@@ -263,6 +310,12 @@ cerr(int line, const char *fmt, ...)
 	else
 		fprintf(stderr, "%s: %s: %s\n", log_progname(), cur_file, msg);
 	nerrors++;
+}
+
+const char *
+spam_act_name(int a)
+{
+	return a >= 0 && a < (int)nitems(spam_acts) - 1 ? spam_acts[a] : "?";
 }
 
 const char *
@@ -874,6 +927,26 @@ check_feedback(struct gw_config *cfg)
 		    "recipient");
 }
 
+/* An rspamd URL curl can use; zones that are domain names. */
+static void
+check_content(struct gw_config *cfg)
+{
+	const char *u = cfg->content.rspamd.url;
+
+	if (u && *u && strncmp(u, "http://", 7) != 0 &&
+	    strncmp(u, "https://", 8) != 0)
+		cerr(config_line(cfg, "content.rspamd.url"), "content.rspamd."
+		    "url: \"%s\" is not an http:// or https:// URL", u);
+	if (u && str_has_ctl(u, strlen(u)))
+		cerr(config_line(cfg, "content.rspamd.url"), "content.rspamd."
+		    "url: control characters");
+	for (int i = 0; i < cfg->content.nuribl; i++)
+		if (!config_hostname_fqdn(cfg->content.uribl[i]))
+			cerr(config_line(cfg, "content.uribl"), "content.uribl: "
+			    "\"%s\" is not a DNS zone name",
+			    cfg->content.uribl[i]);
+}
+
 static void
 check(struct gw_config *cfg)
 {
@@ -927,6 +1000,7 @@ check(struct gw_config *cfg)
 		    "relay.password"), "relay.username and relay.password go "
 		    "together");
 	check_feedback(cfg);
+	check_content(cfg);
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)
 		cerr(config_line(cfg, "queue.retry_min") ?
 		    config_line(cfg, "queue.retry_min") :

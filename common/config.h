@@ -22,6 +22,7 @@
 #define GW_MAX_RESOLVERS	4
 #define GW_MAX_FEEDBACK		16	/* feedback.domains, .addresses */
 #define GW_MAX_PROXY_NETS	16	/* trusted_proxies of one listener */
+#define GW_MAX_URIBL		8	/* content.uribl zones */
 /* relay.username and relay.password, each: the most RFC 4616 (SASL
  * PLAIN) makes every server accept, and what mta.c's buffers hold. */
 #define RELAY_CRED_MAX		255
@@ -34,6 +35,16 @@ enum listen_role { LISTEN_SUBMISSION, LISTEN_FEEDBACK };
 enum tls_policy { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
 enum relay_mode { RELAY_MX, RELAY_SMARTHOST };
 enum bare_lf_mode { BARE_LF_REFUSE, BARE_LF_NORMALIZE };
+/* content.rspamd.fail: a scan rspamd cannot answer lets the message
+ * go (open) or answers 451 4.7.1 (closed). */
+enum content_fail { CFAIL_OPEN, CFAIL_CLOSED };
+/* What gwd does on an rspamd action (content.rspamd.reject, ...), by
+ * precedence: the strongest of the policies' and rspamd's wins. */
+enum spam_act { SPAM_IGNORE, SPAM_TAG, SPAM_QUARANTINE, SPAM_DEFER,
+	SPAM_BLOCK };
+/* rspamd's actions that map to a spam_act, in content.rspamd.act[]. */
+enum rspamd_action { RSA_REJECT, RSA_SOFT_REJECT, RSA_REWRITE_SUBJECT,
+	RSA_ADD_HEADER, RSA_GREYLIST, RSA_COUNT };
 /* What a running gwd does with a changed value on SIGHUP. */
 enum config_reload { CONFIG_RESTART, CONFIG_LIVE };
 
@@ -126,6 +137,7 @@ struct gw_config {
 		int	 nresolver;
 		int64_t	 timeout_ms;
 		int	 attempts;
+		int	 dnssec;	/* trust the resolver's AD bit */
 	} dns;
 
 	struct {
@@ -169,6 +181,24 @@ struct gw_config {
 	} policy;
 
 	struct {
+		struct {
+			char	*url;		/* "http://127.0.0.1:11333";
+						   NULL: no rspamd scan */
+			int64_t	 timeout_ms;	/* the whole exchange */
+			int	 fail;		/* enum content_fail */
+			uint64_t max_size;	/* larger: not sent */
+			int64_t	 retry_ms;	/* after a failure, not asked
+						   for this long */
+			int	 act[RSA_COUNT]; /* enum spam_act each */
+		} rspamd;
+		char	*uribl[GW_MAX_URIBL];	/* DNS URI blocklist zones */
+		int	 nuribl;
+		int64_t	 uribl_timeout_ms;	/* all lookups of a message */
+		int	 uribl_domains;	/* looked up per message, at most */
+		char	*url_blocklist;	/* file of domains; NULL: none */
+	} content;
+
+	struct {
 		int	 store;		/* the local store (gwd/archive.h) */
 		char	*journal;	/* journal reports go to; NULL: none */
 		int	 all;		/* every message; 0: only what a rule
@@ -189,6 +219,16 @@ struct gw_config {
 		int	 rate_count;	/* from rate, by config_load */
 		int64_t	 rate_window_ms;
 	} feedback;
+
+	struct {
+		int	 batch_max;	/* events per POST */
+		int64_t	 batch_wait_ms;	/* the first waits no longer */
+		int	 concurrency;	/* POSTs in flight per webhook */
+		int64_t	 timeout_ms;	/* one POST */
+		int64_t	 retry_max_ms;	/* the longest backoff */
+		int64_t	 retry_for_ms;	/* then the events are dropped */
+		char	*ca_file;	/* NULL: the system's CAs */
+	} webhook;
 };
 
 /*
@@ -236,6 +276,8 @@ int	config_dns_servers(const struct gw_config *cfg,
 int	config_find_duplicate(const char *text, size_t len, char *name,
 	    size_t namesz, int *line, int *first);
 const char *tls_policy_name(enum tls_policy);
+/* "block", "defer", ...: the name of an enum spam_act. */
+const char *spam_act_name(int);
 /* The policy named s ("none", "opportunistic", ...), or -1. */
 int	tls_policy_parse(const char *s);
 

@@ -182,10 +182,37 @@ cpol_applies(const struct cpol *p, const struct cpol_msg *m)
 	return any;
 }
 
+/* The uribl detectors that a policy applying to m uses: the caller's
+ * lookups, once per detector. */
+static void
+count_urls(const struct cpol_set *s, const struct cpol_msg *m,
+    cpol_urls_fn urls, void *arg, const struct mime_walk *w,
+    struct cpol_verdict *v)
+{
+	for (int k = 0; k < s->nspecs; k++) {
+		int used = 0;
+
+		if (dlp_detector_kind(s->specs[k]) != DLP_URIBL)
+			continue;
+		for (int i = 0; i < s->n && !used; i++)
+			used = s->p[i].det == k && cpol_applies(&s->p[i], m);
+		if (used)
+			urls(arg, w, &v->res.c[k]);
+	}
+}
+
 int
 cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
     const struct cpol_msg *m, struct cpol_verdict *v, char *err,
     size_t errsz)
+{
+	return cpol_scan_urls(s, msg, len, m, NULL, NULL, v, err, errsz);
+}
+
+int
+cpol_scan_urls(const struct cpol_set *s, const char *msg, size_t len,
+    const struct cpol_msg *m, cpol_urls_fn urls, void *arg,
+    struct cpol_verdict *v, char *err, size_t errsz)
 {
 	struct mime_walk w;
 	int r, any = 0;
@@ -207,6 +234,8 @@ cpol_scan(const struct cpol_set *s, const char *msg, size_t len,
 	v->nparts = w.nparts;
 	v->natt = w.natt;
 	r = dlp_scan(s->db, &w, &v->res, err, errsz);
+	if (r == 0 && urls)
+		count_urls(s, m, urls, arg, &w, v);
 	mime_walk_free(&w);
 	if (r == -1)
 		return -1;

@@ -47,6 +47,15 @@ struct cpol_set {
 	struct dlp_db	*db;
 };
 
+/*
+ * The "uribl" detector's count: the registered domains of the walked
+ * message's URLs that a URI blocklist lists, with each as a hit (the
+ * domain, not masked).  Looking them up is the caller's (gwd asks DNS);
+ * without one (gwctl's `policy test`) the count is 0.
+ */
+typedef void (*cpol_urls_fn)(void *arg, const struct mime_walk *,
+	    struct dlp_count *);
+
 /* What the conditions look at. */
 struct cpol_msg {
 	const char		*subaccount;	/* NULL or "": none */
@@ -88,6 +97,10 @@ int	 cpol_applies(const struct cpol *, const struct cpol_msg *);
 int	 cpol_scan(const struct cpol_set *, const char *msg, size_t len,
 	    const struct cpol_msg *, struct cpol_verdict *, char *err,
 	    size_t errsz);
+/* The same, with urls(arg, ...) counting the "uribl" detectors. */
+int	 cpol_scan_urls(const struct cpol_set *, const char *msg, size_t len,
+	    const struct cpol_msg *, cpol_urls_fn urls, void *arg,
+	    struct cpol_verdict *, char *err, size_t errsz);
 void	 cpol_verdict_free(struct cpol_verdict *);
 
 /* "pci(block) hr(tag)" into b: the policies that fired; "" if none. */

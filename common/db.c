@@ -187,7 +187,20 @@ static const char *const gw_migrations[] = {
 	"ALTER TABLE subaccount ADD COLUMN bounce_domain TEXT;"
 	"INSERT OR IGNORE INTO hmac_key (purpose, key, created)"
 	"  VALUES ('verp', randomblob(32), unixepoch());",
-	/* 11: a rule's word on the compliance archive (issue 11): 1 its
+	/* 11: webhooks (issue 13): gwd posts the events named in `events`
+	 * (comma-separated actions) of one subaccount (NULL: of all) to
+	 * url, signed with secret (HMAC-SHA256; kept as given, since gwd
+	 * needs it to sign).  gwd reads the rows; gwctl writes them.  Ids
+	 * are never reused: gwd keeps a webhook's queue by its id. */
+	"CREATE TABLE webhook ("
+	"  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  url      TEXT NOT NULL,"
+	"  subaccount TEXT,"
+	"  events   TEXT NOT NULL,"
+	"  secret   TEXT NOT NULL,"
+	"  created  INTEGER NOT NULL"		/* unix seconds */
+	");",
+	/* 12: a rule's word on the compliance archive (issue 11): 1 its
 	 * mail is archived (local store, journal) even with archive.all
 	 * off, 0 it is not; NULL: archive.all decides */
 	"ALTER TABLE route_rule ADD COLUMN archive INTEGER"

@@ -127,6 +127,8 @@ dlp_detector_kind(const char *spec)
 			return builtins[i].kind;
 	if (attrule_is(spec))
 		return DLP_ATTACHMENT;
+	if (strcmp(spec, "uribl") == 0)
+		return DLP_URIBL;
 	return strncmp(spec, "regex:", 6) == 0 ? DLP_REGEX : DLP_KEYWORDS;
 }
 
@@ -210,7 +212,7 @@ add_detector(struct build *b, const char *spec, int det, char *err,
 	if (strncmp(spec, "keywords:", 9) != 0) {
 		snprintf(err, errsz, "unknown detector \"%.60s\" (card, ssn, "
 		    "iban, email, phone, regex:PATTERN, keywords:WORD,..., "
-		    "attachment:RULE)", spec);
+		    "attachment:RULE, uribl)", spec);
 		return -1;
 	}
 	for (p = spec + 9; ; p = e + 1) {
@@ -266,6 +268,11 @@ dlp_compile(const char *const *specs, int n, char *err, size_t errsz)
 			if (attrule_parse(specs[i], &db->att[i], why,
 			    sizeof(why)) == -1)
 				goto bad;
+			continue;
+		}
+		/* URLs are looked up by the caller, not scanned here. */
+		if (strcmp(specs[i], "uribl") == 0) {
+			db->kind[i] = DLP_URIBL;
 			continue;
 		}
 		if (add_detector(&b, specs[i], i, why, sizeof(why)) == -1)

@@ -12,6 +12,10 @@
  *   keywords:WORD[,WORD...]             whole words, caseless
  *   attachment:RULE                     attachments, not text (attrule.h):
  *                                       each one matching counts once
+ *   uribl                               the registered domains of the
+ *                                       message's URLs that a URI
+ *                                       blocklist lists: counted by the
+ *                                       caller (cpolicy.h), not here
  * A detector counts distinct values: the same card number in the text
  * and the HTML alternative of a message counts once.
  *
@@ -27,7 +31,7 @@
 #include "mime_walk.h"
 
 enum dlp_kind { DLP_CARD, DLP_SSN, DLP_IBAN, DLP_EMAIL, DLP_PHONE, DLP_REGEX,
-	DLP_KEYWORDS, DLP_ATTACHMENT };
+	DLP_KEYWORDS, DLP_ATTACHMENT, DLP_URIBL };
 
 #define DLP_SPEC_MAX	1024	/* a detector as written */
 #define DLP_KEYWORDS_MAX 256	/* words in one keywords: detector */

@@ -26,6 +26,7 @@
 #define F_AA		0x04
 #define F_TC		0x02
 #define F_RD		0x01
+#define F_AD		0x20	/* in byte 3 (RFC 4035 3.2.3, RFC 6840 5.7) */
 
 /* One resource record, located but not interpreted. */
 struct rr {
@@ -123,6 +124,9 @@ dns_build_query(uint16_t id, const char *name, uint16_t qtype,
 	memset(out, 0, HDR_LEN);
 	put16(out, id);
 	out[2] = F_RD;
+	/* Asks a validating resolver to say whether it validated the
+	 * answer (RFC 6840 5.7); others ignore it. */
+	out[3] = F_AD;
 	put16(out + 4, 1);	/* QDCOUNT */
 	put16(out + 10, 1);	/* ARCOUNT: the OPT record */
 	n = HDR_LEN;
@@ -267,6 +271,8 @@ rr_check(const unsigned char *pkt, size_t len, const struct rr *rr)
 		return rdata_name(pkt, len, rr, rr->rdoff + 2, tmp, &odd);
 	case DNS_T_CNAME:
 		return rdata_name(pkt, len, rr, rr->rdoff, tmp, &odd);
+	case DNS_T_TLSA:
+		return rr->rdlen >= 4 ? 0 : -1;
 	case DNS_T_TXT:
 		end = rr->rdoff + rr->rdlen;
 		for (p = rr->rdoff; p < end; p += 1 + (size_t)pkt[p])
@@ -310,6 +316,7 @@ rr_collect(const unsigned char *pkt, size_t len, const struct rr *rr,
 {
 	struct dns_mx *mx;
 	struct dns_addr *a;
+	struct dns_tlsa *t;
 	int odd;
 
 	switch (rr->type) {
@@ -338,6 +345,21 @@ rr_collect(const unsigned char *pkt, size_t len, const struct rr *rr,
 			return;
 		txt_copy(pkt, rr, ans->txt[ans->ntxt++]);
 		break;
+	case DNS_T_TLSA:
+		/* Digests only (matching types 1 and 2 fit); a whole
+		 * certificate or key in the record is counted, not kept. */
+		if (rr->rdlen - 3 > DNS_TLSA_DATA_MAX ||
+		    ans->ntlsa >= DNS_MAX_TLSA) {
+			ans->tlsa_skipped++;
+			return;
+		}
+		t = &ans->tlsa[ans->ntlsa++];
+		t->usage = pkt[rr->rdoff];
+		t->selector = pkt[rr->rdoff + 1];
+		t->mtype = pkt[rr->rdoff + 2];
+		t->len = (uint8_t)(rr->rdlen - 3);
+		memcpy(t->data, pkt + rr->rdoff + 3, t->len);
+		break;
 	}
 }
 
@@ -360,6 +382,7 @@ dns_parse_answer(const unsigned char *pkt, size_t len, uint16_t id,
 		return -1;
 	ans->aa = (pkt[2] & F_AA) != 0;
 	ans->tc = (pkt[2] & F_TC) != 0;
+	ans->ad = (pkt[3] & F_AD) != 0;
 	ans->rcode = pkt[3] & 0x0f;
 	/* Some servers truncate a reply down to its header (no question
 	 * left): with our id and TC set, that says "ask over TCP". */

@@ -1,6 +1,7 @@
 /*
  * dns_pkt.h - DNS messages: build a query, parse an answer (RFC 1035,
- * RFC 3596 AAAA, RFC 6891 EDNS0, RFC 7505 null MX).
+ * RFC 3596 AAAA, RFC 6891 EDNS0, RFC 7505 null MX, RFC 6698 TLSA, the
+ * AD bit of RFC 4035 and RFC 6840).
  *
  * Pure and hostile-input safe: answers come from the network.  Name
  * compression pointers are followed with a hop limit, every read is
@@ -17,6 +18,7 @@
 #define DNS_T_MX	15
 #define DNS_T_TXT	16
 #define DNS_T_AAAA	28
+#define DNS_T_TLSA	52
 
 #define DNS_RCODE_NOERROR	0
 #define DNS_RCODE_FORMERR	1
@@ -29,6 +31,8 @@
 #define DNS_MAX_ADDR	16
 #define DNS_MAX_TXT	8
 #define DNS_TXT_MAX	4096
+#define DNS_MAX_TLSA	8
+#define DNS_TLSA_DATA_MAX 64	/* a SHA-512 digest */
 
 struct dns_mx {
 	uint16_t	pref;
@@ -40,10 +44,20 @@ struct dns_addr {
 	unsigned char	addr[16];
 };
 
+/* RFC 6698 2.1: certificate usage, selector, matching type, data. */
+struct dns_tlsa {
+	uint8_t		usage;
+	uint8_t		selector;
+	uint8_t		mtype;
+	uint8_t		len;
+	unsigned char	data[DNS_TLSA_DATA_MAX];
+};
+
 struct dns_answer {
 	int		rcode;
 	int		tc;		/* truncated: retry over TCP */
 	int		aa;
+	int		ad;		/* the resolver validated it (DNSSEC) */
 	int		nmx;
 	struct dns_mx	mx[DNS_MAX_MX];
 	int		naddr;
@@ -52,10 +66,13 @@ struct dns_answer {
 	/* Each TXT RR's character-strings concatenated, NUL-terminated. */
 	char		txt[DNS_MAX_TXT][DNS_TXT_MAX + 1];
 	char		cname[DNS_NAME_MAX + 1];	/* last CNAME target */
+	int		ntlsa;
+	struct dns_tlsa	tlsa[DNS_MAX_TLSA];
+	int		tlsa_skipped;	/* too long to keep, or past the cap */
 };
 
 /*
- * Write a query for (name, qtype) with id and RD set, plus an EDNS0 OPT
+ * Write a query for (name, qtype) with id, RD and AD set, plus an EDNS0 OPT
  * record advertising a 1232-byte UDP payload.  name may end in '.'.
  * Returns the packet length, or -1 when name is not a valid name or out
  * (outsz) is too small.  512 bytes is always enough.

@@ -69,6 +69,8 @@ static const struct event_kind kinds[EV_COUNT] = {
 	    ET_BAD, 0, "Smarthost marked down", "network", "info" },
 	[EV_SMARTHOST_UP] = { "smarthost_up", EO_SUCCESS, 3, EP_OTHER,
 	    ET_GOOD, 0, "Smarthost marked up", "network", "info" },
+	[EV_WEBHOOK_DROPPED] = { "webhook_dropped", EO_FAILURE, 7, EP_OTHER,
+	    ET_BAD, 0, "Webhook events dropped", "network", "info" },
 #undef MAIL
 };
 

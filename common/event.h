@@ -34,9 +34,17 @@ enum event_action {
 	EV_UNSUBSCRIBED,
 	/* A smarthost's health changed (gwd/smarthost.c). */
 	EV_SMARTHOST_DOWN, EV_SMARTHOST_UP,
+	/* Events a webhook's receiver never acknowledged in its retry
+	 * time (gwd/webhook.c): given up. */
+	EV_WEBHOOK_DROPPED,
 	EV_COUNT
 };
 #define EV_NTALLY	(EV_REJECTED + 1)
+
+/* The actions a webhook may ask for (gwctl webhook add --events;
+ * gwd/hookset.c), comma-separated. */
+#define EVENT_WEBHOOK_ACTIONS	"delivered,bounced,deferred,complained," \
+	"unsubscribed,quarantined,rejected,expired"
 
 /* Elastic Common Schema event.outcome. */
 enum event_outcome { EO_UNKNOWN, EO_SUCCESS, EO_FAILURE };

@@ -313,6 +313,71 @@ mime_html_text(const char *s, size_t n, char *out)
 	return (size_t)(o - out);
 }
 
+/* Is s[0..n) a link attribute's name, at a name boundary? */
+static size_t
+link_attr(const char *s, size_t n, size_t i)
+{
+	static const char *const attrs[] = { "href", "src", "action" };
+
+	if (i > 0 && !isspace((unsigned char)s[i - 1]) && s[i - 1] != '<' &&
+	    s[i - 1] != '"' && s[i - 1] != '\'' && s[i - 1] != '/')
+		return 0;
+	for (size_t k = 0; k < nitems(attrs); k++) {
+		size_t l = strlen(attrs[k]), j;
+
+		if (n - i < l || strncasecmp(s + i, attrs[k], l) != 0)
+			continue;
+		for (j = i + l; j < n && isspace((unsigned char)s[j]); j++)
+			;
+		if (j < n && s[j] == '=')
+			return j + 1 - i;
+	}
+	return 0;
+}
+
+size_t
+mime_html_links(const char *s, size_t n, char *out)
+{
+	char *o = out;
+	size_t i = 0, r, a;
+	int intag = 0;
+
+	while (i < n) {
+		if (!intag) {
+			intag = s[i++] == '<';
+			continue;
+		}
+		if (s[i] == '>') {
+			intag = 0;
+			i++;
+			continue;
+		}
+		if ((a = link_attr(s, n, i)) == 0) {
+			i++;
+			continue;
+		}
+		/* The value: quoted, or up to a space or '>'. */
+		char q = 0;
+
+		for (i += a; i < n && isspace((unsigned char)s[i]); i++)
+			;
+		if (i < n && (s[i] == '"' || s[i] == '\''))
+			q = s[i++];
+		while (i < n && (q ? s[i] != q : !isspace((unsigned char)s[i]) &&
+		    s[i] != '>')) {
+			if (s[i] == '&' && (r = html_ref(s + i, n - i, &o)) > 0)
+				i += r;
+			else
+				*o++ = s[i++];
+		}
+		if (q && i < n)
+			i++;
+		*o++ = '\n';
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
 static char *
 lower_dup(const char *s)
 {
@@ -387,6 +452,8 @@ add_text(struct walk *w, const char *path, const char *type)
 	t->type = lower_dup(type);
 	t->text = NULL;
 	t->len = 0;
+	t->links = NULL;
+	t->linkslen = 0;
 	return t;
 }
 
@@ -398,6 +465,9 @@ keep_text(struct walk *w, struct mime_text *t, struct buf *b, int html)
 	char *s;
 
 	if (html) {
+		t->links = xmalloc(len + 1);
+		t->linkslen = mime_html_links(buf_ptr(b) ? buf_ptr(b) : "",
+		    len, t->links);
 		s = xmalloc(len + 1);
 		len = mime_html_text(buf_ptr(b) ? buf_ptr(b) : "", len, s);
 	} else {
@@ -652,6 +722,7 @@ mime_walk_free(struct mime_walk *o)
 		free(o->texts[i].path);
 		free(o->texts[i].type);
 		free(o->texts[i].text);
+		free(o->texts[i].links);
 	}
 	for (int i = 0; i < o->natt; i++) {
 		free(o->att[i].path);

@@ -40,6 +40,11 @@ struct mime_text {
 	char	*text;		/* UTF-8 (invalid sequences replaced),
 				 * NUL-terminated */
 	size_t	 len;
+	/* text/html: the href, src and action targets, one a line
+	 * (character references decoded), for the URL checks (urlx.h);
+	 * NULL for other types. */
+	char	*links;
+	size_t	 linkslen;
 };
 
 struct mime_attach {
@@ -84,5 +89,10 @@ void	 mime_with_message(const char *msg, size_t len,
  * decoded.  out gets at most len + 1 bytes (UTF-8 of a reference never
  * outgrows the reference); returns the length written. */
 size_t	 mime_html_text(const char *html, size_t len, char *out);
+
+/* The href=, src= and action= values of the tags of html[0..len), each
+ * followed by '\n', character references decoded, into out (at most
+ * len + 1 bytes); returns the length written. */
+size_t	 mime_html_links(const char *html, size_t len, char *out);
 
 #endif

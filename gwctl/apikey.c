@@ -112,7 +112,7 @@ apikey_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 	struct output_table t;
 	sqlite3_stmt *st;
 	int64_t sid;
-	int r, rc, json;
+	int r, json;
 
 	if ((r = output_format(c, a, &json)) != EX_OK ||
 	    (r = ctx_db(ctx)) != EX_OK ||
@@ -124,18 +124,7 @@ apikey_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 	    "ORDER BY s.name, k.created, k.key_id", "t", name)) == NULL)
 		return EX_SOFTWARE;
 	output_table_init(&t, 4, "KEY ID", "SUBACCOUNT", "CREATED", "LABEL");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (json)
-			apikey_print_json(st);
-		else
-			apikey_table_row(&t, st);
-	}
-	r = rc == SQLITE_DONE ? EX_OK : ctx_sqlerr(ctx, "gw.db");
-	sqlite3_finalize(st);
-	if (r == EX_OK && !json)
-		output_table_print(&t, stdout);
-	output_table_free(&t);
-	return r;
+	return output_list(ctx, st, json, &t, apikey_print_json, apikey_table_row);
 }
 
 static int

@@ -150,7 +150,8 @@ const struct cmd cmds[] = {
 	    "block|quarantine|tag [--subaccount S] [--from-domain P] "
 	    "[--to-domain P]",
 	    "add a content policy: DETECTOR is card, ssn, iban, email, phone, "
-	    "regex:PATTERN, keywords:WORD,... or attachment:RULE; it fires at "
+	    "regex:PATTERN, keywords:WORD,..., attachment:RULE or uribl; it "
+	    "fires at "
 	    "N distinct values or attachments (1)", 1, 1, "--detector= --min= "
 	    "--action= --subaccount= --from-domain= --to-domain=", 0,
 	    policy_add },
@@ -243,6 +244,22 @@ const struct cmd cmds[] = {
 	{ "suppression", "delete", "ADDRESS [--subaccount NAME]",
 	    "take an address off the list (bounce entries: gwd must run)", 1,
 	    1, "--subaccount=", 0, suppress_delete },
+	{ "webhook", "add", "URL [--subaccount S] [--events LIST] "
+	    "[--secret-stdin]",
+	    "post events (of one subaccount, or of all) to URL, signed; "
+	    "LIST: some of delivered, bounced, deferred, complained, "
+	    "unsubscribed, quarantined, rejected, expired, with commas "
+	    "(all); prints a new secret unless --secret-stdin", 1, 1, "--subaccount= --events= "
+	    "--secret-stdin", 0, webhook_add },
+	{ "webhook", "list", "[--format table|json]",
+	    "the webhooks (secrets are not shown)", 0, 0, "--format=", 0,
+	    webhook_list },
+	{ "webhook", "delete", "ID",
+	    "delete a webhook (events waiting for it are not sent)", 1, 1, "",
+	    0, webhook_delete },
+	{ "webhook", "test", "ID",
+	    "post a test event now and print the receiver's answer (gwd "
+	    "must run)", 1, 1, "", 0, webhook_test },
 	{ "key", "rotate", "unsubscribe",
 	    "a new HMAC key for unsubscribe links; links made with the old "
 	    "one keep working for 90 days", 1, 1, "", 0, key_rotate },

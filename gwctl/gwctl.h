@@ -162,6 +162,9 @@ int	 control_exchange(struct ctx *, const char *req, struct buf *reply,
 int	 control_request(struct ctx *, const char *line, char *out,
 	    size_t outsz);
 
+/* webhook.c: where gwd posts events */
+cmd_fn	 webhook_add, webhook_list, webhook_delete, webhook_test;
+
 /* suppress.c */
 cmd_fn	 suppress_add, suppress_list, suppress_delete, suppress_import;
 

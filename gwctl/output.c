@@ -158,3 +158,24 @@ output_strv_json(const struct output_strv *v, struct buf *b)
 	if (r == -1 || buf_putc(b, ']') == -1)
 		fatal("output too long");
 }
+
+int
+output_list(struct ctx *ctx, sqlite3_stmt *st, int json,
+    struct output_table *t, void (*json_row)(sqlite3_stmt *),
+    void (*table_row)(struct output_table *, sqlite3_stmt *))
+{
+	int r, rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (json)
+			json_row(st);
+		else
+			table_row(t, st);
+	}
+	r = rc == SQLITE_DONE ? EX_OK : ctx_sqlerr(ctx, "gw.db");
+	sqlite3_finalize(st);
+	if (r == EX_OK && !json)
+		output_table_print(t, stdout);
+	output_table_free(t);
+	return r;
+}

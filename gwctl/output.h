@@ -15,6 +15,8 @@
 
 struct cmd;
 struct args;
+struct ctx;
+struct sqlite3_stmt;
 
 struct output_table {
 	int	 ncols;
@@ -37,6 +39,14 @@ void	output_table_row(struct output_table *, ...);
 void	output_table_vrow(struct output_table *, va_list);
 void	output_table_print(struct output_table *, FILE *);
 void	output_table_free(struct output_table *);
+/*
+ * A listing: each row of st to json_row() (a JSON line) or, into t (its
+ * header made), to table_row(); then t is printed (unless an error
+ * came) and freed, and st finalized.  EX_OK, or gw.db's error, said.
+ */
+int	output_list(struct ctx *, struct sqlite3_stmt *st, int json,
+	    struct output_table *t, void (*json_row)(struct sqlite3_stmt *),
+	    void (*table_row)(struct output_table *, struct sqlite3_stmt *));
 
 void	output_strv_add(struct output_strv *, const char *);
 void	output_strv_free(struct output_strv *);

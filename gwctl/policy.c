@@ -4,7 +4,7 @@
  *
  * A policy is a row of gw.db's content_policy table: a detector (card,
  * ssn, iban, email, phone, regex:PATTERN, keywords:WORD,...,
- * attachment:RULE), the
+ * attachment:RULE, uribl), the
  * number of distinct values at which it fires, an action (block: 550
  * 5.7.1 at the end of DATA; quarantine: 250, held until `gwctl
  * quarantine release`; tag: an X-GW-Policy: header) and optional
@@ -68,7 +68,7 @@ policy_check(struct ctx *ctx, const struct args *a, int64_t *min)
 	if (det == NULL)
 		return policy_bad("--detector", "required (card, ssn, iban, "
 		    "email, phone, regex:PATTERN, keywords:WORD,..., "
-		    "attachment:RULE)");
+		    "attachment:RULE, uribl)");
 	if (dlp_detector_check(det, err, sizeof(err)) == -1)
 		return policy_bad("--detector", err);
 	if (act == NULL || cpol_action_parse(act) == -1)

@@ -2,8 +2,8 @@
  * account.c - the subaccounts, read from gw.db: one read transaction
  * takes the subaccounts (names, password hashes, domains, allowlists,
  * API keys, quotas) together with the DKIM keys (signer.c), the routing
- * policy (policy.c), the content policies (content.c) and the admins'
- * suppression list (suppress.c), and installs them as one snapshot; the
+ * policy (policy.c), the content policies (content.c), the admins'
+ * suppression list (suppress.c) and the webhooks (webhook.c), and installs them as one snapshot; the
  * lookups the sessions and the scheduler make in it.  Reloaded when
  * gwctl commits (PRAGMA data_version, every 500 ms and on AUTH, MAIL
  * and RCPT) and on SIGHUP.
@@ -29,6 +29,7 @@
 #include "suppress.h"
 #include "unsubkey.h"
 #include "util.h"
+#include "webhook.h"
 
 static sqlite3			*gdb;
 static int			 data_version = -1;
@@ -224,6 +225,7 @@ load(char *err, size_t errsz, unsigned *changed)
 	 * these cannot be read or compiled). */
 	content_load(gdb);
 	unsubkey_load(gdb);
+	webhook_load(gdb);
 	/* And the admins' suppression list. */
 	if (suppress_load_admin(gdb) == -1)
 		log_warnx("gw.db: cannot read the suppression list: %s",

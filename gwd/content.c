@@ -8,8 +8,17 @@
  * bound new messages get 451 rather than a growing queue.
  * Diagnostics: a gw.db whose policies cannot be read or compiled keeps
  * the previous set (logged, once per reason); a scan that fails (no
- * memory for Hyperscan's scratch) is a 451 to the client.
+ * memory for Hyperscan's scratch) is a 451 to the client.  rspamd that
+ * does not answer within content.rspamd.timeout lets the message go or
+ * defers it (content.rspamd.fail), logged at most once a minute with
+ * the count of the failures not logged; for content.rspamd.retry after
+ * a failure it is not asked, the messages meanwhile treated the same.
+ *
+ * Besides the policies of gw.db, a job may check the message with
+ * rspamd (rspamd.c) and the "uribl" detector looks its URLs up
+ * (uribl.c); the strongest verdict wins: block, defer, quarantine, tag.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +26,9 @@
 #include "buf.h"
 #include "content.h"
 #include "cpolicy.h"
+#include "gwd.h"
 #include "log.h"
+#include "rspamd.h"
 #include "util.h"
 
 #define CONTENT_THREADS		2
@@ -63,8 +74,10 @@ content_load(sqlite3 *db)
 		log_info("content policies loaded: %d", s->n);
 	set_unref(current);
 	current = cs;
-	if (pool == NULL)
+	if (pool == NULL) {
+		rspamd_global_init();
 		pool = worker_pool_new(CONTENT_THREADS, CONTENT_QUEUE_MAX);
+	}
 	return s->n;
 }
 
@@ -80,14 +93,27 @@ content_plan(const char *subaccount, const char *sender, char *const *rcpt,
 {
 	struct cpol_msg m = { subaccount, sender, (const char *const *)rcpt,
 	    nrcpt };
+	const char *url = gcfg->content.rspamd.url;
 	struct content_job *j;
 	int any = 0;
 
+	if (url && *url == '\0')
+		url = NULL;
 	for (int i = 0; current && i < current->set->n && !any; i++)
 		any = cpol_applies(&current->set->p[i], &m);
-	if (!any)
+	if ((!any && url == NULL) || current == NULL || pool == NULL)
 		return NULL;
 	j = xcalloc(1, sizeof(*j));
+	j->policies = any;
+	if (url) {
+		j->rs_url = xstrdup(url);
+		j->rs_timeout_ms = gcfg->content.rspamd.timeout_ms;
+		j->rs_fail = gcfg->content.rspamd.fail;
+		j->rs_max_size = gcfg->content.rspamd.max_size;
+		j->rs_retry_ms = gcfg->content.rspamd.retry_ms;
+		memcpy(j->rs_act, gcfg->content.rspamd.act, sizeof(j->rs_act));
+	}
+	uribl_job_init(&j->uj, gcfg);
 	j->set = current;
 	current->refs++;
 	j->subaccount = subaccount ? xstrdup(subaccount) : NULL;
@@ -99,8 +125,148 @@ content_plan(const char *subaccount, const char *sender, char *const *rcpt,
 	return j;
 }
 
-/* On the worker: walk, scan, decide; the names and the masked detail
- * are made here too, so the loop only reads them. */
+void
+content_job_client(struct content_job *j, const char *ip, const char *helo,
+    const char *qid)
+{
+	j->ip = ip ? xstrdup(ip) : NULL;
+	j->helo = helo ? xstrdup(helo) : NULL;
+	j->qid = qid ? xstrdup(qid) : NULL;
+}
+
+static pthread_mutex_t	rspamd_mtx = PTHREAD_MUTEX_INITIALIZER;
+static int64_t		rspamd_rest_until;	/* monotonic ms */
+
+/* rspamd failed a moment ago (content.rspamd.retry): not asked yet, so
+ * a dead or hung rspamd costs each message nothing, not a timeout, and
+ * the scan queue does not fill behind it. */
+static int
+rspamd_resting(void)
+{
+	int r;
+
+	pthread_mutex_lock(&rspamd_mtx);
+	r = mono_ms() < rspamd_rest_until;
+	pthread_mutex_unlock(&rspamd_mtx);
+	return r;
+}
+
+/* rspamd did not answer: logged at most once a minute (from any
+ * worker), with how many such failures went unlogged. */
+static void
+rspamd_down(const struct content_job *j, const char *why)
+{
+	static int64_t last;
+	static int quiet;
+	int64_t now = mono_ms();
+	int n = -1;
+
+	pthread_mutex_lock(&rspamd_mtx);
+	rspamd_rest_until = now + j->rs_retry_ms;
+	if (last == 0 || now - last >= 60000) {
+		n = quiet;
+		quiet = 0;
+		last = now;
+	} else
+		quiet++;
+	pthread_mutex_unlock(&rspamd_mtx);
+	if (n >= 0)
+		log_warnx("qid=%s rspamd %s: %s; failing %s (content.rspamd."
+		    "fail)%s%.0d%s", j->qid ? j->qid : "-", j->rs_url, why,
+		    j->rs_fail == CFAIL_CLOSED ? "closed: 451" : "open",
+		    n ? ", and " : "", n, n ? " more since the last report" :
+		    "");
+}
+
+/* rspamd's verdict on the message (enum spam_act), its part of the
+ * detail appended to b. */
+static int
+rspamd_verdict(struct content_job *j, struct buf *b)
+{
+	struct rspamd_req q = { j->rs_url, j->rs_timeout_ms, j->sender,
+	    j->rcpt, j->nrcpt, j->ip, j->helo, j->subaccount, j->qid };
+	struct rspamd_reply r;
+	char why[300];
+
+	if (j->rs_url == NULL)
+		return SPAM_IGNORE;
+	if (j->len > j->rs_max_size) {
+		buf_puts(b, " rspamd=skipped(size)");
+		return SPAM_IGNORE;
+	}
+	if (rspamd_resting()) {
+		buf_printf(b, " rspamd=unavailable(fail-%s)",
+		    j->rs_fail == CFAIL_CLOSED ? "closed" : "open");
+		return j->rs_fail == CFAIL_CLOSED ? SPAM_DEFER : SPAM_IGNORE;
+	}
+	if (rspamd_check(&q, j->msg, j->len, &r, why, sizeof(why)) == -1) {
+		rspamd_down(j, why);
+		buf_printf(b, " rspamd=unavailable(fail-%s)",
+		    j->rs_fail == CFAIL_CLOSED ? "closed" : "open");
+		return j->rs_fail == CFAIL_CLOSED ? SPAM_DEFER : SPAM_IGNORE;
+	}
+	for (char *p = r.action_name; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	buf_printf(b, " rspamd=%s score=%.2f/%.2f symbols=%s",
+	    r.action < 0 ? "no-action" : r.action_name, r.score, r.required,
+	    r.symbols[0] ? r.symbols : "-");
+	return r.action < 0 ? SPAM_IGNORE : j->rs_act[r.action];
+}
+
+/* "fired=a(block) counts=..." with "rspamd(ACT)" among the fired, so
+ * gwsearch policy:rspamd finds what rspamd acted on. */
+static char *
+with_rspamd(char *detail, int act)
+{
+	const char *c = strstr(detail, " counts=");
+	size_t at = c ? (size_t)(c - detail) : strlen(detail);
+	char *d;
+
+	if (act == SPAM_IGNORE)
+		return detail;
+	d = xasprintf("%.*s%srspamd(%s)%s", (int)at, detail, at > 6 ? " " :
+	    "", spam_act_name(act), detail + at);
+	free(detail);
+	return d;
+}
+
+/* The policies' decision with rspamd's (act): the strongest wins. */
+static void
+decide(struct content_job *j, const struct cpol_set *s,
+    const struct cpol_verdict *v, int act)
+{
+	struct buf b;
+
+	if (v->block >= 0)
+		j->block = xstrdup(s->p[v->block].name);
+	else if (act == SPAM_BLOCK)
+		j->block = xstrdup("rspamd");
+	else if (act == SPAM_DEFER)
+		j->defer = xstrdup(strstr(j->detail, "rspamd=unavailable") ?
+		    "451 4.7.1 Error: spam scanner unavailable; try again "
+		    "later" : "451 4.7.1 Try again later (rspamd soft "
+		    "reject)");
+	else if (v->quarantine >= 0)
+		j->quarantine = xasprintf("%s (%s)", s->p[v->quarantine].name,
+		    s->p[v->quarantine].detector);
+	else if (act == SPAM_QUARANTINE)
+		j->quarantine = xstrdup("rspamd (spam)");
+	if (v->ntag == 0 && act != SPAM_TAG)
+		return;
+	buf_init(&b, 0);
+	for (int i = 0; i < s->n; i++)
+		if (v->fired[i] && s->p[i].action == CPOL_TAG)
+			buf_printf(&b, "%s%s", buf_len(&b) ? ", " : "",
+			    s->p[i].name);
+	if (act == SPAM_TAG)
+		buf_printf(&b, "%srspamd", buf_len(&b) ? ", " : "");
+	j->tag = buf_steal(&b, NULL);
+}
+
+/* On the worker: walk, scan, look URLs up, ask rspamd, decide; the
+ * names and the masked detail are made here too, so the loop only reads
+ * them. */
 static void
 content_work(struct work *w)
 {
@@ -110,29 +276,23 @@ content_work(struct work *w)
 	    (const char *const *)j->rcpt, j->nrcpt };
 	struct cpol_verdict v;
 	struct buf b;
+	int act;
 
-	if (cpol_scan(s, j->msg, j->len, &m, &v, j->err, sizeof(j->err)) ==
-	    -1) {
+	if (cpol_scan_urls(s, j->msg, j->len, &m, uribl_count, &j->uj, &v,
+	    j->err, sizeof(j->err)) == -1) {
 		j->failed = 1;
 		cpol_verdict_free(&v);
 		return;
 	}
-	if (v.block >= 0)
-		j->block = xstrdup(s->p[v.block].name);
-	else if (v.quarantine >= 0)
-		j->quarantine = xasprintf("%s (%s)", s->p[v.quarantine].name,
-		    s->p[v.quarantine].detector);
-	if (v.ntag > 0) {
-		buf_init(&b, 0);
-		for (int i = 0; i < s->n; i++)
-			if (v.fired[i] && s->p[i].action == CPOL_TAG)
-				buf_printf(&b, "%s%s", buf_len(&b) ? ", " : "",
-				    s->p[i].name);
-		j->tag = buf_steal(&b, NULL);
-	}
 	buf_init(&b, 0);
 	cpol_describe(s, &v, &b);
-	j->detail = buf_steal(&b, NULL);
+	if (buf_len(&j->uj.flagged))
+		buf_printf(&b, " urls=%s", buf_cstr(&j->uj.flagged));
+	if (j->uj.unanswered)
+		buf_printf(&b, " uribl_unanswered=%d", j->uj.unanswered);
+	act = rspamd_verdict(j, &b);
+	j->detail = with_rspamd(buf_steal(&b, NULL), act);
+	decide(j, s, &v, act);
 	cpol_verdict_free(&v);
 }
 
@@ -163,7 +323,13 @@ content_job_free(struct content_job *j)
 	for (int i = 0; i < j->nrcpt; i++)
 		free(j->rcpt[i]);
 	free(j->rcpt);
+	free(j->ip);
+	free(j->helo);
+	free(j->qid);
+	free(j->rs_url);
+	uribl_job_free(&j->uj);
 	free(j->block);
+	free(j->defer);
 	free(j->quarantine);
 	free(j->tag);
 	free(j->detail);

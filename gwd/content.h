@@ -6,7 +6,10 @@
  * The set is replaced whenever gw.db changes (auth.c reads it in the
  * same snapshot as the subaccounts); a scan holds a reference to the set
  * it started with, so a reload never frees a database in use.  The
- * caller (data_end.c) acts on the verdict: refuse, add the header, go on.
+ * caller (data_end.c) acts on the verdict: refuse, defer (451), add the
+ * header, go on.  A job also carries what rspamd is asked with
+ * (content.rspamd, copied from gcfg on the loop) and the URL checks'
+ * settings (uribl.h), so the worker never reads gcfg.
  */
 #ifndef GW_CONTENT_H
 #define GW_CONTENT_H
@@ -14,6 +17,8 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
+#include "config.h"
+#include "uribl.h"
 #include "worker.h"
 
 struct content_set;
@@ -28,10 +33,26 @@ struct content_job {
 	char			*sender;
 	char			**rcpt;
 	int			 nrcpt;
+	char			*ip;		/* content_job_client() */
+	char			*helo;
+	char			*qid;
+	int			 policies;	/* a policy applies */
+	/* rspamd (content.rspamd, copied): url NULL when off */
+	char			*rs_url;
+	int64_t			 rs_timeout_ms;
+	int			 rs_fail;
+	uint64_t		 rs_max_size;
+	int64_t			 rs_retry_ms;
+	int			 rs_act[RSA_COUNT];
+	struct uribl_job	 uj;		/* the "uribl" detector's */
 	/* out */
 	int			 failed;	/* no verdict: reply 451 */
 	char			 err[200];
-	char			*block;		/* the blocking policy's name */
+	char			*block;		/* the blocking policy's name
+						   ("rspamd": rspamd's verdict) */
+	/* "451 4.7.1 ...": rspamd's soft reject, or rspamd unavailable
+	 * with content.rspamd.fail = "closed" */
+	char			*defer;
 	/* "pci (card)": the first quarantining policy, its detector */
 	char			*quarantine;
 	char			*tag;		/* "pci, hr": tagging policies */
@@ -49,9 +70,13 @@ int	 content_load(sqlite3 *);
 int	 content_count(void);
 
 /* A job for a message from subaccount/sender to rcpt[], or NULL when no
- * policy applies to it (nothing to scan). */
+ * policy applies to it and rspamd is off (nothing to scan). */
 struct content_job *content_plan(const char *subaccount, const char *sender,
 	    char *const *rcpt, int nrcpt);
+/* What rspamd is told of the client: its address, EHLO name, and the
+ * queue id. */
+void	 content_job_client(struct content_job *, const char *ip,
+	    const char *helo, const char *qid);
 /* Scan msg[0..len) on the content worker; job->done(job) runs on the
  * main thread.  -1 when too many scans wait already (the job is not
  * taken; the caller answers 451 and frees it). */

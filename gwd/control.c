@@ -11,7 +11,8 @@
  * used_day=N paused=0|1 [reason=TEXT]"; quota 0: none), `suppression
  * delete`, `subaccount resume`, `auth blocks`, `auth unblock` (gwctl;
  * suppress.c, pause.c and authguard.c serve the last four; a change to
- * queue.db is answered once committed, control_commit.c).  Peers are
+ * queue.db is answered once committed, control_commit.c), `webhook
+ * test ID` (webhook_ctl.c: answered when the receiver has).  Peers are
  * checked with SO_PEERCRED and SO_PEERGROUPS: root and gwd's own user
  * manage (every command); the members of the socket's group observe
  * (the commands the table marks: nothing that changes gwd's state);
@@ -92,6 +93,7 @@
 #include "smarthost.h"
 #include "suppress.h"
 #include "util.h"
+#include "webhook_ctl.h"
 
 enum ctl_role { CTL_MANAGE, CTL_OBSERVE, CTL_REFUSED };
 
@@ -272,6 +274,12 @@ take_subaccount(struct conn *c, const char *line, const char *args)
 	pause_control(c, args);
 }
 
+static void
+take_webhook(struct conn *c, const char *line, const char *args)
+{
+	webhook_control(c, args);
+}
+
 /*
  * The commands: each either writes its whole answer at once (answer),
  * or takes the connection and answers it itself, later if it must wait
@@ -297,6 +305,7 @@ static const struct ctl_cmd {
 	{ "suppression", 1, NULL, take_suppression, NULL },
 	{ "subaccount", 1, NULL, take_subaccount, NULL },
 	{ "auth", 1, authguard_control, NULL, "blocks" },
+	{ "webhook", 1, NULL, take_webhook, NULL },
 };
 
 /* Send out as the whole answer, then close. */
@@ -437,6 +446,7 @@ static void
 on_close(struct conn *c)
 {
 	control_commit_gone(c);
+	webhook_control_gone(c);
 }
 
 static const struct conn_ops ctl_ops = {

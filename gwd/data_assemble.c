@@ -172,6 +172,8 @@ data_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 		m->dsn_envid = xstrdup(t->mail.dsn.envid);
 	if (t->mail.smtputf8)
 		m->flags |= QMSG_SMTPUTF8;
+	if (t->mail.requiretls)
+		m->flags |= QMSG_REQUIRETLS;
 	if (mime7_has_dkim(buf_ptr(&t->data), buf_len(&t->data)))
 		m->flags |= QMSG_CLIENT_DKIM;
 	for (int i = 0; i < t->nrcpt; i++) {

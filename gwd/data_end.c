@@ -2,8 +2,9 @@
  * data_end.c - inbound SMTP: the end of DATA.  The verdict on the
  * message (clean data, header policy, quota, routing rules), then its
  * stored form (data_assemble.c), the "received" event, and the hand-off to the content policies (content.c,
- * on a worker: refuse, quarantine, tag), signing and the store thread;
- * the 250 (or 451, or the policies' 550) comes back from there.
+ * on a worker, with rspamd and the URL checks: refuse, defer,
+ * quarantine, tag), signing and the store thread; the 250 (or 451, or
+ * the policies' 550) comes back from there.
  * Standards: RFC 5322.
  * Exposure: the message is untrusted input from an authenticated client.
  * Diagnostics: a message that cannot be built (no memory) is refused
@@ -273,14 +274,17 @@ scanned(struct content_job *cj)
 		    "content scan failed; try again later", cj->err);
 		goto out;
 	}
-	ev = cj->block ? audit_new(event_name(EV_SCANNED), m->qid) :
-	    store_op_event(op, event_name(EV_SCANNED), m->qid);
+	ev = cj->block || cj->defer ? audit_new(event_name(EV_SCANNED),
+	    m->qid) : store_op_event(op, event_name(EV_SCANNED), m->qid);
 	ev->sender = xstrdup(m->sender);
 	ev->subaccount = xstrdup(m->subaccount);
 	ev->detail = xstrdup(cj->detail);
-	if (cj->block) {
-		snprintf(r, sizeof(r), "550 5.7.1 Message refused by content "
-		    "policy %s", cj->block);
+	if (cj->block || cj->defer) {
+		if (cj->block)
+			snprintf(r, sizeof(r), "550 5.7.1 Message refused by "
+			    "content policy %s", cj->block);
+		else
+			snprintf(r, sizeof(r), "%s", cj->defer);
 		store_event(ev);
 		gm.messages_rejected_total++;
 		drop(op, sw->sj, REJ_DATA_CONTENT_POLICY, r, r + 10);
@@ -316,6 +320,7 @@ policy_sign_store(struct session *s, struct store_op *op,
 		sign_and_store(op, *sj);
 		return NULL;
 	}
+	content_job_client(cj, s->ip, s->helo_name, m->qid);
 	sw = xmalloc(sizeof(*sw));
 	sw->op = op;
 	sw->sj = *sj;

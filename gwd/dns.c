@@ -136,6 +136,8 @@ answer_has_type(const struct dns_answer *a, uint16_t t)
 		return a->naddr > 0;
 	case DNS_T_TXT:
 		return a->ntxt > 0;
+	case DNS_T_TLSA:
+		return a->ntlsa > 0 || a->tlsa_skipped > 0;
 	default:
 		return 0;
 	}

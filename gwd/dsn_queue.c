@@ -82,7 +82,10 @@ dsn_wanted(const struct qrcpt *r, int what)
 static int
 dsn_full(const struct qmsg *m, const struct dsn_rcpt *fr, int nfr)
 {
+	/* RFC 8689 5: a REQUIRETLS message's report goes back without
+	 * REQUIRETLS, so it carries the headers only. */
 	if (m->dsn_ret != DSN_RET_FULL || m->body == NULL ||
+	    (m->flags & QMSG_REQUIRETLS) ||
 	    m->bodylen > DSN_FULL_MAX)
 		return 0;
 	for (int i = 0; i < nfr; i++)

@@ -31,6 +31,8 @@ extern SSL_CTX		*client_tls;
 #define QMSG_SMTPUTF8	0x08	/* MAIL ... SMTPUTF8 (RFC 6531) */
 #define QMSG_CLIENT_DKIM 0x04	/* the client's message has a DKIM-Signature
 				   (no 8BITMIME downgrade: mta_8bit.c) */
+#define QMSG_REQUIRETLS	0x10	/* MAIL ... REQUIRETLS (RFC 8689): only over
+				   verified TLS, to servers that pass it on */
 
 /* Where a recipient is; rcpt.c moves it.  QR_HELD: its message is on
  * hold (gwctl queue hold); in no heap or job. */

@@ -40,8 +40,10 @@
 #include "conn.h"
 #include "control.h"
 #include "dns.h"
+#include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "httpc.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -60,6 +62,8 @@
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
+#include "webhook.h"
+#include "webhook_ctl.h"
 #include "window.h"
 #include "worker.h"
 
@@ -458,6 +462,9 @@ main(int argc, char *argv[])
 		return EX_CANTCREAT;
 
 	worker_init(2);
+	dns_wait_init();	/* workers ask DNS through the loop */
+	if (httpc_start() == -1)
+		return EX_OSERR;
 	auth_init();
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -470,7 +477,8 @@ main(int argc, char *argv[])
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
-	    queue_init(err, sizeof(err)) == -1) {
+	    queue_init(err, sizeof(err)) == -1 ||
+	    webhook_start(cfg.state_dir, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -494,9 +502,15 @@ main(int argc, char *argv[])
 
 	loop_run();
 
+	/* Requests in flight are abandoned first, so the webhooks' last
+	 * acknowledgements reach the store before it stops. */
+	httpc_stop();
+	webhook_stop();
+	webhook_ctl_stop();
 	store_shutdown();
 	archive_stop();
 	store_read_close();
+	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */
 	worker_shutdown();
 	log_info("stopped");
 	return 0;

@@ -30,6 +30,7 @@
 #include "smarthost.h"
 #include "store.h"
 #include "util.h"
+#include "webhook.h"
 #include "window.h"
 
 /* One snapshot of everything, as (name, help, type, value) rows. */
@@ -514,4 +515,5 @@ metrics_report_prometheus(struct buf *out)
 	write_process(out);
 	write_prometheus_pools(out);
 	smarthost_prometheus(out);
+	webhook_prometheus(out);
 }

@@ -98,7 +98,9 @@ mta_audit_hop(struct audit_event *ev, const struct hop *h,
 		ev->remote_ip = xstrdup(h->ip);
 	if (h->tls[0])
 		ev->tls = xstrdup(h->tls);
-	if (d != NULL)
+	if (h->tls_policy != NULL)
+		ev->tls_policy = h->tls_policy;
+	else if (d != NULL)
 		ev->tls_policy = tls_policy_name(d->tls);
 	if (h->ip[0] == '\0')
 		return;			/* never connected */
@@ -203,18 +205,46 @@ mta_health(struct mta *m, int ok, const char *why)
 		smarthost_outcome(&d->sh->e[m->targets[m->ti].shi], ok, why);
 }
 
+/*
+ * The DANE state of the current target when it rules the attempt (not
+ * under tls "none", which an admin chose knowingly), else NULL.
+ */
+const struct route_dane *
+mta_dane(const struct mta *m)
+{
+	const struct route_dane *d;
+
+	if (m->ti >= m->ntargets || m->dest->tls == TLSP_NONE)
+		return NULL;
+	d = &m->dane[m->targets[m->ti].hi];
+	return d->state == DANE_NONE ? NULL : d;
+}
+
 static void
 connect_target(struct mta *m)
 {
 	struct target *t = &m->targets[m->ti];
 	struct hop *h = &m->hop;
+	const struct route_dane *dn = mta_dane(m);
 
 	gw_strlcpy(h->host, t->host, sizeof(h->host));
 	sockaddr_ntop((struct sockaddr *)&t->sa, h->ip, sizeof(h->ip));
 	h->tls[0] = '\0';
 	h->tls_verified = -1;
+	h->tls_policy = dn != NULL ? "dane" : NULL;
+	m->dane_active = 0;
 	if (m->retry_plain != 2)	/* a plaintext retry says why */
 		h->tls_note[0] = '\0';
+	if (dn != NULL && dn->state == DANE_FAILED) {
+		char why[400];
+
+		mta_tls_note(m, -1, "dane: TLSA lookup failed");
+		snprintf(why, sizeof(why), "TLSA records of %s could not be "
+		    "looked up (DNSSEC): not delivering to it without them",
+		    t->host);
+		mta_next_target(m, why);
+		return;
+	}
 	m->state = M_CONNECT;
 	m->born_ms = loop_now();
 	m->esmtp = 0;
@@ -318,6 +348,8 @@ mta_start(struct dest *d, const struct route_result *route)
 	m->ntargets = route->ntargets;
 	memcpy(m->targets, route->targets, sizeof(struct target) *
 	    (size_t)route->ntargets);
+	memcpy(m->dane, route->dane, sizeof(m->dane));
+	m->mx_secure = route->mx_secure;
 	if (d->domain == NULL && d->sh)
 		smarthost_order(d->sh, m->targets, &m->ntargets);
 	timer_init(&m->timer, mta_timeout, m);

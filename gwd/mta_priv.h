@@ -62,6 +62,10 @@ struct mta {
 	struct conn		*c;
 	struct target		 targets[ROUTE_MAX_TARGETS];
 	int			 ntargets;
+	struct route_dane	 dane[ROUTE_MAX_MX];	/* by target.hi */
+	int			 dane_active;	/* this handshake checks TLSA
+						   records */
+	int			 mx_secure;	/* route.mx_secure */
 	int			 ti;		/* current target */
 	int			 retry_plain;	/* 1 asked, 2 doing: a target
 						   again without STARTTLS */
@@ -108,6 +112,7 @@ struct mta {
 
 /* mta.c */
 const char	*mta_host(const struct mta *);
+const struct route_dane *mta_dane(const struct mta *);
 void		 mta_send(struct mta *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 mta_arm(struct mta *, int64_t ms);

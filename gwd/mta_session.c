@@ -240,6 +240,39 @@ needs_smtputf8(const struct job *j)
 }
 
 /*
+ * RFC 8689 4.2.1: what a REQUIRETLS message needs of this hop that it
+ * lacks, or NULL.  TLS with a certificate that verified, by DANE or by
+ * the CA store with the name; for an MX host, MX records that
+ * validated (DNSSEC) unless DANE vouched for the host (gw has no
+ * MTA-STS yet); and a server that passes the flag on.  A smarthost is
+ * the admin's choice, not DNS's: its verified certificate suffices.
+ */
+static const char *
+requiretls_unmet(const struct mta *m, char *why, size_t whysz)
+{
+	const char *host = m->hop.host;
+	int dane = m->hop.tls_policy != NULL &&
+	    strcmp(m->hop.tls_policy, "dane") == 0;
+
+	if (!conn_tls_active(m->c))
+		snprintf(why, whysz, "REQUIRETLS: no TLS to %s", host);
+	else if (m->hop.tls_verified != 1)
+		snprintf(why, whysz, "REQUIRETLS: the certificate of %s is "
+		    "not verified (%s)", host, m->hop.tls_note[0] ?
+		    m->hop.tls_note : "no check");
+	else if (m->dest->domain != NULL && !dane && !m->mx_secure)
+		snprintf(why, whysz, "REQUIRETLS: the MX records of %s are "
+		    "not DNSSEC-validated and %s has no DANE records",
+		    m->dest->domain, host);
+	else if (!m->caps.requiretls)
+		snprintf(why, whysz, "REQUIRETLS: %s does not support "
+		    "REQUIRETLS", host);
+	else
+		return NULL;
+	return why;
+}
+
+/*
  * Whether the message can go to this server as it is, by what the
  * server offered: 0, or -1 with every recipient's result set.
  */
@@ -247,10 +280,9 @@ static int
 job_fits(struct mta *m, struct job *j)
 {
 	struct qmsg *msg = j->msg;
+	char text[600];
 
 	if (needs_smtputf8(j) && !m->caps.smtputf8) {
-		char text[600];
-
 		/* RFC 6531 3.2: no downgrade, no mangling. */
 		snprintf(text, sizeof(text), "%s does not support SMTPUTF8, "
 		    "which this message needs (UTF-8 addresses or header "
@@ -258,9 +290,13 @@ job_fits(struct mta *m, struct job *j)
 		mta_result_fill(j, 550, "5.6.7", text);
 		return -1;
 	}
+	if ((msg->flags & QMSG_REQUIRETLS) &&
+	    requiretls_unmet(m, text, sizeof(text)) != NULL) {
+		/* RFC 8689 4.2.2: no delivery, a report with 5.7.10. */
+		mta_result_fill(j, 550, "5.7.10", text);
+		return -1;
+	}
 	if (m->caps.size && msg->size > m->caps.size) {
-		char text[600];
-
 		snprintf(text, sizeof(text), "message size %zu exceeds the "
 		    "limit of %s (%llu)", msg->size, j->hop.host,
 		    (unsigned long long)m->caps.size);
@@ -307,10 +343,12 @@ send_mail(struct mta *m)
 	if (from[0] != '\0' && retpath_verp(msg->subaccount, msg->qid,
 	    (unsigned)(m->job->rcpt[0] - msg->rcpt), verp, sizeof(verp)) == 0)
 		from = verp;
-	mta_send(m, "MAIL FROM:<%s>%s%s%s%s", from, size,
+	mta_send(m, "MAIL FROM:<%s>%s%s%s%s%s", from, size,
 	    m->eightbit && m->caps.eightbitmime ? " BODY=8BITMIME" : "",
 	    (msg->flags & QMSG_SMTPUTF8) && m->caps.smtputf8 ?
-	    " SMTPUTF8" : "", dsn);
+	    " SMTPUTF8" : "",
+	    /* job_fits() made sure the server takes it on (RFC 8689). */
+	    (msg->flags & QMSG_REQUIRETLS) ? " REQUIRETLS" : "", dsn);
 }
 
 /* NOTIFY and ORCPT as the client gave them, to a server offering DSN. */

@@ -24,6 +24,14 @@
  *                  no delivery.
  * Whatever the policy, the outcome (verified or not, and why) goes into
  * every delivery event.
+ *
+ * DANE (RFC 7672; route.c finds the records when dns.dnssec is on)
+ * overrides all but "none" for a host with DNSSEC-validated TLSA
+ * records: TLS or no delivery, and a certificate that one of the
+ * records matches (OpenSSL's DANE verification) or no delivery; never
+ * a plaintext retry.  Secure records none of which gw can use still
+ * make TLS mandatory, unauthenticated (RFC 7672 2.2).  The event's
+ * tls_policy is then "dane".
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,14 +56,27 @@ mta_tls_note(struct mta *m, int verified, const char *fmt, ...)
 static void
 start_tls(struct mta *m)
 {
+	const struct route_dane *dn = mta_dane(m);
 	char why[600];
+	int n = 0;
 
-	/* SNI and the name to match are set by tls_client_prepare(). */
+	/* SNI and the name to match are set by tls_client_prepare(), or
+	 * by tls_client_dane() with the TLSA records. */
 	if (conn_starttls(m->c, client_tls, 0, NULL) == -1) {
 		mta_next_target(m, m->c->error);
 		return;
 	}
-	if (tls_client_prepare(m->c->ssl, mta_host(m), m->dest->tls) == -1) {
+	if (dn != NULL && dn->state == DANE_ON &&
+	    (n = tls_client_dane(m->c->ssl, mta_host(m), dn->tlsa,
+	    dn->ntlsa)) == -1) {
+		snprintf(why, sizeof(why), "TLS setup for %s[%s] failed: "
+		    "cannot use its TLSA records", mta_host(m), m->hop.ip);
+		mta_next_target(m, why);
+		return;
+	}
+	m->dane_active = n > 0;
+	if (!m->dane_active &&
+	    tls_client_prepare(m->c->ssl, mta_host(m), m->dest->tls) == -1) {
 		snprintf(why, sizeof(why), "TLS setup for %s[%s] failed: "
 		    "cannot check the name \"%s\"", mta_host(m), m->hop.ip,
 		    mta_host(m));
@@ -73,8 +94,30 @@ mta_tls_done(struct conn *c, int ok)
 {
 	struct mta *m = c->arg;
 	const char *bad = tls_client_verify_error(c->ssl);
-	char why[600];
+	char why[600], how[160];
 
+	if (m->dane_active) {
+		if (!ok && bad == NULL) {
+			bad = c->error;
+			if (strncmp(bad, "TLS handshake: ", 15) == 0)
+				bad += 15;
+		}
+		if (ok && tls_client_dane_verified(c->ssl, how,
+		    sizeof(how))) {
+			conn_tls_desc(c, m->hop.tls, sizeof(m->hop.tls));
+			mta_tls_note(m, 1, "dane: %s", how);
+			mta_session_ehlo(m);
+			return;
+		}
+		if (ok)
+			bad = how;
+		mta_tls_note(m, 0, "dane: %s", bad);
+		snprintf(why, sizeof(why), "TLS certificate of %s[%s] does "
+		    "not match its TLSA records (DANE): %s", mta_host(m),
+		    m->hop.ip, bad);
+		mta_next_target(m, why);
+		return;
+	}
 	if (!ok && bad != NULL && m->dest->tls == TLSP_VERIFY) {
 		mta_tls_note(m, 0, "%s", bad);
 		snprintf(why, sizeof(why), "TLS certificate of %s[%s] not "
@@ -90,8 +133,10 @@ mta_tls_done(struct conn *c, int ok)
 		mta_tls_note(m, -1, "TLS handshake failed: %s", e);
 		snprintf(why, sizeof(why), "TLS handshake with %s[%s] failed: "
 		    "%s", mta_host(m), m->hop.ip, e);
-		/* Opportunistic: the same host again, in plaintext. */
-		if (m->dest->tls == TLSP_MAY && m->retry_plain == 0)
+		/* Opportunistic: the same host again, in plaintext (not
+		 * when its TLSA records make TLS mandatory). */
+		if (m->dest->tls == TLSP_MAY && m->retry_plain == 0 &&
+		    mta_dane(m) == NULL)
 			m->retry_plain = 1;
 		mta_next_target(m, why);
 		return;
@@ -120,6 +165,7 @@ int
 mta_tls_after_ehlo(struct mta *m)
 {
 	int want_tls = m->dest->tls != TLSP_NONE && m->retry_plain != 2;
+	int dane = mta_dane(m) != NULL;
 
 	if (!conn_tls_active(m->c) && want_tls && m->caps.starttls) {
 		m->state = M_STARTTLS;
@@ -127,12 +173,14 @@ mta_tls_after_ehlo(struct mta *m)
 		mta_arm(m, gcfg->relay.command_timeout_ms);
 		return 1;
 	}
-	if (!conn_tls_active(m->c) && m->dest->tls >= TLSP_ENCRYPT) {
+	if (!conn_tls_active(m->c) && (m->dest->tls >= TLSP_ENCRYPT || dane)) {
 		char why[600];
 
-		mta_tls_note(m, -1, "STARTTLS not offered");
-		snprintf(why, sizeof(why), "TLS is required, but %s[%s] does "
-		    "not offer STARTTLS", mta_host(m), m->hop.ip);
+		mta_tls_note(m, -1, "%sSTARTTLS not offered", dane ? "dane: " :
+		    "");
+		snprintf(why, sizeof(why), "TLS is required%s, but %s[%s] "
+		    "does not offer STARTTLS", dane ? " (DANE: it has TLSA "
+		    "records)" : "", mta_host(m), m->hop.ip);
 		mta_next_target(m, why);
 		return 1;
 	}
@@ -151,7 +199,7 @@ mta_tls_reply(struct mta *m, const struct smtp_reply *r)
 		start_tls(m);
 		return;
 	}
-	if (m->dest->tls == TLSP_MAY) {
+	if (m->dest->tls == TLSP_MAY && mta_dane(m) == NULL) {
 		m->caps.starttls = 0;
 		mta_tls_note(m, -1, "STARTTLS refused: %d", r->code);
 		mta_session_ready(m);

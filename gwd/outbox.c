@@ -13,16 +13,18 @@
 
 #include "auditlog.h"
 #include "db.h"
+#include "hookset.h"
 #include "log.h"
 #include "outbox.h"
 #include "util.h"
 
-/* Which consumers an event is for.  A webhook dispatcher adds its bit
- * here, for the events it has a subscriber for. */
+/* Which consumers an event is for: log.db, and the webhooks when one
+ * of them wants it. */
 static unsigned
 outbox_consumers(const struct audit_event *ev)
 {
-	return OUTBOX_LOG;
+	return OUTBOX_LOG | (hookset_wants(ev->subaccount, ev->action) ?
+	    OUTBOX_HOOK : 0);
 }
 
 void
@@ -38,6 +40,10 @@ outbox_open(struct outbox *o, sqlite3 *qdb)
 	    "pending = ?2");
 	o->clear = db_prepare(qdb, "UPDATE outbox SET pending = pending & "
 	    "~?2 WHERE id <= ?1 AND pending & ?2");
+	o->del_one = db_prepare(qdb, "DELETE FROM outbox WHERE id = ?1 AND "
+	    "pending = ?2");
+	o->clear_one = db_prepare(qdb, "UPDATE outbox SET pending = pending "
+	    "& ~?2 WHERE id = ?1 AND pending & ?2");
 }
 
 void
@@ -47,7 +53,10 @@ outbox_close(struct outbox *o)
 	sqlite3_finalize(o->sel);
 	sqlite3_finalize(o->del);
 	sqlite3_finalize(o->clear);
+	sqlite3_finalize(o->del_one);
+	sqlite3_finalize(o->clear_one);
 	o->ins = o->sel = o->del = o->clear = NULL;
+	o->del_one = o->clear_one = NULL;
 }
 
 int
@@ -203,4 +212,20 @@ outbox_ack(struct outbox *o, unsigned consumer, int64_t upto)
 	sqlite3_bind_int(o->clear, 2, (int)consumer);
 	return db_step_done(o->del) == -1 || db_step_done(o->clear) == -1 ?
 	    -1 : 0;
+}
+
+int
+outbox_ack_ids(struct outbox *o, unsigned consumer, const int64_t *ids,
+    int n)
+{
+	for (int i = 0; i < n; i++) {
+		sqlite3_bind_int64(o->del_one, 1, ids[i]);
+		sqlite3_bind_int(o->del_one, 2, (int)consumer);
+		sqlite3_bind_int64(o->clear_one, 1, ids[i]);
+		sqlite3_bind_int(o->clear_one, 2, (int)consumer);
+		if (db_step_done(o->del_one) == -1 ||
+		    db_step_done(o->clear_one) == -1)
+			return -1;
+	}
+	return 0;
 }

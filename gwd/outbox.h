@@ -20,13 +20,19 @@
  *               (lazily: the outbox is the durable copy meanwhile), and
  *               moves whatever is left at start-up.
  *
- * The webhook dispatcher (issue 13) is meant to be the next consumer:
- * a bit of its own, set for the events some webhook wants (a row has
- * the subaccount and action to decide on, the qid to keep each
- * message's events in order, the id for receivers to de-duplicate on);
- * outbox_read() of its bit on a connection of its own; acknowledgement
- * through the store thread (queue.db has one writer) once a receiver
- * answered 2xx.  What is not acknowledged outlives a restart.
+ *   OUTBOX_HOOK the webhook dispatcher (webhook.c), for the events
+ *               some webhook wants (hookset.h).  It reads its rows with
+ *               outbox_read() on a connection of its own and
+ *               acknowledges them one by one (outbox_ack_ids(), through
+ *               the store thread: queue.db has one writer) once every
+ *               webhook they were for answered 2xx or gave up: one
+ *               endpoint that is down must not hold another's events,
+ *               so its acknowledgements are no prefix.  What is not
+ *               acknowledged outlives a restart and is sent again.
+ *
+ * Each consumer removes only its own bit, so log.db's copy never waits
+ * for a webhook: a row the log has and a webhook still wants stays
+ * with the webhook's bit alone, and goes when that is acknowledged.
  *
  * Exposure: none; the values were checked where the events were made.
  */
@@ -39,10 +45,11 @@
 #include "auditlog.h"
 
 #define OUTBOX_LOG	0x01u	/* log.db */
+#define OUTBOX_HOOK	0x02u	/* webhooks (webhook.c) */
 
 struct outbox {
 	sqlite3		*db;		/* queue.db */
-	sqlite3_stmt	*ins, *sel, *del, *clear;
+	sqlite3_stmt	*ins, *sel, *del, *clear, *del_one, *clear_one;
 };
 
 /* Prepare the statements on qdb (fatal if the schema is not there). */
@@ -65,6 +72,10 @@ int	 outbox_read(struct outbox *, unsigned consumer, int64_t after,
 /* `consumer` holds every event up to id `upto` durably: rows no other
  * consumer waits for go.  In the caller's transaction.  0 or -1. */
 int	 outbox_ack(struct outbox *, unsigned consumer, int64_t upto);
+/* `consumer` holds the n events of ids durably (any order; ids no
+ * longer there are skipped).  In the caller's transaction.  0 or -1. */
+int	 outbox_ack_ids(struct outbox *, unsigned consumer,
+	    const int64_t *ids, int n);
 
 /*
  * log.db has used ids up to `floor` that rows from `from` on also have

@@ -213,6 +213,8 @@ ehlo_parse(const struct smtp_reply *r, struct ehlo_caps *caps)
 			caps->enhancedstatuscodes = 1;
 		else if (word_is(p, kl, "SMTPUTF8"))
 			caps->smtputf8 = 1;
+		else if (word_is(p, kl, "REQUIRETLS"))
+			caps->requiretls = 1;
 		else if (word_is(p, kl, "CHUNKING"))
 			caps->chunking = 1;
 		else if (word_is(p, kl, "DSN"))

@@ -63,6 +63,7 @@ struct ehlo_caps {
 	int		eightbitmime;
 	int		enhancedstatuscodes;
 	int		smtputf8;
+	int		requiretls;	/* RFC 8689 */
 	int		chunking;
 	int		dsn;
 	int		auth_plain;

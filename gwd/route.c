@@ -1,6 +1,8 @@
 /*
  * route.c - destinations to connectable addresses.
- * Standards: RFC 5321 5.1, RFC 7505 (null MX), RFC 3596 (AAAA).
+ * Standards: RFC 5321 5.1, RFC 7505 (null MX), RFC 3596 (AAAA), RFC 7672
+ * 2.2 (which TLSA records count: DNSSEC-validated ones, of hosts whose
+ * MX and address records were validated too).
  * Exposure: DNS answers are untrusted (parsed by dns_pkt.c); counts are
  * capped here so a huge answer cannot make a huge target list, and MX
  * addresses that lead nowhere or back to this host are dropped
@@ -33,6 +35,7 @@ struct lookup {
 	int		 family;
 	struct dns_req	*dns;
 	enum dns_status	 status;
+	int		 ad;		/* validated (DNSSEC) */
 	int		 naddr;
 	struct dns_addr	 addr[DNS_MAX_ADDR];
 };
@@ -43,7 +46,14 @@ struct route_req {
 	char		 domain[256];
 	int		 mx;		/* MX, not a smarthost */
 	int		 port;
+	int		 mx_secure;	/* the MX answer (or its denial) was
+					   validated: DANE may apply */
 	struct dns_req	*mxq;
+	struct dns_req	*tlsaq[ROUTE_MAX_MX];
+	struct tlsa_wait {
+		struct route_req *r;
+		int		 h;
+	}		 tw[ROUTE_MAX_MX];
 	int		 nhosts;
 	char		 hosts[ROUTE_MAX_MX][256];
 	int		 ports[ROUTE_MAX_MX];	/* smarthosts: each its own */
@@ -60,6 +70,8 @@ req_free(struct route_req *r)
 	dns_cancel(r->mxq);
 	for (int i = 0; i < r->nhosts * 2; i++)
 		dns_cancel(r->lk[i].dns);
+	for (int i = 0; i < r->nhosts; i++)
+		dns_cancel(r->tlsaq[i]);
 	timer_del(&r->later);
 	free(r);
 }
@@ -94,7 +106,7 @@ fail(struct route_req *r, enum route_status st, int code, const char *enh,
 
 static struct target *
 add_target(struct route_req *r, const char *host, int family,
-    const unsigned char *a, int port, int shi)
+    const unsigned char *a, int port, int shi, int hi)
 {
 	struct target *t;
 
@@ -104,6 +116,7 @@ add_target(struct route_req *r, const char *host, int family,
 	memset(t, 0, sizeof(*t));
 	gw_strlcpy(t->host, host, sizeof(t->host));
 	t->shi = shi;
+	t->hi = hi;
 	if (family == AF_INET) {
 		struct sockaddr_in *s = (struct sockaddr_in *)&t->sa;
 
@@ -147,6 +160,12 @@ addresses_done(struct route_req *r)
 	for (int h = 0; h < r->nhosts; h++) {
 		int port = r->mx ? r->port : r->ports[h];
 
+		/* TLSA records count only for a host whose addresses were
+		 * validated too (RFC 7672 2.2.2). */
+		for (int f = 0; f < 2; f++)
+			if (r->lk[h * 2 + f].naddr > 0 && !r->lk[h * 2 + f].ad)
+				r->res.dane[h].state = DANE_NONE;
+
 		for (int f = 0; f < 2; f++) {
 			struct lookup *l = &r->lk[h * 2 + f];
 
@@ -155,7 +174,7 @@ addresses_done(struct route_req *r)
 			for (int i = 0; i < l->naddr; i++) {
 				struct target *t = add_target(r, r->hosts[h],
 				    l->addr[i].family, l->addr[i].addr, port,
-				    r->shi[h]);
+				    r->shi[h], h);
 
 				if (t && refused(r, t)) {
 					r->res.ntargets--;
@@ -189,6 +208,7 @@ addr_cb(void *arg, enum dns_status st, const struct dns_answer *a,
 
 	l->dns = NULL;
 	l->status = st;
+	l->ad = a != NULL && a->ad;
 	if (st == DNS_OK) {
 		for (int i = 0; i < a->naddr && l->naddr < DNS_MAX_ADDR; i++)
 			if (a->addr[i].family == l->family)
@@ -198,10 +218,75 @@ addr_cb(void *arg, enum dns_status st, const struct dns_answer *a,
 		addresses_done(r);
 }
 
+/* Which TLSA records of a host count, and what they make of it. */
+static void
+tlsa_cb(void *arg, enum dns_status st, const struct dns_answer *a,
+    const char *why)
+{
+	struct tlsa_wait *w = arg;
+	struct route_req *r = w->r;
+	int h = w->h;
+	struct route_dane *d = &r->res.dane[h];
+
+	r->tlsaq[h] = NULL;
+	d->ntlsa = 0;
+	switch (st) {
+	case DNS_OK:
+		if (!a->ad) {
+			d->state = DANE_NONE;	/* insecure: no DANE */
+			break;
+		}
+		for (int i = 0; i < a->ntlsa && d->ntlsa < ROUTE_MAX_TLSA; i++)
+			/* DANE-TA(2) and DANE-EE(3) only (RFC 7672 3.1.3). */
+			if ((a->tlsa[i].usage == 2 || a->tlsa[i].usage == 3) &&
+			    a->tlsa[i].selector <= 1 && a->tlsa[i].mtype <= 2)
+				d->tlsa[d->ntlsa++] = a->tlsa[i];
+		d->state = d->ntlsa > 0 ? DANE_ON : DANE_UNUSABLE;
+		break;
+	case DNS_NODATA:
+	case DNS_NXDOMAIN:
+		d->state = DANE_NONE;
+		break;
+	case DNS_TEMPFAIL:
+		/* A validating resolver says SERVFAIL for bogus records:
+		 * never a reason to go on without them. */
+		log_warnx("domain=%s: TLSA lookup for host %s failed (%s): "
+		    "not delivering to it for now", r->domain, r->hosts[h],
+		    why != NULL && *why != '\0' ? why : "SERVFAIL or no "
+		    "answer");
+		break;
+	}
+	if (--r->pending == 0)
+		addresses_done(r);
+}
+
+/* DANE may apply: ask for the TLSA records of each host. */
+static void
+lookup_tlsa(struct route_req *r)
+{
+	char name[DNS_NAME_MAX + 1];
+
+	for (int h = 0; h < r->nhosts; h++) {
+		int port = r->mx ? r->port : r->ports[h];
+
+		if (snprintf(name, sizeof(name), "_%d._tcp.%s", port,
+		    r->hosts[h]) >= (int)sizeof(name))
+			continue;
+		/* FAILED until an answer says otherwise. */
+		r->res.dane[h].state = DANE_FAILED;
+		r->tw[h].r = r;
+		r->tw[h].h = h;
+		r->pending++;
+		r->tlsaq[h] = dns_query(name, DNS_T_TLSA, tlsa_cb, &r->tw[h]);
+	}
+}
+
 static void
 lookup_hosts(struct route_req *r)
 {
 	r->pending = r->nhosts * 2;
+	if (gcfg->dns.dnssec && (!r->mx || r->mx_secure))
+		lookup_tlsa(r);
 	for (int h = 0; h < r->nhosts; h++) {
 		for (int f = 0; f < 2; f++) {
 			struct lookup *l = &r->lk[h * 2 + f];
@@ -232,6 +317,8 @@ mx_cb(void *arg, enum dns_status st, const struct dns_answer *a,
 	int n = 0, nullmx = 0;
 
 	r->mxq = NULL;
+	r->mx_secure = gcfg->dns.dnssec && a != NULL && a->ad;
+	r->res.mx_secure = r->mx_secure;
 	switch (st) {
 	case DNS_TEMPFAIL:
 		fail(r, ROUTE_TEMPFAIL, 451, "4.4.3", "Host or domain name "
@@ -275,9 +362,9 @@ smarthost_literal(struct route_req *r, const struct sh_entry *e, int shi)
 	unsigned char a[16];
 
 	if (inet_pton(AF_INET, e->host, a) == 1)
-		add_target(r, e->host, AF_INET, a, e->port, shi);
+		add_target(r, e->host, AF_INET, a, e->port, shi, 0);
 	else if (inet_pton(AF_INET6, e->host, a) == 1)
-		add_target(r, e->host, AF_INET6, a, e->port, shi);
+		add_target(r, e->host, AF_INET6, a, e->port, shi, 0);
 	else
 		return 0;
 	return 1;

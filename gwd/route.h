@@ -8,14 +8,38 @@
 
 #include <sys/socket.h>
 
+#include "dns_pkt.h"
+
 #define ROUTE_MAX_TARGETS	32
 #define ROUTE_MAX_MX		10
+#define ROUTE_MAX_TLSA		4
 
 struct target {
 	char			 host[256];	/* MX host (or smarthost) */
 	struct sockaddr_storage	 sa;
 	socklen_t		 salen;
 	int			 shi;		/* smarthost: its list entry */
+	int			 hi;		/* its host: route_result.dane */
+};
+
+/*
+ * DANE for SMTP (RFC 7672), per host, when dns.dnssec trusts the
+ * resolver's AD bit.  Records are looked up at _PORT._tcp.HOST when the
+ * MX answer (or, without MX, the host's) and the host's addresses were
+ * validated.
+ */
+enum dane_state {
+	DANE_NONE,	/* no DANE: no secure TLSA records (or dnssec off) */
+	DANE_ON,	/* TLS and a certificate a record matches, or nothing */
+	DANE_UNUSABLE,	/* secure records, none usable: TLS, unauthenticated
+			   (RFC 7672 2.2) */
+	DANE_FAILED	/* the TLSA lookup failed: not this host for now */
+};
+
+struct route_dane {
+	enum dane_state		 state;
+	int			 ntlsa;
+	struct dns_tlsa		 tlsa[ROUTE_MAX_TLSA];
 };
 
 enum route_status { ROUTE_OK, ROUTE_TEMPFAIL, ROUTE_PERMFAIL };
@@ -27,6 +51,9 @@ struct route_result {
 	char			 text[256];
 	struct target		 targets[ROUTE_MAX_TARGETS];
 	int			 ntargets;
+	struct route_dane	 dane[ROUTE_MAX_MX];	/* by target.hi */
+	int			 mx_secure;	/* the MX answer validated
+						   (dns.dnssec) */
 };
 
 struct route_req;

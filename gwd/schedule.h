@@ -44,6 +44,8 @@ struct hop {
 	char		 tls[128];	/* "TLSv1.3 TLS_AES_128_GCM..." */
 	int		 tls_verified;
 	char		 tls_note[160];
+	const char	*tls_policy;	/* "dane" when TLSA records ruled
+					   the attempt; NULL: the dest's */
 };
 
 /* A next hop that failed before any transaction (refused, timeout, a

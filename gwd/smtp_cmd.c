@@ -119,6 +119,14 @@ offer_auth(const struct session *s)
 	return s->tls && s->authed == AUTH_NONE && !fbl_session(s);
 }
 
+/* RFC 8689 4.1: REQUIRETLS only where TLS protects the session, and
+ * not on the feedback listener, which relays nothing. */
+static int
+offer_requiretls(const struct session *s)
+{
+	return s->tls && !fbl_session(s);
+}
+
 /* RFC 1870: the largest message, in octets. */
 static void
 size_param(const struct session *s, char *out, size_t outsz)
@@ -134,6 +142,7 @@ static const struct ehlo_keyword ehlo_keywords[] = {
 	{ "DSN", NULL, NULL },
 	{ "CHUNKING", NULL, NULL },
 	{ "SMTPUTF8", NULL, NULL },
+	{ "REQUIRETLS", offer_requiretls, NULL },
 	{ "STARTTLS", offer_starttls, NULL },
 	{ "AUTH PLAIN LOGIN", offer_auth, NULL },
 };

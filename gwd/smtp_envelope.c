@@ -96,6 +96,13 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		session_bad_command(s, r);
 		return;
 	}
+	/* RFC 8689 4.1: only where it was offered. */
+	if (s->tx.mail.requiretls && (!s->tls || fbl_session(s))) {
+		metrics_reject(REJ_MAIL_TLS);
+		session_refuse(s, from, NULL, BC_NONE, "530 5.7.10 REQUIRETLS "
+		    "needs a TLS session: STARTTLS first");
+		return;
+	}
 	if (s->tx.mail.has_size && s->tx.mail.size > fbl_max_size(s)) {
 		metrics_reject(REJ_MAIL_SIZE);
 		session_refuse(s, from, NULL, BC_NONE, "552 5.3.4 Message "

@@ -200,6 +200,8 @@ smtp_parse_mail(const char *arg, size_t len, struct mail_args *ma,
 			}
 		} else if (kw_is(k, klen, "SMTPUTF8") && v == NULL) {
 			ma->smtputf8 = 1;	/* RFC 6531 3.4 */
+		} else if (kw_is(k, klen, "REQUIRETLS") && v == NULL) {
+			ma->requiretls = 1;	/* RFC 8689 4.1 */
 		} else if (kw_is(k, klen, "AUTH")) {
 			/* RFC 4954 5: ignored; we know who authenticated. */
 		} else if ((dr = smtp_dsn_mail_param(k, klen, v, vlen,

@@ -52,6 +52,7 @@ struct mail_args {
 	int		 body_8bit;
 	struct dsn_mail	 dsn;		/* RET, ENVID (RFC 3461) */
 	int		 smtputf8;	/* RFC 6531: UTF-8 addresses, headers */
+	int		 requiretls;	/* RFC 8689: verified TLS all the way */
 };
 
 struct rcpt_args {

@@ -51,6 +51,9 @@ struct store_op {
 	int		 pause_paused;
 	int64_t		 pause_since;
 	char		*pause_reason;
+	int64_t		*hook_ack;	/* outbox rows webhooks are done
+					   with (webhook.c) */
+	int		 nhook_ack;
 	struct audit_event *events;
 	struct audit_event **events_tail;
 	void		(*done)(struct store_op *);

@@ -112,6 +112,9 @@ store_apply(struct store_op *op)
 		if (db_step_done(st) == -1)
 			return -1;
 	}
+	if (op->nhook_ack > 0 && outbox_ack_ids(&store_obx, OUTBOX_HOOK,
+	    op->hook_ack, op->nhook_ack) == -1)
+		return -1;
 	if (op->pause_sub) {
 		db_bind_text(st_pause, 1, op->pause_sub);
 		sqlite3_bind_int(st_pause, 2, op->pause_paused);

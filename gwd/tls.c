@@ -31,6 +31,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "dns_pkt.h"
 #include "log.h"
 #include "tls.h"
 #include "util.h"
@@ -377,6 +378,12 @@ tls_client_ctx(const struct gw_config *cfg, char *err, size_t errsz)
 		return NULL;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	/* DANE is then per connection (tls_client_dane()). */
+	if (SSL_CTX_dane_enable(ctx) <= 0) {
+		ssl_err(err, errsz, "SSL_CTX_dane_enable");
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -411,6 +418,46 @@ tls_client_prepare(SSL *ssl, const char *host, enum tls_policy policy)
 	SSL_set_verify(ssl, policy == TLSP_VERIFY ? SSL_VERIFY_PEER :
 	    SSL_VERIFY_NONE, NULL);
 	return 0;
+}
+
+int
+tls_client_dane(SSL *ssl, const char *host, const struct dns_tlsa *t, int n)
+{
+	int added = 0;
+
+	if (SSL_set_tlsext_host_name(ssl, host) != 1 ||
+	    SSL_dane_enable(ssl, host) <= 0)
+		return -1;
+	/* RFC 7672 3.1.1: a DANE-EE(3) match is the whole check. */
+	SSL_dane_set_flags(ssl, DANE_FLAG_NO_DANE_EE_NAMECHECKS);
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	for (int i = 0; i < n; i++)
+		if (SSL_dane_tlsa_add(ssl, t[i].usage, t[i].selector,
+		    t[i].mtype, t[i].data, t[i].len) > 0)
+			added++;
+	ERR_clear_error();
+	if (added > 0)
+		SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+	return added;
+}
+
+int
+tls_client_dane_verified(SSL *ssl, char *how, size_t howsz)
+{
+	uint8_t usage, selector, mtype;
+	const char *bad;
+
+	if ((bad = tls_client_verify_error(ssl)) != NULL) {
+		snprintf(how, howsz, "%s", bad);
+		return 0;
+	}
+	if (SSL_get0_dane_tlsa(ssl, &usage, &selector, &mtype, NULL,
+	    NULL) < 0) {
+		snprintf(how, howsz, "no TLSA record matched");
+		return 0;
+	}
+	snprintf(how, howsz, "TLSA %u %u %u matched", usage, selector, mtype);
+	return 1;
 }
 
 const char *

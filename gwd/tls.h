@@ -34,6 +34,19 @@ const char *tls_client_verify_error(const SSL *);
 /* After a finished handshake: 1 if the server's certificate chains to
  * the CA store and matches the name, else 0 and *why says why not. */
 int	 tls_client_verified(const SSL *, const char **why);
+/*
+ * DANE (RFC 7672) instead of tls_client_prepare(): SNI `host`, the
+ * TLSA records of the host as the only trust, DANE-EE without name or
+ * date checks, DANE-TA with the name; a handshake that fails when no
+ * record matches.  Returns how many records OpenSSL took (0: none
+ * usable, the caller decides), or -1.
+ */
+struct dns_tlsa;
+int	 tls_client_dane(SSL *, const char *host, const struct dns_tlsa *,
+	    int n);
+/* After a finished DANE handshake: 1 and which record matched in `how`
+ * ("TLSA 3 1 1 matched"), or 0 and why not. */
+int	 tls_client_dane_verified(SSL *, char *how, size_t howsz);
 
 /*
  * Session ticket keys (exposed for the unit tests): key[0] seals new

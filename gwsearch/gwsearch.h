@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "evjson.h"
+
 struct buf;
 
 #define QUERY_DEFAULT_LIMIT	100
@@ -42,22 +44,7 @@ struct match {
 	int64_t		 first;	/* ts of its first event */
 };
 
-/* One row of the event table; strings are NULL when the column is. */
-struct event {
-	int64_t		 id, ts;
-	char		*qid, *action, *subaccount, *client_ip, *sender;
-	char		*recipient, *message_id, *subject, *from_addr, *tls;
-	char		*remote_host, *remote_ip, *reply_status;
-	char		*reply_text;
-	char		*detail;
-	char		*bounce_class;	/* bounce.h's name */
-	char		*tls_policy;	/* of a delivery attempt */
-	char		*tls_note;	/* why not verified, or no TLS */
-	char		*username;	/* auth: the name a client tried */
-	int64_t		 size, reply_code, duration_ms, tls_verified;
-	int		 has_size, has_reply_code, has_duration;
-	int		 has_tls_verified;
-};
+/* struct event: one row of the event table (evjson.h). */
 
 struct message {
 	struct event	*ev;

@@ -9,7 +9,8 @@ set -eu
 
 build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
 libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates
-libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev zlib1g-dev"
+libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev
+libcurl4-openssl-dev libpsl-dev libjansson-dev zlib1g-dev"
 # libidn12 ...: what exim-local.sh's Exim links beyond postfix's libraries.
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
 # zip: encrypted archives for the attachment rules (test_quarantine.py).
@@ -17,12 +18,15 @@ libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev zlib1g-dev"
 # retention (tests/e2e/test_archive.py).
 # haproxy: in front of gwd with the PROXY protocol
 # (tests/e2e/test_proxy_protocol.py, examples/haproxy.cfg).
+# unbound, ldnsutils: a validating resolver and a signed zone for DANE
+# (tests/e2e/test_dane.py).
+# systemd: systemd-analyze rates examples/gwd.service (test_unit_file.py).
 test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks zip
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
 util-linux fiu-utils bash-completion prometheus socat strace haproxy
-node-nodemailer faketime
+node-nodemailer systemd unbound ldnsutils rspamd faketime
 libidn12 libgnutls-dane0 libnsl2"
 bench="$test opendkim sasl2-bin libsasl2-modules"
 

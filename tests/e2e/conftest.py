@@ -90,10 +90,12 @@ class Sink:
     sink.gate = threading.Event(): each message is kept at its final dot
     (it counts as received), and the reply waits until the gate is set.
     sink.delay = 0.3: the same, for that many seconds.
+    requiretls=True: REQUIRETLS (RFC 8689) offered after STARTTLS and
+    taken on MAIL (it then shows in the message's mail_options).
     """
 
     def __init__(self, host="127.0.0.1", port=None, tls_context=None,
-                 size_limit=64 << 20, smtputf8=False):
+                 size_limit=64 << 20, smtputf8=False, requiretls=False):
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import SMTP
 
@@ -105,6 +107,7 @@ class Sink:
         self.data_reply = None
         self.gate = None
         self.delay = 0
+        self.requiretls = requiretls
         self.lock = threading.Lock()
         self.open = 0             # connections open now
         self.live = 0             # sessions between EHLO and QUIT now
@@ -186,6 +189,26 @@ class Sink:
             async def smtp_QUIT(self, arg):
                 self._went_quiet()
                 await super().smtp_QUIT(arg)
+
+            # REQUIRETLS, which aiosmtpd does not know: offered as the
+            # EHLO reply's last keyword once TLS is up, and taken off the
+            # MAIL parameters before aiosmtpd sees them.
+            async def push(self, status):
+                if sink.requiretls and status == "250 HELP" and \
+                        self._tls_protocol:
+                    await super().push("250-REQUIRETLS")
+                await super().push(status)
+
+            async def smtp_MAIL(self, arg):
+                words = (arg or "").split(" ")
+                rt = sink.requiretls and self._tls_protocol and \
+                    any(w.upper() == "REQUIRETLS" for w in words[1:])
+                if rt:
+                    arg = " ".join(w for i, w in enumerate(words)
+                                   if i == 0 or w.upper() != "REQUIRETLS")
+                await super().smtp_MAIL(arg)
+                if rt and self.envelope.mail_from is not None:
+                    self.envelope.mail_options.append("REQUIRETLS")
 
             def connection_lost(self, exc):
                 self._went_quiet()
@@ -593,6 +616,45 @@ def smarthost(sink):
 
 
 # --------------------------------------------------------------------------
+# Certificates made by the tests with the openssl command.
+
+def openssl(*args, cwd, input=None):
+    return subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
+                          capture_output=True, input=input).stdout
+
+
+EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+
+
+def make_ca(d, cn="gw test CA"):
+    """ca.key and ca.pem in d: a CA for leaf_cert()."""
+    openssl("req", "-x509", *EC_KEY, "-keyout", "ca.key", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=" + cn,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+
+
+def leaf_cert(d, name, san, cn=None):
+    """NAME.key and NAME.pem in d, a server certificate from make_ca()'s
+    CA with subjectAltName `san` ("DNS:mx.test,IP:127.0.0.1")."""
+    with open(os.path.join(d, name + ".ext"), "w") as f:
+        f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                "extendedKeyUsage=serverAuth\n" % san)
+    openssl("req", *EC_KEY, "-keyout", name + ".key", "-out", name + ".csr",
+            "-subj", "/CN=" + (cn or name), cwd=d)
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
+            "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", name + ".ext", "-out", name + ".pem", cwd=d)
+
+
+def self_signed_cert(d, name, cn, san=None):
+    """NAME.key and NAME.pem in d, self-signed."""
+    extra = ["-addext", "subjectAltName=" + san] if san else []
+    openssl("req", "-x509", *EC_KEY, "-keyout", name + ".key", "-out",
+            name + ".pem", "-days", "2", "-subj", "/CN=" + cn, *extra, cwd=d)
+
+
+# --------------------------------------------------------------------------
 # A raw SMTP client for hostile conversations.
 
 class Raw:
@@ -677,6 +739,21 @@ def submit(g, rcpts, subject="t", frm="app@example.com",
         s.login("app", password)
         s.sendmail(frm, rcpts, ("From: %s\r\nTo: %s\r\nSubject: %s\r\n"
                                 "\r\nbody\r\n" % (frm, frm, subject)).encode())
+
+
+def submit_refused(g, data, frm="app@example.com", to="user@dest.test",
+                   password="s3cret-pass"):
+    """Submit data as subaccount "app": None on 250, else the end-of-DATA
+    refusal as (code, reply text)."""
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=60) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", password)
+        try:
+            s.sendmail(frm, [to], data)
+        except smtplib.SMTPDataError as e:
+            return e.smtp_code, e.smtp_error.decode()
+    return None
 
 
 def auth_plain(user, password):

@@ -215,6 +215,8 @@ def test_recipient_json_all_events_of_message(env):
         "received", "delivered", "deferred", "delivered"]
     assert {e["email"]["local_id"] for e in ev} == {"A1B2C3D4E5F6"}
     assert [e["gw"]["event_id"] for e in ev] == env["ids"][0:4]
+    # ECS's event.id: the same id, as a string (webhooks' de-dup key).
+    assert [e["event"]["id"] for e in ev] == [str(i) for i in env["ids"][0:4]]
     rec, dlv, dfr = ev[0], ev[1], ev[2]
     assert rec["@timestamp"] == rfc3339(T0) + ".000000Z"
     assert rec["event"]["outcome"] == "success"

@@ -287,7 +287,7 @@ def test_control_version_word_and_commands(gw):
     r = control(gw, "v1 frobnicate")
     assert r == ('error unknown command "frobnicate" (try: stats, '
                  'destinations, pools, subaccounts, ping, queue, '
-                 'suppression, subaccount, auth)\n')
+                 'suppression, subaccount, auth, webhook)\n')
     assert control(gw, "stats now") == 'error no arguments to "stats"\n'
     assert control(gw, "v1 destinations 1").startswith("buckets ")
     assert control(gw, "v1 queue list") == "end\n"

@@ -33,9 +33,10 @@ def test_ehlo_keywords_follow_the_session(gw_factory, sink):
             "DSN", "CHUNKING", "SMTPUTF8"]
     assert ehlo_keywords(r) == base + ["STARTTLS"]
     r.starttls()
-    assert ehlo_keywords(r) == base + ["AUTH PLAIN LOGIN"]
+    # REQUIRETLS (RFC 8689) only where TLS protects the session.
+    assert ehlo_keywords(r) == base + ["REQUIRETLS", "AUTH PLAIN LOGIN"]
     assert r.cmd("AUTH PLAIN " + auth_plain("app", "s3cret-pass"))[0] == 235
-    assert ehlo_keywords(r) == base
+    assert ehlo_keywords(r) == base + ["REQUIRETLS"]
     code, text = r.cmd("HELO client.test")
     assert (code, text) == (250, "gw.test")
 

@@ -19,21 +19,16 @@ certificate verified (and why not).
 """
 import os
 import ssl
-import subprocess
 import warnings
 
 import pytest
 
-from conftest import Sink, free_port, submit, wait_for
+from conftest import Sink, free_port, leaf_cert, make_ca, \
+    self_signed_cert, submit, wait_for
 
 POLICIES = ["none", "opportunistic", "required", "verify"]
 KINDS = {"self": "127.0.0.2", "wrong": "127.0.0.3", "right": "127.0.0.4",
          "plain": "127.0.0.5", "broken": "127.0.0.6"}
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True,
-                   capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -41,23 +36,10 @@ def certs(tmp_path_factory):
     """A test CA; leaf certificates for mx.right.test and (the wrong
     name) mx.other.test from it; a self-signed one for mx.self.test."""
     d = str(tmp_path_factory.mktemp("certs"))
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem",
-            "-days", "2", "-subj", "/CN=gw test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    for kind, name in (("right", "mx.right.test"), ("wrong", "mx.other.test")):
-        with open(os.path.join(d, kind + ".ext"), "w") as f:
-            f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n"
-                    "extendedKeyUsage=serverAuth\n" % name)
-        openssl("req", *ec, "-keyout", kind + ".key", "-out", kind + ".csr",
-                "-subj", "/CN=" + name, cwd=d)
-        openssl("x509", "-req", "-in", kind + ".csr", "-CA", "ca.pem",
-                "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-                "-extfile", kind + ".ext", "-out", kind + ".pem", cwd=d)
-    openssl("req", "-x509", *ec, "-keyout", "self.key", "-out", "self.pem",
-            "-days", "2", "-subj", "/CN=mx.self.test",
-            "-addext", "subjectAltName=DNS:mx.self.test", cwd=d)
+    make_ca(d)
+    leaf_cert(d, "right", "DNS:mx.right.test", cn="mx.right.test")
+    leaf_cert(d, "wrong", "DNS:mx.other.test", cn="mx.other.test")
+    self_signed_cert(d, "self", "mx.self.test", "DNS:mx.self.test")
     return d
 
 

@@ -4,7 +4,8 @@
  * them.  The id comes from the input so the fuzzer need not guess it.
  * Invariants: only 0 or -1; counts within the caps; every string NUL-
  * terminated inside its array; MX hosts lower case, without a trailing
- * dot or an empty label; header bits reported as sent.
+ * dot or an empty label; header bits (AD too) reported as sent; TLSA
+ * data within its array.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@ static const struct {
 	{ "v6.test", DNS_T_AAAA },
 	{ "_dmarc.example.com", DNS_T_TXT },
 	{ "www.example.com", DNS_T_CNAME },
+	{ "_25._tcp.mx.example.com", DNS_T_TLSA },
 };
 
 static struct dns_answer ans;
@@ -63,6 +65,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(ans.rcode == (data[3] & 0x0f));
 		assert(ans.tc == !!(data[2] & 0x02));
 		assert(ans.aa == !!(data[2] & 0x04));
+		assert(ans.ad == !!(data[3] & 0x20));
+		assert(ans.ntlsa >= 0 && ans.ntlsa <= DNS_MAX_TLSA);
+		if (asks[k].qtype != DNS_T_TLSA)
+			assert(ans.ntlsa == 0 && ans.tlsa_skipped == 0);
+		for (i = 0; i < ans.ntlsa; i++)
+			assert(ans.tlsa[i].len <= DNS_TLSA_DATA_MAX);
 		assert(ans.nmx >= 0 && ans.nmx <= DNS_MAX_MX);
 		assert(ans.naddr >= 0 && ans.naddr <= DNS_MAX_ADDR);
 		assert(ans.ntxt >= 0 && ans.ntxt <= DNS_MAX_TXT);

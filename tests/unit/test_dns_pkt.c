@@ -160,7 +160,7 @@ static void
 test_query(void **state)
 {
 	static const unsigned char want[] = {
-		0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1,
+		0x12, 0x34, 0x01, 0x20, 0, 1, 0, 0, 0, 0, 0, 1,
 		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0,
 		0, 15, 0, 1,
 		0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0,
@@ -432,6 +432,71 @@ test_txt(void **state)
 	pb16(&p, 0);	/* bytes after the rdata the string must not eat */
 	assert_int_equal(dns_parse_answer(p.b, p.n, ID, "bad.test",
 	    DNS_T_TXT, &ans), -1);
+}
+
+/* TLSA records (RFC 6698) and the AD bit a validating resolver sets. */
+static void
+test_tlsa(void **state)
+{
+	unsigned char digest[32], whole[300];
+	struct pb p;
+	size_t at;
+
+	memset(digest, 0xab, sizeof(digest));
+	memset(whole, 0x30, sizeof(whole));
+	pb_start(&p, ID, 0, 0, 3, "_25._tcp.mx.example.com", DNS_T_TLSA);
+	p.b[3] |= 0x20;			/* AD */
+	pbptr(&p, 12);
+	at = pb_rr(&p, DNS_T_TLSA);
+	pb8(&p, 3);
+	pb8(&p, 1);
+	pb8(&p, 1);
+	pbmem(&p, digest, sizeof(digest));
+	pb_rdend(&p, at);
+	/* 3 0 0: a whole certificate, counted but not kept. */
+	pbptr(&p, 12);
+	at = pb_rr(&p, DNS_T_TLSA);
+	pb8(&p, 3);
+	pb8(&p, 0);
+	pb8(&p, 0);
+	pbmem(&p, whole, sizeof(whole));
+	pb_rdend(&p, at);
+	pbptr(&p, 12);
+	at = pb_rr(&p, DNS_T_TLSA);
+	pb8(&p, 2);
+	pb8(&p, 0);
+	pb8(&p, 2);
+	pbmem(&p, whole, 64);
+	pb_rdend(&p, at);
+	assert_int_equal(dns_parse_answer(p.b, p.n, ID,
+	    "_25._tcp.mx.example.com", DNS_T_TLSA, &ans), 0);
+	assert_true(ans.ad);
+	assert_int_equal(ans.ntlsa, 2);
+	assert_int_equal(ans.tlsa_skipped, 1);
+	assert_int_equal(ans.tlsa[0].usage, 3);
+	assert_int_equal(ans.tlsa[0].selector, 1);
+	assert_int_equal(ans.tlsa[0].mtype, 1);
+	assert_int_equal(ans.tlsa[0].len, 32);
+	assert_memory_equal(ans.tlsa[0].data, digest, 32);
+	assert_int_equal(ans.tlsa[1].usage, 2);
+	assert_int_equal(ans.tlsa[1].mtype, 2);
+	assert_int_equal(ans.tlsa[1].len, 64);
+
+	/* Without AD the answer says so; the caller decides. */
+	p.b[3] &= (unsigned char)~0x20;
+	assert_int_equal(dns_parse_answer(p.b, p.n, ID,
+	    "_25._tcp.mx.example.com", DNS_T_TLSA, &ans), 0);
+	assert_false(ans.ad);
+
+	/* A TLSA rdata too short for its three fixed fields. */
+	pb_start(&p, ID, 0, 0, 1, "_25._tcp.bad.test", DNS_T_TLSA);
+	pbptr(&p, 12);
+	at = pb_rr(&p, DNS_T_TLSA);
+	pb8(&p, 3);
+	pb8(&p, 1);
+	pb_rdend(&p, at);
+	assert_int_equal(dns_parse_answer(p.b, p.n, ID, "_25._tcp.bad.test",
+	    DNS_T_TLSA, &ans), -1);
 }
 
 static void
@@ -708,6 +773,7 @@ main(void)
 		cmocka_unit_test(test_cname_limit),
 		cmocka_unit_test(test_aaaa),
 		cmocka_unit_test(test_txt),
+		cmocka_unit_test(test_tlsa),
 		cmocka_unit_test(test_nxdomain),
 		cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_pointer_loop),

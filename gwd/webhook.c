@@ -1,0 +1,794 @@
+/*
+ * webhook.c - the webhook dispatcher (see webhook.h).
+ *
+ * Each webhook (a row of gw.db's webhook table) has a queue of items,
+ * one per event it wants, in outbox id order.  An event wanted by two
+ * webhooks is one `struct pending` with two items; the outbox row is
+ * acknowledged when its last item is done (sent, or given up).
+ *
+ * Sending.  A batch takes up to webhook.batch_max items of one
+ * webhook, at most one per message (queue id), and none of a message
+ * whose earlier event is still in flight or waiting for a retry: a
+ * receiver never sees a message's later event before its earlier one
+ * was acknowledged.  A batch leaves when it is full or its first item
+ * has waited webhook.batch_wait.  At most webhook.concurrency batches
+ * of a webhook are in flight, one while it fails.
+ *
+ * Failure.  Anything but a 2xx (no answer, a timeout, a 500) leaves
+ * the batch's items where they were; the webhook waits 1 s, 2 s, 4 s
+ * ... up to webhook.retry_max, then tries again from its oldest item.
+ * Items of events older than webhook.retry_for are given up while it
+ * fails: counted, logged, and recorded as one webhook_dropped event.
+ *
+ * Memory.  At most ITEMS_MAX items are held; past that the reader
+ * waits (the rows wait in the outbox), so a webhook that is down for a
+ * day holds that many, and the others' events wait behind them until
+ * they are sent or given up.
+ *
+ * Exposure: sends gwd's own events to URLs the admin set; what a
+ * receiver answers is only logged (escaped, cut), never parsed.
+ * Diagnostics: dies only when memory runs out; webhook_start() returns
+ * -1 with the reason at start-up; a failing receiver is logged when it
+ * begins to fail and when it answers again.
+ */
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "db.h"
+#include "event.h"
+#include "evjson.h"
+#include "gwd.h"
+#include "hmap.h"
+#include "hookset.h"
+#include "httpc.h"
+#include "json.h"
+#include "log.h"
+#include "loop.h"
+#include "outbox.h"
+#include "store.h"
+#include "util.h"
+#include "webhook.h"
+#include "whsig.h"
+
+#define ITEMS_MAX	50000	/* events held in memory, all webhooks */
+#define READ_MAX	500	/* outbox rows per read */
+#define TICK_MS		100	/* reading and batching */
+#define RETRY_MIN_MS	1000
+#define REPLY_LOG	200	/* bytes of a failed reply that are logged */
+
+/* One outbox row, until every webhook it was for is done with it. */
+struct pending {
+	int64_t		 id;
+	int		 refs;		/* items not done */
+};
+
+struct batch;
+
+struct item {
+	struct item	*next;
+	struct pending	*ev;
+	char		*qid;		/* NULL: no order to keep */
+	char		*json;		/* the event's object */
+	int64_t		 ts;		/* the event's time, unix us */
+	int64_t		 queued;	/* loop_now() when read */
+	struct batch	*inflight;
+};
+
+struct hook {
+	struct hook	*next;
+	long long	 id;
+	char		*url, *secret, *subaccount, *events;
+	struct hookset_entry filter;
+	struct item	*head, **tail;
+	int		 nitems;
+	int		 inflight;
+	int		 fails;		/* failed requests in a row */
+	int64_t		 retry_at;	/* loop_now() */
+	int		 gone;		/* deleted from gw.db */
+	uint64_t	 sent, failed, dropped;
+};
+
+struct batch {
+	struct batch	*next;
+	struct hook	*h;
+	struct item	**items;
+	int		 n;
+	/* Filled by the httpc thread. */
+	long		 status;
+	char		 why[REPLY_LOG];
+};
+
+static struct hook	*hooks;
+static struct outbox	 obx;
+static sqlite3		*qdb;		/* the reader's, read-only */
+static sqlite3_stmt	*st_max;
+static int64_t		 read_after;
+static int		 nitems;	/* all hooks' */
+static struct ev_timer	 tick;
+static struct loop_waker waker;
+static int		 started, stopping;
+/* Acknowledgements not yet handed to the store. */
+static int64_t		*acks;
+static int		 nacks, acks_cap;
+
+static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct batch	*finished;	/* under mtx: back from httpc */
+
+static void
+ack(struct pending *p)
+{
+	if (--p->refs > 0)
+		return;
+	if (nacks == acks_cap) {
+		acks_cap = acks_cap ? acks_cap * 2 : 64;
+		acks = xreallocarray(acks, (size_t)acks_cap, sizeof(*acks));
+	}
+	acks[nacks++] = p->id;
+	free(p);
+}
+
+/* The acknowledgements so far, to the store thread in one op. */
+static void
+flush_acks(void)
+{
+	struct store_op *op;
+
+	if (nacks == 0)
+		return;
+	op = store_op_new();
+	op->hook_ack = acks;
+	op->nhook_ack = nacks;
+	acks = NULL;
+	nacks = acks_cap = 0;
+	store_submit(op);
+}
+
+static void
+item_free(struct item *it)
+{
+	ack(it->ev);
+	free(it->qid);
+	free(it->json);
+	free(it);
+	nitems--;
+}
+
+/* Unlink and free the items that pred() picks: how many. */
+static int
+hook_remove(struct hook *h, int (*pred)(const struct item *, void *),
+    void *arg)
+{
+	struct item **pp = &h->head, *it;
+	int n = 0;
+
+	while ((it = *pp) != NULL) {
+		if (pred(it, arg)) {
+			*pp = it->next;
+			item_free(it);
+			h->nitems--;
+			n++;
+		} else
+			pp = &it->next;
+	}
+	h->tail = pp;
+	return n;
+}
+
+/* The items not in flight. */
+static int
+pick_idle(const struct item *it, void *arg)
+{
+	return it->inflight == NULL;
+}
+
+static void
+hook_free(struct hook *h)
+{
+	free(h->url);
+	free(h->secret);
+	free(h->subaccount);
+	free(h->events);
+	free(h);
+}
+
+/* ---- gw.db ---- */
+
+struct load {
+	struct hook	*list, **tail;
+};
+
+static void
+set_str(char **p, const char *v)
+{
+	free(*p);
+	*p = v ? xstrdup(v) : NULL;
+}
+
+static struct hook *
+find_hook(long long id)
+{
+	for (struct hook *h = hooks; h; h = h->next)
+		if (h->id == id && !h->gone)
+			return h;
+	return NULL;
+}
+
+static void
+row_hook(sqlite3_stmt *st, void *arg)
+{
+	struct load *l = arg;
+	long long id = sqlite3_column_int64(st, 0);
+	struct hook *h, **pp;
+
+	/* Keep a known webhook's queue and counters. */
+	for (pp = &hooks; (h = *pp) != NULL; pp = &h->next)
+		if (h->id == id && !h->gone)
+			break;
+	if (h != NULL)
+		*pp = h->next;
+	else {
+		h = xcalloc(1, sizeof(*h));
+		h->id = id;
+		h->tail = &h->head;
+	}
+	set_str(&h->url, (const char *)sqlite3_column_text(st, 1));
+	set_str(&h->subaccount, (const char *)sqlite3_column_text(st, 2));
+	set_str(&h->events, (const char *)sqlite3_column_text(st, 3));
+	set_str(&h->secret, (const char *)sqlite3_column_text(st, 4));
+	h->filter.subaccount = h->subaccount;
+	/* gwctl checked the list; a name gwd does not know wants nothing. */
+	h->filter.actions = hookset_parse(h->events);
+	h->next = NULL;
+	*l->tail = h;
+	l->tail = &h->next;
+}
+
+/* Forget a deleted webhook: its items are done, but for those in
+ * flight, which go when their request ends. */
+static void
+hook_gone(struct hook *h)
+{
+	h->gone = 1;
+	hook_remove(h, pick_idle, NULL);
+}
+
+void
+webhook_load(sqlite3 *gdb)
+{
+	struct load l = { NULL, &l.list };
+	struct hookset_entry *set;
+	struct hook *h, *next;
+	int n = 0;
+
+	if (db_rows(gdb, "SELECT id, url, subaccount, events, secret FROM "
+	    "webhook ORDER BY id", row_hook, &l) == -1) {
+		log_warnx("gw.db: cannot read the webhooks, keeping the "
+		    "previous ones: %s", sqlite3_errmsg(gdb));
+		/* Those read are back in the list, the rest stay. */
+		*l.tail = hooks;
+		hooks = l.list;
+		return;
+	}
+	/* What is left of the old list was deleted. */
+	for (h = hooks; h; h = next) {
+		next = h->next;
+		hook_gone(h);
+		if (h->inflight == 0)
+			hook_free(h);
+		else {
+			h->next = NULL;
+			*l.tail = h;
+			l.tail = &h->next;
+		}
+	}
+	hooks = l.list;
+	for (h = hooks; h; h = h->next)
+		n += !h->gone;
+	set = n ? xcalloc((size_t)n, sizeof(*set)) : NULL;
+	n = 0;
+	for (h = hooks; h; h = h->next)
+		if (!h->gone)
+			set[n++] = h->filter;
+	hookset_set(set, n);
+	free(set);
+	flush_acks();
+}
+
+int
+webhook_lookup(long long id, const char **url, const char **secret)
+{
+	struct hook *h = find_hook(id);
+
+	if (h == NULL)
+		return -1;
+	*url = h->url;
+	*secret = h->secret;
+	return 0;
+}
+
+/* ---- reading the outbox ---- */
+
+/* The outbox row as evjson's event (the strings stay the row's). */
+static void
+to_event(const struct audit_event *a, struct event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = a->id;
+	e->ts = a->ts;
+	e->qid = a->qid;
+	e->action = (char *)a->action;
+	e->subaccount = a->subaccount;
+	e->client_ip = a->client_ip;
+	e->sender = a->sender;
+	e->recipient = a->recipient;
+	e->message_id = a->message_id;
+	e->subject = a->subject;
+	e->from_addr = a->from_addr;
+	e->tls = a->tls;
+	e->remote_host = a->remote_host;
+	e->remote_ip = a->remote_ip;
+	e->reply_status = a->reply_status;
+	e->reply_text = a->reply_text;
+	e->detail = a->detail;
+	e->bounce_class = (char *)a->bounce_class;
+	e->tls_policy = (char *)a->tls_policy;
+	e->tls_note = a->tls_note;
+	e->username = a->username;
+	e->size = a->size;
+	e->has_size = a->size >= 0;
+	e->reply_code = a->reply_code;
+	e->has_reply_code = a->reply_code != 0;
+	e->duration_ms = a->duration_ms;
+	e->has_duration = a->duration_ms >= 0;
+	e->tls_verified = a->tls_verified;
+	e->has_tls_verified = a->tls_verified >= 0;
+}
+
+static char *
+event_json(const struct audit_event *a)
+{
+	struct json_obj o;
+	struct event e;
+	struct buf b;
+
+	to_event(a, &e);
+	buf_init(&b, 0);
+	json_obj_begin(&o, &b);
+	evjson_fields(&o, &e, gcfg->hostname ? gcfg->hostname : "-");
+	if (json_obj_end(&o) == -1)
+		fatalx("webhook: event too long");
+	return buf_steal(&b, NULL);
+}
+
+static int
+on_row(const struct audit_event *a, void *arg)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+	char *json = NULL;
+
+	p->id = a->id;
+	p->refs = 1;		/* ours, until every item is made */
+	for (struct hook *h = hooks; h; h = h->next) {
+		struct item *it;
+
+		if (h->gone || !hookset_match(&h->filter, a->subaccount,
+		    a->action))
+			continue;
+		if (json == NULL)
+			json = event_json(a);
+		it = xcalloc(1, sizeof(*it));
+		it->ev = p;
+		p->refs++;
+		it->qid = a->qid ? xstrdup(a->qid) : NULL;
+		it->json = xstrdup(json);
+		it->ts = a->ts;
+		it->queued = loop_now();
+		*h->tail = it;
+		h->tail = &it->next;
+		h->nitems++;
+		nitems++;
+	}
+	free(json);
+	ack(p);
+	return 0;
+}
+
+/*
+ * The rows for the webhooks past read_after.  When fewer than asked
+ * come, nothing is left below the outbox's highest id (one read
+ * transaction: later commits get higher ids), so the next read starts
+ * there and does not pass again over the rows only log.db wanted.
+ */
+static void
+read_outbox(void)
+{
+	int64_t last = read_after, top = 0;
+	int n;
+
+	if (nitems >= ITEMS_MAX)
+		return;
+	if (sqlite3_exec(qdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+		return;
+	n = outbox_read(&obx, OUTBOX_HOOK, read_after, READ_MAX, on_row,
+	    NULL, &last);
+	if (n >= 0 && n < READ_MAX && sqlite3_step(st_max) == SQLITE_ROW)
+		top = sqlite3_column_int64(st_max, 0);
+	sqlite3_reset(st_max);
+	sqlite3_exec(qdb, "COMMIT", NULL, NULL, NULL);
+	if (n < 0) {
+		log_warnx("webhook: reading the outbox: %s",
+		    sqlite3_errmsg(qdb));
+		return;
+	}
+	read_after = last > top ? last : top;
+}
+
+/* ---- sending ---- */
+
+void
+webhook_batch_body(struct buf *out, const char *const *objs, int n)
+{
+	buf_puts(out, "{\"events\":[");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			buf_putc(out, ',');
+		buf_puts(out, objs[i]);
+	}
+	buf_puts(out, "]}");
+}
+
+int
+webhook_post(const char *url, const char *secret, const char *body,
+    size_t len, void (*done)(void *, const struct httpc_reply *), void *arg)
+{
+	char sig[WHSIG_MAX], sighdr[sizeof("GW-Signature: ") + WHSIG_MAX];
+	const char *headers[4];
+	struct httpc_request rq;
+
+	if (whsig_value(secret, now_us() / 1000000, body, len, sig,
+	    sizeof(sig)) == -1)
+		return -1;
+	snprintf(sighdr, sizeof(sighdr), "GW-Signature: %s", sig);
+	headers[0] = "Content-Type: application/json";
+	headers[1] = "User-Agent: gwd/" GW_VERSION;
+	headers[2] = sighdr;
+	headers[3] = NULL;
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "POST";
+	rq.url = url;
+	rq.headers = headers;
+	rq.body = body;
+	rq.body_len = len;
+	rq.timeout_ms = (long)gcfg->webhook.timeout_ms;
+	rq.ca_file = gcfg->webhook.ca_file;
+	rq.done = done;
+	rq.arg = arg;
+	return httpc_submit(&rq);
+}
+
+/* httpc's thread: hand the outcome to the loop. */
+static void
+on_reply(void *arg, const struct httpc_reply *r)
+{
+	struct batch *b = arg;
+
+	char esc[REPLY_LOG];
+
+	b->status = r->status;
+	if (r->status == 0)
+		snprintf(b->why, sizeof(b->why), "%s", r->error ? r->error :
+		    "no reply");
+	else
+		snprintf(b->why, sizeof(b->why), "status %ld: %s", r->status,
+		    log_escape(r->body, r->body_len, esc, sizeof(esc)));
+	pthread_mutex_lock(&mtx);
+	b->next = finished;
+	finished = b;
+	pthread_mutex_unlock(&mtx);
+	loop_wakeup(&waker);
+}
+
+/*
+ * The items of h a batch may take now, at most max, into out: in
+ * order, the first of each message that has none in flight.  Returns
+ * how many; *oldest: when the first was read.
+ */
+static int
+sendable(struct hook *h, struct item **out, int max, int64_t *oldest)
+{
+	struct hmap held;
+	int n = 0;
+
+	hmap_init(&held);
+	for (struct item *it = h->head; it && n < max; it = it->next) {
+		if (it->qid != NULL && hmap_get(&held, it->qid) != NULL)
+			continue;
+		if (it->qid != NULL)
+			hmap_put(&held, it->qid, it);
+		if (it->inflight != NULL)
+			continue;
+		if (n == 0)
+			*oldest = it->queued;
+		out[n++] = it;
+	}
+	hmap_free(&held, NULL);
+	return n;
+}
+
+static void	 drop_expired(struct hook *, const char *);
+
+static int64_t
+backoff_ms(int fails)
+{
+	int64_t ms = RETRY_MIN_MS;
+
+	while (--fails > 0 && ms < gcfg->webhook.retry_max_ms)
+		ms *= 2;
+	return ms < gcfg->webhook.retry_max_ms ? ms :
+	    gcfg->webhook.retry_max_ms;
+}
+
+/* A request of h failed (why): back off, and give up what is too old. */
+static void
+hook_failed(struct hook *h, const char *why)
+{
+	h->failed++;
+	if (h->fails++ == 0)
+		log_warnx("webhook %lld: %s: %s; retrying", h->id, h->url, why);
+	h->retry_at = loop_now() + backoff_ms(h->fails);
+	drop_expired(h, why);
+}
+
+/* Send one batch of h if one is due: 1 sent, 0 not now. */
+static int
+send_one(struct hook *h)
+{
+	int max = gcfg->webhook.batch_max, n;
+	struct item **its = xcalloc((size_t)max, sizeof(*its));
+	const char **objs;
+	int64_t oldest = 0;
+	struct batch *b;
+	struct buf body;
+
+	n = sendable(h, its, max, &oldest);
+	/* Not full: wait for company, unless retrying. */
+	if (n == 0 || (n < max && h->fails == 0 &&
+	    loop_now() < oldest + gcfg->webhook.batch_wait_ms)) {
+		free(its);
+		return 0;
+	}
+	objs = xcalloc((size_t)n, sizeof(*objs));
+	for (int i = 0; i < n; i++)
+		objs[i] = its[i]->json;
+	buf_init(&body, 0);
+	webhook_batch_body(&body, objs, n);
+	free(objs);
+	b = xcalloc(1, sizeof(*b));
+	b->h = h;
+	b->items = its;
+	b->n = n;
+	if (webhook_post(h->url, h->secret, buf_ptr(&body), buf_len(&body),
+	    on_reply, b) == -1) {
+		buf_free(&body);
+		free(its);
+		free(b);
+		hook_failed(h, "the HTTP client refused the request");
+		return 0;
+	}
+	buf_free(&body);
+	for (int i = 0; i < n; i++)
+		its[i]->inflight = b;
+	h->inflight++;
+	return 1;
+}
+
+static int
+pick_expired(const struct item *it, void *arg)
+{
+	return it->inflight == NULL && it->ts <= *(const int64_t *)arg;
+}
+
+/* While h fails: give up the events older than webhook.retry_for. */
+static void
+drop_expired(struct hook *h, const char *why)
+{
+	int64_t before = now_us() - gcfg->webhook.retry_for_ms * 1000;
+	struct audit_event *ev;
+	char detail[512];
+	int n;
+
+	if ((n = hook_remove(h, pick_expired, &before)) == 0)
+		return;
+	h->dropped += (uint64_t)n;
+	log_warnx("webhook %lld: %d events dropped, unacknowledged for "
+	    "%lld s (webhook.retry_for): %s", h->id, n,
+	    (long long)(gcfg->webhook.retry_for_ms / 1000), why);
+	snprintf(detail, sizeof(detail), "webhook=%lld url=%s events=%d "
+	    "last=%s", h->id, h->url, n, why);
+	ev = audit_new(event_name(EV_WEBHOOK_DROPPED), NULL);
+	ev->subaccount = h->subaccount ? xstrdup(h->subaccount) : NULL;
+	ev->detail = xstrdup(detail);
+	store_event(ev);
+}
+
+static void
+pump(struct hook *h)
+{
+	int limit = h->fails ? 1 : gcfg->webhook.concurrency;
+
+	if (stopping || h->gone || loop_now() < h->retry_at)
+		return;
+	while (h->inflight < limit && send_one(h))
+		;
+}
+
+static int
+pick_batch(const struct item *it, void *arg)
+{
+	return it->inflight == arg;
+}
+
+/* A request came back: 2xx acknowledges its events. */
+static void
+batch_done(struct batch *b)
+{
+	struct hook *h = b->h;
+	int ok = b->status >= 200 && b->status < 300;
+
+	h->inflight--;
+	if (ok) {
+		h->sent += (uint64_t)hook_remove(h, pick_batch, b);
+		if (h->fails > 0)
+			log_info("webhook %lld: %s answers again (after %d "
+			    "failed requests)", h->id, h->url, h->fails);
+		h->fails = 0;
+		h->retry_at = 0;
+	} else {
+		for (int i = 0; i < b->n; i++)
+			b->items[i]->inflight = NULL;
+		hook_failed(h, b->why);
+	}
+	free(b->items);
+	free(b);
+	if (h->gone) {
+		hook_remove(h, pick_idle, NULL);
+		if (h->inflight == 0) {
+			struct hook **pp;
+
+			for (pp = &hooks; *pp != h; pp = &(*pp)->next)
+				;
+			*pp = h->next;
+			hook_free(h);
+		}
+	}
+}
+
+static void
+on_wake(void *arg)
+{
+	struct batch *list, *next, *rev;
+
+	pthread_mutex_lock(&mtx);
+	list = finished;
+	finished = NULL;
+	pthread_mutex_unlock(&mtx);
+	/* Pushed newest first: back into the completions' order. */
+	for (rev = NULL; list; list = next) {
+		next = list->next;
+		list->next = rev;
+		rev = list;
+	}
+	for (list = rev; list; list = next) {
+		next = list->next;
+		batch_done(list);
+	}
+	for (struct hook *h = hooks; h; h = h->next)
+		pump(h);
+	flush_acks();
+}
+
+static void
+on_tick(struct ev_timer *t)
+{
+	read_outbox();
+	for (struct hook *h = hooks; h; h = h->next)
+		pump(h);
+	flush_acks();
+	timer_add(&tick, TICK_MS);
+}
+
+int
+webhook_start(const char *state_dir, char *err, size_t errsz)
+{
+	if ((qdb = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) ==
+	    NULL)
+		return -1;
+	outbox_open(&obx, qdb);
+	st_max = db_prepare(qdb, "SELECT coalesce(max(id), 0) FROM outbox");
+	loop_waker_init(&waker, on_wake, NULL);
+	timer_init(&tick, on_tick, NULL);
+	timer_add(&tick, 0);
+	started = 1;
+	return 0;
+}
+
+void
+webhook_stop(void)
+{
+	struct hook *h, *next;
+
+	if (!started)
+		return;
+	timer_del(&tick);
+	stopping = 1;
+	on_wake(NULL);		/* what httpc_stop() abandoned */
+	for (h = hooks; h; h = next) {
+		next = h->next;
+		hook_remove(h, pick_idle, NULL);
+		hook_free(h);
+	}
+	hooks = NULL;
+	/* Items dropped here were not sent: only what was acknowledged
+	 * before goes to the store. */
+	free(acks);
+	acks = NULL;
+	nacks = acks_cap = 0;
+	hookset_set(NULL, 0);
+	sqlite3_finalize(st_max);
+	outbox_close(&obx);
+	db_close(qdb);
+	started = 0;
+}
+
+/* ---- metrics ---- */
+
+static void
+prom_family(struct buf *out, const char *name, const char *type,
+    const char *help)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
+	    type);
+}
+
+void
+webhook_prometheus(struct buf *out)
+{
+	static const struct {
+		const char	*name, *type, *help;
+		size_t		 off;
+		int		 isint;
+	} fam[] = {
+		{ "gw_webhook_events_pending", "gauge", "Events a webhook "
+		    "has not acknowledged yet (in gwd's memory).",
+		    offsetof(struct hook, nitems), 1 },
+		{ "gw_webhook_events_sent_total", "counter", "Events a "
+		    "webhook acknowledged with a 2xx.",
+		    offsetof(struct hook, sent), 0 },
+		{ "gw_webhook_requests_failed_total", "counter", "Requests "
+		    "to a webhook that got no 2xx (retried).",
+		    offsetof(struct hook, failed), 0 },
+		{ "gw_webhook_events_dropped_total", "counter", "Events "
+		    "given up after webhook.retry_for.",
+		    offsetof(struct hook, dropped), 0 },
+	};
+
+	if (hooks == NULL)
+		return;
+	for (size_t i = 0; i < nitems(fam); i++) {
+		prom_family(out, fam[i].name, fam[i].type, fam[i].help);
+		for (struct hook *h = hooks; h; h = h->next) {
+			const char *p = (const char *)h + fam[i].off;
+			unsigned long long v = fam[i].isint ?
+			    (unsigned long long)*(const int *)p :
+			    (unsigned long long)*(const uint64_t *)p;
+
+			if (!h->gone)
+				buf_printf(out, "%s{webhook=\"%lld\"} %llu\n",
+				    fam[i].name, h->id, v);
+		}
+	}
+}
