@@ -54,6 +54,9 @@ CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
 # gwd/httpc.c's thread, gwd/rspamd.c on the content workers): gwd only.
 HTTP_PKGS  := libmicrohttpd libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
+# Cluster state on Redis (gwd/cluster*.c; gwctl publishes suppression
+# changes, gwtop --cluster reads the nodes' stats).
+REDIS_LIBS := $(shell pkg-config --libs hiredis)
 
 OPT        ?= -O2
 CFLAGS     ?= -g
@@ -107,16 +110,16 @@ $(BUILD)/libgwd.a: $(GWD_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 $(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 $(BUILD)/gwsearch: $(GWSEARCH_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/gwtop: $(GWTOP_OBJ) $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURSES_LIBS) $(REDIS_LIBS) $(LDLIBS)
 
 # gwd's reading of From: against Python's (tests/e2e/test_addrlist.py).
 $(BUILD)/tests/addrlist_dump: tests/diff/addrlist_dump.c $(OBJ)/gwd/msg.o $(BUILD)/libgwcommon.a
@@ -129,7 +132,7 @@ unit_srcs = $(shell sed -n '1s|^// sources: ||p' tests/unit/$(1).c)
 define unit_rule
 $(BUILD)/tests/$(1): tests/unit/$(1).c $(patsubst %.c,$(OBJ)/%.o,$(call unit_srcs,$(1))) $(BUILD)/libgwcommon.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(HTTP_LIBS) $$(LDLIBS)
+	$$(CC) $$(CFLAGS) -Igwd -Igwctl $$(LDFLAGS) -o $$@ $$^ $$(shell pkg-config --libs cmocka) $$(CONTENT_LIBS) $$(HTTP_LIBS) $$(REDIS_LIBS) $$(LDLIBS)
 endef
 $(foreach t,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call unit_rule,$(t))))
 # A helper a unit test names there (tests/unit/sched_fake.c: what stands

@@ -279,6 +279,14 @@ static const struct opt opts[] = {
 	    1000, 0, 0, 0, LIVE },
 	{ "content.url_blocklist", O_PATH, OFF(content.url_blocklist), NULL, 0,
 	    0, 0, 0, 0, LIVE },
+	{ "cluster.redis", O_STR, OFF(cluster.redis), NULL, 0, 64, 0, 0, 0,
+	    RESTART },
+	{ "cluster.node", O_STR, OFF(cluster.node), NULL, 0, 64, 0, 0, 0,
+	    RESTART },
+	{ "cluster.password_file", O_PATH, OFF(cluster.password_file), NULL,
+	    0, 0, 0, 0, 0, RESTART },
+	{ "cluster.tls", O_BOOL, OFF(cluster.tls), "false", 0, 0, 0, 0, 0,
+	    RESTART },
 	{ "archive.store", O_BOOL, OFF(archive.store), "false", 0, 0, 0, 0, 0,
 	    LIVE },
 	{ "archive.journal", O_STR, OFF(archive.journal), NULL, 0, 254, 0, 0,
@@ -947,6 +955,41 @@ check_content(struct gw_config *cfg)
 			    cfg->content.uribl[i]);
 }
 
+/*
+ * cluster: Redis by address, never by name (hiredis would resolve a name
+ * with a blocking call on gwd's loop); a node name that is safe in a
+ * Redis key and in the log; TLS is not in Debian 12's hiredis 0.14.
+ */
+static void
+check_cluster(struct gw_config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	const char *n = cfg->cluster.node;
+
+	if (cfg->cluster.redis == NULL) {
+		if (n || cfg->cluster.password_file || cfg->cluster.tls)
+			cerr(config_line(cfg, n ? "cluster.node" :
+			    cfg->cluster.tls ? "cluster.tls" :
+			    "cluster.password_file"), "cluster: "
+			    "cluster.redis is required with the other "
+			    "cluster settings");
+		return;
+	}
+	if (sockaddr_parse(cfg->cluster.redis, 6379, &ss, &sl) == -1)
+		cerr(config_line(cfg, "cluster.redis"), "cluster.redis: \"%s\" "
+		    "is not an address (IP:port or [IPv6]:port)",
+		    cfg->cluster.redis);
+	if (n && (n[0] == '\0' || strspn(n, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(n)))
+		cerr(config_line(cfg, "cluster.node"), "cluster.node: \"%s\" "
+		    "is not a node name (letters, digits, . - _)", n);
+	if (cfg->cluster.tls)
+		cerr(config_line(cfg, "cluster.tls"), "cluster.tls: this "
+		    "build's hiredis has no TLS; reach Redis over a private "
+		    "network or a local stunnel");
+}
+
 static void
 check(struct gw_config *cfg)
 {
@@ -1001,6 +1044,7 @@ check(struct gw_config *cfg)
 		    "together");
 	check_feedback(cfg);
 	check_content(cfg);
+	check_cluster(cfg);
 	if (cfg->queue.retry_min_ms > cfg->queue.retry_max_ms)
 		cerr(config_line(cfg, "queue.retry_min") ?
 		    config_line(cfg, "queue.retry_min") :

@@ -180,6 +180,15 @@ struct gw_config {
 		int	 quarantine_days; /* quarantined mail older: deleted */
 	} policy;
 
+	/* Several nodes sharing limits and the suppression list through
+	 * Redis (gwd/cluster.c); redis NULL: one node, no Redis. */
+	struct {
+		char	*redis;		/* "IP:port" */
+		char	*node;		/* this node's name; NULL: hostname */
+		char	*password_file;	/* Redis AUTH; NULL: none */
+		int	 tls;		/* not in this build: refused */
+	} cluster;
+
 	struct {
 		struct {
 			char	*url;		/* "http://127.0.0.1:11333";

@@ -300,7 +300,12 @@ static const char *const queue_migrations[] = {
 	 * file (gwd/store_read.c); also gwtop's oldest messages */
 	"CREATE INDEX message_queue ON message(received, id, qid,"
 	"  subaccount, sender, size, flags, held, dsn_ret, dsn_envid);",
-	/* 9: the compliance archive's intake (gwd/archive.h): a message
+	/* 9: what goes before the body in this recipient's copy (issue
+	 * 12): bulk mail to several recipients gets each its own
+	 * List-Unsubscribe and the DKIM-Signature over them; NULL for all
+	 * other mail, which costs nothing.  Read at delivery only. */
+	"ALTER TABLE recipient ADD COLUMN prefix BLOB;",
+	/* 10: the compliance archive's intake (gwd/archive.h): a message
 	 * acknowledged with 250 that goes into the local archive has a row
 	 * here, committed in the transaction that stores it; the archive
 	 * thread appends it to the day file in id order (the id is the

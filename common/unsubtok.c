@@ -8,9 +8,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "hmackey.h"
 #include "unsubtok.h"
 
 static const char b64url[] =
@@ -88,19 +87,6 @@ rcpt_ok(const unsigned char *p, size_t n)
 	return 1;
 }
 
-static void
-mac_of(const unsigned char *key, size_t keylen, const unsigned char *d,
-    size_t n, unsigned char mac[UNSUBTOK_MAC_LEN])
-{
-	unsigned char full[EVP_MAX_MD_SIZE];
-	unsigned int fl = 0;
-
-	if (HMAC(EVP_sha256(), key, (int)keylen, d, n, full, &fl) == NULL ||
-	    fl < UNSUBTOK_MAC_LEN)
-		memset(full, 0, sizeof(full));	/* verifies nothing */
-	memcpy(mac, full, UNSUBTOK_MAC_LEN);
-}
-
 int
 unsubtok_encode(const unsigned char *key, size_t keylen, int64_t sub,
     const char *rcpt, char *out, size_t outsz)
@@ -118,7 +104,8 @@ unsubtok_encode(const unsigned char *key, size_t keylen, int64_t sub,
 	} while (v);
 	memcpy(raw + n, rcpt, rl);
 	n += rl;
-	mac_of(key, keylen, raw, n, raw + n);
+	if (hmackey_mac(key, keylen, raw, n, raw + n, UNSUBTOK_MAC_LEN) == -1)
+		return -1;
 	return b64url_encode(raw, n + UNSUBTOK_MAC_LEN, out, outsz);
 }
 
@@ -164,8 +151,8 @@ unsubtok_verify(const struct unsubtok *t, const unsigned char *key,
 {
 	unsigned char mac[UNSUBTOK_MAC_LEN];
 
-	if (t->datalen == 0 || keylen == 0)
+	if (t->datalen == 0 || hmackey_mac(key, keylen, t->data, t->datalen,
+	    mac, sizeof(mac)) == -1)
 		return 0;
-	mac_of(key, keylen, t->data, t->datalen, mac);
 	return CRYPTO_memcmp(mac, t->mac, sizeof(mac)) == 0;
 }

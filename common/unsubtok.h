@@ -2,7 +2,7 @@
  * unsubtok.h - the token of a one-click unsubscribe link (RFC 8058):
  * https://HOST/u/TOKEN names a subaccount and a recipient, and carries a
  * truncated HMAC-SHA256 under the installation's "unsubscribe" key
- * (gw.db's hmac_key), so nobody but gwd can make one.
+ * (gw.db's hmac_key, hmackey.h), so nobody but gwd can make one.
  *
  * TOKEN is base64url without padding (RFC 4648 5) of
  *   version (1 byte, 1) | subaccount id (unsigned LEB128, minimal) |
@@ -24,12 +24,6 @@
 #define UNSUBTOK_MAC_LEN	12	/* 96 bits of HMAC-SHA256 */
 #define UNSUBTOK_RCPT_MAX	256	/* RFC 5321 4.5.3.1.3, a path */
 #define UNSUBTOK_RAW_MAX	(1 + 10 + UNSUBTOK_RCPT_MAX + UNSUBTOK_MAC_LEN)
-/* gw.db's hmac_key rows: the key links are made with, and the one a
- * rotation (gwctl key rotate) replaced, accepted for UNSUBTOK_GRACE_DAYS
- * after the rotation (its created). */
-#define UNSUBTOK_PURPOSE	"unsubscribe"
-#define UNSUBTOK_PURPOSE_OLD	"unsubscribe.previous"
-#define UNSUBTOK_GRACE_DAYS	90
 /* The longest TOKEN, with its NUL. */
 #define UNSUBTOK_MAX		((UNSUBTOK_RAW_MAX * 4 + 2) / 3 + 1)
 

@@ -11,9 +11,8 @@
 #include <strings.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "hmackey.h"
 #include "util.h"
 #include "verp.h"
 
@@ -43,9 +42,8 @@ verp_mac(const unsigned char *key, size_t keylen, enum verp_kind kind,
 	char in[2 + VERP_QID_LEN + 1 + 11 + 1 + DOMAIN_MAX + 1];
 	const char *pfx = kind == VERP_UNSUB ? "u:" : "";
 	int pl = (int)strlen(pfx);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	unsigned char md[VERP_MAC_LEN / 2];
+	char hex[VERP_MAC_LEN + 1];
 	int n;
 
 	if (dl == 0 || dl > DOMAIN_MAX)
@@ -58,12 +56,10 @@ verp_mac(const unsigned char *key, size_t keylen, enum verp_kind kind,
 		in[i] = (char)toupper((unsigned char)in[i]);
 	for (int i = n - (int)dl; i < n; i++)
 		in[i] = (char)tolower((unsigned char)in[i]);
-	if (HMAC(EVP_sha256(), key, (int)keylen, (unsigned char *)in,
-	    (size_t)n, md, &mdlen) == NULL || mdlen * 2 < VERP_MAC_LEN)
+	if (hmackey_mac(key, keylen, in, (size_t)n, md, sizeof(md)) == -1)
 		return -1;
-	hex_encode(md, mdlen, hex);
-	memcpy(mac, hex, VERP_MAC_LEN);
-	mac[VERP_MAC_LEN] = '\0';
+	hex_encode(md, sizeof(md), hex);
+	memcpy(mac, hex, sizeof(hex));
 	return 0;
 }
 

@@ -260,9 +260,10 @@ const struct cmd cmds[] = {
 	{ "webhook", "test", "ID",
 	    "post a test event now and print the receiver's answer (gwd "
 	    "must run)", 1, 1, "", 0, webhook_test },
-	{ "key", "rotate", "unsubscribe",
-	    "a new HMAC key for unsubscribe links; links made with the old "
-	    "one keep working for 90 days", 1, 1, "", 0, key_rotate },
+	{ "key", "rotate", "unsubscribe|verp",
+	    "a new HMAC key for unsubscribe links or VERP return paths; "
+	    "what the old one made keeps working for 90 days", 1, 1, "", 0,
+	    key_rotate },
 	{ "db", "init", "",
 	    "create or upgrade gw.db, queue.db and log.db in state_dir", 0, 0,
 	    "", 0, database_init },

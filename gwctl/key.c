@@ -1,12 +1,14 @@
 /*
- * key.c - gwctl key rotate: a new HMAC key for the links gwd makes.
+ * key.c - gwctl key rotate: a new HMAC key for the links and return
+ * paths gwd makes.
  *
- * gw.db's hmac_key holds one key per purpose (migration 8 makes the
- * first).  Rotating keeps the key it replaces as "PURPOSE.previous",
- * dated now: gwd still accepts links made with it for
- * UNSUBTOK_GRACE_DAYS (mail already delivered keeps a working
- * unsubscribe link), then only the new one.  A second rotation within
- * the grace forgets the oldest key at once.
+ * gw.db's hmac_key holds one key per purpose (common/hmackey.h; gw.db's
+ * migrations make the first).  Rotating keeps the key it replaces as
+ * "PURPOSE.previous", dated now: gwd still accepts what was made with
+ * it for the purpose's grace days (mail already delivered keeps a
+ * working unsubscribe link; its late bounces and complaints are still
+ * matched), then only the new one.  A second rotation within the grace
+ * forgets the oldest key at once.
  * Diagnostics: a sysexits status, the reason on stderr.
  */
 #include <stdio.h>
@@ -14,35 +16,39 @@
 #include <sysexits.h>
 
 #include "gwctl.h"
+#include "hmackey.h"
 #include "log.h"
-#include "unsubtok.h"
 
 int
 key_rotate(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
+	const struct hmackey_info *hi;
+	enum hmackey_purpose p;
 	int r, changes = 0;
 
-	if (strcmp(a->argv[0], UNSUBTOK_PURPOSE) != 0)
-		return cmd_usage_error(c, "no key \"%.64s\" (there is: "
-		    UNSUBTOK_PURPOSE ")", a->argv[0]);
+	if (hmackey_by_name(a->argv[0], &p) == -1)
+		return cmd_usage_error(c, "no key \"%.64s\" (there are: %s, "
+		    "%s)", a->argv[0], hmackey_info(HMACKEY_UNSUB)->name,
+		    hmackey_info(HMACKEY_VERP)->name);
+	hi = hmackey_info(p);
 	if ((r = ctx_db(ctx)) != EX_OK || (r = ctx_begin(ctx)) != EX_OK)
 		return r;
 	if ((r = ctx_exec(ctx, NULL, "DELETE FROM hmac_key WHERE purpose = ?",
-	    "t", UNSUBTOK_PURPOSE_OLD)) != EX_OK ||
+	    "t", hi->previous)) != EX_OK ||
 	    (r = ctx_exec(ctx, &changes, "UPDATE hmac_key SET purpose = ?, "
-	    "created = ? WHERE purpose = ?", "tit", UNSUBTOK_PURPOSE_OLD,
-	    ctx_now(), UNSUBTOK_PURPOSE)) != EX_OK ||
+	    "created = ? WHERE purpose = ?", "tit", hi->previous,
+	    ctx_now(), hi->name)) != EX_OK ||
 	    (r = ctx_exec(ctx, NULL, "INSERT INTO hmac_key (purpose, key, "
-	    "created) VALUES (?, randomblob(?), ?)", "tii", UNSUBTOK_PURPOSE,
-	    (int64_t)UNSUBTOK_KEY_LEN, ctx_now())) != EX_OK) {
+	    "created) VALUES (?, randomblob(?), ?)", "tii", hi->name,
+	    (int64_t)HMACKEY_LEN, ctx_now())) != EX_OK) {
 		ctx_rollback(ctx);
 		return r;
 	}
 	if ((r = ctx_commit(ctx)) != EX_OK)
 		return r;
-	fprintf(stderr, "key %s rotated; links made with the previous key "
-	    "work for %d more days\n", UNSUBTOK_PURPOSE, changes ?
-	    UNSUBTOK_GRACE_DAYS : 0);
+	fprintf(stderr, "key %s rotated; %s made with the previous key "
+	    "work for %d more days\n", hi->name, hi->what, changes ?
+	    hi->grace_days : 0);
 	return EX_OK;
 }
 

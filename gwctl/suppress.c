@@ -19,6 +19,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cluster.h"
 #include "db.h"
 #include "gwctl.h"
 #include "log.h"
@@ -74,8 +75,8 @@ supp_subaccount(struct ctx *ctx, const struct args *a, int64_t *id)
 }
 
 static int
-supp_insert(struct ctx *ctx, int64_t sub, const char *addr,
-    const char *reason, const char *source, int *added)
+supp_insert(struct ctx *ctx, int64_t sub, const char *subname,
+    const char *addr, const char *reason, const char *source, int *added)
 {
 	int changes, r;
 
@@ -84,8 +85,11 @@ supp_insert(struct ctx *ctx, int64_t sub, const char *addr,
 	    "(subaccount_id, address, reason, source, created) VALUES "
 	    "(nullif(?, 0), ?, ?, ?, ?)", "ittti", sub, addr, reason ?
 	    reason : "", source, ctx_now());
-	if (r == EX_OK)
+	if (r == EX_OK) {
 		*added += changes;
+		/* Listed already or not: the cluster hears it again. */
+		gcl_queue(1, subname, addr, reason, source, ctx_now());
+	}
 	return r;
 }
 
@@ -114,15 +118,20 @@ suppress_add(struct ctx *ctx, const struct cmd *c, struct args *a)
 	r = supp_subaccount(ctx, a, &sub);
 	for (int i = 0; i < a->argc && r == EX_OK; i++) {
 		supp_address(a->argv[i], addr, NULL);
-		r = supp_insert(ctx, sub, addr, reason, "admin", &added);
+		r = supp_insert(ctx, sub, args_get(a, "--subaccount"), addr,
+		    reason, "admin", &added);
 	}
 	if (r != EX_OK) {
+		gcl_discard();
 		ctx_rollback(ctx);
 		return r;
 	}
-	if ((r = ctx_commit(ctx)) == EX_OK)
-		supp_report(added, a->argc);
-	return r;
+	if ((r = ctx_commit(ctx)) != EX_OK) {
+		gcl_discard();
+		return r;
+	}
+	supp_report(added, a->argc);
+	return gcl_flush(ctx);
 }
 
 int
@@ -165,8 +174,8 @@ suppress_import(struct ctx *ctx, const struct cmd *c, struct args *a)
 			continue;
 		}
 		total++;
-		r = supp_insert(ctx, sub, addr, rs && *rs ? rs : dflt,
-		    "import", &added);
+		r = supp_insert(ctx, sub, args_get(a, "--subaccount"), addr,
+		    rs && *rs ? rs : dflt, "import", &added);
 	}
 	if (r == EX_OK && ferror(fp)) {
 		log_warn("%s", file);
@@ -182,13 +191,17 @@ done:
 	if (fp != stdin)
 		fclose(fp);
 	if (r != EX_OK) {
+		gcl_discard();
 		if (ctx->db)
 			ctx_rollback(ctx);
 		return r;
 	}
-	if ((r = ctx_commit(ctx)) == EX_OK)
-		supp_report(added, total);
-	return r;
+	if ((r = ctx_commit(ctx)) != EX_OK) {
+		gcl_discard();
+		return r;
+	}
+	supp_report(added, total);
+	return gcl_flush(ctx);
 }
 
 /* Listing: both halves of the list, sorted by address. */
@@ -351,6 +364,31 @@ suppress_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 }
 
 /*
+ * The cluster hears of each entry this deletes: the subaccount's (or
+ * the global one), those gw.db has of the address, and gwd's bounce
+ * entries (rs); another node's entry of the same key goes with them.
+ */
+static void
+supp_delete_queue(struct ctx *ctx, const char *sub, const char *addr,
+    int64_t id, const struct supp_rows *rs)
+{
+	sqlite3_stmt *st;
+
+	gcl_queue(0, sub, addr, "", "admin", 0);
+	for (size_t i = 0; i < rs->n; i++)
+		gcl_queue(0, rs->v[i].subaccount, addr, "", "bounce", 0);
+	if ((st = ctx_stmt(ctx, "SELECT DISTINCT ifnull(s.name, '') FROM "
+	    "suppression p LEFT JOIN subaccount s ON s.id = p.subaccount_id "
+	    "WHERE gw_addr_key(p.address) = gw_addr_key(?1) AND (?2 = 0 OR "
+	    "p.subaccount_id = ?2)", "ti", addr, id)) == NULL)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		gcl_queue(0, (const char *)sqlite3_column_text(st, 0), addr,
+		    "", "admin", 0);
+	sqlite3_finalize(st);
+}
+
+/*
  * Delete ADDRESS: with --subaccount, that subaccount's entries (admin
  * and bounce); without, every entry of the address.  gwd's entries go
  * first, through gwd: when it is not running nothing changes.
@@ -383,6 +421,7 @@ suppress_delete(struct ctx *ctx, const struct cmd *c, struct args *a)
 		goto done;
 	if ((r = ctx_begin(ctx)) != EX_OK)
 		goto done;
+	supp_delete_queue(ctx, sub, addr, id, &rs);
 	r = ctx_exec(ctx, &changes, "DELETE FROM suppression WHERE "
 	    "gw_addr_key(address) = gw_addr_key(?1) AND (?2 = 0 OR "
 	    "subaccount_id = ?2)", "ti", addr, id);
@@ -390,6 +429,9 @@ suppress_delete(struct ctx *ctx, const struct cmd *c, struct args *a)
 		r = ctx_commit(ctx);
 	else
 		ctx_rollback(ctx);
+	if (r == EX_OK)
+		r = gcl_flush(ctx);
+	gcl_discard();
 	if (r == EX_OK) {
 		n += changes;
 		if (n == 0) {

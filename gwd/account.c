@@ -3,8 +3,9 @@
  * takes the subaccounts (names, password hashes, domains, allowlists,
  * API keys, quotas) together with the DKIM keys (signer.c), the routing
  * policy (policy.c), the content policies (content.c), the admins'
- * suppression list (suppress.c) and the webhooks (webhook.c), and installs them as one snapshot; the
- * lookups the sessions and the scheduler make in it.  Reloaded when
+ * suppression list (suppress.c), the webhooks (webhook.c) and the HMAC
+ * keys (keyring.c), and installs them as one snapshot; the lookups the
+ * sessions and the scheduler make in it.  Reloaded when
  * gwctl commits (PRAGMA data_version, every 500 ms and on AUTH, MAIL
  * and RCPT) and on SIGHUP.
  * Exposure: reads gw.db, which only the admin (gwctl) writes; nothing
@@ -23,11 +24,11 @@
 #include "content.h"
 #include "db.h"
 #include "hmap.h"
+#include "keyring.h"
 #include "log.h"
 #include "policy.h"
 #include "signer.h"
 #include "suppress.h"
-#include "unsubkey.h"
 #include "util.h"
 #include "webhook.h"
 
@@ -224,7 +225,8 @@ load(char *err, size_t errsz, unsigned *changed)
 	/* The content policies (content.c keeps its previous set when
 	 * these cannot be read or compiled). */
 	content_load(gdb);
-	unsubkey_load(gdb);
+	/* The HMAC keys of links and return paths (a rotation). */
+	keyring_load(gdb);
 	webhook_load(gdb);
 	/* And the admins' suppression list. */
 	if (suppress_load_admin(gdb) == -1)

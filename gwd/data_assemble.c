@@ -3,7 +3,8 @@
  * verdict let in (data_end.c).  Our Received: first (with the TLS
  * version and cipher), then the fields a submission server adds when
  * missing (Message-ID, Date, From), one-click unsubscribe fields for
- * bulk mail, and the queue's message with its recipients.
+ * bulk mail (each recipient's own, apart from the body, when there are
+ * several), and the queue's message with its recipients.
  * Standards: RFC 5321 4.4 (trace), RFC 3848 (trace protocols), RFC 6409
  * 8 (fields a submission server adds), RFC 8058 (one-click unsubscribe).
  * Exposure: the message is untrusted input from an authenticated client;
@@ -103,16 +104,46 @@ added_fields(struct incoming *in, const struct qmsg *m, const char *date,
 }
 
 /*
- * One-click unsubscribe (unsubscribe.h) for bulk mail, unless the
- * message has a List-Unsubscribe of its own.  The link names one
- * recipient, so only a message to one recipient gets it: bulk senders
- * submit one message per recipient anyway (each has its own link,
- * merge fields, tracking), and copying a many-recipient message per
- * recipient here would multiply what is stored and signed for mail
- * that is not bulk in that shape.  Said in the log when left out.
+ * A message to several recipients: each gets its own fields, kept apart
+ * from the body (m->prefix, queue.db's recipient.prefix) and put before
+ * it when that recipient's copy goes (mta_body.c), each in its own
+ * transaction; signing (data_end.c) puts each copy's DKIM-Signature on
+ * top of its fields.  The body is stored once.
  */
 static int
-unsub_added(struct incoming *in, const struct qmsg *m, struct buf *add)
+unsub_per_rcpt(const struct subaccount *sa, struct incoming *in,
+    struct qmsg *m)
+{
+	struct buf b;
+	int r = 0, any = 0;
+
+	m->prefix = xcalloc((size_t)m->nrcpt, sizeof(*m->prefix));
+	for (int i = 0; i < m->nrcpt && r != -1; i++) {
+		buf_init(&b, 0);
+		if ((r = unsub_fields(sa, in->t->rcpt[i], m->qid, (unsigned)i,
+		    &b)) == 1) {
+			m->prefix[i].p = buf_steal(&b, &m->prefix[i].len);
+			any = 1;
+		}
+		buf_free(&b);
+	}
+	/* None made (said in the log): the message goes as any other. */
+	if (r == -1 || !any) {
+		qmsg_free_prefix(m);
+		return r == -1 ? -1 : 0;
+	}
+	m->flags |= QMSG_RCPT_PREFIX;
+	return 0;
+}
+
+/*
+ * One-click unsubscribe (unsubscribe.h) for bulk mail, unless the
+ * message has a List-Unsubscribe of its own.  The link names one
+ * recipient: a message to several gets one per recipient
+ * (unsub_per_rcpt).
+ */
+static int
+unsub_added(struct incoming *in, struct qmsg *m, struct buf *add)
 {
 	const struct subaccount *sa = session_account(in->s);
 	const char *data = buf_ptr(&in->t->data);
@@ -123,13 +154,10 @@ unsub_added(struct incoming *in, const struct qmsg *m, struct buf *add)
 	    rules_header_get(data, len, "List-Unsubscribe", v, sizeof(v)) ||
 	    rules_header_get(data, len, "List-Unsubscribe-Post", v, sizeof(v)))
 		return 0;
-	if (in->t->nrcpt > 1) {
-		log_info("qid=%s bulk mail to %d recipients: no "
-		    "List-Unsubscribe (one recipient per message gets one)",
-		    m->qid, in->t->nrcpt);
-		return 0;
-	}
-	return unsub_fields(sa, in->t->rcpt[0], m->qid, add) == -1 ? -1 : 0;
+	if (in->t->nrcpt > 1)
+		return unsub_per_rcpt(sa, in, m);
+	return unsub_fields(sa, in->t->rcpt[0], m->qid, 0, add) == -1 ? -1 :
+	    0;
 }
 
 /* "a@x, b@y": the recipients, for the "received" event. */

@@ -24,10 +24,12 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
+#include "cluster.h"
 #include "policy.h"
 #include "queue.h"
 #include "quota.h"
 #include "session_priv.h"
+#include "sign_each.h"
 #include "signer.h"
 #include "store.h"
 #include "util.h"
@@ -38,6 +40,7 @@ static void
 quota_release(const struct qmsg *m)
 {
 	window_add(m->subaccount, WIN_ACCEPTED, m->received_us, -1);
+	cluster_quota_refund(m->subaccount);
 }
 
 static void
@@ -158,8 +161,12 @@ signed_msg(struct sign_job *j)
 		    "failed; try again later", why);
 		return;
 	}
-	session_memory += signer_prepend(j, &m->body, &m->bodylen);
-	m->size = m->bodylen;
+	/* Each recipient's copy has its own signatures already
+	 * (sign_each.c): the body goes as it is. */
+	if (m->prefix == NULL) {
+		session_memory += signer_prepend(j, &m->body, &m->bodylen);
+		m->size = m->bodylen;
+	}
 	gm.dkim_signed_total++;
 	ev = store_op_event(op, event_name(EV_SIGNED), m->qid);
 	ev->sender = xstrdup(m->sender);
@@ -202,6 +209,10 @@ sign_and_store(struct store_op *op, struct sign_job *j)
 	if (j == NULL) {
 		journal_attach(op);
 		store_submit(op);
+		return;
+	}
+	if (m->prefix != NULL) {
+		sign_each(j, m, signed_msg, op);
 		return;
 	}
 	j->done = signed_msg;
@@ -577,6 +588,10 @@ data_end(struct session *s)
 	/* Counted now, so the next MAIL sees it; given back if the message
 	 * is not stored after all. */
 	window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
+	if (s->tx.cq_held)
+		s->tx.cq_held = 0;	/* spent */
+	else
+		cluster_quota_unshared(m->subaccount);
 	s->op = op;
 	s->state = SS_WAIT;
 	conn_pause_read(s->c, 1);

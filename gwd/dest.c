@@ -21,6 +21,7 @@
 #include "loop.h"
 #include "policy.h"
 #include "queue_int.h"
+#include "retpath.h"
 #include "route.h"
 #include "schedule.h"
 #include "store.h"
@@ -140,7 +141,10 @@ dest_get(const struct choice *c)
 /*
  * Ready recipients.  Each class's list is in the order they became
  * ready; consecutive ones of one message, up to limits.recipients, make
- * one job (one transaction), its first marked job_head.  The job itself
+ * one job (one transaction), its first marked job_head; with a VERP
+ * return path each recipient is a job of its own, as Postfix delivers
+ * VERP mail, since the return path names one recipient; so is each
+ * recipient with fields of its own (QMSG_RCPT_PREFIX).  The job itself
  * is made only when a connection takes it (dest_pop), so a backlog of
  * ready recipients costs no more than the recipients.
  */
@@ -154,7 +158,9 @@ dest_ready(struct dest *d, struct qrcpt *r, int prio)
 	r->ready_next = NULL;
 	r->ready_prev = last;
 	if (last && last->msg == r->msg &&
-	    d->tail_n[prio] < gcfg->limits.recipients) {
+	    d->tail_n[prio] < gcfg->limits.recipients &&
+	    !(r->msg->flags & QMSG_RCPT_PREFIX) &&
+	    !retpath_applies(r->msg->sender, r->msg->subaccount)) {
 		r->job_head = 0;
 		d->tail_n[prio]++;
 	} else {

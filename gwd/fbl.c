@@ -129,6 +129,9 @@ is_feedback_address(const char *addr)
 {
 	const char *at = strrchr(addr, '@');
 
+	/* gw.db as of now: the bounce domains, and the keys the report's
+	 * tokens are checked with (a `gwctl key rotate` a moment ago). */
+	accounts_poll();
 	for (int i = 0; i < gcfg->feedback.naddresses; i++)
 		if (strcasecmp(addr, gcfg->feedback.addresses[i]) == 0)
 			return 1;
@@ -137,7 +140,6 @@ is_feedback_address(const char *addr)
 			return 1;
 	if (at == NULL)
 		return 0;
-	accounts_poll();
 	return account_is_bounce_domain(at + 1);
 }
 
@@ -175,8 +177,8 @@ unsub_request(struct fbl_job *j)
 	for (i = 0; i < j->nenv; i++) {
 		if (strncasecmp(j->env_rcpt[i], "u-", 2) != 0)
 			continue;
-		switch (verp_decode(retpath_key(), VERP_KEY_LEN,
-		    j->env_rcpt[i], &kind, j->qid, &idx)) {
+		switch (retpath_decode(j->env_rcpt[i], &kind,
+		    j->qid, &idx)) {
 		case VERP_OK:
 			break;
 		case VERP_FORGED:

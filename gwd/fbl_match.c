@@ -127,8 +127,8 @@ fbl_which_message(struct fbl_job *j, sqlite3 *db, unsigned *idx, int *by_verp)
 	/* Any domain: the HMAC covers it, so a token gw did not make for
 	 * that very domain is forged wherever it points. */
 	for (int i = 0; i < nc; i++) {
-		switch (verp_decode(retpath_key(), VERP_KEY_LEN, cand[i],
-		    &kind, j->qid, idx)) {
+		switch (retpath_decode(cand[i], &kind, j->qid,
+		    idx)) {
 		case VERP_OK:
 			*by_verp = 1;
 			snprintf(j->how, sizeof(j->how), "verp");

@@ -73,6 +73,17 @@ qrcpt_set_reply(struct qrcpt *r, const char *reply)
 }
 
 void
+qmsg_free_prefix(struct qmsg *m)
+{
+	if (m->prefix == NULL)
+		return;
+	for (int i = 0; i < m->nrcpt; i++)
+		free(m->prefix[i].p);
+	free(m->prefix);
+	m->prefix = NULL;
+}
+
+void
 qmsg_free(struct qmsg *m)
 {
 	for (int i = 0; i < m->nrcpt; i++) {
@@ -86,6 +97,7 @@ qmsg_free(struct qmsg *m)
 	free(m->message_id);
 	free(m->dsn_envid);
 	free(m->body);
+	qmsg_free_prefix(m);
 	free(m);
 }
 

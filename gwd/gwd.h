@@ -33,6 +33,16 @@ extern SSL_CTX		*client_tls;
 				   (no 8BITMIME downgrade: mta_8bit.c) */
 #define QMSG_REQUIRETLS	0x10	/* MAIL ... REQUIRETLS (RFC 8689): only over
 				   verified TLS, to servers that pass it on */
+#define QMSG_RCPT_PREFIX 0x20	/* each recipient's copy starts with its
+				   own fields (queue.db recipient.prefix:
+				   List-Unsubscribe, DKIM-Signature), before
+				   the body: one recipient per transaction */
+
+/* A recipient's own fields, until its message is stored. */
+struct rcpt_prefix {
+	char		*p;
+	size_t		 len;
+};
 
 /* Where a recipient is; rcpt.c moves it.  QR_HELD: its message is on
  * hold (gwctl queue hold); in no heap or job. */
@@ -89,6 +99,8 @@ struct qmsg {
 	char		*dsn_envid;	/* ENVID as received (xtext), or NULL */
 	char		*body;		/* may be NULL: load from queue.db */
 	size_t		 bodylen;
+	struct rcpt_prefix *prefix;	/* QMSG_RCPT_PREFIX, until stored:
+					   nrcpt of them; then in queue.db */
 	size_t		 size;
 	int		 flags;
 	int		 dsn_ret;	/* enum dsn_ret (RFC 3461 RET) */
@@ -112,6 +124,8 @@ void	 qid_make(char out[QID_LEN + 1]);
 struct qmsg *qmsg_new(const char *sender, const char *subaccount,
 	    int nrcpt);
 void	 qmsg_free(struct qmsg *);
+/* Forget the recipients' prefixes (queue.db has them once stored). */
+void	 qmsg_free_prefix(struct qmsg *);
 /* Recipient i is addr (its domain: what follows the last '@'). */
 void	 qmsg_set_rcpt(struct qmsg *, int i, const char *addr);
 /* The reply that last deferred r (NULL: none). */

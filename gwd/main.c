@@ -36,6 +36,7 @@
 #include "archive.h"
 #include "auth.h"
 #include "check.h"
+#include "cluster.h"
 #include "config.h"
 #include "conn.h"
 #include "control.h"
@@ -47,6 +48,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "metrics_report.h"
 #include "unsubscribe.h"
 #include "pause.h"
 #include "loop.h"
@@ -445,6 +447,11 @@ main(int argc, char *argv[])
 		return EX_CONFIG;
 	}
 	gm.started_us = now_us();
+	/* Its password file may be readable by root only. */
+	if (cluster_init(&cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_CONFIG;
+	}
 	if (listeners_bind(err, sizeof(err)) == -1 ||
 	    control_bind(err, sizeof(err)) == -1 ||
 	    metrics_http_bind(err, sizeof(err)) == -1 ||
@@ -486,6 +493,7 @@ main(int argc, char *argv[])
 	timer_add(&poll_timer, 500);
 	quarantine_start();
 	timer_init(&stop_timer, stop_check, NULL);
+	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
 	smarthost_start();
 	control_start();

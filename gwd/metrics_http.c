@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cluster.h"
 #include "ctlproto.h"
 #include "gwd.h"
 #include "http.h"
@@ -69,6 +70,10 @@ metrics_answer(void *cls, struct MHD_Connection *c, const char *url,
 			buf_printf(&body, "%s\n", why);
 		} else
 			buf_puts(&body, "ok\n");
+		/* Degraded still relays (each node to its share of the
+		 * limits): a load balancer should keep sending. */
+		if (cluster_state())
+			buf_printf(&body, "cluster: %s\n", cluster_state());
 	} else {
 		status = MHD_HTTP_NOT_FOUND;
 		buf_puts(&body, "not found: try /metrics or /health\n");

@@ -21,6 +21,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "cluster.h"
 #include "metrics.h"
 #include "metrics_report.h"
 #include "pause.h"
@@ -198,6 +199,12 @@ snapshot(struct stat_row **rows)
 	ROW("subaccounts_paused", "gw_subaccounts_paused", "gauge",
 	    "Subaccounts paused for their bounce rate (MAIL gets 451).",
 	    subaccounts_paused());
+	ROW("cluster_degraded", "gw_cluster_degraded", "gauge",
+	    "1 while the cluster's Redis does not answer (each limit cut to "
+	    "this node's share).", cluster_enabled() && !cluster_up());
+	ROW("cluster_nodes", "gw_cluster_nodes", "gauge",
+	    "Live nodes at the last heartbeat (0: no cluster).",
+	    cluster_enabled() ? cluster_live() : 0);
 	retention_stats(&pruned, &oldest);
 	ROW("log_pruned_total", "gw_log_pruned_total", "counter",
 	    "Events pruned from log.db (log.retention_days).", pruned);

@@ -130,7 +130,10 @@ mta_8bit_prepare(struct mta *m)
 {
 	struct qmsg *msg = m->job->msg;
 	const char *err;
-	int content8 = mime7_is_8bit(msg->body, msg->bodylen);
+	size_t len;
+	const char *b = mta_8bit_body(m, &len);	/* with its prefix */
+	int content8 = mime7_is_8bit(b, len);
+	struct buf out;
 
 	/* BODY=8BITMIME when the client said so or the bytes do. */
 	m->eightbit = (msg->flags & QMSG_8BIT) || content8;
@@ -140,13 +143,14 @@ mta_8bit_prepare(struct mta *m)
 		refuse(m, "the sender's DKIM signature would break");
 		return -1;
 	}
-	buf_init(&m->body7, 4 * msg->bodylen + 4096);
-	if (mime7_downgrade(msg->body, msg->bodylen, MIME7_STRIP_DKIM,
-	    &m->body7, &err) == -1) {
-		buf_free(&m->body7);
+	buf_init(&out, 4 * len + 4096);
+	if (mime7_downgrade(b, len, MIME7_STRIP_DKIM, &out, &err) == -1) {
+		buf_free(&out);
 		refuse(m, err);
 		return -1;
 	}
+	buf_free(&m->body7);
+	m->body7 = out;
 	m->has_body7 = 1;
 	m->eightbit = 0;
 	return resign(m);

@@ -7,10 +7,43 @@
  * Exposure: none; the body is gwd's stored message.
  * Diagnostics: a full output buffer fails the connection (mta_fail).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "gwd.h"
+#include "log.h"
 #include "mta_priv.h"
+#include "store_read.h"
+
+/*
+ * A message whose recipients each have their own fields (List-Unsubscribe
+ * and the DKIM-Signature over them, QMSG_RCPT_PREFIX): the job's one
+ * recipient's, from queue.db, go before the body, in body7 (what
+ * mta_8bit_body() hands out).  The copy lasts as long as the job: a
+ * message's size per busy connection, as a 7-bit conversion.  0, or -1
+ * when queue.db no longer has the recipient.
+ */
+int
+mta_body_prefix(struct mta *m)
+{
+	const struct qmsg *msg = m->job->msg;
+	char *p;
+	size_t len;
+
+	if (!(msg->flags & QMSG_RCPT_PREFIX) || m->job->nrcpt != 1)
+		return 0;
+	if (store_load_prefix(m->job->rcpt[0], &p, &len) == -1)
+		return -1;
+	if (p == NULL)
+		return 0;
+	buf_init(&m->body7, len + msg->bodylen);
+	if (buf_append(&m->body7, p, len) == -1 ||
+	    buf_append(&m->body7, msg->body, msg->bodylen) == -1)
+		fatalx("out of memory");
+	m->has_body7 = 1;
+	free(p);
+	return 0;
+}
 
 /* 354 (or BDAT sent): the body goes out, a chunk at a time as the
  * output drains. */

@@ -91,7 +91,10 @@ struct mta {
 	int			 messages;	/* delivered on this conn */
 	int64_t			 born_ms;	/* connected at (loop time) */
 	int			 eightbit;	/* BODY=8BITMIME if offered */
-	struct buf		 body7;		/* the 7-bit form (mta_8bit.c) */
+	struct buf		 body7;		/* what goes when not the stored
+						   body: the recipient's prefix
+						   and the body (mta_body.c), or
+						   the 7-bit form (mta_8bit.c) */
 	int			 has_body7;
 	struct sign_job		*sign;		/* signing body7, or NULL */
 	struct hop		 hop;		/* the current target */
@@ -150,6 +153,7 @@ const char	*mta_8bit_body(const struct mta *, size_t *len);
 void		 mta_8bit_reset(struct mta *);
 
 /* mta_body.c */
+int		 mta_body_prefix(struct mta *);
 void		 mta_body_start(struct mta *);
 void		 mta_body_fill(struct mta *);
 

@@ -339,8 +339,12 @@ send_mail(struct mta *m)
 	dsn_mail_params(m, msg, dsn, sizeof(dsn));
 	/* A VERP return path, so a later bounce finds this recipient
 	 * (fbl.h); never for the null sender, whose mail must not bounce.
-	 * DSNs gw makes still go to the original sender. */
-	if (from[0] != '\0' && retpath_verp(msg->subaccount, msg->qid,
+	 * DSNs gw makes still go to the original sender.  The scheduler
+	 * gives such mail one recipient per job (dest_ready); a job it made
+	 * of several before a bounce domain applied keeps the sender, as
+	 * one token cannot name them all. */
+	if (m->job->nrcpt == 1 && retpath_applies(from, msg->subaccount) &&
+	    retpath_verp(msg->subaccount, msg->qid,
 	    (unsigned)(m->job->rcpt[0] - msg->rcpt), verp, sizeof(verp)) == 0)
 		from = verp;
 	mta_send(m, "MAIL FROM:<%s>%s%s%s%s%s", from, size,
@@ -410,6 +414,17 @@ send_rset(struct mta *m)
 	mta_send(m, "RSET");
 }
 
+static void
+spool_lost(struct mta *m, const char *what)
+{
+	char text[80];
+
+	log_warnx("qid=%s: %s missing from queue.db", m->job->msg->qid, what);
+	snprintf(text, sizeof(text), "%s missing from the queue", what);
+	mta_result_fill(m->job, 451, "4.3.0", text);
+	finish_soon(m);
+}
+
 void
 mta_run_job(struct mta *m, struct job *j)
 {
@@ -433,16 +448,17 @@ mta_run_job(struct mta *m, struct job *j)
 	m->ntried = 0;
 	j->dsn_passed = m->caps.dsn;
 	m->bdat = m->caps.chunking;
+	/* The spool lost the body (or the recipient's own fields): nothing
+	 * sensible to send. */
 	if (queue_load_body(msg) == -1) {
-		/* The spool lost it: nothing sensible to send. */
-		log_warnx("qid=%s: message body missing from queue.db",
-		    msg->qid);
-		mta_result_fill(j, 451, "4.3.0", "message body missing from the "
-		    "queue");
-		finish_soon(m);
+		spool_lost(m, "message body");
 		return;
 	}
 	j->body_held = 1;
+	if (mta_body_prefix(m) == -1) {
+		spool_lost(m, "recipient's fields");
+		return;
+	}
 	if (job_fits(m, j) == -1) {
 		finish_soon(m);
 		return;

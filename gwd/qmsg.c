@@ -180,6 +180,7 @@ qmsg_stored(struct qmsg *m)
 {
 	free(m->message_id);
 	m->message_id = NULL;
+	qmsg_free_prefix(m);
 	if (m->body) {
 		if (body_bytes + m->bodylen > BODY_CACHE_MAX) {
 			free(m->body);

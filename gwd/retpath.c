@@ -1,6 +1,7 @@
 /*
  * retpath.c - VERP return paths and their key (see retpath.h).
- * Exposure: reads gw.db's hmac_key at start-up only.
+ * Exposure: addresses from anyone (retpath_decode); the key is the
+ * keyring's "verp" (keyring.h), taken anew with each gw.db snapshot.
  * Diagnostics: retpath_init() says why the key cannot be had.
  */
 #include <stdio.h>
@@ -10,75 +11,75 @@
 #include "config.h"
 #include "db.h"
 #include "gwd.h"
+#include "keyring.h"
 #include "retpath.h"
 #include "util.h"
 #include "verp.h"
 
-static unsigned char		 verp_key[VERP_KEY_LEN];
-
-/* The key: made by gw.db's migration 10, shared by every gwd on it
- * (gwd only reads gw.db). */
-static int
-key_load(sqlite3 *db, char *err, size_t errsz)
-{
-	sqlite3_stmt *st;
-	int found = 0;
-
-	if (sqlite3_prepare_v2(db, "SELECT key FROM hmac_key WHERE purpose ="
-	    " 'verp'", -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errsz, "gw.db: hmac_key: %s",
-		    sqlite3_errmsg(db));
-		return -1;
-	}
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) >=
-	    16) {
-		int n = sqlite3_column_bytes(st, 0);
-
-		memset(verp_key, 0, sizeof(verp_key));
-		memcpy(verp_key, sqlite3_column_blob(st, 0),
-		    (size_t)(n < VERP_KEY_LEN ? n : VERP_KEY_LEN));
-		found = 1;
-	}
-	sqlite3_finalize(st);
-	if (found)
-		return 0;
-	snprintf(err, errsz, "gw.db: hmac_key 'verp': missing or shorter "
-	    "than 16 bytes");
-	return -1;
-}
-
+/* At start-up the key must be there: gw.db's migration 10 made it (gwd
+ * only reads gw.db), and the first snapshot (accounts_init) read it. */
 int
 retpath_init(const char *dir, char *err, size_t errsz)
 {
-	sqlite3 *db;
-	int r;
+	struct keyring_keys k;
+	int r = keyring_get(HMACKEY_VERP, &k);
 
-	if ((db = db_open(dir, DB_GW, 0, err, errsz)) == NULL)
-		return -1;
-	r = key_load(db, err, errsz);
-	db_close(db);
+	(void)dir;
+	explicit_bzero(&k, sizeof(k));
+	if (r == -1)
+		snprintf(err, errsz, "gw.db: hmac_key 'verp': missing or "
+		    "shorter than %d bytes", HMACKEY_MIN);
 	return r;
 }
 
-const unsigned char *
-retpath_key(void)
+enum verp_result
+retpath_decode(const char *addr, enum verp_kind *kind,
+    char qid[VERP_QID_LEN + 1], unsigned *idx)
 {
-	return verp_key;
+	struct keyring_keys k;
+	enum verp_result r;
+
+	if (keyring_get(HMACKEY_VERP, &k) == -1) {
+		explicit_bzero(&k, sizeof(k));
+		return VERP_NONE;
+	}
+	r = verp_decode(k.cur, k.curlen, addr, kind, qid, idx);
+	/* Mail that went out before a rotation bounces days later. */
+	if (r == VERP_FORGED && k.oldlen > 0)
+		r = verp_decode(k.old, k.oldlen, addr, kind, qid, idx);
+	explicit_bzero(&k, sizeof(k));
+	return r;
 }
 
-/* The subaccount's bounce domain, else feedback.bounce_domain. */
-static int
-retpath_make(enum verp_kind kind, const char *sub, const char *qid,
-    unsigned idx, char *out, size_t n)
+/* The subaccount's bounce domain, else feedback.bounce_domain, or NULL. */
+static const char *
+bounce_domain(const char *sub)
 {
 	const struct subaccount *sa = sub ? account_find(sub) : NULL;
 	const char *d = sa && sa->bounce_domain ? sa->bounce_domain :
 	    gcfg->feedback.bounce_domain;
 
-	if (d == NULL || d[0] == '\0')
-		return -1;
-	return verp_encode(verp_key, sizeof(verp_key), kind, qid, idx, d, out,
-	    n);
+	return d != NULL && d[0] != '\0' ? d : NULL;
+}
+
+static int
+retpath_make(enum verp_kind kind, const char *sub, const char *qid,
+    unsigned idx, char *out, size_t n)
+{
+	const char *d = bounce_domain(sub);
+	struct keyring_keys k;
+	int r = -1;
+
+	if (d != NULL && keyring_get(HMACKEY_VERP, &k) == 0)
+		r = verp_encode(k.cur, k.curlen, kind, qid, idx, d, out, n);
+	explicit_bzero(&k, sizeof(k));
+	return r;
+}
+
+int
+retpath_applies(const char *sender, const char *sub)
+{
+	return sender[0] != '\0' && bounce_domain(sub) != NULL;
 }
 
 int

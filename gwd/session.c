@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
@@ -84,6 +85,8 @@ session_tx_reset(struct session *s)
 {
 	struct tx *t = &s->tx;
 
+	if (t->cq_held)		/* not spent: the next transaction's */
+		cluster_quota_return(s->subaccount);
 	for (int i = 0; i < t->nrcpt; i++)
 		free(t->rcpt[i]);
 	free(t->rcpt);
@@ -420,6 +423,7 @@ session_closed(struct conn *c)
 	timer_del(&s->delay);
 	if (s->authreq)
 		auth_cancel(s->authreq);
+	cluster_quota_cancel(s);
 	if (s->op)
 		s->op->arg = NULL;	/* the commit completes without us */
 	session_tx_reset(s);

@@ -87,6 +87,9 @@ struct tx {
 	uint64_t		 bdat_left;
 	int			 bdat_last;
 	const char		*bdat_refusal;
+	/* A token of the cluster's quota is held for this transaction
+	 * (cluster.h): spent when its message is accepted. */
+	int			 cq_held;
 };
 
 struct session {

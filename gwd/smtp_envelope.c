@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "fbl.h"
 #include "gwd.h"
 #include "log.h"
@@ -84,6 +85,55 @@ smtp_check_mail(struct session *s, const struct smtp_cmd *cmd)
 	return 0;
 }
 
+/* This node's count against the quota (its share while the cluster is
+ * degraded): 1 when refused. */
+static int
+mail_quota_refused(struct session *s, const struct subaccount *sa)
+{
+	char msg[600];
+	const char *r;
+
+	if ((r = quota_check(sa, now_us(), msg, sizeof(msg))) == NULL)
+		return 0;
+	metrics_reject(REJ_MAIL_QUOTA);
+	session_refuse(s, s->tx.mail.path.addr, NULL, BC_THROTTLED, "%s", r);
+	return 1;
+}
+
+static void
+mail_quota_over(struct session *s, const struct subaccount *sa)
+{
+	metrics_reject(REJ_MAIL_QUOTA);
+	session_refuse(s, s->tx.mail.path.addr, NULL, BC_THROTTLED, "451 "
+	    "4.7.1 Error: subaccount %s has reached its quota across the "
+	    "cluster; try again later", sa->name);
+}
+
+/* Redis's answer for a MAIL that waited for a quota token. */
+static void
+mail_quota_done(void *arg, int verdict)
+{
+	struct session *s = arg;
+	const struct subaccount *sa = session_account(s);
+
+	s->state = SS_CMD;
+	if (sa == NULL) {
+		if (verdict == CQ_OK)
+			cluster_quota_return(s->subaccount);
+		session_refuse(s, s->tx.mail.path.addr, NULL, BC_NONE, "550 "
+		    "5.7.1 Error: subaccount is disabled or gone");
+	} else if (verdict == CQ_OVER)
+		mail_quota_over(s, sa);
+	else if (verdict == CQ_OK || !mail_quota_refused(s, sa)) {
+		/* CQ_AWAY: Redis went away meanwhile; this node's share
+		 * said yes. */
+		s->tx.cq_held = verdict == CQ_OK;
+		s->tx.active = 1;
+		session_reply(s, "250 2.1.0 Ok");
+	}
+	session_resume(s);
+}
+
 /* The sender, its parameters, and the subaccount's policy on it. */
 void
 smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
@@ -144,9 +194,21 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	/* The null sender too: a subaccount's DSNs are its mail. */
-	if ((r = quota_check(sa, now_us(), msg, sizeof(msg))) != NULL) {
-		metrics_reject(REJ_MAIL_QUOTA);
-		session_refuse(s, from, NULL, BC_THROTTLED, "%s", r);
+	if (mail_quota_refused(s, sa))
+		return;
+	switch (cluster_quota_take(sa->name, sa->quota_hour, sa->quota_day,
+	    mail_quota_done, s)) {
+	case CQ_OK:
+		s->tx.cq_held = 1;
+		break;
+	case CQ_OVER:
+		mail_quota_over(s, sa);
+		return;
+	case CQ_WAIT:
+		/* A round trip to Redis; the client waits for its 250. */
+		s->state = SS_WAIT;
+		timer_del(&s->timer);
+		conn_pause_read(s->c, 1);
 		return;
 	}
 	s->tx.active = 1;

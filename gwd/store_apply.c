@@ -50,6 +50,11 @@ insert_msg(struct qmsg *m)
 		sqlite3_bind_int64(st_ins_rcpt, 4, r->next_attempt);
 		sqlite3_bind_int(st_ins_rcpt, 5, r->dsn_notify);
 		db_bind_text(st_ins_rcpt, 6, r->dsn_orcpt);
+		if (m->prefix && m->prefix[i].p)
+			sqlite3_bind_blob64(st_ins_rcpt, 7, m->prefix[i].p,
+			    m->prefix[i].len, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st_ins_rcpt, 7);
 		if (db_step_done(st_ins_rcpt) == -1)
 			return -1;
 		r->dbid = sqlite3_last_insert_rowid(qdb);
@@ -141,8 +146,8 @@ store_apply_prepare(sqlite3 *db)
 	    " received, size, flags, message_id, body, held, dsn_ret,"
 	    " dsn_envid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	st_ins_rcpt = prep(qdb, "INSERT INTO recipient (message, address,"
-	    " domain, next_attempt, dsn_notify, dsn_orcpt)"
-	    " VALUES (?, ?, ?, ?, ?, ?)");
+	    " domain, next_attempt, dsn_notify, dsn_orcpt, prefix)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?)");
 	st_del_rcpt = prep(qdb, "DELETE FROM recipient WHERE id = ?");
 	st_upd_rcpt = prep(qdb, "UPDATE recipient SET attempts = ?,"
 	    " next_attempt = ?, last_reply = ?, dsn_notify = ? WHERE id = ?");

@@ -28,7 +28,8 @@
 #include "util.h"
 
 static sqlite3		*rdb;
-static sqlite3_stmt	*st_body, *st_mid, *st_msgs, *st_rcpts, *st_qid;
+static sqlite3_stmt	*st_body, *st_mid, *st_msgs, *st_rcpts, *st_qid,
+			*st_prefix;
 
 /* The start-up read: messages with id <= ld_max, after the cursor. */
 static int64_t		 ld_max, ld_received, ld_id;
@@ -54,6 +55,7 @@ store_read_open(const char *state_dir, char *err, size_t errsz)
 		return -1;
 	st_body = db_prepare(rdb, "SELECT body FROM message WHERE id = ?");
 	st_mid = db_prepare(rdb, "SELECT message_id FROM message WHERE id = ?");
+	st_prefix = db_prepare(rdb, "SELECT prefix FROM recipient WHERE id = ?");
 	st_rcpts = db_prepare(rdb, "SELECT id, address, attempts,"
 	    " next_attempt, last_reply, dsn_notify, dsn_orcpt FROM recipient"
 	    " WHERE message = ? ORDER BY id");
@@ -70,6 +72,7 @@ store_read_close(void)
 {
 	sqlite3_finalize(st_body);
 	sqlite3_finalize(st_mid);
+	sqlite3_finalize(st_prefix);
 	sqlite3_finalize(st_rcpts);
 	sqlite3_finalize(st_msgs);
 	sqlite3_finalize(st_qid);
@@ -98,6 +101,29 @@ store_load_body(struct qmsg *m)
 		memcpy(m->body, p, (size_t)n);
 	m->bodylen = (size_t)n;
 	sqlite3_reset(st_body);
+	return 0;
+}
+
+int
+store_load_prefix(const struct qrcpt *r, char **p, size_t *len)
+{
+	const void *v;
+	int n;
+
+	*p = NULL;
+	*len = 0;
+	sqlite3_bind_int64(st_prefix, 1, r->dbid);
+	if (sqlite3_step(st_prefix) != SQLITE_ROW) {
+		sqlite3_reset(st_prefix);
+		return -1;
+	}
+	v = sqlite3_column_blob(st_prefix, 0);
+	if ((n = sqlite3_column_bytes(st_prefix, 0)) > 0 && v != NULL) {
+		*p = xmalloc((size_t)n);
+		memcpy(*p, v, (size_t)n);
+		*len = (size_t)n;
+	}
+	sqlite3_reset(st_prefix);
 	return 0;
 }
 

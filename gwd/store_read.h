@@ -34,5 +34,8 @@ int	 store_load_end(void);
  * caller frees; NULL: none). */
 int	 store_load_body(struct qmsg *);
 char	*store_message_id(const struct qmsg *);
+/* A stored recipient's prefix (QMSG_RCPT_PREFIX) into *p, *len (the
+ * caller frees; NULL: none): 0, or -1 when the row is gone. */
+int	 store_load_prefix(const struct qrcpt *, char **p, size_t *len);
 
 #endif

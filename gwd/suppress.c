@@ -21,6 +21,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "cluster.h"
 #include "conn.h"
 #include "control_commit.h"
 #include "ctlproto.h"
@@ -35,6 +36,7 @@
 
 static struct hmap	 admin;		/* gw.db's entries */
 static struct hmap	 bounced;	/* gwd's, queue.db */
+static struct hmap	 shared;	/* the cluster's (cluster_supp.c) */
 static int		 ready;
 
 static void
@@ -44,6 +46,7 @@ supp_free(void *v)
 
 	if (s) {
 		free(s->reason);
+		free(s->source);
 		free(s);
 	}
 }
@@ -54,7 +57,9 @@ supp_new(const char *reason, const char *source, int64_t created)
 	struct suppression *s = xcalloc(1, sizeof(*s));
 
 	s->reason = xstrdup(reason ? reason : "");
-	s->source = source;
+	/* A copy: suppress_add() passes its caller's `why`, which need
+	 * not outlive the call. */
+	s->source = xstrdup(source);
 	s->created = created;
 	return s;
 }
@@ -77,6 +82,7 @@ supp_ready(void)
 	if (!ready) {
 		hmap_init(&admin);
 		hmap_init(&bounced);
+		hmap_init(&shared);
 		ready = 1;
 	}
 }
@@ -171,6 +177,7 @@ suppress_put(struct store_op *op, const char *subaccount, const char *addr,
 		return -1;
 	supp_free(hmap_put(&bounced, key, supp_new(reason, source, now)));
 	store_op_supp(op, 0, subaccount, strchr(key, '\n') + 1, reason, now);
+	cluster_suppress_publish(1, key, reason, source, now);
 	return 0;
 }
 
@@ -184,11 +191,60 @@ suppress_find(const char *subaccount, const char *addr)
 	if (make_key(key, subaccount, addr) == -1)
 		return NULL;
 	if ((s = hmap_get(&bounced, key)) != NULL ||
-	    (s = hmap_get(&admin, key)) != NULL)
+	    (s = hmap_get(&admin, key)) != NULL ||
+	    (s = hmap_get(&shared, key)) != NULL)
 		return s;
 	if (make_key(key, "", addr) == -1)
 		return NULL;
-	return hmap_get(&admin, key);
+	if ((s = hmap_get(&admin, key)) != NULL)
+		return s;
+	return hmap_get(&shared, key);
+}
+
+/* The names a shared entry's source may have (suppression.source). */
+static const char *
+shared_source(const char *s)
+{
+	static const char *const names[] = { "admin", "import", "bounce",
+	    "unsubscribe", "complaint" };
+
+	for (size_t i = 0; i < nitems(names); i++)
+		if (strcmp(s, names[i]) == 0)
+			return names[i];
+	return "admin";
+}
+
+/*
+ * From another node or gwctl, through Redis: checked as untrusted, the
+ * key made again from its parts (so it is in addr_key()'s form whoever
+ * wrote it), the reason flattened to printable ASCII and cut, since it
+ * goes into a reply line.
+ */
+void
+suppress_shared(int add, const char *rkey, const char *reason,
+    const char *source, int64_t created)
+{
+	char key[KEY_MAX], sub[CTL_NAME_MAX + 1], r[SUPPRESS_REASON_MAX + 1];
+	const char *nl = strchr(rkey, '\n');
+	size_t sublen;
+
+	supp_ready();
+	if (nl == NULL || (sublen = (size_t)(nl - rkey)) > CTL_NAME_MAX)
+		return;
+	memcpy(sub, rkey, sublen);
+	sub[sublen] = '\0';
+	if (make_key(key, sub, nl + 1) == -1)
+		return;
+	if (!add) {
+		supp_free(hmap_del(&shared, key));
+		return;
+	}
+	gw_strlcpy(r, reason, sizeof(r));
+	for (char *p = r; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = ' ';
+	supp_free(hmap_put(&shared, key, supp_new(r, shared_source(source),
+	    created)));
 }
 
 void
@@ -229,6 +285,15 @@ suppress_unsubscribe(struct store_op *op, const char *subaccount,
 	    "unsubscribe", (int64_t)time(NULL));
 }
 
+void
+suppress_forget(const char *subaccount, const char *addr)
+{
+	char key[KEY_MAX];
+
+	if (make_key(key, subaccount, addr) == 0)
+		supp_free(hmap_del(&bounced, key));
+}
+
 /* Control socket. */
 
 static void
@@ -246,8 +311,12 @@ deleted(struct store_op *op, void *arg, struct buf *out)
 			old = NULL;
 		}
 		buf_printf(out, "error %s\n", op->error);
-	} else
+	} else {
+		if (make_key(key, op->supp[0].subaccount,
+		    op->supp[0].address) == 0)
+			cluster_suppress_publish(0, key, "", "bounce", 0);
 		buf_puts(out, "deleted 1\n");
+	}
 	supp_free(old);
 }
 

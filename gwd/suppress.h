@@ -9,6 +9,9 @@
  * queue.db, written through the store thread in the
  * same transaction that removes the bounced recipient; they are
  * deleted over the control socket, since only gwd writes queue.db.
+ * In a cluster (cluster.h) both kinds are also published to Redis, and
+ * the other nodes' entries come back from it into a third map, checked
+ * after this node's own.
  */
 #ifndef GW_SUPPRESS_H
 #define GW_SUPPRESS_H
@@ -23,8 +26,9 @@ struct store_op;
 
 struct suppression {
 	char		*reason;
-	const char	*source;	/* "admin", "import", "bounce",
-					   "unsubscribe" */
+	char		*source;	/* "admin", "import", "bounce",
+					   "unsubscribe", or suppress_add()'s
+					   why; the entry's own copy */
 	int64_t		 created;	/* unix seconds */
 };
 
@@ -48,11 +52,18 @@ void	 suppress_bounce(struct store_op *, const char *subaccount,
  * in memory now and in queue.db with op.  -1: not an address. */
 int	 suppress_unsubscribe(struct store_op *, const char *subaccount,
 	    const char *addr);
+/* The op that carried gwd's entry for (subaccount, addr) failed: it is
+ * not on disk, so it goes from memory too. */
+void	 suppress_forget(const char *subaccount, const char *addr);
 /* The same for another reason: why ("hard bounce", "complaint") and
  * text (a reply, a feedback type) make the entry's reason, "WHY
  * YYYY-MM-DD: TEXT". */
 void	 suppress_add(struct store_op *, const char *subaccount,
 	    const char *addr, const char *why, const char *text);
+/* An entry of the cluster's list added (add 1) or deleted, as Redis
+ * tells it (cluster_supp.c): key "SUBACCOUNT\nADDRESS", untrusted. */
+void	 suppress_shared(int add, const char *key, const char *reason,
+	    const char *source, int64_t created);
 /* Control socket: "suppression delete SUBACCOUNT ADDRESS" (the text
  * after "suppression ").  Answers on c, perhaps after a commit. */
 void	 suppress_control(struct conn *, const char *args);

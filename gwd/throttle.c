@@ -18,12 +18,20 @@
  * spacing, one connection more: the connections double with each round
  * of deliveries), and so does each relay.backoff_recovery without a
  * throttling reply, for a destination with nothing to send.
+ *
+ * In a cluster (cluster.h) a per-minute limit is the whole cluster's:
+ * each message also takes a token of it from Redis, through a local
+ * cache the scheduler asks without waiting (common/cshare.h says how
+ * much that lets through beyond the limit); with Redis away, each node
+ * paces itself to its share.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "config.h"
+#include "cshare.h"
 #include "hmap.h"
 #include "log.h"
 #include "loop.h"
@@ -79,12 +87,42 @@ pace_ms(int per_minute)
 	return per_minute > 0 ? (MS_PER_MIN + per_minute - 1) / per_minute : 0;
 }
 
+/*
+ * A per-minute limit as this node applies it: the whole of it alone or
+ * with Redis (which shares it), this node's share while the cluster is
+ * degraded (cluster.h).
+ */
+static int
+node_per_minute(int per_minute)
+{
+	if (per_minute <= 0 || !cluster_enabled() || cluster_up())
+		return per_minute;
+	return (int)cshare_share(per_minute, cluster_live());
+}
+
+/* The cluster-wide per-minute limit d counts against, and its name:
+ * its MX host's budget, else its own; NULL when it has none. */
+static const char *
+shared_limit(const struct dest *d, int *per_minute)
+{
+	if (d->grp && d->grp->per_minute > 0) {
+		*per_minute = d->grp->per_minute;
+		return d->grp->key;
+	}
+	*per_minute = d->per_minute;
+	return d->per_minute > 0 ? (d->domain ? d->domain : d->host) : NULL;
+}
+
 /* How long d's next message must wait (0: it may go now).  From the
- * last message sent, so a loosened limit shortens a wait under way. */
+ * last message sent, so a loosened limit shortens a wait under way.
+ * In a cluster that Redis serves, the pace of this node is not enough:
+ * the message needs a token of the shared budget too. */
 int64_t
 throttle_wait(const struct dest *d, int64_t now)
 {
-	int64_t gap = pace_ms(d->per_minute), when = 0;
+	int64_t gap = pace_ms(node_per_minute(d->per_minute)), when = 0;
+	const char *key;
+	int pm;
 
 	if (d->gap_ms > gap)
 		gap = d->gap_ms;
@@ -92,16 +130,26 @@ throttle_wait(const struct dest *d, int64_t now)
 		when = d->last_send + gap;
 	if (d->grp && d->grp->next_send > when)
 		when = d->grp->next_send;
-	return when > now ? when - now : 0;
+	if (when > now)
+		return when - now;
+	if (cluster_up() && (key = shared_limit(d, &pm)) != NULL)
+		return cluster_rate_wait(key, pm, now);
+	return 0;
 }
 
 /* A message of d goes now. */
 void
 throttle_sent(struct dest *d, int64_t now)
 {
+	const char *key;
+	int pm;
+
 	d->last_send = now;
 	if (d->grp && d->grp->per_minute > 0)
-		d->grp->next_send = now + pace_ms(d->grp->per_minute);
+		d->grp->next_send = now +
+		    pace_ms(node_per_minute(d->grp->per_minute));
+	if (cluster_up() && (key = shared_limit(d, &pm)) != NULL)
+		cluster_rate_used(key);
 }
 
 /* Room for one more connection in d's shared MX-host budget? */

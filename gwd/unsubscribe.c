@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "cidr.h"
+#include "ctlproto.h"
 #include "event.h"
 #include "gwd.h"
 #include "http.h"
@@ -47,12 +48,15 @@ struct unsub_req {
 	int		 too_big;
 	int		 waiting;	/* suspended until the commit */
 	int		 stored;	/* the commit is done */
+	int		 failed;	/* and it is not on disk */
+	char		 sub[CTL_NAME_MAX + 1];
+	char		 rcpt[UNSUBTOK_RCPT_MAX + 1];
 	struct MHD_Connection *c;
 };
 
 int
 unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
-    struct buf *out)
+    unsigned idx, struct buf *out)
 {
 	char tok[UNSUBTOK_MAX], mailto[ADDR_PATH_MAX + 1];
 
@@ -67,9 +71,9 @@ unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
 		    "carry", sa->name, rcpt);
 		return 0;
 	}
-	/* The one recipient is index 0.  RFC 2369 2: the URIs in order of
-	 * preference, the https one first (the one RFC 8058 POSTs to). */
-	if (retpath_unsub(sa->name, qid, 0, mailto, sizeof(mailto)) == -1)
+	/* RFC 2369 2: the URIs in order of preference, the https one first
+	 * (the one RFC 8058 POSTs to). */
+	if (retpath_unsub(sa->name, qid, idx, mailto, sizeof(mailto)) == -1)
 		mailto[0] = '\0';
 	return buf_printf(out, "List-Unsubscribe: <https://%s/u/%s>%s%s%s\r\n"
 	    "List-Unsubscribe-Post: " ONE_CLICK "\r\n",
@@ -138,11 +142,25 @@ unsub_page(struct MHD_Connection *c, const char *rcpt)
 	return r;
 }
 
+/*
+ * The POST's op is committed, or failed.  Ops commit in the order they
+ * were submitted: when a POST found the address suppressed already (a
+ * POST before it, perhaps still on its way to disk), its empty op is
+ * done only after that one, and then the entry is still in memory only
+ * if it reached the disk.
+ */
 static void
 unsub_stored(struct store_op *op)
 {
 	struct unsub_req *rq = op->arg;
 
+	if (op->failed) {
+		log_warnx("unsubscribe not stored: %s", op->error);
+		if (op->nsupp > 0)
+			suppress_forget(op->supp[0].subaccount,
+			    op->supp[0].address);
+	}
+	rq->failed = op->failed || suppress_find(rq->sub, rq->rcpt) == NULL;
 	rq->stored = 1;
 	MHD_resume_connection(rq->c);
 	http_kick(srv);
@@ -170,7 +188,8 @@ unsub_record(struct store_op *op, const char *sub, const char *rcpt,
 }
 
 /* Suppress, log, and answer once it is on disk (the connection waits,
- * suspended).  Already suppressed: nothing to do, 200 at once. */
+ * suspended); 503 when it could not be stored (the sender retries).
+ * Already suppressed: nothing new, the same answer. */
 static enum MHD_Result
 unsub_post(struct unsub_req *rq, const struct subaccount *sa,
     const char *rcpt)
@@ -186,11 +205,15 @@ unsub_post(struct unsub_req *rq, const struct subaccount *sa,
 		sockaddr_ntop(ci->client_addr, ip, sizeof(ip));
 	op = store_op_new();
 	if ((r = unsub_record(op, sa->name, rcpt, NULL, ip,
-	    "https one-click")) != 1) {
+	    "https one-click")) == -1) {
 		store_op_free(op);
-		return r == 0 ? http_reply(rq->c, MHD_HTTP_OK, NULL, "", 0, 0) :
-		    text_reply(rq->c, MHD_HTTP_NOT_FOUND, UNKNOWN);
+		return text_reply(rq->c, MHD_HTTP_NOT_FOUND, UNKNOWN);
 	}
+	/* Done now (1) or before (0): either way the answer waits until
+	 * it is on disk, so a second POST racing the first is not told
+	 * 200 before the first's commit (it logs no second event). */
+	gw_strlcpy(rq->sub, sa->name, sizeof(rq->sub));
+	gw_strlcpy(rq->rcpt, rcpt, sizeof(rq->rcpt));
 	op->done = unsub_stored;
 	op->arg = rq;
 	rq->waiting = 1;
@@ -224,8 +247,10 @@ unsub_answer(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (rq->waiting)	/* resumed: the suppression is on disk */
-		return http_reply(c, MHD_HTTP_OK, NULL, "", 0, 0);
+	if (rq->waiting)	/* resumed: the suppression is on disk, or not */
+		return rq->failed ? text_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "not stored; try again later\n") :
+		    http_reply(c, MHD_HTTP_OK, NULL, "", 0, 0);
 	if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return text_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED,
 		    "only GET and POST\n");

@@ -3,15 +3,18 @@
  * into bulk mail, and the HTTPS listener (http.listen) that serves them.
  *
  * Bulk mail (its subaccount's bulk setting, or a routing rule of the
- * bulk class) to one recipient gets
+ * bulk class) gets, for each recipient IDX,
  *   List-Unsubscribe: <https://http.public_host/u/TOKEN>,
- *    <mailto:u-QID-0-MAC@BOUNCE-DOMAIN>
+ *    <mailto:u-QID-IDX-MAC@BOUNCE-DOMAIN>
  *   List-Unsubscribe-Post: List-Unsubscribe=One-Click
  * the mailto: only when a bounce domain applies (retpath.h); a mail to
  * it at the feedback listener unsubscribes as the POST does (fbl.h).
  * before it is signed (both are in dkim.c's h= list), unless it has a
- * List-Unsubscribe of its own.  TOKEN (common/unsubtok.h) names the
- * subaccount and the recipient under gw.db's "unsubscribe" key.
+ * List-Unsubscribe of its own; with several recipients, each copy's
+ * own fields and signature are kept apart from the body
+ * (data_assemble.c, sign_each.h, mta_body.c).  TOKEN
+ * (common/unsubtok.h) names the subaccount and the recipient under
+ * gw.db's "unsubscribe" key.
  * POST /u/TOKEN suppresses the recipient for that subaccount
  * (suppress.h) and logs "unsubscribed"; GET shows a page whose button
  * POSTs.  A GET never unsubscribes: mail scanners fetch links.
@@ -25,11 +28,11 @@ struct buf;
 struct store_op;
 struct subaccount;
 
-/* The two header fields for the subaccount's message qid to rcpt (its
- * only recipient), appended to out: 1 done, 0 none (no key or no
+/* The two header fields for the subaccount's message qid to rcpt, its
+ * recipient number idx, appended to out: 1 done, 0 none (no key or no
  * http.public_host: said in the log), -1 out of memory. */
 int	 unsub_fields(const struct subaccount *, const char *rcpt,
-	    const char *qid, struct buf *out);
+	    const char *qid, unsigned idx, struct buf *out);
 
 /*
  * The recipient rcpt unsubscribes from subaccount sub's mail (a POST, or

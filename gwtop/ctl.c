@@ -83,6 +83,8 @@ ctl_stats(char *text, struct live *l)
 		{ "delivered_total", offsetof(struct live, delivered_total) },
 		{ "deferred_total", offsetof(struct live, deferred_total) },
 		{ "bounced_total", offsetof(struct live, bounced_total) },
+		{ "cluster_degraded",
+		    offsetof(struct live, cluster_degraded) },
 	};
 	char *line, *save = NULL, name[64];
 	long long v;

@@ -44,6 +44,7 @@ struct live {
 	int64_t		 delivered_total;	/* recipients delivered */
 	int64_t		 deferred_total;
 	int64_t		 bounced_total;
+	int64_t		 cluster_degraded;	/* Redis away (cluster.h) */
 };
 
 /* Recent samples of the live counters, for msg/s and sparklines. */
@@ -258,6 +259,9 @@ void	 reply_brief(const char *in, char *out, size_t n);
 /* once.c: gwtop --once [--screen destinations] */
 enum once_screen { ONCE_OVERVIEW, ONCE_DESTINATIONS };
 int	 once_print(const struct snapshot *, int json, enum once_screen);
+/* cluster.c: gwtop --cluster, every node's stats from Redis. */
+struct gw_config;
+int	 cluster_print(const struct gw_config *, int json);
 
 /* The first paused subaccount known to gwd and how many are; 0: none. */
 int	 subs_paused(const struct snapshot *, const char **first);

@@ -398,6 +398,7 @@ main_usage(FILE *fp)
 	fprintf(fp, "usage: gwtop [-c FILE] [-d SECONDS] [--screen SCREEN]\n"
 	    "       gwtop [-c FILE] --once [--screen overview|destinations]\n"
 	    "             [--format text|json]\n"
+	    "       gwtop [-c FILE] --cluster [--format text|json]\n"
 	    "       gwtop --help | --version\n");
 }
 
@@ -413,8 +414,11 @@ main_help(void)
 	    "destinations\n"
 	    "                   (qshape)\n"
 	    "  --once           print one snapshot and exit\n"
+	    "  --cluster        every node of the cluster (Redis) and the "
+	    "totals, then exit\n"
 	    "  --format FMT     with --once: text (key=value, default) or "
-	    "json\n"
+	    "json;\n"
+	    "                   with --cluster: text (a table) or json\n"
 	    "  -h, --help       this help\n"
 	    "  -V, --version    print the version\n"
 	    "\nKeys: q quit, h or ? help, 1-5 screens, / filter, < > sort, "
@@ -425,6 +429,7 @@ struct opts {
 	const char	*config;
 	int		 interval_ms;
 	int		 once;
+	int		 cluster;
 	int		 json;
 	enum view_screen screen;
 };
@@ -453,6 +458,7 @@ static const struct option main_longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "delay", required_argument, NULL, 'd' },
 	{ "once", no_argument, NULL, '1' },
+	{ "cluster", no_argument, NULL, 'C' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "screen", required_argument, NULL, 's' },
 	{ "help", no_argument, NULL, 'h' },
@@ -532,6 +538,8 @@ main_args(int argc, char *argv[], struct opts *o)
 			r = main_interval(optarg, &o->interval_ms);
 		else if (ch == '1')
 			o->once = 1;
+		else if (ch == 'C')
+			o->cluster = 1;
 		else if (ch == 'f')
 			r = main_format(optarg, &o->json);
 		else if (ch == 's')
@@ -554,7 +562,8 @@ main_args(int argc, char *argv[], struct opts *o)
 		log_warnx("--once --screen: overview or destinations");
 		r = EX_USAGE;
 	}
-	if (r == EX_OK && !o->once && !isatty(STDOUT_FILENO)) {
+	if (r == EX_OK && !o->once && !o->cluster &&
+	    !isatty(STDOUT_FILENO)) {
 		log_warnx("standard output is not a terminal (try --once)");
 		r = EX_USAGE;
 	}
@@ -579,6 +588,11 @@ main(int argc, char *argv[])
 	if (config_load(o.config ? o.config : GW_DEFAULT_CONFIG, &cfg) > 0) {
 		config_free(&cfg);
 		return EX_CONFIG;
+	}
+	if (o.cluster) {
+		r = cluster_print(&cfg, o.json);
+		config_free(&cfg);
+		return r;
 	}
 	g = xcalloc(1, sizeof(*g));
 	g->m = model_new(cfg.state_dir, cfg.control_socket);

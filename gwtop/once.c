@@ -241,6 +241,8 @@ once_body(struct once *p, const struct snapshot *s)
 		once_int(p, "gwd.delivered_total", s->live.delivered_total);
 		once_int(p, "gwd.deferred_total", s->live.deferred_total);
 		once_int(p, "gwd.bounced_total", s->live.bounced_total);
+		once_int(p, "gwd.cluster_degraded",
+		    s->live.cluster_degraded);
 	}
 	once_int(p, "queue.recipients", s->rcpt_total);
 	once_int(p, "queue.ready", s->rcpt_ready);

@@ -1,7 +1,8 @@
 /*
  * panel_header.c - the top line: program, time, refresh (FROZEN while
  * space holds it), gwd's state, and an alert in red while gwd has a
- * subaccount paused, so it is seen from every screen.
+ * subaccount paused or its cluster degraded (Redis away), so it is seen
+ * from every screen.
  * Diagnostics: never dies; nothing here fails.
  */
 #include <curses.h>
@@ -12,19 +13,21 @@
 #include "view.h"
 
 /* "  PAUSED: app" (or "  PAUSED: app +2") when gwd holds a subaccount's
- * mail back; "" when it holds none. */
+ * mail back, after "  cluster: degraded" while Redis is away; "" when
+ * neither. */
 static void
 panel_header_alert(const struct snapshot *s, char *out, size_t n)
 {
-	const char *first;
+	const char *first, *cl = s->live.cluster_degraded ?
+	    "  cluster: degraded" : "";
 	int paused = subs_paused(s, &first);
 
 	if (paused == 0)
-		snprintf(out, n, "%s", "");
+		snprintf(out, n, "%s", cl);
 	else if (paused > 1)
-		snprintf(out, n, "  PAUSED: %s +%d", first, paused - 1);
+		snprintf(out, n, "%s  PAUSED: %s +%d", cl, first, paused - 1);
 	else
-		snprintf(out, n, "  PAUSED: %s", first);
+		snprintf(out, n, "%s  PAUSED: %s", cl, first);
 }
 
 /* gwd's uptime and connections, as much as fits in `room` columns:

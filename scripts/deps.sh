@@ -10,7 +10,7 @@ set -eu
 build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
 libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates
 libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev
-libcurl4-openssl-dev libpsl-dev libjansson-dev zlib1g-dev"
+libcurl4-openssl-dev libpsl-dev libjansson-dev libhiredis-dev zlib1g-dev"
 # libidn12 ...: what exim-local.sh's Exim links beyond postfix's libraries.
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
 # zip: encrypted archives for the attachment rules (test_quarantine.py).
@@ -21,12 +21,13 @@ libcurl4-openssl-dev libpsl-dev libjansson-dev zlib1g-dev"
 # unbound, ldnsutils: a validating resolver and a signed zone for DANE
 # (tests/e2e/test_dane.py).
 # systemd: systemd-analyze rates examples/gwd.service (test_unit_file.py).
+# redis-server: the cluster's shared state (tests/e2e/test_cluster.py).
 test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks zip
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
 util-linux fiu-utils bash-completion prometheus socat strace haproxy
-node-nodemailer systemd unbound ldnsutils rspamd faketime
+node-nodemailer systemd unbound ldnsutils rspamd redis-server faketime
 libidn12 libgnutls-dane0 libnsl2"
 bench="$test opendkim sasl2-bin libsasl2-modules"
 

@@ -13,6 +13,7 @@ import os
 import re
 import smtplib
 import socket
+import sqlite3
 import tempfile
 import urllib.request
 
@@ -111,10 +112,9 @@ def metrics(gw):
         return r.read().decode()
 
 
-@pytest.fixture
-def fb(gw_factory, sink):
+def feedback_gw(gw_factory, sink, **more):
     mport = free_port()
-    g = gw_factory(relay=smarthost(sink), feedback=True, settings={
+    settings = {
         "feedback.domains": [BOUNCE_DOMAIN, OTHER_BOUNCE_DOMAIN],
         "feedback.addresses": ["fbl@example.com"],
         "feedback.bounce_domain": BOUNCE_DOMAIN,
@@ -122,12 +122,19 @@ def fb(gw_factory, sink):
         "metrics.listen": "127.0.0.1:%d" % mport,
         # High enough that one complaint does not pause in most tests.
         "limits.complaint_pause_minimum": 1000,
-    })
+    }
+    settings.update(more)
+    g = gw_factory(relay=smarthost(sink), feedback=True, settings=settings)
     g.metrics_port = mport
     g.start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
     g.add_subaccount("other", "other.example", "other-pass")
     return g
+
+
+@pytest.fixture
+def fb(gw_factory, sink):
+    return feedback_gw(gw_factory, sink)
 
 
 def qid_of(gw, rcpt):
@@ -428,3 +435,87 @@ def test_postfix_bounces_after_accepting(gw_factory):
         assert code == 550 and b"hard bounce (async)" in text
     finally:
         pf.stop()
+
+
+def test_verp_key_rotation(fb, sink):
+    """gwctl key rotate verp while a message waits in the queue: gwd
+    takes the new key without a restart, the bounces of mail sent with
+    either key are matched (the old one within its grace), and a key
+    past its grace, or rotated out twice, makes a token forged."""
+    k1 = verp_key(fb)
+    send(fb, ["early@dest.test"], subject="early")
+    qid1 = qid_of(fb, "early@dest.test")
+    ret1 = delivered_from(sink, 0)
+    assert ret1 == verp(k1, qid1, 0, BOUNCE_DOMAIN)
+    # Queued across the rotation: the sink defers it until it comes
+    # with a return path under the new key.
+    want = {}
+    sink.data_reply = lambda m: (None if m.mail_from == want.get("ret")
+                                 else "451 4.3.0 later")
+    send(fb, ["queued@dest.test"], subject="queued")
+    qid2 = wait_for(lambda: fb.events(
+        "action='deferred' AND recipient='queued@dest.test'"),
+        what="the queued message deferred")[0]["qid"]
+    r = fb.gwctl("key", "rotate", "verp")
+    assert "work for 90 more days" in r.stderr
+    k2 = verp_key(fb)
+    assert k2 != k1
+    with fb.db("gw.db") as c:
+        assert c.execute("SELECT key FROM hmac_key WHERE purpose = "
+                         "'verp.previous'").fetchone()[0] == k1
+    want["ret"] = verp(k2, qid2, 0, BOUNCE_DOMAIN)
+    assert delivered_from(sink, 1) == want["ret"]
+    # Both bounces are matched: one under the replaced key.
+    report(fb, ret1, dsn("early@dest.test", ret1, qid=qid1))
+    report(fb, want["ret"], dsn("queued@dest.test", want["ret"], qid=qid2))
+    ev = wait_for(lambda: (lambda e: e if len(e) == 2 else None)(
+        fb.events("action='bounced'")), what="both async bounces")
+    assert sorted(e["recipient"] for e in ev) == ["early@dest.test",
+                                                  "queued@dest.test"]
+    # The replaced key once its grace is over (its rotation dated 91
+    # days back, as time would): the old token is forged now.
+    c = sqlite3.connect(os.path.join(fb.state, "gw.db"), timeout=10)
+    with c:
+        c.execute("UPDATE hmac_key SET created = created - 91 * 86400 "
+                  "WHERE purpose = 'verp.previous'")
+    c.close()
+    report(fb, ret1, dsn("early@dest.test", ret1, qid=qid1))
+    wait_for(lambda: len(re.findall(r"feedback: .* forged dsn report",
+                                    fb.logtext())) == 1,
+             what="the expired key's token forged")
+    # A second rotation forgets k1 and keeps k2 for the grace.
+    fb.gwctl("key", "rotate", "verp")
+    report(fb, want["ret"], dsn("queued@dest.test", want["ret"], qid=qid2))
+    wait_for(lambda: re.search(r'result="matched"\} 3$', metrics(fb), re.M),
+             what="the k2 token still matched")
+    assert re.search(r'result="forged"\} 1$', metrics(fb), re.M)
+
+
+def test_verp_one_recipient_per_transaction(gw_factory, sink):
+    """With a VERP return path each recipient is its own transaction (as
+    Postfix does VERP), so each token names exactly its recipient; with
+    one connection allowed they follow each other on it (RSET, MAIL)."""
+    fb = feedback_gw(gw_factory, sink, **{"relay.connections": 1})
+    rcpts = ["r0@dest.test", "r1@dest.test", "r2@dest.test"]
+    send(fb, rcpts, subject="three")
+    sink.wait_count(3)
+    qid = qid_of(fb, "r2@dest.test")
+    key = verp_key(fb)
+    got = {m.rcpt_tos[0]: m.mail_from for m in sink.messages}
+    assert all(len(m.rcpt_tos) == 1 for m in sink.messages)
+    assert sorted(got) == rcpts
+    assert got == {r: verp(key, qid, i, BOUNCE_DOMAIN)
+                   for i, r in enumerate(rcpts)}
+    assert len(set(got.values())) == 3
+    assert len({m.conn for m in sink.messages}) == 1
+    assert len(fb.events("action='delivered' AND qid=?", (qid,))) == 3
+    # A later bounce to the second copy's return path: the second
+    # recipient only.
+    ret = got["r1@dest.test"]
+    report(fb, ret, dsn("r1@dest.test", ret, qid=qid))
+    ev = wait_for(lambda: fb.events("action='bounced'"), what="the bounce")
+    assert [e["recipient"] for e in ev] == ["r1@dest.test"]
+    code, text = refused(fb, "r1@dest.test")
+    assert code == 550 and b"suppressed" in text
+    assert refused(fb, "r0@dest.test") is None
+    assert refused(fb, "r2@dest.test") is None

@@ -150,6 +150,8 @@ ROWS = [
     ("queue_loading", "gw_queue_loading_messages"),
     ("destinations", "gw_destinations"),
     ("subaccounts_paused", "gw_subaccounts_paused"),
+    ("cluster_degraded", "gw_cluster_degraded"),
+    ("cluster_nodes", "gw_cluster_nodes"),
     ("log_pruned_total", "gw_log_pruned_total"),
     ("log_oldest_age_seconds", "gw_log_oldest_event_age_seconds"),
     ("store_blocked", "gw_store_blocked"),

@@ -207,8 +207,8 @@ def test_key_rotation_keeps_old_links(gw):
              == 200, what="the third key")
     assert post(gw, base + token(k1, sid, "gone@dest.test"))[0] == 404
     assert post(gw, base + token(k2, sid, "k2@dest.test"))[0] == 200
-    r = gw.gwctl("key", "rotate", "verp", check=False)
-    assert r.returncode == 64 and 'no key "verp"' in r.stderr
+    r = gw.gwctl("key", "rotate", "dkim", check=False)
+    assert r.returncode == 64 and 'no key "dkim"' in r.stderr
 
 
 def test_rule_bulk_one_recipient_only(gw, sink):
@@ -226,16 +226,12 @@ def test_rule_bulk_one_recipient_only(gw, sink):
     own = received(sink, "own")
     assert header(own, "List-Unsubscribe") == ["<mailto:leave@example.com>"]
     assert header(own, "List-Unsubscribe-Post") == []
-    # Two recipients: one link cannot name both; none is added.
-    import smtplib
-    from conftest import client_tls_context
-    with smtplib.SMTP("127.0.0.1", gw.ports["submission"], timeout=30) as s:
-        s.starttls(context=client_tls_context())
-        s.login("app", "s3cret-pass")
-        s.sendmail("app@example.com", ["c@news.test", "d@news.test"],
-                   b"From: <app@example.com>\r\nSubject: two\r\n\r\nhi\r\n")
-    assert header(received(sink, "two"), "List-Unsubscribe") == []
-    assert "bulk mail to 2 recipients: no List-Unsubscribe" in gw.logtext()
+    # Two recipients: each copy names its own (test_bulk_many_recipients).
+    send_many(gw, ["c@news.test", "d@news.test"], "two")
+    sink.wait_count(5)
+    got = {m.rcpt_tos[0]: link(m.data) for m in sink.messages
+           if b"Subject: two" in m.data}
+    assert got == {a: link_of(gw, a) for a in ("c@news.test", "d@news.test")}
 
 
 def test_bulk_needs_public_host(gw_factory):
@@ -347,6 +343,66 @@ def test_mailto_unsubscribe(gwfb, dns, sink):
     assert metric(g, "matched") == 2 and metric(g, "forged") == 0
 
 
+def send_many(g, rcpts, subject):
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30) as s:
+        from conftest import client_tls_context
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        s.sendmail("app@example.com", rcpts,
+                   b"From: App <app@example.com>\r\nSubject: " +
+                   subject.encode() + b"\r\n\r\nthe same for all\r\n")
+
+
+def test_bulk_many_recipients(gwfb, dns, sink):
+    """Bulk mail to three recipients: the body is stored once, and each
+    recipient's copy goes in its own transaction with its own signed
+    List-Unsubscribe (queue.db's recipient.prefix); dkimpy verifies each;
+    recipient 2's link unsubscribes recipient 2 only."""
+    g = gwfb
+    rcpts = ["n0@dest.test", "n1@dest.test", "n2@dest.test"]
+    # Held at the sink first: what queue.db has, across a restart.
+    sink.data_reply = lambda m: "451 4.3.0 later"
+    send_many(g, rcpts, "news many")
+    (ev,) = wait_for(lambda: g.events("action='received'"), what="received")
+    qid = ev["qid"]
+    wait_for(lambda: len(g.events("action='deferred'")) >= 3,
+             what="three deferred copies")
+    with sqlite3.connect("file:%s?mode=ro" % os.path.join(g.state, "queue.db"),
+                         uri=True) as q:
+        (body,) = q.execute("SELECT body FROM message").fetchone()
+        rows = q.execute("SELECT address, prefix FROM recipient ORDER BY id"
+                         ).fetchall()
+    # One body, unsigned, no link; each recipient its own fields.
+    assert b"List-Unsubscribe" not in body and b"DKIM-Signature" not in body
+    assert [a for a, _ in rows] == rcpts
+    for a, prefix in rows:
+        assert prefix.startswith(b"DKIM-Signature:")
+        assert token(gw_key(g), sub_id(g), a).encode() in prefix
+    g.stop()
+    g.start()
+    sink.data_reply = None
+    sink.wait_count(3)
+    copies = {m.rcpt_tos[0]: m.data for m in sink.messages}
+    assert all(len(m.rcpt_tos) == 1 for m in sink.messages)
+    assert sorted(copies) == rcpts
+    for i, a in enumerate(rcpts):
+        data = copies[a]
+        assert uris(data) == [link_of(g, a), "mailto:" + mailto_token(
+            gw_key(g, "verp"), qid, i, BOUNCE)]
+        assert header(data, "List-Unsubscribe-Post") == [
+            "List-Unsubscribe=One-Click"]
+        (sig,) = signatures(data)
+        assert "list-unsubscribe" in sig["h"].lower().split(":")
+        assert verify_dkimpy(data, dns) == [True], a
+        assert data.endswith(b"\r\nthe same for all\r\n")
+    assert post(g, link_of(g, "n1@dest.test")) == (200, b"")
+    (u,) = wait_for(lambda: g.events("action='unsubscribed'"), what="event")
+    assert u["recipient"] == "n1@dest.test"
+    assert rcpt(g, "n1@dest.test")[0] == 550
+    assert rcpt(g, "n0@dest.test")[0] == 250
+    assert rcpt(g, "n2@dest.test")[0] == 250
+
+
 def link_of(g, rcpt_addr):
     return "https://%s:%d/u/%s" % (HOST, g.http_port,
                                   token(gw_key(g), sub_id(g), rcpt_addr))
@@ -384,3 +440,28 @@ def test_mailto_forged_changes_nothing(gwfb, sink):
     mail_to(g, good, frm="victim@dest.test")
     wait_for(lambda: g.events("action='unsubscribed'"), what="event")
     assert rcpt(g, "victim@dest.test")[0] == 550
+
+
+def test_concurrent_posts_one_event(gw):
+    """Two POSTs for one link at once (a provider's retry racing its
+    first try), the store slow (GW_TEST_COMMIT_DELAY): the second is not
+    answered before the suppression is on disk, and there is one
+    "unsubscribed" event."""
+    import threading
+    gw.stop()
+    gw.start(env={"GW_TEST_COMMIT_DELAY": "1500"})
+    url = link_of(gw, "twice@dest.test")
+    first = []
+    t = threading.Thread(target=lambda: first.append(post(gw, url)))
+    t.start()
+    # The first is in (logged), its commit not done yet.
+    wait_for(lambda: "unsubscribed subaccount=app rcpt=twice@dest.test"
+             in gw.logtext(), what="the first POST taken")
+    assert post(gw, url) == (200, b"")
+    with gw.db("queue.db") as q:
+        assert q.execute("SELECT count(*) FROM suppression WHERE address = "
+                         "'twice@dest.test'").fetchone()[0] == 1
+    t.join()
+    assert first == [(200, b"")]
+    wait_for(lambda: gw.events("action='unsubscribed'"), what="the event")
+    assert len(gw.events("action='unsubscribed'")) == 1

@@ -1,4 +1,4 @@
-// sources: common/unsubtok.c
+// sources: common/unsubtok.c common/hmackey.c
 /*
  * fuzz_unsubtok.c - a hostile URL path against the unsubscribe token
  * decoder (common/unsubtok.c).  Invariants: a token that decodes says

@@ -2,7 +2,8 @@
  * sched_fake.c - what the scheduler's unit tests (test_sched.c) put in
  * place of the rest of gwd: a clock and loop that move only when the
  * test says so, a store that keeps its ops for inspection, a DNS that
- * answers when told, and connections the test plays by hand.  Each
+ * answers when told, connections the test plays by hand, and a node
+ * without a cluster (tests/e2e/test_cluster.py runs the real one).  Each
  * stands in for the real module at link time; see sched_fake.h.
  */
 #include <setjmp.h>
@@ -16,11 +17,13 @@
 #include <cmocka.h>
 
 #include "auth.h"
+#include "cluster.h"
 #include "gwd.h"
 #include "loop.h"
 #include "metrics.h"
 #include "pause.h"
 #include "policy.h"
+#include "retpath.h"
 #include "route.h"
 #include "sched_fake.h"
 #include "schedule.h"
@@ -332,6 +335,15 @@ signer_prepend(const struct sign_job *j, char **msg, size_t *len)
 }
 
 int	 fake_store_blocked;
+/* retpath.c: a VERP return path for every sender when set. */
+int	 fake_verp;
+
+int
+retpath_applies(const char *sender, const char *sub)
+{
+	return fake_verp && sender[0] != '\0';
+}
+
 void	(*store_resume_fn)(void);
 
 int
@@ -643,4 +655,34 @@ void
 smarthost_health(const struct shlist *l, int *up, int *total)
 {
 	*up = *total = l->n;
+}
+
+/* One node, no Redis. */
+int
+cluster_enabled(void)
+{
+	return 0;
+}
+
+int
+cluster_up(void)
+{
+	return 0;
+}
+
+int
+cluster_live(void)
+{
+	return 1;
+}
+
+int64_t
+cluster_rate_wait(const char *key, int per_minute, int64_t now)
+{
+	return 0;
+}
+
+void
+cluster_rate_used(const char *key)
+{
 }

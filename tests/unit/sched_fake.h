@@ -45,6 +45,7 @@ extern int		 body_missing;	/* store_load_body() fails */
 /* Fake queue.db at start-up: what queue_load_start() reads, in order. */
 extern struct qmsg	*disk[8192];
 extern int		 ndisk;
+extern int		 fake_verp;	/* retpath_applies() says yes */
 extern int		 fake_store_blocked;	/* store_deliveries_allowed() says no */
 extern void		(*store_resume_fn)(void);	/* store_on_resume() */
 void	 commit_all(void);

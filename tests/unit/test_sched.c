@@ -1121,6 +1121,45 @@ test_jobs_made_when_taken(void **state)
 }
 
 /*
+ * A VERP return path names one recipient, and so do a recipient's own
+ * fields (QMSG_RCPT_PREFIX): each recipient of such a message is a job
+ * of its own; the jobs follow each other on one connection.
+ */
+static void
+test_one_recipient_per_job(void **state)
+{
+	const char *const r3[] = { "a@x.test", "b@x.test", "c@x.test" };
+	struct qmsg *mv, *mp, *mn;
+	struct mta *c;
+	struct dest *d;
+
+	fake_verp = 1;
+	mv = msg("app", 3, r3, now_s());
+	queue_add(mv);				/* [a] [b] [c] */
+	fake_verp = 0;
+	mp = msg("app", 3, r3, now_s());
+	mp->flags |= QMSG_RCPT_PREFIX;
+	queue_add(mp);				/* [a] [b] [c] */
+	mn = msg("app", 3, r3, now_s());
+	queue_add(mn);				/* [a b c] */
+	d = smarthost();
+	assert_int_equal(d->njobs, 7);
+	resolve_all();
+	c = conns[0];
+	conn_up(c);
+	for (int i = 0; i < 6; i++) {
+		assert_ptr_equal(c->job->msg, i < 3 ? mv : mp);
+		assert_int_equal(c->job->nrcpt, 1);
+		assert_string_equal(c->job->rcpt[0]->addr, r3[i % 3]);
+		conn_finish(c, 250, "2.0.0", "ok");
+	}
+	assert_ptr_equal(c->job->msg, mn);
+	assert_int_equal(c->job->nrcpt, 3);
+	conn_finish(c, 250, "2.0.0", "ok");
+	assert_int_equal(drain(), 9);
+}
+
+/*
  * Start-up reads the queue a slice a loop turn (1000 messages); mail
  * flows meanwhile, an admin can name a message not read yet (it is read
  * at once, and the slices pass it by), and every message is delivered
@@ -1292,6 +1331,7 @@ main(void)
 		cmocka_unit_test(test_decision_made_once_and_carried),
 		cmocka_unit_test(test_no_delivery_while_the_store_is_blocked),
 		cmocka_unit_test(test_jobs_made_when_taken),
+		cmocka_unit_test(test_one_recipient_per_job),
 		cmocka_unit_test(test_queue_read_in_slices),
 		cmocka_unit_test(test_backlog_in_batches),
 		cmocka_unit_test(test_421_fails_the_backlog_as_one_signal),

@@ -1,0 +1,237 @@
+/*
+ * cshare.c - the pure parts of cluster mode (see cshare.h).
+ * Exposure: none; numbers from gwd and Redis replies already parsed,
+ * gwd.conf's cluster settings (already checked).
+ * Diagnostics: cshare_redis_addr() and cshare_password() return -1;
+ * nothing else fails.
+ *
+ * The scripts take the time from Redis (TIME), never from a node: the
+ * nodes' clocks need not agree.  Redis 7 replicates a script's effects,
+ * so a script that reads the time may write.
+ */
+#include <sys/socket.h>
+
+#include <openssl/evp.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidr.h"
+#include "cshare.h"
+#include "util.h"
+
+int
+cshare_redis_addr(const char *s, char *ip, size_t ipsz, int *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	char p[16];
+
+	if (sockaddr_parse(s, 6379, &ss, &sl) == -1 ||
+	    getnameinfo((struct sockaddr *)&ss, sl, ip, (socklen_t)ipsz, p,
+	    sizeof(p), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return -1;
+	*port = atoi(p);
+	return 0;
+}
+
+int
+cshare_password(const char *path, char *out, size_t outsz, char *err,
+    size_t errsz)
+{
+	char line[CSHARE_PASSWORD_MAX + 2];
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errsz, "cluster.password_file: %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (line[0] == '\0' || strlen(line) > CSHARE_PASSWORD_MAX ||
+	    strlen(line) >= outsz) {
+		snprintf(err, errsz, "cluster.password_file: %s: no password "
+		    "on its first line (at most %d bytes)", path,
+		    CSHARE_PASSWORD_MAX);
+		return -1;
+	}
+	memcpy(out, line, strlen(line) + 1);
+	explicit_bzero(line, sizeof(line));
+	return 0;
+}
+
+int64_t
+cshare_share(int64_t budget, int live)
+{
+	int64_t r;
+
+	if (budget <= 0)
+		return budget;
+	if (live < 1)
+		live = 1;
+	r = budget / live;
+	return r < 1 ? 1 : r;
+}
+
+int
+cshare_batch(int per_minute)
+{
+	int b = per_minute / 60;
+
+	if (b < 1)
+		return 1;
+	return b > TCACHE_BATCH_MAX ? TCACHE_BATCH_MAX : b;
+}
+
+int64_t
+tcache_wait(struct tcache *t, int64_t now, int *ask)
+{
+	*ask = 0;
+	if (t->tokens > 0 && now >= t->expires)
+		t->tokens = 0;		/* lapsed: others may have them */
+	if (t->tokens > 0)
+		return 0;
+	if (t->pending)
+		return TCACHE_POLL_MS;
+	if (now < t->retry_at)
+		return t->retry_at - now;
+	*ask = 1;
+	return TCACHE_POLL_MS;
+}
+
+void
+tcache_asked(struct tcache *t)
+{
+	t->pending = 1;
+}
+
+void
+tcache_use(struct tcache *t)
+{
+	if (t->tokens > 0)
+		t->tokens--;
+}
+
+void
+tcache_granted(struct tcache *t, int n, int64_t retry_ms, int64_t now)
+{
+	t->pending = 0;
+	if (n > 0) {
+		t->tokens = n;
+		t->expires = now + TCACHE_HOLD_MS;
+		t->retry_at = 0;
+	} else
+		t->retry_at = now + (retry_ms > 0 ? retry_ms : TCACHE_POLL_MS);
+}
+
+void
+tcache_failed(struct tcache *t)
+{
+	t->pending = 0;
+}
+
+/*
+ * GCRA (the generic cell rate algorithm, as in ATM and KumoMTA's
+ * throttles): one number per key, the theoretical arrival time of the
+ * next message.  k messages may go when TAT + k*T stays within burst*T
+ * of now.  Grants up to n at once; none: how long until one may.
+ */
+static const char gcra[] =
+"local t = redis.call('TIME')\n"
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"local T = tonumber(ARGV[1])\n"
+"local burst = tonumber(ARGV[2])\n"
+"local n = tonumber(ARGV[3])\n"
+"local tat = tonumber(redis.call('GET', KEYS[1]) or now)\n"
+"if tat < now then tat = now end\n"
+"local k = math.floor((now + burst * T - tat) / T)\n"
+"if k > n then k = n end\n"
+"if k <= 0 then return { 0, tat - burst * T + T - now } end\n"
+"tat = tat + k * T\n"
+"redis.call('SET', KEYS[1], tat, 'PX', tat - now + 1000)\n"
+"return { k, 0 }\n";
+
+/* The node's last-seen time, and how many nodes were seen within ttl
+ * (itself included); nodes gone a day are forgotten. */
+static const char heartbeat[] =
+"local t = redis.call('TIME')\n"
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
+"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 86400000)\n"
+"return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf')\n";
+
+/* One change of the suppression list: the hash holds the list, the
+ * stream tells every node (trimmed: a node that falls behind reloads
+ * the hash). */
+static const char suppress[] =
+"if ARGV[1] == 'add' then\n"
+"  redis.call('HSET', KEYS[1], ARGV[2], ARGV[4] .. '\\n' .. ARGV[5] .. "
+"'\\n' .. ARGV[3])\n"
+"else\n"
+"  redis.call('HDEL', KEYS[1], ARGV[2])\n"
+"end\n"
+"return redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', 'op', "
+"ARGV[1], 'key', ARGV[2], 'reason', ARGV[3], 'source', ARGV[4], "
+"'created', ARGV[5], 'node', ARGV[6])\n";
+
+/*
+ * A subaccount's messages per minute (a hash, field = minute); takes up
+ * to n within the hour and day limits (0: none), or with ARGV[4] = 1
+ * adds n whatever the limits (what a node accepted while Redis was
+ * away; n < 0 gives back).
+ */
+static const char quota[] =
+"local t = redis.call('TIME')\n"
+"local m = math.floor(tonumber(t[1]) / 60)\n"
+"local hl, dl = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+"local n, force = tonumber(ARGV[3]), ARGV[4] == '1'\n"
+"local h, d = 0, 0\n"
+"local all = redis.call('HGETALL', KEYS[1])\n"
+"for i = 1, #all, 2 do\n"
+"  local f, c = tonumber(all[i]), tonumber(all[i + 1])\n"
+"  if f <= m - 1440 then redis.call('HDEL', KEYS[1], all[i])\n"
+"  else\n"
+"    d = d + c\n"
+"    if f > m - 60 then h = h + c end\n"
+"  end\n"
+"end\n"
+"local k = n\n"
+"if not force then\n"
+"  if hl > 0 and hl - h < k then k = hl - h end\n"
+"  if dl > 0 and dl - d < k then k = dl - d end\n"
+"  if k < 0 then k = 0 end\n"
+"end\n"
+"if k ~= 0 then\n"
+"  redis.call('HINCRBY', KEYS[1], m, k)\n"
+"  redis.call('PEXPIRE', KEYS[1], 90000000)\n"
+"end\n"
+"return { k, h + k, d + k }\n";
+
+static const char *const scripts[CS_COUNT] = { gcra, heartbeat, suppress,
+    quota };
+
+const char *
+cshare_script(enum cscript s)
+{
+	return scripts[s];
+}
+
+const char *
+cshare_script_sha(enum cscript s)
+{
+	static char hex[CS_COUNT][41];
+	unsigned char md[20];
+
+	if (hex[s][0] == '\0') {
+		EVP_Digest(scripts[s], strlen(scripts[s]), md, NULL,
+		    EVP_sha1(), NULL);
+		hex_encode(md, sizeof(md), hex[s]);
+	}
+	return hex[s];
+}
