@@ -10,7 +10,10 @@
 #   make check-san       unit + e2e against build-san/
 #   make fuzz            build the libFuzzer harnesses (clang-14)
 #   make fuzz-short      a short run of every harness (part of check)
-#   make bench           bench/relay against Postfix (not part of check)
+#   make bench           bench/relay against Postfix, then bench/api: the
+#                        HTTP send API against SMTP submission (not part
+#                        of check)
+#   make bench-api       bench/api alone
 #   make bench-priority  bench/priority: transactional mail under a bulk
 #                        backlog, gwd against Postfix (not part of check)
 #   make bench-retention bench/retention: how fast gwd prunes log.db
@@ -50,9 +53,10 @@ EDIT_LIBS  := $(shell pkg-config --libs libedit)
 # their tests and fuzzers link these; gwsearch and gwtop do not.
 CONTENT_PKGS := gmime-3.0 libhs libmagic libpsl jansson
 CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
-# HTTP in (gwd/http.c: metrics, unsubscribe links) and out (libcurl:
+# HTTP in (gwd/http.c: metrics, unsubscribe links, the send API with
+# its JSON; GnuTLS to name the TLS of a request) and out (libcurl:
 # gwd/httpc.c's thread, gwd/rspamd.c on the content workers): gwd only.
-HTTP_PKGS  := libmicrohttpd libcurl
+HTTP_PKGS  := libmicrohttpd jansson gnutls libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 # Cluster state on Redis (gwd/cluster*.c; gwctl publishes suppression
 # changes, gwtop --cluster reads the nodes' stats).
@@ -91,7 +95,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # submitload is bench/submit's load generator, tested in e2e too.
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump $(BUILD)/submitload
 
-.PHONY: bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short fuzz-long bench install clean lint-man
+.PHONY: bench-api bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short fuzz-long bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -168,10 +172,12 @@ FUZZ_FLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE -Icommon -Igwd -Igwctl $(PKG_CFLAG
               $(shell pkg-config --cflags $(CONTENT_PKGS)) \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 10
+# The send API's JSON (tests/fuzz/fuzz_api_msg.c).
+FUZZ_LIBS  := $(shell pkg-config --libs jansson)
 
 build-fuzz/%: tests/fuzz/%.c FORCE
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $$(sed -n '1s|^// sources: ||p' $<) $(CONTENT_LIBS) $(PKG_LIBS) -lpthread -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $$(sed -n '1s|^// sources: ||p' $<) $(CONTENT_LIBS) $(FUZZ_LIBS) $(PKG_LIBS) -lpthread -lm
 
 fuzz: $(FUZZ_BIN)
 
@@ -201,6 +207,12 @@ lint-man:
 
 bench: all
 	$(PYTHON) bench/relay $(BENCH_ARGS)
+	$(PYTHON) bench/api
+
+# bench/api: one gwd, SMTP submission (submitload) against POST
+# /v1/messages (wrk with bench/api.lua, keep-alive), runs alternating.
+bench-api: all
+	$(PYTHON) bench/api $(BENCH_ARGS)
 
 # bench/submitload.c: STARTTLS/implicit TLS + AUTH PLAIN load generator.
 $(BUILD)/submitload: bench/submitload.c

@@ -94,6 +94,10 @@ static const struct opt opts[] = {
 	    0, 0, 0, LIVE },
 	{ "http.idle_timeout", O_MS, OFF(http_idle_timeout_ms), "30s", 100,
 	    3600000, 0, 0, 0, LIVE },
+	{ "http.api_max_size", O_SIZE, OFF(http_api_max_size), "0", 0,
+	    INT64_MAX, 0, 0, 0, LIVE },
+	{ "http.api_rate", O_INT, OFF(http_api_rate), "100", 0, 1000000, 0,
+	    0, 0, LIVE },
 
 	{ "tls.certificate", O_PATH, OFF(tls.certificate), NULL, 0, 0, 0, 0,
 	    0, RESTART },
@@ -255,6 +259,30 @@ static const struct opt opts[] = {
 	{ "policy.quarantine_days", O_INT, OFF(policy.quarantine_days), "30",
 	    1, 3650, 0, 0, 0, LIVE },
 
+	{ "alerts.sender", O_STR, OFF(alerts.sender), NULL, 0, 254, 0, 0, 0,
+	    LIVE },
+	{ "alerts.interval", O_MS, OFF(alerts.interval_ms), "5s", 100,
+	    3600000, 0, 0, 0, LIVE },
+	{ "alerts.window", O_MS, OFF(alerts.window_ms), "15m", 1000,
+	    86400000, 0, 0, 0, RESTART },
+	{ "alerts.min_outcomes", O_INT, OFF(alerts.min_outcomes), "20", 1,
+	    1000000, 0, 0, 0, LIVE },
+	{ "alerts.resolve_ratio", O_PERCENT, OFF(alerts.resolve_ppm), "90", 0,
+	    1000000, 0, 0, 0, LIVE },
+	{ "alerts.pagerduty_url", O_STR, OFF(alerts.pagerduty_url),
+	    "https://events.pagerduty.com/v2/enqueue", 0, 1024, 0, 0, 0, LIVE },
+	{ "alerts.ca_file", O_PATH, OFF(alerts.ca_file), NULL, 0, 0, 0, 0, 0,
+	    LIVE },
+	{ "alerts.volume_bucket", O_MS, OFF(alerts.volume_bucket_ms), "5m",
+	    1000, 86400000, 0, 0, 0, RESTART },
+	{ "alerts.volume_period", O_MS, OFF(alerts.volume_period_ms), "1d",
+	    1000, (int64_t)28 * 86400000, 0, 0, 0, RESTART },
+	{ "alerts.volume_span", O_MS, OFF(alerts.volume_span_ms), "1h", 1000,
+	    (int64_t)28 * 86400000, 0, 0, 0, RESTART },
+	{ "alerts.volume_days", O_INT, OFF(alerts.volume_periods), "7", 1, 28,
+	    0, 0, 0, RESTART },
+	{ "alerts.volume_floor", O_INT, OFF(alerts.volume_floor), "50", 1,
+	    1000000000, 0, 0, 0, LIVE },
 	/* content.c copies these into each scan on the loop thread. */
 	{ "content.rspamd.url", O_STR, OFF(content.rspamd.url), NULL, 0, 1024,
 	    0, 0, 0, LIVE },
@@ -935,6 +963,34 @@ check_feedback(struct gw_config *cfg)
 		    "recipient");
 }
 
+/* The alert sender is an address; the volume shape nests: a bucket
+ * fits in the span, the span in the period. */
+static void
+check_alerts(struct gw_config *cfg)
+{
+	char addr[ADDR_PATH_MAX + 1];
+
+	if (cfg->alerts.sender && addr_canon(cfg->alerts.sender, 0, addr,
+	    sizeof(addr)) == -1)
+		cerr(config_line(cfg, "alerts.sender"), "alerts.sender: \"%s\" "
+		    "is not an address (local@domain)", cfg->alerts.sender);
+	if (cfg->alerts.pagerduty_url && strncmp(cfg->alerts.pagerduty_url,
+	    "https://", 8) != 0 && strncmp(cfg->alerts.pagerduty_url,
+	    "http://", 7) != 0)
+		cerr(config_line(cfg, "alerts.pagerduty_url"),
+		    "alerts.pagerduty_url: not an http(s) URL");
+	if (cfg->alerts.volume_span_ms < cfg->alerts.volume_bucket_ms ||
+	    cfg->alerts.volume_span_ms > cfg->alerts.volume_period_ms)
+		cerr(config_line(cfg, "alerts.volume_span"), "alerts.volume_span:"
+		    " must be at least alerts.volume_bucket and at most "
+		    "alerts.volume_period");
+	else if (cfg->alerts.volume_period_ms / cfg->alerts.volume_bucket_ms *
+	    (cfg->alerts.volume_periods + 1) > 100000)
+		cerr(config_line(cfg, "alerts.volume_period"), "alerts.volume_"
+		    "period: more than 100000 buckets of alerts.volume_bucket "
+		    "in alerts.volume_days periods");
+}
+
 /* An rspamd URL curl can use; zones that are domain names. */
 static void
 check_content(struct gw_config *cfg)
@@ -1017,6 +1073,7 @@ check(struct gw_config *cfg)
 	    sizeof(addr)) == -1)
 		cerr(config_line(cfg, "dsn_from"), "dsn_from: \"%s\" is not "
 		    "an address (local@domain)", cfg->dsn_from);
+	check_alerts(cfg);
 	if (cfg->nlisten > 0 && (cfg->tls.certificate == NULL ||
 	    cfg->tls.key == NULL))
 		cerr(cfg->listen[0].line, "tls.certificate and tls.key are "

@@ -82,6 +82,10 @@ struct gw_config {
 						   links; NULL: none */
 	int		 http_connections;	/* HTTPS clients at once */
 	int64_t		 http_idle_timeout_ms;	/* connect to answer */
+	uint64_t	 http_api_max_size;	/* a send API request's body;
+						   0: limits.message_size's */
+	int		 http_api_rate;		/* API requests per second per
+						   key; 0: no limit */
 	int		 syslog;
 	int		 syslog_pen;	/* gwsearch syslog5424: gw@PEN */
 	int64_t		 shutdown_timeout_ms;	/* deliveries under way */
@@ -238,6 +242,22 @@ struct gw_config {
 		int64_t	 retry_for_ms;	/* then the events are dropped */
 		char	*ca_file;	/* NULL: the system's CAs */
 	} webhook;
+	/* Alerts (gwd/alert.c; the rules are gw.db's, gwctl alert). */
+	struct {
+		char	*sender;	/* From: of alert mail; NULL:
+					   gw-alerts@hostname */
+		int64_t	 interval_ms;	/* how often they are evaluated */
+		int64_t	 window_ms;	/* rates and latency over this */
+		int	 min_outcomes;	/* fewer in the window: rate 0 */
+		int	 resolve_ppm;	/* clear level, of the threshold */
+		char	*pagerduty_url;	/* Events API v2 */
+		char	*ca_file;	/* for https targets; NULL: system */
+		int64_t	 volume_bucket_ms;	/* the volume counted per */
+		int64_t	 volume_period_ms;	/* "the same time of day" */
+		int64_t	 volume_span_ms;	/* "the same hour" */
+		int	 volume_periods;	/* days of history */
+		int	 volume_floor;	/* per bucket: never an anomaly */
+	} alerts;
 };
 
 /*

@@ -200,7 +200,29 @@ static const char *const gw_migrations[] = {
 	"  secret   TEXT NOT NULL,"
 	"  created  INTEGER NOT NULL"		/* unix seconds */
 	");",
-	/* 12: a rule's word on the compliance archive (issue 11): 1 its
+	/* 12: alerts (issue 13; gwctl alert, gwd/alert.c): a metric
+	 * (common/alertrule.h's names) over everything, one subaccount or one
+	 * recipient domain, the threshold it fires above, for how long it
+	 * must hold (and stay below the clear level to resolve), whether a
+	 * volume anomaly also throttles the subaccount, and where to say
+	 * so: --notify targets one a line (mailto:, https://, pagerduty:). */
+	"CREATE TABLE alert ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  name     TEXT NOT NULL UNIQUE,"
+	"  metric   TEXT NOT NULL,"
+	"  subaccount TEXT,"
+	"  domain   TEXT,"			/* lower case */
+	"  above    REAL NOT NULL,"
+	"  for_ms   INTEGER NOT NULL DEFAULT 300000 CHECK (for_ms >= 0),"
+	"  throttle INTEGER NOT NULL DEFAULT 0 CHECK (throttle IN (0, 1)),"
+	"  notify   TEXT NOT NULL,"
+	"  created  INTEGER NOT NULL,"
+	"  CHECK (subaccount IS NULL OR domain IS NULL)"
+	");",
+	/* 13: reserved for branch polact's content_policy columns (notify,
+	 * position), merged beside this one; its step replaces this no-op. */
+	"SELECT 1;",
+	/* 14: a rule's word on the compliance archive (issue 11): 1 its
 	 * mail is archived (local store, journal) even with archive.all
 	 * off, 0 it is not; NULL: archive.all decides */
 	"ALTER TABLE route_rule ADD COLUMN archive INTEGER"

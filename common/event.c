@@ -71,6 +71,10 @@ static const struct event_kind kinds[EV_COUNT] = {
 	    ET_GOOD, 0, "Smarthost marked up", "network", "info" },
 	[EV_WEBHOOK_DROPPED] = { "webhook_dropped", EO_FAILURE, 7, EP_OTHER,
 	    ET_BAD, 0, "Webhook events dropped", "network", "info" },
+	[EV_ALERT_FIRING] = { "alert_firing", EO_UNKNOWN, 7, EP_OTHER, ET_BAD,
+	    0, "Alert firing", "process", "info" },
+	[EV_ALERT_RESOLVED] = { "alert_resolved", EO_UNKNOWN, 3, EP_OTHER,
+	    ET_GOOD, 0, "Alert resolved", "process", "info" },
 #undef MAIL
 };
 

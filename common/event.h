@@ -37,6 +37,8 @@ enum event_action {
 	/* Events a webhook's receiver never acknowledged in its retry
 	 * time (gwd/webhook.c): given up. */
 	EV_WEBHOOK_DROPPED,
+	/* An alert (gw.db's, gwctl alert) fired or resolved (gwd/alert.c). */
+	EV_ALERT_FIRING, EV_ALERT_RESOLVED,
 	EV_COUNT
 };
 #define EV_NTALLY	(EV_REJECTED + 1)

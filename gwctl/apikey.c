@@ -187,13 +187,6 @@ apikey_revoke(struct ctx *ctx, const struct cmd *c, struct args *a)
 int
 apikey_ids(struct ctx *ctx, void (*add)(void *, const char *), void *arg)
 {
-	sqlite3_stmt *st;
-
-	if (ctx->db == NULL || sqlite3_prepare_v2(ctx->db, "SELECT key_id "
-	    "FROM api_key ORDER BY key_id", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		add(arg, (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return 0;
+	return ctx_words(ctx, "SELECT key_id FROM api_key ORDER BY key_id",
+	    add, arg);
 }

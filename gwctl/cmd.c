@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "alertrule.h"
 #include "buf.h"
 #include "gwctl.h"
 #include "log.h"
@@ -166,6 +167,23 @@ const struct cmd cmds[] = {
 	    "which content policies fire on this message, on which parts, "
 	    "matches masked (nothing is sent)", 1, 1, "--subaccount= --from= "
 	    "--to=", 0, policy_test },
+	{ "alert", "add", "NAME --metric METRIC [--subaccount S|--domain D] "
+	    "--above X [--for 5m] [--throttle] --notify TARGET "
+	    "[--notify TARGET ...]",
+	    "add an alert: METRIC is bounce_rate, hard_bounce_rate, "
+	    "complaint_rate, deferral_rate (percent), queue_depth, "
+	    "oldest_queued, latency_p95 (seconds) or volume_anomaly; TARGET is "
+	    "mailto:ADDRESS, https://URL (Slack) or pagerduty:ROUTING-KEY",
+	    1, 1, "--metric= --subaccount= --domain= --above= --for= "
+	    "--throttle --notify=", 0, alert_add },
+	{ "alert", "list", "[--format table|json]", "the alerts", 0, 0,
+	    "--format=", 0, alert_list },
+	{ "alert", "delete", "NAME", "delete an alert", 1, 1, "", CMD_ALERTARG,
+	    alert_delete },
+	{ "alert", "test", "NAME",
+	    "send a test notification to each of the alert's targets (gwd "
+	    "must run) and print what each answered", 1, 1, "", CMD_ALERTARG,
+	    alert_test },
 	{ "pool", "add", "NAME ADDRESS ... [--helo NAME]",
 	    "create an IP pool or add local source addresses to it", 1, -1,
 	    "--helo=", 0, pool_add },
@@ -705,6 +723,11 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		add(arg, "json");
 		return 0;
 	}
+	if (strcmp(argv[n - 1], "--metric") == 0) {
+		for (int m = 0; m < AM_COUNT; m++)
+			add(arg, alert_metric_name(m));
+		return 0;
+	}
 	if (strcmp(argv[n - 1], "--algorithm") == 0) {
 		add(arg, "rsa");
 		add(arg, "ed25519");
@@ -728,6 +751,8 @@ cmd_complete(struct ctx *ctx, int argc, const char **argv, int n,
 		apikey_ids(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_DKIMARG))
 		dkim_domains(ctx, add, arg);
+	else if (pos == 0 && (c->flags & CMD_ALERTARG))
+		alert_names(ctx, add, arg);
 	else if (pos == 0 && (c->flags & CMD_NOUNARG))
 		cmd_complete_words(ctx, NULL, add, arg);
 	return 0;

@@ -291,3 +291,18 @@ ctx_read_secret(const char *what, size_t max, char *out, size_t outsz)
 	free(line);
 	return r;
 }
+
+int
+ctx_words(struct ctx *ctx, const char *sql, void (*add)(void *, const char *),
+    void *arg)
+{
+	sqlite3_stmt *st;
+
+	if (ctx->db == NULL || sqlite3_prepare_v2(ctx->db, sql, -1, &st,
+	    NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		add(arg, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return 0;
+}

@@ -54,6 +54,7 @@ struct cmd {
 #define CMD_NOUNARG	0x10	/* first argument is a noun (help) */
 #define CMD_DKIMARG	0x20	/* first argument is a DKIM domain */
 #define CMD_QIDARG	0x40	/* every argument is a queue id */
+#define CMD_ALERTARG	0x80	/* first argument is an alert name */
 
 /* cmd.c: the table and everything it drives. */
 extern const struct cmd	cmds[];
@@ -88,6 +89,10 @@ sqlite3_stmt *ctx_stmt(struct ctx *, const char *sql, const char *types,
 int	 ctx_exec(struct ctx *, int *changes, const char *sql,
 	    const char *types, ...);
 int64_t	 ctx_now(void);
+/* For completion: add() each first column of sql's rows (gw.db open;
+ * else, or on an error, nothing and -1). */
+int	 ctx_words(struct ctx *, const char *sql,
+	    void (*add)(void *, const char *), void *arg);
 int	 ctx_read_secret(const char *what, size_t max, char *out,
 	    size_t outsz);
 
@@ -134,6 +139,10 @@ cmd_fn	 domain_check;
 cmd_fn	 key_rotate;
 /* EX_OK when gwd.conf has http.public_host, else EX_CONFIG, said. */
 int	 key_bulk_needs_host(struct ctx *, const char *opt);
+
+/* alert.c: alerts (issue 13) */
+int	 alert_names(struct ctx *, void (*add)(void *, const char *), void *);
+cmd_fn	 alert_add, alert_list, alert_delete, alert_test;
 
 /* policy.c: content policies (issue 11) */
 cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_test;

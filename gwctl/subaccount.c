@@ -731,13 +731,6 @@ subaccount_list(struct ctx *ctx, const struct cmd *c, struct args *a)
 int
 subaccount_names(struct ctx *ctx, void (*add)(void *, const char *), void *arg)
 {
-	sqlite3_stmt *st;
-
-	if (ctx->db == NULL || sqlite3_prepare_v2(ctx->db, "SELECT name FROM "
-	    "subaccount ORDER BY name", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	while (sqlite3_step(st) == SQLITE_ROW)
-		add(arg, (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return 0;
+	return ctx_words(ctx, "SELECT name FROM subaccount ORDER BY name", add,
+	    arg);
 }

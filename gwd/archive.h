@@ -28,8 +28,9 @@
 #include <stdint.h>
 
 /*
- * What the end of DATA decided to archive of a message (journal.c makes
- * it): its envelope report, whether it goes into the local store, and
+ * What submit_message() (submit.h: SMTP's end of DATA, the HTTP API)
+ * decided to archive of a message (journal.c makes it): its envelope
+ * report, whether it goes into the local store, and
  * the address its journal report goes to.
  */
 struct archive_req {

@@ -77,6 +77,7 @@
 #include <unistd.h>
 
 #include "admin_listen.h"
+#include "alert.h"
 #include "auth.h"
 #include "buf.h"
 #include "conn.h"
@@ -280,6 +281,12 @@ take_webhook(struct conn *c, const char *line, const char *args)
 	webhook_control(c, args);
 }
 
+static void
+take_alert(struct conn *c, const char *line, const char *args)
+{
+	alert_control(c, args);
+}
+
 /*
  * The commands: each either writes its whole answer at once (answer),
  * or takes the connection and answers it itself, later if it must wait
@@ -304,6 +311,7 @@ static const struct ctl_cmd {
 	{ "queue", 1, NULL, take_queue, "list show" },
 	{ "suppression", 1, NULL, take_suppression, NULL },
 	{ "subaccount", 1, NULL, take_subaccount, NULL },
+	{ "alert", 1, NULL, take_alert, NULL },
 	{ "auth", 1, authguard_control, NULL, "blocks" },
 	{ "webhook", 1, NULL, take_webhook, NULL },
 };

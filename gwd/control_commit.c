@@ -71,3 +71,31 @@ control_commit_gone(struct conn *c)
 		if (w->c == c)
 			w->c = NULL;
 }
+
+struct ctl_wait *
+control_hold(struct conn *c)
+{
+	struct ctl_wait *w = xcalloc(1, sizeof(*w));
+
+	w->c = c;
+	w->next = waits;
+	waits = w;
+	conn_pause_read(c, 1);
+	return w;
+}
+
+void
+control_hold_answer(struct ctl_wait *w, struct buf *out)
+{
+	struct ctl_wait **pp;
+
+	for (pp = &waits; *pp && *pp != w; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = w->next;
+	if (w->c) {
+		conn_write(w->c, buf_ptr(out), buf_len(out));
+		conn_close_after_flush(w->c);
+	}
+	free(w);
+}

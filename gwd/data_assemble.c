@@ -1,6 +1,6 @@
 /*
- * data_assemble.c - inbound SMTP: the stored form of a message the
- * verdict let in (data_end.c).  Our Received: first (with the TLS
+ * data_assemble.c - the stored form of a message the verdict let in
+ * (submit.h; from SMTP or the HTTP API).  Our Received: first (with the TLS
  * version and cipher), then the fields a submission server adds when
  * missing (Message-ID, Date, From), one-click unsubscribe fields for
  * bulk mail (each recipient's own, apart from the body, when there are
@@ -25,32 +25,21 @@
 #include "msg.h"
 #include "queue.h"
 #include "rules.h"
-#include "session_priv.h"
+#include "submit.h"
 #include "unsubscribe.h"
 #include "util.h"
-
-static const char *
-trace_proto(const struct session *s)
-{
-	/* RFC 3848 */
-	if (!s->esmtp)
-		return "SMTP";
-	if (s->tls)
-		return s->authed == AUTH_SASL ? "ESMTPSA" : "ESMTPS";
-	return s->authed == AUTH_SASL ? "ESMTPA" : "ESMTP";
-}
 
 /* Our trace field (RFC 5321 4.4), with the TLS version and cipher. */
 static int
 received_field(struct incoming *in, const struct qmsg *m, const char *date,
     char *tlsdesc, struct buf *hdr)
 {
-	struct session *s = in->s;
+	const struct submit_origin *o = in->o;
 	char *sp;
 	int r;
 
 	if (buf_printf(hdr, "Received: from %s ([%s])\r\n\tby %s (gw) with "
-	    "%s id %s", s->helo_name, s->ip, gcfg->hostname, trace_proto(s),
+	    "%s id %s", o->helo, o->ip, gcfg->hostname, o->proto,
 	    m->qid) == -1)
 		return -1;
 	if (tlsdesc[0]) {
@@ -145,7 +134,7 @@ unsub_per_rcpt(const struct subaccount *sa, struct incoming *in,
 static int
 unsub_added(struct incoming *in, struct qmsg *m, struct buf *add)
 {
-	const struct subaccount *sa = session_account(in->s);
+	const struct subaccount *sa = in->sa;
 	const char *data = buf_ptr(&in->t->data);
 	size_t len = buf_len(&in->t->data);
 	char v[8];
@@ -181,17 +170,16 @@ rcpt_list(const struct tx *t)
  * missing.  NULL, with the refusal in in->reply, when it cannot be built.
  */
 struct qmsg *
-data_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
+data_assemble(struct incoming *in)
 {
-	struct session *s = in->s;
 	struct tx *t = in->t;
 	struct msg_info *mi = &in->mi;
 	struct buf hdr, add, out;
 	struct qmsg *m;
-	char date[64];
+	char date[64], tlsdesc[sizeof(in->o->tlsdesc)];
 	int ok;
 
-	m = queue_msg_new(t->mail.path.addr, s->subaccount, t->nrcpt);
+	m = queue_msg_new(t->mail.path.addr, in->sa->name, t->nrcpt);
 	m->received_us = in->now;
 	if (t->mail.body_8bit)
 		m->flags |= QMSG_8BIT;
@@ -216,7 +204,7 @@ data_assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 	}
 
 	fmt_rfc5322((time_t)(in->now / 1000000), date, sizeof(date));
-	conn_tls_desc(s->c, tlsdesc, tlsdescsz);
+	gw_strlcpy(tlsdesc, in->o->tlsdesc, sizeof(tlsdesc));
 	buf_init(&hdr, 0);
 	buf_init(&add, 0);
 	buf_init(&out, 0);

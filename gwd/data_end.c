@@ -1,16 +1,19 @@
 /*
- * data_end.c - inbound SMTP: the end of DATA.  The verdict on the
+ * data_end.c - a whole message to the store (submit.h), and the end of
+ * DATA that hands an SMTP session's message to it.  The verdict on the
  * message (clean data, header policy, quota, routing rules), then its
- * stored form (data_assemble.c), the "received" event, and the hand-off to the content policies (content.c,
- * on a worker, with rspamd and the URL checks: refuse, defer,
- * quarantine, tag), signing and the store thread; the 250 (or 451, or
- * the policies' 550) comes back from there.
+ * stored form (data_assemble.c), the "received" event, and the hand-off
+ * to the content policies (content.c, on a worker: refuse, quarantine,
+ * tag), signing and the store thread; the 250 (or 451, or the policies'
+ * 550) comes back from there to the waiter: the SMTP session, or the
+ * HTTP API's request (api.c).
  * Standards: RFC 5322.
  * Exposure: the message is untrusted input from an authenticated client.
  * Diagnostics: a message that cannot be built (no memory) is refused
  * with a 451 and counted like any refusal; nothing here is fatal.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,7 @@
 #include "signer.h"
 #include "store.h"
 #include "util.h"
+#include "volume.h"
 #include "window.h"
 
 /* A message counted toward its subaccount's quota was not stored. */
@@ -46,8 +50,9 @@ quota_release(const struct qmsg *m)
 static void
 committed(struct store_op *op)
 {
-	struct session *s = op->arg;
+	struct submit_waiter *w = op->arg;
 	struct qmsg *m = op->insert;
+	char r[80];
 
 	/* The queue keeps (or drops) the body by its own measure now. */
 	session_memory -= m->bodylen;
@@ -55,9 +60,9 @@ committed(struct store_op *op)
 		log_warnx("qid=%s not queued: %s", m->qid, op->error);
 		quota_release(m);
 		metrics_reject(REJ_DATA_STORAGE);
-		if (s)
-			session_reply(s, "451 4.3.0 Error: queue file write "
-			    "error");
+		if (w)
+			w->answer(w, "451 4.3.0 Error: queue file write error",
+			    NULL, REJ_DATA_STORAGE);
 		qmsg_free(m);
 	} else {
 		log_debug("qid=%s queued size=%zu rcpts=%d", m->qid, m->size,
@@ -66,18 +71,16 @@ committed(struct store_op *op)
 		gm.bytes_received_total += m->size;
 		gm.recipients_received_total += (uint64_t)m->nrcpt;
 		metrics_sub_add(m->subaccount, GM_SUB_ACCEPTED, 1);
-		if (s) {
-			session_reply(s, "250 2.0.0 Ok: queued as %s", m->qid);
-			s->accepted++;
+		volume_add(m->subaccount, m->received_us, 1);
+		if (w) {
+			snprintf(r, sizeof(r), "250 2.0.0 Ok: queued as %s",
+			    m->qid);
+			w->answer(w, r, m->qid, REJ_COUNT);
 		}
 		queue_add(m);
 	}
 	journal_stored(op);
 	store_op_free(op);
-	if (s == NULL)
-		return;
-	s->op = NULL;
-	session_resume(s);
 }
 
 static int
@@ -88,26 +91,25 @@ owns_domain(const void *sa, const char *domain)
 
 /* Policy on the header section; NULL when the message may go. */
 static const char *
-check_headers(struct session *s, const struct msg_info *mi, char *buf,
+check_headers(const struct incoming *in, const struct msg_info *mi, char *buf,
     size_t bufsz)
 {
-	const struct subaccount *sa = session_account(s);
+	const struct subaccount *sa = in->sa;
 
 	if (mi->nreceived >= gcfg->limits.received_headers)
 		return "554 5.4.6 Error: too many Received headers (mail loop?)";
-	if (mi->nfrom == 0 && s->tx.mail.path.len == 0)
+	if (mi->nfrom == 0 && in->t->mail.path.len == 0)
 		return "554 5.6.0 Error: message has no From header";
 	if (sa == NULL || !sa->enabled)
 		return "550 5.7.1 Error: subaccount is disabled or gone";
 	/* From: and Sender: read whole, every address owned. */
-	return msg_check_authors(mi, s->tx.mail.smtputf8, owns_domain, sa,
+	return msg_check_authors(mi, in->t->mail.smtputf8, owns_domain, sa,
 	    sa->name, buf, bufsz);
 }
 
 /*
- * A message handed off at the end of DATA is not stored after all:
- * reply r ("451 4.3.0 ...", "550 5.7.1 ...") to the client if it is
- * still there, count it under rej, log the refusal with why, and give
+ * A message handed off is not stored after all: reply r ("451 4.3.0
+ * ...", "550 5.7.1 ...") to the waiter if it is still there, count it under rej, log the refusal with why, and give
  * back what the message held (memory, quota).  sj: a signing plan not
  * run, or NULL.
  */
@@ -115,7 +117,7 @@ static void
 drop(struct store_op *op, struct sign_job *sj, enum gm_reject rej,
     const char *r, const char *why)
 {
-	struct session *s = op->arg;
+	struct submit_waiter *w = op->arg;
 	struct qmsg *m = op->insert;
 	struct audit_event *ev;
 
@@ -129,11 +131,8 @@ drop(struct store_op *op, struct sign_job *sj, enum gm_reject rej,
 	ev->reply_status = xstrndup(r + 4, strcspn(r + 4, " "));
 	ev->reply_text = xstrdup(why);
 	store_event(ev);
-	if (s) {
-		session_reply(s, "%s", r);
-		s->op = NULL;
-		session_resume(s);
-	}
+	if (w)
+		w->answer(w, r, NULL, rej);
 	qmsg_free(m);
 	store_op_free(op);
 	if (sj)
@@ -180,9 +179,9 @@ signed_msg(struct sign_job *j)
 /* The keys that will sign m, or NULL with the "unsigned" event (why
  * not) added to op. */
 static struct sign_job *
-sign_plan(struct session *s, struct store_op *op, const struct msg_info *mi)
+sign_plan(const struct subaccount *sa, struct store_op *op,
+    const struct msg_info *mi)
 {
-	const struct subaccount *sa = session_account(s);
 	struct qmsg *m = op->insert;
 	struct sign_job *j;
 	struct audit_event *ev;
@@ -317,21 +316,21 @@ out:
  * plan to give back): the caller resets the transaction, then drops.
  */
 static const char *
-policy_sign_store(struct session *s, struct store_op *op,
-    const struct msg_info *mi, struct sign_job **sj)
+policy_sign_store(struct incoming *in, struct store_op *op,
+    struct sign_job **sj)
 {
 	struct qmsg *m = op->insert;
 	struct content_job *cj;
 	struct scan_wait *sw;
 
-	*sj = sign_plan(s, op, mi);
-	cj = content_plan(s->subaccount, s->tx.mail.path.addr, s->tx.rcpt,
-	    s->tx.nrcpt);
+	*sj = sign_plan(in->sa, op, &in->mi);
+	cj = content_plan(in->sa->name, in->t->mail.path.addr, in->t->rcpt,
+	    in->t->nrcpt);
 	if (cj == NULL) {
 		sign_and_store(op, *sj);
 		return NULL;
 	}
-	content_job_client(cj, s->ip, s->helo_name, m->qid);
+	content_job_client(cj, in->o->ip, in->o->helo, m->qid);
 	sw = xmalloc(sizeof(*sw));
 	sw->op = op;
 	sw->sj = *sj;
@@ -398,7 +397,7 @@ stage_headers(struct incoming *in)
 	const char *r;
 
 	msg_scan(buf_ptr(&in->t->data), buf_len(&in->t->data), &in->mi);
-	r = check_headers(in->s, &in->mi, in->rbuf, sizeof(in->rbuf));
+	r = check_headers(in, &in->mi, in->rbuf, sizeof(in->rbuf));
 	return r ? refuse_with(in, REJ_DATA_HEADERS, r, NULL, BC_NONE) :
 	    V_CONTINUE;
 }
@@ -407,12 +406,9 @@ stage_headers(struct incoming *in)
 static enum verdict
 stage_quota(struct incoming *in)
 {
-	const struct subaccount *sa;
 	const char *r;
 
-	if ((sa = session_account(in->s)) == NULL)
-		return V_CONTINUE;
-	r = quota_check(sa, in->now, in->rbuf, sizeof(in->rbuf));
+	r = quota_check(in->sa, in->now, in->rbuf, sizeof(in->rbuf));
 	return r ? refuse_with(in, REJ_DATA_QUOTA, r, NULL, BC_THROTTLED) :
 	    V_CONTINUE;
 }
@@ -430,7 +426,7 @@ stage_rules(struct incoming *in)
 
 	in->route = xcalloc((size_t)t->nrcpt, sizeof(*in->route));
 	for (int i = 0; i < t->nrcpt; i++) {
-		struct rule_msg rm = { in->s->subaccount, t->mail.path.addr,
+		struct rule_msg rm = { in->sa->name, t->mail.path.addr,
 		    t->rcpt[i], (int64_t)buf_len(&t->data), buf_ptr(&t->data),
 		    buf_len(&t->data) };
 		const struct rule *ru = routing_decide(&rm, &in->route[i]);
@@ -472,9 +468,9 @@ data_end_verdict(struct incoming *in)
 
 /* The stored form (data_assemble.c), or the refusal of the message. */
 static struct qmsg *
-assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
+assemble(struct incoming *in)
 {
-	struct qmsg *m = data_assemble(in, tlsdesc, tlsdescsz);
+	struct qmsg *m = data_assemble(in);
 
 	if (m == NULL)
 		refuse_with(in, REJ_DATA_STORAGE, in->reply, NULL, BC_NONE);
@@ -482,29 +478,24 @@ assemble(struct incoming *in, char *tlsdesc, size_t tlsdescsz)
 }
 
 /* What the compliance archive keeps of m (journal.h): the envelope as
- * the "received" event ev has it. */
+ * the "received" event ev has it, the origin as in->o says it (an SMTP
+ * session or the HTTP API). */
 static struct archive_req *
 data_end_archive(struct incoming *in, const struct qmsg *m,
     const struct audit_event *ev)
 {
-	struct session *s = in->s;
 	struct journal_env e = { m->qid, m->received_us, m->sender,
-	    ev->rcpts, ev->nrcpts, s->subaccount, s->ip, NULL,
+	    ev->rcpts, ev->nrcpts, in->sa->name, in->o->ip, in->o->auth,
 	    in->mi.message_id };
-	char auth[80];
 
-	snprintf(auth, sizeof(auth), "%s%s%s", s->authed == AUTH_IP ? "ip" :
-	    s->key_id[0] ? "apikey" : "password", s->key_id[0] ? " " : "",
-	    s->key_id);
-	e.auth = auth;
 	return journal_plan(&e);
 }
 
 /* The commit of m, carrying its "received" event (and "quarantined"). */
 static struct store_op *
-data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
+submit_event(struct incoming *in, struct qmsg *m, struct submit_waiter *w)
 {
-	struct session *s = in->s;
+	const struct submit_origin *o = in->o;
 	struct tx *t = in->t;
 	struct store_op *op;
 	struct audit_event *ev;
@@ -513,28 +504,24 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 	op->insert = m;
 	op->refusable = 1;
 	op->done = committed;
-	op->arg = s;
+	op->arg = w;
 	ev = store_op_event(op, event_name(EV_RECEIVED), m->qid);
 	ev->ts = in->now;
-	ev->subaccount = xstrdup(s->subaccount);
-	ev->client_ip = xstrdup(s->ip);
+	ev->subaccount = xstrdup(in->sa->name);
+	ev->client_ip = xstrdup(o->ip);
 	ev->sender = xstrdup(m->sender);
 	ev->message_id = xstrdup(in->mi.message_id);
 	ev->subject = xstrdup(in->mi.subject);
 	ev->from_addr = xstrdup(in->mi.from);
 	ev->size = (int64_t)m->size;
-	ev->tls = tlsdesc[0] ? xstrdup(tlsdesc) : NULL;
+	ev->tls = o->tlsdesc[0] ? xstrdup(o->tlsdesc) : NULL;
 	ev->rcpts = xcalloc((size_t)t->nrcpt, sizeof(char *));
 	ev->nrcpts = t->nrcpt;
 	for (int i = 0; i < t->nrcpt; i++)
 		ev->rcpts[i] = xstrdup(t->rcpt[i]);
 	ev->recipient = in->rcpt_list;
 	in->rcpt_list = NULL;
-	/* Which credential let it in: the IP allowlist, a password, or
-	 * an API key (by its id, never the key). */
-	ev->detail = xasprintf("helo=%s auth=%s%s%s", s->helo_name,
-	    s->authed == AUTH_IP ? "ip" : s->key_id[0] ? "apikey" :
-	    "password", s->key_id[0] ? " key_id=" : "", s->key_id);
+	ev->detail = xstrdup(o->detail);
 	if (in->hold)
 		quarantine(m, op, in->hold, in->hold_rcpt);
 	if (in->archive)
@@ -542,62 +529,125 @@ data_end_event(struct incoming *in, struct qmsg *m, const char *tlsdesc)
 	return op;
 }
 
-/* The one way a message is refused at the end of DATA. */
-static void
-data_end_refuse(struct incoming *in)
+int
+submit_message(struct incoming *in, struct submit_waiter *w)
 {
-	struct session *s = in->s;
-
-	gm.messages_rejected_total++;
-	metrics_reject(in->rej);
-	session_refuse(s, in->t->mail.path.addr, in->rcpt, in->cls, "%s",
-	    in->reply);
-	session_tx_reset(s);
-	session_resume(s);
-}
-
-/*
- * End of DATA: the verdict, the stored form, its event, then the hand-off
- * to signing and the store thread; committed() or signed_msg() answer.
- */
-void
-data_end(struct session *s)
-{
-	struct incoming in = { .s = s, .t = &s->tx, .now = now_us() };
 	struct sign_job *sj;
 	const char *busy;
 	struct store_op *op;
 	struct qmsg *m;
-	char tlsdesc[128];
+
+	if (data_end_verdict(in) == V_REPLY || (m = assemble(in)) == NULL) {
+		free(in->route);
+		in->route = NULL;
+		gm.messages_rejected_total++;
+		metrics_reject(in->rej);
+		return -1;
+	}
+	free(in->route);
+	in->route = NULL;
+	op = submit_event(in, m, w);
+	/* Held until committed (or refused): counted with the sessions'. */
+	session_memory += m->bodylen;
+	/* Counted now, so the next MAIL sees it; given back if the message
+	 * is not stored after all. */
+	window_add(m->subaccount, WIN_ACCEPTED, in->now, 1);
+	/* The cluster's quota (cluster.h): the token MAIL took is spent;
+	 * a message that took none (the HTTP API, or no Redis at MAIL) is
+	 * counted there afterwards. */
+	if (in->t->cq_held)
+		in->t->cq_held = 0;
+	else
+		cluster_quota_unshared(m->subaccount);
+	busy = policy_sign_store(in, op, &sj);
+	w->held(w, op);
+	if (busy)
+		drop(op, sj, REJ_DATA_CONTENT_POLICY, busy,
+		    "content scan queue full");
+	return 0;
+}
+
+/* The session's message is stored (or not): say so, and read on. */
+static void
+session_answer(struct submit_waiter *w, const char *reply, const char *qid,
+    enum gm_reject rej)
+{
+	struct session *s = (struct session *)((char *)w -
+	    offsetof(struct session, w));
+
+	session_reply(s, "%s", reply);
+	if (qid)
+		s->accepted++;
+	s->op = NULL;
+	session_resume(s);
+}
+
+/* Handed over: wait for the answer, reading nothing meanwhile.  The
+ * transaction is over for the session (the message has what it needs). */
+static void
+session_held(struct submit_waiter *w, struct store_op *op)
+{
+	struct session *s = (struct session *)((char *)w -
+	    offsetof(struct session, w));
+
+	s->op = op;
+	s->state = SS_WAIT;
+	conn_pause_read(s->c, 1);
+	session_tx_reset(s);
+}
+
+static const char *
+trace_proto(const struct session *s)
+{
+	/* RFC 3848 */
+	if (!s->esmtp)
+		return "SMTP";
+	if (s->tls)
+		return s->authed == AUTH_SASL ? "ESMTPSA" : "ESMTPS";
+	return s->authed == AUTH_SASL ? "ESMTPA" : "ESMTP";
+}
+
+/*
+ * End of DATA: the message to submit_message(), whose answer comes to
+ * session_answer(); a refusal at once is answered here.
+ */
+void
+data_end(struct session *s)
+{
+	struct submit_origin o = { .subaccount = s->subaccount, .ip = s->ip,
+	    .helo = s->helo_name, .proto = trace_proto(s) };
+	struct incoming in = { .o = &o, .t = &s->tx, .now = now_us() };
+	char *detail, auth[48];
 
 	if (fbl_session(s)) {
 		fbl_data_end(s);	/* a report: read, never queued */
 		return;
 	}
 	timer_del(&s->timer);
-	if (data_end_verdict(&in) == V_REPLY ||
-	    (m = assemble(&in, tlsdesc, sizeof(tlsdesc))) == NULL) {
-		free(in.route);
-		data_end_refuse(&in);
+	conn_tls_desc(s->c, o.tlsdesc, sizeof(o.tlsdesc));
+	/* Which credential let it in: the IP allowlist, a password, or
+	 * an API key (by its id, never the key). */
+	o.detail = detail = xasprintf("helo=%s auth=%s%s%s", s->helo_name,
+	    s->authed == AUTH_IP ? "ip" : s->key_id[0] ? "apikey" :
+	    "password", s->key_id[0] ? " key_id=" : "", s->key_id);
+	snprintf(auth, sizeof(auth), "%s%s%s", s->authed == AUTH_IP ? "ip" :
+	    s->key_id[0] ? "apikey" : "password", s->key_id[0] ? " " : "",
+	    s->key_id);
+	o.auth = auth;
+	s->w.held = session_held;
+	s->w.answer = session_answer;
+	if ((in.sa = session_account(s)) == NULL || !in.sa->enabled) {
+		in.reply = "550 5.7.1 Error: subaccount is disabled or gone";
+		in.rej = REJ_DATA_HEADERS;
+		gm.messages_rejected_total++;
+		metrics_reject(in.rej);
+	} else if (submit_message(&in, &s->w) == 0) {
+		free(detail);
 		return;
 	}
-	free(in.route);
-	op = data_end_event(&in, m, tlsdesc);
-	/* Held until committed (or refused): counted with the sessions'. */
-	session_memory += m->bodylen;
-	/* Counted now, so the next MAIL sees it; given back if the message
-	 * is not stored after all. */
-	window_add(m->subaccount, WIN_ACCEPTED, in.now, 1);
-	if (s->tx.cq_held)
-		s->tx.cq_held = 0;	/* spent */
-	else
-		cluster_quota_unshared(m->subaccount);
-	s->op = op;
-	s->state = SS_WAIT;
-	conn_pause_read(s->c, 1);
-	busy = policy_sign_store(s, op, &in.mi, &sj);
+	free(detail);
+	session_refuse(s, in.t->mail.path.addr, in.rcpt, in.cls, "%s",
+	    in.reply);
 	session_tx_reset(s);
-	if (busy)
-		drop(op, sj, REJ_DATA_CONTENT_POLICY, busy,
-		    "content scan queue full");
+	session_resume(s);
 }

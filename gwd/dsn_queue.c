@@ -11,6 +11,8 @@
  * Diagnostics: a DSN that cannot be built or stored is logged and
  * dropped; the failed recipients still end.  One whose signing fails
  * goes unsigned, and the log says why.
+ * Also the notices gwd sends itself (alerts, queue.h's queue_notice()):
+ * built, inserted and signed the same way, by the domain of their From:.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -35,6 +37,8 @@
 #include "util.h"
 
 static int	 signing;	/* DSN ops on a worker, not submitted yet */
+
+static void	 notice_submit(struct store_op *, const char *from_domain);
 
 int
 queue_dsn_signing(void)
@@ -260,25 +264,33 @@ dsn_signed(struct sign_job *j)
 	store_submit(op);
 }
 
-/*
- * Submit op; a DSN it inserts is signed first (on a worker) when a key
- * applies to the domain of its From:.  The op is the caller's no more.
- */
+/* Submit op; a DSN it inserts is signed by the domain of dsn_from (or
+ * the host name). */
 void
 dsn_queue_submit(struct store_op *op)
 {
+	const char *at = strrchr(gcfg->dsn_from ? gcfg->dsn_from : "@", '@');
+
+	notice_submit(op, gcfg->dsn_from ? at + 1 : gcfg->hostname);
+}
+
+/*
+ * Submit op; a message gwd made itself that it inserts is signed first
+ * (on a worker) when a key applies to dom, the domain of its From:.  The
+ * op is the caller's no more.
+ */
+static void
+notice_submit(struct store_op *op, const char *from_domain)
+{
 	struct qmsg *n = op->insert;
 	struct sign_job *j;
-	const char *at;
 	char dom[256], why[400];
 
 	if (n == NULL || !(n->flags & QMSG_DSN)) {
 		store_submit(op);
 		return;
 	}
-	at = strrchr(gcfg->dsn_from ? gcfg->dsn_from : "@", '@');
-	gw_strlcpy(dom, gcfg->dsn_from ? at + 1 : gcfg->hostname,
-	    sizeof(dom));
+	gw_strlcpy(dom, from_domain, sizeof(dom));
 	for (char *p = dom; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	if ((j = signer_plan(dom, NULL, why, sizeof(why))) == NULL) {
@@ -292,4 +304,85 @@ dsn_queue_submit(struct store_op *op)
 	j->wait = 1;		/* no client to answer 451: wait for the keys */
 	signing++;
 	signer_run(j, n->body, n->bodylen, sched_unix_s());
+}
+
+void
+queue_notice_stored(struct store_op *op)
+{
+	dsn_queue_stored(op);
+}
+
+/* The headers and text of a notice, CRLF line ends; text lines as
+ * given (LF), 7-bit: the caller keeps them ASCII. */
+static void
+notice_write(struct buf *o, const char *from, char *const *to, int nto,
+    const char *subject, const char *mid, const char *text)
+{
+	char date[64];
+
+	fmt_rfc5322((time_t)sched_unix_s(), date, sizeof(date));
+	buf_printf(o, "From: <%s>\r\nTo: ", from);
+	for (int i = 0; i < nto; i++)
+		buf_printf(o, "%s<%s>", i ? ",\r\n " : "", to[i]);
+	buf_printf(o, "\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: %s\r\n"
+	    "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n"
+	    "Content-Transfer-Encoding: 7bit\r\n\r\n", subject, date, mid);
+	for (const char *p = text, *e; *p; p = *e ? e + 1 : e) {
+		e = p + strcspn(p, "\n");
+		buf_printf(o, "%.*s\r\n", (int)(e - p), p);
+	}
+}
+
+int
+queue_notice(struct store_op *op, const char *from, char *const *to, int nto,
+    const char *subject, const char *text, char *qid, size_t qidsz)
+{
+	struct audit_event *ev;
+	struct qmsg *n;
+	struct buf out;
+	unsigned char rb[8];
+	char mid[300], rhex[17];
+
+	if (nto <= 0)
+		return -1;
+	n = queue_msg_new("", "", nto);
+	random_bytes(rb, sizeof(rb));
+	hex_encode(rb, sizeof(rb), rhex);
+	snprintf(mid, sizeof(mid), "<%s.%s@%s>", n->qid, rhex, gcfg->hostname);
+	buf_init(&out, 0);
+	notice_write(&out, from, to, nto, subject, mid, text);
+	/* Never bounced, not a subaccount's mail: as a DSN. */
+	n->flags = QMSG_DSN;
+	n->received_us = sched_clock();
+	n->body = buf_steal(&out, &n->bodylen);
+	n->size = n->bodylen;
+	n->message_id = xstrdup(mid);
+	ev = store_op_event(op, event_name(EV_RECEIVED), n->qid);
+	ev->sender = xstrdup("");
+	ev->rcpts = xcalloc((size_t)nto, sizeof(char *));
+	for (int i = 0; i < nto; i++) {
+		qmsg_set_rcpt(n, i, to[i]);
+		n->rcpt[i].next_attempt = us_to_s(n->received_us);
+		ev->rcpts[i] = xstrdup(to[i]);
+	}
+	ev->nrcpts = nto;
+	ev->recipient = xstrdup(to[0]);
+	ev->message_id = xstrdup(mid);
+	ev->subject = xstrdup(subject);
+	ev->from_addr = xstrdup(from);
+	ev->size = (int64_t)n->size;
+	ev->detail = xstrdup("notice by gwd");
+	gw_strlcpy(qid, n->qid, qidsz);
+	op->insert = n;
+	op->done = dsn_queue_committed;
+	return 0;
+}
+
+void
+queue_notice_submit(struct store_op *op, const char *from)
+{
+	const char *at = strrchr(from, '@');
+
+	notice_submit(op, at ? at + 1 : gcfg->hostname);
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alertstat.h"
 #include "auth.h"
 #include "bounce.h"
 #include "db.h"
@@ -307,6 +308,7 @@ record_hit(struct fbl_job *j, const struct fbl_hit *h, int64_t now)
 		    h->text);
 		pause_complaint(j->op, j->subaccount, now);
 		metrics_sub_add(j->subaccount, GM_SUB_COMPLAINED, 1);
+		alertstat_complaint(j->subaccount, h->addr, now);
 		gm.complaints_total++;
 	} else {
 		enum bounce_class cls = bounce_classify(h->code, h->status,

@@ -37,6 +37,12 @@ struct http_site {
 
 struct http_server;
 
+/* On http.listen (https.c), every request's state (*req_cls) starts
+ * with this member, so the completion knows whose it is. */
+struct https_req {
+	int	 api;		/* 1: the send API's (api.c); 0: a link's */
+};
+
 /* Bind the site's address (before privileges are dropped) and read its
  * certificate and key: NULL with err "" when the site is not
  * configured, NULL with the reason in err when it cannot be served. */

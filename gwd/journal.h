@@ -1,6 +1,7 @@
 /*
- * journal.h - what the compliance archive takes of a message at the end
- * of DATA: its envelope report, kept with it in the local store
+ * journal.h - what the compliance archive takes of a message handed to
+ * submit_message() (submit.h), by SMTP or the HTTP API: its envelope
+ * report, kept with it in the local store
  * (archive.h), and the journal report, an extra message to
  * archive.journal through the normal queue.
  *

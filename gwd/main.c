@@ -33,6 +33,7 @@
 
 #include <openssl/ssl.h>
 
+#include "alert.h"
 #include "archive.h"
 #include "auth.h"
 #include "check.h"
@@ -49,7 +50,8 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "metrics_report.h"
-#include "unsubscribe.h"
+#include "https.h"
+#include "volume.h"
 #include "pause.h"
 #include "loop.h"
 #include "queue.h"
@@ -455,7 +457,7 @@ main(int argc, char *argv[])
 	if (listeners_bind(err, sizeof(err)) == -1 ||
 	    control_bind(err, sizeof(err)) == -1 ||
 	    metrics_http_bind(err, sizeof(err)) == -1 ||
-	    unsub_http_bind(err, sizeof(err)) == -1) {
+	    https_bind(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
@@ -481,7 +483,9 @@ main(int argc, char *argv[])
 	    store_read_open(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    volume_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    alert_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    queue_init(err, sizeof(err)) == -1 ||
@@ -492,13 +496,14 @@ main(int argc, char *argv[])
 	timer_init(&poll_timer, poll_cb, NULL);
 	timer_add(&poll_timer, 500);
 	quarantine_start();
+	alert_start();
 	timer_init(&stop_timer, stop_check, NULL);
 	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
 	smarthost_start();
 	control_start();
 	if (metrics_http_start(err, sizeof(err)) == -1 ||
-	    unsub_http_start(err, sizeof(err)) == -1) {
+	    https_start(err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}

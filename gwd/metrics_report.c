@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "auth.h"
 #include "buf.h"
 #include "cluster.h"
@@ -244,6 +245,7 @@ metrics_report_stats(struct buf *out)
 	for (int i = 0; i < n; i++)
 		buf_printf(out, "%s %.0f\n", r[i].name, r[i].value);
 	free(r);
+	alert_stats(out);
 }
 
 /* Per IP pool; pool names are letters, digits, '-' and '_' (gwctl). */
@@ -521,6 +523,7 @@ metrics_report_prometheus(struct buf *out)
 	    GW_VERSION);
 	write_process(out);
 	write_prometheus_pools(out);
+	alert_prometheus(out);
 	smarthost_prometheus(out);
 	webhook_prometheus(out);
 }

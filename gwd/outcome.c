@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "alertstat.h"
 #include "bounce.h"
 #include "config.h"
 #include "dsn.h"
@@ -166,6 +167,11 @@ record(struct attempt *a, struct qrcpt *r, const struct job_result *res,
 	a->delivered += o == OC_DELIVERED;
 	metrics_delivery(m->flags & QMSG_DSN ? NULL : m->subaccount,
 	    oc[o].metric, cls, m->received_us);
+	/* Not gwd's own mail (DSNs, alert notices): an alert about
+	 * bounces must not be eased, or fed, by its own notices. */
+	if (!(m->flags & QMSG_DSN))
+		alertstat_outcome(m->subaccount, r->addr, oc[o].metric, cls,
+		    m->received_us, now_us());
 	if (j->dest && j->dest->pcount)
 		pool_count_add(j->dest->pcount, o);
 	ev = store_op_event(a->op, event_name(oc[o].event), m->qid);

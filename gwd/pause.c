@@ -23,9 +23,12 @@
 #include "pause.h"
 #include "store.h"
 #include "util.h"
+#include "volume.h"
 #include "window.h"
 
 static struct hmap	 paused;	/* subaccount -> reason (char *) */
+static struct hmap	 limits;	/* throttled ones -> uint32_t *: the
+					   messages per volume bucket */
 
 static void
 set_row(struct store_op *op, const char *sub, int on, int64_t since,
@@ -37,6 +40,16 @@ set_row(struct store_op *op, const char *sub, int on, int64_t since,
 	op->pause_reason = xstrdup(reason);
 }
 
+/* The limit of a throttled subaccount, in memory. */
+static void
+set_limit(const char *sub, int64_t limit)
+{
+	uint32_t *l = xmalloc(sizeof(*l));
+
+	*l = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
+	free(hmap_put(&limits, sub, l));
+}
+
 int
 pause_init(const char *state_dir, char *err, size_t errsz)
 {
@@ -45,6 +58,7 @@ pause_init(const char *state_dir, char *err, size_t errsz)
 	int rc, n = 0;
 
 	hmap_init(&paused);
+	hmap_init(&limits);
 	if ((db = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) ==
 	    NULL)
 		return -1;
@@ -53,6 +67,9 @@ pause_init(const char *state_dir, char *err, size_t errsz)
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *sub = (const char *)sqlite3_column_text(st, 0);
 
+		if (sqlite3_column_int64(st, 1) >= PAUSE_THROTTLED)
+			set_limit(sub, sqlite3_column_int64(st, 1) -
+			    PAUSE_THROTTLED);
 		if (sqlite3_column_int(st, 1)) {
 			free(hmap_put(&paused, sub, xstrdup((const char *)
 			    sqlite3_column_text(st, 3))));
@@ -141,13 +158,45 @@ pause_complaint(struct store_op *op, const char *sub, int64_t ts_us)
 	pause_now(op, sub, ts_us, reason);
 }
 
+void
+pause_throttle(struct store_op *op, const char *sub, uint32_t limit,
+    int64_t ts_us, const char *reason)
+{
+	struct audit_event *ev;
+
+	if (sub == NULL || *sub == '\0' || hmap_get(&paused, sub) != NULL)
+		return;
+	log_warnx("subaccount %s throttled to %u messages per %llds: %s; "
+	    "resume with: gwctl subaccount resume %s", sub, limit,
+	    (long long)(volume_bucket_us() / 1000000), reason, sub);
+	free(hmap_put(&paused, sub, xstrdup(reason)));
+	set_limit(sub, limit);
+	set_row(op, sub, PAUSE_THROTTLED + limit, ts_us, reason);
+	ev = store_op_event(op, event_name(EV_PAUSED), NULL);
+	ev->subaccount = xstrdup(sub);
+	if (asprintf(&ev->detail, "throttled to %u messages per %llds: %s",
+	    limit, (long long)(volume_bucket_us() / 1000000), reason) == -1)
+		ev->detail = NULL;
+}
+
 const char *
 pause_check(const char *sub, char *buf, size_t bufsz)
 {
 	const char *why = sub ? hmap_get(&paused, sub) : NULL;
+	uint32_t *limit, n, prev;
 
 	if (why == NULL)
 		return NULL;
+	if ((limit = hmap_get(&limits, sub)) != NULL) {
+		/* Throttled: mail within the safe rate still goes. */
+		if ((n = volume_now(sub, now_us(), &prev)) < *limit)
+			return NULL;
+		snprintf(buf, bufsz, "451 4.7.1 Error: subaccount %s is "
+		    "throttled to %u messages per %llds (%s); try again later",
+		    sub, *limit, (long long)(volume_bucket_us() / 1000000),
+		    why);
+		return buf;
+	}
 	snprintf(buf, bufsz, "451 4.7.1 Error: subaccount %s is paused: %s; "
 	    "an administrator must resume it", sub, why);
 	return buf;
@@ -186,6 +235,7 @@ pause_control(struct conn *c, const char *args)
 		conn_close_after_flush(c);
 		return;
 	}
+	free(hmap_del(&limits, sub));
 	if ((reason = hmap_del(&paused, sub)) == NULL) {
 		conn_printf(c, "resumed 0\n");
 		conn_close_after_flush(c);

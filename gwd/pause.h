@@ -30,7 +30,19 @@ void	 pause_outcome(struct store_op *, const char *subaccount, int bounced,
  * the subaccount, with op. */
 void	 pause_complaint(struct store_op *, const char *subaccount,
 	    int64_t ts_us);
-/* NULL, or the 451 refusal for MAIL (in buf) when paused. */
+/*
+ * A volume anomaly alert with --throttle (alert.c): the subaccount keeps
+ * sending up to limit messages per volume bucket (volume.h); beyond, MAIL
+ * gets 451 4.7.1, until an admin resumes it as a paused one.  Kept in
+ * queue.db's subaccount_pause as paused = PAUSE_THROTTLED + limit (a
+ * gwd that predates throttling reads that as paused: the safe side).
+ * Nothing when the subaccount is paused or throttled already.
+ */
+#define PAUSE_THROTTLED	2
+void	 pause_throttle(struct store_op *, const char *subaccount,
+	    uint32_t limit, int64_t ts_us, const char *reason);
+/* NULL, or the 451 refusal for MAIL (in buf) when paused, or throttled
+ * and over its limit. */
 const char *pause_check(const char *subaccount, char *buf, size_t bufsz);
 /* Control socket: "subaccount resume NAME" (the text after
  * "subaccount "). */

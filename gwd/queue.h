@@ -25,6 +25,22 @@ struct qmsg *queue_msg_new(const char *sender, const char *subaccount,
 void	 queue_shutdown(void);
 /* DSNs being signed: their ops are not submitted yet (shutdown waits). */
 int	 queue_dsn_signing(void);
+/*
+ * A notice gwd sends itself (alerts): From: from, To: the nto addresses
+ * (envelope too), Subject: subject, the ASCII text as its body, with the
+ * null envelope sender and never bounced, as a DSN.  op inserts it (and
+ * its "received" event); its queue id into qid.  op->done queues it once
+ * committed; a caller that takes op->done over calls
+ * queue_notice_stored(op) first.  queue_notice_submit() signs it as
+ * DSNs are, by the domain of from when a key applies, then submits op.
+ * -1: nto is 0.
+ */
+struct store_op;
+int	 queue_notice(struct store_op *, const char *from, char *const *to,
+	    int nto, const char *subject, const char *text, char *qid,
+	    size_t qidsz);
+void	 queue_notice_stored(struct store_op *);
+void	 queue_notice_submit(struct store_op *, const char *from);
 
 /*
  * Routing rules (routing.c).  routing_rule(): the rule that decides for

@@ -9,7 +9,7 @@
  *   queue_report.c   counters, queued recipients per domain, pools
  *   queue.c          entry points: start-up, new mail, policy, shutdown
  *   outcome.c        the end of an attempt: classify, record, move on
- *   dsn_queue.c      DSNs to senders
+ *   dsn_queue.c      DSNs to senders; gwd's own notices (alerts)
  *   routing.c        routing decisions; where a recipient goes next
  *   dest.c           destinations and their jobs
  *   dest_conn.c      what they hear from their connections; failing jobs

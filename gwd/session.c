@@ -59,21 +59,6 @@ static const struct conn_ops session_ops = {
 	.on_close = session_closed,
 };
 
-/*
- * The routing rule that decides for this recipient, or NULL (defaults,
- * or not known yet).  Before DATA (size -1, no headers) only a rule that
- * needs nothing more can decide.
- */
-const struct rule *
-session_rule(struct session *s, const char *rcpt, int64_t size,
-    const char *msg, size_t len)
-{
-	struct rule_msg m = { s->subaccount, s->tx.mail.path.addr, rcpt, size,
-	    msg, len };
-
-	return routing_rule(&m);
-}
-
 void
 session_arm(struct session *s, int64_t ms)
 {
@@ -83,16 +68,9 @@ session_arm(struct session *s, int64_t ms)
 void
 session_tx_reset(struct session *s)
 {
-	struct tx *t = &s->tx;
-
-	if (t->cq_held)		/* not spent: the next transaction's */
+	if (s->tx.cq_held)	/* not spent: the next transaction's */
 		cluster_quota_return(s->subaccount);
-	for (int i = 0; i < t->nrcpt; i++)
-		free(t->rcpt[i]);
-	free(t->rcpt);
-	free(t->rdsn);
-	buf_free(&t->data);
-	memset(t, 0, sizeof(*t));
+	tx_free(&s->tx);
 	session_mem_update(s);
 }
 

@@ -10,10 +10,9 @@
  *   smtp_cmd.c   the commands, each checked then carried out
  *   smtp_envelope.c  MAIL and RCPT, the rows smtp_cmd.c's table calls
  *   sasl.c       AUTH PLAIN and LOGIN
- *   data_end.c   the end of DATA (or of the LAST BDAT chunk): the verdict
- *                on a message, its "received" event, then queueing
- *   data_assemble.c  the stored form of an accepted message: our
- *                Received:, the fields a submission server adds
+ *   data_end.c   the end of DATA (or of the LAST BDAT chunk): the message
+ *                handed to submit_message() (submit.h, shared with the
+ *                HTTP API), the answer sent when it comes
  *
  * Connection state lives in struct session, the transaction (MAIL to the
  * end of DATA) in struct tx.
@@ -33,6 +32,7 @@
 #include "metrics.h"
 #include "msg.h"
 #include "smtp_proto.h"
+#include "submit.h"
 
 #define SASL_LINE_MAX	(12288 + 2)	/* RFC 4954 4: 12288 octets + CRLF */
 /*
@@ -71,27 +71,6 @@ struct listener {
 	struct ev_io		 io;
 };
 
-struct tx {
-	int			 active;	/* MAIL accepted */
-	struct mail_args	 mail;
-	char			**rcpt;
-	struct dsn_rcptp	*rdsn;		/* each one's NOTIFY, ORCPT */
-	int			 nrcpt;
-	struct buf		 data;
-	struct data_parser	 dp;
-	/* BDAT (RFC 3030): the message so far came in chunks; the chunk
-	 * being read, its LAST, and the refusal it gets once its octets
-	 * are read (they are skipped, never read as commands). */
-	int			 bdat;
-	uint64_t		 bdat_size;
-	uint64_t		 bdat_left;
-	int			 bdat_last;
-	const char		*bdat_refusal;
-	/* A token of the cluster's quota is held for this transaction
-	 * (cluster.h): spent when its message is accepted. */
-	int			 cq_held;
-};
-
 struct session {
 	uint64_t		 id;
 	struct conn		*c;
@@ -119,18 +98,13 @@ struct session {
 						   ("MAIL"), NULL: none */
 	struct auth_req		*authreq;
 	struct store_op		*op;		/* commit in flight */
+	struct submit_waiter	 w;		/* for data_end.c's commit */
 	int			 close_after_delay;
 	size_t			 mem;		/* counted in session_memory */
 	struct tx		 tx;
 	struct session		*prev, *next;
 };
 
-/*
- * Memory held for inbound mail, against limits.memory: every session's
- * buffers (the message so far, input, replies not yet sent) and the
- * messages between the end of DATA and their commit.
- */
-extern uint64_t	 session_memory;
 
 /* listener.c */
 void		 listener_admit(struct listener *, int fd,
@@ -153,8 +127,6 @@ void		 session_arm(struct session *, int64_t ms);
 void		 session_tx_reset(struct session *);
 void		 session_mem_update(struct session *);
 const struct subaccount *session_account(struct session *);
-const struct rule *session_rule(struct session *, const char *rcpt,
-		    int64_t size, const char *msg, size_t len);
 
 /* session_reply.c */
 void		 session_reply(struct session *, const char *fmt, ...)
@@ -180,35 +152,7 @@ int		 sasl_check_auth(struct session *, const struct smtp_cmd *);
 void		 sasl_proceed_auth(struct session *, const struct smtp_cmd *);
 void		 sasl_line(struct session *, const char *line, size_t len);
 
-/* data_end.c: the verdict stages' answer */
-enum verdict { V_CONTINUE, V_REPLY, V_QUARANTINE };
-
-/* The message at the end of DATA, as the stages see it. */
-struct incoming {
-	struct session		*s;
-	struct tx		*t;
-	struct msg_info		 mi;
-	int64_t			 now;	/* unix microseconds */
-	/* V_REPLY: the refusal, the recipient it names (or NULL), and why
-	 * delivery would have failed (BC_NONE: not said). */
-	const char		*reply;
-	const char		*rcpt;
-	enum bounce_class	 cls;
-	enum gm_reject		 rej;	/* for the metrics */
-	char			 rbuf[600];	/* a composed reply */
-	/* V_QUARANTINE: the rule that holds the message, and for whom. */
-	const struct rule	*hold;
-	const char		*hold_rcpt;
-	struct rcpt_route	*route;	/* each recipient's routing decision */
-	int			 bulk;	/* a --bulk rule took one */
-	int			 archive; /* the compliance archive keeps it */
-	char			*rcpt_list;	/* for the "received" event */
-};
-
+/* data_end.c: the end of DATA, handed to submit_message() (submit.h) */
 void		 data_end(struct session *);
-
-/* data_assemble.c */
-struct qmsg	*data_assemble(struct incoming *, char *tlsdesc,
-		    size_t tlsdescsz);
 
 #endif

@@ -3,7 +3,7 @@
  * line, bounded to REPLY_MAX and sent with its CRLF; a refusal is a
  * reply that is also an event of the audit trail ("rejected": the
  * stage, the reply split into code, status and text, the sender and
- * recipient it names); a bad command is a reply counted toward
+ * recipient it names; audit_refusal(), which the HTTP API uses too); a bad command is a reply counted toward
  * limits.unknown_commands.  session.c has the rest of a session's life.
  * Standards: RFC 5321 4.2 (replies), 4.5.3.1.5 (reply line length),
  * RFC 2034/3463 (enhanced status codes).
@@ -94,33 +94,42 @@ split_reply(const char *r, int *code, char *status, size_t stsz,
 	*text = p;
 }
 
+void
+audit_refusal(const char *r, const char *stage, const char *ip,
+    const char *sub, const char *sender, const char *rcpt, const char *cls)
+{
+	struct audit_event *ev = audit_new(event_name(EV_REJECTED), NULL);
+	const char *text;
+	char status[16];
+
+	ev->detail = xasprintf("stage=%s", stage);
+	split_reply(r, &ev->reply_code, status, sizeof(status), &text);
+	ev->reply_status = status[0] ? xstrdup(status) : NULL;
+	ev->reply_text = xstrdup(text);
+	ev->client_ip = xstrdup(ip);
+	ev->subaccount = sub && sub[0] ? xstrdup(sub) : NULL;
+	if (sender)
+		ev->sender = xstrdup(sender);
+	if (rcpt)
+		ev->recipient = xstrdup(rcpt);
+	ev->bounce_class = cls;
+	store_event(ev);
+}
+
 /* Refusals are events of the audit trail, like deliveries: the reply,
  * and the stage (the command refused; "data" for the end of DATA). */
 static void
 audit_reject(struct session *s, const char *r, const char *sender,
     const char *rcpt, const char *cls)
 {
-	struct audit_event *ev = audit_new(event_name(EV_REJECTED), NULL);
-	const char *text;
-	char status[16], stage[16];
+	char stage[16];
 
 	gw_strlcpy(stage, s->stage ? s->stage : "connect", sizeof(stage));
 	for (char *p = stage; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	ev->detail = xasprintf("stage=%s", stage);
-	split_reply(r, &ev->reply_code, status, sizeof(status), &text);
-	ev->reply_status = status[0] ? xstrdup(status) : NULL;
-	ev->reply_text = xstrdup(text);
-	ev->client_ip = xstrdup(s->ip);
-	ev->subaccount = s->subaccount[0] ? xstrdup(s->subaccount) : NULL;
-	if (sender)
-		ev->sender = xstrdup(sender);
-	else if (s->tx.active)
-		ev->sender = xstrdup(s->tx.mail.path.addr);
-	if (rcpt)
-		ev->recipient = xstrdup(rcpt);
-	ev->bounce_class = cls;
-	store_event(ev);
+	if (sender == NULL && s->tx.active)
+		sender = s->tx.mail.path.addr;
+	audit_refusal(r, stage, s->ip, s->subaccount, sender, rcpt, cls);
 }
 
 /*

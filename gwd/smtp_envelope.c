@@ -5,7 +5,8 @@
  * enabled subaccount), the sender and its parameters against the
  * subaccount's domains, pauses, quota and the store's room; each
  * recipient against the suppression list, the recipient limit and the
- * routing rules.  A feedback session (fbl.h) takes its own path.
+ * routing rules (the checks are envelope.c's, which the HTTP API makes
+ * too).  A feedback session (fbl.h) takes its own path.
  * Standards: RFC 5321 (MAIL, RCPT), RFC 1870 (SIZE), RFC 3461 (DSN),
  * RFC 6531 (SMTPUTF8), RFC 3463 (enhanced status codes).
  * Exposure: parses untrusted input from unauthenticated clients
@@ -23,23 +24,11 @@
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
-#include "pause.h"
 #include "policy.h"
 #include "quota.h"
 #include "session_priv.h"
-#include "store.h"
-#include "suppress.h"
+#include "submit.h"
 #include "util.h"
-
-/* The reply of the rule that rejects this recipient, or NULL. */
-static const char *
-rule_reject(struct session *s, const char *rcpt, int64_t size,
-    const char *msg, size_t len)
-{
-	const struct rule *r = session_rule(s, rcpt, size, msg, len);
-
-	return r && r->action == RULE_REJECT ? r->reply : NULL;
-}
 
 /* Who may start a transaction: a greeted, authenticated client. */
 int
@@ -140,7 +129,8 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 {
 	const struct subaccount *sa = session_account(s);
 	const char *r, *from = s->tx.mail.path.addr;
-	char msg[600], dom[ADDR_DOMAIN_MAX + 1];
+	struct envelope_verdict v;
+	char msg[600];
 
 	if (smtp_parse_mail(cmd->arg, cmd->arglen, &s->tx.mail, &r) == -1) {
 		session_bad_command(s, r);
@@ -168,34 +158,13 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 		session_reply(s, "250 2.1.0 Ok");
 		return;
 	}
-	/* Early, as Postfix does: not a 451 after the whole DATA. */
-	if (store_blocked() || store_space_short(s->tx.mail.has_size ?
-	    s->tx.mail.size : 0)) {
-		metrics_reject(REJ_MAIL_STORAGE);
-		session_refuse(s, from, NULL, BC_NONE, "452 4.3.1 "
-		    "Insufficient system storage");
+	if ((r = envelope_check_sender(sa, &s->tx.mail.path,
+	    s->tx.mail.has_size ? s->tx.mail.size : 0, msg, sizeof(msg),
+	    &v)) != NULL) {
+		envelope_count(&v);
+		session_refuse(s, from, NULL, v.cls, "%s", r);
 		return;
 	}
-	/* Subaccounts own domains as DNS knows them: A-labels. */
-	if (addr_domain_ascii(mailpath_domain(&s->tx.mail.path), dom,
-	    sizeof(dom)) == -1)
-		dom[0] = '\0';
-	if (s->tx.mail.path.len > 0 && (s->tx.mail.path.literal ||
-	    !account_owns_domain(sa, dom))) {
-		metrics_reject(REJ_MAIL_SENDER);
-		session_refuse(s, from, NULL, BC_NONE, "550 5.7.1 <%s>: "
-		    "Sender address rejected: domain not owned by subaccount "
-		    "%s", from, sa->name);
-		return;
-	}
-	if ((r = pause_check(sa->name, msg, sizeof(msg))) != NULL) {
-		metrics_reject(REJ_MAIL_PAUSED);
-		session_refuse(s, from, NULL, BC_POLICY, "%s", r);
-		return;
-	}
-	/* The null sender too: a subaccount's DSNs are its mail. */
-	if (mail_quota_refused(s, sa))
-		return;
 	switch (cluster_quota_take(sa->name, sa->quota_hour, sa->quota_day,
 	    mail_quota_done, s)) {
 	case CQ_OK:
@@ -215,23 +184,13 @@ smtp_proceed_mail(struct session *s, const struct smtp_cmd *cmd)
 	session_reply(s, "250 2.1.0 Ok");
 }
 
-/* A recipient given again (250 again), or one too many (452): 1 when
- * answered so. */
+/* 1 when addr is a recipient of the transaction already. */
 static int
-smtp_rcpt_again_or_full(struct session *s, const char *addr)
+smtp_rcpt_dup(const struct session *s, const char *addr)
 {
-	for (int i = 0; i < s->tx.nrcpt; i++) {
-		if (strcmp(s->tx.rcpt[i], addr) == 0) {
-			session_reply(s, "250 2.1.5 Ok");	/* again */
+	for (int i = 0; i < s->tx.nrcpt; i++)
+		if (strcmp(s->tx.rcpt[i], addr) == 0)
 			return 1;
-		}
-	}
-	if (s->tx.nrcpt >= gcfg->limits.recipients) {
-		metrics_reject(REJ_RCPT_LIMIT);
-		session_refuse(s, NULL, addr, BC_NONE, "452 4.5.3 "
-		    "Error: too many recipients");
-		return 1;
-	}
 	return 0;
 }
 
@@ -256,72 +215,49 @@ smtp_check_rcpt(struct session *s, const struct smtp_cmd *cmd)
 	return 0;
 }
 
-/* The recipient, the suppression list, the limit, the routing rules. */
+/* The recipient, the suppression list, the limit, the routing rules
+ * (envelope.c); a recipient given again gets its 250 again. */
 void
 smtp_proceed_rcpt(struct session *s, const struct smtp_cmd *cmd)
 {
-	const struct suppression *sup;
+	struct envelope_verdict v;
 	struct rcpt_args ra;
 	char msg[REPLY_MAX - 1];
 	const char *r;
+	int dup;
 
 	if (smtp_parse_rcpt(cmd->arg, cmd->arglen, &ra, &r) == -1) {
 		session_bad_command(s, r);
 		return;
 	}
-	if ((r = smtp_utf8_reply(&ra.path, s->tx.mail.smtputf8)) != NULL) {
-		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
+	if ((r = envelope_check_rcpt_addr(&s->tx.mail, &ra, &v)) != NULL) {
+		envelope_count(&v);
+		session_refuse(s, NULL, ra.path.addr, v.cls, "%s", r);
 		return;
 	}
-	if (ra.path.literal) {
-		metrics_reject(REJ_RCPT_LITERAL);
-		session_refuse(s, NULL, ra.path.addr, BC_NONE, "553 5.1.3 "
-		    "Error: address literals are not accepted as recipients");
-		return;
-	}
+	dup = smtp_rcpt_dup(s, ra.path.addr);
 	/* Only gw's own feedback addresses: never a relay (fbl.h). */
 	if (fbl_session(s)) {
 		if ((r = fbl_rcpt(ra.path.addr, msg, sizeof(msg))) != NULL) {
 			metrics_reject(REJ_RCPT_POLICY);
 			session_refuse(s, NULL, ra.path.addr, BC_POLICY, "%s",
 			    r);
-			return;
-		}
-		if (!smtp_rcpt_again_or_full(s, ra.path.addr))
+		} else if (dup)
+			session_reply(s, "250 2.1.5 Ok");
+		else if (s->tx.nrcpt >= gcfg->limits.recipients) {
+			metrics_reject(REJ_RCPT_LIMIT);
+			session_refuse(s, NULL, ra.path.addr, BC_NONE, "452 "
+			    "4.5.3 Error: too many recipients");
+		} else
 			smtp_add_rcpt(s, &ra);
 		return;
 	}
-	/* gw.db may have changed since the last tick: an admin's entry
-	 * applies at the next RCPT. */
-	accounts_poll();
-	if ((sup = suppress_find(s->subaccount, ra.path.addr)) != NULL) {
-		/* The reason, last, may be a remote server's long text:
-		 * it is cut where the reply line ends. */
-		if (snprintf(msg, sizeof(msg), "550 5.1.1 <%s>: Recipient "
-		    "address rejected: suppressed: %s", ra.path.addr,
-		    sup->reason[0] ? sup->reason : sup->source) >=
-		    (int)sizeof(msg))
-			log_debug("session=%016llx suppression reason cut",
-			    (unsigned long long)s->id);
-		metrics_reject(REJ_RCPT_SUPPRESSION);
-		session_refuse(s, NULL, ra.path.addr, BC_HARD, "%s", msg);
-		return;
-	}
-	if (smtp_rcpt_again_or_full(s, ra.path.addr))
-		return;
-	/* A DSN (RFC 3464) or an MDN (RFC 8098) goes to one recipient: the
-	 * null sender is no way to fan a message out past the bounce rate.
-	 * 452, so a client sends the others in transactions of their own. */
-	if (s->tx.mail.path.len == 0 && s->tx.nrcpt >= 1) {
-		metrics_reject(REJ_RCPT_LIMIT);
-		session_refuse(s, NULL, ra.path.addr, BC_NONE, "452 4.5.3 "
-		    "Error: a message with the null sender has one recipient");
-		return;
-	}
-	if ((r = rule_reject(s, ra.path.addr, -1, NULL, 0)) != NULL) {
-		metrics_reject(REJ_RCPT_POLICY);
-		session_refuse(s, NULL, ra.path.addr, BC_NONE, "%s", r);
-		return;
-	}
-	smtp_add_rcpt(s, &ra);
+	if ((r = envelope_check_rcpt(s->subaccount, &s->tx.mail, &ra,
+	    s->tx.nrcpt, dup, msg, sizeof(msg), &v)) != NULL) {
+		envelope_count(&v);
+		session_refuse(s, NULL, ra.path.addr, v.cls, "%s", r);
+	} else if (dup)
+		session_reply(s, "250 2.1.5 Ok");	/* again */
+	else
+		smtp_add_rcpt(s, &ra);
 }

@@ -1,6 +1,6 @@
 /*
- * unsubscribe.c - one-click unsubscribe links and the HTTPS listener
- * that serves them (see unsubscribe.h).
+ * unsubscribe.c - one-click unsubscribe links, and the requests for
+ * them on the HTTPS listener (https.c; see unsubscribe.h).
  * Standards: RFC 8058 (one-click), RFC 2369 (List-Unsubscribe).
  * Exposure: URL paths and POST bodies from anyone on the internet.  A
  * token is believed only when its HMAC verifies (unsubkey.c); anything
@@ -40,10 +40,10 @@
 /* Whatever is wrong with a link, the same answer. */
 #define UNKNOWN		"unknown link\n"
 
-static struct http_server *srv;
-
 /* One request on the HTTPS listener. */
 struct unsub_req {
+	int		 api;		/* 0: struct https_req (http.h) */
+	struct http_server *srv;
 	struct buf	 body;
 	int		 too_big;
 	int		 waiting;	/* suspended until the commit */
@@ -163,7 +163,7 @@ unsub_stored(struct store_op *op)
 	rq->failed = op->failed || suppress_find(rq->sub, rq->rcpt) == NULL;
 	rq->stored = 1;
 	MHD_resume_connection(rq->c);
-	http_kick(srv);
+	http_kick(rq->srv);
 	store_op_free(op);
 }
 
@@ -222,7 +222,7 @@ unsub_post(struct unsub_req *rq, const struct subaccount *sa,
 	return MHD_YES;
 }
 
-static enum MHD_Result
+enum MHD_Result
 unsub_answer(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **req_cls)
@@ -235,6 +235,7 @@ unsub_answer(void *cls, struct MHD_Connection *c, const char *url,
 	if (rq == NULL) {
 		/* The headers: the body, if any, comes in later calls. */
 		rq = xcalloc(1, sizeof(*rq));
+		rq->srv = cls;
 		buf_init(&rq->body, BODY_MAX);
 		rq->c = c;
 		*req_cls = rq;
@@ -270,7 +271,7 @@ unsub_answer(void *cls, struct MHD_Connection *c, const char *url,
 	return unsub_post(rq, sa, t.rcpt);
 }
 
-static void
+void
 unsub_done(void *cls, struct MHD_Connection *c, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
@@ -281,46 +282,4 @@ unsub_done(void *cls, struct MHD_Connection *c, void **req_cls,
 		free(rq);
 		*req_cls = NULL;
 	}
-}
-
-static const char *
-unsub_address(void)
-{
-	return gcfg->http_listen;
-}
-
-static int
-unsub_connections(void)
-{
-	return gcfg->http_connections;
-}
-
-static int64_t
-unsub_idle(void)
-{
-	return gcfg->http_idle_timeout_ms;
-}
-
-static const struct http_site unsub_site = {
-	.setting = "http.listen",
-	.default_port = 443,
-	.tls = 1,
-	.address = unsub_address,
-	.connections = unsub_connections,
-	.idle_ms = unsub_idle,
-	.handler = unsub_answer,
-	.completed = unsub_done,
-};
-
-int
-unsub_http_bind(char *err, size_t errsz)
-{
-	srv = http_bind(&unsub_site, err, errsz);
-	return srv == NULL && err[0] ? -1 : 0;
-}
-
-int
-unsub_http_start(char *err, size_t errsz)
-{
-	return srv ? http_start(srv, err, errsz) : 0;
 }

@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 
+#include <microhttpd.h>
+
 struct buf;
 struct store_op;
 struct subaccount;
@@ -44,9 +46,13 @@ int	 unsub_fields(const struct subaccount *, const char *rcpt,
 int	 unsub_record(struct store_op *, const char *sub, const char *rcpt,
 	    const char *qid, const char *ip, const char *via);
 
-/* Bind http.listen when configured (before privileges are dropped),
- * then serve it from the loop: -1 with err. */
-int	 unsub_http_bind(char *err, size_t errsz);
-int	 unsub_http_start(char *err, size_t errsz);
+/* The HTTPS listener's handler and completion for the links
+ * (https.c; cls: the struct http_server). */
+enum MHD_Result unsub_answer(void *cls, struct MHD_Connection *,
+	    const char *url, const char *method, const char *version,
+	    const char *upload_data, size_t *upload_data_size,
+	    void **req_cls);
+void	 unsub_done(void *cls, struct MHD_Connection *, void **req_cls,
+	    enum MHD_RequestTerminationCode);
 
 #endif

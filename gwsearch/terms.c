@@ -64,7 +64,7 @@ term_unbracket(const char *s, char *out, size_t n)
 static int
 term_status(const char *v, char *err, size_t errsz)
 {
-	char names[256];
+	char names[512];
 
 	if (event_lookup(v) != -1)
 		return 0;

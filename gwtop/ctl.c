@@ -85,6 +85,7 @@ ctl_stats(char *text, struct live *l)
 		{ "bounced_total", offsetof(struct live, bounced_total) },
 		{ "cluster_degraded",
 		    offsetof(struct live, cluster_degraded) },
+		{ "alerts_firing", offsetof(struct live, alerts_firing) },
 	};
 	char *line, *save = NULL, name[64];
 	long long v;
@@ -96,6 +97,11 @@ ctl_stats(char *text, struct live *l)
 	    line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "%63s %lld", name, &v) != 2)
 			continue;
+		/* "alert_firing.NAME 1", one per firing alert. */
+		if (strncmp(name, "alert_firing.", 13) == 0 && name[13] &&
+		    l->alert_first[0] == '\0')
+			snprintf(l->alert_first, sizeof(l->alert_first), "%s",
+			    name + 13);
 		for (size_t i = 0; i < nitems(keys); i++)
 			if (strcmp(name, keys[i].name) == 0)
 				*(int64_t *)(void *)((char *)l + keys[i].off) = v;

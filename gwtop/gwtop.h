@@ -45,6 +45,8 @@ struct live {
 	int64_t		 deferred_total;
 	int64_t		 bounced_total;
 	int64_t		 cluster_degraded;	/* Redis away (cluster.h) */
+	int64_t		 alerts_firing;	/* gwd's alerts firing now */
+	char		 alert_first[65];	/* the first one's name */
 };
 
 /* Recent samples of the live counters, for msg/s and sparklines. */

@@ -1,8 +1,8 @@
 /*
  * panel_header.c - the top line: program, time, refresh (FROZEN while
  * space holds it), gwd's state, and an alert in red while gwd has a
- * subaccount paused or its cluster degraded (Redis away), so it is seen
- * from every screen.
+ * subaccount paused, its cluster degraded (Redis away) or one of its
+ * alerts (gwctl alert) firing, so it is seen from every screen.
  * Diagnostics: never dies; nothing here fails.
  */
 #include <curses.h>
@@ -13,14 +13,17 @@
 #include "view.h"
 
 /* "  PAUSED: app" (or "  PAUSED: app +2") when gwd holds a subaccount's
- * mail back, after "  cluster: degraded" while Redis is away; "" when
- * neither. */
+ * mail back, after "  cluster: degraded" while Redis is away, then
+ * "  ALERT: bounces" (or "  ALERT: bounces +1") while alerts fire
+ * (gwctl alert); "" when none. */
 static void
 panel_header_alert(const struct snapshot *s, char *out, size_t n)
 {
 	const char *first, *cl = s->live.cluster_degraded ?
 	    "  cluster: degraded" : "";
 	int paused = subs_paused(s, &first);
+	int64_t firing = s->live.ok ? s->live.alerts_firing : 0;
+	size_t len;
 
 	if (paused == 0)
 		snprintf(out, n, "%s", cl);
@@ -28,6 +31,10 @@ panel_header_alert(const struct snapshot *s, char *out, size_t n)
 		snprintf(out, n, "%s  PAUSED: %s +%d", cl, first, paused - 1);
 	else
 		snprintf(out, n, "%s  PAUSED: %s", cl, first);
+	len = strlen(out);
+	if (firing > 0 && len < n)
+		snprintf(out + len, n - len, firing > 1 ? "  ALERT: %s +%lld" :
+		    "  ALERT: %s", s->live.alert_first, (long long)firing - 1);
 }
 
 /* gwd's uptime and connections, as much as fits in `room` columns:

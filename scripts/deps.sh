@@ -10,7 +10,7 @@ set -eu
 build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
 libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates
 libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev
-libcurl4-openssl-dev libpsl-dev libjansson-dev libhiredis-dev zlib1g-dev"
+libcurl4-openssl-dev libpsl-dev libjansson-dev libhiredis-dev zlib1g-dev libgnutls28-dev"
 # libidn12 ...: what exim-local.sh's Exim links beyond postfix's libraries.
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
 # zip: encrypted archives for the attachment rules (test_quarantine.py).
@@ -29,7 +29,8 @@ python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
 util-linux fiu-utils bash-completion prometheus socat strace haproxy
 node-nodemailer systemd unbound ldnsutils rspamd redis-server faketime
 libidn12 libgnutls-dane0 libnsl2"
-bench="$test opendkim sasl2-bin libsasl2-modules"
+# wrk: bench/api's HTTP load generator (with bench/api.lua).
+bench="$test opendkim sasl2-bin libsasl2-modules wrk"
 
 case "${1:-build}" in
 build) want="$build" ;;

@@ -12,7 +12,8 @@ import subprocess
 import threading
 import time
 
-from conftest import BUILD, client_tls_context, smarthost, wait_for
+from conftest import (BUILD, client_tls_context, free_port, smarthost,
+                      wait_for)
 
 HEAD_LEN = 56
 
@@ -449,3 +450,46 @@ def test_verify_finds_records_removed_from_the_end(gw_factory, sink):
     rc, err = tampered(g, cut_two)
     assert rc == 65
     assert "records were removed from the end" in err, err
+
+
+def test_http_api_message_is_archived_and_journaled(gw_factory, sink):
+    """A message sent with POST /v1/messages takes the path SMTP's take
+    (submit_message()): it is in the local archive byte for byte as
+    delivered, with its API key as the credential, and has its journal
+    report."""
+    from test_send_api import apikey, call
+    port = free_port()
+    g = gw_factory(relay=smarthost(sink),
+                   settings={"archive.store": True,
+                             "archive.journal": "journal@archive.test"},
+                   extra='http = { listen = "127.0.0.1:%d"; };' % port).start()
+    g.http_port = port
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.key = apikey(g, "app")
+    st, _, b = call(g, "/v1/messages", {"from": "app@example.com",
+                                        "to": ["to@dest.test"],
+                                        "bcc": ["api-bcc@other.test"],
+                                        "subject": "via the API",
+                                        "text": "sent over HTTPS"})
+    assert st == 202, b
+    qid = b["id"]
+    sink.wait_count(2)
+    orig = [m for m in sink.messages if "to@dest.test" in m.rcpt_tos]
+    jr = [m for m in sink.messages if m.rcpt_tos == ["journal@archive.test"]]
+    assert len(orig) == 1 and len(jr) == 1
+    assert b"X-GW-Journal: " + qid.encode() in jr[0].data
+    wait_for(lambda: qid in listed(g), what="the API's message archived")
+    rc, out, err = gwctl_raw(g, "archive", "get", qid)
+    assert rc == 0, err
+    assert out == orig[0].data
+    rc, env, err = gwctl_raw(g, "archive", "get", qid, "--envelope")
+    assert rc == 0, err
+    for line in (b"Queue-ID: " + qid.encode(), b"Sender: <app@example.com>",
+                 b"Recipient: <to@dest.test>",
+                 b"Recipient: <api-bcc@other.test>",
+                 b"Subaccount: app", b"Client-IP: 127.0.0.1"):
+        assert line + b"\r\n" in env, (line, env)
+    auth = re.search(rb"Auth: (.*)\r\n", env).group(1).decode()
+    assert auth.startswith("apikey "), auth
+    assert auth.split()[1] in g.gwctl("apikey", "list", "app").stdout
+    assert "archive ok: 1 records" in g.gwctl("archive", "verify").stdout

@@ -58,6 +58,10 @@ def conf(tmp_path):
     subprocess.run([os.path.join(BUILD, "gwctl"), "-c", str(c), "subaccount",
                     "add", "acme", "--domain", "acme.com"], check=True,
                    capture_output=True)
+    subprocess.run([os.path.join(BUILD, "gwctl"), "-c", str(c), "alert",
+                    "add", "bounces", "--metric", "bounce_rate", "--above",
+                    "5", "--notify", "mailto:ops@acme.com"], check=True,
+                   capture_output=True)
     return c
 
 
@@ -69,6 +73,8 @@ CASES = [
     ("gwctl queue list --format ", ["json", "table"]),
     ("gwctl --v", ["--version"]),
     ("gwctl -c {conf} subaccount disable a", ["acme"]),
+    ("gwctl -c {conf} alert test ", ["bounces"]),
+    ("gwctl alert add x --metric b", ["bounce_rate"]),
     ("gwctl -c ", ["gwd.conf", "state"]),
     ("gwsearch sta", ["stats", "status:"]),
     ("gwsearch status:deli", ["delivered"]),

@@ -232,6 +232,21 @@ def test_frozen_is_not_paused(env, screens):
     t.wait(lambda s: "FROZEN" not in s.split("\n")[0], "running again")
 
 
+def test_alerts_firing_in_the_header(env, screens):
+    """gwd's firing alerts (alert_firing.NAME in stats) beside the paused
+    subaccount, in the header of every screen (100 columns: on 80 they
+    cover gwd's state, as the paused one alone may)."""
+    t = screens(x=100, subaccounts=[sub_line("billing", paused=True,
+                                      reason="bounce rate 9.0%")],
+                stats={"alerts_firing": 2, "alert_firing.bounces": 1,
+                       "alert_firing.queue": 1})
+    head = t.wait(lambda s: "ALERT:" in s.split("\n")[0],
+                  "the alert").split("\n")[0]
+    assert re.search(r"PAUSED: billing  ALERT: bounces \+1\s*$", head), head
+    t.keys("2")
+    assert "ALERT: bounces +1" in t.lines()[0]
+
+
 def test_routine_events_hidden_until_e(env, screens):
     t = screens()
     s = t.wait_text("deferred")

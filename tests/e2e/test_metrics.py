@@ -160,6 +160,8 @@ ROWS = [
     ("store_behind_total", "gw_store_behind_total"),
     ("store_batch_ops_max", "gw_store_batch_ops_max"),
     ("store_commit_failures_total", "gw_store_commit_failures_total"),
+    # After the rows: the alerts (gw_alert_firing has its own family).
+    ("alerts_firing", None),
 ]
 
 
@@ -289,7 +291,7 @@ def test_control_version_word_and_commands(gw):
     r = control(gw, "v1 frobnicate")
     assert r == ('error unknown command "frobnicate" (try: stats, '
                  'destinations, pools, subaccounts, ping, queue, '
-                 'suppression, subaccount, auth, webhook)\n')
+                 'suppression, subaccount, alert, auth, webhook)\n')
     assert control(gw, "stats now") == 'error no arguments to "stats"\n'
     assert control(gw, "v1 destinations 1").startswith("buckets ")
     assert control(gw, "v1 queue list") == "end\n"

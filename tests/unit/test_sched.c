@@ -1,4 +1,4 @@
-// sources: tests/unit/sched_fake.c gwd/gwd.c gwd/metrics.c gwd/qmsg.c gwd/rcpt.c gwd/routing.c gwd/dest.c gwd/dest_conn.c gwd/throttle.c gwd/outcome.c gwd/dsn_queue.c gwd/queue.c gwd/queue_admin.c gwd/queue_report.c gwd/dsn.c gwd/smtp_dsn.c gwd/mime7.c gwd/quarantine.c
+// sources: tests/unit/sched_fake.c gwd/gwd.c gwd/metrics.c gwd/qmsg.c gwd/rcpt.c gwd/routing.c gwd/dest.c gwd/dest_conn.c gwd/throttle.c gwd/outcome.c gwd/dsn_queue.c gwd/queue.c gwd/queue_admin.c gwd/queue_report.c gwd/dsn.c gwd/smtp_dsn.c gwd/mime7.c gwd/quarantine.c gwd/alertstat.c
 /*
  * test_sched.c - the scheduler without a daemon: its real files with a
  * fake clock and loop (timers run when the test moves time), a fake

@@ -1,0 +1,31 @@
+/*
+ * api.h - the HTTP send API (on http.listen, beside unsubscribe.c's
+ * links); what its files share is in api_priv.h:
+ *
+ *   api.c       the requests: routes, the bearer API key, the per-key
+ *               rate limit, the bounded body, problem+json answers, and
+ *               the message handed to submit_message() (submit.h) as an
+ *               SMTP submission is, answered 202 after its commit
+ *   api_msg.c   what a request says: a JSON message built with GMime,
+ *               or an RFC 5322 one; the envelope either way
+ *   api_get.c   GET /v1/messages/ID: a message's events from log.db, on
+ *               a thread of its own
+ */
+#ifndef GW_API_H
+#define GW_API_H
+
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+
+/* The HTTPS listener's handler and completion for paths under /v1/
+ * (https.c; cls: the struct http_server). */
+enum MHD_Result api_answer(void *cls, struct MHD_Connection *,
+	    const char *url, const char *method, const char *version,
+	    const char *upload_data, size_t *upload_data_size,
+	    void **req_cls);
+void	 api_done(void *cls, struct MHD_Connection *, void **req_cls,
+	    enum MHD_RequestTerminationCode);
+
+#endif
