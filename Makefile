@@ -45,7 +45,7 @@ BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= /usr/bin/python3
 
-PKGS       := openssl sqlite3 libconfig libidn2
+PKGS       := openssl sqlite3 libconfig libidn2 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CURSES_LIBS := $(shell pkg-config --libs ncursesw)

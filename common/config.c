@@ -317,6 +317,14 @@ static const struct opt opts[] = {
 	    0, 0, 0, 0, 0, RESTART },
 	{ "cluster.tls", O_BOOL, OFF(cluster.tls), "false", 0, 0, 0, 0, 0,
 	    RESTART },
+	{ "archive.store", O_BOOL, OFF(archive.store), "false", 0, 0, 0, 0, 0,
+	    LIVE },
+	{ "archive.journal", O_STR, OFF(archive.journal), NULL, 0, 254, 0, 0,
+	    0, LIVE },
+	{ "archive.all", O_BOOL, OFF(archive.all), "true", 0, 0, 0, 0, 0,
+	    LIVE },
+	{ "archive.retention_days", O_INT, OFF(archive.retention_days), "0", 0,
+	    36500, 0, 0, 0, LIVE },
 };
 
 static int nerrors;
@@ -1058,6 +1066,11 @@ check(struct gw_config *cfg)
 	    strchr(cfg->hostname, ' '))
 		cerr(config_line(cfg, "hostname"), "hostname: \"%s\" is not a "
 		    "host name", cfg->hostname);
+	if (cfg->archive.journal && addr_canon(cfg->archive.journal, 0, addr,
+	    sizeof(addr)) == -1)
+		cerr(config_line(cfg, "archive.journal"), "archive.journal: "
+		    "\"%s\" is not an address (local@domain)",
+		    cfg->archive.journal);
 	if (cfg->dsn_from && addr_canon(cfg->dsn_from, 0, addr,
 	    sizeof(addr)) == -1)
 		cerr(config_line(cfg, "dsn_from"), "dsn_from: \"%s\" is not "

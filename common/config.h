@@ -214,6 +214,14 @@ struct gw_config {
 	} content;
 
 	struct {
+		int	 store;		/* the local store (gwd/archive.h) */
+		char	*journal;	/* journal reports go to; NULL: none */
+		int	 all;		/* every message; 0: only what a rule
+					   with --archive yes takes */
+		int	 retention_days; /* day files older go; 0: never */
+	} archive;
+
+	struct {
 		char	*domains[GW_MAX_FEEDBACK];	/* bounce domains: any
 							   local part */
 		int	 ndomains;

@@ -227,6 +227,11 @@ static const char *const gw_migrations[] = {
 	"ALTER TABLE content_policy ADD COLUMN position INTEGER;"
 	"UPDATE content_policy SET position = (SELECT count(*) FROM"
 	"  content_policy c WHERE c.id <= content_policy.id);",
+	/* 14: a rule's word on the compliance archive (issue 11): 1 its
+	 * mail is archived (local store, journal) even with archive.all
+	 * off, 0 it is not; NULL: archive.all decides */
+	"ALTER TABLE route_rule ADD COLUMN archive INTEGER"
+	"  CHECK (archive IN (0, 1));",
 };
 
 static const char *const queue_migrations[] = {
@@ -327,6 +332,31 @@ static const char *const queue_migrations[] = {
 	 * List-Unsubscribe and the DKIM-Signature over them; NULL for all
 	 * other mail, which costs nothing.  Read at delivery only. */
 	"ALTER TABLE recipient ADD COLUMN prefix BLOB;",
+	/* 10: the compliance archive's intake (gwd/archive.h): a message
+	 * acknowledged with 250 that goes into the local archive has a row
+	 * here, committed in the transaction that stores it; the archive
+	 * thread appends it to the day file in id order (the id is the
+	 * record's sequence number) and the row goes once the day file is
+	 * synced.  The body is read from the message row; when that row is
+	 * deleted first (delivered), its body is copied here by the same
+	 * transaction. */
+	"CREATE TABLE archive_pending ("
+	"  id       INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  qid      TEXT NOT NULL,"
+	"  message  INTEGER NOT NULL,"		/* message.id */
+	"  received INTEGER NOT NULL,"		/* unix microseconds */
+	"  envelope BLOB NOT NULL,"		/* Name: value CRLF lines */
+	"  body     BLOB"			/* NULL: the message row's */
+	");"
+	"CREATE INDEX archive_pending_message ON archive_pending(message);"
+	/* How far the day files were synced when queue.db last forgot
+	 * rows: the last record's sequence number and hash.  gwctl archive
+	 * verify finds records removed from the end by it. */
+	"CREATE TABLE archive_head ("
+	"  id       INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  seq      INTEGER NOT NULL,"
+	"  hash     BLOB NOT NULL"
+	");",
 };
 
 static const char *const log_migrations[] = {

@@ -131,6 +131,7 @@ rule_row(sqlite3_stmt *st, void *arg)
 	r->auth_user = col_str(st, 14);
 	r->auth_password = col_str(st, 15);
 	r->bulk = sqlite3_column_int(st, 16);
+	r->archive = col_int(st, 17, -1);
 	if (r->auth_user && (r->auth_password == NULL ||
 	    strlen(r->auth_user) > RELAY_CRED_MAX ||
 	    strlen(r->auth_password) > RELAY_CRED_MAX))
@@ -209,7 +210,8 @@ policy_load(sqlite3 *db, struct policy *p)
 		p->sum[i] = FNV_BASIS;
 	if (db_rows(db, "SELECT id, subaccount, from_domain, to_domain, "
 	    "header, header_value, size_over, size_under, action, priority, "
-	    "pool, smarthost, tls, reply, auth_user, auth_password, bulk FROM "
+	    "pool, smarthost, tls, reply, auth_user, auth_password, bulk, archive "
+	    "FROM "
 	    "route_rule ORDER BY position, "
 	    "id", rule_row, p) == -1 ||
 	    db_rows(db, "SELECT p.name, a.address, a.helo FROM pool p LEFT "

@@ -48,6 +48,7 @@ struct rule {
 	char		*auth_password;	/* none (or relay.username's) */
 	char		*reply;		/* RULE_REJECT: "550 5.7.1 text" */
 	int		 bulk;		/* bulk mail: List-Unsubscribe */
+	int		 archive;	/* 1 archived, 0 not; -1: archive.all */
 };
 
 /* What is known of a message when rules are tried. */

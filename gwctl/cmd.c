@@ -127,12 +127,13 @@ const struct cmd cmds[] = {
 	    "[--priority transactional|bulk] [--bulk] [--pool POOL] "
 	    "[--smarthost 'HOST[:PORT] ...' | --mx] "
 	    "[--auth-user USER --auth-password-stdin] [--tls POLICY] "
-	    "[--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
+	    "[--hold | --reject 'CODE X.Y.Z TEXT'] [--archive yes|no] "
+	    "[--position N]",
 	    "add a routing rule (last, or at --position); the first rule "
 	    "that matches a recipient decides", 0, 0, "--subaccount= "
 	    "--from-domain= --to-domain= --header= --size-over= --size-under= "
 	    "--priority= --bulk --pool= --smarthost= --auth-user= "
-	    "--auth-password-stdin --mx --tls= --hold --reject= "
+	    "--auth-password-stdin --mx --tls= --hold --reject= --archive= "
 	    "--position=", 0, route_add },
 	{ "route", "list", "[--format table|json]",
 	    "the routing rules in the order they are tried", 0, 0,
@@ -230,6 +231,16 @@ const struct cmd cmds[] = {
 	{ "queue", "bounce", "ID ...|-|ALL",
 	    "fail messages now and send their sender a DSN", 1, -1, "",
 	    CMD_QIDARG, queue_act },
+	{ "archive", "verify", "[DAY]",
+	    "check the compliance archive's SHA-256 chain (every day, or "
+	    "DAY as YYYYMMDD): names the first changed, removed or "
+	    "reordered record", 0, 1, "", 0, archive_verify },
+	{ "archive", "list", "[DAY]",
+	    "the records of the compliance archive (or of DAY): sequence "
+	    "number, queue id, arrival, size", 0, 1, "", 0, archive_list },
+	{ "archive", "get", "ID [--envelope]",
+	    "print a message as the compliance archive holds it (or its "
+	    "envelope)", 1, 1, "--envelope", CMD_QIDARG, archive_get },
 	{ "quarantine", "list", "[--subaccount S] [--format table|json]",
 	    "messages content policies quarantined, with the policy", 0, 0,
 	    "--subaccount= --format=", 0, quarantine_list },

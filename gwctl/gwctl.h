@@ -160,6 +160,9 @@ int	 resolver_query(struct ctx *, const char *name, uint16_t qtype,
 /* queue.c: gwd's queue, through the control socket */
 int	 queue_ids(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 queue_list, queue_show, queue_act;
+/* archive.c: the compliance archive's day files (gwd/archive.h) */
+cmd_fn	 archive_verify, archive_list, archive_get;
+
 /* quarantine.c: what content policies quarantined, in gwd's queue */
 cmd_fn	 quarantine_list, quarantine_show, quarantine_release,
 	 quarantine_delete;

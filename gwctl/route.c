@@ -32,6 +32,7 @@
 struct route_new {
 	const char	*subaccount, *from, *to, *priority, *pool, *tls;
 	int		 bulk;		/* --bulk */
+	int64_t		 archive;	/* --archive yes 1, no 0; -1: not said */
 	const char	*action, *reply;
 	const char	*auth_user;	/* smarthost credentials, or NULL */
 	char		 auth_password[RELAY_CRED_MAX + 1];
@@ -142,7 +143,7 @@ route_exists(struct ctx *ctx, const char *sql, const char *val)
 static int
 route_parse(struct ctx *ctx, const struct args *a, struct route_new *n)
 {
-	const char *h = args_get(a, "--header");
+	const char *h = args_get(a, "--header"), *arch;
 	char err[128], status[16];
 	const char *text;
 	int64_t sid;
@@ -157,6 +158,12 @@ route_parse(struct ctx *ctx, const struct args *a, struct route_new *n)
 			return r;
 		if (n->priority == NULL)
 			n->priority = "bulk";
+	}
+	n->archive = -1;
+	if ((arch = args_get(a, "--archive")) != NULL) {
+		if (strcmp(arch, "yes") != 0 && strcmp(arch, "no") != 0)
+			return route_bad("--archive", "yes or no");
+		n->archive = strcmp(arch, "yes") == 0;
 	}
 	n->pool = args_get(a, "--pool");
 	n->tls = args_get(a, "--tls");
@@ -238,14 +245,15 @@ route_insert(struct ctx *ctx, const struct route_new *n, int64_t pos,
 	if ((r = ctx_exec(ctx, NULL, "INSERT INTO route_rule (position, "
 	    "subaccount, from_domain, to_domain, header, header_value, "
 	    "size_over, size_under, action, priority, pool, smarthost, tls, "
-	    "reply, created, auth_user, auth_password, bulk) VALUES (?, ?, "
-	    "lower(?), lower(?), ?, ?, nullif(?, -1), nullif(?, -1), ?, ?, "
-	    "?, nullif(?, ''), ?, ?, ?, ?, ?, ?)", "itttttiittttttitti", pos,
+	    "reply, created, auth_user, auth_password, bulk, archive) VALUES "
+	    "(?, ?, lower(?), lower(?), ?, ?, nullif(?, -1), nullif(?, -1), "
+	    "?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, nullif(?, -1))",
+	    "itttttiittttttittii", pos,
 	    n->subaccount, n->from, n->to, n->header[0] ? n->header : NULL,
 	    n->header[0] ? n->value : NULL, n->over, n->under, n->action,
 	    n->priority, n->pool, n->via, n->tls, n->reply, ctx_now(),
 	    n->auth_user, n->auth_user ? n->auth_password : NULL,
-	    (int64_t)n->bulk)) != EX_OK)
+	    (int64_t)n->bulk, n->archive)) != EX_OK)
 		return r;
 	*id = sqlite3_last_insert_rowid(ctx->db);
 	return EX_OK;
@@ -379,6 +387,8 @@ route_describe_action(const struct rule *r, struct buf *b)
 		if (r->bulk)
 			buf_puts(b, " bulk-mail");
 	}
+	if (r->archive >= 0)
+		buf_printf(b, " archive=%s", r->archive ? "yes" : "no");
 	buf_cstr(b);
 }
 
@@ -409,6 +419,10 @@ route_json(const struct rule *r, int pos)
 	json_obj_str_or_null(&o, "priority", r->action == RULE_ROUTE ?
 	    rules_prio_name(r->prio) : NULL);
 	json_obj_bool(&o, "bulk", r->bulk);
+	if (r->archive >= 0)
+		json_obj_bool(&o, "archive", r->archive);
+	else
+		json_obj_null(&o, "archive");
 	json_obj_str_or_null(&o, "pool", r->pool);
 	json_obj_str_or_null(&o, "via", r->smarthost);
 	json_obj_str_or_null(&o, "tls", r->tls >= 0 ? tls_policy_name(r->tls) : NULL);

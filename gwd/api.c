@@ -618,7 +618,7 @@ submit(struct api_req *rq)
 	struct submit_origin o = { .subaccount = rq->sub, .ip = rq->ip,
 	    .proto = "HTTPS" };
 	struct incoming in = { .o = &o, .t = &rq->tx };
-	char helo[80], *detail;
+	char helo[80], auth[APIKEY_ID_LEN + 8], *detail;
 
 	/* The request is read: its body is not needed any more. */
 	session_memory -= rq->counted;
@@ -637,6 +637,8 @@ submit(struct api_req *rq)
 	tls_desc(rq->c, o.tlsdesc, sizeof(o.tlsdesc));
 	o.detail = detail = xasprintf("via=http api=%s auth=apikey key_id=%s",
 	    rq->route == RT_RAW ? "raw" : "json", rq->key_id);
+	snprintf(auth, sizeof(auth), "apikey %s", rq->key_id);
+	o.auth = auth;
 	in.sa = sa;
 	in.now = now_us();
 	rq->w.held = api_held;

@@ -23,6 +23,7 @@
 #include "event.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "journal.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg.h"
@@ -80,6 +81,7 @@ committed(struct store_op *op)
 		}
 		queue_add(m);
 	}
+	journal_stored(op);
 	store_op_free(op);
 }
 
@@ -176,6 +178,7 @@ signed_msg(struct sign_job *j)
 	ev->subaccount = xstrdup(m->subaccount);
 	ev->detail = xstrdup(j->detail);
 	sign_job_free(j);
+	journal_attach(op);
 	store_submit(op);
 }
 
@@ -209,6 +212,7 @@ sign_and_store(struct store_op *op, struct sign_job *j)
 	struct qmsg *m = op->insert;
 
 	if (j == NULL) {
+		journal_attach(op);
 		store_submit(op);
 		return;
 	}
@@ -469,6 +473,10 @@ stage_rules(struct incoming *in)
 			    t->rcpt[i], BC_NONE);
 		if (ru && ru->action == RULE_ROUTE && ru->bulk)
 			in->bulk = 1;
+		/* Archived when any recipient's rule (or archive.all) says
+		 * so: a compliance copy errs on the side of keeping. */
+		if (ru && ru->archive >= 0 ? ru->archive : gcfg->archive.all)
+			in->archive = 1;
 		if (ru && ru->action == RULE_HOLD && in->hold == NULL) {
 			in->hold = ru;
 			in->hold_rcpt = t->rcpt[i];
@@ -506,6 +514,20 @@ assemble(struct incoming *in)
 	return m;
 }
 
+/* What the compliance archive keeps of m (journal.h): the envelope as
+ * the "received" event ev has it, the origin as in->o says it (an SMTP
+ * session or the HTTP API). */
+static struct archive_req *
+data_end_archive(struct incoming *in, const struct qmsg *m,
+    const struct audit_event *ev)
+{
+	struct journal_env e = { m->qid, m->received_us, m->sender,
+	    ev->rcpts, ev->nrcpts, in->sa->name, in->o->ip, in->o->auth,
+	    in->mi.message_id };
+
+	return journal_plan(&e);
+}
+
 /* The commit of m, carrying its "received" event (and "quarantined"). */
 static struct store_op *
 submit_event(struct incoming *in, struct qmsg *m, struct submit_waiter *w)
@@ -539,6 +561,8 @@ submit_event(struct incoming *in, struct qmsg *m, struct submit_waiter *w)
 	ev->detail = xstrdup(o->detail);
 	if (in->hold)
 		quarantine(m, op, in->hold, in->hold_rcpt);
+	if (in->archive)
+		op->archive = data_end_archive(in, m, ev);
 	return op;
 }
 
@@ -630,7 +654,7 @@ data_end(struct session *s)
 	struct submit_origin o = { .subaccount = s->subaccount, .ip = s->ip,
 	    .helo = s->helo_name, .proto = trace_proto(s) };
 	struct incoming in = { .o = &o, .t = &s->tx, .now = now_us() };
-	char *detail;
+	char *detail, auth[48];
 
 	if (fbl_session(s)) {
 		fbl_data_end(s);	/* a report: read, never queued */
@@ -643,6 +667,10 @@ data_end(struct session *s)
 	o.detail = detail = xasprintf("helo=%s auth=%s%s%s", s->helo_name,
 	    s->authed == AUTH_IP ? "ip" : s->key_id[0] ? "apikey" :
 	    "password", s->key_id[0] ? " key_id=" : "", s->key_id);
+	snprintf(auth, sizeof(auth), "%s%s%s", s->authed == AUTH_IP ? "ip" :
+	    s->key_id[0] ? "apikey" : "password", s->key_id[0] ? " " : "",
+	    s->key_id);
+	o.auth = auth;
 	s->w.held = session_held;
 	s->w.answer = session_answer;
 	if ((in.sa = session_account(s)) == NULL || !in.sa->enabled) {

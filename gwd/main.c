@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "alert.h"
+#include "archive.h"
 #include "auth.h"
 #include "check.h"
 #include "cluster.h"
@@ -476,7 +477,9 @@ main(int argc, char *argv[])
 	auth_init();
 	if (dns_init(&cfg, err, sizeof(err)) == -1 ||
 	    accounts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    archive_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    store_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    archive_start(err, sizeof(err)) == -1 ||
 	    store_read_open(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    suppress_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -518,6 +521,7 @@ main(int argc, char *argv[])
 	webhook_stop();
 	webhook_ctl_stop();
 	store_shutdown();
+	archive_stop();
 	store_read_close();
 	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */
 	worker_shutdown();

@@ -55,6 +55,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "auditlog.h"
 #include "db.h"
 #include "event.h"
@@ -202,7 +203,8 @@ store_try_commit(struct store_op *batch, char *err, size_t errsz)
 		usleep((useconds_t)commit_delay_ms * 1000);
 	if (store_exec(store_qdb, "BEGIN") == -1 || apply_batch(batch) == -1 ||
 	    (synced > log_acked && outbox_ack(&store_obx, OUTBOX_LOG, synced) ==
-	    -1) || store_exec(store_qdb, "COMMIT") == -1) {
+	    -1) || archive_ack() == -1 || store_exec(store_qdb, "COMMIT") ==
+	    -1) {
 		rc = sqlite3_extended_errcode(store_qdb);
 		snprintf(err, errsz, "queue.db: %s", sqlite3_errmsg(store_qdb));
 		store_exec(store_qdb, "ROLLBACK");
@@ -211,6 +213,12 @@ store_try_commit(struct store_op *batch, char *err, size_t errsz)
 	metrics_observe(GM_HIST_COMMIT, mono_us() - t0);
 	if (synced > log_acked)
 		log_acked = synced;
+	archive_acked();
+	for (const struct store_op *op = batch; op; op = op->next)
+		if (op->archive && op->archive->store) {
+			archive_kick();
+			break;
+		}
 	test_kill_point(KP_QUEUE_COMMIT, batch);
 	return SQLITE_OK;
 }
@@ -535,6 +543,7 @@ store_init(const char *state_dir, char *err, size_t errsz)
 	if (store_log_open(state_dir, err, errsz) == -1)
 		return -1;
 	store_apply_prepare(store_qdb);
+	archive_prepare(store_qdb);
 	outbox_open(&store_obx, store_qdb);
 	flush_outbox();
 	test_hook_init();
@@ -559,6 +568,7 @@ store_shutdown(void)
 	store_log_stop();
 	store_completed(NULL);
 	flush_outbox();
+	archive_unprepare();
 	outbox_close(&store_obx);
 	store_log_close();
 	db_close(store_qdb);

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "archive.h"
 #include "auditlog.h"
 #include "gwd.h"
 
@@ -39,6 +40,8 @@ struct store_op {
 	 * notify.h), inserted in the same commit; the op's owner queues or
 	 * frees it in done(). */
 	struct qmsg	*also;
+	struct archive_req *archive;	/* insert's archiving, or NULL */
+	struct qmsg	*journal;	/* insert's journal report, or NULL */
 	int64_t		*del_rcpt;
 	int		 ndel_rcpt;
 	struct rcpt_update *upd;

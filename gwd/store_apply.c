@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archive.h"
 #include "db.h"
 #include "store_priv.h"
 
@@ -68,6 +69,14 @@ store_apply(struct store_op *op)
 		return -1;
 	if (op->also && insert_msg(op->also) == -1)
 		return -1;
+	/* Archived in the transaction that acknowledges the message. */
+	if (op->insert && op->archive && op->archive->store &&
+	    archive_put(op->insert->qid, op->insert->dbid,
+	    op->insert->received_us, op->archive->env,
+	    op->archive->envlen) == -1)
+		return -1;
+	if (op->journal && insert_msg(op->journal) == -1)
+		return -1;
 	for (int i = 0; i < op->ndel_rcpt; i++) {
 		sqlite3_bind_int64(st_del_rcpt, 1, op->del_rcpt[i]);
 		if (db_step_done(st_del_rcpt) == -1)
@@ -91,6 +100,8 @@ store_apply(struct store_op *op)
 			return -1;
 	}
 	if (op->del_msg) {
+		if (archive_keep_body(op->del_msg) == -1)
+			return -1;
 		sqlite3_bind_int64(st_del_msg, 1, op->del_msg);
 		if (db_step_done(st_del_msg) == -1)
 			return -1;

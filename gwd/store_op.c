@@ -68,6 +68,9 @@ store_op_free(struct store_op *op)
 	free(op->pause_reason);
 	free(op->del_rcpt);
 	free(op->hook_ack);
+	archive_req_free(op->archive);
+	if (op->journal)
+		qmsg_free(op->journal);
 	free(op);
 }
 

@@ -75,6 +75,8 @@ struct submit_origin {
 	char		 tlsdesc[128];	/* "TLSv1.3 CIPHER", or "" */
 	const char	*detail;	/* the "received" event's detail:
 					   the credential, the protocol */
+	const char	*auth;		/* the credential, for the archive:
+					   "ip", "password", "apikey KEYID" */
 };
 
 /*
@@ -122,6 +124,7 @@ struct incoming {
 	const char		*hold_rcpt;
 	struct rcpt_route	*route;	/* each recipient's routing decision */
 	int			 bulk;	/* a --bulk rule took one */
+	int			 archive; /* the compliance archive keeps it */
 	char			*rcpt_list;	/* for the "received" event */
 };
 

@@ -10,10 +10,12 @@ set -eu
 build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
 libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates
 libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev
-libcurl4-openssl-dev libpsl-dev libjansson-dev libhiredis-dev libgnutls28-dev"
+libcurl4-openssl-dev libpsl-dev libjansson-dev libhiredis-dev zlib1g-dev libgnutls28-dev"
 # libidn12 ...: what exim-local.sh's Exim links beyond postfix's libraries.
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
 # zip: encrypted archives for the attachment rules (test_quarantine.py).
+# faketime: gwd on other days, for the archive's day files and their
+# retention (tests/e2e/test_archive.py).
 # haproxy: in front of gwd with the PROXY protocol
 # (tests/e2e/test_proxy_protocol.py, examples/haproxy.cfg).
 # unbound, ldnsutils: a validating resolver and a signed zone for DANE
@@ -27,7 +29,7 @@ libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools
 util-linux fiu-utils bash-completion prometheus socat strace haproxy
-node-nodemailer systemd unbound ldnsutils rspamd redis-server nmap
+node-nodemailer systemd unbound ldnsutils rspamd redis-server nmap faketime
 libidn12 libgnutls-dane0 libnsl2"
 # wrk: bench/api's HTTP load generator (with bench/api.lua).
 bench="$test opendkim sasl2-bin libsasl2-modules wrk"

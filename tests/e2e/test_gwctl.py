@@ -225,7 +225,8 @@ def test_help_never_cuts_a_usage_line(gw):
                  " [--priority transactional|bulk] [--bulk] [--pool POOL]"
                  " [--smarthost 'HOST[:PORT] ...' | --mx]"
                  " [--auth-user USER --auth-password-stdin] [--tls POLICY]"
-                 " [--hold | --reject 'CODE X.Y.Z TEXT'] [--position N]",
+                 " [--hold | --reject 'CODE X.Y.Z TEXT'] [--archive yes|no]"
+                 " [--position N]",
                  "route test --from ADDR --to ADDR [--subaccount S]"
                  " [--header 'NAME: VALUE' ...] [--size N]"):
         assert want in text
@@ -407,7 +408,7 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 13), ("queue.db", 9),
+                                for f, v in (("gw.db", 14), ("queue.db", 10),
                                              ("log.db", 7))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (7,)
