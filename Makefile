@@ -277,14 +277,17 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
 	  $(DESTDIR)$(PREFIX)/share/man/man7 \
 	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/gw/examples \
-	  $(DESTDIR)$(BASHCOMPDIR)
+	  $(DESTDIR)$(PREFIX)/share/doc/gw/examples/policies $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/gwd $(BUILD)/gwctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILD)/gwsearch $(BUILD)/gwtop $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
+	install -m 0644 $$(find examples -maxdepth 1 -type f) \
+	  $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
+	install -m 0755 examples/policies/*.sh \
+	  $(DESTDIR)$(PREFIX)/share/doc/gw/examples/policies/
 	for p in gwctl gwsearch gwtop; do \
 	  install -m 0644 completion/gw.bash $(DESTDIR)$(BASHCOMPDIR)/$$p; done
 
