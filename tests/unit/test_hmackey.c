@@ -47,7 +47,7 @@ test_rfc4231(void **state)
 static void
 test_refused(void **state)
 {
-	unsigned char out[8];
+	unsigned char out[8], big[33];
 
 	memset(out, 0x55, sizeof(out));
 	assert_int_equal(hmackey_mac((const unsigned char *)"", 0, "x", 1,
@@ -56,8 +56,12 @@ test_refused(void **state)
 		assert_int_equal(out[i], 0);
 	assert_int_equal(hmackey_mac((const unsigned char *)"k", 1, "x", 1,
 	    out, 0), -1);
+	/* Longer than SHA-256's 32 bytes: refused, zeroed. */
+	memset(big, 0x55, sizeof(big));
 	assert_int_equal(hmackey_mac((const unsigned char *)"k", 1, "x", 1,
-	    out, 33), -1);
+	    big, sizeof(big)), -1);
+	for (size_t i = 0; i < sizeof(big); i++)
+		assert_int_equal(big[i], 0);
 }
 
 static void
