@@ -185,6 +185,10 @@ delimited(struct parser *P, char close, int pairs, const char *unterminated)
 		if (close == ']' && (c == '[' || is_wsp(c) || is_fold(P,
 		    P->pos)))
 			return fail(P, "a domain literal with '[' or spaces");
+		/* dtext allows '@', but every reader of a path takes its
+		 * last '@' as the one before the domain. */
+		if (close == ']' && c == '@')
+			return fail(P, "a domain literal with '@'");
 		if (text_char(P, pairs, &P->t.eight) == -1)
 			return -1;
 	}

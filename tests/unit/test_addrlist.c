@@ -192,6 +192,7 @@ test_refused(void **state)
 	check("a@[1.2.3.4", NULL, "unterminated domain literal");
 	check("a@[1.2 .3.4]", NULL, "domain literal with");
 	check("a@[1\\.2]", NULL, "backslash in a domain literal");
+	check("a@[x@1.2.3.4]", NULL, "domain literal with '@'");
 	check("<>", NULL, "empty address");
 	check("<postmaster>", NULL, "without '@'");
 	check("@x.test", NULL, "without a local part");
