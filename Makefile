@@ -63,6 +63,8 @@ HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 # Cluster state on Redis (gwd/cluster*.c; gwctl publishes suppression
 # changes, gwtop --cluster reads the nodes' stats).
 REDIS_LIBS := $(shell pkg-config --libs hiredis)
+# gwd's system call allow-list (gwd/sandbox.c).
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp)
 
 OPT        ?= -O2
 CFLAGS     ?= -g
@@ -116,7 +118,7 @@ $(BUILD)/libgwd.a: $(GWD_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(SECCOMP_LIBS) $(LDLIBS)
 
 $(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(REDIS_LIBS) $(LDLIBS)

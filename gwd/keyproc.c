@@ -378,8 +378,8 @@ keyproc_main(int argc, char *argv[])
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("prctl");
-	if (strcmp(argv[6], "1") == 0 && sandbox_files(NULL, state_dir, err,
-	    sizeof(err)) == -1)
+	if (strcmp(argv[6], "1") == 0 && (sandbox_files(NULL, state_dir, err,
+	    sizeof(err)) == -1 || sandbox_syscalls(1, err, sizeof(err)) == -1))
 		fatalx("%s", err);
 	buf_init(&in, 0);
 	buf_init(&out, 0);

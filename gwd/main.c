@@ -520,6 +520,11 @@ main(int argc, char *argv[])
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
 	    cfg.relay.host : "mx");
+	/* Every thread is running: the filter goes on all of them. */
+	if (cfg.sandbox && sandbox_syscalls(0, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 	sd_notify("READY=1");
 	sandbox_selftest();
 

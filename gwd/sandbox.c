@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <linux/landlock.h>
+#include <seccomp.h>
 
 #include "config.h"
 #include "log.h"
@@ -195,4 +196,180 @@ sandbox_selftest(void)
 		log_warnx("sandbox self-test: exec /bin/true refused: %s",
 		    strerror(errno));
 	}
+}
+
+/*
+ * The allow-list.  Whatever the network process's threads need once
+ * serving (the loop, workers with GMime, libmagic and Hyperscan, libcurl
+ * with its resolver threads, SQLite, OpenSSL, the archive writer); no
+ * exec, no ptrace, no mount, no module, no namespace, no kexec.
+ */
+static const char *const allowed[] = {
+	/* files and memory */
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv",
+	"pwritev", "preadv2", "pwritev2", "open", "openat", "close",
+	"close_range", "fstat", "stat", "lstat", "newfstatat", "statx",
+	"fstatfs", "statfs", "lseek", "mmap", "munmap", "mprotect", "mremap",
+	"madvise", "brk", "msync", "mincore", "mlock", "munlock", "fcntl",
+	"dup", "dup2", "dup3", "pipe", "pipe2", "ioctl", "getdents",
+	"getdents64", "access", "faccessat", "faccessat2", "readlink",
+	"readlinkat", "getcwd", "unlink", "unlinkat", "rename", "renameat",
+	"renameat2", "mkdir", "mkdirat", "rmdir", "ftruncate", "truncate",
+	"fsync", "fdatasync", "fallocate", "flock", "fchmod", "fchown",
+	"link", "linkat", "symlink", "symlinkat", "utimensat", "sendfile",
+	"copy_file_range", "splice", "memfd_create", "fadvise64",
+	/* network */
+	"socket", "socketpair", "connect", "accept", "accept4", "bind",
+	"listen", "getsockname", "getpeername", "setsockopt", "getsockopt",
+	"sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
+	"shutdown",
+	/* waiting */
+	"poll", "ppoll", "select", "pselect6", "epoll_create", "epoll_create1",
+	"epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd",
+	"eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+	"signalfd", "signalfd4", "futex", "futex_waitv", "nanosleep",
+	"clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday",
+	"time", "sched_yield",
+	/* threads, signals, the process */
+	"clone", "set_robust_list", "get_robust_list", "rseq",
+	"set_tid_address", "exit", "exit_group", "wait4", "waitid", "kill",
+	"tgkill", "tkill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
+	"rt_sigtimedwait", "rt_sigpending", "sigaltstack", "getpid", "gettid",
+	"getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups",
+	"getresuid", "getresgid", "prctl", "arch_prctl", "membarrier",
+	"getrandom", "uname", "sysinfo", "getrlimit", "prlimit64",
+	"setrlimit", "getrusage", "times", "sched_getaffinity",
+	"sched_getparam", "sched_getscheduler", "sched_getattr",
+	"sched_setattr", "getpriority", "umask",
+	"restart_syscall",
+};
+
+/* Not in the key process: it has no listener and no thread. */
+static const char *const network_only[] = {
+	"bind", "listen", "accept", "accept4", "clone",
+};
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GW_SAN	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GW_SAN	1
+#endif
+#endif
+#ifdef GW_SAN
+/* What a sanitizer's run-time adds: LeakSanitizer stops the threads at
+ * exit with ptrace from a clone of its own. */
+static const char *const allowed_san[] = {
+	"ptrace", "process_vm_readv", "personality",
+};
+#endif
+
+
+#define SYSNAME_MAX	24
+#define SYSNR_MAX	512
+static char	sysname[SYSNR_MAX][SYSNAME_MAX];	/* for the handler */
+
+static int
+in_list(const char *name, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Allow list[] (the key process: but network_only[]); 0 or -errno. */
+static int
+allow(scmp_filter_ctx ctx, const char *const *list, size_t n, int keyproc)
+{
+	int nr, r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (keyproc && in_list(list[i], network_only,
+		    nitems(network_only)))
+			continue;
+		/* A name this libseccomp or architecture lacks: none. */
+		if ((nr = seccomp_syscall_resolve_name(list[i])) !=
+		    __NR_SCMP_ERROR)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+	}
+	return r;
+}
+
+/* Only async-signal-safe calls: any thread, any state. */
+static void
+sigsys(int sig, siginfo_t *si, void *uc)
+{
+	char line[128], num[16], *p = line;
+	const char *name = "?";
+	int nr = si->si_syscall, i = 0;
+	unsigned n = (unsigned)(nr < 0 ? 0 : nr);
+
+	if (nr >= 0 && nr < SYSNR_MAX && sysname[nr][0] != '\0')
+		name = sysname[nr];
+	do
+		num[i++] = (char)('0' + n % 10);
+	while ((n /= 10) != 0 && i < (int)sizeof(num));
+#define PUT(s) do { for (const char *q_ = (s); *q_ && \
+	p < line + sizeof(line) - 2; ) *p++ = *q_++; } while (0)
+	PUT("gwd: sandbox: system call ");
+	PUT(name);
+	PUT(" (");
+	while (i > 0 && p < line + sizeof(line) - 2)
+		*p++ = num[--i];
+	PUT(") refused; exiting\n");
+#undef PUT
+	(void)!write(STDERR_FILENO, line, (size_t)(p - line));
+	_exit(128 + SIGSYS);
+}
+
+int
+sandbox_syscalls(int keyproc, char *err, size_t errsz)
+{
+	struct sigaction sa;
+	scmp_filter_ctx ctx;
+	int nr, r = 0;
+
+	for (nr = 0; nr < SYSNR_MAX; nr++) {
+		char *s = seccomp_syscall_resolve_num_arch(
+		    SCMP_ARCH_NATIVE, nr);
+
+		if (s != NULL)
+			snprintf(sysname[nr], SYSNAME_MAX, "%s", s);
+		free(s);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sigsys;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) == -1) {
+		snprintf(err, errsz, "sandbox: sigaction: %s", strerror(errno));
+		return -1;
+	}
+	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL) {
+		snprintf(err, errsz, "sandbox: seccomp_init failed");
+		return -1;
+	}
+	if (!keyproc)
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (r == 0)
+		r = allow(ctx, allowed, nitems(allowed), keyproc);
+#ifdef GW_SAN
+	if (r == 0)
+		r = allow(ctx, allowed_san, nitems(allowed_san), 0);
+#endif
+	/* glibc tries clone3 first and falls back to clone on ENOSYS. */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+		    SCMP_SYS(clone3), 0);
+	if (r == 0)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (r != 0) {
+		snprintf(err, errsz, "sandbox: seccomp filter: %s",
+		    strerror(-r));
+		return -1;
+	}
+	log_debug("sandbox: system calls filtered");
+	return 0;
 }
