@@ -44,6 +44,7 @@ BASHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(BASHCOMP_USR),$(PREFIX)/share/bas
 BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= /usr/bin/python3
+NPROC      := $(shell nproc)
 
 PKGS       := openssl sqlite3 libconfig libidn2 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -156,8 +157,11 @@ unit: $(UNIT_BIN)
 modgraph: $(GWD_OBJ) $(OBJ)/gwd/main.o
 	$(PYTHON) scripts/modgraph.py --objects $(OBJ)/gwd
 
+# E2E_JOBS pytest-xdist workers, a test file per worker at a time (its
+# module fixtures stay in one process); the slowest tests are listed.
+E2E_JOBS ?= $(NPROC)
 e2e: $(PROGS) $(TEST_TOOLS)
-	GW_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+	GW_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x -p no:cacheprovider -n $(E2E_JOBS) --dist loadfile --durations=25 tests/e2e $(PYTEST_ARGS)
 
 san:
 	$(MAKE) SAN=1 all $(UNIT_BIN:build/%=build-san/%)
@@ -184,7 +188,7 @@ build-fuzz/%: tests/fuzz/%.c FORCE
 fuzz: $(FUZZ_BIN)
 
 fuzz-short: $(FUZZ_BIN)
-	@scripts/fuzz-run.sh $(FUZZ_SECONDS) 1 $(FUZZ_BIN)
+	@KEEP_GOING=1 scripts/fuzz-run.sh $(FUZZ_SECONDS) $(NPROC) $(FUZZ_BIN)
 
 # Every harness for FUZZ_LONG_SECONDS (10 minutes), FUZZ_JOBS at once,
 # all of them even after a failure; not part of `make check` (README,
@@ -197,11 +201,12 @@ fuzz-long: $(FUZZ_BIN)
 FORCE:
 
 check:
-	$(MAKE) all unit modgraph
+	$(MAKE) -j$(NPROC) all
+	$(MAKE) unit modgraph
 	$(MAKE) e2e
-	$(MAKE) san
+	$(MAKE) -j$(NPROC) san
 	$(MAKE) check-san
-	$(MAKE) fuzz-short
+	$(MAKE) -j$(NPROC) fuzz-short
 	$(MAKE) lint-man
 
 lint-man:
