@@ -6,6 +6,7 @@
  *                  targets, timers, I/O, the end; the hop of an attempt
  *   mta_session.c  the SMTP dialogue: greeting, EHLO and what it offers,
  *                  the transaction (MAIL, RCPT, DATA), a job's results
+ *   mta_envelope.c  whether a job can go to this server; MAIL, RCPT
  *   mta_result.c   a recipient's result, from a reply or ours
  *   mta_body.c     the message body on the wire
  *   mta_tls.c      STARTTLS and the TLS policy of an attempt
@@ -136,6 +137,12 @@ void		 mta_session_abort(struct mta *, const char *why);
 void		 mta_session_send_envelope(struct mta *);
 void		 mta_session_fail_job(struct mta *, int code,
 		    const char *status, const char *text);
+
+/* mta_envelope.c: 0 when the job's message can go to this server as it
+ * is, else -1 with every recipient's result set; MAIL FROM; RCPT TO. */
+int		 mta_envelope_fits(struct mta *, struct job *);
+void		 mta_envelope_mail(struct mta *);
+void		 mta_envelope_rcpt(struct mta *, const struct qrcpt *);
 
 /* mta_result.c */
 void		 mta_result_set(struct job *, int i, int code,
