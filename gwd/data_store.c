@@ -149,8 +149,7 @@ signed_msg(struct sign_job *j)
 	ev->subaccount = xstrdup(m->subaccount);
 	ev->detail = xstrdup(j->detail);
 	sign_job_free(j);
-	journal_attach(op);
-	store_submit(op);
+	journal_submit(op);
 }
 
 /* The keys that will sign m, or NULL with the "unsigned" event (why
@@ -183,8 +182,7 @@ sign_and_store(struct store_op *op, struct sign_job *j)
 	struct qmsg *m = op->insert;
 
 	if (j == NULL) {
-		journal_attach(op);
-		store_submit(op);
+		journal_submit(op);
 		return;
 	}
 	if (m->prefix != NULL) {
