@@ -201,9 +201,24 @@ def test_mtasts(gw_factory, certs, dns, world):
     fetched = [h for h, _ in web.hits if h == "mta-sts." + domain("wrongname")]
     assert len(fetched) == 1, web.hits
 
-    # gwsearch shows the policy.
+    # gwsearch shows the policy, and finds events by it.
     out = g.tool("gwsearch", "show", done[rcpt("good")]["qid"]).stdout
     assert "tls=mta-sts verified" in out, out
+    import csv
+    import io
+
+    def found(*terms):
+        out = g.tool("gwsearch", *terms, "--format", "csv",
+                     check=False).stdout
+        return {r["recipient"] for r in csv.DictReader(io.StringIO(out))}
+    # A search finds whole messages: this one has mta-sts events, and
+    # an opportunistic one, but none under DANE or "verify".
+    assert rcpt("wrongname") in found("tls:mta-sts", "status:deferred")
+    assert rcpt("nosts") in found("tls:opportunistic")
+    assert found("tls:dane") == set()
+    assert found("tls:verify") == set()
+    bad = g.tool("gwsearch", "tls:bogus", check=False)
+    assert bad.returncode != 0 and "is not one of" in bad.stderr
 
 
 def test_disabled_policies_are_not_looked_up(gw_factory, certs, dns, world):
