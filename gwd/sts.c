@@ -9,6 +9,10 @@
  * Diagnostics: nothing fatal; a failure means no policy (RFC 8461 5),
  * and says why in the result.
  *
+ * The cache is in memory, and each policy fetched is also written to
+ * queue.db (table mta_sts, through the store thread) and read back at
+ * start-up, so a restart keeps enforcing.
+ *
  * The fetch runs on httpc's thread; its reply comes back to the loop
  * through a waker.  A request cancelled meanwhile leaves its fetch to
  * finish alone (the cache still learns the policy).
@@ -20,12 +24,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
 #include "dns.h"
 #include "gwd.h"
 #include "hmap.h"
 #include "httpc.h"
 #include "log.h"
 #include "loop.h"
+#include "store.h"
 #include "sts.h"
 #include "util.h"
 
@@ -76,7 +82,7 @@ cache_get(const char *domain)
 	return e->expires > time(NULL) ? e : NULL;
 }
 
-static void
+static struct sts_entry *
 cache_put(const char *domain, const char *id, const struct mtasts_policy *p)
 {
 	struct sts_entry *e;
@@ -87,7 +93,7 @@ cache_put(const char *domain, const char *id, const struct mtasts_policy *p)
 	}
 	if ((e = hmap_get(&cache, domain)) == NULL) {
 		if (ncache >= STS_CACHE_MAX)
-			return;
+			return NULL;
 		e = xcalloc(1, sizeof(*e));
 		hmap_put(&cache, domain, e);
 		ncache++;
@@ -95,6 +101,58 @@ cache_put(const char *domain, const char *id, const struct mtasts_policy *p)
 	gw_strlcpy(e->id, id, sizeof(e->id));
 	e->pol = *p;
 	e->expires = time(NULL) + (time_t)p->max_age;
+	return e;
+}
+
+/* Keep a policy just fetched in queue.db too. */
+static void
+cache_store(const char *domain, const struct sts_entry *e, const char *body)
+{
+	struct store_op *op = store_op_new();
+
+	op->sts_domain = xstrdup(domain);
+	op->sts_id = xstrdup(e->id);
+	op->sts_policy = xstrdup(body);
+	op->sts_fetched = (int64_t)time(NULL);
+	op->sts_expires = (int64_t)e->expires;
+	store_submit(op);
+}
+
+int
+sts_init(const char *state_dir, char *err, size_t errsz)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int rc;
+
+	if ((db = db_open(state_dir, DB_QUEUE, DB_RDONLY, err, errsz)) ==
+	    NULL)
+		return -1;
+	st = db_prepare(db, "SELECT domain, id, policy, expires FROM mta_sts"
+	    " WHERE expires > ?");
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *dom = (const char *)sqlite3_column_text(st, 0);
+		const char *id = (const char *)sqlite3_column_text(st, 1);
+		const char *body = (const char *)sqlite3_column_text(st, 2);
+		struct mtasts_policy p;
+		struct sts_entry *e;
+		const char *why;
+
+		/* Parsed again: a row is only what a fetch returned. */
+		if (dom == NULL || id == NULL || body == NULL ||
+		    strlen(id) > MTASTS_ID_MAX || mtasts_parse(body,
+		    strlen(body), &p, &why) == -1)
+			continue;
+		if ((e = cache_put(dom, id, &p)) != NULL)
+			e->expires = (time_t)sqlite3_column_int64(st, 3);
+	}
+	if (rc != SQLITE_DONE)
+		snprintf(err, errsz, "queue.db: mta_sts: %s",
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	db_close(db);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 void
@@ -183,9 +241,12 @@ fetch_done(struct fetch *f)
 	    -1)
 		snprintf(why, sizeof(why), "policy invalid: %s", f->truncated ?
 		    "too large" : err);
-	if (why[0] == '\0')
-		cache_put(f->domain, f->id, &p);
-	else
+	if (why[0] == '\0') {
+		const struct sts_entry *e = cache_put(f->domain, f->id, &p);
+
+		if (e != NULL)
+			cache_store(f->domain, e, f->body);
+	} else
 		log_info("mta-sts domain=%s %s", f->domain, why);
 	if (r != NULL) {
 		r->fetch = NULL;

@@ -231,3 +231,29 @@ def test_disabled_policies_are_not_looked_up(gw_factory, certs, dns, world):
     assert e["action"] == "delivered" and e["tls_policy"] == "opportunistic"
     assert not web.hits
     assert not [q for q in dns.queries if q[0].startswith("_mta-sts.")]
+
+
+def test_policy_survives_restart(gw_factory, certs, dns, world):
+    # The policy is kept in queue.db: after a restart, with the policy
+    # server gone, the cached policy still rules (RFC 8461 5.1).
+    sinks, web, port = world
+    g = gwd(gw_factory, certs, dns, web, port)
+    submit(g, [rcpt("good")])
+    e = wait_for(lambda: outcomes(g, 1), timeout=60,
+                 what="the first outcome")[rcpt("good")]
+    assert e["action"] == "delivered" and e["tls_policy"] == "mta-sts"
+    with g.db("queue.db") as c:
+        rows = wait_for(lambda: c.execute(
+            "SELECT domain, id FROM mta_sts").fetchall(), timeout=10,
+            what="the stored policy")
+    assert [tuple(r) for r in rows] == [(domain("good"), "good1")]
+    g.stop()
+    web.stop()
+    g.start()
+    submit(g, [rcpt("good")], subject="again")
+    wait_for(lambda: len(g.events("action = 'delivered'")) == 2, timeout=60,
+             what="the second delivery")
+    e = g.events("action = 'delivered'")[-1]
+    assert e["tls_policy"] == "mta-sts" and e["tls_verified"] == 1, \
+        e["tls_note"]
+    assert len(web.hits) == 1
