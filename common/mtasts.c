@@ -19,6 +19,25 @@ is_wsp(int c)
 }
 
 int
+mtasts_tag_next(const char **pp, const char **errstr)
+{
+	const char *p = *pp;
+
+	while (is_wsp(*p))
+		p++;
+	if (*p == '\0')
+		return 0;
+	if (*p++ != ';') {
+		*errstr = "fields must be separated by \";\"";
+		return -1;
+	}
+	while (is_wsp(*p))
+		p++;
+	*pp = p;
+	return *p != '\0';
+}
+
+int
 mtasts_txt_id(const char *txt, char *id, const char **errstr)
 {
 	const char *p = txt;
@@ -32,18 +51,11 @@ mtasts_txt_id(const char *txt, char *id, const char **errstr)
 	for (;;) {
 		const char *f;
 		size_t n;
+		int rc = mtasts_tag_next(&p, errstr);
 
-		while (is_wsp(*p))
-			p++;
-		if (*p == '\0')
-			break;
-		if (*p++ != ';') {
-			*errstr = "fields must be separated by \";\"";
+		if (rc == -1)
 			return -1;
-		}
-		while (is_wsp(*p))
-			p++;
-		if (*p == '\0')
+		if (rc == 0)
 			break;
 		f = p;
 		while (*p != '\0' && *p != ';' && !is_wsp(*p))

@@ -36,6 +36,13 @@ struct mtasts_policy {
  */
 int	 mtasts_txt_id(const char *txt, char *id, const char **errstr);
 /*
+ * The next field of a "v=...; a=b; c=d" record (RFC 8461 3.1, and RFC
+ * 8460 3's TLS-RPT record, which has the same form): skips the
+ * delimiter at *p.  1 with *p at the field, 0 at the end, -1 when what
+ * follows a field is not a delimiter (*errstr).
+ */
+int	 mtasts_tag_next(const char **p, const char **errstr);
+/*
  * Parse a policy body (RFC 8461 3.2): "key: value" lines ending in
  * CRLF or LF, version STSv1, mode, max_age, and (unless mode none) at
  * least one mx.  Unknown keys are ignored.  0, or -1 with *errstr.

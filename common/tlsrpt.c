@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "json.h"
+#include "mtasts.h"
 #include "tlsrpt.h"
 
 static int
@@ -52,16 +53,12 @@ tlsrpt_txt_rua(const char *txt, char rua[][TLSRPT_RUA_MAX],
 	}
 	p += 10;
 	for (;;) {
-		while (is_wsp(*p))
-			p++;
-		if (*p == '\0')
-			break;
-		if (*p++ != ';') {
-			*errstr = "fields must be separated by \";\"";
+		int rc = mtasts_tag_next(&p, errstr);
+
+		if (rc == -1)
 			return -1;
-		}
-		while (is_wsp(*p))
-			p++;
+		if (rc == 0)
+			break;
 		if (strncmp(p, "rua=", 4) != 0) {
 			/* Another field: skipped (RFC 8460 3). */
 			p += strcspn(p, ";");

@@ -1,4 +1,4 @@
-// sources: common/tlsrpt.c common/json.c common/buf.c common/util.c common/log.c
+// sources: common/tlsrpt.c common/mtasts.c common/json.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_tlsrpt.c - hostile bytes as a TLS-RPT TXT record and as the
  * strings of an aggregate report (MX names, policy body, failure
