@@ -111,7 +111,8 @@ def world(certs, dns):
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
                 ctx.load_cert_chain(os.path.join(certs, kind + ".pem"),
                                     os.path.join(certs, kind + ".key"))
-            sinks[kind] = Sink(host=ip, port=port, tls_context=ctx)
+            sinks[kind] = Sink(host=ip, port=port, tls_context=ctx,
+                               requiretls=kind in ("good", "testing"))
             dns.add(domain(kind), "MX", (10, mx(kind)))
             dns.add(mx(kind), "A", ip)
             if kind in MODE:
@@ -257,3 +258,38 @@ def test_policy_survives_restart(gw_factory, certs, dns, world):
     assert e["tls_policy"] == "mta-sts" and e["tls_verified"] == 1, \
         e["tls_note"]
     assert len(web.hits) == 1
+
+
+def requiretls_send(g, to):
+    import smtplib
+    from conftest import client_tls_context
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        s.sendmail("app@example.com", [to],
+                   b"From: app@example.com\r\nSubject: rt\r\n\r\nx\r\n",
+                   mail_options=["REQUIRETLS"])
+
+
+def test_requiretls_met_by_enforced_policy(gw_factory, certs, dns, world):
+    # RFC 8689 4.2.1: without DNSSEC, an enforced MTA-STS policy is what
+    # vouches for the MX host; a policy in testing mode does not.
+    sinks, web, port = world
+    g = gwd(gw_factory, certs, dns, web, port)
+    requiretls_send(g, rcpt("good"))
+    requiretls_send(g, rcpt("testing"))
+    # (The DSN to app@example.com has an outcome too: not counted.)
+    done = wait_for(lambda: (lambda d: rcpt("good") in d and
+                             rcpt("testing") in d and d)(
+        {e["recipient"]: e for e in g.events(
+            "action IN ('delivered', 'deferred', 'bounced') AND "
+            "recipient LIKE '%.sts.test'")}), timeout=60, what="outcomes")
+    e = done[rcpt("good")]
+    assert e["action"] == "delivered" and e["tls_policy"] == "mta-sts", \
+        e["reply_text"]
+    got = sinks["good"].messages
+    assert len(got) == 1 and "REQUIRETLS" in got[0].mail_options
+    e = done[rcpt("testing")]
+    assert e["action"] == "bounced" and "5.7.10" in (e["reply_status"] or
+                                                    ""), e
+    assert not sinks["testing"].messages
