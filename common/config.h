@@ -143,6 +143,14 @@ struct gw_config {
 		int	 attempts;
 		int	 dnssec;	/* trust the resolver's AD bit */
 	} dns;
+	/* MTA-STS (gwd/sts.c): the policies of MX destinations. */
+	struct {
+		int	 enable;
+		int64_t	 timeout_ms;	/* TXT lookup + policy fetch */
+		char	*ca_file;	/* NULL: the system's CAs */
+		char	*connect_to;	/* "host:port" every fetch connects
+					   to instead (tests); NULL: none */
+	} mta_sts;
 
 	struct {
 		uint64_t message_size;

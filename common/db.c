@@ -357,6 +357,17 @@ static const char *const queue_migrations[] = {
 	"  seq      INTEGER NOT NULL,"
 	"  hash     BLOB NOT NULL"
 	");",
+	/* 11: MTA-STS policies (gwd/sts.c, RFC 8461 5.1): each domain's
+	 * last policy by its id, kept until it expires, so a restart
+	 * neither forgets an enforced policy (a downgrade window) nor
+	 * fetches them all again.  policy is the body as fetched. */
+	"CREATE TABLE mta_sts ("
+	"  domain   TEXT PRIMARY KEY,"
+	"  id       TEXT NOT NULL,"
+	"  policy   TEXT NOT NULL,"
+	"  fetched  INTEGER NOT NULL,"		/* unix seconds */
+	"  expires  INTEGER NOT NULL"		/* unix seconds */
+	");",
 };
 
 static const char *const log_migrations[] = {

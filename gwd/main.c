@@ -63,6 +63,7 @@
 #include "smarthost.h"
 #include "store.h"
 #include "store_read.h"
+#include "sts.h"
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
@@ -485,6 +486,7 @@ main(int argc, char *argv[])
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    volume_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    sts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    alert_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||

@@ -44,8 +44,8 @@ needs_smtputf8(const struct job *j)
  * RFC 8689 4.2.1: what a REQUIRETLS message needs of this hop that it
  * lacks, or NULL.  TLS with a certificate that verified, by DANE or by
  * the CA store with the name; for an MX host, MX records that
- * validated (DNSSEC) unless DANE vouched for the host (gw has no
- * MTA-STS yet); and a server that passes the flag on.  A smarthost is
+ * validated (DNSSEC) unless DANE or an enforced MTA-STS policy vouched
+ * for the host; and a server that passes the flag on.  A smarthost is
  * the admin's choice, not DNS's: its verified certificate suffices.
  */
 static const char *
@@ -61,9 +61,11 @@ requiretls_unmet(const struct mta *m, char *why, size_t whysz)
 		snprintf(why, whysz, "REQUIRETLS: the certificate of %s is "
 		    "not verified (%s)", host, m->hop.tls_note[0] ?
 		    m->hop.tls_note : "no check");
-	else if (m->dest->domain != NULL && !dane && !m->mx_secure)
+	else if (m->dest->domain != NULL && !dane && !mta_sts_enforce(m) &&
+	    !m->mx_secure)
 		snprintf(why, whysz, "REQUIRETLS: the MX records of %s are "
-		    "not DNSSEC-validated and %s has no DANE records",
+		    "not DNSSEC-validated, %s has no DANE records and no "
+		    "MTA-STS policy enforces it",
 		    m->dest->domain, host);
 	else if (!m->caps.requiretls)
 		snprintf(why, whysz, "REQUIRETLS: %s does not support "

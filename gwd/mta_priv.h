@@ -67,6 +67,8 @@ struct mta {
 	int			 dane_active;	/* this handshake checks TLSA
 						   records */
 	int			 mx_secure;	/* route.mx_secure */
+	int			 sts_on;	/* route.sts_on */
+	struct mtasts_policy	 sts;		/* route.sts */
 	int			 ti;		/* current target */
 	int			 retry_plain;	/* 1 asked, 2 doing: a target
 						   again without STARTTLS */
@@ -117,6 +119,8 @@ struct mta {
 /* mta.c */
 const char	*mta_host(const struct mta *);
 const struct route_dane *mta_dane(const struct mta *);
+const struct mtasts_policy *mta_sts(const struct mta *);
+int		 mta_sts_enforce(const struct mta *);
 void		 mta_send(struct mta *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 mta_arm(struct mta *, int64_t ms);

@@ -55,6 +55,9 @@ struct store_op {
 	int		 pause_paused;
 	int64_t		 pause_since;
 	char		*pause_reason;
+	/* An MTA-STS policy to keep (sts.c), or sts_domain NULL. */
+	char		*sts_domain, *sts_id, *sts_policy;
+	int64_t		 sts_fetched, sts_expires;
 	int64_t		*hook_ack;	/* outbox rows webhooks are done
 					   with (webhook.c) */
 	int		 nhook_ack;
