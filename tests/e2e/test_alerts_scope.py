@@ -1,6 +1,7 @@
 """Alerts end to end, beyond test_alerts.py (issue 13): a rule deleted
 while it fires is resolved like any other (mail, Slack, PagerDuty with
-the firing's dedup_key, the audit event)."""
+the firing's dedup_key, the audit event), and a domain-scoped rule
+fires on its recipients' domain only."""
 import email
 
 from conftest import free_port, smarthost, wait_for
@@ -69,3 +70,34 @@ def test_deleting_a_firing_alert_resolves_it(gw_factory, sink, receiver):
     assert len(alert_mails(sink, "gone", "resolved")) == 1
     assert len(receiver.on("/pd")) == 2
 
+
+def test_domain_alert_fires_on_its_domain(gw_factory, sink, receiver):
+    """Every mail to bad.test bounces, none to good.test: the rule on
+    bad.test fires, the one on good.test does not, and all mail's rate
+    (50%) stays under the other's threshold of 60."""
+    g = alerting(gw_factory, sink, receiver)
+    for dom in ("bad.test", "good.test"):
+        g.gwctl("alert", "add", dom.split(".")[0], "--metric",
+                "bounce_rate", "--domain", dom, "--above", "60", "--for",
+                "1s", "--notify", "mailto:ops@alerts.test", "--notify",
+                "http://127.0.0.1:%d/slack-%s" % (receiver.port, dom))
+    g.gwctl("alert", "add", "all", "--metric", "bounce_rate", "--above",
+            "60", "--for", "1s", "--notify", "mailto:ops@alerts.test")
+    # The good ones first: all mail's rate never passes 50%.
+    send(g, ["u%d@good.test" % i for i in range(6)])
+    wait_for(lambda: len(g.events("action = 'delivered'")) == 6, 30,
+             what="six delivered")
+    for i in range(6):
+        send(g, ["u%d@bad.test" % i])
+    wait_for(lambda: alert_mails(sink, "bad", "firing"), 30,
+             what="the bad.test alert's mail")
+    wait_for(lambda: receiver.on("/slack-bad.test"), 30,
+             what="the bad.test alert's webhook")
+    text = receiver.on("/slack-bad.test")[0]["text"]
+    assert "domain bad.test" in text and "100%" in text
+    ev = wait_for(lambda: g.events("action = 'alert_firing'"),
+                  what="alert_firing in log.db")
+    assert [e["detail"].split()[0] for e in ev] == ["alert=bad"]
+    assert not alert_mails(sink, "good", "firing")
+    assert not alert_mails(sink, "all", "firing")
+    assert receiver.on("/slack-good.test") == []
