@@ -19,6 +19,7 @@ import os
 import re
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -214,6 +215,30 @@ def test_keep_alive(gw, sink):
     assert len(socks) == 1
     c.close()
     at_sink(sink, "ka ", 3)
+
+
+def test_keep_alive_outlives_idle_timeout(gw_factory, dns, sink):
+    """http.idle_timeout counts from the last request or answer, not from
+    the connect: a client that asks every 0.2 s keeps its one connection
+    for more than three idle_timeouts, and is closed once it stops."""
+    g = start(gw_factory, dns, sink, 'idle_timeout = "1s";')
+    c = http.client.HTTPSConnection("127.0.0.1", g.http_port, context=ctx(),
+                                    timeout=30)
+    c.connect()
+    sock = c.sock
+    for i in range(20):
+        c.request("GET", "/v1/messages/%016X" % i,
+                  headers={"Authorization": "Bearer " + g.key})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 404, r.status
+        assert c.sock is sock, "request %d needed a new connection" % i
+        time.sleep(0.2)        # the client's pace, not a wait for gwd
+    # Idle now: gwd closes it (EOF; the socket timeout only stops a hung
+    # test).
+    sock.settimeout(30)
+    assert sock.recv(1) == b""
+    c.close()
 
 
 def test_lifecycle_own_subaccount_only(gw, sink):
