@@ -100,6 +100,12 @@ http_kick(struct http_server *srv)
 	timer_add(&srv->tick, 0);
 }
 
+void
+http_stop_accepting(struct http_server *srv)
+{
+	admin_listen_stop(&srv->al);
+}
+
 /* The deadline: shut the socket; MHD sees it at once and closes. */
 static void
 http_deadline(struct ev_timer *t)

@@ -53,6 +53,8 @@ struct http_server *http_bind(const struct http_site *, char *err,
 int	 http_start(struct http_server *, char *err, size_t errsz);
 /* Let MHD run soon: after a suspended connection was resumed. */
 void	 http_kick(struct http_server *);
+/* Accept no more connections (those held go on). */
+void	 http_stop_accepting(struct http_server *);
 
 /* Flags of http_reply(). */
 #define HTTP_CLOSE	0x01	/* HTTP/1.0, Connection: close */
