@@ -46,6 +46,7 @@
 #include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "hookset.h"
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
@@ -523,6 +524,7 @@ main(int argc, char *argv[])
 	webhook_stop();
 	webhook_ctl_stop();
 	store_shutdown();
+	hookset_set(NULL, 0);	/* webhook_stop() left it to the store */
 	archive_stop();
 	store_read_close();
 	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */

@@ -739,7 +739,9 @@ webhook_stop(void)
 	free(acks);
 	acks = NULL;
 	nacks = acks_cap = 0;
-	hookset_set(NULL, 0);
+	/* The hook set stays until the store has stopped (main.c): the
+	 * last events still get their webhooks' rows, and a sweep still
+	 * queued must not take the set for empty. */
 	outbox_close(&obx);
 	db_close(qdb);
 	started = 0;
