@@ -110,7 +110,10 @@ hooks_for(const struct audit_event *ev, long long **ids)
 	 * come a moment later. */
 	int max = hookset_count();
 
-	*ids = xcalloc((size_t)max + 1, sizeof(**ids));
+	*ids = NULL;
+	if (max == 0)		/* no webhook: nothing to allocate per event */
+		return 0;
+	*ids = xcalloc((size_t)max, sizeof(**ids));
 	return hookset_wants(ev->subaccount, ev->action, *ids, max);
 }
 
