@@ -259,6 +259,8 @@ static const struct opt opts[] = {
 	    86400000, 0, 0, 0, LIVE },
 	{ "webhook.retry_for", O_MS, OFF(webhook.retry_for_ms), "24h", 1000,
 	    (int64_t)30 * 86400000, 0, 0, 0, LIVE },
+	{ "webhook.window", O_INT, OFF(webhook.window), "10000", 1, 1000000,
+	    0, 0, 0, LIVE },
 	{ "webhook.ca_file", O_PATH, OFF(webhook.ca_file), NULL, 0, 0, 0, 0,
 	    0, LIVE },
 

@@ -250,6 +250,7 @@ struct gw_config {
 		int64_t	 timeout_ms;	/* one POST */
 		int64_t	 retry_max_ms;	/* the longest backoff */
 		int64_t	 retry_for_ms;	/* then the events are dropped */
+		int	 window;	/* events held in memory per webhook */
 		char	*ca_file;	/* NULL: the system's CAs */
 	} webhook;
 	/* Alerts (gwd/alert.c; the rules are gw.db's, gwctl alert). */

@@ -368,6 +368,18 @@ static const char *const queue_migrations[] = {
 	"  fetched  INTEGER NOT NULL,"		/* unix seconds */
 	"  expires  INTEGER NOT NULL"		/* unix seconds */
 	");",
+	/* 12: each webhook's own progress through the outbox (gwd/outbox.h):
+	 * a row for every event a webhook still owes its receiver, so one
+	 * webhook acknowledging an event leaves it pending for the others.
+	 * Rows that carried the webhook bit before this table are given
+	 * to the webhooks that want them when gwd next loads its webhooks
+	 * (outbox_hook_sweep()). */
+	"CREATE TABLE hook_pending ("
+	"  hook     INTEGER NOT NULL,"		/* gw.db's webhook.id */
+	"  id       INTEGER NOT NULL,"		/* outbox.id */
+	"  PRIMARY KEY (hook, id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX hook_pending_id ON hook_pending(id);",
 };
 
 static const char *const log_migrations[] = {

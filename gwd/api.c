@@ -27,6 +27,11 @@
  * http.api_max_size and counted in limits.memory; the excess is read
  * and dropped, and answered 413.  Failed keys count toward the
  * login blocks (authguard.h), as a wrong password does.
+ * Stopping (api_stop()): a message not handed to the commit yet is
+ * answered 503 (nothing was queued: the client sends it again), one
+ * being committed gets its 202 once on disk, and gwd waits for every
+ * answer to leave (api_requests()) before it stops, at most
+ * shutdown_timeout; answers then close the connection.
  * Diagnostics: refusals are "rejected" events (stage=api), accepted
  * messages "received" events with proto HTTPS; nothing here is fatal.
  */
@@ -99,6 +104,8 @@ struct bucket {
 };
 static struct hmap	 buckets;
 static int		 buckets_init;
+static int		 nrequests;	/* begun, not done */
+static int		 stopping;
 
 static struct api_req *
 req_of(struct submit_waiter *w)
@@ -181,6 +188,9 @@ send_answer(struct api_req *rq)
 	if (rq->status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"gw\"");
+	if (stopping)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	ret = MHD_queue_response(rq->c, rq->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -620,6 +630,13 @@ submit(struct api_req *rq)
 	struct incoming in = { .o = &o, .t = &rq->tx };
 	char helo[80], auth[APIKEY_ID_LEN + 8], *detail;
 
+	if (stopping) {
+		set_problem(rq, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting-down",
+		    "gwd is stopping; the message was not queued", "421 4.3.2 "
+		    "Service shutting down", RETRY_BUSY);
+		return;
+	}
+
 	/* The request is read: its body is not needed any more. */
 	session_memory -= rq->counted;
 	rq->counted = 0;
@@ -840,6 +857,7 @@ api_answer(void *cls, struct MHD_Connection *c, const char *url,
 		rq->api = 1;
 		rq->srv = cls;
 		rq->c = c;
+		nrequests++;
 		buf_init(&rq->body, max_body());
 		ci = MHD_get_connection_info(c,
 		    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -873,6 +891,7 @@ api_done(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (rq == NULL)
 		return;
 	/* Never while suspended: MHD ends a request only once resumed. */
+	nrequests--;
 	auth_cancel(rq->authreq);
 	session_memory -= rq->counted;
 	buf_free(&rq->body);
@@ -881,4 +900,16 @@ api_done(void *cls, struct MHD_Connection *c, void **req_cls,
 	free(rq->resp);
 	free(rq);
 	*req_cls = NULL;
+}
+
+void
+api_stop(void)
+{
+	stopping = 1;
+}
+
+int
+api_requests(void)
+{
+	return nrequests;
 }

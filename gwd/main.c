@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "alert.h"
+#include "api.h"
 #include "archive.h"
 #include "auth.h"
 #include "check.h"
@@ -45,6 +46,7 @@
 #include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "hookset.h"
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
@@ -131,9 +133,9 @@ deliveries_active(void)
 }
 
 /*
- * Stopping: wait for the deliveries under way to end and for every
- * commit (their outcomes, the sessions' last messages) to be on disk,
- * at most shutdown_timeout.  A delivery cut short would be made again
+ * Stopping: wait for the deliveries under way to end, for every commit
+ * (their outcomes, the sessions' last messages) to be on disk and for
+ * the send API's answers to leave (api.c), at most shutdown_timeout.  A delivery cut short would be made again
  * after the restart.
  */
 static void
@@ -145,7 +147,7 @@ stop_check(struct ev_timer *t)
 	 * had their answer: they go too, before they send another. */
 	sessions_close_all();
 	if (sessions_count() == 0 && store_backlog() == 0 && active == 0 &&
-	    queue_dsn_signing() == 0) {
+	    queue_dsn_signing() == 0 && api_requests() == 0) {
 		loop_stop();
 		return;
 	}
@@ -175,6 +177,7 @@ begin_shutdown(void)
 	listeners_stop();
 	gm.stopping = 1;		/* /health says so from now on */
 	control_stop();
+	https_stop();
 	sessions_close_all();
 	queue_shutdown();
 	smarthost_stop();
@@ -523,6 +526,7 @@ main(int argc, char *argv[])
 	webhook_stop();
 	webhook_ctl_stop();
 	store_shutdown();
+	hookset_set(NULL, 0);	/* webhook_stop() left it to the store */
 	archive_stop();
 	store_read_close();
 	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */

@@ -119,8 +119,10 @@ store_apply(struct store_op *op)
 		if (db_step_done(st) == -1)
 			return -1;
 	}
-	if (op->nhook_ack > 0 && outbox_ack_ids(&store_obx, OUTBOX_HOOK,
-	    op->hook_ack, op->nhook_ack) == -1)
+	if (op->nhook_ack > 0 && outbox_ack_hook(&store_obx, op->hook_ack,
+	    op->nhook_ack) == -1)
+		return -1;
+	if (op->hook_sweep && outbox_hook_sweep(&store_obx) == -1)
 		return -1;
 	if (op->pause_sub) {
 		db_bind_text(st_pause, 1, op->pause_sub);
