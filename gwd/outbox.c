@@ -318,7 +318,7 @@ collect(sqlite3 *db, const char *sql, int64_t **out)
 }
 
 /* Rows with the webhook bit and no hook_pending row (written before
- * schema 11): theirs to the webhooks that want them now. */
+ * schema 12): theirs to the webhooks that want them now. */
 static int
 adopt(struct outbox *o)
 {
