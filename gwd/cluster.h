@@ -9,7 +9,8 @@
  * API; no call here blocks), and is either
  *   up        Redis answers: per-minute limits and quotas are taken
  *             from shared budgets, a token batch at a time; the
- *             suppression list is shared (cluster_supp.c);
+ *             suppression list is shared (cluster_supp.c), and so
+ *             is gw.db's configuration (cluster_config.c);
  *   degraded  Redis does not: each node applies its share of every
  *             budget (budget / the live nodes last seen), says so in
  *             the log, /health and gwtop, and reconnects with backoff.

@@ -1,0 +1,86 @@
+"""Cluster mode (issue 14): gw.db's configuration shared by every node.
+A change gwctl makes on one node reaches the others through the Redis
+stream gw:config (gwd/cluster_config.c); two gwd nodes and a real
+redis-server on loopback, logins over real SMTP AUTH."""
+import base64
+import smtplib
+
+from conftest import client_tls_context, wait_for
+from test_cluster import health, node, redis  # noqa: F401 (fixture)
+
+PASSWORD = "n3w-pass-word"
+
+
+def can_log_in(g, user="newbie", password=PASSWORD):
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30) as s:
+        s.starttls(context=client_tls_context())
+        try:
+            s.login(user, password)
+            return True
+        except smtplib.SMTPAuthenticationError:
+            return False
+
+
+# Polling with a login that fails until the change arrives: no delay
+# and no block for failed logins here (authguard is not under test).
+QUIET_GUARD = {"limits.auth_fail_delay": "0", "limits.auth_failures": 100000,
+               "limits.auth_failures_ip": 100000}
+
+
+def pair(gw_factory, redis, sink):  # noqa: F811
+    a = node(gw_factory, redis, sink, "gw1", **QUIET_GUARD)
+    b = node(gw_factory, redis, sink, "gw2", **QUIET_GUARD)
+    for g in (a, b):
+        wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    return a, b
+
+
+def test_subaccount_added_on_b_logs_in_on_a(gw_factory, sink, redis):  # noqa: F811
+    a, b = pair(gw_factory, redis, sink)
+    assert not can_log_in(a)
+    b.add_subaccount("newbie", "new.example", PASSWORD)
+    # Within 1 s of gwctl's return, node A takes the login.
+    wait_for(lambda: can_log_in(a), timeout=1.0, interval=0.05,
+             what="node A accepting the login")
+    assert "configuration change" in a.logtext()
+    # What travelled is the hash gw.db keeps, never the password.
+    stream = redis.cli("XRANGE", "gw:config", "-", "+")
+    sent = b"".join(base64.b64decode(w) for w in stream.split()
+                    if len(w) > 40 and not w.startswith("gw"))
+    assert b"newbie" in sent and PASSWORD.encode() not in sent
+    # Deleted on B: A refuses it.
+    b.gwctl("subaccount", "delete", "newbie")
+    wait_for(lambda: not can_log_in(a), timeout=1.0, interval=0.05,
+             what="node A refusing the login")
+    assert can_log_in(a, "app", "s3cret-pass")
+
+
+def test_node_down_catches_up_when_it_returns(gw_factory, sink, redis):  # noqa: F811
+    a, b = pair(gw_factory, redis, sink)
+    a.stop()
+    b.add_subaccount("newbie", "new.example", PASSWORD)
+    a.start()
+    wait_for(lambda: "cluster: ok" in health(a), what="A ok again")
+    wait_for(lambda: can_log_in(a), timeout=5, interval=0.05,
+             what="A taking what it missed")
+
+
+def test_change_made_while_redis_is_away_goes_when_it_is_back(
+        gw_factory, sink, redis):  # noqa: F811
+    a, b = pair(gw_factory, redis, sink)
+    redis.kill()
+    for g in (a, b):
+        wait_for(lambda: "cluster: degraded" in health(g), what="degraded")
+    # gwctl does not need Redis: the change is B's at once, kept in
+    # B's gw.db for the others.
+    b.add_subaccount("newbie", "new.example", PASSWORD)
+    assert can_log_in(b) and not can_log_in(a)
+    with b.db("gw.db") as c:
+        assert c.execute("SELECT count(*) FROM cluster_outbox"
+                         ).fetchone()[0] >= 1
+    redis.start()
+    wait_for(lambda: can_log_in(a), timeout=30, interval=0.1,
+             what="A taking the change once Redis is back")
+    with b.db("gw.db") as c:
+        wait_for(lambda: c.execute("SELECT count(*) FROM cluster_outbox"
+                                   ).fetchone()[0] == 0, what="outbox sent")
