@@ -5,7 +5,7 @@ redis-server on loopback, logins over real SMTP AUTH."""
 import base64
 import smtplib
 
-from conftest import client_tls_context, wait_for
+from conftest import client_tls_context, free_port, wait_for
 from test_cluster import health, node, redis  # noqa: F401 (fixture)
 
 PASSWORD = "n3w-pass-word"
@@ -84,3 +84,38 @@ def test_change_made_while_redis_is_away_goes_when_it_is_back(
     with b.db("gw.db") as c:
         wait_for(lambda: c.execute("SELECT count(*) FROM cluster_outbox"
                                    ).fetchone()[0] == 0, what="outbox sent")
+
+
+def test_http_api_takes_the_clusters_quota_at_mail(gw_factory, sink, redis):  # noqa: F811
+    """The send API takes a quota token as SMTP's MAIL does: a quota of
+    10 an hour holds across two nodes' APIs (429 after)."""
+    from test_send_api import apikey, call
+    nodes = []
+    for name in ("gw1", "gw2"):
+        port = free_port()
+        g = node(gw_factory, redis, sink, name,
+                 **{"http.listen": "127.0.0.1:%d" % port})
+        g.http_port = port
+        nodes.append(g)
+    a, b = nodes
+    for g in (a, b):
+        wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    a.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+    # One key, made on A, shared with B (and the quota with it).
+    a.key = b.key = apikey(a, "app")
+
+    def send_api(g, i):
+        st, _, body = call(g, "/v1/messages", {
+            "from": "app@example.com", "to": ["q%d@dest.test" % i],
+            "subject": "q%d" % i, "text": "x"})
+        assert st in (202, 429, 401), (st, body)
+        return st
+    first = wait_for(lambda: (lambda st: st != 401 and st)(send_api(b, 100)),
+                     what="B knowing the key")
+    got = {202: int(first == 202), 429: int(first == 429)}
+    for i in range(8):
+        for g in (a, b):
+            got[send_api(g, i)] += 1
+    assert got[202] == 10, got
+    sink.wait_count(10)
+
