@@ -31,6 +31,7 @@
 #define CK_SUPP_STREAM	"gw:suppression"	/* its changes */
 #define CK_QUOTA	"gw:quota:"	/* hash: minute -> count */
 #define CK_CONFIG	"gw:config"	/* stream: gw.db changesets */
+#define CK_AUTHBLOCK	"gw:authblock"	/* zset: address -> until, Unix ms */
 
 /*
  * The gw.db tables every node shares (gwd/cluster_config.c): gwctl

@@ -303,7 +303,8 @@ creq_reply(redisAsyncContext *ac, void *rv, void *priv)
 	}
 	if (rep && rep->type == REDIS_REPLY_ERROR)
 		log_warnx("cluster: Redis: %s", rep->str);
-	r->cb(rep, r->arg);
+	if (r->cb)
+		r->cb(rep, r->arg);
 	creq_free(r);
 }
 
@@ -343,7 +344,8 @@ cl_eval(enum cscript s, creq_cb cb, void *arg, int nkeys, int nargs, ...)
 	for (int i = 0; i < r->argc; i++)
 		r->lens[i] = strlen(r->argv[i]);
 	if (creq_send(r) == -1) {
-		cb(NULL, arg);
+		if (cb)
+			cb(NULL, arg);
 		creq_free(r);
 	}
 }
@@ -391,7 +393,8 @@ cl_command(creq_cb cb, void *arg, int argc, const char **argv)
 		r->lens[i] = strlen(argv[i]);
 	}
 	if (creq_send(r) == -1) {
-		cb(NULL, arg);
+		if (cb)
+			cb(NULL, arg);
 		creq_free(r);
 	}
 }
@@ -467,8 +470,10 @@ tick_cb(struct ev_timer *t)
 	}
 	heartbeat();
 	cquota_tick();
-	if (cl.up)
+	if (cl.up) {
 		stats_publish();
+		guard_tick();
+	}
 }
 
 void

@@ -82,6 +82,16 @@ void	 cluster_quota_unshared(const char *sub);
 void	 cluster_quota_refund(const char *sub);
 
 /*
+ * Login blocks of whole addresses (cluster_guard.c): block and lift
+ * apply the cluster's on this node (authguard.h), publish and lift
+ * tell it of this node's (ip NULL: every address).
+ */
+void	 cluster_share_guard(void (*block)(const char *ip, int64_t ms),
+	    void (*lift)(const char *ip));
+void	 cluster_authblock_publish(const char *ip, int64_t ms);
+void	 cluster_authblock_lift(const char *ip);
+
+/*
  * A change of the suppression list for every node: key is
  * "SUBACCOUNT\nADDRESS" (suppress.c's form).  Kept in memory while Redis
  * is away and sent when it is back.

@@ -36,6 +36,7 @@
 #include "alert.h"
 #include "archive.h"
 #include "auth.h"
+#include "authguard.h"
 #include "check.h"
 #include "cluster.h"
 #include "config.h"
@@ -498,6 +499,8 @@ main(int argc, char *argv[])
 	quarantine_start();
 	alert_start();
 	timer_init(&stop_timer, stop_check, NULL);
+	cluster_share_guard(authguard_block_ip, authguard_unblock_ip);
+	authguard_share(cluster_authblock_publish, cluster_authblock_lift);
 	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
 	smarthost_start();

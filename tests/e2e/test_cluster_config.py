@@ -119,3 +119,36 @@ def test_http_api_takes_the_clusters_quota_at_mail(gw_factory, sink, redis):  # 
     assert got[202] == 10, got
     sink.wait_count(10)
 
+
+def greeting(g):
+    """The code of the greeting node g gives 127.0.0.1 now."""
+    try:
+        with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30):
+            return 220
+    except smtplib.SMTPConnectError as e:
+        return e.smtp_code
+
+
+def test_login_block_of_an_address_applies_on_every_node(gw_factory, sink,
+                                                         redis):  # noqa: F811
+    guard = {"limits.auth_fail_delay": "0", "limits.auth_failures_ip": 3}
+    a = node(gw_factory, redis, sink, "gw1", **guard)
+    b = node(gw_factory, redis, sink, "gw2", **guard)
+    for g in (a, b):
+        wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    assert greeting(b) == 220
+    # Wrong passwords from 127.0.0.1 on A until A blocks the address
+    # (smtplib may try more than one mechanism a login).
+    for i in range(3):
+        if greeting(a) == 421:
+            break
+        assert not can_log_in(a, "app", "wrong-%d" % i)
+    assert greeting(a) == 421
+    # Node B, where this address never failed, refuses it too.
+    wait_for(lambda: greeting(b) == 421, timeout=5, interval=0.1,
+             what="node B refusing the blocked address")
+    assert "blocked for" in b.logtext()
+    # Lifted on A: lifted on B.
+    a.gwctl("auth", "unblock", "127.0.0.1")
+    wait_for(lambda: greeting(b) == 220, timeout=5, interval=0.1,
+             what="node B taking the address again")
