@@ -32,6 +32,7 @@
 #define CK_QUOTA	"gw:quota:"	/* hash: minute -> count */
 #define CK_CONFIG	"gw:config"	/* stream: gw.db changesets */
 #define CK_AUTHBLOCK	"gw:authblock"	/* zset: address -> until, Unix ms */
+#define CK_PAUSED	"gw:paused"	/* hash: subaccount -> reason */
 
 /*
  * The gw.db tables every node shares (gwd/cluster_config.c): gwctl

@@ -472,7 +472,7 @@ tick_cb(struct ev_timer *t)
 	cquota_tick();
 	if (cl.up) {
 		stats_publish();
-		guard_tick();
+		shared_tick();
 	}
 }
 

@@ -82,14 +82,19 @@ void	 cluster_quota_unshared(const char *sub);
 void	 cluster_quota_refund(const char *sub);
 
 /*
- * Login blocks of whole addresses (cluster_guard.c): block and lift
- * apply the cluster's on this node (authguard.h), publish and lift
- * tell it of this node's (ip NULL: every address).
+ * Login blocks of whole addresses and subaccount pauses
+ * (cluster_shared.c): the hooks given apply the cluster's on this node
+ * (authguard.h, pause.h); publish and lift tell the cluster of this
+ * node's (ip NULL: every address).
  */
 void	 cluster_share_guard(void (*block)(const char *ip, int64_t ms),
 	    void (*lift)(const char *ip));
 void	 cluster_authblock_publish(const char *ip, int64_t ms);
 void	 cluster_authblock_lift(const char *ip);
+void	 cluster_share_pauses(void (*pause)(const char *sub,
+	    const char *reason), void (*resume)(const char *sub));
+void	 cluster_pause_publish(const char *sub, const char *reason);
+void	 cluster_pause_lift(const char *sub);
 
 /*
  * A change of the suppression list for every node: key is

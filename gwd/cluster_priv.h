@@ -2,8 +2,8 @@
  * cluster_priv.h - what the parts of cluster mode share: the connection,
  * heartbeats, stats snapshot and rate tokens (cluster.c), the
  * suppression stream (cluster_supp.c), the quotas (cluster_quota.c),
- * gw.db's shared configuration (cluster_config.c), login blocks
- * (cluster_guard.c).
+ * gw.db's shared configuration (cluster_config.c), login blocks and
+ * pauses (cluster_shared.c).
  */
 #ifndef GW_CLUSTER_PRIV_H
 #define GW_CLUSTER_PRIV_H
@@ -65,8 +65,8 @@ void	 config_stream_init(void);
 void	 config_stream_start(void);	/* up: send, then follow */
 void	 config_stream_stop(void);
 
-/* cluster_guard.c */
-void	 guard_tick(void);		/* every second while up */
+/* cluster_shared.c */
+void	 shared_tick(void);		/* every second while up */
 
 /* cluster_quota.c */
 void	 cquota_reconcile(void);	/* up again */

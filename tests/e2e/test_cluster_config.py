@@ -6,7 +6,7 @@ import base64
 import smtplib
 
 from conftest import client_tls_context, free_port, wait_for
-from test_cluster import health, node, redis  # noqa: F401 (fixture)
+from test_cluster import health, node, redis, send  # noqa: F401 (fixture)
 
 PASSWORD = "n3w-pass-word"
 
@@ -152,3 +152,36 @@ def test_login_block_of_an_address_applies_on_every_node(gw_factory, sink,
     a.gwctl("auth", "unblock", "127.0.0.1")
     wait_for(lambda: greeting(b) == 220, timeout=5, interval=0.1,
              what="node B taking the address again")
+
+
+def mail_code(g):
+    """MAIL's reply code for subaccount app on node g."""
+    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=30) as s:
+        s.starttls(context=client_tls_context())
+        s.login("app", "s3cret-pass")
+        code, _ = s.mail("app@example.com")
+        s.rset()
+        return code
+
+
+def test_pause_for_bounces_applies_on_every_node(gw_factory, sink, redis):  # noqa: F811
+    sink.rcpt_reply = lambda a: ("550 5.1.1 no such user"
+                                 if a.startswith("bad") else None)
+    rates = {"limits.bounce_pause_minimum": 1,
+             "limits.bounce_pause_percent": 50}
+    a = node(gw_factory, redis, sink, "gw1", **rates)
+    b = node(gw_factory, redis, sink, "gw2", **rates)
+    for g in (a, b):
+        wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    assert mail_code(b) == 250
+    # A's only message bounces: A pauses app, and so does B.
+    send(a, ["bad@dest.test"])
+    wait_for(lambda: mail_code(a) == 451, what="A pausing app")
+    wait_for(lambda: mail_code(b) == 451, timeout=5, interval=0.1,
+             what="B pausing app too")
+    assert "paused by another node" in b.logtext()
+    # Resumed on B (where it was never paused of its own): both send.
+    b.gwctl("subaccount", "resume", "app")
+    wait_for(lambda: mail_code(a) == 250, timeout=5, interval=0.1,
+             what="A resuming app")
+    assert mail_code(b) == 250
