@@ -9,7 +9,8 @@
  *
  * Each is a set in Redis that every node reads every second (the
  * heartbeat's tick) and applies: a node applies what is there and lifts
- * what it took from the set once it is gone from it.  So a change
+ * what it took from the set (or put there itself) once it is gone from
+ * it.  So a change
  * reaches every node within about a second, an administrator's lift on
  * any node lifts everywhere, and a node that was away takes the set as
  * it is when it is back.
@@ -115,6 +116,37 @@ command(int argc, const char **argv)
 		cl_command(NULL, NULL, argc, argv);
 }
 
+struct added {
+	struct sset	*s;
+	char		 name[NAME_MAX_LEN + 1];
+};
+
+/* This node's own entry is in the set: from now on, it goes when the
+ * set loses it (an earlier read, which did not have it, was answered
+ * before this: Redis answers in order). */
+static void
+added(redisReply *rep, void *arg)
+{
+	struct added *a = arg;
+
+	if (rep != NULL && rep->type != REDIS_REPLY_ERROR && a->s->ready)
+		hmap_put(&a->s->applied, a->name, a->s);
+	free(a);
+}
+
+static void
+add(struct sset *s, const char *name, int argc, const char **argv)
+{
+	struct added *a;
+
+	if (!cl.enabled || !cl.up || strlen(name) > NAME_MAX_LEN)
+		return;
+	a = xcalloc(1, sizeof(*a));
+	a->s = s;
+	memcpy(a->name, name, strlen(name) + 1);
+	cl_command(added, a, argc, argv);
+}
+
 void
 cluster_authblock_publish(const char *ip, int64_t ms)
 {
@@ -122,7 +154,7 @@ cluster_authblock_publish(const char *ip, int64_t ms)
 	const char *argv[] = { "ZADD", CK_AUTHBLOCK, "GT", until, ip };
 
 	snprintf(until, sizeof(until), "%lld", (long long)(unix_ms() + ms));
-	command(nitems(argv), argv);
+	add(&blocks, ip, nitems(argv), argv);
 }
 
 void
@@ -142,7 +174,7 @@ cluster_pause_publish(const char *sub, const char *reason)
 {
 	const char *argv[] = { "HSET", CK_PAUSED, sub, reason };
 
-	command(nitems(argv), argv);
+	add(&pauses, sub, nitems(argv), argv);
 }
 
 void
