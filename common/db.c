@@ -232,6 +232,21 @@ static const char *const gw_migrations[] = {
 	 * off, 0 it is not; NULL: archive.all decides */
 	"ALTER TABLE route_rule ADD COLUMN archive INTEGER"
 	"  CHECK (archive IN (0, 1));",
+	/* 15: configuration shared by the nodes of a cluster (issue 14,
+	 * gwd/cluster_config.c).  gwctl writes each transaction's change
+	 * of the shared tables (an SQLite changeset) into cluster_outbox
+	 * in that same transaction; gwd sends it to Redis and deletes it,
+	 * and applies the other nodes' changes, noting in cluster_applied
+	 * the stream id of the last one, in the same transaction. */
+	"CREATE TABLE cluster_outbox ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  changeset BLOB NOT NULL,"
+	"  created  INTEGER NOT NULL"
+	");"
+	"CREATE TABLE cluster_applied ("
+	"  stream   TEXT PRIMARY KEY,"
+	"  last_id  TEXT NOT NULL"
+	");",
 };
 
 static const char *const queue_migrations[] = {

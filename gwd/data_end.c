@@ -265,8 +265,8 @@ submit_message(struct incoming *in, struct submit_waiter *w)
 	 * is not stored after all. */
 	window_add(m->subaccount, WIN_ACCEPTED, in->now, 1);
 	/* The cluster's quota (cluster.h): the token MAIL took is spent;
-	 * a message that took none (the HTTP API, or no Redis at MAIL) is
-	 * counted there afterwards. */
+	 * a message that took none (no Redis at MAIL) is counted there
+	 * afterwards. */
 	if (in->t->cq_held)
 		in->t->cq_held = 0;
 	else

@@ -37,6 +37,7 @@
 #include "api.h"
 #include "archive.h"
 #include "auth.h"
+#include "authguard.h"
 #include "check.h"
 #include "cluster.h"
 #include "config.h"
@@ -503,6 +504,10 @@ main(int argc, char *argv[])
 	quarantine_start();
 	alert_start();
 	timer_init(&stop_timer, stop_check, NULL);
+	cluster_share_guard(authguard_block_ip, authguard_unblock_ip);
+	authguard_share(cluster_authblock_publish, cluster_authblock_lift);
+	cluster_share_pauses(pause_apply_shared, pause_lift_shared);
+	pause_share(cluster_pause_publish, cluster_pause_lift);
 	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
 	smarthost_start();
