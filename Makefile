@@ -44,6 +44,7 @@ BASHCOMPDIR ?= $(if $(filter /usr,$(PREFIX)),$(BASHCOMP_USR),$(PREFIX)/share/bas
 BUILD      ?= build
 CC         ?= cc
 PYTHON     ?= /usr/bin/python3
+NPROC      := $(shell nproc)
 
 PKGS       := openssl sqlite3 libconfig libidn2 zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -61,7 +62,9 @@ CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
 HTTP_PKGS  := libmicrohttpd jansson gnutls libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 # Cluster state on Redis (gwd/cluster*.c; gwctl publishes suppression
-# changes, gwtop --cluster reads the nodes' stats).
+# changes, gwtop --cluster reads the nodes' stats).  gw.db's shared
+# configuration travels as SQLite changesets: the session extension,
+# which Debian's libsqlite3 is built with, declared by the two -D below.
 REDIS_LIBS := $(shell pkg-config --libs hiredis)
 # gwd's system call allow-list (gwd/sandbox.c).
 SECCOMP_LIBS := $(shell pkg-config --libs libseccomp)
@@ -72,6 +75,7 @@ CFLAGS     += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
               -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
               -Wno-unused-parameter -fno-strict-aliasing \
               -DGW_VERSION='"$(VERSION)"' -Icommon $(PKG_CFLAGS) \
+              -DSQLITE_ENABLE_SESSION -DSQLITE_ENABLE_PREUPDATE_HOOK \
               $(shell pkg-config --cflags $(CONTENT_PKGS) $(HTTP_PKGS))
 LDLIBS     += $(PKG_LIBS) -lpthread -lm
 
@@ -158,8 +162,11 @@ unit: $(UNIT_BIN)
 modgraph: $(GWD_OBJ) $(OBJ)/gwd/main.o
 	$(PYTHON) scripts/modgraph.py --objects $(OBJ)/gwd
 
+# E2E_JOBS pytest-xdist workers, a test file per worker at a time (its
+# module fixtures stay in one process); the slowest tests are listed.
+E2E_JOBS ?= $(NPROC)
 e2e: $(PROGS) $(TEST_TOOLS)
-	GW_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+	GW_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -x -p no:cacheprovider -n $(E2E_JOBS) --dist loadfile --durations=25 tests/e2e $(PYTEST_ARGS)
 
 san:
 	$(MAKE) SAN=1 all $(UNIT_BIN:build/%=build-san/%)
@@ -186,7 +193,7 @@ build-fuzz/%: tests/fuzz/%.c FORCE
 fuzz: $(FUZZ_BIN)
 
 fuzz-short: $(FUZZ_BIN)
-	@scripts/fuzz-run.sh $(FUZZ_SECONDS) 1 $(FUZZ_BIN)
+	@KEEP_GOING=1 scripts/fuzz-run.sh $(FUZZ_SECONDS) $(NPROC) $(FUZZ_BIN)
 
 # Every harness for FUZZ_LONG_SECONDS (10 minutes), FUZZ_JOBS at once,
 # all of them even after a failure; not part of `make check` (README,
@@ -199,11 +206,12 @@ fuzz-long: $(FUZZ_BIN)
 FORCE:
 
 check:
-	$(MAKE) all unit modgraph
+	$(MAKE) -j$(NPROC) all
+	$(MAKE) unit modgraph
 	$(MAKE) e2e
-	$(MAKE) san
+	$(MAKE) -j$(NPROC) san
 	$(MAKE) check-san
-	$(MAKE) fuzz-short
+	$(MAKE) -j$(NPROC) fuzz-short
 	$(MAKE) lint-man
 
 lint-man:

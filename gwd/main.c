@@ -35,8 +35,10 @@
 #include <openssl/ssl.h>
 
 #include "alert.h"
+#include "api.h"
 #include "archive.h"
 #include "auth.h"
+#include "authguard.h"
 #include "check.h"
 #include "cluster.h"
 #include "config.h"
@@ -46,6 +48,7 @@
 #include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "hookset.h"
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
@@ -65,6 +68,7 @@
 #include "smarthost.h"
 #include "store.h"
 #include "store_read.h"
+#include "sts.h"
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
@@ -132,9 +136,9 @@ deliveries_active(void)
 }
 
 /*
- * Stopping: wait for the deliveries under way to end and for every
- * commit (their outcomes, the sessions' last messages) to be on disk,
- * at most shutdown_timeout.  A delivery cut short would be made again
+ * Stopping: wait for the deliveries under way to end, for every commit
+ * (their outcomes, the sessions' last messages) to be on disk and for
+ * the send API's answers to leave (api.c), at most shutdown_timeout.  A delivery cut short would be made again
  * after the restart.
  */
 static void
@@ -146,7 +150,7 @@ stop_check(struct ev_timer *t)
 	 * had their answer: they go too, before they send another. */
 	sessions_close_all();
 	if (sessions_count() == 0 && store_backlog() == 0 && active == 0 &&
-	    queue_dsn_signing() == 0) {
+	    queue_dsn_signing() == 0 && api_requests() == 0) {
 		loop_stop();
 		return;
 	}
@@ -176,6 +180,7 @@ begin_shutdown(void)
 	listeners_stop();
 	gm.stopping = 1;		/* /health says so from now on */
 	control_stop();
+	https_stop();
 	sessions_close_all();
 	queue_shutdown();
 	smarthost_stop();
@@ -494,6 +499,7 @@ main(int argc, char *argv[])
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    volume_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    sts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    alert_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -507,6 +513,10 @@ main(int argc, char *argv[])
 	quarantine_start();
 	alert_start();
 	timer_init(&stop_timer, stop_check, NULL);
+	cluster_share_guard(authguard_block_ip, authguard_unblock_ip);
+	authguard_share(cluster_authblock_publish, cluster_authblock_lift);
+	cluster_share_pauses(pause_apply_shared, pause_lift_shared);
+	pause_share(cluster_pause_publish, cluster_pause_lift);
 	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
 	smarthost_start();
@@ -536,6 +546,7 @@ main(int argc, char *argv[])
 	webhook_stop();
 	webhook_ctl_stop();
 	store_shutdown();
+	hookset_set(NULL, 0);	/* webhook_stop() left it to the store */
 	archive_stop();
 	store_read_close();
 	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */

@@ -25,7 +25,7 @@ libseccomp-dev"
 # (tests/e2e/test_feedback.py).
 # systemd: systemd-analyze rates examples/gwd.service (test_unit_file.py).
 # redis-server: the cluster's shared state (tests/e2e/test_cluster.py).
-test="python3 python3-pytest python3-aiosmtpd python3-dnslib swaks zip
+test="python3 python3-pytest python3-pytest-xdist python3-aiosmtpd python3-dnslib swaks zip
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2
 python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl opendkim-tools

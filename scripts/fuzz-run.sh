@@ -4,9 +4,9 @@
 # Each harness starts from its seeds (tests/fuzz/corpus/NAME) and its own
 # growing corpus (build-fuzz/corpus-fuzz_NAME); a crash leaves its input
 # as build-fuzz/fuzz_NAME-crash-... and the log as build-fuzz/fuzz_NAME.log.
-# `make fuzz-short` runs them one after another and stops at the first
-# failure; `make fuzz-long` (KEEP_GOING=1) runs JOBS at once, all of
-# them, and then lists every failure.
+# Without KEEP_GOING they run one after another and the first failure
+# stops the run; `make fuzz-short` and `make fuzz-long` set KEEP_GOING=1:
+# JOBS at once, all of them, and then every failure is listed.
 set -u
 secs=$1 jobs=$2
 shift 2

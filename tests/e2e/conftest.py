@@ -23,6 +23,13 @@ BUILD = os.environ.get("GW_BUILD", os.path.join(REPO, "build"))
 
 _ports_given = set()
 
+# Under pytest-xdist (make e2e runs E2E_JOBS workers) each worker hands
+# out only the ports of its own residue class, so two workers never pick
+# the same port between its bind(0) probe and the real bind.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+_nworkers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+_residue = int(_worker[2:]) % _nworkers if _worker[2:].isdigit() else 0
+
 
 def free_port(host="127.0.0.1"):
     """A port nobody listens on now, and never handed out before in this
@@ -33,7 +40,7 @@ def free_port(host="127.0.0.1"):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind((host, 0))
             port = s.getsockname()[1]
-        if port not in _ports_given:
+        if port % _nworkers == _residue and port not in _ports_given:
             _ports_given.add(port)
             return port
 

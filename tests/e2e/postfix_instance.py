@@ -14,6 +14,8 @@ import subprocess
 import tempfile
 import time
 
+from conftest import free_port
+
 MASTER = "/usr/lib/postfix/sbin/master"
 
 MASTER_CF = """\
@@ -200,9 +202,7 @@ def relay_mx(sink_port, domains="dest.test, example.com", **main_cf):
     can read gw's MAIL line).  Its root is its own: remove() ends it."""
     root = tempfile.mkdtemp(prefix="gw-postfix-")
     os.chmod(root, 0o755)       # its daemons run as postfix
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cf = {"relay_domains": domains,
           "relayhost": "[127.0.0.1]:%d" % sink_port,
           "debug_peer_list": "127.0.0.1",

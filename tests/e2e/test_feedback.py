@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import smtplib
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -414,9 +413,7 @@ def test_postfix_bounces_after_accepting(gw_factory):
     then bounces the unknown one (its error transport, as after a local
     delivery to a missing user); its DSN goes to the VERP return path,
     which Postfix delivers to gw's feedback listener."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        pf_port = s.getsockname()[1]
+    pf_port = free_port()
     g = gw_factory(relay={"mode": "smarthost", "host": "127.0.0.1",
                           "port": pf_port, "tls": "none"}, feedback=True,
                    settings={"feedback.domains": [BOUNCE_DOMAIN],
