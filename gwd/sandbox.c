@@ -155,7 +155,8 @@ sandbox_files(const struct gw_config *cfg, const char *state_dir, char *err,
 		const char *ro[] = { cfg->path, cfg->tls.certificate,
 		    cfg->tls.key, cfg->relay.ca_file, cfg->relay.ca_dir,
 		    cfg->cluster.password_file, cfg->content.url_blocklist,
-		    cfg->webhook.ca_file, cfg->alerts.ca_file };
+		    cfg->webhook.ca_file, cfg->alerts.ca_file,
+		    cfg->mta_sts.ca_file };
 
 		bad |= ll_allow(rs, dir_of(cfg->control_socket, dbuf,
 		    sizeof(dbuf)), FS_RW, h, err, errsz);
@@ -216,6 +217,7 @@ static const char *const allowed[] = {
 	"readlinkat", "getcwd", "unlink", "unlinkat", "rename", "renameat",
 	"renameat2", "mkdir", "mkdirat", "rmdir", "ftruncate", "truncate",
 	"fsync", "fdatasync", "fallocate", "flock", "fchmod", "fchown",
+	"chmod", "fchmodat",
 	"link", "linkat", "symlink", "symlinkat", "utimensat", "sendfile",
 	"copy_file_range", "splice", "memfd_create", "fadvise64",
 	/* network */
