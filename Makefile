@@ -66,6 +66,8 @@ HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 # configuration travels as SQLite changesets: the session extension,
 # which Debian's libsqlite3 is built with, declared by the two -D below.
 REDIS_LIBS := $(shell pkg-config --libs hiredis)
+# gwd's system call allow-list (gwd/sandbox.c).
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp)
 
 OPT        ?= -O2
 CFLAGS     ?= -g
@@ -120,7 +122,7 @@ $(BUILD)/libgwd.a: $(GWD_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(SECCOMP_LIBS) $(LDLIBS)
 
 $(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(REDIS_LIBS) $(LDLIBS)

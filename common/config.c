@@ -74,6 +74,7 @@ static const struct opt opts[] = {
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
 	    0, 0, 0, 0, 0, RESTART },
 	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0, RESTART },
+	{ "sandbox", O_BOOL, OFF(sandbox), "true", 0, 0, 0, 0, 0, RESTART },
 	{ "syslog_enterprise_number", O_INT, OFF(syslog_pen), "32473", 1,
 	    INT32_MAX, 0, 0, 0, LIVE },
 	{ "shutdown_timeout", O_MS, OFF(shutdown_timeout_ms), "20s", 0,

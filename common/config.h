@@ -87,6 +87,7 @@ struct gw_config {
 	int		 http_api_rate;		/* API requests per second per
 						   key; 0: no limit */
 	int		 syslog;
+	int		 sandbox;	/* Landlock, seccomp (gwd/sandbox.h) */
 	int		 syslog_pen;	/* gwsearch syslog5424: gw@PEN */
 	int64_t		 shutdown_timeout_ms;	/* deliveries under way */
 

@@ -4,8 +4,9 @@
  * SECURITY: parses untrusted SMTP from clients and from remote servers.
  * Starts the key process (keyproc.c, the only holder of DKIM private
  * keys), binds its listeners and reads the TLS key as root (when started
- * as root), then runs as the configured `user`.  Holds password hashes
- * of gw.db and the TLS key in memory; never logs credentials.
+ * as root), then runs as the configured `user`, confined with `sandbox`
+ * (sandbox.h).  Holds password hashes of gw.db and the TLS key in
+ * memory; never logs credentials.
  * STANDARDS: RFC 5321, 3207, 4954, 1870, 2920, 6152, 2034, 3463, 3464,
  * 6409, 7505, 8446.
  * Diagnostics: exits 64 on usage errors, 78 on configuration errors (all
@@ -60,6 +61,7 @@
 #include "queue.h"
 #include "quarantine.h"
 #include "retpath.h"
+#include "sandbox.h"
 #include "session.h"
 #include "signer.h"
 #include "keyproc.h"
@@ -474,6 +476,13 @@ main(int argc, char *argv[])
 		log_warnx("running as root: set `user` in %s", cfg.path);
 	if (check_state_dir(&cfg) == -1)
 		return EX_CANTCREAT;
+	/* Before the first thread: Landlock binds this one and its
+	 * children. */
+	if (cfg.sandbox && sandbox_files(&cfg, cfg.state_dir, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 
 	worker_init(2);
 	dns_wait_init();	/* workers ask DNS through the loop */
@@ -521,7 +530,13 @@ main(int argc, char *argv[])
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
 	    cfg.relay.host : "mx");
+	/* Every thread is running: the filter goes on all of them. */
+	if (cfg.sandbox && sandbox_syscalls(0, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 	sd_notify("READY=1");
+	sandbox_selftest();
 
 	loop_run();
 
