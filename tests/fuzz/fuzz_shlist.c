@@ -1,4 +1,4 @@
-// sources: common/shlist.c common/rules.c
+// sources: common/shlist.c common/rules.c common/util.c common/log.c
 /*
  * fuzz_shlist.c - hostile text against the smarthost list parser
  * (relay.host, --smarthost, gw.db's route_rule.smarthost).
