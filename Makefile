@@ -65,8 +65,12 @@ CONTENT_LIBS := $(shell pkg-config --libs $(CONTENT_PKGS))
 HTTP_PKGS  := libmicrohttpd jansson gnutls libcurl
 HTTP_LIBS  := $(shell pkg-config --libs $(HTTP_PKGS))
 # Cluster state on Redis (gwd/cluster*.c; gwctl publishes suppression
-# changes, gwtop --cluster reads the nodes' stats).
+# changes, gwtop --cluster reads the nodes' stats).  gw.db's shared
+# configuration travels as SQLite changesets: the session extension,
+# which Debian's libsqlite3 is built with, declared by the two -D below.
 REDIS_LIBS := $(shell pkg-config --libs hiredis)
+# gwd's system call allow-list (gwd/sandbox.c).
+SECCOMP_LIBS := $(shell pkg-config --libs libseccomp)
 
 OPT        ?= -O2
 CFLAGS     ?= -g
@@ -74,6 +78,7 @@ CFLAGS     += $(OPT) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror \
               -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
               -Wno-unused-parameter -fno-strict-aliasing \
               -DGW_VERSION='"$(VERSION)"' -Icommon $(PKG_CFLAGS) \
+              -DSQLITE_ENABLE_SESSION -DSQLITE_ENABLE_PREUPDATE_HOOK \
               $(shell pkg-config --cflags $(CONTENT_PKGS) $(HTTP_PKGS))
 LDLIBS     += $(PKG_LIBS) -lpthread -lm
 
@@ -120,7 +125,7 @@ $(BUILD)/libgwd.a: $(GWD_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/gwd: $(OBJ)/gwd/main.o $(BUILD)/libgwd.a $(BUILD)/libgwcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONTENT_LIBS) $(HTTP_LIBS) $(REDIS_LIBS) $(SECCOMP_LIBS) $(LDLIBS)
 
 $(BUILD)/gwctl: $(GWCTL_OBJ) $(BUILD)/libgwcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(EDIT_LIBS) $(CONTENT_LIBS) $(REDIS_LIBS) $(LDLIBS)

@@ -74,6 +74,7 @@ static const struct opt opts[] = {
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
 	    0, 0, 0, 0, 0, RESTART },
 	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0, RESTART },
+	{ "sandbox", O_BOOL, OFF(sandbox), "true", 0, 0, 0, 0, 0, RESTART },
 	{ "syslog_enterprise_number", O_INT, OFF(syslog_pen), "32473", 1,
 	    INT32_MAX, 0, 0, 0, LIVE },
 	{ "shutdown_timeout", O_MS, OFF(shutdown_timeout_ms), "20s", 0,
@@ -171,6 +172,15 @@ static const struct opt opts[] = {
 	{ "dns.dnssec", O_BOOL, OFF(dns.dnssec), "false", 0, 0, 0, 0, 0,
 	    LIVE },
 
+	{ "mta_sts.enable", O_BOOL, OFF(mta_sts.enable), "false", 0, 0, 0, 0,
+	    0, LIVE },
+	{ "mta_sts.timeout", O_MS, OFF(mta_sts.timeout_ms), "10s", 100,
+	    120000, 0, 0, 0, LIVE },
+	{ "mta_sts.ca_file", O_PATH, OFF(mta_sts.ca_file), NULL, 0, 0, 0, 0,
+	    0, LIVE },
+	{ "mta_sts.connect_to", O_STR, OFF(mta_sts.connect_to), NULL, 0, 300,
+	    0, 0, 0, LIVE },
+
 	{ "limits.message_size", O_SIZE, OFF(limits.message_size), "25M",
 	    1024, (int64_t)1 << 31, 0, 0, 0, LIVE },
 	{ "limits.recipients", O_INT, OFF(limits.recipients), "100", 1,
@@ -250,6 +260,8 @@ static const struct opt opts[] = {
 	    86400000, 0, 0, 0, LIVE },
 	{ "webhook.retry_for", O_MS, OFF(webhook.retry_for_ms), "24h", 1000,
 	    (int64_t)30 * 86400000, 0, 0, 0, LIVE },
+	{ "webhook.window", O_INT, OFF(webhook.window), "10000", 1, 1000000,
+	    0, 0, 0, LIVE },
 	{ "webhook.ca_file", O_PATH, OFF(webhook.ca_file), NULL, 0, 0, 0, 0,
 	    0, LIVE },
 

@@ -87,6 +87,7 @@ struct gw_config {
 	int		 http_api_rate;		/* API requests per second per
 						   key; 0: no limit */
 	int		 syslog;
+	int		 sandbox;	/* Landlock, seccomp (gwd/sandbox.h) */
 	int		 syslog_pen;	/* gwsearch syslog5424: gw@PEN */
 	int64_t		 shutdown_timeout_ms;	/* deliveries under way */
 
@@ -143,6 +144,14 @@ struct gw_config {
 		int	 attempts;
 		int	 dnssec;	/* trust the resolver's AD bit */
 	} dns;
+	/* MTA-STS (gwd/sts.c): the policies of MX destinations. */
+	struct {
+		int	 enable;
+		int64_t	 timeout_ms;	/* TXT lookup + policy fetch */
+		char	*ca_file;	/* NULL: the system's CAs */
+		char	*connect_to;	/* "host:port" every fetch connects
+					   to instead (tests); NULL: none */
+	} mta_sts;
 
 	struct {
 		uint64_t message_size;
@@ -242,6 +251,7 @@ struct gw_config {
 		int64_t	 timeout_ms;	/* one POST */
 		int64_t	 retry_max_ms;	/* the longest backoff */
 		int64_t	 retry_for_ms;	/* then the events are dropped */
+		int	 window;	/* events held in memory per webhook */
 		char	*ca_file;	/* NULL: the system's CAs */
 	} webhook;
 	/* Alerts (gwd/alert.c; the rules are gw.db's, gwctl alert). */

@@ -216,6 +216,12 @@ static const char quota[] =
 static const char *const scripts[CS_COUNT] = { gcra, heartbeat, suppress,
     quota };
 
+const char *const cshare_config_tables[] = {
+	"subaccount", "subaccount_domain", "subaccount_ip", "api_key",
+	"dkim_domain", "pool", "pool_address", "route_rule", "throttle",
+	"content_policy", "hmac_key", "webhook", "alert", NULL
+};
+
 const char *
 cshare_script(enum cscript s)
 {

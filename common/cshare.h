@@ -30,6 +30,18 @@
 #define CK_SUPP_HASH	"gw:suppressed"	/* "SUB\nADDR" -> entry */
 #define CK_SUPP_STREAM	"gw:suppression"	/* its changes */
 #define CK_QUOTA	"gw:quota:"	/* hash: minute -> count */
+#define CK_CONFIG	"gw:config"	/* stream: gw.db changesets */
+#define CK_AUTHBLOCK	"gw:authblock"	/* zset: address -> until, Unix ms */
+#define CK_PAUSED	"gw:paused"	/* hash: subaccount -> reason */
+
+/*
+ * The gw.db tables every node shares (gwd/cluster_config.c): gwctl
+ * records their changes as SQLite changesets, NULL-terminated.  Not
+ * among them: suppression (shared entry by entry, CK_SUPP_*), dkim_key
+ * (it holds the private keys, which stay on the node that made them:
+ * gwd.conf(5) CLUSTER), and the cluster_* bookkeeping itself.
+ */
+extern const char *const cshare_config_tables[];
 
 /* A node's heartbeat lives this long: a node not seen for it is gone. */
 #define CSHARE_NODE_TTL_MS	10000

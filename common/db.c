@@ -232,6 +232,21 @@ static const char *const gw_migrations[] = {
 	 * off, 0 it is not; NULL: archive.all decides */
 	"ALTER TABLE route_rule ADD COLUMN archive INTEGER"
 	"  CHECK (archive IN (0, 1));",
+	/* 15: configuration shared by the nodes of a cluster (issue 14,
+	 * gwd/cluster_config.c).  gwctl writes each transaction's change
+	 * of the shared tables (an SQLite changeset) into cluster_outbox
+	 * in that same transaction; gwd sends it to Redis and deletes it,
+	 * and applies the other nodes' changes, noting in cluster_applied
+	 * the stream id of the last one, in the same transaction. */
+	"CREATE TABLE cluster_outbox ("
+	"  id       INTEGER PRIMARY KEY,"
+	"  changeset BLOB NOT NULL,"
+	"  created  INTEGER NOT NULL"
+	");"
+	"CREATE TABLE cluster_applied ("
+	"  stream   TEXT PRIMARY KEY,"
+	"  last_id  TEXT NOT NULL"
+	");",
 };
 
 static const char *const queue_migrations[] = {
@@ -357,6 +372,29 @@ static const char *const queue_migrations[] = {
 	"  seq      INTEGER NOT NULL,"
 	"  hash     BLOB NOT NULL"
 	");",
+	/* 11: MTA-STS policies (gwd/sts.c, RFC 8461 5.1): each domain's
+	 * last policy by its id, kept until it expires, so a restart
+	 * neither forgets an enforced policy (a downgrade window) nor
+	 * fetches them all again.  policy is the body as fetched. */
+	"CREATE TABLE mta_sts ("
+	"  domain   TEXT PRIMARY KEY,"
+	"  id       TEXT NOT NULL,"
+	"  policy   TEXT NOT NULL,"
+	"  fetched  INTEGER NOT NULL,"		/* unix seconds */
+	"  expires  INTEGER NOT NULL"		/* unix seconds */
+	");",
+	/* 12: each webhook's own progress through the outbox (gwd/outbox.h):
+	 * a row for every event a webhook still owes its receiver, so one
+	 * webhook acknowledging an event leaves it pending for the others.
+	 * Rows that carried the webhook bit before this table are given
+	 * to the webhooks that want them when gwd next loads its webhooks
+	 * (outbox_hook_sweep()). */
+	"CREATE TABLE hook_pending ("
+	"  hook     INTEGER NOT NULL,"		/* gw.db's webhook.id */
+	"  id       INTEGER NOT NULL,"		/* outbox.id */
+	"  PRIMARY KEY (hook, id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX hook_pending_id ON hook_pending(id);",
 };
 
 /* log.db schema 8: the tally rows of event NEW (OLD) counted (uncounted). */

@@ -2,6 +2,8 @@
  * db.h - opening gw's three SQLite databases with their schemas.
  *
  *   gw.db     written by gwctl, read by gwd: subaccounts and credentials
+ *             (in a cluster gwd writes the changes other nodes' gwctl
+ *             made, and cluster_* bookkeeping: gwd/cluster_config.c)
  *   queue.db  written by gwd: the spool
  *   log.db    written by gwd: the audit trail (FTS5)
  *

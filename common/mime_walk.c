@@ -31,6 +31,8 @@ const struct mime_limits mime_limits_default = { 5, 1000, 16 << 20, 0 };
 
 #define SNIFF_BYTES	8192	/* what libmagic sees of an attachment */
 #define READ_CHUNK	16384
+#define ONES		0x0101010101010101ULL	/* a byte in each lane */
+#define HIGHS		0x8080808080808080ULL
 
 static pthread_once_t	gmime_once = PTHREAD_ONCE_INIT;
 
@@ -97,6 +99,18 @@ sniff(const char *p, size_t n)
 	return t ? t : "application/octet-stream";
 }
 
+/* Eight bytes at p are printable ASCII (0x20 to 0x7e). */
+static int
+printable8(const char *p)
+{
+	uint64_t v, d;
+
+	memcpy(&v, p, sizeof(v));
+	d = v ^ (0x7f * ONES);
+	return ((v | ((v - 0x20 * ONES) & ~v) | ((d - ONES) & ~d)) & HIGHS) ==
+	    0;
+}
+
 /* What libmagic would call text: UTF-8 (a character cut at the end
  * allowed), no NUL, no control byte but tab, line ends, form feed and
  * escape; at least one byte. */
@@ -109,6 +123,12 @@ looks_text(const char *p, size_t n)
 		return 0;
 	while (i < n) {
 		unsigned char c = (unsigned char)p[i];
+
+		if (c >= 0x20 && c < 0x7f) {
+			for (i++; i + 8 <= n && printable8(p + i); i += 8)
+				;
+			continue;
+		}
 		size_t k = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 && c >= 0xc2 ? 2 :
 		    (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 && c <= 0xf4 ?
 		    4 : 0;
@@ -174,11 +194,22 @@ is_archive(const char *type, const char *name)
 	return 0;
 }
 
-/* Invalid UTF-8 becomes '?', in place; the length never grows. */
+/* Eight bytes at p are ASCII and none is NUL. */
+static int
+ascii8(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return ((v | ((v - ONES) & ~v)) & HIGHS) == 0;
+}
+
+/* Invalid UTF-8 becomes '?', in place, byte for byte: the length stays.
+ * Runs of ASCII are passed eight bytes at a time. */
 static size_t
 utf8_clean(char *s, size_t len)
 {
-	size_t i = 0, o = 0;
+	size_t i = 0;
 
 	while (i < len) {
 		unsigned char c = (unsigned char)s[i];
@@ -187,6 +218,11 @@ utf8_clean(char *s, size_t len)
 		    4 : 0;
 		size_t k;
 
+		if (c != '\0' && c < 0x80) {
+			for (i++; i + 8 <= len && ascii8(s + i); i += 8)
+				;
+			continue;
+		}
 		if (c == '\0')
 			n = 0;
 		for (k = 1; n && k < n; k++)
@@ -201,15 +237,12 @@ utf8_clean(char *s, size_t len)
 		    (c == 0xf4 && (unsigned char)s[i + 1] >= 0x90)))
 			n = 0;
 		if (n == 0) {
-			s[o++] = '?';
-			i++;
+			s[i++] = '?';
 			continue;
 		}
-		memmove(s + o, s + i, n);
-		o += n;
 		i += n;
 	}
-	return o;
+	return len;
 }
 
 static void
@@ -303,7 +336,7 @@ block_tag(const char *nm)
 	    "hr", "blockquote", "pre", "title", "section", "article" };
 
 	for (size_t i = 0; i < nitems(blocks); i++)
-		if (strcmp(nm, blocks[i]) == 0)
+		if (nm[0] == blocks[i][0] && strcmp(nm, blocks[i]) == 0)
 			return 1;
 	return 0;
 }
@@ -349,7 +382,7 @@ mime_html_text_map(const char *s, size_t n, char *out, size_t *map)
 			i = e ? (size_t)(e - s) + 1 : n;
 			/* <script>...</script> is skipped whole; <script/>
 			 * is empty. */
-			if (!closing && !(e && e[-1] == '/') &&
+			if (!closing && !(e && e[-1] == '/') && nm[0] == 's' &&
 			    (strcmp(nm, "script") == 0 ||
 			    strcmp(nm, "style") == 0))
 				i = skip_element(s, n, i, nm);
@@ -387,7 +420,10 @@ static size_t
 link_attr(const char *s, size_t n, size_t i)
 {
 	static const char *const attrs[] = { "href", "src", "action" };
+	int c = tolower((unsigned char)s[i]);
 
+	if (c != 'h' && c != 's' && c != 'a')
+		return 0;
 	if (i > 0 && !isspace((unsigned char)s[i - 1]) && s[i - 1] != '<' &&
 	    s[i - 1] != '"' && s[i - 1] != '\'' && s[i - 1] != '/')
 		return 0;
@@ -457,11 +493,23 @@ lower_dup(const char *s)
 	return d;
 }
 
+/*
+ * After the first `at` decoded bytes (or all, when fewer), fn may lower
+ * or raise how much is kept: an attachment is sniffed on its first bytes
+ * and, when it is text, kept whole in the same pass.
+ */
+struct read_cap {
+	size_t	  at;
+	size_t	(*fn)(void *arg, const char *p, size_t n);
+	void	 *arg;
+};
+
 /* The part's content decoded (transfer encoding, then charset when cs is
- * not NULL), appended to b up to max bytes; the decoded size in *total. */
+ * not NULL), appended to b up to max bytes (or what cap says); the
+ * decoded size in *total. */
 static int
 read_decoded(GMimePart *part, const char *cs, struct buf *b, size_t max,
-    size_t *total)
+    size_t *total, const struct read_cap *cap)
 {
 	GMimeDataWrapper *dw = g_mime_part_get_content(part);
 	GMimeStream *raw, *fs;
@@ -469,11 +517,14 @@ read_decoded(GMimePart *part, const char *cs, struct buf *b, size_t max,
 	GMimeContentEncoding enc;
 	char chunk[READ_CHUNK];
 	ssize_t n;
-	int bad = 0;
+	int bad = 0, capped = cap == NULL;
 
 	*total = 0;
-	if (dw == NULL || (raw = g_mime_data_wrapper_get_stream(dw)) == NULL)
+	if (dw == NULL || (raw = g_mime_data_wrapper_get_stream(dw)) == NULL) {
+		if (cap)
+			cap->fn(cap->arg, "", 0);
 		return 0;
+	}
 	g_mime_stream_reset(raw);
 	fs = g_mime_stream_filter_new(raw);
 	enc = g_mime_data_wrapper_get_encoding(dw);
@@ -492,15 +543,30 @@ read_decoded(GMimePart *part, const char *cs, struct buf *b, size_t max,
 			g_object_unref(f);
 		}
 	}
+	if (cap)
+		max = cap->at;
 	while ((n = g_mime_stream_read(fs, chunk, sizeof(chunk))) > 0) {
-		size_t room = max - buf_len(b), take = (size_t)n;
+		size_t room = max > buf_len(b) ? max - buf_len(b) : 0;
+		size_t take = (size_t)n;
 
 		*total += (size_t)n;
 		if (take > room)
 			take = room;
 		if (take > 0 && buf_append(b, chunk, take) == -1)
 			break;
+		if (capped || buf_len(b) < cap->at)
+			continue;
+		capped = 1;
+		max = cap->fn(cap->arg, buf_ptr(b), buf_len(b));
+		/* The rest of this chunk, past the first bytes. */
+		room = max > buf_len(b) ? max - buf_len(b) : 0;
+		if ((size_t)n - take < room)
+			room = (size_t)n - take;
+		if (room > 0 && buf_append(b, chunk + take, room) == -1)
+			break;
 	}
+	if (!capped)
+		cap->fn(cap->arg, buf_ptr(b) ? buf_ptr(b) : "", buf_len(b));
 	g_object_unref(fs);
 	return bad;
 }
@@ -509,7 +575,7 @@ int
 mime_part_decoded(void *part, const char *cs, struct buf *b, size_t max,
     size_t *total)
 {
-	return read_decoded(part, cs, b, max, total);
+	return read_decoded(part, cs, b, max, total, NULL);
 }
 
 static struct mime_text *
@@ -547,10 +613,10 @@ keep_text(struct walk *w, struct mime_text *t, struct buf *b, int html)
 		s = xmalloc(len + 1);
 		len = mime_html_text(buf_ptr(b) ? buf_ptr(b) : "", len, s);
 	} else {
-		s = xmalloc(len + 1);
-		if (len)
-			memcpy(s, buf_ptr(b), len);
-		s[len] = '\0';
+		/* The decoded bytes themselves, not a copy. */
+		b->len = b->off + len;
+		if ((s = buf_steal(b, NULL)) == NULL)
+			s = xstrdup("");
 	}
 	t->text = s;
 	t->len = len;
@@ -570,32 +636,92 @@ keep_bytes(struct walk *w, struct mime_text *t, const char *p, size_t n)
 	buf_free(&b);
 }
 
-static void
-walk_text(struct walk *w, GMimePart *part, const char *path,
-    const char *type)
+/* The part's declared charset when text in it must be converted; NULL
+ * for none, or one that is UTF-8 already (cleaned as UTF-8). */
+static const char *
+part_charset(GMimePart *part)
 {
 	GMimeContentType *ct = g_mime_object_get_content_type(
 	    GMIME_OBJECT(part));
 	const char *cs = ct ? g_mime_content_type_get_parameter(ct, "charset") :
 	    NULL;
-	/* Subjects count too, so the total may have passed the limit. */
-	size_t room = w->out->textlen >= w->lim->text ? 0 :
-	    w->lim->text - w->out->textlen, total;
-	struct mime_text *t;
-	struct buf b;
 
-	/* No charset, or one that is UTF-8 already: cleaned as UTF-8. */
 	if (cs && (strcasecmp(cs, "us-ascii") == 0 ||
 	    strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0))
 		cs = NULL;
-	t = add_text(w, path, type);
-	buf_init(&b, 0);
-	if (read_decoded(part, cs, &b, room, &total))
-		w->out->flags |= MW_BAD_CHARSET;
+	return cs;
+}
+
+/* What lim->text still allows; subjects count too, so the total may
+ * have passed the limit. */
+static size_t
+text_room(const struct walk *w)
+{
+	return w->out->textlen >= w->lim->text ? 0 :
+	    w->lim->text - w->out->textlen;
+}
+
+/* Decoded text in b (of total bytes, room of them allowed) kept as the
+ * text of the part at path. */
+static void
+keep_decoded(struct walk *w, const char *path, const char *type,
+    struct buf *b, size_t total, size_t room)
+{
+	struct mime_text *t = add_text(w, path, type);
+
 	if (total > room)
 		w->out->flags |= MW_TEXT_CUT;
-	keep_text(w, t, &b, strcmp(t->type, "text/html") == 0);
+	if (buf_len(b) > room)
+		b->len = b->off + room;
+	keep_text(w, t, b, strcmp(t->type, "text/html") == 0);
+}
+
+static void
+walk_text(struct walk *w, GMimePart *part, const char *path,
+    const char *type)
+{
+	const char *cs = part_charset(part);
+	size_t room = text_room(w), total;
+	struct buf b;
+	int bad;
+
+	buf_init(&b, 0);
+	bad = read_decoded(part, cs, &b, room, &total, NULL);
+	if (bad)
+		w->out->flags |= MW_BAD_CHARSET;
+	keep_decoded(w, path, type, &b, total, room);
 	buf_free(&b);
+}
+
+/* An attachment being read: its first bytes sniffed, then the rest kept
+ * when it is text that needs no conversion (read once, not twice). */
+struct sniffing {
+	struct walk		*w;
+	struct mime_attach	*a;
+	const char		*cs;
+	size_t			 room;
+	int			 text;
+};
+
+static size_t
+attach_sniffed(void *arg, const char *p, size_t n)
+{
+	struct sniffing *sn = arg;
+	struct mime_attach *a = sn->a;
+
+	if (n > SNIFF_BYTES)
+		n = SNIFF_BYTES;
+	a->sniffed = xstrdup(sn->w->lim->no_magic ? sniff_cheap(p, n) :
+	    sniff(p, n));
+	a->archive = is_archive(a->type, a->name) ||
+	    is_archive(a->sniffed, "");
+	a->encrypted = attrule_zip_encrypted((const unsigned char *)p, n);
+	/* A text file under any name or declared type is read as text. */
+	sn->text = strncmp(a->type, "text/", 5) == 0 ||
+	    strncmp(a->sniffed, "text/", 5) == 0;
+	if (sn->text && sn->cs == NULL && sn->room > SNIFF_BYTES)
+		return sn->room;
+	return SNIFF_BYTES;
 }
 
 static void
@@ -603,34 +729,31 @@ walk_attachment(struct walk *w, GMimePart *part, const char *path,
     const char *type, const char *name)
 {
 	struct mime_walk *o = w->out;
+	struct sniffing sn = { w, NULL, part_charset(part), text_room(w), 0 };
+	struct read_cap cap = { SNIFF_BYTES, attach_sniffed, &sn };
 	struct mime_attach *a;
 	struct buf b;
 	size_t total;
 
-	buf_init(&b, 0);
-	read_decoded(part, NULL, &b, SNIFF_BYTES, &total);
 	if (o->natt == w->acap) {
 		w->acap = w->acap ? w->acap * 2 : 8;
 		o->att = xreallocarray(o->att, (size_t)w->acap,
 		    sizeof(*o->att));
 	}
-	a = &o->att[o->natt++];
+	a = sn.a = &o->att[o->natt++];
 	a->path = xstrdup(path);
 	a->name = xstrdup(name ? name : "");
 	a->type = lower_dup(type);
-	a->sniffed = xstrdup(w->lim->no_magic ? sniff_cheap(buf_ptr(&b),
-	    buf_len(&b)) : sniff(buf_ptr(&b), buf_len(&b)));
+	buf_init(&b, 0);
+	read_decoded(part, NULL, &b, SNIFF_BYTES, &total, &cap);
 	a->size = total;
-	a->archive = is_archive(a->type, a->name) ||
-	    is_archive(a->sniffed, "");
-	a->encrypted = attrule_zip_encrypted((const unsigned char *)
-	    buf_ptr(&b), buf_len(&b));
-	buf_free(&b);
-	/* A text file under any name or declared type is read as text. */
-	if (strncmp(a->type, "text/", 5) == 0 ||
-	    strncmp(a->sniffed, "text/", 5) == 0)
+	if (sn.text && sn.cs == NULL)
+		keep_decoded(w, path, strncmp(a->type, "text/", 5) == 0 ?
+		    a->type : a->sniffed, &b, total, sn.room);
+	else if (sn.text)
 		walk_text(w, part, path, strncmp(a->type, "text/", 5) == 0 ?
 		    a->type : a->sniffed);
+	buf_free(&b);
 }
 
 static void walk_object(struct walk *, GMimeObject *, const char *, int);

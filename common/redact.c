@@ -1,8 +1,9 @@
 /*
  * redact.c - the redact action: values replaced in a message's text
- * parts, the MIME written again (GMime 3).
+ * parts and Subject, the MIME written again (GMime 3).
  * Standards: RFC 2045 (transfer encodings), RFC 2046 (text, multipart,
- * message/rfc822), RFC 5322 (CRLF line ends).
+ * message/rfc822), RFC 2047 (the Subject's encoded words), RFC 5322
+ * (CRLF line ends).
  * Exposure: parses an untrusted message.  Parts are entered as the walk
  * (mime_walk.c) enters them: message/rfc822 to its depth, leaf parts to
  * its count; a part's decoded text is held whole while it is rewritten,
@@ -176,6 +177,29 @@ redact_part(struct redact *r, GMimePart *part)
 	buf_free(&b);
 }
 
+/*
+ * A message's Subject: GMime gives it with its encoded words (RFC 2047)
+ * decoded to UTF-8; the values found replaced, it is set again and GMime
+ * encodes it anew (encoded words where it is not ASCII) when the
+ * message is written.
+ */
+static void
+redact_subject(struct redact *r, GMimeMessage *m)
+{
+	const char *subj = g_mime_message_get_subject(m);
+	char *s;
+	int n;
+
+	if (subj == NULL || *subj == '\0' || r->failed)
+		return;
+	s = xstrdup(subj);
+	if ((n = redact_text(r, s, strlen(s))) > 0) {
+		g_mime_message_set_subject(m, s, "utf-8");
+		r->replaced += n;
+	}
+	free(s);
+}
+
 static void redact_object(struct redact *, GMimeObject *, int depth);
 
 static void
@@ -211,8 +235,10 @@ redact_object(struct redact *r, GMimeObject *obj, int depth)
 		GMimeMessage *m = g_mime_message_part_get_message(
 		    GMIME_MESSAGE_PART(obj));
 
-		if (m && depth + 1 <= mime_limits_default.depth &&
-		    g_mime_message_get_mime_part(m))
+		if (m == NULL || depth + 1 > mime_limits_default.depth)
+			return;
+		redact_subject(r, m);
+		if (g_mime_message_get_mime_part(m))
 			redact_object(r, g_mime_message_get_mime_part(m),
 			    depth + 1);
 	} else if (GMIME_IS_PART(obj))
@@ -273,9 +299,11 @@ redact_top(void *arg, void *msg)
 	struct redact *r = arg;
 	GMimeMessage *m = msg;
 
-	if (m == NULL || g_mime_message_get_mime_part(m) == NULL)
+	if (m == NULL)
 		return;
-	redact_object(r, g_mime_message_get_mime_part(m), 1);
+	redact_subject(r, m);
+	if (g_mime_message_get_mime_part(m) != NULL)
+		redact_object(r, g_mime_message_get_mime_part(m), 1);
 	if (!r->failed && r->replaced > 0)
 		redact_write(r, m);
 }

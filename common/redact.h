@@ -11,8 +11,10 @@
  * again: the same transfer encoding (7bit text that gained 8-bit bytes
  * becomes quoted-printable), charset UTF-8 when it was converted, kept
  * when it was US-ASCII, UTF-8 or one iconv does not know (replaced in
- * the bytes as they are).  Parts with nothing to replace, headers,
- * subjects and attachments are left as they were.
+ * the bytes as they are).  The Subject of the message and of each
+ * nested one is redacted too: its encoded words (RFC 2047) decoded,
+ * the values replaced, encoded again.  Parts with nothing to replace,
+ * other headers and attachments are left as they were.
  *
  * Pure as far as the caller sees: bytes in, bytes out; runs on gwd's
  * content worker and in gwctl's `policy test`.

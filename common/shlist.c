@@ -3,7 +3,6 @@
  * Exposure: parses gwd.conf, gw.db rows and gwctl arguments (admin
  * input); every word and number is bounded.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,21 +10,6 @@
 #include "rules.h"
 #include "shlist.h"
 #include "util.h"
-
-static int
-sh_fail(char *err, size_t errsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-sh_fail(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* N of "prio=N" or "weight=N" within [min, max]: 0 or -1. */
 static int
@@ -55,33 +39,31 @@ sh_word(const char *w, int dflt_port, struct shlist *l, int *set,
 		int prio = w[0] == 'p', bit = prio ? 1 : 2;
 
 		if (e == NULL)
-			return sh_fail(err, errsz, "%s: comes after a host",
-			    w);
+			return errf(err, errsz, "%s: comes after a host", w);
 		if (*set & bit)
-			return sh_fail(err, errsz, "%s: given twice for one "
+			return errf(err, errsz, "%s: given twice for one "
 			    "host", w);
 		*set |= bit;
 		if (prio && sh_number(w + 5, 0, SHLIST_PRIO_MAX,
 		    &e->prio) == -1)
-			return sh_fail(err, errsz, "%s: the priority is 0 to "
+			return errf(err, errsz, "%s: the priority is 0 to "
 			    "65535", w);
 		if (!prio && sh_number(w + 7, 1, SHLIST_WEIGHT_MAX,
 		    &e->weight) == -1)
-			return sh_fail(err, errsz, "%s: the weight is 1 to "
+			return errf(err, errsz, "%s: the weight is 1 to "
 			    "1000", w);
 		return 0;
 	}
 	if (strchr(w, '=') != NULL)
-		return sh_fail(err, errsz, "%s: expected HOST[:PORT], prio=N "
+		return errf(err, errsz, "%s: expected HOST[:PORT], prio=N "
 		    "or weight=N", w);
 	if (l->n == SHLIST_MAX)
-		return sh_fail(err, errsz, "at most %d smarthosts",
-		    SHLIST_MAX);
+		return errf(err, errsz, "at most %d smarthosts", SHLIST_MAX);
 	e = &l->e[l->n];
 	memset(e, 0, sizeof(*e));
 	if (rules_parse_hostport(w, e->host, sizeof(e->host), &e->port, why,
 	    sizeof(why)) == -1)
-		return sh_fail(err, errsz, "%.300s: %s", w, why);
+		return errf(err, errsz, "%.300s: %s", w, why);
 	if (strchr(w, ']') == NULL && strchr(w, ':') == NULL)
 		e->port = dflt_port;
 	else if (w[0] == '[' && strstr(w, "]:") == NULL)
@@ -110,7 +92,7 @@ shlist_parse(const char *s, int dflt_port, struct shlist *l, char *err,
 			break;
 		n = strcspn(s, " \t");
 		if (n >= sizeof(w))
-			return sh_fail(err, errsz, "a word longer than %zu "
+			return errf(err, errsz, "a word longer than %zu "
 			    "bytes", sizeof(w) - 1);
 		memcpy(w, s, n);
 		w[n] = '\0';
@@ -119,7 +101,7 @@ shlist_parse(const char *s, int dflt_port, struct shlist *l, char *err,
 			return -1;
 	}
 	if (l->n == start)
-		return sh_fail(err, errsz, "no smarthost given");
+		return errf(err, errsz, "no smarthost given");
 	return 0;
 }
 

@@ -107,6 +107,17 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+int
+errf(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 char *
 xstrdup(const char *s)
 {

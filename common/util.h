@@ -24,6 +24,10 @@ void	*xcalloc(size_t, size_t);
 void	*xreallocarray(void *, size_t n, size_t size);
 /* asprintf(), dying if memory runs out. */
 char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Print an error message into err[errsz] (cut to fit, always ended
+ * with a NUL when errsz > 0) and return -1, for `return errf(...)`. */
+int	 errf(char *err, size_t errsz, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 void	 str_lower(char *);

@@ -1,7 +1,9 @@
 /*
  * cluster.c - gwctl's changes of the suppression list to Redis (see
  * cluster.h), with the script gwd's nodes use (common/cshare.c), so
- * the list in Redis and its stream change together.
+ * the list in Redis and its stream change together; and the record of
+ * its configuration changes (an SQLite session on gw.db), which this
+ * node's gwd sends to the others (gwd/cluster_config.c).
  * Exposure: talks to the Redis of gwd.conf (cluster.redis), with a
  * timeout; reads only the type of its replies.
  * Diagnostics: a Redis that cannot be reached is a warning and
@@ -144,4 +146,94 @@ gcl_flush(struct ctx *ctx)
 		redisFree(rc);
 	gcl_discard();
 	return r;
+}
+
+/* Configuration changes: an SQLite session on gw.db. */
+
+static sqlite3_session	*sess;
+
+int
+gcl_session_open(struct ctx *ctx)
+{
+	if (sess != NULL || ctx->cfg.cluster.redis == NULL)
+		return 0;
+	if (sqlite3session_create(ctx->db, "main", &sess) != SQLITE_OK) {
+		log_warnx("gw.db: cannot record changes for the cluster: %s",
+		    sqlite3_errmsg(ctx->db));
+		sess = NULL;
+		return -1;
+	}
+	for (size_t i = 0; cshare_config_tables[i] != NULL; i++)
+		if (sqlite3session_attach(sess, cshare_config_tables[i]) !=
+		    SQLITE_OK) {
+			log_warnx("gw.db: cannot record changes of %s for the "
+			    "cluster", cshare_config_tables[i]);
+			sqlite3session_delete(sess);
+			sess = NULL;
+			return -1;
+		}
+	return 0;
+}
+
+static int
+outbox_insert(struct ctx *ctx, const void *cs, int n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(ctx->db, "INSERT INTO cluster_outbox "
+	    "(changeset, created) VALUES (?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_blob(st, 1, cs, n, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ctx_now());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+gcl_session_save(struct ctx *ctx)
+{
+	void *cs = NULL;
+	int n = 0, r = 0;
+
+	if (sess == NULL || sqlite3session_isempty(sess))
+		return 0;
+	if (sqlite3session_changeset(sess, &n, &cs) != SQLITE_OK)
+		r = -1;
+	else if (n > 0)
+		r = outbox_insert(ctx, cs, n);
+	sqlite3_free(cs);
+	if (r == 0)
+		gcl_session_reset(ctx);
+	else
+		log_warnx("gw.db: cannot keep the change for the cluster");
+	return r;
+}
+
+/* A new session: what the last one recorded is saved or rolled back. */
+void
+gcl_session_reset(struct ctx *ctx)
+{
+	if (sess == NULL)
+		return;
+	sqlite3session_delete(sess);
+	sess = NULL;
+	gcl_session_open(ctx);
+}
+
+void
+gcl_session_close(struct ctx *ctx)
+{
+	if (sess == NULL)
+		return;
+	if (!sqlite3session_isempty(sess) && sqlite3_get_autocommit(ctx->db) &&
+	    ctx_begin(ctx) == EX_OK) {
+		if (gcl_session_save(ctx) == 0)
+			ctx_commit(ctx);
+		else
+			ctx_rollback(ctx);
+	}
+	sqlite3session_delete(sess);
+	sess = NULL;
 }

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "gwctl.h"
 #include "log.h"
@@ -121,12 +122,20 @@ ctx_db(struct ctx *ctx)
 		log_warnx("%s", err);
 		return EX_UNAVAILABLE;
 	}
+	/* In a cluster, what changes here goes to every node. */
+	if (gcl_session_open(ctx) == -1) {
+		db_close(ctx->db);
+		ctx->db = NULL;
+		return EX_SOFTWARE;
+	}
 	return EX_OK;
 }
 
 void
 ctx_close(struct ctx *ctx)
 {
+	if (ctx->db != NULL)
+		gcl_session_close(ctx);
 	db_close(ctx->db);
 	ctx->db = NULL;
 	if (ctx->cfg_loaded)
@@ -160,6 +169,11 @@ ctx_commit(struct ctx *ctx)
 {
 	int r;
 
+	if (gcl_session_save(ctx) == -1) {
+		r = ctx_sqlerr(ctx, "gw.db: keeping the change for the cluster");
+		ctx_rollback(ctx);
+		return r;
+	}
 	if (sqlite3_exec(ctx->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
 		return EX_OK;
 	r = ctx_sqlerr(ctx, "gw.db: commit");
@@ -172,6 +186,7 @@ ctx_rollback(struct ctx *ctx)
 {
 	if (!sqlite3_get_autocommit(ctx->db))
 		sqlite3_exec(ctx->db, "ROLLBACK", NULL, NULL, NULL);
+	gcl_session_reset(ctx);
 }
 
 static sqlite3_stmt *

@@ -8,8 +8,9 @@
  * sessions and the scheduler make in it.  Reloaded when
  * gwctl commits (PRAGMA data_version, every 500 ms and on AUTH, MAIL
  * and RCPT) and on SIGHUP.
- * Exposure: reads gw.db, which only the admin (gwctl) writes; nothing
- * from the network.
+ * Exposure: reads gw.db, which only the admin (gwctl) writes, on this
+ * node or, in a cluster, on another (cluster_config.c applies those);
+ * nothing from the network.
  * Diagnostics: dies only when memory runs out; a gw.db that cannot be
  * read whole keeps the previous subaccounts (logged once per reason),
  * and accounts_init() returns -1 with the reason in err at start-up.

@@ -106,12 +106,18 @@ alert_targets(struct alert *a, const char *notify)
 	return a->nt > 0 ? 0 : -1;
 }
 
-/* The same rule (name, metric, scope, threshold): it keeps its state. */
+/* How a notice came: the value crossed, or the rule went. */
+enum alert_why { AW_RESOLVED, AW_FIRED, AW_DELETED };
+
+static void	 alert_notify(struct alert *, enum alert_why, int64_t);
+
+/* The same rule (name, metric, scope, threshold) in list: it keeps its
+ * state. */
 static const struct alert *
-alert_same(const struct alert *a)
+alert_find(const struct alert *list, int n, const struct alert *a)
 {
-	for (int i = 0; i < nalerts; i++) {
-		const struct alert *o = &alerts[i];
+	for (int i = 0; i < n; i++) {
+		const struct alert *o = &list[i];
 
 		if (strcmp(o->name, a->name) == 0 && o->metric == a->metric &&
 		    o->above == a->above && (o->scope == NULL) ==
@@ -159,7 +165,7 @@ alert_row(sqlite3_stmt *st, struct alert **n, int *nn)
 	}
 	if (a.scope)
 		alertstat_watch(a.scope);
-	if ((old = alert_same(&a)) != NULL) {
+	if ((old = alert_find(alerts, nalerts, &a)) != NULL) {
 		a.st = old->st;
 		a.value = old->value;
 	} else if ((fired = hmap_get(&restored, name)) != NULL) {
@@ -193,6 +199,12 @@ alert_load(void)
 		alert_free_rules(n, nn);
 		return -1;
 	}
+	/* A firing rule deleted (or changed, which starts afresh) is
+	 * resolved, or its receivers would wait for that forever. */
+	for (int i = 0; i < nalerts; i++)
+		if (alert_is_firing(&alerts[i].st) &&
+		    alert_find(n, nn, &alerts[i]) == NULL)
+			alert_notify(&alerts[i], AW_DELETED, now_us());
 	alert_free_rules(alerts, nalerts);
 	alerts = n;
 	nalerts = nn;
@@ -293,10 +305,19 @@ alert_scope_text(const struct alert *a, char *out, size_t n)
 /* The one-line summary of a change (Subject:, Slack's text, PagerDuty's
  * summary, the audit event's subject). */
 static void
-alert_summary(const struct alert *a, int fired, int test, char *out,
-    size_t n)
+alert_summary(const struct alert *a, enum alert_why why, int test,
+    char *out, size_t n)
 {
 	char scope[300], fr[32], v[64];
+	int fired = why == AW_FIRED;
+
+	if (why == AW_DELETED) {
+		alert_scope_text(a, scope, sizeof(scope));
+		snprintf(out, n, "gw alert %s resolved on %s: the rule was "
+		    "deleted (%s of %s)", a->name, gcfg->hostname,
+		    alert_metric_name(a->metric), scope);
+		return;
+	}
 
 	alert_scope_text(a, scope, sizeof(scope));
 	snprintf(fr, sizeof(fr), "%llds", (long long)(a->for_us / 1000000));
@@ -441,8 +462,9 @@ alert_committed(struct store_op *op)
 
 /* One change of a: its audit event, the throttle, mail, webhooks. */
 static void
-alert_notify(struct alert *a, int fired, int64_t now)
+alert_notify(struct alert *a, enum alert_why why, int64_t now)
 {
+	int fired = why == AW_FIRED;
 	struct alert_sent *sent;
 	struct audit_event *ev;
 	struct store_op *op = store_op_new();
@@ -451,8 +473,9 @@ alert_notify(struct alert *a, int fired, int64_t now)
 	char *text;
 	int nto;
 
-	alert_summary(a, fired, 0, summary, sizeof(summary));
+	/* The dedup key is the firing's: PagerDuty resolves that one. */
 	alert_dedup(a, dedup, sizeof(dedup));
+	alert_summary(a, why, 0, summary, sizeof(summary));
 	if (fired)
 		log_warnx("alert %s firing: %s", a->name, summary);
 	else
@@ -462,8 +485,8 @@ alert_notify(struct alert *a, int fired, int64_t now)
 	ev->subaccount = a->sub ? xstrdup(a->sub) : NULL;
 	ev->subject = xstrdup(summary);
 	ev->detail = xasprintf("alert=%s metric=%s value=%.6g above=%.6g "
-	    "dedup_key=%s", a->name, alert_metric_name(a->metric), a->value,
-	    a->above, dedup);
+	    "dedup_key=%s%s", a->name, alert_metric_name(a->metric), a->value,
+	    a->above, dedup, why == AW_DELETED ? " deleted=1" : "");
 	if (fired && a->throttle && a->metric == AM_VOLUME_ANOMALY)
 		alert_throttle(op, a, now);
 	alert_sender(from, sizeof(from));
@@ -501,7 +524,8 @@ alert_tick(struct ev_timer *t)
 		c = alert_step(&a->st, a->value, a->above, alert_clear(a),
 		    a->for_us, now);
 		if (c != AC_NONE)
-			alert_notify(a, c == AC_FIRED, now);
+			alert_notify(a, c == AC_FIRED ? AW_FIRED : AW_RESOLVED,
+			    now);
 	}
 	timer_add(t, gcfg->alerts.interval_ms);
 }
@@ -627,7 +651,7 @@ alert_test_mail(struct alert_test *t)
 		alert_test_answer(t);
 		return;
 	}
-	alert_summary(&t->a, 1, 1, summary, sizeof(summary));
+	alert_summary(&t->a, AW_FIRED, 1, summary, sizeof(summary));
 	alert_sender(from, sizeof(from));
 	text = alert_mail_text(&t->a, summary, 1);
 	op = store_op_new();
@@ -679,7 +703,7 @@ alert_control(struct conn *c, const char *args)
 	buf_init(&t->out, 64 * 1024);
 	alert_copy(&t->a, a);
 	t->a.st.fired_us = now_us();
-	alert_summary(&t->a, 1, 1, summary, sizeof(summary));
+	alert_summary(&t->a, AW_FIRED, 1, summary, sizeof(summary));
 	snprintf(dedup, sizeof(dedup), "gw-%s-%s-test-%lld", gcfg->hostname,
 	    name, (long long)(t->a.st.fired_us / 1000000));
 	log_info("alert %s: test notification asked for", name);

@@ -9,7 +9,9 @@
  *
  * each with "Authorization: Bearer API-KEY" (gwctl apikey add).  A
  * message takes the path an SMTP submission takes: the envelope checks
- * of MAIL and RCPT (envelope.c), then submit_message() (submit.h): the
+ * of MAIL and RCPT (envelope.c) and, in a cluster, the quota token
+ * MAIL takes (cluster.h; the request waits suspended while Redis is
+ * asked), then submit_message() (submit.h): the
  * verdict stages, the stored form, content policies, DKIM, the group
  * commit.  A JSON message is read and built on a pool of threads of
  * its own (Jansson and GMime are CPU work for a large one), never on
@@ -27,6 +29,11 @@
  * http.api_max_size and counted in limits.memory; the excess is read
  * and dropped, and answered 413.  Failed keys count toward the
  * login blocks (authguard.h), as a wrong password does.
+ * Stopping (api_stop()): a message not handed to the commit yet is
+ * answered 503 (nothing was queued: the client sends it again), one
+ * being committed gets its 202 once on disk, and gwd waits for every
+ * answer to leave (api_requests()) before it stops, at most
+ * shutdown_timeout; answers then close the connection.
  * Diagnostics: refusals are "rejected" events (stage=api), accepted
  * messages "received" events with proto HTTPS; nothing here is fatal.
  */
@@ -42,6 +49,7 @@
 #include "api.h"
 #include "api_priv.h"
 #include "auth.h"
+#include "cluster.h"
 #include "ctlproto.h"
 #include "gwd.h"
 #include "hmap.h"
@@ -99,6 +107,8 @@ struct bucket {
 };
 static struct hmap	 buckets;
 static int		 buckets_init;
+static int		 nrequests;	/* begun, not done */
+static int		 stopping;
 
 static struct api_req *
 req_of(struct submit_waiter *w)
@@ -181,6 +191,9 @@ send_answer(struct api_req *rq)
 	if (rq->status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"gw\"");
+	if (stopping)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	ret = MHD_queue_response(rq->c, rq->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -609,16 +622,67 @@ tls_desc(struct MHD_Connection *c, char *out, size_t outsz)
 	snprintf(out, outsz, "%s %s", v ? v : "TLS", ciph ? ciph : "");
 }
 
+/* The transaction is over: a quota token it holds goes back. */
+static void
+tx_end(struct api_req *rq)
+{
+	if (rq->tx.cq_held) {
+		rq->tx.cq_held = 0;
+		cluster_quota_return(rq->sub);
+	}
+	tx_free(&rq->tx);
+}
+
+static void	 submit_checked(struct api_req *, const struct subaccount *);
+
+static void
+quota_over(struct api_req *rq, const struct subaccount *sa)
+{
+	char r[300];
+
+	metrics_reject(REJ_MAIL_QUOTA);
+	snprintf(r, sizeof(r), "451 4.7.1 Error: subaccount %s has reached "
+	    "its quota across the cluster; try again later", sa->name);
+	refuse_smtp(rq, REJ_MAIL_QUOTA, BC_THROTTLED, r, NULL, 1);
+}
+
+/* Redis's answer for a request that waited for a quota token. */
+static void
+quota_done(void *arg, int verdict)
+{
+	struct api_req *rq = arg;
+	const struct subaccount *sa = account_find(rq->sub);
+
+	if (sa == NULL || !sa->enabled) {
+		if (verdict == CQ_OK)
+			cluster_quota_return(rq->sub);
+		refuse_smtp(rq, REJ_MAIL_DISABLED, BC_NONE, "550 5.7.1 Error: "
+		    "subaccount is disabled or gone", NULL, 1);
+	} else if (verdict == CQ_OVER)
+		quota_over(rq, sa);
+	else {
+		/* CQ_AWAY: Redis went away meanwhile; the node's share,
+		 * which the envelope's check applied, said yes. */
+		rq->tx.cq_held = verdict == CQ_OK;
+		submit_checked(rq, sa);
+	}
+	if (rq->ready)
+		resume(rq);
+}
+
 /* The message to the path SMTP's take; the answer comes after the
  * commit, or the refusal now. */
 static void
 submit(struct api_req *rq)
 {
 	const struct subaccount *sa;
-	struct submit_origin o = { .subaccount = rq->sub, .ip = rq->ip,
-	    .proto = "HTTPS" };
-	struct incoming in = { .o = &o, .t = &rq->tx };
-	char helo[80], auth[APIKEY_ID_LEN + 8], *detail;
+
+	if (stopping) {
+		set_problem(rq, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting-down",
+		    "gwd is stopping; the message was not queued", "421 4.3.2 "
+		    "Service shutting down", RETRY_BUSY);
+		return;
+	}
 
 	/* The request is read: its body is not needed any more. */
 	session_memory -= rq->counted;
@@ -632,6 +696,31 @@ submit(struct api_req *rq)
 	}
 	if (envelope(rq, sa, buf_len(&rq->tx.data)) == -1)
 		return;
+	/* The cluster's quota, at the point SMTP takes it (MAIL). */
+	switch (cluster_quota_take(sa->name, sa->quota_hour, sa->quota_day,
+	    quota_done, rq)) {
+	case CQ_OK:
+		rq->tx.cq_held = 1;
+		break;
+	case CQ_OVER:
+		quota_over(rq, sa);
+		return;
+	case CQ_WAIT:
+		/* A round trip to Redis; MHD keeps the request. */
+		suspend(rq);
+		return;
+	}
+	submit_checked(rq, sa);
+}
+
+static void
+submit_checked(struct api_req *rq, const struct subaccount *sa)
+{
+	struct submit_origin o = { .subaccount = rq->sub, .ip = rq->ip,
+	    .proto = "HTTPS" };
+	struct incoming in = { .o = &o, .t = &rq->tx };
+	char helo[80], auth[APIKEY_ID_LEN + 8], *detail;
+
 	snprintf(helo, sizeof(helo), "[%s]", rq->ip);
 	o.helo = helo;
 	tls_desc(rq->c, o.tlsdesc, sizeof(o.tlsdesc));
@@ -645,7 +734,7 @@ submit(struct api_req *rq)
 	rq->w.answer = api_answer_commit;
 	if (submit_message(&in, &rq->w) == -1) {
 		refuse_smtp(rq, in.rej, in.cls, in.reply, in.rcpt, 1);
-		tx_free(&rq->tx);
+		tx_end(rq);
 	}
 	free(detail);
 }
@@ -840,6 +929,7 @@ api_answer(void *cls, struct MHD_Connection *c, const char *url,
 		rq->api = 1;
 		rq->srv = cls;
 		rq->c = c;
+		nrequests++;
 		buf_init(&rq->body, max_body());
 		ci = MHD_get_connection_info(c,
 		    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -873,12 +963,25 @@ api_done(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (rq == NULL)
 		return;
 	/* Never while suspended: MHD ends a request only once resumed. */
+	nrequests--;
 	auth_cancel(rq->authreq);
 	session_memory -= rq->counted;
 	buf_free(&rq->body);
-	tx_free(&rq->tx);
+	tx_end(rq);
 	api_env_free(&rq->env);
 	free(rq->resp);
 	free(rq);
 	*req_cls = NULL;
+}
+
+void
+api_stop(void)
+{
+	stopping = 1;
+}
+
+int
+api_requests(void)
+{
+	return nrequests;
 }

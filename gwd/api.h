@@ -28,4 +28,10 @@ enum MHD_Result api_answer(void *cls, struct MHD_Connection *,
 void	 api_done(void *cls, struct MHD_Connection *, void **req_cls,
 	    enum MHD_RequestTerminationCode);
 
+/* gwd is stopping: messages not yet handed to the commit are answered
+ * 503 from now on, every answer closes its connection. */
+void	 api_stop(void);
+/* Requests begun and not yet answered in full (gwd waits for them). */
+int	 api_requests(void);
+
 #endif

@@ -15,7 +15,6 @@
  * runs out.
  */
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,17 +128,6 @@ depth_ok(const char *p, size_t n, int max)
 	return 1;
 }
 
-static int __attribute__((format(printf, 3, 4)))
-fail(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Text that goes into a header field: no control characters (a CR or LF
  * would start a field of the client's choosing). */
 static int
@@ -208,7 +196,7 @@ add_addrs(GMimeMessage *msg, GMimeAddressType type, const char *s,
 	const char *why;
 
 	if (!header_text_ok(s))
-		return fail(err, errsz, "%s: control characters", key);
+		return errf(err, errsz, "%s: control characters", key);
 	if (envelope && api_env_rcpts(env, s, strlen(s), &why) == -1) {
 		snprintf(err, errsz, "%s: \"%.200s\": %s", key, s, why);
 		return -1;
@@ -216,7 +204,7 @@ add_addrs(GMimeMessage *msg, GMimeAddressType type, const char *s,
 	if (msg == NULL)
 		return 0;
 	if ((al = internet_address_list_parse(NULL, s)) == NULL)
-		return fail(err, errsz, "%s: not an address list", key);
+		return errf(err, errsz, "%s: not an address list", key);
 	internet_address_list_append(g_mime_message_get_addresses(msg, type),
 	    al);
 	g_object_unref(al);
@@ -234,11 +222,11 @@ add_rcpt_array(GMimeMessage *msg, json_t *root, const char *key,
 	if (a == NULL || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return fail(err, errsz, "%s: expected an array of addresses",
+		return errf(err, errsz, "%s: expected an array of addresses",
 		    key);
 	json_array_foreach(a, i, v) {
 		if (!json_is_string(v))
-			return fail(err, errsz, "%s: expected an array of "
+			return errf(err, errsz, "%s: expected an array of "
 			    "addresses", key);
 		if (add_addrs(msg, type, json_string_value(v), env, 1, key,
 		    err, errsz) == -1)
@@ -393,17 +381,17 @@ add_headers(GMimeMessage *msg, json_t *h, char *err, size_t errsz)
 	if (h == NULL || json_is_null(h))
 		return 0;
 	if (!json_is_object(h))
-		return fail(err, errsz, "%s: expected an object of strings",
+		return errf(err, errsz, "%s: expected an object of strings",
 		    "headers");
 	json_object_foreach(h, name, v) {
 		if (!field_name_ok(name))
-			return fail(err, errsz, "headers: \"%.80s\" is not a "
+			return errf(err, errsz, "headers: \"%.80s\" is not a "
 			    "field name", name);
 		if (field_reserved(name))
-			return fail(err, errsz, "headers: %.80s is set by its "
+			return errf(err, errsz, "headers: %.80s is set by its "
 			    "own member or by gwd", name);
 		if (!json_is_string(v) || !header_text_ok(json_string_value(v)))
-			return fail(err, errsz, "headers: %.80s: expected a "
+			return errf(err, errsz, "headers: %.80s: expected a "
 			    "string without control characters", name);
 		g_mime_object_append_header(GMIME_OBJECT(msg), name,
 		    json_string_value(v), "utf-8");
@@ -426,12 +414,12 @@ members_ok(json_t *root, char *err, size_t errsz)
 		for (i = 0; known[i] && strcmp(known[i], key) != 0; i++)
 			;
 		if (known[i] == NULL)
-			return fail(err, errsz, "unknown member \"%.80s\"",
+			return errf(err, errsz, "unknown member \"%.80s\"",
 			    key);
 	}
 	v = json_object_get(root, "attachments");
 	if (v && !json_is_null(v) && !json_is_array(v))
-		return fail(err, errsz, "%s: expected an array", "attachments");
+		return errf(err, errsz, "%s: expected an array", "attachments");
 	return 0;
 }
 
@@ -453,11 +441,11 @@ json_build(json_t *root, GMimeMessage *msg, struct api_env *env, char *err,
 	text = opt_str(root, "text", 0, &bad);
 	html = opt_str(root, "html", 0, &bad);
 	if (bad)
-		return fail(err, errsz, "%s", "from, reply_to, subject, text "
+		return errf(err, errsz, "%s", "from, reply_to, subject, text "
 		    "and html are strings (no control characters in the "
 		    "first three)");
 	if (from == NULL)
-		return fail(err, errsz, "%s", "from is required");
+		return errf(err, errsz, "%s", "from is required");
 	if (api_env_from(env, from, strlen(from), &why) == -1) {
 		snprintf(err, errsz, "from: \"%.200s\": %s", from, why);
 		return -1;
@@ -474,7 +462,7 @@ json_build(json_t *root, GMimeMessage *msg, struct api_env *env, char *err,
 	    errsz) == -1)
 		return -1;
 	if (env->nrcpt == 0)
-		return fail(err, errsz, "%s", "no recipient in to, cc or bcc");
+		return errf(err, errsz, "%s", "no recipient in to, cc or bcc");
 	if (subject)
 		g_mime_message_set_subject(msg, subject, "utf-8");
 	if (add_headers(msg, json_object_get(root, "headers"), err, errsz) ==
@@ -485,7 +473,7 @@ json_build(json_t *root, GMimeMessage *msg, struct api_env *env, char *err,
 	    (body = mixed(body, atts, err, errsz)) == NULL)
 		return -1;
 	if (body == NULL)
-		return fail(err, errsz, "%s", "text, html or attachments is "
+		return errf(err, errsz, "%s", "text, html or attachments is "
 		    "required");
 	g_mime_message_set_mime_part(msg, body);
 	g_object_unref(body);
@@ -521,7 +509,7 @@ api_json_message(const char *body, size_t len, struct buf *out,
 	int r;
 
 	if (!depth_ok(body, len, API_DEPTH_MAX))
-		return fail(err, errsz, "JSON nested deeper than %s",
+		return errf(err, errsz, "JSON nested deeper than %s",
 		    "8 levels");
 	if ((root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je)) ==
 	    NULL) {
@@ -531,13 +519,13 @@ api_json_message(const char *body, size_t len, struct buf *out,
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return fail(err, errsz, "%s", "expected a JSON object");
+		return errf(err, errsz, "%s", "expected a JSON object");
 	}
 	mime_init();
 	msg = g_mime_message_new(TRUE);
 	r = json_build(root, msg, env, err, errsz);
 	if (r == 0 && write_message(msg, out) == -1)
-		r = fail(err, errsz, "%s", "message too large");
+		r = errf(err, errsz, "%s", "message too large");
 	g_object_unref(msg);
 	json_decref(root);
 	return r;
@@ -593,7 +581,7 @@ api_raw_envelope(const char *msg, size_t len, struct api_env *env, char *err,
 			gw_strlcpy(env->from, mi.from_addr[0],
 			    sizeof(env->from));
 		} else
-			return fail(err, errsz, "%s", "no sender: give one "
+			return errf(err, errsz, "%s", "no sender: give one "
 			    "From: mailbox (or Sender:), or ?from=");
 		env->has_from = 1;
 		env->utf8 |= has_8bit(env->from);
@@ -602,7 +590,7 @@ api_raw_envelope(const char *msg, size_t len, struct api_env *env, char *err,
 	    errsz) == -1)
 		return -1;
 	if (env->nrcpt == 0)
-		return fail(err, errsz, "%s", "no recipient: give To:, Cc: or "
+		return errf(err, errsz, "%s", "no recipient: give To:, Cc: or "
 		    "Bcc:, or ?to=");
 	return 0;
 }

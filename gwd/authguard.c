@@ -34,6 +34,8 @@ struct guard {
 };
 
 static struct hmap	 by_ip;		/* "IP" */
+static void		(*share_blocked)(const char *, int64_t);
+static void		(*share_lifted)(const char *);
 static struct hmap	 by_name;	/* "IP\nNAME": an IP has no newline */
 
 void
@@ -204,9 +206,48 @@ authguard_release(const char *ip, const char *user, int failed)
 	}
 	blocked = guard_fail(n, gcfg->limits.auth_failures, now) ?
 	    GUARD_NAME : 0;
-	if (guard_fail(a, gcfg->limits.auth_failures_ip, now))
+	if (guard_fail(a, gcfg->limits.auth_failures_ip, now)) {
 		blocked |= GUARD_IP;
+		if (share_blocked)
+			share_blocked(ip, gcfg->limits.auth_block_ms);
+	}
 	return blocked;
+}
+
+void
+authguard_share(void (*blocked)(const char *, int64_t),
+    void (*lifted)(const char *))
+{
+	share_blocked = blocked;
+	share_lifted = lifted;
+}
+
+void
+authguard_block_ip(const char *ip, int64_t ms)
+{
+	struct guard *g = guard_get(&by_ip, ip, 1);
+	int64_t now = loop_now();
+
+	if (g->blocked_until < now + ms) {
+		if (!guard_is_blocked(g, now))
+			log_info("auth: %s blocked for %llds by another node of "
+			    "the cluster", ip, (long long)(ms / 1000));
+		g->blocked_until = now + ms;
+		g->window_start = now;
+	}
+}
+
+void
+authguard_unblock_ip(const char *ip)
+{
+	struct guard *g = hmap_get(&by_ip, ip);
+
+	if (g != NULL && guard_is_blocked(g, loop_now())) {
+		g->blocked_until = 0;
+		g->failures = 0;
+		g->window_start = loop_now();
+		log_info("auth: %s unblocked: the cluster has lifted it", ip);
+	}
 }
 
 /* The control socket. */
@@ -306,6 +347,8 @@ authguard_control(struct buf *out, const char *args)
 		hmap_foreach(&by_name, unblock_one, &u);
 		log_info("auth unblock %s: %d block%s lifted (control socket)",
 		    u.ip ? u.ip : "ALL", u.lifted, u.lifted == 1 ? "" : "s");
+		if (share_lifted)
+			share_lifted(u.ip);
 		buf_printf(out, "unblocked %d\n", u.lifted);
 	} else
 		buf_puts(out, "error usage: auth blocks | auth unblock IP|ALL\n");

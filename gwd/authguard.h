@@ -18,6 +18,8 @@
 #ifndef GW_AUTHGUARD_H
 #define GW_AUTHGUARD_H
 
+#include <stdint.h>
+
 struct buf;
 
 enum guard_verdict {
@@ -28,6 +30,18 @@ enum guard_verdict {
 };
 
 void	 authguard_init(void);
+/*
+ * Cluster mode (gwd/cluster_guard.c, wired by main.c so that neither
+ * module depends on the other): blocked is told of each block of a
+ * whole address this node makes (ms: how long it lasts), and lifted of
+ * each address an administrator unblocks here (NULL: all);
+ * authguard_block_ip() applies another node's block (ms from now),
+ * authguard_unblock_ip() lifts one the cluster no longer has.
+ */
+void	 authguard_share(void (*blocked)(const char *ip, int64_t ms),
+	    void (*lifted)(const char *ip));
+void	 authguard_block_ip(const char *ip, int64_t ms);
+void	 authguard_unblock_ip(const char *ip);
 /* The whole address is blocked. */
 int	 authguard_ip_blocked(const char *ip);
 /* The address is blocked, or this name from it. */

@@ -100,6 +100,7 @@ cluster_init(const struct gw_config *cfg, char *err, size_t errsz)
 			return -1;
 		cl.password = xstrdup(pw);
 	}
+	cl.state_dir = xstrdup(cfg->state_dir);
 	cl.enabled = 1;
 	cl.live = 1;
 	return 0;
@@ -163,6 +164,7 @@ set_up(int up, const char *why)
 		    "live node%s", cl.ip, cl.port, cl.live,
 		    cl.live == 1 ? "" : "s");
 		supp_stream_start();
+		config_stream_start();
 		pub_flush();
 		cquota_reconcile();
 	} else
@@ -178,6 +180,7 @@ lost(const char *why)
 	cl.ac = NULL;
 	cl.hb_sent = 0;
 	supp_stream_stop();
+	config_stream_stop();
 	set_up(0, why);
 	timer_add(&cl.retry, cl.backoff);
 	cl.backoff = cl.backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
@@ -300,7 +303,8 @@ creq_reply(redisAsyncContext *ac, void *rv, void *priv)
 	}
 	if (rep && rep->type == REDIS_REPLY_ERROR)
 		log_warnx("cluster: Redis: %s", rep->str);
-	r->cb(rep, r->arg);
+	if (r->cb)
+		r->cb(rep, r->arg);
 	creq_free(r);
 }
 
@@ -340,9 +344,35 @@ cl_eval(enum cscript s, creq_cb cb, void *arg, int nkeys, int nargs, ...)
 	for (int i = 0; i < r->argc; i++)
 		r->lens[i] = strlen(r->argv[i]);
 	if (creq_send(r) == -1) {
-		cb(NULL, arg);
+		if (cb)
+			cb(NULL, arg);
 		creq_free(r);
 	}
+}
+
+int
+cl_is_str(const redisReply *r)
+{
+	return r && (r->type == REDIS_REPLY_STRING ||
+	    r->type == REDIS_REPLY_STATUS);
+}
+
+redisReply **
+cl_stream_entries(const redisReply *rep, size_t *n, const char *what)
+{
+	const redisReply *s;
+
+	*n = 0;
+	/* nil: nothing new; else [[stream, [entry, ...]]]. */
+	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
+	    (s = rep->element[0])->type == REDIS_REPLY_ARRAY &&
+	    s->elements == 2 && s->element[1]->type == REDIS_REPLY_ARRAY) {
+		*n = s->element[1]->elements;
+		return s->element[1]->element;
+	}
+	if (rep->type != REDIS_REPLY_NIL)
+		log_warnx("cluster: %s stream: unexpected reply", what);
+	return NULL;
 }
 
 /* A plain command; cb as for cl_eval (cb NULL: none). */
@@ -363,7 +393,8 @@ cl_command(creq_cb cb, void *arg, int argc, const char **argv)
 		r->lens[i] = strlen(argv[i]);
 	}
 	if (creq_send(r) == -1) {
-		cb(NULL, arg);
+		if (cb)
+			cb(NULL, arg);
 		creq_free(r);
 	}
 }
@@ -439,8 +470,10 @@ tick_cb(struct ev_timer *t)
 	}
 	heartbeat();
 	cquota_tick();
-	if (cl.up)
+	if (cl.up) {
 		stats_publish();
+		shared_tick();
+	}
 }
 
 void
@@ -456,6 +489,7 @@ cluster_start(void (*supp)(int, const char *, const char *, const char *,
 	timer_init(&cl.retry, retry_cb, NULL);
 	timer_init(&cl.tick, tick_cb, NULL);
 	supp_stream_init();
+	config_stream_init();
 	timer_add(&cl.tick, TICK_MS);
 	cl_connect();
 }

@@ -9,7 +9,8 @@
  * API; no call here blocks), and is either
  *   up        Redis answers: per-minute limits and quotas are taken
  *             from shared budgets, a token batch at a time; the
- *             suppression list is shared (cluster_supp.c);
+ *             suppression list is shared (cluster_supp.c), and so
+ *             is gw.db's configuration (cluster_config.c);
  *   degraded  Redis does not: each node applies its share of every
  *             budget (budget / the live nodes last seen), says so in
  *             the log, /health and gwtop, and reconnects with backoff.
@@ -79,6 +80,21 @@ void	 cluster_quota_cancel(void *arg);
 void	 cluster_quota_unshared(const char *sub);
 /* An accepted message was not stored after all: it does not count. */
 void	 cluster_quota_refund(const char *sub);
+
+/*
+ * Login blocks of whole addresses and subaccount pauses
+ * (cluster_shared.c): the hooks given apply the cluster's on this node
+ * (authguard.h, pause.h); publish and lift tell the cluster of this
+ * node's (ip NULL: every address).
+ */
+void	 cluster_share_guard(void (*block)(const char *ip, int64_t ms),
+	    void (*lift)(const char *ip));
+void	 cluster_authblock_publish(const char *ip, int64_t ms);
+void	 cluster_authblock_lift(const char *ip);
+void	 cluster_share_pauses(void (*pause)(const char *sub,
+	    const char *reason), void (*resume)(const char *sub));
+void	 cluster_pause_publish(const char *sub, const char *reason);
+void	 cluster_pause_lift(const char *sub);
 
 /*
  * A change of the suppression list for every node: key is

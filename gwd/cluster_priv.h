@@ -1,7 +1,9 @@
 /*
  * cluster_priv.h - what the parts of cluster mode share: the connection,
  * heartbeats, stats snapshot and rate tokens (cluster.c), the
- * suppression stream (cluster_supp.c), the quotas (cluster_quota.c).
+ * suppression stream (cluster_supp.c), the quotas (cluster_quota.c),
+ * gw.db's shared configuration (cluster_config.c), login blocks and
+ * pauses (cluster_shared.c).
  */
 #ifndef GW_CLUSTER_PRIV_H
 #define GW_CLUSTER_PRIV_H
@@ -20,6 +22,7 @@ struct cl {
 	int		 port;
 	char		 node[65];
 	char		*password;
+	char		*state_dir;	/* gw.db's (cluster_config.c) */
 	redisAsyncContext *ac;		/* NULL: not connected */
 	redisAsyncContext *io_ac;	/* the one io watches */
 	struct ev_io	 io;
@@ -43,12 +46,27 @@ void	 cl_eval(enum cscript, creq_cb, void *arg, int nkeys, int nargs,
 	    ...);
 void	 cl_command(creq_cb, void *arg, int argc, const char **argv);
 void	 cl_drop(const char *why);
+/* A string (or status) reply. */
+int	 cl_is_str(const redisReply *);
+/* XREAD's answer for one stream: its entries ([id, [field, value,
+ * ...]] each), NULL with *n 0 for nil (nothing new) or, logged as
+ * what's, a reply of another shape. */
+redisReply **cl_stream_entries(const redisReply *, size_t *n,
+	    const char *what);
 
 /* cluster_supp.c */
 void	 supp_stream_init(void);
 void	 supp_stream_start(void);	/* up: load, then follow */
 void	 supp_stream_stop(void);
 void	 pub_flush(void);		/* changes kept while away */
+
+/* cluster_config.c */
+void	 config_stream_init(void);
+void	 config_stream_start(void);	/* up: send, then follow */
+void	 config_stream_stop(void);
+
+/* cluster_shared.c */
+void	 shared_tick(void);		/* every second while up */
 
 /* cluster_quota.c */
 void	 cquota_reconcile(void);	/* up again */

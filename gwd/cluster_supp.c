@@ -57,13 +57,6 @@ supp_stream_init(void)
 	timer_init(&poll_timer, poll_cb, NULL);
 }
 
-static int
-is_str(const redisReply *r)
-{
-	return r && (r->type == REDIS_REPLY_STRING ||
-	    r->type == REDIS_REPLY_STATUS);
-}
-
 /* One stream entry: its id, then field, value, ... */
 static void
 apply_entry(const redisReply *e)
@@ -73,14 +66,14 @@ apply_entry(const redisReply *e)
 	int64_t created = 0;
 
 	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
-	    !is_str(e->element[0]) || e->element[0]->len >= sizeof(last_id) ||
+	    !cl_is_str(e->element[0]) || e->element[0]->len >= sizeof(last_id) ||
 	    (f = e->element[1])->type != REDIS_REPLY_ARRAY)
 		return;
 	memcpy(last_id, e->element[0]->str, e->element[0]->len + 1);
 	for (size_t i = 0; i + 1 < f->elements; i += 2) {
 		const char *n = f->element[i]->str, *v = f->element[i + 1]->str;
 
-		if (!is_str(f->element[i]) || !is_str(f->element[i + 1]))
+		if (!cl_is_str(f->element[i]) || !cl_is_str(f->element[i + 1]))
 			return;
 		if (strcmp(n, "op") == 0)
 			op = v;
@@ -101,7 +94,7 @@ apply_entry(const redisReply *e)
 static void
 read_done(redisReply *rep, void *arg)
 {
-	const redisReply *s;
+	redisReply **e;
 	size_t n = 0;
 
 	if ((uintptr_t)arg != gen)
@@ -109,15 +102,9 @@ read_done(redisReply *rep, void *arg)
 	reading = 0;
 	if (rep == NULL)
 		return;
-	/* nil: nothing new; else [[stream, [entry, ...]]]. */
-	if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 1 &&
-	    (s = rep->element[0])->type == REDIS_REPLY_ARRAY &&
-	    s->elements == 2 && s->element[1]->type == REDIS_REPLY_ARRAY) {
-		n = s->element[1]->elements;
-		for (size_t i = 0; i < n; i++)
-			apply_entry(s->element[1]->element[i]);
-	} else if (rep->type != REDIS_REPLY_NIL)
-		log_warnx("cluster: suppression stream: unexpected reply");
+	e = cl_stream_entries(rep, &n, "suppression");
+	for (size_t i = 0; i < n; i++)
+		apply_entry(e[i]);
 	timer_add(&poll_timer, n >= READ_COUNT ? 0 : POLL_MS);
 }
 
@@ -151,7 +138,7 @@ load_done(redisReply *rep, void *arg)
 		const redisReply *k = rep->element[i], *v = rep->element[i + 1];
 		char *copy, *created, *reason;
 
-		if (!is_str(k) || !is_str(v))
+		if (!cl_is_str(k) || !cl_is_str(v))
 			continue;
 		copy = xstrdup(v->str);
 		if ((created = strchr(copy, '\n')) != NULL &&
@@ -179,7 +166,7 @@ last_done(redisReply *rep, void *arg)
 		return;
 	gw_strlcpy(last_id, "0-0", sizeof(last_id));
 	if (rep->elements == 1 && (e = rep->element[0])->type ==
-	    REDIS_REPLY_ARRAY && e->elements == 2 && is_str(e->element[0]) &&
+	    REDIS_REPLY_ARRAY && e->elements == 2 && cl_is_str(e->element[0]) &&
 	    e->element[0]->len < sizeof(last_id))
 		memcpy(last_id, e->element[0]->str, e->element[0]->len + 1);
 }

@@ -67,6 +67,7 @@ hookset_set(const struct hookset_entry *e, int n)
 		ns[i].subaccount = e[i].subaccount ?
 		    xstrdup(e[i].subaccount) : NULL;
 		ns[i].actions = e[i].actions;
+		ns[i].hook = e[i].hook;
 	}
 	pthread_mutex_lock(&mtx);
 	old = set;
@@ -90,13 +91,38 @@ hookset_match(const struct hookset_entry *e, const char *subaccount,
 }
 
 int
-hookset_wants(const char *subaccount, const char *action)
+hookset_wants(const char *subaccount, const char *action, long long *ids,
+    int max)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&mtx);
+	for (int i = 0; i < nset && n < max; i++)
+		if (hookset_match(&set[i], subaccount, action))
+			ids[n++] = set[i].hook;
+	pthread_mutex_unlock(&mtx);
+	return n;
+}
+
+int
+hookset_has(long long hook)
 {
 	int yes = 0;
 
 	pthread_mutex_lock(&mtx);
 	for (int i = 0; i < nset && !yes; i++)
-		yes = hookset_match(&set[i], subaccount, action);
+		yes = set[i].hook == hook;
 	pthread_mutex_unlock(&mtx);
 	return yes;
+}
+
+int
+hookset_count(void)
+{
+	int n;
+
+	pthread_mutex_lock(&mtx);
+	n = nset;
+	pthread_mutex_unlock(&mtx);
+	return n;
 }

@@ -6,10 +6,12 @@
  * Exposure: HTTP from anyone who reaches a listener, without
  * authentication.  MHD parses it, within CONN_MEMORY bytes of headers
  * per connection; the handlers bound what they read of a body.  Each
- * connection is closed its site's idle_timeout after it connected
- * (slow clients cannot hold one longer by trickling bytes), at most
- * `connections` are held, and none while descriptors run short
- * (admin_listen.c).
+ * connection is closed its site's idle_timeout after it connected, a
+ * request began or an answer was sent, whichever came last: a keep-alive
+ * client that keeps asking is served on, while a slow one cannot hold a
+ * connection longer by trickling bytes (the deadline moves only with
+ * whole request lines and answers).  At most `connections` are held,
+ * and none while descriptors run short (admin_listen.c).
  * Diagnostics: http_bind()/http_start() say why at start-up; MHD's own
  * complaints go to the log at debug level; dies only when memory runs
  * out.
@@ -98,6 +100,12 @@ http_kick(struct http_server *srv)
 	timer_add(&srv->tick, 0);
 }
 
+void
+http_stop_accepting(struct http_server *srv)
+{
+	admin_listen_stop(&srv->al);
+}
+
 /* The deadline: shut the socket; MHD sees it at once and closes. */
 static void
 http_deadline(struct ev_timer *t)
@@ -106,6 +114,38 @@ http_deadline(struct ev_timer *t)
 
 	shutdown(hc->fd, SHUT_RDWR);
 	http_kick(hc->srv);
+}
+
+/* A request began or was answered on c: its deadline starts again. */
+static void
+http_active(struct http_server *srv, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct http_conn *hc;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL && (hc = ci->socket_context) != NULL && hc->fd != -1)
+		timer_add(&hc->deadline, srv->site->idle_ms());
+}
+
+/* MHD has a request line (the URI log hook is the first word of each
+ * request); *req_cls stays NULL for the handler. */
+static void *
+http_began(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	http_active(cls, c);
+	return NULL;
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+
+	http_active(srv, c);
+	if (srv->site->completed != NULL)
+		srv->site->completed(cls, c, req_cls, toe);
 }
 
 static void
@@ -265,7 +305,8 @@ http_start(struct http_server *srv, char *err, size_t errsz)
 	srv->d = MHD_start_daemon(flags, 0, NULL, NULL, site->handler, srv,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, srv,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_notify, srv,
-	    MHD_OPTION_NOTIFY_COMPLETED, site->completed, srv,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, srv,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_began, srv,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,

@@ -9,7 +9,8 @@
  * run on the main thread like the rest of gwd.  Connections are
  * accepted by admin_listen.c, which keeps descriptors for SMTP, then
  * handed to MHD (MHD_add_connection); each is capped in number and
- * closed its idle_timeout after it connected, whatever it did.
+ * closed its idle_timeout after it connected, began a request or was
+ * answered, whichever came last.
  */
 #ifndef GW_HTTP_H
 #define GW_HTTP_H
@@ -28,7 +29,7 @@ struct http_site {
 					   NULL (TLS: just closed) */
 	const char	*(*address)(void);	/* NULL or "": not listening */
 	int		 (*connections)(void);	/* at once */
-	int64_t		 (*idle_ms)(void);	/* connect to close */
+	int64_t		 (*idle_ms)(void);	/* activity to close */
 	/* The request handler (cls: the struct http_server) and, when it
 	 * keeps per-request state in *req_cls, what frees it. */
 	MHD_AccessHandlerCallback	handler;
@@ -52,6 +53,8 @@ struct http_server *http_bind(const struct http_site *, char *err,
 int	 http_start(struct http_server *, char *err, size_t errsz);
 /* Let MHD run soon: after a suspended connection was resumed. */
 void	 http_kick(struct http_server *);
+/* Accept no more connections (those held go on). */
+void	 http_stop_accepting(struct http_server *);
 
 /* Flags of http_reply(). */
 #define HTTP_CLOSE	0x01	/* HTTP/1.0, Connection: close */

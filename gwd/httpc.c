@@ -44,6 +44,7 @@ struct job {
 	char			*body;
 	size_t			 body_len;
 	char			*ca_file;
+	struct curl_slist	*connect_to;	/* "::host:port", or NULL */
 	long			 timeout_ms;
 	httpc_done_fn		*done;
 	void			*arg;
@@ -68,6 +69,7 @@ job_free(struct job *j)
 	if (j->easy != NULL)
 		curl_easy_cleanup(j->easy);
 	curl_slist_free_all(j->headers);
+	curl_slist_free_all(j->connect_to);
 	free(j->url);
 	free(j->method);
 	free(j->body);
@@ -164,6 +166,9 @@ job_setup(struct job *j)
 			    j->method) != CURLE_OK;
 	}
 	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers) != CURLE_OK;
+	if (j->connect_to != NULL)
+		bad |= curl_easy_setopt(e, CURLOPT_CONNECT_TO, j->connect_to) !=
+		    CURLE_OK;
 	if (bad && j->errbuf[0] == '\0')
 		gw_strlcpy(j->errbuf, "libcurl refused an option",
 		    sizeof(j->errbuf));
@@ -200,7 +205,15 @@ job_new(const struct httpc_request *req)
 		} else
 			j->headers = l;
 	}
+	if (req->connect_to != NULL) {
+		char ct[320];
+
+		if ((size_t)snprintf(ct, sizeof(ct), "::%s", req->connect_to) <
+		    sizeof(ct))
+			j->connect_to = curl_slist_append(NULL, ct);
+	}
 	if (j->url == NULL || j->method == NULL || j->headers == NULL ||
+	    (req->connect_to != NULL && j->connect_to == NULL) ||
 	    (req->body != NULL && j->body == NULL) ||
 	    (req->ca_file != NULL && j->ca_file == NULL)) {
 		job_free(j);

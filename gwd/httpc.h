@@ -39,6 +39,11 @@ struct httpc_request {
 	size_t			  body_len;
 	long			  timeout_ms;	/* whole exchange; 0 = 10 s */
 	const char		 *ca_file;	/* NULL = the system's store */
+	const char		 *connect_to;	/* "host:port" to connect to
+						   instead of the URL's (its
+						   name is still the one the
+						   certificate must match);
+						   NULL = the URL's */
 	httpc_done_fn		 *done;		/* NULL: fire and forget */
 	void			 *arg;
 };

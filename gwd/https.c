@@ -82,3 +82,11 @@ https_start(char *err, size_t errsz)
 {
 	return srv ? http_start(srv, err, errsz) : 0;
 }
+
+void
+https_stop(void)
+{
+	if (srv != NULL)
+		http_stop_accepting(srv);
+	api_stop();
+}

@@ -12,5 +12,8 @@
  * then serve it from the loop: -1 with err. */
 int	 https_bind(char *err, size_t errsz);
 int	 https_start(char *err, size_t errsz);
+/* gwd is stopping: no new connection; those held are served on (the
+ * send API's answers, api_stop()). */
+void	 https_stop(void);
 
 #endif

@@ -2,11 +2,12 @@
  * journal.c - the compliance archive's envelope report and journal
  * report (journal.h).
  * Standards: RFC 2046 (multipart/mixed, message/rfc822), RFC 5322, RFC
- * 3834 (Auto-Submitted).
+ * 3834 (Auto-Submitted), RFC 6376 (DKIM, through the signer as a DSN).
  * Exposure: the envelope holds addresses a client sent, already checked
  * (no CR, LF or NUL: smtp_proto.c); the message is copied unparsed.
  * Diagnostics: a report that cannot be built (no memory) is logged and
- * the message goes without it; nothing here is fatal.
+ * the message goes without it; one whose signing fails goes unsigned,
+ * logged and with an "unsigned" event; nothing here is fatal.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,17 @@ journal_plan(const struct journal_env *e)
 	return a;
 }
 
+/* The journal report's From: dsn_from, else MAILER-DAEMON@hostname, as
+ * a DSN's; it signs for that domain too. */
+static void
+report_from(char *from, size_t fromsz)
+{
+	if (gcfg->dsn_from)
+		gw_strlcpy(from, gcfg->dsn_from, fromsz);
+	else
+		snprintf(from, fromsz, "MAILER-DAEMON@%s", gcfg->hostname);
+}
+
 /* The journal report of m (its envelope env) to `to`, into b. */
 static int
 report_build(const struct qmsg *m, const struct archive_req *a,
@@ -74,11 +86,7 @@ report_build(const struct qmsg *m, const struct archive_req *a,
 	    m->bodylen);
 
 	fmt_rfc5322((time_t)(now_us() / 1000000), date, sizeof(date));
-	if (gcfg->dsn_from)
-		gw_strlcpy(from, gcfg->dsn_from, sizeof(from));
-	else
-		snprintf(from, sizeof(from), "MAILER-DAEMON@%s",
-		    gcfg->hostname);
+	report_from(from, sizeof(from));
 	if (buf_printf(b, "From: <%s>\r\nTo: <%s>\r\nSubject: Journal report "
 	    "for %s\r\nDate: %s\r\nMessage-ID: <%s.journal@%s>\r\n"
 	    "Auto-Submitted: auto-generated\r\nX-GW-Journal: %s\r\n"
@@ -101,7 +109,9 @@ report_build(const struct qmsg *m, const struct archive_req *a,
 	return buf_printf(b, "\r\n--%s--\r\n", boundary);
 }
 
-void
+/* Just before op (a new message) goes to the store thread, the body
+ * final: its journal report as op->journal, when one is wanted. */
+static void
 journal_attach(struct store_op *op)
 {
 	struct qmsg *m = op->insert, *j;
@@ -144,6 +154,30 @@ journal_attach(struct store_op *op)
 	ev->message_id = xstrdup(j->message_id);
 	ev->size = (int64_t)j->size;
 	ev->detail = xasprintf("journal report for %s", m->qid);
+}
+
+static void
+submit(struct store_op *op, void *arg)
+{
+	(void)arg;
+	store_submit(op);
+}
+
+void
+journal_submit(struct store_op *op)
+{
+	char from[300];
+
+	journal_attach(op);
+	if (op->journal == NULL) {
+		store_submit(op);
+		return;
+	}
+	/* Signed as every message gwd makes (a DSN, a notice), on a
+	 * worker and by the key process, before the commit that holds
+	 * both: the 250 still waits for that commit alone. */
+	report_from(from, sizeof(from));
+	queue_notice_sign(op, op->journal, from, submit, NULL);
 }
 
 void

@@ -9,7 +9,8 @@
  * the envelope as "Name: value" lines (Queue-ID, Arrival-Date, Sender,
  * one Recipient per envelope recipient, Bcc ones included, Subaccount,
  * Client-IP, Auth, Message-ID), then the message as delivered (signed),
- * byte for byte, as message/rfc822.  Its header says X-GW-Journal: QID.
+ * byte for byte, as message/rfc822.  Its header says X-GW-Journal: QID;
+ * it is DKIM-signed as a DSN is.
  * It is inserted by the commit that stores the message, so a message
  * acknowledged with 250 has its journal report queued too.
  */
@@ -41,9 +42,15 @@ struct journal_env {
  */
 struct archive_req *journal_plan(const struct journal_env *);
 
-/* Just before op (a new message) goes to the store thread, the body
- * final: its journal report as op->journal, when one is wanted. */
-void	 journal_attach(struct store_op *op);
+/*
+ * op (a new message, its body final) to the store thread, with its
+ * journal report as op->journal when one is wanted: the report
+ * DKIM-signed first like a DSN (queue.h's queue_notice_sign(): by the
+ * domain of its From:, dsn_from or MAILER-DAEMON@hostname, when a key
+ * applies; "signed" or "unsigned" event).  The op is the caller's no
+ * more.
+ */
+void	 journal_submit(struct store_op *op);
 /* op committed: the journal report is queued, or (op failed) freed. */
 void	 journal_stored(struct store_op *op);
 

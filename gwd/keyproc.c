@@ -8,14 +8,18 @@
  * gateway pays a few system calls per batch, not per message.
  * Exposure: trusts its parent (the only peer of its sockets, set up
  * before exec); reads private keys from gw.db.  Runs as gwd's user, with
- * PR_SET_NO_NEW_PRIVS, and not dumpable, so the network process (same
- * user) cannot read its memory through ptrace or /proc/PID/mem.
+ * PR_SET_NO_NEW_PRIVS (with `sandbox`, confined: sandbox.h), and not
+ * dumpable, so the network process (same user) cannot read its memory
+ * through ptrace or /proc/PID/mem.  The spawner (below) that starts it
+ * trusts the network process too: it takes two descriptors and execs
+ * this binary with fixed arguments, nothing else.
  * Diagnostics: a key that does not load is logged and skipped; a request
  * for a key it does not hold gets an error answer (the message is then
  * refused with 451); a malformed frame, a read or write error or the
  * parent's end closing ends the process (the parent starts another).
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +28,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -34,6 +39,7 @@
 #include "dkimkey.h"
 #include "keyproc.h"
 #include "log.h"
+#include "sandbox.h"
 #include "util.h"
 
 struct kkey {
@@ -352,7 +358,9 @@ keyproc_main(int argc, char *argv[])
 	struct buf in, out;
 	const char *errstr;
 
-	if (argc != 6)
+	char err[512];
+
+	if (argc != 7)
 		return EX_USAGE;
 	prctl(PR_SET_NAME, "gwd-keyproc");
 	log_init("gwd-keyproc", strcmp(argv[4], "1") == 0 ? LOG_DEST_SYSLOG :
@@ -370,6 +378,9 @@ keyproc_main(int argc, char *argv[])
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1 ||
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("prctl");
+	if (strcmp(argv[6], "1") == 0 && (sandbox_files(NULL, state_dir, err,
+	    sizeof(err)) == -1 || sandbox_syscalls(1, err, sizeof(err)) == -1))
+		fatalx("%s", err);
 	buf_init(&in, 0);
 	buf_init(&out, 0);
 	pfd[0].fd = KEYPROC_CTL_FD;
@@ -398,15 +409,182 @@ child_fd(int fd, int want)
 	return dup2(fd, want) == -1 ? -1 : 0;
 }
 
-pid_t
-keyproc_spawn(const char *sdir, const char *user, int syslog, int verbose,
-    int *sign_fd, int *ctl_fd, char *err, size_t errsz)
+/*
+ * The spawner: forked at start-up, before the network process has a
+ * thread, drops root or sandboxes itself, so that it can still exec.  Its
+ * only work: on each request (one byte and the child's two channel ends
+ * by SCM_RIGHTS) it starts a key process with clone(CLONE_PARENT), so the
+ * key process is the network process's child (it reaps it and sees its
+ * signal), and answers with the pid.  It ends with the network process
+ * (PR_SET_PDEATHSIG, and EOF on its socket).
+ */
+static int	spawner = -1;	/* the network process's end */
+
+/* A message of one byte with room for two descriptors. */
+static void
+fd_msg(struct msghdr *msg, struct iovec *iov, char *byte, char *cbuf,
+    size_t cbufsz)
 {
-	int s[2], c[2], hs, hc;
-	char *argv[7];
+	memset(msg, 0, sizeof(*msg));
+	iov->iov_base = byte;
+	iov->iov_len = 1;
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = cbuf;
+	msg->msg_controllen = cbufsz;
+}
+
+static void __attribute__((noreturn))
+spawner_run(int fd, char *argv[])
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *c;
 	sigset_t none;
+	int fds[2], hs, hc;
+	char byte;
+	pid_t pid;
+	ssize_t r;
+
+	sigemptyset(&none);
+	for (;;) {
+		fd_msg(&msg, &iov, &byte, cm.buf, sizeof(cm.buf));
+		if ((r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (r <= 0)
+			_exit(0);
+		c = CMSG_FIRSTHDR(&msg);
+		if (c == NULL || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
+			_exit(70);
+		memcpy(fds, CMSG_DATA(c), sizeof(fds));
+		pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0,
+		    0, 0);
+		if (pid == 0) {
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			if ((hs = fcntl(fds[0], F_DUPFD, 10)) == -1 ||
+			    (hc = fcntl(fds[1], F_DUPFD, 10)) == -1 ||
+			    child_fd(hs, KEYPROC_SIGN_FD) == -1 ||
+			    child_fd(hc, KEYPROC_CTL_FD) == -1)
+				_exit(71);
+			execv("/proc/self/exe", argv);
+			_exit(127);
+		}
+		close(fds[0]);
+		close(fds[1]);
+		if (pid == -1)
+			pid = -errno;
+		if (write_all(fd, &pid, sizeof(pid)) == -1)
+			_exit(0);
+	}
+}
+
+int
+keyproc_spawner_start(const char *sdir, const char *user, int syslog,
+    int verbose, int sandbox, char *err, size_t errsz)
+{
+	static char *argv[8];
+	int sv[2];
 	pid_t pid;
 
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		snprintf(err, errsz, "key process spawner: socketpair: %s",
+		    strerror(errno));
+		return -1;
+	}
+	argv[0] = (char *)"gwd";
+	argv[1] = (char *)KEYPROC_ARG;
+	argv[2] = (char *)sdir;
+	argv[3] = (char *)(user ? user : "");
+	argv[4] = (char *)(syslog ? "1" : "0");
+	argv[5] = (char *)(verbose ? "1" : "0");
+	argv[6] = (char *)(sandbox ? "1" : "0");
+	argv[7] = NULL;
+	if ((pid = fork()) == -1) {
+		snprintf(err, errsz, "key process spawner: fork: %s",
+		    strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		/* The key process drops root itself (gw.db may be root's
+		 * before the state directory is handed over). */
+		prctl(PR_SET_NAME, "gwd-spawner");
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(0);
+		close_range(3, (unsigned)sv[1] - 1, 0);
+		close_range((unsigned)sv[1] + 1, ~0U, 0);
+		spawner_run(sv[1], argv);
+	}
+	close(sv[1]);
+	spawner = sv[0];
+	return 0;
+}
+
+/* Hand the child's ends to the spawner; the key process's pid. */
+static pid_t
+spawner_ask(int sign, int ctl, char *err, size_t errsz)
+{
+	union {
+		struct cmsghdr	hdr;
+		char		buf[CMSG_SPACE(2 * sizeof(int))];
+	} cm;
+	int fds[2] = { sign, ctl };
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *c;
+	char byte = 'S';
+	pid_t pid;
+	ssize_t r;
+	size_t got = 0;
+
+	memset(&cm, 0, sizeof(cm));
+	fd_msg(&msg, &iov, &byte, cm.buf, sizeof(cm.buf));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(fds));
+	memcpy(CMSG_DATA(c), fds, sizeof(fds));
+	while ((r = sendmsg(spawner, &msg, MSG_NOSIGNAL)) == -1 &&
+	    errno == EINTR)
+		;
+	while (r == 1 && got < sizeof(pid)) {
+		r = read(spawner, (char *)&pid + got, sizeof(pid) - got);
+		if (r == -1 && errno == EINTR)
+			r = 1;
+		else if (r > 0)
+			got += (size_t)r, r = 1;
+	}
+	if (got < sizeof(pid)) {
+		snprintf(err, errsz, "key process spawner: %s", r == 0 ?
+		    "gone" : strerror(errno));
+		return -1;
+	}
+	if (pid < 0) {
+		snprintf(err, errsz, "key process: clone: %s",
+		    strerror(-pid));
+		return -1;
+	}
+	return pid;
+}
+
+pid_t
+keyproc_spawn(int *sign_fd, int *ctl_fd, char *err, size_t errsz)
+{
+	int s[2], c[2];
+	pid_t pid;
+
+	if (spawner == -1) {
+		snprintf(err, errsz, "key process: no spawner");
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) == -1) {
 		snprintf(err, errsz, "key process: socketpair: %s",
 		    strerror(errno));
@@ -419,30 +597,10 @@ keyproc_spawn(const char *sdir, const char *user, int syslog, int verbose,
 		close(s[1]);
 		return -1;
 	}
-	argv[0] = (char *)"gwd";
-	argv[1] = (char *)KEYPROC_ARG;
-	argv[2] = (char *)sdir;
-	argv[3] = (char *)(user ? user : "");
-	argv[4] = (char *)(syslog ? "1" : "0");
-	argv[5] = (char *)(verbose ? "1" : "0");
-	argv[6] = NULL;
-	sigemptyset(&none);
-	/* Only async-signal-safe calls in the child: the network process
-	 * may have threads. */
-	if ((pid = fork()) == 0) {
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		if ((hs = fcntl(s[1], F_DUPFD, 10)) == -1 ||
-		    (hc = fcntl(c[1], F_DUPFD, 10)) == -1 ||
-		    child_fd(hs, KEYPROC_SIGN_FD) == -1 ||
-		    child_fd(hc, KEYPROC_CTL_FD) == -1)
-			_exit(71);
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
+	pid = spawner_ask(s[1], c[1], err, errsz);
 	close(s[1]);
 	close(c[1]);
 	if (pid == -1) {
-		snprintf(err, errsz, "key process: fork: %s", strerror(errno));
 		close(s[0]);
 		close(c[0]);
 		return -1;

@@ -4,7 +4,9 @@
  *
  * gwd starts it before it drops root, by fork and exec of its own binary
  * with KEYPROC_ARG, so it begins with nothing of the network process in
- * its memory; signer_kp.c restarts it the same way when it dies.  It reads
+ * its memory; signer_kp.c restarts it the same way when it dies.  The
+ * exec is done by a spawner process forked at start-up, since the
+ * sandboxed network process cannot exec (sandbox.h).  It reads
  * the keys from gw.db itself, on each reload asked for on the control
  * channel, and signs the digests the network process sends on the sign
  * channel.  It speaks to nothing else.
@@ -34,12 +36,20 @@
 #define KEYPROC_FRAME_MAX	(256 * 1024)	/* one request or answer */
 
 /*
- * Start a key process for the keys of state_dir/gw.db; it becomes `user`
- * (when started as root).  *sign_fd (non-blocking) and *ctl_fd (blocking)
- * are this side's ends.  The pid, or -1 with the reason in err.
+ * Fork the spawner, before any thread and before the network process
+ * drops root or sandboxes itself: it execs each key process for the keys
+ * of state_dir/gw.db (which becomes `user` when started as root, and
+ * sandboxes itself when `sandbox`), as a child of the caller.  0, or -1 with the reason in err.
  */
-pid_t	keyproc_spawn(const char *state_dir, const char *user, int syslog,
-	    int verbose, int *sign_fd, int *ctl_fd, char *err, size_t errsz);
+int	keyproc_spawner_start(const char *state_dir, const char *user,
+	    int syslog, int verbose, int sandbox, char *err, size_t errsz);
+
+/*
+ * Start a key process through the spawner.  *sign_fd (non-blocking) and
+ * *ctl_fd (blocking) are this side's ends.  The pid, or -1 with the
+ * reason in err.
+ */
+pid_t	keyproc_spawn(int *sign_fd, int *ctl_fd, char *err, size_t errsz);
 
 /* main() of the key process (argv[1] is KEYPROC_ARG); its exit code. */
 int	keyproc_main(int argc, char *argv[]);

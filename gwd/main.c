@@ -4,8 +4,9 @@
  * SECURITY: parses untrusted SMTP from clients and from remote servers.
  * Starts the key process (keyproc.c, the only holder of DKIM private
  * keys), binds its listeners and reads the TLS key as root (when started
- * as root), then runs as the configured `user`.  Holds password hashes
- * of gw.db and the TLS key in memory; never logs credentials.
+ * as root), then runs as the configured `user`, confined with `sandbox`
+ * (sandbox.h).  Holds password hashes of gw.db and the TLS key in
+ * memory; never logs credentials.
  * STANDARDS: RFC 5321, 3207, 4954, 1870, 2920, 6152, 2034, 3463, 3464,
  * 6409, 7505, 8446.
  * Diagnostics: exits 64 on usage errors, 78 on configuration errors (all
@@ -34,8 +35,10 @@
 #include <openssl/ssl.h>
 
 #include "alert.h"
+#include "api.h"
 #include "archive.h"
 #include "auth.h"
+#include "authguard.h"
 #include "check.h"
 #include "cluster.h"
 #include "config.h"
@@ -45,6 +48,7 @@
 #include "dns_wait.h"
 #include "fbl.h"
 #include "gwd.h"
+#include "hookset.h"
 #include "httpc.h"
 #include "log.h"
 #include "metrics.h"
@@ -57,12 +61,14 @@
 #include "queue.h"
 #include "quarantine.h"
 #include "retpath.h"
+#include "sandbox.h"
 #include "session.h"
 #include "signer.h"
 #include "keyproc.h"
 #include "smarthost.h"
 #include "store.h"
 #include "store_read.h"
+#include "sts.h"
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
@@ -130,9 +136,9 @@ deliveries_active(void)
 }
 
 /*
- * Stopping: wait for the deliveries under way to end and for every
- * commit (their outcomes, the sessions' last messages) to be on disk,
- * at most shutdown_timeout.  A delivery cut short would be made again
+ * Stopping: wait for the deliveries under way to end, for every commit
+ * (their outcomes, the sessions' last messages) to be on disk and for
+ * the send API's answers to leave (api.c), at most shutdown_timeout.  A delivery cut short would be made again
  * after the restart.
  */
 static void
@@ -144,7 +150,7 @@ stop_check(struct ev_timer *t)
 	 * had their answer: they go too, before they send another. */
 	sessions_close_all();
 	if (sessions_count() == 0 && store_backlog() == 0 && active == 0 &&
-	    queue_dsn_signing() == 0) {
+	    queue_dsn_signing() == 0 && api_requests() == 0) {
 		loop_stop();
 		return;
 	}
@@ -174,6 +180,7 @@ begin_shutdown(void)
 	listeners_stop();
 	gm.stopping = 1;		/* /health says so from now on */
 	control_stop();
+	https_stop();
 	sessions_close_all();
 	queue_shutdown();
 	smarthost_stop();
@@ -469,6 +476,13 @@ main(int argc, char *argv[])
 		log_warnx("running as root: set `user` in %s", cfg.path);
 	if (check_state_dir(&cfg) == -1)
 		return EX_CANTCREAT;
+	/* Before the first thread: Landlock binds this one and its
+	 * children. */
+	if (cfg.sandbox && sandbox_files(&cfg, cfg.state_dir, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 
 	worker_init(2);
 	dns_wait_init();	/* workers ask DNS through the loop */
@@ -485,6 +499,7 @@ main(int argc, char *argv[])
 	    window_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    volume_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    pause_init(cfg.state_dir, err, sizeof(err)) == -1 ||
+	    sts_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    alert_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    retpath_init(cfg.state_dir, err, sizeof(err)) == -1 ||
 	    fbl_init(cfg.state_dir, err, sizeof(err)) == -1 ||
@@ -498,6 +513,10 @@ main(int argc, char *argv[])
 	quarantine_start();
 	alert_start();
 	timer_init(&stop_timer, stop_check, NULL);
+	cluster_share_guard(authguard_block_ip, authguard_unblock_ip);
+	authguard_share(cluster_authblock_publish, cluster_authblock_lift);
+	cluster_share_pauses(pause_apply_shared, pause_lift_shared);
+	pause_share(cluster_pause_publish, cluster_pause_lift);
 	cluster_start(suppress_shared, metrics_report_stats);
 	listeners_start();
 	smarthost_start();
@@ -511,7 +530,13 @@ main(int argc, char *argv[])
 	log_info("gwd %s ready: hostname=%s state_dir=%s relay=%s", GW_VERSION,
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
 	    cfg.relay.host : "mx");
+	/* Every thread is running: the filter goes on all of them. */
+	if (cfg.sandbox && sandbox_syscalls(0, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 	sd_notify("READY=1");
+	sandbox_selftest();
 
 	loop_run();
 
@@ -521,6 +546,7 @@ main(int argc, char *argv[])
 	webhook_stop();
 	webhook_ctl_stop();
 	store_shutdown();
+	hookset_set(NULL, 0);	/* webhook_stop() left it to the store */
 	archive_stop();
 	store_read_close();
 	dns_wait_shutdown();	/* a content scan waiting for DNS goes on */

@@ -220,6 +220,29 @@ mta_dane(const struct mta *m)
 	return d->state == DANE_NONE ? NULL : d;
 }
 
+/*
+ * The MTA-STS policy that rules the current target (testing or
+ * enforce), else NULL: not for a host with DANE records (DANE takes
+ * precedence, RFC 8461 2), nor under tls "none".
+ */
+const struct mtasts_policy *
+mta_sts(const struct mta *m)
+{
+	if (!m->sts_on || m->sts.mode == MTASTS_NONE ||
+	    m->dest->tls == TLSP_NONE || m->ti >= m->ntargets ||
+	    mta_dane(m) != NULL)
+		return NULL;
+	return &m->sts;
+}
+
+int
+mta_sts_enforce(const struct mta *m)
+{
+	const struct mtasts_policy *p = mta_sts(m);
+
+	return p != NULL && p->mode == MTASTS_ENFORCE;
+}
+
 static void
 connect_target(struct mta *m)
 {
@@ -231,7 +254,8 @@ connect_target(struct mta *m)
 	sockaddr_ntop((struct sockaddr *)&t->sa, h->ip, sizeof(h->ip));
 	h->tls[0] = '\0';
 	h->tls_verified = -1;
-	h->tls_policy = dn != NULL ? "dane" : NULL;
+	h->tls_policy = dn != NULL ? "dane" : mta_sts(m) != NULL ? "mta-sts" :
+	    NULL;
 	m->dane_active = 0;
 	if (m->retry_plain != 2)	/* a plaintext retry says why */
 		h->tls_note[0] = '\0';
@@ -242,6 +266,17 @@ connect_target(struct mta *m)
 		snprintf(why, sizeof(why), "TLSA records of %s could not be "
 		    "looked up (DNSSEC): not delivering to it without them",
 		    t->host);
+		mta_next_target(m, why);
+		return;
+	}
+	/* RFC 8461 4.1: under enforce, only MX hosts the policy names. */
+	if (mta_sts_enforce(m) && !mtasts_mx_match(&m->sts, t->host)) {
+		char why[400];
+
+		mta_tls_note(m, -1, "mta-sts enforce: MX host not in the "
+		    "policy");
+		snprintf(why, sizeof(why), "MX host %s is not one the MTA-STS "
+		    "policy of %s allows (enforce)", t->host, m->dest->domain);
 		mta_next_target(m, why);
 		return;
 	}
@@ -350,6 +385,8 @@ mta_start(struct dest *d, const struct route_result *route)
 	    (size_t)route->ntargets);
 	memcpy(m->dane, route->dane, sizeof(m->dane));
 	m->mx_secure = route->mx_secure;
+	m->sts_on = route->sts_on;
+	m->sts = route->sts;
 	if (d->domain == NULL && d->sh)
 		smarthost_order(d->sh, m->targets, &m->ntargets);
 	timer_init(&m->timer, mta_timeout, m);

@@ -6,6 +6,7 @@
  *                  targets, timers, I/O, the end; the hop of an attempt
  *   mta_session.c  the SMTP dialogue: greeting, EHLO and what it offers,
  *                  the transaction (MAIL, RCPT, DATA), a job's results
+ *   mta_envelope.c  whether a job can go to this server; MAIL, RCPT
  *   mta_result.c   a recipient's result, from a reply or ours
  *   mta_body.c     the message body on the wire
  *   mta_tls.c      STARTTLS and the TLS policy of an attempt
@@ -66,6 +67,8 @@ struct mta {
 	int			 dane_active;	/* this handshake checks TLSA
 						   records */
 	int			 mx_secure;	/* route.mx_secure */
+	int			 sts_on;	/* route.sts_on */
+	struct mtasts_policy	 sts;		/* route.sts */
 	int			 ti;		/* current target */
 	int			 retry_plain;	/* 1 asked, 2 doing: a target
 						   again without STARTTLS */
@@ -116,6 +119,8 @@ struct mta {
 /* mta.c */
 const char	*mta_host(const struct mta *);
 const struct route_dane *mta_dane(const struct mta *);
+const struct mtasts_policy *mta_sts(const struct mta *);
+int		 mta_sts_enforce(const struct mta *);
 void		 mta_send(struct mta *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 mta_arm(struct mta *, int64_t ms);
@@ -136,6 +141,12 @@ void		 mta_session_abort(struct mta *, const char *why);
 void		 mta_session_send_envelope(struct mta *);
 void		 mta_session_fail_job(struct mta *, int code,
 		    const char *status, const char *text);
+
+/* mta_envelope.c: 0 when the job's message can go to this server as it
+ * is, else -1 with every recipient's result set; MAIL FROM; RCPT TO. */
+int		 mta_envelope_fits(struct mta *, struct job *);
+void		 mta_envelope_mail(struct mta *);
+void		 mta_envelope_rcpt(struct mta *, const struct qrcpt *);
 
 /* mta_result.c */
 void		 mta_result_set(struct job *, int i, int code,

@@ -32,6 +32,16 @@
  * a plaintext retry.  Secure records none of which gw can use still
  * make TLS mandatory, unauthenticated (RFC 7672 2.2).  The event's
  * tls_policy is then "dane".
+ *
+ * MTA-STS (RFC 8461; route.c finds the policy when mta_sts.enable is
+ * on) rules a host without DANE, again under all but "none".  enforce:
+ * only MX hosts the policy's mx patterns name (mta.c), TLS or no
+ * delivery, and a certificate that chains to the CA store and matches
+ * the MX name, else no delivery; never a plaintext retry.  testing:
+ * the TLS policy of the destination, and a certificate or MX name that
+ * would fail enforce is recorded (tls_verified 0, tls_note "mta-sts:
+ * ...") for the audit log and TLS-RPT.  The event's tls_policy is then
+ * "mta-sts".
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,8 +85,8 @@ start_tls(struct mta *m)
 		return;
 	}
 	m->dane_active = n > 0;
-	if (!m->dane_active &&
-	    tls_client_prepare(m->c->ssl, mta_host(m), m->dest->tls) == -1) {
+	if (!m->dane_active && tls_client_prepare(m->c->ssl, mta_host(m),
+	    mta_sts_enforce(m) ? TLSP_VERIFY : m->dest->tls) == -1) {
 		snprintf(why, sizeof(why), "TLS setup for %s[%s] failed: "
 		    "cannot check the name \"%s\"", mta_host(m), m->hop.ip,
 		    mta_host(m));
@@ -85,6 +95,45 @@ start_tls(struct mta *m)
 	}
 	m->state = M_TLS;
 	mta_arm(m, gcfg->relay.command_timeout_ms);
+}
+
+/* Under an MTA-STS policy: how this hop measures up, as the note. */
+static void
+sts_note(struct mta *m, const char *bad)
+{
+	if (bad == NULL && !mtasts_mx_match(&m->sts, mta_host(m)))
+		bad = "MX host not in the policy";
+	if (bad == NULL)
+		mta_tls_note(m, 1, "mta-sts %s: certificate verified",
+		    mtasts_mode_name(m->sts.mode));
+	else
+		mta_tls_note(m, 0, "mta-sts %s: %s",
+		    mtasts_mode_name(m->sts.mode), bad);
+}
+
+/* The handshake under an enforced MTA-STS policy: a certificate that
+ * chains and names the MX host, or the next target. */
+static void
+sts_tls_done(struct mta *m, struct conn *c, int ok, const char *bad)
+{
+	char why[600];
+
+	if (!ok && bad == NULL) {
+		bad = c->error;
+		if (strncmp(bad, "TLS handshake: ", 15) == 0)
+			bad += 15;
+	} else if (ok && tls_client_verified(c->ssl, &bad))
+		bad = NULL;
+	sts_note(m, bad);
+	if (m->hop.tls_verified != 1) {
+		snprintf(why, sizeof(why), "TLS with %s[%s] does not meet the "
+		    "MTA-STS policy of %s (enforce): %s", mta_host(m),
+		    m->hop.ip, m->dest->domain, m->hop.tls_note);
+		mta_next_target(m, why);
+		return;
+	}
+	conn_tls_desc(c, m->hop.tls, sizeof(m->hop.tls));
+	mta_session_ehlo(m);
 }
 
 /* The handshake is over (conn.c calls): hold it against the policy,
@@ -118,6 +167,10 @@ mta_tls_done(struct conn *c, int ok)
 		mta_next_target(m, why);
 		return;
 	}
+	if (mta_sts_enforce(m)) {
+		sts_tls_done(m, c, ok, bad);
+		return;
+	}
 	if (!ok && bad != NULL && m->dest->tls == TLSP_VERIFY) {
 		mta_tls_note(m, 0, "%s", bad);
 		snprintf(why, sizeof(why), "TLS certificate of %s[%s] not "
@@ -146,6 +199,8 @@ mta_tls_done(struct conn *c, int ok)
 		mta_tls_note(m, 1, "%s", "");
 	else
 		mta_tls_note(m, 0, "%s", bad);
+	if (mta_sts(m) != NULL)		/* testing: record, go on */
+		sts_note(m, m->hop.tls_verified == 1 ? NULL : bad);
 	/* The handshake refused such a certificate already; this is the
 	 * check that keeps it so before MAIL, whatever changes there. */
 	if (m->dest->tls == TLSP_VERIFY && m->hop.tls_verified != 1) {
@@ -166,6 +221,7 @@ mta_tls_after_ehlo(struct mta *m)
 {
 	int want_tls = m->dest->tls != TLSP_NONE && m->retry_plain != 2;
 	int dane = mta_dane(m) != NULL;
+	int sts = mta_sts_enforce(m);
 
 	if (!conn_tls_active(m->c) && want_tls && m->caps.starttls) {
 		m->state = M_STARTTLS;
@@ -173,19 +229,22 @@ mta_tls_after_ehlo(struct mta *m)
 		mta_arm(m, gcfg->relay.command_timeout_ms);
 		return 1;
 	}
-	if (!conn_tls_active(m->c) && (m->dest->tls >= TLSP_ENCRYPT || dane)) {
+	if (!conn_tls_active(m->c) && (m->dest->tls >= TLSP_ENCRYPT || dane ||
+	    sts)) {
 		char why[600];
 
 		mta_tls_note(m, -1, "%sSTARTTLS not offered", dane ? "dane: " :
-		    "");
+		    sts ? "mta-sts enforce: " : "");
 		snprintf(why, sizeof(why), "TLS is required%s, but %s[%s] "
 		    "does not offer STARTTLS", dane ? " (DANE: it has TLSA "
-		    "records)" : "", mta_host(m), m->hop.ip);
+		    "records)" : sts ? " (its domain's MTA-STS policy)" : "",
+		    mta_host(m), m->hop.ip);
 		mta_next_target(m, why);
 		return 1;
 	}
 	if (!conn_tls_active(m->c) && want_tls)
-		mta_tls_note(m, -1, "STARTTLS not offered");
+		mta_tls_note(m, -1, "%sSTARTTLS not offered", mta_sts(m) ?
+		    "mta-sts testing: " : "");
 	return 0;
 }
 
@@ -199,7 +258,8 @@ mta_tls_reply(struct mta *m, const struct smtp_reply *r)
 		start_tls(m);
 		return;
 	}
-	if (m->dest->tls == TLSP_MAY && mta_dane(m) == NULL) {
+	if (m->dest->tls == TLSP_MAY && mta_dane(m) == NULL &&
+	    !mta_sts_enforce(m)) {
 		m->caps.starttls = 0;
 		mta_tls_note(m, -1, "STARTTLS refused: %d", r->code);
 		mta_session_ready(m);

@@ -21,13 +21,17 @@
  *               moves whatever is left at start-up.
  *
  *   OUTBOX_HOOK the webhook dispatcher (webhook.c), for the events
- *               some webhook wants (hookset.h).  It reads its rows with
- *               outbox_read() on a connection of its own and
- *               acknowledges them one by one (outbox_ack_ids(), through
- *               the store thread: queue.db has one writer) once every
- *               webhook they were for answered 2xx or gave up: one
- *               endpoint that is down must not hold another's events,
- *               so its acknowledgements are no prefix.  What is not
+ *               some webhook wants (hookset.h).  Each such webhook has
+ *               a row of its own in hook_pending (hook, id), put in the
+ *               same transaction: a webhook's progress is its own, so
+ *               one endpoint that is down never holds another's events,
+ *               and an event one webhook acknowledged stays pending for
+ *               the others.  The dispatcher reads each webhook's rows
+ *               with outbox_read_hook() on a connection of its own and
+ *               acknowledges them one by one (outbox_ack_hook(), through
+ *               the store thread: queue.db has one writer) once the
+ *               webhook answered 2xx or gave them up.  The bit goes
+ *               with a row's last hook_pending row.  What is not
  *               acknowledged outlives a restart and is sent again.
  *
  * Each consumer removes only its own bit, so log.db's copy never waits
@@ -49,7 +53,14 @@
 
 struct outbox {
 	sqlite3		*db;		/* queue.db */
-	sqlite3_stmt	*ins, *sel, *del, *clear, *del_one, *clear_one;
+	sqlite3_stmt	*ins, *sel, *sel_hook, *ins_hook, *del_hook;
+	sqlite3_stmt	*del, *clear, *del_one, *clear_one;
+};
+
+/* Webhook `hook` is done with outbox row `id`. */
+struct outbox_hook_ack {
+	long long	 hook;
+	int64_t		 id;
 };
 
 /* Prepare the statements on qdb (fatal if the schema is not there). */
@@ -72,10 +83,22 @@ int	 outbox_read(struct outbox *, unsigned consumer, int64_t after,
 /* `consumer` holds every event up to id `upto` durably: rows no other
  * consumer waits for go.  In the caller's transaction.  0 or -1. */
 int	 outbox_ack(struct outbox *, unsigned consumer, int64_t upto);
-/* `consumer` holds the n events of ids durably (any order; ids no
- * longer there are skipped).  In the caller's transaction.  0 or -1. */
-int	 outbox_ack_ids(struct outbox *, unsigned consumer,
-	    const int64_t *ids, int n);
+/* The same as outbox_read() for webhook `hook`'s rows (OUTBOX_HOOK). */
+int	 outbox_read_hook(struct outbox *, long long hook, int64_t after,
+	    int max, int (*fn)(const struct audit_event *, void *),
+	    void *arg, int64_t *last);
+/* The n webhooks are done with those events (any order; ids no longer
+ * there are skipped).  In the caller's transaction.  0 or -1. */
+int	 outbox_ack_hook(struct outbox *, const struct outbox_hook_ack *,
+	    int n);
+/*
+ * After the webhooks changed (hookset.h): the rows of webhooks that are
+ * no more go, and rows written before schema 12 go to the webhooks that
+ * want them.  In the caller's transaction, on the thread that puts
+ * events (so that no event is put for a webhook the set no longer has).
+ * 0 or -1.
+ */
+int	 outbox_hook_sweep(struct outbox *);
 
 /*
  * log.db has used ids up to `floor` that rows from `from` on also have

@@ -27,6 +27,8 @@
 #include "window.h"
 
 static struct hmap	 paused;	/* subaccount -> reason (char *) */
+static void		(*share_paused)(const char *, const char *);
+static void		(*share_resumed)(const char *);
 static struct hmap	 limits;	/* throttled ones -> uint32_t *: the
 					   messages per volume bucket */
 
@@ -104,6 +106,8 @@ pause_now(struct store_op *op, const char *sub, int64_t ts_us,
 	log_warnx("subaccount %s paused: %s; resume with: gwctl subaccount "
 	    "resume %s", sub, reason, sub);
 	free(hmap_put(&paused, sub, xstrdup(reason)));
+	if (share_paused)
+		share_paused(sub, reason);
 	set_row(op, sub, 1, ts_us, reason);
 	ev = store_op_event(op, event_name(EV_PAUSED), NULL);
 	ev->subaccount = xstrdup(sub);
@@ -221,11 +225,29 @@ resumed(struct store_op *op, void *arg, struct buf *out)
 	free(reason);
 }
 
+/* The stored resume of sub, with its event. */
+static struct store_op *
+resume_op(const char *sub, int64_t now, const char *detail)
+{
+	struct audit_event *ev;
+	struct store_op *op;
+
+	/* A fresh start: the bounces that paused it no longer count. */
+	window_forget(sub, WIN_FINAL, now);
+	window_forget(sub, WIN_BOUNCED, now);
+	window_forget(sub, WIN_COMPLAINED, now);
+	op = store_op_new();
+	set_row(op, sub, 0, now, "");
+	ev = store_op_event(op, event_name(EV_RESUMED), NULL);
+	ev->subaccount = xstrdup(sub);
+	ev->detail = xstrdup(detail);
+	return op;
+}
+
 void
 pause_control(struct conn *c, const char *args)
 {
 	char sub[CTL_NAME_MAX + 1], extra[2], *reason;
-	struct audit_event *ev;
 	struct store_op *op;
 	int64_t now = now_us();
 
@@ -236,22 +258,61 @@ pause_control(struct conn *c, const char *args)
 		return;
 	}
 	free(hmap_del(&limits, sub));
+	/* Paused on another node, perhaps: resumed on every one. */
+	if (share_resumed)
+		share_resumed(sub);
 	if ((reason = hmap_del(&paused, sub)) == NULL) {
 		conn_printf(c, "resumed 0\n");
 		conn_close_after_flush(c);
 		return;
 	}
-	/* A fresh start: the bounces that paused it no longer count. */
-	window_forget(sub, WIN_FINAL, now);
-	window_forget(sub, WIN_BOUNCED, now);
-	window_forget(sub, WIN_COMPLAINED, now);
-	op = store_op_new();
-	set_row(op, sub, 0, now, "");
-	ev = store_op_event(op, event_name(EV_RESUMED), NULL);
-	ev->subaccount = xstrdup(sub);
-	ev->detail = xstrdup("resumed by an administrator");
+	op = resume_op(sub, now, "resumed by an administrator");
 	log_info("subaccount %s resumed (was paused: %s)", sub, reason);
 	control_commit(c, op, resumed, reason);
+}
+
+void
+pause_share(void (*p)(const char *, const char *), void (*r)(const char *))
+{
+	share_paused = p;
+	share_resumed = r;
+}
+
+void
+pause_apply_shared(const char *sub, const char *reason)
+{
+	if (hmap_get(&paused, sub) != NULL)
+		return;
+	log_warnx("subaccount %s paused by another node of the cluster: %s; "
+	    "resume with: gwctl subaccount resume %s", sub, reason, sub);
+	hmap_put(&paused, sub, xstrdup(reason));
+}
+
+static void
+lift_stored(struct store_op *op)
+{
+	if (op->failed)
+		log_warnx("subaccount %s: resume not stored: %s",
+		    op->pause_sub, op->error);
+	store_op_free(op);
+}
+
+void
+pause_lift_shared(const char *sub)
+{
+	struct store_op *op;
+	char *reason;
+	int64_t now = now_us();
+
+	if (hmap_get(&limits, sub) != NULL ||
+	    (reason = hmap_del(&paused, sub)) == NULL)
+		return;		/* a throttle is this node's own */
+	op = resume_op(sub, now, "resumed on another node of the cluster");
+	log_info("subaccount %s resumed on another node of the cluster (was "
+	    "paused: %s)", sub, reason);
+	free(reason);
+	op->done = lift_stored;
+	store_submit(op);
 }
 
 const char *

@@ -50,4 +50,18 @@ void	 pause_control(struct conn *, const char *args);
 /* Why the subaccount is paused, or NULL when it is not. */
 const char *pause_reason(const char *subaccount);
 
+/*
+ * Cluster mode (gwd/cluster_shared.c, wired by main.c so that neither
+ * module depends on the other): paused is told of each pause this
+ * node makes for a bounce or complaint rate, resumed of each resume an
+ * administrator asks here; pause_apply_shared() pauses a subaccount
+ * another node paused (in memory: the cluster keeps it), and
+ * pause_lift_shared() resumes one the cluster no longer has paused
+ * (stored, with its event).
+ */
+void	 pause_share(void (*paused)(const char *sub, const char *reason),
+	    void (*resumed)(const char *sub));
+void	 pause_apply_shared(const char *sub, const char *reason);
+void	 pause_lift_shared(const char *sub);
+
 #endif

@@ -27,6 +27,7 @@
 #include "mxguard.h"
 #include "route.h"
 #include "shlist.h"
+#include "sts.h"
 #include "util.h"
 
 struct lookup {
@@ -49,6 +50,8 @@ struct route_req {
 	int		 mx_secure;	/* the MX answer (or its denial) was
 					   validated: DANE may apply */
 	struct dns_req	*mxq;
+	struct sts_req	*stsq;		/* the MTA-STS policy, in parallel */
+	int		 sts_wait;	/* the route is ready but for it */
 	struct dns_req	*tlsaq[ROUTE_MAX_MX];
 	struct tlsa_wait {
 		struct route_req *r;
@@ -68,6 +71,7 @@ static void
 req_free(struct route_req *r)
 {
 	dns_cancel(r->mxq);
+	sts_cancel(r->stsq);
 	for (int i = 0; i < r->nhosts * 2; i++)
 		dns_cancel(r->lk[i].dns);
 	for (int i = 0; i < r->nhosts; i++)
@@ -81,6 +85,13 @@ deliver(struct ev_timer *t)
 {
 	struct route_req *r = t->arg;
 
+	/* A route that works waits for the domain's MTA-STS policy (its
+	 * lookup is bounded by mta_sts.timeout): delivering before it
+	 * would be the downgrade the policy exists to prevent. */
+	if (r->res.status == ROUTE_OK && r->stsq != NULL) {
+		r->sts_wait = 1;
+		return;
+	}
 	r->cb(r->arg, &r->res);
 	req_free(r);
 }
@@ -396,6 +407,19 @@ smarthosts(struct route_req *r, const struct shlist *sh)
 	}
 }
 
+static void
+route_on_sts(void *arg, const struct sts_result *sr)
+{
+	struct route_req *r = arg;
+
+	r->stsq = NULL;
+	r->res.sts_on = sr->on;
+	r->res.sts = sr->pol;
+	gw_strlcpy(r->res.sts_why, sr->why, sizeof(r->res.sts_why));
+	if (r->sts_wait)
+		deliver(&r->later);
+}
+
 struct route_req *
 route_resolve(const char *domain, const struct shlist *sh, int port,
     route_cb cb, void *arg)
@@ -418,6 +442,8 @@ route_resolve(const char *domain, const struct shlist *sh, int port,
 	if (addr_domain_ascii(domain, ascii, sizeof(ascii)) == -1)
 		gw_strlcpy(ascii, domain, sizeof(ascii));
 	r->mxq = dns_query(ascii, DNS_T_MX, mx_cb, r);
+	if (gcfg->mta_sts.enable)
+		r->stsq = sts_lookup(ascii, route_on_sts, r);
 	return r;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "dns_pkt.h"
+#include "mtasts.h"
 
 #define ROUTE_MAX_TARGETS	32
 #define ROUTE_MAX_MX		10
@@ -54,6 +55,12 @@ struct route_result {
 	struct route_dane	 dane[ROUTE_MAX_MX];	/* by target.hi */
 	int			 mx_secure;	/* the MX answer validated
 						   (dns.dnssec) */
+	/* MTA-STS (mta_sts.enable, MX routes only): the domain's policy
+	 * when sts_on; sts_why says why there is none when a lookup or
+	 * fetch failed ("" when the domain publishes none). */
+	int			 sts_on;
+	struct mtasts_policy	 sts;
+	char			 sts_why[200];
 };
 
 struct route_req;

@@ -13,6 +13,8 @@
  *   data_end.c   the end of DATA (or of the LAST BDAT chunk): the message
  *                handed to submit_message() (submit.h, shared with the
  *                HTTP API), the answer sent when it comes
+ *   data_store.c  that message on: content policies, signing, the
+ *                store thread, the answer to its waiter
  *
  * Connection state lives in struct session, the transaction (MAIL to the
  * end of DATA) in struct tx.
@@ -62,6 +64,7 @@ struct auth_req;
 struct qmsg;
 struct rcpt_route;
 struct rule;
+struct sign_job;
 struct store_op;
 struct subaccount;
 
@@ -154,5 +157,20 @@ void		 sasl_line(struct session *, const char *line, size_t len);
 
 /* data_end.c: the end of DATA, handed to submit_message() (submit.h) */
 void		 data_end(struct session *);
+
+/*
+ * data_store.c: a message past its verdict, to the store.
+ * data_store_begin: the content policies that apply to op's message, on
+ * their worker, then signing and the store; NULL, or the refusal when
+ * the scan cannot even start (*sj: the signing plan to give back to
+ * data_store_drop()).  data_store_committed: op->done of the commit.
+ * data_store_drop: the message is not stored after all: reply r to the
+ * waiter, count it under rej, log why, give back memory and quota.
+ */
+const char	*data_store_begin(struct incoming *, struct store_op *,
+		    struct sign_job **);
+void		 data_store_committed(struct store_op *);
+void		 data_store_drop(struct store_op *, struct sign_job *,
+		    enum gm_reject, const char *r, const char *why);
 
 #endif

@@ -333,8 +333,7 @@ kp_spawn(char *err, size_t errsz)
 	long pid;
 
 	kp.started = loop_now();
-	if ((pid = keyproc_spawn(kp.state_dir, kp.user, kp.syslog,
-	    kp.verbose, &sfd, &cfd, err, errsz)) == -1)
+	if ((pid = keyproc_spawn(&sfd, &cfd, err, errsz)) == -1)
 		return -1;
 	kp.pid = pid;
 	kp.ctl = cfd;
@@ -386,6 +385,9 @@ signer_start(const struct gw_config *cfg, int verbose, char *err,
 	timer_init(&kp.drain, kp_drain, NULL);
 	timer_init(&kp.fail, kp_fail, NULL);
 	loop_on_idle(kp_idle, NULL);
+	if (keyproc_spawner_start(kp.state_dir, kp.user, kp.syslog,
+	    kp.verbose, cfg->sandbox, err, errsz) == -1)
+		return -1;
 	return kp_spawn(err, errsz);
 }
 

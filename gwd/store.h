@@ -33,6 +33,8 @@ struct supp_change {
 	int64_t		 created;
 };
 
+struct outbox_hook_ack;
+
 struct store_op {
 	struct store_op	*next;
 	struct qmsg	*insert;	/* new message and its recipients */
@@ -55,9 +57,13 @@ struct store_op {
 	int		 pause_paused;
 	int64_t		 pause_since;
 	char		*pause_reason;
-	int64_t		*hook_ack;	/* outbox rows webhooks are done
-					   with (webhook.c) */
+	/* An MTA-STS policy to keep (sts.c), or sts_domain NULL. */
+	char		*sts_domain, *sts_id, *sts_policy;
+	int64_t		 sts_fetched, sts_expires;
+	struct outbox_hook_ack *hook_ack; /* outbox rows webhooks are
+					   done with (webhook.c) */
 	int		 nhook_ack;
+	int		 hook_sweep;	/* the webhooks changed (outbox.h) */
 	struct audit_event *events;
 	struct audit_event **events_tail;
 	void		(*done)(struct store_op *);

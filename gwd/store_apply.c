@@ -19,7 +19,7 @@
 
 static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
 			*st_del_msg, *st_upd_held, *st_supp_put,
-			*st_supp_del, *st_pause;
+			*st_supp_del, *st_pause, *st_sts;
 static sqlite3		*qdb;	/* the store thread's */
 
 /* A new message and its recipients; their row ids go into m. */
@@ -119,8 +119,10 @@ store_apply(struct store_op *op)
 		if (db_step_done(st) == -1)
 			return -1;
 	}
-	if (op->nhook_ack > 0 && outbox_ack_ids(&store_obx, OUTBOX_HOOK,
-	    op->hook_ack, op->nhook_ack) == -1)
+	if (op->nhook_ack > 0 && outbox_ack_hook(&store_obx, op->hook_ack,
+	    op->nhook_ack) == -1)
+		return -1;
+	if (op->hook_sweep && outbox_hook_sweep(&store_obx) == -1)
 		return -1;
 	if (op->pause_sub) {
 		db_bind_text(st_pause, 1, op->pause_sub);
@@ -129,6 +131,15 @@ store_apply(struct store_op *op)
 		db_bind_text(st_pause, 4, op->pause_reason ? op->pause_reason :
 		    "");
 		if (db_step_done(st_pause) == -1)
+			return -1;
+	}
+	if (op->sts_domain) {
+		db_bind_text(st_sts, 1, op->sts_domain);
+		db_bind_text(st_sts, 2, op->sts_id);
+		db_bind_text(st_sts, 3, op->sts_policy);
+		sqlite3_bind_int64(st_sts, 4, op->sts_fetched);
+		sqlite3_bind_int64(st_sts, 5, op->sts_expires);
+		if (db_step_done(st_sts) == -1)
 			return -1;
 	}
 	return 0;
@@ -162,4 +173,6 @@ store_apply_prepare(sqlite3 *db)
 	    " AND gw_addr_key(address) = gw_addr_key(?)");
 	st_pause = prep(qdb, "INSERT OR REPLACE INTO subaccount_pause"
 	    " (subaccount, paused, since, reason) VALUES (?, ?, ?, ?)");
+	st_sts = prep(qdb, "INSERT OR REPLACE INTO mta_sts"
+	    " (domain, id, policy, fetched, expires) VALUES (?, ?, ?, ?, ?)");
 }

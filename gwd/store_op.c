@@ -66,6 +66,9 @@ store_op_free(struct store_op *op)
 	free(op->supp);
 	free(op->pause_sub);
 	free(op->pause_reason);
+	free(op->sts_domain);
+	free(op->sts_id);
+	free(op->sts_policy);
 	free(op->del_rcpt);
 	free(op->hook_ack);
 	archive_req_free(op->archive);

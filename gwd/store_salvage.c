@@ -74,7 +74,8 @@ events_only(const struct store_op *op)
 {
 	return op->insert == NULL && op->also == NULL && op->ndel_rcpt == 0 && op->nupd == 0 &&
 	    op->del_msg == 0 && op->held_msg == 0 && op->nsupp == 0 &&
-	    op->pause_sub == NULL && op->done == NULL;
+	    op->pause_sub == NULL && op->sts_domain == NULL &&
+	    op->done == NULL;
 }
 
 /*

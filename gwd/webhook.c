@@ -1,10 +1,11 @@
 /*
  * webhook.c - the webhook dispatcher (see webhook.h).
  *
- * Each webhook (a row of gw.db's webhook table) has a queue of items,
- * one per event it wants, in outbox id order.  An event wanted by two
- * webhooks is one `struct pending` with two items; the outbox row is
- * acknowledged when its last item is done (sent, or given up).
+ * Each webhook (a row of gw.db's webhook table) reads its own events
+ * from the outbox (its hook_pending rows, outbox.h) into a queue of
+ * items, in outbox id order, and acknowledges each for itself when it
+ * is done (sent, or given up): an event two webhooks want is two items
+ * that never wait for each other.
  *
  * Sending.  A batch takes up to webhook.batch_max items of one
  * webhook, at most one per message (queue id), and none of a message
@@ -20,10 +21,12 @@
  * Items of events older than webhook.retry_for are given up while it
  * fails: counted, logged, and recorded as one webhook_dropped event.
  *
- * Memory.  At most ITEMS_MAX items are held; past that the reader
- * waits (the rows wait in the outbox), so a webhook that is down for a
- * day holds that many, and the others' events wait behind them until
- * they are sent or given up.
+ * Memory.  A webhook holds at most webhook.window items; past that its
+ * reader waits and its events wait in the outbox, where it reads on
+ * from its last item as they go.  So a webhook that is down for a day
+ * holds that many, and the others read and send as if it were not
+ * there.  While it fails, the events it reads that are already older
+ * than webhook.retry_for are given up as they are read.
  *
  * Exposure: sends gwd's own events to URLs the admin set; what a
  * receiver answers is only logged (escaped, cut), never parsed.
@@ -54,23 +57,16 @@
 #include "webhook.h"
 #include "whsig.h"
 
-#define ITEMS_MAX	50000	/* events held in memory, all webhooks */
 #define READ_MAX	500	/* outbox rows per read */
 #define TICK_MS		100	/* reading and batching */
 #define RETRY_MIN_MS	1000
 #define REPLY_LOG	200	/* bytes of a failed reply that are logged */
 
-/* One outbox row, until every webhook it was for is done with it. */
-struct pending {
-	int64_t		 id;
-	int		 refs;		/* items not done */
-};
-
 struct batch;
 
 struct item {
 	struct item	*next;
-	struct pending	*ev;
+	int64_t		 id;		/* the outbox row's */
 	char		*qid;		/* NULL: no order to keep */
 	char		*json;		/* the event's object */
 	int64_t		 ts;		/* the event's time, unix us */
@@ -85,10 +81,12 @@ struct hook {
 	struct hookset_entry filter;
 	struct item	*head, **tail;
 	int		 nitems;
+	int64_t		 read_after;	/* the outbox id read last */
 	int		 inflight;
 	int		 fails;		/* failed requests in a row */
 	int64_t		 retry_at;	/* loop_now() */
 	int		 gone;		/* deleted from gw.db */
+	char		 why[REPLY_LOG]; /* the last failure */
 	uint64_t	 sent, failed, dropped;
 };
 
@@ -105,30 +103,27 @@ struct batch {
 static struct hook	*hooks;
 static struct outbox	 obx;
 static sqlite3		*qdb;		/* the reader's, read-only */
-static sqlite3_stmt	*st_max;
-static int64_t		 read_after;
-static int		 nitems;	/* all hooks' */
 static struct ev_timer	 tick;
 static struct loop_waker waker;
 static int		 started, stopping;
 /* Acknowledgements not yet handed to the store. */
-static int64_t		*acks;
+static struct outbox_hook_ack *acks;
 static int		 nacks, acks_cap;
+static int		 sweep;		/* the webhooks changed */
 
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
 static struct batch	*finished;	/* under mtx: back from httpc */
 
+/* h is done with outbox row id. */
 static void
-ack(struct pending *p)
+ack(const struct hook *h, int64_t id)
 {
-	if (--p->refs > 0)
-		return;
 	if (nacks == acks_cap) {
 		acks_cap = acks_cap ? acks_cap * 2 : 64;
 		acks = xreallocarray(acks, (size_t)acks_cap, sizeof(*acks));
 	}
-	acks[nacks++] = p->id;
-	free(p);
+	acks[nacks].hook = h->id;
+	acks[nacks++].id = id;
 }
 
 /* The acknowledgements so far, to the store thread in one op. */
@@ -137,24 +132,25 @@ flush_acks(void)
 {
 	struct store_op *op;
 
-	if (nacks == 0)
+	if (nacks == 0 && !sweep)
 		return;
 	op = store_op_new();
 	op->hook_ack = acks;
 	op->nhook_ack = nacks;
+	op->hook_sweep = sweep;
 	acks = NULL;
-	nacks = acks_cap = 0;
+	nacks = acks_cap = sweep = 0;
 	store_submit(op);
 }
 
 static void
-item_free(struct item *it)
+item_free(struct hook *h, struct item *it)
 {
-	ack(it->ev);
+	ack(h, it->id);
 	free(it->qid);
 	free(it->json);
 	free(it);
-	nitems--;
+	h->nitems--;
 }
 
 /* Unlink and free the items that pred() picks: how many. */
@@ -168,8 +164,7 @@ hook_remove(struct hook *h, int (*pred)(const struct item *, void *),
 	while ((it = *pp) != NULL) {
 		if (pred(it, arg)) {
 			*pp = it->next;
-			item_free(it);
-			h->nitems--;
+			item_free(h, it);
 			n++;
 		} else
 			pp = &it->next;
@@ -239,6 +234,7 @@ row_hook(sqlite3_stmt *st, void *arg)
 	set_str(&h->subaccount, (const char *)sqlite3_column_text(st, 2));
 	set_str(&h->events, (const char *)sqlite3_column_text(st, 3));
 	set_str(&h->secret, (const char *)sqlite3_column_text(st, 4));
+	h->filter.hook = id;
 	h->filter.subaccount = h->subaccount;
 	/* gwctl checked the list; a name gwd does not know wants nothing. */
 	h->filter.actions = hookset_parse(h->events);
@@ -295,6 +291,8 @@ webhook_load(sqlite3 *gdb)
 			set[n++] = h->filter;
 	hookset_set(set, n);
 	free(set);
+	/* Rows of deleted webhooks go; the store thread has the set. */
+	sweep = 1;
 	flush_acks();
 }
 
@@ -364,67 +362,63 @@ event_json(const struct audit_event *a)
 	return buf_steal(&b, NULL);
 }
 
+static void	 note_dropped(struct hook *, int, const char *);
+
+/* A row of the hook's (arg): its item, or given up when the hook fails
+ * and the event is older than webhook.retry_for already. */
 static int
 on_row(const struct audit_event *a, void *arg)
 {
-	struct pending *p = xcalloc(1, sizeof(*p));
-	char *json = NULL;
+	struct hook *h = arg;
+	struct item *it;
 
-	p->id = a->id;
-	p->refs = 1;		/* ours, until every item is made */
-	for (struct hook *h = hooks; h; h = h->next) {
-		struct item *it;
-
-		if (h->gone || !hookset_match(&h->filter, a->subaccount,
-		    a->action))
-			continue;
-		if (json == NULL)
-			json = event_json(a);
-		it = xcalloc(1, sizeof(*it));
-		it->ev = p;
-		p->refs++;
-		it->qid = a->qid ? xstrdup(a->qid) : NULL;
-		it->json = xstrdup(json);
-		it->ts = a->ts;
-		it->queued = loop_now();
-		*h->tail = it;
-		h->tail = &it->next;
-		h->nitems++;
-		nitems++;
+	if (h->fails > 0 && a->ts <= now_us() - gcfg->webhook.retry_for_ms *
+	    1000) {
+		ack(h, a->id);
+		h->dropped++;
+		return 0;
 	}
-	free(json);
-	ack(p);
+	it = xcalloc(1, sizeof(*it));
+	it->id = a->id;
+	it->qid = a->qid ? xstrdup(a->qid) : NULL;
+	it->json = event_json(a);
+	it->ts = a->ts;
+	it->queued = loop_now();
+	*h->tail = it;
+	h->tail = &it->next;
+	h->nitems++;
 	return 0;
 }
 
-/*
- * The rows for the webhooks past read_after.  When fewer than asked
- * come, nothing is left below the outbox's highest id (one read
- * transaction: later commits get higher ids), so the next read starts
- * there and does not pass again over the rows only log.db wanted.
- */
+/* The rows of h past its last, up to its window. */
+static int
+read_hook(struct hook *h)
+{
+	int room = gcfg->webhook.window - h->nitems, n;
+	uint64_t dropped = h->dropped;
+
+	if (room <= 0 || h->gone)
+		return 0;
+	n = outbox_read_hook(&obx, h->id, h->read_after, room < READ_MAX ?
+	    room : READ_MAX, on_row, h, &h->read_after);
+	if (h->dropped > dropped)
+		note_dropped(h, (int)(h->dropped - dropped), h->why);
+	return n;
+}
+
+/* Each webhook's new rows, in one read transaction. */
 static void
 read_outbox(void)
 {
-	int64_t last = read_after, top = 0;
-	int n;
-
-	if (nitems >= ITEMS_MAX)
-		return;
 	if (sqlite3_exec(qdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return;
-	n = outbox_read(&obx, OUTBOX_HOOK, read_after, READ_MAX, on_row,
-	    NULL, &last);
-	if (n >= 0 && n < READ_MAX && sqlite3_step(st_max) == SQLITE_ROW)
-		top = sqlite3_column_int64(st_max, 0);
-	sqlite3_reset(st_max);
+	for (struct hook *h = hooks; h; h = h->next)
+		if (read_hook(h) == -1) {
+			log_warnx("webhook %lld: reading the outbox: %s",
+			    h->id, sqlite3_errmsg(qdb));
+			break;
+		}
 	sqlite3_exec(qdb, "COMMIT", NULL, NULL, NULL);
-	if (n < 0) {
-		log_warnx("webhook: reading the outbox: %s",
-		    sqlite3_errmsg(qdb));
-		return;
-	}
-	read_after = last > top ? last : top;
 }
 
 /* ---- sending ---- */
@@ -537,6 +531,7 @@ static void
 hook_failed(struct hook *h, const char *why)
 {
 	h->failed++;
+	snprintf(h->why, sizeof(h->why), "%s", why);
 	if (h->fails++ == 0)
 		log_warnx("webhook %lld: %s: %s; retrying", h->id, h->url, why);
 	h->retry_at = loop_now() + backoff_ms(h->fails);
@@ -597,13 +592,21 @@ static void
 drop_expired(struct hook *h, const char *why)
 {
 	int64_t before = now_us() - gcfg->webhook.retry_for_ms * 1000;
-	struct audit_event *ev;
-	char detail[512];
 	int n;
 
 	if ((n = hook_remove(h, pick_expired, &before)) == 0)
 		return;
 	h->dropped += (uint64_t)n;
+	note_dropped(h, n, why);
+}
+
+/* n events of h were given up (why): the log and the audit trail. */
+static void
+note_dropped(struct hook *h, int n, const char *why)
+{
+	struct audit_event *ev;
+	char detail[512];
+
 	log_warnx("webhook %lld: %d events dropped, unacknowledged for "
 	    "%lld s (webhook.retry_for): %s", h->id, n,
 	    (long long)(gcfg->webhook.retry_for_ms / 1000), why);
@@ -708,7 +711,6 @@ webhook_start(const char *state_dir, char *err, size_t errsz)
 	    NULL)
 		return -1;
 	outbox_open(&obx, qdb);
-	st_max = db_prepare(qdb, "SELECT coalesce(max(id), 0) FROM outbox");
 	loop_waker_init(&waker, on_wake, NULL);
 	timer_init(&tick, on_tick, NULL);
 	timer_add(&tick, 0);
@@ -737,8 +739,9 @@ webhook_stop(void)
 	free(acks);
 	acks = NULL;
 	nacks = acks_cap = 0;
-	hookset_set(NULL, 0);
-	sqlite3_finalize(st_max);
+	/* The hook set stays until the store has stopped (main.c): the
+	 * last events still get their webhooks' rows, and a sweep still
+	 * queued must not take the set for empty. */
 	outbox_close(&obx);
 	db_close(qdb);
 	started = 0;
@@ -763,7 +766,8 @@ webhook_prometheus(struct buf *out)
 		int		 isint;
 	} fam[] = {
 		{ "gw_webhook_events_pending", "gauge", "Events a webhook "
-		    "has not acknowledged yet (in gwd's memory).",
+		    "has read and not acknowledged yet (in gwd's memory, "
+		    "at most webhook.window).",
 		    offsetof(struct hook, nitems), 1 },
 		{ "gw_webhook_events_sent_total", "counter", "Events a "
 		    "webhook acknowledged with a 2xx.",

@@ -21,7 +21,7 @@ struct buf;
 enum filter_kind {
 	F_RECIPIENT, F_SENDER, F_SUBJECT, F_MSGID, F_STATUS, F_SUBACCOUNT,
 	F_DOMAIN, F_CLIENT_IP, F_RESPONSE, F_TEXT, F_SINCE, F_UNTIL, F_CLASS,
-	F_POLICY
+	F_POLICY, F_TLS
 };
 
 struct filter {

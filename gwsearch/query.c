@@ -103,6 +103,8 @@ static const struct {
 	    "x.detail, 7, instr(x.detail, ' counts=') - 7), @0) > 0) OR "
 	    "(x.action = 'quarantined' AND instr(x.detail, @1) > 0)",
 	    { NULL, NULL } },
+	/* The TLS policy a delivery attempt went under (tls_policy). */
+	[F_TLS] = { "x.tls_policy = @0", { NULL, NULL } },
 	[F_SINCE] = { "1", { NULL, NULL } },
 	[F_UNTIL] = { "1", { NULL, NULL } },
 };

@@ -25,6 +25,7 @@
 
 #include "bounce.h"
 #include "buf.h"
+#include "config.h"
 #include "event.h"
 #include "gwsearch.h"
 #include "log.h"
@@ -45,6 +46,7 @@ static const struct {
 	{ "ip", F_CLIENT_IP }, { "client-ip", F_CLIENT_IP },
 	{ "response", F_RESPONSE },
 	{ "class", F_CLASS },
+	{ "tls", F_TLS },
 	{ "since", F_SINCE }, { "until", F_UNTIL },
 };
 
@@ -149,6 +151,12 @@ terms_add(struct query *q, enum filter_kind k, const char *val, char *err,
 			gw_strlcpy(names, "a bounce class", sizeof(names));
 		snprintf(err, errsz, "class: \"%.64s\" is not one of %s", val,
 		    names);
+		return -1;
+	}
+	if (k == F_TLS && tls_policy_parse(val) == -1 &&
+	    strcmp(val, "dane") != 0 && strcmp(val, "mta-sts") != 0) {
+		snprintf(err, errsz, "tls: \"%.64s\" is not one of none, "
+		    "opportunistic, required, verify, dane, mta-sts", val);
 		return -1;
 	}
 	if ((k == F_SINCE || k == F_UNTIL) &&

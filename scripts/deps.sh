@@ -10,7 +10,8 @@ set -eu
 build="build-essential pkg-config libssl-dev libsqlite3-dev libconfig-dev
 libncurses-dev libedit-dev libcmocka-dev libidn2-dev openssl ca-certificates
 libgmime-3.0-dev libhyperscan-dev libmagic-dev libmicrohttpd-dev
-libcurl4-openssl-dev libpsl-dev libjansson-dev libhiredis-dev zlib1g-dev libgnutls28-dev"
+libcurl4-openssl-dev libpsl-dev libjansson-dev libhiredis-dev zlib1g-dev libgnutls28-dev
+libseccomp-dev"
 # libidn12 ...: what exim-local.sh's Exim links beyond postfix's libraries.
 # prometheus: its promtool lints gwd's /metrics (tests/e2e/test_metrics.py).
 # zip: encrypted archives for the attachment rules (test_quarantine.py).

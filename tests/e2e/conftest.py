@@ -24,25 +24,38 @@ BUILD = os.environ.get("GW_BUILD", os.path.join(REPO, "build"))
 _ports_given = set()
 
 # Under pytest-xdist (make e2e runs E2E_JOBS workers) each worker hands
-# out only the ports of its own residue class, so two workers never pick
-# the same port between its bind(0) probe and the real bind.
+# out only ports of its own residue class, and from below the kernel's
+# ephemeral range (32768-60999), so neither another worker nor the
+# kernel's own bind(0) or connect() takes a port between its probe here
+# and the real bind.  (A residue class of the kernel's bind(0) choices
+# does not work: bind(0) prefers odd ports, so the even worker waited
+# for ever.)
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _nworkers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 _residue = int(_worker[2:]) % _nworkers if _worker[2:].isdigit() else 0
+_next_port = 10000 + _residue
 
 
 def free_port(host="127.0.0.1"):
     """A port nobody listens on now, and never handed out before in this
-    run: the kernel may give one port to two bind(0)s in a row once the
-    first socket is closed, and a gwd.conf with two listeners on one port
-    then fails (test_reject_rules did, three starts in a row)."""
-    while True:
+    run: a gwd.conf with two listeners on one port fails to start
+    (test_reject_rules did, three starts in a row, when ports came from
+    bind(0) and the kernel handed one out twice)."""
+    global _next_port
+    while _next_port < 32768:
+        port = _next_port
+        _next_port += _nworkers
+        if port in _ports_given:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        if port % _nworkers == _residue and port not in _ports_given:
-            _ports_given.add(port)
-            return port
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise RuntimeError("free_port: every port from 10000 to 32767 of "
+                       "this worker's share was handed out")
 
 
 def wait_for(pred, timeout=15.0, interval=0.02, what="condition"):

@@ -150,6 +150,38 @@ def test_journal_report_carries_the_whole_envelope(gw_factory, sink):
     assert day_files(g) == []
 
 
+def test_journal_report_is_dkim_signed(gw_factory, dns, sink):
+    """The journal report is DKIM-signed like every message gwd makes
+    (a DSN, a notice): by the domain of dsn_from, through the key
+    process, and the signature verifies at the sink (dkimpy); its
+    "signed" event names the report's queue id."""
+    from test_dkim import activate, keygen, verify_dkimpy
+    g = gw_factory(relay=smarthost(sink), dns=dns,
+                   settings={"archive.journal": "journal@archive.test"},
+                   extra='dsn_from = "journal-bot@example.com";').start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    keygen(g, dns, "example.com", "s1", "rsa")
+    activate(g, "example.com", "s1")
+    qid = send(g, ["to@dest.test"], b"the body\r\n")
+    sink.wait_count(2)
+    jr = [m for m in sink.messages if m.rcpt_tos == ["journal@archive.test"]]
+    orig = [m for m in sink.messages if m.rcpt_tos == ["to@dest.test"]]
+    assert len(jr) == 1 and len(orig) == 1
+    raw = jr[0].data
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"DKIM-Signature:"), head
+    assert b"d=example.com" in head and b"From: <journal-bot@example.com>" \
+        in head
+    assert verify_dkimpy(raw, dns) == [True]
+    # The message inside is the delivered one, its own signature intact.
+    assert verify_dkimpy(orig[0].data, dns) == [True]
+    assert orig[0].data in raw
+    jqid = email.message_from_bytes(raw)["Message-ID"].strip("<>").split(
+        ".journal@")[0]
+    ev = g.events("qid = ? AND action = 'signed'", (jqid,))
+    assert len(ev) == 1 and "example.com" in ev[0]["detail"], ev
+
+
 def test_rule_overrides(gw_factory, sink):
     g = archived_gw(gw_factory, sink, **{"archive.all": False})
     g.gwctl("route", "add", "--to-domain", "keep.test", "--archive", "yes")

@@ -408,7 +408,7 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 14), ("queue.db", 10),
+                                for f, v in (("gw.db", 15), ("queue.db", 12),
                                              ("log.db", 8))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (8,)

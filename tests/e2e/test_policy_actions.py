@@ -97,6 +97,48 @@ def test_redact_base64_qp_html_dkim(gw_factory, dns, sink):
     assert CARD not in ev["detail"] and SSN not in ev["detail"]
 
 
+def test_redact_subject_encoded_word(gw_factory, dns, sink):
+    """The Subject is redacted too: its encoded words (RFC 2047) decoded
+    before the scan, the redacted subject encoded again; a value only in
+    the subject is replaced as well (it counted for the policy), and
+    DKIM, signing after the redaction, still verifies."""
+    from email.header import Header, decode_header, make_header
+    from test_dkim import activate, keygen, verify_dkimpy
+    g = start(gw_factory, sink,
+              ("pci", "--detector", "card", "--action", "redact"),
+              dns=dns)
+    keygen(g, dns, "example.com", "s1", "rsa")
+    activate(g, "example.com", "s1")
+    # Only the subject carries a card: before, the message went as it came.
+    m = MIMEText("nothing to see here\n", "plain", "utf-8")
+    m["From"] = "app@example.com"
+    m["To"] = "user@dest.test"
+    m["Subject"] = Header("Caf\xe9 card %s, ok" % CARD, "utf-8").encode()
+    raw = m.as_bytes(policy=SMTP)
+    assert b"=?utf-8?" in raw and CARD.encode() not in raw
+    assert send(g, raw) is None
+    # In a multipart message too, with a value in a part as well.
+    assert send(g, card_message(
+        Header("\u00fcber %s" % CARD2, "utf-8").encode())) is None
+    sink.wait_count(2)
+    want = ["Caf\xe9 card XXXX XXXX XXXX 1111, ok",
+            "\u00fcber XXXX-XXXX-XXXX-4444"]
+    for data, subject in zip((d.data for d in sink.messages), want):
+        msg = email.message_from_bytes(data)
+        got = str(make_header(decode_header(msg["Subject"])))
+        assert got == subject, (got, data[:600])
+        # Encoded again: no 8-bit byte in the header section.
+        head = data.split(b"\r\n\r\n", 1)[0]
+        assert all(b < 0x80 for b in head), head
+        for secret in (CARD, CARD2):
+            assert secret.encode() not in data
+            assert digits(secret) not in digits(got)
+        assert verify_dkimpy(data, dns) == [True]
+    evs = g.events("action = 'scanned'")
+    assert "redacted=1" in evs[-2]["detail"], evs[-2]["detail"]
+    assert "redacted=4" in evs[-1]["detail"], evs[-1]["detail"]
+
+
 def test_redact_only_what_fired(gw_factory, sink):
     """A policy that does not fire (its threshold unmet, or not for this
     recipient) replaces nothing; a message with nothing found goes

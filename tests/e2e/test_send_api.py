@@ -17,8 +17,12 @@ import http.client
 import json
 import os
 import re
+import signal
+import socket
 import ssl
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -216,6 +220,30 @@ def test_keep_alive(gw, sink):
     at_sink(sink, "ka ", 3)
 
 
+def test_keep_alive_outlives_idle_timeout(gw_factory, dns, sink):
+    """http.idle_timeout counts from the last request or answer, not from
+    the connect: a client that asks every 0.2 s keeps its one connection
+    for more than three idle_timeouts, and is closed once it stops."""
+    g = start(gw_factory, dns, sink, 'idle_timeout = "1s";')
+    c = http.client.HTTPSConnection("127.0.0.1", g.http_port, context=ctx(),
+                                    timeout=30)
+    c.connect()
+    sock = c.sock
+    for i in range(20):
+        c.request("GET", "/v1/messages/%016X" % i,
+                  headers={"Authorization": "Bearer " + g.key})
+        r = c.getresponse()
+        r.read()
+        assert r.status == 404, r.status
+        assert c.sock is sock, "request %d needed a new connection" % i
+        time.sleep(0.2)        # the client's pace, not a wait for gwd
+    # Idle now: gwd closes it (EOF; the socket timeout only stops a hung
+    # test).
+    sock.settimeout(30)
+    assert sock.recv(1) == b""
+    c.close()
+
+
 def test_lifecycle_own_subaccount_only(gw, sink):
     qid = ok(gw, "life")
     at_sink(sink, "life")
@@ -399,3 +427,87 @@ def test_100mb_body(gw):
     assert json.loads(r.read())["status"] == 413
     c.close()
     ok(gw)
+
+
+def test_sigterm_answers_waiting_requests(gw_factory, dns, sink):
+    """SIGTERM while API requests wait on gwd: each gets its answer
+    before gwd exits (0).  Messages being committed (each queue.db
+    commit slowed by GW_TEST_COMMIT_DELAY) get 202 or, if their turn had
+    not come, 503; every 202's queue id is in log.db after the stop.  A
+    request whose body was still coming at SIGTERM gets 503
+    problem+json once it is in: nothing was queued."""
+    port = free_port()
+    g = gw_factory(relay=smarthost(sink), dns=dns,
+                   extra='shutdown_timeout = "60s"; http = { listen = '
+                   '"127.0.0.1:%d"; };' % port)
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    g.start(env={"GW_TEST_COMMIT_DELAY": "1500"})
+    g.http_port = port
+    g.key = apikey(g, "app")
+
+    def body(subject):
+        return json.dumps({"from": "app@example.com", "to": ["t@dest.test"],
+                           "subject": subject, "text": "x"}).encode()
+
+    # The half-sent one: its head and half its body.
+    late = body("late")
+    slow = ctx().wrap_socket(socket.create_connection(
+        ("127.0.0.1", port), timeout=60))
+    slow.sendall(("POST /v1/messages HTTP/1.1\r\nHost: x\r\n"
+                  "Authorization: Bearer %s\r\nContent-Type: application/"
+                  "json\r\nContent-Length: %d\r\n\r\n"
+                  % (g.key, len(late))).encode() + late[:10])
+    answers = {}
+    sent = []
+
+    def post(i):
+        c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx(),
+                                        timeout=60)
+        try:
+            c.request("POST", "/v1/messages", body("waiting %d" % i),
+                      {"Authorization": "Bearer " + g.key,
+                       "Content-Type": "application/json"})
+            sent.append(i)   # TLS is up: gwd has taken the connection
+            r = c.getresponse()
+            answers[i] = (r.status, r.getheader("Content-Type"),
+                          json.loads(r.read()))
+        except (OSError, http.client.HTTPException) as e:
+            answers[i] = e
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    # Every request sent; whether each is then being committed or not
+    # yet, its answer is checked below (202 or 503).
+    wait_for(lambda: len(sent) == 4, 30, what="four requests sent")
+    g.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "shutting down" in g.logtext(), 30,
+             what="gwd shutting down")
+    slow.sendall(late[10:])
+    got = slow.recv(65536)
+    while b"\r\n\r\n" not in got:
+        more = slow.recv(65536)
+        assert more, got
+        got += more
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503 "), head
+    assert b"application/problem+json" in head
+    for t in threads:
+        t.join(60)
+    assert g.proc.wait(60) == 0
+    accepted = []
+    for i, a in sorted(answers.items()):
+        assert isinstance(a, tuple), "request %d: %r" % (i, a)
+        status, ctype, doc = a
+        assert status in (202, 503), a
+        if status == 202:
+            accepted.append(doc["id"])
+        else:
+            assert ctype == "application/problem+json", a
+    assert len(answers) == 4
+    qids = {e["qid"] for e in g.events("action = 'received'")}
+    assert set(accepted) <= qids
+    assert "late" not in {e["subject"] for e in g.events(
+        "action = 'received'")}

@@ -60,10 +60,13 @@ class Receiver:
     gate: a threading.Event each request waits for before answering;
     delay(events): seconds to wait before answering a request.
     acked() lists the events answered 200 in the order the answers
-    went."""
+    went.  port: the one to listen on (0: any free one)."""
 
-    def __init__(self, d):
-        self.ca = make_ca(d)
+    def __init__(self, d, port=0):
+        # A receiver back on a directory keeps its certificate.
+        self.ca = (os.path.join(d, "ca.pem")
+                   if os.path.exists(os.path.join(d, "srv.pem"))
+                   else make_ca(d))
         self.secret = b""
         self.requests = []
         self.fail = 0
@@ -109,7 +112,9 @@ class Receiver:
                 except OSError:
                     rec["status"] = "gone"    # gwd gave up waiting
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", port),
+                                                   Handler)
         self.srv.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(d, "srv.pem"),
@@ -128,6 +133,7 @@ class Receiver:
         if self.gate is not None:
             self.gate.set()
         self.srv.shutdown()
+        self.srv.server_close()
 
 
 @pytest.fixture

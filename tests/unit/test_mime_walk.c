@@ -272,6 +272,57 @@ test_text_cap(void **state)
 	mime_walk_free(&w);
 }
 
+/*
+ * A text attachment is sniffed on its first bytes and kept in the same
+ * read (mime_walk.c, attach_sniffed): all of it past the sniffed bytes
+ * and the read chunk, cut at the text limit; one in another charset is
+ * still converted; invalid UTF-8 between long ASCII runs is replaced
+ * byte for byte.
+ */
+static void
+test_text_attachment_one_read(void **state)
+{
+	static const char head[] = "Content-Type: multipart/mixed; "
+	    "boundary=b\r\n\r\n--b\r\nContent-Type: application/pdf\r\n"
+	    "Content-Disposition: attachment; filename=r.pdf\r\n\r\n";
+	struct mime_limits lim = mime_limits_default;
+	size_t body = 40000, n = strlen(head);
+	char *msg = malloc(n + body + 400);
+	const struct mime_text *t;
+	struct mime_walk w;
+
+	memcpy(msg, head, n);
+	for (size_t i = 0; i < body; i++)
+		msg[n + i] = (i % 70 == 69) ? '\n' : (char)('a' + i % 26);
+	memcpy(msg + n + 30000, "4111 1111 1111 1111 \xff\xfe", 22);
+	n += body;
+	n += (size_t)sprintf(msg + n, "\r\n--b\r\nContent-Type: "
+	    "application/octet-stream; charset=iso-8859-1\r\n"
+	    "Content-Disposition: attachment; filename=x.dat\r\n\r\n"
+	    "caf\xe9\r\n--b--\r\n");
+	lim.no_magic = 1;
+	assert_int_equal(mime_walk(msg, n, &lim, &w), 0);
+	assert_int_equal(w.natt, 2);
+	assert_string_equal(w.att[0].sniffed, "text/plain");
+	assert_non_null(t = text_at(&w, "1"));
+	assert_int_equal(t->len, body);
+	assert_int_equal(strlen(t->text), t->len);
+	assert_memory_equal(t->text + 30000, "4111 1111 1111 1111 ??", 22);
+	assert_non_null(t = text_at(&w, "2"));
+	assert_string_equal(t->text, "caf\xc3\xa9");
+	assert_int_equal(w.flags, 0);
+	mime_walk_free(&w);
+
+	lim.text = 20000;
+	assert_int_equal(mime_walk(msg, n, &lim, &w), 0);
+	assert_non_null(t = text_at(&w, "1"));
+	assert_int_equal(t->len, 20000);
+	assert_int_equal(strlen(t->text), 20000);
+	assert_true(w.flags & MW_TEXT_CUT);
+	mime_walk_free(&w);
+	free(msg);
+}
+
 static void
 test_html_text(void **state)
 {
@@ -316,6 +367,7 @@ main(void)
 		cmocka_unit_test(test_broken_and_endless),
 		cmocka_unit_test(test_text_cap),
 		cmocka_unit_test(test_html_text),
+		cmocka_unit_test(test_text_attachment_one_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

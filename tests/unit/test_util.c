@@ -2,7 +2,8 @@
 /*
  * test_util.c - parse_int: whole decimal numbers within bounds, the one
  * parser gwctl's and gwsearch's numeric options share; xreallocarray
- * and xasprintf, which replace hand-made realloc(n + 1) growth.
+ * and xasprintf, which replace hand-made realloc(n + 1) growth; errf,
+ * the one way to print a message into a caller's error buffer.
  */
 #include <sys/wait.h>
 
@@ -109,6 +110,21 @@ test_xasprintf(void **state)
 	free(s);
 }
 
+/* errf: the message, cut to fit and ended, and -1 to return. */
+static void
+test_errf(void **state)
+{
+	char err[8];
+
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(errf(err, sizeof(err), "%s: %d", "no", 5), -1);
+	assert_string_equal(err, "no: 5");
+	assert_int_equal(errf(err, sizeof(err), "%s", "much too long"), -1);
+	assert_string_equal(err, "much to");
+	assert_int_equal(errf(err, 0, "%s", "nothing written"), -1);
+	assert_string_equal(err, "much to");
+}
+
 int
 main(void)
 {
@@ -117,6 +133,7 @@ main(void)
 		cmocka_unit_test(test_xreallocarray_grows),
 		cmocka_unit_test(test_xreallocarray_overflow_dies),
 		cmocka_unit_test(test_xasprintf),
+		cmocka_unit_test(test_errf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,25 +64,45 @@ test_events_lists(void **state)
 	assert_int_equal(hookset_parse("delivered bounced"), 0);
 }
 
+/* Each webhook's id comes back for the events it wants, in order. */
+static int
+wants(const char *sub, const char *action, long long *ids)
+{
+	return hookset_wants(sub, action, ids, 4);
+}
+
 static void
 test_wants(void **state)
 {
-	struct hookset_entry e[2] = {
-		{ "shop", (uint64_t)1 << EV_BOUNCED },
-		{ NULL, (uint64_t)1 << EV_DELIVERED },
+	struct hookset_entry e[3] = {
+		{ 7, "shop", (uint64_t)1 << EV_BOUNCED },
+		{ 9, NULL, (uint64_t)1 << EV_DELIVERED },
+		{ 12, NULL, ((uint64_t)1 << EV_DELIVERED) |
+		    ((uint64_t)1 << EV_BOUNCED) },
 	};
+	long long ids[4];
 
-	assert_false(hookset_wants("shop", "bounced"));
-	hookset_set(e, 2);
-	assert_true(hookset_wants("shop", "bounced"));
-	assert_false(hookset_wants("news", "bounced"));
-	assert_false(hookset_wants(NULL, "bounced"));
-	assert_true(hookset_wants("news", "delivered"));
-	assert_true(hookset_wants(NULL, "delivered"));
-	assert_false(hookset_wants("shop", "received"));
-	assert_false(hookset_wants("shop", "no-such-action"));
+	assert_int_equal(wants("shop", "bounced", ids), 0);
+	assert_int_equal(hookset_count(), 0);
+	hookset_set(e, 3);
+	assert_int_equal(hookset_count(), 3);
+	assert_int_equal(wants("shop", "bounced", ids), 2);
+	assert_int_equal(ids[0], 7);
+	assert_int_equal(ids[1], 12);
+	assert_int_equal(wants("news", "bounced", ids), 1);
+	assert_int_equal(ids[0], 12);
+	assert_int_equal(wants(NULL, "bounced", ids), 1);
+	assert_int_equal(wants("news", "delivered", ids), 2);
+	assert_int_equal(ids[0], 9);
+	assert_int_equal(wants("shop", "received", ids), 0);
+	assert_int_equal(wants("shop", "no-such-action", ids), 0);
+	/* At most max. */
+	assert_int_equal(hookset_wants("news", "delivered", ids, 1), 1);
+	assert_true(hookset_has(9));
+	assert_false(hookset_has(8));
 	hookset_set(NULL, 0);
-	assert_false(hookset_wants("news", "delivered"));
+	assert_int_equal(wants("news", "delivered", ids), 0);
+	assert_false(hookset_has(9));
 }
 
 int
