@@ -67,7 +67,8 @@ main(int argc, char **argv)
 	t0 = (double)now_us();
 	for (n = 0; written < target; n++) {
 		if (n % 20000 == 0) {
-			if (n > 0 && sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK)
+			if (n > 0 && (auditlog_flush(&al) == -1 ||
+			    sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK))
 				fatalx("commit: %s", sqlite3_errmsg(db));
 			/* What gwd's checkpointer does once a second. */
 			if (n > 0 && auditlog_maintain(db, MERGE_PAGES) == -1)
@@ -168,7 +169,8 @@ main(int argc, char **argv)
 			written++;
 		}
 	}
-	if (sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK)
+	if (auditlog_flush(&al) == -1 ||
+	    sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK)
 		fatalx("commit: %s", sqlite3_errmsg(db));
 	auditlog_close(&al);
 	db_close(db);

@@ -397,30 +397,6 @@ static const char *const queue_migrations[] = {
 	"CREATE INDEX hook_pending_id ON hook_pending(id);",
 };
 
-/* log.db schema 8: the tally rows of event NEW (OLD) counted (uncounted). */
-#define TALLY_INC \
-	"  INSERT INTO event_tally VALUES" \
-	"    (60, NEW.ts / 60000000, NEW.action," \
-	"     coalesce(NEW.subaccount, ''), 1, NEW.class IS 'hard')," \
-	"    (3600, NEW.ts / 3600000000, NEW.action," \
-	"     coalesce(NEW.subaccount, ''), 1, NEW.class IS 'hard')" \
-	"  ON CONFLICT DO UPDATE SET n = n + 1, hard = hard + excluded.hard;"
-#define TALLY_DEC \
-	"  UPDATE event_tally SET n = n - 1, hard = hard -" \
-	"    (OLD.class IS 'hard') WHERE span = 60 AND" \
-	"    bucket = OLD.ts / 60000000 AND action = OLD.action AND" \
-	"    subaccount = coalesce(OLD.subaccount, '');" \
-	"  DELETE FROM event_tally WHERE span = 60 AND" \
-	"    bucket = OLD.ts / 60000000 AND action = OLD.action AND" \
-	"    subaccount = coalesce(OLD.subaccount, '') AND n <= 0;" \
-	"  UPDATE event_tally SET n = n - 1, hard = hard -" \
-	"    (OLD.class IS 'hard') WHERE span = 3600 AND" \
-	"    bucket = OLD.ts / 3600000000 AND action = OLD.action AND" \
-	"    subaccount = coalesce(OLD.subaccount, '');" \
-	"  DELETE FROM event_tally WHERE span = 3600 AND" \
-	"    bucket = OLD.ts / 3600000000 AND action = OLD.action AND" \
-	"    subaccount = coalesce(OLD.subaccount, '') AND n <= 0;"
-
 static const char *const log_migrations[] = {
 	/* 1: one row per event, recipients of each message, FTS5 index */
 	"CREATE TABLE event ("
@@ -489,14 +465,15 @@ static const char *const log_migrations[] = {
 	 * event_tally holds, per minute (span 60) and per hour (span
 	 * 3600) of ts, per action and subaccount ('' for none), how many
 	 * events there are and how many of them have class 'hard'.  The
-	 * triggers keep it equal to the event table under every writer:
-	 * gwd's store thread, retention's deletes, tests and tools that
-	 * write rows themselves.  gwtop's windows add whole hours, whole
-	 * minutes and the raw events of the partial minute at their start
-	 * (db_tally_sql), so a refresh reads a few thousand rows however
-	 * busy the day.  event_received finds a message's reception, its
-	 * time and subaccount, from the index alone (gwsearch stats, the
-	 * latency of gwtop). */
+	 * writers keep it equal to the event table, in the transaction
+	 * that writes the events (common/tally.h): gwd's event writer
+	 * and retention; here it counts the events already there.
+	 * gwtop's windows add whole hours, whole minutes and the raw
+	 * events of the partial minute at their start (db_tally), so a
+	 * refresh reads a few thousand rows however busy the day.
+	 * event_received finds a message's reception, its time and
+	 * subaccount, from the index alone (gwsearch stats, the latency
+	 * of gwtop). */
 	"CREATE TABLE event_tally ("
 	"  span     INTEGER NOT NULL,"		/* seconds: 60 or 3600 */
 	"  bucket   INTEGER NOT NULL,"		/* ts / span in us */
@@ -506,17 +483,6 @@ static const char *const log_migrations[] = {
 	"  hard     INTEGER NOT NULL,"		/* of n, class 'hard' */
 	"  PRIMARY KEY (span, bucket, action, subaccount)"
 	") WITHOUT ROWID;"
-	"CREATE TRIGGER event_tally_ins AFTER INSERT ON event BEGIN"
-	TALLY_INC
-	"END;"
-	"CREATE TRIGGER event_tally_del AFTER DELETE ON event BEGIN"
-	TALLY_DEC
-	"END;"
-	"CREATE TRIGGER event_tally_upd AFTER UPDATE OF ts, action,"
-	"  subaccount, class ON event BEGIN"
-	TALLY_DEC
-	TALLY_INC
-	"END;"
 	"INSERT INTO event_tally SELECT 60, ts / 60000000, action,"
 	"  coalesce(subaccount, ''), count(*), sum(class IS 'hard')"
 	"  FROM event GROUP BY 2, 3, 4;"
@@ -775,13 +741,6 @@ db_open(const char *state_dir, enum db_kind k, int flags, char *err,
 		    "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
 		    e, sizeof(e)) == -1 ||
 		    db_exec(db, "PRAGMA foreign_keys=ON", e, sizeof(e)) == -1 ||
-		    /* log.db's tally triggers make every event's INSERT and
-		     * DELETE a statement that keeps a statement journal; in
-		     * a temporary file that tripled the writer's CPU (a
-		     * write(2) per page, bench/logday), in memory it costs
-		     * next to nothing. */
-		    (k == DB_LOG && db_exec(db, "PRAGMA temp_store=MEMORY", e,
-		    sizeof(e)) == -1) ||
 		    migrate(db, k, e, sizeof(e)) == -1) {
 			snprintf(err, errsz, "%s: %s", path, e);
 			goto fail;
