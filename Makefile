@@ -19,6 +19,9 @@
 #   make bench-priority  bench/priority: transactional mail under a bulk
 #                        backlog, gwd against Postfix (not part of check)
 #   make bench-retention bench/retention: how fast gwd prunes log.db
+#   make bench-logday    bench/logday: gwtop --once and gwsearch stats on
+#                        a log.db of one day of 1 000 000 messages (not
+#                        part of check)
 #   make bench-faults    bench/faults: kill -9, full disk, SIGTERM under
 #                        load, a burst of 451s; acked, delivered, lost,
 #                        duplicated (root; not part of check)
@@ -103,7 +106,7 @@ PROGS      := $(BUILD)/gwd $(BUILD)/gwctl $(BUILD)/gwsearch $(BUILD)/gwtop
 # submitload is bench/submit's load generator, tested in e2e too.
 TEST_TOOLS := $(BUILD)/tests/addrlist_dump $(BUILD)/submitload
 
-.PHONY: bench-api bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short fuzz-long bench install clean lint-man
+.PHONY: bench-api bench-dlp bench-submit bench-idletls bench-search bench-priority bench-retention bench-logday bench-faults bench-queue all check unit modgraph e2e san check-san fuzz fuzz-short fuzz-long bench install clean lint-man
 .SUFFIXES:
 
 all: $(PROGS) $(TEST_TOOLS)
@@ -263,6 +266,12 @@ bench-search: all $(BUILD)/logfill
 # gwd relays; "--build old=DIR --build new=DIR" to compare builds).
 bench-retention: all $(BUILD)/logfill
 	$(PYTHON) bench/retention $(BENCH_ARGS)
+
+# bench/logday: CPU of gwtop --once and gwsearch stats on one day of a
+# million messages, made once by logfill in /var/tmp/gw-logday
+# (BENCH_ARGS="--compare OTHER/build": that build too, interleaved).
+bench-logday: all $(BUILD)/logfill
+	$(PYTHON) bench/logday $(BENCH_ARGS)
 
 # bench/priority: 100 000 bulk messages queued for a slow destination,
 # then transactional ones timed from their 250 to the sink

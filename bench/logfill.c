@@ -11,7 +11,9 @@
  * are derived from the message number n, so a benchmark can ask for
  * ones that exist: sender app<n%1000>@sender<n%50>.test, recipients
  * user<k>@dom<k%5000>.test with k = (n*7919+i) % 1000000, Message-ID
- * <m<n>@bench.test>, queue id Q<n as 15 digits>.
+ * <m<n>@bench.test>, queue id Q<n as 15 digits>, subaccount
+ * sub<n%40>, named on the reception and on each attempt as gwd does
+ * (outcome.c).  DAYS 1 is one busy day (bench/logday).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +41,7 @@ main(int argc, char **argv)
 	struct auditlog al;
 	struct audit_event ev;
 	char err[512], qid[32], mid[64], from[64], subj[128], rcpt[3][64];
-	char reply[256], *rc[3];
+	char reply[256], sub[32], *rc[3];
 	const char *state;
 	int64_t target, written = 0, n, now, span, t;
 	int days, nr;
@@ -65,7 +67,8 @@ main(int argc, char **argv)
 	t0 = (double)now_us();
 	for (n = 0; written < target; n++) {
 		if (n % 20000 == 0) {
-			if (n > 0 && sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK)
+			if (n > 0 && (auditlog_flush(&al) == -1 ||
+			    sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK))
 				fatalx("commit: %s", sqlite3_errmsg(db));
 			/* What gwd's checkpointer does once a second. */
 			if (n > 0 && auditlog_maintain(db, MERGE_PAGES) == -1)
@@ -86,6 +89,7 @@ main(int argc, char **argv)
 		    (long long)(n % 1000), (long long)(n % 50));
 		snprintf(subj, sizeof(subj), "%s %s %lld",
 		    words[n % 20], words[(n / 20) % 20], (long long)n);
+		snprintf(sub, sizeof(sub), "sub%lld", (long long)(n % 40));
 		nr = 1 + (int)(n % 3);
 		for (int i = 0; i < nr; i++) {
 			long k = (long)((n * 7919 + i) % 1000000);
@@ -100,7 +104,7 @@ main(int argc, char **argv)
 		ev.ts = t;
 		ev.qid = qid;
 		ev.action = event_name(EV_RECEIVED);
-		ev.subaccount = from;
+		ev.subaccount = sub;
 		ev.client_ip = "192.0.2.10";
 		ev.sender = from;
 		ev.recipient = rcpt[0];
@@ -147,6 +151,7 @@ main(int argc, char **argv)
 			ev.qid = qid;
 			ev.action = event_name(kind == 0 ? EV_DELIVERED :
 			    kind == 1 ? EV_DEFERRED : EV_BOUNCED);
+			ev.subaccount = sub;
 			ev.sender = from;
 			ev.recipient = rcpt[i];
 			ev.remote_host = "mx.example.net";
@@ -164,7 +169,8 @@ main(int argc, char **argv)
 			written++;
 		}
 	}
-	if (sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK)
+	if (auditlog_flush(&al) == -1 ||
+	    sqlite3_exec(db, "COMMIT", 0, 0, 0) != SQLITE_OK)
 		fatalx("commit: %s", sqlite3_errmsg(db));
 	auditlog_close(&al);
 	db_close(db);

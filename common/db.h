@@ -49,6 +49,17 @@ void	 db_bind_int_or_null(sqlite3_stmt *, int i, int64_t v, int64_t none);
 /* Step a statement that returns no rows, then reset it: 0 or -1. */
 int	 db_step_done(sqlite3_stmt *);
 
+/*
+ * log.db: the events with ts >= since_us counted per action and
+ * subaccount ("" for none), with how many of them have class 'hard';
+ * fn gets each pair once.  Whole hours and minutes come from
+ * event_tally, the partial minute at the start from the events
+ * themselves: exact, and the rows read do not grow with the events.
+ * 0, or -1 when a step failed (SQLite's errmsg says why).
+ */
+int	 db_tally(sqlite3 *, int64_t since_us, void (*fn)(const char *action,
+	    const char *sub, int64_t n, int64_t hard, void *), void *arg);
+
 /* PRAGMA data_version: changes when another connection commits. */
 int	 db_data_version(sqlite3 *);
 

@@ -4,7 +4,9 @@
  * Only events with something worth searching (addresses, subject,
  * Message-ID, the remote reply) get a full-text row; retention.c
  * relies on exactly this rule when it removes rows from the index.
- * Events come with the id the outbox gave them (outbox.h).
+ * Events come with the id the outbox gave them (outbox.h).  Each one
+ * written is counted for event_tally (common/tally.h), applied by
+ * auditlog_flush() once per transaction.
  * Exposure: none; writes events gwd made (untrusted text in them is data
  * for bound parameters), on the store thread's log.db connection.
  * Diagnostics: auditlog_open() dies (fatalx) when log.db's statements or
@@ -12,6 +14,7 @@
  * auditlog_maintain() return -1 with the reason in SQLite's errmsg.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "auditlog.h"
 #include "db.h"
@@ -38,6 +41,8 @@ auditlog_open(struct auditlog *a, sqlite3 *ldb)
 	if (sqlite3_exec(ldb, "INSERT INTO event_fts (event_fts, rank) "
 	    "VALUES ('usermerge', 2)", NULL, NULL, NULL) != SQLITE_OK)
 		fatalx("log.db: usermerge: %s", sqlite3_errmsg(ldb));
+	if (tally_open(&a->tally, ldb) == -1)
+		fatalx("log.db: event_tally: %s", sqlite3_errmsg(ldb));
 }
 
 void
@@ -49,6 +54,7 @@ auditlog_close(struct auditlog *a)
 	sqlite3_finalize(a->last_id);
 	sqlite3_finalize(a->get);
 	a->ins_ev = a->ins_fts = a->ins_rcpt = a->last_id = a->get = NULL;
+	tally_close(&a->tally);
 }
 
 /* One row of one integer from st (reset after), or -1. */
@@ -120,6 +126,10 @@ auditlog_write(struct auditlog *a, const struct audit_event *ev)
 	if (db_step_done(s) == -1)
 		return -1;
 	id = sqlite3_last_insert_rowid(a->db);
+	if (tally_add(&a->tally, ev->ts, ev->action, ev->subaccount,
+	    ev->bounce_class && strcmp(ev->bounce_class, "hard") == 0, 1) ==
+	    -1)
+		return -1;
 	if (ev->sender || ev->recipient || ev->subject || ev->message_id ||
 	    ev->from_addr || ev->reply_text) {
 		sqlite3_bind_int64(a->ins_fts, 1, id);
@@ -139,6 +149,18 @@ auditlog_write(struct auditlog *a, const struct audit_event *ev)
 			return -1;
 	}
 	return 0;
+}
+
+int
+auditlog_flush(struct auditlog *a)
+{
+	return tally_flush(&a->tally);
+}
+
+void
+auditlog_forget(struct auditlog *a)
+{
+	tally_clear(&a->tally);
 }
 
 int

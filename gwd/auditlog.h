@@ -5,7 +5,9 @@
  *
  * The store thread is its one user in gwd; bench/logfill uses the same
  * writer to build large logs for bench/search.  The caller brackets
- * writes in transactions.
+ * writes in transactions and calls auditlog_flush() before each COMMIT
+ * (auditlog_forget() after a ROLLBACK): the events' counts go into
+ * event_tally (tally.h) in the same transaction.
  */
 #ifndef GW_AUDITLOG_H
 #define GW_AUDITLOG_H
@@ -13,6 +15,8 @@
 #include <stdint.h>
 
 #include <sqlite3.h>
+
+#include "tally.h"
 
 /* One audit event (a row of log.db's event table).  Strings are owned. */
 struct audit_event {
@@ -62,6 +66,7 @@ struct auditlog {
 	sqlite3_stmt	*ins_fts;
 	sqlite3_stmt	*ins_rcpt;
 	sqlite3_stmt	*last_id, *get;
+	struct tally	 tally;		/* of the events written, unflushed */
 };
 
 /* Prepare the statements on ldb and set the index's merge policy (fatal
@@ -74,6 +79,11 @@ void	auditlog_close(struct auditlog *);
  * log.db gives the next.
  */
 int	auditlog_write(struct auditlog *, const struct audit_event *);
+/* Add the events written since the last flush to event_tally, inside
+ * the caller's transaction (before its COMMIT): 0, or -1 (errmsg). */
+int	auditlog_flush(struct auditlog *);
+/* The transaction was rolled back: forget the events' counts. */
+void	auditlog_forget(struct auditlog *);
 /* The highest id log.db has ever given or taken (ids are never used
  * twice, even after pruning), 0 when none, or -1. */
 int64_t	auditlog_last_id(struct auditlog *);

@@ -8,7 +8,8 @@
  * for events that were indexed (store.c indexes an event only when one of
  * the six columns is set); deleting a row that was never indexed corrupts
  * the index.  event.id is AUTOINCREMENT, so pruning never lets an id
- * come back and export cursors stay valid.
+ * come back and export cursors stay valid.  Each deleted event is taken
+ * out of event_tally (tally.h) in the same transaction.
  *
  * Pace (retention_run, on the checkpointer thread).  Deleting an event
  * costs 30-60 us here (its FTS terms, seven indexes, the checkpoint of
@@ -34,6 +35,7 @@
 
 #include "log.h"
 #include "retention.h"
+#include "tally.h"
 #include "util.h"
 
 #define PRUNE_TXN_US	20000	/* one transaction should take this */
@@ -75,7 +77,8 @@ retention_unindex(sqlite3 *db, sqlite3_stmt *sel, sqlite3_stmt *del)
 
 static const char *const retention_sql[] = {
 	"SELECT id, sender, recipient, subject, message_id, from_addr, "
-	"reply_text, qid FROM event WHERE ts < ?1 ORDER BY ts LIMIT ?2",
+	"reply_text, qid, ts, action, subaccount, class IS 'hard' FROM event "
+	"WHERE ts < ?1 ORDER BY ts LIMIT ?2",
 	"INSERT INTO event_fts (event_fts, rowid, sender, recipient, "
 	"subject, message_id, from_addr, reply_text) VALUES ('delete', ?1, "
 	"?2, ?3, ?4, ?5, ?6, ?7)",
@@ -86,8 +89,11 @@ static const char *const retention_sql[] = {
 
 enum { R_SEL, R_FTS, R_DEL, R_RCPT, R_N };
 
+/* Delete each event the select finds, its index and recipient rows, and
+ * take it out of the tally (applied before COMMIT). */
 static int
-retention_batch(sqlite3 *db, sqlite3_stmt **st, int64_t cutoff, int batch)
+retention_batch(sqlite3 *db, sqlite3_stmt **st, struct tally *t,
+    int64_t cutoff, int batch)
 {
 	int n = 0, rc;
 
@@ -100,6 +106,13 @@ retention_batch(sqlite3 *db, sqlite3_stmt **st, int64_t cutoff, int batch)
 		    0));
 		if (retention_step(db, st[R_DEL]) == -1)
 			return -1;
+		if (tally_add(t, sqlite3_column_int64(st[R_SEL], 8),
+		    (const char *)sqlite3_column_text(st[R_SEL], 9),
+		    (const char *)sqlite3_column_text(st[R_SEL], 10),
+		    sqlite3_column_int(st[R_SEL], 11), -1) == -1) {
+			log_warnx("retention: out of memory");
+			return -1;
+		}
 		if (sqlite3_column_type(st[R_SEL], 7) != SQLITE_NULL) {
 			sqlite3_bind_value(st[R_RCPT], 1,
 			    sqlite3_column_value(st[R_SEL], 7));
@@ -119,7 +132,13 @@ int
 retention_prune(sqlite3 *db, int64_t cutoff_us, int batch)
 {
 	sqlite3_stmt *st[R_N] = { NULL };
+	struct tally t;
 	int n = -1;
+
+	if (tally_open(&t, db) == -1) {
+		log_warnx("retention: %s", sqlite3_errmsg(db));
+		return -1;
+	}
 
 	for (int i = 0; i < R_N; i++)
 		if (sqlite3_prepare_v2(db, retention_sql[i], -1, &st[i], NULL) !=
@@ -131,11 +150,11 @@ retention_prune(sqlite3 *db, int64_t cutoff_us, int batch)
 		log_warnx("retention: %s", sqlite3_errmsg(db));
 		goto done;
 	}
-	n = retention_batch(db, st, cutoff_us, batch);
+	n = retention_batch(db, st, &t, cutoff_us, batch);
 	/* Finish reading before COMMIT. */
 	sqlite3_reset(st[R_SEL]);
-	if (n >= 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
+	if (n >= 0 && (tally_flush(&t) == -1 || sqlite3_exec(db, "COMMIT",
+	    NULL, NULL, NULL) != SQLITE_OK)) {
 		log_warnx("retention: %s", sqlite3_errmsg(db));
 		n = -1;
 	}
@@ -144,6 +163,7 @@ retention_prune(sqlite3 *db, int64_t cutoff_us, int batch)
 done:
 	for (int i = 0; i < R_N; i++)
 		sqlite3_finalize(st[i]);
+	tally_close(&t);
 	return n;
 }
 

@@ -115,6 +115,7 @@ store_log_move(int rounds)
 		    (mv.seen = auditlog_last_id(&alog)) < 0 ||
 		    (n = outbox_read(&store_obx, OUTBOX_LOG, last, MOVE_MAX,
 		    move_one, &mv, &last)) == -1 ||
+		    auditlog_flush(&alog) == -1 ||
 		    store_exec(ldb, "COMMIT") == -1) {
 			char why[200];
 
@@ -122,6 +123,7 @@ store_log_move(int rounds)
 			    SQLITE_OK ? sqlite3_errmsg(ldb) :
 			    sqlite3_errmsg(store_qdb));
 			store_exec(ldb, "ROLLBACK");
+			auditlog_forget(&alog);
 			last = atomic_load(&log_moved);
 			if (mv.stale && !renumbered++ &&
 			    renumber(mv.stale, mv.seen) == 0) {

@@ -239,49 +239,50 @@ model_act(const char *action)
 	return a < NACT ? a : -1;
 }
 
+/* Where db_tally's rows go: window w of snapshot s. */
+struct model_win {
+	struct snapshot	*s;
+	int		 w;
+};
+
+static void
+model_count_row(const char *action, const char *sub, int64_t n,
+    int64_t hard, void *arg)
+{
+	struct model_win *mw = arg;
+	struct snapshot *s = mw->s;
+	int a;
+
+	if (event_lookup(action) == EV_COMPLAINED) {
+		s->complained[mw->w] += n;
+		return;
+	}
+	if ((a = model_act(action)) < 0)
+		return;
+	s->count[mw->w][a] += n;
+	if (a == EV_BOUNCED)
+		s->hard[mw->w] += hard;
+}
+
 /*
- * Per action and window, and of the bounced how many were hard; one
- * query for all windows.  The class column came with log.db schema 4,
- * and db_open() refuses an older log.db, so it is there.
+ * Per action and window, and of the bounced how many were hard, from
+ * log.db's tallies (db_tally: whole minutes and hours, so a refresh
+ * reads the same few thousand rows on a quiet day and a busy one).
  */
 static int
 model_log_counts(sqlite3 *db, struct snapshot *s)
 {
-	sqlite3_stmt *st;
-	int rc, a;
-
 	memset(s->count, 0, sizeof(s->count));
 	memset(s->hard, 0, sizeof(s->hard));
 	memset(s->complained, 0, sizeof(s->complained));
-	if (sqlite3_prepare_v2(db, "SELECT action, sum(ts >= ?1), "
-	    "sum(ts >= ?2), count(*), sum(ts >= ?1 AND class = 'hard'), "
-	    "sum(ts >= ?2 AND class = 'hard'), sum(class = 'hard') "
-	    "FROM event WHERE ts >= ?3 GROUP BY action", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return -1;
-	for (int w = 0; w < NWIN; w++)
-		sqlite3_bind_int64(st, w + 1, s->now_us -
-		    (int64_t)win_seconds[w] * 1000000);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (event_lookup((const char *)sqlite3_column_text(st, 0)) ==
-		    EV_COMPLAINED) {
-			for (int w = 0; w < NWIN; w++)
-				s->complained[w] = sqlite3_column_int64(st,
-				    w + 1);
-			continue;
-		}
-		if ((a = model_act((const char *)sqlite3_column_text(st, 0))) <
-		    0)
-			continue;
-		for (int w = 0; w < NWIN; w++) {
-			s->count[w][a] = sqlite3_column_int64(st, w + 1);
-			if (a == EV_BOUNCED)
-				s->hard[w] = sqlite3_column_int64(st,
-				    NWIN + w + 1);
-		}
+	for (int w = 0; w < NWIN; w++) {
+		struct model_win mw = { s, w };
+
+		if (db_tally(db, s->now_us - (int64_t)win_seconds[w] *
+		    1000000, model_count_row, &mw) == -1)
+			return -1;
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return 0;
 }
 
 static void
@@ -441,32 +442,35 @@ model_sub(struct snapshot *s, const char *name)
 	return &s->sub[s->nsub++];
 }
 
-/* Per subaccount and action over the last hour and the last day. */
+static void
+model_sub_row(const char *action, const char *name, int64_t n, int64_t hard,
+    void *arg)
+{
+	struct model_win *mw = arg;
+	struct sub *u;
+	int a;
+
+	if (name[0] == '\0' || (a = model_act(action)) < 0 ||
+	    (u = model_sub(mw->s, name)) == NULL)
+		return;
+	u->count[mw->w][a] = n;
+}
+
+/*
+ * Per subaccount and action over the last day and the last hour (the
+ * day first: its rows make the subaccounts, in name order).
+ */
 static int
 model_log_subs(sqlite3 *db, struct snapshot *s)
 {
-	sqlite3_stmt *st;
-	struct sub *u;
-	int rc, a;
+	struct model_win day = { s, SUB_24H }, hour = { s, SUB_1H };
 
 	s->nsub = 0;
-	if (sqlite3_prepare_v2(db, "SELECT subaccount, action, "
-	    "sum(ts >= ?1), count(*) FROM event WHERE ts >= ?2 AND "
-	    "subaccount IS NOT NULL AND subaccount <> '' "
-	    "GROUP BY subaccount, action", -1, &st, NULL) != SQLITE_OK)
+	if (db_tally(db, s->now_us - 86400 * (int64_t)1000000, model_sub_row,
+	    &day) == -1 || db_tally(db, s->now_us - 3600 * (int64_t)1000000,
+	    model_sub_row, &hour) == -1)
 		return -1;
-	sqlite3_bind_int64(st, 1, s->now_us - 3600 * (int64_t)1000000);
-	sqlite3_bind_int64(st, 2, s->now_us - 86400 * (int64_t)1000000);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((a = model_act((const char *)sqlite3_column_text(st, 1))) <
-		    0 || (u = model_sub(s, (const char *)
-		    sqlite3_column_text(st, 0))) == NULL)
-			continue;
-		u->count[SUB_1H][a] = sqlite3_column_int64(st, 2);
-		u->count[SUB_24H][a] = sqlite3_column_int64(st, 3);
-	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return 0;
 }
 
 static void

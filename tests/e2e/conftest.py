@@ -70,6 +70,19 @@ def wait_for(pred, timeout=15.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def tally_rebuild(db):
+    """Count log.db's events into event_tally afresh, as the schema 8
+    migration does: for tests that write event rows themselves, which
+    gwd's writers (common/tally.h) would have counted.  db: a sqlite3
+    connection to log.db; the caller commits."""
+    db.execute("DELETE FROM event_tally")
+    for span in (60, 3600):
+        db.execute("INSERT INTO event_tally SELECT ?1, ts / (?1 * 1000000), "
+                   "action, coalesce(subaccount, ''), count(*), "
+                   "sum(class IS 'hard') FROM event GROUP BY 2, 3, 4",
+                   (span,))
+
+
 def client_tls_context():
     ctx = ssl.create_default_context()
     ctx.check_hostname = False

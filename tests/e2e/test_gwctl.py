@@ -409,9 +409,9 @@ def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
                                 for f, v in (("gw.db", 15), ("queue.db", 12),
-                                             ("log.db", 7))]
+                                             ("log.db", 8))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (7,)
+        assert db.execute("PRAGMA user_version").fetchone() == (8,)
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
         assert {"event", "event_rcpt", "event_fts"} <= names
     assert gw.ok("db", "init") == out          # idempotent

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, tally_rebuild
 from fake_control import FakeControl, dest_line, sub_line
 from test_gwtop_tmux import Tmux
 
@@ -67,6 +67,7 @@ def fill(state, now):
                        ((now - ago) * 1000000, qid, action, rcpt, code,
                         status, text, host,
                         "192.0.2.7" if action == "received" else None))
+        tally_rebuild(db)
     db.close()
 
 
