@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from conftest import (BUILD, client_tls_context, smarthost, tally_rebuild,
+from conftest import (BUILD, smarthost, submit as send, tally_rebuild,
                       wait_for)
 from test_retention import remaining
 
@@ -42,15 +42,6 @@ def tally_mismatch(path):
                       "(60, 3600) OR n <= 0").fetchone()[0] == 0
     db.close()
     return bad
-
-
-def send(g, rcpts, subject):
-    msg = ("From: <app@example.com>\r\nSubject: %s\r\n\r\nhi\r\n"
-           % subject).encode()
-    with smtplib.SMTP("127.0.0.1", g.ports["submission"], timeout=10) as s:
-        s.starttls(context=client_tls_context())
-        s.login("app", "s3cret-pass")
-        s.sendmail("app@example.com", rcpts, msg)
 
 
 def add_old(g, n):
