@@ -44,6 +44,8 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
+#include "mimeload.h"
+
 enum tls_mode { TLS_STARTTLS, TLS_IMPLICIT, TLS_NONE };
 
 enum state {
@@ -357,8 +359,7 @@ send_message(struct slot *s)
 	sendf(s, "From: <%s>\r\nTo: <%s>\r\nSubject: load %d\r\n"
 	    "Message-ID: <%d.%d.%d@submitload.bench>\r\n%s\r\n", opt.from,
 	    opt.to, s->done, s->done, (int)getpid(), s->serial, opt.mime ?
-	    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
-	    "boundary=\"=-load-=\"\r\n" : "");
+	    MIMELOAD_HEAD : "");
 	send_bytes(s, body, bodylen);
 	s->state = S_DOT;
 }
@@ -698,40 +699,14 @@ setup_auth(void)
 	free(b64);
 }
 
-/*
- * --mime: a third of the size each as a quoted-printable text part, a
- * base64 HTML part and a base64 attachment, each line 76 octets; the
- * text is prose with an order number, nothing a detector confirms.
- */
+/* --mime: bench/mimeload.h's parts, then the dot. */
 static void
 setup_mime_body(void)
 {
-	static const char qp[] = "Dear customer, your order 2026-118 of Tue=\r\n"
-	    "sday is on its way; caf=C3=A9 and the team thank you, regards.\r\n";
-	static const char b64[] = "PHA+RGVhciBjdXN0b21lciwgeW91ciBvcmRlciAyMDI"
-	    "2LTExOCBpcyBvbiBpdHMgd2F5Ljwv\r\n";
-	static const char *const heads[] = {
-	    "--=-load-=\r\nContent-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-	    "--=-load-=\r\nContent-Type: text/html; charset=utf-8\r\n"
-	    "Content-Transfer-Encoding: base64\r\n\r\n",
-	    "--=-load-=\r\nContent-Type: application/pdf; name=\"r.pdf\"\r\n"
-	    "Content-Disposition: attachment; filename=\"r.pdf\"\r\n"
-	    "Content-Transfer-Encoding: base64\r\n\r\n" };
-	size_t part = opt.size > 600 ? (opt.size - 600) / 3 : 1, n = 0;
-
-	body = xmalloc(opt.size + 4096);
-	for (int i = 0; i < 3; i++) {
-		const char *l = i == 0 ? qp : b64;
-		size_t ll = strlen(l), start;
-
-		memcpy(body + n, heads[i], strlen(heads[i]));
-		n += strlen(heads[i]);
-		for (start = n; n - start < part || n == start; n += ll)
-			memcpy(body + n, l, ll);
-	}
-	memcpy(body + n, "--=-load-=--\r\n.\r\n", 18);
-	bodylen = n + 18;
+	body = xmalloc(opt.size + 4096 + 3);
+	bodylen = mimeload_parts(body, opt.size);
+	memcpy(body + bodylen, ".\r\n", 3);
+	bodylen += 3;
 }
 
 /* The body: 76-octet lines up to about --size in all, then the dot. */

@@ -234,7 +234,13 @@ domain_canon_utf8(const char *d, size_t n, char *out, size_t outsz)
 	    !valid_domain_n(a, strlen(a), 0) ||
 	    idn2_to_unicode_8z8z(a, &u, 0) != IDN2_OK)
 		return -1;
-	rc = gw_copy(out, u, outsz) == -1 ? -1 : (int)strlen(u);
+	/* An A-label given as such is decoded unchecked: its U-label must
+	 * map back to it, or the spelling would not be canonical (and the
+	 * domain no valid IDN: "xn--rmk" is U+320F, which UTS #46 maps to
+	 * parentheses). */
+	rc = addr_domain_ascii(u, tmp, sizeof(tmp)) == -1 ||
+	    strcasecmp(tmp, a) != 0 || gw_copy(out, u, outsz) == -1 ? -1 :
+	    (int)strlen(u);
 	idn2_free(u);
 	return rc;
 }

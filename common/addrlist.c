@@ -37,7 +37,10 @@ struct parser {
 	struct tok	 t;	/* the current token */
 	const char	*err;
 	addrlist_cb	 cb;
+	addrlist_named_cb ncb;	/* or this, with the display name */
 	void		*arg;
+	const char	*name;	/* the current mailbox's display name */
+	size_t		 namelen;
 	int		 n;	/* mailboxes given to cb */
 };
 
@@ -389,7 +392,9 @@ addr_spec(struct parser *P, const struct phrase *ph)
 		return fail(P, "an 8-bit address that is not valid UTF-8 "
 		    "with a valid internationalized domain");
 	llen = (size_t)(strrchr(addr, '@') - addr);
-	if ((why = P->cb(P->arg, addr, llen)) != NULL)
+	why = P->ncb ? P->ncb(P->arg, addr, llen, P->name, P->namelen) :
+	    P->cb(P->arg, addr, llen);
+	if (why != NULL)
 		return fail(P, why);
 	P->n++;
 	return 0;
@@ -455,6 +460,8 @@ address(struct parser *P, int groups)
 {
 	struct phrase ph;
 
+	P->name = NULL;
+	P->namelen = 0;
 	if (is_spec(P, '<'))
 		return angle_addr(P);
 	if (phrase(P, &ph) == -1)
@@ -467,8 +474,11 @@ address(struct parser *P, int groups)
 			return fail(P, "a group without a name");
 		if (ph.lead_dot)
 			return fail(P, "a display name that starts with '.'");
-		if (is_spec(P, '<'))
+		if (is_spec(P, '<')) {
+			P->name = ph.first.p;
+			P->namelen = (size_t)(ph.end - ph.first.p);
 			return angle_addr(P);
+		}
 		if (!groups)
 			return fail(P, "a group inside a group");
 		return group(P);
@@ -479,17 +489,13 @@ address(struct parser *P, int groups)
 	    "no address where one was expected");
 }
 
-int
-addrlist_parse(const char *s, size_t len, addrlist_cb cb, void *arg,
-    const char **errstr)
+static int
+parse(struct parser *PP, const char *s, size_t len, const char **errstr)
 {
-	struct parser P;
+	struct parser P = *PP;
 
-	memset(&P, 0, sizeof(P));
 	P.s = s != NULL ? s : "";	/* an empty value may come as NULL */
 	P.len = len;
-	P.cb = cb;
-	P.arg = arg;
 	P.t.type = T_END;
 	advance(&P);
 	for (;;) {
@@ -512,4 +518,28 @@ addrlist_parse(const char *s, size_t len, addrlist_cb cb, void *arg,
 		return -1;
 	}
 	return P.n;
+}
+
+int
+addrlist_parse(const char *s, size_t len, addrlist_cb cb, void *arg,
+    const char **errstr)
+{
+	struct parser P;
+
+	memset(&P, 0, sizeof(P));
+	P.cb = cb;
+	P.arg = arg;
+	return parse(&P, s, len, errstr);
+}
+
+int
+addrlist_parse_named(const char *s, size_t len, addrlist_named_cb cb,
+    void *arg, const char **errstr)
+{
+	struct parser P;
+
+	memset(&P, 0, sizeof(P));
+	P.ncb = cb;
+	P.arg = arg;
+	return parse(&P, s, len, errstr);
 }

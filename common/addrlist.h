@@ -61,4 +61,14 @@ typedef const char *(*addrlist_cb)(void *arg, const char *addr, size_t at);
 int	addrlist_parse(const char *s, size_t len, addrlist_cb cb, void *arg,
 	    const char **errstr);
 
+/*
+ * The same, cb also given the mailbox's display name as written
+ * (name[0..namelen): words, quoted strings with their quotes, comments
+ * between them), or NULL when it has none.
+ */
+typedef const char *(*addrlist_named_cb)(void *arg, const char *addr,
+    size_t at, const char *name, size_t namelen);
+int	addrlist_parse_named(const char *s, size_t len, addrlist_named_cb cb,
+	    void *arg, const char **errstr);
+
 #endif

@@ -43,7 +43,9 @@ struct opt {
 	size_t		 off;
 	const char	*dflt;		/* in config syntax; NULL = unset */
 	int64_t		 min, max;	/* O_INT, O_MS, O_SIZE; O_STR: max
-					   is the longest value (0: any) */
+					   is the longest value (0: any);
+					   O_PATH: min is what gwd does
+					   there (config_path_use) */
 	const char *const *names;	/* O_ENUM: index = value */
 	size_t		 count_off;	/* O_STRLIST: where the count goes */
 	int		 max_items;
@@ -66,13 +68,13 @@ static const char *const spam_acts[] = { "ignore", "tag", "quarantine",
 	OFF(content.rspamd.act[i]), dflt, 0, 0, spam_acts, 0, 0, LIVE }
 
 static const struct opt opts[] = {
-	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", 0, 0, 0, 0, 0,
-	    RESTART },
+	{ "state_dir", O_PATH, OFF(state_dir), "/var/lib/gw", CONFIG_PATH_RW,
+	    0, 0, 0, 0, RESTART },
 	{ "hostname", O_STR, OFF(hostname), NULL, 0, 0, 0, 0, 0, LIVE },
 	{ "dsn_from", O_STR, OFF(dsn_from), NULL, 0, 254, 0, 0, 0, LIVE },
 	{ "user", O_STR, OFF(user), "", 0, 0, 0, 0, 0, RESTART },
 	{ "control_socket", O_PATH, OFF(control_socket), "/run/gw/control",
-	    0, 0, 0, 0, 0, RESTART },
+	    CONFIG_PATH_SOCKET, 0, 0, 0, 0, RESTART },
 	{ "syslog", O_BOOL, OFF(syslog), "false", 0, 0, 0, 0, 0, RESTART },
 	{ "sandbox", O_BOOL, OFF(sandbox), "true", 0, 0, 0, 0, 0, RESTART },
 	{ "syslog_enterprise_number", O_INT, OFF(syslog_pen), "32473", 1,
@@ -125,8 +127,8 @@ static const struct opt opts[] = {
 	    tls_policies, 0, 0, RESTART },
 	{ "relay.ca_file", O_PATH, OFF(relay.ca_file), NULL, 0, 0, 0, 0, 0,
 	    RESTART },
-	{ "relay.ca_dir", O_PATH, OFF(relay.ca_dir), NULL, 0, 0, 0, 0, 0,
-	    RESTART },
+	{ "relay.ca_dir", O_PATH, OFF(relay.ca_dir), NULL,
+	    CONFIG_PATH_READ_DIR, 0, 0, 0, 0, RESTART },
 	{ "relay.allow_loopback_mx", O_BOOL, OFF(relay.allow_loopback_mx),
 	    "false", 0, 0, 0, 0, 0, LIVE },
 	{ "relay.username", O_STR, OFF(relay.username), NULL, 0,
@@ -172,13 +174,26 @@ static const struct opt opts[] = {
 	{ "dns.dnssec", O_BOOL, OFF(dns.dnssec), "false", 0, 0, 0, 0, 0,
 	    LIVE },
 
-	{ "mta_sts.enable", O_BOOL, OFF(mta_sts.enable), "false", 0, 0, 0, 0,
+	{ "mta_sts.enable", O_BOOL, OFF(mta_sts.enable), "true", 0, 0, 0, 0,
 	    0, LIVE },
 	{ "mta_sts.timeout", O_MS, OFF(mta_sts.timeout_ms), "10s", 100,
 	    120000, 0, 0, 0, LIVE },
 	{ "mta_sts.ca_file", O_PATH, OFF(mta_sts.ca_file), NULL, 0, 0, 0, 0,
 	    0, LIVE },
 	{ "mta_sts.connect_to", O_STR, OFF(mta_sts.connect_to), NULL, 0, 300,
+	    0, 0, 0, LIVE },
+	{ "mta_sts.cache_size", O_INT, OFF(mta_sts.cache_size), "10000", 1,
+	    1000000, 0, 0, 0, LIVE },
+
+	{ "tls_rpt.enable", O_BOOL, OFF(tls_rpt.enable), "false", 0, 0, 0, 0,
+	    0, LIVE },
+	{ "tls_rpt.org_name", O_STR, OFF(tls_rpt.org_name), NULL, 0, 200, 0,
+	    0, 0, LIVE },
+	{ "tls_rpt.contact", O_STR, OFF(tls_rpt.contact), NULL, 0, 200, 0, 0,
+	    0, LIVE },
+	{ "tls_rpt.ca_file", O_PATH, OFF(tls_rpt.ca_file), NULL, 0, 0, 0, 0,
+	    0, LIVE },
+	{ "tls_rpt.connect_to", O_STR, OFF(tls_rpt.connect_to), NULL, 0, 300,
 	    0, 0, 0, LIVE },
 
 	{ "limits.message_size", O_SIZE, OFF(limits.message_size), "25M",
@@ -247,6 +262,8 @@ static const struct opt opts[] = {
 	    64 << 20, 0, 0, 0, LIVE },
 	{ "feedback.rate", O_STR, OFF(feedback.rate), "60/min", 0, 32, 0, 0, 0,
 	    LIVE },
+	{ "feedback.reject_log", O_STR, OFF(feedback.reject_log), "10/min", 0,
+	    32, 0, 0, 0, LIVE },
 
 	{ "webhook.batch_max", O_INT, OFF(webhook.batch_max), "100", 1, 1000,
 	    0, 0, 0, LIVE },
@@ -329,6 +346,8 @@ static const struct opt opts[] = {
 	    0, 0, 0, 0, 0, RESTART },
 	{ "cluster.tls", O_BOOL, OFF(cluster.tls), "false", 0, 0, 0, 0, 0,
 	    RESTART },
+	{ "cluster.snapshot_every", O_INT, OFF(cluster.snapshot_every),
+	    "1000", 10, 1000000, 0, 0, 0, RESTART },
 	{ "archive.store", O_BOOL, OFF(archive.store), "false", 0, 0, 0, 0, 0,
 	    LIVE },
 	{ "archive.journal", O_STR, OFF(archive.journal), NULL, 0, 254, 0, 0,
@@ -954,6 +973,13 @@ check_feedback(struct gw_config *cfg)
 		cerr(config_line(cfg, "feedback.rate"), "feedback.rate: \"%s\" "
 		    "is not a rate (e.g. \"60/min\", \"5/s\", \"1000/h\")",
 		    cfg->feedback.rate);
+	if (parse_rate(cfg->feedback.reject_log,
+	    &cfg->feedback.reject_log_count,
+	    &cfg->feedback.reject_log_window_ms) == -1)
+		cerr(config_line(cfg, "feedback.reject_log"),
+		    "feedback.reject_log: \"%s\" is not a rate (e.g. "
+		    "\"10/min\", \"1/s\", \"100/h\")",
+		    cfg->feedback.reject_log);
 	for (int i = 0; i < cfg->feedback.ndomains; i++)
 		if (!config_hostname_fqdn(cfg->feedback.domains[i]))
 			cerr(config_line(cfg, "feedback.domains"),
@@ -1403,6 +1429,37 @@ config_reloadable(const char *name)
 	if (strcmp(name, "listen") == 0 || strncmp(name, "listen.", 7) == 0)
 		return CONFIG_RESTART;
 	return (o = find_opt(name)) != NULL ? (int)o->reload : -1;
+}
+
+int
+config_path_use(const char *name)
+{
+	const struct opt *o = find_opt(name);
+
+	return o != NULL && o->kind == O_PATH ? (int)o->min : -1;
+}
+
+int
+config_each_path(const struct gw_config *cfg,
+    int (*fn)(void *, const char *, const char *, enum config_path_use),
+    void *arg)
+{
+	const char *base = (const char *)cfg, *v;
+	int r;
+
+	if (cfg->path != NULL && (r = fn(arg, "(configuration file)",
+	    cfg->path, CONFIG_PATH_READ)) != 0)
+		return r;
+	for (size_t i = 0; i < nitems(opts); i++) {
+		if (opts[i].kind != O_PATH ||
+		    (v = *(char *const *)(base + opts[i].off)) == NULL ||
+		    *v == '\0')
+			continue;
+		if ((r = fn(arg, opts[i].name, v,
+		    (enum config_path_use)opts[i].min)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 int

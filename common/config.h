@@ -151,7 +151,17 @@ struct gw_config {
 		char	*ca_file;	/* NULL: the system's CAs */
 		char	*connect_to;	/* "host:port" every fetch connects
 					   to instead (tests); NULL: none */
+		int	 cache_size;	/* domains kept, with and without
+					   a policy (each) */
 	} mta_sts;
+	/* TLS-RPT (gwd/tls_report.c): daily reports to policy domains. */
+	struct {
+		int	 enable;	/* count sessions, send daily */
+		char	*org_name;	/* NULL: the host name */
+		char	*contact;	/* NULL: postmaster@ the host name */
+		char	*ca_file;	/* https: rua; NULL: the system's */
+		char	*connect_to;	/* as mta_sts.connect_to (tests) */
+	} tls_rpt;
 
 	struct {
 		uint64_t message_size;
@@ -202,6 +212,7 @@ struct gw_config {
 		char	*node;		/* this node's name; NULL: hostname */
 		char	*password_file;	/* Redis AUTH; NULL: none */
 		int	 tls;		/* not in this build: refused */
+		int	 snapshot_every; /* gw:config entries a snapshot */
 	} cluster;
 
 	struct {
@@ -242,6 +253,10 @@ struct gw_config {
 		char	*rate;		/* "60/min": messages per client IP */
 		int	 rate_count;	/* from rate, by config_load */
 		int64_t	 rate_window_ms;
+		char	*reject_log;	/* "10/min": refusals per client IP
+					   logged one by one */
+		int	 reject_log_count;	/* from reject_log */
+		int64_t	 reject_log_window_ms;
 	} feedback;
 
 	struct {
@@ -302,6 +317,27 @@ int	config_line(const struct gw_config *cfg, const char *name);
 /* CONFIG_LIVE or CONFIG_RESTART for `name` (every listen entry: restart);
  * -1 for a name that is no setting. */
 int	config_reloadable(const char *name);
+/*
+ * What gwd does with the file or directory a path setting names (the
+ * option table's column; the sandbox lets it do that and no more).
+ */
+enum config_path_use {
+	CONFIG_PATH_READ,	/* a file, read */
+	CONFIG_PATH_READ_DIR,	/* a directory, its files read */
+	CONFIG_PATH_RW,		/* a directory gwd creates files under */
+	CONFIG_PATH_SOCKET,	/* a socket gwd binds: its directory, rw */
+};
+/* The config_path_use of setting `name`; -1 when it names no file. */
+int	config_path_use(const char *name);
+/*
+ * fn(arg, name, path, use) for the configuration file itself, then for
+ * every path setting that has a value: the one list of the files gwd
+ * may touch (a setting that names a file is O_PATH in config.c's table,
+ * never O_STR).  Stops at the first non-zero return and returns it.
+ */
+int	config_each_path(const struct gw_config *cfg,
+	    int (*fn)(void *arg, const char *name, const char *path,
+	    enum config_path_use use), void *arg);
 /*
  * The DNS servers to ask: dns.resolver (checked by config_load), or the
  * nameserver lines of /etc/resolv.conf when it is not set.  Fills at most

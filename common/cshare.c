@@ -95,8 +95,11 @@ tcache_wait(struct tcache *t, int64_t now, int *ask)
 	*ask = 0;
 	if (t->tokens > 0 && now >= t->expires)
 		t->tokens = 0;		/* lapsed: others may have them */
-	if (t->tokens > 0)
+	if (t->tokens > 0) {
+		*ask = t->tokens <= t->low && !t->pending &&
+		    now >= t->retry_at;
 		return 0;
+	}
 	if (t->pending)
 		return TCACHE_POLL_MS;
 	if (now < t->retry_at)
@@ -123,7 +126,8 @@ tcache_granted(struct tcache *t, int n, int64_t retry_ms, int64_t now)
 {
 	t->pending = 0;
 	if (n > 0) {
-		t->tokens = n;
+		t->tokens += n;
+		t->low = n / 2;
 		t->expires = now + TCACHE_HOLD_MS;
 		t->retry_at = 0;
 	} else
@@ -164,7 +168,10 @@ static const char heartbeat[] =
 "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 "redis.call('ZADD', KEYS[1], now, ARGV[1])\n"
 "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 86400000)\n"
-"return redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf')\n";
+"local prev = redis.call('HGET', KEYS[2], ARGV[1]) or ''\n"
+"redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])\n"
+"return { redis.call('ZCOUNT', KEYS[1], now - tonumber(ARGV[2]), '+inf'),"
+" prev }\n";
 
 /* One change of the suppression list: the hash holds the list, the
  * stream tells every node (trimmed: a node that falls behind reloads
@@ -213,8 +220,96 @@ static const char quota[] =
 "end\n"
 "return { k, h + k, d + k }\n";
 
+/*
+ * Connections as leases: per key, a hash node -> connections it holds
+ * and a sorted set node -> when they lapse (Redis time, ms).  A node
+ * states how many it holds in all (ARGV[2]; 0: none), which is granted
+ * when the others' unexpired leases leave room under the limit
+ * (ARGV[3]; 0: granted whatever, for a release or a renewal); the
+ * leases of a node that stopped renewing them (killed) lapse after
+ * the TTL.  -> 1 granted, 0 not.
+ */
+static const char lease[] =
+"local t = redis.call('TIME')\n"
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"for _, n in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do\n"
+"  redis.call('ZREM', KEYS[1], n)\n"
+"  redis.call('HDEL', KEYS[2], n)\n"
+"end\n"
+"local want, limit = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+"local ttl = tonumber(ARGV[4])\n"
+"if limit > 0 then\n"
+"  local others = 0\n"
+"  local all = redis.call('HGETALL', KEYS[2])\n"
+"  for i = 1, #all, 2 do\n"
+"    if all[i] ~= ARGV[1] then others = others + tonumber(all[i + 1]) end\n"
+"  end\n"
+"  if others + want > limit then return 0 end\n"
+"end\n"
+"if want > 0 then\n"
+"  redis.call('HSET', KEYS[2], ARGV[1], want)\n"
+"  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])\n"
+"  redis.call('PEXPIRE', KEYS[1], ttl)\n"
+"  redis.call('PEXPIRE', KEYS[2], ttl)\n"
+"else\n"
+"  redis.call('HDEL', KEYS[2], ARGV[1])\n"
+"  redis.call('ZREM', KEYS[1], ARGV[1])\n"
+"end\n"
+"return 1\n";
+
+/* gw.db's HMAC keys: the first node's stand (HSETNX); every node takes
+ * them (gwd/cluster_config.c). */
+static const char hmac[] =
+"for i = 1, #ARGV - 1, 2 do\n"
+"  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+"end\n"
+"return redis.call('HGETALL', KEYS[1])\n";
+
+/*
+ * A snapshot of gw.db's shared tables as of stream id ARGV[1]: kept
+ * unless the one there is as new; the stream is then trimmed below the
+ * snapshot it replaces (field trimmed), so only a node that fell a
+ * whole snapshot behind needs one.  The lock snapclaim gave is given
+ * back if it is still the caller's (token ARGV[4]).
+ */
+static const char snapshot[] =
+"if redis.call('GET', KEYS[3]) == ARGV[4] then\n"
+"  redis.call('DEL', KEYS[3])\n"
+"end\n"
+"local function sid(s)\n"
+"  local a, b = string.match(s, '^(%d+)-(%d+)$')\n"
+"  return tonumber(a) or 0, tonumber(b) or 0\n"
+"end\n"
+"local cur = redis.call('HGET', KEYS[1], 'id')\n"
+"if cur then\n"
+"  local cm, cs = sid(cur)\n"
+"  local nm, ns = sid(ARGV[1])\n"
+"  if cm > nm or (cm == nm and cs >= ns) then return 0 end\n"
+"  redis.call('XTRIM', KEYS[2], 'MINID', cur)\n"
+"  redis.call('HSET', KEYS[1], 'trimmed', cur)\n"
+"end\n"
+"redis.call('HSET', KEYS[1], 'id', ARGV[1], 'cs', ARGV[2], 'node', "
+"ARGV[3])\n"
+"return ARGV[1]\n";
+
+/*
+ * The right to publish the next snapshot (gwd/cluster_config.c): one
+ * node at a time (the lock lapses after ARGV[2] ms: a node that dies
+ * holding it stops no one for longer), and only a node that saw the
+ * snapshot there now (ARGV[3]), so none publishes again the interval
+ * another has just published.
+ */
+static const char snapclaim[] =
+"if (redis.call('HGET', KEYS[2], 'id') or '') ~= ARGV[3] then\n"
+"  return 0\n"
+"end\n"
+"if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
+"  return 1\n"
+"end\n"
+"return 0\n";
+
 static const char *const scripts[CS_COUNT] = { gcra, heartbeat, suppress,
-    quota };
+    quota, lease, hmac, snapshot, snapclaim };
 
 const char *const cshare_config_tables[] = {
 	"subaccount", "subaccount_domain", "subaccount_ip", "api_key",

@@ -1,5 +1,6 @@
 /*
- * db.c - opening gw's three SQLite databases with their schemas.
+ * db.c - opening gw's three SQLite databases with their schemas, and
+ * the helpers that prepare, bind and run their statements.
  *
  * Every database runs in WAL mode so that readers (gwtop, gwsearch, gwd
  * reading gw.db) never block the single writer.  Migrations are append-
@@ -17,6 +18,7 @@
 #include "addr.h"
 #include "db.h"
 #include "log.h"
+#include "tally.h"
 #include "util.h"
 
 static const char *const gw_migrations[] = {
@@ -235,9 +237,10 @@ static const char *const gw_migrations[] = {
 	/* 15: configuration shared by the nodes of a cluster (issue 14,
 	 * gwd/cluster_config.c).  gwctl writes each transaction's change
 	 * of the shared tables (an SQLite changeset) into cluster_outbox
-	 * in that same transaction; gwd sends it to Redis and deletes it,
-	 * and applies the other nodes' changes, noting in cluster_applied
-	 * the stream id of the last one, in the same transaction. */
+	 * in that same transaction; gwd sends it to Redis and deletes it
+	 * when it reads it back, and applies the other nodes' changes,
+	 * noting in cluster_applied the stream id of the last one, in the
+	 * same transaction (gwd/cluster_outbox.c: its other rows). */
 	"CREATE TABLE cluster_outbox ("
 	"  id       INTEGER PRIMARY KEY,"
 	"  changeset BLOB NOT NULL,"
@@ -395,6 +398,23 @@ static const char *const queue_migrations[] = {
 	"  PRIMARY KEY (hook, id)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX hook_pending_id ON hook_pending(id);",
+	/* 13: TLS-RPT (RFC 8460; gwd/tls_report.c): per UTC day (unix
+	 * day number) and policy domain, how many sessions under its
+	 * MTA-STS or DANE policy went well (result '') or failed (result:
+	 * the RFC 8460 4.3 result type, with the sending and receiving
+	 * side; '' when not known).  Rows go once their report is queued. */
+	"CREATE TABLE tls_rpt ("
+	"  day          INTEGER NOT NULL,"
+	"  domain       TEXT NOT NULL,"
+	"  policy       TEXT NOT NULL,"		/* sts, tlsa */
+	"  result       TEXT NOT NULL,"
+	"  sending_ip   TEXT NOT NULL,"
+	"  mx_host      TEXT NOT NULL,"
+	"  receiving_ip TEXT NOT NULL,"
+	"  count        INTEGER NOT NULL,"
+	"  PRIMARY KEY (day, domain, policy, result, sending_ip, mx_host,"
+	"    receiving_ip)"
+	") WITHOUT ROWID;",
 };
 
 static const char *const log_migrations[] = {
@@ -493,6 +513,30 @@ static const char *const log_migrations[] = {
 	 * the row for a column the query names and the index lacks. */
 	"CREATE INDEX event_received ON event(qid, ts, subaccount, action)"
 	"  WHERE action = 'received';",
+	/* 9: gwtop's latency without joining the hour's deliveries to
+	 * their receptions (issue 16).  latency_ms: on a delivered
+	 * event, ms from its message's (first) received event, set by
+	 * the writer; event_latency counts them per minute and hour of
+	 * the delivery and log bucket (gw_lat_bucket, common/tally.h),
+	 * kept by the writers as event_tally is. */
+	"ALTER TABLE event ADD COLUMN latency_ms INTEGER;"
+	"UPDATE event SET latency_ms = (ts - (SELECT r.ts FROM event r"
+	"  WHERE r.qid = event.qid AND r.action = 'received'"
+	"  ORDER BY r.ts LIMIT 1)) / 1000"
+	"  WHERE action = 'delivered' AND qid IS NOT NULL;"
+	"CREATE TABLE event_latency ("
+	"  span     INTEGER NOT NULL,"		/* seconds: 60 or 3600 */
+	"  bucket   INTEGER NOT NULL,"		/* ts / span in us */
+	"  lb       INTEGER NOT NULL,"		/* gw_lat_bucket(latency_ms) */
+	"  n        INTEGER NOT NULL,"
+	"  PRIMARY KEY (span, bucket, lb)"
+	") WITHOUT ROWID;"
+	"INSERT INTO event_latency SELECT 60, ts / 60000000,"
+	"  gw_lat_bucket(latency_ms), count(*) FROM event"
+	"  WHERE latency_ms IS NOT NULL GROUP BY 2, 3;"
+	"INSERT INTO event_latency SELECT 3600, ts / 3600000000,"
+	"  gw_lat_bucket(latency_ms), count(*) FROM event"
+	"  WHERE latency_ms IS NOT NULL GROUP BY 2, 3;",
 };
 
 static const struct {
@@ -542,6 +586,48 @@ db_prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
+static sqlite3_stmt *
+exec_stmt(struct db_exec_cache *c, sqlite3 *db, const char *sql)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(c->e) && c->e[i].db != NULL; i++)
+		if (c->e[i].db == db && strcmp(c->e[i].sql, sql) == 0)
+			return c->e[i].st;
+	if (i == nitems(c->e))
+		return NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &c->e[i].st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(c->e[i].st);
+		c->e[i].st = NULL;
+		return NULL;
+	}
+	c->e[i].db = db;
+	c->e[i].sql = sql;
+	return c->e[i].st;
+}
+
+int
+db_exec_cached(struct db_exec_cache *c, sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = exec_stmt(c, db, sql);
+	int r;
+
+	if (st == NULL)		/* a full cache: compile it this time */
+		return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ?
+		    0 : -1;
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	return r == SQLITE_DONE ? 0 : -1;
+}
+
+void
+db_exec_cache_free(struct db_exec_cache *c)
+{
+	for (size_t i = 0; i < nitems(c->e); i++)
+		sqlite3_finalize(c->e[i].st);
+	memset(c, 0, sizeof(*c));
+}
+
 int
 db_rows(sqlite3 *db, const char *sql, void (*fn)(sqlite3_stmt *, void *),
     void *arg)
@@ -557,19 +643,35 @@ db_rows(sqlite3 *db, const char *sql, void (*fn)(sqlite3_stmt *, void *),
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* The first whole minute and hour at or after since_us (>= 0). */
+static void
+db_whole(int64_t since_us, int64_t *m0, int64_t *h0)
+{
+	*m0 = (since_us + 59999999) / 60000000;
+	*h0 = (since_us + 3599999999LL) / 3600000000LL;
+}
+
+/* Bind since (?1), the first whole minute (?2) and hour (?3). */
+static void
+db_bind_whole(sqlite3_stmt *st, int64_t since_us)
+{
+	int64_t m0, h0;
+
+	if (since_us < 0)
+		since_us = 0;
+	db_whole(since_us, &m0, &h0);
+	sqlite3_bind_int64(st, 1, since_us);
+	sqlite3_bind_int64(st, 2, m0);
+	sqlite3_bind_int64(st, 3, h0);
+}
+
 int
 db_tally(sqlite3 *db, int64_t since_us, void (*fn)(const char *,
     const char *, int64_t, int64_t, void *), void *arg)
 {
 	sqlite3_stmt *st;
-	int64_t m0, h0;
 	int rc;
 
-	if (since_us < 0)
-		since_us = 0;
-	/* The first whole minute and hour at or after since. */
-	m0 = (since_us + 59999999) / 60000000;
-	h0 = (since_us + 3599999999LL) / 3600000000LL;
 	if (sqlite3_prepare_v2(db, "SELECT action, subaccount, sum(n), "
 	    "sum(hard) FROM (SELECT action, subaccount, n, hard FROM "
 	    "event_tally WHERE span = 3600 AND bucket >= ?3 "
@@ -579,9 +681,7 @@ db_tally(sqlite3 *db, int64_t since_us, void (*fn)(const char *,
 	    "class IS 'hard' FROM event WHERE ts >= ?1 AND ts < ?2 * 60000000) "
 	    "GROUP BY subaccount, action", -1, &st, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_int64(st, 1, since_us);
-	sqlite3_bind_int64(st, 2, m0);
-	sqlite3_bind_int64(st, 3, h0);
+	db_bind_whole(st, since_us);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		fn((const char *)sqlite3_column_text(st, 0),
 		    (const char *)sqlite3_column_text(st, 1),
@@ -591,17 +691,40 @@ db_tally(sqlite3 *db, int64_t since_us, void (*fn)(const char *,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* An integer PRAGMA's value, or -1. */
-static int
-pragma_int(sqlite3 *db, const char *sql)
+int
+db_latency(sqlite3 *db, int64_t since_us, int64_t *hist)
 {
 	sqlite3_stmt *st;
-	int v = -1;
+	int rc, lb;
+
+	memset(hist, 0, TALLY_LAT_NB * sizeof(*hist));
+	if (sqlite3_prepare_v2(db, "SELECT lb, sum(n) FROM (SELECT lb, n "
+	    "FROM event_latency WHERE span = 3600 AND bucket >= ?3 "
+	    "UNION ALL SELECT lb, n FROM event_latency WHERE span = 60 AND "
+	    "bucket >= ?2 AND bucket < ?3 * 60 "
+	    "UNION ALL SELECT gw_lat_bucket(latency_ms), 1 FROM event "
+	    "WHERE ts >= ?1 AND ts < ?2 * 60000000 AND action = 'delivered' "
+	    "AND latency_ms IS NOT NULL) GROUP BY lb", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	db_bind_whole(st, since_us);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if ((lb = sqlite3_column_int(st, 0)) >= 0 && lb < TALLY_LAT_NB)
+			hist[lb] += sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int64_t
+db_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = -1;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
+		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
 }
@@ -609,13 +732,13 @@ pragma_int(sqlite3 *db, const char *sql)
 static int
 user_version(sqlite3 *db)
 {
-	return pragma_int(db, "PRAGMA user_version");
+	return (int)db_int(db, "PRAGMA user_version");
 }
 
 int
 db_data_version(sqlite3 *db)
 {
-	return pragma_int(db, "PRAGMA data_version");
+	return (int)db_int(db, "PRAGMA data_version");
 }
 
 static int
@@ -670,6 +793,19 @@ sql_addr_key(sqlite3_context *cx, int argc, sqlite3_value **argv)
 		sqlite3_result_value(cx, argv[0]);
 	else
 		sqlite3_result_text(cx, key, -1, SQLITE_TRANSIENT);
+}
+
+/* SQL gw_lat_bucket(ms): tally_lat_bucket(), for the migration and
+ * the partial minute of db_latency(). */
+static void
+sql_lat_bucket(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+		sqlite3_result_null(cx);
+	else
+		sqlite3_result_int(cx, tally_lat_bucket(
+		    sqlite3_value_int64(argv[0])));
 }
 
 /*
@@ -735,6 +871,8 @@ db_open(const char *state_dir, enum db_kind k, int flags, char *err,
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_create_function(db, "gw_addr_key", 1, SQLITE_UTF8 |
 	    SQLITE_DETERMINISTIC, NULL, sql_addr_key, NULL, NULL);
+	sqlite3_create_function(db, "gw_lat_bucket", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, sql_lat_bucket, NULL, NULL);
 	if (!(flags & DB_RDONLY)) {
 		if (db_exec(db, "PRAGMA journal_mode=WAL", e, sizeof(e)) == -1 ||
 		    db_exec(db, (flags & DB_NOSYNC) ?

@@ -1,5 +1,6 @@
 /*
- * db.h - opening gw's three SQLite databases with their schemas.
+ * db.h - opening gw's three SQLite databases with their schemas, and
+ * the helpers that prepare, bind and run their statements.
  *
  *   gw.db     written by gwctl, read by gwd: subaccounts and credentials
  *             (in a cluster gwd writes the changes other nodes' gwctl
@@ -41,6 +42,26 @@ int	 db_rows(sqlite3 *, const char *sql,
 	    void (*fn)(sqlite3_stmt *, void *), void *arg);
 int	 db_exec(sqlite3 *, const char *sql, char *err, size_t errsz);
 
+/*
+ * Statements without parameters that run often on a few connections
+ * (BEGIN, COMMIT, ROLLBACK), each prepared once: sqlite3_exec()
+ * compiles its SQL at every call (~11,000 instructions, callgrind).
+ * The cache is its owner's, used by one thread at a time; sql must
+ * outlive it (a literal).
+ */
+struct db_exec_cache {
+	struct {
+		sqlite3		*db;
+		const char	*sql;
+		sqlite3_stmt	*st;
+	}		 e[8];
+};
+/* Run sql on db, prepared the first time (compiled each time once the
+ * cache is full): 0, or -1 (SQLite's errmsg says why). */
+int	 db_exec_cached(struct db_exec_cache *, sqlite3 *, const char *sql);
+/* Finalize every statement: before their connections close. */
+void	 db_exec_cache_free(struct db_exec_cache *);
+
 /* Bind a string (NULL binds NULL); the caller keeps it alive until the
  * statement is stepped. */
 void	 db_bind_text(sqlite3_stmt *, int i, const char *);
@@ -60,6 +81,17 @@ int	 db_step_done(sqlite3_stmt *);
 int	 db_tally(sqlite3 *, int64_t since_us, void (*fn)(const char *action,
 	    const char *sub, int64_t n, int64_t hard, void *), void *arg);
 
+/*
+ * log.db: the latencies of the deliveries with ts >= since_us, counted
+ * into hist[TALLY_LAT_NB] (common/tally.h) by log bucket; as db_tally,
+ * from event_latency's hours and minutes and the partial minute's
+ * events.  0, or -1 (SQLite's errmsg says why).
+ */
+int	 db_latency(sqlite3 *, int64_t since_us, int64_t *hist);
+
+/* The first column of the first row of sql (a PRAGMA, a count), or -1
+ * when it does not run or gives no row. */
+int64_t	 db_int(sqlite3 *, const char *sql);
 /* PRAGMA data_version: changes when another connection commits. */
 int	 db_data_version(sqlite3 *);
 

@@ -1,7 +1,8 @@
 /*
  * dns_pkt.c - DNS messages: build a query, parse an answer.
  * Standards: RFC 1035 4.1 (message format, compression), RFC 3596 (AAAA),
- * RFC 6891 (EDNS0 OPT), RFC 7505 (null MX).
+ * RFC 6891 (EDNS0 OPT), RFC 7505 (null MX), RFC 2181 8 (TTLs), RFC 2308 5
+ * (the TTL of a negative answer).
  * Exposure: answers come from the network, possibly forged.  Every read
  * is bounds-checked against the packet, compression pointers must point
  * strictly backwards and are followed at most NAME_HOPS times, names are
@@ -34,6 +35,7 @@ struct rr {
 	int		odd;	/* owner has bytes we never match */
 	uint16_t	type;
 	uint16_t	class;
+	int64_t		ttl;
 	size_t		rdoff;
 	size_t		rdlen;
 };
@@ -42,6 +44,22 @@ static uint16_t
 get16(const unsigned char *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* RFC 2181 8: 31 bits; a TTL with the top bit set counts as zero. */
+static int64_t
+get_ttl(const unsigned char *p)
+{
+	uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+
+	return v & 0x80000000u ? 0 : (int64_t)v;
+}
+
+static int64_t
+ttl_min(int64_t a, int64_t b)
+{
+	return a < 0 ? b : b < 0 ? a : a < b ? a : b;
 }
 
 static void
@@ -224,6 +242,7 @@ rr_read(const unsigned char *pkt, size_t len, size_t *offp, struct rr *rr)
 		return -1;
 	rr->type = get16(pkt + off);
 	rr->class = get16(pkt + off + 2);
+	rr->ttl = get_ttl(pkt + off + 4);
 	rr->rdlen = get16(pkt + off + 8);
 	off += 10;
 	if (rr->rdlen > len - off)
@@ -363,6 +382,50 @@ rr_collect(const unsigned char *pkt, size_t len, const struct rr *rr,
 	}
 }
 
+/* name is owner, or below it ("" is the root, above every name). */
+static int
+name_within(const char *name, const char *owner)
+{
+	size_t n = strlen(name), o = strlen(owner);
+
+	if (o == 0 || strcmp(name, owner) == 0)
+		return 1;
+	return n > o && name[n - o - 1] == '.' &&
+	    strcmp(name + n - o, owner) == 0;
+}
+
+/*
+ * RFC 2308 5: a negative answer is kept for the least of its SOA's TTL
+ * and MINIMUM field.  The SOA is looked for in the nscount records at
+ * off; it must be of a zone the name is in.  -1 without one, or at the
+ * first record that does not parse (the rest is not trusted then).
+ */
+static int64_t
+soa_neg_ttl(const unsigned char *pkt, size_t len, size_t off,
+    unsigned int nscount, const char *name)
+{
+	char tmp[DNS_NAME_MAX + 1];
+	size_t end;
+	struct rr rr;
+	int odd;
+
+	for (unsigned int i = 0; i < nscount; i++) {
+		if (rr_read(pkt, len, &off, &rr) == -1)
+			return -1;
+		if (rr.class != C_IN || rr.type != DNS_T_SOA || rr.odd ||
+		    !name_within(name, rr.owner))
+			continue;
+		/* MNAME, RNAME, then five 32-bit fields, MINIMUM last. */
+		if (rr.rdlen == 0 || name_read(pkt, len, rr.rdoff, tmp, &end,
+		    &odd) == -1 || end >= rr.rdoff + rr.rdlen ||
+		    name_read(pkt, len, end, tmp, &end, &odd) == -1 ||
+		    end + 20 != rr.rdoff + rr.rdlen)
+			return -1;
+		return ttl_min(rr.ttl, get_ttl(pkt + end + 16));
+	}
+	return -1;
+}
+
 int
 dns_parse_answer(const unsigned char *pkt, size_t len, uint16_t id,
     const char *name, uint16_t qtype, struct dns_answer *ans)
@@ -373,8 +436,10 @@ dns_parse_answer(const unsigned char *pkt, size_t len, uint16_t id,
 	size_t off, an_off, end;
 	unsigned int i, an, nok;
 	int nchain, maxhops, found, odd;
+	int64_t chain_ttl = -1;
 
 	memset(ans, 0, sizeof(*ans));
+	ans->ttl = ans->neg_ttl = -1;
 	if (name_norm(name, qname) == -1)
 		return -1;
 	if (len < HDR_LEN || get16(pkt) != id || !(pkt[2] & F_QR) ||
@@ -432,6 +497,7 @@ dns_parse_answer(const unsigned char *pkt, size_t len, uint16_t id,
 			if (name_read(pkt, len, rr.rdoff, chain[nchain], &end,
 			    &odd) == -1 || odd)
 				break;
+			chain_ttl = ttl_min(chain_ttl, rr.ttl);
 			found = 1;
 		}
 		if (!found)
@@ -439,16 +505,25 @@ dns_parse_answer(const unsigned char *pkt, size_t len, uint16_t id,
 		memcpy(ans->cname, chain[nchain], sizeof(ans->cname));
 		nchain++;
 	}
-	if (qtype == DNS_T_CNAME)
+	if (qtype == DNS_T_CNAME) {
+		ans->ttl = chain_ttl;
 		return 0;
+	}
 
 	off = an_off;
 	for (i = 0; i < nok; i++) {
 		(void)rr_read(pkt, len, &off, &rr);
 		if (rr.class == C_IN && rr.type == qtype && !rr.odd &&
 		    in_chain((const char (*)[DNS_NAME_MAX + 1])chain, nchain,
-		    rr.owner))
+		    rr.owner)) {
 			rr_collect(pkt, len, &rr, ans);
+			ans->ttl = ttl_min(ans->ttl, rr.ttl);
+		}
 	}
+	if (ans->ttl >= 0)
+		ans->ttl = ttl_min(ans->ttl, chain_ttl);
+	else if (nok == an && (ans->neg_ttl = soa_neg_ttl(pkt, len, off,
+	    get16(pkt + 8), chain[nchain - 1])) >= 0)
+		ans->neg_ttl = ttl_min(ans->neg_ttl, chain_ttl);
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #define DNS_T_A		1
 #define DNS_T_CNAME	5
+#define DNS_T_SOA	6
 #define DNS_T_MX	15
 #define DNS_T_TXT	16
 #define DNS_T_AAAA	28
@@ -69,6 +70,17 @@ struct dns_answer {
 	int		ntlsa;
 	struct dns_tlsa	tlsa[DNS_MAX_TLSA];
 	int		tlsa_skipped;	/* too long to keep, or past the cap */
+	/*
+	 * How long the answer may be kept, in seconds (RFC 1035 3.2.1,
+	 * RFC 2181 8: a TTL with the top bit set counts as 0); -1: the
+	 * answer does not say.  ttl: the least TTL of the records of the
+	 * asked type and of the CNAMEs followed to them.  neg_ttl, for an
+	 * answer with no such record (NXDOMAIN, NODATA): RFC 2308 5's,
+	 * the least of the TTL and MINIMUM field of the authority
+	 * section's SOA for the name, and of the CNAMEs followed.
+	 */
+	int64_t		ttl;
+	int64_t		neg_ttl;
 };
 
 /*
@@ -87,7 +99,9 @@ int	dns_build_query(uint16_t id, const char *name, uint16_t qtype,
  * the asked type are collected from the answer section when their owner
  * is the name asked or a CNAME target reached from it (chains of at most
  * 8); MX hosts are lower-cased without the trailing dot; the null MX
- * target "." gives host "".  Beyond the caps, records are ignored.
+ * target "." gives host "".  Beyond the caps, records are ignored.  An
+ * SOA in the authority section that is not the name's, or does not
+ * parse, leaves neg_ttl at -1 and the answer otherwise intact.
  */
 int	dns_parse_answer(const unsigned char *pkt, size_t len, uint16_t id,
 	    const char *name, uint16_t qtype, struct dns_answer *ans);

@@ -75,6 +75,9 @@ static const struct event_kind kinds[EV_COUNT] = {
 	    0, "Alert firing", "process", "info" },
 	[EV_ALERT_RESOLVED] = { "alert_resolved", EO_UNKNOWN, 3, EP_OTHER,
 	    ET_GOOD, 0, "Alert resolved", "process", "info" },
+	[EV_STS_FETCH_FAILED] = { "sts_fetch_failed", EO_FAILURE, 5,
+	    EP_OTHER, ET_WARN, 0, "MTA-STS policy fetch failed", "network",
+	    "info" },
 #undef MAIL
 };
 

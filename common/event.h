@@ -39,6 +39,8 @@ enum event_action {
 	EV_WEBHOOK_DROPPED,
 	/* An alert (gw.db's, gwctl alert) fired or resolved (gwd/alert.c). */
 	EV_ALERT_FIRING, EV_ALERT_RESOLVED,
+	/* A domain's MTA-STS policy could not be fetched (gwd/sts.c). */
+	EV_STS_FETCH_FAILED,
 	EV_COUNT
 };
 #define EV_NTALLY	(EV_REJECTED + 1)

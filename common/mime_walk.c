@@ -3,13 +3,19 @@
  * libmagic).
  * Standards: RFC 2045-2047 (MIME, encodings, encoded words), RFC 2183
  * (Content-Disposition), RFC 2231 (parameter values), RFC 2046 5.2.1
- * (message/rfc822), HTML 5 12.1.4 (character references).
+ * (message/rfc822); HTML to text in mime_html.c.
  * Exposure: parses an untrusted message.  GMime's parser stops nesting
  * at 1024 levels; here message/rfc822 is entered to lim->depth, leaf
  * parts are read to lim->parts and decoded text is kept to lim->text, so
- * time and memory grow with the message's size, no more.  Decoding goes
- * through GMime's stream filters in 16 KiB reads, never a whole decoded
- * part at once beyond what is kept.
+ * time and memory grow with the message's size, no more.  Decoding
+ * (mime_decode.c) goes by GMime's decoder steps in 4 KiB reads, never a
+ * whole decoded part at once beyond what is kept.  A message of one
+ * plain text part (mime_plain.c says which) skips GMime's parser and
+ * objects: its body is read in place, decoded in one step by GMime's
+ * own QP decoder.  Any other top message is parsed as GMime's part, not
+ * its message: the same parts, none of the message's address lists
+ * (walk_top()); and when mime_head.c finds its header section plain,
+ * GMime sees only the fields the walk reads (walk_kept()).
  * Diagnostics: none; what could not be read is in mime_walk.flags.
  */
 #include <ctype.h>
@@ -24,13 +30,16 @@
 
 #include "attrule.h"
 #include "buf.h"
+#include "mime_decode.h"
+#include "mime_head.h"
+#include "mime_plain.h"
 #include "mime_walk.h"
 #include "util.h"
 
-const struct mime_limits mime_limits_default = { 5, 1000, 16 << 20, 0 };
+const struct mime_limits mime_limits_default = { 5, 1000, 16 << 20, 0, 0 };
 
 #define SNIFF_BYTES	8192	/* what libmagic sees of an attachment */
-#define READ_CHUNK	16384
+#define KEPT_COPY_MAX	(256 << 10)	/* walk_kept() copies the body */
 #define ONES		0x0101010101010101ULL	/* a byte in each lane */
 #define HIGHS		0x8080808080808080ULL
 
@@ -245,244 +254,6 @@ utf8_clean(char *s, size_t len)
 	return len;
 }
 
-static void
-put_utf8(char **o, unsigned long cp)
-{
-	unsigned char *p = (unsigned char *)*o;
-
-	if (cp == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		cp = '?';
-	if (cp < 0x80) {
-		*p++ = (unsigned char)cp;
-	} else if (cp < 0x800) {
-		*p++ = (unsigned char)(0xc0 | cp >> 6);
-		*p++ = (unsigned char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*p++ = (unsigned char)(0xe0 | cp >> 12);
-		*p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		*p++ = (unsigned char)(0x80 | (cp & 0x3f));
-	} else {
-		*p++ = (unsigned char)(0xf0 | cp >> 18);
-		*p++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-		*p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		*p++ = (unsigned char)(0x80 | (cp & 0x3f));
-	}
-	*o = (char *)p;
-}
-
-/*
- * A character reference at s[0] == '&' within s[0..n): its length, with
- * the character written at *o; 0 when it is none (the '&' is kept).
- * Only the references that matter for reading are known by name; a
- * numeric one (&#52; &#x34;) is what hides digits from a naive scan.
- */
-static size_t
-html_ref(const char *s, size_t n, char **o)
-{
-	static const struct { const char *name; unsigned long cp; } names[] = {
-	    { "amp;", '&' }, { "lt;", '<' }, { "gt;", '>' }, { "quot;", '"' },
-	    { "apos;", '\'' }, { "nbsp;", ' ' }, { "shy;", 0 },
-	    { "ndash;", '-' }, { "minus;", '-' }, { "hyphen;", '-' } };
-	unsigned long cp = 0;
-	size_t i = 1, digits = 0;
-	int hex;
-
-	if (n > 1 && s[1] == '#') {
-		i = 2;
-		hex = i < n && (s[i] == 'x' || s[i] == 'X');
-		i += (size_t)hex;
-		for (; i < n && digits < 8 && (hex ? isxdigit((unsigned char)s[i])
-		    : isdigit((unsigned char)s[i])); i++, digits++)
-			cp = cp * (hex ? 16 : 10) + (unsigned long)(isdigit(
-			    (unsigned char)s[i]) ? s[i] - '0' :
-			    (tolower((unsigned char)s[i]) - 'a' + 10));
-		if (digits == 0 || digits == 8)
-			return 0;
-		if (i < n && s[i] == ';')
-			i++;
-		put_utf8(o, cp);
-		return i;
-	}
-	for (size_t k = 0; k < nitems(names); k++) {
-		size_t l = strlen(names[k].name);
-
-		if (n - 1 >= l && strncasecmp(s + 1, names[k].name, l) == 0) {
-			if (names[k].cp)
-				*(*o)++ = (char)names[k].cp;
-			return l + 1;
-		}
-	}
-	return 0;
-}
-
-/* A tag's name, lower case, into nm (at most nmsz - 1 bytes). */
-static void
-tag_name(const char *s, size_t n, char *nm, size_t nmsz)
-{
-	size_t i = 0, k = 0;
-
-	if (i < n && s[i] == '/')
-		i++;
-	for (; i < n && k + 1 < nmsz && isalnum((unsigned char)s[i]); i++)
-		nm[k++] = (char)tolower((unsigned char)s[i]);
-	nm[k] = '\0';
-}
-
-static int
-block_tag(const char *nm)
-{
-	static const char *const blocks[] = { "br", "p", "div", "tr", "td",
-	    "th", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
-	    "hr", "blockquote", "pre", "title", "section", "article" };
-
-	for (size_t i = 0; i < nitems(blocks); i++)
-		if (nm[0] == blocks[i][0] && strcmp(nm, blocks[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Where the element's content ends: past "</name", or n. */
-static size_t
-skip_element(const char *s, size_t n, size_t i, const char *name)
-{
-	size_t l = strlen(name);
-
-	for (; i + l + 2 <= n; i++)
-		if (s[i] == '<' && s[i + 1] == '/' &&
-		    strncasecmp(s + i + 2, name, l) == 0)
-			return i;
-	return n;
-}
-
-size_t
-mime_html_text_map(const char *s, size_t n, char *out, size_t *map)
-{
-	char *o = out, *o0, nm[16];
-	size_t i = 0, r, at;
-	const char *e;
-	int closing;
-
-	while (i < n) {
-		at = i;
-		o0 = o;
-		if (s[i] == '&') {
-			if ((r = html_ref(s + i, n - i, &o)) == 0)
-				*o++ = s[i++];
-			else
-				i += r;
-		} else if (s[i] != '<') {
-			*o++ = s[i++];
-		} else if (n - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
-			e = memmem(s + i + 4, n - i - 4, "-->", 3);
-			i = e ? (size_t)(e - s) + 3 : n;
-		} else {
-			closing = i + 1 < n && s[i + 1] == '/';
-			tag_name(s + i + 1, n - i - 1, nm, sizeof(nm));
-			e = memchr(s + i, '>', n - i);
-			i = e ? (size_t)(e - s) + 1 : n;
-			/* <script>...</script> is skipped whole; <script/>
-			 * is empty. */
-			if (!closing && !(e && e[-1] == '/') && nm[0] == 's' &&
-			    (strcmp(nm, "script") == 0 ||
-			    strcmp(nm, "style") == 0))
-				i = skip_element(s, n, i, nm);
-			else if (block_tag(nm))
-				*o++ = '\n';
-		}
-		for (char *p = o0; map && p < o; p++)
-			map[p - out] = at;
-	}
-	*o = '\0';
-	return (size_t)(o - out);
-}
-
-size_t
-mime_html_text(const char *s, size_t n, char *out)
-{
-	return mime_html_text_map(s, n, out, NULL);
-}
-
-size_t
-mime_html_unit(const char *s, size_t n, size_t at)
-{
-	char tmp[8], *o = tmp;
-	size_t r;
-
-	if (at >= n)
-		return 0;
-	if (s[at] == '&' && (r = html_ref(s + at, n - at, &o)) > 0)
-		return r;
-	return 1;
-}
-
-/* Is s[0..n) a link attribute's name, at a name boundary? */
-static size_t
-link_attr(const char *s, size_t n, size_t i)
-{
-	static const char *const attrs[] = { "href", "src", "action" };
-	int c = tolower((unsigned char)s[i]);
-
-	if (c != 'h' && c != 's' && c != 'a')
-		return 0;
-	if (i > 0 && !isspace((unsigned char)s[i - 1]) && s[i - 1] != '<' &&
-	    s[i - 1] != '"' && s[i - 1] != '\'' && s[i - 1] != '/')
-		return 0;
-	for (size_t k = 0; k < nitems(attrs); k++) {
-		size_t l = strlen(attrs[k]), j;
-
-		if (n - i < l || strncasecmp(s + i, attrs[k], l) != 0)
-			continue;
-		for (j = i + l; j < n && isspace((unsigned char)s[j]); j++)
-			;
-		if (j < n && s[j] == '=')
-			return j + 1 - i;
-	}
-	return 0;
-}
-
-size_t
-mime_html_links(const char *s, size_t n, char *out)
-{
-	char *o = out;
-	size_t i = 0, r, a;
-	int intag = 0;
-
-	while (i < n) {
-		if (!intag) {
-			intag = s[i++] == '<';
-			continue;
-		}
-		if (s[i] == '>') {
-			intag = 0;
-			i++;
-			continue;
-		}
-		if ((a = link_attr(s, n, i)) == 0) {
-			i++;
-			continue;
-		}
-		/* The value: quoted, or up to a space or '>'. */
-		char q = 0;
-
-		for (i += a; i < n && isspace((unsigned char)s[i]); i++)
-			;
-		if (i < n && (s[i] == '"' || s[i] == '\''))
-			q = s[i++];
-		while (i < n && (q ? s[i] != q : !isspace((unsigned char)s[i]) &&
-		    s[i] != '>')) {
-			if (s[i] == '&' && (r = html_ref(s + i, n - i, &o)) > 0)
-				i += r;
-			else
-				*o++ = s[i++];
-		}
-		if (q && i < n)
-			i++;
-		*o++ = '\n';
-	}
-	*o = '\0';
-	return (size_t)(o - out);
-}
-
 static char *
 lower_dup(const char *s)
 {
@@ -491,91 +262,6 @@ lower_dup(const char *s)
 	for (char *p = d; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	return d;
-}
-
-/*
- * After the first `at` decoded bytes (or all, when fewer), fn may lower
- * or raise how much is kept: an attachment is sniffed on its first bytes
- * and, when it is text, kept whole in the same pass.
- */
-struct read_cap {
-	size_t	  at;
-	size_t	(*fn)(void *arg, const char *p, size_t n);
-	void	 *arg;
-};
-
-/* The part's content decoded (transfer encoding, then charset when cs is
- * not NULL), appended to b up to max bytes (or what cap says); the
- * decoded size in *total. */
-static int
-read_decoded(GMimePart *part, const char *cs, struct buf *b, size_t max,
-    size_t *total, const struct read_cap *cap)
-{
-	GMimeDataWrapper *dw = g_mime_part_get_content(part);
-	GMimeStream *raw, *fs;
-	GMimeFilter *f;
-	GMimeContentEncoding enc;
-	char chunk[READ_CHUNK];
-	ssize_t n;
-	int bad = 0, capped = cap == NULL;
-
-	*total = 0;
-	if (dw == NULL || (raw = g_mime_data_wrapper_get_stream(dw)) == NULL) {
-		if (cap)
-			cap->fn(cap->arg, "", 0);
-		return 0;
-	}
-	g_mime_stream_reset(raw);
-	fs = g_mime_stream_filter_new(raw);
-	enc = g_mime_data_wrapper_get_encoding(dw);
-	if (enc == GMIME_CONTENT_ENCODING_BASE64 ||
-	    enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
-	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
-		f = g_mime_filter_basic_new(enc, FALSE);
-		g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), f);
-		g_object_unref(f);
-	}
-	if (cs != NULL) {
-		if ((f = g_mime_filter_charset_new(cs, "UTF-8")) == NULL)
-			bad = 1;
-		else {
-			g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), f);
-			g_object_unref(f);
-		}
-	}
-	if (cap)
-		max = cap->at;
-	while ((n = g_mime_stream_read(fs, chunk, sizeof(chunk))) > 0) {
-		size_t room = max > buf_len(b) ? max - buf_len(b) : 0;
-		size_t take = (size_t)n;
-
-		*total += (size_t)n;
-		if (take > room)
-			take = room;
-		if (take > 0 && buf_append(b, chunk, take) == -1)
-			break;
-		if (capped || buf_len(b) < cap->at)
-			continue;
-		capped = 1;
-		max = cap->fn(cap->arg, buf_ptr(b), buf_len(b));
-		/* The rest of this chunk, past the first bytes. */
-		room = max > buf_len(b) ? max - buf_len(b) : 0;
-		if ((size_t)n - take < room)
-			room = (size_t)n - take;
-		if (room > 0 && buf_append(b, chunk + take, room) == -1)
-			break;
-	}
-	if (!capped)
-		cap->fn(cap->arg, buf_ptr(b) ? buf_ptr(b) : "", buf_len(b));
-	g_object_unref(fs);
-	return bad;
-}
-
-int
-mime_part_decoded(void *part, const char *cs, struct buf *b, size_t max,
-    size_t *total)
-{
-	return read_decoded(part, cs, b, max, total, NULL);
 }
 
 static struct mime_text *
@@ -686,7 +372,8 @@ walk_text(struct walk *w, GMimePart *part, const char *path,
 	int bad;
 
 	buf_init(&b, 0);
-	bad = read_decoded(part, cs, &b, room, &total, NULL);
+	bad = mime_read_decoded(part, cs, &b, room, &total, NULL,
+	    w->lim->gmime_only);
 	if (bad)
 		w->out->flags |= MW_BAD_CHARSET;
 	keep_decoded(w, path, type, &b, total, room);
@@ -745,7 +432,8 @@ walk_attachment(struct walk *w, GMimePart *part, const char *path,
 	a->name = xstrdup(name ? name : "");
 	a->type = lower_dup(type);
 	buf_init(&b, 0);
-	read_decoded(part, NULL, &b, SNIFF_BYTES, &total, &cap);
+	mime_read_decoded(part, NULL, &b, SNIFF_BYTES, &total, &cap,
+	    w->lim->gmime_only);
 	a->size = total;
 	if (sn.text && sn.cs == NULL)
 		keep_decoded(w, path, strncmp(a->type, "text/", 5) == 0 ?
@@ -851,6 +539,24 @@ walk_object(struct walk *w, GMimeObject *obj, const char *path, int depth)
 	}
 }
 
+/* The top message's Subject, raw (n bytes after the colon): unfolded,
+ * then decoded by GMime's own function, as GMime's message has it. */
+static void
+keep_subject(struct walk *w, const char *p, size_t n)
+{
+	char *raw = xstrndup(p, n);
+	char *unf = g_mime_utils_header_unfold(raw);
+	char *subj = g_mime_utils_header_decode_text(NULL, unf);
+
+	free(raw);
+	g_free(unf);
+	if (subj) {
+		keep_bytes(w, add_text(w, "subject", "text/plain"), subj,
+		    strlen(subj));
+		g_free(subj);
+	}
+}
+
 /* No MIME structure GMime could read: the bytes as one text. */
 static void
 walk_raw(struct walk *w, const char *msg, size_t len)
@@ -865,23 +571,49 @@ walk_raw(struct walk *w, const char *msg, size_t len)
 	keep_bytes(w, t, msg, len);
 }
 
-void
-mime_with_message(const char *msg, size_t len, void (*fn)(void *, void *),
-    void *arg)
+/* A GMime stream over the caller's bytes in place (no copy); *ba to
+ * be let go with g_byte_array_free(*ba, FALSE) once the stream is. */
+static GMimeStream *
+stream_in_place(const char *p, size_t n, GByteArray **ba)
+{
+	GMimeStream *st;
+
+	*ba = g_byte_array_new_take((guint8 *)(uintptr_t)p, n);
+	st = g_mime_stream_mem_new_with_byte_array(*ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+	return st;
+}
+
+/*
+ * GMime's parser over the caller's bytes in place (no copy of the
+ * message), its result to fn: the message (GMimeMessage), or with part
+ * set its MIME part (GMimeObject, its headers the message's), which
+ * builds none of the message's address lists, or the message when no
+ * part could be read.  NULL when GMime found no MIME structure.
+ */
+static void
+with_parser(const char *msg, size_t len, int part, void (*fn)(void *,
+    void *), void *arg)
 {
 	GByteArray *ba;
 	GMimeStream *st;
 	GMimeParser *p;
-	GMimeMessage *m;
+	void *m;
 
 	mime_init();
-	/* GMime reads the caller's bytes in place: no copy of the message. */
-	ba = g_byte_array_new_take((guint8 *)(uintptr_t)msg, len);
-	st = g_mime_stream_mem_new_with_byte_array(ba);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+	st = stream_in_place(msg, len, &ba);
 	p = g_mime_parser_new_with_stream(st);
 	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
-	m = g_mime_parser_construct_message(p, NULL);
+	m = part ? (void *)g_mime_parser_construct_part(p, NULL) : NULL;
+	/* Read as a message when no part could be, e.g. after an mbox
+	 * "From " line, which only the message's parse skips. */
+	if (m == NULL) {
+		g_object_unref(p);
+		g_mime_stream_reset(st);
+		p = g_mime_parser_new_with_stream(st);
+		g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+		m = g_mime_parser_construct_message(p, NULL);
+	}
 	fn(arg, m);
 	if (m != NULL)
 		g_object_unref(m);
@@ -890,15 +622,162 @@ mime_with_message(const char *msg, size_t len, void (*fn)(void *, void *),
 	g_byte_array_free(ba, FALSE);
 }
 
+void
+mime_with_message(const char *msg, size_t len, void (*fn)(void *, void *),
+    void *arg)
+{
+	with_parser(msg, len, 0, fn, arg);
+}
+
+/*
+ * The top message as GMime's part, not its message: the subject from
+ * its last Subject header (as GMime's message keeps it), decoded as
+ * walk_plain() does, then the body numbered as walk_message() numbers
+ * it.  No GMimeMessage is built for the top: its address lists, parsed
+ * from From, To, Cc and the rest and freed with their signal handlers,
+ * are of no use to any detector (bench/RESULTS.md).
+ */
 static void
-walk_top(void *arg, void *msg)
+walk_top(void *arg, void *top)
 {
 	struct walk *w = arg;
+	GMimeObject *obj = top;
+	GMimeHeaderList *hl;
+	const char *raw = NULL;
 
-	if (msg == NULL)
+	if (obj == NULL) {
 		walk_raw(w, w->msg, w->len);
-	else
-		walk_message(w, msg, "", 1);
+		return;
+	}
+	if (GMIME_IS_MESSAGE(obj)) {
+		walk_message(w, top, "", 1);
+		return;
+	}
+	hl = g_mime_object_get_header_list(obj);
+	for (int i = 0, n = g_mime_header_list_get_count(hl); i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+
+		if (g_ascii_strcasecmp(g_mime_header_get_name(h),
+		    "Subject") == 0)
+			raw = g_mime_header_get_raw_value(h);
+	}
+	if (raw)
+		keep_subject(w, raw, strlen(raw));
+	walk_object(w, obj, GMIME_IS_MULTIPART(obj) ? "" : "1", 1);
+}
+
+/*
+ * The fast path: a message of one plain text part (mime_plain.h) read
+ * without building GMime's objects, which cost most of the stage in
+ * gwd (bench/RESULTS.md).  What it keeps is what walk_message() keeps
+ * for such a message: the subject as GMime's message gives it (unfolded,
+ * then decoded by GMime's own function), then part "1", the body (the
+ * quoted-printable decoded by GMime's own decoder, in one step as its
+ * filter does it), through the same keep_decoded().  The unit tests and
+ * tests/fuzz/fuzz_mime_plain.c hold the two paths to the same result.
+ */
+static void
+walk_plain(struct walk *w, const struct mime_plain *p)
+{
+	const char *body = w->msg + p->body;
+	size_t blen = w->len - p->body, room, total;
+	struct buf b;
+
+	if (p->subject)
+		keep_subject(w, p->subject, p->subjectlen);
+	if (++w->out->nparts > w->lim->parts) {
+		w->out->flags |= MW_MANY_PARTS;
+		return;
+	}
+	room = text_room(w);
+	buf_init(&b, 0);
+	if (p->qp) {
+		int state = 0;
+		guint32 save = 0;
+
+		/* Decoded QP is never longer than its source. */
+		if (buf_reserve(&b, blen + 1) == 0) {
+			total = g_mime_encoding_quoted_decode_step(
+			    (const unsigned char *)body, blen,
+			    (unsigned char *)buf_tail(&b), &state, &save);
+			buf_added(&b, total < room ? total : room);
+		} else
+			total = 0;
+	} else {
+		total = blen;
+		if (buf_append(&b, body, total < room ? total : room) == -1)
+			buf_reset(&b);
+	}
+	keep_decoded(w, "1", p->html ? "text/html" : "text/plain", &b, total,
+	    room);
+	buf_free(&b);
+}
+
+/*
+ * The kept fields in head, then the body in place, as one stream: a copy
+ * of both for a body up to KEPT_COPY_MAX (GMime's cat stream costs more
+ * than the copy: bench/RESULTS.md), else GMime's cat of the two, so a
+ * large message is never held twice.
+ */
+static GMimeStream *
+kept_stream(struct buf *head, const char *body, size_t len, GByteArray **hba,
+    GByteArray **bba)
+{
+	GMimeStream *cat, *st;
+
+	*bba = NULL;
+	if (len <= KEPT_COPY_MAX && buf_append(head, body, len) == 0)
+		return stream_in_place(buf_ptr(head), buf_len(head), hba);
+	cat = g_mime_stream_cat_new();
+	st = stream_in_place(buf_ptr(head), buf_len(head), hba);
+	g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), st);
+	g_object_unref(st);
+	st = stream_in_place(body, len, bba);
+	g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), st);
+	g_object_unref(st);
+	return cat;
+}
+
+/*
+ * The top message with only the header fields the walk reads
+ * (mime_head.h), then its body, parsed as walk_top() parses the whole
+ * message.  -1 when the check doubts, or GMime reads no part of it:
+ * then the whole message goes to GMime.  tests/fuzz/fuzz_mime_plain.c
+ * and tests/unit/test_mime_plain.c hold the result to the whole
+ * message's.
+ */
+static int
+walk_kept(struct walk *w)
+{
+	GByteArray *hba, *bba;
+	GMimeStream *st;
+	GMimeParser *p;
+	GMimeObject *top;
+	struct buf head;
+	size_t body;
+	int r = -1;
+
+	buf_init(&head, 0);
+	if (mime_head_keep(w->msg, w->len, &head, &body) == -1) {
+		buf_free(&head);
+		return -1;
+	}
+	mime_init();
+	st = kept_stream(&head, w->msg + body, w->len - body, &hba, &bba);
+	p = g_mime_parser_new_with_stream(st);
+	g_mime_parser_set_format(p, GMIME_FORMAT_MESSAGE);
+	if ((top = g_mime_parser_construct_part(p, NULL)) != NULL) {
+		walk_top(w, top);
+		g_object_unref(top);
+		r = 0;
+	}
+	g_object_unref(p);
+	g_object_unref(st);
+	g_byte_array_free(hba, FALSE);
+	if (bba != NULL)
+		g_byte_array_free(bba, FALSE);
+	buf_free(&head);
+	return r;
 }
 
 int
@@ -907,11 +786,16 @@ mime_walk(const char *msg, size_t len, const struct mime_limits *lim,
 {
 	struct walk w = { lim ? lim : &mime_limits_default, out, 0, 0, NULL,
 	    0 };
+	struct mime_plain p;
 
 	memset(out, 0, sizeof(*out));
 	w.msg = msg;
 	w.len = len;
-	mime_with_message(msg, len, walk_top, &w);
+	if (!w.lim->gmime_only && mime_plain_head(msg, len, &p) == 0) {
+		mime_init();
+		walk_plain(&w, &p);
+	} else if (w.lim->gmime_only || walk_kept(&w) == -1)
+		with_parser(msg, len, 1, walk_top, &w);
 	return 0;
 }
 

@@ -35,9 +35,14 @@ struct mime_limits {
 	 * libmagic costs 0.5 to 3 ms an attachment; only attachment rules
 	 * need its finer answer (bench/RESULTS.md, issue 11). */
 	int	 no_magic;
+	/* 1: GMime reads every message; else a message of one plain text
+	 * part (mime_plain.h) is read without GMime's objects, to the same
+	 * result.  The tests set it to compare the two paths. */
+	int	 gmime_only;
 };
 
-/* The defaults gwd uses: 5 levels, 1000 parts, 16 MiB of text. */
+/* The defaults gwd uses: 5 levels, 1000 parts, 16 MiB of text, the fast
+ * path on. */
 extern const struct mime_limits mime_limits_default;
 
 struct mime_text {

@@ -1,18 +1,22 @@
 /*
  * tlsrpt.c - TLS-RPT records and aggregate reports, no I/O.
  * Standards: RFC 8460 3 (the TXT record), 4 (the report's JSON), 4.3
- * (result types).
+ * (result types), 5.3 (gzip); RFC 1952.
  * Exposure: parses DNS TXT data; writes strings from remote servers,
  * escaped by json.c.
  */
 #include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <zlib.h>
 
 #include "json.h"
 #include "mtasts.h"
 #include "tlsrpt.h"
+#include "util.h"
 
 static int
 is_wsp(int c)
@@ -110,6 +114,7 @@ tlsrpt_result_type(const char *note)
 		{ "unable to get local issuer", "certificate-not-trusted" },
 		{ "TLSA lookup failed", "dnssec-invalid" },
 		{ "TLSA", "tlsa-invalid" },
+		{ "policy fetch: certificate", "sts-webpki-invalid" },
 		{ "policy fetch", "sts-policy-fetch-error" },
 		{ "policy invalid", "sts-policy-invalid" },
 	};
@@ -238,4 +243,79 @@ tlsrpt_json(struct buf *b, const struct tlsrpt_report *rp)
 	}
 	r |= buf_puts(b, "]}");
 	return r != 0 ? -1 : 0;
+}
+
+int
+tlsrpt_policies(const char *domain, const struct tlsrpt_row *rows,
+    int nrows, const char *sts_text, struct tlsrpt_policy pol[2],
+    struct tlsrpt_failure *fail, struct mtasts_policy *sts,
+    const char **mx)
+{
+	static const char *const types[] = { "sts", "tlsa" };
+	const char *why;
+	int npol = 0, nf = 0;
+
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
+		struct tlsrpt_policy *p = &pol[npol];
+		int any = 0;
+
+		memset(p, 0, sizeof(*p));
+		p->type = types[t];
+		p->domain = domain;
+		p->fail = &fail[nf];
+		for (int i = 0; i < nrows; i++) {
+			const struct tlsrpt_row *r = &rows[i];
+
+			if (strcmp(r->policy, types[t]) != 0)
+				continue;
+			any = 1;
+			if (r->result[0] == '\0') {
+				p->ok += r->count;
+				continue;
+			}
+			p->failed += r->count;
+			fail[nf++] = (struct tlsrpt_failure){ r->result,
+			    r->sip[0] ? r->sip : NULL, r->mx[0] ? r->mx :
+			    NULL, r->rip[0] ? r->rip : NULL, r->count, NULL };
+			p->nfail++;
+		}
+		if (!any)
+			continue;
+		if (t == 0 && sts_text != NULL && mtasts_parse(sts_text,
+		    strlen(sts_text), sts, &why) == 0) {
+			p->policy_text = sts_text;
+			for (int i = 0; i < sts->nmx; i++)
+				mx[i] = sts->mx[i];
+			p->mx = mx;
+			p->nmx = sts->nmx;
+		}
+		npol++;
+	}
+	return npol;
+}
+
+int
+tlsrpt_gzip(const char *in, size_t n, unsigned char **out, size_t *outlen)
+{
+	z_stream z;
+	int rc;
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8,
+	    Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	*outlen = deflateBound(&z, (uLong)n) + 32;
+	*out = xmalloc(*outlen);
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)n;
+	z.next_out = *out;
+	z.avail_out = (uInt)*outlen;
+	rc = deflate(&z, Z_FINISH);
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END) {
+		free(*out);
+		return -1;
+	}
+	return 0;
 }

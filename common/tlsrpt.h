@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "mtasts.h"
 
 #define TLSRPT_MAX_RUA	4	/* report addresses kept */
 #define TLSRPT_RUA_MAX	512
@@ -47,6 +48,14 @@ struct tlsrpt_report {
 	int		 npol;
 };
 
+/* One count of a domain's day as gwd keeps it (queue.db's tls_rpt):
+ * policy "sts" or "tlsa"; result "" for sessions that succeeded, else a
+ * result type; sip, mx, rip "" when not known. */
+struct tlsrpt_row {
+	char		*policy, *result, *sip, *mx, *rip;
+	int64_t		 count;
+};
+
 /*
  * The rua URIs of a "v=TLSRPTv1; rua=mailto:a@b,https://c" record into
  * rua (up to TLSRPT_MAX_RUA, each at most TLSRPT_RUA_MAX - 1 bytes;
@@ -59,5 +68,19 @@ int	 tlsrpt_txt_rua(const char *txt, char rua[][TLSRPT_RUA_MAX],
 const char *tlsrpt_result_type(const char *tls_note);
 /* The report as JSON into out; 0, or -1 when out's maximum is passed. */
 int	 tlsrpt_json(struct buf *out, const struct tlsrpt_report *);
+/*
+ * The report's policies from a domain's rows: one per policy type that
+ * has rows ("sts" before "tlsa") into pol, their failures into fail
+ * (room for nrows).  sts_text, the MTA-STS policy body kept (or NULL),
+ * is parsed into *sts, and the "sts" policy's mx patterns point into it
+ * through mx (room for MTASTS_MAX_MX).  Returns how many policies.
+ */
+int	 tlsrpt_policies(const char *domain, const struct tlsrpt_row *rows,
+	    int nrows, const char *sts_text, struct tlsrpt_policy pol[2],
+	    struct tlsrpt_failure *fail, struct mtasts_policy *sts,
+	    const char **mx);
+/* gzip (RFC 1952) of in into *out (the caller frees it); 0, or -1. */
+int	 tlsrpt_gzip(const char *in, size_t n, unsigned char **out,
+	    size_t *outlen);
 
 #endif

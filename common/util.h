@@ -73,4 +73,8 @@ int	 mkdir_p_owned(const char *path, mode_t, uid_t, gid_t);
  * U+10FFFF), or 0. */
 size_t	 utf8_char_len(const char *s, size_t n);
 
+/* Name the calling thread (up to 15 bytes) for ps -L, top -H and
+ * /proc/PID/task/TID/comm, where the thread's CPU time can be read. */
+void	 thread_name(const char *name);
+
 #endif

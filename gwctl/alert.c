@@ -247,41 +247,28 @@ alert_delete(struct ctx *ctx, const struct cmd *c, struct args *a)
  * client); its reply is one "target TARGET RESULT" line per target, then
  * "failed N".  Exit EX_UNAVAILABLE when any target failed.
  */
+static int
+alert_test_error(const char *line)
+{
+	return strncmp(line, "error no alert", 14) == 0 ? EX_NOUSER :
+	    EX_SOFTWARE;
+}
+
+static void
+alert_test_line(const char *p, int n)
+{
+	if (strncmp(p, "target ", 7) == 0)
+		printf("%.*s\n", n - 7, p + 7);
+}
+
 int
 alert_test(struct ctx *ctx, const struct cmd *c, struct args *a)
 {
 	char line[ALERT_NAME_MAX + 16];
-	struct buf reply;
-	const char *p, *e;
-	int r, failed = -1;
 
 	if (!alert_valid_name(a->argv[0]))
 		return alert_bad("NAME", "not an alert name");
 	snprintf(line, sizeof(line), "alert test %s", a->argv[0]);
-	buf_init(&reply, 1 << 20);
-	r = control_exchange(ctx, line, &reply, 60000);
-	if (r != EX_OK) {
-		buf_free(&reply);
-		return r;
-	}
-	for (p = buf_cstr(&reply); *p; p = *e ? e + 1 : e) {
-		e = p + strcspn(p, "\n");
-		if (strncmp(p, "error ", 6) == 0) {
-			log_warnx("gwd: %.*s", (int)(e - p - 6), p + 6);
-			r = strncmp(p, "error no alert", 14) == 0 ?
-			    EX_NOUSER : EX_SOFTWARE;
-			buf_free(&reply);
-			return r;
-		}
-		if (strncmp(p, "target ", 7) == 0)
-			printf("%.*s\n", (int)(e - p - 7), p + 7);
-		else if (strncmp(p, "failed ", 7) == 0)
-			failed = atoi(p + 7);
-	}
-	buf_free(&reply);
-	if (failed == -1) {
-		log_warnx("gwd gave no whole answer (gwd stopping?)");
-		return EX_TEMPFAIL;
-	}
-	return failed ? EX_UNAVAILABLE : EX_OK;
+	return control_tally(ctx, line, 60000, alert_test_error,
+	    alert_test_line);
 }

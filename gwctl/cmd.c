@@ -189,6 +189,10 @@ const struct cmd cmds[] = {
 	    "send a test notification to each of the alert's targets (gwd "
 	    "must run) and print what each answered", 1, 1, "", CMD_ALERTARG,
 	    alert_test },
+	{ "tls-report", "send", "[--day YYYY-MM-DD]",
+	    "send the TLS-RPT reports (RFC 8460) of a UTC day (default "
+	    "today) to the policy domains now (gwd must run)", 0, 0,
+	    "--day=", 0, tls_report_send },
 	{ "pool", "add", "NAME ADDRESS ... [--helo NAME]",
 	    "create an IP pool or add local source addresses to it", 1, -1,
 	    "--helo=", 0, pool_add },

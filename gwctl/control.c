@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 
@@ -117,4 +118,37 @@ control_request(struct ctx *ctx, const char *line, char *out, size_t outsz)
 		return EX_SOFTWARE;
 	}
 	return r;
+}
+
+int
+control_tally(struct ctx *ctx, const char *req, int ms,
+    int (*errcode)(const char *line), void (*line)(const char *, int))
+{
+	struct buf reply;
+	const char *p, *e;
+	int r, failed = -1;
+
+	buf_init(&reply, 1 << 20);
+	if ((r = control_exchange(ctx, req, &reply, ms)) != EX_OK) {
+		buf_free(&reply);
+		return r;
+	}
+	for (p = buf_cstr(&reply); *p; p = *e ? e + 1 : e) {
+		e = p + strcspn(p, "\n");
+		if (strncmp(p, "error ", 6) == 0) {
+			log_warnx("gwd: %.*s", (int)(e - p - 6), p + 6);
+			r = errcode ? errcode(p) : EX_SOFTWARE;
+			buf_free(&reply);
+			return r;
+		}
+		if (strncmp(p, "failed ", 7) == 0)
+			failed = atoi(p + 7);
+		line(p, (int)(e - p));
+	}
+	buf_free(&reply);
+	if (failed == -1) {
+		log_warnx("gwd gave no whole answer (gwd stopping?)");
+		return EX_TEMPFAIL;
+	}
+	return failed ? EX_UNAVAILABLE : EX_OK;
 }

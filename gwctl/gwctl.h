@@ -139,14 +139,19 @@ cmd_fn	 pool_add, pool_list, pool_delete;
 /* domain.c: what a sending domain needs in DNS */
 cmd_fn	 domain_check;
 
-/* key.c: the HMAC keys of gw.db (unsubscribe links) */
+/* key.c: the HMAC keys of gw.db (unsubscribe links, return paths) */
 cmd_fn	 key_rotate;
-/* EX_OK when gwd.conf has http.public_host, else EX_CONFIG, said. */
-int	 key_bulk_needs_host(struct ctx *, const char *opt);
+/* EX_OK when bulk mail of sub (NULL: any) can carry a List-Unsubscribe
+ * (http.public_host, or a bounce domain: bd, the one being set), else
+ * EX_CONFIG, said. */
+int	 key_bulk_unsubscribable(struct ctx *, const char *opt,
+	    const char *sub, const char *bd);
 
 /* alert.c: alerts (issue 13) */
 int	 alert_names(struct ctx *, void (*add)(void *, const char *), void *);
 cmd_fn	 alert_add, alert_list, alert_delete, alert_test;
+/* tlsreport.c */
+cmd_fn	 tls_report_send;
 
 /* policy.c: content policies (issue 11) */
 cmd_fn	 policy_add, policy_list, policy_show, policy_delete, policy_move,
@@ -175,6 +180,13 @@ int	 control_exchange(struct ctx *, const char *req, struct buf *reply,
 	    int ms);
 int	 control_request(struct ctx *, const char *line, char *out,
 	    size_t outsz);
+/* control_tally(): a request whose answer is lines, the last "failed
+ * N": each line but an "error ..." one goes to line() (its length
+ * given); an error is said and returns errcode(line) (NULL:
+ * EX_SOFTWARE).  EX_UNAVAILABLE when N > 0, EX_TEMPFAIL when the answer
+ * has no "failed" line. */
+int	 control_tally(struct ctx *, const char *req, int ms,
+	    int (*errcode)(const char *line), void (*line)(const char *, int));
 
 /* webhook.c: where gwd posts events */
 cmd_fn	 webhook_add, webhook_list, webhook_delete, webhook_test;

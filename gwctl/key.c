@@ -53,21 +53,42 @@ key_rotate(struct ctx *ctx, const struct cmd *c, struct args *a)
 }
 
 /*
- * Bulk mail carries links to https://http.public_host/u/...: marking
- * mail bulk without it would send mail whose unsubscribe cannot be
- * made, so it is refused as the configuration error it is.
+ * Bulk mail carries a List-Unsubscribe: the one-click link to
+ * https://http.public_host/u/..., and a mailto: address at the bounce
+ * domain when one applies; with neither, the mail would go out with no
+ * way to unsubscribe, so marking it bulk is refused as the
+ * configuration error it is.  sub: the subaccount the mark is for
+ * (NULL: any, as a rule without --subaccount); bd: the bounce domain
+ * the same command gives it (NULL or "": none).
  */
 int
-key_bulk_needs_host(struct ctx *ctx, const char *opt)
+key_bulk_unsubscribable(struct ctx *ctx, const char *opt,
+    const char *sub, const char *bd)
 {
-	int r;
+	sqlite3_stmt *st;
+	int r, has = 0;
 
 	if ((r = ctx_config(ctx)) != EX_OK)
 		return r;
-	if (ctx->cfg.http_public_host != NULL)
+	if (ctx->cfg.http_public_host != NULL ||
+	    ctx->cfg.feedback.bounce_domain != NULL || (bd && bd[0]))
 		return EX_OK;
-	log_warnx("%s: %s: http.public_host is not set: bulk mail carries a "
-	    "one-click unsubscribe link to that host (gwd.conf(5), http)",
-	    opt, ctx->cfg.path ? ctx->cfg.path : "gwd.conf");
+	if (sub != NULL) {
+		if ((r = ctx_db(ctx)) != EX_OK)
+			return r;
+		if ((st = ctx_stmt(ctx, "SELECT 1 FROM subaccount WHERE "
+		    "name = ? AND bounce_domain IS NOT NULL AND "
+		    "bounce_domain != ''", "t", sub)) == NULL)
+			return ctx_sqlerr(ctx, "gw.db");
+		has = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+		if (has)
+			return EX_OK;
+	}
+	log_warnx("%s: %s: http.public_host is not set and no bounce domain "
+	    "applies: bulk mail carries a List-Unsubscribe to one of them "
+	    "(gwd.conf(5), http and feedback; gwctl subaccount set "
+	    "--bounce-domain)", opt, ctx->cfg.path ? ctx->cfg.path :
+	    "gwd.conf");
 	return EX_CONFIG;
 }

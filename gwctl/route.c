@@ -151,10 +151,11 @@ route_parse(struct ctx *ctx, const struct args *a, struct route_new *n)
 
 	n->subaccount = args_get(a, "--subaccount");
 	n->priority = args_get(a, "--priority");
-	/* --bulk: bulk mail, which gets a one-click unsubscribe link
-	 * (gwd.conf(5), http), in the bulk class unless --priority says. */
+	/* --bulk: bulk mail, which gets a List-Unsubscribe (gwd.conf(5),
+	 * http), in the bulk class unless --priority says. */
 	if ((n->bulk = args_has(a, "--bulk")) != 0) {
-		if ((r = key_bulk_needs_host(ctx, "--bulk")) != EX_OK)
+		if ((r = key_bulk_unsubscribable(ctx, "--bulk", n->subaccount,
+		    NULL)) != EX_OK)
 			return r;
 		if (n->priority == NULL)
 			n->priority = "bulk";

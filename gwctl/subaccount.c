@@ -520,8 +520,10 @@ subaccount_set(struct ctx *ctx, const struct cmd *c, struct args *a)
 			return cmd_usage_error(c, "--bulk: yes or no, not "
 			    "\"%.32s\"", v);
 		e.bulk = strcmp(v, "yes") == 0;
-		if (e.bulk && (r = key_bulk_needs_host(ctx, "--bulk")) !=
-		    EX_OK)
+		/* --bounce-domain none: the one it has does not count. */
+		if (e.bulk && (r = key_bulk_unsubscribable(ctx, "--bulk",
+		    bd && strcmp(bd, "none") == 0 ? NULL : e.name,
+		    bd && strcmp(bd, "none") == 0 ? NULL : bd)) != EX_OK)
 			return r;
 	}
 	if (bd && strcmp(bd, "none") == 0)

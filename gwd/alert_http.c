@@ -7,7 +7,6 @@
  * Diagnostics: dies only when memory runs out; a notification that
  * cannot be sent is logged with the reason.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +24,6 @@
 #define HTTP_RETRY_MS	5000		/* doubled at each try */
 
 struct hsend {
-	struct hsend		*next;
 	char			*target;	/* for messages */
 	char			*url;
 	char			*body;
@@ -33,15 +31,10 @@ struct hsend {
 	alert_http_done_fn	*done;
 	void			*arg;
 	struct ev_timer		 timer;
-	/* the reply, from the httpc thread */
+	/* the last reply */
 	long			 status;
 	char			*result;
 };
-
-static pthread_mutex_t	 replied_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct hsend	*replied;
-static struct loop_waker waker;
-static int		 waker_ready;
 
 static void
 hsend_free(struct hsend *h)
@@ -53,7 +46,9 @@ hsend_free(struct hsend *h)
 	free(h);
 }
 
-/* On the httpc thread: keep the reply, wake the loop. */
+static void	hsend_replied(struct hsend *);
+
+/* httpc's done(), on the loop: what came back, in words. */
 static void
 hsend_reply(void *arg, const struct httpc_reply *r)
 {
@@ -61,6 +56,10 @@ hsend_reply(void *arg, const struct httpc_reply *r)
 	char esc[200];
 	size_t n;
 
+	if (r->stopping) {		/* gwd is stopping: no retry */
+		hsend_free(h);
+		return;
+	}
 	h->status = r->status;
 	if (r->status == 0)
 		h->result = xasprintf("failed: %s", r->error ? r->error :
@@ -71,11 +70,7 @@ hsend_reply(void *arg, const struct httpc_reply *r)
 		h->result = xasprintf("HTTP %ld%s%s", r->status, *esc ? ": " :
 		    "", esc);
 	}
-	pthread_mutex_lock(&replied_mu);
-	h->next = replied;
-	replied = h;
-	pthread_mutex_unlock(&replied_mu);
-	loop_wakeup(&waker);
+	hsend_replied(h);
 }
 
 static void	hsend_try(struct hsend *);
@@ -86,7 +81,7 @@ hsend_retry(struct ev_timer *t)
 	hsend_try(t->arg);
 }
 
-/* On the loop: what a reply means. */
+/* What a reply means. */
 static void
 hsend_replied(struct hsend *h)
 {
@@ -114,21 +109,6 @@ hsend_replied(struct hsend *h)
 	h->result = NULL;
 	timer_init(&h->timer, hsend_retry, h);
 	timer_add(&h->timer, (int64_t)HTTP_RETRY_MS << (h->tries - 1));
-}
-
-static void
-hsend_drain(void *arg)
-{
-	struct hsend *h, *next;
-
-	pthread_mutex_lock(&replied_mu);
-	h = replied;
-	replied = NULL;
-	pthread_mutex_unlock(&replied_mu);
-	for (; h; h = next) {
-		next = h->next;
-		hsend_replied(h);
-	}
 }
 
 static void
@@ -216,10 +196,6 @@ alert_http_send(enum alert_target_kind kind, const char *target,
 {
 	struct hsend *h = xcalloc(1, sizeof(*h));
 
-	if (!waker_ready) {
-		loop_waker_init(&waker, hsend_drain, NULL);
-		waker_ready = 1;
-	}
 	h->done = done;
 	h->arg = arg;
 	if (kind == AT_PAGERDUTY) {

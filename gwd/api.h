@@ -3,11 +3,15 @@
  * links); what its files share is in api_priv.h:
  *
  *   api.c       the requests: routes, the bearer API key, the per-key
- *               rate limit, the bounded body, problem+json answers, and
- *               the message handed to submit_message() (submit.h) as an
- *               SMTP submission is, answered 202 after its commit
- *   api_msg.c   what a request says: a JSON message built with GMime,
+ *               rate limit, the bounded body
+ *   api_reply.c the answers: problem+json, SMTP refusals as HTTP
+ *   api_submit.c the message handed to submit_message() (submit.h) as
+ *               an SMTP submission is, answered 202 after its commit
+ *               (api.c, api_reply.c and api_submit.c share api_int.h)
+ *   api_msg.c   what a request says: a JSON message read into a draft,
  *               or an RFC 5322 one; the envelope either way
+ *   api_mime.c  the draft written as RFC 5322 (our writer: encodings
+ *               chosen from one scan of each text, RFC 2047 headers)
  *   api_get.c   GET /v1/messages/ID: a message's events from log.db, on
  *               a thread of its own
  */

@@ -1,31 +1,29 @@
 /*
  * api_msg.c - what a send API request says (api.h): a JSON message
- * built into RFC 5322 with GMime, or the envelope of an RFC 5322 one.
- * Standards: RFC 8259 (JSON, read by Jansson), RFC 5322, RFC 2045-2047
- * and 2231 (MIME, written by GMime), RFC 6532 (UTF-8 addresses).
+ * read into a draft that api_mime.c writes as RFC 5322, or the envelope
+ * of an RFC 5322 one.
+ * Standards: RFC 8259 (JSON, read by Jansson), RFC 5322, RFC 6532
+ * (UTF-8 addresses).
  * Exposure: the request body is untrusted input from a client holding an
  * API key.  Jansson reads it only after a scan bounded its nesting
  * (API_DEPTH_MAX); Jansson refuses invalid UTF-8, NUL in strings and
  * duplicate keys; every member's type is checked and unknown members
- * are refused; header names and values are checked before GMime sees
- * them; addresses are read by addrlist.c, as From: is at the end of
- * DATA.
+ * are refused; header names and values are checked before the writer
+ * sees them; addresses are read by addrlist.c, as From: is at the end
+ * of DATA.
  * Diagnostics: a request that cannot be read is refused with why (the
- * caller's 400); nothing here logs or dies, but GLib aborts when memory
- * runs out.
+ * caller's 400); nothing here logs or dies.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gmime/gmime.h>
 #include <jansson.h>
 
 #include "addrlist.h"
 #include "api_priv.h"
 #include "base64.h"
-#include "mime_walk.h"
 #include "msg.h"
 #include "util.h"
 
@@ -33,6 +31,8 @@
  * attachments[], one attachment); a little room, then refused before
  * Jansson reads it. */
 #define API_DEPTH_MAX	8
+/* An attachment's file name, bytes (what file systems allow). */
+#define API_FILENAME_MAX	255
 
 void
 api_env_free(struct api_env *e)
@@ -184,37 +184,34 @@ opt_str(json_t *o, const char *key, int header, int *bad)
 	return json_string_value(v);
 }
 
-/* An address list into the message's header (GMime writes it, encoding
- * display names) and, for recipients, into the envelope (addrlist.c's
- * reading, the one gwd checks From: with). */
-static int
-add_addrs(GMimeMessage *msg, GMimeAddressType type, const char *s,
-    struct api_env *env, int envelope, const char *key, char *err,
-    size_t errsz)
+static const char *
+no_cb(void *arg, const char *addr, size_t at)
 {
-	InternetAddressList *al;
+	return NULL;
+}
+
+/* An address list for the header; for recipients, into the envelope
+ * too (addrlist.c's reading, the one gwd checks From: with). */
+static int
+addrs_ok(const char *s, struct api_env *env, int envelope, const char *key,
+    char *err, size_t errsz)
+{
 	const char *why;
 
 	if (!header_text_ok(s))
 		return errf(err, errsz, "%s: control characters", key);
-	if (envelope && api_env_rcpts(env, s, strlen(s), &why) == -1) {
+	if ((envelope ? api_env_rcpts(env, s, strlen(s), &why) :
+	    addrlist_parse(s, strlen(s), no_cb, NULL, &why)) == -1) {
 		snprintf(err, errsz, "%s: \"%.200s\": %s", key, s, why);
 		return -1;
 	}
-	if (msg == NULL)
-		return 0;
-	if ((al = internet_address_list_parse(NULL, s)) == NULL)
-		return errf(err, errsz, "%s: not an address list", key);
-	internet_address_list_append(g_mime_message_get_addresses(msg, type),
-	    al);
-	g_object_unref(al);
 	return 0;
 }
 
 /* to, cc or bcc: an array of address strings (bcc: envelope only). */
 static int
-add_rcpt_array(GMimeMessage *msg, json_t *root, const char *key,
-    GMimeAddressType type, struct api_env *env, char *err, size_t errsz)
+rcpt_array(json_t *root, const char *key, const char ***list, size_t *n,
+    struct api_env *env, char *err, size_t errsz)
 {
 	json_t *a = json_object_get(root, key), *v;
 	size_t i;
@@ -224,156 +221,94 @@ add_rcpt_array(GMimeMessage *msg, json_t *root, const char *key,
 	if (!json_is_array(a))
 		return errf(err, errsz, "%s: expected an array of addresses",
 		    key);
+	if (list)
+		*list = xcalloc(json_array_size(a) + 1, sizeof(char *));
 	json_array_foreach(a, i, v) {
 		if (!json_is_string(v))
 			return errf(err, errsz, "%s: expected an array of "
 			    "addresses", key);
-		if (add_addrs(msg, type, json_string_value(v), env, 1, key,
-		    err, errsz) == -1)
+		if (addrs_ok(json_string_value(v), env, 1, key, err, errsz) ==
+		    -1)
 			return -1;
+		if (list)
+			(*list)[(*n)++] = json_string_value(v);
 	}
 	return 0;
 }
 
-static GMimeObject *
-text_part(const char *subtype, const char *text)
-{
-	GMimeTextPart *tp = g_mime_text_part_new_with_subtype(subtype);
-
-	g_mime_text_part_set_text(tp, text);
-	g_mime_part_set_content_encoding(GMIME_PART(tp),
-	    g_mime_part_get_best_content_encoding(GMIME_PART(tp),
-	    GMIME_ENCODING_CONSTRAINT_7BIT));
-	return GMIME_OBJECT(tp);
-}
-
-/* text, html, or both as multipart/alternative; NULL when neither. */
-static GMimeObject *
-body_part(const char *text, const char *html)
-{
-	GMimeMultipart *alt;
-	GMimeObject *t, *h;
-
-	if (text == NULL && html == NULL)
-		return NULL;
-	if (html == NULL)
-		return text_part("plain", text);
-	if (text == NULL)
-		return text_part("html", html);
-	alt = g_mime_multipart_new_with_subtype("alternative");
-	t = text_part("plain", text);
-	h = text_part("html", html);
-	g_mime_multipart_add(alt, t);
-	g_mime_multipart_add(alt, h);
-	g_object_unref(t);
-	g_object_unref(h);
-	return GMIME_OBJECT(alt);
-}
-
 /* "type/subtype", tokens only (no parameters). */
 static int
-content_type_ok(const char *ct, char *type, size_t tsz, char *sub,
-    size_t ssz)
+content_type_ok(const char *ct)
 {
 	const char *slash = strchr(ct, '/');
-	size_t tl;
 
-	if (slash == NULL || (tl = (size_t)(slash - ct)) == 0 || tl >= tsz ||
-	    strlen(slash + 1) == 0 || strlen(slash + 1) >= ssz)
+	if (slash == NULL || slash == ct || slash[1] == '\0' ||
+	    strlen(ct) > 190)
 		return 0;
 	for (const char *p = ct; *p; p++)
 		if (p != slash && !isalnum((unsigned char)*p) &&
 		    strchr("!#$&-^_.+", *p) == NULL)
 			return 0;
-	memcpy(type, ct, tl);
-	type[tl] = '\0';
-	gw_strlcpy(sub, slash + 1, ssz);
 	return 1;
 }
 
-/* One member of attachments[]: a base64 part with its file name. */
-static GMimeObject *
-attachment(json_t *a, size_t idx, char *err, size_t errsz)
+/* One member of attachments[]: its file name, type and decoded bytes. */
+static int
+attachment(json_t *a, size_t idx, struct api_att *att, char *err,
+    size_t errsz)
 {
 	const char *name, *ct, *b64;
-	char type[64], sub[128];
-	GMimePart *p;
-	GMimeStream *ms;
-	GMimeDataWrapper *dw;
-	unsigned char *data;
 	size_t n;
 	int bad = 0;
 
-	if (!json_is_object(a) || json_object_size(a) > 3) {
-		snprintf(err, errsz, "attachments[%zu]: expected {filename, "
+	if (!json_is_object(a) || json_object_size(a) > 3)
+		return errf(err, errsz, "attachments[%zu]: expected {filename, "
 		    "content_type, content_base64}", idx);
-		return NULL;
-	}
 	name = opt_str(a, "filename", 1, &bad);
 	ct = opt_str(a, "content_type", 1, &bad);
 	b64 = opt_str(a, "content_base64", 0, &bad);
 	if (bad || name == NULL || b64 == NULL || name[0] == '\0' ||
-	    json_object_size(a) != 2u + (ct != NULL)) {
-		snprintf(err, errsz, "attachments[%zu]: expected {filename, "
+	    json_object_size(a) != 2u + (ct != NULL))
+		return errf(err, errsz, "attachments[%zu]: expected {filename, "
 		    "content_type, content_base64} (strings)", idx);
-		return NULL;
-	}
+	if (strlen(name) > API_FILENAME_MAX)
+		return errf(err, errsz, "attachments[%zu]: filename: over %d "
+		    "bytes", idx, API_FILENAME_MAX);
 	if (ct == NULL)
 		ct = "application/octet-stream";
-	if (!content_type_ok(ct, type, sizeof(type), sub, sizeof(sub))) {
-		snprintf(err, errsz, "attachments[%zu]: content_type: "
+	if (!content_type_ok(ct))
+		return errf(err, errsz, "attachments[%zu]: content_type: "
 		    "expected type/subtype", idx);
-		return NULL;
-	}
 	n = strlen(b64);
-	data = xmalloc(n / 4 * 3 + 3);
-	if (base64_decode(b64, n, data, n / 4 * 3 + 3, &n) == -1) {
-		free(data);
-		snprintf(err, errsz, "attachments[%zu]: content_base64: not "
+	att->name = name;
+	att->ctype = ct;
+	att->data = xmalloc(n / 4 * 3 + 3);
+	if (base64_decode(b64, n, att->data, n / 4 * 3 + 3, &att->len) == -1)
+		return errf(err, errsz, "attachments[%zu]: content_base64: not "
 		    "base64 (RFC 4648, no line breaks)", idx);
-		return NULL;
-	}
-	p = g_mime_part_new_with_type(type, sub);
-	g_mime_part_set_filename(p, name);
-	ms = g_mime_stream_mem_new_with_buffer((const char *)data, n);
-	free(data);
-	dw = g_mime_data_wrapper_new_with_stream(ms,
-	    GMIME_CONTENT_ENCODING_DEFAULT);
-	g_mime_part_set_content(p, dw);
-	g_mime_part_set_content_encoding(p, GMIME_CONTENT_ENCODING_BASE64);
-	g_object_unref(dw);
-	g_object_unref(ms);
-	return GMIME_OBJECT(p);
+	return 0;
 }
 
-/* The body, then each attachment, in multipart/mixed. */
-static GMimeObject *
-mixed(GMimeObject *body, json_t *atts, char *err, size_t errsz)
+static int
+attachments(json_t *atts, struct api_draft *d, char *err, size_t errsz)
 {
-	GMimeMultipart *mp = g_mime_multipart_new_with_subtype("mixed");
-	GMimeObject *a;
 	json_t *v;
 	size_t i;
 
-	if (body) {
-		g_mime_multipart_add(mp, body);
-		g_object_unref(body);
-	}
+	if (atts == NULL || json_is_null(atts))
+		return 0;
+	d->att = xcalloc(json_array_size(atts) + 1, sizeof(*d->att));
 	json_array_foreach(atts, i, v) {
-		if ((a = attachment(v, i, err, errsz)) == NULL) {
-			g_object_unref(mp);
-			return NULL;
-		}
-		g_mime_multipart_add(mp, a);
-		g_object_unref(a);
+		if (attachment(v, i, &d->att[d->natt++], err, errsz) == -1)
+			return -1;
 	}
-	return GMIME_OBJECT(mp);
+	return 0;
 }
 
 /* headers{}: each name a field name no member or gwd writes, each value
  * a string without control characters. */
 static int
-add_headers(GMimeMessage *msg, json_t *h, char *err, size_t errsz)
+headers(json_t *h, struct api_draft *d, char *err, size_t errsz)
 {
 	const char *name;
 	json_t *v;
@@ -383,6 +318,7 @@ add_headers(GMimeMessage *msg, json_t *h, char *err, size_t errsz)
 	if (!json_is_object(h))
 		return errf(err, errsz, "%s: expected an object of strings",
 		    "headers");
+	d->hdr = xcalloc(json_object_size(h) + 1, sizeof(*d->hdr));
 	json_object_foreach(h, name, v) {
 		if (!field_name_ok(name))
 			return errf(err, errsz, "headers: \"%.80s\" is not a "
@@ -393,8 +329,8 @@ add_headers(GMimeMessage *msg, json_t *h, char *err, size_t errsz)
 		if (!json_is_string(v) || !header_text_ok(json_string_value(v)))
 			return errf(err, errsz, "headers: %.80s: expected a "
 			    "string without control characters", name);
-		g_mime_object_append_header(GMIME_OBJECT(msg), name,
-		    json_string_value(v), "utf-8");
+		d->hdr[d->nhdr].name = name;
+		d->hdr[d->nhdr++].value = json_string_value(v);
 	}
 	return 0;
 }
@@ -423,89 +359,68 @@ members_ok(json_t *root, char *err, size_t errsz)
 	return 0;
 }
 
-/* The parts of the message from root; -1 with err. */
+/* The draft of the message from root; -1 with err. */
 static int
-json_build(json_t *root, GMimeMessage *msg, struct api_env *env, char *err,
-    size_t errsz)
+json_draft(json_t *root, struct api_draft *d, struct api_env *env,
+    char *err, size_t errsz)
 {
-	const char *from, *reply_to, *subject, *text, *html, *why;
-	json_t *atts = json_object_get(root, "attachments");
-	GMimeObject *body;
+	const char *why;
 	int bad = 0;
 
 	if (members_ok(root, err, errsz) == -1)
 		return -1;
-	from = opt_str(root, "from", 1, &bad);
-	reply_to = opt_str(root, "reply_to", 1, &bad);
-	subject = opt_str(root, "subject", 1, &bad);
-	text = opt_str(root, "text", 0, &bad);
-	html = opt_str(root, "html", 0, &bad);
+	d->from = opt_str(root, "from", 1, &bad);
+	d->reply_to = opt_str(root, "reply_to", 1, &bad);
+	d->subject = opt_str(root, "subject", 1, &bad);
+	d->text = opt_str(root, "text", 0, &bad);
+	d->html = opt_str(root, "html", 0, &bad);
 	if (bad)
 		return errf(err, errsz, "%s", "from, reply_to, subject, text "
 		    "and html are strings (no control characters in the "
 		    "first three)");
-	if (from == NULL)
+	if (d->from == NULL)
 		return errf(err, errsz, "%s", "from is required");
-	if (api_env_from(env, from, strlen(from), &why) == -1) {
-		snprintf(err, errsz, "from: \"%.200s\": %s", from, why);
+	if (api_env_from(env, d->from, strlen(d->from), &why) == -1) {
+		snprintf(err, errsz, "from: \"%.200s\": %s", d->from, why);
 		return -1;
 	}
-	if (add_addrs(msg, GMIME_ADDRESS_TYPE_FROM, from, env, 0, "from",
-	    err, errsz) == -1 ||
-	    (reply_to && add_addrs(msg, GMIME_ADDRESS_TYPE_REPLY_TO, reply_to,
-	    env, 0, "reply_to", err, errsz) == -1) ||
-	    add_rcpt_array(msg, root, "to", GMIME_ADDRESS_TYPE_TO, env, err,
-	    errsz) == -1 ||
-	    add_rcpt_array(msg, root, "cc", GMIME_ADDRESS_TYPE_CC, env, err,
-	    errsz) == -1 ||
-	    add_rcpt_array(NULL, root, "bcc", GMIME_ADDRESS_TYPE_BCC, env, err,
-	    errsz) == -1)
+	if (addrs_ok(d->from, env, 0, "from", err, errsz) == -1 ||
+	    (d->reply_to && addrs_ok(d->reply_to, env, 0, "reply_to", err,
+	    errsz) == -1) ||
+	    rcpt_array(root, "to", &d->to, &d->nto, env, err, errsz) == -1 ||
+	    rcpt_array(root, "cc", &d->cc, &d->ncc, env, err, errsz) == -1 ||
+	    rcpt_array(root, "bcc", NULL, NULL, env, err, errsz) == -1)
 		return -1;
 	if (env->nrcpt == 0)
 		return errf(err, errsz, "%s", "no recipient in to, cc or bcc");
-	if (subject)
-		g_mime_message_set_subject(msg, subject, "utf-8");
-	if (add_headers(msg, json_object_get(root, "headers"), err, errsz) ==
-	    -1)
+	if (headers(json_object_get(root, "headers"), d, err, errsz) == -1 ||
+	    attachments(json_object_get(root, "attachments"), d, err,
+	    errsz) == -1)
 		return -1;
-	body = body_part(text, html);
-	if (atts && json_is_array(atts) && json_array_size(atts) > 0 &&
-	    (body = mixed(body, atts, err, errsz)) == NULL)
-		return -1;
-	if (body == NULL)
+	if (d->text == NULL && d->html == NULL && d->natt == 0)
 		return errf(err, errsz, "%s", "text, html or attachments is "
 		    "required");
-	g_mime_message_set_mime_part(msg, body);
-	g_object_unref(body);
 	return 0;
 }
 
-/* The whole message, CRLF lines, appended to out. */
-static int
-write_message(GMimeMessage *msg, struct buf *out)
+static void
+draft_free(struct api_draft *d)
 {
-	GMimeFormatOptions *fo = g_mime_format_options_new();
-	GMimeStream *os = g_mime_stream_mem_new();
-	GByteArray *ba;
-	int r;
-
-	g_mime_format_options_set_newline_format(fo,
-	    GMIME_NEWLINE_FORMAT_DOS);
-	g_mime_object_write_to_stream(GMIME_OBJECT(msg), fo, os);
-	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(os));
-	r = buf_append(out, ba->data, ba->len);
-	g_object_unref(os);
-	g_mime_format_options_free(fo);
-	return r;
+	for (size_t i = 0; i < d->natt; i++)
+		free(d->att[i].data);
+	free(d->att);
+	free(d->hdr);
+	free(d->to);
+	free(d->cc);
 }
 
 int
 api_json_message(const char *body, size_t len, struct buf *out,
     struct api_env *env, char *err, size_t errsz)
 {
+	struct api_draft d;
 	json_error_t je;
 	json_t *root;
-	GMimeMessage *msg;
 	int r;
 
 	if (!depth_ok(body, len, API_DEPTH_MAX))
@@ -521,12 +436,11 @@ api_json_message(const char *body, size_t len, struct buf *out,
 		json_decref(root);
 		return errf(err, errsz, "%s", "expected a JSON object");
 	}
-	mime_init();
-	msg = g_mime_message_new(TRUE);
-	r = json_build(root, msg, env, err, errsz);
-	if (r == 0 && write_message(msg, out) == -1)
-		r = errf(err, errsz, "%s", "message too large");
-	g_object_unref(msg);
+	memset(&d, 0, sizeof(d));
+	r = json_draft(root, &d, env, err, errsz);
+	if (r == 0)
+		r = api_mime_write(&d, out, err, errsz);
+	draft_free(&d);
 	json_decref(root);
 	return r;
 }

@@ -48,6 +48,7 @@
 #include "archdir.h"
 #include "archfile.h"
 #include "archive.h"
+#include "archive_priv.h"
 #include "buf.h"
 #include "db.h"
 #include "gwd.h"
@@ -64,8 +65,6 @@
 static char		*dir;
 static sqlite3		*adb;		/* the archive thread's (reads) */
 static sqlite3_stmt	*st_read;
-static sqlite3_stmt	*st_put, *st_ack, *st_keep, *st_head; /* the store
-							   thread's */
 
 /* The day file being appended to (the archive thread's). */
 static int		 fd = -1;
@@ -76,7 +75,6 @@ static int64_t		 appended;		/* last seq written */
 
 static _Atomic int64_t	 synced;	/* last seq synced: may be acked */
 static uint8_t		 synced_hash[ARCH_HASH_LEN];	/* its hash (mtx) */
-static int64_t		 acking, acked;	/* the store thread's */
 
 static pthread_t	 thread;
 static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -216,7 +214,6 @@ archive_init(const char *state_dir, char *err, size_t errsz)
 	}
 	atomic_store(&synced, appended);
 	memcpy(synced_hash, last_hash, ARCH_HASH_LEN);
-	acked = acking = appended;
 	if (getenv("GW_TEST_ARCHIVE_DELAY"))
 		test_delay_ms = atoi(getenv("GW_TEST_ARCHIVE_DELAY"));
 	if (getenv("GW_TEST_ARCHIVE_KILL"))
@@ -231,86 +228,18 @@ archive_init(const char *state_dir, char *err, size_t errsz)
 	return 0;
 }
 
-/* The store thread's statements. */
-void
-archive_prepare(sqlite3 *qdb)
+int64_t
+archive_synced(uint8_t hash[ARCH_HASH_LEN])
 {
-	st_put = db_prepare(qdb, "INSERT INTO archive_pending (qid, message,"
-	    " received, envelope) VALUES (?, ?, ?, ?)");
-	st_ack = db_prepare(qdb, "DELETE FROM archive_pending WHERE id <= ?");
-	st_head = db_prepare(qdb, "INSERT OR REPLACE INTO archive_head (id, "
-	    "seq, hash) VALUES (1, ?, ?)");
-	st_keep = db_prepare(qdb, "UPDATE archive_pending SET body = (SELECT "
-	    "body FROM message WHERE id = ?1) WHERE message = ?1 AND body IS "
-	    "NULL");
-}
-
-void
-archive_unprepare(void)
-{
-	sqlite3_finalize(st_put);
-	sqlite3_finalize(st_ack);
-	sqlite3_finalize(st_keep);
-	sqlite3_finalize(st_head);
-	st_put = st_ack = st_keep = st_head = NULL;
-}
-
-void
-archive_req_free(struct archive_req *a)
-{
-	if (a == NULL)
-		return;
-	free(a->env);
-	free(a->journal);
-	free(a);
-}
-
-int
-archive_put(const char *qid, int64_t msg, int64_t received_us,
-    const char *env, size_t envlen)
-{
-	sqlite3_bind_text(st_put, 1, qid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st_put, 2, msg);
-	sqlite3_bind_int64(st_put, 3, received_us);
-	sqlite3_bind_blob64(st_put, 4, env, envlen, SQLITE_STATIC);
-	return db_step_done(st_put);
-}
-
-int
-archive_keep_body(int64_t msg)
-{
-	/* An index lookup in a table of the rows not yet synced. */
-	sqlite3_bind_int64(st_keep, 1, msg);
-	return db_step_done(st_keep);
-}
-
-int
-archive_ack(void)
-{
-	uint8_t h[ARCH_HASH_LEN];
 	int64_t s;
 
-	if (atomic_load(&synced) <= acked)
-		return 0;
+	if (hash == NULL)
+		return atomic_load(&synced);
 	pthread_mutex_lock(&mtx);
 	s = atomic_load(&synced);
-	memcpy(h, synced_hash, sizeof(h));
+	memcpy(hash, synced_hash, ARCH_HASH_LEN);
 	pthread_mutex_unlock(&mtx);
-	sqlite3_bind_int64(st_ack, 1, s);
-	if (db_step_done(st_ack) == -1)
-		return -1;
-	sqlite3_bind_int64(st_head, 1, s);
-	sqlite3_bind_blob(st_head, 2, h, sizeof(h), SQLITE_TRANSIENT);
-	if (db_step_done(st_head) == -1)
-		return -1;
-	acking = s;
-	return 0;
-}
-
-void
-archive_acked(void)
-{
-	acked = acking;
+	return s;
 }
 
 void
@@ -555,6 +484,7 @@ archive_main(void *arg)
 	int64_t next_retention = 0;
 	int failing = 0, go;
 
+	thread_name("gwd-archive");
 	for (;;) {
 		if (mono_ms() >= next_retention) {
 			retention(gcfg->archive.retention_days);

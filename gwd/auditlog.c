@@ -6,7 +6,10 @@
  * relies on exactly this rule when it removes rows from the index.
  * Events come with the id the outbox gave them (outbox.h).  Each one
  * written is counted for event_tally (common/tally.h), applied by
- * auditlog_flush() once per transaction.
+ * auditlog_flush() once per transaction.  A delivered event gets its
+ * latency from its message's received event (found in the reception
+ * index, written earlier in the same or an older transaction), in
+ * latency_ms and event_latency.
  * Exposure: none; writes events gwd made (untrusted text in them is data
  * for bound parameters), on the store thread's log.db connection.
  * Diagnostics: auditlog_open() dies (fatalx) when log.db's statements or
@@ -25,7 +28,9 @@ auditlog_open(struct auditlog *a, sqlite3 *ldb)
 {
 	a->db = ldb;
 	a->ins_ev = db_prepare(ldb, "INSERT INTO event (id, " AUDIT_COLUMNS
-	    ") VALUES (?, " AUDIT_PARAMS ")");
+	    ", latency_ms) VALUES (?, " AUDIT_PARAMS ", ?)");
+	a->received = db_prepare(ldb, "SELECT ts FROM event WHERE qid = ?1 "
+	    "AND action = 'received' ORDER BY ts LIMIT 1");
 	a->last_id = db_prepare(ldb, "SELECT max(ifnull((SELECT seq FROM "
 	    "sqlite_sequence WHERE name = 'event'), 0), ifnull((SELECT "
 	    "max(id) FROM event), 0))");
@@ -53,7 +58,9 @@ auditlog_close(struct auditlog *a)
 	sqlite3_finalize(a->ins_rcpt);
 	sqlite3_finalize(a->last_id);
 	sqlite3_finalize(a->get);
+	sqlite3_finalize(a->received);
 	a->ins_ev = a->ins_fts = a->ins_rcpt = a->last_id = a->get = NULL;
+	a->received = NULL;
 	tally_close(&a->tally);
 }
 
@@ -115,20 +122,42 @@ audit_bind(sqlite3_stmt *s, int i, const struct audit_event *ev)
 	db_bind_text(s, i + 23, ev->username);
 }
 
+/* A delivery's latency in *ms: 1, or 0 when ev is no delivery or its
+ * message has no received event. */
+static int
+latency(struct auditlog *a, const struct audit_event *ev, int64_t *ms)
+{
+	int64_t r;
+
+	if (ev->qid == NULL || strcmp(ev->action, "delivered") != 0)
+		return 0;
+	sqlite3_bind_text(a->received, 1, ev->qid, -1, SQLITE_STATIC);
+	if ((r = step_int(a->received)) < 0)	/* no row; ts is >= 0 */
+		return 0;
+	*ms = (ev->ts - r) / 1000;
+	return 1;
+}
+
 int
 auditlog_write(struct auditlog *a, const struct audit_event *ev)
 {
 	sqlite3_stmt *s = a->ins_ev;
-	int64_t id;
+	int64_t id, ms = 0;
+	int lat = latency(a, ev, &ms);
 
 	db_bind_int_or_null(s, 1, ev->id, 0);
 	audit_bind(s, 2, ev);
+	if (lat)
+		sqlite3_bind_int64(s, 2 + AUDIT_NCOLUMNS, ms);
+	else
+		sqlite3_bind_null(s, 2 + AUDIT_NCOLUMNS);
 	if (db_step_done(s) == -1)
 		return -1;
 	id = sqlite3_last_insert_rowid(a->db);
 	if (tally_add(&a->tally, ev->ts, ev->action, ev->subaccount,
 	    ev->bounce_class && strcmp(ev->bounce_class, "hard") == 0, 1) ==
-	    -1)
+	    -1 || (lat && tally_add_latency(&a->tally, ev->ts, ms, 1) ==
+	    -1))
 		return -1;
 	if (ev->sender || ev->recipient || ev->subject || ev->message_id ||
 	    ev->from_addr || ev->reply_text) {

@@ -66,6 +66,7 @@ struct auditlog {
 	sqlite3_stmt	*ins_fts;
 	sqlite3_stmt	*ins_rcpt;
 	sqlite3_stmt	*last_id, *get;
+	sqlite3_stmt	*received;	/* a delivery's message's reception */
 	struct tally	 tally;		/* of the events written, unflushed */
 };
 

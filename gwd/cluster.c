@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cluster.h"
@@ -37,6 +38,7 @@
 
 #define TICK_MS		1000
 #define HB_DEADLINE_MS	3000
+#define TWIN_SAY_MS	300000	/* a second node of this name, logged */
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	5000
 
@@ -101,6 +103,7 @@ cluster_init(const struct gw_config *cfg, char *err, size_t errsz)
 		cl.password = xstrdup(pw);
 	}
 	cl.state_dir = xstrdup(cfg->state_dir);
+	cl.snapshot_every = cfg->cluster.snapshot_every;
 	cl.enabled = 1;
 	cl.live = 1;
 	return 0;
@@ -357,6 +360,16 @@ cl_is_str(const redisReply *r)
 	    r->type == REDIS_REPLY_STATUS);
 }
 
+const redisReply *
+cl_field(const redisReply *f, const char *name)
+{
+	for (size_t i = 0; i + 1 < f->elements; i += 2)
+		if (cl_is_str(f->element[i]) && cl_is_str(f->element[i + 1]) &&
+		    strcmp(f->element[i]->str, name) == 0)
+			return f->element[i + 1];
+	return NULL;
+}
+
 redisReply **
 cl_stream_entries(const redisReply *rep, size_t *n, const char *what)
 {
@@ -402,19 +415,42 @@ cl_command(creq_cb cb, void *arg, int argc, const char **argv)
 /* Heartbeat: this node is alive; how many are.  Its answer is what
  * makes the cluster up. */
 
+/* A heartbeat names this gwd (CK_NODE_GWD) and hears the one before of
+ * this name: another, after this one's first (which hears the gwd
+ * before a restart), is a second node of one cluster.node. */
+static char	 hb_gwd[128];
+static int	 hb_done;	/* heartbeats of this gwd answered */
+static int64_t	 twin_said;
+
+static void
+heartbeat_twin(const redisReply *prev)
+{
+	if (hb_done++ == 0 || !cl_is_str(prev) || prev->len == 0 ||
+	    strcmp(prev->str, hb_gwd) == 0 || (twin_said &&
+	    loop_now() - twin_said < TWIN_SAY_MS))
+		return;
+	twin_said = loop_now();
+	log_warnx("cluster: another gwd heartbeats as node \"%s\" too (this "
+	    "one is %s): each node needs its own cluster.node", cl.node,
+	    hb_gwd);
+}
+
 static void
 heartbeat_done(redisReply *rep, void *arg)
 {
+	const redisReply *n;
+
 	cl.hb_sent = 0;
 	if (rep == NULL)
 		return;		/* the connection is going: lost() */
-	if (rep->type != REDIS_REPLY_INTEGER) {
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    (n = rep->element[0])->type != REDIS_REPLY_INTEGER) {
 		cl_drop(rep->type == REDIS_REPLY_ERROR ? rep->str :
 		    "answered the heartbeat wrongly");
 		return;
 	}
-	cl.live = rep->integer > 0 && rep->integer < 100000 ?
-	    (int)rep->integer : 1;
+	cl.live = n->integer > 0 && n->integer < 100000 ? (int)n->integer : 1;
+	heartbeat_twin(rep->element[1]);
 	cl.backoff = BACKOFF_MIN_MS;
 	set_up(1, NULL);
 }
@@ -426,10 +462,17 @@ heartbeat(void)
 
 	if (cl.ac == NULL || cl.hb_sent)
 		return;
+	if (hb_gwd[0] == '\0') {
+		char host[64] = "?";
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(hb_gwd, sizeof(hb_gwd), "%s pid %ld (%lld)", host,
+		    (long)getpid(), (long long)loop_now());
+	}
 	cl.hb_sent = loop_now();
 	snprintf(ttl, sizeof(ttl), "%d", CSHARE_NODE_TTL_MS);
-	cl_eval(CS_HEARTBEAT, heartbeat_done, NULL, 1, 3, CK_NODES, cl.node,
-	    ttl);
+	cl_eval(CS_HEARTBEAT, heartbeat_done, NULL, 2, 5, CK_NODES,
+	    CK_NODE_GWD, cl.node, ttl, hb_gwd);
 }
 
 static void
@@ -473,6 +516,7 @@ tick_cb(struct ev_timer *t)
 	if (cl.up) {
 		stats_publish();
 		shared_tick();
+		lease_tick();
 	}
 }
 
@@ -538,7 +582,8 @@ cluster_rate_wait(const char *key, int per_minute, int64_t now)
 	int64_t w;
 	int ask, batch = cshare_batch(per_minute);
 
-	if ((w = tcache_wait(&r->tc, now, &ask)) == 0 || !ask)
+	w = tcache_wait(&r->tc, now, &ask);
+	if (!ask)
 		return w;
 	tcache_asked(&r->tc);
 	snprintf(k, sizeof(k), "%s%s", CK_RATE, key);

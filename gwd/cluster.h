@@ -58,6 +58,22 @@ int64_t	 cluster_rate_wait(const char *key, int per_minute, int64_t now);
 void	 cluster_rate_used(const char *key);
 
 /*
+ * Connections as leases (cluster_lease.c): a throttle's connection
+ * limit is the cluster's.  The scheduler gives count (this node's
+ * connections under a key now) and kick (try key's destinations
+ * again: a lease came, or a refusal's wait is over).
+ * cluster_lease_room() (up only): 1 when this node holds a lease for
+ * one more connection under key now, else 0 (Redis is asked; kick
+ * comes later).  cluster_lease_closed(): one closed, its lease goes
+ * back.  Leases are renewed every second and lapse
+ * CSHARE_LEASE_TTL_MS after a node stops.
+ */
+void	 cluster_lease_hooks(int (*count)(const char *key),
+	    void (*kick)(const char *key));
+int	 cluster_lease_room(const char *key, int limit);
+void	 cluster_lease_closed(const char *key);
+
+/*
  * Quotas (cluster_quota.c): a transaction of subaccount sub, whose
  * quotas are hour and day (0: none), wants one message of them.
  *   CQ_NONE  no token is involved (no quota, or Redis away: the node's

@@ -11,10 +11,13 @@
  * this node holds none), spends it when its message is accepted, and
  * gives it back to this node's cache when it ends otherwise.  A batch
  * is 1 for a quota under 100 an hour (so a small quota is exact), else
- * a hundredth of it, at most 20; tokens unused for IDLE_MS go back to
+ * a hundredth of it, at most 20; MAILs beyond a batch that waited for
+ * the same reply wait for the next batch (refused only when Redis gives
+ * less than asked); when half a batch is left the next is asked for
+ * already, so MAIL seldom waits; tokens unused for IDLE_MS go back to
  * Redis.  So the cluster never accepts more than the quota; it may
- * refuse up to (nodes - 1) * batch messages early while other nodes
- * hold tokens.  Messages accepted while Redis was away are added to its
+ * refuse up to (nodes - 1) * 1.5 * batch messages early while other
+ * nodes hold tokens.  Messages accepted while Redis was away are added to its
  * count when it is back, so the hour after an outage is not a fresh
  * quota.
  */
@@ -38,6 +41,7 @@ struct cq {
 	char		*name;
 	int		 tokens;	/* held, not given to a transaction */
 	int		 pending;	/* a request is under way */
+	int		 asked;		/* tokens it asks for */
 	int		 unshared;	/* accepted while Redis was away */
 	int64_t		 hour, day;	/* the quotas asked with */
 	int64_t		 last_used;
@@ -91,23 +95,42 @@ quota_add(struct cq *q, int n)
 	cl_eval(CS_QUOTA, add_done, NULL, 1, 5, k, "0", "0", nb, "1");
 }
 
+static void	 ask(struct cq *);
+static void	 wait_add(struct cq *, cquota_done, void *);
+
+/*
+ * Answer the waiters: away (Redis gone), with the tokens held, and the
+ * rest with over when Redis gave less than asked (the quota is used
+ * up); else the rest wait for another batch (more MAILs came during
+ * one round trip than a batch holds: not a full quota).
+ */
 static void
-serve(struct cq *q, int away)
+serve(struct cq *q, int away, int over)
 {
 	struct waiter *w = q->w;
-	size_t n = q->nw;
+	size_t n = q->nw, i;
 
 	q->w = NULL;
 	q->nw = q->capw = 0;
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		if (away)
 			w[i].done(w[i].arg, CQ_AWAY);
 		else if (q->tokens > 0) {
 			q->tokens--;
 			q->last_used = loop_now();
 			w[i].done(w[i].arg, CQ_OK);
-		} else
+		} else if (over)
 			w[i].done(w[i].arg, CQ_OVER);
+		else
+			break;
+	}
+	if (i < n && !q->pending)
+		ask(q);
+	for (; i < n; i++) {
+		if (q->pending)
+			wait_add(q, w[i].done, w[i].arg);
+		else
+			w[i].done(w[i].arg, CQ_AWAY);	/* cannot ask */
 	}
 	free(w);
 }
@@ -121,12 +144,12 @@ take_done(redisReply *rep, void *arg)
 	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY ||
 	    rep->elements != 3 ||
 	    rep->element[0]->type != REDIS_REPLY_INTEGER) {
-		serve(q, 1);
+		serve(q, 1, 0);
 		return;
 	}
 	if (rep->element[0]->integer > 0)
 		q->tokens += (int)rep->element[0]->integer;
-	serve(q, 0);
+	serve(q, 0, rep->element[0]->integer < q->asked);
 }
 
 static void
@@ -135,10 +158,11 @@ ask(struct cq *q)
 	char k[200], h[32], d[32], n[16];
 
 	q->pending = 1;
+	q->asked = batch(q->hour, q->day);
 	snprintf(k, sizeof(k), "%s%s", CK_QUOTA, q->name);
 	snprintf(h, sizeof(h), "%lld", (long long)q->hour);
 	snprintf(d, sizeof(d), "%lld", (long long)q->day);
-	snprintf(n, sizeof(n), "%d", batch(q->hour, q->day));
+	snprintf(n, sizeof(n), "%d", q->asked);
 	cl_eval(CS_QUOTA, take_done, q, 1, 5, k, h, d, n, "0");
 }
 
@@ -156,6 +180,10 @@ cluster_quota_take(const char *sub, int64_t hour, int64_t day,
 	if (q->tokens > 0) {
 		q->tokens--;
 		q->last_used = loop_now();
+		/* Half a batch left: the next is asked for now, so that MAIL
+		 * does not wait for it (batches of 1 stay exact). */
+		if (q->asked > 1 && q->tokens <= q->asked / 2 && !q->pending)
+			ask(q);
 		return CQ_OK;
 	}
 	/* Asked first: a request that cannot even be sent is answered at
@@ -165,6 +193,13 @@ cluster_quota_take(const char *sub, int64_t hour, int64_t day,
 		ask(q);
 	if (!q->pending)
 		return CQ_NONE;
+	wait_add(q, done, arg);
+	return CQ_WAIT;
+}
+
+static void
+wait_add(struct cq *q, cquota_done done, void *arg)
+{
 	if (q->nw == q->capw) {
 		q->capw = q->capw ? q->capw * 2 : 4;
 		q->w = xreallocarray(q->w, q->capw, sizeof(*q->w));
@@ -172,7 +207,6 @@ cluster_quota_take(const char *sub, int64_t hour, int64_t day,
 	q->w[q->nw].done = done;
 	q->w[q->nw].arg = arg;
 	q->nw++;
-	return CQ_WAIT;
 }
 
 static int

@@ -45,6 +45,7 @@ static struct conn	*update_list;	/* epoll interest to recompute */
  * loop thread reads. */
 static char		 scratch[READ_CHUNK];
 static struct conn	*dead_list;
+static struct conn	*open_list;	/* every conn not closed yet */
 static int		 nconns;
 static int		 peak;		/* most conns since the last trim */
 
@@ -52,9 +53,23 @@ static void conn_io(struct ev_io *, int);
 static void conn_apply(struct conn *);
 
 static void
-conn_reap(void *arg)
+free_dead(void)
 {
 	struct conn *c, *next;
+
+	for (c = dead_list; c != NULL; c = next) {
+		next = c->next_dead;
+		buf_free(&c->in);
+		buf_free(&c->out);
+		free(c);
+	}
+	dead_list = NULL;
+}
+
+static void
+conn_reap(void *arg)
+{
+	struct conn *c;
 
 	/* Flush everything written this turn: one write per conn. */
 	while ((c = flush_list) != NULL) {
@@ -76,13 +91,7 @@ conn_reap(void *arg)
 		if (!c->dead)
 			conn_apply(c);
 	}
-	for (c = dead_list; c != NULL; c = next) {
-		next = c->next_dead;
-		buf_free(&c->in);
-		buf_free(&c->out);
-		free(c);
-	}
-	dead_list = NULL;
+	free_dead();
 	/* After a burst of connections (thousands of idle TLS sessions:
 	 * 15 KB each, mostly OpenSSL's) the heap keeps the freed pages
 	 * unless asked; give them back once most of the burst is gone. */
@@ -102,6 +111,19 @@ int
 conn_count(void)
 {
 	return nconns;
+}
+
+void
+conn_close_left(int (*pick)(const struct conn *))
+{
+	struct conn *c, *next;
+
+	for (c = open_list; c != NULL; c = next) {
+		next = c->next_open;
+		if (pick(c))
+			conn_close(c);
+	}
+	free_dead();
 }
 
 static void
@@ -125,6 +147,9 @@ conn_alloc(int fd, const struct conn_ops *ops, void *arg, size_t inmax,
 	buf_init(&c->in, inmax);
 	buf_init(&c->out, outmax);
 	io_init(&c->io, fd, conn_io, c);
+	if ((c->next_open = open_list) != NULL)
+		open_list->prev_open = c;
+	open_list = c;
 	if (++nconns > peak)
 		peak = nconns;
 	return c;
@@ -548,6 +573,12 @@ conn_close(struct conn *c)
 	}
 	close(c->fd);
 	c->fd = -1;
+	if (c->prev_open != NULL)
+		c->prev_open->next_open = c->next_open;
+	else
+		open_list = c->next_open;
+	if (c->next_open != NULL)
+		c->next_open->prev_open = c->prev_open;
 	nconns--;
 	c->next_dead = dead_list;
 	dead_list = c;

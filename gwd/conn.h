@@ -62,6 +62,7 @@ struct conn {
 	struct conn		*next_flush;
 	struct conn		*next_update;
 	struct conn		*next_dead;
+	struct conn		*prev_open, *next_open;	/* until closed */
 };
 
 /* fd must be non-blocking already (accept4 with SOCK_NONBLOCK). */
@@ -95,5 +96,9 @@ size_t	 conn_pending(const struct conn *);
 
 void	 conn_init_module(void);
 int	 conn_count(void);
+/* After loop_run() has returned, whose reap pass frees closed conns:
+ * close every open conn pick() chooses (on_close runs), then free every
+ * closed one. */
+void	 conn_close_left(int (*pick)(const struct conn *));
 
 #endif

@@ -32,6 +32,7 @@
 #include "mime_walk.h"
 #include "redact.h"
 #include "rspamd.h"
+#include "signer.h"
 #include "util.h"
 
 #define CONTENT_THREADS		2
@@ -384,6 +385,13 @@ content_work(struct work *w)
 		j->detail = d;
 	}
 	cpol_verdict_free(&v);
+	/* The message goes on as it came: its signature's hashing here,
+	 * not in a second hop. */
+	if (j->sign && j->block == NULL && j->defer == NULL && j->tag ==
+	    NULL && j->redacted == NULL && j->nnotify == 0 && !j->admin) {
+		signer_prepare(j->sign, j->msg, j->len, now_us() / 1000000);
+		j->presigned = 1;
+	}
 }
 
 static void

@@ -23,6 +23,7 @@
 #include "worker.h"
 
 struct content_set;
+struct sign_job;
 
 struct content_job {
 	struct work		 w;
@@ -74,6 +75,12 @@ struct content_job {
 	 * with what any detector finds in it replaced */
 	char			*subject;
 	char			*detail;	/* the "scanned" event's, masked */
+	/* in: the message's signing plan (signer.h), or NULL; out: 1 when
+	 * it was prepared here (signer_prepare()), after a verdict that
+	 * leaves the message as it came: no refusal, tag, redaction or
+	 * notification.  One hop to a worker for both. */
+	struct sign_job		*sign;
+	int			 presigned;
 	/* the caller's */
 	void			(*done)(struct content_job *);
 	void			*arg;

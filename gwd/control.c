@@ -91,6 +91,7 @@
 #include "metrics_report.h"
 #include "pause.h"
 #include "suppress.h"
+#include "tls_report.h"
 #include "util.h"
 #include "webhook_ctl.h"
 
@@ -148,6 +149,12 @@ take_webhook(struct conn *c, const char *line, const char *args)
 }
 
 static void
+take_tls_report(struct conn *c, const char *line, const char *args)
+{
+	tls_report_control(c, args);
+}
+
+static void
 take_alert(struct conn *c, const char *line, const char *args)
 {
 	alert_control(c, args);
@@ -180,6 +187,7 @@ static const struct ctl_cmd {
 	{ "alert", 1, NULL, take_alert, NULL },
 	{ "auth", 1, authguard_control, NULL, "blocks" },
 	{ "webhook", 1, NULL, take_webhook, NULL },
+	{ "tls-report", 1, NULL, take_tls_report, NULL },
 };
 
 /* Send out as the whole answer, then close. */
@@ -466,6 +474,18 @@ void
 control_start(void)
 {
 	admin_listen_start(&ctl);
+}
+
+static int
+ctl_conn(const struct conn *c)
+{
+	return c->ops == &ctl_ops || control_queue_conn(c);
+}
+
+void
+control_close_all(void)
+{
+	conn_close_left(ctl_conn);
 }
 
 void

@@ -12,5 +12,8 @@
 int	 control_bind(char *err, size_t errsz);
 void	 control_start(void);
 void	 control_stop(void);
+/* Once the loop has ended: close and free the connections still open
+ * (a client waiting for a webhook test or a commit). */
+void	 control_close_all(void);
 
 #endif

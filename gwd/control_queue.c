@@ -76,6 +76,12 @@ ctlq_closed(struct conn *c)
 		q->c = NULL;
 }
 
+int
+control_queue_conn(const struct conn *c)
+{
+	return c->ops == &ctlq_ops;
+}
+
 /* One "key value" line ("key" alone when the value is empty); control
  * bytes in the value become '?', except TAB (folded header lines). */
 static void

@@ -13,5 +13,7 @@
 
 /* line starts with "queue": answer it on c, then close c. */
 void	 control_queue(struct conn *c, const char *line);
+/* c is a control connection whose queue command is under way. */
+int	 control_queue_conn(const struct conn *c);
 
 #endif

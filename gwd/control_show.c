@@ -28,7 +28,9 @@
  * domain goes through ("-": none now), with its throttle state: limit=
  * connections at most, window= allowed now, gap_ms= between messages,
  * per_minute= (0: no limit), throttled=1 while backing off, health=
- * UP/TOTAL of its smarthosts (0/0: it goes by MX).  The error is a
+ * UP/TOTAL of its smarthosts (0/0: it goes by MX), tls= the TLS policy
+ * of the last attempt through it that connected ("-": none yet) and
+ * tls_verified= its result (1, 0, -1: no TLS).  The error is a
  * remote reply, last: control bytes become '?' so it stays one line.
  * Then one line per smarthost of gwd.conf and the rules
  * (smarthost.h: "smarthost HOST:PORT up=0|1 failures=N successes=N
@@ -51,11 +53,12 @@ write_dest(struct buf *out, const struct queue_dest *d)
 	if (snprintf(line, sizeof(line), "dest %s queued=%d active=%d "
 	    "waiting=%d connections=%d next_attempt=%lld age=%s via=%s "
 	    "limit=%d window=%d gap_ms=%lld per_minute=%d throttled=%d "
-	    "health=%d/%d error=%s\n", d->name, d->queued, d->active,
-	    d->waiting, d->connections, (long long)d->next_attempt, age,
-	    d->via[0] ? d->via : "-", d->limit, d->window,
-	    (long long)d->gap_ms, d->per_minute, d->throttled, d->sh_up,
-	    d->sh_total, err) >=
+	    "health=%d/%d tls=%s tls_verified=%d error=%s\n", d->name,
+	    d->queued, d->active, d->waiting, d->connections,
+	    (long long)d->next_attempt, age, d->via[0] ? d->via : "-",
+	    d->limit, d->window, (long long)d->gap_ms, d->per_minute,
+	    d->throttled, d->sh_up, d->sh_total, d->tls[0] ? d->tls : "-",
+	    d->tls[0] ? d->tls_verified : -1, err) >=
 	    (int)sizeof(line))
 		return -1;
 	return buf_puts(out, line);

@@ -306,8 +306,14 @@ scanned(struct content_job *cj)
 		policy_redact(m, cj);
 	if (cj->tag)
 		policy_tag(m, cj->tag);
-	/* The notification (if any) is signed first, then the message. */
-	if (notify_send(cj, m, cj->quarantine ? "quarantined" :
+	/* Hashed for signing on the content worker (content.h): on to the
+	 * key process.  Else the notification (if any) is signed first,
+	 * then the message. */
+	if (cj->presigned) {
+		sw->sj->done = signed_msg;
+		sw->sj->arg = op;
+		signer_send(sw->sj);
+	} else if (notify_send(cj, m, cj->quarantine ? "quarantined" :
 	    cj->nredacted ? "redacted" : cj->tag ? "tagged" : "accepted", op,
 	    sign_and_store_next, sw->sj) == 0)
 		sign_and_store(op, sw->sj);
@@ -341,6 +347,10 @@ data_store_begin(struct incoming *in, struct store_op *op,
 	sw->op = op;
 	sw->sj = *sj;
 	cj->subject = in->mi.subject[0] ? xstrdup(in->mi.subject) : NULL;
+	/* Signed whole (not per recipient, sign_each.c): the content
+	 * worker may hash it for signing in its hop. */
+	if (m->prefix == NULL)
+		cj->sign = *sj;
 	cj->done = scanned;
 	cj->arg = sw;
 	if (content_run(cj, m->body, m->bodylen) == -1) {

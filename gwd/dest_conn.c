@@ -119,6 +119,12 @@ group_kick_one(const char *key, void *v, void *arg)
 	return 0;
 }
 
+void
+dest_kick_group(struct tgroup *g)
+{
+	dest_foreach(group_kick_one, g);
+}
+
 /* A connection is ready for work: a job, or idle, or closed when the
  * destination allows fewer connections now. */
 void
@@ -208,8 +214,7 @@ dest_conn_closed(struct dest *d, struct mta *m, int was_up)
 		d->nconnecting--;
 	d->nconn--;
 	throttle_conn(d, -1);
-	if (d->grp) {
-		dest_foreach(group_kick_one, d->grp);
-	}
+	if (d->grp)
+		dest_kick_group(d->grp);
 	dest_kick(d);
 }

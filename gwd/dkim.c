@@ -174,8 +174,24 @@ check_key(const struct dkim_key *k, char *err, size_t errsz)
  * with that digest (what EVP_DigestSign with SHA-256 gives); Ed25519
  * (RFC 8463 3), PureEdDSA over the 32-byte digest itself.
  */
+EVP_PKEY_CTX *
+dkim_rsa_signer(EVP_PKEY *pkey)
+{
+	EVP_PKEY_CTX *pc;
+
+	if ((pc = EVP_PKEY_CTX_new(pkey, NULL)) == NULL)
+		return NULL;
+	if (EVP_PKEY_sign_init(pc) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(pc, dkim_sha256()) != 1) {
+		EVP_PKEY_CTX_free(pc);
+		return NULL;
+	}
+	return pc;
+}
+
 int
-dkim_sign_digest(EVP_PKEY *pkey, enum dkim_alg alg,
+dkim_sign_digest(EVP_PKEY *pkey, EVP_PKEY_CTX *rsa, enum dkim_alg alg,
     const unsigned char digest[DKIM_DIGEST_LEN], struct buf *sig)
 {
 	EVP_PKEY_CTX *pc = NULL;
@@ -193,14 +209,12 @@ dkim_sign_digest(EVP_PKEY *pkey, enum dkim_alg alg,
 		    digest, DKIM_DIGEST_LEN) != 1)
 			goto done;
 	} else {
-		if ((pc = EVP_PKEY_CTX_new(pkey, NULL)) == NULL ||
-		    EVP_PKEY_sign_init(pc) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) != 1 ||
-		    EVP_PKEY_sign(pc, NULL, &siglen, digest,
+		if (rsa == NULL && (rsa = pc = dkim_rsa_signer(pkey)) == NULL)
+			goto done;
+		if (EVP_PKEY_sign(rsa, NULL, &siglen, digest,
 		    DKIM_DIGEST_LEN) != 1 ||
 		    buf_reserve(sig, siglen) == -1 ||
-		    EVP_PKEY_sign(pc, (unsigned char *)buf_tail(sig), &siglen,
+		    EVP_PKEY_sign(rsa, (unsigned char *)buf_tail(sig), &siglen,
 		    digest, DKIM_DIGEST_LEN) != 1)
 			goto done;
 	}
@@ -311,7 +325,7 @@ prepare_one(const struct dkim_key *k, const struct dkim_field *f, size_t nf,
 	    buf_len(&p->field)) == -1)
 		goto done;
 	if (EVP_Digest(buf_ptr(&hdata), buf_len(&hdata), p->digest, NULL,
-	    EVP_sha256(), NULL) != 1)
+	    dkim_sha256(), NULL) != 1)
 		goto done;
 	p->col = fo.col;
 	rc = 0;
@@ -420,7 +434,7 @@ dkim_sign(const struct dkim_key *const *keys, int nkeys, const char *msg,
 	buf_init(&sig, 0);
 	for (i = 0; i < nkeys; i++) {
 		buf_reset(&sig);
-		if (dkim_sign_digest(keys[i]->pkey, keys[i]->alg,
+		if (dkim_sign_digest(keys[i]->pkey, NULL, keys[i]->alg,
 		    parts[i].digest, &sig) == -1) {
 			seterr(err, errsz, "dkim: signing failed");
 			break;

@@ -6,7 +6,7 @@
  * 5.4 (header fields).
  * Exposure: canonicalizes message bytes from clients (untrusted, but
  * already accepted and stored).  Runs on a worker thread and keeps no
- * state between calls.
+ * state between calls, apart from SHA-256 fetched once (dkim_sha256()).
  * Diagnostics: never dies; -1 when the output would pass its buffer's
  * maximum, or when memory or the digest fails.
  *
@@ -14,6 +14,7 @@
  * ordinary byte: it is what goes out on the wire, so it is what the
  * verifier will hash.  (gwd stores CRLF; this is for robustness.)
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -343,6 +344,23 @@ dkim_field_is(const struct dkim_field *f, const char *name)
 	return name_eq(f->p, f->namelen, name);
 }
 
+static EVP_MD	*sha256;
+
+static void
+sha256_fetch(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+const EVP_MD *
+dkim_sha256(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, sha256_fetch);
+	return sha256 ? sha256 : EVP_sha256();
+}
+
 int
 dkim_body_hash(enum dkim_canon c, const char *body, size_t len,
     unsigned char md[SHA256_DIGEST_LENGTH])
@@ -353,7 +371,7 @@ dkim_body_hash(enum dkim_canon c, const char *body, size_t len,
 
 	if ((s.md = EVP_MD_CTX_new()) == NULL)
 		return -1;
-	if (EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) == 1 &&
+	if (EVP_DigestInit_ex(s.md, dkim_sha256(), NULL) == 1 &&
 	    canon_body(c, body, len, &s) == 0 &&
 	    EVP_DigestFinal_ex(s.md, md, &mdlen) == 1)
 		rc = 0;

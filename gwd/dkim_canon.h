@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "buf.h"
@@ -30,6 +31,9 @@ int	dkim_canon_body(enum dkim_canon, const char *body, size_t len,
 	    struct buf *out);
 /* The same, hashed with SHA-256 as it is made (a 25 MB body is never
  * copied): the bh= of RFC 6376 3.7.  0 or -1. */
+/* SHA-256, fetched once for the process (EVP_sha256() in a digest
+ * call makes OpenSSL 3 fetch it by name each time). */
+const EVP_MD *dkim_sha256(void);
 int	dkim_body_hash(enum dkim_canon, const char *body, size_t len,
 	    unsigned char md[SHA256_DIGEST_LENGTH]);
 

@@ -2,7 +2,8 @@
  * dns.h - an asynchronous stub resolver on the event loop.  It asks the
  * configured recursive resolvers (dns.resolver, else /etc/resolv.conf),
  * over UDP with a fallback to TCP for truncated answers.  No cache: the
- * callers (routes) keep what they need.
+ * callers keep what they need, for as long as the answer's TTLs say
+ * (struct dns_answer; sts.c does).
  */
 #ifndef GW_DNS_H
 #define GW_DNS_H

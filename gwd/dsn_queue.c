@@ -12,8 +12,10 @@
  * dropped; the failed recipients still end.  One whose signing fails
  * goes unsigned, and the log says why.
  * Also the notices gwd sends itself (alerts, content-policy
- * notifications; queue.h's queue_notice()): built, inserted and signed
- * the same way, by the domain of their From:.
+ * notifications, TLS-RPT reports as multipart/report; queue.h's
+ * queue_notice()): built, inserted and signed the same way, by the
+ * domain of their From:.
+ * Standards: RFC 6522 (multipart/report) too.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "base64.h"
 #include "buf.h"
 #include "config.h"
 #include "dsn.h"
@@ -344,13 +347,34 @@ queue_notice_stored(struct store_op *op)
 		dsn_queue_stored(op);
 }
 
-/* The headers and text of a notice, CRLF line ends; text lines as given
- * (LF or CRLF).  UTF-8 text goes 8bit. */
+/* A report's attachment: its part header, then base64 in lines of 76. */
 static void
-notice_write(struct buf *o, const struct notice *nt, const char *mid,
-    int eight)
+notice_attach(struct buf *o, const struct notice_report *nt,
+    const char *bound)
 {
-	char date[64];
+	size_t n = base64_encoded_size(nt->attlen);
+	char *b = xmalloc(n);
+	ssize_t len = base64_encode(nt->att, nt->attlen, b, n);
+
+	buf_printf(o, "\r\n--%s\r\nContent-Type: %s\r\n"
+	    "Content-Disposition: attachment;\r\n filename=\"%s\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n", bound,
+	    nt->att_type, nt->att_name);
+	for (ssize_t i = 0; i < len; i += 76)
+		buf_printf(o, "%.*s\r\n", (int)(len - i < 76 ? len - i : 76),
+		    b + i);
+	buf_printf(o, "\r\n--%s--\r\n", bound);
+	free(b);
+}
+
+/* The headers and text of a notice, CRLF line ends; text lines as given
+ * (LF or CRLF).  UTF-8 text goes 8bit.  A report: the text as its first
+ * part, the attachment its second. */
+static void
+notice_write(struct buf *o, const struct notice *nt,
+    const struct notice_report *rep, const char *mid, int eight)
+{
+	char date[64], bound[80];
 
 	fmt_rfc5322((time_t)sched_unix_s(), date, sizeof(date));
 	buf_printf(o, "From: %s%s<%s>\r\nTo: ", nt->from_name ?
@@ -358,9 +382,19 @@ notice_write(struct buf *o, const struct notice *nt, const char *mid,
 	for (int i = 0; i < nt->nto; i++)
 		buf_printf(o, "%s<%s>", i ? ",\r\n " : "", nt->to[i]);
 	buf_printf(o, "\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: %s\r\n"
-	    "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
-	    "Content-Type: text/plain; charset=%s\r\n"
-	    "Content-Transfer-Encoding: %s\r\n\r\n", nt->subject, date, mid,
+	    "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n",
+	    nt->subject, date, mid);
+	if (rep != NULL) {
+		/* The Message-ID's random part: not in the attachment. */
+		snprintf(bound, sizeof(bound), "=_gw_%.60s", mid + 1);
+		bound[strcspn(bound, "@>")] = '\0';
+		buf_printf(o, "%sContent-Type: multipart/report; "
+		    "report-type=\"%s\";\r\n boundary=\"%s\"\r\n\r\n"
+		    "This is a MIME-formatted message.\r\n\r\n--%s\r\n",
+		    rep->headers ? rep->headers : "", rep->type, bound, bound);
+	}
+	buf_printf(o, "Content-Type: text/plain; charset=%s\r\n"
+	    "Content-Transfer-Encoding: %s\r\n\r\n",
 	    eight ? "utf-8" : "us-ascii", eight ? "8bit" : "7bit");
 	for (const char *p = nt->text, *e; *p; p = *e ? e + 1 : e) {
 		size_t l;
@@ -371,10 +405,19 @@ notice_write(struct buf *o, const struct notice *nt, const char *mid,
 			l--;
 		buf_printf(o, "%.*s\r\n", (int)l, p);
 	}
+	if (rep != NULL)
+		notice_attach(o, rep, bound);
 }
 
 struct qmsg *
 queue_notice(struct store_op *op, const struct notice *nt)
+{
+	return queue_notice_report(op, nt, NULL);
+}
+
+struct qmsg *
+queue_notice_report(struct store_op *op, const struct notice *nt,
+    const struct notice_report *rep)
 {
 	struct audit_event *ev;
 	struct qmsg *n;
@@ -392,7 +435,7 @@ queue_notice(struct store_op *op, const struct notice *nt)
 	hex_encode(rb, sizeof(rb), rhex);
 	snprintf(mid, sizeof(mid), "<%s.%s@%s>", n->qid, rhex, gcfg->hostname);
 	buf_init(&out, 0);
-	notice_write(&out, nt, mid, eight);
+	notice_write(&out, nt, rep, mid, eight);
 	/* Never bounced, not a subaccount's mail: as a DSN. */
 	n->flags = QMSG_DSN | (eight ? QMSG_8BIT : 0);
 	n->received_us = sched_clock();

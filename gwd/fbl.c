@@ -35,6 +35,7 @@
 #include "gwd.h"
 #include "hmap.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 #include "pause.h"
 #include "retpath.h"
@@ -54,20 +55,124 @@ _Static_assert(FV_UNREADABLE + 1 == sizeof(gm.feedback_reports_total) /
 static const char *const verdict_names[] = { "matched", "nothing",
     "unmatched", "forged", "unreadable" };
 
-struct fbl_rate {
+/*
+ * Counts per client IP over a window: the MAILs feedback.rate allows,
+ * and the refusals feedback.reject_log writes as events one by one.
+ * An entry lives for one window; when it ends, ended() (if any) is told
+ * what the window held past its limit.
+ */
+struct ipcount {
 	int64_t		 start_ms;
-	int		 n;
+	int		 n;		/* within the limit */
+	int		 over;		/* past it */
+	char		 stage[16];	/* the last refusal past it */
+	char		 reply[REPLY_MAX];
+};
+
+struct ipwin {
+	struct hmap	 ips;		/* client IP -> struct ipcount */
+	int64_t		 swept_ms;
+	int64_t		 win_ms;	/* as of the last count */
+	void		(*ended)(const char *ip, const struct ipcount *);
+};
+
+struct ipwin_sweep {
+	struct ipwin	*w;
+	int64_t		 now;
+	int		 left;		/* entries still with over > 0 */
 };
 
 static char			*state_dir;
 static struct worker_pool	*pool;
-static struct hmap		 rates;		/* client IP -> fbl_rate */
-static int64_t			 rates_swept_ms;
+static struct ipwin		 mails;		/* feedback.rate */
+static struct ipwin		 refusals;	/* feedback.reject_log */
+static struct ev_timer		 refusals_timer;
+
+/* Forget the windows that ended (told to ended() first): the table
+ * holds the IPs of one window, not of every client ever seen. */
+static int
+ipwin_old(const char *ip, void *v, void *arg)
+{
+	struct ipwin_sweep *sw = arg;
+	struct ipcount *c = v;
+
+	if (sw->now - c->start_ms < sw->w->win_ms) {
+		sw->left += c->over > 0;
+		return 0;
+	}
+	if (c->over > 0 && sw->w->ended)
+		sw->w->ended(ip, c);
+	free(c);
+	return 1;
+}
+
+/* Sweep w: the entries whose window ended go; how many are left that
+ * still have something to tell. */
+static int
+ipwin_sweep(struct ipwin *w, int64_t now)
+{
+	struct ipwin_sweep sw = { w, now, 0 };
+
+	hmap_foreach(&w->ips, ipwin_old, &sw);
+	w->swept_ms = now;
+	return sw.left;
+}
+
+/* ip's count in its current window of win_ms (a new one when it
+ * ended). */
+static struct ipcount *
+ipwin_get(struct ipwin *w, const char *ip, int64_t win_ms)
+{
+	int64_t now = mono_ms();
+	struct ipcount *c;
+
+	w->win_ms = win_ms;
+	if (now - w->swept_ms >= win_ms)
+		ipwin_sweep(w, now);
+	if ((c = hmap_get(&w->ips, ip)) != NULL && now - c->start_ms >=
+	    win_ms) {
+		if (c->over > 0 && w->ended)
+			w->ended(ip, c);
+		memset(c, 0, sizeof(*c));
+		c->start_ms = now;
+	}
+	if (c == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		c->start_ms = now;
+		hmap_put(&w->ips, ip, c);
+	}
+	return c;
+}
+
+/* The refusals of a window past feedback.reject_log: one event, the
+ * last one's reply and stage, with their number. */
+static void
+refusals_ended(const char *ip, const struct ipcount *c)
+{
+	char detail[64];
+
+	snprintf(detail, sizeof(detail), "unlogged=%d", c->over);
+	audit_refusal_more(c->reply, c->stage, ip, detail);
+	log_info("feedback: ip=%s %d more refusals in %llds not logged one "
+	    "by one (feedback.reject_log), the last: %s", ip, c->over,
+	    (long long)(refusals.win_ms / 1000), c->reply);
+}
+
+/* A window with refusals to tell ends even when its client is gone. */
+static void
+refusals_due(struct ev_timer *t)
+{
+	if (ipwin_sweep(&refusals, mono_ms()) > 0)
+		timer_add(t, refusals.win_ms);
+}
 
 int
 fbl_init(const char *dir, char *err, size_t errsz)
 {
-	hmap_init(&rates);
+	hmap_init(&mails.ips);
+	hmap_init(&refusals.ips);
+	refusals.ended = refusals_ended;
+	timer_init(&refusals_timer, refusals_due, NULL);
 	state_dir = xstrdup(dir);
 	return 0;
 }
@@ -85,44 +190,35 @@ fbl_max_size(const struct session *s)
 	    gcfg->limits.message_size;
 }
 
-/* Forget the windows that ended: the table holds the IPs of one
- * window, not of every client ever seen. */
-static int
-rate_old(const char *ip, void *v, void *arg)
-{
-	const struct fbl_rate *r = v;
-	int64_t now = *(const int64_t *)arg;
-
-	(void)ip;
-	if (now - r->start_ms < gcfg->feedback.rate_window_ms)
-		return 0;
-	free(v);
-	return 1;
-}
-
 const char *
 fbl_mail(struct session *s)
 {
-	int64_t now = mono_ms(), win = gcfg->feedback.rate_window_ms;
-	struct fbl_rate *r;
+	struct ipcount *c = ipwin_get(&mails, s->ip,
+	    gcfg->feedback.rate_window_ms);
 
-	if (now - rates_swept_ms >= win) {
-		hmap_foreach(&rates, rate_old, &now);
-		rates_swept_ms = now;
-	}
-	if ((r = hmap_get(&rates, s->ip)) == NULL) {
-		r = xcalloc(1, sizeof(*r));
-		r->start_ms = now;
-		hmap_put(&rates, s->ip, r);
-	} else if (now - r->start_ms >= win) {
-		r->start_ms = now;
-		r->n = 0;
-	}
-	if (r->n >= gcfg->feedback.rate_count)
+	if (c->n >= gcfg->feedback.rate_count)
 		return "450 4.7.1 Error: too many reports from your address; "
 		    "try again later";
-	r->n++;
+	c->n++;
 	return NULL;
+}
+
+int
+fbl_refusal_logged(const char *ip, const char *stage, const char *reply)
+{
+	struct ipcount *c = ipwin_get(&refusals, ip,
+	    gcfg->feedback.reject_log_window_ms);
+
+	if (c->n < gcfg->feedback.reject_log_count) {
+		c->n++;
+		return 1;
+	}
+	c->over++;
+	gw_strlcpy(c->stage, stage, sizeof(c->stage));
+	gw_strlcpy(c->reply, reply, sizeof(c->reply));
+	if (!timer_armed(&refusals_timer))
+		timer_add(&refusals_timer, refusals.win_ms);
+	return 0;
 }
 
 static int

@@ -7,7 +7,8 @@
  * RCPT is accepted only for feedback.domains (any local part: the VERP
  * addresses) and feedback.addresses (fbl@...), 550 5.7.1 for the rest;
  * a message is at most feedback.max_size, a client IP sends at most
- * feedback.rate of them.  A report is never queued: it is read
+ * feedback.rate of them, and its refusals past feedback.reject_log are
+ * counted rather than each written to log.db.  A report is never queued: it is read
  * (common/feedback.c) on a worker, matched to the message gw sent (a
  * VERP token whose HMAC checks, else the queue id of gw's Received:
  * field or the Message-ID, with the recipient named in the report one of
@@ -38,6 +39,15 @@ unsigned long long fbl_max_size(const struct session *);
 const char *fbl_mail(struct session *);
 /* RCPT on a feedback listener: NULL to accept addr, or the refusal. */
 const char *fbl_rcpt(const char *addr, char *buf, size_t bufsz);
+/*
+ * A refusal (reply, at stage) of client ip on a feedback listener: 1 to
+ * write it as a "rejected" event, 0 when ip is past feedback.reject_log
+ * for its window (a scanner at port 25): then it is counted, and when
+ * the window has ended one "rejected" event (the last such reply,
+ * detail "unlogged=N") and one log line tell how many were not written.
+ */
+int	 fbl_refusal_logged(const char *ip, const char *stage,
+	    const char *reply);
 /* The end of DATA on a feedback listener: read, match, record, 250. */
 void	 fbl_data_end(struct session *);
 

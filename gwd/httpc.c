@@ -4,9 +4,12 @@
  *
  * Submitters append a copied request to `incoming` under `mu` and wake
  * the thread with curl_multi_wakeup(); the thread moves new requests
- * into the multi handle, lets libcurl drive every transfer, and calls
- * each request's done() as it ends.  libcurl keeps connections open
- * between requests to one server (keep-alive), so a busy webhook
+ * into the multi handle and lets libcurl drive every transfer.  As one
+ * ends, the thread keeps its reply in the job, appends the job to
+ * `ended` under `mu` and wakes the loop, which runs the done()s in the
+ * order the requests ended (deliver_ended()): the hand-off to the loop
+ * is made here once, not by each caller.  libcurl keeps connections
+ * open between requests to one server (keep-alive), so a busy webhook
  * endpoint costs one TLS handshake, not one per batch.
  * Standards: RFC 9110 through libcurl; TLS 1.2 or later, certificates
  * and host names verified, redirects never followed, only http and
@@ -26,6 +29,7 @@
 
 #include "httpc.h"
 #include "log.h"
+#include "loop.h"
 #include "util.h"
 
 #define DEFAULT_TIMEOUT_MS	10000
@@ -36,7 +40,8 @@
 #define IDLE_POLL_MS		60000
 
 struct job {
-	struct job		*next;		/* in `incoming` or `active` */
+	struct job		*next;		/* in `incoming`, `active` or
+						   `ended` */
 	CURL			*easy;
 	struct curl_slist	*headers;
 	char			*url;
@@ -48,6 +53,13 @@ struct job {
 	long			 timeout_ms;
 	httpc_done_fn		*done;
 	void			*arg;
+	int			 direct;	/* httpc_do(): done() on this
+						   thread, not the loop */
+	/* The reply, kept for the loop (the easy handle is gone by then). */
+	long			 status;
+	char			*ctype;		/* or NULL */
+	double			 seconds;
+	int			 cert_invalid;
 	char			*reply;		/* HTTPC_BODY_MAX + 1 at most */
 	size_t			 reply_len;
 	int			 truncated;
@@ -62,6 +74,25 @@ static int		 stopping;
 static pthread_t	 thread;
 static CURLM		*multi;
 static struct job	*active;	/* in `multi`; the thread's own */
+/* Ended, for the loop to deliver; under `mu`. */
+static struct job	*ended, **ended_tail = &ended;
+static struct loop_waker waker;
+static int		 waker_ready;
+
+/* The whole queue (*head, *tail: `incoming` or `ended`), taken under
+ * `mu`. */
+static struct job *
+take_all(struct job **head, struct job ***tail)
+{
+	struct job *list;
+
+	pthread_mutex_lock(&mu);
+	list = *head;
+	*head = NULL;
+	*tail = head;
+	pthread_mutex_unlock(&mu);
+	return list;
+}
 
 static void
 job_free(struct job *j)
@@ -75,33 +106,85 @@ job_free(struct job *j)
 	free(j->body);
 	free(j->ca_file);
 	free(j->reply);
+	free(j->ctype);
 	free(j);
 }
 
-/* Tell the submitter how it ended; status 0 with `error` when it did
- * not end with a reply. */
+/* The reply as done() sees it; valid while j is. */
+static void
+job_reply(const struct job *j, struct httpc_reply *r, int late)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = j->status;
+	r->error = j->status == 0 ? j->errbuf : NULL;
+	r->body = j->reply != NULL ? j->reply : "";
+	r->body_len = j->reply_len;
+	r->body_truncated = j->truncated;
+	r->cert_invalid = j->cert_invalid;
+	r->content_type = j->ctype;
+	r->seconds = j->seconds;
+	r->stopping = late;
+}
+
+/* The httpc thread: how j ended (status 0 with `error` when it did not
+ * end with a reply) is kept in j, and j goes to its done(): here for
+ * httpc_do(), else on the loop. */
 static void
 job_finish(struct job *j, long status, const char *error)
 {
 	struct httpc_reply r;
 	char *ctype = NULL;
 
-	if (j->done != NULL) {
-		memset(&r, 0, sizeof(r));
-		r.status = status;
-		r.error = status == 0 ? (error != NULL ? error :
-		    "no reply") : NULL;
-		r.body = j->reply != NULL ? j->reply : "";
-		r.body_len = j->reply_len;
-		r.body_truncated = j->truncated;
-		if (j->easy != NULL && status != 0)
-			curl_easy_getinfo(j->easy, CURLINFO_CONTENT_TYPE,
-			    &ctype);
-		r.content_type = ctype;
-		r.seconds = (double)(now_us() - j->started_us) / 1e6;
-		j->done(j->arg, &r);
+	if (j->done == NULL) {
+		job_free(j);
+		return;
 	}
-	job_free(j);
+	j->status = status;
+	if (status == 0 && error != j->errbuf)
+		gw_strlcpy(j->errbuf, error != NULL ? error : "no reply",
+		    sizeof(j->errbuf));
+	if (j->easy != NULL && status != 0 && curl_easy_getinfo(j->easy,
+	    CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype != NULL)
+		j->ctype = strdup(ctype);	/* NULL: none, as documented */
+	j->seconds = (double)(now_us() - j->started_us) / 1e6;
+	if (j->direct) {
+		job_reply(j, &r, 0);
+		j->done(j->arg, &r);
+		job_free(j);
+		return;
+	}
+	/* libcurl's part ends on libcurl's thread. */
+	curl_easy_cleanup(j->easy);
+	j->easy = NULL;
+	pthread_mutex_lock(&mu);
+	j->next = NULL;
+	*ended_tail = j;
+	ended_tail = &j->next;
+	pthread_mutex_unlock(&mu);
+	loop_wakeup(&waker);
+}
+
+/* The loop (or, late, httpc_stop() once the loop has ended): every
+ * done() due, in the order the requests ended. */
+static void
+deliver_ended(int late)
+{
+	struct httpc_reply r;
+	struct job *list = take_all(&ended, &ended_tail), *j;
+
+	while ((j = list) != NULL) {
+		list = j->next;
+		job_reply(j, &r, late);
+		j->done(j->arg, &r);
+		job_free(j);
+	}
+}
+
+static void
+on_ended(void *unused)
+{
+	(void)unused;
+	deliver_ended(0);
 }
 
 static size_t
@@ -230,14 +313,9 @@ job_new(const struct httpc_request *req)
 static int
 take_incoming(void)
 {
-	struct job *list, *j;
+	struct job *list = take_all(&incoming, &incoming_tail), *j;
 	int n = 0;
 
-	pthread_mutex_lock(&mu);
-	list = incoming;
-	incoming = NULL;
-	incoming_tail = &incoming;
-	pthread_mutex_unlock(&mu);
 	while ((j = list) != NULL) {
 		list = j->next;
 		j->next = NULL;
@@ -283,6 +361,8 @@ reap(void)
 		unlink_active(j);
 		curl_multi_remove_handle(multi, j->easy);
 		status = 0;
+		j->cert_invalid = m->data.result ==
+		    CURLE_PEER_FAILED_VERIFICATION;
 		if (m->data.result == CURLE_OK)
 			curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE,
 			    &status);
@@ -309,6 +389,7 @@ httpc_main(void *unused)
 {
 	int still, stop;
 
+	thread_name("gwd-httpc");
 	(void)unused;
 	for (;;) {
 		pthread_mutex_lock(&mu);
@@ -334,6 +415,10 @@ httpc_start(void)
 {
 	if (running)
 		return 0;
+	if (!waker_ready) {
+		loop_waker_init(&waker, on_ended, NULL);
+		waker_ready = 1;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (multi = curl_multi_init()) == NULL) {
 		log_warnx("httpc: cannot initialise libcurl");
@@ -372,15 +457,21 @@ httpc_stop(void)
 	running = 0;
 	pthread_mutex_unlock(&mu);
 	curl_global_cleanup();
+	/* The loop has ended: what it did not deliver is delivered now,
+	 * here, each done() told so. */
+	deliver_ended(1);
 }
 
-int
-httpc_submit(const struct httpc_request *req)
+/* Queue a copy of req; its done() on the loop, or (direct) on the httpc
+ * thread. */
+static int
+submit(const struct httpc_request *req, int direct)
 {
 	struct job *j;
 
 	if ((j = job_new(req)) == NULL)
 		return -1;
+	j->direct = direct;
 	pthread_mutex_lock(&mu);
 	if (!running || stopping) {
 		pthread_mutex_unlock(&mu);
@@ -394,6 +485,12 @@ httpc_submit(const struct httpc_request *req)
 	curl_multi_wakeup(multi);
 	pthread_mutex_unlock(&mu);
 	return 0;
+}
+
+int
+httpc_submit(const struct httpc_request *req)
+{
+	return submit(req, 0);
 }
 
 /* httpc_do(): the submitter waits on `cv` for done() to fill `out`. */
@@ -449,7 +546,7 @@ httpc_do(const struct httpc_request *req, struct httpc_reply *out)
 	w.out = out;
 	r.done = wait_done;
 	r.arg = &w;
-	if (httpc_submit(&r) == -1) {
+	if (submit(&r, 1) == -1) {
 		out->error = strdup("cannot submit the request (not an "
 		    "http or https URL, or gwd is stopping)");
 	} else {

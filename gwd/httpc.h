@@ -5,9 +5,14 @@
  * a pool thread that does not wait for it, or another request.
  *
  * Any thread may submit.  A request is copied at submission; its
- * completion callback runs on the httpc thread, once, and must not
- * block (hand the reply to the loop with loop_wakeup() or to a waiting
- * thread).  httpc_do() is the waiting form, for pool threads.
+ * completion callback, done(), runs once, on the event loop's thread:
+ * the httpc thread queues the reply and wakes the loop (loop_wakeup()),
+ * so a caller's done() may touch the loop's state directly.  What is
+ * still in flight or not yet delivered when the loop has ended runs its
+ * done() inside httpc_stop(), with the reply's `stopping` set: the loop
+ * turns no more, so such a done() should free what it holds and answer
+ * nobody.  httpc_do() is the waiting form, for pool threads (never the
+ * loop's): its reply does not go through the loop.
  *
  * Certificates are verified against the system's store (or the request's
  * ca_file); only http and https URLs are followed, never redirects.
@@ -25,8 +30,12 @@ struct httpc_reply {
 	const char	*body;		/* NUL-terminated, may be "" */
 	size_t		 body_len;
 	int		 body_truncated;
+	int		 cert_invalid;	/* no reply: the server's certificate
+					   did not verify */
 	const char	*content_type;	/* or NULL */
 	double		 seconds;	/* from submission to the reply */
+	int		 stopping;	/* delivered by httpc_stop(), after
+					   the loop ended (see above) */
 };
 
 typedef void httpc_done_fn(void *arg, const struct httpc_reply *);
@@ -48,10 +57,12 @@ struct httpc_request {
 	void			 *arg;
 };
 
-/* Start the thread; 0, or -1 with the reason logged. */
+/* Start the thread; 0, or -1 with the reason logged.  On the loop's
+ * thread, after loop_init(). */
 int	 httpc_start(void);
-/* Abandon what is in flight (each done() is called with an error) and
- * join the thread.  Safe when httpc_start() was never called. */
+/* Abandon what is in flight (each ends with an error), join the thread,
+ * then run here every done() not yet run, with `stopping` set.  After
+ * loop_run() has returned; safe when httpc_start() was never called. */
 void	 httpc_stop(void);
 /* Queue a request; 0, or -1 (not started, stopping, no memory, a URL
  * that is not http/https) in which case done() is never called. */

@@ -10,9 +10,8 @@
  * before exec); reads private keys from gw.db.  Runs as gwd's user, with
  * PR_SET_NO_NEW_PRIVS (with `sandbox`, confined: sandbox.h), and not
  * dumpable, so the network process (same user) cannot read its memory
- * through ptrace or /proc/PID/mem.  The spawner (below) that starts it
- * trusts the network process too: it takes two descriptors and execs
- * this binary with fixed arguments, nothing else.
+ * through ptrace or /proc/PID/mem.  The spawner that starts it is in
+ * keyproc_spawn.c.
  * Diagnostics: a key that does not load is logged and skipped; a request
  * for a key it does not hold gets an error answer (the message is then
  * refused with 451); a malformed frame, a read or write error or the
@@ -47,6 +46,7 @@ struct kkey {
 	char		 selector[64];
 	enum dkim_alg	 alg;
 	EVP_PKEY	*pkey;
+	EVP_PKEY_CTX	*rsa;		/* dkim_rsa_signer(), made once */
 };
 
 static struct kkey	*keys;		/* sorted by kkey_cmp */
@@ -69,8 +69,10 @@ kkey_cmp(const void *a, const void *b)
 static void
 keys_free(struct kkey *k, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		EVP_PKEY_CTX_free(k[i].rsa);
 		EVP_PKEY_free(k[i].pkey);
+	}
 	free(k);
 }
 
@@ -108,6 +110,8 @@ load_row(sqlite3_stmt *st, struct kkey *k)
 		k->pkey = NULL;
 		return -1;
 	}
+	if (k->alg == DKIM_RSA_SHA256)
+		k->rsa = dkim_rsa_signer(k->pkey);	/* NULL: one per use */
 	return 0;
 }
 
@@ -274,8 +278,9 @@ sign_request(const unsigned char *p, size_t len, struct buf *ans,
 			return why;
 		}
 		buf_reset(&sig);
-		if (dkim_sign_digest(k->pkey, k->alg, p + 3 + p[1] + p[2],
-		    &sig) == -1 || buf_len(&sig) > 0xffff) {
+		if (dkim_sign_digest(k->pkey, k->rsa, k->alg,
+		    p + 3 + p[1] + p[2], &sig) == -1 ||
+		    buf_len(&sig) > 0xffff) {
 			snprintf(why, whysz, "signing with d=%s s=%s failed",
 			    dom, sel);
 			buf_free(&sig);
@@ -379,7 +384,8 @@ keyproc_main(int argc, char *argv[])
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		fatal("prctl");
 	if (strcmp(argv[6], "1") == 0 && (sandbox_files(NULL, state_dir, err,
-	    sizeof(err)) == -1 || sandbox_syscalls(1, err, sizeof(err)) == -1))
+	    sizeof(err)) == -1 || sandbox_syscalls(SANDBOX_KEYPROC, err,
+	    sizeof(err)) == -1))
 		fatalx("%s", err);
 	buf_init(&in, 0);
 	buf_init(&out, 0);
@@ -398,216 +404,4 @@ keyproc_main(int argc, char *argv[])
 		if (pfd[1].revents)
 			on_sign(KEYPROC_SIGN_FD, &in, &out);
 	}
-}
-
-/* fd as exactly `want` in the child, without FD_CLOEXEC. */
-static int
-child_fd(int fd, int want)
-{
-	if (fd == want)
-		return fcntl(fd, F_SETFD, 0);
-	return dup2(fd, want) == -1 ? -1 : 0;
-}
-
-/*
- * The spawner: forked at start-up, before the network process has a
- * thread, drops root or sandboxes itself, so that it can still exec.  Its
- * only work: on each request (one byte and the child's two channel ends
- * by SCM_RIGHTS) it starts a key process with clone(CLONE_PARENT), so the
- * key process is the network process's child (it reaps it and sees its
- * signal), and answers with the pid.  It ends with the network process
- * (PR_SET_PDEATHSIG, and EOF on its socket).
- */
-static int	spawner = -1;	/* the network process's end */
-
-/* A message of one byte with room for two descriptors. */
-static void
-fd_msg(struct msghdr *msg, struct iovec *iov, char *byte, char *cbuf,
-    size_t cbufsz)
-{
-	memset(msg, 0, sizeof(*msg));
-	iov->iov_base = byte;
-	iov->iov_len = 1;
-	msg->msg_iov = iov;
-	msg->msg_iovlen = 1;
-	msg->msg_control = cbuf;
-	msg->msg_controllen = cbufsz;
-}
-
-static void __attribute__((noreturn))
-spawner_run(int fd, char *argv[])
-{
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *c;
-	sigset_t none;
-	int fds[2], hs, hc;
-	char byte;
-	pid_t pid;
-	ssize_t r;
-
-	sigemptyset(&none);
-	for (;;) {
-		fd_msg(&msg, &iov, &byte, cm.buf, sizeof(cm.buf));
-		if ((r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC)) == -1 &&
-		    errno == EINTR)
-			continue;
-		if (r <= 0)
-			_exit(0);
-		c = CMSG_FIRSTHDR(&msg);
-		if (c == NULL || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len != CMSG_LEN(2 * sizeof(int)))
-			_exit(70);
-		memcpy(fds, CMSG_DATA(c), sizeof(fds));
-		pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0,
-		    0, 0);
-		if (pid == 0) {
-			sigprocmask(SIG_SETMASK, &none, NULL);
-			if ((hs = fcntl(fds[0], F_DUPFD, 10)) == -1 ||
-			    (hc = fcntl(fds[1], F_DUPFD, 10)) == -1 ||
-			    child_fd(hs, KEYPROC_SIGN_FD) == -1 ||
-			    child_fd(hc, KEYPROC_CTL_FD) == -1)
-				_exit(71);
-			execv("/proc/self/exe", argv);
-			_exit(127);
-		}
-		close(fds[0]);
-		close(fds[1]);
-		if (pid == -1)
-			pid = -errno;
-		if (write_all(fd, &pid, sizeof(pid)) == -1)
-			_exit(0);
-	}
-}
-
-int
-keyproc_spawner_start(const char *sdir, const char *user, int syslog,
-    int verbose, int sandbox, char *err, size_t errsz)
-{
-	static char *argv[8];
-	int sv[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		snprintf(err, errsz, "key process spawner: socketpair: %s",
-		    strerror(errno));
-		return -1;
-	}
-	argv[0] = (char *)"gwd";
-	argv[1] = (char *)KEYPROC_ARG;
-	argv[2] = (char *)sdir;
-	argv[3] = (char *)(user ? user : "");
-	argv[4] = (char *)(syslog ? "1" : "0");
-	argv[5] = (char *)(verbose ? "1" : "0");
-	argv[6] = (char *)(sandbox ? "1" : "0");
-	argv[7] = NULL;
-	if ((pid = fork()) == -1) {
-		snprintf(err, errsz, "key process spawner: fork: %s",
-		    strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		/* The key process drops root itself (gw.db may be root's
-		 * before the state directory is handed over). */
-		prctl(PR_SET_NAME, "gwd-spawner");
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(0);
-		close_range(3, (unsigned)sv[1] - 1, 0);
-		close_range((unsigned)sv[1] + 1, ~0U, 0);
-		spawner_run(sv[1], argv);
-	}
-	close(sv[1]);
-	spawner = sv[0];
-	return 0;
-}
-
-/* Hand the child's ends to the spawner; the key process's pid. */
-static pid_t
-spawner_ask(int sign, int ctl, char *err, size_t errsz)
-{
-	union {
-		struct cmsghdr	hdr;
-		char		buf[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
-	int fds[2] = { sign, ctl };
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *c;
-	char byte = 'S';
-	pid_t pid;
-	ssize_t r;
-	size_t got = 0;
-
-	memset(&cm, 0, sizeof(cm));
-	fd_msg(&msg, &iov, &byte, cm.buf, sizeof(cm.buf));
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(fds));
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	while ((r = sendmsg(spawner, &msg, MSG_NOSIGNAL)) == -1 &&
-	    errno == EINTR)
-		;
-	while (r == 1 && got < sizeof(pid)) {
-		r = read(spawner, (char *)&pid + got, sizeof(pid) - got);
-		if (r == -1 && errno == EINTR)
-			r = 1;
-		else if (r > 0)
-			got += (size_t)r, r = 1;
-	}
-	if (got < sizeof(pid)) {
-		snprintf(err, errsz, "key process spawner: %s", r == 0 ?
-		    "gone" : strerror(errno));
-		return -1;
-	}
-	if (pid < 0) {
-		snprintf(err, errsz, "key process: clone: %s",
-		    strerror(-pid));
-		return -1;
-	}
-	return pid;
-}
-
-pid_t
-keyproc_spawn(int *sign_fd, int *ctl_fd, char *err, size_t errsz)
-{
-	int s[2], c[2];
-	pid_t pid;
-
-	if (spawner == -1) {
-		snprintf(err, errsz, "key process: no spawner");
-		return -1;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) == -1) {
-		snprintf(err, errsz, "key process: socketpair: %s",
-		    strerror(errno));
-		return -1;
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) == -1) {
-		snprintf(err, errsz, "key process: socketpair: %s",
-		    strerror(errno));
-		close(s[0]);
-		close(s[1]);
-		return -1;
-	}
-	pid = spawner_ask(s[1], c[1], err, errsz);
-	close(s[1]);
-	close(c[1]);
-	if (pid == -1) {
-		close(s[0]);
-		close(c[0]);
-		return -1;
-	}
-	if (fcntl(s[0], F_SETFL, O_NONBLOCK) == -1)
-		log_warn("key process: sign channel");
-	*sign_fd = s[0];
-	*ctl_fd = c[0];
-	return pid;
 }

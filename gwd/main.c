@@ -69,11 +69,11 @@
 #include "store.h"
 #include "store_read.h"
 #include "sts.h"
+#include "tls_report.h"
 #include "suppress.h"
 #include "tls.h"
 #include "util.h"
 #include "webhook.h"
-#include "webhook_ctl.h"
 #include "window.h"
 #include "worker.h"
 
@@ -512,6 +512,7 @@ main(int argc, char *argv[])
 	timer_add(&poll_timer, 500);
 	quarantine_start();
 	alert_start();
+	tls_report_start();
 	timer_init(&stop_timer, stop_check, NULL);
 	cluster_share_guard(authguard_block_ip, authguard_unblock_ip);
 	authguard_share(cluster_authblock_publish, cluster_authblock_lift);
@@ -531,7 +532,7 @@ main(int argc, char *argv[])
 	    cfg.hostname, cfg.state_dir, cfg.relay.mode == RELAY_SMARTHOST ?
 	    cfg.relay.host : "mx");
 	/* Every thread is running: the filter goes on all of them. */
-	if (cfg.sandbox && sandbox_syscalls(0, err, sizeof(err)) == -1) {
+	if (cfg.sandbox && sandbox_syscalls(SANDBOX_NETWORK, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_OSERR;
 	}
@@ -540,11 +541,14 @@ main(int argc, char *argv[])
 
 	loop_run();
 
+	/* Control clients still waiting (for a webhook test's answer, a
+	 * commit) are let go: their on_close hooks drop what points at
+	 * them, and nothing else would free them now the loop is over. */
+	control_close_all();
 	/* Requests in flight are abandoned first, so the webhooks' last
 	 * acknowledgements reach the store before it stops. */
 	httpc_stop();
 	webhook_stop();
-	webhook_ctl_stop();
 	store_shutdown();
 	hookset_set(NULL, 0);	/* webhook_stop() left it to the store */
 	archive_stop();

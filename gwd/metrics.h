@@ -107,6 +107,14 @@ struct gw_metrics {
 	uint64_t	 dkim_signed_total;
 	uint64_t	 dkim_unsigned_total;
 	uint64_t	 rejections[REJ_COUNT];
+	/* MTA-STS (sts.c): _mta-sts TXT lookups asked of the DNS and
+	 * answered from the cache; policy fetches started, failed, and
+	 * not started because the last one of that id failed recently. */
+	uint64_t	 sts_txt_queries_total;
+	uint64_t	 sts_txt_cache_hits_total;
+	uint64_t	 sts_fetches_total;
+	uint64_t	 sts_fetch_failures_total;
+	uint64_t	 sts_fetch_backoff_total;
 	struct gm_hist	 hist[GM_NHISTS];
 	int		 stopping;
 	int		 ready;		/* listening, the queue recovered */

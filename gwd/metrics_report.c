@@ -31,6 +31,7 @@
 #include "session.h"
 #include "smarthost.h"
 #include "store.h"
+#include "sts.h"
 #include "util.h"
 #include "webhook.h"
 #include "window.h"
@@ -86,7 +87,7 @@ snapshot(struct stat_row **rows)
 	struct queue_stats q;
 	struct stat_row *r = NULL;
 	int64_t now = now_us(), pruned, oldest;
-	int n = 0;
+	int n = 0, sts_domains, sts_policies;
 
 	queue_stats(&q);
 #define ROW(nm, pr, ty, he, v) do {					\
@@ -171,6 +172,29 @@ snapshot(struct stat_row **rows)
 	ROW("dkim_unsigned_total",
 	    "gw_dkim_messages_total{result=\"unsigned\"}", NULL, NULL,
 	    gm.dkim_unsigned_total);
+	ROW("sts_txt_queries_total",
+	    "gw_mta_sts_txt_lookups_total{source=\"dns\"}", "counter",
+	    "MTA-STS TXT record lookups by where the answer came from: a DNS "
+	    "query, or the cache (for the record's TTL).",
+	    gm.sts_txt_queries_total);
+	ROW("sts_txt_cache_hits_total",
+	    "gw_mta_sts_txt_lookups_total{source=\"cache\"}", NULL, NULL,
+	    gm.sts_txt_cache_hits_total);
+	ROW("sts_fetches_total", "gw_mta_sts_fetches_total", "counter",
+	    "MTA-STS policy fetches started (HTTPS).", gm.sts_fetches_total);
+	ROW("sts_fetch_failures_total", "gw_mta_sts_fetch_failures_total",
+	    "counter", "MTA-STS policy fetches that brought no valid policy.",
+	    gm.sts_fetch_failures_total);
+	ROW("sts_fetch_backoff_total", "gw_mta_sts_fetch_backoff_total",
+	    "counter", "MTA-STS lookups not fetched because the last fetch of "
+	    "that policy id failed recently.", gm.sts_fetch_backoff_total);
+	sts_cache_counts(&sts_domains, &sts_policies);
+	ROW("sts_cache_domains", "gw_mta_sts_cache_domains", "gauge",
+	    "Domains in the MTA-STS cache (mta_sts.cache_size each with and "
+	    "without a policy).", sts_domains);
+	ROW("sts_cache_policies", "gw_mta_sts_cache_policies", "gauge",
+	    "Domains in the MTA-STS cache with a policy.",
+	    sts_policies);
 	ROW("queue_messages", "gw_queue_messages", "gauge",
 	    "Messages in the queue.", q.messages);
 	/* The states below add up to it: a series of its own in /metrics

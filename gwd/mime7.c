@@ -316,6 +316,14 @@ qp_encode(struct walk *w, const char *b, size_t n)
 	return 0;
 }
 
+int
+mime7_qp(struct buf *out, const char *b, size_t n)
+{
+	struct walk w = { out, NULL };
+
+	return qp_encode(&w, b, n);
+}
+
 static int entity(struct walk *, const char *, size_t, int depth, int top,
     int strip_dkim);
 

@@ -20,6 +20,10 @@ int	mime7_is_8bit(const char *s, size_t n);
 /* 1 when the header section of msg[0..n) has a DKIM-Signature field. */
 int	mime7_has_dkim(const char *msg, size_t n);
 
+/* Append b[0..n) quoted-printable (RFC 2045 6.7; CRLF a hard line
+ * break, lines of at most 76 octets) to out: 0, or -1 when out is full. */
+int	mime7_qp(struct buf *out, const char *b, size_t n);
+
 #define MIME7_STRIP_DKIM	0x01	/* drop the top-level DKIM-Signature
 					   fields (they would not verify) */
 

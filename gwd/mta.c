@@ -263,6 +263,7 @@ connect_target(struct mta *m)
 		char why[400];
 
 		mta_tls_note(m, -1, "dane: TLSA lookup failed");
+		mta_tls_report(m);
 		snprintf(why, sizeof(why), "TLSA records of %s could not be "
 		    "looked up (DNSSEC): not delivering to it without them",
 		    t->host);
@@ -275,6 +276,7 @@ connect_target(struct mta *m)
 
 		mta_tls_note(m, -1, "mta-sts enforce: MX host not in the "
 		    "policy");
+		mta_tls_report(m);
 		snprintf(why, sizeof(why), "MX host %s is not one the MTA-STS "
 		    "policy of %s allows (enforce)", t->host, m->dest->domain);
 		mta_next_target(m, why);

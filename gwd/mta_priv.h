@@ -169,6 +169,7 @@ void		 mta_body_start(struct mta *);
 void		 mta_body_fill(struct mta *);
 
 /* mta_tls.c */
+void		 mta_tls_report(struct mta *);
 void		 mta_tls_note(struct mta *, int verified, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 void		 mta_tls_done(struct conn *, int ok);

@@ -23,7 +23,8 @@
  *                  and matches the MX or smarthost name (RFC 6125), else
  *                  no delivery.
  * Whatever the policy, the outcome (verified or not, and why) goes into
- * every delivery event.
+ * every delivery event; under MTA-STS or DANE it is also counted for
+ * TLS-RPT (mta_tls_report(), tls_count.h) where it is decided.
  *
  * DANE (RFC 7672; route.c finds the records when dns.dnssec is on)
  * overrides all but "none" for a host with DNSSEC-validated TLSA
@@ -43,13 +44,18 @@
  * ...") for the audit log and TLS-RPT.  The event's tls_policy is then
  * "mta-sts".
  */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cidr.h"
 #include "gwd.h"
 #include "mta_priv.h"
 #include "tls.h"
+#include "tls_count.h"
 
 /* How TLS went (or why there is none), for the audit log. */
 void
@@ -61,6 +67,25 @@ mta_tls_note(struct mta *m, int verified, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(m->hop.tls_note, sizeof(m->hop.tls_note), fmt, ap);
 	va_end(ap);
+}
+
+/* RFC 8460: this hop's outcome under its domain's MTA-STS or DANE
+ * policy, counted for the day's TLS report (tls_report.c). */
+void
+mta_tls_report(struct mta *m)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char sip[INET6_ADDRSTRLEN + 8] = "";
+
+	if (m->hop.tls_policy == NULL)
+		return;
+	if (m->c != NULL && getsockname(m->c->fd, (struct sockaddr *)&ss,
+	    &sl) == 0)
+		sockaddr_ntop((struct sockaddr *)&ss, sip, sizeof(sip));
+	tls_count_session(m->dest->domain, m->hop.tls_policy,
+	    m->hop.tls_verified == 1, m->hop.tls_note, sip, mta_host(m),
+	    m->hop.ip);
 }
 
 static void
@@ -109,6 +134,7 @@ sts_note(struct mta *m, const char *bad)
 	else
 		mta_tls_note(m, 0, "mta-sts %s: %s",
 		    mtasts_mode_name(m->sts.mode), bad);
+	mta_tls_report(m);
 }
 
 /* The handshake under an enforced MTA-STS policy: a certificate that
@@ -155,12 +181,14 @@ mta_tls_done(struct conn *c, int ok)
 		    sizeof(how))) {
 			conn_tls_desc(c, m->hop.tls, sizeof(m->hop.tls));
 			mta_tls_note(m, 1, "dane: %s", how);
+			mta_tls_report(m);
 			mta_session_ehlo(m);
 			return;
 		}
 		if (ok)
 			bad = how;
 		mta_tls_note(m, 0, "dane: %s", bad);
+		mta_tls_report(m);
 		snprintf(why, sizeof(why), "TLS certificate of %s[%s] does "
 		    "not match its TLSA records (DANE): %s", mta_host(m),
 		    m->hop.ip, bad);
@@ -184,6 +212,7 @@ mta_tls_done(struct conn *c, int ok)
 		if (strncmp(e, "TLS handshake: ", 15) == 0)
 			e += 15;
 		mta_tls_note(m, -1, "TLS handshake failed: %s", e);
+		mta_tls_report(m);
 		snprintf(why, sizeof(why), "TLS handshake with %s[%s] failed: "
 		    "%s", mta_host(m), m->hop.ip, e);
 		/* Opportunistic: the same host again, in plaintext (not
@@ -235,6 +264,7 @@ mta_tls_after_ehlo(struct mta *m)
 
 		mta_tls_note(m, -1, "%sSTARTTLS not offered", dane ? "dane: " :
 		    sts ? "mta-sts enforce: " : "");
+		mta_tls_report(m);
 		snprintf(why, sizeof(why), "TLS is required%s, but %s[%s] "
 		    "does not offer STARTTLS", dane ? " (DANE: it has TLSA "
 		    "records)" : sts ? " (its domain's MTA-STS policy)" : "",
@@ -242,9 +272,11 @@ mta_tls_after_ehlo(struct mta *m)
 		mta_next_target(m, why);
 		return 1;
 	}
-	if (!conn_tls_active(m->c) && want_tls)
+	if (!conn_tls_active(m->c) && want_tls) {
 		mta_tls_note(m, -1, "%sSTARTTLS not offered", mta_sts(m) ?
 		    "mta-sts testing: " : "");
+		mta_tls_report(m);
+	}
 	return 0;
 }
 
@@ -262,6 +294,7 @@ mta_tls_reply(struct mta *m, const struct smtp_reply *r)
 	    !mta_sts_enforce(m)) {
 		m->caps.starttls = 0;
 		mta_tls_note(m, -1, "STARTTLS refused: %d", r->code);
+		mta_tls_report(m);
 		mta_session_ready(m);
 		return;
 	}

@@ -106,6 +106,11 @@ fill_attempt(struct audit_event *ev, const struct job *j,
 	ev->recipient = xstrdup(r->addr);
 	ev->sender = xstrdup(j->msg->sender);
 	mta_audit_hop(ev, &j->hop, j->dest);
+	if (j->dest != NULL && j->hop.ip[0] != '\0' &&
+	    ev->tls_policy != NULL) {
+		j->dest->tls_last = ev->tls_policy;
+		j->dest->tls_last_verified = ev->tls_verified;
+	}
 	ev->reply_code = res->code;
 	if (res->status[0])
 		ev->reply_status = xstrdup(res->status);

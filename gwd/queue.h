@@ -29,7 +29,8 @@ int	 queue_dsn_signing(void);
  * A notice gwd sends itself (alerts, content-policy notifications:
  * notify.c): queue_notice() makes it, From: from (with from_name as its
  * display name), To: the nto addresses (envelope too), Subject: subject,
- * text as its body (LF or CRLF lines; UTF-8 goes 8bit), with the null
+ * text as its body (LF or CRLF lines; UTF-8 goes 8bit; or a report with
+ * an attachment, queue_notice_report()), with the null
  * envelope sender and never bounced, as a DSN.  Its "received" event
  * (detail, NULL: "notice by gwd") goes into op, and it goes in as
  * op->insert (op->done then queues it once committed) or, when op
@@ -54,7 +55,21 @@ struct notice {
 	const char	*text;
 	const char	*detail;
 };
+/* queue_notice_report(): a report (RFC 6522) instead of a plain text
+ * notice: multipart/report; report-type=type, the notice's text its
+ * first part and att (attlen bytes of att_type, named att_name) its
+ * second, base64; headers (CRLF-ended fields, or NULL) go in the
+ * message header. */
+struct notice_report {
+	const char	*type;
+	const char	*headers;
+	const char	*att_type, *att_name;
+	const void	*att;
+	size_t		 attlen;
+};
 struct qmsg *queue_notice(struct store_op *, const struct notice *);
+struct qmsg *queue_notice_report(struct store_op *, const struct notice *,
+	    const struct notice_report *);
 void	 queue_notice_sign(struct store_op *, struct qmsg *n,
 	    const char *from, void (*then)(struct store_op *, void *),
 	    void *arg);
@@ -135,6 +150,10 @@ struct queue_dest {
 	int64_t	 next_attempt;	/* unix seconds; 0: none waiting */
 	int	 error_attempts;
 	char	 error[256];	/* last reply that deferred one; "" */
+	/* The TLS of the last attempt through via that connected: policy
+	 * ("": none yet), 1 verified, 0 not, -1 no TLS. */
+	char	 tls[16];
+	int	 tls_verified;
 };
 /* Every domain with queued recipients, most queued first; the caller
  * frees *out.  Returns how many. */

@@ -151,6 +151,9 @@ void	 dest_ready(struct dest *, struct qrcpt *, int prio);
 void	 dest_unready(struct qrcpt *);
 void	 job_free(struct job *);
 void	 dest_kick(struct dest *);
+/* Every destination of an MX-host budget that has work (throttle.c). */
+struct tgroup;
+void	 dest_kick_group(struct tgroup *);
 void	 dest_sift_ready(struct dest *, int (*stays)(struct qrcpt *,
 	    const struct dest *, int prio, void *),
 	    void (*leave)(struct qrcpt *, void *), void *);

@@ -85,6 +85,10 @@ qdest_cmp(const void *a, const void *b)
 static void
 qdest_limits(struct queue_dest *q, const struct dest *via)
 {
+	if (via != NULL && via->tls_last != NULL) {
+		gw_strlcpy(q->tls, via->tls_last, sizeof(q->tls));
+		q->tls_verified = via->tls_last_verified;
+	}
 	const char *name;
 	int per_conn, gen;
 

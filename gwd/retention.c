@@ -9,7 +9,8 @@
  * the six columns is set); deleting a row that was never indexed corrupts
  * the index.  event.id is AUTOINCREMENT, so pruning never lets an id
  * come back and export cursors stay valid.  Each deleted event is taken
- * out of event_tally (tally.h) in the same transaction.
+ * out of event_tally and event_latency (tally.h) in the same
+ * transaction.
  *
  * Pace (retention_run, on the checkpointer thread).  Deleting an event
  * costs 30-60 us here (its FTS terms, seven indexes, the checkpoint of
@@ -77,7 +78,8 @@ retention_unindex(sqlite3 *db, sqlite3_stmt *sel, sqlite3_stmt *del)
 
 static const char *const retention_sql[] = {
 	"SELECT id, sender, recipient, subject, message_id, from_addr, "
-	"reply_text, qid, ts, action, subaccount, class IS 'hard' FROM event "
+	"reply_text, qid, ts, action, subaccount, class IS 'hard', latency_ms "
+	"FROM event "
 	"WHERE ts < ?1 ORDER BY ts LIMIT ?2",
 	"INSERT INTO event_fts (event_fts, rowid, sender, recipient, "
 	"subject, message_id, from_addr, reply_text) VALUES ('delete', ?1, "
@@ -109,7 +111,10 @@ retention_batch(sqlite3 *db, sqlite3_stmt **st, struct tally *t,
 		if (tally_add(t, sqlite3_column_int64(st[R_SEL], 8),
 		    (const char *)sqlite3_column_text(st[R_SEL], 9),
 		    (const char *)sqlite3_column_text(st[R_SEL], 10),
-		    sqlite3_column_int(st[R_SEL], 11), -1) == -1) {
+		    sqlite3_column_int(st[R_SEL], 11), -1) == -1 ||
+		    (sqlite3_column_type(st[R_SEL], 12) != SQLITE_NULL &&
+		    tally_add_latency(t, sqlite3_column_int64(st[R_SEL], 8),
+		    sqlite3_column_int64(st[R_SEL], 12), -1) == -1)) {
 			log_warnx("retention: out of memory");
 			return -1;
 		}

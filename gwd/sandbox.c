@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,13 +112,69 @@ dir_of(const char *path, char *buf, size_t size)
 	return buf;
 }
 
-int
-sandbox_files(const struct gw_config *cfg, const char *state_dir, char *err,
-    size_t errsz)
+struct path_rules {
+	int		 rs;
+	uint64_t	 handled;
+	char		*err;
+	size_t		 errsz;
+};
+
+/*
+ * One file or directory gwd.conf names (config_each_path: the option
+ * table is the one list, so a new file setting needs no line here).
+ */
+static int
+allow_setting(void *arg, const char *name, const char *path,
+    enum config_path_use use)
+{
+	struct path_rules *pr = arg;
+	char dbuf[4096];
+
+	(void)name;
+	switch (use) {
+	case CONFIG_PATH_RW:
+		return ll_allow(pr->rs, path, FS_RW, pr->handled, pr->err,
+		    pr->errsz);
+	case CONFIG_PATH_SOCKET:
+		return ll_allow(pr->rs, dir_of(path, dbuf, sizeof(dbuf)),
+		    FS_RW, pr->handled, pr->err, pr->errsz);
+	case CONFIG_PATH_READ:
+	case CONFIG_PATH_READ_DIR:
+		break;
+	}
+	return ll_allow(pr->rs, path, FS_READ, pr->handled, pr->err,
+	    pr->errsz);
+}
+
+/*
+ * The dynamic loader this binary names in its PT_INTERP (the kernel
+ * executes it along with the binary), into arg, PATH_MAX bytes; left
+ * "" for a static binary.
+ */
+static int
+interp_of_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	char *buf = arg;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++)
+		if (info->dlpi_phdr[i].p_type == PT_INTERP)
+			snprintf(buf, PATH_MAX, "%s", (const char *)
+			    (info->dlpi_addr + info->dlpi_phdr[i].p_vaddr));
+	return 1;		/* the first object is the program */
+}
+
+/*
+ * The Landlock domain: state_dir read and write, the system's files
+ * read only, the files cfg names, and the execution of exec[] (files
+ * only) but nothing else.
+ */
+static int
+landlock_domain(const struct gw_config *cfg, const char *state_dir,
+    const char *const *exec, size_t nexec, char *err, size_t errsz)
 {
 	struct landlock_ruleset_attr attr;
 	uint64_t h;
-	char dbuf[4096];
 	int abi, rs, bad = 0;
 
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
@@ -151,17 +209,13 @@ sandbox_files(const struct gw_config *cfg, const char *state_dir, char *err,
 	    LANDLOCK_ACCESS_FS_WRITE_FILE, h, err, errsz);
 	for (size_t i = 0; i < nitems(system_read) && !bad; i++)
 		bad |= ll_allow(rs, system_read[i], FS_READ, h, err, errsz);
+	for (size_t i = 0; i < nexec && !bad; i++)
+		bad |= ll_allow(rs, exec[i], LANDLOCK_ACCESS_FS_EXECUTE |
+		    LANDLOCK_ACCESS_FS_READ_FILE, h, err, errsz);
 	if (cfg != NULL && !bad) {
-		const char *ro[] = { cfg->path, cfg->tls.certificate,
-		    cfg->tls.key, cfg->relay.ca_file, cfg->relay.ca_dir,
-		    cfg->cluster.password_file, cfg->content.url_blocklist,
-		    cfg->webhook.ca_file, cfg->alerts.ca_file,
-		    cfg->mta_sts.ca_file };
+		struct path_rules pr = { rs, h, err, errsz };
 
-		bad |= ll_allow(rs, dir_of(cfg->control_socket, dbuf,
-		    sizeof(dbuf)), FS_RW, h, err, errsz);
-		for (size_t i = 0; i < nitems(ro) && !bad; i++)
-			bad |= ll_allow(rs, ro[i], FS_READ, h, err, errsz);
+		bad = config_each_path(cfg, allow_setting, &pr);
 	}
 	if (!bad && syscall(SYS_landlock_restrict_self, rs, 0) == -1) {
 		snprintf(err, errsz, "sandbox: landlock_restrict_self: %s",
@@ -173,6 +227,24 @@ sandbox_files(const struct gw_config *cfg, const char *state_dir, char *err,
 		return -1;
 	log_debug("sandbox: Landlock ABI %d: files confined", abi);
 	return 0;
+}
+
+int
+sandbox_files(const struct gw_config *cfg, const char *state_dir, char *err,
+    size_t errsz)
+{
+	return landlock_domain(cfg, state_dir, NULL, 0, err, errsz);
+}
+
+int
+sandbox_files_spawner(const char *state_dir, char *err, size_t errsz)
+{
+	char interp[PATH_MAX] = "";
+	const char *exec[] = { "/proc/self/exe", interp };
+
+	dl_iterate_phdr(interp_of_self, interp);
+	return landlock_domain(NULL, state_dir, exec, nitems(exec), err,
+	    errsz);
 }
 
 void
@@ -251,6 +323,13 @@ static const char *const network_only[] = {
 	"bind", "listen", "accept", "accept4", "clone",
 };
 
+/* The spawner: clone and exec a key process, which then confines itself
+ * under this same filter (Landlock, its own seccomp filter). */
+static const char *const spawner_extra[] = {
+	"clone", "execve", "landlock_create_ruleset", "landlock_add_rule",
+	"landlock_restrict_self", "seccomp",
+};
+
 #if defined(__SANITIZE_ADDRESS__)
 #define GW_SAN	1
 #elif defined(__has_feature)
@@ -326,7 +405,7 @@ sigsys(int sig, siginfo_t *si, void *uc)
 }
 
 int
-sandbox_syscalls(int keyproc, char *err, size_t errsz)
+sandbox_syscalls(enum sandbox_who who, char *err, size_t errsz)
 {
 	struct sigaction sa;
 	scmp_filter_ctx ctx;
@@ -352,10 +431,12 @@ sandbox_syscalls(int keyproc, char *err, size_t errsz)
 		snprintf(err, errsz, "sandbox: seccomp_init failed");
 		return -1;
 	}
-	if (!keyproc)
+	if (who == SANDBOX_NETWORK)
 		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (r == 0)
-		r = allow(ctx, allowed, nitems(allowed), keyproc);
+		r = allow(ctx, allowed, nitems(allowed), who != SANDBOX_NETWORK);
+	if (r == 0 && who == SANDBOX_SPAWNER)
+		r = allow(ctx, spawner_extra, nitems(spawner_extra), 0);
 #ifdef GW_SAN
 	if (r == 0)
 		r = allow(ctx, allowed_san, nitems(allowed_san), 0);

@@ -134,6 +134,8 @@ struct dest {
 	struct mta	*idle;		/* ready connections without work */
 	/* Limits. */
 	int		 max_conn, per_conn, per_minute;
+	int		 conn_shared;	/* max_conn is a throttle's: the
+					   cluster's (throttle.c) */
 	int		 cwnd;		/* connections allowed now */
 	int64_t		 gap_ms;	/* backoff: at least this between
 					   messages */
@@ -146,6 +148,11 @@ struct dest {
 	struct ev_timer	 pace;		/* the next job may go */
 	struct ev_timer	 recover;	/* the next recovery step */
 	struct dest_fail *fail;		/* failing its backlog (dest.c) */
+	/* The TLS of its last attempt that connected (gwtop): the policy
+	 * applied (a static name; NULL: none yet) and its result (1
+	 * verified, 0 not, -1 no TLS). */
+	const char	*tls_last;
+	int		 tls_last_verified;
 	enum dest_route	 route_state;
 	struct route_req *rreq;
 	struct route_result *route;

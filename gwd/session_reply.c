@@ -3,8 +3,9 @@
  * line, bounded to REPLY_MAX and sent with its CRLF; a refusal is a
  * reply that is also an event of the audit trail ("rejected": the
  * stage, the reply split into code, status and text, the sender and
- * recipient it names; audit_refusal(), which the HTTP API uses too); a bad command is a reply counted toward
- * limits.unknown_commands.  session.c has the rest of a session's life.
+ * recipient it names; audit_refusal(), which the HTTP API uses too; on
+ * a feedback listener past feedback.reject_log only counted, fbl.h); a
+ * bad command is a reply counted toward limits.unknown_commands.  session.c has the rest of a session's life.
  * Standards: RFC 5321 4.2 (replies), 4.5.3.1.5 (reply line length),
  * RFC 2034/3463 (enhanced status codes).
  * Exposure: what goes into a reply is ours or already parsed (addresses
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "fbl.h"
 #include "gwd.h"
 #include "log.h"
 #include "session_priv.h"
@@ -94,19 +96,29 @@ split_reply(const char *r, int *code, char *status, size_t stsz,
 	*text = p;
 }
 
-void
-audit_refusal(const char *r, const char *stage, const char *ip,
-    const char *sub, const char *sender, const char *rcpt, const char *cls)
+static struct audit_event *
+refusal_event(const char *r, const char *stage, const char *ip,
+    const char *more)
 {
 	struct audit_event *ev = audit_new(event_name(EV_REJECTED), NULL);
 	const char *text;
 	char status[16];
 
-	ev->detail = xasprintf("stage=%s", stage);
+	ev->detail = xasprintf("stage=%s%s%s", stage, more ? " " : "",
+	    more ? more : "");
 	split_reply(r, &ev->reply_code, status, sizeof(status), &text);
 	ev->reply_status = status[0] ? xstrdup(status) : NULL;
 	ev->reply_text = xstrdup(text);
 	ev->client_ip = xstrdup(ip);
+	return ev;
+}
+
+void
+audit_refusal(const char *r, const char *stage, const char *ip,
+    const char *sub, const char *sender, const char *rcpt, const char *cls)
+{
+	struct audit_event *ev = refusal_event(r, stage, ip, NULL);
+
 	ev->subaccount = sub && sub[0] ? xstrdup(sub) : NULL;
 	if (sender)
 		ev->sender = xstrdup(sender);
@@ -114,6 +126,13 @@ audit_refusal(const char *r, const char *stage, const char *ip,
 		ev->recipient = xstrdup(rcpt);
 	ev->bounce_class = cls;
 	store_event(ev);
+}
+
+void
+audit_refusal_more(const char *r, const char *stage, const char *ip,
+    const char *more)
+{
+	store_event(refusal_event(r, stage, ip, more));
 }
 
 /* Refusals are events of the audit trail, like deliveries: the reply,
@@ -127,6 +146,10 @@ audit_reject(struct session *s, const char *r, const char *sender,
 	gw_strlcpy(stage, s->stage ? s->stage : "connect", sizeof(stage));
 	for (char *p = stage; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
+	/* Anyone may hammer a feedback listener (port 25): past
+	 * feedback.reject_log its refusals are counted, not each logged. */
+	if (fbl_session(s) && !fbl_refusal_logged(s->ip, stage, r))
+		return;
 	if (sender == NULL && s->tx.active)
 		sender = s->tx.mail.path.addr;
 	audit_refusal(r, stage, s->ip, s->subaccount, sender, rcpt, cls);

@@ -1,6 +1,7 @@
 /*
  * signer.c - which keys sign a message, and signing it: a worker
- * prepares, the key process signs (its client is signer_kp.c).
+ * prepares (or the content scan's thread, signer_prepare()), the key
+ * process signs (its client is signer_kp.c).
  *
  * The network process holds the names of the active keys, never a
  * private key: gw.db's dkim_key table is read by the key process only
@@ -173,8 +174,8 @@ signer_prepend(const struct sign_job *j, char **msg, size_t *len)
 	return n;
 }
 
-void
-signer_run(struct sign_job *j, const char *msg, size_t len, int64_t now)
+static void
+sign_setup(struct sign_job *j, const char *msg, size_t len, int64_t now)
 {
 	j->msg = msg;
 	j->len = len;
@@ -182,5 +183,24 @@ signer_run(struct sign_job *j, const char *msg, size_t len, int64_t now)
 	buf_init(&j->sigs, 0);
 	j->w.run = sign_work;
 	j->w.done = sign_done;
+}
+
+void
+signer_run(struct sign_job *j, const char *msg, size_t len, int64_t now)
+{
+	sign_setup(j, msg, len, now);
 	worker_submit(&j->w);
+}
+
+void
+signer_prepare(struct sign_job *j, const char *msg, size_t len, int64_t now)
+{
+	sign_setup(j, msg, len, now);
+	sign_work(&j->w);
+}
+
+void
+signer_send(struct sign_job *j)
+{
+	sign_done(&j->w);
 }

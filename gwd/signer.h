@@ -77,6 +77,13 @@ void	 signer_domain(const struct msg_info *, const char *sender,
 /* Sign msg[0..len) on a worker; job->done(job) runs on the main thread. */
 void	 signer_run(struct sign_job *, const char *msg, size_t len,
 	    int64_t now);
+/* signer_run()'s work on the calling thread: a content worker that has
+ * the message in hand already (one hop for both, content.h).  Then
+ * signer_send(), on the main thread with job->done set, goes on as the
+ * worker's completion would. */
+void	 signer_prepare(struct sign_job *, const char *msg, size_t len,
+	    int64_t now);
+void	 signer_send(struct sign_job *);
 void	 sign_job_free(struct sign_job *);
 /* Put a finished job's signatures on top of *msg (len *len), which it
  * frees and replaces; returns how many bytes were added. */

@@ -154,10 +154,18 @@ store_backlog(void)
 	return n;
 }
 
+/*
+ * BEGIN, COMMIT, ROLLBACK on queue.db and log.db, each prepared once
+ * (db.h).  The statements are the store's connections' (the store
+ * thread's, or the main thread's before it starts and after it ends,
+ * never both at once).
+ */
+static struct db_exec_cache	 exec_cache;
+
 int
 store_exec(sqlite3 *db, const char *sql)
 {
-	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	return db_exec_cached(&exec_cache, db, sql);
 }
 
 static void
@@ -347,6 +355,7 @@ store_main(void *arg)
 	struct oplist done, again, batch;
 	int made, last_try, was, low;
 
+	thread_name("gwd-store");
 	for (;;) {
 		pthread_mutex_lock(&mtx);
 		if (!wait_work()) {
@@ -570,6 +579,7 @@ store_shutdown(void)
 	flush_outbox();
 	archive_unprepare();
 	outbox_close(&store_obx);
+	db_exec_cache_free(&exec_cache);
 	store_log_close();
 	db_close(store_qdb);
 }

@@ -60,6 +60,16 @@ struct store_op {
 	/* An MTA-STS policy to keep (sts.c), or sts_domain NULL. */
 	char		*sts_domain, *sts_id, *sts_policy;
 	int64_t		 sts_fetched, sts_expires;
+	/* A TLS-RPT session to count (tls_report.c), or rpt.domain NULL;
+	 * rpt_sent_domain: the rows of day rpt_sent_day for that domain
+	 * go (its report is queued in this op), or NULL. */
+	struct {
+		int64_t	 day;
+		char	*domain, *policy, *result, *sending_ip, *mx_host,
+			*receiving_ip;
+	}		 rpt;
+	char		*rpt_sent_domain;
+	int64_t		 rpt_sent_day;
 	struct outbox_hook_ack *hook_ack; /* outbox rows webhooks are
 					   done with (webhook.c) */
 	int		 nhook_ack;

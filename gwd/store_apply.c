@@ -1,9 +1,9 @@
 /*
  * store_apply.c - the record encoders: an op's changes into queue.db
  * (new messages and their recipients, deleted and updated recipients,
- * holds, suppressions, pauses), through statements prepared once at
- * start-up on the store thread's connection.  The caller (store.c) owns
- * the transaction.
+ * holds, suppressions, pauses, TLS-RPT counts), through statements
+ * prepared once at start-up on the store thread's connection.  The
+ * caller (store.c) owns the transaction.
  * Exposure: writes what sessions accepted, with bound parameters; no
  * network input is parsed.
  * Diagnostics: dies when a statement fixed at build fails to prepare
@@ -19,7 +19,8 @@
 
 static sqlite3_stmt	*st_ins_msg, *st_ins_rcpt, *st_del_rcpt, *st_upd_rcpt,
 			*st_del_msg, *st_upd_held, *st_supp_put,
-			*st_supp_del, *st_pause, *st_sts;
+			*st_supp_del, *st_pause, *st_sts, *st_rpt,
+			*st_rpt_del;
 static sqlite3		*qdb;	/* the store thread's */
 
 /* A new message and its recipients; their row ids go into m. */
@@ -142,6 +143,23 @@ store_apply(struct store_op *op)
 		if (db_step_done(st_sts) == -1)
 			return -1;
 	}
+	if (op->rpt.domain) {
+		sqlite3_bind_int64(st_rpt, 1, op->rpt.day);
+		db_bind_text(st_rpt, 2, op->rpt.domain);
+		db_bind_text(st_rpt, 3, op->rpt.policy);
+		db_bind_text(st_rpt, 4, op->rpt.result);
+		db_bind_text(st_rpt, 5, op->rpt.sending_ip);
+		db_bind_text(st_rpt, 6, op->rpt.mx_host);
+		db_bind_text(st_rpt, 7, op->rpt.receiving_ip);
+		if (db_step_done(st_rpt) == -1)
+			return -1;
+	}
+	if (op->rpt_sent_domain) {
+		sqlite3_bind_int64(st_rpt_del, 1, op->rpt_sent_day);
+		db_bind_text(st_rpt_del, 2, op->rpt_sent_domain);
+		if (db_step_done(st_rpt_del) == -1)
+			return -1;
+	}
 	return 0;
 }
 
@@ -175,4 +193,10 @@ store_apply_prepare(sqlite3 *db)
 	    " (subaccount, paused, since, reason) VALUES (?, ?, ?, ?)");
 	st_sts = prep(qdb, "INSERT OR REPLACE INTO mta_sts"
 	    " (domain, id, policy, fetched, expires) VALUES (?, ?, ?, ?, ?)");
+	st_rpt = prep(qdb, "INSERT INTO tls_rpt (day, domain, policy, result,"
+	    " sending_ip, mx_host, receiving_ip, count)"
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, 1)"
+	    " ON CONFLICT DO UPDATE SET count = count + 1");
+	st_rpt_del = prep(qdb, "DELETE FROM tls_rpt WHERE day = ? AND"
+	    " domain = ?");
 }

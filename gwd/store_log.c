@@ -217,6 +217,7 @@ checkpointer(void *arg)
 	struct timespec ts;
 	int64_t now, next_ckpt = 0, next_prune = 0, wait;
 
+	thread_name("gwd-checkpoint");
 	pthread_mutex_lock(&ckmtx);
 	while (!ckstop) {
 		pthread_mutex_unlock(&ckmtx);

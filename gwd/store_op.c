@@ -69,6 +69,13 @@ store_op_free(struct store_op *op)
 	free(op->sts_domain);
 	free(op->sts_id);
 	free(op->sts_policy);
+	free(op->rpt.domain);
+	free(op->rpt.policy);
+	free(op->rpt.result);
+	free(op->rpt.sending_ip);
+	free(op->rpt.mx_host);
+	free(op->rpt.receiving_ip);
+	free(op->rpt_sent_domain);
 	free(op->del_rcpt);
 	free(op->hook_ack);
 	archive_req_free(op->archive);

@@ -101,6 +101,10 @@ struct submit_waiter {
 void	 audit_refusal(const char *r, const char *stage, const char *ip,
 	    const char *sub, const char *sender, const char *rcpt,
 	    const char *cls);
+/* Refusals of ip not written one by one: one event, the last reply r,
+ * detail "stage=STAGE " + more ("unlogged=N"). */
+void	 audit_refusal_more(const char *r, const char *stage, const char *ip,
+	    const char *more);
 
 /* The verdict stages' answer. */
 enum verdict { V_CONTINUE, V_REPLY, V_QUARANTINE };

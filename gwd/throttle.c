@@ -23,9 +23,14 @@
  * each message also takes a token of it from Redis, through a local
  * cache the scheduler asks without waiting (common/cshare.h says how
  * much that lets through beyond the limit); with Redis away, each node
- * paces itself to its share.
+ * paces itself to its share.  So is a throttle's connection limit (not
+ * relay.connections, which is each node's): a connection is opened
+ * only with a lease of it from Redis (cluster_lease.c), keyed by the
+ * destination or its MX-host budget; with Redis away, each node opens
+ * at most its share.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "auth.h"
@@ -54,6 +59,7 @@
 struct tgroup {
 	char	*key;
 	int	 max_conn, per_minute;
+	int	 conn_shared;	/* max_conn is the throttle's own */
 	int	 nconn;
 	int64_t	 next_send;	/* monotonic ms */
 	int	 refs;
@@ -61,10 +67,14 @@ struct tgroup {
 
 static struct hmap	 tgroups;
 
+static int	 lease_count(const char *);
+static void	 lease_kick(const char *);
+
 void
 throttle_init(void)
 {
 	hmap_init(&tgroups);
+	cluster_lease_hooks(lease_count, lease_kick);
 }
 
 /* The limits for a domain or smarthost: its throttle, else gwd.conf's. */
@@ -152,19 +162,81 @@ throttle_sent(struct dest *d, int64_t now)
 		cluster_rate_used(key);
 }
 
-/* Room for one more connection in d's shared MX-host budget? */
+/*
+ * The cluster-wide connection limit d counts against: its lease key
+ * into key ("g:" and its MX host's budget, else "d:" and its name),
+ * this node's connections under it in *n; 0 when there is none.
+ */
+static int
+lease_key(const struct dest *d, char *key, size_t keysz, int *n)
+{
+	if (!cluster_enabled())
+		return 0;
+	if (d->grp) {
+		*n = d->grp->nconn;
+		return d->grp->conn_shared && snprintf(key, keysz, "g:%s",
+		    d->grp->key) < (int)keysz ? d->grp->max_conn : 0;
+	}
+	*n = d->nconn;
+	return d->conn_shared && snprintf(key, keysz, "d:%s", d->name) <
+	    (int)keysz ? d->max_conn : 0;
+}
+
+/* Room for one more connection in d's shared MX-host budget, and in
+ * the cluster's (a lease, or the share while Redis is away)? */
 int
 throttle_room(const struct dest *d)
 {
-	return d->grp == NULL || d->grp->nconn < d->grp->max_conn;
+	char key[512];
+	int n, limit;
+
+	if (d->grp && d->grp->nconn >= d->grp->max_conn)
+		return 0;
+	if ((limit = lease_key(d, key, sizeof(key), &n)) == 0)
+		return 1;
+	if (!cluster_up())
+		return n < cshare_share(limit, cluster_live());
+	return cluster_lease_room(key, limit);
 }
 
 /* A connection of d opened (1) or closed (-1). */
 void
 throttle_conn(struct dest *d, int delta)
 {
+	char key[512];
+	int n;
+
 	if (d->grp)
 		d->grp->nconn += delta;
+	if (delta < 0 && lease_key(d, key, sizeof(key), &n) > 0)
+		cluster_lease_closed(key);
+}
+
+/* The lease hooks (cluster.h): this node's connections under key. */
+static int
+lease_count(const char *key)
+{
+	struct tgroup *g;
+	struct dest *d;
+
+	if (key[0] == 'g')
+		return (g = hmap_get(&tgroups, key + 2)) && g->conn_shared ?
+		    g->nconn : 0;
+	return (d = dest_find(key + 2)) && d->grp == NULL && d->conn_shared ?
+	    d->nconn : 0;
+}
+
+static void
+lease_kick(const char *key)
+{
+	struct tgroup *g;
+	struct dest *d;
+
+	if (key[0] == 'g') {
+		if ((g = hmap_get(&tgroups, key + 2)) != NULL)
+			dest_kick_group(g);
+	} else if ((d = dest_find(key + 2)) != NULL)
+		dest_kick(d);
 }
 
 /* d leaves its shared budget (it is forgotten, or has its own now),
@@ -223,6 +295,7 @@ throttle_group(struct dest *d, const struct route_result *res)
 	}
 	g->max_conn = th->connections > 0 ? th->connections :
 	    gcfg->relay.connections;
+	g->conn_shared = th->connections > 0;
 	g->per_minute = th->per_minute > 0 ? th->per_minute : 0;
 	if (th->per_connection > 0)
 		d->per_conn = th->per_connection;
@@ -237,10 +310,13 @@ throttle_group(struct dest *d, const struct route_result *res)
 void
 throttle_refresh(struct dest *d, const struct policy *p)
 {
+	const struct throttle *th;
 	int old = d->max_conn;
 
 	throttle_limits(p, d->domain ? d->domain : d->host, &d->max_conn,
 	    &d->per_conn, &d->per_minute);
+	d->conn_shared = (th = policy_throttle(p, d->domain ? d->domain :
+	    d->host)) != NULL && th->connections > 0;
 	if (d->cwnd == 0 || d->cwnd == old || d->cwnd > d->max_conn)
 		d->cwnd = d->max_conn;
 	if (d->route)

@@ -60,9 +60,17 @@ unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
 {
 	char tok[UNSUBTOK_MAX], mailto[ADDR_PATH_MAX + 1];
 
+	if (retpath_unsub(sa->name, qid, idx, mailto, sizeof(mailto)) == -1)
+		mailto[0] = '\0';
+	/* No https link to POST to: the mailto: alone, and no
+	 * List-Unsubscribe-Post (RFC 8058 3.1 asks for an https URI). */
+	if (gcfg->http_public_host == NULL && mailto[0])
+		return buf_printf(out, "List-Unsubscribe: <mailto:%s>\r\n",
+		    mailto) == -1 ? -1 : 1;
 	if (gcfg->http_public_host == NULL) {
 		log_warnx("bulk mail of %s without List-Unsubscribe: set "
-		    "http.public_host in %s", sa->name, gcfg->path);
+		    "http.public_host in %s, or give it a bounce domain",
+		    sa->name, gcfg->path);
 		return 0;
 	}
 	if (unsubkey_make(sa->id, rcpt, tok, sizeof(tok)) == -1) {
@@ -73,8 +81,6 @@ unsub_fields(const struct subaccount *sa, const char *rcpt, const char *qid,
 	}
 	/* RFC 2369 2: the URIs in order of preference, the https one first
 	 * (the one RFC 8058 POSTs to). */
-	if (retpath_unsub(sa->name, qid, idx, mailto, sizeof(mailto)) == -1)
-		mailto[0] = '\0';
 	return buf_printf(out, "List-Unsubscribe: <https://%s/u/%s>%s%s%s\r\n"
 	    "List-Unsubscribe-Post: " ONE_CLICK "\r\n",
 	    gcfg->http_public_host, tok, mailto[0] ? ",\r\n <mailto:" : "",

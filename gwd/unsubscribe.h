@@ -9,6 +9,9 @@
  *   List-Unsubscribe-Post: List-Unsubscribe=One-Click
  * the mailto: only when a bounce domain applies (retpath.h); a mail to
  * it at the feedback listener unsubscribes as the POST does (fbl.h).
+ * Without http.public_host, the mailto: alone and no
+ * List-Unsubscribe-Post (one-click needs an https URI, RFC 8058 3.1);
+ * with neither, no field (said in the log).  The fields are added
  * before it is signed (both are in dkim.c's h= list), unless it has a
  * List-Unsubscribe of its own; with several recipients, each copy's
  * own fields and signature are kept apart from the body
@@ -30,9 +33,10 @@ struct buf;
 struct store_op;
 struct subaccount;
 
-/* The two header fields for the subaccount's message qid to rcpt, its
- * recipient number idx, appended to out: 1 done, 0 none (no key or no
- * http.public_host: said in the log), -1 out of memory. */
+/* The header fields for the subaccount's message qid to rcpt, its
+ * recipient number idx, appended to out: 1 done, 0 none (no key, or
+ * neither http.public_host nor a bounce domain: said in the log), -1
+ * out of memory. */
 int	 unsub_fields(const struct subaccount *, const char *rcpt,
 	    const char *qid, unsigned idx, struct buf *out);
 

@@ -1,5 +1,8 @@
 /*
- * webhook.c - the webhook dispatcher (see webhook.h).
+ * webhook.c - the webhook dispatcher (see webhook.h): reading the
+ * outbox, batching, retries.  The webhooks themselves (gw.db's rows,
+ * their metrics) are webhook_hooks.c's, a signed POST webhook_post.c's;
+ * what they share is in webhook_priv.h.
  *
  * Each webhook (a row of gw.db's webhook table) reads its own events
  * from the outbox (its hook_pending rows, outbox.h) into a queue of
@@ -34,7 +37,6 @@
  * -1 with the reason at start-up; a failing receiver is logged when it
  * begins to fail and when it answers again.
  */
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,64 +57,23 @@
 #include "store.h"
 #include "util.h"
 #include "webhook.h"
-#include "whsig.h"
+#include "webhook_post.h"
+#include "webhook_priv.h"
 
 #define READ_MAX	500	/* outbox rows per read */
 #define TICK_MS		100	/* reading and batching */
 #define RETRY_MIN_MS	1000
-#define REPLY_LOG	200	/* bytes of a failed reply that are logged */
 
-struct batch;
-
-struct item {
-	struct item	*next;
-	int64_t		 id;		/* the outbox row's */
-	char		*qid;		/* NULL: no order to keep */
-	char		*json;		/* the event's object */
-	int64_t		 ts;		/* the event's time, unix us */
-	int64_t		 queued;	/* loop_now() when read */
-	struct batch	*inflight;
-};
-
-struct hook {
-	struct hook	*next;
-	long long	 id;
-	char		*url, *secret, *subaccount, *events;
-	struct hookset_entry filter;
-	struct item	*head, **tail;
-	int		 nitems;
-	int64_t		 read_after;	/* the outbox id read last */
-	int		 inflight;
-	int		 fails;		/* failed requests in a row */
-	int64_t		 retry_at;	/* loop_now() */
-	int		 gone;		/* deleted from gw.db */
-	char		 why[REPLY_LOG]; /* the last failure */
-	uint64_t	 sent, failed, dropped;
-};
-
-struct batch {
-	struct batch	*next;
-	struct hook	*h;
-	struct item	**items;
-	int		 n;
-	/* Filled by the httpc thread. */
-	long		 status;
-	char		 why[REPLY_LOG];
-};
-
-static struct hook	*hooks;
+struct hook		*webhook_list;
 static struct outbox	 obx;
 static sqlite3		*qdb;		/* the reader's, read-only */
 static struct ev_timer	 tick;
-static struct loop_waker waker;
+static struct ev_timer	 replied;	/* after requests came back */
 static int		 started, stopping;
 /* Acknowledgements not yet handed to the store. */
 static struct outbox_hook_ack *acks;
 static int		 nacks, acks_cap;
-static int		 sweep;		/* the webhooks changed */
-
-static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct batch	*finished;	/* under mtx: back from httpc */
+int			 webhook_sweep;		/* the webhooks changed */
 
 /* h is done with outbox row id. */
 static void
@@ -127,19 +88,19 @@ ack(const struct hook *h, int64_t id)
 }
 
 /* The acknowledgements so far, to the store thread in one op. */
-static void
-flush_acks(void)
+void
+webhook_flush_acks(void)
 {
 	struct store_op *op;
 
-	if (nacks == 0 && !sweep)
+	if (nacks == 0 && !webhook_sweep)
 		return;
 	op = store_op_new();
 	op->hook_ack = acks;
 	op->nhook_ack = nacks;
-	op->hook_sweep = sweep;
+	op->hook_sweep = webhook_sweep;
 	acks = NULL;
-	nacks = acks_cap = sweep = 0;
+	nacks = acks_cap = webhook_sweep = 0;
 	store_submit(op);
 }
 
@@ -180,8 +141,8 @@ pick_idle(const struct item *it, void *arg)
 	return it->inflight == NULL;
 }
 
-static void
-hook_free(struct hook *h)
+void
+webhook_hook_free(struct hook *h)
 {
 	free(h->url);
 	free(h->secret);
@@ -190,122 +151,13 @@ hook_free(struct hook *h)
 	free(h);
 }
 
-/* ---- gw.db ---- */
-
-struct load {
-	struct hook	*list, **tail;
-};
-
-static void
-set_str(char **p, const char *v)
-{
-	free(*p);
-	*p = v ? xstrdup(v) : NULL;
-}
-
-static struct hook *
-find_hook(long long id)
-{
-	for (struct hook *h = hooks; h; h = h->next)
-		if (h->id == id && !h->gone)
-			return h;
-	return NULL;
-}
-
-static void
-row_hook(sqlite3_stmt *st, void *arg)
-{
-	struct load *l = arg;
-	long long id = sqlite3_column_int64(st, 0);
-	struct hook *h, **pp;
-
-	/* Keep a known webhook's queue and counters. */
-	for (pp = &hooks; (h = *pp) != NULL; pp = &h->next)
-		if (h->id == id && !h->gone)
-			break;
-	if (h != NULL)
-		*pp = h->next;
-	else {
-		h = xcalloc(1, sizeof(*h));
-		h->id = id;
-		h->tail = &h->head;
-	}
-	set_str(&h->url, (const char *)sqlite3_column_text(st, 1));
-	set_str(&h->subaccount, (const char *)sqlite3_column_text(st, 2));
-	set_str(&h->events, (const char *)sqlite3_column_text(st, 3));
-	set_str(&h->secret, (const char *)sqlite3_column_text(st, 4));
-	h->filter.hook = id;
-	h->filter.subaccount = h->subaccount;
-	/* gwctl checked the list; a name gwd does not know wants nothing. */
-	h->filter.actions = hookset_parse(h->events);
-	h->next = NULL;
-	*l->tail = h;
-	l->tail = &h->next;
-}
-
 /* Forget a deleted webhook: its items are done, but for those in
  * flight, which go when their request ends. */
-static void
-hook_gone(struct hook *h)
+void
+webhook_hook_gone(struct hook *h)
 {
 	h->gone = 1;
 	hook_remove(h, pick_idle, NULL);
-}
-
-void
-webhook_load(sqlite3 *gdb)
-{
-	struct load l = { NULL, &l.list };
-	struct hookset_entry *set;
-	struct hook *h, *next;
-	int n = 0;
-
-	if (db_rows(gdb, "SELECT id, url, subaccount, events, secret FROM "
-	    "webhook ORDER BY id", row_hook, &l) == -1) {
-		log_warnx("gw.db: cannot read the webhooks, keeping the "
-		    "previous ones: %s", sqlite3_errmsg(gdb));
-		/* Those read are back in the list, the rest stay. */
-		*l.tail = hooks;
-		hooks = l.list;
-		return;
-	}
-	/* What is left of the old list was deleted. */
-	for (h = hooks; h; h = next) {
-		next = h->next;
-		hook_gone(h);
-		if (h->inflight == 0)
-			hook_free(h);
-		else {
-			h->next = NULL;
-			*l.tail = h;
-			l.tail = &h->next;
-		}
-	}
-	hooks = l.list;
-	for (h = hooks; h; h = h->next)
-		n += !h->gone;
-	set = n ? xcalloc((size_t)n, sizeof(*set)) : NULL;
-	n = 0;
-	for (h = hooks; h; h = h->next)
-		if (!h->gone)
-			set[n++] = h->filter;
-	hookset_set(set, n);
-	free(set);
-	/* Rows of deleted webhooks go; the store thread has the set. */
-	sweep = 1;
-	flush_acks();
-}
-
-int
-webhook_lookup(long long id, const char **url, const char **secret)
-{
-	struct hook *h = find_hook(id);
-
-	if (h == NULL)
-		return -1;
-	*url = h->url;
-	*secret = h->secret;
-	return 0;
 }
 
 /* ---- reading the outbox ---- */
@@ -412,7 +264,7 @@ read_outbox(void)
 {
 	if (sqlite3_exec(qdb, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return;
-	for (struct hook *h = hooks; h; h = h->next)
+	for (struct hook *h = webhook_list; h; h = h->next)
 		if (read_hook(h) == -1) {
 			log_warnx("webhook %lld: reading the outbox: %s",
 			    h->id, sqlite3_errmsg(qdb));
@@ -421,70 +273,6 @@ read_outbox(void)
 	sqlite3_exec(qdb, "COMMIT", NULL, NULL, NULL);
 }
 
-/* ---- sending ---- */
-
-void
-webhook_batch_body(struct buf *out, const char *const *objs, int n)
-{
-	buf_puts(out, "{\"events\":[");
-	for (int i = 0; i < n; i++) {
-		if (i)
-			buf_putc(out, ',');
-		buf_puts(out, objs[i]);
-	}
-	buf_puts(out, "]}");
-}
-
-int
-webhook_post(const char *url, const char *secret, const char *body,
-    size_t len, void (*done)(void *, const struct httpc_reply *), void *arg)
-{
-	char sig[WHSIG_MAX], sighdr[sizeof("GW-Signature: ") + WHSIG_MAX];
-	const char *headers[4];
-	struct httpc_request rq;
-
-	if (whsig_value(secret, now_us() / 1000000, body, len, sig,
-	    sizeof(sig)) == -1)
-		return -1;
-	snprintf(sighdr, sizeof(sighdr), "GW-Signature: %s", sig);
-	headers[0] = "Content-Type: application/json";
-	headers[1] = "User-Agent: gwd/" GW_VERSION;
-	headers[2] = sighdr;
-	headers[3] = NULL;
-	memset(&rq, 0, sizeof(rq));
-	rq.method = "POST";
-	rq.url = url;
-	rq.headers = headers;
-	rq.body = body;
-	rq.body_len = len;
-	rq.timeout_ms = (long)gcfg->webhook.timeout_ms;
-	rq.ca_file = gcfg->webhook.ca_file;
-	rq.done = done;
-	rq.arg = arg;
-	return httpc_submit(&rq);
-}
-
-/* httpc's thread: hand the outcome to the loop. */
-static void
-on_reply(void *arg, const struct httpc_reply *r)
-{
-	struct batch *b = arg;
-
-	char esc[REPLY_LOG];
-
-	b->status = r->status;
-	if (r->status == 0)
-		snprintf(b->why, sizeof(b->why), "%s", r->error ? r->error :
-		    "no reply");
-	else
-		snprintf(b->why, sizeof(b->why), "status %ld: %s", r->status,
-		    log_escape(r->body, r->body_len, esc, sizeof(esc)));
-	pthread_mutex_lock(&mtx);
-	b->next = finished;
-	finished = b;
-	pthread_mutex_unlock(&mtx);
-	loop_wakeup(&waker);
-}
 
 /*
  * The items of h a batch may take now, at most max, into out: in
@@ -537,6 +325,8 @@ hook_failed(struct hook *h, const char *why)
 	h->retry_at = loop_now() + backoff_ms(h->fails);
 	drop_expired(h, why);
 }
+
+static httpc_done_fn	 on_reply;
 
 /* Send one batch of h if one is due: 1 sent, 0 not now. */
 static int
@@ -635,12 +425,13 @@ pick_batch(const struct item *it, void *arg)
 	return it->inflight == arg;
 }
 
-/* A request came back: 2xx acknowledges its events. */
+/* A request came back (status, or 0: why): 2xx acknowledges its
+ * events. */
 static void
-batch_done(struct batch *b)
+batch_done(struct batch *b, long status, const char *why)
 {
 	struct hook *h = b->h;
-	int ok = b->status >= 200 && b->status < 300;
+	int ok = status >= 200 && status < 300;
 
 	h->inflight--;
 	if (ok) {
@@ -653,7 +444,7 @@ batch_done(struct batch *b)
 	} else {
 		for (int i = 0; i < b->n; i++)
 			b->items[i]->inflight = NULL;
-		hook_failed(h, b->why);
+		hook_failed(h, why);
 	}
 	free(b->items);
 	free(b);
@@ -662,45 +453,54 @@ batch_done(struct batch *b)
 		if (h->inflight == 0) {
 			struct hook **pp;
 
-			for (pp = &hooks; *pp != h; pp = &(*pp)->next)
+			for (pp = &webhook_list; *pp != h; pp = &(*pp)->next)
 				;
 			*pp = h->next;
-			hook_free(h);
+			webhook_hook_free(h);
 		}
 	}
 }
 
+/*
+ * httpc's done(), on the loop.  The webhooks are pumped and the
+ * acknowledgements handed over once the requests that came back
+ * together are all done (the `replied` timer, this turn of the loop);
+ * after the loop, webhook_stop() hands them over.
+ */
 static void
-on_wake(void *arg)
+on_reply(void *arg, const struct httpc_reply *r)
 {
-	struct batch *list, *next, *rev;
+	char esc[REPLY_LOG], why[REPLY_LOG];
 
-	pthread_mutex_lock(&mtx);
-	list = finished;
-	finished = NULL;
-	pthread_mutex_unlock(&mtx);
-	/* Pushed newest first: back into the completions' order. */
-	for (rev = NULL; list; list = next) {
-		next = list->next;
-		list->next = rev;
-		rev = list;
-	}
-	for (list = rev; list; list = next) {
-		next = list->next;
-		batch_done(list);
-	}
-	for (struct hook *h = hooks; h; h = h->next)
+	if (r->status == 0)
+		snprintf(why, sizeof(why), "%s", r->error ? r->error :
+		    "no reply");
+	else
+		snprintf(why, sizeof(why), "status %ld: %s", r->status,
+		    log_escape(r->body, r->body_len, esc, sizeof(esc)));
+	batch_done(arg, r->status, why);
+	timer_add(&replied, 0);
+}
+
+static void
+pump_all(void)
+{
+	for (struct hook *h = webhook_list; h; h = h->next)
 		pump(h);
-	flush_acks();
+	webhook_flush_acks();
+}
+
+static void
+on_replied(struct ev_timer *t)
+{
+	pump_all();
 }
 
 static void
 on_tick(struct ev_timer *t)
 {
 	read_outbox();
-	for (struct hook *h = hooks; h; h = h->next)
-		pump(h);
-	flush_acks();
+	pump_all();
 	timer_add(&tick, TICK_MS);
 }
 
@@ -711,7 +511,7 @@ webhook_start(const char *state_dir, char *err, size_t errsz)
 	    NULL)
 		return -1;
 	outbox_open(&obx, qdb);
-	loop_waker_init(&waker, on_wake, NULL);
+	timer_init(&replied, on_replied, NULL);
 	timer_init(&tick, on_tick, NULL);
 	timer_add(&tick, 0);
 	started = 1;
@@ -726,14 +526,16 @@ webhook_stop(void)
 	if (!started)
 		return;
 	timer_del(&tick);
+	timer_del(&replied);
 	stopping = 1;
-	on_wake(NULL);		/* what httpc_stop() abandoned */
-	for (h = hooks; h; h = next) {
+	/* What httpc_stop() delivered last acknowledged. */
+	webhook_flush_acks();
+	for (h = webhook_list; h; h = next) {
 		next = h->next;
 		hook_remove(h, pick_idle, NULL);
-		hook_free(h);
+		webhook_hook_free(h);
 	}
-	hooks = NULL;
+	webhook_list = NULL;
 	/* Items dropped here were not sent: only what was acknowledged
 	 * before goes to the store. */
 	free(acks);
@@ -747,52 +549,3 @@ webhook_stop(void)
 	started = 0;
 }
 
-/* ---- metrics ---- */
-
-static void
-prom_family(struct buf *out, const char *name, const char *type,
-    const char *help)
-{
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
-	    type);
-}
-
-void
-webhook_prometheus(struct buf *out)
-{
-	static const struct {
-		const char	*name, *type, *help;
-		size_t		 off;
-		int		 isint;
-	} fam[] = {
-		{ "gw_webhook_events_pending", "gauge", "Events a webhook "
-		    "has read and not acknowledged yet (in gwd's memory, "
-		    "at most webhook.window).",
-		    offsetof(struct hook, nitems), 1 },
-		{ "gw_webhook_events_sent_total", "counter", "Events a "
-		    "webhook acknowledged with a 2xx.",
-		    offsetof(struct hook, sent), 0 },
-		{ "gw_webhook_requests_failed_total", "counter", "Requests "
-		    "to a webhook that got no 2xx (retried).",
-		    offsetof(struct hook, failed), 0 },
-		{ "gw_webhook_events_dropped_total", "counter", "Events "
-		    "given up after webhook.retry_for.",
-		    offsetof(struct hook, dropped), 0 },
-	};
-
-	if (hooks == NULL)
-		return;
-	for (size_t i = 0; i < nitems(fam); i++) {
-		prom_family(out, fam[i].name, fam[i].type, fam[i].help);
-		for (struct hook *h = hooks; h; h = h->next) {
-			const char *p = (const char *)h + fam[i].off;
-			unsigned long long v = fam[i].isint ?
-			    (unsigned long long)*(const int *)p :
-			    (unsigned long long)*(const uint64_t *)p;
-
-			if (!h->gone)
-				buf_printf(out, "%s{webhook=\"%lld\"} %llu\n",
-				    fam[i].name, h->id, v);
-		}
-	}
-}

@@ -7,8 +7,8 @@
  * (hookset.h), in the transaction of the change they report.  The
  * dispatcher, on the main thread, reads those rows on a connection of
  * its own, queues each for every webhook that wants it, and POSTs JSON
- * batches through httpc (its own thread; completions come back with
- * loop_wakeup()).  A row is acknowledged in the outbox, through the
+ * batches through httpc (its own thread; completions come back on the
+ * loop).  A row is acknowledged in the outbox, through the
  * store thread, once every webhook it was for answered 2xx or gave it
  * up: at least once, never lost by a kill -9, and sent again after a
  * restart when it was not acknowledged.  Nothing here waits on a
@@ -36,13 +36,6 @@ void	 webhook_prometheus(struct buf *);
 /* What webhook_ctl.c (the control socket's "webhook test") needs: the URL and secret of the
  * webhook id (pointers valid until the next webhook_load()), 0 or -1. */
 int	 webhook_lookup(long long id, const char **url, const char **secret);
-/* Build the POST of body to url signed with secret and submit it;
- * done(arg, reply) as httpc's.  0, or -1 (httpc refused it). */
-struct httpc_reply;
-int	 webhook_post(const char *url, const char *secret, const char *body,
-	    size_t len, void (*done)(void *, const struct httpc_reply *),
-	    void *arg);
-/* The JSON of a batch: {"events":[...]} around the objects in objs. */
-void	 webhook_batch_body(struct buf *out, const char *const *objs, int n);
+/* webhook_post() and webhook_batch_body(): webhook_post.h. */
 
 #endif

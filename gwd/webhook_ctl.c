@@ -16,7 +16,6 @@
  * the receiver's reply is escaped before it is answered.
  * Diagnostics: dies only when memory runs out.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +27,9 @@
 #include "httpc.h"
 #include "json.h"
 #include "log.h"
-#include "loop.h"
 #include "util.h"
 #include "webhook.h"
+#include "webhook_post.h"
 #include "webhook_ctl.h"
 
 #define REPLY_SHOW	1024	/* bytes of the receiver's body shown */
@@ -39,45 +38,15 @@
 struct test {
 	struct test	*next;
 	struct conn	*c;
-	struct buf	 out;	/* the answer, filled by the httpc thread */
 };
 
-static struct test	*tests;		/* main thread */
-static struct test	*answered;	/* under mtx */
-static pthread_mutex_t	 mtx = PTHREAD_MUTEX_INITIALIZER;
-static struct loop_waker waker;
-static int		 waker_ready;
+static struct test	*tests;
 
 static void
 answer(struct conn *c, const char *text)
 {
 	conn_write(c, text, strlen(text));
 	conn_close_after_flush(c);
-}
-
-/* The httpc thread: the answer, for the loop to send. */
-static void
-test_reply(void *arg, const struct httpc_reply *r)
-{
-	struct test *t = arg;
-	char esc[REPLY_SHOW * 4 + 1];
-
-	buf_printf(&t->out, "status %ld\n", r->status);
-	if (r->status == 0)
-		buf_printf(&t->out, "error %s\n", r->error ? r->error :
-		    "no reply");
-	buf_printf(&t->out, "seconds %.3f\n", r->seconds);
-	if (r->status != 0) {
-		log_escape(r->body, r->body_len < REPLY_SHOW ? r->body_len :
-		    REPLY_SHOW, esc, sizeof(esc));
-		buf_printf(&t->out, "reply %s\n", esc);
-	}
-	buf_puts(&t->out, "end\n");
-	pthread_mutex_lock(&mtx);
-	t->next = answered;
-	answered = t;
-	pthread_mutex_unlock(&mtx);
-	loop_wakeup(&waker);
 }
 
 static void
@@ -91,36 +60,33 @@ test_unlink(struct test *t)
 		*pp = t->next;
 }
 
-/* The answers back from httpc, to their clients unless `quiet`. */
+/* httpc's done(), on the loop: the answer, to the client if it is still
+ * there and gwd is not stopping (its client goes with the loop). */
 static void
-answer_all(int quiet)
+test_reply(void *arg, const struct httpc_reply *r)
 {
-	struct test *list, *next;
+	struct test *t = arg;
+	char esc[REPLY_SHOW * 4 + 1];
+	struct buf out;
 
-	pthread_mutex_lock(&mtx);
-	list = answered;
-	answered = NULL;
-	pthread_mutex_unlock(&mtx);
-	for (; list; list = next) {
-		next = list->next;
-		test_unlink(list);
-		if (list->c && !quiet)
-			answer(list->c, buf_cstr(&list->out));
-		buf_free(&list->out);
-		free(list);
+	test_unlink(t);
+	if (t->c != NULL && !r->stopping) {
+		buf_init(&out, 0);
+		buf_printf(&out, "status %ld\n", r->status);
+		if (r->status == 0)
+			buf_printf(&out, "error %s\n", r->error ? r->error :
+			    "no reply");
+		buf_printf(&out, "seconds %.3f\n", r->seconds);
+		if (r->status != 0) {
+			log_escape(r->body, r->body_len < REPLY_SHOW ?
+			    r->body_len : REPLY_SHOW, esc, sizeof(esc));
+			buf_printf(&out, "reply %s\n", esc);
+		}
+		buf_puts(&out, "end\n");
+		answer(t->c, buf_cstr(&out));
+		buf_free(&out);
 	}
-}
-
-static void
-on_answered(void *arg)
-{
-	answer_all(0);
-}
-
-void
-webhook_ctl_stop(void)
-{
-	answer_all(1);
+	free(t);
 }
 
 /* The test event's JSON batch. */
@@ -172,13 +138,8 @@ webhook_control(struct conn *c, const char *args)
 		    "half second: try again)\n");
 		return;
 	}
-	if (!waker_ready) {
-		loop_waker_init(&waker, on_answered, NULL);
-		waker_ready = 1;
-	}
 	t = xcalloc(1, sizeof(*t));
 	t->c = c;
-	buf_init(&t->out, 0);
 	buf_init(&body, 0);
 	test_body(&body, id);
 	conn_pause_read(c, 1);
@@ -187,7 +148,6 @@ webhook_control(struct conn *c, const char *args)
 	if (webhook_post(url, secret, buf_ptr(&body), buf_len(&body),
 	    test_reply, t) == -1) {
 		test_unlink(t);
-		buf_free(&t->out);
 		free(t);
 		answer(c, "error cannot send (HTTP client not running?)\n");
 	}

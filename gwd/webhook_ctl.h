@@ -12,8 +12,5 @@ struct conn;
 void	 webhook_control(struct conn *c, const char *args);
 /* c is closing: its answer, still to come, is dropped. */
 void	 webhook_control_gone(struct conn *c);
-/* After httpc_stop(): forget the tests it abandoned (their clients are
- * gone with the loop). */
-void	 webhook_ctl_stop(void);
 
 #endif

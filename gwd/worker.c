@@ -36,6 +36,7 @@ worker_main(void *arg)
 	struct worker_pool *p = arg;
 	struct work *w;
 
+	thread_name("gwd-worker");
 	for (;;) {
 		pthread_mutex_lock(&p->mtx);
 		while (p->todo == NULL && !p->stopping)

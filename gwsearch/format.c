@@ -33,23 +33,38 @@
 
 /*
  * Who wrote the events: gwd's `hostname` (ECS observer.hostname, CEF
- * dvchost, the syslog HOSTNAME) and the private enterprise number of
- * the syslog structured data.  Set once from the configuration.
+ * dvchost, the syslog HOSTNAME), its cluster node name (cluster.node,
+ * else the hostname: `show` names it, since each node's log.db holds
+ * only its own queue ids) and the private enterprise number of the
+ * syslog structured data.  Set once from the configuration.
  */
 static struct {
 	char	host[256];
+	char	node[256];
 	int	pen;
-} origin = { "-", 32473 };
+} origin = { "-", "-", 32473 };
+
+static void
+origin_name(char *to, size_t n, const char *name)
+{
+	if (name == NULL || *name == '\0' || strpbrk(name, " \t\r\n") ||
+	    strlen(name) >= n)
+		name = "-";
+	gw_strlcpy(to, name, n);
+}
 
 void
-format_origin(const char *hostname, int pen)
+format_origin(const char *hostname, const char *node, int pen)
 {
-	if (hostname == NULL || *hostname == '\0' ||
-	    strpbrk(hostname, " \t\r\n") ||
-	    strlen(hostname) >= sizeof(origin.host))
-		hostname = "-";
-	gw_strlcpy(origin.host, hostname, sizeof(origin.host));
+	origin_name(origin.host, sizeof(origin.host), hostname);
+	origin_name(origin.node, sizeof(origin.node), node ? node : hostname);
 	origin.pen = pen;
+}
+
+const char *
+format_node(void)
+{
+	return origin.node;
 }
 
 /* A control character: C0, DEL or C1 (U+0080..U+009F, CSI among them). */

@@ -106,7 +106,9 @@ void	 format_csv_field(struct buf *, const char *, int first);
 /* One event in a line format (not FMT_TABLE) into b, with its newline. */
 void	 format_event(const struct event *, enum format, struct buf *);
 /* gwd's hostname and the syslog enterprise number, from gwd.conf. */
-void	 format_origin(const char *hostname, int pen);
+void	 format_origin(const char *hostname, const char *node, int pen);
+/* The node whose log.db this is: cluster.node, else the hostname. */
+const char *format_node(void);
 void	 format_time(int64_t us, char *out, size_t n);
 void	 format_clean(struct buf *, const char *);
 void	 format_table_event(const struct event *);

@@ -325,7 +325,7 @@ main_open(const char *config, sqlite3 **db)
 		config_free(&cfg);
 		return EX_CONFIG;
 	}
-	format_origin(cfg.hostname, cfg.syslog_pen);
+	format_origin(cfg.hostname, cfg.cluster.node, cfg.syslog_pen);
 	snprintf(path, sizeof(path), "%s/%s", cfg.state_dir,
 	    db_filename(DB_LOG));
 	if (stat(path, &st) == -1) {

@@ -140,6 +140,7 @@ show_header(const struct message *m)
 	char size[24];
 
 	printf("Message %s\n", m->ev[0].qid);
+	show_field("Node:", format_node());
 	if (r == NULL)
 		return;
 	show_field("Message-ID:", r->message_id);

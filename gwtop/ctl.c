@@ -144,6 +144,12 @@ ctl_throttle(const char *from, const char *err, struct dest *d)
 		d->sh_up = u;
 		d->sh_total = n2;
 	}
+	if ((h = strstr(head, " tls=")) != NULL &&
+	    sscanf(h, " tls=%15s tls_verified=%lld", d->tls, &u) == 2 &&
+	    strcmp(d->tls, "-") != 0 && u >= -1 && u <= 1) {
+		d->has_tls = 1;
+		d->tls_verified = u;
+	}
 }
 
 /*

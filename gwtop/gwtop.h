@@ -76,6 +76,12 @@ struct dest {
 	 * gwd said, and sh_total > 0: not by MX). */
 	int		 has_health;
 	int64_t		 sh_up, sh_total;
+	/* The TLS policy of the last attempt through it that connected
+	 * and its result (1 verified, 0 not, -1 no TLS); only if has_tls
+	 * (gwd said, and there was one). */
+	int		 has_tls;
+	char		 tls[16];
+	int64_t		 tls_verified;
 };
 
 /* gwd's health record of one smarthost, from `destinations`. */

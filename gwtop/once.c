@@ -275,6 +275,18 @@ once_throttle(const struct dest *d, char *out, size_t n)
 		    (long long)d->limit, (long long)d->gap_ms);
 }
 
+/* The last attempt's TLS, one word: "dane/ok", "mta-sts/no",
+ * "opportunistic/-" (no TLS), or "-" (none yet). */
+static void
+once_tls(const struct dest *d, char *out, size_t n)
+{
+	if (!d->has_tls)
+		snprintf(out, n, "-");
+	else
+		snprintf(out, n, "%s/%s", d->tls, d->tls_verified == 1 ? "ok" :
+		    d->tls_verified == 0 ? "no" : "-");
+}
+
 /* Seconds until the next attempt of what backs off; -1: none. */
 static int64_t
 once_next(const struct snapshot *s, const struct dest *d)
@@ -295,15 +307,15 @@ static void
 once_dest_text(const struct snapshot *s)
 {
 	int64_t total[CTL_AGES] = { 0 }, queued = 0, active = 0, conn = 0;
-	char title[16], thr[64], next[24];
+	char title[16], thr[64], next[24], tls[40];
 
 	printf("%-30s %6s", "DOMAIN", "QUEUED");
 	for (int i = 0; i < CTL_AGES; i++) {
 		ctl_age_title(i, title, sizeof(title));
 		printf(" %5s", title);
 	}
-	printf(" %4s %4s %-14s %6s %s\n", "ACT", "CONN", "THROTTLE", "NEXT",
-	    "ERROR");
+	printf(" %4s %4s %-14s %6s %-16s %s\n", "ACT", "CONN", "THROTTLE",
+	    "NEXT", "TLS", "ERROR");
 	for (int d = 0; d < s->ndest; d++) {
 		queued += s->dest[d].queued;
 		active += s->dest[d].active;
@@ -327,9 +339,10 @@ once_dest_text(const struct snapshot *s)
 		else
 			snprintf(next, sizeof(next), "%lld",
 			    (long long)once_next(s, ds));
-		printf(" %4lld %4lld %-14s %6s %s\n", (long long)ds->active,
-		    (long long)ds->connections, thr, next,
-		    ds->error[0] ? ds->error : "-");
+		once_tls(ds, tls, sizeof(tls));
+		printf(" %4lld %4lld %-14s %6s %-16s %s\n",
+		    (long long)ds->active, (long long)ds->connections, thr,
+		    next, tls, ds->error[0] ? ds->error : "-");
 	}
 }
 
@@ -371,6 +384,14 @@ once_dest_json1(const struct snapshot *s, const struct dest *d,
 		buf_printf(b, "{\"up\":%lld,\"total\":%lld}",
 		    (long long)d->sh_up, (long long)d->sh_total);
 	else
+		buf_puts(b, "null");
+	buf_puts(b, ",\"tls\":");
+	if (d->has_tls) {
+		buf_puts(b, "{\"policy\":");
+		json_string(b, d->tls);
+		buf_printf(b, ",\"verified\":%s}", d->tls_verified == 1 ?
+		    "true" : d->tls_verified == 0 ? "false" : "null");
+	} else
 		buf_puts(b, "null");
 	buf_puts(b, ",\"error\":");
 	json_string(b, d->error[0] ? d->error : NULL);

@@ -3,18 +3,20 @@
  * per domain by age, what gwd is doing about them (recipients in a
  * transaction, connections, whether the remote side throttles them,
  * backoff until the next attempt), how many of the smarthosts it goes
- * through are up (HEALTH), and the last reply that deferred one; the
+ * through are up (HEALTH), the TLS policy and result of the last attempt
+ * that connected (TLS), and the last reply that deferred one; the
  * title counts the smarthosts up.  From gwd's `destinations`.
  * Diagnostics: never dies; without gwd's answer the panel says so.
  */
 #include <curses.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "util.h"
 #include "view.h"
 
 enum { C_NAME, C_QUEUED, C_AGE0, C_ACTIVE = C_AGE0 + CTL_AGES, C_CONN,
-    C_THROTTLE, C_NEXT, C_HEALTH, C_ERROR };
+    C_THROTTLE, C_NEXT, C_HEALTH, C_TLS, C_ERROR };
 
 /* "<5m" (queued less than 5 minutes) ... "80m+", from ctl_age_min. */
 static char age_title[CTL_AGES][8];
@@ -39,6 +41,9 @@ static const struct table_col cols[] = {
 	{ "NEXT", 6, 0, 1, 0, 1, 0, 0 },
 	/* smarthosts up of all ("1/2"); "-": by MX */
 	{ "HEALTH", 6, 0, 1, 0, 4, 0, 0 },
+	/* the last attempt's policy and result ("dane ok", "mta-sts no",
+	 * "opport -": no TLS); "-": none yet */
+	{ "TLS", 10, 0, 0, 0, 5, 0, 0 },
 	{ "LAST ERROR", 0, 2, 0, 16, 0, 0, 0 },
 };
 
@@ -81,6 +86,8 @@ dest_key(const struct view *v, const struct snapshot *s, int row, int col)
 		return d->throttled ? 1 + (double)d->gap_ms / 1000 +
 		    (d->limit > 0 ? 1 - (double)d->window / (double)d->limit :
 		    0) : 0;
+	case C_TLS:		/* not verified first */
+		return d->has_tls ? (double)(1 - d->tls_verified) : -1;
 	default:
 		return (double)dest_next(s, d);
 	}
@@ -109,6 +116,19 @@ dest_throttle(const struct dest *d, char *out, size_t n)
 	    (long long)d->limit, gap);
 }
 
+/* "dane ok", "mta-sts no", "opport -" (no TLS); "-": none yet. */
+static void
+dest_tls(const struct dest *d, char *out, size_t n)
+{
+	if (!d->has_tls) {
+		snprintf(out, n, "-");
+		return;
+	}
+	snprintf(out, n, "%s %s", strcmp(d->tls, "opportunistic") == 0 ?
+	    "opport" : d->tls, d->tls_verified == 1 ? "ok" :
+	    d->tls_verified == 0 ? "no" : "-");
+}
+
 static void
 dest_cell(const struct view *v, const struct snapshot *s, int row, int col,
     char *out, size_t n)
@@ -127,6 +147,8 @@ dest_cell(const struct view *v, const struct snapshot *s, int row, int col,
 		else
 			snprintf(out, n, "-");
 	}
+	else if (col == C_TLS)
+		dest_tls(d, out, n);
 	else if (col == C_ERROR)
 		reply_brief(d->error[0] ? d->error : "-", out, n);
 	else if (col == C_NEXT) {

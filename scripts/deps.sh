@@ -24,7 +24,8 @@ libseccomp-dev"
 # nmap: its smtp-open-relay script against the feedback listener
 # (tests/e2e/test_feedback.py).
 # systemd: systemd-analyze rates examples/gwd.service (test_unit_file.py).
-# redis-server: the cluster's shared state (tests/e2e/test_cluster.py).
+# redis-server: the cluster's shared state (tests/e2e/test_cluster.py,
+# bench/relay --cluster).
 test="python3 python3-pytest python3-pytest-xdist python3-aiosmtpd python3-dnslib swaks zip
 libnet-ssleay-perl curl postfix libsasl2-modules sqlite3 clang-14
 libfuzzer-14-dev libclang-rt-14-dev mandoc tmux procps iproute2

@@ -7,6 +7,7 @@ Run with Debian's python: /usr/bin/python3 -m pytest tests/e2e
 """
 import asyncio
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -33,7 +34,13 @@ _ports_given = set()
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _nworkers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 _residue = int(_worker[2:]) % _nworkers if _worker[2:].isdigit() else 0
-_next_port = 10000 + _residue
+# Each run starts at a random place in its share and wraps around, so
+# that two pytest runs at once (two engineers on one machine) seldom
+# probe the same ports in the same order: a port free when probed can
+# still be taken by the other run before gwd binds it.
+_span = (32768 - 10000) // _nworkers
+_start = random.randrange(_span)
+_taken = 0
 
 
 def free_port(host="127.0.0.1"):
@@ -41,10 +48,10 @@ def free_port(host="127.0.0.1"):
     run: a gwd.conf with two listeners on one port fails to start
     (test_reject_rules did, three starts in a row, when ports came from
     bind(0) and the kernel handed one out twice)."""
-    global _next_port
-    while _next_port < 32768:
-        port = _next_port
-        _next_port += _nworkers
+    global _taken
+    while _taken < _span:
+        port = 10000 + _residue + _nworkers * ((_start + _taken) % _span)
+        _taken += 1
         if port in _ports_given:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -70,17 +77,36 @@ def wait_for(pred, timeout=15.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def lat_bucket(ms):
+    """common/tally.c's tally_lat_bucket, written again: exact below 16
+    ms, then 16 buckets to each doubling."""
+    if ms < 16:
+        return max(ms, 0)
+    b = ms.bit_length() - 1
+    return 16 * (b - 3) + ((ms >> (b - 4)) & 15)
+
+
 def tally_rebuild(db):
     """Count log.db's events into event_tally afresh, as the schema 8
-    migration does: for tests that write event rows themselves, which
-    gwd's writers (common/tally.h) would have counted.  db: a sqlite3
-    connection to log.db; the caller commits."""
+    migration does, and the deliveries' latencies into event_latency, as
+    the schema 9 one does: for tests that write event rows themselves,
+    which gwd's writers (common/tally.h) would have counted.  db: a
+    sqlite3 connection to log.db; the caller commits."""
+    db.create_function("gw_lat_bucket", 1, lat_bucket, deterministic=True)
     db.execute("DELETE FROM event_tally")
+    db.execute("DELETE FROM event_latency")
+    db.execute("UPDATE event SET latency_ms = (ts - (SELECT r.ts FROM "
+               "event r WHERE r.qid = event.qid AND r.action = 'received' "
+               "ORDER BY r.ts LIMIT 1)) / 1000 WHERE action = 'delivered' "
+               "AND qid IS NOT NULL")
     for span in (60, 3600):
         db.execute("INSERT INTO event_tally SELECT ?1, ts / (?1 * 1000000), "
                    "action, coalesce(subaccount, ''), count(*), "
                    "sum(class IS 'hard') FROM event GROUP BY 2, 3, 4",
                    (span,))
+        db.execute("INSERT INTO event_latency SELECT ?1, ts / (?1 * "
+                   "1000000), gw_lat_bucket(latency_ms), count(*) FROM event "
+                   "WHERE latency_ms IS NOT NULL GROUP BY 2, 3", (span,))
 
 
 def client_tls_context():
@@ -678,6 +704,28 @@ def leaf_cert(d, name, san, cn=None):
     openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem",
             "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
             "-extfile", name + ".ext", "-out", name + ".pem", cwd=d)
+
+
+class HttpsServer:
+    """A threaded HTTPS server on a free loopback port (.port) with the
+    certificate NAME.pem/NAME.key in d, answering with the
+    BaseHTTPRequestHandler class given; stop() ends it."""
+
+    def __init__(self, handler, d, name):
+        import http.server
+        self.port = free_port()
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port),
+                                                     handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(d, name + ".pem"),
+                            os.path.join(d, name + ".key"))
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                            server_side=True)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 def self_signed_cert(d, name, cn, san=None):

@@ -20,16 +20,20 @@ STATS = {"uptime_seconds": 7200, "sessions": 3, "connections_out": 12,
 def dest_line(name, queued=1, active=0, waiting=1, connections=0,
               next_attempt=0, age=(1, 0, 0, 0, 0, 0), via=None, limit=20,
               window=20, gap_ms=0, per_minute=0, throttled=0, error="-",
-              health=None):
+              health=None, tls=None, tls_verified=-1):
     """One line of `destinations`, as gwd writes it (health "1/2": up
-    of its smarthosts; None: left out, as an older gwd does)."""
+    of its smarthosts; None: left out, as an older gwd does; tls the
+    last attempt's policy and tls_verified its result, None: left
+    out)."""
     return ("dest %s queued=%d active=%d waiting=%d connections=%d "
             "next_attempt=%d age=%s via=%s limit=%d window=%d gap_ms=%d "
-            "per_minute=%d throttled=%d %serror=%s"
+            "per_minute=%d throttled=%d %s%serror=%s"
             % (name, queued, active, waiting, connections, next_attempt,
                ",".join(str(a) for a in age), via or name, limit, window,
                gap_ms, per_minute, throttled,
-               "health=%s " % health if health else "", error))
+               "health=%s " % health if health else "",
+               "tls=%s tls_verified=%d " % (tls, tls_verified) if tls
+               else "", error))
 
 
 def smarthost_line(name, up, failures=0, successes=0, changed=1700000000,

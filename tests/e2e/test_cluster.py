@@ -3,6 +3,7 @@ the suppression list through a real redis-server started here, with
 aiosmtpd sinks counting what arrives.  Rates are checked over windows
 of sink arrival times against the bound common/cshare.h documents:
 load on the machine can only slow gwd down, never push it over."""
+import json
 import os
 import shutil
 import smtplib
@@ -177,12 +178,13 @@ def both_see_two(a, b):
                  what="2 live nodes seen by each node")
 
 
-def throttled_pair(gw_factory, redis, sink, per_minute):
+def throttled_pair(gw_factory, redis, sink, per_minute,
+                   what="--per-minute"):
+    """Two nodes with a throttle on the sink (what: which limit)."""
     a = node(gw_factory, redis, sink, "gw1")
     b = node(gw_factory, redis, sink, "gw2")
     for g in (a, b):
-        g.gwctl("throttle", "set", "127.0.0.1", "--per-minute",
-                str(per_minute))
+        g.gwctl("throttle", "set", "127.0.0.1", what, str(per_minute))
         wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
     return a, b
 
@@ -420,3 +422,23 @@ def test_suppression_import_reaches_the_other_node(gw_factory, sink, redis):
     assert redis.cli("HLEN", "gw:suppressed").strip() == "2500"
     wait_for(lambda: rcpt_code(b, "imp2499@dest.test") >= 500, timeout=5,
              what="B refusing an imported address")
+
+
+def test_gwsearch_show_names_the_node(gw_factory, sink, redis):
+    """Queue ids are each node's own (as each log.db is): `gwsearch show`
+    names the node whose log.db it read, cluster.node."""
+    a = node(gw_factory, redis, sink, "gw1")
+    b = node(gw_factory, redis, sink, "gw2")
+    for g, subject in ((a, "on-a"), (b, "on-b")):
+        send(g, ["n-%s@dest.test" % subject], subject)
+    sink.wait_count(2)
+    for g, name, subject in ((a, "gw1", "on-a"), (b, "gw2", "on-b")):
+        def found():
+            r = g.tool("gwsearch", "subject:" + subject, "--format",
+                       "jsonl", check=False)
+            return r if r.returncode == 0 and r.stdout else None
+        r = wait_for(found, what="the message in %s's log" % name)
+        qid = json.loads(r.stdout.splitlines()[0])["email"]["local_id"]
+        out = g.tool("gwsearch", "show", qid).stdout
+        assert out.splitlines()[:2] == ["Message " + qid,
+                                        "  Node:        " + name], out

@@ -3,10 +3,14 @@ A change gwctl makes on one node reaches the others through the Redis
 stream gw:config (gwd/cluster_config.c); two gwd nodes and a real
 redis-server on loopback, logins over real SMTP AUTH."""
 import base64
+import os
+import re
+import sqlite3
 import smtplib
+import subprocess
 
-from conftest import client_tls_context, free_port, wait_for
-from test_cluster import health, node, redis, send  # noqa: F401 (fixture)
+from conftest import client_tls_context, free_port, smarthost, wait_for
+from test_cluster import health, node, rcpt_code, redis, send  # noqa: F401,E501
 
 PASSWORD = "n3w-pass-word"
 
@@ -187,3 +191,416 @@ def test_pause_for_bounces_applies_on_every_node(gw_factory, sink, redis):  # no
     wait_for(lambda: mail_code(a) == 250, timeout=5, interval=0.1,
              what="A resuming app")
     assert mail_code(b) == 250
+
+
+def test_hmac_keys_are_the_first_nodes(gw_factory, sink, redis):  # noqa: F811
+    """Each node's gw.db is made with HMAC keys of its own; in a cluster
+    every node takes the first node's, so an unsubscribe link node A
+    made works on node B (and a VERP return path, with the same key)."""
+    from test_unsubscribe import HOST, gw_key, post, sub_id, token
+    nodes = []
+    for name in ("gw1", "gw2"):
+        port = free_port()
+        g = node(gw_factory, redis, sink, name, **{
+            "http.listen": "127.0.0.1:%d" % port,
+            "http.public_host": "%s:%d" % (HOST, port)})
+        g.http_port = port
+        wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+        nodes.append(g)
+    a, b = nodes
+    for purpose in ("unsubscribe", "verp"):
+        wait_for(lambda: gw_key(a, purpose) == gw_key(b, purpose),
+                 what="B taking A's %s key" % purpose)
+    assert "HMAC keys: the cluster's taken (2 changed here)" in b.logtext()
+    assert "HMAC keys: the cluster's taken (0 changed here)" in a.logtext()
+    # A link as node A makes it (its key), followed on node B.
+    url = "https://%s:%d/u/%s" % (HOST, b.http_port, token(
+        gw_key(a), sub_id(a), "reader@dest.test"))
+    wait_for(lambda: post(b, url) == (200, b""), what="B honouring A's link")
+    wait_for(lambda: rcpt_code(b, "reader@dest.test") == 550,
+             what="B refusing the unsubscribed reader")
+    # DKIM private keys are no part of it: nothing in Redis but these.
+    assert sorted(redis.cli("HKEYS", "gw:hmac").split()) == [
+        "unsubscribe", "verp"]
+
+
+def shared_rows(g):
+    """What the nodes must agree on: subaccounts and throttles."""
+    c = g.db("gw.db")
+    try:
+        return ([tuple(r) for r in c.execute(
+                    "SELECT id, name FROM subaccount ORDER BY id")],
+                [tuple(r) for r in c.execute(
+                    "SELECT domain, per_minute FROM throttle "
+                    "ORDER BY domain")])
+    finally:
+        c.close()
+
+
+def test_snapshot_trims_the_stream_and_a_new_node_joins(gw_factory, sink,
+                                                         redis):  # noqa: F811
+    """cluster.snapshot_every = 10: after 30 changes the stream has been
+    trimmed below a snapshot; a node with an empty gw.db loads it, then
+    the rest, and ends with the same subaccounts and throttles."""
+    snap = {"cluster.snapshot_every": 10}
+    a = node(gw_factory, redis, sink, "gw1", **snap)
+    b = node(gw_factory, redis, sink, "gw2", **snap)
+    for g in (a, b):
+        wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    for i in range(30):
+        a.gwctl("throttle", "set", "d%02d.example" % i, "--per-minute",
+                str(10 + i))
+    a.gwctl("throttle", "delete", "d03.example")
+    b.add_subaccount("late", "late.example", PASSWORD)
+    wait_for(lambda: shared_rows(a) == shared_rows(b),
+             what="A and B agreeing")
+    # A second snapshot trims the stream below the first.
+    wait_for(lambda: redis.cli("HGET", "gw:config:snapshot",
+                               "trimmed").strip(), what="a trimmed stream")
+    assert "configuration snapshot at" in a.logtext() + b.logtext()
+    assert int(redis.cli("XLEN", "gw:config")) < 25
+    # Neither node was ever behind: no snapshot undid a change of theirs.
+    assert "snapshot" not in "".join(
+        line for line in (a.logtext() + b.logtext()).splitlines(True)
+        if "applied" in line)
+    # A brand-new node: its own gw.db, nothing applied yet.
+    c = gw_factory(relay=smarthost(sink), settings={
+        "cluster.redis": "127.0.0.1:%d" % redis.port,
+        "cluster.node": "gw3", "cluster.snapshot_every": 10}).start()
+    wait_for(lambda: "configuration snapshot" in c.logtext(), timeout=20,
+             what="the new node taking the snapshot")
+    wait_for(lambda: shared_rows(c) == shared_rows(a),
+             what="the new node agreeing with the others")
+    assert ("d03.example", 13) not in shared_rows(c)[1]
+    assert ("d04.example", 14) in shared_rows(c)[1]
+    assert can_log_in(c, "late", PASSWORD)
+    # A change after the join reaches it as any other.
+    a.gwctl("throttle", "set", "after.example", "--per-minute", "5")
+    wait_for(lambda: shared_rows(c) == shared_rows(a),
+             what="the next change on the new node")
+
+
+def caught_up(g, redis):  # noqa: F811
+    """Node g sent all its changes and applied the stream to its end."""
+    last = redis.cli("XREVRANGE", "gw:config", "+", "-", "COUNT", "1").split()
+    with g.db("gw.db") as c:
+        if c.execute("SELECT count(*) FROM cluster_outbox").fetchone()[0]:
+            return False
+        row = c.execute("SELECT last_id FROM cluster_applied WHERE stream "
+                        "= 'gw:config'").fetchone()
+    return bool(last) and row is not None and row[0] == last[0]
+
+
+def note_writes(g, name):
+    """Triggers in g's gw.db (gwd stopped) noting in test_writes each
+    delete of an allowlisted address and each write of subaccount
+    name."""
+    c = sqlite3.connect(os.path.join(g.state, "gw.db"), timeout=10)
+    c.executescript("""
+        CREATE TABLE test_writes (what TEXT);
+        CREATE TRIGGER test_ip_del AFTER DELETE ON subaccount_ip
+          BEGIN INSERT INTO test_writes VALUES ('ip deleted'); END;
+        CREATE TRIGGER test_sub_del AFTER DELETE ON subaccount
+          WHEN old.name = '%s'
+          BEGIN INSERT INTO test_writes VALUES ('subaccount deleted'); END;
+        CREATE TRIGGER test_sub_upd AFTER UPDATE ON subaccount
+          WHEN old.name = '%s'
+          BEGIN INSERT INTO test_writes VALUES ('subaccount updated'); END;
+    """ % (name, name))
+    c.close()
+
+
+def test_own_changes_are_not_applied_again(gw_factory, sink, redis):  # noqa: F811
+    """A node applies the changes gwctl made on it once, when gwctl
+    makes them: reading them back from the stream must not apply them
+    again, which replaced the subaccount row (its delete cascading to
+    the IP allowlist, 530 for the allowlisted client until the later
+    allow-ip came round) and set settings back to earlier values for a
+    moment.  Several changes made while gwd is down all go, and come
+    back, when it starts; triggers in gw.db note every write they
+    make to those tables, so any moment of undoing is seen after."""
+    g = node(gw_factory, redis, sink, "gw1")
+    wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    wait_for(lambda: caught_up(g, redis), what="node caught up")
+    g.stop()
+    g.add_subaccount("ipsub", "ip.example", PASSWORD)
+    g.gwctl("subaccount", "allow-ip", "ipsub", "127.0.0.1/32")
+    g.gwctl("subaccount", "set", "ipsub", "--quota-hour", "10")
+    g.gwctl("subaccount", "set", "ipsub", "--quota-hour", "20")
+    g.add_subaccount("other", "other.example", PASSWORD)
+    with g.db("gw.db") as c:
+        assert c.execute("SELECT count(*) FROM cluster_outbox"
+                         ).fetchone()[0] >= 5
+    note_writes(g, "ipsub")
+    g.start()
+    wait_for(lambda: caught_up(g, redis), what="node caught up")
+    with g.db("gw.db") as c:
+        assert [r[0] for r in c.execute("SELECT what FROM test_writes")] == []
+        assert c.execute("SELECT cidr FROM subaccount_ip JOIN subaccount "
+                         "ON subaccount.id = subaccount_id WHERE name = "
+                         "'ipsub'").fetchall()[0][0] == "127.0.0.1"
+    assert can_log_in(g, "ipsub")
+
+
+def quota_hour(g, name="app"):
+    with g.db("gw.db") as c:
+        return c.execute("SELECT quota_hour FROM subaccount WHERE name = ?",
+                         (name,)).fetchone()[0]
+
+
+def test_own_change_after_anothers_is_applied_again(gw_factory, sink,
+                                                    redis):  # noqa: F811
+    """What a node skips is only what nothing overwrote: a change of
+    B's applied on A while a change of A's waits to be sent (A's comes
+    after it in the stream) is undone on A by A's own, as on B, so
+    the last writer in stream order wins on both."""
+    a, b = pair(gw_factory, redis, sink)
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    a.stop()
+    a.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+    b.gwctl("subaccount", "set", "app", "--quota-hour", "20")
+    wait_for(lambda: caught_up(b, redis), what="B's change in the stream")
+    a.start()
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    assert (quota_hour(a), quota_hour(b)) == (10, 10)
+
+
+def test_own_insert_applied_again_keeps_the_allowlist(gw_factory, sink,
+                                                      redis):  # noqa: F811
+    """When a node does apply its own changes again (another node's
+    came between), a row no other node touched meanwhile is left as it
+    is: an insert of a row that is there, even one a later change of
+    ours made differ (quota, allow-ip's `updated`), replaced it, which
+    deleted it first, and the delete cascaded to the subaccount's IP
+    allowlist; an update of it set it back for a moment."""
+    a, b = pair(gw_factory, redis, sink)
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    a.stop()
+    a.add_subaccount("ipsub", "ip.example", PASSWORD)
+    a.gwctl("subaccount", "set", "ipsub", "--quota-hour", "7")
+    a.gwctl("subaccount", "allow-ip", "ipsub", "127.0.0.1/32")
+    b.gwctl("subaccount", "set", "app", "--quota-hour", "20")
+    wait_for(lambda: caught_up(b, redis), what="B's change in the stream")
+    note_writes(a, "ipsub")
+    a.start()
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    with a.db("gw.db") as c:
+        assert [r[0] for r in c.execute("SELECT what FROM test_writes")] == []
+    assert (quota_hour(a), quota_hour(b)) == (20, 20)
+    assert (quota_hour(a, "ipsub"), quota_hour(b, "ipsub")) == (7, 7)
+    assert can_log_in(b, "ipsub")
+
+
+def xlen(redis):  # noqa: F811
+    return int(redis.cli("XLEN", "gw:config") or 0)
+
+
+def allowlist(g, name="ipsub"):
+    with g.db("gw.db") as c:
+        return [r[0] for r in c.execute(
+            "SELECT cidr FROM subaccount_ip JOIN subaccount ON "
+            "subaccount.id = subaccount_id WHERE name = ?", (name,))]
+
+
+def test_own_changes_known_after_a_restart(gw_factory, sink, redis):  # noqa: F811
+    """Changes a node sent before it restarted, and reads back only
+    after, are still its own: they are not applied again, which
+    replaced the subaccount row (its delete cascading to the IP
+    allowlist) and set the quota back to what later changes of ours
+    had changed.  Reads are held off by Redis's ACL (XREAD refused)
+    while A sends, across A's restart, and while A makes one more
+    change; triggers in A's gw.db see any moment of undoing."""
+    a, b = pair(gw_factory, redis, sink)
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    n = xlen(redis)
+    assert redis.cli("ACL", "SETUSER", "default", "-xread").strip() == "OK"
+    a.add_subaccount("ipsub", "ip.example", PASSWORD)
+    a.gwctl("subaccount", "allow-ip", "ipsub", "127.0.0.1/32")
+    a.gwctl("subaccount", "set", "ipsub", "--quota-hour", "7")
+    wait_for(lambda: xlen(redis) == n + 3, what="A's changes in the stream")
+    a.stop()
+    note_writes(a, "ipsub")
+    a.start()
+    wait_for(lambda: "cluster: ok" in health(a), what="A ok again")
+    a.gwctl("subaccount", "set", "ipsub", "--quota-hour", "9")
+    c = sqlite3.connect(os.path.join(a.state, "gw.db"), timeout=10)
+    with c:     # gwctl's own writes
+        c.execute("DELETE FROM test_writes")
+    c.close()
+    assert redis.cli("ACL", "SETUSER", "default", "+xread").strip() == "OK"
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    with a.db("gw.db") as c:
+        assert [r[0] for r in c.execute("SELECT what FROM test_writes")] == []
+    assert (allowlist(a), allowlist(b)) == (["127.0.0.1"], ["127.0.0.1"])
+    assert (quota_hour(a, "ipsub"), quota_hour(b, "ipsub")) == (9, 9)
+    assert "names this node" not in a.logtext()
+    assert "another gwd" not in a.logtext()     # the one before the restart
+    assert can_log_in(b, "ipsub")
+
+
+def test_two_nodes_of_one_name_lose_no_change(gw_factory, sink, redis):  # noqa: F811
+    """cluster.node set alike on two nodes: both say so (their
+    heartbeats), and neither takes the other's changes for its own."""
+    a = node(gw_factory, redis, sink, "gw1", **QUIET_GUARD)
+    b = node(gw_factory, redis, sink, "gw1", **QUIET_GUARD)
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+        wait_for(lambda: "another gwd heartbeats as node \"gw1\"" in
+                 g.logtext(), what="the warning")
+    a.add_subaccount("newbie", "new.example", PASSWORD)
+    wait_for(lambda: can_log_in(b), interval=0.05, what="B taking A's")
+    b.gwctl("subaccount", "set", "newbie", "--quota-hour", "5")
+    wait_for(lambda: quota_hour(a, "newbie") == 5, what="A taking B's")
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    assert "names this node (gw1)" in a.logtext()
+    assert "names this node (gw1)" in b.logtext()
+
+
+class Monitor:
+    """redis-cli MONITOR: the commands Redis runs, as it runs them."""
+
+    def __init__(self, redis):  # noqa: F811
+        self.redis = redis
+        self.proc = subprocess.Popen(
+            ["redis-cli", "-p", str(redis.port), "MONITOR"],
+            stdout=subprocess.PIPE, text=True)
+        self.lines = []
+        self.seen(lambda line: True, "MONITOR started")
+
+    def seen(self, pred, what):
+        """Read until a line pred() takes: that line."""
+        while True:
+            line = self.proc.stdout.readline()
+            assert line, "MONITOR ended before %s" % what
+            self.lines.append(line)
+            if pred(line):
+                return line
+
+    def upto_now(self):
+        """Every command run before this call."""
+        mark = "mark-%d" % len(self.lines)
+        self.redis.cli("ECHO", mark)
+        self.seen(lambda line: '"%s"' % mark in line, "the mark")
+        return self.lines
+
+    def polled_by(self, n, times=1):
+        """Until n nodes have each polled times since now (asked where
+        the stream was trimmed): whatever each sent before (on its one
+        connection) ran; twice, and each has the first poll's answer
+        (a node polls again only once that one is read)."""
+        start, who = len(self.upto_now()), {}
+        for line in self.lines[start:]:
+            if POLL.search(line):
+                who[line.split()[2]] = who.get(line.split()[2], 0) + 1
+        while len([k for k in who if who[k] >= times]) < n:
+            k = self.seen(POLL.search, "a poll").split()[2]
+            who[k] = who.get(k, 0) + 1
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+# A node's snapshot, given to Redis: one EVALSHA each (an EVAL follows
+# when Redis answers NOSCRIPT).
+SNAPSHOT_WRITE = re.compile(
+    r'"EVALSHA" "[0-9a-f]{40}" "[0-9]+" "gw:config:snapshot" "gw:config"',
+    re.I)
+# A node's poll: where the stream was trimmed (not the tests' HGET).
+POLL = re.compile(r'"HM?GET" "gw:config:snapshot" .*"trimmed"', re.I)
+
+
+def add_entries(redis, entries):  # noqa: F811
+    """Append entries (field lists) to gw:config at once; the last id."""
+    cmds = ["MULTI"] + ["XADD gw:config * " + " ".join(e) for e in entries]
+    r = subprocess.run(["redis-cli", "-p", str(redis.port)],
+                       input="\n".join(cmds + ["EXEC"]) + "\n",
+                       capture_output=True, text=True, timeout=10)
+    return r.stdout.split()[-1]
+
+
+def applied_upto(g, id):
+    with g.db("gw.db") as c:
+        row = c.execute("SELECT last_id FROM cluster_applied WHERE stream "
+                        "= 'gw:config'").fetchone()
+    return row is not None and row[0] == id
+
+
+def test_snapshot_published_by_one_node(gw_factory, sink, redis):  # noqa: F811
+    """Three nodes reach cluster.snapshot_every changes together: one
+    of them publishes the snapshot, not all three (each did, the first
+    snapshot at least, as none saw the others').  MONITOR counts the
+    snapshots Redis is given.  After a second interval (one snapshot
+    more) a new node bootstraps from it, the stream trimmed below the
+    first."""
+    snap = {"cluster.snapshot_every": 10}
+    nodes = [node(gw_factory, redis, sink, "gw%d" % i, **snap)
+             for i in (1, 2, 3)]
+    for g in nodes:
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    mon = Monitor(redis)
+    try:
+        # A change already applied, again from a node that is none of
+        # these: each node counts it, none is changed by it.
+        first = redis.cli("XRANGE", "gw:config", "-", "+", "COUNT", "1")
+        cs = first.split()[first.split().index("cs") + 1]
+        for rnd in (1, 2):
+            n = 10 - xlen(redis) if rnd == 1 else 10
+            last = add_entries(redis, [["node", "test", "cs", cs]] * n)
+            for g in nodes:
+                wait_for(lambda: applied_upto(g, last),
+                         what="every node at the stream's end")
+            wait_for(lambda: redis.cli("HGET", "gw:config:snapshot",
+                                       "id").strip() == last,
+                     what="the snapshot published")
+            mon.polled_by(len(nodes))
+            published = [line for line in mon.upto_now()
+                         if SNAPSHOT_WRITE.search(line)]
+            assert len(published) == rnd, [p[:120] for p in published]
+    finally:
+        mon.close()
+    assert redis.cli("HGET", "gw:config:snapshot", "trimmed").strip()
+    new = gw_factory(relay=smarthost(sink), settings={
+        "cluster.redis": "127.0.0.1:%d" % redis.port,
+        "cluster.node": "gw4", "cluster.snapshot_every": 10}).start()
+    wait_for(lambda: "configuration snapshot" in new.logtext(),
+             what="the new node taking the snapshot")
+    wait_for(lambda: shared_rows(new) == shared_rows(nodes[0]),
+             what="the new node agreeing with the others")
+    assert can_log_in(new, "app", "s3cret-pass")
+
+
+def test_snapshots_go_on_after_redis_restarted_empty(gw_factory, sink,
+                                                     redis):  # noqa: F811
+    """Redis restarted empty has no snapshot: a node that still took
+    the last one it saw for the current one was refused the right to
+    publish the next, for good."""
+    snap = {"cluster.snapshot_every": 10}
+    nodes = [node(gw_factory, redis, sink, "gw%d" % i, **snap)
+             for i in (1, 2)]
+    for g in nodes:
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    first = redis.cli("XRANGE", "gw:config", "-", "+", "COUNT", "1")
+    cs = first.split()[first.split().index("cs") + 1]
+    for rnd in (1, 2):
+        n = 10 - xlen(redis) if rnd == 1 else 10
+        last = add_entries(redis, [["node", "test", "cs", cs]] * n)
+        wait_for(lambda: redis.cli("HGET", "gw:config:snapshot",
+                                   "id").strip() == last,
+                 what="the snapshot published")
+        if rnd == 1:
+            mon = Monitor(redis)
+            mon.polled_by(len(nodes), 2)    # each knows the snapshot
+            mon.close()
+            redis.kill()
+            redis.start()
+            for g in nodes:
+                wait_for(lambda: "cluster: ok" in health(g),
+                         what="cluster ok again")

@@ -220,7 +220,8 @@ def test_dane(gw_factory, world):
     g = gw_factory(relay={"mode": "mx", "tls": "opportunistic",
                           "mx_port": port, "command_timeout": "10s"},
                    settings={"dns.resolver": ub.resolver,
-                             "dns.dnssec": True, "dns.timeout": "3s"})
+                             "dns.dnssec": True, "dns.timeout": "3s",
+                             "tls_rpt.enable": True})
     g.start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
     # aiosmtpd's controller connects to each sink once as it starts.
@@ -251,6 +252,25 @@ def test_dane(gw_factory, world):
         assert e["tls_note"].startswith("dane: "), (kind, e["tls_note"])
     assert "no matching dane tlsa records" in \
         done[rcpt("bad")]["tls_note"].lower()
+
+    # TLS-RPT counts each first session by its outcome, policy "tlsa".
+    def counted():
+        with g.db("queue.db") as c:
+            rows = c.execute("SELECT domain, policy, result, mx_host,"
+                             " receiving_ip FROM tls_rpt").fetchall()
+        return {r[0]: tuple(r[1:]) for r in rows}
+    want = {"good.dane.test": ("tlsa", "", "", ""),
+            "bad.dane.test": ("tlsa", "tlsa-invalid", "mx.bad.dane.test",
+                              HOSTS["bad"]),
+            "plain.dane.test": ("tlsa", "starttls-not-supported",
+                                "mx.plain.dane.test", HOSTS["plain"]),
+            "bogus.dane.test": ("tlsa", "dnssec-invalid",
+                                "mx.bogus.dane.test", HOSTS["bogus"])}
+    got = wait_for(lambda: all(k in counted() for k in want) and counted(),
+                   timeout=10, what="the TLS-RPT counts")
+    for k, v in want.items():
+        assert got[k] == v, (k, got[k])
+    assert "nodane.dane.test" not in got and "insecure.test" not in got
 
     for kind in ("nodane", "insecure"):
         e = done[rcpt(kind)]

@@ -2,10 +2,11 @@
 return path to a real sink (and to a real Postfix that accepts, then
 bounces and sends its DSN back); bounces and abuse reports built from
 RFC 3464 and RFC 5965's examples (and one in the shape a large provider
-sends) come back by smtplib to the feedback listener; gwd records them as
-events, suppresses the recipient, counts the complaint rate (gwtop,
-/metrics, gwsearch) and pauses a subaccount over the threshold.  Forged
-and unmatched reports change nothing; the listener relays nothing."""
+sends) come back by smtplib or swaks to the feedback listener; gwd
+records them as events, suppresses the recipient, counts the complaint
+rate (gwtop, /metrics, gwsearch) and pauses a subaccount over the
+threshold.  Forged and unmatched reports change nothing; the listener
+relays nothing."""
 import hashlib
 import hmac
 import json
@@ -21,7 +22,8 @@ import urllib.request
 import pytest
 
 import postfix_instance
-from conftest import (client_tls_context, free_port, smarthost, wait_for)
+from conftest import (Raw, client_tls_context, free_port, smarthost,
+                      wait_for)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "feedback")
 BOUNCE_DOMAIN = "bounces.example.com"
@@ -40,15 +42,33 @@ def send(gw, rcpts, frm="app@example.com", user="app", password="s3cret-pass",
         return s.sendmail(frm, rcpts, (hdr + "\r\nbody\r\n").encode())
 
 
-def report(gw, rcpt, data, mail_from="", tls=False):
+def report(gw, rcpt, data, mail_from=""):
     """One report to the feedback listener, as an MTA sends it."""
     with smtplib.SMTP("127.0.0.1", gw.ports["feedback"], timeout=10) as s:
         s.ehlo("mx.example.org")
-        if tls:
-            s.starttls(context=client_tls_context())
-            s.ehlo("mx.example.org")
         # A str: smtplib ends its lines in CRLF, as the wire wants.
         return s.sendmail(mail_from, [rcpt], data)
+
+
+def swaks_report(gw, rcpt, data, mail_from=""):
+    """One report through swaks (the issue's client for the feedback
+    port): STARTTLS, the null sender by default."""
+    with tempfile.NamedTemporaryFile("w", suffix=".eml") as f:
+        # swaks ends DATA with CRLF "." CRLF after the text, and writes
+        # each line ending as CRLF.
+        f.write(data.rstrip("\r\n"))
+        f.flush()
+        r = subprocess.run(["swaks", "--server", "127.0.0.1:%d" %
+                            gw.ports["feedback"], "--tls", "--ehlo",
+                            "mx.example.org", "--from", mail_from or "<>",
+                            "--to", rcpt, "--data", "@" + f.name],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # After STARTTLS ("~>"), the sender as given.
+    assert re.search(r"(?m)^ ~> MAIL FROM:<%s>$" % re.escape(mail_from),
+                     r.stdout), r.stdout
+    return r.stdout
 
 
 def template(name, **subst):
@@ -197,8 +217,8 @@ def test_arf_provider_complaint(fb, sink):
     qid = qid_of(fb, "reader@dest.test")
     ret = delivered_from(sink, 0)
     mid = fb.events("action='received'")[0]["message_id"]
-    report(fb, "fbl@example.com",
-           arf_provider(ret, "reader@dest.test", qid, mid), tls=True)
+    swaks_report(fb, "fbl@example.com",
+                 arf_provider(ret, "reader@dest.test", qid, mid))
     ev = wait_for(lambda: fb.events("action='complained'"), what="complaint")
     assert len(ev) == 1
     assert ev[0]["recipient"] == "reader@dest.test"
@@ -237,13 +257,14 @@ def test_arf_provider_complaint(fb, sink):
 
 def test_arf_rfc5965_matched_by_message_id(fb, sink):
     """RFC 5965's example report, its returned message being gw's (no
-    VERP: a subaccount sending before the bounce domain was set)."""
+    VERP: a subaccount sending before the bounce domain was set), sent
+    with swaks over STARTTLS."""
     send(fb, ["user@dest.test"], message_id="<rfc5965.1@example.com>")
     qid_of(fb, "user@dest.test")
     text = template("arf_rfc5965.eml").replace(
         "user@example.com", "user@dest.test").replace(
         "8787KJKJ3K4J3K4J3K4J3.mail@example.net", "<rfc5965.1@example.com>")
-    report(fb, "fbl@example.com", text)
+    swaks_report(fb, "fbl@example.com", text)
     ev = wait_for(lambda: fb.events("action='complained'"), what="complaint")
     assert ev[0]["recipient"] == "user@dest.test"
     assert "matched-by=message-id" in ev[0]["detail"]
@@ -408,15 +429,19 @@ def test_subaccount_bounce_domain(fb, sink):
 
 @pytest.mark.skipif(not postfix_instance.available(),
                     reason="needs root and Debian's postfix")
-def test_postfix_bounces_after_accepting(gw_factory):
-    """A real Postfix as the receiving MX: it accepts every recipient,
-    then bounces the unknown one (its error transport, as after a local
-    delivery to a missing user); its DSN goes to the VERP return path,
-    which Postfix delivers to gw's feedback listener."""
+def test_postfix_bounces_after_accepting(gw_factory, dns):
+    """A real Postfix as the receiving MX (dest.test's MX, served by the
+    tests' DNS server): it accepts every recipient, then bounces the
+    unknown one (its error transport, as after a local delivery to a
+    missing user); its DSN goes to the VERP return path, which Postfix
+    delivers to gw's feedback listener."""
     pf_port = free_port()
-    g = gw_factory(relay={"mode": "smarthost", "host": "127.0.0.1",
-                          "port": pf_port, "tls": "none"}, feedback=True,
-                   settings={"feedback.domains": [BOUNCE_DOMAIN],
+    dns.add("dest.test", "MX", (10, "mx.dest.test"))
+    dns.add("mx.dest.test", "A", "127.0.0.1")
+    g = gw_factory(relay={"mode": "mx", "tls": "none"}, dns=dns,
+                   feedback=True,
+                   settings={"relay.mx_port": pf_port,
+                             "feedback.domains": [BOUNCE_DOMAIN],
                              "feedback.bounce_domain": BOUNCE_DOMAIN})
     root = tempfile.mkdtemp(prefix="gw-postfix-")
     os.chmod(root, 0o755)       # its daemons run as postfix
@@ -447,10 +472,16 @@ def test_postfix_bounces_after_accepting(gw_factory):
         # Postfix saw gw's VERP return path, and delivered to it.
         assert re.search(r"from=<b-[0-9A-F]{16}-0-[0-9a-f]{16}@%s>" %
                          re.escape(BOUNCE_DOMAIN), pf.logtext())
-        assert g.events("action='delivered' AND recipient="
-                        "'nosuchuser@dest.test'")
+        (dl,) = g.events("action='delivered' AND recipient="
+                         "'nosuchuser@dest.test'")
+        assert "mx.dest.test" in repr(dl), dl      # by its MX
         code, text = refused(g, "nosuchuser@dest.test")
         assert code == 550 and b"hard bounce (async)" in text
+        # As an admin finds it: gwsearch says it came back later.
+        r = g.tool("gwsearch", "--format", "jsonl", "status:bounced")
+        rows = [x for x in map(json.loads, r.stdout.splitlines())
+                if x["event"]["action"] == "bounced"]
+        assert len(rows) == 1 and "async" in rows[0]["gw"]["detail"], rows
     finally:
         pf.stop()
 
@@ -509,6 +540,30 @@ def test_verp_key_rotation(fb, sink):
     assert re.search(r'result="forged"\} 1$', metrics(fb), re.M)
 
 
+
+def test_verp_key_rotated_out_twice(fb, sink):
+    """Two rotations within the grace: the first key is gone at once (only
+    the one the last rotation replaced is kept), so a bounce under it is
+    forged, logged and changes nothing; the middle key still matches."""
+    k1 = verp_key(fb)
+    send(fb, ["first@dest.test"], subject="first")
+    qid1 = qid_of(fb, "first@dest.test")
+    ret1 = delivered_from(sink, 0)
+    assert ret1 == verp(k1, qid1, 0, BOUNCE_DOMAIN)
+    fb.gwctl("key", "rotate", "verp")
+    send(fb, ["second@dest.test"], subject="second")
+    qid2 = qid_of(fb, "second@dest.test")
+    ret2 = delivered_from(sink, 1)
+    fb.gwctl("key", "rotate", "verp")
+    report(fb, ret1, dsn("first@dest.test", ret1, qid=qid1))
+    wait_for(lambda: re.search(r"feedback: .* forged dsn report",
+                               fb.logtext()), what="the first key's forged")
+    report(fb, ret2, dsn("second@dest.test", ret2, qid=qid2))
+    ev = wait_for(lambda: fb.events("action='bounced'"), what="the bounce")
+    assert [e["recipient"] for e in ev] == ["second@dest.test"]
+    assert re.search(r'result="forged"\} 1$', metrics(fb), re.M)
+    assert refused(fb, "first@dest.test") is None
+
 def test_verp_one_recipient_per_transaction(gw_factory, sink):
     """With a VERP return path each recipient is its own transaction (as
     Postfix does VERP), so each token names exactly its recipient; with
@@ -537,3 +592,66 @@ def test_verp_one_recipient_per_transaction(gw_factory, sink):
     assert code == 550 and b"suppressed" in text
     assert refused(fb, "r0@dest.test") is None
     assert refused(fb, "r2@dest.test") is None
+
+
+def scan(g, n, source="127.0.0.1"):
+    """A scanner at the feedback port: n RCPTs it may not have, sent in
+    one write (pipelined), each refused; then QUIT."""
+    r = Raw(g.ports["feedback"], source=source)
+    assert r.reply()[0] == 220
+    assert r.cmd("EHLO scanner.test")[0] == 250
+    assert r.cmd("MAIL FROM:<probe@scanner.test>")[0] == 250
+    r.send("".join("RCPT TO:<victim%d@dest.test>\r\n" % i for i in range(n)))
+    assert [r.reply()[0] for _ in range(n)] == [550] * n
+    r.cmd("QUIT")
+    r.close()
+
+
+def test_refusals_logged_per_ip_rate(gw_factory, sink):
+    """A client refused again and again at the feedback listener (a
+    scanner at port 25) gets feedback.reject_log "rejected" events one by
+    one per window; the rest are counted and told in one "rejected"
+    event (the last reply, detail unlogged=N) and one log line once the
+    window has ended, even when the client has gone.  Another address
+    has its own count; the next window logs one by one again."""
+    g = gw_factory(relay=smarthost(sink), feedback=True, settings={
+        "feedback.domains": [BOUNCE_DOMAIN],
+        "feedback.reject_log": "3/s"}).start()
+
+    def rejected(ip):
+        return g.events("action='rejected' AND client_ip=?", (ip,))
+
+    def unlogged(ip):
+        return [int(re.search(r"unlogged=(\d+)", e["detail"]).group(1))
+                for e in rejected(ip) if "unlogged=" in e["detail"]]
+
+    scan(g, 20)
+    scan(g, 5, source="127.0.0.2")
+    wait_for(lambda: unlogged("127.0.0.1") and unlogged("127.0.0.2"),
+             what="the summaries")
+    for ip, n in (("127.0.0.1", 20), ("127.0.0.2", 5)):
+        evs = rejected(ip)
+        one = [e for e in evs if "unlogged=" not in e["detail"]]
+        # Every refusal is either an event of its own or counted in a
+        # summary, and the summary stands for most of a fast burst.
+        assert len(one) + sum(unlogged(ip)) == n, evs
+        assert len(one) < n and len(evs) < n, evs
+        for e in evs:
+            assert e["reply_code"] == 550 and e["reply_status"] == "5.7.1"
+            assert e["detail"].startswith("stage=rcpt")
+    assert re.search(r"feedback: ip=127\.0\.0\.1 \d+ more refusals in 1s "
+                     r"not logged one by one", g.logtext())
+    # Another window: one by one again, up to the limit.
+    before = len(rejected("127.0.0.1"))
+    scan(g, 2)
+    wait_for(lambda: len(rejected("127.0.0.1")) == before + 2,
+             what="two more events")
+    assert "unlogged=" not in rejected("127.0.0.1")[-1]["detail"]
+    # Not a rate: gwd -n says so.
+    bad = gw_factory(feedback=True, settings={
+        "feedback.domains": [BOUNCE_DOMAIN], "feedback.reject_log": "lots"})
+    r = subprocess.run([os.path.join(os.environ["GW_BUILD"], "gwd"), "-n",
+                        "-c", bad.conf], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 78 and "feedback.reject_log: \"lots\" is not a " \
+        "rate" in r.stderr, r.stderr

@@ -408,12 +408,13 @@ def test_prefixes(gw):
 def test_db_init(gw):
     out = gw.ok("db", "init")
     assert out.splitlines() == ["%s/%s: schema version %d" % (gw.state, f, v)
-                                for f, v in (("gw.db", 15), ("queue.db", 12),
-                                             ("log.db", 8))]
+                                for f, v in (("gw.db", 15), ("queue.db", 13),
+                                             ("log.db", 9))]
     with sqlite3.connect(os.path.join(gw.state, "log.db")) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (8,)
+        assert db.execute("PRAGMA user_version").fetchone() == (9,)
         names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-        assert {"event", "event_rcpt", "event_fts"} <= names
+        assert {"event", "event_rcpt", "event_fts", "event_tally",
+                "event_latency"} <= names
     assert gw.ok("db", "init") == out          # idempotent
 
 

@@ -172,10 +172,12 @@ def test_once_text(env):
             assert kv["rates.%s.%s" % (w, name)] == v, (w, name)
     assert kv["time"].endswith("Z")
     # Received -> delivered: C in 1 s (5 min); A's two in 1 s and 300 s.
+    # Read from log buckets (common/tally.h): a bucket's middle, 1.007 s
+    # and 303.1 s (bucket 294.9 .. 311.3 s).
     assert (kv["rates.1m.latency_p50_s"], kv["rates.5m.latency_p50_s"],
             kv["rates.1h.latency_p50_s"]) == ("-", "1.0", "1.0")
     assert (kv["rates.5m.latency_p95_s"], kv["rates.1h.latency_p95_s"]) == (
-        "1.0", "300.0")
+        "1.0", "303.1")
     # No complaint: 0 of the delivered; no delivery in the last minute.
     assert (kv["rates.1m.complaint"], kv["rates.1h.complaint"]) == (
         "-", "0.000")
@@ -193,7 +195,7 @@ def test_once_json(env):
     for w, rates in EXPECTED_RATES.items():
         for name, v in rates.items():
             assert s["rates"][w][name] == pytest.approx(float(v)), (w, name)
-    assert s["rates"]["1h"]["latency_p95_s"] == 300
+    assert s["rates"]["1h"]["latency_p95_s"] == 303.1
     assert s["rates"]["1m"]["latency_p50_s"] is None
     assert s["rates"]["1h"]["complaint"] == 0
     assert s["rates"]["1m"]["complaint"] is None
@@ -340,7 +342,7 @@ def test_once_screen_destinations(env):
     ctl = FakeControl(os.path.join(env["dir"], "control"), destinations=[
         dest_line("busy.example", queued=3, waiting=3, age=(2, 1, 0, 0, 0,
                   0), limit=4, window=2, gap_ms=500, throttled=1,
-                  next_attempt=now + 90,
+                  next_attempt=now + 90, tls="dane", tls_verified=0,
                   error="421 4.7.0 mx.busy.example said: slow down"),
         dest_line("ok.example", waiting=0)])
     try:
@@ -352,15 +354,16 @@ def test_once_screen_destinations(env):
     lines = [l.split() for l in text.splitlines()]
     assert lines[0] == ["DOMAIN", "QUEUED", "<5m", "<10m", "<20m", "<40m",
                         "<80m", "80m+", "ACT", "CONN", "THROTTLE", "NEXT",
-                        "ERROR"]
+                        "TLS", "ERROR"]
     assert lines[1] == ["TOTAL", "4", "3", "1", "0", "0", "0", "0", "0", "0"]
     busy = lines[2]
     assert busy[:11] == ["busy.example", "3", "2", "1", "0", "0", "0", "0",
                          "0", "0", "2/4,500ms"]
     assert 80 <= int(busy[11]) <= 90
-    assert " ".join(busy[12:]) == "421 4.7.0 mx.busy.example said: slow down"
+    assert busy[12] == "dane/no"
+    assert " ".join(busy[13:]) == "421 4.7.0 mx.busy.example said: slow down"
     assert lines[3] == ["ok.example", "1", "1", "0", "0", "0", "0", "0", "0",
-                        "0", "ok", "-", "-"]
+                        "0", "ok", "-", "-", "-"]
     assert s["gwd"] == {"state": "running"}
     assert s["buckets"] == [5, 10, 20, 40, 80]
     d = {x["domain"]: x for x in s["destinations"]}
@@ -373,6 +376,8 @@ def test_once_screen_destinations(env):
     assert d["busy.example"]["error"].startswith("421 4.7.0 ")
     assert d["ok.example"]["next_attempt"] is None
     assert d["ok.example"]["error"] is None
+    assert d["busy.example"]["tls"] == {"policy": "dane", "verified": False}
+    assert d["ok.example"]["tls"] is None
     # Without gwd there is no such screen to print.
     r = subprocess.run([GWTOP, "-c", env["conf"], "--once", "--screen",
                         "destinations"], capture_output=True, text=True)
@@ -657,8 +662,10 @@ def test_live_screen_keys_and_quit(env):
         assert r[5 + i][40:].split() == label.split() + [
             EXPECTED_RATES[w][key] for w in ("1m", "5m", "1h")], label
     # Received -> delivered: C in 1 s (5 min); A's two in 1 s and 300 s.
+    # Read from log buckets (common/tally.h): a bucket's middle, 1.007 s
+    # and 303.1 s (bucket 294.9 .. 311.3 s).
     assert r[11][40:].split() == ["latency", "p50", "-", "1.0", "1.0"]
-    assert r[12][40:].split() == ["latency", "p95", "-", "1.0", "300.0"]
+    assert r[12][40:].split() == ["latency", "p95", "-", "1.0", "303.1"]
     assert r[13][40:].split() == ["complaint", "%", "-", "0.000", "0.000"]
     assert r[15].split() == ["TIME", "ACTION", "QID", "RECIPIENT", "RESULT"]
     # Newest first: auth, expired, deferred, received (E), rejected ...

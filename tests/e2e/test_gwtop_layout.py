@@ -168,7 +168,7 @@ def test_destinations_throttle_unit_and_error(env, screens):
     row = [l for l in lines if l.startswith("slow.example ")][0]
     assert " ok 451 4.2.1 mailbox" in row, row
     # Wider, the columns come back (HEALTH too) and the error is whole.
-    t.tmux("resize-window", "-x", "140", "-y", "24")
+    t.tmux("resize-window", "-x", "150", "-y", "24")
     s = t.wait(lambda s: "ACT" in s and "NEXT" in s, "wide layout")
     row = [l for l in s.split("\n") if l.startswith("busy.example ")][0]
     assert row.rstrip().endswith("421 4.7.0 too many connections, slow "

@@ -145,3 +145,25 @@ def test_sighup_under_traffic(gw_factory, sink):
     got = sink.wait_count(n)
     assert sorted(m.rcpt_tos[0] for m in got) == sorted(
         "user%d@dest.test" % i for i in range(n))
+
+
+def test_threads_named_for_ps_and_top(gw_factory):
+    # ps -L, top -H and bench/submitcg --cpu tell gwd's threads apart by
+    # name (/proc/PID/task/TID/comm); the event loop keeps "gwd".  Each
+    # thread names itself as it starts: wait for them all.
+    g = gw_factory()
+    g.start()
+    tasks = "/proc/%d/task" % g.proc.pid
+    want = {"gwd", "gwd-store", "gwd-checkpoint", "gwd-worker"}
+
+    def names():
+        seen = set()
+        for tid in os.listdir(tasks):
+            try:
+                with open(os.path.join(tasks, tid, "comm")) as f:
+                    seen.add(f.read().strip())
+            except FileNotFoundError:
+                pass            # a thread that ended meanwhile
+        return seen if want <= seen else None
+
+    wait_for(names, what="threads named %s" % sorted(want))

@@ -138,6 +138,14 @@ ROWS = [
      'gw_feedback_reports_total{result="unreadable"}'),
     ("dkim_signed_total", 'gw_dkim_messages_total{result="signed"}'),
     ("dkim_unsigned_total", 'gw_dkim_messages_total{result="unsigned"}'),
+    ("sts_txt_queries_total", 'gw_mta_sts_txt_lookups_total{source="dns"}'),
+    ("sts_txt_cache_hits_total",
+     'gw_mta_sts_txt_lookups_total{source="cache"}'),
+    ("sts_fetches_total", "gw_mta_sts_fetches_total"),
+    ("sts_fetch_failures_total", "gw_mta_sts_fetch_failures_total"),
+    ("sts_fetch_backoff_total", "gw_mta_sts_fetch_backoff_total"),
+    ("sts_cache_domains", "gw_mta_sts_cache_domains"),
+    ("sts_cache_policies", "gw_mta_sts_cache_policies"),
     ("queue_messages", "gw_queue_messages"),
     ("queue_recipients", None),     # the sum of the states
     ("queue_active", 'gw_queue_recipients{state="active"}'),
@@ -217,10 +225,11 @@ def destinations(g, arg=""):
         assert f[0] == "dest", line
         kv = dict(x.split("=", 1) for x in f[2:])
         d = {k: int(v) for k, v in kv.items()
-             if k not in ("age", "via", "health")}
+             if k not in ("age", "via", "health", "tls")}
         d["age"] = [int(x) for x in kv["age"].split(",")]
         d["via"] = kv["via"]
         d["health"] = kv["health"]
+        d["tls"] = kv["tls"]
         d["error"] = error
         out[f[1]] = d
     return lines[0], out, [l.split()[1] for l in lines[1:]]
@@ -291,7 +300,7 @@ def test_control_version_word_and_commands(gw):
     r = control(gw, "v1 frobnicate")
     assert r == ('error unknown command "frobnicate" (try: stats, '
                  'destinations, pools, subaccounts, ping, queue, '
-                 'suppression, subaccount, alert, auth, webhook)\n')
+                 'suppression, subaccount, alert, auth, webhook, tls-report)\n')
     assert control(gw, "stats now") == 'error no arguments to "stats"\n'
     assert control(gw, "v1 destinations 1").startswith("buckets ")
     assert control(gw, "v1 queue list") == "end\n"

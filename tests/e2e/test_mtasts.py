@@ -19,11 +19,11 @@ The MX hosts are aiosmtpd sinks on their own loopback addresses:
 import http.server
 import os
 import ssl
-import threading
 
 import pytest
 
-from conftest import Sink, free_port, leaf_cert, make_ca, submit, wait_for
+from conftest import HttpsServer, Sink, free_port, leaf_cert, make_ca, \
+    submit, wait_for
 
 HOSTS = {"good": "127.0.0.2", "wrongname": "127.0.0.3", "plain": "127.0.0.5",
          "notlisted": "127.0.0.6", "testing": "127.0.0.7",
@@ -44,7 +44,10 @@ def mx(kind):
 def certs(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("certs"))
     make_ca(d)
-    names = ",".join("DNS:mta-sts.%s" % domain(k) for k in MODE)
+    # fetch404 is in the certificate but has no policy (404);
+    # badcert is in neither.
+    names = ",".join("DNS:mta-sts.%s" % domain(k)
+                     for k in list(MODE) + ["fetch404"])
     leaf_cert(d, "web", names)
     for k in HOSTS:
         leaf_cert(d, k, "DNS:" + (mx(k) if k not in ("wrongname", "testing")
@@ -82,21 +85,11 @@ class PolicyServer:
             def log_message(self, *a):
                 pass
 
-        self.port = free_port()
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port),
-                                                     H)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(certs, "web.pem"),
-                            os.path.join(certs, "web.key"))
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
-                                            server_side=True)
-        self.t = threading.Thread(target=self.httpd.serve_forever,
-                                  daemon=True)
-        self.t.start()
+        self.server = HttpsServer(H, certs, "web")
+        self.port = self.server.port
 
     def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
 
 
 @pytest.fixture
@@ -136,16 +129,17 @@ def rcpt(kind):
     return "user@" + domain(kind)
 
 
-def gwd(gw_factory, certs, dns, web, port, enable=True):
+def gwd(gw_factory, certs, dns, web, port, enable=True, more=None):
+    # enable None: mta_sts.enable not in gwd.conf (its default).
+    settings = {"mta_sts.ca_file": os.path.join(certs, "ca.pem"),
+                "mta_sts.connect_to": "127.0.0.1:%d" % web.port,
+                "mta_sts.timeout": "10s", "dns.timeout": "3s"}
+    if enable is not None:
+        settings["mta_sts.enable"] = enable
     g = gw_factory(relay={"mode": "mx", "tls": "opportunistic",
                           "mx_port": port, "command_timeout": "10s",
                           "ca_file": os.path.join(certs, "ca.pem")},
-                   dns=dns,
-                   settings={"mta_sts.enable": enable,
-                             "mta_sts.ca_file": os.path.join(certs,
-                                                             "ca.pem"),
-                             "mta_sts.connect_to": "127.0.0.1:%d" % web.port,
-                             "mta_sts.timeout": "10s", "dns.timeout": "3s"})
+                   dns=dns, settings=dict(settings, **(more or {})))
     g.start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
     return g
@@ -220,6 +214,86 @@ def test_mtasts(gw_factory, certs, dns, world):
     assert found("tls:verify") == set()
     bad = g.tool("gwsearch", "tls:bogus", check=False)
     assert bad.returncode != 0 and "is not one of" in bad.stderr
+
+
+def test_enforced_by_default(gw_factory, certs, dns, world):
+    # Without mta_sts.enable in gwd.conf, a published enforce policy
+    # rules; a domain without one is delivered as before.
+    sinks, web, port = world
+    g = gwd(gw_factory, certs, dns, web, port, enable=None)
+    submit(g, [rcpt("wrongname"), rcpt("nosts")])
+    done = wait_for(lambda: outcomes(g, 2), timeout=60, what="outcomes")
+    e = done[rcpt("wrongname")]
+    assert e["action"] == "deferred" and e["tls_policy"] == "mta-sts", e
+    assert not sinks["wrongname"].messages
+    e = done[rcpt("nosts")]
+    assert e["action"] == "delivered" and e["tls_policy"] == \
+        "opportunistic", e
+    assert ("_mta-sts." + domain("nosts"), "TXT") in dns.queries
+
+
+def test_failed_fetch_is_an_event_and_counted(gw_factory, certs, dns, world):
+    # A TXT record, but no policy to be had: a 404, or a policy server
+    # whose certificate is not for mta-sts.DOMAIN.  Delivered as if no
+    # policy were published; an sts_fetch_failed event that gwsearch
+    # finds, a warning, and a TLS-RPT failure of the RFC 8460 type.
+    sinks, web, port = world
+    for k in ("fetch404", "badcert"):
+        dns.add(domain(k), "MX", (10, mx("nosts")))
+        dns.add("_mta-sts." + domain(k), "TXT", "v=STSv1; id=%s1;" % k)
+    g = gwd(gw_factory, certs, dns, web, port,
+            more={"tls_rpt.enable": True})
+    submit(g, [rcpt("fetch404"), rcpt("badcert")])
+    done = wait_for(lambda: outcomes(g, 2), timeout=60, what="outcomes")
+    for k in ("fetch404", "badcert"):
+        e = done[rcpt(k)]
+        assert e["action"] == "delivered", e
+        assert e["tls_policy"] == "opportunistic", e
+    evs = {e["remote_host"]: e for e in
+           g.events("action = 'sts_fetch_failed'")}
+    e = evs["mta-sts." + domain("fetch404")]
+    assert e["tls_policy"] == "mta-sts" and e["tls_verified"] == 0
+    assert e["tls_note"] == "policy fetch: HTTP status 404", e
+    assert "domain=%s " % domain("fetch404") in e["detail"]
+    e = evs["mta-sts." + domain("badcert")]
+    assert e["tls_note"].startswith("policy fetch: certificate not valid:"), e
+    assert ("mta-sts domain=%s policy fetch: HTTP status 404; delivering as "
+            "if it published no policy" % domain("fetch404")) in g.logtext()
+    out = g.tool("gwsearch", "status:sts_fetch_failed", "--format",
+                 "json").stdout
+    assert "mta-sts." + domain("fetch404") in out, out
+    assert "mta-sts." + domain("badcert") in out, out
+    with g.db("queue.db") as c:
+        rows = wait_for(lambda: (lambda r: len(r) == 2 and r)(c.execute(
+            "SELECT domain, policy, result FROM tls_rpt WHERE result != ''"
+            " ORDER BY domain").fetchall()), timeout=10, what="the counts")
+    assert [tuple(r) for r in rows] == [
+        (domain("badcert"), "sts", "sts-webpki-invalid"),
+        (domain("fetch404"), "sts", "sts-policy-fetch-error")], \
+        [tuple(r) for r in rows]
+
+
+def test_gwtop_shows_destination_tls(gw_factory, certs, dns, world):
+    # gwtop's destinations: the policy and result of the last attempt
+    # that connected, from gwd's `destinations` (the mail is deferred,
+    # so the domain stays queued and listed).
+    import json
+    sinks, web, port = world
+    g = gwd(gw_factory, certs, dns, web, port)
+    submit(g, [rcpt("wrongname")])
+    wait_for(lambda: outcomes(g, 1), timeout=60, what="the deferral")
+
+    def dests():
+        out = g.tool("gwtop", "--once", "--screen", "destinations",
+                     "--format", "json").stdout
+        return {d["domain"]: d for d in json.loads(out)["destinations"]}
+    d = wait_for(lambda: dests().get(domain("wrongname")), timeout=10,
+                 what="the destination listed")
+    assert d["tls"] == {"policy": "mta-sts", "verified": False}, d
+    text = g.tool("gwtop", "--once", "--screen", "destinations").stdout
+    line = [x for x in text.splitlines()
+            if x.startswith(domain("wrongname"))][0]
+    assert line.split()[12] == "mta-sts/no", line
 
 
 def test_disabled_policies_are_not_looked_up(gw_factory, certs, dns, world):

@@ -18,11 +18,13 @@ from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
-from conftest import client_tls_context, smarthost, wait_for
+from conftest import client_tls_context, control_stats, smarthost, wait_for
+from test_dkim import activate, keygen, verify_dkimpy
 
 CARD = "4111 1111 1111 1111"
 CARD2 = "5555555555554444"
 SSN = "123-45-6789"
+PCI_BLOCK = ("pci", "--detector", "card", "--action", "block")
 
 
 def headers(m, frm="app@example.com", to="user@dest.test", subject="t"):
@@ -80,7 +82,7 @@ def write(gw, name, data):
 
 
 def test_policy_admin(gw):
-    gw.gwctl("policy", "add", "pci", "--detector", "card", "--action", "block")
+    gw.gwctl("policy", "add", *PCI_BLOCK)
     gw.gwctl("policy", "add", "hr", "--detector", "ssn", "--min", "2",
              "--action", "tag", "--subaccount", "app", "--to-domain",
              "*.test")
@@ -129,7 +131,7 @@ def test_policy_admin(gw):
     ("html-only", "pci"), ("nested", "pci"), ("lying-attachment", "pci"),
     ("clean", None)])
 def test_policy_test_corpus(gw, name, fires):
-    gw.gwctl("policy", "add", "pci", "--detector", "card", "--action", "block")
+    gw.gwctl("policy", "add", *PCI_BLOCK)
     gw.gwctl("policy", "add", "ssn1", "--detector", "ssn", "--action", "tag")
     path = write(gw, name, corpus()[name])
     out = gw.gwctl("policy", "test", path, "--subaccount", "app").stdout
@@ -193,11 +195,32 @@ def scanned(g):
     return g.events("action = 'scanned'")
 
 
-def test_block_refuses_with_550(gw_factory, sink):
-    g = gw_factory(relay=smarthost(sink)).start()
+def started(gw_factory, sink, *adds, dns=None):
+    """A running gwd relaying to sink, with subaccount app, the content
+    policies adds (each the arguments of a `gwctl policy add`) loaded,
+    and, given dns, an active DKIM key for example.com."""
+    g = gw_factory(relay=smarthost(sink), dns=dns).start()
     g.add_subaccount("app", "example.com", "s3cret-pass")
-    g.gwctl("policy", "add", "pci", "--detector", "card", "--action", "block")
-    policies(g, 1)
+    if dns is not None:
+        keygen(g, dns, "example.com", "s1", "rsa")
+        activate(g, "example.com", "s1")
+    for args in adds:
+        g.gwctl("policy", "add", *args)
+    policies(g, len(adds))
+    return g
+
+
+def by_subject(sink):
+    """The messages the sink got, by their Subject."""
+    by = {}
+    for r in sink.messages:
+        subj = [l for l in r.data.split(b"\r\n") if l.startswith(b"Subject:")]
+        by[subj[0].split(b": ", 1)[1].decode()] = r.data
+    return by
+
+
+def test_block_refuses_with_550(gw_factory, sink):
+    g = started(gw_factory, sink, PCI_BLOCK)
     c = corpus()
     for name in ("lying-attachment", "html-only", "nested", "shift-jis"):
         code, text = send(g, c[name])
@@ -224,26 +247,18 @@ def test_block_refuses_with_550(gw_factory, sink):
 
 
 def test_tag_header_and_dkim(gw_factory, dns, sink, tmp_path):
-    from test_dkim import activate, keygen, verify_dkimpy
-    g = gw_factory(relay=smarthost(sink), dns=dns).start()
-    g.add_subaccount("app", "example.com", "s3cret-pass")
-    keygen(g, dns, "example.com", "s1", "rsa")
-    activate(g, "example.com", "s1")
-    g.gwctl("policy", "add", "hr", "--detector", "ssn", "--action", "tag")
-    g.gwctl("policy", "add", "pci", "--detector", "card", "--action", "tag",
-            "--to-domain", "dest.test")
-    g.gwctl("policy", "add", "other", "--detector", "card", "--action",
-            "block", "--to-domain", "elsewhere.test")
-    policies(g, 3)
+    g = started(gw_factory, sink,
+                ("hr", "--detector", "ssn", "--action", "tag"),
+                ("pci", "--detector", "card", "--action", "tag",
+                 "--to-domain", "dest.test"),
+                ("other", "--detector", "card", "--action", "block",
+                 "--to-domain", "elsewhere.test"), dns=dns)
     c = corpus()
     assert send(g, c["utf-16"]) is None
     assert send(g, c["latin1-qp"]) is None
     assert send(g, c["clean"]) is None
     sink.wait_count(3)
-    by = {}
-    for r in sink.messages:
-        subj = [l for l in r.data.split(b"\r\n") if l.startswith(b"Subject:")]
-        by[subj[0].split(b": ", 1)[1].decode()] = r.data
+    by = by_subject(sink)
     assert b"\r\nX-GW-Policy: hr\r\n" in b"\r\n" + by["utf16"]
     assert b"\r\nX-GW-Policy: pci\r\n" in b"\r\n" + by["latin1"]
     assert b"X-GW-Policy" not in by["clean"]
@@ -289,10 +304,7 @@ def test_hostile_input_gets_a_decision(gw_factory, sink):
     """Each hostile message is decided (250 or 550), the scan notes what
     it did not read, and the loop keeps serving another client."""
     from conftest import Raw
-    g = gw_factory(relay=smarthost(sink)).start()
-    g.add_subaccount("app", "example.com", "s3cret-pass")
-    g.gwctl("policy", "add", "pci", "--detector", "card", "--action", "block")
-    policies(g, 1)
+    g = started(gw_factory, sink, PCI_BLOCK)
     for name, (data, unread) in hostile().items():
         other = Raw(g.ports["submission"])
         try:
@@ -315,10 +327,7 @@ def test_client_gone_during_scan(gw_factory, sink):
     still logged as refused, a clean one is still queued and delivered,
     and gwd carries on."""
     from conftest import Raw, login
-    g = gw_factory(relay=smarthost(sink)).start()
-    g.add_subaccount("app", "example.com", "s3cret-pass")
-    g.gwctl("policy", "add", "pci", "--detector", "card", "--action", "block")
-    policies(g, 1)
+    g = started(gw_factory, sink, PCI_BLOCK)
     big = hostile()["many-parts"][0]
     for data in (big.replace(b"\r\n9999\r\n", b"\r\n%s\r\n" % CARD.encode())
                  .replace(b"Subject: many", b"Subject: gone-clean"),
@@ -337,3 +346,31 @@ def test_client_gone_during_scan(gw_factory, sink):
     sink.wait_count(1)
     assert b"Subject: gone-clean" in sink.messages[0].data
     assert send(g, corpus()["clean"]) is None
+
+
+def test_scan_and_sign_in_one_hop(gw_factory, dns, sink):
+    """With a DKIM key, a message the policies leave as it came is
+    hashed for signing by the content scan's own worker: the signatures
+    still verify, for a multipart message, a small plain one, and a
+    quarantined one after its release; a tagged one is signed after
+    its header."""
+    g = started(gw_factory, sink,
+                ("pci", "--detector", "card", "--action", "quarantine"),
+                ("hr", "--detector", "ssn", "--action", "tag"), dns=dns)
+    mixed = MIMEMultipart()
+    mixed.attach(MIMEText("the minutes\n"))
+    mixed.attach(MIMEText("<p>and the agenda</p>", "html", "utf-8"))
+    c = corpus()
+    assert send(g, headers(mixed, subject="multipart")
+                .as_bytes(policy=SMTP)) is None
+    assert send(g, c["clean"]) is None
+    assert send(g, c["utf-16"]) is None                     # tagged
+    assert send(g, c["lying-attachment"]) is None           # quarantined
+    sink.wait_count(3)
+    qid = g.events("action = 'quarantined'")[0]["qid"]
+    g.gwctl("quarantine", "release", qid)
+    sink.wait_count(4)
+    by = by_subject(sink)
+    assert b"\r\nX-GW-Policy: hr\r\n" in b"\r\n" + by["utf16"]
+    for subj in ("multipart", "clean", "utf16", "lying"):
+        assert verify_dkimpy(by[subj], dns) == [True], subj

@@ -1,6 +1,7 @@
 """Routing rules, IP pools and throttles: gwctl's commands (route,
 pool, throttle) against gw.db, and what gwd does with them."""
 import json
+import threading
 
 import pytest
 
@@ -359,12 +360,16 @@ def test_transactional_overtakes_bulk_backlog(gw_factory, sink):
     g = gw_with(gw_factory, sink)
     g.gwctl("route", "add", "--header", "X-GW-Stream: bulk", "--priority",
             "bulk")
-    # One connection, ten messages a second: a backlog builds up.
+    # One connection, ten messages a second, and the sink holds the
+    # first message's reply until all are queued: a backlog, however
+    # slowly they are submitted (a sanitizer build under load).
     g.gwctl("throttle", "set", "127.0.0.1", "--connections", "1",
             "--per-minute", "600")
+    sink.gate = threading.Event()
     submit_many(g, 40, "list@bulk.test", headers="X-GW-Stream: bulk\r\n",
                 tag="bulk")
     submit(g, ["ceo@x.test"], subject="invoice")
+    sink.gate.set()
     msgs = sink.wait_count(41, timeout=60)
     order = subjects(msgs)
     # In arrival order it would be last; weighted sharing lets it
@@ -378,7 +383,6 @@ def test_throttle_connections_and_per_connection(gw_factory, sink):
     g = gw_with(gw_factory, sink)
     g.gwctl("throttle", "set", "127.0.0.1", "--connections", "2",
             "--per-connection", "3")
-    import threading
     ts = [threading.Thread(target=submit_many, args=(g, 6, "r@t.test"),
                            kwargs={"tag": "t%d-" % i}) for i in range(3)]
     for t in ts:
@@ -458,7 +462,6 @@ def test_throttle_on_a_shared_mx_host(gw_factory, dns, sink):
     g.add_subaccount("app", "example.com", "s3cret-pass")
     g.gwctl("throttle", "set", "mx.shared.test", "--connections", "1",
             "--per-connection", "2")
-    import threading
     ts = [threading.Thread(target=submit_many, args=(g, 5, "u@%s" % dom),
                            kwargs={"tag": dom}) for dom in
           ("one.test", "two.test", "one.test", "two.test")]

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import Gwd, smarthost, wait_for
 from test_dkim import activate, keygen, received, send, signatures
-from test_keyproc import gwd_pids, keyproc_pid
+from test_keyproc import gwd_pids, keyproc_pid, processes
 
 EXECVE = 59                 # x86_64
 
@@ -63,3 +63,36 @@ def test_key_process_restarted_and_signing(gw_factory, sink, dns):
              what="the restart logged")
     send(g, subject="after")
     assert [s["s"] for s in signatures(received(sink, "after"))] == ["s1"]
+
+
+def status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+
+
+def test_spawner_is_confined(gw_factory, sink, dns):
+    """The spawner (gwd-spawner, the network process's child) has no new
+    privileges, is not dumpable by its user and runs under its own
+    seccomp filter and Landlock domain: it reads a system file the key
+    process needs (/etc/passwd) but not one outside (/etc/debian_version,
+    world-readable, so only Landlock refuses it; this kernel shows no
+    Landlock field in /proc/PID/status).  The key processes it starts
+    still confine themselves (their filter and domain are stacked on
+    its own), and test_key_process_restarted_and_signing shows one it
+    restarted still signs."""
+    outside = "/etc/debian_version"
+    assert os.stat(outside).st_mode & 0o004
+    g = sandboxed(gw_factory, sink, dns=dns, env={
+        "GW_TEST_SPAWNER_OPEN": "/etc/passwd:" + outside})
+    wait_for(lambda: "spawner: test open %s" % outside in g.logtext(),
+             what="the spawner's test line")
+    assert "spawner: test open /etc/passwd: allowed" in g.logtext()
+    assert ("spawner: test open %s: refused: Permission denied" % outside
+            in g.logtext())
+    net, kp = gwd_pids(g)
+    spawner = [p for p, c, pp in processes()
+               if pp == net and c == "gwd-spawner"]
+    assert len(spawner) == 1, processes()
+    st = status(spawner[0])
+    assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
+    assert status(keyproc_pid(g))["Seccomp_filters"] == "2"

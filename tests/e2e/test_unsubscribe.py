@@ -465,3 +465,47 @@ def test_concurrent_posts_one_event(gw):
     assert first == [(200, b"")]
     wait_for(lambda: gw.events("action='unsubscribed'"), what="the event")
     assert len(gw.events("action='unsubscribed'")) == 1
+
+
+def test_mailto_alone_without_public_host(gw_factory, dns, sink):
+    """No HTTPS host but a bounce domain: bulk mail still gets a
+    List-Unsubscribe, the mailto: address alone and no
+    List-Unsubscribe-Post (one-click needs an https URI, RFC 8058 3.1);
+    it is signed, and a mail to it unsubscribes.  gwctl takes --bulk
+    then; with neither a host nor a bounce domain it refuses."""
+    g = gw_factory(relay=smarthost(sink), dns=dns, feedback=True, settings={
+        "feedback.domains": [BOUNCE],
+        "feedback.rate": "1000/min",
+    }).start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    keygen(g, dns, "example.com", "s1")
+    activate(g, "example.com", "s1")
+    for args in (["subaccount", "set", "app", "--bulk", "yes"],
+                 ["route", "add", "--bulk", "--subaccount", "app"]):
+        r = g.gwctl(*args, check=False)
+        assert r.returncode == 78 and "no bounce domain" in r.stderr, r.stderr
+    # The bounce domain given in the same command counts.
+    g.gwctl("subaccount", "set", "app", "--bulk", "yes", "--bounce-domain",
+            BOUNCE)
+    assert g.gwctl("route", "add", "--bulk", "--subaccount", "app",
+                   check=False).returncode == 0
+    r = g.gwctl("route", "add", "--bulk", check=False)
+    assert r.returncode == 78, r.stderr
+
+    send(g, "news alone", to="reader@dest.test")
+    data = received(sink, "news alone")
+    (ev,) = wait_for(lambda: g.events("action='received'"), what="received")
+    addr = mailto_token(gw_key(g, "verp"), ev["qid"], 0, BOUNCE)
+    assert header(data, "List-Unsubscribe") == ["<mailto:%s>" % addr]
+    assert header(data, "List-Unsubscribe-Post") == []
+    (sig,) = signatures(data)
+    assert "list-unsubscribe" in sig["h"].lower().split(":")
+    assert verify_dkimpy(data, dns) == [True]
+    # dkimpy again, the field changed: the signature covers it.
+    bad = data.replace(addr.encode(), addr.replace("u-", "u-0", 1).encode())
+    assert verify_dkimpy(bad, dns) == [False]
+
+    mail_to(g, addr)
+    (u,) = wait_for(lambda: g.events("action='unsubscribed'"), what="event")
+    assert u["recipient"] == "reader@dest.test" and u["detail"] == "via=mailto"
+    assert rcpt(g, "reader@dest.test")[0] == 550

@@ -19,7 +19,7 @@ import urllib.request
 
 import pytest
 
-from conftest import client_tls_context, free_port, smarthost, wait_for
+from conftest import BUILD, client_tls_context, free_port, smarthost, wait_for
 
 
 # The verifier of man/gw-events.7, as a receiver would write it.
@@ -261,7 +261,9 @@ def test_retry_after_500(gw_factory, sink, receiver):
     statuses = [r["status"] for r in receiver.requests]
     assert statuses.count(500) == 3, statuses
     assert metric(g, "gw_webhook_requests_failed_total") == 3
-    assert metric(g, "gw_webhook_events_pending") == 0
+    # The receiver notes its last 200 before gwd has read it.
+    wait_for(lambda: metric(g, "gw_webhook_events_pending") == 0, 10,
+             what="nothing pending once the last 200 is read")
     # The outbox forgets what was acknowledged.
     wait_for(lambda: outbox(g, "pending & 2") == [], 10,
              what="acknowledged rows gone from the outbox")
@@ -356,6 +358,34 @@ def test_hanging_receiver_does_not_slow_smtp(gw_factory, sink, receiver):
     want = {str(e["id"]) for e in logged(g, "delivered")}
     wait_for(lambda: set(ids(receiver.acked())) == want, 60,
              what="the events after the receiver answered")
+
+
+def test_stop_with_a_batch_in_flight(gw_factory, sink, receiver):
+    """gwd stops while the receiver holds a batch open: the batch ends
+    as a failure ("gwd is stopping"), gwd exits 0, and the event, not
+    acknowledged, is posted again after the restart."""
+    receiver.gate = threading.Event()
+    g = hooked(gw_factory, sink, receiver, {"webhook.timeout": "60s"},
+               events="delivered")
+    try:
+        submit(g, 1, "s")
+        wait_for(lambda: receiver.requests, 20, what="a batch held open")
+        assert g.stop() == 0
+        assert "webhook %d: %s: gwd is stopping; retrying" % (
+            g.hook_id, receiver.url) in g.logtext()
+        want = [str(e["id"]) for e in logged(g, "delivered")]
+        assert len(want) == 1 and receiver.answered == []
+    finally:
+        receiver.gate.set()
+    receiver.gate = None
+    g.start()
+    # Its first request was recorded when it arrived; a second one is
+    # the restart's, and only that one is acknowledged in the outbox.
+    wait_for(lambda: sum(want[0] in ids(r["events"])
+                         for r in receiver.requests) == 2, 30,
+             what="the event posted again after the restart")
+    wait_for(lambda: outbox(g, "pending & 2") == [], 20,
+             what="the event acknowledged")
 
 
 def test_dropped_after_retry_for(gw_factory, sink, receiver):
@@ -496,3 +526,28 @@ def test_clean_restart_sends_nothing_twice(gw_factory, sink, receiver):
              what="the sixth event")
     got = ids(receiver.acked())
     assert len(got) == len(set(got)) == 6, got
+
+
+def test_stop_with_a_webhook_test_pending(gw_factory, sink, receiver):
+    """gwd stops while `gwctl webhook test` waits for a receiver that
+    never answers: the control connection is closed and freed, so gwd
+    exits 0 (under build-san, LeakSanitizer once found the connection
+    and made it exit 1), and gwctl is not left waiting."""
+    receiver.gate = threading.Event()
+    g = hooked(gw_factory, sink, receiver, {"webhook.timeout": "60s"},
+               events="delivered")
+    try:
+        ctl = subprocess.Popen(
+            [os.path.join(BUILD, "gwctl"), "-c", g.conf, "webhook", "test",
+             str(g.hook_id)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: any(e["event"]["action"] == "test"
+                             for r in receiver.requests for e in r["events"]),
+                 20, what="the test event held open by the receiver")
+        assert ctl.poll() is None           # still waiting for its answer
+        assert g.stop() == 0, g.logtext()[-4000:]
+        assert "LeakSanitizer" not in g.logtext()
+        out, err = ctl.communicate(timeout=30)
+        assert ctl.returncode != 0 and "status: 200" not in out
+    finally:
+        receiver.gate.set()

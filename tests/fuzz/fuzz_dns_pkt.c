@@ -5,7 +5,8 @@
  * Invariants: only 0 or -1; counts within the caps; every string NUL-
  * terminated inside its array; MX hosts lower case, without a trailing
  * dot or an empty label; header bits (AD too) reported as sent; TLSA
- * data within its array.
+ * data within its array; a TTL is -1 or within 31 bits, and only an
+ * answer with records has one, only one without has a negative one.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -87,6 +88,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			assert(strnlen(ans.txt[i], sizeof(ans.txt[i])) <
 			    sizeof(ans.txt[i]));
 		check_name(ans.cname, sizeof(ans.cname));
+		assert(ans.ttl >= -1 && ans.ttl <= INT32_MAX);
+		assert(ans.neg_ttl >= -1 && ans.neg_ttl <= INT32_MAX);
+		assert(ans.ttl == -1 || ans.neg_ttl == -1);
 	}
 	return 0;
 }

@@ -1,4 +1,4 @@
-// sources: common/feedback.c common/verp.c common/hmackey.c common/mime_walk.c common/attrule.c common/buf.c common/util.c common/log.c
+// sources: common/feedback.c common/verp.c common/hmackey.c common/mime_walk.c common/mime_html.c common/mime_plain.c common/mime_head.c common/mime_decode.c common/attrule.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_feedback.c - a hostile report through the bounce and ARF reader,
  * and a hostile address through the VERP decoder.

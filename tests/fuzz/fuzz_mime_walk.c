@@ -1,4 +1,4 @@
-// sources: common/mime_walk.c common/attrule.c common/buf.c common/util.c common/log.c
+// sources: common/mime_walk.c common/mime_html.c common/mime_plain.c common/mime_head.c common/mime_decode.c common/attrule.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_mime_walk.c - a hostile message through the MIME-to-text walk,
  * and hostile HTML through the HTML-to-text step.
@@ -36,8 +36,10 @@ check_utf8(const char *s, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* With and without libmagic, by the input's length. */
-	struct mime_limits lim = { 3, 50, 64 << 10, (int)(size & 1) };
+	/* With and without libmagic, and with and without the fast path
+	 * for one plain text part (mime_plain.h), by the input's length. */
+	struct mime_limits lim = { 3, 50, 64 << 10, (int)(size & 1),
+	    (int)(size >> 1 & 1) };
 	struct mime_walk w;
 	size_t total = 0;
 	char *out;

@@ -1,4 +1,4 @@
-// sources: common/redact.c common/dlp.c common/dlp_valid.c common/attrule.c common/mime_walk.c common/buf.c common/util.c common/log.c
+// sources: common/redact.c common/dlp.c common/dlp_valid.c common/attrule.c common/mime_walk.c common/mime_html.c common/mime_plain.c common/mime_head.c common/mime_decode.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_redact.c - a hostile message through the redact action: GMime's
  * parse, each text part decoded, scanned, rewritten and the whole

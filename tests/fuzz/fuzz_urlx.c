@@ -1,4 +1,4 @@
-// sources: common/urlx.c common/mime_walk.c common/attrule.c common/buf.c common/util.c common/log.c
+// sources: common/urlx.c common/mime_walk.c common/mime_html.c common/mime_plain.c common/mime_head.c common/mime_decode.c common/attrule.c common/buf.c common/util.c common/log.c
 /*
  * fuzz_urlx.c - hostile text through the URL-host extractor, both as
  * decoded text and as HTML whose link targets mime_html_links() keeps.

@@ -686,3 +686,19 @@ void
 cluster_rate_used(const char *key)
 {
 }
+
+void
+cluster_lease_hooks(int (*count)(const char *), void (*kick)(const char *))
+{
+}
+
+int
+cluster_lease_room(const char *key, int limit)
+{
+	return 1;
+}
+
+void
+cluster_lease_closed(const char *key)
+{
+}

@@ -99,6 +99,14 @@ test_paths(void **state)
 		{ "<a@x\xe2\x80\x8b" "y.test>", U, ADDR_OK, "a@xy.test",
 		    "xy.test", 14 },
 		{ "<a@x\xef\xbf\xbdy.test>", U, ADDR_SYNTAX, NULL, NULL, 0 },
+		/* An A-label beside a U-label must map back to itself:
+		 * "xn--rmk" decodes to U+320F, which UTS #46 maps to
+		 * parentheses (found by fuzz_addr). */
+		{ "<\"0\xc3\xa9 x\"@xn--rmk.t0\xc3\xa9st>", U, ADDR_SYNTAX,
+		    NULL, NULL, 0 },
+		{ "<a@xn--bcher-kva.t\xc3\xa9st>", U, ADDR_OK,
+		    "a@b\xc3\xbc" "cher.t\xc3\xa9st", "b\xc3\xbc" "cher.t\xc3\xa9st",
+		    23 },
 		{ "<\"a\\\xc3\xa9\"@x.test>", U, ADDR_NON_ASCII, NULL, NULL,
 		    0 },
 		{ "", 0, ADDR_SYNTAX, NULL, NULL, 0 },

@@ -263,6 +263,34 @@ test_lengths(void **state)
 	check(in, NULL, "over 255");
 }
 
+static const char *
+named(void *arg, const char *addr, size_t at, const char *name, size_t n)
+{
+	struct got *g = arg;
+	size_t l = strlen(g->all);
+
+	snprintf(g->all + l, sizeof(g->all) - l, "%s[%.*s]%s", g->n ? " " :
+	    "", name ? (int)n : 4, name ? name : "NULL", addr);
+	g->n++;
+	return NULL;
+}
+
+/* addrlist_parse_named(): each mailbox's display name as written. */
+static void
+test_named(void **state)
+{
+	struct got g;
+	const char *err;
+	static const char in[] = "\"Doe, J\" (x) Q <a@x.test>, b@x.test, "
+	    "g: <c@x.test>, D <d@x.test>;, (only) <e@x.test>";
+
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(addrlist_parse_named(in, strlen(in), named, &g,
+	    &err), 5);
+	assert_string_equal(g.all, "[\"Doe, J\" (x) Q]a@x.test "
+	    "[NULL]b@x.test [NULL]c@x.test [D]d@x.test [NULL]e@x.test");
+}
+
 int
 main(void)
 {
@@ -272,6 +300,7 @@ main(void)
 		cmocka_unit_test(test_forms),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_lengths),
+		cmocka_unit_test(test_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,6 +69,45 @@ test_tcache_cycle(void **state)
 	assert_int_equal(ask, 1);
 }
 
+/* Down to half the last grant: the next is asked for while tokens are
+ * still held, once, and adds to them. */
+static void
+test_tcache_asks_before_running_out(void **state)
+{
+	struct tcache t = { 0 };
+	int ask;
+
+	tcache_wait(&t, 0, &ask);
+	tcache_asked(&t);
+	tcache_granted(&t, 10, 0, 0);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(tcache_wait(&t, 1, &ask), 0);
+		assert_int_equal(ask, 0);
+		tcache_use(&t);
+	}
+	assert_int_equal(tcache_wait(&t, 2, &ask), 0);	/* 5 left */
+	assert_int_equal(ask, 1);
+	tcache_asked(&t);
+	tcache_use(&t);
+	assert_int_equal(tcache_wait(&t, 3, &ask), 0);	/* asked already */
+	assert_int_equal(ask, 0);
+	tcache_granted(&t, 10, 0, 4);
+	assert_int_equal(t.tokens, 14);
+	assert_int_equal(tcache_wait(&t, 5, &ask), 0);
+	assert_int_equal(ask, 0);
+	/* A refusal (none for 700 ms) is not asked again before then. */
+	for (int i = 0; i < 9; i++)
+		tcache_use(&t);
+	tcache_wait(&t, 6, &ask);
+	assert_int_equal(ask, 1);
+	tcache_asked(&t);
+	tcache_granted(&t, 0, 700, 7);
+	assert_int_equal(tcache_wait(&t, 8, &ask), 0);
+	assert_int_equal(ask, 0);
+	assert_int_equal(tcache_wait(&t, 707, &ask), 0);
+	assert_int_equal(ask, 1);
+}
+
 static void
 test_tcache_refused_waits_for_redis(void **state)
 {
@@ -150,6 +189,7 @@ main(void)
 		cmocka_unit_test(test_share),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_tcache_cycle),
+		cmocka_unit_test(test_tcache_asks_before_running_out),
 		cmocka_unit_test(test_tcache_refused_waits_for_redis),
 		cmocka_unit_test(test_tcache_tokens_lapse),
 		cmocka_unit_test(test_tcache_failed_asks_again),

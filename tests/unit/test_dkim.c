@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "base64.h"
@@ -619,6 +620,49 @@ test_sign_long_h(void **state)
 	buf_free(&out);
 }
 
+/* One RSA context from dkim_rsa_signer() signs digest after digest (the
+ * key process keeps one per key), each as a fresh context would. */
+static void
+test_sign_reused_rsa_context(void **state)
+{
+	EVP_PKEY_CTX *rsa = dkim_rsa_signer(rsa_key), *vc;
+	unsigned char md[DKIM_DIGEST_LEN];
+	struct buf sig, fresh;
+
+	(void)state;
+	assert_non_null(rsa);
+	buf_init(&sig, 0);
+	buf_init(&fresh, 0);
+	for (int i = 0; i < 3; i++) {
+		memset(md, 'a' + i, sizeof(md));
+		buf_reset(&sig);
+		buf_reset(&fresh);
+		assert_int_equal(dkim_sign_digest(rsa_key, rsa, DKIM_RSA_SHA256,
+		    md, &sig), 0);
+		assert_int_equal(dkim_sign_digest(rsa_key, NULL,
+		    DKIM_RSA_SHA256, md, &fresh), 0);
+		/* PKCS#1 v1.5 is deterministic: the same bytes. */
+		assert_int_equal(buf_len(&sig), 256);
+		assert_int_equal(buf_len(&fresh), buf_len(&sig));
+		assert_memory_equal(buf_ptr(&fresh), buf_ptr(&sig),
+		    buf_len(&sig));
+		vc = EVP_PKEY_CTX_new(rsa_key, NULL);
+		assert_non_null(vc);
+		assert_int_equal(EVP_PKEY_verify_init(vc), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(vc,
+		    RSA_PKCS1_PADDING), 1);
+		assert_int_equal(EVP_PKEY_CTX_set_signature_md(vc,
+		    EVP_sha256()), 1);
+		assert_int_equal(EVP_PKEY_verify(vc,
+		    (const unsigned char *)buf_ptr(&sig), buf_len(&sig), md,
+		    sizeof(md)), 1);
+		EVP_PKEY_CTX_free(vc);
+	}
+	buf_free(&sig);
+	buf_free(&fresh);
+	EVP_PKEY_CTX_free(rsa);
+}
+
 static void
 test_sign_errors(void **state)
 {
@@ -810,6 +854,7 @@ main(void)
 		cmocka_unit_test(test_sign_edge_messages),
 		cmocka_unit_test(test_sign_long_h),
 		cmocka_unit_test(test_sign_errors),
+		cmocka_unit_test(test_sign_reused_rsa_context),
 		cmocka_unit_test(test_sign_bare_lf),
 		cmocka_unit_test(test_dkimpy),
 	};

@@ -1,8 +1,9 @@
 // sources:
 /*
  * test_dns_pkt.c - query bytes, and answers built by hand: compression,
- * null MX, CNAME chains, caps, and the hostile cases (pointer loops,
- * forward pointers, truncation at every length).
+ * null MX, CNAME chains, caps, TTLs (RFC 2308's for negative answers),
+ * and the hostile cases (pointer loops, forward pointers, truncation at
+ * every length).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,6 +94,8 @@ pb_start(struct pb *p, uint16_t id, unsigned int f2, unsigned int rcode,
 	pb16(p, 1);
 }
 
+static uint32_t rr_ttl = 300;	/* the TTL pb_rr() writes */
+
 /* Type, class IN, TTL, and a placeholder rdlength: returns its offset. */
 static size_t
 pb_rr(struct pb *p, uint16_t type)
@@ -101,8 +104,8 @@ pb_rr(struct pb *p, uint16_t type)
 
 	pb16(p, type);
 	pb16(p, 1);
-	pb16(p, 0);
-	pb16(p, 300);
+	pb16(p, rr_ttl >> 16);
+	pb16(p, rr_ttl & 0xffff);
 	at = p->n;
 	pb16(p, 0);
 	return at;
@@ -152,6 +155,28 @@ pb_cname(struct pb *p, const char *owner, const char *target)
 	at = pb_rr(p, DNS_T_CNAME);
 	pbname(p, target);
 	pb_rdend(p, at);
+}
+
+/* An SOA of zone in the authority section (after the answers): the
+ * offset of its rdlength. */
+static size_t
+pb_soa(struct pb *p, const char *zone, uint32_t minimum)
+{
+	size_t at;
+
+	pbname(p, zone);
+	at = pb_rr(p, DNS_T_SOA);
+	pbname(p, "ns.invalid");
+	pbname(p, "hostmaster.invalid");
+	for (int i = 0; i < 4; i++) {	/* serial refresh retry expire */
+		pb16(p, 0);
+		pb16(p, 7);
+	}
+	pb16(p, minimum >> 16);
+	pb16(p, minimum & 0xffff);
+	pb_rdend(p, at);
+	p->b[9]++;			/* NSCOUNT */
+	return at;
 }
 
 static struct dns_answer ans;	/* ~36 KB: keep it off the stack */
@@ -513,6 +538,114 @@ test_nxdomain(void **state)
 }
 
 static void
+test_ttl(void **state)
+{
+	static const unsigned char a1[4] = { 192, 0, 2, 1 };
+	struct pb p;
+
+	/* The least of the records', and of the CNAME followed to them. */
+	pb_start(&p, ID, 0, 0, 3, "www.example.com", DNS_T_A);
+	rr_ttl = 3600;
+	pb_cname(&p, "www.example.com", "b.example.org");
+	rr_ttl = 120;
+	pb_a(&p, "b.example.org", a1);
+	rr_ttl = 900;
+	pb_a(&p, "b.example.org", a1);
+	assert_int_equal(dns_parse_answer(p.b, p.n, ID, "www.example.com",
+	    DNS_T_A, &ans), 0);
+	assert_int_equal(ans.ttl, 120);
+	assert_int_equal(ans.neg_ttl, -1);
+
+	pb_start(&p, ID, 0, 0, 2, "www.example.com", DNS_T_A);
+	rr_ttl = 30;
+	pb_cname(&p, "www.example.com", "b.example.org");
+	rr_ttl = 120;
+	pb_a(&p, "b.example.org", a1);
+	assert_int_equal(dns_parse_answer(p.b, p.n, ID, "www.example.com",
+	    DNS_T_A, &ans), 0);
+	assert_int_equal(ans.ttl, 30);
+
+	/* RFC 2181 8: the top bit set counts as zero. */
+	pb_start(&p, ID, 0, 0, 1, "a.test", DNS_T_A);
+	rr_ttl = 0x80000005u;
+	pb_a(&p, NULL, a1);
+	assert_int_equal(dns_parse_answer(p.b, p.n, ID, "a.test", DNS_T_A,
+	    &ans), 0);
+	assert_int_equal(ans.ttl, 0);
+	rr_ttl = 300;
+}
+
+static void
+test_negative_ttl(void **state)
+{
+	static const struct {
+		const char	*what;
+		int		 rcode;
+		const char	*zone;
+		uint32_t	 soa_ttl, minimum;
+		int64_t		 want;
+	} t[] = {
+		{ "NXDOMAIN: SOA minimum", DNS_RCODE_NXDOMAIN, "example.com",
+		    900, 300, 300 },
+		{ "NXDOMAIN: SOA TTL", DNS_RCODE_NXDOMAIN, "example.com", 100,
+		    3600, 100 },
+		{ "NODATA", DNS_RCODE_NOERROR, "example.com", 900, 60, 60 },
+		{ "the name's own zone", DNS_RCODE_NXDOMAIN,
+		    "_mta-sts.example.com", 900, 60, 60 },
+		{ "the root's", DNS_RCODE_NXDOMAIN, "", 86400, 86400, 86400 },
+		{ "another zone's", DNS_RCODE_NXDOMAIN, "example.org", 900,
+		    60, -1 },
+		{ "a zone that only ends alike", DNS_RCODE_NXDOMAIN,
+		    "ample.com", 900, 60, -1 },
+		{ "no SOA", DNS_RCODE_NXDOMAIN, NULL, 0, 0, -1 },
+	};
+	struct pb p;
+	size_t at;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		pb_start(&p, ID, 0, (unsigned int)t[i].rcode, 0,
+		    "_mta-sts.example.com", DNS_T_TXT);
+		if (t[i].zone != NULL) {
+			rr_ttl = t[i].soa_ttl;
+			pb_soa(&p, t[i].zone, t[i].minimum);
+		}
+		rr_ttl = 300;
+		assert_int_equal(dns_parse_answer(p.b, p.n, ID,
+		    "_mta-sts.example.com", DNS_T_TXT, &ans), 0);
+		if (ans.neg_ttl != t[i].want)
+			fail_msg("%s: neg_ttl %lld, want %lld", t[i].what,
+			    (long long)ans.neg_ttl, (long long)t[i].want);
+		assert_int_equal(ans.ttl, -1);
+		assert_int_equal(ans.rcode, t[i].rcode);
+	}
+
+	/* An SOA whose rdata does not add up: no TTL, the answer stands. */
+	pb_start(&p, ID, 0, DNS_RCODE_NXDOMAIN, 0, "x.example.com",
+	    DNS_T_A);
+	at = pb_soa(&p, "example.com", 60);
+	pb8(&p, 0);
+	pb_rdend(&p, at);	/* a byte past MINIMUM */
+	assert_int_equal(dns_parse_answer(p.b, p.n, ID, "x.example.com",
+	    DNS_T_A, &ans), 0);
+	assert_int_equal(ans.neg_ttl, -1);
+	assert_int_equal(ans.rcode, DNS_RCODE_NXDOMAIN);
+
+	/* Cut anywhere in the SOA: never read past the end. */
+	pb_start(&p, ID, 0, DNS_RCODE_NXDOMAIN, 0, "x.example.com",
+	    DNS_T_A);
+	pb_soa(&p, "example.com", 60);
+	for (size_t n = 12; n < p.n; n++) {
+		int rc = dns_parse_answer(p.b, n, ID, "x.example.com",
+		    DNS_T_A, &ans);
+
+		assert_true(rc == -1 || ans.neg_ttl == -1);
+	}
+	assert_int_equal(dns_parse_answer(p.b, p.n, ID, "x.example.com",
+	    DNS_T_A, &ans), 0);
+	assert_int_equal(ans.neg_ttl, 60);
+}
+
+static void
 test_mismatch(void **state)
 {
 	struct pb p;
@@ -775,6 +908,8 @@ main(void)
 		cmocka_unit_test(test_txt),
 		cmocka_unit_test(test_tlsa),
 		cmocka_unit_test(test_nxdomain),
+		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_negative_ttl),
 		cmocka_unit_test(test_mismatch),
 		cmocka_unit_test(test_pointer_loop),
 		cmocka_unit_test(test_pointer_bad),

@@ -117,7 +117,7 @@ test_names_list(void **state)
 
 	assert_int_equal(event_names(out, sizeof(out)), 0);
 	assert_true(strncmp(out, "received, delivered, ", 21) == 0);
-	assert_non_null(strstr(out, " or alert_resolved"));
+	assert_non_null(strstr(out, " or sts_fetch_failed"));
 	for (int i = 0; i < EV_COUNT; i++)
 		assert_non_null(strstr(out, event_name((enum event_action)i)));
 	assert_int_equal(event_names(tiny, sizeof(tiny)), -1);

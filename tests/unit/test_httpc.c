@@ -1,10 +1,12 @@
-// sources: gwd/httpc.c
+// sources: gwd/httpc.c gwd/loop.c
 /*
  * test_httpc.c - gwd's HTTP client (gwd/httpc.c) against a small HTTP
  * server on a loopback port, run by a thread of this test: what is sent
  * arrives as sent, replies come back whole or cut at HTTPC_BODY_MAX,
- * deadlines end a hung exchange, only http and https are spoken, and a
- * stop ends what is in flight with a reason, each done() called once.
+ * deadlines end a hung exchange, only http and https are spoken, each
+ * done() runs once and on the loop's thread (this test's main thread
+ * runs gwd's loop), and a stop ends what is in flight with a reason,
+ * its done() run inside httpc_stop() and told so.
  */
 #include <sys/socket.h>
 
@@ -24,6 +26,7 @@
 #include <cmocka.h>
 
 #include "httpc.h"
+#include "loop.h"
 
 /* What the server answers, chosen by the request's path. */
 #define BIG_REPLY	(HTTPC_BODY_MAX + 40000)
@@ -33,6 +36,7 @@ static int srv_port;
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
 static char last_request[8192];		/* head and body of the last one */
 static int hung_fds[64], nhung;
+static pthread_t main_thread;		/* the loop's */
 
 /* Read one request (head, then Content-Length bytes); its length, or
  * -1 when the client went away. */
@@ -136,6 +140,8 @@ setup(void **state)
 	if (pthread_create(&t, NULL, server, NULL) != 0)
 		return -1;
 	pthread_detach(t);
+	main_thread = pthread_self();
+	loop_init();
 	return httpc_start();
 }
 
@@ -280,8 +286,7 @@ test_only_http(void **state)
 #define NSUB	8
 #define PERSUB	10
 static pthread_mutex_t count_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t count_cv = PTHREAD_COND_INITIALIZER;
-static int calls[NSUB * PERSUB], ended;
+static int calls[NSUB * PERSUB], ended, off_loop, late;
 
 static void
 count_done(void *arg, const struct httpc_reply *r)
@@ -291,7 +296,20 @@ count_done(void *arg, const struct httpc_reply *r)
 	pthread_mutex_lock(&count_mu);
 	calls[i] += r->status == 201 ? 1 : 1000;
 	ended++;
-	pthread_cond_signal(&count_cv);
+	off_loop += !pthread_equal(pthread_self(), main_thread);
+	late += r->stopping;
+	pthread_mutex_unlock(&count_mu);
+}
+
+/* The loop runs until every request has ended. */
+static void
+all_ended(struct ev_timer *t)
+{
+	pthread_mutex_lock(&count_mu);
+	if (ended == NSUB * PERSUB)
+		loop_stop();
+	else
+		timer_add(t, 10);
 	pthread_mutex_unlock(&count_mu);
 }
 
@@ -317,6 +335,7 @@ static void
 test_concurrent_submitters(void **state)
 {
 	pthread_t t[NSUB];
+	struct ev_timer check;
 
 	(void)state;
 	for (int i = 0; i < NSUB; i++)
@@ -324,17 +343,22 @@ test_concurrent_submitters(void **state)
 		    (void *)(intptr_t)i), 0);
 	for (int i = 0; i < NSUB; i++)
 		pthread_join(t[i], NULL);
+	timer_init(&check, all_ended, NULL);
+	timer_add(&check, 0);
+	loop_run();
 	pthread_mutex_lock(&count_mu);
-	while (ended < NSUB * PERSUB)
-		pthread_cond_wait(&count_cv, &count_mu);
-	pthread_mutex_unlock(&count_mu);
 	for (int i = 0; i < NSUB * PERSUB; i++)
 		assert_int_equal(calls[i], 1);
+	/* Every done() on the loop's thread, none told "stopping". */
+	assert_int_equal(off_loop, 0);
+	assert_int_equal(late, 0);
+	pthread_mutex_unlock(&count_mu);
 }
 
-/* Last: stopping ends a hung exchange with a reason, and submissions
+/* Last: stopping ends a hung exchange with a reason, its done() runs
+ * inside httpc_stop() on the stopping thread, told so, and submissions
  * after the stop are refused. */
-static int stop_calls;
+static int stop_calls, stop_on_loop, stop_late;
 static char stop_error[256];
 
 static void
@@ -342,6 +366,8 @@ stop_done(void *arg, const struct httpc_reply *r)
 {
 	(void)arg;
 	stop_calls++;
+	stop_on_loop = pthread_equal(pthread_self(), main_thread);
+	stop_late = r->stopping;
 	snprintf(stop_error, sizeof(stop_error), "%s",
 	    r->error != NULL ? r->error : "");
 }
@@ -372,6 +398,8 @@ test_stop_in_flight(void **state)
 	httpc_stop();
 	assert_int_equal(stop_calls, 1);
 	assert_string_equal(stop_error, "gwd is stopping");
+	assert_true(stop_on_loop);
+	assert_true(stop_late);
 	assert_int_equal(httpc_submit(&req), -1);
 	assert_int_equal(stop_calls, 1);
 	httpc_stop();			/* twice is harmless */

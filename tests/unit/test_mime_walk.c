@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <gmime/gmime.h>
 
 #include "buf.h"
 #include "mime_walk.h"
@@ -261,7 +262,7 @@ test_broken_and_endless(void **state)
 static void
 test_text_cap(void **state)
 {
-	struct mime_limits lim = { 5, 1000, 10, 0 };
+	struct mime_limits lim = { 5, 1000, 10, 0, 0 };
 	struct mime_walk w;
 	const char *m = "Content-Type: text/plain\r\n\r\n0123456789abcdef\r\n";
 
@@ -353,6 +354,66 @@ test_html_text(void **state)
 	}
 }
 
+/* GMime's message's Subject, or NULL (mime_with_message's callback). */
+static void
+message_subject(void *arg, void *msg)
+{
+	const char *s = msg ? g_mime_message_get_subject(msg) : NULL;
+
+	*(char **)arg = s ? strdup(s) : NULL;
+}
+
+/*
+ * The walk reads the top message as GMime's part, not its message (no
+ * address lists built): the subject must still be what GMime's message
+ * says, for each way a header section can be odd, and the body parts
+ * numbered as before.  An mbox "From " line is read only by the
+ * message's parse: the walk falls back to it.
+ */
+static void
+test_top_as_part(void **state)
+{
+	static const struct { const char *msg, *body_path, *body; } cases[] = {
+		{ "Subject: first\r\nSubject: second\r\n\r\nb\r\n", "1",
+		    "b\r\n" },
+		{ "subject: lower\r\nSUBJECT: =?utf-8?q?caf=C3=A9?=\r\n"
+		    "  and\r\n\tmore\r\n\r\nb\r\n", "1", "b\r\n" },
+		{ "Subject:\r\nFrom: a@example.com\r\n\r\nb\r\n", "1",
+		    "b\r\n" },
+		{ "From: a@example.com\r\n\r\nno subject\r\n", "1",
+		    "no subject\r\n" },
+		{ "From a@example.com Mon Dec  7 10:00:00 2026\r\n"
+		    "Subject: mbox\r\n\r\nb\r\n", "1", "b\r\n" },
+		{ "Subject: =?iso-8859-1?q?h=E9?=\r\nContent-Type: multipart/"
+		    "mixed; boundary=q\r\n\r\n--q\r\n\r\nb\r\n--q--\r\n",
+		    "1", "b" },
+	};
+	struct mime_limits lim = mime_limits_default;
+
+	lim.gmime_only = 1;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *m = cases[i].msg;
+		const struct mime_text *t;
+		struct mime_walk w;
+		char *want;
+
+		mime_with_message(m, strlen(m), message_subject, &want);
+		assert_int_equal(mime_walk(m, strlen(m), &lim, &w), 0);
+		t = text_at(&w, "subject");
+		if (want == NULL)
+			assert_null(t);
+		else {
+			assert_non_null(t);
+			assert_string_equal(t->text, want);
+		}
+		assert_non_null(text_at(&w, cases[i].body_path));
+		assert_string_equal(text_at(&w, cases[i].body_path)->text,
+		    cases[i].body);
+		free(want);
+		mime_walk_free(&w);
+	}
+}
+
 int
 main(void)
 {
@@ -368,6 +429,7 @@ main(void)
 		cmocka_unit_test(test_text_cap),
 		cmocka_unit_test(test_html_text),
 		cmocka_unit_test(test_text_attachment_one_read),
+		cmocka_unit_test(test_top_as_part),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

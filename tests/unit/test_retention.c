@@ -25,20 +25,6 @@
 #define NEW	150
 #define CUTOFF	((int64_t)1000000000 * 1000000)
 
-static int64_t
-count(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t n = -1;
-
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
-	    SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return n;
-}
-
 /* As store.c does: the FTS row only when a searchable column is set. */
 static void
 add(sqlite3 *db, int64_t ts, const char *qid, const char *subject)
@@ -119,32 +105,32 @@ test_prune(void **state)
 		rcpt(db, qid);
 	}
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	maxid = count(db, "SELECT max(id) FROM event");
+	maxid = db_int(db, "SELECT max(id) FROM event");
 
 	assert_int_equal(retention_prune(db, CUTOFF, 500), 500);
 	assert_int_equal(retention_prune(db, CUTOFF, 500), 500);
 	assert_int_equal(retention_prune(db, CUTOFF, 500), OLD + 1 - 1000);
 	assert_int_equal(retention_prune(db, CUTOFF, 500), 0);
 
-	assert_int_equal(count(db, "SELECT count(*) FROM event"), NEW + 1);
-	assert_int_equal(count(db, "SELECT count(*) FROM event WHERE ts < "
+	assert_int_equal(db_int(db, "SELECT count(*) FROM event"), NEW + 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM event WHERE ts < "
 	    "1000000000000000"), 0);
 	/* The index agrees with the table, and old words are gone. */
 	assert_int_equal(sqlite3_exec(db, "INSERT INTO event_fts (event_fts) "
 	    "VALUES ('integrity-check')", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(count(db, "SELECT count(*) FROM event_fts WHERE "
+	assert_int_equal(db_int(db, "SELECT count(*) FROM event_fts WHERE "
 	    "event_fts MATCH 'report'"), NEW);
-	assert_int_equal(count(db, "SELECT count(*) FROM event_fts WHERE "
+	assert_int_equal(db_int(db, "SELECT count(*) FROM event_fts WHERE "
 	    "event_fts MATCH 'mixed'"), 1);
-	assert_int_equal(count(db, "SELECT count(*) FROM event_fts WHERE "
+	assert_int_equal(db_int(db, "SELECT count(*) FROM event_fts WHERE "
 	    "event_fts MATCH 'ancient5*'"), 0);
-	assert_int_equal(count(db, "SELECT count(*) FROM event_rcpt"),
+	assert_int_equal(db_int(db, "SELECT count(*) FROM event_rcpt"),
 	    NEW + 1);
-	assert_int_equal(count(db, "SELECT count(*) FROM event_rcpt WHERE "
+	assert_int_equal(db_int(db, "SELECT count(*) FROM event_rcpt WHERE "
 	    "qid = 'MIXED'"), 1);
 	/* AUTOINCREMENT: a new event never takes a pruned id. */
 	add(db, CUTOFF + 5, "LATE", NULL);
-	assert_true(count(db, "SELECT max(id) FROM event") == maxid + 1);
+	assert_true(db_int(db, "SELECT max(id) FROM event") == maxid + 1);
 
 	close_log(db, dir);
 }
@@ -172,7 +158,7 @@ test_run(void **state)
 		assert_true(wait >= 1);		/* a pause between steps */
 	assert_int_equal(wait, 1000);
 	assert_true(steps >= 1);
-	assert_int_equal(count(db, "SELECT count(*) FROM event"), 1);
+	assert_int_equal(db_int(db, "SELECT count(*) FROM event"), 1);
 	retention_stats(&pruned, &oldest);
 	assert_int_equal(pruned, 3000);
 	assert_true(oldest == now - 60000000);

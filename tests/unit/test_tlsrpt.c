@@ -10,10 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <zlib.h>
 
 #include "tlsrpt.h"
 
@@ -140,6 +142,87 @@ test_json(void **state)
 	buf_free(&b);
 }
 
+/* A day's rows as queue.db holds them become one policy per type, the
+ * successes summed, each failure kept with its fields ("" = absent). */
+static void
+test_policies(void **state)
+{
+	static char sts[] = "sts", tlsa[] = "tlsa", none[] = "",
+	    bad[] = "certificate-host-mismatch", ip[] = "192.0.2.1",
+	    mx[] = "mx1.y.test";
+	const struct tlsrpt_row rows[] = {
+		{ sts, none, none, none, none, 7 },
+		{ tlsa, bad, ip, mx, none, 2 },
+		{ sts, bad, none, mx, ip, 3 },
+		{ sts, none, none, none, none, 5 },
+	};
+	const char *text = "version: STSv1\nmode: enforce\nmx: mx1.y.test\n"
+	    "mx: *.y.test\nmax_age: 86400\n";
+	struct tlsrpt_policy pol[2];
+	struct tlsrpt_failure fail[4];
+	struct mtasts_policy p;
+	const char *mxs[MTASTS_MAX_MX];
+
+	(void)state;
+	assert_int_equal(tlsrpt_policies("y.test", rows, 4, text, pol, fail,
+	    &p, mxs), 2);
+	assert_string_equal(pol[0].type, "sts");
+	assert_int_equal(pol[0].ok, 12);
+	assert_int_equal(pol[0].failed, 3);
+	assert_int_equal(pol[0].nfail, 1);
+	assert_null(pol[0].fail[0].sending_ip);
+	assert_string_equal(pol[0].fail[0].mx_host, "mx1.y.test");
+	assert_string_equal(pol[0].fail[0].receiving_ip, "192.0.2.1");
+	assert_ptr_equal(pol[0].policy_text, text);
+	assert_int_equal(pol[0].nmx, 2);
+	assert_string_equal(pol[0].mx[1], "*.y.test");
+	assert_string_equal(pol[1].type, "tlsa");
+	assert_int_equal(pol[1].ok, 0);
+	assert_int_equal(pol[1].failed, 2);
+	assert_string_equal(pol[1].fail[0].sending_ip, "192.0.2.1");
+	assert_null(pol[1].fail[0].receiving_ip);
+	assert_null(pol[1].policy_text);
+
+	/* Only TLSA rows: one policy; a body that does not parse is left
+	 * out rather than reported wrong. */
+	assert_int_equal(tlsrpt_policies("y.test", &rows[1], 1, "junk", pol,
+	    fail, &p, mxs), 1);
+	assert_string_equal(pol[0].type, "tlsa");
+	assert_int_equal(tlsrpt_policies("y.test", rows, 1, "junk", pol,
+	    fail, &p, mxs), 1);
+	assert_null(pol[0].policy_text);
+	assert_int_equal(pol[0].nmx, 0);
+}
+
+/* The report's gzip (RFC 1952) inflates back to the JSON. */
+static void
+test_gzip(void **state)
+{
+	char in[5000], back[6000];
+	unsigned char *gz;
+	size_t gzlen;
+	z_stream z;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (char)("{\"policies\": []}"[i % 16]);
+	assert_int_equal(tlsrpt_gzip(in, sizeof(in), &gz, &gzlen), 0);
+	assert_true(gzlen > 10 && gzlen < sizeof(in));
+	assert_int_equal(gz[0], 0x1f);
+	assert_int_equal(gz[1], 0x8b);
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(inflateInit2(&z, 16 + 15), Z_OK);
+	z.next_in = gz;
+	z.avail_in = (uInt)gzlen;
+	z.next_out = (Bytef *)back;
+	z.avail_out = sizeof(back);
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.total_out, sizeof(in));
+	assert_memory_equal(back, in, sizeof(in));
+	inflateEnd(&z);
+	free(gz);
+}
+
 int
 main(void)
 {
@@ -147,6 +230,8 @@ main(void)
 		cmocka_unit_test(test_txt),
 		cmocka_unit_test(test_result_type),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_policies),
+		cmocka_unit_test(test_gzip),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }
