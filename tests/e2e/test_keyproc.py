@@ -195,7 +195,8 @@ def test_key_process_killed_defers_then_signs_again(gw, dns, sink):
              what="the death logged")
     new = wait_for(lambda: (gwd_pids(gw)[1] or kp) != kp and gwd_pids(gw)[1],
                    what="a new key process")
-    assert "key process restarted (pid %d)" % new in gw.logtext()
+    wait_for(lambda: "key process restarted (pid %d)" % new in gw.logtext(),
+             what="the restart logged")
     send(gw, subject="after")
     data = received(sink, "after")
     assert signatures(data)[0]["s"] == "s1"

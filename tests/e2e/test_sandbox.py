@@ -95,4 +95,9 @@ def test_spawner_is_confined(gw_factory, sink, dns):
     assert len(spawner) == 1, processes()
     st = status(spawner[0])
     assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
-    assert status(keyproc_pid(g))["Seccomp_filters"] == "2"
+    # Its own filter is installed before it says it started; until then
+    # it has only the spawner's.
+    kp = keyproc_pid(g)
+    wait_for(lambda: "gwd-keyproc: key process started (pid %d)" % kp
+             in g.logtext(), what="the key process confined")
+    assert status(kp)["Seccomp_filters"] == "2"
