@@ -520,6 +520,11 @@ class Gwd:
                                          env=dict(os.environ, **(env or {})))
             if not wait:
                 return self
+            # Its own "ready" first: another test run on the machine may
+            # listen on one of these ports, and a connection to it says
+            # nothing of this gwd, which fails to bind a moment later.
+            wait_for(lambda: b" ready: hostname=" in self._log_since(mark)
+                     or self._died(), timeout=30, what="gwd ready")
             for p in list(self.ports.values()) + self._http_ports():
                 wait_for(lambda: self._can_connect(p) or self._died(),
                          what="gwd listening on %d" % p)
@@ -558,6 +563,11 @@ class Gwd:
             self.ports[name] = new
         with open(self.conf, "w") as f:
             f.write(text)
+
+    def _log_since(self, mark):
+        with open(self.log, "rb") as f:
+            f.seek(mark)
+            return f.read()
 
     def _died(self):
         return self.proc.poll() is not None
