@@ -1,11 +1,12 @@
 /*
  * cluster_priv.h - what the parts of cluster mode share: the connection,
- * heartbeats, stats snapshot and rate tokens (cluster.c), the
- * suppression stream (cluster_supp.c), the quotas (cluster_quota.c),
- * gw.db's shared configuration (cluster_config.c, its conflicts
- * cluster_conflict.c, its outbox cluster_outbox.c), login blocks and
- * pauses (cluster_shared.c), connection leases (cluster_lease.c),
- * configuration snapshots (cluster_snap.c).
+ * heartbeats and stats snapshot (cluster.c), rate tokens
+ * (cluster_rate.c), the suppression stream (cluster_supp.c), the
+ * quotas (cluster_quota.c), gw.db's shared configuration
+ * (cluster_config.c, its conflicts cluster_conflict.c, its outbox
+ * cluster_outbox.c), login blocks and pauses (cluster_shared.c),
+ * connection leases (cluster_lease.c), configuration snapshots
+ * (cluster_snap.c).
  */
 #ifndef GW_CLUSTER_PRIV_H
 #define GW_CLUSTER_PRIV_H
@@ -36,7 +37,7 @@ struct cl {
 	int		 live;		/* nodes at the last heartbeat */
 	int		 snapshot_every; /* configuration entries */
 	int64_t		 hb_sent;	/* a heartbeat waits since; 0: none */
-	struct hmap	 rates;		/* key -> struct rate */
+	struct hmap	 rates;		/* key -> struct rate (cluster_rate.c) */
 	void		(*supp)(int, const char *, const char *,
 			    const char *, int64_t);
 	void		(*stats)(struct buf *);
