@@ -270,7 +270,8 @@ static const char hmac[] =
  * unless the one there is as new; the stream is then trimmed below the
  * snapshot it replaces (field trimmed), so only a node that fell a
  * whole snapshot behind needs one.  The lock snapclaim gave is given
- * back if it is still the caller's (token ARGV[4]).
+ * back if it is still the caller's (token ARGV[4]).  ARGV[5], the
+ * nodes' marks (gwd/cluster_outbox.c), replaces those of the last.
  */
 static const char snapshot[] =
 "if redis.call('GET', KEYS[3]) == ARGV[4] then\n"
@@ -289,7 +290,7 @@ static const char snapshot[] =
 "  redis.call('HSET', KEYS[1], 'trimmed', cur)\n"
 "end\n"
 "redis.call('HSET', KEYS[1], 'id', ARGV[1], 'cs', ARGV[2], 'node', "
-"ARGV[3])\n"
+"ARGV[3], 'seqs', ARGV[5] or '')\n"
 "return ARGV[1]\n";
 
 /*

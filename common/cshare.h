@@ -34,7 +34,7 @@
 #define CK_QUOTA	"gw:quota:"	/* hash: minute -> count */
 #define CK_CONFIG	"gw:config"	/* stream: gw.db changesets */
 #define CK_CONFIG_SNAP	"gw:config:snapshot"	/* hash: id, cs, node,
-						   trimmed */
+						   trimmed, seqs */
 #define CK_CONFIG_SNAP_LOCK "gw:config:snapshot:lock"	/* the node
 						   publishing one */
 #define CK_AUTHBLOCK	"gw:authblock"	/* zset: address -> until, Unix ms */
@@ -120,8 +120,9 @@ enum cscript {
 	CS_HMAC,	/* KEYS: hmac hash; ARGV: purpose, key, ... ->
 			   the hash (the first node's keys) */
 	CS_SNAPSHOT,	/* KEYS: snapshot hash, config stream, lock;
-			   ARGV: id, changeset, node, lock token -> id
-			   kept, or 0 (older); the lock given back */
+			   ARGV: id, changeset, node, lock token, marks
+			   -> id kept, or 0 (older); the lock given
+			   back */
 	CS_SNAPCLAIM,	/* KEYS: lock, snapshot hash; ARGV: token, ttl
 			   ms, snapshot id seen ("": none) -> 1 the lock
 			   taken, 0 not */

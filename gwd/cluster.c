@@ -1,7 +1,7 @@
 /*
  * cluster.c - the connection to Redis and what goes over it (see
  * cluster.h): heartbeats and the live node count, this node's stats
- * snapshot, shared per-minute tokens.
+ * snapshot (shared per-minute tokens: cluster_rate.c).
  * Exposure: reads Redis replies (a server the operator names; replies
  * are checked for type and size before use, never trusted to be
  * well formed); runs in gwd's loop, unprivileged.
@@ -536,69 +536,4 @@ cluster_start(void (*supp)(int, const char *, const char *, const char *,
 	config_stream_init();
 	timer_add(&cl.tick, TICK_MS);
 	cl_connect();
-}
-
-/* Shared per-minute limits: a token cache per key. */
-
-struct rate {
-	struct tcache	 tc;
-	char		*key;
-};
-
-static struct rate *
-rate_get(const char *key)
-{
-	struct rate *r;
-
-	if ((r = hmap_get(&cl.rates, key)) == NULL) {
-		r = xcalloc(1, sizeof(*r));
-		r->key = xstrdup(key);
-		hmap_put(&cl.rates, r->key, r);
-	}
-	return r;
-}
-
-static void
-rate_done(redisReply *rep, void *arg)
-{
-	struct rate *r = arg;
-
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY ||
-	    rep->elements != 2 ||
-	    rep->element[0]->type != REDIS_REPLY_INTEGER ||
-	    rep->element[1]->type != REDIS_REPLY_INTEGER) {
-		tcache_failed(&r->tc);
-		return;
-	}
-	tcache_granted(&r->tc, (int)rep->element[0]->integer,
-	    rep->element[1]->integer, loop_now());
-}
-
-int64_t
-cluster_rate_wait(const char *key, int per_minute, int64_t now)
-{
-	struct rate *r = rate_get(key);
-	char k[300], t[32], b[16];
-	int64_t w;
-	int ask, batch = cshare_batch(per_minute);
-
-	w = tcache_wait(&r->tc, now, &ask);
-	if (!ask)
-		return w;
-	tcache_asked(&r->tc);
-	snprintf(k, sizeof(k), "%s%s", CK_RATE, key);
-	snprintf(t, sizeof(t), "%d", (60000 + per_minute - 1) /
-	    per_minute);
-	snprintf(b, sizeof(b), "%d", batch);
-	cl_eval(CS_GCRA, rate_done, r, 1, 4, k, t, b, b);
-	return w;
-}
-
-void
-cluster_rate_used(const char *key)
-{
-	struct rate *r;
-
-	if ((r = hmap_get(&cl.rates, key)) != NULL)
-		tcache_use(&r->tc);
 }

@@ -49,10 +49,10 @@ const char *cluster_state(void);
 const char *cluster_node(void);
 
 /*
- * A shared per-minute limit (up only): 0 when this node holds a token
- * for key now, else the milliseconds after which to ask again (a
- * request for more goes to Redis meanwhile).  cluster_rate_used()
- * spends the token.
+ * A shared per-minute limit (cluster_rate.c; up only): 0 when this
+ * node holds a token for key now, else the milliseconds after which to
+ * ask again (a request for more goes to Redis meanwhile).
+ * cluster_rate_used() spends the token.
  */
 int64_t	 cluster_rate_wait(const char *key, int per_minute, int64_t now);
 void	 cluster_rate_used(const char *key);

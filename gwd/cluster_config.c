@@ -162,14 +162,15 @@ cs_decode(const redisReply *b, size_t *n)
 
 /* Apply changeset cs (NULL: nothing) as what stream id brings (row:
  * the outbox row of ours it is, read back, else 0), in one transaction
- * with the note of id: 0, or -1 when gw.db is busy or failing (to be
- * tried again). */
+ * with the note of id and of the marks in f (an entry's fields, or
+ * with dropped a snapshot's hash: ours in it dropped, how many): 0, or
+ * -1 when gw.db is busy or failing (to be tried again). */
 static int
 apply_cs(const char *id, const char *what, const unsigned char *cs,
-    size_t n, int64_t row)
+    size_t n, int64_t row, const redisReply *f, int *dropped)
 {
 	struct cs_applying a = { id, row != 0 };
-	int rc, waiting, now_mixed;
+	int rc, waiting, now_mixed, d;
 
 	if (sqlite3_exec(wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
 	    SQLITE_OK)
@@ -181,8 +182,11 @@ apply_cs(const char *id, const char *what, const unsigned char *cs,
 		    id, sqlite3_errstr(rc));
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED ||
 	    config_note_applied(wdb, CK_CONFIG, id) == -1 ||
-	    (row && outbox_done(wdb, row) == -1))
+	    (row && outbox_done(wdb, row) == -1) ||
+	    (d = outbox_marks_note(wdb, f, dropped != NULL)) == -1)
 		goto fail;
+	if (dropped)
+		*dropped = d;
 	/* Ours waiting besides this one (gwctl's are committed or not:
 	 * gw.db is ours till COMMIT); whether others' may have overwritten
 	 * them is kept in gw.db too, for after a restart. */
@@ -242,7 +246,8 @@ apply_entry(const redisReply *e)
 		    "cluster.node \"%s\" set on another node too?", id, node,
 		    node);
 	mine = row && !mixed;
-	if ((rc = apply_cs(id, "change", mine ? NULL : cs, n, row)) == 0) {
+	if ((rc = apply_cs(id, "change", mine ? NULL : cs, n, row, f,
+	    NULL)) == 0) {
 		if (snap_id_cmp(id, snap_at) > 0)	/* not in it */
 			since_snap++;
 		if (cs)
@@ -275,9 +280,8 @@ apply_entry(const redisReply *e)
  * the trim (a new node, one that was down), it drops what it read,
  * takes the snapshot, applies the difference between it and its own
  * tables (rows the cluster deleted are deleted here) with the
- * snapshot's id, and reads on from there.  Our rows sent but not read
- * back by then went into the snapshot: they are deleted, not sent
- * again.
+ * snapshot's id, and reads on from there.  Our rows in the snapshot
+ * (its marks: cluster_outbox.c) are deleted, not sent again.
  */
 static void
 snap_loaded(redisReply *rep, void *arg)
@@ -286,7 +290,7 @@ snap_loaded(redisReply *rep, void *arg)
 	unsigned char *snap = NULL;
 	void *cs = NULL;
 	size_t n = 0;
-	int csn = 0;
+	int csn = 0, ours = 0;
 
 	if ((uintptr_t)arg != gen)
 		return;
@@ -303,11 +307,14 @@ snap_loaded(redisReply *rep, void *arg)
 	nr = cl_field(rep, "node");
 	if (snap_diff(sqlite3_db_filename(wdb, "main"), snap, (int)n, &cs,
 	    &csn) == 0 && apply_cs(idr->str, "snapshot", csn ? cs : NULL,
-	    (size_t)csn, 0) == 0) {
+	    (size_t)csn, 0, rep, &ours) == 0) {
 		snapped = 1;
 		log_info("cluster: configuration snapshot %s from %s applied "
 		    "(%d bytes of changes here)", idr->str, nr ? nr->str : "?",
 		    csn);
+		if (ours > 0)
+			log_info("cluster: %d configuration change(s) of ours "
+			    "in the snapshot taken: not sent again", ours);
 		behind = 0;
 		since_snap = 0;
 		timer_add(&poll_timer, 0);
@@ -359,7 +366,7 @@ static void
 snap_publish(redisReply *rep, void *arg)
 {
 	void *cs = NULL;
-	char *b64;
+	char *b64, *marks;
 	size_t cap;
 	int n;
 
@@ -370,16 +377,20 @@ snap_publish(redisReply *rep, void *arg)
 	    rep->integer != 1)
 		return;		/* another node's, or not at the one seen */
 	since_snap = 0;
-	if (snap_make(sqlite3_db_filename(wdb, "main"), &cs, &n) == -1)
+	if ((marks = outbox_marks(wdb)) == NULL ||
+	    snap_make(sqlite3_db_filename(wdb, "main"), &cs, &n) == -1) {
+		free(marks);
 		return;		/* the lock lapses */
+	}
 	cap = base64_encoded_size((size_t)n) + 1;
 	b64 = xcalloc(1, cap);
 	if (n > 0 && base64_encode(cs, (size_t)n, b64, cap) >= 0) {
 		snapping = 1;
-		cl_eval(CS_SNAPSHOT, snap_published, (void *)gen, 3, 7,
+		cl_eval(CS_SNAPSHOT, snap_published, (void *)gen, 3, 8,
 		    CK_CONFIG_SNAP, CK_CONFIG, CK_CONFIG_SNAP_LOCK, last_id,
-		    b64, cl.node, claim_token);
+		    b64, cl.node, claim_token, marks);
 	}
+	free(marks);
 	free(b64);
 	sqlite3_free(cs);
 }
@@ -468,8 +479,8 @@ send_done(redisReply *rep, void *arg)
 	}
 	/* Redis has it: the row stays till it is read back (ours). */
 	if (outbox_sent(wdb, s->row) == -1)
-		log_warnx("cluster: gw.db: %s (a change sent may be sent again "
-		    "after a snapshot)", sqlite3_errmsg(wdb));
+		log_warnx("cluster: gw.db: %s (a change sent, not noted so)",
+		    sqlite3_errmsg(wdb));
 	if (s->gen == gen) {
 		sent_row = s->row;
 		timer_add(&poll_timer, 0);
@@ -486,7 +497,7 @@ send_oldest(void)
 	size_t cap;
 	int n;
 	struct sent *s;
-
+	int64_t seqn;
 	char seq[32];
 
 	if (sqlite3_prepare_v2(wdb, "SELECT id, changeset FROM cluster_outbox "
@@ -500,14 +511,16 @@ send_oldest(void)
 	s = xcalloc(1, sizeof(*s));
 	s->gen = gen;
 	s->row = sqlite3_column_int64(st, 0);
+	seqn = outbox_seq(wdb, s->row);
 	cs = sqlite3_column_blob(st, 1);
 	n = sqlite3_column_bytes(st, 1);
 	cap = base64_encoded_size((size_t)n) + 1;
 	b64 = xcalloc(1, cap);
-	snprintf(seq, sizeof(seq), "%" PRId64, s->row);
-	if (base64_encode(cs, (size_t)n, b64, cap) >= 0) {
+	snprintf(seq, sizeof(seq), "%" PRId64, seqn);
+	if (seqn > 0 && base64_encode(cs, (size_t)n, b64, cap) >= 0) {
 		const char *argv[] = { "XADD", CK_CONFIG, "*", "node",
-		    cl.node, "seq", seq, "cs", b64 };
+		    cl.node, "seq", seq, "origin", outbox_origin(wdb), "cs",
+		    b64 };
 
 		sending = 1;
 		cl_command(send_done, s, nitems(argv), argv);
@@ -543,7 +556,7 @@ poll_cb(struct ev_timer *t)
 	const char *snap_argv[] = { "HMGET", CK_CONFIG_SNAP, "id",
 	    "trimmed" };
 
-	if (!following || wdb_open() == -1) {
+	if (!following || wdb_open() == -1 || outbox_origin(wdb) == NULL) {
 		if (following)
 			timer_add(&poll_timer, POLL_MS * 5);
 		return;

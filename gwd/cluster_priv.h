@@ -1,11 +1,12 @@
 /*
  * cluster_priv.h - what the parts of cluster mode share: the connection,
- * heartbeats, stats snapshot and rate tokens (cluster.c), the
- * suppression stream (cluster_supp.c), the quotas (cluster_quota.c),
- * gw.db's shared configuration (cluster_config.c, its conflicts
- * cluster_conflict.c, its outbox cluster_outbox.c), login blocks and
- * pauses (cluster_shared.c), connection leases (cluster_lease.c),
- * configuration snapshots (cluster_snap.c).
+ * heartbeats and stats snapshot (cluster.c), rate tokens
+ * (cluster_rate.c), the suppression stream (cluster_supp.c), the
+ * quotas (cluster_quota.c), gw.db's shared configuration
+ * (cluster_config.c, its conflicts cluster_conflict.c, its outbox
+ * cluster_outbox.c), login blocks and pauses (cluster_shared.c),
+ * connection leases (cluster_lease.c), configuration snapshots
+ * (cluster_snap.c).
  */
 #ifndef GW_CLUSTER_PRIV_H
 #define GW_CLUSTER_PRIV_H
@@ -36,7 +37,7 @@ struct cl {
 	int		 live;		/* nodes at the last heartbeat */
 	int		 snapshot_every; /* configuration entries */
 	int64_t		 hb_sent;	/* a heartbeat waits since; 0: none */
-	struct hmap	 rates;		/* key -> struct rate */
+	struct hmap	 rates;		/* key -> struct rate (cluster_rate.c) */
 	void		(*supp)(int, const char *, const char *,
 			    const char *, int64_t);
 	void		(*stats)(struct buf *);
@@ -84,13 +85,17 @@ void	 conflict_touched_clear(void);
 void	 conflict_touched_all(void);	/* not known: every row */
 
 /* cluster_outbox.c: this node's changes in db's cluster_outbox, each
- * kept till it is read back.  Whether none waits; the outbox row an
- * entry (fields f, changeset cs[0..n)) is, or 0: not ours; row read
- * back (in the caller's transaction); rows up to row sent (Redis has
- * them); those sent deleted, their entries gone with the stream's
- * trimmed part (how many, or -1); whether another node's change may
- * have overwritten one of ours waiting, noted as of stream id id,
- * forgotten. */
+ * kept till it is read back.  Whether none waits; this gw.db's origin
+ * (made the first time; NULL: gw.db failing); the outbox row an
+ * entry (fields f, changeset cs[0..n)) is, or 0: not ours; the seq an
+ * entry of row carries (-1: gw.db failing); row read back (in the
+ * caller's transaction); rows up to row sent (Redis has them); those
+ * sent deleted, their entries gone with the stream's trimmed part (how
+ * many, or -1); the marks of an entry (fields f) or of a snapshot (its
+ * hash f) noted in the caller's transaction, ours in that snapshot
+ * deleted (how many, or -1); the marks for a snapshot (free(); NULL:
+ * gw.db failing); whether another node's change may have overwritten
+ * one of ours waiting, noted as of stream id id, forgotten. */
 int	 outbox_empty(sqlite3 *db);
 /* db's cluster_applied: stream's last id into out (NULL: whether it
  * has one), -1 when none; that stream is applied up to id (in the
@@ -100,9 +105,13 @@ int	 config_applied_get(sqlite3 *db, const char *stream, char *out,
 int	 config_note_applied(sqlite3 *db, const char *stream, const char *id);
 int64_t	 outbox_ours(sqlite3 *db, const redisReply *f, const void *cs,
 	    size_t n);
+const char *outbox_origin(sqlite3 *db);
+int64_t	 outbox_seq(sqlite3 *db, int64_t row);
 int	 outbox_done(sqlite3 *db, int64_t row);
 int	 outbox_sent(sqlite3 *db, int64_t row);
 int	 outbox_drop_sent(sqlite3 *db);
+int	 outbox_marks_note(sqlite3 *db, const redisReply *f, int snapshot);
+char	*outbox_marks(sqlite3 *db);
 int	 outbox_mixed(sqlite3 *db);
 int	 outbox_mixed_set(sqlite3 *db, const char *id);
 int	 outbox_mixed_clear(sqlite3 *db);

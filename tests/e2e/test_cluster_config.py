@@ -3,6 +3,7 @@ A change gwctl makes on one node reaches the others through the Redis
 stream gw:config (gwd/cluster_config.c); two gwd nodes and a real
 redis-server on loopback, logins over real SMTP AUTH."""
 import base64
+import json
 import os
 import re
 import sqlite3
@@ -604,3 +605,126 @@ def test_snapshots_go_on_after_redis_restarted_empty(gw_factory, sink,
             for g in nodes:
                 wait_for(lambda: "cluster: ok" in health(g),
                          what="cluster ok again")
+
+
+def stream_entries(redis):  # noqa: F811
+    """gw:config as [(id, {field: value})]."""
+    out = subprocess.run(["redis-cli", "-p", str(redis.port), "--json",
+                          "XRANGE", "gw:config", "-", "+"],
+                         capture_output=True, text=True, timeout=10).stdout
+    return [(e[0], dict(zip(e[1][::2], e[1][1::2])))
+            for e in json.loads(out or "[]")]
+
+
+def set_filler(g):
+    """A change of a row nothing else touches (throttle filler.example):
+    entries of it again, applied already, change nothing."""
+    g.gwctl("throttle", "set", "filler.example", "--per-minute", "5")
+
+
+def two_snapshots(redis):  # noqa: F811
+    """Ten entries of set_filler()'s change, a snapshot, ten more, a
+    second one: the stream is trimmed below the first."""
+    cs = [f["cs"] for _, f in stream_entries(redis)
+          if b"filler.example" in base64.b64decode(f["cs"])][-1]
+    for rnd in (1, 2):
+        last = add_entries(redis, [["node", "test", "cs", cs]] * 10)
+        wait_for(lambda: redis.cli("HGET", "gw:config:snapshot",
+                                   "id").strip() == last,
+                 what="snapshot %d published" % rnd)
+
+
+def test_own_change_trimmed_into_a_snapshot_is_not_sent_again(
+        gw_factory, sink, redis):  # noqa: F811
+    """gwd killed after Redis took a change of its own (the XADD) but
+    before it noted it sent; while it is down another node changes the
+    same row, and two snapshots trim the first change into the second.
+    Restarted, the node never reads its entry back (it is inside the
+    snapshot, not in the stream): it sent the change again, and the
+    older value overwrote the newer on every node.  gw.db held by the
+    test (BEGIN IMMEDIATE) makes the note of "sent" fail, as the kill
+    would skip it, and keeps the entry from being read back; A is
+    killed once Redis has the entry."""
+    snap = {"cluster.snapshot_every": 10}
+    a = node(gw_factory, redis, sink, "gw1", **snap)
+    b = node(gw_factory, redis, sink, "gw2", **snap)
+    set_filler(b)
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    before = [i for i, _ in stream_entries(redis)]
+    # A's change waits (XADD refused) until gw.db is held.
+    assert redis.cli("ACL", "SETUSER", "default", "-xadd").strip() == "OK"
+    a.gwctl("subaccount", "set", "app", "--quota-hour", "10")
+    held = sqlite3.connect(os.path.join(a.state, "gw.db"), timeout=10,
+                           isolation_level=None)
+    held.execute("BEGIN IMMEDIATE")
+    assert redis.cli("ACL", "SETUSER", "default", "+xadd").strip() == "OK"
+    wait_for(lambda: len(stream_entries(redis)) > len(before),
+             what="A's change in Redis")
+    a.kill9()
+    held.rollback()
+    held.close()
+    ours = [i for i, f in stream_entries(redis) if i not in before]
+    assert len(ours) == 1, ours
+    with sqlite3.connect(os.path.join(a.state, "gw.db")) as c:
+        assert c.execute("SELECT count(*) FROM cluster_outbox"
+                         ).fetchone()[0] == 1
+        assert c.execute("SELECT count(*) FROM cluster_applied WHERE "
+                         "stream = 'gw:config:sent'").fetchone()[0] == 0
+    # B's later change of the same row, then two snapshots: the second
+    # trims the stream below the first, A's entry with it.
+    b.gwctl("subaccount", "set", "app", "--quota-hour", "20")
+    wait_for(lambda: caught_up(b, redis), what="B's change in the stream")
+    two_snapshots(redis)
+    assert ours[0] not in [i for i, _ in stream_entries(redis)]
+    a.start()
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    assert (quota_hour(a), quota_hour(b)) == (20, 20)
+    assert "in the snapshot taken: not sent again" in a.logtext()
+
+
+def set_while_down(redis, nodes, by, quotas, down, last):  # noqa: F811
+    """app's hourly quota set to each of quotas on node by, each read
+    by every node; node down stopped, the quota set to last on it (its
+    gwctl), two snapshots, down started: its change sent, then read by
+    the others."""
+    for q in quotas:
+        by.gwctl("subaccount", "set", "app", "--quota-hour", q)
+        for g in nodes:
+            wait_for(lambda: caught_up(g, redis), what="node caught up")
+    down.stop()
+    down.gwctl("subaccount", "set", "app", "--quota-hour", last)
+    two_snapshots(redis)
+    down.start()
+    for g in [down] + [g for g in nodes if g is not down]:
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
+    assert "configuration snapshot" in down.logtext()
+
+
+def test_change_made_while_down_survives_a_snapshot(gw_factory, sink,
+                                                     redis):  # noqa: F811
+    """Outbox row ids start again at 1 once every change of a node came
+    back: a snapshot's mark of that node (the highest seq of that
+    node's changes it holds) must not take a new row for one in it.
+    A's changes read back, A stopped, a change made on A (its row's id
+    1 again), two snapshots: the change goes when A starts, and wins."""
+    snap = {"cluster.snapshot_every": 10}
+    a = node(gw_factory, redis, sink, "gw1", **snap)
+    b = node(gw_factory, redis, sink, "gw2", **snap)
+    set_filler(b)
+    set_while_down(redis, (a, b), a, ("5", "6"), a, "7")
+    assert (quota_hour(a), quota_hour(b)) == (7, 7)
+
+
+def test_snapshot_marks_keep_two_nodes_of_one_name_apart(
+        gw_factory, sink, redis):  # noqa: F811
+    """cluster.node set alike on two nodes: the mark a snapshot holds
+    of one of them (its changes up to it are in the snapshot) is not
+    the other's, whose change made while it was down still goes."""
+    snap = dict(QUIET_GUARD, **{"cluster.snapshot_every": 10})
+    a = node(gw_factory, redis, sink, "gw1", **snap)
+    b = node(gw_factory, redis, sink, "gw1", **snap)
+    set_filler(a)
+    set_while_down(redis, (a, b), a, ("5", "6", "7"), b, "8")
+    assert (quota_hour(a), quota_hour(b)) == (8, 8)
