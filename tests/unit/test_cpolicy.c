@@ -89,6 +89,19 @@ test_load_and_decide(void **state)
 	    "counts=card:1,ssn:1 matches=card@1:4111 **** **** 1111; "
 	    "ssn@1:***-**-6789 parts=1 attachments=0");
 	buf_free(&b);
+	/* What the walk could not read, named in the flags' order. */
+	v.walk_flags = MW_BAD_CHARSET | MW_DEEP;
+	v.nparts = 12;
+	v.natt = 10;
+	buf_init(&b, 0);
+	assert_int_equal(cpol_describe(s, &v, &b), 0);
+	assert_non_null(strstr(buf_cstr(&b), "6789 parts=12 attachments=10 "
+	    "unread=deep,charset"));
+	buf_free(&b);
+	/* A maximum it would pass: -1, as every buf append. */
+	buf_init(&b, 20);
+	assert_int_equal(cpol_describe(s, &v, &b), -1);
+	buf_free(&b);
 	cpol_verdict_free(&v);
 
 	/* Another subaccount: hr does not apply. */
