@@ -95,7 +95,8 @@ row(sqlite3_stmt *st, void *arg)
 	p->det = -1;
 }
 
-/* Each policy's detector, once: the set's specs, and p->det. */
+/* Each policy's detector, once: the set's specs, and p->det; which
+ * kinds are among them. */
 static void
 distinct_specs(struct cpol_set *s)
 {
@@ -110,6 +111,12 @@ distinct_specs(struct cpol_set *s)
 			p->det = s->nspecs;
 			s->specs[s->nspecs++] = xstrdup(p->detector);
 		}
+	}
+	for (int k = 0; k < s->nspecs; k++) {
+		enum dlp_kind kind = dlp_detector_kind(s->specs[k]);
+
+		s->attach |= kind == DLP_ATTACHMENT;
+		s->uribl |= kind == DLP_URIBL;
 	}
 }
 
@@ -237,16 +244,13 @@ cpol_scan_urls(const struct cpol_set *s, const char *msg, size_t len,
 		return 0;
 	}
 	/* libmagic only for attachment rules (mime_walk.h). */
-	lim.no_magic = 1;
-	for (int k = 0; k < s->nspecs && lim.no_magic; k++)
-		if (dlp_detector_kind(s->specs[k]) == DLP_ATTACHMENT)
-			lim.no_magic = 0;
+	lim.no_magic = !s->attach;
 	mime_walk(msg, len, &lim, &w);
 	v->walk_flags = w.flags;
 	v->nparts = w.nparts;
 	v->natt = w.natt;
 	r = dlp_scan(s->db, &w, &v->res, err, errsz);
-	if (r == 0 && urls)
+	if (r == 0 && urls && s->uribl)
 		count_urls(s, m, urls, arg, &w, v);
 	mime_walk_free(&w);
 	if (r == -1)

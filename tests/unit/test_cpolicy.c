@@ -71,6 +71,8 @@ test_load_and_decide(void **state)
 	assert_int_equal(s->n, 3);		/* "later" is not this version's */
 	assert_int_equal(s->nspecs, 2);		/* card once, ssn once */
 	assert_int_equal(s->p[0].det, s->p[1].det);
+	assert_false(s->attach);		/* no libmagic for these */
+	assert_false(s->uribl);
 	assert_true(cpol_applies(&s->p[2], &m));
 	assert_false(cpol_applies(&s->p[1], &m));
 	m.nrcpt = 2;
@@ -164,6 +166,16 @@ test_quarantine_verdict(void **state)
 	    "hold-card(quarantine) mark(tag)");
 	buf_free(&b);
 	cpol_verdict_free(&v);
+	cpol_set_free(s);
+
+	/* An attachment rule and the uribl detector: known from the load. */
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO content_policy (name,"
+	    " detector, min_count, action, created) VALUES"
+	    " ('exe', 'attachment:exec', 1, 'tag', 0),"
+	    " ('bl', 'uribl', 1, 'tag', 0)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(cpol_load(db, &s, err, sizeof(err)), 0);
+	assert_true(s->attach);
+	assert_true(s->uribl);
 	cpol_set_free(s);
 	gwdb_remove(db, dir);
 	assert_int_equal(cpol_action_parse("quarantine"), CPOL_QUARANTINE);
