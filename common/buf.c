@@ -95,6 +95,21 @@ buf_putc(struct buf *b, int c)
 }
 
 int
+buf_putnum(struct buf *b, long long n)
+{
+	unsigned long long u = n < 0 ? -(unsigned long long)n :
+	    (unsigned long long)n;
+	char d[24], *p = d + sizeof(d);
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		*--p = '-';
+	return buf_append(b, p, (size_t)(d + sizeof(d) - p));
+}
+
+int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

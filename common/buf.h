@@ -27,6 +27,8 @@ int	 buf_reserve(struct buf *, size_t more);
 int	 buf_append(struct buf *, const void *, size_t);
 int	 buf_puts(struct buf *, const char *);
 int	 buf_putc(struct buf *, int);
+/* n in decimal, as "%lld" would write it, without stdio's cost. */
+int	 buf_putnum(struct buf *, long long);
 int	 buf_printf(struct buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 buf_vprintf(struct buf *, const char *, va_list)

@@ -95,7 +95,8 @@ row(sqlite3_stmt *st, void *arg)
 	p->det = -1;
 }
 
-/* Each policy's detector, once: the set's specs, and p->det. */
+/* Each policy's detector, once: the set's specs, and p->det; which
+ * kinds are among them. */
 static void
 distinct_specs(struct cpol_set *s)
 {
@@ -110,6 +111,12 @@ distinct_specs(struct cpol_set *s)
 			p->det = s->nspecs;
 			s->specs[s->nspecs++] = xstrdup(p->detector);
 		}
+	}
+	for (int k = 0; k < s->nspecs; k++) {
+		enum dlp_kind kind = dlp_detector_kind(s->specs[k]);
+
+		s->attach |= kind == DLP_ATTACHMENT;
+		s->uribl |= kind == DLP_URIBL;
 	}
 }
 
@@ -237,16 +244,13 @@ cpol_scan_urls(const struct cpol_set *s, const char *msg, size_t len,
 		return 0;
 	}
 	/* libmagic only for attachment rules (mime_walk.h). */
-	lim.no_magic = 1;
-	for (int k = 0; k < s->nspecs && lim.no_magic; k++)
-		if (dlp_detector_kind(s->specs[k]) == DLP_ATTACHMENT)
-			lim.no_magic = 0;
+	lim.no_magic = !s->attach;
 	mime_walk(msg, len, &lim, &w);
 	v->walk_flags = w.flags;
 	v->nparts = w.nparts;
 	v->natt = w.natt;
 	r = dlp_scan(s->db, &w, &v->res, err, errsz);
-	if (r == 0 && urls)
+	if (r == 0 && urls && s->uribl)
 		count_urls(s, m, urls, arg, &w, v);
 	mime_walk_free(&w);
 	if (r == -1)
@@ -308,6 +312,11 @@ cpol_fired_names(const struct cpol_set *s, const struct cpol_verdict *v,
 	return 0;
 }
 
+/*
+ * Written without printf: it runs for every scanned message, on the
+ * scan's worker, and stdio's formatting was most of its cost.  Each
+ * append's failure (b's maximum) is collected in r.
+ */
 int
 cpol_describe(const struct cpol_set *s, const struct cpol_verdict *v,
     struct buf *b)
@@ -316,30 +325,36 @@ cpol_describe(const struct cpol_set *s, const struct cpol_verdict *v,
 	    { MW_DEEP, "deep" }, { MW_MANY_PARTS, "parts" },
 	    { MW_TEXT_CUT, "text" }, { MW_BAD_CHARSET, "charset" } };
 	const char *sep = "";
+	int r = 0;
 
-	if (buf_puts(b, "fired=") == -1 || cpol_fired_names(s, v, b) == -1 ||
-	    buf_puts(b, " counts=") == -1)
+	if (buf_puts(b, "fired=") == -1 || cpol_fired_names(s, v, b) == -1)
 		return -1;
-	for (int k = 0; k < s->nspecs; k++)
-		if (buf_printf(b, "%s%s:%d", k ? "," : "", s->specs[k],
-		    v->res.c[k].count) == -1)
-			return -1;
-	if (buf_puts(b, " matches=") == -1)
-		return -1;
+	r |= buf_puts(b, " counts=");
+	for (int k = 0; k < s->nspecs; k++) {
+		r |= k ? buf_putc(b, ',') : 0;
+		r |= buf_puts(b, s->specs[k]);
+		r |= buf_putc(b, ':');
+		r |= buf_putnum(b, v->res.c[k].count);
+	}
+	r |= buf_puts(b, " matches=");
 	for (int k = 0; k < s->nspecs; k++)
 		for (int h = 0; h < v->res.c[k].nhits; h++) {
-			if (buf_printf(b, "%s%s@%s:%s", sep, s->specs[k],
-			    v->res.c[k].hits[h].path,
-			    v->res.c[k].hits[h].masked) == -1)
-				return -1;
+			r |= buf_puts(b, sep);
+			r |= buf_puts(b, s->specs[k]);
+			r |= buf_putc(b, '@');
+			r |= buf_puts(b, v->res.c[k].hits[h].path);
+			r |= buf_putc(b, ':');
+			r |= buf_puts(b, v->res.c[k].hits[h].masked);
 			sep = "; ";
 		}
-	if (buf_printf(b, " parts=%d attachments=%d", v->nparts, v->natt) ==
-	    -1)
-		return -1;
+	r |= buf_puts(b, " parts=");
+	r |= buf_putnum(b, v->nparts);
+	r |= buf_puts(b, " attachments=");
+	r |= buf_putnum(b, v->natt);
 	for (size_t i = 0, n = 0; i < nitems(unread); i++)
-		if ((v->walk_flags & unread[i].flag) && buf_printf(b, "%s%s",
-		    n++ ? "," : " unread=", unread[i].name) == -1)
-			return -1;
-	return 0;
+		if (v->walk_flags & unread[i].flag) {
+			r |= buf_puts(b, n++ ? "," : " unread=");
+			r |= buf_puts(b, unread[i].name);
+		}
+	return r ? -1 : 0;
 }

@@ -50,6 +50,9 @@ struct cpol_set {
 	char		**specs;	/* the distinct detectors */
 	int		 nspecs;
 	struct dlp_db	*db;
+	/* Among specs, decided once at load, not for every message: */
+	int		 attach;	/* an attachment rule: libmagic */
+	int		 uribl;		/* the "uribl" detector */
 };
 
 /*

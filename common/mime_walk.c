@@ -446,13 +446,51 @@ walk_attachment(struct walk *w, GMimePart *part, const char *path,
 
 static void walk_object(struct walk *, GMimeObject *, const char *, int);
 
+/*
+ * "type/subtype" as g_mime_content_type_get_mime_type() gives it (its
+ * defaults too), without its g_strdup_printf: this and sub_path() run
+ * for every part, and stdio's formatting was a visible share of the
+ * walk in gwd (bench/RESULTS.md, part 8).  Free with g_free().
+ */
+static char *
+mime_type_of(GMimeContentType *ct)
+{
+	const char *t = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+	const char *s = ct ? g_mime_content_type_get_media_subtype(ct) :
+	    NULL;
+
+	return g_strconcat(t ? t : "text", "/", s ? s : "plain", NULL);
+}
+
+/* Part n (at least 1) below path, numbered as IMAP does (RFC 3501
+ * 6.4.5): "2", "1.3". */
+static char *
+sub_path(const char *path, int n)
+{
+	char num[12], *d = num + sizeof(num), *s, *p;
+	size_t len = strlen(path), nd;
+
+	do
+		*--d = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	nd = (size_t)(num + sizeof(num) - d);
+	p = s = xmalloc(len + 1 + nd + 1);
+	if (len > 0) {
+		memcpy(p, path, len);
+		p += len;
+		*p++ = '.';
+	}
+	memcpy(p, d, nd);
+	p[nd] = '\0';
+	return s;
+}
+
 static void
 walk_leaf(struct walk *w, GMimePart *part, const char *path)
 {
 	GMimeContentType *ct = g_mime_object_get_content_type(
 	    GMIME_OBJECT(part));
-	char *type = ct ? g_mime_content_type_get_mime_type(ct) :
-	    g_strdup("text/plain");
+	char *type = mime_type_of(ct);
 	const char *name = g_mime_part_get_filename(part);
 	const char *disp = g_mime_object_get_disposition(GMIME_OBJECT(part));
 
@@ -500,7 +538,7 @@ walk_message(struct walk *w, GMimeMessage *msg, const char *path, int depth)
 		walk_object(w, body, path, depth);
 		return;
 	}
-	sub = xasprintf("%s%s1", path, path[0] ? "." : "");
+	sub = sub_path(path, 1);
 	walk_object(w, body, sub, depth);
 	free(sub);
 }
@@ -514,8 +552,7 @@ walk_object(struct walk *w, GMimeObject *obj, const char *path, int depth)
 
 		for (int i = 0; i < n && w->out->nparts <= w->lim->parts;
 		    i++) {
-			char *sub = xasprintf("%s%s%d", path, path[0] ? "." :
-			    "", i + 1);
+			char *sub = sub_path(path, i + 1);
 
 			walk_object(w, g_mime_multipart_get_part(mp, i), sub,
 			    depth);

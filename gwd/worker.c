@@ -35,6 +35,7 @@ worker_main(void *arg)
 {
 	struct worker_pool *p = arg;
 	struct work *w;
+	int wake;
 
 	thread_name("gwd-worker");
 	for (;;) {
@@ -52,12 +53,18 @@ worker_main(void *arg)
 
 		w->run(w);
 
+		/* While the done list is not empty a wakeup is on its way:
+		 * whoever found it empty writes the eventfd, and the loop
+		 * reads the eventfd before it takes the whole list
+		 * (waker_cb).  One write a batch, not one a job. */
 		pthread_mutex_lock(&p->mtx);
 		w->next = NULL;
+		wake = p->done_list == NULL;
 		*p->done_tail = w;
 		p->done_tail = &w->next;
 		pthread_mutex_unlock(&p->mtx);
-		loop_wakeup(&p->waker);
+		if (wake)
+			loop_wakeup(&p->waker);
 	}
 }
 

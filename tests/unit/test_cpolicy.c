@@ -71,6 +71,8 @@ test_load_and_decide(void **state)
 	assert_int_equal(s->n, 3);		/* "later" is not this version's */
 	assert_int_equal(s->nspecs, 2);		/* card once, ssn once */
 	assert_int_equal(s->p[0].det, s->p[1].det);
+	assert_false(s->attach);		/* no libmagic for these */
+	assert_false(s->uribl);
 	assert_true(cpol_applies(&s->p[2], &m));
 	assert_false(cpol_applies(&s->p[1], &m));
 	m.nrcpt = 2;
@@ -88,6 +90,19 @@ test_load_and_decide(void **state)
 	assert_string_equal(buf_cstr(&b), "fired=pci-partner(tag) hr(tag) "
 	    "counts=card:1,ssn:1 matches=card@1:4111 **** **** 1111; "
 	    "ssn@1:***-**-6789 parts=1 attachments=0");
+	buf_free(&b);
+	/* What the walk could not read, named in the flags' order. */
+	v.walk_flags = MW_BAD_CHARSET | MW_DEEP;
+	v.nparts = 12;
+	v.natt = 10;
+	buf_init(&b, 0);
+	assert_int_equal(cpol_describe(s, &v, &b), 0);
+	assert_non_null(strstr(buf_cstr(&b), "6789 parts=12 attachments=10 "
+	    "unread=deep,charset"));
+	buf_free(&b);
+	/* A maximum it would pass: -1, as every buf append. */
+	buf_init(&b, 20);
+	assert_int_equal(cpol_describe(s, &v, &b), -1);
 	buf_free(&b);
 	cpol_verdict_free(&v);
 
@@ -151,6 +166,16 @@ test_quarantine_verdict(void **state)
 	    "hold-card(quarantine) mark(tag)");
 	buf_free(&b);
 	cpol_verdict_free(&v);
+	cpol_set_free(s);
+
+	/* An attachment rule and the uribl detector: known from the load. */
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO content_policy (name,"
+	    " detector, min_count, action, created) VALUES"
+	    " ('exe', 'attachment:exec', 1, 'tag', 0),"
+	    " ('bl', 'uribl', 1, 'tag', 0)", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(cpol_load(db, &s, err, sizeof(err)), 0);
+	assert_true(s->attach);
+	assert_true(s->uribl);
 	cpol_set_free(s);
 	gwdb_remove(db, dir);
 	assert_int_equal(cpol_action_parse("quarantine"), CPOL_QUARANTINE);

@@ -3,10 +3,12 @@
  * test_util.c - parse_int: whole decimal numbers within bounds, the one
  * parser gwctl's and gwsearch's numeric options share; xreallocarray
  * and xasprintf, which replace hand-made realloc(n + 1) growth; errf,
- * the one way to print a message into a caller's error buffer.
+ * the one way to print a message into a caller's error buffer;
+ * buf_putnum, "%lld" without stdio.
  */
 #include <sys/wait.h>
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 
@@ -125,6 +128,29 @@ test_errf(void **state)
 	assert_string_equal(err, "much to");
 }
 
+/* buf_putnum: what "%lld" writes, the extremes too; the maximum holds. */
+static void
+test_buf_putnum(void **state)
+{
+	const long long v[] = { 0, 7, -7, 10, -100, 1234567890123LL,
+	    LLONG_MAX, LLONG_MIN };
+	char want[32];
+	struct buf b;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		buf_init(&b, 0);
+		assert_int_equal(buf_putnum(&b, v[i]), 0);
+		snprintf(want, sizeof(want), "%lld", v[i]);
+		assert_string_equal(buf_cstr(&b), want);
+		buf_free(&b);
+	}
+	buf_init(&b, 4);
+	assert_int_equal(buf_putnum(&b, 123), 0);
+	assert_int_equal(buf_putnum(&b, 45), -1);
+	assert_string_equal(buf_cstr(&b), "123");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -134,6 +160,7 @@ main(void)
 		cmocka_unit_test(test_xreallocarray_overflow_dies),
 		cmocka_unit_test(test_xasprintf),
 		cmocka_unit_test(test_errf),
+		cmocka_unit_test(test_buf_putnum),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
