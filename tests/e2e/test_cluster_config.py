@@ -48,7 +48,9 @@ def test_subaccount_added_on_b_logs_in_on_a(gw_factory, sink, redis):  # noqa: F
     # assert wall-clock times, so this waits as long as the machine needs.
     wait_for(lambda: can_log_in(a), interval=0.05,
              what="node A accepting the login")
-    assert "configuration change" in a.logtext()
+    # The login reads gw.db, committed before the change is logged.
+    wait_for(lambda: "configuration change" in a.logtext(),
+             what="the change logged")
     # What travelled is the hash gw.db keeps, never the password.
     stream = redis.cli("XRANGE", "gw:config", "-", "+")
     sent = b"".join(base64.b64decode(w) for w in stream.split()
