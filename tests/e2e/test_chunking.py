@@ -182,7 +182,11 @@ def test_postfix_receiver(gw_factory, sink, chunking):
         (q,) = wait_for(pf.held, what="Postfix's queue file")
         # The body arrived as sent, dots unstuffed either way.
         assert "\n.a line with a leading dot\n\n.\nafter a lone dot\n" in q
-        log = pf.logtext()
+        # Postfix's smtpd hands its lines to postlogd, which writes them
+        # when it gets to them: wait for the last command's.
+        last = " LAST" if chunking else "< localhost[127.0.0.1]: DATA"
+        log = wait_for(lambda: (lambda t: t if last in t else None)(
+            pf.logtext()), what="Postfix logging the last command")
         sent_bdat = "BDAT " in log and " LAST" in log
         assert sent_bdat == chunking, log[-3000:]
         assert ("< localhost[127.0.0.1]: DATA" in log) == (not chunking)

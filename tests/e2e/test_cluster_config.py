@@ -49,7 +49,9 @@ def test_subaccount_added_on_b_logs_in_on_a(gw_factory, sink, redis):  # noqa: F
     # assert wall-clock times, so this waits as long as the machine needs.
     wait_for(lambda: can_log_in(a), interval=0.05,
              what="node A accepting the login")
-    assert "configuration change" in a.logtext()
+    # The login reads gw.db, committed before the change is logged.
+    wait_for(lambda: "configuration change" in a.logtext(),
+             what="the change logged")
     # What travelled is the hash gw.db keeps, never the password.
     stream = redis.cli("XRANGE", "gw:config", "-", "+")
     sent = b"".join(base64.b64decode(w) for w in stream.split()
@@ -107,6 +109,11 @@ def test_http_api_takes_the_clusters_quota_at_mail(gw_factory, sink, redis):  # 
     a, b = nodes
     for g in (a, b):
         wait_for(lambda: "cluster: ok" in health(g), what="cluster ok")
+    # B added "app" too unless A's reached it first: its change goes to
+    # the stream when B's outbox is sent, after "cluster: ok", and would
+    # undo a quota set before it.  B's sent first, then A has applied it.
+    for g in (b, a):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
     a.gwctl("subaccount", "set", "app", "--quota-hour", "10")
     # One key, made on A, shared with B (and the quota with it).
     a.key = b.key = apikey(a, "app")
@@ -212,8 +219,10 @@ def test_hmac_keys_are_the_first_nodes(gw_factory, sink, redis):  # noqa: F811
     for purpose in ("unsubscribe", "verp"):
         wait_for(lambda: gw_key(a, purpose) == gw_key(b, purpose),
                  what="B taking A's %s key" % purpose)
-    assert "HMAC keys: the cluster's taken (2 changed here)" in b.logtext()
-    assert "HMAC keys: the cluster's taken (0 changed here)" in a.logtext()
+    # Each node says so after its gw.db commit (which B's keys show).
+    for g, n in ((b, 2), (a, 0)):
+        wait_for(lambda: "HMAC keys: the cluster's taken (%d changed here)"
+                 % n in g.logtext(), what="the keys taken, logged")
     # A link as node A makes it (its key), followed on node B.
     url = "https://%s:%d/u/%s" % (HOST, b.http_port, token(
         gw_key(a), sub_id(a), "reader@dest.test"))

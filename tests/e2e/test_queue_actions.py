@@ -121,6 +121,10 @@ def test_list_hold_survives_restart_release_flush(gw, sink):
     assert subjects(sink) == ["one-rcpt", "two-rcpts"]
     wait_for(lambda: gw.queue_count() == 0, what="queue empty")
     assert stats(gw)["queue_held"] == 0
+    # The store thread copies the events into log.db after queue.db's
+    # commit (the empty queue above): wait for the delivery's.
+    wait_for(lambda: gw.events("action='delivered' AND qid=?", (a,)),
+             what="the delivery in log.db")
     actions = [e["action"] for e in gw.events("qid=?", (a,))]
     assert actions.index("held") < actions.index("released") < actions.index("delivered")
 

@@ -143,14 +143,20 @@ def test_sighup_relay_connections_reach_the_backlog(gw_factory, sink):
     """relay.connections from gwd.conf, re-read on SIGHUP, is the default
     of every throttle: it reaches queued mail at once too."""
     from test_lifecycle import edit_conf, reload
-    sink.data_reply = lambda m: time.sleep(0.1)       # then 250
-    g = started(gw_factory, smarthost(sink), **{"relay.connections": 1})
-    burst.submit_backlog(g, 40, "u@dest.test", "slow")
-    assert sink.max_open == 1 and g.queue_count() > 10
-    edit_conf(g, "connections = 1;", "connections = 4;")
-    reload(g, 1)
-    wait_for(lambda: sink.max_open > 1, what="more connections")
-    assert g.queue_count() > 0            # for the backlog, not new mail
+    # Each delivery waits at the sink's final dot until the gate opens:
+    # the backlog stays, however slowly the machine submits it.
+    sink.gate = threading.Event()
+    try:
+        g = started(gw_factory, smarthost(sink), **{"relay.connections": 1})
+        burst.submit_backlog(g, 40, "u@dest.test", "slow")
+        sink.wait_count(1)
+        assert sink.max_open == 1 and g.queue_count() > 10
+        edit_conf(g, "connections = 1;", "connections = 4;")
+        reload(g, 1)
+        wait_for(lambda: sink.max_open > 1, what="more connections")
+        assert g.queue_count() > 0        # for the backlog, not new mail
+    finally:
+        sink.gate.set()
 
 
 def test_rule_change_reaches_the_backlog(gw_factory, sink):
