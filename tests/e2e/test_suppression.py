@@ -9,9 +9,12 @@ import smtplib
 import pytest
 
 import os
+import signal
 import sqlite3
+import subprocess
 
-from conftest import Raw, client_tls_context, login, smarthost, wait_for
+from conftest import (BUILD, Raw, client_tls_context, control_stats, login,
+                      smarthost, wait_for)
 
 
 def send(gw, rcpts, frm="app@example.com", user="app", password="s3cret-pass",
@@ -190,6 +193,65 @@ def test_delete_bounce_entry_needs_gwd(refusing, sink):
 
     r = g.gwctl("suppression", "delete", "gone@dest.test", check=False)
     assert r.returncode == 65 and "not on the suppression list" in r.stderr
+
+
+@pytest.mark.parametrize("shutdown_timeout", ["60s", "1s"])
+def test_stop_while_a_delete_waits_for_its_commit(gw_factory, sink,
+                                                   shutdown_timeout):
+    """SIGTERM while `gwctl suppression delete` waits for its queue.db
+    commit (each one slowed to 4 s by GW_TEST_COMMIT_DELAY).  With time
+    enough (shutdown_timeout 60s) gwd commits, answers and exits; when
+    the commit outlasts shutdown_timeout (1s) the loop ends first and
+    the control connection is closed at once (control_close_all): gwctl
+    says gwd closed without an answer while gwd is still finishing its
+    commits (the rest of this one, the outbox's), not when the process
+    goes.  That order is what shows the close: a connection left open
+    is still on conn.c's list at exit, so LeakSanitizer would not see
+    it.  Either way gwd exits 0 (build-san: no leak, no crash), and the
+    delete, committed before gwd exits, is whole after a restart: gone
+    from queue.db and from what gwd refuses."""
+    sink.rcpt_reply = lambda a: ("550 5.1.1 <%s>: user unknown" % a
+                                 if a.startswith("gone@") else None)
+    g = gw_factory(relay=smarthost(sink), settings={"queue.lifetime": "1h"},
+                   extra='shutdown_timeout = "%s";' % shutdown_timeout)
+    g.start()
+    g.add_subaccount("app", "example.com", "s3cret-pass")
+    send(g, ["gone@dest.test"])
+    wait_for(lambda: entry(g, "gone@dest.test"), what="suppression entry")
+    assert g.stop() == 0
+
+    g.start(env={"GW_TEST_COMMIT_DELAY": "4000"})
+    wait_for(lambda: control_stats(g)["store_backlog"] == 0, 60,
+             what="the start's commits done")
+    mark = len(g.logtext())
+    ctl = subprocess.Popen(
+        [os.path.join(BUILD, "gwctl"), "-c", g.conf, "suppression", "delete",
+         "gone@dest.test", "--subaccount", "app"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: "suppression: deleting gone@dest.test" in
+             g.logtext()[mark:] or ctl.poll() is not None, 30,
+             what="the delete handed to the store")
+    assert ctl.poll() is None               # waiting for the commit
+    g.proc.send_signal(signal.SIGTERM)
+    out, err = ctl.communicate(timeout=60)
+    if shutdown_timeout == "60s":
+        assert ctl.returncode == 0 and "1 deleted" in err, err
+    else:
+        # Let go at the loop's end: gwd still has its commits to make.
+        assert g.proc.poll() is None, "gwctl was answered only at exit"
+        assert ctl.returncode == 69, (ctl.returncode, err)
+        assert "without an answer (gwd stopping?)" in err, err
+    assert g.proc.wait(60) == 0, g.logtext()[-4000:]
+    g.stop()
+    assert "LeakSanitizer" not in g.logtext()
+    assert "suppression delete not stored" not in g.logtext()
+
+    g.start()
+    assert entry(g, "gone@dest.test") == []
+    with g.db("queue.db") as c:
+        assert c.execute("SELECT count(*) FROM suppression WHERE address = "
+                         "'gone@dest.test'").fetchone()[0] == 0
+    assert rcpt(g, "gone@dest.test")[0] == 250
 
 
 def test_delete_bounce_entry_quoted_local_part(refusing, sink):
