@@ -262,6 +262,11 @@ def test_snapshot_trims_the_stream_and_a_new_node_joins(gw_factory, sink,
                 str(10 + i))
     a.gwctl("throttle", "delete", "d03.example")
     b.add_subaccount("late", "late.example", PASSWORD)
+    # Both at the stream's end first: a node that applied another's
+    # change while its own waited applies its own again in the stream's
+    # order, so A can pass through an older state that B shares.
+    for g in (a, b):
+        wait_for(lambda: caught_up(g, redis), what="node caught up")
     wait_for(lambda: shared_rows(a) == shared_rows(b),
              what="A and B agreeing")
     # A second snapshot trims the stream below the first.
@@ -279,6 +284,7 @@ def test_snapshot_trims_the_stream_and_a_new_node_joins(gw_factory, sink,
         "cluster.node": "gw3", "cluster.snapshot_every": 10}).start()
     wait_for(lambda: "configuration snapshot" in c.logtext(), timeout=20,
              what="the new node taking the snapshot")
+    wait_for(lambda: caught_up(c, redis), what="the new node caught up")
     wait_for(lambda: shared_rows(c) == shared_rows(a),
              what="the new node agreeing with the others")
     assert ("d03.example", 13) not in shared_rows(c)[1]
