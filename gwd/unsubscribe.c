@@ -100,6 +100,7 @@ unsub_token(const char *url, struct unsubtok *t)
 		log_debug("http.listen: a token that does not verify");
 		return NULL;
 	}
+	accounts_poll();	/* a subaccount gwctl added just now */
 	return account_by_id(t->subaccount);
 }
 

@@ -177,6 +177,18 @@ def test_bad_links_are_404(gw):
     wait_for(lambda: gw.events("action='unsubscribed'"), what="event")
 
 
+def test_link_of_a_subaccount_added_just_now(gw):
+    """gwd reads the subaccounts again every 500 ms and at AUTH, MAIL
+    and API calls; a link's request too, so the links of a subaccount
+    gwctl added a moment ago work at once (CI once saw 404 for "app",
+    added by the fixture under 500 ms before)."""
+    gw.add_subaccount("fresh", "fresh.example", "an0ther-pass")
+    url = "https://%s:%d/u/%s" % (HOST, gw.http_port, token(
+        gw_key(gw), sub_id(gw, "fresh"), "y@dest.test"))
+    code, body = curl(gw, url)
+    assert code == 200 and b"y@dest.test" in body, (code, body)
+
+
 def test_tls_1_2_at_least(gw):
     url = "https://%s:%d/u/x" % (HOST, gw.http_port)
     assert curl(gw, url, "--tlsv1.2", "--tls-max", "1.2")[0] == 404
