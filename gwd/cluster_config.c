@@ -463,6 +463,8 @@ struct sent {
 	int64_t		 row;
 };
 
+static void	send_oldest(void);
+
 static void
 send_done(redisReply *rep, void *arg)
 {
@@ -481,9 +483,11 @@ send_done(redisReply *rep, void *arg)
 	if (outbox_sent(wdb, s->row) == -1)
 		log_warnx("cluster: gw.db: %s (a change sent, not noted so)",
 		    sqlite3_errmsg(wdb));
+	/* The next at once, not after the read's POLL_MS. */
 	if (s->gen == gen) {
 		sent_row = s->row;
-		timer_add(&poll_timer, 0);
+		if (caught_up)
+			send_oldest();
 	}
 	free(s);
 }

@@ -743,3 +743,30 @@ def test_snapshot_marks_keep_two_nodes_of_one_name_apart(
     set_filler(a)
     set_while_down(redis, (a, b), a, ("5", "6", "7"), b, "8")
     assert (quota_hour(a), quota_hour(b)) == (8, 8)
+
+
+def commandstat(redis, cmd):  # noqa: F811
+    """How many times Redis ran cmd since it started (INFO commandstats)."""
+    m = re.search(r"cmdstat_%s:calls=(\d+)" % cmd.lower(),
+                  redis.cli("INFO", "commandstats"))
+    return int(m.group(1)) if m else 0
+
+
+def test_waiting_changes_go_one_after_another(gw_factory, sink, redis):  # noqa: F811
+    """Changes waiting in the outbox (made while Redis was away) go each
+    as soon as Redis took the one before, not one a poll: the node sends
+    all 30 with far fewer stream reads between them (it used to read
+    after each, and waited a poll for the next)."""
+    a = node(gw_factory, redis, sink, "gw1")
+    wait_for(lambda: "cluster: ok" in health(a), what="cluster ok")
+    redis.kill()
+    wait_for(lambda: "cluster: degraded" in health(a), what="degraded")
+    for i in range(30):
+        a.gwctl("throttle", "set", "w%02d.example" % i, "--per-minute",
+                str(10 + i))
+    redis.start()
+    wait_for(lambda: caught_up(a, redis), timeout=30, what="all sent")
+    assert int(redis.cli("XLEN", "gw:config")) >= 30
+    xadd, xread = commandstat(redis, "xadd"), commandstat(redis, "xread")
+    assert xadd >= 30
+    assert xread < 10, (xadd, xread)
