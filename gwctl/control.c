@@ -106,7 +106,8 @@ control_request(struct ctx *ctx, const char *line, char *out, size_t outsz)
 	r = control_exchange(ctx, line, &reply, CONTROL_TIMEOUT_MS);
 	if (r == EX_OK && buf_len(&reply) == 0) {
 		log_warnx("gwd closed the control socket without an answer "
-		    "(gwd stopping?)");
+		    "(gwd stopping?); the request may still have been "
+		    "carried out: look again once gwd is back");
 		r = EX_UNAVAILABLE;
 	}
 	if (outsz > 0)
