@@ -395,6 +395,9 @@ signer_start(const struct gw_config *cfg, int verbose, char *err,
  * Wait for the control channel's answer: len bytes into p.  The sign
  * channel is read meanwhile (into kp.in, taken on the next turn), so a
  * key process writing answers never blocks while we wait here.
+ * 0; -1 when no answer came by the deadline; -2 when the process is
+ * lost (kp_lost() done): either channel ended, in whichever order the
+ * kernel shows the two ends closing.
  */
 static int
 ctl_read(void *p, size_t len, int64_t deadline)
@@ -426,7 +429,8 @@ ctl_read(void *p, size_t len, int64_t deadline)
 		if ((r = read(kp.ctl, (char *)p + got, len - got)) <= 0) {
 			if (r == -1 && errno == EINTR)
 				continue;
-			return -1;
+			kp_lost("died");
+			return -2;
 		}
 		got += (size_t)r;
 	}
