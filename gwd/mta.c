@@ -34,6 +34,7 @@
 #include "shlist.h"
 #include "smarthost.h"
 #include "store.h"
+#include "tls_count.h"
 #include "util.h"
 
 static struct mta	*all;
@@ -257,6 +258,13 @@ connect_target(struct mta *m)
 	h->tls_policy = dn != NULL ? "dane" : mta_sts(m) != NULL ? "mta-sts" :
 	    NULL;
 	m->dane_active = 0;
+	/* RFC 8460 4.3.2.1: while the domain's policy cannot be had, each
+	 * session fails as its fetch did (sts.c counts the fetch itself only
+	 * when a cached policy still applies to the sessions). */
+	if (h->tls_policy == NULL && m->sts_failed[0] != '\0' && dn == NULL &&
+	    m->dest->tls != TLSP_NONE)
+		tls_count_session(m->dest->domain, "mta-sts", 0, m->sts_failed,
+		    NULL, t->host, h->ip);
 	if (m->retry_plain != 2)	/* a plaintext retry says why */
 		h->tls_note[0] = '\0';
 	if (dn != NULL && dn->state == DANE_FAILED) {
@@ -389,6 +397,9 @@ mta_start(struct dest *d, const struct route_result *route)
 	m->mx_secure = route->mx_secure;
 	m->sts_on = route->sts_on;
 	m->sts = route->sts;
+	if (!route->sts_on && strncmp(route->sts_why, "policy ", 7) == 0)
+		gw_strlcpy(m->sts_failed, route->sts_why,
+		    sizeof(m->sts_failed));
 	if (d->domain == NULL && d->sh)
 		smarthost_order(d->sh, m->targets, &m->ntargets);
 	timer_init(&m->timer, mta_timeout, m);

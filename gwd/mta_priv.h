@@ -69,6 +69,10 @@ struct mta {
 	int			 mx_secure;	/* route.mx_secure */
 	int			 sts_on;	/* route.sts_on */
 	struct mtasts_policy	 sts;		/* route.sts */
+	/* No policy because its fetch failed, or what it brought was not
+	 * valid (route.sts_why, "policy ..."): each session is a
+	 * TLS-RPT failure of that type (mta_tls_report()). */
+	char			 sts_failed[200];
 	int			 ti;		/* current target */
 	int			 retry_plain;	/* 1 asked, 2 doing: a target
 						   again without STARTTLS */

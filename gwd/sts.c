@@ -102,9 +102,11 @@ finish(struct sts_req *r, const struct mtasts_policy *p, const char *fmt,
 /*
  * A domain publishes a policy (its TXT record) that could not be had:
  * say so in the log and as an audit event (gwsearch
- * action:sts_fetch_failed), and count it for TLS-RPT (RFC 8460 4.3.2.1:
- * sts-policy-fetch-error, sts-policy-invalid, sts-webpki-invalid).
- * Once per fetch, so once per backoff.
+ * action:sts_fetch_failed).  Once per fetch, so once per backoff.  For
+ * TLS-RPT (RFC 8460 4.3.2.1: sts-policy-fetch-error, sts-policy-invalid,
+ * sts-webpki-invalid) the sessions count: without a policy, each
+ * delivery session is a failure of that type (mta.c); with a cached
+ * policy the sessions count under it, and the fetch once here.
  */
 static void
 fetch_failed(struct sts_dom *d, const char *why)
@@ -125,7 +127,9 @@ fetch_failed(struct sts_dom *d, const char *why)
 	ev->detail = xasprintf("domain=%s cached=%d reason=%s", d->name,
 	    cached, why);
 	store_event(ev);
-	tls_count_session(d->name, "mta-sts", 0, why, NULL, NULL, NULL);
+	if (cached)
+		tls_count_session(d->name, "mta-sts", 0, why, NULL, NULL,
+		    NULL);
 }
 
 /* Why a fetch brought no policy (why[0] == '\0': it did, in *p). */

@@ -236,13 +236,16 @@ def test_failed_fetch_is_an_event_and_counted(gw_factory, certs, dns, world):
     # A TXT record, but no policy to be had: a 404, or a policy server
     # whose certificate is not for mta-sts.DOMAIN.  Delivered as if no
     # policy were published; an sts_fetch_failed event that gwsearch
-    # finds, a warning, and a TLS-RPT failure of the RFC 8460 type.
+    # finds, a warning, and for TLS-RPT each session a failure of the
+    # RFC 8460 type (RFC 8460 counts sessions): a second message to
+    # fetch404, while the fetch backs off, is a second failed session
+    # (relay.idle_time 0: a new connection, not the first one's).
     sinks, web, port = world
     for k in ("fetch404", "badcert"):
         dns.add(domain(k), "MX", (10, mx("nosts")))
         dns.add("_mta-sts." + domain(k), "TXT", "v=STSv1; id=%s1;" % k)
     g = gwd(gw_factory, certs, dns, web, port,
-            more={"tls_rpt.enable": True})
+            more={"tls_rpt.enable": True, "relay.idle_time": "0s"})
     submit(g, [rcpt("fetch404"), rcpt("badcert")])
     done = wait_for(lambda: outcomes(g, 2), timeout=60, what="outcomes")
     for k in ("fetch404", "badcert"):
@@ -263,14 +266,19 @@ def test_failed_fetch_is_an_event_and_counted(gw_factory, certs, dns, world):
                  "json").stdout
     assert "mta-sts." + domain("fetch404") in out, out
     assert "mta-sts." + domain("badcert") in out, out
+    submit(g, ["second@" + domain("fetch404")])
+    done = wait_for(lambda: outcomes(g, 3), timeout=60, what="outcomes")
+    assert done["second@" + domain("fetch404")]["action"] == "delivered"
     with g.db("queue.db") as c:
-        rows = wait_for(lambda: (lambda r: len(r) == 2 and r)(c.execute(
-            "SELECT domain, policy, result FROM tls_rpt WHERE result != ''"
-            " ORDER BY domain").fetchall()), timeout=10, what="the counts")
+        rows = wait_for(lambda: (lambda r: sum(x[4] for x in r) >= 3 and r)(
+            c.execute("SELECT domain, policy, result, mx_host, sum(count) "
+                      "FROM tls_rpt WHERE result != '' GROUP BY domain, "
+                      "policy, result, mx_host ORDER BY domain").fetchall()),
+            timeout=10, what="the counts")
     assert [tuple(r) for r in rows] == [
-        (domain("badcert"), "sts", "sts-webpki-invalid"),
-        (domain("fetch404"), "sts", "sts-policy-fetch-error")], \
-        [tuple(r) for r in rows]
+        (domain("badcert"), "sts", "sts-webpki-invalid", mx("nosts"), 1),
+        (domain("fetch404"), "sts", "sts-policy-fetch-error", mx("nosts"),
+         2)], [tuple(r) for r in rows]
 
 
 def test_gwtop_shows_destination_tls(gw_factory, certs, dns, world):
