@@ -4,7 +4,8 @@
  * domains, networks, pools, routing rules, throttles, content
  * policies, webhooks, alerts, HMAC keys, DKIM domain options (the
  * tables of cshare_config_tables); the HMAC keys each node's gw.db was
- * made with give way to the first node's (cluster_hmac.c).
+ * made with give way to the first node's (cluster_hmac.c).  This node's
+ * changes go to the stream from cluster_config_send.c.
  * Exposure: changesets come from Redis (written by the other nodes' gwd,
  * from their gwctl); SQLite checks each one's form as it applies it, and
  * gw.db's own constraints hold.  A node trusts the cluster's Redis as it
@@ -19,14 +20,15 @@
  * same transaction; this node's gwd sends the oldest waiting one to the
  * Redis stream CK_CONFIG (XADD, one at a time, so a node's changes keep
  * their order) with its name and the row's id, once it has read the
- * stream to its end since it connected, and deletes the row when it
- * reads the entry back (cluster_outbox.c).  Every node (the one that
- * made the change too) reads the stream and applies each entry to its
- * gw.db in one transaction with cluster_applied's last id, so an entry
- * is applied exactly once and a node that was down, or whose Redis
- * was, goes on from there.  account.c sees the commit (PRAGMA
- * data_version) at its next poll or the next AUTH: a change reaches
- * every node within POLL_MS twice and a few round trips.
+ * stream to its end since it connected (cluster_config_send.c), and
+ * deletes the row when it reads the entry back (cluster_outbox.c).
+ * Every node (the one that made the change too) reads the stream and
+ * applies each entry to its gw.db in one transaction with
+ * cluster_applied's last id, so an entry is applied exactly once and a
+ * node that was down, or whose Redis was, goes on from there.
+ * account.c sees the commit (PRAGMA data_version) at its next poll or
+ * the next AUTH: a change reaches every node within POLL_MS twice and
+ * a few round trips.
  *
  * Conflicts: the stream's order is the cluster's.  A change applied to
  * a row that differs from what the change expected (another node
@@ -72,7 +74,6 @@
  * gw.db is written on the loop: a changeset is a few rows, and a
  * busy gw.db (gwctl writing) waits at most BUSY_MS, then the next poll.
  */
-#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,7 @@
 
 static sqlite3		*wdb;		/* gw.db, to write */
 static char		 last_id[64] = "0-0";
-static int		 following, reading, sending;
+static int		 following, reading;
 static int		 adopted;	/* the cluster's HMAC keys are ours */
 static int		 since_snap;	/* entries applied since a snapshot */
 static char		 snap_seen[64];	/* where the stream was trimmed */
@@ -106,7 +107,6 @@ static uintptr_t	 gen;
 static int		 mixed;		/* others' changes among ours */
 static int		 caught_up;	/* read to the end since up */
 static int		 snapped;	/* a snapshot taken since up */
-static int64_t		 sent_row;	/* the last outbox row sent since up */
 static char		 snap_at[64];	/* the snapshot's id, as last seen */
 static unsigned long	 claims;
 static struct ev_timer	 poll_timer;
@@ -200,7 +200,7 @@ apply_cs(const char *id, const char *what, const unsigned char *cs,
 	gw_strlcpy(last_id, id, sizeof(last_id));
 	if (!waiting) {
 		mixed = 0;
-		sent_row = 0;	/* the next row's id may be 1 again */
+		config_send_emptied();
 		conflict_touched_clear();
 	} else if (cs) {
 		mixed = 1;
@@ -450,88 +450,10 @@ read_done(redisReply *rep, void *arg)
 		if (!caught_up)
 			read_caught_up();
 		if (since_snap >= cl.snapshot_every && !snapping &&
-		    !sending && outbox_empty(wdb))
+		    !config_send_busy() && outbox_empty(wdb))
 			snap_claim();
 	}
 	timer_add(&poll_timer, n >= READ_COUNT && i == n ? 0 : POLL_MS);
-}
-
-/* Sending: the oldest change gwctl made here. */
-
-struct sent {
-	uintptr_t	 gen;
-	int64_t		 row;
-};
-
-static void	send_oldest(void);
-
-static void
-send_done(redisReply *rep, void *arg)
-{
-	struct sent *s = arg;
-
-	if (s->gen == gen)
-		sending = 0;	/* else a new connection's flag */
-	if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-		if (rep)
-			log_warnx("cluster: configuration change: %s",
-			    rep->str);
-		free(s);
-		return;		/* again at the next poll while up */
-	}
-	/* Redis has it: the row stays till it is read back (ours). */
-	if (outbox_sent(wdb, s->row) == -1)
-		log_warnx("cluster: gw.db: %s (a change sent, not noted so)",
-		    sqlite3_errmsg(wdb));
-	/* The next at once, not after the read's POLL_MS. */
-	if (s->gen == gen) {
-		sent_row = s->row;
-		if (caught_up)
-			send_oldest();
-	}
-	free(s);
-}
-
-static void
-send_oldest(void)
-{
-	sqlite3_stmt *st;
-	const void *cs;
-	char *b64;
-	size_t cap;
-	int n;
-	struct sent *s;
-	int64_t seqn;
-	char seq[32];
-
-	if (sqlite3_prepare_v2(wdb, "SELECT id, changeset FROM cluster_outbox "
-	    "WHERE id > ? ORDER BY id LIMIT 1", -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(st, 1, sent_row);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return;
-	}
-	s = xcalloc(1, sizeof(*s));
-	s->gen = gen;
-	s->row = sqlite3_column_int64(st, 0);
-	seqn = outbox_seq(wdb, s->row);
-	cs = sqlite3_column_blob(st, 1);
-	n = sqlite3_column_bytes(st, 1);
-	cap = base64_encoded_size((size_t)n) + 1;
-	b64 = xcalloc(1, cap);
-	snprintf(seq, sizeof(seq), "%" PRId64, seqn);
-	if (seqn > 0 && base64_encode(cs, (size_t)n, b64, cap) >= 0) {
-		const char *argv[] = { "XADD", CK_CONFIG, "*", "node",
-		    cl.node, "seq", seq, "origin", outbox_origin(wdb), "cs",
-		    b64 };
-
-		sending = 1;
-		cl_command(send_done, s, nitems(argv), argv);
-	} else
-		free(s);
-	free(b64);
-	sqlite3_finalize(st);
 }
 
 static void
@@ -571,8 +493,8 @@ poll_cb(struct ev_timer *t)
 	}
 	if (!adopted)
 		return;		/* hmac_done() comes back */
-	if (!sending && caught_up)
-		send_oldest();
+	if (caught_up)
+		config_send_next(wdb);
 	if (reading)
 		return;
 	reading = 1;
@@ -586,9 +508,9 @@ config_stream_start(void)
 {
 	gen++;
 	following = 1;
-	reading = sending = offered = snapping = behind = 0;
+	reading = offered = snapping = behind = 0;
 	caught_up = snapped = 0;
-	sent_row = 0;
+	config_send_start();
 	timer_add(&poll_timer, 0);
 }
 
@@ -596,6 +518,7 @@ void
 config_stream_stop(void)
 {
 	gen++;
-	following = reading = sending = offered = snapping = behind = 0;
+	following = reading = offered = snapping = behind = 0;
+	config_send_stop();
 	timer_del(&poll_timer);
 }

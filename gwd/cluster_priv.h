@@ -4,9 +4,9 @@
  * (cluster_rate.c), the suppression stream (cluster_supp.c), the
  * quotas (cluster_quota.c), gw.db's shared configuration
  * (cluster_config.c, its conflicts cluster_conflict.c, its outbox
- * cluster_outbox.c), login blocks and pauses (cluster_shared.c),
- * connection leases (cluster_lease.c), configuration snapshots
- * (cluster_snap.c).
+ * cluster_outbox.c, whose rows cluster_config_send.c sends), login
+ * blocks and pauses (cluster_shared.c), connection leases
+ * (cluster_lease.c), configuration snapshots (cluster_snap.c).
  */
 #ifndef GW_CLUSTER_PRIV_H
 #define GW_CLUSTER_PRIV_H
@@ -71,6 +71,16 @@ void	 pub_flush(void);		/* changes kept while away */
 void	 config_stream_init(void);
 void	 config_stream_start(void);	/* up: send, then follow */
 void	 config_stream_stop(void);
+
+/* cluster_config_send.c: the oldest of db's cluster_outbox rows not
+ * sent yet to the stream, unless one is on its way (it calls for the
+ * next itself when Redis has it); whether one is; the outbox emptied
+ * (row ids may start again at 1); a new connection, or none. */
+void	 config_send_next(sqlite3 *db);
+int	 config_send_busy(void);
+void	 config_send_emptied(void);
+void	 config_send_start(void);
+void	 config_send_stop(void);
 
 /* cluster_conflict.c: sqlite3changeset_apply()'s conflict handler, its
  * arg a struct cs_applying; the rows other nodes' changes touched while
