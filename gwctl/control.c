@@ -95,6 +95,15 @@ control_exchange(struct ctx *ctx, const char *req, struct buf *reply,
 	return EX_UNAVAILABLE;
 }
 
+int
+control_unanswered(void)
+{
+	log_warnx("gwd closed the control socket without an answer (gwd "
+	    "stopping?); the request may still have been carried out: look "
+	    "again once gwd is back");
+	return EX_UNAVAILABLE;
+}
+
 /* A short exchange into out (subaccount resume, suppression delete). */
 int
 control_request(struct ctx *ctx, const char *line, char *out, size_t outsz)
@@ -104,12 +113,8 @@ control_request(struct ctx *ctx, const char *line, char *out, size_t outsz)
 
 	buf_init(&reply, outsz > 0 ? outsz - 1 : 0);
 	r = control_exchange(ctx, line, &reply, CONTROL_TIMEOUT_MS);
-	if (r == EX_OK && buf_len(&reply) == 0) {
-		log_warnx("gwd closed the control socket without an answer "
-		    "(gwd stopping?); the request may still have been "
-		    "carried out: look again once gwd is back");
-		r = EX_UNAVAILABLE;
-	}
+	if (r == EX_OK && buf_len(&reply) == 0)
+		r = control_unanswered();
 	if (outsz > 0)
 		gw_strlcpy(out, r == EX_OK ? buf_cstr(&reply) : "", outsz);
 	buf_free(&reply);

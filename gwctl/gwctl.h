@@ -180,6 +180,9 @@ int	 control_exchange(struct ctx *, const char *req, struct buf *reply,
 	    int ms);
 int	 control_request(struct ctx *, const char *line, char *out,
 	    size_t outsz);
+/* gwd closed the socket with no answer at all: say so (it may have
+ * done the request); EX_UNAVAILABLE. */
+int	 control_unanswered(void);
 /* control_tally(): a request whose answer is lines, the last "failed
  * N": each line but an "error ..." one goes to line() (its length
  * given); an error is said and returns errcode(line) (NULL:

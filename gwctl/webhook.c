@@ -278,7 +278,8 @@ webhook_test(struct ctx *ctx, const struct cmd *c, struct args *a)
 		return r;
 	snprintf(line, sizeof(line), "webhook test %lld", id);
 	buf_init(&reply, 64 * 1024);
-	if ((r = control_exchange(ctx, line, &reply, TEST_WAIT_MS)) != EX_OK) {
+	if ((r = control_exchange(ctx, line, &reply, TEST_WAIT_MS)) != EX_OK ||
+	    (buf_len(&reply) == 0 && (r = control_unanswered()))) {
 		buf_free(&reply);
 		return r;
 	}

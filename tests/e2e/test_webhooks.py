@@ -539,7 +539,7 @@ def test_stop_with_a_webhook_test_pending(gw_factory, sink, receiver):
     answers.  The test does not hold up the stop: when the loop ends,
     gwd lets the control connection go (control_close_all), then
     abandons the request (httpc_stop), whose answer goes nowhere.  So
-    gwctl, with no answer, fails while gwd is still making its last
+    gwctl, with no answer, says so and fails while gwd is still making its last
     queue.db commit (slowed to 4 s by GW_TEST_COMMIT_DELAY), not when
     the process goes.  That order is what shows the close: a connection
     left open is still on conn.c's list at exit, so LeakSanitizer would
@@ -562,6 +562,8 @@ def test_stop_with_a_webhook_test_pending(gw_factory, sink, receiver):
         # Let go at the loop's end: gwd still has its last commit to make.
         assert g.proc.poll() is None, "gwctl was let go only at exit"
         assert ctl.returncode == 69 and out == "", (ctl.returncode, out, err)
+        assert "without an answer (gwd stopping?); the request may still " \
+            "have been carried out" in err, err
         assert g.proc.wait(60) == 0, g.logtext()[-4000:]
         g.stop()
         assert "LeakSanitizer" not in g.logtext()
