@@ -517,12 +517,17 @@ def test_deleted_webhook_lets_its_events_go(gw_factory, sink, receiver):
 
 
 def test_clean_restart_sends_nothing_twice(gw_factory, sink, receiver):
-    """Acknowledgements reach queue.db before gwd stops (SIGTERM): after
-    a restart, no event is sent again; only a kill -9 can repeat one."""
+    """Acknowledgements gwd has recorded in queue.db stay recorded through
+    a clean stop (SIGTERM): after a restart, no event is sent again.  (An
+    answer gwd has not read when it stops is not recorded: that event is
+    sent again, at least once as gw-events(7) says; so the test waits for
+    the record, not for the receiver's answer.)"""
     g = hooked(gw_factory, sink, receiver, events="delivered")
     submit(g, 5, "c")
     sink.wait_count(5)
     wait_for(lambda: len(receiver.acked()) == 5, 30, what="5 acknowledged")
+    wait_for(lambda: outbox(g, "pending & 2") == [], 30,
+             what="the acknowledgements recorded")
     assert g.stop() == 0
     assert outbox(g, "pending & 2") == []
     g.start()
