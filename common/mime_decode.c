@@ -21,9 +21,11 @@
 #include "mime_walk.h"
 
 #define READ_CHUNK	16384
-/* What GMime's filter stream reads of its source at a time: the base64
- * step drops output for '=' at the end of the chunk it is given, so the
- * steps here take the same chunks. */
+/* What GMime's filter stream reads of its source at a time.  The base64
+ * step of GMime 3.2.10 to 3.2.13 does not care where chunks end; that of
+ * 3.2.9 and 3.2.14 drops output for an '=' that ends a chunk.  When the
+ * library's step is used (mime_decode_own() is 0) it takes the same
+ * chunks as its filter would. */
 #define FILTER_READ	4096
 
 /* A byte's sextet in base64, 0xff for none ('=' is none): GMime's rank
