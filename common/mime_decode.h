@@ -28,10 +28,28 @@ struct read_cap {
  * 0.  With filters, through GMime's filter stream as before; else, when
  * no charset is converted, by GMime's own decoder step over the raw
  * content (the step its filter takes: the same bytes, no stream or
- * filter object per part).  The tests compare the two.
+ * filter object per part; or mime_decode_step(), which decodes as it
+ * does), and once nothing more is kept, base64 and quoted-printable
+ * only counted (mime_decode_count()).  The tests compare the two.
  */
 int	 mime_read_decoded(void *gmime_part, const char *cs, struct buf *b,
 	    size_t max, size_t *total, const struct read_cap *cap,
 	    int filters);
+
+/*
+ * What g_mime_encoding_step(e, in, n, out) would write for a decoding
+ * e (base64, quoted-printable; else n bytes), written to out (room for
+ * n + 3), or only counted (mime_decode_count()); e's state and save
+ * are left as the step leaves them (the count's save only as far as
+ * counting needs: no step may follow a count).  Exact for the GMime
+ * whose decoders agree on mime_decode_own()'s probes: it returns 1
+ * then, else 0 (use GMime's step).
+ */
+struct _GMimeEncoding;
+size_t	 mime_decode_step(struct _GMimeEncoding *e, const char *in,
+	    size_t n, char *out);
+size_t	 mime_decode_count(struct _GMimeEncoding *e, const char *in,
+	    size_t n);
+int	 mime_decode_own(void);
 
 #endif
