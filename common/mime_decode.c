@@ -126,76 +126,6 @@ count_base64(GMimeEncoding *e, const unsigned char *p, size_t n)
 	return out;
 }
 
-/* The byte after a quoted-printable '=': "=\n" is a soft break, else
- * the byte is kept for the next one's decision (state 2). */
-static void
-qp_escaped(GMimeEncoding *e, unsigned char c)
-{
-	if (c != '\n') {
-		e->save = c;
-		e->state = 2;
-	} else
-		e->state = 0;
-}
-
-/*
- * g_mime_encoding_quoted_decode_step, counted: a byte is one, but '='
- * starts an escape.  "=\n" and "=\r\n" are soft breaks (none), "=XY" of
- * two hex digits is one byte, any other "=ab" is kept as its three; an
- * escape cut by the end of the part is lost.  The escape's state carries
- * over from one chunk to the next as GMime's does (state 1: after '=';
- * 2: after "=a", a in save).  isxdigit() as GMime calls it.
- */
-static size_t
-count_quoted(GMimeEncoding *e, const unsigned char *p, size_t n)
-{
-	const unsigned char *end = p + n, *eq;
-	size_t out = 0;
-	unsigned char c;
-
-	while (p < end) {
-		switch (e->state) {
-		case 0:
-			if ((eq = memchr(p, '=', (size_t)(end - p))) == NULL) {
-				out += (size_t)(end - p);
-				p = end;
-				break;
-			}
-			out += (size_t)(eq - p);
-			p = eq + 1;
-			e->state = 1;
-			break;
-		case 1:
-			qp_escaped(e, *p++);
-			break;
-		default:
-			c = *p++;
-			if (isxdigit(c) && isxdigit((int)e->save))
-				out += 1;
-			else if (c != '\n' || e->save != '\r')
-				out += 3;
-			e->state = 0;
-			break;
-		}
-	}
-	return out;
-}
-
-size_t
-mime_decode_count(GMimeEncoding *e, const char *in, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)in;
-
-	switch (e->encoding) {
-	case GMIME_CONTENT_ENCODING_BASE64:
-		return count_base64(e, p, n);
-	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
-		return count_quoted(e, p, n);
-	default:
-		return n;
-	}
-}
-
 /*
  * GMime 3.2.13's base64 step, four sextets at a time where it can (a
  * line of base64 is nearly all whole quartets), else byte by byte as
@@ -260,17 +190,21 @@ qp_hex(int c)
 
 /*
  * g_mime_encoding_quoted_decode_step, a run between escapes copied at
- * once: the rules of count_quoted(), the same bytes out, the same state
- * and save after it (a decoded "=XY" leaves toupper('X') in save).
+ * once (out NULL: only counted): a byte is one, but '=' starts an
+ * escape.  "=\n" and "=\r\n" are soft breaks (none), "=XY" of two hex
+ * digits is one byte, any other "=ab" is kept as its three; an escape
+ * cut by the end of the part is lost.  The escape's state carries over
+ * from one chunk to the next as GMime's does (state 1: after '='; 2:
+ * after "=a", a in save; a decoded "=XY" leaves toupper('X') in save).
+ * isxdigit() and toupper() as GMime calls them.
  */
 static size_t
 step_quoted(GMimeEncoding *e, const unsigned char *p, size_t n,
     unsigned char *out)
 {
 	const unsigned char *end = p + n, *eq;
-	unsigned char *o = out;
 	unsigned char c;
-	size_t run;
+	size_t len = 0, run;
 	int hi;
 
 	while (p < end) {
@@ -278,8 +212,9 @@ step_quoted(GMimeEncoding *e, const unsigned char *p, size_t n,
 		case 0:
 			eq = memchr(p, '=', (size_t)(end - p));
 			run = (size_t)((eq ? eq : end) - p);
-			memcpy(o, p, run);
-			o += run;
+			if (out != NULL)
+				memcpy(out + len, p, run);
+			len += run;
 			p += run;
 			if (eq) {
 				p++;
@@ -287,25 +222,34 @@ step_quoted(GMimeEncoding *e, const unsigned char *p, size_t n,
 			}
 			break;
 		case 1:
-			qp_escaped(e, *p++);
+			if ((c = *p++) != '\n') {
+				e->save = c;
+				e->state = 2;
+			} else
+				e->state = 0;
 			break;
 		default:
 			c = *p++;
 			if (isxdigit(c) && isxdigit((int)e->save)) {
 				hi = toupper((int)e->save);
-				*o++ = (unsigned char)(qp_hex(hi) << 4 |
-				    qp_hex(toupper(c)));
+				if (out != NULL)
+					out[len] = (unsigned char)(qp_hex(hi) <<
+					    4 | qp_hex(toupper(c)));
+				len++;
 				e->save = (guint32)hi;
 			} else if (c != '\n' || e->save != '\r') {
-				*o++ = '=';
-				*o++ = (unsigned char)e->save;
-				*o++ = c;
+				if (out != NULL) {
+					out[len] = '=';
+					out[len + 1] = (unsigned char)e->save;
+					out[len + 2] = c;
+				}
+				len += 3;
 			}
 			e->state = 0;
 			break;
 		}
 	}
-	return (size_t)(o - out);
+	return len;
 }
 
 size_t
@@ -320,6 +264,21 @@ mime_decode_step(GMimeEncoding *e, const char *in, size_t n, char *out)
 		return step_quoted(e, p, n, (unsigned char *)out);
 	default:
 		memcpy(out, in, n);
+		return n;
+	}
+}
+
+size_t
+mime_decode_count(GMimeEncoding *e, const char *in, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)in;
+
+	switch (e->encoding) {
+	case GMIME_CONTENT_ENCODING_BASE64:
+		return count_base64(e, p, n);
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+		return step_quoted(e, p, n, NULL);
+	default:
 		return n;
 	}
 }
