@@ -3,8 +3,8 @@
  * fuzz_tlsrec.c - the TLS 1.3 record layer fed what a hostile peer can
  * send.  The first byte picks one of three games:
  *  - raw: the rest is a stream of records off the network, framed,
- *    opened (in place or not) and, for handshake records, handed to
- *    tlsrec_handshake(), until an alert.  Few get past the tag: this is
+ *    opened (in place or not) by the server or the client and, for
+ *    handshake records, handed to tlsrec_handshake(), until an alert.  Few get past the tag: this is
  *    the framing and the bounds before it.
  *  - inner: the rest is a list of inner plaintexts (2 bytes of length,
  *    then content, type and padding as the input has them), sealed here
@@ -61,15 +61,15 @@ session(uint16_t suite, struct tlsrec *cl, struct tlsrec *sv)
 	assert(tlsrec_init(sv, suite, 1, c, s, len, 0, 0) == 0);
 }
 
-/* One whole record (as framed) opened by sv, from a buffer of exactly
+/* One whole record (as framed) opened by `to`, from a buffer of exactly
  * its size into one of exactly the size the contract asks for (or in
  * place).  Returns the handshake's verdict for handshake records, 2 for
  * others, -1 when the session ends. */
 static int
-take(struct tlsrec *sv, const uint8_t *p, size_t len, int inplace,
+take(struct tlsrec *to, const uint8_t *p, size_t len, int inplace,
     long *plen, int *ptype)
 {
-	uint64_t seq = sv->rd.seq;
+	uint64_t seq = to->rd.seq;
 	unsigned char *r, *o;
 	long n;
 	int type = -1, alert = -1, hs = 2;
@@ -80,26 +80,28 @@ take(struct tlsrec *sv, const uint8_t *p, size_t len, int inplace,
 	memcpy(r, p, len);
 	o = inplace ? r + TLSREC_HDR : malloc(len - TLSREC_HDR - TLSREC_TAG);
 	assert(o != NULL);
-	n = tlsrec_open(sv, r, len, o, &type, &alert);
+	n = tlsrec_open(to, r, len, o, &type, &alert);
 	if (n == -1) {
 		assert(alert == TLSREC_BAD_MAC || alert == TLSREC_UNEXPECTED ||
 		    alert == TLSREC_OVERFLOW);
-		assert(sv->rd.seq == seq);
+		assert(to->rd.seq == seq);
 		hs = -1;
 	} else {
 		assert(n >= 0 && n <= TLSREC_MAX_PLAIN);
 		assert((size_t)n < len - TLSREC_HDR - TLSREC_TAG);
 		assert(type > 0 && type <= 255);
-		assert(sv->rd.seq == seq + 1);
+		assert(to->rd.seq == seq + 1);
 		if (type == TLSREC_HANDSHAKE) {
-			hs = tlsrec_handshake(sv, o, (size_t)n, &alert);
-			assert(hs >= -1 && hs <= 1);
+			/* 2: a client's NewSessionTickets, dropped. */
+			hs = tlsrec_handshake(to, o, (size_t)n, &alert);
+			assert(hs >= -1 && hs <= 2);
 			if (hs == -1)
 				assert(alert == TLSREC_UNEXPECTED ||
-				    alert == TLSREC_DECODE_ERROR);
-			else
+				    alert == TLSREC_DECODE_ERROR ||
+				    alert == 47);	/* illegal_parameter */
+			else if (hs != 2)
 				assert(n == 5 && o[0] == 24 && o[4] == hs &&
-				    sv->rd.seq == 0);
+				    to->rd.seq == 0);
 		}
 	}
 	*plen = n;
@@ -128,7 +130,7 @@ frame(const uint8_t *p, size_t n, int *alert)
 }
 
 static void
-raw(const uint8_t *p, size_t size, int inplace)
+raw(const uint8_t *p, size_t size, int inplace, int client)
 {
 	struct tlsrec cl, sv;
 	size_t off = 0;
@@ -144,7 +146,8 @@ raw(const uint8_t *p, size_t size, int inplace)
 				    alert == TLSREC_DECODE_ERROR);
 			return;
 		}
-		if (take(&sv, p + off, (size_t)l, inplace, &n, &type) == -1)
+		if (take(client ? &cl : &sv, p + off, (size_t)l, inplace, &n,
+		    &type) == -1)
 			return;
 		off += (size_t)l;
 	}
@@ -287,7 +290,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	inplace = data[0] >> 7;
 	switch (data[0] & 3) {
 	case 0:
-		raw(data + 1, size - 1, inplace);
+		raw(data + 1, size - 1, inplace, data[0] >> 6 & 1);
 		break;
 	case 1:
 		inner(data + 1, size - 1, inplace);
