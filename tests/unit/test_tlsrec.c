@@ -668,18 +668,24 @@ test_handshake_refused(void **state)
 		    TLSREC_UNEXPECTED },
 		{ "NewSessionTicket", "\x04\0\0\1\0", 5, TLSREC_UNEXPECTED },
 		{ "Finished", "\x14\0\0\1\0", 5, TLSREC_UNEXPECTED },
-		{ "KeyUpdate, request 2", "\x18\0\0\1\2", 5,
-		    TLSREC_DECODE_ERROR },
-		{ "KeyUpdate, request 255", "\x18\0\0\1\xff", 5,
-		    TLSREC_DECODE_ERROR },
+		/* RFC 8446 4.6.3: "If an implementation receives any
+		 * other value, it MUST terminate the connection with an
+		 * 'illegal_parameter' alert" (47). */
+		{ "KeyUpdate, request 2", "\x18\0\0\1\2", 5, 47 },
+		{ "KeyUpdate, request 255", "\x18\0\0\1\xff", 5, 47 },
+		/* RFC 8446 5.1: messages before a key change must end on
+		 * a record boundary, "if not, then they MUST terminate the
+		 * connection with an 'unexpected_message' alert". */
 		{ "KeyUpdate and a byte", "\x18\0\0\1\0\0", 6,
-		    TLSREC_DECODE_ERROR },
+		    TLSREC_UNEXPECTED },
+		{ "KeyUpdate without its byte", "\x18\0\0\1", 4,
+		    TLSREC_UNEXPECTED },
 		{ "KeyUpdate, length 2", "\x18\0\0\2\0\0", 6,
 		    TLSREC_DECODE_ERROR },
 		{ "KeyUpdate, length 0", "\x18\0\0\0", 4,
 		    TLSREC_DECODE_ERROR },
 		{ "KeyUpdate twice", "\x18\0\0\1\0\x18\0\0\1\0", 10,
-		    TLSREC_DECODE_ERROR },
+		    TLSREC_UNEXPECTED },
 	};
 	struct tlsrec cl, sv;
 	struct tlsrec_dir rd;
@@ -699,6 +705,51 @@ test_handshake_refused(void **state)
 		rd.seq++;
 		assert_memory_equal(&sv.rd, &rd, sizeof(rd));
 	}
+}
+
+/* RFC 8446 4.6.1: "At any time after the server has received the
+ * client Finished message, it MAY send a NewSessionTicket message."
+ * OpenSSL's servers send two, after the handshake the client saw end:
+ * a client must take them (and may drop them), not end the session.
+ * RFC 8448's server sends one, at its sequence number 0. */
+static void
+test_client_takes_new_session_ticket(void **state)
+{
+	struct tlsrec cl, sv;
+	struct tlsrec_dir rd;
+	unsigned char two[410];
+	size_t len = unhex(s_ticket_rec, rec);
+	long n;
+	int type = -1, alert = -1, rc;
+
+	rfc_init(&cl, 0, 0, 0);
+	assert_int_equal(tlsrec_open(&cl, rec, len, out, &type, &alert), 205);
+	assert_int_equal(type, TLSREC_HANDSHAKE);
+	rd = cl.rd;
+	rc = tlsrec_handshake(&cl, out, 205, &alert);
+	if (rc == -1)
+		fail_msg("RFC 8448's NewSessionTicket: alert %d", alert);
+	assert_int_not_equal(rc, 1);
+	assert_memory_equal(&cl.rd, &rd, sizeof(rd));
+	/* The session goes on: the server's data at 1. */
+	len = unhex(s_data_rec, rec);
+	assert_int_equal(tlsrec_open(&cl, rec, len, out, &type, &alert), 50);
+
+	/* Two tickets in one record, as a server may coalesce them. */
+	unhex(s_ticket, two);
+	unhex(s_ticket, two + 205);
+	rfc_init(&sv, 1, 0, 0);
+	rfc_init(&cl, 0, 0, 0);
+	n = tlsrec_seal(&sv, TLSREC_HANDSHAKE, two, 410, rec);
+	assert_int_equal(tlsrec_open(&cl, rec, (size_t)n, out, &type,
+	    &alert), 410);
+	rc = tlsrec_handshake(&cl, out, 410, &alert);
+	assert_true(rc != -1 && rc != 1);
+
+	/* A server still refuses one from its client. */
+	rfc_init(&sv, 1, 0, 0);
+	assert_int_equal(tlsrec_handshake(&sv, two, 205, &alert), -1);
+	assert_int_equal(alert, TLSREC_UNEXPECTED);
 }
 
 /* tlsrec_update() against HKDF-Expand-Label computed by OpenSSL's HKDF,
@@ -756,6 +807,7 @@ main(void)
 		cmocka_unit_test(test_inner_plaintext),
 		cmocka_unit_test(test_key_update),
 		cmocka_unit_test(test_handshake_refused),
+		cmocka_unit_test(test_client_takes_new_session_ticket),
 		cmocka_unit_test(test_update_independent),
 	};
 
