@@ -99,6 +99,7 @@ tlsrec_init(struct tlsrec *r, uint16_t suite, int server,
 {
 	memset(r, 0, sizeof(*r));
 	r->suite = suite;
+	r->server = server != 0;
 	switch (suite) {
 	case 0x1301:
 	case 0x1303:
@@ -206,10 +207,16 @@ tlsrec_open(struct tlsrec *r, const unsigned char *rec, size_t len,
 	    tag) != 1)
 		return -1;
 	if (EVP_CipherFinal_ex(ctx, out + l1, &l2) != 1) {
+		OPENSSL_cleanse(out, clen);	/* never believed, never kept */
 		*alert = TLSREC_BAD_MAC;
 		return -1;
 	}
-	/* TLSInnerPlaintext: content, the type, zeros of padding. */
+	/* TLSInnerPlaintext: content, the type, zeros of padding; 2^14 + 1
+	 * bytes at most, padding included (RFC 8446 5.2, 5.4). */
+	if (clen > TLSREC_MAX_PLAIN + 1) {
+		*alert = TLSREC_OVERFLOW;
+		return -1;
+	}
 	for (n = clen; n > 0 && out[n - 1] == 0; n--)
 		;
 	if (n == 0) {
@@ -217,10 +224,6 @@ tlsrec_open(struct tlsrec *r, const unsigned char *rec, size_t len,
 		return -1;
 	}
 	n--;
-	if (n > TLSREC_MAX_PLAIN) {
-		*alert = TLSREC_OVERFLOW;
-		return -1;
-	}
 	*type = out[n];
 	r->rd.seq++;
 	return (long)n;
@@ -260,15 +263,40 @@ int
 tlsrec_handshake(struct tlsrec *r, const unsigned char *p, size_t n,
     int *alert)
 {
-	/* Anything but one whole KeyUpdate: a message a client may not
-	 * send after the handshake, a fragment, or two messages where a
-	 * key change must end the record. */
+	size_t len;
+
+	/* A server's NewSessionTickets, whole, are dropped; one split
+	 * over records (OpenSSL sends each whole, in a record of its own)
+	 * is refused rather than reassembled in a buffer we do not have. */
+	while (!r->server && n >= 4 && p[0] == 4) {
+		len = (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+		if (len > n - 4) {
+			*alert = TLSREC_UNEXPECTED;
+			return -1;
+		}
+		p += 4 + len;
+		n -= 4 + len;
+		if (n == 0)
+			return 2;
+	}
+	/* Anything else but a KeyUpdate: a message the peer may not send
+	 * after the handshake, or a fragment. */
 	if (n < 4 || p[0] != 24) {
 		*alert = TLSREC_UNEXPECTED;
 		return -1;
 	}
-	if (n != 5 || p[1] != 0 || p[2] != 0 || p[3] != 1 || p[4] > 1) {
+	if (p[1] != 0 || p[2] != 0 || p[3] != 1) {
 		*alert = TLSREC_DECODE_ERROR;
+		return -1;
+	}
+	/* A key change ends its record: not cut short, nothing after it
+	 * (RFC 8446 5.1). */
+	if (n != 5) {
+		*alert = TLSREC_UNEXPECTED;
+		return -1;
+	}
+	if (p[4] > 1) {
+		*alert = TLSREC_ILLEGAL_PARAM;	/* RFC 8446 4.6.3 */
 		return -1;
 	}
 	if (tlsrec_update(r, &r->rd) == -1) {

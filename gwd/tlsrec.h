@@ -30,6 +30,7 @@
 #define TLSREC_UNEXPECTED	10
 #define TLSREC_BAD_MAC		20
 #define TLSREC_OVERFLOW		22
+#define TLSREC_ILLEGAL_PARAM	47
 #define TLSREC_DECODE_ERROR	50
 #define TLSREC_INTERNAL		80
 
@@ -45,6 +46,7 @@ struct tlsrec {
 	uint16_t	 suite;		/* 0x1301, 0x1302 or 0x1303 */
 	uint8_t		 hashlen;	/* 32 (SHA-256) or 48 (SHA-384) */
 	uint8_t		 keylen;	/* 16 or 32 */
+	uint8_t		 server;	/* which side we are */
 	struct tlsrec_dir rd, wr;
 };
 
@@ -80,9 +82,10 @@ long	 tlsrec_frame(const unsigned char *p, size_t n, int *alert);
  * out, which has room for len - TLSREC_HDR - TLSREC_TAG bytes (out may
  * be rec + TLSREC_HDR).  Returns the plaintext's length with its inner
  * content type in *type, or -1 with the alert in *alert (a bad tag:
- * bad_record_mac; no content type or more than 2^14 bytes:
- * unexpected_message or record_overflow).  The read sequence number
- * advances only on success.
+ * bad_record_mac, and out is wiped; no content type: unexpected_message;
+ * an inner plaintext over 2^14 + 1 bytes, padding included:
+ * record_overflow).  The read sequence number advances only on
+ * success.
  */
 long	 tlsrec_open(struct tlsrec *, const unsigned char *rec, size_t len,
 	    unsigned char *out, int *type, int *alert);
@@ -96,11 +99,13 @@ long	 tlsrec_seal(struct tlsrec *, int type, const unsigned char *p,
 	    size_t n, unsigned char *out);
 /*
  * What a peer's handshake record (its plaintext, n bytes) asks for.
- * After the handshake only a KeyUpdate may come (RFC 8446 4.6.3), whole
- * and alone in its record since it changes the key.  Returns 1 for a
- * KeyUpdate with update_requested (we must answer with our own), 0 for
- * one without, or -1 with the alert in *alert.  The read direction is
- * updated on 0 and 1.
+ * After the handshake a client may send only a KeyUpdate (RFC 8446
+ * 4.6.3), whole and alone at the end of its record since it changes the
+ * key (5.1); a server may also send NewSessionTickets (4.6.1), which a
+ * client drops (we resume nothing).  Returns 1 for a KeyUpdate with
+ * update_requested (we must answer with our own), 0 for one without, 2
+ * for tickets only (nothing to do), or -1 with the alert in *alert.
+ * The read direction is updated on 0 and 1.
  */
 int	 tlsrec_handshake(struct tlsrec *, const unsigned char *p, size_t n,
 	    int *alert);

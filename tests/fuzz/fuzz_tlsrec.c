@@ -219,7 +219,9 @@ inner(const uint8_t *p, size_t size, int inplace)
 		for (m = n; m > 0 && p[off + m - 1] == 0; m--)
 			;
 		hs = take(&sv, r, len, inplace, &got, &type);
-		if (m == 0 || m - 1 > TLSREC_MAX_PLAIN) {
+		/* No type, or an inner plaintext over 2^14 + 1 bytes with
+		 * its padding (RFC 8446 5.4): refused. */
+		if (m == 0 || n > TLSREC_MAX_PLAIN + 1) {
 			assert(got == -1);
 			return;
 		}

@@ -571,15 +571,27 @@ test_inner_plaintext(void **state)
 	assert_int_equal(tlsrec_open(&sv, rec, len, out, &type, &alert), 0);
 	assert_int_equal(type, TLSREC_HANDSHAKE);
 
-	/* 2^14 bytes of content, the type and 200 of padding: the most
-	 * content there may be, opened in place. */
+	/* 2^14 bytes of content and the type: the most there may be,
+	 * opened in place. */
 	memset(pt, 'c', TLSREC_MAX_PLAIN);
 	pt[TLSREC_MAX_PLAIN] = TLSREC_APPDATA;
-	memset(pt + TLSREC_MAX_PLAIN + 1, 0, 200);
-	len = hand_seal(key, iv, 2, pt, TLSREC_MAX_PLAIN + 201, rec);
+	len = hand_seal(key, iv, 2, pt, TLSREC_MAX_PLAIN + 1, rec);
 	assert_int_equal(tlsrec_frame(rec, len, &alert), (long)len);
 	assert_int_equal(tlsrec_open(&sv, rec, len, rec + TLSREC_HDR, &type,
 	    &alert), TLSREC_MAX_PLAIN);
+	assert_int_equal(sv.rd.seq, 3);
+
+	/* The same and 200 bytes of padding: the inner plaintext is over
+	 * 2^14 + 1 bytes, padding counts (RFC 8446 5.4): record_overflow,
+	 * though the record's length is within bounds. */
+	memset(pt, 'c', TLSREC_MAX_PLAIN);
+	pt[TLSREC_MAX_PLAIN] = TLSREC_APPDATA;
+	memset(pt + TLSREC_MAX_PLAIN + 1, 0, 200);
+	len = hand_seal(key, iv, 3, pt, TLSREC_MAX_PLAIN + 201, rec);
+	assert_int_equal(tlsrec_frame(rec, len, &alert), (long)len);
+	alert = -1;
+	assert_int_equal(tlsrec_open(&sv, rec, len, out, &type, &alert), -1);
+	assert_int_equal(alert, TLSREC_OVERFLOW);
 	assert_int_equal(sv.rd.seq, 3);
 
 	/* One byte more of content: record_overflow, though the record's
