@@ -116,6 +116,8 @@ static const struct opt opts[] = {
 	    0, 0, 0, 0, 0, RESTART },
 	{ "tls.ticket_lifetime", O_MS, OFF(tls.ticket_lifetime_ms), "1h", 0,
 	    (int64_t)7 * 86400000, 0, 0, 0, RESTART },
+	{ "tls.lean_sessions", O_BOOL, OFF(tls.lean_sessions), "true", 0, 0,
+	    0, 0, 0, RESTART },
 
 	{ "relay.mode", O_ENUM, OFF(relay.mode), "mx", 0, 0, relay_modes, 0,
 	    0, RESTART },

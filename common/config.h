@@ -102,6 +102,8 @@ struct gw_config {
 		char	*ciphersuites;	/* TLS 1.3, in preference order */
 		char	*groups;	/* key exchange, in preference order */
 		int64_t	 ticket_lifetime_ms;	/* 0: no session tickets */
+		int	 lean_sessions;	/* TLS 1.3: keys only after the
+					   handshake (gwd/conn_rec.c) */
 	} tls;
 
 	struct {

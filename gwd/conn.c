@@ -240,16 +240,6 @@ conn_printf(struct conn *c, const char *fmt, ...)
 	return r;
 }
 
-size_t
-conn_pending(const struct conn *c)
-{
-	size_t n = buf_len(&c->in);
-
-	if (c->ssl && !c->handshaking)
-		n += (size_t)SSL_pending(c->ssl);
-	return n;
-}
-
 void
 conn_pause_read(struct conn *c, int paused)
 {
@@ -311,6 +301,8 @@ conn_apply(struct conn *c)
 static int
 do_flush(struct conn *c)
 {
+	if (c->tls_rec)
+		return conn_rec_flush(c);
 	while (buf_len(&c->out) > 0) {
 		ssize_t n;
 
@@ -351,6 +343,25 @@ do_flush(struct conn *c)
 	return 0;
 }
 
+int
+conn_failed(struct conn *c, const char *what)
+{
+	snprintf(c->error, sizeof(c->error), "%s: %s", what, strerror(errno));
+	return -1;
+}
+
+int
+conn_read_none(struct conn *c, ssize_t n)
+{
+	if (n == 0) {
+		c->eof = 1;
+		return 0;
+	}
+	if (errno == EAGAIN || errno == EINTR)
+		return 0;
+	return conn_failed(c, "read");
+}
+
 /* n bytes were read into dst (the buffer's tail, or scratch). */
 static int
 read_keep(struct conn *c, const char *dst, size_t n)
@@ -359,11 +370,8 @@ read_keep(struct conn *c, const char *dst, size_t n)
 		buf_added(&c->in, n);
 		return 0;
 	}
-	if (buf_append(&c->in, dst, n) == -1) {
-		snprintf(c->error, sizeof(c->error), "read: %s",
-		    strerror(errno));
-		return -1;
-	}
+	if (buf_append(&c->in, dst, n) == -1)
+		return conn_failed(c, "read");
 	return 0;
 }
 
@@ -374,6 +382,8 @@ do_read(struct conn *c)
 	size_t got = 0;
 	int starved = 0;	/* TLS: OpenSSL needs the socket again */
 
+	if (c->tls_rec)
+		return conn_rec_read(c, READ_BUDGET);
 	while (!c->eof && got < READ_BUDGET) {
 		size_t room = READ_CHUNK;
 		ssize_t n;
@@ -440,15 +450,9 @@ do_read(struct conn *c)
 				break;
 			continue;
 		}
-		if (n == 0) {
-			c->eof = 1;
-			break;
-		}
-		if (errno == EAGAIN || errno == EINTR)
-			break;
-		snprintf(c->error, sizeof(c->error), "read: %s",
-		    strerror(errno));
-		return -1;
+		if (conn_read_none(c, n) == -1)
+			return -1;
+		break;
 	}
 	/* Stopped by the budget or a full buffer with records OpenSSL read
 	 * ahead: the socket will not say they are there. */
@@ -508,7 +512,8 @@ conn_io(struct ev_io *io, int revents)
 			conn_fail(c);
 			return;
 		}
-		if (c->closing && buf_len(&c->out) == 0) {
+		if (c->closing && buf_len(&c->out) == 0 &&
+		    !c->tls_want_write) {
 			conn_close(c);
 			return;
 		}
@@ -540,6 +545,9 @@ conn_io(struct ev_io *io, int revents)
 		c->kick_read = 1;
 		schedule_flush(c);
 	}
+	/* OpenSSL done with (TLS 1.3, nothing held): conn_rec.c's now. */
+	if (c->rec != NULL && c->ssl != NULL)
+		conn_rec_try(c);
 	/* What was consumed or sent needs no room kept for it. */
 	buf_release(&c->in, BUF_KEEP);
 	buf_release(&c->out, BUF_KEEP);
@@ -571,6 +579,7 @@ conn_close(struct conn *c)
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
+	conn_rec_close(c);
 	close(c->fd);
 	c->fd = -1;
 	if (c->prev_open != NULL)

@@ -19,6 +19,7 @@
 #include "loop.h"
 
 struct conn;
+struct conn_rec;
 
 struct conn_ops {
 	/* New bytes are in c->in (or EOF/err: c->eof set). */
@@ -39,6 +40,7 @@ struct conn {
 	int			 fd;
 	struct ev_io		 io;
 	SSL			*ssl;
+	struct conn_rec		*rec;	/* conn_rec.c's, or NULL */
 	const struct conn_ops	*ops;
 	void			*arg;
 	struct buf		 in;
@@ -54,7 +56,8 @@ struct conn {
 				 flush_listed:1,
 				 update_listed:1,
 				 pause_seen:1,	/* read event while paused */
-				 tls_held:1,	/* OpenSSL has records to read */
+				 tls_held:1,	/* TLS records to read held */
+				 tls_rec:1,	/* TLS 1.3 records are ours */
 				 kick_read:1;
 	char			 error[128];
 	struct sockaddr_storage	 peer;
@@ -89,8 +92,15 @@ void	 conn_tls_desc(const struct conn *, char *, size_t);
 static inline int
 conn_tls_active(const struct conn *c)
 {
-	return c->ssl != NULL && !c->handshaking;
+	return (c->ssl != NULL && !c->handshaking) || c->tls_rec;
 }
+/*
+ * Server sessions of this context keep only their keys once a TLS 1.3
+ * handshake is over: OpenSSL's SSL object (~14 KB) is freed and
+ * conn_rec.c does the record layer (tls.lean_sessions).  Call once,
+ * after the context is made.  0, or -1 when OpenSSL refuses.
+ */
+int	 conn_tls_lean(SSL_CTX *);
 /* Bytes the peer sent that we have not looked at yet (buffer + TLS). */
 size_t	 conn_pending(const struct conn *);
 

@@ -2,7 +2,8 @@
  * conn_tls.c - TLS on a conn (conn.c has the stream): STARTTLS or
  * implicit TLS set up on the socket, the handshake driven by the loop's
  * events, OpenSSL's error queue turned into the conn's error text, and
- * the version and cipher for trace fields and events.
+ * the version and cipher for trace fields and events, and what the peer
+ * sent that was not looked at yet (OpenSSL's or conn_rec.c's included).
  * Standards: RFC 3207 (STARTTLS), RFC 6066 3 (SNI).
  * Exposure: the handshake parses untrusted bytes (OpenSSL does); plaintext
  * sent with or after STARTTLS is discarded (CVE-2011-0411).
@@ -79,9 +80,10 @@ conn_starttls(struct conn *c, SSL_CTX *ctx, int server, const char *sni)
 		conn_tls_error(c, "TLS setup");
 		return -1;
 	}
-	if (server)
+	if (server) {
 		SSL_set_accept_state(c->ssl);
-	else {
+		conn_rec_track(c, ctx);
+	} else {
 		SSL_set_connect_state(c->ssl);
 		if (sni)
 			SSL_set_tlsext_host_name(c->ssl, sni);
@@ -95,12 +97,28 @@ conn_starttls(struct conn *c, SSL_CTX *ctx, int server, const char *sni)
 	return 0;
 }
 
+size_t
+conn_pending(const struct conn *c)
+{
+	size_t n = buf_len(&c->in);
+
+	if (c->ssl && !c->handshaking)
+		n += (size_t)SSL_pending(c->ssl);
+	if (c->tls_rec)
+		n += conn_rec_pending(c);
+	return n;
+}
+
 void
 conn_tls_desc(const struct conn *c, char *out, size_t n)
 {
 	if (!conn_tls_active(c)) {
 		if (n)
 			out[0] = '\0';
+		return;
+	}
+	if (c->tls_rec) {
+		conn_rec_desc(c, out, n);
 		return;
 	}
 	snprintf(out, n, "%s %s", SSL_get_version(c->ssl),

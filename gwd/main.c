@@ -451,6 +451,11 @@ main(int argc, char *argv[])
 		log_warnx("%s", err);
 		return EX_CONFIG;
 	}
+	if (server_tls != NULL && cfg.tls.lean_sessions &&
+	    conn_tls_lean(server_tls) == -1) {
+		log_warnx("tls.lean_sessions: OpenSSL has no room for it");
+		return EX_SOFTWARE;
+	}
 	if ((client_tls = tls_client_ctx(&cfg, err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return EX_CONFIG;

@@ -1,10 +1,13 @@
-// sources: gwd/conn.c gwd/conn_tls.c gwd/loop.c gwd/tls.c
+// sources: gwd/conn.c gwd/conn_tls.c gwd/conn_rec.c gwd/tlsrec.c gwd/loop.c gwd/tls.c
 /*
  * test_conn_tls.c - conn.c over a real TLS pair on a socketpair: bytes
  * OpenSSL has read ahead are delivered even when the socket has nothing
  * more to say (the conn's input limit stopped the read with whole
  * records still in OpenSSL's buffer), and a pause that ends hands over
- * what arrived meanwhile.
+ * what arrived meanwhile.  Then the same with the session taken over
+ * by conn_rec.c after the handshake (conn_tls_lean): 16 KB records into
+ * a 1000-byte input limit, a reply of several records back to an
+ * OpenSSL client, and close_notify at the close.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,8 +32,13 @@
 
 #define TOTAL	(64 * 1024)	/* four full records */
 #define INMAX	1000		/* far less than a record */
+#define BACK	(40 * 1000)	/* the lean server's reply: 3 records */
 
 static struct {
+	int		 lean;
+	int		 switched;	/* conn_rec.c had it when data came */
+	size_t		 back;		/* reply bytes the client checked */
+	int		 notified;	/* the client saw close_notify */
 	int		 fd;		/* the client's end */
 	size_t		 got;
 	int		 tls_ok;
@@ -43,9 +52,25 @@ static struct {
 static void
 on_read(struct conn *c)
 {
+	const char *p = buf_ptr(&c->in);
+	size_t i;
+
+	if (t.got == 0)
+		t.switched = c->tls_rec;
+	for (i = 0; i < buf_len(&c->in); i++)
+		if (p[i] != (char)((t.got + i) % 251))
+			fail_msg("byte %zu differs", t.got + i);
 	t.got += buf_len(&c->in);
 	buf_consume(&c->in, buf_len(&c->in));
-	if (t.got >= TOTAL)
+	if (t.got >= TOTAL && t.lean) {
+		char *back = malloc(BACK);
+
+		for (i = 0; i < BACK; i++)
+			back[i] = (char)(i % 7);
+		assert_int_equal(conn_write(c, back, BACK), 0);
+		free(back);
+		conn_close_after_flush(c);
+	} else if (t.got >= TOTAL)
 		loop_stop();
 }
 
@@ -53,8 +78,13 @@ static void
 on_tls(struct conn *c, int ok)
 {
 	t.tls_ok = ok;
-	/* Hold reading until the client has written everything. */
-	conn_pause_read(c, 1);
+	/* Hold reading until the client has written everything; the lean
+	 * server says "go" instead, and takes the session over once that
+	 * is sent. */
+	if (t.lean)
+		conn_write(c, "g", 1);
+	else
+		conn_pause_read(c, 1);
 }
 
 static void
@@ -98,7 +128,16 @@ client(void *arg)
 	size_t off = 0;
 
 	SSL_set_fd(ssl, t.fd);
-	if (SSL_connect(ssl) == 1)
+	for (off = 0; off < TOTAL; off++)
+		data[off] = (char)(off % 251);
+	off = 0;
+	if (SSL_connect(ssl) == 1 && t.lean) {
+		char go;
+
+		if (SSL_read(ssl, &go, 1) != 1)
+			off = TOTAL;
+	}
+	if (SSL_is_init_finished(ssl))
 		while (off < TOTAL) {
 			int n = SSL_write(ssl, data + off, 16384);
 
@@ -107,13 +146,24 @@ client(void *arg)
 			off += (size_t)n;
 		}
 	free(data);
+	if (t.lean) {
+		char b[4096];
+		int n, i;
+
+		while ((n = SSL_read(ssl, b, sizeof(b))) > 0)
+			for (i = 0; i < n; i++, t.back++)
+				if (b[i] != (char)(t.back % 7))
+					return ssl;
+		t.notified = SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN;
+		return ssl;
+	}
 	loop_wakeup(&t.waker);
 	/* Keep the connection open: EOF must not be what wakes gwd. */
 	return ssl;
 }
 
 static void
-test_read_ahead_delivered(void **state)
+run(int lean)
 {
 	char dir[] = "/tmp/gw-test-conn-XXXXXX", cert[64], key[64], err[256];
 	struct gw_config cfg;
@@ -136,6 +186,10 @@ test_read_ahead_delivered(void **state)
 	cfg.tls.ticket_lifetime_ms = 0;
 	ctx = tls_server_ctx(&cfg, err, sizeof(err));
 	assert_non_null(ctx);
+	memset(&t, 0, sizeof(t));
+	t.lean = lean;
+	if (lean)
+		assert_int_equal(conn_tls_lean(ctx), 0);
 
 	loop_init();
 	conn_init_module();
@@ -155,6 +209,11 @@ test_read_ahead_delivered(void **state)
 	assert_int_equal(t.timed_out, 0);
 	assert_int_equal(t.got, TOTAL);
 	pthread_join(th, (void **)&cssl);
+	if (lean) {
+		assert_int_equal(t.switched, 1);
+		assert_int_equal(t.back, BACK);
+		assert_int_equal(t.notified, 1);
+	}
 	conn_close(t.c);
 	timer_del(&t.deadline);
 	timer_init(&t.stop, stop_now, NULL);
@@ -169,12 +228,26 @@ test_read_ahead_delivered(void **state)
 	rmdir(dir);
 }
 
+static void
+test_read_ahead_delivered(void **state)
+{
+	run(0);
+}
+
+static void
+test_lean_records_under_the_input_limit(void **state)
+{
+	run(1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_ahead_delivered),
+		cmocka_unit_test(test_lean_records_under_the_input_limit),
 	};
 
+	signal(SIGPIPE, SIG_IGN);	/* as gwd: a failed test, not a death */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
