@@ -13,8 +13,8 @@
  */
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "tlsrec.h"
 
@@ -50,15 +50,44 @@ aead(const struct tlsrec *r)
 	return aead_ctx[i];
 }
 
+/* HMAC with SHA-256 (hashlen 32) or SHA-384 (48), fetched once: a
+ * fetch by name at each of a session's four derivations cost more than
+ * the derivations (~20 000 instructions each, against ~5 000). */
+static _Thread_local EVP_MAC_CTX *hmac_ctx[2];
+
+static EVP_MAC_CTX *
+hmac(int hashlen)
+{
+	int i = hashlen == 32 ? 0 : hashlen == 48 ? 1 : -1;
+	EVP_MAC *mac;
+	OSSL_PARAM p[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+		    (char *)(i == 0 ? "SHA256" : "SHA384"), 0),
+		OSSL_PARAM_construct_end(),
+	};
+
+	if (i < 0)
+		return NULL;
+	if (hmac_ctx[i] != NULL)
+		return hmac_ctx[i];
+	if ((mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+		return NULL;
+	if ((hmac_ctx[i] = EVP_MAC_CTX_new(mac)) != NULL &&
+	    EVP_MAC_CTX_set_params(hmac_ctx[i], p) != 1) {
+		EVP_MAC_CTX_free(hmac_ctx[i]);
+		hmac_ctx[i] = NULL;
+	}
+	EVP_MAC_free(mac);
+	return hmac_ctx[i];
+}
+
 int
 tlsrec_expand_label(int hashlen, const unsigned char *secret,
     const char *label, unsigned char *out, size_t outlen)
 {
 	unsigned char info[2 + 1 + 255 + 1 + 1], md[EVP_MAX_MD_SIZE];
-	size_t ll = strlen(label), n = 0;
-	unsigned int mdlen = 0;
-	const EVP_MD *h = hashlen == 32 ? EVP_sha256() :
-	    hashlen == 48 ? EVP_sha384() : NULL;
+	size_t ll = strlen(label), n = 0, mdlen = 0;
+	EVP_MAC_CTX *h = hmac(hashlen);
 
 	if (h == NULL || outlen > (size_t)hashlen || 6 + ll > 255)
 		return -1;
@@ -73,8 +102,10 @@ tlsrec_expand_label(int hashlen, const unsigned char *secret,
 	n += 6 + ll;
 	info[n++] = 0;
 	info[n++] = 1;
-	if (HMAC(h, secret, hashlen, info, n, md, &mdlen) == NULL ||
-	    mdlen != (unsigned)hashlen)
+	if (EVP_MAC_init(h, secret, (size_t)hashlen, NULL) != 1 ||
+	    EVP_MAC_update(h, info, n) != 1 ||
+	    EVP_MAC_final(h, md, &mdlen, sizeof(md)) != 1 ||
+	    mdlen != (size_t)hashlen)
 		return -1;
 	memcpy(out, md, outlen);
 	OPENSSL_cleanse(md, sizeof(md));
