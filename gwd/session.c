@@ -356,13 +356,15 @@ session_timeout(struct ev_timer *t)
 	    s->state == SS_BDAT ? "timeout in BDAT" : "timeout");
 }
 
+/* The conn broke (a reset, a TLS record that failed its check): the
+ * session's last line, as session_close() writes it. */
 static void
 session_error(struct conn *c)
 {
 	struct session *s = c->arg;
 
-	log_debug("session=%016llx ip=%s %s", (unsigned long long)s->id, s->ip,
-	    c->error);
+	log_info("session=%016llx ip=%s close reason=\"%s\" accepted=%d",
+	    (unsigned long long)s->id, s->ip, c->error, s->accepted);
 }
 
 void

@@ -453,14 +453,16 @@ def assert_serves(g):
 def refused(g, mark, w, alert, reason):
     """gwd answered w's last record with the fatal alert `alert` (an
     ssl reason name, read with the keys of now: the alert itself is
-    sealed right), closed, logged `reason` (a regex) for the session, and
-    serves the next client."""
+    sealed right), closed, logged `reason` (a regex) as the session's
+    close reason (an info line, not only a debug one), and serves the
+    next client."""
     sid = session_of(g, mark)
     err = w.outcome()
     w.close()
     assert err is not None and err.reason == alert, repr(err)
     wait_for(lambda: [l for l in session_log(g, mark, sid)
-                      if "TLS read" in l and re.search(reason, l, re.I)],
+                      if 'close reason="TLS read' in l and
+                      re.search(reason, l, re.I)],
              what="the reason %r in gwd's log" % reason)
     assert_serves(g)
 
