@@ -273,12 +273,15 @@ test_head_large_body(void **state)
 }
 
 /*
- * GMime's base64 step drops an output byte for each '=' that ends the
- * chunk it is given (up to two), but decodes a '=' inside a chunk as
- * zero bits: its output depends on where the chunks end.  Padded
- * quartets at every offset near 4 KiB and 8 KiB boundaries (one line of
- * base64 per padded quartet, as some mailers write), and the bytes of
- * the part must still be the filter stream's.
+ * Where the chunks end may change what GMime's base64 step gives: that
+ * of 3.2.9 and 3.2.14 drops an output byte for each '=' that ends the
+ * chunk it is given (up to two) and decodes a '=' inside a chunk as
+ * zero bits; that of 3.2.10 to 3.2.13, Debian 12's, ends the stream at
+ * the first '=' wherever the chunk ends (common/mime_decode.c follows
+ * it).  Padded quartets at every offset near 4 KiB and 8 KiB boundaries
+ * (one line of base64 per padded quartet, as some mailers write): the
+ * bytes of the part must still be the filter stream's, whichever
+ * version is installed.
  */
 static void
 test_base64_chunks(void **state)
