@@ -296,6 +296,7 @@ alert_name(int a)
 	case TLSREC_UNEXPECTED:		return "unexpected message";
 	case TLSREC_BAD_MAC:		return "bad record MAC";
 	case TLSREC_OVERFLOW:		return "record overflow";
+	case TLSREC_ILLEGAL_PARAM:	return "illegal parameter";
 	case TLSREC_DECODE_ERROR:	return "decode error";
 	default:			return "internal error";
 	}
