@@ -303,42 +303,47 @@ do_flush(struct conn *c)
 {
 	if (c->tls_rec)
 		return conn_rec_flush(c);
+	if (c->ssl == NULL)
+		return conn_write_buf(c, &c->out) == -1 ? -1 : 0;
 	while (buf_len(&c->out) > 0) {
-		ssize_t n;
+		int r, err;
 
-		if (c->ssl) {
-			int r, err;
-
-			ERR_clear_error();
-			errno = 0;
-			r = SSL_write(c->ssl, buf_ptr(&c->out),
-			    (int)(buf_len(&c->out) > 1 << 30 ? 1 << 30 :
-			    buf_len(&c->out)));
-			if (r > 0) {
-				buf_consume(&c->out, (size_t)r);
-				c->tls_want_write = 0;
-				continue;
-			}
-			err = SSL_get_error(c->ssl, r);
-			if (err == SSL_ERROR_WANT_WRITE) {
-				c->tls_want_write = 1;
-				return 0;
-			}
-			if (err == SSL_ERROR_WANT_READ)
-				return 0;
-			conn_tls_error(c, "TLS write");
-			return -1;
+		ERR_clear_error();
+		errno = 0;
+		r = SSL_write(c->ssl, buf_ptr(&c->out),
+		    (int)(buf_len(&c->out) > 1 << 30 ? 1 << 30 :
+		    buf_len(&c->out)));
+		if (r > 0) {
+			buf_consume(&c->out, (size_t)r);
+			c->tls_want_write = 0;
+			continue;
 		}
-		n = write(c->fd, buf_ptr(&c->out), buf_len(&c->out));
+		err = SSL_get_error(c->ssl, r);
+		if (err == SSL_ERROR_WANT_WRITE) {
+			c->tls_want_write = 1;
+			return 0;
+		}
+		if (err == SSL_ERROR_WANT_READ)
+			return 0;
+		conn_tls_error(c, "TLS write");
+		return -1;
+	}
+	return 0;
+}
+
+int
+conn_write_buf(struct conn *c, struct buf *b)
+{
+	while (buf_len(b) > 0) {
+		ssize_t n = write(c->fd, buf_ptr(b), buf_len(b));
+
 		if (n > 0) {
-			buf_consume(&c->out, (size_t)n);
+			buf_consume(b, (size_t)n);
 			continue;
 		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		snprintf(c->error, sizeof(c->error), "write: %s",
-		    strerror(errno));
-		return -1;
+			return 1;
+		return conn_failed(c, "write");
 	}
 	return 0;
 }

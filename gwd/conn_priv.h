@@ -22,6 +22,9 @@ int	 conn_failed(struct conn *, const char *what);
 /* After a read(2) that returned n <= 0: 0 (EOF, c->eof set; or nothing
  * there now), or -1 with c->error. */
 int	 conn_read_none(struct conn *, ssize_t n);
+/* Write what b holds to the socket: 0 (all of it), 1 (the socket is
+ * full: the rest stays in b), or -1 with c->error. */
+int	 conn_write_buf(struct conn *, struct buf *);
 
 /* conn_tls.c */
 void	 conn_tls_error(struct conn *, const char *what);

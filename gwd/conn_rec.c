@@ -20,7 +20,6 @@
  * reason in c->error.  The secrets are wiped when the conn is freed.
  * Diagnostics: never dies (memory aside); -1 returns carry c->error.
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,27 +189,27 @@ conn_rec_try(struct conn *c)
 
 	if (r == NULL || ssl == NULL || c->handshaking)
 		return;
-	if (r->never || SSL_version(ssl) != TLS1_3_VERSION) {
-		SSL_set_msg_callback(ssl, NULL);
-		rec_free(c);
-		return;
-	}
+	if (r->never || SSL_version(ssl) != TLS1_3_VERSION)
+		goto stay;
 	if (!r->rfin || !r->wfin || !r->have_c || !r->have_s ||
 	    SSL_has_pending(ssl) || buf_len(&c->out) > 0 ||
 	    c->tls_want_write || SSL_get_shutdown(ssl) != 0)
 		return;
 	ciph = SSL_get_current_cipher(ssl);
 	if (ciph == NULL || tlsrec_init(&r->t, SSL_CIPHER_get_protocol_id(ciph),
-	    1, r->csecret, r->ssecret, r->secretlen, r->rseq, r->wseq) == -1) {
-		r->never = 1;
-		return;
-	}
+	    1, r->csecret, r->ssecret, r->secretlen, r->rseq, r->wseq) == -1)
+		goto stay;
 	r->cipher = SSL_CIPHER_get_name(ciph);
 	OPENSSL_cleanse(r->csecret, sizeof(r->csecret));
 	OPENSSL_cleanse(r->ssecret, sizeof(r->ssecret));
 	SSL_free(ssl);
 	c->ssl = NULL;
 	c->tls_rec = 1;
+	return;
+stay:
+	/* OpenSSL keeps the session for its life. */
+	SSL_set_msg_callback(ssl, NULL);
+	rec_free(c);
 }
 
 void
@@ -247,23 +246,14 @@ seal(struct conn *c, int type, const void *p, size_t n)
 static int
 drain(struct conn *c)
 {
-	struct buf *o = &c->rec->rout;
+	int r = conn_write_buf(c, &c->rec->rout);
 
-	while (buf_len(o) > 0) {
-		ssize_t n = write(c->fd, buf_ptr(o), buf_len(o));
-
-		if (n > 0) {
-			buf_consume(o, (size_t)n);
-			continue;
-		}
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			c->tls_want_write = 1;
-			return 0;
-		}
-		return conn_failed(c, "write");
-	}
-	c->tls_want_write = 0;
-	buf_release(o, 0);
+	if (r == -1)
+		return -1;
+	/* Bytes left: the flush waits for the socket (conn_apply()). */
+	c->tls_want_write = r == 1;
+	if (r == 0)
+		buf_release(&c->rec->rout, 0);
 	return 0;
 }
 
@@ -316,14 +306,21 @@ fatal(struct conn *c, int alert)
 	return -1;
 }
 
+/* How many of n bytes c->in takes before its limit. */
+static size_t
+in_room(const struct conn *c, size_t n)
+{
+	if (c->in.max != 0 && c->in.max - buf_len(&c->in) < n)
+		return c->in.max - buf_len(&c->in);
+	return n;
+}
+
 /* Plaintext to c->in as far as its limit allows, the rest to pin. */
 static int
 deliver(struct conn *c, const unsigned char *p, size_t n)
 {
-	size_t room = n;
+	size_t room = in_room(c, n);
 
-	if (c->in.max != 0 && c->in.max - buf_len(&c->in) < room)
-		room = c->in.max - buf_len(&c->in);
 	if ((room > 0 && buf_append(&c->in, p, room) == -1) ||
 	    (n > room && buf_append(&c->rec->pin, p + room, n - room) == -1))
 		return conn_failed(c, "read");
@@ -333,8 +330,7 @@ deliver(struct conn *c, const unsigned char *p, size_t n)
 static int
 in_full(const struct conn *c)
 {
-	return buf_len(&c->rec->pin) > 0 ||
-	    (c->in.max != 0 && buf_len(&c->in) >= c->in.max);
+	return buf_len(&c->rec->pin) > 0 || in_room(c, 1) == 0;
 }
 
 /*
@@ -423,10 +419,8 @@ conn_rec_read(struct conn *c, size_t budget)
 
 		/* What was held back goes first, in order. */
 		if (buf_len(&r->pin) > 0) {
-			size_t k = buf_len(&r->pin);
+			size_t k = in_room(c, buf_len(&r->pin));
 
-			if (c->in.max != 0 && c->in.max - buf_len(&c->in) < k)
-				k = c->in.max - buf_len(&c->in);
 			if (buf_append(&c->in, buf_ptr(&r->pin), k) == -1)
 				return conn_failed(c, "read");
 			buf_consume(&r->pin, k);
@@ -491,7 +485,7 @@ conn_rec_close(struct conn *c)
 
 	if (c->rec == NULL)
 		return;
-	if (c->tls_rec && !c->rec->failed && c->fd != -1 &&
+	if (c->tls_rec && !c->rec->failed &&
 	    seal(c, TLSREC_ALERT, notify, sizeof(notify)) == 0)
 		(void)drain(c);
 	rec_free(c);

@@ -453,7 +453,7 @@ main(int argc, char *argv[])
 	}
 	if (server_tls != NULL && cfg.tls.lean_sessions &&
 	    conn_tls_lean(server_tls) == -1) {
-		log_warnx("tls.lean_sessions: OpenSSL has no room for it");
+		log_warnx("tls.lean_sessions: OpenSSL gave no ex_data index");
 		return EX_SOFTWARE;
 	}
 	if ((client_tls = tls_client_ctx(&cfg, err, sizeof(err))) == NULL) {
